@@ -1,0 +1,21 @@
+"""JobResult: what a job returns — a change set, findings and effects."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from crm_sheets.model.changeset import ChangeSet
+from crm_sheets.model.effects import Effect
+from crm_sheets.model.findings import Finding
+
+
+@dataclass
+class JobResult:
+    job: str
+    changes: ChangeSet = field(default_factory=ChangeSet)
+    findings: list[Finding] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    stats: dict = field(default_factory=dict)  # job-specific figures for the summary (e.g. merged: 12)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]

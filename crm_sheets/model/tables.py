@@ -1,0 +1,143 @@
+"""Tables: what a store reads and what jobs work on — one typed DataFrame per table, keyed by record ID.
+
+Plain data, no I/O. Each table also keeps the sheet row of every record (for messages and for the
+store's writes), the raw text of every cell that could not be read as its type, and the columns the
+sheet has that the schema does not know (people's own columns, which nothing ever touches).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+import pandas as pd
+
+from crm_sheets.model.schema import Schema, TableSchema
+
+DTYPES = {
+    "number": "float64",
+    "money": "float64",
+    "percent": "float64",
+    "integer": "Int64",
+    "date": "datetime64[ns]",
+    "datetime": "datetime64[ns]",
+    "checkbox": "boolean",
+}
+
+
+def dtype_for(field_type: str) -> str:
+    """The pandas dtype of a column of this field type (text-like types are ``object``)."""
+    return DTYPES.get(field_type, "object")
+
+
+def column_letter(index: int) -> str:
+    """0-based column index -> Excel letters (0 -> A, 26 -> AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def format_id(prefix: str, number: int) -> str:
+    return f"{prefix}-{number:05d}"
+
+
+_ID_RE = re.compile(r"^([A-Z]{1,4})-(\d+)$")
+
+
+def id_number(record_id: Any, prefix: str) -> int | None:
+    """The sequence number of an ID of this prefix, or None when the ID has another shape."""
+    m = _ID_RE.match(str(record_id))
+    if m and m.group(1) == prefix:
+        return int(m.group(2))
+    return None
+
+
+@dataclass
+class Table:
+    """One table of the workbook as jobs see it."""
+
+    schema: TableSchema
+    df: pd.DataFrame  # index: record ID (str); columns: the schema fields present, typed
+    sheet: str = ""  # the sheet's name in this workbook
+    rows: dict[str, int] = field(default_factory=dict)  # record ID -> 1-based sheet row
+    columns: dict[str, str] = field(default_factory=dict)  # field name -> column letter
+    invalid: dict[tuple[str, str], Any] = field(default_factory=dict)  # (ID, field) -> raw unreadable value
+    extra_columns: tuple[str, ...] = ()  # headers of people's own columns (kept, never touched)
+    assigned_ids: tuple[str, ...] = ()  # IDs the reader gave to rows that had none (to be written)
+    next_id: int = 1  # next sequence number for a new record (never reused)
+
+    @property
+    def name(self) -> str:
+        return self.schema.name
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    def cell(self, record_id: str, field_name: str) -> str:
+        """The A1 address of a record's field, e.g. ``Leads!F12``, for messages and hyperlinks."""
+        col = self.columns.get(field_name)
+        row = self.rows.get(record_id)
+        if col is None or row is None:
+            return f"{self.sheet or self.schema.sheet_name()}"
+        return f"{quote_sheet(self.sheet)}!{col}{row}"
+
+    def allocate_id(self) -> str:
+        """A fresh ID for a new record; the sequence only moves forward."""
+        if not self.schema.id_prefix:
+            raise ValueError(f"table {self.name} has no IDs")
+        rid = format_id(self.schema.id_prefix, self.next_id)
+        self.next_id += 1
+        return rid
+
+
+def quote_sheet(sheet: str) -> str:
+    if re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", sheet):
+        return sheet
+    return "'" + sheet.replace("'", "''") + "'"
+
+
+@dataclass
+class Tables:
+    """Every table of one workbook, plus its schema, language and settings."""
+
+    schema: Schema
+    tables: dict[str, Table]
+    lang: str = "en"
+    settings: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # where it was read from, for messages
+
+    def __getitem__(self, name: str) -> Table:
+        return self.tables[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.tables
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tables)
+
+    def get(self, name: str) -> Table | None:
+        return self.tables.get(name)
+
+    def df(self, name: str) -> pd.DataFrame:
+        return self.tables[name].df
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        value = self.settings.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            s = self.schema.setting(key)
+            return s.value if s is not None and s.value is not None else default
+        return value
+
+
+def empty_frame(schema: TableSchema, index: list[str] | None = None) -> pd.DataFrame:
+    """An empty typed DataFrame with the table's columns."""
+    idx = pd.Index(index or [], dtype="object", name="id")
+    data = {f.name: pd.Series(index=idx, dtype=dtype_for(f.type)) for f in schema.fields if f.type != "id"}
+    return pd.DataFrame(data, index=idx)
+
+
+def settings_from_rows(rows: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k).strip(): v for k, v in rows.items() if k is not None and str(k).strip()}
