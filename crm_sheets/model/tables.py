@@ -12,7 +12,7 @@ from typing import Any, Iterator, Mapping
 
 import pandas as pd
 
-from crm_sheets.model.schema import Schema, TableSchema
+from crm_sheets.model.schema import ListSchema, Schema, TableSchema
 
 DTYPES = {
     "number": "float64",
@@ -107,6 +107,8 @@ class Tables:
     tables: dict[str, Table]
     lang: str = "en"
     settings: dict[str, Any] = field(default_factory=dict)
+    lists: dict[str, ListSchema] = field(default_factory=dict)  # schema lists plus options added on the Lists sheet
+    meta: dict[str, Any] = field(default_factory=dict)  # the hidden _crm_meta sheet: template, schema_version, lang, seq.*
     source: str = ""  # where it was read from, for messages
 
     def __getitem__(self, name: str) -> Table:
@@ -123,6 +125,9 @@ class Tables:
 
     def df(self, name: str) -> pd.DataFrame:
         return self.tables[name].df
+
+    def list(self, name: str) -> ListSchema:
+        return self.lists.get(name) or self.schema.lists[name]
 
     def setting(self, key: str, default: Any = None) -> Any:
         value = self.settings.get(key)
