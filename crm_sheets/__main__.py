@@ -1,0 +1,3 @@
+from crm_sheets.cli import cli
+
+cli()

@@ -1,0 +1,193 @@
+"""The `crm-sheets` command line: options in, one library call, rendering out. No logic lives here.
+
+Exit codes: 0 ok, 1 data problems remain (errors found), 2 usage or unreadable input,
+3 the workbook is busy (open in Excel/LibreOffice, another run writing) or changed under us.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from crm_sheets import __version__
+from crm_sheets.errors import CrmSheetsError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class CrmGroup(click.Group):
+    """Turns every CrmSheetsError into one red line and its exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CrmSheetsError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            sys.exit(exc.exit_code)
+
+
+def _parse_now(_ctx, _param, value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date/time such as 2026-11-02T09:00") from None
+
+
+def job_options(fn: Callable) -> Callable:
+    """Options shared by every command that runs jobs on a workbook."""
+
+    @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
+    @click.option("--now", callback=_parse_now, metavar="ISO", help="Run as if it were this date/time (reproducible runs).")
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _step(message: str) -> None:
+    err_console.log(message) if err_console.is_terminal else None
+
+
+@click.group(cls=CrmGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="crm-sheets")
+def cli() -> None:
+    """crm-sheets: a spreadsheet-native CRM. Your workbook is the database; these jobs keep it healthy."""
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--template", default="sales", show_default=True, help="Workbook template: sales, services or personal.")
+@click.option("--lang", default="en", show_default=True, help="Language of sheet names, headers and lists: en or fr.")
+@click.option("--sample-data", "sample_data", type=click.IntRange(0, 300_000), default=0, metavar="N", help="Fill the workbook with N sample leads (and matching accounts, deals, activities...).")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed of the sample data.")
+@click.option("--force", is_flag=True, help="Replace an existing file (a backup of it is kept beside it).")
+def new(path: Path, template: str, lang: str, sample_data: int, seed: int, force: bool) -> None:
+    """Create a new CRM workbook at PATH from a template."""
+    from crm_sheets.workbook import new_workbook
+
+    with console.status(f"Building {path.name}"):
+        out = new_workbook(path, template=template, lang=lang, sample_leads=sample_data, seed=seed, force=force)
+    console.print(f"Created [bold]{out}[/] ({template}, {lang}{f', {sample_data} sample leads' if sample_data else ''}).")
+
+
+@cli.command("run")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--job", "jobs", multiple=True, help="Run only this job (repeatable). Default: every job, in order.")
+@click.option("--dry-run", "dry_run", is_flag=True, help="Compute everything, write nothing.")
+@job_options
+def run_cmd(path: Path, jobs: tuple[str, ...], dry_run: bool, as_json: bool, now: datetime | None) -> None:
+    """Run every job (check, dedupe, automate, report) over one read and one write of PATH."""
+    from crm_sheets.runner import run
+
+    report = run(path, list(jobs) or None, now=now, dry_run=dry_run, options={"check": {"fix": True}}, on_step=_step)
+    _finish(report, as_json)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--fix", is_flag=True, help="Apply safe normalisations (spaces, emails, phones, countries, dropdowns, dates typed as text).")
+@click.option("--dry-run", "dry_run", is_flag=True, help="Report only; do not write the Data Issues sheet or fixes.")
+@job_options
+def check(path: Path, fix: bool, dry_run: bool, as_json: bool, now: datetime | None) -> None:
+    """Validate every record of PATH and list the problems in the Data Issues sheet."""
+    from crm_sheets.runner import run
+
+    report = run(path, ["check"], now=now, dry_run=dry_run, options={"check": {"fix": fix}}, on_step=_step)
+    _finish(report, as_json)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--dry-run", "dry_run", is_flag=True, help="Show what would be merged; write nothing.")
+@job_options
+def dedupe(path: Path, dry_run: bool, as_json: bool, now: datetime | None) -> None:
+    """Find and merge duplicate leads, contacts and accounts in PATH (reversibly)."""
+    from crm_sheets.runner import run
+
+    report = run(path, ["dedupe"], now=now, dry_run=dry_run, options={"dedupe": {"dry_run": dry_run}}, on_step=_step)
+    _finish(report, as_json)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("record_id")
+@job_options
+def unmerge(path: Path, record_id: str, as_json: bool, now: datetime | None) -> None:
+    """Restore a merged record RECORD_ID and its references in PATH."""
+    from crm_sheets.runner import run
+
+    report = run(path, ["unmerge"], now=now, options={"unmerge": {"record_id": record_id}}, on_step=_step)
+    _finish(report, as_json)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path), default=Path("demo"))
+@click.option("--sample-data", "sample_data", type=click.IntRange(50, 300_000), default=500, show_default=True, metavar="N", help="Number of sample leads.")
+@click.option("--lang", default="en", show_default=True, help="Language of the workbook: en or fr.")
+@job_options
+def demo(directory: Path, sample_data: int, lang: str, as_json: bool, now: datetime | None) -> None:
+    """Create a sample workbook in DIRECTORY and run every job on it."""
+    from crm_sheets.workbook import demo as run_demo
+
+    with console.status("Building the demo workbook"):
+        path, report = run_demo(directory, sample_leads=sample_data, lang=lang, now=now, on_step=_step)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
+        return
+    _render(report)
+    console.print(f"\nOpen [bold]{path}[/] in Excel, LibreOffice or Google Sheets. Start with the Start sheet,")
+    console.print("then look at Data Issues (what check found) and the Audit Log (every automated change).")
+
+
+@cli.command()
+def templates() -> None:
+    """List the workbook templates."""
+    from crm_sheets.model.schema import load_schema, available_templates
+
+    for name in available_templates():
+        s = load_schema(name)
+        console.print(f"[bold]{name}[/]  {s.title['en']}: {len(s.data_tables())} data tables")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _finish(report, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
+    else:
+        _render(report)
+    sys.exit(EXIT_FINDINGS if report.errors else EXIT_OK)
+
+
+def _render(report) -> None:
+    table = RichTable(title=f"crm-sheets on {report.path}", title_justify="left")
+    for col in ("job", "errors", "warnings", "changed cells", "new rows", "archived", "sheets"):
+        table.add_column(col, justify="left" if col == "job" else "right")
+    for r in report.results:
+        sev = [f.severity for f in r.findings]
+        s = r.changes.summary()
+        table.add_row(r.job, str(sev.count("error")), str(sev.count("warning")), str(s["updated_cells"]), str(s["appended_rows"]), str(s["archived_rows"]), str(s["replaced_sheets"]))
+    console.print(table)
+    for f in report.errors[:15]:
+        console.print(f"  [red]✗[/] {f.message}", soft_wrap=True)
+    if len(report.errors) > 15:
+        console.print(f"  … and {len(report.errors) - 15} more errors: see the Data Issues sheet.")
+    if report.dry_run:
+        console.print("Dry run: nothing was written.")
+    elif report.written:
+        console.print(f"Saved {report.path}" + (f" (backup: {report.backup})" if report.backup else "") + ".")
+    else:
+        console.print("Nothing to change.")

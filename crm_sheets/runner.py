@@ -1,0 +1,190 @@
+"""The runner: read the workbook once, run jobs in order on the in-memory tables, write once.
+
+Each job sees the tables as changed by the jobs before it. The CLI, the schedule and the workbook
+button all call `run`. A change set left pending by a busy workbook is applied first.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from crm_sheets.errors import UsageError, WorkbookChanged
+from crm_sheets.model.changeset import ChangeSet, RowAppend
+from crm_sheets.model.result import JobResult
+from crm_sheets.model.tables import Tables
+
+# Job name -> (module, function). Order is the order `run` uses.
+JOB_ORDER = ("check", "dedupe", "automate", "report")
+_JOB_TARGETS = {
+    "check": ("crm_sheets.jobs.check", "check"),
+    "dedupe": ("crm_sheets.jobs.dedupe", "dedupe"),
+    "automate": ("crm_sheets.jobs.automate", "automate"),
+    "report": ("crm_sheets.jobs.report", "report"),
+    "unmerge": ("crm_sheets.jobs.dedupe", "unmerge"),  # on demand only, never part of `run`
+}
+MAX_ATTEMPTS = 3  # re-read and re-run when the file changed under us
+
+
+def job_function(name: str) -> Callable[..., JobResult] | None:
+    """The job's pure function, or None when this version does not have that job."""
+    if name not in _JOB_TARGETS:
+        raise UsageError(f"unknown job {name!r}", hint=f"jobs are {', '.join(JOB_ORDER)}")
+    module, func = _JOB_TARGETS[name]
+    try:
+        return getattr(importlib.import_module(module), func)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None
+        raise
+
+
+def available_jobs() -> list[str]:
+    return [name for name in JOB_ORDER if job_function(name) is not None]
+
+
+@dataclass
+class RunReport:
+    path: str
+    jobs: list[str]
+    results: list[JobResult] = field(default_factory=list)
+    changes: ChangeSet = field(default_factory=ChangeSet)
+    written: bool = False
+    dry_run: bool = False
+    backup: str | None = None
+    pending_applied: bool = False
+    attempts: int = 1
+
+    @property
+    def findings(self):
+        return [f for r in self.results for f in r.findings]
+
+    @property
+    def errors(self):
+        return [f for f in self.findings if f.severity == "error"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "jobs": self.jobs,
+            "written": self.written,
+            "dry_run": self.dry_run,
+            "backup": self.backup,
+            "pending_applied": self.pending_applied,
+            "changes": self.changes.summary(),
+            "results": [
+                {
+                    "job": r.job,
+                    "stats": r.stats,
+                    "changes": r.changes.summary(),
+                    "findings": [f.as_dict() for f in r.findings],
+                    "effects": len(r.effects),
+                }
+                for r in self.results
+            ],
+        }
+
+
+def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[str, dict] | None = None) -> tuple[list[JobResult], ChangeSet]:
+    """Run jobs in order on in-memory tables (pure: no I/O). Returns their results and the merged change set."""
+    merged = ChangeSet()
+    for t in tables.tables.values():  # rows people typed without an ID get theirs written back
+        for rid in t.assigned_ids:
+            merged.update(t.name, rid, "id", rid, reason="new record")
+    start_ids = {name: t.next_id for name, t in tables.tables.items()}
+    results = []
+    for name in jobs:
+        fn = job_function(name)
+        if fn is None:
+            raise UsageError(f"the {name} job is not available in this version", hint=f"available: {', '.join(available_jobs())}")
+        result = fn(tables, now=now, **(options or {}).get(name, {}))
+        result.changes.apply_to(tables)
+        merged.extend(result.changes)
+        results.append(result)
+    for name, t in tables.tables.items():
+        if t.next_id != start_ids[name] or t.assigned_ids:
+            merged.sequences[name] = max(t.next_id, merged.sequences.get(name, 0))
+    _audit_rows(tables, merged, now)
+    return results, merged
+
+
+def _audit_rows(tables: Tables, changes: ChangeSet, now: datetime) -> None:
+    """Every automated change is logged in the Audit Log table (when the workbook has one)."""
+    if not changes.audit or "audit_log" not in tables:
+        return
+    for entry in changes.audit:
+        changes.appends.append(
+            RowAppend(
+                "audit_log",
+                "",
+                {
+                    "at": now,
+                    "job": entry.job,
+                    "table": entry.table,
+                    "record": entry.record_id,
+                    "field": entry.field,
+                    "before": _text(entry.before),
+                    "after": _text(entry.after),
+                    "reason": entry.reason,
+                },
+            )
+        )
+    changes.audit = []
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value != value:
+        return ""
+    return str(value)
+
+
+def run(
+    path: str | Path,
+    jobs: list[str] | None = None,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    options: dict[str, dict] | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> RunReport:
+    """Read the workbook, run ``jobs`` (default: every available job, in order), write once."""
+    from crm_sheets.store import open_store
+
+    jobs = list(jobs) if jobs else available_jobs()
+    now = now or datetime.now().replace(microsecond=0)
+    step = on_step or (lambda _msg: None)
+    store = open_store(path)
+    report = RunReport(path=str(path), jobs=jobs, dry_run=dry_run)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        report.attempts = attempt
+        step(f"Reading {Path(path).name}")
+        tables = store.read()
+        pending = store.pending() if not dry_run else None
+        step("Running " + ", ".join(jobs))
+        results, changes = run_jobs_with_pending(tables, jobs, now=now, options=options, pending=pending)
+        report.results, report.changes, report.pending_applied = results, changes, pending is not None
+        if dry_run or changes.is_empty():
+            return report
+        step(f"Writing {Path(path).name}")
+        try:
+            outcome = store.apply(changes, tables)
+        except WorkbookChanged:
+            if attempt == MAX_ATTEMPTS:
+                raise
+            continue  # someone saved the file while we worked: re-read and re-run on fresh data
+        report.written = True
+        report.backup = str(getattr(outcome, "backup", None) or "") or None
+        return report
+    return report
+
+
+def run_jobs_with_pending(tables: Tables, jobs: list[str], *, now: datetime, options=None, pending: ChangeSet | None = None):
+    if pending is None:
+        return run_jobs(tables, jobs, now=now, options=options)
+    pending.apply_to(tables)
+    results, changes = run_jobs(tables, jobs, now=now, options=options)
+    return results, ChangeSet().extend(pending).extend(changes)

@@ -1,0 +1,57 @@
+"""Creating workbooks: a new one from a template (optionally with sample data), and the demo.
+
+Library entry points behind `crm-sheets new` and `crm-sheets demo`.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from crm_sheets.errors import UsageError
+from crm_sheets.model.schema import LANGUAGES, available_templates, load_schema
+
+
+def new_workbook(
+    path: str | Path,
+    *,
+    template: str = "sales",
+    lang: str = "en",
+    sample_leads: int = 0,
+    seed: int = 7,
+    force: bool = False,
+    now: datetime | None = None,
+) -> Path:
+    """Build a workbook from ``template`` at ``path``; with ``sample_leads``, fill it with sample data."""
+    from crm_sheets.builder import build_workbook
+
+    if lang not in LANGUAGES:
+        raise UsageError(f"unknown language {lang!r}", hint=f"choose one of {', '.join(LANGUAGES)}")
+    if template not in available_templates():
+        raise UsageError(f"unknown template {template!r}", hint=f"choose one of {', '.join(available_templates())}")
+    schema = load_schema(template)
+    data = None
+    if sample_leads:
+        from crm_sheets.sample import generate
+
+        data = generate(schema, leads=sample_leads, seed=seed, now=now).tables
+    return build_workbook(Path(path), schema, lang=lang, data=data, force=force, now=now)
+
+
+def demo(
+    directory: str | Path = "demo",
+    *,
+    sample_leads: int = 500,
+    lang: str = "en",
+    now: datetime | None = None,
+    on_step: Callable[[str], None] | None = None,
+):
+    """Create ``directory/crm.xlsx`` with sample data and run every job on it. Returns (path, RunReport)."""
+    from crm_sheets.runner import run
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "crm.xlsx"
+    new_workbook(path, sample_leads=sample_leads, lang=lang, force=True, now=now)
+    report = run(path, now=now, options={"check": {"fix": True}}, on_step=on_step)
+    return path, report
