@@ -7,10 +7,8 @@ from crm_sheets.scheduling import make_scheduler
 
 def test_every_and_daily_slots_become_schedule_jobs():
     scheduler = make_scheduler("crm.xlsx", every="15m", daily=["07:30", "18:00"], run=lambda p: None)
-    periods = sorted(str(j) for j in scheduler.jobs)
-    assert len(scheduler.jobs) == 3
-    assert any("15 minutes" in p for p in periods)
-    assert sum("1 day" in p for p in periods) == 2
+    slots = sorted((j.interval, j.unit, str(j.at_time)) for j in scheduler.jobs)
+    assert slots == [(1, "days", "07:30:00"), (1, "days", "18:00:00"), (15, "minutes", "None")]
 
 
 @pytest.mark.parametrize("every,daily,expected", [
