@@ -1,0 +1,394 @@
+"""Writing a workbook without ever losing it: office lock files, the one-writer lock, fingerprints, backups
+and the atomic replace. Knows nothing of the xlsx format: the bytes come from a write function.
+
+Every file operation goes through a ``FileOps`` object so tests can fail the Nth one (as SQLite tests itself).
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import re
+import shutil
+import socket
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from crm_sheets.errors import WorkbookBusy
+
+log = logging.getLogger(__name__)
+
+BACKUP_DIR = ".crm-backups"
+TMP_MARK = ".crm-tmp-"
+
+
+class FileOps:
+    """The file operations of a write, one method each, so a test can make any one of them fail."""
+
+    def write(self, path: Path, write_fn: Callable[[Path], object]) -> None:
+        write_fn(path)
+
+    def write_bytes(self, path: Path, data: bytes) -> None:
+        with open(path, "wb") as f:
+            f.write(data)
+
+    def fsync(self, path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def fsync_dir(self, path: Path) -> None:
+        # A rename is only durable once its directory is synced; Windows has no directory handles to sync.
+        if os.name == "nt":
+            return
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def replace(self, src: Path, dst: Path) -> None:
+        os.replace(src, dst)
+
+    def copy(self, src: Path, dst: Path) -> None:
+        shutil.copy2(src, dst)
+
+    def unlink(self, path: Path) -> None:
+        os.unlink(path)
+
+
+DEFAULT_OPS = FileOps()
+
+
+# ---------------------------------------------------------------------------------------------
+# Office lock files: someone has the workbook open in Excel or LibreOffice
+
+
+def office_lock_files(path: str | os.PathLike) -> list[Path]:
+    """The lock files Excel and LibreOffice would create for this workbook (whether or not they exist)."""
+    p = Path(path)
+    name = p.name
+    # Excel names its owner file ~$name, but replaces the first two characters of long names.
+    candidates = [p.with_name("~$" + name)]
+    if len(Path(name).stem) >= 8:
+        candidates.append(p.with_name("~$" + name[2:]))
+    candidates.append(p.with_name(f".~lock.{name}#"))
+    return candidates
+
+
+def office_lock_holder(path: str | os.PathLike) -> str | None:
+    """Who has the workbook open in Excel or LibreOffice, as "Ana Lopez (Excel)", or None if nobody does."""
+    for lock in office_lock_files(path):
+        try:
+            data = lock.read_bytes()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            data = b""  # Excel keeps its owner file open and may deny reading: it is still a lock
+        if lock.name.startswith("~$"):
+            return f"{_excel_owner(data) or 'someone'} (Excel)"
+        return f"{_libreoffice_owner(data) or 'someone'} (LibreOffice)"
+    return None
+
+
+def _excel_owner(data: bytes) -> str:
+    # Excel's owner file: byte 0 is the name's length, bytes 1..53 the name in the ANSI code page
+    # (space padded), then the same name in UTF-16 after a 2-byte length at offset 54.
+    if not data:
+        return ""
+    n = data[0]
+    if 0 < n <= 53 and len(data) > n:
+        ansi = data[1 : 1 + n].decode("cp1252", errors="replace").strip()
+        if len(data) >= 56 + 2 * n:
+            wide = data[56 : 56 + 2 * n].decode("utf-16-le", errors="replace").strip("\x00 ")
+            if wide and "\ufffd" not in wide:
+                return wide
+        return ansi
+    return data[1:54].decode("cp1252", errors="replace").strip(" \x00")
+
+
+def _libreoffice_owner(data: bytes) -> str:
+    # LibreOffice: one CSV line "Name,host,localuser,date,userdir;" (commas in fields escaped with \).
+    text = data.decode("utf-8", errors="replace").strip().rstrip(";")
+    fields = [f.replace("\\,", ",") for f in re.split(r"(?<!\\),", text)]
+    name = fields[0].strip() if fields else ""
+    host = fields[1].strip() if len(fields) > 1 else ""
+    if not name and len(fields) > 2:
+        name = fields[2].strip()
+    return f"{name} on {host}" if name and host else name or host
+
+
+# ---------------------------------------------------------------------------------------------
+# One crm-sheets writer per workbook
+
+
+def writer_lock_path(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    return p.with_name(f".{p.name}.crm-lock")
+
+
+class WriterLock:
+    """An exclusive lock on one workbook among crm-sheets runs: ``with WriterLock(path): ...``.
+
+    The lock is the OS's (flock / msvcrt) on a file beside the workbook holding pid, host and time, so a
+    crashed run never leaves a stale lock: the OS releases it with the process.
+    """
+
+    def __init__(self, path: str | os.PathLike, timeout: float = 2.0):
+        self.path = Path(path)
+        self.lock_path = writer_lock_path(path)
+        self.timeout = timeout
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> "WriterLock":
+        deadline = time.monotonic() + self.timeout
+        while True:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+            if _try_lock(fd):
+                if _same_file(fd, self.lock_path):
+                    break
+                # The holder removed the file between our open and our lock: lock the new one instead.
+                _unlock(fd)
+            os.close(fd)
+            if time.monotonic() >= deadline:
+                raise WorkbookBusy(
+                    f"another crm-sheets run ({self._holder()}) is writing {self.path.name}",
+                    hint="wait for it to finish and run again",
+                )
+            time.sleep(0.05)
+        info = f"pid={os.getpid()}\nhost={socket.gethostname()}\ntime={datetime.now().isoformat(timespec='seconds')}\n"
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, info.encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            # Removed while still locked, so a waiting run that opened it re-checks and locks a fresh file.
+            if os.name != "nt":
+                self.lock_path.unlink(missing_ok=True)
+        finally:
+            _unlock(fd)
+            os.close(fd)
+            if os.name == "nt":
+                try:
+                    self.lock_path.unlink()
+                except OSError:
+                    pass
+
+    def _holder(self) -> str:
+        try:
+            text = self.lock_path.read_text(errors="replace")
+        except OSError:
+            return "pid ? on ?"
+        info = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+        return f"pid {info.get('pid', '?')} on {info.get('host', '?')}"
+
+    def __enter__(self) -> "WriterLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows CI only
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+
+    def _unlock(fd: int) -> None:
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        except OSError:
+            pass
+
+    def _same_file(fd: int, path: Path) -> bool:
+        return True  # Windows cannot delete an open file, so the file we locked is the one at path
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError as e:
+            if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                return False
+            raise
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _same_file(fd: int, path: Path) -> bool:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return False
+        mine = os.fstat(fd)
+        return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+# ---------------------------------------------------------------------------------------------
+# Did the file change since we read it?
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    def same_content(self, other: "Fingerprint | None") -> bool:
+        # The hash decides: a touch is not a change, and a same-size edit within the mtime resolution is.
+        return other is not None and self.size == other.size and self.sha256 == other.sha256
+
+
+def file_fingerprint(path: str | os.PathLike) -> Fingerprint:
+    """Size, modification time and SHA-256 of a file (about 10 ms for a 15 MB workbook)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return Fingerprint(st.st_size, st.st_mtime_ns, h.hexdigest())
+
+
+# ---------------------------------------------------------------------------------------------
+# Backups and the atomic replace
+
+
+def backup_dir(path: str | os.PathLike) -> Path:
+    return Path(path).parent / BACKUP_DIR
+
+
+def list_backups(path: str | os.PathLike) -> list[Path]:
+    """This workbook's backups, oldest first."""
+    p = Path(path)
+    pattern = re.compile(re.escape(p.stem) + r"\.\d{8}-\d{6}-\d{6}(-\d+)?" + re.escape(p.suffix) + "$")
+    folder = backup_dir(p)
+    if not folder.is_dir():
+        return []
+    return sorted((b for b in folder.iterdir() if pattern.match(b.name)), key=lambda b: b.name)
+
+
+def _new_backup_path(path: Path) -> Path:
+    folder = backup_dir(path)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    candidate = folder / f"{path.stem}.{stamp}{path.suffix}"
+    n = 1
+    while candidate.exists():
+        candidate = folder / f"{path.stem}.{stamp}-{n}{path.suffix}"
+        n += 1
+    return candidate
+
+
+def rotate_backups(path: str | os.PathLike, keep: int, ops: FileOps = DEFAULT_OPS) -> list[Path]:
+    """Delete all but the newest ``keep`` backups; returns the ones deleted."""
+    old = list_backups(path)
+    doomed = old[: max(len(old) - keep, 0)]
+    for b in doomed:
+        ops.unlink(b)
+    return doomed
+
+
+def temp_path(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    return p.with_name(f".{p.name}{TMP_MARK}{uuid.uuid4().hex[:12]}")
+
+
+def stale_temp_files(path: str | os.PathLike) -> list[Path]:
+    """Temp files a crashed write left beside the workbook (only safe to delete under the WriterLock)."""
+    p = Path(path)
+    return sorted(p.parent.glob(f".{glob_escape(p.name)}{TMP_MARK}*"))
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([\[\]*?])", r"[\1]", name)
+
+
+def atomic_replace(
+    path: str | os.PathLike,
+    write_fn: Callable[[Path], object],
+    backups: int = 5,
+    *,
+    ops: FileOps = DEFAULT_OPS,
+    check: Callable[[], None] | None = None,
+) -> Path | None:
+    """Replace ``path`` by what ``write_fn(tmp)`` writes, so that the file is always the old or the new one.
+
+    The temp file is written in the same folder and fsynced; ``check()`` runs just before the swap and may
+    raise to abort; the current file is copied to the backups folder (the newest ``backups`` are kept);
+    then ``os.replace`` and an fsync of the folder. Any failure removes the temp file (and the backup just
+    made) and re-raises. Returns the backup's path, or None when no backup was kept.
+    """
+    target = Path(path)
+    tmp = temp_path(target)
+    backup: Path | None = None
+    replaced = False
+    try:
+        ops.write(tmp, write_fn)
+        if not tmp.exists():
+            raise FileNotFoundError(errno.ENOENT, "the writer produced no file", str(tmp))
+        if target.exists():
+            # Keep the permissions people gave the workbook (a shared folder's group bits, read-only others).
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
+        ops.fsync(tmp)
+        if check is not None:
+            check()
+        if backups > 0 and target.exists():
+            backup_dir(target).mkdir(exist_ok=True)
+            backup = _new_backup_path(target)
+            ops.copy(target, backup)
+        ops.replace(tmp, target)
+        replaced = True
+    except BaseException:
+        if not replaced:
+            _quiet_unlink(tmp)
+            if backup is not None:
+                _quiet_unlink(backup)
+        raise
+    try:
+        ops.fsync_dir(target.parent)
+    except OSError as e:
+        # The new file is in place for everyone reading it; only its survival of a power cut is in doubt.
+        # Failing here would make the caller save the change set again and apply it twice.
+        log.warning("could not sync folder %s after writing %s: %s", target.parent, target.name, e)
+    if backups > 0:
+        try:
+            rotate_backups(target, backups, ops)
+        except OSError:
+            pass  # an old backup we could not delete is not worth failing a write that succeeded
+    return backup
+
+
+def _quiet_unlink(p: Path) -> None:
+    try:
+        os.unlink(p)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        pass

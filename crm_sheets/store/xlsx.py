@@ -1,0 +1,232 @@
+"""XlsxStore: a workbook file as a Store. Reads with the guarded fast reader, writes with the zip patcher,
+and wraps every write in the safety layer: office lock files, one writer at a time, change detection,
+backups, the atomic replace and pending change sets.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+from crm_sheets.errors import CrmSheetsError, NotAWorkbook, WorkbookBusy, WorkbookChanged
+from crm_sheets.model.changeset import ChangeSet
+from crm_sheets.model.tables import Tables
+from crm_sheets.store.base import ApplyResult
+from crm_sheets.store.pending import clear_pending, load_pending, pending_path, save_pending
+from crm_sheets.store.safety import (
+    DEFAULT_OPS,
+    FileOps,
+    Fingerprint,
+    WriterLock,
+    atomic_replace,
+    file_fingerprint,
+    office_lock_files,
+    office_lock_holder,
+    stale_temp_files,
+)
+
+DEFAULT_BACKUPS = 5
+READ_ATTEMPTS = 3
+
+
+class XlsxStore:
+    """A .xlsx/.xlsm file as a Store: ``read()`` -> Tables, ``apply(changeset, tables)`` -> ApplyResult."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        backups: int | None = None,
+        *,
+        schema: Any = None,
+        ops: FileOps = DEFAULT_OPS,
+        lock_timeout: float = 2.0,
+    ):
+        self.path = Path(path)
+        self.backups = backups  # None: the workbook's Settings `backups` value
+        self.schema = schema
+        self.ops = ops
+        self._lock = WriterLock(self.path, timeout=lock_timeout)
+        self._lock_depth = 0
+        self._seen: Fingerprint | None = None  # what the last read (or our last write) saw on disk
+
+    def __repr__(self) -> str:
+        return f"XlsxStore({str(self.path)!r})"
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read(self) -> Tables:
+        """The workbook's tables; remembers the file's fingerprint so ``apply`` can tell if it changed since."""
+        for _ in range(READ_ATTEMPTS):
+            before = self._fingerprint()
+            tables = self._load()
+            st = self.path.stat()
+            if (st.st_size, st.st_mtime_ns) == (before.size, before.mtime_ns) or before.same_content(self._fingerprint()):
+                self._seen = before
+                return tables
+        raise WorkbookChanged(
+            f"{self.path.name} kept changing while it was being read",
+            hint="wait until nobody is saving it and run again",
+        )
+
+    def _load(self) -> Tables:
+        from crm_sheets.store.package import open_package
+        from crm_sheets.store.reader import read_workbook
+
+        guard = open_package(self.path)  # refuses hostile files before any parser sees them
+        if hasattr(guard, "close"):
+            guard.close()
+        return read_workbook(self.path, self.schema)
+
+    def _fingerprint(self) -> Fingerprint:
+        try:
+            return file_fingerprint(self.path)
+        except FileNotFoundError:
+            raise NotAWorkbook(f"{self.path}: no such file", hint="check the path") from None
+        except IsADirectoryError:
+            raise NotAWorkbook(f"{self.path}: is a folder, not a workbook") from None
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def apply(self, changeset: ChangeSet, tables: Tables | None = None) -> ApplyResult:
+        """Write the change set in one atomic replace of the file.
+
+        Raises WorkbookBusy (exit code 3) when Excel or LibreOffice has the file open, after saving the
+        change set as pending for the next run, or when another crm-sheets run is writing it; raises
+        WorkbookChanged when the file changed since ``read`` (read again and re-run the jobs). Any other
+        failure leaves the file as it was and keeps the change set as pending.
+        """
+        name = self.path.name
+        if changeset.is_empty():
+            return ApplyResult(False, pending=pending_path(self.path).exists(), message=f"nothing to write to {name}")
+        if self._seen is None:
+            raise RuntimeError("XlsxStore.apply() needs a read() first: it writes only over what it read")
+        self._refuse_if_open(changeset)
+        with self.lock():
+            self._remove_stale_temp_files()
+            self._check_unchanged()
+            keep = self._backups_to_keep(tables)
+
+            def last_check() -> None:
+                # The write took a while: someone may have saved or opened the file meanwhile.
+                self._check_unchanged()
+                self._refuse_if_open(changeset)
+
+            try:
+                backup = atomic_replace(
+                    self.path, lambda tmp: self._write(tmp, changeset, tables), keep, ops=self.ops, check=last_check
+                )
+            except (WorkbookBusy, WorkbookChanged):
+                raise
+            except Exception as e:
+                kept = self._keep_pending(changeset, reason=f"write failed: {e}")
+                if not isinstance(e, OSError):
+                    raise  # a bug, not the disk: let it show
+                raise self._write_failed(e, kept) from e
+            self._seen = self._fingerprint()
+            try:
+                clear_pending(self.path, ops=self.ops)
+                left = False
+            except OSError:
+                left = True
+        what = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in changeset.summary().items() if v)
+        message = f"wrote {what} to {name}"
+        if backup is not None:
+            message += f" (backup: {backup.parent.name}/{backup.name})"
+        if left:
+            message += (
+                f"; could not remove {pending_path(self.path).name}, which holds changes now written: "
+                "delete it before the next run"
+            )
+        return ApplyResult(True, backup=str(backup) if backup else None, pending=left, message=message)
+
+    def _write(self, dst: Path, changeset: ChangeSet, tables: Tables | None) -> None:
+        from crm_sheets.store.writer import apply_changeset
+
+        apply_changeset(self.path, dst, changeset, tables)
+
+    def pending(self) -> ChangeSet | None:
+        return load_pending(self.path)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator["XlsxStore"]:
+        """Hold the one-writer lock (re-entrant within this store, so ``apply`` inside it works)."""
+        if self._lock_depth == 0:
+            self._lock.acquire()
+        self._lock_depth += 1
+        try:
+            yield self
+        finally:
+            self._lock_depth -= 1
+            if self._lock_depth == 0:
+                self._lock.release()
+
+    # -- the checks around a write ---------------------------------------------------------------
+
+    def _refuse_if_open(self, changeset: ChangeSet) -> None:
+        holder = office_lock_holder(self.path)
+        if holder is None:
+            return
+        lock_file = next((p for p in office_lock_files(self.path) if p.exists()), None)
+        lock_hint = f" (if nobody has it open, delete {lock_file.name})" if lock_file else ""
+        try:
+            save_pending(self.path, changeset, ops=self.ops, reason=f"open by {holder}")
+        except OSError as e:
+            raise WorkbookBusy(
+                f"{self.path.name} is open by {holder}; nothing was written and the changes could not be "
+                f"kept for later ({e.strerror or e})",
+                hint=f"close it and run again{lock_hint}",
+            ) from e
+        raise WorkbookBusy(
+            f"{self.path.name} is open by {holder}; nothing was written, the changes were saved and will "
+            "be applied on the next run",
+            hint=f"close it and run again{lock_hint}",
+        )
+
+    def _check_unchanged(self) -> None:
+        if not self._fingerprint().same_content(self._seen):
+            raise WorkbookChanged(
+                f"{self.path.name} changed on disk since it was read; nothing was written",
+                hint="run again to work on the fresh data",
+            )
+
+    def _backups_to_keep(self, tables: Tables | None) -> int:
+        value: Any = self.backups
+        if value is None and tables is not None:
+            value = tables.setting("backups", DEFAULT_BACKUPS)
+        try:
+            return max(int(float(value)), 0)
+        except (TypeError, ValueError):
+            return DEFAULT_BACKUPS
+
+    def _remove_stale_temp_files(self) -> None:
+        # Only a crashed run leaves these, and we hold the writer lock, so none of them is in use.
+        for tmp in stale_temp_files(self.path):
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+
+    def _keep_pending(self, changeset: ChangeSet, reason: str) -> OSError | None:
+        try:
+            save_pending(self.path, changeset, ops=self.ops, reason=reason)
+            return None
+        except OSError as e:
+            return e
+
+    def _write_failed(self, e: OSError, pending_error: OSError | None) -> CrmSheetsError:
+        kept = (
+            "the changes were saved and will be applied on the next run"
+            if pending_error is None
+            else f"the changes could not be kept either ({pending_error.strerror or pending_error})"
+        )
+        cause = e.strerror or str(e)
+        if isinstance(e, PermissionError) and sys.platform == "win32":
+            # Windows refuses to replace a file another program holds open.
+            return WorkbookBusy(f"{self.path.name} is open in another program; nothing was written, {kept}",
+                                hint="close it and run again")
+        return CrmSheetsError(
+            f"could not write {self.path.name}: {cause}; it is unchanged and {kept}",
+            hint="check the disk space and the folder's permissions, then run again",
+        )
