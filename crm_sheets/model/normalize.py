@@ -1,10 +1,11 @@
 """Normalisers shared by check (safe fixes), dedupe (match keys) and lead capture.
 
 Each returns the canonical form, or None when the input cannot be normalised without guessing.
-Pure functions, no I/O.
+Pure functions, no I/O (country names in French come from pycountry's bundled translations).
 """
 from __future__ import annotations
 
+import gettext
 import re
 import unicodedata
 from functools import lru_cache
@@ -41,18 +42,80 @@ def is_email(text: str) -> bool:
 
 def normalize_phone(text: str, default_region: str | None = "US") -> str | None:
     """E.164 (+33612345678), or None when the number is not valid for its region."""
-    s = str(text).strip()
+    num = _phone(str(text).strip(), default_region or None)
+    if num is None:
+        return None
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_extension(text: str, default_region: str | None = "US") -> str | None:
+    """The extension of a valid number ("+1 212 555 0100 x12" -> "12"): E.164 cannot hold it."""
+    num = _phone(str(text).strip(), default_region or None)
+    return (num.extension or None) if num is not None else None
+
+
+@lru_cache(maxsize=65536)
+def _phone(s: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    # Cached: a sheet repeats the same switchboard numbers, and parsing is the slow part of a check.
     if not s:
         return None
     if s.startswith("00"):
         s = "+" + s[2:]
     try:
-        num = phonenumbers.parse(s, None if s.startswith("+") else (default_region or None))
+        num = phonenumbers.parse(s, None if s.startswith("+") else region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(num):
+    return num if phonenumbers.is_valid_number(num) else None
+
+
+# Domains people mean when they type a near miss of them. Real domains that are one letter away from
+# these (mail.com, gmx.com, live.com) are never "corrected": the typo must keep the first letter and
+# be one edit (or one swap) away from a provider's name.
+_PROVIDERS = ("gmail", "googlemail", "hotmail", "yahoo", "outlook", "icloud", "protonmail", "wanadoo", "laposte")
+_REAL_NAMES = frozenset({
+    "gmail", "googlemail", "hotmail", "yahoo", "ymail", "outlook", "icloud", "protonmail", "proton", "wanadoo",
+    "laposte", "mail", "gmx", "live", "me", "mac", "msn", "aol", "free", "orange", "sfr", "web", "email",
+})
+_TLD_TYPOS = {"co": "com", "con": "com", "cm": "com", "om": "com", "comm": "com", "cmo": "com", "ocm": "com",
+              "vom": "com", "xom": "com", "cim": "com", "coom": "com", "fe": "fr", "ft": "fr", "frr": "fr"}
+
+
+def email_typo(email: str) -> str | None:
+    """The address with a common provider's domain spelt right (ana@gmial.com -> ana@gmail.com), else None."""
+    local, at, domain = str(email).strip().lower().rpartition("@")
+    if not at or not local:
         return None
-    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+    fixed = domain_typo(domain)
+    return f"{local}@{fixed}" if fixed else None
+
+
+@lru_cache(maxsize=8192)
+def domain_typo(domain: str) -> str | None:
+    """gmial.com -> gmail.com, gmail.co -> gmail.com, hotmail.con -> hotmail.com; None when it looks right."""
+    name, dot, tld = domain.lower().partition(".")
+    if not dot or not name:
+        return None
+    if name in _PROVIDERS:
+        best = name
+    elif name in _REAL_NAMES or len(name) < 4:
+        return None
+    else:
+        from rapidfuzz.distance import OSA
+
+        near = [p for p in _PROVIDERS if p[0] == name[0] and OSA.distance(name, p) == 1]
+        if len(near) != 1:
+            return None
+        best = near[0]
+    fixed = f"{best}.{_TLD_TYPOS.get(tld, tld)}"  # only providers' TLDs are corrected: acme.co is real
+    return fixed if fixed != domain.lower() else None
+
+
+_URL_RE = re.compile(r"^(?:https?://)?(?:[^\s/:@.]+\.)+[^\s/:@.\d][^\s/:@.]+(?::\d{1,5})?(?:[/?#]\S*)?$", re.IGNORECASE)
+
+
+def is_url(text: str) -> bool:
+    """A web address, with or without http(s):// (www.acme.com, https://acme.fr/contact)."""
+    return bool(_URL_RE.match(str(text).strip()))
 
 
 @lru_cache(maxsize=4096)
@@ -67,7 +130,7 @@ def country(text: str) -> tuple[str, str] | None:
         "espagne": "ES", "espana": "ES", "italie": "IT", "suisse": "CH", "belgique": "BE",
         "royaume-uni": "GB", "etats-unis": "US", "pays-bas": "NL", "holland": "NL",
     }
-    code = aliases.get(fold(s))
+    code = aliases.get(fold(s)) or _local_names().get(fold(s))
     try:
         c = pycountry.countries.lookup(code or s)
     except LookupError:
@@ -79,6 +142,44 @@ def country(text: str) -> tuple[str, str] | None:
             return None
         c = found[0]
     return c.alpha_2, getattr(c, "common_name", None) or c.name
+
+
+def country_name(code: str, lang: str = "en") -> str:
+    """The name a person writes for a country (DE -> Germany, fr: Allemagne); country() reads it back."""
+    c = pycountry.countries.get(alpha_2=str(code).upper())
+    if c is None:
+        return str(code)
+    name = _NAME_OVERRIDES.get(c.alpha_2) or getattr(c, "common_name", None) or c.name
+    if lang == "en":
+        return name
+    local = _translation(lang).gettext(getattr(c, "common_name", None) or c.name)
+    # ISO's "Russie, Fédération de" is not what anyone types: keep the part before the comma.
+    return local.split(", ")[0] if ", " in local else local
+
+
+_NAME_OVERRIDES = {"RU": "Russia", "IR": "Iran", "SY": "Syria", "MD": "Moldova", "TZ": "Tanzania", "VE": "Venezuela", "KP": "North Korea", "LA": "Laos", "FM": "Micronesia", "PS": "Palestine", "VA": "Vatican City", "CD": "DR Congo", "BN": "Brunei", "CV": "Cape Verde", "CI": "Ivory Coast", "CZ": "Czechia", "TR": "Turkey"}
+
+
+@lru_cache(maxsize=4)
+def _translation(lang: str) -> gettext.NullTranslations:
+    return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang], fallback=True)
+
+
+@lru_cache(maxsize=1)
+def _local_names() -> dict[str, str]:
+    """Folded country names in the workbook languages (and our short English names) -> alpha-2."""
+    out: dict[str, str] = {}
+    for lang in ("fr",):
+        t = _translation(lang)
+        for c in pycountry.countries:
+            for n in (c.name, getattr(c, "common_name", None), getattr(c, "official_name", None)):
+                if n:
+                    local = t.gettext(n)
+                    out.setdefault(fold(local), c.alpha_2)
+                    out.setdefault(fold(local.split(", ")[0]), c.alpha_2)
+    for code, name in _NAME_OVERRIDES.items():
+        out[fold(name)] = code
+    return out
 
 
 def country_code(text: str) -> str | None:
