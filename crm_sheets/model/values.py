@@ -1,0 +1,670 @@
+"""Tolerant reading of what people type into a cell: numbers, money, dates, checkboxes and options as text.
+
+Pure functions, no I/O: the store's reader parses every cell with them and `check --fix` proposes
+their result as the fix. A value that cannot be read without guessing is returned unread
+(``ok=False``), never coerced.
+"""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any, Mapping, Sequence
+
+from crm_sheets.model.schema import Field, ListSchema, normalize_header
+
+# ---------------------------------------------------------------------------------------------
+# Context: how this workbook's people write dates and numbers
+
+DATE_ORDERS = ("MDY", "DMY", "YMD")
+_MDY_REGIONS = {"US", "PH", "FM", "MH", "PW"}  # regions that write month/day/year
+_YMD_LANGS = {"ja", "zh", "ko", "hu", "lt", "mn"}
+_COMMA_DECIMAL_LANGS = {
+    "fr", "de", "es", "it", "pt", "nl", "da", "sv", "nb", "no", "fi", "pl", "cs", "sk", "ru", "uk",
+    "tr", "el", "ro", "hu", "bg", "hr", "sl", "lt", "lv", "et", "id", "vi", "ca",
+}
+_DOT_DECIMAL_REGIONS = {"CH", "LI", "MX", "US", "GB", "CA", "AU", "NZ", "IE", "IN"}  # e.g. de-CH writes 1'234.50
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What the Settings sheet says about the people typing: date order, decimal mark, currency, country."""
+
+    date_order: str | None = None  # 'MDY' | 'DMY' | 'YMD'; None = unknown: ambiguous dates are not read
+    decimal: str = "."  # the decimal separator of numbers typed as text
+    currency: str | None = None  # ISO code of money columns without a currency of their own
+    default_country: str | None = None  # ISO alpha-2, for phone numbers without +country code
+
+
+def read_context(settings: Mapping[str, Any]) -> ReadContext:
+    """The ReadContext of a workbook from its Settings (``locale``, ``currency``, ``default_country``).
+
+    en-US -> MDY with '.', en-GB -> DMY with '.', fr-FR (any fr-*) -> DMY with ','. An empty or
+    missing locale leaves the date order unknown, so 03/04/2025 stays unread rather than guessed.
+    """
+    locale = str(settings.get("locale") or "").strip().replace("_", "-")
+    lang, _, region = locale.partition("-")
+    lang, region = lang.lower(), region.upper()
+    order: str | None
+    if not lang:
+        order, decimal = None, "."
+    else:
+        if lang in _YMD_LANGS:
+            order = "YMD"
+        elif region in _MDY_REGIONS or (lang == "en" and not region):
+            order = "MDY"
+        else:
+            order = "DMY"
+        decimal = "," if lang in _COMMA_DECIMAL_LANGS and region not in _DOT_DECIMAL_REGIONS else "."
+    currency = str(settings.get("currency") or "").strip().upper() or None
+    country = str(settings.get("default_country") or "").strip().upper() or None
+    return ReadContext(date_order=order, decimal=decimal, currency=currency, default_country=country)
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers and money
+
+_SPACES = "\u0020\u00a0\u202f\u2009\u2007'\u2019"  # thousands marks that are never decimal marks
+_MINUS = "-\u2212\u2012\u2013"
+_CURRENCY_SYMBOLS = {
+    "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₽": "RUB", "₩": "KRW", "₺": "TRY",
+    "US$": "USD", "C$": "CAD", "CA$": "CAD", "A$": "AUD", "AU$": "AUD", "NZ$": "NZD", "HK$": "HKD",
+    "S$": "SGD", "R$": "BRL", "CHF": "CHF", "FR.": "CHF", "$": "$",  # "$" alone: any dollar
+}
+_DOLLARS = {"USD", "CAD", "AUD", "NZD", "HKD", "SGD", "MXN", "ARS", "CLP", "COP", "TWD"}
+_SYMBOL_RE = "|".join(re.escape(s) for s in sorted(_CURRENCY_SYMBOLS, key=len, reverse=True))
+_CUR_PREFIX = re.compile(rf"^([{_MINUS}+]?)\s*({_SYMBOL_RE}|[A-Za-z]{{3}}(?![A-Za-z]))\s*", re.IGNORECASE)
+_CUR_SUFFIX = re.compile(rf"\s*({_SYMBOL_RE}|(?<![A-Za-z])[A-Za-z]{{3}})$", re.IGNORECASE)
+_DIGITS = re.compile(r"^\d+$")
+_SCI = re.compile(r"^\d+(?:\.\d*)?[eE][+-]?\d+$")
+
+
+def parse_number(text: str, decimal: str = ".") -> float | None:
+    """A number typed as text, or None. The locale's decimal mark decides '1,234' and '1.234'.
+
+    Accepts thousands marks (space, no-break space, apostrophe, or the other of . and ,) only in
+    groups of three, a leading or trailing minus, (300) for -300 and a trailing % (12% -> 0.12).
+    """
+    s = text.strip()
+    if not s:
+        return None
+    pct = s.endswith("%")
+    if pct:
+        s = s[:-1].rstrip()
+    value = _signed(s, decimal)
+    if value is None:
+        return None
+    return value / 100 if pct else value
+
+
+def _signed(s: str, decimal: str) -> float | None:
+    neg = False
+    if s.startswith("(") and s.endswith(")"):
+        neg, s = True, s[1:-1].strip()
+    if s and s[0] in _MINUS + "+":
+        neg, s = (s[0] != "+") or neg, s[1:].lstrip()
+    elif s and s[-1] in _MINUS:
+        neg, s = True, s[:-1].rstrip()
+    value = _unsigned(s, decimal)
+    if value is None:
+        return None
+    return -value if neg else value
+
+
+def _unsigned(s: str, decimal: str) -> float | None:
+    if _DIGITS.match(s):
+        return float(s)
+    if _SCI.match(s):
+        return float(s)
+    other = "," if decimal == "." else "."
+    n_dec, n_other = s.count(decimal), s.count(other)
+    if n_dec and n_other:  # both marks: the last one is the decimal mark, whatever the locale
+        dec = decimal if s.rfind(decimal) > s.rfind(other) else other
+    elif n_dec + n_other == 1:
+        dec = decimal if n_dec else None  # the other mark, alone, can only be a thousands mark
+    else:
+        dec = None
+    if dec is not None:
+        if s.count(dec) != 1:
+            return None
+        whole, frac = s.split(dec)
+    else:
+        whole, frac = s, ""
+    thousands = _SPACES + ("," if dec != "," else "") + ("." if dec != "." else "")
+    groups = re.split(f"[{re.escape(thousands)}]", whole)
+    if not all(_DIGITS.match(g) for g in groups[1:]) or any(len(g) != 3 for g in groups[1:]):
+        return None
+    if len(groups) > 1 and not (1 <= len(groups[0]) <= 3 and _DIGITS.match(groups[0])):
+        return None
+    digits = "".join(groups)
+    if (digits and not _DIGITS.match(digits)) or (frac and not _DIGITS.match(frac)) or not (digits or frac):
+        return None
+    return float(f"{digits or '0'}.{frac or '0'}")
+
+
+def parse_money(text: str, decimal: str = ".", expected: str | None = None) -> tuple[float | None, str | None]:
+    """An amount typed as text (``€1 200,50``, ``$1,200.50``, ``1200 EUR``, ``(300)``) and its currency.
+
+    Returns (None, code) when the amount is unreadable, or when its currency is not ``expected``
+    (an amount in another currency is not silently taken for one in this column's currency).
+    """
+    s = text.strip()
+    neg = False
+    if s.startswith("(") and s.endswith(")"):
+        neg, s = True, s[1:-1].strip()
+    code = None
+    m = _CUR_PREFIX.match(s)
+    if m and _currency_code(m.group(2)):
+        code = _currency_code(m.group(2))
+        s = m.group(1) + s[m.end():]
+    else:
+        m = _CUR_SUFFIX.search(s)
+        if m and _currency_code(m.group(1)):
+            code = _currency_code(m.group(1))
+            s = s[: m.start()]
+    if s.strip().endswith("%"):
+        return None, code
+    value = _signed(s.strip(), decimal)
+    if value is None:
+        return None, code
+    if code and expected and not _same_currency(code, expected):
+        return None, code
+    return (-value if neg else value), code
+
+
+@lru_cache(maxsize=256)
+def _currency_code(token: str) -> str | None:
+    symbol = _CURRENCY_SYMBOLS.get(token.upper())
+    if symbol:
+        return symbol
+    if len(token) == 3 and token.isalpha():
+        from crm_sheets.model.normalize import is_currency
+
+        return token.upper() if is_currency(token) else None
+    return None
+
+
+def _same_currency(code: str, expected: str) -> bool:
+    expected = expected.upper()
+    if code == "$":
+        return expected in _DOLLARS
+    return code == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates
+
+EXCEL_EPOCH = datetime(1899, 12, 30)
+# Serial numbers read as dates: 1930-01-01 .. 2099-12-31. Outside, a number in a date column is far
+# more likely a year or a typo than a date, so it stays unread.
+SERIAL_MIN, SERIAL_MAX = 10959, 73050
+
+_TIME = r"(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6})\d*)?)?\s*([aApP]\.?[mM]\.?)?"
+_TZ = r"(?:\s*(Z|[+-]\d{2}:?\d{2}))?"
+_ISO_RE = re.compile(rf"^(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}})(?:(?:T|\s+|\s*,\s*|\s+[aà]\s+){_TIME}{_TZ})?$")
+_NUMERIC_RE = re.compile(rf"^(\d{{1,2}})([-/.])(\d{{1,2}})\2(\d{{4}}|\d{{2}})(?:(?:\s+|\s*,\s*|T|\s+[aà]\s+){_TIME})?$")
+_COMPACT_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_TIME_TAIL_RE = re.compile(rf"(?:^|\s|,|T)(?:[aà]\s+)?{_TIME}$")
+_TOKEN_RE = re.compile(r"\d+|[^\W\d_]+\.?")
+
+_MONTHS = {
+    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4, "may": 5,
+    "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8, "september": 9, "sep": 9, "sept": 9,
+    "october": 10, "oct": 10, "november": 11, "nov": 11, "december": 12, "dec": 12,
+    "janvier": 1, "janv": 1, "fevrier": 2, "fevr": 2, "fev": 2, "mars": 3, "avril": 4, "avr": 4, "mai": 5,
+    "juin": 6, "juillet": 7, "juil": 7, "aout": 8, "septembre": 9, "octobre": 10, "novembre": 11,
+    "decembre": 12,
+}
+_FILLER = {
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun",
+    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+    "lun", "mer", "jeu", "ven", "sam", "dim",
+    "st", "nd", "rd", "th", "er", "le", "the", "of",
+}
+
+
+def _fold_word(word: str) -> str:
+    s = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode("ascii")
+    return s.lower().rstrip(".")
+
+
+def _hms(m: re.Match, first: int) -> time | None:
+    """The time captured by _TIME starting at group ``first``, or None when out of range."""
+    hour, minute = int(m.group(first)), int(m.group(first + 1))
+    second = int(m.group(first + 2) or 0)
+    micro = int((m.group(first + 3) or "0").ljust(6, "0"))
+    ampm = (m.group(first + 4) or "").lower().replace(".", "")
+    if ampm:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if ampm.startswith("p") else 0)
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    return time(hour, minute, second, micro)
+
+
+def _make(y: int, mo: int, d: int, t: time | None) -> datetime | None:
+    try:
+        return datetime.combine(date(y, mo, d), t or time())
+    except ValueError:  # 31/02/2025: an impossible date is not read
+        return None
+
+
+def _year(y: str) -> int:
+    if len(y) == 2:  # two-digit years: 00-69 -> 2000s, 70-99 -> 1900s (as Excel does)
+        n = int(y)
+        return 2000 + n if n < 70 else 1900 + n
+    return int(y)
+
+
+def parse_datetime(text: str, date_order: str | None = None) -> datetime | None:
+    """A date or date and time typed as text, or None when impossible or ambiguous.
+
+    ISO (2025-03-14, 2025-03-14T10:30), numeric dates in the locale's order (14/03/2025 with DMY,
+    03/14/2025 with MDY; one that only reads one way, 31/03/2025, is read whatever the order when
+    the order is unknown), month names in English or French (14 March 2025, March 14, 2025, 14 mars
+    2025), compact 20250314 and Excel serial numbers as text. A time zone is converted to UTC.
+    """
+    s = " ".join(text.split())
+    if not s:
+        return None
+    m = _ISO_RE.match(s)
+    if m:
+        t = _hms(m, 4) if m.group(4) else None
+        if m.group(4) and t is None:
+            return None
+        dt = _make(int(m.group(1)), int(m.group(2)), int(m.group(3)), t)
+        tz = m.group(9)
+        if dt is not None and tz and tz != "Z":
+            sign = 1 if tz[0] == "+" else -1
+            hh, mm = int(tz[1:3]), int(tz[-2:])
+            dt = dt - sign * timedelta(hours=hh, minutes=mm)
+        return dt
+    m = _NUMERIC_RE.match(s)
+    if m:
+        t = _hms(m, 5) if m.group(5) else None
+        if m.group(5) and t is None:
+            return None
+        a, b, y = int(m.group(1)), int(m.group(3)), _year(m.group(4))
+        if date_order == "MDY":
+            mo, d = a, b
+        elif date_order == "DMY":
+            d, mo = a, b
+        elif a == b or (a > 12) != (b > 12):  # reads only one way: no guess needed
+            d, mo = (a, b) if a > 12 or a == b else (b, a)
+        else:
+            return None  # 03/04/2025 without a known date order: ambiguous
+        return _make(y, mo, d, t)
+    m = _COMPACT_RE.match(s)
+    if m:
+        return _make(int(m.group(1)), int(m.group(2)), int(m.group(3)), None)
+    if _DIGITS.match(s) or re.match(r"^\d+\.\d+$", s):
+        return from_serial(float(s))
+    return _parse_named(s)
+
+
+def _parse_named(s: str) -> datetime | None:
+    """'14 March 2025', 'March 14, 2025', '14-Mar-25', 'vendredi 14 mars 2025 à 10:30'."""
+    t = None
+    m = _TIME_TAIL_RE.search(s)
+    if m:
+        t = _hms(m, 1)
+        if t is None:
+            return None
+        s = s[: m.start()]
+    month = None
+    numbers: list[str] = []
+    for tok in _TOKEN_RE.findall(s):
+        if tok[0].isdigit():
+            numbers.append(tok)
+            continue
+        word = _fold_word(tok)
+        if word in _MONTHS and month is None:
+            month = _MONTHS[word]
+        elif word not in _FILLER:
+            return None
+    if month is None or len(numbers) != 2:
+        return None
+    day_s, year_s = numbers
+    if len(day_s) == 4 and len(year_s) <= 2:  # 2025 March 14
+        day_s, year_s = year_s, day_s
+    if len(day_s) > 2 or len(year_s) not in (2, 4):
+        return None
+    return _make(_year(year_s), month, int(day_s), t)
+
+
+def from_serial(serial: float) -> datetime | None:
+    """An Excel serial day number (1900 date system) as a datetime, within SERIAL_MIN..SERIAL_MAX."""
+    if not (SERIAL_MIN <= serial <= SERIAL_MAX):
+        return None
+    return EXCEL_EPOCH + timedelta(seconds=round(serial * 86400))  # to the second: floats drift
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkboxes and options
+
+_TRUE = {"true", "yes", "y", "oui", "vrai", "x", "1", "✓", "✔", "☑", "☒", "on", "checked", "coche"}
+_FALSE = {"false", "no", "n", "non", "faux", "0", "✗", "✘", "☐", "off", "unchecked"}
+
+
+def parse_checkbox(raw: Any) -> bool | None:
+    """True/False for what people tick: yes/no, oui/non, x, TRUE/FALSE, VRAI/FAUX, 1/0, ✓; None if neither."""
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, (int, float)):
+        return True if raw == 1 else False if raw == 0 else None
+    word = _fold_word(str(raw).strip()) or str(raw).strip()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    return None
+
+
+def fold_option(text: str) -> str:
+    """How an option label is compared: like a header (case, accents, spaces ignored); labels made
+    only of symbols (``>``, ``<``) compare as typed, since folding would make them all equal."""
+    return normalize_header(text) or text.strip()
+
+
+def option_lookup(lst: ListSchema) -> dict[str, str]:
+    """Folded key or label (any language) -> option key, for parse_value's ``options``."""
+    out: dict[str, str] = {}
+    for o in lst.options:
+        for text in (o.key, *o.labels.values()):
+            out.setdefault(fold_option(text), o.key)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# One cell
+
+TEXT_TYPES = frozenset({"id", "text", "long_text", "email", "phone", "url", "location", "reference", "user"})
+
+
+def as_text(raw: Any) -> str:
+    """A typed cell as the text a person would see: 42.0 -> '42', True -> 'TRUE', a date -> ISO."""
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, bool):
+        return "TRUE" if raw else "FALSE"
+    if isinstance(raw, float):
+        return str(int(raw)) if raw.is_integer() and abs(raw) < 1e16 else repr(raw)
+    if isinstance(raw, datetime):
+        return raw.isoformat(sep=" ") if (raw.hour, raw.minute, raw.second, raw.microsecond) != (0, 0, 0, 0) else raw.date().isoformat()
+    if isinstance(raw, (date, time)):
+        return raw.isoformat()
+    return str(raw)
+
+
+def is_empty(raw: Any) -> bool:
+    return raw is None or raw == "" or (isinstance(raw, float) and math.isnan(raw))
+
+
+def parse_value(field: Field, raw: Any, ctx: ReadContext, options: Mapping[str, str] | None = None) -> tuple[Any, bool]:
+    """Read one cell as ``field``'s type: (value, True), or (raw, False) when it cannot be read.
+
+    Empty cells are (None, True). Text types come back as typed (spaces are check's business).
+    Numbers: float (integer: int). Percent: 0.25 for 25 %; '25%' -> 0.25, and a bare number above 1
+    (25, '25') is taken as percent points -> 0.25, since a probability of 2500 % is never meant.
+    Dates: ``date``; datetimes: ``datetime`` (naive). Dropdowns: the option key found through
+    ``options`` (folded label -> key, see option_lookup); an unknown option is (stripped text, False);
+    without ``options`` (options_from fields) the stripped text is kept. Tags: keys joined with ', '.
+    """
+    if is_empty(raw):
+        return None, True
+    ftype = field.type
+    if ftype in TEXT_TYPES:
+        text = as_text(raw)
+        return (text.strip() if ftype == "id" else text), True
+    if isinstance(raw, str) and not raw.strip():
+        return None, True
+    value = _PARSERS[ftype](field, raw, ctx, options)
+    return (raw, False) if value is None else (value, True) if not isinstance(value, _Unknown) else (value.text, False)
+
+
+class _Unknown(str):
+    """A dropdown/tags text that matches no option: kept as text, but not ok."""
+
+    @property
+    def text(self) -> str:
+        return str(self)
+
+
+def _number(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    if isinstance(raw, str):
+        return parse_number(raw, ctx.decimal)
+    return None
+
+
+def _integer(field: Field, raw: Any, ctx: ReadContext, options: Any) -> int | None:
+    value = _number(field, raw, ctx, options)
+    if value is None or not value.is_integer():  # 2.5 people are not rounded silently
+        return None
+    return int(value)
+
+
+def _percent(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, (int, float)):
+        return _percent_points(float(raw))
+    if isinstance(raw, str):
+        s = raw.strip()
+        value = parse_number(s, ctx.decimal)
+        if value is None:
+            return None
+        return value if s.endswith("%") else _percent_points(value)
+    return None
+
+
+def _percent_points(value: float) -> float:
+    return value / 100 if abs(value) > 1 else value
+
+
+def _money(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    if isinstance(raw, str):
+        # With a currency column on the row the typed currency is checked against it later (check);
+        # otherwise the column's currency is known here and another one is not taken for it.
+        expected = field.currency or (None if field.currency_field else ctx.currency)
+        return parse_money(raw, ctx.decimal, expected)[0]
+    return None
+
+
+def _to_datetime(raw: Any, ctx: ReadContext) -> datetime | None:
+    if isinstance(raw, datetime):
+        return raw
+    if isinstance(raw, date):
+        return datetime(raw.year, raw.month, raw.day)
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, (int, float)):
+        if float(raw).is_integer() and _COMPACT_RE.match(str(int(raw))):
+            return _make(*(int(x) for x in _COMPACT_RE.match(str(int(raw))).groups()), None)
+        return from_serial(float(raw))
+    if isinstance(raw, str):
+        return parse_datetime(raw, ctx.date_order)
+    return None
+
+
+def _date(field: Field, raw: Any, ctx: ReadContext, options: Any) -> date | None:
+    if type(raw) is date:
+        return raw
+    dt = _to_datetime(raw, ctx)
+    return dt.date() if dt is not None else None
+
+
+def _datetime(field: Field, raw: Any, ctx: ReadContext, options: Any) -> datetime | None:
+    return _to_datetime(raw, ctx)
+
+
+def _checkbox(field: Field, raw: Any, ctx: ReadContext, options: Any) -> bool | None:
+    return parse_checkbox(raw)
+
+
+def _dropdown(field: Field, raw: Any, ctx: ReadContext, options: Mapping[str, str] | None) -> str | None:
+    text = as_text(raw).strip()
+    if options is None:
+        return text
+    key = options.get(fold_option(text))
+    return key if key is not None else _Unknown(text)
+
+
+_TAG_SPLIT = re.compile(r"\s*[,;\n]\s*")
+
+
+def _tags(field: Field, raw: Any, ctx: ReadContext, options: Mapping[str, str] | None) -> str | None:
+    text = as_text(raw).strip()
+    parts = [p for p in _TAG_SPLIT.split(text) if p]
+    if options is None:
+        return ", ".join(dict.fromkeys(parts))
+    keys = [options.get(fold_option(p)) for p in parts]
+    if any(k is None for k in keys):
+        return _Unknown(text)
+    return ", ".join(dict.fromkeys(keys))  # type: ignore[arg-type]
+
+
+_PARSERS = {
+    "number": _number,
+    "integer": _integer,
+    "money": _money,
+    "percent": _percent,
+    "date": _date,
+    "datetime": _datetime,
+    "checkbox": _checkbox,
+    "dropdown": _dropdown,
+    "tags": _tags,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole columns: the reader's fast path
+
+
+def parse_column(
+    field: Field, raws: Sequence[Any], ctx: ReadContext, options: Mapping[str, str] | None = None
+) -> tuple[list[Any], dict[int, Any]]:
+    """Read a whole column: the values (None where empty or unreadable) and {position: raw} of the
+    unreadable cells. Dropdown and tags keep an unknown option's text in the values as well.
+
+    Cells already of the right Python type (calamine returns float, bool, date and datetime for
+    typed cells) skip the parser; other cells are parsed once per distinct value.
+    """
+    ftype = field.type
+    fast = _FAST.get(ftype)
+    out: list[Any] = []
+    bad: dict[int, Any] = {}
+    cache: dict[tuple[type, Any], tuple[Any, bool]] = {}
+    keep_unknown = ftype in ("dropdown", "tags")
+    append = out.append
+    for i, raw in enumerate(raws):
+        if fast is not None:
+            value = fast(raw)
+            if value is not _SLOW:
+                append(value)
+                continue
+        key = (type(raw), raw)
+        try:
+            value, ok = cache[key]
+        except KeyError:
+            value, ok = cache[key] = parse_value(field, raw, ctx, options)
+        except TypeError:  # unhashable raw: parse it uncached
+            value, ok = parse_value(field, raw, ctx, options)
+        if ok:
+            append(value)
+        else:
+            bad[i] = raw
+            append(value if keep_unknown else None)
+    return out, bad
+
+
+_SLOW = object()
+
+
+def _fast_text(raw: Any) -> Any:
+    if type(raw) is str:
+        return raw if raw else None
+    return None if raw is None else _SLOW
+
+
+def _fast_float(raw: Any) -> Any:
+    if type(raw) is float:
+        return raw if raw == raw else None
+    if raw == "" or raw is None:
+        return None
+    return _SLOW
+
+
+def _fast_int(raw: Any) -> Any:
+    if type(raw) is float and raw.is_integer():
+        return int(raw)
+    if raw == "" or raw is None:
+        return None
+    return _SLOW
+
+
+def _fast_percent(raw: Any) -> Any:
+    if type(raw) is float and -1.0 <= raw <= 1.0:
+        return raw
+    if raw == "" or raw is None:
+        return None
+    return _SLOW
+
+
+def _fast_date(raw: Any) -> Any:
+    t = type(raw)
+    if t is date:
+        return raw
+    if t is datetime:
+        return raw.date()
+    if raw == "" or raw is None:
+        return None
+    return _SLOW
+
+
+def _fast_datetime(raw: Any) -> Any:
+    if type(raw) is datetime:
+        return raw
+    if raw == "" or raw is None:
+        return None
+    return _SLOW
+
+
+def _fast_bool(raw: Any) -> Any:
+    if type(raw) is bool:
+        return raw
+    if raw == "" or raw is None:
+        return None
+    return _SLOW
+
+
+def _fast_empty(raw: Any) -> Any:
+    return None if raw == "" or raw is None else _SLOW
+
+
+_FAST = {
+    **{t: _fast_text for t in TEXT_TYPES if t != "id"},
+    "number": _fast_float,
+    "money": _fast_float,
+    "integer": _fast_int,
+    "percent": _fast_percent,
+    "date": _fast_date,
+    "datetime": _fast_datetime,
+    "checkbox": _fast_bool,
+    "dropdown": _fast_empty,
+    "tags": _fast_empty,
+    "id": _fast_empty,
+}
+
