@@ -1,0 +1,269 @@
+"""The outbox: side effects (emails, chat posts, webhooks) delivered exactly once, or shown for a person to confirm.
+
+Items live in a SQLite file beside the workbook (transactional, survives crashes). Each item moves
+queued -> sending -> sent | failed (retried later) | unknown. `sending` is recorded before the
+point of no return (SMTP DATA, the HTTP request); an item found still `sending` on the next run
+was interrupted there, so it becomes `unknown` and is never retried automatically: SMTP has no
+idempotency, and a silent second copy is worse than a question.
+"""
+from __future__ import annotations
+
+import json
+import os
+import smtplib
+import sqlite3
+import ssl
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Protocol
+
+from crm_sheets.model.effects import Effect
+
+STATUSES = ("queued", "sending", "sent", "failed", "unknown", "cancelled")
+MAX_ATTEMPTS = 5
+SMTP_PASSWORD_ENV = "CRM_SHEETS_SMTP_PASSWORD"
+
+
+class DeliveryError(Exception):
+    """Delivery failed before the point of no return: safe to retry."""
+
+
+class UncertainDelivery(Exception):
+    """Delivery failed after the point of no return: the recipient may have it."""
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    key: str
+    kind: str
+    status: str
+    payload: Mapping[str, Any]
+    table: str | None
+    record_id: str | None
+    message_id: str | None
+    attempts: int
+    queued_at: str
+    updated_at: str
+    error: str | None = None
+
+
+class Transport(Protocol):
+    def send(self, item: OutboxItem, mark_sending: Callable[[], None]) -> None:
+        """Deliver; call mark_sending() right before the point of no return. Raise DeliveryError or UncertainDelivery."""
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # no transport configured for their kind
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"sent": self.sent, "failed": self.failed, "unknown": self.unknown, "waiting": self.waiting}
+
+
+def outbox_path(workbook: str | Path) -> Path:
+    p = Path(workbook)
+    return p.with_name(f".{p.name}.outbox.sqlite")
+
+
+class Outbox:
+    """A durable queue of effects keyed by their idempotency key."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        with closing(self._connect()) as db, db:
+            db.execute(
+                """CREATE TABLE IF NOT EXISTS items (
+                    key TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL, payload TEXT NOT NULL,
+                    tbl TEXT, record_id TEXT, message_id TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+                    queued_at TEXT NOT NULL, updated_at TEXT NOT NULL, error TEXT)"""
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")  # a recorded `sending` must survive a power cut
+        return db
+
+    def enqueue(self, effects: Iterable[Effect], now: datetime) -> list[str]:
+        """Queue effects whose key was never seen; returns the keys actually queued."""
+        added = []
+        stamp = now.isoformat(timespec="seconds")
+        with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            for e in effects:
+                message_id = None
+                if e.kind == "email":  # fixed once, reused on every retry so receivers can spot a copy
+                    domain = parseaddr(str(e.payload.get("from", "")))[1].partition("@")[2] or "crm-sheets.local"
+                    message_id = make_msgid(idstring="crm", domain=domain)
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO items (key, kind, status, payload, tbl, record_id, message_id, queued_at, updated_at)"
+                    " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                    (e.key, e.kind, json.dumps(dict(e.payload), default=str), e.table, e.record_id, message_id, stamp, stamp),
+                )
+                if cur.rowcount:
+                    added.append(e.key)
+            db.execute("COMMIT")
+        return added
+
+    def items(self, status: str | None = None) -> list[OutboxItem]:
+        with closing(self._connect()) as db:
+            sql = "SELECT key, kind, status, payload, tbl, record_id, message_id, attempts, queued_at, updated_at, error FROM items"
+            rows = db.execute(sql + (" WHERE status = ?" if status else "") + " ORDER BY queued_at, key", (status,) if status else ()).fetchall()
+        return [OutboxItem(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10]) for r in rows]
+
+    def _set(self, key: str, status: str, now: datetime, error: str | None = None, attempt: bool = False) -> None:
+        with closing(self._connect()) as db:
+            db.execute(
+                "UPDATE items SET status = ?, updated_at = ?, error = ?, attempts = attempts + ? WHERE key = ?",
+                (status, now.isoformat(timespec="seconds"), error, 1 if attempt else 0, key),
+            )
+
+    def deliver(self, transports: Mapping[str, Transport], now: datetime) -> DeliveryReport:
+        """Deliver every queued or failed item whose kind has a transport."""
+        report = DeliveryReport()
+        for item in self.items("sending"):  # interrupted at the point of no return by a crash
+            self._set(item.key, "unknown", now, "interrupted while sending: check whether it arrived, then confirm")
+            report.unknown.append(item.key)
+        for item in self.items("queued") + self.items("failed"):
+            if item.attempts >= MAX_ATTEMPTS:
+                continue
+            transport = transports.get(item.kind)
+            if transport is None:
+                report.waiting.append(item.key)
+                continue
+            try:
+                transport.send(item, lambda key=item.key: self._set(key, "sending", now, attempt=True))
+            except UncertainDelivery as exc:
+                self._set(item.key, "unknown", now, str(exc))
+                report.unknown.append(item.key)
+            except (DeliveryError, OSError) as exc:
+                self._set(item.key, "failed", now, str(exc) or type(exc).__name__)
+                report.failed.append(item.key)
+            else:
+                self._set(item.key, "sent", now)
+                report.sent.append(item.key)
+        return report
+
+    def confirm(self, key: str, *, delivered: bool, now: datetime) -> None:
+        """A person says whether an `unknown` item arrived: sent, or queued again for one more try."""
+        self._set(key, "sent" if delivered else "queued", now, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Transports
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 587
+    user: str | None = None
+    tls: bool = True
+    sender: str = "crm@localhost"
+    timeout: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: Callable[[str, Any], Any]) -> "SmtpSettings | None":
+        """From workbook Settings (``tables.setting``); None when no SMTP host is set."""
+        host = str(settings("smtp_host", "") or "").strip()
+        if not host:
+            return None
+        tls = settings("smtp_tls", True)
+        return cls(
+            host=host,
+            port=int(float(settings("smtp_port", 587) or 587)),
+            user=str(settings("smtp_user", "") or "").strip() or None,
+            tls=tls if isinstance(tls, bool) else str(tls).strip().lower() in ("true", "yes", "1", "vrai", "oui"),
+            sender=str(settings("smtp_sender", "") or "crm@localhost"),
+        )
+
+
+def build_email(item: OutboxItem, sender: str) -> EmailMessage:
+    p = item.payload
+    msg = EmailMessage()
+    msg["From"] = p.get("from") or sender
+    msg["To"] = p["to"]
+    msg["Subject"] = p.get("subject", "")
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = item.message_id or make_msgid()
+    if p.get("unsubscribe"):
+        msg["List-Unsubscribe"] = f"<{p['unsubscribe']}>"
+    msg.set_content(p.get("text", ""))
+    if p.get("html"):
+        msg.add_alternative(p["html"], subtype="html")
+    return msg
+
+
+class SmtpTransport:
+    """Sends through an SMTP server; the password comes from the environment, never the workbook."""
+
+    def __init__(self, settings: SmtpSettings, password: str | None = None):
+        self.settings = settings
+        self.password = password if password is not None else os.environ.get(SMTP_PASSWORD_ENV)
+
+    def send(self, item: OutboxItem, mark_sending: Callable[[], None]) -> None:
+        s = self.settings
+        msg = build_email(item, s.sender)
+        try:
+            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        except OSError as exc:
+            raise DeliveryError(f"cannot reach the mail server {s.host}:{s.port} ({exc})") from exc
+        with smtp:
+            try:
+                smtp.ehlo()
+                if s.tls:
+                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.ehlo()
+                if s.user:
+                    smtp.login(s.user, self.password or "")
+                sender = parseaddr(str(msg["From"]))[1]
+                code, resp = smtp.mail(sender)
+                if code != 250:
+                    raise DeliveryError(f"the mail server refused the sender {sender}: {code} {resp!r}")
+                for rcpt in [parseaddr(a)[1] for a in str(msg["To"]).split(",")]:
+                    code, resp = smtp.rcpt(rcpt)
+                    if code not in (250, 251):
+                        raise DeliveryError(f"the mail server refused {rcpt}: {code} {resp!r}")
+            except smtplib.SMTPException as exc:
+                raise DeliveryError(str(exc)) from exc
+            mark_sending()  # the point of no return: after DATA the server may have the message
+            try:
+                code, resp = smtp.data(msg.as_bytes())
+            except smtplib.SMTPDataError as exc:  # a definite refusal: nothing was delivered
+                raise DeliveryError(f"the mail server refused the message: {exc}") from exc
+            except (smtplib.SMTPException, OSError) as exc:
+                raise UncertainDelivery(f"connection lost while sending: {exc}") from exc
+
+
+class WebhookTransport:
+    """POSTs JSON to a URL (a team chat incoming webhook or any endpoint), with an Idempotency-Key header."""
+
+    def __init__(self, url: str | None = None, timeout: float = 15.0):
+        self.url = url
+        self.timeout = timeout
+
+    def send(self, item: OutboxItem, mark_sending: Callable[[], None]) -> None:
+        import requests
+
+        url = item.payload.get("url") or self.url
+        if not url:
+            raise DeliveryError("no URL to post to: set the webhook URL's environment variable")
+        body = item.payload.get("body") if "body" in item.payload else {"text": item.payload.get("text", "")}
+        mark_sending()
+        try:
+            resp = requests.post(url, json=body, timeout=self.timeout, headers={"Idempotency-Key": item.key})
+        except requests.ConnectionError as exc:
+            raise DeliveryError(f"cannot reach {url} ({exc})") from exc
+        except requests.RequestException as exc:
+            raise UncertainDelivery(f"no answer from {url} ({exc})") from exc
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise DeliveryError(f"{url} answered {resp.status_code}; will retry")
+        if resp.status_code >= 400:
+            raise DeliveryError(f"{url} refused the post: {resp.status_code} {resp.text[:200]}")
