@@ -31,6 +31,19 @@ DEFAULT_BACKUPS = 5
 READ_ATTEMPTS = 3
 
 
+def describe(changeset: ChangeSet) -> str:
+    """What a change set does, for people: "12 cells, 3 new rows, 1 sheet"."""
+    words = {
+        "updated_cells": ("cell", "cells"),
+        "appended_rows": ("new row", "new rows"),
+        "archived_rows": ("archived row", "archived rows"),
+        "restored_rows": ("restored row", "restored rows"),
+        "replaced_sheets": ("sheet", "sheets"),
+    }
+    parts = [f"{n} {words[k][n != 1]}" for k, n in changeset.summary().items() if n and k in words]
+    return ", ".join(parts) or "ID sequences"
+
+
 class XlsxStore:
     """A .xlsx/.xlsm file as a Store: ``read()`` -> Tables, ``apply(changeset, tables)`` -> ApplyResult."""
 
@@ -130,8 +143,7 @@ class XlsxStore:
                 left = False
             except OSError:
                 left = True
-        what = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in changeset.summary().items() if v)
-        message = f"wrote {what} to {name}"
+        message = f"wrote {describe(changeset)} to {name}"
         if backup is not None:
             message += f" (backup: {backup.parent.name}/{backup.name})"
         if left:
