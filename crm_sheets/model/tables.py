@@ -110,6 +110,7 @@ class Tables:
     lists: dict[str, ListSchema] = field(default_factory=dict)  # schema lists plus options added on the Lists sheet
     meta: dict[str, Any] = field(default_factory=dict)  # the hidden _crm_meta sheet: template, schema_version, lang, seq.*
     source: str = ""  # where it was read from, for messages
+    notes: list[str] = field(default_factory=list)  # what the reader had to assume (template recognised, sheet skipped)
 
     def __getitem__(self, name: str) -> Table:
         return self.tables[name]
