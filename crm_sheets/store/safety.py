@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from crm_sheets.errors import WorkbookBusy
+from crm_sheets.errors import CrmSheetsError, WorkbookBusy
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,13 @@ class WriterLock:
     def acquire(self) -> "WriterLock":
         deadline = time.monotonic() + self.timeout
         while True:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+            try:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+            except OSError as e:
+                raise CrmSheetsError(
+                    f"cannot create {self.lock_path.name} beside {self.path.name}: {e.strerror or e}",
+                    hint="crm-sheets needs write access to the workbook's folder",
+                ) from e
             if _try_lock(fd):
                 if _same_file(fd, self.lock_path):
                     break
