@@ -596,3 +596,40 @@ def test_clear_pending_removes_the_file(tmp_path):
     assert load_pending(path) == sample_changeset()
     assert clear_pending(path) is True
     assert load_pending(path) is None
+
+
+def test_a_workbook_saved_while_being_read_is_read_again(tmp_path):
+    path = workbook(tmp_path)
+    saves = [b"saved once while we read"]
+
+    class SavedDuringRead(StandInStore):
+        def _load(self):
+            if saves:
+                path.write_bytes(saves.pop())
+            return super()._load()
+
+    store = SavedDuringRead(path, backups=0)
+    store.read()
+    assert store.apply(sample_changeset()).written  # the fingerprint is of the second, consistent read
+
+
+def test_a_workbook_that_keeps_changing_while_being_read_is_refused(tmp_path):
+    path = workbook(tmp_path)
+
+    class AlwaysSaving(StandInStore):
+        def _load(self):
+            path.write_bytes(path.read_bytes() + b"!")
+            return super()._load()
+
+    with pytest.raises(WorkbookChanged) as e:
+        AlwaysSaving(path).read()
+    assert e.value.message == "crm.xlsx kept changing while it was being read"
+
+
+def test_apply_of_an_empty_change_set_writes_nothing(tmp_path):
+    path = workbook(tmp_path)
+    store = StandInStore(path)
+    store.read()
+    result = store.apply(ChangeSet())
+    assert (result.written, result.message) == (False, "nothing to write to crm.xlsx")
+    assert path.read_bytes() == OLD and list_backups(path) == []
