@@ -1,0 +1,143 @@
+"""The check job: validate every record against the schema, fix what is safe, list the rest in Data Issues.
+
+Pure: `check(tables, now=..., fix=...)` reads the in-memory tables and returns a JobResult (findings,
+cell updates with their audit entries, and the Data Issues sheet). Nothing here touches a file.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+import pandas as pd
+
+from crm_sheets.jobs.check.context import SEVERITY_RANK, Collector, Context
+from crm_sheets.jobs.check.dates import check_dates
+from crm_sheets.jobs.check.fields import check_column, check_required
+from crm_sheets.jobs.check.links import check_ids, check_reference, check_unique, check_user
+from crm_sheets.jobs.check.options import check_dropdown, check_tags
+from crm_sheets.jobs.check.rules import check_rules
+from crm_sheets.jobs.check.sheet import data_issues_sheet
+from crm_sheets.jobs.check.values import check_invalid
+from crm_sheets.model import AuditEntry, CellUpdate, ChangeSet, Finding, JobResult, Table, Tables
+
+__all__ = ["check", "find_problems", "fixes_for", "REASONS"]
+
+# What the audit log says for each kind of fix.
+REASONS = {
+    "extra-spaces": "trimmed extra spaces",
+    "name-case": "wrote the name in Title Case",
+    "email-format": "wrote the email address in lower case, without spaces",
+    "phone-format": "wrote the phone number in international form (E.164)",
+    "country-format": "wrote the country's usual name",
+    "option-spelling": "wrote the option as spelt in its list",
+    "tag-spelling": "wrote the tags as spelt in their list",
+    "user-spelling": "wrote the name as spelt in Team",
+    "reference-format": "wrote the record ID in full",
+    "typed-as-text": "converted text to a real value",
+}
+# Rule sheets whose Operator column is checked by rules.py (as 'bad-rule'), not as a plain dropdown.
+_RULE_OPERATOR_TABLES = frozenset({"scoring_rules", "assignment_rules"})
+
+
+def check(tables: Tables, *, now: datetime, fix: bool = False) -> JobResult:
+    """Find the data's problems; with ``fix``, also return the safe fixes and report what remains."""
+    findings = find_problems(tables, now=now)
+    result = JobResult(job="check")
+    shown_tables = tables
+    if fix:
+        updates = fixes_for(findings, tables)
+        result.changes.updates.extend(updates)
+        result.changes.audit.extend(
+            AuditEntry("check", u.table, u.record_id, u.field, u.before, u.value, u.reason) for u in updates
+        )
+        if updates:  # what remains is what the next run would find: check the fixed data again
+            shown_tables = _with_updates(tables, updates)
+            findings = find_problems(shown_tables, now=now)
+        result.stats["fixed"] = len(updates)
+    result.findings = findings
+    for severity in SEVERITY_RANK:
+        result.stats[severity] = sum(1 for f in findings if f.severity == severity)
+    result.stats["fixable"] = sum(1 for f in findings if f.fixable)
+    result.changes.sheets.append(data_issues_sheet(shown_tables, findings, now))
+    return result
+
+
+def find_problems(tables: Tables, *, now: datetime) -> list[Finding]:
+    """Every finding in the tables, unsorted (the Data Issues sheet sorts them)."""
+    ctx = Context.build(tables, now)
+    out = Collector(ctx)
+    for table in tables.tables.values():
+        kind = table.schema.kind
+        if kind in ("archive", "log", "settings"):
+            continue  # written by jobs (archive, log) or checked setting by setting (rules.py)
+        _check_table(ctx, out, table)
+        if kind == "data":
+            check_dates(out, table)
+    check_rules(out)
+    return out.items
+
+
+def _check_table(ctx: Context, out: Collector, table: Table) -> None:
+    df = table.df
+    check_ids(out, table)
+    unreadable: dict[str, dict[str, object]] = {}
+    for (rid, field_name), raw in table.invalid.items():
+        unreadable.setdefault(field_name, {})[rid] = raw
+    data = table.schema.kind == "data"
+    for f in table.schema.fields:
+        if f.type == "id":
+            continue
+        if f.name not in df.columns:
+            if f.required and data:
+                header = f.header(ctx.lang)
+                out.add("missing-column", "error", table, None, f.name, None, f"the column {header} is missing", f"add a column titled {header}")
+            continue
+        col = df[f.name]
+        raws = unreadable.get(f.name, {})
+        if raws:
+            check_invalid(ctx, out, table, f, raws)
+        check_required(out, table, f, col, set(raws))
+        check_unique(out, table, f, col)
+        if f.type == "dropdown" and not (f.list == "rule_operator" and table.name in _RULE_OPERATOR_TABLES):
+            check_dropdown(out, table, f, col)
+        elif f.type == "tags":
+            check_tags(out, table, f, col)
+        elif f.type == "reference":
+            check_reference(out, table, f, col)
+        elif f.type == "user":
+            check_user(out, table, f, col)
+        elif data or f.type not in ("text", "location"):
+            check_column(ctx, out, table, f, col)  # rule sheets' free text is theirs: no tidy-ups
+
+
+def fixes_for(findings: list[Finding], tables: Tables) -> list[CellUpdate]:
+    """One CellUpdate per fixable cell (the first fixable finding of a cell wins; rows with a shared ID are left)."""
+    updates: dict[tuple[str, str, str], CellUpdate] = {}
+    shared = {name: set(t.df.index[t.df.index.duplicated()]) for name, t in tables.tables.items()}
+    for f in findings:
+        if not f.fixable or f.record_id is None or not f.field or f.field == "id":
+            continue
+        if f.table not in tables or f.record_id in shared[f.table]:
+            continue
+        key = (f.table, f.record_id, f.field)
+        if key not in updates:
+            reason = REASONS.get(f.type, f.type)
+            updates[key] = CellUpdate(f.table, f.record_id, f.field, f.fix, before=f.value, reason=reason)
+    return list(updates.values())
+
+
+def _with_updates(tables: Tables, updates: list[CellUpdate]) -> Tables:
+    """A copy of the tables with the updates applied, column by column (100,000 fixes in one go)."""
+    copies = {name: replace(t, df=t.df.copy(), invalid=dict(t.invalid)) for name, t in tables.tables.items()}
+    grouped: dict[tuple[str, str], list[CellUpdate]] = {}
+    for u in updates:
+        grouped.setdefault((u.table, u.field), []).append(u)
+    for (name, field_name), group in grouped.items():
+        t = copies[name]
+        ids = [u.record_id for u in group]
+        values = pd.Series([u.value for u in group], index=ids)
+        if field_name in t.df.columns:
+            t.df.loc[ids, field_name] = values
+        for rid in ids:
+            t.invalid.pop((rid, field_name), None)
+    return replace(tables, tables=copies)

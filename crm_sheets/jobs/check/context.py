@@ -1,0 +1,144 @@
+"""What every check shares: the run's context (tables, now, language, region) and the finding collector.
+
+The collector writes the messages, so every finding says where (sheet, cell, column), what was
+found and what to do in the same shape: `Leads!F12 (Email): "ana@gmial.com" looks like ...; fix it`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+from crm_sheets.model import Finding, Table, Tables
+from crm_sheets.model.normalize import country_code
+
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass
+class Context:
+    tables: Tables
+    now: datetime
+    lang: str = "en"
+    region: str = "US"  # default phone region (Settings default_country)
+    title_case: bool = True  # Settings check_title_case
+    value_context: Any = None  # values.read_context(settings), when values.py is available
+
+    @classmethod
+    def build(cls, tables: Tables, now: datetime) -> "Context":
+        region = country_code(str(tables.setting("default_country", "US") or "US")) or "US"
+        ctx = cls(tables, now, tables.lang or "en", region, truthy(tables.setting("check_title_case", True)))
+        try:
+            from crm_sheets.model.values import read_context
+
+            ctx.value_context = read_context(tables.settings)
+        except Exception:  # values.py missing or unhappy with the settings: no text parsing, no crash
+            ctx.value_context = None
+        return ctx
+
+    @property
+    def today(self) -> pd.Timestamp:
+        return naive(self.now).normalize()
+
+
+@dataclass
+class Collector:
+    """Findings of one run, with messages that name the cell and say what to do."""
+
+    ctx: Context
+    items: list[Finding] = field(default_factory=list)
+
+    def add(
+        self,
+        type: str,
+        severity: str,
+        table: Table,
+        record_id: Any,
+        field_name: str | None,
+        value: Any,
+        what: str,
+        todo: str,
+        *,
+        fix: Any = None,
+        fixable: bool = False,
+    ) -> None:
+        where = self.where(table, record_id, field_name)
+        cell = table.cell(record_id, field_name) if (record_id is not None and field_name) else table.sheet or table.schema.sheet_name(self.ctx.lang)
+        self.items.append(
+            Finding(
+                type=type,
+                severity=severity,
+                table=table.name,
+                record_id=None if record_id is None else str(record_id),
+                field=field_name,
+                value=value,
+                message=f"{where}: {what}; {todo}",
+                cell=cell,
+                fix=fix,
+                fixable=fixable,
+            )
+        )
+
+    def where(self, table: Table, record_id: Any, field_name: str | None) -> str:
+        sheet = table.sheet or table.schema.sheet_name(self.ctx.lang)
+        if record_id is None:
+            base = sheet
+        elif field_name:
+            base = table.cell(record_id, field_name)
+        else:
+            base = f"{sheet} ({record_id})"
+        if field_name and table.schema.has_field(field_name):
+            return f"{base} ({table.schema.field(field_name).header(self.ctx.lang)})"
+        return base
+
+
+def truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "vrai", "oui", "x")
+    return bool(value) and not is_missing(value)
+
+
+def is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def naive(moment: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(moment)
+    return ts.tz_localize(None) if ts.tzinfo is not None else ts
+
+
+def show(value: Any) -> str:
+    """A value as a person would read it in a message or a cell."""
+    if is_missing(value):
+        return ""
+    if isinstance(value, (pd.Timestamp, datetime)):
+        ts = pd.Timestamp(value)
+        return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def quote(value: Any) -> str:
+    text = show(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f'"{text}"'
+
+
+def text_values(col: pd.Series) -> pd.Series:
+    """The non-empty cells of a text-like column, as str (numbers typed in a text column become text)."""
+    s = col[col.notna()]
+    if not len(s):
+        return s.astype(object)
+    s = s.astype(str)
+    return s[s.str.strip() != ""]

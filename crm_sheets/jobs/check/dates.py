@@ -1,0 +1,76 @@
+"""Dates that make sense: nothing created in the future, no end before its start, no open deal whose close
+date has passed (a stale forecast). Warnings: the dates are readable, only unlikely.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from crm_sheets.jobs.check.context import Collector, show, text_values
+from crm_sheets.model import Table
+from crm_sheets.model.normalize import fold
+
+# Dates that record something that already happened: one in the future is a typo.
+PAST_FIELDS = frozenset({"created", "last_contacted", "completed", "closed", "added", "responded"})
+# (earlier, later) pairs on the same row.
+ORDERED = (("created", "closed"), ("created", "completed"), ("start", "end"), ("added", "responded"))
+
+
+def _dates(table: Table, name: str) -> pd.Series | None:
+    if name not in table.df.columns or not table.schema.has_field(name):
+        return None
+    if table.schema.field(name).type not in ("date", "datetime"):
+        return None
+    return pd.to_datetime(table.df[name], errors="coerce")
+
+
+def check_dates(out: Collector, table: Table) -> None:
+    today = out.ctx.today
+    tomorrow = today + pd.Timedelta(days=1)
+    for name in PAST_FIELDS:
+        col = _dates(table, name)
+        if col is None:
+            continue
+        future = (col >= tomorrow).fillna(False).to_numpy()
+        for rid, v in zip(col.index[future], col[future]):
+            out.add("future-date", "warning", table, rid, name, v, f"{show(v)} is in the future (today is {show(today)})", "correct the date")
+    for early, late in ORDERED:
+        a, b = _dates(table, early), _dates(table, late)
+        if a is None or b is None:
+            continue
+        wrong = (b.dt.normalize() < a.dt.normalize()).fillna(False).to_numpy()
+        for rid, before, after in zip(b.index[wrong], a[wrong], b[wrong]):
+            header = table.schema.field(early).header(out.ctx.lang)
+            out.add("date-order", "warning", table, rid, late, after, f"{show(after)} is before the {header} date {show(before)}", "correct one of the two dates")
+    if table.name == "deals":
+        check_stale_deals(out, table)
+
+
+def _closed_stages(out: Collector) -> set[str] | None:
+    """Folded names of won and lost stages, from the Stages sheet; None when there is no such sheet."""
+    stages = out.ctx.tables.get("stages")
+    if stages is None or "stage" not in stages.df.columns:
+        return None
+    df = stages.df
+    closed = pd.Series(False, index=df.index)
+    for flag in ("won", "lost"):
+        if flag in df.columns:
+            closed = closed | df[flag].fillna(False).astype(bool)
+    return {fold(str(s)) for s in df["stage"][closed.to_numpy()].dropna()}
+
+
+def check_stale_deals(out: Collector, table: Table) -> None:
+    closed = _closed_stages(out)
+    dates = _dates(table, "close_date")
+    if closed is None or dates is None or "stage" not in table.df.columns:
+        return
+    stage = table.df["stage"]
+    text = text_values(stage).reindex(stage.index)
+    is_open = text.notna() & ~text.map(lambda v: fold(str(v)) in closed if isinstance(v, str) else True)
+    today = out.ctx.today
+    stale = (is_open & (dates < today)).fillna(False).to_numpy()
+    for rid, v, st in zip(table.df.index[stale], dates[stale], stage[stale]):
+        out.add(
+            "stale-close-date", "warning", table, rid, "close_date", v,
+            f"{show(v)} has passed but the deal is still open (stage {st})",
+            "move the close date to when you now expect to close, or set the stage to won or lost",
+        )

@@ -1,0 +1,137 @@
+"""Dropdowns and tags: values that are not options of their list (or of a rule sheet's column, for a deal's
+stage). A value that differs from an option only in case, accents or spaces is fixed to the option;
+otherwise the closest option is suggested, never written.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+from crm_sheets.jobs.check.context import Collector, Table, quote, text_values
+from crm_sheets.model.normalize import fold, is_currency
+from crm_sheets.model.schema import Field, ListSchema
+from crm_sheets.model.values import fold_option
+
+_TAG_SPLIT = re.compile(r"\s*[,;\n]\s*")
+
+
+def closest(value: str, choices: dict[str, str], cutoff: float = 75) -> str | None:
+    """The choice whose folded spelling is nearest to ``value`` (choices: folded text -> canonical)."""
+    if not choices:
+        return None
+    from rapidfuzz import fuzz, process
+
+    found = process.extractOne(fold(value), list(choices), scorer=fuzz.ratio, score_cutoff=cutoff)
+    return choices[found[0]] if found else None
+
+
+def list_choices(lst: ListSchema) -> tuple[dict[str, str], dict[str, str]]:
+    """(exact lookup: folded key/label -> key, fuzzy choices: folded key/label -> key)."""
+    exact: dict[str, str] = {}
+    fuzzy: dict[str, str] = {}
+    for o in lst.options:
+        for text in (o.key, *o.labels.values()):
+            exact.setdefault(fold_option(text), o.key)
+            fuzzy.setdefault(fold(text), o.key)
+    return exact, fuzzy
+
+
+def option_label(out: Collector, lst: ListSchema, key: Any) -> str:
+    for o in lst.options:
+        if o.key == key:
+            return o.label(out.ctx.lang)
+    return str(key)
+
+
+def check_dropdown(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
+    if f.options_from:
+        return check_options_from(out, table, f, col)
+    s = text_values(col)
+    if not len(s):
+        return
+    if f.list:
+        lst = out.ctx.tables.list(f.list)
+    elif f.constraints.enum:
+        lst = ListSchema(f.name, dict(f.title), tuple(_plain_option(v) for v in f.constraints.enum))
+    else:
+        return
+    bad = s[~s.isin(set(lst.keys()))]
+    if not len(bad):
+        return
+    exact, fuzzy = list_choices(lst)
+    title = lst.label(out.ctx.lang)
+    for rid, value in zip(bad.index, bad):
+        key = exact.get(fold_option(value))
+        if key is not None:
+            label = option_label(out, lst, key)
+            out.add("option-spelling", "warning", table, rid, f.name, value, f"{quote(value)} is spelt differently from the option {quote(label)}", f'check --fix writes "{label}"', fix=key, fixable=not f.owned_by_job)
+            continue
+        if lst.name == "currency" and is_currency(value):
+            out.add("currency-not-in-list", "warning", table, rid, f.name, value, f"{quote(value)} is a currency missing from the {title} list", f"add {value.strip().upper()} to the {title} column of the Lists sheet")
+            continue
+        guess = closest(value, fuzzy)
+        some = ", ".join(lst.labels(out.ctx.lang)[:6]) + (", ..." if len(lst.options) > 6 else "")
+        todo = f'choose "{option_label(out, lst, guess)}"' if guess else f"choose a value of the list ({some})"
+        kind = "invalid-currency" if lst.name == "currency" else "unknown-option"
+        out.add(kind, "error", table, rid, f.name, value, f"{quote(value)} is not in the {title} list", todo + " or add it to the Lists sheet", fix=guess)
+
+
+def _plain_option(value: str):
+    from crm_sheets.model.schema import Option
+
+    return Option(key=value, labels={"en": value})
+
+
+def check_options_from(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
+    """A deal's stage must be a Stage of the Stages sheet, spelt as there."""
+    src_table, _, src_field = f.options_from.partition(".")
+    src = out.ctx.tables.get(src_table)
+    if src is None or src_field not in src.df.columns:
+        return
+    options = [str(v).strip() for v in text_values(src.df[src_field])]
+    s = text_values(col)
+    bad = s[~s.isin(set(options))]
+    if not len(bad):
+        return
+    exact = {fold_option(o): o for o in options}
+    fuzzy = {fold(o): o for o in options}
+    sheet = src.sheet or src.schema.sheet_name(out.ctx.lang)
+    for rid, value in zip(bad.index, bad):
+        spelt = exact.get(fold_option(value))
+        if spelt is not None:
+            out.add("option-spelling", "warning", table, rid, f.name, value, f"{quote(value)} is spelt differently from {quote(spelt)} in {sheet}", f'check --fix writes "{spelt}"', fix=spelt, fixable=True)
+            continue
+        guess = closest(value, fuzzy)
+        todo = f'choose "{guess}"' if guess else f"choose one of {', '.join(options[:8])}"
+        out.add("unknown-option", "error", table, rid, f.name, value, f"{quote(value)} is not a {f.header(out.ctx.lang)} of the {sheet} sheet", todo + f" or add it to {sheet}", fix=guess)
+
+
+def check_tags(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
+    """Tags are list keys joined with ", "; unknown ones are reported, misspelt known ones fixed."""
+    if not f.list:
+        return
+    s = text_values(col)
+    if not len(s):
+        return
+    lst = out.ctx.tables.list(f.list)
+    exact, fuzzy = list_choices(lst)
+    title = lst.label(out.ctx.lang)
+    verdicts = {}
+    for value in s.unique():
+        parts = [p for p in _TAG_SPLIT.split(value.strip()) if p]
+        keys = [exact.get(fold_option(p)) for p in parts]
+        unknown = [p for p, k in zip(parts, keys) if k is None]
+        verdicts[value] = (unknown, ", ".join(dict.fromkeys(k for k in keys if k)))
+    for rid, value in zip(s.index, s):
+        unknown, canonical = verdicts[value]
+        if unknown:
+            guesses = [closest(u, fuzzy) for u in unknown]
+            hint = "; ".join(f'"{u}" -> "{option_label(out, lst, g)}"' for u, g in zip(unknown, guesses) if g)
+            names = ", ".join(f'"{u}"' for u in unknown)
+            todo = (f"correct {hint}" if hint else f"use tags of the {title} list") + " or add them to the Lists sheet"
+            out.add("unknown-tag", "error", table, rid, f.name, value, f"{names} {'is' if len(unknown) == 1 else 'are'} not in the {title} list", todo)
+        elif canonical != value:
+            shown = ", ".join(option_label(out, lst, k) for k in canonical.split(", "))
+            out.add("tag-spelling", "info", table, rid, f.name, value, f"{quote(value)} is not written as the list's tags", f'check --fix writes "{shown}"', fix=canonical, fixable=not f.owned_by_job)

@@ -1,0 +1,109 @@
+"""The Data Issues sheet: one row per finding, worst first, each with a link that jumps to the cell.
+
+Replaced whole on every run (an owned sheet), so a clean run leaves a short "no problems" sheet.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from crm_sheets.jobs.check.context import SEVERITY_RANK, show
+from crm_sheets.model import Cell, Finding, SheetSpec, Tables
+
+MAX_ROWS = 20_000  # beyond this the sheet is no longer read; the full list is in `check --json`
+
+LABELS = {
+    "en": {
+        "columns": ("Severity", "Table", "Record ID", "Cell", "Column", "Value", "Problem", "Suggested fix"),
+        "severity": {"error": "Error", "warning": "Warning", "info": "Tidy-up"},
+        "checked": "Checked {now}: {errors} errors, {warnings} warnings, {info} tidy-ups ({fixable} fixable with crm-sheets check --fix).",
+        "clean": "Checked {now}: no problems found.",
+        "more": "... and {n} more: run crm-sheets check --json for the full list.",
+        "kpis": ("Errors", "Warnings", "Tidy-ups", "Fixable"),
+    },
+    "fr": {
+        "columns": ("Gravité", "Table", "ID de la fiche", "Cellule", "Colonne", "Valeur", "Problème", "Correction proposée"),
+        "severity": {"error": "Erreur", "warning": "Avertissement", "info": "À harmoniser"},
+        "checked": "Vérifié le {now} : {errors} erreurs, {warnings} avertissements, {info} à harmoniser ({fixable} corrigeables avec crm-sheets check --fix).",
+        "clean": "Vérifié le {now} : aucun problème.",
+        "more": "... et {n} de plus : lancez crm-sheets check --json pour la liste complète.",
+        "kpis": ("Erreurs", "Avertissements", "À harmoniser", "Corrigeables"),
+    },
+}
+_STYLE = {"error": "bad", "warning": "warn", "info": "muted"}
+WIDTHS = {0: 14, 1: 16, 2: 12, 3: 14, 4: 18, 5: 30, 6: 70, 7: 30}
+
+
+def sort_key(tables: Tables, order: dict[str, int]):
+    def key(f: Finding) -> tuple:
+        t = tables.get(f.table)
+        row = t.rows.get(f.record_id, 10**9) if (t is not None and f.record_id is not None) else -1
+        col = t.schema.field_names.index(f.field) if (t is not None and f.field and t.schema.has_field(f.field)) else -1
+        return (SEVERITY_RANK.get(f.severity, 9), order.get(f.table, 99), row, col, f.type)
+
+    return key
+
+
+def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime) -> SheetSpec:
+    lang = tables.lang if tables.lang in LABELS else "en"
+    text = LABELS[lang]
+    name = tables.schema.owned_sheet("data_issues").sheet_name(tables.lang)
+    order = {n: i for i, n in enumerate(tables.schema.tables)}
+    items = sorted(findings, key=sort_key(tables, order))
+    counts = {s: sum(1 for f in items if f.severity == s) for s in ("error", "warning", "info")}
+    fixable = sum(1 for f in items if f.fixable)
+    stamp = now.strftime("%Y-%m-%d %H:%M")
+    rows: list[list[Any]] = [[Cell(name, "title")]]
+    if not items:
+        rows.append([Cell(text["clean"].format(now=stamp), "subtitle")])
+        return SheetSpec(name=name, key="data_issues", rows=rows, widths=WIDTHS, tab_color="70AD47")
+    rows.append([Cell(text["checked"].format(now=stamp, errors=counts["error"], warnings=counts["warning"], info=counts["info"], fixable=fixable), "subtitle")])
+    rows.append([Cell(label, "kpi_label") for label in text["kpis"]])
+    rows.append([Cell(n, "kpi_value") for n in (counts["error"], counts["warning"], counts["info"], fixable)])
+    rows.append([])
+    header_row = len(rows) + 1
+    rows.append([Cell(c, "header") for c in text["columns"]])
+    for f in items[:MAX_ROWS]:
+        rows.append(_row(tables, f, text, lang))
+    last = len(rows)
+    if len(items) > MAX_ROWS:
+        rows.append([Cell(text["more"].format(n=len(items) - MAX_ROWS), "subtitle")])
+    return SheetSpec(
+        name=name,
+        key="data_issues",
+        rows=rows,
+        widths=WIDTHS,
+        freeze=(header_row, 0),
+        autofilter=f"A{header_row}:H{last}",
+        tab_color="C00000" if counts["error"] else "FFC000" if counts["warning"] else "70AD47",
+    )
+
+
+def _row(tables: Tables, f: Finding, text: dict, lang: str) -> list[Any]:
+    t = tables.get(f.table)
+    sheet = (t.sheet or t.schema.sheet_name(lang)) if t is not None else f.table
+    column = t.schema.field(f.field).header(lang) if (t is not None and f.field and t.schema.has_field(f.field)) else ""
+    return [
+        Cell(text["severity"].get(f.severity, f.severity), _STYLE.get(f.severity)),
+        Cell(sheet, "text"),
+        Cell(f.record_id or "", "text"),
+        Cell(f.cell or sheet, "link", link=f.cell if f.cell and "!" in f.cell else None),
+        Cell(column, "text"),
+        Cell(show(f.value), "text"),
+        Cell(f.message, "wrap"),
+        Cell(display(tables, f, f.fix, lang), "text"),
+    ]
+
+
+def display(tables: Tables, f: Finding, value: Any, lang: str) -> str:
+    """A suggested value as people see it: option keys as their label in the workbook language."""
+    if value is None:
+        return ""
+    t = tables.get(f.table)
+    if t is not None and f.field and t.schema.has_field(f.field):
+        field = t.schema.field(f.field)
+        if field.list and field.type in ("dropdown", "tags") and field.list in tables.schema.lists:
+            lst = tables.list(field.list)
+            labels = {o.key: o.label(lang) for o in lst.options}
+            return ", ".join(labels.get(k, k) for k in str(value).split(", "))
+    return show(value)

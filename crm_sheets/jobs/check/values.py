@@ -1,0 +1,67 @@
+"""Cells the store could not read as their type (Table.invalid): report them, and convert the ones that read
+unambiguously with the workbook's locale (a date or number typed as text) — never a guess.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+from crm_sheets.jobs.check.context import Collector, Context, is_missing, quote, show
+from crm_sheets.model import Table
+from crm_sheets.model.schema import Field
+
+_KIND = {
+    "number": "a number", "integer": "a whole number", "money": "an amount", "percent": "a percentage",
+    "date": "a date", "datetime": "a date and time", "checkbox": "TRUE or FALSE",
+}
+_HOW = {
+    "number": "type a number such as 1250.5",
+    "integer": "type a whole number such as 12",
+    "money": "type an amount such as 1250.00 (the currency has its own column or setting)",
+    "percent": "type a percentage such as 25%",
+    "date": "type a date such as 2025-03-31",
+    "datetime": "type a date and time such as 2025-03-31 14:30",
+    "checkbox": "type TRUE or FALSE, or tick the box",
+}
+_DMY = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\s*$")
+
+
+def check_invalid(ctx: Context, out: Collector, table: Table, f: Field, raws: dict[str, Any]) -> None:
+    for rid, raw in raws.items():
+        parsed = parse(ctx, f, raw)
+        kind = _KIND.get(f.type, f"a {f.type.replace('_', ' ')}")
+        if parsed is not None:
+            out.add(
+                "typed-as-text", "warning", table, rid, f.name, raw,
+                f"{quote(raw)} is {kind} typed as text, so reports and automations cannot use it",
+                f"check --fix writes it as {show(parsed)}",
+                fix=parsed, fixable=not f.owned_by_job,
+            )
+            continue
+        todo = _HOW.get(f.type, "correct the value")
+        m = _DMY.match(str(raw)) if f.type in ("date", "datetime") else None
+        if m and int(m.group(1)) <= 12 and int(m.group(2)) <= 12 and m.group(1) != m.group(2):
+            what = f"{quote(raw)} could be read two ways (day/month or month/day)"
+            todo = "type it as year-month-day (2025-04-03), or set the locale in Settings"
+        else:
+            what = f"{quote(raw)} is not {kind}"
+        out.add(f"invalid-{f.type}", "error", table, rid, f.name, raw, what, todo)
+
+
+def parse(ctx: Context, f: Field, raw: Any) -> Any:
+    """The typed value of a raw cell when values.parse_value reads it without doubt, else None."""
+    if ctx.value_context is None:
+        return None
+    try:
+        from crm_sheets.model.values import parse_value
+
+        value, ok = parse_value(f, raw, ctx.value_context, None)
+    except Exception:  # a cell the parser chokes on is reported, not converted
+        return None
+    if not ok or is_missing(value) or isinstance(value, str):
+        return None
+    if f.type in ("date", "datetime"):
+        return pd.Timestamp(value)  # the frame's dtype: a date object would turn the column to object
+    return value
