@@ -1,0 +1,521 @@
+"""Reading an .xlsx workbook into typed Tables: tables and columns found by name, never by position.
+
+Owns the way from calamine's cell values to `Tables`: the hidden _crm_meta sheet, the template and
+language, the header row of each table, people's own columns, Settings, Lists and custom Fields, and
+IDs for rows typed without one. Reading a single cell is crm_sheets.model.values' job.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from operator import itemgetter
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+from python_calamine import CalamineError, CalamineWorkbook
+
+from crm_sheets.errors import CrmSheetsError, NotAWorkbook, SchemaError
+from crm_sheets.model.schema import (
+    FIELD_TYPES, LANGUAGES, Constraints, Field, ListSchema, Option, Schema, TableSchema,
+    available_templates, load_schema, normalize_header,
+)
+from crm_sheets.model.tables import Table, Tables, column_letter, dtype_for, format_id, id_number
+from crm_sheets.model.values import (
+    ReadContext, as_text, fold_option, is_empty, option_lookup, parse_checkbox, parse_column, parse_value,
+    read_context,
+)
+
+META_SHEET = "_crm_meta"
+HEADER_SCAN_ROWS = 10  # title rows people put above a table's headers
+CUSTOM_TYPES = tuple(t for t in FIELD_TYPES if t not in ("id", "reference", "user"))
+_FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_NOT_OURS_HINT = "create a CRM workbook with `crm-sheets new`, or bring this data into one with `crm-sheets import`"
+
+
+def read_workbook(path: str | Path, schema: Schema | None = None) -> Tables:
+    """Read a crm-sheets workbook into typed Tables (see docs/design.md for the conventions).
+
+    Tables with IDs are indexed by record ID; rule, settings, archive and log tables (no id_prefix)
+    by a synthetic key ``row<N>``, N being the sheet row. A row without an ID, or repeating an ID
+    already seen above it (a copy-pasted record), gets a new one, listed in ``Table.assigned_ids``.
+    A cell that cannot be read as its type is null in the frame and its raw value is in
+    ``Table.invalid``; dropdown and tags cells keep their unknown text in the frame as well.
+    """
+    path = Path(path)
+    book = _open(path)
+    grids = _Grids(book)
+    notes: list[str] = []
+    meta = _read_meta(grids)
+    if schema is None:
+        schema = _schema_for(path, book, grids, meta, notes)
+    lang = _language(book, schema, meta, notes)
+    located = _locate_tables(book, schema)
+
+    settings: dict[str, Any] = {}
+    if "settings" in located:
+        settings = _read_settings(grids, schema, located["settings"], lang)
+    ctx = read_context(settings)
+
+    if "fields" in located:
+        schema = _with_custom_fields(grids, schema, located["fields"], lang, ctx)
+    lists = _read_lists(book, grids, schema, lang)
+
+    tables: dict[str, Table] = {}
+    for name, (sheet, hint) in located.items():
+        t = schema.tables[name]
+        layout = _layout(grids[sheet], t, lang, hint)
+        if layout is None:
+            notes.append(f"{path.name}: sheet {sheet!r} has no header row naming the columns of {t.sheet_name(lang)}; skipped")
+            continue
+        tables[name] = _build_table(t, sheet, layout, ctx, lists, meta)
+    return Tables(schema=schema, tables=tables, lang=lang, settings=settings, lists=lists, meta=meta,
+                  source=str(path), notes=notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# The file
+
+
+def _open(path: Path) -> CalamineWorkbook:
+    if not path.exists():
+        raise NotAWorkbook(f"{path}: no such file", hint=_NOT_OURS_HINT)
+    try:
+        try:
+            return CalamineWorkbook.from_path(str(path), load_tables=True)
+        except CalamineError as exc:
+            if "table" not in type(exc).__name__.lower():
+                raise
+            return CalamineWorkbook.from_path(str(path))  # a format without Excel tables
+    except (CalamineError, OSError, ValueError) as exc:
+        raise NotAWorkbook(f"{path}: not a readable Excel workbook ({exc})", hint=_NOT_OURS_HINT) from None
+
+
+class _Grids:
+    """Each sheet's cells, read once: rows of values from A1 (calamine gives '' for empty cells)."""
+
+    def __init__(self, book: CalamineWorkbook):
+        self.book = book
+        self._cache: dict[str, list[list[Any]]] = {}
+
+    def __getitem__(self, sheet: str) -> list[list[Any]]:
+        if sheet not in self._cache:
+            self._cache[sheet] = self.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        return self._cache[sheet]
+
+
+def _find_sheet(book: CalamineWorkbook, names: set[str]) -> str | None:
+    for sheet in book.sheet_names:
+        if normalize_header(sheet) in names:
+            return sheet
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Meta, template and language
+
+
+def _read_meta(grids: _Grids) -> dict[str, Any]:
+    sheet = next((s for s in grids.book.sheet_names if s.casefold() == META_SHEET), None)
+    meta: dict[str, Any] = {}
+    if sheet is None:
+        return meta
+    for row in grids[sheet]:
+        if len(row) < 2 or is_empty(row[0]):
+            continue
+        key = as_text(row[0]).strip()
+        if key.casefold() == "key":  # the header row
+            continue
+        value = row[1]
+        if key.startswith("seq.") or key == "schema_version":
+            try:
+                value = int(float(value))
+            except (TypeError, ValueError):
+                value = None  # an unreadable sequence: IDs continue after the highest one found
+        elif isinstance(value, str):
+            value = value.strip()
+        meta[key] = None if is_empty(value) else value
+    return meta
+
+
+def _schema_for(path: Path, book: CalamineWorkbook, grids: _Grids, meta: Mapping[str, Any], notes: list[str]) -> Schema:
+    template = meta.get("template")
+    if template:
+        try:
+            return load_schema(str(template))
+        except CrmSheetsError:
+            raise SchemaError(
+                f"{path}: the {META_SHEET} sheet names the template {template!r}, which this crm-sheets does not have",
+                hint="upgrade crm-sheets, or fix the template row of the hidden _crm_meta sheet",
+            ) from None
+    # No meta sheet (it was deleted, or the workbook was copied sheet by sheet): recognise the
+    # template from its tables, counting only sheets whose headers look like that table's.
+    best, best_score = None, 0
+    for name in available_templates():
+        candidate = load_schema(name)
+        score = 0
+        for tname, (sheet, hint) in _locate_tables(book, candidate).items():
+            t = candidate.tables[tname]
+            if _layout(grids[sheet], t, "en", hint, probe=True) is not None:
+                score += 2 if t.kind == "data" else 1
+        if score > best_score:
+            best, best_score = candidate, score
+    if best is None or best_score < 4:
+        raise NotAWorkbook(
+            f"{path}: not a crm-sheets workbook (no {META_SHEET} sheet, and its sheets do not match a CRM template)",
+            hint=_NOT_OURS_HINT,
+        )
+    notes.append(f"{path.name}: no {META_SHEET} sheet; read as the {best.name!r} template recognised from its sheets")
+    return best
+
+
+def _language(book: CalamineWorkbook, schema: Schema, meta: Mapping[str, Any], notes: list[str]) -> str:
+    lang = str(meta.get("lang") or "").strip().lower()
+    if lang in LANGUAGES:
+        return lang
+    sheets = {normalize_header(s) for s in book.sheet_names}
+    counts = {lg: sum(normalize_header(t.sheet_name(lg)) in sheets for t in schema.tables.values()) for lg in LANGUAGES}
+    found = max(LANGUAGES, key=lambda lg: (counts[lg], lg == "en"))
+    if meta:
+        notes.append(f"{META_SHEET} has no language; reading the workbook as {found!r} from its sheet names")
+    return found
+
+
+def _locate_tables(book: CalamineWorkbook, schema: Schema) -> dict[str, tuple[str, int | None]]:
+    """table name -> (sheet, header row hint): by Excel table name first, then by sheet name."""
+    found: dict[str, tuple[str, int | None]] = {}
+    used: set[str] = set()
+    try:
+        excel_tables = {normalize_header(n): n for n in book.table_names}
+    except CalamineError:
+        excel_tables = {}
+    for t in schema.tables.values():
+        name = excel_tables.get(normalize_header(t.excel_name))
+        if name is not None:
+            lo = book.get_table_by_name(name)
+            found[t.name] = (lo.sheet, lo.start[0] - 1)  # start is the first data row, under the header
+            used.add(lo.sheet)
+    for sheet in book.sheet_names:
+        if sheet in used or sheet.casefold() == META_SHEET:
+            continue
+        t = schema.find_table(sheet)
+        if t is not None and t.name not in found:
+            found[t.name] = (sheet, None)
+            used.add(sheet)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Headers and rows
+
+
+@dataclass
+class _Layout:
+    header_row: int  # 0-based
+    columns: dict[str, int]  # field name -> 0-based column
+    extras: tuple[str, ...]  # headers of people's own columns
+    sheet_rows: list[int]  # 1-based sheet row of each non-blank data row
+    cells: dict[str, list[Any]]  # field name -> raw cells of the non-blank data rows
+
+
+def _header_lookup(t: TableSchema, lang: str) -> dict[str, str]:
+    """Folded header -> field name; the workbook language's titles win over names, other titles, aliases."""
+    out: dict[str, str] = {}
+    for f in t.fields:
+        out.setdefault(normalize_header(f.header(lang)), f.name)
+    for f in t.fields:
+        out.setdefault(normalize_header(f.name), f.name)
+    for f in t.fields:
+        for title in f.title.values():
+            out.setdefault(normalize_header(title), f.name)
+    for f in t.fields:
+        for alias in f.aliases:
+            out.setdefault(normalize_header(alias), f.name)
+    out.pop("", None)
+    return out
+
+
+def _matches(row: list[Any], lookup: Mapping[str, str]) -> tuple[int, int]:
+    """(cells naming a field, non-empty cells) of a candidate header row."""
+    names = [normalize_header(c) for c in row if isinstance(c, str) and c.strip()]
+    non_empty = sum(1 for c in row if not is_empty(c))
+    return len({lookup[n] for n in names if n in lookup}), non_empty
+
+
+def _find_header(grid: list[list[Any]], t: TableSchema, lookup: Mapping[str, str], hint: int | None) -> int | None:
+    need = min(2, len(t.fields))
+    if hint is not None and 0 <= hint < len(grid) and _matches(grid[hint], lookup)[0] >= 1:
+        return hint
+    best, best_m = None, 0
+    for r in range(min(HEADER_SCAN_ROWS, len(grid))):
+        m, n = _matches(grid[r], lookup)
+        if m >= need and 2 * m >= n:  # most of its cells name fields: this is the header row
+            return r
+        if m > best_m:
+            best, best_m = r, m
+    return best if best_m >= need else None
+
+
+def _layout(grid: list[list[Any]], t: TableSchema, lang: str, hint: int | None, probe: bool = False) -> _Layout | None:
+    lookup = _header_lookup(t, lang)
+    h = _find_header(grid, t, lookup, hint)
+    if h is None:
+        return None
+    if probe:
+        return _Layout(h, {}, (), [], {})
+    columns: dict[str, int] = {}
+    extras: list[str] = []
+    for j, cell in enumerate(grid[h]):
+        if is_empty(cell):
+            continue
+        name = lookup.get(normalize_header(as_text(cell)))
+        if name is not None and name not in columns:
+            columns[name] = j
+        else:  # people's own column (or a second column with a field's header): kept, never read
+            extras.append(as_text(cell))
+    data = grid[h + 1:]
+    raw_columns = list(zip(*data)) if data else []
+    # A row is a record when any field cell holds something; blank rows inside the table and
+    # people's notes beside it (only in their own columns) are not records.
+    filled = np.zeros(len(data), dtype=bool)
+    for j in columns.values() if data else ():
+        filled |= np.asarray(raw_columns[j], dtype=object) != ""
+    keep = np.flatnonzero(filled)
+    if len(keep) == 0:
+        cells = {name: [] for name in columns}
+    elif len(keep) == len(data):
+        cells = {name: list(raw_columns[j]) for name, j in columns.items()}
+    else:
+        pick = itemgetter(*keep.tolist())
+        cells = {name: list(pick(raw_columns[j])) if len(keep) > 1 else [raw_columns[j][keep[0]]] for name, j in columns.items()}
+    sheet_rows = (keep + h + 2).tolist()
+    return _Layout(h, columns, tuple(extras), sheet_rows, cells)
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings, custom fields, lists
+
+
+def _read_settings(grids: _Grids, schema: Schema, where: tuple[str, int | None], lang: str) -> dict[str, Any]:
+    """Setting key -> value typed by the schema's setting type (numbers, booleans), text stripped."""
+    t = schema.tables["settings"]
+    layout = _layout(grids[where[0]], t, lang, where[1])
+    if layout is None or "setting" not in layout.cells:
+        return {}
+    keys = layout.cells["setting"]
+    values = layout.cells.get("value", [None] * len(keys))
+    out: dict[str, Any] = {}
+    neutral = ReadContext()
+    for key_raw, raw in zip(keys, values):
+        if is_empty(key_raw):
+            continue
+        key = as_text(key_raw).strip()
+        spec = schema.setting(key)
+        if is_empty(raw):
+            out[key] = None
+        elif spec is not None and spec.type not in ("text", "long_text"):
+            value, ok = parse_value(Field(key, spec.type, {"en": key}), raw, neutral)
+            out[key] = value if ok else raw  # unreadable: kept as typed, for check to report
+        elif isinstance(raw, str):
+            out[key] = raw.strip()
+        elif spec is not None:  # a text setting typed as a number: its text
+            out[key] = as_text(raw)
+        else:
+            out[key] = int(raw) if isinstance(raw, float) and raw.is_integer() else raw
+    return out
+
+
+def _with_custom_fields(grids: _Grids, schema: Schema, where: tuple[str, int | None], lang: str, ctx: ReadContext) -> Schema:
+    """The schema plus the Fields sheet's custom fields (a dropdown's options become list custom_<table>_<name>)."""
+    sheet, hint = where
+    t = schema.tables["fields"]
+    layout = _layout(grids[sheet], t, lang, hint)
+    if layout is None or not layout.sheet_rows:
+        return schema
+    n = len(layout.sheet_rows)
+    col = {f.name: layout.cells.get(f.name, [None] * n) for f in t.fields}
+    tables_lookup = option_lookup(schema.lists["rule_table"]) if "rule_table" in schema.lists else {}
+    types_lookup = {fold_option(x): x for x in CUSTOM_TYPES}
+    if "field_type" in schema.lists:
+        types_lookup.update({k: v for k, v in option_lookup(schema.lists["field_type"]).items() if v in CUSTOM_TYPES})
+    seen: set[tuple[str, str]] = set()
+    for i, sheet_row in enumerate(layout.sheet_rows):
+        def fail(problem: str, hint: str | None = None) -> SchemaError:
+            return SchemaError(f"{sheet}, row {sheet_row}: {problem}", hint=hint or "fix or delete this row of the Fields sheet")
+
+        text = {k: ("" if is_empty(v[i]) else as_text(v[i]).strip()) for k, v in col.items()}
+        if not any(text.values()):
+            continue
+        data_tables = [x for x in schema.tables.values() if x.kind == "data"]
+        table_name = tables_lookup.get(fold_option(text["table"])) if text["table"] else None
+        if table_name is None and text["table"]:
+            found = schema.find_table(text["table"])
+            table_name = found.name if found is not None else None
+        if table_name not in schema.tables or schema.tables[table_name].kind != "data":
+            raise fail(
+                f"unknown table {text['table']!r}" if text["table"] else "the Table column is empty",
+                hint=f"use one of {', '.join(x.sheet_name(lang) for x in data_tables)}",
+            )
+        name = text["name"]
+        if not name:
+            raise fail("the Field name column is empty")
+        if not _FIELD_NAME_RE.match(name):
+            suggestion = re.sub(r"[^a-z0-9]+", "_", normalize_header(name) and name.lower()).strip("_")
+            raise fail(f"field name {name!r} must use lower-case letters, digits and _ only",
+                       hint=f"write it as {suggestion!r}" if suggestion and _FIELD_NAME_RE.match(suggestion) else None)
+        ftype = types_lookup.get(fold_option(text["type"])) if text["type"] else None
+        if ftype is None:
+            raise fail(f"unknown type {text['type']!r}" if text["type"] else "the Type column is empty",
+                       hint=f"use one of {', '.join(CUSTOM_TYPES)}")
+        if (table_name, name) in seen:
+            raise fail(f"field {name!r} of {table_name} is defined twice")
+        seen.add((table_name, name))
+        required = parse_checkbox(col["required"][i]) if not is_empty(col["required"][i]) else False
+        if required is None:
+            raise fail(f"Required should be yes or no, not {text['required']!r}")
+        title = text["title"] or name.replace("_", " ").capitalize()
+        list_name = None
+        if ftype in ("dropdown", "tags"):
+            options = [o for o in dict.fromkeys(re.split(r"\s*[,;\n]\s*", text["options"])) if o]
+            if not options:
+                raise fail(f"a {ftype} field needs its options, separated by commas, in the Options column")
+            list_name = f"custom_{table_name}_{name}"
+            lst = ListSchema(list_name, {"en": title, lang: title}, tuple(Option(o, {"en": o, lang: o}) for o in options))
+            schema = replace(schema, lists={**schema.lists, list_name: lst})
+        desc = {"en": text["description"], lang: text["description"]} if text["description"] else {}
+        f = Field(name=name, type=ftype, title={"en": title, lang: title}, description=desc,
+                  constraints=Constraints(required=required), list=list_name, custom=True)
+        try:
+            schema = schema.with_custom_fields([(table_name, f)])
+        except SchemaError as exc:
+            raise fail(exc.message.split(": ", 1)[-1], exc.hint) from None
+    return schema
+
+
+def _read_lists(book: CalamineWorkbook, grids: _Grids, schema: Schema, lang: str) -> dict[str, ListSchema]:
+    """The schema's lists plus the options people added on the Lists sheet (key = the label typed)."""
+    lists = dict(schema.lists)
+    owned = schema.owned_sheet("lists")
+    sheet = _find_sheet(book, {normalize_header(x) for x in (*owned.title.values(), "lists")})
+    if sheet is None:
+        return lists
+    grid = grids[sheet]
+    by_title: dict[str, str] = {}
+    for lst in lists.values():
+        by_title.setdefault(normalize_header(lst.label(lang)), lst.name)
+    for lst in lists.values():
+        for x in (lst.name, *lst.title.values()):
+            by_title.setdefault(normalize_header(x), lst.name)
+    best, best_m = None, 0
+    for r in range(min(HEADER_SCAN_ROWS, len(grid))):
+        m = sum(1 for c in grid[r] if isinstance(c, str) and normalize_header(c) in by_title)
+        if m > best_m:
+            best, best_m = r, m
+    if best is None:
+        return lists
+    for j, cell in enumerate(grid[best]):
+        name = by_title.get(normalize_header(cell)) if isinstance(cell, str) else None
+        if name is None:
+            continue
+        lst = lists[name]
+        known = option_lookup(lst)
+        added = []
+        for row in grid[best + 1:]:
+            if j >= len(row) or is_empty(row[j]):
+                continue
+            label = as_text(row[j]).strip()
+            if label and fold_option(label) not in known:
+                known[fold_option(label)] = label
+                added.append(Option(label, {"en": label, lang: label}))
+        if added:
+            lists[name] = replace(lst, options=(*lst.options, *added))
+    return lists
+
+
+# ---------------------------------------------------------------------------------------------
+# One table
+
+
+def _options_for(f: Field, lists: Mapping[str, ListSchema]) -> dict[str, str] | None:
+    if f.type not in ("dropdown", "tags") or f.options_from:
+        return None  # options_from (deal stage): the text is kept as typed
+    if f.list and f.list in lists:
+        return option_lookup(lists[f.list])
+    if f.constraints.enum:
+        return {fold_option(e): e for e in f.constraints.enum}
+    return None
+
+
+def _assign_ids(raws: list[Any], prefix: str, seq: Any) -> tuple[list[str], list[str], int]:
+    """IDs as typed (stripped); empty or repeated ones get the next number of the sequence."""
+    texts = [r.strip() if type(r) is str else ("" if is_empty(r) else as_text(r).strip()) for r in raws]
+    highest = 0
+    for s in texts:
+        n = id_number(s, prefix) if s else None
+        if n is not None and n > highest:
+            highest = n
+    next_id = max(int(seq or 1), highest + 1)
+    seen: set[str] = set()
+    assigned: list[str] = []
+    for i, s in enumerate(texts):
+        if not s or s in seen:
+            s = format_id(prefix, next_id)
+            next_id += 1
+            assigned.append(s)
+            texts[i] = s
+        seen.add(s)
+    return texts, assigned, next_id
+
+
+def _typed(f: Field, values: list[Any], index: pd.Index) -> pd.Series:
+    dtype = dtype_for(f.type)
+    if dtype == "float64":
+        data: Any = np.array(values, dtype="float64") if values else np.array([], dtype="float64")
+    elif dtype == "datetime64[ns]":
+        data = np.array(values, dtype="datetime64[ns]") if values else np.array([], dtype="datetime64[ns]")
+    elif dtype in ("Int64", "boolean"):
+        data = pd.array(values, dtype=dtype)
+    else:
+        data = np.array(values, dtype=object) if values else np.array([], dtype=object)
+    return pd.Series(data, index=index, name=f.name, dtype=dtype, copy=False)
+
+
+def _build_table(t: TableSchema, sheet: str, layout: _Layout, ctx: ReadContext, lists: Mapping[str, ListSchema],
+                 meta: Mapping[str, Any]) -> Table:
+    n = len(layout.sheet_rows)
+    assigned: list[str] = []
+    next_id = 1
+    if t.id_prefix:
+        raw_ids = layout.cells.get("id", [None] * n)
+        ids, assigned, next_id = _assign_ids(raw_ids, t.id_prefix, meta.get(f"seq.{t.name}"))
+    else:
+        ids = [f"row{r}" for r in layout.sheet_rows]
+    index = pd.Index(ids, dtype=object, name="id")
+    data: dict[str, pd.Series] = {}
+    invalid: dict[tuple[str, str], Any] = {}
+    for f in t.fields:
+        if f.type == "id":
+            continue
+        raws = layout.cells.get(f.name)
+        if raws is None:  # a field the sheet has no column for (yet): all empty
+            values: list[Any] = [None] * n
+        else:
+            values, bad = parse_column(f, raws, ctx, _options_for(f, lists))
+            for i, raw in bad.items():
+                invalid[(ids[i], f.name)] = raw
+        data[f.name] = _typed(f, values, index)
+    df = pd.DataFrame(data, index=index)
+    if not data:
+        df = pd.DataFrame(index=index)
+    return Table(
+        schema=t,
+        df=df,
+        sheet=sheet,
+        rows=dict(zip(ids, layout.sheet_rows)),
+        columns={name: column_letter(j) for name, j in layout.columns.items()},
+        invalid=invalid,
+        extra_columns=layout.extras,
+        assigned_ids=tuple(assigned),
+        next_id=next_id,
+    )
