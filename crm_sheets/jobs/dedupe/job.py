@@ -1,0 +1,255 @@
+"""The dedupe and unmerge jobs: turn match pairs and people's decisions into one change set.
+
+Above Settings dedupe_auto_threshold a pair is merged; between it and dedupe_review_threshold it is
+asked once in Duplicate Decisions (a schema table, so the next run reads the answer back: Merge is
+applied, Not duplicate is remembered forever). A lead that is already a contact, or works for an
+existing account, is linked through its Contact / Account column, never merged across tables.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from crm_sheets.errors import UsageError
+from crm_sheets.jobs.dedupe.keys import is_blank, text
+from crm_sheets.jobs.dedupe.matching import MatchPair, MatchSettings, find_pairs
+from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, _plain, merge_group, parse_repointed, rank
+from crm_sheets.jobs.dedupe.review import DECISIONS, Decision, read_decisions, review_sheet, summary, table_of
+from crm_sheets.model import AuditEntry, ChangeSet, Finding, JobResult, RowAppend, RowRestore, Tables
+
+_LINK_FIELD = {"contacts": "contact", "accounts": "account"}  # lead column set for a cross-table match
+
+
+def dedupe(tables: Tables, *, now: datetime, dry_run: bool = False) -> JobResult:
+    """Merge sure duplicates, link leads to their contact/account, ask about the unsure pairs.
+
+    With ``dry_run`` the change set is empty; findings and stats say what would be done.
+    """
+    s = MatchSettings.from_tables(tables)
+    changes, findings = ChangeSet(), []
+    rule = str(tables.setting("dedupe_survivor", "oldest") or "oldest").strip().lower()
+    if rule not in SURVIVOR_RULES:
+        findings.append(Finding("invalid-setting", "warning", "settings", None, "value", rule,
+                                f"Settings dedupe_survivor: {rule!r} is not one of {', '.join(SURVIVOR_RULES)}; "
+                                f"the oldest record was kept. Fix the setting."))
+        rule = "oldest"
+
+    decisions = read_decisions(tables)
+    never = {d.key for d in decisions if d.decision == "not_duplicate"}
+    kept_apart = len(never)
+    if "accounts" in tables and "parent" in tables.df("accounts").columns:
+        # A branch and its parent are two accounts on purpose, even through a third one.
+        parents = tables.df("accounts")["parent"]
+        never |= {frozenset((str(c), str(p))) for c, p in parents.items() if not is_blank(p)}
+    asked = {d.key: d for d in decisions}
+    pairs = [p for p in find_pairs(tables, s) if p.key not in never]
+    stats: dict[str, Any] = {"pairs_found": len(pairs), "kept_apart": kept_apart}
+
+    # 1. what to merge: sure pairs, then people's Merge decisions
+    clusters: dict[str, Clusters] = {}
+    why: dict[str, str] = {}
+    links: list[tuple[MatchPair | None, str, str, str]] = []  # (pair, lead, target table, target id)
+    done_rows: list[Decision] = []
+    for p in pairs:
+        if p.score < s.auto:
+            continue
+        if p.cross:
+            links.append((p, p.id_a, p.table_b, p.id_b))
+            continue
+        if clusters.setdefault(p.table_a, Clusters(never)).union(p.id_a, p.id_b):
+            why.setdefault(p.id_b, f"duplicate of {p.id_a}, {p.explain()}")
+            why.setdefault(p.id_a, f"duplicate of {p.id_b}, {p.explain()}")
+        if p.key in asked and not asked[p.key].applied:
+            done_rows.append(asked[p.key])
+    for d in decisions:
+        if d.decision != "merge" or d.applied:
+            continue
+        ta, tb = table_of(tables, d.record_a), table_of(tables, d.record_b)
+        done_rows.append(d)
+        if ta is None or tb is None:
+            continue  # one of them is gone already (merged or deleted): nothing left to do
+        if ta == tb and ta in ("leads", "contacts", "accounts"):
+            if clusters.setdefault(ta, Clusters(never)).union(d.record_a, d.record_b):
+                note = f"decided in {DECISIONS} {d.row_id}"
+                why[d.record_b] = f"duplicate of {d.record_a}, {note}"
+                why.setdefault(d.record_a, f"duplicate of {d.record_b}, {note}")
+        elif {ta, tb} in ({"leads", "contacts"}, {"leads", "accounts"}):
+            lead, other = (d.record_a, d.record_b) if ta == "leads" else (d.record_b, d.record_a)
+            links.append((None, lead, tb if ta == "leads" else ta, other))
+
+    # 2. merge each group into its survivor
+    merged_into: dict[str, str] = {}
+    for table, cl in clusters.items():
+        sheet = tables[table].sheet or tables[table].schema.sheet_name(tables.lang)
+        for group in cl.groups():
+            ranked = rank(tables, table, group, rule)
+            for info in merge_group(tables, table, ranked, now=now, why=why, changes=changes):
+                merged_into[info["record"]] = info["merged_into"]
+                findings.append(Finding(
+                    "duplicate-merged", "info", table, info["record"], None, info["merged_into"],
+                    f"{sheet} {info['record']} merged into {info['merged_into']} ({info['reason']}); "
+                    f"crm-sheets unmerge {info['record']} undoes it.",
+                    cell=tables[table].cell(info["record"], "id"),
+                ))
+    stats["merged"] = len(merged_into)
+
+    # 3. link leads to the contact they already are / the account they work for
+    set_now: dict[tuple[str, str], str] = {}
+    linked = 0
+    leads = tables.get("leads")
+    for p, lead, target_table, target in links:
+        lead = merged_into.get(lead, lead)
+        field = _LINK_FIELD[target_table]
+        if leads is None or field not in leads.df.columns or lead not in leads.df.index:
+            continue
+        current = leads.df.at[lead, field]
+        if not is_blank(current) or (lead, field) in set_now:
+            continue  # already linked (by a person or an earlier run): never overwritten
+        why_text = p.explain() if p else "decided in Duplicate Decisions"
+        reason = f"{lead} is {target} ({why_text})"
+        changes.update("leads", lead, field, target, before=None, reason=reason)
+        changes.audit.append(AuditEntry(JOB, "leads", lead, field, None, target, reason))
+        set_now[(lead, field)] = target
+        linked += 1
+        kind = "lead-is-contact" if target_table == "contacts" else "lead-at-account"
+        findings.append(Finding(kind, "info", "leads", lead, field, target,
+                                f"{leads.cell(lead, field)}: this lead {'is already contact' if field == 'contact' else 'works for account'} "
+                                f"{target} ({why_text}); linked in the {leads.schema.field(field).header(tables.lang)} column.",
+                                cell=leads.cell(lead, field)))
+    stats["linked"] = linked
+
+    # 4. the unsure pairs: asked once in Duplicate Decisions
+    dec = tables.get(DECISIONS)
+    for d in done_rows:
+        if dec is not None and d.row_id in dec.df.index:
+            changes.update(DECISIONS, d.row_id, "applied", now, before=None, reason="decision applied")
+    stats["decisions_applied"] = sum(1 for d in done_rows if d.decision == "merge")
+    new_rows: list[Decision] = []
+    next_id = dec.next_id if dec is not None else 1
+    seen: set[frozenset[str]] = set()
+    for p in pairs:
+        if p.score >= s.auto or p.score < s.review:
+            continue
+        a, b = merged_into.get(p.id_a, p.id_a), merged_into.get(p.id_b, p.id_b)
+        key = frozenset((a, b))
+        if a == b or key in asked or key in never or key in seen:
+            continue
+        if p.cross and leads is not None:
+            field = _LINK_FIELD[p.table_b]
+            if (a, field) in set_now or (field in leads.df.columns and not is_blank(leads.df.at[a, field])):
+                continue  # the lead is linked already
+        seen.add(key)
+        row_id = f"{tables[DECISIONS].schema.id_prefix}-{next_id:05d}" if dec is not None else f"new-{len(new_rows) + 1}"
+        next_id += 1
+        new_rows.append(Decision(row_id, a, b, "", False, p.score, "; ".join(p.reasons)))
+        findings.append(Finding("possible-duplicate", "warning", p.table_a, a, None, b,
+                                f"{tables[p.table_a].sheet or p.table_a} {a} and {b} may be the same "
+                                f"({p.explain()}); pick Merge or Not duplicate in Duplicate Decisions {row_id}.",
+                                cell=tables[p.table_a].cell(a, "id")))
+    if dec is not None:
+        for d in new_rows:
+            ta, tb = table_of(tables, d.record_a), table_of(tables, d.record_b)
+            values = {
+                "record_a": d.record_a, "summary_a": summary(tables, ta, d.record_a) if ta else "",
+                "record_b": d.record_b, "summary_b": summary(tables, tb, d.record_b) if tb else "",
+                "score": d.score, "reason": d.reason, "decision": None, "asked": now, "applied": None,
+            }
+            changes.appends.append(RowAppend(DECISIONS, d.row_id, values))
+        if new_rows:
+            changes.sequences[DECISIONS] = next_id
+    elif new_rows:
+        findings.append(Finding("missing-table", "warning", DECISIONS, None, None, None,
+                                "This workbook has no Duplicate Decisions sheet, so review decisions cannot be kept; "
+                                "run crm-sheets upgrade to add it."))
+    stats["review"] = len(new_rows)
+
+    # 5. the Duplicates Review sheet: every undecided pair, side by side
+    pending = [d for d in decisions if not d.decision and not d.applied and d.key not in never
+               and all(table_of(tables, r) and r not in merged_into for r in (d.record_a, d.record_b))] + new_rows
+    rows_of = dict(dec.rows) if dec is not None else {}
+    last_row = max(rows_of.values(), default=1)
+    for k, d in enumerate(new_rows):
+        rows_of[d.row_id] = last_row + 1 + k
+    changes.sheets.append(review_sheet(tables, pending, rows_of))
+    stats["pending_review"] = len(pending)
+    stats["dry_run"] = dry_run
+    return JobResult("dedupe", ChangeSet() if dry_run else changes, findings, stats=stats)
+
+
+def unmerge(tables: Tables, record_id: str, *, now: datetime) -> JobResult:
+    """Put a merged record back: its row, every reference moved away from it, the fields it filled.
+
+    The pair is then remembered as 'not duplicate', so the next dedupe does not merge it again.
+    """
+    arch = tables.get("merged")
+    df = arch.df if arch is not None else pd.DataFrame()
+    if df.empty or "record" not in df.columns:
+        raise UsageError(f"{record_id} was not merged: the Merged sheet is empty", hint="check the ID in the Merged sheet")
+    rows = df[df["record"].astype(str).str.strip() == record_id]
+    if rows.empty:
+        raise UsageError(f"{record_id} is not in the Merged sheet", hint="unmerge takes the ID of a merged record, as shown in its Record column")
+    if "merged_at" in rows.columns:
+        rows = rows.sort_values("merged_at", kind="stable")
+    row = rows.iloc[-1]
+    table, survivor = text(row.get("table")).strip(), text(row.get("merged_into")).strip()
+    if table not in tables:
+        raise UsageError(f"{record_id}: the Merged sheet says table {table!r}, which this workbook does not have")
+    changes, findings = ChangeSet(), []
+    changes.restores.append(RowRestore("merged", record_id, table))
+    changes.audit.append(AuditEntry(JOB, table, record_id, "", f"merged into {survivor}", "restored", "unmerge"))
+    moved_back = 0
+    for ref_table, rid, field in parse_repointed(text(row.get("repointed"))):
+        t = tables.get(ref_table)
+        if t is None or rid not in t.df.index or field not in t.df.columns:
+            continue
+        if text(t.df.at[rid, field]).strip() != survivor:
+            findings.append(Finding("unmerge-kept", "warning", ref_table, rid, field, t.df.at[rid, field],
+                                    f"{t.cell(rid, field)} now holds {t.df.at[rid, field]!r}, not {survivor}: "
+                                    f"someone changed it since the merge, so it was left as it is."))
+            continue
+        reason = f"unmerge {record_id} from {survivor}"
+        changes.update(ref_table, rid, field, record_id, before=survivor, reason=reason)
+        changes.audit.append(AuditEntry(JOB, ref_table, rid, field, survivor, record_id, reason))
+        moved_back += 1
+    emptied = 0
+    filled = text(row.get("filled")).strip()
+    if filled and survivor in tables[table].df.index:
+        try:
+            values = json.loads(filled)
+        except ValueError:
+            values = {}
+        for field, value in values.items():
+            if field not in tables[table].df.columns:
+                continue
+            now_value = tables[table].df.at[survivor, field]
+            if _plain(now_value) == value:
+                reason = f"unmerge {record_id}: the value came from it"
+                changes.update(table, survivor, field, None, before=now_value, reason=reason)
+                changes.audit.append(AuditEntry(JOB, table, survivor, field, now_value, None, reason))
+                emptied += 1
+    _remember_apart(tables, record_id, survivor, now, changes)
+    stats = {"restored": 1, "references_moved_back": moved_back, "fields_emptied": emptied, "table": table,
+             "survivor": survivor}
+    return JobResult("unmerge", changes, findings, stats=stats)
+
+
+def _remember_apart(tables: Tables, record_id: str, survivor: str, now: datetime, changes: ChangeSet) -> None:
+    """Record 'not duplicate' for the pair, so that dedupe never merges it again."""
+    dec = tables.get(DECISIONS)
+    if dec is None:
+        return
+    key = frozenset((record_id, survivor))
+    for d in read_decisions(tables):
+        if d.key == key:
+            changes.update(DECISIONS, d.row_id, "decision", "not_duplicate", before=d.decision or None,
+                           reason=f"unmerge {record_id}")
+            return
+    row_id = f"{dec.schema.id_prefix}-{dec.next_id:05d}"
+    changes.appends.append(RowAppend(DECISIONS, row_id, {
+        "record_a": survivor, "record_b": record_id, "decision": "not_duplicate", "asked": now, "applied": now,
+        "reason": f"unmerged by a person on {now:%Y-%m-%d}",
+    }))
+    changes.sequences[DECISIONS] = dec.next_id + 1

@@ -1,0 +1,193 @@
+"""Match keys for dedupe: the comparable form of emails, phones, names, companies, domains and cities.
+
+Builds on crm_sheets.model.normalize (shared with check); what is specific to matching lives here:
+provider rules for email aliases, nicknames, legal suffixes, phonetic codes. Pure functions, no I/O.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import phonenumbers
+
+from crm_sheets.model.normalize import fold, normalize_email
+
+# Providers that deliver "a.b+news@" to "ab@": dots are ignored only by Gmail; plus-tags by many.
+_DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+_PLUS_TAGS = {
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "icloud.com", "me.com",
+    "mac.com", "protonmail.com", "proton.me", "pm.me", "fastmail.com", "fastmail.fm", "yandex.ru", "zoho.com",
+}
+# A shared domain says nothing about the company.
+FREE_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.fr", "yahoo.co.uk", "ymail.com", "hotmail.com", "hotmail.fr",
+    "hotmail.co.uk", "outlook.com", "outlook.fr", "live.com", "live.fr", "msn.com", "aol.com", "icloud.com", "me.com",
+    "mac.com", "gmx.com", "gmx.de", "gmx.net", "web.de", "orange.fr", "wanadoo.fr", "free.fr", "laposte.net",
+    "sfr.fr", "neuf.fr", "protonmail.com", "proton.me", "pm.me", "yandex.ru", "yandex.com", "mail.ru", "qq.com",
+    "163.com", "comcast.net", "btinternet.com", "t-online.de", "libero.it", "fastmail.com", "zoho.com",
+    "example.com", "example.org", "example.net",
+})
+# Addresses several colleagues read: equal emails of this kind do not make two people one.
+ROLE_LOCALS = frozenset({
+    "info", "contact", "hello", "sales", "office", "admin", "support", "team", "enquiries", "inquiries", "mail",
+    "accounts", "billing", "hr", "jobs", "marketing", "noreply", "no-reply", "bonjour", "service", "help",
+})
+LEGAL_SUFFIXES = frozenset({
+    "inc", "incorporated", "llc", "ltd", "limited", "sas", "sasu", "sarl", "eurl", "sa", "gmbh", "ag", "bv", "nv",
+    "spa", "srl", "sl", "co", "corp", "corporation", "company", "plc", "kg", "oy", "ab", "pty", "lp", "llp",
+    "the", "and",
+})
+
+# Nickname -> the formal names it may stand for. Cheap and covers the common English and French ones.
+_NICKNAMES = {
+    "robert": "bob bobby rob robbie bert", "william": "bill billy will willy liam", "james": "jim jimmy jamie",
+    "john": "jack johnny jon", "michael": "mike mikey mick", "david": "dave davy", "daniel": "dan danny",
+    "thomas": "tom tommy", "christopher": "chris kit", "christine": "chris chrissy tina", "richard": "rick ricky dick rich",
+    "charles": "charlie chuck", "joseph": "joe joey", "anthony": "tony", "edward": "ed eddie ted ned",
+    "elizabeth": "liz beth betty lizzie eliza libby", "katherine": "kate katie kathy cathy kat kathryn catherine",
+    "margaret": "maggie meg peggy margie", "jennifer": "jen jenny", "patricia": "pat patty tricia",
+    "patrick": "pat paddy", "alexander": "alex sasha", "alexandra": "alex sandra", "alexandre": "alex",
+    "benjamin": "ben benny", "samuel": "sam sammy", "samantha": "sam", "nicholas": "nick nico nicolas",
+    "matthew": "matt", "andrew": "andy drew", "steven": "steve stephen", "jonathan": "jon jonny",
+    "joshua": "josh", "timothy": "tim", "gregory": "greg", "jeffrey": "jeff", "kenneth": "ken kenny",
+    "ronald": "ron ronnie", "donald": "don donnie", "susan": "sue susie", "deborah": "deb debbie",
+    "rebecca": "becky becca", "victoria": "vicky tori", "jessica": "jess jessie", "abigail": "abby",
+    "emily": "emmy", "olivia": "liv", "isabelle": "bella izzy isabella isabel", "frederick": "fred freddie",
+    "henry": "harry hank", "lawrence": "larry", "leonard": "leo len", "peter": "pete", "raymond": "ray",
+    "francis": "frank", "franklin": "frank", "philip": "phil", "phillip": "phil", "gerald": "gerry jerry",
+    "nathaniel": "nate nathan", "zachary": "zach zack", "jacqueline": "jackie", "pamela": "pam",
+    "cynthia": "cindy", "kimberly": "kim", "stephanie": "steph", "dorothy": "dot dottie", "sophia": "sophie",
+    "guillaume": "guillaume", "frederic": "fred", "dominique": "dom", "jean-baptiste": "jb",
+}
+_CANON: dict[str, tuple[str, ...]] = {}
+for _formal, _nicks in _NICKNAMES.items():
+    _CANON.setdefault(_formal, ())
+    _CANON[_formal] = tuple(dict.fromkeys((*_CANON[_formal], _formal)))
+    for _n in _nicks.split():
+        _CANON[_n] = tuple(dict.fromkeys((*_CANON.get(_n, ()), _formal)))
+
+_NON_WORD = re.compile(r"[^a-z0-9 ]+")
+_URL_HEAD = re.compile(r"^[a-z][a-z0-9+.-]*://")
+
+
+def is_blank(value: object) -> bool:
+    """None, NaN, NaT, pandas' NA or a blank string."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):  # pd.NA refuses to be a bool: it is the missing value
+        return True
+
+
+def text(value: object) -> str:
+    """A cell as text, '' for empty (None, NaN, blanks)."""
+    return "" if is_blank(value) else str(value)
+
+
+@lru_cache(maxsize=200_000)
+def name_key(value: str) -> str:
+    """Folded name words: accents, case, punctuation and hyphens do not count ('Jean-Luc' -> 'jean luc')."""
+    return _NON_WORD.sub(" ", fold(value).replace("-", " ").replace("'", "")).strip()
+
+
+def canon_first(first: str) -> tuple[str, ...]:
+    """The formal first names a (folded) first name may stand for: ('robert',) for 'bob'."""
+    return _CANON.get(first, (first,)) if first else ()
+
+
+@lru_cache(maxsize=100_000)
+def soundex(word: str) -> str:
+    """American Soundex of a folded word: 'smith' and 'smyth' -> 'S530'. Cheap phonetic blocking key."""
+    word = re.sub(r"[^a-z]", "", word)
+    if not word:
+        return ""
+    codes = {**dict.fromkeys("bfpv", "1"), **dict.fromkeys("cgjkqsxz", "2"), **dict.fromkeys("dt", "3"),
+             "l": "4", **dict.fromkeys("mn", "5"), "r": "6"}
+    out, last = word[0].upper(), codes.get(word[0], "")
+    for ch in word[1:]:
+        code = codes.get(ch, "")
+        if code and code != last:
+            out += code
+            if len(out) == 4:
+                break
+        if ch not in "hw":
+            last = code
+    return out.ljust(4, "0")
+
+
+@lru_cache(maxsize=200_000)
+def email_key(value: str) -> tuple[str, str]:
+    """(canonical address, domain); provider aliases folded: 'J.Doe+news@GoogleMail.com' -> 'jdoe@gmail.com'."""
+    email = normalize_email(value) if value else None
+    if not email:
+        return "", ""
+    local, _, domain = email.rpartition("@")
+    if domain in _PLUS_TAGS:
+        local = local.split("+", 1)[0]
+    if domain in _DOTLESS:
+        local, domain = local.replace(".", ""), _DOTLESS[domain]
+    return f"{local}@{domain}", domain
+
+
+@lru_cache(maxsize=100_000)
+def company_key(value: str) -> str:
+    """Company name without legal form or punctuation: 'ACME, Inc.' and 'Acme Ltd' -> 'acme'."""
+    s = fold(value).replace("&", " and ").replace("'", "")
+    words = [w for w in _NON_WORD.sub(" ", s.replace(".", "")).split() if w not in LEGAL_SUFFIXES]
+    return " ".join(words)
+
+
+@lru_cache(maxsize=100_000)
+def website_domain(value: str) -> str:
+    """'https://www.Acme.com/about' -> 'acme.com'."""
+    s = _URL_HEAD.sub("", fold(value).replace(" ", ""))
+    s = s.split("/", 1)[0].split("?", 1)[0].split(":", 1)[0]
+    if "@" in s:
+        s = s.rpartition("@")[2]
+    return s[4:] if s.startswith("www.") else s
+
+
+def company_domain(email_domain: str, website: str) -> str:
+    """The company's own domain, from the website or a non-free email domain; '' when unknown."""
+    site = website_domain(website) if website else ""
+    if site and "." in site and site not in FREE_DOMAINS:
+        return site
+    return email_domain if email_domain and email_domain not in FREE_DOMAINS else ""
+
+
+@lru_cache(maxsize=64)
+def _calling_code(region: str) -> str:
+    code = phonenumbers.country_code_for_region((region or "US").upper())
+    return str(code) if code else ""
+
+
+@lru_cache(maxsize=200_000)
+def phone_key(value: str, default_region: str = "US") -> str:
+    """E.164 digits without '+', cheaply: '06 12 34 56 78' in FR -> '33612345678'; '' when too short.
+
+    Equal to crm_sheets.model.normalize.normalize_phone for valid numbers, without its validity check
+    (a thousand times faster, and a typed number's country rules do not matter for matching).
+    """
+    s = value.strip()
+    digits = re.sub(r"\D", "", s.split("ext", 1)[0].split("x", 1)[0])
+    if s.startswith("+"):
+        pass
+    elif digits.startswith("00"):
+        digits = digits[2:]
+    else:
+        code = _calling_code(default_region)
+        if code == "1":
+            digits = digits if len(digits) == 11 and digits.startswith("1") else "1" + digits
+        elif digits.startswith(code) and len(digits) > 10:
+            pass  # typed with its country code but no '+'
+        else:
+            digits = code + digits.lstrip("0")
+    return digits if 8 <= len(digits) <= 15 else ""
+
+
+def fold_city(value: str) -> str:
+    s = name_key(value)
+    return s.replace("saint ", "st ").replace("sainte ", "ste ")
