@@ -1,0 +1,44 @@
+"""The report job: regenerates the owned report sheets (dashboard, pipeline, forecast, leads, customers,
+campaigns, activity, geography, satisfaction) and the board and calendar views. Pure: tables in, sheets out.
+
+`compute` gives the figures as plain data (for tests and `--json`); `report` lays them out as SheetSpecs.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from crm_sheets.jobs.report.figures import ReportFigures
+from crm_sheets.jobs.report.metrics import compute
+from crm_sheets.jobs.report.sheets import build_sheets
+from crm_sheets.model import ChangeSet, Finding, JobResult, Tables
+
+__all__ = ["ReportFigures", "compute", "report"]
+
+
+def report(tables: Tables, *, now: datetime) -> JobResult:
+    """Every report sheet, replaced whole; findings say which money was left out of the totals and why."""
+    fig = compute(tables, now)
+    sheets = build_sheets(fig, tables)
+    return JobResult(
+        job="report",
+        changes=ChangeSet(sheets=sheets),
+        findings=_findings(fig),
+        stats={"sheets": len(sheets), "won_revenue": fig.dashboard.won_revenue, "open_deals": fig.dashboard.open_deals,
+               "currency": fig.currency},
+    )
+
+
+def _findings(fig: ReportFigures) -> list[Finding]:
+    out = [
+        Finding("invalid-exchange-rate", "warning", "settings", None, "exchange_rates", item,
+                f"Settings exchange_rates: {item!r} is not a rate; write it as EUR=1.08 (one unit in {fig.currency})")
+        for item in fig.bad_rates
+    ]
+    missing = sorted({c for part in (fig.dashboard.apart, fig.customers.apart) for c in part})
+    for code in missing:
+        out.append(Finding(
+            "missing-exchange-rate", "warning", "settings", None, "exchange_rates", code,
+            f"Settings exchange_rates has no rate for {code}: amounts in {code} are listed apart on the reports, "
+            f"not in the totals; add {code}=<value of 1 {code} in {fig.currency}>",
+        ))
+    return out
