@@ -57,7 +57,7 @@ def make_tables(lang: str = "en", settings: dict | None = None, **records: list[
     records.setdefault("team", TEAM)
     records.setdefault("stages", STAGES)
     tables = {name: make_table(name, rows) for name, rows in records.items()}
-    return Tables(SCHEMA, tables, lang=lang, settings=dict(settings or {"locale": "en-US", "default_country": "US"}))
+    return Tables(SCHEMA, tables, lang=lang, settings=dict({"locale": "en-US", "default_country": "US"} if settings is None else settings))
 
 
 def lead(**changes) -> dict:
@@ -77,3 +77,312 @@ def only(result, type_: str):
 def test_clean_rows_have_no_findings():
     result = check(make_tables(leads=leads(lead(), lead(first_name="Bruno", email="bruno@acme.com"))), now=NOW)
     assert [f.message for f in result.findings] == []
+
+
+def test_required_empty_cell_names_the_cell_and_the_column():
+    result = check(make_tables(leads=leads(lead(last_name="  "))), now=NOW)
+    f = only(result, "required")
+    assert (f.severity, f.record_id, f.field, f.cell) == ("error", "L-00001", "last_name", "Leads!C2")
+    assert f.message == "Leads!C2 (Last name): the cell is empty; fill it in: every row needs a Last name"
+
+
+def test_email_typo_of_a_common_provider_is_suggested_not_written():
+    result = check(make_tables(leads=leads(lead(email="ana@gmial.com"))), now=NOW, fix=True)
+    f = only(result, "email-typo")
+    assert f.message == 'Leads!D2 (Email): "ana@gmial.com" looks like a typo of gmail.com; correct it to "ana@gmail.com" if that is the address'
+    assert (f.severity, f.fix, f.fixable) == ("warning", "ana@gmail.com", False)
+    assert result.changes.updates == []
+
+
+def test_invalid_email_is_an_error_with_a_guess():
+    f = only(check(make_tables(leads=leads(lead(email="ana@acme,com"))), now=NOW), "invalid-email")
+    assert (f.severity, f.fix, f.fixable) == ("error", "ana@acme.com", False)
+    assert '"ana@acme,com" is not an email address; correct it (perhaps "ana@acme.com")' in f.message
+
+
+def test_fix_lower_cases_and_trims_emails_with_an_audit_entry():
+    result = check(make_tables(leads=leads(lead(email=" Ana@Acme.COM "))), now=NOW, fix=True)
+    [u] = result.changes.updates
+    assert (u.table, u.record_id, u.field, u.before, u.value) == ("leads", "L-00001", "email", " Ana@Acme.COM ", "ana@acme.com")
+    [a] = result.changes.audit
+    assert (a.job, a.before, a.after, a.reason) == ("check", " Ana@Acme.COM ", "ana@acme.com", "wrote the email address in lower case, without spaces")
+    assert result.findings == []  # what remains after the fix
+
+
+def test_phone_is_rewritten_in_e164_for_the_rows_country():
+    rows = leads(lead(phone="(212) 555-0100"), lead(phone="06 12 34 56 78", country="France"), lead(phone="12345"))
+    result = check(make_tables(leads=rows), now=NOW)
+    fixes = {f.record_id: f.fix for f in result.findings if f.type == "phone-format"}
+    assert fixes == {"L-00001": "+12125550100", "L-00002": "+33612345678"}
+    bad = only(result, "invalid-phone")
+    assert (bad.record_id, bad.severity) == ("L-00003", "error")
+    assert bad.message.startswith('Leads!E4 (Phone): "12345" is not a valid phone number (read as a US number)')
+
+
+def test_phone_with_an_extension_is_not_rewritten():
+    result = check(make_tables(leads=leads(lead(phone="+1 212 555 0100 ext. 12"))), now=NOW)
+    assert result.findings == []
+
+
+def test_country_codes_and_variants_become_the_usual_name_in_the_workbook_language():
+    rows = leads(lead(country="US"), lead(country="deutschland"), lead(country="Narnia"))
+    result = check(make_tables(leads=rows), now=NOW)
+    assert {f.record_id: f.fix for f in result.findings if f.type == "country-format"} == {"L-00001": "United States", "L-00002": "Germany"}
+    assert only(result, "invalid-country").record_id == "L-00003"
+    fr = check(make_tables(lang="fr", leads=leads(lead(country="DE"), lead(country="Allemagne"))), now=NOW)
+    assert [(f.record_id, f.fix) for f in fr.findings if f.type == "country-format"] == [("L-00001", "Allemagne")]
+
+
+def test_names_in_capitals_or_lower_case_get_title_case_and_spaces_are_trimmed():
+    rows = leads(lead(first_name="JEAN-PIERRE", last_name="de la tour"), lead(company="  Acme   Corp "), lead(last_name="McDonald"))
+    result = check(make_tables(leads=rows), now=NOW)
+    fixes = {(f.record_id, f.field): (f.type, f.fix) for f in result.findings}
+    assert fixes == {
+        ("L-00001", "first_name"): ("name-case", "Jean-Pierre"),
+        ("L-00001", "last_name"): ("name-case", "De la Tour"),
+        ("L-00002", "company"): ("extra-spaces", "Acme Corp"),
+    }
+
+
+def test_title_case_can_be_switched_off_in_settings():
+    tables = make_tables(settings={"check_title_case": "FALSE"}, leads=leads(lead(first_name="ANA")))
+    assert check(tables, now=NOW).findings == []
+
+
+def test_dropdown_value_spelt_differently_is_fixed_to_the_option_key():
+    result = check(make_tables(leads=leads(lead(status="QUALIFIED!"))), now=NOW)
+    f = only(result, "option-spelling")
+    assert (f.fix, f.fixable, f.severity) == ("qualified", True, "warning")
+    assert f.message == 'Leads!N2 (Status): "QUALIFIED!" is spelt differently from the option "Qualified"; check --fix writes "Qualified"'
+
+
+def test_unknown_dropdown_value_suggests_the_closest_option():
+    f = only(check(make_tables(leads=leads(lead(industry="Sofware"))), now=NOW), "unknown-option")
+    assert (f.severity, f.fix, f.fixable) == ("error", "software", False)
+    assert f.message == 'Leads!K2 (Industry): "Sofware" is not in the Industry list; choose "Software" or add it to the Lists sheet'
+
+
+def test_french_workbook_messages_use_french_option_labels_and_headers():
+    f = only(check(make_tables(lang="fr", leads=leads(lead(industry="Logiciels"))), now=NOW), "unknown-option")
+    assert f.fix == "software"
+    assert '(Secteur): "Logiciels" is not in the Secteur list; choose "Logiciel"' in f.message
+
+
+def test_deal_stage_must_be_a_stage_of_the_stages_sheet():
+    deals = [
+        {"id": "D-00001", "name": "Big one", "stage": "proposal", "close_date": pd.Timestamp("2025-06-01")},
+        {"id": "D-00002", "name": "Other", "stage": "Negociation", "close_date": pd.Timestamp("2025-06-01")},
+    ]
+    result = check(make_tables(deals=deals), now=NOW)
+    spelt = only(result, "option-spelling")
+    assert (spelt.record_id, spelt.fix, spelt.fixable) == ("D-00001", "Proposal", True)
+    unknown = only(result, "unknown-option")
+    assert unknown.record_id == "D-00002" and "is not a Stage of the Stages sheet" in unknown.message
+
+
+def test_tags_are_checked_against_their_list():
+    rows = leads(lead(tags="VIP;Newsletter"), lead(tags="vip, golf"))
+    result = check(make_tables(leads=rows), now=NOW)
+    assert only(result, "tag-spelling").fix == "vip, newsletter"
+    f = only(result, "unknown-tag")
+    assert f.record_id == "L-00002" and '"golf" is not in the Tags list' in f.message
+
+
+def test_minimum_and_maximum_with_percent_shown_as_percent():
+    deals = [
+        {"id": "D-00001", "name": "A", "stage": "Proposal", "amount": -5.0, "close_date": pd.Timestamp("2025-06-01")},
+        {"id": "D-00002", "name": "B", "stage": "Proposal", "probability": 60.0, "close_date": pd.Timestamp("2025-06-01")},
+    ]
+    result = check(make_tables(deals=deals), now=NOW)
+    assert only(result, "below-minimum").message == "Deals!G2 (Amount): -5 is below the minimum of 0; type a value of at least 0"
+    above = only(result, "above-maximum")
+    assert (above.fix, above.fixable) == (0.6, False)
+    assert "6000% is above the maximum of 100%; type it with a % sign (60%)" in above.message
+
+
+def test_pattern_constraint_on_a_rule_sheet():
+    fields = [{"table": "leads", "name": "Budget Size", "type": "number"}]
+    f = only(check(make_tables(fields=fields), now=NOW), "pattern-mismatch")
+    assert f.table == "fields" and "lower_case_with_underscores" in f.message
+
+
+def test_unique_values_and_duplicate_ids():
+    team = TEAM + [{"id": "TM-00003", "name": "camille  martin", "email": "other@example.com"}]
+    result = check(make_tables(team=team, leads=leads(lead())), now=NOW)
+    dup = only(result, "duplicate-value")
+    assert dup.record_id == "TM-00003"
+    assert "is also in Team!B2 (TM-00001)" in dup.message
+    rows = leads(lead(), lead())
+    rows[1]["id"] = "L-00001"
+    assert only(check(make_tables(leads=rows), now=NOW), "duplicate-id").record_id == "L-00001"
+
+
+def test_references_must_exist_and_loose_ids_are_written_in_full():
+    accounts = [{"id": "A-00042", "name": "Acme"}]
+    deals = [
+        {"id": "D-00001", "name": "A", "stage": "Proposal", "account": "a-42", "close_date": pd.Timestamp("2025-06-01")},
+        {"id": "D-00002", "name": "B", "stage": "Proposal", "account": "A-00999", "close_date": pd.Timestamp("2025-06-01")},
+    ]
+    tasks = [{"id": "T-00001", "title": "Call", "status": "open", "related": "D-00002"}, {"id": "T-00002", "title": "Call", "status": "open", "related": "Q-00001"}]
+    result = check(make_tables(accounts=accounts, deals=deals, tasks=tasks), now=NOW)
+    assert only(result, "reference-format").fix == "A-00042"
+    unknown = {f.record_id: f.message for f in result.findings if f.type == "unknown-reference"}
+    assert set(unknown) == {"D-00002", "T-00002"}
+    assert '"A-00999" is not an ID in Accounts' in unknown["D-00002"]
+
+
+def test_owner_must_be_a_team_member():
+    rows = leads(lead(owner="camille martin"), lead(owner="Camile Martin"), lead(owner="Zoe"))
+    result = check(make_tables(leads=rows), now=NOW)
+    assert only(result, "user-spelling").fix == "Camille Martin"
+    unknown = {f.record_id: f.fix for f in result.findings if f.type == "unknown-user"}
+    assert unknown == {"L-00002": "Camille Martin", "L-00003": None}
+
+
+def test_dates_that_make_no_sense_are_warnings():
+    deals = [
+        {"id": "D-00001", "name": "Stale", "stage": "Proposal", "close_date": pd.Timestamp("2025-02-01")},
+        {"id": "D-00002", "name": "Won", "stage": "Closed won", "close_date": pd.Timestamp("2025-02-01")},
+        {"id": "D-00003", "name": "Odd", "stage": "Proposal", "close_date": pd.Timestamp("2025-06-01"),
+         "created": pd.Timestamp("2025-02-10"), "closed": pd.Timestamp("2025-02-01")},
+    ]
+    result = check(make_tables(deals=deals, leads=leads(lead(created=pd.Timestamp("2025-04-01")))), now=NOW)
+    stale = only(result, "stale-close-date")
+    assert stale.record_id == "D-00001"
+    assert stale.message == "Deals!J2 (Close date): 2025-02-01 has passed but the deal is still open (stage Proposal); move the close date to when you now expect to close, or set the stage to won or lost"
+    assert only(result, "future-date").message.startswith("Leads!S2 (Created): 2025-04-01 is in the future (today is 2025-03-05)")
+    assert only(result, "date-order").record_id == "D-00003"
+
+
+def test_unreadable_cells_are_reported_and_unambiguous_ones_converted():
+    tables = make_tables(leads=leads(lead(), lead(), lead()))
+    tables["leads"].invalid = {("L-00001", "created"): "March 3, 2025", ("L-00002", "created"): "31/02/2025", ("L-00003", "consent"): "maybe"}
+    result = check(tables, now=NOW)
+    conv = only(result, "typed-as-text")
+    assert (conv.record_id, conv.fix, conv.fixable) == ("L-00001", pd.Timestamp("2025-03-03"), True)
+    errors = {f.record_id: f.message for f in result.findings if f.type.startswith("invalid-")}
+    assert errors["L-00002"] == 'Leads!S3 (Created): "31/02/2025" is not a date; type a date such as 2025-03-31'
+    assert errors["L-00003"].startswith('Leads!Q4 (Email consent): "maybe" is not TRUE or FALSE')
+
+
+def test_ambiguous_dates_are_never_guessed_without_a_locale():
+    tables = make_tables(settings={}, leads=leads(lead()))
+    tables["leads"].invalid = {("L-00001", "created"): "03/04/2025"}
+    f = only(check(tables, now=NOW, fix=True), "invalid-date")
+    assert f.fixable is False and "could be read two ways" in f.message
+
+
+def test_bad_rules_are_errors_not_crashes():
+    scoring = [
+        {"rule": "Typo", "field": "industy", "operator": "in", "value": "Software", "points": 10},
+        {"rule": "Bad op", "field": "industry", "operator": "roughly", "value": "Software", "points": 10},
+        {"rule": "Fine", "field": "engagement", "operator": "greater_than", "value": "10", "points": 10},
+        {"rule": "Not a number", "field": "engagement", "operator": "greater_than", "value": "lots", "points": 5},
+        {"rule": "Never matches", "field": "industry", "operator": "in", "value": "Software, Banking", "points": 5},
+    ]
+    assignment = [{"order": 1, "table": "leads", "field": "country", "operator": "in", "value": "FR", "assign_to": "Camille Martin, Ghost"}]
+    automations = [{"name": "Mail", "table": "deals", "trigger": "field_changed", "trigger_field": "stag", "action": "send_email", "template": "nope"}]
+    result = check(make_tables(scoring_rules=scoring, assignment_rules=assignment, automations=automations, email_templates=[{"key": "welcome", "subject": "Hi", "body": "Hello"}]), now=NOW)
+    bad = sorted((f.table, f.record_id, f.field, f.severity) for f in result.findings if f.type == "bad-rule")
+    assert bad == [
+        ("assignment_rules", "2", "assign_to", "error"),
+        ("automations", "2", "template", "error"),
+        ("automations", "2", "trigger_field", "error"),
+        ("scoring_rules", "2", "field", "error"),
+        ("scoring_rules", "3", "operator", "error"),
+        ("scoring_rules", "5", "value", "error"),
+        ("scoring_rules", "6", "value", "warning"),
+    ]
+    field = next(f for f in result.findings if f.field == "field")
+    assert field.message == "'Scoring Rules'!B2 (Field): \"industy\" is not a column of Leads; use \"industry\""
+
+
+def test_stages_need_exactly_one_won_and_one_lost():
+    stages = [dict(s, won=False) for s in STAGES]
+    f = only(check(make_tables(stages=stages), now=NOW), "bad-rule")
+    assert f.field == "won" and "0 stages are ticked Won" in f.message
+
+
+def test_template_rule_rows_are_clean():
+    rows = {}
+    for name in ("scoring_rules", "assignment_rules", "automations", "email_templates", "stages"):
+        ts = SCHEMA.tables[name]
+        rows[name] = [{k: _as_read(ts, k, v) for k, v in r.items()} for r in ts.rows]
+    people = ["Hugo Bernard", "Olivia Smith", "Emma Davis", "Liam Wilson"]
+    team = TEAM + [{"id": f"TM-0000{i}", "name": n, "email": f"p{i}@example.com"} for i, n in enumerate(people, 3)]
+    result = check(make_tables(team=team, **rows), now=NOW)
+    assert [f.message for f in result.findings] == []
+
+
+def _as_read(ts, field_name, value):
+    """A template cell as the store reads it: English text, dropdown labels turned into option keys."""
+    from crm_sheets.model.values import fold_option, option_lookup
+
+    value = value.get("en") if isinstance(value, dict) else value
+    f = ts.field(field_name)
+    if f.type == "dropdown" and f.list and isinstance(value, str) and value:
+        return option_lookup(SCHEMA.lists[f.list]).get(fold_option(value), value)
+    return value
+
+
+def test_settings_with_impossible_values_are_reported():
+    settings_rows = [{"setting": "default_country", "value": "Atlantis"}, {"setting": "currency", "value": "USD"}]
+    tables = make_tables(settings={"locale": "en-US", "default_country": "Atlantis", "currency": "USD"})
+    tables.tables["settings"] = make_table("settings", settings_rows)
+    f = only(check(tables, now=NOW), "bad-setting")
+    assert f.cell == "Settings!B2" and "default_country" in f.message
+
+
+MESSY = leads(
+    lead(email=" Ana@Acme.COM", phone="(212) 555-0100", country="usa", first_name="ANA", status="Qualified ", tags="VIP ; newsletter"),
+    lead(email="bo@gmial.com", owner="noah johnson", company="Acme  Corp", industry="Sofware"),
+    lead(last_name=None, website="not a site", phone="555"),
+    lead(),
+)
+
+
+def test_applying_the_fixes_then_checking_again_finds_nothing_new_and_nothing_fixable():
+    tables = make_tables(leads=MESSY)
+    tables["leads"].invalid = {("L-00004", "created"): "2025-02-03"}
+    first = check(tables, now=NOW, fix=True)
+    assert first.stats["fixed"] == len(first.changes.updates) == len(first.changes.audit) == 9
+    before = {(f.type, f.record_id, f.field) for f in check(tables, now=NOW).findings if not f.fixable}
+    first.changes.apply_to(tables)
+    again = check(tables, now=NOW, fix=True)
+    assert again.changes.updates == []
+    assert [f for f in again.findings if f.fixable] == []
+    after = {(f.type, f.record_id, f.field) for f in again.findings}
+    assert after == before == {(f.type, f.record_id, f.field) for f in first.findings}
+    assert tables["leads"].df.loc["L-00001", ["email", "phone", "country", "first_name", "status", "tags"]].tolist() == [
+        "ana@acme.com", "+12125550100", "United States", "Ana", "qualified", "vip, newsletter",
+    ]
+    assert tables["leads"].df.loc["L-00004", "created"] == pd.Timestamp("2025-02-03")
+
+
+def test_the_data_issues_sheet_lists_findings_worst_first_with_links_to_the_cells():
+    result = check(make_tables(leads=MESSY), now=NOW)
+    [sheet] = result.changes.sheets
+    assert (sheet.name, sheet.key) == ("Data Issues", "data_issues")
+    header = next(i for i, row in enumerate(sheet.rows) if row and row[0].value == "Severity")
+    assert [c.value for c in sheet.rows[header]] == ["Severity", "Table", "Record ID", "Cell", "Column", "Value", "Problem", "Suggested fix"]
+    body = sheet.rows[header + 1:]
+    assert len(body) == len(result.findings)
+    assert [r[0].value for r in body] == sorted((r[0].value for r in body), key=["Error", "Warning", "Tidy-up"].index)
+    first = body[0]
+    assert [c.value for c in first[:6]] == ["Error", "Leads", "L-00002", "Leads!K3", "Industry", "Sofware"]
+    assert first[3].link == "Leads!K3" and first[7].value == "Software"
+    assert sheet.autofilter == f"A{header + 1}:H{len(sheet.rows)}" and sheet.freeze == (header + 1, 0)
+    assert "errors" in sheet.rows[1][0].value
+
+
+def test_the_data_issues_sheet_is_in_french_for_a_french_workbook():
+    result = check(make_tables(lang="fr", leads=leads(lead(industry="Sofware"))), now=NOW)
+    [sheet] = result.changes.sheets
+    assert sheet.name == "Problèmes de données"
+    header = next(row for row in sheet.rows if row and row[0].value == "Gravité")
+    assert [c.value for c in header][-1] == "Correction proposée"
+
+
+def test_a_clean_workbook_gets_a_short_data_issues_sheet():
+    [sheet] = check(make_tables(leads=leads(lead())), now=NOW).changes.sheets
+    assert [[c.value for c in row] for row in sheet.rows] == [["Data Issues"], ["Checked 2025-03-05 09:00: no problems found."]]

@@ -12,7 +12,7 @@ import pandas as pd
 
 from crm_sheets.jobs.check.context import SEVERITY_RANK, Collector, Context
 from crm_sheets.jobs.check.dates import check_dates
-from crm_sheets.jobs.check.fields import check_column, check_required
+from crm_sheets.jobs.check.fields import check_column, check_constraints, check_required
 from crm_sheets.jobs.check.links import check_ids, check_reference, check_unique, check_user
 from crm_sheets.jobs.check.options import check_dropdown, check_tags
 from crm_sheets.jobs.check.rules import check_rules
@@ -106,8 +106,10 @@ def _check_table(ctx: Context, out: Collector, table: Table) -> None:
             check_reference(out, table, f, col)
         elif f.type == "user":
             check_user(out, table, f, col)
-        elif data or f.type not in ("text", "location"):
-            check_column(ctx, out, table, f, col)  # rule sheets' free text is theirs: no tidy-ups
+        elif data:
+            check_column(ctx, out, table, f, col)
+        else:
+            check_constraints(out, table, f, col)  # rule sheets' free text is theirs: no tidy-ups
 
 
 def fixes_for(findings: list[Finding], tables: Tables) -> list[CellUpdate]:

@@ -195,6 +195,11 @@ def check_column(ctx: Context, out: Collector, table: Table, f: Field, col: pd.S
         check_text(out, table, f, col)
     elif f.type in TYPE_CHECKS:
         TYPE_CHECKS[f.type](out, table, f, col)
+    check_constraints(out, table, f, col)
+
+
+def check_constraints(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
+    """minimum / maximum / pattern: the constraints any table may put on a column."""
     if f.type in ("number", "integer", "money", "percent"):
         check_range(out, table, f, col)
     if f.type in ("text", "long_text", "email", "url", "location", "phone"):
