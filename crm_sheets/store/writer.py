@@ -1,0 +1,1041 @@
+"""apply_changeset: write a ChangeSet into a copy of an .xlsx package, patching only the parts it owns.
+
+Untouched zip members are copied with their compressed bytes as they were; a changed worksheet is
+edited as text row by row (no workbook object model, so charts, shapes and sparklines survive).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+from xml.sax.saxutils import escape, quoteattr
+
+from crm_sheets.errors import CrmSheetsError
+from crm_sheets.model.changeset import ChangeSet, RowAppend, RowArchive, RowRestore
+from crm_sheets.model.schema import Field, normalize_header
+from crm_sheets.model.sheets import SheetSpec
+from crm_sheets.model.tables import Table, Tables, column_letter
+from crm_sheets.store.package import (
+    CT_WORKSHEET, NS_MAIN, REL_CALC_CHAIN, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
+    open_package, refuse_dtd, relative, rels_path,
+)
+from crm_sheets.store.sheetxml import (
+    cell_xml, column_index, inline_string, is_blank, number_text, render_sheet, split_ref, styles_needed,
+)
+from crm_sheets.store.styles import ensure_styles
+
+META_SHEET = "_crm_meta"
+_DROP_WITH_SHEET = ("/drawing", "/chart", "/comments", "/vmlDrawing", "/table", "/printerSettings", "/threadedComment",
+                    "/chartUserShapes", "/hyperlink")
+
+
+def apply_changeset(src: Path, dst: Path, changeset: ChangeSet, tables: Tables) -> None:
+    """Copy the workbook ``src`` to ``dst`` with the change set applied; everything else is kept byte for byte."""
+    src, dst = Path(src), Path(dst)
+    if dst.exists() and dst.resolve() == src.resolve():
+        raise ValueError("apply_changeset writes a new file: dst must differ from src")
+    with open_package(src) as pkg:
+        patch = _Patch(pkg, tables)
+        patch.run(changeset)
+        patch.write(dst)
+
+
+# ---------------------------------------------------------------------------------------------
+# One worksheet, edited as text
+
+
+_ROW_R = re.compile(r'\br="(\d+)"')
+_CELL_R = re.compile(r'\br="([A-Z]{1,3})(\d+)"')
+_S_ATTR = re.compile(r'\bs="(\d+)"')
+_T_ATTR = re.compile(r'\bt="(\w+)"')
+
+
+@dataclass
+class _Cell:
+    col: str
+    xml: str
+
+    @property
+    def open_tag(self) -> str:
+        return self.xml[: self.xml.index(">") + 1]
+
+    @property
+    def style(self) -> int | None:
+        m = _S_ATTR.search(self.open_tag)
+        return int(m.group(1)) if m else None
+
+
+class SheetEdit:
+    """The rows of one worksheet part as text; only rows that change are re-serialised."""
+
+    def __init__(self, part: str, data: bytes):
+        refuse_dtd(data, part)
+        self.part = part
+        text = data.decode("utf-8")
+        m = re.search(r"<(\w+:)?worksheet\b", text)
+        self.p = (m.group(1) or "") if m else ""
+        p = self.p
+        empty = re.search(rf"<{p}sheetData\s*/>", text)
+        if empty:
+            self.head, body, self.tail = text[: empty.start()] + f"<{p}sheetData>", "", f"</{p}sheetData>" + text[empty.end():]
+        else:
+            start = re.search(rf"<{p}sheetData\b[^>]*>", text)
+            if start is None:
+                raise CrmSheetsError(f"{part}: worksheet has no sheetData", hint="the workbook is damaged; restore a backup")
+            end = text.rindex(f"</{p}sheetData>")
+            self.head, body, self.tail = text[: start.end()], text[start.end(): end], text[end:]
+        self.rows: dict[int, str] = {}
+        self._row_re = re.compile(rf"<{p}row\b[^>]*?(?:/>|>.*?</{p}row>)", re.S)
+        self._cell_re = re.compile(rf"<{p}c\b[^>]*?(?:/>|>.*?</{p}c>)", re.S)
+        last = 0
+        for rm in self._row_re.finditer(body):
+            row_xml = rm.group()
+            tag_end = row_xml.index(">")
+            r = _ROW_R.search(row_xml, 0, tag_end)
+            last = int(r.group(1)) if r else last + 1
+            self.rows[last] = row_xml if r else row_xml.replace("row", f'row r="{last}"', 1)
+        # only in cell start tags: text such as r="A5" inside a value must never be renumbered
+        self._cell_ref_re = re.compile(rf'(<{p}c\b[^>]*?\br=")([A-Z]{{1,3}})\d+"')
+        self.changed = False
+        self.widest = 0  # widest column we wrote, for <dimension>
+
+    # -- reading
+    def cells(self, r: int) -> dict[str, _Cell]:
+        row = self.rows.get(r)
+        if not row or row.endswith("/>") and row.count("<") == 1:
+            return {}
+        out: dict[str, _Cell] = {}
+        idx = -1
+        for cm in self._cell_re.finditer(row):
+            c = cm.group()
+            ref = _CELL_R.search(c, 0, c.index(">"))
+            idx = column_index(ref.group(1)) if ref else idx + 1
+            col = column_letter(idx)
+            out[col] = _Cell(col, c if ref else c.replace("c", f'c r="{col}{r}"', 1))
+        return out
+
+    def row_tag(self, r: int) -> str:
+        row = self.rows.get(r, f'<{self.p}row r="{r}">')
+        return row[: row.index(">") + 1]
+
+    def max_row(self) -> int:
+        return max(self.rows, default=0)
+
+    # -- writing
+    def put_cells(self, r: int, cells: dict[str, str | None], row_attrs: str | None = None) -> None:
+        """Replace or add cells of row r (None or "" removes a cell); keeps the other cells as they are."""
+        current = {col: c.xml for col, c in self.cells(r).items()}
+        for col, x in cells.items():
+            if x:
+                current[col] = x
+            else:
+                current.pop(col, None)
+        tag = self.row_tag(r) if row_attrs is None else f'<{self.p}row r="{r}"{row_attrs}>'
+        tag = re.sub(r'\sspans="[^"]*"', "", tag)  # spans is an optional hint; ours could be wrong
+        if tag.endswith("/>"):
+            tag = tag[:-2].rstrip() + ">"
+        body = "".join(current[c] for c in sorted(current, key=column_index))
+        if not body and row_attrs is None and r not in self.rows:
+            return
+        self.rows[r] = f"{tag}{body}</{self.p}row>"
+        self.changed = True
+
+    def move_rows(self, moves: dict[int, int | None]) -> None:
+        """Renumber rows (old -> new; None removes the row) and the references formulas make to them."""
+        if not moves:
+            return
+        old_rows = self.rows
+        self.rows = {}
+        remap = _RowMap(moves)
+        for r, row in old_rows.items():
+            new = moves.get(r, r) if r in moves else r
+            if new is None:
+                continue
+            if new != r:
+                row = _ROW_R.sub(f'r="{new}"', row, count=1)
+                row = self._cell_ref_re.sub(lambda m: f'{m.group(1)}{m.group(2)}{new}"', row)
+            if "<f" in row:
+                row = remap.formulas(row)
+            self.rows[new] = row
+        self.tail = remap.tail_refs(self.tail, self.p)
+        self.changed = True
+
+    def to_bytes(self, extra_cols: int = 0) -> bytes:
+        rows = "".join(self.rows[r] for r in sorted(self.rows))
+        head = self.head
+        dim = re.search(r'(<(?:\w+:)?dimension\b[^>]*\bref=")([^"]*)(")', head)
+        if dim:
+            head = head[: dim.start(2)] + self._dimension(dim.group(2)) + head[dim.end(2):]
+        return (head + rows + self.tail).encode("utf-8")
+
+    def _dimension(self, old: str) -> str:
+        first = old.split(":")[0] or "A1"
+        try:
+            first_col, first_row = split_ref(first)
+        except ValueError:
+            first_col, first_row = "A", 1
+        last_col = column_index(split_ref(old.split(":")[-1])[0]) if ":" in old else column_index(first_col)
+        for r in (self.max_row(),) if self.rows else ():
+            for col in self.cells(r):
+                last_col = max(last_col, column_index(col))
+        # the widest row may be any row; scanning all would cost O(sheet), so widen only from what we wrote
+        last_col = max(last_col, self.widest)
+        last_row = max(self.max_row(), first_row)
+        return f"{first_col}{first_row}:{column_letter(last_col)}{last_row}"
+
+
+class _RowMap:
+    """Maps row numbers through a set of moves, for formula references in and around moved rows."""
+
+    _REF = re.compile(r"(?<![A-Za-z0-9_.!'\]$])(\$?)([A-Z]{1,3})(\$?)(\d+)(?![\d(A-Za-z_!])")
+    _RANGE = r"(?<![A-Za-z0-9_.!'\]$])(\$?[A-Z]{1,3}\$?\d+):(\$?[A-Z]{1,3}\$?\d+)(?![\d(A-Za-z_!])"
+    _STRING = re.compile(r'("[^"]*")')
+    _F = re.compile(r"(<(?:\w+:)?f\b[^>]*>)(.*?)(</(?:\w+:)?f>)", re.S)
+
+    def __init__(self, moves: dict[int, int | None]):
+        self.moves = moves
+
+    def row(self, r: int, edge: str = "") -> int | None:
+        if r not in self.moves:
+            return r
+        new = self.moves[r]
+        if new is not None or not edge:
+            return new
+        step = 1 if edge == "start" else -1
+        probe = r + step
+        while probe in self.moves and self.moves[probe] is None:
+            probe += step
+        return self.row(probe)
+
+    def formula(self, text: str) -> str:
+        parts = self._STRING.split(text)
+        for i in range(0, len(parts), 2):  # odd parts are string literals
+            parts[i] = re.sub(self._RANGE + "|" + self._REF.pattern, self._one, parts[i])
+        return "".join(parts)
+
+    def _one(self, m: re.Match) -> str:
+        if m.group(1):  # a range: shrink to surviving rows
+            a = self._REF.fullmatch(m.group(1))
+            b = self._REF.fullmatch(m.group(2))
+            if not a or not b:
+                return m.group(0)
+            ra, rb = self.row(int(a.group(4)), "start"), self.row(int(b.group(4)), "end")
+            if ra is None or rb is None or ra > rb:
+                return "#REF!"
+            return f"{a.group(1)}{a.group(2)}{a.group(3)}{ra}:{b.group(1)}{b.group(2)}{b.group(3)}{rb}"
+        new = self.row(int(m.group(6)))
+        if new is None:
+            return "#REF!"
+        return f"{m.group(3)}{m.group(4)}{m.group(5)}{new}"
+
+    def formulas(self, row: str) -> str:
+        def fix(m: re.Match) -> str:
+            tag = m.group(1)
+            ref = re.search(r'\bref="([^"]*)"', tag)
+            if ref:
+                tag = tag[: ref.start(1)] + self.sqref(ref.group(1)) + tag[ref.end(1):]
+            body = html.unescape(m.group(2))
+            return tag + escape(self.formula(body)) + m.group(3)
+
+        return self._F.sub(fix, row)
+
+    def sqref(self, sqref: str) -> str:
+        out = []
+        for part in sqref.split():
+            a, _, b = part.partition(":")
+            try:
+                ca, ra = split_ref(a)
+                cb, rb = split_ref(b) if b else (ca, ra)
+            except ValueError:
+                out.append(part)
+                continue
+            na, nb = self.row(ra, "start" if b else ""), self.row(rb, "end" if b else "")
+            if na is None or nb is None or na > nb:
+                continue
+            out.append(f"{ca}{na}:{cb}{nb}" if b else f"{ca}{na}")
+        return " ".join(out)
+
+    def tail_refs(self, tail: str, p: str) -> str:
+        """Hyperlinks and merged cells follow their rows; those on removed rows go."""
+        def fix(m: re.Match) -> str:
+            new = self.sqref(m.group(2))
+            return m.group(1) + new + m.group(3) if new else ""
+
+        tail = re.sub(rf'(<{p}hyperlink\b[^>]*?\bref=")([^"]*)("[^>]*?(?:/>|>.*?</{p}hyperlink>))', fix, tail, flags=re.S)
+        tail = re.sub(rf'(<{p}mergeCell\b[^>]*?\bref=")([^"]*)("[^>]*?/>)', fix, tail)
+        count = len(re.findall(rf"<{p}mergeCell\b", tail))
+        return re.sub(rf'(<{p}mergeCells\b[^>]*?\bcount=")\d+(")', rf"\g<1>{count}\2", tail)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cell values in and out
+
+
+def _unescape(text: str) -> str:
+    return html.unescape(text)
+
+
+def _inline_text(xml: str) -> str:
+    body = re.sub(r"<(?:\w+:)?rPh\b.*?</(?:\w+:)?rPh>", "", xml, flags=re.S)
+    return "".join(_unescape(t) for t in re.findall(r"<(?:\w+:)?t\b[^>]*>(.*?)</(?:\w+:)?t>", body, re.S))
+
+
+def _value_text(xml: str) -> str | None:
+    m = re.search(r"<(?:\w+:)?v>(.*?)</(?:\w+:)?v>", xml, re.S)
+    return _unescape(m.group(1)) if m else None
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def cell_value(cell: _Cell, sst: list[str]) -> Any:
+    """The value a cell shows (text, number, bool), as stored: no number format applied."""
+    tag = cell.open_tag
+    t = _T_ATTR.search(tag)
+    t = t.group(1) if t else "n"
+    if t == "inlineStr":
+        return _inline_text(cell.xml)
+    v = _value_text(cell.xml)
+    if v is None:
+        return None
+    if t == "s":
+        i = int(v)
+        return sst[i] if 0 <= i < len(sst) else None
+    if t == "b":
+        return v.strip() in ("1", "true")
+    if t in ("str", "e", "d"):
+        return v
+    try:
+        return _number(v)
+    except ValueError:
+        return v
+
+
+def cell_record(cell: _Cell, sst: list[str]) -> dict[str, Any]:
+    """A cell as a JSON-able record precise enough to write it back the same (RowRestore)."""
+    tag = cell.open_tag
+    rec: dict[str, Any] = {"c": cell.col}
+    if cell.style is not None:
+        rec["s"] = cell.style
+    t = _T_ATTR.search(tag)
+    t = t.group(1) if t else "n"
+    value = cell_value(cell, sst)
+    if value is not None:
+        rec["v"] = value
+        rec["t"] = {"s": "text", "inlineStr": "text"}.get(t, t)
+        if t == "s":
+            rec["i"] = int(_value_text(cell.xml) or 0)
+        if t == "n":
+            raw = _value_text(cell.xml) or ""
+            if number_text(value) != raw:
+                rec["raw"] = raw
+    f = re.search(r"<(?:\w+:)?f\b([^>]*)>(.*?)</(?:\w+:)?f>", cell.xml, re.S)
+    if f and 't="shared"' not in f.group(1) and 't="array"' not in f.group(1):
+        rec["f"] = _unescape(f.group(2))
+    return rec
+
+
+def record_xml(ref: str, rec: dict[str, Any], sst: list[str]) -> str:
+    """Write a cell back from cell_record: same value type, style, shared-string index when still valid."""
+    s = f' s="{rec["s"]}"' if rec.get("s") else ""
+    t, v = rec.get("t"), rec.get("v")
+    f = f"<f>{escape(rec['f'])}</f>" if rec.get("f") else ""
+    if v is None and not f:
+        return f'<c r="{ref}"{s}/>' if s else ""
+    if t == "text":
+        i = rec.get("i")
+        if i is not None and 0 <= i < len(sst) and sst[i] == v:
+            return f'<c r="{ref}"{s} t="s"><v>{i}</v></c>'
+        return inline_string(ref, str(v), rec.get("s"))
+    if t == "b":
+        return f'<c r="{ref}"{s} t="b">{f}<v>{int(bool(v))}</v></c>'
+    if t in ("str", "e", "d"):
+        return f'<c r="{ref}"{s} t="{t}">{f}<v>{escape(str(v))}</v></c>'
+    if v is None:
+        return f'<c r="{ref}"{s}>{f}</c>'
+    return f'<c r="{ref}"{s}>{f}<v>{escape(rec.get("raw") or number_text(v))}</v></c>'
+
+
+def field_value(f: Field | None, value: Any, tables: Tables) -> Any:
+    """A job's value as the workbook shows it: option keys become labels in the workbook language."""
+    if f is None or is_blank(value):
+        return value
+    if f.type in ("dropdown", "tags") and f.list and isinstance(value, str):
+        try:
+            lst = tables.list(f.list)
+        except KeyError:
+            return value
+        labels = {o.key: o.label(tables.lang) for o in lst.options}
+        if f.type == "tags":
+            return ", ".join(labels.get(k.strip(), k.strip()) for k in value.split(",") if k.strip())
+        return labels.get(value, value)
+    if f.type == "checkbox":
+        return bool(value)
+    if f.type == "integer" and isinstance(value, float) and value == int(value):
+        return int(value)
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if f.type == "date" and isinstance(value, dt.datetime) and value == dt.datetime(value.year, value.month, value.day):
+        return value.date()
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# A table on its sheet
+
+
+@dataclass
+class _TableState:
+    name: str
+    sheet: SheetEdit
+    part: TablePart | None
+    header_row: int
+    end_row: int  # last data row (>= header_row)
+    cols: dict[str, str]  # field -> column letter
+    first_col: int
+    last_col: int
+    schema_fields: dict[str, Field] = field(default_factory=dict)
+    ref_end: int = 0  # last row of the table part's range (minus removed rows)
+    touched: bool = False  # rows appended or removed: the table part's range must follow
+    new_columns: list[tuple[str, str]] = field(default_factory=list)  # (column letter, header) added
+
+    def ref(self) -> str:
+        end = max(self.end_row, self.header_row + 1)
+        return f"{column_letter(self.first_col)}{self.header_row}:{column_letter(self.last_col)}{end}"
+
+
+class _Patch:
+    def __init__(self, pkg: Package, tables: Tables):
+        self.pkg = pkg
+        self.tables = tables
+        self.replaced: dict[str, bytes] = {}
+        self.added: dict[str, bytes] = {}
+        self.deleted: set[str] = set()
+        self.ct_add: dict[str, str] = {}
+        self.sheets: dict[str, SheetEdit] = {}
+        self.states: dict[str, _TableState] = {}
+        self._sst: list[str] | None = None
+        self.workbook_text: str | None = None
+        self.wb_rels_text: str | None = None
+        self.new_sheet_names: list[str] = []
+        self.meta_updates: dict[str, Any] = {}
+        self.recalc = False
+
+    # -- loading
+    def sheet_edit(self, part: str) -> SheetEdit:
+        if part not in self.sheets:
+            self.sheets[part] = SheetEdit(part, self.pkg.read(part))
+        return self.sheets[part]
+
+    @property
+    def sst(self) -> list[str]:
+        if self._sst is None:
+            self._sst = []
+            part = next((r.target for r in self.pkg.workbook_rels if r.type.endswith("/sharedStrings")), "xl/sharedStrings.xml")
+            if self.pkg.has(part):
+                root = self.pkg.xml(part)
+                for si in root.iter(f"{{{NS_MAIN}}}si"):
+                    texts = [t.text or "" for t in si.iter(f"{{{NS_MAIN}}}t")]
+                    phon = {id(t) for rph in si.iter(f"{{{NS_MAIN}}}rPh") for t in rph.iter(f"{{{NS_MAIN}}}t")}
+                    texts = [t.text or "" for t in si.iter(f"{{{NS_MAIN}}}t") if id(t) not in phon]
+                    self._sst.append("".join(texts))
+        return self._sst
+
+    def state(self, table_name: str) -> _TableState:
+        if table_name in self.states:
+            return self.states[table_name]
+        t = self.tables.get(table_name)
+        if t is None:
+            raise CrmSheetsError(
+                f"{self.pkg.path.name}: the change set writes to table {table_name!r}, which this workbook does not have",
+                hint="run `crm-sheets upgrade` to add the missing sheets",
+            )
+        ref = self.pkg.sheet(t.sheet or t.schema.sheet_name(self.tables.lang))
+        if ref is None or not ref.part:
+            raise CrmSheetsError(f"{self.pkg.path.name}: sheet {t.sheet!r} of table {table_name!r} is missing",
+                                 hint="read the workbook again; was the sheet renamed or deleted?")
+        sheet = self.sheet_edit(ref.part)
+        parts = self.pkg.tables(ref)
+        part = next((p for p in parts if t.schema.excel_name in (p.name, p.display_name)), parts[0] if parts else None)
+        if part is not None:
+            a, _, b = part.ref.partition(":")
+            c1, r1 = split_ref(a)
+            c2, r2 = split_ref(b or a)
+            header_row = r1 + part.header_rows - 1
+            first, last, end = column_index(c1), column_index(c2), r2 - part.totals_rows
+        else:
+            header_row, first, end = 1, 0, 1
+            last = max((column_index(c) for c in sheet.cells(1)), default=0)
+        cols = dict(t.columns)
+        if not cols:
+            cols = self._columns_from_headers(t, sheet, header_row)
+        if cols:
+            last = max(last, *(column_index(c) for c in cols.values()))
+        end = max([end, header_row, *t.rows.values()])
+        st = _TableState(table_name, sheet, part, header_row, end, cols, first, last,
+                         {f.name: f for f in t.schema.fields})
+        st.ref_end = end if part is not None else 0
+        # blank rows at the bottom of the table (an empty table keeps one) are filled before growing it
+        records = set(t.rows.values())
+        while st.end_row > st.header_row and st.end_row not in records and not self._row_has_values(sheet, st.end_row):
+            st.end_row -= 1
+        self.states[table_name] = st
+        return st
+
+    def _row_has_values(self, sheet: SheetEdit, r: int) -> bool:
+        return any(cell_value(c, self.sst) not in (None, "") for c in sheet.cells(r).values())
+
+    def _columns_from_headers(self, t: Table, sheet: SheetEdit, header_row: int) -> dict[str, str]:
+        out = {}
+        for col, c in sheet.cells(header_row).items():
+            text = cell_value(c, self.sst)
+            key = normalize_header(text) if text is not None else ""
+            for f in t.schema.fields:
+                if key and key in f.names() and f.name not in out:
+                    out[f.name] = col
+        return out
+
+    def headers(self, st: _TableState) -> dict[str, str]:
+        """Column letter -> header text of a table's header row."""
+        out = {}
+        for col, c in st.sheet.cells(st.header_row).items():
+            if st.first_col <= column_index(col) <= st.last_col:
+                v = cell_value(c, self.sst)
+                out[col] = "" if v is None else str(v)
+        return out
+
+    def column(self, st: _TableState, field_name: str) -> str:
+        """The column of a field; a field the sheet lacks gets a new column at the right of the table."""
+        col = st.cols.get(field_name)
+        if col:
+            return col
+        f = st.schema_fields.get(field_name)
+        if f is None:
+            raise CrmSheetsError(f"table {st.name!r} has no field {field_name!r}", hint="check the job's change set")
+        st.last_col += 1
+        col = column_letter(st.last_col)
+        header = f.header(self.tables.lang)
+        left = st.sheet.cells(st.header_row).get(column_letter(st.last_col - 1))
+        st.sheet.put_cells(st.header_row, {col: inline_string(f"{col}{st.header_row}", header, left.style if left else None)})
+        st.cols[field_name] = col
+        st.new_columns.append((col, header))
+        return col
+
+    # -- the change set
+    def run(self, cs: ChangeSet) -> None:
+        captured: list[tuple[RowArchive, _TableState, dict[str, Any]]] = []
+        removals: dict[str, list[int]] = {}
+        appends: dict[str, list[tuple[int | None, dict[str, str]]]] = {}  # table -> rows of cell xml by column
+        for u in cs.updates:
+            st = self.state(u.table)
+            r = self.tables[u.table].rows.get(u.record_id)
+            if r is None:
+                pending = [a for a in cs.appends if a.table == u.table and a.record_id == u.record_id]
+                if pending:  # an update to a row appended by the same change set
+                    pending_values = dict(pending[-1].values)
+                    pending_values[u.field] = u.value
+                    cs.appends[cs.appends.index(pending[-1])] = RowAppend(u.table, u.record_id, pending_values)
+                    continue
+                raise CrmSheetsError(f"{u.table}: record {u.record_id} is not in the workbook",
+                                     hint="read the workbook again and re-run the job")
+            self._set(st, r, {u.field: u.value})
+        for a in cs.archives:
+            st = self.state(a.table)
+            r = self.tables[a.table].rows.get(a.record_id)
+            if r is None:
+                raise CrmSheetsError(f"{a.table}: record {a.record_id} to archive is not in the workbook",
+                                     hint="read the workbook again and re-run the job")
+            captured.append((a, st, self._capture(st, r)))
+            removals.setdefault(a.table, []).append(r)
+        for res in cs.restores:
+            ast = self.state(res.archive)
+            r, data = self._find_archived(ast, res)
+            removals.setdefault(res.archive, []).append(r)
+            appends.setdefault(res.table, []).append((None, self._restored_cells(self.state(res.table), data)))
+        for a, st, data in captured:
+            ast = self.state(a.archive)
+            values = {"record": a.record_id, "table": a.table, **dict(a.info),
+                      "data": json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"))}
+            appends.setdefault(a.archive, []).append((None, self._append_cells(ast, values)))
+        for a in cs.appends:
+            st = self.state(a.table)
+            values = dict(a.values)
+            if st.schema_fields and "id" in st.schema_fields:
+                values["id"] = a.record_id
+            appends.setdefault(a.table, []).append((None, self._append_cells(st, values)))
+        for name, rows in removals.items():
+            self._remove_rows(self.state(name), sorted(set(rows)))
+        for name, rows in appends.items():
+            self._append_rows(self.state(name), [cells for _, cells in rows])
+        self._sequences_and_sheets(cs)
+
+    def _set(self, st: _TableState, r: int, values: dict[str, Any]) -> None:
+        cells = st.sheet.cells(r)
+        out: dict[str, str | None] = {}
+        for name, value in values.items():
+            col = self.column(st, name)
+            old = cells.get(col)
+            v = field_value(st.schema_fields.get(name), value, self.tables)
+            style = old.style if old else None
+            out[col] = cell_xml(f"{col}{r}", v, style if style is not None else self._date_xf(v), self.pkg.date1904) or None
+        st.sheet.put_cells(r, out)
+        self.recalc = True
+
+    def _append_cells(self, st: _TableState, values: dict[str, Any]) -> dict[str, str]:
+        """Cells of a new row, as {column: xml with a placeholder row number}; styles come later."""
+        out = {}
+        for name, value in values.items():
+            if name not in st.schema_fields and name not in st.cols:
+                continue  # info keys the archive table has no column for
+            col = self.column(st, name)
+            v = field_value(st.schema_fields.get(name), value, self.tables)
+            out[col] = ("value", v)
+        return out  # type: ignore[return-value]
+
+    def _capture(self, st: _TableState, r: int) -> dict[str, Any]:
+        """The whole sheet row as {header: value} plus what RowRestore needs to put it back exactly."""
+        headers = self.headers(st)
+        data: dict[str, Any] = {}
+        cells: dict[str, Any] = {}
+        used: set[str] = set()
+        for col, c in st.sheet.cells(r).items():
+            h = headers.get(col) or ""
+            key = h if h and h not in used else f"[{col}]"
+            used.add(key)
+            rec = cell_record(c, self.sst)
+            if "v" in rec:
+                data[key] = rec["v"]
+            cells[key] = rec
+        tag = st.sheet.row_tag(r)
+        attrs = re.sub(r'\s(r|spans)="[^"]*"', "", tag[tag.index("row") + 3:].rstrip("/>").rstrip(">"))
+        data["_cells"] = cells
+        if attrs.strip():
+            data["_row"] = attrs.strip()
+        return data
+
+    def _find_archived(self, ast: _TableState, res: RowRestore) -> tuple[int, dict[str, Any]]:
+        rec_col, table_col, data_col = (ast.cols.get(k) for k in ("record", "table", "data"))
+        if not rec_col or not data_col:
+            raise CrmSheetsError(f"archive table {res.archive!r} has no Record or Original row column",
+                                 hint="run `crm-sheets upgrade` to repair the sheet")
+        for r in range(ast.end_row, ast.header_row, -1):  # the latest archived copy wins
+            cells = ast.sheet.cells(r)
+            if rec_col not in cells or str(cell_value(cells[rec_col], self.sst)) != res.record_id:
+                continue
+            if table_col and table_col in cells and str(cell_value(cells[table_col], self.sst)) not in ("", res.table):
+                continue
+            raw = cell_value(cells[data_col], self.sst) if data_col in cells else None
+            try:
+                return r, json.loads(str(raw))
+            except ValueError:
+                raise CrmSheetsError(f"{ast.sheet.part}: row {r} of {res.archive!r} has no readable original row",
+                                     hint="the Original row cell was edited; restore it from a backup") from None
+        raise CrmSheetsError(f"record {res.record_id} is not in the {res.archive!r} sheet", hint="nothing to restore")
+
+    def _restored_cells(self, st: _TableState, data: dict[str, Any]) -> dict[str, Any]:
+        by_header = {normalize_header(h): col for col, h in self.headers(st).items() if h}
+        out: dict[str, Any] = {}
+        for key, rec in data.get("_cells", {}).items():
+            col = by_header.get(normalize_header(key)) if not key.startswith("[") else None
+            col = col or rec.get("c")
+            if col and col not in out:
+                out[col] = ("record", rec)
+        if data.get("_row"):
+            out["__row__"] = data["_row"]
+        return out
+
+    def _remove_rows(self, st: _TableState, rows: list[int]) -> None:
+        removed = [r for r in rows if st.header_row < r <= st.end_row]
+        if not removed:
+            return
+        moves: dict[int, int | None] = {}
+        shift = 0
+        gone = set(removed)
+        for r in range(removed[0], st.end_row + 1):
+            if r in gone:
+                moves[r] = None
+                shift += 1
+            elif shift:
+                moves[r] = r - shift
+        st.sheet.move_rows(moves)
+        st.end_row -= len(removed)
+        st.ref_end -= len(removed)
+        st.touched = True
+        self.recalc = True
+
+    def _append_rows(self, st: _TableState, rows: list[dict[str, Any]]) -> None:
+        template = st.end_row if st.end_row > st.header_row else st.header_row + 1
+        tmpl_cells = st.sheet.cells(template)
+        tmpl_styles = {col: c.style for col, c in tmpl_cells.items() if c.style is not None}
+        tag = st.sheet.row_tag(template) if template in st.sheet.rows else ""
+        tmpl_attrs = re.sub(r'\s(r|spans)="[^"]*"', "", tag[tag.index("row") + 3:].rstrip("/>").rstrip(">")) if tag else ""
+        for values in rows:
+            r = st.end_row + 1
+            row_attrs = values.pop("__row__", None)
+            cells: dict[str, str | None] = {}
+            for col, style in tmpl_styles.items():
+                if st.first_col <= column_index(col) <= st.last_col:
+                    cells[col] = f'<c r="{col}{r}" s="{style}"/>'
+            for col, (kind, v) in values.items():
+                ref = f"{col}{r}"
+                if kind == "record":
+                    cells[col] = record_xml(ref, v, self.sst) or None
+                else:
+                    style = tmpl_styles.get(col)
+                    cells[col] = cell_xml(ref, v, style if style is not None else self._date_xf(v), self.pkg.date1904) or None
+            attrs = f" {row_attrs}" if row_attrs else tmpl_attrs
+            st.sheet.put_cells(r, cells, row_attrs=attrs if r not in st.sheet.rows else None)
+            st.sheet.widest = max(st.sheet.widest, st.last_col)
+            st.end_row = r
+            st.touched = True
+        self.recalc = True
+
+    def _date_xf(self, value: Any) -> int | None:
+        """A date written where no style says how to show it gets our date format (not a bare serial)."""
+        if not isinstance(value, (dt.date, dt.datetime)):
+            return None
+        name = "datetime" if isinstance(value, dt.datetime) else "date"
+        return self._styles([(name, None)])[(name, None)]
+
+    def _styles(self, wanted: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], int]:
+        part = next((r.target for r in self.pkg.workbook_rels if r.type.endswith("/styles")), "xl/styles.xml")
+        current = self.replaced.get(part) or self.pkg.read(part)
+        new, xfs = ensure_styles(current, wanted)
+        if new != current:
+            self.replaced[part] = new
+        return xfs
+
+    # -- sequences, owned sheets, workbook
+    def _sequences_and_sheets(self, cs: ChangeSet) -> None:
+        for spec in cs.sheets:
+            self._replace_sheet(spec)
+        for table, number in cs.sequences.items():
+            self.meta_updates[f"seq.{table}"] = int(number)
+        if self.meta_updates:
+            self._write_meta()
+
+    def _write_meta(self) -> None:
+        ref = self.pkg.sheet(META_SHEET)
+        if ref is None or not ref.part:
+            spec = SheetSpec(name=META_SHEET, key="_crm_meta", rows=[["Key", "Value"]], hidden=True, landscape=False)
+            spec.rows += [[k, v] for k, v in sorted(self.meta_updates.items())]
+            self._add_sheet(spec, META_SHEET)
+            return
+        sheet = self.sheet_edit(ref.part)
+        found: dict[str, int] = {}
+        for r in sorted(sheet.rows):
+            a = sheet.cells(r).get("A")
+            if a is not None:
+                found[str(cell_value(a, self.sst))] = r
+        for key, value in self.meta_updates.items():
+            r = found.get(key)
+            if r is None:
+                r = sheet.max_row() + 1
+                last = sheet.cells(r - 1)
+                sa, sb = (last.get(c).style if last.get(c) else None for c in ("A", "B"))
+                sheet.put_cells(r, {"A": inline_string(f"A{r}", key, sa), "B": cell_xml(f"B{r}", value, sb) or None})
+                self._extend_meta_table(ref, r)
+            else:
+                old = sheet.cells(r).get("B")
+                sheet.put_cells(r, {"B": cell_xml(f"B{r}", value, old.style if old else None) or None})
+
+    def _extend_meta_table(self, ref: Any, r: int) -> None:
+        for part in self.pkg.tables(ref):
+            a, _, b = part.ref.partition(":")
+            c2, r2 = split_ref(b or a)
+            key = f"__meta__{part.part}"
+            if key in self.states:
+                self.states[key].end_row = r
+            elif r2 == r - 1:
+                st = _TableState("_meta", self.sheet_edit(ref.part), part, split_ref(a)[1], r, {},
+                                 column_index(split_ref(a)[0]), column_index(c2), ref_end=r2, touched=True)
+                self.states[key] = st
+
+    def _find_owned(self, spec: SheetSpec) -> Any:
+        mapped = self.tables.meta.get(f"sheet.{spec.key}") if self.tables.meta else None
+        candidates = [mapped, spec.name]
+        owned = self.tables.schema.owned_sheets.get(spec.key)
+        if owned is not None:
+            candidates += list(owned.title.values())
+        for name in candidates:
+            if name and self.pkg.sheet(str(name)) is not None:
+                return self.pkg.sheet(str(name))
+        return None
+
+    def _replace_sheet(self, spec: SheetSpec) -> None:
+        existing = self._find_owned(spec)
+        if existing is None or not existing.part:
+            name = self._add_sheet(spec, spec.name)
+        else:
+            name = existing.name
+            for rel in self.pkg.rels(existing.part):
+                if rel.external or not any(rel.type.endswith(k) for k in _DROP_WITH_SHEET):
+                    continue
+                self._drop_part_tree(rel.target)
+            self._render_into(spec, existing.part, name)
+            if spec.hidden and existing.state == "visible":
+                self._set_sheet_state(name, "hidden")
+        if spec.key and spec.key != "_crm_meta" and self.tables.meta.get(f"sheet.{spec.key}") != name:
+            if self.pkg.sheet(META_SHEET) is not None:
+                self.meta_updates[f"sheet.{spec.key}"] = name
+
+    def _drop_part_tree(self, part: str) -> None:
+        if not self.pkg.has(part) or part in self.deleted:
+            return
+        self.deleted.add(part)
+        rp = rels_path(part)
+        if self.pkg.has(rp):
+            self.deleted.add(rp)
+            for rel in self.pkg.rels(part):
+                if not rel.external and any(rel.type.endswith(k) for k in ("/chart", "/chartStyle", "/chartColorStyle", "/chartUserShapes")):
+                    self._drop_part_tree(rel.target)
+
+    def _render_into(self, spec: SheetSpec, part: str, name: str) -> None:
+        wanted = styles_needed(spec)
+        xfs = self._styles(wanted) if wanted else {}
+        drawing = charts = None
+        if spec.charts:
+            drawing = self._free_part("xl/drawings/drawing{}.xml")
+            self.added[drawing] = b""  # reserve the name
+            charts = []
+            for _ in spec.charts:
+                c = self._free_part("xl/charts/chart{}.xml")
+                self.added[c] = b""
+                charts.append(c)
+        out = render_sheet(spec, name, xfs, self.pkg.date1904, drawing, charts)
+        self._put(part, out.xml)
+        rels = "".join(
+            f'<Relationship Id="{rid}" Type="{typ}" Target={quoteattr(target if ext else relative(part, target))}'
+            + (' TargetMode="External"' if ext else "") + "/>"
+            for rid, typ, target, ext in out.rels
+        )
+        rp = rels_path(part)
+        if out.rels:
+            self._put(rp, ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="'
+                           f'http://schemas.openxmlformats.org/package/2006/relationships">{rels}</Relationships>').encode())
+        elif self.pkg.has(rp):
+            self.deleted.add(rp)
+        for p, data in out.parts.items():
+            self._put(p, data)
+        self.ct_add.update(out.content_types)
+        self.recalc = True
+
+    def _put(self, part: str, data: bytes) -> None:
+        self.deleted.discard(part)
+        if self.pkg.has(part):
+            self.replaced[part] = data
+        else:
+            self.added[part] = data
+
+    def _free_part(self, pattern: str) -> str:
+        n = 1
+        while True:
+            p = pattern.format(n)
+            if not self.pkg.has(p) and p not in self.added:
+                return p
+            n += 1
+
+    # -- workbook.xml, its rels, content types, app.xml
+    def _workbook(self) -> str:
+        if self.workbook_text is None:
+            data = self.pkg.read("xl/workbook.xml")
+            refuse_dtd(data, "xl/workbook.xml")
+            self.workbook_text = data.decode("utf-8")
+        return self.workbook_text
+
+    def _wb_rels(self) -> str:
+        if self.wb_rels_text is None:
+            data = self.pkg.read(rels_path("xl/workbook.xml"))
+            refuse_dtd(data, "xl/_rels/workbook.xml.rels")
+            self.wb_rels_text = data.decode("utf-8")
+        return self.wb_rels_text
+
+    def _add_sheet(self, spec: SheetSpec, name: str) -> str:
+        part = self._free_part("xl/worksheets/sheet{}.xml")
+        self.added[part] = b""
+        rels_text = self._wb_rels()
+        ids = {int(x) for x in re.findall(r'Id="rId(\d+)"', rels_text)}
+        rid = f"rId{max(ids, default=0) + 1}"
+        while f'Id="{rid}"' in rels_text:
+            rid = f"rId{int(rid[3:]) + 1}"
+        self.wb_rels_text = rels_text.replace(
+            "</Relationships>",
+            f'<Relationship Id="{rid}" Type="{REL_WORKSHEET}" Target="{relative("xl/workbook.xml", part)}"/></Relationships>',
+        )
+        wb = self._workbook()
+        prefix = _prefix_for(wb, "http://schemas.openxmlformats.org/officeDocument/2006/relationships") or "r"
+        if prefix == "r" and "xmlns:r=" not in wb:
+            wb = re.sub(r"(<(?:\w+:)?workbook\b)", r'\1 xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"', wb, count=1)
+        ids_s = [int(x) for x in re.findall(r'<(?:\w+:)?sheet\b[^>]*?\bsheetId="(\d+)"', wb)]
+        sheet_id = max(ids_s, default=0) + 1
+        mp = re.search(r"<(\w+:)?sheets\b", wb)
+        p = (mp.group(1) or "") if mp else ""
+        state = ' state="hidden"' if spec.hidden else ""
+        el = f'<{p}sheet name={quoteattr(name)} sheetId="{sheet_id}"{state} {prefix}:id="{rid}"/>'
+        if re.search(rf"<{p}sheets\s*/>", wb):
+            wb = re.sub(rf"<{p}sheets\s*/>", f"<{p}sheets>{el}</{p}sheets>", wb, count=1)
+        else:
+            wb = wb.replace(f"</{p}sheets>", f"{el}</{p}sheets>", 1)
+        self.workbook_text = wb
+        self.ct_add[part] = CT_WORKSHEET
+        self.new_sheet_names.append(name)
+        self._render_into(spec, part, name)
+        return name
+
+    def _set_sheet_state(self, name: str, state: str) -> None:
+        wb = self._workbook()
+        m = re.search(rf"<(?:\w+:)?sheet\b[^>]*?\bname={re.escape(quoteattr(name))}[^>]*?/>", wb)
+        if m:
+            tag = re.sub(r'\sstate="[^"]*"', "", m.group())
+            tag = tag[:-2].rstrip() + f' state="{state}"/>'
+            self.workbook_text = wb[: m.start()] + tag + wb[m.end():]
+
+    def _finish_workbook(self) -> None:
+        sheets_changed = any(s.changed for s in self.sheets.values()) or any(
+            self.pkg.content_types.type_of(p) == CT_WORKSHEET for p in self.replaced) or self.new_sheet_names
+        if sheets_changed:
+            calc = next((r for r in self.pkg.workbook_rels if r.type == REL_CALC_CHAIN), None)
+            if calc is not None or self.pkg.has("xl/calcChain.xml"):
+                self.deleted.add(calc.target if calc else "xl/calcChain.xml")
+                rels = self._wb_rels()
+                self.wb_rels_text = re.sub(rf'<Relationship\b[^>]*?Type="{re.escape(REL_CALC_CHAIN)}"[^>]*?/>', "", rels)
+        if self.recalc or sheets_changed:
+            wb = self._workbook()
+            m = re.search(r"<(\w+:)?calcPr\b[^>]*?/?>", wb)
+            if m:
+                tag = re.sub(r'\sfullCalcOnLoad="[^"]*"', "", m.group())
+                end = -2 if tag.endswith("/>") else -1
+                tag = tag[:end].rstrip() + ' fullCalcOnLoad="1"' + tag[end:]
+                wb = wb[: m.start()] + tag + wb[m.end():]
+            else:
+                p = (re.search(r"<(\w+:)?workbook\b", wb).group(1) or "")
+                after = None
+                for t in ("definedNames", "externalReferences", "functionGroups", "sheets"):
+                    mm = re.search(rf"</{p}{t}>|<{p}{t}\s*/>", wb)
+                    if mm:
+                        after = mm.end()
+                        break
+                if after is not None:
+                    wb = wb[:after] + f'<{p}calcPr fullCalcOnLoad="1"/>' + wb[after:]
+            self.workbook_text = wb
+        if self.workbook_text is not None:
+            self.replaced["xl/workbook.xml"] = self.workbook_text.encode("utf-8")
+        if self.wb_rels_text is not None:
+            self.replaced[rels_path("xl/workbook.xml")] = self.wb_rels_text.encode("utf-8")
+        self._content_types()
+        if self.new_sheet_names and self.pkg.has("docProps/app.xml"):
+            app = self.pkg.read("docProps/app.xml")
+            refuse_dtd(app, "docProps/app.xml")
+            new = _app_titles(app.decode("utf-8"), self.new_sheet_names)
+            if new is not None:
+                self.replaced["docProps/app.xml"] = new.encode("utf-8")
+
+    def _content_types(self) -> None:
+        gone = {p for p in self.deleted if p in self.pkg.content_types.overrides}
+        if not self.ct_add and not gone:
+            return
+        text = self.pkg.read("[Content_Types].xml").decode("utf-8")
+        for p in gone:
+            text = re.sub(rf'<Override\b[^>]*?PartName="/{re.escape(p)}"[^>]*?/>', "", text)
+        adds = "".join(
+            f'<Override PartName="/{p}" ContentType="{t}"/>' for p, t in self.ct_add.items()
+            if self.pkg.content_types.overrides.get(p) != t or p in gone
+        )
+        text = text.replace("</Types>", adds + "</Types>")
+        self.replaced["[Content_Types].xml"] = text.encode("utf-8")
+
+    def _table_parts(self) -> None:
+        for st in self.states.values():
+            if st.part is None or not st.sheet.changed:
+                continue
+            data = self.replaced.get(st.part.part) or self.pkg.read(st.part.part)
+            refuse_dtd(data, st.part.part)
+            text = data.decode("utf-8")
+            old = st.part.ref
+            a, _, b = old.partition(":")
+            if not st.touched and not st.new_columns:
+                continue
+            end = max(st.end_row, st.ref_end, st.header_row + 1) + st.part.totals_rows
+            new = f"{column_letter(st.first_col)}{split_ref(a)[1]}:{column_letter(st.last_col)}{end}"
+            if new == old:
+                continue
+            text = re.sub(r'(<(?:\w+:)?table\b[^>]*?\bref=")[^"]*(")', rf"\g<1>{new}\2", text, count=1)
+            af_end = end - st.part.totals_rows
+            af = f"{column_letter(st.first_col)}{split_ref(a)[1]}:{column_letter(st.last_col)}{af_end}"
+            text = re.sub(r'(<(?:\w+:)?autoFilter\b[^>]*?\bref=")[^"]*(")', rf"\g<1>{af}\2", text, count=1)
+            if st.new_columns:
+                ids = [int(x) for x in re.findall(r'<(?:\w+:)?tableColumn\b[^>]*?\bid="(\d+)"', text)]
+                p = (re.search(r"<(\w+:)?tableColumns\b", text).group(1) or "")
+                new_cols = "".join(
+                    f'<{p}tableColumn id="{max(ids, default=0) + i + 1}" name={quoteattr(h)}/>'
+                    for i, (_, h) in enumerate(st.new_columns)
+                )
+                text = text.replace(f"</{p}tableColumns>", new_cols + f"</{p}tableColumns>", 1)
+                count = len(ids) + len(st.new_columns)
+                text = re.sub(rf'(<{p}tableColumns\b[^>]*?\bcount=")\d+(")', rf"\g<1>{count}\2", text, count=1)
+            self.replaced[st.part.part] = text.encode("utf-8")
+            # conditional formats and validations that named the table's exact range follow it
+            for old_ref, new_ref in ((old, new), (_data_ref(old, st.part), _data_ref(new, st.part))):
+                if old_ref and new_ref and old_ref != new_ref:
+                    st.sheet.tail = re.sub(rf'(\bsqref="(?:[^"]*\s)?){re.escape(old_ref)}(?=[\s"])', rf"\g<1>{new_ref}", st.sheet.tail)
+
+    # -- output
+    def write(self, dst: Path) -> None:
+        self._table_parts()
+        for part, sheet in self.sheets.items():
+            if sheet.changed:
+                self.replaced[part] = sheet.to_bytes()
+        self._finish_workbook()
+        with open(dst, "wb") as f:
+            w = PackageWriter(f)
+            for info in self.pkg.zip.infolist():
+                name = info.filename
+                if name in self.deleted:
+                    continue
+                if name in self.replaced:
+                    w.write(info, self.replaced[name])
+                else:
+                    w.copy_raw(self.pkg.zip, info)
+            for name, data in self.added.items():
+                if name not in self.deleted:
+                    w.write(new_info(name), data)
+            w.close()
+
+
+def _data_ref(ref: str, part: TablePart) -> str | None:
+    a, _, b = ref.partition(":")
+    if not b:
+        return None
+    c1, r1 = split_ref(a)
+    c2, r2 = split_ref(b)
+    return f"{c1}{r1 + part.header_rows}:{c2}{r2 - part.totals_rows}"
+
+
+def _prefix_for(text: str, ns: str) -> str | None:
+    m = re.search(rf'xmlns:(\w+)="{re.escape(ns)}"', text)
+    return m.group(1) if m else None
+
+
+def _app_titles(text: str, names: Iterable[str]) -> str | None:
+    """docProps/app.xml lists sheet titles; add ours after the existing worksheets (None: leave it)."""
+    names = list(names)
+    hp = re.search(r"(<vt:lpstr>(?:Worksheets|Feuilles de calcul)</vt:lpstr></vt:variant>\s*<vt:variant>\s*<vt:i4>)(\d+)(</vt:i4>)", text)
+    tv = re.search(r'(<TitlesOfParts>\s*<vt:vector size=")(\d+)("[^>]*>)(.*?)(</vt:vector>)', text, re.S)
+    if not hp or not tv:
+        return None
+    count = int(hp.group(2))
+    items = re.findall(r"<vt:lpstr>.*?</vt:lpstr>", tv.group(4), re.S)
+    items[count:count] = [f"<vt:lpstr>{escape(n)}</vt:lpstr>" for n in names]
+    text = text[: hp.start(2)] + str(count + len(names)) + text[hp.end(2):]
+    tv = re.search(r'(<TitlesOfParts>\s*<vt:vector size=")(\d+)("[^>]*>)(.*?)(</vt:vector>)', text, re.S)
+    assert tv is not None
+    return text[: tv.start(2)] + str(len(items)) + tv.group(3) + "".join(items) + text[tv.start(5):]
+

@@ -1,0 +1,221 @@
+"""apply_changeset: cell updates, appends, archives and restores written into the sheet XML itself."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+from python_calamine import CalamineWorkbook
+
+from crm_sheets.errors import CrmSheetsError
+from crm_sheets.model import ChangeSet, RowAppend, RowArchive, RowRestore, Table, Tables, load_schema
+from crm_sheets.model.tables import empty_frame
+from crm_sheets.store.writer import apply_changeset
+
+LEAD_HEADERS = ["ID", "First name", "Last name", "Email", "My notes", "Status", "Created", "Score", "Tags", "Consent"]
+LEAD_FIELDS = {"id": "A", "first_name": "B", "last_name": "C", "email": "D", "status": "F", "created": "G",
+               "score": "H", "tags": "I", "consent": "J"}
+LEADS = [
+    ["L-00001", "Ana", "Silva", "ana@example.com", "met at fair", "New", dt.date(2024, 1, 5), 10, "VIP", True],
+    ["L-00002", "Ben", "Jones", "ben@example.com", "", "Contacted", dt.date(2024, 2, 6), 20, "", False],
+    ["L-00003", "Cleo", "Martin", "cleo@example.com", "call back", "Qualified", dt.date(2024, 3, 7), 30, "", True],
+    ["L-00004", "Dan", "Brown", "dan@example.com", "", "New", dt.date(2024, 4, 8), 40, "Newsletter", False],
+    ["L-00005", "Eve", "Stone", "eve@example.com", "likes golf", "New", dt.date(2024, 5, 9), 50, "", True],
+]
+MERGED_HEADERS = ["Record", "Table", "Merged into", "Merged at", "Reason", "Original row"]
+
+
+def build_workbook(path: Path, extras=None) -> Path:
+    """A crm-sheets shaped workbook: Leads (with a person's own column), Merged, a hidden _crm_meta."""
+    wb = xlsxwriter.Workbook(str(path))
+    date = wb.add_format({"num_format": "yyyy-mm-dd"})
+    mine = wb.add_format({"bg_color": "#FFF2CC", "italic": True})
+    money = wb.add_format({"num_format": "#,##0", "bold": True})
+    ws = wb.add_worksheet("Leads")
+    ws.add_table(0, 0, len(LEADS), len(LEAD_HEADERS) - 1, {
+        "name": "Leads", "style": "Table Style Medium 2",
+        "columns": [{"header": h} for h in LEAD_HEADERS],
+    })
+    for r, row in enumerate(LEADS, start=1):
+        for c, v in enumerate(row):
+            if isinstance(v, dt.date):
+                ws.write_datetime(r, c, dt.datetime(v.year, v.month, v.day), date)
+            elif c == 4:
+                ws.write_string(r, c, v, mine)
+            elif c == 7:
+                ws.write_number(r, c, v, money)
+            else:
+                ws.write(r, c, v)
+    ws.write(8, 0, "Below the table: a person's note")
+    ws.conditional_format("H2:H1000", {"type": "cell", "criteria": ">", "value": 25, "format": mine})
+    ws.data_validation("F2:F1000", {"validate": "list", "source": ["New", "Contacted", "Qualified"]})
+    ws.set_column("A:J", 14)
+    ms = wb.add_worksheet("Merged")
+    ms.add_table(0, 0, 1, len(MERGED_HEADERS) - 1, {"name": "Merged", "columns": [{"header": h} for h in MERGED_HEADERS]})
+    meta = wb.add_worksheet("_crm_meta")
+    for r, row in enumerate([["Key", "Value"], ["template", "sales"], ["lang", "en"], ["seq.leads", 6]]):
+        meta.write_row(r, 0, row)
+    meta.hide()
+    if extras:
+        extras(wb)
+    wb.close()
+    return path
+
+
+def leads_tables(lang: str = "en") -> Tables:
+    schema = load_schema("sales")
+    ids = [r[0] for r in LEADS]
+    leads = Table(schema.table("leads"), empty_frame(schema.table("leads"), ids), sheet="Leads",
+                  rows={rid: i + 2 for i, rid in enumerate(ids)}, columns=dict(LEAD_FIELDS), next_id=6)
+    merged_cols = {f: chr(65 + i) for i, f in enumerate(["record", "table", "merged_into", "merged_at", "reason", "data"])}
+    merged = Table(schema.table("merged"), empty_frame(schema.table("merged")), sheet="Merged", columns=merged_cols)
+    return Tables(schema, {"leads": leads, "merged": merged}, lang=lang, meta={"template": "sales", "seq.leads": 6})
+
+
+def sheet_rows(path: Path, name: str) -> list[list]:
+    return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(name).to_python()
+
+
+def part(path: Path, name: str) -> str:
+    with zipfile.ZipFile(path) as zf:
+        return zf.read(name).decode("utf-8")
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Path:
+    return build_workbook(tmp_path / "crm.xlsx")
+
+
+def test_updates_write_values_of_their_type_and_keep_each_cells_style(book: Path, tmp_path: Path):
+    cs = ChangeSet()
+    cs.update("leads", "L-00002", "score", 77)
+    cs.update("leads", "L-00002", "status", "qualified")
+    cs.update("leads", "L-00003", "created", dt.date(2025, 12, 31))
+    cs.update("leads", "L-00004", "consent", True)
+    cs.update("leads", "L-00005", "tags", "vip, at_risk")
+    cs.update("leads", "L-00001", "email", None)
+    out = tmp_path / "out.xlsx"
+    apply_changeset(book, out, cs, leads_tables())
+    rows = sheet_rows(out, "Leads")
+    assert rows[2][7] == 77 and rows[2][5] == "Qualified"
+    assert rows[3][6] == dt.date(2025, 12, 31)
+    assert rows[4][9] is True
+    assert rows[5][8] == "VIP, At risk"
+    assert rows[1][3] == ""
+    before, after = part(book, "xl/worksheets/sheet1.xml"), part(out, "xl/worksheets/sheet1.xml")
+    style_h3 = re.search(r'<c r="H3" s="(\d+)"', before).group(1)
+    assert f'<c r="H3" s="{style_h3}"><v>77</v></c>' in after
+    assert re.search(r'<c r="G4" s="\d+"><v>46022</v></c>', after)  # 2025-12-31 as a 1900-system serial
+
+
+def test_dropdown_keys_are_written_as_labels_in_the_workbook_language(book: Path, tmp_path: Path):
+    cs = ChangeSet()
+    cs.update("leads", "L-00002", "status", "qualified")
+    out = tmp_path / "out.xlsx"
+    apply_changeset(book, out, cs, leads_tables(lang="fr"))
+    assert sheet_rows(out, "Leads")[2][5] == "Qualifié"
+
+
+def test_a_string_starting_with_equals_is_text_never_a_formula(book: Path, tmp_path: Path):
+    cs = ChangeSet()
+    cs.update("leads", "L-00001", "first_name", "=HYPERLINK(\"http://evil\",\"x\")")
+    cs.update("leads", "L-00002", "first_name", "+1 555 0100")
+    out = tmp_path / "out.xlsx"
+    apply_changeset(book, out, cs, leads_tables())
+    xml = part(out, "xl/worksheets/sheet1.xml")
+    assert "<f>" not in xml
+    assert sheet_rows(out, "Leads")[1][1] == '=HYPERLINK("http://evil","x")'
+    assert sheet_rows(out, "Leads")[2][1] == "+1 555 0100"
+
+
+def test_dates_follow_the_1904_date_system_when_the_workbook_uses_it(tmp_path: Path):
+    def to_1904(path: Path) -> None:
+        src = zipfile.ZipFile(path)
+        parts = {i.filename: src.read(i) for i in src.infolist()}
+        src.close()
+        wb = parts["xl/workbook.xml"].decode()
+        parts["xl/workbook.xml"] = re.sub(r"<workbookPr\b", '<workbookPr date1904="1"', wb, count=1).encode()
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in parts.items():
+                zf.writestr(name, data)
+
+    book = build_workbook(tmp_path / "crm.xlsx")
+    to_1904(book)
+    cs = ChangeSet()
+    cs.update("leads", "L-00001", "created", dt.date(2025, 12, 31))
+    out = tmp_path / "out.xlsx"
+    apply_changeset(book, out, cs, leads_tables())
+    assert re.search(r'<c r="G2" s="\d+"><v>44560</v></c>', part(out, "xl/worksheets/sheet1.xml"))
+
+
+def test_appended_rows_extend_the_table_with_the_last_rows_styles(book: Path, tmp_path: Path):
+    cs = ChangeSet()
+    cs.appends.append(RowAppend("leads", "L-00006", {"first_name": "Fay", "last_name": "Wu", "status": "new",
+                                                       "score": 5, "created": dt.date(2025, 1, 2)}))
+    cs.appends.append(RowAppend("leads", "L-00007", {"last_name": "Zed", "status": "contacted"}))
+    out = tmp_path / "out.xlsx"
+    apply_changeset(book, out, cs, leads_tables())
+    rows = sheet_rows(out, "Leads")
+    assert rows[6][:4] == ["L-00006", "Fay", "Wu", ""] and rows[6][5] == "New" and rows[6][7] == 5
+    assert rows[7][0] == "L-00007" and rows[7][5] == "Contacted"
+    assert rows[8][0] == "Below the table: a person's note"  # people's rows below are left where they are
+    table = part(out, "xl/tables/table1.xml")
+    assert 'ref="A1:J8"' in table and '<autoFilter ref="A1:J8"' in table
+    xml = part(out, "xl/worksheets/sheet1.xml")
+    style_e6 = re.search(r'<c r="E6" s="(\d+)"', xml).group(1)
+    assert f'<c r="E7" s="{style_e6}"/>' in xml  # the person's column keeps its look on new rows
+    assert '<dimension ref="A1:J9"/>' in xml
+
+
+def test_archived_row_moves_whole_to_merged_and_rows_below_move_up(book: Path, tmp_path: Path):
+    cs = ChangeSet()
+    cs.archives.append(RowArchive("leads", "L-00002", "merged", {
+        "merged_into": "L-00001", "merged_at": dt.datetime(2025, 3, 1, 9, 30), "reason": "same email"}))
+    out = tmp_path / "out.xlsx"
+    apply_changeset(book, out, cs, leads_tables())
+    rows = sheet_rows(out, "Leads")
+    assert [r[0] for r in rows[1:6]] == ["L-00001", "L-00003", "L-00004", "L-00005", ""]
+    assert rows[2][4] == "call back"  # the person's column moved with its row
+    assert rows[8][0] == "Below the table: a person's note"
+    assert 'ref="A1:J5"' in part(out, "xl/tables/table1.xml")
+    merged = sheet_rows(out, "Merged")
+    assert merged[1][:3] == ["L-00002", "leads", "L-00001"]
+    assert merged[1][3] == dt.datetime(2025, 3, 1, 9, 30)
+    data = json.loads(merged[1][5])
+    assert data["Email"] == "ben@example.com" and data["Score"] == 20 and data["My notes"] == ""
+    assert data["_cells"]["Score"]["s"] > 0
+    assert 'ref="A1:F2"' in part(out, "xl/tables/table2.xml")
+
+
+def test_archive_then_restore_gives_back_the_same_row(book: Path, tmp_path: Path):
+    archived = tmp_path / "archived.xlsx"
+    cs = ChangeSet(archives=[RowArchive("leads", "L-00003", "merged", {"merged_into": "L-00001", "reason": "dup"})])
+    apply_changeset(book, archived, cs, leads_tables())
+    tables = leads_tables()
+    tables["leads"].rows = {"L-00001": 2, "L-00002": 3, "L-00004": 4, "L-00005": 5}
+    tables["merged"].rows = {}
+    restored = tmp_path / "restored.xlsx"
+    apply_changeset(archived, restored, ChangeSet(restores=[RowRestore("merged", "L-00003", "leads")]), tables)
+    original_row = re.search(r'<row r="4"[^>]*>(.*?)</row>', part(book, "xl/worksheets/sheet1.xml")).group(1)
+    new_row = re.search(r'<row r="6"[^>]*>(.*?)</row>', part(restored, "xl/worksheets/sheet1.xml")).group(1)
+    assert new_row == original_row.replace('4"', '6"')
+    assert sheet_rows(restored, "Merged")[1:] == [] or all(v == "" for v in sheet_rows(restored, "Merged")[1])
+    assert 'ref="A1:J6"' in part(restored, "xl/tables/table1.xml")
+
+
+def test_sequences_update_the_meta_sheet(book: Path, tmp_path: Path):
+    out = tmp_path / "out.xlsx"
+    apply_changeset(book, out, ChangeSet(sequences={"leads": 42, "deals": 3}), leads_tables())
+    rows = {r[0]: r[1] for r in sheet_rows(out, "_crm_meta")}
+    assert rows["seq.leads"] == 42 and rows["seq.deals"] == 3 and rows["template"] == "sales"
+
+
+def test_an_update_to_a_missing_record_is_a_clear_error(book: Path, tmp_path: Path):
+    cs = ChangeSet()
+    cs.update("leads", "L-09999", "score", 1)
+    with pytest.raises(CrmSheetsError, match="L-09999"):
+        apply_changeset(book, tmp_path / "out.xlsx", cs, leads_tables())
