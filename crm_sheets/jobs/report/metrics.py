@@ -285,9 +285,9 @@ def customers(tables: Tables, orders: pd.DataFrame, names: pd.Series, now: datet
     agg = agg.sort_values(["ltv", "n"], ascending=False)
 
     def cust(aid: str, r: pd.Series) -> Customer:
-        return Customer(str(aid), str(names.get(aid, aid) or aid), int(r.n), round(float(r.ltv), 2), nz(r.aov),
+        return Customer(str(aid), str(names.get(aid, aid) or aid), int(r["n"]), round(float(r["ltv"]), 2), nz(r["aov"]),
                         r["first"].date() if pd.notna(r["first"]) else None,
-                        r["last"].date() if pd.notna(r["last"]) else None, nz(r.between), str(r.status))
+                        r["last"].date() if pd.notna(r["last"]) else None, nz(r["between"]), str(r["status"]))
 
     watch = agg[agg.status != "active"]
     n = len(agg)
