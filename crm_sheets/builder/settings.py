@@ -1,0 +1,61 @@
+"""The Settings sheet's rows: Setting | Value | Description from the schema, values overridden by any
+``settings`` data given, and a validation on each value cell that fits the setting's type.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from crm_sheets.builder.layout import Plan
+from crm_sheets.builder.validation import _add, _bounds_rule
+from crm_sheets.builder.texts import text
+from crm_sheets.model.schema import Constraints, Field, Schema
+
+
+def settings_rows(schema: Schema, lang: str, data: pd.DataFrame | None = None) -> list[tuple[str, Any, str]]:
+    """(key, value, description) per setting, the template's order first, then keys only the data has."""
+    given: dict[str, Any] = {}
+    if data is not None and len(data):
+        keys = data["setting"] if "setting" in data.columns else pd.Series(data.index, index=data.index)
+        values = data["value"] if "value" in data.columns else pd.Series(None, index=data.index)
+        given = {str(k): v for k, v in zip(keys.tolist(), values.tolist()) if k is not None and str(k).strip()}
+    rows = []
+    for s in schema.settings:
+        value = given.pop(s.key, s.value)
+        rows.append((s.key, value, s.help(lang)))
+    rows += [(k, v, "") for k, v in given.items()]
+    return rows
+
+
+def setting_value(rows: list[tuple[str, Any, str]], key: str) -> Any:
+    return next((v for k, v, _ in rows if k == key), None)
+
+
+def validate_setting_values(worksheet: Any, plan: Plan) -> None:
+    """Per-row validation of the Value column: TRUE/FALSE for ticks, numbers for numeric settings."""
+    st = plan.tables.get("settings")
+    if st is None or "value" not in st.columns:
+        return
+    col = _col_index(st.columns["value"])
+    for s in plan.schema.settings:
+        row = plan.setting_rows.get(s.key)
+        if row is None:
+            continue
+        if s.type == "checkbox":
+            rule = {"validate": "list", "source": ["TRUE", "FALSE"], "error_type": "warning",
+                    "error_message": text("err.checkbox", plan.lang)}
+        elif s.type in ("integer", "number", "money", "percent"):
+            rule = _bounds_rule(Field(s.key, s.type, {"en": s.key}, constraints=Constraints()), plan.lang)
+            rule["error_type"] = "warning"
+        else:
+            continue
+        rule["error_title"] = s.key[:32]
+        _add(worksheet, row - 1, col, row - 1, col, rule)
+
+
+def _col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
