@@ -187,7 +187,7 @@ def test_archived_row_moves_whole_to_merged_and_rows_below_move_up(book: Path, t
     assert merged[1][3] == dt.datetime(2025, 3, 1, 9, 30)
     data = json.loads(merged[1][5])
     assert data["Email"] == "ben@example.com" and data["Score"] == 20 and data["My notes"] == ""
-    assert data["_cells"]["Score"]["s"] > 0
+    assert data["_cells"]["Score"]["s"] > 0 and data["_cells"]["Score"]["t"] == "n"
     assert 'ref="A1:F2"' in part(out, "xl/tables/table2.xml")
 
 

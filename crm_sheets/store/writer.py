@@ -612,7 +612,7 @@ class _Patch:
             used.add(key)
             rec = cell_record(c, self.sst)
             if "v" in rec:
-                data[key] = rec["v"]
+                data[key] = rec.pop("v")  # the value once, readable; _cells says how to write it back
             cells[key] = rec
         tag = st.sheet.row_tag(r)
         attrs = re.sub(r'\s(r|spans)="[^"]*"', "", tag[tag.index("row") + 3:].rstrip("/>").rstrip(">"))
@@ -647,7 +647,7 @@ class _Patch:
             col = by_header.get(normalize_header(key)) if not key.startswith("[") else None
             col = col or rec.get("c")
             if col and col not in out:
-                out[col] = ("record", rec)
+                out[col] = ("record", {**rec, "v": data.get(key)} if key in data else rec)
         if data.get("_row"):
             out["__row__"] = data["_row"]
         return out
