@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from python_calamine import CalamineWorkbook
 
@@ -21,17 +22,24 @@ from crm_sheets.store.pending import load_pending
 from crm_sheets.store.safety import FileOps, list_backups, stale_temp_files
 from crm_sheets.store.xlsx import XlsxStore
 
-builder = pytest.importorskip("crm_sheets.builder")
-sample = pytest.importorskip("crm_sheets.sample")
-pytest.importorskip("crm_sheets.store.reader")
-pytest.importorskip("crm_sheets.store.writer")
+from crm_sheets.builder import build_workbook
+
+LEADS = pd.DataFrame(
+    {
+        "first_name": ["Ana", "Bob", "Chloé", "Dev", "Eve"],
+        "last_name": ["Lopez", "Martin", "Durand", "Patel", "Stone"],
+        "email": ["ana@acme.io", "bob@globex.com", "chloe@initech.fr", "dev@umbrella.in", "eve@hooli.com"],
+        "company": ["Acme", "Globex", "Initech", "Umbrella", "Hooli"],
+        "engagement": [3.0, 0.0, 12.5, 7.0, 1.0],
+    },
+    index=pd.Index([f"L-{i:05d}" for i in range(1, 6)], name="id"),
+)
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("built") / "crm.xlsx"
-    data = sample.generate("sales", leads=40, seed=3)
-    builder.build_workbook(path, schema="sales", lang="en", data=data.tables)
+    build_workbook(path, schema="sales", lang="en", data={"leads": LEADS})
     return path
 
 
@@ -207,3 +215,34 @@ def test_a_workbook_saved_by_libreoffice_reads_and_writes_like_our_own(built, tm
     assert_shows(path, expected)
     again = XlsxStore(path).read()
     assert again["leads"].df.loc[tables["leads"].df.index[1], "company"] == "Acme Renamed"
+
+
+def _run_and_apply(path: str, company: str, barrier, results) -> None:
+    store = XlsxStore(Path(path), lock_timeout=0.0)
+    tables = store.read()
+    changes = ChangeSet()
+    changes.update("leads", "L-00001", "company", company)
+    barrier.wait()
+    try:
+        store.apply(changes, tables)
+        results.put((company, "written"))
+    except (WorkbookBusy, WorkbookChanged) as e:
+        results.put((company, type(e).__name__))
+
+
+def test_two_processes_writing_the_same_workbook_never_both_write(workbook):
+    import multiprocessing
+    import sys
+
+    ctx = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_run_and_apply, args=(str(workbook), c, barrier, results)) for c in ("First", "Second")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    outcomes = dict(results.get(timeout=5) for _ in procs)
+    winners = [c for c, what in outcomes.items() if what == "written"]
+    assert len(winners) == 1, outcomes
+    assert set(outcomes.values()) - {"written"} <= {"WorkbookBusy", "WorkbookChanged"}
+    assert XlsxStore(workbook).read()["leads"].df.loc["L-00001", "company"] == winners[0]
