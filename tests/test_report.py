@@ -432,8 +432,40 @@ def test_calendar_shows_tasks_by_due_date_and_meetings_in_a_month_grid():
     cal = next(s for s in report(full(), now=NOW).changes.sheets if s.key == "calendar")
     texts = {c.value.split("\n")[0]: c for r in cal.rows[6:12] for c in r if isinstance(c, Cell) and c.style in ("wrap", "card", "warn")}
     assert "• Task: Call back (Bob)" in texts["20"].value and "• 14:00 Meeting: Review (Ann)" in texts["20"].value
-    assert "• ⚠ Task: Send quote (Ann)" in texts["10"].value
-    assert texts["15"].style == "warn"  # today
+    assert "• (!) Task: Send quote (Ann)" in texts["10"].value  # overdue
+    assert texts["15 · today"].style == "card"
     assert cal.rows[5][0] == Cell("Monday", "header")
     april = [c.value for r in cal.rows for c in r if isinstance(c, Cell) and isinstance(c.value, str) and c.value.startswith("15\n")]
     assert any("Renewal" in v for v in april)
+
+
+@pytest.mark.slow
+def test_libreoffice_renders_the_refreshed_dashboard_with_its_charts(tmp_path):
+    """A real LibreOffice opens the workbook the store wrote and prints the dashboard, charts included."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("soffice") or not shutil.which("pdftoppm"):
+        pytest.skip("LibreOffice and poppler-utils are needed")
+    from crm_sheets.builder import build_workbook
+    from crm_sheets.store.xlsx import XlsxStore
+
+    t = full()
+    path = build_workbook(tmp_path / "crm.xlsx", "sales", data={n: tb.df for n, tb in t.tables.items() if tb.schema.kind == "data"}, now=NOW)
+    store = XlsxStore(path)
+    tables = store.read()
+    store.apply(report(tables, now=NOW).changes, tables)
+    subprocess.run(["soffice", "--headless", "--norestore", f"-env:UserInstallation=file://{tmp_path}/profile",
+                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)], check=True, capture_output=True, timeout=300)
+    pdf = tmp_path / "crm.pdf"
+    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split("\f")
+    page = next(i for i, p in enumerate(pages, start=1) if p.lstrip().startswith("Dashboard"))
+    text = pages[page - 1]
+    for seen in ("17,240.00 USD", "66.7%", "Open pipeline by stage", "Won revenue by month", "Negotiation"):
+        assert seen in text
+    subprocess.run(["pdftoppm", "-f", str(page), "-l", str(page), "-r", "50", str(pdf), str(tmp_path / "dash")], check=True)
+    ppm = next(tmp_path.glob("dash*.ppm")).read_bytes()  # binary P6: header, then RGB bytes
+    _magic, _w, _h, _max, pixels = ppm.split(maxsplit=4)
+    # The second series of the column charts is red; nothing else on the dashboard is.
+    red = sum(1 for i in range(0, len(pixels) - 2, 3) if pixels[i] > 150 and pixels[i + 1] < 110 and pixels[i + 2] < 110)
+    assert red > 300, "no chart bars on the dashboard page"

@@ -54,6 +54,7 @@ class Canvas:
         self.name, self.key = name, key
         self.cells: dict[tuple[int, int], Cell] = {}
         self.widths: dict[int, float] = {}
+        self.heights: dict[int, float] = {}
         self.merges: list[str] = []
         self.charts: list[ChartSpec] = []
 
@@ -63,8 +64,16 @@ class Canvas:
     def width(self, col: int, chars: float) -> None:
         self.widths[col] = max(self.widths.get(col, 0), chars)
 
+    def height(self, row: int, points: float) -> None:
+        self.heights[row] = max(self.heights.get(row, 0), points)
+
+    def fit_lines(self, row: int, text: str, line_points: float = 12.5, minimum: float = 15) -> None:
+        """Make a row tall enough for a wrapped multi-line cell (spreadsheets do not grow rows on open)."""
+        self.height(row, max(minimum, (str(text).count("\n") + 1) * line_points + 4))
+
     def heading(self, title: str, subtitle: str) -> None:
         self.put(0, 0, title, "title")
+        self.height(0, 24)
         self.put(1, 0, subtitle, "subtitle")
 
     def note(self, row: int, col: int, text: str) -> int:
@@ -107,6 +116,6 @@ class Canvas:
         for r in rows:  # trailing empty cells are noise in the XML
             while r and r[-1] is None:
                 r.pop()
-        return SheetSpec(name=self.name, key=self.key, rows=rows, widths=dict(self.widths), freeze=freeze,
+        return SheetSpec(name=self.name, key=self.key, rows=rows, widths=dict(self.widths), heights=dict(self.heights), freeze=freeze,
                          merges=list(self.merges), charts=list(self.charts), tab_color=tab_color, landscape=True)
 

@@ -91,10 +91,11 @@ def dashboard_sheet(x: Ctx) -> SheetSpec:
         r, col = row + (i // per_row) * 4, i % per_row
         c.put(r, col, x.t(label) if label in L.TEXT["en"] else label, "kpi_label")
         c.put(r + 1, col, value, style, x.cur)
+        c.height(r + 1, 28)
         if note:
             c.put(r + 2, col, note, "muted")
     for col in range(per_row):
-        c.width(col, 24)
+        c.width(col, 30)  # a 20-point "12,345,678.00 USD" needs about 30 characters
     row += 4 * ((len(tiles) + per_row - 1) // per_row) + 1
     chart_col = 3 + CHART_COL_GAP
     # Each chart reads a small table on this sheet, so the dashboard stands alone when shared or printed.
@@ -108,7 +109,7 @@ def dashboard_sheet(x: Ctx) -> SheetSpec:
     end = c.chart("line", x.t("by_month"), b, [1], [x.t("won")], (row, chart_col))
     row = _after(b, end)
     months = f.forecast.months
-    b = c.table(row, 0, x.t("forecast_6"), [x.t("month_col"), x.t("weighted_stage"), x.t("historical")],
+    b = c.table(row, 0, x.t("forecast_6"), [x.t("month_col"), x.t("weighted"), x.t("historical")],
                 [[L.month_key_label(x.lang, m.key), m.weighted, m.historical] for m in months], [None, "money", "money"], x.cur)
     end = c.chart("column", x.t("forecast_6"), b, [1, 2], [x.t("weighted_stage"), x.t("historical")], (row, chart_col))
     row = _after(b, end)
@@ -240,6 +241,7 @@ def customers_sheet(x: Ctx) -> SheetSpec:
     for i, (key, value, style) in enumerate(summary):
         c.put(row, i, x.t(key), "kpi_label")
         c.put(row + 1, i, value, {"money": "kpi_money", "integer": "kpi_value", "number": "kpi_value"}[style], x.cur)
+    c.height(row + 1, 28)
     row += 3
     heads = [x.t("customer"), x.t("orders"), x.t("ltv"), x.t("aov"), x.t("first_order"), x.t("last_order"),
              x.t("between"), x.t("status")]
@@ -247,7 +249,7 @@ def customers_sheet(x: Ctx) -> SheetSpec:
     b = c.table(row, 0, x.t("top_customers"), heads, _customer_rows(x, cu.top), styles, x.cur)
     row = b.end_row + 2
     c.table(row, 0, x.t("watch"), heads, _customer_rows(x, cu.watch), styles, x.cur)
-    for col, w in enumerate((30, 16, 18, 18, 16, 16, 16, 14, 14)):
+    for col, w in enumerate((30, 16, 26, 26, 26, 16, 16, 14, 14)):  # money tiles sit in columns C-E
         c.width(col, w)
     return c.sheet()
 
@@ -339,6 +341,7 @@ def satisfaction_sheet(x: Ctx) -> SheetSpec:
     c.put(row + 1, 0, s.nps, "kpi_value")
     c.put(row, 1, x.t("responses"), "kpi_label")
     c.put(row + 1, 1, s.responses, "kpi_value")
+    c.height(row + 1, 28)
     row += 3
     b = c.table(row, 0, None, [x.t("contacts"), x.t("contacts"), x.t("share")], [
         [x.t("promoters"), s.promoters, share(s.promoters)], [x.t("passives"), s.passives, share(s.passives)],
@@ -369,7 +372,8 @@ def board_sheet(x: Ctx) -> SheetSpec:
         c.put(3, col, column.stage, "header")
         c.put(4, col, x.t("board_head", n=column.count, value=L.money(x.lang, column.value, x.cur)), "muted")
         for i, card in enumerate(column.cards):
-            c.put(5 + i, col, Cell(card_text(x, card), "card", link=None))
+            c.put(5 + i, col, Cell(card_text(x, card), "card"))
+            c.fit_lines(5 + i, card_text(x, card))
         if column.more:
             c.put(5 + len(column.cards), col, x.t("more_rows", n=column.more), "muted")
         c.width(col, 32)
@@ -378,10 +382,10 @@ def board_sheet(x: Ctx) -> SheetSpec:
 
 # ---------------------------------------------------------------------------------------------- calendar
 
-def day_text(x: Ctx, day: date, items) -> str:
-    lines = [str(day.day)]
+def day_text(x: Ctx, day: date, items, today: bool = False) -> str:
+    lines = [f"{day.day} · {x.t('today')}" if today else str(day.day)]
     for it in items[:ITEMS_PER_DAY]:
-        mark = "⚠ " if it.overdue else ""
+        mark = "(!) " if it.overdue else ""  # the warning sign is missing from common print fonts
         when = f"{it.time} " if it.time else ""
         who = f" ({it.owner})" if it.owner else ""
         lines.append(f"• {mark}{when}{x.t(it.kind)}: {it.text}{who}")
@@ -411,8 +415,9 @@ def calendar_sheet(x: Ctx) -> SheetSpec:
                 if day.month != month.month:
                     continue
                 items = by_day.get(day, [])
-                style = "warn" if day == today else ("card" if items else "wrap")
-                c.put(row + 2 + w, wd, day_text(x, day, items), style)
+                body = day_text(x, day, items, day == today)
+                c.put(row + 2 + w, wd, body, "card" if items or day == today else "wrap")
+                c.fit_lines(row + 2 + w, body, minimum=48)
         row += 2 + weeks + 1
     for col in range(7):
         c.width(col, 28)
