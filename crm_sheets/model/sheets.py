@@ -68,6 +68,7 @@ class SheetSpec:
     key: str  # stable internal key, e.g. "data_issues", "dashboard": finds the sheet after renames
     rows: list[list[Cell | Any]] = field(default_factory=list)  # from A1; plain values get no style
     widths: dict[int, float] = field(default_factory=dict)  # 0-based column -> width in characters
+    heights: dict[int, float] = field(default_factory=dict)  # 0-based row -> height in points (board cards, calendar days)
     freeze: tuple[int, int] | None = None  # (rows, cols) frozen at the top/left
     autofilter: str | None = None  # A1 range with a filter, e.g. "A3:H120"
     merges: list[str] = field(default_factory=list)  # A1 ranges

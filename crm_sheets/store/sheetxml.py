@@ -178,8 +178,10 @@ def render_sheet(
             if c.link:
                 links.append(_hyperlink(ref, c.link, out))
             max_col = max(max_col, ci + 1)
-        if cells:
-            rows_xml.append(f'<row r="{r}">{"".join(cells)}</row>')
+        height = spec.heights.get(r - 1)
+        ht = f' ht="{height:g}" customHeight="1"' if height else ""
+        if cells or ht:
+            rows_xml.append(f'<row r="{r}"{ht}>{"".join(cells)}</row>')
     dim = f"A1:{column_letter(max(max_col, 1) - 1)}{max(len(spec.rows), 1)}"
     parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
              '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
