@@ -100,17 +100,19 @@ def office_lock_holder(path: str | os.PathLike) -> str | None:
 
 
 def _excel_owner(data: bytes) -> str:
-    # Excel's owner file: byte 0 is the name's length, bytes 1..53 the name in the ANSI code page
-    # (space padded), then the same name in UTF-16 after a 2-byte length at offset 54.
+    # Excel's owner file: byte 0 is the name's length, then the name in the ANSI code page padded with
+    # spaces to about 54 bytes, then a 2-byte length and the same name in UTF-16 (accents intact).
+    # The exact offset of the UTF-16 copy varies between versions, so look for its length a few bytes on.
     if not data:
         return ""
     n = data[0]
-    if 0 < n <= 53 and len(data) > n:
+    if 0 < n <= 54 and len(data) > n:
         ansi = data[1 : 1 + n].decode("cp1252", errors="replace").strip()
-        if len(data) >= 56 + 2 * n:
-            wide = data[56 : 56 + 2 * n].decode("utf-16-le", errors="replace").strip("\x00 ")
-            if wide and "\ufffd" not in wide:
-                return wide
+        for at in range(53, 60):
+            if int.from_bytes(data[at : at + 2], "little") == n and len(data) >= at + 2 + 2 * n:
+                wide = data[at + 2 : at + 2 + 2 * n].decode("utf-16-le", errors="replace").strip("\x00 ")
+                if wide.isprintable() and "\ufffd" not in wide and len(wide) == len(ansi):
+                    return wide
         return ansi
     return data[1:54].decode("cp1252", errors="replace").strip(" \x00")
 
