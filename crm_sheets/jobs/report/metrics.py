@@ -421,11 +421,13 @@ def calendar(tables: Tables, now: datetime) -> list[CalendarMonth]:
     end = start + pd.DateOffset(months=2)
     today = pd.Timestamp(now).normalize()
     tasks = prep.frame(tables, "tasks", ("title", "due", "owner", "status"))
+    tasks = tasks[prep.dates(tasks["due"]).between(start, end, inclusive="left")]  # the two months only
     due = prep.dates(tasks["due"])
     keep = (due >= start) & (due < end) & ~prep.text(tasks["status"]).isin(prep.CLOSED_TASK)
     items = [CalendarItem("task", d.date(), "", t or str(rid), o, d < today)
              for rid, d, t, o in zip(tasks.index[keep], due[keep], prep.text(tasks["title"])[keep], prep.text(tasks["owner"])[keep])]
     acts = prep.frame(tables, "activities", ("date", "type", "subject", "owner"))
+    acts = acts[prep.dates(acts["date"]).between(start, end, inclusive="left")]
     when = prep.dates(acts["date"])
     meet = (prep.text(acts["type"]) == "meeting") & (when >= start) & (when < end)
     items += [CalendarItem("meeting", w.date(), w.strftime("%H:%M") if (w.hour or w.minute) else "", s or str(rid), o)

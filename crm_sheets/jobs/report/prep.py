@@ -97,7 +97,7 @@ def dates(series: pd.Series) -> pd.Series:
 def text(series: pd.Series, blank: str = "") -> pd.Series:
     """A text column with blanks (None, NaN, spaces) as ``blank``, stripped."""
     s = series.astype(object)
-    s = s.where(s.notna(), "").map(lambda v: str(v).strip())
+    s = s.where(s.notna(), "").astype(str).str.strip().astype(object)
     return s.where(s != "", blank)
 
 
