@@ -18,7 +18,7 @@ from crm_sheets.jobs.check.options import check_dropdown, check_tags
 from crm_sheets.jobs.check.rules import check_rules
 from crm_sheets.jobs.check.sheet import data_issues_sheet
 from crm_sheets.jobs.check.values import check_invalid
-from crm_sheets.model import AuditEntry, CellUpdate, ChangeSet, Finding, JobResult, Table, Tables
+from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, Table, Tables
 
 __all__ = ["check", "find_problems", "fixes_for", "REASONS"]
 

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from crm_sheets.model import Finding, Table, Tables
+from crm_sheets.model.tables import quote_sheet
 from crm_sheets.model.normalize import country_code
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
@@ -50,6 +52,7 @@ class Collector:
 
     ctx: Context
     items: list[Finding] = field(default_factory=list)
+    _where: dict = field(default_factory=dict, repr=False)
 
     def add(
         self,
@@ -65,8 +68,7 @@ class Collector:
         fix: Any = None,
         fixable: bool = False,
     ) -> None:
-        where = self.where(table, record_id, field_name)
-        cell = table.cell(record_id, field_name) if (record_id is not None and field_name) else table.sheet or table.schema.sheet_name(self.ctx.lang)
+        cell, where = self._locate(table, record_id, field_name)
         self.items.append(
             Finding(
                 type=type,
@@ -82,17 +84,25 @@ class Collector:
             )
         )
 
-    def where(self, table: Table, record_id: Any, field_name: str | None) -> str:
-        sheet = table.sheet or table.schema.sheet_name(self.ctx.lang)
+    def _locate(self, table: Table, record_id: Any, field_name: str | None) -> tuple[str, str]:
+        """(cell address, where for the message), e.g. ("Leads!F12", "Leads!F12 (Email)")."""
+        key = (table.name, field_name)
+        parts = self._where.get(key)
+        if parts is None:  # once per column: 100,000 findings must not look the schema up 100,000 times
+            sheet = table.sheet or table.schema.sheet_name(self.ctx.lang)
+            header = table.schema.field(field_name).header(self.ctx.lang) if field_name and table.schema.has_field(field_name) else None
+            parts = self._where[key] = (sheet, quote_sheet(sheet), table.columns.get(field_name or ""), header)
+        sheet, quoted, col, header = parts
+        row = table.rows.get(record_id) if record_id is not None else None
         if record_id is None:
-            base = sheet
+            cell = base = sheet
+        elif field_name and col is not None and row is not None:
+            cell = base = f"{quoted}!{col}{row}"
         elif field_name:
-            base = table.cell(record_id, field_name)
+            cell = base = table.cell(record_id, field_name)
         else:
-            base = f"{sheet} ({record_id})"
-        if field_name and table.schema.has_field(field_name):
-            return f"{base} ({table.schema.field(field_name).header(self.ctx.lang)})"
-        return base
+            cell, base = sheet, f"{sheet} ({record_id})"
+        return cell, (f"{base} ({header})" if header else base)
 
 
 def truthy(value: Any) -> bool:
@@ -114,6 +124,8 @@ def naive(moment: Any) -> pd.Timestamp:
 
 def show(value: Any) -> str:
     """A value as a person would read it in a message or a cell."""
+    if type(value) is str:
+        return value
     if is_missing(value):
         return ""
     if isinstance(value, (pd.Timestamp, datetime)):
@@ -140,5 +152,7 @@ def text_values(col: pd.Series) -> pd.Series:
     s = col[col.notna()]
     if not len(s):
         return s.astype(object)
-    s = s.astype(str)
-    return s[s.str.strip() != ""]
+    s = s.astype(str).astype(object)  # object: iterating the problem rows is then plain Python
+    codes, uniques = pd.factorize(s)  # blank-or-not once per distinct value
+    blank = np.array([not u.strip() for u in uniques], dtype=bool)
+    return s[~blank[codes]] if blank.any() else s

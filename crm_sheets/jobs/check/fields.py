@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from crm_sheets.jobs.check.context import Collector, Context, quote, show, text_values
 from crm_sheets.model import Table
 from crm_sheets.model.normalize import (
-    _EMAIL_RE, country, country_code, country_name, domain_typo, is_url, needs_title_case, normalize_email,
+    clean_spaces, country, country_code, country_name, domain_typo, is_url, needs_title_case, normalize_email,
     normalize_phone, phone_extension, title_case_name,
 )
 from crm_sheets.model.schema import Field
@@ -34,6 +35,26 @@ def check_required(out: Collector, table: Table, f: Field, col: pd.Series, unrea
         out.add("required", "error", table, rid, f.name, None, "the cell is empty", f"fill it in: every row needs a {header}")
 
 
+def per_value(s: pd.Series, decide) -> pd.Series:
+    """decide(value) once per distinct value, spread back over the rows (None = nothing to say).
+
+    Columns repeat values (names, countries, statuses), and even unique ones (emails) are cheaper
+    through one Python call per value than through five pandas string passes.
+    """
+    codes, uniques = pd.factorize(s)
+    verdicts = np.empty(len(uniques), dtype=object)
+    verdicts[:] = [decide(u) for u in uniques]
+    return pd.Series(verdicts[codes], index=s.index)
+
+
+def report(out: Collector, table: Table, f: Field, s: pd.Series, verdicts: pd.Series) -> None:
+    """Add one finding per row whose verdict is (type, severity, what, todo, fix, fixable)."""
+    hit = verdicts.notna().to_numpy()
+    for rid, value, v in zip(s.index[hit], s.to_numpy()[hit], verdicts.to_numpy()[hit]):
+        kind, severity, what, todo, fix, fixable = v
+        out.add(kind, severity, table, rid, f.name, value, what, todo, fix=fix, fixable=fixable and not f.owned_by_job)
+
+
 def check_text(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     """Extra spaces everywhere; ALL CAPS / all lower names in Title Case (Settings check_title_case)."""
     if f.owned_by_job:
@@ -41,45 +62,51 @@ def check_text(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     s = text_values(col)
     if not len(s):
         return
-    cleaned = s.str.replace(_WS, " ", regex=True).str.strip()
-    changed = cleaned != s
-    titled = pd.Series(False, index=s.index)
-    if out.ctx.title_case and (f.name in NAME_FIELDS or (table.name == "team" and f.name == "name")):
-        lower, upper = cleaned.str.lower(), cleaned.str.upper()
-        titled = ((cleaned == lower) | (cleaned == upper)) & (lower != upper)
-    for rid, value, clean, title in zip(s.index[changed | titled], s[changed | titled], cleaned[changed | titled], titled[changed | titled]):
-        if title and needs_title_case(clean):
-            fixed = title_case_name(clean)
-            if fixed != value:
-                case = "capitals" if clean == clean.upper() else "lower case"
-                out.add("name-case", "info", table, rid, f.name, value, f"{quote(value)} is written in {case}", f'check --fix writes "{fixed}"', fix=fixed, fixable=True)
-                continue
-        if clean != value:
-            out.add("extra-spaces", "info", table, rid, f.name, value, f"{quote(value)} has extra spaces", f'check --fix writes "{clean}"', fix=clean, fixable=True)
+    title = out.ctx.title_case and (f.name in NAME_FIELDS or (table.name == "team" and f.name == "name"))
+    report(out, table, f, s, per_value(s, lambda v: _tidy(v, title)))
+
+
+def _tidy(value: str, title: bool) -> tuple | None:
+    clean = clean_spaces(value)
+    if title and needs_title_case(clean):
+        fixed = title_case_name(clean)
+        if fixed != value:
+            case = "capitals" if clean == clean.upper() else "lower case"
+            return ("name-case", "info", f"{quote(value)} is written in {case}", f'check --fix writes "{fixed}"', fixed, True)
+    if clean != value:
+        return ("extra-spaces", "info", f"{quote(value)} has extra spaces", f'check --fix writes "{clean}"', clean, True)
+    return None
 
 
 def check_email(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     s = text_values(col)
     if not len(s):
         return
-    norm = s.str.replace(_WS, "", regex=True).str.lower().str.replace(r"^mailto:", "", regex=True)
-    valid = norm.str.match(_EMAIL_RE.pattern).fillna(False).astype(bool)
-    for rid, value in zip(s.index[~valid], s[~valid]):
+    verdicts = per_value(s, _email)
+    report(out, table, f, s, verdicts.map(lambda v: v[0] if v else None))
+    typos = verdicts.map(lambda v: v[1] if v else None)  # a typo and a tidy-up may share a cell
+    report(out, table, f, s, typos)
+
+
+def _email(value: str) -> tuple | None:
+    """(finding about the address itself or None, typo finding or None), or None when all is well."""
+    fixed = normalize_email(value)
+    if fixed is None:
         guess = _repair_email(value)
         todo = f'correct it (perhaps "{guess}") or clear the cell' if guess else "correct it or clear the cell"
         why = "has no @" if "@" not in value else "is not an email address"
-        out.add("invalid-email", "error", table, rid, f.name, value, f"{quote(value)} {why}", todo, fix=guess)
-    ok, okn = s[valid], norm[valid]
-    reformat = okn != ok
-    for rid, value, fixed in zip(ok.index[reformat], ok[reformat], okn[reformat]):
+        return (("invalid-email", "error", f"{quote(value)} {why}", todo, guess, False), None)
+    tidy = None
+    if fixed != value:
         why = "has spaces" if _WS.search(value) else "has capital letters" if value.lower() != value else "is not in the usual form"
-        out.add("email-format", "info", table, rid, f.name, value, f"{quote(value)} {why}", f'check --fix writes "{fixed}"', fix=fixed, fixable=True)
-    domains = okn.str.rsplit("@", n=1).str[1]
-    typo = domains.map({d: domain_typo(d) for d in domains.unique()})
-    hit = typo.notna()
-    for rid, value, email, good in zip(ok.index[hit], ok[hit], okn[hit], typo[hit]):
-        fixed = email.rsplit("@", 1)[0] + "@" + good
-        out.add("email-typo", "warning", table, rid, f.name, value, f"{quote(value)} looks like a typo of {good}", f'correct it to "{fixed}" if that is the address', fix=fixed)
+        tidy = ("email-format", "info", f"{quote(value)} {why}", f'check --fix writes "{fixed}"', fixed, True)
+    local, _, domain = fixed.rpartition("@")
+    good = domain_typo(domain)
+    typo = None
+    if good:
+        guess = f"{local}@{good}"
+        typo = ("email-typo", "warning", f"{quote(value)} looks like a typo of {good}", f'correct it to "{guess}" if that is the address', guess, False)
+    return (tidy, typo) if (tidy or typo) else None
 
 
 def _repair_email(value: str) -> str | None:
@@ -92,58 +119,58 @@ def check_phone(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     s = text_values(col)
     if not len(s):
         return
-    regions = pd.Series(out.ctx.region, index=s.index)
+    default = out.ctx.region
     if "country" in table.df.columns:
-        countries = text_values(table.df["country"]).reindex(s.index)
-        codes = countries.map({c: country_code(c) for c in countries.dropna().unique()})
-        regions = codes.where(codes.notna(), out.ctx.region)
-    pairs = pd.Series(list(zip(s, regions)), index=s.index)
-    cache = {}
-    for value, region in set(pairs):
-        e164 = normalize_phone(value, region) or (normalize_phone(value, out.ctx.region) if region != out.ctx.region else None)
-        ext = phone_extension(value, region) if e164 else None
-        cache[(value, region)] = (e164, ext)
-    for rid, value, region in zip(s.index, s, regions):
-        e164, ext = cache[(value, region)]
-        if e164 is None:
-            out.add(
-                "invalid-phone", "error", table, rid, f.name, value,
-                f"{quote(value)} is not a valid phone number (read as a {region} number)",
-                "check the digits and write it with its country code, e.g. +33 6 12 34 56 78",
-            )
-        elif e164 != value and not ext:
-            out.add("phone-format", "info", table, rid, f.name, value, f"{quote(value)} is not in international form", f"check --fix writes {e164}", fix=e164, fixable=True)
+        countries = table.df["country"].reindex(s.index)
+        regions = per_value(countries.fillna(""), lambda c: country_code(c) if c else None).fillna(default)
+        keyed = s + "\x1f" + regions  # one key per (number, region); not NUL: factorize stops at it
+    else:
+        keyed = s + "\x1f" + default
+    report(out, table, f, s, per_value(keyed, lambda k: _phone(*k.split("\x1f"), default)))
+
+
+def _phone(value: str, region: str, default: str) -> tuple | None:
+    e164 = normalize_phone(value, region) or (normalize_phone(value, default) if region != default else None)
+    if e164 is None:
+        return (
+            "invalid-phone", "error", f"{quote(value)} is not a valid phone number (read as a {region} number)",
+            "check the digits and write it with its country code, e.g. +33 6 12 34 56 78", None, False,
+        )
+    if e164 != value and not phone_extension(value, region):  # E.164 has no room for an extension
+        return ("phone-format", "info", f"{quote(value)} is not in international form", f"check --fix writes {e164}", e164, True)
+    return None
 
 
 def check_url(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     s = text_values(col)
-    if not len(s):
-        return
-    stripped = s.str.strip()
-    good = stripped.map({u: is_url(u) for u in stripped.unique()})
-    for rid, value in zip(s.index[~good], s[~good]):
-        out.add("invalid-url", "error", table, rid, f.name, value, f"{quote(value)} is not a web address", "write it like www.example.com or https://example.com, or clear the cell")
-    spaced = good & (stripped != s)
-    for rid, value, fixed in zip(s.index[spaced], s[spaced], stripped[spaced]):
-        out.add("extra-spaces", "info", table, rid, f.name, value, f"{quote(value)} has extra spaces", f'check --fix writes "{fixed}"', fix=fixed, fixable=True)
+    if len(s):
+        report(out, table, f, s, per_value(s, _url))
+
+
+def _url(value: str) -> tuple | None:
+    stripped = value.strip()
+    if not is_url(stripped):
+        return ("invalid-url", "error", f"{quote(value)} is not a web address", "write it like www.example.com or https://example.com, or clear the cell", None, False)
+    if stripped != value:
+        return ("extra-spaces", "info", f"{quote(value)} has extra spaces", f'check --fix writes "{stripped}"', stripped, True)
+    return None
 
 
 def check_country(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     """ISO names or codes; the fix is the country's usual name in the workbook's language."""
     s = text_values(col)
-    if not len(s):
-        return
-    lang = out.ctx.lang
-    canon = {}
-    for v in s.unique():
-        found = country(v)
-        canon[v] = country_name(found[0], lang) if found else None
-    for rid, value in zip(s.index, s):
-        name = canon[value]
-        if name is None:
-            out.add("invalid-country", "error", table, rid, f.name, value, f"{quote(value)} is not a country", "write the country's name (France) or its ISO code (FR)")
-        elif name != value:
-            out.add("country-format", "info", table, rid, f.name, value, f"{quote(value)} is not the country's usual name", f'check --fix writes "{name}"', fix=name, fixable=not f.owned_by_job)
+    if len(s):
+        report(out, table, f, s, per_value(s, lambda v: _country(v, out.ctx.lang)))
+
+
+def _country(value: str, lang: str) -> tuple | None:
+    found = country(value)
+    if found is None:
+        return ("invalid-country", "error", f"{quote(value)} is not a country", "write the country's name (France) or its ISO code (FR)", None, False)
+    name = country_name(found[0], lang)
+    if name != value:
+        return ("country-format", "info", f"{quote(value)} is not the country's usual name", f'check --fix writes "{name}"', name, True)
+    return None
 
 
 def check_range(out: Collector, table: Table, f: Field, col: pd.Series) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from crm_sheets.jobs.check.context import Collector, quote, text_values
@@ -14,7 +15,7 @@ from crm_sheets.jobs.check.options import closest
 from crm_sheets.model import Table
 from crm_sheets.model.normalize import fold
 from crm_sheets.model.schema import Field
-from crm_sheets.model.tables import format_id, id_number
+from crm_sheets.model.tables import format_id
 
 _LOOSE_ID = re.compile(r"^\s*([A-Za-z]{1,4})\s*-?\s*0*(\d+)\s*$")
 
@@ -23,12 +24,13 @@ def check_ids(out: Collector, table: Table) -> None:
     prefix = table.schema.id_prefix
     if not prefix:
         return
-    index = pd.Series(table.df.index.astype(str), index=table.df.index)
-    dup = index.duplicated(keep="first").to_numpy()
-    for rid in index[dup]:
+    ids = np.asarray(table.df.index.astype(str), dtype=object)
+    dup = table.df.index.duplicated(keep="first")
+    for rid in ids[dup]:
         out.add("duplicate-id", "error", table, rid, "id", rid, f"{quote(rid)} is the ID of another row too", "give one of the rows a new ID (clear the cell: the next run numbers it)")
-    for rid in index[~dup]:
-        if id_number(rid, prefix) is None:
+    shape = re.compile(rf"^{re.escape(prefix)}-\d+$")  # what id_number accepts, without a call per row
+    for rid in ids[~dup]:
+        if not shape.match(rid):
             out.add("invalid-id", "warning", table, rid, "id", rid, f"{quote(rid)} is not an ID of this table", f"IDs here look like {format_id(prefix, 42)}; clear the cell and the next run gives the row one")
 
 
@@ -104,11 +106,15 @@ def check_user(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
         return
     exact = {fold(n): n for n in names}
     sheet = team.sheet or team.schema.sheet_name(out.ctx.lang)
+    verdicts: dict[str, tuple] = {}
     for rid, value in zip(bad.index, bad):
-        spelt = exact.get(fold(value))
+        verdict = verdicts.get(value)
+        if verdict is None:
+            spelt = exact.get(fold(value))
+            verdict = verdicts[value] = (spelt, None if spelt is not None else closest(value, exact, cutoff=80))
+        spelt, guess = verdict
         if spelt is not None:
             out.add("user-spelling", "warning", table, rid, f.name, value, f"{quote(value)} is spelt differently from {quote(spelt)} in {sheet}", f'check --fix writes "{spelt}"', fix=spelt, fixable=not f.owned_by_job)
             continue
-        guess = closest(value, exact, cutoff=80)
         todo = f'choose "{guess}"' if guess else f"choose a name from the {sheet} sheet"
         out.add("unknown-user", "error", table, rid, f.name, value, f"{quote(value)} is not a name in {sheet}", todo + f" or add the person to {sheet}", fix=guess)

@@ -9,7 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from crm_sheets.jobs.check.context import Collector, Table, quote, text_values
+from crm_sheets.jobs.check.context import Collector, quote, text_values
+from crm_sheets.model import Table
 from crm_sheets.model.normalize import fold, is_currency
 from crm_sheets.model.schema import Field, ListSchema
 from crm_sheets.model.values import fold_option
@@ -62,6 +63,7 @@ def check_dropdown(out: Collector, table: Table, f: Field, col: pd.Series) -> No
         return
     exact, fuzzy = list_choices(lst)
     title = lst.label(out.ctx.lang)
+    guesses: dict[str, str | None] = {}
     for rid, value in zip(bad.index, bad):
         key = exact.get(fold_option(value))
         if key is not None:
@@ -71,7 +73,9 @@ def check_dropdown(out: Collector, table: Table, f: Field, col: pd.Series) -> No
         if lst.name == "currency" and is_currency(value):
             out.add("currency-not-in-list", "warning", table, rid, f.name, value, f"{quote(value)} is a currency missing from the {title} list", f"add {value.strip().upper()} to the {title} column of the Lists sheet")
             continue
-        guess = closest(value, fuzzy)
+        if value not in guesses:
+            guesses[value] = closest(value, fuzzy)
+        guess = guesses[value]
         some = ", ".join(lst.labels(out.ctx.lang)[:6]) + (", ..." if len(lst.options) > 6 else "")
         todo = f'choose "{option_label(out, lst, guess)}"' if guess else f"choose a value of the list ({some})"
         kind = "invalid-currency" if lst.name == "currency" else "unknown-option"
@@ -97,13 +101,16 @@ def check_options_from(out: Collector, table: Table, f: Field, col: pd.Series) -
         return
     exact = {fold_option(o): o for o in options}
     fuzzy = {fold(o): o for o in options}
+    guesses: dict[str, str | None] = {}
     sheet = src.sheet or src.schema.sheet_name(out.ctx.lang)
     for rid, value in zip(bad.index, bad):
         spelt = exact.get(fold_option(value))
         if spelt is not None:
             out.add("option-spelling", "warning", table, rid, f.name, value, f"{quote(value)} is spelt differently from {quote(spelt)} in {sheet}", f'check --fix writes "{spelt}"', fix=spelt, fixable=True)
             continue
-        guess = closest(value, fuzzy)
+        if value not in guesses:
+            guesses[value] = closest(value, fuzzy)
+        guess = guesses[value]
         todo = f'choose "{guess}"' if guess else f"choose one of {', '.join(options[:8])}"
         out.add("unknown-option", "error", table, rid, f.name, value, f"{quote(value)} is not a {f.header(out.ctx.lang)} of the {sheet} sheet", todo + f" or add it to {sheet}", fix=guess)
 
@@ -119,19 +126,26 @@ def check_tags(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     exact, fuzzy = list_choices(lst)
     title = lst.label(out.ctx.lang)
     verdicts = {}
-    for value in s.unique():
+    for value in s.unique():  # tags repeat: decide once per distinct cell text
         parts = [p for p in _TAG_SPLIT.split(value.strip()) if p]
         keys = [exact.get(fold_option(p)) for p in parts]
         unknown = [p for p, k in zip(parts, keys) if k is None]
-        verdicts[value] = (unknown, ", ".join(dict.fromkeys(k for k in keys if k)))
-    for rid, value in zip(s.index, s):
-        unknown, canonical = verdicts[value]
+        canonical = ", ".join(dict.fromkeys(k for k in keys if k))
         if unknown:
             guesses = [closest(u, fuzzy) for u in unknown]
             hint = "; ".join(f'"{u}" -> "{option_label(out, lst, g)}"' for u, g in zip(unknown, guesses) if g)
             names = ", ".join(f'"{u}"' for u in unknown)
             todo = (f"correct {hint}" if hint else f"use tags of the {title} list") + " or add them to the Lists sheet"
-            out.add("unknown-tag", "error", table, rid, f.name, value, f"{names} {'is' if len(unknown) == 1 else 'are'} not in the {title} list", todo)
+            verdicts[value] = ("unknown-tag", f"{names} {'is' if len(unknown) == 1 else 'are'} not in the {title} list", todo, None)
         elif canonical != value:
             shown = ", ".join(option_label(out, lst, k) for k in canonical.split(", "))
-            out.add("tag-spelling", "info", table, rid, f.name, value, f"{quote(value)} is not written as the list's tags", f'check --fix writes "{shown}"', fix=canonical, fixable=not f.owned_by_job)
+            verdicts[value] = ("tag-spelling", f"{quote(value)} is not written as the list's tags", f'check --fix writes "{shown}"', canonical)
+    for rid, value in zip(s.index, s):
+        verdict = verdicts.get(value)
+        if verdict is None:
+            continue
+        kind, what, todo, fixed = verdict
+        if kind == "unknown-tag":
+            out.add(kind, "error", table, rid, f.name, value, what, todo)
+        else:
+            out.add(kind, "info", table, rid, f.name, value, what, todo, fix=fixed, fixable=not f.owned_by_job)

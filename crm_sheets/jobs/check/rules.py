@@ -6,9 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pandas as pd
 
-from crm_sheets.jobs.check.context import Collector, is_missing, quote, show, truthy
+from crm_sheets.jobs.check.context import Collector, is_missing, quote, show
 from crm_sheets.jobs.check.options import closest, list_choices
 from crm_sheets.model import Table
 from crm_sheets.model.normalize import country_code, fold, is_currency

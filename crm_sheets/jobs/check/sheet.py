@@ -35,10 +35,13 @@ WIDTHS = {0: 14, 1: 16, 2: 12, 3: 14, 4: 18, 5: 30, 6: 70, 7: 30}
 
 
 def sort_key(tables: Tables, order: dict[str, int]):
+    rows = {name: t.rows for name, t in tables.tables.items()}
+    cols = {name: {f: i for i, f in enumerate(t.schema.field_names)} for name, t in tables.tables.items()}
+    empty: dict = {}
+
     def key(f: Finding) -> tuple:
-        t = tables.get(f.table)
-        row = t.rows.get(f.record_id, 10**9) if (t is not None and f.record_id is not None) else -1
-        col = t.schema.field_names.index(f.field) if (t is not None and f.field and t.schema.has_field(f.field)) else -1
+        row = rows.get(f.table, empty).get(f.record_id, 10**9) if f.record_id is not None else -1
+        col = cols.get(f.table, empty).get(f.field, -1)
         return (SEVERITY_RANK.get(f.severity, 9), order.get(f.table, 99), row, col, f.type)
 
     return key
@@ -63,8 +66,9 @@ def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime) ->
     rows.append([])
     header_row = len(rows) + 1
     rows.append([Cell(c, "header") for c in text["columns"]])
+    names: dict = {}
     for f in items[:MAX_ROWS]:
-        rows.append(_row(tables, f, text, lang))
+        rows.append(_row(tables, f, text, lang, names))
     last = len(rows)
     if len(items) > MAX_ROWS:
         rows.append([Cell(text["more"].format(n=len(items) - MAX_ROWS), "subtitle")])
@@ -79,10 +83,15 @@ def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime) ->
     )
 
 
-def _row(tables: Tables, f: Finding, text: dict, lang: str) -> list[Any]:
-    t = tables.get(f.table)
-    sheet = (t.sheet or t.schema.sheet_name(lang)) if t is not None else f.table
-    column = t.schema.field(f.field).header(lang) if (t is not None and f.field and t.schema.has_field(f.field)) else ""
+def _row(tables: Tables, f: Finding, text: dict, lang: str, names: dict) -> list[Any]:
+    sheet, column, labels = names.get((f.table, f.field)) or _names(tables, f, lang, names)
+    fix = f.fix
+    if fix is None:
+        shown_fix = ""
+    elif labels is not None:  # option keys shown as their label in the workbook language
+        shown_fix = ", ".join(labels.get(k, k) for k in str(fix).split(", "))
+    else:
+        shown_fix = show(fix)
     return [
         Cell(text["severity"].get(f.severity, f.severity), _STYLE.get(f.severity)),
         Cell(sheet, "text"),
@@ -91,19 +100,19 @@ def _row(tables: Tables, f: Finding, text: dict, lang: str) -> list[Any]:
         Cell(column, "text"),
         Cell(show(f.value), "text"),
         Cell(f.message, "wrap"),
-        Cell(display(tables, f, f.fix, lang), "text"),
+        Cell(shown_fix, "text"),
     ]
 
 
-def display(tables: Tables, f: Finding, value: Any, lang: str) -> str:
-    """A suggested value as people see it: option keys as their label in the workbook language."""
-    if value is None:
-        return ""
+def _names(tables: Tables, f: Finding, lang: str, names: dict) -> tuple[str, str, dict | None]:
+    """(sheet, column header, option labels or None) of a finding's column, computed once per column."""
     t = tables.get(f.table)
+    sheet = (t.sheet or t.schema.sheet_name(lang)) if t is not None else f.table
+    column, labels = "", None
     if t is not None and f.field and t.schema.has_field(f.field):
         field = t.schema.field(f.field)
+        column = field.header(lang)
         if field.list and field.type in ("dropdown", "tags") and field.list in tables.schema.lists:
-            lst = tables.list(field.list)
-            labels = {o.key: o.label(lang) for o in lst.options}
-            return ", ".join(labels.get(k, k) for k in str(value).split(", "))
-    return show(value)
+            labels = {o.key: o.label(lang) for o in tables.list(field.list).options}
+    names[(f.table, f.field)] = (sheet, column, labels)
+    return names[(f.table, f.field)]
