@@ -86,12 +86,12 @@ def test_required_empty_cell_names_the_cell_and_the_column():
     assert f.message == "Leads!C2 (Last name): the cell is empty; fill it in: every row needs a Last name"
 
 
-def test_email_typo_of_a_common_provider_is_suggested_not_written():
-    result = check(make_tables(leads=leads(lead(email="ana@gmial.com"))), now=NOW, fix=True)
+def test_email_typo_of_a_common_provider_is_fixed():
+    result = check(make_tables(leads=leads(lead(email="Ana@GMIAL.com"), lead(email="bo@mail.com"))), now=NOW)
     f = only(result, "email-typo")
-    assert f.message == 'Leads!D2 (Email): "ana@gmial.com" looks like a typo of gmail.com; correct it to "ana@gmail.com" if that is the address'
-    assert (f.severity, f.fix, f.fixable) == ("warning", "ana@gmail.com", False)
-    assert result.changes.updates == []
+    assert f.message == 'Leads!D2 (Email): "Ana@GMIAL.com" looks like a typo of gmail.com; check --fix writes "ana@gmail.com"'
+    assert (f.severity, f.fix, f.fixable) == ("warning", "ana@gmail.com", True)
+    assert [u.value for u in check(make_tables(leads=leads(lead(email="ana@gmial.com"))), now=NOW, fix=True).changes.updates] == ["ana@gmail.com"]
 
 
 def test_invalid_email_is_an_error_with_a_guess():
@@ -156,16 +156,24 @@ def test_dropdown_value_spelt_differently_is_fixed_to_the_option_key():
     assert f.message == 'Leads!N2 (Status): "QUALIFIED!" is spelt differently from the option "Qualified"; check --fix writes "Qualified"'
 
 
-def test_unknown_dropdown_value_suggests_the_closest_option():
+def test_a_dropdown_typo_that_can_only_mean_one_option_is_fixed():
     f = only(check(make_tables(leads=leads(lead(industry="Sofware"))), now=NOW), "unknown-option")
-    assert (f.severity, f.fix, f.fixable) == ("error", "software", False)
-    assert f.message == 'Leads!K2 (Industry): "Sofware" is not in the Industry list; choose "Software" or add it to the Lists sheet'
+    assert (f.severity, f.fix, f.fixable) == ("warning", "software", True)
+    assert f.message == 'Leads!K2 (Industry): "Sofware" is not in the Industry list, and can only mean "Software"; check --fix writes "Software"'
+
+
+def test_an_unknown_dropdown_value_that_could_mean_two_options_is_only_suggested():
+    result = check(make_tables(leads=leads(lead(status="Qualifid"), lead(status="Unqualifid"), lead(status="Banana"))), now=NOW)
+    found = {f.record_id: (f.fix, f.fixable) for f in result.findings if f.type == "unknown-option"}
+    assert found == {"L-00001": ("qualified", True), "L-00002": ("unqualified", True), "L-00003": (None, False)}
+    f = next(f for f in result.findings if f.record_id == "L-00003")
+    assert f.message == 'Leads!N4 (Status): "Banana" is not in the Lead status list; choose a value of the list (New, Contacted, Qualified, Unqualified, Converted) or add it to the Lists sheet'
 
 
 def test_french_workbook_messages_use_french_option_labels_and_headers():
     f = only(check(make_tables(lang="fr", leads=leads(lead(industry="Logiciels"))), now=NOW), "unknown-option")
     assert f.fix == "software"
-    assert '(Secteur): "Logiciels" is not in the Secteur list; choose "Logiciel"' in f.message
+    assert '(Secteur): "Logiciels" is not in the Secteur list, and can only mean "Logiciel"' in f.message
 
 
 def test_deal_stage_must_be_a_stage_of_the_stages_sheet():
@@ -258,7 +266,7 @@ def test_unreadable_cells_are_reported_and_unambiguous_ones_converted():
     tables = make_tables(leads=leads(lead(), lead(), lead()))
     tables["leads"].invalid = {("L-00001", "created"): "March 3, 2025", ("L-00002", "created"): "31/02/2025", ("L-00003", "consent"): "maybe"}
     result = check(tables, now=NOW)
-    conv = only(result, "typed-as-text")
+    conv = only(result, "date-as-text")
     assert (conv.record_id, conv.fix, conv.fixable) == ("L-00001", pd.Timestamp("2025-03-03"), True)
     errors = {f.record_id: f.message for f in result.findings if f.type.startswith("invalid-")}
     assert errors["L-00002"] == 'Leads!S3 (Created): "31/02/2025" is not a date; type a date such as 2025-03-31'
@@ -345,7 +353,7 @@ def test_applying_the_fixes_then_checking_again_finds_nothing_new_and_nothing_fi
     tables = make_tables(leads=MESSY)
     tables["leads"].invalid = {("L-00004", "created"): "2025-02-03"}
     first = check(tables, now=NOW, fix=True)
-    assert first.stats["fixed"] == len(first.changes.updates) == len(first.changes.audit) == 9
+    assert first.stats["fixed"] == len(first.changes.updates) == len(first.changes.audit) == 11
     before = {(f.type, f.record_id, f.field) for f in check(tables, now=NOW).findings if not f.fixable}
     first.changes.apply_to(tables)
     again = check(tables, now=NOW, fix=True)
@@ -368,9 +376,14 @@ def test_the_data_issues_sheet_lists_findings_worst_first_with_links_to_the_cell
     body = sheet.rows[header + 1:]
     assert len(body) == len(result.findings)
     assert [r[0].value for r in body] == sorted((r[0].value for r in body), key=["Error", "Warning", "Tidy-up"].index)
-    first = body[0]
-    assert [c.value for c in first[:6]] == ["Error", "Leads", "L-00002", "Leads!K3", "Industry", "Sofware"]
-    assert first[3].link == "Leads!K3" and first[7].value == "Software"
+    assert [c.value for c in body[0][:6]] == ["Error", "Leads", "L-00003", "Leads!C4", "Last name", ""]
+    typo = next(r for r in body if r[5].value == "Sofware")
+    assert [c.value for c in typo] == [
+        "Warning", "Leads", "L-00002", "Leads!K3", "Industry", "Sofware",
+        'Leads!K3 (Industry): "Sofware" is not in the Industry list, and can only mean "Software"; check --fix writes "Software"',
+        "Software",
+    ]
+    assert typo[3].link == "Leads!K3" and typo[0].style == "warn"
     assert sheet.autofilter == f"A{header + 1}:H{len(sheet.rows)}" and sheet.freeze == (header + 1, 0)
     assert "errors" in sheet.rows[1][0].value
 

@@ -33,7 +33,11 @@ REASONS = {
     "tag-spelling": "wrote the tags as spelt in their list",
     "user-spelling": "wrote the name as spelt in Team",
     "reference-format": "wrote the record ID in full",
-    "typed-as-text": "converted text to a real value",
+    "email-typo": "corrected a common typo in the email's domain",
+    "unknown-option": "wrote the only option the value can mean",
+    "date-as-text": "converted a date typed as text to a real date",
+    "number-as-text": "converted a number typed as text to a real number",
+    "checkbox-as-text": "converted text to a ticked or unticked box",
 }
 # Rule sheets whose Operator column is checked by rules.py (as 'bad-rule'), not as a plain dropdown.
 _RULE_OPERATOR_TABLES = frozenset({"scoring_rules", "assignment_rules"})

@@ -83,9 +83,8 @@ def check_email(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     if not len(s):
         return
     verdicts = per_value(s, _email)
-    report(out, table, f, s, verdicts.map(lambda v: v[0] if v else None))
-    typos = verdicts.map(lambda v: v[1] if v else None)  # a typo and a tidy-up may share a cell
-    report(out, table, f, s, typos)
+    # The typo's fix includes the tidy-up, so a cell with both reports the typo (one fix per cell).
+    report(out, table, f, s, verdicts.map(lambda v: (v[1] or v[0]) if v else None))
 
 
 def _email(value: str) -> tuple | None:
@@ -105,7 +104,7 @@ def _email(value: str) -> tuple | None:
     typo = None
     if good:
         guess = f"{local}@{good}"
-        typo = ("email-typo", "warning", f"{quote(value)} looks like a typo of {good}", f'correct it to "{guess}" if that is the address', guess, False)
+        typo = ("email-typo", "warning", f"{quote(value)} looks like a typo of {good}", f'check --fix writes "{guess}"', guess, True)
     return (tidy, typo) if (tidy or typo) else None
 
 

@@ -1,6 +1,6 @@
 """Dropdowns and tags: values that are not options of their list (or of a rule sheet's column, for a deal's
-stage). A value that differs from an option only in case, accents or spaces is fixed to the option;
-otherwise the closest option is suggested, never written.
+stage). A value that differs from an option only in case, accents or spaces is fixed to the option, and
+so is a typo that can only mean one option; otherwise the closest option is suggested, never written.
 """
 from __future__ import annotations
 
@@ -26,6 +26,18 @@ def closest(value: str, choices: dict[str, str], cutoff: float = 75) -> str | No
 
     found = process.extractOne(fold(value), list(choices), scorer=fuzz.ratio, score_cutoff=cutoff)
     return choices[found[0]] if found else None
+
+
+def sure_match(value: str, choices: dict[str, str]) -> str | None:
+    """The option a typo can only mean: one close spelling (ratio >= 85) and no other near it."""
+    from rapidfuzz import fuzz, process
+
+    found = process.extract(fold(value), list(choices), scorer=fuzz.ratio, limit=2)
+    if not found or found[0][1] < 85:
+        return None
+    if len(found) > 1 and choices[found[1][0]] != choices[found[0][0]] and found[1][1] > found[0][1] - 10:
+        return None  # two options are about as close: that would be a guess
+    return choices[found[0][0]]
 
 
 def list_choices(lst: ListSchema) -> tuple[dict[str, str], dict[str, str]]:
@@ -74,12 +86,16 @@ def check_dropdown(out: Collector, table: Table, f: Field, col: pd.Series) -> No
             out.add("currency-not-in-list", "warning", table, rid, f.name, value, f"{quote(value)} is a currency missing from the {title} list", f"add {value.strip().upper()} to the {title} column of the Lists sheet")
             continue
         if value not in guesses:
-            guesses[value] = closest(value, fuzzy)
-        guess = guesses[value]
+            guesses[value] = (sure_match(value, fuzzy), closest(value, fuzzy))
+        sure, guess = guesses[value]
+        what = f"{quote(value)} is not in the {title} list"
+        if sure is not None and not f.owned_by_job:
+            out.add("unknown-option", "warning", table, rid, f.name, value, what + f", and can only mean {quote(option_label(out, lst, sure))}", f'check --fix writes "{option_label(out, lst, sure)}"', fix=sure, fixable=True)
+            continue
         some = ", ".join(lst.labels(out.ctx.lang)[:6]) + (", ..." if len(lst.options) > 6 else "")
         todo = f'choose "{option_label(out, lst, guess)}"' if guess else f"choose a value of the list ({some})"
         kind = "invalid-currency" if lst.name == "currency" else "unknown-option"
-        out.add(kind, "error", table, rid, f.name, value, f"{quote(value)} is not in the {title} list", todo + " or add it to the Lists sheet", fix=guess)
+        out.add(kind, "error", table, rid, f.name, value, what, todo + " or add it to the Lists sheet", fix=guess)
 
 
 def _plain_option(value: str):
@@ -109,10 +125,14 @@ def check_options_from(out: Collector, table: Table, f: Field, col: pd.Series) -
             out.add("option-spelling", "warning", table, rid, f.name, value, f"{quote(value)} is spelt differently from {quote(spelt)} in {sheet}", f'check --fix writes "{spelt}"', fix=spelt, fixable=True)
             continue
         if value not in guesses:
-            guesses[value] = closest(value, fuzzy)
-        guess = guesses[value]
+            guesses[value] = (sure_match(value, fuzzy), closest(value, fuzzy))
+        sure, guess = guesses[value]
+        what = f"{quote(value)} is not a {f.header(out.ctx.lang)} of the {sheet} sheet"
+        if sure is not None:
+            out.add("unknown-option", "warning", table, rid, f.name, value, what + f", and can only mean {quote(sure)}", f'check --fix writes "{sure}"', fix=sure, fixable=True)
+            continue
         todo = f'choose "{guess}"' if guess else f"choose one of {', '.join(options[:8])}"
-        out.add("unknown-option", "error", table, rid, f.name, value, f"{quote(value)} is not a {f.header(out.ctx.lang)} of the {sheet} sheet", todo + f" or add it to {sheet}", fix=guess)
+        out.add("unknown-option", "error", table, rid, f.name, value, what, todo + f" or add it to {sheet}", fix=guess)
 
 
 def check_tags(out: Collector, table: Table, f: Field, col: pd.Series) -> None:

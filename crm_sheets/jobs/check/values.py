@@ -25,6 +25,8 @@ _HOW = {
     "datetime": "type a date and time such as 2025-03-31 14:30",
     "checkbox": "type TRUE or FALSE, or tick the box",
 }
+_AS_TEXT = {"date": "date-as-text", "datetime": "date-as-text", "number": "number-as-text", "integer": "number-as-text",
+            "money": "number-as-text", "percent": "number-as-text", "checkbox": "checkbox-as-text"}
 _DMY = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\s*$")
 
 
@@ -34,7 +36,7 @@ def check_invalid(ctx: Context, out: Collector, table: Table, f: Field, raws: di
         kind = _KIND.get(f.type, f"a {f.type.replace('_', ' ')}")
         if parsed is not None:
             out.add(
-                "typed-as-text", "warning", table, rid, f.name, raw,
+                _AS_TEXT.get(f.type, "value-as-text"), "warning", table, rid, f.name, raw,
                 f"{quote(raw)} is {kind} typed as text, so reports and automations cannot use it",
                 f"check --fix writes it as {show(parsed)}",
                 fix=parsed, fixable=not f.owned_by_job,
