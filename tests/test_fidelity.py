@@ -1,7 +1,6 @@
 """Fidelity: applying a change set keeps every part it does not own byte for byte, and the result opens."""
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import struct
 import subprocess

@@ -20,7 +20,7 @@ from crm_sheets.model.schema import Field, normalize_header
 from crm_sheets.model.sheets import SheetSpec
 from crm_sheets.model.tables import Table, Tables, column_letter
 from crm_sheets.store.package import (
-    CT_WORKSHEET, NS_MAIN, REL_CALC_CHAIN, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
+    CT_WORKSHEET, REL_CALC_CHAIN, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
     open_package, refuse_dtd, relative, rels_path,
 )
 from crm_sheets.store.sheetxml import (
@@ -99,7 +99,7 @@ class SheetEdit:
             last = int(r.group(1)) if r else last + 1
             self.rows[last] = row_xml if r else row_xml.replace("row", f'row r="{last}"', 1)
         # only in cell start tags: text such as r="A5" inside a value must never be renumbered
-        self._cell_ref_re = re.compile(rf'(<{p}c\b[^>]*?\br=")([A-Z]{{1,3}})\d+"')
+        self._renumber_re = re.compile(rf'(<{p}row\b[^>]*?\br="|<{p}c\b[^>]*?\br="[A-Z]{{1,3}})\d+"')
         self.changed = False
         self.widest = 0  # widest column we wrote, for <dimension>
 
@@ -156,8 +156,8 @@ class SheetEdit:
             if new is None:
                 continue
             if new != r:
-                row = _ROW_R.sub(f'r="{new}"', row, count=1)
-                row = self._cell_ref_re.sub(lambda m: f'{m.group(1)}{m.group(2)}{new}"', row)
+                tail = f'{new}"'
+                row = self._renumber_re.sub(lambda m: m.group(1) + tail, row)
             if "<f" in row:
                 row = remap.formulas(row)
             self.rows[new] = row
@@ -275,6 +275,32 @@ class _RowMap:
 # Cell values in and out
 
 
+class SharedStrings:
+    """xl/sharedStrings.xml, split once (at C speed) and decoded only where a cell we read points."""
+
+    def __init__(self, data: bytes, part: str):
+        refuse_dtd(data, part)
+        text = data.decode("utf-8")
+        m = re.search(r"<(\w+:)?sst\b", text)
+        p = (m.group(1) or "") if m else ""
+        self._close = f"</{p}si>"
+        self.items = text.split(f"<{p}si")[1:]  # each starts with ">" or "/>" of its <si>
+        self.cache: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def has(self, i: int) -> bool:
+        return 0 <= i < len(self.items)
+
+    def __getitem__(self, i: int) -> str:
+        if i not in self.cache:
+            item = self.items[i]
+            body = "" if item.startswith("/>") else item[item.index(">") + 1: item.find(self._close)]
+            self.cache[i] = _inline_text(body)
+        return self.cache[i]
+
+
 def _unescape(text: str) -> str:
     return html.unescape(text)
 
@@ -296,7 +322,11 @@ def _number(text: str) -> int | float:
         return float(text)
 
 
-def cell_value(cell: _Cell, sst: list[str]) -> Any:
+def _sst_has(sst: "SharedStrings | list[str]", i: int) -> bool:
+    return sst.has(i) if isinstance(sst, SharedStrings) else 0 <= i < len(sst)
+
+
+def cell_value(cell: _Cell, sst: "SharedStrings | list[str]") -> Any:
     """The value a cell shows (text, number, bool), as stored: no number format applied."""
     tag = cell.open_tag
     t = _T_ATTR.search(tag)
@@ -308,7 +338,7 @@ def cell_value(cell: _Cell, sst: list[str]) -> Any:
         return None
     if t == "s":
         i = int(v)
-        return sst[i] if 0 <= i < len(sst) else None
+        return sst[i] if _sst_has(sst, i) else None
     if t == "b":
         return v.strip() in ("1", "true")
     if t in ("str", "e", "d"):
@@ -319,7 +349,7 @@ def cell_value(cell: _Cell, sst: list[str]) -> Any:
         return v
 
 
-def cell_record(cell: _Cell, sst: list[str]) -> dict[str, Any]:
+def cell_record(cell: _Cell, sst: "SharedStrings | list[str]") -> dict[str, Any]:
     """A cell as a JSON-able record precise enough to write it back the same (RowRestore)."""
     tag = cell.open_tag
     rec: dict[str, Any] = {"c": cell.col}
@@ -343,7 +373,7 @@ def cell_record(cell: _Cell, sst: list[str]) -> dict[str, Any]:
     return rec
 
 
-def record_xml(ref: str, rec: dict[str, Any], sst: list[str]) -> str:
+def record_xml(ref: str, rec: dict[str, Any], sst: "SharedStrings | list[str]") -> str:
     """Write a cell back from cell_record: same value type, style, shared-string index when still valid."""
     s = f' s="{rec["s"]}"' if rec.get("s") else ""
     t, v = rec.get("t"), rec.get("v")
@@ -352,7 +382,7 @@ def record_xml(ref: str, rec: dict[str, Any], sst: list[str]) -> str:
         return f'<c r="{ref}"{s}/>' if s else ""
     if t == "text":
         i = rec.get("i")
-        if i is not None and 0 <= i < len(sst) and sst[i] == v:
+        if i is not None and _sst_has(sst, i) and sst[i] == v:
             return f'<c r="{ref}"{s} t="s"><v>{i}</v></c>'
         return inline_string(ref, str(v), rec.get("s"))
     if t == "b":
@@ -422,7 +452,7 @@ class _Patch:
         self.ct_add: dict[str, str] = {}
         self.sheets: dict[str, SheetEdit] = {}
         self.states: dict[str, _TableState] = {}
-        self._sst: list[str] | None = None
+        self._sst: SharedStrings | None = None
         self.workbook_text: str | None = None
         self.wb_rels_text: str | None = None
         self.new_sheet_names: list[str] = []
@@ -436,17 +466,10 @@ class _Patch:
         return self.sheets[part]
 
     @property
-    def sst(self) -> list[str]:
+    def sst(self) -> "SharedStrings":
         if self._sst is None:
-            self._sst = []
             part = next((r.target for r in self.pkg.workbook_rels if r.type.endswith("/sharedStrings")), "xl/sharedStrings.xml")
-            if self.pkg.has(part):
-                root = self.pkg.xml(part)
-                for si in root.iter(f"{{{NS_MAIN}}}si"):
-                    texts = [t.text or "" for t in si.iter(f"{{{NS_MAIN}}}t")]
-                    phon = {id(t) for rph in si.iter(f"{{{NS_MAIN}}}rPh") for t in rph.iter(f"{{{NS_MAIN}}}t")}
-                    texts = [t.text or "" for t in si.iter(f"{{{NS_MAIN}}}t") if id(t) not in phon]
-                    self._sst.append("".join(texts))
+            self._sst = SharedStrings(self.pkg.read(part) if self.pkg.has(part) else b"", part)
         return self._sst
 
     def state(self, table_name: str) -> _TableState:
@@ -491,7 +514,8 @@ class _Patch:
         return st
 
     def _row_has_values(self, sheet: SheetEdit, r: int) -> bool:
-        return any(cell_value(c, self.sst) not in (None, "") for c in sheet.cells(r).values())
+        # without resolving shared strings: a huge sharedStrings.xml is only read when a value is needed
+        return any(re.search(r"<(?:\w+:)?(?:v>|t\b[^>]*>[^<])", c.xml) for c in sheet.cells(r).values())
 
     def _columns_from_headers(self, t: Table, sheet: SheetEdit, header_row: int) -> dict[str, str]:
         out = {}
