@@ -57,7 +57,7 @@ _NICKNAMES = {
     "francis": "frank", "franklin": "frank", "philip": "phil", "phillip": "phil", "gerald": "gerry jerry",
     "nathaniel": "nate nathan", "zachary": "zach zack", "jacqueline": "jackie", "pamela": "pam",
     "cynthia": "cindy", "kimberly": "kim", "stephanie": "steph", "dorothy": "dot dottie", "sophia": "sophie",
-    "guillaume": "guillaume", "frederic": "fred", "dominique": "dom", "jean-baptiste": "jb",
+    "sebastian": "basti seb sebastien", "guillaume": "guillaume", "frederic": "fred", "dominique": "dom", "jean-baptiste": "jb",
 }
 _CANON: dict[str, tuple[str, ...]] = {}
 for _formal, _nicks in _NICKNAMES.items():
@@ -125,8 +125,9 @@ def email_key(value: str) -> tuple[str, str]:
     if not email:
         return "", ""
     local, _, domain = email.rpartition("@")
-    if domain in _PLUS_TAGS:
-        local = local.split("+", 1)[0]
+    # Gmail, Outlook, iCloud and the company mail of Google Workspace / Microsoft 365 deliver
+    # 'ana+news@' to 'ana@': a plus-tag never names another mailbox in practice.
+    local = local.split("+", 1)[0] or local
     if domain in _DOTLESS:
         local, domain = local.replace(".", ""), _DOTLESS[domain]
     return f"{local}@{domain}", domain

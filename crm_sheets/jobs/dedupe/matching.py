@@ -324,6 +324,8 @@ def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
     P["ED"], = _codes(edomain)
     P["role"] = _flags(local, lambda x: x in K.ROLE_LOCALS)
     P["longlocal"] = _lengths(local) >= 4
+    P["namelocal"] = np.fromiter((bool(ln) and ln.split(" ")[-1] in lo.replace(".", "").replace("_", "").replace("-", "")
+                                  for lo, ln in zip(local, last)), dtype=bool, count=len(local))
     P["free"] = _flags(edomain, lambda x: x in K.FREE_DOMAINS)
     P["P1"], P["P2"] = _codes(r["phone1"].to_numpy(object), r["phone2"].to_numpy(object))
     P["company"] = r["company"].to_numpy(object)
@@ -350,13 +352,14 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     both_e = (ea >= 0) & (eb >= 0)
     same_e = both_e & (ea == eb)
     role = P["role"][i]
-    same_local = both_e & ~same_e & (P["LO"][i] == P["LO"][j]) & P["longlocal"][i] & ~role
+    # the same mailbox name at another domain counts, unless it is just the name again (lea.david@)
+    same_local = both_e & ~same_e & (P["LO"][i] == P["LO"][j]) & P["longlocal"][i] & ~role & ~P["namelocal"][i]
     same_dom = both_e & (P["ED"][i] == P["ED"][j]) & ~same_e
     other_box = P["LS"][i] == P["LS"][j]  # ana.lopez2@ and ana.lopez@: two mailboxes
     maybe_typo = same_dom & ~other_box
-    if maybe_typo.any():
+    if maybe_typo.any():  # one typo: a letter wrong, missing, doubled or two swapped
         idx = np.flatnonzero(maybe_typo)
-        maybe_typo[idx] = _sim(P["local"][i[idx]], P["local"][j[idx]]) >= 0.9
+        maybe_typo[idx] = _osa(P["local"][i[idx]], P["local"][j[idx]]) <= 1
     work = same_dom & ~P["free"][i]
     free = P["free"][i] | P["free"][j]
     email_w = np.zeros(n)
