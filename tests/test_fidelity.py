@@ -200,3 +200,21 @@ def test_libreoffice_opens_the_result_and_draws_the_new_chart_sheet(tmp_path: Pa
     with zipfile.ZipFile(lo) as zf:
         charts = [n for n in zf.namelist() if n.startswith("xl/charts/chart")]
     assert len(charts) >= 3
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_a_workbook_saved_by_libreoffice_is_patched_as_well_as_our_own(tmp_path: Path):
+    book = build_workbook(tmp_path / "crm.xlsx")
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}", "--headless", "--convert-to", "xlsx",
+         "--outdir", str(tmp_path / "lo"), str(book)], check=True, capture_output=True, timeout=180,
+    )
+    lo = tmp_path / "lo" / "crm.xlsx"
+    out = tmp_path / "out.xlsx"
+    apply_changeset(lo, out, full_changeset(), leads_tables())
+    leads = sheet_rows(out, "Leads")
+    assert [r[0] for r in leads[1:6]] == ["L-00001", "L-00003", "L-00004", "L-00005", "L-00006"]
+    assert leads[1][7] == 99 and leads[3][1] == "=1+2"
+    assert sheet_rows(out, "Merged")[1][0] == "L-00002"
+    assert sheet_rows(out, "Dashboard")[4][2] == 12000.5

@@ -219,3 +219,34 @@ def test_an_update_to_a_missing_record_is_a_clear_error(book: Path, tmp_path: Pa
     cs.update("leads", "L-09999", "score", 1)
     with pytest.raises(CrmSheetsError, match="L-09999"):
         apply_changeset(book, tmp_path / "out.xlsx", cs, leads_tables())
+
+
+def test_read_apply_and_read_back_a_workbook_built_by_crm_sheets(tmp_path: Path):
+    import pandas as pd
+
+    from crm_sheets.builder.workbook import build_workbook as new_workbook
+    from crm_sheets.store.reader import read_workbook
+
+    ids = [f"L-{i:05d}" for i in range(1, 21)]
+    df = pd.DataFrame({"first_name": [f"Name{i}" for i in range(20)], "last_name": [f"Last{i}" for i in range(20)],
+                       "status": ["new"] * 20}, index=pd.Index(ids, name="id"))
+    book = new_workbook(tmp_path / "crm.xlsx", "sales", lang="fr", data={"leads": df})
+    tables = read_workbook(book)
+    leads = tables["leads"]
+    cs = ChangeSet()
+    cs.update("leads", "L-00003", "status", "qualified")
+    cs.update("leads", "L-00004", "score", 88)
+    new_id = leads.allocate_id()
+    cs.appends.append(RowAppend("leads", new_id, {"last_name": "=Nouveau", "status": "contacted"}))
+    cs.archives.append(RowArchive("leads", "L-00010", "merged", {"merged_into": "L-00001", "reason": "doublon"}))
+    cs.sequences["leads"] = leads.next_id
+    out = tmp_path / "out.xlsx"
+    apply_changeset(book, out, cs, tables)
+    again = read_workbook(out)
+    df2 = again["leads"].df
+    assert df2.loc["L-00003", "status"] == "qualified" and df2.loc["L-00004", "score"] == 88
+    assert df2.loc[new_id, "last_name"] == "=Nouveau" and df2.loc[new_id, "status"] == "contacted"
+    assert "L-00010" not in df2.index and len(df2) == 20
+    assert again["merged"].df["record"].tolist() == ["L-00010"]
+    assert int(again.meta["seq.leads"]) == leads.next_id
+    assert sheet_rows(out, "Prospects")[3][[h for h in sheet_rows(out, "Prospects")[0]].index("Statut")] == "Qualifié"
