@@ -41,6 +41,18 @@ class Context:
             ctx.value_context = None
         return ctx
 
+    def rule_rows(self, table_name: str) -> pd.DataFrame | None:
+        """A rule sheet's rows: the workbook's, or the template's (in the workbook language) when the sheet is absent."""
+        t = self.tables.get(table_name)
+        if t is not None:
+            return t.df
+        ts = self.tables.schema.tables.get(table_name)
+        if ts is None or not ts.rows:
+            return None
+        from crm_sheets.model.schema import localize
+
+        return pd.DataFrame([{k: localize(v, self.lang) for k, v in r.items()} for r in ts.rows])
+
     @property
     def today(self) -> pd.Timestamp:
         return naive(self.now).normalize()

@@ -6,11 +6,12 @@ from __future__ import annotations
 import pandas as pd
 
 from crm_sheets.jobs.check.context import Collector, show, text_values
+from crm_sheets.jobs.check.options import sure_match
 from crm_sheets.model import Table
 from crm_sheets.model.normalize import fold
 
 # Dates that record something that already happened: one in the future is a typo.
-PAST_FIELDS = frozenset({"created", "last_contacted", "completed", "closed", "added", "responded"})
+PAST_FIELDS = frozenset({"created", "last_contacted", "completed", "closed", "responded"})
 # (earlier, later) pairs on the same row.
 ORDERED = (("created", "closed"), ("created", "completed"), ("start", "end"), ("added", "responded"))
 
@@ -45,27 +46,29 @@ def check_dates(out: Collector, table: Table) -> None:
         check_stale_deals(out, table)
 
 
-def _closed_stages(out: Collector) -> set[str] | None:
-    """Folded names of won and lost stages, from the Stages sheet; None when there is no such sheet."""
-    stages = out.ctx.tables.get("stages")
-    if stages is None or "stage" not in stages.df.columns:
+def _open_stages(out: Collector) -> dict[str, bool] | None:
+    """Folded stage name -> open (neither won nor lost); None when there is no Stages sheet."""
+    df = out.ctx.rule_rows("stages")
+    if df is None or "stage" not in df.columns:
         return None
-    df = stages.df
     closed = pd.Series(False, index=df.index)
     for flag in ("won", "lost"):
         if flag in df.columns:
             closed = closed | df[flag].fillna(False).astype(bool)
-    return {fold(str(s)) for s in df["stage"][closed.to_numpy()].dropna()}
+    return {fold(str(s)): not c for s, c in zip(df["stage"], closed) if isinstance(s, str) and s.strip()}
 
 
 def check_stale_deals(out: Collector, table: Table) -> None:
-    closed = _closed_stages(out)
+    open_stages = _open_stages(out)
     dates = _dates(table, "close_date")
-    if closed is None or dates is None or "stage" not in table.df.columns:
+    if open_stages is None or dates is None or "stage" not in table.df.columns:
         return
     stage = table.df["stage"]
-    text = text_values(stage).reindex(stage.index)
-    is_open = text.notna() & ~text.map(lambda v: fold(str(v)) in closed if isinstance(v, str) else True)
+    text = text_values(stage)
+    # A typo that can only mean one stage counts as that stage; anything else is not guessed open.
+    fuzzy = {k: k for k in open_stages}
+    verdict = {v: open_stages.get(fold(v), open_stages.get(sure_match(v, fuzzy) or "", False)) for v in text.unique()}
+    is_open = text.map(verdict).reindex(stage.index).fillna(False).astype(bool)
     today = out.ctx.today
     stale = (is_open & (dates < today)).fillna(False).to_numpy()
     for rid, v, st in zip(table.df.index[stale], dates[stale], stage[stale]):

@@ -29,11 +29,11 @@ def closest(value: str, choices: dict[str, str], cutoff: float = 75) -> str | No
 
 
 def sure_match(value: str, choices: dict[str, str]) -> str | None:
-    """The option a typo can only mean: one close spelling (ratio >= 85) and no other near it."""
+    """The option a typo can only mean: one close spelling (ratio >= 80) and no other near it."""
     from rapidfuzz import fuzz, process
 
     found = process.extract(fold(value), list(choices), scorer=fuzz.ratio, limit=2)
-    if not found or found[0][1] < 85:
+    if not found or found[0][1] < 80:
         return None
     if len(found) > 1 and choices[found[1][0]] != choices[found[0][0]] and found[1][1] > found[0][1] - 10:
         return None  # two options are about as close: that would be a guess
@@ -107,10 +107,10 @@ def _plain_option(value: str):
 def check_options_from(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     """A deal's stage must be a Stage of the Stages sheet, spelt as there."""
     src_table, _, src_field = f.options_from.partition(".")
-    src = out.ctx.tables.get(src_table)
-    if src is None or src_field not in src.df.columns:
+    rows = out.ctx.rule_rows(src_table)
+    if rows is None or src_field not in rows.columns:
         return
-    options = [str(v).strip() for v in text_values(src.df[src_field])]
+    options = [str(v).strip() for v in text_values(rows[src_field])]
     s = text_values(col)
     bad = s[~s.isin(set(options))]
     if not len(bad):
@@ -118,7 +118,8 @@ def check_options_from(out: Collector, table: Table, f: Field, col: pd.Series) -
     exact = {fold_option(o): o for o in options}
     fuzzy = {fold(o): o for o in options}
     guesses: dict[str, str | None] = {}
-    sheet = src.sheet or src.schema.sheet_name(out.ctx.lang)
+    src = out.ctx.tables.get(src_table)
+    sheet = src.sheet if src is not None and src.sheet else out.ctx.tables.schema.tables[src_table].sheet_name(out.ctx.lang)
     for rid, value in zip(bad.index, bad):
         spelt = exact.get(fold_option(value))
         if spelt is not None:
