@@ -552,119 +552,145 @@ _PARSERS = {
 # ---------------------------------------------------------------------------------------------
 # Whole columns: the reader's fast path
 
+# The Python types calamine returns for a cell already typed as the field wants.
+_NATIVE: dict[str, tuple[type, ...]] = {
+    "number": (float, int), "money": (float, int), "percent": (float, int), "integer": (float, int),
+    "date": (date, datetime), "datetime": (datetime, date), "checkbox": (bool,),
+    **{t: (str,) for t in TEXT_TYPES},
+}
+
+
+# infer_dtype's verdict on a column whose non-empty cells are all already of the field's type.
+_NATIVE_KINDS: dict[str, frozenset[str]] = {
+    **{t: frozenset({"floating", "integer", "mixed-integer-float"}) for t in ("number", "money", "percent", "integer")},
+    "date": frozenset({"date", "datetime"}), "datetime": frozenset({"date", "datetime"}),
+    "checkbox": frozenset({"boolean"}),
+    **{t: frozenset({"string"}) for t in TEXT_TYPES},
+}
+
 
 def parse_column(
     field: Field, raws: Sequence[Any], ctx: ReadContext, options: Mapping[str, str] | None = None
-) -> tuple[list[Any], dict[int, Any]]:
-    """Read a whole column: the values (None where empty or unreadable) and {position: raw} of the
-    unreadable cells. Dropdown and tags keep an unknown option's text in the values as well.
+) -> tuple[Any, dict[int, Any]]:
+    """Read a whole column: an array of the column's dtype (tables.DTYPES; object columns hold str or
+    None) and {position: raw} of the unreadable cells, which are null in the array — except in
+    dropdown and tags columns, where an unknown option's text is kept.
 
-    Cells already of the right Python type (calamine returns float, bool, date and datetime for
-    typed cells) skip the parser; other cells are parsed once per distinct value.
+    Vectorised for speed (100,000s of rows): a column whose cells are already of the right Python
+    type (calamine returns float, bool, date and datetime for typed cells) is converted as a block;
+    other cells are parsed once per distinct value.
     """
+    import numpy as np
+    import pandas as pd
+    from pandas.api.types import infer_dtype
+
+    from crm_sheets.model.tables import dtype_for
+
     ftype = field.type
-    fast = _FAST.get(ftype)
-    out: list[Any] = []
+    n = len(raws)
+    if isinstance(raws, np.ndarray) and raws.dtype == object and raws.ndim == 1:
+        arr = raws
+    else:
+        arr = np.empty(n, dtype=object)
+        arr[:] = raws
+    empty = (arr == "") | (arr == None)  # noqa: E711 (elementwise); NaN floats are handled as numbers
+    filled = np.flatnonzero(~empty)
+    kind = infer_dtype(arr[filled], skipna=False) if len(filled) else "empty"
+    if kind in _NATIVE_KINDS.get(ftype, ()):
+        native = ~empty
+    elif ftype not in _NATIVE:  # dropdown, tags: every cell goes through its options
+        native = np.zeros(n, dtype=bool)
+    else:
+        types = np.fromiter(map(type, arr), dtype=object, count=n)
+        native = np.zeros(n, dtype=bool)
+        for t in _NATIVE.get(ftype, ()):
+            native |= types == t
+        native &= ~empty
+    slow = np.flatnonzero(~(empty | native))
     bad: dict[int, Any] = {}
+    parsed = _parse_slow(field, arr, slow, ctx, options, bad)
+    dtype = dtype_for(ftype)
+
+    if dtype == "object":
+        out = arr.copy()
+        out[empty] = None
+        if len(slow):
+            out[slow] = parsed
+        if ftype == "id":
+            out[native] = [s.strip() for s in out[native]]
+        return out, bad
+    if dtype in ("float64", "Int64"):
+        values = np.full(n, np.nan)
+        values[native] = arr[native].astype("float64")
+        if ftype == "percent":  # a bare 25 means 25 % (see parse_value)
+            block = values[native]
+            values[native] = np.where(np.abs(block) > 1, block / 100, block)
+        elif ftype == "integer":
+            frac = native & (np.mod(np.nan_to_num(values), 1) != 0)
+            for i in np.flatnonzero(frac):  # 2.5 is not rounded into an integer column
+                bad[int(i)] = arr[i]
+            values[frac] = np.nan
+        if len(slow):
+            parsed[parsed == None] = np.nan  # noqa: E711 (elementwise)
+            values[slow] = parsed.astype("float64")
+        return (pd.array(values, dtype="Int64") if dtype == "Int64" else values), bad
+    if dtype == "boolean":
+        values = np.zeros(n, dtype=bool)
+        mask = ~native
+        values[native] = arr[native].astype(bool)
+        for i, v in zip(slow.tolist(), parsed.tolist()):
+            if v is not None:
+                values[i], mask[i] = v, False
+        return pd.arrays.BooleanArray(values, mask), bad
+    # date / datetime: pandas converts blocks of Python dates fast; null where empty or unreadable
+    objs = np.full(n, None, dtype=object)
+    objs[native] = arr[native]
+    if len(slow):
+        objs[slow] = parsed
+    stamps = pd.to_datetime(pd.Series(objs, dtype=object), errors="coerce")
+    for i in np.flatnonzero(stamps.isna().to_numpy() & (objs != None)):  # noqa: E711 (beyond year 2262)
+        bad[int(i)] = arr[i]
+    if ftype == "date":
+        stamps = stamps.dt.normalize()
+    return stamps.to_numpy().astype("datetime64[ns]"), bad
+
+
+def _parse_slow(field: Field, arr: Any, slow: Any, ctx: ReadContext, options: Any, bad: dict[int, Any]) -> Any:
+    """parse_value for the cells that need it, once per distinct value: an object array (None where
+    unreadable, except an unknown option's text)."""
+    import numpy as np
+    import pandas as pd
+    from pandas.api.types import infer_dtype
+
+    keep_unknown = field.type in ("dropdown", "tags")
+    if not len(slow):
+        return np.empty(0, dtype=object)
+    cells = arr[slow]
+    if infer_dtype(cells, skipna=False) == "string":  # the usual case (dropdowns, text dates): by value
+        codes, uniques = pd.factorize(cells)
+        results = [parse_value(field, u, ctx, options) for u in uniques]
+        values = np.empty(len(results), dtype=object)
+        values[:] = [v if ok or keep_unknown else None for v, ok in results]
+        for code in [k for k, (_, ok) in enumerate(results) if not ok]:
+            for i in np.flatnonzero(codes == code).tolist():
+                bad[int(slow[i])] = cells[i]
+        return values[codes]
+    # Mixed types: keyed by (type, value), since 1.0 == True would otherwise share a result.
     cache: dict[tuple[type, Any], tuple[Any, bool]] = {}
-    keep_unknown = ftype in ("dropdown", "tags")
-    append = out.append
-    for i, raw in enumerate(raws):
-        if fast is not None:
-            value = fast(raw)
-            if value is not _SLOW:
-                append(value)
-                continue
+    out: list[Any] = []
+    for i, raw in zip(slow.tolist(), cells.tolist()):
         key = (type(raw), raw)
         try:
             value, ok = cache[key]
         except KeyError:
             value, ok = cache[key] = parse_value(field, raw, ctx, options)
-        except TypeError:  # unhashable raw: parse it uncached
+        except TypeError:  # an unhashable value: parsed uncached
             value, ok = parse_value(field, raw, ctx, options)
         if ok:
-            append(value)
+            out.append(value)
         else:
             bad[i] = raw
-            append(value if keep_unknown else None)
-    return out, bad
-
-
-_SLOW = object()
-
-
-def _fast_text(raw: Any) -> Any:
-    if type(raw) is str:
-        return raw if raw else None
-    return None if raw is None else _SLOW
-
-
-def _fast_float(raw: Any) -> Any:
-    if type(raw) is float:
-        return raw if raw == raw else None
-    if raw == "" or raw is None:
-        return None
-    return _SLOW
-
-
-def _fast_int(raw: Any) -> Any:
-    if type(raw) is float and raw.is_integer():
-        return int(raw)
-    if raw == "" or raw is None:
-        return None
-    return _SLOW
-
-
-def _fast_percent(raw: Any) -> Any:
-    if type(raw) is float and -1.0 <= raw <= 1.0:
-        return raw
-    if raw == "" or raw is None:
-        return None
-    return _SLOW
-
-
-def _fast_date(raw: Any) -> Any:
-    t = type(raw)
-    if t is date:
-        return raw
-    if t is datetime:
-        return raw.date()
-    if raw == "" or raw is None:
-        return None
-    return _SLOW
-
-
-def _fast_datetime(raw: Any) -> Any:
-    if type(raw) is datetime:
-        return raw
-    if raw == "" or raw is None:
-        return None
-    return _SLOW
-
-
-def _fast_bool(raw: Any) -> Any:
-    if type(raw) is bool:
-        return raw
-    if raw == "" or raw is None:
-        return None
-    return _SLOW
-
-
-def _fast_empty(raw: Any) -> Any:
-    return None if raw == "" or raw is None else _SLOW
-
-
-_FAST = {
-    **{t: _fast_text for t in TEXT_TYPES if t != "id"},
-    "number": _fast_float,
-    "money": _fast_float,
-    "integer": _fast_int,
-    "percent": _fast_percent,
-    "date": _fast_date,
-    "datetime": _fast_datetime,
-    "checkbox": _fast_bool,
-    "dropdown": _fast_empty,
-    "tags": _fast_empty,
-    "id": _fast_empty,
-}
-
+            out.append(value if keep_unknown else None)
+    result = np.empty(len(out), dtype=object)
+    result[:] = out
+    return result

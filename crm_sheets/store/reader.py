@@ -6,9 +6,9 @@ IDs for rows typed without one. Reading a single cell is crm_sheets.model.values
 """
 from __future__ import annotations
 
+import gc
 import re
 from dataclasses import dataclass, replace
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -21,7 +21,7 @@ from crm_sheets.model.schema import (
     FIELD_TYPES, LANGUAGES, Constraints, Field, ListSchema, Option, Schema, TableSchema,
     available_templates, load_schema, normalize_header,
 )
-from crm_sheets.model.tables import Table, Tables, column_letter, dtype_for, format_id, id_number
+from crm_sheets.model.tables import Table, Tables, column_letter, dtype_for, format_id
 from crm_sheets.model.values import (
     ReadContext, as_text, fold_option, is_empty, option_lookup, parse_checkbox, parse_column, parse_value,
     read_context,
@@ -44,6 +44,16 @@ def read_workbook(path: str | Path, schema: Schema | None = None) -> Tables:
     ``Table.invalid``; dropdown and tags cells keep their unknown text in the frame as well.
     """
     path = Path(path)
+    collecting = gc.isenabled()
+    gc.disable()  # millions of new cell objects would trigger full collections that free nothing
+    try:
+        return _read(path, schema)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _read(path: Path, schema: Schema | None) -> Tables:
     book = _open(path)
     grids = _Grids(book)
     notes: list[str] = []
@@ -216,7 +226,7 @@ class _Layout:
     columns: dict[str, int]  # field name -> 0-based column
     extras: tuple[str, ...]  # headers of people's own columns
     sheet_rows: list[int]  # 1-based sheet row of each non-blank data row
-    cells: dict[str, list[Any]]  # field name -> raw cells of the non-blank data rows
+    cells: dict[str, Any]  # field name -> raw cells of the non-blank data rows (object arrays)
 
 
 def _header_lookup(t: TableSchema, lang: str) -> dict[str, str]:
@@ -257,6 +267,18 @@ def _find_header(grid: list[list[Any]], t: TableSchema, lookup: Mapping[str, str
     return best if best_m >= need else None
 
 
+def _block(rows: list[list[Any]]) -> Any:
+    """Rows of cells as a 2-D object array (calamine's rows all have the sheet's width)."""
+    width = max((len(r) for r in rows), default=0)
+    block = np.full((len(rows), width), "", dtype=object)
+    if rows and all(len(r) == width for r in rows):
+        block[:, :] = rows
+    else:
+        for i, r in enumerate(rows):
+            block[i, : len(r)] = r
+    return block
+
+
 def _layout(grid: list[list[Any]], t: TableSchema, lang: str, hint: int | None, probe: bool = False) -> _Layout | None:
     lookup = _header_lookup(t, lang)
     h = _find_header(grid, t, lookup, hint)
@@ -274,21 +296,15 @@ def _layout(grid: list[list[Any]], t: TableSchema, lang: str, hint: int | None, 
             columns[name] = j
         else:  # people's own column (or a second column with a field's header): kept, never read
             extras.append(as_text(cell))
-    data = grid[h + 1:]
-    raw_columns = list(zip(*data)) if data else []
+    data = _block(grid[h + 1:])
+    arrays = {name: (data[:, j] if j < data.shape[1] else np.full(len(data), "", dtype=object)) for name, j in columns.items()}
     # A row is a record when any field cell holds something; blank rows inside the table and
     # people's notes beside it (only in their own columns) are not records.
     filled = np.zeros(len(data), dtype=bool)
-    for j in columns.values() if data else ():
-        filled |= np.asarray(raw_columns[j], dtype=object) != ""
+    for arr in arrays.values():
+        filled |= arr != ""
     keep = np.flatnonzero(filled)
-    if len(keep) == 0:
-        cells = {name: [] for name in columns}
-    elif len(keep) == len(data):
-        cells = {name: list(raw_columns[j]) for name, j in columns.items()}
-    else:
-        pick = itemgetter(*keep.tolist())
-        cells = {name: list(pick(raw_columns[j])) if len(keep) > 1 else [raw_columns[j][keep[0]]] for name, j in columns.items()}
+    cells = arrays if len(keep) == len(data) else {name: arr[keep] for name, arr in arrays.items()}
     sheet_rows = (keep + h + 2).tolist()
     return _Layout(h, columns, tuple(extras), sheet_rows, cells)
 
@@ -447,38 +463,19 @@ def _options_for(f: Field, lists: Mapping[str, ListSchema]) -> dict[str, str] | 
     return None
 
 
-def _assign_ids(raws: list[Any], prefix: str, seq: Any) -> tuple[list[str], list[str], int]:
+def _assign_ids(raws: Any, prefix: str, seq: Any) -> tuple[list[str], list[str], int]:
     """IDs as typed (stripped); empty or repeated ones get the next number of the sequence."""
     texts = [r.strip() if type(r) is str else ("" if is_empty(r) else as_text(r).strip()) for r in raws]
-    highest = 0
-    for s in texts:
-        n = id_number(s, prefix) if s else None
-        if n is not None and n > highest:
-            highest = n
-    next_id = max(int(seq or 1), highest + 1)
-    seen: set[str] = set()
+    head = prefix + "-"
+    numbers = [int(s[len(head):]) for s in texts if s.startswith(head) and s[len(head):].isdigit()]
+    next_id = max(int(seq or 1), max(numbers, default=0) + 1)
     assigned: list[str] = []
-    for i, s in enumerate(texts):
-        if not s or s in seen:
-            s = format_id(prefix, next_id)
-            next_id += 1
-            assigned.append(s)
-            texts[i] = s
-        seen.add(s)
+    index = pd.Index(texts, dtype=object)
+    for i in np.flatnonzero(index.duplicated() | (index == "")).tolist():
+        texts[i] = format_id(prefix, next_id)  # new IDs are above every ID in the sheet: no clash
+        next_id += 1
+        assigned.append(texts[i])
     return texts, assigned, next_id
-
-
-def _typed(f: Field, values: list[Any], index: pd.Index) -> pd.Series:
-    dtype = dtype_for(f.type)
-    if dtype == "float64":
-        data: Any = np.array(values, dtype="float64") if values else np.array([], dtype="float64")
-    elif dtype == "datetime64[ns]":
-        data = np.array(values, dtype="datetime64[ns]") if values else np.array([], dtype="datetime64[ns]")
-    elif dtype in ("Int64", "boolean"):
-        data = pd.array(values, dtype=dtype)
-    else:
-        data = np.array(values, dtype=object) if values else np.array([], dtype=object)
-    return pd.Series(data, index=index, name=f.name, dtype=dtype, copy=False)
 
 
 def _build_table(t: TableSchema, sheet: str, layout: _Layout, ctx: ReadContext, lists: Mapping[str, ListSchema],
@@ -499,15 +496,13 @@ def _build_table(t: TableSchema, sheet: str, layout: _Layout, ctx: ReadContext, 
             continue
         raws = layout.cells.get(f.name)
         if raws is None:  # a field the sheet has no column for (yet): all empty
-            values: list[Any] = [None] * n
-        else:
-            values, bad = parse_column(f, raws, ctx, _options_for(f, lists))
-            for i, raw in bad.items():
-                invalid[(ids[i], f.name)] = raw
-        data[f.name] = _typed(f, values, index)
-    df = pd.DataFrame(data, index=index)
-    if not data:
-        df = pd.DataFrame(index=index)
+            data[f.name] = pd.Series([None] * n, index=index, dtype=dtype_for(f.type))
+            continue
+        values, bad = parse_column(f, raws, ctx, _options_for(f, lists))
+        for i, raw in bad.items():
+            invalid[(ids[i], f.name)] = raw
+        data[f.name] = pd.Series(values, index=index, dtype=dtype_for(f.type), copy=False)
+    df = pd.DataFrame(data, index=index) if data else pd.DataFrame(index=index)
     return Table(
         schema=t,
         df=df,
