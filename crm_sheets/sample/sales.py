@@ -1,0 +1,472 @@
+"""Sample data for the sales template: a B2B team of six with 18 months of history.
+
+Accounts (with branches), contacts sharing their company's domain and switchboard, leads with planted
+duplicates, deals across the Stages sheet's stages (won/lost history, stale open deals), activities,
+tasks, campaigns and members, products and orders (repeat buyers and churned customers).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from crm_sheets.model.schema import Schema
+from crm_sheets.sample import people, pools
+from crm_sheets.sample.companies import companies
+from crm_sheets.sample.frames import DAY, Clock, ids, nat, stage_names, with_none
+from crm_sheets.sample.persons import _unique_names, compose, in_created_order, person_rows, truth_pairs
+
+TEAM = [
+    # name, role, territory, share of the work
+    ("Camille Martin", "admin", "FR, BE, CH", 0.8),
+    ("Hugo Bernard", "sales_rep", "FR, BE, CH", 1.0),
+    ("Olivia Smith", "sales_rep", "GB, IE", 1.0),
+    ("Noah Johnson", "sales_rep", "US, CA", 1.2),
+    ("Emma Davis", "sales_rep", "US, CA", 1.2),
+    ("Liam Wilson", "manager", "DE, NL, ES, IT", 0.9),
+]
+TEAM_DOMAIN = "brightlane.io"
+
+
+def owners_by_country(rng: np.random.Generator, codes: np.ndarray, team=TEAM) -> np.ndarray:
+    """An owner from the team members whose territory covers each country (anyone when nobody does)."""
+    cover: dict[str, list[str]] = {}
+    for name, _, territory, _ in team:
+        for c in territory.split(", "):
+            cover.setdefault(c, []).append(name)
+    everyone = [t[0] for t in team]
+    return people.by_country(rng, codes, {c: cover.get(c, everyone) for c in set(codes.tolist())})
+
+
+def team_columns(rng, reg: people.Registry, team, n_leads: int, domain: str) -> dict:
+    n = len(team)
+    total = sum(t[3] for t in team)
+    codes = np.array([t[2].split(", ")[0] for t in team], dtype=object)
+    city = people.cities(rng, codes)
+    ph = people.phones(reg, people.mobile_plans(rng, codes, city), codes)
+    return {
+        "name": [t[0] for t in team],
+        "email": [f"{people.slug(t[0].split()[0])}.{people.slug(t[0].split()[1])}@{domain}" for t in team],
+        "role": [t[1] for t in team],
+        "territory": [t[2] for t in team],
+        "capacity": [max(10, int(round(n_leads * 1.3 * t[3] / total, -1))) for t in team],
+        "away": [False] * n,
+        "phone": ph.text,
+    }
+
+
+def _tags(rng, n: int, keys: list[str], share: float = 0.2) -> np.ndarray:
+    out = np.full(n, None, dtype=object)
+    has = np.flatnonzero(rng.random(n) < share)
+    for i in has:
+        k = rng.choice(len(keys), size=int(rng.integers(1, 3)), replace=False)
+        out[i] = ", ".join(keys[j] for j in sorted(k))
+    return out
+
+
+def _notes(rng, n: int, share: float = 0.15) -> np.ndarray:
+    return with_none(people.pick(rng, pools.NOTES, n), rng.random(n) >= share)
+
+
+def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock: Clock, reg: people.Registry):
+    """(columns per table, record IDs per table, truth parts) for the sales template."""
+    from crm_sheets.sample.truth import SampleTruth
+
+    truth = SampleTruth()
+    default_region = reg.default_region
+    cur = str(schema.setting("currency").value if schema.setting("currency") else "USD")
+    cols: dict[str, dict] = {}
+    team = TEAM
+    names = [t[0] for t in team]
+    cols["team"] = team_columns(rng, reg, team, n_leads, TEAM_DOMAIN)
+
+    # ---------------------------------------------------------------- accounts
+    n_acc = max(10, n_leads // 5)
+    n_lead_co = max(20, int(0.35 * n_leads))
+    comp = companies(rng, reg, n_acc + n_lead_co)
+    acc_type = people.pick(rng, ["customer", "prospect", "partner", "former_customer"], n_acc, [0.35, 0.45, 0.05, 0.15])
+    branch = np.zeros(n_acc, dtype=bool)
+    parent = np.full(n_acc, None, dtype=object)
+    acc_ids = np.array(ids("A", n_acc), dtype=object)
+    n_branch = n_acc // 12
+    if n_branch:
+        # Branches are the last accounts (their parents exist before them, IDs follow creation).
+        heads = rng.choice(n_acc - n_branch, size=n_branch, replace=True)
+        for j, h in enumerate(heads.tolist()):
+            i = n_acc - n_branch + j
+            branch[i] = True
+            parent[i] = acc_ids[h]
+            comp.base[i] = f"{comp.base[h]} {comp.city[i]}"
+            comp.industry[i] = comp.industry[h]
+            comp.domain[i] = f"{people.slug(comp.base[h])}-{people.slug(comp.city[i])}.{pools.TLD[comp.country[i]]}"
+            acc_type[i] = acc_type[h] if acc_type[h] != "former_customer" else "customer"
+    acc_created = np.sort(clock.days_ago(n_acc, 60, 900))
+    acc_owner = owners_by_country(rng, comp.country[:n_acc])
+    emp = comp.employees[:n_acc]
+    cols["accounts"] = {
+        "name": None,
+        "parent": parent,
+        "type": acc_type,
+        "industry": comp.industry[:n_acc],
+        "size": comp.size[:n_acc],
+        "employees": emp,
+        "annual_revenue": np.round(emp * rng.uniform(80_000, 250_000, n_acc), -3),
+        "website": comp.website()[:n_acc],
+        "phone": comp.phones.text[:n_acc],
+        "country": people.country_names(comp.country[:n_acc]),
+        "city": comp.city[:n_acc],
+        "address": comp.address[:n_acc],
+        "owner": acc_owner,
+        "tags": _tags(rng, n_acc, schema.lists["tags"].keys(), 0.15),
+        "created": acc_created,
+        "notes": _notes(rng, n_acc),
+    }
+    cols["accounts"]["name"] = np.array(
+        [f"{b} {s}" if r < 0.7 else b for b, s, r in zip(comp.base[:n_acc].tolist(), comp.suffix[:n_acc].tolist(), rng.random(n_acc).tolist())],
+        dtype=object)
+
+    # ---------------------------------------------------------------- contacts
+    n_con = max(10, n_leads // 2)
+    weight = np.select([acc_type == "customer", acc_type == "former_customer", acc_type == "partner"], [3.0, 2.0, 2.0], 1.0)
+    weight = weight * (1 + np.log1p(emp) / 3)
+    acc_of = rng.choice(n_acc, size=n_con, p=weight / weight.sum())
+    acc_of[: min(n_acc, n_con)] = np.arange(min(n_acc, n_con))  # every account has someone to talk to
+    acc_of = np.sort(acc_of)
+    codes = np.where(rng.random(n_con) < 0.8, comp.country[acc_of], people.countries(rng, n_con))
+    first, last = people.names(rng, codes)
+    taken: set = set()
+
+    acc_name = cols["accounts"]["name"][acc_of]
+    _unique_names(rng, codes, first, last, acc_name, np.zeros(n_con, dtype=bool), taken)
+    local = people.email_locals(rng, first, last, np.zeros(n_con, dtype=bool))
+    has_email = rng.random(n_con) < 0.93
+    email = np.full(n_con, None, dtype=object)
+    email[has_email] = reg.unique_emails(local[has_email], comp.domain[acc_of][has_email])
+    sb = comp.phones
+    board = rng.random(n_con) < 0.6
+    has_mob = rng.random(n_con) < 0.6
+    con_city = np.where(codes == comp.country[acc_of], comp.city[acc_of], people.cities(rng, codes))
+    mob = people.phones(reg, people.mobile_plans(rng, codes, con_city), codes)
+    con_created = np.maximum(acc_created[acc_of], clock.days_ago(n_con, 0, 700))
+    order = np.argsort(con_created, kind="stable")
+    con_ids = np.empty(n_con, dtype=object)
+    con_ids[order] = ids("C", n_con)
+    nps = np.where((acc_type[acc_of] == "customer") & (rng.random(n_con) < 0.45),
+                   np.clip(np.round(rng.normal(8, 2, n_con)), 0, 10), np.nan)
+    cols["contacts"] = {
+        "first_name": first, "last_name": last, "email": email,
+        "phone": with_none(sb.text[acc_of], ~board), "mobile": with_none(mob.text, ~has_mob),
+        "job_title": people.pick(rng, pools.JOB_TITLES, n_con), "account": acc_ids[acc_of],
+        "country": people.country_names(codes),
+        "city": con_city,
+        "owner": acc_owner[acc_of], "source": people.pick(rng, schema.lists["lead_source"].keys(), n_con),
+        "consent": rng.random(n_con) < 0.65, "opted_out": rng.random(n_con) < 0.04,
+        "nps": [None if np.isnan(x) else int(x) for x in nps], "tags": _tags(rng, n_con, schema.lists["tags"].keys()),
+        "created": con_created, "notes": _notes(rng, n_con),
+    }
+    cols["contacts"]["consent"] &= ~cols["contacts"]["opted_out"]
+    # Lead-shaped copies of contacts, for leads that duplicate a contact.
+    con_phone_plan = np.where(has_mob, mob.plan, np.where(board, sb.plan[acc_of], -1))
+    con_phone_nsn = np.where(has_mob, mob.nsn, np.where(board, sb.nsn[acc_of], None))
+    con_phone_style = np.where(has_mob, mob.style, np.where(board, sb.style[acc_of], -1))
+    con_phone_text = np.where(has_mob, mob.text, np.where(board, sb.text[acc_of], None))
+
+    # ---------------------------------------------------------------- campaigns and products
+    n_camp = int(np.clip(n_leads // 25, 8, 40))
+    camp_start = np.sort(clock.days_ago(n_camp, -30, 540))
+    camp_end = camp_start + rng.integers(14, 75, n_camp) * DAY
+    camp_channel = people.pick(rng, schema.lists["campaign_channel"].keys(), n_camp)
+    themes = ["Spring webinar", "Trade show", "Product launch", "Newsletter", "Customer stories", "Partner day",
+              "Year-end offer", "LinkedIn ads", "Roadshow", "Free trial push", "Data summit", "Onboarding series"]
+    camp_name = [f"{themes[i % len(themes)]} {pd.Timestamp(s).year} Q{(pd.Timestamp(s).month - 1) // 3 + 1}"
+                 + (f" #{i // len(themes) + 1}" if i >= len(themes) else "") for i, s in enumerate(camp_start)]
+    status = np.where(camp_end < clock.today, "completed", np.where(camp_start > clock.today, "planned", "active")).astype(object)
+    status[rng.random(n_camp) < 0.05] = "cancelled"
+    camp_ids = np.array(ids("CP", n_camp), dtype=object)
+    cols["campaigns"] = {
+        "name": camp_name, "channel": camp_channel, "status": status, "start": camp_start, "end": camp_end,
+        "cost": np.round(rng.uniform(500, 20_000, n_camp), -1), "owner": people.pick(rng, ["Camille Martin", "Emma Davis", "Liam Wilson"], n_camp),
+        "segment": people.pick(rng, ["industry = Software", "company_size = 51-200", "country = France", "All customers", "Leads grade A"], n_camp),
+        "description": [f"{c.replace('_', ' ').capitalize()} campaign" for c in camp_channel],
+    }
+    n_prod = int(np.clip(n_leads // 20, 10, 30))
+    prod_names = ["Starter licence", "Team licence", "Business licence", "Enterprise licence", "Analytics add-on",
+                  "Integration pack", "Premium support", "Onboarding package", "Training day", "Consulting day",
+                  "Data migration", "API access", "Extra storage", "Mobile add-on", "Security pack"]
+    cats = ["Licence", "Licence", "Licence", "Licence", "Add-on", "Add-on", "Support", "Service", "Training", "Service",
+            "Service", "Add-on", "Add-on", "Add-on", "Add-on"]
+    prod_price = np.round(np.exp(rng.uniform(np.log(90), np.log(12_000), n_prod)), -1)
+    prod_cur = np.where(rng.random(n_prod) < 0.85, cur, "EUR").astype(object)
+    cols["products"] = {
+        "name": [prod_names[i % 15] + ("" if i < 15 else f" {['Plus', 'Pro', 'Max'][i // 15 - 1]}") for i in range(n_prod)],
+        "sku": [f"SKU-{1001 + i}" for i in range(n_prod)], "category": [cats[i % 15] for i in range(n_prod)],
+        "unit_price": prod_price, "currency": prod_cur, "active": rng.random(n_prod) < 0.9,
+    }
+
+    # ---------------------------------------------------------------- leads
+    lead_comp_idx = np.arange(n_acc + n_lead_co)
+    src_keys = schema.lists["lead_source"].keys()
+
+    def make(k: int, nm, keep) -> dict:
+        rows = person_rows(rng, reg, clock, k, comp, company_share=0.9, names=nm, keep_names=keep, taken=taken)
+        co = rows["_company_idx"]
+        has = co >= 0
+        age = (clock.today - rows["created"]) // DAY
+        st = people.pick(rng, ["new", "contacted", "qualified", "unqualified", "converted"], k, [0.15, 0.35, 0.2, 0.18, 0.12])
+        st = np.where(age < 14, people.pick(rng, ["new", "contacted"], k, [0.7, 0.3]), st)
+        owner = owners_by_country(rng, rows["_code"])
+        owner = with_none(owner, (rng.random(k) < 0.12) & (st == "new") | (rng.random(k) < 0.03))
+        source = people.pick(rng, src_keys, k, [0.3, 0.12, 0.1, 0.08, 0.14, 0.1, 0.06, 0.1][: len(src_keys)])
+        # A campaign that had started when the lead came in.
+        c_idx = np.searchsorted(camp_start, rows["created"], side="right") - 1
+        camp_ok = (c_idx >= 0) & np.isin(source, ["web_form", "event", "advertising", "linkedin"]) & (rng.random(k) < 0.6)
+        c_pick = (rng.random(k) * np.maximum(c_idx + 1, 1)).astype(int)
+        consent = rng.random(k) < 0.6
+        opted = rng.random(k) < 0.05
+        rows.update({
+            "job_title": with_none(people.pick(rng, pools.JOB_TITLES, k), rng.random(k) < 0.2),
+            "website": with_none(comp.website()[np.maximum(co, 0)], ~has | (rng.random(k) < 0.6)),
+            "industry": with_none(comp.industry[np.maximum(co, 0)], ~has | (rng.random(k) < 0.25)),
+            "company_size": with_none(comp.size[np.maximum(co, 0)], ~has | (rng.random(k) < 0.3)),
+            "source": source, "status": st, "owner": owner,
+            "campaign": with_none(camp_ids[np.minimum(c_pick, n_camp - 1)], ~camp_ok),
+            "consent": consent & ~opted, "opted_out": opted,
+            "engagement": np.where(rng.random(k) < 0.5, np.round(rng.gamma(2, 6, k)), np.nan),
+            "tags": _tags(rng, k, schema.lists["tags"].keys(), 0.1), "notes": _notes(rng, k),
+        })
+        return rows
+
+    cross_rows = make(n_con, None, None)
+    for key, val in {
+        "first_name": first, "last_name": last, "email": email, "phone": con_phone_text, "_plan": con_phone_plan,
+        "_nsn": con_phone_nsn, "_style": con_phone_style, "company": acc_name, "_company_base": comp.base[acc_of],
+        "_company_suffix": comp.suffix[acc_of], "country": cols["contacts"]["country"], "city": cols["contacts"]["city"],
+        "job_title": cols["contacts"]["job_title"], "created": con_created, "_code": codes,
+    }.items():
+        cross_rows[key] = np.array(val, dtype=cross_rows[key].dtype if key in ("_plan", "_style", "created") else object)
+    cross_rows["campaign"] = np.full(n_con, None, dtype=object)
+    cross_rows["website"] = with_none(comp.website()[acc_of], rng.random(n_con) < 0.6)
+    cross_rows["industry"] = comp.industry[acc_of]
+    cross_rows["company_size"] = comp.size[acc_of]
+    cross_ok = ~cols["contacts"]["opted_out"]
+    lead_rows = compose(rng, clock, n_leads, make, default_region,
+                        cross=({k: v[cross_ok] for k, v in cross_rows.items()}, con_ids[cross_ok]))
+    lead_rows = in_created_order(lead_rows)
+    lead_ids = ids("L", len(lead_rows["created"]))
+    dup, names_pairs, verr = truth_pairs("leads", lead_rows, lead_ids, "contacts")
+    truth.duplicate_pairs |= dup
+    truth.distinct_pairs |= names_pairs
+    n_l = len(lead_ids)
+    lead_ids_arr = np.array(lead_ids, dtype=object)
+
+    # ---------------------------------------------------------------- deals
+    n_deal = max(8, n_leads // 4)
+    stages = stage_names(schema)
+    won = next(s["stage"] for s in stages if s.get("won"))
+    lost = next(s["stage"] for s in stages if s.get("lost"))
+    open_stages = [s for s in stages if not s.get("won") and not s.get("lost")]
+    d_created = clock.days_ago(n_deal, 0, 540)
+    age = (clock.today - d_created) // DAY
+    closed_p = np.clip(age / 150, 0.05, 0.85)
+    is_closed = rng.random(n_deal) < closed_p
+    is_won = is_closed & (rng.random(n_deal) < 0.42)
+    is_lost = is_closed & ~is_won
+    stale = ~is_closed & (age > 75) & (rng.random(n_deal) < 0.5)
+    stage = people.pick(rng, [s["stage"] for s in open_stages], n_deal, [0.3, 0.25, 0.25, 0.2][: len(open_stages)])
+    stage = np.where(is_won, won, np.where(is_lost, lost, stage)).astype(object)
+    buyers = np.flatnonzero(np.isin(acc_type, ["customer", "former_customer"]))
+    active = np.flatnonzero(acc_type != "former_customer")
+    d_acc = np.where(is_won, buyers[rng.integers(0, len(buyers), n_deal)] if len(buyers) else 0,
+                     active[rng.integers(0, len(active), n_deal)])
+    # The deal's contact: someone at its account (contacts are sorted by account).
+    first_con = np.searchsorted(acc_of, d_acc, side="left")
+    n_at = np.searchsorted(acc_of, d_acc, side="right") - first_con
+    d_con = first_con + (rng.random(n_deal) * np.maximum(n_at, 1)).astype(int)
+    d_contact = with_none(con_ids[np.minimum(d_con, n_con - 1)], (n_at == 0) | (rng.random(n_deal) < 0.1))
+    cycle = rng.integers(14, 150, n_deal)
+    d_closed = np.minimum(d_created + cycle * DAY, clock.today)
+    close_date = np.where(is_closed, d_closed, d_created + (cycle + rng.integers(0, 60, n_deal)) * DAY)
+    close_date = np.where(~is_closed & ~stale, np.maximum(close_date, clock.today + rng.integers(3, 90, n_deal) * DAY), close_date)
+    close_date = np.where(stale, clock.today - rng.integers(31, 150, n_deal) * DAY, close_date)
+    d_country = comp.country[d_acc]
+    d_cur = np.full(n_deal, cur, dtype=object)
+    r = rng.random(n_deal)
+    d_cur[np.isin(d_country, ["FR", "DE", "BE", "ES", "IT", "NL", "IE"]) & (r < 0.6)] = "EUR"
+    d_cur[(d_country == "GB") & (r < 0.6)] = "GBP"
+    size_factor = np.array([pools.SIZES.index(s) for s in comp.size[d_acc].tolist()])
+    amount = np.round(np.exp(rng.normal(np.log(4000) + 0.6 * size_factor, 0.7)), -1)
+    stage_prob = {s["stage"]: s.get("probability") for s in stages}
+    prob = np.array([stage_prob[s] if x < 0.3 else np.nan for s, x in zip(stage.tolist(), rng.random(n_deal).tolist())])
+    steps = ["Send proposal", "Book a demo", "Call the decision maker", "Send the contract", "Follow up on pricing",
+             "Meet the technical team"]
+    reasons = ["Price", "Chose a competitor", "No budget", "No decision", "Timing", "Missing feature"]
+    deal_ids = np.array(ids("D", n_deal), dtype=object)
+    d_order = np.argsort(d_created, kind="stable")
+    cols["deals"] = {
+        "name": np.array([f"{cols['accounts']['name'][a]} – {pools_deal}" for a, pools_deal in
+                          zip(d_acc.tolist(), people.pick(rng, ["annual plan", "expansion", "renewal", "pilot", "new team", "platform"], n_deal).tolist())], dtype=object),
+        "account": acc_ids[d_acc], "contact": d_contact,
+        "owner": np.where(rng.random(n_deal) < 0.9, acc_owner[d_acc], people.pick(rng, names, n_deal)),
+        "stage": stage, "amount": amount, "currency": d_cur, "probability": prob, "close_date": close_date,
+        "type": people.pick(rng, ["new_business", "upsell", "renewal"], n_deal, [0.6, 0.25, 0.15]),
+        "source": people.pick(rng, src_keys, n_deal),
+        "campaign": with_none(people.pick(rng, camp_ids, n_deal), rng.random(n_deal) > 0.2),
+        "next_step": with_none(people.pick(rng, steps, n_deal), is_closed | (rng.random(n_deal) < 0.2)),
+        "created": d_created, "closed": nat(d_closed, ~is_closed),
+        "lost_reason": with_none(people.pick(rng, reasons, n_deal), ~is_lost),
+    }
+    cols["deals"] = {k: np.asarray(v)[d_order] if not isinstance(v, list) else np.asarray(v, dtype=object)[d_order]
+                     for k, v in cols["deals"].items()}
+    # Campaigns of deals must have started before the deal.
+    d_camp = cols["deals"]["campaign"]
+    ok_start = dict(zip(camp_ids.tolist(), camp_start))
+    for i, c in enumerate(d_camp.tolist()):
+        if c is not None and ok_start[c] > cols["deals"]["created"][i]:
+            d_camp[i] = None
+    truth.stale_deals = set(deal_ids[np.flatnonzero(stale[d_order])].tolist())
+    d_acc_sorted = d_acc[d_order]
+    won_sorted = is_won[d_order]
+    closed_sorted = d_closed[d_order]
+
+    # ---------------------------------------------------------------- activities
+    n_act = 2 * n_leads
+    kind = rng.choice(3, size=n_act, p=[0.45, 0.4, 0.15])  # lead, contact, deal
+    a_lead = np.full(n_act, None, dtype=object)
+    a_con = np.full(n_act, None, dtype=object)
+    a_deal = np.full(n_act, None, dtype=object)
+    a_acc = np.full(n_act, None, dtype=object)
+    start = np.full(n_act, clock.today - 540 * DAY)
+    a_owner = people.pick(rng, names, n_act)
+    active_leads = np.flatnonzero(lead_rows["status"] != "new")
+    m = np.flatnonzero(kind == 0)
+    if len(active_leads):
+        li = active_leads[rng.integers(0, len(active_leads), len(m))]
+        a_lead[m] = lead_ids_arr[li]
+        start[m] = lead_rows["created"][li]
+        lo = lead_rows["owner"][li]
+        a_owner[m] = np.where(lo == None, a_owner[m], lo)  # noqa: E711 (element-wise)
+    m = np.flatnonzero(kind == 1)
+    ci = rng.integers(0, n_con, len(m))
+    a_con[m] = con_ids[ci]
+    a_acc[m] = acc_ids[acc_of[ci]]
+    start[m] = con_created[ci]
+    a_owner[m] = acc_owner[acc_of[ci]]
+    m = np.flatnonzero(kind == 2)
+    di = rng.integers(0, n_deal, len(m))
+    a_deal[m] = deal_ids[di]
+    a_acc[m] = cols["deals"]["account"][di]
+    a_con[m] = cols["deals"]["contact"][di]
+    start[m] = cols["deals"]["created"][di]
+    a_owner[m] = cols["deals"]["owner"][di]
+    end = np.full(n_act, clock.today)
+    end[m] = np.where(np.isnat(cols["deals"]["closed"][di]), clock.today, cols["deals"]["closed"][di])
+    a_date = clock.between(start, end)
+    a_type = people.pick(rng, ["email", "call", "meeting", "note", "chat"], n_act, [0.35, 0.25, 0.15, 0.15, 0.1])
+    channel = np.select([a_type == "call", a_type == "email", a_type == "chat", a_type == "meeting"],
+                        ["phone", "email", "chat", "video"], None).astype(object)
+    channel[(a_type == "meeting") & (rng.random(n_act) < 0.4)] = "in_person"
+    direction = with_none(people.pick(rng, ["inbound", "outbound"], n_act, [0.35, 0.65]), np.isin(a_type, ["note", "meeting"]))
+    subjects = {"email": ["Follow-up", "Proposal", "Pricing question", "Meeting notes", "Introduction"],
+                "call": ["Discovery call", "Check-in call", "Pricing call", "Left a voicemail"],
+                "meeting": ["Demo", "Kick-off meeting", "Quarterly review", "On-site visit"],
+                "note": ["Internal note", "Budget info", "Org chart"], "chat": ["Quick question", "Chat follow-up"]}
+    subject = np.empty(n_act, dtype=object)
+    for t, opts in subjects.items():
+        mm = np.flatnonzero(a_type == t)
+        subject[mm] = people.pick(rng, opts, len(mm))
+    a_order = np.argsort(a_date, kind="stable")
+    cols["activities"] = {k: v[a_order] for k, v in {
+        "date": a_date, "type": a_type, "channel": channel, "direction": direction, "subject": subject,
+        "summary": with_none(people.pick(rng, pools.NOTES, n_act), rng.random(n_act) < 0.5),
+        "contact": a_con, "lead": a_lead, "deal": a_deal, "account": a_acc, "owner": a_owner}.items()}
+    # Leads were last contacted at their latest activity.
+    act = pd.DataFrame({"lead": cols["activities"]["lead"], "date": cols["activities"]["date"]}).dropna()
+    last = act.groupby("lead")["date"].max().dt.normalize()
+    lead_rows["last_contacted"] = pd.Series(lead_ids_arr).map(last).to_numpy(dtype="datetime64[ns]")
+
+    # ---------------------------------------------------------------- tasks
+    n_task = max(5, n_leads // 5)
+    t_created = clock.days_ago(n_task, 0, 120)
+    due = t_created + rng.integers(1, 21, n_task) * DAY
+    t_status = people.pick(rng, ["open", "in_progress", "done", "cancelled"], n_task, [0.35, 0.1, 0.5, 0.05])
+    t_status = np.where((due > clock.today + 7 * DAY) & (t_status == "done"), "open", t_status).astype(object)
+    rel_kind = rng.choice(4, size=n_task, p=[0.4, 0.3, 0.2, 0.1])
+    rel = np.where(rel_kind == 0, lead_ids_arr[rng.integers(0, n_l, n_task)],
+                   np.where(rel_kind == 1, deal_ids[rng.integers(0, n_deal, n_task)],
+                            np.where(rel_kind == 2, con_ids[rng.integers(0, n_con, n_task)], acc_ids[rng.integers(0, n_acc, n_task)]))).astype(object)
+    titles = {0: ["Call back", "Qualify the lead", "Send the brochure"], 1: ["Send the proposal", "Prepare the contract", "Book the demo"],
+              2: ["Check in", "Send the case study", "Invite to the webinar"], 3: ["Quarterly review", "Renewal check", "Update the account plan"]}
+    t_title = np.array([titles[k][int(x * 3)] for k, x in zip(rel_kind.tolist(), rng.random(n_task).tolist())], dtype=object)
+    t_order = np.argsort(t_created, kind="stable")
+    completed = np.minimum(t_created + rng.integers(0, 20, n_task) * DAY, clock.today)
+    cols["tasks"] = {k: np.asarray(v)[t_order] for k, v in {
+        "title": t_title, "due": due, "owner": people.pick(rng, names, n_task), "status": t_status,
+        "priority": people.pick(rng, ["low", "normal", "high"], n_task, [0.25, 0.55, 0.2]), "related": rel,
+        "created": t_created, "completed": nat(completed, t_status != "done"), "notes": _notes(rng, n_task, 0.1)}.items()}
+
+    # ---------------------------------------------------------------- campaign members
+    lm = np.flatnonzero(lead_rows["campaign"] != None)  # noqa: E711
+    n_cm_con = min(n_con, max(n_camp, n_con // 4))
+    cm_con = rng.choice(np.flatnonzero(cols["contacts"]["consent"]) if cols["contacts"]["consent"].any() else np.arange(n_con),
+                        size=n_cm_con, replace=True)
+    cm_camp_con = rng.integers(0, n_camp, n_cm_con)
+    pair_key = pd.Series(cm_con.astype(str)).str.cat(pd.Series(cm_camp_con.astype(str)), sep=":")
+    keep = ~pair_key.duplicated().to_numpy()
+    cm_con, cm_camp_con = cm_con[keep], cm_camp_con[keep]
+    n_cm = len(lm) + len(cm_con)
+    cm_status = people.pick(rng, ["added", "sent", "opened", "replied", "converted", "unsubscribed", "bounced"], n_cm,
+                            [0.1, 0.35, 0.25, 0.12, 0.08, 0.05, 0.05])
+    lead_conv = lead_rows["status"][lm] == "converted"
+    cm_status[: len(lm)] = np.where(lead_conv, "converted", np.where(lead_rows["opted_out"][lm], "unsubscribed", cm_status[: len(lm)]))
+    added = np.concatenate([lead_rows["created"][lm], np.maximum(camp_start[cm_camp_con], con_created[cm_con])])
+    responded = nat(clock.after(added, 1, 20), ~np.isin(cm_status, ["replied", "converted"]))
+    cols["campaign_members"] = {
+        "campaign": np.concatenate([lead_rows["campaign"][lm], camp_ids[cm_camp_con]]).astype(object),
+        "lead": np.concatenate([lead_ids_arr[lm], np.full(len(cm_con), None, dtype=object)]),
+        "contact": np.concatenate([np.full(len(lm), None, dtype=object), con_ids[cm_con]]),
+        "status": cm_status, "added": added, "responded": responded,
+    }
+    cm_order = np.argsort(added, kind="stable")
+    cols["campaign_members"] = {k: np.asarray(v)[cm_order] for k, v in cols["campaign_members"].items()}
+
+    # ---------------------------------------------------------------- orders
+    buyers_all = np.flatnonzero(np.isin(acc_type, ["customer", "former_customer"]))
+    churned = (acc_type[buyers_all] == "former_customer") | (rng.random(len(buyers_all)) < 0.12)
+    k_orders = 1 + np.minimum(rng.geometric(0.3, len(buyers_all)), 11)
+    o_acc = np.repeat(buyers_all, k_orders)
+    o_churn = np.repeat(churned, k_orders)
+    n_o = len(o_acc)
+    o_date = np.where(o_churn, clock.days_ago(n_o, 370, 540), clock.days_ago(n_o, 0, 540))
+    # Every customer that has not churned bought something this year.
+    first_of = np.concatenate([[0], np.cumsum(k_orders)[:-1]])
+    fresh = first_of[~churned]
+    o_date[fresh] = clock.days_ago(len(fresh), 0, 300)
+    prod = rng.integers(0, n_prod, n_o)
+    qty = rng.integers(1, 21, n_o)
+    o_status = people.pick(rng, ["paid", "pending", "refunded", "cancelled"], n_o, [0.86, 0.04, 0.04, 0.06])
+    o_status = np.where((o_status == "pending") & (o_date < clock.today - 30 * DAY), "paid", o_status).astype(object)
+    # First orders of an account point to its latest won deal, when it has one.
+    won_by_acc = {}
+    for a, w, ds in zip(d_acc_sorted.tolist(), won_sorted.tolist(), deal_ids.tolist()):
+        if w:
+            won_by_acc[a] = ds
+    o_deal = np.full(n_o, None, dtype=object)
+    o_deal[first_of] = [won_by_acc.get(a) for a in buyers_all.tolist()]
+    first_con_o = np.searchsorted(acc_of, o_acc, side="left")
+    n_at_o = np.searchsorted(acc_of, o_acc, side="right") - first_con_o
+    o_con = with_none(con_ids[np.minimum(first_con_o + (rng.random(n_o) * np.maximum(n_at_o, 1)).astype(int), n_con - 1)], n_at_o == 0)
+    o_order = np.argsort(o_date, kind="stable")
+    cols["orders"] = {k: np.asarray(v)[o_order] for k, v in {
+        "date": o_date, "account": acc_ids[o_acc], "contact": o_con, "deal": o_deal, "product": np.array(ids("P", n_prod), dtype=object)[prod],
+        "quantity": qty, "amount": np.round(prod_price[prod] * qty * rng.choice([1.0, 0.95, 0.9, 0.85], n_o), 2),
+        "currency": prod_cur[prod], "status": o_status}.items()}
+    truth.churned_accounts = set(acc_ids[buyers_all[churned]].tolist())
+
+    cols["leads"] = lead_rows
+    record_ids = {"team": ids("TM", len(team)), "accounts": list(acc_ids), "leads": lead_ids, "deals": list(deal_ids)}
+    record_ids["contacts"] = [None] * n_con
+    # Contacts were generated by account; their IDs follow creation: reorder rows to match.
+    cols["contacts"] = {k: np.asarray(v, dtype=object if k in ("nps",) else None)[order] for k, v in cols["contacts"].items()}
+    extra = {"verr": verr, "person_table": "leads", "other_phone_keys": ("contacts", [f"{p}:{s}" if s is not None else None for p, s in
+                                              zip(np.where(board, sb.plan[acc_of], -1)[order].tolist(),
+                                                  np.where(board, sb.nsn[acc_of], None)[order].tolist())])}
+    return cols, truth, names, extra
