@@ -26,7 +26,7 @@ _COMMA_DECIMAL_LANGS = {
     "fr", "de", "es", "it", "pt", "nl", "da", "sv", "nb", "no", "fi", "pl", "cs", "sk", "ru", "uk",
     "tr", "el", "ro", "hu", "bg", "hr", "sl", "lt", "lv", "et", "id", "vi", "ca",
 }
-_DOT_DECIMAL_REGIONS = {"CH", "LI", "MX", "US", "GB", "CA", "AU", "NZ", "IE", "IN"}  # e.g. de-CH writes 1'234.50
+_DOT_DECIMAL_LOCALES = {"de-CH", "de-LI", "it-CH", "es-MX", "es-US"}  # e.g. de-CH writes 1'234.50
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def read_context(settings: Mapping[str, Any]) -> ReadContext:
             order = "MDY"
         else:
             order = "DMY"
-        decimal = "," if lang in _COMMA_DECIMAL_LANGS and region not in _DOT_DECIMAL_REGIONS else "."
+        decimal = "," if lang in _COMMA_DECIMAL_LANGS and f"{lang}-{region}" not in _DOT_DECIMAL_LOCALES else "."
     currency = str(settings.get("currency") or "").strip().upper() or None
     country = str(settings.get("default_country") or "").strip().upper() or None
     return ReadContext(date_order=order, decimal=decimal, currency=currency, default_country=country)
