@@ -36,7 +36,7 @@ def make_table(name: str, records: list[dict], sheet: str | None = None, invalid
     if ts.id_prefix:
         ids = [r["id"] for r in records]
     else:
-        ids = [str(i + 2) for i in range(len(records))]  # rule sheets: the sheet row stands for the ID
+        ids = [f"row{i + 2}" for i in range(len(records))]  # rule sheets: the reader keys rows by sheet row
     df = empty_frame(ts, ids)
     for f in ts.fields:
         if f.type == "id":
@@ -293,13 +293,13 @@ def test_bad_rules_are_errors_not_crashes():
     result = check(make_tables(scoring_rules=scoring, assignment_rules=assignment, automations=automations, email_templates=[{"key": "welcome", "subject": "Hi", "body": "Hello"}]), now=NOW)
     bad = sorted((f.table, f.record_id, f.field, f.severity) for f in result.findings if f.type == "bad-rule")
     assert bad == [
-        ("assignment_rules", "2", "assign_to", "error"),
-        ("automations", "2", "template", "error"),
-        ("automations", "2", "trigger_field", "error"),
-        ("scoring_rules", "2", "field", "error"),
-        ("scoring_rules", "3", "operator", "error"),
-        ("scoring_rules", "5", "value", "error"),
-        ("scoring_rules", "6", "value", "warning"),
+        ("assignment_rules", "row2", "assign_to", "error"),
+        ("automations", "row2", "template", "error"),
+        ("automations", "row2", "trigger_field", "error"),
+        ("scoring_rules", "row2", "field", "error"),
+        ("scoring_rules", "row3", "operator", "error"),
+        ("scoring_rules", "row5", "value", "error"),
+        ("scoring_rules", "row6", "value", "warning"),
     ]
     field = next(f for f in result.findings if f.field == "field")
     assert field.message == "'Scoring Rules'!B2 (Field): \"industy\" is not a column of Leads; use \"industry\""
@@ -475,3 +475,9 @@ def test_fix_repairs_the_sample_and_a_second_run_is_clean_and_idempotent(sample)
     second = check(tables, now=now, fix=True)
     assert second.changes.updates == [] and not any(f.fixable for f in second.findings)
     assert sorted(f.message for f in second.findings) == sorted(f.message for f in first.findings)
+
+
+def test_an_unknown_option_the_reader_also_lists_as_unreadable_is_reported_once():
+    tables = make_tables(leads=leads(lead(status="Banana")))
+    tables["leads"].invalid = {("L-00001", "status"): "Banana"}
+    assert [f.type for f in check(tables, now=NOW).findings] == ["unknown-option"]

@@ -67,8 +67,9 @@ def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime) ->
     header_row = len(rows) + 1
     rows.append([Cell(c, "header") for c in text["columns"]])
     names: dict = {}
+    has_ids = {n: bool(t.schema.id_prefix) for n, t in tables.tables.items()}
     for f in items[:MAX_ROWS]:
-        rows.append(_row(tables, f, text, lang, names))
+        rows.append(_row(tables, f, text, lang, names, has_ids))
     last = len(rows)
     if len(items) > MAX_ROWS:
         rows.append([Cell(text["more"].format(n=len(items) - MAX_ROWS), "subtitle")])
@@ -83,7 +84,7 @@ def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime) ->
     )
 
 
-def _row(tables: Tables, f: Finding, text: dict, lang: str, names: dict) -> list[Any]:
+def _row(tables: Tables, f: Finding, text: dict, lang: str, names: dict, has_ids: dict) -> list[Any]:
     sheet, column, labels = names.get((f.table, f.field)) or _names(tables, f, lang, names)
     fix = f.fix
     if fix is None:
@@ -95,7 +96,7 @@ def _row(tables: Tables, f: Finding, text: dict, lang: str, names: dict) -> list
     return [
         Cell(text["severity"].get(f.severity, f.severity), _STYLE.get(f.severity)),
         Cell(sheet, "text"),
-        Cell(f.record_id or "", "text"),
+        Cell(f.record_id if f.record_id and has_ids.get(f.table) else "", "text"),  # rule rows' keys (row7) mean nothing
         Cell(f.cell or sheet, "link", link=f.cell if f.cell and "!" in f.cell else None),
         Cell(column, "text"),
         Cell(show(f.value), "text"),
