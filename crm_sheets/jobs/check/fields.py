@@ -62,7 +62,8 @@ def check_text(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     s = text_values(col)
     if not len(s):
         return
-    title = out.ctx.title_case and (f.name in NAME_FIELDS or (table.name == "team" and f.name == "name"))
+    # Not Team names: owners elsewhere match them as typed, so re-casing one would orphan its records.
+    title = out.ctx.title_case and f.name in NAME_FIELDS
     report(out, table, f, s, per_value(s, lambda v: _tidy(v, title)))
 
 
