@@ -48,18 +48,26 @@ def _names(rng: np.random.Generator, n: int, industry: np.ndarray) -> np.ndarray
     for ind in sorted(set(industry.tolist())):
         idx = np.flatnonzero(industry == ind)
         second[idx] = people.pick(rng, _SECOND_BY_INDUSTRY[ind], len(idx))
-    a = first_pool[rng.integers(0, len(first_pool), n)]
-    out = np.array([f"{x} {y}" for x, y in zip(a.tolist(), second.tolist())], dtype=object)
+    out = np.empty(n, dtype=object)
+    todo = np.arange(n)
     used: set[str] = set()
-    for i, name in enumerate(out.tolist()):
-        attempt = 0
-        while name in used:
-            # The two-word space is crowded: "Dubois & Martin Consulting".
-            x, y = first_pool[rng.integers(0, len(first_pool), 2)]
-            name = f"{x} {second[i]}" if attempt < 3 else f"{x} & {y} {second[i]}"
-            attempt += 1
-        used.add(name)
-        out[i] = name
+    for attempt in range(40):
+        a = first_pool[rng.integers(0, len(first_pool), len(todo))]
+        if attempt < 2:
+            cand = [f"{x} {y}" for x, y in zip(a.tolist(), second[todo].tolist())]
+        else:  # the two-word space is crowded: "Dubois & Martin Consulting"
+            b = first_pool[rng.integers(0, len(first_pool), len(todo))]
+            cand = [f"{x} & {z} {y}" for x, z, y in zip(a.tolist(), b.tolist(), second[todo].tolist())]
+        retry = []
+        for i, name in zip(todo.tolist(), cand):
+            if name in used:
+                retry.append(i)
+            else:
+                used.add(name)
+                out[i] = name
+        if not retry:
+            break
+        todo = np.array(retry, dtype=int)
     return out
 
 

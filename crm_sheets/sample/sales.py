@@ -55,11 +55,14 @@ def team_columns(rng, reg: people.Registry, team, n_leads: int, domain: str) -> 
 
 
 def _tags(rng, n: int, keys: list[str], share: float = 0.2) -> np.ndarray:
+    """One or two tag keys for ``share`` of the rows, joined with ', ' as the tags type holds them."""
     out = np.full(n, None, dtype=object)
     has = np.flatnonzero(rng.random(n) < share)
-    for i in has:
-        k = rng.choice(len(keys), size=int(rng.integers(1, 3)), replace=False)
-        out[i] = ", ".join(keys[j] for j in sorted(k))
+    a = rng.integers(0, len(keys), len(has))
+    b = rng.integers(0, len(keys), len(has))
+    two = rng.random(len(has)) < 0.3
+    for i, x, y, t in zip(has.tolist(), a.tolist(), b.tolist(), two.tolist()):
+        out[i] = f"{keys[min(x, y)]}, {keys[max(x, y)]}" if t and x != y else keys[x]
     return out
 
 
