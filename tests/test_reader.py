@@ -334,5 +334,5 @@ def test_a_missing_file_or_a_file_that_is_not_xlsx_is_not_a_workbook(tmp_path):
         read_workbook(tmp_path / "nope.xlsx")
     bad = tmp_path / "notes.xlsx"
     bad.write_text("just text")
-    with pytest.raises(NotAWorkbook, match="notes.xlsx: not a readable Excel workbook"):
+    with pytest.raises(NotAWorkbook, match="notes.xlsx: not an .xlsx workbook"):
         read_workbook(bad)

@@ -22,6 +22,7 @@ from crm_sheets.model.schema import (
     available_templates, load_schema, normalize_header,
 )
 from crm_sheets.model.tables import Table, Tables, column_letter, dtype_for, format_id
+from crm_sheets.store.package import open_package
 from crm_sheets.model.values import (
     ReadContext, as_text, fold_option, is_empty, option_lookup, parse_checkbox, parse_column, parse_value,
     read_context,
@@ -31,6 +32,7 @@ META_SHEET = "_crm_meta"
 HEADER_SCAN_ROWS = 10  # title rows people put above a table's headers
 CUSTOM_TYPES = tuple(t for t in FIELD_TYPES if t not in ("id", "reference", "user"))
 _FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_REF_RE = re.compile(r"^\$?[A-Za-z]{1,3}\$?(\d+)")
 _NOT_OURS_HINT = "create a CRM workbook with `crm-sheets new`, or bring this data into one with `crm-sheets import`"
 
 
@@ -54,14 +56,14 @@ def read_workbook(path: str | Path, schema: Schema | None = None) -> Tables:
 
 
 def _read(path: Path, schema: Schema | None) -> Tables:
-    book = _open(path)
+    book, excel_tables = _open(path)
     grids = _Grids(book)
     notes: list[str] = []
     meta = _read_meta(grids)
     if schema is None:
-        schema = _schema_for(path, book, grids, meta, notes)
+        schema = _schema_for(path, book, excel_tables, grids, meta, notes)
     lang = _language(book, schema, meta, notes)
-    located = _locate_tables(book, schema)
+    located = _locate_tables(book, excel_tables, schema)
 
     settings: dict[str, Any] = {}
     if "settings" in located:
@@ -88,16 +90,26 @@ def _read(path: Path, schema: Schema | None) -> Tables:
 # The file
 
 
-def _open(path: Path) -> CalamineWorkbook:
+def _open(path: Path) -> tuple[CalamineWorkbook, dict[str, tuple[str, int]]]:
+    """The workbook for calamine, and its Excel tables: folded name -> (sheet, 0-based header row).
+
+    The package is opened through store.package first, so a hostile file is refused before any
+    parser sees it; table definitions are read from its small table parts (calamine's own table
+    API reads every cell of the table again).
+    """
     if not path.exists():
         raise NotAWorkbook(f"{path}: no such file", hint=_NOT_OURS_HINT)
+    excel_tables: dict[str, tuple[str, int]] = {}
+    with open_package(path) as pkg:
+        for sheet in pkg.sheets:
+            if not sheet.part:
+                continue
+            for tp in pkg.tables(sheet):
+                m = _REF_RE.match(tp.ref)
+                if m and tp.header_rows >= 1:
+                    excel_tables[normalize_header(tp.name)] = (sheet.name, int(m.group(1)) - 1)
     try:
-        try:
-            return CalamineWorkbook.from_path(str(path), load_tables=True)
-        except CalamineError as exc:
-            if "table" not in type(exc).__name__.lower():
-                raise
-            return CalamineWorkbook.from_path(str(path))  # a format without Excel tables
+        return CalamineWorkbook.from_path(str(path)), excel_tables
     except (CalamineError, OSError, ValueError) as exc:
         raise NotAWorkbook(f"{path}: not a readable Excel workbook ({exc})", hint=_NOT_OURS_HINT) from None
 
@@ -149,7 +161,7 @@ def _read_meta(grids: _Grids) -> dict[str, Any]:
     return meta
 
 
-def _schema_for(path: Path, book: CalamineWorkbook, grids: _Grids, meta: Mapping[str, Any], notes: list[str]) -> Schema:
+def _schema_for(path: Path, book: CalamineWorkbook, excel_tables: Mapping[str, tuple[str, int]], grids: _Grids, meta: Mapping[str, Any], notes: list[str]) -> Schema:
     template = meta.get("template")
     if template:
         try:
@@ -163,9 +175,12 @@ def _schema_for(path: Path, book: CalamineWorkbook, grids: _Grids, meta: Mapping
     # template from its tables, counting only sheets whose headers look like that table's.
     best, best_score = None, 0
     for name in available_templates():
-        candidate = load_schema(name)
+        try:
+            candidate = load_schema(name)
+        except CrmSheetsError:  # a broken template cannot be this workbook's
+            continue
         score = 0
-        for tname, (sheet, hint) in _locate_tables(book, candidate).items():
+        for tname, (sheet, hint) in _locate_tables(book, excel_tables, candidate).items():
             t = candidate.tables[tname]
             if _layout(grids[sheet], t, "en", hint, probe=True) is not None:
                 score += 2 if t.kind == "data" else 1
@@ -192,20 +207,15 @@ def _language(book: CalamineWorkbook, schema: Schema, meta: Mapping[str, Any], n
     return found
 
 
-def _locate_tables(book: CalamineWorkbook, schema: Schema) -> dict[str, tuple[str, int | None]]:
+def _locate_tables(book: CalamineWorkbook, excel_tables: Mapping[str, tuple[str, int]], schema: Schema) -> dict[str, tuple[str, int | None]]:
     """table name -> (sheet, header row hint): by Excel table name first, then by sheet name."""
     found: dict[str, tuple[str, int | None]] = {}
     used: set[str] = set()
-    try:
-        excel_tables = {normalize_header(n): n for n in book.table_names}
-    except CalamineError:
-        excel_tables = {}
     for t in schema.tables.values():
-        name = excel_tables.get(normalize_header(t.excel_name))
-        if name is not None:
-            lo = book.get_table_by_name(name)
-            found[t.name] = (lo.sheet, lo.start[0] - 1)  # start is the first data row, under the header
-            used.add(lo.sheet)
+        where = excel_tables.get(normalize_header(t.excel_name))
+        if where is not None and where[0] in book.sheet_names:
+            found[t.name] = where
+            used.add(where[0])
     for sheet in book.sheet_names:
         if sheet in used or sheet.casefold() == META_SHEET:
             continue
