@@ -481,3 +481,22 @@ def test_an_unknown_option_the_reader_also_lists_as_unreadable_is_reported_once(
     tables = make_tables(leads=leads(lead(status="Banana")))
     tables["leads"].invalid = {("L-00001", "status"): "Banana"}
     assert [f.type for f in check(tables, now=NOW).findings] == ["unknown-option"]
+
+
+def test_every_canonical_country_name_reads_back_as_the_same_country_in_both_languages():
+    import pycountry
+
+    from crm_sheets.model.normalize import country, country_name
+
+    for c in pycountry.countries:
+        for lang in ("en", "fr"):
+            assert country(country_name(c.alpha_2, lang))[0] == c.alpha_2, (c.alpha_2, lang)
+
+
+def test_real_domains_near_a_provider_are_not_taken_for_typos():
+    from crm_sheets.model.normalize import domain_typo
+
+    assert [domain_typo(d) for d in ("mail.com", "gmx.com", "live.com", "acme.co", "cloud.com", "yahoo.fr", "gmail.co.uk")] == [None] * 7
+    assert [domain_typo(d) for d in ("gmial.com", "gmail.co", "hotmial.com", "yaho.com", "outlok.com")] == [
+        "gmail.com", "gmail.com", "hotmail.com", "yahoo.com", "outlook.com",
+    ]
