@@ -187,32 +187,30 @@ def _check_stages(out: Collector, stages: Table) -> None:
             out.add("bad-rule", "error", stages, rid, "lost", True, "the stage is ticked both won and lost", "untick one of them")
 
 
-def _setting_checks():
-    return {
-        "default_country": (lambda v: country_code(v) is not None, "a country code such as US or FR"),
-        "currency": (lambda v: is_currency(v), "a currency code such as USD or EUR"),
-        "locale": (lambda v: re.match(r"^[a-zA-Z]{2}([-_][a-zA-Z]{2})?$", v) is not None, "a locale such as en-US, en-GB or fr-FR"),
-    }
+# Settings whose value must have a given form, and how to say it.
+_SETTING_FORMS = {
+    "default_country": (lambda v: country_code(v) is not None, "a country code such as US or FR"),
+    "currency": (is_currency, "a currency code such as USD or EUR"),
+    "locale": (lambda v: re.match(r"^[a-zA-Z]{2}([-_][a-zA-Z]{2})?$", v) is not None, "a locale such as en-US, en-GB or fr-FR"),
+}
 
 
 def check_settings(out: Collector) -> None:
     tables = out.ctx.tables
     t = tables.get("settings")
-    checks = _setting_checks()
+    if t is None:
+        return  # settings come from the template's defaults: nothing a person typed
     for s in tables.schema.settings:
         raw = tables.settings.get(s.key)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             continue
-        ok, need = checks.get(s.key, (None, None))
+        ok, need = _SETTING_FORMS.get(s.key, (None, None))
         if ok is None and s.type in ("integer", "number"):
             ok, need = (lambda v: parse_number(v) is not None), "a number"
         if ok is None or ok(show(raw)):
             continue
         rid, field = _setting_row(t, s.key)
-        where_table = t if t is not None else None
-        if where_table is None:
-            continue
-        out.add("bad-setting", "error", where_table, rid, field, raw, f"the setting {s.key} is {quote(raw)}, not {need}", f"write {need}")
+        out.add("bad-setting", "error", t, rid, field, raw, f"the setting {s.key} is {quote(raw)}, not {need}", f"write {need}")
 
 
 def _setting_row(t: Table | None, key: str) -> tuple[Any, str | None]:
