@@ -593,6 +593,9 @@ def parse_column(
     else:
         arr = np.empty(n, dtype=object)
         arr[:] = raws
+    if ftype in TEXT_TYPES or ftype in ("dropdown", "tags"):
+        if infer_dtype(arr, skipna=False) == "string":  # the usual text column: no per-cell work
+            return _string_column(field, arr, ctx, options)
     empty = (arr == "") | (arr == None)  # noqa: E711 (elementwise); NaN floats are handled as numbers
     filled = np.flatnonzero(~empty)
     kind = infer_dtype(arr[filled], skipna=False) if len(filled) else "empty"
@@ -653,6 +656,28 @@ def parse_column(
     if ftype == "date":
         stamps = stamps.dt.normalize()
     return stamps.to_numpy().astype("datetime64[ns]"), bad
+
+
+def _string_column(field: Field, arr: Any, ctx: ReadContext, options: Any) -> tuple[Any, dict[int, Any]]:
+    """A column of str only: text as typed ('' -> None); dropdown and tags parsed once per value."""
+    import numpy as np
+    import pandas as pd
+
+    bad: dict[int, Any] = {}
+    if field.type in TEXT_TYPES:
+        out = arr.copy()
+        out[arr == ""] = None
+        if field.type == "id":
+            out[:] = [s.strip() if s else s for s in out]
+        return out, bad
+    codes, uniques = pd.factorize(arr)
+    results = [parse_value(field, u, ctx, options) for u in uniques]
+    values = np.empty(len(results), dtype=object)
+    values[:] = [v for v, _ in results]  # unknown options keep their text (see parse_value)
+    for code in [k for k, (_, ok) in enumerate(results) if not ok]:
+        for i in np.flatnonzero(codes == code).tolist():
+            bad[i] = arr[i]
+    return values[codes], bad
 
 
 def _parse_slow(field: Field, arr: Any, slow: Any, ctx: ReadContext, options: Any, bad: dict[int, Any]) -> Any:

@@ -82,6 +82,8 @@ def _read(path: Path, schema: Schema | None) -> Tables:
             notes.append(f"{path.name}: sheet {sheet!r} has no header row naming the columns of {t.sheet_name(lang)}; skipped")
             continue
         tables[name] = _build_table(t, sheet, layout, ctx, lists, meta)
+        del layout
+        grids.forget(sheet)  # a sheet's raw cells are no longer needed: keep peak memory down
     return Tables(schema=schema, tables=tables, lang=lang, settings=settings, lists=lists, meta=meta,
                   source=str(path), notes=notes)
 
@@ -120,6 +122,9 @@ class _Grids:
     def __init__(self, book: CalamineWorkbook):
         self.book = book
         self._cache: dict[str, list[list[Any]]] = {}
+
+    def forget(self, sheet: str) -> None:
+        self._cache.pop(sheet, None)
 
     def __getitem__(self, sheet: str) -> list[list[Any]]:
         if sheet not in self._cache:
@@ -279,13 +284,14 @@ def _find_header(grid: list[list[Any]], t: TableSchema, lookup: Mapping[str, str
 
 def _block(rows: list[list[Any]]) -> Any:
     """Rows of cells as a 2-D object array (calamine's rows all have the sheet's width)."""
-    width = max((len(r) for r in rows), default=0)
-    block = np.full((len(rows), width), "", dtype=object)
-    if rows and all(len(r) == width for r in rows):
+    widths = set(map(len, rows))
+    if len(widths) == 1:
+        block = np.empty((len(rows), widths.pop()), dtype=object)
         block[:, :] = rows
-    else:
-        for i, r in enumerate(rows):
-            block[i, : len(r)] = r
+        return block
+    block = np.full((len(rows), max(widths, default=0)), "", dtype=object)
+    for i, r in enumerate(rows):
+        block[i, : len(r)] = r
     return block
 
 
@@ -310,9 +316,8 @@ def _layout(grid: list[list[Any]], t: TableSchema, lang: str, hint: int | None, 
     arrays = {name: (data[:, j] if j < data.shape[1] else np.full(len(data), "", dtype=object)) for name, j in columns.items()}
     # A row is a record when any field cell holds something; blank rows inside the table and
     # people's notes beside it (only in their own columns) are not records.
-    filled = np.zeros(len(data), dtype=bool)
-    for arr in arrays.values():
-        filled |= arr != ""
+    field_cols = [j for j in columns.values() if j < data.shape[1]]
+    filled = (data[:, field_cols] != "").any(axis=1) if field_cols and len(data) else np.zeros(len(data), dtype=bool)
     keep = np.flatnonzero(filled)
     cells = arrays if len(keep) == len(data) else {name: arr[keep] for name, arr in arrays.items()}
     sheet_rows = (keep + h + 2).tolist()
