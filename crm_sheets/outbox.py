@@ -84,6 +84,8 @@ class Outbox:
                     tbl TEXT, record_id TEXT, message_id TEXT, attempts INTEGER NOT NULL DEFAULT 0,
                     queued_at TEXT NOT NULL, updated_at TEXT NOT NULL, error TEXT)"""
             )
+            # What jobs keep between runs (automate's snapshot of last-seen values), beside the queue.
+            db.execute("CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL)")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -150,6 +152,20 @@ class Outbox:
                 self._set(item.key, "sent", now)
                 report.sent.append(item.key)
         return report
+
+    def load_state(self, name: str) -> dict[str, Any] | None:
+        """The state a job saved under ``name``, or None before its first successful run."""
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT value FROM state WHERE name = ?", (name,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def save_state(self, name: str, value: Mapping[str, Any], now: datetime) -> None:
+        with closing(self._connect()) as db:
+            db.execute(
+                "INSERT INTO state (name, value, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (name, json.dumps(dict(value), default=str), now.isoformat(timespec="seconds")),
+            )
 
     def confirm(self, key: str, *, delivered: bool, now: datetime) -> None:
         """A person says whether an `unknown` item arrived: sent, or queued again for one more try."""

@@ -2,16 +2,22 @@
 
 Each job sees the tables as changed by the jobs before it. The CLI, the schedule and the workbook
 button all call `run`. A change set left pending by a busy workbook is applied first.
+
+With automate, the outbox file beside the workbook also holds automate's state (its snapshot of
+last-seen values). Order: queue the effects, write the workbook (its Outbox sheet shows the queue as of
+this write), save the new state, then deliver; a later run's sheet shows what was delivered.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from crm_sheets.errors import UsageError, WorkbookChanged
+from crm_sheets.errors import UsageError, WorkbookBusy, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet, RowAppend
 from crm_sheets.model.result import JobResult
 from crm_sheets.model.tables import Tables
@@ -56,6 +62,7 @@ class RunReport:
     backup: str | None = None
     pending_applied: bool = False
     attempts: int = 1
+    delivery: dict[str, list[str]] | None = None  # automate's outbox: sent, failed, unknown, waiting keys
 
     @property
     def findings(self):
@@ -73,6 +80,7 @@ class RunReport:
             "dry_run": self.dry_run,
             "backup": self.backup,
             "pending_applied": self.pending_applied,
+            "delivery": self.delivery,
             "changes": self.changes.summary(),
             "results": [
                 {
@@ -159,6 +167,12 @@ def run(
     step = on_step or (lambda _msg: None)
     store = open_store(path)
     report = RunReport(path=str(path), jobs=jobs, dry_run=dry_run)
+    box = None
+    if "automate" in jobs:
+        from crm_sheets.outbox import Outbox, outbox_path
+
+        box = Outbox(outbox_path(path))
+        options = _automate_options(options, box, dry_run)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         report.attempts = attempt
         step(f"Reading {Path(path).name}")
@@ -167,19 +181,74 @@ def run(
         step("Running " + ", ".join(jobs))
         results, changes = run_jobs_with_pending(tables, jobs, now=now, options=options, pending=pending)
         report.results, report.changes, report.pending_applied = results, changes, pending is not None
-        if dry_run or changes.is_empty():
+        if dry_run:
             return report
-        step(f"Writing {Path(path).name}")
-        try:
-            outcome = store.apply(changes, tables)
-        except WorkbookChanged:
-            if attempt == MAX_ATTEMPTS:
+        auto = next((r for r in results if r.job == "automate"), None)
+        sheet_digest = _queue(box, auto, tables, changes, now) if auto is not None else None
+        if not changes.is_empty():
+            step(f"Writing {Path(path).name}")
+            try:
+                outcome = store.apply(changes, tables)
+            except WorkbookChanged:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                continue  # someone saved the file while we worked: re-read and re-run on fresh data
+            except WorkbookBusy:
+                if auto is not None and store.pending() is not None:
+                    box.save_state("automate", auto.state, now)  # kept as pending: the next run applies it
                 raise
-            continue  # someone saved the file while we worked: re-read and re-run on fresh data
-        report.written = True
-        report.backup = str(getattr(outcome, "backup", None) or "") or None
+            report.written = True
+            report.backup = str(getattr(outcome, "backup", None) or "") or None
+        if auto is not None:
+            box.save_state("automate", auto.state, now)
+            if sheet_digest and report.written:
+                box.save_state("outbox_sheet", {"digest": sheet_digest}, now)
+            step("Delivering emails and notifications")
+            report.delivery = box.deliver(transports(tables), now).as_dict()
         return report
     return report
+
+
+def _automate_options(options: dict[str, dict] | None, box, dry_run: bool) -> dict[str, dict]:
+    """automate gets the state it returned last time (unless the caller gives one) and the dry-run flag."""
+    options = {k: dict(v) for k, v in (options or {}).items()}
+    auto = options.setdefault("automate", {})
+    auto.setdefault("state", box.load_state("automate"))
+    auto.setdefault("dry_run", dry_run)
+    return options
+
+
+def _queue(box, auto: JobResult, tables: Tables, changes: ChangeSet, now: datetime) -> str | None:
+    """Queue automate's effects and add the Outbox sheet to the write when it would show something new
+    (or the workbook is written anyway). Returns the sheet's digest, saved once the write succeeded."""
+    from crm_sheets.jobs.automate import outbox_sheet
+
+    box.enqueue(auto.effects, now)
+    if "outbox" not in tables.schema.owned_sheets:
+        return None
+    items = box.items()
+    digest = hashlib.sha256(repr([(i.key, i.status, i.error) for i in items]).encode()).hexdigest()
+    if changes.is_empty() and (box.load_state("outbox_sheet") or {}).get("digest") == digest:
+        return None
+    name = tables.schema.owned_sheet("outbox").sheet_name(tables.lang or "en")
+    changes.sheets.append(outbox_sheet(items, lang=tables.lang or "en", name=name))
+    return digest
+
+
+def transports(tables: Tables) -> dict[str, Any]:
+    """Delivery channels from Settings: SMTP when smtp_host is set, the team chat when the environment
+    variable named by chat_webhook_env holds a URL (never the workbook), webhooks always."""
+    from crm_sheets.outbox import SmtpSettings, SmtpTransport, WebhookTransport
+
+    out: dict[str, Any] = {"webhook": WebhookTransport()}
+    smtp = SmtpSettings.from_settings(tables.setting)
+    if smtp is not None:
+        out["email"] = SmtpTransport(smtp)
+    env = str(tables.setting("chat_webhook_env", "") or "").strip()
+    url = os.environ.get(env, "").strip() if env else ""
+    if url:
+        out["chat"] = WebhookTransport(url)
+    return out
 
 
 def run_jobs_with_pending(tables: Tables, jobs: list[str], *, now: datetime, options=None, pending: ChangeSet | None = None):

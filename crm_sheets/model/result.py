@@ -1,4 +1,4 @@
-"""JobResult: what a job returns — a change set, findings and effects."""
+"""JobResult: what a job returns — a change set, findings, effects and the state to keep for the next run."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,6 +15,7 @@ class JobResult:
     findings: list[Finding] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     stats: dict = field(default_factory=dict)  # job-specific figures for the summary (e.g. merged: 12)
+    state: dict = field(default_factory=dict)  # what the job keeps between runs (automate: last-seen values)
 
     @property
     def errors(self) -> list[Finding]:

@@ -1,0 +1,234 @@
+"""What an automation does to one record: create a task, set a field, send an email, notify the team
+chat, post a webhook, add to a campaign. Emails and chat notes are effects for the outbox (never sent
+here) and are logged as Activities; marketing email never goes to opted-out or non-consenting people.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from crm_sheets.jobs.automate.context import Run
+from crm_sheets.jobs.automate.rules import BadRule, _reader, find_field, text, ticked
+from crm_sheets.jobs.automate.templates import TemplateProblem, check_template, compose, merge_fields, render, team_member
+from crm_sheets.model import Effect
+from crm_sheets.model.normalize import fold, normalize_email
+
+MEMBER_LINK = {"leads": "lead", "contacts": "contact"}
+MARKETING_TABLES = {"leads", "contacts"}  # email to these people needs consent; deal email is one-to-one sales mail
+_SET = re.compile(r"^\s*([^=]+?)\s*=\s*(.*)$", re.S)
+
+
+@dataclass(frozen=True)
+class EmailTemplate:
+    key: str
+    subject: str
+    body: str
+
+
+def email_template(run: Run, key: str, column: str = "template") -> EmailTemplate:
+    """The Email Templates row named ``key``, checked to compile; BadRule when missing or broken."""
+    t = run.tables.get("email_templates")
+    if t is None or "key" not in t.df.columns:
+        raise BadRule(column, key, "this workbook has no Email Templates sheet", "add one, or choose another action")
+    for _, row in t.df.iterrows():
+        if fold(text(row.get("key"))) == fold(key) and key:
+            tpl = EmailTemplate(text(row.get("key")), text(row.get("subject")), text(row.get("body")))
+            for part in (tpl.subject, tpl.body):
+                try:
+                    check_template(part)
+                except TemplateProblem as exc:
+                    raise BadRule(column, key, f'the email template "{key}" is broken: {exc}', f"fix it in {t.sheet or 'Email Templates'}") from None
+            return tpl
+    keys = ", ".join(text(k) for k in t.df["key"].dropna())
+    what = f'"{key}" is not a template of {t.sheet or "Email Templates"}' if key else "the action needs an email template"
+    raise BadRule(column, key or None, what, f"use one of {keys or 'the templates'}")
+
+
+def sender(run: Run) -> str:
+    return text(run.tables.setting("smtp_sender", "")) or "crm@localhost"
+
+
+def recipient(run: Run, table: str, rid: str) -> tuple[dict[str, Any] | None, str]:
+    """(the person an email about this record goes to, or None; why not). Deals write to their contact."""
+    df = run.tables[table].df
+    row = df.loc[rid]
+    person_table, person = table, row
+    if table == "deals":
+        cid = text(row.get("contact"))
+        contacts = run.tables.get("contacts")
+        if not cid or contacts is None or cid not in contacts.df.index:
+            return None, "no contact"
+        person_table, person = "contacts", contacts.df.loc[cid]
+    elif table == "tasks":
+        member = team_member(run.tables, text(row.get("owner")))
+        return (({"email": member.get("email"), "first_name": text(member.get("name")).split(" ")[0], "last_name": ""}, "") if member else (None, "no owner"))
+    elif table not in MARKETING_TABLES:
+        return None, "no email"
+    email = normalize_email(text(person.get("email"))) if text(person.get("email")) else None
+    if not email:
+        return None, "no email"
+    if ticked(person.get("opted_out")):
+        return None, "opted out"
+    if person_table in MARKETING_TABLES and table != "deals" and not ticked(person.get("consent")):
+        return None, "no consent"
+    return {"email": email, "first_name": text(person.get("first_name")), "last_name": text(person.get("last_name")), "table": person_table}, ""
+
+
+def send_email(run: Run, tpl: EmailTemplate, table: str, rid: str, key: str, rule_name: str, *, marketing: bool = True,
+               extra: dict[str, Any] | None = None) -> bool:
+    """Queue one templated email about a record (and log it); False when the person must not get it."""
+    to, why = recipient(run, table, rid)
+    if to is None:
+        run.count(f"emails_skipped_{why.replace(' ', '_')}")
+        return False
+    fields = merge_fields(run.tables, table, rid, {"recipient": to, **(extra or {})})
+    mail = compose(tpl.subject, tpl.body, fields, sender=sender(run), lang=run.lang, unsubscribe=marketing)
+    payload = {"to": to["email"], "from": sender(run), "subject": mail.subject, "text": mail.text, "html": mail.html,
+               "unsubscribe": mail.unsubscribe}
+    run.emit(Effect("email", key, payload, table, rid))
+    run.log_activity(table, rid, "email", mail.subject, f"{rule_name} → {to['email']}\n\n{mail.text}", fields.get("owner") or None)
+    return True
+
+
+def notify_chat(run: Run, source: str, table: str, rid: str, key: str, rule_name: str) -> None:
+    fields = merge_fields(run.tables, table, rid)
+    message = render(source, fields) if source else f"{rule_name}: {rid}"
+    run.emit(Effect("chat", key, {"text": message}, table, rid))
+    run.log_activity(table, rid, "chat", rule_name, message, fields.get("owner") or None)
+
+
+def post_webhook(run: Run, url: str, table: str, rid: str, key: str, rule_name: str, trigger: str, value: str) -> None:
+    fields = merge_fields(run.tables, table, rid)
+    body = {"rule": rule_name, "trigger": trigger, "trigger_value": value, "table": table, "id": rid,
+            "at": pd.Timestamp(run.now).isoformat(), "record": {k: (v if isinstance(v, (str, int, float, bool)) else str(v)) for k, v in fields.items()}}
+    run.emit(Effect("webhook", key, {"url": url, "body": body}, table, rid))
+
+
+def check_url(url: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", url or ""):
+        raise BadRule("template", url or None, f'"{url}" is not a web address' if url else "post webhook needs the URL to post to",
+                      "write the URL (https://...) in Template or value")
+    return url
+
+
+def task_owner(run: Run, assign_to: str, table: str, rid: str) -> str | None:
+    """'owner' (or any user column) takes the record's value; a Team name is used as is."""
+    row = run.tables[table].df.loc[rid]
+    if not assign_to:
+        return text(row.get("owner")) or None
+    f = find_field(run.tables[table].schema, assign_to)
+    if f is not None and f.type == "user":
+        return text(row.get(f.name)) or None
+    member = team_member(run.tables, assign_to)
+    return text(member["name"]) if member else None
+
+
+def check_task_owner(run: Run, assign_to: str, table: str) -> None:
+    if not assign_to:
+        return
+    f = find_field(run.tables[table].schema, assign_to)
+    if (f is not None and f.type == "user") or team_member(run.tables, assign_to):
+        return
+    raise BadRule("assign_to", assign_to, f'"{assign_to}" is neither a Team name nor a user column such as owner', "write owner or a name from the Team sheet")
+
+
+def existing_task_keys(run: Run) -> set[str]:
+    """Keys of tasks automate created before (in Created by): a task is never created twice, even after a crash."""
+    t = run.tables.get("tasks")
+    if t is None or "source" not in t.df.columns:
+        return set()
+    out = set()
+    for v in t.df["source"].dropna():
+        m = re.search(r"\[([^\[\]]+)\]\s*$", str(v))
+        if m:
+            out.add(m.group(1))
+    return out
+
+
+def create_task(run: Run, title_src: str, assign_to: str, due_in_days: int | None, table: str, rid: str, key: str, rule_name: str) -> None:
+    fields = merge_fields(run.tables, table, rid)
+    title = render(title_src, fields) if title_src else f"{rule_name}: {rid}"
+    run.append("tasks", {
+        "title": title[:250],
+        "due": run.today + pd.Timedelta(days=due_in_days or 0),
+        "owner": task_owner(run, assign_to, table, rid),
+        "status": "open",
+        "priority": "normal",
+        "related": rid,
+        "created": run.today,
+        "source": f"{rule_name} [{key}]",
+    })
+    run.count("tasks_created")
+
+
+def compile_set_field(run: Run, table: str, raw: str) -> tuple[str, Any]:
+    """'status = Qualified' -> ('status', 'qualified'), read as the field's type."""
+    m = _SET.match(raw or "")
+    if not m:
+        raise BadRule("template", raw or None, "set field needs what to set" if not raw else f'"{raw}" is not "column = value"',
+                      "write it as column = value, e.g. status = Qualified")
+    schema = run.tables[table].schema
+    f = find_field(schema, m.group(1))
+    if f is None or f.type == "id":
+        raise BadRule("template", raw, f'"{m.group(1)}" is not a column of {schema.sheet_name(run.lang)}', "write column = value with one of its columns")
+    if f.owned_by_job:
+        raise BadRule("template", raw, f"{f.name} is written by the {f.owned_by_job} job", "set another column")
+    value = m.group(2).strip()
+    return f.name, (_reader(run.tables, f, "template")(value) if value else None)
+
+
+def set_field(run: Run, table: str, rid: str, field_name: str, value: Any, rule_name: str) -> bool:
+    from crm_sheets.jobs.automate.snapshot import canonical
+
+    current = run.tables[table].df.at[rid, field_name] if field_name in run.tables[table].df.columns else None
+    if canonical(current) == canonical(value):
+        return False
+    run.set(table, rid, field_name, value, reason=f"automation {rule_name}")
+    run.count("fields_set")
+    return True
+
+
+def find_campaign(run: Run, name: str) -> str | None:
+    t = run.tables.get("campaigns")
+    if t is None or not name:
+        return None
+    if name in t.df.index:
+        return name
+    names = t.df["name"] if "name" in t.df.columns else pd.Series(dtype=object)
+    hit = names.index[names.map(lambda v: isinstance(v, str) and fold(v) == fold(name)).to_numpy(dtype=bool)]
+    return str(hit[0]) if len(hit) else None
+
+
+def sequence_campaigns(run: Run) -> set[str]:
+    """Folded campaign names a Sequence Steps sheet defines (add to campaign may create those)."""
+    t = run.tables.get("sequence_steps")
+    if t is None or "campaign" not in t.df.columns:
+        return set()
+    return {fold(str(v)) for v in t.df["campaign"].dropna() if str(v).strip()}
+
+
+def check_campaign(run: Run, name: str, table: str) -> None:
+    if table not in MEMBER_LINK:
+        raise BadRule("action", "add_to_campaign", "add to campaign works on Leads and Contacts", "choose the Leads or Contacts table")
+    if "campaign_members" not in run.tables or "campaigns" not in run.tables:
+        raise BadRule("action", "add_to_campaign", "this workbook has no Campaigns or Campaign Members sheet", "add them, or choose another action")
+    if find_campaign(run, name) is None and fold(name) not in sequence_campaigns(run):
+        raise BadRule("template", name or None, f'"{name}" is not a campaign' if name else "add to campaign needs the campaign",
+                      "write a campaign's ID or name from the Campaigns sheet")
+
+
+def add_to_campaign(run: Run, name: str, table: str, rid: str) -> bool:
+    cid = find_campaign(run, name)
+    if cid is None:  # a campaign the Sequence Steps sheet defines: create it, active from today
+        cid = run.append("campaigns", {"name": name, "channel": "email", "status": "active", "start": run.today,
+                                       "description": "Drip sequence (created by automate)"})
+    members = run.tables["campaign_members"].df
+    link = MEMBER_LINK[table]
+    if link in members.columns and ((members["campaign"] == cid) & (members[link] == rid)).any():
+        return False
+    run.append("campaign_members", {"campaign": cid, link: rid, "status": "added", "added": run.today})
+    run.count("campaign_members_added")
+    return True

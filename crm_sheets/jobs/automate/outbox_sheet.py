@@ -1,0 +1,69 @@
+"""The Outbox sheet: what automate has queued, sent or could not send, for people to see in the workbook.
+
+A pure function of the outbox's items (anything with the OutboxItem attributes) to a SheetSpec.
+Items still waiting, failed or to confirm come first, then the most recent sent ones.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from crm_sheets.model import Cell, SheetSpec
+
+RECENT_SENT = 200  # sent items shown; the outbox file keeps them all
+LABELS = {
+    "en": {
+        "title": "Outbox", "columns": ("Status", "Kind", "To / channel", "Subject / text", "Record", "Queued at", "Error"),
+        "note": "What automate sends. Without a mail server (Settings smtp_host) emails wait here; unknown means "
+                "the connection broke while sending: check whether it arrived before sending again.",
+        "status": {"queued": "Queued", "sending": "Sending", "sent": "Sent", "failed": "Failed (will retry)",
+                   "unknown": "Unknown: please confirm", "cancelled": "Cancelled"},
+        "kind": {"email": "Email", "chat": "Team chat", "webhook": "Webhook"}, "chat": "team chat",
+    },
+    "fr": {
+        "title": "Boîte d'envoi", "columns": ("Statut", "Type", "Destinataire / canal", "Objet / texte", "Fiche", "Mis en file le", "Erreur"),
+        "note": "Ce qu'automate envoie. Sans serveur d'envoi (Paramètres smtp_host) les e-mails attendent ici ; « inconnu » "
+                "signifie que la connexion a coupé pendant l'envoi : vérifiez s'il est arrivé avant de renvoyer.",
+        "status": {"queued": "En attente", "sending": "En cours d'envoi", "sent": "Envoyé", "failed": "Échec (nouvel essai)",
+                   "unknown": "Inconnu : à confirmer", "cancelled": "Annulé"},
+        "kind": {"email": "E-mail", "chat": "Chat d'équipe", "webhook": "Webhook"}, "chat": "chat d'équipe",
+    },
+}
+_STYLE = {"sent": "good", "failed": "bad", "unknown": "warn", "queued": None, "sending": "warn", "cancelled": "muted"}
+_ORDER = {"unknown": 0, "failed": 1, "sending": 2, "queued": 3, "sent": 4, "cancelled": 5}
+
+
+def outbox_sheet(items: Iterable[Any], *, lang: str = "en", name: str | None = None) -> SheetSpec:
+    L = LABELS.get(lang, LABELS["en"])
+    items = list(items)
+    waiting = [i for i in items if i.status != "sent"]
+    sent = sorted((i for i in items if i.status == "sent"), key=lambda i: i.updated_at, reverse=True)[:RECENT_SENT]
+    shown = sorted(waiting, key=lambda i: (_ORDER.get(i.status, 9), i.queued_at, i.key)) + sent
+    rows: list[list[Any]] = [
+        [Cell(L["title"], "title")],
+        [Cell(L["note"], "subtitle")],
+        [Cell(c, "header") for c in L["columns"]],
+    ]
+    for i in shown:
+        p = i.payload or {}
+        if i.kind == "email":
+            to, what = p.get("to", ""), p.get("subject", "")
+        elif i.kind == "webhook":
+            to, what = p.get("url", ""), str((p.get("body") or {}).get("rule", ""))
+        else:
+            to, what = L["chat"], p.get("text", "")
+        record = f"{i.record_id}" if i.record_id else ""
+        rows.append([
+            Cell(L["status"].get(i.status, i.status), _STYLE.get(i.status)),
+            L["kind"].get(i.kind, i.kind),
+            to,
+            Cell(what, "wrap"),
+            record,
+            Cell(i.queued_at.replace("T", " "), None),
+            Cell(i.error or "", "wrap" if i.error else None),
+        ])
+    last = len(rows)
+    return SheetSpec(
+        name=name or L["title"], key="outbox", rows=rows,
+        widths={0: 22, 1: 12, 2: 34, 3: 60, 4: 12, 5: 18, 6: 50},
+        freeze=(3, 0), autofilter=f"A3:G{max(last, 3)}",
+    )

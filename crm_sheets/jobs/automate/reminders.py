@@ -1,0 +1,135 @@
+"""Reminders: a digest per owner of tasks due and overdue, deals closing this week and stalled deals.
+
+Sent by an Automations row with the schedule trigger and the Send digest action (weekly on the day it
+names, or daily), once per owner and period. The digest template's body comes first, then the lists.
+Team members who are away, or have nothing due, get nothing.
+"""
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pandas as pd
+
+from crm_sheets.jobs.automate import actions
+from crm_sheets.jobs.automate.context import ACTIVITY_LINK, Run
+from crm_sheets.jobs.automate.rules import text, ticked
+from crm_sheets.jobs.automate.templates import compose, display
+from crm_sheets.model import Effect
+from crm_sheets.model.normalize import fold, normalize_email
+from crm_sheets.model.values import parse_number
+
+OPEN_TASK = {"open", "in_progress"}
+HEADINGS = {
+    "en": {"tasks": "Tasks due and overdue", "closing": "Deals closing this week", "stalled": "Stalled deals", "overdue": "overdue"},
+    "fr": {"tasks": "Tâches à faire et en retard", "closing": "Affaires qui se concluent cette semaine", "stalled": "Affaires bloquées", "overdue": "en retard"},
+}
+
+
+def digest_for(run: Run, owner: str, *, weekly: bool = True) -> dict[str, list[dict[str, Any]]]:
+    """What one owner's digest lists: tasks (due by the end of the period), deals closing, stalled deals."""
+    today = run.today
+    end = today + pd.Timedelta(days=6 - today.weekday()) if weekly else today
+    week_start = today - pd.Timedelta(days=today.weekday())
+    out: dict[str, list[dict[str, Any]]] = {"tasks": [], "closing": [], "stalled": []}
+    key = fold(owner)
+    tasks = run.tables.get("tasks")
+    if tasks is not None and {"owner", "due", "status"} <= set(tasks.df.columns):
+        df = tasks.df
+        due = pd.to_datetime(df["due"], errors="coerce")
+        mine = df["owner"].map(lambda v: isinstance(v, str) and fold(v) == key) & df["status"].isin(OPEN_TASK) & (due <= end)
+        for rid in df.index[mine.fillna(False).to_numpy(dtype=bool)]:
+            out["tasks"].append({"id": rid, "title": text(df.at[rid, "title"]), "due": due[rid].date().isoformat(),
+                                 "overdue": bool(due[rid] < today), "related": text(df.at[rid, "related"]) if "related" in df.columns else ""})
+        out["tasks"].sort(key=lambda t: t["due"])
+    deals = run.tables.get("deals")
+    if deals is not None and {"owner", "stage", "close_date"} <= set(deals.df.columns):
+        df = deals.df
+        closed, stalled_after = _stages(run)
+        close = pd.to_datetime(df["close_date"], errors="coerce")
+        mine = df["owner"].map(lambda v: isinstance(v, str) and fold(v) == key) & ~df["stage"].map(lambda s: fold(str(s)) in closed)
+        limit = _stalled_days(run)
+        quiet = _last_activity(run)
+        for rid in df.index[mine.fillna(False).to_numpy(dtype=bool)]:
+            line = {"id": rid, "name": text(df.at[rid, "name"]), "stage": text(df.at[rid, "stage"]),
+                    "amount": display(run.tables, "deals", "amount", df.at[rid, "amount"]) if "amount" in df.columns else "",
+                    "close_date": close[rid].date().isoformat() if not pd.isna(close[rid]) else ""}
+            if not pd.isna(close[rid]) and week_start <= close[rid] <= week_start + pd.Timedelta(days=6):
+                out["closing"].append(line)
+            stage_limit = stalled_after.get(fold(line["stage"]))
+            last = quiet.get(rid)
+            if (not pd.isna(close[rid]) and close[rid] < today - pd.Timedelta(days=limit)) or (
+                stage_limit and last is not None and last < today - pd.Timedelta(days=stage_limit)):
+                out["stalled"].append(line)
+    return out
+
+
+def send_digests(run: Run, automation: Any, period: str) -> None:
+    team = run.tables.get("team")
+    if team is None or "name" not in team.df.columns:
+        return
+    weekly = automation.weekday is not None
+    for tmid, member in team.df.iterrows():
+        name, email = text(member.get("name")), normalize_email(text(member.get("email"))) if text(member.get("email")) else None
+        key = f"{automation.key}:{tmid}:{period}"
+        if not name or not email or ticked(member.get("away")) or run.has_fired(key):
+            continue
+        lists = digest_for(run, name, weekly=weekly)
+        if not any(lists.values()):
+            continue
+        fields = {"owner": name, "owner_first_name": name.split(" ")[0], "count": len(lists["tasks"]),
+                  "today": run.today.date().isoformat(), **lists}
+        body_text, body_html = _listing(run.lang, lists)
+        mail = compose(automation.email.subject, automation.email.body, fields, sender=actions.sender(run), lang=run.lang,
+                       unsubscribe=False, appendix_text=body_text, appendix_html=body_html)
+        payload = {"to": email, "from": actions.sender(run), "subject": mail.subject, "text": mail.text, "html": mail.html, "unsubscribe": ""}
+        run.emit(Effect("email", key, payload, "team", str(tmid)))
+        run.mark(key)
+        run.count("digests")
+
+
+def _listing(lang: str, lists: dict[str, list[dict[str, Any]]]) -> tuple[str, str]:
+    h = HEADINGS.get(lang, HEADINGS["en"])
+    text_parts, html_parts = [], []
+    for section in ("tasks", "closing", "stalled"):
+        items = lists[section]
+        if not items:
+            continue
+        lines = []
+        for it in items:
+            if section == "tasks":
+                lines.append(f"{it['due']}  {it['title']}" + (f" ({it['related']})" if it["related"] else "") + (f" — {h['overdue']}" if it["overdue"] else ""))
+            else:
+                lines.append(f"{it['name']} ({it['id']}) — {it['stage']}" + (f", {it['amount']}" if it["amount"] != "" else "") + (f", {it['close_date']}" if it["close_date"] else ""))
+        text_parts.append(f"{h[section]} ({len(items)}):\n" + "\n".join(f"- {line}" for line in lines))
+        html_parts.append(f"<h3>{html.escape(h[section])} ({len(items)})</h3><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>")
+    return "\n\n".join(text_parts), "".join(html_parts)
+
+
+def _stages(run: Run) -> tuple[set[str], dict[str, int]]:
+    st = run.tables.get("stages")
+    if st is None or "stage" not in st.df.columns:
+        return set(), {}
+    df = st.df
+    closed = {fold(str(s)) for s, w, lo in zip(df["stage"], df.get("won", [None] * len(df)), df.get("lost", [None] * len(df))) if ticked(w) or ticked(lo)}
+    after = {}
+    if "stalled_after_days" in df.columns:
+        for s, d in zip(df["stage"], df["stalled_after_days"]):
+            if not pd.isna(d):
+                after[fold(str(s))] = int(d)
+    return closed, after
+
+
+def _stalled_days(run: Run) -> int:
+    v = run.tables.setting("stalled_deal_days", 30)
+    n = v if isinstance(v, (int, float)) and not isinstance(v, bool) else parse_number(str(v))
+    return int(n) if n is not None else 30
+
+
+def _last_activity(run: Run) -> dict[str, pd.Timestamp]:
+    acts = run.tables.get("activities")
+    link = ACTIVITY_LINK["deals"]
+    if acts is None or link not in acts.df.columns or "date" not in acts.df.columns:
+        return {}
+    a = pd.DataFrame({"deal": acts.df[link], "date": pd.to_datetime(acts.df["date"], errors="coerce")}).dropna()
+    return a.groupby("deal")["date"].max().dt.normalize().to_dict()

@@ -1,0 +1,73 @@
+"""The snapshot of last-seen values: how 'record created' and 'field changed' know what is new.
+
+Kept in the state between runs (the runner stores it beside the workbook): per watched table the
+record IDs, and per watched field each record's value in a canonical text form. Without a snapshot
+(a first run, or a rule watching a new field) existing records are the baseline and nothing fires for
+them — except records created today or yesterday (their Created date), which count as new so that a
+freshly built workbook shows its automations working.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+from crm_sheets.model import Tables
+from crm_sheets.model.normalize import fold
+
+FIRST_RUN_NEW_DAYS = 1  # on a first run, Created today or yesterday counts as new
+
+
+def canonical(value: Any) -> str:
+    """A value as compared between runs: '' for empty, folded text, ISO dates, 10 for 10.0."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float):
+        if value != value:
+            return ""
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (pd.Timestamp, datetime, date)):
+        ts = pd.Timestamp(value)
+        return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return canonical(value.item())
+    return fold(str(value))
+
+
+def previous(state: dict, table: str) -> dict | None:
+    return (state.get("tables") or {}).get(table)
+
+
+def new_records(tables: Tables, table: str, state: dict, now: datetime) -> set[str]:
+    """IDs new since the last run; on a first run, those Created today or yesterday."""
+    t = tables.get(table)
+    if t is None:
+        return set()
+    prev = previous(state, table)
+    if prev is not None and "ids" in prev:
+        seen = set(prev["ids"])
+        return {str(rid) for rid in t.df.index if str(rid) not in seen}
+    if "created" not in t.df.columns:
+        return set()
+    created = pd.to_datetime(t.df["created"], errors="coerce")
+    since = pd.Timestamp(now).normalize() - pd.Timedelta(days=FIRST_RUN_NEW_DAYS)
+    return {str(rid) for rid in t.df.index[(created >= since).fillna(False).to_numpy(dtype=bool)]}
+
+
+def take(tables: Tables, watch: dict[str, set[str]]) -> dict[str, dict]:
+    """The snapshot of ``watch`` (table -> fields) as plain JSON-able data."""
+    out: dict[str, dict] = {}
+    for table, fields in watch.items():
+        t = tables.get(table)
+        if t is None:
+            continue
+        entry: dict[str, Any] = {"ids": [str(i) for i in t.df.index], "fields": {}}
+        for f in sorted(fields):
+            if f in t.df.columns:
+                col = t.df[f].astype(object)
+                entry["fields"][f] = {str(rid): canonical(v) for rid, v in zip(t.df.index, col)}
+        out[table] = entry
+    return out

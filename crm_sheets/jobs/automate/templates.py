@@ -1,0 +1,155 @@
+"""Merge fields and templates: Jinja2 in a sandbox, text and HTML parts, and the unsubscribe line.
+
+Templates are typed by people in the workbook, so they render in Jinja2's SandboxedEnvironment (no
+attribute tricks reach Python) and a broken template is a 'bad-rule' finding, never a crash. Merge
+fields show what people see in the sheet: option labels in the workbook language, dates as ISO.
+"""
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any, Mapping
+from urllib.parse import quote
+
+import pandas as pd
+from jinja2 import TemplateError, Undefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from crm_sheets.model import Tables
+from crm_sheets.model.schema import NUMERIC_TYPES
+
+UNSUBSCRIBE = {
+    "en": "You receive this email because you are in touch with us. To stop receiving these emails, reply with \"unsubscribe\" or write to {address}.",
+    "fr": "Vous recevez cet e-mail car vous êtes en contact avec nous. Pour ne plus recevoir ces e-mails, répondez « désinscription » ou écrivez à {address}.",
+}
+_UNSUB_WORD = {"en": "unsubscribe", "fr": "désinscription"}
+
+
+class TemplateProblem(Exception):
+    """A template that does not compile or render; the message says what Jinja2 found."""
+
+
+@lru_cache(maxsize=2)
+def _env(autoescape: bool) -> SandboxedEnvironment:
+    # Undefined renders as '' so a merge field missing on one record does not stop the others.
+    return SandboxedEnvironment(autoescape=autoescape, undefined=Undefined, keep_trailing_newline=False)
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str, autoescape: bool):
+    try:
+        return _env(autoescape).from_string(source)
+    except TemplateError as exc:
+        raise TemplateProblem(f"the template does not read ({exc})") from None
+
+
+def check_template(source: str) -> None:
+    """Raise TemplateProblem when ``source`` is not a valid template (before any record is rendered)."""
+    _compiled(source, False)
+
+
+def render(source: str, fields: Mapping[str, Any], *, html_escape: bool = False) -> str:
+    try:
+        return _compiled(source, html_escape).render(**fields).strip()
+    except TemplateError as exc:
+        raise TemplateProblem(f"the template fails on this record ({exc})") from None
+
+
+def display(tables: Tables, table: str, field: str, value: Any) -> Any:
+    """A cell's value as a person reads it in the sheet: labels, ISO dates, 12,400 for money."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
+        return ""
+    t = tables.get(table)
+    f = t.schema.field(field) if t is not None and t.schema.has_field(field) else None
+    if isinstance(value, (pd.Timestamp, datetime, date)):
+        ts = pd.Timestamp(value)
+        return ts.date().isoformat() if (f is None or f.type == "date" or ts == ts.normalize()) else ts.strftime("%Y-%m-%d %H:%M")
+    if f is not None and f.type in ("dropdown", "tags") and f.list:
+        lst = tables.list(f.list)
+        labels = {o.key: o.label(tables.lang or "en") for o in lst.options}
+        if f.type == "tags":
+            return ", ".join(labels.get(k.strip(), k.strip()) for k in str(value).split(",") if k.strip())
+        return labels.get(str(value), str(value))
+    if f is not None and f.type in NUMERIC_TYPES and isinstance(value, (int, float)):
+        if f.type == "percent":
+            return f"{value * 100:.0f} %" if tables.lang == "fr" else f"{value * 100:.0f}%"
+        whole = float(value).is_integer()
+        s = f"{value:,.0f}" if whole else f"{value:,.2f}"
+        return s.replace(",", "\u202f").replace(".", ",") if tables.lang == "fr" else s
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def merge_fields(tables: Tables, table: str, record_id: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every field of the record (as shown), its id, and owner_email / owner_first_name from Team."""
+    t = tables[table]
+    row = t.df.loc[record_id]
+    fields: dict[str, Any] = {"id": record_id}
+    for name in t.df.columns:
+        fields[name] = display(tables, table, name, row[name])
+    owner = str(fields.get("owner") or "")
+    person = team_member(tables, owner)
+    fields["owner_email"] = person.get("email", "") if person else ""
+    fields["owner_first_name"] = owner.split(" ")[0] if owner else ""
+    if extra:
+        fields.update(extra)
+    return fields
+
+
+def team_member(tables: Tables, name: str) -> dict[str, Any] | None:
+    """The Team row of a person named in a user field (case and accents ignored)."""
+    team = tables.get("team")
+    if team is None or not name or "name" not in team.df.columns:
+        return None
+    from crm_sheets.model.normalize import fold
+
+    key = fold(name)
+    hit = team.df[team.df["name"].map(lambda v: isinstance(v, str) and fold(v) == key)]
+    if hit.empty:
+        return None
+    row = hit.iloc[0]
+    return {"id": hit.index[0], **{k: row[k] for k in hit.columns}}
+
+
+def address_of(sender: str) -> str:
+    m = re.search(r"<([^>]+)>", sender or "")
+    return (m.group(1) if m else (sender or "")).strip()
+
+
+@dataclass(frozen=True)
+class Email:
+    subject: str
+    text: str
+    html: str
+    unsubscribe: str  # mailto: link, also sent as the List-Unsubscribe header
+
+
+def compose(subject_src: str, body_src: str, fields: Mapping[str, Any], *, sender: str, lang: str = "en",
+            unsubscribe: bool = True, appendix_text: str = "", appendix_html: str = "") -> Email:
+    """Render an email's subject, text and HTML parts; marketing mail ends with a visible unsubscribe line."""
+    subject = " ".join(render(subject_src, fields).split())
+    text = render(body_src, fields)
+    body_html = _paragraphs(render(body_src, fields, html_escape=True))
+    if appendix_text:
+        text += "\n\n" + appendix_text
+        body_html += appendix_html
+    link = ""
+    if unsubscribe:
+        address = address_of(sender) or "the sender"
+        word = _UNSUB_WORD.get(lang, _UNSUB_WORD["en"])
+        link = f"mailto:{address}?subject={quote(word)}" if "@" in address else ""
+        line = UNSUBSCRIBE.get(lang, UNSUBSCRIBE["en"]).format(address=address)
+        text += "\n\n-- \n" + line
+        shown = f'<a href="{html.escape(link)}">{html.escape(address)}</a>' if link else html.escape(address)
+        body_html += '<p style="color:#777;font-size:12px">' + html.escape(line).replace(html.escape(address), shown) + "</p>"
+    return Email(subject, text, f"<html><body>{body_html}</body></html>", link)
+
+
+def _paragraphs(rendered: str) -> str:
+    """Blank lines become paragraphs and single newlines line breaks (the body is typed in a cell)."""
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", rendered.replace("\r\n", "\n")) if b.strip()]
+    return "".join(f"<p>{b.replace(chr(10), '<br>')}</p>" for b in blocks)
