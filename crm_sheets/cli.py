@@ -122,6 +122,18 @@ def dedupe(path: Path, dry_run: bool, as_json: bool, now: datetime | None) -> No
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path))
+@click.option("--dry-run", "dry_run", is_flag=True, help="Show what the rules would do; write, queue and send nothing.")
+@job_options
+def automate(path: Path, dry_run: bool, as_json: bool, now: datetime | None) -> None:
+    """Run the rule sheets of PATH: scoring, assignment, automations, sequences, digests; send through the outbox."""
+    from crm_sheets.runner import run
+
+    report = run(path, ["automate"], now=now, dry_run=dry_run, on_step=_step)
+    _finish(report, as_json)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
 @click.argument("record_id")
 @job_options
 def unmerge(path: Path, record_id: str, as_json: bool, now: datetime | None) -> None:
@@ -204,6 +216,10 @@ def _render(report) -> None:
         console.print(f"  [red]✗[/] {f.message}", soft_wrap=True)
     if len(report.errors) > 15:
         console.print(f"  … and {len(report.errors) - 15} more errors: see the Data Issues sheet.")
+    if getattr(report, "delivery", None):
+        d = report.delivery
+        console.print(f"Outbox: {len(d['sent'])} sent, {len(d['waiting'])} waiting (no mail server or chat URL set), "
+                      f"{len(d['failed'])} failed (retried next run), {len(d['unknown'])} to confirm.")
     if report.dry_run:
         console.print("Dry run: nothing was written.")
     elif report.written:
