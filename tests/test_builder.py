@@ -131,8 +131,46 @@ def test_a_value_starting_with_equals_stays_text_never_a_formula(sales_en):
     sheet = sheet_xml(sales_en, "Leads")
     assert sheet.find(".//m:f", NS) is None
     c = cell(sheet, "B4")
-    assert c.get("t") == "s"
+    assert c.get("t") in ("s", "inlineStr")
     assert _read(sales_en).get_table_by_name("Leads").to_python()[2][1] == '=HYPERLINK("http://evil")'
+
+
+TRICKY_TEXTS = ["<r>not rich text</r>", "a < b & c > d", "bell\x07here", "typed _x0041_ literally",
+                "  spaces kept  ", "line one\nline two", "=1+1", "@SUM(A1)", "+33 6 12 34 56 78", "é ü 中文 🙂"]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_any_text_comes_back_exactly_as_given(tmp_path, fast):
+    n = len(TRICKY_TEXTS)
+    leads = pd.DataFrame({"last_name": TRICKY_TEXTS, "notes": TRICKY_TEXTS},
+                         index=pd.Index([f"L-{i:05d}" for i in range(1, n + 1)], name="id"))
+    path = build_workbook(tmp_path / "crm.xlsx", data={"leads": leads}, now=NOW, fast=fast)
+    table = _read(path).get_table_by_name("Leads")
+    rows = table.to_python()
+    col = table.columns.index("Last name")
+    assert [r[col] for r in rows] == TRICKY_TEXTS
+    assert [r[table.columns.index("Notes")] for r in rows] == TRICKY_TEXTS
+    assert sheet_xml(path, "Leads").find(".//m:f", NS) is None
+
+
+def test_the_fast_writer_gives_the_same_workbook_as_xlsxwriters_own(tmp_path):
+    (tmp_path / "fast").mkdir()
+    (tmp_path / "slow").mkdir()
+    fast = build_workbook(tmp_path / "fast" / "crm.xlsx", "sales", "fr", sales_data(), now=NOW)
+    slow = build_workbook(tmp_path / "slow" / "crm.xlsx", "sales", "fr", sales_data(), now=NOW, fast=False)
+    a, b = _read(fast), _read(slow)
+    assert a.sheet_names == b.sheet_names
+    for name in a.sheet_names:
+        assert a.get_sheet_by_name(name).to_python() == b.get_sheet_by_name(name).to_python(), name
+    for name in a.table_names:
+        ta, tb = a.get_table_by_name(name), b.get_table_by_name(name)
+        assert (ta.start, ta.end, ta.columns) == (tb.start, tb.end, tb.columns), name
+
+    def styles(path, sheet):
+        return {c.get("r"): c.get("s") for c in sheet_xml(path, sheet).iter(f"{{{NS['m']}}}c")}
+
+    assert styles(fast, "Affaires") == styles(slow, "Affaires")
+    assert styles(fast, "Prospects") == styles(slow, "Prospects")
 
 
 def test_money_shows_the_currency_of_its_row_or_of_the_settings(sales_en):

@@ -143,9 +143,18 @@ def writer(worksheet: Any) -> Callable[..., None]:
     take the column's (number format, wrapping), as Excel does for cells without a style, unless
     ``formats`` gives one for the row (an amount in its row's currency).
     """
-    w_str = getattr(worksheet, "_write_string", worksheet.write_string)
+    w_text = getattr(worksheet, "_write_string", worksheet.write_string)
     w_num = getattr(worksheet, "_write_number", worksheet.write_number)
     w_bool = getattr(worksheet, "_write_boolean", worksheet.write_boolean)
+
+    def w_str(r: int, c: int, v: str, fmt: Any = None) -> None:
+        if v.startswith("<r>") and v.endswith("</r>"):
+            # XlsxWriter takes such a string for rich-text XML and writes it raw; plain runs keep it text.
+            parts = (v[:1], v[1:2], v[2:]) + ((fmt,) if fmt is not None else ())
+            if worksheet.write_rich_string(r, c, *parts) != 0:
+                raise RuntimeError(f"crm-sheets could not write {v!r} in {worksheet.name}")
+        else:
+            w_text(r, c, v, fmt)
 
     def write(row: int, col: int, values: list[Any], formats: list[Any] | None = None) -> None:
         if formats is not None:

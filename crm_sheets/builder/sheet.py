@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from crm_sheets.builder.fastrows import add_table, attach
 from crm_sheets.builder.formats import Formats
 from crm_sheets.builder.highlights import highlight_table
 from crm_sheets.builder.layout import Plan, TablePlan
@@ -42,28 +43,38 @@ def write_table_sheet(
     columns: dict[str, list[Any]],
     write_column: Callable[[Any], Callable[[int, int, list[Any]], None]],
     currency: str | None,
+    fast: bool = True,
 ) -> Any:
-    """Write a table sheet from its column values (field name -> cell values in row order)."""
+    """Write a table sheet from its column values (field name -> cell values in row order).
+
+    ``fast`` writes the rows straight into the sheet XML (fastrows.py); False uses XlsxWriter's own
+    cell writers, which gives the same workbook, slower."""
     t = table.schema
     ws = workbook.add_worksheet(table.sheet)
-    write = write_column(ws)
     widths = [_width(f, plan, columns.get(f.name), longest=t.kind != "data") for f in t.fields]
+    col_formats = []
     for col, f in enumerate(t.fields):
         fmt = formats.column(f.type, f.currency or currency if f.type == "money" else None, bool(f.owned_by_job),
                              align="left" if t.kind == "settings" else None)
         ws.set_column(col, col, widths[col], fmt)
-        values = columns.get(f.name)
-        if values:
-            write(1, col, values, _cell_formats(f, t, columns, formats, currency))
-    for row, height in _row_heights(t, columns, widths).items():
-        ws.set_row(row, height)
+        col_formats.append(fmt)
+    values = [columns.get(f.name) for f in t.fields]
+    cell_formats = [_cell_formats(f, t, columns, formats, currency) if columns.get(f.name) else None for f in t.fields]
+    heights = _row_heights(t, columns, widths)
+    if not (fast and attach(ws, values, col_formats, cell_formats, heights, table.rows)):
+        write = write_column(ws)
+        for col, vals in enumerate(values):
+            if vals:
+                write(1, col, vals, cell_formats[col])
+        for row, height in heights.items():
+            ws.set_row(row, height)
     last = max(table.rows, 1)
-    result = ws.add_table(0, 0, last, len(t.fields) - 1, {
+    result = add_table(ws, last, len(t.fields) - 1, {
         "name": t.excel_name,
         "style": TABLE_STYLES[t.kind],
         "columns": [{"header": f.header(plan.lang), "header_format": formats.header(f.required, bool(f.owned_by_job))}
                     for f in t.fields],
-    })
+    }, fast)
     if result != 0:
         raise SchemaError(
             f"{plan.schema.source or plan.schema.name}: table {t.name!r} cannot be an Excel table named {t.excel_name!r}",

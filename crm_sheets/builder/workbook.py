@@ -46,11 +46,13 @@ def build_workbook(
     *,
     force: bool = False,
     now: datetime | None = None,
+    fast: bool = True,
 ) -> Path:
     """Write a new workbook at ``path`` from a template name (or path, or Schema); returns the path.
 
     ``data`` holds DataFrames in the jobs' view (indexed by record ID, columns = field names, dropdowns
     as option keys). An existing file is only replaced with ``force``, after a backup beside it.
+    ``fast=False`` writes cells through XlsxWriter's public API (same workbook, slower; for tests).
     """
     if lang not in LANGUAGES:
         raise UsageError(f"unknown language {lang!r}", hint=f"choose one of {', '.join(LANGUAGES)}")
@@ -79,7 +81,7 @@ def build_workbook(
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        _write(tmp, plan, columns, seq, currency, now, target.name)
+        _write(tmp, plan, columns, seq, currency, now, target.name, fast)
         if target.exists():
             os.chmod(tmp, target.stat().st_mode & 0o7777)
             backup(target, now)
@@ -203,6 +205,7 @@ def _write(
     currency: Any,
     now: datetime,
     file_name: str,
+    fast: bool = True,
 ) -> None:
     schema, lang = plan.schema, plan.lang
     wb = xlsxwriter.Workbook(str(tmp), _OPTIONS)
@@ -216,7 +219,7 @@ def _write(
         cur = str(currency).strip().upper() if currency else None
         for name in plan.order:
             tp = plan.tables[name]
-            ws = write_table_sheet(wb, formats, plan, tp, columns[name], writer, cur)
+            ws = write_table_sheet(wb, formats, plan, tp, columns[name], writer, cur, fast)
             if tp.schema.kind == "settings":
                 validate_setting_values(ws, plan)
         write_lists_sheet(wb, formats, plan)
