@@ -336,3 +336,33 @@ def test_a_missing_file_or_a_file_that_is_not_xlsx_is_not_a_workbook(tmp_path):
     bad.write_text("just text")
     with pytest.raises(NotAWorkbook, match="notes.xlsx: not an .xlsx workbook"):
         read_workbook(bad)
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_a_workbook_from_the_builder_reads_back_to_the_same_values(tmp_path, lang):
+    from crm_sheets.builder import build_workbook
+
+    index = pd.Index(["L-00001", "L-00002"], dtype=object, name="id")
+    text = lambda *values: pd.Series(values, index=index, dtype=object)  # noqa: E731 (the jobs' view: str or None)
+    leads = pd.DataFrame(
+        {
+            "first_name": text("Ana", "Ben"),
+            "last_name": text("Lopez", "Stone"),
+            "status": text("qualified", "new"),
+            "industry": text("healthcare", None),
+            "consent": pd.Series([True, False], index=index, dtype="boolean"),
+            "created": pd.Series(pd.to_datetime(["2025-03-14", "2025-04-03"]), index=index).astype("datetime64[ns]"),
+            "engagement": pd.Series([12.5, 0.0], index=index),
+            "tags": text("vip, decision_maker", None),
+        },
+        index=index,
+    )
+    path = build_workbook(tmp_path / f"crm-{lang}.xlsx", "sales", lang, {"leads": leads})
+    tables = read_workbook(path)
+    got = tables["leads"]
+    assert tables.lang == lang and tables.notes == []
+    assert got.invalid == {} and got.assigned_ids == () and got.extra_columns == ()
+    assert got.next_id == 3
+    pd.testing.assert_frame_equal(got.df[leads.columns], leads)
+    assert got.sheet == ("Prospects" if lang == "fr" else "Leads")
+    assert tables.setting("locale") == tables.settings["locale"]
