@@ -1,7 +1,7 @@
 """Benchmark of the xlsx store against the naive openpyxl cycle: read, update 1 % of the Leads cells and
 replace one report sheet, on generated workbooks of 10k and 100k leads (with deals and 2x activities).
 
-Each case runs in a fresh subprocess, so its peak memory (ru_maxrss) is its own. Run from the repo root:
+Each case runs in a fresh subprocess, so its peak memory (VmHWM, else ru_maxrss) is its own. Run from the repo root:
     python benchmarks/bench_store.py [--sizes 10000 100000] [--cache DIR] [--repeat 1]
 """
 from __future__ import annotations
@@ -80,7 +80,9 @@ def workbook_for(leads: int, cache: Path) -> Path:
         print(f"  generated {path.name} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t:.0f} s", flush=True)
     plan = path.with_suffix(".plan.json")
     if not plan.exists():
-        plan.write_text(json.dumps(plan_edits(path)))
+        # In a subprocess too: a big parent would inflate the children's peak memory (Linux carries
+        # ru_maxrss over fork and exec).
+        subprocess.run([sys.executable, __file__, "--plan", str(path)], check=True, cwd=REPO)
     return path
 
 
@@ -163,8 +165,6 @@ def run_naive(path: Path, plan: dict) -> dict:
 
 def child(case: str, src: str) -> None:
     """Run one case on a fresh copy of the workbook and print its figures as JSON."""
-    import resource
-
     plan = json.loads(Path(src).with_suffix(".plan.json").read_text())
     work = Path(tempfile.mkdtemp(prefix="crm-bench-")) / "crm.xlsx"
     shutil.copy2(src, work)
@@ -172,9 +172,22 @@ def child(case: str, src: str) -> None:
         figures = {"store": run_store, "naive": run_naive}[case](work, plan)
     finally:
         shutil.rmtree(work.parent, ignore_errors=True)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    figures["peak_mb"] = rss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    figures["peak_mb"] = peak_mb()
     print(json.dumps(figures))
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory: VmHWM on Linux (this program's own, unlike ru_maxrss)."""
+    import resource
+
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
 def measure(case: str, path: Path) -> dict:
@@ -192,7 +205,11 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "crm-sheets-bench", help="generated workbooks")
     ap.add_argument("--repeat", type=int, default=1, help="runs per case; the fastest is shown")
     ap.add_argument("--child", nargs=2, metavar=("CASE", "PATH"), help=argparse.SUPPRESS)
+    ap.add_argument("--plan", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.plan:
+        args.plan.with_suffix(".plan.json").write_text(json.dumps(plan_edits(args.plan)))
+        return
     if args.child:
         child(*args.child)
         return
