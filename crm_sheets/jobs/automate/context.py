@@ -75,7 +75,14 @@ class Run:
         rid = t.allocate_id()
         self.changes.appends.append(RowAppend(table, rid, values))
         self.changes.sequences[table] = t.next_id
-        ChangeSet(appends=[self.changes.appends[-1]]).apply_to(self.tables)
+        # Appended with the table's own dtypes, so dates stay dates for the parts that run after.
+        row = pd.DataFrame([{c: values.get(c) for c in t.df.columns}], index=pd.Index([rid], name=t.df.index.name))
+        for c in t.df.columns:
+            try:
+                row[c] = row[c].astype(t.df[c].dtype)
+            except (TypeError, ValueError):
+                pass
+        t.df = row if t.df.empty else pd.concat([t.df, row])
         return rid
 
     def log_activity(self, table: str | None, rid: str | None, kind: str, subject: str, summary: str, owner: Any = None) -> None:
