@@ -140,3 +140,8 @@ def test_bad_pattern_is_reported():
     raw = _raw()
     _field(raw, "leads", "email")["pattern"] = "([a-z"
     assert "regular expression" in _error(raw)
+
+
+def test_symbol_options_keep_their_own_keys():
+    lookup = load_schema("sales").lists["rule_operator"].lookup()
+    assert lookup[">"] == "greater_than" and lookup["<"] == "less_than"

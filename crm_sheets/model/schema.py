@@ -108,9 +108,9 @@ class ListSchema:
         """Folded label or key (any language) -> option key."""
         out: dict[str, str] = {}
         for o in self.options:
-            out.setdefault(normalize_header(o.key), o.key)
-            for label in o.labels.values():
-                out.setdefault(normalize_header(label), o.key)
+            for text in (o.key, *o.labels.values()):
+                # labels made only of symbols ('>', '<') fold to nothing: keep them as typed
+                out.setdefault(normalize_header(text) or str(text).strip(), o.key)
         return out
 
 
