@@ -212,6 +212,25 @@ def test_settings_keep_their_english_keys_and_typed_values(sales_en):
     assert rows["smtp_port"] == 587
 
 
+def test_settings_given_with_the_data_replace_the_template_values(tmp_path):
+    settings = pd.DataFrame({"setting": ["currency", "hot_lead_score"], "value": ["EUR", 80]})
+    accounts = pd.DataFrame({"name": ["Acme"], "annual_revenue": [1000.0]}, index=pd.Index(["A-00001"], name="id"))
+    path = build_workbook(tmp_path / "crm.xlsx", "sales", "fr", {"settings": settings, "accounts": accounts}, now=NOW)
+    rows = {r[0]: r[1] for r in _rows(path, "Paramètres")[1:]}
+    assert rows["currency"] == "EUR" and rows["hot_lead_score"] == 80 and rows["locale"] == "en-US"
+    with zipfile.ZipFile(path) as z:
+        assert 'formatCode="#,##0.00 &quot;€&quot;"' in z.read("xl/styles.xml").decode()
+
+
+def test_model_tables_are_accepted_as_data(tmp_path):
+    from crm_sheets.model.tables import Table
+
+    schema = load_schema("sales")
+    leads = Table(schema.table("leads"), pd.DataFrame({"last_name": ["Lopez"]}, index=pd.Index(["L-00003"], name="id")))
+    path = build_workbook(tmp_path / "crm.xlsx", schema, data={"leads": leads}, now=NOW)
+    assert _read(path).get_table_by_name("Leads").to_python()[0][:3] == ["L-00003", "", "Lopez"]
+
+
 def test_an_empty_table_is_still_an_excel_table_with_one_blank_row(tmp_path):
     path = build_workbook(tmp_path / "crm.xlsx", now=NOW)
     with zipfile.ZipFile(path) as z:

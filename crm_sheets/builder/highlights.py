@@ -23,7 +23,7 @@ def highlight_table(worksheet: Any, formats: Formats, plan: Plan, table: TablePl
     last_col = table.columns[table.schema.fields[-1].name]
     rows = f"A2:{last_col}{table.last_row}"
     added = []
-    for kind, formula in _row_rules(plan, table):
+    for kind, formula in row_rules(plan, table):
         worksheet.conditional_format(rows, {"type": "formula", "criteria": formula, "format": formats.highlight(kind)})
         added.append(kind)
     for f in table.schema.fields:
@@ -32,7 +32,7 @@ def highlight_table(worksheet: Any, formats: Formats, plan: Plan, table: TablePl
     return added
 
 
-def _row_rules(plan: Plan, table: TablePlan) -> list[tuple[str, str]]:
+def row_rules(plan: Plan, table: TablePlan) -> list[tuple[str, str]]:
     t = table.schema
     col = table.columns
     out: list[tuple[str, str]] = []

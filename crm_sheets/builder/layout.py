@@ -3,6 +3,7 @@ reaches, and the defined names that validations and highlights refer to. Plain d
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -46,6 +47,19 @@ class Plan:
 
     def list_name(self, list_name: str) -> str:
         return f"list_{list_name}"
+
+
+def column_index(letters: str) -> int:
+    """Excel column letters -> 0-based index (A -> 0, AA -> 26)."""
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def name_part(text: str) -> str:
+    """A setting key or table name as part of a defined name (letters, digits and _ only)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
 
 
 def sheet_title(schema: Schema, key: str, lang: str) -> str:
@@ -117,7 +131,7 @@ def _define_names(plan: Plan, settings: list[tuple[str, Any, Any]]) -> None:
         for row, (key, _value, _desc) in enumerate(settings, start=2):
             plan.setting_rows[key] = row
             col = st.columns["value"]
-            plan.names[f"setting_{key}"] = f"={quote_sheet(st.sheet)}!${col}${row}"
+            plan.names[f"setting_{name_part(key)}"] = f"={quote_sheet(st.sheet)}!${col}${row}"
 
 
 def template_rows(table: TableSchema, lang: str) -> list[dict[str, Any]]:

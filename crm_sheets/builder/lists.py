@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm_sheets.builder.formats import Formats
-from crm_sheets.builder.layout import Plan
+from crm_sheets.builder.layout import Plan, column_index
 from crm_sheets.builder.sheet import print_setup
 
 
@@ -15,7 +15,7 @@ def write_lists_sheet(workbook: Any, formats: Formats, plan: Plan) -> Any:
     header = formats.header()
     body = formats.named("text")
     for name, lst in plan.schema.lists.items():
-        col = _index(plan.list_columns[name])
+        col = column_index(plan.list_columns[name])
         title = lst.label(plan.lang)
         labels = lst.labels(plan.lang)
         ws.write_string(0, col, title, header)
@@ -28,9 +28,3 @@ def write_lists_sheet(workbook: Any, formats: Formats, plan: Plan) -> Any:
     print_setup(ws, plan.lang)
     return ws
 
-
-def _index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1

@@ -43,6 +43,7 @@ def render_sheet(workbook: Any, formats: Formats, spec: SheetSpec) -> Any:
 _WRAPPED = ("wrap", "card")
 _LINE_HEIGHT = 15.0
 _DEFAULT_WIDTH = 8.43
+_CHARS_PER_UNIT = 1.25  # a width unit is one digit; average text is narrower
 
 
 def _wrapped_height(row: list[Any], widths: dict[int, float]) -> float | None:
@@ -52,7 +53,7 @@ def _wrapped_height(row: list[Any], widths: dict[int, float]) -> float | None:
     for c, item in enumerate(row):
         if isinstance(item, Cell) and item.style in _WRAPPED and isinstance(item.value, str):
             # A column width counts digits; average text is a little narrower.
-            per_line = max(1.0, widths.get(c, _DEFAULT_WIDTH) * 1.15)
+            per_line = max(1.0, widths.get(c, _DEFAULT_WIDTH) * _CHARS_PER_UNIT)
             n = sum(max(1, math.ceil(len(part) / per_line)) for part in item.value.split("\n"))
             lines = max(lines, n)
     return lines * _LINE_HEIGHT + 2 if lines > 1 else None

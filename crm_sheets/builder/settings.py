@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from crm_sheets.builder.layout import Plan
-from crm_sheets.builder.validation import _add, _bounds_rule
+from crm_sheets.builder.layout import Plan, column_index
+from crm_sheets.builder.validation import add_validation, bounds_rule
 from crm_sheets.builder.texts import text
 from crm_sheets.model.schema import Constraints, Field, Schema
 
@@ -37,7 +37,7 @@ def validate_setting_values(worksheet: Any, plan: Plan) -> None:
     st = plan.tables.get("settings")
     if st is None or "value" not in st.columns:
         return
-    col = _col_index(st.columns["value"])
+    col = column_index(st.columns["value"])
     for s in plan.schema.settings:
         row = plan.setting_rows.get(s.key)
         if row is None:
@@ -46,16 +46,10 @@ def validate_setting_values(worksheet: Any, plan: Plan) -> None:
             rule = {"validate": "list", "source": ["TRUE", "FALSE"], "error_type": "warning",
                     "error_message": text("err.checkbox", plan.lang)}
         elif s.type in ("integer", "number", "money", "percent"):
-            rule = _bounds_rule(Field(s.key, s.type, {"en": s.key}, constraints=Constraints()), plan.lang)
+            rule = bounds_rule(Field(s.key, s.type, {"en": s.key}, constraints=Constraints()), plan.lang)
             rule["error_type"] = "warning"
         else:
             continue
         rule["error_title"] = s.key[:32]
-        _add(worksheet, row - 1, col, row - 1, col, rule)
+        add_validation(worksheet, row - 1, col, row - 1, col, rule)
 
-
-def _col_index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1

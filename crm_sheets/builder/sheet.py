@@ -15,8 +15,8 @@ from crm_sheets.errors import SchemaError
 from crm_sheets.model.schema import Field
 
 WIDTHS = {
-    "id": 11, "text": 18, "long_text": 42, "number": 12, "integer": 10, "money": 14, "percent": 10,
-    "date": 12, "datetime": 17, "email": 28, "phone": 17, "url": 26, "location": 18, "dropdown": 15,
+    "id": 11, "text": 18, "long_text": 42, "number": 12, "integer": 10, "money": 15, "percent": 10,
+    "date": 13, "datetime": 17, "email": 28, "phone": 17, "url": 26, "location": 18, "dropdown": 15,
     "tags": 20, "checkbox": 10, "reference": 11, "user": 17,
 }
 _TEXT_LIKE = ("text", "email", "url", "location", "phone", "user")
@@ -24,7 +24,7 @@ _MAX_AUTO = 40
 _MAX_LONG = 64
 _SAMPLE = 200  # rows looked at to size text columns
 _MAX_LINES = 8  # a long note shows its first lines; the rest is one click away
-_FIT_WIDTH = 260  # total column width (characters) still readable when shrunk to one landscape page
+_FIT_WIDTH = 200  # total column width (characters) still readable when shrunk to one landscape page
 TABLE_STYLES = {
     "data": "Table Style Medium 2",
     "rules": "Table Style Medium 7",
@@ -117,7 +117,7 @@ def _row_heights(t: Any, columns: dict[str, list[Any]], widths: list[float]) -> 
     for col, f in enumerate(t.fields):
         if f.type != "long_text" or f.name not in columns:
             continue
-        per_line = max(1.0, widths[col] * 1.15)
+        per_line = max(1.0, widths[col] * 1.25)
         for r, v in enumerate(columns[f.name], start=1):
             if v.__class__ is str and (len(v) > per_line or "\n" in v):
                 lines = sum(max(1, math.ceil(len(p) / per_line)) for p in v.split("\n"))

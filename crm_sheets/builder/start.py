@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from crm_sheets.builder.highlights import _row_rules
+from crm_sheets.builder.highlights import row_rules
 from crm_sheets.builder.layout import Plan
 from crm_sheets.builder.texts import text
 from crm_sheets.model.sheets import Cell, SheetSpec
@@ -24,7 +24,7 @@ _LEGEND = (
 
 def highlight_kinds(plan: Plan) -> set[str]:
     """The highlight colours this workbook uses (so the legend lists only those)."""
-    return {kind for tp in plan.tables.values() for kind, _ in _row_rules(plan, tp)}
+    return {kind for tp in plan.tables.values() for kind, _ in row_rules(plan, tp)}
 
 
 def start_sheet_spec(plan: Plan, *, file_name: str, now: datetime) -> SheetSpec:

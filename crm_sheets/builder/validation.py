@@ -73,7 +73,7 @@ def _settings_currency(plan: Plan) -> str:
 
 def header_message(worksheet: Any, col: int, field: Field, plan: Plan, table: TablePlan) -> None:
     """An input message on the header cell: shown when someone clicks it."""
-    _add(worksheet, 0, col, 0, col, {
+    add_validation(worksheet, 0, col, 0, col, {
         "validate": "any",
         "input_title": _clip(field.header(plan.lang), _TITLE_MAX),
         "input_message": _clip(field_help(field, plan, table), _MESSAGE_MAX),
@@ -112,7 +112,7 @@ def column_rule(field: Field, col_letter: str, plan: Plan, table: TablePlan) -> 
         rule = {"validate": "date", "criteria": "between", "minimum": dt.date(1900, 3, 1),
                 "maximum": dt.date(9999, 12, 31), "error_message": text("err.date", lang)}
     elif t in ("integer", "number", "money", "percent"):
-        rule = _bounds_rule(field, lang)
+        rule = bounds_rule(field, lang)
     elif t == "email":
         check = f'AND(ISNUMBER(FIND("@",{first})),ISNUMBER(FIND(".",{first})))'
         rule = {"validate": "custom", "value": f"={check}", "error_type": "warning",
@@ -148,7 +148,7 @@ def _list_source(field: Field, plan: Plan) -> Any:
     return None
 
 
-def _bounds_rule(field: Field, lang: str) -> dict[str, Any]:
+def bounds_rule(field: Field, lang: str) -> dict[str, Any]:
     lo, hi = field.constraints.minimum, field.constraints.maximum
     kind = "integer" if field.type == "integer" else "number"
     pct = field.type == "percent"
@@ -175,9 +175,9 @@ def validate_columns(worksheet: Any, plan: Plan, table: TablePlan) -> None:
         header_message(worksheet, col, f, plan, table)
         rule = column_rule(f, table.columns[f.name], plan, table)
         if rule is not None:
-            _add(worksheet, 1, col, table.last_row - 1, col, rule)
+            add_validation(worksheet, 1, col, table.last_row - 1, col, rule)
 
 
-def _add(worksheet: Any, r1: int, c1: int, r2: int, c2: int, options: dict[str, Any]) -> None:
+def add_validation(worksheet: Any, r1: int, c1: int, r2: int, c2: int, options: dict[str, Any]) -> None:
     if worksheet.data_validation(r1, c1, r2, c2, options) != 0:
         raise RuntimeError(f"crm-sheets could not add validation {options!r} on {worksheet.name}")

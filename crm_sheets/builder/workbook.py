@@ -42,7 +42,7 @@ def build_workbook(
     path: str | os.PathLike,
     schema: str | os.PathLike | Schema = "sales",
     lang: str = "en",
-    data: Mapping[str, pd.DataFrame] | None = None,
+    data: Mapping[str, Any] | None = None,
     *,
     force: bool = False,
     now: datetime | None = None,
@@ -136,6 +136,7 @@ def _umask() -> int:
 def _check_data(schema: Schema, data: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     out = {}
     for name, df in data.items():
+        df = getattr(df, "df", df)  # a model Table is welcome too: its DataFrame is the data
         if name not in schema.tables:
             raise UsageError(
                 f"sample data has a table {name!r} that template {schema.name!r} does not have",
