@@ -51,6 +51,43 @@ class RowRestore:
 
 
 @dataclass(frozen=True)
+class ColumnAdd:
+    """Add a field's column to its table's sheet (``crm-sheets upgrade``): header, cell look, validation.
+
+    ``column`` is where it goes, decided by whoever planned the change from the sheet's layout; the
+    store refuses a column that holds anything. ``validations`` are (A1 range, rule) pairs, each rule
+    in the builder's terms (XlsxWriter's data_validation options: plain data).
+    """
+
+    table: str
+    field: str
+    column: str
+    header: str
+    required: bool = False  # the header looks like the other required headers
+    owned: bool = False  # the header and cells look computed (a job writes this column)
+    width: float | None = None
+    num_format: str | None = None  # of the data cells, e.g. '#,##0.00 "€"'
+    wrap: bool = False
+    align: str | None = None  # horizontal alignment of the data cells
+    validations: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+
+
+@dataclass(frozen=True)
+class TableAdd:
+    """Add a whole table sheet with its Excel table (``crm-sheets upgrade`` of an older workbook)."""
+
+    table: str
+    sheet: str  # the new sheet's name
+    excel_name: str  # the Excel table (ListObject) name
+    columns: tuple[ColumnAdd, ...]  # in order from column A; header on row 1
+    rows: tuple[tuple[Any, ...], ...] = ()  # data rows shipped with the template (rule sheets)
+    style: str = "TableStyleMedium2"
+    tab_color: str | None = None  # "RRGGBB"
+    freeze_cols: int = 0
+    names: Mapping[str, str] = field(default_factory=dict)  # defined names to add (name -> formula)
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     job: str
     table: str
@@ -70,9 +107,13 @@ class ChangeSet:
     sheets: list[SheetSpec] = field(default_factory=list)  # owned sheets replaced whole
     sequences: dict[str, int] = field(default_factory=dict)  # table -> next ID number
     audit: list[AuditEntry] = field(default_factory=list)
+    columns: list[ColumnAdd] = field(default_factory=list)  # new columns (upgrade), written before any value
+    tables: list[TableAdd] = field(default_factory=list)  # new table sheets (upgrade)
+    meta: dict[str, Any] = field(default_factory=dict)  # _crm_meta keys to set, e.g. schema_version
 
     def is_empty(self) -> bool:
-        return not (self.updates or self.appends or self.archives or self.restores or self.sheets or self.sequences)
+        return not (self.updates or self.appends or self.archives or self.restores or self.sheets or self.sequences
+                    or self.columns or self.tables or self.meta)
 
     def update(self, table: str, record_id: str, field_name: str, value: Any, **kw: Any) -> None:
         self.updates.append(CellUpdate(table, record_id, field_name, value, **kw))
@@ -88,6 +129,9 @@ class ChangeSet:
         for k, v in other.sequences.items():
             self.sequences[k] = max(v, self.sequences.get(k, 0))
         self.audit.extend(other.audit)
+        self.columns.extend(other.columns)
+        self.tables.extend(other.tables)
+        self.meta.update(other.meta)
         return self
 
     def summary(self) -> dict[str, int]:

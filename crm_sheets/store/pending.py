@@ -30,7 +30,7 @@ VERSION = 1
 MODEL_CLASSES = {
     c.__name__: c
     for c in (
-        cs.ChangeSet, cs.CellUpdate, cs.RowAppend, cs.RowArchive, cs.RowRestore, cs.AuditEntry,
+        cs.ChangeSet, cs.CellUpdate, cs.RowAppend, cs.RowArchive, cs.RowRestore, cs.AuditEntry, cs.ColumnAdd, cs.TableAdd,
         sheets.SheetSpec, sheets.Cell, sheets.ChartSpec, sheets.ChartSeries,
     )
 }

@@ -6,8 +6,8 @@ run by comparing their content, so styles.xml does not grow with every refresh.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Iterable
+from dataclasses import dataclass, replace
+from typing import Hashable, Iterable, Mapping
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import quoteattr
 
@@ -66,6 +66,13 @@ STYLE_DEFS: dict[str, StyleDef] = {
     "muted": StyleDef(font=_font(color="FF7F7F7F")),
     "link": StyleDef(font=_font(color="FF0563C1", underline=True)),
     "card": StyleDef(fill=_fill("FFF2F2F2"), border=_BORDER_THIN, alignment='<alignment vertical="top" wrapText="1"/>'),
+    # headers of table sheets as the builder draws them: required (orange underline) and computed (grey)
+    "header_required": StyleDef(font=_font(11, bold=True, color="FFFFFFFF"), fill=_fill(_HEADER_FILL),
+                                border=_BORDER_THIN.replace('<bottom style="thin"><color rgb="FFBFBFBF"/>',
+                                                            '<bottom style="thick"><color rgb="FFED7D31"/>'),
+                                alignment='<alignment vertical="center" wrapText="1"/>'),
+    "header_owned": StyleDef(font=_font(11, bold=True, italic=True, color="FFFFFFFF"), fill=_fill("FF7F7F7F"),
+                             border=_BORDER_THIN, alignment='<alignment vertical="center" wrapText="1"/>'),
 }
 
 # Excel's built-in number formats that we use (no numFmt element needed).
@@ -105,6 +112,24 @@ class _Section:
 
 def ensure_styles(styles_xml: bytes, wanted: Iterable[tuple[str, str | None]]) -> tuple[bytes, dict[tuple[str, str | None], int]]:
     """Add the (style name, currency) formats to styles.xml; return the new XML and each one's xf index."""
+    looks: dict[Hashable, StyleDef] = {}
+    for name, currency in sorted(set(wanted), key=lambda x: (x[0], x[1] or "")):
+        d = STYLE_DEFS.get(name, StyleDef())
+        looks[(name, currency)] = replace(d, num_fmt=money_format(currency)) if name in ("money", "kpi_money") else d
+    return ensure_looks(styles_xml, looks)  # type: ignore[return-value]
+
+
+def column_look(num_format: str | None = None, wrap: bool = False, align: str | None = None,
+                owned: bool = False) -> StyleDef:
+    """The look of a table column's data cells as the builder makes it: top-aligned, its number format,
+    wrapped long text, a grey tint when a job computes it."""
+    attrs = ' vertical="top"' + (f" horizontal={quoteattr(align)}" if align else "") + (' wrapText="1"' if wrap else "")
+    return StyleDef(font=_font(color="FF595959") if owned else None, fill=_fill("FFF2F2F2") if owned else None,
+                    num_fmt=num_format, alignment=f"<alignment{attrs}/>")
+
+
+def ensure_looks(styles_xml: bytes, looks: Mapping[Hashable, StyleDef]) -> tuple[bytes, dict[Hashable, int]]:
+    """Add cell formats (StyleDef) to styles.xml, reusing equal ones; return the new XML and each one's xf index."""
     root = parse_xml(styles_xml, "xl/styles.xml")
     fonts, fills, borders, xfs = (_Section(root, t) for t in ("fonts", "fills", "borders", "cellXfs"))
     num_fmts: dict[str, int] = {}
@@ -114,10 +139,9 @@ def ensure_styles(styles_xml: bytes, wanted: Iterable[tuple[str, str | None]]) -
             num_fmts.setdefault(n.get("formatCode", ""), int(n.get("numFmtId", "0")))
     next_fmt = max([163, *num_fmts.values()]) + 1
     new_fmts: list[str] = []
-    out: dict[tuple[str, str | None], int] = {}
-    for name, currency in sorted(set(wanted), key=lambda x: (x[0], x[1] or "")):
-        d = STYLE_DEFS.get(name, StyleDef())
-        code = money_format(currency) if name in ("money", "kpi_money") else d.num_fmt
+    out: dict[Hashable, int] = {}
+    for key, d in looks.items():
+        code = d.num_fmt
         fmt_id = 0
         if code:
             fmt_id = _BUILTIN_FORMATS.get(code, num_fmts.get(code, -1))
@@ -135,7 +159,7 @@ def ensure_styles(styles_xml: bytes, wanted: Iterable[tuple[str, str | None]]) -
         )
         xf = f'<xf numFmtId="{fmt_id}" fontId="{font_id}" fillId="{fill_id}" borderId="{border_id}" xfId="0"{applies}'
         xf += f">{d.alignment}</xf>" if d.alignment else "/>"
-        out[(name, currency)] = xfs.index_of(xf)
+        out[key] = xfs.index_of(xf)
     text = styles_xml.decode("utf-8")
     prefix = _root_prefix(text)
     if new_fmts:

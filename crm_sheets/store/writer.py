@@ -15,18 +15,21 @@ from typing import Any, Iterable
 from xml.sax.saxutils import escape, quoteattr
 
 from crm_sheets.errors import CrmSheetsError
-from crm_sheets.model.changeset import ChangeSet, RowAppend, RowArchive, RowRestore
+from crm_sheets.model.changeset import ChangeSet, ColumnAdd, RowAppend, RowArchive, RowRestore, TableAdd
 from crm_sheets.model.schema import Field, normalize_header
 from crm_sheets.model.sheets import SheetSpec
 from crm_sheets.model.tables import Table, Tables, column_letter
 from crm_sheets.store.package import (
-    CT_WORKSHEET, REL_CALC_CHAIN, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
+    CT_WORKSHEET, REL_CALC_CHAIN, REL_TABLE, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
     open_package, refuse_dtd, relative, rels_path,
 )
 from crm_sheets.store.sheetxml import (
     cell_xml, column_index, inline_string, is_blank, number_text, render_sheet, split_ref, styles_needed,
 )
-from crm_sheets.store.styles import ensure_styles
+from crm_sheets.store.structure import (
+    CT_TABLE, add_col, add_defined_names, add_to_tail, table_part_xml, table_sheet_xml, used_columns, validation_xml,
+)
+from crm_sheets.store.styles import STYLE_DEFS, column_look, ensure_looks, ensure_styles
 
 META_SHEET = "_crm_meta"
 _DROP_WITH_SHEET = ("/drawing", "/chart", "/comments", "/vmlDrawing", "/table", "/printerSettings", "/threadedComment",
@@ -500,7 +503,7 @@ class _Patch:
         cols = dict(t.columns)
         if not cols:
             cols = self._columns_from_headers(t, sheet, header_row)
-        if cols:
+        if cols and part is None:
             last = max(last, *(column_index(c) for c in cols.values()))
         end = max([end, header_row, *t.rows.values()])
         st = _TableState(table_name, sheet, part, header_row, end, cols, first, last,
@@ -544,20 +547,120 @@ class _Patch:
         f = st.schema_fields.get(field_name)
         if f is None:
             raise CrmSheetsError(f"table {st.name!r} has no field {field_name!r}", hint="check the job's change set")
-        st.last_col += 1
-        col = column_letter(st.last_col)
+        index = self._free_column(st)
+        col = column_letter(index)
         header = f.header(self.tables.lang)
-        left = st.sheet.cells(st.header_row).get(column_letter(st.last_col - 1))
+        left = st.sheet.cells(st.header_row).get(column_letter(st.last_col))
         st.sheet.put_cells(st.header_row, {col: inline_string(f"{col}{st.header_row}", header, left.style if left else None)})
-        st.cols[field_name] = col
-        st.new_columns.append((col, header))
+        self._claim_column(st, field_name, col, header)
         return col
+
+    def _free_column(self, st: _TableState) -> int:
+        """Where a new column of the table goes: right after it, or past the columns people use beside it."""
+        used = used_columns(st.sheet, st.last_col)
+        index = st.last_col + 1
+        while index in used:
+            index += 1
+        return index
+
+    def _claim_column(self, st: _TableState, field_name: str, col: str, header: str) -> None:
+        """A new column joins the Excel table when it is right beside it; past people's columns it stays outside."""
+        index = column_index(col)
+        if index == st.last_col + 1 or st.part is None:
+            st.last_col = max(st.last_col, index)
+            if st.part is not None:
+                st.new_columns.append((col, header))
+        st.cols[field_name] = col
+        st.sheet.widest = max(st.sheet.widest, index)
+
+    # -- new columns and tables (crm-sheets upgrade)
+    def _add_column(self, add: ColumnAdd) -> None:
+        st = self.state(add.table)
+        if add.field in st.cols:
+            return  # already there: upgrading twice changes nothing
+        index = column_index(add.column)
+        if index in used_columns(st.sheet, index - 1) or first_overlap(st, index):
+            raise CrmSheetsError(
+                f"{self.pkg.path.name}: column {add.column} of sheet {self.tables[add.table].sheet!r} is not free for "
+                f"the new column {add.header!r}", hint="read the workbook again and run crm-sheets upgrade again")
+        r = st.header_row
+        header_xf = self._header_xf(st, add)
+        xf = self._looks({"cells": column_look(add.num_format, add.wrap, add.align, add.owned)})["cells"]
+        st.sheet.put_cells(r, {add.column: inline_string(f"{add.column}{r}", add.header, header_xf)})
+        for row in range(r + 1, max(st.end_row, st.ref_end, r + 1) + 1):
+            st.sheet.put_cells(row, {add.column: f'<c r="{add.column}{row}" s="{xf}"/>'})
+        self._claim_column(st, add.field, add.column, add.header)
+        sheet = st.sheet
+        sheet.head = add_col(sheet.head, sheet.p, index, add.width, xf)
+        if add.validations:
+            items = "".join(validation_xml(sqref, rule, self.pkg.date1904) for sqref, rule in add.validations)
+            sheet.tail = add_to_tail(sheet.tail, sheet.p, "dataValidations", _prefixed(items, sheet.p), len(add.validations))
+        sheet.changed = True
+
+    def _header_xf(self, st: _TableState, add: ColumnAdd) -> int | None:
+        """The look of the table's other headers of the same kind (required, computed, plain)."""
+        headers = st.sheet.cells(st.header_row)
+        for name, col in st.cols.items():
+            f = st.schema_fields.get(name)
+            c = headers.get(col)
+            if f is not None and c is not None and c.style is not None and f.type != "id" \
+                    and (f.required, bool(f.owned_by_job)) == (add.required, add.owned):
+                return c.style
+        look = "header_owned" if add.owned else "header_required" if add.required else "header"
+        return self._styles([(look, None)])[(look, None)]
+
+    def _add_table(self, add: TableAdd) -> None:
+        if self.pkg.sheet(add.sheet) is not None or add.sheet.casefold() in (n.casefold() for n in self.new_sheet_names):
+            raise CrmSheetsError(f"{self.pkg.path.name}: a sheet named {add.sheet!r} already exists",
+                                 hint="rename it, then run crm-sheets upgrade again")
+        part = self._register_sheet(add.sheet)
+        looks: dict[Any, Any] = {}
+        for i, c in enumerate(add.columns):
+            looks[("h", i)] = STYLE_DEFS["header_owned" if c.owned else "header_required" if c.required else "header"]
+            looks[("c", i)] = column_look(c.num_format, c.wrap, c.align, c.owned)
+        xfs = self._looks(looks)
+        n = range(len(add.columns))
+        last_row = max([len(add.rows) + 1, 2] + [split_ref(sq.split(":")[-1])[1] for c in add.columns for sq, _ in c.validations])
+        self._put(part, table_sheet_xml(add, [xfs[("h", i)] for i in n], [xfs[("c", i)] for i in n], last_row, self.pkg.date1904))
+        table_part = self._free_part("xl/tables/table{}.xml")
+        self._put(table_part, table_part_xml(add, self._next_table_id()))
+        self.ct_add[table_part] = CT_TABLE
+        self._put(rels_path(part), (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="'
+            'http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" '
+            f'Type="{REL_TABLE}" Target="{relative(part, table_part)}"/></Relationships>').encode())
+        defined = {d.name.casefold() for d in self.pkg.defined_names if d.local_sheet_id is None}
+        names = [(k, v) for k, v in add.names.items() if k.casefold() not in defined]
+        if names:
+            self.workbook_text = add_defined_names(self._workbook(), names)
+        self.recalc = True
+
+    def _next_table_id(self) -> int:
+        ids = [0]
+        for name in [*self.pkg.infos, *self.added]:
+            if self.pkg.content_types.type_of(name) == CT_TABLE or self.ct_add.get(name) == CT_TABLE:
+                data = self.added.get(name) or self.pkg.read(name)
+                m = re.search(rb'<(?:\w+:)?table\b[^>]*?\bid="(\d+)"', data)
+                ids.append(int(m.group(1)) if m else 0)
+        return max(ids) + 1
+
+    def _looks(self, looks: dict[Any, Any]) -> dict[Any, int]:
+        part = next((r.target for r in self.pkg.workbook_rels if r.type.endswith("/styles")), "xl/styles.xml")
+        current = self.replaced.get(part) or self.pkg.read(part)
+        new, xfs = ensure_looks(current, looks)
+        if new != current:
+            self.replaced[part] = new
+        return xfs
 
     # -- the change set
     def run(self, cs: ChangeSet) -> None:
         captured: list[tuple[RowArchive, _TableState, dict[str, Any]]] = []
         removals: dict[str, list[int]] = {}
         appends: dict[str, list[tuple[int | None, dict[str, str]]]] = {}  # table -> rows of cell xml by column
+        for t in cs.tables:
+            self._add_table(t)
+        for c in cs.columns:
+            self._add_column(c)
         for u in cs.updates:
             st = self.state(u.table)
             r = self.tables[u.table].rows.get(u.record_id)
@@ -743,6 +846,7 @@ class _Patch:
             self._replace_sheet(spec)
         for table, number in cs.sequences.items():
             self.meta_updates[f"seq.{table}"] = int(number)
+        self.meta_updates.update(cs.meta)
         if self.meta_updates:
             self._write_meta()
 
@@ -883,6 +987,12 @@ class _Patch:
         return self.wb_rels_text
 
     def _add_sheet(self, spec: SheetSpec, name: str) -> str:
+        part = self._register_sheet(name, spec.hidden)
+        self._render_into(spec, part, name)
+        return name
+
+    def _register_sheet(self, name: str, hidden: bool = False) -> str:
+        """A new worksheet part listed in workbook.xml (after every existing sheet), its rels and content type."""
         part = self._free_part("xl/worksheets/sheet{}.xml")
         self.added[part] = b""
         rels_text = self._wb_rels()
@@ -902,7 +1012,7 @@ class _Patch:
         sheet_id = max(ids_s, default=0) + 1
         mp = re.search(r"<(\w+:)?sheets\b", wb)
         p = (mp.group(1) or "") if mp else ""
-        state = ' state="hidden"' if spec.hidden else ""
+        state = ' state="hidden"' if hidden else ""
         el = f'<{p}sheet name={quoteattr(name)} sheetId="{sheet_id}"{state} {prefix}:id="{rid}"/>'
         if re.search(rf"<{p}sheets\s*/>", wb):
             wb = re.sub(rf"<{p}sheets\s*/>", f"<{p}sheets>{el}</{p}sheets>", wb, count=1)
@@ -911,8 +1021,7 @@ class _Patch:
         self.workbook_text = wb
         self.ct_add[part] = CT_WORKSHEET
         self.new_sheet_names.append(name)
-        self._render_into(spec, part, name)
-        return name
+        return part
 
     def _set_sheet_state(self, name: str, state: str) -> None:
         wb = self._workbook()
@@ -1032,6 +1141,15 @@ class _Patch:
                 if name not in self.deleted:
                     w.write(new_info(name), data)
             w.close()
+
+
+def first_overlap(st: _TableState, index: int) -> bool:
+    """A column inside the table's range already (a column of the Excel table, named or not)."""
+    return st.part is not None and st.first_col <= index <= st.last_col
+
+
+def _prefixed(xml: str, p: str) -> str:
+    return re.sub(r"<(/?)(\w+)", lambda m: f"<{m.group(1)}{p}{m.group(2)}", xml) if p else xml
 
 
 def _data_ref(ref: str, part: TablePart) -> str | None:
