@@ -182,6 +182,21 @@ def schedule(path: Path, every: str | None, daily: tuple[str, ...]) -> None:
         console.print("Stopped.")
 
 
+@cli.command("upgrade")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--dry-run", "dry_run", is_flag=True, help="Show what would be added; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
+def upgrade_cmd(path: Path, dry_run: bool, as_json: bool) -> None:
+    """Add the Fields sheet's custom fields and the template's new fields and tables to PATH, keeping every cell."""
+    from crm_sheets.upgrade import upgrade
+
+    report = upgrade(path, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
+        return
+    _render_upgrade(report)
+
+
 @cli.command()
 def templates() -> None:
     """List the workbook templates."""
@@ -226,3 +241,26 @@ def _render(report) -> None:
         console.print(f"Saved {report.path}" + (f" (backup: {report.backup})" if report.backup else "") + ".")
     else:
         console.print("Nothing to change.")
+
+
+def _render_upgrade(report) -> None:
+    if report.added_columns or report.added_tables:
+        table = RichTable(title=f"crm-sheets upgrade of {report.path}", title_justify="left")
+        for col in ("added", "table", "field", "sheet", "column"):
+            table.add_column(col)
+        for t in report.added_tables:
+            table.add_row("table", t.table, "", t.sheet, "")
+        for c in report.added_columns:
+            table.add_row("column", c.table, c.field, c.sheet, c.column)
+        console.print(table)
+    before, after = report.schema_version_before, report.schema_version_after
+    version = f"schema version {before} -> {after}" if after != before else f"schema version {after}"
+    console.print(f"{report.template} template, {version}.")
+    for note in report.notes:
+        console.print(f"  [yellow]![/] {note}", soft_wrap=True)
+    if not report.changed:
+        console.print("Nothing to upgrade.")
+    elif report.dry_run:
+        console.print("Dry run: nothing was written.")
+    elif report.written:
+        console.print(f"Saved {report.path}" + (f" (backup: {report.backup})" if report.backup else "") + ".")
