@@ -144,6 +144,36 @@ def unmerge(path: Path, record_id: str, as_json: bool, now: datetime | None) -> 
     _finish(report, as_json)
 
 
+@cli.command("report")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--pdf", type=click.Path(path_type=Path, dir_okay=False), metavar="OUT.pdf",
+              help="Also print the dashboard and report sheets to this PDF, landscape (needs LibreOffice).")
+@job_options
+def report_cmd(path: Path, pdf: Path | None, as_json: bool, now: datetime | None) -> None:
+    """Regenerate the dashboard, report sheets, board and calendar of PATH; --pdf prints them to one PDF."""
+    from crm_sheets.runner import run
+    from crm_sheets.store import open_store
+
+    now = now or datetime.now().replace(microsecond=0)  # one clock for the sheets and the figures printed
+    report = run(path, ["report"], now=now, on_step=_step)
+    tables = open_store(path).read() if pdf or as_json else None  # the workbook as written
+    if pdf:
+        from crm_sheets.export.pdf import export_pdf, report_sheets
+
+        _step(f"Printing the reports to {pdf.name} with LibreOffice")
+        export_pdf(path, pdf, report_sheets(tables))
+    if as_json:
+        from crm_sheets.jobs.report import compute
+
+        data = {**report.as_dict(), "pdf": str(pdf) if pdf else None, "figures": compute(tables, now).as_dict()}
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        _render(report)
+        if pdf:
+            console.print(f"Printed the reports to [bold]{pdf}[/].")
+    sys.exit(EXIT_FINDINGS if report.errors else EXIT_OK)
+
+
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path), default=Path("demo"))
 @click.option("--sample-data", "sample_data", type=click.IntRange(50, 300_000), default=500, show_default=True, metavar="N", help="Number of sample leads.")
