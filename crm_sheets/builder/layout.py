@@ -17,6 +17,7 @@ META_SHEET = "_crm_meta"
 # Rows below the data that keep validation and highlights, so rows typed under the table behave alike.
 SPARE_ROWS = {"data": 1000}
 DEFAULT_SPARE = 200
+MAX_ROWS = 1_048_576  # Excel's last row
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Plan:
     list_columns: dict[str, str] = field(default_factory=dict)  # list name -> column letter on Lists
     names: dict[str, str] = field(default_factory=dict)  # defined name -> formula
     setting_rows: dict[str, int] = field(default_factory=dict)  # setting key -> 1-based row on Settings
+    currency: str | None = None  # the Settings currency, for money columns without their own
 
     def list_name(self, list_name: str) -> str:
         return f"list_{list_name}"
@@ -79,8 +81,9 @@ def make_plan(schema: Schema, lang: str, rows: Mapping[str, int], settings: list
         n = rows.get(name, 0)
         spare = SPARE_ROWS.get(t.kind, DEFAULT_SPARE)
         columns = {f.name: column_letter(i) for i, f in enumerate(t.fields)}
-        tables[name] = TablePlan(t, t.sheet_name(lang), n, 1 + max(n, 1) + spare, columns)
+        tables[name] = TablePlan(t, t.sheet_name(lang), n, min(MAX_ROWS, 1 + max(n, 1) + spare), columns)
     plan = Plan(schema, lang, sheet_title(schema, "start", lang), sheet_title(schema, "lists", lang), tables, order)
+    plan.currency = next((str(v) for k, v, _ in settings if k == "currency" and v), None)
     _check_sheet_names(plan)
     _define_names(plan, settings)
     return plan

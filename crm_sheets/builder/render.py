@@ -43,7 +43,7 @@ def render_sheet(workbook: Any, formats: Formats, spec: SheetSpec) -> Any:
 _WRAPPED = ("wrap", "card")
 _LINE_HEIGHT = 15.0
 _DEFAULT_WIDTH = 8.43
-_CHARS_PER_UNIT = 1.25  # a width unit is one digit; average text is narrower
+_CHARS_PER_UNIT = 1.1  # a width unit is one digit; average text is narrower
 
 
 def _wrapped_height(row: list[Any], widths: dict[int, float]) -> float | None:

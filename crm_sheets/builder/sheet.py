@@ -117,7 +117,7 @@ def _row_heights(t: Any, columns: dict[str, list[Any]], widths: list[float]) -> 
     for col, f in enumerate(t.fields):
         if f.type != "long_text" or f.name not in columns:
             continue
-        per_line = max(1.0, widths[col] * 1.25)
+        per_line = max(1.0, widths[col] * 1.1)
         for r, v in enumerate(columns[f.name], start=1):
             if v.__class__ is str and (len(v) > per_line or "\n" in v):
                 lines = sum(max(1, math.ceil(len(p) / per_line)) for p in v.split("\n"))

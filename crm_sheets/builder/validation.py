@@ -50,7 +50,7 @@ def _type_hint(field: Field, plan: Plan, table: TablePlan) -> str:
     if t == "money":
         if field.currency_field:
             return text("type.money_row", lang)
-        return text("type.money", lang, currency=field.currency or _settings_currency(plan))
+        return text("type.money", lang, currency=field.currency or plan.currency or "")
     if t in ("dropdown", "tags"):
         if field.options_from:
             src = plan.tables[field.options_from.partition(".")[0]]
@@ -64,11 +64,6 @@ def _type_hint(field: Field, plan: Plan, table: TablePlan) -> str:
     if t == "user":
         return text("type.user", lang, team=plan.tables["team"].sheet if "team" in plan.tables else "Team")
     return text(f"type.{t}", lang)
-
-
-def _settings_currency(plan: Plan) -> str:
-    s = plan.schema.setting("currency")
-    return str(s.value) if s is not None and s.value else ""
 
 
 def header_message(worksheet: Any, col: int, field: Field, plan: Plan, table: TablePlan) -> None:

@@ -19,7 +19,7 @@ import xlsxwriter
 from crm_sheets import __version__
 from crm_sheets.builder.cells import column_values, writer
 from crm_sheets.builder.formats import Formats
-from crm_sheets.builder.layout import Plan, make_plan, template_rows
+from crm_sheets.builder.layout import MAX_ROWS, Plan, make_plan, template_rows
 from crm_sheets.builder.lists import write_lists_sheet
 from crm_sheets.builder.meta import meta_rows, write_meta_sheet
 from crm_sheets.builder.render import render_sheet
@@ -143,6 +143,11 @@ def _check_data(schema: Schema, data: Mapping[str, pd.DataFrame]) -> dict[str, p
                 hint=f"tables are {', '.join(schema.tables)}",
             )
         t = schema.tables[name]
+        if len(df) > MAX_ROWS - 1:
+            raise UsageError(
+                f"sample data for table {name!r} has {len(df):,} rows; an Excel sheet holds {MAX_ROWS - 1:,}",
+                hint="split the data or use fewer rows",
+            )
         if t.kind == "settings":
             out[name] = df
             continue
