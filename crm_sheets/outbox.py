@@ -17,6 +17,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Protocol
@@ -211,10 +212,15 @@ def build_email(item: OutboxItem, sender: str) -> EmailMessage:
     msg["Message-ID"] = item.message_id or make_msgid()
     if p.get("unsubscribe"):
         msg["List-Unsubscribe"] = f"<{p['unsubscribe']}>"
-    msg.set_content(p.get("text", ""))
+    msg.set_content(p.get("text", ""), cte=_cte(p.get("text", "")))
     if p.get("html"):
-        msg.add_alternative(p["html"], subtype="html")
+        msg.add_alternative(p["html"], subtype="html", cte=_cte(p["html"]))
     return msg
+
+
+def _cte(body: str) -> str | None:
+    """SMTP refuses lines over 998 bytes (RFC 5321): long lines go quoted-printable, the rest as the library picks."""
+    return "quoted-printable" if any(len(line.encode()) > 900 for line in body.splitlines()) else None
 
 
 class SmtpTransport:
@@ -251,11 +257,13 @@ class SmtpTransport:
                 raise DeliveryError(str(exc)) from exc
             mark_sending()  # the point of no return: after DATA the server may have the message
             try:
-                code, resp = smtp.data(msg.as_bytes())
+                code, resp = smtp.data(msg.as_bytes(policy=SMTP_POLICY))  # CRLF: smtplib sends bytes as given
             except smtplib.SMTPDataError as exc:  # a definite refusal: nothing was delivered
                 raise DeliveryError(f"the mail server refused the message: {exc}") from exc
             except (smtplib.SMTPException, OSError) as exc:
                 raise UncertainDelivery(f"connection lost while sending: {exc}") from exc
+            if code != 250:  # smtplib returns the final reply of DATA without raising: a refusal is not a send
+                raise DeliveryError(f"the mail server refused the message: {code} {resp!r}")
 
 
 class WebhookTransport:

@@ -102,7 +102,7 @@ def _listing(lang: str, lists: dict[str, list[dict[str, Any]]]) -> tuple[str, st
             else:
                 lines.append(f"{it['name']} ({it['id']}) — {it['stage']}" + (f", {it['amount']}" if it["amount"] != "" else "") + (f", {it['close_date']}" if it["close_date"] else ""))
         text_parts.append(f"{h[section]} ({len(items)}):\n" + "\n".join(f"- {line}" for line in lines))
-        html_parts.append(f"<h3>{html.escape(h[section])} ({len(items)})</h3><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>")
+        html_parts.append(f"<h3>{html.escape(h[section])} ({len(items)})</h3>\n<ul>\n" + "".join(f"<li>{html.escape(line)}</li>\n" for line in lines) + "</ul>\n")
     return "\n\n".join(text_parts), "".join(html_parts)
 
 

@@ -146,10 +146,10 @@ def compose(subject_src: str, body_src: str, fields: Mapping[str, Any], *, sende
         text += "\n\n-- \n" + line
         shown = f'<a href="{html.escape(link)}">{html.escape(address)}</a>' if link else html.escape(address)
         body_html += '<p style="color:#777;font-size:12px">' + html.escape(line).replace(html.escape(address), shown) + "</p>"
-    return Email(subject, text, f"<html><body>{body_html}</body></html>", link)
+    return Email(subject, text, f"<html><body>\n{body_html}</body></html>\n", link)
 
 
 def _paragraphs(rendered: str) -> str:
     """Blank lines become paragraphs and single newlines line breaks (the body is typed in a cell)."""
     blocks = [b.strip() for b in re.split(r"\n\s*\n", rendered.replace("\r\n", "\n")) if b.strip()]
-    return "".join(f"<p>{b.replace(chr(10), '<br>')}</p>" for b in blocks)
+    return "".join(f"<p>{b.replace(chr(10), '<br>' + chr(10))}</p>\n" for b in blocks)

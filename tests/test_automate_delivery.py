@@ -1,0 +1,168 @@
+"""automate end to end on real workbooks, with a real SMTP server and a real HTTP server on loopback.
+
+Exactly once across runs: emails and posts arrive once with their merge fields, a second run sends
+nothing, a crash after sending leaves an `unknown` item and no second copy, and the Outbox sheet shows
+what waits or went.
+"""
+import json
+import subprocess
+import sys
+import textwrap
+from datetime import datetime
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from python_calamine import CalamineWorkbook
+
+from crm_sheets.builder import build_workbook
+from crm_sheets.builder.layout import template_rows
+from crm_sheets.cli import cli
+from crm_sheets.model import CellUpdate, ChangeSet, load_schema
+from crm_sheets.outbox import Outbox, outbox_path
+from crm_sheets.runner import run
+from crm_sheets.sample import generate
+from crm_sheets.store import open_store
+
+pytestmark = pytest.mark.slow
+NOW = datetime(2026, 11, 2, 9, 0)  # a Monday: the weekly digest is due
+
+
+def sheet(path, name):
+    return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(name).to_python()
+
+
+def sample_workbook(path, smtp_port=None, extra_automations=()):
+    """The 200-lead sample workbook, plus one lead who filled the web form this morning."""
+    schema = load_schema("sales")
+    data = dict(generate(schema, leads=200, seed=7, now=NOW).tables)
+    leads = data["leads"]
+    eva = {c: None for c in leads.columns} | {
+        "first_name": "Eva", "last_name": "Stone", "email": "eva@stone.example", "company": "Stone Labs",
+        "country": "France", "source": "web_form", "status": "new", "consent": True, "opted_out": False,
+        "created": pd.Timestamp(NOW.date()),
+    }
+    data["leads"] = pd.concat([leads, pd.DataFrame([eva], index=pd.Index(["L-09999"], name=leads.index.name))])
+    if smtp_port:
+        data["settings"] = pd.DataFrame({"setting": ["smtp_host", "smtp_port", "smtp_tls"], "value": ["127.0.0.1", smtp_port, False]})
+    if extra_automations:
+        rows = template_rows(schema.tables["automations"], "en") + list(extra_automations)
+        data["automations"] = pd.DataFrame(rows)
+    return build_workbook(path, schema, data=data, now=NOW)
+
+
+def test_sample_workbook_emails_arrive_once_with_merge_fields_and_show_in_the_outbox_sheet(tmp_path, mail_server):
+    port, inbox = mail_server
+    path = sample_workbook(tmp_path / "crm.xlsx", smtp_port=port)
+    report = run(path, ["automate"], now=NOW)
+    [auto] = report.results
+    emails = [e for e in auto.effects if e.kind == "email"]
+    assert report.written and sorted(report.delivery["sent"]) == sorted(e.key for e in emails) and report.delivery["failed"] == []
+    assert sorted(m["To"] for m in inbox.messages) == sorted(e.payload["to"] for e in emails)
+
+    welcome = [m for m in inbox.messages if m["To"] == "eva@stone.example"]
+    assert [m["Subject"] for m in welcome] == ["Welcome, Eva"]
+    owner = {r[0]: r for r in sheet(path, "Leads")[1:]}["L-09999"][14]
+    assert owner, "the new lead was assigned before the email named its owner"
+    body = welcome[0].get_body(("plain",)).get_content()
+    assert f"{owner} will be in touch" in body and "unsubscribe" in body
+    assert welcome[0]["List-Unsubscribe"].startswith("<mailto:")
+    digests = [m for m in inbox.messages if m["Subject"].startswith("Your week:")]
+    assert digests and all(m["To"].endswith("@brightlane.io") for m in digests)
+
+    outbox = sheet(path, "Outbox")
+    assert outbox[2] == ["Status", "Kind", "To / channel", "Subject / text", "Record", "Queued at", "Error"]
+    shown = {r[2]: r[0] for r in outbox[3:]}
+    assert shown["eva@stone.example"] == "Queued", "the sheet shows the queue as of the write, before delivery"
+    activities = [r for r in sheet(path, "Activities")[1:] if r[8] == "L-09999"]
+    assert [(r[2], r[5]) for r in activities] == [("Email", "Welcome, Eva")]
+
+    again = run(path, ["automate"], now=NOW)
+    assert again.results[0].effects == [] and again.delivery["sent"] == []
+    assert len(inbox.messages) == len(emails), "running twice sends nothing more"
+    assert {r[2]: r[0] for r in sheet(path, "Outbox")[3:]}["eva@stone.example"] == "Sent"
+
+
+def test_without_a_mail_server_emails_wait_in_the_outbox_sheet(tmp_path):
+    path = sample_workbook(tmp_path / "crm.xlsx")
+    report = run(path, ["automate"], now=NOW)
+    assert report.delivery["sent"] == [] and "welcome-new-leads:L-09999:created" in report.delivery["waiting"]
+    rows = sheet(path, "Outbox")
+    assert ["Queued", "Email", "eva@stone.example", "Welcome, Eva", "L-09999", "2026-11-02 09:00:00", ""] in rows
+
+
+def test_chat_and_webhook_posts_reach_a_local_server_once_after_a_deal_is_won(tmp_path, web_server, monkeypatch):
+    url, received = web_server
+    monkeypatch.setenv("CRM_SHEETS_CHAT_WEBHOOK", f"{url}/chat")
+    hook = {"name": "Won to accounting", "active": True, "table": "Deals", "trigger": "Field changed", "trigger_field": "stage",
+            "trigger_value": "Closed won", "action": "Post webhook", "template": f"{url}/hook"}
+    path = sample_workbook(tmp_path / "crm.xlsx", extra_automations=[hook])
+    run(path, ["automate"], now=NOW)
+    assert received == [], "the first run records the stages as they are"
+
+    store = open_store(path)
+    tables = store.read()
+    open_deal = next(rid for rid, stage in tables.df("deals")["stage"].items() if stage == "Proposal")
+    name, amount = tables.df("deals").loc[open_deal, ["name", "amount"]]
+    store.apply(ChangeSet(updates=[CellUpdate("deals", open_deal, "stage", "Closed won")]), tables)
+
+    report = run(path, ["automate"], now=NOW.replace(hour=10))
+    assert sorted(p for p, _, _ in received) == ["/chat", "/hook"]
+    chat = next(b for p, _, b in received if p == "/chat")
+    assert chat["text"].startswith(f"Won: {name} (") and report.delivery["failed"] == []
+    hook_body = next(b for p, _, b in received if p == "/hook")
+    assert (hook_body["id"], hook_body["trigger_value"], hook_body["record"]["stage"]) == (open_deal, "closed won", "Closed won")
+    assert {k for _, k, _ in received} == {f"deal-won:{open_deal}:closed won", f"won-to-accounting:{open_deal}:closed won"}
+    notes = [r for r in sheet(path, "Activities")[1:] if r[9] == open_deal and r[2] == "Chat"]
+    assert len(notes) == 1, "the chat note is on the deal's timeline"
+
+    run(path, ["automate"], now=NOW.replace(hour=11))
+    assert len(received) == 2, "nothing is posted twice"
+
+
+def test_a_crash_after_handing_over_an_email_leaves_it_unknown_never_sent_twice(tmp_path, mail_server):
+    port, inbox = mail_server
+    path = sample_workbook(tmp_path / "crm.xlsx", smtp_port=port)
+    script = textwrap.dedent(f"""
+        import os
+        from datetime import datetime
+        import crm_sheets.runner as runner
+        from crm_sheets.outbox import SmtpTransport
+
+        class Crashing(SmtpTransport):
+            def send(self, item, mark_sending):
+                super().send(item, mark_sending)
+                os._exit(9)  # dies after DATA, before the outbox records `sent`
+
+        real = runner.transports
+        def crashing(tables):
+            out = real(tables)
+            out["email"] = Crashing(out["email"].settings)
+            return out
+        runner.transports = crashing
+        runner.run({str(path)!r}, ["automate"], now=datetime(2026, 11, 2, 9, 0))
+    """)
+    assert subprocess.run([sys.executable, "-c", script]).returncode == 9
+    assert len(inbox.messages) == 1
+    [unknown_key] = [i.key for i in Outbox(outbox_path(path)).items("sending")]
+
+    report = run(path, ["automate"], now=NOW)
+    assert report.results[0].effects == [], "the state was saved before delivery: nothing is produced again"
+    assert report.delivery["unknown"] == [unknown_key]
+    recipients = [m["To"] for m in inbox.messages]
+    assert recipients.count(recipients[0]) == 1, "no silent second copy; the others were sent once"
+    run(path, ["automate"], now=NOW)  # the sheet shows the outbox as of the previous delivery
+    assert sheet(path, "Outbox")[3][0] == "Unknown: please confirm"
+
+
+def test_cli_dry_run_prints_the_library_result_and_queues_nothing(tmp_path):
+    path = sample_workbook(tmp_path / "crm.xlsx")
+    before = path.read_bytes()
+    result = CliRunner().invoke(cli, ["automate", str(path), "--dry-run", "--json", "--now", "2026-11-02T09:00"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    library = run(path, ["automate"], now=NOW, dry_run=True).as_dict()
+    assert out == json.loads(json.dumps(library, default=str))
+    assert out["results"][0]["effects"] > 0 and out["written"] is False
+    assert path.read_bytes() == before and Outbox(outbox_path(path)).items() == []
+    assert Outbox(outbox_path(path)).load_state("automate") is None
