@@ -14,6 +14,7 @@ from crm_sheets.model import Cell, SheetSpec, Tables
 
 CHART_COL_GAP = 1  # empty columns between a table and its chart
 CHART_ROWS = 15
+DASH_CHART_ROWS = 13  # four of them and the tiles fit one landscape page
 ITEMS_PER_DAY = 6
 
 
@@ -97,26 +98,28 @@ def dashboard_sheet(x: Ctx) -> SheetSpec:
     for col in range(per_row):
         c.width(col, 30)  # a 20-point "12,345,678.00 USD" needs about 30 characters
     row += 4 * ((len(tiles) + per_row - 1) // per_row) + 1
-    chart_col = 3 + CHART_COL_GAP
-    # Each chart reads a small table on this sheet, so the dashboard stands alone when shared or printed.
-    stages = f.pipeline.by_stage
-    b = c.table(row, 0, x.t("pipeline_by_stage"), [x.t("stage"), x.t("value"), x.t("weighted")],
-                [[g.key, g.value, g.weighted] for g in stages], [None, "money", "money"], x.cur)
-    end = c.chart("column", x.t("pipeline_by_stage"), b, [1, 2], [x.t("value"), x.t("weighted")], (row, chart_col))
-    row = _after(b, end)
-    b = c.table(row, 0, x.t("by_month"), [x.t("month_col"), x.t("won")],
-                [[L.month_key_label(x.lang, k), v] for k, v in f.forecast.history], [None, "money"], x.cur)
-    end = c.chart("line", x.t("by_month"), b, [1], [x.t("won")], (row, chart_col))
-    row = _after(b, end)
-    months = f.forecast.months
-    b = c.table(row, 0, x.t("forecast_6"), [x.t("month_col"), x.t("weighted"), x.t("historical")],
-                [[L.month_key_label(x.lang, m.key), m.weighted, m.historical] for m in months], [None, "money", "money"], x.cur)
-    end = c.chart("column", x.t("forecast_6"), b, [1, 2], [x.t("weighted_stage"), x.t("historical")], (row, chart_col))
-    row = _after(b, end)
+    # Printed, the tiles and a 2 x 2 grid of charts fill the first landscape page (A4 or Letter, fitted to
+    # the tiles' width); the small tables the charts read come after, so no page break cuts a chart.
+    half = per_row // 2
+    charts_at = [(row, 0), (row, half), (row + DASH_CHART_ROWS + 1, 0), (row + DASH_CHART_ROWS + 1, half)]
+    row += 2 * (DASH_CHART_ROWS + 1) + 1
+    stages, months, history = f.pipeline.by_stage, f.forecast.months, f.forecast.history
     sources = [s for s in f.leads.by_source if s.leads]
-    b = c.table(row, 0, x.t("leads_by_source"), [x.t("source"), x.t("leads")],
-                [[x.opt("lead_source", s.source), s.leads] for s in sources], [None, "integer"])
-    c.chart("pie", x.t("leads_by_source"), b, [1], [x.t("leads")], (row, chart_col))
+    by_stage = c.table(row, 0, x.t("pipeline_by_stage"), [x.t("stage"), x.t("value"), x.t("weighted")],
+                       [[g.key, g.value, g.weighted] for g in stages], [None, "money", "money"], x.cur)
+    forecast = c.table(row, half, x.t("forecast_6"), [x.t("month_col"), x.t("weighted"), x.t("historical")],
+                       [[L.month_key_label(x.lang, m.key), m.weighted, m.historical] for m in months],
+                       [None, "money", "money"], x.cur)
+    row = max(by_stage.end_row, forecast.end_row) + 2
+    by_month = c.table(row, 0, x.t("by_month"), [x.t("month_col"), x.t("won")],
+                       [[L.month_key_label(x.lang, k), v] for k, v in history], [None, "money"], x.cur)
+    by_source = c.table(row, half, x.t("leads_by_source"), [x.t("source"), x.t("leads")],
+                        [[x.opt("lead_source", s.source), s.leads] for s in sources], [None, "integer"])
+    size = {"width_cols": half, "height_rows": DASH_CHART_ROWS}
+    c.chart("column", x.t("pipeline_by_stage"), by_stage, [1, 2], [x.t("value"), x.t("weighted")], charts_at[0], **size)
+    c.chart("line", x.t("by_month"), by_month, [1], [x.t("won")], charts_at[1], **size)
+    c.chart("column", x.t("forecast_6"), forecast, [1, 2], [x.t("weighted_stage"), x.t("historical")], charts_at[2], **size)
+    c.chart("pie", x.t("leads_by_source"), by_source, [1], [x.t("leads")], charts_at[3], **size)
     return c.sheet(freeze=(2, 0), tab_color="1F4E79")
 
 
