@@ -3,15 +3,19 @@
 Adds the columns of custom fields (rows of the Fields sheet) and of fields the template gained, and the
 table sheets the template gained, each looking and validated as `crm-sheets new` would make it; then sets
 the schema version in _crm_meta. Nothing people have is removed, renamed or retyped.
+
+Where a new column goes: right after the table's last column, inside its Excel table. When people keep
+their own data in the columns beside the table, the column goes to the first empty column past it,
+outside the Excel table (read by its header like any column), and the report says so. A new table
+sheet goes after every existing sheet. A dropdown whose list the workbook lacks (a custom field's, or
+a template list added since) gets its options as an in-cell list.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
-
-import pandas as pd
 
 from crm_sheets.builder.cells import cell_value
 from crm_sheets.builder.formats import number_format
@@ -21,9 +25,9 @@ from crm_sheets.builder.sheet import TAB_COLOURS, TABLE_STYLES, WIDTHS
 from crm_sheets.builder.validation import column_rule, field_help
 from crm_sheets.errors import WorkbookBusy
 from crm_sheets.model.changeset import ChangeSet, ColumnAdd, TableAdd
-from crm_sheets.model.schema import Field, TableSchema, normalize_header
+from crm_sheets.model.schema import Field, TableSchema
 from crm_sheets.model.tables import Tables, column_letter, format_id, quote_sheet
-from crm_sheets.store.structure import TableLayout, WorkbookLayout, read_layout
+from crm_sheets.store.structure import WorkbookLayout, read_layout
 from crm_sheets.store.xlsx import XlsxStore
 
 _LIST_MAX = 255  # Excel's limit on an in-cell list ("a,b,c")
@@ -198,6 +202,9 @@ def _column_add(t: TableSchema, f: Field, letter: str, header_row: int, last_row
                 names: set[str], report: UpgradeReport, tables: Tables) -> ColumnAdd:
     lang = tables.lang
     first = header_row + 1
+    help_text = f.help(lang).strip()
+    if f.custom and help_text and help_text[-1] not in ".!?:":
+        f = replace(f, description={lang: help_text + ".", "en": help_text + "."})  # a sentence before the type hint
     validations: list[tuple[str, Mapping[str, Any]]] = [(f"{letter}{header_row}", {
         "validate": "any",
         "input_title": _clip(f.header(lang), _TITLE_MAX),

@@ -3,7 +3,6 @@ every cell people have kept, the Excel tables and validations as the builder mak
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import html
 import re

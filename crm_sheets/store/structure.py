@@ -109,7 +109,7 @@ def _validation_end(tail: str, first: int, last: int, first_row: int) -> int | N
         for part in sqref.split():
             a, _, b = part.partition(":")
             try:
-                (c1, r1), (c2, r2) = split_ref(a), split_ref(b or a)
+                (c1, r1), (_, r2) = split_ref(a), split_ref(b or a)
             except ValueError:
                 continue
             if r1 == first_row and first <= column_index(c1) <= last and r2 > r1:
