@@ -15,12 +15,14 @@ from crm_sheets.store.reader import read_workbook
 LEAD_HEADERS = ["ID", "First name", "Last name", "Email", "Company", "Status", "Consent", "Created", "Engagement"]
 
 
-def make_workbook(path, sheets, *, meta=None, tables=None, lang="en"):
-    """A small literal workbook: {sheet: rows from A1}; tables = {excel name: (sheet, header row 0-based)}.
+def make_workbook(path, sheets, *, meta=None, tables=None, lang="en", merges=None, date_1904=False):
+    """A small literal workbook: {sheet: rows from A1}; tables = {excel name: (sheet, header row 0-based)};
+    merges = {sheet: [(first row, first col, last row, last col), ...]} (0-based; the top-left value shows).
 
     Values are written as what they are: str as text (never a formula), dates as dates.
     """
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
+                                         "strings_to_urls": False, "date_1904": date_1904})
     date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
     written = {}
     for name, rows in sheets.items():
@@ -38,6 +40,10 @@ def make_workbook(path, sheets, *, meta=None, tables=None, lang="en"):
                     ws.write_number(r, c, value)
                 else:
                     ws.write_string(r, c, value)
+    for sheet, ranges in (merges or {}).items():
+        ws, rows = written[sheet]
+        for r0, c0, r1, c1 in ranges:
+            ws.merge_range(r0, c0, r1, c1, rows[r0][c0])
     for excel_name, (sheet, header_row, last_row) in (tables or {}).items():
         ws, rows = written[sheet]
         headers = rows[header_row]
@@ -190,6 +196,15 @@ def test_values_typed_as_text_are_read_per_the_locale(tmp_path):
     assert lead["created"] == pd.Timestamp("2025-03-14")
     assert lead["engagement"] == 1234.5
     assert tables["deals"].invalid == {} and tables["leads"].invalid == {}
+    # Read, but from text: remembered, so check --fix can write real numbers, dates and boxes.
+    assert tables["deals"].typed_text == {
+        ("D-00001", "amount"): "$1,200.50", ("D-00002", "amount"): "(300)",
+        ("D-00001", "probability"): "25%",
+        ("D-00001", "close_date"): "03/04/2025", ("D-00002", "close_date"): "2025-05-06",
+    }
+    assert tables["leads"].typed_text == {
+        ("L-00001", "consent"): "yes", ("L-00001", "created"): "14 March 2025", ("L-00001", "engagement"): "1,234.5",
+    }
 
 
 def test_french_workbook_reads_to_the_same_keys_with_french_numbers_and_dates(tmp_path):
@@ -228,6 +243,7 @@ def test_unreadable_values_are_kept_raw_in_invalid_and_never_coerced(tmp_path):
         ("L-00001", "engagement"): "lots",
         ("L-00001", "score"): 2.5,
     }
+    assert leads.typed_text == {}  # unreadable is not "typed as text": each cell is in one list only
     rec = leads.df.loc["L-00001"]
     assert pd.isna(rec["consent"]) and pd.isna(rec["created"]) and math.isnan(rec["engagement"]) and pd.isna(rec["score"])
     assert rec["status"] == "Hot"  # an unknown option stays as typed in the frame, for check to report
@@ -366,3 +382,57 @@ def test_a_workbook_from_the_builder_reads_back_to_the_same_values(tmp_path, lan
     pd.testing.assert_frame_equal(got.df[leads.columns], leads)
     assert got.sheet == ("Prospects" if lang == "fr" else "Leads")
     assert tables.setting("locale") == tables.settings["locale"]
+
+
+def test_typed_cells_leave_no_trace_in_typed_text(leads_book):
+    tables = read_workbook(leads_book)
+    assert tables["leads"].typed_text == {}  # real dates, numbers and booleans: nothing to convert
+    assert tables.date1904 is False
+
+
+def test_a_row_holding_only_spaces_is_not_a_record(tmp_path):
+    rows = [
+        LEAD_HEADERS,
+        ["L-00001", "Ana", "Lopez"],
+        [" ", "   ", None, "\u00a0"],  # cleared by typing spaces: looks empty, is not a record
+        ["", "", "Stone"],  # a real row without an ID
+    ]
+    path = make_workbook(tmp_path / "crm.xlsx", {"Leads": rows, "Settings": settings_rows()}, meta={"seq.leads": 2})
+    leads = read_workbook(path)["leads"]
+    assert leads.rows == {"L-00001": 2, "L-00002": 4}
+    assert leads.assigned_ids == ("L-00002",)
+    assert leads.df.loc["L-00002", "last_name"] == "Stone"
+
+
+def test_serial_numbers_in_date_columns_follow_the_1904_date_system(tmp_path):
+    rows = [LEAD_HEADERS, ["L-00001", "Ana", "Lopez", None, None, None, None, 43903, None],
+            ["L-00002", "Ben", "Stone", None, None, None, None, dt.date(2025, 3, 14), None],
+            ["L-00003", "Cleo", "Ray", None, None, None, None, "43903", None]]
+    path = make_workbook(tmp_path / "mac.xlsx", {"Leads": rows, "Settings": settings_rows()}, date_1904=True)
+    tables = read_workbook(path)
+    df = tables["leads"].df
+    assert tables.date1904 is True
+    # 43903 days after 1904-01-01 (it would be 2020-03-13 in the 1900 system)
+    assert df.loc["L-00001", "created"] == pd.Timestamp("2024-03-14")
+    assert df.loc["L-00002", "created"] == pd.Timestamp("2025-03-14")  # a real date cell: as Excel shows it
+    assert df.loc["L-00003", "created"] == pd.Timestamp("2024-03-14")
+    assert tables["leads"].typed_text == {("L-00003", "created"): "43903"}
+
+
+def test_cells_merged_down_a_column_read_as_the_top_cell_on_every_row(tmp_path):
+    rows = [
+        ["Leads of the spring fair"],  # a title merged across the headers: not data
+        LEAD_HEADERS,
+        ["L-00001", "Ana", "Lopez", None, "Acme", "Qualified"],
+        ["L-00002", "Ben", "Stone", None, None, None],
+        ["L-00003", "Cleo", "Ray", None, None, "New"],
+        ["L-00004", "Dan", "A note typed across Email and Company", None, "Initech", "New"],
+    ]
+    merges = {"Leads": [(0, 0, 0, 8), (2, 4, 4, 4), (2, 5, 3, 5), (5, 2, 5, 3)]}
+    path = make_workbook(tmp_path / "crm.xlsx", {"Leads": rows, "Settings": settings_rows()}, merges=merges)
+    leads = read_workbook(path)["leads"]
+    df = leads.df
+    assert leads.rows == {"L-00001": 3, "L-00002": 4, "L-00003": 5, "L-00004": 6}
+    assert df["company"].tolist() == ["Acme", "Acme", "Acme", "Initech"]
+    assert df["status"].tolist() == ["qualified", "qualified", "new", "new"]
+    assert df.loc["L-00004", "email"] is None  # merged across columns: not copied into the next field

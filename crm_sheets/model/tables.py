@@ -1,8 +1,9 @@
 """Tables: what a store reads and what jobs work on — one typed DataFrame per table, keyed by record ID.
 
 Plain data, no I/O. Each table also keeps the sheet row of every record (for messages and for the
-store's writes), the raw text of every cell that could not be read as its type, and the columns the
-sheet has that the schema does not know (people's own columns, which nothing ever touches).
+store's writes), the raw text of every cell that could not be read as its type (and of every cell
+typed as text that could), and the columns the sheet has that the schema does not know (people's
+own columns, which nothing ever touches).
 """
 from __future__ import annotations
 
@@ -65,6 +66,9 @@ class Table:
     rows: dict[str, int] = field(default_factory=dict)  # record ID -> 1-based sheet row
     columns: dict[str, str] = field(default_factory=dict)  # field name -> column letter
     invalid: dict[tuple[str, str], Any] = field(default_factory=dict)  # (ID, field) -> raw unreadable value
+    # (ID, field) -> raw text of a cell of a typed column (date, number, checkbox...) that was text
+    # but read as its type: the frame holds the value, check offers to write it as a real one.
+    typed_text: dict[tuple[str, str], Any] = field(default_factory=dict)
     extra_columns: tuple[str, ...] = ()  # headers of people's own columns (kept, never touched)
     assigned_ids: tuple[str, ...] = ()  # IDs the reader gave to rows that had none (to be written)
     next_id: int = 1  # next sequence number for a new record (never reused)
@@ -111,6 +115,7 @@ class Tables:
     meta: dict[str, Any] = field(default_factory=dict)  # the hidden _crm_meta sheet: template, schema_version, lang, seq.*
     source: str = ""  # where it was read from, for messages
     notes: list[str] = field(default_factory=list)  # what the reader had to assume (template recognised, sheet skipped)
+    date1904: bool = False  # serial numbers count days from 1904 (the workbook's date system)
 
     def __getitem__(self, name: str) -> Table:
         return self.tables[name]

@@ -37,6 +37,7 @@ class ReadContext:
     decimal: str = "."  # the decimal separator of numbers typed as text
     currency: str | None = None  # ISO code of money columns without a currency of their own
     default_country: str | None = None  # ISO alpha-2, for phone numbers without +country code
+    date1904: bool = False  # the workbook counts serial day numbers from 1904 (old Mac Excel), not 1900
 
 
 def read_context(settings: Mapping[str, Any]) -> ReadContext:
@@ -261,13 +262,14 @@ def _year(y: str) -> int:
     return int(y)
 
 
-def parse_datetime(text: str, date_order: str | None = None) -> datetime | None:
+def parse_datetime(text: str, date_order: str | None = None, date1904: bool = False) -> datetime | None:
     """A date or date and time typed as text, or None when impossible or ambiguous.
 
     ISO (2025-03-14, 2025-03-14T10:30), numeric dates in the locale's order (14/03/2025 with DMY,
     03/14/2025 with MDY; one that only reads one way, 31/03/2025, is read whatever the order when
     the order is unknown), month names in English or French (14 March 2025, March 14, 2025, 14 mars
-    2025), compact 20250314 and Excel serial numbers as text. A time zone is converted to UTC.
+    2025), compact 20250314 and Excel serial numbers as text (``date1904``: of the 1904 date
+    system). A time zone is converted to UTC.
     """
     s = " ".join(text.split())
     if not s:
@@ -303,7 +305,7 @@ def parse_datetime(text: str, date_order: str | None = None) -> datetime | None:
     if m:
         return _make(int(m.group(1)), int(m.group(2)), int(m.group(3)), None)
     if _DIGITS.match(s) or re.match(r"^\d+\.\d+$", s):
-        return from_serial(float(s))
+        return from_serial(float(s), date1904)
     return _parse_named(s)
 
 
@@ -337,8 +339,16 @@ def _parse_named(s: str) -> datetime | None:
     return _make(_year(year_s), month, int(day_s), t)
 
 
-def from_serial(serial: float) -> datetime | None:
-    """An Excel serial day number (1900 date system) as a datetime, within SERIAL_MIN..SERIAL_MAX."""
+DAYS_1900_TO_1904 = 1462  # serial 0 of the 1904 date system is serial 1462 of the 1900 one
+
+
+def from_serial(serial: float, date1904: bool = False) -> datetime | None:
+    """An Excel serial day number as a datetime, within SERIAL_MIN..SERIAL_MAX (of the 1900 system).
+
+    ``date1904``: the workbook uses the 1904 date system (workbookPr date1904), so 0 is 1904-01-01.
+    """
+    if date1904:
+        serial += DAYS_1900_TO_1904
     if not (SERIAL_MIN <= serial <= SERIAL_MAX):
         return None
     return EXCEL_EPOCH + timedelta(seconds=round(serial * 86400))  # to the second: floats drift
@@ -493,9 +503,9 @@ def _to_datetime(raw: Any, ctx: ReadContext) -> datetime | None:
     if isinstance(raw, (int, float)):
         if float(raw).is_integer() and _COMPACT_RE.match(str(int(raw))):
             return _make(*(int(x) for x in _COMPACT_RE.match(str(int(raw))).groups()), None)
-        return from_serial(float(raw))
+        return from_serial(float(raw), ctx.date1904)
     if isinstance(raw, str):
-        return parse_datetime(raw, ctx.date_order)
+        return parse_datetime(raw, ctx.date_order, ctx.date1904)
     return None
 
 
@@ -570,16 +580,30 @@ _NATIVE_KINDS: dict[str, frozenset[str]] = {
 
 
 def parse_column(
-    field: Field, raws: Sequence[Any], ctx: ReadContext, options: Mapping[str, str] | None = None
+    field: Field, raws: Sequence[Any], ctx: ReadContext, options: Mapping[str, str] | None = None,
+    texts: dict[int, Any] | None = None,
 ) -> tuple[Any, dict[int, Any]]:
     """Read a whole column: an array of the column's dtype (tables.DTYPES; object columns hold str or
     None) and {position: raw} of the unreadable cells, which are null in the array — except in
     dropdown and tags columns, where an unknown option's text is kept.
 
+    ``texts``, when given, receives {position: raw} of the cells of a typed column (number, money,
+    percent, integer, date, datetime, checkbox) that were text but read as the type: what
+    ``check --fix`` turns into real numbers, dates and checkboxes.
+
     Vectorised for speed (100,000s of rows): a column whose cells are already of the right Python
     type (calamine returns float, bool, date and datetime for typed cells) is converted as a block;
     other cells are parsed once per distinct value.
     """
+    values, bad = _column(field, raws, ctx, options, texts)
+    if texts and bad:
+        for i in bad:  # read as text, then refused (a date beyond 2262): unreadable, not typed text
+            texts.pop(i, None)
+    return values, bad
+
+
+def _column(field: Field, raws: Sequence[Any], ctx: ReadContext, options: Mapping[str, str] | None,
+            texts: dict[int, Any] | None) -> tuple[Any, dict[int, Any]]:
     import numpy as np
     import pandas as pd
     from pandas.api.types import infer_dtype
@@ -613,6 +637,11 @@ def parse_column(
     bad: dict[int, Any] = {}
     parsed = _parse_slow(field, arr, slow, ctx, options, bad)
     dtype = dtype_for(ftype)
+    if texts is not None and dtype != "object" and len(slow):
+        # Only the cells that needed parsing can be text: typed columns stay fast (no per-cell work).
+        for i, raw, value in zip(slow.tolist(), arr[slow].tolist(), parsed.tolist()):
+            if type(raw) is str and value is not None and i not in bad:
+                texts[i] = raw
 
     if dtype == "object":
         out = arr.copy()
