@@ -17,7 +17,7 @@ from crm_sheets.jobs.check.links import check_ids, check_reference, check_unique
 from crm_sheets.jobs.check.options import check_dropdown, check_tags
 from crm_sheets.jobs.check.rules import check_rules
 from crm_sheets.jobs.check.sheet import data_issues_sheet
-from crm_sheets.jobs.check.values import check_invalid
+from crm_sheets.jobs.check.values import check_invalid, check_typed_text
 from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, Table, Tables
 
 __all__ = ["check", "find_problems", "fixes_for", "REASONS"]
@@ -87,6 +87,9 @@ def _check_table(ctx: Context, out: Collector, table: Table) -> None:
     unreadable: dict[str, dict[str, object]] = {}
     for (rid, field_name), raw in table.invalid.items():
         unreadable.setdefault(field_name, {})[rid] = raw
+    typed: dict[str, dict[str, object]] = {}
+    for (rid, field_name), raw in table.typed_text.items():
+        typed.setdefault(field_name, {})[rid] = raw
     data = table.schema.kind == "data"
     for f in table.schema.fields:
         if f.type == "id":
@@ -100,6 +103,8 @@ def _check_table(ctx: Context, out: Collector, table: Table) -> None:
         raws = unreadable.get(f.name, {})
         if raws and f.type not in ("dropdown", "tags"):  # unknown options stay in the frame: options.py reports them
             check_invalid(ctx, out, table, f, raws)
+        if typed.get(f.name):
+            check_typed_text(out, table, f, col, typed[f.name])
         check_required(out, table, f, col, set(raws))
         check_unique(out, table, f, col)
         if f.type == "dropdown" and not (f.list == "rule_operator" and table.name in _RULE_OPERATOR_TABLES):
@@ -134,7 +139,8 @@ def fixes_for(findings: list[Finding], tables: Tables) -> list[CellUpdate]:
 
 def _with_updates(tables: Tables, updates: list[CellUpdate]) -> Tables:
     """A copy of the tables with the updates applied, column by column (100,000 fixes in one go)."""
-    copies = {name: replace(t, df=t.df.copy(), invalid=dict(t.invalid)) for name, t in tables.tables.items()}
+    copies = {name: replace(t, df=t.df.copy(), invalid=dict(t.invalid), typed_text=dict(t.typed_text))
+              for name, t in tables.tables.items()}
     grouped: dict[tuple[str, str], list[CellUpdate]] = {}
     for u in updates:
         grouped.setdefault((u.table, u.field), []).append(u)
@@ -146,4 +152,5 @@ def _with_updates(tables: Tables, updates: list[CellUpdate]) -> Tables:
             t.df.loc[ids, field_name] = values
         for rid in ids:
             t.invalid.pop((rid, field_name), None)
+            t.typed_text.pop((rid, field_name), None)  # written as a real value now
     return replace(tables, tables=copies)

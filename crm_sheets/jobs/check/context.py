@@ -37,6 +37,10 @@ class Context:
             from crm_sheets.model.values import read_context
 
             ctx.value_context = read_context(tables.settings)
+            if getattr(tables, "date1904", False):  # serial numbers as the reader read them
+                from dataclasses import replace
+
+                ctx.value_context = replace(ctx.value_context, date1904=True)
         except Exception:  # values.py missing or unhappy with the settings: no text parsing, no crash
             ctx.value_context = None
         return ctx

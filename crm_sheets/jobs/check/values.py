@@ -1,5 +1,6 @@
 """Cells the store could not read as their type (Table.invalid): report them, and convert the ones that read
-unambiguously with the workbook's locale (a date or number typed as text) — never a guess.
+unambiguously with the workbook's locale (a date or number typed as text) — never a guess. Cells the
+store did read, but from text (Table.typed_text): offer to write them as real dates, numbers, boxes.
 """
 from __future__ import annotations
 
@@ -50,6 +51,39 @@ def check_invalid(ctx: Context, out: Collector, table: Table, f: Field, raws: di
         else:
             what = f"{quote(raw)} is not {kind}"
         out.add(f"invalid-{f.type}", "error", table, rid, f.name, raw, what, todo)
+
+
+def check_typed_text(out: Collector, table: Table, f: Field, col: pd.Series, raws: dict[str, Any]) -> None:
+    """Text the store read as the column's type: a tidy-up, whose fix is the value already in the frame.
+
+    Reports and automations already use the value; Excel does not (sorting, filters, formulas see
+    text), so --fix writes the real value into the cell.
+    """
+    kind = _KIND.get(f.type, f"a {f.type.replace('_', ' ')}")
+    slug = _AS_TEXT.get(f.type, "value-as-text")
+    values = col.to_dict() if len(raws) > len(col) // 4 else None  # many: one pass; few: lookups
+    for rid, raw in raws.items():
+        value = values[rid] if values is not None else col.get(rid)
+        if is_missing(value):
+            continue  # changed since it was read (a fix, another job): nothing to convert any more
+        fix = _frame_value(f, value)
+        out.add(
+            slug, "info", table, rid, f.name, raw,
+            f"{quote(raw)} is {kind} typed as text, so Excel sorts, filters and sums it as text",
+            f"check --fix writes it as {show(fix)}",
+            fix=fix, fixable=not f.owned_by_job,
+        )
+
+
+def _frame_value(f: Field, value: Any) -> Any:
+    """A frame cell as the plain value a CellUpdate carries: Timestamp, float, int or bool."""
+    if f.type in ("date", "datetime"):
+        return pd.Timestamp(value)
+    if f.type == "checkbox":
+        return bool(value)
+    if f.type == "integer":
+        return int(value)
+    return float(value)
 
 
 def parse(ctx: Context, f: Field, raw: Any) -> Any:
