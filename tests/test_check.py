@@ -273,6 +273,30 @@ def test_unreadable_cells_are_reported_and_unambiguous_ones_converted():
     assert errors["L-00003"].startswith('Leads!Q4 (Email consent): "maybe" is not TRUE or FALSE')
 
 
+def test_dates_numbers_and_boxes_the_reader_read_from_text_are_fixable_tidy_ups():
+    tables = make_tables(leads=leads(lead(created=pd.Timestamp("2025-02-14"), engagement=1234.5, consent=True), lead()))
+    tables["leads"].typed_text = {("L-00001", "created"): "14 February 2025", ("L-00001", "engagement"): "1,234.5",
+                                  ("L-00001", "consent"): "yes"}
+    result = check(tables, now=NOW, fix=True)
+    assert sorted((u.field, u.before, u.value, u.reason) for u in result.changes.updates) == [
+        ("consent", "yes", True, "converted text to a ticked or unticked box"),
+        ("created", "14 February 2025", pd.Timestamp("2025-02-14"), "converted a date typed as text to a real date"),
+        ("engagement", "1,234.5", 1234.5, "converted a number typed as text to a real number"),
+    ]
+    assert [(a.field, a.before, a.after) for a in result.changes.audit] == [(u.field, u.before, u.value) for u in result.changes.updates]
+    assert result.findings == [] and result.stats["fixed"] == 3  # what remains after the fix: nothing
+    found = check(tables, now=NOW).findings
+    assert {(f.type, f.severity, f.fixable) for f in found} == {
+        ("date-as-text", "info", True), ("number-as-text", "info", True), ("checkbox-as-text", "info", True),
+    }
+    date = next(f for f in found if f.field == "created")
+    assert date.message == ('Leads!S2 (Created): "14 February 2025" is a date typed as text, so Excel sorts, filters and sums it '
+                            "as text; check --fix writes it as 2025-02-14")
+    result.changes.apply_to(tables)
+    tables["leads"].typed_text = {}  # as the store reads the cells back: real values now
+    assert check(tables, now=NOW, fix=True).changes.updates == []
+
+
 def test_ambiguous_dates_are_never_guessed_without_a_locale():
     tables = make_tables(settings={}, leads=leads(lead()))
     tables["leads"].invalid = {("L-00001", "created"): "03/04/2025"}
@@ -418,12 +442,16 @@ def sample():
     tables = data.to_tables()
     for t in tables.tables.values():  # the reader knows each field's column; to_tables does not
         t.columns = {f.name: column_letter(i) for i, f in enumerate(t.schema.fields)}
+    for e in data.truth.errors:  # nor which values it read from text: the reader keeps them in typed_text
+        t = tables[e.table]
+        if e.kind in ("date-as-text", "number-as-text") and (e.record_id, e.field) not in t.invalid:
+            t.typed_text[(e.record_id, e.field)] = e.raw
     return data, tables, DEFAULT_NOW
 
 
 def _visible(error, tables) -> bool:
-    """Text that the reader reads as a date or number leaves no trace in Tables: check cannot see it."""
-    return error.kind not in ("date-as-text", "number-as-text") or (error.record_id, error.field) in tables[error.table].invalid
+    """Every planted error shows, now that text read as a date or number is kept in typed_text."""
+    return True
 
 
 def test_every_planted_error_is_found_at_its_cell(sample):
@@ -466,9 +494,12 @@ def test_fix_repairs_the_sample_and_a_second_run_is_clean_and_idempotent(sample)
     data, tables, now = sample
     from dataclasses import replace
 
-    tables = replace(tables, tables={n: replace(t, df=t.df.copy(), invalid=dict(t.invalid)) for n, t in tables.tables.items()})
+    tables = replace(tables, tables={n: replace(t, df=t.df.copy(), invalid=dict(t.invalid), typed_text=dict(t.typed_text))
+                                     for n, t in tables.tables.items()})
     first = check(tables, now=now, fix=True)
     first.changes.apply_to(tables)
+    for u in first.changes.updates:  # as the store reads the written cells back: real values, no text
+        tables[u.table].typed_text.pop((u.record_id, u.field), None)
     for e in data.truth.errors:
         if e.fixable and _visible(e, tables):
             assert tables[e.table].df.at[e.record_id, e.field] == e.expected_fix, e
