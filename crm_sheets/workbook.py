@@ -29,6 +29,8 @@ def new_workbook(
         raise UsageError(f"unknown language {lang!r}", hint=f"choose one of {', '.join(LANGUAGES)}")
     if template not in available_templates():
         raise UsageError(f"unknown template {template!r}", hint=f"choose one of {', '.join(available_templates())}")
+    if sample_leads and not 50 <= sample_leads <= 300_000:
+        raise UsageError(f"--sample-data {sample_leads}: sample data has 50 to 300,000 leads", hint="use 0 for an empty workbook")
     schema = load_schema(template)
     data = None
     if sample_leads:

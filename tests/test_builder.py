@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from crm_sheets.store.safety import list_backups
 import python_calamine as pc
 
 from _builder_helpers import NOW, NS, cell, defined_names, sales_data, sheet_xml, validations
@@ -320,16 +322,16 @@ def test_an_existing_file_is_not_replaced_without_force(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crm.xlsx"]
 
 
-def test_force_keeps_a_backup_beside_the_replaced_file(tmp_path):
+def test_force_keeps_a_backup_of_the_replaced_file(tmp_path):
     path = tmp_path / "crm.xlsx"
     path.write_bytes(b"my precious workbook")
     build_workbook(path, force=True, now=NOW)
-    backup = tmp_path / "crm.20260302-093000.bak.xlsx"
-    assert backup.read_bytes() == b"my precious workbook"
+    backups = list_backups(path)
+    assert [b.read_bytes() for b in backups] == [b"my precious workbook"]
     assert "Start" in _read(path).sheet_names
-    build_workbook(path, force=True, now=NOW)  # same second: a second backup, the first one kept
-    assert (tmp_path / "crm.20260302-093000-1.bak.xlsx").exists()
-    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".bak.xlsx")) == ["crm.xlsx"]
+    build_workbook(path, force=True, now=NOW)  # a second backup, the first one kept
+    assert len(list_backups(path)) == 2 and backups[0].exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".crm-backups", "crm.xlsx"]
 
 
 def test_a_failed_build_leaves_no_file_behind(tmp_path):

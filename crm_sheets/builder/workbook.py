@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
@@ -17,6 +15,7 @@ import pandas as pd
 import xlsxwriter
 
 from crm_sheets import __version__
+from crm_sheets.store.safety import atomic_replace
 from crm_sheets.builder.cells import column_values, writer
 from crm_sheets.builder.formats import Formats
 from crm_sheets.builder.layout import MAX_ROWS, Plan, make_plan, template_rows
@@ -51,7 +50,7 @@ def build_workbook(
     """Write a new workbook at ``path`` from a template name (or path, or Schema); returns the path.
 
     ``data`` holds DataFrames in the jobs' view (indexed by record ID, columns = field names, dropdowns
-    as option keys). An existing file is only replaced with ``force``, after a backup beside it.
+    as option keys). An existing file is only replaced with ``force``, after a backup in ``.crm-backups/`` beside it.
     ``fast=False`` writes cells through XlsxWriter's public API (same workbook, slower; for tests).
     """
     if lang not in LANGUAGES:
@@ -76,21 +75,8 @@ def build_workbook(
     plan = make_plan(schema, lang, rows, settings)
     currency = setting_value(settings, "currency")
 
-    folder = target.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp.xlsx", dir=folder)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        _write(tmp, plan, columns, seq, currency, now, target.name, fast)
-        if target.exists():
-            os.chmod(tmp, target.stat().st_mode & 0o7777)
-            backup(target, now)
-        else:
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # Same convention as every store write: temp file, fsync, backup in .crm-backups/, atomic swap.
+    atomic_replace(target, lambda tmp: _write(tmp, plan, columns, seq, currency, now, target.name, fast))
     return target
 
 
@@ -105,7 +91,7 @@ def _check_target(path: Path, force: bool) -> Path:
         if not force:
             raise UsageError(
                 f"{path} already exists",
-                hint="use --force to replace it (a backup is kept beside it) or choose another name",
+                hint="use --force to replace it (a backup is kept in .crm-backups beside it) or choose another name",
             )
         from crm_sheets.store.safety import office_lock_holder
 
@@ -113,24 +99,6 @@ def _check_target(path: Path, force: bool) -> Path:
         if holder:
             raise WorkbookBusy(f"{path} is open in {holder}", hint="close it there, then run the command again")
     return path
-
-
-def backup(path: Path, now: datetime) -> Path:
-    """Copy ``path`` to ``name.YYYYmmdd-HHMMSS.bak.xlsx`` beside it (never over an earlier backup)."""
-    stamp = now.strftime("%Y%m%d-%H%M%S")
-    candidate = path.with_name(f"{path.stem}.{stamp}.bak{path.suffix}")
-    n = 1
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem}.{stamp}-{n}.bak{path.suffix}")
-        n += 1
-    shutil.copy2(path, candidate)
-    return candidate
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _check_data(schema: Schema, data: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

@@ -42,6 +42,7 @@ NUMERIC_TYPES = frozenset({"number", "integer", "money", "percent"})
 TEMPORAL_TYPES = frozenset({"date", "datetime"})
 TABLE_KINDS = ("data", "rules", "settings", "archive", "log")
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "workbook_templates"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is 10x faster when libyaml is there
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _CONSTRAINTS = ("required", "unique", "enum", "minimum", "maximum", "pattern")
 
@@ -313,7 +314,7 @@ def load_schema(name_or_path: str | Path) -> Schema:
                 hint=f"choose one of {', '.join(available_templates())}",
             )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except FileNotFoundError:
         raise SchemaError(f"{path}: schema file not found") from None
     except yaml.YAMLError as exc:
