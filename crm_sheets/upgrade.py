@@ -94,7 +94,8 @@ def upgrade(path: str | Path, *, dry_run: bool = False) -> UpgradeReport:
     path = Path(path)
     store = XlsxStore(path)
     tables = store.read()
-    layout = read_layout(path, tables)
+    lacking = [name for name, t in tables.tables.items() if any(f.name not in t.columns for f in t.schema.fields)]
+    layout = read_layout(path, tables, only=lacking)
     changes, report = plan_upgrade(tables, layout, str(path))
     report.dry_run = dry_run
     if dry_run or changes.is_empty():

@@ -18,6 +18,7 @@ from crm_sheets.store.package import open_package
 from crm_sheets.store.sheetxml import _sheet_views, cell_xml, column_index, excel_serial, inline_string, number_text, split_ref
 
 CT_TABLE = "application/vnd.openxmlformats-officedocument.spreadsheetml.table+xml"
+_CELL_REF = re.compile(r'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})\d+"')
 _HAS_VALUE = re.compile(r"<(?:\w+:)?(?:v>|f\b|t\b[^>]*>[^<])")
 # The children of <worksheet> that may follow <sheetData>, in the order the schema requires.
 _TAIL_ORDER = (
@@ -57,7 +58,13 @@ class WorkbookLayout:
 def used_columns(sheet: Any, after: int = -1) -> set[int]:
     """0-based indexes of the columns (right of ``after``) where any row of a SheetEdit has a value."""
     used: set[int] = set()
-    for r in sheet.rows:
+    last_cell = f"<{sheet.p}c "
+    for r, row in sheet.rows.items():
+        # cells are in column order: a row whose last cell is left of ``after`` needs no closer look
+        i = row.rfind(last_cell)
+        m = _CELL_REF.match(row, i) if i >= 0 else None
+        if i < 0 or (m is not None and column_index(m.group(1)) <= after):
+            continue
         for col, c in sheet.cells(r).items():
             i = column_index(col)
             if i > after and i not in used and _HAS_VALUE.search(c.xml):
@@ -65,14 +72,17 @@ def used_columns(sheet: Any, after: int = -1) -> set[int]:
     return used
 
 
-def read_layout(path: str | Path, tables: Tables) -> WorkbookLayout:
-    """Where each table of ``tables`` (as read from ``path``) sits, and what people keep beside it."""
+def read_layout(path: str | Path, tables: Tables, only: Iterable[str] | None = None) -> WorkbookLayout:
+    """Where each table of ``tables`` (as read from ``path``; or only those named) sits, and what people keep beside it."""
     from crm_sheets.store.writer import SheetEdit  # the writer uses this module: import late
 
     out: dict[str, TableLayout] = {}
     with open_package(path) as pkg:
         names = frozenset(d.name for d in pkg.defined_names if d.local_sheet_id is None)
+        wanted = set(tables.tables if only is None else only)
         for name, t in tables.tables.items():
+            if name not in wanted:
+                continue
             ref = pkg.sheet(t.sheet)
             if ref is None or not ref.part:
                 continue

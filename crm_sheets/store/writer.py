@@ -574,28 +574,35 @@ class _Patch:
         st.sheet.widest = max(st.sheet.widest, index)
 
     # -- new columns and tables (crm-sheets upgrade)
-    def _add_column(self, add: ColumnAdd) -> None:
-        st = self.state(add.table)
-        if add.field in st.cols:
-            return  # already there: upgrading twice changes nothing
-        index = column_index(add.column)
-        if index in used_columns(st.sheet, index - 1) or first_overlap(st, index):
-            raise CrmSheetsError(
-                f"{self.pkg.path.name}: column {add.column} of sheet {self.tables[add.table].sheet!r} is not free for "
-                f"the new column {add.header!r}", hint="read the workbook again and run crm-sheets upgrade again")
+    def _add_columns(self, table: str, adds: list[ColumnAdd]) -> None:
+        """New columns of one table: headers, the look of the table's rows and column, validations."""
+        st = self.state(table)
+        adds = [a for a in adds if a.field not in st.cols]  # already there: upgrading twice changes nothing
+        if not adds:
+            return
+        taken = used_columns(st.sheet, min(column_index(a.column) for a in adds) - 1)
         r = st.header_row
-        header_xf = self._header_xf(st, add)
-        xf = self._looks({"cells": column_look(add.num_format, add.wrap, add.align, add.owned)})["cells"]
-        st.sheet.put_cells(r, {add.column: inline_string(f"{add.column}{r}", add.header, header_xf)})
-        for row in range(r + 1, max(st.end_row, st.ref_end, r + 1) + 1):
-            st.sheet.put_cells(row, {add.column: f'<c r="{add.column}{row}" s="{xf}"/>'})
-        self._claim_column(st, add.field, add.column, add.header)
-        sheet = st.sheet
-        sheet.head = add_col(sheet.head, sheet.p, index, add.width, xf)
-        if add.validations:
-            items = "".join(validation_xml(sqref, rule, self.pkg.date1904) for sqref, rule in add.validations)
-            sheet.tail = add_to_tail(sheet.tail, sheet.p, "dataValidations", _prefixed(items, sheet.p), len(add.validations))
-        sheet.changed = True
+        header: dict[str, str | None] = {}
+        body: dict[str, str] = {}
+        for add in adds:
+            index = column_index(add.column)
+            if index in taken or first_overlap(st, index):
+                raise CrmSheetsError(
+                    f"{self.pkg.path.name}: column {add.column} of sheet {self.tables[table].sheet!r} is not free for "
+                    f"the new column {add.header!r}", hint="read the workbook again and run crm-sheets upgrade again")
+            xf = self._looks({"cells": column_look(add.num_format, add.wrap, add.align, add.owned)})["cells"]
+            header[add.column] = inline_string(f"{add.column}{r}", add.header, self._header_xf(st, add))
+            body[add.column] = f' s="{xf}"/>'
+            self._claim_column(st, add.field, add.column, add.header)
+            st.sheet.head = add_col(st.sheet.head, st.sheet.p, index, add.width, xf)
+        st.sheet.put_cells(r, header)
+        for row in range(r + 1, max(st.end_row, st.ref_end, r + 1) + 1):  # one pass over the rows for all columns
+            st.sheet.put_cells(row, {col: f'<c r="{col}{row}"{tail}' for col, tail in body.items()})
+        rules = [(sqref, rule) for add in adds for sqref, rule in add.validations]
+        if rules:
+            items = "".join(validation_xml(sqref, rule, self.pkg.date1904) for sqref, rule in rules)
+            st.sheet.tail = add_to_tail(st.sheet.tail, st.sheet.p, "dataValidations", _prefixed(items, st.sheet.p), len(rules))
+        st.sheet.changed = True
 
     def _header_xf(self, st: _TableState, add: ColumnAdd) -> int | None:
         """The look of the table's other headers of the same kind (required, computed, plain)."""
@@ -659,8 +666,11 @@ class _Patch:
         appends: dict[str, list[tuple[int | None, dict[str, str]]]] = {}  # table -> rows of cell xml by column
         for t in cs.tables:
             self._add_table(t)
+        by_table: dict[str, list[ColumnAdd]] = {}
         for c in cs.columns:
-            self._add_column(c)
+            by_table.setdefault(c.table, []).append(c)
+        for table, adds in by_table.items():
+            self._add_columns(table, adds)
         for u in cs.updates:
             st = self.state(u.table)
             r = self.tables[u.table].rows.get(u.record_id)
