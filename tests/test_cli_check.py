@@ -5,7 +5,9 @@ second run changes nothing. The workbook is read back with python-calamine, not 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import os
 import re
 import shutil
 import zipfile
@@ -65,7 +67,13 @@ def findings_of(report: dict) -> list[dict]:
 
 
 def grid(path, sheet: str) -> list[list]:
-    return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    st = os.stat(path)
+    return _grid(str(path), (st.st_ino, st.st_mtime_ns, st.st_size), sheet)
+
+
+@functools.lru_cache(maxsize=16)
+def _grid(path: str, _version: tuple, sheet: str) -> list[list]:  # read again whenever the file changes
+    return CalamineWorkbook.from_path(path).get_sheet_by_name(sheet).to_python(skip_empty_area=False)
 
 
 def cell_value(path, address: str):
