@@ -152,20 +152,18 @@ def unmerge(path: Path, record_id: str, as_json: bool, now: datetime | None) -> 
 def report_cmd(path: Path, pdf: Path | None, as_json: bool, now: datetime | None) -> None:
     """Regenerate the dashboard, report sheets, board and calendar of PATH; --pdf prints them to one PDF."""
     from crm_sheets.runner import run
-    from crm_sheets.store import open_store
 
     now = now or datetime.now().replace(microsecond=0)  # one clock for the sheets and the figures printed
     report = run(path, ["report"], now=now, on_step=_step)
-    tables = open_store(path).read() if pdf or as_json else None  # the workbook as written
     if pdf:
-        from crm_sheets.export.pdf import export_pdf, report_sheets
+        from crm_sheets.export.pdf import export_pdf
 
         _step(f"Printing the reports to {pdf.name} with LibreOffice")
-        export_pdf(path, pdf, report_sheets(tables))
+        export_pdf(path, pdf, [s.name for r in report.results for s in r.changes.sheets])
     if as_json:
         from crm_sheets.jobs.report import compute
 
-        data = {**report.as_dict(), "pdf": str(pdf) if pdf else None, "figures": compute(tables, now).as_dict()}
+        data = {**report.as_dict(), "pdf": str(pdf) if pdf else None, "figures": compute(report.tables, now).as_dict()}
         click.echo(json.dumps(data, indent=2, default=str))
     else:
         _render(report)

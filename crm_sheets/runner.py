@@ -63,6 +63,7 @@ class RunReport:
     pending_applied: bool = False
     attempts: int = 1
     delivery: dict[str, list[str]] | None = None  # automate's outbox: sent, failed, unknown, waiting keys
+    tables: Tables | None = field(default=None, repr=False)  # the tables as written, for callers that need them
 
     @property
     def findings(self):
@@ -181,6 +182,7 @@ def run(
         step("Running " + ", ".join(jobs))
         results, changes = run_jobs_with_pending(tables, jobs, now=now, options=options, pending=pending)
         report.results, report.changes, report.pending_applied = results, changes, pending is not None
+        report.tables = tables  # as the jobs left them: what was written
         if dry_run:
             return report
         auto = next((r for r in results if r.job == "automate"), None)
