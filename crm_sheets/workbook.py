@@ -36,7 +36,7 @@ def new_workbook(
     if sample_leads:
         from crm_sheets.sample import generate
 
-        data = generate(schema, leads=sample_leads, seed=seed, now=now).tables
+        data = generate(schema, leads=sample_leads, seed=seed, now=now, lang=lang).tables
     return build_workbook(Path(path), schema, lang=lang, data=data, force=force, now=now)
 
 
@@ -49,11 +49,15 @@ def demo(
     on_step: Callable[[str], None] | None = None,
 ):
     """Create ``directory/crm.xlsx`` with sample data and run every job on it. Returns (path, RunReport)."""
+    from crm_sheets.outbox import outbox_path
     from crm_sheets.runner import run
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "crm.xlsx"
     new_workbook(path, sample_leads=sample_leads, lang=lang, force=True, now=now)
+    # A new demo workbook starts automate afresh: the state of a previous demo's records would make
+    # today's sample records look already seen, and nothing would fire.
+    outbox_path(path).unlink(missing_ok=True)
     report = run(path, now=now, options={"check": {"fix": True}}, on_step=on_step)
     return path, report

@@ -21,8 +21,9 @@ import pandas as pd
 
 from crm_sheets.model.schema import Schema, load_schema
 from crm_sheets.model.values import read_context
-from crm_sheets.sample import duplicates, frames, people
+from crm_sheets.sample import duplicates, frames, french, people
 from crm_sheets.sample.errors import plant_errors
+from crm_sheets.sample.showcase import plant_showcase
 from crm_sheets.sample.truth import PlantedError, SampleData, SampleTruth, pair
 
 __all__ = ["DEFAULT_NOW", "PlantedError", "SampleData", "SampleTruth", "generate", "pair"]
@@ -32,11 +33,14 @@ ERROR_TABLES = {"sales": ["leads", "contacts", "deals"], "services": ["leads", "
                 "personal": ["people"]}
 
 
-def generate(schema: str | Schema = "sales", leads: int = 500, seed: int = 7, now: datetime | None = None) -> SampleData:
+def generate(schema: str | Schema = "sales", leads: int = 500, seed: int = 7, now: datetime | None = None,
+             lang: str = "en") -> SampleData:
     """Sample tables for ``schema`` with about ``leads`` leads (people, for the personal template).
 
     ``leads`` runs from 50 to 300,000; the other tables scale with it. ``now`` defaults to a fixed
-    date so that the output is reproducible; callers pass their own clock's time.
+    date so that the output is reproducible; callers pass their own clock's time. ``lang`` is the
+    workbook's language: countries, deal stages and free text are written in it (same records and
+    planted errors in every language).
     """
     if not isinstance(schema, Schema):
         schema = load_schema(schema)
@@ -66,6 +70,7 @@ def generate(schema: str | Schema = "sales", leads: int = 500, seed: int = 7, no
         c = dict(cols.get(ts.name, {}))
         frames.fill(schema, ts, c, sizes[ts.name], rng, clock, team, id_pools)
         tables[ts.name] = frames.frame(ts, c, sizes[ts.name])
+    french.localize(schema, tables, lang)
 
     person_table = extra["person_table"]
     rows = cols[person_table]
@@ -83,8 +88,10 @@ def generate(schema: str | Schema = "sales", leads: int = 500, seed: int = 7, no
     truth.errors = [PlantedError(t, rid, f, kind, raw, True, fix) for t, rid, f, kind, raw, fix in extra["verr"]]
     spared = truth.duplicate_records() | {(t, i) for p in truth.distinct_pairs for t, i in (p[:2], p[2:])}
     truth.errors += plant_errors(rng, schema, tables, [t for t in ERROR_TABLES.get(schema.name, []) if t in tables],
-                                 spared, read_context(settings), region)
-    return SampleData(schema=schema, tables=tables, truth=truth, team=list(team))
+                                 spared, read_context(settings), region, lang)
+    if schema.name == "sales":
+        truth.showcase = plant_showcase(schema, tables, truth, now_ts, lang)
+    return SampleData(schema=schema, tables=tables, truth=truth, team=list(team), lang=lang)
 
 
 def _length(columns: dict[str, Any]) -> int:

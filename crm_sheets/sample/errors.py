@@ -61,9 +61,9 @@ class Planter:
     """Makes one cell wrong at a time and says how (or that it cannot, for this row)."""
 
     def __init__(self, rng: np.random.Generator, schema: Schema, tables: dict[str, pd.DataFrame], ctx: ReadContext,
-                 default_region: str):
+                 default_region: str, lang: str = "en"):
         self.rng, self.schema, self.tables, self.ctx = rng, schema, tables, ctx
-        self.default_region = default_region
+        self.default_region, self.lang = default_region, lang
         self._bad_ref = 0
 
     def plant(self, table: str, rid: str, kind: str, f: Field) -> PlantedError | None:
@@ -150,7 +150,7 @@ class Planter:
         if value is None:
             return None
         if f.options_from:
-            known = {normalize_header(r.get("stage", "")) for r in stage_names(self.schema)}
+            known = {normalize_header(r.get("stage", "")) for r in stage_names(self.schema, lang=self.lang)}
             label, fix = value, value
         else:
             lst = self.schema.lists[f.list]
@@ -193,10 +193,11 @@ def plant_errors(
     exclude: set[tuple[str, str]],
     ctx: ReadContext,
     default_region: str,
+    lang: str = "en",
     share: float = 0.05,
 ) -> list[PlantedError]:
     """Put one error into ``share`` of the rows of each target table (rows in ``exclude`` are spared)."""
-    planter = Planter(rng, schema, tables, ctx, default_region)
+    planter = Planter(rng, schema, tables, ctx, default_region, lang)
     planted: list[PlantedError] = []
     for table in targets:
         df = tables[table]

@@ -104,9 +104,9 @@ def option_keys(schema: Schema, list_name: str) -> list[str]:
     return schema.lists[list_name].keys()
 
 
-def stage_names(schema: Schema, table: str = "stages") -> list[dict]:
-    """The Stages rows in order, with English names (``options_from`` values are kept as typed)."""
-    rows = [{k: localize(v, "en") for k, v in r.items()} for r in schema.tables[table].rows]
+def stage_names(schema: Schema, table: str = "stages", lang: str = "en") -> list[dict]:
+    """The Stages rows in order, named in ``lang`` (``options_from`` values are kept as typed)."""
+    rows = [{k: localize(v, lang) for k, v in r.items()} for r in schema.tables[table].rows]
     return sorted(rows, key=lambda r: r.get("order", 0))
 
 

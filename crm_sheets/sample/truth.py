@@ -50,6 +50,7 @@ class SampleTruth:
     errors: list[PlantedError] = field(default_factory=list)
     stale_deals: set[str] = field(default_factory=set)  # open deals (engagements) whose close date passed
     churned_accounts: set[str] = field(default_factory=set)  # customers with no order in the last 12 months
+    showcase: dict[str, list[str]] = field(default_factory=dict)  # records moved to today so automations fire
 
     def is_duplicate(self, table_a: str, id_a: str, table_b: str, id_b: str) -> bool:
         return pair(table_a, id_a, table_b, id_b) in self.duplicate_pairs
@@ -78,8 +79,9 @@ class SampleData:
     tables: dict[str, pd.DataFrame]
     truth: SampleTruth
     team: list[str] = field(default_factory=list)  # Team member names, as user fields hold them
+    lang: str = "en"  # the language of the workbook the text was written for
 
-    def to_tables(self, lang: str = "en") -> Tables:
+    def to_tables(self, lang: str | None = None) -> Tables:
         """A `Tables` as the store's reader would return it: typed columns, planted raw values set aside.
 
         A planted value a typed column cannot hold (a date typed as text, '$1,200.50') becomes NaN/NaT
@@ -87,6 +89,7 @@ class SampleData:
         """
         from crm_sheets.model.values import parse_value, read_context
 
+        lang = lang or self.lang
         settings = {s.key: s.value for s in self.schema.settings}
         ctx = read_context(settings)
         out: dict[str, Table] = {}
