@@ -117,9 +117,10 @@ def test_every_planted_error_is_in_its_cell(data):
 
 
 def test_about_five_percent_of_rows_carry_a_planted_error(sales):
+    copies = sales.truth.duplicate_records()  # duplicates carry the problems of their variations besides
     for table in ("leads", "contacts", "deals"):
-        n = len({e.record_id for e in sales.truth.errors_in(table)})
-        assert 0.04 <= n / len(sales.tables[table]) <= 0.09, table
+        n = len({e.record_id for e in sales.truth.errors_in(table) if (table, e.record_id) not in copies})
+        assert 0.04 <= n / len(sales.tables[table]) <= 0.07, table
 
 
 def test_planted_fixes_are_what_the_tolerant_reader_and_normalizers_give(data):
@@ -315,3 +316,78 @@ def test_phones_come_in_several_national_formats(sales):
 def test_size_limits_are_enforced():
     with pytest.raises(ValueError):
         generate("sales", leads=10)
+
+
+def test_duplicate_addresses_typed_in_capitals_are_planted_email_format_tidy_ups(sales):
+    leads = sales.tables["leads"]
+    capitals = {rid for rid, v in leads["email"].items() if isinstance(v, str) and v != v.lower()}
+    planted = {e.record_id: e for e in sales.truth.errors_in("leads") if e.kind == "email-format"}
+    assert capitals and set(planted) == capitals
+    assert {("leads", rid) for rid in capitals} <= sales.truth.duplicate_records()
+    for rid, e in planted.items():
+        assert e.field == "email" and e.fixable and e.expected_fix == normalize_email(e.raw) == e.raw.lower()
+
+
+def test_campaign_members_respond_after_joining_and_planned_campaigns_have_sent_nothing(sales):
+    members, campaigns = sales.tables["campaign_members"], sales.tables["campaigns"]
+    responded = members["responded"].dropna()
+    assert len(responded) and (responded >= members.loc[responded.index, "added"]).all()
+    assert (members["added"] <= pd.Timestamp(NOW)).all()
+    planned = members["campaign"].map(campaigns["start"]) > pd.Timestamp(NOW)
+    assert planned.any() and set(members.loc[planned, "status"]) == {"added"}
+
+
+def test_sales_sample_has_records_that_fire_each_example_automation_on_a_first_run(sales):
+    today = pd.Timestamp(NOW).normalize()
+    show = sales.truth.showcase
+    leads, deals, contacts, tasks = (sales.tables[t] for t in ("leads", "deals", "contacts", "tasks"))
+    assert len(show["web_form_leads"]) == 3
+    for rid in show["web_form_leads"]:
+        lead = leads.loc[rid]
+        assert (lead["created"], lead["source"], lead["consent"], lead["opted_out"]) == (today, "web_form", True, False)
+        assert normalize_email(lead["email"]) == lead["email"]
+    [proposal] = show["proposal_deals"]
+    [won] = show["won_deals"]
+    assert (deals.at[proposal, "stage"], deals.at[proposal, "created"]) == ("Proposal", today)
+    contact = contacts.loc[deals.at[proposal, "contact"]]
+    assert normalize_email(contact["email"]) and contact["consent"] and not contact["opted_out"]
+    assert (deals.at[won, "stage"], deals.at[won, "created"], deals.at[won, "closed"]) == ("Closed won", today, today)
+    week_end = today + pd.Timedelta(days=6 - today.weekday())
+    due_now = tasks[tasks["status"].isin(["open", "in_progress"]) & (tasks["due"] <= week_end)]
+    assert set(due_now["owner"]) >= set(sales.team)
+    last = pd.to_datetime(leads["last_contacted"], errors="coerce").fillna(pd.to_datetime(leads["created"], errors="coerce"))
+    quiet = leads[(leads["status"] == "contacted") & (last <= today - pd.Timedelta(days=14))]
+    assert len(quiet) >= 3
+    touched = {(t, rid) for t, ids in (("leads", show["web_form_leads"]), ("deals", [proposal, won])) for rid in ids}
+    assert not touched & ({(e.table, e.record_id) for e in sales.truth.errors} | sales.truth.duplicate_records())
+
+
+@pytest.fixture(scope="module")
+def french():
+    return generate("sales", leads=300, seed=4, now=NOW, lang="fr"), generate("sales", leads=300, seed=4, now=NOW)
+
+
+def test_a_french_sample_has_the_same_records_and_planted_cells_as_the_english_one(french):
+    fr, en = french
+    assert {(e.table, e.record_id, e.field, e.kind) for e in fr.truth.errors} == {(e.table, e.record_id, e.field, e.kind) for e in en.truth.errors}
+    assert fr.truth.duplicate_pairs == en.truth.duplicate_pairs and fr.truth.showcase == en.truth.showcase
+    pd.testing.assert_series_equal(fr.tables["leads"]["email"], en.tables["leads"]["email"])
+    assert fr.lang == "fr" and fr.to_tables().lang == "fr"
+
+
+def test_a_french_sample_writes_countries_stages_and_free_text_in_french(french):
+    from crm_sheets.model.normalize import country
+
+    fr, en = french
+    stages = {r["stage"]["fr"] for r in load_schema("sales").tables["stages"].rows}
+    planted = fr.truth.error_cells()
+    for table in ("accounts", "contacts", "leads"):
+        names = fr.tables[table]["country"].dropna()
+        assert "Allemagne" in set(names) and "Germany" not in set(names)
+        assert [country(v)[0] for v in names] == [country(v)[0] for v in en.tables[table]["country"].dropna()]
+    deal_stages = {v for rid, v in fr.tables["deals"]["stage"].items() if ("deals", rid, "stage") not in planted and isinstance(v, str)}
+    assert deal_stages == stages
+    steps = set(fr.tables["deals"]["next_step"].dropna())
+    assert "Appeler le décideur" in steps and not steps & set(en.tables["deals"]["next_step"].dropna())
+    assert "Rappeler" in set(fr.tables["tasks"]["title"])
+    assert fr.tables["deals"]["name"].str.endswith((" – contrat annuel", " – pilote")).any()

@@ -59,8 +59,8 @@ def email_alias(rng: np.random.Generator, email: str) -> str:
 def vary(rng: np.random.Generator, row: dict[str, Any], default_region: str) -> tuple[dict[str, Any], list[tuple]]:
     """A copy of ``row`` with one to three variations; returns it and the errors the variations plant.
 
-    An error is (field, kind, raw, fix): ALL-CAPS names and stray spaces are also data problems that
-    check reports, so the truth lists them.
+    An error is (field, kind, raw, fix): ALL-CAPS names, stray spaces and addresses in capitals are also
+    data problems that check reports, so the truth lists them.
     """
     row = dict(row)
     errors: list[tuple] = []
@@ -113,6 +113,9 @@ def vary(rng: np.random.Generator, row: dict[str, Any], default_region: str) -> 
         elif kind == "caps" and last and title_case_name(last.upper()) == last:
             row["last_name"] = last.upper()
             errors.append(("last_name", "caps-name", last.upper(), last))
+    email = row.get("email")
+    if email and email != email.lower():  # an alias or a copy typed in capitals: check tidies it up
+        errors.append(("email", "email-format", email, email.lower()))
     # An edit can undo a planted problem (a typo after caps): keep only those still in the cell.
     errors = [e for e in errors if row.get(e[0]) == e[2]]
     return row, errors

@@ -420,7 +420,12 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
                             [0.1, 0.35, 0.25, 0.12, 0.08, 0.05, 0.05])
     lead_conv = lead_rows["status"][lm] == "converted"
     cm_status[: len(lm)] = np.where(lead_conv, "converted", np.where(lead_rows["opted_out"][lm], "unsubscribed", cm_status[: len(lm)]))
-    added = np.concatenate([lead_rows["created"][lm], np.maximum(camp_start[cm_camp_con], con_created[cm_con])])
+    # Contacts join a campaign when it starts, or today when it is still planned: they have had nothing
+    # from it yet, so they are only "added" and have not responded.
+    start_con = camp_start[cm_camp_con]
+    added = np.concatenate([lead_rows["created"][lm], np.minimum(np.maximum(start_con, con_created[cm_con]), clock.today)])
+    planned = np.concatenate([np.zeros(len(lm), dtype=bool), start_con > clock.today])
+    cm_status[planned] = "added"
     responded = nat(clock.after(added, 1, 20), ~np.isin(cm_status, ["replied", "converted"]))
     cols["campaign_members"] = {
         "campaign": np.concatenate([lead_rows["campaign"][lm], camp_ids[cm_camp_con]]).astype(object),
