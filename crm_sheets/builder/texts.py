@@ -46,10 +46,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Close the workbook, then run: crm-sheets run {file}  — it checks the data, merges duplicates, runs the automations and refreshes the reports. One job alone: crm-sheets run {file} --job check (or dedupe, automate, report).",
         "fr": "Fermez le classeur, puis lancez : crm-sheets run {file}  — les données sont vérifiées, les doublons fusionnés, les automatisations exécutées et les rapports mis à jour. Un seul job : crm-sheets run {file} --job check (ou dedupe, automate, report).",
     },
-    "step_button": {"en": "5. Refresh button", "fr": "5. Bouton Actualiser"},
+    "step_button": {"en": "5. On a schedule", "fr": "5. Planification"},
     "step_button_text": {
-        "en": "To refresh from inside Excel, the person who installed crm-sheets can add the Refresh button (Excel with xlwings) or schedule the jobs: crm-sheets schedule {file} --daily 07:00. Every change a job makes is listed in {audit}.",
-        "fr": "Pour actualiser depuis Excel, la personne qui a installé crm-sheets peut ajouter le bouton Actualiser (Excel avec xlwings) ou planifier les jobs : crm-sheets schedule {file} --daily 07:00. Chaque modification faite par un job est listée dans {audit}.",
+        "en": "To keep the workbook fresh without thinking about it, schedule the jobs: crm-sheets schedule {file} --daily 07:00. If the workbook is open at that time, the changes wait and land on the next run. Every change a job makes is listed in {audit}.",
+        "fr": "Pour garder le classeur à jour sans y penser, planifiez les jobs : crm-sheets schedule {file} --daily 07:00. Si le classeur est ouvert à ce moment, les modifications attendent et sont appliquées au passage suivant. Chaque modification faite par un job est listée dans {audit}.",
     },
     "colours": {"en": "Colours", "fr": "Couleurs"},
     "legend_header": {"en": "Column header", "fr": "En-tête de colonne"},
