@@ -27,6 +27,9 @@ def objects(values: list) -> np.ndarray:
     return out
 
 
+SATURATED = 1000  # clashes left after a redraw that mean the name space is full, not unlucky
+
+
 def _unique_names(rng, codes, first, last, company, keep: np.ndarray, taken: set) -> None:
     """Redraw first names until no two people share first + last name + company (nor with ``taken``)."""
     todo = np.arange(len(first))
@@ -40,6 +43,8 @@ def _unique_names(rng, codes, first, last, company, keep: np.ndarray, taken: set
                 taken.add(key)
         if not clash:
             return
+        if len(clash) > SATURATED and 2 * len(clash) > len(todo):
+            return  # a country's names are used up (people without a company): redrawing cannot help
         todo = np.array(clash, dtype=int)
         first[todo] = people.names(rng, codes[todo])[0]
 
