@@ -250,3 +250,66 @@ def test_read_apply_and_read_back_a_workbook_built_by_crm_sheets(tmp_path: Path)
     assert again["merged"].df["record"].tolist() == ["L-00010"]
     assert int(again.meta["seq.leads"]) == leads.next_id
     assert sheet_rows(out, "Prospects")[3][[h for h in sheet_rows(out, "Prospects")[0]].index("Statut")] == "Qualifié"
+
+
+# ---------------------------------------------------------------------------------------------
+# Large sheets: streamed, never whole in memory
+
+
+def _edit_both_ways(data: bytes):
+    from crm_sheets.store.writer import SheetEdit
+
+    whole = SheetEdit("xl/worksheets/sheet1.xml", data)
+    pieces = SheetEdit("xl/worksheets/sheet1.xml", chunks=[data[i:i + 7] for i in range(0, len(data), 7)],
+                       size_hint=1 << 40)  # as large as can be: spooled to a temporary file
+    assert pieces.spooled and not whole.spooled
+    return whole, pieces
+
+
+def test_a_worksheet_read_in_small_pieces_gives_the_same_rows_and_output_as_read_whole(book: Path):
+    data = part(book, "xl/worksheets/sheet1.xml").encode()
+    whole, pieces = _edit_both_ways(data)
+    assert list(pieces.rows.items()) == list(whole.rows.items()) and len(whole.rows) == 7
+    assert (pieces.head, pieces.tail) == (whole.head, whole.tail)
+    assert pieces.to_bytes() == whole.to_bytes()
+    for sheet in (whole, pieces):
+        sheet.put_cells(3, {"H": '<c r="H3"><v>99</v></c>'})
+        sheet.move_rows({2: None, 3: 2, 4: 3, 5: 4, 6: 5})
+        sheet.put_cells(6, {"A": '<c r="A6" t="inlineStr"><is><t>L-00006</t></is></c>'})
+    assert pieces.to_bytes() == whole.to_bytes()
+    out = whole.to_bytes().decode()
+    assert '<row r="2"' in out and '<c r="H2"><v>99</v></c>' in out and "L-00002" not in out
+    assert '<row r="9"' in out and '<row r="7"' not in out  # rows below the table keep their place
+    whole.close()
+    pieces.close()
+
+
+def test_an_unchanged_stretch_of_rows_is_copied_byte_for_byte(book: Path):
+    data = part(book, "xl/worksheets/sheet1.xml").encode()
+    whole, pieces = _edit_both_ways(data)
+    pieces.put_cells(4, {"H": '<c r="H4"><v>1</v></c>'})
+    out = pieces.to_bytes()
+    rows = re.findall(rb"<row\b.*?</row>", data, re.S)
+    assert rows[0] + rows[1] + rows[2] in out and rows[4] + rows[5] in out and rows[3] not in out
+
+
+def test_a_large_sheet_is_spooled_and_written_like_a_small_one(book: Path, tmp_path: Path, monkeypatch):
+    from crm_sheets.store import writer
+
+    cs = lambda: ChangeSet(  # noqa: E731
+        updates=[],
+        appends=[RowAppend("leads", "L-00006", {"last_name": "Wu", "status": "new"})],
+        archives=[RowArchive("leads", "L-00002", "merged", {"merged_into": "L-00001", "reason": "dup"})],
+    )
+    small, large = tmp_path / "small.xlsx", tmp_path / "large.xlsx"
+    changes = cs()
+    changes.update("leads", "L-00004", "score", 41)
+    apply_changeset(book, small, changes, leads_tables())
+    monkeypatch.setattr(writer, "_SPOOL_IN_MEMORY", 0)
+    changes = cs()
+    changes.update("leads", "L-00004", "score", 41)
+    apply_changeset(book, large, changes, leads_tables())
+    with zipfile.ZipFile(small) as a, zipfile.ZipFile(large) as b:
+        assert a.testzip() is None and b.testzip() is None
+        assert {i.filename: a.read(i) for i in a.infolist()} == {i.filename: b.read(i) for i in b.infolist()}
+    assert sheet_rows(large, "Leads")[3][7] == 41

@@ -4,12 +4,13 @@ into a new zip with untouched members' compressed bytes carried over as they wer
 """
 from __future__ import annotations
 
+import io
 import posixpath
 import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Iterable, Iterator
 from xml.etree.ElementTree import Element, ParseError
 
 import zipfile
@@ -25,6 +26,9 @@ MAX_INFLATE_RATIO = 100  # uncompressed / compressed, checked once an entry is p
 GRACE_SIZE = 100 * 1024
 MAX_PART_SIZE = 512 * 1024 * 1024
 MAX_TOTAL_SIZE = 2 * 1024 * 1024 * 1024
+# Deflate level of large rewritten worksheets (spooled ones): level 1 deflates a 138 MB sheet in 0.6 s against
+# 1.5 s at level 6, for a part about a fifth larger (17.3 MB against 14.2 MB). Other parts keep level 6.
+LARGE_PART_LEVEL = 1
 
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -176,6 +180,20 @@ class Package:
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise NotAWorkbook(f"{self.path}: part {part} cannot be read ({exc})", hint="the workbook is damaged; restore a backup") from None
 
+    def stream(self, part: str, size: int = 1 << 20) -> Iterator[bytes]:
+        """A part's bytes, decompressed piece by piece (for worksheets too large to hold whole)."""
+        if part not in self.infos:
+            self.read(part)  # the "part is missing" error
+        try:
+            with self.zip.open(self.infos[part]) as f:
+                while True:
+                    chunk = f.read(size)
+                    if not chunk:
+                        return
+                    yield chunk
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise NotAWorkbook(f"{self.path}: part {part} cannot be read ({exc})", hint="the workbook is damaged; restore a backup") from None
+
     def xml(self, part: str) -> Element:
         return parse_xml(self.read(part), f"{self.path.name}:{part}")
 
@@ -309,6 +327,38 @@ class PackageWriter:
         else:
             packed = data
         self._write(info, packed, method, zlib.crc32(data) & 0xFFFFFFFF, len(data))
+
+    def write_stream(self, info: zipfile.ZipInfo, chunks: Iterable[bytes], level: int = 6) -> None:
+        """A rewritten part given as a stream of bytes: compressed as it comes, never held whole.
+
+        The local header is written first with zero sizes and patched once the sizes are known;
+        an output that cannot seek gets the compressed bytes buffered instead.
+        """
+        method = zipfile.ZIP_STORED if info.compress_type == zipfile.ZIP_STORED else zipfile.ZIP_DEFLATED
+        seekable = self.out.seekable()
+        offset = self.out.tell()
+        if seekable:
+            self._write(info, b"", method, 0, 0)
+        sink = self.out if seekable else io.BytesIO()
+        start = sink.tell()
+        c = zlib.compressobj(level, zlib.DEFLATED, -15) if method == zipfile.ZIP_DEFLATED else None
+        crc = size = 0
+        for chunk in chunks:
+            crc, size = zlib.crc32(chunk, crc), size + len(chunk)
+            sink.write(c.compress(chunk) if c else chunk)
+        if c:
+            sink.write(c.flush())
+        if not seekable:
+            self._write(info, sink.getvalue(), method, crc, size)  # type: ignore[attr-defined]
+            return
+        end = self.out.tell()
+        if end > 0xFFFFFFFF or size > 0xFFFFFFFF:
+            raise ValueError("workbook too large for a zip without zip64")
+        out, _ = self.entries[-1]
+        out.CRC, out.compress_size, out.file_size = crc, end - start, size
+        self.out.seek(offset + 14)  # crc-32, compressed size, uncompressed size of the local header
+        self.out.write(struct.pack("<LLL", crc, end - start, size))
+        self.out.seek(end)
 
     def _write(self, info: zipfile.ZipInfo, packed: bytes, method: int, crc: int, size: int) -> None:
         if info.filename in self.names:

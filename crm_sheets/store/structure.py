@@ -86,7 +86,7 @@ def read_layout(path: str | Path, tables: Tables, only: Iterable[str] | None = N
             ref = pkg.sheet(t.sheet)
             if ref is None or not ref.part:
                 continue
-            sheet = SheetEdit(ref.part, pkg.read(ref.part))
+            sheet = SheetEdit.open(pkg, ref.part)
             parts = pkg.tables(ref)
             part = next((p for p in parts if t.schema.excel_name in (p.name, p.display_name)), None)
             cols = [column_index(c) for c in t.columns.values()]
@@ -100,6 +100,7 @@ def read_layout(path: str | Path, tables: Tables, only: Iterable[str] | None = N
                 end = max([header + 1, *t.rows.values()])
             out[name] = TableLayout(ref.name, header, first, last, end, part is not None,
                                     frozenset(used_columns(sheet, last)), _validation_end(sheet.tail, first, last, header + 1))
+            sheet.close()
         sheets = tuple(s.name for s in pkg.sheets)
     return WorkbookLayout(sheets, names, out)
 

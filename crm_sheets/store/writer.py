@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import io
 import json
 import re
+import tempfile
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import IO, Any, Iterable, Iterator
 from xml.sax.saxutils import escape, quoteattr
 
 from crm_sheets.errors import CrmSheetsError
@@ -20,7 +24,7 @@ from crm_sheets.model.schema import Field, normalize_header
 from crm_sheets.model.sheets import SheetSpec
 from crm_sheets.model.tables import Table, Tables, column_letter
 from crm_sheets.store.package import (
-    CT_WORKSHEET, REL_CALC_CHAIN, REL_TABLE, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
+    CT_WORKSHEET, LARGE_PART_LEVEL, REL_CALC_CHAIN, REL_TABLE, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
     open_package, refuse_dtd, relative, rels_path,
 )
 from crm_sheets.store.sheetxml import (
@@ -52,6 +56,8 @@ def apply_changeset(src: Path, dst: Path, changeset: ChangeSet, tables: Tables) 
 
 
 _ROW_R = re.compile(r'\br="(\d+)"')
+_ROW_R_B = re.compile(rb'\br="(\d+)"')
+_SPOOL_IN_MEMORY = 16 * 1024 * 1024  # a worksheet part larger than this is spooled to a temporary file
 _CELL_R = re.compile(r'\br="([A-Z]{1,3})(\d+)"')
 _S_ATTR = re.compile(r'\bs="(\d+)"')
 _T_ATTR = re.compile(r'\bt="(\w+)"')
@@ -72,108 +78,471 @@ class _Cell:
         return int(m.group(1)) if m else None
 
 
-class SheetEdit:
-    """The rows of one worksheet part as text; only rows that change are re-serialised."""
+def _column_order(letters: str) -> tuple[int, str]:
+    return len(letters), letters  # "B" < "AA": the order of columns
 
-    def __init__(self, part: str, data: bytes):
-        refuse_dtd(data, part)
+
+class _Spool:
+    """The decompressed worksheet, read back by byte range: in memory when small, else in a temporary file."""
+
+    def __init__(self, data: bytes | None = None, size_hint: int = 0):
+        self.data = data
+        self.file: IO[bytes] | None = None
+        self.on_disk = data is None and size_hint > _SPOOL_IN_MEMORY
+        if data is None:
+            self.file = tempfile.TemporaryFile() if self.on_disk else io.BytesIO()
+
+    def append(self, chunk: bytes) -> None:
+        if self.file is not None:
+            self.file.write(chunk)
+
+    def read(self, start: int, end: int) -> bytes:
+        if self.data is not None:
+            return self.data[start:end]
+        assert self.file is not None
+        self.file.seek(start)
+        return self.file.read(end - start)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+class _Rows:
+    """The rows of a SheetEdit as a read-only mapping (row number -> row XML), read on demand."""
+
+    def __init__(self, sheet: "SheetEdit"):
+        self.sheet = sheet
+
+    def __contains__(self, r: object) -> bool:
+        return isinstance(r, int) and self.sheet.row_text(r) is not None
+
+    def get(self, r: int, default: str | None = None) -> str | None:
+        text = self.sheet.row_text(r)
+        return default if text is None else text
+
+    def __getitem__(self, r: int) -> str:
+        text = self.sheet.row_text(r)
+        if text is None:
+            raise KeyError(r)
+        return text
+
+    def __iter__(self) -> Iterator[int]:
+        return (r for r, _ in self.sheet.iter_rows(text=False))
+
+    def keys(self) -> Iterator[int]:
+        return iter(self)
+
+    def items(self) -> Iterator[tuple[int, str]]:
+        return self.sheet.iter_rows(text=True)  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:
+        return bool(self.sheet._over) or any(True for _ in self)
+
+
+class SheetEdit:
+    """One worksheet part, edited row by row without ever holding it whole.
+
+    The part is decompressed once into a spool (a temporary file when large) while an index of row
+    offsets is built; a row is read back and parsed only when the change set looks at it. Rows written
+    are kept as text, row moves are recorded as maps, and ``chunks()`` streams the new part: runs of
+    untouched rows are copied as bytes from the spool, the rest is rewritten row by row.
+    """
+
+    def __init__(self, part: str, data: bytes | None = None, *, chunks: Iterable[bytes] | None = None,
+                 size_hint: int = 0):
         self.part = part
-        text = data.decode("utf-8")
-        m = re.search(r"<(\w+:)?worksheet\b", text)
-        self.p = (m.group(1) or "") if m else ""
-        p = self.p
-        empty = re.search(rf"<{p}sheetData\s*/>", text)
-        if empty:
-            self.head, body, self.tail = text[: empty.start()] + f"<{p}sheetData>", "", f"</{p}sheetData>" + text[empty.end():]
+        if data is not None:
+            self._spool = _Spool(data)
+            chunks = [data]
         else:
-            start = re.search(rf"<{p}sheetData\b[^>]*>", text)
-            if start is None:
-                raise CrmSheetsError(f"{part}: worksheet has no sheetData", hint="the workbook is damaged; restore a backup")
-            end = text.rindex(f"</{p}sheetData>")
-            self.head, body, self.tail = text[: start.end()], text[start.end(): end], text[end:]
-        self.rows: dict[int, str] = {}
-        self._row_re = re.compile(rf"<{p}row\b[^>]*?(?:/>|>.*?</{p}row>)", re.S)
-        self._cell_re = re.compile(rf"<{p}c\b[^>]*?(?:/>|>.*?</{p}c>)", re.S)
-        last = 0
-        for rm in self._row_re.finditer(body):
-            row_xml = rm.group()
-            tag_end = row_xml.index(">")
-            r = _ROW_R.search(row_xml, 0, tag_end)
-            last = int(r.group(1)) if r else last + 1
-            self.rows[last] = row_xml if r else row_xml.replace("row", f'row r="{last}"', 1)
+            self._spool = _Spool(None, size_hint)
+        self.p = ""
+        self.head = ""
+        self.tail = ""
+        self._rn: array[int] = array("q")  # source row numbers
+        self._st: array[int] = array("q")  # start offset of each source row in the spool
+        self._en: array[int] = array("q")  # end offset
+        self._no_r: set[int] = set()  # source rows written without r="": numbered when read
+        self._sorted = True
+        self._by_number: dict[int, int] | None = None
+        self._scan(part, chunks or [])
+        p = self.p
+        # a cell, with its column letters when its start tag has r="..." (group 1)
+        self._cell_re = re.compile(rf'(<{p}c\b(?=[^>]*?\br="([A-Z]{{1,3}})\d)?[^>]*?(?:/>|>.*?</{p}c>))', re.S)
+        self._parsed: tuple[int, str, dict[str, str]] | None = None  # the last row parsed, until a change
         # only in cell start tags: text such as r="A5" inside a value must never be renumbered
-        self._renumber_re = re.compile(rf'(<{p}row\b[^>]*?\br="|<{p}c\b[^>]*?\br="[A-Z]{{1,3}})\d+"')
+        self._renumber_re = re.compile(rf'(<{self.p}row\b[^>]*?\br="|<{self.p}c\b[^>]*?\br="[A-Z]{{1,3}})\d+"')
+        self._over: dict[int, str] = {}  # rows written, by current number
+        self._taken: set[int] = set()  # source rows replaced by a row of _over
+        self._maps: list[_RowMap] = []  # row moves, in order, still to apply to source rows
+        self.rows = _Rows(self)
         self.changed = False
         self.widest = 0  # widest column we wrote, for <dimension>
 
+    @classmethod
+    def open(cls, pkg: Package, part: str) -> "SheetEdit":
+        """A worksheet of the package, decompressed as a stream (never whole in memory when large)."""
+        info = pkg.infos.get(part)
+        if info is None:
+            pkg.read(part)  # raises the package's "part is missing" error
+        assert info is not None
+        if info.file_size <= _SPOOL_IN_MEMORY:
+            return cls(part, pkg.read(part))
+        return cls(part, chunks=pkg.stream(part), size_hint=info.file_size)
+
+    @property
+    def spooled(self) -> bool:
+        """Large enough to be spooled to a temporary file (and written back at a faster deflate level)."""
+        return self._spool.on_disk
+
+    # -- scanning the part once
+    def _scan(self, part: str, chunks: Iterable[bytes]) -> None:
+        it = iter(chunks)
+        buf = b""
+        pos = 0  # spool offset of buf[0]
+        first = True
+
+        def more() -> bool:
+            nonlocal buf, first
+            chunk = next(it, None)
+            if chunk is None:
+                return False
+            self._spool.append(chunk)
+            buf += chunk
+            if first and (len(buf) >= 4096 or not chunk):
+                refuse_dtd(buf, part)
+                first = False
+            return True
+
+        root = start = None
+        while start is None:
+            if root is None:
+                root = re.search(rb"<(\w+:)?worksheet\b", buf)
+                if root is not None:
+                    self.p = (root.group(1) or b"").decode()
+            if root is not None:
+                start = re.search(rb"<" + self.p.encode() + rb"sheetData\b[^>]*?(/?)>", buf)
+            if start is None and not more():
+                if first:
+                    refuse_dtd(buf, part)
+                raise CrmSheetsError(f"{part}: worksheet has no sheetData", hint="the workbook is damaged; restore a backup")
+        if first:
+            refuse_dtd(buf, part)
+            first = False
+        p = self.p
+        if start.group(1):  # <sheetData/>
+            self.head = buf[: start.start()].decode("utf-8") + f"<{p}sheetData>"
+            rest = [buf[start.end():]]
+            while more():
+                rest.append(buf)
+                buf = b""
+            self.tail = f"</{p}sheetData>" + b"".join(rest).decode("utf-8")
+            return
+        self.head = buf[: start.end()].decode("utf-8")
+        pos += start.end()
+        buf = buf[start.end():]
+        open_tag, close_row, close_data = f"<{p}row".encode(), f"</{p}row>".encode(), f"</{p}sheetData>".encode()
+        rn, st, en, row_r = self._rn, self._st, self._en, _ROW_R_B
+        last = 0
+        i = 0
+        k = buf.find(close_data)  # once per refill: rows never hold </sheetData>
+        while True:
+            j = buf.find(open_tag, i)
+            if k != -1 and (j == -1 or k < j):
+                break
+            complete = False
+            if j != -1 and j + len(open_tag) < len(buf):
+                after = buf[j + len(open_tag)]
+                if after not in b" \t\r\n/>":  # <rowBreaks>, say: not a row
+                    i = j + len(open_tag)
+                    continue
+                tag_end = buf.find(b">", j)
+                if tag_end != -1:
+                    if buf[tag_end - 1] == 47:  # "/>"
+                        end = tag_end + 1
+                    else:
+                        end = buf.find(close_row, tag_end)
+                        end = end + len(close_row) if end != -1 else -1
+                    if end != -1:
+                        complete = True
+                        m = row_r.search(buf, j, tag_end)
+                        number = int(m.group(1)) if m else last + 1
+                        if m is None:
+                            self._no_r.add(len(rn))
+                        if number <= last:
+                            self._sorted = False
+                        rn.append(number)
+                        st.append(pos + j)
+                        en.append(pos + end)
+                        last = number
+                        i = end
+            if not complete:
+                keep = j if j != -1 else max(len(buf) - len(close_data), i)
+                pos += keep
+                buf = buf[keep:]
+                i = 0
+                if not more():
+                    raise CrmSheetsError(f"{part}: worksheet ends inside its sheetData",
+                                         hint="the workbook is damaged; restore a backup")
+                k = buf.find(close_data)
+        rest = [buf[k:]]
+        buf = b""
+        while more():
+            rest.append(buf)
+            buf = b""
+        self.tail = b"".join(rest).decode("utf-8")
+
+    # -- where a row is
+    def _source_index(self, number: int) -> int | None:
+        if self._sorted:
+            i = bisect_left(self._rn, number)
+            return i if i < len(self._rn) and self._rn[i] == number else None
+        if self._by_number is None:
+            self._by_number = {n: i for i, n in enumerate(self._rn)}
+        return self._by_number.get(number)
+
+    def _source_of(self, r: int) -> int | None:
+        """The source row now at row r (None when no untouched source row is there)."""
+        for m in reversed(self._maps):
+            back = m.inverse.get(r)
+            if back is not None:
+                r = back
+            elif r in m.moves:
+                return None  # that row moved away or went, and nothing moved in
+        i = self._source_index(r)
+        return None if i is None or i in self._taken else i
+
+    def _current(self, number: int) -> int | None:
+        for m in self._maps:
+            if number in m.moves:
+                number = m.moves[number]
+                if number is None:
+                    return None
+        return number
+
+    def _source_text(self, i: int) -> str:
+        row = self._spool.read(self._st[i], self._en[i]).decode("utf-8")
+        number = self._rn[i]
+        if i in self._no_r:
+            row = row.replace("row", f'row r="{number}"', 1)
+        for m in self._maps:
+            new = m.moves.get(number, number)
+            if new is None:
+                break
+            if new != number:
+                row = self._renumber_re.sub(lambda mm, n=new: f'{mm.group(1)}{n}"', row)
+                number = new
+            if "<f" in row:
+                row = m.formulas(row)
+        return row
+
+    def row_text(self, r: int) -> str | None:
+        """The XML of row r as it is now (None: no such row)."""
+        if r in self._over:
+            return self._over[r]
+        i = self._source_of(r)
+        return None if i is None else self._source_text(i)
+
+    def iter_rows(self, text: bool = True) -> Iterator[tuple[int, str | None]]:
+        """Every row in row order as (number, XML) (XML None when ``text`` is false)."""
+        for kind, number, payload in self._plan():
+            if kind == "over":
+                yield number, payload if text else None
+            else:
+                for i in payload:
+                    yield self._current(self._rn[i]), (self._source_text(i) if text else None)  # type: ignore[misc]
+
     # -- reading
     def cells(self, r: int) -> dict[str, _Cell]:
-        row = self.rows.get(r)
+        """The cells of row r by column letter."""
+        return {col: _Cell(col, xml) for col, xml in self.raw_cells(r).items()}
+
+    def raw_cells(self, r: int) -> dict[str, str]:
+        """The cells of row r as XML by column letter (do not change the dict: the next call may share it)."""
+        return self._row(r)[1]
+
+    def _row(self, r: int) -> tuple[str | None, dict[str, str]]:
+        if self._parsed is not None and self._parsed[0] == r:
+            return self._parsed[1], self._parsed[2]
+        row = self.row_text(r)
         if not row or row.endswith("/>") and row.count("<") == 1:
-            return {}
-        out: dict[str, _Cell] = {}
-        idx = -1
-        for cm in self._cell_re.finditer(row):
-            c = cm.group()
-            ref = _CELL_R.search(c, 0, c.index(">"))
-            idx = column_index(ref.group(1)) if ref else idx + 1
-            col = column_letter(idx)
-            out[col] = _Cell(col, c if ref else c.replace("c", f'c r="{col}{r}"', 1))
-        return out
+            return row, {}
+        found = self._cell_re.findall(row)  # [(xml, column letters or "")]
+        if all(col for _, col in found):
+            out = {col: xml for xml, col in found}
+        else:
+            out = {}
+            col = ""
+            for xml, ref in found:
+                if ref:
+                    col = ref
+                    out[col] = xml
+                else:  # no r="": the column after the previous cell's
+                    col = column_letter(column_index(col) + 1 if col else 0)
+                    out[col] = xml.replace("c", f'c r="{col}{r}"', 1)
+        self._parsed = (r, row, out)
+        return row, out
 
     def row_tag(self, r: int) -> str:
-        row = self.rows.get(r, f'<{self.p}row r="{r}">')
+        row = self.row_text(r) or f'<{self.p}row r="{r}">'
         return row[: row.index(">") + 1]
 
     def max_row(self) -> int:
-        return max(self.rows, default=0)
+        top = max(self._over, default=0)
+        if not self._maps and self._sorted:
+            n = len(self._rn)
+            while n and n - 1 in self._taken:
+                n -= 1
+            return max(top, self._rn[n - 1] if n else 0)
+        for i, number in enumerate(self._rn):
+            if i not in self._taken:
+                cur = self._current(number)
+                if cur is not None and cur > top:
+                    top = cur
+        return top
 
     # -- writing
     def put_cells(self, r: int, cells: dict[str, str | None], row_attrs: str | None = None) -> None:
         """Replace or add cells of row r (None or "" removes a cell); keeps the other cells as they are."""
-        current = {col: c.xml for col, c in self.cells(r).items()}
+        existing, parsed = self._row(r)
+        current = dict(parsed)
+        ordered = True
         for col, x in cells.items():
             if x:
+                ordered = ordered and col in current
                 current[col] = x
             else:
                 current.pop(col, None)
-        tag = self.row_tag(r) if row_attrs is None else f'<{self.p}row r="{r}"{row_attrs}>'
+        if row_attrs is not None:
+            tag = f'<{self.p}row r="{r}"{row_attrs}>'
+        else:
+            tag = existing[: existing.index(">") + 1] if existing else f'<{self.p}row r="{r}">'
         tag = re.sub(r'\sspans="[^"]*"', "", tag)  # spans is an optional hint; ours could be wrong
         if tag.endswith("/>"):
             tag = tag[:-2].rstrip() + ">"
-        body = "".join(current[c] for c in sorted(current, key=column_index))
-        if not body and row_attrs is None and r not in self.rows:
+        body = "".join(current.values() if ordered else (current[c] for c in sorted(current, key=_column_order)))
+        if not body and row_attrs is None and existing is None:
             return
-        self.rows[r] = f"{tag}{body}</{self.p}row>"
+        if r not in self._over:
+            i = self._source_of(r)
+            if i is not None:
+                self._taken.add(i)
+        self._over[r] = f"{tag}{body}</{self.p}row>"
+        self._parsed = None
         self.changed = True
 
     def move_rows(self, moves: dict[int, int | None]) -> None:
         """Renumber rows (old -> new; None removes the row) and the references formulas make to them."""
         if not moves:
             return
-        old_rows = self.rows
-        self.rows = {}
         remap = _RowMap(moves)
-        for r, row in old_rows.items():
-            new = moves.get(r, r) if r in moves else r
+        self._parsed = None
+        over, self._over = self._over, {}
+        for r, row in over.items():
+            new = moves.get(r, r)
             if new is None:
                 continue
             if new != r:
-                tail = f'{new}"'
-                row = self._renumber_re.sub(lambda m: m.group(1) + tail, row)
+                row = self._renumber_re.sub(lambda m, n=new: f'{m.group(1)}{n}"', row)
             if "<f" in row:
                 row = remap.formulas(row)
-            self.rows[new] = row
+            self._over[new] = row
+        if len(self._taken) < len(self._rn):
+            self._maps.append(remap)
         self.tail = remap.tail_refs(self.tail, self.p)
         self.changed = True
 
-    def to_bytes(self, extra_cols: int = 0) -> bytes:
-        rows = "".join(self.rows[r] for r in sorted(self.rows))
+    # -- output
+    def _plan(self) -> Iterator[tuple[str, int, Any]]:
+        """The rows in order: ("over", number, xml) for rows written, ("source", number, [indexes]) for runs
+        of source rows (each run's rows follow one another in the spool and keep their order)."""
+        over = sorted(self._over)
+        oi = 0
+        run: list[int] = []
+        run_start = 0
+        last = 0
+        current, taken, rn = self._current, self._taken, self._rn
+        ordered: list[tuple[int, int]] = []  # (number, index) for a source whose rows are out of order
+        identity = not self._maps
+        for i in range(len(rn)):
+            if i in taken:
+                continue
+            cur = rn[i] if identity else current(rn[i])
+            if cur is None:
+                continue
+            if cur <= last or ordered:  # rows out of order (a hand-made file): sort them all below
+                ordered.append((cur, i))
+                continue
+            while oi < len(over) and over[oi] < cur:
+                if run:
+                    yield "source", run_start, run
+                    run = []
+                yield "over", over[oi], self._over[over[oi]]
+                oi += 1
+            if not run:
+                run_start = cur
+            run.append(i)
+            last = cur
+        if run:
+            yield "source", run_start, run
+        if ordered:
+            pending = [(n, "source", [i]) for n, i in ordered] + [(n, "over", self._over[n]) for n in over[oi:]]
+            pending.sort(key=lambda x: x[0])
+            for n, kind, payload in pending:
+                yield kind, n, payload
+            return
+        for n in over[oi:]:
+            yield "over", n, self._over[n]
+
+    def chunks(self, block: int = 1 << 20) -> Iterator[bytes]:
+        """The new worksheet part as a stream of bytes."""
         head = self.head
         dim = re.search(r'(<(?:\w+:)?dimension\b[^>]*\bref=")([^"]*)(")', head)
         if dim:
             head = head[: dim.start(2)] + self._dimension(dim.group(2)) + head[dim.end(2):]
-        return (head + rows + self.tail).encode("utf-8")
+        yield head.encode("utf-8")
+        out: list[bytes] = []
+        size = 0
+        raw_ok = not self._maps
+        for kind, _, payload in self._plan():
+            if kind == "over":
+                out.append(payload.encode("utf-8"))
+                size += len(out[-1])
+            else:
+                idx = payload
+                a = 0
+                while a < len(idx):
+                    # a stretch of rows that lie one after the other in the spool, up to ``block`` bytes
+                    b = a + 1
+                    while b < len(idx) and idx[b] == idx[b - 1] + 1 and self._en[idx[b]] - self._st[idx[a]] < block:
+                        b += 1
+                    data = self._spool.read(self._st[idx[a]], self._en[idx[b - 1]])
+                    if raw_ok or (b"<f" not in data and all(self._current(self._rn[i]) == self._rn[i] for i in idx[a:b])):
+                        if self._no_r.isdisjoint(range(idx[a], idx[b - 1] + 1)):
+                            out.append(data)
+                            size += len(data)
+                            a = b
+                            continue
+                    for i in idx[a:b]:
+                        out.append(self._source_text(i).encode("utf-8"))
+                        size += len(out[-1])
+                    a = b
+            if size >= block:
+                yield b"".join(out)
+                out, size = [], 0
+        if out:
+            yield b"".join(out)
+        yield self.tail.encode("utf-8")
+
+    def to_bytes(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def close(self) -> None:
+        self._spool.close()
 
     def _dimension(self, old: str) -> str:
         first = old.split(":")[0] or "A1"
@@ -182,12 +551,13 @@ class SheetEdit:
         except ValueError:
             first_col, first_row = "A", 1
         last_col = column_index(split_ref(old.split(":")[-1])[0]) if ":" in old else column_index(first_col)
-        for r in (self.max_row(),) if self.rows else ():
-            for col in self.cells(r):
+        top = self.max_row()
+        if top:
+            for col in self.cells(top):
                 last_col = max(last_col, column_index(col))
         # the widest row may be any row; scanning all would cost O(sheet), so widen only from what we wrote
         last_col = max(last_col, self.widest)
-        last_row = max(self.max_row(), first_row)
+        last_row = max(top, first_row)
         return f"{first_col}{first_row}:{column_letter(last_col)}{last_row}"
 
 
@@ -201,6 +571,7 @@ class _RowMap:
 
     def __init__(self, moves: dict[int, int | None]):
         self.moves = moves
+        self.inverse = {new: old for old, new in moves.items() if new is not None}
 
     def row(self, r: int, edge: str = "") -> int | None:
         if r not in self.moves:
@@ -465,7 +836,7 @@ class _Patch:
     # -- loading
     def sheet_edit(self, part: str) -> SheetEdit:
         if part not in self.sheets:
-            self.sheets[part] = SheetEdit(part, self.pkg.read(part))
+            self.sheets[part] = SheetEdit.open(self.pkg, part)
         return self.sheets[part]
 
     @property
@@ -671,6 +1042,7 @@ class _Patch:
             by_table.setdefault(c.table, []).append(c)
         for table, adds in by_table.items():
             self._add_columns(table, adds)
+        by_row: dict[tuple[str, int], dict[str, Any]] = {}  # one rewrite per row, later updates of a cell win
         for u in cs.updates:
             st = self.state(u.table)
             r = self.tables[u.table].rows.get(u.record_id)
@@ -683,7 +1055,9 @@ class _Patch:
                     continue
                 raise CrmSheetsError(f"{u.table}: record {u.record_id} is not in the workbook",
                                      hint="read the workbook again and re-run the job")
-            self._set(st, r, {u.field: u.value})
+            by_row.setdefault((u.table, r), {})[u.field] = u.value
+        for (table, r), values in by_row.items():
+            self._set(self.state(table), r, values)
         for a in cs.archives:
             st = self.state(a.table)
             r = self.tables[a.table].rows.get(a.record_id)
@@ -715,13 +1089,14 @@ class _Patch:
         self._sequences_and_sheets(cs)
 
     def _set(self, st: _TableState, r: int, values: dict[str, Any]) -> None:
-        cells = st.sheet.cells(r)
+        cells = st.sheet.raw_cells(r)
         out: dict[str, str | None] = {}
         for name, value in values.items():
             col = self.column(st, name)
             old = cells.get(col)
             v = field_value(st.schema_fields.get(name), value, self.tables)
-            style = old.style if old else None
+            s = _S_ATTR.search(old, 0, old.index(">")) if old else None
+            style = int(s.group(1)) if s else None
             out[col] = cell_xml(f"{col}{r}", v, style if style is not None else self._date_xf(v), self.pkg.date1904) or None
         st.sheet.put_cells(r, out)
         self.recalc = True
@@ -1132,25 +1507,30 @@ class _Patch:
 
     # -- output
     def write(self, dst: Path) -> None:
-        self._table_parts()
-        for part, sheet in self.sheets.items():
-            if sheet.changed:
-                self.replaced[part] = sheet.to_bytes()
-        self._finish_workbook()
-        with open(dst, "wb") as f:
-            w = PackageWriter(f)
-            for info in self.pkg.zip.infolist():
-                name = info.filename
-                if name in self.deleted:
-                    continue
-                if name in self.replaced:
-                    w.write(info, self.replaced[name])
-                else:
-                    w.copy_raw(self.pkg.zip, info)
-            for name, data in self.added.items():
-                if name not in self.deleted:
-                    w.write(new_info(name), data)
-            w.close()
+        try:
+            self._table_parts()
+            streamed = {part: sheet for part, sheet in self.sheets.items() if sheet.changed}
+            self._finish_workbook()
+            with open(dst, "wb") as f:
+                w = PackageWriter(f)
+                for info in self.pkg.zip.infolist():
+                    name = info.filename
+                    if name in self.deleted:
+                        continue
+                    if name in streamed:
+                        sheet = streamed[name]
+                        w.write_stream(info, sheet.chunks(), LARGE_PART_LEVEL if sheet.spooled else 6)
+                    elif name in self.replaced:
+                        w.write(info, self.replaced[name])
+                    else:
+                        w.copy_raw(self.pkg.zip, info)
+                for name, data in self.added.items():
+                    if name not in self.deleted:
+                        w.write(new_info(name), data)
+                w.close()
+        finally:
+            for sheet in self.sheets.values():
+                sheet.close()
 
 
 def first_overlap(st: _TableState, index: int) -> bool:
