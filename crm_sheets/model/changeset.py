@@ -5,9 +5,12 @@ that the next job sees the data as changed by the previous ones.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import datetime as dt
+import math
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from crm_sheets.model.sheets import SheetSpec
@@ -144,27 +147,172 @@ class ChangeSet:
         }
 
     def apply_to(self, tables: Tables) -> None:
-        """Apply this change set to in-memory tables (the runner does this between jobs)."""
-        by_table: dict[str, list[CellUpdate]] = {}
-        for u in self.updates:
-            by_table.setdefault(u.table, []).append(u)
-        for name, updates in by_table.items():
-            t = tables[name]
-            for u in updates:
-                if u.field == "id":
-                    continue
-                if u.field not in t.df.columns:
-                    t.df[u.field] = pd.Series(index=t.df.index, dtype=dtype_for(t.schema.field(u.field).type))
-                t.df.loc[u.record_id, u.field] = u.value
-                t.invalid.pop((u.record_id, u.field), None)
+        """Apply this change set to in-memory tables (the runner does this between jobs).
+
+        Restored records come back first (their values read from the archive table's Original row,
+        when that table is in memory; otherwise they reappear on the next read), then appended rows
+        (one frame per table), then updates (one assignment per column, so an update of an appended
+        row wins over its appended value and a later update of a cell over an earlier one), then
+        archived rows go. Columns keep their dtype; one becomes ``object`` only when a value of
+        another kind (a text in a date column, say) has to fit in it.
+        """
+        rows: dict[str, dict[str, dict[str, Any]]] = {}  # table -> record ID -> values of new rows
+        for res in self.restores:
+            values = _archived_values(tables, res)
+            if values is not None:
+                rows.setdefault(res.table, {})[res.record_id] = values
         for a in self.appends:
-            t = tables[a.table]
-            row = {k: v for k, v in a.values.items() if k != "id" and k in t.df.columns}
-            t.df.loc[a.record_id] = pd.Series(row, dtype=object).reindex(t.df.columns)
+            rows.setdefault(a.table, {})[a.record_id] = {k: v for k, v in a.values.items() if k != "id"}
+        columns: dict[tuple[str, str], dict[str, Any]] = {}  # (table, field) -> record ID -> value
+        for u in self.updates:
+            if u.field != "id":
+                columns.setdefault((u.table, u.field), {})[u.record_id] = u.value
+        for (name, field_name), values in columns.items():  # a field no row has yet becomes a column
+            t = tables[name]
+            if field_name not in t.df.columns:
+                t.df[field_name] = pd.Series(index=t.df.index, dtype=dtype_for(t.schema.field(field_name).type))
+            for record_id in values:  # an update of a record not read nor appended adds it, as .loc would
+                if record_id not in t.df.index and record_id not in rows.get(name, {}):
+                    rows.setdefault(name, {})[record_id] = {}
+        for name, new in rows.items():
+            _append_rows(tables[name], new)
+        for (name, field_name), values in columns.items():
+            t = tables[name]
+            ids = pd.Index(list(values), dtype=object)
+            t.df[field_name] = _assign(t.df[field_name], ids, list(values.values()))
+            for record_id in values:
+                t.invalid.pop((record_id, field_name), None)
+        archived: dict[str, list[str]] = {}
         for r in self.archives:
-            t = tables[r.table]
-            if r.record_id in t.df.index:
-                t.df = t.df.drop(index=r.record_id)
+            archived.setdefault(r.table, []).append(r.record_id)
+        for name, ids in archived.items():
+            t = tables[name]
+            gone = t.df.index.intersection(pd.Index(ids, dtype=object))
+            if len(gone):
+                t.df = t.df.drop(index=gone)
         for name, number in self.sequences.items():
             if name in tables:
                 tables[name].next_id = max(tables[name].next_id, number)
+
+
+# ---------------------------------------------------------------------------------------------
+# Typed columns in memory
+
+
+def _typed(values: list[Any], dtype: Any) -> pd.Series | None:
+    """The values as a series of ``dtype`` when every one of them fits it, else None."""
+    kind = str(dtype)
+    blank = [v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)) for v in values]
+    present = [v for v, b in zip(values, blank) if not b]
+    try:
+        if kind == "object":
+            return pd.Series(values, dtype=object)
+        if kind in ("str", "string"):
+            if not all(isinstance(v, str) for v in present):
+                return None
+            return pd.Series([None if b else v for v, b in zip(values, blank)], dtype=dtype)
+        if kind.startswith("datetime64"):
+            if not all(isinstance(v, (dt.date, np.datetime64)) for v in present):
+                return None
+            if any(getattr(v, "tzinfo", None) is not None for v in present):
+                return None
+            return pd.Series(pd.to_datetime(pd.Series([None if b else v for v, b in zip(values, blank)], dtype=object)),
+                             dtype=dtype)
+        if kind == "boolean":
+            if not all(isinstance(v, (bool, np.bool_)) for v in present):
+                return None
+            return pd.Series(pd.array([None if b else bool(v) for v, b in zip(values, blank)], dtype="boolean"))
+        if kind == "Int64":
+            if not all(isinstance(v, (int, np.integer, float, np.floating)) and not isinstance(v, (bool, np.bool_))
+                       and float(v).is_integer() for v in present):
+                return None
+            return pd.Series(pd.array([None if b else int(v) for v, b in zip(values, blank)], dtype="Int64"))
+        if kind.startswith(("float", "int")):
+            if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+                       for v in present):
+                return None
+            return pd.Series([math.nan if b else float(v) for v, b in zip(values, blank)], dtype="float64").astype(dtype)
+    except (TypeError, ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        return None
+    return None
+
+
+def _assign(column: pd.Series, ids: pd.Index, values: list[Any]) -> pd.Series:
+    """``column`` with the rows ``ids`` set to ``values`` (its dtype kept when they fit, else object)."""
+    typed = _typed(values, column.dtype)
+    out = column.copy() if typed is not None else column.astype(object)
+    new = typed if typed is not None else pd.Series(values, dtype=object)
+    array = new.array if isinstance(new.dtype, pd.api.extensions.ExtensionDtype) else new.to_numpy()
+    if out.index.is_unique:
+        out.iloc[out.index.get_indexer(ids)] = array
+    else:  # a hand-made sheet with an ID twice: every row of that ID
+        for record_id, value in zip(ids, array):
+            out.loc[record_id] = value
+    return out
+
+
+def _append_rows(t: Any, rows: dict[str, dict[str, Any]]) -> None:
+    """New records at the end of a table: one frame, typed like the table's columns, concatenated once."""
+    ids = pd.Index(list(rows), dtype=object, name=t.df.index.name)
+    keep = ~ids.isin(t.df.index)  # a record already there (an append repeated) keeps its row
+    if not keep.all():
+        existing = {rid: v for rid, v in rows.items() if rid in t.df.index}
+        for field_name in {k for v in existing.values() for k in v if k in t.df.columns}:
+            vals = {rid: v[field_name] for rid, v in existing.items() if field_name in v}
+            t.df[field_name] = _assign(t.df[field_name], pd.Index(list(vals), dtype=object), list(vals.values()))
+        rows = {rid: v for rid, v in rows.items() if rid not in t.df.index}
+        ids = pd.Index(list(rows), dtype=object, name=t.df.index.name)
+    if not rows:
+        return
+    data = {}
+    for name in t.df.columns:
+        col = t.df[name]
+        values = [v.get(name) for v in rows.values()]
+        typed = _typed(values, col.dtype)
+        if typed is None:
+            t.df[name] = col.astype(object)
+            typed = pd.Series(values, dtype=object)
+        data[name] = typed.set_axis(ids)
+    new = pd.DataFrame(data, index=ids, columns=t.df.columns)
+    t.df = new if t.df.empty and not len(t.df.index) else pd.concat([t.df, new])
+
+
+def _archived_values(tables: Tables, res: RowRestore) -> dict[str, Any] | None:
+    """The field values of a record as it was archived (its Original row), when the archive table is in memory."""
+    import json
+
+    from crm_sheets.model.schema import normalize_header
+    from crm_sheets.model.values import option_lookup, parse_value, read_context
+
+    archive, table = tables.get(res.archive), tables.get(res.table)
+    if archive is None or table is None or not {"record", "data"} <= set(archive.df.columns):
+        return None
+    df = archive.df
+    match = df["record"].astype(object).eq(res.record_id)
+    if "table" in df.columns:
+        match &= df["table"].astype(object).isin([res.table, None, "", np.nan]) | df["table"].isna()
+    if not match.any():
+        return None
+    label = df.index[match.to_numpy()][-1]  # the latest archived copy wins, as in the workbook
+    try:
+        data = json.loads(str(df.at[label, "data"]))
+    except ValueError:
+        return None
+    archive.df = df.drop(index=[label])
+    ctx = replace(read_context(tables.settings), date1904=tables.date1904)
+    by_header = {}
+    for f in table.schema.fields:
+        for n in f.names():
+            by_header.setdefault(n, f)
+    values: dict[str, Any] = {}
+    for key, raw in data.items():
+        f = by_header.get(normalize_header(key)) if not key.startswith(("_", "[")) else None
+        if f is None or f.type == "id" or f.name not in table.df.columns:
+            continue
+        options = option_lookup(tables.list(f.list)) if getattr(f, "list", None) else None
+        value, ok = parse_value(f, raw, ctx, options)
+        if ok:
+            values[f.name] = value
+        else:
+            table.invalid[(res.record_id, f.name)] = raw
+    return values
