@@ -172,6 +172,20 @@ def test_replacing_an_owned_sheet_twice_keeps_its_place_and_does_not_grow_styles
     assert sum(n.startswith("xl/drawings/drawing") and n.endswith(".xml") for n in names) == 2
 
 
+def test_a_replaced_sheet_keeps_its_chart_and_drawing_part_names_run_after_run(rich_book: Path, tmp_path: Path):
+    once, twice, thrice = tmp_path / "once.xlsm", tmp_path / "twice.xlsm", tmp_path / "thrice.xlsm"
+    apply_changeset(rich_book, once, ChangeSet(sheets=[dashboard()]), leads_tables())
+    apply_changeset(once, twice, ChangeSet(sheets=[dashboard()]), leads_tables())
+    apply_changeset(twice, thrice, ChangeSet(sheets=[dashboard()]), leads_tables())
+    with zipfile.ZipFile(once) as a, zipfile.ZipFile(twice) as b, zipfile.ZipFile(thrice) as c:
+        assert sorted(a.namelist()) == sorted(b.namelist()) == sorted(c.namelist())
+        assert a.read("[Content_Types].xml") == b.read("[Content_Types].xml") == c.read("[Content_Types].xml")
+        for name in b.namelist():
+            if name.startswith(("xl/charts/", "xl/drawings/")):
+                assert b.read(name) == c.read(name), name
+    assert {"xl/charts/chart2.xml", "xl/charts/chart3.xml", "xl/drawings/drawing2.xml"} <= set(zipfile.ZipFile(thrice).namelist())
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
 def test_libreoffice_opens_the_result_and_draws_the_new_chart_sheet(tmp_path: Path):

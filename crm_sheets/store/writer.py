@@ -823,6 +823,7 @@ class _Patch:
         self.replaced: dict[str, bytes] = {}
         self.added: dict[str, bytes] = {}
         self.deleted: set[str] = set()
+        self.reserved: set[str] = set()  # part names given out by _free_part
         self.ct_add: dict[str, str] = {}
         self.sheets: dict[str, SheetEdit] = {}
         self.states: dict[str, _TableState] = {}
@@ -1317,11 +1318,9 @@ class _Patch:
         drawing = charts = None
         if spec.charts:
             drawing = self._free_part("xl/drawings/drawing{}.xml")
-            self.added[drawing] = b""  # reserve the name
             charts = []
             for _ in spec.charts:
                 c = self._free_part("xl/charts/chart{}.xml")
-                self.added[c] = b""
                 charts.append(c)
         out = render_sheet(spec, name, xfs, self.pkg.date1904, drawing, charts)
         self._put(part, out.xml)
@@ -1349,10 +1348,13 @@ class _Patch:
             self.added[part] = data
 
     def _free_part(self, pattern: str) -> str:
+        """The first free name of the pattern, reserved: a part dropped by this change set is free again,
+        so a replaced sheet's charts keep their names run after run (and [Content_Types].xml stays as it was)."""
         n = 1
         while True:
             p = pattern.format(n)
-            if not self.pkg.has(p) and p not in self.added:
+            if p not in self.reserved and p not in self.added and (not self.pkg.has(p) or p in self.deleted):
+                self.reserved.add(p)
                 return p
             n += 1
 
@@ -1379,7 +1381,6 @@ class _Patch:
     def _register_sheet(self, name: str, hidden: bool = False) -> str:
         """A new worksheet part listed in workbook.xml (after every existing sheet), its rels and content type."""
         part = self._free_part("xl/worksheets/sheet{}.xml")
-        self.added[part] = b""
         rels_text = self._wb_rels()
         ids = {int(x) for x in re.findall(r'Id="rId(\d+)"', rels_text)}
         rid = f"rId{max(ids, default=0) + 1}"
