@@ -1,6 +1,7 @@
 """Fidelity: applying a change set keeps every part it does not own byte for byte, and the result opens."""
 from __future__ import annotations
 
+import re
 import shutil
 import struct
 import subprocess
@@ -184,6 +185,20 @@ def test_a_replaced_sheet_keeps_its_chart_and_drawing_part_names_run_after_run(r
             if name.startswith(("xl/charts/", "xl/drawings/")):
                 assert b.read(name) == c.read(name), name
     assert {"xl/charts/chart2.xml", "xl/charts/chart3.xml", "xl/drawings/drawing2.xml"} <= set(zipfile.ZipFile(thrice).namelist())
+
+
+def test_kpi_figures_line_up_with_their_captions_and_money_axes_read_without_decimals(rich_book: Path, tmp_path: Path):
+    out = tmp_path / "out.xlsm"
+    apply_changeset(rich_book, out, ChangeSet(sheets=[dashboard()]), leads_tables())
+    with open_package(out) as pkg:
+        sheet = part(out, pkg.sheet("Dashboard").part)
+    xfs = re.findall(r"<xf\b[^>]*?(?:/>|>.*?</xf>)", re.search(r"<cellXfs.*?</cellXfs>", part(out, "xl/styles.xml"), re.S).group())
+    for ref in ("A8", "B8"):  # "Win rate" (kpi_label) over 0.4 (kpi_percent)
+        style = int(re.search(rf'<c r="{ref}" s="(\d+)"', sheet).group(1))
+        assert 'horizontal="left"' in xfs[style]
+    charts = [part(out, f"xl/charts/chart{i}.xml") for i in (2, 3)]
+    money = next(c for c in charts if "Amount by stage" in c)
+    assert re.search(r'<c:valAx>.*<c:numFmt formatCode="#,##0" sourceLinked="0"/>.*</c:valAx>', money)
 
 
 @pytest.mark.slow

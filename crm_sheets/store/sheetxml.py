@@ -308,6 +308,30 @@ def _abs_range(sheet_name: str, rng: str) -> str:
     return f"{quoted}!${c1}${r1}:${c2}${r2}"
 
 
+# Styles of the cells a value axis reads -> the axis' number format (money and counts without decimals:
+# an axis reads 300,000 rather than 300000.00 or 300000).
+_AXIS_FORMATS = {"money": "#,##0", "kpi_money": "#,##0", "number": "#,##0", "integer": "#,##0", "kpi_value": "#,##0",
+                 "percent": "0%", "kpi_percent": "0%"}
+
+
+def _value_axis_format(chart: ChartSpec, rows: list[list[Any]]) -> str:
+    styles = set()
+    for s in chart.series:
+        a, _, b = s.values.partition(":")
+        c1, r1 = split_ref(a)
+        c2, r2 = split_ref(b or a)
+        for r in range(r1, r2 + 1):
+            row = rows[r - 1] if r - 1 < len(rows) else []
+            for c in range(column_index(c1), column_index(c2) + 1):
+                v = row[c] if c < len(row) else None
+                if isinstance(v, Cell) and v.style:
+                    styles.add(v.style)
+    codes = {_AXIS_FORMATS[s] for s in styles if s in _AXIS_FORMATS}
+    if len(codes) != 1:
+        return '<c:numFmt formatCode="General" sourceLinked="1"/>'
+    return f"<c:numFmt formatCode={quoteattr(codes.pop())} sourceLinked=\"0\"/>"
+
+
 def chart_xml(chart: ChartSpec, sheet_name: str, rows: list[list[Any]]) -> str:
     """One chart part (c:chartSpace) with cached values so it draws before any recalculation."""
     kind = chart.kind if chart.kind in ("bar", "column", "line", "pie") else "column"
@@ -351,7 +375,7 @@ def chart_xml(chart: ChartSpec, sheet_name: str, rows: list[list[Any]]) -> str:
             '<c:crossAx val="50010002"/><c:crosses val="autoZero"/><c:auto val="1"/><c:lblAlgn val="ctr"/>'
             '<c:lblOffset val="100"/><c:noMultiLvlLbl val="0"/></c:catAx>'
             f'<c:valAx><c:axId val="50010002"/><c:scaling><c:orientation val="minMax"/></c:scaling><c:delete val="0"/>'
-            f'<c:axPos val="{val_pos}"/><c:majorGridlines/><c:numFmt formatCode="General" sourceLinked="1"/>'
+            f'<c:axPos val="{val_pos}"/><c:majorGridlines/>{_value_axis_format(chart, rows)}'
             '<c:tickLblPos val="nextTo"/><c:crossAx val="50010001"/><c:crosses val="autoZero"/>'
             '<c:crossBetween val="between"/></c:valAx>'
         )

@@ -43,6 +43,7 @@ class StyleDef:
 
 
 _MONEY = "#,##0.00"
+_LEFT = '<alignment horizontal="left"/>'
 STYLE_DEFS: dict[str, StyleDef] = {
     "title": StyleDef(font=_font(18, bold=True, color="FF1F4E78")),
     "subtitle": StyleDef(font=_font(10, italic=True, color="FF7F7F7F")),
@@ -56,10 +57,11 @@ STYLE_DEFS: dict[str, StyleDef] = {
     "percent": StyleDef(num_fmt="0.0%"),
     "date": StyleDef(num_fmt="yyyy-mm-dd"),
     "datetime": StyleDef(num_fmt="yyyy-mm-dd hh:mm"),
-    "kpi_label": StyleDef(font=_font(9, color="FF7F7F7F")),
-    "kpi_value": StyleDef(font=_font(20, bold=True), num_fmt="#,##0"),
-    "kpi_money": StyleDef(font=_font(20, bold=True), num_fmt=_MONEY),
-    "kpi_percent": StyleDef(font=_font(20, bold=True), num_fmt="0.0%"),
+    # a KPI tile is a caption over its figure: both flush left, so they line up (numbers would go right)
+    "kpi_label": StyleDef(font=_font(9, color="FF7F7F7F"), alignment=_LEFT),
+    "kpi_value": StyleDef(font=_font(20, bold=True), num_fmt="#,##0", alignment=_LEFT),
+    "kpi_money": StyleDef(font=_font(20, bold=True), num_fmt=_MONEY, alignment=_LEFT),
+    "kpi_percent": StyleDef(font=_font(20, bold=True), num_fmt="0.0%", alignment=_LEFT),
     "good": StyleDef(fill=_fill("FFC6EFCE"), font=_font(color="FF006100")),
     "bad": StyleDef(fill=_fill("FFFFC7CE"), font=_font(color="FF9C0006")),
     "warn": StyleDef(fill=_fill("FFFFEB9C"), font=_font(color="FF9C5700")),
