@@ -143,7 +143,9 @@ def _check_people(out: Collector, table: Table, rid: Any, field_name: str, raw: 
         sheet = team.sheet or team.schema.sheet_name(out.ctx.lang)
         guess = closest(person, names, cutoff=80)
         todo = f'use "{guess}"' if guess else f"use names from the {sheet} sheet" + (" or a user column such as owner" if allow_fields else "")
-        out.add("bad-rule", "error", table, rid, field_name, value, f"{quote(person)} is not a name in {sheet}", todo)
+        # A new workbook's example rules name people before anyone is in Team: a warning, not an error.
+        severity = "error" if len(team.df) else "warning"
+        out.add("bad-rule", severity, table, rid, field_name, value, f"{quote(person)} is not a name in {sheet}", todo)
 
 
 def _check_automation(out: Collector, table: Table, rid: Any, row: dict, target: TableSchema) -> None:

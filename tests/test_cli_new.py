@@ -1,0 +1,45 @@
+"""`crm-sheets new` from the command line: a fresh workbook of every template checks clean, and bad
+requests get one line naming what is valid, with exit code 2."""
+import pytest
+from click.testing import CliRunner
+
+from crm_sheets.cli import cli
+from crm_sheets.model.schema import available_templates
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("template", available_templates())
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_a_new_workbook_checks_clean(tmp_path, template, lang):
+    path = tmp_path / "crm.xlsx"
+    created = invoke("new", path, "--template", template, "--lang", lang)
+    assert created.exit_code == 0, created.output
+    assert "Created" in created.output and path.exists()
+    checked = invoke("check", path, "--dry-run")
+    assert checked.exit_code == 0, checked.output
+
+
+def test_new_refuses_to_overwrite_without_force(tmp_path):
+    path = tmp_path / "crm.xlsx"
+    path.write_bytes(b"a person's work")
+    result = invoke("new", path)
+    assert result.exit_code == 2
+    assert "already exists" in result.output and "--force" in result.output
+    assert path.read_bytes() == b"a person's work"
+
+
+@pytest.mark.parametrize("args,names", [
+    (["--template", "banking"], ["sales", "services", "personal"]),
+    (["--lang", "de"], ["en", "fr"]),
+    (["--sample-data", "10"], ["50"]),
+])
+def test_bad_requests_name_what_is_valid(tmp_path, args, names):
+    result = invoke("new", tmp_path / "crm.xlsx", *args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    for name in names:
+        assert name in result.output
+    assert not (tmp_path / "crm.xlsx").exists()
