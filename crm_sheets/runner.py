@@ -13,9 +13,11 @@ import hashlib
 import importlib
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable
+
+import pandas as pd
 
 from crm_sheets.errors import UsageError, WorkbookBusy, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet, RowAppend
@@ -144,10 +146,13 @@ def _audit_rows(tables: Tables, changes: ChangeSet, now: datetime) -> None:
 
 
 def _text(value: Any) -> str:
-    if value is None:
+    """A value as the Audit Log shows it: dates as people write them, no 'nan' or '00:00:00'."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
         return ""
-    if isinstance(value, float) and value != value:
-        return ""
+    if isinstance(value, datetime):  # pandas Timestamps too
+        return value.strftime("%Y-%m-%d" if (value.hour, value.minute, value.second) == (0, 0, 0) else "%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
     return str(value)
 
 
