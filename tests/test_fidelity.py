@@ -187,6 +187,18 @@ def test_a_replaced_sheet_keeps_its_chart_and_drawing_part_names_run_after_run(r
     assert {"xl/charts/chart2.xml", "xl/charts/chart3.xml", "xl/drawings/drawing2.xml"} <= set(zipfile.ZipFile(thrice).namelist())
 
 
+def test_an_owned_sheet_that_renders_as_it_is_leaves_the_workbook_untouched(rich_book: Path, tmp_path: Path):
+    once, twice = tmp_path / "once.xlsm", tmp_path / "twice.xlsm"
+    apply_changeset(rich_book, once, ChangeSet(sheets=[dashboard()]), leads_tables())
+    apply_changeset(once, twice, ChangeSet(sheets=[dashboard()]), leads_tables())
+    assert twice.read_bytes() == once.read_bytes()
+    changed = dashboard()
+    changed.rows[4][1] = 5
+    thrice = tmp_path / "thrice.xlsm"
+    apply_changeset(twice, thrice, ChangeSet(sheets=[changed]), leads_tables())
+    assert sheet_rows(thrice, "Dashboard")[4][1] == 5
+
+
 def test_kpi_figures_line_up_with_their_captions_and_money_axes_read_without_decimals(rich_book: Path, tmp_path: Path):
     out = tmp_path / "out.xlsm"
     apply_changeset(rich_book, out, ChangeSet(sheets=[dashboard()]), leads_tables())

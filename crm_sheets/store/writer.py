@@ -1290,11 +1290,12 @@ class _Patch:
             name = self._add_sheet(spec, spec.name)
         else:
             name = existing.name
+            kept = set(self.deleted)
             for rel in self.pkg.rels(existing.part):
                 if rel.external or not any(rel.type.endswith(k) for k in _DROP_WITH_SHEET):
                     continue
                 self._drop_part_tree(rel.target)
-            self._render_into(spec, existing.part, name)
+            self._render_into(spec, existing.part, name, dropped=self.deleted - kept)
             if spec.hidden and existing.state == "visible":
                 self._set_sheet_state(name, "hidden")
         if spec.key and spec.key != "_crm_meta" and self.tables.meta.get(f"sheet.{spec.key}") != name:
@@ -1312,18 +1313,17 @@ class _Patch:
                 if not rel.external and any(rel.type.endswith(k) for k in ("/chart", "/chartStyle", "/chartColorStyle", "/chartUserShapes")):
                     self._drop_part_tree(rel.target)
 
-    def _render_into(self, spec: SheetSpec, part: str, name: str) -> None:
+    def _render_into(self, spec: SheetSpec, part: str, name: str, dropped: set[str] | None = None) -> None:
+        """Write a SheetSpec into a worksheet part with its rels, drawing and charts. Replacing a sheet
+        (``dropped``: the parts it had) that renders exactly as it is changes nothing at all."""
         wanted = styles_needed(spec)
         xfs = self._styles(wanted) if wanted else {}
         drawing = charts = None
         if spec.charts:
             drawing = self._free_part("xl/drawings/drawing{}.xml")
-            charts = []
-            for _ in spec.charts:
-                c = self._free_part("xl/charts/chart{}.xml")
-                charts.append(c)
+            charts = [self._free_part("xl/charts/chart{}.xml") for _ in spec.charts]
         out = render_sheet(spec, name, xfs, self.pkg.date1904, drawing, charts)
-        self._put(part, out.xml)
+        writes: dict[str, bytes | None] = {part: out.xml}  # None: the part goes
         rels = "".join(
             f'<Relationship Id="{rid}" Type="{typ}" Target={quoteattr(target if ext else relative(part, target))}'
             + (' TargetMode="External"' if ext else "") + "/>"
@@ -1331,14 +1331,30 @@ class _Patch:
         )
         rp = rels_path(part)
         if out.rels:
-            self._put(rp, ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="'
-                           f'http://schemas.openxmlformats.org/package/2006/relationships">{rels}</Relationships>').encode())
+            writes[rp] = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="'
+                          f'http://schemas.openxmlformats.org/package/2006/relationships">{rels}</Relationships>').encode()
         elif self.pkg.has(rp):
-            self.deleted.add(rp)
-        for p, data in out.parts.items():
-            self._put(p, data)
+            writes[rp] = None
+        writes.update(out.parts)
+        if dropped is not None and self._unchanged(writes, dropped):
+            self.deleted -= dropped
+            return
+        for p, data in writes.items():
+            if data is None:
+                self.deleted.add(p)
+            else:
+                self._put(p, data)
         self.ct_add.update(out.content_types)
         self.recalc = True
+
+    def _unchanged(self, writes: dict[str, bytes | None], dropped: set[str]) -> bool:
+        """Every part written is in the package as it is, and every part dropped comes back."""
+        for p, data in writes.items():
+            if data is None or not self.pkg.has(p) or p in self.replaced or p in self.sheets:
+                return False
+            if self.pkg.infos[p].file_size != len(data) or self.pkg.read(p) != data:
+                return False
+        return dropped <= set(writes)
 
     def _put(self, part: str, data: bytes) -> None:
         self.deleted.discard(part)
