@@ -313,3 +313,16 @@ def test_a_large_sheet_is_spooled_and_written_like_a_small_one(book: Path, tmp_p
         assert a.testzip() is None and b.testzip() is None
         assert {i.filename: a.read(i) for i in a.infolist()} == {i.filename: b.read(i) for i in b.infolist()}
     assert sheet_rows(large, "Leads")[3][7] == 41
+
+
+def test_rows_out_of_order_or_without_numbers_are_written_in_order():
+    from crm_sheets.store.writer import SheetEdit
+
+    xml = (b'<worksheet><dimension ref="A1:B3"/><sheetData><row r="3"><c r="A3"><v>3</v></c></row>'
+           b'<row r="1"><c r="A1"><v>1</v></c></row><row><c><v>2</v></c></row></sheetData></worksheet>')
+    sheet = SheetEdit("xl/worksheets/sheet1.xml", xml)
+    assert [r for r, _ in sheet.rows.items()] == [1, 2, 3]
+    sheet.put_cells(2, {"B": '<c r="B2"><v>9</v></c>'})
+    out = sheet.to_bytes().decode()
+    assert re.findall(r'<row r="(\d)"', out) == ["1", "2", "3"]
+    assert '<row r="2"><c r="A2"><v>2</v></c><c r="B2"><v>9</v></c></row>' in out

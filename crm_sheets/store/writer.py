@@ -78,6 +78,16 @@ class _Cell:
         return int(m.group(1)) if m else None
 
 
+def _ascending(numbers: Iterable[int | None]) -> bool:
+    last = 0
+    for n in numbers:
+        if n is not None:
+            if n <= last:
+                return False
+            last = n
+    return True
+
+
 def _column_order(letters: str) -> tuple[int, str]:
     return len(letters), letters  # "B" < "AA": the order of columns
 
@@ -459,42 +469,44 @@ class SheetEdit:
     # -- output
     def _plan(self) -> Iterator[tuple[str, int, Any]]:
         """The rows in order: ("over", number, xml) for rows written, ("source", number, [indexes]) for runs
-        of source rows (each run's rows follow one another in the spool and keep their order)."""
+        of source rows (each run's rows keep their order in the spool). A row written wins over a source
+        row of the same number; of two source rows of one number (a hand-made file), the last wins."""
         over = sorted(self._over)
+        current, taken, rn = self._current, self._taken, self._rn
+        identity = not self._maps
+        numbers = ((i, rn[i] if identity else current(rn[i])) for i in range(len(rn)) if i not in taken)
+        if not self._sorted or not identity and not _ascending(cur for _, cur in numbers):
+            rows: dict[int, tuple[str, Any]] = {}
+            for i in range(len(rn)):
+                cur = None if i in taken else current(rn[i])
+                if cur is not None:
+                    rows[cur] = ("source", [i])
+            rows.update((n, ("over", self._over[n])) for n in over)
+            for n in sorted(rows):
+                yield rows[n][0], n, rows[n][1]
+            return
+        if not identity:
+            numbers = ((i, current(rn[i])) for i in range(len(rn)) if i not in taken)
         oi = 0
         run: list[int] = []
         run_start = 0
-        last = 0
-        current, taken, rn = self._current, self._taken, self._rn
-        ordered: list[tuple[int, int]] = []  # (number, index) for a source whose rows are out of order
-        identity = not self._maps
-        for i in range(len(rn)):
-            if i in taken:
-                continue
-            cur = rn[i] if identity else current(rn[i])
+        for i, cur in numbers:
             if cur is None:
                 continue
-            if cur <= last or ordered:  # rows out of order (a hand-made file): sort them all below
-                ordered.append((cur, i))
-                continue
-            while oi < len(over) and over[oi] < cur:
+            while oi < len(over) and over[oi] <= cur:
                 if run:
                     yield "source", run_start, run
                     run = []
                 yield "over", over[oi], self._over[over[oi]]
                 oi += 1
-            if not run:
-                run_start = cur
-            run.append(i)
-            last = cur
+                if over[oi - 1] == cur:
+                    break
+            else:
+                if not run:
+                    run_start = cur
+                run.append(i)
         if run:
             yield "source", run_start, run
-        if ordered:
-            pending = [(n, "source", [i]) for n, i in ordered] + [(n, "over", self._over[n]) for n in over[oi:]]
-            pending.sort(key=lambda x: x[0])
-            for n, kind, payload in pending:
-                yield kind, n, payload
-            return
         for n in over[oi:]:
             yield "over", n, self._over[n]
 
