@@ -7,7 +7,10 @@ IDs for rows typed without one. Reading a single cell is crm_sheets.model.values
 from __future__ import annotations
 
 import gc
+import os
 import re
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -61,13 +64,31 @@ def read_workbook(path: str | Path, schema: Schema | None = None) -> Tables:
 
 def _read(path: Path, schema: Schema | None) -> Tables:
     book, excel_tables, date1904 = _open(path)
-    grids = _Grids(book)
+    grids = _Grids(book, path, workers=_read_workers())
+    try:
+        return _read_tables(path, schema, book, excel_tables, date1904, grids)
+    finally:
+        grids.close()
+
+
+def _read_workers() -> int:
+    """Threads parsing sheets ahead: one is enough to keep a second core busy while this thread builds
+    tables; none on a single core. CRM_SHEETS_READ_THREADS overrides (0: parse in this thread)."""
+    env = os.environ.get("CRM_SHEETS_READ_THREADS", "").strip()
+    if env.isdigit():
+        return int(env)
+    return 1 if (os.cpu_count() or 1) > 1 else 0
+
+
+def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, excel_tables: Mapping[str, tuple[str, int]],
+                 date1904: bool, grids: _Grids) -> Tables:
     notes: list[str] = []
     meta = _read_meta(grids)
     if schema is None:
         schema = _schema_for(path, book, excel_tables, grids, meta, notes)
     lang = _language(book, schema, meta, notes)
     located = _locate_tables(book, excel_tables, schema)
+    grids.read_ahead([sheet for sheet, _hint in located.values()])
 
     settings: dict[str, Any] = {}
     if "settings" in located:
@@ -124,24 +145,92 @@ def _open(path: Path) -> tuple[CalamineWorkbook, dict[str, tuple[str, int]], boo
 
 
 class _Grids:
-    """Each sheet's cells, read once: rows of values from A1 (calamine gives '' for empty cells)."""
+    """Each sheet's cells, parsed once: rows of values from A1 (calamine gives '' for empty cells), and
+    its merged ranges, kept from the same parse.
 
-    def __init__(self, book: CalamineWorkbook):
+    calamine parses a sheet in its own code without holding the GIL, so the data sheets are parsed
+    ahead (``read_ahead``) in worker threads, each with its own CalamineWorkbook (one cannot be shared
+    across threads), while this thread turns the previous sheet into a table. At most ``window``
+    sheets wait parsed or in flight, to keep peak memory down.
+    """
+
+    def __init__(self, book: CalamineWorkbook, path: Path, workers: int = 0, window: int | None = None):
         self.book = book
-        self._cache: dict[str, list[list[Any]]] = {}
+        self.path = path
+        self._cache: dict[str, tuple[list[list[Any]], list]] = {}
+        self._workers = workers
+        self._window = max(1, window if window is not None else workers + 1)
+        self._pool: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._books: list[CalamineWorkbook] = []
+        self._queue: list[str] = []  # sheets to parse ahead, in the order they will be asked for
+        self._pending: dict[str, Future] = {}
+        self._held: set[str] = set()  # sheets parsed ahead and not forgotten yet: what the window counts
+
+    def read_ahead(self, sheets: list[str]) -> None:
+        """Start parsing these sheets in worker threads, in this order (no-op without workers)."""
+        if self._workers <= 0:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="crm-read")
+        seen = set(self._cache) | set(self._pending) | set(self._queue)
+        self._queue.extend(s for s in dict.fromkeys(sheets) if s not in seen)
+        self._top_up()
+
+    def _top_up(self) -> None:
+        while self._queue and len(self._pending) + len(self._held) < self._window:
+            sheet = self._queue.pop(0)
+            self._held.add(sheet)
+            self._pending[sheet] = self._pool.submit(self._parse_in_worker, sheet)  # type: ignore[union-attr]
+
+    def _parse_in_worker(self, sheet: str) -> tuple[list[list[Any]], list]:
+        book = getattr(self._local, "book", None)
+        if book is None:
+            book = self._local.book = CalamineWorkbook.from_path(str(self.path))
+            self._books.append(book)
+        return _parse(book, sheet)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            for future in self._pending.values():
+                future.cancel()
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self._pending.clear()
+        for book in self._books:
+            book.close()
+        self._books.clear()
+
+    def _get(self, sheet: str) -> tuple[list[list[Any]], list]:
+        if sheet not in self._cache:
+            future = self._pending.pop(sheet, None)
+            if future is None and sheet in self._queue:
+                self._queue.remove(sheet)  # asked for before its turn: parse it here
+                self._held.add(sheet)
+            self._cache[sheet] = future.result() if future is not None else _parse(self.book, sheet)
+            self._top_up()
+        return self._cache[sheet]
 
     def forget(self, sheet: str) -> None:
         self._cache.pop(sheet, None)
+        self._held.discard(sheet)
+        if self._pool is not None:
+            self._top_up()
 
     def merged(self, sheet: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
         """The sheet's merged ranges as ((first row, first col), (last row, last col)), 0-based from A1."""
-        ranges = self.book.get_sheet_by_name(sheet).merged_cell_ranges
-        return list(ranges or ())
+        return self._get(sheet)[1]
 
     def __getitem__(self, sheet: str) -> list[list[Any]]:
-        if sheet not in self._cache:
-            self._cache[sheet] = self.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-        return self._cache[sheet]
+        return self._get(sheet)[0]
+
+
+def _parse(book: CalamineWorkbook, sheet: str) -> tuple[list[list[Any]], list]:
+    """One sheet's rows and merged ranges. get_sheet_by_name parses every cell of the sheet, so it is
+    called once per sheet (asking it again for the merged ranges would parse the sheet again)."""
+    parsed = book.get_sheet_by_name(sheet)
+    merged = list(parsed.merged_cell_ranges or ())
+    return parsed.to_python(skip_empty_area=False), merged
 
 
 def _find_sheet(book: CalamineWorkbook, names: set[str]) -> str | None:
