@@ -134,6 +134,42 @@ def automate(path: Path, dry_run: bool, as_json: bool, now: datetime | None) -> 
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path))
+@click.option("--status", type=click.Choice(["queued", "sending", "sent", "failed", "unknown", "cancelled"]), help="List only the items in this status.")
+@click.option("--confirm", "confirm", metavar="KEY", help="Settle an item left unknown by a broken connection: add --delivered or --resend.")
+@click.option("--delivered/--resend", "delivered", default=None, help="With --confirm: it arrived (mark it sent), or it did not (queue it again, same Message-ID).")
+@click.option("--retry-failed", "retry_failed", is_flag=True, help="Queue again the failed items that used up their tries.")
+@click.option("--cancel", "cancel", metavar="KEY", help="Never send this item.")
+@job_options
+def outbox(path: Path, status: str | None, confirm: str | None, delivered: bool | None, retry_failed: bool, cancel: str | None,
+           as_json: bool, now: datetime | None) -> None:
+    """List what automate queued, sent or could not send for PATH; confirm, resend, retry or cancel items."""
+    from crm_sheets.outbox import open_outbox
+
+    actions = [a for a in (confirm, retry_failed or None, cancel) if a]
+    if len(actions) > 1:
+        raise click.UsageError("give one of --confirm KEY, --retry-failed or --cancel KEY at a time")
+    if confirm and delivered is None:
+        raise click.UsageError(f"say whether {confirm} arrived: --confirm {confirm} --delivered, or --confirm {confirm} --resend")
+    if delivered is not None and not confirm:
+        raise click.UsageError("--delivered and --resend go with --confirm KEY")
+    now = now or datetime.now().replace(microsecond=0)
+    box = open_outbox(path)
+    if confirm:
+        items, done = [box.confirm(confirm, delivered=delivered, now=now)], "marked sent" if delivered else "queued again (same Message-ID)"
+    elif retry_failed:
+        items, done = box.retry_failed(now=now), "queued again"
+    elif cancel:
+        items, done = [box.cancel(cancel, now=now)], "cancelled"
+    else:
+        items, done = box.items(status), None
+    if as_json:
+        click.echo(json.dumps([i.as_dict() for i in items], indent=2, default=str))
+        return
+    _render_outbox(path, items, done)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
 @click.argument("record_id")
 @job_options
 def unmerge(path: Path, record_id: str, as_json: bool, now: datetime | None) -> None:
@@ -269,6 +305,31 @@ def _render(report) -> None:
         console.print(f"Saved {report.path}" + (f" (backup: {report.backup})" if report.backup else "") + ".")
     else:
         console.print("Nothing to change.")
+
+
+def _render_outbox(path: Path, items, done: str | None) -> None:
+    if done is not None:
+        if not items:
+            console.print("No failed items have used up their tries; nothing to do.")
+            return
+        console.print(f"{len(items)} item{'s' if len(items) != 1 else ''} {done}. The next run delivers what is queued "
+                      f"and the Outbox sheet shows it after that run.")
+    if not items:
+        console.print(f"The outbox of {path.name} is empty.")
+        return
+    style = {"sent": "green", "failed": "red", "unknown": "yellow", "sending": "yellow", "cancelled": "dim"}
+    table = RichTable(title=None if done else f"Outbox of {path}", title_justify="left")
+    for col in ("key", "status", "kind", "to / channel", "subject", "record", "queued", "error"):
+        whole = col in ("key", "status", "kind", "record", "queued")  # a key is copied into --confirm: never wrapped
+        table.add_column(col, no_wrap=whole, overflow="fold" if not whole else "ellipsis")
+    for i in items:
+        s = style.get(i.status)
+        table.add_row(i.key, f"[{s}]{i.status}[/]" if s else i.status, i.kind, i.to or ("team chat" if i.kind == "chat" else ""),
+                      i.subject[:80], i.record_id or "", i.queued_at.replace("T", " ")[:16], i.error or "")
+    console.print(table)
+    unknown = [i.key for i in items if i.status == "unknown"]
+    if unknown and done is None:
+        console.print(f"{len(unknown)} to confirm: check whether it arrived, then crm-sheets outbox {path} --confirm KEY --delivered (or --resend).")
 
 
 def _render_upgrade(report) -> None:

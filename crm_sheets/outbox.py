@@ -22,6 +22,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
+from crm_sheets.errors import NotAWorkbook, UsageError
 from crm_sheets.model.effects import Effect
 
 STATUSES = ("queued", "sending", "sent", "failed", "unknown", "cancelled")
@@ -50,6 +51,27 @@ class OutboxItem:
     queued_at: str
     updated_at: str
     error: str | None = None
+
+    @property
+    def to(self) -> str:
+        """Where it goes: the email address, the webhook URL, or '' for the team chat."""
+        if self.kind == "email":
+            return str(self.payload.get("to", ""))
+        return str(self.payload.get("url", "")) if self.kind == "webhook" else ""
+
+    @property
+    def subject(self) -> str:
+        """What it says in a line: the email subject, the chat text, the webhook's rule."""
+        if self.kind == "email":
+            return str(self.payload.get("subject", ""))
+        if self.kind == "webhook":
+            return str((self.payload.get("body") or {}).get("rule", ""))
+        return str(self.payload.get("text", ""))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "status": self.status, "kind": self.kind, "to": self.to, "subject": self.subject,
+                "table": self.table, "record_id": self.record_id, "message_id": self.message_id, "attempts": self.attempts,
+                "queued_at": self.queued_at, "updated_at": self.updated_at, "error": self.error}
 
 
 class Transport(Protocol):
@@ -141,13 +163,21 @@ class Outbox:
             if transport is None:
                 report.waiting.append(item.key)
                 continue
+            marked: list[bool] = []
+
+            def mark_sending(key: str = item.key, marked: list[bool] = marked) -> None:
+                marked.append(True)
+                self._set(key, "sending", now, attempt=True)
+
             try:
-                transport.send(item, lambda key=item.key: self._set(key, "sending", now, attempt=True))
+                transport.send(item, mark_sending)
             except UncertainDelivery as exc:
                 self._set(item.key, "unknown", now, str(exc))
                 report.unknown.append(item.key)
             except (DeliveryError, OSError) as exc:
-                self._set(item.key, "failed", now, str(exc) or type(exc).__name__)
+                # A try that failed before the point of no return counts too, so an unreachable server
+                # is not retried forever: after MAX_ATTEMPTS a person decides (crm-sheets outbox --retry-failed).
+                self._set(item.key, "failed", now, str(exc) or type(exc).__name__, attempt=not marked)
                 report.failed.append(item.key)
             else:
                 self._set(item.key, "sent", now)
@@ -168,9 +198,73 @@ class Outbox:
                 (name, json.dumps(dict(value), default=str), now.isoformat(timespec="seconds")),
             )
 
-    def confirm(self, key: str, *, delivered: bool, now: datetime) -> None:
-        """A person says whether an `unknown` item arrived: sent, or queued again for one more try."""
-        self._set(key, "sent" if delivered else "queued", now, None)
+    # -- what a person does (crm-sheets outbox) ---------------------------------------------------
+
+    def item(self, key: str) -> OutboxItem:
+        """The item queued under ``key``; UsageError naming the keys to choose from when there is none."""
+        with closing(self._connect()) as db:
+            row = db.execute(
+                "SELECT key, kind, status, payload, tbl, record_id, message_id, attempts, queued_at, updated_at, error FROM items WHERE key = ?",
+                (key,),
+            ).fetchone()
+        if row is None:
+            raise UsageError(f"{self.path.name} has no item {key!r}", hint="crm-sheets outbox PATH lists the keys")
+        return OutboxItem(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6], row[7], row[8], row[9], row[10])
+
+    def _move(self, key: str, allowed: tuple[str, ...], status: str, now: datetime, *, attempts: str = "attempts",
+              error: str | None = None, todo: str = "") -> OutboxItem:
+        """Move one item from one of ``allowed`` to ``status`` in one statement (a delivery running at the same
+        time cannot slip in between), or say why not."""
+        self.item(key)  # an unknown key is its own message
+        marks = ", ".join("?" * len(allowed))
+        with closing(self._connect()) as db:
+            cur = db.execute(
+                f"UPDATE items SET status = ?, updated_at = ?, error = ?, attempts = {attempts} WHERE key = ? AND status IN ({marks})",
+                (status, now.isoformat(timespec="seconds"), error, key, *allowed),
+            )
+        if not cur.rowcount:
+            current = self.item(key).status
+            raise UsageError(f"{key} is {current}, not {' or '.join(allowed)}", hint=todo or f"only {' or '.join(allowed)} items can be moved")
+        return self.item(key)
+
+    def confirm(self, key: str, *, delivered: bool, now: datetime) -> OutboxItem:
+        """A person says whether an `unknown` item arrived: ``delivered`` marks it sent; otherwise it is
+        queued again with the same Message-ID, with at least one more try left, for the next delivery."""
+        if delivered:
+            return self._move(key, ("unknown",), "sent", now, error=None,
+                              todo="--delivered confirms items left unknown by a broken connection")
+        return self._move(key, ("unknown",), "queued", now, attempts=f"MIN(attempts, {MAX_ATTEMPTS - 1})",
+                          todo="--resend queues again items left unknown by a broken connection; --retry-failed retries failed ones")
+
+    def resend(self, key: str, *, now: datetime) -> OutboxItem:
+        """An `unknown` item did not arrive: queue it again (same Message-ID) for one more try."""
+        return self.confirm(key, delivered=False, now=now)
+
+    def retry_failed(self, *, now: datetime) -> list[OutboxItem]:
+        """Failed items that used up their MAX_ATTEMPTS tries go back to the queue with a fresh count."""
+        with closing(self._connect()) as db:
+            keys = [r[0] for r in db.execute("SELECT key FROM items WHERE status = 'failed' AND attempts >= ?", (MAX_ATTEMPTS,))]
+            db.executemany(
+                "UPDATE items SET status = 'queued', attempts = 0, error = NULL, updated_at = ? WHERE key = ? AND status = 'failed'",
+                [(now.isoformat(timespec="seconds"), k) for k in keys],
+            )
+        return [self.item(k) for k in keys]
+
+    def cancel(self, key: str, *, now: datetime) -> OutboxItem:
+        """Never send this item (queued, failed or unknown); its key stays, so automate does not queue it again."""
+        return self._move(key, ("queued", "failed", "unknown"), "cancelled", now, error="cancelled by a person",
+                          todo="items sent or cancelled stay as they are, and one being sent right now cannot be stopped")
+
+
+def open_outbox(workbook: str | Path) -> Outbox:
+    """The outbox beside an existing workbook, for a person to look at or act on (never created here)."""
+    wb = Path(workbook)
+    if not wb.exists():
+        raise NotAWorkbook(f"{wb} does not exist", hint="give the path of a crm-sheets workbook")
+    path = outbox_path(wb)
+    if not path.exists():
+        raise UsageError(f"{wb.name} has no outbox yet ({path.name})", hint=f"crm-sheets automate {wb} queues what the rules send")
+    return Outbox(path)
 
 
 # ---------------------------------------------------------------------------------------------
