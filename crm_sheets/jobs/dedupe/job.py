@@ -16,7 +16,7 @@ import pandas as pd
 from crm_sheets.errors import UsageError
 from crm_sheets.jobs.dedupe.keys import is_blank, text
 from crm_sheets.jobs.dedupe.matching import MatchPair, MatchSettings, find_pairs
-from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, _plain, merge_group, parse_repointed, rank
+from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, Ranker, _plain, merge_groups, parse_repointed
 from crm_sheets.jobs.dedupe.review import DECISIONS, Decision, read_decisions, review_sheet, summary, table_of
 from crm_sheets.model import AuditEntry, ChangeSet, Finding, JobResult, RowAppend, RowRestore, Tables
 
@@ -84,16 +84,16 @@ def dedupe(tables: Tables, *, now: datetime, dry_run: bool = False) -> JobResult
     merged_into: dict[str, str] = {}
     for table, cl in clusters.items():
         sheet = tables[table].sheet or tables[table].schema.sheet_name(tables.lang)
-        for group in cl.groups():
-            ranked = rank(tables, table, group, rule)
-            for info in merge_group(tables, table, ranked, now=now, why=why, changes=changes):
-                merged_into[info["record"]] = info["merged_into"]
-                findings.append(Finding(
-                    "duplicate-merged", "info", table, info["record"], None, info["merged_into"],
-                    f"{sheet} {info['record']} merged into {info['merged_into']} ({info['reason']}); "
-                    f"crm-sheets unmerge {info['record']} undoes it.",
-                    cell=tables[table].cell(info["record"], "id"),
-                ))
+        groups = cl.groups()
+        ranker = Ranker(tables, table, (r for g in groups for r in g), rule)
+        for info in merge_groups(tables, table, [ranker.rank(g) for g in groups], now=now, why=why, changes=changes):
+            merged_into[info["record"]] = info["merged_into"]
+            findings.append(Finding(
+                "duplicate-merged", "info", table, info["record"], None, info["merged_into"],
+                f"{sheet} {info['record']} merged into {info['merged_into']} ({info['reason']}); "
+                f"crm-sheets unmerge {info['record']} undoes it.",
+                cell=tables[table].cell(info["record"], "id"),
+            ))
     stats["merged"] = len(merged_into)
 
     # 3. link leads to the contact they already are / the account they work for

@@ -71,33 +71,52 @@ def _last_activity(tables: Tables, table: str, ids: list[str]) -> dict[str, pd.T
                 out[rid] = d
     df = tables.df(table)
     if "last_contacted" in df.columns:
-        for rid in ids:
-            d = pd.to_datetime(df.at[rid, "last_contacted"], errors="coerce")
+        contacted = pd.to_datetime(df["last_contacted"].reindex(ids), errors="coerce")
+        for rid, d in contacted.items():
             if not pd.isna(d) and (rid not in out or d > out[rid]):
                 out[rid] = d
     return out
 
 
-def rank(tables: Tables, table: str, ids: Iterable[str], rule: str = "oldest") -> list[str]:
-    """The records of one duplicate group, best survivor first, by the Settings rule.
+class Ranker:
+    """Orders the records of duplicate groups by the Settings rule, best survivor first.
 
-    Ties (and records without the needed data) fall back to the oldest: created date, then ID.
+    Built once for every record of a table that takes part in a merge, so that a run with thousands
+    of groups reads each column once. Ties (and records without the needed data) fall back to the
+    oldest: created date, then ID.
     """
+
+    def __init__(self, tables: Tables, table: str, ids: Iterable[str], rule: str = "oldest"):
+        ids = list(dict.fromkeys(ids))
+        df = tables.df(table)
+        none = np.iinfo(np.int64).max
+        if "created" in df.columns:
+            created = pd.to_datetime(df["created"].reindex(ids), errors="coerce")
+            ns = [none if pd.isna(d) else d.value for d in created]
+        else:
+            ns = [none] * len(ids)
+        self.oldest = {rid: (c, _id_number(rid)) for rid, c in zip(ids, ns)}
+        self.rule = rule
+        if rule == "most_complete":
+            rows = df.reindex(ids).to_numpy(object)
+            self.filled = {rid: sum(not is_blank(v) for v in row) for rid, row in zip(ids, rows)}
+        elif rule == "most_recent_activity":
+            self.last = _last_activity(tables, table, ids)
+
+    def rank(self, ids: Iterable[str]) -> list[str]:
+        oldest = self.oldest
+        if self.rule == "most_complete":
+            return sorted(ids, key=lambda r: (-self.filled[r], oldest[r]))
+        if self.rule == "most_recent_activity":
+            last = self.last
+            return sorted(ids, key=lambda r: (-(last[r].value if r in last else -(2**62)), oldest[r]))
+        return sorted(ids, key=lambda r: oldest[r])
+
+
+def rank(tables: Tables, table: str, ids: Iterable[str], rule: str = "oldest") -> list[str]:
+    """The records of one duplicate group, best survivor first, by the Settings rule."""
     ids = list(ids)
-    df = tables.df(table)
-    created = {}
-    if "created" in df.columns:
-        for rid in ids:
-            d = pd.to_datetime(df.at[rid, "created"], errors="coerce")
-            created[rid] = d.value if not pd.isna(d) else np.iinfo(np.int64).max
-    oldest = {rid: (created.get(rid, np.iinfo(np.int64).max), _id_number(rid)) for rid in ids}
-    if rule == "most_complete":
-        filled = {rid: sum(not is_blank(v) for v in df.loc[rid].tolist()) for rid in ids}
-        return sorted(ids, key=lambda r: (-filled[r], oldest[r]))
-    if rule == "most_recent_activity":
-        last = _last_activity(tables, table, ids)
-        return sorted(ids, key=lambda r: (-(last[r].value if r in last else -(2**62)), oldest[r]))
-    return sorted(ids, key=lambda r: oldest[r])
+    return Ranker(tables, table, ids, rule).rank(ids)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -131,58 +150,84 @@ def references_to(tables: Tables, table: str) -> list[tuple[str, str]]:
     return out
 
 
-def merge_group(tables: Tables, table: str, ranked: list[str], *, now: datetime, why: dict[str, str],
-                changes: ChangeSet) -> list[dict[str, Any]]:
-    """Merge ranked[1:] into ranked[0]; add the changes; return the archive info of each merged record."""
-    survivor, others = ranked[0], ranked[1:]
+def merge_groups(tables: Tables, table: str, ranked_groups: list[list[str]], *, now: datetime,
+                 why: dict[str, str], changes: ChangeSet) -> list[dict[str, Any]]:
+    """Merge each group's ranked[1:] into its ranked[0]; add the changes; return the archive info of
+    each merged record.
+
+    The values of every record in a group and every reference to a merged record are gathered in
+    one pass over the table and each reference column (not one pass per group).
+    """
     t = tables[table]
     df = t.df
     skip = {f.name for f in t.schema.fields if f.owned_by_job or f.type == "id"}
-    filled: dict[str, dict[str, Any]] = {o: {} for o in others}
-    conflicts: dict[str, list[str]] = {o: [] for o in others}
-    current = {c: df.at[survivor, c] for c in df.columns}
-    for other in others:
-        for c in df.columns:
-            if c in skip:
-                continue
-            theirs = df.at[other, c]
-            if is_blank(theirs):
-                continue
-            ours = current[c]
-            if is_blank(ours):
-                current[c] = theirs
-                filled[other][c] = _plain(theirs)
-                reason = f"filled from {other}, merged into {survivor}"
-                changes.update(table, survivor, c, theirs, before=None, reason=reason)
-                changes.audit.append(AuditEntry(JOB, table, survivor, c, None, theirs, reason))
-            elif not _same(ours, theirs):
-                conflicts[other].append(f"{c}: kept {_plain(ours)!r}, not {_plain(theirs)!r}")
+    members = [r for g in ranked_groups for r in g]
+    if not members:
+        return []
+    pos = df.index.get_indexer(members)
+    at = dict(zip(members, range(len(members))))
+    columns = list(df.columns)
+    values = {c: df[c].to_numpy(object)[pos] for c in columns}
+    blank = {c: [is_blank(v) for v in values[c]] for c in columns if c not in skip}
 
-    moved: dict[str, list[str]] = {o: [] for o in others}
-    gone = set(others)
-    for ref_table, field in references_to(tables, table):
+    gone = {r for g in ranked_groups for r in g[1:]}
+    hits: dict[str, list[tuple[int, int, str, str, str, str]]] = {}
+    for k, (ref_table, field) in enumerate(references_to(tables, table)):
         col = tables.df(ref_table)[field]
-        hits = col[col.isin(gone)]
-        for rid, old in hits.items():
+        found = np.flatnonzero(col.isin(gone).to_numpy())
+        rids, olds = col.index[found], col.to_numpy(object)[found]
+        for p, rid, old in zip(found.tolist(), rids, olds):
+            hits.setdefault(old, []).append((k, p, ref_table, rid, field, old))
+
+    infos = []
+    for ranked in ranked_groups:
+        survivor, others = ranked[0], ranked[1:]
+        s = at[survivor]
+        filled: dict[str, dict[str, Any]] = {o: {} for o in others}
+        conflicts: dict[str, list[str]] = {o: [] for o in others}
+        for c, is_empty in blank.items():
+            col = values[c]
+            ours, ours_blank = col[s], is_empty[s]
+            for other in others:
+                o = at[other]
+                if is_empty[o]:
+                    continue
+                theirs = col[o]
+                if ours_blank:
+                    ours, ours_blank = theirs, False
+                    filled[other][c] = _plain(theirs)
+                    reason = f"filled from {other}, merged into {survivor}"
+                    changes.update(table, survivor, c, theirs, before=None, reason=reason)
+                    changes.audit.append(AuditEntry(JOB, table, survivor, c, None, theirs, reason))
+                elif not _same(ours, theirs):
+                    conflicts[other].append(f"{c}: kept {_plain(ours)!r}, not {_plain(theirs)!r}")
+
+        moved: dict[str, list[str]] = {o: [] for o in others}
+        for _, _, ref_table, rid, field, old in sorted(h for o in others for h in hits.get(o, ())):
             reason = f"{old} merged into {survivor}"
             changes.update(ref_table, rid, field, survivor, before=old, reason=reason)
             changes.audit.append(AuditEntry(JOB, ref_table, rid, field, old, survivor, reason))
             moved[old].append(f"{ref_table}:{rid}.{field}")
 
-    infos = []
-    for other in others:
-        reason = why.get(other, "")
-        if conflicts[other]:
-            reason += "; conflicts: " + "; ".join(conflicts[other])
-        info = {
-            "record": other, "table": table, "merged_into": survivor, "merged_at": now, "reason": reason,
-            "repointed": ", ".join(moved[other]),
-            "filled": json.dumps(filled[other], ensure_ascii=False, sort_keys=True) if filled[other] else "",
-        }
-        changes.archives.append(RowArchive(table, other, "merged", info))
-        changes.audit.append(AuditEntry(JOB, table, other, "", None, f"merged into {survivor}", reason))
-        infos.append(info)
+        for other in others:
+            reason = why.get(other, "")
+            if conflicts[other]:
+                reason += "; conflicts: " + "; ".join(conflicts[other])
+            info = {
+                "record": other, "table": table, "merged_into": survivor, "merged_at": now, "reason": reason,
+                "repointed": ", ".join(moved[other]),
+                "filled": json.dumps(filled[other], ensure_ascii=False, sort_keys=True) if filled[other] else "",
+            }
+            changes.archives.append(RowArchive(table, other, "merged", info))
+            changes.audit.append(AuditEntry(JOB, table, other, "", None, f"merged into {survivor}", reason))
+            infos.append(info)
     return infos
+
+
+def merge_group(tables: Tables, table: str, ranked: list[str], *, now: datetime, why: dict[str, str],
+                changes: ChangeSet) -> list[dict[str, Any]]:
+    """Merge ranked[1:] into ranked[0] (one group of merge_groups)."""
+    return merge_groups(tables, table, [ranked], now=now, why=why, changes=changes)
 
 
 def parse_repointed(text: str) -> list[tuple[str, str, str]]:
