@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 from python_calamine import CalamineError, CalamineWorkbook
 
 from crm_sheets.errors import CrmSheetsError, NotAWorkbook, SchemaError
@@ -431,7 +432,7 @@ def _filled_rows(data: Any, field_cols: list[int]) -> Any:
     """Which rows hold something other than blanks in a field column (vectorised: 100,000s of rows).
 
     Column by column, only over the rows not yet known to be filled: the first column (the ID)
-    usually settles nearly every row, so the per-cell test for spaces runs over a handful of cells.
+    usually settles nearly every row, so the later columns only look at a handful of cells.
     """
     filled = np.zeros(len(data), dtype=bool)
     for j in field_cols:
@@ -441,7 +442,11 @@ def _filled_rows(data: Any, field_cols: list[int]) -> Any:
         cells = data[todo, j]
         some = np.flatnonzero(cells != "")
         if len(some):
-            blank = np.fromiter((type(c) is str and not c.strip() for c in cells[some]), dtype=bool, count=len(some))
+            cells = cells[some]
+            if infer_dtype(cells, skipna=False) == "string":  # a non-empty str is blank when all spaces
+                blank = np.fromiter(map(str.isspace, cells), dtype=bool, count=len(some))
+            else:
+                blank = np.fromiter((type(c) is str and c.isspace() for c in cells), dtype=bool, count=len(some))
             filled[todo[some[~blank]]] = True
     return filled
 
@@ -617,19 +622,29 @@ def _options_for(f: Field, lists: Mapping[str, ListSchema]) -> dict[str, str] | 
     return None
 
 
-def _assign_ids(raws: Any, prefix: str, seq: Any) -> tuple[list[str], list[str], int]:
-    """IDs as typed (stripped); empty or repeated ones get the next number of the sequence."""
-    texts = [r.strip() if type(r) is str else ("" if is_empty(r) else as_text(r).strip()) for r in raws]
-    head = prefix + "-"
-    numbers = [int(s[len(head):]) for s in texts if s.startswith(head) and s[len(head):].isdigit()]
+def _assign_ids(raws: Any, prefix: str, seq: Any) -> tuple[list[str], list[str], int, pd.Index]:
+    """IDs as typed (stripped); empty or repeated ones get the next number of the sequence. Also the
+    IDs as the frame's index, built once (hashing 100,000s of IDs is most of this function's time)."""
+    if infer_dtype(raws, skipna=False) == "string":  # the usual column: every cell a str
+        texts = list(map(str.strip, raws))
+    else:
+        texts = [r.strip() if type(r) is str else ("" if is_empty(r) else as_text(r).strip()) for r in raws]
+    joined = "\n".join(texts)
+    if joined.count("\n") == len(texts) - 1:  # no ID holds a line break: one regex pass finds the numbers
+        numbers = map(int, re.findall(rf"^{re.escape(prefix)}-(\d+)$", joined, flags=re.M))
+    else:
+        head = prefix + "-"
+        numbers = (int(s[len(head):]) for s in texts if s.startswith(head) and s[len(head):].isdigit())
     next_id = max(int(seq or 1), max(numbers, default=0) + 1)
     assigned: list[str] = []
-    index = pd.Index(texts, dtype=object)
+    index = pd.Index(texts, dtype=object, name="id")
     for i in np.flatnonzero(index.duplicated() | (index == "")).tolist():
         texts[i] = format_id(prefix, next_id)  # new IDs are above every ID in the sheet: no clash
         next_id += 1
         assigned.append(texts[i])
-    return texts, assigned, next_id
+    if assigned:
+        index = pd.Index(texts, dtype=object, name="id")
+    return texts, assigned, next_id, index
 
 
 def _build_table(t: TableSchema, sheet: str, layout: _Layout, ctx: ReadContext, lists: Mapping[str, ListSchema],
@@ -639,10 +654,10 @@ def _build_table(t: TableSchema, sheet: str, layout: _Layout, ctx: ReadContext, 
     next_id = 1
     if t.id_prefix:
         raw_ids = layout.cells.get("id", [None] * n)
-        ids, assigned, next_id = _assign_ids(raw_ids, t.id_prefix, meta.get(f"seq.{t.name}"))
+        ids, assigned, next_id, index = _assign_ids(raw_ids, t.id_prefix, meta.get(f"seq.{t.name}"))
     else:
         ids = [f"row{r}" for r in layout.sheet_rows]
-    index = pd.Index(ids, dtype=object, name="id")
+        index = pd.Index(ids, dtype=object, name="id")
     data: dict[str, pd.Series] = {}
     invalid: dict[tuple[str, str], Any] = {}
     typed_text: dict[tuple[str, str], Any] = {}
