@@ -100,13 +100,16 @@ def dedupe(tables: Tables, *, now: datetime, dry_run: bool = False) -> JobResult
     set_now: dict[tuple[str, str], str] = {}
     linked = 0
     leads = tables.get("leads")
+    # the lead's Contact and Account cells as they are (read once: a large list links thousands of leads)
+    linked_now = {f: {r: not is_blank(v) for r, v in leads.df[f].items()} for f in _LINK_FIELD.values()
+                  if leads is not None and f in leads.df.columns}
+    headers = {f: leads.schema.field(f).header(tables.lang) for f in linked_now} if leads is not None else {}
     for p, lead, target_table, target in links:
         lead = merged_into.get(lead, lead)
         field = _LINK_FIELD[target_table]
-        if leads is None or field not in leads.df.columns or lead not in leads.df.index:
+        if field not in linked_now or lead not in linked_now[field]:
             continue
-        current = leads.df.at[lead, field]
-        if not is_blank(current) or (lead, field) in set_now:
+        if linked_now[field][lead] or (lead, field) in set_now:
             continue  # already linked (by a person or an earlier run): never overwritten
         why_text = p.explain() if p else "decided in Duplicate Decisions"
         reason = f"{lead} is {target} ({why_text})"
@@ -115,10 +118,11 @@ def dedupe(tables: Tables, *, now: datetime, dry_run: bool = False) -> JobResult
         set_now[(lead, field)] = target
         linked += 1
         kind = "lead-is-contact" if target_table == "contacts" else "lead-at-account"
+        where = leads.cell(lead, field)
         findings.append(Finding(kind, "info", "leads", lead, field, target,
-                                f"{leads.cell(lead, field)}: this lead {'is already contact' if field == 'contact' else 'works for account'} "
-                                f"{target} ({why_text}); linked in the {leads.schema.field(field).header(tables.lang)} column.",
-                                cell=leads.cell(lead, field)))
+                                f"{where}: this lead {'is already contact' if field == 'contact' else 'works for account'} "
+                                f"{target} ({why_text}); linked in the {headers[field]} column.",
+                                cell=where))
     stats["linked"] = linked
 
     # 4. the unsure pairs: asked once in Duplicate Decisions

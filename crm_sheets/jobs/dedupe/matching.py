@@ -85,6 +85,13 @@ def _col(df: pd.DataFrame, name: str) -> list[str]:
     return ["" if b else (v if isinstance(v, str) else str(v)) for v, b in zip(values, blank)]
 
 
+def _each(fn, values: list) -> list:
+    """fn of each value, called once per distinct value: names, cities and companies repeat a lot."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    out = [fn(u) for u in uniques]
+    return [out[c] for c in codes]
+
+
 def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFrame:
     """Match keys of the people of a table (leads or contacts)."""
     df = tables.df(table)
@@ -97,12 +104,13 @@ def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFra
         refs = _col(df, "account")
         company = [names.get(r, "") for r in refs]
         website = [sites.get(r, "") for r in refs]
-    first = [K.name_key(v) for v in _col(df, "first_name")]
-    last = [K.name_key(v) for v in _col(df, "last_name")]
-    canon = [K.canon_first(f.split(" ")[0]) if f else () for f in first]
-    emails = [K.email_key(v) for v in _col(df, "email")]
-    phones = [K.phone_key(v, region) if v else "" for v in _col(df, "phone")]
-    mobiles = [K.phone_key(v, region) if v else "" for v in _col(df, "mobile")]
+    first = _each(K.name_key, _col(df, "first_name"))
+    last = _each(K.name_key, _col(df, "last_name"))
+    canon = _each(lambda f: K.canon_first(f.split(" ")[0]) if f else (), first)
+    emails = _each(K.email_key, _col(df, "email"))
+    phones = _each(lambda v: K.phone_key(v, region) if v else "", _col(df, "phone"))
+    mobiles = _each(lambda v: K.phone_key(v, region) if v else "", _col(df, "mobile"))
+    edomain = [e[1] for e in emails]
     return pd.DataFrame({
         "rid": df.index.astype(str).tolist(),
         "table": table,
@@ -112,13 +120,13 @@ def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFra
         "canon2": [c[1] if len(c) > 1 else "" for c in canon],
         "email": [e[0] for e in emails],
         "local": [e[0].rpartition("@")[0] for e in emails],
-        "edomain": [e[1] for e in emails],
+        "edomain": edomain,
         "phone1": phones,
         "phone2": mobiles,
-        "company": [K.company_key(v) if v else "" for v in company],
-        "cdomain": [K.company_domain(e[1], w) for e, w in zip(emails, website)],
-        "city": [K.fold_city(v) for v in _col(df, "city")],
-        "country": [K.name_key(v) for v in _col(df, "country")],
+        "company": _each(lambda v: K.company_key(v) if v else "", company),
+        "cdomain": _each(lambda dw: K.company_domain(*dw.split("\t", 1)), [f"{d}\t{w}" for d, w in zip(edomain, website)]),
+        "city": _each(K.fold_city, _col(df, "city")),
+        "country": _each(K.name_key, _col(df, "country")),
     })
 
 
@@ -209,6 +217,13 @@ def _person_keys(r: pd.DataFrame) -> list[tuple]:
         (when((last != "") & (org != ""), last, org), name, 20),
         (when((c1 != "") & (org != ""), c1, org), name, 20),
     ]
+
+
+def _slice(keyset: tuple, lo: int, hi: int) -> tuple:
+    """One blocking pass restricted to the records lo..hi-1 of the frame it was computed on."""
+    keys, secondary, window = keyset
+    keys = [k[lo:hi] for k in keys] if isinstance(keys, list) else keys[lo:hi]
+    return keys, secondary[lo:hi], window
 
 
 def _pair_index(keysets: Iterable[tuple], n: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
@@ -337,13 +352,15 @@ def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarray,
-                 evidence: frozenset[str] = frozenset(EVIDENCE), floor: float = 0.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                 evidence: frozenset[str] = frozenset(EVIDENCE), floor: float = 0.0,
+                 prepared: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Scores (0..1) of the pairs (row i, row j) of people, and the per-field weights that explain them.
 
     ``ra`` and ``rb`` are one frame (cross-table pairs are scored on the two tables' records put
     together). Pairs that cannot reach ``floor`` even with the best name are not compared by name.
+    ``prepared`` is ``_prepare(ra)`` when the caller has it already.
     """
-    P = _prepare(ra)
+    P = prepared if prepared is not None else _prepare(ra)
     n = len(i)
     v: dict[str, np.ndarray] = {}
 
@@ -542,18 +559,28 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
     wanted = [t for t in tables_to_match if t in tables]
     out: list[MatchPair] = []
     people = {t: person_records(tables, t, s.region) for t in PEOPLE if t in wanted}
-    for t, r in people.items():
-        if len(r) < 2:
-            continue
-        i, j = _pair_index(_person_keys(r), len(r))
-        scores, v = score_people(r, r, i, j, s.evidence, floor)
-        out += _pairs(r, r, i, j, scores, v, floor, s.evidence)
-    if "leads" in people and "contacts" in people and len(people["contacts"]):
-        both = pd.concat([people["leads"], people["contacts"]], ignore_index=True)
-        nl = len(people["leads"])
-        i, j = _pair_index(_person_keys(both), len(both), lambda i, j: (i < nl) & (j >= nl))
-        scores, v = score_people(both, both, i, j, s.evidence, floor)
-        out += _pairs(both, both, i, j, scores, v, floor, s.evidence)
+    if people:
+        # Leads and contacts are keyed, blocked and scored as one frame (leads first): each record's
+        # keys are computed once, for the pairs within its table and across.
+        both = pd.concat(list(people.values()), ignore_index=True) if len(people) > 1 else next(iter(people.values()))
+        keysets = _person_keys(both)
+        parts_i, parts_j, lo = [], [], 0
+        for r in people.values():
+            hi = lo + len(r)
+            if len(r) >= 2:
+                i, j = _pair_index([_slice(k, lo, hi) for k in keysets], len(r))
+                parts_i += [i + lo]
+                parts_j += [j + lo]
+            lo = hi
+        if "leads" in people and "contacts" in people and len(people["contacts"]):
+            nl = len(people["leads"])
+            i, j = _pair_index(keysets, len(both), lambda i, j: (i < nl) & (j >= nl))
+            parts_i += [i]
+            parts_j += [j]
+        if parts_i:
+            i, j = np.concatenate(parts_i), np.concatenate(parts_j)
+            scores, v = score_people(both, both, i, j, s.evidence, floor, prepared=_prepare(both))
+            out += _pairs(both, both, i, j, scores, v, floor, s.evidence)
     if "accounts" in wanted:
         acc = account_records(tables, s.region)
         if len(acc) >= 2:

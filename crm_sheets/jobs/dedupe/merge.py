@@ -164,10 +164,10 @@ def merge_groups(tables: Tables, table: str, ranked_groups: list[list[str]], *, 
     members = [r for g in ranked_groups for r in g]
     if not members:
         return []
-    pos = df.index.get_indexer(members)
+    rows = df.iloc[df.index.get_indexer(members)]
     at = dict(zip(members, range(len(members))))
     columns = list(df.columns)
-    values = {c: df[c].to_numpy(object)[pos] for c in columns}
+    values = {c: rows[c].to_numpy(object) for c in columns}
     blank = {c: [is_blank(v) for v in values[c]] for c in columns if c not in skip}
 
     gone = {r for g in ranked_groups for r in g[1:]}
