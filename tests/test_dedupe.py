@@ -51,6 +51,10 @@ def merged_pairs(result) -> set[tuple[str, str]]:
 def apply(tables: Tables, result) -> None:
     """What the runner and the store do: apply the change set; archived rows land in Merged."""
     result.changes.apply_to(tables)
+    tables.meta.update(result.changes.meta)  # the store writes these to _crm_meta, read back next time
+    for a in result.changes.appends:  # appended rows go below the table's last row, as the store writes them
+        rows = tables[a.table].rows
+        rows.setdefault(a.record_id, max(rows.values(), default=1) + 1)
     arch = tables["merged"]
     for a in result.changes.archives:
         rid = f"row{len(arch.df) + 2}"
@@ -293,8 +297,23 @@ def test_a_second_run_finds_nothing_new():
     assert first.stats["merged"] == 3
     apply(tables, first)
     second = dedupe(tables, now=NOW)
-    assert (second.changes.updates, second.changes.appends, second.changes.archives) == ([], [], [])
-    assert second.stats["merged"] == 0
+    assert second.changes.is_empty()  # not even the Duplicates Review sheet: the workbook is not rewritten
+    assert second.stats["merged"] == 0 and second.stats["review_sheet"] == "unchanged"
+
+
+def test_the_review_sheet_is_rewritten_when_what_it_shows_changes():
+    tables = workbook(leads=UNSURE)
+    first = dedupe(tables, now=NOW)
+    assert [s.key for s in first.changes.sheets] == ["duplicates_review"]
+    apply(tables, first)
+    assert dedupe(tables, now=NOW).changes.is_empty()
+    tables.df("dedupe_decisions").loc["DUP-00001", "decision"] = "not_duplicate"  # a person decides
+    decided = dedupe(tables, now=NOW)
+    (sheet,) = decided.changes.sheets
+    assert sheet.rows[3][0].value == "Nothing to review."
+    apply(tables, decided)
+    tables.meta.clear()  # a workbook that never had the sheet written by this version
+    assert [s.key for s in dedupe(tables, now=NOW).changes.sheets] == ["duplicates_review"]
 
 
 def test_dry_run_changes_nothing_but_says_what_it_would_do():

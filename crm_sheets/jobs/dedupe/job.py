@@ -17,7 +17,8 @@ from crm_sheets.errors import UsageError
 from crm_sheets.jobs.dedupe.keys import is_blank, text
 from crm_sheets.jobs.dedupe.matching import MatchPair, MatchSettings, find_pairs
 from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, Ranker, _plain, merge_groups, parse_repointed
-from crm_sheets.jobs.dedupe.review import DECISIONS, Decision, read_decisions, review_sheet, summary, table_of
+from crm_sheets.jobs.dedupe.review import (DECISIONS, REVIEW_DIGEST, Decision, read_decisions, review_sheet, sheet_digest,
+                                          summary, table_of)
 from crm_sheets.model import AuditEntry, ChangeSet, Finding, JobResult, RowAppend, RowRestore, Tables
 
 _LINK_FIELD = {"contacts": "contact", "accounts": "account"}  # lead column set for a cross-table match
@@ -177,7 +178,14 @@ def dedupe(tables: Tables, *, now: datetime, dry_run: bool = False) -> JobResult
     last_row = max(rows_of.values(), default=1)
     for k, d in enumerate(new_rows):
         rows_of[d.row_id] = last_row + 1 + k
-    changes.sheets.append(review_sheet(tables, pending, rows_of))
+    sheet = review_sheet(tables, pending, rows_of)
+    digest = sheet_digest(sheet)
+    if str(tables.meta.get(REVIEW_DIGEST) or "") != digest:
+        # Rewritten only when it would show something else than what the last run wrote: a run that
+        # finds nothing new leaves the workbook untouched.
+        changes.sheets.append(sheet)
+        changes.meta[REVIEW_DIGEST] = digest
+    stats["review_sheet"] = "rewritten" if changes.sheets else "unchanged"
     stats["pending_review"] = len(pending)
     stats["dry_run"] = dry_run
     return JobResult("dedupe", ChangeSet() if dry_run else changes, findings, stats=stats)

@@ -6,6 +6,7 @@ the undecided pairs side by side, with a link to the row where the decision is p
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from crm_sheets.model import Cell, SheetSpec, Tables
 from crm_sheets.model.schema import normalize_header
 
 DECISIONS = "dedupe_decisions"
+# _crm_meta key: the digest of the Duplicates Review sheet the last run wrote
+REVIEW_DIGEST = "dedupe.review_digest"
 SHOWN = {  # the fields shown side by side, per table
     "leads": ("first_name", "last_name", "email", "phone", "company", "job_title", "city", "country", "created"),
     "contacts": ("first_name", "last_name", "email", "phone", "mobile", "account", "job_title", "city", "created"),
@@ -145,6 +148,11 @@ def review_sheet(tables: Tables, pending: list[Decision], rows_of: dict[str, int
         rows += [line_a, line_b, []]
     widths = {0: 12, 1: 8, 2: 40, 3: 11} | {4 + k: 18 for k in range(len(fields_all))}
     return SheetSpec(name=name, key="duplicates_review", rows=rows, widths=widths, freeze=(start - 1, 4), tab_color="F4B183")
+
+
+def sheet_digest(spec: SheetSpec) -> str:
+    """A fingerprint of everything a SheetSpec shows: equal digests, equal sheets."""
+    return "sha256:" + hashlib.sha256(repr(spec).encode()).hexdigest()[:20]
 
 
 def _title(tables: Tables, field: str) -> str:
