@@ -46,6 +46,9 @@ def dedupe(tables: Tables, *, now: datetime, dry_run: bool = False) -> JobResult
         parents = tables.df("accounts")["parent"]
         never |= {frozenset((str(c), str(p))) for c, p in parents.items() if not is_blank(p)}
     asked = {d.key: d for d in decisions}
+    dec = tables.get(DECISIONS)
+    decisions_sheet = (dec.sheet if dec is not None and dec.sheet else
+                       tables.schema.tables[DECISIONS].sheet_name(tables.lang) if DECISIONS in tables.schema.tables else DECISIONS)
     pairs = [p for p in find_pairs(tables, s) if p.key not in never]
     stats: dict[str, Any] = {"pairs_found": len(pairs), "kept_apart": kept_apart}
 
@@ -74,7 +77,7 @@ def dedupe(tables: Tables, *, now: datetime, dry_run: bool = False) -> JobResult
             continue  # one of them is gone already (merged or deleted): nothing left to do
         if ta == tb and ta in ("leads", "contacts", "accounts"):
             if clusters.setdefault(ta, Clusters(never)).union(d.record_a, d.record_b):
-                note = f"decided in {DECISIONS} {d.row_id}"
+                note = f"decided in {decisions_sheet} {d.row_id}"
                 why[d.record_b] = f"duplicate of {d.record_a}, {note}"
                 why.setdefault(d.record_a, f"duplicate of {d.record_b}, {note}")
         elif {ta, tb} in ({"leads", "contacts"}, {"leads", "accounts"}):
@@ -112,7 +115,7 @@ def dedupe(tables: Tables, *, now: datetime, dry_run: bool = False) -> JobResult
             continue
         if linked_now[field][lead] or (lead, field) in set_now:
             continue  # already linked (by a person or an earlier run): never overwritten
-        why_text = p.explain() if p else "decided in Duplicate Decisions"
+        why_text = p.explain() if p else f"decided in {decisions_sheet}"
         reason = f"{lead} is {target} ({why_text})"
         changes.update("leads", lead, field, target, before=None, reason=reason)
         changes.audit.append(AuditEntry(JOB, "leads", lead, field, None, target, reason))
@@ -127,7 +130,6 @@ def dedupe(tables: Tables, *, now: datetime, dry_run: bool = False) -> JobResult
     stats["linked"] = linked
 
     # 4. the unsure pairs: asked once in Duplicate Decisions
-    dec = tables.get(DECISIONS)
     for d in done_rows:
         if dec is not None and d.row_id in dec.df.index:
             changes.update(DECISIONS, d.row_id, "applied", now, before=None, reason="decision applied")
@@ -152,7 +154,7 @@ def dedupe(tables: Tables, *, now: datetime, dry_run: bool = False) -> JobResult
         new_rows.append(Decision(row_id, a, b, "", False, p.score, "; ".join(p.reasons)))
         findings.append(Finding("possible-duplicate", "warning", p.table_a, a, None, b,
                                 f"{tables[p.table_a].sheet or p.table_a} {a} and {b} may be the same "
-                                f"({p.explain()}); pick Merge or Not duplicate in Duplicate Decisions {row_id}.",
+                                f"({p.explain()}); pick Merge or Not duplicate in {decisions_sheet} {row_id}.",
                                 cell=tables[p.table_a].cell(a, "id")))
     if dec is not None:
         for d in new_rows:
