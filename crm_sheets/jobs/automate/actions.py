@@ -12,7 +12,7 @@ import pandas as pd
 
 from crm_sheets.jobs.automate.context import Run
 from crm_sheets.jobs.automate.rules import BadRule, _reader, find_field, text, ticked
-from crm_sheets.jobs.automate.templates import TemplateProblem, check_template, compose, merge_fields, render, team_member
+from crm_sheets.jobs.automate.templates import TemplateProblem, check_template, compose, merge_fields, names_used, render, team_member
 from crm_sheets.model import Effect
 from crm_sheets.model.normalize import fold, normalize_email
 
@@ -84,7 +84,7 @@ def send_email(run: Run, tpl: EmailTemplate, table: str, rid: str, key: str, rul
     if to is None:
         run.count(f"emails_skipped_{why.replace(' ', '_')}")
         return False
-    fields = merge_fields(run.tables, table, rid, {"recipient": to, **(extra or {})})
+    fields = merge_fields(run.tables, table, rid, {"recipient": to, **(extra or {})}, names=names_used(tpl.subject, tpl.body))
     mail = compose(tpl.subject, tpl.body, fields, sender=sender(run), lang=run.lang, unsubscribe=marketing)
     payload = {"to": to["email"], "from": sender(run), "subject": mail.subject, "text": mail.text, "html": mail.html,
                "unsubscribe": mail.unsubscribe}
@@ -94,7 +94,7 @@ def send_email(run: Run, tpl: EmailTemplate, table: str, rid: str, key: str, rul
 
 
 def notify_chat(run: Run, source: str, table: str, rid: str, key: str, rule_name: str) -> None:
-    fields = merge_fields(run.tables, table, rid)
+    fields = merge_fields(run.tables, table, rid, names=names_used(source))
     message = render(source, fields) if source else f"{rule_name}: {rid}"
     run.emit(Effect("chat", key, {"text": message}, table, rid))
     run.log_activity(table, rid, "chat", rule_name, message, fields.get("owner") or None)
@@ -116,12 +116,12 @@ def check_url(url: str) -> str:
 
 def task_owner(run: Run, assign_to: str, table: str, rid: str) -> str | None:
     """'owner' (or any user column) takes the record's value; a Team name is used as is."""
-    row = run.tables[table].df.loc[rid]
+    df = run.tables[table].df
     if not assign_to:
-        return text(row.get("owner")) or None
+        return text(df.at[rid, "owner"]) or None if "owner" in df.columns else None
     f = find_field(run.tables[table].schema, assign_to)
     if f is not None and f.type == "user":
-        return text(row.get(f.name)) or None
+        return text(df.at[rid, f.name]) or None if f.name in df.columns else None
     member = team_member(run.tables, assign_to)
     return text(member["name"]) if member else None
 
@@ -149,7 +149,7 @@ def existing_task_keys(run: Run) -> set[str]:
 
 
 def create_task(run: Run, title_src: str, assign_to: str, due_in_days: int | None, table: str, rid: str, key: str, rule_name: str) -> None:
-    fields = merge_fields(run.tables, table, rid)
+    fields = merge_fields(run.tables, table, rid, names=names_used(title_src))
     title = render(title_src, fields) if title_src else f"{rule_name}: {rid}"
     run.append("tasks", {
         "title": title[:250],
@@ -220,15 +220,27 @@ def check_campaign(run: Run, name: str, table: str) -> None:
                       "write a campaign's ID or name from the Campaigns sheet")
 
 
+def _memberships(run: Run) -> set[tuple[str, str, str]]:
+    """(campaign, lead/contact column, person) of every member, built once per run and kept up to date."""
+    if "memberships" not in run.memo:
+        df = run.tables["campaign_members"].df
+        run.memo["memberships"] = {(str(c), link, str(p)) for link in MEMBER_LINK.values() if link in df.columns
+                                   for c, p in zip(df["campaign"], df[link]) if isinstance(p, str) and p}
+    return run.memo["memberships"]
+
+
 def add_to_campaign(run: Run, name: str, table: str, rid: str) -> bool:
     cid = find_campaign(run, name)
     if cid is None:  # a campaign the Sequence Steps sheet defines: create it, active from today
         cid = run.append("campaigns", {"name": name, "channel": "email", "status": "active", "start": run.today,
                                        "description": "Drip sequence (created by automate)"})
-    members = run.tables["campaign_members"].df
+        run.flush("campaigns")  # so the next record finds it
     link = MEMBER_LINK[table]
-    if link in members.columns and ((members["campaign"] == cid) & (members[link] == rid)).any():
+    if link not in run.tables["campaign_members"].df.columns:
         return False
+    if (cid, link, rid) in _memberships(run):
+        return False
+    _memberships(run).add((cid, link, rid))
     run.append("campaign_members", {"campaign": cid, link: rid, "status": "added", "added": run.today})
     run.count("campaign_members_added")
     return True

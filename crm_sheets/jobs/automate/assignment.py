@@ -14,6 +14,7 @@ import pandas as pd
 
 from crm_sheets.jobs.automate.context import Run
 from crm_sheets.jobs.automate.rules import BadRule, Condition, compile_condition, is_active, rule_rows, slug, text, ticked
+from crm_sheets.jobs.automate.templates import team_member
 from crm_sheets.model.normalize import fold
 from crm_sheets.model.values import fold_option, option_lookup, parse_number
 
@@ -124,14 +125,12 @@ def _load(run: Run, table: str) -> dict[str, int]:
 
 
 def _available(run: Run, person: str, load: dict[str, int], table: str) -> bool:
-    team = run.tables["team"].df
-    row = team[team["name"] == person]
-    if row.empty:
+    r = team_member(run.tables, person)
+    if r is None:
         return False
-    r = row.iloc[0]
-    if "away" in team.columns and ticked(r["away"]):
+    if ticked(r.get("away")):
         return False
-    cap = r["capacity"] if "capacity" in team.columns else None
+    cap = r.get("capacity")
     if table == "leads" and cap is not None and not pd.isna(cap) and load.get(person, 0) >= int(cap):
         return False
     return True

@@ -36,6 +36,8 @@ class Run:
     effects: list[Effect] = field(default_factory=list)
     fired: dict[str, str] = field(default_factory=dict)  # idempotency key -> ISO date it fired
     stats: dict[str, int] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)  # per-run indexes parts build once
+    _appended: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict, repr=False)  # rows not yet flushed
 
     @property
     def lang(self) -> str:
@@ -62,28 +64,38 @@ class Run:
 
     def set(self, table: str, rid: str, field_name: str, value: Any, reason: str, audit: bool = True) -> None:
         """Update one cell, in the working copy too, with an audit entry (owned score columns skip it)."""
+        if table in self._appended:
+            self.flush(table)
         t = self.tables[table]
         before = t.df.at[rid, field_name] if field_name in t.df.columns else None
         self.changes.updates.append(CellUpdate(table, rid, field_name, value, before=before, reason=reason))
         if audit:
             self.changes.audit.append(AuditEntry("automate", table, rid, field_name, before, value, reason))
-        ChangeSet(updates=[self.changes.updates[-1]]).apply_to(self.tables)
+        if field_name in t.df.columns and t.df[field_name].dtype == object and t.df.index.is_unique and rid in t.df.index and (value is None or isinstance(value, str)):
+            t.df.at[rid, field_name] = value  # what apply_to does for text, without copying the column (owners of 100k leads)
+        else:
+            ChangeSet(updates=[self.changes.updates[-1]]).apply_to(self.tables)
 
     def append(self, table: str, values: dict[str, Any]) -> str:
-        """Append a row with a fresh ID (the sequence only moves forward) and return the ID."""
+        """Append a row with a fresh ID (the sequence only moves forward) and return the ID.
+
+        The row reaches the working copy at the next flush(): one concat per table and batch instead
+        of one per row, which grew quadratically (3,000 tasks at 10k leads took 17 s)."""
         t = self.tables[table]
         rid = t.allocate_id()
         self.changes.appends.append(RowAppend(table, rid, values))
         self.changes.sequences[table] = t.next_id
-        # Appended with the table's own dtypes, so dates stay dates for the parts that run after.
-        row = pd.DataFrame([{c: values.get(c) for c in t.df.columns}], index=pd.Index([rid], name=t.df.index.name))
-        for c in t.df.columns:
-            try:
-                row[c] = row[c].astype(t.df[c].dtype)
-            except (TypeError, ValueError):
-                pass
-        t.df = row if t.df.empty else pd.concat([t.df, row])
+        self._appended.setdefault(table, []).append((rid, values))
         return rid
+
+    def flush(self, *tables: str) -> None:
+        """Bring rows appended since the last flush into the working copy (of ``tables``, default all),
+        typed as the runner will type them, so dates stay dates for the parts that read them next."""
+        batch = ChangeSet()
+        for name in tables or list(self._appended):
+            batch.appends.extend(RowAppend(name, rid, values) for rid, values in self._appended.pop(name, ()))
+        if batch.appends:
+            batch.apply_to(self.tables)
 
     def log_activity(self, table: str | None, rid: str | None, kind: str, subject: str, summary: str, owner: Any = None) -> None:
         """Every email and chat note automate sends is on the record's timeline (interaction history)."""

@@ -35,8 +35,10 @@ def automate(tables: Tables, *, now: datetime, state: dict | None = None, dry_ru
     assign_owners(run)
     automations = compile_automations(run)
     run_automations(run, automations, prev)
+    run.flush()
     awaited = {fold(a.template) for a in automations if a.action == "add_to_campaign" and a.table in MEMBER_LINK}
     advance_sequences(run, compile_sequences(run, awaited))
+    run.flush()
     new_state = {
         "version": STATE_VERSION,
         "last_run": now.isoformat(timespec="seconds"),

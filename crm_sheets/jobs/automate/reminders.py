@@ -7,6 +7,7 @@ Team members who are away, or have nothing due, get nothing.
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -26,39 +27,66 @@ HEADINGS = {
 }
 
 
-def digest_for(run: Run, owner: str, *, weekly: bool = True) -> dict[str, list[dict[str, Any]]]:
+@dataclass
+class _Books:
+    """What every owner's digest reads, computed once per run: open tasks and open deals with their
+    owners folded, closed stages, stalled limits and each deal's last activity."""
+
+    tasks: pd.DataFrame | None
+    deals: pd.DataFrame | None
+    stalled_after: dict[str, int]
+    limit: int
+    quiet: dict[str, pd.Timestamp]
+
+
+def _books(run: Run) -> _Books:
+    tasks = run.tables.get("tasks")
+    t = None
+    if tasks is not None and {"owner", "due", "status"} <= set(tasks.df.columns):
+        df = tasks.df
+        t = pd.DataFrame({"who": df["owner"].map(lambda v: fold(v) if isinstance(v, str) else ""),
+                          "due": pd.to_datetime(df["due"], errors="coerce"),
+                          "title": df["title"] if "title" in df.columns else None,
+                          "related": df["related"] if "related" in df.columns else None}, index=df.index)
+        t = t[df["status"].isin(OPEN_TASK).fillna(False).to_numpy(dtype=bool)]
+    deals = run.tables.get("deals")
+    d = None
+    closed, stalled_after = _stages(run)
+    if deals is not None and {"owner", "stage", "close_date"} <= set(deals.df.columns):
+        df = deals.df
+        d = pd.DataFrame({"who": df["owner"].map(lambda v: fold(v) if isinstance(v, str) else ""),
+                          "close": pd.to_datetime(df["close_date"], errors="coerce")}, index=df.index)
+        d = d[~df["stage"].map(lambda s: fold(str(s)) in closed).to_numpy(dtype=bool)]
+    return _Books(t, d, stalled_after, _stalled_days(run), _last_activity(run))
+
+
+def digest_for(run: Run, owner: str, *, weekly: bool = True, books: _Books | None = None) -> dict[str, list[dict[str, Any]]]:
     """What one owner's digest lists: tasks (due by the end of the period), deals closing, stalled deals."""
+    books = books or _books(run)
     today = run.today
     end = today + pd.Timedelta(days=6 - today.weekday()) if weekly else today
     week_start = today - pd.Timedelta(days=today.weekday())
     out: dict[str, list[dict[str, Any]]] = {"tasks": [], "closing": [], "stalled": []}
     key = fold(owner)
-    tasks = run.tables.get("tasks")
-    if tasks is not None and {"owner", "due", "status"} <= set(tasks.df.columns):
-        df = tasks.df
-        due = pd.to_datetime(df["due"], errors="coerce")
-        mine = df["owner"].map(lambda v: isinstance(v, str) and fold(v) == key) & df["status"].isin(OPEN_TASK) & (due <= end)
-        for rid in df.index[mine.fillna(False).to_numpy(dtype=bool)]:
-            out["tasks"].append({"id": rid, "title": text(df.at[rid, "title"]), "due": due[rid].date().isoformat(),
-                                 "overdue": bool(due[rid] < today), "related": text(df.at[rid, "related"]) if "related" in df.columns else ""})
+    if books.tasks is not None:
+        t = books.tasks
+        mine = t[((t["who"] == key) & (t["due"] <= end)).fillna(False).to_numpy(dtype=bool)]
+        for rid, title, due, related in zip(mine.index, mine["title"], mine["due"], mine["related"]):
+            out["tasks"].append({"id": rid, "title": text(title), "due": due.date().isoformat(),
+                                 "overdue": bool(due < today), "related": text(related)})
         out["tasks"].sort(key=lambda t: t["due"])
-    deals = run.tables.get("deals")
-    if deals is not None and {"owner", "stage", "close_date"} <= set(deals.df.columns):
-        df = deals.df
-        closed, stalled_after = _stages(run)
-        close = pd.to_datetime(df["close_date"], errors="coerce")
-        mine = df["owner"].map(lambda v: isinstance(v, str) and fold(v) == key) & ~df["stage"].map(lambda s: fold(str(s)) in closed)
-        limit = _stalled_days(run)
-        quiet = _last_activity(run)
-        for rid in df.index[mine.fillna(False).to_numpy(dtype=bool)]:
-            line = {"id": rid, "name": text(df.at[rid, "name"]), "stage": text(df.at[rid, "stage"]),
+    if books.deals is not None:
+        df = run.tables["deals"].df
+        mine = books.deals[(books.deals["who"] == key).to_numpy(dtype=bool)]
+        for rid, close in zip(mine.index, mine["close"]):
+            line = {"id": rid, "name": text(df.at[rid, "name"]) if "name" in df.columns else "", "stage": text(df.at[rid, "stage"]),
                     "amount": display(run.tables, "deals", "amount", df.at[rid, "amount"]) if "amount" in df.columns else "",
-                    "close_date": close[rid].date().isoformat() if not pd.isna(close[rid]) else ""}
-            if not pd.isna(close[rid]) and week_start <= close[rid] <= week_start + pd.Timedelta(days=6):
+                    "close_date": close.date().isoformat() if not pd.isna(close) else ""}
+            if not pd.isna(close) and week_start <= close <= week_start + pd.Timedelta(days=6):
                 out["closing"].append(line)
-            stage_limit = stalled_after.get(fold(line["stage"]))
-            last = quiet.get(rid)
-            if (not pd.isna(close[rid]) and close[rid] < today - pd.Timedelta(days=limit)) or (
+            stage_limit = books.stalled_after.get(fold(line["stage"]))
+            last = books.quiet.get(rid)
+            if (not pd.isna(close) and close < today - pd.Timedelta(days=books.limit)) or (
                 stage_limit and last is not None and last < today - pd.Timedelta(days=stage_limit)):
                 out["stalled"].append(line)
     return out
@@ -69,12 +97,13 @@ def send_digests(run: Run, automation: Any, period: str) -> None:
     if team is None or "name" not in team.df.columns:
         return
     weekly = automation.weekday is not None
+    books = _books(run)
     for tmid, member in team.df.iterrows():
         name, email = text(member.get("name")), normalize_email(text(member.get("email"))) if text(member.get("email")) else None
         key = f"{automation.key}:{tmid}:{period}"
         if not name or not email or ticked(member.get("away")) or run.has_fired(key):
             continue
-        lists = digest_for(run, name, weekly=weekly)
+        lists = digest_for(run, name, weekly=weekly, books=books)
         if not any(lists.values()):
             continue
         fields = {"owner": name, "owner_first_name": name.split(" ")[0], "count": len(lists["tasks"]),

@@ -38,7 +38,7 @@ def score_leads(run: Run) -> None:
         return
     df = leads.df
     total = np.zeros(len(df), dtype=np.int64)
-    reasons: list[list[str]] = [[] for _ in range(len(df))]
+    reasons = np.full(len(df), "", dtype=object)  # "; rule (+n)" per lead, built a rule at a time
     for rid, row in rule_rows(rules_table):
         if not is_active(row):
             continue
@@ -53,25 +53,24 @@ def score_leads(run: Run) -> None:
         mask = cond.mask(df, run.now)
         total[mask] += int(points)
         name = text(row.get("rule")) or cond.label
-        shown = f"{name} ({int(points):+d})"
-        for i in np.flatnonzero(mask):
-            reasons[i].append(shown)
+        reasons[mask] += f"; {name} ({int(points):+d})"
         run.count("scoring_rules")
-    bands = _bands(run)
+    a, b, c = _bands(run)
     new = {
         "score": pd.Series(total, index=df.index, dtype="Int64"),
-        "grade": pd.Series([grade_for(int(s), bands) for s in total], index=df.index, dtype=object),
-        "score_reason": pd.Series(["; ".join(r) or None for r in reasons], index=df.index, dtype=object),
+        "grade": pd.Series(np.select([total >= a, total >= b, total >= c], ["A", "B", "C"], "D").astype(object), index=df.index, dtype=object),
+        "score_reason": pd.Series([r[2:] or None for r in reasons], index=df.index, dtype=object),
     }
     changed = 0
+    ids = df.index
     for name, values in new.items():
         if name not in leads.schema.field_names:
             continue
         old = df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
-        same = _same(old, values)
-        for rid in df.index[~same]:
+        before, after = old.to_numpy(dtype=object), values.to_numpy(dtype=object)
+        for i in np.flatnonzero(~_same(old, values)):
             # Derived columns: recomputed every run and explained by score_reason, so not audited cell by cell.
-            run.changes.updates.append(CellUpdate(TABLE, rid, name, values[rid], before=old[rid], reason="lead scoring"))
+            run.changes.updates.append(CellUpdate(TABLE, ids[i], name, after[i], before=before[i], reason="lead scoring"))
             changed += 1
         df[name] = values
     run.count("scored_leads", len(df))
@@ -79,6 +78,11 @@ def score_leads(run: Run) -> None:
 
 
 def _same(old: pd.Series, new: pd.Series) -> np.ndarray:
-    a = old.astype(object).where(old.notna(), None).map(lambda v: "" if v is None else str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
-    b = new.astype(object).where(new.notna(), None).map(lambda v: "" if v is None else str(v))
-    return (a.to_numpy() == b.to_numpy())
+    """Cells whose text is the same (10.0 and 10 are), compared once per distinct value."""
+    return _shown(old) == _shown(new)
+
+
+def _shown(col: pd.Series) -> np.ndarray:
+    codes, uniques = pd.factorize(col.astype(object), use_na_sentinel=True)
+    texts = np.array(["" if v is None else str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in uniques] + [""], dtype=object)
+    return texts[codes]  # code -1 (empty) picks the trailing ""

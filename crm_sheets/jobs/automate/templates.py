@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 import pandas as pd
-from jinja2 import TemplateError, Undefined
+from jinja2 import TemplateError, Undefined, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from crm_sheets.model import Tables
@@ -68,8 +68,7 @@ def display(tables: Tables, table: str, field: str, value: Any) -> Any:
         ts = pd.Timestamp(value)
         return ts.date().isoformat() if (f is None or f.type == "date" or ts == ts.normalize()) else ts.strftime("%Y-%m-%d %H:%M")
     if f is not None and f.type in ("dropdown", "tags") and f.list:
-        lst = tables.list(f.list)
-        labels = {o.key: o.label(tables.lang or "en") for o in lst.options}
+        labels = _labels(tables.list(f.list), tables.lang or "en")
         if f.type == "tags":
             return ", ".join(labels.get(k.strip(), k.strip()) for k in str(value).split(",") if k.strip())
         return labels.get(str(value), str(value))
@@ -84,13 +83,47 @@ def display(tables: Tables, table: str, field: str, value: Any) -> Any:
     return value
 
 
-def merge_fields(tables: Tables, table: str, record_id: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Every field of the record (as shown), its id, and owner_email / owner_first_name from Team."""
+_LABELS: dict[tuple[int, str], tuple[Any, dict[str, str]]] = {}
+
+
+def _labels(lst: Any, lang: str) -> dict[str, str]:
+    """Option key -> label of a list, built once per list and language (display runs per cell)."""
+    hit = _LABELS.get((id(lst), lang))
+    if hit is None or hit[0] is not lst:
+        if len(_LABELS) > 256:
+            _LABELS.clear()
+        hit = _LABELS[(id(lst), lang)] = (lst, {o.key: o.label(lang) for o in lst.options})
+    return hit[1]
+
+
+@lru_cache(maxsize=512)
+def _names_in(source: str) -> frozenset[str]:
+    try:
+        return frozenset(meta.find_undeclared_variables(_env(False).parse(source)))
+    except TemplateError:
+        return frozenset()
+
+
+def names_used(*sources: str) -> frozenset[str]:
+    """The merge fields these templates name: a rule run on 30,000 records renders only those."""
+    return frozenset().union(*(_names_in(s) for s in sources if s))
+
+
+def merge_fields(tables: Tables, table: str, record_id: str, extra: Mapping[str, Any] | None = None,
+                 names: frozenset[str] | None = None) -> dict[str, Any]:
+    """Every field of the record (as shown), its id, and owner_email / owner_first_name from Team.
+
+    With ``names`` (see names_used) only those fields and the owner are computed."""
     t = tables[table]
-    row = t.df.loc[record_id]
     fields: dict[str, Any] = {"id": record_id}
-    for name in t.df.columns:
-        fields[name] = display(tables, table, name, row[name])
+    if names is None:
+        row = t.df.loc[record_id]
+        for name in t.df.columns:
+            fields[name] = display(tables, table, name, row[name])
+    else:
+        for name in t.df.columns:
+            if name in names or name == "owner":
+                fields[name] = display(tables, table, name, t.df.at[record_id, name])
     owner = str(fields.get("owner") or "")
     person = team_member(tables, owner)
     fields["owner_email"] = person.get("email", "") if person else ""
@@ -107,12 +140,27 @@ def team_member(tables: Tables, name: str) -> dict[str, Any] | None:
         return None
     from crm_sheets.model.normalize import fold
 
-    key = fold(name)
-    hit = team.df[team.df["name"].map(lambda v: isinstance(v, str) and fold(v) == key)]
-    if hit.empty:
-        return None
-    row = hit.iloc[0]
-    return {"id": hit.index[0], **{k: row[k] for k in hit.columns}}
+    return _team_index(team.df).get(fold(name))
+
+
+_TEAM_INDEX: dict[int, tuple[pd.DataFrame, dict[str, dict[str, Any]]]] = {}
+
+
+def _team_index(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Folded name -> Team row, built once per frame: every email and task looks up an owner, and a
+    scan of Team per record was a third of a first run. Automate never edits Team, so it stays valid."""
+    from crm_sheets.model.normalize import fold
+
+    hit = _TEAM_INDEX.get(id(df))
+    if hit is None or hit[0] is not df:
+        if len(_TEAM_INDEX) > 8:
+            _TEAM_INDEX.clear()
+        index: dict[str, dict[str, Any]] = {}
+        for rid, row in zip(df.index, df.to_dict("records")):
+            if isinstance(row.get("name"), str):
+                index.setdefault(fold(row["name"]), {"id": rid, **row})
+        hit = _TEAM_INDEX[id(df)] = (df, index)
+    return hit[1]
 
 
 def address_of(sender: str) -> str:

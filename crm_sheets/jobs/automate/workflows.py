@@ -270,6 +270,7 @@ def run_automations(run: Run, automations: list[Automation], prev_state: dict) -
 
     task_keys = actions.existing_task_keys(run)
     for a in automations:
+        run.flush()  # each rule sees the rows the rules before it added (tasks, activities, members)
         hits = firing(run, a, prev_state)
         if not hits:
             continue
@@ -289,6 +290,7 @@ def run_automations(run: Run, automations: list[Automation], prev_state: dict) -
                 continue
             run.mark(key)
             run.count("automations_fired")
+    run.flush()
 
 
 def _act(run: Run, a: Automation, rid: str, key: str, value: str) -> None:
