@@ -348,3 +348,39 @@ def test_unmerge_of_an_unknown_record_says_so():
 
     with pytest.raises(UsageError, match="L-00999 is not in the Merged sheet"):
         unmerge(workbook(merged=[dict(record="L-00002", table="leads", merged_into="L-00001")]), "L-00999", now=NOW)
+
+
+# ---------------------------------------------------------------------------------------------
+# the personal template's People
+
+
+def test_people_of_the_personal_template_are_matched_like_contacts():
+    schema = load_schema("personal")
+
+    def ptable(name, rows):
+        ts = schema.tables[name]
+        ids = [r["id"] for r in rows]
+        df = empty_frame(ts, ids)
+        for rid, r in zip(ids, rows):
+            for k, v in r.items():
+                if k != "id":
+                    df.loc[rid, k] = v
+        return Table(ts, df, sheet=ts.sheet_name(), rows={rid: i + 2 for i, rid in enumerate(ids)}, next_id=len(rows) + 1)
+
+    people = [
+        dict(id="P-00001", first_name="Ana", last_name="López", email="ana.lopez@gmail.com", city="Lyon", created=pd.Timestamp("2023-01-01")),
+        dict(id="P-00002", first_name="ana", last_name="Lopez", email="Ana.Lopez+friends@gmail.com", phone="+33 6 12 34 56 78",
+             created=pd.Timestamp("2024-01-01")),
+        dict(id="P-00003", first_name="Jean", last_name="Martin", city="Paris", created=pd.Timestamp("2023-01-01")),
+        dict(id="P-00004", first_name="Jean", last_name="Martin", city="Nantes", created=pd.Timestamp("2023-02-01")),
+    ]
+    tables = Tables(schema, {
+        "people": ptable("people", people),
+        "interactions": ptable("interactions", [dict(id="IN-00001", date=pd.Timestamp("2024-05-01"), person="P-00002")]),
+        "dedupe_decisions": ptable("dedupe_decisions", []), "merged": ptable("merged", []),
+    })
+    result = dedupe(tables, now=NOW)
+    assert merged_pairs(result) == {("P-00002", "P-00001")}  # namesakes in two cities are kept apart
+    moved = {(u.table, u.record_id, u.field, u.value) for u in result.changes.updates}
+    assert ("interactions", "IN-00001", "person", "P-00001") in moved
+    assert ("people", "P-00001", "phone", "+33 6 12 34 56 78") in moved

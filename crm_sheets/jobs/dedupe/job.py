@@ -75,7 +75,7 @@ def dedupe(tables: Tables, *, now: datetime, dry_run: bool = False) -> JobResult
         done_rows.append(d)
         if ta is None or tb is None:
             continue  # one of them is gone already (merged or deleted): nothing left to do
-        if ta == tb and ta in ("leads", "contacts", "accounts"):
+        if ta == tb and ta in ("leads", "contacts", "accounts", "people"):
             if clusters.setdefault(ta, Clusters(never)).union(d.record_a, d.record_b):
                 note = f"decided in {decisions_sheet} {d.row_id}"
                 why[d.record_b] = f"duplicate of {d.record_a}, {note}"

@@ -18,7 +18,7 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from crm_sheets.jobs.dedupe import keys as K
 from crm_sheets.model import Tables
 
-PEOPLE = ("leads", "contacts")
+PEOPLE = ("leads", "contacts", "people")  # people: the personal template's one table of persons
 EVIDENCE = ("email", "phone", "name", "company", "domain", "city")
 SUPPORT_CAP = 4.0
 _MAX_BLOCK = 40  # a block larger than this is scanned as a sliding window (sorted neighbourhood)
@@ -548,7 +548,7 @@ def _pairs(ra, rb, i, j, scores, v, floor, evidence) -> list[MatchPair]:
 
 
 def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: float | None = None,
-               tables_to_match: Iterable[str] = ("leads", "contacts", "accounts")) -> list[MatchPair]:
+               tables_to_match: Iterable[str] = ("leads", "contacts", "people", "accounts")) -> list[MatchPair]:
     """Every pair scoring at least ``floor`` (default: the review threshold), best first.
 
     Within leads, contacts and accounts; and across: a lead against contacts (the same person) and
@@ -564,17 +564,18 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
         # keys are computed once, for the pairs within its table and across.
         both = pd.concat(list(people.values()), ignore_index=True) if len(people) > 1 else next(iter(people.values()))
         keysets = _person_keys(both)
-        parts_i, parts_j, lo = [], [], 0
-        for r in people.values():
+        parts_i, parts_j, lo, span = [], [], 0, {}
+        for t, r in people.items():
             hi = lo + len(r)
+            span[t] = (lo, hi)
             if len(r) >= 2:
                 i, j = _pair_index([_slice(k, lo, hi) for k in keysets], len(r))
                 parts_i += [i + lo]
                 parts_j += [j + lo]
             lo = hi
         if "leads" in people and "contacts" in people and len(people["contacts"]):
-            nl = len(people["leads"])
-            i, j = _pair_index(keysets, len(both), lambda i, j: (i < nl) & (j >= nl))
+            (l0, l1), (c0, c1) = span["leads"], span["contacts"]
+            i, j = _pair_index(keysets, len(both), lambda i, j: (i >= l0) & (i < l1) & (j >= c0) & (j < c1))
             parts_i += [i]
             parts_j += [j]
         if parts_i:

@@ -19,6 +19,9 @@ from crm_sheets.model.normalize import fold
 
 JOB = "dedupe"
 SURVIVOR_RULES = ("oldest", "most_complete", "most_recent_activity")
+# where a record's activity is logged: (table, its reference column)
+_ACTIVITY = {"leads": ("activities", "lead"), "contacts": ("activities", "contact"),
+             "accounts": ("activities", "account"), "people": ("interactions", "person")}
 
 
 class Clusters:
@@ -61,8 +64,8 @@ def _id_number(rid: str) -> int:
 def _last_activity(tables: Tables, table: str, ids: list[str]) -> dict[str, pd.Timestamp]:
     """The latest activity date of each record (Activities, plus a lead's Last contacted)."""
     out: dict[str, pd.Timestamp] = {}
-    column = {"leads": "lead", "contacts": "contact", "accounts": "account"}.get(table)
-    act = tables.get("activities")
+    activities, column = _ACTIVITY.get(table, ("activities", None))
+    act = tables.get(activities)
     wanted = set(ids)
     if act is not None and column in act.df.columns and "date" in act.df.columns:
         sub = act.df[act.df[column].isin(wanted)]

@@ -23,11 +23,13 @@ SHOWN = {  # the fields shown side by side, per table
     "leads": ("first_name", "last_name", "email", "phone", "company", "job_title", "city", "country", "created"),
     "contacts": ("first_name", "last_name", "email", "phone", "mobile", "account", "job_title", "city", "created"),
     "accounts": ("name", "website", "phone", "city", "country", "type", "parent", "created"),
+    "people": ("first_name", "last_name", "nickname", "email", "phone", "company", "city", "country", "created"),
 }
 SUMMARY = {
     "leads": ("first_name", "last_name", "email", "phone", "company", "city"),
     "contacts": ("first_name", "last_name", "email", "phone", "account", "city"),
     "accounts": ("name", "website", "phone", "city", "country"),
+    "people": ("first_name", "last_name", "email", "phone", "company", "city"),
 }
 
 
@@ -156,7 +158,7 @@ def sheet_digest(spec: SheetSpec) -> str:
 
 
 def _title(tables: Tables, field: str) -> str:
-    for t in ("leads", "contacts", "accounts"):
+    for t in ("leads", "contacts", "accounts", "people"):
         if t in tables.schema.tables and tables.schema.tables[t].has_field(field):
             return tables.schema.tables[t].field(field).header(tables.lang)
     return field
