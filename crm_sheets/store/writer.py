@@ -1,7 +1,8 @@
 """apply_changeset: write a ChangeSet into a copy of an .xlsx package, patching only the parts it owns.
 
 Untouched zip members are copied with their compressed bytes as they were; a changed worksheet is
-edited as text row by row (no workbook object model, so charts, shapes and sparklines survive).
+edited as text row by row (no workbook object model, so charts, shapes and sparklines survive) and
+streamed from its zip member into the new one, so a write costs the sheets it changes, not the workbook.
 """
 from __future__ import annotations
 
