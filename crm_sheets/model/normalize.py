@@ -57,15 +57,65 @@ def phone_extension(text: str, default_region: str | None = "US") -> str | None:
 @lru_cache(maxsize=65536)
 def _phone(s: str, region: str | None) -> phonenumbers.PhoneNumber | None:
     # Cached: a sheet repeats the same switchboard numbers, and parsing is the slow part of a check.
+    num = _parse_phone(s, region)
+    return num if num is not None and phonenumbers.is_valid_number(num) else None
+
+
+def _parse_phone(s: str, region: str | None) -> phonenumbers.PhoneNumber | None:
     if not s:
         return None
     if s.startswith("00"):
         s = "+" + s[2:]
     try:
-        num = phonenumbers.parse(s, None if s.startswith("+") else region)
+        return phonenumbers.parse(s, None if s.startswith("+") else region)
     except phonenumbers.NumberParseException:
         return None
-    return num if phonenumbers.is_valid_number(num) else None
+
+
+class PhoneBook:
+    """The phone numbers of one run (a check of 100,000 leads sees 130,000 distinct ones), each text
+    parsed once per region and each number validated once, whatever way it was typed.
+
+    Gives the same answers as normalize_phone and phone_extension. Unbounded, so make one per run:
+    the module's LRU cache holds 65,536 numbers and would evict them before a second pass (check
+    --fix checks the fixed data again) comes back to them. Validity depends only on the number
+    (country code and national significant number), so ``+33 6 12 34 56 78`` and the E.164
+    ``+33612345678`` that check --fix writes for it are validated once between them.
+    """
+
+    def __init__(self) -> None:
+        self._numbers: dict[tuple[str, str | None], phonenumbers.PhoneNumber | None] = {}
+        self._valid: dict[tuple, bool] = {}
+
+    def number(self, text: str, default_region: str | None = "US") -> phonenumbers.PhoneNumber | None:
+        """The valid number typed, or None (normalize_phone's reading)."""
+        key = (text, default_region or None)
+        try:
+            return self._numbers[key]
+        except KeyError:
+            pass
+        num = _parse_phone(str(text).strip(), default_region or None)
+        if num is not None:
+            # is_valid_number reads these fields only (region_code_for_number and the national
+            # significant number), so numbers equal in them are equally valid.
+            ident = (num.country_code, num.national_number, num.italian_leading_zero, num.number_of_leading_zeros)
+            valid = self._valid.get(ident)
+            if valid is None:
+                valid = self._valid[ident] = phonenumbers.is_valid_number(num)
+            if not valid:
+                num = None
+        self._numbers[key] = num
+        return num
+
+    def e164(self, text: str, default_region: str | None = "US") -> str | None:
+        """normalize_phone(text, default_region)."""
+        num = self.number(text, default_region)
+        return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164) if num is not None else None
+
+    def extension(self, text: str, default_region: str | None = "US") -> str | None:
+        """phone_extension(text, default_region)."""
+        num = self.number(text, default_region)
+        return (num.extension or None) if num is not None else None
 
 
 # Domains people mean when they type a near miss of them. Real domains that are one letter away from

@@ -19,6 +19,7 @@ from crm_sheets.jobs.check.rules import check_rules
 from crm_sheets.jobs.check.sheet import data_issues_sheet
 from crm_sheets.jobs.check.values import check_invalid, check_typed_text
 from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, Table, Tables
+from crm_sheets.model.normalize import PhoneBook
 
 __all__ = ["check", "find_problems", "fixes_for", "REASONS"]
 
@@ -45,7 +46,8 @@ _RULE_OPERATOR_TABLES = frozenset({"scoring_rules", "assignment_rules"})
 
 def check(tables: Tables, *, now: datetime, fix: bool = False) -> JobResult:
     """Find the data's problems; with ``fix``, also return the safe fixes and report what remains."""
-    findings = find_problems(tables, now=now)
+    phones, verdicts = PhoneBook(), {}  # of the run: the second pass of --fix reuses what the first found
+    findings = find_problems(tables, now=now, phones=phones, verdicts=verdicts)
     result = JobResult(job="check")
     shown_tables = tables
     if fix:
@@ -56,7 +58,7 @@ def check(tables: Tables, *, now: datetime, fix: bool = False) -> JobResult:
         )
         if updates:  # what remains is what the next run would find: check the fixed data again
             shown_tables = _with_updates(tables, updates)
-            findings = find_problems(shown_tables, now=now)
+            findings = find_problems(shown_tables, now=now, phones=phones, verdicts=verdicts)
         result.stats["fixed"] = len(updates)
     result.findings = findings
     for severity in SEVERITY_RANK:
@@ -66,9 +68,14 @@ def check(tables: Tables, *, now: datetime, fix: bool = False) -> JobResult:
     return result
 
 
-def find_problems(tables: Tables, *, now: datetime) -> list[Finding]:
-    """Every finding in the tables, unsorted (the Data Issues sheet sorts them)."""
-    ctx = Context.build(tables, now)
+def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = None,
+                  verdicts: dict | None = None) -> list[Finding]:
+    """Every finding in the tables, unsorted (the Data Issues sheet sorts them).
+
+    ``phones`` and ``verdicts``: caches of a run that checks more than once (check --fix), so each
+    phone number is parsed and validated once; verdicts depend only on the value and the settings.
+    """
+    ctx = Context.build(tables, now, phones, verdicts)
     out = Collector(ctx)
     for table in tables.tables.values():
         kind = table.schema.kind

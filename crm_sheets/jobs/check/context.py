@@ -15,7 +15,7 @@ import pandas as pd
 
 from crm_sheets.model import Finding, Table, Tables
 from crm_sheets.model.tables import quote_sheet
-from crm_sheets.model.normalize import country_code
+from crm_sheets.model.normalize import PhoneBook, country_code
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -28,11 +28,16 @@ class Context:
     region: str = "US"  # default phone region (Settings default_country)
     title_case: bool = True  # Settings check_title_case
     value_context: Any = None  # values.read_context(settings), when values.py is available
+    # Of the whole run, shared by check --fix's two passes: each phone number parsed and validated once.
+    phones: PhoneBook = field(default_factory=PhoneBook)
+    verdicts: dict = field(default_factory=dict)  # (check, value, ...) -> verdict, for checks costly per value
 
     @classmethod
-    def build(cls, tables: Tables, now: datetime) -> "Context":
+    def build(cls, tables: Tables, now: datetime, phones: PhoneBook | None = None, verdicts: dict | None = None) -> "Context":
         region = country_code(str(tables.setting("default_country", "US") or "US")) or "US"
-        ctx = cls(tables, now, tables.lang or "en", region, truthy(tables.setting("check_title_case", True)))
+        ctx = cls(tables, now, tables.lang or "en", region, truthy(tables.setting("check_title_case", True)),
+                  phones=phones if phones is not None else PhoneBook(),
+                  verdicts=verdicts if verdicts is not None else {})
         try:
             from crm_sheets.model.values import read_context
 

@@ -9,12 +9,13 @@ import re
 
 import numpy as np
 import pandas as pd
+import phonenumbers
 
 from crm_sheets.jobs.check.context import Collector, Context, quote, show, text_values
 from crm_sheets.model import Table
 from crm_sheets.model.normalize import (
     clean_spaces, country, country_code, country_name, domain_typo, is_url, needs_title_case, normalize_email,
-    normalize_phone, phone_extension, title_case_name,
+    PhoneBook, title_case_name,
 )
 from crm_sheets.model.schema import Field
 
@@ -126,17 +127,33 @@ def check_phone(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
         keyed = s + "\x1f" + regions  # one key per (number, region); not NUL: factorize stops at it
     else:
         keyed = s + "\x1f" + default
-    report(out, table, f, s, per_value(keyed, lambda k: _phone(*k.split("\x1f"), default)))
+    phones, seen = out.ctx.phones, out.ctx.verdicts
+
+    def decide(key: str) -> tuple | None:
+        # Verdicts are kept for the run: check --fix's second pass finds most values again (the
+        # numbers already in E.164 and the invalid ones, which are not fixed).
+        memo = ("phone", key, default)
+        try:
+            return seen[memo]
+        except KeyError:
+            value, region = key.split("\x1f")
+            verdict = seen[memo] = _phone(value, region, default, phones)
+            return verdict
+
+    report(out, table, f, s, per_value(keyed, decide))
 
 
-def _phone(value: str, region: str, default: str) -> tuple | None:
-    e164 = normalize_phone(value, region) or (normalize_phone(value, default) if region != default else None)
-    if e164 is None:
+def _phone(value: str, region: str, default: str, phones: PhoneBook) -> tuple | None:
+    num = phones.number(value, region)
+    if num is None and region != default:
+        num = phones.number(value, default)
+    if num is None:
         return (
             "invalid-phone", "error", f"{quote(value)} is not a valid phone number (read as a {region} number)",
             "check the digits and write it with its country code, e.g. +33 6 12 34 56 78", None, False,
         )
-    if e164 != value and not phone_extension(value, region):  # E.164 has no room for an extension
+    e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+    if e164 != value and not phones.extension(value, region):  # E.164 has no room for an extension
         return ("phone-format", "info", f"{quote(value)} is not in international form", f"check --fix writes {e164}", e164, True)
     return None
 
