@@ -74,13 +74,15 @@ def child(path: str, fix: bool) -> dict:
     from crm_sheets.store import open_store
 
     times: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     peaks: dict[str, float] = {}
 
     def phase(name: str, fn):
         reset_peak()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()  # CPU of every thread: the machine may be shared
         out = fn()
         times[name] = time.perf_counter() - t
+        cpu[name] = time.process_time() - c
         peaks[name] = peak_mb()
         return out
 
@@ -97,7 +99,7 @@ def child(path: str, fix: bool) -> dict:
     changes = phase("apply", apply_in_memory)
     phase("write", lambda: store.apply(changes, tables))
     return {
-        "times": times, "peaks": peaks, "findings": len(result.findings), "fixed": result.stats.get("fixed", 0),
+        "times": times, "cpu": cpu, "peaks": peaks, "findings": len(result.findings), "fixed": result.stats.get("fixed", 0),
         "records": sum(len(t) for t in tables.tables.values()),
     }
 
@@ -134,6 +136,10 @@ def main() -> None:
         io = (t["read"] + t["write"]) / total * 100
         print(f"{n:>8} {mb:>5.1f} {case:<12} {t['read']:>7.2f} {t['check']:>8.2f} {t['apply']:>8.2f} {t['write']:>8.2f} "
               f"{total:>8.2f} {io:>5.0f}% {r['fixed']:>7} {r['findings']:>9} {max(p.values()):>8.0f}")
+    print("\nCPU s by phase (read / check / apply / write), all threads:")
+    for n, _, case, r in rows:
+        c = r["cpu"]
+        print(f"  {n:>8} {case:<12} {c['read']:.2f} / {c['check']:.2f} / {c['apply']:.2f} / {c['write']:.2f}")
     print("\npeak MB by phase (read / check / apply / write):")
     for n, _, case, r in rows:
         p = r["peaks"]

@@ -31,6 +31,7 @@ class Context:
     # Of the whole run, shared by check --fix's two passes: each phone number parsed and validated once.
     phones: PhoneBook = field(default_factory=PhoneBook)
     verdicts: dict = field(default_factory=dict)  # (check, value, ...) -> verdict, for checks costly per value
+    known_ids: dict = field(default_factory=dict)  # target tables -> their record IDs, for this pass's references
 
     @classmethod
     def build(cls, tables: Tables, now: datetime, phones: PhoneBook | None = None, verdicts: dict | None = None) -> "Context":

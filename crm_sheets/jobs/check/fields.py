@@ -84,7 +84,16 @@ def check_email(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     s = text_values(col)
     if not len(s):
         return
-    verdicts = per_value(s, _email)
+    seen = out.ctx.verdicts  # of the run: check --fix's second pass meets most addresses again
+
+    def decide(value: str) -> tuple | None:
+        try:
+            return seen[("email", value)]
+        except KeyError:
+            verdict = seen[("email", value)] = _email(value)
+            return verdict
+
+    verdicts = per_value(s, decide)
     # The typo's fix includes the tidy-up, so a cell with both reports the typo (one fix per cell).
     report(out, table, f, s, verdicts.map(lambda v: (v[1] or v[0]) if v else None))
 

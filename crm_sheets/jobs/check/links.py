@@ -67,9 +67,12 @@ def check_reference(out: Collector, table: Table, f: Field, col: pd.Series) -> N
     s = text_values(col)
     if not len(s):
         return
-    known = set()
-    for t in targets.values():
-        known.update(t.df.index.astype(str))
+    key = tuple(sorted(t.name for t in targets.values()))
+    known = out.ctx.known_ids.get(key)
+    if known is None:  # once per target: Activities' "related" alone points into 260,000 records
+        known = out.ctx.known_ids[key] = set()
+        for t in targets.values():
+            known.update(t.df.index.astype(str))
     bad = s[~s.isin(known)]
     for rid, value in zip(bad.index, bad):
         m = _LOOSE_ID.match(value)
