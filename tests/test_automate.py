@@ -257,3 +257,39 @@ def test_dry_run_computes_the_same_but_keeps_the_state():
     state = {"version": 1, "fired": {}}
     r = automate(t, now=NOW, state=state, dry_run=True)
     assert len(r.effects) == 1 and r.state == state and r.stats["dry_run"] is True
+
+
+def test_digest_rule_naming_chat_posts_each_owners_digest_to_the_team_chat_once_a_week():
+    rule = {"name": "Weekly digest", "active": True, "table": "tasks", "trigger": "schedule", "trigger_value": "Monday",
+            "action": "send_digest", "template": "digest, Team chat"}
+    tasks = [{"title": f"Call {n}", "due": datetime(2026, 11, 3), "owner": "Hugo Bernard", "status": "open"} for n in range(7)]
+    t = make_tables(tasks=tasks, automations=[rule])
+    r = automate(t, now=NOW)
+    assert [(e.kind, e.key) for e in r.effects] == [("email", "weekly-digest:TM-00002:2026-W45"), ("chat", "weekly-digest:TM-00002:2026-W45:chat")]
+    chat = r.effects[1].payload["text"]
+    assert chat.startswith("Hugo Bernard — Your week: 7 tasks\nTasks due and overdue (7):\n- 2026-11-03  Call 0")
+    assert chat.endswith("- … and 2 more") and "Call 5" not in chat, "a chat post lists the first five"
+    assert automate(t, now=NOW + timedelta(days=1), state=r.state).effects == [], "once a week, on each channel"
+    t.df("automations").at["row2", "template"] = "chat"
+    [only_chat] = automate(t, now=NOW + timedelta(days=7), state=r.state).effects
+    assert (only_chat.kind, only_chat.payload["text"].splitlines()[0]) == ("chat", "Hugo Bernard — weekly digest")
+    t.df("automations").at["row2", "template"] = "digest, welcome"
+    bad = automate(t, now=NOW, state=r.state)
+    assert bad.effects == [] and "a digest names one email template" in bad.findings[0].message
+
+
+def test_fired_keys_of_gone_records_and_past_periods_are_pruned_but_quiet_spells_are_kept():
+    rules = [{"name": "Weekly digest", "active": True, "table": "tasks", "trigger": "schedule", "trigger_value": "Monday", "action": "send_digest", "template": "digest"},
+             {"name": "Nudge", "active": True, "table": "leads", "trigger": "no_activity", "days": 14, "action": "create_task", "template": "Call {{ first_name }}"}]
+    t = make_tables(leads=[lead(created=datetime(2026, 1, 5))], automations=rules)
+    state = {"version": 1, "fired": {
+        "nudge:L-00001:2026-01-05": "2026-01-20",  # the lead is still quiet since then: must not fire again
+        "nudge:L-00777:2026-01-05": "2026-01-20",  # that lead was deleted (or merged away)
+        "weekly-digest:TM-00002:2026-W40": "2026-09-28",  # five weeks ago
+        "weekly-digest:TM-00002:2026-W43:chat": "2026-10-19",  # two weeks ago: kept a little longer
+        "seq:CP-00009:CM-00042:1": "2026-10-01",  # a campaign member that no longer exists
+    }}
+    r = automate(t, now=NOW, state=state)
+    assert r.effects == [] and r.changes.appends == []
+    assert sorted(r.state["fired"]) == ["nudge:L-00001:2026-01-05", "weekly-digest:TM-00002:2026-W43:chat"]
+    assert r.stats["fired_keys_pruned"] == 3

@@ -2,7 +2,8 @@
 
 Order matters and is fixed: scores and owners first (so emails can name the owner), then the
 Automations rows in sheet order, then drip sequences (which may include members just added). The
-returned state is the new snapshot plus the keys that fired; the runner stores it beside the workbook.
+returned state is the new snapshot plus the keys that fired (less those that can never fire again, see
+prune.py); the runner stores it beside the workbook.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import datetime
 from crm_sheets.jobs.automate.actions import MEMBER_LINK
 from crm_sheets.jobs.automate.assignment import assign_owners
 from crm_sheets.jobs.automate.context import Run, working_copy
+from crm_sheets.jobs.automate.prune import prune_fired
 from crm_sheets.jobs.automate.scoring import score_leads
 from crm_sheets.jobs.automate.sequences import advance_sequences, compile_sequences
 from crm_sheets.jobs.automate.snapshot import take
@@ -39,11 +41,15 @@ def automate(tables: Tables, *, now: datetime, state: dict | None = None, dry_ru
     awaited = {fold(a.template) for a in automations if a.action == "add_to_campaign" and a.table in MEMBER_LINK}
     advance_sequences(run, compile_sequences(run, awaited))
     run.flush()
+    periodic = {a.key for a in automations if a.trigger in ("schedule", "date_reached")}
+    fired, dropped = prune_fired(run.fired, run.tables, run.today.date(), periodic=periodic)
+    if dropped:
+        run.count("fired_keys_pruned", dropped)
     new_state = {
         "version": STATE_VERSION,
         "last_run": now.isoformat(timespec="seconds"),
         "tables": take(run.tables, watched(automations)),
-        "fired": run.fired,
+        "fired": fired,
         "round_robin": run.state["round_robin"],
     }
     result = JobResult(job="automate", changes=run.changes, findings=run.findings, effects=run.effects,
