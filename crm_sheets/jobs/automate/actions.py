@@ -15,6 +15,7 @@ from crm_sheets.jobs.automate.rules import BadRule, _reader, find_field, text, t
 from crm_sheets.jobs.automate.templates import TemplateProblem, check_template, compose, merge_fields, names_used, render, team_member
 from crm_sheets.model import Effect
 from crm_sheets.model.normalize import fold, normalize_email
+from crm_sheets.model.values import fold_option, option_lookup
 
 MEMBER_LINK = {"leads": "lead", "contacts": "contact"}
 MARKETING_TABLES = {"leads", "contacts"}  # email to these people needs consent; deal email is one-to-one sales mail
@@ -45,6 +46,27 @@ def email_template(run: Run, key: str, column: str = "template") -> EmailTemplat
     keys = ", ".join(text(k) for k in t.df["key"].dropna())
     what = f'"{key}" is not a template of {t.sheet or "Email Templates"}' if key else "the action needs an email template"
     raise BadRule(column, key or None, what, f"use one of {keys or 'the templates'}")
+
+
+CHAT_WORDS = {"chat", "team chat", "slack", "teams", "messagerie"}
+
+
+def digest_channels(run: Run, raw: str) -> tuple[EmailTemplate | None, bool]:
+    """A digest's Template cell: its email template and/or "chat" ("digest, chat", "chat")."""
+    words = set(CHAT_WORDS)
+    if "channel" in run.tables.schema.lists:  # "Team chat", "Messagerie": the Channel list's chat option
+        words |= {fold_option(label) for label, key in option_lookup(run.tables.list("channel")).items() if key == "chat"}
+    email, chat = None, False
+    for part in [p for p in re.split(r"\s*[,;+]\s*", raw or "") if p]:
+        if fold_option(part) in {fold_option(w) for w in words}:
+            chat = True
+        elif email is None:
+            email = email_template(run, part)
+        else:
+            raise BadRule("template", raw, "a digest names one email template", "write its key, and chat to post to the team chat too, e.g. digest, chat")
+    if email is None and not chat:
+        email_template(run, "")  # says which templates there are
+    return email, chat
 
 
 def sender(run: Run) -> str:

@@ -1,7 +1,9 @@
 """Reminders: a digest per owner of tasks due and overdue, deals closing this week and stalled deals.
 
 Sent by an Automations row with the schedule trigger and the Send digest action (weekly on the day it
-names, or daily), once per owner and period. The digest template's body comes first, then the lists.
+names, or daily), once per owner, period and channel. Its Template cell names the email template, and
+"chat" to post each digest to the team chat too ("digest, chat"; "chat" alone: chat only). The email
+has the template's body, then the lists; the chat post has the first lines of each list.
 Team members who are away, or have nothing due, get nothing.
 """
 from __future__ import annotations
@@ -22,9 +24,12 @@ from crm_sheets.model.values import parse_number
 
 OPEN_TASK = {"open", "in_progress"}
 HEADINGS = {
-    "en": {"tasks": "Tasks due and overdue", "closing": "Deals closing this week", "stalled": "Stalled deals", "overdue": "overdue"},
-    "fr": {"tasks": "Tâches à faire et en retard", "closing": "Affaires qui se concluent cette semaine", "stalled": "Affaires bloquées", "overdue": "en retard"},
+    "en": {"tasks": "Tasks due and overdue", "closing": "Deals closing this week", "stalled": "Stalled deals", "overdue": "overdue",
+           "weekly": "weekly digest", "daily": "daily digest", "more": "… and {n} more"},
+    "fr": {"tasks": "Tâches à faire et en retard", "closing": "Affaires qui se concluent cette semaine", "stalled": "Affaires bloquées", "overdue": "en retard",
+           "weekly": "récapitulatif de la semaine", "daily": "récapitulatif du jour", "more": "… et {n} de plus"},
 }
+CHAT_LINES = 5  # per list in a chat post; the email lists everything
 
 
 @dataclass
@@ -93,6 +98,8 @@ def digest_for(run: Run, owner: str, *, weekly: bool = True, books: _Books | Non
 
 
 def send_digests(run: Run, automation: Any, period: str) -> None:
+    """Each Team member's digest by email (the rule's email template) and/or to the team chat (the rule
+    names chat): one idempotency key per member, period and channel."""
     team = run.tables.get("team")
     if team is None or "name" not in team.df.columns:
         return
@@ -101,23 +108,35 @@ def send_digests(run: Run, automation: Any, period: str) -> None:
     for tmid, member in team.df.iterrows():
         name, email = text(member.get("name")), normalize_email(text(member.get("email"))) if text(member.get("email")) else None
         key = f"{automation.key}:{tmid}:{period}"
-        if not name or not email or ticked(member.get("away")) or run.has_fired(key):
+        by_email = automation.email is not None and email is not None and not run.has_fired(key)
+        by_chat = getattr(automation, "chat", False) and not run.has_fired(f"{key}:chat")
+        if not name or ticked(member.get("away")) or not (by_email or by_chat):
             continue
         lists = digest_for(run, name, weekly=weekly, books=books)
         if not any(lists.values()):
             continue
         fields = {"owner": name, "owner_first_name": name.split(" ")[0], "count": len(lists["tasks"]),
                   "today": run.today.date().isoformat(), **lists}
-        body_text, body_html = _listing(run.lang, lists)
-        mail = compose(automation.email.subject, automation.email.body, fields, sender=actions.sender(run), lang=run.lang,
-                       unsubscribe=False, appendix_text=body_text, appendix_html=body_html)
-        payload = {"to": email, "from": actions.sender(run), "subject": mail.subject, "text": mail.text, "html": mail.html, "unsubscribe": ""}
-        run.emit(Effect("email", key, payload, "team", str(tmid)))
-        run.mark(key)
-        run.count("digests")
+        subject = ""
+        if automation.email is not None:
+            body_text, body_html = _listing(run.lang, lists)
+            mail = compose(automation.email.subject, automation.email.body, fields, sender=actions.sender(run), lang=run.lang,
+                           unsubscribe=False, appendix_text=body_text, appendix_html=body_html)
+            subject = mail.subject
+        if by_email:
+            payload = {"to": email, "from": actions.sender(run), "subject": mail.subject, "text": mail.text, "html": mail.html, "unsubscribe": ""}
+            run.emit(Effect("email", key, payload, "team", str(tmid)))
+            run.mark(key)
+            run.count("digests")
+        if by_chat:
+            heading = subject or HEADINGS.get(run.lang, HEADINGS["en"])["weekly" if weekly else "daily"]
+            run.emit(Effect("chat", f"{key}:chat", {"text": f"{name} — {heading}\n" + _listing(run.lang, lists, limit=CHAT_LINES)[0]}, "team", str(tmid)))
+            run.mark(f"{key}:chat")
+            run.count("chat_digests")
 
 
-def _listing(lang: str, lists: dict[str, list[dict[str, Any]]]) -> tuple[str, str]:
+def _listing(lang: str, lists: dict[str, list[dict[str, Any]]], limit: int | None = None) -> tuple[str, str]:
+    """The digest's lists as text and HTML; ``limit`` keeps the first lines of each (a chat post stays short)."""
     h = HEADINGS.get(lang, HEADINGS["en"])
     text_parts, html_parts = [], []
     for section in ("tasks", "closing", "stalled"):
@@ -125,11 +144,13 @@ def _listing(lang: str, lists: dict[str, list[dict[str, Any]]]) -> tuple[str, st
         if not items:
             continue
         lines = []
-        for it in items:
+        for it in items[:limit]:
             if section == "tasks":
                 lines.append(f"{it['due']}  {it['title']}" + (f" ({it['related']})" if it["related"] else "") + (f" — {h['overdue']}" if it["overdue"] else ""))
             else:
                 lines.append(f"{it['name']} ({it['id']}) — {it['stage']}" + (f", {it['amount']}" if it["amount"] != "" else "") + (f", {it['close_date']}" if it["close_date"] else ""))
+        if limit is not None and len(items) > limit:
+            lines.append(h["more"].format(n=len(items) - limit))
         text_parts.append(f"{h[section]} ({len(items)}):\n" + "\n".join(f"- {line}" for line in lines))
         html_parts.append(f"<h3>{html.escape(h[section])} ({len(items)})</h3>\n<ul>\n" + "".join(f"<li>{html.escape(line)}</li>\n" for line in lines) + "</ul>\n")
     return "\n\n".join(text_parts), "".join(html_parts)

@@ -48,7 +48,8 @@ class Automation:
     template: str = ""
     assign_to: str = ""
     due_in_days: int | None = None
-    email: Any = None  # actions.EmailTemplate for send_email / send_digest
+    email: Any = None  # actions.EmailTemplate for send_email / send_digest (None: a digest to the chat only)
+    chat: bool = False  # send_digest: post each digest to the team chat too
     set_to: tuple[str, Any] | None = None
 
 
@@ -135,8 +136,10 @@ def _compile(run: Run, rid: str, row: dict[str, Any]) -> Automation:
     a.assign_to = text(row.get("assign_to"))
     due = text(row.get("due_in_days"))
     a.due_in_days = int(parse_number(due) or 0) if due else None
-    if a.action in ("send_email", "send_digest"):
+    if a.action == "send_email":
         a.email = actions.email_template(run, a.template)
+    elif a.action == "send_digest":
+        a.email, a.chat = actions.digest_channels(run, a.template)
     elif a.action in ("create_task", "notify_chat") and a.template:
         try:
             check_template(a.template)
