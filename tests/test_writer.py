@@ -277,6 +277,8 @@ def test_a_worksheet_read_in_small_pieces_gives_the_same_rows_and_output_as_read
         sheet.move_rows({2: None, 3: 2, 4: 3, 5: 4, 6: 5})
         sheet.put_cells(6, {"A": '<c r="A6" t="inlineStr"><is><t>L-00006</t></is></c>'})
     assert pieces.to_bytes() == whole.to_bytes()
+    rows = list(pieces.chunks(block=200))[1:-1]  # between the head and the tail: rows, about 200 bytes at a time
+    assert len(rows) > 1 and max(map(len, rows)) < 200 + max(len(r) for _, r in pieces.rows.items())
     out = whole.to_bytes().decode()
     assert '<row r="2"' in out and '<c r="H2"><v>99</v></c>' in out and "L-00002" not in out
     assert '<row r="9"' in out and '<row r="7"' not in out  # rows below the table keep their place

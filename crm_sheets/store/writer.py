@@ -335,8 +335,9 @@ class SheetEdit:
                     return None
         return number
 
-    def _source_text(self, i: int) -> str:
-        row = self._spool.read(self._st[i], self._en[i]).decode("utf-8")
+    def _source_text(self, i: int, raw: bytes | None = None) -> str:
+        """Source row i as it is now (numbered, moved, its formulas following moved rows)."""
+        row = (self._spool.read(self._st[i], self._en[i]) if raw is None else raw).decode("utf-8")
         number = self._rn[i]
         if i in self._no_r:
             row = row.replace("row", f'row r="{number}"', 1)
@@ -521,6 +522,7 @@ class SheetEdit:
         out: list[bytes] = []
         size = 0
         raw_ok = not self._maps
+        st, en, rn = self._st, self._en, self._rn
         for kind, _, payload in self._plan():
             if kind == "over":
                 out.append(payload.encode("utf-8"))
@@ -531,19 +533,23 @@ class SheetEdit:
                 while a < len(idx):
                     # a stretch of rows that lie one after the other in the spool, up to ``block`` bytes
                     b = a + 1
-                    while b < len(idx) and idx[b] == idx[b - 1] + 1 and self._en[idx[b]] - self._st[idx[a]] < block:
+                    while b < len(idx) and idx[b] == idx[b - 1] + 1 and en[idx[b]] - st[idx[a]] < block:
                         b += 1
-                    data = self._spool.read(self._st[idx[a]], self._en[idx[b - 1]])
-                    if raw_ok or (b"<f" not in data and all(self._current(self._rn[i]) == self._rn[i] for i in idx[a:b])):
-                        if self._no_r.isdisjoint(range(idx[a], idx[b - 1] + 1)):
-                            out.append(data)
-                            size += len(data)
-                            a = b
-                            continue
-                    for i in idx[a:b]:
-                        out.append(self._source_text(i).encode("utf-8"))
-                        size += len(out[-1])
+                    base = st[idx[a]]
+                    data = self._spool.read(base, en[idx[b - 1]])
+                    if (raw_ok or b"<f" not in data and all(self._current(rn[i]) == rn[i] for i in idx[a:b])) \
+                            and (not self._no_r or self._no_r.isdisjoint(range(idx[a], idx[b - 1] + 1))):
+                        out.append(data)
+                        size += len(data)
+                    else:
+                        for i in idx[a:b]:
+                            text = self._source_text(i, data[st[i] - base: en[i] - base])
+                            out.append(text.encode("utf-8"))
+                            size += len(out[-1])
                     a = b
+                    if size >= block:
+                        yield b"".join(out)
+                        out, size = [], 0
             if size >= block:
                 yield b"".join(out)
                 out, size = [], 0
