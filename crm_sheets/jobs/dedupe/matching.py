@@ -151,7 +151,8 @@ def account_records(tables: Tables, region: str = "US") -> pd.DataFrame:
 # Blocking
 
 
-def _block(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, window: int = _MAX_BLOCK) -> np.ndarray:
+def _block(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, window: int = _MAX_BLOCK,
+           allowed=None) -> np.ndarray:
     """Pairs (encoded i * n + j, i < j) of records sharing a non-empty key.
 
     ``keys`` may be several arrays sharing one key space (a name key and its first/last swapped
@@ -178,7 +179,11 @@ def _block(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, window: i
             break
         same = eq & (order[d:] != order[:-d])
         a, b = order[:-d][same], order[d:][same]
-        out.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
+        a, b = np.minimum(a, b).astype(np.int64), np.maximum(a, b)
+        if allowed is not None:  # dropped here, before the pairs of all passes are put together
+            keep = allowed(a, b)
+            a, b = a[keep], b[keep]
+        out.append(a * n + b)
     return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
 
 
@@ -227,13 +232,9 @@ def _slice(keyset: tuple, lo: int, hi: int) -> tuple:
 
 
 def _pair_index(keysets: Iterable[tuple], n: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
-    codes = [_block(k, sec, w) for k, sec, w in keysets]
+    codes = [_block(k, sec, w, allowed) for k, sec, w in keysets]
     allp = pd.unique(np.concatenate(codes)) if codes else np.empty(0, dtype=np.int64)
-    i, j = allp // n, allp % n
-    if allowed is not None:
-        keep = allowed(i, j)
-        i, j = i[keep], j[keep]
-    return i, j
+    return allp // n, allp % n
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,6 +245,28 @@ def _sim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if len(a) == 0:
         return np.empty(0)
     return process.cpdist(list(a), list(b), scorer=JaroWinkler.normalized_similarity, workers=-1)
+
+
+def _sim_by_code(strings: np.ndarray, codes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """_sim of strings[i] and strings[j], computed once per distinct pair of codes (see _codes)."""
+    if len(i) == 0:
+        return np.empty(0)
+    ca, cb = codes[i].astype(np.int64), codes[j].astype(np.int64)
+    key = np.minimum(ca, cb) * (int(codes.max()) + 1) + np.maximum(ca, cb)  # Jaro-Winkler is symmetric
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return _sim(strings[i[first]], strings[j[first]])[inverse.ravel()]
+
+
+def _sim_once(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """_sim of each pair, computed once per distinct pair of strings: candidate pairs repeat the same
+    two company names (or names) thousands of times."""
+    if len(a) == 0:
+        return np.empty(0)
+    codes, uniques = pd.factorize(np.concatenate([a, b]))
+    ca, cb = codes[:len(a)].astype(np.int64), codes[len(a):].astype(np.int64)
+    key = np.minimum(ca, cb) * len(uniques) + np.maximum(ca, cb)  # Jaro-Winkler is symmetric
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return _sim(a[first], b[first])[inverse.ravel()]
 
 
 def _osa(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -392,29 +415,34 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     same_p = ((p1a >= 0) & ((p1a == p1b) | (p1a == p2b))) | ((p2a >= 0) & ((p2a == p1b) | (p2a == p2b)))
     any_a, any_b = (p1a >= 0) | (p2a >= 0), (p1b >= 0) | (p2b >= 0)
     v["phone"] = np.where(same_p, 2.0, np.where(any_a & any_b, -0.5, 0.0))
-    ka, kb = P["CO"][i], P["CO"][j]
-    both_k = (ka >= 0) & (kb >= 0)
-    same_k = both_k & (ka == kb)
-    rest = both_k & ~same_k
-    k_close = np.zeros(n, dtype=bool)
-    if rest.any():
-        idx = np.flatnonzero(rest)
-        k_close[idx] = _sim(P["company"][i[idx]], P["company"][j[idx]]) >= 0.9
-    v["company"] = np.where(same_k, 2.5, np.where(k_close, 1.5, np.where(rest, -1.5, 0.0)))
     da, db = P["CD"][i], P["CD"][j]
     v["domain"] = np.where((da >= 0) & (da == db), 1.0, np.where((da >= 0) & (db >= 0), -0.5, 0.0))
     ca, cb = P["CI"][i], P["CI"][j]
     city = np.where((ca >= 0) & (ca == cb), 0.5, np.where((ca >= 0) & (cb >= 0), -0.7, 0.0))
     city += np.where((P["CT"][i] >= 0) & (P["CT"][j] >= 0) & (P["CT"][i] != P["CT"][j]), -1.0, 0.0)
     v["city"] = city
+    ka, kb = P["CO"][i], P["CO"][j]
+    both_k = (ka >= 0) & (kb >= 0)
+    same_k = both_k & (ka == kb)
+    rest = both_k & ~same_k
+    best_email = np.where(maybe_typo, 1.5, email_w) if "email" in evidence else 0.0
+    need = np.log(floor / (1 - floor)) if 0 < floor < 1 else -np.inf
+    best_name = 3.0 if "name" in evidence else 0.0
+    # Two different company names are compared (the slow part) only where 'similar' could lift the
+    # pair to ``floor``; elsewhere they count as different, which changes no pair that is kept.
+    others = sum(v[k] for k in ("phone", "domain", "city") if k in evidence) + np.zeros(n)
+    best_company = np.where(rest, 1.5, 0.0) if "company" in evidence else 0.0
+    rest &= -3.0 + np.minimum(others + best_company, SUPPORT_CAP) + best_email + best_name >= need
+    k_close = np.zeros(n, dtype=bool)
+    if rest.any():
+        idx = np.flatnonzero(rest)
+        k_close[idx] = _sim_by_code(P["company"], P["CO"], i[idx], j[idx]) >= 0.9
+    v["company"] = np.where(same_k, 2.5, np.where(k_close, 1.5, np.where(both_k & ~same_k, -1.5, 0.0)))
     support = sum(v[k] for k in ("phone", "company", "domain", "city") if k in evidence)
     support = np.minimum(support, SUPPORT_CAP) if n else np.zeros(0)
 
     # names, both orientations (first/last swapped), best kept; only where the score can reach floor
-    best_email = np.where(maybe_typo, 1.5, email_w) if "email" in evidence else 0.0
-    cheap = -3.0 + support + best_email
-    need = np.log(floor / (1 - floor)) if 0 < floor < 1 else -np.inf
-    todo = np.flatnonzero(cheap + (3.0 if "name" in evidence else 0.0) >= need)
+    todo = np.flatnonzero(-3.0 + support + best_email + best_name >= need)
     name_w, conflict, swapped = np.full(n, -4.0), np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
     if len(todo):
         ti, tj = i[todo], j[todo]
@@ -449,7 +477,7 @@ def score_lead_accounts(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np
     same = both & (ka == kb)
     k_sim = np.zeros(n)
     if (both & ~same).any():
-        k_sim[both & ~same] = _sim(ka[both & ~same], kb[both & ~same])
+        k_sim[both & ~same] = _sim_once(ka[both & ~same], kb[both & ~same])
     wc = np.where(same, 3.6, np.where(k_sim >= 0.92, 2.0, np.where(both, -3.0, 0.0)))
     da, db = A["cdomain"], B["cdomain"]
     wd = np.where((da != "") & (da == db), 4.0, np.where((da != "") & (db != ""), -2.0, 0.0))
@@ -470,7 +498,7 @@ def score_accounts(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndar
     same = both & (ka == kb)
     k_sim = np.zeros(n)
     if (both & ~same).any():
-        k_sim[both & ~same] = _sim(ka[both & ~same], kb[both & ~same])
+        k_sim[both & ~same] = _sim_once(ka[both & ~same], kb[both & ~same])
     w = np.where(same, 4.0, np.where(k_sim >= 0.92, 2.0, np.where(k_sim >= 0.85, 0.5, np.where(both, -4.0, 0.0))))
     total += w  # a company's name always counts
     v["company"] = w
