@@ -1235,7 +1235,11 @@ class _Patch:
         if not isinstance(value, (dt.date, dt.datetime)):
             return None
         name = "datetime" if isinstance(value, dt.datetime) else "date"
-        return self._styles([(name, None)])[(name, None)]
+        # styles.xml only ever grows, so an index stays valid: look it up once per run, not per cell
+        cache = self.__dict__.setdefault("_date_xfs", {})
+        if name not in cache:
+            cache[name] = self._styles([(name, None)])[(name, None)]
+        return cache[name]
 
     def _styles(self, wanted: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], int]:
         part = next((r.target for r in self.pkg.workbook_rels if r.type.endswith("/styles")), "xl/styles.xml")
