@@ -162,14 +162,15 @@ def _block(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, window: i
     """
     parts = keys if isinstance(keys, list) else [keys]
     n = len(parts[0])
-    allkeys = np.concatenate(parts)
+    codes = np.concatenate(parts)
+    if codes.dtype == object:
+        codes = _codes(*parts)
+        codes = np.concatenate(codes) if len(parts) > 1 else codes[0]
     rows = np.tile(np.arange(n), len(parts))
-    codes = pd.factorize(allkeys)[0]
-    codes[allkeys == ""] = -1
     idx = np.flatnonzero(codes >= 0)
     if len(idx) < 2:
         return np.empty(0, dtype=np.int64)
-    sec_codes = pd.factorize(secondary)[0][rows[idx]]
+    sec_codes = (pd.factorize(secondary)[0] if secondary.dtype == object else secondary)[rows[idx]]
     idx = idx[np.lexsort((sec_codes, codes[idx]))]
     sk, order = codes[idx], rows[idx]
     out = []
@@ -213,7 +214,7 @@ def _person_keys(r: pd.DataFrame) -> list[tuple]:
     org = np.where(company != "", company, cdomain).astype(object)
     place = org + "|" + r["city"].to_numpy(object)
     name = last + " " + first
-    return [
+    return _coded([
         (r["email"].to_numpy(object), name, _MAX_BLOCK),
         ([r["phone1"].to_numpy(object), r["phone2"].to_numpy(object)], name, _MAX_BLOCK),
         (when(~role, local), name, 8),
@@ -221,7 +222,24 @@ def _person_keys(r: pd.DataFrame) -> list[tuple]:
         ([when(both, sdx_last, f0), when(both, sdx_first, l0)], place, 5),  # typos, also swapped
         (when((last != "") & (org != ""), last, org), name, 20),
         (when((c1 != "") & (org != ""), c1, org), name, 20),
-    ]
+    ])
+
+
+def _coded(keysets: list[tuple]) -> list[tuple]:
+    """The keysets with integer codes in place of strings ('' -> -1), each array factorized once for
+    the passes within each table and across."""
+    seen: dict[int, np.ndarray] = {}
+
+    def sec(a: np.ndarray) -> np.ndarray:
+        if id(a) not in seen:
+            seen[id(a)] = pd.factorize(a)[0]
+        return seen[id(a)]
+
+    out = []
+    for keys, secondary, window in keysets:
+        codes = _codes(*keys) if isinstance(keys, list) else _codes(keys)[0]
+        out.append((codes, sec(secondary), window))
+    return out
 
 
 def _slice(keyset: tuple, lo: int, hi: int) -> tuple:
@@ -274,6 +292,11 @@ def _osa(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if len(a) == 0:
         return np.empty(0)
     return process.cpdist(list(a), list(b), scorer=OSA.distance, workers=-1)
+
+
+def _log_odds(p: float) -> float:
+    """The total a score must reach to be at least ``p`` (-inf for 0: every pair), less a hair for rounding."""
+    return float(np.log(p / (1 - p))) - 1e-9 if 0 < p < 1 else (-np.inf if p <= 0 else np.inf)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -426,7 +449,7 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     same_k = both_k & (ka == kb)
     rest = both_k & ~same_k
     best_email = np.where(maybe_typo, 1.5, email_w) if "email" in evidence else 0.0
-    need = np.log(floor / (1 - floor)) if 0 < floor < 1 else -np.inf
+    need = _log_odds(floor)
     best_name = 3.0 if "name" in evidence else 0.0
     # Two different company names are compared (the slow part) only where 'similar' could lift the
     # pair to ``floor``; elsewhere they count as different, which changes no pair that is kept.
@@ -463,45 +486,38 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
 
 
 def score_lead_accounts(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarray,
-                        evidence: frozenset[str] = frozenset(EVIDENCE)) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                        evidence: frozenset[str] = frozenset(EVIDENCE), floor: float = 0.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Scores of (lead, account) pairs: does the lead work for this account?
 
     Only the company name and the domain count: a lead's phone is the person's line and its city
     where the person sits, neither contradicts the company. Either one agreeing is enough.
+    Different names are compared only where 'similar' could lift the pair to ``floor``.
     """
     A = {c: ra[c].to_numpy(object)[i] for c in ("company", "cdomain")}
     B = {c: rb[c].to_numpy(object)[j] for c in ("company", "cdomain")}
     n = len(i)
+    da, db = A["cdomain"], B["cdomain"]
+    wd = np.where((da != "") & (da == db), 4.0, np.where((da != "") & (db != ""), -2.0, 0.0))
     ka, kb = A["company"], B["company"]
     both = (ka != "") & (kb != "")
     same = both & (ka == kb)
     k_sim = np.zeros(n)
-    if (both & ~same).any():
-        k_sim[both & ~same] = _sim_once(ka[both & ~same], kb[both & ~same])
+    compare = both & ~same & (-1.0 + 2.0 + (wd if "domain" in evidence else 0.0) >= _log_odds(floor))
+    if compare.any():
+        k_sim[compare] = _sim_once(ka[compare], kb[compare])
     wc = np.where(same, 3.6, np.where(k_sim >= 0.92, 2.0, np.where(both, -3.0, 0.0)))
-    da, db = A["cdomain"], B["cdomain"]
-    wd = np.where((da != "") & (da == db), 4.0, np.where((da != "") & (db != ""), -2.0, 0.0))
     total = -1.0 + wc + (wd if "domain" in evidence else 0.0)
     return _sigmoid(total), {"company": np.where(wc == 3.6, 4.0, wc), "domain": np.where(wd == 4.0, 3.0, wd)}
 
 
 def score_accounts(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarray,
-                   evidence: frozenset[str] = frozenset(EVIDENCE)) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Scores of pairs of accounts."""
+                   evidence: frozenset[str] = frozenset(EVIDENCE), floor: float = 0.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Scores of pairs of accounts (different names compared only where they could matter, as for leads)."""
     A = {c: ra[c].to_numpy(object)[i] for c in ("company", "cdomain", "phone1", "city", "country")}
     B = {c: rb[c].to_numpy(object)[j] for c in ("company", "cdomain", "phone1", "city", "country")}
     n = len(i)
     total = np.full(n, -3.0)
     v: dict[str, np.ndarray] = {}
-    ka, kb = A["company"], B["company"]
-    both = (ka != "") & (kb != "")
-    same = both & (ka == kb)
-    k_sim = np.zeros(n)
-    if (both & ~same).any():
-        k_sim[both & ~same] = _sim_once(ka[both & ~same], kb[both & ~same])
-    w = np.where(same, 4.0, np.where(k_sim >= 0.92, 2.0, np.where(k_sim >= 0.85, 0.5, np.where(both, -4.0, 0.0))))
-    total += w  # a company's name always counts
-    v["company"] = w
     da, db = A["cdomain"], B["cdomain"]
     w = np.where((da != "") & (da == db), 3.0, np.where((da != "") & (db != ""), -2.0, 0.0))
     if "domain" in evidence:
@@ -518,6 +534,16 @@ def score_accounts(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndar
     if "city" in evidence:
         total += w
     v["city"] = w
+    ka, kb = A["company"], B["company"]
+    both = (ka != "") & (kb != "")
+    same = both & (ka == kb)
+    k_sim = np.zeros(n)
+    compare = both & ~same & (total + 2.0 >= _log_odds(floor))
+    if compare.any():
+        k_sim[compare] = _sim_once(ka[compare], kb[compare])
+    w = np.where(same, 4.0, np.where(k_sim >= 0.92, 2.0, np.where(k_sim >= 0.85, 0.5, np.where(both, -4.0, 0.0))))
+    total += w  # a company's name always counts
+    v["company"] = w
     return _sigmoid(total), v
 
 
@@ -630,7 +656,7 @@ def _account_pairs(acc: pd.DataFrame, s: MatchSettings, floor: float) -> list[Ma
     rid, parent = acc["rid"].to_numpy(object), acc["parent"].to_numpy(object)
     keep = (parent[i] != rid[j]) & (parent[j] != rid[i])
     i, j = i[keep], j[keep]
-    scores, v = score_accounts(acc, acc, i, j, s.evidence)
+    scores, v = score_accounts(acc, acc, i, j, s.evidence, floor)
     return _pairs(acc, acc, i, j, scores, v, floor, s.evidence)
 
 
@@ -642,7 +668,7 @@ def _lead_account_pairs(leads: pd.DataFrame, acc: pd.DataFrame, s: MatchSettings
     # many leads work for one account: a wide window so that each of them meets it
     keysets = [(comp, comp, 400), (both["cdomain"].to_numpy(object), comp, 400)]
     i, j = _pair_index(keysets, len(both), lambda i, j: (i < nl) & (j >= nl))
-    scores, v = score_lead_accounts(both, both, i, j, s.evidence)
+    scores, v = score_lead_accounts(both, both, i, j, s.evidence, floor)
     pairs = _pairs(both, both, i, j, scores, v, floor, s.evidence)
     # A lead belongs to one account: keep the best when several match.
     best: dict[str, MatchPair] = {}
