@@ -26,6 +26,22 @@ def working_copy(tables: Tables) -> Tables:
     return replace(tables, tables=copies, settings=dict(tables.settings))
 
 
+def _fits(dtype: Any, value: Any) -> bool:
+    """``value`` goes into a column of ``dtype`` as it is, the column keeping its dtype."""
+    if value is None:
+        return True
+    if dtype == object:
+        return isinstance(value, str)
+    if isinstance(value, bool):
+        return str(dtype) == "boolean"
+    kind = str(dtype)
+    if kind.startswith("datetime64"):
+        return isinstance(value, (pd.Timestamp, datetime)) and getattr(value, "tzinfo", None) is None
+    if kind == "Int64":
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    return kind == "float64" and isinstance(value, (int, float))
+
+
 @dataclass
 class Run:
     tables: Tables  # the working copy: each part sees the changes of the parts before it
@@ -71,8 +87,8 @@ class Run:
         self.changes.updates.append(CellUpdate(table, rid, field_name, value, before=before, reason=reason))
         if audit:
             self.changes.audit.append(AuditEntry("automate", table, rid, field_name, before, value, reason))
-        if field_name in t.df.columns and t.df[field_name].dtype == object and t.df.index.is_unique and rid in t.df.index and (value is None or isinstance(value, str)):
-            t.df.at[rid, field_name] = value  # what apply_to does for text, without copying the column (owners of 100k leads)
+        if field_name in t.df.columns and t.df.index.is_unique and rid in t.df.index and _fits(t.df[field_name].dtype, value):
+            t.df.at[rid, field_name] = value  # what apply_to does, without copying the column (owners of 100k leads)
         else:
             ChangeSet(updates=[self.changes.updates[-1]]).apply_to(self.tables)
 

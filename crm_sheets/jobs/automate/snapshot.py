@@ -37,6 +37,22 @@ def canonical(value: Any) -> str:
     return fold(str(value))
 
 
+def canonical_column(col: pd.Series) -> list[str]:
+    """canonical() of every cell, computed once per distinct value (a column of 100,000 leads)."""
+    if col.dtype != object:  # typed: distinct values cannot mix kinds (True with 1), so factorize is exact
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+        texts = [canonical(v) for v in uniques] + [""]
+        return [texts[c] for c in codes]
+    seen: dict[tuple[type, Any], str] = {}
+    out = []
+    for v in col:
+        k = (type(v), v)
+        if k not in seen:
+            seen[k] = canonical(v)
+        out.append(seen[k])
+    return out
+
+
 def previous(state: dict, table: str) -> dict | None:
     return (state.get("tables") or {}).get(table)
 
@@ -67,7 +83,6 @@ def take(tables: Tables, watch: dict[str, set[str]]) -> dict[str, dict]:
         entry: dict[str, Any] = {"ids": [str(i) for i in t.df.index], "fields": {}}
         for f in sorted(fields):
             if f in t.df.columns:
-                col = t.df[f].astype(object)
-                entry["fields"][f] = {str(rid): canonical(v) for rid, v in zip(t.df.index, col)}
+                entry["fields"][f] = {str(rid): c for rid, c in zip(t.df.index, canonical_column(t.df[f]))}
         out[table] = entry
     return out

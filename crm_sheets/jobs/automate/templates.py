@@ -121,9 +121,11 @@ def merge_fields(tables: Tables, table: str, record_id: str, extra: Mapping[str,
         for name in t.df.columns:
             fields[name] = display(tables, table, name, row[name])
     else:
-        for name in t.df.columns:
-            if name in names or name == "owner":
-                fields[name] = display(tables, table, name, t.df.at[record_id, name])
+        cols = [c for c in t.df.columns if c in names or c == "owner"]
+        if cols:
+            row = t.df.loc[record_id, cols]  # one lookup of the few columns the template names
+            for name in cols:
+                fields[name] = display(tables, table, name, row[name])
     owner = str(fields.get("owner") or "")
     person = team_member(tables, owner)
     fields["owner_email"] = person.get("email", "") if person else ""

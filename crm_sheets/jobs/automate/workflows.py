@@ -15,7 +15,7 @@ import pandas as pd
 from crm_sheets.jobs.automate import actions
 from crm_sheets.jobs.automate.context import ACTIVITY_LINK, Run
 from crm_sheets.jobs.automate.rules import BadRule, Condition, all_match, find_field, is_active, parse_conditions, rule_rows, slug, text
-from crm_sheets.jobs.automate.snapshot import canonical, new_records, previous
+from crm_sheets.jobs.automate.snapshot import canonical, canonical_column, new_records, previous
 from crm_sheets.jobs.automate.templates import TemplateProblem, check_template
 from crm_sheets.model import Field
 from crm_sheets.model.normalize import fold
@@ -203,7 +203,7 @@ def firing(run: Run, a: Automation, prev_state: dict) -> list[tuple[str, str]]:
     if a.trigger == "no_activity":
         last = last_touch(run, a.table)
         quiet = (last <= run.today - pd.Timedelta(days=a.days)).fillna(False).to_numpy(dtype=bool)
-        return [(r, canonical(d)) for r, d in zip(df.index[quiet], last[quiet])]
+        return list(zip(df.index[quiet], canonical_column(last[quiet])))
     if a.trigger == "schedule":
         period = _period(run, a)
         if period is None or a.action == "send_digest":
@@ -231,8 +231,7 @@ def _changed(run: Run, a: Automation, prev_state: dict) -> list[tuple[str, str]]
     before = (prev_table.get("fields") or {}).get(fname)
     new = new_records(run.tables, a.table, prev_state, run.now)
     out = []
-    for rid, value in zip(df.index, df[fname].astype(object)):
-        now_value = canonical(value)
+    for rid, now_value in zip(df.index, canonical_column(df[fname])):
         if a.trigger_values is not None and now_value not in a.trigger_values:
             continue
         if rid in new:  # a new record arrives with its value: it reached it (only a named value fires)
