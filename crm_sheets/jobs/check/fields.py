@@ -9,7 +9,6 @@ import re
 
 import numpy as np
 import pandas as pd
-import phonenumbers
 
 from crm_sheets.jobs.check.context import Collector, Context, quote, show, text_values
 from crm_sheets.model import Table
@@ -153,15 +152,15 @@ def check_phone(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
 
 
 def _phone(value: str, region: str, default: str, phones: PhoneBook) -> tuple | None:
-    num = phones.number(value, region)
-    if num is None and region != default:
-        num = phones.number(value, default)
-    if num is None:
+    found = phones.read(value, region)
+    if found is None and region != default:
+        found = phones.read(value, default)
+    if found is None:
         return (
             "invalid-phone", "error", f"{quote(value)} is not a valid phone number (read as a {region} number)",
             "check the digits and write it with its country code, e.g. +33 6 12 34 56 78", None, False,
         )
-    e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+    e164 = found[0]
     if e164 != value and not phones.extension(value, region):  # E.164 has no room for an extension
         return ("phone-format", "info", f"{quote(value)} is not in international form", f"check --fix writes {e164}", e164, True)
     return None
