@@ -1,8 +1,8 @@
 """The people's side of dedupe: the Duplicate Decisions table and the Duplicates Review sheet.
 
 Decisions live in a schema table (Duplicate Decisions) because a table is what the reader reliably
-gives back on the next run; the owned Duplicates Review sheet is regenerated each run and only shows
-the undecided pairs side by side, with a link to the row where the decision is picked.
+gives back on the next run; the owned Duplicates Review sheet only shows the undecided pairs side by
+side, with a link to the row where the decision is picked, and is regenerated when that view changes.
 """
 from __future__ import annotations
 
