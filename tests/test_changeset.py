@@ -140,3 +140,13 @@ def test_forty_thousand_updates_apply_without_warnings_in_well_under_a_second_ea
         cs.apply_to(t)
         took = time.perf_counter() - start
     assert t["leads"].df.loc["L-20000", "score"] == 39_998 and took < 2.0
+
+
+def test_meta_keys_written_by_a_job_are_seen_by_the_next_job():
+    from crm_sheets.model.changeset import ChangeSet as CS
+    from crm_sheets.model.schema import load_schema
+    from crm_sheets.model.tables import Tables
+
+    tables = Tables(load_schema("sales"), {}, meta={"template": "sales"})
+    CS(meta={"dedupe.review_digest": "abc"}).apply_to(tables)
+    assert tables.meta == {"template": "sales", "dedupe.review_digest": "abc"}

@@ -193,6 +193,7 @@ class ChangeSet:
         for name, number in self.sequences.items():
             if name in tables:
                 tables[name].next_id = max(tables[name].next_id, number)
+        tables.meta.update(self.meta)  # later jobs of the same run see the _crm_meta keys written
 
 
 # ---------------------------------------------------------------------------------------------
