@@ -121,10 +121,9 @@ def merge_fields(tables: Tables, table: str, record_id: str, extra: Mapping[str,
         for name in t.df.columns:
             fields[name] = display(tables, table, name, row[name])
     else:
-        cols = [c for c in t.df.columns if c in names or c == "owner"]
-        if cols:
-            row = t.df.loc[record_id, cols]  # one lookup of the few columns the template names
-            for name in cols:
+        row = t.df.loc[record_id]  # one row lookup (.loc with a list of columns copies whole columns first)
+        for name in t.df.columns:
+            if name in names or name == "owner":
                 fields[name] = display(tables, table, name, row[name])
     owner = str(fields.get("owner") or "")
     person = team_member(tables, owner)
