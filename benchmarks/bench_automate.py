@@ -114,7 +114,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--profile", action="store_true", help="Print a cProfile of each run on stderr.")
     args = ap.parse_args()
-    header = ("leads", "run", "wall s", "CPU s", "peak MB", "effects", "emails", "chat", "webhooks", "tasks", "activities", "cell updates", "fired keys", "state KB")
+    header = ("leads", "run", "wall s", "CPU s", "RSS before MB", "peak MB", "effects", "emails", "chat", "webhooks", "tasks", "activities", "cell updates", "fired keys", "state KB")
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---:" if i != 1 else "---" for i in range(len(header))) + "|")
     for n in args.sizes:
@@ -122,7 +122,7 @@ def main() -> None:
         for run in ("first", "second"):
             m = r[run]
             k = m["kinds"]
-            print(f"| {n:,} | {run} | {m['wall']:.2f} | {m['cpu']:.2f} | {m['peak']:.0f} | {m['effects']} | {k.get('email', 0)} | "
+            print(f"| {n:,} | {run} | {m['wall']:.2f} | {m['cpu']:.2f} | {m['base']:.0f} | {m['peak']:.0f} | {m['effects']} | {k.get('email', 0)} | "
                   f"{k.get('chat', 0)} | {k.get('webhook', 0)} | {m['tasks']} | {m['activities']} | {m['updates']:,} | {m['fired_keys']} | {m['state_kb']:.0f} |",
                   flush=True)
 
