@@ -26,8 +26,6 @@ SECOND = datetime(2026, 11, 3, 9, 0)  # the next morning
 
 def sample_tables(leads: int):
     """The reader's view of a `crm-sheets new --sample-data N` workbook: sample data and the template's rules."""
-    import pandas as pd
-
     from crm_sheets.builder.layout import template_rows
     from crm_sheets.model import Table
     from crm_sheets.model.tables import empty_frame
