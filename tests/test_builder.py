@@ -209,7 +209,7 @@ def test_data_for_a_table_the_template_lacks_is_refused(tmp_path):
 def test_settings_keep_their_english_keys_and_typed_values(sales_en):
     rows = {r[0]: r[1] for r in _rows(sales_en, "Settings")[1:]}
     assert rows["currency"] == "USD"
-    assert rows["check_highlight"] is True
+    assert rows["check_title_case"] is True
     assert rows["dedupe_auto_threshold"] == 0.92
     assert rows["smtp_port"] == 587
 

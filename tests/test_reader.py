@@ -258,7 +258,7 @@ def test_an_ambiguous_date_without_a_locale_stays_unread(tmp_path):
 
 
 def test_settings_are_typed_by_the_schema(tmp_path):
-    rows = settings_rows("fr-FR", grade_a="75", check_highlight="FAUX", dedupe_auto_threshold=0.9,
+    rows = settings_rows("fr-FR", grade_a="75", check_title_case="FAUX", dedupe_auto_threshold=0.9,
                          smtp_host="  mail.example.com ", my_own_setting=3)
     rows.append(["smtp_user", None, ""])
     path = make_workbook(tmp_path / "crm.xlsx", {"Settings": rows, "Leads": [LEAD_HEADERS]})
@@ -266,7 +266,7 @@ def test_settings_are_typed_by_the_schema(tmp_path):
     s = tables.settings
     assert s["locale"] == "fr-FR"
     assert s["grade_a"] == 75 and isinstance(s["grade_a"], int)
-    assert s["check_highlight"] is False
+    assert s["check_title_case"] is False
     assert s["dedupe_auto_threshold"] == 0.9
     assert s["smtp_host"] == "mail.example.com"
     assert s["my_own_setting"] == 3
