@@ -3,7 +3,9 @@ time goes (read, check, the runner's in-memory apply, write) and the peak memory
 
 Each case runs in a fresh subprocess on a fresh copy of the workbook, so its peak memory is its own. The
 phases are the runner's: XlsxStore.read(), the check job, ChangeSet.apply_to (what the runner does after
-each job) with the audit rows, XlsxStore.apply(). Run from the repo root:
+each job) with the audit rows, XlsxStore.apply(). The case "check cached" is a second check: an earlier
+process saved its state (the phone verdicts) in the outbox file as the runner does, and this one loads it
+(phase "state": load before the check plus save after it). Run from the repo root:
     python benchmarks/bench_check.py [--sizes 10000 100000] [--cache DIR]
 """
 from __future__ import annotations
@@ -67,9 +69,20 @@ def reset_peak() -> bool:
         return False
 
 
-def child(path: str, fix: bool) -> dict:
+def prime(path: str) -> None:
+    """A first check whose state is saved where the runner keeps it: the cached case's earlier run."""
+    from crm_sheets.jobs.check import check
+    from crm_sheets.outbox import Outbox, outbox_path
+    from crm_sheets.store import open_store
+
+    result = check(open_store(path).read(), now=NOW)
+    Outbox(outbox_path(path)).save_state("check", result.state, NOW)
+
+
+def child(path: str, fix: bool, cached: bool = False) -> dict:
     from crm_sheets.jobs.check import check
     from crm_sheets.model.changeset import ChangeSet
+    from crm_sheets.outbox import Outbox, outbox_path
     from crm_sheets.runner import _audit_rows
     from crm_sheets.store import open_store
 
@@ -88,7 +101,14 @@ def child(path: str, fix: bool) -> dict:
 
     store = open_store(path)
     tables = phase("read", store.read)
-    result = phase("check", lambda: check(tables, now=NOW, fix=fix))
+    box = Outbox(outbox_path(path)) if cached else None
+    state = phase("state", lambda: box.load_state("check")) if cached else None
+    result = phase("check", lambda: check(tables, now=NOW, fix=fix, state=state))
+    if cached:
+        t, c = times["state"], cpu["state"]
+        phase("state", lambda: box.save_state("check", result.state, NOW))
+        times["state"] += t
+        cpu["state"] += c
 
     def apply_in_memory() -> ChangeSet:  # what runner.run_jobs does after the job
         result.changes.apply_to(tables)
@@ -104,13 +124,19 @@ def child(path: str, fix: bool) -> dict:
     }
 
 
-def measure(path: Path, fix: bool, work: Path) -> dict:
-    copy = work / f"case-{'fix' if fix else 'check'}.xlsx"
+def measure(path: Path, fix: bool, work: Path, cached: bool = False) -> dict:
+    copy = work / f"case-{'fix' if fix else 'check'}{'-cached' if cached else ''}.xlsx"
     shutil.copy(path, copy)
-    code = f"import json, sys; sys.path.insert(0, {str(REPO)!r}); from benchmarks.bench_check import child; print(json.dumps(child({str(copy)!r}, {fix!r})))"
+    head = f"import json, sys; sys.path.insert(0, {str(REPO)!r}); from benchmarks.bench_check import child, prime; "
+    if cached:
+        subprocess.run([sys.executable, "-c", head + f"prime({str(copy)!r})"], check=True, cwd=REPO)
+    code = head + f"print(json.dumps(child({str(copy)!r}, {fix!r}, {cached!r})))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=REPO)
     shutil.rmtree(copy.parent / ".crm-backups", ignore_errors=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+CASES = (("check", False, False), ("check --fix", True, False), ("check cached", False, True))
 
 
 def main() -> None:
@@ -123,23 +149,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
             path = workbook_for(n, args.cache)
-            for fix in (False, True):
-                r = measure(path, fix, Path(tmp))
-                rows.append((n, path.stat().st_size / 1e6, "check --fix" if fix else "check", r))
-                print(f"  {n} {'check --fix' if fix else 'check'}: {json.dumps(r)}", flush=True)
+            for case, fix, cached in CASES:
+                r = measure(path, fix, Path(tmp), cached)
+                rows.append((n, path.stat().st_size / 1e6, case, r))
+                print(f"  {n} {case}: {json.dumps(r)}", flush=True)
     head = f"{'leads':>8} {'MB':>5} {'case':<12} {'read s':>7} {'check s':>8} {'apply s':>8} {'write s':>8} {'total s':>8} {'I/O %':>6} {'fixed':>7} {'findings':>9} {'peak MB':>8}"
     print()
     print(head)
     for n, mb, case, r in rows:
         t, p = r["times"], r["peaks"]
         total = sum(t.values())
-        io = (t["read"] + t["write"]) / total * 100
+        io = (t["read"] + t["write"] + t.get("state", 0)) / total * 100  # the state is read and written too
         print(f"{n:>8} {mb:>5.1f} {case:<12} {t['read']:>7.2f} {t['check']:>8.2f} {t['apply']:>8.2f} {t['write']:>8.2f} "
               f"{total:>8.2f} {io:>5.0f}% {r['fixed']:>7} {r['findings']:>9} {max(p.values()):>8.0f}")
     print("\nCPU s by phase (read / check / apply / write), all threads:")
     for n, _, case, r in rows:
         c = r["cpu"]
-        print(f"  {n:>8} {case:<12} {c['read']:.2f} / {c['check']:.2f} / {c['apply']:.2f} / {c['write']:.2f}")
+        state = f"   (state load + save: {c['state']:.2f} CPU s, {r['times']['state']:.2f} wall s)" if "state" in c else ""
+        print(f"  {n:>8} {case:<12} {c['read']:.2f} / {c['check']:.2f} / {c['apply']:.2f} / {c['write']:.2f}{state}")
     print("\npeak MB by phase (read / check / apply / write):")
     for n, _, case, r in rows:
         p = r["peaks"]

@@ -3,14 +3,17 @@
 Each job sees the tables as changed by the jobs before it. The CLI, the schedule and the workbook
 button all call `run`. A change set left pending by a busy workbook is applied first.
 
-With automate, the outbox file beside the workbook also holds automate's state (its snapshot of
-last-seen values). Order: queue the effects, write the workbook (its Outbox sheet shows the queue as of
-this write), save the new state, then deliver; a later run's sheet shows what was delivered.
+A job whose function takes a `state` gets what it returned last time, kept in the outbox file beside
+the workbook (automate: its snapshot of last-seen values; check: its phone verdicts), and its new state
+is saved once the write succeeded (or nothing needed writing); a dry run saves nothing. With automate,
+the order is: queue the effects, write the workbook (its Outbox sheet shows the queue as of this
+write), save the new states, then deliver; a later run's sheet shows what was delivered.
 """
 from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import os
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -47,6 +50,12 @@ def job_function(name: str) -> Callable[..., JobResult] | None:
         if exc.name == module:
             return None
         raise
+
+
+def takes_state(name: str) -> bool:
+    """Whether the job keeps a state between runs (its function has a ``state`` keyword)."""
+    fn = job_function(name)
+    return fn is not None and "state" in inspect.signature(fn).parameters
 
 
 def available_jobs() -> list[str]:
@@ -174,11 +183,16 @@ def run(
     store = open_store(path)
     report = RunReport(path=str(path), jobs=jobs, dry_run=dry_run)
     box = None
-    if "automate" in jobs:
+    stateful = [name for name in jobs if takes_state(name)]
+    if stateful:
         from crm_sheets.outbox import Outbox, outbox_path
 
-        box = Outbox(outbox_path(path))
-        options = _automate_options(options, box, dry_run)
+        where = outbox_path(path)
+        if not dry_run or "automate" in jobs or where.exists():  # a dry check creates no file
+            box = Outbox(where)
+            options = _state_options(options, box, stateful)
+    if "automate" in jobs:
+        options = _automate_options(options, dry_run)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         report.attempts = attempt
         step(f"Reading {Path(path).name}")
@@ -201,13 +215,14 @@ def run(
                     raise
                 continue  # someone saved the file while we worked: re-read and re-run on fresh data
             except WorkbookBusy:
-                if auto is not None and store.pending() is not None:
-                    box.save_state("automate", auto.state, now)  # kept as pending: the next run applies it
+                if box is not None and store.pending() is not None:
+                    _save_states(box, results, stateful, now)  # kept as pending: the next run applies it
                 raise
             report.written = True
             report.backup = str(getattr(outcome, "backup", None) or "") or None
+        if box is not None:
+            _save_states(box, results, stateful, now)
         if auto is not None:
-            box.save_state("automate", auto.state, now)
             if sheet_digest and report.written:
                 box.save_state("outbox_sheet", {"digest": sheet_digest}, now)
             step("Delivering emails and notifications")
@@ -216,13 +231,27 @@ def run(
     return report
 
 
-def _automate_options(options: dict[str, dict] | None, box, dry_run: bool) -> dict[str, dict]:
-    """automate gets the state it returned last time (unless the caller gives one) and the dry-run flag."""
+def _state_options(options: dict[str, dict] | None, box, stateful: list[str]) -> dict[str, dict]:
+    """Each job that keeps a state gets the one it returned last time (unless the caller gives one)."""
     options = {k: dict(v) for k, v in (options or {}).items()}
-    auto = options.setdefault("automate", {})
-    auto.setdefault("state", box.load_state("automate"))
-    auto.setdefault("dry_run", dry_run)
+    for name in stateful:
+        job = options.setdefault(name, {})
+        if "state" not in job:
+            job["state"] = box.load_state(name)
     return options
+
+
+def _automate_options(options: dict[str, dict] | None, dry_run: bool) -> dict[str, dict]:
+    """automate gets the dry-run flag."""
+    options = {k: dict(v) for k, v in (options or {}).items()}
+    options.setdefault("automate", {}).setdefault("dry_run", dry_run)
+    return options
+
+
+def _save_states(box, results: list[JobResult], stateful: list[str], now: datetime) -> None:
+    for r in results:
+        if r.job in stateful:
+            box.save_state(r.job, r.state, now)
 
 
 def _queue(box, auto: JobResult, tables: Tables, changes: ChangeSet, now: datetime) -> str | None:

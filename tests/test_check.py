@@ -531,3 +531,57 @@ def test_real_domains_near_a_provider_are_not_taken_for_typos():
     assert [domain_typo(d) for d in ("gmial.com", "gmail.co", "hotmial.com", "yaho.com", "outlok.com")] == [
         "gmail.com", "gmail.com", "hotmail.com", "yahoo.com", "outlook.com",
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The phone verdicts kept between runs (result.state, saved by the runner beside the workbook)
+
+
+def _as_saved(state: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(state))  # what the runner reads back from the outbox file
+
+
+def test_findings_and_fixes_are_the_same_with_the_phone_verdicts_of_an_earlier_run(sample):
+    data, tables, now = sample
+    for fix in (False, True):
+        fresh = check(tables, now=now, fix=fix)
+        cached = check(tables, now=now, fix=fix, state=_as_saved(fresh.state))
+        assert cached.findings == fresh.findings
+        assert cached.changes.updates == fresh.changes.updates
+        assert cached.state == fresh.state
+
+
+def test_a_check_with_the_earlier_verdicts_parses_no_phone_number_again(sample, monkeypatch):
+    from crm_sheets.model import normalize
+
+    data, tables, now = sample
+    fresh = check(tables, now=now)
+    state = _as_saved(fresh.state)
+    assert sum(len(texts) for texts in state["phones"]["verdicts"].values()) > 1000
+
+    def no_parse(*args):
+        raise AssertionError("parsed a phone number the state already had")
+
+    monkeypatch.setattr(normalize, "_parse_phone", no_parse)
+    assert check(tables, now=now, state=state).findings == fresh.findings
+
+
+def test_the_state_keeps_only_the_phone_numbers_of_this_run():
+    first = check(make_tables(leads=leads(lead(phone="(212) 555-0100"), lead(phone="12345"))), now=NOW)
+    assert first.state["phones"]["verdicts"] == {"US": {"(212) 555-0100": "+12125550100", "12345": None}}
+    second = check(make_tables(leads=leads(lead(phone="+1 212 555 0100 ext. 12"))), now=NOW, state=_as_saved(first.state))
+    assert second.state["phones"]["verdicts"] == {"US": {"+1 212 555 0100 ext. 12": ["+12125550100", "12"]}}
+
+
+def test_verdicts_saved_with_other_phonenumbers_metadata_are_not_used():
+    import phonenumbers
+
+    tables = make_tables(leads=leads(lead(phone="12345")))
+    lie = {"format": 1, "phonenumbers": phonenumbers.__version__, "verdicts": {"US": {"12345": "+12125550100"}}}
+    assert only(check(tables, now=NOW, state={"phones": lie}), "phone-format").fix == "+12125550100"  # trusted as is
+    for stale in (dict(lie, phonenumbers="0.0.1"), dict(lie, format=0), {"verdicts": 3}, None):
+        result = check(tables, now=NOW, state={"phones": stale})
+        assert only(result, "invalid-phone").value == "12345"
+        assert result.state["phones"]["phonenumbers"] == phonenumbers.__version__

@@ -9,6 +9,7 @@ import gettext
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Any, Mapping
 
 import phonenumbers
 import pycountry
@@ -78,15 +79,21 @@ class PhoneBook:
 
     Gives the same answers as normalize_phone and phone_extension. Unbounded, so make one per run:
     the module's LRU cache holds 65,536 numbers and would evict them before a second pass (check
-    --fix checks the fixed data again) comes back to them. Validity depends only on the number
+    --fix checks the fixed data again) comes back to them. Give it the ``state()`` of an earlier run and
+    it answers from those verdicts for the texts it already read. Validity depends only on the number
     (country code and national significant number), so ``+33 6 12 34 56 78`` and the E.164
     ``+33612345678`` that check --fix writes for it are validated once between them.
     """
 
-    def __init__(self) -> None:
+    # Version of the saved verdicts' layout; with phonenumbers' own version (its metadata), it says
+    # whether verdicts saved by an earlier run still hold.
+    STATE_FORMAT = 1
+
+    def __init__(self, state: Mapping[str, Any] | None = None) -> None:
         # (E.164, extension) per text and region, not the PhoneNumber: 130,000 of those weigh 100 MB.
         self._numbers: dict[tuple[str, str | None], tuple[str, str | None] | None] = {}
         self._valid: dict[tuple, bool] = {}
+        self._saved = self._read_state(state)  # verdicts of earlier runs, same key and value as _numbers
 
     def read(self, text: str, default_region: str | None = "US") -> tuple[str, str | None] | None:
         """(E.164, extension or None) of the valid number typed, or None (normalize_phone's reading)."""
@@ -95,6 +102,9 @@ class PhoneBook:
             return self._numbers[key]
         except KeyError:
             pass
+        if key in self._saved:
+            found = self._numbers[key] = self._saved[key]
+            return found
         num = _parse_phone(str(text).strip(), default_region or None)
         found = None
         if num is not None:
@@ -108,6 +118,38 @@ class PhoneBook:
                 found = (phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164), num.extension or None)
         self._numbers[key] = found
         return found
+
+    def state(self) -> dict[str, Any]:
+        """The verdicts of this run's numbers as JSON (PhoneBook(state) reads them back): numbers no longer
+        in the workbook are left out, so the state follows the workbook instead of growing forever.
+
+        ``verdicts`` maps region -> text -> E.164, [E.164, extension], or None for an invalid number.
+        """
+        verdicts: dict[str, dict[str, Any]] = {}
+        for (text, region), found in self._numbers.items():
+            if type(text) is str:
+                value = None if found is None else (found[0] if found[1] is None else list(found))
+                verdicts.setdefault(region or "", {})[text] = value
+        return {"format": self.STATE_FORMAT, "phonenumbers": phonenumbers.__version__, "verdicts": verdicts}
+
+    @classmethod
+    def _read_state(cls, state: Mapping[str, Any] | None) -> dict[tuple[str, str | None], tuple[str, str | None] | None]:
+        if not isinstance(state, Mapping) or state.get("format") != cls.STATE_FORMAT:
+            return {}
+        if state.get("phonenumbers") != phonenumbers.__version__:
+            return {}  # new metadata: a number's validity may have changed
+        out: dict[tuple[str, str | None], tuple[str, str | None] | None] = {}
+        try:
+            for region, texts in (state.get("verdicts") or {}).items():
+                for text, value in texts.items():
+                    if value is None or isinstance(value, str):
+                        out[(text, region or None)] = None if value is None else (value, None)
+                    else:
+                        e164, extension = value
+                        out[(text, region or None)] = (str(e164), str(extension))
+        except (AttributeError, TypeError, ValueError):
+            return {}  # not what state() writes (edited by hand?): a cache, so start afresh
+        return out
 
     def e164(self, text: str, default_region: str | None = "US") -> str | None:
         """normalize_phone(text, default_region)."""
