@@ -384,3 +384,47 @@ def test_people_of_the_personal_template_are_matched_like_contacts():
     moved = {(u.table, u.record_id, u.field, u.value) for u in result.changes.updates}
     assert ("interactions", "IN-00001", "person", "P-00001") in moved
     assert ("people", "P-00001", "phone", "+33 6 12 34 56 78") in moved
+
+
+# Automatic merges need evidence of the person, not only of the company (issue 6: precision of merges)
+
+
+def _auto(tables: Tables, a: str, b: str) -> float:
+    pair = next((p for p in find_pairs(tables) if {p.id_a, p.id_b} == {a, b}), None)
+    return pair.score if pair else 0.0
+
+
+def test_first_names_one_letter_apart_at_one_company_are_asked_not_merged():
+    # two colleagues, Francesco and Francesca: company, domain and city are what colleagues share
+    tables = workbook(leads=[
+        lead("L-00001", "Francesco", "Bianchi", "francesco.bianchi@gallofashion.it", "+39 338 615 3817", "Gallo Fashion", "Milan"),
+        lead("L-00002", "Francesca", "Bianchi", "", "+39 332 313 7948", "Gallo Fashion", "Milan",
+             website="https://gallofashion.it"),
+    ])
+    assert 0.75 <= _auto(tables, "L-00001", "L-00002") < 0.92
+
+
+def test_first_names_one_letter_apart_sharing_a_landline_are_asked_not_merged():
+    # Maria and Martina answer the same switchboard (a Spanish landline): it says nothing of the person
+    tables = workbook(leads=[
+        lead("L-00001", "Maria", "Sanchez", "maria.sanchez@grecoindustries.es", "+34 965 09 38 36", "Greco Industries", "Valencia"),
+        lead("L-00002", "Martina", "Sanchez", "msanchez5@yahoo.com", "0034 965 093 836", "Greco Industries", "Valencia"),
+    ])
+    assert 0.75 <= _auto(tables, "L-00001", "L-00002") < 0.92
+
+
+def test_a_first_name_typo_sharing_a_mobile_is_still_merged():
+    tables = workbook(leads=[
+        lead("L-00001", "Francesco", "Bianchi", "", "+39 338 615 3817", "Gallo Fashion", "Milan"),
+        lead("L-00002", "Francseco", "Bianchi", "", "+39 338 615 3817", "Gallo Fashion", "Milan"),
+    ])
+    assert _auto(tables, "L-00001", "L-00002") >= 0.92
+
+
+def test_a_mailbox_named_after_the_person_at_two_providers_is_not_a_merge():
+    # wout.l@ is what any Wout Lambert would pick: at two providers it says no more than the name
+    tables = workbook(leads=[
+        lead("L-00001", "Wout", "Lambert", "wout.l@hotmail.com", "", "", "Brussels"),
+        lead("L-00002", "Wout", "Lambert", "wout.l@telenet.be", "+32 484 78 04 59", "Harris Engineering", "Brussels"),
+    ])
+    assert _auto(tables, "L-00001", "L-00002") < 0.92

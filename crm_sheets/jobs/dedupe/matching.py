@@ -340,9 +340,9 @@ def _close(sa: np.ndarray, sb: np.ndarray, la: np.ndarray, lb: np.ndarray, mask:
     return out
 
 
-def _names(P: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Weight of the name evidence for one orientation (b's first/last swapped or not), and a
-    'clearly different first names' flag."""
+def _names(P: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weight of the name evidence for one orientation (b's first/last swapped or not), a 'clearly
+    different first names' flag and a 'first names only nearly the same' flag."""
     fa, la, c1a, c2a = P["F"][i], P["L"][i], P["C1"][i], P["C2"][i]
     if swap:
         fb, lb, c1b, c2b = P["L"][j], P["F"][j], P["L"][j], np.full(len(j), -1)
@@ -368,7 +368,20 @@ def _names(P: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarra
     w[l_missing & ~f_missing & f_same] = 0.5
     w[l_missing & f_missing] = 0.0
     conflict = ~f_missing & ~f_same & ~f_close
-    return w, conflict
+    return w, conflict, ~f_missing & ~f_same & f_close
+
+
+def _name_local(local: str, first: str, last: str) -> bool:
+    """Is the mailbox name just the person's name again (lea.david, ldavid, lea.d, lea)? Then a namesake
+    has it too, at another provider: equal mailbox names at two domains say nothing more than the name."""
+    lo = local.replace(".", "").replace("_", "").replace("-", "").rstrip("0123456789")
+    if not lo:
+        return False
+    if last and last.split(" ")[-1] in lo:
+        return True
+    given = first.split(" ")[0] if first else ""
+    initial = last[:1]
+    return bool(given) and lo in (given, given + initial, initial + given)
 
 
 def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -385,16 +398,23 @@ def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
     P["ED"], = _codes(edomain)
     P["role"] = _flags(local, lambda x: x in K.ROLE_LOCALS)
     P["longlocal"] = _lengths(local) >= 4
-    P["namelocal"] = np.fromiter((bool(ln) and ln.split(" ")[-1] in lo.replace(".", "").replace("_", "").replace("-", "")
-                                  for lo, ln in zip(local, last)), dtype=bool, count=len(local))
+    P["namelocal"] = np.fromiter((_name_local(lo, fi, ln) for lo, fi, ln in zip(local, first, last)),
+                                 dtype=bool, count=len(local))
     P["free"] = _flags(edomain, lambda x: x in K.FREE_DOMAINS)
-    P["P1"], P["P2"] = _codes(r["phone1"].to_numpy(object), r["phone2"].to_numpy(object))
+    P["phone1"], P["phone2"] = r["phone1"].to_numpy(object), r["phone2"].to_numpy(object)
+    P["P1"], P["P2"] = _codes(P["phone1"], P["phone2"])
     P["company"] = r["company"].to_numpy(object)
     P["CO"], = _codes(P["company"])
     P["CD"], = _codes(r["cdomain"].to_numpy(object))
     P["CI"], = _codes(r["city"].to_numpy(object))
     P["CT"], = _codes(r["country"].to_numpy(object))
     return P
+
+
+def _shares_mobile(P: dict, a: int, b: int) -> bool:
+    """Do records a and b share a number that is not a landline (a mobile: one person's)?"""
+    mine = {x for x in (P["phone1"][a], P["phone2"][a]) if x}
+    return any(not K.is_landline(x) for x in mine & {P["phone1"][b], P["phone2"][b]})
 
 
 def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarray,
@@ -467,12 +487,14 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     # names, both orientations (first/last swapped), best kept; only where the score can reach floor
     todo = np.flatnonzero(-3.0 + support + best_email + best_name >= need)
     name_w, conflict, swapped = np.full(n, -4.0), np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+    near_first = np.zeros(n, dtype=bool)
     if len(todo):
         ti, tj = i[todo], j[todo]
-        w1, c1 = _names(P, ti, tj, swap=False)
-        w2, c2 = _names(P, ti, tj, swap=True)
+        w1, c1, n1 = _names(P, ti, tj, swap=False)
+        w2, c2, n2 = _names(P, ti, tj, swap=True)
         sw = (w2 > w1) & (P["F"][ti] >= 0) & (P["L"][ti] >= 0)
         name_w[todo], conflict[todo], swapped[todo] = np.where(sw, w2, w1), np.where(sw, c2, c1), sw
+        near_first[todo] = np.where(sw, n2, n1)
     v["name"], v["swapped"] = name_w, swapped
 
     # A typo in the address counts only when the names are the same: carla.m@ and carlos.m@ are colleagues.
@@ -482,6 +504,16 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     score = _sigmoid(total)
     # Two clearly different first names are never merged without a person's look.
     score = np.where(conflict, np.minimum(score, 0.9), score)
+    # Nor are first names that are only nearly the same (Francesco and Francesca, Maria and Martina)
+    # when nothing personal agrees: company, domain, switchboard and city are shared by every
+    # colleague, and first names one letter apart are common in one family or team. The person's
+    # own address and mobile number are personal; a shared landline may be the switchboard.
+    personal = (email_w >= 1.5) if "email" in evidence else np.zeros(n, dtype=bool)
+    ask = near_first & ~personal
+    if "phone" in evidence and (ask & same_p).any():
+        idx = np.flatnonzero(ask & same_p)
+        ask[idx] = [not _shares_mobile(P, a, b) for a, b in zip(i[idx], j[idx])]
+    score = np.where(ask, np.minimum(score, 0.9), score)
     return score, v
 
 
