@@ -6,7 +6,7 @@ phases are the runner's: XlsxStore.read(), the check job, ChangeSet.apply_to (wh
 each job) with the audit rows, XlsxStore.apply(). The case "check cached" is a second check: an earlier
 process saved its state (the phone verdicts) in the outbox file as the runner does, and this one loads it
 (phase "state": load before the check plus save after it). Run from the repo root:
-    python benchmarks/bench_check.py [--sizes 10000 100000] [--cache DIR]
+    python benchmarks/bench_check.py [--sizes 10000 100000] [--cases check "check cached"] [--cache DIR]
 """
 from __future__ import annotations
 
@@ -142,6 +142,8 @@ CASES = (("check", False, False), ("check --fix", True, False), ("check cached",
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--cases", nargs="+", choices=[c[0] for c in CASES], default=[c[0] for c in CASES],
+                    help="run only these cases (e.g. --cases check 'check cached')")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "crm-sheets-bench")
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -149,7 +151,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
             path = workbook_for(n, args.cache)
-            for case, fix, cached in CASES:
+            for case, fix, cached in (c for c in CASES if c[0] in args.cases):
                 r = measure(path, fix, Path(tmp), cached)
                 rows.append((n, path.stat().st_size / 1e6, case, r))
                 print(f"  {n} {case}: {json.dumps(r)}", flush=True)

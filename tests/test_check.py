@@ -585,3 +585,48 @@ def test_verdicts_saved_with_other_phonenumbers_metadata_are_not_used():
         result = check(tables, now=NOW, state={"phones": stale})
         assert only(result, "invalid-phone").value == "12345"
         assert result.state["phones"]["phonenumbers"] == phonenumbers.__version__
+
+
+# The column-wise paths (emails and text decided in bulk, findings made per column, the Data Issues
+# order from arrays) must say exactly what the per-value deciders say.
+TRICKY_EMAILS = [
+    "ana@acme.com", "ana@acme.com\n", "Ana@acme.com", " ana@acme.com", "ana @acme.com", "mailto:ana@acme.com",
+    "ana@gmial.com", "bo@gmail.co", "cy@hotmail.con", "1@2.fr", "ana@acme,com", "no-at-sign", "ana@acme.com\u00a0",
+    "ana@mail.com", "ana@GMAIL.com",
+]
+TRICKY_NAMES = ["Ana", "ANA", "ana", "Ana  Silva", " Ana", "Ana ", "Ana\tSilva", "Ana\u00a0Silva", "A", "ÉLODIE", "de la Tour", "Jean-Pierre"]
+
+
+def test_bulk_email_and_text_verdicts_match_the_per_value_deciders():
+    from crm_sheets.jobs.check.fields import _email, _tidy
+
+    rows = [lead(email=e) for e in TRICKY_EMAILS] + [lead(first_name=n, city=n) for n in TRICKY_NAMES]
+    result = check(make_tables(leads=leads(*rows)), now=NOW)
+    got = {(f.record_id, f.field): (f.type, f.severity, f.fix, f.fixable, f.message.split(": ", 1)[1]) for f in result.findings
+           if f.field in ("email", "first_name", "city") and f.type != "duplicate-value"}
+    want = {}
+    for i, e in enumerate(TRICKY_EMAILS):
+        v = _email(e)
+        if v:
+            kind, severity, what, todo, fix, fixable = v[1] or v[0]
+            want[(f"L-{i + 1:05d}", "email")] = (kind, severity, fix, fixable, f"{what}; {todo}")
+    for i, n in enumerate(TRICKY_NAMES, start=len(TRICKY_EMAILS)):
+        for field, title in (("first_name", True), ("city", False)):
+            v = _tidy(n, title)
+            if v:
+                kind, severity, what, todo, fix, fixable = v
+                want[(f"L-{i + 1:05d}", field)] = (kind, severity, fix, fixable, f"{what}; {todo}")
+    assert got == want
+    assert ("L-00002", "email") in got and ("L-00017", "first_name") in got  # the trailing newline; ANA
+
+
+def test_the_data_issues_rows_follow_the_findings_sort_key():
+    from crm_sheets.jobs.check.sheet import sort_key
+
+    tables = make_tables(leads=MESSY)
+    result = check(tables, now=NOW)
+    order = {n: i for i, n in enumerate(tables.schema.tables)}
+    expected = sorted(result.findings, key=sort_key(tables, order))
+    [sheet] = result.changes.sheets
+    header = next(i for i, row in enumerate(sheet.rows) if row and row[0].value == "Severity")
+    assert [r[6].value for r in sheet.rows[header + 1:]] == [f.message for f in expected]

@@ -73,6 +73,9 @@ def _parse_phone(s: str, region: str | None) -> phonenumbers.PhoneNumber | None:
         return None
 
 
+_UNREAD = object()  # PhoneBook: no verdict for this text yet
+
+
 class PhoneBook:
     """The phone numbers of one run (a check of 100,000 leads sees 130,000 distinct ones), each text
     parsed once per region and each number validated once, whatever way it was typed.
@@ -98,12 +101,12 @@ class PhoneBook:
     def read(self, text: str, default_region: str | None = "US") -> tuple[str, str | None] | None:
         """(E.164, extension or None) of the valid number typed, or None (normalize_phone's reading)."""
         key = (text, default_region or None)
-        try:
-            return self._numbers[key]
-        except KeyError:
-            pass
-        if key in self._saved:
-            found = self._numbers[key] = self._saved[key]
+        found = self._numbers.get(key, _UNREAD)
+        if found is not _UNREAD:
+            return found
+        found = self._saved.get(key, _UNREAD)
+        if found is not _UNREAD:
+            self._numbers[key] = found
             return found
         num = _parse_phone(str(text).strip(), default_region or None)
         found = None

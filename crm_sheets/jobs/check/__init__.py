@@ -6,6 +6,7 @@ verdicts for the next run). Nothing here touches a file.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 
@@ -68,8 +69,9 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
             findings = find_problems(shown_tables, now=now, phones=phones, verdicts=verdicts)
         result.stats["fixed"] = len(updates)
     result.findings = findings
+    severities = Counter(f.severity for f in findings)
     for severity in SEVERITY_RANK:
-        result.stats[severity] = sum(1 for f in findings if f.severity == severity)
+        result.stats[severity] = severities.get(severity, 0)
     result.stats["fixable"] = sum(1 for f in findings if f.fixable)
     result.changes.sheets.append(data_issues_sheet(shown_tables, findings, now))
     result.state = {"phones": phones.state()}

@@ -13,6 +13,7 @@ import pandas as pd
 from crm_sheets.jobs.check.context import Collector, Context, quote, show, text_values
 from crm_sheets.model import Table
 from crm_sheets.model.normalize import (
+    _EMAIL_RE,
     clean_spaces, country, country_code, country_name, domain_typo, is_url, needs_title_case, normalize_email,
     PhoneBook, title_case_name,
 )
@@ -20,6 +21,8 @@ from crm_sheets.model.schema import Field
 
 NAME_FIELDS = frozenset({"first_name", "last_name"})  # people's names: Title Case is safe there
 _WS = re.compile(r"\s+")
+# Text that clean_spaces would change: white space other than a space, two in a row, or at either end.
+_MESSY = re.compile(r"[^\S ]|  |^ | $")
 
 
 def check_required(out: Collector, table: Table, f: Field, col: pd.Series, unreadable: set) -> None:
@@ -48,11 +51,15 @@ def per_value(s: pd.Series, decide) -> pd.Series:
 
 
 def report(out: Collector, table: Table, f: Field, s: pd.Series, verdicts: pd.Series) -> None:
-    """Add one finding per row whose verdict is (type, severity, what, todo, fix, fixable)."""
+    """Add one finding per row whose verdict is (type, severity, what, todo, fix, fixable), all in one go."""
     hit = verdicts.notna().to_numpy()
-    for rid, value, v in zip(s.index[hit], s.to_numpy()[hit], verdicts.to_numpy()[hit]):
-        kind, severity, what, todo, fix, fixable = v
-        out.add(kind, severity, table, rid, f.name, value, what, todo, fix=fix, fixable=fixable and not f.owned_by_job)
+    if not hit.any():
+        return
+    kinds, severities, whats, todos, fixes, fixable = zip(*verdicts.to_numpy()[hit])
+    if f.owned_by_job:
+        fixable = False
+    out.add_many(list(kinds), list(severities), table, s.index[hit], f.name, s.to_numpy()[hit], whats, todos,
+                 fixes=list(fixes), fixable=list(fixable) if fixable is not False else False)
 
 
 def check_text(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
@@ -64,7 +71,18 @@ def check_text(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
         return
     # Not Team names: owners elsewhere match them as typed, so re-casing one would orphan its records.
     title = out.ctx.title_case and f.name in NAME_FIELDS
-    report(out, table, f, s, per_value(s, lambda v: _tidy(v, title)))
+    codes, uniques = pd.factorize(s)
+    # Only texts with white space to tidy (or, for names, all in one case) can need a fix: found with one
+    # regex search (or two case comparisons) per distinct text, then decided one by one.
+    messy = _MESSY.search
+    if title:
+        maybe = (messy(v) is not None or v == v.upper() or v == v.lower() for v in uniques)
+    else:
+        maybe = (messy(v) is not None for v in uniques)
+    verdicts = np.full(len(uniques), None, dtype=object)
+    for i in np.flatnonzero(np.fromiter(maybe, dtype=bool, count=len(uniques))):
+        verdicts[i] = _tidy(uniques[i], title)
+    report(out, table, f, s, pd.Series(verdicts[codes], index=s.index))
 
 
 def _tidy(value: str, title: bool) -> tuple | None:
@@ -83,18 +101,30 @@ def check_email(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     s = text_values(col)
     if not len(s):
         return
-    seen = out.ctx.verdicts  # of the run: check --fix's second pass meets most addresses again
-
-    def decide(value: str) -> tuple | None:
+    codes, uniques = pd.factorize(s)
+    # Most addresses are already in the form normalize_email writes (it would return them unchanged):
+    # only their domain can still be a typo, so those are decided once per domain, the rest one by one.
+    match = _EMAIL_RE.fullmatch  # not match: its $ would let a trailing newline through
+    plain = np.fromiter((v.islower() and match(v) is not None for v in uniques), dtype=bool, count=len(uniques))
+    verdicts = np.full(len(uniques), None, dtype=object)
+    if plain.any():
+        domains = pd.Series([v.rpartition("@")[2] for v in uniques[plain]], dtype=object)
+        d_codes, d_uniques = pd.factorize(domains)
+        typo = np.fromiter((domain_typo(d) is not None for d in d_uniques), dtype=bool, count=len(d_uniques))
+        slow = ~plain
+        slow[np.flatnonzero(plain)[typo[d_codes]]] = True
+    else:
+        slow = ~plain
+    seen = out.ctx.verdicts.setdefault("email", {})  # of the run: check --fix's second pass meets them again
+    for i in np.flatnonzero(slow):
+        value = uniques[i]
         try:
-            return seen[("email", value)]
+            verdict = seen[value]
         except KeyError:
-            verdict = seen[("email", value)] = _email(value)
-            return verdict
-
-    verdicts = per_value(s, decide)
-    # The typo's fix includes the tidy-up, so a cell with both reports the typo (one fix per cell).
-    report(out, table, f, s, verdicts.map(lambda v: (v[1] or v[0]) if v else None))
+            verdict = seen[value] = _email(value)
+        # The typo's fix includes the tidy-up, so a cell with both reports the typo (one fix per cell).
+        verdicts[i] = (verdict[1] or verdict[0]) if verdict else None
+    report(out, table, f, s, pd.Series(verdicts[codes], index=s.index))
 
 
 def _email(value: str) -> tuple | None:
@@ -135,24 +165,42 @@ def check_phone(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
         keyed = s + "\x1f" + regions  # one key per (number, region); not NUL: factorize stops at it
     else:
         keyed = s + "\x1f" + default
-    phones, seen = out.ctx.phones, out.ctx.verdicts
-
-    def decide(key: str) -> tuple | None:
-        # Verdicts are kept for the run: check --fix's second pass finds most values again (the
-        # numbers already in E.164 and the invalid ones, which are not fixed).
-        memo = ("phone", key, default)
-        try:
-            return seen[memo]
-        except KeyError:
+    phones = out.ctx.phones
+    # Verdicts are kept for the run: check --fix's second pass finds most values again (the numbers
+    # already in E.164 and the invalid ones, which are not fixed).
+    seen = out.ctx.verdicts.setdefault(("phone", default), {})
+    codes, uniques = pd.factorize(keyed)
+    verdicts = np.empty(len(uniques), dtype=object)
+    for i, key in enumerate(uniques):
+        verdict = seen.get(key, seen)  # (seen itself: not decided yet)
+        if verdict is seen:
             value, region = key.split("\x1f")
-            verdict = seen[memo] = _phone(value, region, default, phones)
-            return verdict
+            verdict = seen[key] = _phone(value, region, default, phones)
+        verdicts[i] = verdict
+    rows = verdicts[codes]
+    hit = np.flatnonzero(np.fromiter((v is not None for v in rows), dtype=bool, count=len(rows)))
+    if not len(hit):
+        return
+    # Numbers to write in E.164 (135,000 in the 100k sample) have their E.164 alone as verdict, and
+    # their findings are made column-wise with the others, in row order.
+    vs, values = rows[hit], s.to_numpy()[hit]
+    tidy = [type(v) is str for v in vs]
+    fixable = not f.owned_by_job
+    out.add_many(
+        ["phone-format" if t else v[0] for t, v in zip(tidy, vs)],
+        ["info" if t else v[1] for t, v in zip(tidy, vs)],
+        table, s.index[hit], f.name, values,
+        [f"{quote(x)} is not in international form" if t else v[2] for t, v, x in zip(tidy, vs, values)],
+        [f"check --fix writes {v}" if t else v[3] for t, v in zip(tidy, vs)],
+        fixes=[v if t else v[4] for t, v in zip(tidy, vs)],
+        fixable=[fixable if t else v[5] and fixable for t, v in zip(tidy, vs)],
+    )
 
-    report(out, table, f, s, per_value(keyed, decide))
 
-
-def _phone(value: str, region: str, default: str, phones: PhoneBook) -> tuple | None:
+def _phone(value: str, region: str, default: str, phones: PhoneBook) -> tuple | str | None:
+    """None when all is well, the E.164 to write (a 'phone-format' tidy-up), or the 'invalid-phone' verdict."""
     found = phones.read(value, region)
+    extension = found[1] if found is not None else None
     if found is None and region != default:
         found = phones.read(value, default)
     if found is None:
@@ -161,8 +209,8 @@ def _phone(value: str, region: str, default: str, phones: PhoneBook) -> tuple | 
             "check the digits and write it with its country code, e.g. +33 6 12 34 56 78", None, False,
         )
     e164 = found[0]
-    if e164 != value and not phones.extension(value, region):  # E.164 has no room for an extension
-        return ("phone-format", "info", f"{quote(value)} is not in international form", f"check --fix writes {e164}", e164, True)
+    if e164 != value and not extension:  # E.164 has no room for an extension
+        return e164
     return None
 
 

@@ -60,6 +60,12 @@ def _targets(out: Collector, f: Field) -> dict[str, Table]:
     return {t.schema.id_prefix: t} if t is not None and t.schema.id_prefix else {}
 
 
+def known_ids(targets) -> pd.Index:
+    """The record IDs of the target tables as one index of distinct texts, for lookups column after column."""
+    ids = np.concatenate([t.df.index.to_numpy(dtype=object) for t in targets]) if targets else np.array([], dtype=object)
+    return pd.Index([i if i.__class__ is str else str(i) for i in ids], dtype=object).unique()
+
+
 def check_reference(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     targets = _targets(out, f)
     if not targets:
@@ -70,10 +76,8 @@ def check_reference(out: Collector, table: Table, f: Field, col: pd.Series) -> N
     key = tuple(sorted(t.name for t in targets.values()))
     known = out.ctx.known_ids.get(key)
     if known is None:  # once per target: Activities' "related" alone points into 260,000 records
-        known = out.ctx.known_ids[key] = set()
-        for t in targets.values():
-            known.update(t.df.index.astype(str))
-    bad = s[~s.isin(known)]
+        known = out.ctx.known_ids[key] = known_ids(targets.values())
+    bad = s[known.get_indexer(s.to_numpy()) < 0]  # the index's hash table is built once, not per column
     for rid, value in zip(bad.index, bad):
         m = _LOOSE_ID.match(value)
         prefix = m.group(1).upper() if m else None

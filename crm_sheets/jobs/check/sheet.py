@@ -4,8 +4,12 @@ Replaced whole on every run (an owned sheet), so a clean run leaves a short "no 
 """
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from crm_sheets.jobs.check.context import SEVERITY_RANK, show
 from crm_sheets.model import Cell, Finding, SheetSpec, Tables
@@ -47,17 +51,32 @@ def sort_key(tables: Tables, order: dict[str, int]):
     return key
 
 
+def sorted_order(tables: Tables, findings: list[Finding], order: dict[str, int]) -> np.ndarray:
+    """The positions of the findings sorted by sort_key, from column arrays (one stable lexsort)."""
+    n = len(findings)
+    rows = {name: t.rows for name, t in tables.tables.items()}
+    cols = {name: {f: i for i, f in enumerate(t.schema.field_names)} for name, t in tables.tables.items()}
+    empty: dict = {}
+    severity = np.fromiter((SEVERITY_RANK.get(f.severity, 9) for f in findings), dtype=np.int64, count=n)
+    table = np.fromiter((order.get(f.table, 99) for f in findings), dtype=np.int64, count=n)
+    row = np.fromiter((rows.get(f.table, empty).get(f.record_id, 10**9) if f.record_id is not None else -1 for f in findings),
+                      dtype=np.int64, count=n)
+    col = np.fromiter((cols.get(f.table, empty).get(f.field, -1) for f in findings), dtype=np.int64, count=n)
+    kind, _ = pd.factorize(np.array([f.type for f in findings], dtype=object), sort=True)  # codes in the slugs' order
+    return np.lexsort((kind, col, row, table, severity))  # stable, like sorted(key=sort_key)
+
+
 def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime) -> SheetSpec:
     lang = tables.lang if tables.lang in LABELS else "en"
     text = LABELS[lang]
     name = tables.schema.owned_sheet("data_issues").sheet_name(tables.lang)
     order = {n: i for i, n in enumerate(tables.schema.tables)}
-    items = sorted(findings, key=sort_key(tables, order))
-    counts = {s: sum(1 for f in items if f.severity == s) for s in ("error", "warning", "info")}
-    fixable = sum(1 for f in items if f.fixable)
+    severities = Counter(f.severity for f in findings)
+    counts = {s: severities.get(s, 0) for s in ("error", "warning", "info")}
+    fixable = sum(1 for f in findings if f.fixable)
     stamp = now.strftime("%Y-%m-%d %H:%M")
     rows: list[list[Any]] = [[Cell(name, "title")]]
-    if not items:
+    if not findings:
         rows.append([Cell(text["clean"].format(now=stamp), "subtitle")])
         return SheetSpec(name=name, key="data_issues", rows=rows, widths=WIDTHS, tab_color="70AD47")
     rows.append([Cell(text["checked"].format(now=stamp, errors=counts["error"], warnings=counts["warning"], info=counts["info"], fixable=fixable), "subtitle")])
@@ -68,11 +87,13 @@ def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime) ->
     rows.append([Cell(c, "header") for c in text["columns"]])
     names: dict = {}
     has_ids = {n: bool(t.schema.id_prefix) for n, t in tables.tables.items()}
-    for f in items[:MAX_ROWS]:
-        rows.append(_row(tables, f, text, lang, names, has_ids))
+    shown = sorted_order(tables, findings, order)[:MAX_ROWS]
+    cells: dict = {}  # Cells are immutable: the severity, sheet and column cells repeat on every row
+    for i in shown.tolist():
+        rows.append(_row(tables, findings[i], text, lang, names, has_ids, cells))
     last = len(rows)
-    if len(items) > MAX_ROWS:
-        rows.append([Cell(text["more"].format(n=len(items) - MAX_ROWS), "subtitle")])
+    if len(findings) > MAX_ROWS:
+        rows.append([Cell(text["more"].format(n=len(findings) - MAX_ROWS), "subtitle")])
     return SheetSpec(
         name=name,
         key="data_issues",
@@ -84,7 +105,7 @@ def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime) ->
     )
 
 
-def _row(tables: Tables, f: Finding, text: dict, lang: str, names: dict, has_ids: dict) -> list[Any]:
+def _row(tables: Tables, f: Finding, text: dict, lang: str, names: dict, has_ids: dict, cells: dict | None = None) -> list[Any]:
     sheet, column, labels = names.get((f.table, f.field)) or _names(tables, f, lang, names)
     fix = f.fix
     if fix is None:
@@ -93,12 +114,19 @@ def _row(tables: Tables, f: Finding, text: dict, lang: str, names: dict, has_ids
         shown_fix = ", ".join(labels.get(k, k) for k in str(fix).split(", "))
     else:
         shown_fix = show(fix)
+    cells = {} if cells is None else cells
+    key = (f.severity, f.table, f.field)
+    same = cells.get(key)
+    if same is None:
+        same = cells[key] = (
+            Cell(text["severity"].get(f.severity, f.severity), _STYLE.get(f.severity)), Cell(sheet, "text"), Cell(column, "text"),
+        )
     return [
-        Cell(text["severity"].get(f.severity, f.severity), _STYLE.get(f.severity)),
-        Cell(sheet, "text"),
+        same[0],
+        same[1],
         Cell(f.record_id if f.record_id and has_ids.get(f.table) else "", "text"),  # rule rows' keys (row7) mean nothing
         Cell(f.cell or sheet, "link", link=f.cell if f.cell and "!" in f.cell else None),
-        Cell(column, "text"),
+        same[2],
         Cell(show(f.value), "text"),
         Cell(f.message, "wrap"),
         Cell(shown_fix, "text"),
