@@ -43,3 +43,24 @@ def test_bad_requests_name_what_is_valid(tmp_path, args, names):
     for name in names:
         assert name in result.output
     assert not (tmp_path / "crm.xlsx").exists()
+
+
+def test_a_sequence_step_naming_a_missing_template_or_campaign_is_reported(tmp_path):
+    from crm_sheets.model.changeset import ChangeSet, RowAppend
+    from crm_sheets.store import open_store
+
+    path = tmp_path / "crm.xlsx"
+    assert invoke("new", path).exit_code == 0
+    store = open_store(path)
+    tables = store.read()
+    store.apply(ChangeSet(appends=[
+        RowAppend("sequence_steps", "", {"campaign": "Welcome sequence", "step": 4, "template": "nurture_4x", "delay_days": 3}),
+        RowAppend("sequence_steps", "", {"campaign": "Autumn promo", "step": 1, "template": "nurture_1", "delay_days": 0}),
+    ]), tables)
+    result = invoke("check", path, "--dry-run", "--json")
+    assert result.exit_code == 1
+    import json
+
+    messages = [f["message"] for r in json.loads(result.output)["results"] for f in r["findings"] if f["type"] == "bad-rule"]
+    assert any("'Sequence Steps'" in m and '"nurture_4x" is not a template of Email Templates' in m for m in messages), messages
+    assert any('"Autumn promo" is not a campaign of Campaigns' in m for m in messages), messages

@@ -12,7 +12,7 @@ from crm_sheets.jobs.check.options import closest, list_choices
 from crm_sheets.model import Table
 from crm_sheets.model.normalize import country_code, fold, is_currency
 from crm_sheets.model.schema import TableSchema
-from crm_sheets.model.values import fold_option, parse_number
+from crm_sheets.model.values import fold_option, option_lookup, parse_number
 
 # Which table each rule sheet's rows apply to, when the sheet has no Table column.
 RULE_TABLE = {"scoring_rules": "leads"}
@@ -50,6 +50,8 @@ def check_rules(out: Collector) -> None:
             _check_rule_rows(out, t)
     if tables.get("stages") is not None:
         _check_stages(out, tables["stages"])
+    if tables.get("sequence_steps") is not None:
+        _check_sequence_steps(out, tables["sequence_steps"])
     check_settings(out)
 
 
@@ -195,6 +197,40 @@ _SETTING_FORMS = {
     "currency": (is_currency, "a currency code such as USD or EUR"),
     "locale": (lambda v: re.match(r"^[a-zA-Z]{2}([-_][a-zA-Z]{2})?$", v) is not None, "a locale such as en-US, en-GB or fr-FR"),
 }
+
+
+def _check_sequence_steps(out: Collector, steps: Table) -> None:
+    """Each step's email template is in Email Templates, and its campaign is a campaign (by ID or name) or one an
+    Add to campaign automation creates on first use; else automate skips the whole sequence."""
+    tables = out.ctx.tables
+    templates, campaigns, autos = tables.get("email_templates"), tables.get("campaigns"), tables.get("automations")
+    keys = ({fold(str(k)): str(k).strip() for k in templates.df["key"].dropna() if str(k).strip()}
+            if templates is not None and "key" in templates.df.columns else None)
+    names = None
+    if campaigns is not None:
+        names = {fold(str(i)): str(i) for i in campaigns.df.index}
+        if "name" in campaigns.df.columns:
+            names.update({fold(str(n)): str(n).strip() for n in campaigns.df["name"].dropna() if str(n).strip()})
+        if autos is not None and {"action", "template"} <= set(autos.df.columns):
+            actions = option_lookup(tables.list("automation_action")) if "automation_action" in tables.schema.lists else {}
+            names.update({fold(_text(t)): _text(t) for a, t in zip(autos.df["action"], autos.df["template"])
+                          if actions.get(fold_option(_text(a)), _text(a)) == "add_to_campaign" and _text(t)})
+    for rid, row in _rows(steps):
+        template, campaign = _text(row.get("template")), _text(row.get("campaign"))
+        if not template and not campaign:
+            continue
+        if keys is not None and fold(template) not in keys:
+            sheet = templates.sheet or templates.schema.sheet_name(out.ctx.lang)
+            guess = closest(template, keys) if template else None
+            what = f"{quote(template)} is not a template of {sheet}" if template else "the step names no email template"
+            out.add("bad-rule", "error", steps, rid, "template", template or None, what,
+                    f'use "{guess}"' if guess else f"use one of {', '.join(sorted(keys.values())) or 'the templates'}")
+        if names is not None and fold(campaign) not in names:
+            sheet = campaigns.sheet or campaigns.schema.sheet_name(out.ctx.lang)
+            guess = closest(campaign, names) if campaign else None
+            what = f"{quote(campaign)} is not a campaign of {sheet}" if campaign else "the step names no campaign"
+            out.add("bad-rule", "error", steps, rid, "campaign", campaign or None, what,
+                    f'use "{guess}"' if guess else f"write a campaign's name or ID, or add the campaign to {sheet}")
 
 
 def check_settings(out: Collector) -> None:
