@@ -391,3 +391,23 @@ def test_a_french_sample_writes_countries_stages_and_free_text_in_french(french)
     assert "Appeler le décideur" in steps and not steps & set(en.tables["deals"]["next_step"].dropna())
     assert "Rappeler" in set(fr.tables["tasks"]["title"])
     assert fr.tables["deals"]["name"].str.endswith((" – contrat annuel", " – pilote")).any()
+
+
+def test_clean_people_are_unique_by_mailbox_and_by_name_at_a_company():
+    """Gmail's dots and a company's legal form do not make another person: the truth would lie."""
+    from crm_sheets.sample.people import mailbox, person_key
+
+    s = generate("sales", leads=3000, seed=7, now=NOW)
+    boxes, people_ = {}, {}
+    for table in ("leads", "contacts"):
+        df = s.tables[table]
+        company = df["company"] if "company" in df else df["account"].map(s.tables["accounts"]["name"])
+        for rid in _clean_rows(s, table):
+            if isinstance(df.at[rid, "email"], str):
+                box = mailbox(df.at[rid, "email"])
+                assert box not in boxes, (boxes.get(box), (table, rid))
+                boxes[box] = (table, rid)
+            key = person_key(df.at[rid, "first_name"], df.at[rid, "last_name"], company[rid])
+            if key[2]:
+                assert key not in people_, (people_.get(key), (table, rid))
+                people_[key] = (table, rid)

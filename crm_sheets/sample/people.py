@@ -24,6 +24,28 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", s)
 
 
+_LEGAL_FORMS = frozenset({"inc", "llc", "ltd", "sas", "sarl", "gmbh", "ag", "bv", "sa", "spa", "co", "corp", "plc", "dac",
+                          "nv", "srl", "sl"})
+
+
+def mailbox(email: str) -> str:
+    """The mailbox an address delivers to: lower case; Gmail ignores dots and +tags in the local part."""
+    local, _, domain = email.lower().partition("@")
+    if domain in ("gmail.com", "googlemail.com"):
+        return f"{local.partition('+')[0].replace('.', '')}@gmail.com"
+    return f"{local}@{domain}"
+
+
+def person_key(first, last, company) -> tuple[str, str, str]:
+    """Who a person is to a reader: folded first and last name, and the company without case, punctuation
+    and legal form ("Doyle Capital B.V." is "Doyle Capital")."""
+    co = ""
+    if isinstance(company, str):
+        folded = unicodedata.normalize("NFKD", company.replace(".", "")).encode("ascii", "ignore").decode("ascii")
+        co = " ".join(w for w in re.sub(r"[^a-z0-9]+", " ", folded.lower()).split() if w not in _LEGAL_FORMS)
+    return slug(first or ""), slug(last or ""), co
+
+
 def pick(rng: np.random.Generator, values, n: int, p=None) -> np.ndarray:
     """n values drawn from ``values`` (an object array, so strings keep their Python type)."""
     arr = np.empty(len(values), dtype=object)
@@ -132,7 +154,8 @@ class Registry:
     def __init__(self, rng: np.random.Generator, default_region: str):
         self.rng = rng
         self.default_region = default_region
-        self.emails: set[str] = set()
+        self.emails: set[str] = set()  # addresses as written, and as first drawn before a mailbox clash
+        self.mailboxes: set[str] = set()  # what they deliver to (see `mailbox`)
         self.numbers: set[str] = set()  # plan index + ':' + nsn
 
     def _digits(self, plan: Plan, n: int) -> list[str]:
@@ -171,14 +194,30 @@ class Registry:
         use_nat = ok & (self.rng.random(n) < national_share)
         return np.where(use_nat, nat, intl)
 
-    def unique_emails(self, local: np.ndarray, domain: np.ndarray) -> np.ndarray:
-        """local@domain, with digits added to the local part until nobody has it yet."""
+    def unique_emails(self, local: np.ndarray, domain: np.ndarray, drawn: tuple[np.ndarray, np.ndarray] | None = None
+                      ) -> np.ndarray:
+        """local@domain, unique by mailbox (`mailbox`: Gmail's dots and +tags do not make another one).
+
+        An address taken as written gets random digits ("ana.diaz47@"), as it always has. ``drawn`` is the
+        (local, domain) the person had before the name and company checks changed them: the random digits
+        are drawn as for those, so that a changed person does not change everyone after them. An address
+        whose mailbox is taken but not its text gets the digits 2, 3... (no random number drawn).
+        """
+        drawn_local, drawn_domain = drawn if drawn is not None else (local, domain)
         out = np.empty(len(local), dtype=object)
-        for i, (lp, dom) in enumerate(zip(local.tolist(), domain.tolist())):
-            email = f"{lp}@{dom}"
+        for i, (lp, dom, dlp, ddom) in enumerate(zip(local.tolist(), domain.tolist(), drawn_local.tolist(),
+                                                     drawn_domain.tolist())):
+            email = f"{dlp}@{ddom}"
             while email in self.emails:
-                email = f"{lp}{int(self.rng.integers(2, 1000))}@{dom}"
+                email = f"{dlp}{int(self.rng.integers(2, 1000))}@{ddom}"
             self.emails.add(email)
+            if (lp, dom) != (dlp, ddom):
+                email = f"{lp}{email.partition('@')[0][len(dlp):]}@{dom}"
+            written, k = email.partition("@"), 2
+            while mailbox(email) in self.mailboxes:
+                email = f"{written[0]}{k}@{written[2]}"
+                k += 1
+            self.mailboxes.add(mailbox(email))
             out[i] = email
         return out
 
@@ -237,11 +276,20 @@ def slugs(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def email_locals(rng: np.random.Generator, first: np.ndarray, last: np.ndarray, personal: np.ndarray) -> np.ndarray:
-    """first.last, flast, first_last... as people's addresses look; personal ones vary more."""
+def email_locals(rng: np.random.Generator, first: np.ndarray, last: np.ndarray, personal: np.ndarray,
+                 drawn_last: np.ndarray | None = None):
+    """first.last, flast, first_last... as people's addresses look; personal ones vary more.
+
+    With ``drawn_last`` (last names before a change), returns (locals, locals with those last names).
+    """
+    pat = rng.choice(5, size=len(first), p=[0.55, 0.2, 0.1, 0.1, 0.05])
+    num = rng.integers(1, 99, len(first))
+    out = _locals(first, last, personal, pat, num)
+    return out if drawn_last is None else (out, _locals(first, drawn_last, personal, pat, num))
+
+
+def _locals(first, last, personal, pat, num) -> np.ndarray:
     f, l = slugs(first), slugs(last)
-    pat = rng.choice(5, size=len(f), p=[0.55, 0.2, 0.1, 0.1, 0.05])
-    num = rng.integers(1, 99, len(f))
     out = np.empty(len(f), dtype=object)
     for i in range(len(f)):
         a, b, p = f[i], l[i], pat[i]

@@ -30,8 +30,41 @@ def objects(values: list) -> np.ndarray:
 SATURATED = 1000  # clashes left after a redraw that mean the name space is full, not unlucky
 
 
-def _unique_names(rng, codes, first, last, company, keep: np.ndarray, taken: set) -> None:
-    """Redraw first names until no two people share first + last name + company (nor with ``taken``)."""
+def _unique_names(rng, codes, first, last, company, keep: np.ndarray, taken: set) -> tuple[np.ndarray, list[int]]:
+    """Make first + last name + company unique (also against ``taken``).
+
+    Returns the last names before the folded check (for `Registry.unique_emails`) and the kept rows
+    that clash.
+
+    First names are redrawn while the names as written clash; then names that clash once folded, at the
+    same company without its legal form ("Doyle Capital" / "Doyle Capital B.V."), get the next last name
+    of their country's list, with no random number drawn (the other records stay as they were). Kept
+    names (namesakes) are not changed: the caller moves those rows to another company.
+    """
+    _redraw_first_names(rng, codes, first, last, company, keep, taken)
+    drawn_last = last.copy()
+    clashing = []
+    for i in range(len(first)):
+        key = ("person", *people.person_key(first[i], last[i], company[i]))
+        if not key[3]:
+            continue  # no company: namesakes without one are different people, as before
+        if key in taken and keep[i]:
+            clashing.append(i)
+            continue
+        if key in taken:
+            pool = pools.NAMES[codes[i]][1]
+            start = pool.index(last[i]) if last[i] in pool else -1
+            for j in range(1, len(pool) + 1):
+                cand = ("person", *people.person_key(first[i], pool[(start + j) % len(pool)], company[i]))
+                if cand not in taken:
+                    last[i], key = pool[(start + j) % len(pool)], cand
+                    break
+        taken.add(key)
+    return drawn_last, clashing
+
+
+def _redraw_first_names(rng, codes, first, last, company, keep: np.ndarray, taken: set) -> None:
+    """Redraw first names until no two people share first + last name + company as written."""
     todo = np.arange(len(first))
     for _ in range(30):
         clash = []
@@ -88,19 +121,32 @@ def person_rows(
         company = np.where(has_co, names_co, None)
         base = np.where(has_co, comp.base[co], None)
         suffix = np.where(has_co, comp.suffix[co], None)
-    _unique_names(rng, codes, first, last, company, keep, taken if taken is not None else set())
+    taken = taken if taken is not None else set()
+    drawn_last, clashing = _unique_names(rng, codes, first, last, company, keep, taken)
+    drawn_co = co.copy()
+    for i in clashing:
+        # A kept name (a namesake) already at this company: the person works at the next free company.
+        for j in range(1, len(comp)):
+            c = (co[i] + j) % len(comp)
+            name = f"{comp.base[c]} {comp.suffix[c]}" if with_suffix[i] else comp.base[c]
+            key = ("person", *people.person_key(first[i], last[i], name))
+            if key not in taken:
+                co[i], company[i], base[i], suffix[i] = c, name, comp.base[c], comp.suffix[c]
+                taken.add(key)
+                break
 
     # Emails: at the company's domain, at a provider, or none.
     r = rng.random(k)
     business = has_co & (r < business_email)
     personal = ~business & (r < 0.95)
-    domain = people.personal_domains(rng, codes)
+    domain = drawn_domain = people.personal_domains(rng, codes)
     if comp is not None and len(comp):
-        domain = np.where(business, comp.domain[co], domain)
-    local = people.email_locals(rng, first, last, personal)
+        domain, drawn_domain = np.where(business, comp.domain[co], domain), np.where(business, comp.domain[drawn_co], domain)
+    local, drawn_local = people.email_locals(rng, first, last, personal, drawn_last)
     email = np.full(k, None, dtype=object)
     has_email = business | personal
-    email[has_email] = reg.unique_emails(local[has_email], domain[has_email])
+    email[has_email] = reg.unique_emails(local[has_email], domain[has_email],
+                                         (drawn_local[has_email], drawn_domain[has_email]))
 
     # Phones: a mobile, the company switchboard, or none.
     r = rng.random(k)

@@ -139,11 +139,12 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     taken: set = set()
 
     acc_name = cols["accounts"]["name"][acc_of]
-    _unique_names(rng, codes, first, last, acc_name, np.zeros(n_con, dtype=bool), taken)
-    local = people.email_locals(rng, first, last, np.zeros(n_con, dtype=bool))
+    drawn_last, _ = _unique_names(rng, codes, first, last, acc_name, np.zeros(n_con, dtype=bool), taken)
+    local, drawn_local = people.email_locals(rng, first, last, np.zeros(n_con, dtype=bool), drawn_last)
     has_email = rng.random(n_con) < 0.93
     email = np.full(n_con, None, dtype=object)
-    email[has_email] = reg.unique_emails(local[has_email], comp.domain[acc_of][has_email])
+    dom = comp.domain[acc_of][has_email]
+    email[has_email] = reg.unique_emails(local[has_email], dom, (drawn_local[has_email], dom))
     sb = comp.phones
     board = rng.random(n_con) < 0.6
     has_mob = rng.random(n_con) < 0.6

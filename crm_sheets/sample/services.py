@@ -86,9 +86,10 @@ def generate_services(schema: Schema, n_leads: int, rng: np.random.Generator, cl
     n_con = len(con_cl)
     c_codes = comp.country[con_cl]
     first, last = people.names(rng, c_codes)
-    _unique_names(rng, c_codes, first, last, cols["clients"]["name"][con_cl], np.zeros(n_con, dtype=bool), taken)
-    local = people.email_locals(rng, first, last, np.zeros(n_con, dtype=bool))
-    email = reg.unique_emails(local, comp.domain[con_cl])
+    drawn_last, _ = _unique_names(rng, c_codes, first, last, cols["clients"]["name"][con_cl], np.zeros(n_con, dtype=bool),
+                                  taken)
+    local, drawn_local = people.email_locals(rng, first, last, np.zeros(n_con, dtype=bool), drawn_last)
+    email = reg.unique_emails(local, comp.domain[con_cl], (drawn_local, comp.domain[con_cl]))
     mob = people.phones(reg, people.mobile_plans(rng, c_codes, comp.city[con_cl]), c_codes)
     has_mob = rng.random(n_con) < 0.7
     con_created = np.maximum(cl_created[con_cl], clock.days_ago(n_con, 0, 700))
