@@ -1,46 +1,22 @@
-"""The outbox against real servers: an aiosmtpd SMTP server and an HTTP server on loopback.
+"""The outbox against real servers: an aiosmtpd SMTP server (conftest's mail_server) and an HTTP server on loopback.
 
 Exactly once: a second delivery sends nothing; a crash after handing a message to the server and
 before recording it leaves the item `unknown` for a person to confirm, never a silent second copy.
 """
 import json
-import socket
 import subprocess
 import sys
 import textwrap
 import threading
 from datetime import datetime
-from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from crm_sheets.model.effects import Effect
 from crm_sheets.outbox import Outbox, SmtpSettings, SmtpTransport, WebhookTransport
 
 NOW = datetime(2026, 11, 2, 9, 0)
-
-
-class _Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server():
-    inbox = _Inbox()
-    with socket.socket() as probe:  # aiosmtpd needs a concrete port to check it is up
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield controller, inbox
-    controller.stop()
 
 
 @pytest.fixture
@@ -70,15 +46,15 @@ def _email(key, to="ana@example.com", subject="Welcome, Ana"):
                                  "from": "CRM <crm@example.com>"}, "leads", "L-00001")
 
 
-def _smtp(controller):
-    return SmtpTransport(SmtpSettings(host="127.0.0.1", port=controller.port, tls=False, sender="crm@example.com"))
+def _smtp(port):
+    return SmtpTransport(SmtpSettings(host="127.0.0.1", port=port, tls=False, sender="crm@example.com"))
 
 
-def test_email_is_delivered_once_with_text_and_html_parts(tmp_path, smtp_server):
-    controller, inbox = smtp_server
+def test_email_is_delivered_once_with_text_and_html_parts(tmp_path, mail_server):
+    port, inbox = mail_server
     box = Outbox(tmp_path / "outbox.sqlite")
     assert box.enqueue([_email("welcome:L-00001")], NOW) == ["welcome:L-00001"]
-    report = box.deliver({"email": _smtp(controller)}, NOW)
+    report = box.deliver({"email": _smtp(port)}, NOW)
     assert report.sent == ["welcome:L-00001"]
     assert len(inbox.messages) == 1
     msg = inbox.messages[0]
@@ -87,7 +63,7 @@ def test_email_is_delivered_once_with_text_and_html_parts(tmp_path, smtp_server)
     assert {p.get_content_type() for p in msg.walk()} >= {"text/plain", "text/html"}
     # running again — and queueing the same effect again — sends nothing more
     assert box.enqueue([_email("welcome:L-00001")], NOW) == []
-    assert box.deliver({"email": _smtp(controller)}, NOW).sent == []
+    assert box.deliver({"email": _smtp(port)}, NOW).sent == []
     assert len(inbox.messages) == 1
 
 
@@ -98,20 +74,20 @@ def test_without_a_mail_server_emails_wait_in_the_outbox(tmp_path):
     assert report.waiting == ["k1"] and box.items()[0].status == "queued"
 
 
-def test_unreachable_server_fails_and_is_retried_later_with_the_same_message_id(tmp_path, smtp_server):
-    controller, inbox = smtp_server
+def test_unreachable_server_fails_and_is_retried_later_with_the_same_message_id(tmp_path, mail_server):
+    port, inbox = mail_server
     box = Outbox(tmp_path / "outbox.sqlite")
     box.enqueue([_email("k1")], NOW)
     dead = SmtpTransport(SmtpSettings(host="127.0.0.1", port=1, tls=False))
     assert box.deliver({"email": dead}, NOW).failed == ["k1"]
     item = box.items()[0]
     assert item.status == "failed" and "cannot reach" in item.error
-    assert box.deliver({"email": _smtp(controller)}, NOW).sent == ["k1"]
+    assert box.deliver({"email": _smtp(port)}, NOW).sent == ["k1"]
     assert inbox.messages[0]["Message-ID"] == item.message_id
 
 
-def test_crash_after_handing_over_the_message_gives_unknown_not_a_second_copy(tmp_path, smtp_server):
-    controller, inbox = smtp_server
+def test_crash_after_handing_over_the_message_gives_unknown_not_a_second_copy(tmp_path, mail_server):
+    port, inbox = mail_server
     db = tmp_path / "outbox.sqlite"
     Outbox(db).enqueue([_email("k1")], NOW)
     script = textwrap.dedent(f"""
@@ -124,16 +100,16 @@ def test_crash_after_handing_over_the_message_gives_unknown_not_a_second_copy(tm
                 super().send(item, mark_sending)
                 os._exit(9)  # the process dies after DATA, before the outbox records `sent`
 
-        t = Crashing(SmtpSettings(host="127.0.0.1", port={controller.port}, tls=False))
+        t = Crashing(SmtpSettings(host="127.0.0.1", port={port}, tls=False))
         Outbox({str(db)!r}).deliver({{"email": t}}, datetime(2026, 11, 2, 9, 0))
     """)
     assert subprocess.run([sys.executable, "-c", script]).returncode == 9
     assert len(inbox.messages) == 1
     box = Outbox(db)
-    report = box.deliver({"email": _smtp(controller)}, NOW)
+    report = box.deliver({"email": _smtp(port)}, NOW)
     assert report.unknown == ["k1"] and report.sent == []
     assert len(inbox.messages) == 1, "never a silent second copy"
-    assert box.deliver({"email": _smtp(controller)}, NOW).sent == [], "unknown is never retried automatically"
+    assert box.deliver({"email": _smtp(port)}, NOW).sent == [], "unknown is never retried automatically"
     box.confirm("k1", delivered=True, now=NOW)
     assert box.items()[0].status == "sent"
 
