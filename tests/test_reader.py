@@ -342,7 +342,7 @@ def test_a_plain_spreadsheet_is_not_a_workbook(tmp_path):
     path = make_workbook(tmp_path / "budget.xlsx", {"Sheet1": [["Month", "Spend"], ["Jan", 12]]}, meta=False)
     with pytest.raises(NotAWorkbook) as err:
         read_workbook(path)
-    assert "budget.xlsx" in str(err.value) and "crm-sheets new" in str(err.value) and "crm-sheets import" in str(err.value)
+    assert "budget.xlsx" in str(err.value) and "crm-sheets new" in str(err.value) and "paste your rows" in str(err.value)
 
 
 def test_a_missing_file_or_a_file_that_is_not_xlsx_is_not_a_workbook(tmp_path):

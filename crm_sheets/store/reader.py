@@ -37,7 +37,7 @@ HEADER_SCAN_ROWS = 10  # title rows people put above a table's headers
 CUSTOM_TYPES = tuple(t for t in FIELD_TYPES if t not in ("id", "reference", "user"))
 _FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _REF_RE = re.compile(r"^\$?[A-Za-z]{1,3}\$?(\d+)")
-_NOT_OURS_HINT = "create a CRM workbook with `crm-sheets new`, or bring this data into one with `crm-sheets import`"
+_NOT_OURS_HINT = "create a CRM workbook with `crm-sheets new` and paste your rows into its tables (columns are found by their headers)"
 
 
 def read_workbook(path: str | Path, schema: Schema | None = None) -> Tables:
@@ -293,7 +293,7 @@ def _schema_for(path: Path, book: CalamineWorkbook, excel_tables: Mapping[str, t
                 score += 2 if t.kind == "data" else 1
         if score > best_score:
             best, best_score = candidate, score
-    if best is None or best_score < 4:
+    if best is None or best_score < 2:  # one data table whose headers match is enough: a plain lead list
         raise NotAWorkbook(
             f"{path}: not a crm-sheets workbook (no {META_SHEET} sheet, and its sheets do not match a CRM template)",
             hint=_NOT_OURS_HINT,
