@@ -2,7 +2,7 @@
 # Installs the real components the tests drive: LibreOffice (headless Calc) and poppler (PDF -> PNG).
 set -euo pipefail
 need=()
-command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui)
+command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui fonts-liberation2)  # Liberation: metric-compatible with Arial/Calibri
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
