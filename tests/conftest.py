@@ -36,14 +36,17 @@ def mail_server():
 
 @pytest.fixture
 def web_server():
-    """(base URL, received): each POST as (path, Idempotency-Key header, JSON body)."""
+    """(base URL, received): each POST as (path, Idempotency-Key header, JSON body).
+
+    A POST to /flaky is answered 503 the first time (a server that is briefly down), 200 after."""
     received = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
             received.append((self.path, self.headers.get("Idempotency-Key"), json.loads(body)))
-            self.send_response(200)
+            first_flaky = self.path == "/flaky" and [r[0] for r in received].count("/flaky") == 1
+            self.send_response(503 if first_flaky else 200)
             self.end_headers()
 
         def log_message(self, *args):

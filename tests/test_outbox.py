@@ -1,44 +1,17 @@
-"""The outbox against real servers: an aiosmtpd SMTP server (conftest's mail_server) and an HTTP server on loopback.
+"""The outbox against real servers: an aiosmtpd SMTP server and an HTTP server on loopback (conftest's fixtures).
 
 Exactly once: a second delivery sends nothing; a crash after handing a message to the server and
 before recording it leaves the item `unknown` for a person to confirm, never a silent second copy.
 """
-import json
 import subprocess
 import sys
 import textwrap
-import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
-import pytest
 
 from crm_sheets.model.effects import Effect
 from crm_sheets.outbox import Outbox, SmtpSettings, SmtpTransport, WebhookTransport
 
 NOW = datetime(2026, 11, 2, 9, 0)
-
-
-@pytest.fixture
-def http_server():
-    received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((self.path, self.headers.get("Idempotency-Key"), json.loads(body)))
-            status = 503 if self.path == "/flaky" and len(received) == 1 else 200
-            self.send_response(status)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", received
-    server.shutdown()
 
 
 def _email(key, to="ana@example.com", subject="Welcome, Ana"):
@@ -114,8 +87,8 @@ def test_crash_after_handing_over_the_message_gives_unknown_not_a_second_copy(tm
     assert box.items()[0].status == "sent"
 
 
-def test_webhook_posts_json_with_an_idempotency_key_and_retries_a_503(tmp_path, http_server):
-    url, received = http_server
+def test_webhook_posts_json_with_an_idempotency_key_and_retries_a_503(tmp_path, web_server):
+    url, received = web_server
     box = Outbox(tmp_path / "outbox.sqlite")
     box.enqueue([Effect("chat", "won:D-00007", {"url": f"{url}/flaky", "text": "Won: Acme renewal"})], NOW)
     assert box.deliver({"chat": WebhookTransport()}, NOW).failed == ["won:D-00007"]
