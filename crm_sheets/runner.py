@@ -16,7 +16,7 @@ import importlib
 import inspect
 import os
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,6 +26,7 @@ from crm_sheets.errors import UsageError, WorkbookBusy, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet, RowAppend
 from crm_sheets.model.result import JobResult
 from crm_sheets.model.tables import Tables
+from crm_sheets.model.values import as_text
 
 # Job name -> (module, function). Order is the order `run` uses.
 JOB_ORDER = ("check", "dedupe", "automate", "report")
@@ -155,14 +156,10 @@ def _audit_rows(tables: Tables, changes: ChangeSet, now: datetime) -> None:
 
 
 def _text(value: Any) -> str:
-    """A value as the Audit Log shows it: dates as people write them, no 'nan' or '00:00:00'."""
-    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+    """A value as the Audit Log shows it: the text a person would see, '' for empty (never 'nan')."""
+    if value is None or value is pd.NaT or value is pd.NA or (isinstance(value, float) and value != value):
         return ""
-    if isinstance(value, datetime):  # pandas Timestamps too
-        return value.strftime("%Y-%m-%d" if (value.hour, value.minute, value.second) == (0, 0, 0) else "%Y-%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
+    return as_text(value)
 
 
 def run(
