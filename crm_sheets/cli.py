@@ -274,6 +274,67 @@ def templates() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+@cli.command("forms")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--base-url", default="http://127.0.0.1:8765", show_default=True, help="Address the forms server is reached at.")
+@click.option("--lang", default=None, help="Language of the snippets: en or fr (default: the workbook's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
+def forms_cmd(path: Path, base_url: str, lang: str | None, as_json: bool) -> None:
+    """Print the address and the embed snippets (iframe and plain HTML) of the workbook's web forms."""
+    from crm_sheets.forms import embed
+
+    report = embed(path, base_url=base_url, lang=lang)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        return
+    for problem in report.problems:
+        err_console.print(f"[yellow]![/] {problem}", soft_wrap=True)
+    if not report.forms:
+        console.print("No active form: add a row to the Forms sheet.")
+    for name, snippet in report.forms.items():
+        click.echo(f"# {name}: {snippet['url']}\n")
+        click.echo("<!-- in an iframe -->")
+        click.echo(snippet["iframe"] + "\n")
+        click.echo("<!-- or as plain HTML on your page (add your site to the form's Sites allowed) -->")
+        click.echo(snippet["html"])
+
+
+def _rate(_ctx, _param, value: str) -> tuple[float, float]:
+    number, _, unit = value.partition("/")
+    seconds = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hour": 3600.0}.get(unit.strip() or "min")
+    try:
+        if seconds is None or float(number) <= 0:
+            raise ValueError
+        return float(number), seconds
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: write a number per s, min or h, e.g. 10/min") from None
+
+
+@cli.command("forms-serve")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on.")
+@click.option("--base-url", default="", help="Public address of this server, for the Origin check behind a proxy.")
+@click.option("--allow-origin", "allow_origins", multiple=True, metavar="URL", help="A site allowed to post every form (repeat for more).")
+@click.option("--ip-rate", default="10/min", show_default=True, callback=_rate, help="Submissions per visitor address.")
+@click.option("--form-rate", default="300/min", show_default=True, callback=_rate, help="Submissions per form, all visitors.")
+@click.option("--max-body", default=16384, show_default=True, type=int, help="Largest submission in bytes.")
+@click.option("--max-journal-mb", default=256, show_default=True, type=int, help="Journal size past which submissions get 503.")
+@click.option("--apply-interval", default=5.0, show_default=True, type=float, help="Seconds between writes of the journal into the workbook.")
+@click.option("--trust-proxy", is_flag=True, help="Take the visitor's address from X-Forwarded-For.")
+def forms_serve(path: Path, host: str, port: int, base_url: str, allow_origins: tuple[str, ...], ip_rate, form_rate,
+                max_body: int, max_journal_mb: int, apply_interval: float, trust_proxy: bool) -> None:
+    """Serve the workbook's web forms and write what visitors send into it (until Ctrl+C)."""
+    from crm_sheets.forms import serve
+    from crm_sheets.forms.web import FormsConfig
+
+    config = FormsConfig(path, base_url=base_url, allow_origins=allow_origins, ip_rate=ip_rate, form_rate=form_rate,
+                         max_body=max_body, max_journal_bytes=max_journal_mb * 1024 * 1024,
+                         apply_interval=apply_interval, trust_proxy=trust_proxy)
+    console.print(f"Serving the forms of {path.name} on http://{host}:{port}/forms/ (Ctrl+C to stop)")
+    serve(config, host=host, port=port)
+
+
 def _finish(report, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, default=str))
