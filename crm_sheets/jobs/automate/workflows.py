@@ -59,6 +59,8 @@ def watched(automations: list[Automation]) -> dict[str, set[str]]:
     for a in automations:
         if a.trigger in ("record_created", "form_submitted", "field_changed"):
             out.setdefault(a.table, set())
+        if a.trigger == "form_submitted":  # a form that updated an existing record logs an Activity
+            out.setdefault("activities", set())
         if a.trigger == "field_changed" and a.trigger_field is not None:
             out[a.table].add(a.trigger_field.name)
     return out
@@ -190,7 +192,8 @@ def firing(run: Run, a: Automation, prev_state: dict) -> list[tuple[str, str]]:
         new = new_records(run.tables, a.table, prev_state, run.now)
         if a.trigger == "form_submitted":
             new = {r for r in new if "source" in df.columns and df.at[r, "source"] == "web_form"}
-        return [(r, "created" if a.trigger == "record_created" else "form") for r in df.index if r in new]
+            return [(r, "form") for r in df.index if r in new] + _form_activities(run, a, prev_state, new)
+        return [(r, "created") for r in df.index if r in new]
     if a.trigger == "field_changed":
         return _changed(run, a, prev_state)
     if a.trigger == "date_reached":
@@ -210,6 +213,30 @@ def firing(run: Run, a: Automation, prev_state: dict) -> list[tuple[str, str]]:
             return [("*", period)] if period else []
         return [(r, period) for r in df.index]
     return []
+
+
+def _form_activities(run: Run, a: Automation, prev_state: dict, new: set[str]) -> list[tuple[str, str]]:
+    """Existing records a web form updated (the form's submission logged as a new "form" Activity): each
+    submission fires once, its Activity ID being the trigger value. New records fire as created ("form")."""
+    acts = run.tables.get("activities")
+    if acts is None or "type" not in acts.df.columns:
+        return []
+    link = next((f.name for f in acts.schema.fields if f.type == "reference" and f.reference == a.table), None)
+    if link is None or link not in acts.df.columns:
+        return []
+    df = acts.df
+    if previous(prev_state, "activities") is not None:
+        fresh = new_records(run.tables, "activities", prev_state, run.now)
+        mask = df.index.isin(list(fresh))
+    elif "date" in df.columns:  # no snapshot of activities yet: the ones of today and yesterday are new
+        dates = pd.to_datetime(df["date"], errors="coerce")
+        mask = (dates >= run.today - pd.Timedelta(days=1)).fillna(False).to_numpy(dtype=bool)
+    else:
+        return []
+    hit = df[mask & (df["type"].astype(object) == "form").to_numpy(dtype=bool)]
+    records = run.tables[a.table].df.index
+    return [(str(rec), str(aid)) for aid, rec in zip(hit.index, hit[link])
+            if isinstance(rec, str) and rec in records and rec not in new]
 
 
 def _period(run: Run, a: Automation) -> str | None:

@@ -1,0 +1,252 @@
+"""Web forms without a server: definitions from the Forms sheet, validation and neutralising, the
+journal, the applier (exactly once, dedupe, busy workbooks) and the automate trigger it feeds."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+
+import pytest
+
+from crm_sheets.forms.applier import META_KEY, apply_waiting
+from crm_sheets.forms.definitions import load_forms
+from crm_sheets.forms.journal import Journal, journal_path
+from crm_sheets.forms.render import form_page
+from crm_sheets.forms.validation import neutralise, validate
+from crm_sheets.forms.web import TokenBucket, Tokens
+from crm_sheets.store import open_store
+from crm_sheets.workbook import new_workbook
+
+NOW = datetime(2026, 11, 2, 9, 0)
+
+
+@pytest.fixture
+def book(tmp_path):
+    return new_workbook(tmp_path / "crm.xlsx", sample_leads=50, now=NOW)
+
+
+def read(path):
+    return open_store(path).read()
+
+
+def submit(journal, fields, form="contact-us", table="leads"):
+    entry, _ = journal.append(token=secrets.token_hex(8), form=form,
+                              values={"table": table, "title": "Contact us", "fields": fields})
+    return entry
+
+
+def test_the_template_ships_a_contact_form_with_fields_in_order_and_labels_in_both_languages(book):
+    form = load_forms(read(book)).forms["contact-us"]
+    assert [f.name for f in form.fields][:3] == ["first_name", "last_name", "email"]
+    email = form.field("email")
+    assert email.required and email.label("en") == "Email" and email.label("fr") == "E-mail"
+    assert form.field("notes").label("fr") == "Votre message"
+    assert form.title("fr") == "Contactez-nous" and form.thanks("en").startswith("Thank you")
+
+
+def test_a_form_naming_a_field_the_table_lacks_is_reported_not_served(tmp_path):
+    from crm_sheets.model.changeset import ChangeSet
+
+    path = new_workbook(tmp_path / "crm.xlsx", now=NOW)
+    store = open_store(path)
+    tables = store.read()
+    rid = tables["forms"].df.index[0]
+    changes = ChangeSet()
+    changes.update("forms", rid, "fields", "first_name, last_name, shoe_size")
+    store.apply(changes, tables)
+    found = load_forms(read(path))
+    assert "contact-us" not in found.forms
+    assert 'no field "shoe_size"' in found.problems[0].message
+
+
+def test_dropdowns_offer_the_options_of_the_workbook_lists(book):
+    from crm_sheets.model.changeset import ChangeSet
+
+    store = open_store(book)
+    tables = store.read()
+    changes = ChangeSet()
+    changes.update("forms", tables["forms"].df.index[0], "fields", "first_name, last_name, email, industry")
+    store.apply(changes, tables)
+    form = load_forms(read(book)).forms["contact-us"]
+    page = form_page(form, lang="fr", token="t", action="/forms/contact-us")
+    assert '<select id="crm-form-contact-us-industry" name="industry"' in page
+    assert '<option value="software">Logiciel</option>' in page
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r", "\n"])
+def test_formula_looking_text_is_made_text(start):
+    assert neutralise(start + "1+1") == "'" + start + "1+1"
+
+
+def test_control_characters_never_reach_the_workbook():
+    assert neutralise("\x00=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
+    assert neutralise("Ann\x07e") == "Anne"
+
+
+def test_validation_uses_the_check_rules_and_speaks_french(book):
+    tables = read(book)
+    form = load_forms(tables).forms["contact-us"]
+    sub = validate(form, tables, {"first_name": ["Zoé"], "last_name": ["Roux"], "email": ["zoe@"], "phone": ["12"]}, lang="fr")
+    assert sub.errors == {"email": "Veuillez saisir une adresse e-mail valide.",
+                          "phone": "Veuillez saisir un numéro de téléphone valide, avec l'indicatif (+33 …)."}
+    sub = validate(form, tables, {"last_name": ["Roux"]}, lang="en")
+    assert sub.errors["first_name"] == "Please fill in this field."
+
+
+def test_valid_values_are_typed_and_neutralised(book):
+    tables = read(book)
+    form = load_forms(tables).forms["contact-us"]
+    sub = validate(form, tables, {"first_name": ["=HYPERLINK(\"http://x\")"], "last_name": ["@Roux"],
+                                  "email": [" Zoe@Example.FR "], "phone": ["+33 6 12 34 56 78"],
+                                  "consent": ["on"], "notes": ["-1\nhello"]})
+    assert sub.ok, sub.errors
+    assert sub.values == {"first_name": "'=HYPERLINK(\"http://x\")", "last_name": "'@Roux", "email": "zoe@example.fr",
+                          "phone": "+33612345678", "consent": True, "notes": "'-1\nhello"}
+
+
+def test_the_form_page_labels_every_field_and_puts_errors_next_to_them(book):
+    tables = read(book)
+    form = load_forms(tables).forms["contact-us"]
+    page = form_page(form, lang="fr", token="tok", action="/forms/contact-us", errors={"email": "Veuillez saisir une adresse e-mail valide."})
+    assert '<html lang="fr">' in page and "Contactez-nous" in page
+    for f in form.fields:
+        assert f'<label for="crm-form-contact-us-{f.name}">' in page
+    assert 'aria-invalid="true" aria-describedby="crm-form-contact-us-email-error"' in page
+    assert '<p class="error" id="crm-form-contact-us-email-error">Veuillez saisir une adresse e-mail valide.</p>' in page
+    assert 'type="email"' in page and 'type="tel"' in page and "<textarea" in page
+
+
+def test_a_token_posted_twice_is_one_entry(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite")
+    first = journal.append(token="t1", form="contact-us", values={"a": 1})
+    again = journal.append(token="t1", form="contact-us", values={"a": 1})
+    assert first == (1, True) and again == (1, False)
+    journal.close()
+    assert Journal(tmp_path / "j.sqlite").count() == 1
+
+
+def test_tokens_are_signed_per_form_and_expire():
+    tokens = Tokens(b"k" * 32, max_age=3600)
+    t = tokens.make("contact-us", now=1000)
+    assert tokens.check(t, "contact-us", now=1010)
+    assert not tokens.check(t, "other", now=1010)
+    assert not tokens.check(t, "contact-us", now=1000 + 3601)
+    assert not tokens.check(t[:-1] + ("0" if t[-1] != "0" else "1"), "contact-us", now=1010)
+    assert not Tokens(b"x" * 32, 3600).check(t, "contact-us", now=1010)
+
+
+def test_a_token_bucket_refuses_past_its_burst_and_says_when_to_come_back():
+    bucket = TokenBucket(2, 60)
+    assert bucket.take("ip", now=0) == 0 and bucket.take("ip", now=0) == 0
+    wait = bucket.take("ip", now=0)
+    assert wait == pytest.approx(30)
+    assert bucket.take("other", now=0) == 0
+    assert bucket.take("ip", now=31) == 0
+
+
+def test_the_applier_adds_the_lead_and_an_activity_and_remembers_the_last_entry(book):
+    journal = Journal.beside(book)
+    entry = submit(journal, {"first_name": "Zoé", "last_name": "'=1+1", "email": "zoe@exemple.fr", "consent": True})
+    outcome = apply_waiting(book, journal, now=NOW)
+    assert outcome.created == ["L-00051"]
+    tables = read(book)
+    lead = tables["leads"].df.loc["L-00051"]
+    assert (lead["last_name"], lead["source"], lead["status"], bool(lead["consent"])) == ("'=1+1", "web_form", "new", True)
+    acts = tables["activities"].df
+    act = acts[acts["lead"] == "L-00051"].iloc[0]
+    assert act["type"] == "form" and act["subject"] == f"Contact us (form entry {entry})"
+    assert int(float(tables.meta[META_KEY])) == entry
+    assert journal.count("waiting") == 0 and journal.entries("applied")[0].record == "L-00051"
+
+
+def test_a_formula_looking_value_is_a_text_cell_in_the_file(book):
+    import openpyxl
+
+    journal = Journal.beside(book)
+    submit(journal, {"first_name": "'=SUM(A1:A3)", "last_name": "Roux", "email": "r@exemple.fr"})
+    apply_waiting(book, journal, now=NOW)
+    ws = openpyxl.load_workbook(book)["Leads"]
+    cell = next(c for c in ws["B"] if c.value == "'=SUM(A1:A3)")
+    assert cell.data_type == "s"
+
+
+def test_a_submission_matching_an_existing_lead_updates_it_and_logs_an_activity(book):
+    tables = read(book)
+    leads = tables["leads"].df
+    rid = next(r for r in leads.index if isinstance(leads.at[r, "email"], str) and isinstance(leads.at[r, "company"], str)
+               and not isinstance(leads.at[r, "job_title"], str))
+    old = leads.loc[rid]
+    journal = Journal.beside(book)
+    submit(journal, {"first_name": old["first_name"], "last_name": old["last_name"], "email": old["email"].upper().lower(),
+                     "job_title": "Head of Sales", "company": "Some Other Name Ltd"})
+    outcome = apply_waiting(book, journal, now=NOW)
+    assert outcome.applied[0][1:] == ("applied", rid, "updated")
+    after = read(book)
+    assert len(after["leads"].df) == len(leads)
+    assert after["leads"].df.at[rid, "job_title"] == "Head of Sales"  # an empty field is filled
+    assert after["leads"].df.at[rid, "company"] == old["company"]  # a filled one is kept
+    acts = after["activities"].df
+    summary = acts[(acts["lead"] == rid) & (acts["type"] == "form")].iloc[0]["summary"]
+    assert "the form said Some Other Name Ltd" in summary
+    log = after["audit_log"].df
+    assert ((log["record"] == rid) & (log["field"] == "job_title") & (log["job"] == "forms")).any()
+
+
+def test_two_submissions_of_one_person_in_a_batch_make_one_lead(book):
+    journal = Journal.beside(book)
+    submit(journal, {"first_name": "Zoé", "last_name": "Roux", "email": "zoe.roux@exemple.fr"})
+    submit(journal, {"first_name": "Zoé", "last_name": "Roux", "email": "zoe.roux@exemple.fr", "phone": "+33612345678"})
+    outcome = apply_waiting(book, journal, now=NOW)
+    assert [o[2] for o in outcome.applied] == ["L-00051", "L-00051"]
+    lead = read(book)["leads"].df.loc["L-00051"]
+    assert lead["phone"] == "+33612345678"
+
+
+def test_a_kill_between_the_workbook_write_and_the_journal_mark_applies_nothing_twice(book, monkeypatch):
+    journal = Journal.beside(book)
+    submit(journal, {"first_name": "Zoé", "last_name": "Roux", "email": "zoe@exemple.fr"})
+    monkeypatch.setattr(Journal, "mark", lambda self, outcomes, now=None: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        apply_waiting(book, journal, now=NOW)
+    monkeypatch.undo()
+    fresh = Journal.beside(book)  # as after a restart
+    assert fresh.count("waiting") == 1
+    outcome = apply_waiting(book, fresh, now=NOW)
+    assert outcome.settled == 1 and not outcome.applied
+    leads = read(book)["leads"].df
+    assert (leads["email"] == "zoe@exemple.fr").sum() == 1
+    assert fresh.count("waiting") == 0
+
+
+def test_entries_wait_while_the_workbook_is_open_in_excel(book):
+    from crm_sheets.store.pending import pending_path
+
+    journal = Journal.beside(book)
+    submit(journal, {"first_name": "Zoé", "last_name": "Roux", "email": "zoe@exemple.fr"})
+    lock = book.with_name("~$" + book.name)
+    lock.write_bytes(b"\x05Ana Lopez" + b" " * 50)
+    before = book.read_bytes()
+    outcome = apply_waiting(book, journal, now=NOW)
+    assert "open by" in outcome.busy and outcome.waiting == 1
+    assert book.read_bytes() == before and not pending_path(book).exists()
+    lock.unlink()
+    assert apply_waiting(book, journal, now=NOW).created == ["L-00051"]
+
+
+def test_automate_fires_form_submitted_for_new_and_updated_leads(book):
+    from crm_sheets.runner import run
+
+    run(book, ["automate"], now=NOW)  # the baseline snapshot
+    tables = read(book)
+    leads = tables["leads"].df
+    rid = next(r for r in leads.index if isinstance(leads.at[r, "email"], str) and leads.at[r, "opted_out"] is not True)
+    journal = Journal.beside(book)
+    submit(journal, {"first_name": "Zoé", "last_name": "Roux", "email": "zoe@exemple.fr", "consent": True})
+    submit(journal, {"first_name": leads.at[rid, "first_name"], "last_name": leads.at[rid, "last_name"],
+                     "email": leads.at[rid, "email"], "consent": True})
+    apply_waiting(book, journal, now=NOW)
+    run(book, ["automate"], now=NOW)
+    members = read(book)["campaign_members"].df
+    assert {"L-00051", rid} <= set(members["lead"].dropna())
+    count = len(members)
+    run(book, ["automate"], now=NOW)  # once only
+    assert len(read(book)["campaign_members"].df) == count
