@@ -30,6 +30,8 @@ from crm_sheets.model.values import as_text
 log = logging.getLogger(__name__)
 META_KEY = "forms.applied"  # _crm_meta: the last journal entry ID written into the workbook
 DEFAULT_BATCH = 500
+KEEP_DAYS = 7  # applied entries stay this long in the journal (longer than a form token lives)
+PRUNE_EVERY = 3600.0
 
 
 @dataclass
@@ -293,6 +295,7 @@ class Applier(threading.Thread):
         self._stop = threading.Event()
         self.last: ApplyOutcome | None = None
         self.last_error: str = ""
+        self._pruned = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -314,6 +317,12 @@ class Applier(threading.Thread):
                 more = self.round()
 
     def round(self) -> bool:
+        if time.monotonic() - self._pruned > PRUNE_EVERY:  # applied entries are in the workbook: the journal stays small
+            self._pruned = time.monotonic()
+            try:
+                self.journal.prune(KEEP_DAYS)
+            except Exception:
+                log.exception("forms: pruning the journal failed")
         try:
             outcome = apply_waiting(self.workbook, self.journal, batch=self.batch, store_options=self.store_options)
         except CrmSheetsError as e:
