@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the real components the tests drive: LibreOffice (headless Calc) and poppler (PDF -> PNG).
+# Installs the real components the tests drive: LibreOffice (headless Calc), poppler (PDF -> PNG) and
+# Chromium (the web-form tests drive it headless through Playwright, never with a downloaded browser).
 set -euo pipefail
 need=()
 command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui fonts-liberation2)  # Liberation: metric-compatible with Arial/Calibri
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -66,6 +66,6 @@ def pytest_sessionstart(session):
     import shutil
 
     if os.environ.get("CI"):
-        missing = [tool for tool in ("soffice", "pdftoppm") if shutil.which(tool) is None]
+        missing = [tool for tool in ("soffice", "pdftoppm", "chromium") if shutil.which(tool) is None]
         if missing:
             raise pytest.UsageError(f"CI needs {', '.join(missing)}: scripts/test.sh installs them (scripts/system-deps.sh)")
