@@ -99,3 +99,67 @@ def wait_applied(server: FormsServer, timeout: float = 120) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"the journal was not applied: {server.health()}")
+
+
+# -- load: many visitors at once -------------------------------------------------------------------
+
+def person(i: int) -> dict:
+    """Submission i: a distinct person (names no dedupe rule can confuse); every 7th has formula-looking values."""
+    import hashlib
+
+    h = hashlib.sha256(str(i).encode()).hexdigest()
+    letters = "".join(chr(97 + int(c, 16) % 26) for c in h[:16])
+    fields = {"first_name": letters[:6].capitalize(), "last_name": letters[6:14].capitalize(),
+              "email": f"load{i}.{letters[:5]}@exemple.fr", "notes": f"Submission {i}"}
+    if i % 7 == 0:
+        fields["company"] = f"=HYPERLINK(\"http://x/{i}\",\"click\")"
+        fields["notes"] = f"@SUM(A1:A{i})"
+    return fields
+
+
+def run_load(port: int, n: int, clients: int, *, deadline: float = 300.0, progress: list | None = None) -> list[dict]:
+    """``n`` submissions from ``clients`` threads, each: get a token, post, and on a broken connection (the
+    server killed) post again with the same token until an answer comes. Returns one dict per submission:
+    i, email, status, latency (of the post that answered, seconds), retries."""
+    import threading
+
+    results: list[dict] = []
+    lock = threading.Lock()
+    counter = iter(range(n))
+    stop_at = time.monotonic() + deadline
+
+    def client() -> None:
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            fields, tok, retries = person(i), None, 0
+            while time.monotonic() < stop_at:
+                try:
+                    tok = tok or token(port)
+                    t0 = time.perf_counter()
+                    status, headers, _ = post(port, fields, tok=tok, timeout=30)
+                    latency = time.perf_counter() - t0
+                    if status in (429, 503):
+                        time.sleep(float(headers.get("retry-after", "1")))
+                        retries += 1
+                        continue
+                    break
+                except (OSError, http.client.HTTPException, AssertionError):
+                    retries += 1
+                    time.sleep(0.2)
+            else:
+                status, latency = 0, 0.0
+            with lock:
+                results.append({"i": i, "email": fields["email"], "fields": fields, "status": status,
+                                "latency": latency, "retries": retries})
+                if progress is not None:
+                    progress.append(i)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(results, key=lambda r: r["i"])
