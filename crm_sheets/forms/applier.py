@@ -79,6 +79,8 @@ def apply_waiting(workbook: str | Path, journal: Journal, *, now: datetime | Non
             out.settled = journal.settle_through(done)
             entries = [e for e in entries if e.id > done]
             if not entries:
+                if base is not None:  # they were only in the pending change set: write it now
+                    store.apply(base, tables)
                 return out
         changes, outcomes = plan(tables, entries, now)
         changes.meta[META_KEY] = max(e.id for e in entries)
