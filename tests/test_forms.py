@@ -250,3 +250,22 @@ def test_automate_fires_form_submitted_for_new_and_updated_leads(book):
     count = len(members)
     run(book, ["automate"], now=NOW)  # once only
     assert len(read(book)["campaign_members"].df) == count
+
+
+def test_entries_kept_as_pending_by_a_workbook_opened_mid_write_are_written_once_later(book, monkeypatch):
+    import crm_sheets.store.safety as safety
+    from crm_sheets.store.pending import pending_path
+
+    journal = Journal.beside(book)
+    submit(journal, {"first_name": "Zoé", "last_name": "Roux", "email": "zoe@exemple.fr"})
+    lock = book.with_name("~$" + book.name)
+    lock.write_bytes(b"\x05Ana Lopez" + b" " * 50)
+    monkeypatch.setattr(safety, "office_lock_holder", lambda path: None)  # opened just after the applier looked
+    outcome = apply_waiting(book, journal, now=NOW)
+    assert outcome.busy and pending_path(book).exists()
+    monkeypatch.undo()
+    lock.unlink()
+    outcome = apply_waiting(book, journal, now=NOW)
+    assert outcome.settled == 1 and not pending_path(book).exists()
+    leads = read(book)["leads"].df
+    assert (leads["email"] == "zoe@exemple.fr").sum() == 1
