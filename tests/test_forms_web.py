@@ -111,3 +111,59 @@ def test_a_journal_past_its_limit_answers_503(tmp_path):
         assert status == 503 and headers["retry-after"]
     finally:
         s.kill()
+
+
+class AnswerCaptcha:
+    """A CAPTCHA hook as a site would plug one in: its widget's HTML and the check of its answer."""
+
+    def html(self, lang):
+        return '<label for="captcha">6 × 7 =</label><input id="captcha" name="captcha_answer">'
+
+    def verify(self, posted, ip):
+        return posted.get("captcha_answer") == ["42"]
+
+
+def test_the_routes_mount_into_another_app_and_a_captcha_hook_guards_them(tmp_path):
+    """How `crm-sheets serve` mounts the forms: its own app, the forms' routes, the service in its lifespan."""
+    import contextlib
+    import threading
+    import time
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from crm_sheets.forms.web import FormsConfig, FormsService, routes
+    from tests._forms_helpers import free_port
+
+    book = new_workbook(tmp_path / "crm.xlsx")
+    service = FormsService(FormsConfig(book, captcha=AnswerCaptcha(), apply_interval=0.5))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        service.start()
+        yield
+        service.stop()
+
+    app = Starlette(routes=[Route("/health", lambda r: JSONResponse({"ok": True})), *routes(service)], lifespan=lifespan)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        _, _, page = request("GET", port, "/forms/contact-us")
+        assert 'name="captcha_answer"' in page.decode()
+        status, _, body = post(port, {**OK, "captcha_answer": "41"})
+        assert status == 400 and "not a robot" in body.decode()
+        status, _, _ = post(port, {**OK, "captcha_answer": "42"})
+        assert status == 303
+        deadline = time.monotonic() + 60
+        while service.journal.count() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert (open_store(book).read()["leads"].df["email"] == OK["email"]).sum() == 1
+    finally:
+        server.should_exit = True
+        thread.join(30)
