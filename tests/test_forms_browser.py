@@ -76,3 +76,37 @@ def test_a_visitor_fills_the_form_in_french_and_in_english_and_the_leads_reach_t
         assert noah.iloc[0]["phone"] == "+442079460958" and noah.iloc[0]["source"] == "web_form"
     finally:
         server.stop()
+
+
+def test_the_plain_html_embed_posts_from_another_site_that_is_allowed(tmp_path, browser):
+    import functools
+    import threading
+    from http.server import HTTPServer, SimpleHTTPRequestHandler
+
+    from crm_sheets.forms import embed
+    from tests._forms_helpers import free_port
+
+    book = new_workbook(tmp_path / "crm.xlsx")
+    site_port = free_port()
+    site = tmp_path / "site"
+    site.mkdir()
+    server = FormsServer(book, "--apply-interval", "1", "--allow-origin", f"http://localhost:{site_port}").start()
+    snippet = embed(book, base_url=server.url).forms["contact-us"]["html"]
+    (site / "index.html").write_text(f"<!doctype html><html lang=en><body><h1>Our site</h1>{snippet}</body></html>")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(site))
+    httpd = HTTPServer(("127.0.0.1", site_port), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page()
+        page.goto(f"http://localhost:{site_port}/index.html")  # another origin than the forms server
+        page.wait_for_function("document.querySelector('[name=_crm_token]').value !== ''")
+        field(page, "first_name").fill("Emma")
+        field(page, "last_name").fill("Davies")
+        field(page, "email").fill("emma.davies@example.org")
+        page.get_by_role("button", name="Send").click()
+        page.wait_for_url(f"{server.url}/forms/contact-us/thanks?lang=en")
+        wait_applied(server)
+        assert (open_store(book).read()["leads"].df["email"] == "emma.davies@example.org").sum() == 1
+    finally:
+        httpd.shutdown()
+        server.stop()
