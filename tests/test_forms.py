@@ -3,13 +3,13 @@ journal, the applier (exactly once, dedupe, busy workbooks) and the automate tri
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pytest
 
 from crm_sheets.forms.applier import META_KEY, apply_waiting
 from crm_sheets.forms.definitions import load_forms
-from crm_sheets.forms.journal import Journal, journal_path
+from crm_sheets.forms.journal import Journal
 from crm_sheets.forms.render import form_page
 from crm_sheets.forms.validation import neutralise, validate
 from crm_sheets.forms.web import TokenBucket, Tokens

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from jinja2 import Environment, select_autoescape
 
-from crm_sheets.forms.definitions import FormDef, FormField
+from crm_sheets.forms.definitions import FormDef
 
 TOKEN_FIELD = "_crm_token"
 LANG_FIELD = "_crm_lang"

@@ -59,10 +59,6 @@ def neutralise(text: str) -> str:
     return text
 
 
-def is_neutral(text: str) -> bool:
-    return not text.startswith(FORMULA_STARTS) and not _CONTROL.search(text)
-
-
 @dataclass
 class Submission:
     """The outcome of validating one posted form."""
@@ -82,21 +78,11 @@ def message(kind: str, lang: str, **kw: Any) -> str:
 
 
 def encode(value: Any) -> Any:
-    """A typed value as JSON: dates as ISO text; the applier turns them back with ``decode``."""
+    """A typed value as JSON: dates as ISO text (the applier reads them back by the field's type)."""
     if isinstance(value, (dt.datetime, pd.Timestamp)):
         return value.isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
-    return value
-
-
-def decode(f: FormField, value: Any) -> Any:
-    if value is None:
-        return None
-    if f.field.type == "date":
-        return dt.datetime.fromisoformat(str(value))
-    if f.field.type == "datetime":
-        return dt.datetime.fromisoformat(str(value))
     return value
 
 

@@ -15,9 +15,9 @@ import math
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Mapping, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from crm_sheets.forms.applier import ApplyOutcome, Applier
