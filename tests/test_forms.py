@@ -9,7 +9,7 @@ import pytest
 
 from crm_sheets.forms.applier import META_KEY, apply_waiting
 from crm_sheets.forms.definitions import load_forms
-from crm_sheets.forms.journal import Journal
+from crm_sheets.forms.journal import Journal, journal_path
 from crm_sheets.forms.render import form_page
 from crm_sheets.forms.validation import neutralise, validate
 from crm_sheets.forms.web import TokenBucket, Tokens
@@ -154,7 +154,7 @@ def test_the_applier_adds_the_lead_and_an_activity_and_remembers_the_last_entry(
     acts = tables["activities"].df
     act = acts[acts["lead"] == "L-00051"].iloc[0]
     assert act["type"] == "form" and act["subject"] == f"Contact us (form entry {entry})"
-    assert int(float(tables.meta[META_KEY])) == entry
+    assert tables.meta[META_KEY] == f"{journal.ident()}:{entry}"
     assert journal.count("waiting") == 0 and journal.entries("applied")[0].record == "L-00051"
 
 
@@ -269,3 +269,16 @@ def test_entries_kept_as_pending_by_a_workbook_opened_mid_write_are_written_once
     assert outcome.settled == 1 and not pending_path(book).exists()
     leads = read(book)["leads"].df
     assert (leads["email"] == "zoe@exemple.fr").sum() == 1
+
+
+def test_a_new_journal_beside_the_workbook_does_not_take_its_entries_for_applied_ones(book):
+    journal = Journal.beside(book)
+    submit(journal, {"first_name": "Zoé", "last_name": "Roux", "email": "zoe@exemple.fr"})
+    apply_waiting(book, journal, now=NOW)
+    journal.close()
+    for p in journal_path(book).parent.glob(journal_path(book).name + "*"):
+        p.unlink()  # someone deleted the journal: the next one numbers its entries from 1 again
+    fresh = Journal.beside(book)
+    submit(fresh, {"first_name": "Hugo", "last_name": "Petit", "email": "hugo@exemple.fr"})
+    outcome = apply_waiting(book, fresh, now=NOW)
+    assert outcome.settled == 0 and outcome.created == ["L-00052"]

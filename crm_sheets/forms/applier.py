@@ -28,7 +28,7 @@ from crm_sheets.model.tables import Table, Tables
 from crm_sheets.model.values import as_text
 
 log = logging.getLogger(__name__)
-META_KEY = "forms.applied"  # _crm_meta: the last journal entry ID written into the workbook
+META_KEY = "forms.applied"  # _crm_meta: "<journal ident>:<last entry ID written into the workbook>"
 DEFAULT_BATCH = 500
 KEEP_DAYS = 7  # applied entries stay this long in the journal (longer than a form token lives)
 PRUNE_EVERY = 3600.0
@@ -46,10 +46,14 @@ class ApplyOutcome:
         return [r for _, s, r, n in self.applied if s == "applied" and n == "new"]
 
 
-def last_applied(tables: Tables) -> int:
+def last_applied(tables: Tables, ident: str) -> int:
+    """The last entry of the journal ``ident`` written into the workbook (0: none of this journal's)."""
+    owner, _, number = str(tables.meta.get(META_KEY) or "").rpartition(":")
+    if owner != ident:
+        return 0
     try:
-        return int(float(tables.meta.get(META_KEY) or 0))
-    except (TypeError, ValueError):
+        return int(number)
+    except ValueError:
         return 0
 
 
@@ -74,7 +78,8 @@ def apply_waiting(workbook: str | Path, journal: Journal, *, now: datetime | Non
         base = store.pending()
         if base is not None:  # a change set a busy run left: written with ours, as the runner does
             base.apply_to(tables)
-        done = last_applied(tables)
+        ident = journal.ident()
+        done = last_applied(tables, ident)
         if any(e.id <= done for e in entries):
             out.settled = journal.settle_through(done)
             entries = [e for e in entries if e.id > done]
@@ -83,7 +88,7 @@ def apply_waiting(workbook: str | Path, journal: Journal, *, now: datetime | Non
                     store.apply(base, tables)
                 return out
         changes, outcomes = plan(tables, entries, now)
-        changes.meta[META_KEY] = max(e.id for e in entries)
+        changes.meta[META_KEY] = f"{ident}:{max(e.id for e in entries)}"
         merged = ChangeSet().extend(base).extend(changes) if base is not None else changes
         store.apply(merged, tables)
     except (WorkbookBusy, WorkbookChanged) as e:

@@ -101,6 +101,13 @@ class Journal:
                 row = self._db.execute("SELECT value FROM meta WHERE key='secret'").fetchone()
         return bytes.fromhex(row[0])
 
+    def ident(self) -> str:
+        """This journal's identity, written into the workbook with the last applied entry ID: the IDs of
+        another journal (this one deleted and made again) are never taken for applied ones."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('ident', ?)", (secrets.token_hex(8),))
+            return self._db.execute("SELECT value FROM meta WHERE key='ident'").fetchone()[0]
+
     def append(self, *, token: str, form: str, values: dict[str, Any], lang: str = "en", ip: str = "",
                received: datetime | None = None) -> tuple[int, bool]:
         """Commit one submission; returns (entry ID, True), or (ID of the entry with this token, False)."""

@@ -13,6 +13,7 @@ import hmac
 import logging
 import math
 import secrets
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -336,7 +337,11 @@ def forms_routes(service: FormsService, prefix: str = "/forms") -> list:
             entry, _new = service.journal.append(token=token, form=form.name, values=data, lang=lang, ip=ip)
             return sub, entry
 
-        sub, entry = await run_in_threadpool(take)
+        try:
+            sub, entry = await run_in_threadpool(take)
+        except sqlite3.Error as e:  # the journal cannot take it (disk full, unreadable): say so, keep nothing
+            log.error("forms: %s: could not write the journal: %s", form.name, e)
+            return html(message_page(WORDS[lang]["busy"], lang), 503, {"Retry-After": "60"})
         if entry is None:
             return await show(request, form, lang, values={**values_shown, **sub.typed}, errors=sub.errors, status=422)
         service.submitted()
