@@ -38,6 +38,8 @@ class CaptchaHook(Protocol):
 
     def verify(self, posted: Mapping[str, list[str]], ip: str) -> bool: ...
 
+    # Optional attribute: the provider's origins the page may load from, e.g. "https://hcaptcha.com https://*.hcaptcha.com".
+
 
 @dataclass
 class FormsConfig:
@@ -259,9 +261,14 @@ def forms_routes(service: FormsService, prefix: str = "/forms") -> list:
     from starlette.routing import Route
 
     config = service.config
+    # A CAPTCHA widget loads its script and frame from its provider: the hook may name those sources.
+    extra_sources = "".join(" " + src for src in str(getattr(config.captcha, "csp_sources", "") or "").split())
 
     def html(text: str, status: int = 200, headers: dict | None = None) -> HTMLResponse:
-        h = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+        # Pages may be framed by any site (the iframe embed) but load nothing from elsewhere.
+        h = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
+             "Content-Security-Policy": f"default-src 'self'{extra_sources}; style-src 'self' 'unsafe-inline'{extra_sources}; "
+                                        "form-action 'self' https: http:; frame-ancestors *"}
         h.update(headers or {})
         return HTMLResponse(text, status_code=status, headers=h)
 
@@ -281,7 +288,7 @@ def forms_routes(service: FormsService, prefix: str = "/forms") -> list:
         lang = _lang(request, default=default_lang())
         if form is None:
             return html(message_page(WORDS[lang]["not_found"], lang), 404)
-        return await show(request, form, lang, headers={"Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors *"})
+        return await show(request, form, lang)
 
     async def post_form(request):
         name = request.path_params["name"]
