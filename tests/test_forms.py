@@ -282,3 +282,17 @@ def test_a_new_journal_beside_the_workbook_does_not_take_its_entries_for_applied
     submit(fresh, {"first_name": "Hugo", "last_name": "Petit", "email": "hugo@exemple.fr"})
     outcome = apply_waiting(book, fresh, now=NOW)
     assert outcome.settled == 0 and outcome.created == ["L-00052"]
+
+
+def test_entries_wait_while_another_run_writes_the_workbook(book):
+    from crm_sheets.store.safety import WriterLock
+
+    journal = Journal.beside(book)
+    submit(journal, {"first_name": "Zoé", "last_name": "Roux", "email": "zoe@exemple.fr"})
+    lock = WriterLock(book).acquire()  # as `crm-sheets run` holds it while it writes
+    try:
+        outcome = apply_waiting(book, journal, now=NOW, store_options={"lock_timeout": 0.1})
+        assert "another crm-sheets run" in outcome.busy and journal.count("waiting") == 1
+    finally:
+        lock.release()
+    assert apply_waiting(book, journal, now=NOW).created == ["L-00051"]
