@@ -6,6 +6,7 @@ Each submission is a GET of a fresh token then a POST (the latency is the POST's
 check rules, the journal commit with its fsync, the 303). The server is `crm-sheets forms-serve` in its
 own process, the clients are threads of this one. Run from the repo root:
     python benchmarks/bench_forms.py [--submissions 5000] [--clients 20] [--leads 1000]
+    python benchmarks/bench_forms.py --applier-round 200 --leads 10000   # one applier round alone
 """
 from __future__ import annotations
 
@@ -27,7 +28,11 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--leads", type=int, default=1000, help="sample leads in the workbook before the load")
     ap.add_argument("--apply-interval", type=float, default=2.0)
+    ap.add_argument("--applier-round", type=int, default=0, metavar="N",
+                    help="time one applier round of N journal entries instead (read, dedupe, write)")
     args = ap.parse_args()
+    if args.applier_round:
+        return applier_round(args.leads, args.applier_round)
 
     from crm_sheets.forms.journal import Journal, journal_path
     from crm_sheets.workbook import new_workbook
@@ -62,6 +67,27 @@ def main() -> None:
     print(f"POST latency: p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms")
     print(f"waiting when the load ended: {waiting_at_end}; drained in {drain:.1f} s; applied {applied}; "
           f"workbook {size / 1e6:.1f} MB")
+
+
+def applier_round(leads: int, entries: int) -> None:
+    from crm_sheets.forms.applier import apply_waiting
+    from crm_sheets.forms.journal import Journal
+    from crm_sheets.forms.validation import neutralise
+    from crm_sheets.workbook import new_workbook
+    from tests._forms_helpers import person
+
+    with tempfile.TemporaryDirectory() as tmp:
+        book = new_workbook(Path(tmp) / "crm.xlsx", sample_leads=leads)
+        journal = Journal.beside(book)
+        for i in range(entries):
+            journal.append(token=f"t{i}", form="contact-us",
+                           values={"table": "leads", "title": "Contact us",
+                                   "fields": {k: neutralise(v) for k, v in person(i).items()}})
+        t0, c0 = time.perf_counter(), time.process_time()
+        outcome = apply_waiting(book, journal)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"one applier round: {len(outcome.applied)} entries into a {leads}-lead workbook in {wall:.1f} s "
+          f"(CPU {cpu:.1f} s; load average {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":
