@@ -73,14 +73,13 @@ class Journal:
 
     def __init__(self, path: str | os.PathLike, *, timeout: float = 30.0):
         self.path = Path(path)
-        existed = self.path.exists()
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # each commit fsyncs the WAL
         self._db.executescript(_SCHEMA)
-        if not existed:
-            _fsync_dir(self.path.parent)  # the new files' names are durable too
+        self.ident()
+        _fsync_dir(self.path.parent)  # the database's and its WAL's names are durable too, before any answer
 
     @classmethod
     def beside(cls, workbook: str | os.PathLike) -> "Journal":
