@@ -273,7 +273,7 @@ def test_activity_counts_by_owner_and_type_over_the_last_7_and_30_days():
     by_type = {r.key: r for r in a.by_type}
     assert by_type["email"].last_30 == 2 and by_type["meeting"].last_30 == 2 and by_type["meeting"].last_7 == 1
     owners = {r.key: r for r in a.by_owner}
-    assert owners["Ann"].by_type_30 == {"call": 1, "email": 1, "meeting": 1, "chat": 0, "note": 0}
+    assert owners["Ann"].by_type_30 == {"call": 1, "email": 1, "meeting": 1, "chat": 0, "note": 0, "form": 0}
     assert owners["Bob"].last_7 == 2
 
 
