@@ -352,13 +352,12 @@ def forms_routes(service: FormsService, prefix: str = "/forms") -> list:
         if entry is None:
             return await show(request, form, lang, values={**values_shown, **sub.typed}, errors=sub.errors, status=422)
         service.submitted()
-        return _thanks(form, lang, entry)
+        return _thanks(form, lang)
 
-    def _thanks(form: FormDef, lang: str, entry: int | None = None):
+    def _thanks(form: FormDef, lang: str):
         if form.redirect:
             return RedirectResponse(form.redirect, status_code=303)
-        return RedirectResponse(f"{prefix}/{form.name}/thanks?lang={lang}", status_code=303,
-                                headers={"X-Entry": str(entry)} if entry is not None else None)
+        return RedirectResponse(f"{prefix}/{form.name}/thanks?lang={lang}", status_code=303)
 
     async def form_endpoint(request):
         if request.method == "POST":
