@@ -296,3 +296,19 @@ def test_entries_wait_while_another_run_writes_the_workbook(book):
     finally:
         lock.release()
     assert apply_waiting(book, journal, now=NOW).created == ["L-00051"]
+
+
+def test_the_services_template_takes_enquiries_with_a_budget_and_an_interest(tmp_path):
+    path = new_workbook(tmp_path / "crm.xlsx", template="services", lang="fr", sample_leads=50, now=NOW)
+    tables = read(path)
+    form = load_forms(tables).forms["contact-us"]
+    assert form.table == "leads" and form.field("message").required
+    interest = form.field("interest").options[0]
+    sub = validate(form, tables, {"first_name": ["Zoé"], "last_name": ["Roux"], "email": ["zoe@exemple.fr"],
+                                  "interest": [interest[0]], "budget": ["1500.50"], "message": ["Bonjour"]}, lang="fr")
+    assert sub.ok, sub.errors
+    journal = Journal.beside(path)
+    submit(journal, sub.values)
+    rid = apply_waiting(path, journal, now=NOW).created[0]
+    lead = read(path)["leads"].df.loc[rid]
+    assert (lead["interest"], lead["budget"], lead["message"]) == (interest[0], 1500.5, "Bonjour")
