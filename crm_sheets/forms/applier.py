@@ -173,8 +173,12 @@ def _matches(tables: Tables, name: str, items: list[tuple[Entry, dict[str, Any]]
     df = pd.concat([t.df.astype(object), rows]) if len(t.df) else rows
     probe = Tables(schema=tables.schema, tables={name: Table(schema=t.schema, df=df, sheet=t.sheet)}, lang=tables.lang,
                    settings=tables.settings, lists=tables.lists, meta=tables.meta, date1904=tables.date1904)
-    settings = MatchSettings.from_tables(tables)
-    pairs = find_pairs(probe, settings, floor=settings.auto, tables_to_match=(name,))
+    try:
+        settings = MatchSettings.from_tables(tables)
+        pairs = find_pairs(probe, settings, floor=settings.auto, tables_to_match=(name,))
+    except Exception:  # a duplicate the next dedupe run merges is better than submissions that never go in
+        log.exception("forms: matching the submissions against %s failed; they are added as new records", name)
+        return {}
     order = {pid: i for i, pid in enumerate(probe_ids)}
     best: dict[int, tuple[float, tuple[str, Any]]] = {}
     for p in pairs:
