@@ -291,6 +291,11 @@ def forms_cmd(path: Path, base_url: str, lang: str | None, as_json: bool) -> Non
         err_console.print(f"[yellow]![/] {problem}", soft_wrap=True)
     if not report.forms:
         console.print("No active form: add a row to the Forms sheet.")
+    if report.waiting:
+        console.print(f"{report.waiting} submissions wait to be written into {path.name} (by crm-sheets forms-serve).")
+    for r in report.rejected:
+        err_console.print(f"[yellow]![/] submission {r['id']} ({r['form']}, {r['received'][:16]}) was set aside: {r['note']}",
+                          soft_wrap=True)
     for name, snippet in report.forms.items():
         click.echo(f"# {name}: {snippet['url']}\n")
         click.echo("<!-- in an iframe -->")

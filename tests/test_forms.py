@@ -312,3 +312,27 @@ def test_the_services_template_takes_enquiries_with_a_budget_and_an_interest(tmp
     rid = apply_waiting(path, journal, now=NOW).created[0]
     lead = read(path)["leads"].df.loc[rid]
     assert (lead["interest"], lead["budget"], lead["message"]) == (interest[0], 1500.5, "Bonjour")
+
+
+def test_an_entry_the_workbook_cannot_take_is_set_aside_and_the_others_go_in(book, monkeypatch):
+    import crm_sheets.forms.applier as applier
+
+    journal = Journal.beside(book)
+    submit(journal, {"first_name": "Zoé", "last_name": "Roux", "email": "zoe@exemple.fr"})
+    bad = submit(journal, {"first_name": "Bad", "last_name": "Entry", "email": "bad@exemple.fr"})
+    submit(journal, {"first_name": "Hugo", "last_name": "Petit", "email": "hugo@exemple.fr"})
+    real_plan = applier.plan
+
+    def plan(tables, entries, now):
+        if any(e.id == bad for e in entries):
+            raise ValueError("a value the writer refuses")
+        return real_plan(tables, entries, now)
+
+    monkeypatch.setattr(applier, "plan", plan)
+    for _ in range(4):
+        apply_waiting(book, journal, now=NOW)
+    assert journal.count("waiting") == 0
+    assert [e.id for e in journal.entries("rejected")] == [bad]
+    assert "a value the writer refuses" in journal.entries("rejected")[0].note
+    emails = set(read(book)["leads"].df["email"].dropna())
+    assert {"zoe@exemple.fr", "hugo@exemple.fr"} <= emails and "bad@exemple.fr" not in emails

@@ -87,7 +87,16 @@ def apply_waiting(workbook: str | Path, journal: Journal, *, now: datetime | Non
                 if base is not None:  # they were only in the pending change set: write it now
                     store.apply(base, tables)
                 return out
-        changes, outcomes = plan(tables, entries, now)
+        try:
+            changes, outcomes = plan(tables, entries, now)
+        except Exception as e:  # one entry the workbook cannot take must not hold back the others
+            if len(entries) > 1:
+                return apply_waiting(workbook, journal, now=now, batch=1, store_options=store_options)
+            log.exception("forms: entry %s cannot be applied", entries[0].id)
+            outcome = (entries[0].id, "rejected", None, f"could not be applied: {type(e).__name__}: {e}")
+            journal.mark([outcome])
+            out.applied = [outcome]
+            return out
         changes.meta[META_KEY] = f"{ident}:{max(e.id for e in entries)}"
         merged = ChangeSet().extend(base).extend(changes) if base is not None else changes
         store.apply(merged, tables)
