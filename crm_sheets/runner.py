@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import json
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -207,7 +208,7 @@ def run(
                 from crm_sheets.outbox import Outbox, outbox_path
 
                 box = Outbox(outbox_path(path))
-            base = _base_states(box, store, tables, pending, now) if keeps_states else {}
+            base, settled = _base_states(box, store, tables, pending, now) if keeps_states else ({}, True)
             step("Running " + ", ".join(jobs))
             results, changes = run_jobs_with_pending(
                 tables, jobs, now=now, options=_state_options(options, base, stateful),
@@ -225,7 +226,9 @@ def run(
                 changes.meta["applied_pending"] = pending.id  # a pending file outliving this write is not applied twice
             if not changes.is_empty():
                 step(f"Writing {Path(path).name}")
-                generation = uuid.uuid4().hex[:16] if states is not None else None
+                # A new generation when the states change (or were not yet committed for this workbook);
+                # a write that leaves them as they are keeps the file's generation, and its bytes stable.
+                generation = uuid.uuid4().hex[:16] if states is not None and not (settled and _same(states, base)) else None
                 if generation:
                     changes.meta["generation"] = generation
                 try:
@@ -281,8 +284,9 @@ def _pending_file(store):
     return Pending(changes)
 
 
-def _base_states(box, store, tables: Tables, pending, now: datetime) -> dict[str, Any]:
-    """The jobs' states that describe the tables as read (plus a pending change set, when there is one).
+def _base_states(box, store, tables: Tables, pending, now: datetime) -> tuple[dict[str, Any], bool]:
+    """The jobs' states that describe the tables as read (plus a pending change set, when there is one),
+    and whether they are the committed states of the generation the workbook carries.
 
     A pending change set carries the states of the run that made it: they describe the workbook with it
     applied. Otherwise the states are those of the generation the workbook carries in _crm_meta (kept
@@ -290,12 +294,18 @@ def _base_states(box, store, tables: Tables, pending, now: datetime) -> dict[str
     run that replaced the file and died before committing them are committed now: the file says the
     replace happened."""
     if pending is not None and pending.states is not None:
-        return dict(pending.states)
+        return dict(pending.states), False
     fp = store.fingerprint
-    found = box.job_states(tables.meta.get("generation"), fp.sha256 if fp else None)
+    generation = tables.meta.get("generation")
+    found = box.job_states(generation, fp.sha256 if fp else None)
     if found.matched and not found.committed and found.generation:
         box.commit_states(found.generation, now)
-    return dict(found.states)
+    return dict(found.states), bool(generation) and found.generation == generation
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal as stored (states go through JSON)."""
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
 
 def _preparer(box, generation: str, states: dict[str, Any], now: datetime) -> Callable[[Path], None]:

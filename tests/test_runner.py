@@ -43,7 +43,7 @@ def test_check_saves_its_phone_verdicts_and_the_next_run_reads_them_instead_of_p
     monkeypatch.setattr(normalize, "_parse_phone", no_parse)
     second = run(path, ["check"], now=NOW + timedelta(hours=1))
     assert second.findings == first.findings
-    assert saved_at(path, "check") == (NOW + timedelta(hours=1)).isoformat()
+    assert Outbox(outbox_path(path)).load_state("check") == second.results[0].state
 
 
 def test_a_dry_run_saves_no_state(path):

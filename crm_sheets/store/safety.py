@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 BACKUP_DIR = ".crm-backups"
 TMP_MARK = ".crm-tmp-"
+PART_MARK = ".part"  # a backup being written
 
 
 class FileOps:
@@ -63,11 +64,18 @@ class FileOps:
 
     def backup(self, data: bytes, dst: Path) -> None:
         """Write a backup from the bytes we read (never a copy of the file as it is now: that may be a
-        colleague's newer save, which the replace then would not notice)."""
-        with open(dst, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        colleague's newer save, which the replace then would not notice). Written aside and renamed, so
+        a crash never leaves a torn backup under a backup's name."""
+        part = dst.with_name(dst.name + PART_MARK)
+        try:
+            with open(part, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(part, dst)
+        except BaseException:
+            _quiet_unlink(part)
+            raise
 
     def exchange(self, a: Path, b: Path) -> bool:
         """Swap two files in one step where the OS can (Linux renameat2); False where it cannot."""
@@ -349,6 +357,10 @@ def rotate_backups(path: str | os.PathLike, keep: int, ops: FileOps = DEFAULT_OP
     """Delete all but the newest ``keep`` backups; returns the ones deleted."""
     old = list_backups(path)
     doomed = old[: max(len(old) - keep, 0)]
+    p = Path(path)
+    folder = backup_dir(p)
+    if folder.is_dir():  # backups a crashed run left half-written (we hold the writer lock)
+        doomed += sorted(folder.glob(f"{glob_escape(p.stem)}.*{glob_escape(p.suffix)}{PART_MARK}"))
     for b in doomed:
         ops.unlink(b)
     return doomed
