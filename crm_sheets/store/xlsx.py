@@ -128,6 +128,13 @@ class XlsxStore:
             raise NotAWorkbook(f"{self.path}: no such file", hint="check the path") from None
         except IsADirectoryError:
             raise NotAWorkbook(f"{self.path}: is a folder, not a workbook") from None
+        except PermissionError as e:
+            if sys.platform == "win32":  # a program that has it open may deny reading it
+                raise WorkbookBusy(f"{self.path.name} is open in another program that denies reading it",
+                                   hint="close it and run again") from None
+            raise NotAWorkbook(f"{self.path}: cannot be read ({e.strerror or e})", hint="check the file's permissions") from None
+        except OSError as e:
+            raise CrmSheetsError(f"{self.path}: cannot be read ({e.strerror or e})", hint="check the disk and run again") from None
         return data, Fingerprint(len(data), st.st_mtime_ns, hashlib.sha256(data).hexdigest())
 
     def _unchanged(self, before: Fingerprint) -> bool:
