@@ -197,7 +197,15 @@ class WriterLock:
                     f"cannot create {self.lock_path.name} beside {self.path.name}: {e.strerror or e}",
                     hint="crm-sheets needs write access to the workbook's folder",
                 ) from e
-            if _try_lock(fd):
+            try:
+                locked = _try_lock(fd)
+            except OSError as e:  # e.g. a network folder without file locks
+                os.close(fd)
+                raise CrmSheetsError(
+                    f"cannot lock {self.lock_path.name} beside {self.path.name}: {e.strerror or e}",
+                    hint="keep the workbook in a folder whose file system supports locks (a local disk or a synced folder)",
+                ) from e
+            if locked:
                 if _same_file(fd, self.lock_path):
                     break
                 # The holder removed the file between our open and our lock: lock the new one instead.
