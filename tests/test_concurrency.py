@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from crm_sheets.cli import cli
-from crm_sheets.errors import WorkbookBusy
+from crm_sheets.errors import WorkbookBusy, WorkbookChanged
 from crm_sheets.model import ChangeSet
 from crm_sheets.outbox import Outbox, outbox_path
 from crm_sheets.runner import run
@@ -246,6 +246,46 @@ def test_a_crash_at_any_step_then_a_run_gives_the_tables_of_an_uninterrupted_run
     assert must <= set(crashed_at)
 
 
+def _plain_run(path: str) -> None:
+    try:
+        run(Path(path), now=NOW, options=OPTIONS)
+    finally:
+        os._exit(0)
+
+
+KILL_TIMINGS = int(os.environ.get("CRM_SHEETS_TEST_TIMINGS", "4"))  # more for a long local hunt
+
+
+@pytest.mark.slow
+@needs_fork
+def test_a_kill_at_any_moment_then_a_run_gives_the_tables_of_an_uninterrupted_run(built, tmp_path, after_two_runs):
+    """Not only between I/O steps: SIGKILL after a delay spread over a whole run (inside the writer, the
+    hashing, an SQLite commit...)."""
+    import random
+
+    probe = tmp_path / "probe" / "crm.xlsx"
+    probe.parent.mkdir()
+    shutil.copy(built, probe)
+    started = time.monotonic()
+    proc = FORK.Process(target=_plain_run, args=(str(probe),))
+    proc.start()
+    proc.join(60)
+    duration = time.monotonic() - started
+    rng = random.Random(12)
+    for i in range(KILL_TIMINGS):
+        delay = duration * (i + rng.random()) / KILL_TIMINGS
+        path = tmp_path / f"kill{i}" / "crm.xlsx"
+        path.parent.mkdir()
+        shutil.copy(built, path)
+        proc = FORK.Process(target=_plain_run, args=(str(path),))
+        proc.start()
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join(60)
+        run(path, now=NOW, options=OPTIONS)
+        assert tables_of(path) == after_two_runs, f"killed after {delay:.3f} s of {duration:.3f} s"
+
+
 @needs_fork
 def test_a_crash_after_the_replace_before_the_commit_repeats_nothing(path, after_two_runs):
     probe = path.with_name("probe.xlsx")
@@ -366,6 +406,35 @@ def test_a_colleagues_save_during_a_run_is_never_lost(path, colleagues_version, 
     if report.backup:  # the backup is of a version someone saved, never a mix
         assert XlsxStore(Path(report.backup)).read().df("leads").iloc[0]["company"] == COLLEAGUE
     tables_of(path)  # no Activity or Audit Log row twice
+
+
+@pytest.mark.slow
+def test_a_colleagues_save_at_any_moment_of_a_run_is_never_lost(built, tmp_path, colleagues_version):
+    import random
+
+    probe = tmp_path / "probe" / "crm.xlsx"
+    probe.parent.mkdir()
+    shutil.copy(built, probe)
+    started = time.monotonic()
+    run(probe, now=NOW, options=OPTIONS)
+    duration = time.monotonic() - started
+    rng = random.Random(7)
+    code = ("import os, shutil, sys, time; time.sleep(float(sys.argv[3])); "
+            "shutil.copy(sys.argv[1], sys.argv[2] + '~'); os.replace(sys.argv[2] + '~', sys.argv[2])")
+    for i in range(KILL_TIMINGS):
+        delay = duration * (i + rng.random()) / KILL_TIMINGS
+        path = tmp_path / f"save{i}" / "crm.xlsx"
+        path.parent.mkdir()
+        shutil.copy(built, path)
+        colleague = subprocess.Popen([sys.executable, "-c", code, str(colleagues_version), str(path), str(delay)])
+        try:
+            run(path, now=NOW, options=OPTIONS)
+        except WorkbookChanged:
+            pass  # kept changing: exit 3, nothing written over their save
+        colleague.wait(30)
+        t = XlsxStore(path).read()
+        assert t.df("leads").iloc[0]["company"] == COLLEAGUE, f"the save {delay:.3f} s into the run was lost"
+        tables_of(path)
 
 
 def test_a_save_in_the_last_instant_before_the_swap_is_put_back(path, colleagues_version, monkeypatch):
