@@ -407,8 +407,8 @@ def atomic_replace(
     abort; the backup is made from ``original`` (the bytes the caller read) or else copied from the file;
     with ``expected`` (the fingerprint of what the caller read) the file must still hold that content
     right before the swap, else WorkbookChanged. The swap is an exchange of the two files where the OS
-    has one (Linux): the file taken out is compared with ``expected`` once more, and a save that slipped
-    in between is swapped back, so no edit is lost even in the last microseconds. Elsewhere it is
+    has one (Linux): the file taken out must be the one just hashed (inode, size, mtime), and a save that
+    slipped in between is swapped back, so no edit is lost even in the last microseconds. Elsewhere it is
     ``os.replace`` right after a size/mtime/inode check. Then an fsync of the folder. Any failure removes
     the temp file (and the backup just made) and re-raises. Returns the backup's path, or None.
     """
@@ -438,7 +438,9 @@ def atomic_replace(
         seen = _unchanged(target, expected) if expected is not None else None
         if seen is not None and ops.exchange(tmp, target):
             replaced = True
-            if not file_fingerprint(tmp).same_content(expected):
+            # The file taken out must be the very one we hashed (same inode, size and mtime): a stat, so a
+            # save that slipped in is put back within microseconds, not after hashing it.
+            if _stat_key(os.stat(tmp)) != seen:
                 _swap_back(tmp, target, ops)
                 replaced = False
                 raise _changed(target, "was saved by another program just as we replaced it; their version is kept")
