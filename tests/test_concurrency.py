@@ -497,8 +497,10 @@ def test_a_save_that_finishes_while_we_wait_is_read_whole(path):
     whole.write_bytes(data)
     path.write_bytes(data[:1000])
     finisher = subprocess.Popen(
-        [sys.executable, "-c", "import os, sys, time; time.sleep(0.4); os.replace(sys.argv[1], sys.argv[2])", str(whole), str(path)]
+        [sys.executable, "-c", "import os, sys, time; print('saving', flush=True); time.sleep(0.4); os.replace(sys.argv[1], sys.argv[2])",
+         str(whole), str(path)], stdout=subprocess.PIPE,
     )
+    assert finisher.stdout.readline() == b"saving\n"  # it is up: the save ends 0.4 s from now
     try:
         report = run(path, ["check"], now=NOW)
     finally:
