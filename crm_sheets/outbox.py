@@ -109,6 +109,7 @@ class Outbox:
             )
             # What jobs keep between runs (automate's snapshot of last-seen values), beside the queue.
             db.execute("CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL)")
+            db.execute(GENERATIONS_TABLE)  # the job states tied to the workbook content they describe
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -184,19 +185,61 @@ class Outbox:
                 report.sent.append(item.key)
         return report
 
-    def load_state(self, name: str) -> dict[str, Any] | None:
-        """The state a job saved under ``name``, or None before its first successful run."""
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT value FROM state WHERE name = ?", (name,)).fetchone()
-        return json.loads(row[0]) if row else None
+    # -- job states, tied to the workbook generation they describe --------------------------------
+    #
+    # A run that writes the workbook first *prepares* the jobs' new states under the generation ID it
+    # writes into the workbook's _crm_meta (and the new file's SHA-256), then replaces the file, then
+    # *commits* them. The next run uses the states of the generation the file on disk carries, so a crash
+    # after the replace (prepared, not committed) does not repeat what was written, and a crash before it
+    # (the file still carries the old generation) does not lose the old states. People's edits keep the
+    # generation ID, so an edited workbook still finds the states of the run that produced it.
 
-    def save_state(self, name: str, value: Mapping[str, Any], now: datetime) -> None:
+    def job_states(self, generation: str | None = None, sha256: str | None = None) -> JobStates:
+        """The states for a workbook carrying ``generation`` (or, without one, of content ``sha256``):
+        that generation's, else the latest committed ones (a workbook we never wrote, or one whose
+        generation was pruned), else those of an older crm-sheets (one row per job in ``state``)."""
+        with closing(self._connect()) as db:
+            return _job_states(db, generation, sha256)
+
+    def prepare_states(self, generation: str, sha256: str | None, states: Mapping[str, Any], now: datetime) -> None:
+        """Keep ``states`` under ``generation`` before the workbook carrying it replaces the file."""
         with closing(self._connect()) as db:
             db.execute(
-                "INSERT INTO state (name, value, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                (name, json.dumps(dict(value), default=str), now.isoformat(timespec="seconds")),
+                "INSERT INTO generations (id, sha256, states, committed, saved_at) VALUES (?, ?, ?, NULL, ?)"
+                " ON CONFLICT(id) DO UPDATE SET sha256 = excluded.sha256, states = excluded.states, committed = NULL,"
+                " saved_at = excluded.saved_at",
+                (generation, sha256, json.dumps(dict(states), default=str), now.isoformat(timespec="seconds")),
             )
+
+    def commit_states(self, generation: str, now: datetime, *, states: Mapping[str, Any] | None = None,
+                      sha256: str | None = None) -> None:
+        """Make ``generation``'s states the latest (with ``states``: set them first, for a run that wrote
+        nothing). Prunes what no workbook can carry any more: prepared states of runs that never replaced
+        the file (we hold the writer lock, so none is in progress) and all but the newest committed ones."""
+        with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            if states is not None:
+                db.execute(
+                    "INSERT INTO generations (id, sha256, states, committed, saved_at) VALUES (?, ?, ?, NULL, ?)"
+                    " ON CONFLICT(id) DO UPDATE SET states = excluded.states, sha256 = COALESCE(excluded.sha256, sha256),"
+                    " saved_at = excluded.saved_at",
+                    (generation, sha256, json.dumps(dict(states), default=str), now.isoformat(timespec="seconds")),
+                )
+            top = db.execute("SELECT COALESCE(MAX(committed), 0) FROM generations").fetchone()[0]
+            db.execute("UPDATE generations SET committed = ? WHERE id = ?", (top + 1, generation))
+            db.execute("DELETE FROM generations WHERE committed IS NULL")
+            db.execute("DELETE FROM generations WHERE committed <= ?", (top + 1 - KEEP_GENERATIONS,))
+            db.execute("COMMIT")
+
+    def load_state(self, name: str) -> dict[str, Any] | None:
+        """The state a job saved under ``name`` in the latest committed generation, or None before its first run."""
+        return self.job_states().states.get(name)
+
+    def save_state(self, name: str, value: Mapping[str, Any], now: datetime) -> None:
+        """Set one job's state in the latest generation (for tools; the runner commits all states at once)."""
+        current = self.job_states()
+        generation = current.generation or "unversioned"
+        self.commit_states(generation, now, states={**current.states, name: dict(value)}, sha256=current.sha256)
 
     # -- what a person does (crm-sheets outbox) ---------------------------------------------------
 
@@ -254,6 +297,63 @@ class Outbox:
         """Never send this item (queued, failed or unknown); its key stays, so automate does not queue it again."""
         return self._move(key, ("queued", "failed", "unknown"), "cancelled", now, error="cancelled by a person",
                           todo="items sent or cancelled stay as they are, and one being sent right now cannot be stopped")
+
+
+GENERATIONS_TABLE = """CREATE TABLE IF NOT EXISTS generations (
+    id TEXT PRIMARY KEY, sha256 TEXT, states TEXT NOT NULL, committed INTEGER, saved_at TEXT NOT NULL)"""
+KEEP_GENERATIONS = 20  # a restored backup (Settings `backups`, default 5) still finds the states it was written with
+
+
+@dataclass(frozen=True)
+class JobStates:
+    """The jobs' states for one workbook generation: ``states`` by job name (plus the Outbox sheet's digest)."""
+
+    states: dict[str, Any]
+    generation: str | None = None  # the generation they belong to (None: no state saved yet, or an old crm-sheets')
+    sha256: str | None = None
+    committed: bool = True  # False: prepared by a run that replaced the file and stopped before committing
+    matched: bool = False  # they belong to the workbook's own generation (not the latest as a fallback)
+
+
+def _job_states(db: sqlite3.Connection, generation: str | None, sha256: str | None) -> JobStates:
+    db.execute("BEGIN")  # one snapshot for the lookups below
+    try:
+        return _lookup_states(db, generation, sha256)
+    finally:
+        db.execute("COMMIT")
+
+
+def _lookup_states(db: sqlite3.Connection, generation: str | None, sha256: str | None) -> JobStates:
+    cols = "id, sha256, states, committed"
+    row = None
+    if generation:
+        row = db.execute(f"SELECT {cols} FROM generations WHERE id = ?", (generation,)).fetchone()
+    if row is None and sha256:
+        row = db.execute(f"SELECT {cols} FROM generations WHERE sha256 = ? ORDER BY committed IS NULL, committed DESC",
+                         (sha256,)).fetchone()
+    if row is not None:
+        return JobStates(json.loads(row[2]), row[0], row[1], row[3] is not None, matched=True)
+    row = db.execute(f"SELECT {cols} FROM generations WHERE committed IS NOT NULL ORDER BY committed DESC LIMIT 1").fetchone()
+    if row is not None:
+        return JobStates(json.loads(row[2]), row[0], row[1], True)
+    legacy = db.execute("SELECT name, value FROM state").fetchall()
+    return JobStates({name: json.loads(value) for name, value in legacy})
+
+
+def read_job_states(workbook: str | Path, generation: str | None = None, sha256: str | None = None) -> JobStates:
+    """The job states of a workbook read without changing anything beside it (a dry run): no outbox
+    file is created, and an existing one is opened read-only (SQLite's snapshot: never half a commit)."""
+    path = outbox_path(workbook)
+    if not path.exists():
+        return JobStates({})
+    # Not mode=ro: a read-only connection leaves SQLite's -wal/-shm files behind; a plain one that only
+    # reads removes them on close and writes nothing.
+    with closing(sqlite3.connect(path, timeout=30, isolation_level=None)) as db:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'state'").fetchone():
+            return JobStates({})
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'generations'").fetchone():
+            return JobStates({name: json.loads(value) for name, value in db.execute("SELECT name, value FROM state")})
+        return _job_states(db, generation, sha256)
 
 
 def open_outbox(workbook: str | Path) -> Outbox:

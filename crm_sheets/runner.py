@@ -4,17 +4,21 @@ Each job sees the tables as changed by the jobs before it. The CLI, the schedule
 button all call `run`. A change set left pending by a busy workbook is applied first.
 
 A job whose function takes a `state` gets what it returned last time, kept in the outbox file beside
-the workbook (automate: its snapshot of last-seen values; check: its phone verdicts), and its new state
-is saved once the write succeeded (or nothing needed writing); a dry run saves nothing. With automate,
-the order is: queue the effects, write the workbook (its Outbox sheet shows the queue as of this
-write), save the new states, then deliver; a later run's sheet shows what was delivered.
+the workbook (automate: its snapshot of last-seen values; check: its phone verdicts). States are tied
+to the workbook generation they describe: a write puts a new generation ID in _crm_meta, the new states
+are prepared under it before the file is replaced and committed after; the next run takes the states of
+the generation the file carries, so no crash window repeats or loses an action. With automate, the
+order is: queue the effects (idempotent by key), write the workbook (its Outbox sheet shows the queue
+as of this write), commit the states, release the lock, then deliver.
 """
 from __future__ import annotations
 
 import hashlib
 import importlib
 import inspect
+import json
 import os
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +26,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from crm_sheets.errors import UsageError, WorkbookBusy, WorkbookChanged
+from crm_sheets.errors import UsageError, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet, RowAppend
 from crm_sheets.model.result import JobResult
 from crm_sheets.model.tables import Tables
@@ -170,71 +174,156 @@ def run(
     dry_run: bool = False,
     options: dict[str, dict] | None = None,
     on_step: Callable[[str], None] | None = None,
+    lock_timeout: float | None = None,
 ) -> RunReport:
-    """Read the workbook, run ``jobs`` (default: every available job, in order), write once."""
+    """Read the workbook, run ``jobs`` (default: every available job, in order), write once.
+
+    One run at a time per workbook: the writer lock is taken before the read and held until the
+    workbook and the jobs' states are committed (a second run waits ``lock_timeout`` seconds, default
+    CRM_SHEETS_LOCK_TIMEOUT or 5, then exits 3 naming the holder); delivery happens after, unlocked.
+    A dry run takes no lock and writes nothing beside the workbook: it reads the file (whole, as it
+    is replaced atomically) and the states of the generation that file carries (an SQLite snapshot).
+    """
     from crm_sheets.store import open_store
 
     jobs = list(jobs) if jobs else available_jobs()
     now = now or datetime.now().replace(microsecond=0)
     step = on_step or (lambda _msg: None)
-    store = open_store(path)
+    store = open_store(path, **({} if lock_timeout is None else {"lock_timeout": lock_timeout}))
     report = RunReport(path=str(path), jobs=jobs, dry_run=dry_run)
-    box = None
     stateful = [name for name in jobs if takes_state(name)]
-    if stateful:
-        from crm_sheets.outbox import Outbox, outbox_path
-
-        where = outbox_path(path)
-        if not dry_run or "automate" in jobs or where.exists():  # a dry check creates no file
-            box = Outbox(where)
-            options = _state_options(options, box, stateful)
     if "automate" in jobs:
         options = _automate_options(options, dry_run)
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        report.attempts = attempt
-        step(f"Reading {Path(path).name}")
-        tables = store.read()
-        pending = store.pending() if not dry_run else None
-        step("Running " + ", ".join(jobs))
-        results, changes = run_jobs_with_pending(tables, jobs, now=now, options=options, pending=pending)
-        report.results, report.changes, report.pending_applied = results, changes, pending is not None
-        report.tables = tables  # as the jobs left them: what was written
-        if dry_run:
-            return report
-        auto = next((r for r in results if r.job == "automate"), None)
-        sheet_digest = _queue(box, auto, tables, changes, now) if auto is not None else None
-        if not changes.is_empty():
-            step(f"Writing {Path(path).name}")
-            try:
-                outcome = store.apply(changes, tables)
-            except WorkbookChanged:
-                if attempt == MAX_ATTEMPTS:
-                    raise
-                continue  # someone saved the file while we worked: re-read and re-run on fresh data
-            except WorkbookBusy:
-                if box is not None and store.pending() is not None:
-                    _save_states(box, results, stateful, now)  # kept as pending: the next run applies it
-                raise
-            report.written = True
-            report.backup = str(getattr(outcome, "backup", None) or "") or None
-        if box is not None:
-            _save_states(box, results, stateful, now)
-        if auto is not None:
-            if sheet_digest and report.written:
-                box.save_state("outbox_sheet", {"digest": sheet_digest}, now)
-            step("Delivering emails and notifications")
-            report.delivery = box.deliver(transports(tables), now).as_dict()
-        return report
+    if dry_run:
+        return _dry_run(store, path, jobs, stateful, now, options, step, report)
+    box = auto = None
+    with store.lock():
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            report.attempts = attempt
+            step(f"Reading {Path(path).name}")
+            tables = store.read()
+            pending = _pending_file(store)
+            keeps_states = bool(stateful) or "automate" in jobs or (pending is not None and pending.states is not None)
+            if keeps_states and box is None:
+                from crm_sheets.outbox import Outbox, outbox_path
+
+                box = Outbox(outbox_path(path))
+            base, settled = _base_states(box, store, tables, pending, now) if keeps_states else ({}, True)
+            step("Running " + ", ".join(jobs))
+            results, changes = run_jobs_with_pending(
+                tables, jobs, now=now, options=_state_options(options, base, stateful),
+                pending=pending.changeset if pending is not None else None,
+            )
+            report.results, report.changes, report.pending_applied = results, changes, pending is not None
+            report.tables = tables  # as the jobs left them: what was written
+            states = {**base, **{r.job: r.state for r in results if r.job in stateful}} if keeps_states else None
+            auto = next((r for r in results if r.job == "automate"), None)
+            if auto is not None:
+                digest = _queue(box, auto, tables, changes, now, base)
+                if digest:
+                    states["outbox_sheet"] = {"digest": digest}
+            if pending is not None and pending.id:
+                changes.meta["applied_pending"] = pending.id  # a pending file outliving this write is not applied twice
+            if not changes.is_empty():
+                step(f"Writing {Path(path).name}")
+                # A new generation when the states change (or were not yet committed for this workbook);
+                # a write that leaves them as they are keeps the file's generation, and its bytes stable.
+                generation = uuid.uuid4().hex[:16] if states is not None and not (settled and _same(states, base)) else None
+                if generation:
+                    changes.meta["generation"] = generation
+                try:
+                    outcome = store.apply(
+                        changes, tables, states=states,
+                        before_replace=_preparer(box, generation, states, now) if generation else None,
+                    )
+                except WorkbookChanged:
+                    if attempt == MAX_ATTEMPTS:
+                        raise
+                    continue  # someone saved the file while we worked: re-read and re-run on fresh data
+                report.written = True
+                report.backup = str(getattr(outcome, "backup", None) or "") or None
+                if generation:
+                    box.commit_states(generation, now)
+            elif states is not None:
+                # Nothing to write: the file as it is is what these states describe.
+                fp = store.fingerprint
+                current = tables.meta.get("generation") or f"sha256:{fp.sha256 if fp else ''}"
+                box.commit_states(str(current), now, states=states, sha256=fp.sha256 if fp else None)
+            break
+    if auto is not None and box is not None:
+        step("Delivering emails and notifications")
+        report.delivery = box.deliver(transports(tables), now).as_dict()
     return report
 
 
-def _state_options(options: dict[str, dict] | None, box, stateful: list[str]) -> dict[str, dict]:
+def _dry_run(store, path, jobs, stateful, now, options, step, report: RunReport) -> RunReport:
+    """Compute everything, write nothing (no lock file, no outbox file, no pending change set applied)."""
+    from crm_sheets.outbox import read_job_states
+
+    step(f"Reading {Path(path).name}")
+    tables = store.read()
+    base = {}
+    if stateful:
+        fp = store.fingerprint
+        base = read_job_states(path, tables.meta.get("generation"), fp.sha256 if fp else None).states
+    step("Running " + ", ".join(jobs))
+    report.results, report.changes = run_jobs(tables, jobs, now=now, options=_state_options(options, base, stateful))
+    report.tables = tables
+    return report
+
+
+def _pending_file(store):
+    """The pending change set with its ID and states (stores without IDs give only the change set)."""
+    if hasattr(store, "pending_file"):
+        return store.pending_file()
+    changes = store.pending()
+    if changes is None:
+        return None
+    from crm_sheets.store.pending import Pending
+
+    return Pending(changes)
+
+
+def _base_states(box, store, tables: Tables, pending, now: datetime) -> tuple[dict[str, Any], bool]:
+    """The jobs' states that describe the tables as read (plus a pending change set, when there is one),
+    and whether they are the committed states of the generation the workbook carries.
+
+    A pending change set carries the states of the run that made it: they describe the workbook with it
+    applied. Otherwise the states are those of the generation the workbook carries in _crm_meta (kept
+    through people's edits), else of its content hash, else the latest committed. States prepared by a
+    run that replaced the file and died before committing them are committed now: the file says the
+    replace happened."""
+    if pending is not None and pending.states is not None:
+        return dict(pending.states), False
+    fp = store.fingerprint
+    generation = tables.meta.get("generation")
+    found = box.job_states(generation, fp.sha256 if fp else None)
+    if found.matched and not found.committed and found.generation:
+        box.commit_states(found.generation, now)
+    return dict(found.states), bool(generation) and found.generation == generation
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal as stored (states go through JSON)."""
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def _preparer(box, generation: str, states: dict[str, Any], now: datetime) -> Callable[[Path], None]:
+    def prepare(tmp: Path) -> None:
+        from crm_sheets.store.safety import file_fingerprint
+
+        box.prepare_states(generation, file_fingerprint(tmp).sha256, states, now)
+
+    return prepare
+
+
+def _state_options(options: dict[str, dict] | None, states: dict[str, Any], stateful: list[str]) -> dict[str, dict]:
     """Each job that keeps a state gets the one it returned last time (unless the caller gives one)."""
     options = {k: dict(v) for k, v in (options or {}).items()}
     for name in stateful:
         job = options.setdefault(name, {})
         if "state" not in job:
-            job["state"] = box.load_state(name)
+            job["state"] = states.get(name)
     return options
 
 
@@ -245,15 +334,9 @@ def _automate_options(options: dict[str, dict] | None, dry_run: bool) -> dict[st
     return options
 
 
-def _save_states(box, results: list[JobResult], stateful: list[str], now: datetime) -> None:
-    for r in results:
-        if r.job in stateful:
-            box.save_state(r.job, r.state, now)
-
-
-def _queue(box, auto: JobResult, tables: Tables, changes: ChangeSet, now: datetime) -> str | None:
+def _queue(box, auto: JobResult, tables: Tables, changes: ChangeSet, now: datetime, states: dict[str, Any]) -> str | None:
     """Queue automate's effects and add the Outbox sheet to the write when it would show something new
-    (or the workbook is written anyway). Returns the sheet's digest, saved once the write succeeded."""
+    (or the workbook is written anyway). Returns the sheet's digest, committed with the write's states."""
     from crm_sheets.jobs.automate import outbox_sheet
 
     box.enqueue(auto.effects, now)
@@ -261,7 +344,7 @@ def _queue(box, auto: JobResult, tables: Tables, changes: ChangeSet, now: dateti
         return None
     items = box.items()
     digest = hashlib.sha256(repr([(i.key, i.status, i.error) for i in items]).encode()).hexdigest()
-    if changes.is_empty() and (box.load_state("outbox_sheet") or {}).get("digest") == digest:
+    if changes.is_empty() and (states.get("outbox_sheet") or {}).get("digest") == digest:
         return None
     name = tables.schema.owned_sheet("outbox").sheet_name(tables.lang or "en")
     changes.sheets.append(outbox_sheet(items, lang=tables.lang or "en", name=name))

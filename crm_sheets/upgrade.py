@@ -12,6 +12,7 @@ a template list added since) gets its options as an in-cell list.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -93,19 +94,21 @@ def upgrade(path: str | Path, *, dry_run: bool = False) -> UpgradeReport:
     """
     path = Path(path)
     store = XlsxStore(path)
-    tables = store.read()
-    lacking = [name for name, t in tables.tables.items() if any(f.name not in t.columns for f in t.schema.fields)]
-    layout = read_layout(path, tables, only=lacking)
-    changes, report = plan_upgrade(tables, layout, str(path))
-    report.dry_run = dry_run
-    if dry_run or changes.is_empty():
-        return report
-    from crm_sheets.store.safety import office_lock_holder
+    # One writer at a time, from the read on (a dry run only reads: no lock file).
+    with contextlib.nullcontext() if dry_run else store.lock():
+        tables = store.read()
+        lacking = [name for name, t in tables.tables.items() if any(f.name not in t.columns for f in t.schema.fields)]
+        layout = read_layout(path, tables, only=lacking)
+        changes, report = plan_upgrade(tables, layout, str(path))
+        report.dry_run = dry_run
+        if dry_run or changes.is_empty():
+            return report
+        from crm_sheets.store.safety import office_lock_holder
 
-    holder = office_lock_holder(path)
-    if holder is not None:
-        raise WorkbookBusy(f"{path.name} is open by {holder}; nothing was changed", hint="close it and run crm-sheets upgrade again")
-    result = store.apply(changes, tables)
+        holder = office_lock_holder(path)
+        if holder is not None:
+            raise WorkbookBusy(f"{path.name} is open by {holder}; nothing was changed", hint="close it and run crm-sheets upgrade again")
+        result = store.apply(changes, tables)
     report.written, report.backup = result.written, result.backup
     return report
 

@@ -156,7 +156,7 @@ class FailNth(FileOps):
 
     def __getattribute__(self, name):
         attr = super().__getattribute__(name)
-        if name in ("write", "write_bytes", "fsync", "fsync_dir", "replace", "copy", "unlink"):
+        if name in ("write", "write_bytes", "fsync", "fsync_dir", "replace", "copy", "backup", "exchange", "unlink"):
 
             def op(*args):
                 self.count += 1

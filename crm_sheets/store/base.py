@@ -27,11 +27,13 @@ class Store(Protocol):
     def read(self) -> Tables:
         """The workbook's tables, typed; remembers what was read so ``apply`` can detect later edits."""
 
-    def apply(self, changeset: ChangeSet, tables: Tables) -> ApplyResult:
+    def apply(self, changeset: ChangeSet, tables: Tables, *, before_replace=None, states=None) -> ApplyResult:
         """Write the change set in one go (``tables`` is what ``read`` returned, as the jobs saw it).
 
-        Raises WorkbookBusy when someone has the workbook open (the change set is then kept as pending)
-        and WorkbookChanged when it changed since ``read`` (read again and re-run the jobs).
+        Raises WorkbookBusy when someone has the workbook open (the change set is then kept as pending,
+        with ``states``, the jobs' states that go with it) and WorkbookChanged when it changed since
+        ``read`` (read again and re-run the jobs). ``before_replace(new_file)`` runs once the new
+        version is complete and before it replaces the old one.
         """
 
     def pending(self) -> ChangeSet | None:

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import math
 import os
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -210,13 +211,29 @@ def loads(text: str) -> cs.ChangeSet:
 # The pending file beside the workbook
 
 
-def save_pending(path: str | os.PathLike, changeset: cs.ChangeSet, *, ops: FileOps = DEFAULT_OPS, **meta: Any) -> Path:
+@dataclasses.dataclass(frozen=True)
+class Pending:
+    """A pending file: the change set, its ID (the run that writes it records the ID in the workbook, so
+    a pending file still there after that write is known as applied and never applied twice), and the
+    jobs' states that go with it (committed when it is written, not before)."""
+
+    changeset: cs.ChangeSet
+    id: str = ""
+    states: dict[str, Any] | None = None
+
+
+def save_pending(path: str | os.PathLike, changeset: cs.ChangeSet, *, ops: FileOps = DEFAULT_OPS,
+                 states: dict[str, Any] | None = None, **meta: Any) -> Path:
     """Save a change set to apply on the next run, replacing any earlier one (written atomically).
 
-    The runner passes the earlier pending change set merged into the new one, so replacing loses nothing.
+    The runner passes the earlier pending change set merged into the new one (and the jobs' states as of
+    both), so replacing loses nothing.
     """
     target = pending_path(path)
-    data = dumps(changeset, workbook=Path(path).name, saved_at=dt.datetime.now().isoformat(timespec="seconds"), **meta)
+    if states is not None:
+        meta["states"] = json.loads(json.dumps(states, default=str))
+    data = dumps(changeset, workbook=Path(path).name, saved_at=dt.datetime.now().isoformat(timespec="seconds"),
+                 id=uuid.uuid4().hex, **meta)
     tmp = temp_path(target)
     try:
         ops.write_bytes(tmp, data.encode("utf-8"))
@@ -237,13 +254,22 @@ def save_pending(path: str | os.PathLike, changeset: cs.ChangeSet, *, ops: FileO
 
 def load_pending(path: str | os.PathLike) -> cs.ChangeSet | None:
     """The change set a previous run could not write, or None."""
+    found = read_pending(path)
+    return found.changeset if found is not None else None
+
+
+def read_pending(path: str | os.PathLike) -> Pending | None:
+    """The pending file of a workbook (change set, ID and the jobs' states saved with it), or None."""
     target = pending_path(path)
     try:
         text = target.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     try:
-        return loads(text)
+        changeset = loads(text)
+        data = json.loads(text)
+        states = data.get("states")
+        return Pending(changeset, str(data.get("id") or ""), states if isinstance(states, dict) else None)
     except (ValueError, TypeError, KeyError) as e:
         raise CrmSheetsError(
             f"{target.name}: the pending changes of {Path(path).name} cannot be read ({e})",

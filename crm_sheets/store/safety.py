@@ -20,12 +20,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from crm_sheets.errors import CrmSheetsError, WorkbookBusy
+from crm_sheets.errors import CrmSheetsError, WorkbookBusy, WorkbookChanged
 
 log = logging.getLogger(__name__)
 
 BACKUP_DIR = ".crm-backups"
 TMP_MARK = ".crm-tmp-"
+PART_MARK = ".part"  # a backup being written
 
 
 class FileOps:
@@ -60,6 +61,25 @@ class FileOps:
 
     def copy(self, src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
+
+    def backup(self, data: bytes, dst: Path) -> None:
+        """Write a backup from the bytes we read (never a copy of the file as it is now: that may be a
+        colleague's newer save, which the replace then would not notice). Written aside and renamed, so
+        a crash never leaves a torn backup under a backup's name."""
+        part = dst.with_name(dst.name + PART_MARK)
+        try:
+            with open(part, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(part, dst)
+        except BaseException:
+            _quiet_unlink(part)
+            raise
+
+    def exchange(self, a: Path, b: Path) -> bool:
+        """Swap two files in one step where the OS can (Linux renameat2); False where it cannot."""
+        return _exchange(a, b)
 
     def unlink(self, path: Path) -> None:
         os.unlink(path)
@@ -137,6 +157,19 @@ def writer_lock_path(path: str | os.PathLike) -> Path:
     return p.with_name(f".{p.name}.crm-lock")
 
 
+LOCK_TIMEOUT_ENV = "CRM_SHEETS_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 5.0  # seconds a second run waits for the first before it gives up (exit 3)
+
+
+def lock_timeout() -> float:
+    """How long a run waits for another run's lock: CRM_SHEETS_LOCK_TIMEOUT seconds, default 5."""
+    text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    try:
+        return max(float(text), 0.0) if text else DEFAULT_LOCK_TIMEOUT
+    except ValueError:
+        raise CrmSheetsError(f"{LOCK_TIMEOUT_ENV}={text!r} is not a number of seconds", hint="e.g. 5 or 0.5") from None
+
+
 class WriterLock:
     """An exclusive lock on one workbook among crm-sheets runs: ``with WriterLock(path): ...``.
 
@@ -144,10 +177,10 @@ class WriterLock:
     crashed run never leaves a stale lock: the OS releases it with the process.
     """
 
-    def __init__(self, path: str | os.PathLike, timeout: float = 2.0):
+    def __init__(self, path: str | os.PathLike, timeout: float | None = None):
         self.path = Path(path)
         self.lock_path = writer_lock_path(path)
-        self.timeout = timeout
+        self.timeout = lock_timeout() if timeout is None else timeout
         self._fd: int | None = None
 
     @property
@@ -164,7 +197,15 @@ class WriterLock:
                     f"cannot create {self.lock_path.name} beside {self.path.name}: {e.strerror or e}",
                     hint="crm-sheets needs write access to the workbook's folder",
                 ) from e
-            if _try_lock(fd):
+            try:
+                locked = _try_lock(fd)
+            except OSError as e:  # e.g. a network folder without file locks
+                os.close(fd)
+                raise CrmSheetsError(
+                    f"cannot lock {self.lock_path.name} beside {self.path.name}: {e.strerror or e}",
+                    hint="keep the workbook in a folder whose file system supports locks (a local disk or a synced folder)",
+                ) from e
+            if locked:
                 if _same_file(fd, self.lock_path):
                     break
                 # The holder removed the file between our open and our lock: lock the new one instead.
@@ -173,7 +214,7 @@ class WriterLock:
             if time.monotonic() >= deadline:
                 raise WorkbookBusy(
                     f"another crm-sheets run ({self._holder()}) is writing {self.path.name}",
-                    hint="wait for it to finish and run again",
+                    hint=f"wait for it to finish and run again (waited {self.timeout:g} s; {LOCK_TIMEOUT_ENV} sets how long)",
                 )
             time.sleep(0.05)
         info = f"pid={os.getpid()}\nhost={socket.gethostname()}\ntime={datetime.now().isoformat(timespec='seconds')}\n"
@@ -201,12 +242,18 @@ class WriterLock:
                     pass
 
     def _holder(self) -> str:
-        try:
-            text = self.lock_path.read_text(errors="replace")
-        except OSError:
-            return "pid ? on ?"
-        info = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-        return f"pid {info.get('pid', '?')} on {info.get('host', '?')}"
+        info: dict[str, str] = {}
+        for _ in range(5):  # the holder writes its line just after taking the lock
+            try:
+                text = self.lock_path.read_text(errors="replace")
+            except OSError:
+                text = ""
+            info = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+            if info:
+                break
+            time.sleep(0.02)
+        since = f", started {info['time'].replace('T', ' ')}" if info.get("time") else ""
+        return f"pid {info.get('pid', '?')} on {info.get('host', '?')}{since}"
 
     def __enter__(self) -> "WriterLock":
         return self.acquire()
@@ -318,6 +365,10 @@ def rotate_backups(path: str | os.PathLike, keep: int, ops: FileOps = DEFAULT_OP
     """Delete all but the newest ``keep`` backups; returns the ones deleted."""
     old = list_backups(path)
     doomed = old[: max(len(old) - keep, 0)]
+    p = Path(path)
+    folder = backup_dir(p)
+    if folder.is_dir():  # backups a crashed run left half-written (we hold the writer lock)
+        doomed += sorted(folder.glob(f"{glob_escape(p.stem)}.*{glob_escape(p.suffix)}{PART_MARK}"))
     for b in doomed:
         ops.unlink(b)
     return doomed
@@ -345,13 +396,21 @@ def atomic_replace(
     *,
     ops: FileOps = DEFAULT_OPS,
     check: Callable[[], None] | None = None,
+    expected: Fingerprint | None = None,
+    original: bytes | None = None,
+    before_replace: Callable[[Path], None] | None = None,
 ) -> Path | None:
     """Replace ``path`` by what ``write_fn(tmp)`` writes, so that the file is always the old or the new one.
 
-    The temp file is written in the same folder and fsynced; ``check()`` runs just before the swap and may
-    raise to abort; the current file is copied to the backups folder (the newest ``backups`` are kept);
-    then ``os.replace`` and an fsync of the folder. Any failure removes the temp file (and the backup just
-    made) and re-raises. Returns the backup's path, or None when no backup was kept.
+    The temp file is written in the same folder and fsynced; ``before_replace(tmp)`` runs once it is
+    complete (the runner keeps the jobs' states under its generation there); ``check()`` may raise to
+    abort; the backup is made from ``original`` (the bytes the caller read) or else copied from the file;
+    with ``expected`` (the fingerprint of what the caller read) the file must still hold that content
+    right before the swap, else WorkbookChanged. The swap is an exchange of the two files where the OS
+    has one (Linux): the file taken out must be the one just hashed (inode, size, mtime), and a save that
+    slipped in between is swapped back, so no edit is lost even in the last microseconds. Elsewhere it is
+    ``os.replace`` right after a size/mtime/inode check. Then an fsync of the folder. Any failure removes
+    the temp file (and the backup just made) and re-raises. Returns the backup's path, or None.
     """
     target = Path(path)
     tmp = temp_path(target)
@@ -365,14 +424,32 @@ def atomic_replace(
             # Keep the permissions people gave the workbook (a shared folder's group bits, read-only others).
             os.chmod(tmp, target.stat().st_mode & 0o7777)
         ops.fsync(tmp)
+        if before_replace is not None:
+            before_replace(tmp)
         if check is not None:
             check()
         if backups > 0 and target.exists():
             backup_dir(target).mkdir(exist_ok=True)
             backup = _new_backup_path(target)
-            ops.copy(target, backup)
-        ops.replace(tmp, target)
-        replaced = True
+            if original is not None:
+                ops.backup(original, backup)
+            else:
+                ops.copy(target, backup)
+        seen = _unchanged(target, expected) if expected is not None else None
+        if seen is not None and ops.exchange(tmp, target):
+            replaced = True
+            # The file taken out must be the very one we hashed (same inode, size and mtime): a stat, so a
+            # save that slipped in is put back within microseconds, not after hashing it.
+            if _stat_key(os.stat(tmp)) != seen:
+                _swap_back(tmp, target, ops)
+                replaced = False
+                raise _changed(target, "was saved by another program just as we replaced it; their version is kept")
+            _quiet_unlink(tmp)  # the version we read, kept as the backup
+        else:
+            if seen is not None and _stat_key(os.stat(target)) != seen:
+                raise _changed(target)
+            ops.replace(tmp, target)
+            replaced = True
     except BaseException:
         if not replaced:
             _quiet_unlink(tmp)
@@ -391,6 +468,76 @@ def atomic_replace(
         except OSError:
             pass  # an old backup we could not delete is not worth failing a write that succeeded
     return backup
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+
+
+def _unchanged(target: Path, expected: Fingerprint) -> tuple[int, int, int, int]:
+    """Raise WorkbookChanged unless ``target`` holds ``expected``'s content; returns its stat to compare
+    again right before the rename (a hash takes milliseconds, a stat microseconds)."""
+    try:
+        with open(target, "rb") as f:
+            st = os.fstat(f.fileno())
+            h = hashlib.sha256()
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    except FileNotFoundError:
+        raise _changed(target, "was moved or deleted since it was read") from None
+    if (st.st_size, h.hexdigest()) != (expected.size, expected.sha256):
+        raise _changed(target)
+    return _stat_key(st)
+
+
+def _swap_back(tmp: Path, target: Path, ops: FileOps) -> None:
+    try:
+        if not ops.exchange(tmp, target):
+            raise OSError(errno.ENOTSUP, "cannot exchange files")
+    except OSError as e:
+        raise CrmSheetsError(
+            f"{target.name} was saved by another program just as we replaced it, and putting their version back "
+            f"failed ({e.strerror or e}); their version is in {tmp.name}",
+            hint=f"rename {tmp.name} to {target.name} to keep their edit (ours is in {target.name} now)",
+        ) from e
+    _quiet_unlink(tmp)
+
+
+def _changed(target: Path, what: str = "changed on disk since it was read") -> WorkbookChanged:
+    return WorkbookChanged(f"{target.name} {what}; nothing was written", hint="run again to work on the fresh data")
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+_renameat2: Callable[..., int] | None | bool = False  # False: not looked up yet
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    global _renameat2
+    if not sys.platform.startswith("linux"):
+        return False
+    if _renameat2 is False:
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            fn = getattr(libc, "renameat2", None)
+            if fn is not None:
+                fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+                fn.restype = ctypes.c_int
+            _renameat2 = fn
+        except OSError:
+            _renameat2 = None
+    if not _renameat2:
+        return False
+    import ctypes
+
+    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+        return False  # this file system cannot exchange: the caller renames instead
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def _quiet_unlink(p: Path) -> None:

@@ -5,16 +5,18 @@ backups, the atomic replace and pending change sets.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
+import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from crm_sheets.errors import CrmSheetsError, NotAWorkbook, WorkbookBusy, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.tables import Tables
 from crm_sheets.store.base import ApplyResult
-from crm_sheets.store.pending import clear_pending, load_pending, pending_path, save_pending
+from crm_sheets.store.pending import Pending, clear_pending, pending_path, read_pending, save_pending
 from crm_sheets.store.safety import (
     DEFAULT_OPS,
     FileOps,
@@ -29,6 +31,7 @@ from crm_sheets.store.safety import (
 
 DEFAULT_BACKUPS = 5
 READ_ATTEMPTS = 3
+SETTLE_SECONDS = 1.0  # how long an incomplete file (mid-save) is watched for the save to finish
 
 
 def describe(changeset: ChangeSet) -> str:
@@ -54,29 +57,53 @@ class XlsxStore:
         *,
         schema: Any = None,
         ops: FileOps = DEFAULT_OPS,
-        lock_timeout: float = 2.0,
+        lock_timeout: float | None = None,
     ):
         self.path = Path(path)
         self.backups = backups  # None: the workbook's Settings `backups` value
         self.schema = schema
         self.ops = ops
-        self._lock = WriterLock(self.path, timeout=lock_timeout)
+        self._lock = WriterLock(self.path, timeout=lock_timeout)  # None: CRM_SHEETS_LOCK_TIMEOUT or 5 s
         self._lock_depth = 0
         self._seen: Fingerprint | None = None  # what the last read (or our last write) saw on disk
+        self._data: bytes | None = None  # the bytes of that read: the backup is made from them
+        self._meta: dict[str, Any] = {}  # the _crm_meta keys of that read
 
     def __repr__(self) -> str:
         return f"XlsxStore({str(self.path)!r})"
 
+    @property
+    def fingerprint(self) -> Fingerprint | None:
+        """Size, mtime and SHA-256 of the file as the last read (or our last write) saw it."""
+        return self._seen
+
     # -- reading --------------------------------------------------------------------------------
 
     def read(self) -> Tables:
-        """The workbook's tables; remembers the file's fingerprint so ``apply`` can tell if it changed since."""
+        """The workbook's tables; remembers the bytes read and their fingerprint so ``apply`` can tell if
+        the file changed since, and back up exactly what was read.
+
+        A file that changes while it is read is read again; one that is not a whole zip package (a program
+        is saving it) is watched for a moment, then read again or refused as busy (exit 3), never as broken.
+        """
         for _ in range(READ_ATTEMPTS):
-            before = self._fingerprint()
-            tables = self._load()
-            st = self.path.stat()
-            if (st.st_size, st.st_mtime_ns) == (before.size, before.mtime_ns) or before.same_content(self._fingerprint()):
-                self._seen = before
+            data, before = self._snapshot()
+            if _incomplete_package(data):
+                if self._settled(before):
+                    raise WorkbookBusy(
+                        f"{self.path.name} is not a whole workbook yet: a program is saving it, or its save was cut "
+                        "short; nothing was read or written",
+                        hint="run again once it is saved; if it stays so, restore the newest copy from .crm-backups",
+                    )
+                continue
+            try:
+                tables = self._load()
+            except Exception:
+                if self._unchanged(before):
+                    raise
+                continue  # the reader saw the file change under it: what it said is about a moving file
+            if self._unchanged(before):
+                self._seen, self._data, self._meta = before, data, dict(getattr(tables, "meta", None) or {})
                 return tables
         raise WorkbookChanged(
             f"{self.path.name} kept changing while it was being read",
@@ -92,6 +119,43 @@ class XlsxStore:
             guard.close()
         return read_workbook(self.path, self.schema)
 
+    def _snapshot(self) -> tuple[bytes, Fingerprint]:
+        try:
+            with open(self.path, "rb") as f:
+                st = os.fstat(f.fileno())
+                data = f.read()
+        except FileNotFoundError:
+            raise NotAWorkbook(f"{self.path}: no such file", hint="check the path") from None
+        except IsADirectoryError:
+            raise NotAWorkbook(f"{self.path}: is a folder, not a workbook") from None
+        except PermissionError as e:
+            if sys.platform == "win32":  # a program that has it open may deny reading it
+                raise WorkbookBusy(f"{self.path.name} is open in another program that denies reading it",
+                                   hint="close it and run again") from None
+            raise NotAWorkbook(f"{self.path}: cannot be read ({e.strerror or e})", hint="check the file's permissions") from None
+        except OSError as e:
+            raise CrmSheetsError(f"{self.path}: cannot be read ({e.strerror or e})", hint="check the disk and run again") from None
+        return data, Fingerprint(len(data), st.st_mtime_ns, hashlib.sha256(data).hexdigest())
+
+    def _unchanged(self, before: Fingerprint) -> bool:
+        try:
+            return before.same_content(file_fingerprint(self.path))
+        except OSError:
+            return False
+
+    def _settled(self, before: Fingerprint) -> bool:
+        """Whether the file stays as ``before`` for SETTLE_SECONDS (False as soon as it changes)."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            try:
+                st = os.stat(self.path)
+            except OSError:
+                return False
+            if (st.st_size, st.st_mtime_ns) != (before.size, before.mtime_ns):
+                return False
+        return self._unchanged(before)
+
     def _fingerprint(self) -> Fingerprint:
         try:
             return file_fingerprint(self.path)
@@ -102,42 +166,54 @@ class XlsxStore:
 
     # -- writing --------------------------------------------------------------------------------
 
-    def apply(self, changeset: ChangeSet, tables: Tables | None = None) -> ApplyResult:
+    def apply(
+        self,
+        changeset: ChangeSet,
+        tables: Tables | None = None,
+        *,
+        before_replace: Callable[[Path], None] | None = None,
+        states: Mapping[str, Any] | None = None,
+    ) -> ApplyResult:
         """Write the change set in one atomic replace of the file.
 
         Raises WorkbookBusy (exit code 3) when Excel or LibreOffice has the file open, after saving the
-        change set as pending for the next run, or when another crm-sheets run is writing it; raises
-        WorkbookChanged when the file changed since ``read`` (read again and re-run the jobs). Any other
-        failure leaves the file as it was and keeps the change set as pending.
+        change set as pending for the next run (with ``states``, the jobs' states that go with it), or when
+        another crm-sheets run is writing it; raises WorkbookChanged when the file changed since ``read``
+        (read again and re-run the jobs). Any other failure leaves the file as it was and keeps the change
+        set as pending. ``before_replace(tmp)`` runs once the new file is complete, before it replaces the
+        old one (the runner keeps the jobs' new states under the new file's generation there).
         """
         name = self.path.name
         if changeset.is_empty():
             return ApplyResult(False, pending=pending_path(self.path).exists(), message=f"nothing to write to {name}")
         if self._seen is None:
             raise RuntimeError("XlsxStore.apply() needs a read() first: it writes only over what it read")
-        self._refuse_if_open(changeset)
+        keep_states = dict(states) if states is not None else None
+        self._refuse_if_open(changeset, keep_states)
         with self.lock():
             self._remove_stale_temp_files()
             self._check_unchanged()
             keep = self._backups_to_keep(tables)
 
             def last_check() -> None:
-                # The write took a while: someone may have saved or opened the file meanwhile.
-                self._check_unchanged()
-                self._refuse_if_open(changeset)
+                # The write took a while: someone may have opened the file meanwhile (a save is caught by
+                # the comparison with what we read, right before the swap).
+                self._refuse_if_open(changeset, keep_states)
 
             try:
                 backup = atomic_replace(
-                    self.path, lambda tmp: self._write(tmp, changeset, tables), keep, ops=self.ops, check=last_check
+                    self.path, lambda tmp: self._write(tmp, changeset, tables), keep, ops=self.ops, check=last_check,
+                    expected=self._seen, original=self._data, before_replace=before_replace,
                 )
             except (WorkbookBusy, WorkbookChanged):
                 raise
             except Exception as e:
-                kept = self._keep_pending(changeset, reason=f"write failed: {e}")
+                kept = self._keep_pending(changeset, reason=f"write failed: {e}", states=keep_states)
                 if not isinstance(e, OSError):
                     raise  # a bug, not the disk: let it show
                 raise self._write_failed(e, kept) from e
             self._seen = self._fingerprint()
+            self._data = None  # a later apply backs up by copying our own file
             try:
                 clear_pending(self.path, ops=self.ops)
                 left = False
@@ -159,7 +235,21 @@ class XlsxStore:
         apply_changeset(self.path, dst, changeset, tables)
 
     def pending(self) -> ChangeSet | None:
-        return load_pending(self.path)
+        found = self.pending_file()
+        return found.changeset if found is not None else None
+
+    def pending_file(self) -> Pending | None:
+        """The pending file, unless the workbook as last read says a run already wrote it (a crash or a
+        failed delete between that write and the file's removal): then it is dropped, never applied twice."""
+        found = read_pending(self.path)
+        if found is None or not found.id or found.id != self._meta.get("applied_pending"):
+            return found
+        if self._lock_depth:
+            try:
+                clear_pending(self.path, ops=self.ops)
+            except OSError:
+                pass
+        return None
 
     @contextlib.contextmanager
     def lock(self) -> Iterator["XlsxStore"]:
@@ -176,14 +266,14 @@ class XlsxStore:
 
     # -- the checks around a write ---------------------------------------------------------------
 
-    def _refuse_if_open(self, changeset: ChangeSet) -> None:
+    def _refuse_if_open(self, changeset: ChangeSet, states: dict[str, Any] | None = None) -> None:
         holder = office_lock_holder(self.path)
         if holder is None:
             return
         lock_file = next((p for p in office_lock_files(self.path) if p.exists()), None)
         lock_hint = f" (if nobody has it open, delete {lock_file.name})" if lock_file else ""
         try:
-            save_pending(self.path, changeset, ops=self.ops, reason=f"open by {holder}")
+            save_pending(self.path, changeset, ops=self.ops, states=states, reason=f"open by {holder}")
         except OSError as e:
             raise WorkbookBusy(
                 f"{self.path.name} is open by {holder}; nothing was written and the changes could not be "
@@ -220,9 +310,9 @@ class XlsxStore:
             except OSError:
                 pass
 
-    def _keep_pending(self, changeset: ChangeSet, reason: str) -> OSError | None:
+    def _keep_pending(self, changeset: ChangeSet, reason: str, states: dict[str, Any] | None = None) -> OSError | None:
         try:
-            save_pending(self.path, changeset, ops=self.ops, reason=reason)
+            save_pending(self.path, changeset, ops=self.ops, states=states, reason=reason)
             return None
         except OSError as e:
             return e
@@ -242,3 +332,14 @@ class XlsxStore:
             f"could not write {self.path.name}: {cause}; it is unchanged and {kept}",
             hint="check the disk space and the folder's permissions, then run again",
         )
+
+
+def _incomplete_package(data: bytes) -> bool:
+    """An empty file, or the start of a zip without its end record (written last): what a program's save
+    looks like while it is still writing. A zip with its end record but damaged parts or directory is
+    not incomplete; the reader reports it as broken (exit 2)."""
+    if not data.strip(b"\x00"):
+        return True
+    if not data.startswith(b"PK\x03\x04"):
+        return False
+    return b"PK\x05\x06" not in data[-(65535 + 22):]
