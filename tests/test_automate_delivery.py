@@ -73,7 +73,7 @@ def test_sample_workbook_emails_arrive_once_with_merge_fields_and_show_in_the_ou
     outbox = sheet(path, "Outbox")
     assert outbox[2] == ["Status", "Kind", "To / channel", "Subject / text", "Record", "Queued at", "Error"]
     shown = {r[2]: r[0] for r in outbox[3:]}
-    assert shown["eva@stone.example"] == "Queued", "the sheet shows the queue as of the write, before delivery"
+    assert shown["eva@stone.example"] == "Sent", "the sheet shows what this run delivered, as the summary does"
     activities = [r for r in sheet(path, "Activities")[1:] if r[8] == "L-09999"]
     assert [(r[2], r[5]) for r in activities] == [("Email", "Welcome, Eva")]
 

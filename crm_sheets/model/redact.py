@@ -7,6 +7,7 @@ their telling parts become "[redacted]", and so do the usual shapes of a secret 
 """
 from __future__ import annotations
 
+import logging
 import re
 from typing import Iterable
 from urllib.parse import parse_qsl, urlsplit
@@ -102,3 +103,14 @@ def _looks_secret(segment: str) -> bool:
     has_digit = any(c.isdigit() for c in segment)
     has_alpha = any(c.isalpha() for c in segment)
     return len(segment) >= 12 and has_digit and has_alpha
+
+
+class RedactingFilter(logging.Filter):
+    """Put on a log handler: every record it writes is redacted (message, arguments and traceback)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
