@@ -342,6 +342,8 @@ def _render_outbox(path: Path, items, done: str | None, totals: dict[str, int] |
     if not items:
         console.print(f"The outbox of {path.name} is empty.")
         return
+    from crm_sheets.model.effects import MAX_ATTEMPTS
+
     style = {"sent": "green", "failed": "red", "retrying": "red", "unknown": "yellow", "sending": "yellow", "cancelled": "dim"}
     label = {"waiting": "queued", "retrying": "failed, will retry", "failed": "failed for good", "unknown": "unknown: to confirm"}
     if done is None:
@@ -351,11 +353,12 @@ def _render_outbox(path: Path, items, done: str | None, totals: dict[str, int] |
         console.print()
         console.print(_escape(i.key), style="bold", soft_wrap=True, highlight=False)
         to = i.to or ("team chat" if i.kind == "chat" else "")
-        facts = [f"[{s}]{label.get(i.state, i.state)}[/]", i.kind, _escape(to), i.record_id or "",
-                 f"queued {i.queued_at.replace('T', ' ')[:16]}", f"{i.attempts} tr{'y' if i.attempts == 1 else 'ies'}"]
-        console.print("  " + " · ".join(f for f in facts if f))
+        console.print("  " + " · ".join(f for f in (f"[{s}]{label.get(i.state, i.state)}[/]", i.kind, _escape(to)) if f))
         if i.subject:
             console.print("  " + _escape(" ".join(i.subject.split())))
+        tries = f"try {i.attempts} of {MAX_ATTEMPTS}" if i.state == "retrying" else ""
+        facts = [i.record_id or "", f"queued {i.queued_at.replace('T', ' ')[:16]}", tries]
+        console.print("  [dim]" + " · ".join(f for f in facts if f) + "[/]")
         if i.error:
             console.print(f"  [{s}]error:[/] {_escape(i.error)}")
     console.print()
