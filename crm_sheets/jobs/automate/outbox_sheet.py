@@ -17,7 +17,8 @@ LABELS = {
     "en": {
         "title": "Outbox", "columns": ("Status", "Kind", "To / channel", "Subject / text", "Record", "Queued at", "Error"),
         "note": "What automate sends. Without a mail server (Settings smtp_host) emails wait here; unknown means "
-                "the connection broke while sending: check whether it arrived before sending again.",
+                "the connection broke while sending: check whether it arrived before sending again. Failed: needs you means the "
+                "server refused it for good or it ran out of tries: fix the cause, then crm-sheets outbox --retry-failed.",
         "status": {"waiting": "Queued", "sending": "Sending", "sent": "Sent", "retrying": "Failed (will retry)",
                    "failed": "Failed: needs you", "unknown": "Unknown: please confirm", "cancelled": "Cancelled"},
         "kind": {"email": "Email", "chat": "Team chat", "webhook": "Webhook"}, "chat": "team chat",
@@ -27,7 +28,8 @@ LABELS = {
     "fr": {
         "title": "Boîte d'envoi", "columns": ("Statut", "Type", "Destinataire / canal", "Objet / texte", "Fiche", "Mis en file le", "Erreur"),
         "note": "Ce qu'automate envoie. Sans serveur d'envoi (Paramètres smtp_host) les e-mails attendent ici ; « inconnu » "
-                "signifie que la connexion a coupé pendant l'envoi : vérifiez s'il est arrivé avant de renvoyer.",
+                "signifie que la connexion a coupé pendant l'envoi : vérifiez s'il est arrivé avant de renvoyer. « Échec : à traiter » : "
+                "le serveur l'a refusé définitivement ou les essais sont épuisés ; corrigez la cause puis crm-sheets outbox --retry-failed.",
         "status": {"waiting": "En attente", "sending": "En cours d'envoi", "sent": "Envoyé", "retrying": "Échec (nouvel essai)",
                    "failed": "Échec : à traiter", "unknown": "Inconnu : à confirmer", "cancelled": "Annulé"},
         "kind": {"email": "E-mail", "chat": "Chat d'équipe", "webhook": "Webhook"}, "chat": "chat d'équipe",
