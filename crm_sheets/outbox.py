@@ -111,7 +111,8 @@ class Transport(Protocol):
     def send(self, item: OutboxItem, mark_sending: Callable[[], None]) -> None:
         """Deliver; call mark_sending() right before the point of no return (it raises when the item is no
         longer ours: then send nothing). Raise DeliveryError, PermanentFailure, UncertainDelivery or Deferred.
-        A transport may also have close(), called once the delivery is over (a kept SMTP connection)."""
+        A transport may also have deferral(item) -> reason or None (asked before an item is claimed: a channel
+        that is down for this run costs nothing more), and close(), called once the delivery is over."""
 
 
 @dataclass
@@ -152,6 +153,12 @@ def _error_text(error: str | None) -> str | None:
         return None
     text = " ".join(redact(error).split())
     return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
+
+
+def _deferral(transport: Any, item: OutboxItem) -> str | None:
+    """Why the transport would not try ``item`` in this run (its server did not answer, its time is up), or None."""
+    check = getattr(transport, "deferral", None)
+    return check(item) if check is not None else None
 
 
 def _deliverer_name() -> str:
@@ -287,6 +294,7 @@ class Outbox:
         me = owner or _deliverer_name()
         report = DeliveryReport()
         stamp = now.isoformat(timespec="seconds")
+        deferred: list[tuple[OutboxItem, str]] = []
         try:
             with closing(self._connect()) as db:
                 self._settle_abandoned(db, stamp, report)
@@ -296,10 +304,13 @@ class Outbox:
                     transport = transports.get(item.kind)
                     if transport is None:
                         report.waiting.append(item.key)
+                    elif (why := _deferral(transport, item)) is not None:
+                        deferred.append((item, why))  # its channel is down for this run: not claimed, not tried
                     elif self._claim(db, item, me, lease, stamp):
                         self._send(db, item, transport, me, lease, stamp, report)
                     else:
                         report.busy.append(item.key)  # another delivery took it since we looked
+                self._note_deferred(db, deferred, stamp, report)
         finally:
             for transport in transports.values():
                 close = getattr(transport, "close", None)
@@ -307,6 +318,23 @@ class Outbox:
                     close()
         report.totals = self.counts()
         return report
+
+    def _note_deferred(self, db: sqlite3.Connection, deferred: list[tuple[OutboxItem, str]], stamp: str,
+                       report: DeliveryReport) -> None:
+        """Why the items a down channel skipped wait, written in one transaction (one sync, however many)."""
+        if not deferred:
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for item, why in deferred:
+                db.execute("UPDATE items SET error = ? WHERE key = ? AND status = ? AND attempts = ?",
+                           (_error_text(why), item.key, item.status, item.attempts))
+                report.deferred.append(item.key)
+                report.reasons.setdefault(item.kind, _error_text(why) or "")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def _claim(self, db: sqlite3.Connection, item: OutboxItem, me: str, lease: float, stamp: str) -> bool:
         """queued/failed -> sending, ours, in one statement that only succeeds if nobody moved it since we read it."""
@@ -560,13 +588,17 @@ class SmtpTransport:
     def _server(self) -> str:
         return f"the mail server {self.settings.host}:{self.settings.port}"
 
-    def send(self, item: OutboxItem, mark_sending: Callable[[], None]) -> None:
-        s = self.settings
+    def deferral(self, item: OutboxItem) -> str | None:
+        """Why no more email is tried in this run (the server did not answer, the budget is used up), or None."""
         if self._started is None:
             self._started = self._clock()
-        if self._down is None and self._clock() - self._started > s.budget:
-            self._down = f"not sent in this run: its {s.budget:g} s for sending email were used up; it goes out on the next run"
-        if self._down is not None:
+        if self._down is None and self._clock() - self._started > self.settings.budget:
+            self._down = f"not sent in this run: its {self.settings.budget:g} s for sending email were used up; it goes out on the next run"
+        return self._down
+
+    def send(self, item: OutboxItem, mark_sending: Callable[[], None]) -> None:
+        s = self.settings
+        if self.deferral(item) is not None:
             raise Deferred(self._down)
         msg = build_email(item, s.sender)
         sender = parseaddr(str(msg["From"]))[1]
@@ -768,12 +800,9 @@ class WebhookTransport:
             raise DeliveryError("no URL to post to: set the webhook URL's environment variable")
         where = redact_url(str(url)) if item.payload.get("url") else "the team chat webhook"
         host = _host(str(url))
-        if self._started is None:
-            self._started = self._clock()
-        if host not in self._down and self._clock() - self._started > self.budget:
-            self._down[host] = f"not posted in this run: its {self.budget:g} s for posting were used up; posted on the next run"
-        if host in self._down:
-            raise Deferred(self._down[host])
+        why = self.deferral(item)
+        if why is not None:
+            raise Deferred(why)
         body = item.payload.get("body") if "body" in item.payload else {"text": item.payload.get("text", "")}
         mark_sending()
         try:
@@ -797,6 +826,15 @@ class WebhookTransport:
         if resp.status_code >= 400:
             raise PermanentFailure(f"{where} refused the post for good: {resp.status_code} {' '.join(resp.text[:200].split())}")
 
+
+    def deferral(self, item: OutboxItem) -> str | None:
+        """Why posts to this item's host wait for the next run (it did not answer, the budget is used up), or None."""
+        host = _host(str(item.payload.get("url") or self.url or ""))
+        if self._started is None:
+            self._started = self._clock()
+        if host not in self._down and self._clock() - self._started > self.budget:
+            self._down[host] = f"not posted in this run: its {self.budget:g} s for posting were used up; posted on the next run"
+        return self._down.get(host)
 
     def close(self) -> None:
         """End of the delivery: the next one starts afresh (its own budget, every host given another chance)."""

@@ -267,3 +267,18 @@ def test_a_mail_server_that_never_answers_costs_seconds_per_run_not_seconds_per_
     assert sorted(report.delivery["failed"] + report.delivery["deferred"]) == sorted(emails)
     assert elapsed < 10, f"one 1-second timeout for {len(emails)} emails, not one each ({elapsed:.1f} s)"
     assert "did not answer within 1 s" in report.delivery["reasons"]["email"]
+
+
+def test_two_automate_runs_started_together_send_each_email_once(tmp_path, mail_server):
+    port, inbox = mail_server
+    inbox.delay = 0.3  # a slow server: both runs would be delivering at the same time
+    path = sample_workbook(tmp_path / "crm.xlsx", smtp_port=port)
+    runs = [subprocess.Popen([sys.executable, "-m", "crm_sheets", "automate", str(path), "--now", "2026-11-02T09:00"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [r.communicate(timeout=120)[0] for r in runs]
+    assert all(r.returncode in (0, 3) for r in runs), outputs  # 3: the other run held the workbook
+    assert "Traceback" not in "".join(outputs)
+    ids = [m["Message-ID"] for m in inbox.messages]
+    assert ids and len(ids) == len(set(ids)), "no Message-ID arrived twice"
+    items = Outbox(outbox_path(path)).items()
+    assert sorted(ids) == sorted(i.message_id for i in items if i.kind == "email" and i.status == "sent")
