@@ -35,6 +35,7 @@ from crm_sheets.model.redact import redact, redact_url, register_secret
 
 STATUSES = ("queued", "sending", "sent", "failed", "unknown", "cancelled")
 SMTP_PASSWORD_ENV = "CRM_SHEETS_SMTP_PASSWORD"
+CHAT_WEBHOOK_ENV = "CRM_SHEETS_CHAT_WEBHOOK"  # the default of Settings chat_webhook_env
 LEASE_SECONDS = 900.0  # longer than any one send may take (timeouts and run budgets below are far shorter)
 IDEMPOTENT_KINDS = ("webhook",)  # receivers de-duplicate by the Idempotency-Key: an unsure post is posted again
 SMTP_TIMEOUT = 10.0  # seconds to wait for any one reply of the mail server
@@ -155,6 +156,13 @@ def _error_text(error: str | None) -> str | None:
     return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
 
 
+def _out_of_tries(error: str, attempts: int) -> str:
+    """A failed try's error; the last allowed try says so (the Outbox sheet's text changes with it)."""
+    if attempts < MAX_ATTEMPTS:
+        return error
+    return f"{error}; that was try {attempts} of {MAX_ATTEMPTS}: fix the cause, then crm-sheets outbox --retry-failed"
+
+
 def _deferral(transport: Any, item: OutboxItem) -> str | None:
     """Why the transport would not try ``item`` in this run (its server did not answer, its time is up), or None."""
     check = getattr(transport, "deferral", None)
@@ -208,6 +216,8 @@ class Outbox:
             )
             # What jobs keep between runs (automate's snapshot of last-seen values), beside the queue.
             db.execute("CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL)")
+        for name in (SMTP_PASSWORD_ENV, CHAT_WEBHOOK_ENV):  # known before any transport is made: scrub, show
+            register_secret(os.environ.get(name))
         self._add_lease_columns()
 
     def _add_lease_columns(self) -> None:
@@ -380,7 +390,7 @@ class Outbox:
             report.failed.append(item.key)
         except UncertainDelivery as exc:
             if item.kind in IDEMPOTENT_KINDS:
-                finish("failed", f"{exc}; posted again with the same Idempotency-Key")
+                finish("failed", _out_of_tries(f"{exc}; posted again with the same Idempotency-Key", item.attempts + 1))
                 report.failed.append(item.key)
             else:
                 finish("unknown", f"{exc}: check whether it arrived, then confirm")
@@ -388,7 +398,7 @@ class Outbox:
         except (DeliveryError, OSError) as exc:
             # A try that failed before the point of no return counts too, so an unreachable server is not
             # retried forever: after MAX_ATTEMPTS a person decides (crm-sheets outbox --retry-failed).
-            finish("failed", str(exc) or type(exc).__name__)
+            finish("failed", _out_of_tries(str(exc) or type(exc).__name__, item.attempts + 1))
             report.failed.append(item.key)
         except BaseException:
             # A bug or Ctrl-C: settle the item as a crash would be settled, then let the error show.
@@ -412,7 +422,8 @@ class Outbox:
             if not handed:
                 status, error, attempts = "queued", item.error, "attempts"
             elif item.kind in IDEMPOTENT_KINDS:
-                status, error, attempts = "failed", "interrupted while posting; posted again with the same Idempotency-Key", "attempts + 1"
+                status, attempts = "failed", "attempts + 1"
+                error = _out_of_tries("interrupted while posting; posted again with the same Idempotency-Key", item.attempts + 1)
             else:
                 status, error, attempts = "unknown", "interrupted while sending: check whether it arrived, then confirm", "attempts + 1"
             cur = db.execute(

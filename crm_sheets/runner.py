@@ -261,7 +261,7 @@ def _queue(box, auto: JobResult, tables: Tables, changes: ChangeSet, now: dateti
     if "outbox" not in tables.schema.owned_sheets:
         return None
     items = box.items()
-    digest = _outbox_digest(items)
+    digest = hashlib.sha256(repr([(i.key, i.status, i.error) for i in items]).encode()).hexdigest()
     if changes.is_empty() and (box.load_state("outbox_sheet") or {}).get("digest") == digest:
         return None
     name = tables.schema.owned_sheet("outbox").sheet_name(tables.lang or "en")
@@ -270,7 +270,8 @@ def _queue(box, auto: JobResult, tables: Tables, changes: ChangeSet, now: dateti
 
 
 def _outbox_digest(items) -> str:
-    return hashlib.sha256(repr([(i.key, i.status, i.attempts, i.error) for i in items]).encode()).hexdigest()
+    """As _queue computes it: an item's state shows in its status and error (the last try says it was the last)."""
+    return hashlib.sha256(repr([(i.key, i.status, i.error) for i in items]).encode()).hexdigest()
 
 
 def _show_delivery(store, box, tables: Tables, now: datetime, step: Callable[[str], None]) -> None:
