@@ -15,14 +15,20 @@ class _MailInbox:
     def __init__(self):
         self.messages = []
         self.delay = 0.0  # seconds the server takes over each message (a slow server)
-        self.replies = []  # replies to the next messages instead of accepting them, e.g. "554 5.7.1 Rejected"
+        self.replies = []  # replies to the next messages instead of accepting them, e.g. "554 5.7.1 Rejected";
+        # None: keep the message and close the connection without answering
         self.drop_at_data = 0  # how many next DATA commands are answered by closing the connection
 
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.replies:
-            return self.replies.pop(0)
+            reply = self.replies.pop(0)
+            if reply is None:  # the connection breaks after the whole message arrived, before the answer
+                self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+                server.transport.close()
+                return "250 OK"
+            return reply
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 

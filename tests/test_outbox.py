@@ -144,7 +144,7 @@ def test_two_deliveries_in_two_processes_send_every_email_exactly_once(tmp_path,
     inbox.delay = 0.3  # a slow server: both deliveries are busy at the same time
     db = tmp_path / "outbox.sqlite"
     box = Outbox(db)
-    keys = box.enqueue([_email(f"k{n:02}", to=f"p{n}@example.com") for n in range(12)], NOW)
+    keys = box.enqueue([_email(f"k{n:02}", to=f"p{n}@example.com") for n in range(8)], NOW)
     go = tmp_path / "go"
     procs = [subprocess.Popen([sys.executable, "-c", _DELIVER, str(db), str(port), str(go)], stdout=subprocess.PIPE, text=True)
              for _ in range(2)]
@@ -241,6 +241,19 @@ def test_a_connection_dropped_at_data_before_the_message_is_retried_not_unknown(
     assert box.item("k1").state == "retrying" and "before the message was sent" in box.item("k1").error
     assert box.deliver({"email": _smtp(port)}, NOW).sent == ["k1"]
     assert len(inbox.messages) == 1
+
+
+@pytest.mark.slow
+def test_a_connection_lost_after_the_final_dot_is_unknown_and_never_sent_again(tmp_path, mail_server):
+    port, inbox = mail_server
+    inbox.replies = [None]  # the server has the whole message, then the line breaks before its answer
+    box = Outbox(tmp_path / "outbox.sqlite")
+    box.enqueue([_email("k1"), _email("k2", to="bo@example.com")], NOW)
+    report = box.deliver({"email": _smtp(port)}, NOW)
+    assert report.unknown == ["k1"] and report.sent == ["k2"], "the next email goes on a new connection"
+    assert "after the message was sent" in box.item("k1").error
+    assert box.deliver({"email": _smtp(port)}, NOW).sent == []
+    assert sorted(m["To"] for m in inbox.messages) == ["ana@example.com", "bo@example.com"]
 
 
 @pytest.mark.slow
