@@ -682,8 +682,10 @@ class SmtpTransport:
                               f"check smtp_user and {SMTP_PASSWORD_ENV}")
             elif isinstance(exc, smtplib.SMTPResponseException):
                 self._down = f"{self._server} refused the session: {_reply(exc.smtp_code, exc.smtp_error)}"
-            else:
+            elif smtp is None:  # no connection, or no greeting
                 self._down = f"cannot reach {self._server} ({_reason(exc)})"
+            else:  # connected, then greeting, TLS or login went wrong
+                self._down = f"the session with {self._server} failed ({_reason(exc)}); check smtp_tls and smtp_port"
             raise DeliveryError(self._down) from exc
         self._smtp = smtp
         return smtp
