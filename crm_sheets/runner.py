@@ -289,6 +289,8 @@ def _show_delivery(store, box, tables: Tables, now: datetime, step: Callable[[st
     digest = _outbox_digest(items)
     if (box.load_state("outbox_sheet") or {}).get("digest") == digest or office_lock_holder(store.path) is not None:
         return
+    if store.pending() is not None:
+        return  # a change set waits for the next run: a write now would drop it as done
     name = tables.schema.owned_sheet("outbox").sheet_name(tables.lang or "en")
     sheet = ChangeSet()
     sheet.sheets.append(outbox_sheet(items, lang=tables.lang or "en", name=name))
