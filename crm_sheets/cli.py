@@ -325,7 +325,7 @@ def _render(report) -> None:
 
 def _outbox_counts(totals: dict[str, int]) -> str:
     """The outbox by state, worded alike in the run summary, `crm-sheets outbox` and the Outbox sheet."""
-    words = [("waiting", "waiting"), ("sending", "sending"), ("retrying", "failed, will retry"),
+    words = [("waiting", "waiting"), ("sending", "sending"), ("retrying", "failed (will retry)"),
              ("failed", "failed for good"), ("unknown", "to confirm")]
     return ", ".join(f"{totals.get(state, 0)} {word}" for state, word in words if totals.get(state) or state != "sending")
 
@@ -345,7 +345,7 @@ def _render_outbox(path: Path, items, done: str | None, totals: dict[str, int] |
     from crm_sheets.model.effects import MAX_ATTEMPTS
 
     style = {"sent": "green", "failed": "red", "retrying": "red", "unknown": "yellow", "sending": "yellow", "cancelled": "dim"}
-    label = {"waiting": "queued", "retrying": "failed, will retry", "failed": "failed for good", "unknown": "unknown: to confirm"}
+    label = {"waiting": "queued", "retrying": "failed (will retry)", "failed": "failed for good", "unknown": "unknown: to confirm"}
     if done is None:
         console.print(f"[bold]Outbox of {_escape(str(path))}[/]", soft_wrap=True)
     for i in items:

@@ -179,7 +179,7 @@ def _counts(summary):
     import re
 
     line = next(line for line in summary.splitlines() if line.startswith("Outbox:"))
-    return {word: int(n) for n, word in re.findall(r"(\d+) (sent now|waiting|failed, will retry|failed for good|to confirm)", line)}
+    return {word: int(n) for n, word in re.findall(r"(\d+) (sent now|waiting|failed \(will retry\)|failed for good|to confirm)", line)}
 
 
 def test_the_run_summary_the_outbox_sheet_and_the_outbox_command_count_alike(tmp_path, mail_server):
@@ -208,14 +208,14 @@ def test_the_run_summary_the_outbox_sheet_and_the_outbox_command_count_alike(tmp
     result = CliRunner().invoke(cli, ["automate", str(path), "--now", "2026-11-02T09:00"], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     summary = _counts(result.output)
-    assert summary["failed for good"] == 2 and summary["failed, will retry"] == 1 and summary["to confirm"] == 1, result.output
+    assert summary["failed for good"] == 2 and summary["failed (will retry)"] == 1 and summary["to confirm"] == 1, result.output
 
-    labels = {"Queued": "waiting", "Failed (will retry)": "failed, will retry", "Failed: needs you": "failed for good",
+    labels = {"Queued": "waiting", "Failed (will retry)": "failed (will retry)", "Failed: needs you": "failed for good",
               "Unknown: please confirm": "to confirm"}
     rows = sheet(path, "Outbox")
     shown = {word: sum(1 for r in rows[3:] if r[0] == label) for label, word in labels.items()}
     listed = json.loads(CliRunner().invoke(cli, ["outbox", str(path), "--json"]).output)
-    states = {"waiting": "waiting", "retrying": "failed, will retry", "failed": "failed for good", "unknown": "to confirm"}
+    states = {"waiting": "waiting", "retrying": "failed (will retry)", "failed": "failed for good", "unknown": "to confirm"}
     by_command = {word: sum(1 for d in listed if d["state"] == state) for state, word in states.items()}
     assert {k: summary[k] for k in shown} == shown == by_command
     assert "2 failed for good" in rows[0][2] and "1 to confirm" in rows[0][2], "the sheet's title row counts them too"

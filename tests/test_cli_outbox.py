@@ -162,4 +162,4 @@ def test_an_80_column_terminal_shows_whole_keys_and_the_to_subject_and_error_of_
     assert key in lines, "the key is printed whole on its own line, ready for --confirm"
     assert "ana.lopez-garcia@example.com" in result.output and "Welcome, Ana.Lopez-Garcia" in result.output
     assert "cannot reach the mail server 127.0.0.1:1" in " ".join(lines)
-    assert "0 waiting, 1 failed, will retry, 0 failed for good, 0 to confirm." in result.output
+    assert "0 waiting, 1 failed (will retry), 0 failed for good, 0 to confirm." in result.output

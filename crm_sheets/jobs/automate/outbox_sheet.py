@@ -22,7 +22,7 @@ LABELS = {
         "status": {"waiting": "Queued", "sending": "Sending", "sent": "Sent", "retrying": "Failed (will retry)",
                    "failed": "Failed: needs you", "unknown": "Unknown: please confirm", "cancelled": "Cancelled"},
         "kind": {"email": "Email", "chat": "Team chat", "webhook": "Webhook"}, "chat": "team chat",
-        "counts": {"waiting": "{} waiting", "sending": "{} sending", "retrying": "{} failed, will retry",
+        "counts": {"waiting": "{} waiting", "sending": "{} sending", "retrying": "{} failed (will retry)",
                    "failed": "{} failed for good", "unknown": "{} to confirm", "sent": "{} sent"},
     },
     "fr": {
@@ -33,7 +33,7 @@ LABELS = {
         "status": {"waiting": "En attente", "sending": "En cours d'envoi", "sent": "Envoyé", "retrying": "Échec (nouvel essai)",
                    "failed": "Échec : à traiter", "unknown": "Inconnu : à confirmer", "cancelled": "Annulé"},
         "kind": {"email": "E-mail", "chat": "Chat d'équipe", "webhook": "Webhook"}, "chat": "chat d'équipe",
-        "counts": {"waiting": "{} en attente", "sending": "{} en cours d'envoi", "retrying": "{} en échec, nouvel essai",
+        "counts": {"waiting": "{} en attente", "sending": "{} en cours d'envoi", "retrying": "{} en échec (nouvel essai)",
                    "failed": "{} en échec définitif", "unknown": "{} à confirmer", "sent": "{} envoyés"},
     },
 }
