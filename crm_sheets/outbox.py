@@ -145,7 +145,9 @@ MAX_ERROR = 1000  # characters of an error kept: the server's reply, not a whole
 
 
 def _item(r: tuple) -> OutboxItem:
-    return OutboxItem(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], bool(r[13]))
+    # Errors are stored redacted; redacting again on the way out also hides secrets known only now.
+    error = redact(r[10]) if r[10] is not None else None
+    return OutboxItem(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], error, r[11], r[12], bool(r[13]))
 
 
 def _error_text(error: str | None) -> str | None:

@@ -334,3 +334,33 @@ def test_redaction_hides_user_info_query_tokens_and_registered_secrets():
         assert secret not in out
     assert "https://[redacted]@api.example.com/v1?token=[redacted]&page=[redacted]" in out and "ana@example.com" in out
     assert redact(out) == out
+
+
+def test_the_outbox_sheet_names_each_state_counts_them_and_hides_secrets_of_webhook_urls(tmp_path):
+    from crm_sheets.jobs.automate import outbox_sheet
+    from crm_sheets.model.effects import MAX_ATTEMPTS
+
+    box = Outbox(tmp_path / "outbox.sqlite")
+    hook = "https://ops:hunter22@hooks.example.com/in/zyxwvutsrqponmlkjihgfedcba?token=s3cr3t"
+    box.enqueue([_email("tired"), Effect("webhook", "hook", {"url": hook, "body": {"rule": "Won"}})], NOW)
+
+    class Down:
+        def send(self, item, mark_sending):
+            from crm_sheets.outbox import DeliveryError
+            raise DeliveryError(f"cannot reach {hook}")
+
+    for _ in range(MAX_ATTEMPTS):
+        box.deliver({"email": Down()}, NOW)  # "tired" uses up its tries
+    box.deliver({"webhook": Down()}, NOW)
+    box.enqueue([_email("fresh", to="bo@example.com")], NOW)
+    spec = outbox_sheet(box.items(), lang="en")
+    cells = [[getattr(c, "value", c) for c in row] for row in spec.rows]
+    status = {row[2]: row[0] for row in cells[3:] if row[1] == "Email"}
+    assert status == {"ana@example.com": "Failed: needs you", "bo@example.com": "Queued"}
+    assert sorted(r[0] for r in cells[3:]) == ["Failed (will retry)", "Failed: needs you", "Queued"]
+    assert cells[0][2] == "1 waiting, 1 failed (will retry), 1 failed for good, 0 to confirm"
+    text = repr(cells)
+    assert "hunter22" not in text and "s3cr3t" not in text and "zyxwvutsrqponmlkjihgfedcba" not in text
+    assert "https://[redacted]@hooks.example.com/in/[redacted]?token=[redacted]" in text
+    fr = [[getattr(c, "value", c) for c in row] for row in outbox_sheet(box.items(), lang="fr").rows]
+    assert sorted(r[0] for r in fr[3:]) == ["En attente", "Échec (nouvel essai)", "Échec : à traiter"]
