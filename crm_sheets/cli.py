@@ -31,8 +31,16 @@ class CrmGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CrmSheetsError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            from crm_sheets.model.redact import redact
+
+            err_console.print(f"[bold red]error:[/] {_escape(redact(exc))}", soft_wrap=True)
             sys.exit(exc.exit_code)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def _parse_now(_ctx, _param, value: str | None) -> datetime | None:
@@ -137,7 +145,7 @@ def automate(path: Path, dry_run: bool, as_json: bool, now: datetime | None) -> 
 @click.option("--status", type=click.Choice(["queued", "sending", "sent", "failed", "unknown", "cancelled"]), help="List only the items in this status.")
 @click.option("--confirm", "confirm", metavar="KEY", help="Settle an item left unknown by a broken connection: add --delivered or --resend.")
 @click.option("--delivered/--resend", "delivered", default=None, help="With --confirm: it arrived (mark it sent), or it did not (queue it again, same Message-ID).")
-@click.option("--retry-failed", "retry_failed", is_flag=True, help="Queue again the failed items that used up their tries.")
+@click.option("--retry-failed", "retry_failed", is_flag=True, help="Queue again the failed items that used up their tries or were refused for good.")
 @click.option("--cancel", "cancel", metavar="KEY", help="Never send this item.")
 @job_options
 def outbox(path: Path, status: str | None, confirm: str | None, delivered: bool | None, retry_failed: bool, cancel: str | None,
@@ -165,7 +173,7 @@ def outbox(path: Path, status: str | None, confirm: str | None, delivered: bool 
     if as_json:
         click.echo(json.dumps([i.as_dict() for i in items], indent=2, default=str))
         return
-    _render_outbox(path, items, done)
+    _render_outbox(path, items, done, box.counts() if done is None and status is None else None)
 
 
 @cli.command()
@@ -235,9 +243,12 @@ def schedule(path: Path, every: str | None, daily: tuple[str, ...]) -> None:
     """Run every job on PATH on a schedule, until stopped with Ctrl-C."""
     import logging
 
+    from crm_sheets.model.redact import RedactingFilter
     from crm_sheets.scheduling import make_scheduler, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for handler in logging.getLogger().handlers:  # what a run logs may quote a URL or a server's reply
+        handler.addFilter(RedactingFilter())
     scheduler = make_scheduler(path, every=every, daily=list(daily))
     console.print(f"Running crm-sheets on {path} ({', '.join(filter(None, [every and f'every {every}', *daily]))}). Ctrl-C stops.")
     try:
@@ -363,8 +374,13 @@ def _render(report) -> None:
         console.print(f"  … and {len(report.errors) - 15} more errors: see the Data Issues sheet.")
     if getattr(report, "delivery", None):
         d = report.delivery
-        console.print(f"Outbox: {len(d['sent'])} sent, {len(d['waiting'])} waiting (no mail server or chat URL set), "
-                      f"{len(d['failed'])} failed (retried next run), {len(d['unknown'])} to confirm.")
+        console.print(f"Outbox: {len(d['sent'])} sent now; " + _outbox_counts(d.get("totals") or {}) + ".", soft_wrap=True)
+        if d["waiting"]:
+            console.print("  [yellow]![/] waiting for a mail server (Settings smtp_host) or a chat URL (chat_webhook_env) to be set", soft_wrap=True)
+        for kind, why in (d.get("reasons") or {}).items():
+            console.print(f"  [yellow]![/] {kind}: {_escape(why)}", soft_wrap=True)
+        if (d.get("totals") or {}).get("unknown") or (d.get("totals") or {}).get("failed"):
+            console.print(f"  crm-sheets outbox {report.path} shows them and how to settle them.", soft_wrap=True)
     if report.dry_run:
         console.print("Dry run: nothing was written.")
     elif report.written:
@@ -373,7 +389,16 @@ def _render(report) -> None:
         console.print("Nothing to change.")
 
 
-def _render_outbox(path: Path, items, done: str | None) -> None:
+def _outbox_counts(totals: dict[str, int]) -> str:
+    """The outbox by state, worded alike in the run summary, `crm-sheets outbox` and the Outbox sheet."""
+    words = [("waiting", "waiting"), ("sending", "sending"), ("retrying", "failed (will retry)"),
+             ("failed", "failed for good"), ("unknown", "to confirm")]
+    return ", ".join(f"{totals.get(state, 0)} {word}" for state, word in words if totals.get(state) or state != "sending")
+
+
+def _render_outbox(path: Path, items, done: str | None, totals: dict[str, int] | None = None) -> None:
+    """One block per item, so an 80-column terminal shows everything: the key whole on its own line (it is
+    what --confirm takes), then status, kind, to, record and time, the subject, and the error."""
     if done is not None:
         if not items:
             console.print("No failed items have used up their tries; nothing to do.")
@@ -383,19 +408,35 @@ def _render_outbox(path: Path, items, done: str | None) -> None:
     if not items:
         console.print(f"The outbox of {path.name} is empty.")
         return
-    style = {"sent": "green", "failed": "red", "unknown": "yellow", "sending": "yellow", "cancelled": "dim"}
-    table = RichTable(title=None if done else f"Outbox of {path}", title_justify="left")
-    for col in ("key", "status", "kind", "to / channel", "subject", "record", "queued", "error"):
-        whole = col in ("key", "status", "kind", "record", "queued")  # a key is copied into --confirm: never wrapped
-        table.add_column(col, no_wrap=whole, overflow="fold" if not whole else "ellipsis")
+    from crm_sheets.model.effects import MAX_ATTEMPTS
+
+    style = {"sent": "green", "failed": "red", "retrying": "red", "unknown": "yellow", "sending": "yellow", "cancelled": "dim"}
+    label = {"waiting": "queued", "retrying": "failed (will retry)", "failed": "failed for good", "unknown": "unknown: to confirm"}
+    if done is None:
+        console.print(f"[bold]Outbox of {_escape(str(path))}[/]", soft_wrap=True)
     for i in items:
-        s = style.get(i.status)
-        table.add_row(i.key, f"[{s}]{i.status}[/]" if s else i.status, i.kind, i.to or ("team chat" if i.kind == "chat" else ""),
-                      i.subject[:80], i.record_id or "", i.queued_at.replace("T", " ")[:16], i.error or "")
-    console.print(table)
+        s = style.get(i.state, "default")
+        console.print()
+        console.print(_escape(i.key), style="bold", soft_wrap=True, highlight=False)
+        to = i.to or ("team chat" if i.kind == "chat" else "")
+        console.print("  " + " · ".join(f for f in (f"[{s}]{label.get(i.state, i.state)}[/]", i.kind, _escape(to)) if f))
+        if i.subject:
+            console.print("  " + _escape(" ".join(i.subject.split())))
+        tries = f"try {i.attempts} of {MAX_ATTEMPTS}" if i.state == "retrying" else ""
+        facts = [i.record_id or "", f"queued {i.queued_at.replace('T', ' ')[:16]}", tries]
+        console.print("  [dim]" + " · ".join(f for f in facts if f) + "[/]")
+        if i.error:
+            console.print(f"  [{s}]error:[/] {_escape(i.error)}")
+    console.print()
+    if totals is not None:
+        console.print(f"{totals.get('sent', 0)} sent, " + _outbox_counts(totals) + ".", soft_wrap=True)
     unknown = [i.key for i in items if i.status == "unknown"]
     if unknown and done is None:
-        console.print(f"{len(unknown)} to confirm: check whether it arrived, then crm-sheets outbox {path} --confirm KEY --delivered (or --resend).")
+        console.print(f"{len(unknown)} to confirm: check whether it arrived, then crm-sheets outbox {path} --confirm KEY --delivered (or --resend).",
+                      soft_wrap=True)
+    if done is None and any(i.state == "failed" for i in items):
+        console.print(f"Failed for good: fix the cause (the error says it), then crm-sheets outbox {path} --retry-failed, or --cancel KEY.",
+                      soft_wrap=True)
 
 
 def _render_upgrade(report) -> None:

@@ -1,41 +1,67 @@
 """The outbox: side effects (emails, chat posts, webhooks) delivered exactly once, or shown for a person to confirm.
 
 Items live in a SQLite file beside the workbook (transactional, survives crashes). Each item moves
-queued -> sending -> sent | failed (retried later) | unknown. `sending` is recorded before the
-point of no return (SMTP DATA, the HTTP request); an item found still `sending` on the next run
-was interrupted there, so it becomes `unknown` and is never retried automatically: SMTP has no
-idempotency, and a silent second copy is worse than a question.
+queued -> sending -> sent | failed (retried later, or for good) | unknown. A deliverer claims an item
+in one statement (queued -> sending, with its name and a lease), so two deliverers running at once never
+send the same item, and records the point of no return (the final "." of SMTP DATA, the HTTP request)
+before passing it. An item whose deliverer died (or whose lease ran out) before that point is simply
+queued again; after it, an email or chat post becomes `unknown` and is never retried automatically
+(SMTP has no idempotency: a silent second copy is worse than a question), while a webhook is posted
+again with the same Idempotency-Key. Every text written here is redacted (model/redact.py).
 """
 from __future__ import annotations
 
 import json
+import re
 import os
 import smtplib
+import socket
 import sqlite3
 import ssl
+import time
+import uuid
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from crm_sheets.errors import NotAWorkbook, UsageError
-from crm_sheets.model.effects import Effect
+from crm_sheets.model.effects import MAX_ATTEMPTS, Effect, count_states, delivery_state
+from crm_sheets.model.redact import redact, redact_url, register_secret
 
 STATUSES = ("queued", "sending", "sent", "failed", "unknown", "cancelled")
-MAX_ATTEMPTS = 5
 SMTP_PASSWORD_ENV = "CRM_SHEETS_SMTP_PASSWORD"
+CHAT_WEBHOOK_ENV = "CRM_SHEETS_CHAT_WEBHOOK"  # the default of Settings chat_webhook_env
+LEASE_SECONDS = 900.0  # longer than any one send may take (timeouts and run budgets below are far shorter)
+IDEMPOTENT_KINDS = ("webhook",)  # receivers de-duplicate by the Idempotency-Key: an unsure post is posted again
+SMTP_TIMEOUT = 10.0  # seconds to wait for any one reply of the mail server
+SMTP_BUDGET = 120.0  # seconds a run may spend starting emails; the rest go out on the next run
+WEBHOOK_TIMEOUT = 10.0  # seconds to wait for an HTTP answer
+WEBHOOK_BUDGET = 60.0  # seconds a run may spend starting posts on one channel
 
 
 class DeliveryError(Exception):
     """Delivery failed before the point of no return: safe to retry."""
 
 
+class PermanentFailure(DeliveryError):
+    """The receiver refused the item for good (an SMTP 5xx, an HTTP 4xx): retrying would only repeat it."""
+
+
 class UncertainDelivery(Exception):
     """Delivery failed after the point of no return: the recipient may have it."""
+
+
+class Deferred(Exception):
+    """Not tried in this run (the channel did not answer, or the run's time for it is used up): no try counted."""
+
+
+class _LostClaim(Exception):
+    """Our lease ran out and another deliverer took the item over: it is theirs now, we must not send it."""
 
 
 @dataclass(frozen=True)
@@ -51,13 +77,21 @@ class OutboxItem:
     queued_at: str
     updated_at: str
     error: str | None = None
+    lease_owner: str | None = None  # the deliverer holding a `sending` item
+    lease_until: float | None = None  # epoch seconds; after it another deliverer may settle the item
+    handed: bool = False  # the point of no return was passed (the final "." of DATA, the HTTP request)
 
     @property
     def to(self) -> str:
-        """Where it goes: the email address, the webhook URL, or '' for the team chat."""
+        """Where it goes: the email address, the webhook URL (redacted), or '' for the team chat."""
         if self.kind == "email":
             return str(self.payload.get("to", ""))
-        return str(self.payload.get("url", "")) if self.kind == "webhook" else ""
+        return redact(self.payload.get("url", "")) if self.kind == "webhook" else ""
+
+    @property
+    def state(self) -> str:
+        """What a person reads: waiting, sending, retrying, failed (for good), unknown, sent, cancelled."""
+        return delivery_state(self.status, self.attempts)
 
     @property
     def subject(self) -> str:
@@ -69,30 +103,105 @@ class OutboxItem:
         return str(self.payload.get("text", ""))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "status": self.status, "kind": self.kind, "to": self.to, "subject": self.subject,
+        return {"key": self.key, "status": self.status, "state": self.state, "kind": self.kind, "to": self.to, "subject": self.subject,
                 "table": self.table, "record_id": self.record_id, "message_id": self.message_id, "attempts": self.attempts,
                 "queued_at": self.queued_at, "updated_at": self.updated_at, "error": self.error}
 
 
 class Transport(Protocol):
     def send(self, item: OutboxItem, mark_sending: Callable[[], None]) -> None:
-        """Deliver; call mark_sending() right before the point of no return. Raise DeliveryError or UncertainDelivery."""
+        """Deliver; call mark_sending() right before the point of no return (it raises when the item is no
+        longer ours: then send nothing). Raise DeliveryError, PermanentFailure, UncertainDelivery or Deferred.
+        A transport may also have deferral(item) -> reason or None (asked before an item is claimed: a channel
+        that is down for this run costs nothing more), and close(), called once the delivery is over."""
 
 
 @dataclass
 class DeliveryReport:
-    sent: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
-    waiting: list[str] = field(default_factory=list)  # no transport configured for their kind
+    """What one delivery did (keys), and the whole outbox after it (``totals``: items per state)."""
 
-    def as_dict(self) -> dict[str, list[str]]:
-        return {"sent": self.sent, "failed": self.failed, "unknown": self.unknown, "waiting": self.waiting}
+    sent: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # failed in this delivery: retried next run, or for good
+    unknown: list[str] = field(default_factory=list)  # became unknown in this delivery
+    waiting: list[str] = field(default_factory=list)  # no transport configured for their kind
+    deferred: list[str] = field(default_factory=list)  # not tried: their channel did not answer or ran out of time
+    busy: list[str] = field(default_factory=list)  # being sent by another delivery running now
+    totals: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)  # why items were deferred, per kind (redacted)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sent": self.sent, "failed": self.failed, "unknown": self.unknown, "waiting": self.waiting,
+                "deferred": self.deferred, "busy": self.busy, "totals": self.totals, "reasons": self.reasons}
 
 
 def outbox_path(workbook: str | Path) -> Path:
     p = Path(workbook)
     return p.with_name(f".{p.name}.outbox.sqlite")
+
+
+_SELECT = ("SELECT key, kind, status, payload, tbl, record_id, message_id, attempts, queued_at, updated_at, error,"
+           " lease_owner, lease_until, handed FROM items")
+MAX_ERROR = 1000  # characters of an error kept: the server's reply, not a whole HTML page
+
+
+def _item(r: tuple) -> OutboxItem:
+    # Errors are stored redacted; redacting again on the way out also hides secrets known only now.
+    error = redact(r[10]) if r[10] is not None else None
+    return OutboxItem(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], error, r[11], r[12], bool(r[13]))
+
+
+def _error_text(error: str | None) -> str | None:
+    """An error as it may be stored and shown: redacted, on one line, not endless."""
+    if error is None:
+        return None
+    text = " ".join(redact(error).split())
+    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
+
+
+def _out_of_tries(error: str, attempts: int) -> str:
+    """A failed try's error; the last allowed try says so (the Outbox sheet's text changes with it)."""
+    if attempts < MAX_ATTEMPTS:
+        return error
+    return f"{error}; that was try {attempts} of {MAX_ATTEMPTS}: fix the cause, then crm-sheets outbox --retry-failed"
+
+
+def _deferral(transport: Any, item: OutboxItem) -> str | None:
+    """Why the transport would not try ``item`` in this run (its server did not answer, its time is up), or None."""
+    check = getattr(transport, "deferral", None)
+    return check(item) if check is not None else None
+
+
+def _deliverer_name() -> str:
+    """Who holds a lease: host, process and a nonce (two deliveries in one process are two deliverers)."""
+    return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+
+
+def _abandoned(item: OutboxItem) -> bool:
+    """A `sending` item whose deliverer is gone: its lease ran out, or its process on this host has ended."""
+    if item.lease_owner is None or item.lease_until is None or time.time() > item.lease_until:
+        return True
+    host, _, rest = item.lease_owner.partition("/")
+    pid = rest.partition("/")[0]
+    return host == socket.gethostname() and pid.isdigit() and not _process_alive(int(pid))
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process of this host still runs (a zombie does not). Unsure means alive: the lease decides."""
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) would stop the process on Windows
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 class Outbox:
@@ -110,11 +219,35 @@ class Outbox:
             # What jobs keep between runs (automate's snapshot of last-seen values), beside the queue.
             db.execute("CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL)")
             db.execute(GENERATIONS_TABLE)  # the job states tied to the workbook content they describe
+        for name in (SMTP_PASSWORD_ENV, CHAT_WEBHOOK_ENV):  # known before any transport is made: scrub, show
+            register_secret(os.environ.get(name))
+        self._add_lease_columns()
+
+    def _add_lease_columns(self) -> None:
+        """Outboxes made before delivery claims get the lease columns (once; two processes may race here)."""
+        with closing(self._connect()) as db:
+            if {"lease_owner", "lease_until", "handed"} <= self._columns(db):
+                return
+            db.execute("BEGIN IMMEDIATE")
+            have = self._columns(db)
+            for name, decl in (("lease_owner", "TEXT"), ("lease_until", "REAL"), ("handed", "INTEGER NOT NULL DEFAULT 0")):
+                if name not in have:
+                    db.execute(f"ALTER TABLE items ADD COLUMN {name} {decl}")
+            # Errors written by earlier versions may hold a webhook URL: scrub them with the same redaction.
+            for key, error in db.execute("SELECT key, error FROM items WHERE error IS NOT NULL").fetchall():
+                if redact(error) != error:
+                    db.execute("UPDATE items SET error = ? WHERE key = ?", (redact(error), key))
+            db.execute("COMMIT")
+
+    @staticmethod
+    def _columns(db: sqlite3.Connection) -> set[str]:
+        return {row[1] for row in db.execute("PRAGMA table_info(items)")}
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # a recorded `sending` must survive a power cut
+        db.execute("PRAGMA secure_delete=ON")  # text we overwrite (a scrubbed error) does not linger in free pages
         return db
 
     def enqueue(self, effects: Iterable[Effect], now: datetime) -> list[str]:
@@ -140,50 +273,169 @@ class Outbox:
 
     def items(self, status: str | None = None) -> list[OutboxItem]:
         with closing(self._connect()) as db:
-            sql = "SELECT key, kind, status, payload, tbl, record_id, message_id, attempts, queued_at, updated_at, error FROM items"
-            rows = db.execute(sql + (" WHERE status = ?" if status else "") + " ORDER BY queued_at, key", (status,) if status else ()).fetchall()
-        return [OutboxItem(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10]) for r in rows]
+            return self._items(db, status)
 
-    def _set(self, key: str, status: str, now: datetime, error: str | None = None, attempt: bool = False) -> None:
+    @staticmethod
+    def _items(db: sqlite3.Connection, status: str | None = None, key: str | None = None) -> list[OutboxItem]:
+        where, args = [], []
+        if status:
+            where.append("status = ?")
+            args.append(status)
+        if key is not None:
+            where.append("key = ?")
+            args.append(key)
+        rows = db.execute(_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY queued_at, key", args).fetchall()
+        return [_item(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Items per state as people read it (waiting, sending, retrying, failed, unknown, sent, cancelled)."""
         with closing(self._connect()) as db:
+            rows = db.execute("SELECT status, attempts, COUNT(*) FROM items GROUP BY status, attempts").fetchall()
+        counts = count_states([])
+        for status, attempts, n in rows:
+            counts[delivery_state(status, attempts)] += n
+        return counts
+
+    def deliver(self, transports: Mapping[str, Transport], now: datetime, *, lease: float = LEASE_SECONDS,
+                owner: str | None = None) -> DeliveryReport:
+        """Deliver every queued item, and failed ones with tries left, whose kind has a transport.
+
+        Safe with several deliveries at once (two runs, two processes): each item is claimed in one statement
+        before it is sent, and one that another delivery holds is left to it. Items left `sending` by a
+        delivery that died are settled first: queued again when it died before the point of no return,
+        else unknown (an email, a chat post) or posted again (a webhook, same Idempotency-Key)."""
+        me = owner or _deliverer_name()
+        report = DeliveryReport()
+        stamp = now.isoformat(timespec="seconds")
+        deferred: list[tuple[OutboxItem, str]] = []
+        try:
+            with closing(self._connect()) as db:
+                self._settle_abandoned(db, stamp, report)
+                for item in self._items(db, "queued") + self._items(db, "failed"):
+                    if item.attempts >= MAX_ATTEMPTS:
+                        continue  # out of tries or refused for good: a person decides (--retry-failed)
+                    transport = transports.get(item.kind)
+                    if transport is None:
+                        report.waiting.append(item.key)
+                    elif (why := _deferral(transport, item)) is not None:
+                        deferred.append((item, why))  # its channel is down for this run: not claimed, not tried
+                    elif self._claim(db, item, me, lease, stamp):
+                        self._send(db, item, transport, me, lease, stamp, report)
+                    else:
+                        report.busy.append(item.key)  # another delivery took it since we looked
+                self._note_deferred(db, deferred, stamp, report)
+        finally:
+            for transport in transports.values():
+                close = getattr(transport, "close", None)
+                if close is not None:
+                    close()
+        report.totals = self.counts()
+        return report
+
+    def _note_deferred(self, db: sqlite3.Connection, deferred: list[tuple[OutboxItem, str]], stamp: str,
+                       report: DeliveryReport) -> None:
+        """Why the items a down channel skipped wait, written in one transaction (one sync, however many)."""
+        if not deferred:
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for item, why in deferred:
+                db.execute("UPDATE items SET error = ? WHERE key = ? AND status = ? AND attempts = ?",
+                           (_error_text(why), item.key, item.status, item.attempts))
+                report.deferred.append(item.key)
+                report.reasons.setdefault(item.kind, _error_text(why) or "")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _claim(self, db: sqlite3.Connection, item: OutboxItem, me: str, lease: float, stamp: str) -> bool:
+        """queued/failed -> sending, ours, in one statement that only succeeds if nobody moved it since we read it."""
+        cur = db.execute(
+            "UPDATE items SET status = 'sending', handed = 0, lease_owner = ?, lease_until = ?, updated_at = ?"
+            " WHERE key = ? AND status = ? AND attempts = ? AND attempts < ?",
+            (me, time.time() + lease, stamp, item.key, item.status, item.attempts, MAX_ATTEMPTS),
+        )
+        return cur.rowcount == 1
+
+    def _send(self, db: sqlite3.Connection, item: OutboxItem, transport: Transport, me: str, lease: float, stamp: str,
+              report: DeliveryReport) -> None:
+        handed: list[bool] = []
+
+        def mark_sending() -> None:
+            # The point of no return, recorded durably before it is passed, and only while the item is still ours.
+            cur = db.execute(
+                "UPDATE items SET handed = 1, lease_until = ? WHERE key = ? AND status = 'sending' AND lease_owner = ? AND handed = 0",
+                (time.time() + lease, item.key, me),
+            )
+            if cur.rowcount != 1:
+                raise _LostClaim(item.key)
+            handed.append(True)
+
+        def finish(status: str, error: str | None, attempts: str = "attempts + 1") -> None:
+            allowed = "('sending', 'unknown')" if status == "sent" else "('sending')"  # a late 250 beats a guess
             db.execute(
-                "UPDATE items SET status = ?, updated_at = ?, error = ?, attempts = attempts + ? WHERE key = ?",
-                (status, now.isoformat(timespec="seconds"), error, 1 if attempt else 0, key),
+                f"UPDATE items SET status = ?, error = ?, updated_at = ?, attempts = {attempts}"
+                f" WHERE key = ? AND lease_owner = ? AND status IN {allowed}",
+                (status, _error_text(error), stamp, item.key, me),
             )
 
-    def deliver(self, transports: Mapping[str, Transport], now: datetime) -> DeliveryReport:
-        """Deliver every queued or failed item whose kind has a transport."""
-        report = DeliveryReport()
-        for item in self.items("sending"):  # interrupted at the point of no return by a crash
-            self._set(item.key, "unknown", now, "interrupted while sending: check whether it arrived, then confirm")
-            report.unknown.append(item.key)
-        for item in self.items("queued") + self.items("failed"):
-            if item.attempts >= MAX_ATTEMPTS:
-                continue
-            transport = transports.get(item.kind)
-            if transport is None:
-                report.waiting.append(item.key)
-                continue
-            marked: list[bool] = []
-
-            def mark_sending(key: str = item.key, marked: list[bool] = marked) -> None:
-                marked.append(True)
-                self._set(key, "sending", now, attempt=True)
-
-            try:
-                transport.send(item, mark_sending)
-            except UncertainDelivery as exc:
-                self._set(item.key, "unknown", now, str(exc))
-                report.unknown.append(item.key)
-            except (DeliveryError, OSError) as exc:
-                # A try that failed before the point of no return counts too, so an unreachable server
-                # is not retried forever: after MAX_ATTEMPTS a person decides (crm-sheets outbox --retry-failed).
-                self._set(item.key, "failed", now, str(exc) or type(exc).__name__, attempt=not marked)
+        try:
+            transport.send(item, mark_sending)
+        except _LostClaim:
+            report.busy.append(item.key)
+        except Deferred as exc:
+            finish(item.status, str(exc), attempts="attempts")  # back as it was: no try counted
+            report.deferred.append(item.key)
+            report.reasons.setdefault(item.kind, _error_text(str(exc)) or "")
+        except PermanentFailure as exc:
+            finish("failed", str(exc), attempts=str(MAX_ATTEMPTS))
+            report.failed.append(item.key)
+        except UncertainDelivery as exc:
+            if item.kind in IDEMPOTENT_KINDS:
+                finish("failed", _out_of_tries(f"{exc}; posted again with the same Idempotency-Key", item.attempts + 1))
                 report.failed.append(item.key)
             else:
-                self._set(item.key, "sent", now)
-                report.sent.append(item.key)
-        return report
+                finish("unknown", f"{exc}: check whether it arrived, then confirm")
+                report.unknown.append(item.key)
+        except (DeliveryError, OSError) as exc:
+            # A try that failed before the point of no return counts too, so an unreachable server is not
+            # retried forever: after MAX_ATTEMPTS a person decides (crm-sheets outbox --retry-failed).
+            finish("failed", _out_of_tries(str(exc) or type(exc).__name__, item.attempts + 1))
+            report.failed.append(item.key)
+        except BaseException:
+            # A bug or Ctrl-C: settle the item as a crash would be settled, then let the error show.
+            if handed:
+                unsure = "failed" if item.kind in IDEMPOTENT_KINDS else "unknown"
+                finish(unsure, "interrupted while sending: check whether it arrived, then confirm")
+            else:
+                finish(item.status, item.error, attempts="attempts")
+            raise
+        else:
+            finish("sent", None)
+            report.sent.append(item.key)
+
+    def _settle_abandoned(self, db: sqlite3.Connection, stamp: str, report: DeliveryReport) -> None:
+        """Items left `sending` by a delivery that died (its process is gone, or its lease ran out)."""
+        for item in self._items(db, "sending"):
+            if not _abandoned(item):
+                report.busy.append(item.key)
+                continue
+            handed = item.handed or item.lease_owner is None  # older versions marked `sending` at the point of no return
+            if not handed:
+                status, error, attempts = "queued", item.error, "attempts"
+            elif item.kind in IDEMPOTENT_KINDS:
+                status, attempts = "failed", "attempts + 1"
+                error = _out_of_tries("interrupted while posting; posted again with the same Idempotency-Key", item.attempts + 1)
+            else:
+                status, error, attempts = "unknown", "interrupted while sending: check whether it arrived, then confirm", "attempts + 1"
+            cur = db.execute(
+                f"UPDATE items SET status = ?, error = ?, updated_at = ?, attempts = {attempts}"
+                " WHERE key = ? AND status = 'sending' AND lease_owner IS ? AND handed = ?",
+                (status, _error_text(error), stamp, item.key, item.lease_owner, int(item.handed)),
+            )
+            if cur.rowcount and status == "unknown":
+                report.unknown.append(item.key)
 
     # -- job states, tied to the workbook generation they describe --------------------------------
     #
@@ -246,13 +498,10 @@ class Outbox:
     def item(self, key: str) -> OutboxItem:
         """The item queued under ``key``; UsageError naming the keys to choose from when there is none."""
         with closing(self._connect()) as db:
-            row = db.execute(
-                "SELECT key, kind, status, payload, tbl, record_id, message_id, attempts, queued_at, updated_at, error FROM items WHERE key = ?",
-                (key,),
-            ).fetchone()
-        if row is None:
+            found = self._items(db, key=key)
+        if not found:
             raise UsageError(f"{self.path.name} has no item {key!r}", hint="crm-sheets outbox PATH lists the keys")
-        return OutboxItem(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6], row[7], row[8], row[9], row[10])
+        return found[0]
 
     def _move(self, key: str, allowed: tuple[str, ...], status: str, now: datetime, *, attempts: str = "attempts",
               error: str | None = None, todo: str = "") -> OutboxItem:
@@ -378,7 +627,8 @@ class SmtpSettings:
     user: str | None = None
     tls: bool = True
     sender: str = "crm@localhost"
-    timeout: float = 30.0
+    timeout: float = SMTP_TIMEOUT  # per reply of the server
+    budget: float = SMTP_BUDGET  # per run: no email is started after this many seconds
 
     @classmethod
     def from_settings(cls, settings: Callable[[str, Any], Any]) -> "SmtpSettings | None":
@@ -393,7 +643,18 @@ class SmtpSettings:
             user=str(settings("smtp_user", "") or "").strip() or None,
             tls=tls if isinstance(tls, bool) else str(tls).strip().lower() in ("true", "yes", "1", "vrai", "oui"),
             sender=str(settings("smtp_sender", "") or "crm@localhost"),
+            timeout=seconds_setting(settings, "smtp_timeout", SMTP_TIMEOUT),
+            budget=seconds_setting(settings, "smtp_budget", SMTP_BUDGET),
         )
+
+
+def seconds_setting(settings: Callable[[str, Any], Any], name: str, default: float) -> float:
+    """A positive number of seconds from Settings; the default when empty or not a number."""
+    try:
+        value = float(settings(name, default) or default)
+    except (TypeError, ValueError):
+        return default
+    return value if value > 0 else default
 
 
 def build_email(item: OutboxItem, sender: str) -> EmailMessage:
@@ -418,54 +679,233 @@ def _cte(body: str) -> str | None:
 
 
 class SmtpTransport:
-    """Sends through an SMTP server; the password comes from the environment, never the workbook."""
+    """Sends through an SMTP server; the password comes from the environment, never the workbook.
 
-    def __init__(self, settings: SmtpSettings, password: str | None = None):
+    One connection carries the run's emails. Each reply is awaited ``timeout`` seconds; a server that does
+    not answer (or cannot be reached) fails the email it was sending and the rest of the run's emails wait
+    for the next run, and no email starts after the run's ``budget``. Replies decide what happens: 2xx sent,
+    4xx retried on a later run, 5xx failed for good with the server's text. The point of no return is the
+    final "." of DATA: a connection lost before it is a retry, only one lost between it and the reply is unknown.
+    """
+
+    def __init__(self, settings: SmtpSettings, password: str | None = None, *, clock: Callable[[], float] = time.monotonic):
         self.settings = settings
         self.password = password if password is not None else os.environ.get(SMTP_PASSWORD_ENV)
+        register_secret(self.password)
+        self._clock = clock
+        self._started: float | None = None
+        self._smtp: smtplib.SMTP | None = None
+        self._down: str | None = None  # why the rest of this run's emails wait
+
+    @property
+    def _server(self) -> str:
+        return f"the mail server {self.settings.host}:{self.settings.port}"
+
+    def deferral(self, item: OutboxItem) -> str | None:
+        """Why no more email is tried in this run (the server did not answer, the budget is used up), or None."""
+        if self._started is None:
+            self._started = self._clock()
+        if self._down is None and self._clock() - self._started > self.settings.budget:
+            self._down = f"not sent in this run: its {self.settings.budget:g} s for sending email were used up; it goes out on the next run"
+        return self._down
 
     def send(self, item: OutboxItem, mark_sending: Callable[[], None]) -> None:
         s = self.settings
+        if self.deferral(item) is not None:
+            raise Deferred(self._down)
         msg = build_email(item, s.sender)
+        sender = parseaddr(str(msg["From"]))[1]
+        recipients = [addr for _, addr in getaddresses([str(msg["To"])]) if addr]
+        body = _dot_stuffed(msg.as_bytes(policy=SMTP_POLICY))  # CRLF line ends, as SMTP wants them
+        reused = self._smtp is not None
+        smtp = self._session()
+        try:
+            try:
+                self._envelope(smtp, sender, recipients)
+            except _Dropped:
+                if not reused:
+                    raise
+                smtp = self._session()  # the kept connection had timed out on the server's side: once more, afresh
+                self._envelope(smtp, sender, recipients)
+        except _Dropped:
+            raise DeliveryError(f"{self._server} closed the connection before the message was sent; retried on the next run") from None
+        try:
+            code, resp = smtp.docmd("DATA")
+        except (smtplib.SMTPException, OSError) as exc:
+            raise self._lost(exc, "at DATA, before the message was sent") from exc
+        if code != 354:
+            self._reset(smtp)
+            raise _refusal(code, resp, "the message")
+        try:  # the message without the final ".": a connection lost here leaves nothing at the server
+            smtp.send(body)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise self._lost(exc, "while sending the message, before its end") from exc
+        try:
+            mark_sending()
+        except BaseException:
+            self._drop()  # never send the "." of an item that is not ours (or a crash): the server discards it
+            raise
+        try:
+            smtp.send(b".\r\n")
+        except (smtplib.SMTPException, OSError) as exc:  # the "." did not leave: nothing was delivered
+            raise self._lost(exc, "before the end of the message") from exc
+        try:
+            code, resp = smtp.getreply()
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            if _timed_out(exc):
+                self._down = f"{self._server} did not answer within {s.timeout:g} s; the other emails wait for the next run"
+                raise UncertainDelivery(f"{self._server} did not confirm the message within {s.timeout:g} s") from exc
+            raise UncertainDelivery(f"the connection to {self._server} was lost after the message was sent ({_reason(exc)})") from exc
+        if code != 250:  # a refusal at the end of DATA is not a send
+            raise _refusal(code, resp, "the message")
+
+    def _session(self) -> smtplib.SMTP:
+        """The connection of this run: opened, greeted, TLS, logged in once; reused for the next emails."""
+        if self._smtp is not None:
+            return self._smtp
+        s = self.settings
+        smtp = None
         try:
             smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-        except OSError as exc:
-            raise DeliveryError(f"cannot reach the mail server {s.host}:{s.port} ({exc})") from exc
-        with smtp:
-            try:
+            smtp.ehlo()
+            if s.tls:
+                smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
-                if s.tls:
-                    smtp.starttls(context=ssl.create_default_context())
-                    smtp.ehlo()
-                if s.user:
-                    smtp.login(s.user, self.password or "")
-                sender = parseaddr(str(msg["From"]))[1]
-                code, resp = smtp.mail(sender)
-                if code != 250:
-                    raise DeliveryError(f"the mail server refused the sender {sender}: {code} {resp!r}")
-                for rcpt in [parseaddr(a)[1] for a in str(msg["To"]).split(",")]:
-                    code, resp = smtp.rcpt(rcpt)
-                    if code not in (250, 251):
-                        raise DeliveryError(f"the mail server refused {rcpt}: {code} {resp!r}")
-            except smtplib.SMTPException as exc:
-                raise DeliveryError(str(exc)) from exc
-            mark_sending()  # the point of no return: after DATA the server may have the message
-            try:
-                code, resp = smtp.data(msg.as_bytes(policy=SMTP_POLICY))  # CRLF: smtplib sends bytes as given
-            except smtplib.SMTPDataError as exc:  # a definite refusal: nothing was delivered
-                raise DeliveryError(f"the mail server refused the message: {exc}") from exc
-            except (smtplib.SMTPException, OSError) as exc:
-                raise UncertainDelivery(f"connection lost while sending: {exc}") from exc
-            if code != 250:  # smtplib returns the final reply of DATA without raising: a refusal is not a send
-                raise DeliveryError(f"the mail server refused the message: {code} {resp!r}")
+            if s.user:
+                smtp.login(s.user, self.password or "")
+        except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
+            if smtp is not None:
+                smtp.close()
+            if _timed_out(exc):
+                self._down = f"{self._server} did not answer within {s.timeout:g} s; emails wait for the next run"
+            elif isinstance(exc, smtplib.SMTPAuthenticationError):
+                self._down = (f"{self._server} refused the login of {s.user}: {_reply(exc.smtp_code, exc.smtp_error)}; "
+                              f"check smtp_user and {SMTP_PASSWORD_ENV}")
+            elif isinstance(exc, smtplib.SMTPResponseException):
+                self._down = f"{self._server} refused the session: {_reply(exc.smtp_code, exc.smtp_error)}"
+            elif smtp is None:  # no connection, or no greeting
+                self._down = f"cannot reach {self._server} ({_reason(exc)})"
+            else:  # connected, then greeting, TLS or login went wrong
+                self._down = f"the session with {self._server} failed ({_reason(exc)}); check smtp_tls and smtp_port"
+            raise DeliveryError(self._down) from exc
+        self._smtp = smtp
+        return smtp
+
+    def _envelope(self, smtp: smtplib.SMTP, sender: str, recipients: list[str]) -> None:
+        """MAIL FROM and RCPT TO; a refusal resets the transaction so the connection serves the next email."""
+        if not recipients:
+            raise PermanentFailure("no recipient address in To")
+        try:
+            code, resp = smtp.mail(sender)
+            if code != 250:
+                self._reset(smtp)
+                raise _refusal(code, resp, f"the sender {sender}")
+            for rcpt in recipients:
+                code, resp = smtp.rcpt(rcpt)
+                if code not in (250, 251):
+                    self._reset(smtp)
+                    raise _refusal(code, resp, rcpt)
+        except smtplib.SMTPServerDisconnected as exc:
+            self._drop()
+            if _timed_out(exc):
+                raise self._lost(exc, "before the message was sent") from exc
+            raise _Dropped() from exc
+        except OSError as exc:
+            raise self._lost(exc, "before the message was sent") from exc
+
+    def _lost(self, exc: BaseException, when: str) -> DeliveryError:
+        """The connection broke (or the server went silent) before the final ".": nothing was delivered."""
+        self._drop()
+        if _timed_out(exc):
+            self._down = f"{self._server} did not answer within {self.settings.timeout:g} s; the other emails wait for the next run"
+            return DeliveryError(f"{self._server} did not answer within {self.settings.timeout:g} s {when}; retried on the next run")
+        return DeliveryError(f"the connection to {self._server} was lost {when} ({_reason(exc)}); retried on the next run")
+
+    def _reset(self, smtp: smtplib.SMTP) -> None:
+        try:
+            smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
+    def _drop(self) -> None:
+        """Close the socket without a word (in the middle of DATA, a QUIT would be part of the message)."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+
+    def close(self) -> None:
+        """End of the delivery: say goodbye on the kept connection (briefly) and close it. The next delivery
+        starts afresh (its own budget, the server given another chance)."""
+        self._started, self._down = None, None
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            if smtp.sock is not None:
+                smtp.sock.settimeout(min(self.settings.timeout, 2.0))
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        finally:
+            smtp.close()
+
+
+class _Dropped(Exception):
+    """The server closed a connection between two commands (nothing of the message was sent)."""
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """The message as DATA carries it, without the final ".": lines starting with "." doubled, CRLF at the end."""
+    data = re.sub(rb"(?m)^\.", b"..", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+def _refusal(code: int, resp: bytes | str, what: str) -> DeliveryError:
+    """A reply other than the one hoped for: 5xx is for good, anything else (4xx) is worth another try."""
+    if 500 <= code < 600:
+        return PermanentFailure(f"the mail server refused {what} for good: {_reply(code, resp)}")
+    return DeliveryError(f"the mail server refused {what} for now: {_reply(code, resp)}; retried on the next run")
+
+
+def _reply(code: int | None, resp: bytes | str | None) -> str:
+    text = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp or "")
+    return f"{code} {' '.join(text.split())}".strip()
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """smtplib reports a timeout as a lost connection: look at what it wraps."""
+    seen = exc
+    for _ in range(4):
+        if isinstance(seen, (TimeoutError, socket.timeout)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+        if seen is None:
+            return False
+    return False
+
+
+def _reason(exc: BaseException) -> str:
+    return redact(getattr(exc, "strerror", None) or str(exc) or type(exc).__name__)
 
 
 class WebhookTransport:
-    """POSTs JSON to a URL (a team chat incoming webhook or any endpoint), with an Idempotency-Key header."""
+    """POSTs JSON to a URL (a team chat incoming webhook or any endpoint), with an Idempotency-Key header.
 
-    def __init__(self, url: str | None = None, timeout: float = 15.0):
+    Each post waits ``timeout`` seconds for an answer; a host that does not answer makes the rest of the run's
+    posts to it wait for the next run, and no post starts after the run's ``budget``. The URL is a secret
+    (a chat webhook URL is a password): messages name it redacted, the team chat's not at all.
+    """
+
+    def __init__(self, url: str | None = None, timeout: float = WEBHOOK_TIMEOUT, budget: float = WEBHOOK_BUDGET,
+                 *, clock: Callable[[], float] = time.monotonic):
         self.url = url
         self.timeout = timeout
+        self.budget = budget
+        register_secret(url)
+        self._clock = clock
+        self._started: float | None = None
+        self._down: dict[str, str] = {}  # host -> why the rest of this run's posts to it wait
 
     def send(self, item: OutboxItem, mark_sending: Callable[[], None]) -> None:
         import requests
@@ -473,15 +913,67 @@ class WebhookTransport:
         url = item.payload.get("url") or self.url
         if not url:
             raise DeliveryError("no URL to post to: set the webhook URL's environment variable")
+        where = redact_url(str(url)) if item.payload.get("url") else "the team chat webhook"
+        host = _host(str(url))
+        why = self.deferral(item)
+        if why is not None:
+            raise Deferred(why)
         body = item.payload.get("body") if "body" in item.payload else {"text": item.payload.get("text", "")}
         mark_sending()
         try:
-            resp = requests.post(url, json=body, timeout=self.timeout, headers={"Idempotency-Key": item.key})
+            resp = requests.post(str(url), json=body, timeout=(min(self.timeout, 5.0), self.timeout),
+                                 headers={"Idempotency-Key": item.key})
+        except requests.ConnectTimeout as exc:  # no connection: nothing was posted
+            self._down[host] = f"{where} did not answer within {self.timeout:g} s; posts to it wait for the next run"
+            raise DeliveryError(f"{where} did not answer within {self.timeout:g} s") from exc
+        except requests.Timeout as exc:  # connected and sent, no answer: it may have arrived
+            self._down[host] = f"{where} did not answer within {self.timeout:g} s; posts to it wait for the next run"
+            raise UncertainDelivery(f"{where} did not answer within {self.timeout:g} s") from exc
         except requests.ConnectionError as exc:
-            raise DeliveryError(f"cannot reach {url} ({exc})") from exc
-        except requests.RequestException as exc:
-            raise UncertainDelivery(f"no answer from {url} ({exc})") from exc
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise DeliveryError(f"{url} answered {resp.status_code}; will retry")
+            if _never_connected(exc):
+                self._down[host] = f"cannot reach {where}; posts to it wait for the next run"
+                raise DeliveryError(f"cannot reach {where}") from exc
+            raise UncertainDelivery(f"the connection to {where} was lost before its answer") from exc
+        except requests.RequestException as exc:  # an invalid URL and the like: trying again changes nothing
+            raise PermanentFailure(f"cannot post to {where}: {type(exc).__name__}") from exc
+        if resp.status_code >= 500 or resp.status_code in (408, 425, 429):  # a busy or broken receiver: later
+            raise DeliveryError(f"{where} answered {resp.status_code}; retried on the next run")
         if resp.status_code >= 400:
-            raise DeliveryError(f"{url} refused the post: {resp.status_code} {resp.text[:200]}")
+            raise PermanentFailure(f"{where} refused the post for good: {resp.status_code} {' '.join(resp.text[:200].split())}")
+
+
+    def deferral(self, item: OutboxItem) -> str | None:
+        """Why posts to this item's host wait for the next run (it did not answer, the budget is used up), or None."""
+        host = _host(str(item.payload.get("url") or self.url or ""))
+        if self._started is None:
+            self._started = self._clock()
+        if host not in self._down and self._clock() - self._started > self.budget:
+            self._down[host] = f"not posted in this run: its {self.budget:g} s for posting were used up; posted on the next run"
+        return self._down.get(host)
+
+    def close(self) -> None:
+        """End of the delivery: the next one starts afresh (its own budget, every host given another chance)."""
+        self._started, self._down = None, {}
+
+
+def _host(url: str) -> str:
+    m = re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^/?#]*@)?([^/?#]*)", url)
+    return m.group(1).lower() if m else url
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Whether requests failed while connecting (refused, no such host): the request never left."""
+    from urllib3.exceptions import NewConnectionError
+
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, NewConnectionError):
+            return True
+        reason = getattr(seen, "reason", None)
+        if isinstance(reason, NewConnectionError):
+            return True
+        nxt = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        seen = nxt or seen.__cause__ or seen.__context__
+    return False

@@ -9,7 +9,8 @@ to the workbook generation they describe: a write puts a new generation ID in _c
 are prepared under it before the file is replaced and committed after; the next run takes the states of
 the generation the file carries, so no crash window repeats or loses an action. With automate, the
 order is: queue the effects (idempotent by key), write the workbook (its Outbox sheet shows the queue
-as of this write), commit the states, release the lock, then deliver.
+as of this write), commit the states, release the lock, then deliver, and write the Outbox sheet again when
+delivery changed it.
 """
 from __future__ import annotations
 
@@ -253,6 +254,7 @@ def run(
     if auto is not None and box is not None:
         step("Delivering emails and notifications")
         report.delivery = box.deliver(transports(tables), now).as_dict()
+        _show_delivery(store, box, tables, now, step)
     return report
 
 
@@ -351,19 +353,58 @@ def _queue(box, auto: JobResult, tables: Tables, changes: ChangeSet, now: dateti
     return digest
 
 
+def _outbox_digest(items) -> str:
+    """As _queue computes it: an item's state shows in its status and error (the last try says it was the last)."""
+    return hashlib.sha256(repr([(i.key, i.status, i.error) for i in items]).encode()).hexdigest()
+
+
+def _show_delivery(store, box, tables: Tables, now: datetime, step: Callable[[str], None]) -> None:
+    """The Outbox sheet written before delivery showed the queue. When delivery changed what it shows, write
+    that sheet again (only it, and without a backup: it is made from the outbox file), so the workbook, the
+    run summary and `crm-sheets outbox` agree. A workbook opened or changed meanwhile keeps the sheet as it
+    was until the next run, which shows it."""
+    from crm_sheets.errors import CrmSheetsError
+    from crm_sheets.jobs.automate import outbox_sheet
+    from crm_sheets.store.safety import office_lock_holder
+
+    if "outbox" not in tables.schema.owned_sheets:
+        return
+    items = box.items()
+    digest = _outbox_digest(items)
+    if (box.load_state("outbox_sheet") or {}).get("digest") == digest or office_lock_holder(store.path) is not None:
+        return
+    if store.pending() is not None:
+        return  # a change set waits for the next run: a write now would drop it as done
+    name = tables.schema.owned_sheet("outbox").sheet_name(tables.lang or "en")
+    sheet = ChangeSet()
+    sheet.sheets.append(outbox_sheet(items, lang=tables.lang or "en", name=name))
+    step("Showing what was delivered in the Outbox sheet")
+    kept, store.backups = store.backups, 0
+    try:
+        store.apply(sheet, tables)
+    except CrmSheetsError:
+        return
+    finally:
+        store.backups = kept
+    box.save_state("outbox_sheet", {"digest": digest}, now)
+
+
 def transports(tables: Tables) -> dict[str, Any]:
     """Delivery channels from Settings: SMTP when smtp_host is set, the team chat when the environment
-    variable named by chat_webhook_env holds a URL (never the workbook), webhooks always."""
-    from crm_sheets.outbox import SmtpSettings, SmtpTransport, WebhookTransport
+    variable named by chat_webhook_env holds a URL (never the workbook), webhooks always. Timeouts and
+    per-run budgets (seconds): smtp_timeout, smtp_budget, webhook_timeout, webhook_budget."""
+    from crm_sheets.outbox import WEBHOOK_BUDGET, WEBHOOK_TIMEOUT, SmtpSettings, SmtpTransport, WebhookTransport, seconds_setting
 
-    out: dict[str, Any] = {"webhook": WebhookTransport()}
+    timeout = seconds_setting(tables.setting, "webhook_timeout", WEBHOOK_TIMEOUT)
+    budget = seconds_setting(tables.setting, "webhook_budget", WEBHOOK_BUDGET)
+    out: dict[str, Any] = {"webhook": WebhookTransport(timeout=timeout, budget=budget)}
     smtp = SmtpSettings.from_settings(tables.setting)
     if smtp is not None:
         out["email"] = SmtpTransport(smtp)
     env = str(tables.setting("chat_webhook_env", "") or "").strip()
     url = os.environ.get(env, "").strip() if env else ""
     if url:
-        out["chat"] = WebhookTransport(url)
+        out["chat"] = WebhookTransport(url, timeout=timeout, budget=budget)  # registers the URL as a secret
     return out
 
 

@@ -1,4 +1,5 @@
 """Shared fixtures. Each block is self-contained; add yours below with its own imports."""
+import asyncio
 import json
 import socket
 import threading
@@ -13,22 +14,50 @@ import pytest
 class _MailInbox:
     def __init__(self):
         self.messages = []
+        self.delay = 0.0  # seconds the server takes over each message (a slow server)
+        self.replies = []  # replies to the next messages instead of accepting them, e.g. "554 5.7.1 Rejected";
+        # None: keep the message and close the connection without answering
+        self.drop_at_data = 0  # how many next DATA commands are answered by closing the connection
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.replies:
+            reply = self.replies.pop(0)
+            if reply is None:  # the connection breaks after the whole message arrived, before the answer
+                self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+                server.transport.close()
+                return "250 OK"
+            return reply
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
 
 @pytest.fixture
 def mail_server():
-    """(port, inbox): every message the server accepted is in inbox.messages, parsed."""
+    """(port, inbox): every message the server accepted is in inbox.messages, parsed. Set inbox.delay,
+    inbox.replies or inbox.drop_at_data to make the server slow, refuse messages or drop at DATA."""
     from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP
 
     inbox = _MailInbox()
+
+    class DroppingSMTP(SMTP):
+        async def smtp_DATA(self, arg):
+            if inbox.drop_at_data > 0:  # the connection breaks before the message was sent
+                inbox.drop_at_data -= 1
+                self.transport.close()
+                return
+            await super().smtp_DATA(arg)
+
+    class Server(Controller):
+        def factory(self):
+            return DroppingSMTP(self.handler, **self.SMTP_kwargs)
+
     with socket.socket() as probe:  # aiosmtpd needs a concrete port to check it is up
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller = Server(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     yield port, inbox
     controller.stop()

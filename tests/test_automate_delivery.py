@@ -32,7 +32,7 @@ def sheet(path, name):
     return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(name).to_python()
 
 
-def sample_workbook(path, smtp_port=None, extra_automations=()):
+def sample_workbook(path, smtp_port=None, extra_automations=(), **settings):
     """The 200-lead sample workbook, plus one lead who filled the web form this morning."""
     schema = load_schema("sales")
     data = dict(generate(schema, leads=200, seed=7, now=NOW).tables)
@@ -44,7 +44,8 @@ def sample_workbook(path, smtp_port=None, extra_automations=()):
     }
     data["leads"] = pd.concat([leads, pd.DataFrame([eva], index=pd.Index(["L-09999"], name=leads.index.name))])
     if smtp_port:
-        data["settings"] = pd.DataFrame({"setting": ["smtp_host", "smtp_port", "smtp_tls"], "value": ["127.0.0.1", smtp_port, False]})
+        rows = {"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_tls": False, **settings}
+        data["settings"] = pd.DataFrame({"setting": list(rows), "value": list(rows.values())})
     if extra_automations:
         rows = template_rows(schema.tables["automations"], "en") + list(extra_automations)
         data["automations"] = pd.DataFrame(rows)
@@ -73,7 +74,7 @@ def test_sample_workbook_emails_arrive_once_with_merge_fields_and_show_in_the_ou
     outbox = sheet(path, "Outbox")
     assert outbox[2] == ["Status", "Kind", "To / channel", "Subject / text", "Record", "Queued at", "Error"]
     shown = {r[2]: r[0] for r in outbox[3:]}
-    assert shown["eva@stone.example"] == "Queued", "the sheet shows the queue as of the write, before delivery"
+    assert shown["eva@stone.example"] == "Sent", "the sheet shows what this run delivered, as the summary does"
     activities = [r for r in sheet(path, "Activities")[1:] if r[8] == "L-09999"]
     assert [(r[2], r[5]) for r in activities] == [("Email", "Welcome, Eva")]
 
@@ -169,3 +170,115 @@ def test_cli_dry_run_prints_the_library_result_and_queues_nothing(tmp_path):
     assert out["results"][0]["effects"] > 0 and out["written"] is False
     assert path.read_bytes() == before and Outbox(outbox_path(path)).items() == []
     assert Outbox(outbox_path(path)).load_state("automate") is None
+
+
+# -- status you can trust, secrets kept out, bounded time ------------------------------------------
+
+def _counts(summary):
+    """The run summary's outbox line as numbers: {'sent now': n, 'waiting': n, ...}."""
+    import re
+
+    line = next(line for line in summary.splitlines() if line.startswith("Outbox:"))
+    return {word: int(n) for n, word in re.findall(r"(\d+) (sent now|waiting|failed \(will retry\)|failed for good|to confirm)", line)}
+
+
+def test_the_run_summary_the_outbox_sheet_and_the_outbox_command_count_alike(tmp_path, mail_server):
+    from crm_sheets.model.effects import Effect, MAX_ATTEMPTS
+    from crm_sheets.outbox import SmtpSettings, SmtpTransport, UncertainDelivery
+
+    port, inbox = mail_server
+    path = sample_workbook(tmp_path / "crm.xlsx", smtp_port=port)
+    box = Outbox(outbox_path(path))
+    old = {"subject": "Old news", "text": "Hello", "from": "crm@example.com"}
+    box.enqueue([Effect("email", "old:out-of-tries", {"to": "ana@example.com", **old})], NOW)
+    dead = SmtpTransport(SmtpSettings(host="127.0.0.1", port=1, tls=False))
+    for _ in range(MAX_ATTEMPTS):  # a server that was down for five runs
+        box.deliver({"email": dead}, NOW)
+
+    class Unsure:  # the connection broke after the message was handed over
+        def send(self, item, mark_sending):
+            mark_sending()
+            raise UncertainDelivery("connection lost after the message was sent")
+
+    box.enqueue([Effect("email", "old:unsure", {"to": "bo@example.com", **old})], NOW)
+    box.deliver({"email": Unsure()}, NOW)
+    assert (box.item("old:out-of-tries").state, box.item("old:unsure").state) == ("failed", "unknown")
+
+    inbox.replies = ["554 5.7.1 Message rejected as spam", "451 4.3.0 Try again later"]
+    result = CliRunner().invoke(cli, ["automate", str(path), "--now", "2026-11-02T09:00"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    summary = _counts(result.output)
+    assert summary["failed for good"] == 2 and summary["failed (will retry)"] == 1 and summary["to confirm"] == 1, result.output
+
+    labels = {"Queued": "waiting", "Failed (will retry)": "failed (will retry)", "Failed: needs you": "failed for good",
+              "Unknown: please confirm": "to confirm"}
+    rows = sheet(path, "Outbox")
+    shown = {word: sum(1 for r in rows[3:] if r[0] == label) for label, word in labels.items()}
+    listed = json.loads(CliRunner().invoke(cli, ["outbox", str(path), "--json"]).output)
+    states = {"waiting": "waiting", "retrying": "failed (will retry)", "failed": "failed for good", "unknown": "to confirm"}
+    by_command = {word: sum(1 for d in listed if d["state"] == state) for state, word in states.items()}
+    assert {k: summary[k] for k in shown} == shown == by_command
+    assert "2 failed for good" in rows[0][2] and "1 to confirm" in rows[0][2], "the sheet's title row counts them too"
+    refused = next(r for r in rows[3:] if r[0] == "Failed: needs you" and "554" in str(r[6]))
+    assert "554 5.7.1 Message rejected as spam" in refused[6]
+
+
+def test_a_failing_chat_webhook_url_never_reaches_the_workbook_the_outbox_file_or_json(tmp_path, monkeypatch):
+    import zipfile
+
+    token = "T0001/B0002/abcdefghijklmnopqrstuvwx"
+    secret = f"http://crm:pa55word@127.0.0.1:1/services/{token}?token=s3cr3t-query"
+    monkeypatch.setenv("CRM_SHEETS_CHAT_WEBHOOK", secret)
+    path = sample_workbook(tmp_path / "crm.xlsx")
+    result = CliRunner().invoke(cli, ["automate", str(path), "--json", "--now", "2026-11-02T09:00"])
+    assert result.exit_code == 0, result.output
+    run_json = json.loads(result.output)
+    assert run_json["delivery"]["failed"], "the chat posts failed (nothing listens there)"
+    listed = CliRunner().invoke(cli, ["outbox", str(path), "--json"]).output
+    errors = [d["error"] for d in json.loads(listed) if d["kind"] == "chat"]
+    assert errors and all("cannot reach the team chat webhook" in e for e in errors)
+    outbox_rows = [r for r in sheet(path, "Outbox")[3:] if r[1] == "Team chat"]
+    assert outbox_rows and all("cannot reach the team chat webhook" in r[6] for r in outbox_rows)
+
+    written = [result.output.encode(), listed.encode()]
+    for f in tmp_path.rglob("*"):
+        if f.is_file() and zipfile.is_zipfile(f):
+            with zipfile.ZipFile(f) as z:
+                written += [z.read(n) for n in z.namelist()]
+        elif f.is_file():
+            written.append(f.read_bytes())
+    for part in ("abcdefghijklmnopqrstuvwx", "pa55word", "s3cr3t-query", "/services/T0001"):
+        assert not any(part.encode() in blob for blob in written), part
+
+
+def test_a_mail_server_that_never_answers_costs_seconds_per_run_not_seconds_per_email(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as silent:  # accepts connections, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        path = sample_workbook(tmp_path / "crm.xlsx", smtp_port=silent.getsockname()[1], smtp_timeout=1)
+        started = time.monotonic()
+        report = run(path, ["automate"], now=NOW)
+        elapsed = time.monotonic() - started
+    emails = [e.key for e in report.results[0].effects if e.kind == "email"]
+    assert len(emails) >= 3 and len(report.delivery["failed"]) == 1
+    assert sorted(report.delivery["failed"] + report.delivery["deferred"]) == sorted(emails)
+    assert elapsed < 10, f"one 1-second timeout for {len(emails)} emails, not one each ({elapsed:.1f} s)"
+    assert "did not answer within 1 s" in report.delivery["reasons"]["email"]
+
+
+def test_two_automate_runs_started_together_send_each_email_once(tmp_path, mail_server):
+    port, inbox = mail_server
+    inbox.delay = 0.3  # a slow server: both runs would be delivering at the same time
+    path = sample_workbook(tmp_path / "crm.xlsx", smtp_port=port)
+    runs = [subprocess.Popen([sys.executable, "-m", "crm_sheets", "automate", str(path), "--now", "2026-11-02T09:00"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [r.communicate(timeout=120)[0] for r in runs]
+    assert all(r.returncode in (0, 3) for r in runs), outputs  # 3: the other run held the workbook
+    assert "Traceback" not in "".join(outputs)
+    ids = [m["Message-ID"] for m in inbox.messages]
+    assert ids and len(ids) == len(set(ids)), "no Message-ID arrived twice"
+    items = Outbox(outbox_path(path)).items()
+    assert sorted(ids) == sorted(i.message_id for i in items if i.kind == "email" and i.status == "sent")

@@ -148,3 +148,18 @@ def test_a_workbook_without_an_outbox_says_to_run_automate_first(tmp_path):
     assert not outbox_path(path).exists(), "looking creates nothing"
     gone = outbox_cli(tmp_path / "nope.xlsx")
     assert gone.exit_code == 2 and "does not exist" in gone.output
+
+
+def test_an_80_column_terminal_shows_whole_keys_and_the_to_subject_and_error_of_each_item(tmp_path):
+    path = new_workbook(tmp_path / "crm.xlsx")
+    box = Outbox(outbox_path(path))
+    key = "welcome-new-leads-from-the-spring-trade-show-in-lyon-and-grenoble:L-00001:created-2026-11-02"
+    box.enqueue([_email(key, "ana.lopez-garcia@example.com")], NOW)
+    box.deliver({"email": SmtpTransport(SmtpSettings(host="127.0.0.1", port=1, tls=False))}, NOW)
+    result = CliRunner().invoke(cli, ["outbox", str(path)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert key in lines, "the key is printed whole on its own line, ready for --confirm"
+    assert "ana.lopez-garcia@example.com" in result.output and "Welcome, Ana.Lopez-Garcia" in result.output
+    assert "cannot reach the mail server 127.0.0.1:1" in " ".join(lines)
+    assert "0 waiting, 1 failed (will retry), 0 failed for good, 0 to confirm." in result.output
