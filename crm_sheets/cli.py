@@ -229,19 +229,19 @@ def demo(directory: Path, sample_data: int, lang: str, as_json: bool, now: datet
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--every", metavar="DURATION", help="Run every DURATION, e.g. 15m or 2h.")
-@click.option("--daily", multiple=True, metavar="HH:MM", help="Run every day at HH:MM (repeatable).")
+@click.option("--every", metavar="DURATION", help="Instead of the Schedule sheet: run every job every DURATION, e.g. 15m or 2h.")
+@click.option("--daily", multiple=True, metavar="HH:MM", help="Instead of the Schedule sheet: run every job every day at HH:MM (repeatable).")
 def schedule(path: Path, every: str | None, daily: tuple[str, ...]) -> None:
-    """Run every job on PATH on a schedule, until stopped with Ctrl-C."""
+    """Run the jobs of PATH as its Schedule sheet says (or --every/--daily), until stopped with Ctrl-C."""
     import logging
 
-    from crm_sheets.scheduling import make_scheduler, serve
+    from crm_sheets.scheduling import make_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     scheduler = make_scheduler(path, every=every, daily=list(daily))
-    console.print(f"Running crm-sheets on {path} ({', '.join(filter(None, [every and f'every {every}', *daily]))}). Ctrl-C stops.")
+    console.print(f"Running crm-sheets on {path}: {'; '.join(s.describe() for s in scheduler.slots)}. Ctrl-C stops.")
     try:
-        serve(scheduler)
+        scheduler.serve_forever()
     except KeyboardInterrupt:
         console.print("Stopped.")
 

@@ -170,8 +170,11 @@ def run(
     dry_run: bool = False,
     options: dict[str, dict] | None = None,
     on_step: Callable[[str], None] | None = None,
+    trigger: str = "cli",
 ) -> RunReport:
-    """Read the workbook, run ``jobs`` (default: every available job, in order), write once."""
+    """Read the workbook, run ``jobs`` (default: every available job, in order), write once.
+
+    ``trigger`` (cli, schedule, button, menu) is what the Runs sheet says asked for the run."""
     from crm_sheets.store import open_store
 
     jobs = list(jobs) if jobs else available_jobs()
@@ -179,6 +182,7 @@ def run(
     step = on_step or (lambda _msg: None)
     store = open_store(path)
     report = RunReport(path=str(path), jobs=jobs, dry_run=dry_run)
+    runlog = None if dry_run else _run_log(path, jobs, trigger, now)
     box = None
     stateful = [name for name in jobs if takes_state(name)]
     if stateful:
@@ -203,6 +207,8 @@ def run(
             return report
         auto = next((r for r in results if r.job == "automate"), None)
         sheet_digest = _queue(box, auto, tables, changes, now) if auto is not None else None
+        if runlog is not None:
+            runlog.add_sheet(tables, results, changes)
         if not changes.is_empty():
             step(f"Writing {Path(path).name}")
             try:
@@ -224,8 +230,16 @@ def run(
                 box.save_state("outbox_sheet", {"digest": sheet_digest}, now)
             step("Delivering emails and notifications")
             report.delivery = box.deliver(transports(tables), now).as_dict()
+        if runlog is not None:
+            runlog.done()
         return report
     return report
+
+
+def _run_log(path, jobs: list[str], trigger: str, now: datetime):
+    from crm_sheets.runlog import RunLog
+
+    return RunLog(path, jobs=jobs, trigger=trigger, started=now)
 
 
 def _state_options(options: dict[str, dict] | None, box, stateful: list[str]) -> dict[str, dict]:
