@@ -246,6 +246,17 @@ def schedule(path: Path, every: str | None, daily: tuple[str, ...]) -> None:
         console.print("Stopped.")
 
 
+@cli.command()
+@click.argument("path")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep 127.0.0.1 behind a reverse proxy or tunnel).")
+@click.option("--port", type=int, default=8765, show_default=True, help="Port to listen on.")
+def serve(path: str, host: str, port: int) -> None:
+    """Serve PATH over HTTP for the Google Sheets CRM menu: POST /jobs/run, signed with CRM_SHEETS_SERVE_SECRET."""
+    from crm_sheets.serve import serve as run_server
+
+    run_server(path, host=host, port=port)
+
+
 @cli.command("upgrade")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--dry-run", "dry_run", is_flag=True, help="Show what would be added; write nothing.")
