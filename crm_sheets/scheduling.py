@@ -312,3 +312,23 @@ def make_scheduler(path: str | Path, *, every: str | None = None, daily: list[st
     if every or daily:
         return Scheduler(path, slots_from_options(every, daily), run=run, now=now)
     return Scheduler(path, load_schedule(path), run=run, now=now, follow_sheet=True)
+
+
+def run_once(path: str | Path, jobs: list[str] | None = None, *, retries: tuple[int, ...] = BACKOFF[:3],
+             run: RunFunction | None = None, sleep: Callable[[float], None] = time.sleep,
+             now: Callable[[], dt.datetime] | None = None) -> Any:
+    """One scheduled run for cron, systemd timers, Task Scheduler or launchd: a busy workbook is tried again
+    after each delay of ``retries``; WorkbookBusy goes to the caller when it is still busy after them."""
+    from crm_sheets.runner import JOB_ORDER, available_jobs
+
+    jobs = [j for j in JOB_ORDER if j in jobs] if jobs and "run" not in jobs else available_jobs()
+    runner = run or _default_run
+    clock = now or (lambda: dt.datetime.now().replace(microsecond=0))
+    for attempt, delay in enumerate((*retries, None)):
+        try:
+            return runner(str(path), jobs, clock())
+        except WorkbookBusy as exc:
+            if delay is None:
+                raise
+            log.warning("%s; trying again in %d s", exc, delay)
+            sleep(delay)

@@ -180,3 +180,38 @@ def test_a_busy_run_from_the_schedule_is_listed_in_the_runs_history(tmp_path, mo
     assert scheduler.tick() == "busy"
     [last] = RunHistory(path).latest(1)
     assert (last.jobs, last.trigger, last.result, last.first_error) == (("check",), "schedule", "busy", "crm.xlsx is open in Excel (Ana)")
+
+
+def test_run_once_waits_for_a_busy_workbook_then_gives_up_with_busy():
+    from crm_sheets.scheduling import run_once
+
+    calls, slept = [], []
+
+    def run(path, jobs, now):
+        calls.append(jobs)
+        if len(calls) < 3:
+            raise WorkbookBusy("crm.xlsx is open in Excel (Ana)")
+        return "report"
+
+    assert run_once("crm.xlsx", ["report", "check"], run=run, sleep=slept.append) == "report"
+    assert calls == [["check", "report"]] * 3 and slept == [60, 120]
+
+    def always_busy(path, jobs, now):
+        raise WorkbookBusy("crm.xlsx is open in Excel (Ana)")
+
+    with pytest.raises(WorkbookBusy):
+        run_once("crm.xlsx", ["check"], run=always_busy, sleep=slept.append)
+
+
+@pytest.mark.slow
+def test_the_cron_entry_point_runs_a_job_and_lists_it_in_the_runs_sheet(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = new_workbook(tmp_path / "crm.xlsx")
+    script = Path(__file__).resolve().parent.parent / "jobs" / "run_once.py"
+    done = subprocess.run([sys.executable, str(script), str(path), "check"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    row = [c.value for c in openpyxl.load_workbook(path)["Runs"][4]]
+    assert row[2:5] == ["check", "schedule", "OK"]
