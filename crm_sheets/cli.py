@@ -257,6 +257,23 @@ def serve(path: str, host: str, port: int) -> None:
     run_server(path, host=host, port=port)
 
 
+@cli.command("add-buttons")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--configure", is_flag=True, help="Also fill the xlwings.conf sheet with this machine's Python and PYTHONPATH.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
+def add_buttons_cmd(path: Path, configure: bool, as_json: bool) -> None:
+    """Put Refresh, Check and Dedupe buttons (xlwings VBA) on the Start and Dashboard sheets of PATH (.xlsm)."""
+    from crm_sheets.buttons import add_buttons
+
+    report = add_buttons(path, configure=configure)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    console.print(f"Buttons Refresh, Check and Dedupe on {', '.join(report.sheets)} of [bold]{report.path}[/] (xlwings {report.xlwings}).")
+    for key, value in report.configured.items():
+        console.print(f"  xlwings.conf {key} = {value}")
+
+
 @cli.command("upgrade")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--dry-run", "dry_run", is_flag=True, help="Show what would be added; write nothing.")
