@@ -23,7 +23,7 @@ CT_MACRO_MAIN = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
 CT_VBA = "application/vnd.ms-office.vbaProject"
 CT_VML = "application/vnd.openxmlformats-officedocument.vmlDrawing"
 BUTTON_SHEETS = ("start", "dashboard")  # owned sheet keys that get the buttons
-BUTTON_CELL = {"start": (1, 3), "dashboard": (1, 10)}  # (row, col) of the first button, 0-based
+BUTTON_CELL = {"start": (1, 2), "dashboard": (1, 10)}  # (row, col) of the first button, 0-based
 CONF_SHEET = "xlwings.conf"
 
 

@@ -44,22 +44,21 @@ def new_workbook(
 
 
 def _new_macro_workbook(path: Path, schema, *, lang: str, data, force: bool, now: datetime | None) -> Path:
+    import tempfile
+
     from crm_sheets.builder import build_workbook
     from crm_sheets.buttons import add_buttons
 
     if path.exists() and not force:
         build_workbook(path, schema, lang=lang, data=data, force=False, now=now)  # refuses, with its message
-    plain = path.with_name(f".{path.stem}.new.xlsx")
-    plain.unlink(missing_ok=True)
-    try:
-        build_workbook(plain, schema, lang=lang, data=data, force=False, now=now)
+    with tempfile.TemporaryDirectory(prefix=".crm-new-", dir=path.parent) as tmp:
+        plain = Path(tmp) / f"{path.stem}.xlsx"
+        build_workbook(plain, schema, lang=lang, data=data, force=False, now=now, file_name=path.name)
         _first_report(plain, now)
         if path.exists():  # --force: the old one goes to the backups, as build_workbook does
             build_workbook(path, schema, lang=lang, data=None, force=True, now=now)
             path.unlink()
         add_buttons(plain, out=path)
-    finally:
-        plain.unlink(missing_ok=True)
     return path
 
 
