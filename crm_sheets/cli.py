@@ -74,7 +74,7 @@ def cli() -> None:
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed of the sample data.")
 @click.option("--force", is_flag=True, help="Replace an existing file (a backup of it is kept beside it).")
 def new(path: Path, template: str, lang: str, sample_data: int, seed: int, force: bool) -> None:
-    """Create a new CRM workbook at PATH from a template."""
+    """Create a new CRM workbook at PATH from a template (a .xlsm PATH also gets the Refresh/Check/Dedupe buttons)."""
     from crm_sheets.workbook import new_workbook
 
     with console.status(f"Building {path.name}"):
