@@ -155,8 +155,8 @@ class RunLog:
     """What the runner does for the Runs sheet during one run: add the sheet to the write, then record the run.
 
     A run from the schedule, a button or the menu always writes its row; a command-line run adds the
-    sheet only when it writes the workbook anyway (a run that finds nothing new leaves the file as it
-    was), and its row appears with the next write.
+    sheet only when it changes records (a run that finds nothing new leaves the file as it was, even
+    when it regenerates a report sheet that comes out the same), else its row appears with the next write.
     """
 
     def __init__(self, workbook: str | Path, *, jobs: list[str], trigger: str, started: datetime):
@@ -172,7 +172,7 @@ class RunLog:
         """Add the Runs sheet, this run first, to ``changes`` when the workbook has one and it should be written."""
         self.record = record_of(results, changes, jobs=self.jobs, trigger=self.trigger, started=self.started,
                                 ended=self.ended())
-        if "runs" not in tables.schema.owned_sheets or (self.trigger == "cli" and changes.is_empty()):
+        if "runs" not in tables.schema.owned_sheets or (self.trigger == "cli" and not _changes_data(changes)):
             return
         keep = _keep(tables.setting("runs_keep", KEEP_DEFAULT))
         records = [self.record, *self.history.latest(keep - 1)] if keep else []
@@ -183,6 +183,12 @@ class RunLog:
         """The run succeeded: record it."""
         if self.record is not None:
             self.history.add(self.record)
+
+
+def _changes_data(changes: Any) -> bool:
+    """Whether a change set changes records (not only owned sheets, which may well render as they are)."""
+    return bool(changes.updates or changes.appends or changes.archives or changes.restores or changes.sequences
+                or changes.columns or changes.tables or changes.meta)
 
 
 def _keep(value: Any) -> int:
