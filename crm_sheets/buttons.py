@@ -7,6 +7,7 @@ legacyDrawing reference go in; every other part is copied byte for byte.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -94,26 +95,29 @@ def _patch(parts: dict[str, bytes], vba: bytes, report: ButtonsReport) -> dict[s
     changed: dict[str, bytes] = {"xl/vbaProject.bin": vba}
     ct = parts["[Content_Types].xml"].decode("utf-8")
     ct = re.sub(r'(<Override PartName="/xl/workbook.xml" ContentType=")[^"]*(")', rf"\g<1>{CT_MACRO_MAIN}\g<2>", ct)
-    for ext, typ in (("bin", CT_VBA), ("vml", CT_VML)):
-        if f'Extension="{ext}"' not in ct:
-            ct = ct.replace("<Default ", f'<Default Extension="{ext}" ContentType="{typ}"/><Default ', 1)
+    if 'PartName="/xl/vbaProject.bin"' not in ct:  # an Override: a Default for .bin may be printer settings
+        ct = ct.replace("</Types>", f'<Override PartName="/xl/vbaProject.bin" ContentType="{CT_VBA}"/></Types>')
+    if 'Extension="vml"' not in ct:
+        ct = ct.replace("<Default ", f'<Default Extension="vml" ContentType="{CT_VML}"/><Default ', 1)
     changed["[Content_Types].xml"] = ct.encode("utf-8")
     wb_rels_name = "xl/_rels/workbook.xml.rels"
     wb_rels = parts[wb_rels_name].decode("utf-8")
     if REL_VBA not in wb_rels:
         changed[wb_rels_name] = _add_rel(wb_rels, REL_VBA, "vbaProject.bin")[0].encode("utf-8")
     wb_xml = parts["xl/workbook.xml"].decode("utf-8")
-    if "codeName=" not in re.search(r"<workbookPr\b[^>]*>|$", wb_xml).group(0):  # the VBA project's ThisWorkbook
-        if "<workbookPr" in wb_xml:
-            wb_xml = wb_xml.replace("<workbookPr", '<workbookPr codeName="ThisWorkbook"', 1)
-        else:
-            wb_xml = re.sub(r"(<sheets>)", r'<workbookPr codeName="ThisWorkbook"/>\1', wb_xml, count=1)
+    pr = re.search(r"<workbookPr\b[^>]*>", wb_xml)
+    if pr is None or "codeName=" not in pr.group(0):  # the VBA project's ThisWorkbook module is this workbook
+        if pr is not None:
+            wb_xml = wb_xml[:pr.start()] + '<workbookPr codeName="ThisWorkbook"' + wb_xml[pr.start() + len("<workbookPr"):]
+        else:  # CT_Workbook order: fileVersion, fileSharing, workbookPr, workbookProtection, bookViews, sheets
+            at = re.search(r"<(workbookProtection|bookViews|sheets)\b", wb_xml).start()
+            wb_xml = wb_xml[:at] + '<workbookPr codeName="ThisWorkbook"/>' + wb_xml[at:]
         changed["xl/workbook.xml"] = wb_xml.encode("utf-8")
     sheets = _sheet_parts(parts)
     next_block = 1 + max([int(x) for p, d in parts.items() if p.endswith(".vml")
                           for x in re.findall(rb'<o:idmap[^>]*data="(\d+)', d)] or [0])
     for key in BUTTON_SHEETS:
-        found = next(((name, part) for name, part in sheets.items() if _sheet_key(parts, name) == key), None)
+        found = next(((name, part) for name, part in sheets.items() if _sheet_key(name) == key), None)
         if found is None:
             continue
         name, part = found
@@ -143,17 +147,21 @@ def _sheet_parts(parts: dict[str, bytes]) -> dict[str, str]:
     return out
 
 
-def _sheet_key(parts: dict[str, bytes], name: str) -> str | None:
+def _sheet_key(name: str) -> str | None:
     """Which owned sheet this is (start, dashboard), by its name in any template language."""
-    from crm_sheets.model.schema import available_templates, load_schema, normalize_header
+    from crm_sheets.model.schema import normalize_header
 
     folded = normalize_header(name)
-    for template in available_templates():
-        for key in BUTTON_SHEETS:
-            owned = load_schema(template).owned_sheet(key)
-            if any(normalize_header(t) == folded for t in owned.title.values()):
-                return key
-    return None
+    return next((key for key, titles in _button_sheet_titles().items() if folded in titles), None)
+
+
+@functools.lru_cache(maxsize=1)
+def _button_sheet_titles() -> dict[str, frozenset[str]]:
+    from crm_sheets.model.schema import available_templates, load_schema, normalize_header
+
+    schemas = [load_schema(t) for t in available_templates()]
+    return {key: frozenset(normalize_header(title) for s in schemas for title in s.owned_sheet(key).title.values())
+            for key in BUTTON_SHEETS}
 
 
 def _unescape(text: str) -> str:
