@@ -113,19 +113,16 @@ def load_schedule(path: str | Path) -> list[Slot]:
 
 
 def _template_slots(template: Any, schema: Any) -> list[Slot]:
-    from crm_sheets.model.schema import localize
+    """The rows the template ships (for a workbook made before the Schedule sheet existed)."""
+    from crm_sheets.model.schema import localize, normalize_header
 
     lookups = {f.name: schema.lists[f.list].lookup() for f in template.fields if f.list and f.list in schema.lists}
     out = []
     for row in template.rows:
-        values = {}
-        for k, v in row.items():
-            v = localize(v, "en")
-            if k in lookups and isinstance(v, str):
-                from crm_sheets.model.schema import normalize_header
-
-                v = lookups[k].get(normalize_header(v), v)
-            values[k] = v
+        values = {k: localize(v, "en") for k, v in row.items()}
+        for k, lookup in lookups.items():
+            if isinstance(values.get(k), str):
+                values[k] = lookup.get(normalize_header(values[k]), values[k])
         if values.get("active", True):
             out.append(_slot(values, lambda f, v, what: ScheduleError(f"template Schedule, {f}: {v!r} {what}")))
     return out

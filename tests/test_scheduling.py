@@ -215,3 +215,15 @@ def test_the_cron_entry_point_runs_a_job_and_lists_it_in_the_runs_sheet(tmp_path
     assert done.returncode == 0, done.stderr
     row = [c.value for c in openpyxl.load_workbook(path)["Runs"][4]]
     assert row[2:5] == ["check", "schedule", "OK"]
+
+
+def test_a_workbook_made_before_the_schedule_sheet_follows_the_template_defaults(tmp_path):
+    from crm_sheets.scheduling import load_schedule
+
+    path = new_workbook(tmp_path / "crm.xlsx")
+    wb = openpyxl.load_workbook(path)
+    del wb["Schedule"]
+    wb.save(path)
+    assert [(s.job, s.every_minutes, s.at, s.days) for s in load_schedule(path)] == [
+        ("check", 60, None, "every_day"), ("automate", 15, None, "every_day"),
+        ("report", None, "07:00", "every_day"), ("automate", None, "08:30", "weekdays")]
