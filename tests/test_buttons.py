@@ -189,3 +189,23 @@ def test_add_buttons_refuses_a_workbook_open_in_excel(macro_book, tmp_path):
     (tmp_path / "~$crm.xlsm").write_bytes(b"Ana")
     result = CliRunner().invoke(cli, ["add-buttons", str(path)])
     assert result.exit_code == 3 and "open in Excel" in result.output
+
+
+@pytest.mark.slow
+def test_libreoffice_reads_the_vba_project_and_binds_every_button_to_its_sub(macro_book, tmp_path):
+    """A second, independent reader of the compound file and the VBA: LibreOffice imports the project as
+    Basic and ties each form button to a Sub of the CrmSheets module."""
+    from crm_sheets.export.pdf import find_soffice
+
+    office = find_soffice()
+    assert office, "LibreOffice is needed (scripts/system-deps.sh installs it)"
+    copy = tmp_path / "crm.xlsm"
+    copy.write_bytes(macro_book.read_bytes())
+    subprocess.run([office, "--headless", "--norestore", "--nologo", f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
+                    "--convert-to", "ods", "--outdir", str(tmp_path), str(copy)], capture_output=True, timeout=600, check=True)
+    with zipfile.ZipFile(tmp_path / "crm.ods") as ods:
+        module = ods.read("Basic/VBAProject/CrmSheets.xml").decode("utf-8")
+        content = ods.read("content.xml").decode("utf-8")
+    assert {"CrmRefresh", "CrmCheck", "CrmDedupe"} <= subs(module.replace("&apos;", "'").replace("&quot;", '"'))
+    bound = re.findall(r'vnd\.sun\.star\.script:VBAProject\.CrmSheets\.(\w+)\?', content)
+    assert sorted(bound) == sorted(["CrmRefresh", "CrmCheck", "CrmDedupe"] * 2)  # Start and Dashboard
