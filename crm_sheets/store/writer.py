@@ -24,7 +24,6 @@ from crm_sheets.model.changeset import ChangeSet, ColumnAdd, RowAppend, RowArchi
 from crm_sheets.model.schema import Field, normalize_header
 from crm_sheets.model.sheets import SheetSpec
 from crm_sheets.model.tables import Table, Tables, column_letter
-from crm_sheets.store.vml import REL_VML, insert_legacy_drawing, only_buttons
 from crm_sheets.store.package import (
     CT_WORKSHEET, LARGE_PART_LEVEL, REL_CALC_CHAIN, REL_TABLE, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
     open_package, refuse_dtd, relative, rels_path,
@@ -36,6 +35,7 @@ from crm_sheets.store.structure import (
     CT_TABLE, add_col, add_defined_names, add_to_tail, table_part_xml, table_sheet_xml, used_columns, validation_xml,
 )
 from crm_sheets.store.styles import STYLE_DEFS, column_look, ensure_looks, ensure_styles
+from crm_sheets.store.vml import REL_VML, insert_legacy_drawing, only_buttons
 
 META_SHEET = "_crm_meta"
 _DROP_WITH_SHEET = ("/drawing", "/chart", "/comments", "/vmlDrawing", "/table", "/printerSettings", "/threadedComment",
