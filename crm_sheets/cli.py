@@ -82,7 +82,7 @@ def cli() -> None:
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed of the sample data.")
 @click.option("--force", is_flag=True, help="Replace an existing file (a backup of it is kept beside it).")
 def new(path: Path, template: str, lang: str, sample_data: int, seed: int, force: bool) -> None:
-    """Create a new CRM workbook at PATH from a template."""
+    """Create a new CRM workbook at PATH from a template (a .xlsm PATH also gets the Refresh/Check/Dedupe buttons)."""
     from crm_sheets.workbook import new_workbook
 
     with console.status(f"Building {path.name}"):
@@ -237,24 +237,52 @@ def demo(directory: Path, sample_data: int, lang: str, as_json: bool, now: datet
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--every", metavar="DURATION", help="Run every DURATION, e.g. 15m or 2h.")
-@click.option("--daily", multiple=True, metavar="HH:MM", help="Run every day at HH:MM (repeatable).")
+@click.option("--every", metavar="DURATION", help="Instead of the Schedule sheet: run every job every DURATION, e.g. 15m or 2h.")
+@click.option("--daily", multiple=True, metavar="HH:MM", help="Instead of the Schedule sheet: run every job every day at HH:MM (repeatable).")
 def schedule(path: Path, every: str | None, daily: tuple[str, ...]) -> None:
-    """Run every job on PATH on a schedule, until stopped with Ctrl-C."""
+    """Run the jobs of PATH as its Schedule sheet says (or --every/--daily), until stopped with Ctrl-C."""
     import logging
 
     from crm_sheets.model.redact import RedactingFilter
-    from crm_sheets.scheduling import make_scheduler, serve
+    from crm_sheets.scheduling import make_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for handler in logging.getLogger().handlers:  # what a run logs may quote a URL or a server's reply
         handler.addFilter(RedactingFilter())
     scheduler = make_scheduler(path, every=every, daily=list(daily))
-    console.print(f"Running crm-sheets on {path} ({', '.join(filter(None, [every and f'every {every}', *daily]))}). Ctrl-C stops.")
+    console.print(f"Running crm-sheets on {path}: {'; '.join(s.describe() for s in scheduler.slots)}. Ctrl-C stops.")
     try:
-        serve(scheduler)
+        scheduler.serve_forever()
     except KeyboardInterrupt:
         console.print("Stopped.")
+
+
+@cli.command()
+@click.argument("path")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep 127.0.0.1 behind a reverse proxy or tunnel).")
+@click.option("--port", type=int, default=8765, show_default=True, help="Port to listen on.")
+def serve(path: str, host: str, port: int) -> None:
+    """Serve PATH over HTTP for the Google Sheets CRM menu: POST /jobs/run, signed with CRM_SHEETS_SERVE_SECRET."""
+    from crm_sheets.serve import serve as run_server
+
+    run_server(path, host=host, port=port)
+
+
+@cli.command("add-buttons")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--configure", is_flag=True, help="Also fill the xlwings.conf sheet with this machine's Python and PYTHONPATH.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
+def add_buttons_cmd(path: Path, configure: bool, as_json: bool) -> None:
+    """Put Refresh, Check and Dedupe buttons (xlwings VBA) on the Start and Dashboard sheets of PATH (.xlsm)."""
+    from crm_sheets.buttons import add_buttons
+
+    report = add_buttons(path, configure=configure)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    console.print(f"Buttons Refresh, Check and Dedupe on {', '.join(report.sheets)} of [bold]{report.path}[/] (xlwings {report.xlwings}).")
+    for key, value in report.configured.items():
+        console.print(f"  xlwings.conf {key} = {value}")
 
 
 @cli.command("upgrade")

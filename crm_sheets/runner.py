@@ -176,6 +176,7 @@ def run(
     options: dict[str, dict] | None = None,
     on_step: Callable[[str], None] | None = None,
     lock_timeout: float | None = None,
+    trigger: str = "cli",
 ) -> RunReport:
     """Read the workbook, run ``jobs`` (default: every available job, in order), write once.
 
@@ -184,6 +185,8 @@ def run(
     CRM_SHEETS_LOCK_TIMEOUT or 5, then exits 3 naming the holder); delivery happens after, unlocked.
     A dry run takes no lock and writes nothing beside the workbook: it reads the file (whole, as it
     is replaced atomically) and the states of the generation that file carries (an SQLite snapshot).
+
+    ``trigger`` (cli, schedule, button, menu) is what the Runs sheet says asked for the run.
     """
     from crm_sheets.store import open_store
 
@@ -192,6 +195,7 @@ def run(
     step = on_step or (lambda _msg: None)
     store = open_store(path, **({} if lock_timeout is None else {"lock_timeout": lock_timeout}))
     report = RunReport(path=str(path), jobs=jobs, dry_run=dry_run)
+    runlog = None if dry_run else _run_log(path, jobs, trigger, now)
     stateful = [name for name in jobs if takes_state(name)]
     if "automate" in jobs:
         options = _automate_options(options, dry_run)
@@ -223,6 +227,8 @@ def run(
                 digest = _queue(box, auto, tables, changes, now, base)
                 if digest:
                     states["outbox_sheet"] = {"digest": digest}
+            if runlog is not None:
+                runlog.add_sheet(tables, results, changes)
             if pending is not None and pending.id:
                 changes.meta["applied_pending"] = pending.id  # a pending file outliving this write is not applied twice
             if not changes.is_empty():
@@ -255,6 +261,8 @@ def run(
         step("Delivering emails and notifications")
         report.delivery = box.deliver(transports(tables), now).as_dict()
         _show_delivery(store, box, tables, now, step)
+    if runlog is not None:
+        runlog.done()
     return report
 
 
@@ -317,6 +325,12 @@ def _preparer(box, generation: str, states: dict[str, Any], now: datetime) -> Ca
         box.prepare_states(generation, file_fingerprint(tmp).sha256, states, now)
 
     return prepare
+
+
+def _run_log(path, jobs: list[str], trigger: str, now: datetime):
+    from crm_sheets.runlog import RunLog
+
+    return RunLog(path, jobs=jobs, trigger=trigger, started=now)
 
 
 def _state_options(options: dict[str, dict] | None, states: dict[str, Any], stateful: list[str]) -> dict[str, dict]:

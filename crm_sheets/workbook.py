@@ -37,7 +37,40 @@ def new_workbook(
         from crm_sheets.sample import generate
 
         data = generate(schema, leads=sample_leads, seed=seed, now=now, lang=lang).tables
-    return build_workbook(Path(path), schema, lang=lang, data=data, force=force, now=now)
+    path = Path(path)
+    if path.suffix.lower() == ".xlsm":  # a macro workbook: built as .xlsx, then given its buttons
+        return _new_macro_workbook(path, schema, lang=lang, data=data, force=force, now=now)
+    return build_workbook(path, schema, lang=lang, data=data, force=force, now=now)
+
+
+def _new_macro_workbook(path: Path, schema, *, lang: str, data, force: bool, now: datetime | None) -> Path:
+    import tempfile
+
+    from crm_sheets.builder import build_workbook
+    from crm_sheets.buttons import add_buttons
+
+    if path.exists() and not force:
+        build_workbook(path, schema, lang=lang, data=data, force=False, now=now)  # refuses, with its message
+    with tempfile.TemporaryDirectory(prefix=".crm-new-", dir=path.parent) as tmp:
+        plain = Path(tmp) / f"{path.stem}.xlsx"
+        build_workbook(plain, schema, lang=lang, data=data, force=False, now=now, file_name=path.name)
+        _first_report(plain, now)
+        if path.exists():  # --force: the old one goes to the backups, as build_workbook does
+            build_workbook(path, schema, lang=lang, data=None, force=True, now=now)
+            path.unlink()
+        add_buttons(plain, out=path)
+    return path
+
+
+def _first_report(path: Path, now: datetime | None) -> None:
+    """The report sheets of a new macro workbook, so that its Dashboard exists to carry the buttons."""
+    from crm_sheets.runner import run_jobs
+    from crm_sheets.store import open_store
+
+    store = open_store(path, backups=0)
+    tables = store.read()
+    _results, changes = run_jobs(tables, ["report"], now=now or datetime.now().replace(microsecond=0))
+    store.apply(changes, tables)
 
 
 def demo(

@@ -1,6 +1,8 @@
-"""Scheduled entry point: `python jobs/scheduled.py crm.xlsx --every 30m` (or --daily 07:30).
+"""The long-running schedule: `python jobs/scheduled.py crm.xlsx` runs the jobs as the workbook's Schedule
+sheet says (or `--every 30m` / `--daily 07:30`), until stopped. The same as `crm-sheets schedule`.
 
-For cron or a Windows scheduled task, run `crm-sheets run crm.xlsx` instead: one run, then exit.
+Run it as a systemd service, a launchd agent with KeepAlive, or a Task Scheduler task started at log on
+(recipes in jobs/README.md). For one run per trigger of cron or a timer, use jobs/run_once.py.
 """
 from crm_sheets.cli import cli
 

@@ -48,8 +48,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "step_button": {"en": "5. On a schedule", "fr": "5. Planification"},
     "step_button_text": {
-        "en": "To keep the workbook fresh without thinking about it, schedule the jobs: crm-sheets schedule {file} --daily 07:00. If the workbook is open at that time, the changes wait and land on the next run. Every change a job makes is listed in {audit}.",
-        "fr": "Pour garder le classeur à jour sans y penser, planifiez les jobs : crm-sheets schedule {file} --daily 07:00. Si le classeur est ouvert à ce moment, les modifications attendent et sont appliquées au passage suivant. Chaque modification faite par un job est listée dans {audit}.",
+        "en": "To keep the workbook fresh without thinking about it, say when each job runs in the Schedule sheet, then start: crm-sheets schedule {file}. Every run is listed in the Runs sheet. If the workbook is open at that time, the changes wait and land on the next run. Every change a job makes is listed in {audit}.",
+        "fr": "Pour garder le classeur à jour sans y penser, indiquez quand chaque job tourne dans la feuille Planification, puis lancez : crm-sheets schedule {file}. Chaque exécution figure dans la feuille Exécutions. Si le classeur est ouvert à ce moment, les modifications attendent et sont appliquées au passage suivant. Chaque modification faite par un job est listée dans {audit}.",
     },
     "colours": {"en": "Colours", "fr": "Couleurs"},
     "legend_header": {"en": "Column header", "fr": "En-tête de colonne"},

@@ -46,8 +46,10 @@ def build_workbook(
     force: bool = False,
     now: datetime | None = None,
     fast: bool = True,
+    file_name: str | None = None,
 ) -> Path:
     """Write a new workbook at ``path`` from a template name (or path, or Schema); returns the path.
+    ``file_name`` is the name the Start sheet tells to run crm-sheets on (default: the file's own).
 
     ``data`` holds DataFrames in the jobs' view (indexed by record ID, columns = field names, dropdowns
     as option keys). An existing file is only replaced with ``force``, after a backup in ``.crm-backups/`` beside it.
@@ -76,7 +78,7 @@ def build_workbook(
     currency = setting_value(settings, "currency")
 
     # Same convention as every store write: temp file, fsync, backup in .crm-backups/, atomic swap.
-    atomic_replace(target, lambda tmp: _write(tmp, plan, columns, seq, currency, now, target.name, fast))
+    atomic_replace(target, lambda tmp: _write(tmp, plan, columns, seq, currency, now, file_name or target.name, fast))
     return target
 
 

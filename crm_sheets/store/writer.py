@@ -35,6 +35,7 @@ from crm_sheets.store.structure import (
     CT_TABLE, add_col, add_defined_names, add_to_tail, table_part_xml, table_sheet_xml, used_columns, validation_xml,
 )
 from crm_sheets.store.styles import STYLE_DEFS, column_look, ensure_looks, ensure_styles
+from crm_sheets.store.vml import REL_VML, insert_legacy_drawing, only_buttons
 
 META_SHEET = "_crm_meta"
 _DROP_WITH_SHEET = ("/drawing", "/chart", "/comments", "/vmlDrawing", "/table", "/printerSettings", "/threadedComment",
@@ -1314,11 +1315,15 @@ class _Patch:
         else:
             name = existing.name
             kept = set(self.deleted)
+            buttons = None
             for rel in self.pkg.rels(existing.part):
                 if rel.external or not any(rel.type.endswith(k) for k in _DROP_WITH_SHEET):
                     continue
+                if rel.type.endswith("/vmlDrawing") and only_buttons(self.pkg.read(rel.target)):
+                    buttons = rel.target  # macro buttons (crm-sheets add-buttons) stay on the regenerated sheet
+                    continue
                 self._drop_part_tree(rel.target)
-            self._render_into(spec, existing.part, name, dropped=self.deleted - kept)
+            self._render_into(spec, existing.part, name, dropped=self.deleted - kept, buttons=buttons)
             if spec.hidden and existing.state == "visible":
                 self._set_sheet_state(name, "hidden")
         if spec.key and spec.key != "_crm_meta" and self.tables.meta.get(f"sheet.{spec.key}") != name:
@@ -1336,7 +1341,8 @@ class _Patch:
                 if not rel.external and any(rel.type.endswith(k) for k in ("/chart", "/chartStyle", "/chartColorStyle", "/chartUserShapes")):
                     self._drop_part_tree(rel.target)
 
-    def _render_into(self, spec: SheetSpec, part: str, name: str, dropped: set[str] | None = None) -> None:
+    def _render_into(self, spec: SheetSpec, part: str, name: str, dropped: set[str] | None = None,
+                     buttons: str | None = None) -> None:
         """Write a SheetSpec into a worksheet part with its rels, drawing and charts. Replacing a sheet
         (``dropped``: the parts it had) that renders exactly as it is changes nothing at all."""
         wanted = styles_needed(spec)
@@ -1346,6 +1352,9 @@ class _Patch:
             drawing = self._free_part("xl/drawings/drawing{}.xml")
             charts = [self._free_part("xl/charts/chart{}.xml") for _ in spec.charts]
         out = render_sheet(spec, name, xfs, self.pkg.date1904, drawing, charts)
+        if buttons:
+            out.xml = insert_legacy_drawing(out.xml.decode("utf-8"), "rIdButtons").encode("utf-8")
+            out.rels.append(("rIdButtons", REL_VML, buttons, False))
         writes: dict[str, bytes | None] = {part: out.xml}  # None: the part goes
         rels = "".join(
             f'<Relationship Id="{rid}" Type="{typ}" Target={quoteattr(target if ext else relative(part, target))}'
