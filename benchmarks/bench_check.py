@@ -35,7 +35,7 @@ def workbook_for(leads: int, cache: Path) -> Path:
     if not path.exists():
         t = time.perf_counter()
         part = path.with_suffix(".part.xlsx")
-        new_workbook(part, sample_leads=leads, now=NOW, force=True)
+        new_workbook(part, sample_data=leads, now=NOW, force=True)
         part.rename(path)
         print(f"  built {path.name} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t:.0f} s", flush=True)
     return path

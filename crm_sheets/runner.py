@@ -1,7 +1,8 @@
 """The runner: read the workbook once, run jobs in order on the in-memory tables, write once.
 
-Each job sees the tables as changed by the jobs before it. The CLI, the schedule and the workbook
-button all call `run`. A change set left pending by a busy workbook is applied first.
+Each job sees the tables as changed by the jobs before it. The library's functions (api.py), which
+the CLI, the schedule and the demo call, all come here. A change set left pending by a busy workbook
+is applied first.
 
 A job whose function takes a `state` gets what it returned last time, kept in the outbox file beside
 the workbook (automate: its snapshot of last-seen values; check: its phone verdicts), and its new state
@@ -53,10 +54,15 @@ def job_function(name: str) -> Callable[..., JobResult] | None:
         raise
 
 
+def takes(name: str, keyword: str) -> bool:
+    """Whether the job's function has the keyword ``keyword`` (``state``, ``dry_run``)."""
+    fn = job_function(name)
+    return fn is not None and keyword in inspect.signature(fn).parameters
+
+
 def takes_state(name: str) -> bool:
     """Whether the job keeps a state between runs (its function has a ``state`` keyword)."""
-    fn = job_function(name)
-    return fn is not None and "state" in inspect.signature(fn).parameters
+    return takes(name, "state")
 
 
 def available_jobs() -> list[str]:
@@ -188,8 +194,7 @@ def run(
         if not dry_run or "automate" in jobs or where.exists():  # a dry check creates no file
             box = Outbox(where)
             options = _state_options(options, box, stateful)
-    if "automate" in jobs:
-        options = _automate_options(options, dry_run)
+    options = _dry_run_options(options, dry_run, jobs)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         report.attempts = attempt
         step(f"Reading {Path(path).name}")
@@ -238,10 +243,13 @@ def _state_options(options: dict[str, dict] | None, box, stateful: list[str]) ->
     return options
 
 
-def _automate_options(options: dict[str, dict] | None, dry_run: bool) -> dict[str, dict]:
-    """automate gets the dry-run flag."""
+def _dry_run_options(options: dict[str, dict] | None, dry_run: bool, jobs: list[str]) -> dict[str, dict]:
+    """Every job whose function takes ``dry_run`` gets the run's (unless the caller gives one): a dry run
+    means the same to every job, whoever asks for it (a command, the schedule, a script)."""
     options = {k: dict(v) for k, v in (options or {}).items()}
-    options.setdefault("automate", {}).setdefault("dry_run", dry_run)
+    for name in jobs:
+        if takes(name, "dry_run"):
+            options.setdefault(name, {}).setdefault("dry_run", dry_run)
     return options
 
 

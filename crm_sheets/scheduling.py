@@ -52,9 +52,9 @@ def make_scheduler(path: str | Path, *, every: str | None = None, daily: list[st
 
 
 def _default_run(path: str) -> object:
-    from crm_sheets.runner import run
+    from crm_sheets.api import run
 
-    report = run(path, options={"check": {"fix": True}})
+    report = run(path)
     log.info("ran %s on %s: %s", ", ".join(report.jobs), path, report.changes.summary())
     return report
 

@@ -36,7 +36,7 @@ R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 @pytest.fixture(scope="module", params=["en", "fr"])
 def built(request, tmp_path_factory):
     lang = request.param
-    path = new_workbook(tmp_path_factory.mktemp(f"built-{lang}") / "crm.xlsx", sample_leads=LEADS, lang=lang, now=NOW)
+    path = new_workbook(tmp_path_factory.mktemp(f"built-{lang}") / "crm.xlsx", sample_data=LEADS, lang=lang, now=NOW)
     return lang, path
 
 

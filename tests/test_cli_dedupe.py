@@ -30,7 +30,7 @@ REVIEW = SCHEMA.owned_sheet("duplicates_review").sheet_name("en")
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    return new_workbook(tmp_path_factory.mktemp("dedupe") / "crm.xlsx", sample_leads=300, now=NOW)
+    return new_workbook(tmp_path_factory.mktemp("dedupe") / "crm.xlsx", sample_data=300, now=NOW)
 
 
 @pytest.fixture

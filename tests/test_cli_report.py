@@ -29,7 +29,7 @@ RATES = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27, "CHF": 1.12, "CAD": 0.73, "AUD": 
 
 @pytest.fixture(scope="module")
 def sample_workbook(tmp_path_factory):
-    return new_workbook(tmp_path_factory.mktemp("report") / "crm.xlsx", sample_leads=500, now=NOW)
+    return new_workbook(tmp_path_factory.mktemp("report") / "crm.xlsx", sample_data=500, now=NOW)
 
 
 def invoke(*args):
@@ -52,7 +52,7 @@ def dashboard_tiles(path) -> dict:
 
 
 def test_report_json_prints_the_figures_the_library_computes_from_the_written_workbook(tmp_path):
-    path = new_workbook(tmp_path / "crm.xlsx", sample_leads=200, now=NOW)
+    path = new_workbook(tmp_path / "crm.xlsx", sample_data=200, now=NOW)
     result = invoke(path, "--json", "--now", "2026-03-15T09:00")
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
@@ -124,7 +124,7 @@ def test_running_report_twice_rewrites_only_the_report_sheets(sample_workbook, t
 
 
 def test_report_pdf_without_libreoffice_says_how_to_get_it_and_still_regenerates_the_sheets(tmp_path):
-    path = new_workbook(tmp_path / "crm.xlsx", sample_leads=50, now=NOW)
+    path = new_workbook(tmp_path / "crm.xlsx", sample_data=50, now=NOW)
     empty = tmp_path / "bin"
     empty.mkdir()
     env = {**os.environ, "PATH": str(empty)}  # no soffice, no libreoffice

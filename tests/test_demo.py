@@ -11,7 +11,7 @@ NOW = datetime(2026, 11, 2, 9, 0)  # a Monday: the weekly digest is due
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    return demo(tmp_path_factory.mktemp("demo"), sample_leads=200, now=NOW)
+    return demo(tmp_path_factory.mktemp("demo"), sample_data=200, now=NOW)
 
 
 def sheet(path, name):
@@ -62,7 +62,7 @@ def test_the_demo_workbook_shows_outbox_issues_dashboard_audit_and_merges(demo_r
 
 
 def test_a_second_demo_in_the_same_directory_fires_the_automations_again(demo_run, tmp_path):
-    first = demo(tmp_path, sample_leads=60, now=NOW)[1]
-    second = demo(tmp_path, sample_leads=60, now=NOW)[1]
+    first = demo(tmp_path, sample_data=60, now=NOW)[1]
+    second = demo(tmp_path, sample_data=60, now=NOW)[1]
     keys = [sorted(e.key for e in result(r, "automate").effects) for r in (first, second)]
     assert keys[0] == keys[1] and any(k.startswith("welcome-new-leads") for k in keys[0])

@@ -15,7 +15,7 @@ NOW = datetime(2026, 11, 2, 9, 0)
 
 @pytest.fixture
 def path(tmp_path):
-    return new_workbook(tmp_path / "crm.xlsx", sample_leads=200, now=NOW)
+    return new_workbook(tmp_path / "crm.xlsx", sample_data=200, now=NOW)
 
 
 def saved_at(path, job: str) -> str | None:
