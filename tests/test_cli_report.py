@@ -10,7 +10,6 @@ from datetime import datetime
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from python_calamine import CalamineWorkbook
 
 from crm_sheets.cli import cli
 from crm_sheets.export.pdf import report_sheets
@@ -19,6 +18,7 @@ from crm_sheets.sample import generate
 from crm_sheets.store import open_store
 from crm_sheets.store.package import member_bytes, open_package
 from crm_sheets.workbook import new_workbook
+from helpers import grid
 
 NOW = datetime(2026, 3, 15, 9, 0)
 # The sales template's Stages sheet and Settings exchange rates, written out here so the check is independent.
@@ -34,10 +34,6 @@ def sample_workbook(tmp_path_factory):
 
 def invoke(*args):
     return CliRunner().invoke(cli, ["report", *map(str, args)], catch_exceptions=False)
-
-
-def grid(path, sheet):
-    return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python()
 
 
 def dashboard_tiles(path) -> dict:
