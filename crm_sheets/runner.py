@@ -21,13 +21,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-import pandas as pd
 
 from crm_sheets.errors import UsageError, WorkbookBusy, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet, RowAppend
 from crm_sheets.model.result import JobResult
 from crm_sheets.model.tables import Tables
-from crm_sheets.model.values import as_text
+from crm_sheets.model.values import cell_text  # the Audit Log shows a value as its cell does
 
 # Job name -> (module, function). Order is the order `run` uses.
 JOB_ORDER = ("check", "dedupe", "automate", "report")
@@ -152,20 +151,13 @@ def _audit_rows(tables: Tables, changes: ChangeSet, now: datetime) -> None:
                     "table": entry.table,
                     "record": entry.record_id,
                     "field": entry.field,
-                    "before": _text(entry.before),
-                    "after": _text(entry.after),
+                    "before": cell_text(entry.before),
+                    "after": cell_text(entry.after),
                     "reason": entry.reason,
                 },
             )
         )
     changes.audit = []
-
-
-def _text(value: Any) -> str:
-    """A value as the Audit Log shows it: the text a person would see, '' for empty (never 'nan')."""
-    if value is None or value is pd.NaT or value is pd.NA or (isinstance(value, float) and value != value):
-        return ""
-    return as_text(value)
 
 
 def run(

@@ -75,6 +75,7 @@ def test_report_returns_the_figures_its_sheets_show(twins):
     assert done.as_dict()["figures"] is done.figures
 
 
+@pytest.mark.slow  # a whole run on the schedule
 def test_run_applies_checks_safe_fixes_for_the_command_the_schedule_and_a_script_alike(built, tmp_path):
     by_script = crm_sheets.run(shutil.copy(built, tmp_path / "a.xlsx"), ["check"], now=NOW)
     by_command = CliRunner().invoke(cli, ["run", str(shutil.copy(built, tmp_path / "b.xlsx")), "--job", "check",

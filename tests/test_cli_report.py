@@ -119,6 +119,7 @@ def test_running_report_twice_rewrites_only_the_report_sheets(sample_workbook, t
     assert grid(path, "Dashboard")[1][0] == "March 2026 · currency USD · generated 2026-03-16 10:30"
 
 
+@pytest.mark.slow  # another process
 def test_report_pdf_without_libreoffice_says_how_to_get_it_and_still_regenerates_the_sheets(tmp_path):
     path = new_workbook(tmp_path / "crm.xlsx", sample_data=50, now=NOW)
     empty = tmp_path / "bin"

@@ -223,6 +223,7 @@ def _run_and_apply(path: str, company: str, barrier, results) -> None:
         results.put((company, type(e).__name__))
 
 
+@pytest.mark.slow  # another process
 def test_two_processes_writing_the_same_workbook_never_both_write(workbook):
     import multiprocessing
     import sys
