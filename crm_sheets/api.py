@@ -7,7 +7,7 @@ A keyword argument has the name of the flag that feeds it: `--sample-data N` is 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -77,7 +77,7 @@ def report(path: str | Path, *, pdf: str | Path | None = None, now: datetime | N
     dashboard and the reports to that PDF through LibreOffice."""
     now = now or datetime.now().replace(microsecond=0)  # one clock for the sheets and the figures returned
     done = _run_jobs(path, ["report"], now=now, on_step=on_step)
-    result = ReportRun(**vars(done))
+    result = ReportRun(**{f.name: getattr(done, f.name) for f in fields(RunReport) if f.init})
     job = next(r for r in done.results if r.job == "report")
     result.figures = job.data.as_dict() if job.data is not None else None
     if pdf:

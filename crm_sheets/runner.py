@@ -12,10 +12,12 @@ write), save the new states, then deliver; a later run's sheet shows what was de
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib
 import inspect
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +40,10 @@ _JOB_TARGETS = {
     "unmerge": ("crm_sheets.jobs.dedupe", "unmerge"),  # on demand only, never part of `run`
 }
 MAX_ATTEMPTS = 3  # re-read and re-run when the file changed under us
+# Jobs that make tens of thousands of changes and findings: the garbage collector would rescan the
+# tables' live objects again and again for nothing (dedupe at 100k leads: 7.5 s of CPU with it, 6.9 s
+# without; at 10k, 0.50 s and 0.46 s). The runner decides this; a job never touches process-wide state.
+GC_PAUSED_FOR = frozenset({"dedupe"})
 
 
 def job_function(name: str) -> Callable[..., JobResult] | None:
@@ -125,18 +131,32 @@ def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[st
         fn = job_function(name)
         if fn is None:
             raise UsageError(f"the {name} job is not available in this version", hint=f"available: {', '.join(available_jobs())}")
-        result = fn(tables, now=now, **(options or {}).get(name, {}))
+        with collector_paused(name in GC_PAUSED_FOR):
+            result = fn(tables, now=now, **(options or {}).get(name, {}))
         result.changes.apply_to(tables)
         merged.extend(result.changes)
         results.append(result)
     for name, t in tables.tables.items():
         if t.next_id != start_ids[name] or t.assigned_ids:
             merged.sequences[name] = max(t.next_id, merged.sequences.get(name, 0))
-    _audit_rows(tables, merged, now)
+    audit_rows(tables, merged, now)
     return results, merged
 
 
-def _audit_rows(tables: Tables, changes: ChangeSet, now: datetime) -> None:
+@contextmanager
+def collector_paused(paused: bool = True):
+    """Pause the cyclic garbage collector inside the block (if it runs); it is back on afterwards."""
+    if not paused or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def audit_rows(tables: Tables, changes: ChangeSet, now: datetime) -> None:
     """Every automated change is logged in the Audit Log table (when the workbook has one)."""
     if not changes.audit or "audit_log" not in tables:
         return

@@ -22,9 +22,9 @@ COMMANDS = {"new": "new_workbook", "run": "run", "check": "check", "dedupe": "de
             "unmerge": "unmerge", "report": "report", "demo": "demo"}
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    return crm_sheets.new_workbook(tmp_path_factory.mktemp("api") / "crm.xlsx", sample_data=200, now=NOW)
+@pytest.fixture
+def built(built_book):
+    return built_book(sample_data=200, now=NOW)
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_every_flag_has_the_name_of_the_keyword_it_feeds(command):
 
 
 @pytest.mark.parametrize("args, call", [
-    (["run", "--dry-run"], lambda path: crm_sheets.run(path, dry_run=True, now=NOW)),
+    pytest.param(["run", "--dry-run"], lambda path: crm_sheets.run(path, dry_run=True, now=NOW), marks=pytest.mark.slow),
     (["check", "--fix"], lambda path: crm_sheets.check(path, fix=True, now=NOW)),
     (["dedupe", "--dry-run"], lambda path: crm_sheets.dedupe(path, dry_run=True, now=NOW)),
     (["automate", "--dry-run"], lambda path: crm_sheets.automate(path, dry_run=True, now=NOW)),

@@ -38,9 +38,9 @@ def sales_fr(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("template", TEMPLATES)
-def test_every_template_builds_with_a_sheet_and_an_excel_table_per_schema_table(tmp_path, template, lang):
+def test_every_template_builds_with_a_sheet_and_an_excel_table_per_schema_table(built_book, template, lang):
     schema = load_schema(template)
-    path = build_workbook(tmp_path / "crm.xlsx", template, lang, now=NOW)
+    path = built_book(template, lang, now=NOW)
     wb = calamine(path, tables=True)
     names = wb.sheet_names
     assert names[0] == ("Accueil" if lang == "fr" else "Start")
@@ -55,9 +55,9 @@ def test_every_template_builds_with_a_sheet_and_an_excel_table_per_schema_table(
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("template", TEMPLATES)
-def test_every_typed_column_carries_validation(tmp_path, template, lang):
+def test_every_typed_column_carries_validation(built_book, template, lang):
     schema = load_schema(template)
-    path = build_workbook(tmp_path / "crm.xlsx", template, lang, now=NOW)
+    path = built_book(template, lang, now=NOW)
     typed = {"id", "dropdown", "tags", "reference", "user", "checkbox", "date", "datetime", "integer", "number",
              "money", "percent", "email", "phone", "url"}
     for t in schema.tables.values():
@@ -148,6 +148,7 @@ def test_any_text_comes_back_exactly_as_given(tmp_path, fast):
     assert sheet_xml(path, "Leads").find(".//m:f", NS) is None
 
 
+@pytest.mark.slow  # over a second
 def test_the_fast_writer_gives_the_same_workbook_as_xlsxwriters_own(tmp_path):
     (tmp_path / "fast").mkdir()
     (tmp_path / "slow").mkdir()
@@ -315,6 +316,7 @@ def test_an_existing_file_is_not_replaced_without_force(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crm.xlsx"]
 
 
+@pytest.mark.slow  # over a second
 def test_force_keeps_a_backup_of_the_replaced_file(tmp_path):
     path = tmp_path / "crm.xlsx"
     path.write_bytes(b"my precious workbook")

@@ -189,6 +189,7 @@ def add_own_column(path: Path, header: str, values: dict[str, str]) -> None:
     wb.save(path)
 
 
+@pytest.mark.slow  # over a second
 def test_unmerge_restores_the_row_its_own_columns_and_its_references(path, tmp_path):
     dry, result = dedupe_json(path, "--dry-run")
     merged = [(f["record_id"], f["value"]) for f in result["findings"]

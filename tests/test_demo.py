@@ -59,6 +59,7 @@ def test_the_demo_workbook_shows_outbox_issues_dashboard_audit_and_merges(demo_r
     assert all(r[1] == "leads" and r[2].startswith("L-") for r in merged[1:])
 
 
+@pytest.mark.slow  # over a second
 def test_a_second_demo_in_the_same_directory_fires_the_automations_again(demo_run, tmp_path):
     first = demo(tmp_path, sample_data=60, now=NOW)[1]
     second = demo(tmp_path, sample_data=60, now=NOW)[1]

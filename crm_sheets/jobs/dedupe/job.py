@@ -7,7 +7,6 @@ existing account, is linked through its Contact / Account column, never merged a
 """
 from __future__ import annotations
 
-import gc
 import json
 from datetime import datetime
 from typing import Any
@@ -31,13 +30,7 @@ def dedupe(tables: Tables, *, now: datetime, dry_run: bool = False) -> JobResult
 
     With ``dry_run`` the change set is empty; findings and stats say what would be done.
     """
-    collecting = gc.isenabled()
-    gc.disable()  # tens of thousands of new changes and findings would rescan the tables' live objects for nothing
-    try:
-        return _dedupe(tables, now=now, dry_run=dry_run)
-    finally:
-        if collecting:
-            gc.enable()
+    return _dedupe(tables, now=now, dry_run=dry_run)  # the runner pauses the garbage collector for it (GC_PAUSED_FOR)
 
 
 def _dedupe(tables: Tables, *, now: datetime, dry_run: bool) -> JobResult:
