@@ -53,9 +53,10 @@ def test_every_flag_has_the_name_of_the_keyword_it_feeds(command):
 
 @pytest.mark.parametrize("args, call", [
     pytest.param(["run", "--dry-run"], lambda path: crm_sheets.run(path, dry_run=True, now=NOW), marks=pytest.mark.slow),
-    (["check", "--fix"], lambda path: crm_sheets.check(path, fix=True, now=NOW)),
-    (["dedupe", "--dry-run"], lambda path: crm_sheets.dedupe(path, dry_run=True, now=NOW)),
-    (["automate", "--dry-run"], lambda path: crm_sheets.automate(path, dry_run=True, now=NOW)),
+    pytest.param(["check", "--fix"], lambda path: crm_sheets.check(path, fix=True, now=NOW), marks=pytest.mark.slow),
+    pytest.param(["dedupe", "--dry-run"], lambda path: crm_sheets.dedupe(path, dry_run=True, now=NOW), marks=pytest.mark.slow),
+    pytest.param(["automate", "--dry-run"], lambda path: crm_sheets.automate(path, dry_run=True, now=NOW),
+                 marks=pytest.mark.slow),
     (["report"], lambda path: crm_sheets.report(path, now=NOW)),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else "")
 def test_a_commands_json_is_exactly_the_library_result(twins, args, call):
@@ -105,6 +106,7 @@ def test_open_workbook_gives_the_typed_tables(built):
     assert len(leads) == 200 and leads.index[0].startswith("L-") and str(leads["created"].dtype).startswith("datetime64")
 
 
+@pytest.mark.slow  # builds a workbook of its own
 def test_the_old_keyword_sample_leads_still_builds_sample_data(tmp_path):
     path = crm_sheets.new_workbook(tmp_path / "crm.xlsx", sample_leads=50, now=NOW)
     assert len(api.open_workbook(path)["leads"].df) == 50

@@ -33,7 +33,7 @@ NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
-@pytest.fixture(scope="module", params=["en", "fr"])
+@pytest.fixture(scope="module", params=["en", pytest.param("fr", marks=pytest.mark.slow)])  # fr: the full suite
 def built(request, built_book):
     lang = request.param
     return lang, built_book(lang=lang, sample_data=LEADS, now=NOW)
