@@ -35,7 +35,7 @@ def workbook_for(leads: int, cache: Path) -> Path:
     if not path.exists():
         t = time.perf_counter()
         part = path.with_suffix(".part.xlsx")
-        new_workbook(part, sample_leads=leads, now=NOW, force=True)
+        new_workbook(part, sample_data=leads, now=NOW, force=True)
         part.rename(path)
         print(f"  built {path.name} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t:.0f} s", flush=True)
     return path
@@ -83,7 +83,7 @@ def child(path: str, fix: bool, cached: bool = False) -> dict:
     from crm_sheets.jobs.check import check
     from crm_sheets.model.changeset import ChangeSet
     from crm_sheets.outbox import Outbox, outbox_path
-    from crm_sheets.runner import _audit_rows
+    from crm_sheets.runner import audit_rows
     from crm_sheets.store import open_store
 
     times: dict[str, float] = {}
@@ -113,7 +113,7 @@ def child(path: str, fix: bool, cached: bool = False) -> dict:
     def apply_in_memory() -> ChangeSet:  # what runner.run_jobs does after the job
         result.changes.apply_to(tables)
         merged = ChangeSet().extend(result.changes)
-        _audit_rows(tables, merged, NOW)
+        audit_rows(tables, merged, NOW)
         return merged
 
     changes = phase("apply", apply_in_memory)

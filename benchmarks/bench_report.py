@@ -97,7 +97,7 @@ def built_workbook(n: int) -> Path:
         from crm_sheets.workbook import new_workbook
 
         CACHE.mkdir(parents=True, exist_ok=True)
-        new_workbook(path, sample_leads=n, seed=SEED, now=NOW, force=True)
+        new_workbook(path, sample_data=n, seed=SEED, now=NOW, force=True)
     return path
 
 

@@ -83,24 +83,24 @@ def cli() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing file (a backup of it is kept beside it).")
 def new(path: Path, template: str, lang: str, sample_data: int, seed: int, force: bool) -> None:
     """Create a new CRM workbook at PATH from a template (a .xlsm PATH also gets the Refresh/Check/Dedupe buttons)."""
-    from crm_sheets.workbook import new_workbook
+    from crm_sheets.api import new_workbook
 
     with console.status(f"Building {path.name}"):
-        out = new_workbook(path, template=template, lang=lang, sample_leads=sample_data, seed=seed, force=force)
+        out = new_workbook(path, template=template, lang=lang, sample_data=sample_data, seed=seed, force=force)
     console.print(f"Created [bold]{out}[/] ({template}, {lang}{f', {sample_data} sample leads' if sample_data else ''}).")
 
 
 @cli.command("run")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--job", "jobs", multiple=True, help="Run only this job (repeatable). Default: every job, in order.")
+@click.option("--fix/--no-fix", "fix", default=True, show_default=True, help="Let check apply its safe fixes.")
 @click.option("--dry-run", "dry_run", is_flag=True, help="Compute everything, write nothing.")
 @job_options
-def run_cmd(path: Path, jobs: tuple[str, ...], dry_run: bool, as_json: bool, now: datetime | None) -> None:
+def run_cmd(path: Path, jobs: tuple[str, ...], fix: bool, dry_run: bool, as_json: bool, now: datetime | None) -> None:
     """Run every job (check, dedupe, automate, report) over one read and one write of PATH."""
-    from crm_sheets.runner import run
+    from crm_sheets.api import run
 
-    report = run(path, list(jobs) or None, now=now, dry_run=dry_run, options={"check": {"fix": True}}, on_step=_step)
-    _finish(report, as_json)
+    _finish(run(path, list(jobs) or None, fix=fix, dry_run=dry_run, now=now, on_step=_step), as_json)
 
 
 @cli.command()
@@ -110,10 +110,9 @@ def run_cmd(path: Path, jobs: tuple[str, ...], dry_run: bool, as_json: bool, now
 @job_options
 def check(path: Path, fix: bool, dry_run: bool, as_json: bool, now: datetime | None) -> None:
     """Validate every record of PATH and list the problems in the Data Issues sheet."""
-    from crm_sheets.runner import run
+    from crm_sheets.api import check
 
-    report = run(path, ["check"], now=now, dry_run=dry_run, options={"check": {"fix": fix}}, on_step=_step)
-    _finish(report, as_json)
+    _finish(check(path, fix=fix, dry_run=dry_run, now=now, on_step=_step), as_json)
 
 
 @cli.command()
@@ -122,10 +121,9 @@ def check(path: Path, fix: bool, dry_run: bool, as_json: bool, now: datetime | N
 @job_options
 def dedupe(path: Path, dry_run: bool, as_json: bool, now: datetime | None) -> None:
     """Find and merge duplicate leads, contacts and accounts in PATH (reversibly)."""
-    from crm_sheets.runner import run
+    from crm_sheets.api import dedupe
 
-    report = run(path, ["dedupe"], now=now, dry_run=dry_run, options={"dedupe": {"dry_run": dry_run}}, on_step=_step)
-    _finish(report, as_json)
+    _finish(dedupe(path, dry_run=dry_run, now=now, on_step=_step), as_json)
 
 
 @cli.command()
@@ -134,10 +132,9 @@ def dedupe(path: Path, dry_run: bool, as_json: bool, now: datetime | None) -> No
 @job_options
 def automate(path: Path, dry_run: bool, as_json: bool, now: datetime | None) -> None:
     """Run the rule sheets of PATH: scoring, assignment, automations, sequences, digests; send through the outbox."""
-    from crm_sheets.runner import run
+    from crm_sheets.api import automate
 
-    report = run(path, ["automate"], now=now, dry_run=dry_run, on_step=_step)
-    _finish(report, as_json)
+    _finish(automate(path, dry_run=dry_run, now=now, on_step=_step), as_json)
 
 
 @cli.command()
@@ -182,10 +179,9 @@ def outbox(path: Path, status: str | None, confirm: str | None, delivered: bool 
 @job_options
 def unmerge(path: Path, record_id: str, as_json: bool, now: datetime | None) -> None:
     """Restore a merged record RECORD_ID and its references in PATH."""
-    from crm_sheets.runner import run
+    from crm_sheets.api import unmerge
 
-    report = run(path, ["unmerge"], now=now, options={"unmerge": {"record_id": record_id}}, on_step=_step)
-    _finish(report, as_json)
+    _finish(unmerge(path, record_id, now=now, on_step=_step), as_json)
 
 
 @cli.command("report")
@@ -195,25 +191,10 @@ def unmerge(path: Path, record_id: str, as_json: bool, now: datetime | None) -> 
 @job_options
 def report_cmd(path: Path, pdf: Path | None, as_json: bool, now: datetime | None) -> None:
     """Regenerate the dashboard, report sheets, board and calendar of PATH; --pdf prints them to one PDF."""
-    from crm_sheets.runner import run
+    from crm_sheets.api import report
 
-    now = now or datetime.now().replace(microsecond=0)  # one clock for the sheets and the figures printed
-    report = run(path, ["report"], now=now, on_step=_step)
-    if pdf:
-        from crm_sheets.export.pdf import export_pdf
-
-        _step(f"Printing the reports to {pdf.name} with LibreOffice")
-        export_pdf(path, pdf, [s.name for r in report.results for s in r.changes.sheets])
-    if as_json:
-        from crm_sheets.jobs.report import compute
-
-        data = {**report.as_dict(), "pdf": str(pdf) if pdf else None, "figures": compute(report.tables, now).as_dict()}
-        click.echo(json.dumps(data, indent=2, default=str))
-    else:
-        _render(report)
-        if pdf:
-            console.print(f"Printed the reports to [bold]{pdf}[/].")
-    sys.exit(EXIT_FINDINGS if report.errors else EXIT_OK)
+    _finish(report(path, pdf=pdf, now=now, on_step=_step), as_json,
+            note=f"Printed the reports to [bold]{pdf}[/]." if pdf else None)
 
 
 @cli.command()
@@ -223,10 +204,10 @@ def report_cmd(path: Path, pdf: Path | None, as_json: bool, now: datetime | None
 @job_options
 def demo(directory: Path, sample_data: int, lang: str, as_json: bool, now: datetime | None) -> None:
     """Create a sample workbook in DIRECTORY and run every job on it."""
-    from crm_sheets.workbook import demo as run_demo
+    from crm_sheets.api import demo as run_demo
 
     with console.status("Building the demo workbook"):
-        path, report = run_demo(directory, sample_leads=sample_data, lang=lang, now=now, on_step=_step)
+        path, report = run_demo(directory, sample_data=sample_data, lang=lang, now=now, on_step=_step)
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, default=str))
         return
@@ -379,11 +360,13 @@ def forms_serve(path: Path, host: str, port: int, base_url: str, allow_origins: 
     serve(config, host=host, port=port)
 
 
-def _finish(report, as_json: bool) -> None:
+def _finish(report, as_json: bool, note: str | None = None) -> None:
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, default=str))
     else:
         _render(report)
+        if note:
+            console.print(note)
     sys.exit(EXIT_FINDINGS if report.errors else EXIT_OK)
 
 

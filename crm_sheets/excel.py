@@ -35,9 +35,8 @@ def _refresh(job: str, vba: str | None, book: Any) -> Any:
     book = book if book is not None else caller_book()
     path = Path(book.fullname) if book is not None else workbook_from_argv()
     jobs = None if job == "run" else [job]
-    options = {"check": {"fix": True}} if job in ("run", "check") else None
     try:
-        report = run_logged(path, jobs, trigger="button", options=options)
+        report = run_logged(path, jobs, trigger="button")  # the library's run: check with its safe fixes
     except WorkbookBusy as exc:
         raise WorkbookBusy(f"{exc}", hint="the changes are kept and written by the next run once the workbook "
                                            "is closed (crm-sheets run), or by the schedule") from None

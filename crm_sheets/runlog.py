@@ -202,7 +202,8 @@ def run_logged(path: str | Path, jobs: list[str] | None = None, *, trigger: str,
                **kwargs: Any):
     """`runner.run` for the schedule, the buttons and the menu: a run that fails (busy workbook, unreadable
     file) is recorded in the Runs history too, then the error goes on to the caller."""
-    from crm_sheets.runner import available_jobs, run
+    from crm_sheets.api import run
+    from crm_sheets.runner import available_jobs
 
     now = now or datetime.now().replace(microsecond=0)
     t0 = time.monotonic()

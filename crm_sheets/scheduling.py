@@ -191,7 +191,7 @@ RunFunction = Callable[[str, list[str], dt.datetime], Any]
 def _default_run(path: str, jobs: list[str], now: dt.datetime) -> Any:
     from crm_sheets.runlog import run_logged
 
-    return run_logged(path, jobs, trigger="schedule", now=now, options={"check": {"fix": True}})
+    return run_logged(path, jobs, trigger="schedule", now=now)
 
 
 class Scheduler:

@@ -105,7 +105,7 @@ def _identity(workbook: str) -> str:
 def _default_run(workbook: str, jobs: list[str] | None, trigger: str, now: datetime) -> Any:
     from crm_sheets.runlog import run_logged
 
-    return run_logged(workbook, jobs, trigger=trigger, now=now, options={"check": {"fix": True}})
+    return run_logged(workbook, jobs, trigger=trigger, now=now)
 
 
 def summary(report: Any, *, trigger: str, started: datetime, finished: datetime, first_errors: int = 5) -> dict[str, Any]:

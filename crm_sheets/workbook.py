@@ -17,13 +17,17 @@ def new_workbook(
     *,
     template: str = "sales",
     lang: str = "en",
-    sample_leads: int = 0,
+    sample_data: int = 0,
     seed: int = 7,
     force: bool = False,
     now: datetime | None = None,
+    sample_leads: int | None = None,
 ) -> Path:
-    """Build a workbook from ``template`` at ``path``; with ``sample_leads``, fill it with sample data."""
+    """Build a workbook from ``template`` at ``path``; with ``sample_data``, fill it with that many sample
+    leads (and matching accounts, deals, activities...). ``sample_leads`` is the old name of ``sample_data``."""
     from crm_sheets.builder import build_workbook
+
+    sample_leads = sample_data if sample_leads is None else sample_leads
 
     if lang not in LANGUAGES:
         raise UsageError(f"unknown language {lang!r}", hint=f"choose one of {', '.join(LANGUAGES)}")
@@ -76,21 +80,23 @@ def _first_report(path: Path, now: datetime | None) -> None:
 def demo(
     directory: str | Path = "demo",
     *,
-    sample_leads: int = 500,
+    sample_data: int = 500,
     lang: str = "en",
     now: datetime | None = None,
     on_step: Callable[[str], None] | None = None,
+    sample_leads: int | None = None,
 ):
-    """Create ``directory/crm.xlsx`` with sample data and run every job on it. Returns (path, RunReport)."""
+    """Create ``directory/crm.xlsx`` with ``sample_data`` sample leads and run every job on it (as
+    `crm-sheets run` does). Returns (path, RunReport). ``sample_leads`` is the old name of ``sample_data``."""
+    from crm_sheets.api import run
     from crm_sheets.outbox import outbox_path
-    from crm_sheets.runner import run
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "crm.xlsx"
-    new_workbook(path, sample_leads=sample_leads, lang=lang, force=True, now=now)
+    new_workbook(path, sample_data=sample_data if sample_leads is None else sample_leads, lang=lang, force=True, now=now)
     # A new demo workbook starts automate afresh: the state of a previous demo's records would make
     # today's sample records look already seen, and nothing would fire.
     outbox_path(path).unlink(missing_ok=True)
-    report = run(path, now=now, options={"check": {"fix": True}}, on_step=on_step)
+    report = run(path, now=now, on_step=on_step)
     return path, report

@@ -88,6 +88,44 @@ def web_server():
     server.shutdown()
 
 
+# -- workbooks built once per test session ------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    """built_book(template="sales", lang="en", *, sample_data=0, leads=None, now=None) -> the path of a
+    workbook built once per session for these arguments: with ``sample_data`` sample leads, or with the
+    ``leads`` DataFrame as its Leads (the same object is the same workbook). Shared by every test that
+    asks for it: copy it with helpers.fresh_copy before changing it."""
+    from crm_sheets.builder import build_workbook
+    from crm_sheets.workbook import new_workbook
+
+    built = {}
+
+    def make(template="sales", lang="en", *, sample_data=0, leads=None, now=None):
+        key = (template, lang, sample_data, id(leads), now)
+        if key not in built:
+            path = tmp_path_factory.mktemp(f"{template}-{lang}") / "crm.xlsx"
+            if leads is not None:
+                built[key] = build_workbook(path, schema=template, lang=lang, data={"leads": leads}, now=now)
+            else:
+                built[key] = new_workbook(path, template=template, lang=lang, sample_data=sample_data, now=now)
+            built[key, "keep"] = leads  # the id in the key stays this object's
+        return built[key]
+
+    return make
+
+
+# -- the quick loop: tests that start a real server are slow (pytest -m "not slow" leaves them out) ----
+
+_SERVERS = {"mail_server", "web_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _SERVERS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 # -- CI: the real components must be there, so that no test is skipped for want of them ----------
 
 def pytest_sessionstart(session):

@@ -13,7 +13,6 @@ from datetime import datetime
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from python_calamine import CalamineWorkbook
 
 from crm_sheets.builder import build_workbook
 from crm_sheets.builder.layout import template_rows
@@ -23,13 +22,12 @@ from crm_sheets.outbox import Outbox, outbox_path
 from crm_sheets.runner import run
 from crm_sheets.sample import generate
 from crm_sheets.store import open_store
+from helpers import grid
 
 pytestmark = pytest.mark.slow
 NOW = datetime(2026, 11, 2, 9, 0)  # a Monday: the weekly digest is due
 
 
-def sheet(path, name):
-    return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(name).to_python()
 
 
 def sample_workbook(path, smtp_port=None, extra_automations=(), **settings):
@@ -63,7 +61,7 @@ def test_sample_workbook_emails_arrive_once_with_merge_fields_and_show_in_the_ou
 
     welcome = [m for m in inbox.messages if m["To"] == "eva@stone.example"]
     assert [m["Subject"] for m in welcome] == ["Welcome, Eva"]
-    owner = {r[0]: r for r in sheet(path, "Leads")[1:]}["L-09999"][14]
+    owner = {r[0]: r for r in grid(path, "Leads")[1:]}["L-09999"][14]
     assert owner, "the new lead was assigned before the email named its owner"
     body = welcome[0].get_body(("plain",)).get_content()
     assert f"{owner} will be in touch" in body and "unsubscribe" in body
@@ -71,24 +69,24 @@ def test_sample_workbook_emails_arrive_once_with_merge_fields_and_show_in_the_ou
     digests = [m for m in inbox.messages if m["Subject"].startswith("Your week:")]
     assert digests and all(m["To"].endswith("@brightlane.io") for m in digests)
 
-    outbox = sheet(path, "Outbox")
+    outbox = grid(path, "Outbox")
     assert outbox[2] == ["Status", "Kind", "To / channel", "Subject / text", "Record", "Queued at", "Error"]
     shown = {r[2]: r[0] for r in outbox[3:]}
     assert shown["eva@stone.example"] == "Sent", "the sheet shows what this run delivered, as the summary does"
-    activities = [r for r in sheet(path, "Activities")[1:] if r[8] == "L-09999"]
+    activities = [r for r in grid(path, "Activities")[1:] if r[8] == "L-09999"]
     assert [(r[2], r[5]) for r in activities] == [("Email", "Welcome, Eva")]
 
     again = run(path, ["automate"], now=NOW)
     assert again.results[0].effects == [] and again.delivery["sent"] == []
     assert len(inbox.messages) == len(emails), "running twice sends nothing more"
-    assert {r[2]: r[0] for r in sheet(path, "Outbox")[3:]}["eva@stone.example"] == "Sent"
+    assert {r[2]: r[0] for r in grid(path, "Outbox")[3:]}["eva@stone.example"] == "Sent"
 
 
 def test_without_a_mail_server_emails_wait_in_the_outbox_sheet(tmp_path):
     path = sample_workbook(tmp_path / "crm.xlsx")
     report = run(path, ["automate"], now=NOW)
     assert report.delivery["sent"] == [] and "welcome-new-leads:L-09999:created" in report.delivery["waiting"]
-    rows = sheet(path, "Outbox")
+    rows = grid(path, "Outbox")
     assert ["Queued", "Email", "eva@stone.example", "Welcome, Eva", "L-09999", "2026-11-02 09:00:00", ""] in rows
 
 
@@ -117,7 +115,7 @@ def test_chat_and_webhook_posts_reach_a_local_server_once_after_a_deal_is_won(tm
     hook_body = next(b for p, _, b in received if p == "/hook")
     assert (hook_body["id"], hook_body["trigger_value"], hook_body["record"]["stage"]) == (open_deal, "closed won", "Closed won")
     assert {k for _, k, _ in received} == {f"deal-won:{open_deal}:closed won", f"won-to-accounting:{open_deal}:closed won"}
-    notes = [r for r in sheet(path, "Activities")[1:] if r[9] == open_deal and r[2] == "Chat"]
+    notes = [r for r in grid(path, "Activities")[1:] if r[9] == open_deal and r[2] == "Chat"]
     assert len(notes) == 1, "the chat note is on the deal's timeline"
 
     run(path, ["automate"], now=NOW.replace(hour=11))
@@ -156,7 +154,7 @@ def test_a_crash_after_handing_over_an_email_leaves_it_unknown_never_sent_twice(
     recipients = [m["To"] for m in inbox.messages]
     assert recipients.count(recipients[0]) == 1, "no silent second copy; the others were sent once"
     run(path, ["automate"], now=NOW)  # the sheet shows the outbox as of the previous delivery
-    assert sheet(path, "Outbox")[3][0] == "Unknown: please confirm"
+    assert grid(path, "Outbox")[3][0] == "Unknown: please confirm"
 
 
 def test_cli_dry_run_prints_the_library_result_and_queues_nothing(tmp_path):
@@ -212,7 +210,7 @@ def test_the_run_summary_the_outbox_sheet_and_the_outbox_command_count_alike(tmp
 
     labels = {"Queued": "waiting", "Failed (will retry)": "failed (will retry)", "Failed: needs you": "failed for good",
               "Unknown: please confirm": "to confirm"}
-    rows = sheet(path, "Outbox")
+    rows = grid(path, "Outbox")
     shown = {word: sum(1 for r in rows[3:] if r[0] == label) for label, word in labels.items()}
     listed = json.loads(CliRunner().invoke(cli, ["outbox", str(path), "--json"]).output)
     states = {"waiting": "waiting", "retrying": "failed (will retry)", "failed": "failed for good", "unknown": "to confirm"}
@@ -237,7 +235,7 @@ def test_a_failing_chat_webhook_url_never_reaches_the_workbook_the_outbox_file_o
     listed = CliRunner().invoke(cli, ["outbox", str(path), "--json"]).output
     errors = [d["error"] for d in json.loads(listed) if d["kind"] == "chat"]
     assert errors and all("cannot reach the team chat webhook" in e for e in errors)
-    outbox_rows = [r for r in sheet(path, "Outbox")[3:] if r[1] == "Team chat"]
+    outbox_rows = [r for r in grid(path, "Outbox")[3:] if r[1] == "Team chat"]
     assert outbox_rows and all("cannot reach the team chat webhook" in r[6] for r in outbox_rows)
 
     written = [result.output.encode(), listed.encode()]

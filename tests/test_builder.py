@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from crm_sheets.store.safety import list_backups
-import python_calamine as pc
 
+import python_calamine as pc
+from helpers import calamine, grid
 from _builder_helpers import NOW, NS, cell, defined_names, sales_data, sheet_xml, validations
 from crm_sheets.builder import build_workbook
 from crm_sheets.builder.layout import META_SHEET
@@ -19,14 +20,8 @@ from crm_sheets.model.schema import LANGUAGES, available_templates, load_schema
 from crm_sheets.model.tables import column_letter
 
 TEMPLATES = available_templates()
-
-
-def _read(path: Path) -> pc.CalamineWorkbook:
-    return pc.CalamineWorkbook.from_path(str(path), load_tables=True)
-
-
-def _rows(path: Path, sheet: str) -> list[list]:
-    return _read(path).get_sheet_by_name(sheet).to_python()
+# English in the quick loop (the French workbook has tests of its own there); every language in the full suite.
+EVERY_LANGUAGE = [lang if lang == "en" else pytest.param(lang, marks=pytest.mark.slow) for lang in LANGUAGES]
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +38,12 @@ def sales_fr(tmp_path_factory) -> Path:
 # Every template, every language
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("lang", EVERY_LANGUAGE)
 @pytest.mark.parametrize("template", TEMPLATES)
-def test_every_template_builds_with_a_sheet_and_an_excel_table_per_schema_table(tmp_path, template, lang):
+def test_every_template_builds_with_a_sheet_and_an_excel_table_per_schema_table(built_book, template, lang):
     schema = load_schema(template)
-    path = build_workbook(tmp_path / "crm.xlsx", template, lang, now=NOW)
-    wb = _read(path)
+    path = built_book(template, lang, now=NOW)
+    wb = calamine(path, tables=True)
     names = wb.sheet_names
     assert names[0] == ("Accueil" if lang == "fr" else "Start")
     assert names[-2:] == [("Listes" if lang == "fr" else "Lists"), META_SHEET]
@@ -60,11 +55,11 @@ def test_every_template_builds_with_a_sheet_and_an_excel_table_per_schema_table(
         assert wb.get_sheet_by_name(t.sheet_name(lang)).to_python()[0] == [f.header(lang) for f in t.fields]
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("lang", EVERY_LANGUAGE)
 @pytest.mark.parametrize("template", TEMPLATES)
-def test_every_typed_column_carries_validation(tmp_path, template, lang):
+def test_every_typed_column_carries_validation(built_book, template, lang):
     schema = load_schema(template)
-    path = build_workbook(tmp_path / "crm.xlsx", template, lang, now=NOW)
+    path = built_book(template, lang, now=NOW)
     typed = {"id", "dropdown", "tags", "reference", "user", "checkbox", "date", "datetime", "integer", "number",
              "money", "percent", "email", "phone", "url"}
     for t in schema.tables.values():
@@ -80,15 +75,15 @@ def test_every_typed_column_carries_validation(tmp_path, template, lang):
 
 
 def test_french_workbook_has_french_sheet_names_headers_and_labels_with_the_same_keys(sales_fr):
-    wb = _read(sales_fr)
+    wb = calamine(sales_fr, tables=True)
     assert {"Prospects", "Affaires", "Paramètres", "Listes", "Étapes"} <= set(wb.sheet_names)
     leads = wb.get_table_by_name("Leads").to_python()
     assert leads[0][:3] == ["L-00001", "Ana", "Lopez"]
     assert "Qualifié" in leads[0] and "Recommandation" in leads[0]
-    lists = _rows(sales_fr, "Listes")
+    lists = grid(sales_fr, "Listes")
     status_col = lists[0].index("Statut du prospect")
     assert [r[status_col] for r in lists[1:6]] == ["Nouveau", "Contacté", "Qualifié", "Non qualifié", "Converti"]
-    settings = _rows(sales_fr, "Paramètres")
+    settings = grid(sales_fr, "Paramètres")
     assert settings[0] == ["Paramètre", "Valeur", "Description"]
     assert ["hot_lead_score", 70.0] == settings[[r[0] for r in settings].index("hot_lead_score")][:2]
     assert "chauds" in settings[[r[0] for r in settings].index("hot_lead_score")][2]
@@ -108,7 +103,7 @@ def test_unknown_language_is_refused_with_the_valid_ones(tmp_path):
 
 
 def test_dropdown_keys_are_written_as_labels_and_unknown_values_as_typed(sales_en):
-    leads = _read(sales_en).get_table_by_name("Leads")
+    leads = calamine(sales_en, tables=True).get_table_by_name("Leads")
     rows = {r[0]: dict(zip(leads.columns, r)) for r in leads.to_python()}
     assert rows["L-00001"]["Status"] == "Qualified"
     assert rows["L-00001"]["Source"] == "Referral"
@@ -118,7 +113,7 @@ def test_dropdown_keys_are_written_as_labels_and_unknown_values_as_typed(sales_e
 
 
 def test_typed_values_come_back_typed_and_bad_ones_as_the_text_typed(sales_en):
-    wb = _read(sales_en)
+    wb = calamine(sales_en, tables=True)
     leads = {r[0]: r for r in wb.get_table_by_name("Leads").to_python()}
     cols = wb.get_table_by_name("Leads").columns
     assert leads["L-00002"][cols.index("Opted out")] is True
@@ -134,7 +129,7 @@ def test_a_value_starting_with_equals_stays_text_never_a_formula(sales_en):
     assert sheet.find(".//m:f", NS) is None
     c = cell(sheet, "B4")
     assert c.get("t") in ("s", "inlineStr")
-    assert _read(sales_en).get_table_by_name("Leads").to_python()[2][1] == '=HYPERLINK("http://evil")'
+    assert calamine(sales_en, tables=True).get_table_by_name("Leads").to_python()[2][1] == '=HYPERLINK("http://evil")'
 
 
 TRICKY_TEXTS = ["<r>not rich text</r>", "a < b & c > d", "bell\x07here", "typed _x0041_ literally",
@@ -147,7 +142,7 @@ def test_any_text_comes_back_exactly_as_given(tmp_path, fast):
     leads = pd.DataFrame({"last_name": TRICKY_TEXTS, "notes": TRICKY_TEXTS},
                          index=pd.Index([f"L-{i:05d}" for i in range(1, n + 1)], name="id"))
     path = build_workbook(tmp_path / "crm.xlsx", data={"leads": leads}, now=NOW, fast=fast)
-    table = _read(path).get_table_by_name("Leads")
+    table = calamine(path, tables=True).get_table_by_name("Leads")
     rows = table.to_python()
     col = table.columns.index("Last name")
     assert [r[col] for r in rows] == TRICKY_TEXTS
@@ -155,12 +150,13 @@ def test_any_text_comes_back_exactly_as_given(tmp_path, fast):
     assert sheet_xml(path, "Leads").find(".//m:f", NS) is None
 
 
+@pytest.mark.slow  # over a second
 def test_the_fast_writer_gives_the_same_workbook_as_xlsxwriters_own(tmp_path):
     (tmp_path / "fast").mkdir()
     (tmp_path / "slow").mkdir()
     fast = build_workbook(tmp_path / "fast" / "crm.xlsx", "sales", "fr", sales_data(), now=NOW)
     slow = build_workbook(tmp_path / "slow" / "crm.xlsx", "sales", "fr", sales_data(), now=NOW, fast=False)
-    a, b = _read(fast), _read(slow)
+    a, b = calamine(fast, tables=True), calamine(slow, tables=True)
     assert a.sheet_names == b.sheet_names
     for name in a.sheet_names:
         assert a.get_sheet_by_name(name).to_python() == b.get_sheet_by_name(name).to_python(), name
@@ -185,7 +181,7 @@ def test_money_shows_the_currency_of_its_row_or_of_the_settings(sales_en):
 
 
 def test_meta_sheet_is_hidden_and_holds_template_language_and_next_ids(sales_en):
-    wb = _read(sales_en)
+    wb = calamine(sales_en, tables=True)
     assert wb.sheets_metadata[-1].visible == pc.SheetVisibleEnum.Hidden
     meta = dict(wb.get_sheet_by_name(META_SHEET).to_python()[1:])
     assert meta["template"] == "sales" and meta["lang"] == "en" and meta["schema_version"] == 1
@@ -196,7 +192,7 @@ def test_meta_sheet_is_hidden_and_holds_template_language_and_next_ids(sales_en)
 def test_rows_without_an_id_get_the_next_ones(tmp_path):
     leads = pd.DataFrame({"last_name": ["A", "B", "C"]}, index=pd.Index(["L-00004", None, ""], name="id"))
     path = build_workbook(tmp_path / "crm.xlsx", data={"leads": leads}, now=NOW)
-    wb = _read(path)
+    wb = calamine(path, tables=True)
     assert [r[0] for r in wb.get_table_by_name("Leads").to_python()] == ["L-00004", "L-00005", "L-00006"]
     assert dict(wb.get_sheet_by_name(META_SHEET).to_python()[1:])["seq.leads"] == 7
 
@@ -207,7 +203,7 @@ def test_data_for_a_table_the_template_lacks_is_refused(tmp_path):
 
 
 def test_settings_keep_their_english_keys_and_typed_values(sales_en):
-    rows = {r[0]: r[1] for r in _rows(sales_en, "Settings")[1:]}
+    rows = {r[0]: r[1] for r in grid(sales_en, "Settings")[1:]}
     assert rows["currency"] == "USD"
     assert rows["check_title_case"] is True
     assert rows["dedupe_auto_threshold"] == 0.92
@@ -218,7 +214,7 @@ def test_settings_given_with_the_data_replace_the_template_values(tmp_path):
     settings = pd.DataFrame({"setting": ["currency", "hot_lead_score"], "value": ["EUR", 80]})
     accounts = pd.DataFrame({"name": ["Acme"], "annual_revenue": [1000.0]}, index=pd.Index(["A-00001"], name="id"))
     path = build_workbook(tmp_path / "crm.xlsx", "sales", "fr", {"settings": settings, "accounts": accounts}, now=NOW)
-    rows = {r[0]: r[1] for r in _rows(path, "Paramètres")[1:]}
+    rows = {r[0]: r[1] for r in grid(path, "Paramètres")[1:]}
     assert rows["currency"] == "EUR" and rows["hot_lead_score"] == 80 and rows["locale"] == "en-US"
     with zipfile.ZipFile(path) as z:
         assert 'formatCode="#,##0.00 &quot;€&quot;"' in z.read("xl/styles.xml").decode()
@@ -230,7 +226,7 @@ def test_model_tables_are_accepted_as_data(tmp_path):
     schema = load_schema("sales")
     leads = Table(schema.table("leads"), pd.DataFrame({"last_name": ["Lopez"]}, index=pd.Index(["L-00003"], name="id")))
     path = build_workbook(tmp_path / "crm.xlsx", schema, data={"leads": leads}, now=NOW)
-    assert _read(path).get_table_by_name("Leads").to_python()[0][:3] == ["L-00003", "", "Lopez"]
+    assert calamine(path, tables=True).get_table_by_name("Leads").to_python()[0][:3] == ["L-00003", "", "Lopez"]
 
 
 def test_an_empty_table_is_still_an_excel_table_with_one_blank_row(tmp_path):
@@ -291,7 +287,7 @@ def test_overdue_hot_stalled_and_opted_out_rows_are_highlighted(sales_en):
 
 def test_start_sheet_links_to_every_sheet(sales_en):
     schema = load_schema("sales")
-    rows = _rows(sales_en, "Start")
+    rows = grid(sales_en, "Start")
     assert rows[0][0] == "Sales CRM"
     first_col = [r[0] for r in rows]
     for t in schema.tables.values():
@@ -322,13 +318,14 @@ def test_an_existing_file_is_not_replaced_without_force(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crm.xlsx"]
 
 
+@pytest.mark.slow  # over a second
 def test_force_keeps_a_backup_of_the_replaced_file(tmp_path):
     path = tmp_path / "crm.xlsx"
     path.write_bytes(b"my precious workbook")
     build_workbook(path, force=True, now=NOW)
     backups = list_backups(path)
     assert [b.read_bytes() for b in backups] == [b"my precious workbook"]
-    assert "Start" in _read(path).sheet_names
+    assert "Start" in calamine(path, tables=True).sheet_names
     build_workbook(path, force=True, now=NOW)  # a second backup, the first one kept
     assert len(list_backups(path)) == 2 and backups[0].exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [".crm-backups", "crm.xlsx"]

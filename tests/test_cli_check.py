@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import os
 import re
 import shutil
 import zipfile
@@ -15,7 +14,6 @@ from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
-from python_calamine import CalamineWorkbook
 
 from crm_sheets.cli import cli
 from crm_sheets.model.schema import load_schema
@@ -23,7 +21,9 @@ from crm_sheets.model.tables import column_letter, quote_sheet
 from crm_sheets.runner import run
 from crm_sheets.sample import generate
 from crm_sheets.store.reader import read_workbook
-from crm_sheets.workbook import new_workbook
+
+import helpers
+from helpers import fresh_copy
 
 NOW = dt.datetime(2026, 11, 2, 9, 0)
 SEED = 7  # new_workbook's default seed: the truth below is the truth of the built workbook
@@ -33,11 +33,10 @@ NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
-@pytest.fixture(scope="module", params=["en", "fr"])
-def built(request, tmp_path_factory):
+@pytest.fixture(scope="module", params=["en", pytest.param("fr", marks=pytest.mark.slow)])  # fr: the full suite
+def built(request, built_book):
     lang = request.param
-    path = new_workbook(tmp_path_factory.mktemp(f"built-{lang}") / "crm.xlsx", sample_leads=LEADS, lang=lang, now=NOW)
-    return lang, path
+    return lang, built_book(lang=lang, sample_data=LEADS, now=NOW)
 
 
 @pytest.fixture
@@ -55,7 +54,7 @@ def _truth(lang: str):
 def book(built, tmp_path):
     """A fresh copy of the built workbook for one test: (lang, path)."""
     lang, path = built
-    return lang, shutil.copy(path, tmp_path / "crm.xlsx")
+    return lang, fresh_copy(path, tmp_path)
 
 
 def cli_check(path, *args):
@@ -73,24 +72,13 @@ def findings_of(report: dict) -> list[dict]:
 
 
 def grid(path, sheet: str) -> list[list]:
-    st = os.stat(path)
-    return _grid(str(path), (st.st_ino, st.st_mtime_ns, st.st_size), sheet)
-
-
-@functools.lru_cache(maxsize=16)
-def _grid(path: str, _version: tuple, sheet: str) -> list[list]:  # read again whenever the file changes
-    return CalamineWorkbook.from_path(path).get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    return helpers.grid(path, sheet, whole=True)
 
 
 def cell_value(path, address: str):
     """The raw value at an A1 address such as Leads!F12 or 'Campaign Members'!C3."""
-    m = re.fullmatch(r"(?:'((?:[^']|'')+)'|([^!]+))!([A-Z]+)(\d+)", address)
-    assert m, address
-    sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
-    col = sum((ord(ch) - 64) * 26**i for i, ch in enumerate(reversed(m.group(3)))) - 1
-    rows = grid(path, sheet)
-    row = rows[int(m.group(4)) - 1]
-    return row[col] if col < len(row) else ""
+    value = helpers.cell(path, address)
+    return "" if value is None else value
 
 
 class Addresses:
@@ -124,9 +112,6 @@ def sheet_part(path, sheet: str) -> str:
         return z.read(part).decode("utf-8")
 
 
-def every_sheet(path) -> dict[str, list[list]]:
-    book = CalamineWorkbook.from_path(str(path))
-    return {name: book.get_sheet_by_name(name).to_python(skip_empty_area=False) for name in book.sheet_names}
 
 
 def without_generation(sheets: dict[str, list[list]]) -> dict[str, list[list]]:
@@ -242,14 +227,14 @@ def test_fix_repairs_exactly_the_fixable_planted_errors_with_an_audit_row_each(b
 def test_a_second_fix_changes_no_cell_and_finds_the_same_problems(book):
     _, path = book
     _, first = cli_check(path, "--fix")
-    sheets = every_sheet(path)
+    sheets = helpers.grids(path)
     code, second = cli_check(path, "--fix")
     assert code == 1
     [result] = second["results"]
     assert result["stats"]["fixed"] == 0 and result["changes"]["updated_cells"] == 0
     assert result["changes"]["appended_rows"] == 0  # no audit rows: nothing was changed
     # Data Issues too: same findings, same --now (the meta sheet's generation ID says which run wrote it last)
-    assert without_generation(every_sheet(path)) == without_generation(sheets)
+    assert without_generation(helpers.grids(path)) == without_generation(sheets)
     key = lambda f: (f["type"], f["table"], f["record_id"], f["field"], f["cell"], f["message"])  # noqa: E731
     assert sorted(map(key, findings_of(second))) == sorted(map(key, findings_of(first)))
 

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from python_calamine import CalamineWorkbook
 
 from crm_sheets.cli import cli
 from crm_sheets.model import ChangeSet, CellUpdate
 from crm_sheets.model.schema import load_schema
 from crm_sheets.runner import run
 from crm_sheets.store.xlsx import XlsxStore
-from crm_sheets.workbook import new_workbook
+from helpers import fresh_copy, grid, records
 
 NOW = dt.datetime(2026, 11, 2, 9, 0)
 LATER = NOW + dt.timedelta(days=1)
@@ -28,14 +27,14 @@ DECISIONS = SCHEMA.tables["dedupe_decisions"].sheet_name("en")
 REVIEW = SCHEMA.owned_sheet("duplicates_review").sheet_name("en")
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    return new_workbook(tmp_path_factory.mktemp("dedupe") / "crm.xlsx", sample_leads=300, now=NOW)
+@pytest.fixture
+def built(built_book) -> Path:
+    return built_book(sample_data=300, now=NOW)
 
 
 @pytest.fixture
 def path(built, tmp_path) -> Path:
-    return Path(shutil.copy(built, tmp_path / "crm.xlsx"))
+    return fresh_copy(built, tmp_path)
 
 
 def cli_json(*args, now=NOW):
@@ -51,23 +50,11 @@ def dedupe_json(path, *args, now=NOW):
     return report, result
 
 
-# -- the workbook as python-calamine sees it ------------------------------------------------------
-
-
-def sheet(path, name: str) -> list[dict]:
-    """The rows of a table sheet as {header: value}, down to the first row without a first cell."""
-    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(name).to_python()
-    header = [str(h) for h in rows[0]]
-    out = []
-    for row in rows[1:]:
-        if row[0] in ("", None):
-            break
-        out.append(dict(zip(header, row)))
-    return out
+# -- the workbook as python-calamine sees it (helpers.records) -------------------------------------
 
 
 def by_id(path, table: str) -> dict[str, dict]:
-    return {r["ID"]: r for r in sheet(path, SCHEMA.tables[table].sheet_name("en"))}
+    return {r["ID"]: r for r in records(path, SCHEMA.tables[table].sheet_name("en"))}
 
 
 def references(path, target: str) -> dict[tuple[str, str, str], str]:
@@ -84,7 +71,7 @@ def references(path, target: str) -> dict[tuple[str, str, str], str]:
 
 
 def merged_rows(path) -> list[dict]:
-    return sheet(path, MERGED)
+    return records(path, MERGED)
 
 
 # -- dedupe ---------------------------------------------------------------------------------------
@@ -164,9 +151,9 @@ def test_a_pair_decided_not_duplicate_is_never_asked_again(path):
     _, second = dedupe_json(path, now=LATER)
     assert second["stats"]["merged"] == second["stats"]["review"] == 0
     assert second["stats"]["pending_review"] == first["stats"]["pending_review"] - 1
-    rows = sheet(path, DECISIONS)
+    rows = records(path, DECISIONS)
     assert [r["Decision"] for r in rows if {r["Record A"], r["Record B"]} == {pair["a"], pair["b"]}] == ["Not duplicate"]
-    shown = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(REVIEW).to_python()
+    shown = grid(path, REVIEW)
     assert pair["row"] not in [c for line in shown for c in line]
     before = path.read_bytes()
     _, third = dedupe_json(path, now=LATER + dt.timedelta(days=1))
@@ -180,7 +167,7 @@ def test_a_pair_decided_merge_is_merged_on_the_next_run(path):
     assert second["stats"]["merged"] == 1 and second["stats"]["decisions_applied"] == 1
     [row] = [r for r in merged_rows(path) if {r["Record"], r["Merged into"]} == {pair["a"], pair["b"]}]
     assert f"decided in {DECISIONS} {pair['row']}" in row["Reason"] and row["Merged at"] == LATER
-    [dec] = [r for r in sheet(path, DECISIONS) if r["ID"] == pair["row"]]
+    [dec] = [r for r in records(path, DECISIONS) if r["ID"] == pair["row"]]
     assert dec["Applied on"] == LATER
 
 
@@ -202,6 +189,7 @@ def add_own_column(path: Path, header: str, values: dict[str, str]) -> None:
     wb.save(path)
 
 
+@pytest.mark.slow  # over a second
 def test_unmerge_restores_the_row_its_own_columns_and_its_references(path, tmp_path):
     dry, result = dedupe_json(path, "--dry-run")
     merged = [(f["record_id"], f["value"]) for f in result["findings"]

@@ -10,7 +10,6 @@ from datetime import datetime
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from python_calamine import CalamineWorkbook
 
 from crm_sheets.cli import cli
 from crm_sheets.export.pdf import report_sheets
@@ -19,6 +18,7 @@ from crm_sheets.sample import generate
 from crm_sheets.store import open_store
 from crm_sheets.store.package import member_bytes, open_package
 from crm_sheets.workbook import new_workbook
+from helpers import grid
 
 NOW = datetime(2026, 3, 15, 9, 0)
 # The sales template's Stages sheet and Settings exchange rates, written out here so the check is independent.
@@ -29,15 +29,11 @@ RATES = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27, "CHF": 1.12, "CAD": 0.73, "AUD": 
 
 @pytest.fixture(scope="module")
 def sample_workbook(tmp_path_factory):
-    return new_workbook(tmp_path_factory.mktemp("report") / "crm.xlsx", sample_leads=500, now=NOW)
+    return new_workbook(tmp_path_factory.mktemp("report") / "crm.xlsx", sample_data=500, now=NOW)
 
 
 def invoke(*args):
     return CliRunner().invoke(cli, ["report", *map(str, args)], catch_exceptions=False)
-
-
-def grid(path, sheet):
-    return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python()
 
 
 def dashboard_tiles(path) -> dict:
@@ -52,7 +48,7 @@ def dashboard_tiles(path) -> dict:
 
 
 def test_report_json_prints_the_figures_the_library_computes_from_the_written_workbook(tmp_path):
-    path = new_workbook(tmp_path / "crm.xlsx", sample_leads=200, now=NOW)
+    path = new_workbook(tmp_path / "crm.xlsx", sample_data=200, now=NOW)
     result = invoke(path, "--json", "--now", "2026-03-15T09:00")
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
@@ -123,8 +119,9 @@ def test_running_report_twice_rewrites_only_the_report_sheets(sample_workbook, t
     assert grid(path, "Dashboard")[1][0] == "March 2026 · currency USD · generated 2026-03-16 10:30"
 
 
+@pytest.mark.slow  # another process
 def test_report_pdf_without_libreoffice_says_how_to_get_it_and_still_regenerates_the_sheets(tmp_path):
-    path = new_workbook(tmp_path / "crm.xlsx", sample_leads=50, now=NOW)
+    path = new_workbook(tmp_path / "crm.xlsx", sample_data=50, now=NOW)
     empty = tmp_path / "bin"
     empty.mkdir()
     env = {**os.environ, "PATH": str(empty)}  # no soffice, no libreoffice

@@ -3,31 +3,27 @@ result, one red line and exit 2 for a malformed Fields row."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from crm_sheets.builder import build_workbook
 from crm_sheets.cli import cli
 from crm_sheets.upgrade import upgrade
+from helpers import fresh_copy
 from test_upgrade import CUSTOM, LEADS, add_fields, digest
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("built") / "crm.xlsx"
-    build_workbook(path, schema="sales", lang="en", data={"leads": LEADS})
+def built(built_book, tmp_path_factory) -> Path:
+    path = fresh_copy(built_book(leads=LEADS), tmp_path_factory.mktemp("fields"))
     add_fields(path, CUSTOM[:3])
     return path
 
 
 @pytest.fixture
 def workbook(built, tmp_path) -> Path:
-    path = tmp_path / "crm.xlsx"
-    shutil.copy(built, path)
-    return path
+    return fresh_copy(built, tmp_path)
 
 
 def test_cli_upgrade_prints_the_added_columns_and_saves(workbook):

@@ -2,20 +2,18 @@
 from datetime import datetime
 
 import pytest
-from python_calamine import CalamineWorkbook
 
 from crm_sheets.workbook import demo
+from helpers import grid
 
 NOW = datetime(2026, 11, 2, 9, 0)  # a Monday: the weekly digest is due
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    return demo(tmp_path_factory.mktemp("demo"), sample_leads=200, now=NOW)
+    return demo(tmp_path_factory.mktemp("demo"), sample_data=200, now=NOW)
 
 
-def sheet(path, name):
-    return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(name).to_python()
 
 
 def result(report, job):
@@ -46,23 +44,24 @@ def test_every_example_automation_fires_on_the_demo_first_run(demo_run):
 def test_the_demo_workbook_shows_outbox_issues_dashboard_audit_and_merges(demo_run):
     path, report = demo_run
     auto = result(report, "automate")
-    outbox = sheet(path, "Outbox")
+    outbox = grid(path, "Outbox")
     header = outbox.index(["Status", "Kind", "To / channel", "Subject / text", "Record", "Queued at", "Error"])
     queued = {r[2] for r in outbox[header + 1:] if r[1] == "Email"}
     assert queued == {e.payload["to"] for e in auto.effects if e.kind == "email"}
     assert any(r[3].startswith("Welcome, ") for r in outbox[header + 1:])
-    issues = sheet(path, "Data Issues")
+    issues = grid(path, "Data Issues")
     assert issues[0][0] == "Data Issues" and issues[1][0].startswith("Checked 2026-11-02 09:00:")
-    assert sheet(path, "Dashboard")[3][0] == "Won revenue"
-    audit = sheet(path, "Audit Log")
+    assert grid(path, "Dashboard")[3][0] == "Won revenue"
+    audit = grid(path, "Audit Log")
     assert audit[0][:3] == ["When", "Job", "Table"] and {r[1] for r in audit[1:]} >= {"check", "dedupe", "automate"}
-    merged = sheet(path, "Merged")
+    merged = grid(path, "Merged")
     assert len(merged) - 1 == result(report, "dedupe").stats["merged"] > 0
     assert all(r[1] == "leads" and r[2].startswith("L-") for r in merged[1:])
 
 
+@pytest.mark.slow  # over a second
 def test_a_second_demo_in_the_same_directory_fires_the_automations_again(demo_run, tmp_path):
-    first = demo(tmp_path, sample_leads=60, now=NOW)[1]
-    second = demo(tmp_path, sample_leads=60, now=NOW)[1]
+    first = demo(tmp_path, sample_data=60, now=NOW)[1]
+    second = demo(tmp_path, sample_data=60, now=NOW)[1]
     keys = [sorted(e.key for e in result(r, "automate").effects) for r in (first, second)]
     assert keys[0] == keys[1] and any(k.startswith("welcome-new-leads") for k in keys[0])

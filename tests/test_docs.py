@@ -26,3 +26,15 @@ def test_readme_gives_exactly_two_setup_commands_that_exist():
     for cmd in commands:
         assert (root / cmd.split()[1]).exists()
     assert "scripts/test.sh" in (root / ".ci" / "run").read_text()
+
+
+@pytest.mark.slow
+def test_the_readmes_library_example_runs_as_printed_in_ten_lines(tmp_path, monkeypatch, capsys):
+    section = README.split("## The library", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    assert len([line for line in code.splitlines() if line.strip()]) <= 10
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "errors left, the first:" in printed and "records would be merged" in printed
+    assert (tmp_path / "crm.xlsx").is_file()

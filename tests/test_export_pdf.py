@@ -23,7 +23,7 @@ REPORTS = ["Dashboard", "Pipeline", "Forecast", "Leads Report", "Customers Repor
 
 @pytest.fixture(scope="module")
 def reported(tmp_path_factory):
-    path = new_workbook(tmp_path_factory.mktemp("pdf") / "crm.xlsx", sample_leads=200, now=NOW)
+    path = new_workbook(tmp_path_factory.mktemp("pdf") / "crm.xlsx", sample_data=200, now=NOW)
     run(path, ["report"], now=NOW)
     return path
 

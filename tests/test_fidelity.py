@@ -15,7 +15,8 @@ from crm_sheets.model import ChangeSet, RowAppend, RowArchive
 from crm_sheets.model.sheets import Cell, ChartSeries, ChartSpec, SheetSpec
 from crm_sheets.store.package import open_package
 from crm_sheets.store.writer import apply_changeset
-from test_writer import build_workbook, leads_tables, part, sheet_rows
+from helpers import grid
+from test_writer import build_workbook, leads_tables, part
 
 VBA_BYTES = bytes(range(256)) * 40  # not a real VBA project: the test checks it is copied, not run
 
@@ -147,15 +148,15 @@ def test_the_changed_sheet_keeps_peoples_columns_validation_and_conditional_form
 def test_calamine_reads_the_new_values(rich_book: Path, tmp_path: Path):
     out = tmp_path / "out.xlsm"
     apply_changeset(rich_book, out, full_changeset(), leads_tables())
-    leads = sheet_rows(out, "Leads")
+    leads = grid(out, "Leads")
     assert [r[0] for r in leads[1:6]] == ["L-00001", "L-00003", "L-00004", "L-00005", "L-00006"]
     assert leads[1][7] == 99 and leads[3][1] == "=1+2" and leads[5][5] == "New"
     assert leads[2][4] == "call back"
-    assert sheet_rows(out, "Merged")[1][0] == "L-00002"
-    assert {r[0]: r[1] for r in sheet_rows(out, "_crm_meta")}["seq.leads"] == 7
-    dash = sheet_rows(out, "Dashboard")
+    assert grid(out, "Merged")[1][0] == "L-00002"
+    assert {r[0]: r[1] for r in grid(out, "_crm_meta")}["seq.leads"] == 7
+    dash = grid(out, "Dashboard")
     assert dash[0][0] == "Dashboard" and dash[4][2] == 12000.5 and dash[9][0] == "=1+1 is text"
-    notes = sheet_rows(out, "Notes")
+    notes = grid(out, "Notes")
     assert notes[2][:3] == ["Feb", 14, 6]
 
 
@@ -196,7 +197,7 @@ def test_an_owned_sheet_that_renders_as_it_is_leaves_the_workbook_untouched(rich
     changed.rows[4][1] = 5
     thrice = tmp_path / "thrice.xlsm"
     apply_changeset(twice, thrice, ChangeSet(sheets=[changed]), leads_tables())
-    assert sheet_rows(thrice, "Dashboard")[4][1] == 5
+    assert grid(thrice, "Dashboard")[4][1] == 5
 
 
 def test_kpi_figures_line_up_with_their_captions_and_money_axes_read_without_decimals(rich_book: Path, tmp_path: Path):
@@ -237,7 +238,7 @@ def test_libreoffice_opens_the_result_and_draws_the_new_chart_sheet(tmp_path: Pa
          str(tmp_path / "lo"), str(out)], check=True, capture_output=True, timeout=180,
     )
     lo = tmp_path / "lo" / "out.xlsx"
-    assert sheet_rows(lo, "Dashboard")[4][2] == 12000.5
+    assert grid(lo, "Dashboard")[4][2] == 12000.5
     with zipfile.ZipFile(lo) as zf:
         charts = [n for n in zf.namelist() if n.startswith("xl/charts/chart")]
     assert len(charts) >= 3
@@ -254,8 +255,8 @@ def test_a_workbook_saved_by_libreoffice_is_patched_as_well_as_our_own(tmp_path:
     lo = tmp_path / "lo" / "crm.xlsx"
     out = tmp_path / "out.xlsx"
     apply_changeset(lo, out, full_changeset(), leads_tables())
-    leads = sheet_rows(out, "Leads")
+    leads = grid(out, "Leads")
     assert [r[0] for r in leads[1:6]] == ["L-00001", "L-00003", "L-00004", "L-00005", "L-00006"]
     assert leads[1][7] == 99 and leads[3][1] == "=1+2"
-    assert sheet_rows(out, "Merged")[1][0] == "L-00002"
-    assert sheet_rows(out, "Dashboard")[4][2] == 12000.5
+    assert grid(out, "Merged")[1][0] == "L-00002"
+    assert grid(out, "Dashboard")[4][2] == 12000.5

@@ -9,14 +9,14 @@ import pytest
 
 from crm_sheets.outbox import Outbox, outbox_path
 from crm_sheets.runner import run, takes_state
-from crm_sheets.workbook import new_workbook
+from helpers import fresh_copy
 
 NOW = datetime(2026, 11, 2, 9, 0)
 
 
 @pytest.fixture
-def path(tmp_path):
-    return new_workbook(tmp_path / "crm.xlsx", sample_leads=200, now=NOW)
+def path(built_book, tmp_path):
+    return fresh_copy(built_book(sample_data=200, now=NOW), tmp_path)
 
 
 def saved_at(path, job: str) -> str | None:
@@ -64,3 +64,23 @@ def test_a_state_the_caller_gives_is_used_instead_of_the_saved_one(path, monkeyp
     monkeypatch.setattr(normalize, "_parse_phone", lambda *args: parsed.append(args) or parse(*args))
     run(path, ["check"], now=NOW, options={"check": {"state": None}})
     assert parsed, "an empty state: every number is parsed again"
+
+
+def test_the_runner_pauses_the_garbage_collector_for_dedupe_only_and_turns_it_back_on(monkeypatch):
+    import gc
+
+    import crm_sheets.runner as runner
+
+    seen = {}
+
+    def job(name):
+        def fn(tables, *, now):
+            seen[name] = gc.isenabled()
+            return runner.JobResult(job=name)
+        return fn
+
+    monkeypatch.setattr(runner, "job_function", job)
+    tables = runner.Tables(schema=None, tables={})
+    assert gc.isenabled()
+    runner.run_jobs(tables, ["check", "dedupe", "report"], now=NOW)
+    assert seen == {"check": True, "dedupe": False, "report": True} and gc.isenabled()

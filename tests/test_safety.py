@@ -449,6 +449,7 @@ CRASH_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # another process
 def test_a_crash_between_temp_write_and_replace_leaves_the_original_intact(tmp_path):
     path = workbook(tmp_path)
     proc = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, str(path)], cwd=REPO, capture_output=True)
@@ -482,6 +483,7 @@ def _concurrent_apply(path: str, tag: bytes, lock_timeout: float, barrier, resul
         results.put((tag, "changed"))
 
 
+@pytest.mark.slow  # another process
 @pytest.mark.parametrize("lock_timeout", [0.0, 5.0])
 def test_two_runs_applying_at_once_never_both_write(tmp_path, lock_timeout):
     path = workbook(tmp_path)

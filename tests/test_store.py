@@ -12,17 +12,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from python_calamine import CalamineWorkbook
 
-from crm_sheets.errors import CrmSheetsError, WorkbookBusy, WorkbookChanged
+from crm_sheets.errors import CrmSheetsError, NotAWorkbook, UsageError, WorkbookBusy, WorkbookChanged
 from crm_sheets.model import Cell, ChangeSet, SheetSpec
 from crm_sheets.store import open_store
-from crm_sheets.store.base import ApplyResult, Store
+from crm_sheets.store.base import ApplyResult
 from crm_sheets.store.pending import load_pending
 from crm_sheets.store.safety import FileOps, list_backups, stale_temp_files
 from crm_sheets.store.xlsx import XlsxStore
 
-from crm_sheets.builder import build_workbook
+from helpers import cell, fresh_copy
 
 LEADS = pd.DataFrame(
     {
@@ -36,29 +35,19 @@ LEADS = pd.DataFrame(
 )
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("built") / "crm.xlsx"
-    build_workbook(path, schema="sales", lang="en", data={"leads": LEADS})
-    return path
+@pytest.fixture
+def built(built_book) -> Path:
+    return built_book(leads=LEADS)
 
 
 @pytest.fixture
 def workbook(built, tmp_path) -> Path:
-    path = tmp_path / "crm.xlsx"
-    shutil.copy(built, path)
-    return path
+    return fresh_copy(built, tmp_path)
 
 
 def cell_value(path: Path, sheet: str, address: str):
     """What a spreadsheet program shows in a cell, read with calamine (not with our reader)."""
-    col = "".join(ch for ch in address if ch.isalpha())
-    row = int(address[len(col):])
-    index = 0
-    for ch in col:
-        index = index * 26 + ord(ch) - 64
-    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-    return rows[row - 1][index - 1] if row - 1 < len(rows) and index - 1 < len(rows[row - 1]) else None
+    return cell(path, address, sheet)
 
 
 def edits(tables) -> tuple[ChangeSet, dict[str, object]]:
@@ -87,9 +76,13 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_xlsx_store_is_a_store(workbook):
-    assert isinstance(open_store(workbook), XlsxStore)
-    assert isinstance(XlsxStore(workbook), Store)
+def test_open_store_reads_the_workbook_it_names_and_refuses_what_it_cannot_open(workbook, tmp_path):
+    assert list(open_store(workbook).read()["leads"].df["email"]) == list(LEADS["email"])
+    (tmp_path / "crm.csv").write_text("id,email\n", encoding="utf-8")
+    with pytest.raises(NotAWorkbook, match="not an Excel workbook"):
+        open_store(tmp_path / "crm.csv")
+    with pytest.raises(UsageError, match="gsheets:// backend is not available"):
+        open_store("gsheets://crm")
 
 
 def test_apply_writes_values_a_spreadsheet_program_reads_back(workbook):
@@ -230,6 +223,7 @@ def _run_and_apply(path: str, company: str, barrier, results) -> None:
         results.put((company, type(e).__name__))
 
 
+@pytest.mark.slow  # another process
 def test_two_processes_writing_the_same_workbook_never_both_write(workbook):
     import multiprocessing
     import sys

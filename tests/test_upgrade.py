@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from python_calamine import CalamineWorkbook
 
 from crm_sheets.builder import build_workbook
 from crm_sheets.errors import SchemaError
@@ -25,6 +24,7 @@ from crm_sheets.store.package import member_bytes, open_package
 from crm_sheets.store.reader import read_workbook
 from crm_sheets.store.xlsx import XlsxStore
 from crm_sheets.upgrade import AddedColumn, AddedTable, upgrade
+from helpers import calamine, fresh_copy, grids
 
 LEADS = pd.DataFrame(
     {
@@ -51,18 +51,14 @@ CUSTOM = [
 ]
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("built") / "crm.xlsx"
-    build_workbook(path, schema="sales", lang="en", data={"leads": LEADS})
-    return path
+@pytest.fixture
+def built(built_book) -> Path:
+    return built_book(leads=LEADS)
 
 
 @pytest.fixture
 def workbook(built, tmp_path) -> Path:
-    path = tmp_path / "crm.xlsx"
-    shutil.copy(built, path)
-    return path
+    return fresh_copy(built, tmp_path)
 
 
 def add_fields(path: Path, rows, table: str = "Leads") -> None:
@@ -75,11 +71,6 @@ def add_fields(path: Path, rows, table: str = "Leads") -> None:
             "table": table, "name": name, "title": title, "type": ftype, "options": options,
             "required": required, "description": description}))
     store.apply(changes, tables)
-
-
-def grids(path: Path) -> dict[str, list[list]]:
-    book = CalamineWorkbook.from_path(str(path))
-    return {s: book.get_sheet_by_name(s).to_python(skip_empty_area=False) for s in book.sheet_names}
 
 
 def sheet_xml(path: Path, sheet: str) -> str:
@@ -161,7 +152,7 @@ def test_upgrade_adds_a_column_for_each_custom_field_type_inside_the_excel_table
     assert {name: leads.columns[name] for name, *_ in CUSTOM} == dict(zip([c[0] for c in CUSTOM], letters))
     headers = [title or name.replace("_", " ").capitalize() for name, title, *_ in CUSTOM]
     assert grids(workbook)["Leads"][0][28:37] == headers
-    book = CalamineWorkbook.from_path(str(workbook), load_tables=True)
+    book = calamine(workbook, tables=True)
     lo = book.get_table_by_name("Leads")
     assert lo.columns[-9:] == headers and lo.end[1] == 36
     xml = table_xml(workbook, "Leads")
@@ -325,7 +316,7 @@ def test_a_workbook_made_before_a_table_joined_the_template_gets_it(tmp_path):
     assert templates.df["key"].tolist() == [row["key"] for row in schema.tables["email_templates"].rows]
     assert templates.df.loc[templates.df["key"] == "welcome", "subject"].item() == "Welcome, {{ first_name }}"
     assert tables.meta["seq.dedupe_decisions"] == 1
-    book = CalamineWorkbook.from_path(str(path), load_tables=True)
+    book = calamine(path, tables=True)
     assert {"DedupeDecisions", "EmailTemplates"} <= set(book.table_names)
     assert book.get_table_by_name("DedupeDecisions").columns[:3] == ["ID", "Record A", "Record A details"]
     xml = sheet_xml(path, "Duplicate Decisions")
@@ -410,4 +401,4 @@ def test_libreoffice_opens_the_upgraded_workbook(tmp_path):
     cells = grids(converted)
     assert cells["Leads"][0][28:37] == [t or n.replace("_", " ").capitalize() for n, t, *_ in CUSTOM]
     assert cells["Duplicate Decisions"][0][:2] == ["ID", "Record A"]
-    assert "DedupeDecisions" in CalamineWorkbook.from_path(str(converted), load_tables=True).table_names
+    assert "DedupeDecisions" in calamine(converted, tables=True).table_names

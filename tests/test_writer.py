@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
-from python_calamine import CalamineWorkbook
 
 from crm_sheets.errors import CrmSheetsError
 from crm_sheets.model import ChangeSet, RowAppend, RowArchive, RowRestore, Table, Tables, load_schema
 from crm_sheets.model.tables import empty_frame
 from crm_sheets.store.writer import apply_changeset
+from helpers import grid
 
 LEAD_HEADERS = ["ID", "First name", "Last name", "Email", "My notes", "Status", "Created", "Score", "Tags", "Consent"]
 LEAD_FIELDS = {"id": "A", "first_name": "B", "last_name": "C", "email": "D", "status": "F", "created": "G",
@@ -76,8 +76,6 @@ def leads_tables(lang: str = "en") -> Tables:
     return Tables(schema, {"leads": leads, "merged": merged}, lang=lang, meta={"template": "sales", "seq.leads": 6})
 
 
-def sheet_rows(path: Path, name: str) -> list[list]:
-    return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(name).to_python()
 
 
 def part(path: Path, name: str) -> str:
@@ -100,7 +98,7 @@ def test_updates_write_values_of_their_type_and_keep_each_cells_style(book: Path
     cs.update("leads", "L-00001", "email", None)
     out = tmp_path / "out.xlsx"
     apply_changeset(book, out, cs, leads_tables())
-    rows = sheet_rows(out, "Leads")
+    rows = grid(out, "Leads")
     assert rows[2][7] == 77 and rows[2][5] == "Qualified"
     assert rows[3][6] == dt.date(2025, 12, 31)
     assert rows[4][9] is True
@@ -117,7 +115,7 @@ def test_dropdown_keys_are_written_as_labels_in_the_workbook_language(book: Path
     cs.update("leads", "L-00002", "status", "qualified")
     out = tmp_path / "out.xlsx"
     apply_changeset(book, out, cs, leads_tables(lang="fr"))
-    assert sheet_rows(out, "Leads")[2][5] == "Qualifié"
+    assert grid(out, "Leads")[2][5] == "Qualifié"
 
 
 def test_a_string_starting_with_equals_is_text_never_a_formula(book: Path, tmp_path: Path):
@@ -128,8 +126,8 @@ def test_a_string_starting_with_equals_is_text_never_a_formula(book: Path, tmp_p
     apply_changeset(book, out, cs, leads_tables())
     xml = part(out, "xl/worksheets/sheet1.xml")
     assert "<f>" not in xml
-    assert sheet_rows(out, "Leads")[1][1] == '=HYPERLINK("http://evil","x")'
-    assert sheet_rows(out, "Leads")[2][1] == "+1 555 0100"
+    assert grid(out, "Leads")[1][1] == '=HYPERLINK("http://evil","x")'
+    assert grid(out, "Leads")[2][1] == "+1 555 0100"
 
 
 def test_dates_follow_the_1904_date_system_when_the_workbook_uses_it(tmp_path: Path):
@@ -159,7 +157,7 @@ def test_appended_rows_extend_the_table_with_the_last_rows_styles(book: Path, tm
     cs.appends.append(RowAppend("leads", "L-00007", {"last_name": "Zed", "status": "contacted"}))
     out = tmp_path / "out.xlsx"
     apply_changeset(book, out, cs, leads_tables())
-    rows = sheet_rows(out, "Leads")
+    rows = grid(out, "Leads")
     assert rows[6][:4] == ["L-00006", "Fay", "Wu", ""] and rows[6][5] == "New" and rows[6][7] == 5
     assert rows[7][0] == "L-00007" and rows[7][5] == "Contacted"
     assert rows[8][0] == "Below the table: a person's note"  # people's rows below are left where they are
@@ -177,12 +175,12 @@ def test_archived_row_moves_whole_to_merged_and_rows_below_move_up(book: Path, t
         "merged_into": "L-00001", "merged_at": dt.datetime(2025, 3, 1, 9, 30), "reason": "same email"}))
     out = tmp_path / "out.xlsx"
     apply_changeset(book, out, cs, leads_tables())
-    rows = sheet_rows(out, "Leads")
+    rows = grid(out, "Leads")
     assert [r[0] for r in rows[1:6]] == ["L-00001", "L-00003", "L-00004", "L-00005", ""]
     assert rows[2][4] == "call back"  # the person's column moved with its row
     assert rows[8][0] == "Below the table: a person's note"
     assert 'ref="A1:J5"' in part(out, "xl/tables/table1.xml")
-    merged = sheet_rows(out, "Merged")
+    merged = grid(out, "Merged")
     assert merged[1][:3] == ["L-00002", "leads", "L-00001"]
     assert merged[1][3] == dt.datetime(2025, 3, 1, 9, 30)
     data = json.loads(merged[1][5])
@@ -203,14 +201,14 @@ def test_archive_then_restore_gives_back_the_same_row(book: Path, tmp_path: Path
     original_row = re.search(r'<row r="4"[^>]*>(.*?)</row>', part(book, "xl/worksheets/sheet1.xml")).group(1)
     new_row = re.search(r'<row r="6"[^>]*>(.*?)</row>', part(restored, "xl/worksheets/sheet1.xml")).group(1)
     assert new_row == original_row.replace('4"', '6"')
-    assert sheet_rows(restored, "Merged")[1:] == [] or all(v == "" for v in sheet_rows(restored, "Merged")[1])
+    assert grid(restored, "Merged")[1:] == [] or all(v == "" for v in grid(restored, "Merged")[1])
     assert 'ref="A1:J6"' in part(restored, "xl/tables/table1.xml")
 
 
 def test_sequences_update_the_meta_sheet(book: Path, tmp_path: Path):
     out = tmp_path / "out.xlsx"
     apply_changeset(book, out, ChangeSet(sequences={"leads": 42, "deals": 3}), leads_tables())
-    rows = {r[0]: r[1] for r in sheet_rows(out, "_crm_meta")}
+    rows = {r[0]: r[1] for r in grid(out, "_crm_meta")}
     assert rows["seq.leads"] == 42 and rows["seq.deals"] == 3 and rows["template"] == "sales"
 
 
@@ -249,7 +247,7 @@ def test_read_apply_and_read_back_a_workbook_built_by_crm_sheets(tmp_path: Path)
     assert "L-00010" not in df2.index and len(df2) == 20
     assert again["merged"].df["record"].tolist() == ["L-00010"]
     assert int(again.meta["seq.leads"]) == leads.next_id
-    assert sheet_rows(out, "Prospects")[3][[h for h in sheet_rows(out, "Prospects")[0]].index("Statut")] == "Qualifié"
+    assert grid(out, "Prospects")[3][[h for h in grid(out, "Prospects")[0]].index("Statut")] == "Qualifié"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,7 +312,7 @@ def test_a_large_sheet_is_spooled_and_written_like_a_small_one(book: Path, tmp_p
     with zipfile.ZipFile(small) as a, zipfile.ZipFile(large) as b:
         assert a.testzip() is None and b.testzip() is None
         assert {i.filename: a.read(i) for i in a.infolist()} == {i.filename: b.read(i) for i in b.infolist()}
-    assert sheet_rows(large, "Leads")[3][7] == 41
+    assert grid(large, "Leads")[3][7] == 41
 
 
 def test_rows_out_of_order_or_without_numbers_are_written_in_order():

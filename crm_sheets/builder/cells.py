@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from crm_sheets.model.schema import Field, NUMERIC_TYPES, TEMPORAL_TYPES
+from crm_sheets.model.values import is_missing
 
 _EPOCH = pd.Timestamp("1899-12-30")
 _DAY = pd.Timedelta(days=1)
@@ -45,12 +46,8 @@ def _objects(series: pd.Series) -> list[Any]:
     return series.to_numpy(dtype=object, na_value=None).tolist()
 
 
-def _missing(v: Any) -> bool:
-    return v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and math.isnan(v))
-
-
 def _text(v: Any) -> Any:
-    if _missing(v):
+    if is_missing(v):
         return None
     if isinstance(v, str):
         return v or None
@@ -64,7 +61,7 @@ def _text(v: Any) -> Any:
 
 
 def _number(v: Any) -> Any:
-    if _missing(v):
+    if is_missing(v):
         return None
     if isinstance(v, str):
         return v or None  # bad data planted as text stays text
@@ -78,7 +75,7 @@ def _number(v: Any) -> Any:
 
 
 def _boolean(v: Any) -> Any:
-    if _missing(v):
+    if is_missing(v):
         return None
     if isinstance(v, (bool, np.bool_)):
         return bool(v)
@@ -117,7 +114,7 @@ def _temporal(series: pd.Series, with_time: bool) -> list[Any]:
 
 
 def _temporal_value(v: Any, with_time: bool) -> Any:
-    if _missing(v):
+    if is_missing(v):
         return None
     if isinstance(v, str):
         return v or None

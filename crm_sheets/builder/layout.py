@@ -10,10 +10,9 @@ from typing import Any, Mapping
 from crm_sheets.builder.texts import SHEET_TITLES
 from crm_sheets.errors import SchemaError
 from crm_sheets.model.schema import Schema, TableSchema, localize, normalize_header
-from crm_sheets.model.tables import column_letter, quote_sheet
+from crm_sheets.model.tables import META_SHEET, column_letter, quote_sheet
 
 KIND_ORDER = ("data", "rules", "settings", "archive", "log")
-META_SHEET = "_crm_meta"
 # Rows below the data that keep validation and highlights, so rows typed under the table behave alike.
 SPARE_ROWS = {"data": 1000}
 DEFAULT_SPARE = 200

@@ -15,7 +15,7 @@ import phonenumbers
 import pycountry
 
 _SPACES = re.compile(r"\s+")
-_EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
 
 def clean_spaces(text: str) -> str:
@@ -34,7 +34,7 @@ def normalize_email(text: str) -> str | None:
     s = clean_spaces(str(text)).replace(" ", "").lower()
     if s.startswith("mailto:"):
         s = s[7:]
-    return s if _EMAIL_RE.match(s) else None
+    return s if EMAIL_RE.match(s) else None
 
 
 def is_email(text: str) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.effects import Effect
@@ -16,6 +17,7 @@ class JobResult:
     effects: list[Effect] = field(default_factory=list)
     stats: dict = field(default_factory=dict)  # job-specific figures for the summary (e.g. merged: 12)
     state: dict = field(default_factory=dict)  # what the job keeps between runs (automate: last-seen values)
+    data: Any = field(default=None, repr=False)  # what the job computed, for scripts (report: its figures); never written
 
     @property
     def errors(self) -> list[Finding]:

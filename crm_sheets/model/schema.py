@@ -6,6 +6,7 @@ the web form and the docs all derive from it. Names follow Frictionless Table Sc
 """
 from __future__ import annotations
 
+import importlib.resources
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -41,7 +42,16 @@ FIELD_TYPES = (
 NUMERIC_TYPES = frozenset({"number", "integer", "money", "percent"})
 TEMPORAL_TYPES = frozenset({"date", "datetime"})
 TABLE_KINDS = ("data", "rules", "settings", "archive", "log")
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "workbook_templates"
+
+
+def _templates_dir() -> Path:
+    """Where the template YAML files are: inside the installed package (a wheel carries them as
+    package data, see setup.py), else at the top of a source checkout, where they are kept."""
+    packaged = Path(str(importlib.resources.files("crm_sheets") / "workbook_templates"))
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent.parent / "workbook_templates"
+
+
+TEMPLATES_DIR = _templates_dir()
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is 10x faster when libyaml is there
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _CONSTRAINTS = ("required", "unique", "enum", "minimum", "maximum", "pattern")

@@ -41,7 +41,13 @@ def column_letter(index: int) -> str:
     return letters
 
 
+# The hidden sheet of Key | Value rows (template, schema_version, lang, seq.<table>, job digests) that
+# the builder writes, the reader reads into Tables.meta and the writer updates.
+META_SHEET = "_crm_meta"
+
+
 def format_id(prefix: str, number: int) -> str:
+    """A record ID as people see it: ``L-00042`` (the number is never reused)."""
     return f"{prefix}-{number:05d}"
 
 

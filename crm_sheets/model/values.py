@@ -14,6 +14,8 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
+import pandas as pd
+
 from crm_sheets.model.schema import Field, ListSchema, normalize_header
 
 # ---------------------------------------------------------------------------------------------
@@ -411,7 +413,30 @@ def as_text(raw: Any) -> str:
     return str(raw)
 
 
+def is_missing(value: Any) -> bool:
+    """No value: None, NaN, pandas' NA or NaT. A string, even blank, is a value (see ``is_blank``)."""
+    return value is None or value is pd.NaT or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def is_blank(value: Any) -> bool:
+    """No value, or only spaces: what jobs treat as an empty cell."""
+    if isinstance(value, str):
+        return not value.strip()
+    if is_missing(value):
+        return True
+    try:
+        return bool(value != value)  # numpy's NaT and NaN of other widths
+    except (TypeError, ValueError):  # a missing value that refuses to be a bool
+        return True
+
+
+def cell_text(value: Any) -> str:
+    """A value as the text a person sees in its cell (``as_text``), '' for no value (never 'nan')."""
+    return "" if is_missing(value) else as_text(value)
+
+
 def is_empty(raw: Any) -> bool:
+    """A raw cell as read from the file is empty: None, '' or NaN (a cell of spaces is not: check tidies it)."""
     return raw is None or raw == "" or (isinstance(raw, float) and math.isnan(raw))
 
 

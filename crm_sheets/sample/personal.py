@@ -13,7 +13,7 @@ from crm_sheets.sample import people, pools
 from crm_sheets.sample.companies import companies
 from crm_sheets.sample.frames import DAY, Clock, nat, with_none
 from crm_sheets.sample.persons import compose, in_created_order, person_rows, truth_pairs
-from crm_sheets.sample.sales import _tags, team_columns
+from crm_sheets.sample.sales import random_tags, team_columns
 from crm_sheets.sample.truth import SampleTruth
 
 OWNER = "Alex Morgan"
@@ -44,7 +44,7 @@ def generate_personal(schema: Schema, n_people: int, rng: np.random.Generator, c
         rows.update({
             "nickname": nick, "birthday": nat(birthday, rng.random(k) < 0.35),
             "how_we_met": people.pick(rng, HOW_WE_MET, k), "relationship": people.pick(rng, rel_keys, k),
-            "tags": _tags(rng, k, schema.lists["tags"].keys(), 0.3),
+            "tags": random_tags(rng, k, schema.lists["tags"].keys(), 0.3),
             "keep_in_touch_days": [int(x) if r < 0.5 else None for x, r in
                                    zip(people.pick(rng, [14, 30, 60, 90, 180, 365], k).tolist(), rng.random(k).tolist())],
             "opted_out": rng.random(k) < 0.02,

@@ -30,7 +30,7 @@ def objects(values: list) -> np.ndarray:
 SATURATED = 1000  # clashes left after a redraw that mean the name space is full, not unlucky
 
 
-def _unique_names(rng, codes, first, last, company, keep: np.ndarray, taken: set) -> tuple[np.ndarray, list[int]]:
+def unique_names(rng, codes, first, last, company, keep: np.ndarray, taken: set) -> tuple[np.ndarray, list[int]]:
     """Make first + last name + company unique (also against ``taken``).
 
     Returns the last names before the folded check (for `Registry.unique_emails`) and the kept rows
@@ -122,7 +122,7 @@ def person_rows(
         base = np.where(has_co, comp.base[co], None)
         suffix = np.where(has_co, comp.suffix[co], None)
     taken = taken if taken is not None else set()
-    drawn_last, clashing = _unique_names(rng, codes, first, last, company, keep, taken)
+    drawn_last, clashing = unique_names(rng, codes, first, last, company, keep, taken)
     drawn_co = co.copy()
     for i in clashing:
         # A kept name (a namesake) already at this company: the person works at the next free company.

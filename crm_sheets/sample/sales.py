@@ -13,7 +13,7 @@ from crm_sheets.model.schema import Schema
 from crm_sheets.sample import people, pools
 from crm_sheets.sample.companies import companies
 from crm_sheets.sample.frames import DAY, Clock, ids, nat, stage_names, with_none
-from crm_sheets.sample.persons import _unique_names, compose, in_created_order, person_rows, truth_pairs
+from crm_sheets.sample.persons import unique_names, compose, in_created_order, person_rows, truth_pairs
 
 TEAM = [
     # name, role, territory, share of the work
@@ -54,7 +54,7 @@ def team_columns(rng, reg: people.Registry, team, n_leads: int, domain: str) -> 
     }
 
 
-def _tags(rng, n: int, keys: list[str], share: float = 0.2) -> np.ndarray:
+def random_tags(rng, n: int, keys: list[str], share: float = 0.2) -> np.ndarray:
     """One or two tag keys for ``share`` of the rows, joined with ', ' as the tags type holds them."""
     out = np.full(n, None, dtype=object)
     has = np.flatnonzero(rng.random(n) < share)
@@ -66,7 +66,7 @@ def _tags(rng, n: int, keys: list[str], share: float = 0.2) -> np.ndarray:
     return out
 
 
-def _notes(rng, n: int, share: float = 0.15) -> np.ndarray:
+def random_notes(rng, n: int, share: float = 0.15) -> np.ndarray:
     return with_none(people.pick(rng, pools.NOTES, n), rng.random(n) >= share)
 
 
@@ -119,9 +119,9 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
         "city": comp.city[:n_acc],
         "address": comp.address[:n_acc],
         "owner": acc_owner,
-        "tags": _tags(rng, n_acc, schema.lists["tags"].keys(), 0.15),
+        "tags": random_tags(rng, n_acc, schema.lists["tags"].keys(), 0.15),
         "created": acc_created,
-        "notes": _notes(rng, n_acc),
+        "notes": random_notes(rng, n_acc),
     }
     cols["accounts"]["name"] = np.array(
         [f"{b} {s}" if r < 0.7 else b for b, s, r in zip(comp.base[:n_acc].tolist(), comp.suffix[:n_acc].tolist(), rng.random(n_acc).tolist())],
@@ -139,7 +139,7 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     taken: set = set()
 
     acc_name = cols["accounts"]["name"][acc_of]
-    drawn_last, _ = _unique_names(rng, codes, first, last, acc_name, np.zeros(n_con, dtype=bool), taken)
+    drawn_last, _ = unique_names(rng, codes, first, last, acc_name, np.zeros(n_con, dtype=bool), taken)
     local, drawn_local = people.email_locals(rng, first, last, np.zeros(n_con, dtype=bool), drawn_last)
     has_email = rng.random(n_con) < 0.93
     email = np.full(n_con, None, dtype=object)
@@ -164,8 +164,8 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
         "city": con_city,
         "owner": acc_owner[acc_of], "source": people.pick(rng, schema.lists["lead_source"].keys(), n_con),
         "consent": rng.random(n_con) < 0.65, "opted_out": rng.random(n_con) < 0.04,
-        "nps": [None if np.isnan(x) else int(x) for x in nps], "tags": _tags(rng, n_con, schema.lists["tags"].keys()),
-        "created": con_created, "notes": _notes(rng, n_con),
+        "nps": [None if np.isnan(x) else int(x) for x in nps], "tags": random_tags(rng, n_con, schema.lists["tags"].keys()),
+        "created": con_created, "notes": random_notes(rng, n_con),
     }
     cols["contacts"]["consent"] &= ~cols["contacts"]["opted_out"]
     # Lead-shaped copies of contacts, for leads that duplicate a contact.
@@ -235,7 +235,7 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
             "campaign": with_none(camp_ids[np.minimum(c_pick, n_camp - 1)], ~camp_ok),
             "consent": consent & ~opted, "opted_out": opted,
             "engagement": np.where(rng.random(k) < 0.5, np.round(rng.gamma(2, 6, k)), np.nan),
-            "tags": _tags(rng, k, schema.lists["tags"].keys(), 0.1), "notes": _notes(rng, k),
+            "tags": random_tags(rng, k, schema.lists["tags"].keys(), 0.1), "notes": random_notes(rng, k),
         })
         return rows
 
@@ -405,7 +405,7 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     cols["tasks"] = {k: np.asarray(v)[t_order] for k, v in {
         "title": t_title, "due": due, "owner": people.pick(rng, names, n_task), "status": t_status,
         "priority": people.pick(rng, ["low", "normal", "high"], n_task, [0.25, 0.55, 0.2]), "related": rel,
-        "created": t_created, "completed": nat(completed, t_status != "done"), "notes": _notes(rng, n_task, 0.1)}.items()}
+        "created": t_created, "completed": nat(completed, t_status != "done"), "notes": random_notes(rng, n_task, 0.1)}.items()}
 
     # ---------------------------------------------------------------- campaign members
     lm = np.flatnonzero(lead_rows["campaign"] != None)  # noqa: E711

@@ -13,8 +13,8 @@ from crm_sheets.model.schema import Schema
 from crm_sheets.sample import people, pools
 from crm_sheets.sample.companies import companies
 from crm_sheets.sample.frames import DAY, Clock, ids, nat, stage_names, with_none
-from crm_sheets.sample.persons import _unique_names, compose, in_created_order, person_rows, truth_pairs
-from crm_sheets.sample.sales import _notes, _tags, owners_by_country, team_columns
+from crm_sheets.sample.persons import unique_names, compose, in_created_order, person_rows, truth_pairs
+from crm_sheets.sample.sales import random_notes, random_tags, owners_by_country, team_columns
 from crm_sheets.sample.truth import SampleTruth
 
 TEAM = [
@@ -76,7 +76,7 @@ def generate_services(schema: Schema, n_leads: int, rng: np.random.Generator, cl
         "owner": owner, "source": people.pick(rng, schema.lists["lead_source"].keys(), n_cl),
         "consent": rng.random(n_cl) < 0.7, "opted_out": rng.random(n_cl) < 0.03,
         "nps": [int(x) if r < 0.4 else None for x, r in zip(np.clip(np.round(rng.normal(8.5, 1.5, n_cl)), 0, 10), rng.random(n_cl))],
-        "tags": _tags(rng, n_cl, schema.lists["tags"].keys(), 0.15), "created": cl_created, "notes": _notes(rng, n_cl),
+        "tags": random_tags(rng, n_cl, schema.lists["tags"].keys(), 0.15), "created": cl_created, "notes": random_notes(rng, n_cl),
     }
     cols["clients"]["consent"] &= ~cols["clients"]["opted_out"]
     cl_ids = np.array(ids("CL", n_cl), dtype=object)
@@ -86,7 +86,7 @@ def generate_services(schema: Schema, n_leads: int, rng: np.random.Generator, cl
     n_con = len(con_cl)
     c_codes = comp.country[con_cl]
     first, last = people.names(rng, c_codes)
-    drawn_last, _ = _unique_names(rng, c_codes, first, last, cols["clients"]["name"][con_cl], np.zeros(n_con, dtype=bool),
+    drawn_last, _ = unique_names(rng, c_codes, first, last, cols["clients"]["name"][con_cl], np.zeros(n_con, dtype=bool),
                                   taken)
     local, drawn_local = people.email_locals(rng, first, last, np.zeros(n_con, dtype=bool), drawn_last)
     email = reg.unique_emails(local, comp.domain[con_cl], (drawn_local, comp.domain[con_cl]))
@@ -102,7 +102,7 @@ def generate_services(schema: Schema, n_leads: int, rng: np.random.Generator, cl
         "mobile": with_none(mob.text, ~has_mob), "job_title": people.pick(rng, titles, n_con), "client": cl_ids[con_cl],
         "country": people.country_names(c_codes), "city": comp.city[con_cl], "owner": owner[con_cl],
         "consent": rng.random(n_con) < 0.7, "opted_out": np.zeros(n_con, dtype=bool),
-        "tags": _tags(rng, n_con, schema.lists["tags"].keys(), 0.1), "created": con_created, "notes": _notes(rng, n_con),
+        "tags": random_tags(rng, n_con, schema.lists["tags"].keys(), 0.1), "created": con_created, "notes": random_notes(rng, n_con),
     }
     cols["contacts"] = {k: np.asarray(v)[order] for k, v in contacts.items()}
 
@@ -123,7 +123,7 @@ def generate_services(schema: Schema, n_leads: int, rng: np.random.Generator, cl
             "message": people.pick(rng, MESSAGES, k), "source": people.pick(rng, schema.lists["lead_source"].keys(), k),
             "status": st, "owner": with_none(owners_by_country(rng, rows["_code"], team4), (st == "new") & (rng.random(k) < 0.4)),
             "consent": rng.random(k) < 0.65, "opted_out": rng.random(k) < 0.03,
-            "tags": _tags(rng, k, schema.lists["tags"].keys(), 0.05), "notes": _notes(rng, k, 0.1),
+            "tags": random_tags(rng, k, schema.lists["tags"].keys(), 0.05), "notes": random_notes(rng, k, 0.1),
         })
         rows["consent"] &= ~rows["opted_out"]
         return rows

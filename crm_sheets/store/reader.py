@@ -25,14 +25,13 @@ from crm_sheets.model.schema import (
     FIELD_TYPES, LANGUAGES, Constraints, Field, ListSchema, Option, Schema, TableSchema,
     available_templates, load_schema, normalize_header,
 )
-from crm_sheets.model.tables import Table, Tables, column_letter, dtype_for, format_id
+from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter, dtype_for, format_id
 from crm_sheets.store.package import open_package
 from crm_sheets.model.values import (
     ReadContext, as_text, fold_option, is_empty, option_lookup, parse_checkbox, parse_column, parse_value,
     read_context,
 )
 
-META_SHEET = "_crm_meta"
 HEADER_SCAN_ROWS = 10  # title rows people put above a table's headers
 CUSTOM_TYPES = tuple(t for t in FIELD_TYPES if t not in ("id", "reference", "user"))
 _FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")

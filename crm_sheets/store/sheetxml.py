@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from crm_sheets.model.sheets import Cell, ChartSpec, SheetSpec
 from crm_sheets.model.tables import column_letter
+from crm_sheets.model.values import is_missing
 from crm_sheets.store.package import CT_CHART, CT_DRAWING, REL_CHART, REL_DRAWING, REL_HYPERLINK
 
 _EPOCH_1900 = dt.datetime(1899, 12, 30)
@@ -22,19 +23,6 @@ _EPOCH_1904 = dt.datetime(1904, 1, 1)
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ESCAPE_LIKE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
 _CELL_REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
-
-
-def is_blank(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    try:
-        import pandas as pd
-
-        return value is pd.NA or value is pd.NaT or (isinstance(value, pd.Timestamp) and pd.isna(value))
-    except ImportError:  # pragma: no cover
-        return False
 
 
 def excel_serial(value: dt.date | dt.datetime, date1904: bool = False) -> float:
@@ -72,7 +60,7 @@ def inline_string(ref: str, text: str, style: int | None) -> str:
 def cell_xml(ref: str, value: Any, style: int | None = None, date1904: bool = False) -> str:
     """One <c> element for a plain value; a blank value keeps only the style (or nothing)."""
     s = f' s="{style}"' if style else ""
-    if is_blank(value):
+    if is_missing(value):
         return f'<c r="{ref}"{s}/>' if style else ""
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
         value = value.item()
@@ -194,7 +182,7 @@ def render_sheet(
     if pr:
         parts.append(f"<sheetPr>{pr}</sheetPr>")
     parts.append(f'<dimension ref="{dim}"/>')
-    parts.append(_sheet_views(spec))
+    parts.append(sheet_views(spec))
     parts.append('<sheetFormatPr defaultRowHeight="15"/>')
     if spec.widths:
         cols = "".join(
@@ -222,7 +210,7 @@ def render_sheet(
     return out
 
 
-def _sheet_views(spec: SheetSpec) -> str:
+def sheet_views(spec: SheetSpec) -> str:
     if not spec.freeze or spec.freeze == (0, 0):
         return '<sheetViews><sheetView workbookViewId="0"/></sheetViews>'
     rows, cols = spec.freeze
@@ -339,7 +327,7 @@ def chart_xml(chart: ChartSpec, sheet_name: str, rows: list[list[Any]]) -> str:
     for i, s in enumerate(chart.series):
         cats = _range_values(s.categories, rows)
         vals = _range_values(s.values, rows)
-        str_pts = "".join(f'<c:pt idx="{j}"><c:v>{escape(str(v))}</c:v></c:pt>' for j, v in enumerate(cats) if not is_blank(v))
+        str_pts = "".join(f'<c:pt idx="{j}"><c:v>{escape(str(v))}</c:v></c:pt>' for j, v in enumerate(cats) if not is_missing(v))
         num_pts = "".join(
             f'<c:pt idx="{j}"><c:v>{number_text(v)}</c:v></c:pt>'
             for j, v in enumerate(vals) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

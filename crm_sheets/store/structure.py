@@ -15,7 +15,7 @@ from crm_sheets.model.changeset import TableAdd
 from crm_sheets.model.sheets import SheetSpec
 from crm_sheets.model.tables import Tables, column_letter
 from crm_sheets.store.package import open_package
-from crm_sheets.store.sheetxml import _sheet_views, cell_xml, column_index, excel_serial, inline_string, number_text, split_ref
+from crm_sheets.store.sheetxml import sheet_views, cell_xml, column_index, excel_serial, inline_string, number_text, split_ref
 
 CT_TABLE = "application/vnd.openxmlformats-officedocument.spreadsheetml.table+xml"
 _CELL_REF = re.compile(r'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})\d+"')
@@ -253,7 +253,7 @@ def table_sheet_xml(add: TableAdd, header_xfs: list[int | None], cell_xfs: list[
         'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">',
         f'<sheetPr>{tab}<pageSetUpPr fitToPage="1"/></sheetPr>',
         f'<dimension ref="A1:{last}{end}"/>',
-        _sheet_views(SheetSpec(add.sheet, add.table, freeze=(1, add.freeze_cols))),
+        sheet_views(SheetSpec(add.sheet, add.table, freeze=(1, add.freeze_cols))),
         '<sheetFormatPr defaultRowHeight="15"/>',
         f"<cols>{cols}</cols>" if cols else "",
         f"<sheetData>{''.join(rows)}</sheetData>",

@@ -23,13 +23,14 @@ from crm_sheets.errors import CrmSheetsError
 from crm_sheets.model.changeset import ChangeSet, ColumnAdd, RowAppend, RowArchive, RowRestore, TableAdd
 from crm_sheets.model.schema import Field, normalize_header
 from crm_sheets.model.sheets import SheetSpec
-from crm_sheets.model.tables import Table, Tables, column_letter
+from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter
+from crm_sheets.model.values import is_missing
 from crm_sheets.store.package import (
     CT_WORKSHEET, LARGE_PART_LEVEL, REL_CALC_CHAIN, REL_TABLE, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
     open_package, refuse_dtd, relative, rels_path,
 )
 from crm_sheets.store.sheetxml import (
-    cell_xml, column_index, inline_string, is_blank, number_text, render_sheet, split_ref, styles_needed,
+    cell_xml, column_index, inline_string, number_text, render_sheet, split_ref, styles_needed,
 )
 from crm_sheets.store.structure import (
     CT_TABLE, add_col, add_defined_names, add_to_tail, table_part_xml, table_sheet_xml, used_columns, validation_xml,
@@ -37,7 +38,6 @@ from crm_sheets.store.structure import (
 from crm_sheets.store.styles import STYLE_DEFS, column_look, ensure_looks, ensure_styles
 from crm_sheets.store.vml import REL_VML, insert_legacy_drawing, only_buttons
 
-META_SHEET = "_crm_meta"
 _DROP_WITH_SHEET = ("/drawing", "/chart", "/comments", "/vmlDrawing", "/table", "/printerSettings", "/threadedComment",
                     "/chartUserShapes", "/hyperlink")
 
@@ -790,7 +790,7 @@ def record_xml(ref: str, rec: dict[str, Any], sst: "SharedStrings | list[str]") 
 
 def field_value(f: Field | None, value: Any, tables: Tables) -> Any:
     """A job's value as the workbook shows it: option keys become labels in the workbook language."""
-    if f is None or is_blank(value):
+    if f is None or is_missing(value):
         return value
     if f.type in ("dropdown", "tags") and f.list and isinstance(value, str):
         try:
@@ -1263,7 +1263,7 @@ class _Patch:
     def _write_meta(self) -> None:
         ref = self.pkg.sheet(META_SHEET)
         if ref is None or not ref.part:
-            spec = SheetSpec(name=META_SHEET, key="_crm_meta", rows=[["Key", "Value"]], hidden=True, landscape=False)
+            spec = SheetSpec(name=META_SHEET, key=META_SHEET, rows=[["Key", "Value"]], hidden=True, landscape=False)
             spec.rows += [[k, v] for k, v in sorted(self.meta_updates.items())]
             self._add_sheet(spec, META_SHEET)
             return
@@ -1326,7 +1326,7 @@ class _Patch:
             self._render_into(spec, existing.part, name, dropped=self.deleted - kept, buttons=buttons)
             if spec.hidden and existing.state == "visible":
                 self._set_sheet_state(name, "hidden")
-        if spec.key and spec.key != "_crm_meta" and self.tables.meta.get(f"sheet.{spec.key}") != name:
+        if spec.key and spec.key != META_SHEET and self.tables.meta.get(f"sheet.{spec.key}") != name:
             if self.pkg.sheet(META_SHEET) is not None:
                 self.meta_updates[f"sheet.{spec.key}"] = name
 

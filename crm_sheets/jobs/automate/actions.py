@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from crm_sheets.jobs.automate.context import Run
-from crm_sheets.jobs.automate.rules import BadRule, _reader, find_field, text, ticked
+from crm_sheets.jobs.automate.rules import BadRule, value_reader, find_field, text, ticked
 from crm_sheets.jobs.automate.templates import TemplateProblem, check_template, compose, merge_fields, names_used, render, team_member
 from crm_sheets.model import Effect
 from crm_sheets.model.normalize import fold, normalize_email
@@ -199,7 +199,7 @@ def compile_set_field(run: Run, table: str, raw: str) -> tuple[str, Any]:
     if f.owned_by_job:
         raise BadRule("template", raw, f"{f.name} is written by the {f.owned_by_job} job", "set another column")
     value = m.group(2).strip()
-    return f.name, (_reader(run.tables, f, "template")(value) if value else None)
+    return f.name, (value_reader(run.tables, f, "template")(value) if value else None)
 
 
 def set_field(run: Run, table: str, rid: str, field_name: str, value: Any, rule_name: str) -> bool:

@@ -230,7 +230,7 @@ def _compile(tables: Tables, f: Field, op: str, value: str, column: str) -> Call
             d = pd.to_datetime(col, errors="coerce")
             return ((d - today).abs() <= span).fillna(False).to_numpy()
         return within
-    reader = _reader(tables, f, column)
+    reader = value_reader(tables, f, column)
     if op == "between":
         parts = [p for p in _BETWEEN_SPLIT.split(value) if p]
         if len(parts) != 2:
@@ -296,7 +296,7 @@ def _key_fn(f: Field) -> Callable[[Any], Any]:
     return _fold_text
 
 
-def _reader(tables: Tables, f: Field, column: str) -> Callable[[str], Any]:
+def value_reader(tables: Tables, f: Field, column: str) -> Callable[[str], Any]:
     """Reads one rule value as ``f``'s type, or raises BadRule saying what the value should be."""
     if f.type in NUMERIC_TYPES:
         def number(s: str) -> float:

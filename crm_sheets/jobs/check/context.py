@@ -5,7 +5,6 @@ found and what to do in the same shape: `Leads!F12 (Email): "ana@gmial.com" look
 """
 from __future__ import annotations
 
-import math
 from itertools import repeat
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,6 +16,7 @@ import pandas as pd
 from crm_sheets.model import Finding, Table, Tables
 from crm_sheets.model.tables import quote_sheet
 from crm_sheets.model.normalize import PhoneBook, country_code
+from crm_sheets.model.values import is_missing  # noqa: F401 (the check modules import it from here)
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -180,12 +180,6 @@ def truthy(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "yes", "1", "vrai", "oui", "x")
     return bool(value) and not is_missing(value)
-
-
-def is_missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and math.isnan(value)
 
 
 def naive(moment: Any) -> pd.Timestamp:

@@ -13,7 +13,7 @@ import pandas as pd
 from crm_sheets.jobs.check.context import Collector, Context, quote, show, text_values
 from crm_sheets.model import Table
 from crm_sheets.model.normalize import (
-    _EMAIL_RE,
+    EMAIL_RE,
     clean_spaces, country, country_code, country_name, domain_typo, is_url, needs_title_case, normalize_email,
     PhoneBook, title_case_name,
 )
@@ -104,7 +104,7 @@ def check_email(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     codes, uniques = pd.factorize(s)
     # Most addresses are already in the form normalize_email writes (it would return them unchanged):
     # only their domain can still be a typo, so those are decided once per domain, the rest one by one.
-    match = _EMAIL_RE.fullmatch  # not match: its $ would let a trailing newline through
+    match = EMAIL_RE.fullmatch  # not match: its $ would let a trailing newline through
     plain = np.fromiter((v.islower() and match(v) is not None for v in uniques), dtype=bool, count=len(uniques))
     verdicts = np.full(len(uniques), None, dtype=object)
     if plain.any():

@@ -7,7 +7,6 @@ existing account, is linked through its Contact / Account column, never merged a
 """
 from __future__ import annotations
 
-import gc
 import json
 from datetime import datetime
 from typing import Any
@@ -17,10 +16,11 @@ import pandas as pd
 from crm_sheets.errors import UsageError
 from crm_sheets.jobs.dedupe.keys import is_blank, text
 from crm_sheets.jobs.dedupe.matching import MatchPair, MatchSettings, find_pairs
-from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, Ranker, _plain, merge_groups, parse_repointed
+from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, Ranker, plain_value, merge_groups, parse_repointed
 from crm_sheets.jobs.dedupe.review import (DECISIONS, REVIEW_DIGEST, Decision, read_decisions, review_sheet, sheet_digest,
                                           summary, table_of)
 from crm_sheets.model import AuditEntry, ChangeSet, Finding, JobResult, RowAppend, RowRestore, Tables
+from crm_sheets.model.tables import format_id
 
 _LINK_FIELD = {"contacts": "contact", "accounts": "account"}  # lead column set for a cross-table match
 
@@ -30,13 +30,7 @@ def dedupe(tables: Tables, *, now: datetime, dry_run: bool = False) -> JobResult
 
     With ``dry_run`` the change set is empty; findings and stats say what would be done.
     """
-    collecting = gc.isenabled()
-    gc.disable()  # tens of thousands of new changes and findings would rescan the tables' live objects for nothing
-    try:
-        return _dedupe(tables, now=now, dry_run=dry_run)
-    finally:
-        if collecting:
-            gc.enable()
+    return _dedupe(tables, now=now, dry_run=dry_run)  # the runner pauses the garbage collector for it (GC_PAUSED_FOR)
 
 
 def _dedupe(tables: Tables, *, now: datetime, dry_run: bool) -> JobResult:
@@ -160,7 +154,7 @@ def _dedupe(tables: Tables, *, now: datetime, dry_run: bool) -> JobResult:
             if (a, field) in set_now or (field in leads.df.columns and not is_blank(leads.df.at[a, field])):
                 continue  # the lead is linked already
         seen.add(key)
-        row_id = f"{tables[DECISIONS].schema.id_prefix}-{next_id:05d}" if dec is not None else f"new-{len(new_rows) + 1}"
+        row_id = format_id(tables[DECISIONS].schema.id_prefix, next_id) if dec is not None else f"new-{len(new_rows) + 1}"
         next_id += 1
         new_rows.append(Decision(row_id, a, b, "", False, p.score, "; ".join(p.reasons)))
         findings.append(Finding("possible-duplicate", "warning", p.table_a, a, None, b,
@@ -250,7 +244,7 @@ def unmerge(tables: Tables, record_id: str, *, now: datetime) -> JobResult:
             if field not in tables[table].df.columns:
                 continue
             now_value = tables[table].df.at[survivor, field]
-            if _plain(now_value) == value:
+            if plain_value(now_value) == value:
                 reason = f"unmerge {record_id}: the value came from it"
                 changes.update(table, survivor, field, None, before=now_value, reason=reason)
                 changes.audit.append(AuditEntry(JOB, table, survivor, field, now_value, None, reason))
@@ -272,7 +266,7 @@ def _remember_apart(tables: Tables, record_id: str, survivor: str, now: datetime
             changes.update(DECISIONS, d.row_id, "decision", "not_duplicate", before=d.decision or None,
                            reason=f"unmerge {record_id}")
             return
-    row_id = f"{dec.schema.id_prefix}-{dec.next_id:05d}"
+    row_id = format_id(dec.schema.id_prefix, dec.next_id)
     changes.appends.append(RowAppend(DECISIONS, row_id, {
         "record_a": survivor, "record_b": record_id, "decision": "not_duplicate", "asked": now, "applied": now,
         "reason": f"unmerged by a person on {now:%Y-%m-%d}",

@@ -11,6 +11,7 @@ from functools import lru_cache
 import phonenumbers
 
 from crm_sheets.model.normalize import fold, normalize_email
+from crm_sheets.model.values import is_blank  # noqa: F401 (matching, merge and job use it from here too)
 
 # Providers that deliver "a.b+news@" to "ab@": dots are ignored only by Gmail; plus-tags by many.
 _DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
@@ -68,18 +69,6 @@ for _formal, _nicks in _NICKNAMES.items():
 
 _NON_WORD = re.compile(r"[^a-z0-9 ]+")
 _URL_HEAD = re.compile(r"^[a-z][a-z0-9+.-]*://")
-
-
-def is_blank(value: object) -> bool:
-    """None, NaN, NaT, pandas' NA or a blank string."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    try:
-        return bool(value != value)
-    except (TypeError, ValueError):  # pd.NA refuses to be a bool: it is the missing value
-        return True
 
 
 def text(value: object) -> str:

@@ -131,7 +131,7 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """A cell value as JSON can hold it (dates as ISO text, numpy scalars as Python numbers)."""
     if is_blank(value):
         return None
@@ -198,12 +198,12 @@ def merge_groups(tables: Tables, table: str, ranked_groups: list[list[str]], *, 
                 theirs = col[o]
                 if ours_blank:
                     ours, ours_blank = theirs, False
-                    filled[other][c] = _plain(theirs)
+                    filled[other][c] = plain_value(theirs)
                     reason = f"filled from {other}, merged into {survivor}"
                     changes.update(table, survivor, c, theirs, before=None, reason=reason)
                     changes.audit.append(AuditEntry(JOB, table, survivor, c, None, theirs, reason))
                 elif not _same(ours, theirs):
-                    conflicts[other].append(f"{c}: kept {_plain(ours)!r}, not {_plain(theirs)!r}")
+                    conflicts[other].append(f"{c}: kept {plain_value(ours)!r}, not {plain_value(theirs)!r}")
 
         moved: dict[str, list[str]] = {o: [] for o in others}
         for _, _, ref_table, rid, field, old in sorted(h for o in others for h in hits.get(o, ())):

@@ -25,6 +25,7 @@ def report(tables: Tables, *, now: datetime) -> JobResult:
         findings=_findings(fig),
         stats={"sheets": len(sheets), "won_revenue": fig.dashboard.won_revenue, "open_deals": fig.dashboard.open_deals,
                "currency": fig.currency},
+        data=fig,
     )
 
 

@@ -1,0 +1,65 @@
+"""Shared test helpers: the workbook as a spreadsheet program sees it, read with python-calamine (never
+with our own reader, so a test of the writer does not trust the code it tests), and copies of built
+workbooks. Fixtures live in conftest.py; import these with `from helpers import grid, cell, records`.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+from pathlib import Path
+
+from python_calamine import CalamineWorkbook
+
+
+def calamine(path, *, tables: bool = False) -> CalamineWorkbook:
+    """The workbook opened by python-calamine; ``tables`` also loads its Excel tables (ListObjects)."""
+    return CalamineWorkbook.from_path(str(path), load_tables=tables)
+
+
+def grid(path, sheet: str, *, whole: bool = False) -> list[list]:
+    """A sheet's rows of values. ``whole`` keeps the empty rows and columns at the top left, so that
+    ``grid(...)[row - 1][col - 1]`` is the cell at (row, col). Read again only when the file changed."""
+    st = os.stat(path)
+    return _grid(str(path), (st.st_ino, st.st_mtime_ns, st.st_size), sheet, whole)
+
+
+@functools.lru_cache(maxsize=32)
+def _grid(path: str, _version: tuple, sheet: str, whole: bool) -> list[list]:
+    return calamine(path).get_sheet_by_name(sheet).to_python(skip_empty_area=not whole)
+
+
+def grids(path) -> dict[str, list[list]]:
+    """Every sheet's rows, whole (see ``grid``), by sheet name."""
+    return {name: grid(path, name, whole=True) for name in calamine(path).sheet_names}
+
+
+def cell(path, address: str, sheet: str | None = None):
+    """The value at an A1 address: ``Leads!F12``, ``'Campaign Members'!C3``, or ``F12`` with ``sheet``;
+    None past the end of the sheet's data."""
+    m = re.fullmatch(r"(?:(?:'((?:[^']|'')+)'|([^!]+))!)?([A-Z]+)(\d+)", address)
+    assert m, address
+    sheet = (m.group(1) or "").replace("''", "'") or m.group(2) or sheet
+    assert sheet, f"{address}: say which sheet"
+    col = sum((ord(ch) - 64) * 26**i for i, ch in enumerate(reversed(m.group(3)))) - 1
+    rows = grid(path, sheet, whole=True)
+    row = int(m.group(4)) - 1
+    return rows[row][col] if row < len(rows) and col < len(rows[row]) else None
+
+
+def records(path, sheet: str) -> list[dict]:
+    """The rows of a table sheet as {header: value}, down to the first row without a first cell."""
+    rows = grid(path, sheet)
+    header = [str(h) for h in rows[0]]
+    out = []
+    for row in rows[1:]:
+        if row[0] in ("", None):
+            break
+        out.append(dict(zip(header, row)))
+    return out
+
+
+def fresh_copy(built, tmp_path, name: str = "crm.xlsx") -> Path:
+    """A copy of a workbook built once for many tests, for one test to change."""
+    return Path(shutil.copy(built, Path(tmp_path) / name))
