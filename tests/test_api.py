@@ -85,7 +85,9 @@ def test_run_applies_checks_safe_fixes_for_the_command_the_schedule_and_a_script
     assert fixed > 0 and json.loads(by_command.stdout)["results"][0]["stats"]["fixed"] == fixed
     scheduled = tmp_path / "c.xlsx"
     shutil.copy(built, scheduled)
-    make_scheduler(scheduled, every="1h").run_all()  # the schedule's own run, not a stand-in
+    scheduler = make_scheduler(scheduled, every="1h")  # the schedule's own run, not a stand-in
+    scheduler.start()
+    assert scheduler.tick() == "ok"
     assert crm_sheets.check(scheduled, dry_run=True, now=NOW).results[0].stats["fixable"] == 0
     alone = crm_sheets.check(shutil.copy(built, tmp_path / "d.xlsx"), now=NOW).results[0]
     assert "fixed" not in alone.stats and alone.changes.updates == []  # check alone lists, fixes nothing

@@ -54,7 +54,7 @@ def test_a_failed_run_is_listed_with_its_error(tmp_path, monkeypatch):
     def busy(*args, **kwargs):
         raise WorkbookBusy("crm.xlsx is open in Excel (Ana)")
 
-    monkeypatch.setattr("crm_sheets.runner.run", busy)
+    monkeypatch.setattr("crm_sheets.api.run", busy)
     with pytest.raises(WorkbookBusy):
         run_logged(path, ["report"], trigger="button", now=datetime(2026, 11, 2, 8, 0))
     monkeypatch.undo()

@@ -174,7 +174,7 @@ def test_a_busy_run_from_the_schedule_is_listed_in_the_runs_history(tmp_path, mo
     def busy(*args, **kwargs):
         raise WorkbookBusy(f"{path.name} is open in Excel (Ana)")
 
-    monkeypatch.setattr("crm_sheets.runner.run", busy)
+    monkeypatch.setattr("crm_sheets.api.run", busy)
     scheduler = Scheduler(path, [Slot("check", every_minutes=30)])
     scheduler.start()
     assert scheduler.tick() == "busy"
