@@ -116,7 +116,8 @@ def dedupe(path: Path, dry_run: bool, as_json: bool, now: datetime | None) -> No
     """Find and merge duplicate leads, contacts and accounts in PATH (reversibly)."""
     from crm_sheets.runner import run
 
-    report = run(path, ["dedupe"], now=now, dry_run=dry_run, options={"dedupe": {"dry_run": dry_run}}, on_step=_step)
+    # the runner's dry run writes nothing; the job computes the real change set, so the counts shown are the real run's
+    report = run(path, ["dedupe"], now=now, dry_run=dry_run, on_step=_step)
     _finish(report, as_json)
 
 

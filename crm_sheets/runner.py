@@ -181,19 +181,14 @@ def run(
     report = RunReport(path=str(path), jobs=jobs, dry_run=dry_run)
     box = None
     stateful = [name for name in jobs if takes_state(name)]
-    if stateful:
-        from crm_sheets.outbox import Outbox, outbox_path
-
-        where = outbox_path(path)
-        if not dry_run or "automate" in jobs or where.exists():  # a dry check creates no file
-            box = Outbox(where)
-            options = _state_options(options, box, stateful)
     if "automate" in jobs:
         options = _automate_options(options, dry_run)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         report.attempts = attempt
         step(f"Reading {Path(path).name}")
         tables = store.read()
+        if stateful and box is None and attempt == 1:  # only once the workbook is read: a refused one gets no file beside it
+            box, options = _open_outbox(path, dry_run, jobs, stateful, options)
         pending = store.pending() if not dry_run else None
         step("Running " + ", ".join(jobs))
         results, changes = run_jobs_with_pending(tables, jobs, now=now, options=options, pending=pending)
@@ -226,6 +221,17 @@ def run(
             report.delivery = box.deliver(transports(tables), now).as_dict()
         return report
     return report
+
+
+def _open_outbox(path, dry_run: bool, jobs: list[str], stateful: list[str], options):
+    """The outbox beside the workbook (a dry check creates no file) and the options with each job's saved state."""
+    from crm_sheets.outbox import Outbox, outbox_path
+
+    where = outbox_path(path)
+    if dry_run and "automate" not in jobs and not where.exists():
+        return None, options
+    box = Outbox(where)
+    return box, _state_options(options, box, stateful)
 
 
 def _state_options(options: dict[str, dict] | None, box, stateful: list[str]) -> dict[str, dict]:

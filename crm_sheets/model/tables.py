@@ -70,6 +70,7 @@ class Table:
     # but read as its type: the frame holds the value, check offers to write it as a real one.
     typed_text: dict[tuple[str, str], Any] = field(default_factory=dict)
     extra_columns: tuple[str, ...] = ()  # headers of people's own columns (kept, never touched)
+    header_row: int = 0  # 1-based sheet row of the headers (0: not known; row 1 is assumed), below any title rows
     assigned_ids: tuple[str, ...] = ()  # IDs the reader gave to rows that had none (to be written)
     next_id: int = 1  # next sequence number for a new record (never reused)
 

@@ -685,6 +685,7 @@ def _build_table(t: TableSchema, sheet: str, layout: _Layout, ctx: ReadContext, 
         invalid=invalid,
         typed_text=typed_text,
         extra_columns=layout.extras,
+        header_row=layout.header_row + 1,
         assigned_ids=tuple(assigned),
         next_id=next_id,
     )

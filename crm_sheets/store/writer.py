@@ -888,9 +888,10 @@ class _Patch:
             c2, r2 = split_ref(b or a)
             header_row = r1 + part.header_rows - 1
             first, last, end = column_index(c1), column_index(c2), r2 - part.totals_rows
-        else:
-            header_row, first, end = 1, 0, 1
-            last = max((column_index(c) for c in sheet.cells(1)), default=0)
+        else:  # no Excel table: the headers are where the reader found them (below any title rows)
+            header_row = t.header_row or 1
+            first, end = 0, header_row
+            last = max((column_index(c) for c in sheet.cells(header_row)), default=0)
         cols = dict(t.columns)
         if not cols:
             cols = self._columns_from_headers(t, sheet, header_row)

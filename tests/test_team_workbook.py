@@ -1,0 +1,112 @@
+"""A team's own CRM workbook, built the way teams build them (title rows above the headers, a legend under
+the table, formula fallbacks filled down, their own statuses, their own Dashboard), is never damaged: every
+cell they typed stays, IDs and new columns go in the real header row, a second run changes nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from python_calamine import CalamineWorkbook
+
+from crm_sheets.cli import cli
+from crm_sheets.runner import run
+from crm_sheets.store.reader import read_workbook
+
+NOW = dt.datetime(2026, 11, 2, 9, 0)
+HEADERS = ["First Name", "Last Name", "Company", "Email", "Phone", "Status", "Last Contacted", "Our notes"]
+# Statuses as a team uses them: their own "On Hold" and "Disqualified", one typo of Qualified
+STATUSES = ["Qualified"] * 6 + ["Disqualified"] * 10 + ["On Hold"] * 5 + ["New"] * 4 + ["Contacted"] * 3 + ["Qualifed"]
+FIRST, LAST = 5, 5 + len(STATUSES) - 1  # the records' rows: headers on row 4, under two title rows
+
+
+def team_workbook(path: Path) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Leads"
+    ws["A1"] = "ACME Sales Pipeline"
+    ws["A2"] = "Owner: sales team. Updated every Monday."
+    for j, h in enumerate(HEADERS, 1):
+        ws.cell(4, j, h)
+    for i, status in enumerate(STATUSES):
+        r = FIRST + i
+        for j, v in enumerate([f"Ann{i}", f"Smith{i}", f"Company {i}", f"ann{i}@company{i}.com", f"+1 415 555 {1000 + i}",
+                               status, dt.datetime(2026, 10, 1) + dt.timedelta(days=i), "keep"], 1):
+            ws.cell(r, j, v)
+    for r in range(LAST + 1, LAST + 4):  # formulas filled down the sheet show their fallbacks
+        ws.cell(r, 6, "-")
+        ws.cell(r, 8, "N/A")
+    ws.cell(LAST + 5, 1, "Legend")
+    ws.cell(LAST + 6, 5, "Days Until Next Action (>=)")
+    ws.cell(LAST + 6, 6, 7)
+    ws.cell(LAST + 7, 5, "Days Until Next Action (<)")
+    ws.cell(LAST + 7, 6, 3)
+    team = wb.create_sheet("Team")
+    team["A1"] = "Our team"
+    for j, h in enumerate(["Name", "Email", "Role"], 1):
+        team.cell(3, j, h)
+    for i, n in enumerate(["Alice Doe", "Bob Roe"]):
+        for j, v in enumerate([n, f"{n.split()[0].lower()}@acme.com", "Sales"], 1):
+            team.cell(4 + i, j, v)
+    dash = wb.create_sheet("Dashboard")
+    dash["A1"] = "Our own dashboard"
+    dash["A2"] = "Won this month"
+    dash["B2"] = 12
+    wb.save(path)
+    return path
+
+
+@pytest.fixture
+def path(tmp_path) -> Path:
+    return team_workbook(tmp_path / "team.xlsx")
+
+
+def cells(path: Path, sheet: str) -> dict[tuple[int, int], object]:
+    """Every non-empty cell of a sheet: (row, column) 1-based -> value, as calamine reads it."""
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python()
+    return {(i, j): v for i, row in enumerate(rows, 1) for j, v in enumerate(row, 1) if v not in ("", None)}
+
+
+def invoke(*args) -> object:
+    result = CliRunner().invoke(cli, [*map(str, args), "--now", NOW.isoformat()])
+    assert result.exit_code in (0, 1), result.output
+    return result
+
+
+def kept(before: dict, after: dict) -> dict:
+    """The cells of ``before`` that ``after`` no longer holds as they were."""
+    return {k: (v, after.get(k)) for k, v in before.items() if after.get(k) != v}
+
+
+# -- IDs and new columns ----------------------------------------------------------------------------
+
+
+def test_ids_go_in_the_header_row_under_title_rows_and_a_second_run_finds_them(path):
+    invoke("check", path)
+    invoke("run", path)
+    leads, team = cells(path, "Leads"), cells(path, "Team")
+    id_headers = [k for k, v in leads.items() if v == "ID"]
+    assert id_headers == [(4, len(HEADERS) + 1)], "one ID column, its header on the header row (row 4)"
+    assert [k for k, v in team.items() if v == "ID"] == [(3, 4)]
+    ids = [leads.get((r, len(HEADERS) + 1)) for r in range(FIRST, LAST + 1)]
+    assert ids == [f"L-{n:05d}" for n in range(1, len(STATUSES) + 1)]
+    assert max(j for _, j in leads) == len(HEADERS) + 1, "no second ID column"
+
+
+# -- refused workbooks -------------------------------------------------------------------------------
+
+
+def test_a_refused_workbook_gets_no_file_beside_it(tmp_path):
+    path = tmp_path / "inventory.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "Inventory"
+    wb.active.append(["Part", "Qty"])
+    wb.active.append(["bolt", 3])
+    wb.save(path)
+    for command in (["check"], ["check", "--fix"], ["run"], ["dedupe"], ["automate"], ["report"], ["run", "--dry-run"]):
+        result = CliRunner().invoke(cli, [command[0], str(path), *command[1:]])
+        assert result.exit_code == 2, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inventory.xlsx"]
