@@ -292,6 +292,8 @@ def _render(report) -> None:
         s = r.changes.summary()
         table.add_row(r.job, str(sev.count("error")), str(sev.count("warning")), str(s["updated_cells"]), str(s["appended_rows"]), str(s["archived_rows"]), str(s["replaced_sheets"]))
     console.print(table)
+    for note in getattr(report, "notes", ()):
+        console.print(f"  [yellow]![/] {note}", soft_wrap=True)
     for f in report.errors[:15]:
         console.print(f"  [red]✗[/] {f.message}", soft_wrap=True)
     if len(report.errors) > 15:

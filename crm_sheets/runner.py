@@ -76,6 +76,7 @@ class RunReport:
     attempts: int = 1
     delivery: dict[str, list[str]] | None = None  # automate's outbox: sent, failed, unknown, waiting keys
     tables: Tables | None = field(default=None, repr=False)  # the tables as written, for callers that need them
+    notes: list[str] = field(default_factory=list)  # what a person should know: rows not read, values added to lists, sheets named
 
     @property
     def findings(self):
@@ -95,6 +96,7 @@ class RunReport:
             "pending_applied": self.pending_applied,
             "delivery": self.delivery,
             "changes": self.changes.summary(),
+            "notes": self.notes,
             "results": [
                 {
                     "job": r.job,
@@ -194,6 +196,7 @@ def run(
         results, changes = run_jobs_with_pending(tables, jobs, now=now, options=options, pending=pending)
         report.results, report.changes, report.pending_applied = results, changes, pending is not None
         report.tables = tables  # as the jobs left them: what was written
+        report.notes = run_notes(tables, results, changes)
         if dry_run:
             return report
         auto = next((r for r in results if r.job == "automate"), None)
@@ -221,6 +224,22 @@ def run(
             report.delivery = box.deliver(transports(tables), now).as_dict()
         return report
     return report
+
+
+def run_notes(tables: Tables, results: list[JobResult], changes: ChangeSet) -> list[str]:
+    """What the run assumed or added, said once (a dry run says the same): the reader's notes, the team's
+    values added to lists, and our sheets named beside a team's own sheet of the same name."""
+    from crm_sheets.model.sheets import owned_sheet_name
+
+    notes = list(tables.notes)
+    notes += [f.message for r in results for f in r.findings if f.type == "option-added"]
+    for spec in changes.sheets:
+        if spec.key == "_crm_meta":
+            continue
+        name = owned_sheet_name(spec.key, spec.name, tables.meta, tables.sheet_names)
+        if name != spec.name and name not in tables.sheet_names:
+            notes.append(f"the workbook's own sheet {spec.name!r} is left as it is; crm-sheets writes its {spec.name} in {name!r}")
+    return notes
 
 
 def _open_outbox(path, dry_run: bool, jobs: list[str], stateful: list[str], options):

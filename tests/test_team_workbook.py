@@ -110,3 +110,78 @@ def test_a_refused_workbook_gets_no_file_beside_it(tmp_path):
         result = CliRunner().invoke(cli, [command[0], str(path), *command[1:]])
         assert result.exit_code == 2, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inventory.xlsx"]
+
+
+# -- the team's vocabulary ---------------------------------------------------------------------------
+
+
+def run_json(*args) -> dict:
+    import json
+
+    result = invoke(*args, "--json")
+    return json.loads(result.stdout)
+
+
+def findings(report: dict, kind: str | None = None) -> list[dict]:
+    return [f for r in report["results"] for f in r["findings"] if kind is None or f["type"] == kind]
+
+
+def test_a_status_the_team_uses_is_added_to_their_list_and_never_rewritten(path):
+    report = run_json("check", path, "--fix")
+    status = {r: v for (r, j), v in cells(path, "Leads").items() if j == 6 and FIRST <= r <= LAST}
+    assert [status[r] for r in range(FIRST, LAST + 1)] == STATUSES[:-1] + ["Qualified"], \
+        "Disqualified and On Hold are kept; only the one-off typo Qualifed is corrected"
+    notes = [n for n in report["notes"] if "Lead status list" in n]
+    assert len(notes) == 2 and any('"Disqualified" is used in 10 rows' in n for n in notes) and any('"On Hold"' in n for n in notes)
+    assert not [f for f in findings(report) if f["field"] == "status" and f["severity"] == "error"]
+    again = run_json("check", path)
+    assert not findings(again, "option-added") and not [f for f in findings(again) if f["field"] == "status"]
+    assert read_workbook(path).lists["lead_status"].keys()[-2:] == ["Disqualified", "On Hold"]
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory) -> Path:
+    from crm_sheets.workbook import new_workbook
+
+    return new_workbook(tmp_path_factory.mktemp("made") / "crm.xlsx", sample_leads=50, now=NOW)
+
+
+def test_in_a_crm_sheets_workbook_a_rare_other_word_is_never_fixed_and_a_used_one_joins_the_lists_sheet(made, tmp_path):
+    import shutil
+
+    from crm_sheets.model import ChangeSet
+    from crm_sheets.store.xlsx import XlsxStore
+
+    path = Path(shutil.copy(made, tmp_path / "crm.xlsx"))
+    store = XlsxStore(path)
+    tables = store.read()
+    ids = list(tables["leads"].df.index)
+    changes = ChangeSet()
+    for rid, value in zip(ids, ["Disqualified", "Qualifed", "Nurturing", "Nurturing", "Nurturing"]):
+        changes.update("leads", rid, "status", value)
+    store.apply(changes, tables)
+
+    report = run_json("check", path, "--fix")
+    after = read_workbook(path)
+    leads = after["leads"].df
+    assert leads.at[ids[0], "status"] == "Disqualified" and leads.at[ids[1], "status"] == "qualified"
+    [other] = [f for f in findings(report) if f["record_id"] == ids[0] and f["field"] == "status"]
+    assert other["severity"] == "error" and "Qualified" not in other["message"], "never offered as a typo of Qualified"
+    assert list(leads.loc[ids[2:5], "status"]) == ["Nurturing"] * 3
+    assert "Nurturing" in after.lists["lead_status"].keys()
+    lists = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Lists").to_python()
+    col = lists[0].index("Lead status")
+    labels = [row[col] for row in lists[1:] if row[col] != ""]
+    assert labels[-1] == "Nurturing" and labels[:-1] == [o.label("en") for o in load_lists()["lead_status"].options]
+    with __import__("zipfile").ZipFile(path) as z:
+        workbook = z.read("xl/workbook.xml").decode()
+    end = 1 + len(labels)
+    assert f"$2:${chr(65 + col)}${end}<" in workbook.split('name="list_lead_status"')[1].split("</")[0] + "<", \
+        "the dropdown's list reaches the new value"
+    assert not findings(run_json("check", path), "option-added")
+
+
+def load_lists():
+    from crm_sheets.model.schema import load_schema
+
+    return load_schema("sales").lists

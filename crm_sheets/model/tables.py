@@ -117,6 +117,8 @@ class Tables:
     source: str = ""  # where it was read from, for messages
     notes: list[str] = field(default_factory=list)  # what the reader had to assume (template recognised, sheet skipped)
     date1904: bool = False  # serial numbers count days from 1904 (the workbook's date system)
+    sheet_names: tuple[str, ...] = ()  # every sheet of the workbook as read (a team's own sheets too)
+    adopted: bool = False  # a workbook crm-sheets did not make (no template in _crm_meta): its values are its own
 
     def __getitem__(self, name: str) -> Table:
         return self.tables[name]

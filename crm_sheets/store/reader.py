@@ -11,7 +11,7 @@ import os
 import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -27,6 +27,7 @@ from crm_sheets.model.schema import (
 )
 from crm_sheets.model.tables import Table, Tables, column_letter, dtype_for, format_id
 from crm_sheets.store.package import open_package
+from crm_sheets.store.records import records
 from crm_sheets.model.values import (
     ReadContext, as_text, fold_option, is_empty, option_lookup, parse_checkbox, parse_column, parse_value,
     read_context,
@@ -99,6 +100,7 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
     if "fields" in located:
         schema = _with_custom_fields(grids, schema, located["fields"], lang, ctx)
     lists = _read_lists(book, grids, schema, lang)
+    lists = _meta_options(lists, meta, lang)
 
     tables: dict[str, Table] = {}
     for name, (sheet, hint) in located.items():
@@ -109,10 +111,25 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
             notes.append(f"{path.name}: sheet {sheet!r} has no header row naming the columns of {t.sheet_name(lang)}; skipped")
             continue
         tables[name] = _build_table(t, sheet, layout, ctx, lists, meta)
+        if layout.skipped:
+            notes.append(f"{sheet}: {_rows_text(layout.skipped)} not records (formula fallbacks, totals, a legend or notes); left as they are")
         del layout
         grids.forget(sheet)  # a sheet's raw cells are no longer needed: keep peak memory down
     return Tables(schema=schema, tables=tables, lang=lang, settings=settings, lists=lists, meta=meta,
-                  source=str(path), notes=notes, date1904=date1904)
+                  source=str(path), notes=notes, date1904=date1904, sheet_names=tuple(book.sheet_names),
+                  adopted=not meta.get("template"))
+
+
+def _rows_text(rows: list[int]) -> str:
+    """'row 12 is' / 'rows 12, 14-16 are': sheet rows as a person reads them."""
+    spans: list[list[int]] = []
+    for r in rows:
+        if spans and r == spans[-1][1] + 1:
+            spans[-1][1] = r
+        else:
+            spans.append([r, r])
+    text = ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in spans[:8]) + (", ..." if len(spans) > 8 else "")
+    return f"row {text} is" if len(rows) == 1 else f"rows {text} are"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,6 +361,7 @@ class _Layout:
     extras: tuple[str, ...]  # headers of people's own columns
     sheet_rows: list[int]  # 1-based sheet row of each non-blank data row
     cells: dict[str, Any]  # field name -> raw cells of the non-blank data rows (object arrays)
+    skipped: list[int] = field(default_factory=list)  # 1-based sheet rows that are not records (left alone)
 
 
 def _header_lookup(t: TableSchema, lang: str) -> dict[str, str]:
@@ -423,9 +441,10 @@ def _layout(grid: list[list[Any]], t: TableSchema, lang: str, hint: int | None, 
     # are not records.
     field_cols = [j for j in columns.values() if j < data.shape[1]]
     keep = np.flatnonzero(_filled_rows(data, field_cols))
+    keep, skipped = records(data, columns, keep, t)  # fallbacks, totals, a legend under the table: not records
     cells = arrays if len(keep) == len(data) else {name: arr[keep] for name, arr in arrays.items()}
     sheet_rows = (keep + h + 2).tolist()
-    return _Layout(h, columns, tuple(extras), sheet_rows, cells)
+    return _Layout(h, columns, tuple(extras), sheet_rows, cells, [r + h + 2 for r in skipped])
 
 
 def _filled_rows(data: Any, field_cols: list[int]) -> Any:
@@ -600,6 +619,25 @@ def _read_lists(book: CalamineWorkbook, grids: _Grids, schema: Schema, lang: str
             if j >= len(row) or is_empty(row[j]):
                 continue
             label = as_text(row[j]).strip()
+            if label and fold_option(label) not in known:
+                known[fold_option(label)] = label
+                added.append(Option(label, {"en": label, lang: label}))
+        if added:
+            lists[name] = replace(lst, options=(*lst.options, *added))
+    return lists
+
+
+def _meta_options(lists: dict[str, ListSchema], meta: Mapping[str, Any], lang: str) -> dict[str, ListSchema]:
+    """Values a team uses that crm-sheets added to a list of a workbook without a Lists sheet (_crm_meta
+    ``options.<list>``: one label a line)."""
+    for key, value in meta.items():
+        name = key[len("options."):] if key.startswith("options.") else None
+        if name not in lists or is_empty(value):
+            continue
+        lst = lists[name]
+        known = option_lookup(lst)
+        added = []
+        for label in (x.strip() for x in as_text(value).split("\n")):
             if label and fold_option(label) not in known:
                 known[fold_option(label)] = label
                 added.append(Option(label, {"en": label, lang: label}))

@@ -16,11 +16,11 @@ from crm_sheets.jobs.check.context import SEVERITY_RANK, Collector, Context
 from crm_sheets.jobs.check.dates import check_dates
 from crm_sheets.jobs.check.fields import check_column, check_constraints, check_required
 from crm_sheets.jobs.check.links import check_ids, check_reference, check_unique, check_user
-from crm_sheets.jobs.check.options import check_dropdown, check_tags
+from crm_sheets.jobs.check.options import VOCABULARY, check_dropdown, check_tags
 from crm_sheets.jobs.check.rules import check_rules
 from crm_sheets.jobs.check.sheet import data_issues_sheet
 from crm_sheets.jobs.check.values import check_invalid, check_typed_text
-from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, Table, Tables
+from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, OptionAdd, Table, Tables
 from crm_sheets.model.normalize import PhoneBook
 
 __all__ = ["check", "find_problems", "fixes_for", "REASONS"]
@@ -73,7 +73,9 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     for severity in SEVERITY_RANK:
         result.stats[severity] = severities.get(severity, 0)
     result.stats["fixable"] = sum(1 for f in findings if f.fixable)
-    result.changes.sheets.append(data_issues_sheet(shown_tables, findings, now))
+    result.changes.options.extend(vocabulary(findings, tables))
+    # a value added to a list is a note of this run, not an issue to list: the next run no longer finds it
+    result.changes.sheets.append(data_issues_sheet(shown_tables, [f for f in findings if f.type != VOCABULARY], now))
     result.state = {"phones": phones.state()}
     return result
 
@@ -136,6 +138,19 @@ def _check_table(ctx: Context, out: Collector, table: Table) -> None:
             check_column(ctx, out, table, f, col)
         else:
             check_constraints(out, table, f, col)  # rule sheets' free text is theirs: no tidy-ups
+
+
+def vocabulary(findings: list[Finding], tables: Tables) -> list[OptionAdd]:
+    """The team's own values found in dropdown columns, to add to the workbook's lists (once each)."""
+    out: list[OptionAdd] = []
+    for f in findings:
+        if f.type != VOCABULARY or f.table not in tables or not f.field:
+            continue
+        lst = tables[f.table].schema.field(f.field).list
+        add = OptionAdd(lst, str(f.value))
+        if lst and add not in out:
+            out.append(add)
+    return out
 
 
 def fixes_for(findings: list[Finding], tables: Tables) -> list[CellUpdate]:
