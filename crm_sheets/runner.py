@@ -185,7 +185,10 @@ def run(
     stateful = [name for name in jobs if takes_state(name)]
     if "automate" in jobs:
         options = _automate_options(options, dry_run)
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    made_tables = False
+    for attempt in range(1, MAX_ATTEMPTS + 2):
+        if attempt > MAX_ATTEMPTS and not made_tables:
+            break
         report.attempts = attempt
         step(f"Reading {Path(path).name}")
         tables = store.read()
@@ -199,6 +202,9 @@ def run(
         report.notes = run_notes(tables, results, changes)
         if dry_run:
             return report
+        if not made_tables and _make_missing_tables(store, path, tables, changes):
+            made_tables = True
+            continue  # the run writes to a table the workbook lacked (Merged, Audit Log): made; read and run again
         auto = next((r for r in results if r.job == "automate"), None)
         sheet_digest = _queue(box, auto, tables, changes, now) if auto is not None else None
         if not changes.is_empty():
@@ -224,6 +230,21 @@ def run(
             report.delivery = box.deliver(transports(tables), now).as_dict()
         return report
     return report
+
+
+def _make_missing_tables(store, path, tables: Tables, changes: ChangeSet) -> bool:
+    """Add the sheets of the archive and log tables (or any table) the change set writes to and the workbook
+    lacks, in a write of their own; True when some were added."""
+    from crm_sheets.upgrade import missing_tables
+
+    wanted = [a.archive for a in changes.archives] + [a.table for a in changes.appends] + [r.table for r in changes.restores]
+    if changes.audit:  # kept when the workbook has no Audit Log (run_jobs logs into it when it has one)
+        wanted.append("audit_log")
+    extra = missing_tables(path, tables, [n for n in wanted if n not in tables])
+    if extra.is_empty():
+        return False
+    store.apply(extra, tables)
+    return True
 
 
 def run_notes(tables: Tables, results: list[JobResult], changes: ChangeSet) -> list[str]:

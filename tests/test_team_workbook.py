@@ -185,3 +185,118 @@ def load_lists():
     from crm_sheets.model.schema import load_schema
 
     return load_schema("sales").lists
+
+
+# -- a team's own sheets -----------------------------------------------------------------------------
+
+
+def test_the_teams_own_dashboard_is_never_replaced_ours_takes_another_name(path):
+    before = cells(path, "Dashboard")
+    report = run_json("report", path)
+    book = CalamineWorkbook.from_path(str(path))
+    assert cells(path, "Dashboard") == before
+    assert "CRM Dashboard" in book.sheet_names and cells(path, "CRM Dashboard")
+    assert any("'Dashboard' is left as it is" in n and "'CRM Dashboard'" in n for n in report["notes"])
+    again = run_json("report", path)
+    assert cells(path, "Dashboard") == before
+    assert [s for s in CalamineWorkbook.from_path(str(path)).sheet_names if "Dashboard" in s] == ["Dashboard", "CRM Dashboard"]
+    assert not any("left as it is" in n for n in again["notes"]), "said once"
+
+
+def test_a_second_team_sheet_of_our_name_pushes_ours_one_further(tmp_path):
+    path = team_workbook(tmp_path / "team.xlsx")
+    wb = openpyxl.load_workbook(path)
+    wb.create_sheet("CRM Dashboard")["A1"] = "an older attempt"
+    wb.save(path)
+    invoke("report", path)
+    assert cells(path, "CRM Dashboard") == {(1, 1): "an older attempt"}
+    assert cells(path, "CRM Dashboard 2")
+
+
+# -- rows that are not records -----------------------------------------------------------------------
+
+
+def test_legends_fallback_rows_and_totals_are_not_records(tmp_path):
+    path = team_workbook(tmp_path / "team.xlsx")
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Leads"]
+    ws.insert_rows(LAST + 1)  # a totals row right under the records
+    ws.cell(LAST + 1, 1, "Total")
+    ws.cell(LAST + 1, 6, len(STATUSES))
+    wb.save(path)
+    before = cells(path, "Leads")
+    tables = read_workbook(path)
+    leads = tables["leads"]
+    assert len(leads) == len(STATUSES) and max(leads.rows.values()) == LAST
+    assert any("not records" in n for n in tables.notes)
+    report = run_json("run", path)
+    after = cells(path, "Leads")
+    id_col = len(HEADERS) + 1
+    assert not [r for (r, j) in after if j == id_col and r > LAST], "no ID beside a row that is not a record"
+    assert not [f for f in findings(report) if f["table"] == "leads" and f["cell"] and any(
+        f["cell"].endswith(str(r)) for r in range(LAST + 1, LAST + 9))]
+    for r in range(LAST + 1, LAST + 9):  # every cell of those rows stays as typed
+        assert {k: v for k, v in after.items() if k[0] == r} == {k: v for k, v in before.items() if k[0] == r}
+    assert after[(LAST + 7, 5)] == "Days Until Next Action (>=)" and after[(LAST + 2, 6)] == "-"
+
+
+def test_a_row_typed_under_a_blank_row_is_still_a_record(tmp_path):
+    path = team_workbook(tmp_path / "team.xlsx")
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Leads"]
+    ws.delete_rows(LAST + 1, 10)
+    ws.cell(LAST + 2, 1, "Zoe")
+    ws.cell(LAST + 2, 2, "Stone")
+    wb.save(path)
+    leads = read_workbook(path)["leads"]
+    assert len(leads) == len(STATUSES) + 1 and leads.df["last_name"].iloc[-1] == "Stone"
+
+
+# -- nothing damaged, a second run changes nothing ---------------------------------------------------
+
+
+def test_every_source_cell_stays_and_a_second_run_changes_nothing(path):
+    sheets = ("Leads", "Team", "Dashboard")
+    before = {s: cells(path, s) for s in sheets}
+    invoke("check", path)
+    invoke("dedupe", path)
+    invoke("run", path)
+    after = {s: cells(path, s) for s in sheets}
+    for s in sheets:
+        changed = kept(before[s], after[s])
+        if s == "Leads":  # check --fix writes phones in international form and the one typo Qualifed
+            assert set(changed) == {(r, 5) for r in range(FIRST, LAST + 1)} | {(LAST, 6)}
+            assert all(new.replace(" ", "") == old.replace(" ", "") for (old, new) in (changed[(r, 5)] for r in range(FIRST, LAST + 1)))
+        else:
+            assert changed == {}, s
+    snapshot = path.read_bytes()
+    for command in (["check", "--fix"], ["dedupe"], ["report"], ["run"]):
+        report = run_json(command[0], path, *command[1:])
+        assert report["changes"]["updated_cells"] == 0 and report["changes"]["appended_rows"] == 0, command
+    assert path.read_bytes() == snapshot, "the second runs write the workbook exactly as it was"
+    assert [s for s in CalamineWorkbook.from_path(str(path)).sheet_names if s.startswith("CRM")] == ["CRM Dashboard"]
+
+
+# -- archive sheets ----------------------------------------------------------------------------------
+
+
+def test_a_missing_merged_and_audit_log_sheet_is_created_by_the_write_never_an_upgrade_request(path):
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Leads"]
+    ws.insert_rows(FIRST + 1)  # the first lead typed twice
+    for j, v in enumerate(["Ann0", "Smith0", "Company 0", "ann0@company0.com", "+1 415 555 1000", "Qualified", None, "again"], 1):
+        ws.cell(FIRST + 1, j, v)
+    wb.save(path)
+    dry = run_json("dedupe", path, "--dry-run")
+    report = run_json("dedupe", path)
+    assert report["written"] is True and dry["results"][0]["changes"] == report["results"][0]["changes"]
+    assert report["results"][0]["changes"]["archived_rows"] == 1
+    book = CalamineWorkbook.from_path(str(path))
+    assert {"Merged", "Audit Log"} <= set(book.sheet_names)
+    merged = book.get_sheet_by_name("Merged").to_python()
+    assert [row[0] for row in merged[1:]] == ["L-00002"] and '"Our notes":"again"' in merged[1][5]
+    assert len(book.get_sheet_by_name("Audit Log").to_python()) == 2
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(".") and "pending" in p.name) == []
+    snapshot = path.read_bytes()
+    again = run_json("dedupe", path)
+    assert again["results"][0]["changes"]["archived_rows"] == 0 and path.read_bytes() == snapshot
