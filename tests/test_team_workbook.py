@@ -300,3 +300,34 @@ def test_a_missing_merged_and_audit_log_sheet_is_created_by_the_write_never_an_u
     snapshot = path.read_bytes()
     again = run_json("dedupe", path)
     assert again["results"][0]["changes"]["archived_rows"] == 0 and path.read_bytes() == snapshot
+
+
+def test_a_stage_and_a_tag_the_team_uses_join_their_stages_sheet_and_tags_list(made, tmp_path):
+    import shutil
+
+    from crm_sheets.model import ChangeSet
+    from crm_sheets.store.xlsx import XlsxStore
+
+    path = Path(shutil.copy(made, tmp_path / "crm.xlsx"))
+    store = XlsxStore(path)
+    tables = store.read()
+    deals, leads = list(tables["deals"].df.index[:3]), list(tables["leads"].df.index[:3])
+    orders = tables["stages"].df["order"]
+    changes = ChangeSet()
+    for rid in deals:
+        changes.update("deals", rid, "stage", "Proposal/Quote")
+    for rid in leads:
+        changes.update("leads", rid, "tags", "Reseller")
+    store.apply(changes, tables)
+
+    report = run_json("check", path, "--fix")
+    after = read_workbook(path)
+    assert list(after["deals"].df.loc[deals, "stage"]) == ["Proposal/Quote"] * 3
+    stages = after["stages"].df
+    [row] = stages[stages["stage"] == "Proposal/Quote"].to_dict("records")
+    assert row["order"] == orders.max() + 1 and row["probability"] != row["probability"], "probability left to fill"
+    assert "Reseller" in after.lists["tags"].keys() and list(after["leads"].df.loc[leads, "tags"]) == ["Reseller"] * 3
+    assert sum("Proposal/Quote" in n for n in report["notes"]) == 1 and sum('"Reseller"' in n for n in report["notes"]) == 1
+    again = run_json("check", path)
+    assert not findings(again, "option-added")
+    assert not [f for f in findings(again) if f["type"] in ("unknown-option", "unknown-tag")]

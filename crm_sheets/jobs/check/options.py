@@ -169,6 +169,9 @@ def check_options_from(out: Collector, table: Table, f: Field, col: pd.Series) -
     guesses: dict[str, str | None] = {}
     src = out.ctx.tables.get(src_table)
     sheet = src.sheet if src is not None and src.sheet else out.ctx.tables.schema.tables[src_table].sheet_name(out.ctx.lang)
+    uses = bad.map(fold_option).value_counts().to_dict()
+    adopted = getattr(out.ctx.tables, "adopted", False)
+    added: set[str] = set()
     for rid, value in zip(bad.index, bad):
         spelt = exact.get(fold_option(value))
         if spelt is not None:
@@ -178,8 +181,19 @@ def check_options_from(out: Collector, table: Table, f: Field, col: pd.Series) -
             guesses[value] = (sure_match(value, fuzzy), closest(value, fuzzy))
         sure, guess = guesses[value]
         what = f"{quote(value)} is not a {f.header(out.ctx.lang)} of the {sheet} sheet"
-        if sure is not None:
+        folded = fold_option(value)
+        rows = uses.get(folded, 0)
+        if sure is not None and rows <= TYPO_MAX_ROWS:
             out.add("unknown-option", "warning", table, rid, f.name, value, what + f", and can only mean {quote(sure)}", f'check --fix writes "{sure}"', fix=sure, fixable=True)
+            continue
+        if (rows > TYPO_MAX_ROWS or adopted) and _a_word(value):
+            if folded not in added:  # the team's own stage: a row of the Stages sheet, its probability theirs to fill
+                added.add(folded)
+                label = value.strip()
+                todo = (f"added to {sheet} with its probability left blank: fill it in" if src is not None
+                        else f"add it to a {sheet} sheet with its probability")
+                out.add(VOCABULARY, "info", table, None, f.name, label,
+                        f"{quote(label)} is used in {rows} row{'s' if rows != 1 else ''} and was not a {f.header(out.ctx.lang)} of {sheet}", todo)
             continue
         todo = f'choose "{guess}"' if guess else f"choose one of {', '.join(options[:8])}"
         out.add("unknown-option", "error", table, rid, f.name, value, what, todo + f" or add it to {sheet}", fix=guess)
@@ -195,6 +209,19 @@ def check_tags(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     lst = out.ctx.tables.list(f.list)
     exact, fuzzy = list_choices(lst)
     title = lst.label(out.ctx.lang)
+    # tags the team uses (in more rows than a slip, or any in a workbook we did not make) join their list
+    used: dict[str, list] = {}
+    for value, n in s.value_counts().items():
+        for p in dict.fromkeys(p for p in _TAG_SPLIT.split(value.strip()) if p):
+            if exact.get(fold_option(p)) is None:
+                used.setdefault(fold_option(p), [p, 0])[1] += n
+    adopted = getattr(out.ctx.tables, "adopted", False)
+    for folded, (label, n) in used.items():
+        if (n > TYPO_MAX_ROWS or adopted) and _a_word(label) and not f.owned_by_job:
+            exact[folded] = label = label.strip()
+            out.add(VOCABULARY, "info", table, None, f.name, label,
+                    f"{quote(label)} is used in {n} row{'s' if n != 1 else ''} and was not in the {title} list",
+                    f"added to the {title} list; rename it in those rows if it is not one of your tags")
     verdicts = {}
     for value in s.unique():  # tags repeat: decide once per distinct cell text
         parts = [p for p in _TAG_SPLIT.split(value.strip()) if p]
