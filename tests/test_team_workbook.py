@@ -331,3 +331,23 @@ def test_a_stage_and_a_tag_the_team_uses_join_their_stages_sheet_and_tags_list(m
     again = run_json("check", path)
     assert not findings(again, "option-added")
     assert not [f for f in findings(again) if f["type"] in ("unknown-option", "unknown-tag")]
+
+
+def test_rows_appended_to_a_table_move_a_legend_under_it_down_instead_of_writing_over_it(path):
+    from crm_sheets.model import ChangeSet, RowAppend
+    from crm_sheets.store.xlsx import XlsxStore
+
+    before = cells(path, "Leads")
+    store = XlsxStore(path)
+    tables = store.read()
+    changes = ChangeSet()
+    for i in range(6):
+        rid = tables["leads"].allocate_id()
+        changes.appends.append(RowAppend("leads", rid, {"first_name": f"New{i}", "last_name": f"Lead{i}", "status": "new"}))
+    store.apply(changes, tables)
+    after = cells(path, "Leads")
+    for (r, j), v in before.items():
+        moved = r + 6 if r > LAST else r
+        assert after.get((moved, j)) == v, ((r, j), v)
+    assert [after.get((r, 2)) for r in range(LAST + 1, LAST + 7)] == [f"Lead{i}" for i in range(6)]
+    assert len(read_workbook(path)["leads"]) == len(STATUSES) + 6

@@ -1259,6 +1259,7 @@ class _Patch:
         self.recalc = True
 
     def _append_rows(self, st: _TableState, rows: list[dict[str, Any]]) -> None:
+        self._make_room(st, len(rows))
         template = st.end_row if st.end_row > st.header_row else st.header_row + 1
         tmpl_cells = st.sheet.cells(template)
         tmpl_styles = {col: c.style for col, c in tmpl_cells.items() if c.style is not None}
@@ -1283,6 +1284,18 @@ class _Patch:
             st.sheet.widest = max(st.sheet.widest, st.last_col)
             st.end_row = r
             st.touched = True
+        self.recalc = True
+
+    def _make_room(self, st: _TableState, n: int) -> None:
+        """New rows go under the last record; what people keep below it (a legend, notes, totals) moves
+        down to make room instead of being written over."""
+        if not n or st.part is not None and st.end_row < st.ref_end:
+            return  # an Excel table's own blank rows are filled first
+        wanted = range(st.end_row + 1, st.end_row + n + 1)
+        if not any(r in st.sheet.rows and self._row_has_values(st.sheet, r) for r in wanted):
+            return
+        below = sorted(r for r in st.sheet.rows if r > st.end_row)
+        st.sheet.move_rows({r: r + n for r in reversed(below)})
         self.recalc = True
 
     def _date_xf(self, value: Any) -> int | None:
@@ -1351,10 +1364,25 @@ class _Patch:
                                  column_index(split_ref(a)[0]), column_index(c2), ref_end=r2, touched=True)
                 self.states[key] = st
 
+    def _sheet_marks(self) -> dict[str, Any]:
+        """The ``sheet.<key>`` rows of the package's own _crm_meta: which sheets are ours, as the file says now."""
+        if not hasattr(self, "_marks"):
+            self._marks: dict[str, Any] = {}
+            ref = self.pkg.sheet(META_SHEET)
+            if ref is not None and ref.part:
+                sheet = self.sheet_edit(ref.part)
+                for r in sorted(sheet.rows):
+                    a, b = sheet.cells(r).get("A"), sheet.cells(r).get("B")
+                    key = cell_value(a, self.sst) if a is not None else None
+                    if isinstance(key, str) and key.startswith("sheet.") and b is not None:
+                        self._marks[key] = cell_value(b, self.sst)
+        return self._marks
+
     def _replace_sheet(self, spec: SheetSpec) -> None:
         # only a sheet _crm_meta marks as ours is replaced; a team's sheet of the same name stays as it is
         sheets = [*(s.name for s in self.pkg.sheets), *self.new_sheet_names]
-        wanted = owned_sheet_name(spec.key, spec.name, self.tables.meta, sheets) if spec.key != "_crm_meta" else spec.name
+        marks = {**self.tables.meta, **self._sheet_marks()}
+        wanted = owned_sheet_name(spec.key, spec.name, marks, sheets) if spec.key != "_crm_meta" else spec.name
         existing = self.pkg.sheet(wanted)
         if existing is None or not existing.part:
             name = self._add_sheet(spec, wanted)
