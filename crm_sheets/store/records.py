@@ -12,24 +12,42 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from crm_sheets.model.schema import TableSchema
 
 # What a formula shows when it has nothing to show (and what people type to mean "nothing").
 FALLBACKS = frozenset({"-", "--", "–", "—", "n/a", "#n/a", "na", "n.a.", "none", "null", "#value!", "#ref!",
                        "#div/0!", "#name?", "#num!", "#null!"})
+_LONGEST_FALLBACK = max(map(len, FALLBACKS))
 _TOTAL_RE = r"^\s*(?:grand\s+|sub[\s-]?)?totals?\b|^\s*sum\b|^\s*(?:gesamt|summe|total\s+g[ée]n[ée]ral)"
 SOLID_CELLS = 3  # a row under the table with this many real cells is a record, whatever it looks like
 
 
+def _texts(cells: Any) -> pd.Series:
+    """The cells as a series of str ("" for every cell that is not text); no Python loop for a text column."""
+    series = pd.Series(cells, dtype=object)
+    if infer_dtype(cells, skipna=False) == "string":
+        return series
+    return series.map(lambda c: c if type(c) is str else "")
+
+
 def _real(cells: Any) -> np.ndarray:
     """Which cells hold a value that is not blank, spaces, a formula fallback, 0 or FALSE."""
+    if infer_dtype(cells, skipna=False) == "string":  # the usual column: only short cells can be fallbacks
+        n = len(cells)
+        out = np.fromiter(map(len, cells), dtype=np.int64, count=n) > _LONGEST_FALLBACK
+        out[out] = ~np.fromiter(map(str.isspace, cells[out]), dtype=bool, count=int(out.sum()))
+        for i in np.flatnonzero(np.fromiter(map(len, cells), dtype=np.int64, count=n) <= _LONGEST_FALLBACK):
+            c = cells[i].strip()
+            out[i] = bool(c) and c.casefold() not in FALLBACKS
+        return out
     out = np.zeros(len(cells), dtype=bool)
     for i, c in enumerate(cells):
         if type(c) is str:
-            s = c.strip()
-            out[i] = bool(s) and s.casefold() not in FALLBACKS
-        elif c is None or c is False or isinstance(c, bool):
+            t = c.strip()
+            out[i] = bool(t) and t.casefold() not in FALLBACKS
+        elif c is None or isinstance(c, (bool, np.bool_)):
             out[i] = bool(c)
         elif isinstance(c, (int, float)):
             out[i] = c == c and c != 0
@@ -64,42 +82,48 @@ def _a_note(row: Any, types: Mapping[int, str]) -> bool:
 
 def _contains(cells: Any, pattern: str) -> np.ndarray:
     """Which cells are text matching ``pattern`` (a regular expression, case ignored)."""
-    s = pd.Series(cells, dtype=object)
-    text = s.map(lambda c: c if type(c) is str else "")
-    return text.str.contains(pattern, case=False, regex=True).to_numpy(dtype=bool)
+    return _texts(cells).str.contains(pattern, case=False, regex=True).to_numpy(dtype=bool)
 
 
 def records(data: Any, columns: Mapping[str, int], keep: np.ndarray, t: TableSchema) -> tuple[np.ndarray, list[int]]:
     """(the rows of ``keep`` that are records, the 0-based rows of ``data`` that are not, for a note).
 
     ``data``: the cells under the header row (2-D object array); ``keep``: rows with something in a
-    field column; ``columns``: field name -> column index.
+    field column; ``columns``: field name -> column index. A row holding an ID of the table is a record
+    whatever else it holds: only rows without one are looked at closely (in a crm-sheets workbook, none).
     """
     if not len(keep) or t.kind != "data":
         return keep, []
     cols = [j for j in columns.values() if j < data.shape[1]]
-    real = np.zeros(len(keep), dtype=bool)
-    count = np.zeros(len(keep), dtype=np.int64)
-    for j in cols:  # the first columns settle most rows: later ones only look at rows not yet seen as solid
-        todo = np.flatnonzero(count < SOLID_CELLS)
-        if not len(todo):
-            break
-        hit = _real(data[keep[todo], j])
-        count[todo[hit]] += 1
-        real[todo[hit]] = True
     has_id = np.zeros(len(keep), dtype=bool)
     if "id" in columns and columns["id"] < data.shape[1] and t.id_prefix:
-        ids = pd.Series(data[keep, columns["id"]], dtype=object)
-        has_id = ids.map(lambda v: isinstance(v, str) and v.strip().startswith(t.id_prefix + "-")).to_numpy(dtype=bool)
-    is_record = real | has_id  # rows showing only fallbacks are not records
-    first = min(cols, default=0)
-    for j in range(first, min(first + 2, data.shape[1])):  # a totals row is labelled in its first cells
-        total = _contains(data[keep, j], _TOTAL_RE)
-        is_record &= ~(total & ~has_id)
-    solid = (count >= SOLID_CELLS) | has_id
-    emails = [columns[f.name] for f in t.fields if f.type == "email" and f.name in columns and columns[f.name] < data.shape[1]]
-    for j in emails:
-        solid |= _contains(data[keep, j], "@")
+        head = t.id_prefix + "-"
+        ids = data[keep, columns["id"]]
+        has_id = np.fromiter((type(v) is str and v.lstrip().startswith(head) for v in ids), dtype=bool, count=len(ids))
+    rest = np.flatnonzero(~has_id)  # positions in keep of the rows without an ID
+    is_record = np.ones(len(keep), dtype=bool)
+    solid = has_id.copy()
+    if len(rest):
+        rows = keep[rest]
+        real = np.zeros(len(rest), dtype=bool)
+        count = np.zeros(len(rest), dtype=np.int64)
+        for j in cols:  # the first columns settle most rows: later ones only look at rows not yet seen as solid
+            todo = np.flatnonzero(count < SOLID_CELLS)
+            if not len(todo):
+                break
+            hit = _real(data[rows[todo], j])
+            count[todo[hit]] += 1
+            real[todo[hit]] = True
+        ok = real.copy()  # rows showing only fallbacks are not records
+        first = min(cols, default=0)
+        for j in range(first, min(first + 2, data.shape[1])):  # a totals row is labelled in its first cells
+            ok &= ~_contains(data[rows, j], _TOTAL_RE)
+        is_record[rest] = ok
+        sure = count >= SOLID_CELLS
+        for f in t.fields:
+            if f.type == "email" and f.name in columns and columns[f.name] < data.shape[1]:
+                sure |= _contains(data[rows, columns[f.name]], "@")
+        solid[rest] = sure
     # Under the last solid record, after a blank row: a legend or notes, unless a row is solid itself.
     last = np.flatnonzero(solid)
     if len(last):
