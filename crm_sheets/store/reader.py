@@ -315,7 +315,8 @@ def _schema_for(path: Path, book: CalamineWorkbook, excel_tables: Mapping[str, t
             f"{path}: not a crm-sheets workbook (no {META_SHEET} sheet, and its sheets do not match a CRM template)",
             hint=_NOT_OURS_HINT,
         )
-    notes.append(f"{path.name}: no {META_SHEET} sheet; read as the {best.name!r} template recognised from its sheets")
+    what = f"no template in its {META_SHEET} sheet" if meta else f"no {META_SHEET} sheet"
+    notes.append(f"{path.name}: {what}; read as the {best.name!r} template recognised from its sheets")
     return best
 
 
@@ -326,7 +327,7 @@ def _language(book: CalamineWorkbook, schema: Schema, meta: Mapping[str, Any], n
     sheets = {normalize_header(s) for s in book.sheet_names}
     counts = {lg: sum(normalize_header(t.sheet_name(lg)) in sheets for t in schema.tables.values()) for lg in LANGUAGES}
     found = max(LANGUAGES, key=lambda lg: (counts[lg], lg == "en"))
-    if meta:
+    if meta.get("template"):  # a workbook we did not make says nothing of its language: no news
         notes.append(f"{META_SHEET} has no language; reading the workbook as {found!r} from its sheet names")
     return found
 
