@@ -262,6 +262,22 @@ def upgrade_cmd(path: Path, dry_run: bool, as_json: bool) -> None:
     _render_upgrade(report)
 
 
+@cli.command("adopt")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--template", default=None, help="Template to map onto: sales, services or personal (default: the one the sheets fit best).")
+@click.option("--dry-run", "dry_run", is_flag=True, help="Print the proposed mapping as a table; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
+def adopt_cmd(path: Path, template: str | None, dry_run: bool, as_json: bool) -> None:
+    """Take a workbook your team made as it is: map its sheets and columns onto a template (a Mapping sheet you can correct)."""
+    from crm_sheets.adopt import adopt
+
+    report = adopt(path, template=template, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
+        return
+    _render_adopt(report)
+
+
 @cli.command()
 def templates() -> None:
     """List the workbook templates."""
@@ -333,6 +349,24 @@ def _render_outbox(path: Path, items, done: str | None) -> None:
     unknown = [i.key for i in items if i.status == "unknown"]
     if unknown and done is None:
         console.print(f"{len(unknown)} to confirm: check whether it arrived, then crm-sheets outbox {path} --confirm KEY --delivered (or --resend).")
+
+
+def _render_adopt(report) -> None:
+    table = RichTable(title=f"crm-sheets adopt of {report.path} ({report.template} template)", title_justify="left")
+    for col in ("sheet", "row", "col", "header", "table", "field", "found by", "example"):
+        whole = col in ("row", "col", "table", "field")  # what a person copies into the Mapping sheet: never cut
+        table.add_column(col, no_wrap=whole, overflow="fold", max_width=None if whole else 24)
+    for s in report.sheets:
+        for c in s.columns:
+            table.add_row(s.sheet, str(s.header_row), c.column, c.header, s.table or "", c.field or "", c.found_by, c.example)
+    console.print(table)
+    for note in report.notes:
+        console.print(f"  [yellow]![/] {note}", soft_wrap=True)
+    if report.dry_run:
+        console.print("Dry run: nothing was written.")
+    elif report.written:
+        console.print(f"Saved {report.path} with its Mapping sheet" + (f" (backup: {report.backup})" if report.backup else "")
+                      + ". Correct the Table and Field columns there if a guess is wrong; every run follows it.")
 
 
 def _render_upgrade(report) -> None:

@@ -90,6 +90,10 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
         schema = _schema_for(path, book, excel_tables, grids, meta, notes)
     lang = _language(book, schema, meta, notes)
     located = _locate_tables(book, excel_tables, schema)
+    mapping = _mapping(book, grids, schema, meta)  # a Mapping sheet (crm-sheets adopt) says where each table is
+    if mapping:
+        located = {n: w for n, w in located.items() if n in mapping or w[0] not in {m.sheet for m in mapping.values()}}
+        located.update({n: (m.sheet, m.header_row - 1) for n, m in mapping.items()})
     grids.read_ahead([sheet for sheet, _hint in located.values()])
 
     settings: dict[str, Any] = {}
@@ -106,7 +110,9 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
     for name, (sheet, hint) in located.items():
         t = schema.tables[name]
         merged = grids.merged(sheet) if t.kind == "data" else ()
-        layout = _layout(grids[sheet], t, lang, hint, merged=merged)
+        fixed = mapping[name].columns if name in mapping else None
+        layout = _layout(grids[sheet], t, lang, hint, merged=merged, fixed=fixed,
+                         listed=mapping[name].listed if name in mapping else None)
         if layout is None:
             notes.append(f"{path.name}: sheet {sheet!r} has no header row naming the columns of {t.sheet_name(lang)}; skipped")
             continue
@@ -117,7 +123,19 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
         grids.forget(sheet)  # a sheet's raw cells are no longer needed: keep peak memory down
     return Tables(schema=schema, tables=tables, lang=lang, settings=settings, lists=lists, meta=meta,
                   source=str(path), notes=notes, date1904=date1904, sheet_names=tuple(book.sheet_names),
-                  adopted=not meta.get("template"))
+                  adopted=not meta.get("template") or bool(meta.get("adopted")))
+
+
+def _mapping(book: CalamineWorkbook, grids: _Grids, schema: Schema, meta: Mapping[str, Any]) -> dict:
+    """The tables the workbook's Mapping sheet places (see store/mapping.py), or {} when it has none."""
+    from crm_sheets.store.mapping import read_mapping
+
+    name = meta.get("sheet.mapping")  # ours only when _crm_meta marks it
+    sheet = next((s for s in book.sheet_names if s == name), None) if name else None
+    if sheet is None:
+        return {}
+    found = read_mapping(grids[sheet], schema)
+    return {n: m for n, m in found.items() if m.sheet in book.sheet_names}
 
 
 def _rows_text(rows: list[int]) -> str:
@@ -417,9 +435,9 @@ def _block(rows: list[list[Any]]) -> Any:
 
 
 def _layout(grid: list[list[Any]], t: TableSchema, lang: str, hint: int | None, probe: bool = False,
-            merged: Any = ()) -> _Layout | None:
+            merged: Any = (), fixed: Mapping[str, int] | None = None, listed: Any = None) -> _Layout | None:
     lookup = _header_lookup(t, lang)
-    h = _find_header(grid, t, lookup, hint)
+    h = hint if fixed is not None and hint is not None and 0 <= hint < len(grid) else _find_header(grid, t, lookup, hint)
     if h is None:
         return None
     if probe:
@@ -427,6 +445,16 @@ def _layout(grid: list[list[Any]], t: TableSchema, lang: str, hint: int | None, 
     columns: dict[str, int] = {}
     extras: list[str] = []
     for j, cell in enumerate(grid[h]):
+        if fixed is not None:  # the Mapping sheet says which column is which field
+            name = next((n for n, c in fixed.items() if c == j), None)
+            if name is None and j not in (listed or ()) and not is_empty(cell):  # a column added since (our ID)
+                name = lookup.get(normalize_header(as_text(cell)))
+                name = None if name in fixed else name
+            if name is not None and name not in columns:
+                columns[name] = j
+            elif not is_empty(cell):
+                extras.append(as_text(cell))
+            continue
         if is_empty(cell):
             continue
         name = lookup.get(normalize_header(as_text(cell)))

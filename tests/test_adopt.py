@@ -1,0 +1,123 @@
+"""`crm-sheets adopt` on workbooks teams build: a lead sheet called CRM under title rows, German headers,
+a column known only by its values. The proposal names sheets, header rows and fields; the Mapping sheet
+it writes is followed by every run, corrections included; nothing else changes, and twice is once.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from python_calamine import CalamineWorkbook
+
+from crm_sheets.adopt import adopt
+from crm_sheets.cli import cli
+from crm_sheets.store.reader import read_workbook
+from test_team_workbook import FIRST, HEADERS, LAST, NOW, STATUSES, cells, team_workbook
+
+
+@pytest.fixture
+def crm(tmp_path) -> Path:
+    """The team workbook, its lead sheet named CRM (read as the personal template before adopt existed)."""
+    path = team_workbook(tmp_path / "crm.xlsx")
+    wb = openpyxl.load_workbook(path)
+    wb["Leads"].title = "CRM"
+    wb.save(path)
+    return path
+
+
+def fields(report, sheet: str) -> dict[str, str | None]:
+    [s] = [s for s in report.sheets if s.sheet == sheet]
+    return {c.header: c.field for c in s.columns}
+
+
+def test_a_dry_run_proposes_the_crm_sheet_as_leads_on_its_real_header_row_and_writes_nothing(crm):
+    before = crm.read_bytes()
+    report = adopt(crm, dry_run=True)
+    assert crm.read_bytes() == before and not report.written
+    assert report.template == "sales"
+    [leads] = [s for s in report.sheets if s.table == "leads"]
+    assert (leads.sheet, leads.header_row) == ("CRM", 4)
+    assert fields(report, "CRM") == {"First Name": "first_name", "Last Name": "last_name", "Company": "company",
+                                     "Email": "email", "Phone": "phone", "Status": "status",
+                                     "Last Contacted": "last_contacted", "Our notes": None}
+    assert [s.table for s in report.sheets if s.sheet == "Team"] == ["team"]
+    assert "Dashboard" not in {s.sheet for s in report.mapped}
+
+
+def test_german_headers_and_a_column_known_by_its_values_are_mapped(tmp_path):
+    path = tmp_path / "kunden.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Kunden"
+    ws.append(["Vorname", "Nachname", "Firma", "Telefon", "Status", "Kontakt", "Notizen"])
+    for i in range(6):
+        ws.append([f"Jo{i}", f"Meier{i}", f"Firma {i}", f"+49 30 1234 56{i}", "Qualified", f"jo{i}@firma{i}.de", ""])
+    wb.save(path)
+    report = adopt(path, dry_run=True)
+    [s] = report.mapped
+    assert s.table == "leads"
+    assert fields(report, "Kunden") == {"Vorname": "first_name", "Nachname": "last_name", "Firma": "company",
+                                        "Telefon": "phone", "Status": "status", "Kontakt": "email", "Notizen": "notes"}
+    assert {c.header: c.found_by for c in s.columns}["Kontakt"] == "values"
+
+
+def test_adopt_writes_a_mapping_sheet_every_run_follows_and_twice_is_once(crm):
+    sources = {s: cells(crm, s) for s in ("CRM", "Team", "Dashboard")}
+    report = adopt(crm)
+    assert report.written
+    book = CalamineWorkbook.from_path(str(crm))
+    assert "Mapping" in book.sheet_names
+    assert {s: cells(crm, s) for s in sources} == sources, "adopt changes no cell of the team's sheets"
+    tables = read_workbook(crm)
+    assert tables.schema.name == "sales" and tables.adopted
+    assert tables["leads"].sheet == "CRM" and len(tables["leads"]) == len(STATUSES)
+    snapshot = crm.read_bytes()
+    again = adopt(crm)
+    assert again.existing and not again.written and crm.read_bytes() == snapshot
+
+    result = CliRunner().invoke(cli, ["run", str(crm), "--now", NOW.isoformat(), "--json"])
+    assert result.exit_code in (0, 1), result.output
+    statuses = [cells(crm, "CRM").get((r, 6)) for r in range(FIRST, LAST + 1)]
+    assert statuses[:-1] == STATUSES[:-1], "the team's statuses are theirs"
+    once = crm.read_bytes()
+    CliRunner().invoke(cli, ["run", str(crm), "--now", NOW.isoformat()])
+    assert crm.read_bytes() == once, "a second run changes nothing"
+    ids = [k for k, v in cells(crm, "CRM").items() if v == "ID"]
+    assert ids == [(4, len(HEADERS) + 1)]
+
+
+def test_a_corrected_mapping_is_followed(crm):
+    adopt(crm)
+    wb = openpyxl.load_workbook(crm)
+    ws = wb["Mapping"]
+    for row in ws.iter_rows(min_row=2):
+        if row[3].value == "Our notes":
+            row[5].value = "notes"  # the person says: this column is the Notes field
+        if row[3].value == "Company":
+            row[5].value = None  # and this one is not ours to read
+    wb.save(crm)
+    leads = read_workbook(crm)["leads"]
+    assert set(leads.df["notes"].dropna()) == {"keep"}
+    assert leads.df["company"].isna().all() and "Company" in leads.extra_columns
+
+
+def test_the_cli_prints_the_proposal_and_its_json_is_the_library_result(crm):
+    result = CliRunner().invoke(cli, ["adopt", str(crm), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "CRM" in result.output and "first_name" in result.output and "Dry run" in result.output
+    as_json = json.loads(CliRunner().invoke(cli, ["adopt", str(crm), "--dry-run", "--json"]).stdout)
+    assert as_json == json.loads(json.dumps(adopt(crm, dry_run=True).as_dict(), default=str))
+
+
+def test_a_workbook_with_nothing_to_adopt_is_refused_with_no_file_beside_it(tmp_path):
+    path = tmp_path / "inventory.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["Part", "Qty"])
+    wb.active.append(["bolt", 3])
+    wb.save(path)
+    result = CliRunner().invoke(cli, ["adopt", str(path)])
+    assert result.exit_code == 2 and "no sheet has headers" in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["inventory.xlsx"]
