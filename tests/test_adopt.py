@@ -121,3 +121,65 @@ def test_a_workbook_with_nothing_to_adopt_is_refused_with_no_file_beside_it(tmp_
     result = CliRunner().invoke(cli, ["adopt", str(path)])
     assert result.exit_code == 2 and "no sheet has headers" in result.output
     assert [p.name for p in tmp_path.iterdir()] == ["inventory.xlsx"]
+
+
+def macro_workbook(path: Path, tmp_path: Path) -> Path:
+    """A team's macro workbook: a Pipeline sheet with a merged title over its headers, formulas (a VLOOKUP,
+    a mailto HYPERLINK), and its own Dashboard with a button running its VBA."""
+    import xlsxwriter
+
+    from test_fidelity import VBA_BYTES
+
+    vba = tmp_path / "vbaProject.bin"
+    vba.write_bytes(VBA_BYTES)
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Pipeline")
+    ws.merge_range("A1:F1", "Our pipeline 2026", wb.add_format({"bold": True, "font_size": 16}))
+    ws.write_row(2, 0, ["Deal", "Account", "Stage", "Value", "Owner", "Owner email"])
+    for i, (deal, stage, value, owner) in enumerate([("Big one", "Negotiation", 12000, "Alice"), ("Renewal", "Proposal", 4000, "Bob"),
+                                                     ("Pilot", "🔥 Hot", 2500, "Alice")]):
+        r = 3 + i
+        ws.write_row(r, 0, [deal, f"Account {i}", stage, value, owner])
+        ws.write_formula(r, 5, f'=HYPERLINK("mailto:"&VLOOKUP(E{r + 1},Team!$A$2:$B$3,2,FALSE),E{r + 1})',
+                         None, f"{owner.lower()}@acme.com")
+    team = wb.add_worksheet("Team")
+    team.write_row(0, 0, ["Name", "Email"])
+    team.write_row(1, 0, ["Alice", "alice@acme.com"])
+    team.write_row(2, 0, ["Bob", "bob@acme.com"])
+    dash = wb.add_worksheet("Dashboard")
+    dash.write("A1", "Filled by our macro")
+    dash.write_formula("B2", "=SUM(Pipeline!D4:D6)", None, 18500)
+    dash.insert_button("D2", {"macro": "Refresh", "caption": "Refresh"})
+    wb.add_vba_project(str(vba))
+    wb.close()
+    return path
+
+
+def test_a_macro_workbook_keeps_its_macros_button_formulas_and_dashboard_byte_for_byte(tmp_path):
+    import zipfile
+
+    path = macro_workbook(tmp_path / "team.xlsm", tmp_path)
+    with zipfile.ZipFile(path) as z:
+        before = {n: z.read(n) for n in z.namelist()}
+    report = adopt(path)
+    assert [(s.sheet, s.table, s.header_row) for s in report.mapped] == [("Pipeline", "deals", 3), ("Team", "team", 1)]
+    assert {c.header: c.field for c in report.mapped[0].columns}["Stage"] == "stage"
+    result = CliRunner().invoke(cli, ["run", str(path), "--now", NOW.isoformat()])
+    assert result.exit_code in (0, 1), result.output
+    with zipfile.ZipFile(path) as z:
+        after = {n: z.read(n) for n in z.namelist()}
+    assert after["xl/vbaProject.bin"] == before["xl/vbaProject.bin"]
+    book = CalamineWorkbook.from_path(str(path))
+    dash_part = "xl/worksheets/sheet3.xml"
+    assert after[dash_part] == before[dash_part], "the team's Dashboard (and its button's drawing) stays as it was"
+    for name in before:
+        if name.startswith(("xl/drawings/", "xl/ctrlProps/", "xl/vbaProject")) or name.endswith("vmlDrawing1.vml"):
+            assert after.get(name) == before[name], name
+    assert "CRM Dashboard" in book.sheet_names
+    pipeline = cells(path, "Pipeline")
+    assert pipeline[(1, 1)] == "Our pipeline 2026" and pipeline[(4, 6)] == "alice@acme.com"
+    assert [pipeline[(r, 3)] for r in (4, 5, 6)] == ["Negotiation", "Proposal", "🔥 Hot"]
+    assert "HYPERLINK" in after["xl/worksheets/sheet1.xml"].decode() and "VLOOKUP" in after["xl/worksheets/sheet1.xml"].decode()
+    once = path.read_bytes()
+    CliRunner().invoke(cli, ["run", str(path), "--now", NOW.isoformat()])
+    assert path.read_bytes() == once
