@@ -38,7 +38,8 @@ HEADER_SCAN_ROWS = 10  # title rows people put above a table's headers
 CUSTOM_TYPES = tuple(t for t in FIELD_TYPES if t not in ("id", "reference", "user"))
 _FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _REF_RE = re.compile(r"^\$?[A-Za-z]{1,3}\$?(\d+)")
-_NOT_OURS_HINT = "create a CRM workbook with `crm-sheets new` and paste your rows into its tables (columns are found by their headers)"
+_NOT_OURS_HINT = ("run `crm-sheets adopt PATH` to map your own sheets and columns onto a CRM, or create one with "
+                  "`crm-sheets new` and paste your rows into its tables (columns are found by their headers)")
 
 
 def read_workbook(path: str | Path, schema: Schema | None = None) -> Tables:
