@@ -183,3 +183,18 @@ def test_a_macro_workbook_keeps_its_macros_button_formulas_and_dashboard_byte_fo
     once = path.read_bytes()
     CliRunner().invoke(cli, ["run", str(path), "--now", NOW.isoformat()])
     assert path.read_bytes() == once
+
+
+def test_a_whole_name_column_of_a_prospects_sheet_is_read_as_the_name_every_row_needs(tmp_path):
+    path = tmp_path / "prospects.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Prospects"
+    ws.append(["Full Name", "E-mail", "Organization", "Lead Source"])
+    for i in range(4):
+        ws.append([f"Ana Lopez {i}", f"ana{i}@acme.fr", "Acme", "Web"])
+    wb.save(path)
+    adopt(path)
+    leads = read_workbook(path)["leads"]
+    assert list(leads.df["last_name"]) == [f"Ana Lopez {i}" for i in range(4)]
+    assert list(leads.df["company"]) == ["Acme"] * 4

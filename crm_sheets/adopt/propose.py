@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from crm_sheets.adopt.aliases import FIELD_ALIASES, TABLE_ALIASES
+from crm_sheets.adopt.aliases import FIELD_ALIASES, TABLE_ALIASES, WHOLE_NAME
 from crm_sheets.model.normalize import fold
 from crm_sheets.model.schema import Schema, TableSchema, normalize_header
 from crm_sheets.model.tables import column_letter
@@ -154,6 +154,12 @@ def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema,
         if hit and hit[0] not in taken:
             found[j] = hit
             taken.add(hit[0])
+    if t.has_field("last_name") and not t.has_field("name") and not taken & {"first_name", "last_name"}:
+        whole = {normalize_header(w) for w in WHOLE_NAME}
+        j = next((j for j, text in headers.items() if j not in found and normalize_header(text) in whole), None)
+        if j is not None:
+            found[j] = ("last_name", "alias")
+            taken.add("last_name")
     keys = list(lookup)
     for j, text in headers.items():
         if j in found:
