@@ -852,6 +852,7 @@ class _Patch:
         self.wb_rels_text: str | None = None
         self.new_sheet_names: list[str] = []
         self.meta_updates: dict[str, Any] = {}
+        self._marks: dict[str, Any] | None = None  # the package's own sheet.<key> rows of _crm_meta, read once
         self.recalc = False
 
     # -- loading
@@ -1366,8 +1367,8 @@ class _Patch:
 
     def _sheet_marks(self) -> dict[str, Any]:
         """The ``sheet.<key>`` rows of the package's own _crm_meta: which sheets are ours, as the file says now."""
-        if not hasattr(self, "_marks"):
-            self._marks: dict[str, Any] = {}
+        if self._marks is None:
+            self._marks = {}
             ref = self.pkg.sheet(META_SHEET)
             if ref is not None and ref.part:
                 sheet = self.sheet_edit(ref.part)
