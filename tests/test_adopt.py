@@ -198,3 +198,23 @@ def test_a_whole_name_column_of_a_prospects_sheet_is_read_as_the_name_every_row_
     leads = read_workbook(path)["leads"]
     assert list(leads.df["last_name"]) == [f"Ana Lopez {i}" for i in range(4)]
     assert list(leads.df["company"]) == ["Acme"] * 4
+
+
+def test_a_deal_sheet_with_unknown_headers_is_read_by_its_values(tmp_path):
+    import datetime as dt
+
+    path = tmp_path / "ventas.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Oportunidades"
+    ws.append(["Oportunidad", "Etapa", "Importe", "Q4", "Xyz"])
+    stages = ["Prospecting", "Proposal", "Negotiation", "Won"]
+    for i in range(4):
+        ws.append([f"Deal {i}", stages[i], 1000.0 * (i + 1), dt.datetime(2026, 12, 1 + i), f"x{i}"])
+    wb.save(path)
+    report = adopt(path, dry_run=True)
+    [s] = report.mapped
+    got = {c.header: (c.field, c.found_by) for c in s.columns}
+    assert s.table == "deals"
+    assert got["Etapa"] == ("stage", "alias") and got["Importe"] == ("amount", "alias")
+    assert got["Oportunidad"][0] == "name" and got["Q4"] == ("close_date", "values") and got["Xyz"] == (None, "")

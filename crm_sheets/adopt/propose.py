@@ -6,6 +6,7 @@ addresses, a list's statuses, the template's stages).
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -103,6 +104,7 @@ def _share(values: list[Any], test) -> float:
     return sum(1 for v in texts if test(v)) / len(values) if values else 0.0
 
 
+_DATE_FIELD = {"deals": "close_date", "tasks": "due", "activities": "date"}
 _FITS = {"email": {"email", "text", "long_text"}, "phone": {"phone", "text"}, "website": {"url", "text"}}
 
 
@@ -127,6 +129,10 @@ def _sniff(values: list[Any], t: TableSchema, free: set[str], choices: Mapping[s
     kind = _kind(values)
     if kind:
         fits.append(kind)
+    elif sum(isinstance(v, (dt.date, dt.datetime)) for v in values) >= 0.8 * len(values):
+        fits.append(_DATE_FIELD.get(t.name, "created"))  # the date a table's rows are most often dated by
+    elif t.name == "deals" and sum(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) >= 0.8 * len(values):
+        fits.append("amount")
     else:
         texts = [fold(as_text(v)) for v in values]
         for name, known in choices.items():
