@@ -218,3 +218,13 @@ def test_a_deal_sheet_with_unknown_headers_is_read_by_its_values(tmp_path):
     assert s.table == "deals"
     assert got["Etapa"] == ("stage", "alias") and got["Importe"] == ("amount", "alias")
     assert got["Oportunidad"][0] == "name" and got["Q4"] == ("close_date", "values") and got["Xyz"] == (None, "")
+
+
+def test_a_deals_sheet_with_its_own_stages_gets_a_stages_sheet_listing_them_probability_left_blank(tmp_path):
+    path = macro_workbook(tmp_path / "team.xlsm", tmp_path)
+    report = adopt(path)
+    assert any("🔥 Hot" in n for n in report.notes)
+    stages = read_workbook(path)["stages"].df
+    [row] = stages[stages["stage"] == "🔥 Hot"].to_dict("records")
+    assert row["order"] == stages["order"].max() and row["probability"] != row["probability"]
+    assert "Negotiation" in set(stages["stage"]), "the template's stages are there too"

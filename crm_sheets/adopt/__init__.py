@@ -99,8 +99,36 @@ def adopt(path: str | Path, *, template: str | None = None, dry_run: bool = Fals
                                     "stay as your own columns (kept as they are)")
     if dry_run:
         return report
-    _write(path, report, schema, meta, lang, set(grids))
+    _write(path, report, schema, meta, lang, set(grids), _team_stages(report, grids, schema, lang))
     return report
+
+
+def _team_stages(report: AdoptReport, grids: dict[str, list[list[Any]]], schema, lang: str) -> list[str]:
+    """The stages a deals sheet uses that the template does not have, in order of first use (they become
+    rows of a new Stages sheet, probability left blank), when the workbook has no Stages sheet of its own."""
+    from crm_sheets.model.normalize import fold
+    from crm_sheets.model.values import as_text, is_empty
+
+    deals = next((s for s in report.mapped if s.table == "deals"), None)
+    stages = schema.tables.get("stages")
+    if deals is None or stages is None or any(s.table == "stages" for s in report.mapped):
+        return []
+    if any(fold(n) in {fold(x) for x in stages.names()} for n in grids):
+        return []
+    col = deals.fields().get("stage")
+    if col is None:
+        return []
+    from crm_sheets.store.mapping import column_index
+
+    j = column_index(col)
+    known = {fold(str(v)) for r in stages.rows for v in (r.get("stage") or {}).values()} if stages.rows else set()
+    out: list[str] = []
+    for row in grids[deals.sheet][deals.header_row:]:
+        v = row[j] if j < len(row) else None
+        text = "" if is_empty(v) else as_text(v).strip()
+        if text and fold(text) not in known and text not in out:
+            out.append(text)
+    return out
 
 
 def _best_template(grids: dict[str, list[list[Any]]], lang: str, skip: frozenset[str]) -> str:
@@ -138,7 +166,8 @@ def mapping_sheet(report: AdoptReport, name: str = SHEET) -> SheetSpec:
                      freeze=(1, 0), autofilter=f"A1:H{len(rows)}", tab_color="7030A0")
 
 
-def _write(path: Path, report: AdoptReport, schema, meta: dict[str, Any], lang: str, sheets: set[str]) -> None:
+def _write(path: Path, report: AdoptReport, schema, meta: dict[str, Any], lang: str, sheets: set[str],
+           stages: list[str]) -> None:
     from crm_sheets.store.safety import atomic_replace, office_lock_holder
     from crm_sheets.store.writer import apply_changeset
     from crm_sheets.store.xlsx import XlsxStore
@@ -150,6 +179,20 @@ def _write(path: Path, report: AdoptReport, schema, meta: dict[str, Any], lang: 
                         meta={"template": schema.name, "adopted": "yes", **({} if meta.get("lang") else {"lang": lang})})
     tables = Tables(schema=schema, tables={}, lang=lang, meta=dict(meta), source=str(path),
                     sheet_names=tuple(sheets | {_META} if meta else sheets), adopted=True)
+    if stages:  # the team's deals have stages of their own: a Stages sheet with the template's and theirs
+        from dataclasses import replace
+
+        from crm_sheets.upgrade import missing_tables
+
+        extra = missing_tables(path, tables, ["stages"])
+        for add in extra.tables:
+            names = [c.field for c in add.columns]
+            last = max((r[names.index("order")] or 0 for r in add.rows), default=0) if "order" in names else 0
+            rows = [tuple(label if f == "stage" else (last + i if f == "order" else None) for f in names)
+                    for i, label in enumerate(stages, start=1)]
+            changes.tables.append(replace(add, rows=(*add.rows, *rows)))
+        report.notes.append(f"the Stages sheet lists your stages {', '.join(stages[:6])}{', ...' if len(stages) > 6 else ''} "
+                            "after the template's: fill in their probability (and Won or Lost)")
     store = XlsxStore(path)
     with store.lock():
         backup = atomic_replace(path, lambda tmp: apply_changeset(path, tmp, changes, tables), 5)
