@@ -185,12 +185,13 @@ def test_a_macro_workbook_keeps_its_macros_button_formulas_and_dashboard_byte_fo
     assert path.read_bytes() == once
 
 
-def test_a_whole_name_column_of_a_prospects_sheet_is_read_as_the_name_every_row_needs(tmp_path):
+@pytest.mark.parametrize("header", ["Full Name", "Contact Name"])
+def test_a_whole_name_column_of_a_prospects_sheet_is_read_as_the_name_every_row_needs(tmp_path, header):
     path = tmp_path / "prospects.xlsx"
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "Prospects"
-    ws.append(["Full Name", "E-mail", "Organization", "Lead Source"])
+    ws.append([header, "E-mail", "Organization", "Lead Source"])
     for i in range(4):
         ws.append([f"Ana Lopez {i}", f"ana{i}@acme.fr", "Acme", "Web"])
     wb.save(path)

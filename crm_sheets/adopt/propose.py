@@ -155,17 +155,21 @@ def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema,
     found: dict[int, tuple[str, str]] = {}
     taken: set[str] = set()
     headers = {j: as_text(grid[h][j]).strip() for j in range(min(width, len(grid[h]))) if not is_empty(grid[h][j])}
+    if t.has_field("last_name") and not t.has_field("name"):  # one column for a person's whole name
+        words = {normalize_header(text) for text in headers.values()}
+        own = {normalize_header(x) for f in ("first_name", "last_name") for x in (*t.field(f).names(), *FIELD_ALIASES[f])}
+        whole = {normalize_header(w) for w in WHOLE_NAME}
+        j = next((j for j, text in headers.items() if normalize_header(text) in whole), None)
+        if j is not None and not words & own:
+            found[j] = ("last_name", "alias")
+            taken.add("last_name")
     for j, text in headers.items():  # exact words first, so a close spelling never takes their field
+        if j in found:
+            continue
         hit = lookup.get(normalize_header(text))
         if hit and hit[0] not in taken:
             found[j] = hit
             taken.add(hit[0])
-    if t.has_field("last_name") and not t.has_field("name") and not taken & {"first_name", "last_name"}:
-        whole = {normalize_header(w) for w in WHOLE_NAME}
-        j = next((j for j, text in headers.items() if j not in found and normalize_header(text) in whole), None)
-        if j is not None:
-            found[j] = ("last_name", "alias")
-            taken.add("last_name")
     keys = list(lookup)
     for j, text in headers.items():
         if j in found:
