@@ -229,3 +229,11 @@ def test_a_deals_sheet_with_its_own_stages_gets_a_stages_sheet_listing_them_prob
     [row] = stages[stages["stage"] == "🔥 Hot"].to_dict("records")
     assert row["order"] == stages["order"].max() and row["probability"] != row["probability"]
     assert "Negotiation" in set(stages["stage"]), "the template's stages are there too"
+
+
+def test_before_adopt_a_lead_sheet_the_reader_cannot_place_is_named_in_a_note_never_ignored_silently(crm):
+    tables = read_workbook(crm)
+    assert "leads" not in tables
+    assert any(n.startswith("CRM: its headers look like") and "crm-sheets adopt" in n for n in tables.notes)
+    result = CliRunner().invoke(cli, ["check", str(crm), "--dry-run", "--now", NOW.isoformat()])
+    assert "CRM: its headers look like" in result.output

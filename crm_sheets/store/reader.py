@@ -122,9 +122,34 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
             notes.append(f"{sheet}: {_rows_text(layout.skipped)} not records (formula fallbacks, totals, a legend or notes); left as they are")
         del layout
         grids.forget(sheet)  # a sheet's raw cells are no longer needed: keep peak memory down
+    if not meta.get("template") or meta.get("adopted"):  # a team's workbook: say which sheets were not read
+        notes.extend(_unread(path, book, grids, schema, {w[0] for w in located.values()}, set(tables), meta, lang))
     return Tables(schema=schema, tables=tables, lang=lang, settings=settings, lists=lists, meta=meta,
                   source=str(path), notes=notes, date1904=date1904, sheet_names=tuple(book.sheet_names),
                   adopted=not meta.get("template") or bool(meta.get("adopted")))
+
+
+def _unread(path: Path, book: CalamineWorkbook, grids: _Grids, schema: Schema, used: set[str], read: set[str],
+            meta: Mapping[str, Any], lang: str) -> list[str]:
+    """Notes for the sheets of a team's workbook whose headers look like a table that was not read (a lead
+    sheet named CRM or Sheet1): never ignored without a word."""
+    ours = {str(v) for k, v in meta.items() if k.startswith("sheet.") and v} | {META_SHEET}
+    ours |= {t for o in schema.owned_sheets.values() for t in o.title.values()}
+    out = []
+    for sheet in book.sheet_names:
+        if sheet in used or sheet in ours or sheet.casefold() == META_SHEET:
+            continue
+        grid = grids[sheet]
+        for t in schema.tables.values():
+            if t.kind != "data" or t.name in read:
+                continue
+            lookup = _header_lookup(t, lang)
+            if max((_matches(row, lookup)[0] for row in grid[:HEADER_SCAN_ROWS]), default=0) >= 3:
+                out.append(f"{sheet}: its headers look like {t.sheet_name(lang)}, but it is not read as them; "
+                           f"run `crm-sheets adopt {path.name}` to map it")
+                break
+        grids.forget(sheet)
+    return out
 
 
 def _mapping(book: CalamineWorkbook, grids: _Grids, schema: Schema, meta: Mapping[str, Any]) -> dict:
