@@ -240,6 +240,21 @@ def test_legends_fallback_rows_and_totals_are_not_records(tmp_path):
     assert after[(LAST + 7, 5)] == "Days Until Next Action (>=)" and after[(LAST + 2, 6)] == "-"
 
 
+def test_a_company_called_total_is_a_record_a_total_row_is_not(tmp_path):
+    path = team_workbook(tmp_path / "team.xlsx")
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Leads"]
+    ws.cell(FIRST, 3, "Total Energies")
+    ws.cell(FIRST + 1, 1, "Total")  # a first name, with an email beside it
+    ws.insert_rows(LAST + 1)
+    ws.cell(LAST + 1, 1, "Grand total:")
+    ws.cell(LAST + 1, 7, 28)
+    wb.save(path)
+    leads = read_workbook(path)["leads"]
+    assert len(leads) == len(STATUSES) and max(leads.rows.values()) == LAST
+    assert set(leads.df["company"]) >= {"Total Energies"} and "Total" in set(leads.df["first_name"])
+
+
 def test_a_row_typed_under_a_blank_row_is_still_a_record(tmp_path):
     path = team_workbook(tmp_path / "team.xlsx")
     wb = openpyxl.load_workbook(path)

@@ -20,7 +20,8 @@ from crm_sheets.model.schema import TableSchema
 FALLBACKS = frozenset({"-", "--", "–", "—", "n/a", "#n/a", "na", "n.a.", "none", "null", "#value!", "#ref!",
                        "#div/0!", "#name?", "#num!", "#null!"})
 _LONGEST_FALLBACK = max(map(len, FALLBACKS))
-_TOTAL_RE = r"^\s*(?:grand\s+|sub[\s-]?)?totals?\b|^\s*sum\b|^\s*(?:gesamt|summe|total\s+g[ée]n[ée]ral)"
+_TOTAL_RE = (r"^\s*(?:(?:grand|sub)[\s-]?totals?|totals?|sum|gesamt(?:summe)?|summe|total\s+g[ée]n[ée]ral)"
+             r"\s*(?:\([^)]*\))?\s*:?\s*$")  # the whole cell: "Total", "Grand total:", "Sum (EUR)"; not "Total Energies"
 SOLID_CELLS = 3  # a row under the table with this many real cells is a record, whatever it looks like
 
 
@@ -114,16 +115,16 @@ def records(data: Any, columns: Mapping[str, int], keep: np.ndarray, t: TableSch
             hit = _real(data[rows[todo], j])
             count[todo[hit]] += 1
             real[todo[hit]] = True
+        email = np.zeros(len(rest), dtype=bool)
+        for f in t.fields:
+            if f.type == "email" and f.name in columns and columns[f.name] < data.shape[1]:
+                email |= _contains(data[rows, columns[f.name]], "@")
         ok = real.copy()  # rows showing only fallbacks are not records
         first = min(cols, default=0)
         for j in range(first, min(first + 2, data.shape[1])):  # a totals row is labelled in its first cells
-            ok &= ~_contains(data[rows, j], _TOTAL_RE)
+            ok &= ~(_contains(data[rows, j], _TOTAL_RE) & ~email)  # (a person called Total has an email)
         is_record[rest] = ok
-        sure = count >= SOLID_CELLS
-        for f in t.fields:
-            if f.type == "email" and f.name in columns and columns[f.name] < data.shape[1]:
-                sure |= _contains(data[rows, columns[f.name]], "@")
-        solid[rest] = sure
+        solid[rest] = (count >= SOLID_CELLS) | email
     # Under the last solid record, after a blank row: a legend or notes, unless a row is solid itself.
     last = np.flatnonzero(solid)
     if len(last):
