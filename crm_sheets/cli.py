@@ -281,6 +281,22 @@ def upgrade_cmd(path: Path, dry_run: bool, as_json: bool) -> None:
     _render_upgrade(report)
 
 
+@cli.command("adopt")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--template", default=None, help="Template to map onto: sales, services or personal (default: the one the sheets fit best).")
+@click.option("--dry-run", "dry_run", is_flag=True, help="Print the proposed mapping as a table; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
+def adopt_cmd(path: Path, template: str | None, dry_run: bool, as_json: bool) -> None:
+    """Take a workbook your team made as it is: map its sheets and columns onto a template (a Mapping sheet you can correct)."""
+    from crm_sheets.adopt import adopt
+
+    report = adopt(path, template=template, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
+        return
+    _render_adopt(report)
+
+
 @cli.command()
 def templates() -> None:
     """List the workbook templates."""
@@ -379,6 +395,8 @@ def _render(report) -> None:
         s = r.changes.summary()
         table.add_row(r.job, str(sev.count("error")), str(sev.count("warning")), str(s["updated_cells"]), str(s["appended_rows"]), str(s["archived_rows"]), str(s["replaced_sheets"]))
     console.print(table)
+    for note in getattr(report, "notes", ()):
+        console.print(f"  [yellow]![/] {note}", soft_wrap=True)
     for f in report.errors[:15]:
         console.print(f"  [red]✗[/] {f.message}", soft_wrap=True)
     if len(report.errors) > 15:
@@ -448,6 +466,24 @@ def _render_outbox(path: Path, items, done: str | None, totals: dict[str, int] |
     if done is None and any(i.state == "failed" for i in items):
         console.print(f"Failed for good: fix the cause (the error says it), then crm-sheets outbox {path} --retry-failed, or --cancel KEY.",
                       soft_wrap=True)
+
+
+def _render_adopt(report) -> None:
+    table = RichTable(title=f"crm-sheets adopt of {report.path} ({report.template} template)", title_justify="left")
+    for col in ("sheet", "row", "col", "header", "table", "field", "found by", "example"):
+        whole = col in ("row", "col", "table", "field")  # what a person copies into the Mapping sheet: never cut
+        table.add_column(col, no_wrap=whole, overflow="fold", max_width=None if whole else 24)
+    for s in report.sheets:
+        for c in s.columns:
+            table.add_row(s.sheet, str(s.header_row), c.column, c.header, s.table or "", c.field or "", c.found_by, c.example)
+    console.print(table)
+    for note in report.notes:
+        console.print(f"  [yellow]![/] {note}", soft_wrap=True)
+    if report.dry_run:
+        console.print("Dry run: nothing was written.")
+    elif report.written:
+        console.print(f"Saved {report.path} with its Mapping sheet" + (f" (backup: {report.backup})" if report.backup else "")
+                      + ". Correct the Table and Field columns there if a guess is wrong; every run follows it.")
 
 
 def _render_upgrade(report) -> None:

@@ -92,6 +92,7 @@ class RunReport:
     attempts: int = 1
     delivery: dict[str, list[str]] | None = None  # automate's outbox: sent, failed, unknown, waiting keys
     tables: Tables | None = field(default=None, repr=False)  # the tables as written, for callers that need them
+    notes: list[str] = field(default_factory=list)  # what a person should know: rows not read, values added to lists, sheets named
 
     @property
     def findings(self):
@@ -111,6 +112,7 @@ class RunReport:
             "pending_applied": self.pending_applied,
             "delivery": self.delivery,
             "changes": self.changes.summary(),
+            "notes": self.notes,
             "results": [
                 {
                     "job": r.job,
@@ -219,8 +221,11 @@ def run(
     if dry_run:
         return _dry_run(store, path, jobs, stateful, now, options, step, report)
     box = auto = None
+    made_tables = False
     with store.lock():
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        for attempt in range(1, MAX_ATTEMPTS + 2):
+            if attempt > MAX_ATTEMPTS and not made_tables:
+                break
             report.attempts = attempt
             step(f"Reading {Path(path).name}")
             tables = store.read()
@@ -238,6 +243,10 @@ def run(
             )
             report.results, report.changes, report.pending_applied = results, changes, pending is not None
             report.tables = tables  # as the jobs left them: what was written
+            report.notes = run_notes(tables, results, changes)
+            if not made_tables and _make_missing_tables(store, path, tables, changes):
+                made_tables = True
+                continue  # the run writes to a table the workbook lacked (Merged, Audit Log): made; read and run again
             states = {**base, **{r.job: r.state for r in results if r.job in stateful}} if keeps_states else None
             auto = next((r for r in results if r.job == "automate"), None)
             if auto is not None:
@@ -261,7 +270,7 @@ def run(
                         before_replace=_preparer(box, generation, states, now) if generation else None,
                     )
                 except WorkbookChanged:
-                    if attempt == MAX_ATTEMPTS:
+                    if attempt >= MAX_ATTEMPTS + made_tables:
                         raise
                     continue  # someone saved the file while we worked: re-read and re-run on fresh data
                 report.written = True
@@ -296,6 +305,7 @@ def _dry_run(store, path, jobs, stateful, now, options, step, report: RunReport)
     step("Running " + ", ".join(jobs))
     report.results, report.changes = run_jobs(tables, jobs, now=now, options=_state_options(options, base, stateful))
     report.tables = tables
+    report.notes = run_notes(tables, report.results, report.changes)
     return report
 
 
@@ -342,6 +352,37 @@ def _preparer(box, generation: str, states: dict[str, Any], now: datetime) -> Ca
         box.prepare_states(generation, file_fingerprint(tmp).sha256, states, now)
 
     return prepare
+
+
+def _make_missing_tables(store, path, tables: Tables, changes: ChangeSet) -> bool:
+    """Add the sheets of the archive and log tables (or any table) the change set writes to and the workbook
+    lacks, in a write of their own; True when some were added."""
+    from crm_sheets.upgrade import missing_tables
+
+    wanted = [a.archive for a in changes.archives] + [a.table for a in changes.appends] + [r.table for r in changes.restores]
+    if changes.audit:  # kept when the workbook has no Audit Log (run_jobs logs into it when it has one)
+        wanted.append("audit_log")
+    extra = missing_tables(path, tables, [n for n in wanted if n not in tables])
+    if extra.is_empty():
+        return False
+    store.apply(extra, tables)
+    return True
+
+
+def run_notes(tables: Tables, results: list[JobResult], changes: ChangeSet) -> list[str]:
+    """What the run assumed or added, said once (a dry run says the same): the reader's notes, the team's
+    values added to lists, and our sheets named beside a team's own sheet of the same name."""
+    from crm_sheets.model.sheets import owned_sheet_name
+
+    notes = list(tables.notes)
+    notes += [f.message for r in results for f in r.findings if f.type == "option-added"]
+    for spec in changes.sheets:
+        if spec.key == "_crm_meta":
+            continue
+        name = owned_sheet_name(spec.key, spec.name, tables.meta, tables.sheet_names)
+        if name != spec.name and name not in tables.sheet_names:
+            notes.append(f"the workbook's own sheet {spec.name!r} is left as it is; crm-sheets writes its {spec.name} in {name!r}")
+    return notes
 
 
 def _run_log(path, jobs: list[str], trigger: str, now: datetime):

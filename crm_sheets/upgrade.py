@@ -192,6 +192,33 @@ def plan_upgrade(tables: Tables, layout: WorkbookLayout, path: str = "") -> tupl
     return changes, report
 
 
+def missing_tables(path: str | Path, tables: Tables, wanted: list[str]) -> ChangeSet:
+    """The sheets of the tables a job is about to write to that the workbook lacks (Merged, Audit Log...),
+    made as upgrade makes them, so a run writes them instead of asking for an upgrade. Empty when none lack."""
+    changes = ChangeSet()
+    wanted = [n for n in dict.fromkeys(wanted) if n in tables.schema.tables and n not in tables.tables]
+    if not wanted:
+        return changes
+    layout = read_layout(path, tables, only=())  # sheet and defined names only: no table is scanned
+    plan = _plan(tables, layout)
+    names = set(layout.names)
+    sheets = {s.casefold() for s in layout.sheets}
+    report = UpgradeReport(str(path), tables.schema.name, None, None)
+    for name in wanted:
+        t = tables.schema.tables[name]
+        base = sheet = t.sheet_name(tables.lang)
+        n = 2
+        while sheet.casefold() in sheets:  # a team's sheet of that name stays as it is
+            sheet, n = f"{base} ({n})", n + 1
+        sheets.add(sheet.casefold())
+        add = _table_add(t, sheet, plan, tables, names, report)
+        changes.tables.append(add)
+        names.update(add.names)
+        if t.id_prefix:
+            changes.sequences[name] = len(add.rows) + 1
+    return changes
+
+
 def _plan(tables: Tables, layout: WorkbookLayout) -> Plan:
     """The builder's plan of this schema, with the sheet names this workbook really has."""
     schema, lang = tables.schema, tables.lang
@@ -300,4 +327,4 @@ def _clip(s: str, n: int) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
-__all__ = ["AddedColumn", "AddedTable", "UpgradeReport", "plan_upgrade", "upgrade"]
+__all__ = ["AddedColumn", "AddedTable", "UpgradeReport", "missing_tables", "plan_upgrade", "upgrade"]

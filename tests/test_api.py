@@ -98,7 +98,7 @@ def test_a_dry_run_reaches_every_job_that_takes_one_and_writes_nothing(built, tm
     before = open(path, "rb").read()
     done = crm_sheets.run(path, dry_run=True, now=NOW)
     stats = {r.job: r.stats for r in done.results}
-    assert stats["dedupe"]["dry_run"] is True and stats["automate"]["dry_run"] is True
+    assert stats["automate"]["dry_run"] is True and stats["dedupe"]["merged"] > 0  # what a real run would merge
     assert not done.written and open(path, "rb").read() == before
 
 

@@ -88,10 +88,23 @@ def test_dry_run_writes_nothing_and_lists_what_it_would_merge(path, tmp_path):
     assert {(r["Record"], r["Merged into"]) for r in merged_rows(twin)} == would
 
 
+def test_dry_run_shows_the_counts_of_the_real_run(path, tmp_path):
+    twin = Path(shutil.copy(path, tmp_path / "twin.xlsx"))
+    dry = CliRunner().invoke(cli, ["dedupe", str(path), "--dry-run", "--now", NOW.isoformat()])
+    real = CliRunner().invoke(cli, ["dedupe", str(twin), "--now", NOW.isoformat()])
+    rows = [[line for line in r.output.splitlines() if line.startswith("│ dedupe")] for r in (dry, real)]
+    assert rows[0] == rows[1] and rows[0], (dry.output, real.output)
+    archived = int(rows[0][0].split("│")[6])
+    assert archived > 0, "the table shows what the run merges, not zeros"
+    dry_report, _ = dedupe_json(path, "--dry-run")
+    real_report, _ = dedupe_json(Path(shutil.copy(path, tmp_path / "third.xlsx")))
+    assert dry_report["changes"] == real_report["changes"]
+
+
 def test_json_output_equals_the_library_result(path, tmp_path):
     twin = Path(shutil.copy(path, tmp_path / "twin.xlsx"))
     dry, _ = dedupe_json(path, "--dry-run")
-    library = run(path, ["dedupe"], now=NOW, dry_run=True, options={"dedupe": {"dry_run": True}})
+    library = run(path, ["dedupe"], now=NOW, dry_run=True)
     assert dry == json.loads(json.dumps(library.as_dict(), default=str))
     report, _ = dedupe_json(path)
     library = json.loads(json.dumps(run(twin, ["dedupe"], now=NOW).as_dict(), default=str))

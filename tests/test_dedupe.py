@@ -316,13 +316,6 @@ def test_the_review_sheet_is_rewritten_when_what_it_shows_changes():
     assert [s.key for s in dedupe(tables, now=NOW).changes.sheets] == ["duplicates_review"]
 
 
-def test_dry_run_changes_nothing_but_says_what_it_would_do():
-    result = dedupe(sample_tables(), now=NOW, dry_run=True)
-    assert result.changes.is_empty()
-    assert result.stats["merged"] == 3
-    assert sum(f.type == "duplicate-merged" for f in result.findings) == 3
-
-
 def test_unmerge_restores_the_row_its_references_and_the_fields_it_filled():
     a = lead("L-00001", "Ana", "Lopez", "ana@acme.com", "", "Acme", created="2023-01-01")
     b = lead("L-00002", "Ana", "Lopez", "ana@acme.com", "+1 415 555 2671", "Acme", created="2024-05-01")

@@ -91,6 +91,14 @@ class TableAdd:
 
 
 @dataclass(frozen=True)
+class OptionAdd:
+    """A value the team uses, added to a dropdown list of the workbook (its Lists sheet column)."""
+
+    list: str  # the list's name, e.g. lead_status
+    label: str  # as the team writes it; it is also the option's key
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     job: str
     table: str
@@ -113,10 +121,11 @@ class ChangeSet:
     columns: list[ColumnAdd] = field(default_factory=list)  # new columns (upgrade), written before any value
     tables: list[TableAdd] = field(default_factory=list)  # new table sheets (upgrade)
     meta: dict[str, Any] = field(default_factory=dict)  # _crm_meta keys to set, e.g. schema_version
+    options: list[OptionAdd] = field(default_factory=list)  # values added to the workbook's dropdown lists
 
     def is_empty(self) -> bool:
         return not (self.updates or self.appends or self.archives or self.restores or self.sheets or self.sequences
-                    or self.columns or self.tables or self.meta)
+                    or self.columns or self.tables or self.meta or self.options)
 
     def update(self, table: str, record_id: str, field_name: str, value: Any, **kw: Any) -> None:
         self.updates.append(CellUpdate(table, record_id, field_name, value, **kw))
@@ -135,6 +144,7 @@ class ChangeSet:
         self.columns.extend(other.columns)
         self.tables.extend(other.tables)
         self.meta.update(other.meta)
+        self.options.extend(o for o in other.options if o not in self.options)
         return self
 
     def summary(self) -> dict[str, int]:
@@ -194,6 +204,20 @@ class ChangeSet:
             if name in tables:
                 tables[name].next_id = max(tables[name].next_id, number)
         tables.meta.update(self.meta)  # later jobs of the same run see the _crm_meta keys written
+        _add_options(tables, self.options)
+
+
+def _add_options(tables: Tables, adds: list[OptionAdd]) -> None:
+    """Later jobs of the run see the values added to lists as options (key = the label, as the reader reads them)."""
+    from crm_sheets.model.schema import Option
+    from crm_sheets.model.values import fold_option, option_lookup
+
+    for add in adds:
+        lst = tables.lists.get(add.list) or tables.schema.lists.get(add.list)
+        if lst is None or fold_option(add.label) in option_lookup(lst):
+            continue
+        labels = {"en": add.label, **({tables.lang: add.label} if tables.lang else {})}
+        tables.lists[add.list] = replace(lst, options=(*lst.options, Option(add.label, labels)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ format. Styles are named, not formatted by hand, so every backend renders them i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 # Named cell styles every store knows how to render.
 STYLES = (
@@ -76,3 +76,21 @@ class SheetSpec:
     tab_color: str | None = None  # "RRGGBB"
     landscape: bool = True  # print setup
     hidden: bool = False
+
+
+def owned_sheet_name(key: str, name: str, meta: Mapping[str, Any], sheets: Iterable[str]) -> str:
+    """Where a job's own sheet goes in a workbook with these sheets: the sheet _crm_meta marks as ours
+    (``sheet.<key>``); else ``name`` when no sheet is called so; else "CRM <name>", "CRM <name> 2"...
+    A sheet of that name without our mark is the team's (their own Dashboard): it is never replaced."""
+    taken = {str(s).casefold() for s in sheets}
+    mapped = meta.get(f"sheet.{key}") if key else None
+    if mapped and str(mapped).casefold() in taken:
+        return str(mapped)
+    if not key or name.casefold() not in taken:
+        return name
+    base = f"CRM {name}"[:31]  # Excel's limit on sheet names
+    candidate, n = base, 2
+    while candidate.casefold() in taken:
+        candidate = f"{base[:31 - len(str(n)) - 1]} {n}"
+        n += 1
+    return candidate

@@ -76,6 +76,7 @@ class Table:
     # but read as its type: the frame holds the value, check offers to write it as a real one.
     typed_text: dict[tuple[str, str], Any] = field(default_factory=dict)
     extra_columns: tuple[str, ...] = ()  # headers of people's own columns (kept, never touched)
+    header_row: int = 0  # 1-based sheet row of the headers (0: not known; row 1 is assumed), below any title rows
     assigned_ids: tuple[str, ...] = ()  # IDs the reader gave to rows that had none (to be written)
     next_id: int = 1  # next sequence number for a new record (never reused)
 
@@ -122,6 +123,8 @@ class Tables:
     source: str = ""  # where it was read from, for messages
     notes: list[str] = field(default_factory=list)  # what the reader had to assume (template recognised, sheet skipped)
     date1904: bool = False  # serial numbers count days from 1904 (the workbook's date system)
+    sheet_names: tuple[str, ...] = ()  # every sheet of the workbook as read (a team's own sheets too)
+    adopted: bool = False  # a workbook crm-sheets did not make (no template in _crm_meta): its values are its own
 
     def __getitem__(self, name: str) -> Table:
         return self.tables[name]

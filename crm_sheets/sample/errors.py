@@ -7,6 +7,8 @@ with what the reader and check will do under the template's locale.
 """
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 import numpy as np
@@ -160,6 +162,8 @@ class Planter:
         if len(label) < 4:
             return None
         raw = typo(self.rng, label)
+        if re.sub(r"\D", "", raw) != re.sub(r"\D", "", label):
+            return None  # a slip in a digit makes another value (11-500 is not surely 11-50): no sure typo to plant
         return (raw, True, fix) if normalize_header(raw) not in known else None
 
     def _unknown_reference(self, table, f, value):

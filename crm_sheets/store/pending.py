@@ -32,6 +32,7 @@ MODEL_CLASSES = {
     c.__name__: c
     for c in (
         cs.ChangeSet, cs.CellUpdate, cs.RowAppend, cs.RowArchive, cs.RowRestore, cs.AuditEntry, cs.ColumnAdd, cs.TableAdd,
+        cs.OptionAdd,
         sheets.SheetSpec, sheets.Cell, sheets.ChartSpec, sheets.ChartSeries,
     )
 }

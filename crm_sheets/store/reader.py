@@ -11,7 +11,7 @@ import os
 import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -27,6 +27,7 @@ from crm_sheets.model.schema import (
 )
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter, dtype_for, format_id
 from crm_sheets.store.package import open_package
+from crm_sheets.store.records import records
 from crm_sheets.model.values import (
     ReadContext, as_text, fold_option, is_empty, option_lookup, parse_checkbox, parse_column, parse_value,
     read_context,
@@ -36,7 +37,8 @@ HEADER_SCAN_ROWS = 10  # title rows people put above a table's headers
 CUSTOM_TYPES = tuple(t for t in FIELD_TYPES if t not in ("id", "reference", "user"))
 _FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _REF_RE = re.compile(r"^\$?[A-Za-z]{1,3}\$?(\d+)")
-_NOT_OURS_HINT = "create a CRM workbook with `crm-sheets new` and paste your rows into its tables (columns are found by their headers)"
+_NOT_OURS_HINT = ("run `crm-sheets adopt PATH` to map your own sheets and columns onto a CRM, or create one with "
+                  "`crm-sheets new` and paste your rows into its tables (columns are found by their headers)")
 
 
 def read_workbook(path: str | Path, schema: Schema | None = None) -> Tables:
@@ -88,6 +90,10 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
         schema = _schema_for(path, book, excel_tables, grids, meta, notes)
     lang = _language(book, schema, meta, notes)
     located = _locate_tables(book, excel_tables, schema)
+    mapping = _mapping(book, grids, schema, meta)  # a Mapping sheet (crm-sheets adopt) says where each table is
+    if mapping:
+        located = {n: w for n, w in located.items() if n in mapping or w[0] not in {m.sheet for m in mapping.values()}}
+        located.update({n: (m.sheet, m.header_row - 1) for n, m in mapping.items()})
     grids.read_ahead([sheet for sheet, _hint in located.values()])
 
     settings: dict[str, Any] = {}
@@ -98,20 +104,75 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
     if "fields" in located:
         schema = _with_custom_fields(grids, schema, located["fields"], lang, ctx)
     lists = _read_lists(book, grids, schema, lang)
+    lists = _meta_options(lists, meta, lang)
 
     tables: dict[str, Table] = {}
     for name, (sheet, hint) in located.items():
         t = schema.tables[name]
         merged = grids.merged(sheet) if t.kind == "data" else ()
-        layout = _layout(grids[sheet], t, lang, hint, merged=merged)
+        fixed = mapping[name].columns if name in mapping else None
+        layout = _layout(grids[sheet], t, lang, hint, merged=merged, fixed=fixed,
+                         listed=mapping[name].listed if name in mapping else None)
         if layout is None:
             notes.append(f"{path.name}: sheet {sheet!r} has no header row naming the columns of {t.sheet_name(lang)}; skipped")
             continue
         tables[name] = _build_table(t, sheet, layout, ctx, lists, meta)
+        if layout.skipped:
+            notes.append(f"{sheet}: {_rows_text(layout.skipped)} not records (formula fallbacks, totals, a legend or notes); left as they are")
         del layout
         grids.forget(sheet)  # a sheet's raw cells are no longer needed: keep peak memory down
+    if not meta.get("template") or meta.get("adopted"):  # a team's workbook: say which sheets were not read
+        notes.extend(_unread(path, book, grids, schema, {w[0] for w in located.values()}, set(tables), meta, lang))
     return Tables(schema=schema, tables=tables, lang=lang, settings=settings, lists=lists, meta=meta,
-                  source=str(path), notes=notes, date1904=date1904)
+                  source=str(path), notes=notes, date1904=date1904, sheet_names=tuple(book.sheet_names),
+                  adopted=not meta.get("template") or bool(meta.get("adopted")))
+
+
+def _unread(path: Path, book: CalamineWorkbook, grids: _Grids, schema: Schema, used: set[str], read: set[str],
+            meta: Mapping[str, Any], lang: str) -> list[str]:
+    """Notes for the sheets of a team's workbook whose headers look like a table that was not read (a lead
+    sheet named CRM or Sheet1): never ignored without a word."""
+    ours = {str(v) for k, v in meta.items() if k.startswith("sheet.") and v} | {META_SHEET}
+    ours |= {t for o in schema.owned_sheets.values() for t in o.title.values()}
+    out = []
+    for sheet in book.sheet_names:
+        if sheet in used or sheet in ours or sheet.casefold() == META_SHEET:
+            continue
+        grid = grids[sheet]
+        for t in schema.tables.values():
+            if t.kind != "data" or t.name in read:
+                continue
+            lookup = _header_lookup(t, lang)
+            if max((_matches(row, lookup)[0] for row in grid[:HEADER_SCAN_ROWS]), default=0) >= 3:
+                out.append(f"{sheet}: its headers look like {t.sheet_name(lang)}, but it is not read as them; "
+                           f"run `crm-sheets adopt {path.name}` to map it")
+                break
+        grids.forget(sheet)
+    return out
+
+
+def _mapping(book: CalamineWorkbook, grids: _Grids, schema: Schema, meta: Mapping[str, Any]) -> dict:
+    """The tables the workbook's Mapping sheet places (see store/mapping.py), or {} when it has none."""
+    from crm_sheets.store.mapping import read_mapping
+
+    name = meta.get("sheet.mapping")  # ours only when _crm_meta marks it
+    sheet = next((s for s in book.sheet_names if s == name), None) if name else None
+    if sheet is None:
+        return {}
+    found = read_mapping(grids[sheet], schema)
+    return {n: m for n, m in found.items() if m.sheet in book.sheet_names}
+
+
+def _rows_text(rows: list[int]) -> str:
+    """'row 12 is' / 'rows 12, 14-16 are': sheet rows as a person reads them."""
+    spans: list[list[int]] = []
+    for r in rows:
+        if spans and r == spans[-1][1] + 1:
+            spans[-1][1] = r
+        else:
+            spans.append([r, r])
+    text = ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in spans[:8]) + (", ..." if len(spans) > 8 else "")
+    return f"row {text} is" if len(rows) == 1 else f"rows {text} are"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,7 +358,8 @@ def _schema_for(path: Path, book: CalamineWorkbook, excel_tables: Mapping[str, t
             f"{path}: not a crm-sheets workbook (no {META_SHEET} sheet, and its sheets do not match a CRM template)",
             hint=_NOT_OURS_HINT,
         )
-    notes.append(f"{path.name}: no {META_SHEET} sheet; read as the {best.name!r} template recognised from its sheets")
+    what = f"no template in its {META_SHEET} sheet" if meta else f"no {META_SHEET} sheet"
+    notes.append(f"{path.name}: {what}; read as the {best.name!r} template recognised from its sheets")
     return best
 
 
@@ -308,7 +370,7 @@ def _language(book: CalamineWorkbook, schema: Schema, meta: Mapping[str, Any], n
     sheets = {normalize_header(s) for s in book.sheet_names}
     counts = {lg: sum(normalize_header(t.sheet_name(lg)) in sheets for t in schema.tables.values()) for lg in LANGUAGES}
     found = max(LANGUAGES, key=lambda lg: (counts[lg], lg == "en"))
-    if meta:
+    if meta.get("template"):  # a workbook we did not make says nothing of its language: no news
         notes.append(f"{META_SHEET} has no language; reading the workbook as {found!r} from its sheet names")
     return found
 
@@ -343,6 +405,7 @@ class _Layout:
     extras: tuple[str, ...]  # headers of people's own columns
     sheet_rows: list[int]  # 1-based sheet row of each non-blank data row
     cells: dict[str, Any]  # field name -> raw cells of the non-blank data rows (object arrays)
+    skipped: list[int] = field(default_factory=list)  # 1-based sheet rows that are not records (left alone)
 
 
 def _header_lookup(t: TableSchema, lang: str) -> dict[str, str]:
@@ -397,9 +460,9 @@ def _block(rows: list[list[Any]]) -> Any:
 
 
 def _layout(grid: list[list[Any]], t: TableSchema, lang: str, hint: int | None, probe: bool = False,
-            merged: Any = ()) -> _Layout | None:
+            merged: Any = (), fixed: Mapping[str, int] | None = None, listed: Any = None) -> _Layout | None:
     lookup = _header_lookup(t, lang)
-    h = _find_header(grid, t, lookup, hint)
+    h = hint if fixed is not None and hint is not None and 0 <= hint < len(grid) else _find_header(grid, t, lookup, hint)
     if h is None:
         return None
     if probe:
@@ -407,6 +470,16 @@ def _layout(grid: list[list[Any]], t: TableSchema, lang: str, hint: int | None, 
     columns: dict[str, int] = {}
     extras: list[str] = []
     for j, cell in enumerate(grid[h]):
+        if fixed is not None:  # the Mapping sheet says which column is which field
+            name = next((n for n, c in fixed.items() if c == j), None)
+            if name is None and j not in (listed or ()) and not is_empty(cell):  # a column added since (our ID)
+                name = lookup.get(normalize_header(as_text(cell)))
+                name = None if name in fixed else name
+            if name is not None and name not in columns:
+                columns[name] = j
+            elif not is_empty(cell):
+                extras.append(as_text(cell))
+            continue
         if is_empty(cell):
             continue
         name = lookup.get(normalize_header(as_text(cell)))
@@ -422,9 +495,10 @@ def _layout(grid: list[list[Any]], t: TableSchema, lang: str, hint: int | None, 
     # are not records.
     field_cols = [j for j in columns.values() if j < data.shape[1]]
     keep = np.flatnonzero(_filled_rows(data, field_cols))
+    keep, skipped = records(data, columns, keep, t)  # fallbacks, totals, a legend under the table: not records
     cells = arrays if len(keep) == len(data) else {name: arr[keep] for name, arr in arrays.items()}
     sheet_rows = (keep + h + 2).tolist()
-    return _Layout(h, columns, tuple(extras), sheet_rows, cells)
+    return _Layout(h, columns, tuple(extras), sheet_rows, cells, [r + h + 2 for r in skipped])
 
 
 def _filled_rows(data: Any, field_cols: list[int]) -> Any:
@@ -607,6 +681,25 @@ def _read_lists(book: CalamineWorkbook, grids: _Grids, schema: Schema, lang: str
     return lists
 
 
+def _meta_options(lists: dict[str, ListSchema], meta: Mapping[str, Any], lang: str) -> dict[str, ListSchema]:
+    """Values a team uses that crm-sheets added to a list of a workbook without a Lists sheet (_crm_meta
+    ``options.<list>``: one label a line)."""
+    for key, value in meta.items():
+        name = key[len("options."):] if key.startswith("options.") else None
+        if name not in lists or is_empty(value):
+            continue
+        lst = lists[name]
+        known = option_lookup(lst)
+        added = []
+        for label in (x.strip() for x in as_text(value).split("\n")):
+            if label and fold_option(label) not in known:
+                known[fold_option(label)] = label
+                added.append(Option(label, {"en": label, lang: label}))
+        if added:
+            lists[name] = replace(lst, options=(*lst.options, *added))
+    return lists
+
+
 # ---------------------------------------------------------------------------------------------
 # One table
 
@@ -684,6 +777,7 @@ def _build_table(t: TableSchema, sheet: str, layout: _Layout, ctx: ReadContext, 
         invalid=invalid,
         typed_text=typed_text,
         extra_columns=layout.extras,
+        header_row=layout.header_row + 1,
         assigned_ids=tuple(assigned),
         next_id=next_id,
     )

@@ -106,6 +106,8 @@ def read_layout(path: str | Path, tables: Tables, only: Iterable[str] | None = N
 
 
 def _header_row(sheet: Any, t: Any) -> int:
+    if getattr(t, "header_row", 0):
+        return t.header_row
     letters = set(t.columns.values())
     for r in sorted(sheet.rows)[:10]:
         if letters & set(sheet.cells(r)):

@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape, quoteattr
 from crm_sheets.errors import CrmSheetsError
 from crm_sheets.model.changeset import ChangeSet, ColumnAdd, RowAppend, RowArchive, RowRestore, TableAdd
 from crm_sheets.model.schema import Field, normalize_header
-from crm_sheets.model.sheets import SheetSpec
+from crm_sheets.model.sheets import SheetSpec, owned_sheet_name
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter
 from crm_sheets.model.values import is_missing
 from crm_sheets.store.package import (
@@ -38,6 +38,7 @@ from crm_sheets.store.structure import (
 from crm_sheets.store.styles import STYLE_DEFS, column_look, ensure_looks, ensure_styles
 from crm_sheets.store.vml import REL_VML, insert_legacy_drawing, only_buttons
 
+_HAS_VALUE_RE = re.compile(r"<(?:\w+:)?(?:v>|t\b[^>]*>[^<])")
 _DROP_WITH_SHEET = ("/drawing", "/chart", "/comments", "/vmlDrawing", "/table", "/printerSettings", "/threadedComment",
                     "/chartUserShapes", "/hyperlink")
 
@@ -852,6 +853,7 @@ class _Patch:
         self.wb_rels_text: str | None = None
         self.new_sheet_names: list[str] = []
         self.meta_updates: dict[str, Any] = {}
+        self._marks: dict[str, Any] | None = None  # the package's own sheet.<key> rows of _crm_meta, read once
         self.recalc = False
 
     # -- loading
@@ -889,9 +891,10 @@ class _Patch:
             c2, r2 = split_ref(b or a)
             header_row = r1 + part.header_rows - 1
             first, last, end = column_index(c1), column_index(c2), r2 - part.totals_rows
-        else:
-            header_row, first, end = 1, 0, 1
-            last = max((column_index(c) for c in sheet.cells(1)), default=0)
+        else:  # no Excel table: the headers are where the reader found them (below any title rows)
+            header_row = t.header_row or 1
+            first, end = 0, header_row
+            last = max((column_index(c) for c in sheet.cells(header_row)), default=0)
         cols = dict(t.columns)
         if not cols:
             cols = self._columns_from_headers(t, sheet, header_row)
@@ -1107,7 +1110,60 @@ class _Patch:
             self._remove_rows(self.state(name), sorted(set(rows)))
         for name, rows in appends.items():
             self._append_rows(self.state(name), [cells for _, cells in rows])
+        self._add_options(cs)
         self._sequences_and_sheets(cs)
+
+    # -- the team's values added to lists
+    def _add_options(self, cs: ChangeSet) -> None:
+        """Each value goes below the last label of its list's column on the Lists sheet (and its list_<name>
+        defined name grows with it); a workbook without our Lists sheet keeps them in _crm_meta (options.<list>)."""
+        wanted: dict[str, list[str]] = {}
+        for add in cs.options:
+            if add.label not in wanted.setdefault(add.list, []):
+                wanted[add.list].append(add.label)
+        if not wanted:
+            return
+        owned = self.tables.schema.owned_sheets.get("lists")
+        names = [self.tables.meta.get("sheet.lists"), *(owned.title.values() if owned else ()), "Lists"]
+        ref = next((self.pkg.sheet(str(n)) for n in names if n and self.pkg.sheet(str(n)) is not None), None)
+        columns: dict[str, tuple[int, str]] = {}  # list name -> (header row, column letter)
+        if ref is not None and ref.part and ref.name not in {t.sheet for t in self.tables.tables.values()}:
+            sheet = self.sheet_edit(ref.part)
+            titles: dict[str, str] = {}
+            for name in wanted:
+                lst = self.tables.lists.get(name) or self.tables.schema.lists.get(name)
+                if lst is not None:
+                    for t in (lst.label(self.tables.lang), name, *lst.title.values()):
+                        titles.setdefault(normalize_header(t), name)
+            for r in sorted(sheet.rows)[:10]:
+                for col, c in sheet.cells(r).items():
+                    v = cell_value(c, self.sst)
+                    name = titles.get(normalize_header(str(v))) if v is not None else None
+                    if name is not None and name not in columns:
+                        columns[name] = (r, col)
+            for name, (header, col) in columns.items():
+                last = header
+                for r in sorted(sheet.rows):
+                    c = sheet.cells(r).get(col) if r > header else None
+                    if c is not None and _HAS_VALUE_RE.search(c.xml):
+                        last = r
+                above = sheet.cells(last).get(col) if last > header else None
+                for i, label in enumerate(wanted[name], start=1):
+                    sheet.put_cells(last + i, {col: inline_string(f"{col}{last + i}", label, above.style if above else None)})
+                self._grow_list_name(name, ref.name, col, last, last + len(wanted[name]))
+        for name, labels in wanted.items():
+            if name in columns:
+                continue
+            known = [x for x in str(self.tables.meta.get(f"options.{name}") or "").split("\n") if x]
+            self.meta_updates[f"options.{name}"] = "\n".join([*known, *(x for x in labels if x not in known)])
+
+    def _grow_list_name(self, name: str, sheet: str, col: str, old_end: int, new_end: int) -> None:
+        """The list_<name> defined name (the dropdowns' source) reaches the new labels when it ended at the old last one."""
+        wb = self._workbook()
+        pattern = re.compile(rf'(<(?:\w+:)?definedName\b[^>]*\bname="list_{re.escape(name)}"[^>]*>[^<]*?\${col}\$\d+:\${col}\$){old_end}(<)')
+        new = pattern.sub(lambda m: f"{m.group(1)}{new_end}{m.group(2)}", wb, count=1)
+        if new != wb:
+            self.workbook_text = new
 
     def _set(self, st: _TableState, r: int, values: dict[str, Any]) -> None:
         cells = st.sheet.raw_cells(r)
@@ -1205,6 +1261,7 @@ class _Patch:
         self.recalc = True
 
     def _append_rows(self, st: _TableState, rows: list[dict[str, Any]]) -> None:
+        self._make_room(st, len(rows))
         template = st.end_row if st.end_row > st.header_row else st.header_row + 1
         tmpl_cells = st.sheet.cells(template)
         tmpl_styles = {col: c.style for col, c in tmpl_cells.items() if c.style is not None}
@@ -1229,6 +1286,18 @@ class _Patch:
             st.sheet.widest = max(st.sheet.widest, st.last_col)
             st.end_row = r
             st.touched = True
+        self.recalc = True
+
+    def _make_room(self, st: _TableState, n: int) -> None:
+        """New rows go under the last record; what people keep below it (a legend, notes, totals) moves
+        down to make room instead of being written over."""
+        if not n or st.part is not None and st.end_row < st.ref_end:
+            return  # an Excel table's own blank rows are filled first
+        wanted = range(st.end_row + 1, st.end_row + n + 1)
+        if not any(r in st.sheet.rows and self._row_has_values(st.sheet, r) for r in wanted):
+            return
+        below = sorted(r for r in st.sheet.rows if r > st.end_row)
+        st.sheet.move_rows({r: r + n for r in reversed(below)})
         self.recalc = True
 
     def _date_xf(self, value: Any) -> int | None:
@@ -1297,21 +1366,28 @@ class _Patch:
                                  column_index(split_ref(a)[0]), column_index(c2), ref_end=r2, touched=True)
                 self.states[key] = st
 
-    def _find_owned(self, spec: SheetSpec) -> Any:
-        mapped = self.tables.meta.get(f"sheet.{spec.key}") if self.tables.meta else None
-        candidates = [mapped, spec.name]
-        owned = self.tables.schema.owned_sheets.get(spec.key)
-        if owned is not None:
-            candidates += list(owned.title.values())
-        for name in candidates:
-            if name and self.pkg.sheet(str(name)) is not None:
-                return self.pkg.sheet(str(name))
-        return None
+    def _sheet_marks(self) -> dict[str, Any]:
+        """The ``sheet.<key>`` rows of the package's own _crm_meta: which sheets are ours, as the file says now."""
+        if self._marks is None:
+            self._marks = {}
+            ref = self.pkg.sheet(META_SHEET)
+            if ref is not None and ref.part:
+                sheet = self.sheet_edit(ref.part)
+                for r in sorted(sheet.rows):
+                    a, b = sheet.cells(r).get("A"), sheet.cells(r).get("B")
+                    key = cell_value(a, self.sst) if a is not None else None
+                    if isinstance(key, str) and key.startswith("sheet.") and b is not None:
+                        self._marks[key] = cell_value(b, self.sst)
+        return self._marks
 
     def _replace_sheet(self, spec: SheetSpec) -> None:
-        existing = self._find_owned(spec)
+        # only a sheet _crm_meta marks as ours is replaced; a team's sheet of the same name stays as it is
+        sheets = [*(s.name for s in self.pkg.sheets), *self.new_sheet_names]
+        marks = {**self.tables.meta, **self._sheet_marks()}
+        wanted = owned_sheet_name(spec.key, spec.name, marks, sheets) if spec.key != "_crm_meta" else spec.name
+        existing = self.pkg.sheet(wanted)
         if existing is None or not existing.part:
-            name = self._add_sheet(spec, spec.name)
+            name = self._add_sheet(spec, wanted)
         else:
             name = existing.name
             kept = set(self.deleted)
@@ -1327,8 +1403,7 @@ class _Patch:
             if spec.hidden and existing.state == "visible":
                 self._set_sheet_state(name, "hidden")
         if spec.key and spec.key != META_SHEET and self.tables.meta.get(f"sheet.{spec.key}") != name:
-            if self.pkg.sheet(META_SHEET) is not None:
-                self.meta_updates[f"sheet.{spec.key}"] = name
+            self.meta_updates[f"sheet.{spec.key}"] = name  # the mark that tells our sheet from the team's
 
     def _drop_part_tree(self, part: str) -> None:
         if not self.pkg.has(part) or part in self.deleted:

@@ -16,11 +16,11 @@ from crm_sheets.jobs.check.context import SEVERITY_RANK, Collector, Context
 from crm_sheets.jobs.check.dates import check_dates
 from crm_sheets.jobs.check.fields import check_column, check_constraints, check_required
 from crm_sheets.jobs.check.links import check_ids, check_reference, check_unique, check_user
-from crm_sheets.jobs.check.options import check_dropdown, check_tags
+from crm_sheets.jobs.check.options import VOCABULARY, check_dropdown, check_tags
 from crm_sheets.jobs.check.rules import check_rules
 from crm_sheets.jobs.check.sheet import data_issues_sheet
 from crm_sheets.jobs.check.values import check_invalid, check_typed_text
-from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, Table, Tables
+from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, OptionAdd, RowAppend, Table, Tables
 from crm_sheets.model.normalize import PhoneBook
 
 __all__ = ["check", "find_problems", "fixes_for", "REASONS"]
@@ -73,7 +73,11 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     for severity in SEVERITY_RANK:
         result.stats[severity] = severities.get(severity, 0)
     result.stats["fixable"] = sum(1 for f in findings if f.fixable)
-    result.changes.sheets.append(data_issues_sheet(shown_tables, findings, now))
+    options, stages = vocabulary(findings, tables)
+    result.changes.options.extend(options)
+    result.changes.appends.extend(stages)
+    # a value added to a list is a note of this run, not an issue to list: the next run no longer finds it
+    result.changes.sheets.append(data_issues_sheet(shown_tables, [f for f in findings if f.type != VOCABULARY], now))
     result.state = {"phones": phones.state()}
     return result
 
@@ -136,6 +140,32 @@ def _check_table(ctx: Context, out: Collector, table: Table) -> None:
             check_column(ctx, out, table, f, col)
         else:
             check_constraints(out, table, f, col)  # rule sheets' free text is theirs: no tidy-ups
+
+
+def vocabulary(findings: list[Finding], tables: Tables) -> tuple[list[OptionAdd], list[RowAppend]]:
+    """The team's own values found in dropdown columns, to add to the workbook's lists (once each), and
+    their own deal stages, as rows of the Stages sheet (next in order, probability left for them to fill)."""
+    options: list[OptionAdd] = []
+    rows: list[RowAppend] = []
+    for f in findings:
+        if f.type != VOCABULARY or f.table not in tables or not f.field:
+            continue
+        field = tables[f.table].schema.field(f.field)
+        if field.list:
+            add = OptionAdd(field.list, str(f.value))
+            if add not in options:
+                options.append(add)
+            continue
+        src_table, _, src_field = (field.options_from or "").partition(".")
+        src = tables.get(src_table)
+        if src is None or src_field not in src.df.columns:
+            continue
+        values = {src_field: str(f.value)}
+        if "order" in src.df.columns:
+            orders = pd.to_numeric(src.df["order"], errors="coerce")
+            values["order"] = int(max(orders.max() if orders.notna().any() else 0, 0)) + 1 + len(rows)
+        rows.append(RowAppend(src_table, f"{src_table}:{f.value}", values))
+    return options, rows
 
 
 def fixes_for(findings: list[Finding], tables: Tables) -> list[CellUpdate]:

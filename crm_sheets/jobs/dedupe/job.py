@@ -25,15 +25,15 @@ from crm_sheets.model.tables import format_id
 _LINK_FIELD = {"contacts": "contact", "accounts": "account"}  # lead column set for a cross-table match
 
 
-def dedupe(tables: Tables, *, now: datetime, dry_run: bool = False) -> JobResult:
+def dedupe(tables: Tables, *, now: datetime) -> JobResult:
     """Merge sure duplicates, link leads to their contact/account, ask about the unsure pairs.
 
-    With ``dry_run`` the change set is empty; findings and stats say what would be done.
+    A dry run is the runner's: it shows this change set and writes nothing, so it counts what a real run does.
     """
-    return _dedupe(tables, now=now, dry_run=dry_run)  # the runner pauses the garbage collector for it (GC_PAUSED_FOR)
+    return _dedupe(tables, now=now)  # the runner pauses the garbage collector for it (GC_PAUSED_FOR)
 
 
-def _dedupe(tables: Tables, *, now: datetime, dry_run: bool) -> JobResult:
+def _dedupe(tables: Tables, *, now: datetime) -> JobResult:
     s = MatchSettings.from_tables(tables)
     changes, findings = ChangeSet(), []
     rule = str(tables.setting("dedupe_survivor", "oldest") or "oldest").strip().lower()
@@ -194,8 +194,7 @@ def _dedupe(tables: Tables, *, now: datetime, dry_run: bool) -> JobResult:
         changes.meta[REVIEW_DIGEST] = digest
     stats["review_sheet"] = "rewritten" if changes.sheets else "unchanged"
     stats["pending_review"] = len(pending)
-    stats["dry_run"] = dry_run
-    return JobResult("dedupe", ChangeSet() if dry_run else changes, findings, stats=stats)
+    return JobResult("dedupe", changes, findings, stats=stats)
 
 
 def unmerge(tables: Tables, record_id: str, *, now: datetime) -> JobResult:
