@@ -97,10 +97,18 @@ class PhoneBook:
         self._numbers: dict[tuple[str, str | None], tuple[str, str | None] | None] = {}
         self._valid: dict[tuple, bool] = {}
         self._saved = self._read_state(state)  # verdicts of earlier runs, same key and value as _numbers
+        self._pass: set[tuple[str, str | None]] = set()  # the texts read since start_pass(): what state() keeps
+
+    def start_pass(self) -> None:
+        """A new look at the data begins (check --fix checks the fixed data again): state() keeps the texts
+        read from here on, the ones the workbook holds once the fixes are written, so the next run's state
+        comes out the same."""
+        self._pass = set()
 
     def read(self, text: str, default_region: str | None = "US") -> tuple[str, str | None] | None:
         """(E.164, extension or None) of the valid number typed, or None (normalize_phone's reading)."""
         key = (text, default_region or None)
+        self._pass.add(key)
         found = self._numbers.get(key, _UNREAD)
         if found is not _UNREAD:
             return found
@@ -130,7 +138,7 @@ class PhoneBook:
         """
         verdicts: dict[str, dict[str, Any]] = {}
         for (text, region), found in self._numbers.items():
-            if type(text) is str:
+            if type(text) is str and (text, region) in self._pass:
                 value = None if found is None else (found[0] if found[1] is None else list(found))
                 verdicts.setdefault(region or "", {})[text] = value
         return {"format": self.STATE_FORMAT, "phonenumbers": phonenumbers.__version__, "verdicts": verdicts}

@@ -66,6 +66,7 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
         )
         if updates:  # what remains is what the next run would find: check the fixed data again
             shown_tables = _with_updates(tables, updates)
+            phones.start_pass()
             findings = find_problems(shown_tables, now=now, phones=phones, verdicts=verdicts)
         result.stats["fixed"] = len(updates)
     result.findings = findings
