@@ -215,11 +215,11 @@ def run(
     step = on_step or (lambda _msg: None)
     store = open_store(path, **({} if lock_timeout is None else {"lock_timeout": lock_timeout}))
     report = RunReport(path=str(path), jobs=jobs, dry_run=dry_run)
-    runlog = None if dry_run else _run_log(path, jobs, trigger, now)
+    runlog = _run_log(path, jobs, trigger, now)  # a dry run shows its sheet too, and records nothing
     stateful = [name for name in jobs if takes_state(name)]
     options = _dry_run_options(options, dry_run, jobs)
     if dry_run:
-        return _dry_run(store, path, jobs, stateful, now, options, step, report)
+        return _dry_run(store, path, jobs, stateful, now, options, step, report, runlog)
     box = auto = None
     made_tables = False
     with store.lock():
@@ -292,7 +292,7 @@ def run(
     return report
 
 
-def _dry_run(store, path, jobs, stateful, now, options, step, report: RunReport) -> RunReport:
+def _dry_run(store, path, jobs, stateful, now, options, step, report: RunReport, runlog) -> RunReport:
     """Compute everything, write nothing (no lock file, no outbox file, no pending change set applied)."""
     from crm_sheets.outbox import read_job_states
 
@@ -306,6 +306,7 @@ def _dry_run(store, path, jobs, stateful, now, options, step, report: RunReport)
     report.results, report.changes = run_jobs(tables, jobs, now=now, options=_state_options(options, base, stateful))
     report.tables = tables
     report.notes = run_notes(tables, report.results, report.changes)
+    runlog.add_sheet(tables, report.results, report.changes)  # as a real run would write it
     return report
 
 
