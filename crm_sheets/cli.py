@@ -242,11 +242,15 @@ def schedule(path: Path, every: str | None, daily: tuple[str, ...]) -> None:
 @click.argument("path")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep 127.0.0.1 behind a reverse proxy or tunnel).")
 @click.option("--port", type=int, default=8765, show_default=True, help="Port to listen on.")
-def serve(path: str, host: str, port: int) -> None:
-    """Serve PATH over HTTP for the Google Sheets CRM menu: POST /jobs/run, signed with CRM_SHEETS_SERVE_SECRET."""
+@click.option("--forms/--no-forms", default=True, show_default=True, help="Also serve the workbook's web forms at /forms/<name>.")
+@click.option("--base-url", default="", help="Public address of this server, for the forms' Origin check behind a proxy.")
+@click.option("--allow-origin", "allow_origins", multiple=True, metavar="URL", help="A site allowed to post every form (repeat for more).")
+def serve(path: str, host: str, port: int, forms: bool, base_url: str, allow_origins: tuple[str, ...]) -> None:
+    """Serve PATH over HTTP: POST /jobs/run for the Google Sheets CRM menu (signed with CRM_SHEETS_SERVE_SECRET)
+    and the web forms of the Forms sheet."""
     from crm_sheets.serve import serve as run_server
 
-    run_server(path, host=host, port=port)
+    run_server(path, host=host, port=port, forms=forms, base_url=base_url, allow_origins=allow_origins)
 
 
 @cli.command("add-buttons")

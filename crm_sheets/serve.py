@@ -134,10 +134,13 @@ def summary(report: Any, *, trigger: str, started: datetime, finished: datetime,
 
 
 def create_app(workbook: str | Path, *, secret: str | None, run: Callable[..., Any] | None = None,
-               clock: Callable[[], float] = time.time, routes: Iterable[Any] = ()):
+               clock: Callable[[], float] = time.time, routes: Iterable[Any] = (), forms: Any = None):
     """The ASGI app serving ``workbook``. ``secret`` signs /jobs/*: without it the app is not built.
     ``run(workbook, jobs, trigger, now)`` runs the jobs (default: the runner, logged in the Runs sheet);
-    ``routes`` are more Starlette routes (a web form, say)."""
+    ``routes`` are more Starlette routes; ``forms`` (a forms.web.FormsService) adds the web forms at
+    /forms/<name>, its journal applied into the workbook while the app runs."""
+    import contextlib
+
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
@@ -217,12 +220,27 @@ def create_app(workbook: str | Path, *, secret: str | None, run: Callable[..., A
         last = await run_in_threadpool(RunHistory(workbook).latest, 1)
         return JSONResponse({"workbook": Path(workbook).name, "last": last[0].as_dict() if last else None})
 
+    extra = list(routes)
+    lifespan = None
+    if forms is not None:
+        from crm_sheets.forms.web import forms_routes
+
+        extra += forms_routes(forms)
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_app):
+            forms.start()  # reads the workbook's forms and starts applying the journal
+            try:
+                yield
+            finally:
+                forms.stop()
+
     return Starlette(routes=[
         Route("/health", health, methods=["GET"]),
         Route("/jobs/run", jobs_run, methods=["POST"]),
         Route("/jobs/last", jobs_last, methods=["GET", "POST"]),
-        *routes,
-    ])
+        *extra,
+    ], lifespan=lifespan)
 
 
 def check_secret(secret: str | None) -> str:
@@ -234,8 +252,10 @@ def check_secret(secret: str | None) -> str:
     return secret
 
 
-def serve(workbook: str | Path, *, host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Run the server until Ctrl-C (the secret comes from the environment only)."""
+def serve(workbook: str | Path, *, host: str = "127.0.0.1", port: int = 8765, forms: bool = True,
+          base_url: str = "", allow_origins: tuple[str, ...] = ()) -> None:
+    """Run the server until Ctrl-C (the secret comes from the environment only). With ``forms`` (a workbook
+    file), the workbook's web forms are served too, at /forms/<name>."""
     text = str(workbook)
     if "://" not in text:
         from crm_sheets.store import open_store
@@ -246,8 +266,13 @@ def serve(workbook: str | Path, *, host: str = "127.0.0.1", port: int = 8765) ->
         import uvicorn
     except ImportError:
         raise ServeError("crm-sheets serve needs its extra", hint="pip install 'crm-sheets[serve]'") from None
+    service = None
+    if forms and "://" not in text:
+        from crm_sheets.forms.web import FormsConfig, FormsService
+
+        service = FormsService(FormsConfig(Path(text), base_url=base_url, allow_origins=tuple(allow_origins)))
     try:
-        app = create_app(text, secret=secret)
+        app = create_app(text, secret=secret, forms=service)
     except ImportError:
         raise ServeError("crm-sheets serve needs its extra", hint="pip install 'crm-sheets[serve]'") from None
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True, server_header=False)

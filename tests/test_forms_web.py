@@ -126,30 +126,20 @@ class AnswerCaptcha:
         return posted.get("captcha_answer") == ["42"]
 
 
-def test_the_routes_mount_into_another_app_and_a_captcha_hook_guards_them(tmp_path):
-    """How `crm-sheets serve` mounts the forms: its own app, the forms' routes, the service in its lifespan."""
-    import contextlib
+def test_crm_sheets_serve_mounts_the_forms_beside_the_jobs_endpoint_and_a_captcha_hook_guards_them(tmp_path):
+    """`crm-sheets serve`'s own app: the jobs endpoint, the forms' routes, the applier in its lifespan."""
     import threading
     import time
 
     import uvicorn
-    from starlette.applications import Starlette
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
 
-    from crm_sheets.forms.web import FormsConfig, FormsService, routes
+    from crm_sheets.forms.web import FormsConfig, FormsService
+    from crm_sheets.serve import create_app
     from tests._forms_helpers import free_port
 
     book = new_workbook(tmp_path / "crm.xlsx")
     service = FormsService(FormsConfig(book, captcha=AnswerCaptcha(), apply_interval=0.5))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        service.start()
-        yield
-        service.stop()
-
-    app = Starlette(routes=[Route("/health", lambda r: JSONResponse({"ok": True})), *routes(service)], lifespan=lifespan)
+    app = create_app(book, secret="s3cret-shared-with-the-sheet-0123456789", forms=service)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -157,6 +147,10 @@ def test_the_routes_mount_into_another_app_and_a_captcha_hook_guards_them(tmp_pa
     try:
         while not server.started:
             time.sleep(0.05)
+        status, _, health = request("GET", port, "/health")
+        assert status == 200 and b'"ok"' in health
+        status, _, _ = request("POST", port, "/jobs/run")
+        assert status == 401, "the jobs endpoint is there, and signed"
         _, _, page = request("GET", port, "/forms/contact-us")
         assert 'name="captcha_answer"' in page.decode()
         status, _, body = post(port, {**OK, "captcha_answer": "41"})
