@@ -13,7 +13,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -667,18 +667,20 @@ def _read_lists(book: CalamineWorkbook, grids: _Grids, schema: Schema, lang: str
         if name is None:
             continue
         lst = lists[name]
-        known = option_lookup(lst)
-        added = []
-        for row in grid[best + 1:]:
-            if j >= len(row) or is_empty(row[j]):
-                continue
-            label = as_text(row[j]).strip()
-            if label and fold_option(label) not in known:
-                known[fold_option(label)] = label
-                added.append(Option(label, {"en": label, lang: label}))
-        if added:
-            lists[name] = replace(lst, options=(*lst.options, *added))
+        labels = (as_text(row[j]).strip() for row in grid[best + 1:] if j < len(row) and not is_empty(row[j]))
+        lists[name] = _with_labels(lst, labels, lang)
     return lists
+
+
+def _with_labels(lst: ListSchema, labels: Iterable[str], lang: str) -> ListSchema:
+    """The list with the team's labels it does not know yet added as options (label in every language)."""
+    known = option_lookup(lst)
+    added = []
+    for label in labels:
+        if label and fold_option(label) not in known:
+            known[fold_option(label)] = label
+            added.append(Option(label, {"en": label, lang: label}))
+    return replace(lst, options=(*lst.options, *added)) if added else lst
 
 
 def _meta_options(lists: dict[str, ListSchema], meta: Mapping[str, Any], lang: str) -> dict[str, ListSchema]:
@@ -688,15 +690,7 @@ def _meta_options(lists: dict[str, ListSchema], meta: Mapping[str, Any], lang: s
         name = key[len("options."):] if key.startswith("options.") else None
         if name not in lists or is_empty(value):
             continue
-        lst = lists[name]
-        known = option_lookup(lst)
-        added = []
-        for label in (x.strip() for x in as_text(value).split("\n")):
-            if label and fold_option(label) not in known:
-                known[fold_option(label)] = label
-                added.append(Option(label, {"en": label, lang: label}))
-        if added:
-            lists[name] = replace(lst, options=(*lst.options, *added))
+        lists[name] = _with_labels(lists[name], (x.strip() for x in as_text(value).split("\n")), lang)
     return lists
 
 
