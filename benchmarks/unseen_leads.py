@@ -153,6 +153,8 @@ def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13) -> tuple[pd.
     mailboxes: set[str] = set()
     by_name_city: dict[tuple, list[int]] = {}
     by_company: dict[int, list[int]] = {}
+    taken: set[tuple] = set()
+    name_keys: list[tuple] = []
     while len(people) < originals:
         ci = rng.choices(range(len(companies)), sizes)[0]
         co = companies[ci]
@@ -164,11 +166,14 @@ def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13) -> tuple[pd.
         else:
             last = rng.choice(lasts)
         first = rng.choice(firsts)
-        if rng.random() < 0.03 and by_name_city:  # a namesake in the same city, at another (or the same) company
-            key = rng.choice(list(by_name_city))
+        if (first, last, ci) in taken:  # two people of one name at one firm are rare: draw again
+            continue
+        if rng.random() < 0.03 and by_name_city:  # a namesake in the same city, at another company
+            key = rng.choice(name_keys)
             src = people[by_name_city[key][0]]
-            if src["country"] == country:
+            if src["country"] == country and (src["first_name"], src["last_name"], ci) not in taken:
                 first, last = src["first_name"], src["last_name"]
+        taken.add((first, last, ci))
         local = _local(co["pattern"], first, last)
         email = f"{local}@{co['domain']}"
         suffix = 1
@@ -198,6 +203,8 @@ def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13) -> tuple[pd.
         for j in by_name_city.get((first, last, co["city"]), []):
             hard.add(frozenset((i, j)))  # namesakes in one city
         by_company.setdefault(ci, []).append(i)
+        if (first, last, co["city"]) not in by_name_city:
+            name_keys.append((first, last, co["city"]))
         by_name_city.setdefault((first, last, co["city"]), []).append(i)
 
     rows = [dict(p) for p in people]
