@@ -295,8 +295,10 @@ def _show(name, tables, table, pairs, what, limit, explained=None) -> None:
         (ta, a), (tb, b) = sorted(pr)
         why = explained.get(frozenset((a, b))) if explained else None
         print("  " + (why.explain() if why else ""))
-        for rid in (a, b):
-            print("    ", rid, " | ".join(str(df.at[rid, c]) if df.at[rid, c] is not None else "" for c in cols))
+        for t, rid in ((ta, a), (tb, b)):
+            d = tables.df(t)
+            print("    ", rid, " | ".join(str(d.at[rid, c]) if c in d.columns and d.at[rid, c] is not None else ""
+                                       for c in cols))
 
 
 def _closure(pairs: set[frozenset]) -> set[frozenset]:

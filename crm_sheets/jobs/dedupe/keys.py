@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import phonenumbers
 
-from crm_sheets.model.normalize import fold, normalize_email
+from crm_sheets.model.normalize import country_code, fold, normalize_email
 
 # Providers that deliver "a.b+news@" to "ab@": dots are ignored only by Gmail; plus-tags by many.
 _DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
@@ -26,6 +26,15 @@ FREE_DOMAINS = frozenset({
     "sfr.fr", "neuf.fr", "protonmail.com", "proton.me", "pm.me", "yandex.ru", "yandex.com", "mail.ru", "qq.com",
     "163.com", "comcast.net", "btinternet.com", "t-online.de", "libero.it", "fastmail.com", "zoho.com",
     "example.com", "example.org", "example.net",
+    # internet providers' mailboxes are private ones too
+    "bigpond.com", "bigpond.net.au", "optusnet.com.au", "iinet.net.au", "tpg.com.au", "telstra.com",
+    "shaw.ca", "rogers.com", "sympatico.ca", "videotron.ca", "verizon.net", "att.net", "sbcglobal.net", "cox.net",
+    "charter.net", "earthlink.net", "bellsouth.net", "virginmedia.com", "sky.com", "talktalk.net", "ntlworld.com",
+    "blueyonder.co.uk", "live.co.uk", "hotmail.de", "hotmail.es", "hotmail.it", "outlook.de", "yahoo.de",
+    "yahoo.es", "yahoo.it", "yahoo.com.au", "yahoo.ca", "yahoo.co.in", "arcor.de", "freenet.de", "posteo.de",
+    "mailbox.org", "tutanota.com", "skynet.be", "telenet.be", "bluewin.ch", "xs4all.nl", "ziggo.nl", "kpnmail.nl",
+    "home.nl", "planet.nl", "eircom.net", "tiscali.it", "alice.it", "virgilio.it", "aim.com", "rediffmail.com",
+    "seznam.cz", "wp.pl", "o2.pl", "onet.pl", "interia.pl", "naver.com", "hanmail.net", "uol.com.br", "terra.com.br",
 })
 # Addresses several colleagues read: equal emails of this kind do not make two people one.
 ROLE_LOCALS = frozenset({
@@ -187,6 +196,15 @@ def phone_key(value: str, default_region: str = "US") -> str:
         else:
             digits = code + digits.lstrip("0")
     return digits if 8 <= len(digits) <= 15 else ""
+
+
+@lru_cache(maxsize=4096)
+def region_of(country: str, default: str = "US") -> str:
+    """The phone region of a record's Country cell ('United Kingdom', 'UK', 'DE' -> GB, GB, DE): a number
+    typed without its country code ('0141 496 0123') is read as that country's; Settings default_country
+    when the cell is empty or not a country."""
+    code = country_code(country) if country and country.strip() else None
+    return code if code and phonenumbers.country_code_for_region(code) else default
 
 
 def fold_city(value: str) -> str:

@@ -92,6 +92,11 @@ def _each(fn, values: list) -> list:
     return [out[c] for c in codes]
 
 
+def _phone_of(value_region: str) -> str:
+    value, _, region = value_region.partition("\t")
+    return K.phone_key(value, region) if value.strip() else ""
+
+
 def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFrame:
     """Match keys of the people of a table (leads or contacts)."""
     df = tables.df(table)
@@ -107,9 +112,12 @@ def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFra
     first = _each(K.name_key, _col(df, "first_name"))
     last = _each(K.name_key, _col(df, "last_name"))
     canon = _each(lambda f: K.canon_first(f.split(" ")[0]) if f else (), first)
-    emails = _each(K.email_key, _col(df, "email"))
-    phones = _each(lambda v: K.phone_key(v, region) if v else "", _col(df, "phone"))
-    mobiles = _each(lambda v: K.phone_key(v, region) if v else "", _col(df, "mobile"))
+    raw_emails = _col(df, "email")
+    emails = _each(K.email_key, raw_emails)
+    # numbers typed without a country code are read as the record's country's, else Settings default_country
+    regions = _each(lambda c: K.region_of(c, region), _col(df, "country"))
+    phones = _each(_phone_of, [f"{v}\t{r}" for v, r in zip(_col(df, "phone"), regions)])
+    mobiles = _each(_phone_of, [f"{v}\t{r}" for v, r in zip(_col(df, "mobile"), regions)])
     edomain = [e[1] for e in emails]
     return pd.DataFrame({
         "rid": df.index.astype(str).tolist(),
@@ -119,6 +127,7 @@ def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFra
         "canon1": [c[0] if c else "" for c in canon],
         "canon2": [c[1] if len(c) > 1 else "" for c in canon],
         "email": [e[0] for e in emails],
+        "email_raw": _each(lambda e: e.strip().lower(), raw_emails),
         "local": [e[0].rpartition("@")[0] for e in emails],
         "edomain": edomain,
         "phone1": phones,
@@ -340,9 +349,10 @@ def _close(sa: np.ndarray, sb: np.ndarray, la: np.ndarray, lb: np.ndarray, mask:
     return out
 
 
-def _names(P: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _names(P: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarray, ...]:
     """Weight of the name evidence for one orientation (b's first/last swapped or not), a 'clearly
-    different first names' flag and a 'first names only nearly the same' flag."""
+    different first names' flag, a 'first names only nearly the same' flag and a 'first name cut short
+    or an initial' flag."""
     fa, la, c1a, c2a = P["F"][i], P["L"][i], P["C1"][i], P["C2"][i]
     if swap:
         fb, lb, c1b, c2b = P["L"][j], P["F"][j], P["L"][j], np.full(len(j), -1)
@@ -357,7 +367,14 @@ def _names(P: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarra
     # similarity only where it can matter: the last names agree or nearly, for the first names
     l_close = l_same | _close(sla, slb, lla, llb, ~l_missing & ~l_same, 0.9, substring=True)
     f_close = _close(sfa, sfb, lfa, lfb, ~f_missing & ~f_same & (l_close | l_missing), 0.88)
-    f_close |= ~f_missing & ~f_same & ((lfa == 1) | (lfb == 1)) & (P["I"][i] == (P["IL"][j] if swap else P["I"][j]))
+    # a first name cut short ('Ste', 'Bro') or an initial ('L.'): the start of the other one
+    short = ~f_missing & ~f_same & (l_close | l_missing) & (np.minimum(lfa, lfb) <= 4)
+    trunc = np.zeros(len(i), dtype=bool)
+    if short.any():
+        idx = np.flatnonzero(short)
+        trunc[idx] = [x.startswith(y) or y.startswith(x) for x, y in zip(sfa[idx], sfb[idx])]
+    trunc |= ~f_missing & ~f_same & ((lfa == 1) | (lfb == 1)) & (P["I"][i] == (P["IL"][j] if swap else P["I"][j]))
+    f_close |= trunc
     w = np.full(len(i), -4.0)
     w[l_same & f_same] = 3.0
     w[l_same & ~f_same & f_close] = 2.0
@@ -368,7 +385,7 @@ def _names(P: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarra
     w[l_missing & ~f_missing & f_same] = 0.5
     w[l_missing & f_missing] = 0.0
     conflict = ~f_missing & ~f_same & ~f_close
-    return w, conflict, ~f_missing & ~f_same & f_close
+    return w, conflict, ~f_missing & ~f_same & f_close & ~trunc, trunc
 
 
 def _name_local(local: str, first: str, last: str) -> bool:
@@ -393,7 +410,7 @@ def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
     P["I"], P["IL"] = _codes(np.array([x[:1] for x in first], dtype=object), np.array([x[:1] for x in last], dtype=object))
     local, edomain = r["local"].to_numpy(object), r["edomain"].to_numpy(object)
     P["local"] = local
-    P["E"], = _codes(r["email"].to_numpy(object))
+    P["E"], P["ER"] = _codes(r["email"].to_numpy(object), r["email_raw"].to_numpy(object))
     P["LO"], P["LS"] = _codes(local, np.array([x.rstrip("0123456789") for x in local], dtype=object))
     P["ED"], = _codes(edomain)
     P["role"] = _flags(local, lambda x: x in K.ROLE_LOCALS)
@@ -440,17 +457,27 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     same_dom = both_e & (P["ED"][i] == P["ED"][j]) & ~same_e
     other_box = P["LS"][i] == P["LS"][j]  # ana.lopez2@ and ana.lopez@: two mailboxes
     maybe_typo = same_dom & ~other_box
-    if maybe_typo.any():  # one typo: a letter wrong, missing, doubled or two swapped
+    if maybe_typo.any():  # a typo: a letter wrong, missing, doubled or two swapped (two in a long name)
         idx = np.flatnonzero(maybe_typo)
-        maybe_typo[idx] = _osa(P["local"][i[idx]], P["local"][j[idx]]) <= 1
+        la, lb = P["local"][i[idx]], P["local"][j[idx]]
+        longer = np.minimum(_lengths(la), _lengths(lb)) >= 10
+        maybe_typo[idx] = _osa(la, lb) <= np.where(longer, 2, 1)
     work = same_dom & ~P["free"][i]
-    free = P["free"][i] | P["free"][j]
+    free_a, free_b = P["free"][i], P["free"][j]
+    free = free_a | free_b
     email_w = np.zeros(n)
     email_w[same_e & ~role] = 6.0
     email_w[same_e & role] = 0.5
     email_w[same_local] = 2.0
     email_w[work] = -2.5  # another address at the same company: a colleague, unless a typo (below)
     email_w[both_e & ~same_e & ~same_local & ~same_dom & ~free] = -0.5
+    kind = np.zeros(n, dtype=np.int8)  # what the two addresses are, for the explanation (EMAIL_KINDS)
+    kind[both_e] = 7
+    kind[both_e & ~same_e & ~same_dom & (free_a != free_b) & P["namelocal"][i] & P["namelocal"][j]] = 8
+    kind[work] = 6
+    kind[same_local] = 4
+    kind[same_e] = np.where(P["ER"][i[same_e]] == P["ER"][j[same_e]], 1, 2)
+    kind[same_e & role] = 3
 
     # Company, domain, switchboard and city are what colleagues share: together they support a
     # matching name, but never add up to more than SUPPORT_CAP.
@@ -470,7 +497,7 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     rest = both_k & ~same_k
     best_email = np.where(maybe_typo, 1.5, email_w) if "email" in evidence else 0.0
     need = _log_odds(floor)
-    best_name = 3.0 if "name" in evidence else 0.0
+    best_name = 3.0 + _THIN if "name" in evidence else 0.0
     # Two different company names are compared (the slow part) only where 'similar' could lift the
     # pair to ``floor``; elsewhere they count as different, which changes no pair that is kept.
     others = sum(v[k] for k in ("phone", "domain", "city") if k in evidence) + np.zeros(n)
@@ -487,34 +514,59 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     # names, both orientations (first/last swapped), best kept; only where the score can reach floor
     todo = np.flatnonzero(-3.0 + support + best_email + best_name >= need)
     name_w, conflict, swapped = np.full(n, -4.0), np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
-    near_first = np.zeros(n, dtype=bool)
+    near_first, trunc = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     if len(todo):
         ti, tj = i[todo], j[todo]
-        w1, c1, n1 = _names(P, ti, tj, swap=False)
-        w2, c2, n2 = _names(P, ti, tj, swap=True)
+        w1, c1, n1, t1 = _names(P, ti, tj, swap=False)
+        w2, c2, n2, t2 = _names(P, ti, tj, swap=True)
         sw = (w2 > w1) & (P["F"][ti] >= 0) & (P["L"][ti] >= 0)
         name_w[todo], conflict[todo], swapped[todo] = np.where(sw, w2, w1), np.where(sw, c2, c1), sw
-        near_first[todo] = np.where(sw, n2, n1)
-    v["name"], v["swapped"] = name_w, swapped
+        near_first[todo], trunc[todo] = np.where(sw, n2, n1), np.where(sw, t2, t1)
+    v["name"], v["swapped"], v["trunc"] = name_w, swapped, trunc
 
-    # A typo in the address counts only when the names are the same: carla.m@ and carlos.m@ are colleagues.
-    email_w[maybe_typo & (name_w >= 3.0)] = 1.5
-    v["email"] = email_w
+    # A typo in the address counts when the names agree or nearly, and the two addresses do not differ
+    # just as the names do: carla.m@ and carlos.m@ are two colleagues, nicohlas.k@ and nicholas.k@ one person.
+    typo = maybe_typo & (name_w >= 1.0)
+    if typo.any():
+        idx = np.flatnonzero(typo)
+        typo[idx] = [not _names_explain(P, a, b) for a, b in zip(i[idx], j[idx])]
+    email_w[typo] = 1.5
+    kind[typo] = 5
+    v["email"], v["email_kind"] = email_w, kind
+    # A record with only a name and a place beside a record of the same name there (the other
+    # fields empty, none different) is asked about: a namesake would differ in company, phone or mailbox.
+    quiet = (v["city"] > 0) & (kind == 0) & (v["phone"] == 0) & (v["company"] == 0) & (v["domain"] == 0)
+    thin = quiet & (name_w == 3.0)
     total = -3.0 + support + (email_w if "email" in evidence else 0.0) + (name_w if "name" in evidence else 0.0)
+    total = total + np.where(thin, _THIN, 0.0)
     score = _sigmoid(total)
     # Two clearly different first names are never merged without a person's look.
     score = np.where(conflict, np.minimum(score, 0.9), score)
-    # Nor are first names that are only nearly the same (Francesco and Francesca, Maria and Martina)
-    # when nothing personal agrees: company, domain, switchboard and city are shared by every
-    # colleague, and first names one letter apart are common in one family or team. The person's
-    # own address and mobile number are personal; a shared landline may be the switchboard.
+    # Nor are first names that are only nearly the same (Francesco and Francesca, Maria and Martina),
+    # or one cut short or an initial (S. may be Stephen or his sister Sarah), when nothing personal
+    # agrees: company, domain, switchboard and city are shared by every colleague, and first names
+    # one letter apart are common in one family or team. The person's own address (or one typo in
+    # it) and mobile number are personal; a shared landline may be the switchboard.
     personal = (email_w >= 1.5) if "email" in evidence else np.zeros(n, dtype=bool)
-    ask = near_first & ~personal
+    ask = (near_first | trunc) & ~personal
     if "phone" in evidence and (ask & same_p).any():
         idx = np.flatnonzero(ask & same_p)
         ask[idx] = [not _shares_mobile(P, a, b) for a, b in zip(i[idx], j[idx])]
     score = np.where(ask, np.minimum(score, 0.9), score)
     return score, v
+
+
+_THIN = 0.9  # lifts 'same name, same place, nothing else known' from 0.62 to 0.80: asked, never merged
+
+
+def _names_explain(P: dict, a: int, b: int) -> bool:
+    """Do the two mailbox names differ only as the two persons' names do (francesco.b@ / francesca.b@)?"""
+    la, lb = P["local"][a], P["local"][b]
+    for x, y in ((P["first"][a], P["first"][b]), (P["last"][a], P["last"][b])):
+        x, y = x.replace(" ", ""), y.replace(" ", "")
+        if x and y and x != y and x in la and la.replace(x, y, 1) == lb:
+            return True
+    return False
 
 
 def score_lead_accounts(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarray,
@@ -579,6 +631,14 @@ def score_accounts(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndar
     return _sigmoid(total), v
 
 
+# What two email addresses are to each other (score_people's email_kind): said as it is, so that two
+# mailboxes of one person never read as 'the same email'.
+EMAIL_KINDS = {
+    1: "email: same", 2: "email: same mailbox, written differently (dots or a +tag)",
+    3: "email: same shared address (a team's, not a person's)", 4: "email: same mailbox name at another domain",
+    5: "email: one typo apart at the same domain", 6: "email: other address at the same company",
+    7: "email: different", 8: "email: two mailboxes in the person's name (private and work)",
+}
 _PEOPLE_WORDS = {
     "name": {3.0: "name: same", 2.0: "name: nearly the same", 1.5: "name: same last name", 1.0: "name: similar",
              0.5: "name: partly the same", -4.0: "name: different"},
@@ -603,6 +663,11 @@ def _reasons(v: dict[str, np.ndarray], k: int, evidence: frozenset[str]) -> tupl
         if name not in v:
             continue
         word = words[name].get(float(v[name][k]))
+        if name == "email" and "email_kind" in v:
+            word = EMAIL_KINDS.get(int(v["email_kind"][k]))
+        if name == "name" and "trunc" in v and v["trunc"][k] and float(v[name][k]) in (2.0, 1.0):
+            word = ("name: same last name" if float(v[name][k]) == 2.0 else "name: last name nearly the same") + \
+                ", first name cut short or an initial"
         if word:
             if name == "name" and v.get("swapped") is not None and v["swapped"][k]:
                 word += " (first and last swapped)"
