@@ -219,13 +219,17 @@ def run_dedupe(tables: Tables, settings: MatchSettings):
     seconds = time.perf_counter() - t0
     _cold()
     t0, c0 = time.perf_counter(), time.process_time()
-    dedupe(tables, now=NOW)
+    result = dedupe(tables, now=NOW)
     job, cpu = time.perf_counter() - t0, time.process_time() - c0
+    groups: dict = {}
+    for a in result.changes.archives:  # what the job merged: every record of a group with every other
+        groups.setdefault((a.table, a.info["merged_into"]), {(a.table, a.info["merged_into"])}).add((a.table, a.record_id))
+    merged = {frozenset((x, y)) for g in groups.values() for x in g for y in g if x < y}
     tracemalloc.start()
     dedupe(tables, now=NOW)
     peak = tracemalloc.get_traced_memory()[1] / 1e6
     tracemalloc.stop()
-    return pairs, seconds, job, cpu, peak
+    return pairs, merged, seconds, job, cpu, peak
 
 
 def _group_pairs(df: pd.DataFrame, table: str, key: pd.Series) -> set[frozenset]:
@@ -263,11 +267,13 @@ def baselines(tables: Tables, table: str) -> dict[str, set[frozenset]]:
 def evaluate(name: str, tables: Tables, truth: set, hard: set, rows: list[Row], table: str = "leads",
              show_missed: int = 0) -> None:
     s = MatchSettings.from_tables(tables)
-    pairs, seconds, job, cpu, peak = run_dedupe(tables, s)
+    pairs, merged, seconds, job, cpu, peak = run_dedupe(tables, s)
     # a lead linked to its account is not a duplicate pair; a lead that is a contact is
     people = [p for p in pairs if p.table_b != "accounts" or p.table_a == "accounts"]
-    found = {frozenset(((p.table_a, p.id_a), (p.table_b, p.id_b))) for p in people}
-    auto = {frozenset(((p.table_a, p.id_a), (p.table_b, p.id_b))) for p in people if p.score >= s.auto}
+    # merges: the groups the job merged (pairs above the threshold, closed over groups), and the sure
+    # pairs across tables (a lead linked to the contact it is); review: the pairs asked about
+    auto = merged | {frozenset(((p.table_a, p.id_a), (p.table_b, p.id_b))) for p in people if p.score >= s.auto and p.cross}
+    found = auto | {frozenset(((p.table_a, p.id_a), (p.table_b, p.id_b))) for p in people if p.score < s.auto}
     n = len(tables.df(table))
     # truth lists each planted copy against its original; copies of one original are duplicates too
     closure = _closure(truth)

@@ -221,3 +221,32 @@ def is_landline(key: str) -> bool:
     except phonenumbers.NumberParseException:
         return False
     return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE
+
+
+# Street words as written in full and abbreviated, to one form; directions to their letter.
+_STREET_WORDS = {
+    "street": "st", "str": "st", "avenue": "ave", "av": "ave", "avn": "ave", "boulevard": "blvd", "blv": "blvd",
+    "bd": "blvd", "road": "rd", "drive": "dr", "lane": "ln", "place": "pl", "court": "ct", "square": "sq",
+    "highway": "hwy", "parkway": "pkwy", "terrace": "ter", "circle": "cir", "expressway": "expy", "suite": "ste",
+    "north": "n", "south": "s", "east": "e", "west": "w", "saint": "st", "mount": "mt", "fort": "ft",
+    "strasse": "str", "straße": "str", "first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th",
+    "fifth": "5th", "sixth": "6th", "seventh": "7th", "eighth": "8th", "ninth": "9th", "tenth": "10th",
+}
+# Where the street part ends: a cross street, a floor, a unit ('at 55th st.', 'between bowery and pell', '1st floor').
+_ADDRESS_TAIL = re.compile(r"\b(at|off|near|between|btwn|corner|cnr|and|floor|fl|suite|ste|unit|apt|room|rm|bldg|po)\b.*$")
+
+
+@lru_cache(maxsize=100_000)
+def address_key(value: str) -> tuple[str, str]:
+    """(house number, street) of a street address, in one spelling: '435 S. La Cienega Blv.' and
+    '435 south la cienega boulevard' -> ('435', 's la cienega blvd'). ('', '') for an empty one."""
+    s = _NON_WORD.sub(" ", fold(value).replace("-", " ").replace("'", "").replace(".", " ").replace("#", " # "))
+    words = [_STREET_WORDS.get(w, w) for w in s.split()]
+    number = ""
+    if words and words[0][:1].isdigit():
+        number = words.pop(0)
+    elif len(words) > 1 and words[-1][:1].isdigit() and not words[-1].endswith(("st", "nd", "rd", "th")):
+        number = words.pop()  # 'Hauptstraße 12', 'rue de Rivoli 5'
+    street = " ".join(words)
+    street = _ADDRESS_TAIL.sub("", street).strip() if len(words) > 2 else street
+    return number, street

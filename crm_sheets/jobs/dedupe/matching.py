@@ -16,6 +16,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from crm_sheets.jobs.dedupe import keys as K
+from crm_sheets.jobs.dedupe import orgs as O
 from crm_sheets.model import Tables
 
 PEOPLE = ("leads", "contacts", "people")  # people: the personal template's one table of persons
@@ -140,20 +141,27 @@ def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFra
 
 
 def account_records(tables: Tables, region: str = "US") -> pd.DataFrame:
-    """Match keys of accounts: company name, website domain, phone, place, and the parent link."""
+    """Match keys of accounts: company name, street address, website domain, phone, place, and the parent link."""
     df = tables.df("accounts")
+    keys = O.org_records(_col(df, "name"), _col(df, "address"), _col(df, "phone"), _col(df, "website"),
+                         _col(df, "city"), _col(df, "country"), region)
     return pd.DataFrame({
         "rid": df.index.astype(str).tolist(),
         "table": "accounts",
-        "company": [K.company_key(v) if v else "" for v in _col(df, "name")],
-        "cdomain": [K.company_domain("", v) for v in _col(df, "website")],
-        "phone1": [K.phone_key(v, region) if v else "" for v in _col(df, "phone")],
+        **keys,
         "phone2": "",
-        "city": [K.fold_city(v) for v in _col(df, "city")],
-        "country": [K.name_key(v) for v in _col(df, "country")],
         "parent": _col(df, "parent"),
         "type": _col(df, "type"),
     })
+
+
+def org_lead_records(tables: Tables, table: str, rows: np.ndarray, region: str = "US") -> pd.DataFrame:
+    """Match keys of the records of a people table that carry only an organisation (no person's name):
+    a list of companies imported as leads is matched as organisations, not as people."""
+    df = tables.df(table).iloc[rows]
+    keys = O.org_records(_col(df, "company"), _col(df, "address"), _col(df, "phone"), _col(df, "website"),
+                         _col(df, "city"), _col(df, "country"), region)
+    return pd.DataFrame({"rid": df.index.astype(str).tolist(), "table": table, **keys})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -731,8 +739,16 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
             parts_j += [j]
         if parts_i:
             i, j = np.concatenate(parts_i), np.concatenate(parts_j)
+            # two records without a person's name are organisations: matched as such below
+            nameless = ((both["first"] == "") & (both["last"] == "")).to_numpy()
+            keep = ~(nameless[i] & nameless[j])
+            i, j = i[keep], j[keep]
             scores, v = score_people(both, both, i, j, s.evidence, floor, prepared=_prepare(both))
             out += _pairs(both, both, i, j, scores, v, floor, s.evidence)
+        for t, r in people.items():
+            rows = np.flatnonzero(((r["first"] == "") & (r["last"] == "") & (r["company"] != "")).to_numpy())
+            if len(rows) >= 2:
+                out += _org_pairs(org_lead_records(tables, t, rows, s.region), s, floor)
     if "accounts" in wanted:
         acc = account_records(tables, s.region)
         if len(acc) >= 2:
@@ -744,17 +760,21 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
 
 
 def _account_pairs(acc: pd.DataFrame, s: MatchSettings, floor: float) -> list[MatchPair]:
-    comp = acc["company"].to_numpy(object)
-    first_word = np.array([c.split(" ")[0] if c else "" for c in comp], dtype=object)
-    keysets = [comp, acc["cdomain"].to_numpy(object), acc["phone1"].to_numpy(object),
-               np.array([K.soundex(w) + c[:2] if w else "" for w, c in zip(first_word, comp)], dtype=object)]
-    i, j = _pair_index([(k, comp, _MAX_BLOCK) for k in keysets], len(acc))
-    # A branch and its parent are two accounts on purpose.
-    rid, parent = acc["rid"].to_numpy(object), acc["parent"].to_numpy(object)
-    keep = (parent[i] != rid[j]) & (parent[j] != rid[i])
-    i, j = i[keep], j[keep]
-    scores, v = score_accounts(acc, acc, i, j, s.evidence, floor)
-    return _pairs(acc, acc, i, j, scores, v, floor, s.evidence)
+    return _org_pairs(acc, s, floor)
+
+
+def _org_pairs(r: pd.DataFrame, s: MatchSettings, floor: float) -> list[MatchPair]:
+    """Pairs of organisations (accounts, or leads without a person's name) scoring at least ``floor``."""
+    idf = O.idf_of(r["company"].tolist())
+    i, j = _pair_index(O.block_keys(r, idf), len(r))
+    if "parent" in r.columns:  # a branch and its parent are two accounts on purpose
+        rid, parent = r["rid"].to_numpy(object), r["parent"].to_numpy(object)
+        keep = (parent[i] != rid[j]) & (parent[j] != rid[i])
+        i, j = i[keep], j[keep]
+    scores, v = O.score_orgs(r, i, j, idf, s.evidence, floor)
+    ta, ids = r["table"].to_numpy(object), r["rid"].to_numpy(object)
+    return [MatchPair(ta[i[k]], ids[i[k]], ta[j[k]], ids[j[k]], round(float(scores[k]), 4), O.reasons(v, k))
+            for k in np.flatnonzero(scores >= floor)]
 
 
 def _lead_account_pairs(leads: pd.DataFrame, acc: pd.DataFrame, s: MatchSettings, floor: float) -> list[MatchPair]:
