@@ -14,6 +14,7 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
+from rapidfuzz import process
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from crm_sheets.jobs.dedupe import keys as K
@@ -78,8 +79,10 @@ def _token_match(a: str, b: str) -> bool:
     return min(len(a), len(b)) >= 5 and OSA.distance(a, b) <= 1
 
 
-def name_kind(a: tuple[str, ...], b: tuple[str, ...], idf: dict[str, float], key_a: str, key_b: str) -> str:
-    """same / similar / contained / partly / different, from the rare words the two names share."""
+def name_kind(a: tuple[str, ...], b: tuple[str, ...], idf: dict[str, float], key_a: str, key_b: str,
+              rare: float = 2.5) -> str:
+    """same / similar / contained / partly / different, from the words the two names share: sharing
+    only common words (weight below ``rare``: 'chicago', 'school') makes no more than 'different'."""
     if key_a == key_b:
         return "same"
     if not a or not b:
@@ -95,11 +98,11 @@ def name_kind(a: tuple[str, ...], b: tuple[str, ...], idf: dict[str, float], key
     own = min((ta - shared_a) / ta, (tb - shared_b) / tb) >= 0.15
     if not own and (both >= 0.9 or JaroWinkler.normalized_similarity(key_a, key_b) >= 0.95):
         return "same"
-    if inner >= 0.99 and max(shared_a, shared_b) >= 2.5:  # every (rare enough) word of one is in the other
+    if inner >= 0.99 and max(shared_a, shared_b) >= rare:  # every (rare enough) word of one is in the other
         return "contained"
     if both >= 0.7:
         return "similar, own words" if own else "similar"
-    if both >= 0.25 and max(shared_a, shared_b) >= 2.5:
+    if both >= 0.25 and max(shared_a, shared_b) >= rare:
         return "partly"
     return "different"
 
@@ -123,10 +126,13 @@ def address_kind(no_a: str, st_a: str, no_b: str, st_b: str) -> str:
 
 
 def idf_of(companies: list[str]) -> dict[str, float]:
-    """Rarity of each name word in this list: 'chicago' or 'school' say little, 'robertson' a lot."""
+    """Rarity of each name word in this list: 'chicago' or 'school' say little, 'robertson' a lot.
+    The weight of a word no other name has is under the key '' (what 'rare' is measured against)."""
     df = Counter(t for c in companies for t in _tokens(c))
     n = max(len(companies), 1)
-    return {t: math.log(1 + n / d) for t, d in df.items()}
+    out = {t: math.log(1 + n / d) for t, d in df.items()}
+    out[""] = math.log(1 + n)
+    return out
 
 
 def block_keys(r: pd.DataFrame, idf: dict[str, float]) -> list[tuple]:
@@ -196,15 +202,23 @@ def score_orgs(r: pd.DataFrame, i: np.ndarray, j: np.ndarray, idf: dict[str, flo
         cities = r["city"].to_numpy(object)
         city_diff[idx] = [not (x.startswith(y) or y.startswith(x)) for x, y in zip(cities[i[idx]], cities[j[idx]])]
     v["city"] = kind([(other_country, "other country"), (city_diff, "different"), ((ca >= 0) & (cb >= 0), "same")])
+    # addresses (as address_kind, for all pairs at once): streets compared by their core ('w ogden')
     sa, sb, na, nb = ST[i], ST[j], NO[i], NO[j]
+    core = np.array([_street_core(x) for x in col["street"]], dtype=object)
+    CR, = _codes(core)
     both_s = (sa >= 0) & (sb >= 0)
-    other_no = both_s & (sa == sb) & (na >= 0) & (nb >= 0) & (na != nb)
-    same_addr = both_s & (sa == sb) & (na == nb)
-    v["address"] = kind([(same_addr, "same"), (other_no, "other number")])
-    fuzzy = both_s & ~same_addr & ~other_no
-    for k in np.flatnonzero(fuzzy):
-        a, b = i[k], j[k]
-        v["address"][k] = address_kind(col["address_no"][a], col["street"][a], col["address_no"][b], col["street"][b])
+    same_street = both_s & ((sa == sb) | ((CR[i] >= 0) & (CR[i] == CR[j])))
+    near_street = same_street.copy()
+    maybe = both_s & ~same_street & (CR[i] >= 0) & (CR[j] >= 0)
+    if maybe.any():
+        idx = np.flatnonzero(maybe)
+        xa, xb = core[i[idx]], core[j[idx]]
+        near = process.cpdist(list(xa), list(xb), scorer=JaroWinkler.normalized_similarity, workers=-1) >= 0.9
+        near |= np.array([x in y or y in x for x, y in zip(xa, xb)], dtype=bool)
+        near_street[idx] = near
+    other_no = near_street & (na >= 0) & (nb >= 0) & (na != nb)
+    v["address"] = kind([(both_s & ~near_street, "different"), (other_no, "other number"),
+                         (same_street & (na == nb), "same"), (near_street, "near")])
 
     weights = {"address": W_ADDRESS, "phone": W_PHONE, "website": W_SITE, "city": W_CITY}
     counted = {"address": "city", "phone": "phone", "website": "domain", "city": "city"}
@@ -222,10 +236,11 @@ def score_orgs(r: pd.DataFrame, i: np.ndarray, j: np.ndarray, idf: dict[str, flo
     todo = np.flatnonzero((ka >= 0) & (kb >= 0) & (ka != kb) & (total + W_NAME["same"] >= _logit(floor)))
     if len(todo):
         comp = col["company"]
+        rare = 0.35 * idf.get("", 7.0)  # a third of the weight of a word no other name has (2.8 in 3,000)
         tokens = {c: _tokens(c) for c in set(comp[i[todo]]) | set(comp[j[todo]])}
         for k in todo:
             x, y = comp[i[k]], comp[j[k]]
-            v["name"][k] = name_kind(tokens[x], tokens[y], idf, x, y)
+            v["name"][k] = name_kind(tokens[x], tokens[y], idf, x, y, rare)
     v["name"][(ka >= 0) & (kb >= 0) & (v["name"] == "")] = "different"
     total += np.array([W_NAME.get(x, 0.0) for x in v["name"]]) if n else 0.0
     score = 1.0 / (1.0 + np.exp(-total))
