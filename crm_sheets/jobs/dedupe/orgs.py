@@ -23,7 +23,8 @@ from crm_sheets.jobs.dedupe import keys as K
 _STREET_TYPES = frozenset("st ave blvd rd dr ln pl ct sq hwy pkwy ter cir expy way".split())
 # Per-field weights (log-odds); a pair needs two fields that agree, or one and a name, to be merged.
 BASE = -3.5
-W_NAME = {"same": 3.5, "similar": 2.5, "similar, own words": 2.0, "contained": 2.0, "partly": 0.5, "different": -2.5}
+W_NAME = {"same": 3.5, "similar": 2.5, "similar, own words": 2.0, "contained": 2.0, "partly": 0.5,
+          "partly, own words": 0.5, "different": -2.5}
 # Names that may be two organisations at one place (each has words of its own) are asked, never merged.
 ASK_NAMES = ("similar, own words",)
 # An organisation has several numbers (switchboard, fax, a department) and sometimes moves or gives
@@ -35,7 +36,8 @@ W_CITY = {"same": 0.3, "different": -1.0, "other country": -3.0}
 WORDS = {
     "name": {"same": "name: same", "similar": "name: nearly the same", "contained": "name: one contains the other",
              "similar, own words": "name: nearly the same, each with words of its own",
-             "partly": "name: a word in common", "different": "name: different"},
+             "partly": "name: a word in common", "partly, own words": "name: a word in common, each with words of its own",
+             "different": "name: different"},
     "address": {"same": "address: same", "near": "address: same number, street written differently",
                 "other number": "address: other street number", "different": "address: different"},
     "phone": {"same": "phone: same", "same local": "phone: same local number (one without area code)",
@@ -95,7 +97,7 @@ def name_kind(a: tuple[str, ...], b: tuple[str, ...], idf: dict[str, float], key
     both = (shared_a + shared_b) / (ta + tb)  # weighted share of words in common, over both names
     inner = max(shared_a / ta, shared_b / tb)  # the shorter name's words found in the longer one
     # each name has words of its own ('cafe ...' / 'dining room ...'): maybe two at one place
-    own = min((ta - shared_a) / ta, (tb - shared_b) / tb) >= 0.15
+    own = min((ta - shared_a) / ta, (tb - shared_b) / tb) >= 0.12
     if not own and (both >= 0.9 or JaroWinkler.normalized_similarity(key_a, key_b) >= 0.95):
         return "same"
     if inner >= 0.99 and max(shared_a, shared_b) >= rare:  # every (rare enough) word of one is in the other
@@ -103,7 +105,7 @@ def name_kind(a: tuple[str, ...], b: tuple[str, ...], idf: dict[str, float], key
     if both >= 0.7:
         return "similar, own words" if own else "similar"
     if both >= 0.25 and max(shared_a, shared_b) >= rare:
-        return "partly"
+        return "partly, own words" if own else "partly"
     return "different"
 
 
