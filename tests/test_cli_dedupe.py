@@ -30,7 +30,17 @@ REVIEW = SCHEMA.owned_sheet("duplicates_review").sheet_name("en")
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    return new_workbook(tmp_path_factory.mktemp("dedupe") / "crm.xlsx", sample_leads=300, now=NOW)
+    path = new_workbook(tmp_path_factory.mktemp("dedupe") / "crm.xlsx", sample_leads=300, now=NOW)
+    # An unsure pair for the review tests: Gaël Bertrand and 'Bertand Gaël' (a typo, first and last
+    # swapped) on one Marseille landline, which a family or an office shares (on one mobile: merged).
+    store = XlsxStore(path)
+    tables = store.read()
+    people = {"L-00035": ("Gaël", "Bertrand"), "L-00081": ("Bertand", "Gaël")}
+    values = {"email": None, "phone": "+33 4 91 55 20 10", "company": None, "city": "Marseille", "country": "France"}
+    store.apply(ChangeSet(updates=[CellUpdate("leads", rid, field, value) for rid, (first, last) in people.items()
+                                   for field, value in {"first_name": first, "last_name": last, **values}.items()]),
+                tables)
+    return path
 
 
 @pytest.fixture

@@ -223,6 +223,19 @@ def is_landline(key: str) -> bool:
     return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE
 
 
+@lru_cache(maxsize=100_000)
+def is_mobile(key: str) -> bool | None:
+    """Is this phone key a mobile (one person's number)? None where the numbering plan does not say
+    (the US and Canada), False for fixed lines, toll-free and the like."""
+    try:
+        kind = phonenumbers.number_type(phonenumbers.parse("+" + key, None))
+    except phonenumbers.NumberParseException:
+        return None
+    if kind == phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE:
+        return None
+    return kind == phonenumbers.PhoneNumberType.MOBILE
+
+
 # Street words as written in full and abbreviated, to one form; directions to their letter.
 _STREET_WORDS = {
     "street": "st", "str": "st", "avenue": "ave", "av": "ave", "avn": "ave", "boulevard": "blvd", "blv": "blvd",
