@@ -135,12 +135,15 @@ def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13) -> tuple[pd.
     weights = [COUNTRIES[c][2] for c in countries]
     originals = int(n / (1 + dup_rate))
     # companies: a switchboard, a mailbox pattern, a city; a few hundred people at the largest
-    companies = []
+    companies, bases = [], set()
     for k in range(max(30, originals // 6)):
         country = rng.choices(countries, weights)[0]
         city = rng.choice(list(CITIES[country]))
         area, length = CITIES[country][city]
         base = f"{rng.choice(CO_WORDS)} {rng.choice(CO_KIND)}"
+        while base in bases:  # one firm, one name and one domain (other firms of a name live elsewhere)
+            base = f"{rng.choice(CO_WORDS)} {rng.choice(CO_WORDS)} {rng.choice(CO_KIND)}"
+        bases.add(base)
         domain = base.lower().replace(" ", "") + TLD[country]
         companies.append(dict(name=base, form=rng.choice(CO_FORM[country]), domain=domain, country=country, city=city,
                               board=_number(rng, country, area, length), area=area, length=length,
