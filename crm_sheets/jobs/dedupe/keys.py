@@ -223,17 +223,28 @@ def is_landline(key: str) -> bool:
     return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE
 
 
-@lru_cache(maxsize=100_000)
+_KIND_BY_PREFIX: dict[str, bool | None] = {}
+
+
 def is_mobile(key: str) -> bool | None:
     """Is this phone key a mobile (one person's number)? None where the numbering plan does not say
-    (the US and Canada), False for fixed lines, toll-free and the like."""
+    (the US and Canada), False for fixed lines, toll-free and the like.
+
+    The kind of a number follows from its first digits (+44 7..., +33 6..., +49 15...): it is looked
+    up once per 6-digit prefix, as phonenumbers takes 50 µs a number.
+    """
+    known = _KIND_BY_PREFIX.get(key[:6], 0)
+    if known != 0:
+        return known
     try:
         kind = phonenumbers.number_type(phonenumbers.parse("+" + key, None))
     except phonenumbers.NumberParseException:
         return None
-    if kind == phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE:
-        return None
-    return kind == phonenumbers.PhoneNumberType.MOBILE
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
+        return None  # not a valid number: says nothing of its prefix either
+    out = None if kind == phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE else kind == phonenumbers.PhoneNumberType.MOBILE
+    _KIND_BY_PREFIX[key[:6]] = out
+    return out
 
 
 # Street words as written in full and abbreviated, to one form; directions to their letter.

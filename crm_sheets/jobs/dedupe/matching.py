@@ -239,6 +239,8 @@ def _person_keys(r: pd.DataFrame) -> list[tuple]:
         ([when(both, sdx_last, f0), when(both, sdx_first, l0)], place, 5),  # typos, also swapped
         (when((last != "") & (org != ""), last, org), name, 20),
         (when((c1 != "") & (org != ""), c1, org), name, 20),
+        # initials at one firm: 'L. Kirkwnod' and 'Lachlan Kirkwood' (a cut-short name and a typo)
+        (when((f0 != "") & (l0 != "") & (org != ""), org, f0, l0), name, 10),
     ])
 
 
@@ -374,6 +376,8 @@ def _names(P: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarra
     l_same = ~l_missing & (la == lb)
     # similarity only where it can matter: the last names agree or nearly, for the first names
     l_close = l_same | _close(sla, slb, lla, llb, ~l_missing & ~l_same, 0.9, substring=True)
+    # a last name given as its initial ('Karin V.'): as close as a typo, never the same
+    l_close |= ~l_missing & ~l_same & ((lla == 1) | (llb == 1)) & (P["IL"][i] == (P["I"][j] if swap else P["IL"][j]))
     f_close = _close(sfa, sfb, lfa, lfb, ~f_missing & ~f_same & (l_close | l_missing), 0.88)
     # a first name cut short ('Ste', 'Bro') or an initial ('L.'): the start of the other one
     short = ~f_missing & ~f_same & (l_close | l_missing) & (np.minimum(lfa, lfb) <= 4)
