@@ -208,7 +208,7 @@ def _cold() -> None:
     for f in vars(K).values():
         if hasattr(f, "cache_clear"):
             f.cache_clear()
-    K._KIND_BY_PREFIX.clear()
+    getattr(K, "_KIND_BY_PREFIX", {}).clear()
 
 
 def run_dedupe(tables: Tables, settings: MatchSettings):

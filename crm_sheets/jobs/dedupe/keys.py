@@ -224,6 +224,7 @@ def is_landline(key: str) -> bool:
 
 
 _KIND_BY_PREFIX: dict[str, bool | None] = {}
+_TOLL_FREE = frozenset({"800", "833", "844", "855", "866", "877", "888"})
 
 
 def is_mobile(key: str) -> bool | None:
@@ -233,6 +234,8 @@ def is_mobile(key: str) -> bool | None:
     The kind of a number follows from its first digits (+44 7..., +33 6..., +49 15...): it is looked
     up once per 5-digit prefix, as phonenumbers takes 50 µs a number.
     """
+    if key.startswith("1"):  # North America: a mobile looks like a landline, only toll-free is told apart
+        return False if key[1:4] in _TOLL_FREE else None
     known = _KIND_BY_PREFIX.get(key[:5], 0)
     if known != 0:
         return known

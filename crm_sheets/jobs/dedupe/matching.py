@@ -446,6 +446,9 @@ def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
     P["CO"], = _codes(P["company"])
     P["CD"], = _codes(r["cdomain"].to_numpy(object))
     P["CI"], = _codes(r["city"].to_numpy(object))
+    # how many records have this first name, last name and city
+    groups = pd.DataFrame({"f": P["F"], "l": P["L"], "c": P["CI"]}).groupby(["f", "l", "c"], sort=False)["f"]
+    P["NC"] = groups.transform("size").to_numpy()
     P["CT"], = _codes(r["country"].to_numpy(object))
     return P
 
@@ -555,7 +558,8 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     # A record with only a name and a place beside a record of the same name there (the other
     # fields empty, none different) is asked about: a namesake would differ in company, phone or mailbox.
     quiet = (v["city"] > 0) & (kind == 0) & (v["phone"] == 0) & (v["company"] == 0) & (v["domain"] == 0)
-    thin = quiet & (name_w == 3.0)
+    # ... unless more than these two records have that name there: then it cannot tell which one
+    thin = quiet & (name_w == 3.0) & (P["NC"][i] == 2) & (P["NC"][j] == 2)
     total = -3.0 + support + (email_w if "email" in evidence else 0.0) + (name_w if "name" in evidence else 0.0)
     total = total + np.where(thin, _THIN, 0.0)
     # one person's own number agreeing is evidence of the person, beyond what colleagues share

@@ -153,8 +153,8 @@ def block_keys(r: pd.DataFrame, idf: dict[str, float]) -> list[tuple]:
         (r["cdomain"].to_numpy(object), comp, 40),
         (r["phone_tail"].to_numpy(object), comp, 40),
         (address, comp, 40),
-        ([rare1, rare2], address, 20),
-        (first, address, 20),
+        ([rare1, rare2], comp, 8),  # the two rarest words of the name, name neighbours first
+        (first, comp, 8),
     ]
 
 
@@ -227,7 +227,7 @@ def score_orgs(r: pd.DataFrame, i: np.ndarray, j: np.ndarray, idf: dict[str, flo
     total = np.full(n, BASE)
     for field, table in weights.items():
         if counted[field] in evidence:  # as Settings dedupe_match_on says; the name always counts
-            total += np.array([table.get(x, 0.0) for x in v[field]]) if n else 0.0
+            total += _weigh(v[field], table)
     # An address and a phone that agree make one place whatever the name says; a different city then
     # is the same place written otherwise (a district), not a contradiction.
     place = np.isin(v["address"], ("same", "near")) & np.isin(v["phone"], ("same", "same local"))
@@ -244,9 +244,16 @@ def score_orgs(r: pd.DataFrame, i: np.ndarray, j: np.ndarray, idf: dict[str, flo
             x, y = comp[i[k]], comp[j[k]]
             v["name"][k] = name_kind(tokens[x], tokens[y], idf, x, y, rare)
     v["name"][(ka >= 0) & (kb >= 0) & (v["name"] == "")] = "different"
-    total += np.array([W_NAME.get(x, 0.0) for x in v["name"]]) if n else 0.0
+    total += _weigh(v["name"], W_NAME)
     score = 1.0 / (1.0 + np.exp(-total))
     return np.where(np.isin(v["name"], ASK_NAMES), np.minimum(score, 0.9), score), v
+
+
+def _weigh(kinds: np.ndarray, table: dict[str, float]) -> np.ndarray:
+    out = np.zeros(len(kinds))
+    for word, w in table.items():
+        out[kinds == word] = w
+    return out
 
 
 def _logit(p: float) -> float:
