@@ -128,7 +128,7 @@ def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFra
         "canon1": [c[0] if c else "" for c in canon],
         "canon2": [c[1] if len(c) > 1 else "" for c in canon],
         "email": [e[0] for e in emails],
-        "email_raw": _each(lambda e: e.strip().lower(), raw_emails),
+        "email_raw": raw_emails,
         "local": [e[0].rpartition("@")[0] for e in emails],
         "edomain": edomain,
         "phone1": phones,
@@ -422,7 +422,8 @@ def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
     P["I"], P["IL"] = _codes(np.array([x[:1] for x in first], dtype=object), np.array([x[:1] for x in last], dtype=object))
     local, edomain = r["local"].to_numpy(object), r["edomain"].to_numpy(object)
     P["local"] = local
-    P["E"], P["ER"] = _codes(r["email"].to_numpy(object), r["email_raw"].to_numpy(object))
+    P["E"], = _codes(r["email"].to_numpy(object))
+    P["email_raw"] = r["email_raw"].to_numpy(object)
     P["LO"], P["LS"] = _codes(local, np.array([x.rstrip("0123456789") for x in local], dtype=object))
     P["ED"], = _codes(edomain)
     P["role"] = _flags(local, lambda x: x in K.ROLE_LOCALS)
@@ -447,8 +448,9 @@ def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
     P["CD"], = _codes(r["cdomain"].to_numpy(object))
     P["CI"], = _codes(r["city"].to_numpy(object))
     # how many records have this first name, last name and city
-    groups = pd.DataFrame({"f": P["F"], "l": P["L"], "c": P["CI"]}).groupby(["f", "l", "c"], sort=False)["f"]
-    P["NC"] = groups.transform("size").to_numpy()
+    trio = ((P["F"].astype(np.int64) + 1) * (int(P["L"].max(initial=0)) + 2) + P["L"] + 1) * (int(P["CI"].max(initial=0)) + 2) + P["CI"] + 1
+    codes, _ = pd.factorize(trio)
+    P["NC"] = np.bincount(codes)[codes] if len(codes) else np.zeros(0, dtype=np.int64)
     P["CT"], = _codes(r["country"].to_numpy(object))
     return P
 
@@ -490,13 +492,6 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     email_w[same_local] = 2.0
     email_w[work] = -2.5  # another address at the same company: a colleague, unless a typo (below)
     email_w[both_e & ~same_e & ~same_local & ~same_dom & ~free] = -0.5
-    kind = np.zeros(n, dtype=np.int8)  # what the two addresses are, for the explanation (EMAIL_KINDS)
-    kind[both_e] = 7
-    kind[both_e & ~same_e & ~same_dom & (free_a != free_b) & P["namelocal"][i] & P["namelocal"][j]] = 8
-    kind[work] = 6
-    kind[same_local] = 4
-    kind[same_e] = np.where(P["ER"][i[same_e]] == P["ER"][j[same_e]], 1, 2)
-    kind[same_e & role] = 3
 
     # Company, domain, switchboard and city are what colleagues share: together they support a
     # matching name, but never add up to more than SUPPORT_CAP.
@@ -519,7 +514,7 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     rest = both_k & ~same_k
     best_email = np.where(maybe_typo, 1.5, email_w) if "email" in evidence else 0.0
     need = _log_odds(floor)
-    best_name = 3.0 + _THIN if "name" in evidence else 0.0
+    best_name = 3.0 if "name" in evidence else 0.0
     # Two different company names are compared (the slow part) only where 'similar' could lift the
     # pair to ``floor``; elsewhere they count as different, which changes no pair that is kept.
     others = sum(v[k] for k in ("phone", "domain", "city") if k in evidence) + np.zeros(n)
@@ -534,7 +529,9 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     support = np.minimum(support, SUPPORT_CAP) if n else np.zeros(0)
 
     # names, both orientations (first/last swapped), best kept; only where the score can reach floor
-    todo = np.flatnonzero(-3.0 + support + best_email + best_name >= need)
+    # (with the lift of a record that has nothing but a name and a place, see 'thin' below)
+    maybe_thin = (v["city"] > 0) & ~both_e & (v["phone"] == 0) & (v["domain"] == 0) & ~both_k
+    todo = np.flatnonzero(-3.0 + support + best_email + best_name + np.where(maybe_thin, _THIN, 0.0) >= need)
     name_w, conflict, swapped = np.full(n, -4.0), np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
     near_first, trunc = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     if len(todo):
@@ -553,13 +550,14 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
         idx = np.flatnonzero(typo)
         typo[idx] = [not _names_explain(P, a, b) for a, b in zip(i[idx], j[idx])]
     email_w[typo] = 1.5
-    kind[typo] = 5
-    v["email"], v["email_kind"] = email_w, kind
+    v["email"] = email_w
     # A record with only a name and a place beside a record of the same name there (the other
-    # fields empty, none different) is asked about: a namesake would differ in company, phone or mailbox.
-    quiet = (v["city"] > 0) & (kind == 0) & (v["phone"] == 0) & (v["company"] == 0) & (v["domain"] == 0)
-    # ... unless more than these two records have that name there: then it cannot tell which one
-    thin = quiet & (name_w == 3.0) & (P["NC"][i] == 2) & (P["NC"][j] == 2)
+    # fields empty, none different) is asked about: a namesake would differ in company, phone or mailbox;
+    # unless more than these two records have that name there: then it cannot tell which one.
+    thin = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(name_w == 3.0)
+    thin[idx] = ((v["city"][idx] > 0) & ~both_e[idx] & (v["phone"][idx] == 0) & (v["company"][idx] == 0)
+                 & (v["domain"][idx] == 0) & (P["NC"][i[idx]] == 2) & (P["NC"][j[idx]] == 2))
     total = -3.0 + support + (email_w if "email" in evidence else 0.0) + (name_w if "name" in evidence else 0.0)
     total = total + np.where(thin, _THIN, 0.0)
     # one person's own number agreeing is evidence of the person, beyond what colleagues share
@@ -578,6 +576,20 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
         personal = personal | own_phone
     ask = (near_first | trunc) & ~personal
     score = np.where(ask, np.minimum(score, 0.9), score)
+    # what the two addresses are, for the explanation (EMAIL_KINDS): only for the pairs kept
+    kind = np.zeros(n, dtype=np.int8)
+    k = np.flatnonzero((score >= floor) & both_e)
+    kind[k] = 7
+    ik, jk = i[k], j[k]
+    kind[k[~same_e[k] & ~same_dom[k] & (free_a[k] != free_b[k]) & P["namelocal"][ik] & P["namelocal"][jk]]] = 8
+    kind[k[work[k]]] = 6
+    kind[k[same_local[k]]] = 4
+    kind[k[typo[k]]] = 5
+    raw = P["email_raw"]
+    kind[k[same_e[k]]] = [1 if raw[a].strip().lower() == raw[b].strip().lower() else 2
+                          for a, b in zip(ik[same_e[k]], jk[same_e[k]])]
+    kind[k[same_e[k] & role[k]]] = 3
+    v["email_kind"] = kind
     return score, v
 
 
