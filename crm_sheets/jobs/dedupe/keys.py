@@ -236,9 +236,8 @@ def is_mobile(key: str) -> bool | None:
     """
     if key.startswith("1"):  # North America: a mobile looks like a landline, only toll-free is told apart
         return False if key[1:4] in _TOLL_FREE else None
-    known = _KIND_BY_PREFIX.get(key[:5], 0)
-    if known != 0:
-        return known
+    if key[:5] in _KIND_BY_PREFIX:
+        return _KIND_BY_PREFIX[key[:5]]
     try:
         kind = phonenumbers.number_type(phonenumbers.parse("+" + key, None))
     except phonenumbers.NumberParseException:

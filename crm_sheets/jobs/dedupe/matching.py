@@ -98,6 +98,20 @@ def _phone_of(value_region: str) -> str:
     return K.phone_key(value, region) if value.strip() else ""
 
 
+def _phones(values: list[str], regions: list[str], default: str) -> list[str]:
+    """Phone keys of a column, each number read in its record's region; once per distinct value, and
+    per (value, region) only for the numbers typed without country code in another region."""
+    out = _each(lambda v: K.phone_key(v, default) if v.strip() else "", values)
+    # '+44 ...' and '0044 ...' say their country; '0141 ...' and '(415) ...' do not
+    other = [k for k, (v, r) in enumerate(zip(values, regions))
+             if r != default and v and not v.lstrip().startswith(("+", "00"))]
+    if other:
+        keys = _each(_phone_of, [f"{values[k]}\t{regions[k]}" for k in other])
+        for k, key in zip(other, keys):
+            out[k] = key
+    return out
+
+
 def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFrame:
     """Match keys of the people of a table (leads or contacts)."""
     df = tables.df(table)
@@ -117,8 +131,8 @@ def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFra
     emails = _each(K.email_key, raw_emails)
     # numbers typed without a country code are read as the record's country's, else Settings default_country
     regions = _each(lambda c: K.region_of(c, region), _col(df, "country"))
-    phones = _each(_phone_of, [f"{v}\t{r}" for v, r in zip(_col(df, "phone"), regions)])
-    mobiles = _each(_phone_of, [f"{v}\t{r}" for v, r in zip(_col(df, "mobile"), regions)])
+    phones = _phones(_col(df, "phone"), regions, region)
+    mobiles = _phones(_col(df, "mobile"), regions, region)
     edomain = [e[1] for e in emails]
     return pd.DataFrame({
         "rid": df.index.astype(str).tolist(),
@@ -240,8 +254,20 @@ def _person_keys(r: pd.DataFrame) -> list[tuple]:
         (when((last != "") & (org != ""), last, org), name, 20),
         (when((c1 != "") & (org != ""), c1, org), name, 20),
         # initials at one firm: 'L. Kirkwnod' and 'Lachlan Kirkwood' (a cut-short name and a typo)
-        (when((f0 != "") & (l0 != "") & (org != ""), org, f0, l0), name, 10),
+        (_int_key(org, f0, l0), name, 10),
     ])
+
+
+def _int_key(*parts: np.ndarray) -> np.ndarray:
+    """One integer key of several string columns (-1 where any is empty), without building strings."""
+    key = np.zeros(len(parts[0]), dtype=np.int64)
+    empty = np.zeros(len(parts[0]), dtype=bool)
+    for p in parts:
+        codes, uniques = pd.factorize(p)
+        empty |= p == ""
+        key = key * (len(uniques) + 1) + codes
+    key[empty] = -1
+    return key
 
 
 def _coded(keysets: list[tuple]) -> list[tuple]:
@@ -327,7 +353,7 @@ def _codes(*columns: np.ndarray) -> list[np.ndarray]:
     n = len(columns[0])
     allv = np.concatenate(columns)
     codes = pd.factorize(allv)[0]
-    codes[allv == ""] = -1
+    codes[(allv < 0) if allv.dtype.kind in "iu" else (allv == "")] = -1
     return [codes[k * n:(k + 1) * n] for k in range(len(columns))]
 
 

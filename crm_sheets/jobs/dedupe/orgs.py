@@ -153,8 +153,8 @@ def block_keys(r: pd.DataFrame, idf: dict[str, float]) -> list[tuple]:
         (r["cdomain"].to_numpy(object), comp, 40),
         (r["phone_tail"].to_numpy(object), comp, 40),
         (address, comp, 40),
-        ([rare1, rare2], comp, 8),  # the two rarest words of the name, name neighbours first
-        (first, comp, 8),
+        ([rare1, rare2], comp, 5),  # the two rarest words of the name, name neighbours first
+        (first, comp, 5),
     ]
 
 
