@@ -212,17 +212,6 @@ def fold_city(value: str) -> str:
     return s.replace("saint ", "st ").replace("sainte ", "ste ")
 
 
-@lru_cache(maxsize=100_000)
-def is_landline(key: str) -> bool:
-    """Is this phone key (E.164 digits) a fixed line, as a company's switchboard is? False for mobiles,
-    and for numbering plans that do not tell them apart (the US and Canada)."""
-    try:
-        number = phonenumbers.parse("+" + key, None)
-    except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE
-
-
 _KIND_BY_PREFIX: dict[str, bool | None] = {}
 _TOLL_FREE = frozenset({"800", "833", "844", "855", "866", "877", "888"})
 

@@ -729,6 +729,8 @@ def _reasons(v: dict[str, np.ndarray], k: int, evidence: frozenset[str]) -> tupl
         word = words[name].get(float(v[name][k]))
         if name == "email" and "email_kind" in v:
             word = EMAIL_KINDS.get(int(v["email_kind"][k]))
+        if name == "phone" and "mobile" in v and v["mobile"][k]:
+            word = "phone: same personal number (a mobile, or no one else's)"
         if name == "name" and "trunc" in v and v["trunc"][k] and float(v[name][k]) in (2.0, 1.0):
             word = ("name: same last name" if float(v[name][k]) == 2.0 else "name: last name nearly the same") + \
                 ", first name cut short or an initial"
