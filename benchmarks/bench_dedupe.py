@@ -10,6 +10,7 @@ merges, links, review, change set) in wall and CPU seconds (the CPU time tells a
 one). Peak memory is the job's, measured under tracemalloc in a third run. See benchmarks/README.md.
 Usage: python benchmarks/bench_dedupe.py [--sizes 10000 100000] [--unseen 8000] [--orgs CSV ...] [--no-febrl]
        [--show-missed N]
+"""
 from __future__ import annotations
 
 import argparse
