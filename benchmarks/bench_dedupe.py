@@ -391,7 +391,7 @@ def organisations(path: str, table: str) -> tuple[str, Tables, set]:
                              "website": site, "city": "Chicago", "country": "United States"}, index=raw.index)
         groups = raw.groupby("True Id").groups
         links = {frozenset((a, b)) for g in groups.values() for i, a in enumerate(g) for b in list(g)[i + 1:]}
-        label = f"chicago sites"
+        label = "chicago sites"
     recs = recs.replace("", None)
     if table == "leads":
         recs = recs.rename(columns={"name": "company"}).drop(columns=["address"])

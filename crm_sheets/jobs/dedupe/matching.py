@@ -3,6 +3,7 @@
 Evidence follows Salesforce's standard matching rules: an exact email is enough; otherwise a name
 that agrees (typos, nicknames, swapped first/last) needs support from company, phone, email or city.
 Colleagues (shared company, switchboard, domain) and namesakes (shared name) never score high alone.
+Organisations (accounts, and people records with a company but no person's name) are scored in orgs.py.
 Scores are log-odds of hand-set weights mapped to 0..1, so thresholds in Settings read as confidence.
 """
 from __future__ import annotations
@@ -656,43 +657,6 @@ def score_lead_accounts(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np
     wc = np.where(same, 3.6, np.where(k_sim >= 0.92, 2.0, np.where(both, -3.0, 0.0)))
     total = -1.0 + wc + (wd if "domain" in evidence else 0.0)
     return _sigmoid(total), {"company": np.where(wc == 3.6, 4.0, wc), "domain": np.where(wd == 4.0, 3.0, wd)}
-
-
-def score_accounts(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarray,
-                   evidence: frozenset[str] = frozenset(EVIDENCE), floor: float = 0.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Scores of pairs of accounts (different names compared only where they could matter, as for leads)."""
-    A = {c: ra[c].to_numpy(object)[i] for c in ("company", "cdomain", "phone1", "city", "country")}
-    B = {c: rb[c].to_numpy(object)[j] for c in ("company", "cdomain", "phone1", "city", "country")}
-    n = len(i)
-    total = np.full(n, -3.0)
-    v: dict[str, np.ndarray] = {}
-    da, db = A["cdomain"], B["cdomain"]
-    w = np.where((da != "") & (da == db), 3.0, np.where((da != "") & (db != ""), -2.0, 0.0))
-    if "domain" in evidence:
-        total += w
-    v["domain"] = w
-    pa, pb = A["phone1"], B["phone1"]
-    w = np.where((pa != "") & (pa == pb), 2.0, np.where((pa != "") & (pb != ""), -0.5, 0.0))
-    if "phone" in evidence:
-        total += w
-    v["phone"] = w
-    ca, cb = A["city"], B["city"]
-    w = np.where((ca != "") & (ca == cb), 0.5, np.where((ca != "") & (cb != ""), -1.5, 0.0))
-    w += np.where((A["country"] != "") & (B["country"] != "") & (A["country"] != B["country"]), -2.0, 0.0)
-    if "city" in evidence:
-        total += w
-    v["city"] = w
-    ka, kb = A["company"], B["company"]
-    both = (ka != "") & (kb != "")
-    same = both & (ka == kb)
-    k_sim = np.zeros(n)
-    compare = both & ~same & (total + 2.0 >= _log_odds(floor))
-    if compare.any():
-        k_sim[compare] = _sim_once(ka[compare], kb[compare])
-    w = np.where(same, 4.0, np.where(k_sim >= 0.92, 2.0, np.where(k_sim >= 0.85, 0.5, np.where(both, -4.0, 0.0))))
-    total += w  # a company's name always counts
-    v["company"] = w
-    return _sigmoid(total), v
 
 
 # What two email addresses are to each other (score_people's email_kind): said as it is, so that two
