@@ -219,6 +219,14 @@ def test_street_address_variants_and_a_local_phone_make_one_organisation():
     assert "address: same" in reasons and "phone: same local number (one without area code)" in reasons
 
 
+def test_a_local_number_kept_in_a_number_cell_matches_the_same_number_typed_with_area_code():
+    tables = workbook(accounts=[
+        account("A-00001", "Ferguson CPC", "1420 N. Hudson", 5348580.0, city="Chicago"),
+        account("A-00002", "Ferguson CPC", "1420 N Hudson Avenue", "(773) 534-8580", city="Chicago"),
+    ])
+    assert "phone: same local number (one without area code)" in pair(tables, "A-00001", "A-00002").reasons
+
+
 def test_a_short_name_inside_the_long_one_at_the_same_address_and_phone_is_merged():
     tables = workbook(accounts=[
         account("A-00001", "Young", "1434 N. Parkside", "534-6200", city="Chicago"),

@@ -182,6 +182,8 @@ def phone_key(value: str, default_region: str = "US") -> str:
     (a thousand times faster, and a typed number's country rules do not matter for matching).
     """
     s = value.strip()
+    if s.endswith(".0") and s[:-2].isdigit():
+        s = s[:-2]  # a number stored in a number cell and read back as a float: 5228400.0
     digits = re.sub(r"\D", "", s.split("ext", 1)[0].split("x", 1)[0])
     if s.startswith("+"):
         pass

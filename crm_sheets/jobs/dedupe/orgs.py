@@ -51,7 +51,7 @@ def org_records(names: list[str], addresses: list[str], phones: list[str], sites
                 countries: list[str], region: str) -> dict[str, list]:
     """The match keys of organisations, one list per key (the caller adds rid/table)."""
     regions = [K.region_of(c, region) for c in countries]
-    raw_digits = ["".join(ch for ch in p if ch.isdigit()) for p in phones]
+    raw_digits = ["".join(ch for ch in p.strip().removesuffix(".0") if ch.isdigit()) for p in phones]
     keys = [K.phone_key(p, r) if p.strip() else "" for p, r in zip(phones, regions)]
     addr = [K.address_key(a) if a.strip() else ("", "") for a in addresses]
     return {
