@@ -144,7 +144,10 @@ def block_keys(r: pd.DataFrame, idf: dict[str, float]) -> list[tuple]:
     number = r["address_no"].to_numpy(object)
     address = np.array([f"{n}|{s.split(' ')[0] if s else ''}" if n and s else "" for n, s in zip(number, street)],
                        dtype=object)
-    rare = [sorted(_tokens(c), key=lambda t: -idf.get(t, 0.0))[:2] for c in comp]
+    # a word half the list's names share says little: only rarer ones make a block
+    floor = 0.5 * idf.get("", 7.0)
+    rare = [sorted((t for t in _tokens(c) if idf.get(t, 0.0) >= floor), key=lambda t: -idf.get(t, 0.0))[:2]
+            for c in comp]
     rare1 = np.array([t[0] if t else "" for t in rare], dtype=object)
     rare2 = np.array([t[1] if len(t) > 1 else "" for t in rare], dtype=object)
     first = np.array([K.soundex(c.split(" ")[0]) + c[:2] if c else "" for c in comp], dtype=object)
