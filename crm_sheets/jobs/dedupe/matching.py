@@ -454,7 +454,8 @@ def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
     P["LO"], P["LS"] = _codes(local, np.array([x.rstrip("0123456789") for x in local], dtype=object))
     P["ED"], = _codes(edomain)
     P["role"] = _flags(local, lambda x: x in K.ROLE_LOCALS)
-    P["longlocal"] = _lengths(local) >= 4
+    P["lenLO"] = _lengths(local)
+    P["longlocal"] = P["lenLO"] >= 4
     P["namelocal"] = np.fromiter((_name_local(lo, fi, ln) for lo, fi, ln in zip(local, first, last)),
                                  dtype=bool, count=len(local))
     P["free"] = _flags(edomain, lambda x: x in K.FREE_DOMAINS)
@@ -508,7 +509,7 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     if maybe_typo.any():  # a typo: a letter wrong, missing, doubled or two swapped (two in a long name)
         idx = np.flatnonzero(maybe_typo)
         la, lb = P["local"][i[idx]], P["local"][j[idx]]
-        longer = np.minimum(_lengths(la), _lengths(lb)) >= 10
+        longer = np.minimum(P["lenLO"][i[idx]], P["lenLO"][j[idx]]) >= 10
         maybe_typo[idx] = _osa(la, lb) <= np.where(longer, 2, 1)
     work = same_dom & ~P["free"][i]
     free_a, free_b = P["free"][i], P["free"][j]
@@ -557,7 +558,8 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
 
     # names, both orientations (first/last swapped), best kept; only where the score can reach floor
     # (with the lift of a record that has nothing but a name and a place, see 'thin' below)
-    maybe_thin = (v["city"] > 0) & ~both_e & (v["phone"] == 0) & (v["domain"] == 0) & ~both_k
+    maybe_thin = ((P["NC"][i] == 2) & (v["city"] > 0) & ~both_e & (v["phone"] == 0) & (v["domain"] == 0) & ~both_k
+                  & (P["F"][i] == P["F"][j]) & (P["L"][i] == P["L"][j]))
     todo = np.flatnonzero(-3.0 + support + best_email + best_name + np.where(maybe_thin, _THIN, 0.0) >= need)
     name_w, conflict, swapped = np.full(n, -4.0), np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
     near_first, trunc = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
@@ -581,10 +583,7 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     # A record with only a name and a place beside a record of the same name there (the other
     # fields empty, none different) is asked about: a namesake would differ in company, phone or mailbox;
     # unless more than these two records have that name there: then it cannot tell which one.
-    thin = np.zeros(n, dtype=bool)
-    idx = np.flatnonzero(name_w == 3.0)
-    thin[idx] = ((v["city"][idx] > 0) & ~both_e[idx] & (v["phone"][idx] == 0) & (v["company"][idx] == 0)
-                 & (v["domain"][idx] == 0) & (P["NC"][i[idx]] == 2) & (P["NC"][j[idx]] == 2))
+    thin = maybe_thin & (P["F"][i] >= 0) & (P["L"][i] >= 0)  # (the same name and place: NC counts both)
     total = -3.0 + support + (email_w if "email" in evidence else 0.0) + (name_w if "name" in evidence else 0.0)
     total = total + np.where(thin, _THIN, 0.0)
     # one person's own number agreeing is evidence of the person, beyond what colleagues share
