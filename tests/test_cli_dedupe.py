@@ -27,9 +27,19 @@ DECISIONS = SCHEMA.tables["dedupe_decisions"].sheet_name("en")
 REVIEW = SCHEMA.owned_sheet("duplicates_review").sheet_name("en")
 
 
-@pytest.fixture
-def built(built_book) -> Path:
-    return built_book(sample_data=300, now=NOW)
+@pytest.fixture(scope="module")
+def built(built_book, tmp_path_factory) -> Path:
+    path = Path(shutil.copy(built_book(sample_data=300, now=NOW), tmp_path_factory.mktemp("dedupe") / "crm.xlsx"))
+    # An unsure pair for the review tests: Gaël Bertrand and 'Bertand Gaël' (a typo, first and last
+    # swapped) on one Marseille landline, which a family or an office shares (on one mobile: merged).
+    store = XlsxStore(path)
+    tables = store.read()
+    people = {"L-00035": ("Gaël", "Bertrand"), "L-00081": ("Bertand", "Gaël")}
+    values = {"email": None, "phone": "+33 4 91 55 20 10", "company": None, "city": "Marseille", "country": "France"}
+    store.apply(ChangeSet(updates=[CellUpdate("leads", rid, field, value) for rid, (first, last) in people.items()
+                                   for field, value in {"first_name": first, "last_name": last, **values}.items()]),
+                tables)
+    return path
 
 
 @pytest.fixture

@@ -135,7 +135,9 @@ def test_dedupe_never_merges_namesakes():
 
 def test_each_match_explains_which_fields_agreed():
     pair = next(p for p in find_pairs(sample_tables()) if {p.id_a, p.id_b} == {"L-00005", "L-00006"})
-    assert pair.reasons == ("name: same (first and last swapped)", "phone: same", "company: same", "city: same")
+    # a US number only these two records give: the person's own, as far as the list tells
+    assert pair.reasons == ("name: same (first and last swapped)", "phone: same personal number (a mobile, or no one else's)",
+                            "company: same", "city: same")
     assert pair.score >= 0.92
 
 
@@ -244,8 +246,9 @@ def test_merged_contacts_move_deals_orders_and_lead_links():
 # review decisions
 
 
-UNSURE = [lead("L-00001", "Maria", "Garcia", "", "+34 612 345 678"),
-          lead("L-00002", "Maria", "Garcia", "", "0034 612 34 56 78", "", "Madrid", created="2024-02-01")]
+# the same name on one landline (a family's, a firm's): unsure. On one mobile it would be merged.
+UNSURE = [lead("L-00001", "Maria", "Garcia", "", "+34 912 345 678"),
+          lead("L-00002", "Maria", "Garcia", "", "0034 912 34 56 78", "", "Madrid", created="2024-02-01")]
 
 
 def test_an_unsure_pair_is_asked_once_in_duplicate_decisions():
@@ -255,7 +258,7 @@ def test_an_unsure_pair_is_asked_once_in_duplicate_decisions():
     (row,) = result.changes.appends
     assert row.table == "dedupe_decisions" and row.record_id == "DUP-00001"
     assert (row.values["record_a"], row.values["record_b"], row.values["decision"]) == ("L-00001", "L-00002", None)
-    assert row.values["summary_a"] == "Maria Garcia · +34 612 345 678"
+    assert row.values["summary_a"] == "Maria Garcia · +34 912 345 678"
     assert 0.75 <= row.values["score"] < 0.92
     sheet = result.changes.sheets[0]
     assert sheet.name == "Duplicates Review" and sheet.key == "duplicates_review"

@@ -1,0 +1,287 @@
+"""Dedupe on the cases that decide it on lists it has not seen: each small list is one hard case, and
+the test says whether the pair is merged, asked about (Duplicate Decisions) or kept apart."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import pytest
+
+from crm_sheets.jobs.dedupe import dedupe, find_pairs
+from crm_sheets.model import Table, Tables, load_schema
+from crm_sheets.model.tables import empty_frame
+
+NOW = datetime(2024, 6, 1, 9, 30)
+SCHEMA = load_schema("sales")
+AUTO, REVIEW = 0.92, 0.75
+
+
+def table(name: str, rows: list[dict]) -> Table:
+    ts = SCHEMA.tables[name]
+    ids = [r["id"] for r in rows]
+    df = empty_frame(ts, ids)
+    for rid, r in zip(ids, rows):
+        for k, v in r.items():
+            if k != "id":
+                df.loc[rid, k] = v
+    return Table(ts, df, sheet=ts.sheet_name(), rows={rid: i + 2 for i, rid in enumerate(ids)}, next_id=len(rows) + 1)
+
+
+def workbook(leads=(), accounts=()) -> Tables:
+    parts = {"leads": leads, "accounts": accounts, "dedupe_decisions": (), "merged": ()}
+    return Tables(SCHEMA, {name: table(name, list(rows)) for name, rows in parts.items()})
+
+
+def lead(rid, first, last, email="", phone="", company="", city="", country="", **kw):
+    return dict(id=rid, first_name=first or None, last_name=last or None, email=email or None, phone=phone or None,
+                company=company or None, city=city or None, country=country or None, status="new",
+                created=pd.Timestamp("2024-01-01"), **kw)
+
+
+def account(rid, name, address="", phone="", website="", city="", country="", **kw):
+    return dict(id=rid, name=name, address=address or None, phone=phone or None, website=website or None,
+                city=city or None, country=country or None, created=pd.Timestamp("2024-01-01"), **kw)
+
+
+def pair(tables: Tables, a: str, b: str):
+    return next((p for p in find_pairs(tables, floor=0.0) if {p.id_a, p.id_b} == {a, b}), None)
+
+
+def outcome(tables: Tables, a: str, b: str) -> str:
+    """'merge', 'review' or 'apart', as the dedupe job decides for the pair (a, b)."""
+    p = pair(tables, a, b)
+    score = p.score if p else 0.0
+    return "merge" if score >= AUTO else "review" if score >= REVIEW else "apart"
+
+
+# ---------------------------------------------------------------------------------------------
+# People: the duplicates a person sees at once
+
+
+GLASGOW = dict(company="Juniper Logistics Ltd", city="Glasgow", country="United Kingdom")
+BOARD = "+44 141 496 0000"  # Juniper's switchboard: a landline every colleague gives
+
+
+def test_a_first_name_cut_short_on_the_switchboard_is_asked():
+    tables = workbook(leads=[
+        lead("L-00001", "Stephen", "Maillard", phone=BOARD, **GLASGOW),
+        lead("L-00002", "Ste", "Maillard", phone=BOARD, **GLASGOW),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") == "review"
+    assert "first name cut short or an initial" in pair(tables, "L-00001", "L-00002").explain()
+
+
+def test_an_initial_with_the_same_mailbox_is_merged():
+    tables = workbook(leads=[
+        lead("L-00001", "Lindsey", "Caldwell", "lindsey.caldwell@juniperlogistics.co.uk", BOARD, **GLASGOW),
+        lead("L-00002", "L.", "Caldwell", "Lindsey.Caldwell@juniperlogistics.co.uk", "", **GLASGOW),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") == "merge"
+
+
+def test_a_cut_short_name_with_a_typo_of_the_same_mailbox_is_merged():
+    tables = workbook(leads=[
+        lead("L-00001", "Brooke", "Kelley", "brooke.kelley@juniperlogistics.co.uk", BOARD, **GLASGOW),
+        lead("L-00002", "Bro", "Kelley", "brooke.kelely@juniperlogistics.co.uk", BOARD, **GLASGOW),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") == "merge"
+    assert "email: one typo apart at the same domain" in pair(tables, "L-00001", "L-00002").reasons
+
+
+def test_a_transposition_in_the_mailbox_at_the_company_domain_is_merged():
+    tables = workbook(leads=[
+        lead("L-00001", "Nicholas", "Kelley", "nicholas.kelley@juniperlogistics.co.uk", "", **GLASGOW),
+        lead("L-00002", "Nicholas", "Kelley", "nicohlas.kelley@juniperlogistics.co.uk", "", **GLASGOW),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") == "merge"
+
+
+@pytest.mark.parametrize("typed", ["Mailllard", "Maillrad"])
+def test_a_doubled_or_swapped_letter_in_the_last_name_beside_the_same_phone_and_company(typed):
+    tables = workbook(leads=[
+        lead("L-00001", "Courtney", "Maillard", "", "+44 7700 900 123", **GLASGOW),
+        lead("L-00002", "Courtney", typed, "", "+44 7700 900 123", **GLASGOW),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") == "merge"
+
+
+def test_a_swapped_letter_in_a_short_last_name_with_the_same_mobile():
+    tables = workbook(leads=[
+        lead("L-00001", "Derek", "Wong", "", "+1 503 555 0147", "Meadow Labs", "Portland", "United States"),
+        lead("L-00002", "Derek", "Wnog", "", "(503) 555-0147", "Meadow Labs", "Portland", "United States"),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") != "apart"
+
+
+def test_a_private_mailbox_beside_the_work_one_is_matched_and_said_so():
+    tables = workbook(leads=[
+        lead("L-00001", "Heather", "Thornton", "heather.thornton@juniperlogistics.co.uk", "+44 7700 900 456", **GLASGOW),
+        lead("L-00002", "Heather", "Thornton", "heatherthornton@gmail.com", "07700 900456", **GLASGOW),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") == "merge"
+    reasons = pair(tables, "L-00001", "L-00002").reasons
+    assert "email: two mailboxes in the person's name (private and work)" in reasons
+    assert "email: same" not in reasons
+
+
+def test_two_spellings_of_one_gmail_mailbox_are_not_called_the_same_email():
+    tables = workbook(leads=[
+        lead("L-00001", "Ana", "Lopez", "ana.lopez@gmail.com", city="Lyon"),
+        lead("L-00002", "Ana", "Lopez", "analopez+crm@gmail.com", city="Lyon"),
+    ])
+    reasons = pair(tables, "L-00001", "L-00002").reasons
+    assert "email: same mailbox, written differently (dots or a +tag)" in reasons
+    assert "email: same" not in reasons
+
+
+def test_a_phone_typed_without_country_code_is_read_in_the_record_country():
+    tables = workbook(leads=[
+        lead("L-00001", "Jürgen", "Brandt", "", "+49 711 2345 678", "Eastfield Pharma KG", "Stuttgart", "Germany"),
+        lead("L-00002", "Jürgen", "Brandt", "", "0711 2345678", "Eastfield Pharma KG", "Stuttgart", "Deutschland"),
+    ])
+    assert "phone: same" in pair(tables, "L-00001", "L-00002").reasons
+
+
+def test_colleagues_on_one_switchboard_are_kept_apart():
+    tables = workbook(leads=[
+        lead("L-00001", "Tyler", "Prescott", "tyler.prescott@juniperlogistics.co.uk", BOARD, **GLASGOW),
+        lead("L-00002", "Courtney", "Holloway", "courtney.holloway@juniperlogistics.co.uk", BOARD, **GLASGOW),
+        lead("L-00003", "Whitney", "Prescott", "", BOARD, **GLASGOW),  # a relative at the same firm
+    ])
+    assert outcome(tables, "L-00001", "L-00002") == "apart"
+    assert outcome(tables, "L-00001", "L-00003") == "apart"
+
+
+def test_an_initial_on_the_switchboard_is_asked_not_merged():
+    # S. Prescott may be Stephen or his sister Sarah, who answer the same switchboard
+    tables = workbook(leads=[
+        lead("L-00001", "Stephen", "Prescott", "stephen.prescott@juniperlogistics.co.uk", BOARD, **GLASGOW),
+        lead("L-00002", "S.", "Prescott", "", BOARD, **GLASGOW),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") == "review"
+
+
+def test_colleagues_whose_mailboxes_differ_as_their_names_do_are_not_a_typo():
+    tables = workbook(leads=[
+        lead("L-00001", "Carla", "Moreno", "carla.moreno@juniperlogistics.co.uk", BOARD, **GLASGOW),
+        lead("L-00002", "Carlo", "Moreno", "carlo.moreno@juniperlogistics.co.uk", BOARD, **GLASGOW),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") != "merge"
+    assert "email: one typo apart at the same domain" not in pair(tables, "L-00001", "L-00002").reasons
+
+
+def test_namesakes_in_one_city_are_kept_apart():
+    tables = workbook(leads=[
+        lead("L-00001", "Derek", "Lindqvist", "derek.lindqvist@hollybrookfoods.com", "+1 919 555 0101",
+             "Hollybrook Foods", "Raleigh", "United States"),
+        lead("L-00002", "Derek", "Lindqvist", "dlindqvist@pinnaclerobotics.com", "+1 919 555 0177",
+             "Pinnacle Robotics", "Raleigh", "United States"),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") == "apart"
+
+
+def test_a_record_with_only_the_name_and_city_of_another_is_asked():
+    tables = workbook(leads=[
+        lead("L-00001", "Troy", "Mcallister", "troy@uplandanalytics.com", "+1 612 555 0188", "Upland Analytics",
+             "Minneapolis", "United States"),
+        lead("L-00002", "Troy", "Mcallister", city="Minneapolis", country="United States"),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") == "review"
+
+
+def test_the_dedupe_job_merges_the_sure_case_and_asks_the_unsure_one():
+    tables = workbook(leads=[
+        lead("L-00001", "Nicholas", "Kelley", "nicholas.kelley@juniperlogistics.co.uk", BOARD, **GLASGOW),
+        lead("L-00002", "Nicholas", "Kelley", "nicohlas.kelley@juniperlogistics.co.uk", BOARD, **GLASGOW),
+        lead("L-00003", "Stephen", "Maillard", "", BOARD, **GLASGOW),
+        lead("L-00004", "Ste", "Maillard", "", BOARD, **GLASGOW),
+    ])
+    result = dedupe(tables, now=NOW)
+    assert {(a.record_id, a.info["merged_into"]) for a in result.changes.archives} == {("L-00002", "L-00001")}
+    asked = {frozenset((r.values["record_a"], r.values["record_b"])) for r in result.changes.appends
+             if r.table == "dedupe_decisions"}
+    assert asked == {frozenset(("L-00003", "L-00004"))}
+
+
+# ---------------------------------------------------------------------------------------------
+# Organisations: name, street address, phone and website together
+
+
+def test_street_address_variants_and_a_local_phone_make_one_organisation():
+    tables = workbook(accounts=[
+        account("A-00001", "Carole Robertson Center for Learning", "3701 W. Ogden Ave", "522-8400", city="Chicago"),
+        account("A-00002", "CAROLE ROBERTSON CENTER FOR LEARNING", "3701 West Ogden Avenue", "(773) 522-8400",
+                city="Chicago"),
+        account("A-00003", "Ferguson CPC", "1420 N. Hudson", "534-8580", city="Chicago"),
+    ])
+    assert outcome(tables, "A-00001", "A-00002") == "merge"
+    reasons = pair(tables, "A-00001", "A-00002").reasons
+    assert "address: same" in reasons and "phone: same local number (one without area code)" in reasons
+
+
+def test_a_local_number_kept_in_a_number_cell_matches_the_same_number_typed_with_area_code():
+    tables = workbook(accounts=[
+        account("A-00001", "Ferguson CPC", "1420 N. Hudson", 5348580.0, city="Chicago"),
+        account("A-00002", "Ferguson CPC", "1420 N Hudson Avenue", "(773) 534-8580", city="Chicago"),
+    ])
+    assert "phone: same local number (one without area code)" in pair(tables, "A-00001", "A-00002").reasons
+
+
+def test_a_short_name_inside_the_long_one_at_the_same_address_and_phone_is_merged():
+    tables = workbook(accounts=[
+        account("A-00001", "Young", "1434 N. Parkside", "534-6200", city="Chicago"),
+        account("A-00002", "Chicago Public Schools Young, Ella Flagg", "1434 N PARKSIDE", "5346200", city="Chicago"),
+        account("A-00003", "Chicago Public Schools Blaine", "1420 W. Grace", "534-5750", city="Chicago"),
+        account("A-00004", "Ferguson CPC", "1420 N. Hudson", "534-8580", city="Chicago"),
+    ])
+    assert outcome(tables, "A-00001", "A-00002") == "merge"
+    assert outcome(tables, "A-00002", "A-00003") == "apart"  # 'Chicago Public Schools' is common: two schools
+
+
+def test_a_name_variant_with_the_same_website_and_phone_is_merged():
+    tables = workbook(accounts=[
+        account("A-00001", "Art's Delicatessen", "12224 Ventura Blvd.", "818/762-1221", "https://www.artsdeli.com",
+                "Studio City"),
+        account("A-00002", "Art's Deli", "", "818-762-1221", "artsdeli.com", "Studio City"),
+    ])
+    assert outcome(tables, "A-00001", "A-00002") == "merge"
+
+
+def test_branches_of_a_chain_are_kept_apart():
+    tables = workbook(accounts=[
+        account("A-00001", "Kingfisher Coffee", "100 Main St", "+1 503 555 0100", city="Portland"),
+        account("A-00002", "Kingfisher Coffee", "2200 Oak Avenue", "+1 503 555 0199", city="Portland"),
+    ])
+    assert outcome(tables, "A-00001", "A-00002") == "apart"
+
+
+def test_two_organisations_sharing_a_building_and_reception_are_kept_apart():
+    tables = workbook(accounts=[
+        account("A-00001", "Harbour Dental Partners", "5 High Street", "0141 496 0500", city="Glasgow",
+                country="United Kingdom"),
+        account("A-00002", "Thistle Legal LLP", "5 High St.", "0141 496 0500", city="Glasgow", country="United Kingdom"),
+    ])
+    assert outcome(tables, "A-00001", "A-00002") == "apart"
+
+
+def test_two_restaurants_of_one_hotel_are_asked_not_merged():
+    # in a list of restaurants 'cafe' and 'dining room' are common words, the hotel's name is not
+    others = ["Cafe Luxembourg", "Cafe Pierre", "Cafe des Artistes", "The Dining Room", "Grill Room Cafe",
+              "Mesa Grill", "Spago", "Dining Room at the Plaza", "Union Square Cafe", "Cafe Bizou"]
+    tables = workbook(accounts=[
+        account("A-00001", "Cafe Ritz-Carlton Buckhead", "3434 Peachtree Rd.", "404/237-2700", city="Atlanta"),
+        account("A-00002", "Dining Room Ritz-Carlton Buckhead", "3434 Peachtree Rd. NE", "404-237-2700", city="Atlanta"),
+    ] + [account(f"A-{k + 3:05d}", name, f"{100 + k} Main St.", f"212/555-01{k:02d}", city="New York")
+         for k, name in enumerate(others)])
+    assert outcome(tables, "A-00001", "A-00002") == "review"
+    assert "name: nearly the same, each with words of its own" in pair(tables, "A-00001", "A-00002").reasons
+
+
+def test_leads_that_carry_only_an_organisation_are_matched_as_organisations():
+    tables = workbook(leads=[
+        lead("L-00001", "", "", "", "(773) 522-8400", "Carole Robertson Center for Learning", "Chicago"),
+        lead("L-00002", "", "", "", "522-8400", "Carole Robertson Center For Learning", "Chicago"),
+        lead("L-00003", "", "", "", "522-8400", "Ferguson CPC", "Chicago"),  # another name, one phone: not merged
+    ])
+    assert outcome(tables, "L-00001", "L-00002") == "merge"
+    assert outcome(tables, "L-00002", "L-00003") != "merge"
