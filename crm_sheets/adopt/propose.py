@@ -136,11 +136,13 @@ def _sniff(values: list[Any], t: TableSchema, free: set[str], choices: Mapping[s
     return fits[0] if len(fits) == 1 else None
 
 
-def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema, lang: str = "en") -> SheetMap | None:
-    """How one sheet's columns map onto one table (None when the sheet has no header row)."""
+def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema, lang: str = "en",
+              header: int | None = None) -> SheetMap | None:
+    """How one sheet's columns map onto one table (None when the sheet has no header row). ``header``: the
+    0-based header row when the caller knows it (an export file's first line), else it is found."""
     from rapidfuzz import fuzz, process
 
-    h = header_row(grid)
+    h = header_row(grid) if header is None else header
     if h is None:
         return None
     lookup = _lookup(t, lang)
