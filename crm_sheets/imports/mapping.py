@@ -114,7 +114,8 @@ def _vendor_part(f: SourceFile, schema: Schema, vendor: str, table: str, lang: s
         if target is not None:
             part.columns[j] = target
         elif vendor == "salesforce" and h.endswith("__c"):
-            part.columns[j] = Target("custom")
+            external = t is not None and t.has_field("external_id") and normalize_header(h[:-3]) == "externalid"
+            part.columns[j] = V.F("external_id") if external else Target("custom")
         else:
             unknown.append(j)
     if unknown and t is not None:  # the vendor columns the tables do not know go through adopt's engine
@@ -144,7 +145,7 @@ def _orphans_to_first(fm: FileMap) -> None:
 
 def _grid(f: SourceFile, columns: list[int] | None = None) -> list[list]:
     cols = columns if columns is not None else list(range(len(f.headers)))
-    rows = [[f.headers[j] for j in cols]]
+    rows = [[f.headers[j].replace("_", " ") for j in cols]]  # snake_case exports: close_value is "close value"
     for _line, cells in f.rows[:200]:
         rows.append([cells[j] if j < len(cells) else None for j in cols])
     return rows

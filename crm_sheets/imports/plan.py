@@ -24,6 +24,7 @@ from crm_sheets.model.values import as_text, fold_option, is_empty, option_looku
 TABLE_ORDER = ("accounts", "clients", "contacts", "people", "leads", "deals")
 PEOPLE = ("leads", "contacts", "people")
 _GUARD = re.compile(r"^'(?=[=+\-@\t\r\n])")  # our CSV export writes '= so a spreadsheet shows text: read back as =
+_OUR_ID = re.compile(r"^[A-Z]{1,4}-\d+$")
 _LEGAL = re.compile(r"\b(inc|incorporated|llc|ltd|limited|gmbh|ag|sa|sas|sarl|bv|nv|plc|corp|corporation|co|company|srl|spa|oy|ab|as)\b\.?")
 
 
@@ -65,7 +66,7 @@ class Plan:
         return self.counts.setdefault(table, Counts())
 
 
-@dataclass
+@dataclass(eq=False)  # a record is itself: compared and hashed by identity
 class Rec:
     file: str
     line: int
@@ -182,7 +183,7 @@ def _finish(rec: Rec) -> None:
     ext_given = rec.values.pop("external_id", None)
     if ext_given is not None:
         rec.ext = _text(ext_given)
-    elif rec.raw_id and not (rec.vendor == "csv" and re.match(r"^[A-Z]{1,4}-\d+$", rec.raw_id)):
+    elif rec.raw_id and not _OUR_ID.match(rec.raw_id):  # our own ID (an export of a workbook) is no source ID
         rec.ext = f"{rec.vendor}:{rec.raw_id}"
 
 
