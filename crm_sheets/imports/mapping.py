@@ -114,8 +114,7 @@ def _vendor_part(f: SourceFile, schema: Schema, vendor: str, table: str, lang: s
         if target is not None:
             part.columns[j] = target
         elif vendor == "salesforce" and h.endswith("__c"):
-            external = t is not None and t.has_field("external_id") and normalize_header(h[:-3]) == "externalid"
-            part.columns[j] = V.F("external_id") if external else Target("custom")
+            part.columns[j] = Target("custom")  # External_ID__c, our export's, is read back as the record's source ID
         else:
             unknown.append(j)
     if unknown and t is not None:  # the vendor columns the tables do not know go through adopt's engine

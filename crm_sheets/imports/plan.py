@@ -23,6 +23,9 @@ from crm_sheets.model.values import as_text, fold_option, is_empty, option_looku
 
 TABLE_ORDER = ("accounts", "clients", "contacts", "people", "leads", "deals")
 PEOPLE = ("leads", "contacts", "people")
+EXTERNAL_ID = "external_id"  # the custom field that keeps each record's ID in the system it came from
+EXTERNAL_KEY = "externalid"
+EXTERNAL_TITLE = {"en": "External ID", "fr": "ID externe", "de": "Externe ID", "es": "ID externo"}
 _GUARD = re.compile(r"^'(?=[=+\-@\t\r\n])")  # our CSV export writes '= so a spreadsheet shows text: read back as =
 _OUR_ID = re.compile(r"^[A-Z]{1,4}-\d+$")
 _LEGAL = re.compile(r"\b(inc|incorporated|llc|ltd|limited|gmbh|ag|sa|sas|sarl|bv|nv|plc|corp|corporation|co|company|srl|spa|oy|ab|as)\b\.?")
@@ -163,6 +166,9 @@ def records(maps: list[FileMap]) -> list[Rec]:
 
 def _custom(rec: Rec, fm: FileMap, header: str, raw: Any) -> None:
     title = custom_title(header, fm.vendor)
+    if normalize_header(title) == EXTERNAL_KEY:  # our export's External ID column, read back before the field exists
+        rec.values.setdefault("external_id", raw)
+        return
     rec.values.setdefault(("custom", title), raw)
     rec.columns[("custom", title)] = header
 
@@ -225,13 +231,14 @@ class Planner:
                 continue
             df = t.df
             ext = self.by_ext.setdefault(name, {})
-            if "external_id" in df.columns:
-                for rid, v in df["external_id"].items():
+            if EXTERNAL_ID in df.columns:
+                for rid, v in df[EXTERNAL_ID].items():
                     if not is_empty(v) and not pd.isna(v):
                         ext.setdefault(_text(v), rid)
-            for rid in df.index:
-                self._add_keys(name, rid, {c: df.at[rid, c] for c in ("email", "name", "website", "company", "first_name",
-                                                                       "last_name", "account") if c in df.columns})
+            cols = [c for c in ("email", "name", "website", "company", "first_name", "last_name", "account") if c in df.columns]
+            columns = [df[c].to_numpy(object) for c in cols]  # one pass over plain arrays: 100k rows stay fast
+            for i, rid in enumerate(df.index):
+                self._add_keys(name, rid, {c: col[i] for c, col in zip(cols, columns)})
 
     def _add_keys(self, table: str, rid: str, values: dict[str, Any]) -> None:
         keys = self.by_key.setdefault(table, {})
@@ -288,9 +295,18 @@ class Planner:
                 table = where.partition(".")[0]
                 titles = wanted.setdefault(table, [])
                 title = custom_title(header, fm.vendor)
-                if title not in titles:
+                if title not in titles and normalize_header(title) != EXTERNAL_KEY:
                     titles.append(title)
         has_fields = "fields" in self.tables
+        for table in dict.fromkeys(r.table for r in recs if r.ext):
+            t = self.tables.get(table)
+            if t is not None and not t.schema.has_field(EXTERNAL_ID):
+                if has_fields:
+                    lang = self.tables.lang or "en"
+                    self._add_custom(table, EXTERNAL_ID, EXTERNAL_TITLE.get(lang, EXTERNAL_TITLE["en"]))
+                else:
+                    self.plan.notes.append(f"{table}: the source IDs are not kept (the workbook has no Fields sheet to add "
+                                           "an External ID column to): records are matched by email, domain or name")
         for table, titles in wanted.items():
             if table not in self.tables:
                 continue
@@ -308,14 +324,19 @@ class Planner:
                 name = custom_name(title)
                 while t.schema.has_field(name):
                     name += "_2"
-                f = Field(name=name, type="text", title={"en": title, self.tables.lang or "en": title}, custom=True)
-                self.tables.schema = self.tables.schema.with_custom_fields([(table, f)])
-                t.schema = self.tables.schema.tables[table]
-                if name not in t.df.columns:
-                    t.df[name] = pd.Series(index=t.df.index, dtype=object)
+                self._add_custom(table, name, title)
                 self.customs[(table, key)] = name
-                self.plan.changes.appends.append(RowAppend("fields", "", {"table": table, "name": name, "title": title, "type": "text"}))
-                self.plan.custom_fields.append((table, name, title))
+
+    def _add_custom(self, table: str, name: str, title: str) -> None:
+        """A text field of the table, as a row of the Fields sheet (the reader reads it from there next time)."""
+        t = self.tables[table]
+        f = Field(name=name, type="text", title={"en": title, self.tables.lang or "en": title}, custom=True)
+        self.tables.schema = self.tables.schema.with_custom_fields([(table, f)])
+        t.schema = self.tables.schema.tables[table]
+        if name not in t.df.columns:
+            t.df[name] = pd.Series(index=t.df.index, dtype=object)
+        self.plan.changes.appends.append(RowAppend("fields", "", {"table": table, "name": name, "title": title, "type": "text"}))
+        self.plan.custom_fields.append((table, name, title))
 
     # -- relations
     def _links(self, r: Rec, other_tables: bool) -> None:
@@ -495,8 +516,8 @@ class Planner:
             value = self._convert(r, f, raw, r.columns.get(k, ""))
             if not _blank(value):
                 values[f.name] = value
-        if r.ext and t.schema.has_field("external_id"):
-            values.setdefault("external_id", r.ext)
+        if r.ext and t.schema.has_field(EXTERNAL_ID):
+            values.setdefault(EXTERNAL_ID, r.ext)
         if r.table == "leads" and "status" not in values and t.schema.has_field("status"):
             values["status"] = "new" if r.new else None
             values = {k: v for k, v in values.items() if v is not None}

@@ -65,7 +65,11 @@ def sniff_delimiter(text: str) -> str:
 
 def read_csv(path: Path) -> SourceFile:
     text, encoding = decode(path.read_bytes())
-    delimiter = sniff_delimiter(text)
+    first, _, rest = text.partition("\n")
+    if first.strip().lower().startswith("sep=") and len(first.strip()) == 5:  # Excel's hint line: "sep=;"
+        delimiter, text = first.strip()[4], rest
+    else:
+        delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     out = SourceFile(str(path), encoding=encoding, delimiter=delimiter)
     last = 0

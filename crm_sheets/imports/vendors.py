@@ -94,7 +94,9 @@ HUBSPOT: dict[str, dict[str, Target]] = {
                  "Associated Company": link("account", "accounts", "key"),
                  "Associated Company ID": link("account", "accounts", "id"),
                  "Associated Company IDs": link("account", "accounts", "id"),
-                 "Company Name": link("account", "accounts", "key")},
+                 "Associated Company (Primary)": link("account", "accounts", "key"),
+                 "Primary Associated Company ID": link("account", "accounts", "id"),
+                 "Company Name": link("account", "accounts", "key"), "Contact ID": EXT},
     "leads": {**_HS_PERSON, "Mobile Phone Number": alt("phone"), "Company Name": F("company"),
               "Associated Company": alt("company"), "Lead Status": F("status"), "Website URL": F("website"),
               "Industry": F("industry")},
@@ -103,15 +105,16 @@ HUBSPOT: dict[str, dict[str, Target]] = {
         "Phone Number": F("phone"), "City": F("city"), "Country/Region": F("country"), "Industry": F("industry"),
         "Number of Employees": F("employees"), "Annual Revenue": F("annual_revenue"), "Company owner": F("owner"),
         "Create Date": F("created"), "Type": F("type"), "Description": F("notes"), "Street Address": F("address"),
-        "Parent Company": link("parent", "accounts", "key"),
+        "Parent Company": link("parent", "accounts", "key"), "Company ID": EXT,
     },
     "deals": {
         "Record ID": EXT, "Deal Name": F("name"), "Deal Stage": F("stage"), "Amount": F("amount"),
         "Close Date": F("close_date"), "Deal owner": F("owner"), "Create Date": F("created"), "Deal Type": F("type"),
         "Associated Company": link("account", "accounts", "key"),
+        "Associated Company (Primary)": link("account", "accounts", "key"),
         "Associated Company IDs": link("account", "accounts", "id"),
         "Associated Company ID": link("account", "accounts", "id"),
-        "Associated Contact": link("contact", "contacts", "key"),
+        "Associated Contact": link("contact", "contacts", "key"), "Deal ID": EXT,
         "Associated Contact IDs": link("contact", "contacts", "id"),
         "Currency": F("currency"), "Deal probability": F("probability"), "Original Source": F("source"),
         "Next step": F("next_step"), "Closed Lost Reason": F("lost_reason"),
@@ -173,7 +176,8 @@ def detect_vendor(headers: list[str]) -> str | None:
     raw = {h.strip() for h in headers if h}
     if sum(1 for h in raw if re.match(r"^(Deal|Person|Organization|Lead|Activity|Product) - ", h)) >= 2:
         return "pipedrive"
-    if "recordid" in keys and len(keys & {normalize_header(h) for m in HUBSPOT.values() for h in m}) >= 3:
+    spaced = {" ".join(h.lower().split()) for h in raw}  # HubSpot's labels have spaces; Salesforce's ContactId has none
+    if spaced & {"record id", "contact id", "company id", "deal id"} and len(keys & {normalize_header(h) for m in HUBSPOT.values() for h in m}) >= 3:
         return "hubspot"
     sf = {h for m in SALESFORCE.values() for h in m if h != "Id"}
     # API names: camel case without spaces (FirstName, StageName), custom fields ending __c
