@@ -329,3 +329,66 @@ def test_cli_import_json_is_the_library_result_and_a_dry_run_writes_nothing(work
 def test_an_unreadable_source_is_one_line_and_exit_2(workbook, tmp_path):
     result = CliRunner().invoke(cli, ["import", str(workbook), str(tmp_path / "missing.csv")])
     assert result.exit_code == 2 and "missing.csv" in result.output and "Traceback" not in result.output
+
+
+def test_an_import_into_a_workbook_open_in_libreoffice_writes_nothing_and_leaves_nothing_pending(workbook, salesforce):
+    from crm_sheets.store.pending import pending_path
+
+    (workbook.parent / f".~lock.{workbook.name}#").write_text("Ana Lopez,ana,host,01.08.2024 09:00,file:///home/ana;")
+    before = workbook.read_bytes()
+    result = CliRunner().invoke(cli, ["import", str(workbook), *map(str, salesforce)])
+    assert result.exit_code == 3 and "nothing was imported" in result.output
+    assert workbook.read_bytes() == before and not pending_path(workbook).exists()
+
+
+def test_an_xlsx_export_is_read_with_its_typed_cells(workbook, tmp_path):
+    path = tmp_path / "hubspot-crm-exports-all-deals.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "All deals"
+    ws.append(["Record ID", "Deal Name", "Deal Stage", "Amount", "Close Date", "Pipeline", "Deal owner", "Create Date",
+               "Associated Company"])
+    ws.append([7001, "Vandelay renewal", "Closed Won", 12500.5, datetime(2024, 5, 31), "Sales Pipeline", "Dana Scully",
+               datetime(2024, 1, 2, 9, 30), "Vandelay Industries"])
+    ws.append([7002, "Vandelay upsell", "Contract Sent", 3000, datetime(2024, 9, 30), "Sales Pipeline", "Dana Scully",
+               datetime(2024, 2, 2, 9, 30), "Vandelay Industries"])
+    wb.save(path)
+    companies = write(tmp_path, "companies.csv", HS_COMPANIES)
+    report = import_files(workbook, [companies, path], now=NOW, time_zone=TZ)
+    assert report.files[1]["vendor"] == "hubspot" and report.files[1]["tables"] == ["deals"]
+    deals = tables_of(workbook)["deals"].df.set_index("external_id")
+    vandelay = by_ext(tables_of(workbook)["accounts"], "hubspot:5502").name
+    assert deals.at["hubspot:7001", "stage"] == "Closed won" and deals.at["hubspot:7001", "amount"] == 12500.5
+    assert deals.at["hubspot:7002", "stage"] == "Negotiation" and deals.at["hubspot:7002", "account"] == vandelay
+    assert deals.at["hubspot:7001", "close_date"] == pd.Timestamp(2024, 5, 31)
+    assert deals.at["hubspot:7001", "pipeline"] == "Sales Pipeline"  # a custom field
+
+
+def test_the_same_company_from_two_systems_is_one_account_found_by_name_or_domain(workbook, tmp_path):
+    import_files(workbook, [write(tmp_path, "companies.csv", HS_COMPANIES)], now=NOW, time_zone=TZ)
+    sf = ("Id,Name,Website,BillingCity,Industry\n"
+          "0015g00000AAAAAAAA,\"INITRODE, Inc.\",,Austin,Software\n"
+          "0015g00000BBBBBBBB,Vandelay Imports,https://www.vandelay.com/about,New York,\n")
+    report = import_files(workbook, [write(tmp_path, "Account.csv", sf)], now=NOW, time_zone=TZ)
+    assert (report.counts["accounts"].created, report.counts["accounts"].unchanged + report.counts["accounts"].updated) == (0, 2)
+    accounts = tables_of(workbook)["accounts"].df
+    assert len(accounts) == 2
+    assert set(accounts["external_id"]) == {"hubspot:5501", "hubspot:5502"}  # the first system's ID is kept
+
+
+def test_rows_that_are_no_record_are_skipped_with_their_line_and_reason(workbook, tmp_path):
+    text = ("Id,FirstName,LastName,Company,Email,Status\n"
+            "00Q1,,,Initech,,Open\n"
+            "00Q2,Bill,Lumbergh,Initech,bill@initech.com,Open\n")
+    report = import_files(workbook, [write(tmp_path, "Lead.csv", text)], now=NOW, time_zone=TZ)
+    assert report.counts["leads"].created == 1 and report.counts["leads"].skipped == 1
+    [skipped] = report.skipped
+    assert (skipped.file, skipped.line) == ("Lead.csv", 2) and "neither a name nor an email" in skipped.problem
+
+
+def test_table_names_the_table_of_a_file_whose_headers_fit_several(workbook, tmp_path):
+    text = "Name,Email,Phone\n\"Lopez, Ana\",ana@example.com,+34 600 000 000\n"
+    report = import_files(workbook, [write(tmp_path, "people.csv", text)], table="contacts", now=NOW, time_zone=TZ)
+    assert report.files[0]["tables"] == ["contacts"]
+    c = tables_of(workbook)["contacts"].df.iloc[0]
+    assert (c["first_name"], c["last_name"], c["email"], c["phone"]) == ("Ana", "Lopez", "ana@example.com", "+34 600 000 000")

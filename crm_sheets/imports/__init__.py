@@ -10,7 +10,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from crm_sheets.errors import UsageError, WorkbookChanged
+from crm_sheets.errors import UsageError, WorkbookBusy, WorkbookChanged
 from crm_sheets.imports.mapping import SOURCES, FileMap, map_file
 from crm_sheets.imports.plan import Counts, Problem, plan_import
 from crm_sheets.imports.sources import read_sources
@@ -70,6 +70,7 @@ def import_files(path: str | Path, sources: list[str | Path], *, source: str = "
     """Upsert the records of export files into the workbook at ``path`` (made from ``template`` when it
     does not exist yet, unless ``dry_run``)."""
     from crm_sheets.store import open_store
+    from crm_sheets.store.pending import pending_path
     from crm_sheets.upgrade import missing_tables
 
     if source not in SOURCES:
@@ -100,11 +101,21 @@ def import_files(path: str | Path, sources: list[str | Path], *, source: str = "
         if wanted and not made_tables:
             extra = missing_tables(path, tables, wanted)
             if not extra.is_empty():
+                _refuse_if_open(path)
                 store.apply(extra, tables)
                 made_tables = True
                 continue  # the workbook lacked a sheet the import writes to (Stages, Audit Log): made; plan again
+        _refuse_if_open(path)
+        had_pending = pending_path(path).exists()
         try:
             outcome = store.apply(plan.changes, tables)
+        except WorkbookBusy:
+            # An import is not kept for a later run (its custom fields are not in that run's schema): a person
+            # imports again once the workbook is closed. A pending change set of another run stays.
+            if not had_pending:
+                pending_path(path).unlink(missing_ok=True)
+            raise WorkbookBusy(f"{path.name} is open in another program; nothing was imported",
+                               hint="close it and run crm-sheets import again") from None
         except WorkbookChanged:
             if attempt >= MAX_ATTEMPTS:
                 raise
@@ -113,6 +124,15 @@ def import_files(path: str | Path, sources: list[str | Path], *, source: str = "
         report.backup = str(getattr(outcome, "backup", None) or "") or None
         return report
     return report
+
+
+def _refuse_if_open(path: Path) -> None:
+    from crm_sheets.store.safety import office_lock_holder
+
+    holder = office_lock_holder(path)
+    if holder is not None:
+        raise WorkbookBusy(f"{path.name} is open by {holder}; nothing was imported",
+                           hint="close it and run crm-sheets import again")
 
 
 def _empty_tables(template: str):

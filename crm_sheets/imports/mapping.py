@@ -189,4 +189,23 @@ def _engine_part(f: SourceFile, schema: Schema, table: str | None, lang: str) ->
     for j, h in enumerate(f.headers):
         if h and j not in part.columns:
             part.columns[j] = Target("custom")
+    _full_names(part, f, schema)
     return part
+
+
+_FULL_NAME = {normalize_header(x) for x in ("name", "full name", "contact name", "lead name", "person name", "nom complet",
+                                            "vollständiger name", "nombre completo", "nome completo")}
+
+
+def _full_names(part: Part, f: SourceFile, schema: Schema) -> None:
+    """A person's whole name in one column (Name: "Ana Lopez" or "Lopez, Ana") fills first and last name."""
+    t = schema.tables[part.table]
+    if t.has_field("name") or not t.has_field("last_name"):
+        return
+    taken = {x.field for x in part.columns.values() if x.field}
+    if {"first_name", "last_name"} & taken or any(x.kind == "full_name" for x in part.columns.values()):
+        return
+    for j, target in part.columns.items():
+        if target.kind == "custom" and normalize_header(f.headers[j]) in _FULL_NAME:
+            part.columns[j] = Target("full_name")
+            return
