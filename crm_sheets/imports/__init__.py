@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_sheets.errors import UsageError, WorkbookBusy, WorkbookChanged
-from crm_sheets.imports.mapping import SOURCES, FileMap, map_file
+from crm_sheets.imports.mapping import SOURCES, FileMap, custom_title, map_file
 from crm_sheets.imports.plan import Counts, Problem, plan_import
 from crm_sheets.imports.sources import read_sources
 
@@ -150,7 +150,8 @@ def _fill(report: ImportReport, maps: list[FileMap], plan) -> None:
     report.files = [{"file": fm.file.name, "vendor": fm.vendor, "tables": [p.table for p in fm.parts],
                      "rows": len(fm.file.rows), "encoding": fm.file.encoding, "delimiter": fm.file.delimiter,
                      "mapped": [{"column": h, "to": w} for h, w in fm.mapped()],
-                     "unmapped": [{"column": h, "to": w} for h, w in fm.unmapped()],
+                     "unmapped": [{"column": h, "to": f"{t} (custom field {custom_title(h, fm.vendor)!r})"}
+                                  for h, t in fm.unmapped()],
                      "problem": fm.problem} for fm in maps]
     report.counts, report.skipped, report.problems = plan.counts, plan.skipped, plan.problems
     report.notes, report.custom_fields = plan.notes, plan.custom_fields

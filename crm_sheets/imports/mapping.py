@@ -45,7 +45,8 @@ class FileMap:
         return out
 
     def unmapped(self) -> list[tuple[str, str]]:
-        return [(self.file.headers[j], f"{p.table}.{t.field}") for p in self.parts for j, t in sorted(p.columns.items())
+        """(header, table) of every column no field takes: it becomes a custom field of that table."""
+        return [(self.file.headers[j], p.table) for p in self.parts for j, t in sorted(p.columns.items())
                 if t.kind == "custom"]
 
 

@@ -222,6 +222,10 @@ class Planner:
         self.options_added: set[tuple[str, str]] = set()
         self.stages_added: dict[str, str] = {}
         self.customs: dict[tuple[str, str], str] = {}  # (table, folded title) -> field name
+        self._field_cache: dict[str, dict[str, Field]] = {}
+        self._column_cache: dict[str, tuple[dict[str, Any], dict[str, int]]] = {}
+        self._lookups: dict[str, dict[str, str]] = {}
+        self._stage_cache: tuple | None = None
         self._index()
 
     # -- indexes of the workbook's records
@@ -291,8 +295,7 @@ class Planner:
                     if k[1] not in titles:
                         titles.append(k[1])
         for fm in maps:  # columns empty in every row still become fields: the export had them
-            for header, where in fm.unmapped():
-                table = where.partition(".")[0]
+            for header, table in fm.unmapped():
                 titles = wanted.setdefault(table, [])
                 title = custom_title(header, fm.vendor)
                 if title not in titles and normalize_header(title) != EXTERNAL_KEY:
@@ -498,17 +501,37 @@ class Planner:
         self._add_keys(r.table, r.id, values)
 
     # -- values
+    def _fields(self, table: str) -> dict[str, Field]:
+        fields = self._field_cache.get(table)
+        if fields is None:
+            fields = self._field_cache[table] = {f.name: f for f in self.tables[table].schema.fields}
+        return fields
+
+    def _old(self, table: str, rid: str, name: str) -> Any:
+        """The workbook's value of a record's field (its raw text when it could not be read as its type)."""
+        t = self.tables[table]
+        raw = t.invalid.get((rid, name))
+        if raw is not None:
+            return raw
+        cols = self._column_cache.get(table)
+        if cols is None:  # plain arrays and row positions, made once: .at per cell is slow at 100k records
+            cols = self._column_cache[table] = ({c: t.df[c].to_numpy(object) for c in t.df.columns},
+                                                {rid: i for i, rid in enumerate(t.df.index)})
+        arrays, rows = cols
+        return arrays[name][rows[rid]] if name in arrays and rid in rows else None
+
     def _write(self, r: Rec) -> None:
         t = self.tables[r.table]
+        fields = self._fields(r.table)
         values: dict[str, Any] = {}
         for k, raw in r.values.items():
             if isinstance(k, tuple):
                 name = self.customs.get((r.table, normalize_header(k[1])))
                 if name is None:
                     continue
-                f = t.schema.field(name)
-            elif t.schema.has_field(k):
-                f = t.schema.field(k)
+                f = fields[name]
+            elif k in fields:
+                f = fields[k]
             else:
                 continue
             if f.type == "id" or f.owned_by_job:
@@ -516,9 +539,9 @@ class Planner:
             value = self._convert(r, f, raw, r.columns.get(k, ""))
             if not _blank(value):
                 values[f.name] = value
-        if r.ext and t.schema.has_field(EXTERNAL_ID):
+        if r.ext and EXTERNAL_ID in fields:
             values.setdefault(EXTERNAL_ID, r.ext)
-        if r.table == "leads" and "status" not in values and t.schema.has_field("status"):
+        if r.table == "leads" and "status" not in values and "status" in fields:
             values["status"] = "new" if r.new else None
             values = {k: v for k, v in values.items() if v is not None}
         counts = self.plan.count(r.table)
@@ -532,10 +555,10 @@ class Planner:
             return
         changed = False
         for k, v in values.items():
-            old = t.invalid.get((r.id, k), t.df.at[r.id, k] if k in t.df.columns else None)
-            if k == "external_id" and not _blank(old):
+            old = self._old(r.table, r.id, k)
+            if k == EXTERNAL_ID and not _blank(old):
                 continue  # matched by email or name: the record keeps the ID of where it came from first
-            if _same(t.schema.field(k), old, v):
+            if _same(fields[k], old, v):
                 continue
             self.plan.changes.updates.append(CellUpdate(r.table, r.id, k, v, before=_plain_value(old), reason="import"))
             self.plan.changes.audit.append(AuditEntry("import", r.table, r.id, k, _plain_value(old), v, f"import of {r.file}"))
@@ -584,17 +607,26 @@ class Planner:
             return M.company_size(float(raw))
         text = _text(raw)
         lst = self.tables.list(f.list)
-        lookup = option_lookup(lst)
-        key = lookup.get(fold_option(text)) or M.meaning(f.list, text)
+        lookup = self._lookups.get(f.list)
+        if lookup is None:
+            lookup = self._lookups[f.list] = option_lookup(lst)
+        folded = fold_option(text)
+        key = lookup.get(folded) or M.meaning(f.list, text)
         if key is not None:
             return key
-        if (f.list, fold_option(text)) not in self.options_added:
-            self.options_added.add((f.list, fold_option(text)))
+        lookup[folded] = text  # the value joins the list: later rows find it
+        if (f.list, folded) not in self.options_added:
+            self.options_added.add((f.list, folded))
             self.plan.changes.options.append(OptionAdd(f.list, text))
             self.plan.notes.append(f"{text!r} joins the {lst.label(self.tables.lang or 'en')} list (a value of the import)")
         return text
 
     def _stages(self) -> tuple[list[str], str | None, str | None, int]:
+        if self._stage_cache is None:
+            self._stage_cache = self._read_stages()
+        return self._stage_cache
+
+    def _read_stages(self) -> tuple[list[str], str | None, str | None, int]:
         st = self.tables.get("stages")
         if st is None or "stage" not in st.df.columns:
             rows = self.tables.schema.tables["stages"].rows if "stages" in self.tables.schema.tables else ()
