@@ -409,6 +409,8 @@ def _render_adopt(report) -> None:
 
 
 def _render_import(report) -> None:
+    if report.created_workbook:
+        console.print(f"Created [bold]{report.path}[/] from the sales template.")
     files = RichTable(title=f"crm-sheets import into {report.path}", title_justify="left")
     for col in ("file", "from", "table", "rows", "mapped", "custom fields"):
         files.add_column(col, justify="right" if col in ("rows", "mapped", "custom fields") else "left")

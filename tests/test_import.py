@@ -392,3 +392,19 @@ def test_table_names_the_table_of_a_file_whose_headers_fit_several(workbook, tmp
     assert report.files[0]["tables"] == ["contacts"]
     c = tables_of(workbook)["contacts"].df.iloc[0]
     assert (c["first_name"], c["last_name"], c["email"], c["phone"]) == ("Ana", "Lopez", "ana@example.com", "+34 600 000 000")
+
+
+def test_the_services_template_takes_companies_as_clients(tmp_path):
+    book = new_workbook(tmp_path / "services.xlsx", template="services")
+    files = [write(tmp_path, "hubspot-contacts.csv", HS_CONTACTS), write(tmp_path, "hubspot-companies.csv", HS_COMPANIES)]
+    report = import_files(book, files, now=NOW, time_zone=TZ)
+    assert [f["tables"] for f in report.files] == [["contacts"], ["clients"]]
+    tables = tables_of(book)
+    vandelay = by_ext(tables["clients"], "hubspot:5502")
+    assert by_ext(tables["contacts"], "hubspot:901")["client"] == vandelay.name
+    out = export_workbook(book, "hubspot", tmp_path / "out")
+    assert sorted(Path(f["file"]).name for f in out.files) == ["companies.csv", "contacts.csv", "leads.csv"]
+    fresh = tmp_path / "fresh.xlsx"
+    import_files(fresh, [f["file"] for f in out.files], now=NOW, time_zone=TZ, template="services")
+    again = tables_of(fresh)
+    assert by_ext(again["contacts"], "hubspot:901")["client"] == by_ext(again["clients"], "hubspot:5502").name

@@ -16,6 +16,7 @@ import pandas as pd
 
 from crm_sheets.errors import UsageError
 from crm_sheets.imports import vendors as V
+from crm_sheets.imports.mapping import FIELD_FALLBACK, home_table
 from crm_sheets.model.schema import Field
 from crm_sheets.model.tables import Table, Tables
 from crm_sheets.model.values import as_text
@@ -49,11 +50,12 @@ def export_workbook(path: str | Path, to: str, directory: str | Path) -> ExportR
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     report = ExportReport(str(path), to, str(out))
-    for name in TABLES:
-        if name not in tables:
+    for kind in TABLES:
+        name = home_table(kind, tables.schema)
+        if name not in tables or name in {f["table"] for f in report.files}:
             continue
-        headers, rows = export_rows(tables, name, to)
-        file = out / (FILE_NAMES.get(to, {}).get(name) or f"{name}.csv")
+        headers, rows = export_rows(tables, name, to, kind)
+        file = out / (FILE_NAMES[to][kind] if to in FILE_NAMES else f"{name}.csv")
         with file.open("w", encoding="utf-8-sig", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(headers)
@@ -98,15 +100,21 @@ def _source_id(t: Table, rid: str, vendor: str) -> str:
     return rid
 
 
-def export_rows(tables: Tables, name: str, to: str) -> tuple[list[str], list[list[str]]]:
+def export_rows(tables: Tables, name: str, to: str, kind: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of table ``name`` in the format ``to``; ``kind`` is the vendor object it is
+    exported as (the services template's clients go out as accounts)."""
     t = tables[name]
+    kind = kind or name
     lang = tables.lang or "en"
     fields = [f for f in t.schema.fields if f.type != "id" and not f.owned_by_job and f.name in t.df.columns]
     if to == "csv":
         headers = ["ID"] + [f.header(lang) for f in fields]
         rows = [[rid] + [_cell(f, t.df.at[rid, f.name], tables) for f in fields] for rid in t.df.index]
         return headers, rows
-    names = V.export_headers(to, name)
+    names = V.export_headers(to, kind)
+    for ours, theirs in FIELD_FALLBACK.items():  # client links are account links for the vendor
+        if f"link:{ours}" in names:
+            names.setdefault(f"link:{theirs}", names[f"link:{ours}"])
     columns: list[tuple[str, Any]] = [(names.get("ext", "Id"), ("ext", None))]
     for f in fields:
         if f.name == "external_id":  # where the record came from first, kept through other systems

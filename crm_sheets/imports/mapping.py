@@ -69,6 +69,8 @@ def custom_name(title: str) -> str:
 def map_file(f: SourceFile, schema: Schema, source: str = "auto", table: str | None = None, lang: str = "en") -> FileMap:
     vendor = source if source != "auto" else (V.detect_vendor(f.headers) or "csv")
     fm = FileMap(f, vendor)
+    if table is not None and table not in schema.tables and schema.find_table(table) is not None:
+        table = schema.find_table(table).name
     if table is not None and table not in schema.tables:
         fm.problem = f"the workbook's template has no table {table!r}"
         return fm
@@ -99,7 +101,30 @@ def _entity(table: str) -> str:
     return {v: k for k, v in V.PIPEDRIVE_ENTITIES.items()}.get(table, "")
 
 
+# Templates without accounts or contacts: the services template's clients, the personal template's people.
+TABLE_FALLBACK = {"accounts": ("clients",), "contacts": ("people",), "leads": ("people",)}
+FIELD_FALLBACK = {"account": "client"}
+
+
+def home_table(table: str, schema: Schema) -> str:
+    """Where a vendor's object goes in this template (Account: accounts, or clients in the services template)."""
+    if table in schema.tables:
+        return table
+    return next((alt for alt in TABLE_FALLBACK.get(table, ()) if alt in schema.tables), table)
+
+
+def _rehome(target: Target | None, schema: Schema, t) -> Target | None:
+    if target is None or t is None:
+        return target
+    name = target.field
+    if name and not t.has_field(name) and t.has_field(FIELD_FALLBACK.get(name, "")):
+        name = FIELD_FALLBACK[name]
+    table = home_table(target.table, schema) if target.table else ""
+    return Target(target.kind, name, table, target.by)
+
+
 def _vendor_part(f: SourceFile, schema: Schema, vendor: str, table: str, lang: str, entity: str = "") -> Part:
+    source_table, table = table, home_table(table, schema)
     part = Part(table)
     t = schema.tables.get(table)
     unknown = []
@@ -108,7 +133,7 @@ def _vendor_part(f: SourceFile, schema: Schema, vendor: str, table: str, lang: s
             continue
         if entity and not h.lower().startswith(entity + " - "):
             continue
-        target = V.vendor_target(vendor, table, h)
+        target = _rehome(V.vendor_target(vendor, source_table, h), schema, t)
         if target is not None and t is not None and target.field and target.kind in ("field", "alt", "link") \
                 and not t.has_field(target.field):
             target = None  # a field this template lacks (services has no deals): the column stays as a custom field

@@ -356,16 +356,16 @@ class Planner:
                 missing.pop(fname, None)
             else:
                 missing.setdefault(fname, (target, by, raw, header))
-        for target in ("accounts", "contacts"):  # Pipedrive: the organization and person of the same row
-            fname = {"accounts": "account", "contacts": "contact"}[target]
-            other = r.row.get(target)
+        for target, fname in (("accounts", "account"), ("clients", "client"), ("contacts", "contact")):
+            other = r.row.get(target)  # Pipedrive: the organization and person of the same row
             if not other_tables and other is not None and other is not r and other.id and fname not in r.values \
                     and self.tables[r.table].schema.has_field(fname):
                 r.values[fname] = other.id
                 missing.pop(fname, None)
         for fname, (target, by, raw, header) in missing.items():
             what = {"id": "source ID", "key": "name"}.get(by, "ID or name")
-            single = {"accounts": "account", "contacts": "contact", "leads": "lead", "deals": "deal"}.get(target, target)
+            single = {"accounts": "account", "clients": "client", "contacts": "contact", "leads": "lead", "deals": "deal",
+                      "people": "person"}.get(target, target)
             self.plan.problems.append(Problem(
                 r.file, r.line, header, _text(raw), f"no {single} of the import or the workbook has this {what}",
                 f"import the {single} file in the same call (or add the {single}) and import again; the link was left empty"))

@@ -202,13 +202,15 @@ def salesforce_table(headers: list[str], stem: str) -> str | None:
 
 
 def hubspot_table(headers: list[str], stem: str) -> str:
-    keys = _keys(headers)
+    """HubSpot names its export files after the object (hubspot-crm-exports-all-companies-...); else the headers say."""
+    keys, name = _keys(headers), normalize_header(stem)
     if {"dealname", "dealstage"} & keys:
         return "deals"
-    if "companyname" in keys and not {"firstname", "lastname", "email"} & keys:
+    for word, table in (("compan", "accounts"), ("deal", "deals"), ("lead", "leads"), ("contact", "contacts")):
+        if word in name:
+            return table
+    if "companyname" in keys and not {"firstname", "lastname"} & keys:
         return "accounts"
-    if "lead" in normalize_header(stem):
-        return "leads"
     return "contacts"
 
 
