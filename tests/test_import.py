@@ -408,3 +408,20 @@ def test_the_services_template_takes_companies_as_clients(tmp_path):
     import_files(fresh, [f["file"] for f in out.files], now=NOW, time_zone=TZ, template="services")
     again = tables_of(fresh)
     assert by_ext(again["contacts"], "hubspot:901")["client"] == by_ext(again["clients"], "hubspot:5502").name
+
+
+SF_REPORT = """Lead ID,First Name,Last Name,Title,Company / Account,Lead Source,Lead Status,Lead Owner,Created Date,Email
+00Q5g00000L9z9zEAB,Ana,Lopez,CEO,Tortilla SA,Web,Working - Contacted,Bob Smith,2024-02-01,ana@tortilla.es
+"""
+
+
+def test_a_salesforce_report_export_with_labels_goes_through_the_mapping_and_keeps_its_ids(workbook, tmp_path):
+    source = write(tmp_path, "report1712345678.csv", SF_REPORT)
+    report = import_files(workbook, [source], table="leads", now=NOW, time_zone=TZ)
+    assert report.files[0]["vendor"] == "csv"
+    lead = tables_of(workbook)["leads"].df.iloc[0]
+    assert (lead["first_name"], lead["email"], lead["status"], lead["source"], lead["owner"]) == (
+        "Ana", "ana@tortilla.es", "contacted", "web_form", "Bob Smith")
+    assert lead["external_id"] == "csv:00Q5g00000L9z9zEAB" and lead["company"] == "Tortilla SA"
+    again = import_files(workbook, [source], table="leads", now=NOW, time_zone=TZ)
+    assert not again.written and again.counts["leads"].unchanged == 1

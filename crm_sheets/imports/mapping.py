@@ -216,7 +216,36 @@ def _engine_part(f: SourceFile, schema: Schema, table: str | None, lang: str) ->
         if h and j not in part.columns:
             part.columns[j] = Target("custom")
     _full_names(part, f, schema)
+    _ids(part, f, schema)
     return part
+
+
+_OWN_IDS = {"leads": ("lead id",), "contacts": ("contact id", "person id"), "people": ("contact id", "person id"),
+            "accounts": ("account id", "company id", "organization id", "organisation id", "org id"),
+            "clients": ("client id", "account id", "company id"), "deals": ("opportunity id", "deal id")}
+_LINK_IDS = {"account id": "accounts", "company id": "accounts", "organization id": "accounts", "client id": "clients",
+             "contact id": "contacts", "person id": "contacts"}
+
+
+def _ids(part: Part, f: SourceFile, schema: Schema) -> None:
+    """A report export's "Lead ID" is the record's source ID; its "Account ID" a link to the account (by ID)."""
+    t = schema.tables[part.table]
+    own = {normalize_header(x) for x in ("id", "record id", *_OWN_IDS.get(part.table, ()))}
+    links = {normalize_header(k): v for k, v in _LINK_IDS.items()}
+    taken = {x.field for x in part.columns.values() if x.field}
+    has_ext = any(x.kind == "ext" for x in part.columns.values())
+    for j, target in sorted(part.columns.items()):
+        key = normalize_header(f.headers[j])
+        if target.kind != "custom":
+            continue
+        if key in own and not has_ext:
+            part.columns[j] = V.EXT
+            has_ext = True
+        elif key in links:
+            ref = next((x for x in t.fields if x.type == "reference" and x.reference == links[key]), None)
+            if ref is not None and ref.name not in taken:
+                part.columns[j] = V.link(ref.name, ref.reference, "id")
+                taken.add(ref.name)
 
 
 _FULL_NAME = {normalize_header(x) for x in ("name", "full name", "contact name", "lead name", "person name", "nom complet",
