@@ -246,12 +246,13 @@ def test_a_pipedrive_deals_export_makes_the_organization_person_and_deal_of_each
 def test_a_person_without_email_is_matched_by_the_dedupe_rules(workbook, tmp_path):
     first = "Id,FirstName,LastName,Company,Phone,Email,Status\n00Q1,Claire,Martin,Initech,+33 1 23 45 67 89,claire@initech.fr,Open\n"
     import_files(workbook, [write(tmp_path, "Lead.csv", first)], now=NOW, time_zone=TZ)
-    other = ("Record ID,First Name,Last Name,Company Name,Phone Number,Email,Lead Status\n"
-             "77,Claire,Martin,Initech,+33 1 23 45 67 89,,Connected\n")
+    other = ("Record ID,First Name,Last Name,Company Name,Phone Number,Email,Lead Status,Job Title\n"
+             "77,Claire,Martin,Initech,+33 1 23 45 67 89,,Connected,Buyer\n")
     report = import_files(workbook, [write(tmp_path, "leads-hubspot.csv", other)], now=NOW, time_zone=TZ)
     assert (report.counts["leads"].created, report.counts["leads"].updated) == (0, 1)
     leads = tables_of(workbook)["leads"].df
-    assert len(leads) == 1 and leads.iloc[0]["status"] == "contacted"
+    assert len(leads) == 1 and leads.iloc[0]["job_title"] == "Buyer"  # a likely match fills what was empty...
+    assert leads.iloc[0]["status"] == "new" and leads.iloc[0]["external_id"] == "salesforce:00Q1"  # ...and keeps the rest
 
 
 def test_csv_files_in_windows_1252_with_semicolons_and_utf8_with_bom_and_tabs_are_read(tmp_path):
@@ -425,3 +426,10 @@ def test_a_salesforce_report_export_with_labels_goes_through_the_mapping_and_kee
     assert lead["external_id"] == "csv:00Q5g00000L9z9zEAB" and lead["company"] == "Tortilla SA"
     again = import_files(workbook, [source], table="leads", now=NOW, time_zone=TZ)
     assert not again.written and again.counts["leads"].unchanged == 1
+
+
+def test_a_column_without_a_header_is_kept_under_its_letter(workbook, tmp_path):
+    text = "Email,First Name,Last Name,\nzoe@example.com,Zoe,Adams,met at the fair\n"
+    report = import_files(workbook, [write(tmp_path, "list.csv", text)], table="leads", now=NOW, time_zone=TZ)
+    assert ("leads", "column_d", "Column D") in report.custom_fields
+    assert tables_of(workbook)["leads"].df.iloc[0]["column_d"] == "met at the fair"

@@ -86,6 +86,7 @@ class Rec:
     row: dict[str, "Rec"] = field(default_factory=dict)  # the records of the same row (Pipedrive), by table
     id: str = ""
     new: bool = False
+    fill_only: bool = False  # found by the dedupe rules or holding another system's record: fills blanks only
 
 
 def _text(raw: Any) -> str:
@@ -412,6 +413,7 @@ class Planner:
             found = self._dedupe(table, unmatched)
             for r in unmatched:
                 if r in found:
+                    r.fill_only = True  # a likely match, not a sure one: it never overwrites what is there
                     self._take(r, found[r])
             unmatched = [r for r in unmatched if not r.id]
         for r in unmatched:
@@ -482,6 +484,9 @@ class Planner:
 
     def _take(self, r: Rec, rid: str) -> None:
         r.id = rid
+        kept = self._old(r.table, rid, EXTERNAL_ID) if rid in self.tables[r.table].df.index else None
+        if r.ext and not _blank(kept) and _text(kept) != r.ext:
+            r.fill_only = True  # the record came from another system first: this one fills what it lacks
         if rid in self.first_line and self.first_line[rid] is not r:
             first = self.first_line[rid]
             if rid in self.new.get(r.table, {}):
@@ -556,8 +561,8 @@ class Planner:
         changed = False
         for k, v in values.items():
             old = self._old(r.table, r.id, k)
-            if k == EXTERNAL_ID and not _blank(old):
-                continue  # matched by email or name: the record keeps the ID of where it came from first
+            if (k == EXTERNAL_ID or r.fill_only) and not _blank(old):
+                continue  # the record keeps the ID of where it came from first, and its values when not surely it
             if _same(fields[k], old, v):
                 continue
             self.plan.changes.updates.append(CellUpdate(r.table, r.id, k, v, before=_plain_value(old), reason="import"))

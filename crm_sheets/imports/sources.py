@@ -82,7 +82,20 @@ def read_csv(path: Path) -> SourceFile:
             continue
         if any(c.strip() for c in row):
             out.rows.append((line, row))
-    return out
+    return _name_blank_headers(out)
+
+
+def _name_blank_headers(f: SourceFile) -> SourceFile:
+    """A column with values but no header (or cells past the last header) is named by its letter: never dropped."""
+    from crm_sheets.model.tables import column_letter
+
+    width = max([len(f.headers), *(len(cells) for _line, cells in f.rows)])
+    headers = f.headers + [""] * (width - len(f.headers))
+    for j, h in enumerate(headers):
+        if not h and any(j < len(cells) and not is_empty(cells[j]) and str(cells[j]).strip() for _line, cells in f.rows):
+            headers[j] = f"Column {column_letter(j)}"
+    f.headers = headers
+    return f
 
 
 def read_xlsx(path: Path) -> list[SourceFile]:
@@ -104,7 +117,7 @@ def read_xlsx(path: Path) -> list[SourceFile]:
         for r, row in enumerate(grid[h + 1:], start=h + 2):
             if any(not is_empty(c) for c in row):
                 f.rows.append((r, list(row)))
-        out.append(f)
+        out.append(_name_blank_headers(f))
     return out
 
 
