@@ -433,3 +433,12 @@ def test_a_column_without_a_header_is_kept_under_its_letter(workbook, tmp_path):
     report = import_files(workbook, [write(tmp_path, "list.csv", text)], table="leads", now=NOW, time_zone=TZ)
     assert ("leads", "column_d", "Column D") in report.custom_fields
     assert tables_of(workbook)["leads"].df.iloc[0]["column_d"] == "met at the fair"
+
+
+def test_a_company_name_that_looks_like_a_domain_still_links_by_name(workbook, tmp_path):
+    accounts = "Record ID,Company name,Company Domain Name\n1,Startup.io,\n"
+    contacts = "Record ID,First Name,Last Name,Email,Associated Company\n2,Bob,Smith,bob@mail.example,Startup.io\n"
+    import_files(workbook, [write(tmp_path, "companies.csv", accounts), write(tmp_path, "contacts.csv", contacts)],
+                 now=NOW, time_zone=TZ)
+    tables = tables_of(workbook)
+    assert by_ext(tables["contacts"], "hubspot:2")["account"] == by_ext(tables["accounts"], "hubspot:1").name

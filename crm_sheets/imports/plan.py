@@ -386,8 +386,8 @@ class Planner:
                 return None
         keys = self.by_key.get(table, {})
         if table in ("accounts", "clients"):
-            return keys.get(("domain", domain(text))) if domain(text) and " " not in text else None \
-                or keys.get(("name", company_key(text)))
+            d = domain(text) if " " not in text.strip() else ""  # "initrode.com" is a domain, "Acme Inc." a name
+            return (keys.get(("domain", d)) if d else None) or keys.get(("name", company_key(text)))
         if table in PEOPLE:
             return keys.get(("email", text.casefold())) or keys.get(("person", fold(text)))
         if table == "deals":
