@@ -442,3 +442,11 @@ def test_a_company_name_that_looks_like_a_domain_still_links_by_name(workbook, t
                  now=NOW, time_zone=TZ)
     tables = tables_of(workbook)
     assert by_ext(tables["contacts"], "hubspot:2")["account"] == by_ext(tables["accounts"], "hubspot:1").name
+
+
+def test_the_personal_template_takes_contacts_as_people_with_their_company_name(tmp_path):
+    book = new_workbook(tmp_path / "personal.xlsx", template="personal")
+    report = import_files(book, [write(tmp_path, "hubspot-contacts.csv", HS_CONTACTS)], now=NOW, time_zone=TZ)
+    assert report.files[0]["tables"] == ["people"] and not report.problems
+    art = by_ext(tables_of(book)["people"], "hubspot:901")
+    assert (art["first_name"], art["company"], art["contact_owner"]) == ("Art", "Vandelay Industries", "Dana Scully")

@@ -119,6 +119,9 @@ def _rehome(target: Target | None, schema: Schema, t) -> Target | None:
     name = target.field
     if name and not t.has_field(name) and t.has_field(FIELD_FALLBACK.get(name, "")):
         name = FIELD_FALLBACK[name]
+    if target.kind == "link" and target.by == "key" and target.table == "accounts" and not t.has_field(name) \
+            and t.has_field("company"):
+        return V.F("company")  # a table without accounts (the personal template's people) keeps the company's name
     table = home_table(target.table, schema) if target.table else ""
     return Target(target.kind, name, table, target.by)
 

@@ -157,6 +157,8 @@ def records(maps: list[FileMap]) -> list[Rec]:
                     elif target.field not in rec.values:
                         rec.values[target.field] = raw
                         rec.columns[target.field] = header
+                    elif _text(raw) != _text(rec.values[target.field]):
+                        _custom(rec, fm, header, raw)  # a second column for the field, saying otherwise: kept too
                 _finish(rec)
                 row[part.table] = rec
                 out.append(rec)
