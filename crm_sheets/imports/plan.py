@@ -229,6 +229,8 @@ class Planner:
         self._column_cache: dict[str, tuple[dict[str, Any], dict[str, int]]] = {}
         self._lookups: dict[str, dict[str, str]] = {}
         self._stage_cache: tuple | None = None
+        self._team: tuple[set[str], dict[str, str]] | None = None
+        self._owners_noted: set[str] = set()
         self._index()
 
     # -- indexes of the workbook's records
@@ -678,10 +680,19 @@ class Planner:
 
     def _owner(self, text: str) -> str:
         team = self.tables.get("team")
-        if "@" in text and team is not None and "email" in team.df.columns and "name" in team.df.columns:
-            for name, email in zip(team.df["name"], team.df["email"]):
-                if not _blank(email) and _text(email).casefold() == text.casefold() and not _blank(name):
-                    return _text(name)
+        if team is None or "name" not in team.df.columns:
+            return text
+        if self._team is None:
+            names = [_text(n) for n in team.df["name"] if not _blank(n)]
+            emails = {_text(e).casefold(): _text(n) for n, e in zip(team.df["name"], team.df.get("email", [])) if not _blank(e) and not _blank(n)}
+            self._team = ({n.casefold() for n in names}, emails)
+        names, emails = self._team
+        if text.casefold() in emails:
+            return emails[text.casefold()]
+        if text.casefold() not in names and text.casefold() not in self._owners_noted:
+            self._owners_noted.add(text.casefold())
+            self.plan.notes.append(f"owner {text!r} is not a name in Team: add the person to the Team sheet (with the "
+                                   "same Name), or replace it in the Owner columns")
         return text
 
     # -- the change set
