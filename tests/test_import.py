@@ -451,3 +451,11 @@ def test_the_personal_template_takes_contacts_as_people_with_their_company_name(
     assert report.files[0]["tables"] == ["people"] and not report.problems
     art = by_ext(tables_of(book)["people"], "hubspot:901")
     assert (art["first_name"], art["company"], art["contact_owner"]) == ("Art", "Vandelay Industries", "Dana Scully")
+
+
+def test_a_dry_run_into_a_workbook_not_made_yet_makes_nothing_and_says_what_would_come(salesforce, tmp_path):
+    path = tmp_path / "later.xlsx"
+    report = import_files(path, salesforce, dry_run=True, now=NOW, time_zone=TZ)
+    assert not path.exists() and not list(tmp_path.glob("*.xlsx")) and not report.written
+    assert report.counts["deals"].created == 3 and ("accounts", "region", "Region") in report.custom_fields
+    assert any("Id. Decision Makers" in n for n in report.notes)

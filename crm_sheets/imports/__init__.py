@@ -141,8 +141,8 @@ def _empty_tables(template: str):
     from crm_sheets.model.tables import Table, Tables, empty_frame
 
     schema = load_schema(template)
-    tables = {t.name: Table(t, empty_frame(t), sheet=t.sheet_name()) for t in schema.tables.values()
-              if t.kind == "data" and t.id_prefix}
+    # every table but Stages, whose rows the plan then takes from the template (as a new workbook has them)
+    tables = {t.name: Table(t, empty_frame(t), sheet=t.sheet_name()) for t in schema.tables.values() if t.name != "stages"}
     return Tables(schema=schema, tables=tables)
 
 

@@ -672,10 +672,9 @@ class Planner:
         if fold_option(text) not in self.stages_added:
             order = top + len(self.stages_added) + 1
             self.stages_added[fold_option(text)] = text
-            if "stages" in self.tables:
-                self.plan.changes.appends.append(RowAppend("stages", "", {"stage": text, "order": order, "won": sense == "won",
-                                                                          "lost": sense == "lost"}))
-                self.plan.notes.append(f"stage {text!r} joins the Stages sheet with its win probability left blank: fill it in")
+            self.plan.changes.appends.append(RowAppend("stages", "", {"stage": text, "order": order, "won": sense == "won",
+                                                                      "lost": sense == "lost"}))
+            self.plan.notes.append(f"stage {text!r} joins the Stages sheet with its win probability left blank: fill it in")
         return self.stages_added[fold_option(text)]
 
     def _owner(self, text: str) -> str:
