@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 from typing import Any
@@ -98,7 +99,12 @@ def _text(raw: Any) -> str:
 
 
 def _unguard(text: str) -> str:
-    return _GUARD.sub("", text)
+    return _GUARD.sub("", text) if text[:1] == "'" else text
+
+
+@lru_cache(maxsize=8192)
+def _title_key(title: str) -> str:
+    return normalize_header(title)
 
 
 def company_key(name: str) -> str:
@@ -535,7 +541,7 @@ class Planner:
         values: dict[str, Any] = {}
         for k, raw in r.values.items():
             if isinstance(k, tuple):
-                name = self.customs.get((r.table, normalize_header(k[1])))
+                name = self.customs.get((r.table, _title_key(k[1])))
                 if name is None:
                     continue
                 f = fields[name]
@@ -729,6 +735,8 @@ def _plain_value(v: Any) -> Any:
 
 def _same(f: Field, old: Any, new: Any) -> bool:
     """Whether the workbook already holds the imported value, at the precision its column keeps."""
+    if type(old) is type(new) and old == new and f.type not in ("date", "datetime"):
+        return True  # the common case of a re-import, decided without the checks below
     if _blank(old):
         return _blank(new)
     old = _plain_value(old)
