@@ -301,6 +301,45 @@ def adopt_cmd(path: Path, template: str | None, dry_run: bool, as_json: bool) ->
     _render_adopt(report)
 
 
+@cli.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--from", "source", type=click.Choice(["auto", "salesforce", "hubspot", "pipedrive", "csv"]), default="auto",
+              show_default=True, help="Whose export the files are (auto: told by their headers).")
+@click.option("--table", default=None, help="Import every file into this table (leads, contacts, accounts, deals...).")
+@click.option("--time-zone", "time_zone", default=None, metavar="ZONE", help="The team's time zone for date-times with an offset (default: Settings time_zone, else this computer's).")
+@click.option("--dry-run", "dry_run", is_flag=True, help="Show what would be created and updated; write nothing.")
+@job_options
+def import_cmd(path: Path, sources: tuple[Path, ...], source: str, table: str | None, time_zone: str | None,
+               dry_run: bool, as_json: bool, now: datetime | None) -> None:
+    """Import CRM exports (Salesforce, HubSpot, Pipedrive, any CSV or .xlsx) into PATH; importing again updates in place."""
+    from crm_sheets.imports import import_files
+
+    report = import_files(path, list(sources), source=source, table=table, dry_run=dry_run, now=now, time_zone=time_zone)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
+    else:
+        _render_import(report)
+    sys.exit(EXIT_FINDINGS if report.problems else EXIT_OK)
+
+
+@cli.command("export")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--to", "to", type=click.Choice(["salesforce", "hubspot", "csv"]), required=True, help="Whose import format to write.")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
+def export_cmd(path: Path, to: str, directory: Path, as_json: bool) -> None:
+    """Export the accounts, contacts, leads and deals of PATH as CSV files for Salesforce, HubSpot or any tool."""
+    from crm_sheets.imports import export_workbook
+
+    report = export_workbook(path, to, directory)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
+        return
+    for f in report.files:
+        console.print(f"Wrote [bold]{f['file']}[/] ({f['table']}: {f['rows']} rows, {f['columns']} columns)")
+
+
 @cli.command()
 def templates() -> None:
     """List the workbook templates."""
@@ -488,6 +527,40 @@ def _render_adopt(report) -> None:
     elif report.written:
         console.print(f"Saved {report.path} with its Mapping sheet" + (f" (backup: {report.backup})" if report.backup else "")
                       + ". Correct the Table and Field columns there if a guess is wrong; every run follows it.")
+
+
+def _render_import(report) -> None:
+    if report.created_workbook:
+        console.print(f"Created [bold]{report.path}[/] from the sales template.")
+    files = RichTable(title=f"crm-sheets import into {report.path}", title_justify="left")
+    for col in ("file", "from", "table", "rows", "mapped", "custom fields"):
+        files.add_column(col, justify="right" if col in ("rows", "mapped", "custom fields") else "left")
+    for f in report.files:
+        files.add_row(f["file"], f["vendor"], ", ".join(f["tables"]) or f"not imported: {f['problem']}", str(f["rows"]),
+                      str(len(f["mapped"])), str(len(f["unmapped"])))
+    console.print(files)
+    counts = RichTable(show_header=True)
+    for col in ("table", "created", "updated", "unchanged", "skipped"):
+        counts.add_column(col, justify="left" if col == "table" else "right")
+    for name, c in report.counts.items():
+        counts.add_row(name, str(c.created), str(c.updated), str(c.unchanged), str(c.skipped))
+    console.print(counts)
+    for f in report.files:
+        if f["unmapped"]:
+            cols = ", ".join(u["column"] for u in f["unmapped"][:10]) + (", ..." if len(f["unmapped"]) > 10 else "")
+            console.print(f"  {f['file']}: kept as custom fields: {cols}", soft_wrap=True)
+    for p in report.skipped:
+        console.print(f"  [yellow]skipped[/] {p.message()}", soft_wrap=True)
+    for p in report.problems:
+        console.print(f"  [red]![/] {p.message()}", soft_wrap=True)
+    for note in report.notes:
+        console.print(f"  [yellow]![/] {note}", soft_wrap=True)
+    if report.dry_run:
+        console.print("Dry run: nothing was written.")
+    elif report.written:
+        console.print(f"Saved {report.path}" + (f" (backup: {report.backup})" if report.backup else "") + ".")
+    else:
+        console.print("Nothing to change: the workbook already holds these records.")
 
 
 def _render_upgrade(report) -> None:

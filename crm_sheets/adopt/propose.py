@@ -21,6 +21,7 @@ HEADER_SCAN_ROWS = 20  # title rows, notes and blank rows teams put above their 
 _EMAIL = re.compile(r"^\s*(mailto:)?[^@\s]+@[^@\s]+\.[a-z]{2,}\s*$", re.I)
 _PHONE = re.compile(r"^\s*\+?[\d\s().\-/]{7,}\s*$")
 _URL = re.compile(r"^\s*(https?://|www\.)\S+$", re.I)
+_DATE = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}([ T].*)?|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})\s*$")  # not a phone
 _FUZZY_CUTOFF = 88
 # Fields that say a sheet is this table (weight 3) rather than merely sharing a column with it (weight 1).
 _KEY_FIELDS = {"leads": {"status", "source", "company"}, "contacts": {"account", "job_title"},
@@ -114,7 +115,7 @@ def _kind(values: list[Any]) -> str | None:
         return None
     if _share(values, _EMAIL.match) >= 0.8:
         return "email"
-    if _share(values, lambda v: bool(_PHONE.match(v)) and 7 <= sum(ch.isdigit() for ch in v) <= 15) >= 0.8:
+    if _share(values, lambda v: bool(_PHONE.match(v)) and not _DATE.match(v) and 7 <= sum(ch.isdigit() for ch in v) <= 15) >= 0.8:
         return "phone"
     if _share(values, _URL.match) >= 0.8:
         return "website"
@@ -142,11 +143,13 @@ def _sniff(values: list[Any], t: TableSchema, free: set[str], choices: Mapping[s
     return fits[0] if len(fits) == 1 else None
 
 
-def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema, lang: str = "en") -> SheetMap | None:
-    """How one sheet's columns map onto one table (None when the sheet has no header row)."""
+def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema, lang: str = "en",
+              header: int | None = None) -> SheetMap | None:
+    """How one sheet's columns map onto one table (None when the sheet has no header row). ``header``: the
+    0-based header row when the caller knows it (an export file's first line), else it is found."""
     from rapidfuzz import fuzz, process
 
-    h = header_row(grid)
+    h = header_row(grid) if header is None else header
     if h is None:
         return None
     lookup = _lookup(t, lang)
