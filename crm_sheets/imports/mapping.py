@@ -261,9 +261,13 @@ def _full_names(part: Part, f: SourceFile, schema: Schema) -> None:
     if t.has_field("name") or not t.has_field("last_name"):
         return
     taken = {x.field for x in part.columns.values() if x.field}
-    if {"first_name", "last_name"} & taken or any(x.kind == "full_name" for x in part.columns.values()):
+    if "first_name" in taken or any(x.kind == "full_name" for x in part.columns.values()):
         return
     for j, target in part.columns.items():
-        if target.kind == "custom" and normalize_header(f.headers[j]) in _FULL_NAME:
+        whole = normalize_header(f.headers[j]) in _FULL_NAME
+        # adopt's engine reads a whole-name column as the last name (no row lost); an import splits it
+        if whole and (target.kind == "custom" or target.field == "last_name"):
             part.columns[j] = Target("full_name")
+            return
+        if target.field == "last_name":
             return
