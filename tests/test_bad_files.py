@@ -181,6 +181,34 @@ def test_a_stray_cell_far_from_the_table_is_not_a_lead_and_is_named(pristine, tm
     assert any(f"Leads!{ref}" in note and "not read" in note for note in tables.notes), tables.notes
 
 
+@pytest.mark.parametrize("cell", [
+    b'<c foo=">" r="XFD1048576" t="inlineStr"><is><t>stray</t></is></c>',  # '>' in a value before r
+    b"<c foo=' r=\"A1\"' r=\"XFD1048576\" t=\"inlineStr\"><is><t>stray</t></is></c>",  # a fake r in a value
+    b'<c  r = "XFD1048576"  t="inlineStr"><is><t>stray</t></is></c>',  # spaces around =
+])
+def test_a_far_cell_hidden_behind_odd_attributes_is_still_found(pristine, tmp_path, cell):
+    def change(data: bytes) -> bytes:
+        return data.replace(b"</sheetData>", b'<row r="1048576">' + cell + b"</row></sheetData>", 1)
+
+    bad = rewrite_part(pristine, tmp_path / "odd.xlsx", sheet_part(pristine, "Leads"), change)
+    tables = read_workbook(bad)
+    assert len(tables["leads"].df) == LEADS
+    assert any("Leads!XFD1048576" in note for note in tables.notes), tables.notes
+
+
+def test_cells_without_references_count_from_the_cell_before_them(pristine, tmp_path):
+    # A row of 20,000 cells without r attributes placed after a far row: calamine places them one after the other
+    cells = b'<c t="inlineStr"><is><t>x</t></is></c>' * 20_000
+
+    def change(data: bytes) -> bytes:
+        return data.replace(b"</sheetData>", b'<row r="1048576">' + cells + b"</row></sheetData>", 1)
+
+    bad = rewrite_part(pristine, tmp_path / "rless.xlsx", sheet_part(pristine, "Leads"), change)
+    tables = read_workbook(bad)
+    assert len(tables["leads"].df) == LEADS
+    assert any("Leads!A1048576" in note and "20,000 cells" in note for note in tables.notes), tables.notes
+
+
 def test_a_cell_far_right_on_a_short_sheet_is_read_as_it_is_cheap_and_is_no_field(pristine, tmp_path):
     # 52 rows x 16,384 columns is under a million cells: read as it is, and a column without a header is no field
     bad = rewrite_part(pristine, tmp_path / "right.xlsx", sheet_part(pristine, "Leads"), add_cell("XFD2", 2))

@@ -16,10 +16,11 @@ from pathlib import Path
 from crm_sheets.model.tables import column_letter
 
 # A grid may always hold this many cells (≈130 MB in the reader), or this many times the cells
-# the sheet really has; never more than MAX_GRID. 300,000 leads × 30 columns is 9 million.
+# the sheet really has; beyond that the far-away cells are left out, and a sheet still over MAX_GRID
+# (≈650 MB in the reader) is refused. 300,000 leads × 30 columns is 9 million cells.
 MIN_GRID = 4_000_000
 DENSITY = 4
-MAX_GRID = 40_000_000
+MAX_GRID = 20_000_000
 # A row more than ROW_SLACK rows (plus twice the rows above it) below the rows above it, or a column
 # as far right of the columns before it, is not part of the sheet's table.
 ROW_SLACK = 1000
@@ -32,24 +33,41 @@ _CHUNK = 1 << 20
 _CARRY_LIMIT = 1 << 16  # a tag longer than this is not a row or a cell tag we need to see whole
 # A row tag with its r attribute when present; a cell tag with the letters of its reference. The
 # namespace prefix (usually none) is written into the pattern: an optional prefix group would make
-# the regex engine try it at every '<' of a 100 MB sheet.
+# the regex engine try it at every '<' of a 100 MB sheet. The attributes before r are matched with
+# their quoted values: a value may hold '>' or ' r="A1"', which must neither hide nor fake the real
+# r attribute (the fast reader reads attributes properly).
 _ROOT = re.compile(rb'<([\w.-]+:)?worksheet\b')
+_ATTRS_BEFORE_R = rb'(?:\s+(?!r\s*=)[\w:.-]+\s*=\s*(?:"[^"]*"|\'[^\']*\'))*'
+_ATTRS = rb'((?:\s+[\w:.-]+\s*=\s*(?:"[^"]*"|\'[^\']*\'))*)\s*'
+_ATTR = re.compile(rb'([\w:.-]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
+_REF = re.compile(rb'\$?([A-Za-z]{0,4})\$?(\d{0,9})$')
+_HAS_VALUE = re.compile(rb'<(?:[\w.-]+:)?(?:v|is|f)\b')
+_SHEET_DATA = re.compile(rb'<(?:[\w.-]+:)?sheetData\b[^>]*?(?:/>|>)')
+_SHEET_DATA_END = re.compile(rb'</(?:[\w.-]+:)?sheetData\s*>')
 
 
 def _tag_patterns(prefix: bytes) -> tuple[re.Pattern, re.Pattern]:
     p = re.escape(prefix)
-    row = re.compile(rb'<' + p + rb'row(?=[\s/>])(?:[^>]*?\sr\s*=\s*["\'](\d{1,9}))?')
-    cell = re.compile(rb'<' + p + rb'c(?=[\s/>])(?:[^>]*?\sr\s*=\s*["\']\$?([A-Za-z]{1,4})\$?\d)?')
+    row = re.compile(rb'<' + p + rb'row(?=[\s/>])(?:' + _ATTRS_BEFORE_R + rb'\s+r\s*=\s*["\'](\d{1,9}))?')
+    cell = re.compile(rb'<' + p + rb'c(?=[\s/>])(?:' + _ATTRS_BEFORE_R + rb'\s+r\s*=\s*["\']\$?([A-Za-z]{1,4}))?')
     return row, cell
 
 
-# Whole elements, for the slow path that rewrites a sheet without its far-away cells.
-_ROW_ELEMENT = re.compile(rb'<((?:[\w.-]+:)?)row\b([^>]*?)(?:/>|>(.*?)</(?:[\w.-]+:)?row\s*>)', re.S)
-_CELL_ELEMENT = re.compile(rb'<(?:[\w.-]+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:[\w.-]+:)?c\s*>)', re.S)
-_R_ATTR = re.compile(rb'\sr\s*=\s*["\']\$?([A-Za-z]{0,4})\$?(\d{0,9})["\']')
-_HAS_VALUE = re.compile(rb'<(?:[\w.-]+:)?(?:v|is|f)\b')
-_SHEET_DATA = re.compile(rb'<(?:[\w.-]+:)?sheetData\b[^>]*?(?:/>|>)')
-_SHEET_DATA_END = re.compile(rb'</(?:[\w.-]+:)?sheetData\s*>')
+def _element_patterns(prefix: bytes) -> tuple[re.Pattern, re.Pattern]:
+    """Whole row and cell elements (attributes, content), for the slow path that rewrites a sheet."""
+    p = re.escape(prefix)
+    row = re.compile(rb'<' + p + rb'row(?=[\s/>])' + _ATTRS + rb'(?:/>|>(.*?)</' + p + rb'row\s*>)', re.S)
+    cell = re.compile(rb'<' + p + rb'c(?=[\s/>])' + _ATTRS + rb'(?:/>|>(.*?)</' + p + rb'c\s*>)', re.S)
+    return row, cell
+
+
+def _r_attr(attrs: bytes | None) -> tuple[bytes, bytes] | None:
+    """(column letters, row digits) of the r attribute among these attributes, or None."""
+    for m in _ATTR.finditer(attrs or b""):
+        if m.group(1) == b"r":
+            ref = _REF.match(m.group(2) if m.group(2) is not None else m.group(3))
+            return (ref.group(1), ref.group(2)) if ref else (b"", b"")
+    return None
 
 
 @dataclass
@@ -155,19 +173,21 @@ def trim(xml: bytes, sheet: str) -> Trimmed:
     tail = _SHEET_DATA_END.search(xml, head.end())
     body_end = tail.start() if tail else len(xml)
     body = xml[head.end(): body_end]
+    root = _ROOT.search(xml[:1 << 16])
+    row_element, cell_element = _element_patterns(root.group(1) or b"" if root else b"")
 
     # Pass 1: where each row and each cell holding a value is.
     rows: list[tuple[int, int, int, list[tuple[int, int, int, bool]]]] = []  # (row, start, end, cells)
     row_no = 0
-    for m in _ROW_ELEMENT.finditer(body):
-        r = _R_ATTR.search(m.group(2) or b"")
-        row_no = int(r.group(2)) if r and r.group(2) else row_no + 1
+    for m in row_element.finditer(body):
+        r = _r_attr(m.group(1))
+        row_no = int(r[1]) if r and r[1] else row_no + 1
         cells = []
         col = 0
-        content = m.group(3) or b""
-        for c in _CELL_ELEMENT.finditer(content):
-            ref = _R_ATTR.search(c.group(1) or b"")
-            col = column_number(ref.group(1)) if ref and ref.group(1) else col + 1
+        content = m.group(2) or b""
+        for c in cell_element.finditer(content):
+            ref = _r_attr(c.group(1))
+            col = column_number(ref[0]) if ref and ref[0] else col + 1
             cells.append((col, c.start(), c.end(), bool(c.group(2) and _HAS_VALUE.search(c.group(2)))))
         rows.append((row_no, m.start(), m.end(), cells))
 
@@ -194,11 +214,11 @@ def trim(xml: bytes, sheet: str) -> Trimmed:
             continue
         element = body[start:end]
         if far:
-            m = _ROW_ELEMENT.match(element)
-            content_at = m.start(3)
+            m = row_element.match(element)
+            content_at = m.start(2)
             kept = bytearray(element[:content_at])
             at = 0
-            content = m.group(3)
+            content = m.group(2)
             for col, cs, ce, _v in cells:
                 kept += content[at:cs]
                 if col <= last_col:

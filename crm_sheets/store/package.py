@@ -92,6 +92,12 @@ class ContentTypes:
         return self.overrides.get(part) or self.defaults.get(part.rsplit(".", 1)[-1].lower())
 
 
+# What zipfile raises for a damaged package: bad headers, CRC, declared sizes, a compression method or
+# zip version it does not know (NotImplementedError), an encrypted member (RuntimeError).
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError,
+               struct.error, OverflowError)
+
+
 def parse_xml(data: bytes, where: str) -> Element:
     """Parse one XML part with DTDs and entities refused (billion laughs, XXE)."""
     try:
@@ -179,8 +185,8 @@ class Package:
             return self.zip.read(self.infos[part])
         except KeyError:
             raise NotAWorkbook(f"{self.path}: part {part} is missing", hint="the workbook is damaged; restore a backup") from None
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            raise NotAWorkbook(f"{self.path}: part {part} cannot be read ({exc})", hint="the workbook is damaged; restore a backup") from None
+        except _ZIP_ERRORS as exc:
+            raise DamagedWorkbook(f"{self.path}: part {part} cannot be read ({one_line(exc)})", hint=DAMAGED_HINT) from None
 
     def stream(self, part: str, size: int = 1 << 20) -> Iterator[bytes]:
         """A part's bytes, decompressed piece by piece (for worksheets too large to hold whole)."""
@@ -193,8 +199,8 @@ class Package:
                     if not chunk:
                         return
                     yield chunk
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            raise NotAWorkbook(f"{self.path}: part {part} cannot be read ({exc})", hint="the workbook is damaged; restore a backup") from None
+        except _ZIP_ERRORS as exc:
+            raise DamagedWorkbook(f"{self.path}: part {part} cannot be read ({one_line(exc)})", hint=DAMAGED_HINT) from None
 
     def xml(self, part: str) -> Element:
         return parse_xml(self.read(part), f"{self.path.name}:{part}")
@@ -252,8 +258,8 @@ def open_package(path: str | Path) -> Package:
                            hint="save it from Excel as an .xlsx workbook without a password")
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise NotAWorkbook(f"{path}: not an .xlsx workbook (not a zip package: {exc})",
+    except _ZIP_ERRORS as exc:
+        raise NotAWorkbook(f"{path}: not an .xlsx workbook (not a zip package: {one_line(exc)})",
                            hint="open it in Excel or LibreOffice and save it as .xlsx") from None
     try:
         check_zip(zf, path)
@@ -332,7 +338,7 @@ def part_problem(path: str | Path, part: str) -> str | None:
         return "the part is missing"
     except expat.ExpatError as exc:
         return f"not well-formed XML: {expat.errors.messages[exc.code]} at line {exc.lineno}, column {exc.offset + 1}"
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
+    except _ZIP_ERRORS as exc:
         return f"the zip member is broken ({one_line(exc)})"
 
 

@@ -26,7 +26,7 @@ from crm_sheets.model.schema import (
     available_templates, load_schema, normalize_header,
 )
 from crm_sheets.model.tables import Table, Tables, column_letter, dtype_for, format_id
-from crm_sheets.store.extent import MAX_GRID, read_part, scan_part, trim, trimmed_package
+from crm_sheets.store.extent import MAX_GRID, read_part, scan, scan_part, trim, trimmed_package
 from crm_sheets.store.package import DAMAGED_HINT, damaged, first_damaged_part, one_line, open_package
 from crm_sheets.model.values import (
     ReadContext, as_text, fold_option, is_empty, option_lookup, parse_checkbox, parse_column, parse_value,
@@ -234,10 +234,11 @@ class _Grids:
     def _parse_trimmed(self, sheet: str, part: str) -> tuple[list[list[Any]], list]:
         """A sheet whose cells reach far beyond its table: read from a copy without the far-away cells."""
         trimmed = trim(read_part(self.path, part), sheet)
-        if trimmed.last_row * trimmed.last_col > MAX_GRID:
+        left = scan(iter((trimmed.xml,)))  # what the fast reader will see, scanned again: the only guarantee that counts
+        if left.grid > MAX_GRID:
             raise DamagedWorkbook(
-                f"{self.path.name}: sheet {sheet!r} ({part}) has cells spread over {trimmed.last_row:,} rows and "
-                f"{trimmed.last_col:,} columns, too far apart to be read",
+                f"{self.path.name}: sheet {sheet!r} ({part}) has cells spread over {left.rows:,} rows and "
+                f"{left.cols:,} columns, too far apart to be read",
                 hint="delete the empty rows and columns between its table and the cells far below or right of it, and save again",
             )
         book = CalamineWorkbook.from_filelike(trimmed_package(self.path, part, trimmed.xml))
@@ -253,8 +254,8 @@ class _Grids:
         """One line per sheet whose far-away cells were left unread: where they are and what to do."""
         notes = []
         for sheet, (refs, count, last_row, last_col) in self._strays.items():
-            shown = ", ".join(f"{sheet}!{r}" for r in refs) + (f" and {count - len(refs)} more" if count > len(refs) else "")
-            notes.append(f"{shown}: {'a cell' if count == 1 else f'{count} cells'} far below or right of the table "
+            shown = ", ".join(f"{sheet}!{r}" for r in refs) + (f" and {count - len(refs):,} more" if count > len(refs) else "")
+            notes.append(f"{shown}: {'a cell' if count == 1 else f'{count:,} cells'} far below or right of the table "
                          f"(which ends near row {last_row:,}, column {last_col:,}) not read; "
                          "move what you need into the table and delete the rest")
         return notes
