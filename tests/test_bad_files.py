@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import shutil
 import struct
 import subprocess
@@ -207,6 +208,16 @@ def test_cells_without_references_count_from_the_cell_before_them(pristine, tmp_
     tables = read_workbook(bad)
     assert len(tables["leads"].df) == LEADS
     assert any("Leads!A1048576" in note and "20,000 cells" in note for note in tables.notes), tables.notes
+
+
+def test_check_lists_the_far_away_cell_it_did_not_read_as_a_warning(pristine, tmp_path):
+    bad = rewrite_part(pristine, tmp_path / "stray.xlsx", sheet_part(pristine, "Leads"), add_cell("XFD1048576", 1048576))
+    result = invoke("check", "--dry-run", "--json", str(bad))
+    assert result.exit_code in (0, 1), result.output
+    findings = [f for job in json.loads(result.output)["results"] for f in job["findings"]]
+    [far] = [f for f in findings if f["type"] == "cell-outside-table"]
+    assert far["cell"] == "Leads!XFD1048576" and far["table"] == "leads" and far["severity"] == "warning"
+    assert "ends near row 51, column AB" in far["message"] and "delete the rest" in far["message"]
 
 
 def test_a_cell_far_right_on_a_short_sheet_is_read_as_it_is_cheap_and_is_no_field(pristine, tmp_path):

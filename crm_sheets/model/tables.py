@@ -116,6 +116,7 @@ class Tables:
     source: str = ""  # where it was read from, for messages
     notes: list[str] = field(default_factory=list)  # what the reader had to assume (template recognised, sheet skipped)
     date1904: bool = False  # serial numbers count days from 1904 (the workbook's date system)
+    read_findings: list[Any] = field(default_factory=list)  # Findings the reader made (cells far outside a table); check reports them
 
     def __getitem__(self, name: str) -> Table:
         return self.tables[name]

@@ -25,7 +25,8 @@ from crm_sheets.model.schema import (
     FIELD_TYPES, LANGUAGES, Constraints, Field, ListSchema, Option, Schema, TableSchema,
     available_templates, load_schema, normalize_header,
 )
-from crm_sheets.model.tables import Table, Tables, column_letter, dtype_for, format_id
+from crm_sheets.model.findings import Finding
+from crm_sheets.model.tables import Table, Tables, column_letter, dtype_for, format_id, quote_sheet
 from crm_sheets.store.extent import MAX_GRID, read_part, scan, scan_part, trim, trimmed_package
 from crm_sheets.store.package import DAMAGED_HINT, damaged, first_damaged_part, one_line, open_package
 from crm_sheets.model.values import (
@@ -71,7 +72,10 @@ def _read(path: Path, schema: Schema | None) -> Tables:
         tables = _read_tables(path, schema, book, excel_tables, date1904, grids)
     finally:
         grids.close()
-    tables.notes.extend(grids.stray_notes())
+    for sheet, note, cell in grids.strays():
+        tables.notes.append(note)
+        owner = next((name for name, t in tables.tables.items() if t.sheet == sheet), sheet)
+        tables.read_findings.append(Finding("cell-outside-table", "warning", owner, None, None, None, note, cell=cell))
     return tables
 
 
@@ -250,15 +254,15 @@ class _Grids:
             self._strays[sheet] = (trimmed.strays, trimmed.stray_count, trimmed.last_row, trimmed.last_col)
         return parsed
 
-    def stray_notes(self) -> list[str]:
-        """One line per sheet whose far-away cells were left unread: where they are and what to do."""
-        notes = []
+    def strays(self) -> list[tuple[str, str, str]]:
+        """(sheet, message, first cell) per sheet whose far-away cells were left unread: where and what to do."""
+        out = []
         for sheet, (refs, count, last_row, last_col) in self._strays.items():
             shown = ", ".join(f"{sheet}!{r}" for r in refs) + (f" and {count - len(refs):,} more" if count > len(refs) else "")
-            notes.append(f"{shown}: {'a cell' if count == 1 else f'{count:,} cells'} far below or right of the table "
-                         f"(which ends near row {last_row:,}, column {last_col:,}) not read; "
-                         "move what you need into the table and delete the rest")
-        return notes
+            out.append((sheet, f"{shown}: {'a cell' if count == 1 else f'{count:,} cells'} far below or right of the table "
+                               f"(which ends near row {last_row:,}, column {column_letter(last_col - 1)}) not read; "
+                               "move what you need into the table and delete the rest", f"{quote_sheet(sheet)}!{refs[0]}"))
+        return out
 
     def close(self) -> None:
         if self._pool is not None:

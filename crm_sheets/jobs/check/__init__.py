@@ -97,6 +97,7 @@ def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = N
         if kind == "data":
             check_dates(out, table)
     check_rules(out)
+    out.items.extend(getattr(tables, "read_findings", ()))  # cells the reader left out (far outside a table)
     # A fix would write a cell over the spreadsheet limit back (trimming a 40,000-character name):
     # the cell is reported by check_cell_limits and left as it is.
     return [replace(f, fixable=False, fix=None) if f.fixable and over_limit(f) else f for f in out.items]
