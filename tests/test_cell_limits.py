@@ -93,3 +93,24 @@ def test_our_own_text_over_the_limit_is_cut_with_a_mark_saying_how_long_it_was()
     assert fit_cell("y" * MAX_CELL_CHARS) == "y" * MAX_CELL_CHARS
     xml = cell_xml("A1", "z" * 50_000)
     assert len(re.search(r"<t>(.*?)</t>", xml).group(1)) <= MAX_CELL_CHARS
+
+
+def test_a_record_too_long_to_archive_in_one_cell_is_refused_before_anything_is_written(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_writer import build_workbook, leads_tables
+
+    from crm_sheets.errors import CrmSheetsError
+    from crm_sheets.model import ChangeSet, RowArchive
+    from crm_sheets.store.writer import apply_changeset
+
+    def long_note(wb):  # two cells of 20,000 characters: each fits in its cell, the archived row would not
+        wb.get_worksheet_by_name("Leads").write_string(3, 4, "n" * 20_000)
+        wb.get_worksheet_by_name("Leads").write_string(3, 2, "m" * 20_000)
+
+    book = build_workbook(tmp_path / "book.xlsx", extras=long_note)
+    cs = ChangeSet(archives=[RowArchive("leads", "L-00003", "merged", {"merged_into": "L-00001", "reason": "dup"})])
+    out = tmp_path / "out.xlsx"
+    with pytest.raises(CrmSheetsError, match="L-00003 holds more text than one cell of merged can keep"):
+        apply_changeset(book, out, cs, leads_tables())
