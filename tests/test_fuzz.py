@@ -12,7 +12,6 @@ import io
 import os
 import random
 import zipfile
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
-from python_calamine import CalamineError, CalamineWorkbook
+from python_calamine import CalamineWorkbook
 
 from crm_sheets.errors import CrmSheetsError, DamagedWorkbook, NotAWorkbook, SchemaError
 from crm_sheets.model.schema import (
