@@ -29,6 +29,11 @@ class UnsafeWorkbook(NotAWorkbook):
     """The file looks hostile (zip bomb, XML entities, oversized part) and is refused unread."""
 
 
+class DamagedWorkbook(NotAWorkbook):
+    """A part of the package cannot be read: a broken zip member, XML no spreadsheet program writes,
+    or a sheet whose cells are spread too far to be read. The message names the file and the part."""
+
+
 class WorkbookBusy(CrmSheetsError):
     """Someone has the workbook open, or another crm-sheets run holds its lock."""
 

@@ -125,6 +125,7 @@ class Tables:
     date1904: bool = False  # serial numbers count days from 1904 (the workbook's date system)
     sheet_names: tuple[str, ...] = ()  # every sheet of the workbook as read (a team's own sheets too)
     adopted: bool = False  # a workbook crm-sheets did not make (no template in _crm_meta): its values are its own
+    read_findings: list[Any] = field(default_factory=list)  # Findings the reader made (cells far outside a table); check reports them
 
     def __getitem__(self, name: str) -> Table:
         return self.tables[name]

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import io
 import posixpath
+import re
 import struct
 import zlib
+from xml.parsers import expat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable, Iterator
@@ -18,7 +20,7 @@ import zipfile
 import defusedxml.ElementTree as safe_et
 from defusedxml import DefusedXmlException
 
-from crm_sheets.errors import NotAWorkbook, UnsafeWorkbook
+from crm_sheets.errors import DamagedWorkbook, NotAWorkbook, UnsafeWorkbook
 
 # Limits in the spirit of Apache POI's ZipSecureFile.
 MAX_ENTRIES = 1000
@@ -88,6 +90,12 @@ class ContentTypes:
 
     def type_of(self, part: str) -> str | None:
         return self.overrides.get(part) or self.defaults.get(part.rsplit(".", 1)[-1].lower())
+
+
+# What zipfile raises for a damaged package: bad headers, CRC, declared sizes, a compression method or
+# zip version it does not know (NotImplementedError), an encrypted member (RuntimeError).
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError,
+               struct.error, OverflowError)
 
 
 def parse_xml(data: bytes, where: str) -> Element:
@@ -177,8 +185,8 @@ class Package:
             return self.zip.read(self.infos[part])
         except KeyError:
             raise NotAWorkbook(f"{self.path}: part {part} is missing", hint="the workbook is damaged; restore a backup") from None
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            raise NotAWorkbook(f"{self.path}: part {part} cannot be read ({exc})", hint="the workbook is damaged; restore a backup") from None
+        except _ZIP_ERRORS as exc:
+            raise DamagedWorkbook(f"{self.path}: part {part} cannot be read ({one_line(exc)})", hint=DAMAGED_HINT) from None
 
     def stream(self, part: str, size: int = 1 << 20) -> Iterator[bytes]:
         """A part's bytes, decompressed piece by piece (for worksheets too large to hold whole)."""
@@ -191,8 +199,8 @@ class Package:
                     if not chunk:
                         return
                     yield chunk
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            raise NotAWorkbook(f"{self.path}: part {part} cannot be read ({exc})", hint="the workbook is damaged; restore a backup") from None
+        except _ZIP_ERRORS as exc:
+            raise DamagedWorkbook(f"{self.path}: part {part} cannot be read ({one_line(exc)})", hint=DAMAGED_HINT) from None
 
     def xml(self, part: str) -> Element:
         return parse_xml(self.read(part), f"{self.path.name}:{part}")
@@ -250,8 +258,8 @@ def open_package(path: str | Path) -> Package:
                            hint="save it from Excel as an .xlsx workbook without a password")
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise NotAWorkbook(f"{path}: not an .xlsx workbook (not a zip package: {exc})",
+    except _ZIP_ERRORS as exc:
+        raise NotAWorkbook(f"{path}: not an .xlsx workbook (not a zip package: {one_line(exc)})",
                            hint="open it in Excel or LibreOffice and save it as .xlsx") from None
     try:
         check_zip(zf, path)
@@ -292,6 +300,63 @@ def check_zip(zf: zipfile.ZipFile, path: Path) -> None:
     if total > MAX_TOTAL_SIZE:
         raise UnsafeWorkbook(f"{path}: the package inflates to {total:,} bytes (limit {MAX_TOTAL_SIZE:,})",
                              hint="the file was refused unread")
+
+
+# ---------------------------------------------------------------------------------------------
+# Saying why a part cannot be read
+
+DAMAGED_HINT = ("the file is damaged: open it in Excel or LibreOffice and save it again, "
+                "or restore a copy from the .crm-backups folder beside it")
+
+
+def one_line(text: object, limit: int = 200) -> str:
+    """An exception's text as one short line (the CLI prints every error on one line)."""
+    line = re.sub(r"\s+", " ", str(text)).strip()
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def part_problem(path: str | Path, part: str) -> str | None:
+    """Why one part of the package cannot be read, or None when it reads as well-formed XML.
+
+    Only called once a reader has failed, to name the cause: the member is inflated and checked
+    (CRC, declared size) and parsed as a stream, so a large sheet costs no more memory than a chunk.
+    """
+    parser = expat.ParserCreate()
+
+    def no_dtd(*_args: object) -> None:
+        raise ValueError("the XML declares a DTD")
+
+    parser.StartDoctypeDeclHandler = no_dtd
+    try:
+        with zipfile.ZipFile(path) as zf, zf.open(part) as f:
+            while True:
+                chunk = f.read(1 << 20)
+                parser.Parse(chunk, not chunk)
+                if not chunk:
+                    return None
+    except KeyError:
+        return "the part is missing"
+    except expat.ExpatError as exc:
+        return f"not well-formed XML: {expat.errors.messages[exc.code]} at line {exc.lineno}, column {exc.offset + 1}"
+    except _ZIP_ERRORS as exc:
+        return f"the zip member is broken ({one_line(exc)})"
+
+
+def damaged(path: str | Path, part: str, what: str, exc: BaseException | None = None) -> DamagedWorkbook:
+    """The error for a part that failed to read: names the file, the part and the cause."""
+    why = part_problem(path, part) if part else None
+    if why is None:
+        why = one_line(f"{type(exc).__name__}: {exc}") if exc is not None else "it cannot be read"
+    return DamagedWorkbook(f"{Path(path).name}: {what} ({part}) cannot be read: {why}", hint=DAMAGED_HINT)
+
+
+def first_damaged_part(path: str | Path, parts: Iterable[str]) -> tuple[str, str] | None:
+    """The first of these parts that cannot be read, with why (for a failure not tied to one part)."""
+    for part in parts:
+        why = part_problem(path, part)
+        if why is not None:
+            return part, why
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

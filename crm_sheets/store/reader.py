@@ -18,15 +18,17 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
-from python_calamine import CalamineError, CalamineWorkbook
+from python_calamine import CalamineWorkbook
 
-from crm_sheets.errors import CrmSheetsError, NotAWorkbook, SchemaError
+from crm_sheets.errors import CrmSheetsError, DamagedWorkbook, NotAWorkbook, SchemaError
 from crm_sheets.model.schema import (
     FIELD_TYPES, LANGUAGES, Constraints, Field, ListSchema, Option, Schema, TableSchema,
     available_templates, load_schema, normalize_header,
 )
-from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter, dtype_for, format_id
-from crm_sheets.store.package import open_package
+from crm_sheets.model.findings import Finding
+from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter, dtype_for, format_id, quote_sheet
+from crm_sheets.store.extent import MAX_GRID, read_part, scan, scan_part, trim, trimmed_package
+from crm_sheets.store.package import DAMAGED_HINT, damaged, first_damaged_part, one_line, open_package
 from crm_sheets.store.records import records
 from crm_sheets.model.values import (
     ReadContext, as_text, fold_option, is_empty, option_lookup, parse_checkbox, parse_column, parse_value,
@@ -65,12 +67,17 @@ def read_workbook(path: str | Path, schema: Schema | None = None) -> Tables:
 
 
 def _read(path: Path, schema: Schema | None) -> Tables:
-    book, excel_tables, date1904 = _open(path)
-    grids = _Grids(book, path, workers=_read_workers())
+    book, excel_tables, date1904, parts = _open(path)
+    grids = _Grids(book, path, workers=_read_workers(), parts=parts)
     try:
-        return _read_tables(path, schema, book, excel_tables, date1904, grids)
+        tables = _read_tables(path, schema, book, excel_tables, date1904, grids)
     finally:
         grids.close()
+    for sheet, note, cell in grids.strays():
+        tables.notes.append(note)
+        owner = next((name for name, t in tables.tables.items() if t.sheet == sheet), sheet)
+        tables.read_findings.append(Finding("cell-outside-table", "warning", owner, None, None, None, note, cell=cell))
+    return tables
 
 
 def _read_workers() -> int:
@@ -179,9 +186,10 @@ def _rows_text(rows: list[int]) -> str:
 # The file
 
 
-def _open(path: Path) -> tuple[CalamineWorkbook, dict[str, tuple[str, int]], bool]:
-    """The workbook for calamine, its Excel tables (folded name -> (sheet, 0-based header row)), and
-    whether it uses the 1904 date system (for serial numbers typed into date columns).
+def _open(path: Path) -> tuple[CalamineWorkbook, dict[str, tuple[str, int]], bool, dict[str, str]]:
+    """The workbook for calamine, its Excel tables (folded name -> (sheet, 0-based header row)),
+    whether it uses the 1904 date system (for serial numbers typed into date columns), and the
+    worksheet part of each sheet (to name it in errors and to scan its extent).
 
     The package is opened through store.package first, so a hostile file is refused before any
     parser sees it; table definitions are read from its small table parts (calamine's own table
@@ -190,19 +198,35 @@ def _open(path: Path) -> tuple[CalamineWorkbook, dict[str, tuple[str, int]], boo
     if not path.exists():
         raise NotAWorkbook(f"{path}: no such file", hint=_NOT_OURS_HINT)
     excel_tables: dict[str, tuple[str, int]] = {}
+    parts: dict[str, str] = {}
     with open_package(path) as pkg:
         date1904 = bool(pkg.date1904)
         for sheet in pkg.sheets:
             if not sheet.part:
                 continue
-            for tp in pkg.tables(sheet):
+            parts[sheet.name] = sheet.part
+            try:
+                found = pkg.tables(sheet)
+            except CrmSheetsError:
+                raise
+            except Exception as exc:  # e.g. headerRowCount="x": the table part is damaged
+                raise DamagedWorkbook(f"{path.name}: a table of sheet {sheet.name!r} cannot be read ({one_line(exc)})",
+                                      hint=DAMAGED_HINT) from None
+            for tp in found:
                 m = _REF_RE.match(tp.ref)
                 if m and tp.header_rows >= 1:
                     excel_tables[normalize_header(tp.name)] = (sheet.name, int(m.group(1)) - 1)
+        others = [p for p in pkg.infos if p.endswith((".xml", ".rels")) and p not in set(parts.values())]
     try:
-        return CalamineWorkbook.from_path(str(path)), excel_tables, date1904
-    except (CalamineError, OSError, ValueError) as exc:
-        raise NotAWorkbook(f"{path}: not a readable Excel workbook ({exc})", hint=_NOT_OURS_HINT) from None
+        return CalamineWorkbook.from_path(str(path)), excel_tables, date1904, parts
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # calamine's errors, and a panic of its native code, are a damaged file
+        bad = first_damaged_part(path, others)
+        if bad is not None:
+            raise DamagedWorkbook(f"{path.name}: part {bad[0]} cannot be read: {bad[1]}", hint=DAMAGED_HINT) from None
+        raise DamagedWorkbook(f"{path.name}: not a readable Excel workbook ({one_line(f'{type(exc).__name__}: {exc}')})",
+                              hint=DAMAGED_HINT) from None
 
 
 class _Grids:
@@ -215,9 +239,12 @@ class _Grids:
     sheets wait parsed or in flight, to keep peak memory down.
     """
 
-    def __init__(self, book: CalamineWorkbook, path: Path, workers: int = 0, window: int | None = None):
+    def __init__(self, book: CalamineWorkbook, path: Path, workers: int = 0, window: int | None = None,
+                 parts: Mapping[str, str] | None = None):
         self.book = book
         self.path = path
+        self._parts = dict(parts or {})
+        self._strays: dict[str, tuple[list[str], int, int, int]] = {}  # sheet -> (refs, count, last row, last col)
         self._cache: dict[str, tuple[list[list[Any]], list]] = {}
         self._workers = workers
         self._window = max(1, window if window is not None else workers + 1)
@@ -247,9 +274,55 @@ class _Grids:
     def _parse_in_worker(self, sheet: str) -> tuple[list[list[Any]], list]:
         book = getattr(self._local, "book", None)
         if book is None:
-            book = self._local.book = CalamineWorkbook.from_path(str(self.path))
+            try:
+                book = self._local.book = CalamineWorkbook.from_path(str(self.path))
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:
+                raise damaged(self.path, self._parts.get(sheet, ""), f"sheet {sheet!r}", exc) from None
             self._books.append(book)
-        return _parse(book, sheet)
+        return self._parse(book, sheet)
+
+    def _parse(self, book: CalamineWorkbook, sheet: str) -> tuple[list[list[Any]], list]:
+        """Parse one sheet after checking how far its cells reach; every failure names the sheet and part."""
+        part = self._parts.get(sheet, "")
+        try:
+            if part and scan_part(self.path, part).too_spread():
+                return self._parse_trimmed(sheet, part)
+            return _parse(book, sheet)
+        except (CrmSheetsError, KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # calamine's XmlError, zip errors, a panic in native code
+            raise damaged(self.path, part, f"sheet {sheet!r}", exc) from None
+
+    def _parse_trimmed(self, sheet: str, part: str) -> tuple[list[list[Any]], list]:
+        """A sheet whose cells reach far beyond its table: read from a copy without the far-away cells."""
+        trimmed = trim(read_part(self.path, part), sheet)
+        left = scan(iter((trimmed.xml,)))  # what the fast reader will see, scanned again: the only guarantee that counts
+        if left.grid > MAX_GRID:
+            raise DamagedWorkbook(
+                f"{self.path.name}: sheet {sheet!r} ({part}) has cells spread over {left.rows:,} rows and "
+                f"{left.cols:,} columns, too far apart to be read",
+                hint="delete the empty rows and columns between its table and the cells far below or right of it, and save again",
+            )
+        book = CalamineWorkbook.from_filelike(trimmed_package(self.path, part, trimmed.xml))
+        try:
+            parsed = _parse(book, sheet)
+        finally:
+            book.close()
+        if trimmed.stray_count:
+            self._strays[sheet] = (trimmed.strays, trimmed.stray_count, trimmed.last_row, trimmed.last_col)
+        return parsed
+
+    def strays(self) -> list[tuple[str, str, str]]:
+        """(sheet, message, first cell) per sheet whose far-away cells were left unread: where and what to do."""
+        out = []
+        for sheet, (refs, count, last_row, last_col) in self._strays.items():
+            shown = ", ".join(f"{sheet}!{r}" for r in refs) + (f" and {count - len(refs):,} more" if count > len(refs) else "")
+            out.append((sheet, f"{shown}: {'a cell' if count == 1 else f'{count:,} cells'} far below or right of the table "
+                               f"(which ends near row {last_row:,}, column {column_letter(last_col - 1)}) not read; "
+                               "move what you need into the table and delete the rest", f"{quote_sheet(sheet)}!{refs[0]}"))
+        return out
 
     def close(self) -> None:
         if self._pool is not None:
@@ -268,7 +341,7 @@ class _Grids:
             if future is None and sheet in self._queue:
                 self._queue.remove(sheet)  # asked for before its turn: parse it here
                 self._held.add(sheet)
-            self._cache[sheet] = future.result() if future is not None else _parse(self.book, sheet)
+            self._cache[sheet] = future.result() if future is not None else self._parse(self.book, sheet)
             self._top_up()
         return self._cache[sheet]
 

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from xml.sax.saxutils import escape, quoteattr
 
 from crm_sheets.model.sheets import Cell, ChartSpec, SheetSpec
+from crm_sheets.model.limits import MAX_CELL_CHARS, cell_length, too_long
 from crm_sheets.model.tables import column_letter
 from crm_sheets.model.values import is_missing
 from crm_sheets.store.package import CT_CHART, CT_DRAWING, REL_CHART, REL_DRAWING, REL_HYPERLINK
@@ -23,6 +24,7 @@ _EPOCH_1904 = dt.datetime(1904, 1, 1)
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ESCAPE_LIKE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
 _CELL_REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+CUT_MARK = " … [cut: {n:,} characters, more than a cell holds]"
 
 
 def excel_serial(value: dt.date | dt.datetime, date1904: bool = False) -> float:
@@ -51,8 +53,25 @@ def number_text(value: float | int) -> str:
     return repr(float(value))
 
 
+def fit_cell(text: str) -> str:
+    """Our own text cut to what a cell holds, with a mark saying so (a message quoting a person's long value,
+    an audit entry, an outbox error). People's values over the limit are never written back: see writer._set."""
+    if not too_long(text):
+        return text
+    mark = CUT_MARK.format(n=cell_length(text))
+    keep = MAX_CELL_CHARS - len(mark)
+    head = text[:keep]
+    while cell_length(head) > keep:  # astral characters count two: drop at least half the excess each time
+        excess = cell_length(head) - keep
+        head = head[: len(head) - max(1, (excess + 1) // 2)]
+    if head and "\ud800" <= head[-1] <= "\udbff":
+        head = head[:-1]
+    return head + mark
+
+
 def inline_string(ref: str, text: str, style: int | None) -> str:
     s = f' s="{style}"' if style else ""
+    text = fit_cell(text)
     space = ' xml:space="preserve"' if text != text.strip() or "\n" in text else ""
     return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{xml_text(text)}</t></is></c>'
 

@@ -12,14 +12,18 @@ import io
 import json
 import re
 import tempfile
+import zipfile
+import zlib
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
+from xml.etree.ElementTree import ParseError
+from xml.parsers.expat import ExpatError
 from xml.sax.saxutils import escape, quoteattr
 
-from crm_sheets.errors import CrmSheetsError
+from crm_sheets.errors import CrmSheetsError, DamagedWorkbook
 from crm_sheets.model.changeset import ChangeSet, ColumnAdd, RowAppend, RowArchive, RowRestore, TableAdd
 from crm_sheets.model.schema import Field, normalize_header
 from crm_sheets.model.sheets import SheetSpec, owned_sheet_name
@@ -29,6 +33,8 @@ from crm_sheets.store.package import (
     CT_WORKSHEET, LARGE_PART_LEVEL, REL_CALC_CHAIN, REL_TABLE, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
     open_package, refuse_dtd, relative, rels_path,
 )
+from crm_sheets.store.package import DAMAGED_HINT, one_line
+from crm_sheets.model.limits import too_long
 from crm_sheets.store.sheetxml import (
     cell_xml, column_index, inline_string, number_text, render_sheet, split_ref, styles_needed,
 )
@@ -50,8 +56,18 @@ def apply_changeset(src: Path, dst: Path, changeset: ChangeSet, tables: Tables) 
         raise ValueError("apply_changeset writes a new file: dst must differ from src")
     with open_package(src) as pkg:
         patch = _Patch(pkg, tables)
-        patch.run(changeset)
-        patch.write(dst)
+        try:
+            patch.run(changeset)
+            patch.write(dst)
+        except CrmSheetsError:
+            raise
+        except (ValueError, KeyError, IndexError, EOFError, zlib.error, zipfile.BadZipFile, ParseError, ExpatError) as exc:
+            # A part the fast reader accepted (it is lenient: a NUL inside a number, bytes that are not
+            # UTF-8 in docProps) but that the patcher, which reads parts as text, cannot understand.
+            raise DamagedWorkbook(
+                f"{src.name}: cannot be rewritten, a part of it is damaged ({one_line(f'{type(exc).__name__}: {exc}')})",
+                hint=DAMAGED_HINT,
+            ) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1099,6 +1115,12 @@ class _Patch:
             ast = self.state(a.archive)
             values = {"record": a.record_id, "table": a.table, **dict(a.info),
                       "data": json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"))}
+            if too_long(values["data"]):  # cut, the archived row could never be restored: refuse before writing
+                raise CrmSheetsError(
+                    f"{a.table}: record {a.record_id} holds more text than one cell of {a.archive} can keep "
+                    f"({len(values['data']):,} characters), so it cannot be archived",
+                    hint="shorten its longest cells (crm-sheets check lists cells over 32,767 characters) and run again",
+                )
             appends.setdefault(a.archive, []).append((None, self._append_cells(ast, values)))
         for a in cs.appends:
             st = self.state(a.table)
@@ -1172,6 +1194,8 @@ class _Patch:
             col = self.column(st, name)
             old = cells.get(col)
             v = field_value(st.schema_fields.get(name), value, self.tables)
+            if too_long(v):  # a person's value over a cell's limit: never written back (cut), the cell stays as it is
+                continue
             s = _S_ATTR.search(old, 0, old.index(">")) if old else None
             style = int(s.group(1)) if s else None
             out[col] = cell_xml(f"{col}{r}", v, style if style is not None else self._date_xf(v), self.pkg.date1904) or None

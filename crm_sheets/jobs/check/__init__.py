@@ -15,6 +15,7 @@ import pandas as pd
 from crm_sheets.jobs.check.context import SEVERITY_RANK, Collector, Context
 from crm_sheets.jobs.check.dates import check_dates
 from crm_sheets.jobs.check.fields import check_column, check_constraints, check_required
+from crm_sheets.jobs.check.limits import check_cell_limits, over_limit
 from crm_sheets.jobs.check.links import check_ids, check_reference, check_unique, check_user
 from crm_sheets.jobs.check.options import VOCABULARY, check_dropdown, check_tags
 from crm_sheets.jobs.check.rules import check_rules
@@ -97,10 +98,14 @@ def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = N
         if kind in ("archive", "log", "settings"):
             continue  # written by jobs (archive, log) or checked setting by setting (rules.py)
         _check_table(ctx, out, table)
+        check_cell_limits(out, table)
         if kind == "data":
             check_dates(out, table)
     check_rules(out)
-    return out.items
+    out.items.extend(getattr(tables, "read_findings", ()))  # cells the reader left out (far outside a table)
+    # A fix would write a cell over the spreadsheet limit back (trimming a 40,000-character name):
+    # the cell is reported by check_cell_limits and left as it is.
+    return [replace(f, fixable=False, fix=None) if f.fixable and over_limit(f) else f for f in out.items]
 
 
 def _check_table(ctx: Context, out: Collector, table: Table) -> None:
