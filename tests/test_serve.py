@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import openpyxl
@@ -61,6 +62,7 @@ class AppsScript:
         js.export_function("prop", self.props.get)
         js.export_function("hmac", self._hmac)
         js.export_function("fetch", self._fetch)
+        js.export_function("uuid", lambda: str(uuid.uuid4()))
         js.export_function("toast", lambda msg, title: self.toasts.append((title, msg)))
         js.export_function("sidebar", lambda title, html: self.sidebars.append((title, html)))
         js.export_function("menu", lambda item, fn: self.menu.append((item, fn)))
@@ -90,7 +92,7 @@ STUBS = """
 var PropertiesService = {getScriptProperties: function () {
   return {getProperty: function (k) { return call_python('prop', k); }}; }};
 var Utilities = {Charset: {UTF_8: 'UTF-8'}, computeHmacSha256Signature: function (value, key, charset) {
-  return call_python('hmac', value, key, charset); }};
+  return call_python('hmac', value, key, charset); }, getUuid: function () { return call_python('uuid'); }};
 var UrlFetchApp = {fetch: function (url, options) {
   var r = call_python('fetch', url, options);
   return {getResponseCode: function () { return r.code; }, getContentText: function () { return r.text; }}; }};
@@ -146,7 +148,8 @@ def test_the_menu_check_runs_on_the_server_and_shows_the_summary(live, workbook)
     url, options = script.requests[0]
     assert url == live.url + "/jobs/run"
     body = options["payload"].encode("utf-8")
-    assert json.loads(body) == {"jobs": ["check"], "trigger": "menu"}
+    sent = json.loads(body)
+    assert sent.pop("request") and sent == {"jobs": ["check"], "trigger": "menu"}  # a fresh request ID per click
     headers = options["headers"]  # what Code.gs sent is what the server verifies
     assert headers["X-Crm-Signature"] == sign(SECRET, headers["X-Crm-Timestamp"], body)
     assert abs(int(headers["X-Crm-Timestamp"]) - time.time()) < 60

@@ -46,7 +46,8 @@ function crmDedupe() {
 }
 
 function crmShowLastRun() {
-  var response = crmRequest_('get', '/jobs/last', '');
+  // a POST with a fresh request ID: the server refuses a signed request it has seen (two clicks in one second)
+  var response = crmRequest_('post', '/jobs/last', JSON.stringify({request: Utilities.getUuid()}));
   var data = crmParse_(response);
   if (response.getResponseCode() !== 200) {
     return crmShowError_('Last run', response, data);
@@ -72,7 +73,7 @@ function crmShowLastRun() {
 }
 
 function crmRunJobs_(jobs, title) {
-  var body = JSON.stringify({jobs: jobs, trigger: 'menu'});
+  var body = JSON.stringify({jobs: jobs, trigger: 'menu', request: Utilities.getUuid()});  // each click signs anew
   SpreadsheetApp.getActiveSpreadsheet().toast('Running…', 'CRM: ' + title, 5);
   var response = crmRequest_('post', '/jobs/run', body);
   var data = crmParse_(response);
