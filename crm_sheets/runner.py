@@ -253,31 +253,39 @@ def run(
                 digest = _queue(box, auto, tables, changes, now, base)
                 if digest:
                     states["outbox_sheet"] = {"digest": digest}
+            # What goes along with a real change only: the Runs sheet and a new generation. A change set whose
+            # owned sheets render as they are writes nothing, and its states describe the file as it is.
+            rider = ChangeSet()
             if runlog is not None:
-                runlog.add_sheet(tables, results, changes)
+                runlog.add_sheet(tables, results, changes, into=rider)
             if pending is not None and pending.id:
                 changes.meta["applied_pending"] = pending.id  # a pending file outliving this write is not applied twice
+            written = False
             if not changes.is_empty():
                 step(f"Writing {Path(path).name}")
                 # A new generation when the states change (or were not yet committed for this workbook);
                 # a write that leaves them as they are keeps the file's generation, and its bytes stable.
                 generation = uuid.uuid4().hex[:16] if states is not None and not (settled and _same(states, base)) else None
                 if generation:
-                    changes.meta["generation"] = generation
+                    rider.meta["generation"] = generation
                 try:
                     outcome = store.apply(
                         changes, tables, states=states,
                         before_replace=_preparer(box, generation, states, now) if generation else None,
+                        **_rider_option(store, changes, rider),
                     )
                 except WorkbookChanged:
                     if attempt >= MAX_ATTEMPTS + made_tables:
                         raise
                     continue  # someone saved the file while we worked: re-read and re-run on fresh data
-                report.written = True
-                report.backup = str(getattr(outcome, "backup", None) or "") or None
-                if generation:
-                    box.commit_states(generation, now)
-            elif states is not None:
+                written = bool(getattr(outcome, "written", True))
+                if written:
+                    report.written = True
+                    report.backup = str(getattr(outcome, "backup", None) or "") or None
+                    changes.sheets += rider.sheets  # as written
+                    if generation:
+                        box.commit_states(generation, now)
+            if not written and states is not None:
                 # Nothing to write: the file as it is is what these states describe.
                 fp = store.fingerprint
                 current = tables.meta.get("generation") or f"sha256:{fp.sha256 if fp else ''}"
@@ -344,6 +352,17 @@ def _base_states(box, store, tables: Tables, pending, now: datetime) -> tuple[di
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Equal as stored (states go through JSON)."""
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def _rider_option(store, changes: ChangeSet, rider: ChangeSet) -> dict[str, Any]:
+    """The rider for a store that writes one only with a real change (and nothing when nothing changes);
+    a store that cannot tell gets it merged into the change set, written every time."""
+    if "rider" in inspect.signature(store.apply).parameters:
+        return {"rider": rider}
+    changes.sheets += rider.sheets
+    changes.meta.update(rider.meta)
+    rider.sheets = []  # in the change set now
+    return {}
 
 
 def _preparer(box, generation: str, states: dict[str, Any], now: datetime) -> Callable[[Path], None]:
