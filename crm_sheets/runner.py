@@ -15,6 +15,7 @@ delivery changed it.
 """
 from __future__ import annotations
 
+import bisect
 import gc
 import hashlib
 import importlib
@@ -143,11 +144,63 @@ def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[st
         result.changes.apply_to(tables)
         merged.extend(result.changes)
         results.append(result)
+    _check_again(tables, results, merged, now, options)
     for name, t in tables.tables.items():
         if t.next_id != start_ids[name] or t.assigned_ids:
             merged.sequences[name] = max(t.next_id, merged.sequences.get(name, 0))
     audit_rows(tables, merged, now)
     return results, merged
+
+
+def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, now: datetime,
+                 options: dict[str, dict] | None) -> None:
+    """When a job after check changed records (dedupe merged, automate filled owners or made tasks), check looks
+    again, so the Data Issues sheet and the findings are what the data holds once every job
+    ran: what the next run finds, so that run leaves the sheet (and the file) as it is."""
+    at = next((i for i, r in enumerate(results) if r.job == "check"), None)
+    if at is None or not any(r.changes.updates or r.changes.appends or r.changes.archives or r.changes.restores
+                             for r in results[at + 1:]):
+        return
+    first = results[at]
+    given = (options or {}).get("check", {}).get("state") or {}
+    state = {**given, "phones": (first.state or {}).get("phones")} if "state" in inspect.signature(job_function("check")).parameters else None
+    # With --fix, as the first pass: cells it fixed still read as typed in the tables (their typed-text marks
+    # stay), and its second pass shows them as fixed. Its change set is dropped: the first one has them.
+    fix = bool((options or {}).get("check", {}).get("fix"))
+    kept = {name: t.rows for name, t in tables.tables.items()}
+    try:
+        for name, rows in _rows_as_written(tables, merged).items():
+            tables[name].rows = rows  # the cells its findings name are those of the file as written
+        again = job_function("check")(tables, now=now, fix=fix, **({"state": state} if state is not None else {}))
+    finally:
+        for name, rows in kept.items():
+            tables[name].rows = rows
+    shown = {spec.key: spec for spec in again.changes.sheets}
+    first.changes.sheets = [shown.get(spec.key, spec) for spec in first.changes.sheets]
+    merged.sheets = [shown.get(spec.key, spec) for spec in merged.sheets]  # only check writes its sheets' keys
+    first.findings = again.findings
+    first.stats.update({k: v for k, v in again.stats.items() if k != "fixed"})
+    if state is not None:
+        first.state = again.state
+
+
+def _rows_as_written(tables: Tables, changes: ChangeSet) -> dict[str, dict[str, int]]:
+    """Each changed table's record rows as the writer lays them out: archived rows go and the rows below
+    move up; new records follow the last one, in order."""
+    gone: dict[str, set[str]] = {}
+    for a in changes.archives:
+        gone.setdefault(a.table, set()).add(a.record_id)
+    out = {}
+    for name, t in tables.tables.items():
+        removed = sorted(r for rid, r in t.rows.items() if rid in gone.get(name, ()))
+        new = [rid for rid in t.df.index if rid not in t.rows]
+        if not removed and not new:
+            continue
+        rows = {rid: r - bisect.bisect_left(removed, r) for rid, r in t.rows.items() if rid not in gone.get(name, ())}
+        last = max(rows.values(), default=t.header_row or 1)
+        rows.update({rid: last + i for i, rid in enumerate(new, 1)})
+        out[name] = rows
+    return out
 
 
 @contextmanager
