@@ -25,6 +25,7 @@ from crm_sheets.model.schema import Field, normalize_header
 from crm_sheets.model.sheets import SheetSpec, owned_sheet_name
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter
 from crm_sheets.model.values import is_missing
+from crm_sheets.store.base import NothingToWrite
 from crm_sheets.store.package import (
     CT_WORKSHEET, LARGE_PART_LEVEL, REL_CALC_CHAIN, REL_TABLE, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
     open_package, refuse_dtd, relative, rels_path,
@@ -41,10 +42,6 @@ from crm_sheets.store.vml import REL_VML, insert_legacy_drawing, only_buttons
 _HAS_VALUE_RE = re.compile(r"<(?:\w+:)?(?:v>|t\b[^>]*>[^<])")
 _DROP_WITH_SHEET = ("/drawing", "/chart", "/comments", "/vmlDrawing", "/table", "/printerSettings", "/threadedComment",
                     "/chartUserShapes", "/hyperlink")
-
-
-class NothingToWrite(Exception):
-    """The change set leaves every part of the workbook as it is: there is no new file to write."""
 
 
 def apply_changeset(src: Path, dst: Path, changeset: ChangeSet, tables: Tables, *,

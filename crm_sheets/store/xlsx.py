@@ -15,9 +15,8 @@ from typing import Any, Callable, Iterator, Mapping
 from crm_sheets.errors import CrmSheetsError, NotAWorkbook, WorkbookBusy, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.tables import Tables
-from crm_sheets.store.base import ApplyResult
+from crm_sheets.store.base import ApplyResult, NothingToWrite
 from crm_sheets.store.pending import Pending, clear_pending, pending_path, read_pending, save_pending
-from crm_sheets.store.writer import NothingToWrite
 from crm_sheets.store.safety import (
     DEFAULT_OPS,
     FileOps,
