@@ -164,17 +164,21 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
     first = results[at]
     given = (options or {}).get("check", {}).get("state") or {}
     state = {**given, "phones": (first.state or {}).get("phones")} if "state" in inspect.signature(job_function("check")).parameters else None
-    # With --fix, as the first pass: cells it fixed still read as typed in the tables (their typed-text marks
-    # stay), and its second pass shows them as fixed. Its change set is dropped: the first one has them.
-    fix = bool((options or {}).get("check", {}).get("fix"))
-    kept = {name: t.rows for name, t in tables.tables.items()}
+    kept = {name: (t.rows, t.typed_text, t.invalid) for name, t in tables.tables.items()}
+    fixed: dict[str, set[tuple[str, str]]] = {}
+    for u in first.changes.updates:
+        fixed.setdefault(u.table, set()).add((u.record_id, u.field))
     try:
         for name, rows in _rows_as_written(tables, merged).items():
             tables[name].rows = rows  # the cells its findings name are those of the file as written
-        again = job_function("check")(tables, now=now, fix=fix, **({"state": state} if state is not None else {}))
+        for name, cells in fixed.items():  # a cell check fixed reads back as a real value, not as typed text
+            t = tables[name]
+            t.typed_text = {k: v for k, v in t.typed_text.items() if k not in cells}
+            t.invalid = {k: v for k, v in t.invalid.items() if k not in cells}
+        again = job_function("check")(tables, now=now, **({"state": state} if state is not None else {}))
     finally:
-        for name, rows in kept.items():
-            tables[name].rows = rows
+        for name, (rows, typed_text, invalid) in kept.items():
+            tables[name].rows, tables[name].typed_text, tables[name].invalid = rows, typed_text, invalid
     shown = {spec.key: spec for spec in again.changes.sheets}
     first.changes.sheets = [shown.get(spec.key, spec) for spec in first.changes.sheets]
     merged.sheets = [shown.get(spec.key, spec) for spec in merged.sheets]  # only check writes its sheets' keys
