@@ -322,7 +322,7 @@ def run(
                 step(f"Writing {Path(path).name}")
                 # A new generation when the states change (or were not yet committed for this workbook);
                 # a write that leaves them as they are keeps the file's generation, and its bytes stable.
-                generation = uuid.uuid4().hex[:16] if states is not None and not (settled and _same(states, base)) else None
+                generation = uuid.uuid4().hex[:16] if states is not None and not (settled and _same(_kept(states), _kept(base))) else None
                 if generation:
                     rider.meta["generation"] = generation
                 try:
@@ -339,11 +339,12 @@ def run(
                 if written:
                     report.written = True
                     report.backup = str(getattr(outcome, "backup", None) or "") or None
-                    changes.sheets += rider.sheets  # as written
                     if generation:
                         box.commit_states(generation, now)
-            if not written and states is not None:
-                # Nothing to write: the file as it is is what these states describe.
+            if states is not None and not (written and generation):
+                # Nothing written, or a write that kept the generation (the states differ only in what a job
+                # can lose at no cost, e.g. when a report sheet last changed): the file as it is now is what
+                # these states describe.
                 fp = store.fingerprint
                 current = tables.meta.get("generation") or f"sha256:{fp.sha256 if fp else ''}"
                 box.commit_states(str(current), now, states=states, sha256=fp.sha256 if fp else None)
@@ -409,6 +410,23 @@ def _base_states(box, store, tables: Tables, pending, now: datetime) -> tuple[di
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Equal as stored (states go through JSON)."""
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+# Parts of the jobs' states that only say since when an owned sheet shows what it shows (report's sheets,
+# check's Data Issues): losing them costs one rewrite of that sheet, never a repeated or lost action, so
+# they change no generation (a write that changes only them keeps the file's generation and its bytes).
+_SOFT_STATES = {"report": None, "check": ("sheet",)}
+
+
+def _kept(states: dict[str, Any]) -> dict[str, Any]:
+    """The states without their soft parts (_SOFT_STATES): what decides whether a write needs a new generation."""
+    out = dict(states)
+    for job, keys in _SOFT_STATES.items():
+        if job in out and keys is None:
+            del out[job]
+        elif isinstance(out.get(job), dict):
+            out[job] = {k: v for k, v in out[job].items() if k not in keys}
+    return out
 
 
 def _rider_option(store, changes: ChangeSet, rider: ChangeSet) -> dict[str, Any]:
