@@ -181,6 +181,12 @@ class RunLog:
         (changes if into is None else into).sheets.append(
             runs_sheet(records, lang=lang, name=tables.schema.owned_sheet("runs").sheet_name(lang)))
 
+    @staticmethod
+    def counts_sheet(changes: Any) -> bool:
+        """Whether the run's summary counts the Runs sheet among the sheets it writes: when the run changes
+        records (what a dry run shows too; a write of owned sheets alone carries the sheet without counting it)."""
+        return _changes_data(changes)
+
     def done(self) -> None:
         """The run succeeded: record it."""
         if self.record is not None:

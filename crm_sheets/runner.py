@@ -339,6 +339,8 @@ def run(
                 if written:
                     report.written = True
                     report.backup = str(getattr(outcome, "backup", None) or "") or None
+                    if runlog is not None and runlog.counts_sheet(changes):
+                        changes.sheets += rider.sheets  # counted as a dry run counts it (runlog.add_sheet)
                     if generation:
                         box.commit_states(generation, now)
             if states is not None and not (written and generation):
