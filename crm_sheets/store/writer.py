@@ -6,6 +6,7 @@ streamed from its zip member into the new one, so a write costs the sheets it ch
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import io
@@ -56,6 +57,12 @@ def apply_changeset(src: Path, dst: Path, changeset: ChangeSet, tables: Tables, 
     if dst.exists() and dst.resolve() == src.resolve():
         raise ValueError("apply_changeset writes a new file: dst must differ from src")
     with open_package(src) as pkg:
+        meta = pkg.sheet(META_SHEET)
+        if rider is not None and (meta is None or not meta.part):
+            # no _crm_meta yet: this write makes it, with the rider's keys and sheet marks in one go
+            changeset = dataclasses.replace(changeset, sheets=[*changeset.sheets, *rider.sheets],
+                                            meta={**changeset.meta, **rider.meta})
+            rider = None
         patch = _Patch(pkg, tables)
         patch.run(changeset)
         if rider is not None:
