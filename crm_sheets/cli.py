@@ -458,7 +458,7 @@ def _render(report) -> None:
     elif report.written:
         console.print(f"Saved {report.path}" + (f" (backup: {report.backup})" if report.backup else "") + ".")
     else:
-        console.print("Nothing to change.")
+        console.print(f"Nothing changed: {report.path} was left as it was (no backup).")
 
 
 def _outbox_counts(totals: dict[str, int]) -> str:

@@ -154,9 +154,9 @@ def runs_sheet(records: Iterable[RunRecord], *, lang: str = "en", name: str | No
 class RunLog:
     """What the runner does for the Runs sheet during one run: add the sheet to the write, then record the run.
 
-    A run from the schedule, a button or the menu always writes its row; a command-line run adds the
-    sheet only when it changes records (a run that finds nothing new leaves the file as it was, even
-    when it regenerates a report sheet that comes out the same), else its row appears with the next write.
+    The sheet goes along with a real change only, whoever asked for the run (command line, schedule,
+    button, menu): a run that finds nothing new leaves the file as it was, byte for byte, and its row
+    appears with the next write (the history keeps it meanwhile).
     """
 
     def __init__(self, workbook: str | Path, *, jobs: list[str], trigger: str, started: datetime):
@@ -168,16 +168,24 @@ class RunLog:
     def ended(self) -> datetime:
         return self.started + timedelta(seconds=round(time.monotonic() - self._t0))
 
-    def add_sheet(self, tables: Any, results: list[Any], changes: Any) -> None:
-        """Add the Runs sheet, this run first, to ``changes`` when the workbook has one and it should be written."""
+    def add_sheet(self, tables: Any, results: list[Any], changes: Any, *, into: Any = None) -> None:
+        """Add the Runs sheet, this run first, when the workbook has one: to ``into`` (what the runner writes
+        only along with a real change), or without it (a dry run) to ``changes`` when they change records."""
         self.record = record_of(results, changes, jobs=self.jobs, trigger=self.trigger, started=self.started,
                                 ended=self.ended())
-        if "runs" not in tables.schema.owned_sheets or (self.trigger == "cli" and not _changes_data(changes)):
+        if "runs" not in tables.schema.owned_sheets or (into is None and not _changes_data(changes)):
             return
         keep = _keep(tables.setting("runs_keep", KEEP_DEFAULT))
         records = [self.record, *self.history.latest(keep - 1)] if keep else []
         lang = tables.lang or "en"
-        changes.sheets.append(runs_sheet(records, lang=lang, name=tables.schema.owned_sheet("runs").sheet_name(lang)))
+        (changes if into is None else into).sheets.append(
+            runs_sheet(records, lang=lang, name=tables.schema.owned_sheet("runs").sheet_name(lang)))
+
+    @staticmethod
+    def counts_sheet(changes: Any) -> bool:
+        """Whether the run's summary counts the Runs sheet among the sheets it writes: when the run changes
+        records (what a dry run shows too; a write of owned sheets alone carries the sheet without counting it)."""
+        return _changes_data(changes)
 
     def done(self) -> None:
         """The run succeeded: record it."""

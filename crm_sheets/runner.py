@@ -15,6 +15,7 @@ delivery changed it.
 """
 from __future__ import annotations
 
+import bisect
 import gc
 import hashlib
 import importlib
@@ -143,11 +144,67 @@ def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[st
         result.changes.apply_to(tables)
         merged.extend(result.changes)
         results.append(result)
+    _check_again(tables, results, merged, now, options)
     for name, t in tables.tables.items():
         if t.next_id != start_ids[name] or t.assigned_ids:
             merged.sequences[name] = max(t.next_id, merged.sequences.get(name, 0))
     audit_rows(tables, merged, now)
     return results, merged
+
+
+def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, now: datetime,
+                 options: dict[str, dict] | None) -> None:
+    """When a job after check changed records (dedupe merged, automate filled owners or made tasks), check looks
+    again, so the Data Issues sheet and the findings are what the data holds once every job
+    ran: what the next run finds, so that run leaves the sheet (and the file) as it is."""
+    at = next((i for i, r in enumerate(results) if r.job == "check"), None)
+    if at is None or not any(r.changes.updates or r.changes.appends or r.changes.archives or r.changes.restores
+                             for r in results[at + 1:]):
+        return
+    first = results[at]
+    given = (options or {}).get("check", {}).get("state") or {}
+    state = {**given, "phones": (first.state or {}).get("phones")} if "state" in inspect.signature(job_function("check")).parameters else None
+    kept = {name: (t.rows, t.typed_text, t.invalid) for name, t in tables.tables.items()}
+    fixed: dict[str, set[tuple[str, str]]] = {}
+    for u in first.changes.updates:
+        fixed.setdefault(u.table, set()).add((u.record_id, u.field))
+    try:
+        for name, rows in _rows_as_written(tables, merged).items():
+            tables[name].rows = rows  # the cells its findings name are those of the file as written
+        for name, cells in fixed.items():  # a cell check fixed reads back as a real value, not as typed text
+            t = tables[name]
+            t.typed_text = {k: v for k, v in t.typed_text.items() if k not in cells}
+            t.invalid = {k: v for k, v in t.invalid.items() if k not in cells}
+        again = job_function("check")(tables, now=now, **({"state": state} if state is not None else {}))
+    finally:
+        for name, (rows, typed_text, invalid) in kept.items():
+            tables[name].rows, tables[name].typed_text, tables[name].invalid = rows, typed_text, invalid
+    shown = {spec.key: spec for spec in again.changes.sheets}
+    first.changes.sheets = [shown.get(spec.key, spec) for spec in first.changes.sheets]
+    merged.sheets = [shown.get(spec.key, spec) for spec in merged.sheets]  # only check writes its sheets' keys
+    first.findings = again.findings
+    first.stats.update({k: v for k, v in again.stats.items() if k != "fixed"})
+    if state is not None:
+        first.state = again.state
+
+
+def _rows_as_written(tables: Tables, changes: ChangeSet) -> dict[str, dict[str, int]]:
+    """Each changed table's record rows as the writer lays them out: archived rows go and the rows below
+    move up; new records follow the last one, in order."""
+    gone: dict[str, set[str]] = {}
+    for a in changes.archives:
+        gone.setdefault(a.table, set()).add(a.record_id)
+    out = {}
+    for name, t in tables.tables.items():
+        removed = sorted(r for rid, r in t.rows.items() if rid in gone.get(name, ()))
+        new = [rid for rid in t.df.index if rid not in t.rows]
+        if not removed and not new:
+            continue
+        rows = {rid: r - bisect.bisect_left(removed, r) for rid, r in t.rows.items() if rid not in gone.get(name, ())}
+        last = max(rows.values(), default=t.header_row or 1)
+        rows.update({rid: last + i for i, rid in enumerate(new, 1)})
+        out[name] = rows
+    return out
 
 
 @contextmanager
@@ -253,32 +310,43 @@ def run(
                 digest = _queue(box, auto, tables, changes, now, base)
                 if digest:
                     states["outbox_sheet"] = {"digest": digest}
+            # What goes along with a real change only: the Runs sheet and a new generation. A change set whose
+            # owned sheets render as they are writes nothing, and its states describe the file as it is.
+            rider = ChangeSet()
             if runlog is not None:
-                runlog.add_sheet(tables, results, changes)
+                runlog.add_sheet(tables, results, changes, into=rider)
             if pending is not None and pending.id:
                 changes.meta["applied_pending"] = pending.id  # a pending file outliving this write is not applied twice
+            written = False
             if not changes.is_empty():
                 step(f"Writing {Path(path).name}")
                 # A new generation when the states change (or were not yet committed for this workbook);
                 # a write that leaves them as they are keeps the file's generation, and its bytes stable.
-                generation = uuid.uuid4().hex[:16] if states is not None and not (settled and _same(states, base)) else None
+                generation = uuid.uuid4().hex[:16] if states is not None and not (settled and _same(_kept(states), _kept(base))) else None
                 if generation:
-                    changes.meta["generation"] = generation
+                    rider.meta["generation"] = generation
                 try:
                     outcome = store.apply(
                         changes, tables, states=states,
                         before_replace=_preparer(box, generation, states, now) if generation else None,
+                        **_rider_option(store, changes, rider),
                     )
                 except WorkbookChanged:
                     if attempt >= MAX_ATTEMPTS + made_tables:
                         raise
                     continue  # someone saved the file while we worked: re-read and re-run on fresh data
-                report.written = True
-                report.backup = str(getattr(outcome, "backup", None) or "") or None
-                if generation:
-                    box.commit_states(generation, now)
-            elif states is not None:
-                # Nothing to write: the file as it is is what these states describe.
+                written = bool(getattr(outcome, "written", True))
+                if written:
+                    report.written = True
+                    report.backup = str(getattr(outcome, "backup", None) or "") or None
+                    if runlog is not None and runlog.counts_sheet(changes):
+                        changes.sheets += rider.sheets  # counted as a dry run counts it (runlog.add_sheet)
+                    if generation:
+                        box.commit_states(generation, now)
+            if states is not None and not (written and generation):
+                # Nothing written, or a write that kept the generation (the states differ only in what a job
+                # can lose at no cost, e.g. when a report sheet last changed): the file as it is now is what
+                # these states describe.
                 fp = store.fingerprint
                 current = tables.meta.get("generation") or f"sha256:{fp.sha256 if fp else ''}"
                 box.commit_states(str(current), now, states=states, sha256=fp.sha256 if fp else None)
@@ -344,6 +412,34 @@ def _base_states(box, store, tables: Tables, pending, now: datetime) -> tuple[di
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Equal as stored (states go through JSON)."""
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+# Parts of the jobs' states that only say since when an owned sheet shows what it shows (report's sheets,
+# check's Data Issues): losing them costs one rewrite of that sheet, never a repeated or lost action, so
+# they change no generation (a write that changes only them keeps the file's generation and its bytes).
+_SOFT_STATES = {"report": None, "check": ("sheet",)}
+
+
+def _kept(states: dict[str, Any]) -> dict[str, Any]:
+    """The states without their soft parts (_SOFT_STATES): what decides whether a write needs a new generation."""
+    out = dict(states)
+    for job, keys in _SOFT_STATES.items():
+        if job in out and keys is None:
+            del out[job]
+        elif isinstance(out.get(job), dict):
+            out[job] = {k: v for k, v in out[job].items() if k not in keys}
+    return out
+
+
+def _rider_option(store, changes: ChangeSet, rider: ChangeSet) -> dict[str, Any]:
+    """The rider for a store that writes one only with a real change (and nothing when nothing changes);
+    a store that cannot tell gets it merged into the change set, written every time."""
+    if "rider" in inspect.signature(store.apply).parameters:
+        return {"rider": rider}
+    changes.sheets += rider.sheets
+    changes.meta.update(rider.meta)
+    rider.sheets = []  # in the change set now
+    return {}
 
 
 def _preparer(box, generation: str, states: dict[str, Any], now: datetime) -> Callable[[Path], None]:

@@ -173,7 +173,7 @@ def test_pipeline_by_stage_and_owner_count_value_weight_age_and_stalled():
     df = deals_frame()
     open_ = df[df.status == "open"].copy()
     open_["stage"] = open_.fold.map({s["stage"].lower(): s["stage"] for s in STAGES})
-    open_["age"] = (pd.Timestamp(NOW) - open_.created) / pd.Timedelta(days=1)
+    open_["age"] = (pd.Timestamp(NOW).normalize() - open_.created) / pd.Timedelta(days=1)  # whole days
     assert [g.key for g in p.by_stage] == ["Prospecting", "Qualification", "Proposal", "Negotiation"]
     for g in p.by_stage:
         sel = open_[open_.stage == g.key]

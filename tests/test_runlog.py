@@ -1,5 +1,6 @@
-"""The Runs sheet: one row per run, the latest first, as many as Settings runs_keep says; a command-line
-run that changes nothing leaves the file as it was and shows up with the next write."""
+"""The Runs sheet: one row per run, the latest first, as many as Settings runs_keep says; a run that changes
+nothing (from the command line, the schedule, a button or the menu) leaves the file as it was and shows up
+with the next write."""
 from datetime import datetime
 
 import openpyxl
@@ -24,11 +25,21 @@ def set_setting(path, key, value):
     wb.save(path)
 
 
+def edit_a_lead(path, value):
+    """A person's edit that check tidies (extra spaces), so the next run has something to write."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Leads"]
+    header = {c.value: c.column for c in ws[1]}
+    ws.cell(2, header["Company"]).value = f"{value}  Ltd"
+    wb.save(path)
+
+
 @pytest.mark.slow
 def test_the_runs_sheet_keeps_the_latest_runs_up_to_runs_keep(tmp_path):
-    path = new_workbook(tmp_path / "crm.xlsx")
+    path = new_workbook(tmp_path / "crm.xlsx", sample_data=50)
     set_setting(path, "runs_keep", 2)
     for hour in (9, 10, 11):
+        edit_a_lead(path, f"Acme {hour}")
         run_logged(path, ["check"], trigger="schedule", now=datetime(2026, 11, 2, hour, 0))
     rows = runs_rows(path)
     assert [(r[0], r[2], r[3]) for r in rows] == [(datetime(2026, 11, 2, 11, 0), "check", "schedule"),
@@ -37,14 +48,19 @@ def test_the_runs_sheet_keeps_the_latest_runs_up_to_runs_keep(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_command_line_run_that_changes_nothing_leaves_the_file_and_is_listed_with_the_next_write(tmp_path):
-    path = new_workbook(tmp_path / "crm.xlsx")
-    run(path, ["dedupe"], now=datetime(2026, 11, 2, 9, 0))
+def test_a_run_that_changes_nothing_leaves_the_file_whoever_asks_and_is_listed_with_the_next_write(tmp_path):
+    path = new_workbook(tmp_path / "crm.xlsx", sample_data=50)
+    run_logged(path, ["check"], trigger="cli", now=datetime(2026, 11, 2, 9, 0))
     before = path.read_bytes()
-    report = run(path, ["dedupe"], now=datetime(2026, 11, 2, 9, 5))
+    report = run_logged(path, ["check"], trigger="cli", now=datetime(2026, 11, 2, 9, 5))
     assert not report.written and path.read_bytes() == before
-    run_logged(path, ["dedupe"], trigger="menu", now=datetime(2026, 11, 2, 9, 10))
-    assert [(r[0].strftime("%H:%M"), r[3]) for r in runs_rows(path)][:2] == [("09:10", "menu"), ("09:05", "command line")]
+    for minute, trigger in ((6, "schedule"), (7, "button"), (8, "menu")):
+        report = run_logged(path, ["check"], trigger=trigger, now=datetime(2026, 11, 2, 9, minute))
+        assert not report.written and path.read_bytes() == before
+    edit_a_lead(path, "Acme")
+    run_logged(path, ["check"], trigger="menu", now=datetime(2026, 11, 2, 9, 10))
+    assert [(r[0].strftime("%H:%M"), r[3]) for r in runs_rows(path)][:5] == [
+        ("09:10", "menu"), ("09:08", "menu"), ("09:07", "button"), ("09:06", "schedule"), ("09:05", "command line")]
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import pytest
 import schedule as schedule_pkg
 
 from crm_sheets.errors import WorkbookBusy
+from crm_sheets.runlog import RunHistory
 from crm_sheets.scheduling import ScheduleError, Scheduler, Slot, make_scheduler, schedule_from_tables, slots_from_options
 from crm_sheets.store import open_store
 from crm_sheets.workbook import new_workbook
@@ -108,7 +109,7 @@ def test_every_and_daily_options_run_everything():
 
 
 @pytest.mark.slow
-def test_on_a_fake_clock_due_jobs_run_in_order_one_run_at_a_time_and_each_run_is_in_the_runs_sheet(tmp_path, clock):
+def test_on_a_fake_clock_due_jobs_run_in_order_one_run_at_a_time_and_each_run_is_in_the_runs_history(tmp_path, clock):
     path = new_workbook(tmp_path / "crm.xlsx", now=clock.t)
     scheduler = make_scheduler(path, now=clock)  # the real runner, trigger "schedule"
     scheduler.start()
@@ -119,13 +120,19 @@ def test_on_a_fake_clock_due_jobs_run_in_order_one_run_at_a_time_and_each_run_is
         ("07:10", ["automate"], "ok"),
         ("07:25", ["automate"], "ok"),
     ]
+    # The runs that wrote (the first check, the first report) show in the Runs sheet; the automate runs
+    # that found nothing new left the file as it was, and wait in the history for the next write.
     ws = openpyxl.load_workbook(path)["Runs"]
     rows = [r for r in ws.iter_rows(min_row=4, values_only=True)]
     assert [(r[0].strftime("%H:%M"), r[2], r[3], r[4]) for r in rows] == [
-        ("07:25", "automate", "schedule", "OK"),
-        ("07:10", "automate", "schedule", "OK"),
         ("07:00", "report", "schedule", "OK"),
         ("06:55", "check, automate", "schedule", "OK"),
+    ]
+    assert [(r.started.strftime("%H:%M"), r.jobs, r.trigger) for r in RunHistory(path).latest()] == [
+        ("07:25", ("automate",), "schedule"),
+        ("07:10", ("automate",), "schedule"),
+        ("07:00", ("report",), "schedule"),
+        ("06:55", ("check", "automate"), "schedule"),
     ]
 
 

@@ -12,6 +12,11 @@ from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.tables import Tables
 
 
+class NothingToWrite(Exception):
+    """A change set leaves every part of the workbook as it is: there is no new file to write (the store
+    says so with ``ApplyResult.written`` False; nothing is replaced and no backup is made)."""
+
+
 @dataclass(frozen=True)
 class ApplyResult:
     """What ``Store.apply`` did."""

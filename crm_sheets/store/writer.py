@@ -6,6 +6,7 @@ streamed from its zip member into the new one, so a write costs the sheets it ch
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import io
@@ -29,6 +30,7 @@ from crm_sheets.model.schema import Field, normalize_header
 from crm_sheets.model.sheets import SheetSpec, owned_sheet_name
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter
 from crm_sheets.model.values import is_missing
+from crm_sheets.store.base import NothingToWrite
 from crm_sheets.store.package import (
     CT_WORKSHEET, LARGE_PART_LEVEL, REL_CALC_CHAIN, REL_TABLE, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
     open_package, refuse_dtd, relative, rels_path,
@@ -49,17 +51,35 @@ _DROP_WITH_SHEET = ("/drawing", "/chart", "/comments", "/vmlDrawing", "/table", 
                     "/chartUserShapes", "/hyperlink")
 
 
-def apply_changeset(src: Path, dst: Path, changeset: ChangeSet, tables: Tables) -> None:
-    """Copy the workbook ``src`` to ``dst`` with the change set applied; everything else is kept byte for byte."""
+def apply_changeset(src: Path, dst: Path, changeset: ChangeSet, tables: Tables, *,
+                    rider: ChangeSet | None = None) -> None:
+    """Copy the workbook ``src`` to ``dst`` with the change set applied; everything else is kept byte for byte.
+
+    With ``rider`` (owned sheets and _crm_meta keys that only go along with a real change: the Runs sheet,
+    a new generation), raises NothingToWrite when ``changeset`` changes no byte of the package (its owned
+    sheets render exactly as they are), before anything is written; otherwise the rider is written too.
+    """
     src, dst = Path(src), Path(dst)
     if dst.exists() and dst.resolve() == src.resolve():
         raise ValueError("apply_changeset writes a new file: dst must differ from src")
     with open_package(src) as pkg:
+        meta = pkg.sheet(META_SHEET)
+        if rider is not None and (meta is None or not meta.part):
+            # no _crm_meta yet: this write makes it, with the rider's keys and sheet marks in one go
+            changeset = dataclasses.replace(changeset, sheets=[*changeset.sheets, *rider.sheets],
+                                            meta={**changeset.meta, **rider.meta})
+            rider = None
         patch = _Patch(pkg, tables)
         try:
             patch.run(changeset)
+            if rider is not None:
+                if patch.unchanged():
+                    for sheet in patch.sheets.values():
+                        sheet.close()
+                    raise NothingToWrite(src.name)
+                patch.ride(rider)
             patch.write(dst)
-        except CrmSheetsError:
+        except (CrmSheetsError, NothingToWrite):
             raise
         except (ValueError, KeyError, IndexError, EOFError, zlib.error, zipfile.BadZipFile, ParseError, ExpatError) as exc:
             # A part the fast reader accepted (it is lenient: a NUL inside a number, bytes that are not
@@ -68,6 +88,18 @@ def apply_changeset(src: Path, dst: Path, changeset: ChangeSet, tables: Tables) 
                 f"{src.name}: cannot be rewritten, a part of it is damaged ({one_line(f'{type(exc).__name__}: {exc}')})",
                 hint=DAMAGED_HINT,
             ) from None
+
+
+def changes_anything(src: Path, changeset: ChangeSet, tables: Tables) -> bool:
+    """Whether writing ``changeset`` would change any byte of the workbook ``src`` (nothing is written)."""
+    with open_package(Path(src)) as pkg:
+        patch = _Patch(pkg, tables)
+        try:
+            patch.run(changeset)
+            return not patch.unchanged()
+        finally:
+            for sheet in patch.sheets.values():
+                sheet.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1350,6 +1382,22 @@ class _Patch:
         for table, number in cs.sequences.items():
             self.meta_updates[f"seq.{table}"] = int(number)
         self.meta_updates.update(cs.meta)
+        if self.meta_updates:
+            self._write_meta()
+
+    def unchanged(self) -> bool:
+        """Nothing so far changes the package: no worksheet edited, no part added or dropped, every part
+        replaced by its own bytes (an owned sheet that renders as it is was not even replaced)."""
+        return (not any(s.changed for s in self.sheets.values()) and not self.added and not self.deleted
+                and not self.new_sheet_names and self.workbook_text is None and self.wb_rels_text is None
+                and all(self.pkg.has(p) and self.pkg.read(p) == data for p, data in self.replaced.items()))
+
+    def ride(self, rider: ChangeSet) -> None:
+        """Write the rider's owned sheets and _crm_meta keys after the change set (see apply_changeset)."""
+        self.meta_updates = {}
+        for spec in rider.sheets:
+            self._replace_sheet(spec)
+        self.meta_updates.update(rider.meta)
         if self.meta_updates:
             self._write_meta()
 

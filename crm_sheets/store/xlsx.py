@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Mapping
 from crm_sheets.errors import CrmSheetsError, NotAWorkbook, WorkbookBusy, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.tables import Tables
-from crm_sheets.store.base import ApplyResult
+from crm_sheets.store.base import ApplyResult, NothingToWrite
 from crm_sheets.store.pending import Pending, clear_pending, pending_path, read_pending, save_pending
 from crm_sheets.store.safety import (
     DEFAULT_OPS,
@@ -173,6 +173,7 @@ class XlsxStore:
         *,
         before_replace: Callable[[Path], None] | None = None,
         states: Mapping[str, Any] | None = None,
+        rider: ChangeSet | None = None,
     ) -> ApplyResult:
         """Write the change set in one atomic replace of the file.
 
@@ -182,13 +183,20 @@ class XlsxStore:
         (read again and re-run the jobs). Any other failure leaves the file as it was and keeps the change
         set as pending. ``before_replace(tmp)`` runs once the new file is complete, before it replaces the
         old one (the runner keeps the jobs' new states under the new file's generation there).
+
+        With ``rider`` (owned sheets and _crm_meta keys that go along with a real change only), a change set
+        that would leave every byte of the file as it is (owned sheets that render as they are) writes
+        nothing at all, makes no backup, and says so (``written`` False); else the rider is written with it.
         """
         name = self.path.name
+        nothing = ApplyResult(False, pending=pending_path(self.path).exists(), message=f"nothing changed in {name}")
         if changeset.is_empty():
             return ApplyResult(False, pending=pending_path(self.path).exists(), message=f"nothing to write to {name}")
         if self._seen is None:
             raise RuntimeError("XlsxStore.apply() needs a read() first: it writes only over what it read")
         keep_states = dict(states) if states is not None else None
+        if rider is not None and office_lock_holder(self.path) is not None and not self._changes_anything(changeset, tables):
+            return nothing  # open in Excel, but nothing to write: no pending change set either
         self._refuse_if_open(changeset, keep_states)
         with self.lock():
             self._remove_stale_temp_files()
@@ -202,9 +210,11 @@ class XlsxStore:
 
             try:
                 backup = atomic_replace(
-                    self.path, lambda tmp: self._write(tmp, changeset, tables), keep, ops=self.ops, check=last_check,
-                    expected=self._seen, original=self._data, before_replace=before_replace,
+                    self.path, lambda tmp: self._write(tmp, changeset, tables, *([rider] if rider is not None else [])), keep, ops=self.ops,
+                    check=last_check, expected=self._seen, original=self._data, before_replace=before_replace,
                 )
+            except NothingToWrite:
+                return nothing
             except (WorkbookBusy, WorkbookChanged):
                 raise
             except Exception as e:
@@ -229,10 +239,18 @@ class XlsxStore:
             )
         return ApplyResult(True, backup=str(backup) if backup else None, pending=left, message=message)
 
-    def _write(self, dst: Path, changeset: ChangeSet, tables: Tables | None) -> None:
+    def _write(self, dst: Path, changeset: ChangeSet, tables: Tables | None, rider: ChangeSet | None = None) -> None:
         from crm_sheets.store.writer import apply_changeset
 
-        apply_changeset(self.path, dst, changeset, tables)
+        apply_changeset(self.path, dst, changeset, tables, rider=rider)
+
+    def _changes_anything(self, changeset: ChangeSet, tables: Tables | None) -> bool:
+        from crm_sheets.store.writer import changes_anything
+
+        try:
+            return changes_anything(self.path, changeset, tables)
+        except Exception:
+            return True  # let the write say what is wrong
 
     def pending(self) -> ChangeSet | None:
         found = self.pending_file()

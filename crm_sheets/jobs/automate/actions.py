@@ -173,6 +173,7 @@ def existing_task_keys(run: Run) -> set[str]:
 def create_task(run: Run, title_src: str, assign_to: str, due_in_days: int | None, table: str, rid: str, key: str, rule_name: str) -> None:
     fields = merge_fields(run.tables, table, rid, names=names_used(title_src))
     title = render(title_src, fields) if title_src else f"{rule_name}: {rid}"
+    title = " ".join(title.split())  # an empty merge field leaves two spaces, which check would trim on the next run
     run.append("tasks", {
         "title": title[:250],
         "due": run.today + pd.Timedelta(days=due_in_days or 0),

@@ -20,6 +20,7 @@ from crm_sheets.jobs.check.links import check_ids, check_reference, check_unique
 from crm_sheets.jobs.check.options import VOCABULARY, check_dropdown, check_tags
 from crm_sheets.jobs.check.rules import check_rules
 from crm_sheets.jobs.check.sheet import data_issues_sheet
+from crm_sheets.model.stamp import STAMP, stamped
 from crm_sheets.jobs.check.values import check_invalid, check_typed_text
 from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, OptionAdd, RowAppend, Table, Tables
 from crm_sheets.model.normalize import PhoneBook
@@ -79,8 +80,11 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     result.changes.options.extend(options)
     result.changes.appends.extend(stages)
     # a value added to a list is a note of this run, not an issue to list: the next run no longer finds it
-    result.changes.sheets.append(data_issues_sheet(shown_tables, [f for f in findings if f.type != VOCABULARY], now))
-    result.state = {"phones": phones.state()}
+    # it says when what it lists last changed, so a run that finds the same leaves it (and the file) as it is
+    sheets, sheet_state = stamped([data_issues_sheet(shown_tables, [f for f in findings if f.type != VOCABULARY],
+                                                     now, stamp=STAMP)], now, (state or {}).get("sheet"))
+    result.changes.sheets.extend(sheets)
+    result.state = {"phones": phones.state(), "sheet": sheet_state}
     return result
 
 

@@ -66,7 +66,8 @@ def sorted_order(tables: Tables, findings: list[Finding], order: dict[str, int])
     return np.lexsort((kind, col, row, table, severity))  # stable, like sorted(key=sort_key)
 
 
-def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime) -> SheetSpec:
+def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime, stamp: str | None = None) -> SheetSpec:
+    """The Data Issues sheet; ``stamp`` is the time it says the data was checked (default ``now``)."""
     lang = tables.lang if tables.lang in LABELS else "en"
     text = LABELS[lang]
     name = tables.schema.owned_sheet("data_issues").sheet_name(tables.lang)
@@ -74,7 +75,7 @@ def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime) ->
     severities = Counter(f.severity for f in findings)
     counts = {s: severities.get(s, 0) for s in ("error", "warning", "info")}
     fixable = sum(1 for f in findings if f.fixable)
-    stamp = now.strftime("%Y-%m-%d %H:%M")
+    stamp = now.strftime("%Y-%m-%d %H:%M") if stamp is None else stamp
     rows: list[list[Any]] = [[Cell(name, "title")]]
     if not findings:
         rows.append([Cell(text["clean"].format(now=stamp), "subtitle")])

@@ -2,6 +2,8 @@
 campaigns, activity, geography, satisfaction) and the board and calendar views. Pure: tables in, sheets out.
 
 `compute` gives the figures as plain data (for tests and `--json`); `report` lays them out as SheetSpecs.
+A sheet's subtitle says when what it shows last changed (its state keeps a digest and that time per sheet),
+so a run whose figures come out the same renders every sheet exactly as it is and the workbook is not written.
 """
 from __future__ import annotations
 
@@ -11,20 +13,26 @@ from crm_sheets.jobs.report.figures import ReportFigures
 from crm_sheets.jobs.report.metrics import compute
 from crm_sheets.jobs.report.sheets import build_sheets
 from crm_sheets.model import ChangeSet, Finding, JobResult, Tables
+from crm_sheets.model.stamp import stamped
 
 __all__ = ["ReportFigures", "compute", "report"]
 
 
-def report(tables: Tables, *, now: datetime) -> JobResult:
-    """Every report sheet, replaced whole; findings say which money was left out of the totals and why."""
+def report(tables: Tables, *, now: datetime, state: dict | None = None) -> JobResult:
+    """Every report sheet, replaced whole; findings say which money was left out of the totals and why.
+
+    ``state`` is what the last run returned: per sheet, a digest of what it showed and since when. A sheet
+    showing the same as then keeps that time in its subtitle (so it renders byte for byte as it is); a sheet
+    whose content changed says ``now``."""
     fig = compute(tables, now)
-    sheets = build_sheets(fig, tables)
+    sheets, new_state = stamped(build_sheets(fig, tables), now, state)
     return JobResult(
         job="report",
         changes=ChangeSet(sheets=sheets),
         findings=_findings(fig),
         stats={"sheets": len(sheets), "won_revenue": fig.dashboard.won_revenue, "open_deals": fig.dashboard.open_deals,
                "currency": fig.currency},
+        state=new_state,
         data=fig,
     )
 

@@ -100,13 +100,14 @@ def last_touch(tables: Tables, deals: pd.DataFrame) -> pd.Series:
 
 def stalled_mask(tables: Tables, deals: pd.DataFrame, stages: list[Stage], now: datetime) -> tuple[pd.Series, pd.Series]:
     """(is stalled, days stalled) for open deals: close date passed more than `stalled_deal_days` ago,
-    or no activity for longer than the stage's `stalled_after_days`."""
-    ts = pd.Timestamp(now)
+    or no activity for longer than the stage's `stalled_after_days`. Counted in whole days (today against
+    the dates), so the figures move once a day, not at every run."""
+    ts = pd.Timestamp(now).normalize()
     limit = _stalled_days(tables)
-    past_close = (ts - deals.close) / DAY
+    past_close = (ts - deals.close.dt.normalize()) / DAY
     by_close = past_close > limit
     per_stage = {s.name: s.stalled_after_days for s in stages if s.stalled_after_days}
-    quiet = (ts - last_touch(tables, deals)) / DAY
+    quiet = (ts - last_touch(tables, deals).dt.normalize()) / DAY
     stage_limit = deals.stage_name.map(per_stage).astype(float)
     by_quiet = quiet > stage_limit
     mask = (deals.status == "open") & (by_close | by_quiet)
@@ -115,7 +116,7 @@ def stalled_mask(tables: Tables, deals: pd.DataFrame, stages: list[Stage], now: 
 
 
 def _groups(open_: pd.DataFrame, key: pd.Series, order: list[str], now: datetime) -> list[Group]:
-    age = (pd.Timestamp(now) - open_.created) / DAY
+    age = (pd.Timestamp(now).normalize() - open_.created.dt.normalize()) / DAY  # whole days: moves once a day
     frame = pd.DataFrame({"k": key, "value": open_.value, "w": open_.value * open_.p, "age": age,
                           "stalled": open_.stalled.astype(int)})
     g = frame.groupby("k", sort=False)
@@ -338,8 +339,9 @@ def campaigns(tables: Tables, deals: pd.DataFrame, money: Money) -> Campaigns:
 
 def activity(tables: Tables, now: datetime) -> Activity:
     acts = prep.frame(tables, "activities", ("date", "type", "owner"))
-    ts = pd.Timestamp(now)
-    when = prep.dates(acts["date"])
+    # by calendar day, today included: the figures move once a day, not at every run
+    ts = pd.Timestamp(now).normalize()
+    when = prep.dates(acts["date"]).dt.normalize()
     kind, owner = prep.text(acts["type"]), prep.text(acts["owner"])
     in30 = (when > ts - 30 * DAY) & (when <= ts)
     in7 = (when > ts - 7 * DAY) & (when <= ts)

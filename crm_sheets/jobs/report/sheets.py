@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from crm_sheets.jobs.report import labels as L
 from crm_sheets.jobs.report.figures import Customer, DealLine, Group, ReportFigures
 from crm_sheets.jobs.report.layout import Block, Canvas
+from crm_sheets.model.stamp import STAMP
 from crm_sheets.model import Cell, SheetSpec, Tables
 
 CHART_COL_GAP = 1  # empty columns between a table and its chart
@@ -36,7 +37,7 @@ class Ctx:
 
     def canvas(self, key: str, with_period: bool = True) -> Canvas:
         c = Canvas(self.sheet_name(key), key)
-        now = self.fig.now.strftime("%Y-%m-%d %H:%M")
+        now = STAMP  # the time the sheet's content last changed: filled in by report() (see __init__.py)
         if with_period:
             period = L.period_label(self.lang, self.fig.period, self.fig.period_start)
             sub = self.t("subtitle", period=period, currency=self.cur, now=now)

@@ -1,0 +1,144 @@
+"""Benchmark: what a `crm-sheets run` costs against merely reading the workbook; prints a table (issue 16).
+
+For each size: `crm-sheets new big.xlsx --sample-data N` in a temp folder, then, each case in its own process:
+- calamine: python-calamine reads every sheet to Python lists (the floor of a full read);
+- first run: `crm-sheets run` on the new workbook;
+- nothing edited: `crm-sheets run` again;
+- 10 edited: 10 leads' Notes and City changed and the workbook saved by openpyxl (a whole-package save, as
+  Excel and LibreOffice do: every part rewritten), then `crm-sheets run`;
+- 1 % edited: the same with 1 % of the leads.
+Wall, CPU (user + system of the process and its children) and peak RSS (the child's ru_maxrss, read by a
+small wrapper process so each case has its own) and the ratio of wall to the calamine read. The edits and
+openpyxl's save are not timed. The load average is printed beside the figures: the machine may be shared.
+Run: python benchmarks/bench_run.py [--sizes 10000 100000] [--keep DIR] [--no-edits]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+NOW = "2026-03-15T09:00:00"  # every run as of the same moment: the runs compare, not the clock
+CALAMINE = (
+    "import sys\n"
+    "from python_calamine import CalamineWorkbook\n"
+    "wb = CalamineWorkbook.from_path(sys.argv[1])\n"
+    "n = sum(len(wb.get_sheet_by_name(s).to_python()) for s in wb.sheet_names)\n"
+    "print(n)\n"
+)
+
+
+def measured(cmd: list[str]) -> dict:
+    """Run ``cmd`` under a wrapper process that reports the command's own wall, CPU and peak RSS."""
+    wrapper = (
+        "import json, resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)\n"
+        "wall = time.perf_counter() - t\n"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "try:\n"
+        "    d = json.loads(p.stdout)\n"
+        "    out = json.dumps({k: d.get(k) for k in ('written', 'backup', 'changes')}) if isinstance(d, dict) else p.stdout\n"
+        "except ValueError:\n"
+        "    out = p.stdout[-2000:]\n"
+        "print(json.dumps({'rc': p.returncode, 'wall': wall, 'cpu': u.ru_utime + u.ru_stime,\n"
+        "                  'rss_mb': u.ru_maxrss / 1024, 'out': out, 'err': p.stderr[-2000:]}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", wrapper, *cmd], stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def crm(*args: str) -> list[str]:
+    return [sys.executable, "-m", "crm_sheets", *args]
+
+
+def edit_leads(path: Path, n: int, seed: int) -> None:
+    """Change ``n`` random leads' Notes and City and save the whole package with openpyxl."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Leads"]
+    header = {c.value: c.column for c in ws[1]}
+    rows = list(range(2, ws.max_row + 1))
+    rng = random.Random(seed)
+    for i, r in enumerate(rng.sample(rows, min(n, len(rows)))):
+        ws.cell(r, header["Notes"]).value = f"Edited by the benchmark ({seed}.{i})"
+        ws.cell(r, header["City"]).value = rng.choice(["Lyon", "Boston", "Leeds", "Graz", "Porto"])
+    wb.save(path)
+
+
+def summary(res: dict) -> str:
+    try:
+        d = json.loads(res["out"])
+    except (ValueError, KeyError):
+        return ""
+    s = d.get("changes", {})
+    return (f"written={d.get('written')} backup={'yes' if d.get('backup') else 'no'} cells={s.get('updated_cells')} "
+            f"rows={s.get('appended_rows')} sheets={s.get('replaced_sheets')}")
+
+
+def bench(n: int, folder: Path, edits: bool = True) -> list[tuple[str, dict, str]]:
+    book = folder / f"big-{n}.xlsx"
+    for p in folder.glob(f".big-{n}*"):
+        p.unlink() if p.is_file() else shutil.rmtree(p)
+    book.unlink(missing_ok=True)
+    shutil.rmtree(folder / ".crm-backups", ignore_errors=True)
+    subprocess.run(crm("new", str(book), "--sample-data", str(n)), check=True, stdout=subprocess.DEVNULL)
+    rows: list[tuple[str, dict, str]] = []
+    cal = measured([sys.executable, "-c", CALAMINE, str(book)])
+    rows.append(("calamine read, every sheet", cal, f"{int(cal['out'].strip() or 0):,} rows"))
+    run = crm("run", str(book), "--json", "--now", NOW)
+    for label, prepare in (
+        ("`run`, first run", None),
+        ("`run`, nothing edited", None),
+        ("`run`, 10 leads edited + saved", lambda: edit_leads(book, 10, 1)),
+        ("`run`, 1 % of leads edited + saved", lambda: edit_leads(book, max(1, n // 100), 2)),
+    ):
+        if prepare and not edits:
+            continue
+        if prepare:
+            prepare()
+        before = book.read_bytes()
+        res = measured(run)
+        note = summary(res) + (" (file unchanged)" if book.read_bytes() == before else "")
+        if res["rc"] not in (0, 1):
+            note += f" FAILED rc={res['rc']}: {res['err'][-300:]}"
+        rows.append((label, res, note))
+    print(f"\n{n:,} leads: {book.stat().st_size / 1e6:.1f} MB, load average {os.getloadavg()[0]:.2f} "
+          f"(start of size: see above)")
+    print("| what | wall | CPU | peak RSS | × calamine | notes |")
+    print("|---|---:|---:|---:|---:|---|")
+    for label, r, note in rows:
+        print(f"| {label} | {r['wall']:.2f} s | {r['cpu']:.2f} s | {r['rss_mb']:.0f} MB | "
+              f"{r['wall'] / cal['wall']:.2f}× | {note} |")
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000])
+    ap.add_argument("--keep", type=Path, help="work in this folder and keep the workbooks")
+    ap.add_argument("--no-edits", action="store_true",
+                    help="leave out the edited cases (openpyxl's load and save of a 100k workbook take minutes)")
+    args = ap.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="crm-bench-run-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"{time.strftime('%Y-%m-%d %H:%M')} · {os.cpu_count()} CPUs · load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} · {folder}")
+    try:
+        for n in args.sizes:
+            bench(n, folder, edits=not args.no_edits)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The "generated" time of an owned sheet: when what it shows last changed, not when the job last ran.
+
+A job lays its sheets out with STAMP where the time goes; `stamped` fills it in from the job's state (per
+sheet, a digest of the content and its time), so a sheet that comes out the same renders byte for byte as
+it is and a run that finds nothing new writes nothing.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from crm_sheets.model.sheets import Cell, SheetSpec
+
+STAMP = "\ue000generated\ue000"  # a placeholder no data can contain (a private-use character)
+STATE_VERSION = 1
+
+
+def stamped(sheets: list[SheetSpec], now: datetime, state: dict[str, Any] | None) -> tuple[list[SheetSpec], dict[str, Any]]:
+    """The sheets with their time filled in (``now``, or the time of the last run whose same sheet showed
+    exactly this), and the state that remembers it for the next run."""
+    state = state or {}
+    before = (state.get("sheets") or {}) if state.get("version") == STATE_VERSION else {}
+    current = now.strftime("%Y-%m-%d %H:%M")
+    out, kept = [], {}
+    for spec in sheets:
+        digest = hashlib.sha256(repr(spec).encode("utf-8")).hexdigest()
+        seen = before.get(spec.key) or {}
+        stamp = seen["stamp"] if seen.get("digest") == digest and seen.get("stamp") else current
+        kept[spec.key] = {"digest": digest, "stamp": stamp}
+        out.append(_fill(spec, stamp))
+    return out, {"version": STATE_VERSION, "sheets": kept}
+
+
+def _fill(spec: SheetSpec, stamp: str) -> SheetSpec:
+    def one(c: Any) -> Any:
+        if isinstance(c, Cell) and isinstance(c.value, str) and STAMP in c.value:
+            return dataclasses.replace(c, value=c.value.replace(STAMP, stamp))
+        if isinstance(c, str) and STAMP in c:
+            return c.replace(STAMP, stamp)
+        return c
+
+    return dataclasses.replace(spec, rows=[[one(c) for c in row] for row in spec.rows])
