@@ -63,3 +63,19 @@ def records(path, sheet: str) -> list[dict]:
 def fresh_copy(built, tmp_path, name: str = "crm.xlsx") -> Path:
     """A copy of a workbook built once for many tests, for one test to change."""
     return Path(shutil.copy(built, Path(tmp_path) / name))
+
+
+def literal_table(schema, name: str, rows: list[dict]):
+    """A Table of the schema's table ``name`` from literal rows (dicts with an ``id`` for tables with IDs;
+    rule, archive and log tables are keyed row2, row3... as the reader keys them), at sheet rows 2, 3..."""
+    from crm_sheets.model import Table
+    from crm_sheets.model.tables import empty_frame
+
+    ts = schema.tables[name]
+    ids = [r["id"] for r in rows] if ts.id_prefix else [f"row{i + 2}" for i in range(len(rows))]
+    df = empty_frame(ts, ids)
+    for rid, r in zip(ids, rows):
+        for k, v in r.items():
+            if k != "id":
+                df.loc[rid, k] = v
+    return Table(ts, df, sheet=ts.sheet_name(), rows={rid: i + 2 for i, rid in enumerate(ids)}, next_id=len(rows) + 1)

@@ -11,23 +11,14 @@ from crm_sheets.jobs.dedupe import dedupe, find_pairs, unmerge
 from crm_sheets.jobs.dedupe.keys import company_key, email_key, phone_key
 from crm_sheets.model import Table, Tables, load_schema
 from crm_sheets.model.normalize import normalize_phone
-from crm_sheets.model.tables import empty_frame
+from helpers import literal_table
 
 NOW = datetime(2024, 6, 1, 9, 30)
 SCHEMA = load_schema("sales")
 
 
 def table(name: str, rows: list[dict]) -> Table:
-    ts = SCHEMA.tables[name]
-    ids = [r["id"] for r in rows] if ts.id_prefix else [f"row{i + 2}" for i in range(len(rows))]
-    df = empty_frame(ts, ids)
-    for rid, r in zip(ids, rows):
-        for k, v in r.items():
-            if k != "id":
-                df.loc[rid, k] = v
-    t = Table(ts, df, sheet=ts.sheet_name(), rows={rid: i + 2 for i, rid in enumerate(ids)})
-    t.next_id = len(rows) + 1
-    return t
+    return literal_table(SCHEMA, name, rows)
 
 
 def lead(rid, first, last, email="", phone="", company="", city="", created="2024-01-01", **kw):
@@ -354,14 +345,7 @@ def test_people_of_the_personal_template_are_matched_like_contacts():
     schema = load_schema("personal")
 
     def ptable(name, rows):
-        ts = schema.tables[name]
-        ids = [r["id"] for r in rows]
-        df = empty_frame(ts, ids)
-        for rid, r in zip(ids, rows):
-            for k, v in r.items():
-                if k != "id":
-                    df.loc[rid, k] = v
-        return Table(ts, df, sheet=ts.sheet_name(), rows={rid: i + 2 for i, rid in enumerate(ids)}, next_id=len(rows) + 1)
+        return literal_table(schema, name, rows)
 
     people = [
         dict(id="P-00001", first_name="Ana", last_name="López", email="ana.lopez@gmail.com", city="Lyon", created=pd.Timestamp("2023-01-01")),

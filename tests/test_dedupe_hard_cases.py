@@ -9,7 +9,7 @@ import pytest
 
 from crm_sheets.jobs.dedupe import dedupe, find_pairs
 from crm_sheets.model import Table, Tables, load_schema
-from crm_sheets.model.tables import empty_frame
+from helpers import literal_table
 
 NOW = datetime(2024, 6, 1, 9, 30)
 SCHEMA = load_schema("sales")
@@ -17,14 +17,7 @@ AUTO, REVIEW = 0.92, 0.75
 
 
 def table(name: str, rows: list[dict]) -> Table:
-    ts = SCHEMA.tables[name]
-    ids = [r["id"] for r in rows]
-    df = empty_frame(ts, ids)
-    for rid, r in zip(ids, rows):
-        for k, v in r.items():
-            if k != "id":
-                df.loc[rid, k] = v
-    return Table(ts, df, sheet=ts.sheet_name(), rows={rid: i + 2 for i, rid in enumerate(ids)}, next_id=len(rows) + 1)
+    return literal_table(SCHEMA, name, rows)
 
 
 def workbook(leads=(), accounts=()) -> Tables:
