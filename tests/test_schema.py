@@ -136,6 +136,13 @@ def test_invalid_yaml_names_the_line(tmp_path):
     assert "broken.yaml:" in str(err.value)
 
 
+def test_a_section_written_twice_is_refused_not_silently_dropped(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text("name: x\nowned_sheets:\n  start: {}\nlists: {}\nowned_sheets:\n  runs: {}\n", encoding="utf-8")
+    with pytest.raises(SchemaError, match=r"twice.yaml:5: section 'owned_sheets' again \(first at line 2\)"):
+        load_schema(path)
+
+
 def test_bad_pattern_is_reported():
     raw = _raw()
     _field(raw, "leads", "email")["pattern"] = "([a-z"

@@ -324,7 +324,9 @@ def load_schema(name_or_path: str | Path) -> Schema:
                 hint=f"choose one of {', '.join(available_templates())}",
             )
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+        text = path.read_text(encoding="utf-8")
+        _refuse_repeated_sections(text, path)
+        raw = yaml.load(text, Loader=_YAML_LOADER)
     except FileNotFoundError:
         raise SchemaError(f"{path}: schema file not found") from None
     except yaml.YAMLError as exc:
@@ -332,6 +334,19 @@ def load_schema(name_or_path: str | Path) -> Schema:
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise SchemaError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     return parse_schema(raw, source=str(path))
+
+
+def _refuse_repeated_sections(text: str, path: Path) -> None:
+    """YAML keeps the last of two equal keys without a word: a section written twice (two owned_sheets
+    blocks) would silently lose the first."""
+    seen: dict[str, int] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        m = re.match(r"([A-Za-z_][\w-]*):", line)
+        if m:
+            if m.group(1) in seen:
+                raise SchemaError(f"{path}:{n}: section {m.group(1)!r} again (first at line {seen[m.group(1)]})",
+                                  hint="merge the two sections into one")
+            seen[m.group(1)] = n
 
 
 def parse_schema(raw: Any, source: str = "<schema>") -> Schema:
