@@ -16,6 +16,7 @@ import pandas as pd
 
 from crm_sheets.imports import meaning as M
 from crm_sheets.imports.mapping import FileMap, custom_name, custom_title
+from crm_sheets.jobs.dedupe.keys import company_key, website_domain  # one notion of 'same company' with dedupe
 from crm_sheets.model.changeset import AuditEntry, ChangeSet, CellUpdate, OptionAdd, RowAppend
 from crm_sheets.model.normalize import fold
 from crm_sheets.model.schema import Field, normalize_header
@@ -29,7 +30,6 @@ EXTERNAL_KEY = "externalid"
 EXTERNAL_TITLE = {"en": "External ID", "fr": "ID externe", "de": "Externe ID", "es": "ID externo"}
 _GUARD = re.compile(r"^'(?=[=+\-@\t\r\n])")  # our CSV export writes '= so a spreadsheet shows text: read back as =
 _OUR_ID = re.compile(r"^[A-Z]{1,4}-\d+$")
-_LEGAL = re.compile(r"\b(inc|incorporated|llc|ltd|limited|gmbh|ag|sa|sas|sarl|bv|nv|plc|corp|corporation|co|company|srl|spa|oy|ab|as)\b\.?")
 
 
 @dataclass
@@ -107,24 +107,10 @@ def _title_key(title: str) -> str:
     return normalize_header(title)
 
 
-def company_key(name: str) -> str:
-    """A company name without case, accents, punctuation and legal form: "ACME, Inc." and "Acme" are one."""
-    text = fold(name).replace("&", " and ")
-    text = _LEGAL.sub(" ", re.sub(r"[^\w\s&]", " ", text))
-    return " ".join(text.split())
-
-
 def domain(value: str) -> str:
-    text = _text(value).lower()
-    if "@" in text:
-        text = text.rpartition("@")[2]
-    text = re.sub(r"^[a-z]+://", "", text).split("/")[0].split("?")[0]
-    text = text[4:] if text.startswith("www.") else text
-    return text if "." in text else ""
-
-
-_FREE_MAIL = {"gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com", "icloud.com", "aol.com", "gmx.de",
-              "web.de", "orange.fr", "free.fr", "yahoo.fr", "hotmail.fr", "protonmail.com", "me.com", "msn.com"}
+    """A web address or a mailbox's domain ('https://www.Acme.com/x' -> 'acme.com'), '' when it has no dot."""
+    found = website_domain(_text(value))
+    return found if "." in found else ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -536,7 +522,6 @@ class Planner:
         return arrays[name][rows[rid]] if name in arrays and rid in rows else None
 
     def _write(self, r: Rec) -> None:
-        t = self.tables[r.table]
         fields = self._fields(r.table)
         values: dict[str, Any] = {}
         for k, raw in r.values.items():
@@ -594,7 +579,7 @@ class Planner:
             if value is None:
                 value, ok = parse_value(f, raw, self.ctx)
                 if not ok:
-                    return self._bad(r, header, raw, f"is not a date", "write it as 2025-03-14")
+                    return self._bad(r, header, raw, "is not a date", "write it as 2025-03-14")
                 return value
             return M.as_date_value(value) if f.type == "date" else value
         if f.type == "checkbox":
