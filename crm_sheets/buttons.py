@@ -181,7 +181,7 @@ def _buttons_on_sheet(parts: dict[str, bytes], changed: dict[str, bytes], part: 
     rels_name = f"{folder}/_rels/{file}.rels"
     rels = parts.get(rels_name, b"").decode("utf-8") or (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        f'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"></Relationships>')
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"></Relationships>')
     sheet = parts[part].decode("utf-8")
     vml_rel = re.search(rf'<Relationship\b[^>]*Type="{re.escape(REL_VML)}"[^>]*/>', rels)
     if vml_rel:  # buttons put there before are replaced; a sheet with notes keeps them and is left alone

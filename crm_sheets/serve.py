@@ -221,18 +221,19 @@ def create_app(workbook: str | Path, *, secret: str | None, run: Callable[..., A
         return JSONResponse({"workbook": Path(workbook).name, "last": last[0].as_dict() if last else None})
 
     extra = list(routes)
-    lifespan = None
     if forms is not None:
         from crm_sheets.forms.web import forms_routes
 
         extra += forms_routes(forms)
 
-        @contextlib.asynccontextmanager
-        async def lifespan(_app):
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        if forms is not None:
             forms.start()  # reads the workbook's forms and starts applying the journal
-            try:
-                yield
-            finally:
+        try:
+            yield
+        finally:
+            if forms is not None:
                 forms.stop()
 
     return Starlette(routes=[
