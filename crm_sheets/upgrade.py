@@ -131,20 +131,12 @@ def plan_upgrade(tables: Tables, layout: WorkbookLayout, path: str = "") -> tupl
     for name, t in schema.tables.items():
         if name in tables.tables:
             continue
-        sheet = t.sheet_name(lang)
-        if sheet.casefold() in sheets:
-            n = 2
-            while f"{sheet} ({n})".casefold() in sheets:
-                n += 1
-            report.notes.append(f"{sheet}: a sheet of this name has no {t.sheet_name(lang)} headers; "
-                                f"the new table goes on sheet {sheet} ({n}) and yours is left as it is")
-            sheet = f"{sheet} ({n})"
-        sheets.add(sheet.casefold())
-        add = _table_add(t, sheet, plan, tables, names, report)
-        changes.tables.append(add)
-        names.update(add.names)
-        if t.id_prefix:
-            changes.sequences[name] = len(add.rows) + 1
+        base = t.sheet_name(lang)
+        sheet = _free_sheet_name(base, sheets)
+        if sheet != base:
+            report.notes.append(f"{base}: a sheet of this name has no {base} headers; "
+                                f"the new table goes on sheet {sheet} and yours is left as it is")
+        _add_table(changes, name, t, sheet, plan, tables, names, sheets, report)
         report.added_tables.append(AddedTable(name, sheet))
 
     for name, table in tables.tables.items():
@@ -206,17 +198,28 @@ def missing_tables(path: str | Path, tables: Tables, wanted: list[str]) -> Chang
     report = UpgradeReport(str(path), tables.schema.name, None, None)
     for name in wanted:
         t = tables.schema.tables[name]
-        base = sheet = t.sheet_name(tables.lang)
-        n = 2
-        while sheet.casefold() in sheets:  # a team's sheet of that name stays as it is
-            sheet, n = f"{base} ({n})", n + 1
-        sheets.add(sheet.casefold())
-        add = _table_add(t, sheet, plan, tables, names, report)
-        changes.tables.append(add)
-        names.update(add.names)
-        if t.id_prefix:
-            changes.sequences[name] = len(add.rows) + 1
+        sheet = _free_sheet_name(t.sheet_name(tables.lang), sheets)  # a team's sheet of that name stays as it is
+        _add_table(changes, name, t, sheet, plan, tables, names, sheets, report)
     return changes
+
+
+def _free_sheet_name(base: str, sheets: set[str]) -> str:
+    """``base``, or "base (2)", "base (3)"... the first name no sheet has (``sheets`` holds casefolded names)."""
+    sheet, n = base, 2
+    while sheet.casefold() in sheets:
+        sheet, n = f"{base} ({n})", n + 1
+    return sheet
+
+
+def _add_table(changes: ChangeSet, name: str, t, sheet: str, plan: "Plan", tables: Tables, names: set[str],
+               sheets: set[str], report: "UpgradeReport") -> None:
+    """Add the table ``name`` on the new sheet ``sheet`` to the change set (its defined names and ID sequence too)."""
+    sheets.add(sheet.casefold())
+    add = _table_add(t, sheet, plan, tables, names, report)
+    changes.tables.append(add)
+    names.update(add.names)
+    if t.id_prefix:
+        changes.sequences[name] = len(add.rows) + 1
 
 
 def _plan(tables: Tables, layout: WorkbookLayout) -> Plan:
