@@ -254,20 +254,34 @@ def serve(path: str, host: str, port: int, forms: bool, base_url: str, allow_ori
 
 
 @cli.command("add-buttons")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path), required=False)
 @click.option("--configure", is_flag=True, help="Also fill the xlwings.conf sheet with this machine's Python and PYTHONPATH.")
+@click.option("--libreoffice", is_flag=True, help="Install the crm_sheets macro (refresh, check, dedupe) for LibreOffice Calc; PATH is then optional.")
+@click.option("--macro-folder", "macro_folder", type=click.Path(path_type=Path), default=None,
+              help="Install the LibreOffice macro here instead of the profile's Scripts/python folder (or set CRM_SHEETS_LIBREOFFICE_MACROS).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
-def add_buttons_cmd(path: Path, configure: bool, as_json: bool) -> None:
-    """Put Refresh, Check and Dedupe buttons (xlwings VBA) on the Start and Dashboard sheets of PATH (.xlsm)."""
+def add_buttons_cmd(path: Path | None, configure: bool, libreoffice: bool, macro_folder: Path | None, as_json: bool) -> None:
+    """Put Refresh, Check and Dedupe buttons (xlwings VBA) on the Start and Dashboard sheets of PATH (.xlsm), and/or install the LibreOffice macro."""
     from crm_sheets.buttons import add_buttons
+    from crm_sheets.libreoffice import install_macro
 
-    report = add_buttons(path, configure=configure)
+    if path is None and not libreoffice:
+        raise click.UsageError("add-buttons needs a workbook PATH (or --libreoffice to install the LibreOffice macro)")
+    report = add_buttons(path, configure=configure) if path is not None else None
+    macro = install_macro(macro_folder) if libreoffice else None
     if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2))
+        out = report.as_dict() if report else {}
+        if macro:
+            out["libreoffice"] = macro.as_dict()
+        click.echo(json.dumps(out, indent=2))
         return
-    console.print(f"Buttons Refresh, Check and Dedupe on {', '.join(report.sheets)} of [bold]{report.path}[/] (xlwings {report.xlwings}).")
-    for key, value in report.configured.items():
-        console.print(f"  xlwings.conf {key} = {value}")
+    if report:
+        console.print(f"Buttons Refresh, Check and Dedupe on {', '.join(report.sheets)} of [bold]{report.path}[/] (xlwings {report.xlwings}).")
+        for key, value in report.configured.items():
+            console.print(f"  xlwings.conf {key} = {value}")
+    if macro:
+        console.print(f"LibreOffice macro installed: [bold]{macro.path}[/] (runs {macro.interpreter}).")
+        console.print("  In Calc: Tools > Macros > Run Macro... > My Macros > crm_sheets > refresh (or check, dedupe).")
 
 
 @cli.command("upgrade")

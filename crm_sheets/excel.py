@@ -83,13 +83,14 @@ def workbook_from_argv(argv: list[str] | None = None, path: list[str] | None = N
                      hint="set ADD_WORKBOOK_TO_PYTHONPATH to true in the xlwings.conf sheet")
 
 
-def summary_text(report: Any) -> str:
+def summary_text(report: Any, *, saved: str = "") -> str:
+    """What a button tells the person; ``saved`` replaces the last line (how to see the changes)."""
     errors, warnings = len(report.errors), sum(f.severity == "warning" for f in report.findings)
     s = report.changes.summary()
     lines = [f"crm-sheets ran {', '.join(report.jobs)}: {errors} errors, {warnings} warnings.",
              f"{s['updated_cells']} cells changed, {s['appended_rows']} rows added, {s['archived_rows']} merged."]
     lines += [f"- {f.message}" for f in report.errors[:5]]
-    lines.append("Saved; reopen the workbook to see the changes." if report.written else "Nothing needed changing.")
+    lines.append(saved or ("Saved; reopen the workbook to see the changes." if report.written else "Nothing needed changing."))
     return "\n".join(lines)
 
 
