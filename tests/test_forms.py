@@ -2,7 +2,11 @@
 journal, the applier (exactly once, dedupe, busy workbooks) and the automate trigger it feeds."""
 from __future__ import annotations
 
+import csv
+import re
 import secrets
+import subprocess
+import zipfile
 from datetime import datetime
 
 import pytest
@@ -13,6 +17,7 @@ from crm_sheets.forms.journal import Journal, journal_path
 from crm_sheets.forms.render import form_page
 from crm_sheets.forms.validation import neutralise, validate
 from crm_sheets.forms.web import TokenBucket, Tokens
+from crm_sheets.model.values import Text
 from crm_sheets.store import open_store
 from crm_sheets.workbook import new_workbook
 
@@ -73,12 +78,15 @@ def test_dropdowns_offer_the_options_of_the_workbook_lists(book):
 
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r", "\n"])
-def test_formula_looking_text_is_made_text(start):
-    assert neutralise(start + "1+1") == "'" + start + "1+1"
+def test_formula_looking_text_is_kept_exactly_as_typed_and_marked_text(start):
+    value = neutralise(start + "1+1")
+    assert value == start + "1+1" and isinstance(value, Text)  # no apostrophe added to what the person typed
+    assert not isinstance(neutralise("Zoé"), Text)
 
 
 def test_control_characters_never_reach_the_workbook():
-    assert neutralise("\x00=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
+    value = neutralise("\x00=cmd|' /C calc'!A0")
+    assert value == "=cmd|' /C calc'!A0" and isinstance(value, Text)
     assert neutralise("Ann\x07e") == "Anne"
 
 
@@ -99,8 +107,9 @@ def test_valid_values_are_typed_and_neutralised(book):
                                   "email": [" Zoe@Example.FR "], "phone": ["+33 6 12 34 56 78"],
                                   "consent": ["on"], "notes": ["-1\nhello"]})
     assert sub.ok, sub.errors
-    assert sub.values == {"first_name": "'=HYPERLINK(\"http://x\")", "last_name": "'@Roux", "email": "zoe@example.fr",
-                          "phone": "+33612345678", "consent": True, "notes": "'-1\nhello"}
+    assert sub.values == {"first_name": "=HYPERLINK(\"http://x\")", "last_name": "@Roux", "email": "zoe@example.fr",
+                          "phone": "+33612345678", "consent": True, "notes": "-1\nhello"}
+    assert all(isinstance(sub.values[k], Text) for k in ("first_name", "last_name", "notes"))
 
 
 def test_the_form_page_labels_every_field_and_puts_errors_next_to_them(book):
@@ -145,12 +154,12 @@ def test_a_token_bucket_refuses_past_its_burst_and_says_when_to_come_back():
 
 def test_the_applier_adds_the_lead_and_an_activity_and_remembers_the_last_entry(book):
     journal = Journal.beside(book)
-    entry = submit(journal, {"first_name": "Zoé", "last_name": "'=1+1", "email": "zoe@exemple.fr", "consent": True})
+    entry = submit(journal, {"first_name": "Zoé", "last_name": "=1+1", "email": "zoe@exemple.fr", "consent": True})
     outcome = apply_waiting(book, journal, now=NOW)
     assert outcome.created == ["L-00051"]
     tables = read(book)
     lead = tables["leads"].df.loc["L-00051"]
-    assert (lead["last_name"], lead["source"], lead["status"], bool(lead["consent"])) == ("'=1+1", "web_form", "new", True)
+    assert (lead["last_name"], lead["source"], lead["status"], bool(lead["consent"])) == ("=1+1", "web_form", "new", True)
     acts = tables["activities"].df
     act = acts[acts["lead"] == "L-00051"].iloc[0]
     assert act["type"] == "form" and act["subject"] == f"Contact us (form entry {entry})"
@@ -158,15 +167,40 @@ def test_the_applier_adds_the_lead_and_an_activity_and_remembers_the_last_entry(
     assert journal.count("waiting") == 0 and journal.entries("applied")[0].record == "L-00051"
 
 
-def test_a_formula_looking_value_is_a_text_cell_in_the_file(book):
+def test_a_formula_looking_value_is_a_text_cell_holding_exactly_what_was_typed(book):
     import openpyxl
 
+    typed = '=HYPERLINK("http://evil.example","click")'
     journal = Journal.beside(book)
-    submit(journal, {"first_name": "'=SUM(A1:A3)", "last_name": "Roux", "email": "r@exemple.fr"})
+    submit(journal, {"first_name": typed, "last_name": "Roux", "email": "r@exemple.fr"})
     apply_waiting(book, journal, now=NOW)
     ws = openpyxl.load_workbook(book)["Leads"]
-    cell = next(c for c in ws["B"] if c.value == "'=SUM(A1:A3)")
-    assert cell.data_type == "s"
+    cell = next(c for c in ws["B"] if c.value == typed)  # no apostrophe in the value
+    assert cell.data_type == "s"  # a string cell: Excel and LibreOffice show the text, never run it
+    with zipfile.ZipFile(book) as z:
+        formulas = [f for n in z.namelist() if n.startswith("xl/worksheets/sheet")
+                    for f in re.findall(r"<f\b[^>]*>(.*?)</f>", z.read(n).decode("utf-8"), re.S)]
+    assert not any("evil.example" in f for f in formulas)
+
+
+@pytest.mark.slow
+def test_libreoffice_shows_a_formula_looking_submission_as_the_text_typed(book, tmp_path):
+    from crm_sheets.export.pdf import find_soffice
+
+    office = find_soffice()
+    assert office, "LibreOffice is needed (scripts/system-deps.sh installs it)"
+    typed = '=HYPERLINK("http://evil.example","click")'
+    journal = Journal.beside(book)
+    submit(journal, {"first_name": "Zoé", "last_name": typed, "email": "zoe@exemple.fr"})
+    apply_waiting(book, journal, now=NOW)
+    out = tmp_path / "csv"
+    # Sheet 5 (Leads) as CSV, as LibreOffice computes and shows it: a formula would show "click".
+    subprocess.run([office, "--headless", "--norestore", f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
+                    "--convert-to", 'csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,5',
+                    "--outdir", str(out), str(book)], capture_output=True, timeout=600, check=True)
+    rows = list(csv.reader(next(out.glob("*.csv")).read_text(encoding="utf-8").splitlines()))
+    zoe = next(r for r in rows if "zoe@exemple.fr" in r)
+    assert zoe[2] == typed
 
 
 def test_a_submission_matching_an_existing_lead_updates_it_and_logs_an_activity(book):

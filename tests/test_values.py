@@ -249,3 +249,13 @@ def test_parse_column_keeps_unknown_options_as_text_and_reports_them():
 def test_parse_column_does_not_confuse_true_with_one_in_a_text_column():
     values, _ = parse_column(field("leads", "notes"), [1.0, True, "x"], US)
     assert list(values) == ["1", "TRUE", "x"]
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r", "\n", "\x00"])
+def test_formula_looking_text_is_literal_text_in_the_workbook_and_quoted_in_csv(start):
+    from crm_sheets.model.values import Text, csv_safe, literal
+
+    value = literal(start + "SUM(A1:A3)")
+    assert isinstance(value, Text) and value == start + "SUM(A1:A3)"  # the value itself is unchanged
+    assert csv_safe(value) == "'" + start + "SUM(A1:A3)"
+    assert csv_safe("Zoé") == "Zoé" and not isinstance(literal("Zoé"), Text)

@@ -25,7 +25,7 @@ from crm_sheets.errors import CrmSheetsError, WorkbookBusy, WorkbookChanged
 from crm_sheets.forms.journal import Entry, Journal
 from crm_sheets.model.changeset import ChangeSet, RowAppend
 from crm_sheets.model.tables import Table, Tables
-from crm_sheets.model.values import as_text
+from crm_sheets.model.values import as_text, literal
 
 log = logging.getLogger(__name__)
 META_KEY = "forms.applied"  # _crm_meta: "<journal ident>:<last entry ID written into the workbook>"
@@ -159,6 +159,8 @@ def _typed(t: Table, fields: dict[str, Any]) -> dict[str, Any]:
                 value = datetime.fromisoformat(value)
             except ValueError:
                 continue
+        elif isinstance(value, str):  # JSON keeps no marker: formula-looking text is marked literal again
+            value = literal(value)
         out[name] = value
     return out
 

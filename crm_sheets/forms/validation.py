@@ -15,11 +15,8 @@ import pandas as pd
 
 from crm_sheets.forms.definitions import FormDef, FormField
 from crm_sheets.model.tables import Table, Tables, dtype_for
-from crm_sheets.model.values import option_lookup, parse_value, read_context
+from crm_sheets.model.values import literal, option_lookup, parse_value, read_context
 
-# A spreadsheet reads a cell that starts with one of these as a formula (or, for tab/CR/LF, a CSV
-# export moves it); the value is kept as text by a leading apostrophe, as people type it themselves.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\x00")
 # XML 1.0 cannot hold C0 controls other than tab, CR and LF: they are dropped.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 MAX_LENGTH = {"long_text": 5000}
@@ -52,11 +49,9 @@ BLOCKING = frozenset({"invalid-email", "invalid-phone", "invalid-url", "unknown-
 
 
 def neutralise(text: str) -> str:
-    """The text as text for any spreadsheet: control characters dropped, a formula-looking start quoted."""
-    text = _CONTROL.sub("", text.replace("\x00", ""))
-    if text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
+    """The text as text for any spreadsheet: control characters dropped, a formula-looking value marked
+    as literal ``Text`` (kept exactly as typed; each store writes it so that it stays text)."""
+    return literal(_CONTROL.sub("", text.replace("\x00", "")))
 
 
 @dataclass

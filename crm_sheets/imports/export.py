@@ -1,7 +1,7 @@
 """`crm-sheets export`: the workbook's accounts, contacts, leads and deals as CSV files another CRM imports:
 Salesforce API-name headers (custom fields as Name__c), HubSpot property labels, or our own headers. The
 reverse of import's mapping, so that exporting and importing into a new workbook gives the same tables.
-Text that a spreadsheet would run as a formula (= + - @) is written with a leading apostrophe.
+Text that a spreadsheet would run as a formula (= + - @, tab, CR, LF, NUL) gets a leading apostrophe (CSV injection).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from crm_sheets.imports import vendors as V
 from crm_sheets.imports.mapping import FIELD_FALLBACK, home_table
 from crm_sheets.model.schema import Field
 from crm_sheets.model.tables import Table, Tables
-from crm_sheets.model.values import as_text
+from crm_sheets.model.values import as_text, csv_safe
 
 TARGETS = ("salesforce", "hubspot", "csv")
 TABLES = ("accounts", "contacts", "leads", "deals")
@@ -27,7 +27,6 @@ FILE_NAMES = {
     "salesforce": {"accounts": "Account.csv", "contacts": "Contact.csv", "leads": "Lead.csv", "deals": "Opportunity.csv"},
     "hubspot": {"accounts": "companies.csv", "contacts": "contacts.csv", "leads": "leads.csv", "deals": "deals.csv"},
 }
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 @dataclass
@@ -87,8 +86,7 @@ def _cell(f: Field | None, value: Any, tables: Tables) -> str:
         return value.isoformat()
     if isinstance(value, float):
         return as_text(value)
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return csv_safe(str(value))
 
 
 def _source_id(t: Table, rid: str, vendor: str) -> str:

@@ -21,7 +21,7 @@ from crm_sheets.model.changeset import AuditEntry, ChangeSet, CellUpdate, Option
 from crm_sheets.model.normalize import fold
 from crm_sheets.model.schema import Field, normalize_header
 from crm_sheets.model.tables import Tables
-from crm_sheets.model.values import as_text, fold_option, is_empty, option_lookup, parse_value, read_context
+from crm_sheets.model.values import as_text, fold_option, is_empty, literal, option_lookup, parse_value, read_context
 
 TABLE_ORDER = ("accounts", "clients", "contacts", "people", "leads", "deals")
 PEOPLE = ("leads", "contacts", "people")
@@ -127,7 +127,7 @@ def records(maps: list[FileMap]) -> list[Rec]:
                 for j, target in part.columns.items():
                     raw = cells[j] if j < len(cells) else None
                     if isinstance(raw, str):
-                        raw = _unguard(raw.strip())
+                        raw = literal(_unguard(raw.strip()))  # exactly as in the file, kept text
                     if is_empty(raw):
                         continue
                     header = fm.file.headers[j]

@@ -413,6 +413,39 @@ def as_text(raw: Any) -> str:
     return str(raw)
 
 
+# ---------------------------------------------------------------------------------------------
+# Literal text: what came from outside and only looks like a formula
+
+# A spreadsheet reads typed text that starts with one of these as a formula (tab, CR and LF: a CSV
+# export moves it to another cell and the next character starts it).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\x00")
+
+
+class Text(str):
+    """Text from outside (a web form, an import) that looks like a formula and must stay exactly as typed.
+
+    The value is what the person typed, with no apostrophe added; the marker tells each medium to keep it
+    text: the xlsx file writes strings as string cells (never formulas) and can add Excel's quotePrefix
+    style so that editing the cell keeps it text; a live Excel book or Google Sheets, which read what is
+    written as if typed, must write it quoted or raw; a CSV export prefixes it (``csv_safe``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Text({str.__repr__(self)})"
+
+
+def literal(text: str) -> str:
+    """``text`` marked as literal Text when a spreadsheet would read it as a formula, else as it is."""
+    return Text(text) if isinstance(text, str) and text.startswith(FORMULA_STARTS) else text
+
+
+def csv_safe(text: str) -> str:
+    """Text for a CSV file: one that starts like a formula gets a leading apostrophe, the standard
+    defence against CSV injection (a spreadsheet opening the file shows the text; our import removes it)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def is_missing(value: Any) -> bool:
     """No value: None, NaN, pandas' NA or NaT. A string, even blank, is a value (see ``is_blank``)."""
     return value is None or value is pd.NaT or value is pd.NA or (isinstance(value, float) and value != value)
