@@ -54,7 +54,10 @@ def _press(job):
         if doc.isReadonly():
             return _tell(doc, "This workbook is open read-only and has unsaved changes: save a copy "
                               "(File > Save As...), open it, and run the macro there.", error=True)
-        doc.store()
+        try:
+            doc.store()
+        except Exception as exc:  # IOException: a full disk, a file made read-only meanwhile
+            return _tell(doc, "The workbook could not be saved (%s); nothing was run." % exc, error=True)
     view = _view_of(doc)
     load_args = _load_args(doc)
     try:
