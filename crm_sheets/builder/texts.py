@@ -43,8 +43,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "step_run": {"en": "4. Run the jobs", "fr": "4. Lancer les jobs"},
     "step_run_text": {
-        "en": "Close the workbook, then run: crm-sheets run {file}  — it checks the data, merges duplicates, runs the automations and refreshes the reports. One job alone: crm-sheets run {file} --job check (or dedupe, automate, report).",
-        "fr": "Fermez le classeur, puis lancez : crm-sheets run {file}  — les données sont vérifiées, les doublons fusionnés, les automatisations exécutées et les rapports mis à jour. Un seul job : crm-sheets run {file} --job check (ou dedupe, automate, report).",
+        "en": "Close the workbook, then run: crm-sheets run {file}  — it checks the data, merges duplicates, runs the automations and refreshes the reports. One job alone: crm-sheets run {file} --job check (or dedupe, automate, report). In LibreOffice Calc, without closing it: Tools > Macros > Run Macro > My Macros > crm_sheets > refresh (installed once by crm-sheets add-buttons --libreoffice).",
+        "fr": "Fermez le classeur, puis lancez : crm-sheets run {file}  — les données sont vérifiées, les doublons fusionnés, les automatisations exécutées et les rapports mis à jour. Un seul job : crm-sheets run {file} --job check (ou dedupe, automate, report). Dans LibreOffice Calc, sans le fermer : Outils > Macros > Exécuter la macro > Mes macros > crm_sheets > refresh (installée une fois par crm-sheets add-buttons --libreoffice).",
     },
     "step_button": {"en": "5. On a schedule", "fr": "5. Planification"},
     "step_button_text": {
