@@ -131,7 +131,7 @@ def batch_update(emulator, groups, params, body):
     body = body or {}
     book = emulator.book(groups[0])
     work = book.copy()  # all or nothing: the requests change a copy, kept only if every one succeeded
-    replies = apply_all(work, body.get("requests") or [])
+    replies = apply_all(work, body.get("requests") or [], emulator.discovery)
     emulator.spreadsheets[book.id] = work
     out: dict[str, Any] = {"spreadsheetId": book.id, "replies": replies}
     if body.get("includeSpreadsheetInResponse"):

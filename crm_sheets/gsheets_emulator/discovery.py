@@ -85,6 +85,35 @@ class Discovery:
             label = "TYPE_ENUM" if "enum" in spec else {"boolean": "TYPE_BOOL", "integer": "TYPE_INT32"}.get(kind, "TYPE_STRING")
             raise ApiError(400, f'Invalid value at \'{name}\' ({label}), "{value}"')
 
+    # -- field masks ------------------------------------------------------------------------------
+    def response_schema(self, method_id: str) -> str | None:
+        response = self.methods[method_id].get("response")
+        return response["$ref"] if response else None
+
+    def check_mask(self, ref: str, tree: dict | None, prefix: str = "") -> str | None:
+        """The first path of a parsed mask that `ref` has no field for, or None."""
+        if tree is None:
+            return None
+        properties = self.schemas[ref].get("properties", {})
+        for name, sub in tree.items():
+            path = f"{prefix}.{name}" if prefix else name
+            if name == "*":
+                continue
+            spec = properties.get(name)
+            if spec is None:
+                return _first_leaf(path, sub)  # the API names the whole path it could not expand
+            while spec.get("type") == "array":
+                spec = spec.get("items", {})
+            if sub is not None:
+                if "$ref" not in spec:
+                    if spec.get("type") == "object" and spec.get("additionalProperties"):
+                        continue
+                    return f"{path}.{next(iter(sub))}"
+                bad = self.check_mask(spec["$ref"], sub, path)
+                if bad:
+                    return bad
+        return None
+
     # -- bodies -------------------------------------------------------------------------------
     def request_schema(self, method_id: str) -> str | None:
         request = self.methods[method_id].get("request")
@@ -180,6 +209,13 @@ class Discovery:
                 continue  # JSON null means "not set" for every proto field
             child = f"{path}.{snake(name)}" if path else snake(name)
             yield from self.problems(item, spec, child)
+
+
+def _first_leaf(path: str, tree: dict | None) -> str:
+    while tree:
+        name, tree = next(iter(tree.items()))
+        path = f"{path}.{name}"
+    return path
 
 
 def _at(path: str) -> str:

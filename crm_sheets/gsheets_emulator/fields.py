@@ -24,7 +24,7 @@ def parse_mask(text: str) -> Tree:
             start = pos
             while pos < len(text) and text[pos] not in ",()":
                 pos += 1
-            path = text[start:pos].strip()
+            path = text[start:pos]  # no stripping: the API refuses "a, b" (its path ' b' matches nothing)
             if not path:
                 raise error()
             names = [p for p in path.replace("/", ".").split(".")]
@@ -98,7 +98,7 @@ def update_paths(fields: str) -> list[list[str]]:
             else:
                 walk(sub, prefix + [name])
 
-    walk(parse_mask(fields.replace(" ", "")), [])
+    walk(parse_mask(fields.replace(" ", "")), [])  # FieldMask values are lenient about spaces
     return paths
 
 

@@ -24,7 +24,11 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def apply_all(book: Spreadsheet, requests: list[dict]) -> list[dict]:
+_DISCOVERY: list = []  # the document of the running batch (set by apply_all), to check update masks
+
+
+def apply_all(book: Spreadsheet, requests: list[dict], discovery: Any = None) -> list[dict]:
+    _DISCOVERY[:] = [discovery] if discovery is not None else []
     replies = []
     for i, request in enumerate(requests):
         kinds = [k for k, v in request.items() if v is not None]
@@ -43,10 +47,24 @@ def apply_all(book: Spreadsheet, requests: list[dict]) -> list[dict]:
     return replies
 
 
-def _fields(body: dict, where: str) -> list[list[str]]:
-    paths = update_paths(body.get("fields") or "")
+def _fields(body: dict, where: str, schema: str) -> list[list[str]]:
+    """The paths of the request's `fields`, each checked to name a field of `schema`."""
+    try:
+        paths = update_paths(body.get("fields") or "")
+    except ApiError:
+        raise ApiError(400, f"{where}Invalid field mask: {body.get('fields')!r}") from None
     if not paths:
         raise ApiError(400, f"{where}At least one field must be updated, but none were specified")
+    if _DISCOVERY:
+        tree: dict = {}
+        for path in paths:
+            node = tree
+            for name in path[:-1]:
+                node = node.setdefault(name, {})
+            node[path[-1]] = None
+        bad = _DISCOVERY[0].check_mask(schema, tree)
+        if bad:
+            raise ApiError(400, f"{where}Invalid field mask: Cannot find matching fields for path '{bad}'.")
     return paths
 
 
@@ -110,7 +128,7 @@ def delete_sheet(book: Spreadsheet, body: dict, where: str) -> dict:
 def update_sheet_properties(book: Spreadsheet, body: dict, where: str) -> dict:
     given = body.get("properties") or {}
     sheet = sheet_for(book, given.get("sheetId"), where)
-    paths = _fields(body, where)
+    paths = _fields(body, where, "SheetProperties")
     updated = copy.deepcopy(sheet.properties)
     merge(updated, given, [p for p in paths if p != ["sheetId"]] if paths != [["*"]] else [["*"]])
     updated["sheetId"] = sheet.id
@@ -146,7 +164,7 @@ def _truncate(sheet: Sheet) -> None:
 
 @handler("updateSpreadsheetProperties")
 def update_spreadsheet_properties(book: Spreadsheet, body: dict, where: str) -> dict:
-    merge(book.properties, body.get("properties") or {}, _fields(body, where))
+    merge(book.properties, body.get("properties") or {}, _fields(body, where, "SpreadsheetProperties"))
     return {}
 
 
@@ -183,7 +201,7 @@ def write_rows(sheet: Sheet, r0: int, c0: int, rows: list[dict], paths: list[lis
 
 @handler("updateCells")
 def update_cells(book: Spreadsheet, body: dict, where: str) -> dict:
-    paths = _fields(body, where)
+    paths = _fields(body, where, "CellData")
     rows = body.get("rows") or []
     if body.get("start") is not None and body.get("range") is not None:
         raise ApiError(400, f"{where}Only one of start or range may be set.")
@@ -220,7 +238,7 @@ def update_cells(book: Spreadsheet, body: dict, where: str) -> dict:
 @handler("appendCells")
 def append_cells(book: Spreadsheet, body: dict, where: str) -> dict:
     sheet = sheet_for(book, body.get("sheetId"), where)
-    paths = _fields(body, where)
+    paths = _fields(body, where, "CellData")
     rows = body.get("rows") or []
     at = sheet.data_extent()[0]
     width = max((len((row or {}).get("values") or []) for row in rows), default=0)
@@ -234,7 +252,7 @@ def append_cells(book: Spreadsheet, body: dict, where: str) -> dict:
 
 @handler("repeatCell")
 def repeat_cell(book: Spreadsheet, body: dict, where: str) -> dict:
-    paths = _fields(body, where)
+    paths = _fields(body, where, "CellData")
     sheet, r0, r1, c0, c1 = grid_range(book, body.get("range") or {}, where=where)
     data = body.get("cell") or {}
     for r in range(r0, r1):
@@ -350,7 +368,7 @@ def append_dimension(book: Spreadsheet, body: dict, where: str) -> dict:
 @handler("updateDimensionProperties")
 def update_dimension_properties(book: Spreadsheet, body: dict, where: str) -> dict:
     sheet, dimension, start, end = _dimension_range(book, body.get("range") or {}, where)
-    paths = _fields(body, where)
+    paths = _fields(body, where, "DimensionProperties")
     meta = sheet.row_meta if dimension == "ROWS" else sheet.col_meta
     given = {k: v for k, v in (body.get("properties") or {}).items() if k != "developerMetadata"}
     for i in range(start, end):
@@ -452,7 +470,7 @@ def delete_protected_range(book: Spreadsheet, body: dict, where: str) -> dict:
 def update_protected_range(book: Spreadsheet, body: dict, where: str) -> dict:
     given = body.get("protectedRange") or {}
     sheet, protected = _find_protected(book, given.get("protectedRangeId"), where)
-    merge(protected, given, [p for p in _fields(body, where) if p != ["protectedRangeId"]])
+    merge(protected, given, [p for p in _fields(body, where, "ProtectedRange") if p != ["protectedRangeId"]])
     if protected.get("range") is not None:
         target = grid_range(book, protected["range"], where=where)[0]
         if target is not sheet:
@@ -696,7 +714,7 @@ def delete_developer_metadata(book: Spreadsheet, body: dict, where: str) -> dict
 
 @handler("updateDeveloperMetadata")
 def update_developer_metadata(book: Spreadsheet, body: dict, where: str) -> dict:
-    paths = _fields(body, where)
+    paths = _fields(body, where, "DeveloperMetadata")
     given = copy.deepcopy(body.get("developerMetadata") or {})
     if "location" in given:
         given["location"] = normalized_location(book, given["location"], where)

@@ -107,12 +107,15 @@ class Emulator:
                 if fault is not None and fault.get("when", "before") == "before":
                     return (*self._faulted(entry, fault, started), entry)
                 self._count(route, params, headers, client)
+                mask = None
                 if route.method_id.startswith("sheets."):
                     self.discovery.check_params(route.method_id, params)
                     self.discovery.check_body(route.method_id, payload if payload is not None else {})
+                    if params.get("fields"):
+                        mask = self._mask(route.method_id, params["fields"][-1])
                 body = route.fn(self, groups, params, payload)
-                if body is not None and params.get("fields"):
-                    body = apply_mask(body, parse_mask(params["fields"][-1]))
+                if body is not None and mask is not None:
+                    body = apply_mask(body, mask)
                 if body is None:
                     status = 204
                 if fault is not None:  # "after": the change is made, the answer is lost or an error
@@ -122,6 +125,19 @@ class Emulator:
             entry["status"] = status
             entry["durationMs"] = round((time.perf_counter() - started) * 1000, 2)
         return status, body, action, entry
+
+    def _mask(self, method_id: str, text: str) -> dict:
+        def refuse(path: str) -> ApiError:
+            return ApiError(400, f"Error expanding 'fields' parameter. Cannot find matching fields for path '{path}'.")
+        try:
+            tree = parse_mask(text)
+        except ApiError:
+            raise refuse(text) from None
+        ref = self.discovery.response_schema(method_id)
+        bad = self.discovery.check_mask(ref, tree) if ref else None
+        if bad:
+            raise refuse(bad)
+        return tree
 
     def _faulted(self, entry: dict, fault: dict, started: float) -> tuple[int, Any, str]:
         entry["durationMs"] = round((time.perf_counter() - started) * 1000, 2)
