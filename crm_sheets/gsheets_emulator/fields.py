@@ -103,7 +103,10 @@ def update_paths(fields: str) -> list[list[str]]:
 
 
 def merge(target: dict, source: dict, paths: list[list[str]]) -> None:
-    """Copy each path of `source` onto `target`; a path missing from `source` is cleared in `target`."""
+    """Copy each path of `source` onto `target`; a path missing from `source` is cleared in `target`.
+
+    Nested dicts of `target` on a path are copied before they change (cells share them with the snapshot
+    a batchUpdate works on); values taken from `source` are shared, never changed afterwards."""
     for path in paths:
         if path == ["*"]:
             target.clear()
@@ -119,11 +122,14 @@ def merge(target: dict, source: dict, paths: list[list[str]]) -> None:
                 if src is None:
                     node = None
                     break
-                child = node[name] = {}
+                child = {}
+            else:
+                child = dict(child)
+            node[name] = child
             node = child
         if node is None:
             continue
         if src is None:
             node.pop(path[-1], None)
         else:
-            node[path[-1]] = copy.deepcopy(src)
+            node[path[-1]] = src

@@ -35,6 +35,8 @@ def entry_to_data(entry: Any) -> dict:
     out = dict(entry.data) if entry.data else {}
     if entry.formula is not None:
         out["userEnteredValue"] = {"formulaValue": entry.formula}
+        if entry.value is not None:  # the cached result travels with the formula
+            out["effectiveValue"] = extended_value(entry.value)
     elif entry.value is not None:
         out["userEnteredValue"] = extended_value(entry.value)
     return out
@@ -60,7 +62,7 @@ def data_to_entry(data: dict) -> Any:
                     scalar = cached[key]
     rest = {k: v for k, v in data.items() if k in WRITABLE and k != "userEnteredValue" and v not in (None, {}, [])}
     if formula is None and not rest:
-        return scalar
+        return None if scalar.__class__ is str and scalar == "" else scalar  # an empty string leaves the cell empty
     return Cell(scalar, formula, rest or None)
 
 
