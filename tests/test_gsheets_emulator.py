@@ -424,3 +424,95 @@ def test_validate_against_discovery_names_what_the_api_would_refuse():
                                  "'requests[0].update_sheet_properties.properties.grid_properties': Cannot find field.")
     with pytest.raises(ApiError):
         validate_against_discovery("sheets.spreadsheets.values.batchGet", None, {"valueRenderOption": "RAW"})
+
+
+# -- the other request kinds the store sends -----------------------------------------------------------------------
+
+def test_validation_conditional_formats_filter_named_range_and_chart_are_stored_and_returned(gsheets_client):
+    sh = gsheets_client.create("CRM")
+    column = {"sheetId": 0, "startRowIndex": 1, "startColumnIndex": 2, "endColumnIndex": 3}
+    rule = {"condition": {"type": "ONE_OF_LIST", "values": [{"userEnteredValue": "new"}, {"userEnteredValue": "won"}]},
+            "strict": False, "showCustomUi": True}
+    cf = {"ranges": [column], "booleanRule": {"condition": {"type": "TEXT_EQ", "values": [{"userEnteredValue": "won"}]},
+                                              "format": {"backgroundColor": {"green": 1}}}}
+    chart = {"spec": {"title": "Pipeline", "basicChart": {"chartType": "COLUMN"}},
+             "position": {"overlayPosition": {"anchorCell": {"sheetId": 0, "rowIndex": 1, "columnIndex": 5}}}}
+    reply = sh.batch_update({"requests": [
+        {"setDataValidation": {"range": {**column, "endRowIndex": 4}, "rule": rule}},
+        {"addConditionalFormatRule": {"rule": cf, "index": 0}},
+        {"setBasicFilter": {"filter": {"range": {"sheetId": 0, "startRowIndex": 0, "endRowIndex": 10}}}},
+        {"addNamedRange": {"namedRange": {"name": "Stages", "range": column}}},
+        {"addChart": {"chart": chart}},
+        {"updateDimensionProperties": {"range": {"sheetId": 0, "dimension": "COLUMNS", "startIndex": 2, "endIndex": 3},
+                                       "properties": {"pixelSize": 180}, "fields": "pixelSize"}}]})
+    assert [list(r) for r in reply["replies"]] == [[], [], [], ["addNamedRange"], ["addChart"], []]
+    chart_id = reply["replies"][4]["addChart"]["chart"]["chartId"]
+    meta = sh.fetch_sheet_metadata(params={"includeGridData": "true", "ranges": "Sheet1!C1:C5"})
+    sheet = meta["sheets"][0]
+    assert sheet["conditionalFormats"] == [cf]
+    assert sheet["basicFilter"]["range"] == {"sheetId": 0, "startRowIndex": 0, "endRowIndex": 10}
+    assert sheet["charts"][0]["spec"]["title"] == "Pipeline" and sheet["charts"][0]["chartId"] == chart_id
+    assert meta["namedRanges"][0]["name"] == "Stages"
+    grid = sheet["data"][0]
+    assert [row.get("values", [{}])[0].get("dataValidation") for row in grid["rowData"]] == [None, rule, rule, rule]
+    assert grid["columnMetadata"] == [{"pixelSize": 180}]
+    assert sh.values_get("Stages").get("values") is None  # a named range is a range too
+    reply = sh.batch_update({"requests": [{"deleteConditionalFormatRule": {"sheetId": 0, "index": 0}},
+                                          {"deleteEmbeddedObject": {"objectId": chart_id}},
+                                          {"clearBasicFilter": {"sheetId": 0}}]})
+    assert reply["replies"][0] == {"deleteConditionalFormatRule": {"rule": cf}}
+    assert set(sh.fetch_sheet_metadata()["sheets"][0]) == {"properties"}
+
+
+def test_delete_range_shifts_cells_up_and_values_clear_keeps_formats(gsheets_client):
+    sh = gsheets_client.create("CRM")
+    ws = sh.sheet1
+    ws.update([["a", "x"], ["b", "y"], ["c", "z"]], "A1", value_input_option="RAW")
+    sh.batch_update({"requests": [{"deleteRange": {"range": {"sheetId": 0, "startRowIndex": 0, "endRowIndex": 1,
+                                                             "startColumnIndex": 0, "endColumnIndex": 1},
+                                                   "shiftDimension": "ROWS"}},
+                                  {"repeatCell": {"range": {"sheetId": 0, "startRowIndex": 0, "endRowIndex": 1},
+                                                  "cell": {"userEnteredFormat": {"textFormat": {"bold": True}}},
+                                                  "fields": "userEnteredFormat.textFormat.bold"}}]})
+    assert ws.get_values("A1:B3") == [["b", "x"], ["c", "y"], ["", "z"]]
+    ws.batch_clear(["A1:B1"])
+    assert ws.get_values("A1:B3") == [["", ""], ["c", "y"], ["", "z"]]
+    grid = sh.fetch_sheet_metadata(params={"includeGridData": "true", "ranges": "Sheet1!A1"})["sheets"][0]["data"][0]
+    assert grid["rowData"] == [{"values": [{"userEnteredFormat": {"textFormat": {"bold": True}},
+                                            "effectiveFormat": {"textFormat": {"bold": True}}}]}]
+
+
+def test_formulas_are_not_computed_a_cached_result_is_returned_when_written(gsheets_client):
+    sh = gsheets_client.create("CRM")
+    sh.batch_update({"requests": [{"updateCells": {"start": {"sheetId": 0}, "fields": "userEnteredValue,effectiveValue",
+                                                   "rows": [{"values": [
+                                                       {"userEnteredValue": {"formulaValue": "=1+1"}},
+                                                       {"userEnteredValue": {"formulaValue": "=2+2"},
+                                                        "effectiveValue": {"numberValue": 4}}]}]}}]})
+    assert sh.sheet1.get("A1:B1", value_render_option="UNFORMATTED_VALUE") == [["", 4]]
+    assert sh.sheet1.get("A1:B1", value_render_option="FORMULA") == [["=1+1", "=2+2"]]
+
+
+@pytest.mark.slow
+def test_the_emulator_runs_as_a_command_on_the_port_given(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "crm_sheets.gsheets_emulator", "--port", str(port),
+                             "--quota-per-minute", "5"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip().endswith(f"CRM_SHEETS_GSHEETS_ENDPOINT=http://127.0.0.1:{port})")
+        url = f"http://127.0.0.1:{port}"
+        made = requests.post(url + "/v4/spreadsheets", json={"properties": {"title": "CLI"}}, timeout=5).json()
+        assert made["properties"]["title"] == "CLI"
+        statuses = [requests.get(f"{url}/v4/spreadsheets/{made['spreadsheetId']}", timeout=5).status_code
+                    for _ in range(6)]
+        assert statuses == [200] * 5 + [429]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

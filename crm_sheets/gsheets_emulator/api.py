@@ -151,8 +151,14 @@ def values_batch_get(emulator, groups, params, body):
 def values_batch_update(emulator, groups, params, body):
     book = emulator.book(groups[0])
     work = book.copy()
-    out = values.batch_update(work, body or {})
+    body = body or {}
+    out = values.batch_update(work, body)
     emulator.spreadsheets[book.id] = work
+    flags = {"includeValuesInResponse": [str(bool(body.get("includeValuesInResponse"))).lower()],
+             "responseValueRenderOption": [body.get("responseValueRenderOption") or "FORMATTED_VALUE"],
+             "responseDateTimeRenderOption": [body.get("responseDateTimeRenderOption") or "SERIAL_NUMBER"]}
+    for response in out["responses"]:
+        _with_values(work, response, flags)
     return out
 
 
@@ -167,7 +173,20 @@ def values_batch_clear(emulator, groups, params, body):
 
 @route("POST", r"^/v4/spreadsheets/([^/]+)/values/(.+):append$", "sheets.spreadsheets.values.append", True)
 def values_append(emulator, groups, params, body):
-    return values.append(emulator.book(groups[0]), groups[1], body or {}, params)
+    book = emulator.book(groups[0])
+    work = book.copy()
+    out = values.append(work, groups[1], body or {}, params)
+    emulator.spreadsheets[book.id] = work
+    _with_values(work, out["updates"], params)
+    return out
+
+
+def _with_values(book: Spreadsheet, update: dict, params: Params) -> None:
+    """includeValuesInResponse: the written cells, rendered as the response*RenderOption ask."""
+    if _true(params, "includeValuesInResponse"):
+        render = {"valueRenderOption": [_one(params, "responseValueRenderOption", "FORMATTED_VALUE")],
+                  "dateTimeRenderOption": [_one(params, "responseDateTimeRenderOption", "SERIAL_NUMBER")]}
+        update["updatedData"] = values.value_range(book, update["updatedRange"], render)
 
 
 @route("POST", r"^/v4/spreadsheets/([^/]+)/values/(.+):clear$", "sheets.spreadsheets.values.clear", True)
@@ -186,6 +205,7 @@ def values_update(emulator, groups, params, body):
     work = book.copy()
     out = values.write(work, groups[1], body or {}, _one(params, "valueInputOption"), check_range=groups[1])
     emulator.spreadsheets[book.id] = work
+    _with_values(work, out, params)
     return out
 
 

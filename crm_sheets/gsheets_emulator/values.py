@@ -147,13 +147,13 @@ def append(book: Spreadsheet, text: str, body: dict, params: dict[str, list[str]
     sheet, r0, r1, c0, c1 = resolve(book, text, check_grid=False)
     rows = _as_rows(body)
     width = max((len(r) for r in rows), default=0)
-    last = r0 - 1
+    last, table_end = r0 - 1, c0 + 1
     for r in range(r0, min(len(sheet.rows), r1 if a1_bounded(text) else len(sheet.rows))):
         row = sheet.rows[r]
-        if row and any(not is_empty(row[c]) for c in range(c0, min(c1, len(row)))):
-            last = r
-    table_range = a1_of(sheet, r0, last + 1, c0, max(c1 if a1_bounded(text) else c0 + width, c0 + 1)) \
-        if last >= r0 else None
+        filled = [c for c in range(c0, min(c1, len(row or []))) if not is_empty(row[c])]
+        if filled:
+            last, table_end = r, max(table_end, filled[-1] + 1)
+    table_range = a1_of(sheet, r0, last + 1, c0, table_end) if last >= r0 else None
     at = last + 1
     if insert and rows:
         grow_rows(sheet, at, len(rows))
