@@ -21,7 +21,7 @@ def gsheets_emulator(_gsheets_emulator_server, monkeypatch):
     CRM_SHEETS_GSHEETS_ENDPOINT points at it."""
     emulator = _gsheets_emulator_server
     emulator.reset()
-    emulator.quota_per_minute, emulator.window_seconds = 60, 60.0
+    emulator.quota_per_minute, emulator.window_seconds, emulator.max_request_bytes = 60, 60.0, 10_485_760
     monkeypatch.setenv("CRM_SHEETS_GSHEETS_ENDPOINT", emulator.url)
     yield emulator
     emulator.reset()

@@ -516,3 +516,28 @@ def test_the_emulator_runs_as_a_command_on_the_port_given(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_sort_range_reorders_rows_blanks_last(gsheets_client):
+    sh = gsheets_client.create("CRM")
+    ws = sh.sheet1
+    ws.update([["ID", "Score"], ["L-1", 5], ["L-2", ""], ["L-3", 9], ["L-4", 1]], "A1", value_input_option="RAW")
+    sh.batch_update({"requests": [{"sortRange": {"range": {"sheetId": 0, "startRowIndex": 1, "endRowIndex": 5},
+                                                 "sortSpecs": [{"dimensionIndex": 1, "sortOrder": "DESCENDING"}]}}]})
+    assert ws.get_values("A1:B5") == [["ID", "Score"], ["L-3", "9"], ["L-1", "5"], ["L-4", "1"], ["L-2", ""]]
+
+
+def test_limits_of_the_api_cells_per_spreadsheet_characters_per_cell_and_request_size(gsheets_emulator, gsheets_client):
+    sh = gsheets_client.create("CRM")
+    with pytest.raises(gspread.exceptions.APIError) as exc:
+        sh.batch_update({"requests": [{"appendDimension": {"sheetId": 0, "dimension": "ROWS", "length": 400_000}}]})
+    assert api_error(exc)["message"] == ("Invalid requests[0].appendDimension: This action would increase the number "
+                                         "of cells in the workbook above the limit of 10000000 cells.")
+    with pytest.raises(gspread.exceptions.APIError) as exc:
+        sh.sheet1.update([["x" * 50_001]], "A1", value_input_option="RAW")
+    assert api_error(exc)["message"] == "Your input contains more than the maximum of 50000 characters in a single cell."
+    requests.post(gsheets_emulator.url + "/_emulator/quota", json={"maxRequestBytes": 1000})
+    with pytest.raises(gspread.exceptions.APIError) as exc:
+        sh.sheet1.update([["x" * 600, "y" * 600]], "A1", value_input_option="RAW")
+    assert api_error(exc) == {"code": 400, "status": "INVALID_ARGUMENT",
+                              "message": "Request payload size exceeds the limit: 1000 bytes."}

@@ -12,6 +12,8 @@ import secrets
 from typing import Any, Iterator
 
 # The parts of CellData a client can write and the emulator keeps (the rest are output or not stored).
+MAX_CELLS = 10_000_000  # per spreadsheet, across its grid sheets
+MAX_CELL_CHARS = 50_000
 WRITABLE = ("userEnteredValue", "userEnteredFormat", "note", "dataValidation", "textFormatRuns", "pivotTable")
 
 
@@ -214,6 +216,9 @@ class Spreadsheet:
         """An id for protected ranges, metadata, charts (unique in the spreadsheet, like the API's)."""
         self.next_id += random.randint(1, 1000)
         return self.next_id
+
+    def cell_count(self) -> int:
+        return sum(s.row_count * s.column_count for s in self.sheets if s.properties.get("sheetType", "GRID") == "GRID")
 
     def reindex(self) -> None:
         for i, sheet in enumerate(self.sheets):

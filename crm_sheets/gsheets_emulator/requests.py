@@ -8,8 +8,9 @@ from typing import Any, Callable
 from .cellvalues import input_entry  # noqa: F401  (kept next to the other writers of cells)
 from .errors import ApiError
 from .fields import merge, update_paths
-from .model import WRITABLE, Cell, Sheet, Spreadsheet, data_to_entry, entry_to_data, is_empty
-from .resource import DEFAULT_COLUMNS, DEFAULT_ROWS, exceeds, grid_range, sheet_for
+from .model import (MAX_CELL_CHARS, MAX_CELLS, WRITABLE, Cell, Sheet, Spreadsheet, data_to_entry, entry_to_data,
+                    entry_value, is_empty)
+from .resource import DEFAULT_COLUMNS, DEFAULT_ROWS, exceeds, grid_range, sheet_for, sheet_properties
 
 Handler = Callable[[Spreadsheet, dict, str], dict]
 HANDLERS: dict[str, Handler] = {}
@@ -44,6 +45,9 @@ def apply_all(book: Spreadsheet, requests: list[dict], discovery: Any = None) ->
             raise ApiError(501, f"requests[{i}].{kind} is part of the Sheets API but not implemented by the "
                                 "crm-sheets emulator")
         replies.append(fn(book, request[kind], where))
+        if book.cell_count() > MAX_CELLS:
+            raise ApiError(400, f"{where}This action would increase the number of cells in the workbook above the "
+                                f"limit of {MAX_CELLS} cells.")
     return replies
 
 
@@ -109,7 +113,7 @@ def new_sheet(book: Spreadsheet, properties: dict, where: str = "") -> Sheet:
 @handler("addSheet")
 def add_sheet(book: Spreadsheet, body: dict, where: str) -> dict:
     sheet = new_sheet(book, body.get("properties") or {}, where)
-    return {"addSheet": {"properties": copy.deepcopy(sheet.properties)}}
+    return {"addSheet": {"properties": sheet_properties(sheet)}}
 
 
 @handler("deleteSheet")
@@ -233,7 +237,14 @@ def write_rows(sheet: Sheet, r0: int, c0: int, rows: list[dict], paths: list[lis
             c = c0 + j
             if c_end is not None and c >= c_end:
                 break
-            sheet.put(r, c, write(sheet.get(r, c), data or {}))
+            entry = write(sheet.get(r, c), data or {})
+            if entry.__class__ is str and len(entry) > MAX_CELL_CHARS:
+                raise too_long()
+            sheet.put(r, c, entry)
+
+
+def too_long() -> ApiError:
+    return ApiError(400, f"Your input contains more than the maximum of {MAX_CELL_CHARS} characters in a single cell.")
 
 
 @handler("updateCells")
@@ -328,6 +339,42 @@ def delete_range(book: Spreadsheet, body: dict, where: str) -> dict:
             row = sheet.rows[r]
             if row and c0 < len(row):
                 del row[c0:c1]
+    return {}
+
+
+@handler("sortRange")
+def sort_range(book: Spreadsheet, body: dict, where: str) -> dict:
+    """Sort the rows of the range by the given columns; the cells move, row properties and metadata stay."""
+    sheet, r0, r1, c0, c1 = grid_range(book, body.get("range") or {}, where=where)
+    specs = body.get("sortSpecs") or []
+    if not specs:
+        raise ApiError(400, f"{where}At least one sort spec is required.")
+    r1 = min(r1, len(sheet.rows))
+    block = [[sheet.get(r, c) for c in range(c0, c1)] for r in range(r0, r1)]
+
+    def key_of(column: int):
+        def key(row: list):
+            value = entry_value(row[column - c0]) if 0 <= column - c0 < len(row) else None
+            if value is None or value == "":
+                return (1, 0, 0)  # blanks last, in either order
+            if isinstance(value, bool):
+                return (0, 2, value)
+            if isinstance(value, (int, float)):
+                return (0, 0, value)
+            return (0, 1, str(value).lower())
+        return key
+
+    for spec in reversed(specs):
+        column = int(spec.get("dimensionIndex") or 0)
+        descending = spec.get("sortOrder") == "DESCENDING"
+        key = key_of(column)
+        filled = [row for row in block if key(row)[0] == 0]
+        blank = [row for row in block if key(row)[0] == 1]
+        filled.sort(key=key, reverse=descending)
+        block = filled + blank
+    for i, row in enumerate(block):
+        for j, entry in enumerate(row):
+            sheet.put(r0 + i, c0 + j, entry)
     return {}
 
 

@@ -23,6 +23,7 @@ from .errors import ApiError, not_found
 from .fields import apply_mask, parse_mask
 from .model import Spreadsheet
 
+MAX_REQUEST_BYTES = 10_485_760  # the API's limit on a request body ("Request payload size exceeds the limit")
 FAULT_MESSAGES = {500: "Internal error encountered.", 502: "Bad Gateway", 503: "The service is currently unavailable.",
                   504: "Deadline expired before operation could complete.", 408: "Request timed out."}
 
@@ -31,11 +32,12 @@ class Emulator:
     """The state of one emulated Sheets API: spreadsheets, quota counters, pending faults, request log."""
 
     def __init__(self, *, quota_per_minute: int = 60, window_seconds: float = 60.0,
-                 discovery: Discovery | str | None = None):
+                 discovery: Discovery | str | None = None, max_request_bytes: int = MAX_REQUEST_BYTES):
         self.discovery = discovery if isinstance(discovery, Discovery) else load_discovery(discovery)
         self.lock = threading.RLock()
         self.quota_per_minute = quota_per_minute
         self.window_seconds = window_seconds
+        self.max_request_bytes = max_request_bytes
         self.spreadsheets: dict[str, Spreadsheet] = {}
         self.created: dict[str, dt.datetime] = {}
         self.faults: list[dict] = []
@@ -101,6 +103,8 @@ class Emulator:
                 route, groups = found
                 entry["methodId"] = route.method_id
                 groups = tuple(unquote(g) for g in groups)
+                if self.max_request_bytes and len(raw) > self.max_request_bytes:
+                    raise ApiError(400, f"Request payload size exceeds the limit: {self.max_request_bytes} bytes.")
                 payload = _json(raw)
                 entry["body"] = payload
                 fault = self._fault(verb, target)
@@ -209,12 +213,15 @@ class Emulator:
                 self.faults.clear()
                 return 200, {}, "answer"
             if path == "/_emulator/quota" and verb == "POST":
+                if "maxRequestBytes" in payload:
+                    self.max_request_bytes = int(payload["maxRequestBytes"])
                 if "perMinute" in payload:
                     self.quota_per_minute = int(payload["perMinute"])
                 if "windowSeconds" in payload:
                     self.window_seconds = float(payload["windowSeconds"])
                 self.calls.clear()
-                return 200, {"perMinute": self.quota_per_minute, "windowSeconds": self.window_seconds}, "answer"
+                return 200, {"perMinute": self.quota_per_minute, "windowSeconds": self.window_seconds,
+                             "maxRequestBytes": self.max_request_bytes}, "answer"
             if path == "/_emulator/quota" and verb == "DELETE":
                 self.calls.clear()
                 return 200, {}, "answer"
@@ -272,9 +279,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextlib.contextmanager
 def running_emulator(*, host: str = "127.0.0.1", port: int = 0, quota_per_minute: int = 60,
-                     window_seconds: float = 60.0, discovery: str | None = None) -> Iterator[Emulator]:
+                     window_seconds: float = 60.0, discovery: str | None = None,
+                     max_request_bytes: int = MAX_REQUEST_BYTES) -> Iterator[Emulator]:
     """An emulator serving on `host`:`port` (0: a free port) in a thread of this process; `.url` is its base URL."""
-    emulator = Emulator(quota_per_minute=quota_per_minute, window_seconds=window_seconds, discovery=discovery)
+    emulator = Emulator(quota_per_minute=quota_per_minute, window_seconds=window_seconds, discovery=discovery,
+                        max_request_bytes=max_request_bytes)
     emulator.start(host, port)
     try:
         yield emulator

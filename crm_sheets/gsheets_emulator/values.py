@@ -5,7 +5,7 @@ from typing import Any
 
 from .cellvalues import input_entry, render
 from .errors import ApiError
-from .model import Sheet, Spreadsheet, is_empty
+from .model import MAX_CELL_CHARS, MAX_CELLS, Sheet, Spreadsheet, is_empty
 from .resource import a1_of, check_in_grid, resolve
 
 
@@ -115,6 +115,9 @@ def put_rows(sheet: Sheet, r0: int, c0: int, rows: list[list], option: str) -> N
             entry = input_entry(value, option)
             if entry is None:
                 continue
+            if entry.__class__ is str and len(entry) > MAX_CELL_CHARS:
+                raise ApiError(400, f"Your input contains more than the maximum of {MAX_CELL_CHARS} characters "
+                                    "in a single cell.")
             sheet.put(r0 + i, c0 + j, None if entry == "" else entry)
 
 
@@ -162,6 +165,9 @@ def append(book: Spreadsheet, text: str, body: dict, params: dict[str, list[str]
         sheet.grid["rowCount"] = sheet.row_count + needed_rows
     if c0 + width > sheet.column_count:
         sheet.grid["columnCount"] = c0 + width
+    if book.cell_count() > MAX_CELLS:
+        raise ApiError(400, f"This action would increase the number of cells in the workbook above the limit of "
+                            f"{MAX_CELLS} cells.")
     put_rows(sheet, at, c0, rows, option)
     out: dict[str, Any] = {"spreadsheetId": book.id}
     if table_range:
