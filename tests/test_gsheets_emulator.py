@@ -541,3 +541,13 @@ def test_limits_of_the_api_cells_per_spreadsheet_characters_per_cell_and_request
         sh.sheet1.update([["x" * 600, "y" * 600]], "A1", value_input_option="RAW")
     assert api_error(exc) == {"code": 400, "status": "INVALID_ARGUMENT",
                               "message": "Request payload size exceeds the limit: 1000 bytes."}
+
+
+def test_a_delayed_answer_times_the_client_out_after_the_change_was_made(gsheets_emulator, gsheets_client):
+    sh = gsheets_client.create("CRM")
+    requests.post(gsheets_emulator.url + "/_emulator/faults", json={"delay": 0.5, "match": ":batchUpdate"})
+    gsheets_client.set_timeout(0.2)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        sh.batch_update({"requests": [{"addSheet": {"properties": {"title": "Leads"}}}]})
+    gsheets_client.set_timeout(None)
+    assert [w.title for w in sh.worksheets()] == ["Sheet1", "Leads"]

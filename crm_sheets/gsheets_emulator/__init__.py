@@ -1,7 +1,7 @@
 """A local Google Sheets API v4 emulator: spreadsheets in memory, requests validated against the official
 discovery document, per-user quota, injectable faults and a request log (python -m crm_sheets.gsheets_emulator).
 
-Known differences from the real API are listed in README.md beside this package.
+How to run it, what it implements and how it differs from the real API: docs/gsheets-emulator.md.
 """
 from .client import ENDPOINT_VARIABLE, EndpointSession, emulator_client
 from .discovery import validate_against_discovery

@@ -108,6 +108,9 @@ class Emulator:
                 payload = _json(raw)
                 entry["body"] = payload
                 fault = self._fault(verb, target)
+                if fault is not None and fault.get("delay") and not (fault.get("status") or fault.get("drop")):
+                    entry["delaySeconds"] = float(fault["delay"])  # a slow answer: the handler waits to send it
+                    fault = None
                 if fault is not None and fault.get("when", "before") == "before":
                     return (*self._faulted(entry, fault, started), entry)
                 self._count(route, params, headers, client)
@@ -263,6 +266,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        if entry.get("delaySeconds"):
+            time.sleep(entry["delaySeconds"])
         self.send_response(status)
         if body is not None:
             self.send_header("Content-Type", "application/json; charset=UTF-8")
