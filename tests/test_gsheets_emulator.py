@@ -551,3 +551,17 @@ def test_a_delayed_answer_times_the_client_out_after_the_change_was_made(gsheets
         sh.batch_update({"requests": [{"addSheet": {"properties": {"title": "Leads"}}}]})
     gsheets_client.set_timeout(None)
     assert [w.title for w in sh.worksheets()] == ["Sheet1", "Leads"]
+
+
+def test_duplicate_sheet_copies_cells_and_the_drive_times_follow_writes(gsheets_client):
+    sh = gsheets_client.create("CRM")
+    sh.sheet1.update([["a", 1]], "A1", value_input_option="RAW")
+    created = sh.get_lastUpdateTime()
+    copy = sh.duplicate_sheet(0, new_sheet_name="Archive")
+    assert copy.title == "Archive" and copy.get_values() == [["a", "1"]]
+    assert sh.get_lastUpdateTime() > created
+    with pytest.raises(gspread.exceptions.APIError) as exc:
+        sh.batch_update({"requests": [{"updateCells": {
+            "range": {"sheetId": 0, "startRowIndex": 0, "endRowIndex": 1}, "fields": "userEnteredValue",
+            "rows": [{"values": [{"userEnteredValue": {"stringValue": "x"}}]}] * 2}}]})
+    assert "do not fit in the range" in api_error(exc)["message"]

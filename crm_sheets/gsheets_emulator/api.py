@@ -248,9 +248,14 @@ def drive_create(emulator, groups, params, body):
 @route("GET", r"^/drive/v3/files/([^/]+)$", "drive.files.get", False)
 def drive_get(emulator, groups, params, body):
     book = emulator.book(groups[0])
-    created = emulator.created[book.id].isoformat().replace("+00:00", "Z")
+    created = emulator.created[book.id]
+    modified = emulator.modified.get(book.id, created)
     return {"kind": "drive#file", "id": book.id, "name": book.properties["title"], "mimeType": SHEETS_MIME,
-            "createdTime": created, "modifiedTime": created}
+            "createdTime": _rfc3339(created), "modifiedTime": _rfc3339(modified)}
+
+
+def _rfc3339(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @route("DELETE", r"^/drive/v3/files/([^/]+)$", "drive.files.delete", True)

@@ -116,6 +116,24 @@ def add_sheet(book: Spreadsheet, body: dict, where: str) -> dict:
     return {"addSheet": {"properties": sheet_properties(sheet)}}
 
 
+@handler("duplicateSheet")
+def duplicate_sheet(book: Spreadsheet, body: dict, where: str) -> dict:
+    source = sheet_for(book, body.get("sourceSheetId"), where)
+    title = body.get("newSheetName") or f"Copy of {source.title}"
+    props = copy.deepcopy(source.properties)
+    props.update(title=title, sheetId=body.get("newSheetId"), index=body.get("insertSheetIndex"))
+    sheet = new_sheet(book, props, where)
+    twin = source.copy()
+    sheet.rows = twin.rows
+    sheet.merges, sheet.conditional_formats, sheet.charts = twin.merges, twin.conditional_formats, []
+    sheet.basic_filter, sheet.row_meta, sheet.col_meta = twin.basic_filter, twin.row_meta, twin.col_meta
+    for rng in [*sheet.merges, *(r for rule in sheet.conditional_formats for r in rule.get("ranges", []))]:
+        rng["sheetId"] = sheet.id
+    if sheet.basic_filter and "range" in sheet.basic_filter:
+        sheet.basic_filter["range"]["sheetId"] = sheet.id
+    return {"duplicateSheet": {"properties": sheet_properties(sheet)}}
+
+
 @handler("deleteSheet")
 def delete_sheet(book: Spreadsheet, body: dict, where: str) -> dict:
     sheet = sheet_for(book, body.get("sheetId"), where)
@@ -255,6 +273,10 @@ def update_cells(book: Spreadsheet, body: dict, where: str) -> dict:
         raise ApiError(400, f"{where}Only one of start or range may be set.")
     if body.get("range") is not None:
         sheet, r0, r1, c0, c1 = grid_range(book, body["range"], where=where)
+        width = max((len((row or {}).get("values") or []) for row in rows), default=0)
+        if len(rows) > r1 - r0 or width > c1 - c0:  # data the range cannot hold is refused, never dropped
+            raise ApiError(400, f"{where}The rows given ({len(rows)} x {width}) do not fit in the range "
+                                f"({r1 - r0} x {c1 - c0}).")
         write = cell_writer(paths)
         for r in range(r0, r1):  # the cells of the range that `rows` does not cover are cleared (per fields)
             row = rows[r - r0] if r - r0 < len(rows) else {}

@@ -40,6 +40,7 @@ class Emulator:
         self.max_request_bytes = max_request_bytes
         self.spreadsheets: dict[str, Spreadsheet] = {}
         self.created: dict[str, dt.datetime] = {}
+        self.modified: dict[str, dt.datetime] = {}
         self.faults: list[dict] = []
         self.log: list[dict] = []
         self.calls: dict[tuple[str, str], deque] = {}
@@ -57,6 +58,7 @@ class Emulator:
         with self.lock:
             self.spreadsheets.clear()
             self.created.clear()
+            self.modified.clear()
             self.faults.clear()
             self.log.clear()
             self.calls.clear()
@@ -121,6 +123,8 @@ class Emulator:
                     if params.get("fields"):
                         mask = self._mask(route.method_id, params["fields"][-1])
                 body = route.fn(self, groups, params, payload)
+                if route.write and groups and groups[0] in self.spreadsheets:
+                    self.modified[groups[0]] = dt.datetime.now(dt.timezone.utc)
                 if body is not None and mask is not None:
                     body = apply_mask(body, mask)
                 if body is None:

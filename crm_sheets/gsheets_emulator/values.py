@@ -56,8 +56,10 @@ def read(sheet: Sheet, r0: int, r1: int, c0: int, c1: int, value_option: str, da
 
 
 def batch_get(book: Spreadsheet, params: dict[str, list[str]]) -> dict:
-    return {"spreadsheetId": book.id,
-            "valueRanges": [value_range(book, text, params) for text in params.get("ranges", [])]}
+    out: dict[str, Any] = {"spreadsheetId": book.id}
+    if params.get("ranges"):
+        out["valueRanges"] = [value_range(book, text, params) for text in params["ranges"]]
+    return out
 
 
 def _input_option(option: str | None) -> str:
