@@ -11,7 +11,7 @@ import pytest
 def _gsheets_emulator_server():
     from crm_sheets.gsheets_emulator import running_emulator
 
-    with running_emulator() as emulator:
+    with running_emulator(check_responses=True) as emulator:  # its answers are checked too
         yield emulator
 
 

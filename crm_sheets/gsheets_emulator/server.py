@@ -12,6 +12,7 @@ import json
 import socket
 import threading
 import time
+import traceback
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
@@ -32,12 +33,14 @@ class Emulator:
     """The state of one emulated Sheets API: spreadsheets, quota counters, pending faults, request log."""
 
     def __init__(self, *, quota_per_minute: int = 60, window_seconds: float = 60.0,
-                 discovery: Discovery | str | None = None, max_request_bytes: int = MAX_REQUEST_BYTES):
+                 discovery: Discovery | str | None = None, max_request_bytes: int = MAX_REQUEST_BYTES,
+                 check_responses: bool = False):
         self.discovery = discovery if isinstance(discovery, Discovery) else load_discovery(discovery)
         self.lock = threading.RLock()
         self.quota_per_minute = quota_per_minute
         self.window_seconds = window_seconds
         self.max_request_bytes = max_request_bytes
+        self.check_responses = check_responses  # tests: every answer must fit the discovery document too
         self.spreadsheets: dict[str, Spreadsheet] = {}
         self.created: dict[str, dt.datetime] = {}
         self.modified: dict[str, dt.datetime] = {}
@@ -120,22 +123,35 @@ class Emulator:
                 if route.method_id.startswith("sheets."):
                     self.discovery.check_params(route.method_id, params)
                     self.discovery.check_body(route.method_id, payload if payload is not None else {})
-                    if params.get("fields"):
+                    if params.get("fields") and params["fields"][-1]:
                         mask = self._mask(route.method_id, params["fields"][-1])
                 body = route.fn(self, groups, params, payload)
                 if route.write and groups and groups[0] in self.spreadsheets:
                     self.modified[groups[0]] = dt.datetime.now(dt.timezone.utc)
                 if body is not None and mask is not None:
                     body = apply_mask(body, mask)
+                if self.check_responses and body is not None and route.method_id.startswith("sheets."):
+                    self._check_response(route.method_id, body)
                 if body is None:
                     status = 204
                 if fault is not None:  # "after": the change is made, the answer is lost or an error
                     return (*self._faulted(entry, fault, started), entry)
             except ApiError as exc:
                 status, body = exc.code, exc.body()
+            except Exception as exc:  # a bug of the emulator: say so, rather than look like a network failure
+                traceback.print_exc()
+                status = 500
+                body = ApiError(500, f"Internal error encountered. (crm-sheets emulator: {type(exc).__name__}: {exc})").body()
             entry["status"] = status
             entry["durationMs"] = round((time.perf_counter() - started) * 1000, 2)
         return status, body, action, entry
+
+    def _check_response(self, method_id: str, body: Any) -> None:
+        ref = self.discovery.response_schema(method_id)
+        problems = self.discovery.problems(body, {"$ref": ref}) if ref else []
+        if problems:
+            raise RuntimeError(f"the emulator's answer to {method_id} does not fit the discovery document: "
+                               + "; ".join(text for _, text in problems[:5]))
 
     def _mask(self, method_id: str, text: str) -> dict:
         def refuse(path: str) -> ApiError:
@@ -289,10 +305,10 @@ class _Handler(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def running_emulator(*, host: str = "127.0.0.1", port: int = 0, quota_per_minute: int = 60,
                      window_seconds: float = 60.0, discovery: str | None = None,
-                     max_request_bytes: int = MAX_REQUEST_BYTES) -> Iterator[Emulator]:
+                     max_request_bytes: int = MAX_REQUEST_BYTES, check_responses: bool = False) -> Iterator[Emulator]:
     """An emulator serving on `host`:`port` (0: a free port) in a thread of this process; `.url` is its base URL."""
     emulator = Emulator(quota_per_minute=quota_per_minute, window_seconds=window_seconds, discovery=discovery,
-                        max_request_bytes=max_request_bytes)
+                        max_request_bytes=max_request_bytes, check_responses=check_responses)
     emulator.start(host, port)
     try:
         yield emulator
