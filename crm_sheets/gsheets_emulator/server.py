@@ -45,7 +45,7 @@ class Emulator:
         self.created: dict[str, dt.datetime] = {}
         self.modified: dict[str, dt.datetime] = {}
         self.faults: list[dict] = []
-        self.log: list[dict] = []
+        self._log: list[dict] = []  # bodies kept as the bytes received: parsed 100k-row bodies would take GBs
         self.calls: dict[tuple[str, str], deque] = {}
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
@@ -63,8 +63,25 @@ class Emulator:
             self.created.clear()
             self.modified.clear()
             self.faults.clear()
-            self.log.clear()
+            self._log.clear()
             self.calls.clear()
+
+    @property
+    def log(self) -> list[dict]:
+        """Every request so far: time, method, path, query, body (parsed JSON), methodId, status, bytesIn,
+        bytesOut, durationMs (and fault, delaySeconds when one was injected)."""
+        with self.lock:
+            entries = list(self._log)
+        out = []
+        for entry in entries:
+            item = dict(entry)
+            raw = item["body"]
+            try:
+                item["body"] = json.loads(raw) if raw and raw.strip() else None
+            except ValueError:
+                item["body"] = raw.decode("utf-8", "replace")
+            out.append(item)
+        return out
 
     @property
     def url(self) -> str:
@@ -96,11 +113,11 @@ class Emulator:
             return (*self._control(verb, path, raw), {})
         started = time.perf_counter()
         entry: dict[str, Any] = {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
-                                 "method": verb, "path": unquote(path), "query": params, "body": None,
+                                 "method": verb, "path": unquote(path), "query": params, "body": raw,
                                  "methodId": None, "status": None, "bytesIn": len(raw), "bytesOut": 0}
         status, body, action = 200, None, "answer"
         with self.lock:
-            self.log.append(entry)
+            self._log.append(entry)
             try:
                 found = api.match(verb, path)
                 if found is None:
@@ -111,7 +128,6 @@ class Emulator:
                 if self.max_request_bytes and len(raw) > self.max_request_bytes:
                     raise ApiError(400, f"Request payload size exceeds the limit: {self.max_request_bytes} bytes.")
                 payload = _json(raw)
-                entry["body"] = payload
                 fault = self._fault(verb, target)
                 if fault is not None and fault.get("delay") and not (fault.get("status") or fault.get("drop")):
                     entry["delaySeconds"] = float(fault["delay"])  # a slow answer: the handler waits to send it
@@ -221,9 +237,9 @@ class Emulator:
             return exc.code, exc.body(), "answer"
         with self.lock:
             if path == "/_emulator/requests" and verb == "GET":
-                return 200, list(self.log), "answer"
+                return 200, self.log, "answer"
             if path == "/_emulator/requests" and verb == "DELETE":
-                self.log.clear()
+                self._log.clear()
                 return 200, {}, "answer"
             if path == "/_emulator/faults" and verb == "POST":
                 fault = dict(payload)
