@@ -565,3 +565,46 @@ def test_duplicate_sheet_copies_cells_and_the_drive_times_follow_writes(gsheets_
             "range": {"sheetId": 0, "startRowIndex": 0, "endRowIndex": 1}, "fields": "userEnteredValue",
             "rows": [{"values": [{"userEnteredValue": {"stringValue": "x"}}]}] * 2}}]})
     assert "do not fit in the range" in api_error(exc)["message"]
+
+
+# -- the pieces, without a server (the quick loop) ---------------------------------------------------------------
+
+@pytest.mark.parametrize("typed, unformatted, shown", [
+    ("0612", 612, "612"), ("'0612", "0612", "0612"), ("+49 30 1234", "+49 30 1234", "+49 30 1234"),
+    ("1,234.5", 1234.5, "1,234.50"), ("12%", 0.12, "12%"), ("$1,000", 1000, "$1,000.00"),
+    ("2024-01-15", 45306, "2024-01-15"), ("1/15/2024", 45306, "1/15/2024"), ("Jan 15, 2024", 45306, "Jan 15, 2024"),
+    ("2024-01-15 10:30", 45306.4375, "2024-01-15 10:30:00"), ("3:30 PM", 0.6458333333333334, "3:30 PM"),
+    ("true", True, "TRUE"), ("=SUM(A1:A3)", "", ""), ("31/12/2024", "31/12/2024", "31/12/2024"),
+])
+def test_user_entered_text_is_read_as_sheets_reads_what_people_type(typed, unformatted, shown):
+    from crm_sheets.gsheets_emulator.cellvalues import parse_user_entered, render
+
+    entry = parse_user_entered(typed)
+    assert render(entry, "UNFORMATTED_VALUE", "SERIAL_NUMBER") == unformatted
+    assert render(entry, "FORMATTED_VALUE", "SERIAL_NUMBER") == shown
+
+
+@pytest.mark.parametrize("text, parsed", [
+    ("'CRM Dashboard'!A1:Z", ("CRM Dashboard", 0, None, 0, 26)),
+    ("'Ana''s'!B2", ("Ana's", 1, 2, 1, 2)),
+    ("Leads!A:C", ("Leads", 0, None, 0, 3)),
+    ("Leads!2:4", ("Leads", 1, 4, 0, None)),
+    ("A2:B", (None, 1, None, 0, 2)),
+])
+def test_a1_ranges_parse_to_grid_indices(text, parsed):
+    from crm_sheets.gsheets_emulator import a1
+
+    r = a1.parse(text)
+    assert (r.sheet, r.start_row, r.end_row, r.start_col, r.end_col) == parsed
+    assert a1.format_range("CRM Dashboard", 0, 5, 0, 3) == "'CRM Dashboard'!A1:C5"
+    assert a1.format_range("Leads", 0, 1, 27, 28) == "Leads!AB1"
+
+
+def test_field_masks_select_nested_parts_of_lists_and_objects():
+    from crm_sheets.gsheets_emulator.fields import apply_mask, parse_mask
+
+    value = {"spreadsheetId": "x", "properties": {"title": "CRM", "locale": "en_US"},
+             "sheets": [{"properties": {"title": "A", "index": 0}, "merges": [1]}, {"properties": {"title": "B"}}]}
+    assert apply_mask(value, parse_mask("sheets(properties/title,protectedRanges),properties.title")) == {
+        "sheets": [{"properties": {"title": "A"}}, {"properties": {"title": "B"}}], "properties": {"title": "CRM"}}
+    assert apply_mask(value, parse_mask("*")) == value
