@@ -10,7 +10,7 @@ import functools
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import ApiError
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable
 
-from .cellvalues import input_entry  # noqa: F401  (kept next to the other writers of cells)
 from .errors import ApiError
 from .fields import merge, update_paths
 from .model import (MAX_CELL_CHARS, MAX_CELLS, WRITABLE, Cell, Sheet, Spreadsheet, data_to_entry, entry_to_data,
-                    entry_value, is_empty)
+                    entry_value)
 from .resource import DEFAULT_COLUMNS, DEFAULT_ROWS, exceeds, grid_range, sheet_for, sheet_properties
 
 Handler = Callable[[Spreadsheet, dict, str], dict]
@@ -228,7 +227,11 @@ def cell_writer(paths: list[list[str]]) -> Callable[[Any, dict], Any]:
             return _entry(current)
         return write_top
 
+    value_in_mask = ["userEnteredValue"] in paths
+
     def write_paths(old: Any, data: dict) -> Any:
+        if value_in_mask and old.__class__ is not Cell and len(data) == 1 and "userEnteredValue" in data:
+            return data_to_entry(data)  # the common cell: a plain value over a plain value or nothing
         current = entry_to_data(old)
         merge(current, data, paths)
         return _entry(current)
@@ -236,11 +239,6 @@ def cell_writer(paths: list[list[str]]) -> Callable[[Any, dict], Any]:
 
 
 _entry = data_to_entry
-
-
-def apply_cell(old: Any, data: dict, paths: list[list[str]]) -> Any:
-    """The entry after writing CellData `data` to a cell holding `old`, for the update mask `paths`."""
-    return cell_writer(paths)(old, data)
 
 
 def write_rows(sheet: Sheet, r0: int, c0: int, rows: list[dict], paths: list[list[str]],

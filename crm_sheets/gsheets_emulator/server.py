@@ -25,7 +25,9 @@ from .fields import apply_mask, parse_mask
 from .model import Spreadsheet
 
 MAX_REQUEST_BYTES = 10_485_760  # the API's limit on a request body ("Request payload size exceeds the limit")
-FAULT_MESSAGES = {500: "Internal error encountered.", 502: "Bad Gateway", 503: "The service is currently unavailable.",
+FAULT_MESSAGES = {429: "Quota exceeded for quota metric 'Write requests' and limit 'Write requests per minute per user' "
+                       "of service 'sheets.googleapis.com' for consumer 'project_number:0'.",
+                  500: "Internal error encountered.", 502: "Bad Gateway", 503: "The service is currently unavailable.",
                   504: "Deadline expired before operation could complete.", 408: "Request timed out."}
 
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import a1
 from .cellvalues import input_entry, render
 from .errors import ApiError
-from .model import MAX_CELL_CHARS, MAX_CELLS, Sheet, Spreadsheet, is_empty
+from .model import MAX_CELL_CHARS, MAX_CELLS, Cell, Sheet, Spreadsheet, is_empty
 from .resource import a1_of, check_in_grid, resolve
 
 
@@ -83,24 +84,19 @@ def write(book: Spreadsheet, text: str, body: dict, option: str, *, check_range:
         if bounded_rows and (height > r1 - r0 or width > c1 - c0):
             over_row = height > r1 - r0
             raise ApiError(400, f"Requested writing within range [{text}], but tried writing to "
-                                + (f"row [{r0 + height}]" if over_row else f"column [{_col(c0 + width - 1)}]"))
+                                + (f"row [{r0 + height}]" if over_row else f"column [{a1.col_letters(c0 + width - 1)}]"))
         check_in_grid(sheet, r0, r0 + height, c0, c0 + width)
         put_rows(sheet, r0, c0, rows, option)
     return _updated(book, sheet, r0, c0, height, width)
 
 
 def a1_bounded(text: str) -> bool:
-    from . import a1 as a1mod
+    """Whether the range names both its last row and last column (A1:B2, not A:B, A2:B or Sheet1)."""
     try:
-        parsed = a1mod.parse(text)
+        parsed = a1.parse(text)
     except ValueError:
         return False
     return parsed.end_row is not None and parsed.end_col is not None and parsed.name is None
-
-
-def _col(index: int) -> str:
-    from .a1 import col_letters
-    return col_letters(index)
 
 
 def _as_rows(body: dict) -> list[list]:
@@ -200,7 +196,6 @@ def clear(book: Spreadsheet, text: str) -> dict:
 
 def _without_value(entry: Any) -> Any:
     """values.clear keeps formats, notes and validation: only the value goes."""
-    from .model import Cell
     if isinstance(entry, Cell) and entry.data:
         return Cell(None, None, entry.data)
     return None
