@@ -608,3 +608,24 @@ def test_field_masks_select_nested_parts_of_lists_and_objects():
     assert apply_mask(value, parse_mask("sheets(properties/title,protectedRanges),properties.title")) == {
         "sheets": [{"properties": {"title": "A"}}, {"properties": {"title": "B"}}], "properties": {"title": "CRM"}}
     assert apply_mask(value, parse_mask("*")) == value
+
+
+def test_data_filters_read_and_write_the_rows_developer_metadata_marks(gsheets_emulator, gsheets_client):
+    sh = gsheets_client.create("CRM")
+    ws = sh.add_worksheet("Leads", rows=10, cols=3)
+    ws.update([["ID", "Name"], ["L-1", "Ana"], ["L-2", "Bo"]], "A1", value_input_option="RAW")
+    sh.batch_update({"requests": [{"createDeveloperMetadata": {"developerMetadata": {
+        "metadataKey": "crm-sheets.record", "metadataValue": "L-2", "visibility": "DOCUMENT",
+        "location": {"dimensionRange": {"sheetId": ws.id, "dimension": "ROWS", "startIndex": 2, "endIndex": 3}}}}},
+        {"insertDimension": {"range": {"sheetId": ws.id, "dimension": "ROWS", "startIndex": 1, "endIndex": 2}}}]})
+    lookup = {"developerMetadataLookup": {"metadataKey": "crm-sheets.record", "metadataValue": "L-2"}}
+    url = f"{gsheets_emulator.url}/v4/spreadsheets/{sh.id}/values"
+    got = requests.post(url + ":batchGetByDataFilter", json={"dataFilters": [lookup]}).json()
+    assert got["valueRanges"] == [{"valueRange": {"range": "Leads!A4:C4", "majorDimension": "ROWS",
+                                                  "values": [["L-2", "Bo"]]}, "dataFilters": [lookup]}]
+    put = requests.post(url + ":batchUpdateByDataFilter", json={
+        "valueInputOption": "RAW", "data": [{"dataFilter": lookup, "values": [["L-2", "Bea"]]}]}).json()
+    assert put["responses"][0]["updatedRange"] == "Leads!A4:B4"
+    assert ws.get_values("A1:B4") == [["ID", "Name"], ["", ""], ["L-1", "Ana"], ["L-2", "Bea"]]
+    missing = requests.post(url + ":batchUpdateByDataFilter", json={"data": []})
+    assert missing.status_code == 400

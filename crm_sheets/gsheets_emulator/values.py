@@ -63,7 +63,7 @@ def batch_get(book: Spreadsheet, params: dict[str, list[str]]) -> dict:
     return out
 
 
-def _input_option(option: str | None) -> str:
+def input_option(option: str | None) -> str:
     if option not in ("RAW", "USER_ENTERED"):
         raise ApiError(400, "Invalid valueInputOption: INPUT_VALUE_OPTION_UNSPECIFIED")
     return option
@@ -71,7 +71,7 @@ def _input_option(option: str | None) -> str:
 
 def write(book: Spreadsheet, text: str, body: dict, option: str, *, check_range: str | None = None) -> dict:
     """values.update of one ValueRange; returns the UpdateValuesResponse."""
-    option = _input_option(option)
+    option = input_option(option)
     if check_range is not None and body.get("range") and body["range"] != check_range:
         raise ApiError(400, f"Requested writing within range [{check_range}], but tried writing within "
                             f"range [{body['range']}]")
@@ -128,7 +128,7 @@ def _updated(book: Spreadsheet, sheet: Sheet, r0: int, c0: int, height: int, wid
 
 
 def batch_update(book: Spreadsheet, body: dict) -> dict:
-    option = _input_option(body.get("valueInputOption"))
+    option = input_option(body.get("valueInputOption"))
     responses = [write(book, item.get("range", ""), item, option) for item in body.get("data", [])]
     sheets = {r["updatedRange"].rsplit("!", 1)[0] for r in responses if r.get("updatedCells")}
     out: dict[str, Any] = {"spreadsheetId": book.id}
@@ -143,7 +143,7 @@ def batch_update(book: Spreadsheet, body: dict) -> dict:
 
 def append(book: Spreadsheet, text: str, body: dict, params: dict[str, list[str]]) -> dict:
     """values.append: the rows go after the last row with data in the range's columns; the grid grows."""
-    option = _input_option(_one(params, "valueInputOption"))
+    option = input_option(_one(params, "valueInputOption"))
     insert = _one(params, "insertDataOption", "OVERWRITE") == "INSERT_ROWS"
     sheet, r0, r1, c0, c1 = resolve(book, text, check_grid=False)
     rows = _as_rows(body)
