@@ -116,7 +116,7 @@ class Emulator:
         started = time.perf_counter()
         entry: dict[str, Any] = {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
                                  "method": verb, "path": unquote(path), "query": params, "body": raw,
-                                 "methodId": None, "status": None, "bytesIn": len(raw), "bytesOut": 0}
+                                 "methodId": "", "status": None, "bytesIn": len(raw), "bytesOut": 0}
         status, body, action = 200, None, "answer"
         with self.lock:
             self._log.append(entry)

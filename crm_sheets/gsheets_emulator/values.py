@@ -80,14 +80,28 @@ def write(book: Spreadsheet, text: str, body: dict, option: str, *, check_range:
     height = len(rows)
     width = max((len(r) for r in rows), default=0)
     if height and width:
-        bounded_rows = a1_bounded(text) and (r1 - r0 > 1 or c1 - c0 > 1)  # one cell is only an anchor
-        if bounded_rows and (height > r1 - r0 or width > c1 - c0):
-            over_row = height > r1 - r0
-            raise ApiError(400, f"Requested writing within range [{text}], but tried writing to "
-                                + (f"row [{r0 + height}]" if over_row else f"column [{a1.col_letters(c0 + width - 1)}]"))
+        rows_end, cols_end = _bounds(text)
+        if rows_end and cols_end and r1 - r0 == 1 and c1 - c0 == 1:
+            rows_end = cols_end = False  # one cell is only where the values start
+        if rows_end and height > r1 - r0:
+            raise ApiError(400, f"Requested writing within range [{text}], but tried writing to row [{r0 + height}]")
+        if cols_end and width > c1 - c0:
+            raise ApiError(400, f"Requested writing within range [{text}], but tried writing to column "
+                                f"[{a1.col_letters(c0 + width - 1)}]")
         check_in_grid(sheet, r0, r0 + height, c0, c0 + width)
         put_rows(sheet, r0, c0, rows, option)
     return _updated(book, sheet, r0, c0, height, width)
+
+
+def _bounds(text: str) -> tuple[bool, bool]:
+    """Whether the range names its last row, and its last column (A:B names columns only)."""
+    try:
+        parsed = a1.parse(text)
+    except ValueError:
+        return False, False
+    if parsed.name is not None or parsed.start_row is None:
+        return False, False
+    return parsed.end_row is not None, parsed.end_col is not None
 
 
 def a1_bounded(text: str) -> bool:
