@@ -629,3 +629,22 @@ def test_data_filters_read_and_write_the_rows_developer_metadata_marks(gsheets_e
     assert ws.get_values("A1:B4") == [["ID", "Name"], ["", ""], ["L-1", "Ana"], ["L-2", "Bea"]]
     missing = requests.post(url + ":batchUpdateByDataFilter", json={"data": []})
     assert missing.status_code == 400
+
+
+def test_a_discovery_document_given_by_path_is_the_one_requests_are_checked_against(tmp_path):
+    import json
+
+    from crm_sheets.gsheets_emulator.discovery import default_path
+    from crm_sheets.gsheets_emulator.server import Emulator
+
+    document = json.loads(default_path().read_text(encoding="utf-8"))
+    del document["schemas"]["GridProperties"]["properties"]["frozenRowCount"]  # as if the API dropped a field
+    path = tmp_path / "sheets.v4.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    emulator = Emulator(discovery=str(path))
+    status, made, _, _ = emulator.handle("POST", "/v4/spreadsheets", {}, b"{}", "test")
+    body = json.dumps({"requests": [{"updateSheetProperties": {
+        "properties": {"sheetId": 0, "gridProperties": {"frozenRowCount": 1}}, "fields": "gridProperties"}}]})
+    status, answer, _, _ = emulator.handle("POST", f"/v4/spreadsheets/{made['spreadsheetId']}:batchUpdate", {},
+                                           body.encode(), "test")
+    assert status == 400 and 'Unknown name "frozenRowCount"' in answer["error"]["message"]
