@@ -28,6 +28,12 @@ def gsheets_emulator(_gsheets_emulator_server, monkeypatch):
 
 
 @pytest.fixture
+def gsheets_endpoint(gsheets_emulator):
+    """The emulator's base URL, http://127.0.0.1:PORT (what CRM_SHEETS_GSHEETS_ENDPOINT is set to)."""
+    return gsheets_emulator.url
+
+
+@pytest.fixture
 def gsheets_client(gsheets_emulator):
     """A real gspread Client whose requests go to the emulator."""
     from crm_sheets.gsheets_emulator import emulator_client

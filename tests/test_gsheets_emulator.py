@@ -23,6 +23,15 @@ def test_a_new_spreadsheet_has_one_sheet_of_1000_rows_by_26_columns(gsheets_clie
     assert sheet["properties"]["gridProperties"] == {"rowCount": 1000, "columnCount": 26}
 
 
+def test_create_spreadsheet_uses_the_sheets_api_and_opens_the_result(gsheets_emulator, gsheets_client):
+    from crm_sheets.gsheets_emulator import create_spreadsheet
+
+    sh = create_spreadsheet(gsheets_client, "CRM", sheets=["Leads", "CRM Dashboard"])
+    assert [w.title for w in sh.worksheets()] == ["Leads", "CRM Dashboard"]
+    assert [e["methodId"] for e in gsheets_emulator.log] == ["sheets.spreadsheets.create", "sheets.spreadsheets.get",
+                                                             "sheets.spreadsheets.get"]
+
+
 def test_spreadsheets_create_takes_sheets_and_returns_them_with_ids(gsheets_emulator):
     body = {"properties": {"title": "Made"}, "sheets": [{"properties": {"title": "Leads"}},
                                                          {"properties": {"title": "CRM Dashboard"}}]}
@@ -203,7 +212,7 @@ def test_protected_ranges_round_trip_warning_only(gsheets_client):
     assert [p["range"].get("startColumnIndex") for p in stored["protectedRanges"]] == [2]
 
 
-def test_developer_metadata_round_trips_and_row_marks_move_with_inserted_rows(gsheets_client):
+def test_developer_metadata_round_trips_and_row_marks_move_with_inserted_rows(gsheets_client, gsheets_endpoint):
     sh = gsheets_client.create("CRM")
     ws = sh.add_worksheet("Leads", rows=10, cols=4)
     reply = sh.batch_update({"requests": [
@@ -220,7 +229,7 @@ def test_developer_metadata_round_trips_and_row_marks_move_with_inserted_rows(gs
     leads = meta["sheets"][1]
     assert leads["properties"]["gridProperties"]["rowCount"] == 12
     assert [(m["metadataKey"], m["metadataValue"]) for m in leads["developerMetadata"]] == [("crm-sheets.table", "leads")]
-    found = requests.post(f"{gsheets_client.http_client.session.endpoint}/v4/spreadsheets/{sh.id}/developerMetadata:search",
+    found = requests.post(f"{gsheets_endpoint}/v4/spreadsheets/{sh.id}/developerMetadata:search",
                           json={"dataFilters": [{"developerMetadataLookup": {"metadataKey": "crm-sheets.row"}}]}).json()
     (match,) = found["matchedDeveloperMetadata"]
     assert match["developerMetadata"]["location"]["dimensionRange"] == {

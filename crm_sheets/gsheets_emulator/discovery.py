@@ -294,6 +294,9 @@ def validate_against_discovery(method_id: str, body: Any = None, params: dict[st
 
     Tests use it on every request the store sent (GET /_emulator/requests gives method ids and bodies)."""
     document = load_discovery(str(discovery) if discovery else None)
+    if method_id not in document.methods:
+        raise ValueError(f"{method_id!r} is not a method of the Sheets v4 discovery document "
+                         f"(the request log names Drive calls drive.files.*)")
     if params:
         query = {k: [str(x).lower() if isinstance(x, bool) else str(x) for x in (v if isinstance(v, list) else [v])]
                  for k, v in params.items()}

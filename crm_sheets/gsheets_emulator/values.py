@@ -15,7 +15,7 @@ def _one(params: dict[str, list[str]], name: str, default: str | None = None) ->
     return values[-1] if values else default
 
 
-def value_range(book: Spreadsheet, text: str, params: dict[str, list[str]], prefix: str = "") -> dict:
+def value_range(book: Spreadsheet, text: str, params: dict[str, list[str]]) -> dict:
     value_option = _one(params, "valueRenderOption", "FORMATTED_VALUE")
     date_option = _one(params, "dateTimeRenderOption", "SERIAL_NUMBER")
     major = _one(params, "majorDimension", "ROWS")
