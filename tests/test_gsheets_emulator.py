@@ -657,3 +657,25 @@ def test_a_discovery_document_given_by_path_is_the_one_requests_are_checked_agai
     status, answer, _, _ = emulator.handle("POST", f"/v4/spreadsheets/{made['spreadsheetId']}:batchUpdate", {},
                                            body.encode(), "test")
     assert status == 400 and 'Unknown name "frozenRowCount"' in answer["error"]["message"]
+
+
+def test_a_colleagues_edit_can_be_made_to_land_between_a_read_and_a_write(gsheets_emulator, gsheets_client):
+    sh = gsheets_client.create("CRM")
+    ws = sh.sheet1
+    ws.update([["ID", "Stage"], ["L-1", "new"], ["L-2", "new"]], "A1", value_input_option="RAW")
+    before = ws.get_values("A1:B3")
+    colleague = {"requests": [{"insertDimension": {"range": {"sheetId": 0, "dimension": "ROWS", "startIndex": 1,
+                                                             "endIndex": 2}}}]}
+    requests.post(gsheets_emulator.url + "/_emulator/faults",
+                  json={"match": ":batchUpdate", "apply": colleague,
+                        "applyValues": {"valueInputOption": "USER_ENTERED", "data": [{"range": "Sheet1!A2:B2",
+                                                                                       "values": [["L-3", "won"]]}]}})
+    sh.batch_update({"requests": [{"updateCells": {"start": {"sheetId": 0, "rowIndex": 1, "columnIndex": 1},
+                                                   "fields": "userEnteredValue",
+                                                   "rows": [{"values": [{"userEnteredValue": {"stringValue": "lost"}}]}]}}]})
+    assert before == [["ID", "Stage"], ["L-1", "new"], ["L-2", "new"]]
+    # the write meant for L-1's row landed on the row the colleague inserted: what a store must detect
+    assert ws.get_values("A1:B4") == [["ID", "Stage"], ["L-3", "lost"], ["L-1", "new"], ["L-2", "new"]]
+    assert gsheets_emulator.log[-2]["editedBefore"] is True
+    refused = requests.post(gsheets_emulator.url + "/_emulator/faults", json={"apply": {"requests": [{"x": {}}]}})
+    assert refused.status_code == 400

@@ -18,11 +18,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import api
+from . import api, values
 from .discovery import Discovery, load_discovery
 from .errors import ApiError, not_found
 from .fields import apply_mask, parse_mask
 from .model import Spreadsheet
+from .requests import apply_all
 
 MAX_REQUEST_BYTES = 10_485_760  # the API's limit on a request body ("Request payload size exceeds the limit")
 FAULT_MESSAGES = {429: "Quota exceeded for quota metric 'Write requests' and limit 'Write requests per minute per user' "
@@ -131,6 +132,10 @@ class Emulator:
                     raise ApiError(400, f"Request payload size exceeds the limit: {self.max_request_bytes} bytes.")
                 payload = _json(raw)
                 fault = self._fault(verb, target)
+                if fault is not None and (fault.get("apply") or fault.get("applyValues")):
+                    self._edit_by_someone_else(groups, fault)  # lands just before this request
+                    entry["editedBefore"] = True
+                    fault = None
                 if fault is not None and fault.get("delay") and not (fault.get("status") or fault.get("drop")):
                     entry["delaySeconds"] = float(fault["delay"])  # a slow answer: the handler waits to send it
                     fault = None
@@ -163,6 +168,23 @@ class Emulator:
             entry["status"] = status
             entry["durationMs"] = round((time.perf_counter() - started) * 1000, 2)
         return status, body, action, entry
+
+    def _edit_by_someone_else(self, groups: tuple, fault: dict) -> None:
+        """A colleague's edit (a batchUpdate and/or values.batchUpdate body) made just before the request."""
+        book = self.book(groups[0]) if groups else None
+        if book is None:
+            return
+        work = book.copy()
+        try:
+            if fault.get("apply"):
+                apply_all(work, fault["apply"].get("requests") or [], self.discovery)
+            if fault.get("applyValues"):
+                values.batch_update(work, fault["applyValues"])
+        except ApiError as exc:
+            raise ApiError(500, f"Internal error encountered. (crm-sheets emulator: the injected edit failed: "
+                                f"{exc.message})") from None
+        self.spreadsheets[book.id] = work
+        self.modified[book.id] = dt.datetime.now(dt.timezone.utc)
 
     def _check_response(self, method_id: str, body: Any) -> None:
         ref = self.discovery.response_schema(method_id)
@@ -245,6 +267,13 @@ class Emulator:
                 return 200, {}, "answer"
             if path == "/_emulator/faults" and verb == "POST":
                 fault = dict(payload)
+                try:
+                    if fault.get("apply"):
+                        self.discovery.check_body("sheets.spreadsheets.batchUpdate", fault["apply"])
+                    if fault.get("applyValues"):
+                        self.discovery.check_body("sheets.spreadsheets.values.batchUpdate", fault["applyValues"])
+                except ApiError as exc:
+                    return exc.code, exc.body(), "answer"
                 fault["remaining"] = int(fault.get("drop") or fault.get("count") or 1)
                 self.faults.append(fault)
                 return 200, fault, "answer"
