@@ -364,7 +364,7 @@ def test_the_61st_read_in_a_minute_gets_429_resource_exhausted(gsheets_emulator,
 
 def test_the_quota_window_can_be_shortened_so_tests_see_it_refill(gsheets_emulator, gsheets_client):
     requests.post(gsheets_emulator.url + "/_emulator/quota", json={"perMinute": 2, "windowSeconds": 0.3})
-    sh = gsheets_client.create("CRM")  # a write (Drive create) and a read (open)
+    sh = gsheets_client.create("CRM")  # a Drive create (not counted) and a read (open)
     sh.values_get("Sheet1!A1")
     with pytest.raises(gspread.exceptions.APIError):
         sh.values_get("Sheet1!A1")

@@ -229,8 +229,8 @@ class Emulator:
 
     def _count(self, route: api.Route, params: dict, headers: dict[str, str], client: str) -> None:
         """Per-user, per-minute quota of read and of write requests, as the Sheets API counts them."""
-        if not self.quota_per_minute:
-            return
+        if not self.quota_per_minute or not route.method_id.startswith("sheets."):
+            return  # Drive calls count against Drive's quota, not the Sheets API's
         user = (params.get("quotaUser") or [None])[-1] or headers.get("authorization") or f"client {client}"
         kind = "Write" if route.write else "Read"
         calls = self.calls.setdefault((user, kind), deque())
