@@ -42,7 +42,7 @@ def test_a_dry_run_proposes_the_crm_sheet_as_leads_on_its_real_header_row_and_wr
     assert (leads.sheet, leads.header_row) == ("CRM", 4)
     assert fields(report, "CRM") == {"First Name": "first_name", "Last Name": "last_name", "Company": "company",
                                      "Email": "email", "Phone": "phone", "Status": "status",
-                                     "Last Contacted": "last_contacted", "Our notes": None}
+                                     "Last Contacted": "last_contacted", "Our notes": "our_notes"}
     assert [s.table for s in report.sheets if s.sheet == "Team"] == ["team"]
     assert "Dashboard" not in {s.sheet for s in report.mapped}
 
@@ -218,7 +218,7 @@ def test_a_deal_sheet_with_unknown_headers_is_read_by_its_values(tmp_path):
     got = {c.header: (c.field, c.found_by) for c in s.columns}
     assert s.table == "deals"
     assert got["Etapa"] == ("stage", "alias") and got["Importe"] == ("amount", "alias")
-    assert got["Oportunidad"][0] == "name" and got["Q4"] == ("close_date", "values") and got["Xyz"] == (None, "")
+    assert got["Oportunidad"][0] == "name" and got["Q4"] == ("close_date", "values") and got["Xyz"] == ("xyz", "custom")
 
 
 def test_a_deals_sheet_with_its_own_stages_gets_a_stages_sheet_listing_them_probability_left_blank(tmp_path):

@@ -5,17 +5,19 @@ reader follows the Mapping sheet, and the jobs treat the team's values as their 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from crm_sheets.adopt.columns import settle
 from crm_sheets.adopt.propose import ColumnMap, SheetMap, propose
 from crm_sheets.errors import NotAWorkbook, UsageError, WorkbookBusy
 from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.schema import available_templates, load_schema
 from crm_sheets.model.sheets import Cell, SheetSpec
 from crm_sheets.model.tables import Tables
-from crm_sheets.store.mapping import HEADERS, SHEET, read_mapping
+from crm_sheets.model.values import as_text, is_empty
+from crm_sheets.store.mapping import HEADERS, SHEET, WHOLE_KEY, WHOLE_NAME, read_mapping
 
 __all__ = ["AdoptReport", "ColumnMap", "SheetMap", "adopt", "propose"]
 _META = "_crm_meta"
@@ -84,19 +86,27 @@ def adopt(path: str | Path, *, template: str | None = None, dry_run: bool = Fals
     report = AdoptReport(str(path), template, dry_run=dry_run)
     if existing and existing in grids:
         report.existing = True
-        report.sheets = _from_mapping(grids, schema, str(existing))
-        report.notes.append(f"{path.name} already has its {existing} sheet: it is followed as it is (correct it there)")
+        kept, added = _grow(grids, schema, lang, skip | {str(existing)}, str(existing))
+        report.sheets = _from_mapping(grids, schema, str(existing)) + added
+        if not added:
+            report.notes.append(f"{path.name} already has its {existing} sheet: it is followed as it is (correct it there)")
+            return report
+        new = [f"{s.sheet}!{c.column} {c.header!r}".rstrip(" '") for s in added for c in s.columns]
+        report.notes.append(f"{existing}: {len(new)} column{'s' if len(new) > 1 else ''} added since it was written "
+                            f"({', '.join(new[:6])}{', ...' if len(new) > 6 else ''}); your corrections there are kept")
+        if not dry_run:
+            _write(path, report, schema, meta, lang, set(grids), [], rows=kept + _rows(added), name=str(existing))
         return report
-    report.sheets = propose(grids, schema, lang, skip)
+    report.sheets = [settle(s, grids[s.sheet], schema) for s in propose(grids, schema, lang, skip)]
     if not report.mapped:
         raise NotAWorkbook(f"{path}: no sheet has headers that look like leads, contacts, accounts or deals",
                            hint="give the columns headers such as Name, Email, Company, Status, then run adopt again")
     for s in report.sheets:
         if s.table:
-            unmapped = [c.header or c.column for c in s.columns if not c.field]
-            if unmapped:
-                report.notes.append(f"{s.sheet}: {', '.join(unmapped[:8])}{', ...' if len(unmapped) > 8 else ''} "
-                                    "stay as your own columns (kept as they are)")
+            own = [c.header or c.column for c in s.columns if c.found_by == "custom"]
+            if own:
+                report.notes.append(f"{s.sheet}: {', '.join(own[:8])}{', ...' if len(own) > 8 else ''} "
+                                    "stay where they are as your own fields (Found by custom in the Mapping sheet)")
     if dry_run:
         return report
     _write(path, report, schema, meta, lang, set(grids), _team_stages(report, grids, schema, lang))
@@ -146,7 +156,8 @@ def _best_template(grids: dict[str, list[list[Any]]], lang: str, skip: frozenset
 def _from_mapping(grids: dict[str, list[list[Any]]], schema, sheet: str) -> list[SheetMap]:
     found = read_mapping(grids[sheet], schema)
     return [SheetMap(m.sheet, name, m.header_row, 0,
-                     tuple(ColumnMap(_letter(j), "", f, "mapping") for f, j in sorted(m.columns.items(), key=lambda x: x[1])))
+                     tuple(ColumnMap(_letter(j), "", WHOLE_NAME if f == WHOLE_KEY else f, "mapping", type=m.custom.get(f, ("", m.types.get(f, "")))[1])
+                           for f, j in sorted(m.columns.items(), key=lambda x: x[1])))
             for name, m in found.items()]
 
 
@@ -156,18 +167,59 @@ def _letter(j: int) -> str:
     return column_letter(j)
 
 
-def mapping_sheet(report: AdoptReport, name: str = SHEET) -> SheetSpec:
-    """The Mapping sheet: one row per column of the team's sheets; Table and Field are theirs to correct."""
-    rows: list[list[Any]] = [[Cell(h, "header") for h in HEADERS]]
-    for s in report.sheets:
-        for c in s.columns:
-            rows.append([s.sheet, s.header_row, c.column, c.header, s.table or "", c.field or "", c.found_by, c.example])
-    return SheetSpec(name=name, key="mapping", rows=rows, widths={0: 18, 1: 10, 2: 8, 3: 28, 4: 14, 5: 16, 6: 10, 7: 30},
-                     freeze=(1, 0), autofilter=f"A1:H{len(rows)}", tab_color="7030A0")
+def _rows(sheets: list[SheetMap]) -> list[list[Any]]:
+    return [[s.sheet, s.header_row, c.column, c.header, s.table or "", c.field or "", c.found_by, c.example, c.type]
+            for s in sheets for c in s.columns]
+
+
+def mapping_sheet(report: AdoptReport, name: str = SHEET, rows: list[list[Any]] | None = None) -> SheetSpec:
+    """The Mapping sheet: one row per column of the team's sheets; Table, Field and Type are theirs to correct."""
+    body = _rows(report.sheets) if rows is None else rows
+    out: list[list[Any]] = [[Cell(h, "header") for h in HEADERS], *body]
+    return SheetSpec(name=name, key="mapping", rows=out, widths={0: 18, 1: 10, 2: 8, 3: 28, 4: 14, 5: 16, 6: 10, 7: 30, 8: 10},
+                     freeze=(1, 0), autofilter=f"A1:I{len(out)}", tab_color="7030A0")
+
+
+def _grow(grids: dict[str, list[list[Any]]], schema, lang: str, skip: frozenset[str],
+          sheet: str) -> tuple[list[list[Any]], list[SheetMap]]:
+    """A second adopt: the Mapping sheet's rows as the person left them, and the sheets and columns of the
+    workbook it does not list yet (added since), proposed as the first adopt would."""
+    from crm_sheets.adopt.propose import map_sheet
+    from crm_sheets.store.mapping import header_index
+
+    grid = grids[sheet]
+    head = header_index(grid) or 0
+    kept: list[list[Any]] = []
+    for row in grid[head + 1:]:
+        cells = [None if is_empty(c) else (int(c) if isinstance(c, float) and c.is_integer() else c)
+                 for c in (list(row) + [None] * len(HEADERS))[: len(HEADERS)]]
+        if any(c is not None for c in cells):
+            kept.append(cells)
+    listed = {(as_text(r[0]).strip(), as_text(r[2]).strip().upper()) for r in kept if r[0] is not None and r[2] is not None}
+    sheets = {as_text(r[0]).strip() for r in kept if r[0] is not None}
+    found = read_mapping(grid, schema)
+    added: list[SheetMap] = []
+    fresh = {s: g for s, g in grids.items() if s not in sheets and s not in skip}
+    if fresh:
+        for sm in propose(fresh, schema, lang, skip):
+            if sm.table in found:  # that table is already another sheet: this one is left alone
+                sm = SheetMap(sm.sheet, None, sm.header_row, sm.rows,
+                              tuple(ColumnMap(c.column, c.header, None, "", c.example) for c in sm.columns))
+            added.append(settle(sm, grids[sm.sheet], schema))
+    for name, m in found.items():
+        if m.sheet not in grids:
+            continue
+        now = map_sheet(m.sheet, grids[m.sheet], schema.tables[name], schema, lang, header=m.header_row - 1)
+        taken = set(m.columns) | {c.field for c in now.columns if (m.sheet, c.column) in listed and c.field} if now else set()
+        cols = tuple(c if c.field not in m.columns else replace(c, field=None, found_by="")
+                     for c in (now.columns if now else ()) if (m.sheet, c.column) not in listed)
+        if cols:
+            added.append(settle(SheetMap(m.sheet, name, m.header_row, now.rows, cols), grids[m.sheet], schema, taken))
+    return kept, added
 
 
 def _write(path: Path, report: AdoptReport, schema, meta: dict[str, Any], lang: str, sheets: set[str],
-           stages: list[str]) -> None:
+           stages: list[str], rows: list[list[Any]] | None = None, name: str = SHEET) -> None:
     from crm_sheets.store.safety import atomic_replace, office_lock_holder
     from crm_sheets.store.writer import apply_changeset
     from crm_sheets.store.xlsx import XlsxStore
@@ -175,7 +227,7 @@ def _write(path: Path, report: AdoptReport, schema, meta: dict[str, Any], lang: 
     holder = office_lock_holder(path)
     if holder is not None:
         raise WorkbookBusy(f"{path.name} is open by {holder}; nothing was changed", hint="close it and run crm-sheets adopt again")
-    changes = ChangeSet(sheets=[mapping_sheet(report)],
+    changes = ChangeSet(sheets=[mapping_sheet(report, name, rows)],
                         meta={"template": schema.name, "adopted": "yes", **({} if meta.get("lang") else {"lang": lang})})
     tables = Tables(schema=schema, tables={}, lang=lang, meta=dict(meta), source=str(path),
                     sheet_names=tuple(sheets | {_META} if meta else sheets), adopted=True)

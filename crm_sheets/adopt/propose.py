@@ -37,6 +37,7 @@ class ColumnMap:
     field: str | None  # our field, or None: the column stays theirs (kept as it is, read as a custom column)
     found_by: str  # "header", "alias", "spelling", "values" or ""
     example: str = ""  # the first value under the header, to help a person check
+    type: str = ""  # of a custom field (text, number, date...) or a date field holding times (datetime)
 
 
 @dataclass(frozen=True)

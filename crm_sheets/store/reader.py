@@ -27,6 +27,7 @@ from crm_sheets.model.schema import (
 )
 from crm_sheets.model.findings import Finding
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter, dtype_for, format_id, quote_sheet
+from crm_sheets.store.mapping import mapped_schema, split_whole_names
 from crm_sheets.store.extent import MAX_GRID, read_part, scan, scan_part, trim, trimmed_package
 from crm_sheets.store.package import DAMAGED_HINT, damaged, first_damaged_part, one_line, open_package
 from crm_sheets.store.records import records
@@ -110,6 +111,8 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
 
     if "fields" in located:
         schema = _with_custom_fields(grids, schema, located["fields"], lang, ctx)
+    if mapping:  # the team's own columns and datetime columns, as its Mapping sheet says (store/mapping.py)
+        schema = mapped_schema(schema, mapping, lang)
     lists = _read_lists(book, grids, schema, lang)
     lists = _meta_options(lists, meta, lang)
 
@@ -123,6 +126,8 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
         if layout is None:
             notes.append(f"{path.name}: sheet {sheet!r} has no header row naming the columns of {t.sheet_name(lang)}; skipped")
             continue
+        if fixed is not None:
+            split_whole_names(layout.columns, layout.cells)  # a "Last, First" column: both names, its cells left whole
         tables[name] = _build_table(t, sheet, layout, ctx, lists, meta)
         if layout.skipped:
             notes.append(f"{sheet}: {_rows_text(layout.skipped)} not records (formula fallbacks, totals, a legend or notes); left as they are")

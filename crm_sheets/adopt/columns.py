@@ -1,0 +1,88 @@
+"""What `adopt` makes of a mapped sheet's columns beyond the fields it found: the team's own columns become
+custom fields of the table (typed by their values, never dropped, never moved), a "Salesforce ID" column
+is the external ID import matches by, a whole-name column of "Last, First" names is read as both names,
+and a date column whose values carry a time stays a date-time column.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import replace
+from typing import Any
+
+from crm_sheets.adopt.propose import ColumnMap, SheetMap, _values
+from crm_sheets.model.schema import Schema, normalize_header
+from crm_sheets.model.values import as_text, is_empty
+from crm_sheets.store.mapping import WHOLE_NAME, column_index
+
+EXTERNAL_ID = "external_id"  # the custom field import keeps each record's source ID in (imports/plan.py)
+_EXTERNAL = re.compile(r"^(salesforce|sfdc|sf|hubspot|hubspotrecord|pipedrive|zoho|dynamics|crm|external|source|record|"
+                       r"legacy|old)(record)?id(18|15)?$|^idextern[eo]?$|^externeid$|^(18|15)digitid$")  # folded headers
+_LAST_FIRST = re.compile(r"^[^,\d@()]{2,},\s*[^,\d@()]{2,}$")
+
+
+def settle(sm: SheetMap, grid: list[list[Any]], schema: Schema, taken: set[str] | None = None) -> SheetMap:
+    """The sheet's mapping with every column given a meaning: ``taken``, names already used by the
+    table's other columns (a second adopt's new columns must not take them again)."""
+    if not sm.table:
+        return sm
+    t = schema.tables[sm.table]
+    h = sm.header_row - 1
+    used = {c.field for c in sm.columns if c.field} | set(taken or ())
+    out = []
+    for c in sm.columns:
+        j = column_index(c.column)
+        values = _values(grid, h, j, limit=500)
+        if c.field == "last_name" and "first_name" not in used and _last_first(values):
+            c = replace(c, field=WHOLE_NAME, found_by="values")
+        elif c.field and t.has_field(c.field) and t.field(c.field).type in ("date", "datetime"):
+            c = replace(c, type=_temporal(values) or t.field(c.field).type)
+        elif not c.field:
+            key = normalize_header(c.header)
+            if key and _EXTERNAL.match(key) and EXTERNAL_ID not in used and not t.has_field(EXTERNAL_ID):
+                c = replace(c, field=EXTERNAL_ID, found_by="alias", type="text")
+            else:
+                name = own_name(c.header or f"column {c.column}")
+                while name in used or t.has_field(name):
+                    name += "_2"
+                c = replace(c, field=name, found_by="custom", type=value_type(values))
+            used.add(c.field)
+        out.append(c)
+    return replace(sm, columns=tuple(out))
+
+
+def own_name(header: str) -> str:
+    """A field name for a team's column: lower case, digits and _ (Région -> region, 2025 Budget -> field_2025_budget)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode().lower()
+    name = re.sub(r"[^a-z0-9]+", "_", text).strip("_")[:40].strip("_")
+    return name if re.match(r"^[a-z]", name) else f"field_{name}".rstrip("_")
+
+
+def value_type(values: list[Any]) -> str:
+    """The type a column's values all have (cells typed as numbers or dates), else text."""
+    if not values:
+        return "text"
+    temporal = _temporal(values)
+    if temporal:
+        return temporal
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return "number"
+    if all(isinstance(v, bool) for v in values):
+        return "checkbox"
+    return "long_text" if any(isinstance(v, str) and "\n" in v for v in values) else "text"
+
+
+def _temporal(values: list[Any]) -> str | None:
+    """date when every value is a date, datetime when they are dates and some carry a time (kept)."""
+    if not values or not all(isinstance(v, (dt.date, dt.datetime)) for v in values):
+        return None
+    return "datetime" if any(isinstance(v, dt.datetime) and v.time() != dt.time() for v in values) else "date"
+
+
+def _last_first(values: list[Any]) -> bool:
+    """Names written "Lopez, Ana": nearly all of them (a stray "Madonna" is fine), and at least two."""
+    texts = [" ".join(as_text(v).split()) for v in values if not is_empty(v)]
+    hits = sum(1 for v in texts if _LAST_FIRST.match(v))
+    return hits >= 2 and hits >= 0.9 * len(texts)
