@@ -279,9 +279,8 @@ def test_every_source_cell_stays_and_a_second_run_changes_nothing(path):
     after = {s: cells(path, s) for s in sheets}
     for s in sheets:
         changed = kept(before[s], after[s])
-        if s == "Leads":  # check --fix writes phones in international form and the one typo Qualifed
-            assert set(changed) == {(r, 5) for r in range(FIRST, LAST + 1)} | {(LAST, 6)}
-            assert all(new.replace(" ", "") == old.replace(" ", "") for (old, new) in (changed[(r, 5)] for r in range(FIRST, LAST + 1)))
+        if s == "Leads":  # run's fixes write the one typo Qualifed; the team's phones stay as they write them
+            assert set(changed) == {(LAST, 6)}
         else:
             assert changed == {}, s
     snapshot = path.read_bytes()

@@ -91,7 +91,7 @@ def adopt(path: str | Path, *, template: str | None = None, dry_run: bool = Fals
         if not added:
             report.notes.append(f"{path.name} already has its {existing} sheet: it is followed as it is (correct it there)")
             return report
-        new = [f"{s.sheet}!{c.column} {c.header!r}".rstrip(" '") for s in added for c in s.columns]
+        new = [f"{s.sheet}!{c.column}" + (f" ({c.header})" if c.header else "") for s in added for c in s.columns]
         report.notes.append(f"{existing}: {len(new)} column{'s' if len(new) > 1 else ''} added since it was written "
                             f"({', '.join(new[:6])}{', ...' if len(new) > 6 else ''}); your corrections there are kept")
         if not dry_run:
@@ -117,7 +117,6 @@ def _team_stages(report: AdoptReport, grids: dict[str, list[list[Any]]], schema,
     """The stages a deals sheet uses that the template does not have, in order of first use (they become
     rows of a new Stages sheet, probability left blank), when the workbook has no Stages sheet of its own."""
     from crm_sheets.model.normalize import fold
-    from crm_sheets.model.values import as_text, is_empty
 
     deals = next((s for s in report.mapped if s.table == "deals"), None)
     stages = schema.tables.get("stages")
@@ -131,12 +130,13 @@ def _team_stages(report: AdoptReport, grids: dict[str, list[list[Any]]], schema,
     from crm_sheets.store.mapping import column_index
 
     j = column_index(col)
-    known = {fold(str(v)) for r in stages.rows for v in (r.get("stage") or {}).values()} if stages.rows else set()
+    key = lambda v: " ".join(v.split()).casefold()  # noqa: E731 ("🟢 Won" is the team's own stage, not Won)
+    known = {key(str(v)) for r in stages.rows for v in (r.get("stage") or {}).values()} if stages.rows else set()
     out: list[str] = []
     for row in grids[deals.sheet][deals.header_row:]:
         v = row[j] if j < len(row) else None
         text = "" if is_empty(v) else as_text(v).strip()
-        if text and fold(text) not in known and text not in out:
+        if text and key(text) not in known and text not in out:
             out.append(text)
     return out
 
@@ -199,7 +199,11 @@ def _grow(grids: dict[str, list[list[Any]]], schema, lang: str, skip: frozenset[
     sheets = {as_text(r[0]).strip() for r in kept if r[0] is not None}
     found = read_mapping(grid, schema)
     added: list[SheetMap] = []
-    fresh = {s: g for s, g in grids.items() if s not in sheets and s not in skip}
+    def rules(sheet: str) -> bool:  # Stages, Merged, Audit Log...: a run (or adopt) made it, the reader finds it by name
+        t = schema.find_table(sheet)
+        return t is not None and t.kind != "data"
+
+    fresh = {s: g for s, g in grids.items() if s not in sheets and s not in skip and not rules(s)}
     if fresh:
         for sm in propose(fresh, schema, lang, skip):
             if sm.table in found:  # that table is already another sheet: this one is left alone
@@ -211,8 +215,11 @@ def _grow(grids: dict[str, list[list[Any]]], schema, lang: str, skip: frozenset[
             continue
         now = map_sheet(m.sheet, grids[m.sheet], schema.tables[name], schema, lang, header=m.header_row - 1)
         taken = set(m.columns) | {c.field for c in now.columns if (m.sheet, c.column) in listed and c.field} if now else set()
+        # a new column headed by a field's own title (the ID column a run added) is found by the reader as it
+        # is: only columns that need a decision are listed, so adopt after a run changes nothing
         cols = tuple(c if c.field not in m.columns else replace(c, field=None, found_by="")
-                     for c in (now.columns if now else ()) if (m.sheet, c.column) not in listed)
+                     for c in (now.columns if now else ()) if (m.sheet, c.column) not in listed
+                     and not (c.found_by == "header" and c.field not in m.columns))
         if cols:
             added.append(settle(SheetMap(m.sheet, name, m.header_row, now.rows, cols), grids[m.sheet], schema, taken))
     return kept, added

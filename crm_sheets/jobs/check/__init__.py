@@ -48,8 +48,13 @@ REASONS = {
 _RULE_OPERATOR_TABLES = frozenset({"scoring_rules", "assignment_rules"})
 
 
-def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | None = None) -> JobResult:
+def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | None = None,
+          tidy_phones: bool | None = None) -> JobResult:
     """Find the data's problems; with ``fix``, also return the safe fixes and report what remains.
+
+    ``tidy_phones``: in a workbook crm-sheets did not make (adopted), the team's phone format is theirs:
+    valid numbers are left as typed unless asked (``check --fix``), and then only numbers that read the
+    same in any country (written with their country code, or on a row naming its country) go to E.164.
 
     ``state``: the ``result.state`` of an earlier check. It holds phone verdicts (validating 130,000
     numbers is most of a 100k-lead check), so numbers seen before are not parsed again; the findings
@@ -57,7 +62,7 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     """
     # Of the run: the second pass of --fix reuses what the first found.
     phones, verdicts = PhoneBook((state or {}).get("phones")), {}
-    findings = find_problems(tables, now=now, phones=phones, verdicts=verdicts)
+    findings = find_problems(tables, now=now, phones=phones, verdicts=verdicts, tidy_phones=tidy_phones)
     result = JobResult(job="check")
     shown_tables = tables
     if fix:
@@ -69,7 +74,7 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
         if updates:  # what remains is what the next run would find: check the fixed data again
             shown_tables = _with_updates(tables, updates)
             phones.start_pass()
-            findings = find_problems(shown_tables, now=now, phones=phones, verdicts=verdicts)
+            findings = find_problems(shown_tables, now=now, phones=phones, verdicts=verdicts, tidy_phones=tidy_phones)
         result.stats["fixed"] = len(updates)
     result.findings = findings
     severities = Counter(f.severity for f in findings)
@@ -89,13 +94,15 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
 
 
 def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = None,
-                  verdicts: dict | None = None) -> list[Finding]:
+                  verdicts: dict | None = None, tidy_phones: bool | None = None) -> list[Finding]:
     """Every finding in the tables, unsorted (the Data Issues sheet sorts them).
 
     ``phones`` and ``verdicts``: caches of a run that checks more than once (check --fix), so each
     phone number is parsed and validated once; verdicts depend only on the value and the settings.
     """
     ctx = Context.build(tables, now, phones, verdicts)
+    if getattr(tables, "adopted", False):  # see check(): a team's phone format is theirs
+        ctx.phone_format = "unambiguous" if tidy_phones else "keep"
     out = Collector(ctx)
     for table in tables.tables.values():
         kind = table.schema.kind
@@ -186,6 +193,8 @@ def fixes_for(findings: list[Finding], tables: Tables) -> list[CellUpdate]:
         if not f.fixable or f.record_id is None or not f.field or f.field == "id":
             continue
         if f.table not in tables or f.record_id in shared[f.table]:
+            continue
+        if tables.adopted and f.field not in tables[f.table].columns:  # read from another cell ("Last, First"): not ours to write
             continue
         key = (f.table, f.record_id, f.field)
         if key not in updates:
