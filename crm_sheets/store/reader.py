@@ -27,6 +27,7 @@ from crm_sheets.model.schema import (
 )
 from crm_sheets.model.findings import Finding
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter, dtype_for, format_id, quote_sheet
+from crm_sheets.adopt.sniff import plain_lead_sheet
 from crm_sheets.store.mapping import mapped_schema, split_whole_names
 from crm_sheets.store.extent import MAX_GRID, read_part, scan, scan_part, trim, trimmed_package
 from crm_sheets.store.package import DAMAGED_HINT, damaged, first_damaged_part, one_line, open_package
@@ -99,6 +100,8 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
     lang = _language(book, schema, meta, notes)
     located = _locate_tables(book, excel_tables, schema)
     mapping = _mapping(book, grids, schema, meta)  # a Mapping sheet (crm-sheets adopt) says where each table is
+    if not mapping:  # no Mapping sheet: a lead sheet named Sheet1, CRM, Kunden... found by its headers (adopt/sniff.py)
+        mapping = plain_lead_sheet(book.sheet_names, grids, schema, located, _ours(meta), lang)
     if mapping:
         located = {n: w for n, w in located.items() if n in mapping or w[0] not in {m.sheet for m in mapping.values()}}
         located.update({n: (m.sheet, m.header_row - 1) for n, m in mapping.items()})
@@ -161,6 +164,10 @@ def _unread(path: Path, book: CalamineWorkbook, grids: _Grids, schema: Schema, u
                 break
         grids.forget(sheet)
     return out
+
+
+def _ours(meta: Mapping[str, Any]) -> set[str]:
+    return {str(v) for k, v in meta.items() if k.startswith("sheet.") and v} | {META_SHEET}
 
 
 def _mapping(book: CalamineWorkbook, grids: _Grids, schema: Schema, meta: Mapping[str, Any]) -> dict:
@@ -425,10 +432,12 @@ def _schema_for(path: Path, book: CalamineWorkbook, excel_tables: Mapping[str, t
         except CrmSheetsError:  # a broken template cannot be this workbook's
             continue
         score = 0
-        for tname, (sheet, hint) in _locate_tables(book, excel_tables, candidate).items():
+        located = _locate_tables(book, excel_tables, candidate)
+        for tname, (sheet, hint) in located.items():
             t = candidate.tables[tname]
             if _layout(grids[sheet], t, "en", hint, probe=True) is not None:
                 score += 2 if t.kind == "data" else 1
+        score += 2 * len(plain_lead_sheet(book.sheet_names, grids, candidate, located, _ours(meta)))
         if score > best_score:
             best, best_score = candidate, score
     if best is None or best_score < 2:  # one data table whose headers match is enough: a plain lead list
