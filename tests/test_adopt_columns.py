@@ -216,3 +216,17 @@ def test_the_workbook_parts_stay_byte_for_byte_but_the_sheets_adopt_writes(book)
         after = {n: z.read(n) for n in z.namelist()}
     for n in ("xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml", "xl/worksheets/sheet3.xml", "xl/worksheets/sheet4.xml"):
         assert after[n] == before[n], n
+
+
+def test_an_import_matches_the_teams_salesforce_id_column_and_updates_in_place(book, tmp_path):
+    from crm_sheets.imports import import_files
+
+    adopt(book)
+    csv = tmp_path / "Opportunity.csv"
+    csv.write_text("Id,Name,StageName,Amount,CloseDate\n006A0000002,Renewal,Negotiation/Review,5000,2026-12-01\n", encoding="utf-8")
+    report = import_files(book, [csv], source="salesforce", now=NOW)
+    assert report.counts["deals"].created == 0 and report.counts["deals"].updated == 1, report.as_dict()
+    deals = read_workbook(book)["deals"].df
+    [row] = deals[deals["external_id"] == "006A0000002"].to_dict("records")
+    assert row["amount"] == 5000 and len(deals) == len(DEALS)
+    assert every_cell(book)["Pipeline"][(4, 8)] == "006A0000002", "the team's ID cell stays as they wrote it"

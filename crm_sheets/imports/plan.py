@@ -30,6 +30,7 @@ EXTERNAL_KEY = "externalid"
 EXTERNAL_TITLE = {"en": "External ID", "fr": "ID externe", "de": "Externe ID", "es": "ID externo"}
 _GUARD = re.compile(r"^'(?=[=+\-@\t\r\n])")  # our CSV export writes '= so a spreadsheet shows text: read back as =
 _OUR_ID = re.compile(r"^[A-Z]{1,4}-\d+$")
+_VENDORS = ("salesforce", "hubspot", "pipedrive", "csv")
 
 
 @dataclass
@@ -236,6 +237,9 @@ class Planner:
                 for rid, v in df[EXTERNAL_ID].items():
                     if not is_empty(v) and not pd.isna(v):
                         ext.setdefault(_text(v), rid)
+                        if ":" not in _text(v):  # a team's own "Salesforce ID" column (adopt): the bare source ID
+                            for vendor in _VENDORS:
+                                ext.setdefault(f"{vendor}:{_text(v)}", rid)
             cols = [c for c in ("email", "name", "website", "company", "first_name", "last_name", "account") if c in df.columns]
             columns = [df[c].to_numpy(object) for c in cols]  # one pass over plain arrays: 100k rows stay fast
             for i, rid in enumerate(df.index):
@@ -481,7 +485,7 @@ class Planner:
     def _take(self, r: Rec, rid: str) -> None:
         r.id = rid
         kept = self._old(r.table, rid, EXTERNAL_ID) if rid in self.tables[r.table].df.index else None
-        if r.ext and not _blank(kept) and _text(kept) != r.ext:
+        if r.ext and not _blank(kept) and _text(kept) not in (r.ext, r.ext.partition(":")[2]):
             r.fill_only = True  # the record came from another system first: this one fills what it lacks
         if rid in self.first_line and self.first_line[rid] is not r:
             first = self.first_line[rid]
