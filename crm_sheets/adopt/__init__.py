@@ -5,11 +5,12 @@ reader follows the Mapping sheet, and the jobs treat the team's values as their 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from crm_sheets.adopt.columns import settle
+from crm_sheets.adopt.columns import settle, team_country
 from crm_sheets.adopt.propose import ColumnMap, SheetMap, propose
 from crm_sheets.errors import NotAWorkbook, UsageError, WorkbookBusy
 from crm_sheets.model.changeset import ChangeSet
@@ -95,7 +96,7 @@ def adopt(path: str | Path, *, template: str | None = None, dry_run: bool = Fals
         report.notes.append(f"{existing}: {len(new)} column{'s' if len(new) > 1 else ''} added since it was written "
                             f"({', '.join(new[:6])}{', ...' if len(new) > 6 else ''}); your corrections there are kept")
         if not dry_run:
-            _write(path, report, schema, meta, lang, set(grids), [], rows=kept + _rows(added), name=str(existing))
+            _write(path, report, schema, meta, lang, grids, [], rows=kept + _rows(added), name=str(existing))
         return report
     report.sheets = [settle(s, grids[s.sheet], schema) for s in propose(grids, schema, lang, skip)]
     if not report.mapped:
@@ -109,7 +110,7 @@ def adopt(path: str | Path, *, template: str | None = None, dry_run: bool = Fals
                                     "stay where they are as your own fields (Found by custom in the Mapping sheet)")
     if dry_run:
         return report
-    _write(path, report, schema, meta, lang, set(grids), _team_stages(report, grids, schema, lang))
+    _write(path, report, schema, meta, lang, grids, _team_stages(report, grids, schema, lang))
     return report
 
 
@@ -130,13 +131,14 @@ def _team_stages(report: AdoptReport, grids: dict[str, list[list[Any]]], schema,
     from crm_sheets.store.mapping import column_index
 
     j = column_index(col)
-    key = lambda v: " ".join(v.split()).casefold()  # noqa: E731 ("🟢 Won" is the team's own stage, not Won)
+    from crm_sheets.model.schema import normalize_header as key  # "🟢 Closed Won" is Closed won, as reports read it
+    from crm_sheets.store.records import _TOTAL_RE
     known = {key(str(v)) for r in stages.rows for v in (r.get("stage") or {}).values()} if stages.rows else set()
     out: list[str] = []
     for row in grids[deals.sheet][deals.header_row:]:
         v = row[j] if j < len(row) else None
         text = "" if is_empty(v) else as_text(v).strip()
-        if text and key(text) not in known and text not in out:
+        if text and key(text) not in known and text not in out and not re.match(_TOTAL_RE, text, re.I):
             out.append(text)
     return out
 
@@ -225,7 +227,7 @@ def _grow(grids: dict[str, list[list[Any]]], schema, lang: str, skip: frozenset[
     return kept, added
 
 
-def _write(path: Path, report: AdoptReport, schema, meta: dict[str, Any], lang: str, sheets: set[str],
+def _write(path: Path, report: AdoptReport, schema, meta: dict[str, Any], lang: str, grids: dict[str, list[list[Any]]],
            stages: list[str], rows: list[list[Any]] | None = None, name: str = SHEET) -> None:
     from crm_sheets.store.safety import atomic_replace, office_lock_holder
     from crm_sheets.store.writer import apply_changeset
@@ -234,10 +236,15 @@ def _write(path: Path, report: AdoptReport, schema, meta: dict[str, Any], lang: 
     holder = office_lock_holder(path)
     if holder is not None:
         raise WorkbookBusy(f"{path.name} is open by {holder}; nothing was changed", hint="close it and run crm-sheets adopt again")
+    country = None if rows is not None or meta.get("default_country") else team_country(report.mapped, grids)
     changes = ChangeSet(sheets=[mapping_sheet(report, name, rows)],
-                        meta={"template": schema.name, "adopted": "yes", **({} if meta.get("lang") else {"lang": lang})})
+                        meta={"template": schema.name, "adopted": "yes", **({} if meta.get("lang") else {"lang": lang}),
+                              **({"default_country": country} if country else {})})
+    if country:
+        report.notes.append(f"phone numbers without a country code are read as {country} numbers, as most of yours "
+                            "with one are (a default_country row of a Settings sheet says otherwise)")
     tables = Tables(schema=schema, tables={}, lang=lang, meta=dict(meta), source=str(path),
-                    sheet_names=tuple(sheets | {_META} if meta else sheets), adopted=True)
+                    sheet_names=tuple(set(grids) | {_META} if meta else set(grids)), adopted=True)
     if stages:  # the team's deals have stages of their own: a Stages sheet with the template's and theirs
         from dataclasses import replace
 

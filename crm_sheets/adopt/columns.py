@@ -18,6 +18,7 @@ from crm_sheets.store.mapping import WHOLE_NAME, column_index
 EXTERNAL_ID = "external_id"  # the custom field import keeps each record's source ID in (imports/plan.py)
 _EXTERNAL = re.compile(r"^(salesforce|sfdc|sf|hubspot|hubspotrecord|pipedrive|zoho|dynamics|crm|external|source|record|"
                        r"legacy|old)(record)?id(18|15)?$|^idextern[eo]?$|^externeid$|^(18|15)digitid$")  # folded headers
+_DATE_TEXT = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})([ T]\d{1,2}:\d{2}(:\d{2})?\S*)?\s*$")
 _LAST_FIRST = re.compile(r"^[^,\d@()]{2,},\s*[^,\d@()]{2,}$")
 
 
@@ -55,7 +56,7 @@ def own_name(header: str) -> str:
     """A field name for a team's column: lower case, digits and _ (Région -> region, 2025 Budget -> field_2025_budget)."""
     import unicodedata
 
-    text = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode().lower()
+    text = unicodedata.normalize("NFKD", header.replace("ß", "ss")).encode("ascii", "ignore").decode().lower()
     name = re.sub(r"[^a-z0-9]+", "_", text).strip("_")[:40].strip("_")
     return name if re.match(r"^[a-z]", name) else f"field_{name}".rstrip("_")
 
@@ -64,7 +65,7 @@ def value_type(values: list[Any]) -> str:
     """The type a column's values all have (cells typed as numbers or dates), else text."""
     if not values:
         return "text"
-    temporal = _temporal(values)
+    temporal = _temporal(values, text=False)  # dates typed as text stay text in a column of the team's own
     if temporal:
         return temporal
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
@@ -74,11 +75,21 @@ def value_type(values: list[Any]) -> str:
     return "long_text" if any(isinstance(v, str) and "\n" in v for v in values) else "text"
 
 
-def _temporal(values: list[Any]) -> str | None:
-    """date when every value is a date, datetime when they are dates and some carry a time (kept)."""
-    if not values or not all(isinstance(v, (dt.date, dt.datetime)) for v in values):
+def _temporal(values: list[Any], text: bool = True) -> str | None:
+    """date when every value is a date, datetime when they are dates and some carry a time (kept); dates
+    written as text count ("2025-03-14 10:32" from an export saved as a workbook)."""
+    from crm_sheets.model.values import parse_datetime
+
+    if not values:
         return None
-    return "datetime" if any(isinstance(v, dt.datetime) and v.time() != dt.time() for v in values) else "date"
+    timed = False
+    for v in values:
+        if text and isinstance(v, str) and _DATE_TEXT.match(v):
+            v = parse_datetime(v.strip())
+        if not isinstance(v, (dt.date, dt.datetime)):
+            return None
+        timed = timed or isinstance(v, dt.datetime) and v.time() != dt.time()
+    return "datetime" if timed else "date"
 
 
 def _last_first(values: list[Any]) -> bool:
@@ -86,3 +97,35 @@ def _last_first(values: list[Any]) -> bool:
     texts = [" ".join(as_text(v).split()) for v in values if not is_empty(v)]
     hits = sum(1 for v in texts if _LAST_FIRST.match(v))
     return hits >= 2 and hits >= 0.9 * len(texts)
+
+
+def team_country(sheets: list[SheetMap], grids: dict[str, list[list[Any]]]) -> str | None:
+    """The country a team's phone numbers without a country code belong to, as a two-letter code: the one
+    most of its numbers with a code (+49, 0049) or its Country cells name. None when nothing says."""
+    from collections import Counter
+
+    import phonenumbers
+
+    from crm_sheets.model.normalize import country_code
+
+    votes: Counter[str] = Counter()
+    for s in sheets:
+        where = s.fields()
+        grid = grids.get(s.sheet, [])
+        for name in ("phone", "mobile", "country"):
+            if name not in where:
+                continue
+            for v in _values(grid, s.header_row - 1, column_index(where[name]), limit=500):
+                text = as_text(v).strip()
+                if name == "country":
+                    code = country_code(text) if text else None
+                elif text.startswith(("+", "00")):
+                    try:
+                        code = phonenumbers.region_code_for_number(phonenumbers.parse("+" + text.lstrip("+0"), None))
+                    except phonenumbers.NumberParseException:
+                        code = None
+                else:
+                    continue
+                if code and code != "ZZ":
+                    votes[code] += 1
+    return votes.most_common(1)[0][0] if votes else None

@@ -23,7 +23,7 @@ from crm_sheets.jobs.check.sheet import data_issues_sheet
 from crm_sheets.model.stamp import STAMP, stamped
 from crm_sheets.jobs.check.values import check_invalid, check_typed_text
 from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, OptionAdd, RowAppend, Table, Tables
-from crm_sheets.model.normalize import PhoneBook
+from crm_sheets.model.normalize import PhoneBook, country_code
 
 __all__ = ["check", "find_problems", "fixes_for", "REASONS"]
 
@@ -49,12 +49,13 @@ _RULE_OPERATOR_TABLES = frozenset({"scoring_rules", "assignment_rules"})
 
 
 def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | None = None,
-          tidy_phones: bool | None = None) -> JobResult:
+          reformat: bool | None = None) -> JobResult:
     """Find the data's problems; with ``fix``, also return the safe fixes and report what remains.
 
-    ``tidy_phones``: in a workbook crm-sheets did not make (adopted), the team's phone format is theirs:
-    valid numbers are left as typed unless asked (``check --fix``), and then only numbers that read the
-    same in any country (written with their country code, or on a row naming its country) go to E.164.
+    ``reformat``: in a workbook crm-sheets did not make (adopted), the team's formats are theirs: valid
+    phone numbers, and dates or numbers typed as text, are left as typed (and not listed) unless asked
+    (``check --fix``); then dates and numbers are written as real ones, and only phone numbers that read
+    the same in any country (with their country code, or on a row naming its country) go to E.164.
 
     ``state``: the ``result.state`` of an earlier check. It holds phone verdicts (validating 130,000
     numbers is most of a 100k-lead check), so numbers seen before are not parsed again; the findings
@@ -62,7 +63,7 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     """
     # Of the run: the second pass of --fix reuses what the first found.
     phones, verdicts = PhoneBook((state or {}).get("phones")), {}
-    findings = find_problems(tables, now=now, phones=phones, verdicts=verdicts, tidy_phones=tidy_phones)
+    findings = find_problems(tables, now=now, phones=phones, verdicts=verdicts, reformat=reformat)
     result = JobResult(job="check")
     shown_tables = tables
     if fix:
@@ -74,7 +75,7 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
         if updates:  # what remains is what the next run would find: check the fixed data again
             shown_tables = _with_updates(tables, updates)
             phones.start_pass()
-            findings = find_problems(shown_tables, now=now, phones=phones, verdicts=verdicts, tidy_phones=tidy_phones)
+            findings = find_problems(shown_tables, now=now, phones=phones, verdicts=verdicts, reformat=reformat)
         result.stats["fixed"] = len(updates)
     result.findings = findings
     severities = Counter(f.severity for f in findings)
@@ -94,15 +95,17 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
 
 
 def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = None,
-                  verdicts: dict | None = None, tidy_phones: bool | None = None) -> list[Finding]:
+                  verdicts: dict | None = None, reformat: bool | None = None) -> list[Finding]:
     """Every finding in the tables, unsorted (the Data Issues sheet sorts them).
 
     ``phones`` and ``verdicts``: caches of a run that checks more than once (check --fix), so each
     phone number is parsed and validated once; verdicts depend only on the value and the settings.
     """
     ctx = Context.build(tables, now, phones, verdicts)
-    if getattr(tables, "adopted", False):  # see check(): a team's phone format is theirs
-        ctx.phone_format = "unambiguous" if tidy_phones else "keep"
+    if getattr(tables, "adopted", False):  # see check(): a team's formats are theirs
+        ctx.formats = "asked" if reformat else "keep"
+        if not tables.settings.get("default_country") and tables.meta.get("default_country"):  # adopt found it
+            ctx.region = country_code(str(tables.meta["default_country"])) or ctx.region
     out = Collector(ctx)
     for table in tables.tables.values():
         kind = table.schema.kind
@@ -194,13 +197,17 @@ def fixes_for(findings: list[Finding], tables: Tables) -> list[CellUpdate]:
             continue
         if f.table not in tables or f.record_id in shared[f.table]:
             continue
-        if tables.adopted and f.field not in tables[f.table].columns:  # read from another cell ("Last, First"): not ours to write
-            continue
+        if tables.adopted and (f.field not in tables[f.table].columns or _own(tables[f.table], f.field)):
+            continue  # read from another cell ("Last, First"), or the team's own column: not ours to rewrite
         key = (f.table, f.record_id, f.field)
         if key not in updates:
             reason = REASONS.get(f.type, f.type)
             updates[key] = CellUpdate(f.table, f.record_id, f.field, f.fix, before=f.value, reason=reason)
     return list(updates.values())
+
+
+def _own(t: Table, name: str) -> bool:
+    return t.schema.has_field(name) and t.schema.field(name).custom
 
 
 def _with_updates(tables: Tables, updates: list[CellUpdate]) -> Tables:

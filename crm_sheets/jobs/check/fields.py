@@ -179,8 +179,8 @@ def check_phone(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
             verdict = seen[key] = _phone(value, region, default, phones)
         verdicts[i] = verdict
     rows = verdicts[codes]
-    if out.ctx.phone_format != "e164":
-        rows = _keep_format(out.ctx.phone_format, table, s, rows)
+    if out.ctx.formats != "ours":
+        rows = _keep_format(out.ctx.formats, table, s, rows)
     hit = np.flatnonzero(np.fromiter((v is not None for v in rows), dtype=bool, count=len(rows)))
     if not len(hit):
         return
@@ -201,11 +201,11 @@ def check_phone(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
 
 
 def _keep_format(mode: str, table: Table, s: pd.Series, rows: Any) -> Any:
-    """An adopted workbook's valid numbers as typed ("keep"), or ("unambiguous") rewritten only when they say
+    """An adopted workbook's valid numbers as typed ("keep"), or ("asked") rewritten only when they say
     their country: +49..., 0049..., or a row whose country is given."""
     values = s.to_numpy()
     country = np.zeros(len(s), dtype=bool)
-    if mode == "unambiguous" and "country" in table.df.columns:
+    if mode == "asked" and "country" in table.df.columns:
         country = table.df["country"].reindex(s.index).fillna("").astype(str).str.strip().ne("").to_numpy()
     out = rows.copy()
     for i, v in enumerate(rows):

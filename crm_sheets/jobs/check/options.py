@@ -179,7 +179,7 @@ def check_options_from(out: Collector, table: Table, f: Field, col: pd.Series) -
     for rid, value in zip(bad.index, bad):
         spelt = exact.get(fold_option(value))
         if spelt is not None and adopted and _casefolded(value) != _casefolded(spelt):
-            spelt = None  # "🟢 Won" beside "Won": in a team's workbook, their own stage (added below), never rewritten
+            continue  # "🟢 Closed Won" in a team's workbook: their way of writing Closed won (reports read it so), never rewritten
         if spelt is not None:
             out.add("option-spelling", "warning", table, rid, f.name, value, f"{quote(value)} is spelt differently from {quote(spelt)} in {sheet}", f'check --fix writes "{spelt}"', fix=spelt, fixable=True)
             continue
