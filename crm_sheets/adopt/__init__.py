@@ -96,7 +96,7 @@ def adopt(path: str | Path, *, template: str | None = None, dry_run: bool = Fals
         report.notes.append(f"{existing}: {len(new)} column{'s' if len(new) > 1 else ''} added since it was written "
                             f"({', '.join(new[:6])}{', ...' if len(new) > 6 else ''}); your corrections there are kept")
         if not dry_run:
-            _write(path, report, schema, meta, lang, grids, [], rows=kept + _rows(added), name=str(existing))
+            _write(path, report, schema, meta, lang, grids, None, rows=kept + _rows(added), name=str(existing))
         return report
     report.sheets = [settle(s, grids[s.sheet], schema) for s in propose(grids, schema, lang, skip)]
     if not report.mapped:
@@ -114,20 +114,21 @@ def adopt(path: str | Path, *, template: str | None = None, dry_run: bool = Fals
     return report
 
 
-def _team_stages(report: AdoptReport, grids: dict[str, list[list[Any]]], schema, lang: str) -> list[str]:
+def _team_stages(report: AdoptReport, grids: dict[str, list[list[Any]]], schema, lang: str) -> list[str] | None:
     """The stages a deals sheet uses that the template does not have, in order of first use (they become
-    rows of a new Stages sheet, probability left blank), when the workbook has no Stages sheet of its own."""
+    rows of a new Stages sheet after the template's, probability left blank), when the workbook has a deals
+    sheet and no Stages sheet of its own (reports read won and lost deals from it); None: no sheet to add."""
     from crm_sheets.model.normalize import fold
 
     deals = next((s for s in report.mapped if s.table == "deals"), None)
     stages = schema.tables.get("stages")
     if deals is None or stages is None or any(s.table == "stages" for s in report.mapped):
-        return []
+        return None
     if any(fold(n) in {fold(x) for x in stages.names()} for n in grids):
-        return []
+        return None
     col = deals.fields().get("stage")
     if col is None:
-        return []
+        return None
     from crm_sheets.store.mapping import column_index
 
     j = column_index(col)
@@ -228,7 +229,7 @@ def _grow(grids: dict[str, list[list[Any]]], schema, lang: str, skip: frozenset[
 
 
 def _write(path: Path, report: AdoptReport, schema, meta: dict[str, Any], lang: str, grids: dict[str, list[list[Any]]],
-           stages: list[str], rows: list[list[Any]] | None = None, name: str = SHEET) -> None:
+           stages: list[str] | None, rows: list[list[Any]] | None = None, name: str = SHEET) -> None:
     from crm_sheets.store.safety import atomic_replace, office_lock_holder
     from crm_sheets.store.writer import apply_changeset
     from crm_sheets.store.xlsx import XlsxStore
@@ -245,7 +246,7 @@ def _write(path: Path, report: AdoptReport, schema, meta: dict[str, Any], lang: 
                             "with one are (a default_country row of a Settings sheet says otherwise)")
     tables = Tables(schema=schema, tables={}, lang=lang, meta=dict(meta), source=str(path),
                     sheet_names=tuple(set(grids) | {_META} if meta else set(grids)), adopted=True)
-    if stages:  # the team's deals have stages of their own: a Stages sheet with the template's and theirs
+    if stages is not None:  # a Stages sheet: the template's stages, then the team's own
         from dataclasses import replace
 
         from crm_sheets.upgrade import missing_tables
@@ -257,8 +258,12 @@ def _write(path: Path, report: AdoptReport, schema, meta: dict[str, Any], lang: 
             rows = [tuple(label if f == "stage" else (last + i if f == "order" else None) for f in names)
                     for i, label in enumerate(stages, start=1)]
             changes.tables.append(replace(add, rows=(*add.rows, *rows)))
-        report.notes.append(f"the Stages sheet lists your stages {', '.join(stages[:6])}{', ...' if len(stages) > 6 else ''} "
-                            "after the template's: fill in their probability (and Won or Lost)")
+        if stages:
+            report.notes.append(f"the Stages sheet lists your stages {', '.join(stages[:6])}{', ...' if len(stages) > 6 else ''} "
+                                "after the template's: fill in their probability (and Won or Lost)")
+        else:
+            report.notes.append("a Stages sheet lists the template's stages, with their probability and Won or Lost, "
+                                "which your deals' stages are read against")
     store = XlsxStore(path)
     with store.lock():
         backup = atomic_replace(path, lambda tmp: apply_changeset(path, tmp, changes, tables), 5)
