@@ -144,3 +144,45 @@ def test_an_export_saved_as_sheet1_keeps_its_text_date_times_and_reads_their_tim
     once = path.read_bytes()
     run(path, now=NOW)
     assert path.read_bytes() == once
+
+
+def numbered(path: Path, sheet: str) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = sheet
+    ws.append(["ID", "Name", "Email", "Company", "Status", "Source"])
+    for i in range(4):
+        ws.append([i + 1, f"Person {i}", f"p{i}@c{i}.com", f"C{i}", "New", "Web"])
+    wb.save(path)
+    return path
+
+
+def test_a_teams_own_numbering_under_id_is_kept_as_theirs_and_our_ids_go_beside_it(tmp_path):
+    path = numbered(tmp_path / "numbered.xlsx", "Leads 2026")
+    before = every_cell(path)
+    report = adopt(path)
+    assert {c.header: c.field for c in report.mapped[0].columns}["ID"] == "external_id"
+    result = run(path, now=NOW)
+    assert not [f for f in result.findings if f.type == "invalid-id"], "their numbers are not our IDs to clear"
+    assert changed(before, every_cell(path)) == {}
+    cells = every_cell(path)["Leads 2026"]
+    assert cells[(1, 7)] == "ID" and [cells[(r, 7)] for r in range(2, 6)] == ["L-00001", "L-00002", "L-00003", "L-00004"]
+    leads = read_workbook(path)["leads"]
+    assert list(leads.df.index) == ["L-00001", "L-00002", "L-00003", "L-00004"]
+    assert list(leads.df["external_id"]) == ["1", "2", "3", "4"]
+    once = path.read_bytes()
+    run(path, now=NOW)
+    assert path.read_bytes() == once
+
+
+def test_without_adopt_a_lead_sheet_numbered_under_id_gets_our_ids_beside_and_twice_is_once(tmp_path):
+    path = numbered(tmp_path / "sheet1.xlsx", "Sheet1")
+    before = every_cell(path)
+    result = run(path, now=NOW)
+    assert not [f for f in result.findings if f.type == "invalid-id"]
+    assert changed(before, every_cell(path)) == {}
+    leads = read_workbook(path)["leads"]
+    assert list(leads.df.index) == ["L-00001", "L-00002", "L-00003", "L-00004"] and leads.columns["id"] == "G"
+    once = path.read_bytes()
+    run(path, now=NOW)
+    assert path.read_bytes() == once

@@ -202,8 +202,9 @@ def _grow(grids: dict[str, list[list[Any]]], schema, lang: str, skip: frozenset[
     sheets = {as_text(r[0]).strip() for r in kept if r[0] is not None}
     found = read_mapping(grid, schema)
     added: list[SheetMap] = []
-    def rules(sheet: str) -> bool:  # Stages, Merged, Audit Log...: a run (or adopt) made it, the reader finds it by name
-        t = schema.find_table(sheet)
+
+    def rules(name: str) -> bool:  # Stages, Merged, Audit Log...: a run (or adopt) made it, the reader finds it by name
+        t = schema.find_table(name)
         return t is not None and t.kind != "data"
 
     fresh = {s: g for s, g in grids.items() if s not in sheets and s not in skip and not rules(s)}
@@ -217,14 +218,15 @@ def _grow(grids: dict[str, list[list[Any]]], schema, lang: str, skip: frozenset[
         if m.sheet not in grids:
             continue
         now = map_sheet(m.sheet, grids[m.sheet], schema.tables[name], schema, lang, header=m.header_row - 1)
-        taken = set(m.columns) | {c.field for c in now.columns if (m.sheet, c.column) in listed and c.field} if now else set()
+        if now is None:
+            continue
         # a new column headed by a field's own title (the ID column a run added) is found by the reader as it
         # is: only columns that need a decision are listed, so adopt after a run changes nothing
         cols = tuple(c if c.field not in m.columns else replace(c, field=None, found_by="")
-                     for c in (now.columns if now else ()) if (m.sheet, c.column) not in listed
+                     for c in now.columns if (m.sheet, c.column) not in listed
                      and not (c.found_by == "header" and c.field not in m.columns))
         if cols:
-            added.append(settle(SheetMap(m.sheet, name, m.header_row, now.rows, cols), grids[m.sheet], schema, taken))
+            added.append(settle(SheetMap(m.sheet, name, m.header_row, now.rows, cols), grids[m.sheet], schema, set(m.columns)))
     return kept, added
 
 

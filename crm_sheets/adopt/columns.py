@@ -34,6 +34,12 @@ def settle(sm: SheetMap, grid: list[list[Any]], schema: Schema, taken: set[str] 
     for c in sm.columns:
         j = column_index(c.column)
         values = _values(grid, h, j, limit=500)
+        if c.field == "id" and t.id_prefix and not our_ids(values, t.id_prefix):  # their own numbering (1, 2, 3...)
+            free = EXTERNAL_ID not in used and not t.has_field(EXTERNAL_ID)
+            c = replace(c, field=None, found_by="")
+            if free:
+                c = replace(c, field=EXTERNAL_ID, found_by="values", type="text")
+                used.add(EXTERNAL_ID)
         if c.field == "last_name" and "first_name" not in used and _last_first(values):
             c = replace(c, field=WHOLE_NAME, found_by="values")
         elif c.field and t.has_field(c.field) and t.field(c.field).type in ("date", "datetime"):
@@ -50,6 +56,13 @@ def settle(sm: SheetMap, grid: list[list[Any]], schema: Schema, taken: set[str] 
             used.add(c.field)
         out.append(c)
     return replace(sm, columns=tuple(out))
+
+
+def our_ids(values: list[Any], prefix: str) -> bool:
+    """A column of our record IDs (L-00042), or empty: what an "ID" header must hold to be our ID column."""
+    texts = [as_text(v).strip() for v in values if not is_empty(v)]
+    pattern = re.compile(rf"^{re.escape(prefix)}-\d+$")
+    return sum(1 for v in texts if pattern.match(v)) >= 0.8 * len(texts)
 
 
 def own_name(header: str) -> str:
