@@ -186,3 +186,33 @@ def test_without_adopt_a_lead_sheet_numbered_under_id_gets_our_ids_beside_and_tw
     once = path.read_bytes()
     run(path, now=NOW)
     assert path.read_bytes() == once
+
+
+def test_a_french_prospect_list_keeps_its_country_names_capitals_and_day_first_dates(tmp_path):
+    path = tmp_path / "prospects.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Prospects")
+    ws.write("A1", "Suivi commercial — ne pas trier")
+    ws.write_row(2, 0, ["Nom", "Prénom", "Société", "Téléphone", "E-mail", "Statut", "Date de création", "Pays"])
+    rows = [("DUPONT", "Marie", "Dupont SARL", "06 12 34 56 78", "marie@dupont.fr", "À relancer", "14/03/2025", "France"),
+            ("MARTIN", "Paul", "Martin & Fils", "01 42 68 53 00", "paul@martin.fr", "Gagné", "02/04/2025", "France"),
+            ("BERNARD", "Julie", "Bernard SA", "+32 2 555 12 34", "julie@bernard.be", "Perdu", "25/04/2025", "Belgique")]
+    for i, r in enumerate(rows):
+        ws.write_row(3 + i, 0, r)
+    ws.data_validation("F4:F100", {"validate": "list", "source": ["À relancer", "Gagné", "Perdu"]})
+    ws.autofilter("A3:H6")
+    wb.close()
+    before = every_cell(path)
+    report = adopt(path)
+    assert any("fr-FR" in n for n in report.notes) and any("FR numbers" in n for n in report.notes)
+    leads = read_workbook(path)["leads"].df
+    assert [d.date() for d in leads["created"]] == [dt.date(2025, 3, 14), dt.date(2025, 4, 2), dt.date(2025, 4, 25)]
+    result = run(path, now=NOW)
+    assert [f for f in result.findings if f.severity != "info"] == []
+    assert changed(before, every_cell(path)) == {}, "Belgique, DUPONT, 06 12 34 56 78 and 14/03/2025 stay as written"
+    once = path.read_bytes()
+    run(path, now=NOW)
+    assert path.read_bytes() == once
+    with __import__("zipfile").ZipFile(path) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "<dataValidation" in sheet and "<autoFilter" in sheet

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from crm_sheets.adopt.columns import settle, team_country
+from crm_sheets.adopt.columns import settle, team_country, team_locale
 from crm_sheets.adopt.propose import ColumnMap, SheetMap, propose
 from crm_sheets.errors import NotAWorkbook, UsageError, WorkbookBusy
 from crm_sheets.model.changeset import ChangeSet
@@ -239,13 +239,22 @@ def _write(path: Path, report: AdoptReport, schema, meta: dict[str, Any], lang: 
     holder = office_lock_holder(path)
     if holder is not None:
         raise WorkbookBusy(f"{path.name} is open by {holder}; nothing was changed", hint="close it and run crm-sheets adopt again")
-    country = None if rows is not None or meta.get("default_country") else team_country(report.mapped, grids)
+    # what a Settings sheet would say, read from the team's cells (the reader takes _crm_meta setting.* rows as
+    # Settings when the workbook has no Settings sheet saying otherwise)
+    found: dict[str, str] = {}
+    if rows is None:
+        country = team_country(report.mapped, grids)
+        locale = team_locale(report.mapped, grids, schema, country)
+        found = {k: v for k, v in (("default_country", country), ("locale", locale)) if v and not meta.get(f"setting.{k}")}
     changes = ChangeSet(sheets=[mapping_sheet(report, name, rows)],
                         meta={"template": schema.name, "adopted": "yes", **({} if meta.get("lang") else {"lang": lang}),
-                              **({"default_country": country} if country else {})})
-    if country:
-        report.notes.append(f"phone numbers without a country code are read as {country} numbers, as most of yours "
-                            "with one are (a default_country row of a Settings sheet says otherwise)")
+                              **{f"setting.{k}": v for k, v in found.items()}})
+    if found.get("default_country"):
+        report.notes.append(f"phone numbers without a country code are read as {found['default_country']} numbers, "
+                            "as most of yours with one are (a default_country row of a Settings sheet says otherwise)")
+    if found.get("locale"):
+        report.notes.append(f"dates typed as text are read as {found['locale']} writes them (day/month or month/day, as "
+                            "your dates show; a locale row of a Settings sheet says otherwise)")
     tables = Tables(schema=schema, tables={}, lang=lang, meta=dict(meta), source=str(path),
                     sheet_names=tuple(set(grids) | {_META} if meta else set(grids)), adopted=True)
     if stages is not None:  # a Stages sheet: the template's stages, then the team's own

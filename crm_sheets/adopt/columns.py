@@ -114,14 +114,16 @@ def _last_first(values: list[Any]) -> bool:
 
 def team_country(sheets: list[SheetMap], grids: dict[str, list[list[Any]]]) -> str | None:
     """The country a team's phone numbers without a country code belong to, as a two-letter code: the one
-    most of its numbers with a code (+49, 0049) or its Country cells name. None when nothing says."""
+    its Country cells name most, else the one most of its numbers with a code (+49, 0049) have. None when
+    nothing says."""
     from collections import Counter
 
     import phonenumbers
 
     from crm_sheets.model.normalize import country_code
 
-    votes: Counter[str] = Counter()
+    named: Counter[str] = Counter()
+    dialled: Counter[str] = Counter()
     for s in sheets:
         where = s.fields()
         grid = grids.get(s.sheet, [])
@@ -132,13 +134,41 @@ def team_country(sheets: list[SheetMap], grids: dict[str, list[list[Any]]]) -> s
                 text = as_text(v).strip()
                 if name == "country":
                     code = country_code(text) if text else None
+                    named.update([code] if code else [])
                 elif text.startswith(("+", "00")):
                     try:
                         code = phonenumbers.region_code_for_number(phonenumbers.parse("+" + text.lstrip("+0"), None))
                     except phonenumbers.NumberParseException:
                         code = None
-                else:
-                    continue
-                if code and code != "ZZ":
-                    votes[code] += 1
+                    dialled.update([code] if code and code != "ZZ" else [])
+    votes = named or dialled
     return votes.most_common(1)[0][0] if votes else None
+
+
+_LANG_OF = {"DE": "de", "AT": "de", "CH": "de", "FR": "fr", "BE": "fr", "LU": "fr", "ES": "es", "MX": "es", "AR": "es",
+            "CO": "es", "CL": "es", "IT": "it", "PT": "pt", "BR": "pt", "NL": "nl", "SE": "sv", "DK": "da", "NO": "nb",
+            "FI": "fi", "PL": "pl", "US": "en", "GB": "en", "IE": "en", "AU": "en", "NZ": "en", "CA": "en", "IN": "en"}
+_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[./-](\d{1,2})[./-]\d{2,4}\b")
+
+
+def team_locale(sheets: list[SheetMap], grids: dict[str, list[list[Any]]], schema: Schema, country: str | None) -> str | None:
+    """The locale a team's dates typed as text (and numbers) are written in: day first when one of them
+    can only be read so (25/04/2025), month first when one can only be read that way (12/15/2026), else
+    the usual one of its country. None when nothing says (03/04/2025 then stays unread, never guessed)."""
+    day_first = month_first = False
+    for s in sheets:
+        t = schema.tables[s.table]
+        for c in s.columns:
+            if not (c.field and t.has_field(c.field) and t.field(c.field).type in ("date", "datetime")):
+                continue
+            for v in _values(grids.get(s.sheet, []), s.header_row - 1, column_index(c.column), limit=500):
+                m = _NUMERIC_DATE.match(v) if isinstance(v, str) else None
+                if m:
+                    day_first |= int(m.group(1)) > 12
+                    month_first |= int(m.group(2)) > 12
+    lang = _LANG_OF.get(country or "", "en")
+    if day_first and not month_first:
+        return f"{lang}-{country}" if country and country != "US" else "en-GB"
+    if month_first and not day_first:
+        return "en-US"
+    return f"{lang}-{country}" if country and country in _LANG_OF else None

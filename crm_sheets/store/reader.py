@@ -110,6 +110,9 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
     settings: dict[str, Any] = {}
     if "settings" in located:
         settings = _read_settings(grids, schema, located["settings"], lang)
+    for key in (k for k, v in meta.items() if k.startswith("setting.") and not is_empty(v)):  # what adopt read from
+        if is_empty(settings.get(key[len("setting."):])):  # the team's cells, unless their Settings sheet says
+            settings[key[len("setting."):]] = meta[key]
     ctx = replace(read_context(settings), date1904=date1904)
 
     if "fields" in located:

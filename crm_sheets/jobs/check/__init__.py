@@ -23,7 +23,7 @@ from crm_sheets.jobs.check.sheet import data_issues_sheet
 from crm_sheets.model.stamp import STAMP, stamped
 from crm_sheets.jobs.check.values import check_invalid, check_typed_text
 from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, OptionAdd, RowAppend, Table, Tables
-from crm_sheets.model.normalize import PhoneBook, country_code
+from crm_sheets.model.normalize import PhoneBook
 
 __all__ = ["check", "find_problems", "fixes_for", "REASONS"]
 
@@ -44,6 +44,9 @@ REASONS = {
     "number-as-text": "converted a number typed as text to a real number",
     "checkbox-as-text": "converted text to a ticked or unticked box",
 }
+# How a team writes what is valid: in an adopted workbook theirs, listed and rewritten only by check --fix.
+TEAM_FORMATS = frozenset({"phone-format", "country-format", "name-case", "date-as-text", "number-as-text",
+                          "checkbox-as-text"})
 # Rule sheets whose Operator column is checked by rules.py (as 'bad-rule'), not as a plain dropdown.
 _RULE_OPERATOR_TABLES = frozenset({"scoring_rules", "assignment_rules"})
 
@@ -52,10 +55,11 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
           reformat: bool | None = None) -> JobResult:
     """Find the data's problems; with ``fix``, also return the safe fixes and report what remains.
 
-    ``reformat``: in a workbook crm-sheets did not make (adopted), the team's formats are theirs: valid
-    phone numbers, and dates or numbers typed as text, are left as typed (and not listed) unless asked
-    (``check --fix``); then dates and numbers are written as real ones, and only phone numbers that read
-    the same in any country (with their country code, or on a row naming its country) go to E.164.
+    ``reformat``: in a workbook crm-sheets did not make (adopted), the team's formats are theirs (valid
+    phone numbers, country names in their language, names in capitals, dates or numbers typed as text:
+    TEAM_FORMATS): left as typed, and not listed, unless asked (``check --fix``); then they are tidied,
+    phone numbers only when they read the same in any country (with their country code, or on a row
+    naming its country).
 
     ``state``: the ``result.state`` of an earlier check. It holds phone verdicts (validating 130,000
     numbers is most of a 100k-lead check), so numbers seen before are not parsed again; the findings
@@ -104,8 +108,6 @@ def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = N
     ctx = Context.build(tables, now, phones, verdicts)
     if getattr(tables, "adopted", False):  # see check(): a team's formats are theirs
         ctx.formats = "asked" if reformat else "keep"
-        if not tables.settings.get("default_country") and tables.meta.get("default_country"):  # adopt found it
-            ctx.region = country_code(str(tables.meta["default_country"])) or ctx.region
     out = Collector(ctx)
     for table in tables.tables.values():
         kind = table.schema.kind
@@ -119,7 +121,8 @@ def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = N
     out.items.extend(getattr(tables, "read_findings", ()))  # cells the reader left out (far outside a table)
     # A fix would write a cell over the spreadsheet limit back (trimming a 40,000-character name):
     # the cell is reported by check_cell_limits and left as it is.
-    return [replace(f, fixable=False, fix=None) if f.fixable and over_limit(f) else f for f in out.items]
+    items = out.items if ctx.formats != "keep" else [f for f in out.items if f.type not in TEAM_FORMATS]
+    return [replace(f, fixable=False, fix=None) if f.fixable and over_limit(f) else f for f in items]
 
 
 def _check_table(ctx: Context, out: Collector, table: Table) -> None:

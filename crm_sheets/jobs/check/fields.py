@@ -201,8 +201,8 @@ def check_phone(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
 
 
 def _keep_format(mode: str, table: Table, s: pd.Series, rows: Any) -> Any:
-    """An adopted workbook's valid numbers as typed ("keep"), or ("asked") rewritten only when they say
-    their country: +49..., 0049..., or a row whose country is given."""
+    """An adopted workbook's valid numbers rewritten only when they say their country: +49..., 0049..., or a
+    row whose country is given ("keep": none; check() leaves out the tidy-ups of TEAM_FORMATS)."""
     values = s.to_numpy()
     country = np.zeros(len(s), dtype=bool)
     if mode == "asked" and "country" in table.df.columns:

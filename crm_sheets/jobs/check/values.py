@@ -59,8 +59,6 @@ def check_typed_text(out: Collector, table: Table, f: Field, col: pd.Series, raw
     Reports and automations already use the value; Excel does not (sorting, filters, formulas see
     text), so --fix writes the real value into the cell.
     """
-    if out.ctx.formats == "keep":  # an adopted workbook's dates typed as text are its own (see check())
-        return
     kind = _KIND.get(f.type, f"a {f.type.replace('_', ' ')}")
     slug = _AS_TEXT.get(f.type, "value-as-text")
     values = col.to_dict() if len(raws) > len(col) // 4 else None  # many: one pass; few: lookups
