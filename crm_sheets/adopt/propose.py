@@ -163,7 +163,8 @@ def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema,
         words = {normalize_header(text) for text in headers.values()}
         own = {normalize_header(x) for f in ("first_name", "last_name") for x in (*t.field(f).names(), *FIELD_ALIASES[f])}
         whole = {normalize_header(w) for w in WHOLE_NAME}
-        j = next((j for j, text in headers.items() if normalize_header(text) in whole), None)
+        j = next((j for j, text in headers.items() if normalize_header(text) in whole
+                  and _kind(_values(grid, h, j, limit=50)) is None), None)  # "Contact" holding emails is no name
         if j is not None and not words & own:
             found[j] = ("last_name", "alias")
             taken.add("last_name")

@@ -144,6 +144,11 @@ def _check_table(ctx: Context, out: Collector, table: Table) -> None:
                 out.add("missing-column", "error", table, None, f.name, None, f"the column {header} is missing", f"add a column titled {header}")
             continue
         col = df[f.name]
+        if f.required and data and ctx.tables.adopted and f.name not in table.columns and col.isna().all():
+            header = f.header(ctx.lang)  # a team's sheet without the column: said once, not as an empty cell per row
+            out.add("missing-column", "warning", table, None, f.name, None, f"{table.sheet} has no {header} column",
+                    f"add a column titled {header}, or name yours in the Mapping sheet (crm-sheets adopt)")
+            continue
         raws = unreadable.get(f.name, {})
         if raws and f.type not in ("dropdown", "tags"):  # unknown options stay in the frame: options.py reports them
             check_invalid(ctx, out, table, f, raws)
