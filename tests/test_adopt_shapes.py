@@ -216,3 +216,38 @@ def test_a_french_prospect_list_keeps_its_country_names_capitals_and_day_first_d
     with __import__("zipfile").ZipFile(path) as z:
         sheet = z.read("xl/worksheets/sheet1.xml").decode()
     assert "<dataValidation" in sheet and "<autoFilter" in sheet
+
+
+def test_an_excel_table_with_a_chart_and_a_name_keeps_them_and_a_missing_status_is_said_once(tmp_path):
+    import zipfile
+
+    path = tmp_path / "table.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Sheet1")
+    data = [["Smith, John", "john@smith.com", "Smith Ltd", "Hot", 1200], ["Doe, Jane", "jane@doe.io", "Doe Inc", "Cold", 300],
+            ["Roe, Ann", "ann@roe.co", "Roe LLC", "Hot", 800]]
+    ws.add_table("A1:E4", {"name": "tblLeads", "data": data,
+                           "columns": [{"header": h} for h in ["Contact", "Email", "Company", "Temperature", "Budget"]]})
+    chart = wb.add_chart({"type": "column"})
+    chart.add_series({"values": "=Sheet1!$E$2:$E$4"})
+    ws.insert_chart("H2", chart)
+    wb.define_name("Budgets", "=Sheet1!$E$2:$E$4")
+    wb.close()
+    with zipfile.ZipFile(path) as z:
+        before = {n: z.read(n) for n in z.namelist()}
+    cells = every_cell(path)
+    adopt(path)
+    leads = read_workbook(path)["leads"].df
+    assert list(leads["first_name"]) == ["John", "Jane", "Ann"] and list(leads["last_name"]) == ["Smith", "Doe", "Roe"]
+    result = run(path, now=NOW)
+    assert [(f.type, f.severity, f.field) for f in result.findings if f.severity != "info"] == [("missing-column", "warning", "status")]
+    assert changed(cells, every_cell(path)) == {}
+    with zipfile.ZipFile(path) as z:
+        after = {n: z.read(n) for n in z.namelist()}
+    for name in before:
+        if name.startswith(("xl/charts/", "xl/drawings/")):
+            assert after[name] == before[name], name
+    assert b'name="Budgets"' in after["xl/workbook.xml"] and b'name="tblLeads"' in after["xl/tables/table1.xml"]
+    once = path.read_bytes()
+    run(path, now=NOW)
+    assert path.read_bytes() == once
