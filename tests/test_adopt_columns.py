@@ -230,3 +230,20 @@ def test_an_import_matches_the_teams_salesforce_id_column_and_updates_in_place(b
     [row] = deals[deals["external_id"] == "006A0000002"].to_dict("records")
     assert row["amount"] == 5000 and len(deals) == len(DEALS)
     assert every_cell(book)["Pipeline"][(4, 8)] == "006A0000002", "the team's ID cell stays as they wrote it"
+
+
+def test_an_import_into_an_adopted_last_first_sheet_keeps_every_persons_name_and_twice_is_once(book, tmp_path):
+    from crm_sheets.imports import import_files
+
+    adopt(book)
+    csv = tmp_path / "contacts.csv"
+    csv.write_text("Record ID,First Name,Last Name,Email\nHS-101,Ana,Lopez,ana@lopez.es\n999,New,Person,new@person.com\n",
+                   encoding="utf-8")
+    import_files(book, [csv], table="leads", now=NOW)
+    leads = read_workbook(book)["leads"].df.set_index("email")
+    assert leads.loc["jo@meier.de", ["first_name", "last_name"]].tolist() == ["Jo", "Meier"], "names read from Last, First"
+    assert leads.loc["new@person.com", ["first_name", "last_name"]].tolist() == ["New", "Person"]
+    assert every_cell(book)["Prospects"][(6, 1)] == "Meier, Jo"
+    once = book.read_bytes()
+    report = import_files(book, [csv], table="leads", now=NOW)
+    assert report.counts["leads"].updated == 0 and book.read_bytes() == once

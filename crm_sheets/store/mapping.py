@@ -126,5 +126,8 @@ def split_whole_names(columns: dict[str, int], cells: dict[str, Any]) -> None:
             continue
         last, _, first = " ".join(as_text(raw).split()).partition(",")
         firsts[i], lasts[i] = first.strip(), last.strip()
-    cells.setdefault("last_name", lasts)
-    cells.setdefault("first_name", firsts)
+    for name, parts in (("last_name", lasts), ("first_name", firsts)):
+        own = cells.get(name)  # a First name column added since (rows written by import) wins where it is filled
+        if own is not None:
+            parts = np.where(np.fromiter((is_empty(v) for v in own), dtype=bool, count=len(own)), parts, own)
+        cells[name] = parts
