@@ -158,9 +158,12 @@ def _best_template(grids: dict[str, list[list[Any]]], lang: str, skip: frozenset
 
 def _from_mapping(grids: dict[str, list[list[Any]]], schema, sheet: str) -> list[SheetMap]:
     found = read_mapping(grids[sheet], schema)
-    return [SheetMap(m.sheet, name, m.header_row, 0,
-                     tuple(ColumnMap(_letter(j), "", WHOLE_NAME if f == WHOLE_KEY else f, "mapping", type=m.custom.get(f, ("", m.types.get(f, "")))[1])
-                           for f, j in sorted(m.columns.items(), key=lambda x: x[1])))
+
+    def column(m, f: str, j: int) -> ColumnMap:
+        ftype = m.custom[f][1] if f in m.custom else m.types.get(f, "")
+        return ColumnMap(_letter(j), "", WHOLE_NAME if f == WHOLE_KEY else f, "mapping", type=ftype)
+
+    return [SheetMap(m.sheet, name, m.header_row, 0, tuple(column(m, f, j) for f, j in sorted(m.columns.items(), key=lambda x: x[1])))
             for name, m in found.items()]
 
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from crm_sheets.adopt.propose import ColumnMap, SheetMap, _values
+from crm_sheets.adopt.propose import SheetMap, _values
 from crm_sheets.model.schema import Schema, normalize_header
 from crm_sheets.model.values import as_text, is_empty
 from crm_sheets.store.mapping import WHOLE_NAME, column_index
