@@ -251,3 +251,18 @@ def test_an_excel_table_with_a_chart_and_a_name_keeps_them_and_a_missing_status_
     once = path.read_bytes()
     run(path, now=NOW)
     assert path.read_bytes() == once
+
+
+def test_a_second_sheet_of_leads_is_left_as_it_is_with_a_note_never_read_as_contacts(tmp_path):
+    path = tmp_path / "years.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "Leads 2025"
+    for title in ("Leads 2025", "Leads 2026"):
+        ws = wb[title] if title in wb.sheetnames else wb.create_sheet(title)
+        ws.append(["Name", "Email", "Company", "Status"])
+        for i in range(3):
+            ws.append([f"P{i}", f"p{i}@{title[-4:]}.com", "C", "New"])
+    wb.save(path)
+    report = adopt(path, dry_run=True)
+    assert [(s.sheet, s.table) for s in report.sheets] == [("Leads 2025", "leads"), ("Leads 2026", None)]
+    assert any(n.startswith("Leads 2026 looks like leads too") for n in report.notes)

@@ -98,7 +98,12 @@ def adopt(path: str | Path, *, template: str | None = None, dry_run: bool = Fals
         if not dry_run:
             _write(path, report, schema, meta, lang, grids, None, rows=kept + _rows(added), name=str(existing))
         return report
-    report.sheets = [settle(s, grids[s.sheet], schema) for s in propose(grids, schema, lang, skip)]
+    also: dict[str, str] = {}
+    report.sheets = [settle(s, grids[s.sheet], schema) for s in propose(grids, schema, lang, skip, also)]
+    for sheet, table in also.items():
+        where = next(s.sheet for s in report.mapped if s.table == table)
+        report.notes.append(f"{sheet} looks like {table} too, but {where} is read as {table} and a table is one sheet: "
+                            f"{sheet} is left as it is (move its rows into {where}, or give it another Table in the Mapping sheet)")
     if not report.mapped:
         raise NotAWorkbook(f"{path}: no sheet has headers that look like leads, contacts, accounts or deals",
                            hint="give the columns headers such as Name, Email, Company, Status, then run adopt again")

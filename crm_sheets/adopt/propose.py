@@ -207,9 +207,14 @@ def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema,
         field, how = found.get(j, (None, ""))
         columns.append(ColumnMap(column_letter(j), header, field, how, as_text(values[0])[:60] if values else ""))
     score = sum(3 if c.field in _KEY_FIELDS.get(t.name, ()) else 1 for c in columns if c.field)
-    if normalize_header(sheet) in {normalize_header(a) for a in (*TABLE_ALIASES.get(t.name, ()), *t.names())}:
+    if _named(sheet, t):
         score += 2.5
     return SheetMap(sheet, t.name, h + 1, rows, tuple(columns), score)
+
+
+def _named(sheet: str, t: TableSchema) -> bool:
+    """The sheet's name is one of the table's (Contacts, Kontakte, Pipeline...)."""
+    return normalize_header(sheet) in {normalize_header(a) for a in (*TABLE_ALIASES.get(t.name, ()), *t.names())}
 
 
 def _value_choices(t: TableSchema, schema: Schema) -> dict[str, set[str]]:
@@ -227,11 +232,14 @@ def _value_choices(t: TableSchema, schema: Schema) -> dict[str, set[str]]:
 
 
 def propose(grids: Mapping[str, list[list[Any]]], schema: Schema, lang: str = "en",
-            skip: frozenset[str] = frozenset()) -> list[SheetMap]:
+            skip: frozenset[str] = frozenset(), also: dict[str, str] | None = None) -> list[SheetMap]:
     """The proposed mapping of every sheet (in workbook order): each of our data tables goes to the sheet
-    that fits it best; a sheet fitting no table (or whose table went to a better sheet) is left alone."""
+    that fits it best; a sheet fitting no table (or whose table went to a better sheet) is left alone, never
+    read as a table it fits less (Leads 2026 beside Leads 2025 is no Contacts sheet) unless its name says
+    so. ``also``: filled with sheet -> the table such a sheet fits, for a note."""
     candidates: list[SheetMap] = []
     plain: dict[str, SheetMap] = {}
+    best_of: dict[str, SheetMap] = {}
     data_tables = [t for t in schema.tables.values() if t.kind == "data"]
     for sheet, grid in grids.items():
         if sheet in skip:
@@ -244,6 +252,7 @@ def propose(grids: Mapping[str, list[list[Any]]], schema: Schema, lang: str = "e
             if m is not None and (best is None or m.score > best.score):
                 best = m
         if best is not None:
+            best_of[sheet] = best
             plain[sheet] = SheetMap(sheet, None, best.header_row, best.rows,
                                     tuple(ColumnMap(c.column, c.header, None, "", c.example) for c in best.columns))
     chosen: dict[str, SheetMap] = {}
@@ -251,6 +260,11 @@ def propose(grids: Mapping[str, list[list[Any]]], schema: Schema, lang: str = "e
     for m in sorted(candidates, key=lambda m: -m.score):
         if m.sheet in chosen or m.table in used:
             continue
+        if m.score < best_of[m.sheet].score and not _named(m.sheet, schema.tables[m.table]):
+            continue
         chosen[m.sheet] = m
         used.add(m.table)
+    if also is not None:
+        also.update({s: b.table for s, b in best_of.items() if s not in chosen and b.table in used
+                     and any(c.sheet == s for c in candidates)})
     return [chosen.get(s) or plain[s] for s in grids if s in chosen or s in plain]
