@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
+from itertools import islice
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -74,8 +76,12 @@ def header_row(grid: list[list[Any]]) -> int | None:
 
 
 def _known_word(text: str) -> bool:
-    key = normalize_header(text)
-    return any(key in {normalize_header(a) for a in words} for words in FIELD_ALIASES.values())
+    return normalize_header(text) in _known_words()
+
+
+@lru_cache(maxsize=1)
+def _known_words() -> frozenset[str]:
+    return frozenset(normalize_header(a) for words in FIELD_ALIASES.values() for a in words)
 
 
 def _lookup(t: TableSchema, lang: str) -> dict[str, tuple[str, str]]:
@@ -93,7 +99,8 @@ def _lookup(t: TableSchema, lang: str) -> dict[str, tuple[str, str]]:
 
 def _values(grid: list[list[Any]], h: int, j: int, limit: int = 200) -> list[Any]:
     out = []
-    for row in grid[h + 1:]:
+    # the first rows say what a column holds: one empty in its first 5,000 is not scanned to row 100,000
+    for row in islice(grid, h + 1, h + 1 + max(5000, 25 * limit)):  # (and not grid[h + 1:], a copy per column)
         if j < len(row) and not is_empty(row[j]):
             out.append(row[j])
             if len(out) >= limit:
@@ -155,7 +162,7 @@ def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema,
         return None
     lookup = _lookup(t, lang)
     width = max((len(r) for r in grid[h: h + 50]), default=0)
-    rows = sum(1 for row in grid[h + 1:] if any(not is_empty(c) for c in row))
+    rows = sum(1 for row in islice(grid, h + 1, None) if any(c != "" and c is not None for c in row))
     found: dict[int, tuple[str, str]] = {}
     taken: set[str] = set()
     headers = {j: as_text(grid[h][j]).strip() for j in range(min(width, len(grid[h]))) if not is_empty(grid[h][j])}
