@@ -134,6 +134,7 @@ def test_every_mapped_and_custom_value_arrives_and_no_source_cell_or_formula_cha
     assert "fields" not in tables, "no Fields sheet is needed: the Mapping sheet holds the team's own fields"
 
 
+@pytest.mark.slow
 def test_run_keeps_every_cell_phones_as_typed_names_whole_and_a_second_run_changes_nothing(book):
     before = every_cell(book)
     adopt(book)
@@ -150,6 +151,7 @@ def test_run_keeps_every_cell_phones_as_typed_names_whole_and_a_second_run_chang
     assert book.read_bytes() == once and again.existing, "a second adopt with nothing new changes nothing"
 
 
+@pytest.mark.slow
 def test_check_fix_writes_e164_only_for_numbers_that_say_their_country(book):
     adopt(book)
     dry = CliRunner().invoke(cli, ["check", str(book), "--now", NOW.isoformat(), "--json"])

@@ -9,6 +9,7 @@ import datetime as dt
 from pathlib import Path
 
 import openpyxl
+import pytest
 import xlsxwriter
 from click.testing import CliRunner
 
@@ -74,6 +75,7 @@ def pipeline(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_german_customer_list_keeps_its_cells_its_totals_row_and_its_national_phones(tmp_path):
     path = kunden(tmp_path / "kunden.xlsx")
     before = every_cell(path)
@@ -99,6 +101,7 @@ def test_a_german_customer_list_keeps_its_cells_its_totals_row_and_its_national_
     assert path.read_bytes() == once
 
 
+@pytest.mark.slow
 def test_a_pipeline_with_emoji_stages_a_vlookup_owner_and_a_total_is_read_and_reported_as_it_means(tmp_path):
     path = pipeline(tmp_path / "pipeline.xlsx")
     before = every_cell(path)
@@ -122,6 +125,7 @@ def test_a_pipeline_with_emoji_stages_a_vlookup_owner_and_a_total_is_read_and_re
     assert path.read_bytes() == once
 
 
+@pytest.mark.slow
 def test_an_export_saved_as_sheet1_keeps_its_text_date_times_and_reads_their_time(tmp_path):
     path = tmp_path / "contacts.xlsx"
     wb = openpyxl.Workbook()
@@ -157,6 +161,7 @@ def numbered(path: Path, sheet: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_teams_own_numbering_under_id_is_kept_as_theirs_and_our_ids_go_beside_it(tmp_path):
     path = numbered(tmp_path / "numbered.xlsx", "Leads 2026")
     before = every_cell(path)
@@ -175,6 +180,7 @@ def test_a_teams_own_numbering_under_id_is_kept_as_theirs_and_our_ids_go_beside_
     assert path.read_bytes() == once
 
 
+@pytest.mark.slow
 def test_without_adopt_a_lead_sheet_numbered_under_id_gets_our_ids_beside_and_twice_is_once(tmp_path):
     path = numbered(tmp_path / "sheet1.xlsx", "Sheet1")
     before = every_cell(path)
@@ -188,6 +194,7 @@ def test_without_adopt_a_lead_sheet_numbered_under_id_gets_our_ids_beside_and_tw
     assert path.read_bytes() == once
 
 
+@pytest.mark.slow
 def test_a_french_prospect_list_keeps_its_country_names_capitals_and_day_first_dates(tmp_path):
     path = tmp_path / "prospects.xlsx"
     wb = xlsxwriter.Workbook(str(path))
@@ -218,6 +225,7 @@ def test_a_french_prospect_list_keeps_its_country_names_capitals_and_day_first_d
     assert "<dataValidation" in sheet and "<autoFilter" in sheet
 
 
+@pytest.mark.slow
 def test_an_excel_table_with_a_chart_and_a_name_keeps_them_and_a_missing_status_is_said_once(tmp_path):
     import zipfile
 
