@@ -274,3 +274,26 @@ def test_a_second_sheet_of_leads_is_left_as_it_is_with_a_note_never_read_as_cont
     report = adopt(path, dry_run=True)
     assert [(s.sheet, s.table) for s in report.sheets] == [("Leads 2025", "leads"), ("Leads 2026", None)]
     assert any(n.startswith("Leads 2026 looks like leads too") for n in report.notes)
+
+
+def test_a_next_call_date_is_the_teams_own_column_and_mixed_countries_name_no_default(tmp_path):
+    path = tmp_path / "crm.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("CRM")
+    bold, day = wb.add_format({"bold": True}), wb.add_format({"num_format": "d mmm yyyy"})
+    ws.merge_range("A1:C1", "Contact", bold)  # a group header row above the real one
+    ws.merge_range("D1:F1", "Deal", bold)
+    ws.write_row(1, 0, ["Name", "Email", "Phone", "Company", "Stage", "Value", "Next call", "Newsletter"], bold)
+    people = [("Ana Lopez", "ana@lopez.es", "+34 912 345 678", "Lopez SA", "Qualified", 1200, True),
+              ("Jo Meier", "jo@meier.de", "+49 30 1234567", "Meier GmbH", "Contacted", 300, False),
+              ("Marie Dupont", "marie@dupont.fr", "+33 1 42 68 53 00", "Dupont", "New", 0, True)]
+    for i, p in enumerate(people):
+        ws.write_row(2 + i, 0, p[:6])
+        ws.write_datetime(2 + i, 6, dt.datetime(2026, 11, 10 + i), day)
+        ws.write_boolean(2 + i, 7, p[6])
+    wb.close()
+    report = adopt(path, dry_run=True)
+    [s] = report.mapped
+    got = {c.header: (c.field, c.type) for c in s.columns}
+    assert s.header_row == 2 and got["Next call"] == ("next_call", "date") and got["Newsletter"] == ("newsletter", "checkbox")
+    assert not any("numbers without a country code" in n for n in report.notes), "three countries: none is the default"

@@ -142,7 +142,10 @@ def team_country(sheets: list[SheetMap], grids: dict[str, list[list[Any]]]) -> s
                         code = None
                     dialled.update([code] if code and code != "ZZ" else [])
     votes = named or dialled
-    return votes.most_common(1)[0][0] if votes else None
+    if not votes:
+        return None
+    code, n = votes.most_common(1)[0]
+    return code if 2 * n > sum(votes.values()) else None  # most of them, not the first of many countries
 
 
 _LANG_OF = {"DE": "de", "AT": "de", "CH": "de", "FR": "fr", "BE": "fr", "LU": "fr", "ES": "es", "MX": "es", "AR": "es",

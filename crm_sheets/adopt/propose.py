@@ -25,6 +25,8 @@ _PHONE = re.compile(r"^\s*\+?[\d\s().\-/]{7,}\s*$")
 _URL = re.compile(r"^\s*(https?://|www\.)\S+$", re.I)
 _DATE = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}([ T].*)?|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})\s*$")  # not a phone
 _FUZZY_CUTOFF = 88
+_AHEAD = re.compile(r"next|due|follow|call|meeting|remind|renew|deadline|expir|birth|anniv|until|start|end|"
+                    r"prochain|relance|rappel|nächst|wiedervorlage|fällig|próxim|seguimiento", re.I)
 # Fields that say a sheet is this table (weight 3) rather than merely sharing a column with it (weight 1).
 _KEY_FIELDS = {"leads": {"status", "source", "company"}, "contacts": {"account", "job_title"},
                "accounts": {"industry", "employees", "annual_revenue", "website"},
@@ -130,7 +132,8 @@ def _kind(values: list[Any]) -> str | None:
     return None
 
 
-def _sniff(values: list[Any], t: TableSchema, free: set[str], choices: Mapping[str, set[str]]) -> str | None:
+def _sniff(values: list[Any], t: TableSchema, free: set[str], choices: Mapping[str, set[str]],
+           header: str = "") -> str | None:
     """The field a column's values say it is, when exactly one free field of the table fits them."""
     if not values:
         return None
@@ -139,7 +142,8 @@ def _sniff(values: list[Any], t: TableSchema, free: set[str], choices: Mapping[s
     if kind:
         fits.append(kind)
     elif sum(isinstance(v, (dt.date, dt.datetime)) for v in values) >= 0.8 * len(values):
-        fits.append(_DATE_FIELD.get(t.name, "created"))  # the date a table's rows are most often dated by
+        if not _AHEAD.search(header):  # "Next call", "Follow-up", "Birthday" are no creation date: the team's own
+            fits.append(_DATE_FIELD.get(t.name, "created"))  # the date a table's rows are most often dated by
     elif t.name == "deals" and sum(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) >= 0.8 * len(values):
         fits.append("amount")
     else:
@@ -200,7 +204,7 @@ def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema,
     for j in range(width):
         if j in found:
             continue
-        name = _sniff(_values(grid, h, j), t, free, choices)
+        name = _sniff(_values(grid, h, j), t, free, choices, headers.get(j, ""))
         if name:
             found[j] = (name, "values")
             free.discard(name)
