@@ -249,3 +249,21 @@ def test_an_import_into_an_adopted_last_first_sheet_keeps_every_persons_name_and
     once = book.read_bytes()
     report = import_files(book, [csv], table="leads", now=NOW)
     assert report.counts["leads"].updated == 0 and book.read_bytes() == once
+
+
+def test_a_mapping_sheet_of_an_earlier_adopt_gets_its_unread_columns_as_the_teams_own_fields(book):
+    adopt(book)
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Mapping"]
+    ws.delete_cols(9)  # written before the Type column existed: unmapped columns had no Field, no Found by
+    for row in ws.iter_rows(min_row=2):
+        if row[6].value == "custom":
+            row[5].value = row[6].value = None
+    wb.save(book)
+    assert "region" not in read_workbook(book)["leads"].df.columns
+    report = adopt(book)
+    assert report.written and any("left unread until now" in n for n in report.notes)
+    leads = read_workbook(book)["leads"].df
+    assert list(leads["region"]) == ["North", "North", "South", "South"] and list(leads["budget"]) == [12000, 800, 2500, 0]
+    once = book.read_bytes()
+    assert adopt(book).existing and book.read_bytes() == once

@@ -87,14 +87,19 @@ def adopt(path: str | Path, *, template: str | None = None, dry_run: bool = Fals
     report = AdoptReport(str(path), template, dry_run=dry_run)
     if existing and existing in grids:
         report.existing = True
-        kept, added = _grow(grids, schema, lang, skip | {str(existing)}, str(existing))
+        kept, added, upgraded = _grow(grids, schema, lang, skip | {str(existing)}, str(existing))
         report.sheets = _from_mapping(grids, schema, str(existing)) + added
-        if not added:
+        if not added and not upgraded:
             report.notes.append(f"{path.name} already has its {existing} sheet: it is followed as it is (correct it there)")
             return report
         new = [f"{s.sheet}!{c.column}" + (f" ({c.header})" if c.header else "") for s in added for c in s.columns]
-        report.notes.append(f"{existing}: {len(new)} column{'s' if len(new) > 1 else ''} added since it was written "
-                            f"({', '.join(new[:6])}{', ...' if len(new) > 6 else ''}); your corrections there are kept")
+        if new:
+            report.notes.append(f"{existing}: {len(new)} column{'s' if len(new) > 1 else ''} added since it was written "
+                                f"({', '.join(new[:6])}{', ...' if len(new) > 6 else ''}); your corrections there are kept")
+        if upgraded:
+            own = [f"{s}!{c}" + (f" ({h})" if h else "") for s, c, h in upgraded]
+            report.notes.append(f"{existing}: {', '.join(own[:6])}{', ...' if len(own) > 6 else ''} left unread until now "
+                                "are read as your own fields (Found by custom): clear their Field to leave one unread")
         if not dry_run:
             _write(path, report, schema, meta, lang, grids, None, rows=kept + _rows(added), name=str(existing))
         return report
@@ -192,9 +197,10 @@ def mapping_sheet(report: AdoptReport, name: str = SHEET, rows: list[list[Any]] 
 
 
 def _grow(grids: dict[str, list[list[Any]]], schema, lang: str, skip: frozenset[str],
-          sheet: str) -> tuple[list[list[Any]], list[SheetMap]]:
-    """A second adopt: the Mapping sheet's rows as the person left them, and the sheets and columns of the
-    workbook it does not list yet (added since), proposed as the first adopt would."""
+          sheet: str) -> tuple[list[list[Any]], list[SheetMap], list[tuple[str, str, str]]]:
+    """A second adopt: the Mapping sheet's rows as the person left them, the sheets and columns of the
+    workbook it does not list yet (added since), proposed as the first adopt would, and the columns an
+    earlier adopt left unread that are now the team's own fields (see _own_fields)."""
     from crm_sheets.adopt.propose import map_sheet
     from crm_sheets.store.mapping import header_index
 
@@ -206,6 +212,7 @@ def _grow(grids: dict[str, list[list[Any]]], schema, lang: str, skip: frozenset[
                  for c in (list(row) + [None] * len(HEADERS))[: len(HEADERS)]]
         if any(c is not None for c in cells):
             kept.append(cells)
+    upgraded = _own_fields(kept, grids, schema)
     listed = {(as_text(r[0]).strip(), as_text(r[2]).strip().upper()) for r in kept if r[0] is not None and r[2] is not None}
     sheets = {as_text(r[0]).strip() for r in kept if r[0] is not None}
     found = read_mapping(grid, schema)
@@ -235,7 +242,34 @@ def _grow(grids: dict[str, list[list[Any]]], schema, lang: str, skip: frozenset[
                      and not (c.found_by == "header" and c.field not in m.columns))
         if cols:
             added.append(settle(SheetMap(m.sheet, name, m.header_row, now.rows, cols), grids[m.sheet], schema, set(m.columns)))
-    return kept, added
+    return kept, added, upgraded
+
+
+def _own_fields(kept: list[list[Any]], grids: dict[str, list[list[Any]]], schema) -> list[tuple[str, str, str]]:
+    """Rows of a Mapping sheet an earlier adopt wrote for columns it left unread (Table set, Field and Found by
+    empty): given a field of the team's own, as adopt now does (changed in place in ``kept``). Their sheet,
+    column and header."""
+    from crm_sheets.adopt.columns import own_name, value_type
+    from crm_sheets.adopt.propose import _values
+    from crm_sheets.store.mapping import column_index
+
+    out = []
+    for row in kept:
+        sheet, hrow, col, header, table, fname, how = (row + [None] * 9)[:7]
+        t = schema.tables.get(as_text(table).strip()) if table is not None else None
+        if t is None or fname is not None or how is not None or col is None or sheet not in grids:
+            continue
+        used = {as_text(r[5]) for r in kept if r[0] == sheet and r[5] is not None}
+        name = own_name(as_text(header) if header is not None else f"column {col}")
+        while name in used or t.has_field(name):
+            name += "_2"
+        try:
+            values = _values(grids[sheet], int(hrow or 1) - 1, column_index(as_text(col)), limit=500)
+        except ValueError:
+            continue
+        row[5], row[6], row[8] = name, "custom", value_type(values)
+        out.append((sheet, as_text(col), as_text(header) if header is not None else ""))
+    return out
 
 
 def _write(path: Path, report: AdoptReport, schema, meta: dict[str, Any], lang: str, grids: dict[str, list[list[Any]]],
