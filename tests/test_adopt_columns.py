@@ -234,7 +234,7 @@ def test_an_import_matches_the_teams_salesforce_id_column_and_updates_in_place(b
     assert every_cell(book)["Pipeline"][(4, 8)] == "006A0000002", "the team's ID cell stays as they wrote it"
 
 
-def test_an_import_into_an_adopted_last_first_sheet_keeps_every_persons_name_and_twice_is_once(book, tmp_path):
+def test_an_import_into_an_adopted_last_first_sheet_writes_new_people_so_and_twice_is_once(book, tmp_path):
     from crm_sheets.imports import import_files
 
     adopt(book)
@@ -245,7 +245,9 @@ def test_an_import_into_an_adopted_last_first_sheet_keeps_every_persons_name_and
     leads = read_workbook(book)["leads"].df.set_index("email")
     assert leads.loc["jo@meier.de", ["first_name", "last_name"]].tolist() == ["Jo", "Meier"], "names read from Last, First"
     assert leads.loc["new@person.com", ["first_name", "last_name"]].tolist() == ["New", "Person"]
-    assert every_cell(book)["Prospects"][(6, 1)] == "Meier, Jo"
+    prospects = every_cell(book)["Prospects"]
+    assert prospects[(6, 1)] == "Meier, Jo" and prospects[(9, 1)] == "Person, New", "a new person is written as theirs are"
+    assert "First name" not in prospects.values() and "Last name" not in prospects.values()
     once = book.read_bytes()
     report = import_files(book, [csv], table="leads", now=NOW)
     assert report.counts["leads"].updated == 0 and book.read_bytes() == once

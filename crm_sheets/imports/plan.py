@@ -22,6 +22,7 @@ from crm_sheets.model.normalize import fold
 from crm_sheets.model.schema import Field, normalize_header
 from crm_sheets.model.tables import Tables
 from crm_sheets.model.values import as_text, fold_option, is_empty, option_lookup, parse_value, read_context
+from crm_sheets.store.mapping import WHOLE_KEY
 
 TABLE_ORDER = ("accounts", "clients", "contacts", "people", "leads", "deals")
 PEOPLE = ("leads", "contacts", "people")
@@ -545,6 +546,13 @@ class Planner:
                 values[f.name] = value
         if r.ext and EXTERNAL_ID in fields:
             values.setdefault(EXTERNAL_ID, r.ext)
+        columns = self.tables[r.table].columns
+        if WHOLE_KEY in columns and "first_name" not in columns and "last_name" not in columns:
+            # an adopted sheet keeps people as "Last, First" in one column: a new one is written so; a known one
+            # keeps the name as the team wrote it
+            first, last = values.pop("first_name", None), values.pop("last_name", None)
+            if r.new and (first or last):
+                values[WHOLE_KEY] = f"{last}, {first}" if first and last else (last or first)
         if r.table == "leads" and "status" not in values and "status" in fields:
             values["status"] = "new" if r.new else None
             values = {k: v for k, v in values.items() if v is not None}

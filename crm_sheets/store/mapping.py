@@ -112,9 +112,9 @@ def mapped_schema(schema: Schema, mapping: dict[str, TableMapping], lang: str) -
 
 
 def split_whole_names(columns: dict[str, int], cells: dict[str, Any]) -> None:
-    """A "Last, First" column read as the last and first name (in place). The column stays out of the
-    table's columns, so no job writes a part of a name over the whole."""
-    columns.pop(WHOLE_KEY, None)
+    """A "Last, First" column read as the last and first name (in place). The column is no field's, so no
+    job writes a part of a name over the whole; it stays among the table's columns under WHOLE_KEY, where
+    an import writes a new person's "Last, First"."""
     raws = cells.pop(WHOLE_KEY, None)
     if raws is None:
         return
