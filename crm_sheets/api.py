@@ -44,7 +44,8 @@ def run(path: str | Path, jobs: list[str] | None = None, *, fix: bool = True, dr
 def check(path: str | Path, *, fix: bool = False, dry_run: bool = False, now: datetime | None = None,
           on_step: Step | None = None) -> RunReport:
     """Validate every record and list the problems in the Data Issues sheet; ``fix`` also applies the safe fixes."""
-    return _run_jobs(path, ["check"], now=now, dry_run=dry_run, options={"check": {"fix": fix}}, on_step=on_step)
+    return _run_jobs(path, ["check"], now=now, dry_run=dry_run, options={"check": {"fix": fix, "reformat": fix}},
+                     on_step=on_step)
 
 
 def dedupe(path: str | Path, *, dry_run: bool = False, now: datetime | None = None, on_step: Step | None = None) -> RunReport:

@@ -527,12 +527,13 @@ def _render_outbox(path: Path, items, done: str | None, totals: dict[str, int] |
 
 def _render_adopt(report) -> None:
     table = RichTable(title=f"crm-sheets adopt of {report.path} ({report.template} template)", title_justify="left")
-    for col in ("sheet", "row", "col", "header", "table", "field", "found by", "example"):
-        whole = col in ("row", "col", "table", "field")  # what a person copies into the Mapping sheet: never cut
+    for col in ("sheet", "row", "col", "header", "table", "field", "found by", "example", "type"):
+        whole = col in ("row", "col", "table", "field", "type")  # what a person copies into the Mapping sheet: never cut
         table.add_column(col, no_wrap=whole, overflow="fold", max_width=None if whole else 24)
     for s in report.sheets:
         for c in s.columns:
-            table.add_row(s.sheet, str(s.header_row), c.column, c.header, s.table or "", c.field or "", c.found_by, c.example)
+            table.add_row(s.sheet, str(s.header_row), c.column, c.header, s.table or "", c.field or "", c.found_by, c.example,
+                          c.type)
     console.print(table)
     for note in report.notes:
         console.print(f"  [yellow]![/] {note}", soft_wrap=True)

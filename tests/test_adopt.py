@@ -42,7 +42,7 @@ def test_a_dry_run_proposes_the_crm_sheet_as_leads_on_its_real_header_row_and_wr
     assert (leads.sheet, leads.header_row) == ("CRM", 4)
     assert fields(report, "CRM") == {"First Name": "first_name", "Last Name": "last_name", "Company": "company",
                                      "Email": "email", "Phone": "phone", "Status": "status",
-                                     "Last Contacted": "last_contacted", "Our notes": None}
+                                     "Last Contacted": "last_contacted", "Our notes": "our_notes"}
     assert [s.table for s in report.sheets if s.sheet == "Team"] == ["team"]
     assert "Dashboard" not in {s.sheet for s in report.mapped}
 
@@ -218,7 +218,7 @@ def test_a_deal_sheet_with_unknown_headers_is_read_by_its_values(tmp_path):
     got = {c.header: (c.field, c.found_by) for c in s.columns}
     assert s.table == "deals"
     assert got["Etapa"] == ("stage", "alias") and got["Importe"] == ("amount", "alias")
-    assert got["Oportunidad"][0] == "name" and got["Q4"] == ("close_date", "values") and got["Xyz"] == (None, "")
+    assert got["Oportunidad"][0] == "name" and got["Q4"] == ("close_date", "values") and got["Xyz"] == ("xyz", "custom")
 
 
 def test_a_deals_sheet_with_its_own_stages_gets_a_stages_sheet_listing_them_probability_left_blank(tmp_path):
@@ -231,9 +231,63 @@ def test_a_deals_sheet_with_its_own_stages_gets_a_stages_sheet_listing_them_prob
     assert "Negotiation" in set(stages["stage"]), "the template's stages are there too"
 
 
-def test_before_adopt_a_lead_sheet_the_reader_cannot_place_is_named_in_a_note_never_ignored_silently(crm):
+def test_before_adopt_a_lead_sheet_called_crm_under_title_rows_is_read_as_the_leads_it_plainly_is(crm):
     tables = read_workbook(crm)
-    assert "leads" not in tables
-    assert any(n.startswith("CRM: its headers look like") and "crm-sheets adopt" in n for n in tables.notes)
-    result = CliRunner().invoke(cli, ["check", str(crm), "--dry-run", "--now", NOW.isoformat()])
-    assert "CRM: its headers look like" in result.output
+    assert tables.schema.name == "sales" and tables["leads"].sheet == "CRM" and tables["leads"].header_row == 4
+    assert [x.casefold() for x in tables["leads"].df["status"]][:-1] == [x.casefold() for x in STATUSES[:-1]]
+    before = {s: cells(crm, s) for s in ("CRM", "Team", "Dashboard")}
+    result = CliRunner().invoke(cli, ["run", str(crm), "--now", NOW.isoformat()])
+    assert result.exit_code in (0, 1), result.output
+    once = crm.read_bytes()
+    assert len(read_workbook(crm)["leads"]) == len(STATUSES), "the next read finds the same sheet and its IDs"
+    CliRunner().invoke(cli, ["run", str(crm), "--now", NOW.isoformat()])
+    assert crm.read_bytes() == once
+    after = {s: cells(crm, s) for s in before}
+    assert {k: v for k, v in before["Team"].items() if after["Team"].get(k) != v} == {}
+
+
+@pytest.mark.parametrize("sheet", ["Lead", "Leads", "Sheet1", "Kunden", "Prospects", "CRM"])
+def test_a_lone_sheet_of_any_usual_name_whose_headers_are_plainly_leads_is_read_as_leads(tmp_path, sheet):
+    path = tmp_path / "list.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = sheet
+    german = sheet == "Kunden"
+    ws.append(["Vorname", "Nachname", "E-Mail", "Firma", "Telefon", "Status"] if german else
+              ["First Name", "Last Name", "Email", "Company", "Phone", "Status"])
+    for i in range(3):
+        ws.append([f"Ana{i}", f"Lopez{i}", f"ana{i}@lopez.es", "Lopez SA", "+34 912 345 678", "New"])
+    wb.save(path)
+    leads = read_workbook(path)["leads"]
+    assert leads.sheet == sheet and list(leads.df["email"]) == [f"ana{i}@lopez.es" for i in range(3)]
+    assert list(leads.df["company"]) == ["Lopez SA"] * 3 and list(leads.df["first_name"]) == [f"Ana{i}" for i in range(3)]
+
+
+def test_a_last_first_name_column_is_read_as_both_names_without_adopt_and_its_cells_stay(tmp_path):
+    path = tmp_path / "sheet1.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Name", "Email", "Company", "Status"])
+    names = ["Lopez, Ana", "Meier, Jo", "Dupont, Marie"]
+    for i, n in enumerate(names):
+        ws.append([n, f"p{i}@x.com", "X", "New"])
+    wb.save(path)
+    leads = read_workbook(path)["leads"]
+    assert list(leads.df["first_name"]) == ["Ana", "Jo", "Marie"] and list(leads.df["last_name"]) == ["Lopez", "Meier", "Dupont"]
+    CliRunner().invoke(cli, ["run", str(path), "--now", NOW.isoformat()])
+    assert [cells(path, "Sheet")[(r, 1)] for r in (2, 3, 4)] == names
+
+
+def test_a_sheet_whose_headers_look_like_deals_but_are_not_read_is_named_in_a_note_never_ignored_silently(tmp_path):
+    path = tmp_path / "book.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Leads"
+    ws.append(["First Name", "Last Name", "Email", "Company"])
+    ws.append(["Ana", "Lopez", "ana@lopez.es", "Lopez SA"])
+    other = wb.create_sheet("Sheet2")
+    other.append(["Deal name", "Stage", "Amount", "Close date"])
+    other.append(["Big one", "Proposal", 1000, "2026-12-01"])
+    wb.save(path)
+    tables = read_workbook(path)
+    assert any(n.startswith("Sheet2: its headers look like") and "crm-sheets adopt" in n for n in tables.notes)

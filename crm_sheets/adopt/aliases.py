@@ -72,5 +72,5 @@ TABLE_ALIASES: dict[str, tuple[str, ...]] = {
 
 # A person's whole name in one column, for tables that split names (leads, contacts): read as the last name,
 # the field every row needs, so no row is lost; the person splits it if they want to.
-WHOLE_NAME = ("name", "full name", "contact name", "lead name", "person", "contact person", "nom complet",
+WHOLE_NAME = ("name", "full name", "contact name", "lead name", "person", "contact person", "contact", "nom complet",
               "nom et prénom", "nom prénom", "vollständiger name", "name, vorname", "ansprechpartner", "nombre completo")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
+from itertools import islice
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -23,6 +25,8 @@ _PHONE = re.compile(r"^\s*\+?[\d\s().\-/]{7,}\s*$")
 _URL = re.compile(r"^\s*(https?://|www\.)\S+$", re.I)
 _DATE = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}([ T].*)?|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})\s*$")  # not a phone
 _FUZZY_CUTOFF = 88
+_AHEAD = re.compile(r"next|due|follow|call|meeting|remind|renew|deadline|expir|birth|anniv|until|start|end|"
+                    r"prochain|relance|rappel|nächst|wiedervorlage|fällig|próxim|seguimiento", re.I)
 # Fields that say a sheet is this table (weight 3) rather than merely sharing a column with it (weight 1).
 _KEY_FIELDS = {"leads": {"status", "source", "company"}, "contacts": {"account", "job_title"},
                "accounts": {"industry", "employees", "annual_revenue", "website"},
@@ -37,6 +41,7 @@ class ColumnMap:
     field: str | None  # our field, or None: the column stays theirs (kept as it is, read as a custom column)
     found_by: str  # "header", "alias", "spelling", "values" or ""
     example: str = ""  # the first value under the header, to help a person check
+    type: str = ""  # of a custom field (text, number, date...) or a date field holding times (datetime)
 
 
 @dataclass(frozen=True)
@@ -73,8 +78,12 @@ def header_row(grid: list[list[Any]]) -> int | None:
 
 
 def _known_word(text: str) -> bool:
-    key = normalize_header(text)
-    return any(key in {normalize_header(a) for a in words} for words in FIELD_ALIASES.values())
+    return normalize_header(text) in _known_words()
+
+
+@lru_cache(maxsize=1)
+def _known_words() -> frozenset[str]:
+    return frozenset(normalize_header(a) for words in FIELD_ALIASES.values() for a in words)
 
 
 def _lookup(t: TableSchema, lang: str) -> dict[str, tuple[str, str]]:
@@ -92,7 +101,8 @@ def _lookup(t: TableSchema, lang: str) -> dict[str, tuple[str, str]]:
 
 def _values(grid: list[list[Any]], h: int, j: int, limit: int = 200) -> list[Any]:
     out = []
-    for row in grid[h + 1:]:
+    # the first rows say what a column holds: one empty in its first 5,000 is not scanned to row 100,000
+    for row in islice(grid, h + 1, h + 1 + max(5000, 25 * limit)):  # (and not grid[h + 1:], a copy per column)
         if j < len(row) and not is_empty(row[j]):
             out.append(row[j])
             if len(out) >= limit:
@@ -122,7 +132,8 @@ def _kind(values: list[Any]) -> str | None:
     return None
 
 
-def _sniff(values: list[Any], t: TableSchema, free: set[str], choices: Mapping[str, set[str]]) -> str | None:
+def _sniff(values: list[Any], t: TableSchema, free: set[str], choices: Mapping[str, set[str]],
+           header: str = "") -> str | None:
     """The field a column's values say it is, when exactly one free field of the table fits them."""
     if not values:
         return None
@@ -131,7 +142,8 @@ def _sniff(values: list[Any], t: TableSchema, free: set[str], choices: Mapping[s
     if kind:
         fits.append(kind)
     elif sum(isinstance(v, (dt.date, dt.datetime)) for v in values) >= 0.8 * len(values):
-        fits.append(_DATE_FIELD.get(t.name, "created"))  # the date a table's rows are most often dated by
+        if not _AHEAD.search(header):  # "Next call", "Follow-up", "Birthday" are no creation date: the team's own
+            fits.append(_DATE_FIELD.get(t.name, "created"))  # the date a table's rows are most often dated by
     elif t.name == "deals" and sum(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) >= 0.8 * len(values):
         fits.append("amount")
     else:
@@ -154,7 +166,7 @@ def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema,
         return None
     lookup = _lookup(t, lang)
     width = max((len(r) for r in grid[h: h + 50]), default=0)
-    rows = sum(1 for row in grid[h + 1:] if any(not is_empty(c) for c in row))
+    rows = sum(1 for row in islice(grid, h + 1, None) if any(c != "" and c is not None for c in row))
     found: dict[int, tuple[str, str]] = {}
     taken: set[str] = set()
     headers = {j: as_text(grid[h][j]).strip() for j in range(min(width, len(grid[h]))) if not is_empty(grid[h][j])}
@@ -162,7 +174,8 @@ def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema,
         words = {normalize_header(text) for text in headers.values()}
         own = {normalize_header(x) for f in ("first_name", "last_name") for x in (*t.field(f).names(), *FIELD_ALIASES[f])}
         whole = {normalize_header(w) for w in WHOLE_NAME}
-        j = next((j for j, text in headers.items() if normalize_header(text) in whole), None)
+        j = next((j for j, text in headers.items() if normalize_header(text) in whole
+                  and _kind(_values(grid, h, j, limit=50)) is None), None)  # "Contact" holding emails is no name
         if j is not None and not words & own:
             found[j] = ("last_name", "alias")
             taken.add("last_name")
@@ -191,7 +204,7 @@ def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema,
     for j in range(width):
         if j in found:
             continue
-        name = _sniff(_values(grid, h, j), t, free, choices)
+        name = _sniff(_values(grid, h, j), t, free, choices, headers.get(j, ""))
         if name:
             found[j] = (name, "values")
             free.discard(name)
@@ -205,9 +218,14 @@ def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema,
         field, how = found.get(j, (None, ""))
         columns.append(ColumnMap(column_letter(j), header, field, how, as_text(values[0])[:60] if values else ""))
     score = sum(3 if c.field in _KEY_FIELDS.get(t.name, ()) else 1 for c in columns if c.field)
-    if normalize_header(sheet) in {normalize_header(a) for a in (*TABLE_ALIASES.get(t.name, ()), *t.names())}:
+    if _named(sheet, t):
         score += 2.5
     return SheetMap(sheet, t.name, h + 1, rows, tuple(columns), score)
+
+
+def _named(sheet: str, t: TableSchema) -> bool:
+    """The sheet's name is one of the table's (Contacts, Kontakte, Pipeline...)."""
+    return normalize_header(sheet) in {normalize_header(a) for a in (*TABLE_ALIASES.get(t.name, ()), *t.names())}
 
 
 def _value_choices(t: TableSchema, schema: Schema) -> dict[str, set[str]]:
@@ -225,11 +243,14 @@ def _value_choices(t: TableSchema, schema: Schema) -> dict[str, set[str]]:
 
 
 def propose(grids: Mapping[str, list[list[Any]]], schema: Schema, lang: str = "en",
-            skip: frozenset[str] = frozenset()) -> list[SheetMap]:
+            skip: frozenset[str] = frozenset(), also: dict[str, str] | None = None) -> list[SheetMap]:
     """The proposed mapping of every sheet (in workbook order): each of our data tables goes to the sheet
-    that fits it best; a sheet fitting no table (or whose table went to a better sheet) is left alone."""
+    that fits it best; a sheet fitting no table (or whose table went to a better sheet) is left alone, never
+    read as a table it fits less (Leads 2026 beside Leads 2025 is no Contacts sheet) unless its name says
+    so. ``also``: filled with sheet -> the table such a sheet fits, for a note."""
     candidates: list[SheetMap] = []
     plain: dict[str, SheetMap] = {}
+    best_of: dict[str, SheetMap] = {}
     data_tables = [t for t in schema.tables.values() if t.kind == "data"]
     for sheet, grid in grids.items():
         if sheet in skip:
@@ -242,6 +263,7 @@ def propose(grids: Mapping[str, list[list[Any]]], schema: Schema, lang: str = "e
             if m is not None and (best is None or m.score > best.score):
                 best = m
         if best is not None:
+            best_of[sheet] = best
             plain[sheet] = SheetMap(sheet, None, best.header_row, best.rows,
                                     tuple(ColumnMap(c.column, c.header, None, "", c.example) for c in best.columns))
     chosen: dict[str, SheetMap] = {}
@@ -249,6 +271,11 @@ def propose(grids: Mapping[str, list[list[Any]]], schema: Schema, lang: str = "e
     for m in sorted(candidates, key=lambda m: -m.score):
         if m.sheet in chosen or m.table in used:
             continue
+        if m.score < best_of[m.sheet].score and not _named(m.sheet, schema.tables[m.table]):
+            continue
         chosen[m.sheet] = m
         used.add(m.table)
+    if also is not None:
+        also.update({s: b.table for s, b in best_of.items() if s not in chosen and b.table in used
+                     and any(c.sheet == s for c in candidates)})
     return [chosen.get(s) or plain[s] for s in grids if s in chosen or s in plain]

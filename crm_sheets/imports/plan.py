@@ -22,6 +22,7 @@ from crm_sheets.model.normalize import fold
 from crm_sheets.model.schema import Field, normalize_header
 from crm_sheets.model.tables import Tables
 from crm_sheets.model.values import as_text, fold_option, is_empty, literal, option_lookup, parse_value, read_context
+from crm_sheets.store.mapping import WHOLE_KEY
 
 TABLE_ORDER = ("accounts", "clients", "contacts", "people", "leads", "deals")
 PEOPLE = ("leads", "contacts", "people")
@@ -30,6 +31,7 @@ EXTERNAL_KEY = "externalid"
 EXTERNAL_TITLE = {"en": "External ID", "fr": "ID externe", "de": "Externe ID", "es": "ID externo"}
 _GUARD = re.compile(r"^'(?=[=+\-@\t\r\n])")  # our CSV export writes '= so a spreadsheet shows text: read back as =
 _OUR_ID = re.compile(r"^[A-Z]{1,4}-\d+$")
+_VENDORS = ("salesforce", "hubspot", "pipedrive", "csv")
 
 
 @dataclass
@@ -236,6 +238,9 @@ class Planner:
                 for rid, v in df[EXTERNAL_ID].items():
                     if not is_empty(v) and not pd.isna(v):
                         ext.setdefault(_text(v), rid)
+                        if ":" not in _text(v):  # a team's own "Salesforce ID" column (adopt): the bare source ID
+                            for vendor in _VENDORS:
+                                ext.setdefault(f"{vendor}:{_text(v)}", rid)
             cols = [c for c in ("email", "name", "website", "company", "first_name", "last_name", "account") if c in df.columns]
             columns = [df[c].to_numpy(object) for c in cols]  # one pass over plain arrays: 100k rows stay fast
             for i, rid in enumerate(df.index):
@@ -481,7 +486,7 @@ class Planner:
     def _take(self, r: Rec, rid: str) -> None:
         r.id = rid
         kept = self._old(r.table, rid, EXTERNAL_ID) if rid in self.tables[r.table].df.index else None
-        if r.ext and not _blank(kept) and _text(kept) != r.ext:
+        if r.ext and not _blank(kept) and _text(kept) not in (r.ext, r.ext.partition(":")[2]):
             r.fill_only = True  # the record came from another system first: this one fills what it lacks
         if rid in self.first_line and self.first_line[rid] is not r:
             first = self.first_line[rid]
@@ -541,6 +546,13 @@ class Planner:
                 values[f.name] = value
         if r.ext and EXTERNAL_ID in fields:
             values.setdefault(EXTERNAL_ID, r.ext)
+        columns = self.tables[r.table].columns
+        if WHOLE_KEY in columns and "first_name" not in columns and "last_name" not in columns:
+            # an adopted sheet keeps people as "Last, First" in one column: a new one is written so; a known one
+            # keeps the name as the team wrote it
+            first, last = values.pop("first_name", None), values.pop("last_name", None)
+            if r.new and (first or last):
+                values[WHOLE_KEY] = f"{last}, {first}" if first and last else (last or first)
         if r.table == "leads" and "status" not in values and "status" in fields:
             values["status"] = "new" if r.new else None
             values = {k: v for k, v in values.items() if v is not None}

@@ -27,6 +27,8 @@ from crm_sheets.model.schema import (
 )
 from crm_sheets.model.findings import Finding
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter, dtype_for, format_id, quote_sheet
+from crm_sheets.adopt.sniff import plain_lead_sheet
+from crm_sheets.store.mapping import mapped_schema, split_whole_names
 from crm_sheets.store.extent import MAX_GRID, read_part, scan, scan_part, trim, trimmed_package
 from crm_sheets.store.package import DAMAGED_HINT, damaged, first_damaged_part, one_line, open_package
 from crm_sheets.store.records import records
@@ -98,6 +100,8 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
     lang = _language(book, schema, meta, notes)
     located = _locate_tables(book, excel_tables, schema)
     mapping = _mapping(book, grids, schema, meta)  # a Mapping sheet (crm-sheets adopt) says where each table is
+    if not mapping:  # no Mapping sheet: a lead sheet named Sheet1, CRM, Kunden... found by its headers (adopt/sniff.py)
+        mapping = plain_lead_sheet(book.sheet_names, grids, schema, located, _ours(meta), lang)
     if mapping:
         located = {n: w for n, w in located.items() if n in mapping or w[0] not in {m.sheet for m in mapping.values()}}
         located.update({n: (m.sheet, m.header_row - 1) for n, m in mapping.items()})
@@ -106,10 +110,15 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
     settings: dict[str, Any] = {}
     if "settings" in located:
         settings = _read_settings(grids, schema, located["settings"], lang)
+    for key in (k for k, v in meta.items() if k.startswith("setting.") and not is_empty(v)):  # what adopt read from
+        if is_empty(settings.get(key[len("setting."):])):  # the team's cells, unless their Settings sheet says
+            settings[key[len("setting."):]] = meta[key]
     ctx = replace(read_context(settings), date1904=date1904)
 
     if "fields" in located:
         schema = _with_custom_fields(grids, schema, located["fields"], lang, ctx)
+    if mapping:  # the team's own columns and datetime columns, as its Mapping sheet says (store/mapping.py)
+        schema = mapped_schema(schema, mapping, lang)
     lists = _read_lists(book, grids, schema, lang)
     lists = _meta_options(lists, meta, lang)
 
@@ -123,6 +132,8 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
         if layout is None:
             notes.append(f"{path.name}: sheet {sheet!r} has no header row naming the columns of {t.sheet_name(lang)}; skipped")
             continue
+        if fixed is not None:
+            split_whole_names(layout.columns, layout.cells)  # a "Last, First" column: both names, its cells left whole
         tables[name] = _build_table(t, sheet, layout, ctx, lists, meta)
         if layout.skipped:
             notes.append(f"{sheet}: {_rows_text(layout.skipped)} not records (formula fallbacks, totals, a legend or notes); left as they are")
@@ -156,6 +167,10 @@ def _unread(path: Path, book: CalamineWorkbook, grids: _Grids, schema: Schema, u
                 break
         grids.forget(sheet)
     return out
+
+
+def _ours(meta: Mapping[str, Any]) -> set[str]:
+    return {str(v) for k, v in meta.items() if k.startswith("sheet.") and v} | {META_SHEET}
 
 
 def _mapping(book: CalamineWorkbook, grids: _Grids, schema: Schema, meta: Mapping[str, Any]) -> dict:
@@ -420,10 +435,12 @@ def _schema_for(path: Path, book: CalamineWorkbook, excel_tables: Mapping[str, t
         except CrmSheetsError:  # a broken template cannot be this workbook's
             continue
         score = 0
-        for tname, (sheet, hint) in _locate_tables(book, excel_tables, candidate).items():
+        located = _locate_tables(book, excel_tables, candidate)
+        for tname, (sheet, hint) in located.items():
             t = candidate.tables[tname]
             if _layout(grids[sheet], t, "en", hint, probe=True) is not None:
                 score += 2 if t.kind == "data" else 1
+        score += 2 * len(plain_lead_sheet(book.sheet_names, grids, candidate, located, _ours(meta)))
         if score > best_score:
             best, best_score = candidate, score
     if best is None or best_score < 2:  # one data table whose headers match is enough: a plain lead list

@@ -123,6 +123,9 @@ def records(data: Any, columns: Mapping[str, int], keep: np.ndarray, t: TableSch
         first = min(cols, default=0)
         for j in range(first, min(first + 2, data.shape[1])):  # a totals row is labelled in its first cells
             ok &= ~(_contains(data[rows, j], _TOTAL_RE) & ~email)  # (a person called Total has an email)
+        thin = np.flatnonzero((count < SOLID_CELLS) & ~email & ok)  # or anywhere, with only a sum or two beside it
+        for j in cols if len(thin) else ():  # ("Total" under Stage, the sum under Amount)
+            ok[thin[_contains(data[rows[thin], j], _TOTAL_RE)]] = False
         is_record[rest] = ok
         solid[rest] = (count >= SOLID_CELLS) | email
     # Under the last solid record, after a blank row: a legend or notes, unless a row is solid itself.

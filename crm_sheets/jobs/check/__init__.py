@@ -44,12 +44,22 @@ REASONS = {
     "number-as-text": "converted a number typed as text to a real number",
     "checkbox-as-text": "converted text to a ticked or unticked box",
 }
+# How a team writes what is valid: in an adopted workbook theirs, listed and rewritten only by check --fix.
+TEAM_FORMATS = frozenset({"phone-format", "country-format", "name-case", "date-as-text", "number-as-text",
+                          "checkbox-as-text"})
 # Rule sheets whose Operator column is checked by rules.py (as 'bad-rule'), not as a plain dropdown.
 _RULE_OPERATOR_TABLES = frozenset({"scoring_rules", "assignment_rules"})
 
 
-def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | None = None) -> JobResult:
+def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | None = None,
+          reformat: bool | None = None) -> JobResult:
     """Find the data's problems; with ``fix``, also return the safe fixes and report what remains.
+
+    ``reformat``: in a workbook crm-sheets did not make (adopted), the team's formats are theirs (valid
+    phone numbers, country names in their language, names in capitals, dates or numbers typed as text:
+    TEAM_FORMATS): left as typed, and not listed, unless asked (``check --fix``); then they are tidied,
+    phone numbers only when they read the same in any country (with their country code, or on a row
+    naming its country).
 
     ``state``: the ``result.state`` of an earlier check. It holds phone verdicts (validating 130,000
     numbers is most of a 100k-lead check), so numbers seen before are not parsed again; the findings
@@ -57,7 +67,7 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     """
     # Of the run: the second pass of --fix reuses what the first found.
     phones, verdicts = PhoneBook((state or {}).get("phones")), {}
-    findings = find_problems(tables, now=now, phones=phones, verdicts=verdicts)
+    findings = find_problems(tables, now=now, phones=phones, verdicts=verdicts, reformat=reformat)
     result = JobResult(job="check")
     shown_tables = tables
     if fix:
@@ -69,7 +79,7 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
         if updates:  # what remains is what the next run would find: check the fixed data again
             shown_tables = _with_updates(tables, updates)
             phones.start_pass()
-            findings = find_problems(shown_tables, now=now, phones=phones, verdicts=verdicts)
+            findings = find_problems(shown_tables, now=now, phones=phones, verdicts=verdicts, reformat=reformat)
         result.stats["fixed"] = len(updates)
     result.findings = findings
     severities = Counter(f.severity for f in findings)
@@ -89,13 +99,15 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
 
 
 def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = None,
-                  verdicts: dict | None = None) -> list[Finding]:
+                  verdicts: dict | None = None, reformat: bool | None = None) -> list[Finding]:
     """Every finding in the tables, unsorted (the Data Issues sheet sorts them).
 
     ``phones`` and ``verdicts``: caches of a run that checks more than once (check --fix), so each
     phone number is parsed and validated once; verdicts depend only on the value and the settings.
     """
     ctx = Context.build(tables, now, phones, verdicts)
+    if getattr(tables, "adopted", False):  # see check(): a team's formats are theirs
+        ctx.formats = "asked" if reformat else "keep"
     out = Collector(ctx)
     for table in tables.tables.values():
         kind = table.schema.kind
@@ -109,7 +121,8 @@ def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = N
     out.items.extend(getattr(tables, "read_findings", ()))  # cells the reader left out (far outside a table)
     # A fix would write a cell over the spreadsheet limit back (trimming a 40,000-character name):
     # the cell is reported by check_cell_limits and left as it is.
-    return [replace(f, fixable=False, fix=None) if f.fixable and over_limit(f) else f for f in out.items]
+    items = out.items if ctx.formats != "keep" else [f for f in out.items if f.type not in TEAM_FORMATS]
+    return [replace(f, fixable=False, fix=None) if f.fixable and over_limit(f) else f for f in items]
 
 
 def _check_table(ctx: Context, out: Collector, table: Table) -> None:
@@ -131,6 +144,11 @@ def _check_table(ctx: Context, out: Collector, table: Table) -> None:
                 out.add("missing-column", "error", table, None, f.name, None, f"the column {header} is missing", f"add a column titled {header}")
             continue
         col = df[f.name]
+        if f.required and data and ctx.tables.adopted and f.name not in table.columns and col.isna().all():
+            header = f.header(ctx.lang)  # a team's sheet without the column: said once, not as an empty cell per row
+            out.add("missing-column", "warning", table, None, f.name, None, f"{table.sheet} has no {header} column",
+                    f"add a column titled {header}, or name yours in the Mapping sheet (crm-sheets adopt)")
+            continue
         raws = unreadable.get(f.name, {})
         if raws and f.type not in ("dropdown", "tags"):  # unknown options stay in the frame: options.py reports them
             check_invalid(ctx, out, table, f, raws)
@@ -187,11 +205,17 @@ def fixes_for(findings: list[Finding], tables: Tables) -> list[CellUpdate]:
             continue
         if f.table not in tables or f.record_id in shared[f.table]:
             continue
+        if tables.adopted and (f.field not in tables[f.table].columns or _own(tables[f.table], f.field)):
+            continue  # read from another cell ("Last, First"), or the team's own column: not ours to rewrite
         key = (f.table, f.record_id, f.field)
         if key not in updates:
             reason = REASONS.get(f.type, f.type)
             updates[key] = CellUpdate(f.table, f.record_id, f.field, f.fix, before=f.value, reason=reason)
     return list(updates.values())
+
+
+def _own(t: Table, name: str) -> bool:
+    return t.schema.has_field(name) and t.schema.field(name).custom
 
 
 def _with_updates(tables: Tables, updates: list[CellUpdate]) -> Tables:

@@ -33,6 +33,9 @@ class Context:
     phones: PhoneBook = field(default_factory=PhoneBook)
     verdicts: dict = field(default_factory=dict)  # (check, value, ...) -> verdict, for checks costly per value
     known_ids: dict = field(default_factory=dict)  # target tables -> their record IDs, for this pass's references
+    # "ours": phones go to E.164, text dates to dates; an adopted workbook's are "keep" (left as typed,
+    # not listed) or, with check --fix, "asked" (rewritten; phones only when they say their country)
+    formats: str = "ours"
 
     @classmethod
     def build(cls, tables: Tables, now: datetime, phones: PhoneBook | None = None, verdicts: dict | None = None) -> "Context":

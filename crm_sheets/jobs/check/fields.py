@@ -6,6 +6,7 @@ so 100,000 leads check in seconds. Safe normalisations come back as fixable find
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,7 +65,7 @@ def report(out: Collector, table: Table, f: Field, s: pd.Series, verdicts: pd.Se
 
 def check_text(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     """Extra spaces everywhere; ALL CAPS / all lower names in Title Case (Settings check_title_case)."""
-    if f.owned_by_job:
+    if f.owned_by_job or f.custom and getattr(out.ctx.tables, "adopted", False):  # a team's own column: theirs as typed
         return
     s = text_values(col)
     if not len(s):
@@ -178,6 +179,8 @@ def check_phone(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
             verdict = seen[key] = _phone(value, region, default, phones)
         verdicts[i] = verdict
     rows = verdicts[codes]
+    if out.ctx.formats != "ours":
+        rows = _keep_format(out.ctx.formats, table, s, rows)
     hit = np.flatnonzero(np.fromiter((v is not None for v in rows), dtype=bool, count=len(rows)))
     if not len(hit):
         return
@@ -195,6 +198,20 @@ def check_phone(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
         fixes=[v if t else v[4] for t, v in zip(tidy, vs)],
         fixable=[fixable if t else v[5] and fixable for t, v in zip(tidy, vs)],
     )
+
+
+def _keep_format(mode: str, table: Table, s: pd.Series, rows: Any) -> Any:
+    """An adopted workbook's valid numbers rewritten only when they say their country: +49..., 0049..., or a
+    row whose country is given ("keep": none; check() leaves out the tidy-ups of TEAM_FORMATS)."""
+    values = s.to_numpy()
+    country = np.zeros(len(s), dtype=bool)
+    if mode == "asked" and "country" in table.df.columns:
+        country = table.df["country"].reindex(s.index).fillna("").astype(str).str.strip().ne("").to_numpy()
+    out = rows.copy()
+    for i, v in enumerate(rows):
+        if type(v) is str and (mode == "keep" or not (values[i].lstrip().startswith(("+", "00")) or country[i])):
+            out[i] = None
+    return out
 
 
 def _phone(value: str, region: str, default: str, phones: PhoneBook) -> tuple | str | None:

@@ -147,6 +147,10 @@ def check_dropdown(out: Collector, table: Table, f: Field, col: pd.Series) -> No
         out.add(kind, "error", table, rid, f.name, value, what, todo + " or add it to the Lists sheet", fix=guess)
 
 
+def _casefolded(value: str) -> str:
+    return " ".join(value.split()).casefold()
+
+
 def _plain_option(value: str):
     from crm_sheets.model.schema import Option
 
@@ -174,6 +178,8 @@ def check_options_from(out: Collector, table: Table, f: Field, col: pd.Series) -
     added: set[str] = set()
     for rid, value in zip(bad.index, bad):
         spelt = exact.get(fold_option(value))
+        if spelt is not None and adopted and _casefolded(value) != _casefolded(spelt):
+            continue  # "🟢 Closed Won" in a team's workbook: their way of writing Closed won (reports read it so), never rewritten
         if spelt is not None:
             out.add("option-spelling", "warning", table, rid, f.name, value, f"{quote(value)} is spelt differently from {quote(spelt)} in {sheet}", f'check --fix writes "{spelt}"', fix=spelt, fixable=True)
             continue
