@@ -297,7 +297,10 @@ def evaluate(name: str, tables: Tables, truth: set, hard: set, rows: list[Row], 
               f"{len(auto & hard)} merged")
     if show_missed:
         _show(name, tables, table, closure - found, "missed", show_missed)
-        _show(name, tables, table, found - closure, "wrongly found", show_missed, {p.key: p for p in people})
+        explained = {p.key: p for p in people}
+        _show(name, tables, table, found - closure, "wrongly found", show_missed, explained)
+        _show(name, tables, table, (found - auto) & closure, "true, only asked about (not merged)", show_missed,
+              explained)
 
 
 def _show(name, tables, table, pairs, what, limit, explained=None) -> None:

@@ -267,7 +267,7 @@ def test_two_restaurants_of_one_hotel_are_asked_not_merged():
     ] + [account(f"A-{k + 3:05d}", name, f"{100 + k} Main St.", f"212/555-01{k:02d}", city="New York")
          for k, name in enumerate(others)])
     assert outcome(tables, "A-00001", "A-00002") == "review"
-    assert "name: nearly the same, each with words of its own" in pair(tables, "A-00001", "A-00002").reasons
+    assert "name: two places of one house (a cafe and a restaurant...)" in pair(tables, "A-00001", "A-00002").reasons
 
 
 def test_leads_that_carry_only_an_organisation_are_matched_as_organisations():
