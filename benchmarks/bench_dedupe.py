@@ -9,7 +9,7 @@ exact email, exact phone, exact name. Times: `find_pairs` alone, and the whole `
 merges, links, review, change set) in wall and CPU seconds (the CPU time tells a slow machine from a busy
 one). Peak memory is the job's, measured under tracemalloc in a third run. See benchmarks/README.md.
 Usage: python benchmarks/bench_dedupe.py [--sizes 10000 100000] [--unseen 8000] [--orgs CSV ...] [--no-febrl]
-       [--show-missed N]
+       [--unseen-hard] [--show-missed N]
 """
 from __future__ import annotations
 
@@ -416,6 +416,8 @@ def main() -> None:
     ap.add_argument("--unseen", type=int, nargs="*", default=[8_000],
                     help="sizes of the independent lead list (benchmarks/unseen_leads.py)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--unseen-hard", action="store_true",
+                    help="the unseen list with 3x namesakes and relatives, most people on the switchboard, larger firms")
     ap.add_argument("--no-febrl", action="store_true")
     ap.add_argument("--orgs", nargs="*", default=[],
                     help="organisation lists: csv_example_input_with_true_ids.csv, restaurant.csv (see README)")
@@ -426,10 +428,11 @@ def main() -> None:
         tables, truth, hard, source = sample_data(n, args.seed)
         evaluate(f"{source} {n // 1000}k", tables, truth, hard, rows, show_missed=args.show_missed)
     for n in args.unseen:
-        from unseen_leads import generate as unseen
+        from unseen_leads import HARD, generate as unseen
 
-        df, truth, hard = unseen(n, seed=args.seed + 4)
-        evaluate(f"unseen leads {n // 1000}k", tables_from(df), truth, hard, rows, show_missed=args.show_missed)
+        df, truth, hard = unseen(n, seed=args.seed + 4, **(HARD if args.unseen_hard else {}))
+        label = f"unseen leads {n // 1000}k" + (" (hard)" if args.unseen_hard else "")
+        evaluate(label, tables_from(df), truth, hard, rows, show_missed=args.show_missed)
     for path in args.orgs:
         for table in ("accounts", "leads"):
             label, tables, truth = organisations(path, table)

@@ -128,7 +128,13 @@ def _local(pattern: str, first: str, last: str) -> str:
             "first": f, "last.first": f"{l}.{f}"}[pattern]
 
 
-def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13) -> tuple[pd.DataFrame, set, set]:
+# A harder list than the default, for robustness checks (bench_dedupe.py --unseen-hard): namesakes and
+# relatives three times as often, most people on the switchboard, larger firms.
+HARD = dict(namesakes=0.10, relatives=0.12, switchboard=0.7, largest=150.0)
+
+
+def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13, namesakes: float = 0.03, relatives: float = 0.04,
+             switchboard: float = 0.45, largest: float = 60.0) -> tuple[pd.DataFrame, set, set]:
     rng = random.Random(seed)
     names = {c: (FIRST[c].split(), LAST[c].split()) for c in COUNTRIES}
     countries = list(COUNTRIES)
@@ -148,7 +154,7 @@ def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13) -> tuple[pd.
         companies.append(dict(name=base, form=rng.choice(CO_FORM[country]), domain=domain, country=country, city=city,
                               board=_number(rng, country, area, length), area=area, length=length,
                               pattern=rng.choice(("first.last", "first.last", "flast", "first_last", "firstl", "last.first")),
-                              size=min(rng.paretovariate(1.2), 60.0)))
+                              size=min(rng.paretovariate(1.2), largest)))
     # names are drawn so that namesakes happen, as in a real list: small pools, many people
     sizes = [c["size"] for c in companies]
     people: list[dict] = []
@@ -163,7 +169,7 @@ def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13) -> tuple[pd.
         co = companies[ci]
         country = co["country"]
         firsts, lasts = names[country]
-        family = by_company.get(ci) and rng.random() < 0.04  # a relative at the family firm: same last name
+        family = by_company.get(ci) and rng.random() < relatives  # a relative at the family firm: same last name
         if family:
             last = people[rng.choice(by_company[ci])]["last_name"]
         else:
@@ -171,7 +177,7 @@ def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13) -> tuple[pd.
         first = rng.choice(firsts)
         if (first, last, ci) in taken:  # two people of one name at one firm are rare: draw again
             continue
-        if rng.random() < 0.03 and by_name_city:  # a namesake in the same city, at another company
+        if rng.random() < namesakes and by_name_city:  # a namesake in the same city, at another company
             key = rng.choice(name_keys)
             src = people[by_name_city[key][0]]
             if src["country"] == country and (src["first_name"], src["last_name"], ci) not in taken:
@@ -185,9 +191,9 @@ def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13) -> tuple[pd.
             email = f"{local}{suffix}@{co['domain']}"
         mailboxes.add(email)
         r = rng.random()
-        if r < 0.45:
+        if r < switchboard:
             phone = _write(rng, country, co["board"])  # the switchboard
-        elif r < 0.8:
+        elif r < switchboard + 0.35 * (1 - switchboard) / 0.55:
             phone = _write(rng, country, _number(rng, country, co["area"], co["length"]))  # a direct line
         elif MOBILE[country]:
             phone = _write(rng, country, _number(rng, country, *MOBILE[country]))

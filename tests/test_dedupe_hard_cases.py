@@ -278,3 +278,59 @@ def test_leads_that_carry_only_an_organisation_are_matched_as_organisations():
     ])
     assert outcome(tables, "L-00001", "L-00002") == "merge"
     assert outcome(tables, "L-00002", "L-00003") != "merge"
+
+
+# ---------------------------------------------------------------------------------------------
+# A list of businesses pasted into Leads: no person's name, no address column
+
+
+def test_a_business_pasted_twice_into_leads_is_merged_and_the_run_says_why():
+    tables = workbook(leads=[
+        lead("L-00001", "", "", "", "404/237-2663", "Bone's", "Atlanta", "United States"),
+        lead("L-00002", "", "", "", "404-237-2663", "Bone's Restaurant", "Atlanta", "United States"),
+        lead("L-00003", "", "", "", "404-874-7600", "Ciboulette Restaurant", "Atlanta", "United States"),
+    ])
+    result = dedupe(tables, now=NOW)
+    assert {(a.record_id, a.info["merged_into"]) for a in result.changes.archives} == {("L-00002", "L-00001")}
+    said = next(f.message for f in result.findings if f.type == "duplicate-merged")
+    assert "name: one contains the other" in said and "phone: same" in said
+
+
+def test_a_city_written_in_a_business_name_does_not_make_another_business():
+    tables = workbook(leads=[
+        lead("L-00001", "", "", "", "310/652-4025", "Spago", "Los Angeles", "United States"),
+        lead("L-00002", "", "", "", "310-652-4025", "Spago (Los Angeles)", "W. Hollywood", "United States"),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") == "merge"
+    assert "name: same" in pair(tables, "L-00001", "L-00002").reasons
+
+
+def test_a_chain_central_number_in_three_cities_is_not_one_business():
+    tables = workbook(leads=[
+        lead("L-00001", "", "", "", "+1 800 555 0142", "Pizza Roma", "Portland", "United States"),
+        lead("L-00002", "", "", "", "+1 800 555 0142", "Pizza Roma", "Phoenix", "United States"),
+        lead("L-00003", "", "", "", "+1 800 555 0142", "Pizza Roma", "Raleigh", "United States"),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") != "merge"
+
+
+def test_colleagues_on_one_switchboard_stay_apart_beside_their_company_pasted_as_a_lead():
+    tables = workbook(leads=[
+        lead("L-00001", "Alistair", "Macleod", "alistair.macleod@juniperlogistics.co.uk", BOARD, **GLASGOW),
+        lead("L-00002", "Fiona", "Pritchard", "fiona.pritchard@juniperlogistics.co.uk", BOARD, **GLASGOW),
+        lead("L-00003", "", "", "", BOARD, **GLASGOW),  # the firm itself, from a list of companies
+    ])
+    result = dedupe(tables, now=NOW)
+    assert not result.changes.archives
+    assert outcome(tables, "L-00001", "L-00002") == "apart"
+    assert outcome(tables, "L-00001", "L-00003") == "apart"
+
+
+def test_a_street_address_with_its_direction_or_mall_after_the_street_type_is_one_address():
+    tables = workbook(accounts=[
+        account("A-00001", "Abruzzi", "2355 Peachtree Rd.  Peachtree Battle Shopping Center", "404/261-8186",
+                city="Atlanta"),
+        account("A-00002", "Abruzzi", "2355 Peachtree Rd. NE", "404-261-8186", city="Atlanta"),
+    ])
+    assert outcome(tables, "A-00001", "A-00002") == "merge"
+    assert "address: same" in pair(tables, "A-00001", "A-00002").reasons
