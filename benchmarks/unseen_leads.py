@@ -218,6 +218,7 @@ def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13, namesakes: f
 
     rows = [dict(p) for p in people]
     truth: set = set()
+    private: dict[str, int] = {}  # private mailbox -> the person it is
     kinds = ["truncated_first", "initial_first", "nick", "typo_first", "double_last", "swap_last", "local_typo",
              "private_mail", "phone_format", "drop_phone", "drop_email", "case", "ascii", "company_form",
              "drop_city", "swap_names", "drop_company"]
@@ -247,7 +248,10 @@ def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13, namesakes: f
             elif change == "private_mail":
                 f, l = ascii_fold(first).lower(), ascii_fold(last).lower()
                 local = rng.choice((f"{f}.{l}", f"{f}{l}", f"{f[0]}{l}{rng.randint(1, 99)}", f"{l}.{f}{rng.randint(60, 99)}"))
-                d["email"] = f"{local}@{rng.choice(FREE)}"
+                email = f"{local}@{rng.choice(FREE)}"
+                while private.setdefault(email, k) != k:  # one mailbox is one person's, namesakes' too
+                    email = email.replace("@", f"{rng.randint(1, 9)}@")
+                d["email"] = email
             elif change == "phone_format" and d.get("phone"):
                 digits = "".join(ch for ch in d["phone"] if ch.isdigit())
                 code, trunk, _ = COUNTRIES[d["country"]]

@@ -334,3 +334,15 @@ def test_a_street_address_with_its_direction_or_mall_after_the_street_type_is_on
     ])
     assert outcome(tables, "A-00001", "A-00002") == "merge"
     assert "address: same" in pair(tables, "A-00001", "A-00002").reasons
+
+
+def test_relatives_whose_mailboxes_differ_by_two_letters_in_the_first_name_are_not_merged():
+    firm = dict(company="Hollybrook Printing AG", city="Hannover", country="Germany")
+    tables = workbook(leads=[
+        lead("L-00001", "Karin", "Jablonski", "karin.jablonski@hollybrookprinting.de", "015278113733", **firm),
+        lead("L-00002", "Jablonski", "Kai", "kai.jablonski@hollybrookprinting.de", "05116 246 713", **firm),
+        lead("L-00003", "M", "Merriweather", "megan_merriweather@hollybrookprinting.de", **firm),
+        lead("L-00004", "Morgan", "Merriweather", "morgan_merriweather@hollybrookprinting.de", **firm),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") != "merge"
+    assert outcome(tables, "L-00003", "L-00004") != "merge"
