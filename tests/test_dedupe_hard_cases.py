@@ -346,3 +346,21 @@ def test_relatives_whose_mailboxes_differ_by_two_letters_in_the_first_name_are_n
     ])
     assert outcome(tables, "L-00001", "L-00002") != "merge"
     assert outcome(tables, "L-00003", "L-00004") != "merge"
+
+
+def test_two_sites_of_one_organisation_are_not_merged_through_its_short_name():
+    chicago = dict(city="Chicago", country="United States")
+    tables = workbook(leads=[
+        lead("L-00001", "", "", "", "348-5528", "Mary Crane League", **chicago),
+        lead("L-00002", "", "", "", "348-5528", "Mary Crane League - Mary Crane West", **chicago),
+        lead("L-00003", "", "", "", "348-5528", "Mary Crane League - Mary Crane North", **chicago),
+        lead("L-00004", "", "", "", "534-8580", "Ferguson CPC", **chicago),
+    ])
+    result = dedupe(tables, now=NOW)
+    groups: dict[str, set[str]] = {}
+    for a in result.changes.archives:
+        groups.setdefault(a.info["merged_into"], {a.info["merged_into"]}).add(a.record_id)
+    assert len(groups) == 1  # the league merged with one of its sites ...
+    assert not any({"L-00002", "L-00003"} <= g for g in groups.values())  # ... never both sites together
+    asked = [r.values["reason"] for r in result.changes.appends if r.table == "dedupe_decisions"]
+    assert any("name: one contains the other" in reason for reason in asked)  # the other is asked about

@@ -809,9 +809,72 @@ def _org_pairs(r: pd.DataFrame, s: MatchSettings, floor: float) -> list[MatchPai
         keep = (parent[i] != rid[j]) & (parent[j] != rid[i])
         i, j = i[keep], j[keep]
     scores, v = O.score_orgs(r, i, j, idf, s.evidence, floor)
+    scores = _no_chains(r, i, j, scores, idf, s)
     ta, ids = r["table"].to_numpy(object), r["rid"].to_numpy(object)
     return [MatchPair(ta[i[k]], ids[i[k]], ta[j[k]], ids[j[k]], round(float(scores[k]), 4), O.reasons(v, k))
             for k in np.flatnonzero(scores >= floor)]
+
+
+_CHAIN_CHECKED = 200  # records in one group of merges, at most, whose pairs are all compared
+
+
+def _no_chains(r: pd.DataFrame, i: np.ndarray, j: np.ndarray, scores: np.ndarray, idf: dict[str, float],
+               s: MatchSettings) -> np.ndarray:
+    """Scores with the merges that would chain two organisations apart into one group lowered to a question.
+
+    'Mary Crane' is inside 'Mary Crane West' and 'Mary Crane North', all on the league's one number:
+    merged pair by pair, the two sites would end in one group. A merge never joins two groups holding
+    two records that, compared on their own, would be kept apart; that pair is asked about instead.
+    """
+    sure = np.flatnonzero(scores >= s.auto)
+    if len(sure) < 2:
+        return scores
+    sure = sure[np.argsort(-scores[sure], kind="stable")]
+    # the groups plain merging would make; only those of three or more can chain
+    parent = np.arange(len(r))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for k in sure:
+        a, b = find(i[k]), find(j[k])
+        if a != b:
+            parent[b] = a
+    roots = np.array([find(x) for x in range(len(r))])
+    size = np.bincount(roots, minlength=len(r))
+    chained = np.flatnonzero((size[roots] >= 3) & (size[roots] <= _CHAIN_CHECKED))
+    if not len(chained):
+        return scores
+    # every pair within those groups, scored once
+    members: dict[int, list[int]] = {}
+    for x in chained:
+        members.setdefault(int(roots[x]), []).append(int(x))
+    ci = np.array([a for m in members.values() for n, a in enumerate(m) for _ in m[n + 1:]], dtype=np.int64)
+    cj = np.array([b for m in members.values() for n, _ in enumerate(m) for b in m[n + 1:]], dtype=np.int64)
+    within, wv = O.score_orgs(r, ci, cj, idf, s.evidence, 0.0)
+    # apart: not asked about on their own, and each name with words of its own (two sites, two firms)
+    other = ~np.isin(wv["name"], ("same", "contained", "similar", "")) & (wv["address"] != "same")
+    apart = {(int(a), int(b)) for a, b, w, o in zip(ci, cj, within, other) if w < s.review and o}
+    if not apart:
+        return scores
+    out = scores.copy()
+    parent = np.arange(len(r))
+    group: dict[int, list[int]] = {}
+    for k in sure:
+        a, b = find(i[k]), find(j[k])
+        if a == b:
+            continue
+        ga, gb = group.get(a, [a]), group.get(b, [b])
+        if any((min(x, y), max(x, y)) in apart for x in ga for y in gb):
+            out[k] = min(out[k], 0.9)  # asked, not merged
+            continue
+        parent[b] = a
+        group[a] = ga + gb
+        group.pop(b, None)
+    return out
 
 
 def _lead_account_pairs(leads: pd.DataFrame, acc: pd.DataFrame, s: MatchSettings, floor: float) -> list[MatchPair]:
