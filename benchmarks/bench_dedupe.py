@@ -9,7 +9,7 @@ exact email, exact phone, exact name. Times: `find_pairs` alone, and the whole `
 merges, links, review, change set) in wall and CPU seconds (the CPU time tells a slow machine from a busy
 one). Peak memory is the job's, measured under tracemalloc in a third run. See benchmarks/README.md.
 Usage: python benchmarks/bench_dedupe.py [--sizes 10000 100000] [--unseen 8000] [--orgs CSV ...] [--no-febrl]
-       [--unseen-hard] [--show-missed N]
+       [--unseen-hard] [--unseen-other] [--show-missed N]
 """
 from __future__ import annotations
 
@@ -418,6 +418,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--unseen-hard", action="store_true",
                     help="the unseen list with 3x namesakes and relatives, most people on the switchboard, larger firms")
+    ap.add_argument("--unseen-other", action="store_true",
+                    help="the unseen list in France, the Netherlands, Spain and the United Kingdom (other numbers and names)")
     ap.add_argument("--no-febrl", action="store_true")
     ap.add_argument("--orgs", nargs="*", default=[],
                     help="organisation lists: csv_example_input_with_true_ids.csv, restaurant.csv (see README)")
@@ -428,10 +430,12 @@ def main() -> None:
         tables, truth, hard, source = sample_data(n, args.seed)
         evaluate(f"{source} {n // 1000}k", tables, truth, hard, rows, show_missed=args.show_missed)
     for n in args.unseen:
-        from unseen_leads import HARD, generate as unseen
+        from unseen_leads import HARD, OTHER_COUNTRIES, generate as unseen
 
-        df, truth, hard = unseen(n, seed=args.seed + 4, **(HARD if args.unseen_hard else {}))
-        label = f"unseen leads {n // 1000}k" + (" (hard)" if args.unseen_hard else "")
+        variant = dict(HARD if args.unseen_hard else {}, **({"countries": OTHER_COUNTRIES} if args.unseen_other else {}))
+        df, truth, hard = unseen(n, seed=args.seed + 4, **variant)
+        label = (f"unseen leads {n // 1000}k" + (" hard" if args.unseen_hard else "")
+                 + (" FR/NL/ES/UK" if args.unseen_other else ""))
         evaluate(label, tables_from(df), truth, hard, rows, show_missed=args.show_missed)
     for path in args.orgs:
         for table in ("accounts", "leads"):

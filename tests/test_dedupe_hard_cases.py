@@ -364,3 +364,23 @@ def test_two_sites_of_one_organisation_are_not_merged_through_its_short_name():
     assert not any({"L-00002", "L-00003"} <= g for g in groups.values())  # ... never both sites together
     asked = [r.values["reason"] for r in result.changes.appends if r.table == "dedupe_decisions"]
     assert any("name: one contains the other" in reason for reason in asked)  # the other is asked about
+
+
+def test_one_of_two_last_names_on_the_switchboard_is_asked_not_merged():
+    firm = dict(company="Driftwood Consulting SL", city="Valencia", country="Spain")
+    tables = workbook(leads=[
+        lead("L-00001", "Carmen", "Romero Navarro", "", "969 493 549", **firm),
+        lead("L-00002", "Carmen", "Romero", "cromero@driftwoodconsulting.es", "+34 969 493 549", **firm),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") == "review"
+    assert ("name: same first name, last name cut short (an initial, or one of two names)"
+            in pair(tables, "L-00001", "L-00002").reasons)
+
+
+def test_mailboxes_differing_by_the_initials_of_two_last_names_are_two_people():
+    firm = dict(company="Wattle Media S.L.", city="Sevilla", country="Spain")
+    tables = workbook(leads=[
+        lead("L-00001", "Begoña", "García López", "begonag@wattlemedia.es", "958 096 428", **firm),
+        lead("L-00002", "Begoña", "López", "begonal@wattlemedia.es", "+34 954 225 457", **firm),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") != "merge"

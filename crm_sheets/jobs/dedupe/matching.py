@@ -405,7 +405,14 @@ def _names(P: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarra
     # similarity only where it can matter: the last names agree or nearly, for the first names
     l_close = l_same | _close(sla, slb, lla, llb, ~l_missing & ~l_same, 0.9, substring=True)
     # a last name given as its initial ('Karin V.'): as close as a typo, never the same
-    l_close |= ~l_missing & ~l_same & ((lla == 1) | (llb == 1)) & (P["IL"][i] == (P["I"][j] if swap else P["IL"][j]))
+    initial_last = ~l_missing & ~l_same & ((lla == 1) | (llb == 1)) & (P["IL"][i] == (P["I"][j] if swap else P["IL"][j]))
+    l_close |= initial_last
+    # a last name cut short: an initial, or one of two names ('Romero' / 'Romero Navarro', 'Berg' /
+    # 'van den Berg'): a relative at the family firm may have the other one
+    short_last = initial_last.copy()
+    part = np.flatnonzero(~l_missing & ~l_same & l_close & ~initial_last & (np.minimum(lla, llb) < np.maximum(lla, llb)))
+    if len(part):
+        short_last[part] = [_word_part(x, y) for x, y in zip(sla[part], slb[part])]
     f_close = _close(sfa, sfb, lfa, lfb, ~f_missing & ~f_same & (l_close | l_missing), 0.88)
     # a first name cut short ('Ste', 'Bro') or an initial ('L.'): the start of the other one
     short = ~f_missing & ~f_same & (l_close | l_missing) & (np.minimum(lfa, lfb) <= 4)
@@ -425,7 +432,13 @@ def _names(P: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarra
     w[l_missing & ~f_missing & f_same] = 0.5
     w[l_missing & f_missing] = 0.0
     conflict = ~f_missing & ~f_same & ~f_close
-    return w, conflict, ~f_missing & ~f_same & f_close & ~trunc, trunc
+    return w, conflict, ~f_missing & ~f_same & f_close & ~trunc, trunc, short_last & (f_same | f_close)
+
+
+def _word_part(a: str, b: str) -> bool:
+    """Are the words of one name some of the other's (one of two last names)?"""
+    wa, wb = set(a.split()), set(b.split())
+    return wa != wb and (wa < wb or wb < wa)
 
 
 def _name_local(local: str, first: str, last: str) -> bool:
@@ -567,15 +580,16 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
                   & (P["F"][i] == P["F"][j]) & (P["L"][i] == P["L"][j]))
     todo = np.flatnonzero(-3.0 + support + best_email + best_name + np.where(maybe_thin, _THIN, 0.0) >= need)
     name_w, conflict, swapped = np.full(n, -4.0), np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
-    near_first, trunc = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    near_first, trunc, short_last = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     if len(todo):
         ti, tj = i[todo], j[todo]
-        w1, c1, n1, t1 = _names(P, ti, tj, swap=False)
-        w2, c2, n2, t2 = _names(P, ti, tj, swap=True)
+        w1, c1, n1, t1, s1 = _names(P, ti, tj, swap=False)
+        w2, c2, n2, t2, s2 = _names(P, ti, tj, swap=True)
         sw = (w2 > w1) & (P["F"][ti] >= 0) & (P["L"][ti] >= 0)
         name_w[todo], conflict[todo], swapped[todo] = np.where(sw, w2, w1), np.where(sw, c2, c1), sw
         near_first[todo], trunc[todo] = np.where(sw, n2, n1), np.where(sw, t2, t1)
-    v["name"], v["swapped"], v["trunc"] = name_w, swapped, trunc
+        short_last[todo] = np.where(sw, s2, s1)
+    v["name"], v["swapped"], v["trunc"], v["short_last"] = name_w, swapped, trunc, short_last
 
     # A typo in the address counts when the names agree or nearly, and the two addresses do not differ
     # just as the names do: carla.m@ and carlos.m@ are two colleagues, nicohlas.k@ and nicholas.k@ one person.
@@ -600,12 +614,13 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     # Nor are first names that are only nearly the same (Francesco and Francesca, Maria and Martina),
     # or one cut short or an initial (S. may be Stephen or his sister Sarah), when nothing personal
     # agrees: company, domain, switchboard and city are shared by every colleague, and first names
-    # one letter apart are common in one family or team. The person's own address (or one typo in
+    # one letter apart are common in one family or team; nor a last name cut short ('Romero' for 'Romero
+    # Navarro', 'M.'), which a relative at the family firm may have. The person's own address (or one typo in
     # it) and mobile number are personal; a shared landline may be the switchboard.
     personal = (email_w >= 1.5) if "email" in evidence else np.zeros(n, dtype=bool)
     if "phone" in evidence:
         personal = personal | own_phone
-    ask = (near_first | trunc) & ~personal
+    ask = (near_first | trunc | short_last) & ~personal
     score = np.where(ask, np.minimum(score, 0.9), score)
     # what the two addresses are, for the explanation (EMAIL_KINDS): only for the pairs kept
     kind = np.zeros(n, dtype=np.int8)
@@ -640,11 +655,15 @@ def _typo_per_word(a: str, b: str) -> bool:
 
 
 def _names_explain(P: dict, a: int, b: int) -> bool:
-    """Do the two mailbox names differ only as the two persons' names do (francesco.b@ / francesca.b@)?"""
+    """Do the two mailbox names differ only as the two persons' names do (francesco.b@ / francesca.b@,
+    or by their initials: begonag@ / begonal@ for Begoña García López and Begoña López)?"""
     la, lb = P["local"][a], P["local"][b]
+    diff = [k for k, (x, y) in enumerate(zip(la, lb)) if x != y] if len(la) == len(lb) else []
     for x, y in ((P["first"][a], P["first"][b]), (P["last"][a], P["last"][b])):
         x, y = x.replace(" ", ""), y.replace(" ", "")
         if x and y and x != y and x in la and la.replace(x, y, 1) == lb:
+            return True
+        if x and y and x[0] != y[0] and len(diff) == 1 and {la[diff[0]], lb[diff[0]]} == {x[0], y[0]}:
             return True
     return False
 
@@ -713,6 +732,9 @@ def _reasons(v: dict[str, np.ndarray], k: int, evidence: frozenset[str]) -> tupl
         if name == "name" and "trunc" in v and v["trunc"][k] and float(v[name][k]) in (2.0, 1.0):
             word = ("name: same last name" if float(v[name][k]) == 2.0 else "name: last name nearly the same") + \
                 ", first name cut short or an initial"
+        elif name == "name" and "short_last" in v and v["short_last"][k] and float(v[name][k]) in (2.0, 1.0):
+            word = ("name: same first name" if float(v[name][k]) == 2.0 else "name: first name nearly the same") + \
+                ", last name cut short (an initial, or one of two names)"
         if word:
             if name == "name" and v.get("swapped") is not None and v["swapped"][k]:
                 word += " (first and last swapped)"

@@ -33,7 +33,7 @@ OUTLETS = frozenset("cafe restaurant dining bar lounge grill grille bistro brass
 W_ADDRESS = {"same": 3.5, "near": 2.5, "other number": -1.5, "different": -1.5}
 W_PHONE = {"same": 3.0, "same local": 2.5, "different": -0.5}
 W_SITE = {"same": 3.0, "different": -2.0}
-NO_ADDRESS = 0.8
+NO_ADDRESS = 1.0
 W_CITY = {"same": 0.3, "different": -1.0, "other country": -3.0}
 WORDS = {
     "name": {"same": "name: same", "similar": "name: nearly the same", "contained": "name: one contains the other",
