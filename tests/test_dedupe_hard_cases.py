@@ -384,3 +384,29 @@ def test_mailboxes_differing_by_the_initials_of_two_last_names_are_two_people():
         lead("L-00002", "Begoña", "López", "begonal@wattlemedia.es", "+34 954 225 457", **firm),
     ])
     assert outcome(tables, "L-00001", "L-00002") != "merge"
+
+
+def test_first_and_last_swapped_with_the_first_name_cut_short_is_asked():
+    firm = dict(company="Moorland Dental PLC", city="Cardiff", country="United Kingdom")
+    tables = workbook(leads=[
+        lead("L-00001", "QUAYLE", "SIOBHAN", "Siobhan.quayle@moorlanddental.co.uk", "02982 833 739", **firm),
+        lead("L-00002", "Sio", "Quayle", "", "02982 833 739", **firm),
+        lead("L-00003", "Gareth", "Pritchard", "gareth.pritchard@moorlanddental.co.uk", "02982 833 739", **firm),
+    ])
+    assert outcome(tables, "L-00001", "L-00002") == "review"
+
+
+def test_an_internet_provider_no_list_names_is_a_private_mailbox():
+    # telefonica.net is given by people of three firms, none of which it names: nobody's company
+    others = [lead(f"L-0001{k}", first, "Ortega", f"{first.lower()}.ortega@telefonica.net", company=firm, city="Madrid",
+                   country="Spain")
+              for k, (first, firm) in enumerate((("Diego", "Lantern SL"), ("Nuria", "Orchard SL"), ("Jaume", "Zephyr SA")))]
+    tables = workbook(leads=[
+        lead("L-00001", "Femke", "van den Berg", "femke.vandenberg@moorland.nl", "0405 177 079", "Moorland B.V.",
+             "Eindhoven", "Netherlands"),
+        lead("L-00002", "Femke", "van den Berg", "vandenberg.femke73@telefonica.net", "0405 177 079", "Moorland B.V.",
+             "Eindhoven", "Netherlands"),
+    ] + others)
+    p = pair(tables, "L-00001", "L-00002")
+    assert "email: two mailboxes in the person's name (private and work)" in p.reasons
+    assert outcome(tables, "L-00001", "L-00002") == "merge"

@@ -136,6 +136,12 @@ def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFra
     phones = _phones(_col(df, "phone"), regions, region)
     mobiles = _phones(_col(df, "mobile"), regions, region)
     edomain = [e[1] for e in emails]
+    company_keys = _each(lambda v: K.company_key(v) if v else "", company)
+    shared = _shared_domains(edomain, company_keys)
+    if shared:  # an internet provider's mailboxes are private ones, though no list names it
+        edomain_own = ["" if d in shared else d for d in edomain]
+    else:
+        edomain_own = edomain
     return pd.DataFrame({
         "rid": df.index.astype(str).tolist(),
         "table": table,
@@ -149,11 +155,28 @@ def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFra
         "edomain": edomain,
         "phone1": phones,
         "phone2": mobiles,
-        "company": _each(lambda v: K.company_key(v) if v else "", company),
-        "cdomain": _each(lambda dw: K.company_domain(*dw.split("\t", 1)), [f"{d}\t{w}" for d, w in zip(edomain, website)]),
+        "company": company_keys,
+        "cdomain": _each(lambda dw: K.company_domain(*dw.split("\t", 1)), [f"{d}\t{w}" for d, w in zip(edomain_own, website)]),
+        "efree": [d in shared or d in K.FREE_DOMAINS for d in edomain],
         "city": _each(K.fold_city, _col(df, "city")),
         "country": _each(K.name_key, _col(df, "country")),
     })
+
+
+def _shared_domains(domains: list[str], companies: list[str]) -> set[str]:
+    """Email domains of this list that are nobody's company: given by people of three or more companies,
+    none of which it names (an internet provider's, 'telefonica.net', missing from FREE_DOMAINS)."""
+    seen: dict[str, set[str]] = {}
+    for d, c in zip(domains, companies):
+        if d and c and d not in K.FREE_DOMAINS:
+            seen.setdefault(d, set()).add(c)
+    out = set()
+    for d, cs in seen.items():
+        if len(cs) >= 3:
+            label = d.split(".")[0][:4]
+            if not any(label in c.replace(" ", "") for c in cs):
+                out.add(d)
+    return out
 
 
 def account_records(tables: Tables, region: str = "US") -> pd.DataFrame:
@@ -410,9 +433,15 @@ def _names(P: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarra
     # a last name cut short: an initial, or one of two names ('Romero' / 'Romero Navarro', 'Berg' /
     # 'van den Berg'): a relative at the family firm may have the other one
     short_last = initial_last.copy()
+    # cut short ('Sio' for 'Siobhan': a first name cut short, typed in the last name's place)
+    pre = np.flatnonzero(f_same & ~l_missing & ~l_close & (np.minimum(lla, llb) >= 3))
+    if len(pre):
+        cut = np.array([x.startswith(y) or y.startswith(x) for x, y in zip(sla[pre], slb[pre])], dtype=bool)
+        l_close[pre[cut]] = True
+        short_last[pre[cut]] = True
     part = np.flatnonzero(~l_missing & ~l_same & l_close & ~initial_last & (np.minimum(lla, llb) < np.maximum(lla, llb)))
     if len(part):
-        short_last[part] = [_word_part(x, y) for x, y in zip(sla[part], slb[part])]
+        short_last[part] |= np.array([_word_part(x, y) for x, y in zip(sla[part], slb[part])], dtype=bool)
     f_close = _close(sfa, sfb, lfa, lfb, ~f_missing & ~f_same & (l_close | l_missing), 0.88)
     # a first name cut short ('Ste', 'Bro') or an initial ('L.'): the start of the other one
     short = ~f_missing & ~f_same & (l_close | l_missing) & (np.minimum(lfa, lfb) <= 4)
@@ -439,6 +468,17 @@ def _word_part(a: str, b: str) -> bool:
     """Are the words of one name some of the other's (one of two last names)?"""
     wa, wb = set(a.split()), set(b.split())
     return wa != wb and (wa < wb or wb < wa)
+
+
+def _one_person(P: dict, a: int, b: int) -> bool:
+    """Could records a and b name one person: the same last name and a first name equal or cut short
+    (either way round)?"""
+    fa, la, fb, lb = P["first"][a], P["last"][a], P["first"][b], P["last"][b]
+
+    def fits(x: str, y: str) -> bool:
+        return bool(x) and bool(y) and (x.startswith(y) or y.startswith(x))
+
+    return bool(la) and ((la == lb and fits(fa, fb)) or (la == fb and fits(fa, lb)))
 
 
 def _name_local(local: str, first: str, last: str) -> bool:
@@ -472,7 +512,7 @@ def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
     P["longlocal"] = P["lenLO"] >= 4
     P["namelocal"] = np.fromiter((_name_local(lo, fi, ln) for lo, fi, ln in zip(local, first, last)),
                                  dtype=bool, count=len(local))
-    P["free"] = _flags(edomain, lambda x: x in K.FREE_DOMAINS)
+    P["free"] = r["efree"].to_numpy(bool) if "efree" in r.columns else _flags(edomain, lambda x: x in K.FREE_DOMAINS)
     P["phone1"], P["phone2"] = r["phone1"].to_numpy(object), r["phone2"].to_numpy(object)
     P["P1"], P["P2"] = _codes(P["phone1"], P["phone2"])
     # A number is one person's when it is a mobile, or (where the plan does not say) when no more than
@@ -484,6 +524,18 @@ def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
         shared = count >= 2  # only a number two records give can make a pair
         mobile = [K.is_mobile(x) for x in numbers[codes >= 0][at[shared]]]
         personal[code[shared]] = [m is True or (m is None and c <= 2) for m, c in zip(mobile, count[shared])]
+        # or a line (not a mobile) given by three or four records that all look like one person: one
+        # person's direct line on each copy of the person; a switchboard is given by colleagues of other
+        # names, and two relatives (Kai and Karin Jablonski) are two names. Two records alone cannot
+        # tell a direct line from a switchboard only they give (Stephen and S. Prescott).
+        few = set(code[(count >= 3) & (count <= 4) & ~personal[code]].tolist())
+        if few:
+            rows_of: dict[int, list[int]] = {}
+            n1 = len(P["P1"])
+            for k in np.flatnonzero(np.isin(codes, list(few))):
+                rows_of.setdefault(int(codes[k]), []).append(int(k % n1))
+            for c_, rows in rows_of.items():
+                personal[c_] = all(_one_person(P, x, y) for n, x in enumerate(rows) for y in rows[n + 1:])
     P["personal_code"] = personal
     P["company"] = r["company"].to_numpy(object)
     P["CO"], = _codes(P["company"])
