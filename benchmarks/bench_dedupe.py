@@ -59,13 +59,14 @@ def pair_set(pairs) -> set[frozenset]:
     return {frozenset(((p[0], p[1]), (p[2], p[3]))) for p in pairs}
 
 
-def tables_from(records: pd.DataFrame, table: str = "leads") -> Tables:
-    ts = SCHEMA.tables[table]
+def tables_from(records: pd.DataFrame, table: str = "leads", schema=None) -> Tables:
+    schema = schema or SCHEMA
+    ts = schema.tables[table]
     df = empty_frame(ts, list(records.index))
     for c in records.columns:
         if c in df.columns:
             df[c] = records[c].astype(object).where(records[c].notna(), None)
-    return Tables(SCHEMA, {table: Table(ts, df, sheet=ts.sheet_name())})
+    return Tables(schema, {table: Table(ts, df, sheet=ts.sheet_name())})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -371,10 +372,11 @@ def febrl(rows: list[Row]) -> None:
 # Organisation lists with true clusters (public record-linkage benchmarks; not shipped, see README)
 
 
-def organisations(path: str, table: str) -> tuple[str, Tables, set]:
+def organisations(path: str, table: str, address_field: bool = False) -> tuple[str, Tables, set]:
     """An organisation list as Accounts (name, address, phone, website, city) or as Leads that carry only
-    the organisation (company, phone, website, city): a CSV with a true cluster column, or the restaurant
-    list with its gold pairs file beside it."""
+    the organisation (company, phone, website, city; with ``address_field`` also the address, in a custom
+    Address field a team adds to Leads): a CSV with a true cluster column, or the restaurant list with its
+    gold pairs file beside it."""
     import csv
     import os
 
@@ -399,15 +401,24 @@ def organisations(path: str, table: str) -> tuple[str, Tables, set]:
         links = {frozenset((a, b)) for g in groups.values() for i, a in enumerate(g) for b in list(g)[i + 1:]}
         label = "chicago sites"
     recs = recs.replace("", None)
+    schema = None
     if table == "leads":
-        recs = recs.rename(columns={"name": "company"}).drop(columns=["address"])
+        recs = recs.rename(columns={"name": "company"})
+        if address_field:
+            from crm_sheets.model.schema import parse_field
+
+            schema = SCHEMA.with_custom_fields([("leads", parse_field({"name": "address", "type": "text"}, "leads",
+                                                                      custom=True))])
+        else:
+            recs = recs.drop(columns=["address"])
         recs["status"] = "new"
         recs.index = [f"L-{k:06d}" for k in range(1, len(recs) + 1)]
     else:
         recs.index = [f"A-{k:05d}" for k in range(1, len(recs) + 1)]
     ids = dict(zip(raw.index, recs.index))
     truth = {frozenset(((table, ids[a]), (table, ids[b]))) for a, b in (tuple(x) for x in links)}
-    return f"{label} as {table}", tables_from(recs, table), truth
+    suffix = " (+ Address)" if address_field and table == "leads" else ""
+    return f"{label} as {table}{suffix}", tables_from(recs, table, schema), truth
 
 
 def main() -> None:
@@ -438,8 +449,8 @@ def main() -> None:
                  + (" FR/NL/ES/UK" if args.unseen_other else ""))
         evaluate(label, tables_from(df), truth, hard, rows, show_missed=args.show_missed)
     for path in args.orgs:
-        for table in ("accounts", "leads"):
-            label, tables, truth = organisations(path, table)
+        for table, address in (("accounts", False), ("leads", False), ("leads", True)):
+            label, tables, truth = organisations(path, table, address)
             evaluate(label, tables, truth, set(), rows, table=table, show_missed=args.show_missed)
     if not args.no_febrl:
         febrl(rows)
