@@ -33,7 +33,7 @@ OUTLETS = frozenset("cafe restaurant dining bar lounge grill grille bistro brass
 W_ADDRESS = {"same": 3.5, "near": 2.5, "other number": -1.5, "different": -1.5}
 W_PHONE = {"same": 3.0, "same local": 2.5, "different": -0.5}
 W_SITE = {"same": 3.0, "different": -2.0}
-NO_ADDRESS = 1.0
+NO_ADDRESS = 1.0  # one name inside the other on one number, where no address can tell two sites apart
 W_CITY = {"same": 0.3, "different": -1.0, "other country": -3.0}
 WORDS = {
     "name": {"same": "name: same", "similar": "name: nearly the same", "contained": "name: one contains the other",
@@ -295,7 +295,8 @@ def score_orgs(r: pd.DataFrame, i: np.ndarray, j: np.ndarray, idf: dict[str, flo
     total += _weigh(v["name"], W_NAME)
     # Without an address (a list of companies pasted into Leads) the name and the number are all there
     # is: one name inside the other on one number is two strong fields agreeing.
-    total += np.where((v["address"] == "") & (v["name"] == "contained") & (v["phone"] == "same"), NO_ADDRESS, 0.0)
+    if "phone" in evidence:
+        total += np.where((v["address"] == "") & (v["name"] == "contained") & (v["phone"] == "same"), NO_ADDRESS, 0.0)
     # A number no third record gives is one place's: with the name agreeing, another city is the same
     # place named by its district ('w. hollywood' / 'los angeles'); a chain's central number is given by
     # its many branches.
