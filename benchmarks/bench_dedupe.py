@@ -9,7 +9,7 @@ exact email, exact phone, exact name. Times: `find_pairs` alone, and the whole `
 merges, links, review, change set) in wall and CPU seconds (the CPU time tells a slow machine from a busy
 one). Peak memory is the job's, measured under tracemalloc in a third run. See benchmarks/README.md.
 Usage: python benchmarks/bench_dedupe.py [--sizes 10000 100000] [--unseen 8000] [--orgs CSV ...] [--no-febrl]
-       [--show-missed N]
+       [--unseen-hard] [--unseen-other] [--show-missed N]
 """
 from __future__ import annotations
 
@@ -59,13 +59,14 @@ def pair_set(pairs) -> set[frozenset]:
     return {frozenset(((p[0], p[1]), (p[2], p[3]))) for p in pairs}
 
 
-def tables_from(records: pd.DataFrame, table: str = "leads") -> Tables:
-    ts = SCHEMA.tables[table]
+def tables_from(records: pd.DataFrame, table: str = "leads", schema=None) -> Tables:
+    schema = schema or SCHEMA
+    ts = schema.tables[table]
     df = empty_frame(ts, list(records.index))
     for c in records.columns:
         if c in df.columns:
             df[c] = records[c].astype(object).where(records[c].notna(), None)
-    return Tables(SCHEMA, {table: Table(ts, df, sheet=ts.sheet_name())})
+    return Tables(schema, {table: Table(ts, df, sheet=ts.sheet_name())})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,7 +298,10 @@ def evaluate(name: str, tables: Tables, truth: set, hard: set, rows: list[Row], 
               f"{len(auto & hard)} merged")
     if show_missed:
         _show(name, tables, table, closure - found, "missed", show_missed)
-        _show(name, tables, table, found - closure, "wrongly found", show_missed, {p.key: p for p in people})
+        explained = {p.key: p for p in people}
+        _show(name, tables, table, found - closure, "wrongly found", show_missed, explained)
+        _show(name, tables, table, (found - auto) & closure, "true, only asked about (not merged)", show_missed,
+              explained)
 
 
 def _show(name, tables, table, pairs, what, limit, explained=None) -> None:
@@ -368,10 +372,11 @@ def febrl(rows: list[Row]) -> None:
 # Organisation lists with true clusters (public record-linkage benchmarks; not shipped, see README)
 
 
-def organisations(path: str, table: str) -> tuple[str, Tables, set]:
+def organisations(path: str, table: str, address_field: bool = False) -> tuple[str, Tables, set]:
     """An organisation list as Accounts (name, address, phone, website, city) or as Leads that carry only
-    the organisation (company, phone, website, city): a CSV with a true cluster column, or the restaurant
-    list with its gold pairs file beside it."""
+    the organisation (company, phone, website, city; with ``address_field`` also the address, in a custom
+    Address field a team adds to Leads): a CSV with a true cluster column, or the restaurant list with its
+    gold pairs file beside it."""
     import csv
     import os
 
@@ -396,15 +401,24 @@ def organisations(path: str, table: str) -> tuple[str, Tables, set]:
         links = {frozenset((a, b)) for g in groups.values() for i, a in enumerate(g) for b in list(g)[i + 1:]}
         label = "chicago sites"
     recs = recs.replace("", None)
+    schema = None
     if table == "leads":
-        recs = recs.rename(columns={"name": "company"}).drop(columns=["address"])
+        recs = recs.rename(columns={"name": "company"})
+        if address_field:
+            from crm_sheets.model.schema import parse_field
+
+            schema = SCHEMA.with_custom_fields([("leads", parse_field({"name": "address", "type": "text"}, "leads",
+                                                                      custom=True))])
+        else:
+            recs = recs.drop(columns=["address"])
         recs["status"] = "new"
         recs.index = [f"L-{k:06d}" for k in range(1, len(recs) + 1)]
     else:
         recs.index = [f"A-{k:05d}" for k in range(1, len(recs) + 1)]
     ids = dict(zip(raw.index, recs.index))
     truth = {frozenset(((table, ids[a]), (table, ids[b]))) for a, b in (tuple(x) for x in links)}
-    return f"{label} as {table}", tables_from(recs, table), truth
+    suffix = " (+ Address)" if address_field and table == "leads" else ""
+    return f"{label} as {table}{suffix}", tables_from(recs, table, schema), truth
 
 
 def main() -> None:
@@ -413,6 +427,10 @@ def main() -> None:
     ap.add_argument("--unseen", type=int, nargs="*", default=[8_000],
                     help="sizes of the independent lead list (benchmarks/unseen_leads.py)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--unseen-hard", action="store_true",
+                    help="the unseen list with 3x namesakes and relatives, most people on the switchboard, larger firms")
+    ap.add_argument("--unseen-other", action="store_true",
+                    help="the unseen list in France, the Netherlands, Spain and the United Kingdom (other numbers and names)")
     ap.add_argument("--no-febrl", action="store_true")
     ap.add_argument("--orgs", nargs="*", default=[],
                     help="organisation lists: csv_example_input_with_true_ids.csv, restaurant.csv (see README)")
@@ -423,13 +441,16 @@ def main() -> None:
         tables, truth, hard, source = sample_data(n, args.seed)
         evaluate(f"{source} {n // 1000}k", tables, truth, hard, rows, show_missed=args.show_missed)
     for n in args.unseen:
-        from unseen_leads import generate as unseen
+        from unseen_leads import HARD, OTHER_COUNTRIES, generate as unseen
 
-        df, truth, hard = unseen(n, seed=args.seed + 4)
-        evaluate(f"unseen leads {n // 1000}k", tables_from(df), truth, hard, rows, show_missed=args.show_missed)
+        variant = dict(HARD if args.unseen_hard else {}, **({"countries": OTHER_COUNTRIES} if args.unseen_other else {}))
+        df, truth, hard = unseen(n, seed=args.seed + 4, **variant)
+        label = (f"unseen leads {n // 1000}k" + (" hard" if args.unseen_hard else "")
+                 + (" FR/NL/ES/UK" if args.unseen_other else ""))
+        evaluate(label, tables_from(df), truth, hard, rows, show_missed=args.show_missed)
     for path in args.orgs:
-        for table in ("accounts", "leads"):
-            label, tables, truth = organisations(path, table)
+        for table, address in (("accounts", False), ("leads", False), ("leads", True)):
+            label, tables, truth = organisations(path, table, address)
             evaluate(label, tables, truth, set(), rows, table=table, show_missed=args.show_missed)
     if not args.no_febrl:
         febrl(rows)

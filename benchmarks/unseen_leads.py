@@ -20,7 +20,10 @@ COUNTRIES = {  # name as written in the Country column, calling code, trunk pref
     "United Kingdom": ("44", "0", 0.25),
     "Germany": ("49", "0", 0.2),
     "Australia": ("61", "0", 0.2),
+    # other countries' numbers and names (--unseen-countries other): no trunk prefix in Spain
+    "France": ("33", "0", 0.35), "Netherlands": ("31", "0", 0.3), "Spain": ("34", "", 0.35),
 }
+OTHER_COUNTRIES = ("France", "Netherlands", "Spain", "United Kingdom")
 CITIES = {  # city -> landline area digits (national significant number starts with them), total length
     "United States": {"Portland": ("503", 10), "Phoenix": ("602", 10), "Nashville": ("615", 10),
                       "Minneapolis": ("612", 10), "Raleigh": ("919", 10), "Columbus": ("614", 10)},
@@ -30,8 +33,12 @@ CITIES = {  # city -> landline area digits (national significant number starts w
                 "Düsseldorf": ("211", 10), "Hannover": ("511", 10)},
     "Australia": {"Sydney": ("2", 9), "Melbourne": ("3", 9), "Brisbane": ("7", 9), "Perth": ("8", 9),
                   "Adelaide": ("8", 9)},
+    "France": {"Lyon": ("4", 9), "Lille": ("3", 9), "Nantes": ("2", 9), "Bordeaux": ("5", 9), "Saint-Étienne": ("4", 9)},
+    "Netherlands": {"Rotterdam": ("10", 9), "Utrecht": ("30", 9), "Eindhoven": ("40", 9), "Den Haag": ("70", 9)},
+    "Spain": {"Madrid": ("91", 9), "Barcelona": ("93", 9), "Valencia": ("96", 9), "Sevilla": ("95", 9)},
 }
-MOBILE = {"United States": None, "United Kingdom": ("7", 10), "Germany": ("15", 11), "Australia": ("4", 9)}
+MOBILE = {"United States": None, "United Kingdom": ("7", 10), "Germany": ("15", 11), "Australia": ("4", 9),
+          "France": ("6", 9), "Netherlands": ("6", 9), "Spain": ("6", 9)}
 FIRST = {
     "United States": "Brooke Stephen Lindsey Tyler Courtney Dustin Heather Travis Kayla Derek Whitney Brandon Amber "
                      "Cody Brittany Shane Kelsey Troy Megan Corey Chelsea Garrett Alyssa Wesley Jenna Colby Paige "
@@ -42,6 +49,12 @@ FIRST = {
                "Sabine Volker Dörte Henning Frauke Malte Wiebke Kai Imke Sönke Gesa Lutz Britta",
     "Australia": "Lachlan Matilda Angus Tahlia Hamish Jessika Riley Ebony Darcy Shannon Bailey Kirra Brodie Jaxon "
                  "Indi Kobe Skye Ashton Tegan Flynn Mackenzie Beau Jarrah Kaitlyn Cooper Brianna",
+    "France": "Amélie Baptiste Clémence Damien Estelle Florian Gaëlle Hervé Isabelle Jérôme Laetitia Mathieu "
+              "Nathalie Olivier Pascale Quentin Rémi Sandrine Thibault Valérie Yannick Cécile Benoît Solène",
+    "Netherlands": "Bram Daan Femke Gijs Joost Lieke Maarten Niels Roos Sanne Thijs Wouter Ilse Jeroen Marieke "
+                   "Pieter Sjoerd Anouk Floor Geert Hanneke Joris",
+    "Spain": "Alejandro Begoña Carmen Diego Esperanza Fernando Guadalupe Ignacio Jimena Lorenzo Macarena "
+             "Nuria Óscar Pilar Rocío Santiago Teresa Vicente Ainhoa Borja Inmaculada Jaume",
 }
 LAST = {
     "United States": "Kelley Maillard Wong Prescott Holloway Gutierrez Whitfield Caldwell Fitzgerald Nakamura "
@@ -61,7 +74,17 @@ LAST = {
                  "Brereton Treloar Mccallum Dwyer Loughnan Moloney Tregear Keating Ablett Buckley Costigan Dunstan "
                  "Ellery Flanagan Gilmour Hickey Isherwood Jovanovic Kirkwood Lambrou Mcinerney Nankervis O'Loughlin "
                  "Papadopoulos Quinlan Rafferty Sheahan Tuckwell Vukovic",
+    "France": "Bérenger Chauvin Delaunay Étienne Fauconnier Garnier Hébert Joubert Lacroix Marchand Nicolas "
+              "Olivier Perrin Quéré Rivière Sauvage Tessier Vasseur Lemaire Boucher Charpentier Dufour Guérin",
+    "Netherlands": "de Vries van den Berg Bakker Visser Smit Meijer de Boer Mulder de Groot Bos Vos Peters "
+                   "Hendriks van Leeuwen Dekker Brouwer de Wit Dijkstra Smits de Graaf van der Meer",
+    "Spain": "García López Martínez Sánchez Romero Navarro Domínguez Gil Vázquez Serrano Blanco Molina "
+             "Morales Ortega Delgado Castro Ortiz Rubio Marín Iglesias Nuñez Medina",
 }
+# Dutch last names with their particle ('van den Berg') are one name; Spanish ones are often two
+LAST["Netherlands"] = ("de_Vries van_den_Berg Bakker Visser Smit Meijer de_Boer Mulder de_Groot Bos Vos Peters "
+                       "Hendriks van_Leeuwen Dekker Brouwer de_Wit Dijkstra Smits de_Graaf van_der_Meer")
+LAST["Spain"] = LAST["Spain"] + " García_López Martínez_Ortega Sánchez_Gil Romero_Navarro"
 NICKS = {"Stephen": "Steve", "Nicholas": "Nick", "Brandon": "Brad", "Matthias": "Matze", "Alistair": "Ali",
          "Catriona": "Cat", "Lachlan": "Lachie", "Bethany": "Beth", "Jürgen": "Jürgen", "Dominic": "Dom",
          "Wesley": "Wes", "Garrett": "Gary", "Trevor": "Trev", "Morgan": "Mo"}
@@ -72,9 +95,12 @@ CO_WORDS = ("Harbour Granite Juniper Kestrel Lantern Meadow Northgate Oakridge P
 CO_KIND = ("Logistics Analytics Dental Partners Engineering Foods Surveying Media Robotics Legal Brewing Pharma "
            "Consulting Joinery Printing Studios Capital Systems Outfitters Labs").split()
 CO_FORM = {"United States": ("Inc", "LLC", "Corp", ""), "United Kingdom": ("Ltd", "PLC", "LLP", ""),
-           "Germany": ("GmbH", "AG", "KG", ""), "Australia": ("Pty Ltd", "Pty", "Ltd", "")}
-TLD = {"United States": ".com", "United Kingdom": ".co.uk", "Germany": ".de", "Australia": ".com.au"}
+           "Germany": ("GmbH", "AG", "KG", ""), "Australia": ("Pty Ltd", "Pty", "Ltd", ""),
+           "France": ("SAS", "SARL", "SA", ""), "Netherlands": ("B.V.", "BV", "N.V.", ""), "Spain": ("S.L.", "SL", "S.A.", "")}
+TLD = {"United States": ".com", "United Kingdom": ".co.uk", "Germany": ".de", "Australia": ".com.au", "France": ".fr",
+       "Netherlands": ".nl", "Spain": ".es"}
 FREE = ("gmail.com", "outlook.com", "yahoo.com", "icloud.com", "gmx.de", "bigpond.com", "btinternet.com")
+FREE_OTHER = ("gmail.com", "outlook.com", "orange.fr", "free.fr", "ziggo.nl", "telefonica.net", "hotmail.es")
 
 
 def ascii_fold(s: str) -> str:
@@ -128,10 +154,19 @@ def _local(pattern: str, first: str, last: str) -> str:
             "first": f, "last.first": f"{l}.{f}"}[pattern]
 
 
-def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13) -> tuple[pd.DataFrame, set, set]:
+# A harder list than the default, for robustness checks (bench_dedupe.py --unseen-hard): namesakes and
+# relatives three times as often, most people on the switchboard, larger firms.
+HARD = dict(namesakes=0.10, relatives=0.12, switchboard=0.7, largest=150.0)
+
+
+def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13, namesakes: float = 0.03, relatives: float = 0.04,
+             switchboard: float = 0.45, largest: float = 60.0,
+             countries: tuple[str, ...] = ("United States", "United Kingdom", "Germany", "Australia"),
+             ) -> tuple[pd.DataFrame, set, set]:
     rng = random.Random(seed)
-    names = {c: (FIRST[c].split(), LAST[c].split()) for c in COUNTRIES}
-    countries = list(COUNTRIES)
+    names = {c: (FIRST[c].split(), [x.replace("_", " ") for x in LAST[c].split()]) for c in countries}
+    countries = list(countries)
+    free = FREE_OTHER if "France" in countries else FREE
     weights = [COUNTRIES[c][2] for c in countries]
     originals = int(n / (1 + dup_rate))
     # companies: a switchboard, a mailbox pattern, a city; a few hundred people at the largest
@@ -148,7 +183,7 @@ def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13) -> tuple[pd.
         companies.append(dict(name=base, form=rng.choice(CO_FORM[country]), domain=domain, country=country, city=city,
                               board=_number(rng, country, area, length), area=area, length=length,
                               pattern=rng.choice(("first.last", "first.last", "flast", "first_last", "firstl", "last.first")),
-                              size=min(rng.paretovariate(1.2), 60.0)))
+                              size=min(rng.paretovariate(1.2), largest)))
     # names are drawn so that namesakes happen, as in a real list: small pools, many people
     sizes = [c["size"] for c in companies]
     people: list[dict] = []
@@ -163,7 +198,7 @@ def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13) -> tuple[pd.
         co = companies[ci]
         country = co["country"]
         firsts, lasts = names[country]
-        family = by_company.get(ci) and rng.random() < 0.04  # a relative at the family firm: same last name
+        family = by_company.get(ci) and rng.random() < relatives  # a relative at the family firm: same last name
         if family:
             last = people[rng.choice(by_company[ci])]["last_name"]
         else:
@@ -171,7 +206,7 @@ def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13) -> tuple[pd.
         first = rng.choice(firsts)
         if (first, last, ci) in taken:  # two people of one name at one firm are rare: draw again
             continue
-        if rng.random() < 0.03 and by_name_city:  # a namesake in the same city, at another company
+        if rng.random() < namesakes and by_name_city:  # a namesake in the same city, at another company
             key = rng.choice(name_keys)
             src = people[by_name_city[key][0]]
             if src["country"] == country and (src["first_name"], src["last_name"], ci) not in taken:
@@ -185,9 +220,9 @@ def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13) -> tuple[pd.
             email = f"{local}{suffix}@{co['domain']}"
         mailboxes.add(email)
         r = rng.random()
-        if r < 0.45:
+        if r < switchboard:
             phone = _write(rng, country, co["board"])  # the switchboard
-        elif r < 0.8:
+        elif r < switchboard + 0.35 * (1 - switchboard) / 0.55:
             phone = _write(rng, country, _number(rng, country, co["area"], co["length"]))  # a direct line
         elif MOBILE[country]:
             phone = _write(rng, country, _number(rng, country, *MOBILE[country]))
@@ -212,6 +247,7 @@ def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13) -> tuple[pd.
 
     rows = [dict(p) for p in people]
     truth: set = set()
+    private: dict[str, int] = {}  # private mailbox -> the person it is
     kinds = ["truncated_first", "initial_first", "nick", "typo_first", "double_last", "swap_last", "local_typo",
              "private_mail", "phone_format", "drop_phone", "drop_email", "case", "ascii", "company_form",
              "drop_city", "swap_names", "drop_company"]
@@ -239,9 +275,12 @@ def generate(n: int = 8000, seed: int = 11, dup_rate: float = 0.13) -> tuple[pd.
                 local, dom = d["email"].split("@")
                 d["email"] = _typo(rng, local, ("swap", "drop", "double", "replace")) + "@" + dom
             elif change == "private_mail":
-                f, l = ascii_fold(first).lower(), ascii_fold(last).lower()
+                f, l = ascii_fold(first).lower().replace(" ", ""), ascii_fold(last).lower().replace(" ", "")
                 local = rng.choice((f"{f}.{l}", f"{f}{l}", f"{f[0]}{l}{rng.randint(1, 99)}", f"{l}.{f}{rng.randint(60, 99)}"))
-                d["email"] = f"{local}@{rng.choice(FREE)}"
+                email = f"{local}@{rng.choice(free)}"
+                while private.setdefault(email, k) != k:  # one mailbox is one person's, namesakes' too
+                    email = email.replace("@", f"{rng.randint(1, 9)}@")
+                d["email"] = email
             elif change == "phone_format" and d.get("phone"):
                 digits = "".join(ch for ch in d["phone"] if ch.isdigit())
                 code, trunk, _ = COUNTRIES[d["country"]]

@@ -234,10 +234,15 @@ _STREET_WORDS = {
     "street": "st", "str": "st", "avenue": "ave", "av": "ave", "avn": "ave", "boulevard": "blvd", "blv": "blvd",
     "bd": "blvd", "road": "rd", "drive": "dr", "lane": "ln", "place": "pl", "court": "ct", "square": "sq",
     "highway": "hwy", "parkway": "pkwy", "terrace": "ter", "circle": "cir", "expressway": "expy", "suite": "ste",
-    "north": "n", "south": "s", "east": "e", "west": "w", "saint": "st", "mount": "mt", "fort": "ft",
+    "north": "n", "south": "s", "east": "e", "west": "w", "northeast": "ne", "northwest": "nw",
+    "southeast": "se", "southwest": "sw", "saint": "st", "mount": "mt", "fort": "ft",
     "strasse": "str", "straße": "str", "first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th",
     "fifth": "5th", "sixth": "6th", "seventh": "7th", "eighth": "8th", "ninth": "9th", "tenth": "10th",
 }
+# Street types: 'W Ogden' and 'W Ogden Ave' are one street.
+STREET_TYPES = frozenset("st ave blvd rd dr ln pl ct sq hwy pkwy ter cir expy way".split())
+DIRECTIONS = frozenset("n s e w ne nw se sw".split())
+_ORDINAL = re.compile(r"\d+(st|nd|rd|th)")
 # Where the street part ends: a cross street, a floor, a unit ('at 55th st.', 'between bowery and pell', '1st floor').
 _ADDRESS_TAIL = re.compile(r"\b(at|off|near|between|btwn|corner|cnr|and|floor|fl|suite|ste|unit|apt|room|rm|bldg|po)\b.*$")
 
@@ -249,10 +254,17 @@ def address_key(value: str) -> tuple[str, str]:
     s = _NON_WORD.sub(" ", fold(value).replace("-", " ").replace("'", "").replace(".", " ").replace("#", " # "))
     words = [_STREET_WORDS.get(w, w) for w in s.split()]
     number = ""
-    if words and words[0][:1].isdigit():
-        number = words.pop(0)
+    if words and words[0][:1].isdigit() and not (_ORDINAL.fullmatch(words[0]) and set(words[1:]) <= STREET_TYPES):
+        number = words.pop(0)  # ('3rd st.' is a street, not number 3rd of 'st')
     elif len(words) > 1 and words[-1][:1].isdigit() and not words[-1].endswith(("st", "nd", "rd", "th")):
         number = words.pop()  # 'Hauptstraße 12', 'rue de Rivoli 5'
     street = " ".join(words)
     street = _ADDRESS_TAIL.sub("", street).strip() if len(words) > 2 else street
+    # The street ends at its type: what follows is a direction, a building or a mall, often left out
+    # ('2355 peachtree rd. ne', '2637 peachtree rd. peachtree house condominium').
+    words = street.split()
+    for k, w in enumerate(words[1:], 1):
+        if w in STREET_TYPES and any(x not in DIRECTIONS for x in words[:k]):
+            street = " ".join(words[:k + 1])
+            break
     return number, street

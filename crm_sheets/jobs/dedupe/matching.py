@@ -8,6 +8,7 @@ Scores are log-odds of hand-set weights mapped to 0..1, so thresholds in Setting
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -135,6 +136,12 @@ def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFra
     phones = _phones(_col(df, "phone"), regions, region)
     mobiles = _phones(_col(df, "mobile"), regions, region)
     edomain = [e[1] for e in emails]
+    company_keys = _each(lambda v: K.company_key(v) if v else "", company)
+    shared = _shared_domains(edomain, company_keys)
+    if shared:  # an internet provider's mailboxes are private ones, though no list names it
+        edomain_own = ["" if d in shared else d for d in edomain]
+    else:
+        edomain_own = edomain
     return pd.DataFrame({
         "rid": df.index.astype(str).tolist(),
         "table": table,
@@ -148,11 +155,28 @@ def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFra
         "edomain": edomain,
         "phone1": phones,
         "phone2": mobiles,
-        "company": _each(lambda v: K.company_key(v) if v else "", company),
-        "cdomain": _each(lambda dw: K.company_domain(*dw.split("\t", 1)), [f"{d}\t{w}" for d, w in zip(edomain, website)]),
+        "company": company_keys,
+        "cdomain": _each(lambda dw: K.company_domain(*dw.split("\t", 1)), [f"{d}\t{w}" for d, w in zip(edomain_own, website)]),
+        "efree": [d in shared or d in K.FREE_DOMAINS for d in edomain],
         "city": _each(K.fold_city, _col(df, "city")),
         "country": _each(K.name_key, _col(df, "country")),
     })
+
+
+def _shared_domains(domains: list[str], companies: list[str]) -> set[str]:
+    """Email domains of this list that are nobody's company: given by people of three or more companies,
+    none of which it names (an internet provider's, 'telefonica.net', missing from FREE_DOMAINS)."""
+    seen: dict[str, set[str]] = {}
+    for d, c in zip(domains, companies):
+        if d and c and d not in K.FREE_DOMAINS:
+            seen.setdefault(d, set()).add(c)
+    out = set()
+    for d, cs in seen.items():
+        if len(cs) >= 3:
+            label = d.split(".")[0][:4]
+            if not any(label in c.replace(" ", "") for c in cs):
+                out.add(d)
+    return out
 
 
 def account_records(tables: Tables, region: str = "US") -> pd.DataFrame:
@@ -404,7 +428,20 @@ def _names(P: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarra
     # similarity only where it can matter: the last names agree or nearly, for the first names
     l_close = l_same | _close(sla, slb, lla, llb, ~l_missing & ~l_same, 0.9, substring=True)
     # a last name given as its initial ('Karin V.'): as close as a typo, never the same
-    l_close |= ~l_missing & ~l_same & ((lla == 1) | (llb == 1)) & (P["IL"][i] == (P["I"][j] if swap else P["IL"][j]))
+    initial_last = ~l_missing & ~l_same & ((lla == 1) | (llb == 1)) & (P["IL"][i] == (P["I"][j] if swap else P["IL"][j]))
+    l_close |= initial_last
+    # a last name cut short: an initial, or one of two names ('Romero' / 'Romero Navarro', 'Berg' /
+    # 'van den Berg'): a relative at the family firm may have the other one
+    short_last = initial_last.copy()
+    # cut short ('Sio' for 'Siobhan': a first name cut short, typed in the last name's place)
+    pre = np.flatnonzero(f_same & ~l_missing & ~l_close & (np.minimum(lla, llb) >= 3))
+    if len(pre):
+        cut = np.array([x.startswith(y) or y.startswith(x) for x, y in zip(sla[pre], slb[pre])], dtype=bool)
+        l_close[pre[cut]] = True
+        short_last[pre[cut]] = True
+    part = np.flatnonzero(~l_missing & ~l_same & l_close & ~initial_last & (np.minimum(lla, llb) < np.maximum(lla, llb)))
+    if len(part):
+        short_last[part] |= np.array([_word_part(x, y) for x, y in zip(sla[part], slb[part])], dtype=bool)
     f_close = _close(sfa, sfb, lfa, lfb, ~f_missing & ~f_same & (l_close | l_missing), 0.88)
     # a first name cut short ('Ste', 'Bro') or an initial ('L.'): the start of the other one
     short = ~f_missing & ~f_same & (l_close | l_missing) & (np.minimum(lfa, lfb) <= 4)
@@ -424,7 +461,24 @@ def _names(P: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarra
     w[l_missing & ~f_missing & f_same] = 0.5
     w[l_missing & f_missing] = 0.0
     conflict = ~f_missing & ~f_same & ~f_close
-    return w, conflict, ~f_missing & ~f_same & f_close & ~trunc, trunc
+    return w, conflict, ~f_missing & ~f_same & f_close & ~trunc, trunc, short_last & (f_same | f_close)
+
+
+def _word_part(a: str, b: str) -> bool:
+    """Are the words of one name some of the other's (one of two last names)?"""
+    wa, wb = set(a.split()), set(b.split())
+    return wa != wb and (wa < wb or wb < wa)
+
+
+def _one_person(P: dict, a: int, b: int) -> bool:
+    """Could records a and b name one person: the same last name and a first name equal or cut short
+    (either way round)?"""
+    fa, la, fb, lb = P["first"][a], P["last"][a], P["first"][b], P["last"][b]
+
+    def fits(x: str, y: str) -> bool:
+        return bool(x) and bool(y) and (x.startswith(y) or y.startswith(x))
+
+    return bool(la) and ((la == lb and fits(fa, fb)) or (la == fb and fits(fa, lb)))
 
 
 def _name_local(local: str, first: str, last: str) -> bool:
@@ -458,7 +512,7 @@ def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
     P["longlocal"] = P["lenLO"] >= 4
     P["namelocal"] = np.fromiter((_name_local(lo, fi, ln) for lo, fi, ln in zip(local, first, last)),
                                  dtype=bool, count=len(local))
-    P["free"] = _flags(edomain, lambda x: x in K.FREE_DOMAINS)
+    P["free"] = r["efree"].to_numpy(bool) if "efree" in r.columns else _flags(edomain, lambda x: x in K.FREE_DOMAINS)
     P["phone1"], P["phone2"] = r["phone1"].to_numpy(object), r["phone2"].to_numpy(object)
     P["P1"], P["P2"] = _codes(P["phone1"], P["phone2"])
     # A number is one person's when it is a mobile, or (where the plan does not say) when no more than
@@ -470,6 +524,18 @@ def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
         shared = count >= 2  # only a number two records give can make a pair
         mobile = [K.is_mobile(x) for x in numbers[codes >= 0][at[shared]]]
         personal[code[shared]] = [m is True or (m is None and c <= 2) for m, c in zip(mobile, count[shared])]
+        # or a line (not a mobile) given by three or four records that all look like one person: one
+        # person's direct line on each copy of the person; a switchboard is given by colleagues of other
+        # names, and two relatives (Kai and Karin Jablonski) are two names. Two records alone cannot
+        # tell a direct line from a switchboard only they give (Stephen and S. Prescott).
+        few = set(code[(count >= 3) & (count <= 4) & ~personal[code]].tolist())
+        if few:
+            rows_of: dict[int, list[int]] = {}
+            n1 = len(P["P1"])
+            for k in np.flatnonzero(np.isin(codes, list(few))):
+                rows_of.setdefault(int(codes[k]), []).append(int(k % n1))
+            for c_, rows in rows_of.items():
+                personal[c_] = all(_one_person(P, x, y) for n, x in enumerate(rows) for y in rows[n + 1:])
     P["personal_code"] = personal
     P["company"] = r["company"].to_numpy(object)
     P["CO"], = _codes(P["company"])
@@ -510,7 +576,11 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
         idx = np.flatnonzero(maybe_typo)
         la, lb = P["local"][i[idx]], P["local"][j[idx]]
         longer = np.minimum(P["lenLO"][i[idx]], P["lenLO"][j[idx]]) >= 10
-        maybe_typo[idx] = _osa(la, lb) <= np.where(longer, 2, 1)
+        edits = _osa(la, lb)
+        maybe_typo[idx] = edits <= np.where(longer, 2, 1)
+        two = np.flatnonzero(maybe_typo[idx] & (edits == 2))
+        if len(two):  # two edits in one word of the mailbox name are another word: kai.j@ / karin.j@
+            maybe_typo[idx[two]] = [_typo_per_word(x, y) for x, y in zip(la[two], lb[two])]
     work = same_dom & ~P["free"][i]
     free_a, free_b = P["free"][i], P["free"][j]
     free = free_a | free_b
@@ -562,15 +632,16 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
                   & (P["F"][i] == P["F"][j]) & (P["L"][i] == P["L"][j]))
     todo = np.flatnonzero(-3.0 + support + best_email + best_name + np.where(maybe_thin, _THIN, 0.0) >= need)
     name_w, conflict, swapped = np.full(n, -4.0), np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
-    near_first, trunc = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    near_first, trunc, short_last = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     if len(todo):
         ti, tj = i[todo], j[todo]
-        w1, c1, n1, t1 = _names(P, ti, tj, swap=False)
-        w2, c2, n2, t2 = _names(P, ti, tj, swap=True)
+        w1, c1, n1, t1, s1 = _names(P, ti, tj, swap=False)
+        w2, c2, n2, t2, s2 = _names(P, ti, tj, swap=True)
         sw = (w2 > w1) & (P["F"][ti] >= 0) & (P["L"][ti] >= 0)
         name_w[todo], conflict[todo], swapped[todo] = np.where(sw, w2, w1), np.where(sw, c2, c1), sw
         near_first[todo], trunc[todo] = np.where(sw, n2, n1), np.where(sw, t2, t1)
-    v["name"], v["swapped"], v["trunc"] = name_w, swapped, trunc
+        short_last[todo] = np.where(sw, s2, s1)
+    v["name"], v["swapped"], v["trunc"], v["short_last"] = name_w, swapped, trunc, short_last
 
     # A typo in the address counts when the names agree or nearly, and the two addresses do not differ
     # just as the names do: carla.m@ and carlos.m@ are two colleagues, nicohlas.k@ and nicholas.k@ one person.
@@ -595,12 +666,13 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     # Nor are first names that are only nearly the same (Francesco and Francesca, Maria and Martina),
     # or one cut short or an initial (S. may be Stephen or his sister Sarah), when nothing personal
     # agrees: company, domain, switchboard and city are shared by every colleague, and first names
-    # one letter apart are common in one family or team. The person's own address (or one typo in
+    # one letter apart are common in one family or team; nor a last name cut short ('Romero' for 'Romero
+    # Navarro', 'M.'), which a relative at the family firm may have. The person's own address (or one typo in
     # it) and mobile number are personal; a shared landline may be the switchboard.
     personal = (email_w >= 1.5) if "email" in evidence else np.zeros(n, dtype=bool)
     if "phone" in evidence:
         personal = personal | own_phone
-    ask = (near_first | trunc) & ~personal
+    ask = (near_first | trunc | short_last) & ~personal
     score = np.where(ask, np.minimum(score, 0.9), score)
     # what the two addresses are, for the explanation (EMAIL_KINDS): only for the pairs kept
     kind = np.zeros(n, dtype=np.int8)
@@ -623,12 +695,27 @@ _OWN_PHONE = 1.5  # a shared mobile (one person's number) beyond SUPPORT_CAP
 _THIN = 0.9  # lifts 'same name, same place, nothing else known' from 0.62 to 0.80: asked, never merged
 
 
+_WORD_SEP = re.compile(r"[._-]")
+
+
+def _typo_per_word(a: str, b: str) -> bool:
+    """Do two mailbox names differing by two edits have at most one in each of their words?"""
+    wa, wb = _WORD_SEP.split(a), _WORD_SEP.split(b)
+    if len(wa) != len(wb) or len(wa) < 2:
+        return True  # one word ('nicholaskelley'): two edits in a long name are typos
+    return all(OSA.distance(x, y) <= 1 for x, y in zip(wa, wb))
+
+
 def _names_explain(P: dict, a: int, b: int) -> bool:
-    """Do the two mailbox names differ only as the two persons' names do (francesco.b@ / francesca.b@)?"""
+    """Do the two mailbox names differ only as the two persons' names do (francesco.b@ / francesca.b@,
+    or by their initials: begonag@ / begonal@ for Begoña García López and Begoña López)?"""
     la, lb = P["local"][a], P["local"][b]
+    diff = [k for k, (x, y) in enumerate(zip(la, lb)) if x != y] if len(la) == len(lb) else []
     for x, y in ((P["first"][a], P["first"][b]), (P["last"][a], P["last"][b])):
         x, y = x.replace(" ", ""), y.replace(" ", "")
         if x and y and x != y and x in la and la.replace(x, y, 1) == lb:
+            return True
+        if x and y and x[0] != y[0] and len(diff) == 1 and {la[diff[0]], lb[diff[0]]} == {x[0], y[0]}:
             return True
     return False
 
@@ -697,6 +784,9 @@ def _reasons(v: dict[str, np.ndarray], k: int, evidence: frozenset[str]) -> tupl
         if name == "name" and "trunc" in v and v["trunc"][k] and float(v[name][k]) in (2.0, 1.0):
             word = ("name: same last name" if float(v[name][k]) == 2.0 else "name: last name nearly the same") + \
                 ", first name cut short or an initial"
+        elif name == "name" and "short_last" in v and v["short_last"][k] and float(v[name][k]) in (2.0, 1.0):
+            word = ("name: same first name" if float(v[name][k]) == 2.0 else "name: first name nearly the same") + \
+                ", last name cut short (an initial, or one of two names)"
         if word:
             if name == "name" and v.get("swapped") is not None and v["swapped"][k]:
                 word += " (first and last swapped)"
@@ -793,9 +883,72 @@ def _org_pairs(r: pd.DataFrame, s: MatchSettings, floor: float) -> list[MatchPai
         keep = (parent[i] != rid[j]) & (parent[j] != rid[i])
         i, j = i[keep], j[keep]
     scores, v = O.score_orgs(r, i, j, idf, s.evidence, floor)
+    scores = _no_chains(r, i, j, scores, idf, s)
     ta, ids = r["table"].to_numpy(object), r["rid"].to_numpy(object)
     return [MatchPair(ta[i[k]], ids[i[k]], ta[j[k]], ids[j[k]], round(float(scores[k]), 4), O.reasons(v, k))
             for k in np.flatnonzero(scores >= floor)]
+
+
+_CHAIN_CHECKED = 200  # records in one group of merges, at most, whose pairs are all compared
+
+
+def _no_chains(r: pd.DataFrame, i: np.ndarray, j: np.ndarray, scores: np.ndarray, idf: dict[str, float],
+               s: MatchSettings) -> np.ndarray:
+    """Scores with the merges that would chain two organisations apart into one group lowered to a question.
+
+    'Mary Crane' is inside 'Mary Crane West' and 'Mary Crane North', all on the league's one number:
+    merged pair by pair, the two sites would end in one group. A merge never joins two groups holding
+    two records that, compared on their own, would be kept apart; that pair is asked about instead.
+    """
+    sure = np.flatnonzero(scores >= s.auto)
+    if len(sure) < 2:
+        return scores
+    sure = sure[np.argsort(-scores[sure], kind="stable")]
+    # the groups plain merging would make; only those of three or more can chain
+    parent = np.arange(len(r))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for k in sure:
+        a, b = find(i[k]), find(j[k])
+        if a != b:
+            parent[b] = a
+    roots = np.array([find(x) for x in range(len(r))])
+    size = np.bincount(roots, minlength=len(r))
+    chained = np.flatnonzero((size[roots] >= 3) & (size[roots] <= _CHAIN_CHECKED))
+    if not len(chained):
+        return scores
+    # every pair within those groups, scored once
+    members: dict[int, list[int]] = {}
+    for x in chained:
+        members.setdefault(int(roots[x]), []).append(int(x))
+    ci = np.array([a for m in members.values() for n, a in enumerate(m) for _ in m[n + 1:]], dtype=np.int64)
+    cj = np.array([b for m in members.values() for n, _ in enumerate(m) for b in m[n + 1:]], dtype=np.int64)
+    within, wv = O.score_orgs(r, ci, cj, idf, s.evidence, 0.0)
+    # apart: not asked about on their own, and each name with words of its own (two sites, two firms)
+    other = ~np.isin(wv["name"], ("same", "contained", "similar", "")) & (wv["address"] != "same")
+    apart = {(int(a), int(b)) for a, b, w, o in zip(ci, cj, within, other) if w < s.review and o}
+    if not apart:
+        return scores
+    out = scores.copy()
+    parent = np.arange(len(r))
+    group: dict[int, list[int]] = {}
+    for k in sure:
+        a, b = find(i[k]), find(j[k])
+        if a == b:
+            continue
+        ga, gb = group.get(a, [a]), group.get(b, [b])
+        if any((min(x, y), max(x, y)) in apart for x in ga for y in gb):
+            out[k] = min(out[k], 0.9)  # asked, not merged
+            continue
+        parent[b] = a
+        group[a] = ga + gb
+        group.pop(b, None)
+    return out
 
 
 def _lead_account_pairs(leads: pd.DataFrame, acc: pd.DataFrame, s: MatchSettings, floor: float) -> list[MatchPair]:

@@ -14,29 +14,32 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
-from rapidfuzz import process
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from crm_sheets.jobs.dedupe import keys as K
 
-# Street types: 'W Ogden' and 'W Ogden Ave' are one street.
-_STREET_TYPES = frozenset("st ave blvd rd dr ln pl ct sq hwy pkwy ter cir expy way".split())
 # Per-field weights (log-odds); a pair needs two fields that agree, or one and a name, to be merged.
 BASE = -3.5
 W_NAME = {"same": 3.5, "similar": 2.5, "similar, own words": 2.0, "contained": 2.0, "partly": 0.5,
-          "partly, own words": 0.5, "different": -2.5}
+          "partly, own words": 0.5, "two outlets": 0.5, "different": -2.5}
 # Names that may be two organisations at one place (each has words of its own) are asked, never merged.
-ASK_NAMES = ("similar, own words",)
+ASK_NAMES = ("similar, own words", "two outlets")
+# Words saying what kind of place a name is: a hotel's cafe and its restaurant share the rest of the name,
+# the address and often the phone, and are two places.
+OUTLETS = frozenset("cafe restaurant dining bar lounge grill grille bistro brasserie pub deli bakery tavern "
+                    "steakhouse pizzeria trattoria buffet shop store boutique spa".split())
 # An organisation has several numbers (switchboard, fax, a department) and sometimes moves or gives
 # a mailing address: a different phone counts little against it, a different address more (a branch).
 W_ADDRESS = {"same": 3.5, "near": 2.5, "other number": -1.5, "different": -1.5}
 W_PHONE = {"same": 3.0, "same local": 2.5, "different": -0.5}
 W_SITE = {"same": 3.0, "different": -2.0}
+NO_ADDRESS = 1.0  # one name inside the other on one number, where no address can tell two sites apart
 W_CITY = {"same": 0.3, "different": -1.0, "other country": -3.0}
 WORDS = {
     "name": {"same": "name: same", "similar": "name: nearly the same", "contained": "name: one contains the other",
              "similar, own words": "name: nearly the same, each with words of its own",
              "partly": "name: a word in common", "partly, own words": "name: a word in common, each with words of its own",
+             "two outlets": "name: two places of one house (a cafe and a restaurant...)",
              "different": "name: different"},
     "address": {"same": "address: same", "near": "address: same number, street written differently",
                 "other number": "address: other street number", "different": "address: different"},
@@ -81,6 +84,23 @@ def _token_match(a: str, b: str) -> bool:
     return min(len(a), len(b)) >= 5 and OSA.distance(a, b) <= 1
 
 
+def _outlet(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Has name ``a`` a word of its own (not in ``b``) that says what kind of place it is?"""
+    return any(t in OUTLETS and not any(_token_match(t, u) for u in b) for t in a)
+
+
+def without_place(tokens: tuple[str, ...], cities: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    """The name words without a city name written in them ('spago (los angeles)' -> 'spago'), unless
+    the name is nothing else."""
+    for city in cities:
+        n = len(city)
+        for k in range(len(tokens) - n + 1):
+            if n and tokens[k:k + n] == city and len(tokens) > n:
+                tokens = tokens[:k] + tokens[k + n:]
+                break
+    return tokens
+
+
 def name_kind(a: tuple[str, ...], b: tuple[str, ...], idf: dict[str, float], key_a: str, key_b: str,
               rare: float = 2.5) -> str:
     """same / similar / contained / partly / different, from the words the two names share: sharing
@@ -98,6 +118,8 @@ def name_kind(a: tuple[str, ...], b: tuple[str, ...], idf: dict[str, float], key
     inner = max(shared_a / ta, shared_b / tb)  # the shorter name's words found in the longer one
     # each name has words of its own ('cafe ...' / 'dining room ...'): maybe two at one place
     own = min((ta - shared_a) / ta, (tb - shared_b) / tb) >= 0.12
+    if own and _outlet(a, b) and _outlet(b, a):
+        return "two outlets"  # 'ritz-carlton cafe' / 'ritz-carlton restaurant': two places of one house
     if not own and (both >= 0.9 or JaroWinkler.normalized_similarity(key_a, key_b) >= 0.95):
         return "same"
     if inner >= 0.99 and max(shared_a, shared_b) >= rare:  # every (rare enough) word of one is in the other
@@ -110,7 +132,25 @@ def name_kind(a: tuple[str, ...], b: tuple[str, ...], idf: dict[str, float], key
 
 
 def _street_core(street: str) -> str:
-    return " ".join(w for w in street.split() if w not in _STREET_TYPES)
+    return " ".join(w for w in street.split() if w not in K.STREET_TYPES)
+
+
+def streets_near(ca: str, cb: str, same_number: bool) -> bool:
+    """Are two street cores (different ones) one street written otherwise? A typo, one inside the other
+    ('w ogden' / 'ogden'), the words of one among the other's ('s king' / 's martin luther king'); at
+    the same house number also one written in one word ('northpoint' / 'n point')."""
+    if not ca or not cb:
+        return False
+    if ca in cb or cb in ca or JaroWinkler.normalized_similarity(ca, cb) >= 0.9:
+        return True
+    wa, wb = set(ca.split()), set(cb.split())
+    if (wa <= wb or wb <= wa) and any(len(w) > 2 for w in wa & wb):
+        return True
+    if same_number:
+        ja = "".join(w for w in ca.split() if w not in K.DIRECTIONS)
+        jb = "".join(w for w in cb.split() if w not in K.DIRECTIONS)
+        return len(min(ja, jb, key=len)) >= 4 and (ja in jb or jb in ja)
+    return False
 
 
 def address_kind(no_a: str, st_a: str, no_b: str, st_b: str) -> str:
@@ -118,9 +158,8 @@ def address_kind(no_a: str, st_a: str, no_b: str, st_b: str) -> str:
     if not st_a or not st_b:
         return ""
     ca, cb = _street_core(st_a), _street_core(st_b)
-    same_street = st_a == st_b or (ca and ca == cb)
-    near_street = same_street or (ca and cb and (ca in cb or cb in ca or JaroWinkler.normalized_similarity(ca, cb) >= 0.9))
-    if not near_street:
+    same_street = bool(st_a == st_b or (ca and ca == cb))
+    if not (same_street or streets_near(ca, cb, bool(no_a) and no_a == no_b)):
         return "different"
     if no_a and no_b and no_a != no_b:
         return "other number"  # a neighbouring building: often a sibling site, not the same one
@@ -217,10 +256,8 @@ def score_orgs(r: pd.DataFrame, i: np.ndarray, j: np.ndarray, idf: dict[str, flo
     maybe = both_s & ~same_street & (CR[i] >= 0) & (CR[j] >= 0)
     if maybe.any():
         idx = np.flatnonzero(maybe)
-        xa, xb = core[i[idx]], core[j[idx]]
-        near = process.cpdist(list(xa), list(xb), scorer=JaroWinkler.normalized_similarity, workers=-1) >= 0.9
-        near |= np.array([x in y or y in x for x, y in zip(xa, xb)], dtype=bool)
-        near_street[idx] = near
+        same_no = (na[idx] >= 0) & (na[idx] == nb[idx])
+        near_street[idx] = [streets_near(x, y, n) for x, y, n in zip(core[i[idx]], core[j[idx]], same_no)]
     other_no = near_street & (na >= 0) & (nb >= 0) & (na != nb)
     v["address"] = kind([(both_s & ~near_street, "different"), (other_no, "other number"),
                          (same_street & (na == nb), "same"), (near_street, "near")])
@@ -243,11 +280,31 @@ def score_orgs(r: pd.DataFrame, i: np.ndarray, j: np.ndarray, idf: dict[str, flo
         comp = col["company"]
         rare = 0.35 * idf.get("", 7.0)  # a third of the weight of a word no other name has (2.8 in 3,000)
         tokens = {c: _tokens(c) for c in set(comp[i[todo]]) | set(comp[j[todo]])}
+        city = r["city"].to_numpy(object)
+        city_words = {c: tuple(c.split()) for c in set(city[i[todo]]) | set(city[j[todo]])}
         for k in todo:
             x, y = comp[i[k]], comp[j[k]]
-            v["name"][k] = name_kind(tokens[x], tokens[y], idf, x, y, rare)
+            tx, ty = tokens[x], tokens[y]
+            places = tuple(city_words[c] for c in {city[i[k]], city[j[k]]} if c)
+            if places:  # a city written in a name is where it is, not which one it is
+                tx, ty = without_place(tx, places), without_place(ty, places)
+                if (tx, ty) != (tokens[x], tokens[y]):
+                    x, y = " ".join(tx), " ".join(ty)
+            v["name"][k] = name_kind(tx, ty, idf, x, y, rare)
     v["name"][(ka >= 0) & (kb >= 0) & (v["name"] == "")] = "different"
     total += _weigh(v["name"], W_NAME)
+    # Without an address (a list of companies pasted into Leads) the name and the number are all there
+    # is: one name inside the other on one number is two strong fields agreeing.
+    if "phone" in evidence:
+        total += np.where((v["address"] == "") & (v["name"] == "contained") & (v["phone"] == "same"), NO_ADDRESS, 0.0)
+    # A number no third record gives is one place's: with the name agreeing, another city is the same
+    # place named by its district ('w. hollywood' / 'los angeles'); a chain's central number is given by
+    # its many branches.
+    if "city" in evidence:
+        given = np.bincount(P[P >= 0]) if (P >= 0).any() else np.zeros(1, dtype=np.int64)
+        own_number = both_p & (pa == pb) & (given[np.maximum(pa, 0)] <= 2)
+        district = own_number & (v["city"] == "different") & ~place & np.isin(v["name"], ("same", "contained", "similar"))
+        total += np.where(district, -W_CITY["different"], 0.0)
     score = 1.0 / (1.0 + np.exp(-total))
     return np.where(np.isin(v["name"], ASK_NAMES), np.minimum(score, 0.9), score), v
 
