@@ -10,7 +10,6 @@ import dataclasses
 import datetime as dt
 import html
 import io
-import json
 import re
 import tempfile
 import zipfile
@@ -25,25 +24,27 @@ from xml.parsers.expat import ExpatError
 from xml.sax.saxutils import escape, quoteattr
 
 from crm_sheets.errors import CrmSheetsError, DamagedWorkbook
-from crm_sheets.model.changeset import ChangeSet, ColumnAdd, RowAppend, RowArchive, RowRestore, TableAdd
+from crm_sheets.model.changeset import ChangeSet, ColumnAdd, RowRestore, TableAdd
 from crm_sheets.model.schema import Field, normalize_header
 from crm_sheets.model.sheets import SheetSpec, owned_sheet_name
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter
-from crm_sheets.model.values import is_missing
 from crm_sheets.store.base import NothingToWrite
+from crm_sheets.store.core.archive import ArchivedCell, ArchivedRow, has_time, is_date_format, loads as load_archived
+from crm_sheets.store.core.plan import ArchiveMove, Plan, archive_values, is_archived_copy, make_plan
 from crm_sheets.store.package import (
     CT_WORKSHEET, LARGE_PART_LEVEL, REL_CALC_CHAIN, REL_TABLE, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
     open_package, refuse_dtd, relative, rels_path,
 )
 from crm_sheets.store.package import DAMAGED_HINT, one_line
 from crm_sheets.model.limits import too_long
+from crm_sheets.model.values import from_serial
 from crm_sheets.store.sheetxml import (
-    cell_xml, column_index, inline_string, number_text, render_sheet, split_ref, styles_needed,
+    cell_xml, column_index, excel_serial, inline_string, number_text, render_sheet, split_ref, styles_needed,
 )
 from crm_sheets.store.structure import (
     CT_TABLE, add_col, add_defined_names, add_to_tail, table_part_xml, table_sheet_xml, used_columns, validation_xml,
 )
-from crm_sheets.store.styles import STYLE_DEFS, column_look, ensure_looks, ensure_styles
+from crm_sheets.store.styles import STYLE_DEFS, StyleDef, column_look, ensure_looks, ensure_styles, number_formats
 from crm_sheets.store.vml import REL_VML, insert_legacy_drawing, only_buttons
 
 _HAS_VALUE_RE = re.compile(r"<(?:\w+:)?(?:v>|t\b[^>]*>[^<])")
@@ -792,32 +793,53 @@ def cell_value(cell: _Cell, sst: "SharedStrings | list[str]") -> Any:
         return v
 
 
-def cell_record(cell: _Cell, sst: "SharedStrings | list[str]") -> dict[str, Any]:
-    """A cell as a JSON-able record precise enough to write it back the same (RowRestore)."""
-    tag = cell.open_tag
-    rec: dict[str, Any] = {"c": cell.col}
-    if cell.style is not None:
-        rec["s"] = cell.style
-    t = _T_ATTR.search(tag)
+def archived_cell(key: str, cell: _Cell, sst: "SharedStrings | list[str]", number_format: str | None,
+                  date1904: bool) -> ArchivedCell | None:
+    """A cell in the neutral archive format (None for a cell holding nothing): a number shown as a date
+    becomes the date, text stays text, a formula keeps its text (shared and array formulas only their value)."""
+    t = _T_ATTR.search(cell.open_tag)
     t = t.group(1) if t else "n"
     value = cell_value(cell, sst)
-    if value is not None:
-        rec["v"] = value
-        rec["t"] = {"s": "text", "inlineStr": "text"}.get(t, t)
-        if t == "s":
-            rec["i"] = int(_value_text(cell.xml) or 0)
-        if t == "n":
-            raw = _value_text(cell.xml) or ""
-            if number_text(value) != raw:
-                rec["raw"] = raw
     f = re.search(r"<(?:\w+:)?f\b([^>]*)>(.*?)</(?:\w+:)?f>", cell.xml, re.S)
-    if f and 't="shared"' not in f.group(1) and 't="array"' not in f.group(1):
-        rec["f"] = _unescape(f.group(2))
-    return rec
+    formula = _unescape(f.group(2)) if f and 't="shared"' not in f.group(1) and 't="array"' not in f.group(1) else None
+    if value is None and formula is None:
+        return None
+    kind = {"b": "bool", "e": "error", "n": "number"}.get(t, "text")
+    if kind == "number" and isinstance(value, str):
+        kind = "text"  # a number cell holding something else: kept as its text
+    if kind == "number" and value is not None and is_date_format(number_format):
+        when = from_serial(float(value), date1904)
+        if when is not None:
+            whole = when == dt.datetime(when.year, when.month, when.day)
+            value, kind = (when.date(), "date") if whole and not has_time(number_format) else (when, "datetime")
+    return ArchivedCell(key, cell.col, value, kind, formula, number_format)
+
+
+def archived_xml(ref: str, cell: ArchivedCell, style: int | None, date1904: bool) -> str:
+    """Write an archived cell back: its value as its type, its formula (never a value parsed as one)."""
+    s = f' s="{style}"' if style else ""
+    f = f"<f>{escape(cell.formula)}</f>" if cell.formula else ""
+    v = cell.value
+    if not f:
+        if cell.type == "error" and v is not None:
+            return f'<c r="{ref}"{s} t="e"><v>{escape(str(v))}</v></c>'
+        return cell_xml(ref, v, style, date1904)
+    if v is None:
+        return f'<c r="{ref}"{s}>{f}</c>'
+    if cell.type == "bool":
+        return f'<c r="{ref}"{s} t="b">{f}<v>{int(bool(v))}</v></c>'
+    if cell.type == "error":
+        return f'<c r="{ref}"{s} t="e">{f}<v>{escape(str(v))}</v></c>'
+    if cell.type in ("date", "datetime") and isinstance(v, (dt.date, dt.datetime)):
+        return f'<c r="{ref}"{s}>{f}<v>{number_text(excel_serial(v, date1904))}</v></c>'
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return f'<c r="{ref}"{s}>{f}<v>{number_text(v)}</v></c>'
+    return f'<c r="{ref}"{s} t="str">{f}<v>{escape(str(v))}</v></c>'
 
 
 def record_xml(ref: str, rec: dict[str, Any], sst: "SharedStrings | list[str]") -> str:
-    """Write a cell back from cell_record: same value type, style, shared-string index when still valid."""
+    """Write a cell back from the .xlsx cell record of a row archived before the neutral format: same value
+    type, style, shared-string index when still valid."""
     s = f' s="{rec["s"]}"' if rec.get("s") else ""
     t, v = rec.get("t"), rec.get("v")
     f = f"<f>{escape(rec['f'])}</f>" if rec.get("f") else ""
@@ -835,30 +857,6 @@ def record_xml(ref: str, rec: dict[str, Any], sst: "SharedStrings | list[str]") 
     if v is None:
         return f'<c r="{ref}"{s}>{f}</c>'
     return f'<c r="{ref}"{s}>{f}<v>{escape(rec.get("raw") or number_text(v))}</v></c>'
-
-
-def field_value(f: Field | None, value: Any, tables: Tables) -> Any:
-    """A job's value as the workbook shows it: option keys become labels in the workbook language."""
-    if f is None or is_missing(value):
-        return value
-    if f.type in ("dropdown", "tags") and f.list and isinstance(value, str):
-        try:
-            lst = tables.list(f.list)
-        except KeyError:
-            return value
-        labels = {o.key: o.label(tables.lang) for o in lst.options}
-        if f.type == "tags":
-            return ", ".join(labels.get(k.strip(), k.strip()) for k in value.split(",") if k.strip())
-        return labels.get(value, value)
-    if f.type == "checkbox":
-        return bool(value)
-    if f.type == "integer" and isinstance(value, float) and value == int(value):
-        return int(value)
-    if hasattr(value, "to_pydatetime"):
-        value = value.to_pydatetime()
-    if f.type == "date" and isinstance(value, dt.datetime) and value == dt.datetime(value.year, value.month, value.day):
-        return value.date()
-    return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1104,77 +1102,51 @@ class _Patch:
 
     # -- the change set
     def run(self, cs: ChangeSet) -> None:
-        captured: list[tuple[RowArchive, _TableState, dict[str, Any]]] = []
+        plan = make_plan(cs, self.tables)
+        captured: list[tuple[ArchiveMove, ArchivedRow]] = []
         removals: dict[str, list[int]] = {}
         appends: dict[str, list[tuple[int | None, dict[str, str]]]] = {}  # table -> rows of cell xml by column
-        for t in cs.tables:
+        for t in plan.tables_added:
             self._add_table(t)
-        by_table: dict[str, list[ColumnAdd]] = {}
-        for c in cs.columns:
-            by_table.setdefault(c.table, []).append(c)
-        for table, adds in by_table.items():
-            self._add_columns(table, adds)
-        by_row: dict[tuple[str, int], dict[str, Any]] = {}  # one rewrite per row, later updates of a cell win
-        for u in cs.updates:
-            st = self.state(u.table)
-            r = self.tables[u.table].rows.get(u.record_id)
-            if r is None:
-                pending = [a for a in cs.appends if a.table == u.table and a.record_id == u.record_id]
-                if pending:  # an update to a row appended by the same change set
-                    pending_values = dict(pending[-1].values)
-                    pending_values[u.field] = u.value
-                    cs.appends[cs.appends.index(pending[-1])] = RowAppend(u.table, u.record_id, pending_values)
-                    continue
-                raise CrmSheetsError(f"{u.table}: record {u.record_id} is not in the workbook",
-                                     hint="read the workbook again and re-run the job")
-            by_row.setdefault((u.table, r), {})[u.field] = u.value
-        for (table, r), values in by_row.items():
-            self._set(self.state(table), r, values)
-        for a in cs.archives:
+        for table, tp in plan.tables.items():
+            if tp.columns:
+                self._add_columns(table, tp.columns)
+        for table, tp in plan.tables.items():
+            if not tp.updates:
+                continue
+            st = self.state(table)
+            rows = self.tables[table].rows
+            for record_id, values in tp.updates.items():
+                self._set(st, rows[record_id], values)
+        for a in plan.archives:
             st = self.state(a.table)
-            r = self.tables[a.table].rows.get(a.record_id)
-            if r is None:
-                raise CrmSheetsError(f"{a.table}: record {a.record_id} to archive is not in the workbook",
-                                     hint="read the workbook again and re-run the job")
-            captured.append((a, st, self._capture(st, r)))
+            r = self.tables[a.table].rows[a.record_id]
+            captured.append((a, self._capture(st, r)))
             removals.setdefault(a.table, []).append(r)
-        for res in cs.restores:
+        for res in plan.restores:
             ast = self.state(res.archive)
-            r, data = self._find_archived(ast, res)
+            r, row = self._find_archived(ast, res)
             removals.setdefault(res.archive, []).append(r)
-            appends.setdefault(res.table, []).append((None, self._restored_cells(self.state(res.table), data)))
-        for a, st, data in captured:
+            appends.setdefault(res.table, []).append((None, self._restored_cells(self.state(res.table), row)))
+        for a, row in captured:
             ast = self.state(a.archive)
-            values = {"record": a.record_id, "table": a.table, **dict(a.info),
-                      "data": json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"))}
-            if too_long(values["data"]):  # cut, the archived row could never be restored: refuse before writing
-                raise CrmSheetsError(
-                    f"{a.table}: record {a.record_id} holds more text than one cell of {a.archive} can keep "
-                    f"({len(values['data']):,} characters), so it cannot be archived",
-                    hint="shorten its longest cells (crm-sheets check lists cells over 32,767 characters) and run again",
-                )
-            appends.setdefault(a.archive, []).append((None, self._append_cells(ast, values)))
-        for a in cs.appends:
-            st = self.state(a.table)
-            values = dict(a.values)
-            if st.schema_fields and "id" in st.schema_fields:
-                values["id"] = a.record_id
-            appends.setdefault(a.table, []).append((None, self._append_cells(st, values)))
+            appends.setdefault(a.archive, []).append((None, self._append_cells(ast, archive_values(a, row, self.tables))))
+        for table, tp in plan.tables.items():
+            if tp.appends:
+                st = self.state(table)
+                for values in tp.appends:
+                    appends.setdefault(table, []).append((None, self._append_cells(st, values)))
         for name, rows in removals.items():
             self._remove_rows(self.state(name), sorted(set(rows)))
         for name, rows in appends.items():
             self._append_rows(self.state(name), [cells for _, cells in rows])
-        self._add_options(cs)
-        self._sequences_and_sheets(cs)
+        self._add_options(plan.options)
+        self._sequences_and_sheets(plan)
 
     # -- the team's values added to lists
-    def _add_options(self, cs: ChangeSet) -> None:
+    def _add_options(self, wanted: dict[str, list[str]]) -> None:
         """Each value goes below the last label of its list's column on the Lists sheet (and its list_<name>
         defined name grows with it); a workbook without our Lists sheet keeps them in _crm_meta (options.<list>)."""
-        wanted: dict[str, list[str]] = {}
-        for add in cs.options:
-            if add.label not in wanted.setdefault(add.list, []):
-                wanted[add.list].append(add.label)
         if not wanted:
             return
         owned = self.tables.schema.owned_sheets.get("lists")
@@ -1225,7 +1197,7 @@ class _Patch:
         for name, value in values.items():
             col = self.column(st, name)
             old = cells.get(col)
-            v = field_value(st.schema_fields.get(name), value, self.tables)
+            v = value  # in the workbook's form already (core.plan.field_value)
             if too_long(v):  # a person's value over a cell's limit: never written back (cut), the cell stays as it is
                 continue
             s = _S_ATTR.search(old, 0, old.index(">")) if old else None
@@ -1240,61 +1212,79 @@ class _Patch:
         for name, value in values.items():
             if name not in st.schema_fields and name not in st.cols:
                 continue  # info keys the archive table has no column for
-            col = self.column(st, name)
-            v = field_value(st.schema_fields.get(name), value, self.tables)
-            out[col] = ("value", v)
+            out[self.column(st, name)] = ("value", value)
         return out  # type: ignore[return-value]
 
-    def _capture(self, st: _TableState, r: int) -> dict[str, Any]:
-        """The whole sheet row as {header: value} plus what RowRestore needs to put it back exactly."""
+    def _capture(self, st: _TableState, r: int) -> ArchivedRow:
+        """The whole sheet row in the neutral archive format: each cell's value, type, formula and number format."""
         headers = self.headers(st)
-        data: dict[str, Any] = {}
-        cells: dict[str, Any] = {}
+        cells: list[ArchivedCell] = []
         used: set[str] = set()
         for col, c in st.sheet.cells(r).items():
             h = headers.get(col) or ""
             key = h if h and h not in used else f"[{col}]"
             used.add(key)
-            rec = cell_record(c, self.sst)
-            if "v" in rec:
-                data[key] = rec.pop("v")  # the value once, readable; _cells says how to write it back
-            cells[key] = rec
+            cell = archived_cell(key, c, self.sst, self._number_format(c.style), self.pkg.date1904)
+            if cell is not None:
+                cells.append(cell)
         tag = st.sheet.row_tag(r)
-        attrs = re.sub(r'\s(r|spans)="[^"]*"', "", tag[tag.index("row") + 3:].rstrip("/>").rstrip(">"))
-        data["_cells"] = cells
-        if attrs.strip():
-            data["_row"] = attrs.strip()
-        return data
+        ht = re.search(r'\bht="([\d.]+)"', tag) if 'customHeight="1"' in tag or "customHeight=\"true\"" in tag else None
+        hidden = re.search(r'\bhidden="(1|true)"', tag) is not None
+        return ArchivedRow(tuple(cells), height=float(ht.group(1)) if ht else None, hidden=hidden)
 
-    def _find_archived(self, ast: _TableState, res: RowRestore) -> tuple[int, dict[str, Any]]:
+    def _number_format(self, style: int | None) -> str | None:
+        """The number format code of a cell format, None for General."""
+        if not style:
+            return None
+        codes = self.__dict__.get("_num_fmts")
+        if codes is None:
+            part = next((r.target for r in self.pkg.workbook_rels if r.type.endswith("/styles")), "xl/styles.xml")
+            data = self.replaced.get(part) or (self.pkg.read(part) if self.pkg.has(part) else b"")
+            codes = self.__dict__["_num_fmts"] = number_formats(data)
+        return codes[style] if style < len(codes) else None
+
+    def _format_xf(self, style: int | None, code: str | None) -> int | None:
+        """A cell format showing ``code``: ``style`` itself when it does, else a plain one with that format."""
+        if self._number_format(style) == code:
+            return style
+        if not code:
+            return None
+        xfs = self._looks({("archived", code): StyleDef(num_fmt=code)})
+        self.__dict__.pop("_num_fmts", None)  # styles.xml grew
+        return xfs[("archived", code)]
+
+    def _find_archived(self, ast: _TableState, res: RowRestore) -> tuple[int, ArchivedRow]:
         rec_col, table_col, data_col = (ast.cols.get(k) for k in ("record", "table", "data"))
         if not rec_col or not data_col:
             raise CrmSheetsError(f"archive table {res.archive!r} has no Record or Original row column",
                                  hint="run `crm-sheets upgrade` to repair the sheet")
         for r in range(ast.end_row, ast.header_row, -1):  # the latest archived copy wins
             cells = ast.sheet.cells(r)
-            if rec_col not in cells or str(cell_value(cells[rec_col], self.sst)) != res.record_id:
-                continue
-            if table_col and table_col in cells and str(cell_value(cells[table_col], self.sst)) not in ("", res.table):
+            record = cell_value(cells[rec_col], self.sst) if rec_col in cells else None
+            table = cell_value(cells[table_col], self.sst) if table_col and table_col in cells else None
+            if not is_archived_copy(res, record, table):
                 continue
             raw = cell_value(cells[data_col], self.sst) if data_col in cells else None
             try:
-                return r, json.loads(str(raw))
+                return r, load_archived(str(raw))
             except ValueError:
                 raise CrmSheetsError(f"{ast.sheet.part}: row {r} of {res.archive!r} has no readable original row",
                                      hint="the Original row cell was edited; restore it from a backup") from None
         raise CrmSheetsError(f"record {res.record_id} is not in the {res.archive!r} sheet", hint="nothing to restore")
 
-    def _restored_cells(self, st: _TableState, data: dict[str, Any]) -> dict[str, Any]:
+    def _restored_cells(self, st: _TableState, row: ArchivedRow) -> dict[str, Any]:
         by_header = {normalize_header(h): col for col, h in self.headers(st).items() if h}
         out: dict[str, Any] = {}
-        for key, rec in data.get("_cells", {}).items():
-            col = by_header.get(normalize_header(key)) if not key.startswith("[") else None
-            col = col or rec.get("c")
+        for cell in row.cells:
+            col = by_header.get(normalize_header(cell.key)) if not cell.key.startswith("[") else None
+            col = col or cell.column
             if col and col not in out:
-                out[col] = ("record", {**rec, "v": data.get(key)} if key in data else rec)
-        if data.get("_row"):
-            out["__row__"] = data["_row"]
+                out[col] = ("record", cell.legacy) if cell.legacy is not None else ("archived", cell)
+        if row.legacy_row:
+            out["__row__"] = row.legacy_row
+        elif row.height is not None or row.hidden:
+            out["__row__"] = " ".join(([f'ht="{row.height:g}" customHeight="1"'] if row.height is not None else [])
+                                      + (['hidden="1"'] if row.hidden else []))
         return out
 
     def _remove_rows(self, st: _TableState, rows: list[int]) -> None:
@@ -1332,8 +1322,11 @@ class _Patch:
                     cells[col] = f'<c r="{col}{r}" s="{style}"/>'
             for col, (kind, v) in values.items():
                 ref = f"{col}{r}"
-                if kind == "record":
+                if kind == "record":  # a row archived by an older version: as it was
                     cells[col] = record_xml(ref, v, self.sst) or None
+                elif kind == "archived":
+                    style = self._format_xf(tmpl_styles.get(col), v.number_format)
+                    cells[col] = archived_xml(ref, v, style, self.pkg.date1904) or None
                 else:
                     style = tmpl_styles.get(col)
                     cells[col] = cell_xml(ref, v, style if style is not None else self._date_xf(v), self.pkg.date1904) or None
@@ -1376,12 +1369,10 @@ class _Patch:
         return xfs
 
     # -- sequences, owned sheets, workbook
-    def _sequences_and_sheets(self, cs: ChangeSet) -> None:
-        for spec in cs.sheets:
+    def _sequences_and_sheets(self, plan: Plan) -> None:
+        for spec in plan.sheets:
             self._replace_sheet(spec)
-        for table, number in cs.sequences.items():
-            self.meta_updates[f"seq.{table}"] = int(number)
-        self.meta_updates.update(cs.meta)
+        self.meta_updates.update(plan.meta)
         if self.meta_updates:
             self._write_meta()
 
