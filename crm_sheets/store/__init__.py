@@ -8,12 +8,18 @@ from pathlib import Path
 
 from crm_sheets.errors import NotAWorkbook, UsageError
 
-SCHEMES = ("a path to a .xlsx or .xlsm file",)
+SCHEMES = ("a path to a .xlsx or .xlsm file", "excel://FULLNAME (a workbook open in Excel)")
 
 
 def open_store(spec: str | Path, **options):
     """Open the workbook named by ``spec``: ``crm.xlsx`` or ``crm.xlsm`` today."""
     text = str(spec)
+    from crm_sheets.store.excel.store import SCHEME as EXCEL, attached_book, open_live_store
+
+    if text.startswith(EXCEL) or text.startswith("excel:/") or attached_book(text) is not None:
+        # The live Excel store (extra crm-sheets[excel]): the open book, for excel:// and for the path of a book
+        # a button handed over (crm_sheets.excel.refresh), whose file Excel holds open.
+        return open_live_store(text if not text.startswith("excel:/") or text.startswith(EXCEL) else EXCEL + text[7:], **options)
     if "://" in text:
         scheme = text.split("://", 1)[0]
         raise UsageError(

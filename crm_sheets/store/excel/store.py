@@ -1,0 +1,309 @@
+"""ExcelLiveStore: a workbook open in Excel as a Store (``excel://FULLNAME``), through xlwings.
+
+Reads each sheet in one call (grids.py) into Tables through the store core; writes the core's Plan into the
+open book (write.py) with screen updating and automatic calculation paused, and restored whatever happens.
+The file underneath is never touched: the person saves the book. One writer per book (an OS lock beside the
+workbook's file, or in the state directory for a book never saved, plus an in-process lock keyed by identity).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from crm_sheets.errors import CrmSheetsError, UsageError, WorkbookChanged
+from crm_sheets.model.changeset import ChangeSet
+from crm_sheets.model.tables import Tables
+from crm_sheets.store.base import ApplyResult
+
+SCHEME = "excel://"
+INSTALL_HINT = "pip install 'crm-sheets[excel]' (xlwings), and press the button in Excel"
+
+_attached: dict[str, Any] = {}  # folded full name -> the book a button handed over (crm_sheets.excel.refresh)
+_locks: dict[str, threading.RLock] = {}
+_locks_guard = threading.Lock()
+
+
+def _key(fullname: str | os.PathLike) -> str:
+    return os.path.normcase(os.path.abspath(str(fullname))) if os.path.isabs(str(fullname)) else str(fullname).casefold()
+
+
+@contextlib.contextmanager
+def attached(book: Any) -> Iterator[str]:
+    """While inside, ``open_store`` of the book's full name (or ``excel://`` + it) is the live book, not its
+    file: how a button's run reads and writes the open workbook while keeping the run's state files beside it."""
+    key = _key(book.fullname)
+    before = _attached.get(key)
+    _attached[key] = book
+    try:
+        yield SCHEME + str(book.fullname)
+    finally:
+        if before is None:
+            _attached.pop(key, None)
+        else:
+            _attached[key] = before
+
+
+def attached_book(spec: str | os.PathLike) -> Any:
+    """The live book attached for this path or ``excel://`` spec, or None."""
+    text = str(spec)
+    if text.startswith(SCHEME):
+        text = text[len(SCHEME):]
+    return _attached.get(_key(text)) if _attached else None
+
+
+def open_live_store(spec: str | os.PathLike, **options: Any) -> "ExcelLiveStore":
+    """``excel://FULLNAME``: the attached book of that name, else the one open in a running Excel."""
+    text = str(spec)
+    name = text[len(SCHEME):] if text.startswith(SCHEME) else text
+    book = attached_book(name)
+    if book is None:
+        book = _find_open_book(name)
+    return ExcelLiveStore(book, **options)
+
+
+def _find_open_book(name: str) -> Any:
+    try:
+        import xlwings as xw
+    except ImportError:
+        raise UsageError("the excel:// store needs xlwings", hint=INSTALL_HINT) from None
+    if not name:
+        try:
+            return xw.Book.caller()
+        except Exception:
+            raise UsageError("excel://: no workbook called crm-sheets", hint="press a button in the workbook, or "
+                             "name an open workbook: excel://C:/path/crm.xlsm") from None
+    try:
+        for app in xw.apps:
+            for book in app.books:
+                if _key(book.fullname) == _key(name) or str(book.name).casefold() == Path(name).name.casefold():
+                    return book
+    except Exception:  # no Excel on this machine (Linux), or it does not answer
+        pass
+    raise UsageError(f"{SCHEME}{name}: no open Excel workbook of that name",
+                     hint="open it in Excel first, or give its path (crm-sheets run crm.xlsm) to work on the file")
+
+
+def _state_dir() -> Path:
+    """Where the state of a book never saved lives (pending change sets, the lock): CRM_SHEETS_STATE_DIR, else
+    the user's state directory. (The store core's state directory, once it has one, replaces this.)"""
+    env = os.environ.get("CRM_SHEETS_STATE_DIR", "").strip()
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_STATE_HOME", "").strip() or str(Path.home() / ".local" / "state")
+    return Path(base) / "crm-sheets"
+
+
+@dataclass(frozen=True)
+class LiveFingerprint:
+    """What a read saw, as the runner keys job states: a hash of every value read."""
+
+    sha256: str
+    size: int = 0
+    mtime_ns: int = 0
+
+    def same_content(self, other: Any) -> bool:
+        return other is not None and getattr(other, "sha256", None) == self.sha256
+
+
+class ExcelLiveStore:
+    """An open xlwings Book as a Store: ``read()`` -> Tables, ``apply(changeset, tables)`` -> ApplyResult."""
+
+    def __init__(self, book: Any, *, schema: Any = None, lock_timeout: float | None = None,
+                 backups: int | None = None, **_ignored: Any):
+        self.book = book
+        self.identity = "excel:" + str(book.fullname)
+        self.schema = schema
+        self.backups = backups  # no backups: the file underneath is untouched until the person saves
+        self._lock_timeout = lock_timeout
+        self._lock_depth = 0
+        self._os_lock = None
+        self._read: dict[str, list[list[Any]]] = {}
+        self._tables: Tables | None = None
+        self.fingerprint: LiveFingerprint | None = None
+        self.last_write: dict[str, Any] = {}  # reads and writes per sheet of the last apply, for tests and benchmarks
+        self.read_calls = 0
+
+    def __repr__(self) -> str:
+        return f"ExcelLiveStore({self.identity!r})"
+
+    @property
+    def path(self) -> Path:
+        """The workbook's file when it has been saved (its state files live beside it), else a stand-in in the
+        state directory."""
+        full = Path(str(self.book.fullname))
+        if full.is_absolute() and full.parent.is_dir():
+            return full
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(self.book.fullname))[:120]
+        return _state_dir() / "excel" / safe
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read(self) -> Tables:
+        """The book's tables, one call per sheet read; remembers the values for ``apply``'s change check."""
+        from crm_sheets.store.core.read import read_tables
+        from crm_sheets.store.excel.grids import XlwingsGrids
+
+        grids = XlwingsGrids(self.book, source=self.identity)
+        tables = read_tables(grids, self.schema)
+        self._read, self._tables = grids.raw, tables
+        self.read_calls = grids.calls
+        digest = hashlib.sha256()
+        for sheet in sorted(grids.raw):
+            digest.update(repr((sheet, grids.raw[sheet])).encode("utf-8", "surrogatepass"))
+        self.fingerprint = LiveFingerprint(digest.hexdigest())
+        return tables
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def apply(self, changeset: ChangeSet, tables: Tables | None = None, *, before_replace: Callable | None = None,
+              states: Mapping[str, Any] | None = None, rider: ChangeSet | None = None) -> ApplyResult:
+        """Write the change set into the open book.
+
+        Every record it changes, archives or numbers is found again by ID in a fresh read of its sheet; one a
+        person edited since ``read`` stops the write before anything is written (WorkbookChanged: read again and
+        re-run). Screen updating and automatic calculation are off during the write and restored after, also
+        when it fails. A failure before the first write keeps the change set pending for the next run.
+        """
+        from crm_sheets.store.core.plan import make_plan
+        from crm_sheets.store.excel.write import LiveWrite
+
+        name = self.identity
+        if changeset.is_empty():
+            return ApplyResult(False, pending=self._pending_exists(), message=f"nothing to write to {name}")
+        if self._tables is None:
+            raise RuntimeError("ExcelLiveStore.apply() needs a read() first: it writes only over what it read")
+        tables = tables if tables is not None else self._tables
+        work = ChangeSet().extend(changeset)
+        if rider is not None:
+            work.extend(rider)
+        keep_states = dict(states) if states is not None else None
+        with self.lock():
+            try:
+                plan = make_plan(work, tables)
+                if plan.tables_added:
+                    raise CrmSheetsError(f"{name}: adding table sheets is not supported in the open workbook; nothing "
+                                         "was written", hint="close it and run `crm-sheets upgrade PATH` on the file")
+                job = LiveWrite(self.book, plan, tables, self._read, name)
+                job.prepare()
+            except WorkbookChanged:
+                raise
+            except CrmSheetsError as e:
+                self._keep_pending(work, keep_states, str(e))
+                raise
+            with paused(self.book.app):
+                job.run()
+            if before_replace is not None:
+                before_replace(None)
+            self._read = {}  # what we read no longer shows the book: a later apply needs a read first
+            self._tables = tables
+            self._clear_pending()
+            self.last_write = {"reads": job.reads, "calls": dict(job.calls), "notes": list(job.notes)}
+        from crm_sheets.store.xlsx import describe
+
+        message = f"wrote {describe(work)} to {self.book.name} (open in Excel: save it to keep the changes)"
+        if job.notes:
+            message += "; " + "; ".join(job.notes)
+        return ApplyResult(True, message=message)
+
+    # -- pending change sets and the lock ---------------------------------------------------------
+
+    def pending(self) -> ChangeSet | None:
+        found = self.pending_file()
+        return found.changeset if found is not None else None
+
+    def pending_file(self):
+        from crm_sheets.store.pending import read_pending
+
+        found = read_pending(self.path)
+        if found is None or not found.id:
+            return found
+        if self._tables is not None and found.id == self._tables.meta.get("applied_pending"):
+            return None  # written already (the runner records its ID in the same write)
+        return found
+
+    def _pending_exists(self) -> bool:
+        from crm_sheets.store.pending import pending_path
+
+        return pending_path(self.path).exists()
+
+    def _keep_pending(self, changeset: ChangeSet, states: dict | None, reason: str) -> None:
+        from crm_sheets.store.pending import save_pending
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            save_pending(self.path, changeset, states=states, reason=reason)
+        except OSError:
+            pass
+
+    def _clear_pending(self) -> None:
+        from crm_sheets.store.pending import clear_pending
+
+        try:
+            clear_pending(self.path)
+        except OSError:
+            pass
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator["ExcelLiveStore"]:
+        """One writer per book: an in-process lock keyed by identity, and the OS writer lock every crm-sheets run
+        on this workbook takes (file runs included). Re-entrant within this store."""
+        from crm_sheets.store.safety import WriterLock
+
+        with _locks_guard:
+            local = _locks.setdefault(self.identity, threading.RLock())
+        if self._lock_depth == 0:
+            if not local.acquire(timeout=self._lock_timeout if self._lock_timeout is not None else 5):
+                from crm_sheets.errors import WorkbookBusy
+
+                raise WorkbookBusy(f"{self.book.name}: another crm-sheets run in this Excel is writing it",
+                                   hint="wait for it to finish and press the button again")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._os_lock = WriterLock(self.path, timeout=self._lock_timeout)
+                self._os_lock.acquire()
+            except BaseException:
+                local.release()
+                self._os_lock = None
+                raise
+        self._lock_depth += 1
+        try:
+            yield self
+        finally:
+            self._lock_depth -= 1
+            if self._lock_depth == 0:
+                try:
+                    if self._os_lock is not None:
+                        self._os_lock.release()
+                finally:
+                    self._os_lock = None
+                    local.release()
+
+
+@contextlib.contextmanager
+def paused(app: Any) -> Iterator[None]:
+    """Screen updating and automatic calculation off while we write; both back as they were afterwards, also on
+    error. An engine that cannot say how they were set gets them back on (Excel's default)."""
+    try:
+        screen = bool(app.screen_updating)
+    except Exception:
+        screen = True
+    try:
+        calculation = app.calculation
+    except Exception:
+        calculation = None
+    app.screen_updating = False
+    try:
+        if calculation is not None and calculation != "manual":
+            app.calculation = "manual"
+        yield
+    finally:
+        try:
+            if calculation is not None and calculation != "manual":
+                app.calculation = calculation
+        finally:
+            app.screen_updating = screen
