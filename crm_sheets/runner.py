@@ -446,7 +446,8 @@ def _preparer(box, generation: str, states: dict[str, Any], now: datetime) -> Ca
     def prepare(tmp: Path) -> None:
         from crm_sheets.store.safety import file_fingerprint
 
-        box.prepare_states(generation, file_fingerprint(tmp).sha256, states, now)
+        # A store that writes no new file (the open Excel book) passes None: the states are keyed by generation only.
+        box.prepare_states(generation, file_fingerprint(tmp).sha256 if tmp is not None else None, states, now)
 
     return prepare
 

@@ -232,7 +232,7 @@ class FakeChart:
         self.source = None
 
     def set_source_data(self, source):
-        self.source = source.address
+        self.source = getattr(source, "areas", None) or source.address
 
 
 class FakeCharts(list):
@@ -274,6 +274,12 @@ class FakeSheet:
         m = _ROWS.match(text)
         if m:
             return FakeRange(self, int(m.group(1)) - 1, 0, int(m.group(2)) - 1, MAX_COL - 1)
+        if "," in text:  # a range of several areas (a chart's source): its bounding box, its address kept
+            areas = [self.range(part.strip()) for part in text.split(",")]
+            rng = FakeRange(self, min(a.r0 for a in areas), min(a.c0 for a in areas), max(a.r1 for a in areas),
+                            max(a.c1 for a in areas))
+            rng.areas = text
+            return rng
         parts = text.split(":")
         a = _CELL.match(parts[0])
         b = _CELL.match(parts[-1])

@@ -167,13 +167,34 @@ def _chart(sheet: Any, chart: Any) -> list[str]:
         return []
     (cr0, cc0, cr1, _cc1), _ = boxes[0]
     cols = sorted({v[1] for _c, v in boxes})
-    same_rows = all(c[0] == cr0 and c[2] == cr1 and v[0] == cr0 and v[2] == cr1 for c, v in boxes)
-    if not same_rows or cols != list(range(cols[0], cols[0] + len(cols))) or cols[0] != cc0 + 1:
-        return [f"{sheet.name}: chart {chart.title!r} left out (its series are not one block next to the categories)"]
+    same_rows = all(c[0] == cr0 and c[2] == cr1 and c[1] == cc0 and v[0] == cr0 and v[2] == cr1 for c, v in boxes)
+    if not same_rows or cols != list(range(cols[0], cols[0] + len(cols))) or cols[0] <= cc0:
+        return [f"{sheet.name}: chart {chart.title!r} left out (its series do not share one block of rows)"]
     ar, ac, _, _ = parse_a1(chart.anchor)
-    anchor = sheet.range((ar + 1, ac + 1))
-    made = sheet.charts.add(left=anchor.left, top=anchor.top, width=chart.width_cols * 48, height=chart.height_rows * 15)
+    top = max(cr0 - 1, 0)
+    cats = f"{_letter(cc0)}{top + 1}:{_letter(cc0)}{cr1 + 1}"
+    vals = f"{_letter(cols[0])}{top + 1}:{_letter(cols[-1])}{cr1 + 1}"
+    # From the header row above the block, so the series take their names from it; categories and values
+    # not side by side are one range of two areas ("A4:A10,C4:D10"), as Excel's own chart dialog makes.
+    address = f"{_letter(cc0)}{top + 1}:{_letter(cols[-1])}{cr1 + 1}" if cols[0] == cc0 + 1 else f"{cats},{vals}"
+    try:
+        source = sheet.range(address)
+    except ValueError:  # an engine without ranges of several areas
+        return [f"{sheet.name}: chart {chart.title!r} left out (this Excel cannot make a chart of {address})"]
+    try:
+        anchor = sheet.range((ar + 1, ac + 1))
+        left, top_pt = anchor.left, anchor.top
+    except NotImplementedError:  # an engine that cannot read positions: Excel's default column and row sizes
+        left, top_pt = ac * 48.0, ar * 15.0
+    made = sheet.charts.add(left=left, top=top_pt, width=chart.width_cols * 48, height=chart.height_rows * 15)
     made.chart_type = CHART_TYPES.get(chart.kind, "column_clustered")
-    # With the header row above the block: the series take their names from it.
-    made.set_source_data(sheet.range((max(cr0, 1), cc0 + 1), (cr1 + 1, cols[-1] + 1)))
+    made.set_source_data(source)
     return []
+
+
+def _letter(c: int) -> str:
+    s, c = "", c + 1
+    while c:
+        c, rem = divmod(c - 1, 26)
+        s = chr(65 + rem) + s
+    return s

@@ -178,6 +178,10 @@ class ExcelLiveStore:
         if self._tables is None:
             raise RuntimeError("ExcelLiveStore.apply() needs a read() first: it writes only over what it read")
         tables = tables if tables is not None else self._tables
+        if rider is not None and not self._changes_anything(changeset, tables):
+            # Owned sheets that show what they show already, keys as they are: nothing is written, not even the
+            # rider (the Runs sheet), as the file store does.
+            return ApplyResult(False, pending=self._pending_exists(), message=f"nothing changed in {self.book.name}")
         work = ChangeSet().extend(changeset)
         if rider is not None:
             work.extend(rider)
@@ -209,6 +213,15 @@ class ExcelLiveStore:
         if job.notes:
             message += "; " + "; ".join(job.notes)
         return ApplyResult(True, message=message)
+
+    def _changes_anything(self, changeset: ChangeSet, tables: Tables) -> bool:
+        from crm_sheets.store.core.plan import make_plan
+        from crm_sheets.store.excel.write import changes_anything
+
+        try:
+            return changes_anything(self.book, make_plan(ChangeSet().extend(changeset), tables), tables)
+        except CrmSheetsError:
+            return True  # let the write say what is wrong
 
     # -- pending change sets and the lock ---------------------------------------------------------
 

@@ -532,3 +532,61 @@ def _differs(now: list[Any], was: list[Any]) -> int | None:
         if x != y and not (isinstance(x, (int, float)) and isinstance(y, (int, float)) and float(x) == float(y)):
             return c
     return None
+
+
+def changes_anything(book: Any, plan: Plan, tables: Tables) -> bool:
+    """Whether writing ``plan`` would change the book: records, lists or structure always do; owned sheets do
+    when their values (and formulas) differ from what the sheet shows now; _crm_meta keys when their value
+    differs. Reads each owned sheet once (values and formulas)."""
+    from crm_sheets.model.sheets import owned_sheet_name
+    from crm_sheets.store.excel.render import values as rendered
+
+    if plan.tables or plan.archives or plan.restores or plan.options or plan.tables_added:
+        return True
+    for key, value in plan.meta.items():
+        if _cell_text(value if not isinstance(value, (dict, list)) else json.dumps(value, default=str)) \
+                != _cell_text(tables.meta.get(key)):
+            return True
+    names = [s.name for s in book.sheets]
+    marks = {**tables.meta, **plan.meta}
+    for spec in plan.sheets:
+        title = owned_sheet_name(spec.key, spec.name, marks, names) if spec.key != META_SHEET else spec.name
+        if title not in names:
+            return True
+        sheet = book.sheets[title]
+        r0, c0, now = read_block(sheet)
+        now_values = from_a1(r0, c0, now, convert=lambda v: v)
+        try:
+            raw_f = sheet.used_range.formula
+            if not isinstance(raw_f, (list, tuple)):
+                raw_f = [[raw_f]]
+            formulas = from_a1(r0, c0, [list(r) for r in raw_f], convert=lambda v: v) if now else []
+        except NotImplementedError:
+            return True  # cannot tell: written again
+        want = rendered(spec)
+        rows = max(len(want), len(now_values))
+        for r in range(rows):
+            a = want[r] if r < len(want) else []
+            b = now_values[r] if r < len(now_values) else []
+            f = formulas[r] if r < len(formulas) else []
+            for c in range(max(len(a), len(b))):
+                x = a[c] if c < len(a) else None
+                y = b[c] if c < len(b) else None
+                if isinstance(x, str) and x.startswith("="):
+                    if (f[c] if c < len(f) else None) != x:
+                        return True
+                    continue
+                if not _same_cell(x, y):
+                    return True
+    return False
+
+
+def _same_cell(want: Any, now: Any) -> bool:
+    """A value as we would write it (Excel form) against what the cell holds."""
+    if isinstance(want, str) and want.startswith("'"):
+        want = want[1:]
+    want = None if want == "" else want
+    now = None if now == "" else now
+    if isinstance(want, (int, float)) and not isinstance(want, bool) and isinstance(now, (int, float)) and not isinstance(now, bool):
+        return float(want) == float(now)
+    return want == now
