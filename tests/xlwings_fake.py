@@ -193,6 +193,15 @@ class FakeRange:
             raise NotImplementedError("the fake moves whole rows only")
 
     def delete(self, shift=None):
+        if getattr(self, "areas", None):  # several whole-row areas: deleted together, as Excel does
+            self.sheet.book.app.check_not_broken()
+            self.sheet.writes += 1
+            self.sheet.log.append(("delete", self.areas))
+            boxes = sorted((self.sheet.range(a.strip()) for a in self.areas.split(",")), key=lambda r: -r.r0)
+            for box in boxes:
+                box._whole_rows()
+                self.sheet.move_rows(box.r1 + 1, -(box.r1 - box.r0 + 1))
+            return
         self._whole_rows()
         self.sheet.book.app.check_not_broken()
         self.sheet.writes += 1

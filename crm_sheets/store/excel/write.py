@@ -380,9 +380,7 @@ class LiveWrite:
                 name, r0, c0, r1, c1 = w.resize
                 sheet.tables[name].resize(sheet.range((r0 + 1, c0 + 1), (r1 + 1, c1 + 1)))
                 self._count(title)
-            for first, last in reversed(_runs(sorted(set(w.deletes)))):
-                sheet.range(f"{first + 1}:{last + 1}").delete(shift="up")
-                self._count(title)
+            self._delete_rows(sheet, title, w.deletes)
         for name, refers_to in getattr(self, "name_updates", {}).items():
             try:
                 self.book.names[name].refers_to = refers_to
@@ -390,6 +388,30 @@ class LiveWrite:
                 pass
         self._write_sheets()
         self._write_meta()
+
+    def _delete_rows(self, sheet: Any, title: str, rows: list[int]) -> None:
+        """Whole rows deleted, bottom-up: the groups of neighbouring rows joined into ranges of several areas
+        ("40:41,17:17,5:5"), as many as fit in the 255 characters Excel takes for an address, each deleted in
+        one call; an engine without such ranges deletes group by group."""
+        groups = [f"{a + 1}:{b + 1}" for a, b in reversed(_runs(sorted(set(rows))))]
+        chunks: list[list[str]] = []
+        for g in groups:
+            if chunks and len(",".join(chunks[-1] + [g])) <= 250:
+                chunks[-1].append(g)
+            else:
+                chunks.append([g])
+        for chunk in chunks:
+            try:
+                target = sheet.range(",".join(chunk))
+            except ValueError:
+                target = None
+            if target is None:
+                for g in chunk:
+                    sheet.range(g).delete(shift="up")
+                    self._count(title)
+            else:
+                target.delete(shift="up")
+                self._count(title)
 
     def _count(self, title: str) -> None:
         self.calls[title] = self.calls.get(title, 0) + 1
