@@ -135,6 +135,10 @@ class DeliveryReport:
 
 
 def outbox_path(workbook: str | Path) -> Path:
+    if str(workbook).startswith("excel:"):  # a workbook open in Excel (excel://PATH): its state stays beside its file
+        from crm_sheets.store.excel.store import file_of
+
+        workbook = file_of(workbook)
     p = Path(workbook)
     return p.with_name(f".{p.name}.outbox.sqlite")
 

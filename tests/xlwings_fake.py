@@ -236,9 +236,13 @@ class FakeTables(list):
 
 
 class FakeChart:
-    def __init__(self):
+    def __init__(self, charts=None):
         self.chart_type = "column_clustered"
         self.source = None
+        self._charts = charts
+
+    def delete(self):
+        self._charts.remove(self)
 
     def set_source_data(self, source):
         self.source = getattr(source, "areas", None) or source.address
@@ -246,7 +250,7 @@ class FakeChart:
 
 class FakeCharts(list):
     def add(self, left=0, top=0, width=355, height=211):
-        chart = FakeChart()
+        chart = FakeChart(self)
         self.append(chart)
         return chart
 
@@ -261,6 +265,7 @@ class FakeSheet:
         self.charts = FakeCharts()
         self.merges: list[str] = []
         self.visible = True
+        self.buttons: list[str] = []  # form buttons drawn on the sheet (shapes: kept by clear)
         self.writes = 0  # calls that change cells (value, clear, row insert/delete)
         self.log: list[tuple[str, str]] = []
 
@@ -317,6 +322,12 @@ class FakeSheet:
 
     def delete(self):
         self.book.sheets._list.remove(self)
+
+    def clear(self):
+        """Contents and formats go (merges too); shapes such as buttons stay, as in Excel."""
+        self.writes += 1
+        self.log.append(("clear", self.name))
+        self.cells, self.formulas, self.looks, self.merges = {}, {}, {}, []
 
     def __repr__(self):
         return f"<FakeSheet {self.name}>"

@@ -16,10 +16,10 @@ def open_store(spec: str | Path, **options):
     text = str(spec)
     from crm_sheets.store.excel.store import SCHEME as EXCEL, attached_book, open_live_store
 
-    if text.startswith(EXCEL) or text.startswith("excel:/") or attached_book(text) is not None:
+    if text.startswith("excel:") or attached_book(text) is not None:
         # The live Excel store (extra crm-sheets[excel]): the open book, for excel:// and for the path of a book
         # a button handed over (crm_sheets.excel.refresh), whose file Excel holds open.
-        return open_live_store(text if not text.startswith("excel:/") or text.startswith(EXCEL) else EXCEL + text[7:], **options)
+        return open_live_store(text, **options)
     if "://" in text:
         scheme = text.split("://", 1)[0]
         raise UsageError(

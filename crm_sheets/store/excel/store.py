@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,10 +57,22 @@ def attached_book(spec: str | os.PathLike) -> Any:
     return _attached.get(_key(text)) if _attached else None
 
 
+def file_of(spec: str | os.PathLike) -> str:
+    """The workbook file an ``excel://`` spec names ("" for the calling book), also after pathlib folded its
+    slashes: excel://C:/crm.xlsm -> C:/crm.xlsm, excel:///home/ana/crm.xlsm -> /home/ana/crm.xlsm."""
+    text = str(spec)
+    if not text.startswith("excel:"):
+        return text
+    rest = text[len("excel:"):].replace("\\", "/")
+    bare = rest.lstrip("/")
+    if re.match(r"^[A-Za-z]:/", bare) or not bare:
+        return bare
+    return "/" + bare if rest.startswith("///") or (rest.startswith("/") and not rest.startswith("//")) else bare
+
+
 def open_live_store(spec: str | os.PathLike, **options: Any) -> "ExcelLiveStore":
     """``excel://FULLNAME``: the attached book of that name, else the one open in a running Excel."""
-    text = str(spec)
-    name = text[len(SCHEME):] if text.startswith(SCHEME) else text
+    name = file_of(spec)
     book = attached_book(name)
     if book is None:
         book = _find_open_book(name)

@@ -427,16 +427,15 @@ class LiveWrite:
             names = [s.name for s in self.book.sheets]
             title = owned_sheet_name(spec.key, spec.name, marks, names) if spec.key != META_SHEET else spec.name
             old = self.book.sheets[title] if title in names else None
-            index = names.index(title) if old is not None else len(names)
-            if old is not None and len(names) == 1:
-                raise CrmSheetsError(f"{self.identity}: {title} is the book's only sheet; nothing replaced")
             if old is not None:
-                old.delete()  # replaced whole: a person's edits on a sheet a job owns are not kept (it says so)
-            count = len(self.book.sheets)
-            if index < count:  # back where it was
-                sheet = self.book.sheets.add(name=title, before=self.book.sheets[index])
+                # Replaced in place, not deleted and added again: its buttons (Refresh on the Dashboard), its
+                # position and the references other sheets make to it stay.
+                for chart in list(old.charts):
+                    chart.delete()
+                old.clear()
+                sheet = old
             else:
-                sheet = self.book.sheets.add(name=title, after=self.book.sheets[count - 1])
+                sheet = self.book.sheets.add(name=title, after=self.book.sheets[len(names) - 1])
             self.notes.extend(render(sheet, spec))
             self._count(title)
             if spec.key and spec.key != META_SHEET and self.tables.meta.get(f"sheet.{spec.key}") != title:
