@@ -13,7 +13,7 @@ import xlsxwriter
 from crm_sheets.errors import CrmSheetsError
 from crm_sheets.model import ChangeSet, RowAppend, RowArchive, RowRestore, Table, Tables, load_schema
 from crm_sheets.model.tables import empty_frame
-from crm_sheets.store.writer import apply_changeset
+from crm_sheets.store.xlsx.writer import apply_changeset
 from helpers import grid
 
 LEAD_HEADERS = ["ID", "First name", "Last name", "Email", "My notes", "Status", "Created", "Score", "Tags", "Consent"]
@@ -299,7 +299,7 @@ def test_read_apply_and_read_back_a_workbook_built_by_crm_sheets(tmp_path: Path)
 
 
 def _edit_both_ways(data: bytes):
-    from crm_sheets.store.writer import SheetEdit
+    from crm_sheets.store.xlsx.sheet import SheetEdit
 
     whole = SheetEdit("xl/worksheets/sheet1.xml", data)
     pieces = SheetEdit("xl/worksheets/sheet1.xml", chunks=[data[i:i + 7] for i in range(0, len(data), 7)],
@@ -338,7 +338,7 @@ def test_an_unchanged_stretch_of_rows_is_copied_byte_for_byte(book: Path):
 
 
 def test_a_large_sheet_is_spooled_and_written_like_a_small_one(book: Path, tmp_path: Path, monkeypatch):
-    from crm_sheets.store import writer
+    from crm_sheets.store.xlsx import sheet
 
     cs = lambda: ChangeSet(  # noqa: E731
         updates=[],
@@ -349,7 +349,7 @@ def test_a_large_sheet_is_spooled_and_written_like_a_small_one(book: Path, tmp_p
     changes = cs()
     changes.update("leads", "L-00004", "score", 41)
     apply_changeset(book, small, changes, leads_tables())
-    monkeypatch.setattr(writer, "_SPOOL_IN_MEMORY", 0)
+    monkeypatch.setattr(sheet, "_SPOOL_IN_MEMORY", 0)
     changes = cs()
     changes.update("leads", "L-00004", "score", 41)
     apply_changeset(book, large, changes, leads_tables())
@@ -360,7 +360,7 @@ def test_a_large_sheet_is_spooled_and_written_like_a_small_one(book: Path, tmp_p
 
 
 def test_rows_out_of_order_or_without_numbers_are_written_in_order():
-    from crm_sheets.store.writer import SheetEdit
+    from crm_sheets.store.xlsx.sheet import SheetEdit
 
     xml = (b'<worksheet><dimension ref="A1:B3"/><sheetData><row r="3"><c r="A3"><v>3</v></c></row>'
            b'<row r="1"><c r="A1"><v>1</v></c></row><row><c><v>2</v></c></row></sheetData></worksheet>')

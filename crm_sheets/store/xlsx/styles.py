@@ -11,7 +11,7 @@ from typing import Hashable, Iterable, Mapping
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import quoteattr
 
-from crm_sheets.store.package import NS_MAIN, parse_xml
+from crm_sheets.store.xlsx.package import NS_MAIN, parse_xml
 
 _HEADER_FILL = "FF1F4E78"
 _BORDER_THIN = (
