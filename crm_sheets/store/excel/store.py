@@ -220,7 +220,7 @@ class ExcelLiveStore:
             self._tables = tables
             self._clear_pending()
             self.last_write = {"reads": job.reads, "calls": dict(job.calls), "notes": list(job.notes)}
-        from crm_sheets.store.xlsx import describe
+        from crm_sheets.store.xlsx.store import describe
 
         message = f"wrote {describe(work)} to {self.book.name} (open in Excel: save it to keep the changes)"
         if job.notes:
