@@ -14,7 +14,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from crm_sheets.errors import UsageError, WorkbookChanged
+from crm_sheets.errors import UsageError, WorkbookBusy, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.runner import run_jobs
 from crm_sheets.store import open_store
@@ -152,7 +152,7 @@ def test_screen_updating_and_calculation_are_paused_during_the_write_and_restore
     tables = store.read()
     _r, changes = run_jobs(tables, JOBS, now=NOW)
     book.app.break_after = 3  # Excel refuses the fourth write (a protected sheet, a cell in edit mode)
-    with pytest.raises(RuntimeError, match="refused"):
+    with pytest.raises(WorkbookBusy, match="Excel refused a write part-way .*; what was written stays"):
         store.apply(changes, tables)
     assert seen and all(s == (False, "manual") for s in seen)
     assert (book.app.screen_updating, book.app.calculation) == (True, "automatic")
@@ -241,8 +241,6 @@ def test_open_store_takes_an_excel_url_and_the_path_of_a_book_a_button_attached(
 
 
 def test_one_writer_at_a_time_per_book(opened):
-    from crm_sheets.errors import WorkbookBusy
-
     book, _ = opened()
     first, second = ExcelLiveStore(book, lock_timeout=0.2), ExcelLiveStore(book, lock_timeout=0.2)
     with first.lock():
@@ -372,3 +370,37 @@ def test_crm_sheets_run_excel_url_runs_on_the_open_book_and_keeps_state_beside_i
     folder = Path(book.fullname).parent
     assert (folder / f".{Path(book.fullname).name}.outbox.sqlite").exists()
     assert not [p for p in folder.iterdir() if p.name.startswith("excel")]
+
+
+def test_an_unmerged_record_comes_back_from_the_open_books_merged_sheet_as_from_the_file(opened):
+    from crm_sheets.jobs.dedupe.job import unmerge
+
+    book, copy = opened()
+    live, file = ExcelLiveStore(book), XlsxStore(copy, backups=0)
+    cycle(live), cycle(file)
+    merged = live.read()
+    rid = str(merged["merged"].df["record"].iloc[0])
+    for store in (live, file):
+        tables = store.read()
+        store.apply(unmerge(tables, rid, now=NOW).changes, tables)
+    book_tables, file_tables = ExcelLiveStore(book).read(), XlsxStore(copy).read()
+    same_tables(book_tables, file_tables)
+    table = str(merged["merged"].df["table"].iloc[0])
+    assert rid in book_tables[table].df.index and rid not in set(book_tables["merged"].df["record"].astype(str))
+
+
+def test_a_label_a_job_adds_to_a_dropdown_goes_under_its_list_as_in_the_file(opened):
+    from crm_sheets.model.changeset import OptionAdd
+
+    book, copy = opened()
+    for store in (ExcelLiveStore(book), XlsxStore(copy, backups=0)):
+        tables = store.read()
+        name = next(n for n, lst in tables.lists.items() if lst.options)
+        changes = ChangeSet()
+        changes.options.append(OptionAdd(name, "Trade fair 2026"))
+        store.apply(changes, tables)
+    book_tables, file_tables = ExcelLiveStore(book).read(), XlsxStore(copy).read()
+    assert [o.label("en") for o in book_tables.lists[name].options] == [o.label("en") for o in file_tables.lists[name].options]
+    assert "Trade fair 2026" in [o.label("en") for o in book_tables.lists[name].options]
+    count = len(book_tables.lists[name].options)
+    assert book.names[f"list_{name}"].refers_to.endswith(f"$2:$A${count + 1}")  # the dropdowns offer it too

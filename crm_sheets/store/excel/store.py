@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from crm_sheets.errors import CrmSheetsError, UsageError, WorkbookChanged
+from crm_sheets.errors import CrmSheetsError, UsageError, WorkbookBusy, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.tables import Tables
 from crm_sheets.store.base import ApplyResult
@@ -212,8 +212,18 @@ class ExcelLiveStore:
             except CrmSheetsError as e:
                 self._keep_pending(work, keep_states, str(e))
                 raise
-            with paused(self.book.app):
-                job.run()
+            try:
+                with paused(self.book.app):
+                    job.run()
+            except CrmSheetsError:
+                raise
+            except Exception as e:  # Excel refused a call: a cell in edit mode, a protected sheet, a dialog open
+                cause = " ".join(str(e).split())[:200] or type(e).__name__
+                raise WorkbookBusy(
+                    f"{self.book.name}: Excel refused a write part-way ({cause}); what was written stays, the rest "
+                    "was not written",
+                    hint="finish editing any cell, close dialogs or unprotect the sheet, then press Refresh again: the "
+                         "jobs continue from what the workbook shows") from e
             if before_replace is not None:
                 before_replace(None)
             self._read = {}  # what we read no longer shows the book: a later apply needs a read first
