@@ -180,6 +180,25 @@ def test_a_persons_edit_between_read_and_write_stops_the_write_and_is_kept(opene
     assert cycle(ExcelLiveStore(book)).summary()["updated_cells"] > 0  # the next run works on the fresh data
 
 
+def test_a_formula_excel_recomputes_while_the_jobs_run_does_not_stop_the_write(opened):
+    book, _ = opened()
+    sheet = book.sheets["Leads"]
+    store = ExcelLiveStore(book)
+    tables = store.read()
+    _r, changes = run_jobs(tables, JOBS, now=NOW)
+    u = next(u for u in changes.updates if u.table == "leads")
+    row = tables["leads"].rows[u.record_id] - 1
+    width = max(c for _r2, c in sheet.cells) + 3
+    sheet.formulas[(row, width)] = "=NOW()"  # a person's column: Excel gives it a new value on each recalculation
+    sheet.cells[(row, width)] = 46000.5
+    store = ExcelLiveStore(book)
+    tables = store.read()
+    _r, changes = run_jobs(tables, JOBS, now=NOW)
+    sheet.cells[(row, width)] = 46000.6  # recalculated since the read
+    assert store.apply(changes, tables).written
+    assert "=NOW()" in sheet.formulas.values()
+
+
 def test_records_are_found_by_id_after_a_person_inserts_rows_above_them(opened):
     book, copy = opened()
     store = ExcelLiveStore(book)

@@ -174,8 +174,11 @@ class LiveWrite:
             raise WorkbookChanged(f"{self.identity}: record {rid} of {lay.title} was removed or its ID changed since it "
                                   "was read; nothing was written", hint=AGAIN)
         read = self.read.get(lay.title) or []
-        col = _differs(self.now[lay.title].values[now] if now < len(self.now[lay.title].values) else [],
-                       read[was - 1] if was - 1 < len(read) else [])
+        fresh = self.now[lay.title]
+        # Formula cells are left out of the comparison: Excel recomputes them (=TODAY() in a person's column)
+        # without anyone editing the record.
+        col = _differs(fresh.values[now] if now < len(fresh.values) else [], read[was - 1] if was - 1 < len(read) else [],
+                       skip=lambda c: bool(fresh.is_formula(now, c)))
         if col is not None:
             raise WorkbookChanged(
                 f"{self.identity}: {lay.title}!{column_letter(col)}{now + 1} (record {rid}) was changed since it was "
@@ -543,9 +546,11 @@ def _keyed(values: list[list[Any]]) -> dict[str, tuple[int, Any]]:
     return out
 
 
-def _differs(now: list[Any], was: list[Any]) -> int | None:
+def _differs(now: list[Any], was: list[Any], skip: Callable[[int], bool] = lambda c: False) -> int | None:
     """The first column where two raw rows differ (numbers compared as numbers), or None."""
     for c in range(max(len(now), len(was))):
+        if skip(c):
+            continue
         x = now[c] if c < len(now) else None
         y = was[c] if c < len(was) else None
         x = None if x == "" else x
