@@ -311,6 +311,8 @@ USED = [
     ("Range", "top", "get", ()),
     ("Range", "address", "get", ()),
     ("Table", "resize", "call", ("range",)),
+    ("Tables", "add", "call", ("source", "name", "table_style_name")),
+    ("Names", "add", "call", ("name", "refers_to")),
     ("Table", "name", "get", ()),
     ("Table", "range", "get", ()),
     ("Charts", "add", "call", ("left", "top", "width", "height")),
@@ -423,3 +425,25 @@ def test_a_label_a_job_adds_to_a_dropdown_goes_under_its_list_as_in_the_file(ope
     assert "Trade fair 2026" in [o.label("en") for o in book_tables.lists[name].options]
     count = len(book_tables.lists[name].options)
     assert book.names[f"list_{name}"].refers_to.endswith(f"$2:$A${count + 1}")  # the dropdowns offer it too
+
+
+def test_a_run_that_needs_a_table_the_book_lacks_adds_its_sheet_as_the_file_run_does(built_book, tmp_path):
+    import openpyxl
+
+    from crm_sheets.excel import refresh
+    from crm_sheets.runlog import run_logged
+
+    src = built_book(sample_data=50, now=NOW)
+    wb = openpyxl.load_workbook(src)
+    del wb["Audit Log"]  # a workbook made before the Audit Log existed
+    wb.save(tmp_path / "old.xlsx")
+    live_path = shutil.copy(tmp_path / "old.xlsx", tmp_path / "live.xlsx")
+    file_path = shutil.copy(tmp_path / "old.xlsx", tmp_path / "file.xlsx")
+    book = FakeBook.from_xlsx(live_path, str(live_path))
+    assert "audit_log" not in ExcelLiveStore(book).read().tables
+    refresh("run", book=book)
+    run_logged(file_path, None, trigger="button", now=NOW)
+    book_tables, file_tables = ExcelLiveStore(book).read(), XlsxStore(file_path).read()
+    assert "audit_log" in book_tables.tables and len(book_tables["audit_log"]) > 0
+    assert len(book_tables["audit_log"]) == len(file_tables["audit_log"])
+    assert book.sheets["Audit Log"].tables  # an Excel table over it

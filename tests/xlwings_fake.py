@@ -229,10 +229,20 @@ class FakeTable:
 
 
 class FakeTables(list):
+    def __init__(self, sheet=None):
+        super().__init__()
+        self.sheet = sheet
+
     def __getitem__(self, key):
         if isinstance(key, str):
             return next(t for t in self if t.name == key)
         return list.__getitem__(self, key)
+
+    def add(self, source=None, name=None, source_type=None, link_source=None, has_headers=True, destination=None,
+            table_style_name="TableStyleMedium2"):
+        table = FakeTable(self.sheet, name, source.r0, source.c0, source.r1, source.c1)
+        self.append(table)
+        return table
 
 
 class FakeChart:
@@ -261,7 +271,7 @@ class FakeSheet:
         self.cells: dict[tuple[int, int], Any] = {}
         self.formulas: dict[tuple[int, int], str] = {}
         self.looks: dict[tuple[int, int], dict] = {}
-        self.tables = FakeTables()
+        self.tables = FakeTables(self)
         self.charts = FakeCharts()
         self.merges: list[str] = []
         self.visible = True
@@ -369,8 +379,11 @@ class FakeName:
 
 
 class FakeNames(dict):
-    def __getitem__(self, key):
-        return dict.__getitem__(self, key)
+    def add(self, name, refers_to):
+        if name in self:
+            raise ValueError(f"name {name} exists")
+        self[name] = FakeName(name, refers_to)
+        return self[name]
 
 
 class FakeApi:

@@ -202,9 +202,6 @@ class ExcelLiveStore:
         with self.lock():
             try:
                 plan = make_plan(work, tables)
-                if plan.tables_added:
-                    raise CrmSheetsError(f"{name}: adding table sheets is not supported in the open workbook; nothing "
-                                         "was written", hint="close it and run `crm-sheets upgrade PATH` on the file")
                 job = LiveWrite(self.book, plan, tables, self._read, name)
                 job.prepare()
             except WorkbookChanged:

@@ -367,6 +367,7 @@ class LiveWrite:
     def run(self) -> None:
         """Send the planned writes: per sheet, inserted rows, column spans, appended blocks, the Excel table
         resized, rows deleted (bottom-up, grouped); then list names, owned sheets and _crm_meta."""
+        self._write_tables_added()
         for title, w in self.writes.items():
             sheet = self.book.sheets[title]
             for r0, n in w.inserts:
@@ -391,6 +392,35 @@ class LiveWrite:
                 pass
         self._write_sheets()
         self._write_meta()
+
+    def _write_tables_added(self) -> None:
+        """Whole table sheets (Merged, Audit Log for a workbook made before them): headers and rows in one write,
+        an Excel table over them, column widths and number formats; the defined names they come with. Their
+        dropdown rules are the file's upgrade's (crm-sheets upgrade), not written here."""
+        for add in self.plan.tables_added:
+            names = [s.name for s in self.book.sheets]
+            if add.sheet in names:
+                raise CrmSheetsError(f"{self.identity}: a sheet {add.sheet!r} exists already; nothing more was written",
+                                     hint="rename it, then press Refresh again")
+            sheet = self.book.sheets.add(name=add.sheet, after=self.book.sheets[len(names) - 1])
+            block = [[to_excel(c.header) for c in add.columns]] + [[to_excel(v) for v in row] for row in add.rows]
+            width = len(add.columns)
+            block = [row + [None] * (width - len(row)) for row in block]
+            sheet.range((1, 1), (len(block), width)).value = block
+            last = max(len(block), 2)  # an Excel table needs a data row, even an empty one
+            sheet.tables.add(source=sheet.range((1, 1), (last, width)), name=add.excel_name,
+                             table_style_name=add.style)
+            for i, c in enumerate(add.columns):
+                if c.width:
+                    sheet.range((1, i + 1)).column_width = c.width
+                if c.num_format:
+                    sheet.range((2, i + 1), (last, i + 1)).number_format = c.num_format
+            for name, refers_to in add.names.items():
+                try:
+                    self.book.names.add(name, refers_to if refers_to.startswith("=") else "=" + refers_to)
+                except Exception:  # a name of that spelling exists: it is the person's
+                    self.notes.append(f"{add.sheet}: the name {name} exists already; kept as it is")
+            self._count(add.sheet)
 
     def _delete_rows(self, sheet: Any, title: str, rows: list[int]) -> None:
         """Whole rows deleted, bottom-up: the groups of neighbouring rows joined into ranges of several areas
