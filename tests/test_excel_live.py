@@ -220,11 +220,23 @@ def test_text_from_data_is_never_a_formula_or_a_number_in_the_book(opened):
     changes = ChangeSet()
     changes.update("leads", rid, "notes", "=HYPERLINK(\"http://evil.example\")")
     changes.update("leads", rid, "city", "007")
+    changes.update("leads", rid, "job_title", "2025-03-14")
+    changes.update("leads", rid, "company", "TRUE")
     store.apply(changes, tables)
     after = ExcelLiveStore(book).read()
+    assert after["leads"].df.loc[rid, "job_title"] == "2025-03-14" and after["leads"].df.loc[rid, "company"] == "TRUE"
     assert after["leads"].df.loc[rid, "notes"] == "=HYPERLINK(\"http://evil.example\")"
     assert after["leads"].df.loc[rid, "city"] == "007"
     assert not any(f.startswith("=HYPERLINK") for f in book.sheets["Leads"].formulas.values())
+
+
+def test_excel_values_come_back_in_the_cores_conventions():
+    from crm_sheets.store.excel.grids import plain
+
+    assert plain(None) == "" and plain(3.0) == 3.0 and plain("007") == "007"
+    assert plain(dt.datetime(2025, 3, 14)) == dt.date(2025, 3, 14)
+    assert plain(dt.datetime(2025, 3, 14, 9, 30)) == dt.datetime(2025, 3, 14, 9, 30)
+    assert plain(dt.datetime(1899, 12, 30, 8, 30)) == dt.time(8, 30)  # a time of day, as Excel gives it
 
 
 def test_the_button_runs_the_jobs_on_the_open_book_and_shows_the_result(opened):

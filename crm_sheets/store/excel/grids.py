@@ -19,6 +19,8 @@ def plain(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.replace(tzinfo=None)
+        if (value.year, value.month, value.day) == (1899, 12, 30) and value.time() != dt.time(0, 0):
+            return value.time()  # a time of day: Excel's day 0 with a time
         return value.date() if value.time() == dt.time(0, 0) else value
     return value
 
