@@ -163,12 +163,6 @@ class FakeRange:
             return rows[0][0]
         return tuple(rows)
 
-    def clear_contents(self):
-        self.sheet.writes += 1
-        for key in list(self.cells()):
-            self.sheet.cells.pop(key, None)
-            self.sheet.formulas.pop(key, None)
-
     # looks
     def _look(self, key: str, value: Any) -> None:
         self.sheet.log.append((key, self.address))

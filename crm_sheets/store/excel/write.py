@@ -257,9 +257,10 @@ class LiveWrite:
             row = self._capture(lay, r, updates)
             self.archive_rows.setdefault(m.archive, []).append(archive_values(m, row, self.tables))
             self._sheet(lay.title).deletes.append(r)
-            for c in list(self._sheet(lay.title).cells):
-                if c[0] == r:
-                    del self._sheet(lay.title).cells[c]  # the row leaves: its updates went into the archived copy
+        for w in self.writes.values():  # the rows that leave: their updates went into the archived copies
+            gone = set(w.deletes)
+            if gone:
+                w.cells = {rc: v for rc, v in w.cells.items() if rc[0] not in gone}
         for res in self.plan.restores:
             arch = self.layouts[res.archive]
             r, row = self._find_archived(arch, res)
