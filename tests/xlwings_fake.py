@@ -191,10 +191,12 @@ class FakeRange:
             self.sheet.book.app.check_not_broken()
             self.sheet.writes += 1
             self.sheet.log.append(("delete", self.areas))
-            boxes = sorted((self.sheet.range(a.strip()) for a in self.areas.split(",")), key=lambda r: -r.r0)
-            for box in boxes:
+            gone: set[int] = set()
+            for area in self.areas.split(","):
+                box = self.sheet.range(area.strip())
                 box._whole_rows()
-                self.sheet.move_rows(box.r1 + 1, -(box.r1 - box.r0 + 1))
+                gone.update(range(box.r0, box.r1 + 1))
+            self.sheet.remove_rows(gone)
             return
         self._whole_rows()
         self.sheet.book.app.check_not_broken()
@@ -323,6 +325,20 @@ class FakeSheet:
                 t.box = [r0, c0, r1 - lost if r1 >= start + by else r1, c1]
             elif start <= r1:
                 t.box = [r0 + by if start <= r0 else r0, c0, r1 + by, c1]
+
+    def remove_rows(self, gone: set[int]) -> None:
+        """Whole rows deleted at once: every row below moves up by the number of deleted rows above it."""
+        import bisect
+
+        order = sorted(gone)
+
+        def moved(store: dict) -> dict:
+            return {(r - bisect.bisect_left(order, r), c): v for (r, c), v in store.items() if r not in gone}
+
+        self.cells, self.formulas, self.looks = moved(self.cells), moved(self.formulas), moved(self.looks)
+        for t in self.tables:
+            r0, c0, r1, c1 = t.box
+            t.box = [r0 - bisect.bisect_left(order, r0), c0, r1 - bisect.bisect_right(order, r1), c1]
 
     def delete(self):
         self.book.sheets._list.remove(self)
