@@ -116,7 +116,7 @@ def test_a_report_sheet_is_replaced_in_place_keeping_its_buttons(opened):
     assert dashboard.cells[(0, 0)] != "typed over the title" and len(dashboard.charts) == charts
 
 
-def _writes_per_sheet(book, copy_rows):
+def _writes_per_sheet(book):
     store = ExcelLiveStore(book)
     cycle(store)
     return store.last_write["calls"], store.last_write["reads"]
@@ -126,8 +126,8 @@ def _writes_per_sheet(book, copy_rows):
 def test_range_writes_per_sheet_do_not_grow_with_the_number_of_rows(opened):
     small_book, _ = opened(100)
     large_book, _ = opened(1000)
-    small, small_reads = _writes_per_sheet(small_book, 100)
-    large, large_reads = _writes_per_sheet(large_book, 1000)
+    small, _small_reads = _writes_per_sheet(small_book)
+    large, large_reads = _writes_per_sheet(large_book)
     # Every write is a column span, an appended block, a resize, rows deleted in ranges of many areas or an
     # owned sheet: bounded by the columns a job writes, not by the rows (49 merges at 1,000 leads, 2 at 100).
     assert max(large.values()) <= 12, large
