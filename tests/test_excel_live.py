@@ -459,3 +459,19 @@ def test_a_run_that_needs_a_table_the_book_lacks_adds_its_sheet_as_the_file_run_
     assert "audit_log" in book_tables.tables and len(book_tables["audit_log"]) > 0
     assert len(book_tables["audit_log"]) == len(file_tables["audit_log"])
     assert book.sheets["Audit Log"].tables  # an Excel table over it
+
+
+def test_the_live_store_is_a_store_keyed_by_its_book_with_its_state_beside_the_file(opened, tmp_path, monkeypatch):
+    from crm_sheets.store.base import Store
+
+    book, copy = opened()
+    live, file = ExcelLiveStore(book), XlsxStore(book.fullname)
+    assert isinstance(live, Store)
+    assert live.identity == "excel:" + book.fullname and live.describe() == f"{book.name} (open in Excel)"
+    assert live.state.lock == file.state.lock and live.state.outbox == file.state.outbox  # one writer: button or schedule
+    monkeypatch.setenv("CRM_SHEETS_STATE_DIR", str(tmp_path / "state"))
+    unsaved = FakeBook.from_xlsx(copy, "Book1")  # never saved: no folder of its own
+    store = ExcelLiveStore(unsaved)
+    assert store.state.dir.parent == tmp_path / "state"
+    with store.lock():
+        assert store.state.lock.exists()

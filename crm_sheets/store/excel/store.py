@@ -14,12 +14,14 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from crm_sheets.errors import CrmSheetsError, UsageError, WorkbookBusy, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.tables import Tables
 from crm_sheets.store.base import ApplyResult
+from crm_sheets.store.core.layout import WorkbookLayout
+from crm_sheets.store.state import StoreState
 
 SCHEME = "excel://"
 INSTALL_HINT = "pip install 'crm-sheets[excel]' (xlwings), and press the button in Excel"
@@ -101,16 +103,6 @@ def _find_open_book(name: str) -> Any:
                      hint="open it in Excel first, or give its path (crm-sheets run crm.xlsm) to work on the file")
 
 
-def _state_dir() -> Path:
-    """Where the state of a book never saved lives (pending change sets, the lock): CRM_SHEETS_STATE_DIR, else
-    the user's state directory. (The store core's state directory, once it has one, replaces this.)"""
-    env = os.environ.get("CRM_SHEETS_STATE_DIR", "").strip()
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_STATE_HOME", "").strip() or str(Path.home() / ".local" / "state")
-    return Path(base) / "crm-sheets"
-
-
 @dataclass(frozen=True)
 class LiveFingerprint:
     """What a read saw, as the runner keys job states: a hash of every value read."""
@@ -130,6 +122,7 @@ class ExcelLiveStore:
                  backups: int | None = None, **_ignored: Any):
         self.book = book
         self.identity = "excel:" + str(book.fullname)
+        self.name = str(book.name)
         self.schema = schema
         self.backups = backups  # no backups: the file underneath is untouched until the person saves
         self._lock_timeout = lock_timeout
@@ -146,13 +139,64 @@ class ExcelLiveStore:
 
     @property
     def path(self) -> Path:
-        """The workbook's file when it has been saved (its state files live beside it), else a stand-in in the
-        state directory."""
+        """The workbook's file when it has been saved, else a stand-in in the store's state folder."""
         full = Path(str(self.book.fullname))
         if full.is_absolute() and full.parent.is_dir():
             return full
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(self.book.fullname))[:120]
-        return _state_dir() / "excel" / safe
+        return self.state.dir / self.state.stem
+
+    @property
+    def state(self) -> StoreState:
+        """Pending change set, outbox, job states, Runs history and writer lock: beside the workbook's file, under
+        the names a file run uses (a button's run and a scheduled run of the file share them); a book never saved
+        keeps them in its own folder of the state directory."""
+        full = Path(str(self.book.fullname))
+        if full.is_absolute() and full.parent.is_dir():
+            return StoreState(self.identity, full.parent, full.name)
+        return StoreState.for_remote(self.identity)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.state.dir
+
+    def describe(self) -> str:
+        return f"{self.name} (open in Excel)"
+
+    def open_by(self) -> str | None:
+        """Nobody keeps a write out: this store writes into the open book itself."""
+        return None
+
+    def layout(self, tables: Tables, only: Iterable[str] | None = None) -> WorkbookLayout:
+        """Where the tables sit in the open book (ListObjects, headers) and which columns right of them hold
+        anything; read from the book, one call per sheet."""
+        from crm_sheets.store.core.layout import TableLayout
+        from crm_sheets.store.excel.grids import read_block
+
+        sheets = {s.name: s for s in self.book.sheets}
+        try:
+            names = frozenset(str(n.name) for n in self.book.names if "!" not in str(n.name))
+        except Exception:
+            names = frozenset()
+        out = {}
+        wanted = set(tables.tables if only is None else only)
+        for name, t in tables.tables.items():
+            if name not in wanted or t.sheet not in sheets:
+                continue
+            sheet = sheets[t.sheet]
+            cols = [_col_index(c) for c in t.columns.values()]
+            lo = next((x for x in _list_objects(sheet) if x.name == t.schema.excel_name), None)
+            if lo is not None:
+                rng = lo.range
+                header, first, end = rng.row, rng.column - 1, rng.row + rng.shape[0] - 1
+                last = first + rng.shape[1] - 1
+            else:
+                header = t.header_row or 1
+                first, last = min(cols, default=0), max(cols, default=0)
+                end = max([header + 1, *t.rows.values()])
+            r0, c0, values = read_block(sheet)
+            used = {c0 + j for row in values for j, v in enumerate(row) if v not in (None, "") and c0 + j > last}
+            out[name] = TableLayout(t.sheet, header, first, last, end, lo is not None, frozenset(used), None)
+        return WorkbookLayout(tuple(sheets), names, out)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -252,7 +296,7 @@ class ExcelLiveStore:
     def pending_file(self):
         from crm_sheets.store.pending import read_pending
 
-        found = read_pending(self.path)
+        found = read_pending(self.state)
         if found is None or not found.id:
             return found
         if self._tables is not None and found.id == self._tables.meta.get("applied_pending"):
@@ -262,14 +306,14 @@ class ExcelLiveStore:
     def _pending_exists(self) -> bool:
         from crm_sheets.store.pending import pending_path
 
-        return pending_path(self.path).exists()
+        return pending_path(self.state).exists()
 
     def _keep_pending(self, changeset: ChangeSet, states: dict | None, reason: str) -> None:
         from crm_sheets.store.pending import save_pending
 
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            save_pending(self.path, changeset, states=states, reason=reason)
+            self.state.dir.mkdir(parents=True, exist_ok=True)
+            save_pending(self.state, changeset, states=states, reason=reason)
         except OSError:
             pass
 
@@ -277,7 +321,7 @@ class ExcelLiveStore:
         from crm_sheets.store.pending import clear_pending
 
         try:
-            clear_pending(self.path)
+            clear_pending(self.state)
         except OSError:
             pass
 
@@ -296,8 +340,8 @@ class ExcelLiveStore:
                 raise WorkbookBusy(f"{self.book.name}: another crm-sheets run in this Excel is writing it",
                                    hint="wait for it to finish and press the button again")
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._os_lock = WriterLock(self.path, timeout=self._lock_timeout)
+                self.state.dir.mkdir(parents=True, exist_ok=True)
+                self._os_lock = WriterLock(self.state, timeout=self._lock_timeout)
                 self._os_lock.acquire()
             except BaseException:
                 local.release()
@@ -340,3 +384,17 @@ def paused(app: Any) -> Iterator[None]:
                 app.calculation = calculation
         finally:
             app.screen_updating = screen
+
+
+def _list_objects(sheet: Any) -> list:
+    try:
+        return list(sheet.tables)
+    except Exception:  # an engine without Excel tables
+        return []
+
+
+def _col_index(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n - 1
