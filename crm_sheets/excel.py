@@ -2,8 +2,9 @@
 xlwings' RunPython (see builder/vba.py). It finds the workbook that called it, runs the jobs (trigger
 "button", listed in the Runs sheet) and tells the person how it went.
 
-Until the live Excel store (excel://) exists, the jobs run on the workbook's file: a workbook open in
-Excel is busy for the file store, so its changes wait beside it and are written once it is closed.
+When Excel called (``xw.Book.caller()``), the jobs read and write the open workbook through the live store
+(excel://, crm_sheets.store.excel), never the file underneath, and the result shows in a message box and on
+the Start sheet. Without a live Excel (the command line, Linux), the jobs run on the workbook's file.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ JOBS = ("run", "check", "dedupe", "automate", "report")
 
 def refresh(job: str = "run", *, vba: str | None = None, book: Any = None) -> Any:
     """Run ``job`` ("run": every job) on the calling workbook. ``vba`` is the xlwings version the
-    buttons were made with. A failure is one line on stderr and exit code, which xlwings shows in Excel."""
+    buttons were made with. A failure is one line on stderr and exit code, which xlwings shows in Excel
+    (and, with a live book, a message box and the Start sheet say it too)."""
     try:
         return _refresh(job, vba, book)
     except CrmSheetsError as exc:
@@ -31,17 +33,62 @@ def _refresh(job: str, vba: str | None, book: Any) -> Any:
 
     if job not in JOBS:
         raise UsageError(f"the button asks for job {job!r}", hint=f"jobs are {', '.join(JOBS)}")
-    check_xlwings(vba)
-    book = book if book is not None else caller_book()
-    path = Path(book.fullname) if book is not None else workbook_from_argv()
+    if book is None:
+        check_xlwings(vba)
+        book = caller_book()
+    elif vba:
+        check_xlwings(vba)
     jobs = None if job == "run" else [job]
+    if book is None:  # no live Excel: the workbook's file
+        path = workbook_from_argv()
+        try:
+            report = run_logged(path, jobs, trigger="button")  # the library's run: check with its safe fixes
+        except WorkbookBusy as exc:
+            raise WorkbookBusy(f"{exc}", hint="the changes are kept and written by the next run once the workbook "
+                                               "is closed (crm-sheets run), or by the schedule") from None
+        tell(None, summary_text(report))
+        return report
+    return _refresh_live(book, jobs)
+
+
+def _refresh_live(book: Any, jobs: list[str] | None) -> Any:
+    """The jobs on the open book (the live store: open_store of its path is the book while attached); the run's
+    state files (outbox, Runs history) stay beside the workbook's file as for a file run."""
+    from datetime import datetime
+
+    from crm_sheets.runlog import run_logged
+    from crm_sheets.store.excel import attached
+    from crm_sheets.store.excel.status import show_status
+
+    started = datetime.now().replace(microsecond=0)
     try:
-        report = run_logged(path, jobs, trigger="button")  # the library's run: check with its safe fixes
-    except WorkbookBusy as exc:
-        raise WorkbookBusy(f"{exc}", hint="the changes are kept and written by the next run once the workbook "
-                                           "is closed (crm-sheets run), or by the schedule") from None
-    tell(book, summary_text(report))
+        with attached(book):
+            report = run_logged(Path(str(book.fullname)), jobs, trigger="button", now=started)
+    except CrmSheetsError as exc:
+        _quietly(show_status, book, [("", started), ("Result", "failed"), ("Jobs", ", ".join(jobs or ["all"])),
+                                     ("Changes", ""), ("First error", exc.message)])
+        tell(book, f"crm-sheets could not run: {exc}")
+        raise
+    s = report.changes.summary()
+    first = report.errors[0].message if report.errors else ""
+    meta = dict(getattr(report.tables, "meta", None) or {}) if report.tables is not None else {}
+    _quietly(show_status, book, [
+        ("", started),
+        ("Result", f"{len(report.errors)} errors, {sum(f.severity == 'warning' for f in report.findings)} warnings"),
+        ("Jobs", ", ".join(report.jobs)),
+        ("Changes", f"{s['updated_cells']} cells, {s['appended_rows']} rows added, {s['archived_rows']} merged"),
+        ("First error", first),
+    ], meta)
+    tell(book, summary_text(report, live=True))
     return report
+
+
+def _quietly(fn: Any, *args: Any) -> None:
+    """The Start sheet's status is a courtesy: a book that refuses it (protected sheet) still gets the message box."""
+    try:
+        fn(*args)
+    except Exception:
+        pass
 
 
 def check_xlwings(vba: str | None) -> None:
@@ -83,14 +130,19 @@ def workbook_from_argv(argv: list[str] | None = None, path: list[str] | None = N
                      hint="set ADD_WORKBOOK_TO_PYTHONPATH to true in the xlwings.conf sheet")
 
 
-def summary_text(report: Any, *, saved: str = "") -> str:
+def summary_text(report: Any, live: bool = False, *, saved: str = "") -> str:
     """What a button tells the person; ``saved`` replaces the last line (how to see the changes)."""
     errors, warnings = len(report.errors), sum(f.severity == "warning" for f in report.findings)
     s = report.changes.summary()
     lines = [f"crm-sheets ran {', '.join(report.jobs)}: {errors} errors, {warnings} warnings.",
              f"{s['updated_cells']} cells changed, {s['appended_rows']} rows added, {s['archived_rows']} merged."]
     lines += [f"- {f.message}" for f in report.errors[:5]]
-    lines.append(saved or ("Saved; reopen the workbook to see the changes." if report.written else "Nothing needed changing."))
+    if saved:
+        lines.append(saved)
+    elif live:
+        lines.append("Written into this workbook; save it to keep them." if report.written else "Nothing needed changing.")
+    else:
+        lines.append("Saved; reopen the workbook to see the changes." if report.written else "Nothing needed changing.")
     return "\n".join(lines)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 from xml.sax.saxutils import escape, quoteattr
@@ -14,8 +13,10 @@ from xml.sax.saxutils import escape, quoteattr
 from crm_sheets.model.changeset import TableAdd
 from crm_sheets.model.sheets import SheetSpec
 from crm_sheets.model.tables import Tables, column_letter
-from crm_sheets.store.package import open_package
-from crm_sheets.store.sheetxml import sheet_views, cell_xml, column_index, excel_serial, inline_string, number_text, split_ref
+from crm_sheets.store.core.layout import TableLayout, WorkbookLayout
+from crm_sheets.store.xlsx.package import open_package
+from crm_sheets.store.xlsx.sheet import SheetEdit
+from crm_sheets.store.xlsx.sheetxml import sheet_views, cell_xml, column_index, excel_serial, inline_string, number_text, split_ref
 
 CT_TABLE = "application/vnd.openxmlformats-officedocument.spreadsheetml.table+xml"
 _CELL_REF = re.compile(r'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})\d+"')
@@ -32,27 +33,6 @@ _TAIL_ORDER = (
 
 # ---------------------------------------------------------------------------------------------
 # Reading: where the tables are
-
-
-@dataclass(frozen=True)
-class TableLayout:
-    """One table on its sheet, as the package says (1-based rows, 0-based column indexes)."""
-
-    sheet: str
-    header_row: int
-    first_col: int
-    last_col: int  # last column of the Excel table (or of the header row when there is no Excel table)
-    end_row: int  # last row of the table's range
-    excel_table: bool  # the range is an Excel table (ListObject)
-    used_columns: frozenset[int]  # columns right of the table that hold a value in any row
-    validation_end: int | None  # last row the validations of the table's columns reach
-
-
-@dataclass(frozen=True)
-class WorkbookLayout:
-    sheets: tuple[str, ...]
-    names: frozenset[str]  # workbook-level defined names
-    tables: Mapping[str, TableLayout]
 
 
 def used_columns(sheet: Any, after: int = -1) -> set[int]:
@@ -74,8 +54,6 @@ def used_columns(sheet: Any, after: int = -1) -> set[int]:
 
 def read_layout(path: str | Path, tables: Tables, only: Iterable[str] | None = None) -> WorkbookLayout:
     """Where each table of ``tables`` (as read from ``path``; or only those named) sits, and what people keep beside it."""
-    from crm_sheets.store.writer import SheetEdit  # the writer uses this module: import late
-
     out: dict[str, TableLayout] = {}
     with open_package(path) as pkg:
         names = frozenset(d.name for d in pkg.defined_names if d.local_sheet_id is None)
