@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from crm_sheets.adopt import adopt
 from crm_sheets.cli import cli
-from crm_sheets.store.reader import read_workbook
+from crm_sheets.store import read_workbook
 
 NOW = dt.datetime(2026, 11, 2, 9, 0)
 PEOPLE = [("Lopez, Ana", "ana@lopez.es", "Lopez SA", "+49 30 1234567", "🔥 Hot", "HS-101", 12000),

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from crm_sheets.adopt import adopt
 from crm_sheets.api import run
 from crm_sheets.cli import cli
-from crm_sheets.store.reader import read_workbook
+from crm_sheets.store import read_workbook
 
 NOW = dt.datetime(2026, 11, 2, 9, 0)
 KUNDEN = [("Müller GmbH", "Müller, Hans", "Hauptstr. 1", "01234", "0351 / 123 456", "h.mueller@mueller-gmbh.de", 12500.5, "Aktiv"),
