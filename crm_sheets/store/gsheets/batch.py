@@ -76,12 +76,19 @@ def number_format(value: Any) -> dict | None:
     return None
 
 
+class Formula(str):
+    """A formula copied from a workbook's own formula cell (``push``); the only value ever sent as a formula.
+    Text from data is a plain ``str`` and always goes as text."""
+
+
 def extended_value(value: Any) -> dict | None:
     """The userEnteredValue of a typed value; None for a blank (the cell is cleared).
 
     Text is always a stringValue: nothing from data is ever sent as a formula or parsed as a number."""
     if _blank(value):
         return None
+    if type(value) is Formula:
+        return {"formulaValue": str(value)}
     value = _plain(value)
     if isinstance(value, bool):
         return {"boolValue": value}
