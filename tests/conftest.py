@@ -115,9 +115,14 @@ def built_book(tmp_path_factory):
     return make
 
 
+# -- Google Sheets: the API emulator (crm_sheets.gsheets_emulator) and a gspread client for it ------------
+
+from gsheets_fixtures import _gsheets_emulator_server, gsheets_client, gsheets_emulator  # noqa: E402,F401
+
+
 # -- the quick loop: tests that start a real server are slow (pytest -m "not slow" leaves them out) ----
 
-_SERVERS = {"mail_server", "web_server"}
+_SERVERS = {"mail_server", "web_server", "gsheets_emulator"}
 
 
 def pytest_collection_modifyitems(config, items):

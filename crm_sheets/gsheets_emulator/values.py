@@ -1,0 +1,203 @@
+"""The spreadsheets.values methods: get, batchGet, update, batchUpdate, append, clear, batchClear."""
+from __future__ import annotations
+
+from typing import Any
+
+from .cellvalues import input_entry, render
+from .errors import ApiError
+from .model import Sheet, Spreadsheet, is_empty
+from .resource import a1_of, check_in_grid, resolve
+
+
+def _one(params: dict[str, list[str]], name: str, default: str | None = None) -> str | None:
+    values = params.get(name)
+    return values[-1] if values else default
+
+
+def value_range(book: Spreadsheet, text: str, params: dict[str, list[str]], prefix: str = "") -> dict:
+    value_option = _one(params, "valueRenderOption", "FORMATTED_VALUE")
+    date_option = _one(params, "dateTimeRenderOption", "SERIAL_NUMBER")
+    major = _one(params, "majorDimension", "ROWS")
+    sheet, r0, r1, c0, c1 = resolve(book, text, check_grid=False)
+    if r0 >= sheet.row_count and sheet.row_count or c0 >= sheet.column_count and sheet.column_count:
+        check_in_grid(sheet, r0, r1, c0, c1)
+    r1, c1 = min(r1, sheet.row_count), min(c1, sheet.column_count)
+    out: dict[str, Any] = {"range": a1_of(sheet, r0, r1, c0, c1), "majorDimension": major}
+    rows = read(sheet, r0, r1, c0, c1, value_option, date_option)
+    if major == "COLUMNS":
+        width = max((len(r) for r in rows), default=0)
+        rows = [[row[c] if c < len(row) else "" for row in rows] for c in range(width)]
+        for col in rows:
+            while col and col[-1] == "":
+                col.pop()
+        while rows and not rows[-1]:
+            rows.pop()
+    if rows:
+        out["values"] = rows
+    return out
+
+
+def read(sheet: Sheet, r0: int, r1: int, c0: int, c1: int, value_option: str, date_option: str) -> list[list]:
+    """The rendered values of the cells, trailing empty cells and rows trimmed as the API does."""
+    rows: list[list] = []
+    grid = sheet.rows
+    for r in range(r0, min(r1, len(grid))):
+        row = grid[r]
+        if not row:
+            rows.append([])
+            continue
+        values = [render(row[c], value_option, date_option) for c in range(c0, min(c1, len(row)))]
+        while values and values[-1] == "":
+            values.pop()
+        rows.append(values)
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows
+
+
+def batch_get(book: Spreadsheet, params: dict[str, list[str]]) -> dict:
+    return {"spreadsheetId": book.id,
+            "valueRanges": [value_range(book, text, params) for text in params.get("ranges", [])]}
+
+
+def _input_option(option: str | None) -> str:
+    if option not in ("RAW", "USER_ENTERED"):
+        raise ApiError(400, "Invalid valueInputOption: INPUT_VALUE_OPTION_UNSPECIFIED")
+    return option
+
+
+def write(book: Spreadsheet, text: str, body: dict, option: str, *, check_range: str | None = None) -> dict:
+    """values.update of one ValueRange; returns the UpdateValuesResponse."""
+    option = _input_option(option)
+    if check_range is not None and body.get("range") and body["range"] != check_range:
+        raise ApiError(400, f"Requested writing within range [{check_range}], but tried writing within "
+                            f"range [{body['range']}]")
+    sheet, r0, r1, c0, c1 = resolve(book, text, check_grid=False)
+    rows = _as_rows(body)
+    height = len(rows)
+    width = max((len(r) for r in rows), default=0)
+    if height and width:
+        bounded_rows = a1_bounded(text) and (r1 - r0 > 1 or c1 - c0 > 1)  # one cell is only an anchor
+        if bounded_rows and (height > r1 - r0 or width > c1 - c0):
+            over_row = height > r1 - r0
+            raise ApiError(400, f"Requested writing within range [{text}], but tried writing to "
+                                + (f"row [{r0 + height}]" if over_row else f"column [{_col(c0 + width - 1)}]"))
+        check_in_grid(sheet, r0, r0 + height, c0, c0 + width)
+        put_rows(sheet, r0, c0, rows, option)
+    return _updated(book, sheet, r0, c0, height, width)
+
+
+def a1_bounded(text: str) -> bool:
+    from . import a1 as a1mod
+    try:
+        parsed = a1mod.parse(text)
+    except ValueError:
+        return False
+    return parsed.end_row is not None and parsed.end_col is not None and parsed.name is None
+
+
+def _col(index: int) -> str:
+    from .a1 import col_letters
+    return col_letters(index)
+
+
+def _as_rows(body: dict) -> list[list]:
+    rows = body.get("values") or []
+    if body.get("majorDimension") == "COLUMNS":
+        height = max((len(c) for c in rows), default=0)
+        rows = [[col[r] if r < len(col) else None for col in rows] for r in range(height)]
+    return rows
+
+
+def put_rows(sheet: Sheet, r0: int, c0: int, rows: list[list], option: str) -> None:
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row or []):
+            entry = input_entry(value, option)
+            if entry is None:
+                continue
+            sheet.put(r0 + i, c0 + j, None if entry == "" else entry)
+
+
+def _updated(book: Spreadsheet, sheet: Sheet, r0: int, c0: int, height: int, width: int) -> dict:
+    out: dict[str, Any] = {"spreadsheetId": book.id,
+                           "updatedRange": a1_of(sheet, r0, r0 + max(height, 1), c0, c0 + max(width, 1))}
+    if height and width:
+        out.update(updatedRows=height, updatedColumns=width, updatedCells=height * width)
+    return out
+
+
+def batch_update(book: Spreadsheet, body: dict) -> dict:
+    option = _input_option(body.get("valueInputOption"))
+    responses = [write(book, item.get("range", ""), item, option) for item in body.get("data", [])]
+    sheets = {r["updatedRange"].rsplit("!", 1)[0] for r in responses if r.get("updatedCells")}
+    out: dict[str, Any] = {"spreadsheetId": book.id}
+    totals = {"totalUpdatedRows": sum(r.get("updatedRows", 0) for r in responses),
+              "totalUpdatedColumns": sum(r.get("updatedColumns", 0) for r in responses),
+              "totalUpdatedCells": sum(r.get("updatedCells", 0) for r in responses),
+              "totalUpdatedSheets": len(sheets)}
+    out.update({k: v for k, v in totals.items() if v})
+    out["responses"] = responses
+    return out
+
+
+def append(book: Spreadsheet, text: str, body: dict, params: dict[str, list[str]]) -> dict:
+    """values.append: the rows go after the last row with data in the range's columns; the grid grows."""
+    option = _input_option(_one(params, "valueInputOption"))
+    insert = _one(params, "insertDataOption", "OVERWRITE") == "INSERT_ROWS"
+    sheet, r0, r1, c0, c1 = resolve(book, text, check_grid=False)
+    rows = _as_rows(body)
+    width = max((len(r) for r in rows), default=0)
+    last = r0 - 1
+    for r in range(r0, min(len(sheet.rows), r1 if a1_bounded(text) else len(sheet.rows))):
+        row = sheet.rows[r]
+        if row and any(not is_empty(row[c]) for c in range(c0, min(c1, len(row)))):
+            last = r
+    table_range = a1_of(sheet, r0, last + 1, c0, max(c1 if a1_bounded(text) else c0 + width, c0 + 1)) \
+        if last >= r0 else None
+    at = last + 1
+    if insert and rows:
+        grow_rows(sheet, at, len(rows))
+    needed_rows = at + len(rows) - sheet.row_count
+    if needed_rows > 0:
+        sheet.grid["rowCount"] = sheet.row_count + needed_rows
+    if c0 + width > sheet.column_count:
+        sheet.grid["columnCount"] = c0 + width
+    put_rows(sheet, at, c0, rows, option)
+    out: dict[str, Any] = {"spreadsheetId": book.id}
+    if table_range:
+        out["tableRange"] = table_range
+    out["updates"] = _updated(book, sheet, at, c0, len(rows), width)
+    return out
+
+
+def grow_rows(sheet: Sheet, at: int, count: int) -> None:
+    """Insert `count` empty rows before row `at` (the grid gets taller)."""
+    if at < len(sheet.rows):
+        sheet.rows[at:at] = [None] * count
+    sheet.grid["rowCount"] = sheet.row_count + count
+
+
+def clear(book: Spreadsheet, text: str) -> dict:
+    sheet, r0, r1, c0, c1 = resolve(book, text, check_grid=False)
+    r1, c1 = min(r1, sheet.row_count), min(c1, sheet.column_count)
+    for r in range(r0, min(r1, len(sheet.rows))):
+        row = sheet.rows[r]
+        for c in range(c0, min(c1, len(row or []))):
+            entry = row[c]
+            if entry is None:
+                continue
+            row[c] = _without_value(entry)
+    return {"spreadsheetId": book.id, "clearedRange": a1_of(sheet, r0, r1, c0, c1)}
+
+
+def _without_value(entry: Any) -> Any:
+    """values.clear keeps formats, notes and validation: only the value goes."""
+    from .model import Cell
+    if isinstance(entry, Cell) and entry.data:
+        return Cell(None, None, entry.data)
+    return None
+
+
+def batch_clear(book: Spreadsheet, body: dict) -> dict:
+    cleared = [clear(book, text)["clearedRange"] for text in body.get("ranges", [])]
+    return {"spreadsheetId": book.id, "clearedRanges": cleared}
