@@ -109,6 +109,7 @@ def plan_push(path: str | Path, first_sheet_id: int = 1) -> tuple[list[dict], li
     structure: list[dict] = []
     content: list[dict] = []
     ids: dict[str, int] = {}
+    reach = _reach(wb)
     for index, ws in enumerate(wb.worksheets):
         sheet_id = first_sheet_id + index
         ids[ws.title] = sheet_id
@@ -120,13 +121,14 @@ def plan_push(path: str | Path, first_sheet_id: int = 1) -> tuple[list[dict], li
             if m:
                 frozen_cols, frozen_rows = _col_index(m.group(1)), int(m.group(2)) - 1
         tab = getattr(ws.sheet_properties.tabColor, "rgb", None) if ws.sheet_properties.tabColor else None
+        need_rows, need_cols = reach.get(ws.title, (0, 0))
+        grid_rows = max(rows + SPARE_ROWS, need_rows, 100)
         structure.append(batch.add_sheet(
-            ws.title, sheet_id=sheet_id, index=index, rows=max(rows + SPARE_ROWS, 100), cols=max(cols, 26),
+            ws.title, sheet_id=sheet_id, index=index, rows=grid_rows, cols=max(cols, need_cols, 26),
             hidden=ws.sheet_state != "visible", tab_color=tab if isinstance(tab, str) else None))
         if frozen_rows or frozen_cols:
             structure.append(batch.freeze(sheet_id, frozen_rows, frozen_cols))
         result.sheets.append(ws.title)
-        grid_rows = max(rows + SPARE_ROWS, 100)
         content.extend(_sheet_content(ws, sheet_id, rows, cols, grid_rows, result))
         content.extend(_widths(ws, sheet_id))
         content.extend(_validations(ws, wb, sheet_id, grid_rows, result))
@@ -148,6 +150,34 @@ def plan_push(path: str | Path, first_sheet_id: int = 1) -> tuple[list[dict], li
     content.extend(_owned_sheets(wb, ids))
     result.requests = len(structure) + len(content)
     return structure, content, result
+
+
+def _reach(wb: Any) -> dict[str, tuple[int, int]]:
+    """How many rows and columns each sheet's grid needs for the ranges that name it (defined names, Excel
+    tables, validations), so none reaches past the grid (the API refuses that)."""
+    out: dict[str, tuple[int, int]] = {}
+
+    def grow(sheet: str, row: int, col: int) -> None:
+        if row >= EXCEL_MAX_ROW:  # a whole column: the grid's end does
+            row = 0
+        r, c = out.get(sheet, (0, 0))
+        out[sheet] = (max(r, row), max(c, col))
+
+    names = wb.defined_names.values() if hasattr(wb.defined_names, "values") else []
+    for dn in names:
+        m = _SIMPLE_REF.match(dn.attr_text or "")
+        if m:
+            sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
+            grow(sheet, int(m.group(6) or m.group(4)), _col_index(m.group(5) or m.group(3)) + 1)
+    for ws in wb.worksheets:
+        for table in ws.tables.values():
+            m = re.match(r"^\$?[A-Z]+\$?\d+:\$?([A-Z]+)\$?(\d+)$", str(getattr(table, "ref", table)))
+            if m:
+                grow(ws.title, int(m.group(2)), _col_index(m.group(1)) + 1)
+        for dv in ws.data_validations.dataValidation:
+            for rng in dv.sqref.ranges:
+                grow(ws.title, rng.max_row, rng.max_col)
+    return out
 
 
 def _sheet_content(ws: Any, sheet_id: int, rows: int, cols: int, grid_rows: int, result: PushResult) -> list[dict]:
