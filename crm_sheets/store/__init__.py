@@ -8,12 +8,16 @@ from pathlib import Path
 
 from crm_sheets.errors import NotAWorkbook, UsageError
 
-SCHEMES = ("a path to a .xlsx or .xlsm file",)
+SCHEMES = ("a path to a .xlsx or .xlsm file", "gsheets://SPREADSHEET_ID")
 
 
 def open_store(spec: str | Path, **options):
-    """Open the workbook named by ``spec``: ``crm.xlsx`` or ``crm.xlsm`` today."""
+    """Open the workbook named by ``spec``: ``crm.xlsx``, ``crm.xlsm`` or ``gsheets://SPREADSHEET_ID``."""
     text = str(spec)
+    if text.startswith("gsheets://"):  # the Google Sheets backend (the extra crm-sheets[gsheets])
+        from crm_sheets.store.gsheets import GSheetsStore
+
+        return GSheetsStore(text, **options)
     if "://" in text:
         scheme = text.split("://", 1)[0]
         raise UsageError(
