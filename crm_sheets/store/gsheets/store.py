@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from crm_sheets.errors import CrmSheetsError, UsageError, WorkbookChanged
-from crm_sheets.model.changeset import ChangeSet, RowAppend
+from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.schema import normalize_header
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter
 from crm_sheets.store.base import ApplyResult
@@ -140,11 +140,9 @@ class GSheetsStore:
 
     def read(self) -> Tables:
         """The spreadsheet's tables, in two API calls; remembers what was read for ``apply``."""
-        from crm_sheets.store.core.read import read_tables
-
         snap = read_snapshot(self.connection, self.spreadsheet_id)
         grids = SheetsGrids(snap, name=snap.title or self.identity, source=self.identity)
-        tables = read_tables(grids, self.schema)
+        tables = _read_tables(grids, self.schema)
         self._snap, self._tables, self._stale = snap, tables, False
         self.fingerprint = SheetsFingerprint(_grids_digest(snap))
         return tables
@@ -272,6 +270,17 @@ class GSheetsStore:
             if self._lock_depth == 0 and self._lock is not None:
                 self._lock.release()
                 self._lock = None
+
+
+def _read_tables(grids: SheetsGrids, schema: Any) -> Tables:
+    try:
+        from crm_sheets.store.core.read import read_tables
+    except ImportError:  # until the store core lands: the xlsx reader's grid logic, given our grids
+        from crm_sheets.store import reader
+
+        grids.book = grids  # type: ignore[attr-defined]
+        return reader._read_tables(Path(grids.snap.spreadsheet_id), schema, grids, grids.table_locations(), False, grids)
+    return read_tables(grids, schema)
 
 
 def _grids_digest(snap: Snapshot) -> str:
@@ -498,18 +507,19 @@ class _Plan:
 
     def _plan_updates_appends_archives(self) -> None:
         cs = self.cs
-        appends: dict[str, list[RowAppend]] = {}
+        appends: dict[str, list[tuple[str, str]]] = {}
         append_values: dict[tuple[str, str], dict[str, Any]] = {}
-        for a in cs.appends:
+        keys: list[tuple[str, str]] = []
+        for i, a in enumerate(cs.appends):
             values = dict(a.values)
             if a.record_id and "id" in self.layouts[a.table].table.schema.field_names:
                 values["id"] = a.record_id
-            key = (a.table, a.record_id)
+            key = (a.table, a.record_id) if a.record_id else (a.table, f"#append{i}")  # log rows have no ID
             if key in append_values:  # an append repeated: one row, the later values win
                 append_values[key].update(values)
                 continue
             append_values[key] = values
-            appends.setdefault(a.table, []).append(a)
+            appends.setdefault(a.table, []).append(key)
         cells: dict[str, list[tuple[int, int, Any]]] = {}
         updated: dict[tuple[str, str], dict[str, Any]] = {}
         for u in cs.updates:
@@ -544,12 +554,12 @@ class _Plan:
                 f = next((x for x in target.table.schema.fields if normalize_header(key) in x.names()), None)
                 if f is not None:
                     values[f.name] = v
-            appends.setdefault(res.table, []).append(RowAppend(res.table, res.record_id, {}))
+            appends.setdefault(res.table, []).append((res.table, res.record_id))
             append_values[(res.table, res.record_id)] = values
         for name, rows in archive_rows.items():
             self._append(self.layouts[name], rows, raw=False)
         for name, group in appends.items():
-            self._append(self.layouts[name], [append_values[(name, a.record_id)] for a in group], raw=False)
+            self._append(self.layouts[name], [append_values[key] for key in group], raw=False)
         for name, rows in deletes.items():
             self.requests.extend(batch.delete_rows(self.layouts[name].info.sheet_id, rows))
 
