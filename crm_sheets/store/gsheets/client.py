@@ -270,7 +270,7 @@ def _give_up(failure: _Failure, kind: str, attempts: int, spent: float) -> CrmSh
         )
     return SheetsUnavailable(
         f"Google Sheets did not answer {kind} ({failure.status}: {failure.message}) after {what}",
-        hint="check the network and run again; a change set not written is kept and written by the next run",
+        hint="check the network and run again",
     )
 
 

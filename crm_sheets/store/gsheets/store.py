@@ -179,9 +179,10 @@ class GSheetsStore:
                     self.connection.batch_update(self.spreadsheet_id, part, applied=lambda: self._landed(token))
                     sent += 1
             except CrmSheetsError as e:
-                if sent == 0:
+                if sent == 0 and not isinstance(e, WorkbookChanged):
                     self._keep_pending(work, keep_states, str(e))
-                    e.message += "; the changes were kept and will be written by the next run"
+                    raise type(e)(f"{e.message}; nothing was written, the changes were kept and will be written "
+                                  "by the next run", hint=e.hint) from None
                 raise
             if before_replace is not None:
                 before_replace(None)
