@@ -92,3 +92,14 @@ def test_validation_protection_and_metadata_requests():
 def test_a1_ranges_quote_sheet_names():
     assert batch.a1("Leads", 1, 0, 10, 3) == "'Leads'!A2:C10"
     assert batch.a1("Bob's", 0, 0, None, 2) == "'Bob''s'!A1:B"
+
+
+def test_a_jobs_column_updated_over_consecutive_records_is_one_request():
+    cells = [(r, c, f"v{r}{c}") for r in range(5, 105) for c in (25, 26, 27)]
+    reqs = batch.update_cells(1, cells)
+    assert len(reqs) == 1
+    block = reqs[0]["updateCells"]
+    assert block["start"] == {"sheetId": 1, "rowIndex": 5, "columnIndex": 25}
+    assert len(block["rows"]) == 100 and len(block["rows"][0]["values"]) == 3
+    gap = batch.update_cells(1, [(1, 0, "a"), (2, 0, "b"), (4, 0, "c")])
+    assert len(gap) == 2  # a row between them is not touched

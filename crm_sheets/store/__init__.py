@@ -14,7 +14,7 @@ SCHEMES = ("a path to a .xlsx or .xlsm file", "gsheets://SPREADSHEET_ID")
 def open_store(spec: str | Path, **options):
     """Open the workbook named by ``spec``: ``crm.xlsx``, ``crm.xlsm`` or ``gsheets://SPREADSHEET_ID``."""
     text = str(spec)
-    if text.startswith("gsheets://"):  # the Google Sheets backend (the extra crm-sheets[gsheets])
+    if text.startswith("gsheets:/"):  # the Google Sheets backend (the extra crm-sheets[gsheets]); a Path keeps one slash
         from crm_sheets.store.gsheets import GSheetsStore
 
         return GSheetsStore(text, **options)

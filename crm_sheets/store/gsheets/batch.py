@@ -138,18 +138,29 @@ def update_cells(sheet_id: int, cells: Iterable[tuple[int, int, Any]]) -> list[d
     by_row: dict[int, dict[int, Any]] = {}
     for row, col, value in cells:
         by_row.setdefault(row, {})[col] = value  # a later update of a cell wins
-    out: list[dict] = []
+    runs: list[tuple[int, list[tuple[int, Any]]]] = []  # (row, cells of one run of adjacent columns)
     for row in sorted(by_row):
         cols = by_row[row]
         run: list[tuple[int, Any]] = []
         for col in sorted(cols):
             value = cols[col]
             if run and (col != run[-1][0] + 1 or _dated(value) != _dated(run[-1][1])):
-                out.append(_row_request(sheet_id, row, run))
+                runs.append((row, run))
                 run = []
             run.append((col, value))
         if run:
-            out.append(_row_request(sheet_id, row, run))
+            runs.append((row, run))
+    # Runs of the same columns on consecutive rows (a job's column over many records) make one rectangle.
+    out: list[dict] = []
+    block: list[tuple[int, list[tuple[int, Any]]]] = []
+    for row, run in runs:
+        if block and (row != block[-1][0] + 1 or [c for c, _ in run] != [c for c, _ in block[-1][1]]
+                      or _dated(run[0][1]) != _dated(block[-1][1][0][1])):
+            out.append(_block_request(sheet_id, block))
+            block = []
+        block.append((row, run))
+    if block:
+        out.append(_block_request(sheet_id, block))
     return out
 
 
@@ -157,12 +168,12 @@ def _dated(value: Any) -> bool:
     return number_format(value) is not None if not _blank(value) else False
 
 
-def _row_request(sheet_id: int, row: int, run: list[tuple[int, Any]]) -> dict:
-    dated = _dated(run[0][1])
+def _block_request(sheet_id: int, block: list[tuple[int, list[tuple[int, Any]]]]) -> dict:
+    dated = _dated(block[0][1][0][1])
     return {"updateCells": {
-        "rows": [{"values": [cell_data(v, with_format=dated) for _, v in run]}],
+        "rows": [{"values": [cell_data(v, with_format=dated) for _, v in run]} for _, run in block],
         "fields": "userEnteredValue,userEnteredFormat.numberFormat" if dated else "userEnteredValue",
-        "start": {"sheetId": sheet_id, "rowIndex": row, "columnIndex": run[0][0]},
+        "start": {"sheetId": sheet_id, "rowIndex": block[0][0], "columnIndex": block[0][1][0][0]},
     }}
 
 

@@ -33,8 +33,10 @@ STATE_DIR_ENV = "CRM_SHEETS_STATE_DIR"
 def parse_spec(spec: str) -> str:
     """The spreadsheet ID of ``gsheets://ID`` (a full Sheets URL after the scheme is taken too)."""
     text = str(spec).strip()
-    if text.startswith(SCHEME):
-        text = text[len(SCHEME):]
+    for prefix in (SCHEME, "gsheets:/"):  # a spec that went through pathlib.Path keeps one slash
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+            break
     if "/d/" in text:  # https://docs.google.com/spreadsheets/d/ID/edit#gid=0
         text = text.split("/d/", 1)[1]
     text = text.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
