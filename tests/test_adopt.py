@@ -14,7 +14,7 @@ from python_calamine import CalamineWorkbook
 
 from crm_sheets.adopt import adopt
 from crm_sheets.cli import cli
-from crm_sheets.store.reader import read_workbook
+from crm_sheets.store import read_workbook
 from test_team_workbook import FIRST, HEADERS, LAST, NOW, STATUSES, cells, team_workbook
 
 

@@ -20,9 +20,9 @@ from click.testing import CliRunner
 
 from crm_sheets.cli import cli
 from crm_sheets.errors import DamagedWorkbook
-from crm_sheets.store import reader as reader_module
+from crm_sheets.store import calamine as xlsx_grids
 from crm_sheets.store.package import open_package
-from crm_sheets.store.reader import read_workbook
+from crm_sheets.store import read_workbook
 from crm_sheets.workbook import new_workbook
 
 NOW = dt.datetime(2026, 11, 2, 9, 0)
@@ -245,7 +245,7 @@ def test_a_lying_dimension_element_changes_nothing(pristine, tmp_path):
 
 
 def test_cells_spread_too_far_to_read_even_without_strays_are_refused_with_what_to_do(pristine, tmp_path, monkeypatch):
-    monkeypatch.setattr(reader_module, "MAX_GRID", 100)
+    monkeypatch.setattr(xlsx_grids, "MAX_GRID", 100)
     bad = rewrite_part(pristine, tmp_path / "wide.xlsx", sheet_part(pristine, "Leads"), add_cell("A1048576", 1048576))
     with pytest.raises(DamagedWorkbook, match="too far apart to be read.*delete the empty rows"):
         read_workbook(bad)
@@ -272,7 +272,7 @@ def test_a_stray_cell_costs_bounded_memory_in_a_separate_process(pristine, tmp_p
     bad = rewrite_part(pristine, tmp_path / "stray.xlsx", sheet_part(pristine, "Leads"), add_cell(ref, 1048576))
     script = textwrap.dedent(f"""
         import resource, sys
-        from crm_sheets.store.reader import read_workbook
+        from crm_sheets.store import read_workbook
         t = read_workbook({str(bad)!r})
         print(len(t["leads"].df), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     """)

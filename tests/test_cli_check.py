@@ -20,7 +20,7 @@ from crm_sheets.model.schema import load_schema
 from crm_sheets.model.tables import column_letter, quote_sheet
 from crm_sheets.runner import run
 from crm_sheets.sample import generate
-from crm_sheets.store.reader import read_workbook
+from crm_sheets.store import read_workbook
 
 import helpers
 from helpers import fresh_copy

@@ -5,7 +5,7 @@ import openpyxl
 from click.testing import CliRunner
 
 from crm_sheets.cli import cli
-from crm_sheets.store.reader import read_workbook
+from crm_sheets.store import read_workbook
 
 
 def test_a_plain_lead_list_is_recognised_upgraded_and_run(tmp_path):

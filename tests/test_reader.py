@@ -10,7 +10,7 @@ import pytest
 import xlsxwriter
 
 from crm_sheets.errors import NotAWorkbook, SchemaError
-from crm_sheets.store.reader import read_workbook
+from crm_sheets.store import read_workbook
 
 LEAD_HEADERS = ["ID", "First name", "Last name", "Email", "Company", "Status", "Consent", "Created", "Engagement"]
 

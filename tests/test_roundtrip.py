@@ -10,7 +10,7 @@ import pytest
 
 from crm_sheets.builder import build_workbook
 from crm_sheets.sample import generate
-from crm_sheets.store.reader import read_workbook
+from crm_sheets.store import read_workbook
 
 NOW = datetime(2026, 11, 2, 9, 0)
 

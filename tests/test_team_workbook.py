@@ -14,7 +14,7 @@ from python_calamine import CalamineWorkbook
 
 from crm_sheets.cli import cli
 from crm_sheets.runner import run
-from crm_sheets.store.reader import read_workbook
+from crm_sheets.store import read_workbook
 
 NOW = dt.datetime(2026, 11, 2, 9, 0)
 HEADERS = ["First Name", "Last Name", "Company", "Email", "Phone", "Status", "Last Contacted", "Our notes"]

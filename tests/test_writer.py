@@ -223,7 +223,7 @@ def test_read_apply_and_read_back_a_workbook_built_by_crm_sheets(tmp_path: Path)
     import pandas as pd
 
     from crm_sheets.builder.workbook import build_workbook as new_workbook
-    from crm_sheets.store.reader import read_workbook
+    from crm_sheets.store import read_workbook
 
     ids = [f"L-{i:05d}" for i in range(1, 21)]
     df = pd.DataFrame({"first_name": [f"Name{i}" for i in range(20)], "last_name": [f"Last{i}" for i in range(20)],

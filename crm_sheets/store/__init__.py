@@ -32,3 +32,11 @@ def open_store(spec: str | Path, **options):
     from crm_sheets.store.xlsx import XlsxStore
 
     return XlsxStore(path, **options)
+
+
+def read_workbook(path: str | Path, schema=None):
+    """The Tables of a workbook file, read without a store's safety layer (no change detection, no lock):
+    for tests and tools that only look. Stores read through ``open_store(spec).read()``."""
+    from crm_sheets.store.calamine import read_workbook as read
+
+    return read(path, schema)

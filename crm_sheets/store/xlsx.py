@@ -112,7 +112,7 @@ class XlsxStore:
 
     def _load(self) -> Tables:
         from crm_sheets.store.package import open_package
-        from crm_sheets.store.reader import read_workbook
+        from crm_sheets.store.calamine import read_workbook
 
         guard = open_package(self.path)  # refuses hostile files before any parser sees them
         if hasattr(guard, "close"):

@@ -1,34 +1,29 @@
-"""Reading an .xlsx workbook into typed Tables: tables and columns found by name, never by position.
+"""Reading a workbook's grids into typed Tables: tables and columns found by name, never by position.
 
-Owns the way from calamine's cell values to `Tables`: the hidden _crm_meta sheet, the template and
-language, the header row of each table, people's own columns, Settings, Lists and custom Fields, and
-IDs for rows typed without one. Reading a single cell is crm_sheets.model.values' job.
+Owns the way from a GridSource's cell values (crm_sheets.store.core.grid) to `Tables`, for every backend:
+the hidden _crm_meta sheet, the template and language, the header row of each table, people's own columns,
+Settings, Lists and custom Fields, and IDs for rows typed without one. Reading a single cell is
+crm_sheets.model.values' job.
 """
 from __future__ import annotations
 
 import gc
-import os
 import re
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
-from python_calamine import CalamineWorkbook
 
-from crm_sheets.errors import CrmSheetsError, DamagedWorkbook, NotAWorkbook, SchemaError
+from crm_sheets.errors import CrmSheetsError, NotAWorkbook, SchemaError
 from crm_sheets.model.schema import (
     FIELD_TYPES, LANGUAGES, Constraints, Field, ListSchema, Option, Schema, TableSchema,
     available_templates, load_schema, normalize_header,
 )
 from crm_sheets.model.findings import Finding
-from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter, dtype_for, format_id, quote_sheet
-from crm_sheets.store.extent import MAX_GRID, read_part, scan, scan_part, trim, trimmed_package
-from crm_sheets.store.package import DAMAGED_HINT, damaged, first_damaged_part, one_line, open_package
+from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter, dtype_for, format_id
+from crm_sheets.store.core.grid import GridSource
 from crm_sheets.store.records import records
 from crm_sheets.model.values import (
     ReadContext, as_text, fold_option, is_empty, option_lookup, parse_checkbox, parse_column, parse_value,
@@ -38,13 +33,13 @@ from crm_sheets.model.values import (
 HEADER_SCAN_ROWS = 10  # title rows people put above a table's headers
 CUSTOM_TYPES = tuple(t for t in FIELD_TYPES if t not in ("id", "reference", "user"))
 _FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_REF_RE = re.compile(r"^\$?[A-Za-z]{1,3}\$?(\d+)")
-_NOT_OURS_HINT = ("run `crm-sheets adopt PATH` to map your own sheets and columns onto a CRM, or create one with "
-                  "`crm-sheets new` and paste your rows into its tables (columns are found by their headers)")
+NOT_OURS_HINT = ("run `crm-sheets adopt PATH` to map your own sheets and columns onto a CRM, or create one with "
+                 "`crm-sheets new` and paste your rows into its tables (columns are found by their headers)")
+_NOT_OURS_HINT = NOT_OURS_HINT
 
 
-def read_workbook(path: str | Path, schema: Schema | None = None) -> Tables:
-    """Read a crm-sheets workbook into typed Tables (see docs/design.md for the conventions).
+def read_tables(src: GridSource, schema: Schema | None = None) -> Tables:
+    """Read a crm-sheets workbook, given as grids, into typed Tables (see docs/design.md for the conventions).
 
     Tables with IDs are indexed by record ID; rule, settings, archive and log tables (no id_prefix)
     by a synthetic key ``row<N>``, N being the sheet row. A row without an ID, or repeating an ID
@@ -54,47 +49,28 @@ def read_workbook(path: str | Path, schema: Schema | None = None) -> Tables:
     of a typed column holding text that reads as the type ('2025-03-14' typed as text in a date
     column) has its value in the frame and its text in ``Table.typed_text``. Cells of a range merged
     down a data table's column all read as the range's top cell. Serial numbers in date columns
-    follow the workbook's date system (1900 or 1904).
+    follow the workbook's date system (1900 or 1904). The caller closes ``src``.
     """
-    path = Path(path)
     collecting = gc.isenabled()
     gc.disable()  # millions of new cell objects would trigger full collections that free nothing
     try:
-        return _read(path, schema)
+        tables = _read_tables(src, schema, src, src.table_locations(), src.date1904, src)
     finally:
         if collecting:
             gc.enable()
-
-
-def _read(path: Path, schema: Schema | None) -> Tables:
-    book, excel_tables, date1904, parts = _open(path)
-    grids = _Grids(book, path, workers=_read_workers(), parts=parts)
-    try:
-        tables = _read_tables(path, schema, book, excel_tables, date1904, grids)
-    finally:
-        grids.close()
-    for sheet, note, cell in grids.strays():
+    for sheet, note, cell in src.strays():
         tables.notes.append(note)
         owner = next((name for name, t in tables.tables.items() if t.sheet == sheet), sheet)
         tables.read_findings.append(Finding("cell-outside-table", "warning", owner, None, None, None, note, cell=cell))
     return tables
 
 
-def _read_workers() -> int:
-    """Threads parsing sheets ahead: one is enough to keep a second core busy while this thread builds
-    tables; none on a single core. CRM_SHEETS_READ_THREADS overrides (0: parse in this thread)."""
-    env = os.environ.get("CRM_SHEETS_READ_THREADS", "").strip()
-    if env.isdigit():
-        return int(env)
-    return 1 if (os.cpu_count() or 1) > 1 else 0
-
-
-def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, excel_tables: Mapping[str, tuple[str, int]],
-                 date1904: bool, grids: _Grids) -> Tables:
+def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel_tables: Mapping[str, tuple[str, int]],
+                 date1904: bool, grids: GridSource) -> Tables:
     notes: list[str] = []
     meta = _read_meta(grids)
     if schema is None:
-        schema = _schema_for(path, book, excel_tables, grids, meta, notes)
+        schema = _schema_for(src, book, excel_tables, grids, meta, notes)
     lang = _language(book, schema, meta, notes)
     located = _locate_tables(book, excel_tables, schema)
     mapping = _mapping(book, grids, schema, meta)  # a Mapping sheet (crm-sheets adopt) says where each table is
@@ -121,7 +97,7 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
         layout = _layout(grids[sheet], t, lang, hint, merged=merged, fixed=fixed,
                          listed=mapping[name].listed if name in mapping else None)
         if layout is None:
-            notes.append(f"{path.name}: sheet {sheet!r} has no header row naming the columns of {t.sheet_name(lang)}; skipped")
+            notes.append(f"{src.name}: sheet {sheet!r} has no header row naming the columns of {t.sheet_name(lang)}; skipped")
             continue
         tables[name] = _build_table(t, sheet, layout, ctx, lists, meta)
         if layout.skipped:
@@ -129,13 +105,13 @@ def _read_tables(path: Path, schema: Schema | None, book: CalamineWorkbook, exce
         del layout
         grids.forget(sheet)  # a sheet's raw cells are no longer needed: keep peak memory down
     if not meta.get("template") or meta.get("adopted"):  # a team's workbook: say which sheets were not read
-        notes.extend(_unread(path, book, grids, schema, {w[0] for w in located.values()}, set(tables), meta, lang))
+        notes.extend(_unread(src, book, grids, schema, {w[0] for w in located.values()}, set(tables), meta, lang))
     return Tables(schema=schema, tables=tables, lang=lang, settings=settings, lists=lists, meta=meta,
-                  source=str(path), notes=notes, date1904=date1904, sheet_names=tuple(book.sheet_names),
+                  source=src.source, notes=notes, date1904=date1904, sheet_names=tuple(book.sheet_names),
                   adopted=not meta.get("template") or bool(meta.get("adopted")))
 
 
-def _unread(path: Path, book: CalamineWorkbook, grids: _Grids, schema: Schema, used: set[str], read: set[str],
+def _unread(src: GridSource, book: GridSource, grids: GridSource, schema: Schema, used: set[str], read: set[str],
             meta: Mapping[str, Any], lang: str) -> list[str]:
     """Notes for the sheets of a team's workbook whose headers look like a table that was not read (a lead
     sheet named CRM or Sheet1): never ignored without a word."""
@@ -152,13 +128,13 @@ def _unread(path: Path, book: CalamineWorkbook, grids: _Grids, schema: Schema, u
             lookup = _header_lookup(t, lang)
             if max((_matches(row, lookup)[0] for row in grid[:HEADER_SCAN_ROWS]), default=0) >= 3:
                 out.append(f"{sheet}: its headers look like {t.sheet_name(lang)}, but it is not read as them; "
-                           f"run `crm-sheets adopt {path.name}` to map it")
+                           f"run `crm-sheets adopt {src.name}` to map it")
                 break
         grids.forget(sheet)
     return out
 
 
-def _mapping(book: CalamineWorkbook, grids: _Grids, schema: Schema, meta: Mapping[str, Any]) -> dict:
+def _mapping(book: GridSource, grids: GridSource, schema: Schema, meta: Mapping[str, Any]) -> dict:
     """The tables the workbook's Mapping sheet places (see store/mapping.py), or {} when it has none."""
     from crm_sheets.store.mapping import read_mapping
 
@@ -182,192 +158,7 @@ def _rows_text(rows: list[int]) -> str:
     return f"row {text} is" if len(rows) == 1 else f"rows {text} are"
 
 
-# ---------------------------------------------------------------------------------------------
-# The file
-
-
-def _open(path: Path) -> tuple[CalamineWorkbook, dict[str, tuple[str, int]], bool, dict[str, str]]:
-    """The workbook for calamine, its Excel tables (folded name -> (sheet, 0-based header row)),
-    whether it uses the 1904 date system (for serial numbers typed into date columns), and the
-    worksheet part of each sheet (to name it in errors and to scan its extent).
-
-    The package is opened through store.package first, so a hostile file is refused before any
-    parser sees it; table definitions are read from its small table parts (calamine's own table
-    API reads every cell of the table again).
-    """
-    if not path.exists():
-        raise NotAWorkbook(f"{path}: no such file", hint=_NOT_OURS_HINT)
-    excel_tables: dict[str, tuple[str, int]] = {}
-    parts: dict[str, str] = {}
-    with open_package(path) as pkg:
-        date1904 = bool(pkg.date1904)
-        for sheet in pkg.sheets:
-            if not sheet.part:
-                continue
-            parts[sheet.name] = sheet.part
-            try:
-                found = pkg.tables(sheet)
-            except CrmSheetsError:
-                raise
-            except Exception as exc:  # e.g. headerRowCount="x": the table part is damaged
-                raise DamagedWorkbook(f"{path.name}: a table of sheet {sheet.name!r} cannot be read ({one_line(exc)})",
-                                      hint=DAMAGED_HINT) from None
-            for tp in found:
-                m = _REF_RE.match(tp.ref)
-                if m and tp.header_rows >= 1:
-                    excel_tables[normalize_header(tp.name)] = (sheet.name, int(m.group(1)) - 1)
-        others = [p for p in pkg.infos if p.endswith((".xml", ".rels")) and p not in set(parts.values())]
-    try:
-        return CalamineWorkbook.from_path(str(path)), excel_tables, date1904, parts
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # calamine's errors, and a panic of its native code, are a damaged file
-        bad = first_damaged_part(path, others)
-        if bad is not None:
-            raise DamagedWorkbook(f"{path.name}: part {bad[0]} cannot be read: {bad[1]}", hint=DAMAGED_HINT) from None
-        raise DamagedWorkbook(f"{path.name}: not a readable Excel workbook ({one_line(f'{type(exc).__name__}: {exc}')})",
-                              hint=DAMAGED_HINT) from None
-
-
-class _Grids:
-    """Each sheet's cells, parsed once: rows of values from A1 (calamine gives '' for empty cells), and
-    its merged ranges, kept from the same parse.
-
-    calamine parses a sheet in its own code without holding the GIL, so the data sheets are parsed
-    ahead (``read_ahead``) in worker threads, each with its own CalamineWorkbook (one cannot be shared
-    across threads), while this thread turns the previous sheet into a table. At most ``window``
-    sheets wait parsed or in flight, to keep peak memory down.
-    """
-
-    def __init__(self, book: CalamineWorkbook, path: Path, workers: int = 0, window: int | None = None,
-                 parts: Mapping[str, str] | None = None):
-        self.book = book
-        self.path = path
-        self._parts = dict(parts or {})
-        self._strays: dict[str, tuple[list[str], int, int, int]] = {}  # sheet -> (refs, count, last row, last col)
-        self._cache: dict[str, tuple[list[list[Any]], list]] = {}
-        self._workers = workers
-        self._window = max(1, window if window is not None else workers + 1)
-        self._pool: ThreadPoolExecutor | None = None
-        self._local = threading.local()
-        self._books: list[CalamineWorkbook] = []
-        self._queue: list[str] = []  # sheets to parse ahead, in the order they will be asked for
-        self._pending: dict[str, Future] = {}
-        self._held: set[str] = set()  # sheets parsed ahead and not forgotten yet: what the window counts
-
-    def read_ahead(self, sheets: list[str]) -> None:
-        """Start parsing these sheets in worker threads, in this order (no-op without workers)."""
-        if self._workers <= 0:
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="crm-read")
-        seen = set(self._cache) | set(self._pending) | set(self._queue)
-        self._queue.extend(s for s in dict.fromkeys(sheets) if s not in seen)
-        self._top_up()
-
-    def _top_up(self) -> None:
-        while self._queue and len(self._pending) + len(self._held) < self._window:
-            sheet = self._queue.pop(0)
-            self._held.add(sheet)
-            self._pending[sheet] = self._pool.submit(self._parse_in_worker, sheet)  # type: ignore[union-attr]
-
-    def _parse_in_worker(self, sheet: str) -> tuple[list[list[Any]], list]:
-        book = getattr(self._local, "book", None)
-        if book is None:
-            try:
-                book = self._local.book = CalamineWorkbook.from_path(str(self.path))
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as exc:
-                raise damaged(self.path, self._parts.get(sheet, ""), f"sheet {sheet!r}", exc) from None
-            self._books.append(book)
-        return self._parse(book, sheet)
-
-    def _parse(self, book: CalamineWorkbook, sheet: str) -> tuple[list[list[Any]], list]:
-        """Parse one sheet after checking how far its cells reach; every failure names the sheet and part."""
-        part = self._parts.get(sheet, "")
-        try:
-            if part and scan_part(self.path, part).too_spread():
-                return self._parse_trimmed(sheet, part)
-            return _parse(book, sheet)
-        except (CrmSheetsError, KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:  # calamine's XmlError, zip errors, a panic in native code
-            raise damaged(self.path, part, f"sheet {sheet!r}", exc) from None
-
-    def _parse_trimmed(self, sheet: str, part: str) -> tuple[list[list[Any]], list]:
-        """A sheet whose cells reach far beyond its table: read from a copy without the far-away cells."""
-        trimmed = trim(read_part(self.path, part), sheet)
-        left = scan(iter((trimmed.xml,)))  # what the fast reader will see, scanned again: the only guarantee that counts
-        if left.grid > MAX_GRID:
-            raise DamagedWorkbook(
-                f"{self.path.name}: sheet {sheet!r} ({part}) has cells spread over {left.rows:,} rows and "
-                f"{left.cols:,} columns, too far apart to be read",
-                hint="delete the empty rows and columns between its table and the cells far below or right of it, and save again",
-            )
-        book = CalamineWorkbook.from_filelike(trimmed_package(self.path, part, trimmed.xml))
-        try:
-            parsed = _parse(book, sheet)
-        finally:
-            book.close()
-        if trimmed.stray_count:
-            self._strays[sheet] = (trimmed.strays, trimmed.stray_count, trimmed.last_row, trimmed.last_col)
-        return parsed
-
-    def strays(self) -> list[tuple[str, str, str]]:
-        """(sheet, message, first cell) per sheet whose far-away cells were left unread: where and what to do."""
-        out = []
-        for sheet, (refs, count, last_row, last_col) in self._strays.items():
-            shown = ", ".join(f"{sheet}!{r}" for r in refs) + (f" and {count - len(refs):,} more" if count > len(refs) else "")
-            out.append((sheet, f"{shown}: {'a cell' if count == 1 else f'{count:,} cells'} far below or right of the table "
-                               f"(which ends near row {last_row:,}, column {column_letter(last_col - 1)}) not read; "
-                               "move what you need into the table and delete the rest", f"{quote_sheet(sheet)}!{refs[0]}"))
-        return out
-
-    def close(self) -> None:
-        if self._pool is not None:
-            for future in self._pending.values():
-                future.cancel()
-            self._pool.shutdown(wait=True)
-            self._pool = None
-        self._pending.clear()
-        for book in self._books:
-            book.close()
-        self._books.clear()
-
-    def _get(self, sheet: str) -> tuple[list[list[Any]], list]:
-        if sheet not in self._cache:
-            future = self._pending.pop(sheet, None)
-            if future is None and sheet in self._queue:
-                self._queue.remove(sheet)  # asked for before its turn: parse it here
-                self._held.add(sheet)
-            self._cache[sheet] = future.result() if future is not None else self._parse(self.book, sheet)
-            self._top_up()
-        return self._cache[sheet]
-
-    def forget(self, sheet: str) -> None:
-        self._cache.pop(sheet, None)
-        self._held.discard(sheet)
-        if self._pool is not None:
-            self._top_up()
-
-    def merged(self, sheet: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-        """The sheet's merged ranges as ((first row, first col), (last row, last col)), 0-based from A1."""
-        return self._get(sheet)[1]
-
-    def __getitem__(self, sheet: str) -> list[list[Any]]:
-        return self._get(sheet)[0]
-
-
-def _parse(book: CalamineWorkbook, sheet: str) -> tuple[list[list[Any]], list]:
-    """One sheet's rows and merged ranges. get_sheet_by_name parses every cell of the sheet, so it is
-    called once per sheet (asking it again for the merged ranges would parse the sheet again)."""
-    parsed = book.get_sheet_by_name(sheet)
-    merged = list(parsed.merged_cell_ranges or ())
-    return parsed.to_python(skip_empty_area=False), merged
-
-
-def _find_sheet(book: CalamineWorkbook, names: set[str]) -> str | None:
+def _find_sheet(book: GridSource, names: set[str]) -> str | None:
     for sheet in book.sheet_names:
         if normalize_header(sheet) in names:
             return sheet
@@ -378,8 +169,8 @@ def _find_sheet(book: CalamineWorkbook, names: set[str]) -> str | None:
 # Meta, template and language
 
 
-def _read_meta(grids: _Grids) -> dict[str, Any]:
-    sheet = next((s for s in grids.book.sheet_names if s.casefold() == META_SHEET), None)
+def _read_meta(grids: GridSource) -> dict[str, Any]:
+    sheet = next((s for s in grids.sheet_names if s.casefold() == META_SHEET), None)
     meta: dict[str, Any] = {}
     if sheet is None:
         return meta
@@ -401,14 +192,14 @@ def _read_meta(grids: _Grids) -> dict[str, Any]:
     return meta
 
 
-def _schema_for(path: Path, book: CalamineWorkbook, excel_tables: Mapping[str, tuple[str, int]], grids: _Grids, meta: Mapping[str, Any], notes: list[str]) -> Schema:
+def _schema_for(src: GridSource, book: GridSource, excel_tables: Mapping[str, tuple[str, int]], grids: GridSource, meta: Mapping[str, Any], notes: list[str]) -> Schema:
     template = meta.get("template")
     if template:
         try:
             return load_schema(str(template))
         except CrmSheetsError:
             raise SchemaError(
-                f"{path}: the {META_SHEET} sheet names the template {template!r}, which this crm-sheets does not have",
+                f"{src.source}: the {META_SHEET} sheet names the template {template!r}, which this crm-sheets does not have",
                 hint="upgrade crm-sheets, or fix the template row of the hidden _crm_meta sheet",
             ) from None
     # No meta sheet (it was deleted, or the workbook was copied sheet by sheet): recognise the
@@ -428,15 +219,15 @@ def _schema_for(path: Path, book: CalamineWorkbook, excel_tables: Mapping[str, t
             best, best_score = candidate, score
     if best is None or best_score < 2:  # one data table whose headers match is enough: a plain lead list
         raise NotAWorkbook(
-            f"{path}: not a crm-sheets workbook (no {META_SHEET} sheet, and its sheets do not match a CRM template)",
+            f"{src.source}: not a crm-sheets workbook (no {META_SHEET} sheet, and its sheets do not match a CRM template)",
             hint=_NOT_OURS_HINT,
         )
     what = f"no template in its {META_SHEET} sheet" if meta else f"no {META_SHEET} sheet"
-    notes.append(f"{path.name}: {what}; read as the {best.name!r} template recognised from its sheets")
+    notes.append(f"{src.name}: {what}; read as the {best.name!r} template recognised from its sheets")
     return best
 
 
-def _language(book: CalamineWorkbook, schema: Schema, meta: Mapping[str, Any], notes: list[str]) -> str:
+def _language(book: GridSource, schema: Schema, meta: Mapping[str, Any], notes: list[str]) -> str:
     lang = str(meta.get("lang") or "").strip().lower()
     if lang in LANGUAGES:
         return lang
@@ -448,7 +239,7 @@ def _language(book: CalamineWorkbook, schema: Schema, meta: Mapping[str, Any], n
     return found
 
 
-def _locate_tables(book: CalamineWorkbook, excel_tables: Mapping[str, tuple[str, int]], schema: Schema) -> dict[str, tuple[str, int | None]]:
+def _locate_tables(book: GridSource, excel_tables: Mapping[str, tuple[str, int]], schema: Schema) -> dict[str, tuple[str, int | None]]:
     """table name -> (sheet, header row hint): by Excel table name first, then by sheet name."""
     found: dict[str, tuple[str, int | None]] = {}
     used: set[str] = set()
@@ -618,7 +409,7 @@ def _fill_down(data: Any, merged: Any, first_row: int) -> None:
 # Settings, custom fields, lists
 
 
-def _read_settings(grids: _Grids, schema: Schema, where: tuple[str, int | None], lang: str) -> dict[str, Any]:
+def _read_settings(grids: GridSource, schema: Schema, where: tuple[str, int | None], lang: str) -> dict[str, Any]:
     """Setting key -> value typed by the schema's setting type (numbers, booleans), text stripped."""
     t = schema.tables["settings"]
     layout = _layout(grids[where[0]], t, lang, where[1])
@@ -647,7 +438,7 @@ def _read_settings(grids: _Grids, schema: Schema, where: tuple[str, int | None],
     return out
 
 
-def _with_custom_fields(grids: _Grids, schema: Schema, where: tuple[str, int | None], lang: str, ctx: ReadContext) -> Schema:
+def _with_custom_fields(grids: GridSource, schema: Schema, where: tuple[str, int | None], lang: str, ctx: ReadContext) -> Schema:
     """The schema plus the Fields sheet's custom fields (a dropdown's options become list custom_<table>_<name>)."""
     sheet, hint = where
     t = schema.tables["fields"]
@@ -714,7 +505,7 @@ def _with_custom_fields(grids: _Grids, schema: Schema, where: tuple[str, int | N
     return schema
 
 
-def _read_lists(book: CalamineWorkbook, grids: _Grids, schema: Schema, lang: str) -> dict[str, ListSchema]:
+def _read_lists(book: GridSource, grids: GridSource, schema: Schema, lang: str) -> dict[str, ListSchema]:
     """The schema's lists plus the options people added on the Lists sheet (key = the label typed)."""
     lists = dict(schema.lists)
     owned = schema.owned_sheet("lists")

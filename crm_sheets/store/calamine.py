@@ -1,0 +1,254 @@
+"""The xlsx backend's GridSource: a workbook file's sheets as grids of values, parsed by python-calamine.
+
+Owns opening the package safely (hostile files refused before any parser sees them), the Excel table
+parts, and parsing sheets ahead in worker threads (trimmed when cells reach far beyond the table). Turning
+the grids into Tables is the store core's job (crm_sheets.store.core.read).
+"""
+from __future__ import annotations
+
+import gc
+import os
+import re
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Mapping
+
+from python_calamine import CalamineWorkbook
+
+from crm_sheets.errors import CrmSheetsError, DamagedWorkbook, NotAWorkbook
+from crm_sheets.model.schema import Schema, normalize_header
+from crm_sheets.model.tables import Tables, column_letter, quote_sheet
+from crm_sheets.store.core.read import NOT_OURS_HINT as _NOT_OURS_HINT, read_tables
+from crm_sheets.store.extent import MAX_GRID, read_part, scan, scan_part, trim, trimmed_package
+from crm_sheets.store.package import DAMAGED_HINT, damaged, first_damaged_part, one_line, open_package
+
+_REF_RE = re.compile(r"^\$?[A-Za-z]{1,3}\$?(\d+)")
+
+
+def read_workbook(path: str | Path, schema: Schema | None = None) -> Tables:
+    """Read a crm-sheets workbook file into typed Tables (see crm_sheets.store.core.read.read_tables for what
+    the Tables hold)."""
+    path = Path(path)
+    collecting = gc.isenabled()
+    gc.disable()  # millions of new cell objects would trigger full collections that free nothing
+    try:
+        grids = XlsxGrids.open(path)
+        try:
+            return read_tables(grids, schema)
+        finally:
+            grids.close()
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _read_workers() -> int:
+    """Threads parsing sheets ahead: one is enough to keep a second core busy while this thread builds
+    tables; none on a single core. CRM_SHEETS_READ_THREADS overrides (0: parse in this thread)."""
+    env = os.environ.get("CRM_SHEETS_READ_THREADS", "").strip()
+    if env.isdigit():
+        return int(env)
+    return 1 if (os.cpu_count() or 1) > 1 else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The file
+
+
+def _open(path: Path) -> tuple[CalamineWorkbook, dict[str, tuple[str, int]], bool, dict[str, str]]:
+    """The workbook for calamine, its Excel tables (folded name -> (sheet, 0-based header row)),
+    whether it uses the 1904 date system (for serial numbers typed into date columns), and the
+    worksheet part of each sheet (to name it in errors and to scan its extent).
+
+    The package is opened through store.package first, so a hostile file is refused before any
+    parser sees it; table definitions are read from its small table parts (calamine's own table
+    API reads every cell of the table again).
+    """
+    if not path.exists():
+        raise NotAWorkbook(f"{path}: no such file", hint=_NOT_OURS_HINT)
+    excel_tables: dict[str, tuple[str, int]] = {}
+    parts: dict[str, str] = {}
+    with open_package(path) as pkg:
+        date1904 = bool(pkg.date1904)
+        for sheet in pkg.sheets:
+            if not sheet.part:
+                continue
+            parts[sheet.name] = sheet.part
+            try:
+                found = pkg.tables(sheet)
+            except CrmSheetsError:
+                raise
+            except Exception as exc:  # e.g. headerRowCount="x": the table part is damaged
+                raise DamagedWorkbook(f"{path.name}: a table of sheet {sheet.name!r} cannot be read ({one_line(exc)})",
+                                      hint=DAMAGED_HINT) from None
+            for tp in found:
+                m = _REF_RE.match(tp.ref)
+                if m and tp.header_rows >= 1:
+                    excel_tables[normalize_header(tp.name)] = (sheet.name, int(m.group(1)) - 1)
+        others = [p for p in pkg.infos if p.endswith((".xml", ".rels")) and p not in set(parts.values())]
+    try:
+        return CalamineWorkbook.from_path(str(path)), excel_tables, date1904, parts
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # calamine's errors, and a panic of its native code, are a damaged file
+        bad = first_damaged_part(path, others)
+        if bad is not None:
+            raise DamagedWorkbook(f"{path.name}: part {bad[0]} cannot be read: {bad[1]}", hint=DAMAGED_HINT) from None
+        raise DamagedWorkbook(f"{path.name}: not a readable Excel workbook ({one_line(f'{type(exc).__name__}: {exc}')})",
+                              hint=DAMAGED_HINT) from None
+
+
+class XlsxGrids:
+    """A workbook file as a GridSource (crm_sheets.store.core.grid): each sheet's cells, parsed once: rows
+    of values from A1 (calamine gives '' for empty cells), and its merged ranges, kept from the same parse.
+
+    calamine parses a sheet in its own code without holding the GIL, so the data sheets are parsed
+    ahead (``read_ahead``) in worker threads, each with its own CalamineWorkbook (one cannot be shared
+    across threads), while this thread turns the previous sheet into a table. At most ``window``
+    sheets wait parsed or in flight, to keep peak memory down.
+    """
+
+    def __init__(self, book: CalamineWorkbook, path: Path, workers: int = 0, window: int | None = None,
+                 parts: Mapping[str, str] | None = None, excel_tables: Mapping[str, tuple[str, int]] | None = None,
+                 date1904: bool = False):
+        self.book = book
+        self.path = path
+        self.name = path.name
+        self.source = str(path)
+        self.sheet_names: tuple[str, ...] = tuple(book.sheet_names)
+        self.date1904 = date1904
+        self._excel_tables = dict(excel_tables or {})
+        self._parts = dict(parts or {})
+        self._strays: dict[str, tuple[list[str], int, int, int]] = {}  # sheet -> (refs, count, last row, last col)
+        self._cache: dict[str, tuple[list[list[Any]], list]] = {}
+        self._workers = workers
+        self._window = max(1, window if window is not None else workers + 1)
+        self._pool: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._books: list[CalamineWorkbook] = []
+        self._queue: list[str] = []  # sheets to parse ahead, in the order they will be asked for
+        self._pending: dict[str, Future] = {}
+        self._held: set[str] = set()  # sheets parsed ahead and not forgotten yet: what the window counts
+
+    @classmethod
+    def open(cls, path: Path, workers: int | None = None) -> XlsxGrids:
+        """The workbook file, checked and opened (NotAWorkbook, DamagedWorkbook otherwise)."""
+        book, excel_tables, date1904, parts = _open(path)
+        return cls(book, path, workers=_read_workers() if workers is None else workers, parts=parts,
+                   excel_tables=excel_tables, date1904=date1904)
+
+    def table_locations(self) -> dict[str, tuple[str, int]]:
+        """The Excel tables (ListObjects): folded name -> (sheet, 0-based header row)."""
+        return dict(self._excel_tables)
+
+    def read_ahead(self, sheets: list[str]) -> None:
+        """Start parsing these sheets in worker threads, in this order (no-op without workers)."""
+        if self._workers <= 0:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="crm-read")
+        seen = set(self._cache) | set(self._pending) | set(self._queue)
+        self._queue.extend(s for s in dict.fromkeys(sheets) if s not in seen)
+        self._top_up()
+
+    def _top_up(self) -> None:
+        while self._queue and len(self._pending) + len(self._held) < self._window:
+            sheet = self._queue.pop(0)
+            self._held.add(sheet)
+            self._pending[sheet] = self._pool.submit(self._parse_in_worker, sheet)  # type: ignore[union-attr]
+
+    def _parse_in_worker(self, sheet: str) -> tuple[list[list[Any]], list]:
+        book = getattr(self._local, "book", None)
+        if book is None:
+            try:
+                book = self._local.book = CalamineWorkbook.from_path(str(self.path))
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:
+                raise damaged(self.path, self._parts.get(sheet, ""), f"sheet {sheet!r}", exc) from None
+            self._books.append(book)
+        return self._parse(book, sheet)
+
+    def _parse(self, book: CalamineWorkbook, sheet: str) -> tuple[list[list[Any]], list]:
+        """Parse one sheet after checking how far its cells reach; every failure names the sheet and part."""
+        part = self._parts.get(sheet, "")
+        try:
+            if part and scan_part(self.path, part).too_spread():
+                return self._parse_trimmed(sheet, part)
+            return _parse(book, sheet)
+        except (CrmSheetsError, KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # calamine's XmlError, zip errors, a panic in native code
+            raise damaged(self.path, part, f"sheet {sheet!r}", exc) from None
+
+    def _parse_trimmed(self, sheet: str, part: str) -> tuple[list[list[Any]], list]:
+        """A sheet whose cells reach far beyond its table: read from a copy without the far-away cells."""
+        trimmed = trim(read_part(self.path, part), sheet)
+        left = scan(iter((trimmed.xml,)))  # what the fast reader will see, scanned again: the only guarantee that counts
+        if left.grid > MAX_GRID:
+            raise DamagedWorkbook(
+                f"{self.path.name}: sheet {sheet!r} ({part}) has cells spread over {left.rows:,} rows and "
+                f"{left.cols:,} columns, too far apart to be read",
+                hint="delete the empty rows and columns between its table and the cells far below or right of it, and save again",
+            )
+        book = CalamineWorkbook.from_filelike(trimmed_package(self.path, part, trimmed.xml))
+        try:
+            parsed = _parse(book, sheet)
+        finally:
+            book.close()
+        if trimmed.stray_count:
+            self._strays[sheet] = (trimmed.strays, trimmed.stray_count, trimmed.last_row, trimmed.last_col)
+        return parsed
+
+    def strays(self) -> list[tuple[str, str, str]]:
+        """(sheet, message, first cell) per sheet whose far-away cells were left unread: where and what to do."""
+        out = []
+        for sheet, (refs, count, last_row, last_col) in self._strays.items():
+            shown = ", ".join(f"{sheet}!{r}" for r in refs) + (f" and {count - len(refs):,} more" if count > len(refs) else "")
+            out.append((sheet, f"{shown}: {'a cell' if count == 1 else f'{count:,} cells'} far below or right of the table "
+                               f"(which ends near row {last_row:,}, column {column_letter(last_col - 1)}) not read; "
+                               "move what you need into the table and delete the rest", f"{quote_sheet(sheet)}!{refs[0]}"))
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            for future in self._pending.values():
+                future.cancel()
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self._pending.clear()
+        for book in self._books:
+            book.close()
+        self._books.clear()
+
+    def _get(self, sheet: str) -> tuple[list[list[Any]], list]:
+        if sheet not in self._cache:
+            future = self._pending.pop(sheet, None)
+            if future is None and sheet in self._queue:
+                self._queue.remove(sheet)  # asked for before its turn: parse it here
+                self._held.add(sheet)
+            self._cache[sheet] = future.result() if future is not None else self._parse(self.book, sheet)
+            self._top_up()
+        return self._cache[sheet]
+
+    def forget(self, sheet: str) -> None:
+        self._cache.pop(sheet, None)
+        self._held.discard(sheet)
+        if self._pool is not None:
+            self._top_up()
+
+    def merged(self, sheet: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        """The sheet's merged ranges as ((first row, first col), (last row, last col)), 0-based from A1."""
+        return self._get(sheet)[1]
+
+    def __getitem__(self, sheet: str) -> list[list[Any]]:
+        return self._get(sheet)[0]
+
+
+def _parse(book: CalamineWorkbook, sheet: str) -> tuple[list[list[Any]], list]:
+    """One sheet's rows and merged ranges. get_sheet_by_name parses every cell of the sheet, so it is
+    called once per sheet (asking it again for the merged ranges would parse the sheet again)."""
+    parsed = book.get_sheet_by_name(sheet)
+    merged = list(parsed.merged_cell_ranges or ())
+    return parsed.to_python(skip_empty_area=False), merged
