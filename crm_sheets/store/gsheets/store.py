@@ -276,13 +276,8 @@ class GSheetsStore:
 
 
 def _read_tables(grids: SheetsGrids, schema: Any) -> Tables:
-    try:
-        from crm_sheets.store.core.read import read_tables
-    except ImportError:  # until the store core lands: the xlsx reader's grid logic, given our grids
-        from crm_sheets.store import reader
+    from crm_sheets.store.core.read import read_tables
 
-        grids.book = grids  # type: ignore[attr-defined]
-        return reader._read_tables(Path(grids.snap.spreadsheet_id), schema, grids, grids.table_locations(), False, grids)
     return read_tables(grids, schema)
 
 
