@@ -272,6 +272,7 @@ def run(
     step = on_step or (lambda _msg: None)
     store = open_store(path, **({} if lock_timeout is None else {"lock_timeout": lock_timeout}))
     report = RunReport(path=str(path), jobs=jobs, dry_run=dry_run)
+    path = getattr(store, "state_path", None) or path  # a store not in a file (gsheets://) keys its outbox there
     runlog = _run_log(path, jobs, trigger, now)  # a dry run shows its sheet too, and records nothing
     stateful = [name for name in jobs if takes_state(name)]
     options = _dry_run_options(options, dry_run, jobs)

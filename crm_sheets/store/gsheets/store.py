@@ -129,6 +129,11 @@ class GSheetsStore:
         return state_dir() / "gsheets" / f"{self.spreadsheet_id}.gsheet"
 
     @property
+    def state_path(self) -> Path:
+        """What the runner keys the outbox and the jobs' states by (no file beside a spreadsheet)."""
+        return self.path
+
+    @property
     def connection(self) -> Connection:
         if self._conn is None:
             self._conn = connect()
@@ -175,6 +180,10 @@ class GSheetsStore:
             token = uuid.uuid4().hex
             requests = [*plan.requests, *self._write_mark(token)]
             parts = batch.split_batches(requests)
+            if before_replace is not None:
+                # The new version is complete (the batch) and not yet sent: what a file store's temporary file
+                # is when it calls this. The runner prepares the jobs' states under it.
+                self._before_write(requests, before_replace)
             sent = 0
             try:
                 for part in parts:
@@ -186,14 +195,21 @@ class GSheetsStore:
                     raise type(e)(f"{e.message}; nothing was written, the changes were kept and will be written "
                                   "by the next run", hint=e.hint) from None
                 raise
-            if before_replace is not None:
-                before_replace(None)
             self._stale = True
             self._after_write(plan)
             self._clear_pending()
             self.last_write = {"requests": len(requests), "batches": len(parts),
                                "bytes": sum(batch.request_size(r) for r in requests)}
         return ApplyResult(True, message=f"wrote {_describe(work)} to {name}")
+
+    def _before_write(self, requests: list[dict], before_replace: Callable) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.batch.json")
+        try:
+            tmp.write_text(json.dumps(requests, separators=(",", ":"), default=str), encoding="utf-8")
+            before_replace(tmp)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def _write_mark(self, token: str) -> list[dict]:
         """The mark our write leaves (in the same atomic batch): after a lost answer it tells whether it landed."""
