@@ -103,3 +103,41 @@ def test_a_jobs_column_updated_over_consecutive_records_is_one_request():
     assert len(block["rows"]) == 100 and len(block["rows"][0]["values"]) == 3
     gap = batch.update_cells(1, [(1, 0, "a"), (2, 0, "b"), (4, 0, "c")])
     assert len(gap) == 2  # a row between them is not touched
+
+
+def test_groups_that_must_land_together_are_never_split_across_batches():
+    small = batch.update_cells(0, [(1, 0, "x" * 50)])
+    group_a = small * 10
+    group_b = small * 10
+    size = sum(batch.request_size(r) + 1 for r in group_a)
+    parts = batch.pack_groups([group_a, group_b], limit=int(size * 1.5))
+    assert parts == [group_a, group_b]
+    assert batch.pack_groups([group_a, group_b], limit=size * 3) == [group_a + group_b]
+
+
+def test_a_report_sheet_is_styled_by_runs_down_its_columns_not_cell_by_cell():
+    from crm_sheets.model.sheets import Cell, SheetSpec
+    from crm_sheets.store.gsheets import render
+
+    rows = [[Cell("Table", style="header"), Cell("Cell", style="header")]]
+    rows += [[Cell(f"leads {i}", style="wrap"), Cell(f"B{i}", link=f"Leads!B{i}")] for i in range(2, 40)]
+    reqs = render.sheet_requests(SheetSpec("Data Issues", "data_issues", rows=rows), 9, {"Leads": 4})
+    kinds = [next(iter(r)) for r in reqs]
+    assert kinds.count("repeatCell") == 3  # two header cells, one run of wrapped cells
+    values = reqs[0]["updateCells"]
+    assert values["fields"] == "userEnteredValue"
+    links = [r["updateCells"] for r in reqs[1:] if "updateCells" in r]
+    assert links[0]["rows"][0]["values"][0]["userEnteredFormat"]["textFormat"]["link"] == {"uri": "#gid=4&range=B2"}
+    assert len(links) == 1 and len(links[0]["rows"]) == 38
+
+
+def test_a_report_chart_becomes_a_native_sheets_chart():
+    from crm_sheets.model.sheets import ChartSeries, ChartSpec
+    from crm_sheets.store.gsheets import render
+
+    chart = ChartSpec("column", "Deals by stage", (ChartSeries("Value", "A5:A10", "B5:B10"),), "D2")
+    req = render.chart_request(chart, 3)["addChart"]["chart"]
+    assert req["spec"]["basicChart"]["chartType"] == "COLUMN"
+    assert req["spec"]["basicChart"]["series"][0]["series"]["sourceRange"]["sources"][0] == {
+        "sheetId": 3, "startRowIndex": 4, "endRowIndex": 10, "startColumnIndex": 1, "endColumnIndex": 2}
+    assert req["position"]["overlayPosition"]["anchorCell"] == {"sheetId": 3, "rowIndex": 1, "columnIndex": 3}

@@ -433,6 +433,28 @@ def split_batches(requests: Sequence[Mapping[str, Any]], limit: int = MAX_BATCH_
     return [b for b in batches if b] or [[]]
 
 
+def pack_groups(groups: Sequence[Sequence[Mapping[str, Any]]], limit: int = MAX_BATCH_BYTES) -> list[list[Mapping[str, Any]]]:
+    """Groups of requests that must land together (the records' changes; one owned sheet's delete, add and
+    content) packed into as few batches as fit under ``limit``, never splitting a group across batches unless
+    the group alone is larger than the limit."""
+    batches: list[list[Mapping[str, Any]]] = []
+    size = limit + 1
+    for group in groups:
+        if not group:
+            continue
+        n = sum(request_size(r) + 1 for r in group)
+        if n > limit:
+            batches.extend(split_batches(group, limit))
+            size = limit + 1
+            continue
+        if size + n > limit:
+            batches.append([])
+            size = 0
+        batches[-1].extend(group)
+        size += n
+    return batches or [[]]
+
+
 def a1(sheet: str, start_row: int, start_col: int, end_row: int | None = None, end_col: int | None = None) -> str:
     """An A1 range of a sheet from 0-based bounds (ends exclusive): ``'Leads'!A2:C9``."""
     from crm_sheets.model.tables import column_letter

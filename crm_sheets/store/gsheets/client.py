@@ -186,7 +186,10 @@ def make_http_client(policy: RetryPolicy | None = None, pacer: Pacer | None = No
                     files: Any = None, headers: Any = None, *, applied: Callable[[], bool] | None = None) -> Any:
             kind = _kind(method, endpoint)
             writes = method.upper() not in ("GET", "HEAD")
-            body = _json_bytes(json) if json is not None else (data or b"")
+            if json is not None:  # compact UTF-8 (requests would add spaces and \u escapes: 15 % more bytes)
+                data, json = _json_bytes(json), None
+                headers = {**(headers or {}), "Content-Type": "application/json; charset=utf-8"}
+            body = data or b""
             started = time.monotonic()
             attempt = 0
             while True:

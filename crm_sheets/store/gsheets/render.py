@@ -61,19 +61,29 @@ def _format(cell: Cell) -> dict[str, Any]:
     return fmt
 
 
-def cell_data(item: Any, sheet_ids: dict[str, int]) -> dict:
-    """One cell of a SheetSpec row: a plain value, or a Cell with its style, link or (our own) formula."""
+def _value(item: Any) -> Any:
     if not isinstance(item, Cell):
-        return batch.cell_data(item, with_format=True)
-    out = batch.cell_data(batch.Formula(cell_formula(item.formula)) if item.formula else item.value, with_format=True)
-    fmt = _format(item)
-    if item.link:
-        fmt.setdefault("textFormat", {})["link"] = {"uri": link_uri(item.link, sheet_ids)}
-    if fmt:
-        merged = dict(out.get("userEnteredFormat", {}))
-        merged.update(fmt)
-        out["userEnteredFormat"] = merged
-    return out
+        return item
+    return batch.Formula(cell_formula(item.formula)) if item.formula else item.value
+
+
+def _style_key(item: Any) -> str | None:
+    """What a cell looks like, as a key: its style (money with its currency), or a date's format."""
+    if isinstance(item, Cell):
+        if item.style in ("money", "kpi_money") and item.currency:
+            return f"{item.style}:{item.currency}"
+        if item.style:
+            return item.style
+        item = item.value
+    fmt = batch.number_format(item) if item is not None and not isinstance(item, str) else None
+    return fmt["type"].lower() if fmt else None
+
+
+def _style_format(key: str) -> dict[str, Any]:
+    style, _, currency = key.partition(":")
+    if style in ("date_time",):
+        style = "datetime"
+    return _format(Cell(style=style, currency=currency or None))
 
 
 def cell_formula(formula: str) -> str:
@@ -92,18 +102,45 @@ def link_uri(target: str, sheet_ids: dict[str, int]) -> str:
     return f"#gid={gid}" + (f"&range={ref}" if ref else "")
 
 
-def _fields(cells: list[dict]) -> str:
-    return "userEnteredValue,userEnteredFormat"
+def _column_runs(grid: list[list[Any]], key) -> list[tuple[int, int, int, Any]]:
+    """(column, first row, end row, key) for each run of equal non-None keys down each column."""
+    out = []
+    width = max((len(r) for r in grid), default=0)
+    for c in range(width):
+        start, current = 0, None
+        for r in range(len(grid) + 1):
+            k = key(grid[r][c]) if r < len(grid) and c < len(grid[r]) else None
+            if k != current:
+                if current is not None:
+                    out.append((c, start, r, current))
+                start, current = r, k
+    return out
+
+
+def content_requests(rows: list[list[Any]], sheet_id: int, sheet_ids: dict[str, int]) -> list[dict]:
+    """A SheetSpec's cells: their values in one request, their looks as one repeatCell per run of a style down a
+    column (a report's column is mostly one run), and their links per run: far smaller than a format per cell."""
+    if not rows:
+        return []
+    out = [{"updateCells": {"rows": [{"values": [batch.cell_data(_value(c)) for c in row]} for row in rows],
+                            "fields": "userEnteredValue", "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0}}}]
+    for c, r0, r1, key in _column_runs(rows, _style_key):
+        fmt = _style_format(key)
+        if fmt:
+            out.append({"repeatCell": {"range": batch.grid_range(sheet_id, r0, r1, c, c + 1),
+                                       "cell": {"userEnteredFormat": fmt},
+                                       "fields": ",".join(f"userEnteredFormat.{k}" for k in fmt)}})
+    for c, r0, r1, _ in _column_runs(rows, lambda x: True if isinstance(x, Cell) and x.link else None):
+        out.append({"updateCells": {
+            "rows": [{"values": [{"userEnteredFormat": {"textFormat": {"link": {"uri": link_uri(rows[r][c].link, sheet_ids)}}}}]}
+                     for r in range(r0, r1)],
+            "fields": "userEnteredFormat.textFormat.link", "start": {"sheetId": sheet_id, "rowIndex": r0, "columnIndex": c}}})
+    return out
 
 
 def sheet_requests(spec: SheetSpec, sheet_id: int, sheet_ids: dict[str, int]) -> list[dict]:
     """The requests that fill an empty sheet (made just before) with ``spec``."""
-    out: list[dict] = []
-    if spec.rows:
-        out.append({"updateCells": {
-            "rows": [{"values": [cell_data(c, sheet_ids) for c in row]} for row in spec.rows],
-            "fields": "userEnteredValue,userEnteredFormat",
-            "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0}}})
+    out: list[dict] = content_requests(spec.rows, sheet_id, sheet_ids)
     for col, width in sorted(spec.widths.items()):
         out.append({"updateDimensionProperties": {
             "range": {"sheetId": sheet_id, "dimension": "COLUMNS", "startIndex": col, "endIndex": col + 1},

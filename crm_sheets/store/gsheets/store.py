@@ -178,23 +178,28 @@ class GSheetsStore:
             plan = _Plan(self, work, tables)
             plan.build()
             token = uuid.uuid4().hex
-            requests = [*plan.requests, *self._write_mark(token)]
-            parts = batch.split_batches(requests)
+            parts = [[*part, *self._write_mark(f"{token}:{i}")]
+                     for i, part in enumerate(batch.pack_groups([plan.requests, *plan.sheet_groups]))]
+            requests = [r for part in parts for r in part]
             if before_replace is not None:
                 # The new version is complete (the batch) and not yet sent: what a file store's temporary file
                 # is when it calls this. The runner prepares the jobs' states under it.
                 self._before_write(requests, before_replace)
             sent = 0
             try:
-                for part in parts:
-                    self.connection.batch_update(self.spreadsheet_id, part, applied=lambda: self._landed(token))
+                for i, part in enumerate(parts):
+                    mark = f"{token}:{i}"
+                    self.connection.batch_update(self.spreadsheet_id, part, applied=lambda mark=mark: self._landed(mark))
                     sent += 1
             except CrmSheetsError as e:
                 if sent == 0 and not isinstance(e, WorkbookChanged):
                     self._keep_pending(work, keep_states, str(e))
                     raise type(e)(f"{e.message}; nothing was written, the changes were kept and will be written "
                                   "by the next run", hint=e.hint) from None
-                raise
+                # The records' changes are in the first batch (all or nothing); what is left is owned sheets,
+                # which the next run makes again from the data.
+                raise type(e)(f"{e.message}; the records were written, {len(parts) - sent} of the sheets jobs "
+                              "make were not and will be made by the next run", hint=e.hint) from None
             self._stale = True
             self._after_write(plan)
             self._clear_pending()
@@ -212,9 +217,8 @@ class GSheetsStore:
             tmp.unlink(missing_ok=True)
 
     def _write_mark(self, token: str) -> list[dict]:
-        """The mark our write leaves (in the same atomic batch): after a lost answer it tells whether it landed."""
-        ids = (self._snap.metadata_ids.get("write") if self._snap else None) or []
-        return [*(batch.delete_metadata_id(i) for i in ids), batch.spreadsheet_metadata("write", token)]
+        """The mark a batch leaves (in the same atomic batch): after a lost answer it tells whether it landed."""
+        return [batch.delete_metadata("write"), batch.spreadsheet_metadata("write", token)]
 
     def _landed(self, token: str) -> bool:
         got = self.connection.get(self.spreadsheet_id, fields="developerMetadata(metadataId,metadataKey,metadataValue)")
@@ -228,10 +232,6 @@ class GSheetsStore:
         assert snap is not None
         for title, info in plan.new_sheets.items():
             snap.sheets[title] = info
-        # The write mark we left is now the one to replace next time.
-        got_ids = snap.metadata_ids.get("write")
-        if got_ids:
-            snap.metadata_ids["write"] = []
 
     # -- pending change sets and the lock ---------------------------------------------------------
 
@@ -368,7 +368,8 @@ class _Plan:
         self.snap: Snapshot = store._snap  # type: ignore[assignment]
         self.cs = cs
         self.tables = tables
-        self.requests: list[dict] = []
+        self.requests: list[dict] = []  # the records' changes, lists and _crm_meta: one atomic group
+        self.sheet_groups: list[list[dict]] = []  # one group per owned sheet replaced (delete, add, content)
         self.new_sheets: dict[str, SheetInfo] = {}
         self.layouts: dict[str, _Layout] = {}
         self.fresh: dict[str, list[list[Any]]] = {}
@@ -711,14 +712,16 @@ class _Plan:
         for spec, title, old, sheet_id in plans:
             rows, cols = render.grid_size(spec)
             index = old.index if old is not None else len(self.snap.sheets) + len(self.new_sheets)
+            group: list[dict] = []
             if old is not None:
-                self.requests.append(batch.delete_sheet(old.sheet_id))
-            self.requests.append(batch.add_sheet(title, sheet_id=sheet_id, index=index, rows=rows, cols=cols,
-                                                 hidden=spec.hidden, tab_color=spec.tab_color))
-            self.requests.extend(render.sheet_requests(spec, sheet_id, ids))
+                group.append(batch.delete_sheet(old.sheet_id))
+            group.append(batch.add_sheet(title, sheet_id=sheet_id, index=index, rows=rows, cols=cols,
+                                         hidden=spec.hidden, tab_color=spec.tab_color))
+            group.extend(render.sheet_requests(spec, sheet_id, ids))
             if spec.key:
-                self.requests.append(batch.sheet_metadata(sheet_id, "owned", spec.key))
-                self.requests.append(batch.protect(sheet_id, f"{title}: regenerated by crm-sheets on every run"))
+                group.append(batch.sheet_metadata(sheet_id, "owned", spec.key))
+                group.append(batch.protect(sheet_id, f"{title}: regenerated by crm-sheets on every run"))
+            self.sheet_groups.append(group)
             info = SheetInfo(sheet_id, title, index, rows, cols, spec.hidden)
             info.metadata["owned"] = spec.key
             self.new_sheets[title] = info
