@@ -170,13 +170,17 @@ class GSheetsStore:
         if self._snap is None or self._tables is None:
             raise RuntimeError("GSheetsStore.apply() needs a read() first: it writes only over what it read")
         tables = tables if tables is not None else self._tables
-        work = ChangeSet().extend(changeset)
-        if rider is not None:
-            work.extend(rider)
         keep_states = dict(states) if states is not None else None
         with self.lock():
-            plan = _Plan(self, work, tables)
+            plan = _Plan(self, changeset, tables, with_meta=rider is not None)
             plan.build()
+            if plan.is_empty():  # owned sheets as they are, _crm_meta keys as they are: nothing to send
+                return ApplyResult(False, pending=self._pending_exists(), message=f"nothing changed in {name}")
+            work = changeset
+            if rider is not None:  # planned again with the rider, on the rows just read (no second call)
+                work = ChangeSet().extend(changeset).extend(rider)
+                plan = _Plan(self, work, tables, fresh=plan.fresh)
+                plan.build()
             token = uuid.uuid4().hex
             parts = [[*part, *self._write_mark(f"{token}:{i}")]
                      for i, part in enumerate(batch.pack_groups([plan.requests, *plan.sheet_groups]))]
@@ -305,6 +309,15 @@ def _grids_digest(snap: Snapshot) -> str:
     return h.hexdigest()
 
 
+def _spec_digest(spec: Any, title: str) -> str:
+    """A hash of everything an owned sheet shows: the same digest means the same sheet."""
+    import dataclasses
+
+    data = dataclasses.asdict(spec)
+    data["name"] = title
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=repr).encode("utf-8")).hexdigest()[:32]
+
+
 def _describe(changeset: ChangeSet) -> str:
     from crm_sheets.store.xlsx import describe
 
@@ -363,7 +376,10 @@ class _Layout:
 class _Plan:
     """One change set as Sheets requests, against the sheets as they are right now."""
 
-    def __init__(self, store: GSheetsStore, cs: ChangeSet, tables: Tables):
+    def __init__(self, store: GSheetsStore, cs: ChangeSet, tables: Tables, *, with_meta: bool = False,
+                 fresh: dict[str, list[list[Any]]] | None = None):
+        self.with_meta = with_meta  # re-read _crm_meta even when this change set sets no key (a rider will)
+        self.given_fresh = fresh
         self.store = store
         self.snap: Snapshot = store._snap  # type: ignore[assignment]
         self.cs = cs
@@ -387,7 +403,7 @@ class _Plan:
         touched = {u.table for u in cs.updates} | {a.table for a in cs.appends} | {a.table for a in cs.archives} \
             | {a.archive for a in cs.archives} | {r.archive for r in cs.restores} | {r.table for r in cs.restores}
         sheets = {self._sheet_of(name) for name in touched}
-        meta_needed = bool(cs.sequences or cs.meta or cs.sheets or cs.options)
+        meta_needed = bool(cs.sequences or cs.meta or cs.sheets or cs.options or self.with_meta)
         if meta_needed and META_SHEET in self.snap.sheets:
             sheets.add(META_SHEET)
         lists_sheet = self._lists_sheet() if cs.options else None
@@ -409,7 +425,13 @@ class _Plan:
                                  hint="push a workbook that has it, or read the spreadsheet again")
         return t.sheet
 
+    def is_empty(self) -> bool:
+        return not self.requests and not self.sheet_groups
+
     def _reread(self, sheets: list[str]) -> None:
+        if self.given_fresh is not None and all(s in self.given_fresh for s in sheets):
+            self.fresh = {s: [list(r) for r in self.given_fresh[s]] for s in sheets}
+            return
         if not sheets:
             return
         try:
@@ -702,14 +724,17 @@ class _Plan:
         for spec in self.cs.sheets:
             title = owned_sheet_name(spec.key, spec.name, marks, names) if spec.key != META_SHEET else spec.name
             old = self.snap.sheets.get(title)
+            digest = _spec_digest(spec, title)
+            if old is not None and old.metadata.get("digest") == digest and old.metadata.get("owned") == spec.key:
+                continue  # it would render as it is: left alone
             sheet_id = old.sheet_id if old is not None else self._new_sheet_id()
             ids[title] = sheet_id
             if title not in names:
                 names.append(title)
-            plans.append((spec, title, old, sheet_id))
+            plans.append((spec, title, old, sheet_id, digest))
             if spec.key and spec.key != META_SHEET and self.tables.meta.get(f"sheet.{spec.key}") != title:
                 self.meta_updates[f"sheet.{spec.key}"] = title
-        for spec, title, old, sheet_id in plans:
+        for spec, title, old, sheet_id, digest in plans:
             rows, cols = render.grid_size(spec)
             index = old.index if old is not None else len(self.snap.sheets) + len(self.new_sheets)
             group: list[dict] = []
@@ -720,10 +745,11 @@ class _Plan:
             group.extend(render.sheet_requests(spec, sheet_id, ids))
             if spec.key:
                 group.append(batch.sheet_metadata(sheet_id, "owned", spec.key))
+                group.append(batch.sheet_metadata(sheet_id, "digest", digest))
                 group.append(batch.protect(sheet_id, f"{title}: regenerated by crm-sheets on every run"))
             self.sheet_groups.append(group)
             info = SheetInfo(sheet_id, title, index, rows, cols, spec.hidden)
-            info.metadata["owned"] = spec.key
+            info.metadata.update(owned=spec.key, digest=digest)
             self.new_sheets[title] = info
 
     def _new_sheet_id(self) -> int:
@@ -759,6 +785,9 @@ class _Plan:
                                           "nothing was written", hint="run again to work on the fresh data")
             v = value if not isinstance(value, (dict, list)) else json.dumps(value, default=str)
             if key in rows_now:
+                now = _row(fresh, rows_now[key])
+                if _same_row(now[1:2], [v]) is None:
+                    continue  # already so
                 cells.append((rows_now[key], 1, v))
             else:
                 new_rows.append([key, v])
