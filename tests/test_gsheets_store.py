@@ -224,18 +224,40 @@ def test_push_refuses_a_spreadsheet_that_holds_values(pushed, conn):
         push(path, conn, store.spreadsheet_id)
 
 
-def _calls_per_run(conn, built_book, gsheets_emulator, sample_data):
+def _calls_of_a_run(conn, built_book, gsheets_emulator, gsheets_client, sample_data):
+    """The API calls of a `run` on a CRM that ran once already, after a colleague typed one email badly."""
+    from crm_sheets.api import run
+
     path = built_book(sample_data=sample_data, now=NOW)
     sid = conn.create("CRM")
     push(path, conn, sid)
-    store = GSheetsStore(f"gsheets://{sid}", connection=conn)
+    spec = f"gsheets://{sid}"
+    run(spec, now=NOW)
+    lead = GSheetsStore(spec, connection=conn).read()["leads"]
+    rid = lead.df.index[7]
+    cell = lead.cell(rid, "email").split("!")[1]
+    gsheets_client.open_by_key(sid).worksheet(lead.sheet).update_acell(cell, " Ana.Lopez@Example.COM ")
     since = len(gsheets_emulator.log)
-    cycle(store)
+    report = run(spec, now=NOW)
+    assert report.written
+    assert GSheetsStore(spec, connection=conn).read()["leads"].df.at[rid, "email"] == "ana.lopez@example.com"
     return [c["methodId"] for c in requests_logged(gsheets_emulator, since)]
 
 
-def test_api_calls_per_run_do_not_grow_with_the_number_of_rows(conn, built_book, gsheets_emulator):
-    small = _calls_per_run(conn, built_book, gsheets_emulator, 1_000)
-    large = _calls_per_run(conn, built_book, gsheets_emulator, 10_000)
+def test_api_calls_per_run_do_not_grow_with_the_number_of_rows(conn, built_book, gsheets_emulator, gsheets_client):
+    small = _calls_of_a_run(conn, built_book, gsheets_emulator, gsheets_client, 1_000)
+    large = _calls_of_a_run(conn, built_book, gsheets_emulator, gsheets_client, 10_000)
     assert small == large == ["sheets.spreadsheets.get", "sheets.spreadsheets.values.batchGet",
                               "sheets.spreadsheets.values.batchGet", "sheets.spreadsheets.batchUpdate"]
+
+
+def test_a_second_run_with_nothing_changed_writes_nothing(pushed, gsheets_emulator):
+    from crm_sheets.api import run
+
+    store, _ = pushed()
+    run(store.identity, now=NOW)
+    since = len(gsheets_emulator.log)
+    report = run(store.identity, now=NOW)
+    assert not report.written
+    assert [c["methodId"] for c in requests_logged(gsheets_emulator, since)] == [
+        "sheets.spreadsheets.get", "sheets.spreadsheets.values.batchGet", "sheets.spreadsheets.values.batchGet"]
