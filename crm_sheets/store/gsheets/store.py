@@ -8,6 +8,7 @@ spreadsheets.batchUpdate holding every cell, row, sheet and mark. A write that f
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -234,6 +235,7 @@ class GSheetsStore:
     def _after_write(self, plan: "_Plan") -> None:
         snap = self._snap
         assert snap is not None
+        snap.sheets.update(plan.infos)
         for title, info in plan.new_sheets.items():
             snap.sheets[title] = info
 
@@ -311,7 +313,6 @@ def _grids_digest(snap: Snapshot) -> str:
 
 def _spec_digest(spec: Any, title: str) -> str:
     """A hash of everything an owned sheet shows: the same digest means the same sheet."""
-    import dataclasses
 
     data = dataclasses.asdict(spec)
     data["name"] = title
@@ -387,6 +388,8 @@ class _Plan:
         self.requests: list[dict] = []  # the records' changes, lists and _crm_meta: one atomic group
         self.sheet_groups: list[list[dict]] = []  # one group per owned sheet replaced (delete, add, content)
         self.new_sheets: dict[str, SheetInfo] = {}
+        # Grid sizes as this write leaves them (copies: a plan that is not sent changes nothing).
+        self.infos = {t: dataclasses.replace(i, metadata=dict(i.metadata)) for t, i in self.snap.sheets.items()}
         self.layouts: dict[str, _Layout] = {}
         self.fresh: dict[str, list[list[Any]]] = {}
         self.meta_updates: dict[str, Any] = {}
@@ -456,7 +459,7 @@ class _Plan:
         if _same_row(_row(fresh, header), _row(read, header)) is not None:
             raise WorkbookChanged(f"{self.store.identity}: the headers of {title} changed since they were read; "
                                   "nothing was written", hint="run again to work on the fresh data")
-        lay = _Layout(t, title, self.snap.sheets[title], header, cols, fresh, read, headers=_row(fresh, header))
+        lay = _Layout(t, title, self.infos[title], header, cols, fresh, read, headers=_row(fresh, header))
         id_col = cols.get("id")
         last = header
         for r in range(header + 1, len(fresh)):
@@ -684,7 +687,7 @@ class _Plan:
         grid = self.fresh.get(lists_sheet, []) if lists_sheet else []
         done = set()
         if lists_sheet:
-            info = self.snap.sheets[lists_sheet]
+            info = self.infos[lists_sheet]
             header = grid[0] if grid else []
             for name, labels in wanted.items():
                 lst = self.tables.lists.get(name) or self.tables.schema.lists.get(name)
@@ -770,7 +773,7 @@ class _Plan:
         if META_SHEET not in self.snap.sheets:
             raise CrmSheetsError(f"{self.store.identity}: the spreadsheet has no {META_SHEET} sheet; nothing was written",
                                  hint="push a crm-sheets workbook into it first (crm-sheets push crm.xlsx gsheets://ID)")
-        info = self.snap.sheets[META_SHEET]
+        info = self.infos[META_SHEET]
         fresh = self.fresh.get(META_SHEET, [])
         read = self.snap.grids.get(META_SHEET, [])
         rows_now = {str(r[0]): i for i, r in enumerate(fresh) if r and not _blank(r[0])}
