@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crm_sheets.errors import NotAWorkbook, UsageError, WorkbookBusy
-from crm_sheets.store.vml import REL_VML, insert_legacy_drawing
+from crm_sheets.store.xlsx.vml import REL_VML, insert_legacy_drawing
 
 REL_VBA = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
 CT_MACRO_MAIN = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
@@ -66,7 +66,7 @@ def add_buttons(path: str | Path, *, out: str | Path | None = None, configure: b
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
     os.close(fd)
     try:
-        from crm_sheets.store.package import PackageWriter, new_info
+        from crm_sheets.store.xlsx.package import PackageWriter, new_info
 
         with zipfile.ZipFile(src) as zin, open(tmp, "wb") as fh:
             writer = PackageWriter(fh)

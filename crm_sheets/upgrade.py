@@ -28,7 +28,7 @@ from crm_sheets.errors import WorkbookBusy
 from crm_sheets.model.changeset import ChangeSet, ColumnAdd, TableAdd
 from crm_sheets.model.schema import Field, TableSchema
 from crm_sheets.model.tables import Tables, column_letter, format_id, quote_sheet
-from crm_sheets.store.structure import WorkbookLayout, read_layout
+from crm_sheets.store.xlsx.structure import WorkbookLayout, read_layout
 from crm_sheets.store.xlsx import XlsxStore
 
 _LIST_MAX = 255  # Excel's limit on an in-cell list ("a,b,c")

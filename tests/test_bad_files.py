@@ -20,8 +20,8 @@ from click.testing import CliRunner
 
 from crm_sheets.cli import cli
 from crm_sheets.errors import DamagedWorkbook
-from crm_sheets.store import calamine as xlsx_grids
-from crm_sheets.store.package import open_package
+from crm_sheets.store.xlsx import grid as xlsx_grids
+from crm_sheets.store.xlsx.package import open_package
 from crm_sheets.store import read_workbook
 from crm_sheets.workbook import new_workbook
 

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from crm_sheets.cli import cli
 from crm_sheets.model.limits import MAX_CELL_CHARS, cell_length
-from crm_sheets.store.package import open_package
-from crm_sheets.store.sheetxml import cell_xml, fit_cell
+from crm_sheets.store.xlsx.package import open_package
+from crm_sheets.store.xlsx.sheetxml import cell_xml, fit_cell
 from crm_sheets.workbook import new_workbook
 
 NOW = dt.datetime(2026, 11, 2, 9, 0)
@@ -103,7 +103,7 @@ def test_a_record_too_long_to_archive_in_one_cell_is_refused_before_anything_is_
 
     from crm_sheets.errors import CrmSheetsError
     from crm_sheets.model import ChangeSet, RowArchive
-    from crm_sheets.store.writer import apply_changeset
+    from crm_sheets.store.xlsx.writer import apply_changeset
 
     def long_note(wb):  # two cells of 20,000 characters: each fits in its cell, the archived row would not
         wb.get_worksheet_by_name("Leads").write_string(3, 4, "n" * 20_000)

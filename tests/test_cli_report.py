@@ -16,7 +16,7 @@ from crm_sheets.export.pdf import report_sheets
 from crm_sheets.jobs.report import compute
 from crm_sheets.sample import generate
 from crm_sheets.store import open_store
-from crm_sheets.store.package import member_bytes, open_package
+from crm_sheets.store.xlsx.package import member_bytes, open_package
 from crm_sheets.workbook import new_workbook
 from helpers import grid
 

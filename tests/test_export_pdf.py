@@ -13,7 +13,7 @@ from crm_sheets.errors import UsageError
 from crm_sheets.export.pdf import print_only, report_sheets
 from crm_sheets.runner import run
 from crm_sheets.store import open_store
-from crm_sheets.store.package import member_bytes, open_package
+from crm_sheets.store.xlsx.package import member_bytes, open_package
 from crm_sheets.workbook import new_workbook
 
 NOW = datetime(2026, 3, 15, 9, 0)

@@ -13,8 +13,8 @@ import pytest
 
 from crm_sheets.model import ChangeSet, RowAppend, RowArchive
 from crm_sheets.model.sheets import Cell, ChartSeries, ChartSpec, SheetSpec
-from crm_sheets.store.package import open_package
-from crm_sheets.store.writer import apply_changeset
+from crm_sheets.store.xlsx.package import open_package
+from crm_sheets.store.xlsx.writer import apply_changeset
 from helpers import grid
 from test_writer import build_workbook, leads_tables, part
 

@@ -9,8 +9,8 @@ import pytest
 
 from crm_sheets.errors import NotAWorkbook, UnsafeWorkbook
 from crm_sheets.model import ChangeSet
-from crm_sheets.store.package import open_package
-from crm_sheets.store.writer import apply_changeset
+from crm_sheets.store.xlsx.package import open_package
+from crm_sheets.store.xlsx.writer import apply_changeset
 from test_writer import build_workbook, leads_tables
 
 WORKBOOK = (

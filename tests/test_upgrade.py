@@ -20,7 +20,7 @@ from crm_sheets.builder import build_workbook
 from crm_sheets.errors import SchemaError
 from crm_sheets.model.changeset import ChangeSet, RowAppend
 from crm_sheets.model.schema import load_schema
-from crm_sheets.store.package import member_bytes, open_package
+from crm_sheets.store.xlsx.package import member_bytes, open_package
 from crm_sheets.store import read_workbook
 from crm_sheets.store.xlsx import XlsxStore
 from crm_sheets.upgrade import AddedColumn, AddedTable, upgrade

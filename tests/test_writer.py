@@ -13,7 +13,7 @@ import xlsxwriter
 from crm_sheets.errors import CrmSheetsError
 from crm_sheets.model import ChangeSet, RowAppend, RowArchive, RowRestore, Table, Tables, load_schema
 from crm_sheets.model.tables import empty_frame
-from crm_sheets.store.writer import apply_changeset
+from crm_sheets.store.xlsx.writer import apply_changeset
 from helpers import grid
 
 LEAD_HEADERS = ["ID", "First name", "Last name", "Email", "My notes", "Status", "Created", "Score", "Tags", "Consent"]
@@ -185,24 +185,68 @@ def test_archived_row_moves_whole_to_merged_and_rows_below_move_up(book: Path, t
     assert merged[1][3] == dt.datetime(2025, 3, 1, 9, 30)
     data = json.loads(merged[1][5])
     assert data["Email"] == "ben@example.com" and data["Score"] == 20 and data["My notes"] == ""
-    assert data["_cells"]["Score"]["s"] > 0 and data["_cells"]["Score"]["t"] == "n"
+    # the neutral archive format: plain values, type tags and number formats, no style or shared-string index
+    assert data["_format"] == 2 and data["Created"] == "2024-02-06"
+    assert data["_cells"]["Score"] == {"c": "H", "t": "number", "nf": "#,##0"}
+    assert data["_cells"]["Created"] == {"c": "G", "t": "date", "nf": "yyyy-mm-dd"}
+    assert data["_cells"]["Consent"] == {"c": "J", "t": "bool"}
     assert 'ref="A1:F2"' in part(out, "xl/tables/table2.xml")
 
 
-def test_archive_then_restore_gives_back_the_same_row(book: Path, tmp_path: Path):
+def cells_of_row(path: Path, sheet: str, row: int) -> list[tuple]:
+    """(value or formula, number format) of each cell of a sheet row, as a spreadsheet program shows them."""
+    import openpyxl
+
+    ws = openpyxl.load_workbook(path)[sheet]
+    return [(c.value, c.number_format) for c in ws[row]]
+
+
+def test_archive_then_restore_gives_back_the_same_values_formulas_and_number_formats(tmp_path: Path):
+    def a_formula(wb):  # a person's formula in their own column of the archived row
+        wb.get_worksheet_by_name("Leads").write_formula(3, 4, '=B4&" "&C4', None, "Cleo Martin")
+
+    book = build_workbook(tmp_path / "crm.xlsx", a_formula)
     archived = tmp_path / "archived.xlsx"
     cs = ChangeSet(archives=[RowArchive("leads", "L-00003", "merged", {"merged_into": "L-00001", "reason": "dup"})])
     apply_changeset(book, archived, cs, leads_tables())
+    data = json.loads(grid(archived, "Merged")[1][5])
+    assert data["_cells"]["My notes"] == {"c": "E", "t": "text", "f": 'B4&" "&C4'}
     tables = leads_tables()
     tables["leads"].rows = {"L-00001": 2, "L-00002": 3, "L-00004": 4, "L-00005": 5}
     tables["merged"].rows = {}
     restored = tmp_path / "restored.xlsx"
     apply_changeset(archived, restored, ChangeSet(restores=[RowRestore("merged", "L-00003", "leads")]), tables)
-    original_row = re.search(r'<row r="4"[^>]*>(.*?)</row>', part(book, "xl/worksheets/sheet1.xml")).group(1)
-    new_row = re.search(r'<row r="6"[^>]*>(.*?)</row>', part(restored, "xl/worksheets/sheet1.xml")).group(1)
-    assert new_row == original_row.replace('4"', '6"')
+    assert cells_of_row(restored, "Leads", 6) == cells_of_row(book, "Leads", 4)
+    assert grid(restored, "Leads")[5] == grid(book, "Leads")[3]  # the formula's value too
+    assert cells_of_row(book, "Leads", 4)[6] == (dt.datetime(2024, 3, 7), "yyyy-mm-dd")
     assert grid(restored, "Merged")[1:] == [] or all(v == "" for v in grid(restored, "Merged")[1])
     assert 'ref="A1:J6"' in part(restored, "xl/tables/table1.xml")
+
+
+# The Original row of L-00003 as the .xlsx writer recorded it before the neutral format (style and
+# shared-string indices of this very workbook).
+OLD_ARCHIVED_ROW = (
+    '{"ID":"L-00003","First name":"Cleo","Last name":"Martin","Email":"cleo@example.com","My notes":"call back",'
+    '"Status":"Qualified","Created":45358,"Score":30,"Consent":true,"_cells":{"ID":{"c":"A","t":"text","i":23},'
+    '"First name":{"c":"B","t":"text","i":24},"Last name":{"c":"C","t":"text","i":25},"Email":{"c":"D","t":"text",'
+    '"i":26},"My notes":{"c":"E","s":1,"t":"text","i":27},"Status":{"c":"F","t":"text","i":28},"Created":{"c":"G",'
+    '"s":2,"t":"n"},"Score":{"c":"H","s":3,"t":"n"},"Consent":{"c":"J","t":"b"}}}'
+)
+
+
+def test_a_row_archived_in_the_old_xlsx_format_still_restores_exactly(tmp_path: Path):
+    def old_archive(wb):
+        wb.get_worksheet_by_name("Merged").write_row(1, 0, ["L-00003", "leads", "L-00001", None, "dup", OLD_ARCHIVED_ROW])
+
+    book = build_workbook(tmp_path / "crm.xlsx", old_archive)
+    tables = leads_tables()
+    restored = tmp_path / "restored.xlsx"
+    apply_changeset(book, restored, ChangeSet(restores=[RowRestore("merged", "L-00003", "leads")]), tables)
+    original_row = re.search(r'<row r="4"[^>]*>(.*?)</row>', part(book, "xl/worksheets/sheet1.xml")).group(1)
+    new_row = re.search(r'<row r="7"[^>]*>(.*?)</row>', part(restored, "xl/worksheets/sheet1.xml")).group(1)
+    assert new_row == original_row.replace('4"', '7"')  # same values, styles and shared strings
+    assert cells_of_row(restored, "Leads", 7) == cells_of_row(book, "Leads", 4)
+    assert grid(restored, "Merged")[1:] == [] or all(v == "" for v in grid(restored, "Merged")[1])
 
 
 def test_sequences_update_the_meta_sheet(book: Path, tmp_path: Path):
@@ -255,7 +299,7 @@ def test_read_apply_and_read_back_a_workbook_built_by_crm_sheets(tmp_path: Path)
 
 
 def _edit_both_ways(data: bytes):
-    from crm_sheets.store.writer import SheetEdit
+    from crm_sheets.store.xlsx.sheet import SheetEdit
 
     whole = SheetEdit("xl/worksheets/sheet1.xml", data)
     pieces = SheetEdit("xl/worksheets/sheet1.xml", chunks=[data[i:i + 7] for i in range(0, len(data), 7)],
@@ -294,7 +338,7 @@ def test_an_unchanged_stretch_of_rows_is_copied_byte_for_byte(book: Path):
 
 
 def test_a_large_sheet_is_spooled_and_written_like_a_small_one(book: Path, tmp_path: Path, monkeypatch):
-    from crm_sheets.store import writer
+    from crm_sheets.store.xlsx import sheet
 
     cs = lambda: ChangeSet(  # noqa: E731
         updates=[],
@@ -305,7 +349,7 @@ def test_a_large_sheet_is_spooled_and_written_like_a_small_one(book: Path, tmp_p
     changes = cs()
     changes.update("leads", "L-00004", "score", 41)
     apply_changeset(book, small, changes, leads_tables())
-    monkeypatch.setattr(writer, "_SPOOL_IN_MEMORY", 0)
+    monkeypatch.setattr(sheet, "_SPOOL_IN_MEMORY", 0)
     changes = cs()
     changes.update("leads", "L-00004", "score", 41)
     apply_changeset(book, large, changes, leads_tables())
@@ -316,7 +360,7 @@ def test_a_large_sheet_is_spooled_and_written_like_a_small_one(book: Path, tmp_p
 
 
 def test_rows_out_of_order_or_without_numbers_are_written_in_order():
-    from crm_sheets.store.writer import SheetEdit
+    from crm_sheets.store.xlsx.sheet import SheetEdit
 
     xml = (b'<worksheet><dimension ref="A1:B3"/><sheetData><row r="3"><c r="A3"><v>3</v></c></row>'
            b'<row r="1"><c r="A1"><v>1</v></c></row><row><c><v>2</v></c></row></sheetData></worksheet>')

@@ -50,7 +50,7 @@ def _grids(path: Path) -> tuple[dict[str, list[list[Any]]], dict[str, Any]]:
     was opened safely."""
     from python_calamine import CalamineWorkbook
 
-    from crm_sheets.store.package import open_package
+    from crm_sheets.store.xlsx.package import open_package
 
     if not path.exists():
         raise NotAWorkbook(f"{path}: no such file")
@@ -169,7 +169,7 @@ def mapping_sheet(report: AdoptReport, name: str = SHEET) -> SheetSpec:
 def _write(path: Path, report: AdoptReport, schema, meta: dict[str, Any], lang: str, sheets: set[str],
            stages: list[str]) -> None:
     from crm_sheets.store.safety import atomic_replace, office_lock_holder
-    from crm_sheets.store.writer import apply_changeset
+    from crm_sheets.store.xlsx.writer import apply_changeset
     from crm_sheets.store.xlsx import XlsxStore
 
     holder = office_lock_holder(path)

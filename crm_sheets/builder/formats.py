@@ -10,7 +10,7 @@ from typing import Any
 from xlsxwriter.format import Format
 from xlsxwriter.workbook import Workbook
 
-# The palette shared with the store's named styles (crm_sheets.store.styles), so a regenerated sheet
+# The palette shared with the store's named styles (crm_sheets.store.xlsx.styles), so a regenerated sheet
 # looks like one written here.
 NAVY = "#1F4E78"
 GRID = "#BFBFBF"

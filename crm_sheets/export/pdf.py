@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 from crm_sheets.errors import CrmSheetsError, UsageError
 from crm_sheets.model.tables import Tables
-from crm_sheets.store.package import PackageWriter, open_package, refuse_dtd
+from crm_sheets.store.xlsx.package import PackageWriter, open_package, refuse_dtd
 
 DEFAULT_TIMEOUT = 600.0  # seconds; a 100k-lead workbook takes LibreOffice a while to load, hidden sheets included
 # Where installers put LibreOffice when it is not on PATH (macOS app bundle, Windows default folders).

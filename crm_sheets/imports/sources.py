@@ -102,7 +102,7 @@ def read_xlsx(path: Path) -> list[SourceFile]:
     from python_calamine import CalamineWorkbook
 
     from crm_sheets.adopt.propose import header_row
-    from crm_sheets.store.package import open_package
+    from crm_sheets.store.xlsx.package import open_package
 
     with open_package(path):
         pass  # refuses a hostile or broken package before the parser sees it

@@ -37,6 +37,6 @@ def open_store(spec: str | Path, **options):
 def read_workbook(path: str | Path, schema=None):
     """The Tables of a workbook file, read without a store's safety layer (no change detection, no lock):
     for tests and tools that only look. Stores read through ``open_store(spec).read()``."""
-    from crm_sheets.store.calamine import read_workbook as read
+    from crm_sheets.store.xlsx.grid import read_workbook as read
 
     return read(path, schema)

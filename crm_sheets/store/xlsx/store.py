@@ -111,8 +111,8 @@ class XlsxStore:
         )
 
     def _load(self) -> Tables:
-        from crm_sheets.store.package import open_package
-        from crm_sheets.store.calamine import read_workbook
+        from crm_sheets.store.xlsx.package import open_package
+        from crm_sheets.store.xlsx.grid import read_workbook
 
         guard = open_package(self.path)  # refuses hostile files before any parser sees them
         if hasattr(guard, "close"):
@@ -240,12 +240,12 @@ class XlsxStore:
         return ApplyResult(True, backup=str(backup) if backup else None, pending=left, message=message)
 
     def _write(self, dst: Path, changeset: ChangeSet, tables: Tables | None, rider: ChangeSet | None = None) -> None:
-        from crm_sheets.store.writer import apply_changeset
+        from crm_sheets.store.xlsx.writer import apply_changeset
 
         apply_changeset(self.path, dst, changeset, tables, rider=rider)
 
     def _changes_anything(self, changeset: ChangeSet, tables: Tables | None) -> bool:
-        from crm_sheets.store.writer import changes_anything
+        from crm_sheets.store.xlsx.writer import changes_anything
 
         try:
             return changes_anything(self.path, changeset, tables)

@@ -11,7 +11,7 @@ from typing import Hashable, Iterable, Mapping
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import quoteattr
 
-from crm_sheets.store.package import NS_MAIN, parse_xml
+from crm_sheets.store.xlsx.package import NS_MAIN, parse_xml
 
 _HEADER_FILL = "FF1F4E78"
 _BORDER_THIN = (
@@ -171,6 +171,38 @@ def ensure_looks(styles_xml: bytes, looks: Mapping[Hashable, StyleDef]) -> tuple
         if section.added:
             text = _append(text, prefix, section.tag, section.added, section.original)
     return text.encode("utf-8"), out
+
+
+# Excel's built-in number formats by id (ECMA-376 18.8.30), to name the format of a cell that uses one.
+BUILTIN_FORMAT_CODES = {
+    0: None, 1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 9: "0%", 10: "0.00%", 11: "0.00E+00", 12: "# ?/?",
+    13: "# ??/??", 14: "mm-dd-yy", 15: "d-mmm-yy", 16: "d-mmm", 17: "mmm-yy", 18: "h:mm AM/PM", 19: "h:mm:ss AM/PM",
+    20: "h:mm", 21: "h:mm:ss", 22: "m/d/yy h:mm", 37: "#,##0 ;(#,##0)", 38: "#,##0 ;[Red](#,##0)",
+    39: "#,##0.00;(#,##0.00)", 40: "#,##0.00;[Red](#,##0.00)", 45: "mm:ss", 46: "[h]:mm:ss", 47: "mmss.0",
+    48: "##0.0E+0", 49: "@",
+}
+
+
+def number_formats(styles_xml: bytes) -> list[str | None]:
+    """The number format code of each cell format (by its cellXfs index); None for General."""
+    if not styles_xml:
+        return []
+    root = parse_xml(styles_xml, "xl/styles.xml")
+    codes: dict[int, str | None] = dict(BUILTIN_FORMAT_CODES)
+    nf_el = root.find(f"{{{NS_MAIN}}}numFmts")
+    for n in nf_el if nf_el is not None else ():
+        try:
+            codes[int(n.get("numFmtId", "0"))] = n.get("formatCode") or None
+        except ValueError:
+            continue
+    xfs = root.find(f"{{{NS_MAIN}}}cellXfs")
+    out: list[str | None] = []
+    for xf in xfs if xfs is not None else ():
+        try:
+            out.append(codes.get(int(xf.get("numFmtId", "0"))))
+        except ValueError:
+            out.append(None)
+    return out
 
 
 def _root_prefix(text: str) -> str:

@@ -250,7 +250,7 @@ def _last_near(numbers: list[int], slack: int) -> int:
 
 def trimmed_package(path: str | Path, part: str, xml: bytes) -> io.BytesIO:
     """A copy of the package in memory with one part replaced (every other member copied as it is)."""
-    from crm_sheets.store.package import PackageWriter, new_info
+    from crm_sheets.store.xlsx.package import PackageWriter, new_info
 
     buf = io.BytesIO()
     with zipfile.ZipFile(path) as zf:

@@ -14,8 +14,9 @@ from xml.sax.saxutils import escape, quoteattr
 from crm_sheets.model.changeset import TableAdd
 from crm_sheets.model.sheets import SheetSpec
 from crm_sheets.model.tables import Tables, column_letter
-from crm_sheets.store.package import open_package
-from crm_sheets.store.sheetxml import sheet_views, cell_xml, column_index, excel_serial, inline_string, number_text, split_ref
+from crm_sheets.store.xlsx.package import open_package
+from crm_sheets.store.xlsx.sheet import SheetEdit
+from crm_sheets.store.xlsx.sheetxml import sheet_views, cell_xml, column_index, excel_serial, inline_string, number_text, split_ref
 
 CT_TABLE = "application/vnd.openxmlformats-officedocument.spreadsheetml.table+xml"
 _CELL_REF = re.compile(r'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})\d+"')
@@ -74,8 +75,6 @@ def used_columns(sheet: Any, after: int = -1) -> set[int]:
 
 def read_layout(path: str | Path, tables: Tables, only: Iterable[str] | None = None) -> WorkbookLayout:
     """Where each table of ``tables`` (as read from ``path``; or only those named) sits, and what people keep beside it."""
-    from crm_sheets.store.writer import SheetEdit  # the writer uses this module: import late
-
     out: dict[str, TableLayout] = {}
     with open_package(path) as pkg:
         names = frozenset(d.name for d in pkg.defined_names if d.local_sheet_id is None)

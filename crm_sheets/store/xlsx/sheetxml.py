@@ -17,7 +17,7 @@ from crm_sheets.model.sheets import Cell, ChartSpec, SheetSpec
 from crm_sheets.model.limits import MAX_CELL_CHARS, cell_length, too_long
 from crm_sheets.model.tables import column_letter
 from crm_sheets.model.values import is_missing
-from crm_sheets.store.package import CT_CHART, CT_DRAWING, REL_CHART, REL_DRAWING, REL_HYPERLINK
+from crm_sheets.store.xlsx.package import CT_CHART, CT_DRAWING, REL_CHART, REL_DRAWING, REL_HYPERLINK
 
 _EPOCH_1900 = dt.datetime(1899, 12, 30)
 _EPOCH_1904 = dt.datetime(1904, 1, 1)

@@ -20,8 +20,8 @@ from crm_sheets.errors import CrmSheetsError, DamagedWorkbook, NotAWorkbook
 from crm_sheets.model.schema import Schema, normalize_header
 from crm_sheets.model.tables import Tables, column_letter, quote_sheet
 from crm_sheets.store.core.read import NOT_OURS_HINT as _NOT_OURS_HINT, read_tables
-from crm_sheets.store.extent import MAX_GRID, read_part, scan, scan_part, trim, trimmed_package
-from crm_sheets.store.package import DAMAGED_HINT, damaged, first_damaged_part, one_line, open_package
+from crm_sheets.store.xlsx.extent import MAX_GRID, read_part, scan, scan_part, trim, trimmed_package
+from crm_sheets.store.xlsx.package import DAMAGED_HINT, damaged, first_damaged_part, one_line, open_package
 
 _REF_RE = re.compile(r"^\$?[A-Za-z]{1,3}\$?(\d+)")
 
@@ -61,7 +61,7 @@ def _open(path: Path) -> tuple[CalamineWorkbook, dict[str, tuple[str, int]], boo
     whether it uses the 1904 date system (for serial numbers typed into date columns), and the
     worksheet part of each sheet (to name it in errors and to scan its extent).
 
-    The package is opened through store.package first, so a hostile file is refused before any
+    The package is opened through store.xlsx.package first, so a hostile file is refused before any
     parser sees it; table definitions are read from its small table parts (calamine's own table
     API reads every cell of the table again).
     """

@@ -1,0 +1,630 @@
+"""One worksheet part edited as text, row by row: SheetEdit reads the part once (spooled to disk when large),
+keeps the rows a patch changes, moves rows (formulas, merged ranges and other references follow) and streams
+the part out again; nothing else of the XML is parsed or rewritten.
+"""
+from __future__ import annotations
+
+import html
+import io
+import re
+import tempfile
+from array import array
+from bisect import bisect_left
+from dataclasses import dataclass
+from typing import IO, Any, Iterable, Iterator
+from xml.sax.saxutils import escape
+
+from crm_sheets.errors import CrmSheetsError
+from crm_sheets.model.tables import column_letter
+from crm_sheets.store.xlsx.package import Package, refuse_dtd
+from crm_sheets.store.xlsx.sheetxml import column_index, split_ref
+
+
+
+
+_ROW_R = re.compile(r'\br="(\d+)"')
+_ROW_R_B = re.compile(rb'\br="(\d+)"')
+_SPOOL_IN_MEMORY = 16 * 1024 * 1024  # a worksheet part larger than this is spooled to a temporary file
+_CELL_R = re.compile(r'\br="([A-Z]{1,3})(\d+)"')
+_S_ATTR = re.compile(r'\bs="(\d+)"')
+_T_ATTR = re.compile(r'\bt="(\w+)"')
+
+
+@dataclass
+class _Cell:
+    col: str
+    xml: str
+
+    @property
+    def open_tag(self) -> str:
+        return self.xml[: self.xml.index(">") + 1]
+
+    @property
+    def style(self) -> int | None:
+        m = _S_ATTR.search(self.open_tag)
+        return int(m.group(1)) if m else None
+
+
+def _ascending(numbers: Iterable[int | None]) -> bool:
+    last = 0
+    for n in numbers:
+        if n is not None:
+            if n <= last:
+                return False
+            last = n
+    return True
+
+
+def _column_order(letters: str) -> tuple[int, str]:
+    return len(letters), letters  # "B" < "AA": the order of columns
+
+
+class _Spool:
+    """The decompressed worksheet, read back by byte range: in memory when small, else in a temporary file."""
+
+    def __init__(self, data: bytes | None = None, size_hint: int = 0):
+        self.data = data
+        self.file: IO[bytes] | None = None
+        self.on_disk = data is None and size_hint > _SPOOL_IN_MEMORY
+        if data is None:
+            self.file = tempfile.TemporaryFile() if self.on_disk else io.BytesIO()
+
+    def append(self, chunk: bytes) -> None:
+        if self.file is not None:
+            self.file.write(chunk)
+
+    def read(self, start: int, end: int) -> bytes:
+        if self.data is not None:
+            return self.data[start:end]
+        assert self.file is not None
+        self.file.seek(start)
+        return self.file.read(end - start)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+class _Rows:
+    """The rows of a SheetEdit as a read-only mapping (row number -> row XML), read on demand."""
+
+    def __init__(self, sheet: "SheetEdit"):
+        self.sheet = sheet
+
+    def __contains__(self, r: object) -> bool:
+        return isinstance(r, int) and self.sheet.row_text(r) is not None
+
+    def get(self, r: int, default: str | None = None) -> str | None:
+        text = self.sheet.row_text(r)
+        return default if text is None else text
+
+    def __getitem__(self, r: int) -> str:
+        text = self.sheet.row_text(r)
+        if text is None:
+            raise KeyError(r)
+        return text
+
+    def __iter__(self) -> Iterator[int]:
+        return (r for r, _ in self.sheet.iter_rows(text=False))
+
+    def keys(self) -> Iterator[int]:
+        return iter(self)
+
+    def items(self) -> Iterator[tuple[int, str]]:
+        return self.sheet.iter_rows(text=True)  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:
+        return bool(self.sheet._over) or any(True for _ in self)
+
+
+class SheetEdit:
+    """One worksheet part, edited row by row without ever holding it whole.
+
+    The part is decompressed once into a spool (a temporary file when large) while an index of row
+    offsets is built; a row is read back and parsed only when the change set looks at it. Rows written
+    are kept as text, row moves are recorded as maps, and ``chunks()`` streams the new part: runs of
+    untouched rows are copied as bytes from the spool, the rest is rewritten row by row.
+    """
+
+    def __init__(self, part: str, data: bytes | None = None, *, chunks: Iterable[bytes] | None = None,
+                 size_hint: int = 0):
+        self.part = part
+        if data is not None:
+            self._spool = _Spool(data)
+            chunks = [data]
+        else:
+            self._spool = _Spool(None, size_hint)
+        self.p = ""
+        self.head = ""
+        self.tail = ""
+        self._rn: array[int] = array("q")  # source row numbers
+        self._st: array[int] = array("q")  # start offset of each source row in the spool
+        self._en: array[int] = array("q")  # end offset
+        self._no_r: set[int] = set()  # source rows written without r="": numbered when read
+        self._sorted = True
+        self._by_number: dict[int, int] | None = None
+        self._scan(part, chunks or [])
+        p = self.p
+        # a cell, with its column letters when its start tag has r="..." (group 1)
+        self._cell_re = re.compile(rf'(<{p}c\b(?=[^>]*?\br="([A-Z]{{1,3}})\d)?[^>]*?(?:/>|>.*?</{p}c>))', re.S)
+        self._parsed: tuple[int, str, dict[str, str]] | None = None  # the last row parsed, until a change
+        # only in cell start tags: text such as r="A5" inside a value must never be renumbered
+        self._renumber_re = re.compile(rf'(<{self.p}row\b[^>]*?\br="|<{self.p}c\b[^>]*?\br="[A-Z]{{1,3}})\d+"')
+        self._over: dict[int, str] = {}  # rows written, by current number
+        self._taken: set[int] = set()  # source rows replaced by a row of _over
+        self._maps: list[_RowMap] = []  # row moves, in order, still to apply to source rows
+        self.rows = _Rows(self)
+        self.changed = False
+        self.widest = 0  # widest column we wrote, for <dimension>
+
+    @classmethod
+    def open(cls, pkg: Package, part: str) -> "SheetEdit":
+        """A worksheet of the package, decompressed as a stream (never whole in memory when large)."""
+        info = pkg.infos.get(part)
+        if info is None:
+            pkg.read(part)  # raises the package's "part is missing" error
+        assert info is not None
+        if info.file_size <= _SPOOL_IN_MEMORY:
+            return cls(part, pkg.read(part))
+        return cls(part, chunks=pkg.stream(part), size_hint=info.file_size)
+
+    @property
+    def spooled(self) -> bool:
+        """Large enough to be spooled to a temporary file (and written back at a faster deflate level)."""
+        return self._spool.on_disk
+
+    # -- scanning the part once
+    def _scan(self, part: str, chunks: Iterable[bytes]) -> None:
+        it = iter(chunks)
+        buf = b""
+        pos = 0  # spool offset of buf[0]
+        first = True
+
+        def more() -> bool:
+            nonlocal buf, first
+            chunk = next(it, None)
+            if chunk is None:
+                return False
+            self._spool.append(chunk)
+            buf += chunk
+            if first and (len(buf) >= 4096 or not chunk):
+                refuse_dtd(buf, part)
+                first = False
+            return True
+
+        root = start = None
+        while start is None:
+            if root is None:
+                root = re.search(rb"<(\w+:)?worksheet\b", buf)
+                if root is not None:
+                    self.p = (root.group(1) or b"").decode()
+            if root is not None:
+                start = re.search(rb"<" + self.p.encode() + rb"sheetData\b[^>]*?(/?)>", buf)
+            if start is None and not more():
+                if first:
+                    refuse_dtd(buf, part)
+                raise CrmSheetsError(f"{part}: worksheet has no sheetData", hint="the workbook is damaged; restore a backup")
+        if first:
+            refuse_dtd(buf, part)
+            first = False
+        p = self.p
+        if start.group(1):  # <sheetData/>
+            self.head = buf[: start.start()].decode("utf-8") + f"<{p}sheetData>"
+            rest = [buf[start.end():]]
+            while more():
+                rest.append(buf)
+                buf = b""
+            self.tail = f"</{p}sheetData>" + b"".join(rest).decode("utf-8")
+            return
+        self.head = buf[: start.end()].decode("utf-8")
+        pos += start.end()
+        buf = buf[start.end():]
+        open_tag, close_row, close_data = f"<{p}row".encode(), f"</{p}row>".encode(), f"</{p}sheetData>".encode()
+        rn, st, en, row_r = self._rn, self._st, self._en, _ROW_R_B
+        last = 0
+        i = 0
+        k = buf.find(close_data)  # once per refill: rows never hold </sheetData>
+        while True:
+            j = buf.find(open_tag, i)
+            if k != -1 and (j == -1 or k < j):
+                break
+            complete = False
+            if j != -1 and j + len(open_tag) < len(buf):
+                after = buf[j + len(open_tag)]
+                if after not in b" \t\r\n/>":  # <rowBreaks>, say: not a row
+                    i = j + len(open_tag)
+                    continue
+                tag_end = buf.find(b">", j)
+                if tag_end != -1:
+                    if buf[tag_end - 1] == 47:  # "/>"
+                        end = tag_end + 1
+                    else:
+                        end = buf.find(close_row, tag_end)
+                        end = end + len(close_row) if end != -1 else -1
+                    if end != -1:
+                        complete = True
+                        m = row_r.search(buf, j, tag_end)
+                        number = int(m.group(1)) if m else last + 1
+                        if m is None:
+                            self._no_r.add(len(rn))
+                        if number <= last:
+                            self._sorted = False
+                        rn.append(number)
+                        st.append(pos + j)
+                        en.append(pos + end)
+                        last = number
+                        i = end
+            if not complete:
+                keep = j if j != -1 else max(len(buf) - len(close_data), i)
+                pos += keep
+                buf = buf[keep:]
+                i = 0
+                if not more():
+                    raise CrmSheetsError(f"{part}: worksheet ends inside its sheetData",
+                                         hint="the workbook is damaged; restore a backup")
+                k = buf.find(close_data)
+        rest = [buf[k:]]
+        buf = b""
+        while more():
+            rest.append(buf)
+            buf = b""
+        self.tail = b"".join(rest).decode("utf-8")
+
+    # -- where a row is
+    def _source_index(self, number: int) -> int | None:
+        if self._sorted:
+            i = bisect_left(self._rn, number)
+            return i if i < len(self._rn) and self._rn[i] == number else None
+        if self._by_number is None:
+            self._by_number = {n: i for i, n in enumerate(self._rn)}
+        return self._by_number.get(number)
+
+    def _source_of(self, r: int) -> int | None:
+        """The source row now at row r (None when no untouched source row is there)."""
+        for m in reversed(self._maps):
+            back = m.inverse.get(r)
+            if back is not None:
+                r = back
+            elif r in m.moves:
+                return None  # that row moved away or went, and nothing moved in
+        i = self._source_index(r)
+        return None if i is None or i in self._taken else i
+
+    def _current(self, number: int) -> int | None:
+        for m in self._maps:
+            if number in m.moves:
+                number = m.moves[number]
+                if number is None:
+                    return None
+        return number
+
+    def _source_text(self, i: int, raw: bytes | None = None) -> str:
+        """Source row i as it is now (numbered, moved, its formulas following moved rows)."""
+        row = (self._spool.read(self._st[i], self._en[i]) if raw is None else raw).decode("utf-8")
+        number = self._rn[i]
+        if i in self._no_r:
+            row = row.replace("row", f'row r="{number}"', 1)
+        for m in self._maps:
+            new = m.moves.get(number, number)
+            if new is None:
+                break
+            if new != number:
+                row = self._renumber_re.sub(lambda mm, n=new: f'{mm.group(1)}{n}"', row)
+                number = new
+            if "<f" in row:
+                row = m.formulas(row)
+        return row
+
+    def row_text(self, r: int) -> str | None:
+        """The XML of row r as it is now (None: no such row)."""
+        if r in self._over:
+            return self._over[r]
+        i = self._source_of(r)
+        return None if i is None else self._source_text(i)
+
+    def iter_rows(self, text: bool = True) -> Iterator[tuple[int, str | None]]:
+        """Every row in row order as (number, XML) (XML None when ``text`` is false)."""
+        for kind, number, payload in self._plan():
+            if kind == "over":
+                yield number, payload if text else None
+            else:
+                for i in payload:
+                    yield self._current(self._rn[i]), (self._source_text(i) if text else None)  # type: ignore[misc]
+
+    # -- reading
+    def cells(self, r: int) -> dict[str, _Cell]:
+        """The cells of row r by column letter."""
+        return {col: _Cell(col, xml) for col, xml in self.raw_cells(r).items()}
+
+    def raw_cells(self, r: int) -> dict[str, str]:
+        """The cells of row r as XML by column letter (do not change the dict: the next call may share it)."""
+        return self._row(r)[1]
+
+    def _row(self, r: int) -> tuple[str | None, dict[str, str]]:
+        if self._parsed is not None and self._parsed[0] == r:
+            return self._parsed[1], self._parsed[2]
+        row = self.row_text(r)
+        if not row or row.endswith("/>") and row.count("<") == 1:
+            return row, {}
+        found = self._cell_re.findall(row)  # [(xml, column letters or "")]
+        if all(col for _, col in found):
+            out = {col: xml for xml, col in found}
+        else:
+            out = {}
+            col = ""
+            for xml, ref in found:
+                if ref:
+                    col = ref
+                    out[col] = xml
+                else:  # no r="": the column after the previous cell's
+                    col = column_letter(column_index(col) + 1 if col else 0)
+                    out[col] = xml.replace("c", f'c r="{col}{r}"', 1)
+        self._parsed = (r, row, out)
+        return row, out
+
+    def row_tag(self, r: int) -> str:
+        row = self.row_text(r) or f'<{self.p}row r="{r}">'
+        return row[: row.index(">") + 1]
+
+    def max_row(self) -> int:
+        top = max(self._over, default=0)
+        if not self._maps and self._sorted:
+            n = len(self._rn)
+            while n and n - 1 in self._taken:
+                n -= 1
+            return max(top, self._rn[n - 1] if n else 0)
+        for i, number in enumerate(self._rn):
+            if i not in self._taken:
+                cur = self._current(number)
+                if cur is not None and cur > top:
+                    top = cur
+        return top
+
+    # -- writing
+    def put_cells(self, r: int, cells: dict[str, str | None], row_attrs: str | None = None) -> None:
+        """Replace or add cells of row r (None or "" removes a cell); keeps the other cells as they are."""
+        existing, parsed = self._row(r)
+        current = dict(parsed)
+        ordered = True
+        for col, x in cells.items():
+            if x:
+                ordered = ordered and col in current
+                current[col] = x
+            else:
+                current.pop(col, None)
+        if row_attrs is not None:
+            tag = f'<{self.p}row r="{r}"{row_attrs}>'
+        else:
+            tag = existing[: existing.index(">") + 1] if existing else f'<{self.p}row r="{r}">'
+        tag = re.sub(r'\sspans="[^"]*"', "", tag)  # spans is an optional hint; ours could be wrong
+        if tag.endswith("/>"):
+            tag = tag[:-2].rstrip() + ">"
+        body = "".join(current.values() if ordered else (current[c] for c in sorted(current, key=_column_order)))
+        if not body and row_attrs is None and existing is None:
+            return
+        if r not in self._over:
+            i = self._source_of(r)
+            if i is not None:
+                self._taken.add(i)
+        self._over[r] = f"{tag}{body}</{self.p}row>"
+        self._parsed = None
+        self.changed = True
+
+    def move_rows(self, moves: dict[int, int | None]) -> None:
+        """Renumber rows (old -> new; None removes the row) and the references formulas make to them."""
+        if not moves:
+            return
+        remap = _RowMap(moves)
+        self._parsed = None
+        over, self._over = self._over, {}
+        for r, row in over.items():
+            new = moves.get(r, r)
+            if new is None:
+                continue
+            if new != r:
+                row = self._renumber_re.sub(lambda m, n=new: f'{m.group(1)}{n}"', row)
+            if "<f" in row:
+                row = remap.formulas(row)
+            self._over[new] = row
+        if len(self._taken) < len(self._rn):
+            self._maps.append(remap)
+        self.tail = remap.tail_refs(self.tail, self.p)
+        self.changed = True
+
+    # -- output
+    def _plan(self) -> Iterator[tuple[str, int, Any]]:
+        """The rows in order: ("over", number, xml) for rows written, ("source", number, [indexes]) for runs
+        of source rows (each run's rows keep their order in the spool). A row written wins over a source
+        row of the same number; of two source rows of one number (a hand-made file), the last wins."""
+        over = sorted(self._over)
+        current, taken, rn = self._current, self._taken, self._rn
+        identity = not self._maps
+        numbers = ((i, rn[i] if identity else current(rn[i])) for i in range(len(rn)) if i not in taken)
+        if not self._sorted or not identity and not _ascending(cur for _, cur in numbers):
+            rows: dict[int, tuple[str, Any]] = {}
+            for i in range(len(rn)):
+                cur = None if i in taken else current(rn[i])
+                if cur is not None:
+                    rows[cur] = ("source", [i])
+            rows.update((n, ("over", self._over[n])) for n in over)
+            for n in sorted(rows):
+                yield rows[n][0], n, rows[n][1]
+            return
+        if not identity:
+            numbers = ((i, current(rn[i])) for i in range(len(rn)) if i not in taken)
+        oi = 0
+        run: list[int] = []
+        run_start = 0
+        for i, cur in numbers:
+            if cur is None:
+                continue
+            while oi < len(over) and over[oi] <= cur:
+                if run:
+                    yield "source", run_start, run
+                    run = []
+                yield "over", over[oi], self._over[over[oi]]
+                oi += 1
+                if over[oi - 1] == cur:
+                    break
+            else:
+                if not run:
+                    run_start = cur
+                run.append(i)
+        if run:
+            yield "source", run_start, run
+        for n in over[oi:]:
+            yield "over", n, self._over[n]
+
+    def chunks(self, block: int = 1 << 20) -> Iterator[bytes]:
+        """The new worksheet part as a stream of bytes."""
+        head = self.head
+        dim = re.search(r'(<(?:\w+:)?dimension\b[^>]*\bref=")([^"]*)(")', head)
+        if dim:
+            head = head[: dim.start(2)] + self._dimension(dim.group(2)) + head[dim.end(2):]
+        yield head.encode("utf-8")
+        out: list[bytes] = []
+        size = 0
+        raw_ok = not self._maps
+        st, en, rn = self._st, self._en, self._rn
+        for kind, _, payload in self._plan():
+            if kind == "over":
+                out.append(payload.encode("utf-8"))
+                size += len(out[-1])
+            else:
+                idx = payload
+                a = 0
+                while a < len(idx):
+                    # a stretch of rows that lie one after the other in the spool, up to ``block`` bytes
+                    b = a + 1
+                    while b < len(idx) and idx[b] == idx[b - 1] + 1 and en[idx[b]] - st[idx[a]] < block:
+                        b += 1
+                    base = st[idx[a]]
+                    data = self._spool.read(base, en[idx[b - 1]])
+                    if (raw_ok or b"<f" not in data and all(self._current(rn[i]) == rn[i] for i in idx[a:b])) \
+                            and (not self._no_r or self._no_r.isdisjoint(range(idx[a], idx[b - 1] + 1))):
+                        out.append(data)
+                        size += len(data)
+                    else:
+                        for i in idx[a:b]:
+                            text = self._source_text(i, data[st[i] - base: en[i] - base])
+                            out.append(text.encode("utf-8"))
+                            size += len(out[-1])
+                    a = b
+                    if size >= block:
+                        yield b"".join(out)
+                        out, size = [], 0
+            if size >= block:
+                yield b"".join(out)
+                out, size = [], 0
+        if out:
+            yield b"".join(out)
+        yield self.tail.encode("utf-8")
+
+    def to_bytes(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def close(self) -> None:
+        self._spool.close()
+
+    def _dimension(self, old: str) -> str:
+        first = old.split(":")[0] or "A1"
+        try:
+            first_col, first_row = split_ref(first)
+        except ValueError:
+            first_col, first_row = "A", 1
+        last_col = column_index(split_ref(old.split(":")[-1])[0]) if ":" in old else column_index(first_col)
+        top = self.max_row()
+        if top:
+            for col in self.cells(top):
+                last_col = max(last_col, column_index(col))
+        # the widest row may be any row; scanning all would cost O(sheet), so widen only from what we wrote
+        last_col = max(last_col, self.widest)
+        last_row = max(top, first_row)
+        return f"{first_col}{first_row}:{column_letter(last_col)}{last_row}"
+
+
+class _RowMap:
+    """Maps row numbers through a set of moves, for formula references in and around moved rows."""
+
+    _REF = re.compile(r"(?<![A-Za-z0-9_.!'\]$])(\$?)([A-Z]{1,3})(\$?)(\d+)(?![\d(A-Za-z_!])")
+    _RANGE = r"(?<![A-Za-z0-9_.!'\]$])(\$?[A-Z]{1,3}\$?\d+):(\$?[A-Z]{1,3}\$?\d+)(?![\d(A-Za-z_!])"
+    _STRING = re.compile(r'("[^"]*")')
+    _F = re.compile(r"(<(?:\w+:)?f\b[^>]*>)(.*?)(</(?:\w+:)?f>)", re.S)
+
+    def __init__(self, moves: dict[int, int | None]):
+        self.moves = moves
+        self.inverse = {new: old for old, new in moves.items() if new is not None}
+
+    def row(self, r: int, edge: str = "") -> int | None:
+        if r not in self.moves:
+            return r
+        new = self.moves[r]
+        if new is not None or not edge:
+            return new
+        step = 1 if edge == "start" else -1
+        probe = r + step
+        while probe in self.moves and self.moves[probe] is None:
+            probe += step
+        return self.row(probe)
+
+    def formula(self, text: str) -> str:
+        parts = self._STRING.split(text)
+        for i in range(0, len(parts), 2):  # odd parts are string literals
+            parts[i] = re.sub(self._RANGE + "|" + self._REF.pattern, self._one, parts[i])
+        return "".join(parts)
+
+    def _one(self, m: re.Match) -> str:
+        if m.group(1):  # a range: shrink to surviving rows
+            a = self._REF.fullmatch(m.group(1))
+            b = self._REF.fullmatch(m.group(2))
+            if not a or not b:
+                return m.group(0)
+            ra, rb = self.row(int(a.group(4)), "start"), self.row(int(b.group(4)), "end")
+            if ra is None or rb is None or ra > rb:
+                return "#REF!"
+            return f"{a.group(1)}{a.group(2)}{a.group(3)}{ra}:{b.group(1)}{b.group(2)}{b.group(3)}{rb}"
+        new = self.row(int(m.group(6)))
+        if new is None:
+            return "#REF!"
+        return f"{m.group(3)}{m.group(4)}{m.group(5)}{new}"
+
+    def formulas(self, row: str) -> str:
+        def fix(m: re.Match) -> str:
+            tag = m.group(1)
+            ref = re.search(r'\bref="([^"]*)"', tag)
+            if ref:
+                tag = tag[: ref.start(1)] + self.sqref(ref.group(1)) + tag[ref.end(1):]
+            body = html.unescape(m.group(2))
+            return tag + escape(self.formula(body)) + m.group(3)
+
+        return self._F.sub(fix, row)
+
+    def sqref(self, sqref: str) -> str:
+        out = []
+        for part in sqref.split():
+            a, _, b = part.partition(":")
+            try:
+                ca, ra = split_ref(a)
+                cb, rb = split_ref(b) if b else (ca, ra)
+            except ValueError:
+                out.append(part)
+                continue
+            na, nb = self.row(ra, "start" if b else ""), self.row(rb, "end" if b else "")
+            if na is None or nb is None or na > nb:
+                continue
+            out.append(f"{ca}{na}:{cb}{nb}" if b else f"{ca}{na}")
+        return " ".join(out)
+
+    def tail_refs(self, tail: str, p: str) -> str:
+        """Hyperlinks and merged cells follow their rows; those on removed rows go."""
+        def fix(m: re.Match) -> str:
+            new = self.sqref(m.group(2))
+            return m.group(1) + new + m.group(3) if new else ""
+
+        tail = re.sub(rf'(<{p}hyperlink\b[^>]*?\bref=")([^"]*)("[^>]*?(?:/>|>.*?</{p}hyperlink>))', fix, tail, flags=re.S)
+        tail = re.sub(rf'(<{p}mergeCell\b[^>]*?\bref=")([^"]*)("[^>]*?/>)', fix, tail)
+        count = len(re.findall(rf"<{p}mergeCell\b", tail))
+        return re.sub(rf'(<{p}mergeCells\b[^>]*?\bcount=")\d+(")', rf"\g<1>{count}\2", tail)

@@ -1,0 +1,534 @@
+"""apply_changeset: write a ChangeSet into a copy of an .xlsx package, patching only the parts it owns.
+
+Untouched zip members are copied with their compressed bytes as they were; a changed worksheet is
+edited as text row by row (no workbook object model, so charts, shapes and sparklines survive) and
+streamed from its zip member into the new one, so a write costs the sheets it changes, not the workbook.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import ParseError
+from xml.parsers.expat import ExpatError
+
+from crm_sheets.errors import CrmSheetsError, DamagedWorkbook
+from crm_sheets.model.changeset import ChangeSet, ColumnAdd, RowRestore, TableAdd
+from crm_sheets.model.schema import normalize_header
+from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter
+from crm_sheets.store.base import NothingToWrite
+from crm_sheets.store.core.archive import ArchivedCell, ArchivedRow, loads as load_archived
+from crm_sheets.store.core.plan import ArchiveMove, archive_values, is_archived_copy, make_plan
+from crm_sheets.store.xlsx.package import REL_TABLE, open_package, relative, rels_path
+from crm_sheets.store.xlsx.package import DAMAGED_HINT, one_line
+from crm_sheets.model.limits import too_long
+from crm_sheets.store.xlsx.sheetxml import cell_xml, column_index, inline_string, split_ref
+from crm_sheets.store.xlsx.structure import (
+    CT_TABLE, add_col, add_defined_names, add_to_tail, table_part_xml, table_sheet_xml, used_columns, validation_xml,
+)
+from crm_sheets.store.xlsx.styles import STYLE_DEFS, StyleDef, column_look, number_formats
+from crm_sheets.store.xlsx.cells import archived_cell, archived_xml, cell_value, record_xml
+from crm_sheets.store.xlsx.parts import PackagePatch, TableState, _prefixed, first_overlap
+from crm_sheets.store.xlsx.sheet import _S_ATTR, SheetEdit
+
+_HAS_VALUE_RE = re.compile(r"<(?:\w+:)?(?:v>|t\b[^>]*>[^<])")
+
+
+def apply_changeset(src: Path, dst: Path, changeset: ChangeSet, tables: Tables, *,
+                    rider: ChangeSet | None = None) -> None:
+    """Copy the workbook ``src`` to ``dst`` with the change set applied; everything else is kept byte for byte.
+
+    With ``rider`` (owned sheets and _crm_meta keys that only go along with a real change: the Runs sheet,
+    a new generation), raises NothingToWrite when ``changeset`` changes no byte of the package (its owned
+    sheets render exactly as they are), before anything is written; otherwise the rider is written too.
+    """
+    src, dst = Path(src), Path(dst)
+    if dst.exists() and dst.resolve() == src.resolve():
+        raise ValueError("apply_changeset writes a new file: dst must differ from src")
+    with open_package(src) as pkg:
+        meta = pkg.sheet(META_SHEET)
+        if rider is not None and (meta is None or not meta.part):
+            # no _crm_meta yet: this write makes it, with the rider's keys and sheet marks in one go
+            changeset = dataclasses.replace(changeset, sheets=[*changeset.sheets, *rider.sheets],
+                                            meta={**changeset.meta, **rider.meta})
+            rider = None
+        patch = _Patch(pkg, tables)
+        try:
+            patch.run(changeset)
+            if rider is not None:
+                if patch.unchanged():
+                    for sheet in patch.sheets.values():
+                        sheet.close()
+                    raise NothingToWrite(src.name)
+                patch.ride(rider)
+            patch.write(dst)
+        except (CrmSheetsError, NothingToWrite):
+            raise
+        except (ValueError, KeyError, IndexError, EOFError, zlib.error, zipfile.BadZipFile, ParseError, ExpatError) as exc:
+            # A part the fast reader accepted (it is lenient: a NUL inside a number, bytes that are not
+            # UTF-8 in docProps) but that the patcher, which reads parts as text, cannot understand.
+            raise DamagedWorkbook(
+                f"{src.name}: cannot be rewritten, a part of it is damaged ({one_line(f'{type(exc).__name__}: {exc}')})",
+                hint=DAMAGED_HINT,
+            ) from None
+
+
+def changes_anything(src: Path, changeset: ChangeSet, tables: Tables) -> bool:
+    """Whether writing ``changeset`` would change any byte of the workbook ``src`` (nothing is written)."""
+    with open_package(Path(src)) as pkg:
+        patch = _Patch(pkg, tables)
+        try:
+            patch.run(changeset)
+            return not patch.unchanged()
+        finally:
+            for sheet in patch.sheets.values():
+                sheet.close()
+
+
+_TableState = TableState
+
+
+class _Patch(PackagePatch):
+    """A change set's plan written into the package: tables, columns, rows, archives and restores."""
+
+    # -- loading
+    def state(self, table_name: str) -> _TableState:
+        if table_name in self.states:
+            return self.states[table_name]
+        t = self.tables.get(table_name)
+        if t is None:
+            raise CrmSheetsError(
+                f"{self.pkg.path.name}: the change set writes to table {table_name!r}, which this workbook does not have",
+                hint="run `crm-sheets upgrade` to add the missing sheets",
+            )
+        ref = self.pkg.sheet(t.sheet or t.schema.sheet_name(self.tables.lang))
+        if ref is None or not ref.part:
+            raise CrmSheetsError(f"{self.pkg.path.name}: sheet {t.sheet!r} of table {table_name!r} is missing",
+                                 hint="read the workbook again; was the sheet renamed or deleted?")
+        sheet = self.sheet_edit(ref.part)
+        parts = self.pkg.tables(ref)
+        part = next((p for p in parts if t.schema.excel_name in (p.name, p.display_name)), parts[0] if parts else None)
+        if part is not None:
+            a, _, b = part.ref.partition(":")
+            c1, r1 = split_ref(a)
+            c2, r2 = split_ref(b or a)
+            header_row = r1 + part.header_rows - 1
+            first, last, end = column_index(c1), column_index(c2), r2 - part.totals_rows
+        else:  # no Excel table: the headers are where the reader found them (below any title rows)
+            header_row = t.header_row or 1
+            first, end = 0, header_row
+            last = max((column_index(c) for c in sheet.cells(header_row)), default=0)
+        cols = dict(t.columns)
+        if not cols:
+            cols = self._columns_from_headers(t, sheet, header_row)
+        if cols and part is None:
+            last = max(last, *(column_index(c) for c in cols.values()))
+        end = max([end, header_row, *t.rows.values()])
+        st = _TableState(table_name, sheet, part, header_row, end, cols, first, last,
+                         {f.name: f for f in t.schema.fields})
+        st.ref_end = end if part is not None else 0
+        # blank rows at the bottom of the table (an empty table keeps one) are filled before growing it
+        records = set(t.rows.values())
+        while st.end_row > st.header_row and st.end_row not in records and not self._row_has_values(sheet, st.end_row):
+            st.end_row -= 1
+        self.states[table_name] = st
+        return st
+
+    def _row_has_values(self, sheet: SheetEdit, r: int) -> bool:
+        # without resolving shared strings: a huge sharedStrings.xml is only read when a value is needed
+        return any(re.search(r"<(?:\w+:)?(?:v>|t\b[^>]*>[^<])", c.xml) for c in sheet.cells(r).values())
+
+    def _columns_from_headers(self, t: Table, sheet: SheetEdit, header_row: int) -> dict[str, str]:
+        out = {}
+        for col, c in sheet.cells(header_row).items():
+            text = cell_value(c, self.sst)
+            key = normalize_header(text) if text is not None else ""
+            for f in t.schema.fields:
+                if key and key in f.names() and f.name not in out:
+                    out[f.name] = col
+        return out
+
+    def headers(self, st: _TableState) -> dict[str, str]:
+        """Column letter -> header text of a table's header row."""
+        out = {}
+        for col, c in st.sheet.cells(st.header_row).items():
+            if st.first_col <= column_index(col) <= st.last_col:
+                v = cell_value(c, self.sst)
+                out[col] = "" if v is None else str(v)
+        return out
+
+    def column(self, st: _TableState, field_name: str) -> str:
+        """The column of a field; a field the sheet lacks gets a new column at the right of the table."""
+        col = st.cols.get(field_name)
+        if col:
+            return col
+        f = st.schema_fields.get(field_name)
+        if f is None:
+            raise CrmSheetsError(f"table {st.name!r} has no field {field_name!r}", hint="check the job's change set")
+        index = self._free_column(st)
+        col = column_letter(index)
+        header = f.header(self.tables.lang)
+        left = st.sheet.cells(st.header_row).get(column_letter(st.last_col))
+        st.sheet.put_cells(st.header_row, {col: inline_string(f"{col}{st.header_row}", header, left.style if left else None)})
+        self._claim_column(st, field_name, col, header)
+        return col
+
+    def _free_column(self, st: _TableState) -> int:
+        """Where a new column of the table goes: right after it, or past the columns people use beside it."""
+        used = used_columns(st.sheet, st.last_col)
+        index = st.last_col + 1
+        while index in used:
+            index += 1
+        return index
+
+    def _claim_column(self, st: _TableState, field_name: str, col: str, header: str) -> None:
+        """A new column joins the Excel table when it is right beside it; past people's columns it stays outside."""
+        index = column_index(col)
+        if index == st.last_col + 1 or st.part is None:
+            st.last_col = max(st.last_col, index)
+            if st.part is not None:
+                st.new_columns.append((col, header))
+        st.cols[field_name] = col
+        st.sheet.widest = max(st.sheet.widest, index)
+
+    # -- new columns and tables (crm-sheets upgrade)
+    def _add_columns(self, table: str, adds: list[ColumnAdd]) -> None:
+        """New columns of one table: headers, the look of the table's rows and column, validations."""
+        st = self.state(table)
+        adds = [a for a in adds if a.field not in st.cols]  # already there: upgrading twice changes nothing
+        if not adds:
+            return
+        taken = used_columns(st.sheet, min(column_index(a.column) for a in adds) - 1)
+        r = st.header_row
+        header: dict[str, str | None] = {}
+        body: dict[str, str] = {}
+        for add in adds:
+            index = column_index(add.column)
+            if index in taken or first_overlap(st, index):
+                raise CrmSheetsError(
+                    f"{self.pkg.path.name}: column {add.column} of sheet {self.tables[table].sheet!r} is not free for "
+                    f"the new column {add.header!r}", hint="read the workbook again and run crm-sheets upgrade again")
+            xf = self._looks({"cells": column_look(add.num_format, add.wrap, add.align, add.owned)})["cells"]
+            header[add.column] = inline_string(f"{add.column}{r}", add.header, self._header_xf(st, add))
+            body[add.column] = f' s="{xf}"/>'
+            self._claim_column(st, add.field, add.column, add.header)
+            st.sheet.head = add_col(st.sheet.head, st.sheet.p, index, add.width, xf)
+        st.sheet.put_cells(r, header)
+        for row in range(r + 1, max(st.end_row, st.ref_end, r + 1) + 1):  # one pass over the rows for all columns
+            st.sheet.put_cells(row, {col: f'<c r="{col}{row}"{tail}' for col, tail in body.items()})
+        rules = [(sqref, rule) for add in adds for sqref, rule in add.validations]
+        if rules:
+            items = "".join(validation_xml(sqref, rule, self.pkg.date1904) for sqref, rule in rules)
+            st.sheet.tail = add_to_tail(st.sheet.tail, st.sheet.p, "dataValidations", _prefixed(items, st.sheet.p), len(rules))
+        st.sheet.changed = True
+
+    def _header_xf(self, st: _TableState, add: ColumnAdd) -> int | None:
+        """The look of the table's other headers of the same kind (required, computed, plain)."""
+        headers = st.sheet.cells(st.header_row)
+        for name, col in st.cols.items():
+            f = st.schema_fields.get(name)
+            c = headers.get(col)
+            if f is not None and c is not None and c.style is not None and f.type != "id" \
+                    and (f.required, bool(f.owned_by_job)) == (add.required, add.owned):
+                return c.style
+        look = "header_owned" if add.owned else "header_required" if add.required else "header"
+        return self._styles([(look, None)])[(look, None)]
+
+    def _add_table(self, add: TableAdd) -> None:
+        if self.pkg.sheet(add.sheet) is not None or add.sheet.casefold() in (n.casefold() for n in self.new_sheet_names):
+            raise CrmSheetsError(f"{self.pkg.path.name}: a sheet named {add.sheet!r} already exists",
+                                 hint="rename it, then run crm-sheets upgrade again")
+        part = self._register_sheet(add.sheet)
+        looks: dict[Any, Any] = {}
+        for i, c in enumerate(add.columns):
+            looks[("h", i)] = STYLE_DEFS["header_owned" if c.owned else "header_required" if c.required else "header"]
+            looks[("c", i)] = column_look(c.num_format, c.wrap, c.align, c.owned)
+        xfs = self._looks(looks)
+        n = range(len(add.columns))
+        last_row = max([len(add.rows) + 1, 2] + [split_ref(sq.split(":")[-1])[1] for c in add.columns for sq, _ in c.validations])
+        self._put(part, table_sheet_xml(add, [xfs[("h", i)] for i in n], [xfs[("c", i)] for i in n], last_row, self.pkg.date1904))
+        table_part = self._free_part("xl/tables/table{}.xml")
+        self._put(table_part, table_part_xml(add, self._next_table_id()))
+        self.ct_add[table_part] = CT_TABLE
+        self._put(rels_path(part), (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="'
+            'http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" '
+            f'Type="{REL_TABLE}" Target="{relative(part, table_part)}"/></Relationships>').encode())
+        defined = {d.name.casefold() for d in self.pkg.defined_names if d.local_sheet_id is None}
+        names = [(k, v) for k, v in add.names.items() if k.casefold() not in defined]
+        if names:
+            self.workbook_text = add_defined_names(self._workbook(), names)
+        self.recalc = True
+
+    def _next_table_id(self) -> int:
+        ids = [0]
+        for name in [*self.pkg.infos, *self.added]:
+            if self.pkg.content_types.type_of(name) == CT_TABLE or self.ct_add.get(name) == CT_TABLE:
+                data = self.added.get(name) or self.pkg.read(name)
+                m = re.search(rb'<(?:\w+:)?table\b[^>]*?\bid="(\d+)"', data)
+                ids.append(int(m.group(1)) if m else 0)
+        return max(ids) + 1
+
+    # -- the change set
+    def run(self, cs: ChangeSet) -> None:
+        plan = make_plan(cs, self.tables)
+        captured: list[tuple[ArchiveMove, ArchivedRow]] = []
+        removals: dict[str, list[int]] = {}
+        appends: dict[str, list[tuple[int | None, dict[str, str]]]] = {}  # table -> rows of cell xml by column
+        for t in plan.tables_added:
+            self._add_table(t)
+        for table, tp in plan.tables.items():
+            if tp.columns:
+                self._add_columns(table, tp.columns)
+        for table, tp in plan.tables.items():
+            if not tp.updates:
+                continue
+            st = self.state(table)
+            rows = self.tables[table].rows
+            for record_id, values in tp.updates.items():
+                self._set(st, rows[record_id], values)
+        for a in plan.archives:
+            st = self.state(a.table)
+            r = self.tables[a.table].rows[a.record_id]
+            captured.append((a, self._capture(st, r)))
+            removals.setdefault(a.table, []).append(r)
+        for res in plan.restores:
+            ast = self.state(res.archive)
+            r, row = self._find_archived(ast, res)
+            removals.setdefault(res.archive, []).append(r)
+            appends.setdefault(res.table, []).append((None, self._restored_cells(self.state(res.table), row)))
+        for a, row in captured:
+            ast = self.state(a.archive)
+            appends.setdefault(a.archive, []).append((None, self._append_cells(ast, archive_values(a, row, self.tables))))
+        for table, tp in plan.tables.items():
+            if tp.appends:
+                st = self.state(table)
+                for values in tp.appends:
+                    appends.setdefault(table, []).append((None, self._append_cells(st, values)))
+        for name, rows in removals.items():
+            self._remove_rows(self.state(name), sorted(set(rows)))
+        for name, rows in appends.items():
+            self._append_rows(self.state(name), [cells for _, cells in rows])
+        self._add_options(plan.options)
+        self._sequences_and_sheets(plan)
+
+    # -- the team's values added to lists
+    def _add_options(self, wanted: dict[str, list[str]]) -> None:
+        """Each value goes below the last label of its list's column on the Lists sheet (and its list_<name>
+        defined name grows with it); a workbook without our Lists sheet keeps them in _crm_meta (options.<list>)."""
+        if not wanted:
+            return
+        owned = self.tables.schema.owned_sheets.get("lists")
+        names = [self.tables.meta.get("sheet.lists"), *(owned.title.values() if owned else ()), "Lists"]
+        ref = next((self.pkg.sheet(str(n)) for n in names if n and self.pkg.sheet(str(n)) is not None), None)
+        columns: dict[str, tuple[int, str]] = {}  # list name -> (header row, column letter)
+        if ref is not None and ref.part and ref.name not in {t.sheet for t in self.tables.tables.values()}:
+            sheet = self.sheet_edit(ref.part)
+            titles: dict[str, str] = {}
+            for name in wanted:
+                lst = self.tables.lists.get(name) or self.tables.schema.lists.get(name)
+                if lst is not None:
+                    for t in (lst.label(self.tables.lang), name, *lst.title.values()):
+                        titles.setdefault(normalize_header(t), name)
+            for r in sorted(sheet.rows)[:10]:
+                for col, c in sheet.cells(r).items():
+                    v = cell_value(c, self.sst)
+                    name = titles.get(normalize_header(str(v))) if v is not None else None
+                    if name is not None and name not in columns:
+                        columns[name] = (r, col)
+            for name, (header, col) in columns.items():
+                last = header
+                for r in sorted(sheet.rows):
+                    c = sheet.cells(r).get(col) if r > header else None
+                    if c is not None and _HAS_VALUE_RE.search(c.xml):
+                        last = r
+                above = sheet.cells(last).get(col) if last > header else None
+                for i, label in enumerate(wanted[name], start=1):
+                    sheet.put_cells(last + i, {col: inline_string(f"{col}{last + i}", label, above.style if above else None)})
+                self._grow_list_name(name, ref.name, col, last, last + len(wanted[name]))
+        for name, labels in wanted.items():
+            if name in columns:
+                continue
+            known = [x for x in str(self.tables.meta.get(f"options.{name}") or "").split("\n") if x]
+            self.meta_updates[f"options.{name}"] = "\n".join([*known, *(x for x in labels if x not in known)])
+
+    def _grow_list_name(self, name: str, sheet: str, col: str, old_end: int, new_end: int) -> None:
+        """The list_<name> defined name (the dropdowns' source) reaches the new labels when it ended at the old last one."""
+        wb = self._workbook()
+        pattern = re.compile(rf'(<(?:\w+:)?definedName\b[^>]*\bname="list_{re.escape(name)}"[^>]*>[^<]*?\${col}\$\d+:\${col}\$){old_end}(<)')
+        new = pattern.sub(lambda m: f"{m.group(1)}{new_end}{m.group(2)}", wb, count=1)
+        if new != wb:
+            self.workbook_text = new
+
+    def _set(self, st: _TableState, r: int, values: dict[str, Any]) -> None:
+        cells = st.sheet.raw_cells(r)
+        out: dict[str, str | None] = {}
+        for name, value in values.items():
+            col = self.column(st, name)
+            old = cells.get(col)
+            v = value  # in the workbook's form already (core.plan.field_value)
+            if too_long(v):  # a person's value over a cell's limit: never written back (cut), the cell stays as it is
+                continue
+            s = _S_ATTR.search(old, 0, old.index(">")) if old else None
+            style = int(s.group(1)) if s else None
+            out[col] = cell_xml(f"{col}{r}", v, style if style is not None else self._date_xf(v), self.pkg.date1904) or None
+        st.sheet.put_cells(r, out)
+        self.recalc = True
+
+    def _append_cells(self, st: _TableState, values: dict[str, Any]) -> dict[str, str]:
+        """Cells of a new row, as {column: xml with a placeholder row number}; styles come later."""
+        out = {}
+        for name, value in values.items():
+            if name not in st.schema_fields and name not in st.cols:
+                continue  # info keys the archive table has no column for
+            out[self.column(st, name)] = ("value", value)
+        return out  # type: ignore[return-value]
+
+    def _capture(self, st: _TableState, r: int) -> ArchivedRow:
+        """The whole sheet row in the neutral archive format: each cell's value, type, formula and number format."""
+        headers = self.headers(st)
+        cells: list[ArchivedCell] = []
+        used: set[str] = set()
+        for col, c in st.sheet.cells(r).items():
+            h = headers.get(col) or ""
+            key = h if h and h not in used else f"[{col}]"
+            used.add(key)
+            cell = archived_cell(key, c, self.sst, self._number_format(c.style), self.pkg.date1904)
+            if cell is not None:
+                cells.append(cell)
+        tag = st.sheet.row_tag(r)
+        ht = re.search(r'\bht="([\d.]+)"', tag) if 'customHeight="1"' in tag or "customHeight=\"true\"" in tag else None
+        hidden = re.search(r'\bhidden="(1|true)"', tag) is not None
+        return ArchivedRow(tuple(cells), height=float(ht.group(1)) if ht else None, hidden=hidden)
+
+    def _number_format(self, style: int | None) -> str | None:
+        """The number format code of a cell format, None for General."""
+        if not style:
+            return None
+        codes = self.__dict__.get("_num_fmts")
+        if codes is None:
+            part = next((r.target for r in self.pkg.workbook_rels if r.type.endswith("/styles")), "xl/styles.xml")
+            data = self.replaced.get(part) or (self.pkg.read(part) if self.pkg.has(part) else b"")
+            codes = self.__dict__["_num_fmts"] = number_formats(data)
+        return codes[style] if style < len(codes) else None
+
+    def _format_xf(self, style: int | None, code: str | None) -> int | None:
+        """A cell format showing ``code``: ``style`` itself when it does, else a plain one with that format."""
+        if self._number_format(style) == code:
+            return style
+        if not code:
+            return None
+        xfs = self._looks({("archived", code): StyleDef(num_fmt=code)})
+        self.__dict__.pop("_num_fmts", None)  # styles.xml grew
+        return xfs[("archived", code)]
+
+    def _find_archived(self, ast: _TableState, res: RowRestore) -> tuple[int, ArchivedRow]:
+        rec_col, table_col, data_col = (ast.cols.get(k) for k in ("record", "table", "data"))
+        if not rec_col or not data_col:
+            raise CrmSheetsError(f"archive table {res.archive!r} has no Record or Original row column",
+                                 hint="run `crm-sheets upgrade` to repair the sheet")
+        for r in range(ast.end_row, ast.header_row, -1):  # the latest archived copy wins
+            cells = ast.sheet.cells(r)
+            record = cell_value(cells[rec_col], self.sst) if rec_col in cells else None
+            table = cell_value(cells[table_col], self.sst) if table_col and table_col in cells else None
+            if not is_archived_copy(res, record, table):
+                continue
+            raw = cell_value(cells[data_col], self.sst) if data_col in cells else None
+            try:
+                return r, load_archived(str(raw))
+            except ValueError:
+                raise CrmSheetsError(f"{ast.sheet.part}: row {r} of {res.archive!r} has no readable original row",
+                                     hint="the Original row cell was edited; restore it from a backup") from None
+        raise CrmSheetsError(f"record {res.record_id} is not in the {res.archive!r} sheet", hint="nothing to restore")
+
+    def _restored_cells(self, st: _TableState, row: ArchivedRow) -> dict[str, Any]:
+        by_header = {normalize_header(h): col for col, h in self.headers(st).items() if h}
+        out: dict[str, Any] = {}
+        for cell in row.cells:
+            col = by_header.get(normalize_header(cell.key)) if not cell.key.startswith("[") else None
+            col = col or cell.column
+            if col and col not in out:
+                out[col] = ("record", cell.legacy) if cell.legacy is not None else ("archived", cell)
+        if row.legacy_row:
+            out["__row__"] = row.legacy_row
+        elif row.height is not None or row.hidden:
+            out["__row__"] = " ".join(([f'ht="{row.height:g}" customHeight="1"'] if row.height is not None else [])
+                                      + (['hidden="1"'] if row.hidden else []))
+        return out
+
+    def _remove_rows(self, st: _TableState, rows: list[int]) -> None:
+        removed = [r for r in rows if st.header_row < r <= st.end_row]
+        if not removed:
+            return
+        moves: dict[int, int | None] = {}
+        shift = 0
+        gone = set(removed)
+        for r in range(removed[0], st.end_row + 1):
+            if r in gone:
+                moves[r] = None
+                shift += 1
+            elif shift:
+                moves[r] = r - shift
+        st.sheet.move_rows(moves)
+        st.end_row -= len(removed)
+        st.ref_end -= len(removed)
+        st.touched = True
+        self.recalc = True
+
+    def _append_rows(self, st: _TableState, rows: list[dict[str, Any]]) -> None:
+        self._make_room(st, len(rows))
+        template = st.end_row if st.end_row > st.header_row else st.header_row + 1
+        tmpl_cells = st.sheet.cells(template)
+        tmpl_styles = {col: c.style for col, c in tmpl_cells.items() if c.style is not None}
+        tag = st.sheet.row_tag(template) if template in st.sheet.rows else ""
+        tmpl_attrs = re.sub(r'\s(r|spans)="[^"]*"', "", tag[tag.index("row") + 3:].rstrip("/>").rstrip(">")) if tag else ""
+        for values in rows:
+            r = st.end_row + 1
+            row_attrs = values.pop("__row__", None)
+            cells: dict[str, str | None] = {}
+            for col, style in tmpl_styles.items():
+                if st.first_col <= column_index(col) <= st.last_col:
+                    cells[col] = f'<c r="{col}{r}" s="{style}"/>'
+            for col, (kind, v) in values.items():
+                ref = f"{col}{r}"
+                if kind == "record":  # a row archived by an older version: as it was
+                    cells[col] = record_xml(ref, v, self.sst) or None
+                elif kind == "archived":
+                    style = self._format_xf(tmpl_styles.get(col), v.number_format)
+                    cells[col] = archived_xml(ref, v, style, self.pkg.date1904) or None
+                else:
+                    style = tmpl_styles.get(col)
+                    cells[col] = cell_xml(ref, v, style if style is not None else self._date_xf(v), self.pkg.date1904) or None
+            attrs = f" {row_attrs}" if row_attrs else tmpl_attrs
+            st.sheet.put_cells(r, cells, row_attrs=attrs if r not in st.sheet.rows else None)
+            st.sheet.widest = max(st.sheet.widest, st.last_col)
+            st.end_row = r
+            st.touched = True
+        self.recalc = True
+
+    def _make_room(self, st: _TableState, n: int) -> None:
+        """New rows go under the last record; what people keep below it (a legend, notes, totals) moves
+        down to make room instead of being written over."""
+        if not n or st.part is not None and st.end_row < st.ref_end:
+            return  # an Excel table's own blank rows are filled first
+        wanted = range(st.end_row + 1, st.end_row + n + 1)
+        if not any(r in st.sheet.rows and self._row_has_values(st.sheet, r) for r in wanted):
+            return
+        below = sorted(r for r in st.sheet.rows if r > st.end_row)
+        st.sheet.move_rows({r: r + n for r in reversed(below)})
+        self.recalc = True
+
+    def _date_xf(self, value: Any) -> int | None:
+        """A date written where no style says how to show it gets our date format (not a bare serial)."""
+        if not isinstance(value, (dt.date, dt.datetime)):
+            return None
+        name = "datetime" if isinstance(value, dt.datetime) else "date"
+        # styles.xml only ever grows, so an index stays valid: look it up once per run, not per cell
+        cache = self.__dict__.setdefault("_date_xfs", {})
+        if name not in cache:
+            cache[name] = self._styles([(name, None)])[(name, None)]
+        return cache[name]
