@@ -117,7 +117,7 @@ def built_book(tmp_path_factory):
 
 # -- Google Sheets: the API emulator (crm_sheets.gsheets_emulator) and a gspread client for it ------------
 
-from gsheets_fixtures import _gsheets_emulator_server, gsheets_client, gsheets_emulator  # noqa: E402,F401
+from gsheets_fixtures import _gsheets_emulator_server, gsheets_client, gsheets_emulator, gsheets_endpoint  # noqa: E402,F401
 
 
 # -- the quick loop: tests that start a real server are slow (pytest -m "not slow" leaves them out) ----

@@ -11,7 +11,7 @@ import pytest
 def _gsheets_emulator_server():
     from crm_sheets.gsheets_emulator import running_emulator
 
-    with running_emulator() as emulator:
+    with running_emulator(check_responses=True) as emulator:  # its answers are checked too
         yield emulator
 
 
@@ -21,10 +21,16 @@ def gsheets_emulator(_gsheets_emulator_server, monkeypatch):
     CRM_SHEETS_GSHEETS_ENDPOINT points at it."""
     emulator = _gsheets_emulator_server
     emulator.reset()
-    emulator.quota_per_minute, emulator.window_seconds = 60, 60.0
+    emulator.quota_per_minute, emulator.window_seconds, emulator.max_request_bytes = 60, 60.0, 10_485_760
     monkeypatch.setenv("CRM_SHEETS_GSHEETS_ENDPOINT", emulator.url)
     yield emulator
     emulator.reset()
+
+
+@pytest.fixture
+def gsheets_endpoint(gsheets_emulator):
+    """The emulator's base URL, http://127.0.0.1:PORT (what CRM_SHEETS_GSHEETS_ENDPOINT is set to)."""
+    return gsheets_emulator.url
 
 
 @pytest.fixture

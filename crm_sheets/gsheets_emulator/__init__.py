@@ -1,12 +1,12 @@
 """A local Google Sheets API v4 emulator: spreadsheets in memory, requests validated against the official
 discovery document, per-user quota, injectable faults and a request log (python -m crm_sheets.gsheets_emulator).
 
-Known differences from the real API are listed in README.md beside this package.
+How to run it, what it implements and how it differs from the real API: docs/gsheets-emulator.md.
 """
-from .client import ENDPOINT_VARIABLE, EndpointSession, emulator_client
+from .client import ENDPOINT_VARIABLE, EndpointSession, create_spreadsheet, emulator_client
 from .discovery import validate_against_discovery
 from .errors import ApiError
 from .server import Emulator, running_emulator
 
-__all__ = ["ApiError", "ENDPOINT_VARIABLE", "Emulator", "EndpointSession", "emulator_client", "running_emulator",
-           "validate_against_discovery"]
+__all__ = ["ApiError", "ENDPOINT_VARIABLE", "Emulator", "EndpointSession", "create_spreadsheet", "emulator_client",
+           "running_emulator", "validate_against_discovery"]

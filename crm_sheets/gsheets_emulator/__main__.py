@@ -14,10 +14,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--quota-per-minute", type=int, default=60,
                         help="read and write requests allowed per user per minute each (0: no quota; default 60)")
+    parser.add_argument("--max-request-bytes", type=int, default=10_485_760,
+                        help="largest request body accepted, as the API's 10 MiB limit (0: no limit)")
     parser.add_argument("--discovery", default=None,
                         help="the Sheets v4 discovery document (default: the one google-api-python-client ships)")
     args = parser.parse_args(argv)
-    emulator = Emulator(quota_per_minute=args.quota_per_minute, discovery=args.discovery)
+    emulator = Emulator(quota_per_minute=args.quota_per_minute, discovery=args.discovery,
+                        max_request_bytes=args.max_request_bytes)
     emulator.start(args.host, args.port)
     print(f"Sheets API emulator on {emulator.url} (CRM_SHEETS_GSHEETS_ENDPOINT={emulator.url})", flush=True)
     try:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import values
 from .errors import ApiError, not_found
+from .datafilters import filter_ranges
 from .fields import mentions, parse_mask
 from .model import Spreadsheet, new_spreadsheet_id
 from .requests import apply_all, metadata_matches, new_sheet, write_rows
@@ -114,15 +115,9 @@ def _resource(book: Spreadsheet, ranges: list, with_data: bool) -> dict:
 @route("POST", r"^/v4/spreadsheets/([^/:]+):getByDataFilter$", "sheets.spreadsheets.getByDataFilter", False)
 def get_by_data_filter(emulator, groups, params, body):
     book = emulator.book(groups[0])
-    ranges: list = []
-    for f in (body or {}).get("dataFilters") or []:
-        if f.get("a1Range"):
-            ranges.append(f["a1Range"])
-        elif f.get("gridRange"):
-            ranges.append(f["gridRange"])
-        else:
-            raise ApiError(501, "developerMetadataLookup data filters in getByDataFilter are not implemented "
-                                "by the crm-sheets emulator")
+    ranges = [text for f in (body or {}).get("dataFilters") or [] for text in filter_ranges(book, f)]
+    if (body or {}).get("dataFilters") and not ranges:
+        return {"spreadsheetId": book.id, "properties": copy.deepcopy(book.properties)}
     return _resource(book, ranges, bool((body or {}).get("includeGridData")))
 
 
@@ -131,7 +126,7 @@ def batch_update(emulator, groups, params, body):
     body = body or {}
     book = emulator.book(groups[0])
     work = book.copy()  # all or nothing: the requests change a copy, kept only if every one succeeded
-    replies = apply_all(work, body.get("requests") or [])
+    replies = apply_all(work, body.get("requests") or [], emulator.discovery)
     emulator.spreadsheets[book.id] = work
     out: dict[str, Any] = {"spreadsheetId": book.id, "replies": replies}
     if body.get("includeSpreadsheetInResponse"):
@@ -151,8 +146,14 @@ def values_batch_get(emulator, groups, params, body):
 def values_batch_update(emulator, groups, params, body):
     book = emulator.book(groups[0])
     work = book.copy()
-    out = values.batch_update(work, body or {})
+    body = body or {}
+    out = values.batch_update(work, body)
     emulator.spreadsheets[book.id] = work
+    flags = {"includeValuesInResponse": [str(bool(body.get("includeValuesInResponse"))).lower()],
+             "responseValueRenderOption": [body.get("responseValueRenderOption") or "FORMATTED_VALUE"],
+             "responseDateTimeRenderOption": [body.get("responseDateTimeRenderOption") or "SERIAL_NUMBER"]}
+    for response in out["responses"]:
+        _with_values(work, response, flags)
     return out
 
 
@@ -167,7 +168,20 @@ def values_batch_clear(emulator, groups, params, body):
 
 @route("POST", r"^/v4/spreadsheets/([^/]+)/values/(.+):append$", "sheets.spreadsheets.values.append", True)
 def values_append(emulator, groups, params, body):
-    return values.append(emulator.book(groups[0]), groups[1], body or {}, params)
+    book = emulator.book(groups[0])
+    work = book.copy()
+    out = values.append(work, groups[1], body or {}, params)
+    emulator.spreadsheets[book.id] = work
+    _with_values(work, out["updates"], params)
+    return out
+
+
+def _with_values(book: Spreadsheet, update: dict, params: Params) -> None:
+    """includeValuesInResponse: the written cells, rendered as the response*RenderOption ask."""
+    if _true(params, "includeValuesInResponse"):
+        render = {"valueRenderOption": [_one(params, "responseValueRenderOption", "FORMATTED_VALUE")],
+                  "dateTimeRenderOption": [_one(params, "responseDateTimeRenderOption", "SERIAL_NUMBER")]}
+        update["updatedData"] = values.value_range(book, update["updatedRange"], render)
 
 
 @route("POST", r"^/v4/spreadsheets/([^/]+)/values/(.+):clear$", "sheets.spreadsheets.values.clear", True)
@@ -185,6 +199,57 @@ def values_update(emulator, groups, params, body):
     book = emulator.book(groups[0])
     work = book.copy()
     out = values.write(work, groups[1], body or {}, _one(params, "valueInputOption"), check_range=groups[1])
+    emulator.spreadsheets[book.id] = work
+    _with_values(work, out, params)
+    return out
+
+
+@route("POST", r"^/v4/spreadsheets/([^/]+)/values:batchGetByDataFilter$",
+       "sheets.spreadsheets.values.batchGetByDataFilter", False)
+def values_batch_get_by_data_filter(emulator, groups, params, body):
+    book = emulator.book(groups[0])
+    body = body or {}
+    render = {name: [body[name]] for name in ("valueRenderOption", "dateTimeRenderOption", "majorDimension")
+              if body.get(name)}
+    found = [{"valueRange": values.value_range(book, text, render), "dataFilters": [f]}
+             for f in body.get("dataFilters") or [] for text in filter_ranges(book, f)]
+    out: dict[str, Any] = {"spreadsheetId": book.id}
+    if found:
+        out["valueRanges"] = found
+    return out
+
+
+@route("POST", r"^/v4/spreadsheets/([^/]+)/values:batchUpdateByDataFilter$",
+       "sheets.spreadsheets.values.batchUpdateByDataFilter", True)
+def values_batch_update_by_data_filter(emulator, groups, params, body):
+    book = emulator.book(groups[0])
+    body = body or {}
+    work = book.copy()
+    option = values.input_option(body.get("valueInputOption"))
+    responses = []
+    for item in body.get("data") or []:
+        for text in filter_ranges(work, item.get("dataFilter") or {}):
+            written = values.write(work, text, {k: v for k, v in item.items() if k != "dataFilter"}, option)
+            written["dataFilter"] = item.get("dataFilter")
+            responses.append(written)
+    emulator.spreadsheets[book.id] = work
+    out: dict[str, Any] = {"spreadsheetId": book.id}
+    totals = {"totalUpdatedRows": sum(r.get("updatedRows", 0) for r in responses),
+              "totalUpdatedColumns": sum(r.get("updatedColumns", 0) for r in responses),
+              "totalUpdatedCells": sum(r.get("updatedCells", 0) for r in responses),
+              "totalUpdatedSheets": len({r["updatedRange"].rsplit("!", 1)[0] for r in responses if r.get("updatedCells")})}
+    out.update({k: v for k, v in totals.items() if v})
+    out["responses"] = [{k: v for k, v in r.items() if k != "spreadsheetId"} for r in responses]
+    return out
+
+
+@route("POST", r"^/v4/spreadsheets/([^/]+)/values:batchClearByDataFilter$",
+       "sheets.spreadsheets.values.batchClearByDataFilter", True)
+def values_batch_clear_by_data_filter(emulator, groups, params, body):
+    book = emulator.book(groups[0])
+    work = book.copy()
+    ranges = [text for f in (body or {}).get("dataFilters") or [] for text in filter_ranges(work, f)]
+    out = values.batch_clear(work, {"ranges": ranges})
     emulator.spreadsheets[book.id] = work
     return out
 
@@ -228,9 +293,14 @@ def drive_create(emulator, groups, params, body):
 @route("GET", r"^/drive/v3/files/([^/]+)$", "drive.files.get", False)
 def drive_get(emulator, groups, params, body):
     book = emulator.book(groups[0])
-    created = emulator.created[book.id].isoformat().replace("+00:00", "Z")
+    created = emulator.created[book.id]
+    modified = emulator.modified.get(book.id, created)
     return {"kind": "drive#file", "id": book.id, "name": book.properties["title"], "mimeType": SHEETS_MIME,
-            "createdTime": created, "modifiedTime": created}
+            "createdTime": _rfc3339(created), "modifiedTime": _rfc3339(modified)}
+
+
+def _rfc3339(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @route("DELETE", r"^/drive/v3/files/([^/]+)$", "drive.files.delete", True)

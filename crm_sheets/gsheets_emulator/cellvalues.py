@@ -18,6 +18,11 @@ _NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?([eE][+-]?\d+)?$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?: (\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+# Other forms people type that Sheets (en_US) reads as dates or times.
+_NAMED_FORMATS = [("%b %d, %Y", "DATE", "mmm d, yyyy"), ("%B %d, %Y", "DATE", "mmmm d, yyyy"),
+                  ("%d %b %Y", "DATE", "d mmm yyyy"), ("%d %B %Y", "DATE", "d mmmm yyyy"),
+                  ("%m/%d/%y", "DATE", "M/d/yy"), ("%I:%M %p", "TIME", "h:mm am/pm"),
+                  ("%I:%M:%S %p", "TIME", "h:mm:ss am/pm")]
 
 
 def serial(moment: dt.datetime) -> float | int:
@@ -75,6 +80,14 @@ def _parse_datetime(text: str) -> tuple[dt.datetime | None, str, str]:
             mo, d, y, h, mi, s = m.groups()
             moment = dt.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0))
             return (moment, "DATE_TIME", "M/d/yyyy H:mm:ss") if h else (moment, "DATE", "M/d/yyyy")
+        for pattern, kind, number_format in _NAMED_FORMATS:
+            try:
+                moment = dt.datetime.strptime(text, pattern)
+            except ValueError:
+                continue
+            if kind == "TIME":
+                moment = EPOCH + dt.timedelta(hours=moment.hour, minutes=moment.minute, seconds=moment.second)
+            return moment, kind, number_format
         m = _TIME.match(text)
         if m:
             h, mi, s = m.groups()

@@ -45,3 +45,15 @@ def emulator_client(endpoint: str | None = None, *, token: str | None = None, ht
     if not endpoint:
         raise ValueError(f"no endpoint: pass one or set {ENDPOINT_VARIABLE}=http://127.0.0.1:PORT")
     return gspread.Client(auth=None, session=EndpointSession(endpoint, token), http_client=http_client or HTTPClient)
+
+
+def create_spreadsheet(client: Any, title: str, sheets: list[str] | None = None):
+    """A new spreadsheet made with spreadsheets.create (a Sheets API call, where gspread's Client.create
+    goes through Drive), opened as a gspread Spreadsheet. `sheets`: titles of its sheets (default Sheet1)."""
+    from gspread.urls import SPREADSHEETS_API_V4_BASE_URL
+
+    body: dict[str, Any] = {"properties": {"title": title}}
+    if sheets:
+        body["sheets"] = [{"properties": {"title": name}} for name in sheets]
+    made = client.http_client.request("post", SPREADSHEETS_API_V4_BASE_URL, json=body).json()
+    return client.open_by_key(made["spreadsheetId"])

@@ -10,7 +10,7 @@ import functools
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import ApiError
 
@@ -29,6 +29,7 @@ def default_path() -> Path:
     return Path(googleapiclient.__file__).parent / "discovery_cache" / "documents" / "sheets.v4.json"
 
 
+@functools.lru_cache(maxsize=4096)
 def snake(name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
@@ -85,6 +86,35 @@ class Discovery:
             label = "TYPE_ENUM" if "enum" in spec else {"boolean": "TYPE_BOOL", "integer": "TYPE_INT32"}.get(kind, "TYPE_STRING")
             raise ApiError(400, f'Invalid value at \'{name}\' ({label}), "{value}"')
 
+    # -- field masks ------------------------------------------------------------------------------
+    def response_schema(self, method_id: str) -> str | None:
+        response = self.methods[method_id].get("response")
+        return response["$ref"] if response else None
+
+    def check_mask(self, ref: str, tree: dict | None, prefix: str = "") -> str | None:
+        """The first path of a parsed mask that `ref` has no field for, or None."""
+        if tree is None:
+            return None
+        properties = self.schemas[ref].get("properties", {})
+        for name, sub in tree.items():
+            path = f"{prefix}.{name}" if prefix else name
+            if name == "*":
+                continue
+            spec = properties.get(name)
+            if spec is None:
+                return _first_leaf(path, sub)  # the API names the whole path it could not expand
+            while spec.get("type") == "array":
+                spec = spec.get("items", {})
+            if sub is not None:
+                if "$ref" not in spec:
+                    if spec.get("type") == "object" and spec.get("additionalProperties"):
+                        continue
+                    return f"{path}.{next(iter(sub))}"
+                bad = self.check_mask(spec["$ref"], sub, path)
+                if bad:
+                    return bad
+        return None
+
     # -- bodies -------------------------------------------------------------------------------
     def request_schema(self, method_id: str) -> str | None:
         request = self.methods[method_id].get("request")
@@ -95,42 +125,54 @@ class Discovery:
         ref = self.request_schema(method_id)
         if ref is None:
             return
-        problems = list(self.problems(body, {"$ref": ref}, ""))
+        problems = self.problems(body, {"$ref": ref})
         if problems:
             message = "\n".join(text for _, text in problems)
             details = [{"@type": "type.googleapis.com/google.rpc.BadRequest",
                         "fieldViolations": [{"field": field, "description": text} for field, text in problems]}]
             raise ApiError(400, message, details=details)
 
-    def problems(self, value: Any, schema: dict, path: str) -> Iterable[tuple[str, str]]:
+    def problems(self, value: Any, schema: dict, path: str = "") -> list[tuple[str, str]]:
         """(field path, message) for each place where `value` does not fit `schema`."""
+        found: list[tuple[str, str]] = []
+        self._check(value, schema, (path,) if path else None, found)
+        return found
+
+    # Paths are built only when a problem is found: a 100k-row updateCells has millions of nodes.
+    # A path is a linked tuple (parent, name) or (parent, index) rendered by _path.
+    def _check(self, value: Any, schema: dict, path: Any, found: list) -> None:
         ref = schema.get("$ref")
         if ref is not None:
-            yield from self._object_problems(value, ref, path)
+            self._check_object(value, ref, path, found)
             return
         kind = schema.get("type")
         if kind == "any" or kind is None:
             return
         if kind == "array":
             if not isinstance(value, list):
-                yield path, f"Invalid value at '{path}' (list), {_show(value)}"
+                found.append(_problem(path, f"Invalid value at '{_path(path)}' (list), {_show(value)}"))
                 return
             items = schema.get("items", {})
-            for i, item in enumerate(value):
-                yield from self.problems(item, items, f"{path}[{i}]")
+            if "$ref" in items:
+                ref = items["$ref"]
+                for i, item in enumerate(value):
+                    self._check_object(item, ref, (path, i), found)
+            else:
+                for i, item in enumerate(value):
+                    self._check(item, items, (path, i), found)
             return
         if kind == "object":
             if not isinstance(value, dict):
-                yield path, f"Invalid value at '{path}' (map), {_show(value)}"
+                found.append(_problem(path, f"Invalid value at '{_path(path)}' (map), {_show(value)}"))
                 return
             extra = schema.get("additionalProperties")
             if extra:
                 for key, item in value.items():
-                    yield from self.problems(item, extra, f"{path}[{key}]")
+                    self._check(item, extra, (path, f"[{key}]"), found)
             return
         label = None
         if kind == "string":
-            if not isinstance(value, str):
+            if value.__class__ is not str:
                 label = "TYPE_STRING"
             elif "enum" in schema and value not in schema["enum"]:
                 label = "TYPE_ENUM"
@@ -147,20 +189,20 @@ class Discovery:
             if not isinstance(value, bool):
                 label = "TYPE_BOOL"
         if label:
-            yield path, f"Invalid value at '{path}' ({label}), {_show(value)}"
+            found.append(_problem(path, f"Invalid value at '{_path(path)}' ({label}), {_show(value)}"))
 
-    def _object_problems(self, value: Any, ref: str, path: str) -> Iterable[tuple[str, str]]:
-        schema = self.schemas[ref]
-        if not isinstance(value, dict):
+    def _check_object(self, value: Any, ref: str, path: Any, found: list) -> None:
+        if value.__class__ is not dict:
             if isinstance(value, list):
-                name = path.rsplit(".", 1)[-1] if path else ""
-                parent = path.rsplit(".", 1)[0] if "." in path else ""
-                yield path, (f'Invalid JSON payload received. Unknown name "{name}"'
-                             f"{_at(parent)}: Proto field is not repeating, cannot start list.")
+                text = _path(path)
+                name = text.rsplit(".", 1)[-1] if text else ""
+                parent = text.rsplit(".", 1)[0] if "." in text else ""
+                found.append((text, f'Invalid JSON payload received. Unknown name "{name}"'
+                                    f"{_at(parent)}: Proto field is not repeating, cannot start list."))
             else:
-                yield path, f"Invalid value at '{path}' ({TYPE_URL}{ref}), {_show(value)}"
+                found.append(_problem(path, f"Invalid value at '{_path(path)}' ({TYPE_URL}{ref}), {_show(value)}"))
             return
-        properties = schema.get("properties", {})
+        properties = self.schemas[ref].get("properties", {})
         oneof = ONEOF.get(ref)
         chosen: str | None = None
         for name, item in value.items():
@@ -168,18 +210,53 @@ class Discovery:
             if spec is None:
                 spec = properties.get(_camel(name))  # the API takes snake_case names too
             if spec is None:
-                yield path or name, f'Invalid JSON payload received. Unknown name "{name}"{_at(path)}: Cannot find field.'
+                text = _path(path)
+                found.append((text or name, f'Invalid JSON payload received. Unknown name "{name}"{_at(text)}: '
+                                            "Cannot find field."))
                 continue
-            if oneof and item is not None:
-                if chosen is not None:
-                    yield path, (f"Invalid value at '{path}' (oneof), oneof field '{oneof}' is already set. "
-                                 f"Cannot set '{name}'")
-                    continue
-                chosen = name
             if item is None:
                 continue  # JSON null means "not set" for every proto field
-            child = f"{path}.{snake(name)}" if path else snake(name)
-            yield from self.problems(item, spec, child)
+            if oneof:
+                if chosen is not None:
+                    found.append(_problem(path, f"Invalid value at '{_path(path)}' (oneof), oneof field '{oneof}' is "
+                                                f"already set. Cannot set '{name}'"))
+                    continue
+                chosen = name
+            child = (path, snake(name))
+            if "$ref" in spec:
+                self._check_object(item, spec["$ref"], child, found)
+            else:
+                self._check(item, spec, child, found)
+
+
+def _path(path: Any) -> str:
+    parts: list = []
+    while path is not None:
+        if isinstance(path, str):
+            parts.append(path)
+            break
+        path, last = path
+        parts.append(last)
+    out = ""
+    for part in reversed(parts):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.startswith("["):
+            out += part
+        else:
+            out = f"{out}.{part}" if out else part
+    return out
+
+
+def _problem(path: Any, message: str) -> tuple[str, str]:
+    return _path(path), message
+
+
+def _first_leaf(path: str, tree: dict | None) -> str:
+    while tree:
+        name, tree = next(iter(tree.items()))
+        path = f"{path}.{name}"
+    return path
 
 
 def _at(path: str) -> str:
@@ -217,6 +294,9 @@ def validate_against_discovery(method_id: str, body: Any = None, params: dict[st
 
     Tests use it on every request the store sent (GET /_emulator/requests gives method ids and bodies)."""
     document = load_discovery(str(discovery) if discovery else None)
+    if method_id not in document.methods:
+        raise ValueError(f"{method_id!r} is not a method of the Sheets v4 discovery document "
+                         f"(the request log names Drive calls drive.files.*)")
     if params:
         query = {k: [str(x).lower() if isinstance(x, bool) else str(x) for x in (v if isinstance(v, list) else [v])]
                  for k, v in params.items()}

@@ -24,7 +24,7 @@ def parse_mask(text: str) -> Tree:
             start = pos
             while pos < len(text) and text[pos] not in ",()":
                 pos += 1
-            path = text[start:pos].strip()
+            path = text[start:pos]  # no stripping: the API refuses "a, b" (its path ' b' matches nothing)
             if not path:
                 raise error()
             names = [p for p in path.replace("/", ".").split(".")]
@@ -98,12 +98,15 @@ def update_paths(fields: str) -> list[list[str]]:
             else:
                 walk(sub, prefix + [name])
 
-    walk(parse_mask(fields.replace(" ", "")), [])
+    walk(parse_mask(fields.replace(" ", "")), [])  # FieldMask values are lenient about spaces
     return paths
 
 
 def merge(target: dict, source: dict, paths: list[list[str]]) -> None:
-    """Copy each path of `source` onto `target`; a path missing from `source` is cleared in `target`."""
+    """Copy each path of `source` onto `target`; a path missing from `source` is cleared in `target`.
+
+    Nested dicts of `target` on a path are copied before they change (cells share them with the snapshot
+    a batchUpdate works on); values taken from `source` are shared, never changed afterwards."""
     for path in paths:
         if path == ["*"]:
             target.clear()
@@ -119,11 +122,14 @@ def merge(target: dict, source: dict, paths: list[list[str]]) -> None:
                 if src is None:
                     node = None
                     break
-                child = node[name] = {}
+                child = {}
+            else:
+                child = dict(child)
+            node[name] = child
             node = child
         if node is None:
             continue
         if src is None:
             node.pop(path[-1], None)
         else:
-            node[path[-1]] = copy.deepcopy(src)
+            node[path[-1]] = src

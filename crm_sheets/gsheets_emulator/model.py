@@ -12,6 +12,8 @@ import secrets
 from typing import Any, Iterator
 
 # The parts of CellData a client can write and the emulator keeps (the rest are output or not stored).
+MAX_CELLS = 10_000_000  # per spreadsheet, across its grid sheets
+MAX_CELL_CHARS = 50_000
 WRITABLE = ("userEnteredValue", "userEnteredFormat", "note", "dataValidation", "textFormatRuns", "pivotTable")
 
 
@@ -35,6 +37,8 @@ def entry_to_data(entry: Any) -> dict:
     out = dict(entry.data) if entry.data else {}
     if entry.formula is not None:
         out["userEnteredValue"] = {"formulaValue": entry.formula}
+        if entry.value is not None:  # the cached result travels with the formula
+            out["effectiveValue"] = extended_value(entry.value)
     elif entry.value is not None:
         out["userEnteredValue"] = extended_value(entry.value)
     return out
@@ -60,7 +64,7 @@ def data_to_entry(data: dict) -> Any:
                     scalar = cached[key]
     rest = {k: v for k, v in data.items() if k in WRITABLE and k != "userEnteredValue" and v not in (None, {}, [])}
     if formula is None and not rest:
-        return scalar
+        return None if scalar.__class__ is str and scalar == "" else scalar  # an empty string leaves the cell empty
     return Cell(scalar, formula, rest or None)
 
 
@@ -213,6 +217,9 @@ class Spreadsheet:
         self.next_id += random.randint(1, 1000)
         return self.next_id
 
+    def cell_count(self) -> int:
+        return sum(s.row_count * s.column_count for s in self.sheets if s.properties.get("sheetType", "GRID") == "GRID")
+
     def reindex(self) -> None:
         for i, sheet in enumerate(self.sheets):
             sheet.properties["index"] = i
@@ -237,6 +244,9 @@ class Spreadsheet:
                 yield from rule.get("ranges", [])
             if sheet.basic_filter and "range" in sheet.basic_filter:
                 yield sheet.basic_filter["range"]
+            for banded in sheet.banded_ranges:
+                if "range" in banded:
+                    yield banded["range"]
         for named in self.named_ranges:
             if "range" in named:
                 yield named["range"]

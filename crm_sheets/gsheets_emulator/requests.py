@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable
 
-from .cellvalues import input_entry  # noqa: F401  (kept next to the other writers of cells)
 from .errors import ApiError
 from .fields import merge, update_paths
-from .model import WRITABLE, Cell, Sheet, Spreadsheet, data_to_entry, entry_to_data, is_empty
-from .resource import DEFAULT_COLUMNS, DEFAULT_ROWS, exceeds, grid_range, sheet_for
+from .model import (MAX_CELL_CHARS, MAX_CELLS, WRITABLE, Cell, Sheet, Spreadsheet, data_to_entry, entry_to_data,
+                    entry_value)
+from .resource import DEFAULT_COLUMNS, DEFAULT_ROWS, exceeds, grid_range, sheet_for, sheet_properties
 
 Handler = Callable[[Spreadsheet, dict, str], dict]
 HANDLERS: dict[str, Handler] = {}
@@ -24,7 +24,11 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def apply_all(book: Spreadsheet, requests: list[dict]) -> list[dict]:
+_DISCOVERY: list = []  # the document of the running batch (set by apply_all), to check update masks
+
+
+def apply_all(book: Spreadsheet, requests: list[dict], discovery: Any = None) -> list[dict]:
+    _DISCOVERY[:] = [discovery] if discovery is not None else []
     replies = []
     for i, request in enumerate(requests):
         kinds = [k for k, v in request.items() if v is not None]
@@ -40,13 +44,30 @@ def apply_all(book: Spreadsheet, requests: list[dict]) -> list[dict]:
             raise ApiError(501, f"requests[{i}].{kind} is part of the Sheets API but not implemented by the "
                                 "crm-sheets emulator")
         replies.append(fn(book, request[kind], where))
+        if book.cell_count() > MAX_CELLS:
+            raise ApiError(400, f"{where}This action would increase the number of cells in the workbook above the "
+                                f"limit of {MAX_CELLS} cells.")
     return replies
 
 
-def _fields(body: dict, where: str) -> list[list[str]]:
-    paths = update_paths(body.get("fields") or "")
+def _fields(body: dict, where: str, schema: str) -> list[list[str]]:
+    """The paths of the request's `fields`, each checked to name a field of `schema`."""
+    try:
+        paths = update_paths(body.get("fields") or "")
+    except ApiError:
+        raise ApiError(400, f"{where}Invalid field mask: {body.get('fields')!r}") from None
     if not paths:
         raise ApiError(400, f"{where}At least one field must be updated, but none were specified")
+    if _DISCOVERY:
+        tree: dict = {}
+        for path in paths:
+            node = tree
+            for name in path[:-1]:
+                node = node.setdefault(name, {})
+            node[path[-1]] = None
+        bad = _DISCOVERY[0].check_mask(schema, tree)
+        if bad:
+            raise ApiError(400, f"{where}Invalid field mask: Cannot find matching fields for path '{bad}'.")
     return paths
 
 
@@ -91,7 +112,25 @@ def new_sheet(book: Spreadsheet, properties: dict, where: str = "") -> Sheet:
 @handler("addSheet")
 def add_sheet(book: Spreadsheet, body: dict, where: str) -> dict:
     sheet = new_sheet(book, body.get("properties") or {}, where)
-    return {"addSheet": {"properties": copy.deepcopy(sheet.properties)}}
+    return {"addSheet": {"properties": sheet_properties(sheet)}}
+
+
+@handler("duplicateSheet")
+def duplicate_sheet(book: Spreadsheet, body: dict, where: str) -> dict:
+    source = sheet_for(book, body.get("sourceSheetId"), where)
+    title = body.get("newSheetName") or f"Copy of {source.title}"
+    props = copy.deepcopy(source.properties)
+    props.update(title=title, sheetId=body.get("newSheetId"), index=body.get("insertSheetIndex"))
+    sheet = new_sheet(book, props, where)
+    twin = source.copy()
+    sheet.rows = twin.rows
+    sheet.merges, sheet.conditional_formats, sheet.charts = twin.merges, twin.conditional_formats, []
+    sheet.basic_filter, sheet.row_meta, sheet.col_meta = twin.basic_filter, twin.row_meta, twin.col_meta
+    for rng in [*sheet.merges, *(r for rule in sheet.conditional_formats for r in rule.get("ranges", []))]:
+        rng["sheetId"] = sheet.id
+    if sheet.basic_filter and "range" in sheet.basic_filter:
+        sheet.basic_filter["range"]["sheetId"] = sheet.id
+    return {"duplicateSheet": {"properties": sheet_properties(sheet)}}
 
 
 @handler("deleteSheet")
@@ -110,7 +149,7 @@ def delete_sheet(book: Spreadsheet, body: dict, where: str) -> dict:
 def update_sheet_properties(book: Spreadsheet, body: dict, where: str) -> dict:
     given = body.get("properties") or {}
     sheet = sheet_for(book, given.get("sheetId"), where)
-    paths = _fields(body, where)
+    paths = _fields(body, where, "SheetProperties")
     updated = copy.deepcopy(sheet.properties)
     merge(updated, given, [p for p in paths if p != ["sheetId"]] if paths != [["*"]] else [["*"]])
     updated["sheetId"] = sheet.id
@@ -146,29 +185,65 @@ def _truncate(sheet: Sheet) -> None:
 
 @handler("updateSpreadsheetProperties")
 def update_spreadsheet_properties(book: Spreadsheet, body: dict, where: str) -> dict:
-    merge(book.properties, body.get("properties") or {}, _fields(body, where))
+    merge(book.properties, body.get("properties") or {}, _fields(body, where, "SpreadsheetProperties"))
     return {}
 
 
 # -- cells ---------------------------------------------------------------------------------------------
 
-def apply_cell(old: Any, data: dict, paths: list[list[str]]) -> Any:
-    """The entry after writing CellData `data` to a cell holding `old`, for the update mask `paths`."""
-    if paths == [["userEnteredValue"]] and not isinstance(old, Cell):
-        return data_to_entry({"userEnteredValue": data.get("userEnteredValue")})
-    current = entry_to_data(old)
+def cell_writer(paths: list[list[str]]) -> Callable[[Any, dict], Any]:
+    """A function (old entry, CellData) -> new entry for the update mask `paths`, made once per request
+    because a 100k-row updateCells calls it for every cell."""
     if paths == [["*"]]:
-        current = {k: v for k, v in data.items() if k in WRITABLE}
-    else:
-        merge(current, data, [p for p in paths if p[0] in WRITABLE])
-    if "effectiveValue" in data and any(p[0] in ("effectiveValue", "*") for p in paths):
-        current["effectiveValue"] = data["effectiveValue"]
-    entry = data_to_entry(current)
-    return None if is_empty(entry) and not isinstance(entry, Cell) else entry
+        def write_all(old: Any, data: dict) -> Any:
+            current = {k: v for k, v in data.items() if k in WRITABLE}
+            if "effectiveValue" in data:
+                current["effectiveValue"] = data["effectiveValue"]
+            return _entry(current)
+        return write_all
+    paths = [p for p in paths if p[0] in WRITABLE or p[0] == "effectiveValue"]
+    top = {p[0] for p in paths}
+    if all(len(p) == 1 for p in paths):  # whole top-level fields: replace them, keep the rest of the cell
+        if top == {"userEnteredValue"}:
+            def write_value(old: Any, data: dict) -> Any:
+                value = data.get("userEnteredValue")
+                if not isinstance(old, Cell):
+                    return _entry({"userEnteredValue": value} if value else {})
+                current = entry_to_data(old)
+                current.pop("userEnteredValue", None)
+                if value:
+                    current["userEnteredValue"] = value
+                return _entry(current)
+            return write_value
+
+        def write_top(old: Any, data: dict) -> Any:
+            current = entry_to_data(old)
+            for name in top:
+                value = data.get(name)
+                if value is None:
+                    current.pop(name, None)
+                else:
+                    current[name] = value
+            return _entry(current)
+        return write_top
+
+    value_in_mask = ["userEnteredValue"] in paths
+
+    def write_paths(old: Any, data: dict) -> Any:
+        if value_in_mask and old.__class__ is not Cell and len(data) == 1 and "userEnteredValue" in data:
+            return data_to_entry(data)  # the common cell: a plain value over a plain value or nothing
+        current = entry_to_data(old)
+        merge(current, data, paths)
+        return _entry(current)
+    return write_paths
+
+
+_entry = data_to_entry
 
 
 def write_rows(sheet: Sheet, r0: int, c0: int, rows: list[dict], paths: list[list[str]],
                bounds: tuple[int, int] | None = None) -> None:
+    write = cell_writer(paths)
     r_end, c_end = bounds if bounds else (None, None)
     for i, row in enumerate(rows):
         r = r0 + i
@@ -178,17 +253,29 @@ def write_rows(sheet: Sheet, r0: int, c0: int, rows: list[dict], paths: list[lis
             c = c0 + j
             if c_end is not None and c >= c_end:
                 break
-            sheet.put(r, c, apply_cell(sheet.get(r, c), data or {}, paths))
+            entry = write(sheet.get(r, c), data or {})
+            if entry.__class__ is str and len(entry) > MAX_CELL_CHARS:
+                raise too_long()
+            sheet.put(r, c, entry)
+
+
+def too_long() -> ApiError:
+    return ApiError(400, f"Your input contains more than the maximum of {MAX_CELL_CHARS} characters in a single cell.")
 
 
 @handler("updateCells")
 def update_cells(book: Spreadsheet, body: dict, where: str) -> dict:
-    paths = _fields(body, where)
+    paths = _fields(body, where, "CellData")
     rows = body.get("rows") or []
     if body.get("start") is not None and body.get("range") is not None:
         raise ApiError(400, f"{where}Only one of start or range may be set.")
     if body.get("range") is not None:
         sheet, r0, r1, c0, c1 = grid_range(book, body["range"], where=where)
+        width = max((len((row or {}).get("values") or []) for row in rows), default=0)
+        if len(rows) > r1 - r0 or width > c1 - c0:  # data the range cannot hold is refused, never dropped
+            raise ApiError(400, f"{where}The rows given ({len(rows)} x {width}) do not fit in the range "
+                                f"({r1 - r0} x {c1 - c0}).")
+        write = cell_writer(paths)
         for r in range(r0, r1):  # the cells of the range that `rows` does not cover are cleared (per fields)
             row = rows[r - r0] if r - r0 < len(rows) else {}
             values = (row or {}).get("values") or []
@@ -200,7 +287,7 @@ def update_cells(book: Spreadsheet, body: dict, where: str) -> dict:
                 data = values[c - c0] if c - c0 < len(values) else {}
                 if not data and sheet.get(r, c) is None:
                     continue
-                sheet.put(r, c, apply_cell(sheet.get(r, c), data or {}, paths))
+                sheet.put(r, c, write(sheet.get(r, c), data or {}))
         return {}
     start = body.get("start")
     if start is None:
@@ -220,7 +307,7 @@ def update_cells(book: Spreadsheet, body: dict, where: str) -> dict:
 @handler("appendCells")
 def append_cells(book: Spreadsheet, body: dict, where: str) -> dict:
     sheet = sheet_for(book, body.get("sheetId"), where)
-    paths = _fields(body, where)
+    paths = _fields(body, where, "CellData")
     rows = body.get("rows") or []
     at = sheet.data_extent()[0]
     width = max((len((row or {}).get("values") or []) for row in rows), default=0)
@@ -234,12 +321,13 @@ def append_cells(book: Spreadsheet, body: dict, where: str) -> dict:
 
 @handler("repeatCell")
 def repeat_cell(book: Spreadsheet, body: dict, where: str) -> dict:
-    paths = _fields(body, where)
+    paths = _fields(body, where, "CellData")
     sheet, r0, r1, c0, c1 = grid_range(book, body.get("range") or {}, where=where)
     data = body.get("cell") or {}
+    write = cell_writer(paths)
     for r in range(r0, r1):
         for c in range(c0, c1):
-            sheet.put(r, c, apply_cell(sheet.get(r, c), data, paths))
+            sheet.put(r, c, write(sheet.get(r, c), data))
     return {}
 
 
@@ -247,9 +335,10 @@ def repeat_cell(book: Spreadsheet, body: dict, where: str) -> dict:
 def set_data_validation(book: Spreadsheet, body: dict, where: str) -> dict:
     sheet, r0, r1, c0, c1 = grid_range(book, body.get("range") or {}, where=where)
     data = {"dataValidation": body["rule"]} if body.get("rule") else {}
+    write = cell_writer([["dataValidation"]])
     for r in range(r0, r1):
         for c in range(c0, c1):
-            sheet.put(r, c, apply_cell(sheet.get(r, c), data, [["dataValidation"]]))
+            sheet.put(r, c, write(sheet.get(r, c), data))
     return {}
 
 
@@ -270,6 +359,42 @@ def delete_range(book: Spreadsheet, body: dict, where: str) -> dict:
             row = sheet.rows[r]
             if row and c0 < len(row):
                 del row[c0:c1]
+    return {}
+
+
+@handler("sortRange")
+def sort_range(book: Spreadsheet, body: dict, where: str) -> dict:
+    """Sort the rows of the range by the given columns; the cells move, row properties and metadata stay."""
+    sheet, r0, r1, c0, c1 = grid_range(book, body.get("range") or {}, where=where)
+    specs = body.get("sortSpecs") or []
+    if not specs:
+        raise ApiError(400, f"{where}At least one sort spec is required.")
+    r1 = min(r1, len(sheet.rows))
+    block = [[sheet.get(r, c) for c in range(c0, c1)] for r in range(r0, r1)]
+
+    def key_of(column: int):
+        def key(row: list):
+            value = entry_value(row[column - c0]) if 0 <= column - c0 < len(row) else None
+            if value is None or value == "":
+                return (1, 0, 0)  # blanks last, in either order
+            if isinstance(value, bool):
+                return (0, 2, value)
+            if isinstance(value, (int, float)):
+                return (0, 0, value)
+            return (0, 1, str(value).lower())
+        return key
+
+    for spec in reversed(specs):
+        column = int(spec.get("dimensionIndex") or 0)
+        descending = spec.get("sortOrder") == "DESCENDING"
+        key = key_of(column)
+        filled = [row for row in block if key(row)[0] == 0]
+        blank = [row for row in block if key(row)[0] == 1]
+        filled.sort(key=key, reverse=descending)
+        block = filled + blank
+    for i, row in enumerate(block):
+        for j, entry in enumerate(row):
+            sheet.put(r0 + i, c0 + j, entry)
     return {}
 
 
@@ -350,7 +475,7 @@ def append_dimension(book: Spreadsheet, body: dict, where: str) -> dict:
 @handler("updateDimensionProperties")
 def update_dimension_properties(book: Spreadsheet, body: dict, where: str) -> dict:
     sheet, dimension, start, end = _dimension_range(book, body.get("range") or {}, where)
-    paths = _fields(body, where)
+    paths = _fields(body, where, "DimensionProperties")
     meta = sheet.row_meta if dimension == "ROWS" else sheet.col_meta
     given = {k: v for k, v in (body.get("properties") or {}).items() if k != "developerMetadata"}
     for i in range(start, end):
@@ -452,7 +577,7 @@ def delete_protected_range(book: Spreadsheet, body: dict, where: str) -> dict:
 def update_protected_range(book: Spreadsheet, body: dict, where: str) -> dict:
     given = body.get("protectedRange") or {}
     sheet, protected = _find_protected(book, given.get("protectedRangeId"), where)
-    merge(protected, given, [p for p in _fields(body, where) if p != ["protectedRangeId"]])
+    merge(protected, given, [p for p in _fields(body, where, "ProtectedRange") if p != ["protectedRangeId"]])
     if protected.get("range") is not None:
         target = grid_range(book, protected["range"], where=where)[0]
         if target is not sheet:
@@ -696,7 +821,7 @@ def delete_developer_metadata(book: Spreadsheet, body: dict, where: str) -> dict
 
 @handler("updateDeveloperMetadata")
 def update_developer_metadata(book: Spreadsheet, body: dict, where: str) -> dict:
-    paths = _fields(body, where)
+    paths = _fields(body, where, "DeveloperMetadata")
     given = copy.deepcopy(body.get("developerMetadata") or {})
     if "location" in given:
         given["location"] = normalized_location(book, given["location"], where)

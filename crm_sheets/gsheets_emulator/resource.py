@@ -33,8 +33,21 @@ def spreadsheet_resource(book: Spreadsheet, *, grid_ranges: list[tuple[Sheet, in
     return out
 
 
+def sheet_properties(sheet: Sheet) -> dict:
+    """SheetProperties as the API answers them: false and zero defaults left out (proto3 JSON)."""
+    props = copy.deepcopy(sheet.properties)
+    for key in ("hidden", "rightToLeft"):
+        if not props.get(key, True):
+            del props[key]
+    grid = props.get("gridProperties", {})
+    for key in ("frozenRowCount", "frozenColumnCount", "hideGridlines", "rowGroupControlAfter", "columnGroupControlAfter"):
+        if key in grid and not grid[key]:
+            del grid[key]
+    return props
+
+
 def sheet_resource(book: Spreadsheet, sheet: Sheet) -> dict:
-    item: dict[str, Any] = {"properties": copy.deepcopy(sheet.properties)}
+    item: dict[str, Any] = {"properties": sheet_properties(sheet)}
     for key, value in (("merges", sheet.merges), ("conditionalFormats", sheet.conditional_formats),
                        ("protectedRanges", sheet.protected_ranges), ("charts", sheet.charts),
                        ("bandedRanges", sheet.banded_ranges)):

@@ -12,18 +12,23 @@ import json
 import socket
 import threading
 import time
+import traceback
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import api
+from . import api, values
 from .discovery import Discovery, load_discovery
 from .errors import ApiError, not_found
 from .fields import apply_mask, parse_mask
 from .model import Spreadsheet
+from .requests import apply_all
 
-FAULT_MESSAGES = {500: "Internal error encountered.", 502: "Bad Gateway", 503: "The service is currently unavailable.",
+MAX_REQUEST_BYTES = 10_485_760  # the API's limit on a request body ("Request payload size exceeds the limit")
+FAULT_MESSAGES = {429: "Quota exceeded for quota metric 'Write requests' and limit 'Write requests per minute per user' "
+                       "of service 'sheets.googleapis.com' for consumer 'project_number:0'.",
+                  500: "Internal error encountered.", 502: "Bad Gateway", 503: "The service is currently unavailable.",
                   504: "Deadline expired before operation could complete.", 408: "Request timed out."}
 
 
@@ -31,15 +36,19 @@ class Emulator:
     """The state of one emulated Sheets API: spreadsheets, quota counters, pending faults, request log."""
 
     def __init__(self, *, quota_per_minute: int = 60, window_seconds: float = 60.0,
-                 discovery: Discovery | str | None = None):
+                 discovery: Discovery | str | None = None, max_request_bytes: int = MAX_REQUEST_BYTES,
+                 check_responses: bool = False):
         self.discovery = discovery if isinstance(discovery, Discovery) else load_discovery(discovery)
         self.lock = threading.RLock()
         self.quota_per_minute = quota_per_minute
         self.window_seconds = window_seconds
+        self.max_request_bytes = max_request_bytes
+        self.check_responses = check_responses  # tests: every answer must fit the discovery document too
         self.spreadsheets: dict[str, Spreadsheet] = {}
         self.created: dict[str, dt.datetime] = {}
+        self.modified: dict[str, dt.datetime] = {}
         self.faults: list[dict] = []
-        self.log: list[dict] = []
+        self._log: list[dict] = []  # bodies kept as the bytes received: parsed 100k-row bodies would take GBs
         self.calls: dict[tuple[str, str], deque] = {}
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
@@ -55,9 +64,27 @@ class Emulator:
         with self.lock:
             self.spreadsheets.clear()
             self.created.clear()
+            self.modified.clear()
             self.faults.clear()
-            self.log.clear()
+            self._log.clear()
             self.calls.clear()
+
+    @property
+    def log(self) -> list[dict]:
+        """Every request so far: time, method, path, query, body (parsed JSON), methodId, status, bytesIn,
+        bytesOut, durationMs (and fault, delaySeconds when one was injected)."""
+        with self.lock:
+            entries = list(self._log)
+        out = []
+        for entry in entries:
+            item = dict(entry)
+            raw = item["body"]
+            try:
+                item["body"] = json.loads(raw) if raw and raw.strip() else None
+            except ValueError:
+                item["body"] = raw.decode("utf-8", "replace")
+            out.append(item)
+        return out
 
     @property
     def url(self) -> str:
@@ -89,11 +116,11 @@ class Emulator:
             return (*self._control(verb, path, raw), {})
         started = time.perf_counter()
         entry: dict[str, Any] = {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
-                                 "method": verb, "path": unquote(path), "query": params, "body": None,
-                                 "methodId": None, "status": None, "bytesIn": len(raw), "bytesOut": 0}
+                                 "method": verb, "path": unquote(path), "query": params, "body": raw,
+                                 "methodId": "", "status": None, "bytesIn": len(raw), "bytesOut": 0}
         status, body, action = 200, None, "answer"
         with self.lock:
-            self.log.append(entry)
+            self._log.append(entry)
             try:
                 found = api.match(verb, path)
                 if found is None:
@@ -101,27 +128,83 @@ class Emulator:
                 route, groups = found
                 entry["methodId"] = route.method_id
                 groups = tuple(unquote(g) for g in groups)
+                if self.max_request_bytes and len(raw) > self.max_request_bytes:
+                    raise ApiError(400, f"Request payload size exceeds the limit: {self.max_request_bytes} bytes.")
                 payload = _json(raw)
-                entry["body"] = payload
                 fault = self._fault(verb, target)
+                if fault is not None and (fault.get("apply") or fault.get("applyValues")):
+                    self._edit_by_someone_else(groups, fault)  # lands just before this request
+                    entry["editedBefore"] = True
+                    fault = None
+                if fault is not None and fault.get("delay") and not (fault.get("status") or fault.get("drop")):
+                    entry["delaySeconds"] = float(fault["delay"])  # a slow answer: the handler waits to send it
+                    fault = None
                 if fault is not None and fault.get("when", "before") == "before":
                     return (*self._faulted(entry, fault, started), entry)
                 self._count(route, params, headers, client)
+                mask = None
                 if route.method_id.startswith("sheets."):
                     self.discovery.check_params(route.method_id, params)
                     self.discovery.check_body(route.method_id, payload if payload is not None else {})
+                    if params.get("fields") and params["fields"][-1]:
+                        mask = self._mask(route.method_id, params["fields"][-1])
                 body = route.fn(self, groups, params, payload)
-                if body is not None and params.get("fields"):
-                    body = apply_mask(body, parse_mask(params["fields"][-1]))
+                if route.write and groups and groups[0] in self.spreadsheets:
+                    self.modified[groups[0]] = dt.datetime.now(dt.timezone.utc)
+                if body is not None and mask is not None:
+                    body = apply_mask(body, mask)
+                if self.check_responses and body is not None and route.method_id.startswith("sheets."):
+                    self._check_response(route.method_id, body)
                 if body is None:
                     status = 204
                 if fault is not None:  # "after": the change is made, the answer is lost or an error
                     return (*self._faulted(entry, fault, started), entry)
             except ApiError as exc:
                 status, body = exc.code, exc.body()
+            except Exception as exc:  # a bug of the emulator: say so, rather than look like a network failure
+                traceback.print_exc()
+                status = 500
+                body = ApiError(500, f"Internal error encountered. (crm-sheets emulator: {type(exc).__name__}: {exc})").body()
             entry["status"] = status
             entry["durationMs"] = round((time.perf_counter() - started) * 1000, 2)
         return status, body, action, entry
+
+    def _edit_by_someone_else(self, groups: tuple, fault: dict) -> None:
+        """A colleague's edit (a batchUpdate and/or values.batchUpdate body) made just before the request."""
+        book = self.book(groups[0]) if groups else None
+        if book is None:
+            return
+        work = book.copy()
+        try:
+            if fault.get("apply"):
+                apply_all(work, fault["apply"].get("requests") or [], self.discovery)
+            if fault.get("applyValues"):
+                values.batch_update(work, fault["applyValues"])
+        except ApiError as exc:
+            raise ApiError(500, f"Internal error encountered. (crm-sheets emulator: the injected edit failed: "
+                                f"{exc.message})") from None
+        self.spreadsheets[book.id] = work
+        self.modified[book.id] = dt.datetime.now(dt.timezone.utc)
+
+    def _check_response(self, method_id: str, body: Any) -> None:
+        ref = self.discovery.response_schema(method_id)
+        problems = self.discovery.problems(body, {"$ref": ref}) if ref else []
+        if problems:
+            raise RuntimeError(f"the emulator's answer to {method_id} does not fit the discovery document: "
+                               + "; ".join(text for _, text in problems[:5]))
+
+    def _mask(self, method_id: str, text: str) -> dict:
+        def refuse(path: str) -> ApiError:
+            return ApiError(400, f"Error expanding 'fields' parameter. Cannot find matching fields for path '{path}'.")
+        try:
+            tree = parse_mask(text)
+        except ApiError:
+            raise refuse(text) from None
+        ref = self.discovery.response_schema(method_id)
+        bad = self.discovery.check_mask(ref, tree) if ref else None
+        if bad:
+            raise refuse(bad)
+        return tree
 
     def _faulted(self, entry: dict, fault: dict, started: float) -> tuple[int, Any, str]:
         entry["durationMs"] = round((time.perf_counter() - started) * 1000, 2)
@@ -146,8 +229,8 @@ class Emulator:
 
     def _count(self, route: api.Route, params: dict, headers: dict[str, str], client: str) -> None:
         """Per-user, per-minute quota of read and of write requests, as the Sheets API counts them."""
-        if not self.quota_per_minute:
-            return
+        if not self.quota_per_minute or not route.method_id.startswith("sheets."):
+            return  # Drive calls count against Drive's quota, not the Sheets API's
         user = (params.get("quotaUser") or [None])[-1] or headers.get("authorization") or f"client {client}"
         kind = "Write" if route.write else "Read"
         calls = self.calls.setdefault((user, kind), deque())
@@ -178,12 +261,19 @@ class Emulator:
             return exc.code, exc.body(), "answer"
         with self.lock:
             if path == "/_emulator/requests" and verb == "GET":
-                return 200, list(self.log), "answer"
+                return 200, self.log, "answer"
             if path == "/_emulator/requests" and verb == "DELETE":
-                self.log.clear()
+                self._log.clear()
                 return 200, {}, "answer"
             if path == "/_emulator/faults" and verb == "POST":
                 fault = dict(payload)
+                try:
+                    if fault.get("apply"):
+                        self.discovery.check_body("sheets.spreadsheets.batchUpdate", fault["apply"])
+                    if fault.get("applyValues"):
+                        self.discovery.check_body("sheets.spreadsheets.values.batchUpdate", fault["applyValues"])
+                except ApiError as exc:
+                    return exc.code, exc.body(), "answer"
                 fault["remaining"] = int(fault.get("drop") or fault.get("count") or 1)
                 self.faults.append(fault)
                 return 200, fault, "answer"
@@ -193,12 +283,15 @@ class Emulator:
                 self.faults.clear()
                 return 200, {}, "answer"
             if path == "/_emulator/quota" and verb == "POST":
+                if "maxRequestBytes" in payload:
+                    self.max_request_bytes = int(payload["maxRequestBytes"])
                 if "perMinute" in payload:
                     self.quota_per_minute = int(payload["perMinute"])
                 if "windowSeconds" in payload:
                     self.window_seconds = float(payload["windowSeconds"])
                 self.calls.clear()
-                return 200, {"perMinute": self.quota_per_minute, "windowSeconds": self.window_seconds}, "answer"
+                return 200, {"perMinute": self.quota_per_minute, "windowSeconds": self.window_seconds,
+                             "maxRequestBytes": self.max_request_bytes}, "answer"
             if path == "/_emulator/quota" and verb == "DELETE":
                 self.calls.clear()
                 return 200, {}, "answer"
@@ -240,6 +333,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        if entry.get("delaySeconds"):
+            time.sleep(entry["delaySeconds"])
         self.send_response(status)
         if body is not None:
             self.send_header("Content-Type", "application/json; charset=UTF-8")
@@ -256,9 +351,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextlib.contextmanager
 def running_emulator(*, host: str = "127.0.0.1", port: int = 0, quota_per_minute: int = 60,
-                     window_seconds: float = 60.0, discovery: str | None = None) -> Iterator[Emulator]:
+                     window_seconds: float = 60.0, discovery: str | None = None,
+                     max_request_bytes: int = MAX_REQUEST_BYTES, check_responses: bool = False) -> Iterator[Emulator]:
     """An emulator serving on `host`:`port` (0: a free port) in a thread of this process; `.url` is its base URL."""
-    emulator = Emulator(quota_per_minute=quota_per_minute, window_seconds=window_seconds, discovery=discovery)
+    emulator = Emulator(quota_per_minute=quota_per_minute, window_seconds=window_seconds, discovery=discovery,
+                        max_request_bytes=max_request_bytes, check_responses=check_responses)
     emulator.start(host, port)
     try:
         yield emulator

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import a1
 from .cellvalues import input_entry, render
 from .errors import ApiError
-from .model import Sheet, Spreadsheet, is_empty
+from .model import MAX_CELL_CHARS, MAX_CELLS, Cell, Sheet, Spreadsheet, is_empty
 from .resource import a1_of, check_in_grid, resolve
 
 
@@ -14,7 +15,7 @@ def _one(params: dict[str, list[str]], name: str, default: str | None = None) ->
     return values[-1] if values else default
 
 
-def value_range(book: Spreadsheet, text: str, params: dict[str, list[str]], prefix: str = "") -> dict:
+def value_range(book: Spreadsheet, text: str, params: dict[str, list[str]]) -> dict:
     value_option = _one(params, "valueRenderOption", "FORMATTED_VALUE")
     date_option = _one(params, "dateTimeRenderOption", "SERIAL_NUMBER")
     major = _one(params, "majorDimension", "ROWS")
@@ -56,11 +57,13 @@ def read(sheet: Sheet, r0: int, r1: int, c0: int, c1: int, value_option: str, da
 
 
 def batch_get(book: Spreadsheet, params: dict[str, list[str]]) -> dict:
-    return {"spreadsheetId": book.id,
-            "valueRanges": [value_range(book, text, params) for text in params.get("ranges", [])]}
+    out: dict[str, Any] = {"spreadsheetId": book.id}
+    if params.get("ranges"):
+        out["valueRanges"] = [value_range(book, text, params) for text in params["ranges"]]
+    return out
 
 
-def _input_option(option: str | None) -> str:
+def input_option(option: str | None) -> str:
     if option not in ("RAW", "USER_ENTERED"):
         raise ApiError(400, "Invalid valueInputOption: INPUT_VALUE_OPTION_UNSPECIFIED")
     return option
@@ -68,7 +71,7 @@ def _input_option(option: str | None) -> str:
 
 def write(book: Spreadsheet, text: str, body: dict, option: str, *, check_range: str | None = None) -> dict:
     """values.update of one ValueRange; returns the UpdateValuesResponse."""
-    option = _input_option(option)
+    option = input_option(option)
     if check_range is not None and body.get("range") and body["range"] != check_range:
         raise ApiError(400, f"Requested writing within range [{check_range}], but tried writing within "
                             f"range [{body['range']}]")
@@ -77,28 +80,37 @@ def write(book: Spreadsheet, text: str, body: dict, option: str, *, check_range:
     height = len(rows)
     width = max((len(r) for r in rows), default=0)
     if height and width:
-        bounded_rows = a1_bounded(text) and (r1 - r0 > 1 or c1 - c0 > 1)  # one cell is only an anchor
-        if bounded_rows and (height > r1 - r0 or width > c1 - c0):
-            over_row = height > r1 - r0
-            raise ApiError(400, f"Requested writing within range [{text}], but tried writing to "
-                                + (f"row [{r0 + height}]" if over_row else f"column [{_col(c0 + width - 1)}]"))
+        rows_end, cols_end = _bounds(text)
+        if rows_end and cols_end and r1 - r0 == 1 and c1 - c0 == 1:
+            rows_end = cols_end = False  # one cell is only where the values start
+        if rows_end and height > r1 - r0:
+            raise ApiError(400, f"Requested writing within range [{text}], but tried writing to row [{r0 + height}]")
+        if cols_end and width > c1 - c0:
+            raise ApiError(400, f"Requested writing within range [{text}], but tried writing to column "
+                                f"[{a1.col_letters(c0 + width - 1)}]")
         check_in_grid(sheet, r0, r0 + height, c0, c0 + width)
         put_rows(sheet, r0, c0, rows, option)
     return _updated(book, sheet, r0, c0, height, width)
 
 
-def a1_bounded(text: str) -> bool:
-    from . import a1 as a1mod
+def _bounds(text: str) -> tuple[bool, bool]:
+    """Whether the range names its last row, and its last column (A:B names columns only)."""
     try:
-        parsed = a1mod.parse(text)
+        parsed = a1.parse(text)
+    except ValueError:
+        return False, False
+    if parsed.name is not None or parsed.start_row is None:
+        return False, False
+    return parsed.end_row is not None, parsed.end_col is not None
+
+
+def a1_bounded(text: str) -> bool:
+    """Whether the range names both its last row and last column (A1:B2, not A:B, A2:B or Sheet1)."""
+    try:
+        parsed = a1.parse(text)
     except ValueError:
         return False
     return parsed.end_row is not None and parsed.end_col is not None and parsed.name is None
-
-
-def _col(index: int) -> str:
-    from .a1 import col_letters
-    return col_letters(index)
 
 
 def _as_rows(body: dict) -> list[list]:
@@ -115,6 +127,9 @@ def put_rows(sheet: Sheet, r0: int, c0: int, rows: list[list], option: str) -> N
             entry = input_entry(value, option)
             if entry is None:
                 continue
+            if entry.__class__ is str and len(entry) > MAX_CELL_CHARS:
+                raise ApiError(400, f"Your input contains more than the maximum of {MAX_CELL_CHARS} characters "
+                                    "in a single cell.")
             sheet.put(r0 + i, c0 + j, None if entry == "" else entry)
 
 
@@ -127,7 +142,7 @@ def _updated(book: Spreadsheet, sheet: Sheet, r0: int, c0: int, height: int, wid
 
 
 def batch_update(book: Spreadsheet, body: dict) -> dict:
-    option = _input_option(body.get("valueInputOption"))
+    option = input_option(body.get("valueInputOption"))
     responses = [write(book, item.get("range", ""), item, option) for item in body.get("data", [])]
     sheets = {r["updatedRange"].rsplit("!", 1)[0] for r in responses if r.get("updatedCells")}
     out: dict[str, Any] = {"spreadsheetId": book.id}
@@ -142,18 +157,18 @@ def batch_update(book: Spreadsheet, body: dict) -> dict:
 
 def append(book: Spreadsheet, text: str, body: dict, params: dict[str, list[str]]) -> dict:
     """values.append: the rows go after the last row with data in the range's columns; the grid grows."""
-    option = _input_option(_one(params, "valueInputOption"))
+    option = input_option(_one(params, "valueInputOption"))
     insert = _one(params, "insertDataOption", "OVERWRITE") == "INSERT_ROWS"
     sheet, r0, r1, c0, c1 = resolve(book, text, check_grid=False)
     rows = _as_rows(body)
     width = max((len(r) for r in rows), default=0)
-    last = r0 - 1
+    last, table_end = r0 - 1, c0 + 1
     for r in range(r0, min(len(sheet.rows), r1 if a1_bounded(text) else len(sheet.rows))):
         row = sheet.rows[r]
-        if row and any(not is_empty(row[c]) for c in range(c0, min(c1, len(row)))):
-            last = r
-    table_range = a1_of(sheet, r0, last + 1, c0, max(c1 if a1_bounded(text) else c0 + width, c0 + 1)) \
-        if last >= r0 else None
+        filled = [c for c in range(c0, min(c1, len(row or []))) if not is_empty(row[c])]
+        if filled:
+            last, table_end = r, max(table_end, filled[-1] + 1)
+    table_range = a1_of(sheet, r0, last + 1, c0, table_end) if last >= r0 else None
     at = last + 1
     if insert and rows:
         grow_rows(sheet, at, len(rows))
@@ -162,6 +177,9 @@ def append(book: Spreadsheet, text: str, body: dict, params: dict[str, list[str]
         sheet.grid["rowCount"] = sheet.row_count + needed_rows
     if c0 + width > sheet.column_count:
         sheet.grid["columnCount"] = c0 + width
+    if book.cell_count() > MAX_CELLS:
+        raise ApiError(400, f"This action would increase the number of cells in the workbook above the limit of "
+                            f"{MAX_CELLS} cells.")
     put_rows(sheet, at, c0, rows, option)
     out: dict[str, Any] = {"spreadsheetId": book.id}
     if table_range:
@@ -192,7 +210,6 @@ def clear(book: Spreadsheet, text: str) -> dict:
 
 def _without_value(entry: Any) -> Any:
     """values.clear keeps formats, notes and validation: only the value goes."""
-    from .model import Cell
     if isinstance(entry, Cell) and entry.data:
         return Cell(None, None, entry.data)
     return None
