@@ -311,6 +311,15 @@ def _grids_digest(snap: Snapshot) -> str:
     return h.hexdigest()
 
 
+def _from_serial(serial: float, kind: str) -> Any:
+    from crm_sheets.model.values import from_serial
+
+    when = from_serial(float(serial))
+    if when is None:
+        return serial
+    return when.date() if kind == "date" else when
+
+
 def _spec_digest(spec: Any, title: str) -> str:
     """A hash of everything an owned sheet shows: the same digest means the same sheet."""
 
@@ -320,7 +329,7 @@ def _spec_digest(spec: Any, title: str) -> str:
 
 
 def _describe(changeset: ChangeSet) -> str:
-    from crm_sheets.store.xlsx import describe
+    from crm_sheets.store.xlsx.store import describe
 
     return describe(changeset)
 
@@ -398,25 +407,26 @@ class _Plan:
     # -- the fresh re-read and the change check --------------------------------------------------------
 
     def build(self) -> None:
-        cs = self.cs
-        if cs.columns or cs.tables:
+        from crm_sheets.store.core.plan import make_plan
+
+        core = self.core = make_plan(self.cs, self.tables)  # values in the workbook's form; missing records refused
+        if core.tables_added or any(tp.columns for tp in core.tables.values()):
             raise CrmSheetsError(f"{self.store.identity}: adding columns or tables (upgrade) is not supported on "
                                  "Google Sheets yet; nothing was written",
                                  hint="upgrade the workbook file, then push it: crm-sheets push crm.xlsx gsheets://ID")
-        touched = {u.table for u in cs.updates} | {a.table for a in cs.appends} | {a.table for a in cs.archives} \
-            | {a.archive for a in cs.archives} | {r.archive for r in cs.restores} | {r.table for r in cs.restores}
+        touched = {name for name, tp in core.tables.items() if tp} | {a.table for a in core.archives} \
+            | {a.archive for a in core.archives} | {r.archive for r in core.restores} | {r.table for r in core.restores}
         sheets = {self._sheet_of(name) for name in touched}
-        meta_needed = bool(cs.sequences or cs.meta or cs.sheets or cs.options or self.with_meta)
-        if meta_needed and META_SHEET in self.snap.sheets:
+        if (core.meta or core.sheets or core.options or self.with_meta) and META_SHEET in self.snap.sheets:
             sheets.add(META_SHEET)
-        lists_sheet = self._lists_sheet() if cs.options else None
+        lists_sheet = self._lists_sheet() if core.options else None
         if lists_sheet:
             sheets.add(lists_sheet)
         self._reread(sorted(s for s in sheets if s))
         for name in sorted(touched):
             self.layouts[name] = self._layout(name)
         self._check_records()
-        self._plan_updates_appends_archives()
+        self._plan_records()
         self._plan_options(lists_sheet)
         self._plan_sheets()
         self._plan_meta()
@@ -500,31 +510,15 @@ class _Plan:
         return now
 
     def _check_records(self) -> None:
+        """Every record this write changes or archives, found again by ID, unchanged since the read."""
         self.rows_now: dict[tuple[str, str], int] = {}
-        appended = {(a.table, a.record_id) for a in self.cs.appends}
-        for u in self.cs.updates:
-            if (u.table, u.record_id) in appended or (u.table, u.record_id) in self.rows_now:
-                continue
-            lay = self.layouts[u.table]
-            if u.record_id not in lay.table.rows:
-                raise CrmSheetsError(f"{u.table}: record {u.record_id} is not in the workbook",
-                                     hint="read the workbook again and re-run the job")
-            self.rows_now[(u.table, u.record_id)] = self._now_row(lay, u.record_id)
-        for a in self.cs.archives:
-            if (a.table, a.record_id) not in self.rows_now:
-                lay = self.layouts[a.table]
-                if a.record_id not in lay.table.rows:
-                    raise CrmSheetsError(f"{a.table}: record {a.record_id} to archive is not in the workbook",
-                                         hint="read the workbook again and re-run the job")
-                self.rows_now[(a.table, a.record_id)] = self._now_row(lay, a.record_id)
+        wanted = [(name, rid) for name, tp in self.core.tables.items() for rid in tp.updates]
+        wanted += [(a.table, a.record_id) for a in self.core.archives]
+        for name, rid in wanted:
+            if (name, rid) not in self.rows_now:
+                self.rows_now[(name, rid)] = self._now_row(self.layouts[name], rid)
 
     # -- values -----------------------------------------------------------------------------------
-
-    def _value(self, lay: _Layout, field_name: str, value: Any) -> Any:
-        from crm_sheets.store.writer import field_value
-
-        f = next((x for x in lay.table.schema.fields if x.name == field_name), None)
-        return field_value(f, value, self.tables)
 
     def _column(self, lay: _Layout, field_name: str) -> int:
         """The field's column; a field the sheet lacks gets one after the last header (its header written)."""
@@ -534,8 +528,7 @@ class _Plan:
         f = next((x for x in lay.table.schema.fields if x.name == field_name), None)
         if f is None:
             raise CrmSheetsError(f"{lay.title}: no column for {field_name!r}", hint="this is a bug; please report it")
-        used = max([len(lay.headers)] + [c + 1 for c in lay.cols.values()])
-        col = used
+        col = max([len(lay.headers)] + [c + 1 for c in lay.cols.values()])
         lay.cols[field_name] = col
         lay.headers = [*lay.headers, *[""] * (col - len(lay.headers)), f.header(self.tables.lang)]
         if col >= lay.info.cols:
@@ -545,112 +538,117 @@ class _Plan:
         self.requests.extend(batch.update_cells(lay.info.sheet_id, [(lay.header, col, f.header(self.tables.lang))]))
         return col
 
-    def _plan_updates_appends_archives(self) -> None:
-        cs = self.cs
-        appends: dict[str, list[tuple[str, str]]] = {}
-        append_values: dict[tuple[str, str], dict[str, Any]] = {}
-        keys: list[tuple[str, str]] = []
-        for i, a in enumerate(cs.appends):
-            values = dict(a.values)
-            if a.record_id and "id" in self.layouts[a.table].table.schema.field_names:
-                values["id"] = a.record_id
-            key = (a.table, a.record_id) if a.record_id else (a.table, f"#append{i}")  # log rows have no ID
-            if key in append_values:  # an append repeated: one row, the later values win
-                append_values[key].update(values)
+    def _plan_records(self) -> None:
+        """The core plan's records, in its order: updates, archives (captured, rows removed), restores (the
+        latest archived copy removed, its row appended back), appends. Rows are removed last, bottom-up, so the
+        rows found for updates and the appends under the last record stay where they were found."""
+        from crm_sheets.store.core.plan import archive_values
+
+        core = self.core
+        for name, tp in core.tables.items():
+            if not tp.updates:
                 continue
-            append_values[key] = values
-            appends.setdefault(a.table, []).append(key)
-        cells: dict[str, list[tuple[int, int, Any]]] = {}
-        updated: dict[tuple[str, str], dict[str, Any]] = {}
-        for u in cs.updates:
-            key = (u.table, u.record_id)
-            if key in append_values:
-                append_values[key][u.field] = u.value
-                continue
-            lay = self.layouts[u.table]
-            col = self._column(lay, u.field)
-            cells.setdefault(u.table, []).append((self.rows_now[key], col, self._value(lay, u.field, u.value)))
-            updated.setdefault(key, {})[u.field] = u.value
-        for name, group in cells.items():
-            self.requests.extend(batch.update_cells(self.layouts[name].info.sheet_id, group))
-        # Archived rows, captured whole (people's own columns too), as they will be after this write's updates.
-        archive_rows: dict[str, list[dict[str, Any]]] = {}
+            lay = self.layouts[name]
+            cells = [(self.rows_now[(name, rid)], self._column(lay, f), v)
+                     for rid, values in tp.updates.items() for f, v in values.items()]
+            self.requests.extend(batch.update_cells(lay.info.sheet_id, cells))
         deletes: dict[str, list[int]] = {}
-        for a in cs.archives:
-            lay = self.layouts[a.table]
-            r = self.rows_now[(a.table, a.record_id)]
-            data = self._capture(lay, r, updated.get((a.table, a.record_id), {}))
-            values = {"record": a.record_id, "table": a.table, **dict(a.info),
-                      "data": json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"))}
-            archive_rows.setdefault(a.archive, []).append(values)
-            deletes.setdefault(a.table, []).append(r)
-        for res in cs.restores:
+        blocks: dict[str, list[dict[int, Any]]] = {}  # table -> new rows as {column: value}, in order
+        for move in core.archives:
+            lay = self.layouts[move.table]
+            r = self.rows_now[(move.table, move.record_id)]
+            row = self._capture(lay, r, core.tables.get(move.table).updates.get(move.record_id, {})
+                                if move.table in core.tables else {})
+            values = archive_values(move, row, self.tables)
+            archive = self.layouts[move.archive]
+            blocks.setdefault(move.archive, []).append(self._by_column(archive, values))
+            deletes.setdefault(move.table, []).append(r)
+        for res in core.restores:
             lay = self.layouts[res.archive]
-            r, data = self._find_archived(lay, res)
+            r, row = self._find_archived(lay, res)
             deletes.setdefault(res.archive, []).append(r)
-            target = self.layouts[res.table]
-            values = {}
-            for key, v in data.items():
-                f = next((x for x in target.table.schema.fields if normalize_header(key) in x.names()), None)
-                if f is not None:
-                    values[f.name] = v
-            appends.setdefault(res.table, []).append((res.table, res.record_id))
-            append_values[(res.table, res.record_id)] = values
-        for name, rows in archive_rows.items():
-            self._append(self.layouts[name], rows, raw=False)
-        for name, group in appends.items():
-            self._append(self.layouts[name], [append_values[key] for key in group], raw=False)
+            blocks.setdefault(res.table, []).append(self._restored(self.layouts[res.table], row))
+        for name, tp in core.tables.items():
+            if tp.appends:
+                lay = self.layouts[name]
+                blocks.setdefault(name, []).extend(self._by_column(lay, values) for values in tp.appends)
+        for name, rows in blocks.items():
+            self._append(self.layouts[name], rows)
         for name, rows in deletes.items():
             self.requests.extend(batch.delete_rows(self.layouts[name].info.sheet_id, rows))
 
-    def _capture(self, lay: _Layout, r: int, updates: Mapping[str, Any]) -> dict[str, Any]:
-        """A row as {header: value} (a column without a header as [COL]): the neutral archived form, with the
-        values this write gives it."""
+    def _by_column(self, lay: _Layout, values: Mapping[str, Any]) -> dict[int, Any]:
+        out = {}
+        for name, value in values.items():
+            if name not in lay.table.schema.field_names and name not in lay.cols:
+                continue  # info keys the archive table has no column for
+            out[self._column(lay, name)] = value
+        return out
+
+    def _capture(self, lay: _Layout, r: int, updates: Mapping[str, Any]) -> Any:
+        """The whole sheet row (people's columns too, with this write's updates) in the neutral archive format.
+        Serial numbers in the schema's date columns are dates, as the file's date-formatted cells are."""
+        from crm_sheets.store.core.archive import ArchivedCell, ArchivedRow, value_type
+
         row = _row(lay.fresh, r)
         for name, value in updates.items():
             col = lay.cols.get(name)
             if col is not None:
                 row.extend([""] * (col + 1 - len(row)))
-                row[col] = self._value(lay, name, value)
-        data: dict[str, Any] = {}
+                row[col] = value
+        types = {c: lay.table.schema.field(f).type for f, c in lay.cols.items() if lay.table.schema.has_field(f)}
+        cells = []
+        used: set[str] = set()
         for c, v in enumerate(row):
             if _blank(v):
                 continue
+            if types.get(c) in ("date", "datetime") and isinstance(v, (int, float)) and not isinstance(v, bool):
+                v = _from_serial(v, types[c])
             h = lay.headers[c] if c < len(lay.headers) else ""
-            key = str(h) if not _blank(h) and str(h) not in data else f"[{column_letter(c)}]"
-            data[key] = v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v
-        return data
+            key = str(h) if not _blank(h) and str(h) not in used else f"[{column_letter(c)}]"
+            used.add(key)
+            cells.append(ArchivedCell(key, column_letter(c), v, value_type(v)))
+        return ArchivedRow(tuple(cells))
 
-    def _find_archived(self, lay: _Layout, res: Any) -> tuple[int, dict[str, Any]]:
+    def _find_archived(self, lay: _Layout, res: Any) -> tuple[int, Any]:
+        from crm_sheets.store.core.archive import loads
+        from crm_sheets.store.core.plan import is_archived_copy
+
         rec, tab, dat = (lay.cols.get(k) for k in ("record", "table", "data"))
         if rec is None or dat is None:
             raise CrmSheetsError(f"archive table {res.archive!r} has no Record or Original row column")
-        for r in range(len(lay.fresh) - 1, lay.header, -1):
+        for r in range(len(lay.fresh) - 1, lay.header, -1):  # the latest archived copy wins
             row = lay.fresh[r]
-            if rec < len(row) and str(row[rec]) == res.record_id and (
-                    tab is None or tab >= len(row) or row[tab] in ("", res.table)):
-                try:
-                    return r, json.loads(str(row[dat]))
-                except ValueError:
-                    raise CrmSheetsError(f"{lay.title}!{column_letter(dat)}{r + 1}: not a readable original row",
-                                         hint="nothing was written") from None
+            cell = (lambda c: row[c] if c is not None and c < len(row) and not _blank(row[c]) else None)
+            if not is_archived_copy(res, cell(rec), cell(tab)):
+                continue
+            try:
+                return r, loads(str(cell(dat)))
+            except ValueError:
+                raise CrmSheetsError(f"{lay.title}!{column_letter(dat)}{r + 1} ({res.archive}): not a readable "
+                                     "original row", hint="the Original row cell was edited; nothing was written") from None
         raise CrmSheetsError(f"record {res.record_id} is not in the {res.archive!r} sheet", hint="nothing to restore")
 
-    def _append(self, lay: _Layout, rows: list[Mapping[str, Any]], raw: bool) -> None:
+    def _restored(self, lay: _Layout, row: Any) -> dict[int, Any]:
+        """An archived row's cells put back under their headers (else in their old column)."""
+        by_header = {normalize_header(str(h)): c for c, h in enumerate(lay.headers) if not _blank(h)}
+        out: dict[int, Any] = {}
+        for cell in row.cells:
+            col = by_header.get(normalize_header(cell.key)) if not cell.key.startswith("[") else None
+            if col is None and cell.column:
+                col = _col_index(cell.column)
+            if col is None or col in out:
+                continue
+            out[col] = batch.Formula("=" + cell.formula) if cell.formula else cell.value  # the row's own formula
+        return out
+
+    def _append(self, lay: _Layout, rows: list[dict[int, Any]]) -> None:
         """New rows right under the table's last record: written into the blank rows there, or into rows
         inserted there when something lies below (they take the look of the row above)."""
         if not rows:
             return
-        grid_rows = []
-        for values in rows:
-            out: list[Any] = []
-            for name, value in values.items():
-                if name not in lay.table.schema.field_names and name not in lay.cols:
-                    continue  # info keys the archive table has no column for
-                col = self._column(lay, name)
-                out.extend([None] * (col + 1 - len(out)))
-                out[col] = value if raw else self._value(lay, name, value)
-            grid_rows.append(out)
+        width = max((max(r) + 1 for r in rows if r), default=1)
+        grid_rows = [[r.get(c) for c in range(width)] for r in rows]
         start = lay.last + 1 + lay.appended
         n = len(grid_rows)
         below = [r for r in range(start, start + n + 1) if r < len(lay.fresh) and any(not _blank(v) for v in lay.fresh[r])]
@@ -664,8 +662,11 @@ class _Plan:
         elif start + n > lay.info.rows:
             self.requests.append(batch.append_rows(sheet_id, start + n - lay.info.rows))
             lay.info.rows = start + n
-        width = max(len(r) for r in grid_rows)
-        self.requests.extend(batch.write_block(sheet_id, start, 0, [r + [None] * (width - len(r)) for r in grid_rows]))
+        if width > lay.info.cols:
+            self.requests.append({"appendDimension": {"sheetId": sheet_id, "dimension": "COLUMNS",
+                                                      "length": width - lay.info.cols}})
+            lay.info.cols = width
+        self.requests.extend(batch.write_block(sheet_id, start, 0, grid_rows))
         lay.appended += n
 
     # -- the team's values added to lists --------------------------------------------------------------
@@ -678,10 +679,7 @@ class _Plan:
         return None
 
     def _plan_options(self, lists_sheet: str | None) -> None:
-        wanted: dict[str, list[str]] = {}
-        for add in self.cs.options:
-            if add.label not in wanted.setdefault(add.list, []):
-                wanted[add.list].append(add.label)
+        wanted = self.core.options
         if not wanted:
             return
         grid = self.fresh.get(lists_sheet, []) if lists_sheet else []
@@ -718,13 +716,13 @@ class _Plan:
     def _plan_sheets(self) -> None:
         from crm_sheets.model.sheets import owned_sheet_name
 
-        if not self.cs.sheets:
+        if not self.core.sheets:
             return
         names = list(self.snap.sheets)
         marks = {**self.tables.meta, **self.cs.meta}
         ids = {t: i.sheet_id for t, i in self.snap.sheets.items()}
         plans = []
-        for spec in self.cs.sheets:
+        for spec in self.core.sheets:
             title = owned_sheet_name(spec.key, spec.name, marks, names) if spec.key != META_SHEET else spec.name
             old = self.snap.sheets.get(title)
             digest = _spec_digest(spec, title)
@@ -763,11 +761,7 @@ class _Plan:
     # -- _crm_meta -------------------------------------------------------------------------------------
 
     def _plan_meta(self) -> None:
-        updates: dict[str, Any] = {}
-        for table, number in self.cs.sequences.items():
-            updates[f"seq.{table}"] = int(number)
-        updates.update(self.cs.meta)
-        updates.update(self.meta_updates)
+        updates: dict[str, Any] = {**self.core.meta, **self.meta_updates}
         if not updates:
             return
         if META_SHEET not in self.snap.sheets:
