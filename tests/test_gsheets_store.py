@@ -4,7 +4,6 @@ sort, a colleague's edit never overwritten, faults retried or kept pending, valu
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 
 import pandas as pd
@@ -279,3 +278,17 @@ def test_an_unmerge_and_the_report_figures_are_the_same_on_the_sheet_as_on_the_f
     assert rid in on_sheet["leads"].df.index or rid in on_sheet["contacts"].df.index or rid in on_sheet["accounts"].df.index
     frames_equal(on_file, on_sheet, skip=[("merged", "data")])
     assert report(store.identity, now=NOW).figures == report(copy, now=NOW).figures
+
+
+def test_two_runs_never_write_the_same_spreadsheet_at_once(tmp_path, monkeypatch):
+    from crm_sheets.errors import WorkbookBusy
+
+    monkeypatch.setenv("CRM_SHEETS_STATE_DIR", str(tmp_path))
+    first = GSheetsStore("gsheets://1AbC", lock_timeout=0.2)
+    second = GSheetsStore("gsheets://1AbC", lock_timeout=0.2)
+    with first.lock():
+        with pytest.raises(WorkbookBusy, match="another crm-sheets run"):
+            with second.lock():
+                pass
+    with second.lock():  # released with the first
+        pass

@@ -8,8 +8,6 @@ take serial numbers; elsewhere a serial stays a number. Text stays text, so "001
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -149,12 +147,3 @@ def read(conn: Connection, spreadsheet_id: str) -> Snapshot:
     snap = read_meta(conn, spreadsheet_id)
     read_values(conn, snap, sheets_to_read(snap))
     return snap
-
-
-def digest(values: Iterable[Any]) -> str:
-    """A hash of cell values (what we read of the ranges we will touch), to see whether they changed."""
-    h = hashlib.sha256()
-    for v in values:
-        h.update(json.dumps(v, separators=(",", ":"), default=str).encode("utf-8"))
-        h.update(b"\x1f")
-    return h.hexdigest()
