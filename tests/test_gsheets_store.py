@@ -46,7 +46,8 @@ def pushed(conn, built_book):
 
 
 def requests_logged(emulator, since=0):
-    return [e for e in emulator.log[since:] if e.get("methodId")]
+    """The API calls answered since ``since`` (attempts refused for quota and retried are left out)."""
+    return [e for e in emulator.log[since:] if e.get("methodId") and e.get("status") == 200]
 
 
 def cycle(store, jobs=JOBS):
