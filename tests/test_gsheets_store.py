@@ -93,6 +93,7 @@ def test_every_job_gives_the_same_tables_and_report_on_the_sheet_as_on_the_file(
     sheet_tables, file_tables = store.read(), XlsxStore(copy).read()
     # The archived rows' Original row keeps each backend's own cell details; everything else is equal.
     frames_equal(file_tables, sheet_tables, skip=[("merged", "data")])
+    assert sheet_tables.lists == file_tables.lists and sheet_tables.meta == file_tables.meta
     _r1, second_sheet = run_jobs(sheet_tables, ["report"], now=NOW)
     _r2, second_file = run_jobs(file_tables, ["report"], now=NOW)
     assert [(s.name, s.rows) for s in second_sheet.sheets] == [(s.name, s.rows) for s in second_file.sheets]

@@ -355,7 +355,8 @@ def one_of_range(sheet_id: int, start_row: int, end_row: int | None, col: int, a
 
 
 def checkbox(sheet_id: int, start_row: int, end_row: int | None, col: int) -> dict:
-    return _validation(sheet_id, start_row, end_row, col, {"type": "BOOLEAN"}, True, show_ui=False)
+    """A checkbox (warning only: a text typed there is kept, and check reports it)."""
+    return _validation(sheet_id, start_row, end_row, col, {"type": "BOOLEAN"}, False, show_ui=False)
 
 
 def _validation(sheet_id: int, start_row: int, end_row: int | None, col: int, condition: dict, strict: bool,

@@ -267,7 +267,9 @@ def _validations(ws: Any, wb: Any, sheet_id: int, grid_rows: int, result: PushRe
         for rng in dv.sqref.ranges:
             r0, c0, r1, c1 = rng.min_row - 1, rng.min_col - 1, rng.max_row, rng.max_col
             end = None if r1 >= grid_rows else r1  # to the sheet's end, never past its grid
-            strict = (dv.errorStyle or "stop") == "stop"
+            # Warning only in Sheets, whatever the file said: a value the team uses that is not (yet) in the
+            # list is kept and flagged (check reports it and adds it), and a job's write is never refused.
+            strict = False
             for c in range(c0, c1):
                 if dv.type == "list" and dv.formula1:
                     f1 = dv.formula1
