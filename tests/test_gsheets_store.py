@@ -240,9 +240,10 @@ def _calls_of_a_run(conn, built_book, gsheets_emulator, gsheets_client, sample_d
     gsheets_client.open_by_key(sid).worksheet(lead.sheet).update_acell(cell, " Ana.Lopez@Example.COM ")
     since = len(gsheets_emulator.log)
     report = run(spec, now=NOW)
+    calls = [c["methodId"] for c in requests_logged(gsheets_emulator, since)]
     assert report.written
     assert GSheetsStore(spec, connection=conn).read()["leads"].df.at[rid, "email"] == "ana.lopez@example.com"
-    return [c["methodId"] for c in requests_logged(gsheets_emulator, since)]
+    return calls
 
 
 def test_api_calls_per_run_do_not_grow_with_the_number_of_rows(conn, built_book, gsheets_emulator, gsheets_client):
