@@ -295,3 +295,21 @@ def test_two_runs_never_write_the_same_spreadsheet_at_once(tmp_path, monkeypatch
                 pass
     with second.lock():  # released with the first
         pass
+
+
+def test_a_write_whose_landing_cannot_be_checked_is_kept_but_never_applied_twice(pushed, gsheets_emulator):
+    store, _ = pushed()
+    tables = store.read()
+    rid = tables["leads"].allocate_id()
+    changes = ChangeSet(appends=[RowAppend("leads", rid, {"last_name": "Once"})])
+    changes.sequences["leads"] = tables["leads"].next_id
+    faults = gsheets_emulator.url + "/_emulator/faults"
+    requests.post(faults, json={"match": ":batchUpdate", "drop": 1, "when": "after"}).raise_for_status()
+    requests.post(faults, json={"match": "fields=developerMetadata", "status": 500, "count": 50}).raise_for_status()
+    with pytest.raises(SheetsUnavailable, match="kept"):
+        store.apply(changes, tables)
+    requests.delete(faults).raise_for_status()
+    assert store.pending() is not None  # as far as this run knows, it may not have landed
+    again = store.read()
+    assert store.pending() is None  # its mark is in the spreadsheet: it did land, so it is not applied again
+    assert (again["leads"].df["last_name"] == "Once").sum() == 1

@@ -204,8 +204,12 @@ def make_http_client(policy: RetryPolicy | None = None, pacer: Pacer | None = No
                     self.stats.seconds += time.monotonic() - t0
                     self.stats.statuses[failure.status] += 1
                     unknown = writes and failure.status != 429  # a 429 is refused before any work is done
-                    if unknown and applied is not None and _landed(applied):
-                        return None  # the write went through; its answer was lost
+                    if unknown and applied is not None:
+                        landed = _landed(applied)
+                        if landed:
+                            return None  # the write went through; its answer was lost
+                        if landed is None:  # cannot tell: sending it again could apply it twice
+                            raise _give_up(failure, kind, attempt + 1, time.monotonic() - started) from None
                     attempt += 1
                     wait = self.policy.delay(attempt - 1, self.rng, failure.retry_after)
                     spent = time.monotonic() - started
@@ -245,11 +249,12 @@ def make_http_client(policy: RetryPolicy | None = None, pacer: Pacer | None = No
     return RetryingHTTPClient
 
 
-def _landed(applied: Callable[[], bool]) -> bool:
+def _landed(applied: Callable[[], bool]) -> bool | None:
+    """Whether a write whose answer was lost landed; None when even that cannot be found out."""
     try:
         return bool(applied())
     except CrmSheetsError:
-        return False
+        return None
 
 
 def _json_bytes(body: Any) -> bytes:

@@ -116,7 +116,6 @@ class GSheetsStore:
         self._lock_depth = 0
         self._snap: Snapshot | None = None
         self._tables: Tables | None = None
-        self._stale = False  # we wrote since the read: the snapshot no longer shows the sheet
         self.fingerprint: SheetsFingerprint | None = None
         self.last_write: dict[str, Any] = {}  # what the last apply sent: requests, bytes, batches
 
@@ -150,7 +149,7 @@ class GSheetsStore:
         snap = read_snapshot(self.connection, self.spreadsheet_id)
         grids = SheetsGrids(snap, name=snap.title or self.identity, source=self.identity)
         tables = _read_tables(grids, self.schema)
-        self._snap, self._tables, self._stale = snap, tables, False
+        self._snap, self._tables = snap, tables
         self.fingerprint = SheetsFingerprint(_grids_digest(snap))
         return tables
 
@@ -197,14 +196,15 @@ class GSheetsStore:
                     sent += 1
             except CrmSheetsError as e:
                 if sent == 0 and not isinstance(e, WorkbookChanged):
-                    self._keep_pending(work, keep_states, str(e))
+                    # Kept with the mark of its first batch: if that batch did land after all (its answer lost
+                    # and the check impossible), the next read sees the mark and drops this, never applying twice.
+                    self._keep_pending(work, keep_states, str(e), mark=f"{token}:0")
                     raise type(e)(f"{e.message}; nothing was written, the changes were kept and will be written "
                                   "by the next run", hint=e.hint) from None
                 # The records' changes are in the first batch (all or nothing); what is left is owned sheets,
                 # which the next run makes again from the data.
                 raise type(e)(f"{e.message}; the records were written, {len(parts) - sent} of the sheets jobs "
                               "make were not and will be made by the next run", hint=e.hint) from None
-            self._stale = True
             self._after_write(plan)
             self._clear_pending()
             self.last_write = {"requests": len(requests), "batches": len(parts),
@@ -248,10 +248,13 @@ class GSheetsStore:
         from crm_sheets.store.pending import read_pending
 
         found = read_pending(self.path)
-        if found is None or not found.id:
+        if found is None:
             return found
-        if self._tables is not None and found.id == self._tables.meta.get("applied_pending"):
-            return None  # written already (the runner records its ID in the same write)
+        landed = self._snap is not None and self._snap.metadata.get("write") == _pending_mark(self.path)
+        if landed or (found.id and self._tables is not None and found.id == self._tables.meta.get("applied_pending")):
+            if self._lock_depth:
+                self._clear_pending()
+            return None  # written already: its batch's mark (or the runner's ID) is in the spreadsheet
         return found
 
     def _pending_exists(self) -> bool:
@@ -259,12 +262,12 @@ class GSheetsStore:
 
         return pending_path(self.path).exists()
 
-    def _keep_pending(self, changeset: ChangeSet, states: dict | None, reason: str) -> None:
+    def _keep_pending(self, changeset: ChangeSet, states: dict | None, reason: str, mark: str = "") -> None:
         from crm_sheets.store.pending import save_pending
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            save_pending(self.path, changeset, states=states, reason=reason)
+            save_pending(self.path, changeset, states=states, reason=reason, write_mark=mark)
         except OSError:
             pass
 
@@ -300,6 +303,16 @@ def _read_tables(grids: SheetsGrids, schema: Any) -> Tables:
     from crm_sheets.store.core.read import read_tables
 
     return read_tables(grids, schema)
+
+
+def _pending_mark(path: Path) -> str | None:
+    """The mark of the first batch of the write a pending change set failed in (see GSheetsStore.apply)."""
+    from crm_sheets.store.pending import pending_path
+
+    try:
+        return json.loads(pending_path(path).read_text(encoding="utf-8")).get("write_mark") or None
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _grids_digest(snap: Snapshot) -> str:
