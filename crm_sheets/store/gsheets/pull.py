@@ -1,7 +1,8 @@
 """Copying a Google spreadsheet into a workbook file (``crm-sheets pull gsheets://ID crm.xlsx``): every sheet's
 values (dates as dates where the cell's format is a date), number formats, dropdowns, frozen panes, widths,
 merges, named ranges, and an Excel table (ListObject) wherever our marks say a table is — what the xlsx
-reader finds tables by. Two calls: one values.batchGet and one spreadsheets.get of formats and validation.
+reader finds tables by. Three calls: the sheets and marks, every value, and the formats and dropdowns (cell by
+cell on small sheets, from the first rows of a table's sheet, whose columns look alike all the way down).
 """
 from __future__ import annotations
 
@@ -16,12 +17,16 @@ from crm_sheets.store.gsheets.batch import EPOCH, META_PREFIX
 from crm_sheets.store.gsheets.client import Connection
 from crm_sheets.store.gsheets.snapshot import pad, quote
 
-FORMAT_FIELDS = (
-    "sheets(properties(sheetId,title,index,hidden,gridProperties(frozenRowCount,frozenColumnCount)),merges,"
-    "developerMetadata(metadataKey,metadataValue),"
-    "data(startRow,startColumn,columnMetadata(pixelSize),rowData(values(userEnteredFormat(numberFormat),"
-    "dataValidation)))),namedRanges(name,range)"
+META_FIELDS = (
+    "sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,frozenRowCount,"
+    "frozenColumnCount)),merges,developerMetadata(metadataKey,metadataValue)),namedRanges(name,range)"
 )
+FORMAT_FIELDS = (
+    "sheets(properties(title),data(startRow,startColumn,columnMetadata(pixelSize),"
+    "rowData(values(userEnteredFormat(numberFormat),dataValidation))))"
+)
+WHOLE_SHEET_ROWS = 500  # a sheet this small has its formats read cell by cell; a larger one by its first rows
+SAMPLE_ROWS = 3  # the header row and two data rows: the look of a table's column
 
 
 @dataclass
@@ -73,10 +78,17 @@ def pull(connection: Connection, spreadsheet_id: str, path: str | Path, *, force
     if path.exists() and not force:
         raise UsageError(f"{path} already exists; nothing was written", hint="give a new path, or --force to replace it")
     before = connection.stats.requests
-    meta = connection.get(spreadsheet_id, fields=FORMAT_FIELDS, grid_data=True)
+    meta = connection.get(spreadsheet_id, fields=META_FIELDS)
     sheets = sorted(meta.get("sheets") or [], key=lambda s: s.get("properties", {}).get("index", 0))
     titles = [s["properties"]["title"] for s in sheets]
     values = {t: pad(vr.get("values") or []) for t, vr in zip(titles, connection.batch_get(spreadsheet_id, [quote(t) for t in titles]))}
+    # Formats and dropdowns: every cell of a small sheet (Settings, rule sheets), the first rows of a table's
+    # sheet (its columns look alike all the way down): one more call, not a grid-data read of 100k rows.
+    sampled = {t for t, s in zip(titles, sheets)
+               if s["properties"].get("gridProperties", {}).get("rowCount", 0) > WHOLE_SHEET_ROWS}
+    looks = connection.get(spreadsheet_id, fields=FORMAT_FIELDS, grid_data=True,
+                           ranges=[quote(t) + (f"!1:{SAMPLE_ROWS}" if t in sampled else "") for t in titles])
+    data_of = {s["properties"]["title"]: (s.get("data") or [{}])[0] for s in looks.get("sheets") or []}
     result = PullResult(path)
     tmp = path.with_name(f".{path.name}.pull-tmp")
     wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False,
@@ -99,10 +111,14 @@ def pull(connection: Connection, spreadsheet_id: str, path: str | Path, *, force
             if props.get("hidden"):
                 ws.hide()
             grid = values.get(title, [])
-            data = (sheet.get("data") or [{}])[0]
+            data = data_of.get(title, {})
             row_formats = [[(c.get("userEnteredFormat") or {}).get("numberFormat") for c in (rd.get("values") or [])]
                            for rd in (data.get("rowData") or [])]
             validations = [[c.get("dataValidation") for c in (rd.get("values") or [])] for rd in (data.get("rowData") or [])]
+            if title in sampled and len(row_formats) > 1:  # the first data row's look, down to the last row
+                last = max(len(grid), 2)
+                row_formats = row_formats[:1] + [row_formats[1]] * (last - 1)
+                validations = validations[:1] + [validations[1] if len(validations) > 1 else []] * (last - 1)
             for r, row in enumerate(grid):
                 for c, v in enumerate(row):
                     nf = row_formats[r][c] if r < len(row_formats) and c < len(row_formats[r]) else None
