@@ -134,9 +134,12 @@ class DeliveryReport:
                 "deferred": self.deferred, "busy": self.busy, "totals": self.totals, "reasons": self.reasons}
 
 
-def outbox_path(workbook: str | Path) -> Path:
-    p = Path(workbook)
-    return p.with_name(f".{p.name}.outbox.sqlite")
+def outbox_path(workbook: Any) -> Path:
+    """The outbox and job-state database of a store (or of the workbook file at ``workbook``), keyed by the
+    store's identity: beside a file as .NAME.outbox.sqlite, in a remote store's state folder otherwise."""
+    from crm_sheets.store.state import state_of
+
+    return state_of(workbook).outbox
 
 
 _SELECT = ("SELECT key, kind, status, payload, tbl, record_id, message_id, attempts, queued_at, updated_at, error,"
@@ -589,7 +592,7 @@ def _lookup_states(db: sqlite3.Connection, generation: str | None, sha256: str |
     return JobStates({name: json.loads(value) for name, value in legacy})
 
 
-def read_job_states(workbook: str | Path, generation: str | None = None, sha256: str | None = None) -> JobStates:
+def read_job_states(workbook: Any, generation: str | None = None, sha256: str | None = None) -> JobStates:
     """The job states of a workbook read without changing anything beside it (a dry run): no outbox
     file is created, and an existing one is opened read-only (SQLite's snapshot: never half a commit)."""
     path = outbox_path(workbook)
@@ -605,8 +608,17 @@ def read_job_states(workbook: str | Path, generation: str | None = None, sha256:
         return _job_states(db, generation, sha256)
 
 
-def open_outbox(workbook: str | Path) -> Outbox:
-    """The outbox beside an existing workbook, for a person to look at or act on (never created here)."""
+def open_outbox(workbook: Any) -> Outbox:
+    """The outbox of an existing workbook (a path, a store URL or a store), for a person to look at or act on
+    (never created here)."""
+    if "://" in str(workbook) or hasattr(workbook, "state"):
+        from crm_sheets.store import open_store
+
+        store = open_store(workbook) if "://" in str(workbook) else workbook
+        path = outbox_path(store)
+        if not path.exists():
+            raise UsageError(f"{store.name} has no outbox yet", hint=f"crm-sheets automate {workbook} queues what the rules send")
+        return Outbox(path)
     wb = Path(workbook)
     if not wb.exists():
         raise NotAWorkbook(f"{wb} does not exist", hint="give the path of a crm-sheets workbook")

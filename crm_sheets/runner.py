@@ -272,8 +272,7 @@ def run(
     step = on_step or (lambda _msg: None)
     store = open_store(path, **({} if lock_timeout is None else {"lock_timeout": lock_timeout}))
     report = RunReport(path=str(path), jobs=jobs, dry_run=dry_run)
-    path = getattr(store, "state_path", None) or path  # a store not in a file (gsheets://) keys its outbox there
-    runlog = _run_log(path, jobs, trigger, now)  # a dry run shows its sheet too, and records nothing
+    runlog = _run_log(store, jobs, trigger, now)  # a dry run shows its sheet too, and records nothing
     stateful = [name for name in jobs if takes_state(name)]
     options = _dry_run_options(options, dry_run, jobs)
     if dry_run:
@@ -285,14 +284,14 @@ def run(
             if attempt > MAX_ATTEMPTS and not made_tables:
                 break
             report.attempts = attempt
-            step(f"Reading {Path(path).name}")
+            step(f"Reading {store.name}")
             tables = store.read()
             pending = _pending_file(store)
             keeps_states = bool(stateful) or "automate" in jobs or (pending is not None and pending.states is not None)
             if keeps_states and box is None:
                 from crm_sheets.outbox import Outbox, outbox_path
 
-                box = Outbox(outbox_path(path))
+                box = Outbox(outbox_path(store))  # keyed by the store's identity
             base, settled = _base_states(box, store, tables, pending, now) if keeps_states else ({}, True)
             step("Running " + ", ".join(jobs))
             results, changes = run_jobs_with_pending(
@@ -302,7 +301,7 @@ def run(
             report.results, report.changes, report.pending_applied = results, changes, pending is not None
             report.tables = tables  # as the jobs left them: what was written
             report.notes = run_notes(tables, results, changes)
-            if not made_tables and _make_missing_tables(store, path, tables, changes):
+            if not made_tables and _make_missing_tables(store, tables, changes):
                 made_tables = True
                 continue  # the run writes to a table the workbook lacked (Merged, Audit Log): made; read and run again
             states = {**base, **{r.job: r.state for r in results if r.job in stateful}} if keeps_states else None
@@ -320,7 +319,7 @@ def run(
                 changes.meta["applied_pending"] = pending.id  # a pending file outliving this write is not applied twice
             written = False
             if not changes.is_empty():
-                step(f"Writing {Path(path).name}")
+                step(f"Writing {store.name}")
                 # A new generation when the states change (or were not yet committed for this workbook);
                 # a write that leaves them as they are keeps the file's generation, and its bytes stable.
                 generation = uuid.uuid4().hex[:16] if states is not None and not (settled and _same(_kept(states), _kept(base))) else None
@@ -365,12 +364,12 @@ def _dry_run(store, path, jobs, stateful, now, options, step, report: RunReport,
     """Compute everything, write nothing (no lock file, no outbox file, no pending change set applied)."""
     from crm_sheets.outbox import read_job_states
 
-    step(f"Reading {Path(path).name}")
+    step(f"Reading {store.name}")
     tables = store.read()
     base = {}
     if stateful:
         fp = store.fingerprint
-        base = read_job_states(path, tables.meta.get("generation"), fp.sha256 if fp else None).states
+        base = read_job_states(store, tables.meta.get("generation"), fp.sha256 if fp else None).states
     step("Running " + ", ".join(jobs))
     report.results, report.changes = run_jobs(tables, jobs, now=now, options=_state_options(options, base, stateful))
     report.tables = tables
@@ -452,7 +451,7 @@ def _preparer(box, generation: str, states: dict[str, Any], now: datetime) -> Ca
     return prepare
 
 
-def _make_missing_tables(store, path, tables: Tables, changes: ChangeSet) -> bool:
+def _make_missing_tables(store, tables: Tables, changes: ChangeSet) -> bool:
     """Add the sheets of the archive and log tables (or any table) the change set writes to and the workbook
     lacks, in a write of their own; True when some were added."""
     from crm_sheets.upgrade import missing_tables
@@ -460,7 +459,7 @@ def _make_missing_tables(store, path, tables: Tables, changes: ChangeSet) -> boo
     wanted = [a.archive for a in changes.archives] + [a.table for a in changes.appends] + [r.table for r in changes.restores]
     if changes.audit:  # kept when the workbook has no Audit Log (run_jobs logs into it when it has one)
         wanted.append("audit_log")
-    extra = missing_tables(path, tables, [n for n in wanted if n not in tables])
+    extra = missing_tables(store, tables, [n for n in wanted if n not in tables])
     if extra.is_empty():
         return False
     store.apply(extra, tables)
@@ -483,10 +482,10 @@ def run_notes(tables: Tables, results: list[JobResult], changes: ChangeSet) -> l
     return notes
 
 
-def _run_log(path, jobs: list[str], trigger: str, now: datetime):
+def _run_log(store, jobs: list[str], trigger: str, now: datetime):
     from crm_sheets.runlog import RunLog
 
-    return RunLog(path, jobs=jobs, trigger=trigger, started=now)
+    return RunLog(store, jobs=jobs, trigger=trigger, started=now)  # the run history, keyed by the store's identity
 
 
 def _state_options(options: dict[str, dict] | None, states: dict[str, Any], stateful: list[str]) -> dict[str, dict]:
@@ -538,13 +537,11 @@ def _show_delivery(store, box, tables: Tables, now: datetime, step: Callable[[st
     was until the next run, which shows it."""
     from crm_sheets.errors import CrmSheetsError
     from crm_sheets.jobs.automate import outbox_sheet
-    from crm_sheets.store.safety import office_lock_holder
-
     if "outbox" not in tables.schema.owned_sheets:
         return
     items = box.items()
     digest = _outbox_digest(items)
-    if (box.load_state("outbox_sheet") or {}).get("digest") == digest or office_lock_holder(store.path) is not None:
+    if (box.load_state("outbox_sheet") or {}).get("digest") == digest or store.open_by() is not None:
         return
     if store.pending() is not None:
         return  # a change set waits for the next run: a write now would drop it as done
@@ -552,13 +549,16 @@ def _show_delivery(store, box, tables: Tables, now: datetime, step: Callable[[st
     sheet = ChangeSet()
     sheet.sheets.append(outbox_sheet(items, lang=tables.lang or "en", name=name))
     step("Showing what was delivered in the Outbox sheet")
-    kept, store.backups = store.backups, 0
+    kept = getattr(store, "backups", None)
+    if hasattr(store, "backups"):  # a file store would back up the workbook for this one sheet: not worth it
+        store.backups = 0
     try:
         store.apply(sheet, tables)
     except CrmSheetsError:
         return
     finally:
-        store.backups = kept
+        if hasattr(store, "backups"):
+            store.backups = kept
     box.save_state("outbox_sheet", {"digest": digest}, now)
 
 

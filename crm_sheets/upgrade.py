@@ -28,8 +28,8 @@ from crm_sheets.errors import WorkbookBusy
 from crm_sheets.model.changeset import ChangeSet, ColumnAdd, TableAdd
 from crm_sheets.model.schema import Field, TableSchema
 from crm_sheets.model.tables import Tables, column_letter, format_id, quote_sheet
-from crm_sheets.store.xlsx.structure import WorkbookLayout, read_layout
-from crm_sheets.store.xlsx import XlsxStore
+from crm_sheets.store import open_store
+from crm_sheets.store.core.layout import WorkbookLayout
 
 _LIST_MAX = 255  # Excel's limit on an in-cell list ("a,b,c")
 _TITLE_MAX = 32
@@ -87,27 +87,25 @@ class UpgradeReport:
 
 
 def upgrade(path: str | Path, *, dry_run: bool = False) -> UpgradeReport:
-    """Add what the workbook at ``path`` lacks (custom fields' columns, the template's new fields and tables).
+    """Add what the workbook at ``path`` (a file or a store URL) lacks (custom fields' columns, the template's
+    new fields and tables).
 
     A malformed Fields row raises SchemaError naming its sheet and row, before anything is written.
     Running it twice changes nothing the second time.
     """
-    path = Path(path)
-    store = XlsxStore(path)
+    store = open_store(path)
     # One writer at a time, from the read on (a dry run only reads: no lock file).
     with contextlib.nullcontext() if dry_run else store.lock():
         tables = store.read()
         lacking = [name for name, t in tables.tables.items() if any(f.name not in t.columns for f in t.schema.fields)]
-        layout = read_layout(path, tables, only=lacking)
+        layout = store.layout(tables, only=lacking)
         changes, report = plan_upgrade(tables, layout, str(path))
         report.dry_run = dry_run
         if dry_run or changes.is_empty():
             return report
-        from crm_sheets.store.safety import office_lock_holder
-
-        holder = office_lock_holder(path)
+        holder = store.open_by()
         if holder is not None:
-            raise WorkbookBusy(f"{path.name} is open by {holder}; nothing was changed", hint="close it and run crm-sheets upgrade again")
+            raise WorkbookBusy(f"{store.name} is open by {holder}; nothing was changed", hint="close it and run crm-sheets upgrade again")
         result = store.apply(changes, tables)
     report.written, report.backup = result.written, result.backup
     return report
@@ -184,18 +182,20 @@ def plan_upgrade(tables: Tables, layout: WorkbookLayout, path: str = "") -> tupl
     return changes, report
 
 
-def missing_tables(path: str | Path, tables: Tables, wanted: list[str]) -> ChangeSet:
+def missing_tables(path: Any, tables: Tables, wanted: list[str]) -> ChangeSet:
     """The sheets of the tables a job is about to write to that the workbook lacks (Merged, Audit Log...),
-    made as upgrade makes them, so a run writes them instead of asking for an upgrade. Empty when none lack."""
+    made as upgrade makes them, so a run writes them instead of asking for an upgrade. Empty when none lack.
+    ``path``: the store (or a workbook file's path)."""
     changes = ChangeSet()
     wanted = [n for n in dict.fromkeys(wanted) if n in tables.schema.tables and n not in tables.tables]
     if not wanted:
         return changes
-    layout = read_layout(path, tables, only=())  # sheet and defined names only: no table is scanned
+    store = path if hasattr(path, "layout") else open_store(path)
+    layout = store.layout(tables, only=())  # sheet and defined names only: no table is scanned
     plan = _plan(tables, layout)
     names = set(layout.names)
     sheets = {s.casefold() for s in layout.sheets}
-    report = UpgradeReport(str(path), tables.schema.name, None, None)
+    report = UpgradeReport(str(getattr(path, "path", path)), tables.schema.name, None, None)
     for name in wanted:
         t = tables.schema.tables[name]
         sheet = _free_sheet_name(t.sheet_name(tables.lang), sheets)  # a team's sheet of that name stays as it is

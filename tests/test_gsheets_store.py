@@ -257,9 +257,9 @@ def test_a_second_run_with_nothing_changed_writes_nothing(pushed, gsheets_emulat
     from crm_sheets.api import run
 
     store, _ = pushed()
-    run(store.identity, now=NOW)
+    run(store.name, now=NOW)
     since = len(gsheets_emulator.log)
-    report = run(store.identity, now=NOW)
+    report = run(store.name, now=NOW)
     assert not report.written
     assert [c["methodId"] for c in requests_logged(gsheets_emulator, since)] == [
         "sheets.spreadsheets.get", "sheets.spreadsheets.values.batchGet", "sheets.spreadsheets.values.batchGet"]
@@ -270,17 +270,17 @@ def test_an_unmerge_and_the_report_figures_are_the_same_on_the_sheet_as_on_the_f
 
     store, path = pushed()
     copy = shutil.copy(path, tmp_path / "crm.xlsx")
-    for target in (store.identity, copy):
+    for target in (store.name, copy):
         run(target, ["check", "dedupe"], now=NOW)
     merged = XlsxStore(copy).read()["merged"].df
     assert len(merged) and len(store.read()["merged"].df) == len(merged)
     rid = str(merged["record"].iloc[0])
-    for target in (store.identity, copy):
+    for target in (store.name, copy):
         unmerge(target, rid, now=NOW)
     on_sheet, on_file = store.read(), XlsxStore(copy).read()
     assert rid in on_sheet["leads"].df.index or rid in on_sheet["contacts"].df.index or rid in on_sheet["accounts"].df.index
     frames_equal(on_file, on_sheet, skip=[("merged", "data")])
-    assert report(store.identity, now=NOW).figures == report(copy, now=NOW).figures
+    assert report(store.name, now=NOW).figures == report(copy, now=NOW).figures
 
 
 def test_two_runs_never_write_the_same_spreadsheet_at_once(tmp_path, monkeypatch):

@@ -4,26 +4,42 @@ Only this package knows file formats; jobs see Tables and return ChangeSets.
 """
 from __future__ import annotations
 
+import importlib
+import re
 from pathlib import Path
+from typing import Any, Callable
 
 from crm_sheets.errors import NotAWorkbook, UsageError
 
-SCHEMES = ("a path to a .xlsx or .xlsm file", "gsheets://SPREADSHEET_ID")
+SCHEMES = ("a path to a .xlsx or .xlsm file",)
+
+# scheme -> (opener(spec, **options) -> Store, what to write, e.g. "gsheets://SPREADSHEET_ID")
+_OPENERS: dict[str, tuple[Callable[..., Any], str]] = {}
+# Backends that register themselves when imported; a scheme is looked up here the first time it is used.
+_PLUGINS = {"gsheets": "crm_sheets.store.gsheets", "excel": "crm_sheets.store.excel"}
+
+
+def register_scheme(scheme: str, opener: Callable[..., Any], usage: str) -> None:
+    """Make ``scheme://...`` open with ``opener(spec, **options)`` wherever a workbook path is accepted.
+    A backend module calls this when imported (``crm_sheets.store.gsheets`` for ``gsheets://``)."""
+    _OPENERS[scheme.lower()] = (opener, usage)
 
 
 def open_store(spec: str | Path, **options):
-    """Open the workbook named by ``spec``: ``crm.xlsx``, ``crm.xlsm`` or ``gsheets://SPREADSHEET_ID``."""
+    """Open the workbook named by ``spec``: ``crm.xlsx``, ``crm.xlsm``, or ``scheme://...`` for a registered
+    backend (register_scheme); anything else is refused with what to write instead."""
     text = str(spec)
-    if text.startswith("gsheets:/"):  # the Google Sheets backend (the extra crm-sheets[gsheets]); a Path keeps one slash
-        from crm_sheets.store.gsheets import GSheetsStore
-
-        return GSheetsStore(text, **options)
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/[^/]", text):  # a URL that went through pathlib.Path kept one slash
+        text = text.replace(":/", "://", 1)
     if "://" in text:
-        scheme = text.split("://", 1)[0]
-        raise UsageError(
-            f"{text}: the {scheme}:// backend is not available in this version",
-            hint=f"use {', '.join(SCHEMES)}",
-        )
+        scheme = text.split("://", 1)[0].lower()
+        found = _opener(scheme)
+        if found is None:
+            raise UsageError(
+                f"{text}: the {scheme}:// backend is not available in this version",
+                hint=f"use {', '.join([*SCHEMES, *(u for _, u in _OPENERS.values())])}",
+            )
+        return found[0](text, **options)
     path = Path(text)
     if path.suffix.lower() not in (".xlsx", ".xlsm"):
         raise NotAWorkbook(f"{path}: not an Excel workbook (.xlsx or .xlsm)", hint="give the path of your CRM workbook")
@@ -32,6 +48,17 @@ def open_store(spec: str | Path, **options):
     from crm_sheets.store.xlsx import XlsxStore
 
     return XlsxStore(path, **options)
+
+
+def _opener(scheme: str) -> tuple[Callable[..., Any], str] | None:
+    if scheme not in _OPENERS and scheme in _PLUGINS:
+        try:
+            importlib.import_module(_PLUGINS[scheme])
+        except ModuleNotFoundError as e:
+            if e.name is None or not _PLUGINS[scheme].startswith(e.name):
+                raise  # the backend is there but lacks a package: its own import says which extra to install
+            return None  # not shipped in this version
+    return _OPENERS.get(scheme)
 
 
 def read_workbook(path: str | Path, schema=None):

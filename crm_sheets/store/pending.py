@@ -1,5 +1,5 @@
-"""Pending change sets: what a run could not write (the workbook was open), kept beside the workbook as
-JSON until the next run applies it. Owns the exact JSON round trip of a ChangeSet and the pending file.
+"""Pending change sets: what a run could not write (the workbook was open), kept in the store's state folder
+(beside a workbook file; see store/state.py) as JSON until the next run applies it. Owns the exact JSON round trip of a ChangeSet and the pending file.
 
 Values keep their type through the round trip (datetimes, numpy and pandas scalars, NaN, tuples), and only
 crm-sheets' own model classes are rebuilt from the file: a pending file can never name code to run.
@@ -23,6 +23,7 @@ from crm_sheets.errors import CrmSheetsError
 from crm_sheets.model import changeset as cs
 from crm_sheets.model import sheets
 from crm_sheets.store.safety import DEFAULT_OPS, FileOps, temp_path
+from crm_sheets.store.state import state_of
 
 FORMAT = "crm-sheets-pending"
 VERSION = 1
@@ -38,9 +39,14 @@ MODEL_CLASSES = {
 }
 
 
-def pending_path(path: str | os.PathLike) -> Path:
-    p = Path(path)
-    return p.with_name(f".{p.name}.crm-pending.json")
+def pending_path(path: Any) -> Path:
+    """The pending file of a store (or of the workbook file at ``path``): keyed by the store's identity."""
+    return state_of(path).pending
+
+
+def _name(path: Any) -> str:
+    state = state_of(path)
+    return state.stem if state.identity.startswith("file:") else state.identity
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,7 +229,7 @@ class Pending:
     states: dict[str, Any] | None = None
 
 
-def save_pending(path: str | os.PathLike, changeset: cs.ChangeSet, *, ops: FileOps = DEFAULT_OPS,
+def save_pending(path: Any, changeset: cs.ChangeSet, *, ops: FileOps = DEFAULT_OPS,
                  states: dict[str, Any] | None = None, **meta: Any) -> Path:
     """Save a change set to apply on the next run, replacing any earlier one (written atomically).
 
@@ -233,7 +239,8 @@ def save_pending(path: str | os.PathLike, changeset: cs.ChangeSet, *, ops: FileO
     target = pending_path(path)
     if states is not None:
         meta["states"] = json.loads(json.dumps(states, default=str))
-    data = dumps(changeset, workbook=Path(path).name, saved_at=dt.datetime.now().isoformat(timespec="seconds"),
+    target.parent.mkdir(parents=True, exist_ok=True)  # a remote store's state folder, on its first pending file
+    data = dumps(changeset, workbook=_name(path), store=state_of(path).identity, saved_at=dt.datetime.now().isoformat(timespec="seconds"),
                  id=uuid.uuid4().hex, **meta)
     tmp = temp_path(target)
     try:
@@ -253,13 +260,13 @@ def save_pending(path: str | os.PathLike, changeset: cs.ChangeSet, *, ops: FileO
     return target
 
 
-def load_pending(path: str | os.PathLike) -> cs.ChangeSet | None:
+def load_pending(path: Any) -> cs.ChangeSet | None:
     """The change set a previous run could not write, or None."""
     found = read_pending(path)
     return found.changeset if found is not None else None
 
 
-def read_pending(path: str | os.PathLike) -> Pending | None:
+def read_pending(path: Any) -> Pending | None:
     """The pending file of a workbook (change set, ID and the jobs' states saved with it), or None."""
     target = pending_path(path)
     try:
@@ -273,12 +280,12 @@ def read_pending(path: str | os.PathLike) -> Pending | None:
         return Pending(changeset, str(data.get("id") or ""), states if isinstance(states, dict) else None)
     except (ValueError, TypeError, KeyError) as e:
         raise CrmSheetsError(
-            f"{target.name}: the pending changes of {Path(path).name} cannot be read ({e})",
+            f"{target.name}: the pending changes of {_name(path)} cannot be read ({e})",
             hint=f"move {target} away to drop them, then run again",
         ) from None
 
 
-def clear_pending(path: str | os.PathLike, *, ops: FileOps = DEFAULT_OPS) -> bool:
+def clear_pending(path: Any, *, ops: FileOps = DEFAULT_OPS) -> bool:
     """Remove the pending change set; True when there was one."""
     target = pending_path(path)
     if not target.exists():

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from crm_sheets.errors import CrmSheetsError, WorkbookBusy, WorkbookChanged
 
@@ -152,9 +152,11 @@ def _libreoffice_owner(data: bytes) -> str:
 # One crm-sheets writer per workbook
 
 
-def writer_lock_path(path: str | os.PathLike) -> Path:
-    p = Path(path)
-    return p.with_name(f".{p.name}.crm-lock")
+def writer_lock_path(path: Any) -> Path:
+    """The lock file of a store (or of the workbook file at ``path``): keyed by the store's identity."""
+    from crm_sheets.store.state import state_of
+
+    return state_of(path).lock
 
 
 LOCK_TIMEOUT_ENV = "CRM_SHEETS_LOCK_TIMEOUT"
@@ -177,9 +179,17 @@ class WriterLock:
     crashed run never leaves a stale lock: the OS releases it with the process.
     """
 
-    def __init__(self, path: str | os.PathLike, timeout: float | None = None):
-        self.path = Path(path)
-        self.lock_path = writer_lock_path(path)
+    def __init__(self, path: Any, timeout: float | None = None):
+        from crm_sheets.store.state import state_of
+
+        state = state_of(path)
+        self.remote = not state.identity.startswith("file:")
+        if self.remote:
+            self.path = Path(state.identity)
+        else:
+            self.path = Path(path) if isinstance(path, (str, os.PathLike)) else Path(state.identity[len("file:"):])
+        self.label = state.identity if self.remote else self.path.name  # how messages name the store
+        self.lock_path = state.lock
         self.timeout = lock_timeout() if timeout is None else timeout
         self._fd: int | None = None
 
@@ -190,11 +200,13 @@ class WriterLock:
     def acquire(self) -> "WriterLock":
         deadline = time.monotonic() + self.timeout
         while True:
+            if self.remote:  # a remote store's state folder, made on its first lock
+                self.lock_path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
             except OSError as e:
                 raise CrmSheetsError(
-                    f"cannot create {self.lock_path.name} beside {self.path.name}: {e.strerror or e}",
+                    f"cannot create {self.lock_path.name} beside {self.label}: {e.strerror or e}",
                     hint="crm-sheets needs write access to the workbook's folder",
                 ) from e
             try:
@@ -202,7 +214,7 @@ class WriterLock:
             except OSError as e:  # e.g. a network folder without file locks
                 os.close(fd)
                 raise CrmSheetsError(
-                    f"cannot lock {self.lock_path.name} beside {self.path.name}: {e.strerror or e}",
+                    f"cannot lock {self.lock_path.name} beside {self.label}: {e.strerror or e}",
                     hint="keep the workbook in a folder whose file system supports locks (a local disk or a synced folder)",
                 ) from e
             if locked:
@@ -213,7 +225,7 @@ class WriterLock:
             os.close(fd)
             if time.monotonic() >= deadline:
                 raise WorkbookBusy(
-                    f"another crm-sheets run ({self._holder()}) is writing {self.path.name}",
+                    f"another crm-sheets run ({self._holder()}) is writing {self.label}",
                     hint=f"wait for it to finish and run again (waited {self.timeout:g} s; {LOCK_TIMEOUT_ENV} sets how long)",
                 )
             time.sleep(0.05)

@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,6 @@ from crm_sheets.store.gsheets.client import Connection, connect
 from crm_sheets.store.gsheets.snapshot import Snapshot, SheetInfo, quote, read as read_snapshot
 
 SCHEME = "gsheets://"
-STATE_DIR_ENV = "CRM_SHEETS_STATE_DIR"
 
 
 def parse_spec(spec: str) -> str:
@@ -43,16 +41,6 @@ def parse_spec(spec: str) -> str:
     if not text or not all(ch.isalnum() or ch in "-_" for ch in text):
         raise UsageError(f"{spec}: not a spreadsheet ID", hint="use gsheets://ID, ID being the long code in the sheet's URL")
     return text
-
-
-def state_dir() -> Path:
-    """Where a gsheets store keeps what lives beside a workbook file for the xlsx store (pending change sets,
-    the writer lock): CRM_SHEETS_STATE_DIR, else the user's state directory."""
-    env = os.environ.get(STATE_DIR_ENV, "").strip()
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_STATE_HOME", "").strip() or str(Path.home() / ".local" / "state")
-    return Path(base) / "crm-sheets"
 
 
 class SheetsGrids:
@@ -106,8 +94,13 @@ class GSheetsStore:
 
     def __init__(self, spec: str, *, schema: Any = None, connection: Connection | None = None,
                  lock_timeout: float | None = None, backups: int | None = None, **_ignored: Any):
+        from crm_sheets.store.state import StoreState
+
         self.spreadsheet_id = parse_spec(spec)
-        self.identity = SCHEME + self.spreadsheet_id
+        self.identity = f"gsheets:{self.spreadsheet_id}"  # what its state (pending, outbox, lock) is keyed by
+        self.name = SCHEME + self.spreadsheet_id  # how messages name it (its title once read: describe())
+        self.state = StoreState.for_remote(self.identity)
+        self.title = ""
         self.schema = schema
         self._conn = connection
         self.backups = backups  # no file backups: Sheets keeps a version history
@@ -120,17 +113,21 @@ class GSheetsStore:
         self.last_write: dict[str, Any] = {}  # what the last apply sent: requests, bytes, batches
 
     def __repr__(self) -> str:
-        return f"GSheetsStore({self.identity!r})"
+        return f"GSheetsStore({self.name!r})"
 
     @property
-    def path(self) -> Path:
-        """A stand-in path in the state directory: what file-keyed helpers (pending, lock) are keyed by."""
-        return state_dir() / "gsheets" / f"{self.spreadsheet_id}.gsheet"
+    def state_dir(self) -> Path:
+        return self.state.dir
 
-    @property
-    def state_path(self) -> Path:
-        """What the runner keys the outbox and the jobs' states by (no file beside a spreadsheet)."""
-        return self.path
+    def describe(self) -> str:
+        return f"{self.title} ({self.name})" if self.title else self.name
+
+    def open_by(self) -> str | None:
+        return None  # people edit a Google Sheet live; their edits are caught by the change check instead
+
+    def layout(self, tables: Tables, only: Any = None) -> Any:
+        raise UsageError(f"{self.name}: upgrade is not supported on Google Sheets yet; nothing was changed",
+                         hint="upgrade the workbook file (crm-sheets pull, upgrade, push --replace)")
 
     @property
     def connection(self) -> Connection:
@@ -147,9 +144,9 @@ class GSheetsStore:
     def read(self) -> Tables:
         """The spreadsheet's tables, in two API calls; remembers what was read for ``apply``."""
         snap = read_snapshot(self.connection, self.spreadsheet_id)
-        grids = SheetsGrids(snap, name=snap.title or self.identity, source=self.identity)
+        grids = SheetsGrids(snap, name=snap.title or self.name, source=self.name)
         tables = _read_tables(grids, self.schema)
-        self._snap, self._tables = snap, tables
+        self._snap, self._tables, self.title = snap, tables, snap.title
         self.fingerprint = SheetsFingerprint(_grids_digest(snap))
         return tables
 
@@ -163,7 +160,7 @@ class GSheetsStore:
         ``read`` (read again and re-run); any failure of the write keeps the change set pending for the
         next run. ``rider`` goes along with a real change only.
         """
-        name = self.identity
+        name = self.name
         if changeset.is_empty():
             return ApplyResult(False, pending=self._pending_exists(), message=f"nothing to write to {name}")
         if self._snap is None or self._tables is None:
@@ -212,8 +209,8 @@ class GSheetsStore:
         return ApplyResult(True, message=f"wrote {_describe(work)} to {name}")
 
     def _before_write(self, requests: list[dict], before_replace: Callable) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.batch.json")
+        self.state.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state.dir / f".{self.state.stem}.{uuid.uuid4().hex[:8]}.batch.json"
         try:
             tmp.write_text(json.dumps(requests, separators=(",", ":"), default=str), encoding="utf-8")
             before_replace(tmp)
@@ -247,10 +244,10 @@ class GSheetsStore:
     def pending_file(self):
         from crm_sheets.store.pending import read_pending
 
-        found = read_pending(self.path)
+        found = read_pending(self.state)
         if found is None:
             return found
-        landed = self._snap is not None and self._snap.metadata.get("write") == _pending_mark(self.path)
+        landed = self._snap is not None and self._snap.metadata.get("write") == _pending_mark(self.state)
         if landed or (found.id and self._tables is not None and found.id == self._tables.meta.get("applied_pending")):
             if self._lock_depth:
                 self._clear_pending()
@@ -260,14 +257,14 @@ class GSheetsStore:
     def _pending_exists(self) -> bool:
         from crm_sheets.store.pending import pending_path
 
-        return pending_path(self.path).exists()
+        return pending_path(self.state).exists()
 
     def _keep_pending(self, changeset: ChangeSet, states: dict | None, reason: str, mark: str = "") -> None:
         from crm_sheets.store.pending import save_pending
 
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            save_pending(self.path, changeset, states=states, reason=reason, write_mark=mark)
+            self.state.dir.mkdir(parents=True, exist_ok=True)
+            save_pending(self.state, changeset, states=states, reason=reason, write_mark=mark)
         except OSError:
             pass
 
@@ -275,7 +272,7 @@ class GSheetsStore:
         from crm_sheets.store.pending import clear_pending
 
         try:
-            clear_pending(self.path)
+            clear_pending(self.state)
         except OSError:
             pass
 
@@ -286,8 +283,8 @@ class GSheetsStore:
         from crm_sheets.store.safety import WriterLock
 
         if self._lock_depth == 0:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock = WriterLock(self.path, timeout=self._lock_timeout)
+            self.state.dir.mkdir(parents=True, exist_ok=True)
+            self._lock = WriterLock(self.state, timeout=self._lock_timeout)
             self._lock.acquire()
         self._lock_depth += 1
         try:
@@ -305,7 +302,7 @@ def _read_tables(grids: SheetsGrids, schema: Any) -> Tables:
     return read_tables(grids, schema)
 
 
-def _pending_mark(path: Path) -> str | None:
+def _pending_mark(path: Any) -> str | None:
     """The mark of the first batch of the write a pending change set failed in (see GSheetsStore.apply)."""
     from crm_sheets.store.pending import pending_path
 
@@ -423,7 +420,7 @@ class _Plan:
 
         core = self.core = make_plan(self.cs, self.tables)  # values in the workbook's form; missing records refused
         if core.tables_added or any(tp.columns for tp in core.tables.values()):
-            raise CrmSheetsError(f"{self.store.identity}: adding columns or tables (upgrade) is not supported on "
+            raise CrmSheetsError(f"{self.store.name}: adding columns or tables (upgrade) is not supported on "
                                  "Google Sheets yet; nothing was written",
                                  hint="upgrade the workbook file, then push it: crm-sheets push crm.xlsx gsheets://ID")
         touched = {name for name, tp in core.tables.items() if tp} | {a.table for a in core.archives} \
@@ -446,7 +443,7 @@ class _Plan:
     def _sheet_of(self, table: str) -> str:
         t = self.tables.get(table)
         if t is None or not t.sheet or t.sheet not in self.snap.sheets:
-            raise CrmSheetsError(f"{self.store.identity}: the change set names table {table!r}, which has no sheet",
+            raise CrmSheetsError(f"{self.store.name}: the change set names table {table!r}, which has no sheet",
                                  hint="push a workbook that has it, or read the spreadsheet again")
         return t.sheet
 
@@ -463,7 +460,7 @@ class _Plan:
             got = self.store.connection.batch_get(self.snap.spreadsheet_id, [quote(s) for s in sheets])
         except CrmSheetsError as e:
             if "400" in e.message or "Unable to parse range" in e.message:
-                raise WorkbookChanged(f"{self.store.identity}: a sheet was renamed or removed since it was read; "
+                raise WorkbookChanged(f"{self.store.name}: a sheet was renamed or removed since it was read; "
                                       "nothing was written", hint="run again to work on the fresh data") from None
             raise
         for title, vr in zip(sheets, got):
@@ -479,7 +476,7 @@ class _Plan:
         fresh = self.fresh.get(title, [])
         read = self.snap.grids.get(title, [])
         if _same_row(_row(fresh, header), _row(read, header)) is not None:
-            raise WorkbookChanged(f"{self.store.identity}: the headers of {title} changed since they were read; "
+            raise WorkbookChanged(f"{self.store.name}: the headers of {title} changed since they were read; "
                                   "nothing was written", hint="run again to work on the fresh data")
         lay = _Layout(t, title, self.infos[title], header, cols, fresh, read, headers=_row(fresh, header))
         id_col = cols.get("id")
@@ -511,12 +508,12 @@ class _Plan:
         else:
             now = lay.ids.get(rid)
         if now is None or was is None:
-            raise WorkbookChanged(f"{self.store.identity}: record {rid} of {lay.title} was removed or renamed since it "
+            raise WorkbookChanged(f"{self.store.name}: record {rid} of {lay.title} was removed or renamed since it "
                                   "was read; nothing was written", hint="run again to work on the fresh data")
         col = _same_row(_row(lay.fresh, now), _row(lay.read, was - 1))
         if col is not None:
             raise WorkbookChanged(
-                f"{self.store.identity}: {lay.title}!{column_letter(col)}{now + 1} (record {rid}) was changed by someone "
+                f"{self.store.name}: {lay.title}!{column_letter(col)}{now + 1} (record {rid}) was changed by someone "
                 "since it was read; nothing was written, their edit is kept",
                 hint="run again to work on the fresh data")
         return now
@@ -777,7 +774,7 @@ class _Plan:
         if not updates:
             return
         if META_SHEET not in self.snap.sheets:
-            raise CrmSheetsError(f"{self.store.identity}: the spreadsheet has no {META_SHEET} sheet; nothing was written",
+            raise CrmSheetsError(f"{self.store.name}: the spreadsheet has no {META_SHEET} sheet; nothing was written",
                                  hint="push a crm-sheets workbook into it first (crm-sheets push crm.xlsx gsheets://ID)")
         info = self.infos[META_SHEET]
         fresh = self.fresh.get(META_SHEET, [])
@@ -790,7 +787,7 @@ class _Plan:
             if key.startswith("seq."):  # numbering: someone else's run numbered records meanwhile?
                 if (key in rows_now) != (key in rows_read) or (key in rows_now and _same_row(
                         _row(fresh, rows_now[key]), _row(read, rows_read[key])) is not None):
-                    raise WorkbookChanged(f"{self.store.identity}: record numbering ({key}) changed since it was read; "
+                    raise WorkbookChanged(f"{self.store.name}: record numbering ({key}) changed since it was read; "
                                           "nothing was written", hint="run again to work on the fresh data")
             v = value if not isinstance(value, (dict, list)) else json.dumps(value, default=str)
             if key in rows_now:

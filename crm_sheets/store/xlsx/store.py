@@ -10,12 +10,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from crm_sheets.errors import CrmSheetsError, NotAWorkbook, WorkbookBusy, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.tables import Tables
 from crm_sheets.store.base import ApplyResult, NothingToWrite
+from crm_sheets.store.core.layout import WorkbookLayout
+from crm_sheets.store.state import StoreState
 from crm_sheets.store.pending import Pending, clear_pending, pending_path, read_pending, save_pending
 from crm_sheets.store.safety import (
     DEFAULT_OPS,
@@ -60,6 +62,9 @@ class XlsxStore:
         lock_timeout: float | None = None,
     ):
         self.path = Path(path)
+        self.state = StoreState.for_file(self.path)  # pending file, outbox and lock beside the workbook, as always
+        self.identity = self.state.identity
+        self.name = self.path.name
         self.backups = backups  # None: the workbook's Settings `backups` value
         self.schema = schema
         self.ops = ops
@@ -71,6 +76,23 @@ class XlsxStore:
 
     def __repr__(self) -> str:
         return f"XlsxStore({str(self.path)!r})"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.state.dir
+
+    def describe(self) -> str:
+        return self.name
+
+    def open_by(self) -> str | None:
+        """Who has the file open (Excel's or LibreOffice's lock file beside it), or None."""
+        return office_lock_holder(self.path)
+
+    def layout(self, tables: Tables, only: Iterable[str] | None = None) -> WorkbookLayout:
+        """Where the tables sit in the package and which columns beside them people use (for upgrade)."""
+        from crm_sheets.store.xlsx.structure import read_layout
+
+        return read_layout(self.path, tables, only=only)
 
     @property
     def fingerprint(self) -> Fingerprint | None:

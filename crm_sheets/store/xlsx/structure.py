@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 from xml.sax.saxutils import escape, quoteattr
@@ -14,6 +13,7 @@ from xml.sax.saxutils import escape, quoteattr
 from crm_sheets.model.changeset import TableAdd
 from crm_sheets.model.sheets import SheetSpec
 from crm_sheets.model.tables import Tables, column_letter
+from crm_sheets.store.core.layout import TableLayout, WorkbookLayout
 from crm_sheets.store.xlsx.package import open_package
 from crm_sheets.store.xlsx.sheet import SheetEdit
 from crm_sheets.store.xlsx.sheetxml import sheet_views, cell_xml, column_index, excel_serial, inline_string, number_text, split_ref
@@ -33,27 +33,6 @@ _TAIL_ORDER = (
 
 # ---------------------------------------------------------------------------------------------
 # Reading: where the tables are
-
-
-@dataclass(frozen=True)
-class TableLayout:
-    """One table on its sheet, as the package says (1-based rows, 0-based column indexes)."""
-
-    sheet: str
-    header_row: int
-    first_col: int
-    last_col: int  # last column of the Excel table (or of the header row when there is no Excel table)
-    end_row: int  # last row of the table's range
-    excel_table: bool  # the range is an Excel table (ListObject)
-    used_columns: frozenset[int]  # columns right of the table that hold a value in any row
-    validation_end: int | None  # last row the validations of the table's columns reach
-
-
-@dataclass(frozen=True)
-class WorkbookLayout:
-    sheets: tuple[str, ...]
-    names: frozenset[str]  # workbook-level defined names
-    tables: Mapping[str, TableLayout]
 
 
 def used_columns(sheet: Any, after: int = -1) -> set[int]:
