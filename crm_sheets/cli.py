@@ -75,16 +75,25 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path")
 @click.option("--template", default="sales", show_default=True, help="Workbook template: sales, services or personal.")
 @click.option("--lang", default="en", show_default=True, help="Language of sheet names, headers and lists: en or fr.")
 @click.option("--sample-data", "sample_data", type=click.IntRange(0, 300_000), default=0, metavar="N", help="Fill the workbook with N sample leads (and matching accounts, deals, activities...).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed of the sample data.")
 @click.option("--force", is_flag=True, help="Replace an existing file (a backup of it is kept beside it).")
-def new(path: Path, template: str, lang: str, sample_data: int, seed: int, force: bool) -> None:
-    """Create a new CRM workbook at PATH from a template (a .xlsm PATH also gets the Refresh/Check/Dedupe buttons)."""
+def new(path: str, template: str, lang: str, sample_data: int, seed: int, force: bool) -> None:
+    """Create a new CRM workbook at PATH from a template (a .xlsm PATH also gets the Refresh/Check/Dedupe buttons;
+    gsheets://ID builds it in that existing, empty Google spreadsheet)."""
     from crm_sheets.api import new_workbook
 
+    if path.startswith("gsheets:/"):
+        from crm_sheets.store.gsheets.transfer import new_spreadsheet
+
+        with console.status(f"Building {path}"):
+            pushed = new_spreadsheet(path, template=template, lang=lang, sample_data=sample_data, seed=seed, force=force)
+        console.print(f"Created the CRM in [bold]{path}[/] ({template}, {lang}): {pushed.message}.")
+        return
+    path = Path(path)
     with console.status(f"Building {path.name}"):
         out = new_workbook(path, template=template, lang=lang, sample_data=sample_data, seed=seed, force=force)
     console.print(f"Created [bold]{out}[/] ({template}, {lang}{f', {sample_data} sample leads' if sample_data else ''}).")
@@ -251,6 +260,42 @@ def serve(path: str, host: str, port: int, forms: bool, base_url: str, allow_ori
     from crm_sheets.serve import serve as run_server
 
     run_server(path, host=host, port=port, forms=forms, base_url=base_url, allow_origins=allow_origins)
+
+
+@cli.command("push")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("spreadsheet")
+@click.option("--replace", is_flag=True, help="Replace every sheet of a spreadsheet that already holds values.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
+def push_cmd(path: Path, spreadsheet: str, replace: bool, as_json: bool) -> None:
+    """Copy the CRM workbook PATH into the Google spreadsheet SPREADSHEET (gsheets://ID, empty unless --replace)."""
+    from crm_sheets.store.gsheets.transfer import push_workbook
+
+    with console.status(f"Copying {path.name} to {spreadsheet}"):
+        result = push_workbook(path, spreadsheet, replace=replace)
+    if as_json:
+        click.echo(json.dumps({"spreadsheet": result.spreadsheet_id, "sheets": result.sheets, "cells": result.cells,
+                               "calls": result.calls, "skipped": sorted(set(result.skipped))}, indent=2))
+        return
+    console.print(result.message)
+
+
+@cli.command("pull")
+@click.argument("spreadsheet")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace PATH when it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")
+def pull_cmd(spreadsheet: str, path: Path, force: bool, as_json: bool) -> None:
+    """Copy the Google spreadsheet SPREADSHEET (gsheets://ID) into a new CRM workbook file PATH (.xlsx)."""
+    from crm_sheets.store.gsheets.transfer import pull_workbook
+
+    with console.status(f"Copying {spreadsheet} to {path.name}"):
+        result = pull_workbook(spreadsheet, path, force=force)
+    if as_json:
+        click.echo(json.dumps({"path": str(result.path), "sheets": result.sheets, "cells": result.cells,
+                               "calls": result.calls}, indent=2))
+        return
+    console.print(result.message)
 
 
 @cli.command("add-buttons")

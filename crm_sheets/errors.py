@@ -48,3 +48,19 @@ class WorkbookChanged(CrmSheetsError):
 
 class UsageError(CrmSheetsError):
     """The command was asked for something that does not exist (template, language, record)."""
+
+
+class SheetsAuthMissing(CrmSheetsError):
+    """No Google credentials were found (environment variable or gspread's standard files)."""
+
+
+class SpreadsheetNotFound(NotAWorkbook):
+    """A Google spreadsheet does not exist, or is not shared with the account crm-sheets signs in as."""
+
+
+class SheetsUnavailable(WorkbookBusy):
+    """The Google Sheets API kept failing (5xx, dropped connections) after every retry; nothing was written."""
+
+
+class QuotaExhausted(SheetsUnavailable):
+    """The Google Sheets API kept refusing requests for quota (429) after every retry; nothing was written."""

@@ -81,8 +81,8 @@ def test_open_store_reads_the_workbook_it_names_and_refuses_what_it_cannot_open(
     (tmp_path / "crm.csv").write_text("id,email\n", encoding="utf-8")
     with pytest.raises(NotAWorkbook, match="not an Excel workbook"):
         open_store(tmp_path / "crm.csv")
-    with pytest.raises(UsageError, match="gsheets:// backend is not available"):
-        open_store("gsheets://crm")
+    with pytest.raises(UsageError, match="onedrive:// backend is not available"):
+        open_store("onedrive://crm")
 
 
 def test_apply_writes_values_a_spreadsheet_program_reads_back(workbook):

@@ -5,6 +5,7 @@ Only this package knows file formats; jobs see Tables and return ChangeSets.
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,6 +35,8 @@ def open_store(spec: str | Path, **options):
         # The live Excel store for the path of a book a button handed over (crm_sheets.excel.refresh: its file is
         # held open by Excel), and for an excel:// URL whose slashes a path folded (excel:/C:/crm.xlsm).
         return _opener("excel")[0](text, **options)
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/[^/]", text):  # a URL that went through pathlib.Path kept one slash
+        text = text.replace(":/", "://", 1)
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
         found = _opener(scheme)

@@ -1,0 +1,229 @@
+"""Copying a Google spreadsheet into a workbook file (``crm-sheets pull gsheets://ID crm.xlsx``): every sheet's
+values (dates as dates where the cell's format is a date), number formats, dropdowns, frozen panes, widths,
+merges, named ranges, and an Excel table (ListObject) wherever our marks say a table is — what the xlsx
+reader finds tables by. Three calls: the sheets and marks, every value, and the formats and dropdowns (cell by
+cell on small sheets, from the first rows of a table's sheet, whose columns look alike all the way down).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crm_sheets.errors import UsageError
+from crm_sheets.store.gsheets.batch import EPOCH, META_PREFIX
+from crm_sheets.store.gsheets.client import Connection
+from crm_sheets.store.gsheets.snapshot import pad, quote
+
+META_FIELDS = (
+    "sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,frozenRowCount,"
+    "frozenColumnCount)),merges,developerMetadata(metadataKey,metadataValue)),namedRanges(name,range)"
+)
+FORMAT_FIELDS = (
+    "sheets(properties(title),data(startRow,startColumn,columnMetadata(pixelSize),"
+    "rowData(values(userEnteredFormat(numberFormat),dataValidation))))"
+)
+WHOLE_SHEET_ROWS = 500  # a sheet this small has its formats read cell by cell; a larger one by its first rows
+SAMPLE_ROWS = 3  # the header row and two data rows: the look of a table's column
+
+
+@dataclass
+class PullResult:
+    path: Path
+    sheets: list[str] = field(default_factory=list)
+    cells: int = 0
+    calls: int = 0
+
+    @property
+    def message(self) -> str:
+        return f"copied {len(self.sheets)} sheets ({self.cells:,} cells) to {self.path.name} in {self.calls} API calls"
+
+
+def _from_serial(value: float, kind: str) -> Any:
+    when = EPOCH + dt.timedelta(days=float(value))
+    when = when.replace(microsecond=0) if when.microsecond < 500_000 else (when + dt.timedelta(seconds=1)).replace(microsecond=0)
+    if kind == "DATE":
+        return when.date()
+    if kind == "TIME":
+        return when.time()
+    return when
+
+
+def _excel_format(fmt: dict | None) -> str | None:
+    if not fmt:
+        return None
+    pattern = fmt.get("pattern")
+    kind = fmt.get("type")
+    if pattern:
+        return "@" if kind == "TEXT" else pattern
+    return {"DATE": "yyyy-mm-dd", "DATE_TIME": "yyyy-mm-dd hh:mm", "TIME": "hh:mm", "PERCENT": "0%",
+            "TEXT": "@"}.get(kind or "")
+
+
+def _col(n: int) -> str:
+    from crm_sheets.model.tables import column_letter
+
+    return column_letter(n)
+
+
+def pull(connection: Connection, spreadsheet_id: str, path: str | Path, *, force: bool = False) -> PullResult:
+    """Write the spreadsheet as a workbook file at ``path`` (refused when the file exists, unless ``force``)."""
+    import xlsxwriter
+
+    path = Path(path)
+    if path.suffix.lower() != ".xlsx":
+        raise UsageError(f"{path}: pull writes an .xlsx workbook", hint="give a path ending in .xlsx")
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists; nothing was written", hint="give a new path, or --force to replace it")
+    before = connection.stats.requests
+    meta = connection.get(spreadsheet_id, fields=META_FIELDS)
+    sheets = sorted(meta.get("sheets") or [], key=lambda s: s.get("properties", {}).get("index", 0))
+    titles = [s["properties"]["title"] for s in sheets]
+    values = {t: pad(vr.get("values") or []) for t, vr in zip(titles, connection.batch_get(spreadsheet_id, [quote(t) for t in titles]))}
+    # Formats and dropdowns: every cell of a small sheet (Settings, rule sheets), the first rows of a table's
+    # sheet (its columns look alike all the way down): one more call, not a grid-data read of 100k rows.
+    sampled = {t for t, s in zip(titles, sheets)
+               if s["properties"].get("gridProperties", {}).get("rowCount", 0) > WHOLE_SHEET_ROWS}
+    looks = connection.get(spreadsheet_id, fields=FORMAT_FIELDS, grid_data=True,
+                           ranges=[quote(t) + (f"!1:{SAMPLE_ROWS}" if t in sampled else "") for t in titles])
+    data_of = {s["properties"]["title"]: (s.get("data") or [{}])[0] for s in looks.get("sheets") or []}
+    result = PullResult(path)
+    tmp = path.with_name(f".{path.name}.pull-tmp")
+    wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False,
+                                        "nan_inf_to_errors": True})
+    try:
+        formats: dict[tuple[str | None, bool], Any] = {}
+
+        def fmt(pattern: str | None) -> Any:
+            if pattern is None:
+                return None
+            if (pattern, False) not in formats:
+                formats[(pattern, False)] = wb.add_format({"num_format": pattern})
+            return formats[(pattern, False)]
+
+        for sheet in sheets:
+            props = sheet["properties"]
+            title = props["title"]
+            ws = wb.add_worksheet(title)
+            result.sheets.append(title)
+            if props.get("hidden"):
+                ws.hide()
+            grid = values.get(title, [])
+            data = data_of.get(title, {})
+            row_formats = [[(c.get("userEnteredFormat") or {}).get("numberFormat") for c in (rd.get("values") or [])]
+                           for rd in (data.get("rowData") or [])]
+            validations = [[c.get("dataValidation") for c in (rd.get("values") or [])] for rd in (data.get("rowData") or [])]
+            if title in sampled and len(row_formats) > 1:  # the first data row's look, down to the last row
+                last = max(len(grid), 2)
+                row_formats = row_formats[:1] + [row_formats[1]] * (last - 1)
+                validations = validations[:1] + [validations[1] if len(validations) > 1 else []] * (last - 1)
+            for r, row in enumerate(grid):
+                for c, v in enumerate(row):
+                    nf = row_formats[r][c] if r < len(row_formats) and c < len(row_formats[r]) else None
+                    excel = _excel_format(nf)
+                    if v == "" or v is None:
+                        if excel:
+                            ws.write_blank(r, c, None, fmt(excel))
+                        continue
+                    result.cells += 1
+                    kind = (nf or {}).get("type")
+                    if isinstance(v, bool):
+                        ws.write_boolean(r, c, v, fmt(excel))
+                    elif isinstance(v, (int, float)) and kind in ("DATE", "DATE_TIME", "TIME"):
+                        ws.write_datetime(r, c, _from_serial(v, kind), fmt(excel))
+                    elif isinstance(v, (int, float)):
+                        ws.write_number(r, c, v, fmt(excel))
+                    else:
+                        ws.write_string(r, c, str(v), fmt(excel))
+            for c, cm in enumerate(data.get("columnMetadata") or []):
+                px = cm.get("pixelSize")
+                if px and px != 100:
+                    ws.set_column(c, c, max((px - 5) / 7, 1))
+            _validations(ws, validations)
+            frozen = props.get("gridProperties", {})
+            if frozen.get("frozenRowCount") or frozen.get("frozenColumnCount"):
+                ws.freeze_panes(frozen.get("frozenRowCount", 0), frozen.get("frozenColumnCount", 0))
+            for m in sheet.get("merges") or []:
+                ws.merge_range(m.get("startRowIndex", 0), m.get("startColumnIndex", 0), m.get("endRowIndex", 1) - 1,
+                               m.get("endColumnIndex", 1) - 1, _top_left(grid, m))
+            marks = {str(md.get("metadataKey", ""))[len(META_PREFIX):]: md.get("metadataValue")
+                     for md in sheet.get("developerMetadata") or [] if str(md.get("metadataKey", "")).startswith(META_PREFIX)}
+            if marks.get("excel_table") and grid:
+                _excel_table(ws, grid, str(marks["excel_table"]))
+        ids = {s["properties"].get("sheetId"): s["properties"]["title"] for s in sheets}
+        for nr in meta.get("namedRanges") or []:
+            rng = nr.get("range", {})
+            title = ids.get(rng.get("sheetId", 0))
+            if title is None or not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", nr.get("name", "")):
+                continue
+            first = f"${_col(rng.get('startColumnIndex', 0))}${rng.get('startRowIndex', 0) + 1}"
+            last = f"${_col(rng.get('endColumnIndex', 1) - 1)}${rng.get('endRowIndex', 1)}"
+            wb.define_name(nr["name"], "=" + quote(title) + "!" + first + (":" + last if last != first else ""))
+        wb.close()
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    result.calls = connection.stats.requests - before
+    return result
+
+
+def _top_left(grid: list[list[Any]], m: dict) -> Any:
+    r, c = m.get("startRowIndex", 0), m.get("startColumnIndex", 0)
+    v = grid[r][c] if r < len(grid) and c < len(grid[r]) else ""
+    return "" if v is None else v
+
+
+def _excel_table(ws: Any, grid: list[list[Any]], name: str) -> None:
+    """An Excel table over the sheet's header row (row 1) and the rows under it down to the last one holding
+    anything, so the xlsx reader finds the table by its name as in a workbook crm-sheets built."""
+    header = grid[0]
+    width = max((c + 1 for c, h in enumerate(header) if h not in ("", None)), default=0)
+    if not width:
+        return
+    last = 0
+    for r in range(1, len(grid)):
+        if any(v not in ("", None) for v in grid[r][:width]):
+            last = r
+    seen: set[str] = set()
+    columns = []
+    for c in range(width):
+        h = str(header[c]) if header[c] not in ("", None) else f"Column{c + 1}"
+        while h.casefold() in seen:
+            h += "_"
+        seen.add(h.casefold())
+        columns.append({"header": h})
+    ws.add_table(0, 0, max(last, 1), width - 1, {"name": name, "columns": columns, "style": "Table Style Medium 2"})
+
+
+def _validations(ws: Any, validations: list[list[dict | None]]) -> None:
+    """Dropdowns and checkboxes per run of equal rules down each column."""
+    width = max((len(r) for r in validations), default=0)
+    for c in range(width):
+        start, current = 0, None
+        for r in range(len(validations) + 1):
+            rule = validations[r][c] if r < len(validations) and c < len(validations[r]) else None
+            if rule != current:
+                if current is not None:
+                    _validation(ws, start, r - 1, c, current)
+                start, current = r, rule
+
+
+def _validation(ws: Any, first: int, last: int, col: int, rule: dict) -> None:
+    cond = rule.get("condition", {})
+    kind = cond.get("type")
+    vals = [v.get("userEnteredValue", "") for v in cond.get("values") or []]
+    options: dict[str, Any] = {"error_type": "stop" if rule.get("strict") else "warning"}
+    if kind == "ONE_OF_LIST":
+        options.update(validate="list", source=vals)
+    elif kind == "ONE_OF_RANGE" and vals:
+        options.update(validate="list", source=vals[0])
+    elif kind == "BOOLEAN":
+        options.update(validate="list", source=["TRUE", "FALSE"])
+    else:
+        return
+    try:
+        ws.data_validation(first, col, last, col, options)
+    except Exception:  # a list longer than Excel allows inline: left out rather than refusing the copy
+        pass

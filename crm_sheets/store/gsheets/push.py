@@ -1,0 +1,382 @@
+"""Copying a workbook file into a Google spreadsheet (``crm-sheets push`` and ``new gsheets://``): every sheet
+with its values (formulas only where the file had a formula), number formats, dropdowns, frozen panes, widths,
+merges, named ranges, and our marks (developer metadata naming each table and its header row; warning-only
+protection on what jobs own). One spreadsheets.get, one values.batchGet (is it empty?), one batchUpdate.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crm_sheets.errors import NotAWorkbook, UsageError
+from crm_sheets.store.gsheets import batch
+from crm_sheets.store.gsheets.client import Connection
+
+EXCEL_MAX_ROW = 1_048_576
+SPARE_ROWS = 200  # empty rows below the data, so people can type new records
+_SIMPLE_REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
+
+
+@dataclass
+class PushResult:
+    spreadsheet_id: str
+    sheets: list[str] = field(default_factory=list)
+    cells: int = 0
+    requests: int = 0
+    calls: int = 0
+    skipped: list[str] = field(default_factory=list)  # what could not be copied (kinds of validation, charts)
+
+    @property
+    def message(self) -> str:
+        text = (f"copied {len(self.sheets)} sheets ({self.cells:,} cells) to gsheets://{self.spreadsheet_id} "
+                f"in {self.calls} API calls")
+        if self.skipped:
+            text += "; not copied: " + "; ".join(sorted(set(self.skipped)))
+        return text
+
+
+def _col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def sheets_format(excel_format: str | None) -> dict | None:
+    """An Excel number format as a Sheets numberFormat (the pattern syntax is shared); None for General."""
+    if not excel_format or excel_format == "General":
+        return None
+    if excel_format == "@":
+        return {"type": "TEXT", "pattern": "@"}
+    from openpyxl.styles.numbers import is_date_format
+
+    if is_date_format(excel_format):
+        timed = bool(re.search(r"h|s", re.sub(r'"[^"]*"|\[[^\]]*\]', "", excel_format), re.I))
+        return {"type": "DATE_TIME" if timed else "DATE", "pattern": excel_format}
+    if "%" in excel_format:
+        return {"type": "PERCENT", "pattern": excel_format}
+    return {"type": "NUMBER", "pattern": excel_format}
+
+
+def _value(cell: Any) -> Any:
+    """A cell's value as we send it: a workbook formula stays a formula, everything else is its typed value."""
+    value = cell.value
+    if cell.data_type == "f" and isinstance(value, str):
+        return batch.Formula(value)
+    if getattr(value, "__class__", None).__name__ == "ArrayFormula":
+        return batch.Formula(getattr(value, "text", "") or "")
+    return value
+
+
+def _table_marks(wb: Any) -> dict[str, dict[str, Any]]:
+    """For each sheet: the schema table its Excel table (ListObject) holds, and its header row (0-based)."""
+    from crm_sheets.model.schema import available_templates, load_schema
+
+    template = None
+    if "_crm_meta" in wb.sheetnames:
+        for row in wb["_crm_meta"].iter_rows(values_only=True):
+            if row and row[0] == "template" and len(row) > 1:
+                template = row[1]
+    schema = load_schema(template) if template in available_templates() else None
+    by_excel = {t.excel_name: t for t in schema.tables.values()} if schema else {}
+    marks: dict[str, dict[str, Any]] = {}
+    for ws in wb.worksheets:
+        for name, table in ws.tables.items():
+            ref = table.ref if hasattr(table, "ref") else table
+            m = re.match(r"^\$?([A-Z]+)\$?(\d+)", str(ref))
+            header = int(m.group(2)) - 1 if m else 0
+            ts = by_excel.get(name)
+            marks.setdefault(ws.title, {"excel": name, "table": ts.name if ts else None, "header": header,
+                                        "schema": ts, "first_col": _col_index(m.group(1)) if m else 0})
+    return {"schema": schema, **marks} if schema else marks
+
+
+def plan_push(path: str | Path, first_sheet_id: int = 1) -> tuple[list[dict], list[dict], PushResult]:
+    """The batchUpdate requests that make a spreadsheet a copy of the workbook at ``path`` (new sheet IDs
+    from ``first_sheet_id``): the new sheets, then their content; and what they copy."""
+    import openpyxl
+
+    path = Path(path)
+    try:
+        wb = openpyxl.load_workbook(path, data_only=False, rich_text=False)
+    except Exception as e:  # openpyxl raises many kinds for a file that is not a workbook
+        raise NotAWorkbook(f"{path}: cannot be read as a workbook ({type(e).__name__}: {e})") from None
+    result = PushResult("")
+    marks = _table_marks(wb)
+    marks.pop("schema", None)
+    structure: list[dict] = []
+    content: list[dict] = []
+    ids: dict[str, int] = {}
+    reach = _reach(wb)
+    for index, ws in enumerate(wb.worksheets):
+        sheet_id = first_sheet_id + index
+        ids[ws.title] = sheet_id
+        rows = ws.max_row if ws.max_row and ws.max_row > 1 or ws.cell(1, 1).value is not None else 0
+        cols = ws.max_column or 1
+        frozen_rows = frozen_cols = 0
+        if ws.freeze_panes:
+            m = re.match(r"([A-Z]+)(\d+)", str(ws.freeze_panes))
+            if m:
+                frozen_cols, frozen_rows = _col_index(m.group(1)), int(m.group(2)) - 1
+        tab = getattr(ws.sheet_properties.tabColor, "rgb", None) if ws.sheet_properties.tabColor else None
+        need_rows, need_cols = reach.get(ws.title, (0, 0))
+        grid_rows = max(rows + SPARE_ROWS, need_rows, 100)
+        structure.append(batch.add_sheet(
+            ws.title, sheet_id=sheet_id, index=index, rows=grid_rows, cols=max(cols, need_cols, 26),
+            hidden=ws.sheet_state != "visible", tab_color=tab if isinstance(tab, str) else None))
+        if frozen_rows or frozen_cols:
+            structure.append(batch.freeze(sheet_id, frozen_rows, frozen_cols))
+        result.sheets.append(ws.title)
+        content.extend(_sheet_content(ws, sheet_id, rows, cols, grid_rows, result))
+        content.extend(_widths(ws, sheet_id))
+        content.extend(_validations(ws, wb, sheet_id, grid_rows, result))
+        for merged in ws.merged_cells.ranges:
+            content.append({"mergeCells": {"range": batch.grid_range(
+                sheet_id, merged.min_row - 1, merged.max_row, merged.min_col - 1, merged.max_col), "mergeType": "MERGE_ALL"}})
+        if ws._charts:
+            result.skipped.append("charts (the report's figures are in its tables)")
+        if ws.conditional_formatting:
+            result.skipped.append("conditional formats")
+        mark = marks.get(ws.title)
+        if mark:
+            content.append(batch.sheet_metadata(sheet_id, "excel_table", mark["excel"]))
+            content.append(batch.row_metadata(sheet_id, mark["header"], "header", mark["excel"]))
+            if mark["table"]:
+                content.append(batch.sheet_metadata(sheet_id, "table", mark["table"]))
+                content.extend(_owned_columns(ws, sheet_id, mark))
+    content.extend(_named_ranges(wb, ids, result))
+    content.extend(_owned_sheets(wb, ids))
+    result.requests = len(structure) + len(content)
+    return structure, content, result
+
+
+def _reach(wb: Any) -> dict[str, tuple[int, int]]:
+    """How many rows and columns each sheet's grid needs for the ranges that name it (defined names, Excel
+    tables, validations), so none reaches past the grid (the API refuses that)."""
+    out: dict[str, tuple[int, int]] = {}
+
+    def grow(sheet: str, row: int, col: int) -> None:
+        if row >= EXCEL_MAX_ROW:  # a whole column: the grid's end does
+            row = 0
+        r, c = out.get(sheet, (0, 0))
+        out[sheet] = (max(r, row), max(c, col))
+
+    names = wb.defined_names.values() if hasattr(wb.defined_names, "values") else []
+    for dn in names:
+        m = _SIMPLE_REF.match(dn.attr_text or "")
+        if m:
+            sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
+            grow(sheet, int(m.group(6) or m.group(4)), _col_index(m.group(5) or m.group(3)) + 1)
+    for ws in wb.worksheets:
+        for table in ws.tables.values():
+            m = re.match(r"^\$?[A-Z]+\$?\d+:\$?([A-Z]+)\$?(\d+)$", str(getattr(table, "ref", table)))
+            if m:
+                grow(ws.title, int(m.group(2)), _col_index(m.group(1)) + 1)
+        for dv in ws.data_validations.dataValidation:
+            for rng in dv.sqref.ranges:
+                grow(ws.title, rng.max_row, rng.max_col)
+    return out
+
+
+def _sheet_content(ws: Any, sheet_id: int, rows: int, cols: int, grid_rows: int, result: PushResult) -> list[dict]:
+    out: list[dict] = []
+    if not rows:
+        return out
+    values: list[list[Any]] = []
+    formats: list[list[dict | None]] = []
+    header_fill: dict[tuple[int, int], tuple[str | None, str | None]] = {}  # bold cells near the top: headers
+    for r, row in enumerate(ws.iter_rows(min_row=1, max_row=rows, max_col=cols)):
+        vals = []
+        fmts = []
+        for c, cell in enumerate(row):
+            v = _value(cell)
+            vals.append(v)
+            if v is not None:
+                result.cells += 1
+            fmts.append(sheets_format(cell.number_format) if cell.number_format != "General" else None)
+            if r < 12 and cell.font is not None and cell.font.b and v is not None:
+                fill = cell.fill.fgColor.rgb if cell.fill is not None and cell.fill.fill_type == "solid" else None
+                color = cell.font.color.rgb if cell.font.color is not None else None
+                header_fill[(r, c)] = (fill if isinstance(fill, str) else None, color if isinstance(color, str) else None)
+        while vals and vals[-1] is None and fmts[-1] is None:
+            vals.pop()
+            fmts.pop()
+        values.append(vals)
+        formats.append(fmts)
+    out.append({"updateCells": {
+        "rows": [{"values": [batch.cell_data(v) for v in row]} for row in values],
+        "fields": "userEnteredValue", "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0}}})
+    out.extend(_format_runs(sheet_id, formats, cols))
+    for (r, c), (fill, color) in header_fill.items():
+        fmt: dict[str, Any] = {"textFormat": {"bold": True}}
+        fields = ["userEnteredFormat.textFormat.bold"]
+        if fill and len(fill) >= 6 and fill[-6:] != "000000":
+            fmt["backgroundColorStyle"] = {"rgbColor": batch.rgb(fill)}
+            fields.append("userEnteredFormat.backgroundColorStyle")
+        if color and len(color) >= 6:
+            fmt["textFormat"]["foregroundColorStyle"] = {"rgbColor": batch.rgb(color)}
+            fields.append("userEnteredFormat.textFormat.foregroundColorStyle")
+        out.append({"repeatCell": {"range": batch.grid_range(sheet_id, r, r + 1, c, c + 1),
+                                   "cell": {"userEnteredFormat": fmt}, "fields": ",".join(fields)}})
+    return out
+
+
+def _format_runs(sheet_id: int, formats: list[list[dict | None]], cols: int) -> list[dict]:
+    """repeatCell per run of equal number formats down each column (a column is mostly one run)."""
+    out: list[dict] = []
+    for c in range(cols):
+        start = 0
+        current = None
+        for r in range(len(formats) + 1):
+            fmt = formats[r][c] if r < len(formats) and c < len(formats[r]) else None
+            if fmt != current:
+                if current is not None:
+                    out.append(batch.format_cells(sheet_id, start, r, c, c + 1, current))
+                start, current = r, fmt
+    return out
+
+
+def _widths(ws: Any, sheet_id: int) -> list[dict]:
+    out = []
+    for letters, dim in ws.column_dimensions.items():
+        if dim.width and dim.customWidth:
+            first = _col_index(letters) if dim.min is None else dim.min - 1
+            last = (dim.max or first + 1) if dim.max else first + 1
+            out.append({"updateDimensionProperties": {
+                "range": {"sheetId": sheet_id, "dimension": "COLUMNS", "startIndex": first, "endIndex": max(last, first + 1)},
+                "properties": {"pixelSize": int(dim.width * 7 + 5)}, "fields": "pixelSize"}})
+    return out
+
+
+def _resolve(formula: str, wb: Any) -> str | None:
+    """A list validation's source as an A1 range: a sheet range, or a defined name's range."""
+    text = formula.lstrip("=").strip()
+    if _SIMPLE_REF.match(text):
+        return text
+    dn = wb.defined_names.get(text) if hasattr(wb.defined_names, "get") else None
+    if dn is not None and dn.attr_text and _SIMPLE_REF.match(dn.attr_text):
+        return dn.attr_text
+    return None
+
+
+def _validations(ws: Any, wb: Any, sheet_id: int, grid_rows: int, result: PushResult) -> list[dict]:
+    out: list[dict] = []
+    for dv in ws.data_validations.dataValidation:
+        for rng in dv.sqref.ranges:
+            r0, c0, r1, c1 = rng.min_row - 1, rng.min_col - 1, rng.max_row, rng.max_col
+            end = None if r1 >= grid_rows else r1  # to the sheet's end, never past its grid
+            # Warning only in Sheets, whatever the file said: a value the team uses that is not (yet) in the
+            # list is kept and flagged (check reports it and adds it), and a job's write is never refused.
+            strict = False
+            for c in range(c0, c1):
+                if dv.type == "list" and dv.formula1:
+                    f1 = dv.formula1
+                    if f1.startswith('"'):
+                        options = [o.strip() for o in f1.strip('"').split(",")]
+                        if sorted(o.upper() for o in options) == ["FALSE", "TRUE"]:
+                            out.append(batch.checkbox(sheet_id, r0, end, c))
+                        else:
+                            out.append(batch.one_of_list(sheet_id, r0, end, c, options, strict=strict))
+                        continue
+                    source = _resolve(f1, wb)
+                    if source is not None:
+                        out.append(batch.one_of_range(sheet_id, r0, end, c, _absolute(source), strict=strict))
+                        continue
+                result.skipped.append(f"{dv.type or 'custom'} validations")
+    return out
+
+
+def _absolute(ref: str) -> str:
+    m = _SIMPLE_REF.match(ref)
+    if not m:
+        return ref
+    sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
+    quoted = "'" + sheet.replace("'", "''") + "'"
+    first = f"${m.group(3)}${m.group(4)}"
+    return f"{quoted}!{first}" + (f":${m.group(5)}${m.group(6)}" if m.group(5) else "")
+
+
+def _named_ranges(wb: Any, ids: dict[str, int], result: PushResult) -> list[dict]:
+    out = []
+    names = wb.defined_names.values() if hasattr(wb.defined_names, "values") else []
+    for dn in names:
+        m = _SIMPLE_REF.match(dn.attr_text or "")
+        if not m or dn.localSheetId is not None:
+            continue
+        sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
+        if sheet not in ids or dn.name.startswith("_xlnm"):
+            continue
+        r0, c0 = int(m.group(4)) - 1, _col_index(m.group(3))
+        r1, c1 = (int(m.group(6)), _col_index(m.group(5)) + 1) if m.group(5) else (r0 + 1, c0 + 1)
+        out.append({"addNamedRange": {"namedRange": {"name": dn.name, "range": batch.grid_range(ids[sheet], r0, r1, c0, c1)}}})
+    return out
+
+
+def _owned_columns(ws: Any, sheet_id: int, mark: dict[str, Any]) -> list[dict]:
+    """Warning-only protection on the columns a job owns (people are told, not blocked)."""
+    from crm_sheets.model.schema import normalize_header
+
+    ts = mark["schema"]
+    if ts is None:
+        return []
+    by_header = {}
+    for f in ts.fields:
+        if f.owned_by_job:
+            for n in f.names():
+                by_header[n] = f
+    out = []
+    header = mark["header"] + 1
+    for cell in ws[header] if ws.max_row >= header else ():
+        f = by_header.get(normalize_header(str(cell.value))) if cell.value is not None else None
+        if f is not None:
+            out.append(batch.protect(sheet_id, f"{ts.name}.{f.name}: written by the {f.owned_by_job} job",
+                                     cell.column - 1, cell.column, start_row=header))
+    return out
+
+
+def _owned_sheets(wb: Any, ids: dict[str, int]) -> list[dict]:
+    """Warning-only protection and a mark on the sheets jobs regenerate whole (_crm_meta ``sheet.<key>``)."""
+    out = []
+    if "_crm_meta" not in wb.sheetnames:
+        return out
+    for row in wb["_crm_meta"].iter_rows(values_only=True):
+        if row and isinstance(row[0], str) and row[0].startswith("sheet.") and len(row) > 1 and row[1] in ids:
+            sheet_id = ids[row[1]]
+            out.append(batch.sheet_metadata(sheet_id, "owned", row[0][len("sheet."):]))
+            out.append(batch.protect(sheet_id, f"{row[1]}: regenerated by crm-sheets on every run"))
+    return out
+
+
+def push(path: str | Path, connection: Connection, spreadsheet_id: str, *, replace: bool = False) -> PushResult:
+    """Copy the workbook at ``path`` into the spreadsheet: refused when the spreadsheet already holds values,
+    unless ``replace`` (then its sheets are replaced)."""
+    before = connection.stats.requests
+    got = connection.get(spreadsheet_id, fields="spreadsheetId,sheets.properties(sheetId,title)")
+    old = [s["properties"] for s in got.get("sheets", [])]
+    if old and not replace:
+        ranges = ["'" + p["title"].replace("'", "''") + "'" for p in old]
+        filled = [vr for vr in connection.batch_get(spreadsheet_id, ranges) if any(any(c not in ("", None) for c in row)
+                                                                                    for row in vr.get("values") or [])]
+        if filled:
+            names = ", ".join(vr.get("range", "?").split("!")[0] for vr in filled[:3])
+            raise UsageError(f"gsheets://{spreadsheet_id} is not empty ({names} hold values); nothing was copied",
+                             hint="push into a new, empty spreadsheet, or pass --replace to replace every sheet in it")
+    first = max([p.get("sheetId", 0) for p in old] or [0]) + 1
+    structure, content, result = plan_push(path, first_sheet_id=first)
+    result.spreadsheet_id = spreadsheet_id
+    # The old sheets step aside (a spreadsheet keeps at least one sheet), the new ones come, the old ones go.
+    renames = [{"updateSheetProperties": {"properties": {"sheetId": p["sheetId"], "title": f"crm-sheets old {i}"},
+                                          "fields": "title"}} for i, p in enumerate(old)]
+    deletes = [batch.delete_sheet(p["sheetId"]) for p in old]
+    parts = batch.split_batches(renames + structure + deletes + content)
+
+    def landed(marker: int) -> bool:  # a batch whose answer was lost: did its last sheet change arrive?
+        seen = connection.get(spreadsheet_id, fields="sheets.properties.sheetId")
+        return marker in {s["properties"]["sheetId"] for s in seen.get("sheets", [])}
+
+    for i, part in enumerate(parts):
+        connection.batch_update(spreadsheet_id, part, applied=(lambda: landed(first)) if i == 0 else None)
+    result.calls = connection.stats.requests - before
+    return result

@@ -1,0 +1,807 @@
+"""GSheetsStore: a Google spreadsheet as a Store (``gsheets://SPREADSHEET_ID``).
+
+Reads in two API calls (snapshot.py) through the store core's grid reader; writes a change set in two: one
+values.batchGet re-reading the sheets it touches (records are found again by ID, since people sort and insert
+rows; a record a colleague changed since our read stops the write with WorkbookChanged), then one atomic
+spreadsheets.batchUpdate holding every cell, row, sheet and mark. A write that fails is kept pending.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from crm_sheets.errors import CrmSheetsError, UsageError, WorkbookChanged
+from crm_sheets.model.changeset import ChangeSet
+from crm_sheets.model.schema import normalize_header
+from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter
+from crm_sheets.store.base import ApplyResult
+from crm_sheets.store.gsheets import batch, render
+from crm_sheets.store.gsheets.client import Connection, connect
+from crm_sheets.store.gsheets.snapshot import Snapshot, SheetInfo, quote, read as read_snapshot
+
+SCHEME = "gsheets://"
+
+
+def parse_spec(spec: str) -> str:
+    """The spreadsheet ID of ``gsheets://ID`` (a full Sheets URL after the scheme is taken too)."""
+    text = str(spec).strip()
+    for prefix in (SCHEME, "gsheets:/"):  # a spec that went through pathlib.Path keeps one slash
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+            break
+    if "/d/" in text:  # https://docs.google.com/spreadsheets/d/ID/edit#gid=0
+        text = text.split("/d/", 1)[1]
+    text = text.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if not text or not all(ch.isalnum() or ch in "-_" for ch in text):
+        raise UsageError(f"{spec}: not a spreadsheet ID", hint="use gsheets://ID, ID being the long code in the sheet's URL")
+    return text
+
+
+class SheetsGrids:
+    """A snapshot as the store core's GridSource: grids of plain values, our table marks as named tables."""
+
+    def __init__(self, snap: Snapshot, name: str, source: str):
+        self.snap = snap
+        self.name = name
+        self.source = source
+        self.sheet_names = snap.sheet_names
+        self.date1904 = False  # Sheets counts serial days from 1899-12-30, as the 1900 system does
+
+    def table_locations(self) -> dict[str, tuple[str, int]]:
+        return {normalize_header(n): where for n, where in self.snap.excel_tables().items()}
+
+    def __getitem__(self, sheet: str) -> list[list[Any]]:
+        if sheet not in self.snap.sheets:
+            raise KeyError(sheet)
+        return self.snap.grids.get(sheet, [])
+
+    def merged(self, sheet: str):
+        return tuple(((r0, c0), (r1, c1)) for r0, c0, r1, c1 in self.snap.merged(sheet))
+
+    def read_ahead(self, sheets: list[str]) -> None:
+        pass  # every sheet came in the one batchGet
+
+    def forget(self, sheet: str) -> None:
+        pass  # kept: apply compares the rows it touches with what was read
+
+    def strays(self) -> list[tuple[str, str, str]]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class SheetsFingerprint:
+    """What a read saw, as the runner keys job states: a hash of every value read."""
+
+    sha256: str
+    size: int = 0
+    mtime_ns: int = 0
+
+    def same_content(self, other: Any) -> bool:
+        return other is not None and getattr(other, "sha256", None) == self.sha256
+
+
+class GSheetsStore:
+    """A Google spreadsheet as a Store: ``read()`` -> Tables, ``apply(changeset, tables)`` -> ApplyResult."""
+
+    def __init__(self, spec: str, *, schema: Any = None, connection: Connection | None = None,
+                 lock_timeout: float | None = None, backups: int | None = None, **_ignored: Any):
+        from crm_sheets.store.state import StoreState
+
+        self.spreadsheet_id = parse_spec(spec)
+        self.identity = f"gsheets:{self.spreadsheet_id}"  # what its state (pending, outbox, lock) is keyed by
+        self.name = SCHEME + self.spreadsheet_id  # how messages name it (its title once read: describe())
+        self.state = StoreState.for_remote(self.identity)
+        self.title = ""
+        self.schema = schema
+        self._conn = connection
+        self.backups = backups  # no file backups: Sheets keeps a version history
+        self._lock_timeout = lock_timeout
+        self._lock = None
+        self._lock_depth = 0
+        self._snap: Snapshot | None = None
+        self._tables: Tables | None = None
+        self.fingerprint: SheetsFingerprint | None = None
+        self.last_write: dict[str, Any] = {}  # what the last apply sent: requests, bytes, batches
+
+    def __repr__(self) -> str:
+        return f"GSheetsStore({self.name!r})"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.state.dir
+
+    def describe(self) -> str:
+        return f"{self.title} ({self.name})" if self.title else self.name
+
+    def open_by(self) -> str | None:
+        return None  # people edit a Google Sheet live; their edits are caught by the change check instead
+
+    def layout(self, tables: Tables, only: Any = None) -> Any:
+        raise UsageError(f"{self.name}: upgrade is not supported on Google Sheets yet; nothing was changed",
+                         hint="upgrade the workbook file (crm-sheets pull, upgrade, push --replace)")
+
+    @property
+    def connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = connect()
+        return self._conn
+
+    @property
+    def stats(self):
+        return self.connection.stats
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read(self) -> Tables:
+        """The spreadsheet's tables, in two API calls; remembers what was read for ``apply``."""
+        snap = read_snapshot(self.connection, self.spreadsheet_id)
+        grids = SheetsGrids(snap, name=snap.title or self.name, source=self.name)
+        tables = _read_tables(grids, self.schema)
+        self._snap, self._tables, self.title = snap, tables, snap.title
+        self.fingerprint = SheetsFingerprint(_grids_digest(snap))
+        return tables
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def apply(self, changeset: ChangeSet, tables: Tables | None = None, *, before_replace: Callable | None = None,
+              states: Mapping[str, Any] | None = None, rider: ChangeSet | None = None) -> ApplyResult:
+        """Write the change set in one atomic batchUpdate (split only past the request-size limit).
+
+        Raises WorkbookChanged when a record we change, archive or number was edited by someone since
+        ``read`` (read again and re-run); any failure of the write keeps the change set pending for the
+        next run. ``rider`` goes along with a real change only.
+        """
+        name = self.name
+        if changeset.is_empty():
+            return ApplyResult(False, pending=self._pending_exists(), message=f"nothing to write to {name}")
+        if self._snap is None or self._tables is None:
+            raise RuntimeError("GSheetsStore.apply() needs a read() first: it writes only over what it read")
+        tables = tables if tables is not None else self._tables
+        keep_states = dict(states) if states is not None else None
+        with self.lock():
+            plan = _Plan(self, changeset, tables, with_meta=rider is not None)
+            plan.build()
+            if plan.is_empty():  # owned sheets as they are, _crm_meta keys as they are: nothing to send
+                return ApplyResult(False, pending=self._pending_exists(), message=f"nothing changed in {name}")
+            work = changeset
+            if rider is not None:  # planned again with the rider, on the rows just read (no second call)
+                work = ChangeSet().extend(changeset).extend(rider)
+                plan = _Plan(self, work, tables, fresh=plan.fresh)
+                plan.build()
+            token = uuid.uuid4().hex
+            parts = [[*part, *self._write_mark(f"{token}:{i}")]
+                     for i, part in enumerate(batch.pack_groups([plan.requests, *plan.sheet_groups]))]
+            requests = [r for part in parts for r in part]
+            if before_replace is not None:
+                # The new version is complete (the batch) and not yet sent: what a file store's temporary file
+                # is when it calls this. The runner prepares the jobs' states under it.
+                self._before_write(requests, before_replace)
+            sent = 0
+            try:
+                for i, part in enumerate(parts):
+                    mark = f"{token}:{i}"
+                    self.connection.batch_update(self.spreadsheet_id, part, applied=lambda mark=mark: self._landed(mark))
+                    sent += 1
+            except CrmSheetsError as e:
+                if sent == 0 and not isinstance(e, WorkbookChanged):
+                    # Kept with the mark of its first batch: if that batch did land after all (its answer lost
+                    # and the check impossible), the next read sees the mark and drops this, never applying twice.
+                    self._keep_pending(work, keep_states, str(e), mark=f"{token}:0")
+                    raise type(e)(f"{e.message}; nothing was written, the changes were kept and will be written "
+                                  "by the next run", hint=e.hint) from None
+                # The records' changes are in the first batch (all or nothing); what is left is owned sheets,
+                # which the next run makes again from the data.
+                raise type(e)(f"{e.message}; the records were written, {len(parts) - sent} of the sheets jobs "
+                              "make were not and will be made by the next run", hint=e.hint) from None
+            self._after_write(plan)
+            self._clear_pending()
+            self.last_write = {"requests": len(requests), "batches": len(parts),
+                               "bytes": sum(batch.request_size(r) for r in requests)}
+        return ApplyResult(True, message=f"wrote {_describe(work)} to {name}")
+
+    def _before_write(self, requests: list[dict], before_replace: Callable) -> None:
+        self.state.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state.dir / f".{self.state.stem}.{uuid.uuid4().hex[:8]}.batch.json"
+        try:
+            tmp.write_text(json.dumps(requests, separators=(",", ":"), default=str), encoding="utf-8")
+            before_replace(tmp)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _write_mark(self, token: str) -> list[dict]:
+        """The mark a batch leaves (in the same atomic batch): after a lost answer it tells whether it landed."""
+        return [batch.delete_metadata("write"), batch.spreadsheet_metadata("write", token)]
+
+    def _landed(self, token: str) -> bool:
+        got = self.connection.get(self.spreadsheet_id, fields="developerMetadata(metadataId,metadataKey,metadataValue)")
+        for md in got.get("developerMetadata") or []:
+            if md.get("metadataKey") == batch.META_PREFIX + "write" and md.get("metadataValue") == token:
+                return True
+        return False
+
+    def _after_write(self, plan: "_Plan") -> None:
+        snap = self._snap
+        assert snap is not None
+        snap.sheets.update(plan.infos)
+        for title, info in plan.new_sheets.items():
+            snap.sheets[title] = info
+
+    # -- pending change sets and the lock ---------------------------------------------------------
+
+    def pending(self) -> ChangeSet | None:
+        found = self.pending_file()
+        return found.changeset if found is not None else None
+
+    def pending_file(self):
+        from crm_sheets.store.pending import read_pending
+
+        found = read_pending(self.state)
+        if found is None:
+            return found
+        landed = self._snap is not None and self._snap.metadata.get("write") == _pending_mark(self.state)
+        if landed or (found.id and self._tables is not None and found.id == self._tables.meta.get("applied_pending")):
+            if self._lock_depth:
+                self._clear_pending()
+            return None  # written already: its batch's mark (or the runner's ID) is in the spreadsheet
+        return found
+
+    def _pending_exists(self) -> bool:
+        from crm_sheets.store.pending import pending_path
+
+        return pending_path(self.state).exists()
+
+    def _keep_pending(self, changeset: ChangeSet, states: dict | None, reason: str, mark: str = "") -> None:
+        from crm_sheets.store.pending import save_pending
+
+        try:
+            self.state.dir.mkdir(parents=True, exist_ok=True)
+            save_pending(self.state, changeset, states=states, reason=reason, write_mark=mark)
+        except OSError:
+            pass
+
+    def _clear_pending(self) -> None:
+        from crm_sheets.store.pending import clear_pending
+
+        try:
+            clear_pending(self.state)
+        except OSError:
+            pass
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator["GSheetsStore"]:
+        """One writer per spreadsheet among the crm-sheets runs of this machine (an OS lock in the state
+        directory); runs elsewhere are caught by the change check before every write."""
+        from crm_sheets.store.safety import WriterLock
+
+        if self._lock_depth == 0:
+            self.state.dir.mkdir(parents=True, exist_ok=True)
+            self._lock = WriterLock(self.state, timeout=self._lock_timeout)
+            self._lock.acquire()
+        self._lock_depth += 1
+        try:
+            yield self
+        finally:
+            self._lock_depth -= 1
+            if self._lock_depth == 0 and self._lock is not None:
+                self._lock.release()
+                self._lock = None
+
+
+def _read_tables(grids: SheetsGrids, schema: Any) -> Tables:
+    from crm_sheets.store.core.read import read_tables
+
+    return read_tables(grids, schema)
+
+
+def _pending_mark(path: Any) -> str | None:
+    """The mark of the first batch of the write a pending change set failed in (see GSheetsStore.apply)."""
+    from crm_sheets.store.pending import pending_path
+
+    try:
+        return json.loads(pending_path(path).read_text(encoding="utf-8")).get("write_mark") or None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _grids_digest(snap: Snapshot) -> str:
+    h = hashlib.sha256()
+    for title in snap.sheet_names:
+        h.update(title.encode("utf-8") + b"\x1e")
+        h.update(json.dumps(snap.grids.get(title, []), separators=(",", ":"), default=str).encode("utf-8"))
+    return h.hexdigest()
+
+
+def _from_serial(serial: float, kind: str) -> Any:
+    from crm_sheets.model.values import from_serial
+
+    when = from_serial(float(serial))
+    if when is None:
+        return serial
+    return when.date() if kind == "date" else when
+
+
+def _spec_digest(spec: Any, title: str) -> str:
+    """A hash of everything an owned sheet shows: the same digest means the same sheet."""
+
+    data = dataclasses.asdict(spec)
+    data["name"] = title
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=repr).encode("utf-8")).hexdigest()[:32]
+
+
+def _describe(changeset: ChangeSet) -> str:
+    from crm_sheets.store.xlsx.store import describe
+
+    return describe(changeset)
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning one write
+
+
+def _col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def _blank(v: Any) -> bool:
+    return v is None or v == ""
+
+
+def _row(grid: list[list[Any]], r: int) -> list[Any]:
+    return list(grid[r]) if 0 <= r < len(grid) else []
+
+
+def _same_row(a: list[Any], b: list[Any]) -> int | None:
+    """The first column where two rows differ (trailing blanks ignored), or None when they are equal."""
+    width = max(len(a), len(b))
+    for c in range(width):
+        x = a[c] if c < len(a) else ""
+        y = b[c] if c < len(b) else ""
+        if _blank(x) and _blank(y):
+            continue
+        if x != y and not (isinstance(x, (int, float)) and isinstance(y, (int, float)) and float(x) == float(y)):
+            return c
+    return None
+
+
+@dataclass
+class _Layout:
+    """A table's sheet as it is now (fresh), with where its records are."""
+
+    table: Table
+    title: str
+    info: SheetInfo
+    header: int  # 0-based header row
+    cols: dict[str, int]  # field -> 0-based column
+    fresh: list[list[Any]]
+    read: list[list[Any]]
+    ids: dict[str, int] = field(default_factory=dict)  # record ID -> 0-based row now
+    last: int = 0  # 0-based row of the last record now (the header row when there is none)
+    appended: int = 0  # rows placed below ``last`` in this write
+    headers: list[Any] = field(default_factory=list)
+
+
+class _Plan:
+    """One change set as Sheets requests, against the sheets as they are right now."""
+
+    def __init__(self, store: GSheetsStore, cs: ChangeSet, tables: Tables, *, with_meta: bool = False,
+                 fresh: dict[str, list[list[Any]]] | None = None):
+        self.with_meta = with_meta  # re-read _crm_meta even when this change set sets no key (a rider will)
+        self.given_fresh = fresh
+        self.store = store
+        self.snap: Snapshot = store._snap  # type: ignore[assignment]
+        self.cs = cs
+        self.tables = tables
+        self.requests: list[dict] = []  # the records' changes, lists and _crm_meta: one atomic group
+        self.sheet_groups: list[list[dict]] = []  # one group per owned sheet replaced (delete, add, content)
+        self.new_sheets: dict[str, SheetInfo] = {}
+        # Grid sizes as this write leaves them (copies: a plan that is not sent changes nothing).
+        self.infos = {t: dataclasses.replace(i, metadata=dict(i.metadata)) for t, i in self.snap.sheets.items()}
+        self.layouts: dict[str, _Layout] = {}
+        self.fresh: dict[str, list[list[Any]]] = {}
+        self.meta_updates: dict[str, Any] = {}
+        self._next_sheet_id = max([i.sheet_id for i in self.snap.sheets.values()] or [0]) + 1
+
+    # -- the fresh re-read and the change check --------------------------------------------------------
+
+    def build(self) -> None:
+        from crm_sheets.store.core.plan import make_plan
+
+        core = self.core = make_plan(self.cs, self.tables)  # values in the workbook's form; missing records refused
+        if core.tables_added or any(tp.columns for tp in core.tables.values()):
+            raise CrmSheetsError(f"{self.store.name}: adding columns or tables (upgrade) is not supported on "
+                                 "Google Sheets yet; nothing was written",
+                                 hint="upgrade the workbook file, then push it: crm-sheets push crm.xlsx gsheets://ID")
+        touched = {name for name, tp in core.tables.items() if tp} | {a.table for a in core.archives} \
+            | {a.archive for a in core.archives} | {r.archive for r in core.restores} | {r.table for r in core.restores}
+        sheets = {self._sheet_of(name) for name in touched}
+        if (core.meta or core.sheets or core.options or self.with_meta) and META_SHEET in self.snap.sheets:
+            sheets.add(META_SHEET)
+        lists_sheet = self._lists_sheet() if core.options else None
+        if lists_sheet:
+            sheets.add(lists_sheet)
+        self._reread(sorted(s for s in sheets if s))
+        for name in sorted(touched):
+            self.layouts[name] = self._layout(name)
+        self._check_records()
+        self._plan_records()
+        self._plan_options(lists_sheet)
+        self._plan_sheets()
+        self._plan_meta()
+
+    def _sheet_of(self, table: str) -> str:
+        t = self.tables.get(table)
+        if t is None or not t.sheet or t.sheet not in self.snap.sheets:
+            raise CrmSheetsError(f"{self.store.name}: the change set names table {table!r}, which has no sheet",
+                                 hint="push a workbook that has it, or read the spreadsheet again")
+        return t.sheet
+
+    def is_empty(self) -> bool:
+        return not self.requests and not self.sheet_groups
+
+    def _reread(self, sheets: list[str]) -> None:
+        if self.given_fresh is not None and all(s in self.given_fresh for s in sheets):
+            self.fresh = {s: [list(r) for r in self.given_fresh[s]] for s in sheets}
+            return
+        if not sheets:
+            return
+        try:
+            got = self.store.connection.batch_get(self.snap.spreadsheet_id, [quote(s) for s in sheets])
+        except CrmSheetsError as e:
+            if "400" in e.message or "Unable to parse range" in e.message:
+                raise WorkbookChanged(f"{self.store.name}: a sheet was renamed or removed since it was read; "
+                                      "nothing was written", hint="run again to work on the fresh data") from None
+            raise
+        for title, vr in zip(sheets, got):
+            from crm_sheets.store.gsheets.snapshot import pad
+
+            self.fresh[title] = pad(vr.get("values") or [])
+
+    def _layout(self, name: str) -> _Layout:
+        t = self.tables[name]
+        title = t.sheet
+        header = (t.header_row or 1) - 1
+        cols = {f: _col_index(letter) for f, letter in t.columns.items()}
+        fresh = self.fresh.get(title, [])
+        read = self.snap.grids.get(title, [])
+        if _same_row(_row(fresh, header), _row(read, header)) is not None:
+            raise WorkbookChanged(f"{self.store.name}: the headers of {title} changed since they were read; "
+                                  "nothing was written", hint="run again to work on the fresh data")
+        lay = _Layout(t, title, self.infos[title], header, cols, fresh, read, headers=_row(fresh, header))
+        id_col = cols.get("id")
+        last = header
+        for r in range(header + 1, len(fresh)):
+            row = fresh[r]
+            if id_col is not None and id_col < len(row) and not _blank(row[id_col]):
+                lay.ids.setdefault(str(row[id_col]).strip(), r)
+                last = r
+            elif any(not _blank(row[c]) for c in cols.values() if c < len(row)):
+                last = r if r == last + 1 else last  # a record typed without an ID, right under the others
+        if id_col is None:  # a rule, archive or log table: rows keyed row<N>, the last row holding anything
+            for r in range(header + 1, len(fresh)):
+                if any(not _blank(v) for v in fresh[r]):
+                    last = r
+        for rid in t.assigned_ids:  # rows the reader gave an ID: found where they were, if still as they were
+            r = t.rows.get(rid)
+            if r is not None:
+                last = max(last, r - 1)
+        lay.last = last
+        return lay
+
+    def _now_row(self, lay: _Layout, rid: str) -> int:
+        """Where a record is now; WorkbookChanged when it is gone or was edited since the read."""
+        t = lay.table
+        was = t.rows.get(rid)
+        if rid in t.assigned_ids or lay.cols.get("id") is None:
+            now = was - 1 if was else None
+        else:
+            now = lay.ids.get(rid)
+        if now is None or was is None:
+            raise WorkbookChanged(f"{self.store.name}: record {rid} of {lay.title} was removed or renamed since it "
+                                  "was read; nothing was written", hint="run again to work on the fresh data")
+        col = _same_row(_row(lay.fresh, now), _row(lay.read, was - 1))
+        if col is not None:
+            raise WorkbookChanged(
+                f"{self.store.name}: {lay.title}!{column_letter(col)}{now + 1} (record {rid}) was changed by someone "
+                "since it was read; nothing was written, their edit is kept",
+                hint="run again to work on the fresh data")
+        return now
+
+    def _check_records(self) -> None:
+        """Every record this write changes or archives, found again by ID, unchanged since the read."""
+        self.rows_now: dict[tuple[str, str], int] = {}
+        wanted = [(name, rid) for name, tp in self.core.tables.items() for rid in tp.updates]
+        wanted += [(a.table, a.record_id) for a in self.core.archives]
+        for name, rid in wanted:
+            if (name, rid) not in self.rows_now:
+                self.rows_now[(name, rid)] = self._now_row(self.layouts[name], rid)
+
+    # -- values -----------------------------------------------------------------------------------
+
+    def _column(self, lay: _Layout, field_name: str) -> int:
+        """The field's column; a field the sheet lacks gets one after the last header (its header written)."""
+        col = lay.cols.get(field_name)
+        if col is not None:
+            return col
+        f = next((x for x in lay.table.schema.fields if x.name == field_name), None)
+        if f is None:
+            raise CrmSheetsError(f"{lay.title}: no column for {field_name!r}", hint="this is a bug; please report it")
+        col = max([len(lay.headers)] + [c + 1 for c in lay.cols.values()])
+        lay.cols[field_name] = col
+        lay.headers = [*lay.headers, *[""] * (col - len(lay.headers)), f.header(self.tables.lang)]
+        if col >= lay.info.cols:
+            self.requests.append({"appendDimension": {"sheetId": lay.info.sheet_id, "dimension": "COLUMNS",
+                                                      "length": col + 1 - lay.info.cols}})
+            lay.info.cols = col + 1
+        self.requests.extend(batch.update_cells(lay.info.sheet_id, [(lay.header, col, f.header(self.tables.lang))]))
+        return col
+
+    def _plan_records(self) -> None:
+        """The core plan's records, in its order: updates, archives (captured, rows removed), restores (the
+        latest archived copy removed, its row appended back), appends. Rows are removed last, bottom-up, so the
+        rows found for updates and the appends under the last record stay where they were found."""
+        from crm_sheets.store.core.plan import archive_values
+
+        core = self.core
+        for name, tp in core.tables.items():
+            if not tp.updates:
+                continue
+            lay = self.layouts[name]
+            cells = [(self.rows_now[(name, rid)], self._column(lay, f), v)
+                     for rid, values in tp.updates.items() for f, v in values.items()]
+            self.requests.extend(batch.update_cells(lay.info.sheet_id, cells))
+        deletes: dict[str, list[int]] = {}
+        blocks: dict[str, list[dict[int, Any]]] = {}  # table -> new rows as {column: value}, in order
+        for move in core.archives:
+            lay = self.layouts[move.table]
+            r = self.rows_now[(move.table, move.record_id)]
+            row = self._capture(lay, r, core.tables.get(move.table).updates.get(move.record_id, {})
+                                if move.table in core.tables else {})
+            values = archive_values(move, row, self.tables)
+            archive = self.layouts[move.archive]
+            blocks.setdefault(move.archive, []).append(self._by_column(archive, values))
+            deletes.setdefault(move.table, []).append(r)
+        for res in core.restores:
+            lay = self.layouts[res.archive]
+            r, row = self._find_archived(lay, res)
+            deletes.setdefault(res.archive, []).append(r)
+            blocks.setdefault(res.table, []).append(self._restored(self.layouts[res.table], row))
+        for name, tp in core.tables.items():
+            if tp.appends:
+                lay = self.layouts[name]
+                blocks.setdefault(name, []).extend(self._by_column(lay, values) for values in tp.appends)
+        for name, rows in blocks.items():
+            self._append(self.layouts[name], rows)
+        for name, rows in deletes.items():
+            self.requests.extend(batch.delete_rows(self.layouts[name].info.sheet_id, rows))
+
+    def _by_column(self, lay: _Layout, values: Mapping[str, Any]) -> dict[int, Any]:
+        out = {}
+        for name, value in values.items():
+            if name not in lay.table.schema.field_names and name not in lay.cols:
+                continue  # info keys the archive table has no column for
+            out[self._column(lay, name)] = value
+        return out
+
+    def _capture(self, lay: _Layout, r: int, updates: Mapping[str, Any]) -> Any:
+        """The whole sheet row (people's columns too, with this write's updates) in the neutral archive format.
+        Serial numbers in the schema's date columns are dates, as the file's date-formatted cells are."""
+        from crm_sheets.store.core.archive import ArchivedCell, ArchivedRow, value_type
+
+        row = _row(lay.fresh, r)
+        for name, value in updates.items():
+            col = lay.cols.get(name)
+            if col is not None:
+                row.extend([""] * (col + 1 - len(row)))
+                row[col] = value
+        types = {c: lay.table.schema.field(f).type for f, c in lay.cols.items() if lay.table.schema.has_field(f)}
+        cells = []
+        used: set[str] = set()
+        for c, v in enumerate(row):
+            if _blank(v):
+                continue
+            if types.get(c) in ("date", "datetime") and isinstance(v, (int, float)) and not isinstance(v, bool):
+                v = _from_serial(v, types[c])
+            h = lay.headers[c] if c < len(lay.headers) else ""
+            key = str(h) if not _blank(h) and str(h) not in used else f"[{column_letter(c)}]"
+            used.add(key)
+            cells.append(ArchivedCell(key, column_letter(c), v, value_type(v)))
+        return ArchivedRow(tuple(cells))
+
+    def _find_archived(self, lay: _Layout, res: Any) -> tuple[int, Any]:
+        from crm_sheets.store.core.archive import loads
+        from crm_sheets.store.core.plan import is_archived_copy
+
+        rec, tab, dat = (lay.cols.get(k) for k in ("record", "table", "data"))
+        if rec is None or dat is None:
+            raise CrmSheetsError(f"archive table {res.archive!r} has no Record or Original row column")
+        for r in range(len(lay.fresh) - 1, lay.header, -1):  # the latest archived copy wins
+            row = lay.fresh[r]
+            cell = (lambda c: row[c] if c is not None and c < len(row) and not _blank(row[c]) else None)
+            if not is_archived_copy(res, cell(rec), cell(tab)):
+                continue
+            try:
+                return r, loads(str(cell(dat)))
+            except ValueError:
+                raise CrmSheetsError(f"{lay.title}!{column_letter(dat)}{r + 1} ({res.archive}): not a readable "
+                                     "original row", hint="the Original row cell was edited; nothing was written") from None
+        raise CrmSheetsError(f"record {res.record_id} is not in the {res.archive!r} sheet", hint="nothing to restore")
+
+    def _restored(self, lay: _Layout, row: Any) -> dict[int, Any]:
+        """An archived row's cells put back under their headers (else in their old column)."""
+        by_header = {normalize_header(str(h)): c for c, h in enumerate(lay.headers) if not _blank(h)}
+        out: dict[int, Any] = {}
+        for cell in row.cells:
+            col = by_header.get(normalize_header(cell.key)) if not cell.key.startswith("[") else None
+            if col is None and cell.column:
+                col = _col_index(cell.column)
+            if col is None or col in out:
+                continue
+            out[col] = batch.Formula("=" + cell.formula) if cell.formula else cell.value  # the row's own formula
+        return out
+
+    def _append(self, lay: _Layout, rows: list[dict[int, Any]]) -> None:
+        """New rows right under the table's last record: written into the blank rows there, or into rows
+        inserted there when something lies below (they take the look of the row above)."""
+        if not rows:
+            return
+        width = max((max(r) + 1 for r in rows if r), default=1)
+        grid_rows = [[r.get(c) for c in range(width)] for r in rows]
+        start = lay.last + 1 + lay.appended
+        n = len(grid_rows)
+        below = [r for r in range(start, start + n + 1) if r < len(lay.fresh) and any(not _blank(v) for v in lay.fresh[r])]
+        sheet_id = lay.info.sheet_id
+        if below or lay.appended:
+            self.requests.append(batch.insert_rows(sheet_id, start, n))
+            lay.info.rows += n
+            if lay.last == lay.header and not lay.appended:  # nothing to inherit but the header's look
+                self.requests[-1]["insertDimension"]["inheritFromBefore"] = False
+            lay.fresh[start:start] = [[] for _ in range(n)]
+        elif start + n > lay.info.rows:
+            self.requests.append(batch.append_rows(sheet_id, start + n - lay.info.rows))
+            lay.info.rows = start + n
+        if width > lay.info.cols:
+            self.requests.append({"appendDimension": {"sheetId": sheet_id, "dimension": "COLUMNS",
+                                                      "length": width - lay.info.cols}})
+            lay.info.cols = width
+        self.requests.extend(batch.write_block(sheet_id, start, 0, grid_rows))
+        lay.appended += n
+
+    # -- the team's values added to lists --------------------------------------------------------------
+
+    def _lists_sheet(self) -> str | None:
+        owned = self.tables.schema.owned_sheets.get("lists")
+        for n in (self.tables.meta.get("sheet.lists"), *(owned.title.values() if owned else ()), "Lists"):
+            if n and str(n) in self.snap.sheets:
+                return str(n)
+        return None
+
+    def _plan_options(self, lists_sheet: str | None) -> None:
+        wanted = self.core.options
+        if not wanted:
+            return
+        grid = self.fresh.get(lists_sheet, []) if lists_sheet else []
+        done = set()
+        if lists_sheet:
+            info = self.infos[lists_sheet]
+            header = grid[0] if grid else []
+            for name, labels in wanted.items():
+                lst = self.tables.lists.get(name) or self.tables.schema.lists.get(name)
+                titles = {normalize_header(t) for t in ((lst.label(self.tables.lang), name, *lst.title.values()) if lst else (name,))}
+                col = next((c for c, h in enumerate(header) if normalize_header(str(h)) in titles), None)
+                if col is None:
+                    continue
+                last = max([0] + [r for r in range(1, len(grid)) if col < len(grid[r]) and not _blank(grid[r][col])])
+                need = last + 1 + len(labels)
+                if need > info.rows:
+                    self.requests.append(batch.append_rows(info.sheet_id, need - info.rows))
+                    info.rows = need
+                self.requests.extend(batch.update_cells(info.sheet_id, [(last + 1 + i, col, label) for i, label in enumerate(labels)]))
+                nr = self.snap.named_ranges.get(f"list_{name}")
+                rng = (nr or {}).get("range", {})
+                if nr and rng.get("endRowIndex") == last + 1 and rng.get("startColumnIndex") == col:
+                    self.requests.append({"updateNamedRange": {"namedRange": {
+                        "namedRangeId": nr["namedRangeId"], "name": nr["name"], "range": {**rng, "endRowIndex": need}},
+                        "fields": "range"}})
+                done.add(name)
+        for name, labels in wanted.items():
+            if name not in done:
+                known = [x for x in str(self.tables.meta.get(f"options.{name}") or "").split("\n") if x]
+                self.meta_updates[f"options.{name}"] = "\n".join([*known, *(x for x in labels if x not in known)])
+
+    # -- owned sheets --------------------------------------------------------------------------------
+
+    def _plan_sheets(self) -> None:
+        from crm_sheets.model.sheets import owned_sheet_name
+
+        if not self.core.sheets:
+            return
+        names = list(self.snap.sheets)
+        marks = {**self.tables.meta, **self.cs.meta}
+        ids = {t: i.sheet_id for t, i in self.snap.sheets.items()}
+        plans = []
+        for spec in self.core.sheets:
+            title = owned_sheet_name(spec.key, spec.name, marks, names) if spec.key != META_SHEET else spec.name
+            old = self.snap.sheets.get(title)
+            digest = _spec_digest(spec, title)
+            if old is not None and old.metadata.get("digest") == digest and old.metadata.get("owned") == spec.key:
+                continue  # it would render as it is: left alone
+            sheet_id = old.sheet_id if old is not None else self._new_sheet_id()
+            ids[title] = sheet_id
+            if title not in names:
+                names.append(title)
+            plans.append((spec, title, old, sheet_id, digest))
+            if spec.key and spec.key != META_SHEET and self.tables.meta.get(f"sheet.{spec.key}") != title:
+                self.meta_updates[f"sheet.{spec.key}"] = title
+        for spec, title, old, sheet_id, digest in plans:
+            rows, cols = render.grid_size(spec)
+            index = old.index if old is not None else len(self.snap.sheets) + len(self.new_sheets)
+            group: list[dict] = []
+            if old is not None:
+                group.append(batch.delete_sheet(old.sheet_id))
+            group.append(batch.add_sheet(title, sheet_id=sheet_id, index=index, rows=rows, cols=cols,
+                                         hidden=spec.hidden, tab_color=spec.tab_color))
+            group.extend(render.sheet_requests(spec, sheet_id, ids))
+            if spec.key:
+                group.append(batch.sheet_metadata(sheet_id, "owned", spec.key))
+                group.append(batch.sheet_metadata(sheet_id, "digest", digest))
+                group.append(batch.protect(sheet_id, f"{title}: regenerated by crm-sheets on every run"))
+            self.sheet_groups.append(group)
+            info = SheetInfo(sheet_id, title, index, rows, cols, spec.hidden)
+            info.metadata.update(owned=spec.key, digest=digest)
+            self.new_sheets[title] = info
+
+    def _new_sheet_id(self) -> int:
+        sid = self._next_sheet_id
+        self._next_sheet_id += 1
+        return sid
+
+    # -- _crm_meta -------------------------------------------------------------------------------------
+
+    def _plan_meta(self) -> None:
+        updates: dict[str, Any] = {**self.core.meta, **self.meta_updates}
+        if not updates:
+            return
+        if META_SHEET not in self.snap.sheets:
+            raise CrmSheetsError(f"{self.store.name}: the spreadsheet has no {META_SHEET} sheet; nothing was written",
+                                 hint="push a crm-sheets workbook into it first (crm-sheets push crm.xlsx gsheets://ID)")
+        info = self.infos[META_SHEET]
+        fresh = self.fresh.get(META_SHEET, [])
+        read = self.snap.grids.get(META_SHEET, [])
+        rows_now = {str(r[0]): i for i, r in enumerate(fresh) if r and not _blank(r[0])}
+        rows_read = {str(r[0]): i for i, r in enumerate(read) if r and not _blank(r[0])}
+        cells = []
+        new_rows = []
+        for key, value in updates.items():
+            if key.startswith("seq."):  # numbering: someone else's run numbered records meanwhile?
+                if (key in rows_now) != (key in rows_read) or (key in rows_now and _same_row(
+                        _row(fresh, rows_now[key]), _row(read, rows_read[key])) is not None):
+                    raise WorkbookChanged(f"{self.store.name}: record numbering ({key}) changed since it was read; "
+                                          "nothing was written", hint="run again to work on the fresh data")
+            v = value if not isinstance(value, (dict, list)) else json.dumps(value, default=str)
+            if key in rows_now:
+                now = _row(fresh, rows_now[key])
+                if _same_row(now[1:2], [v]) is None:
+                    continue  # already so
+                cells.append((rows_now[key], 1, v))
+            else:
+                new_rows.append([key, v])
+        self.requests.extend(batch.update_cells(info.sheet_id, cells))
+        if new_rows:
+            start = max(rows_now.values(), default=-1) + 1
+            need = start + len(new_rows)
+            if need > info.rows:
+                self.requests.append(batch.append_rows(info.sheet_id, need - info.rows))
+                info.rows = need
+            self.requests.extend(batch.write_block(info.sheet_id, start, 0, new_rows))
