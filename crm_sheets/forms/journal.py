@@ -39,8 +39,10 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 
 def journal_path(workbook: str | os.PathLike) -> Path:
-    p = Path(workbook)
-    return p.with_name(f".{p.name}.forms.sqlite")
+    """Beside a workbook file (``.NAME.forms.sqlite``); a Google Sheet's in its store's state folder."""
+    from crm_sheets.store.state import state_for
+
+    return state_for(workbook).forms
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Journal:
 
     def __init__(self, path: str | os.PathLike, *, timeout: float = 30.0):
         self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # a remote store's state folder, on first use
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -49,9 +49,25 @@ class StoreState:
         return self.dir / f".{self.stem}.outbox.sqlite"
 
     @property
+    def forms(self) -> Path:
+        """The web forms' journal of acknowledged submissions (SQLite, forms/journal.py)."""
+        return self.dir / f".{self.stem}.forms.sqlite"
+
+    @property
     def lock(self) -> Path:
         """The file the one-writer lock is taken on."""
         return self.dir / f".{self.stem}.crm-lock"
+
+
+def state_for(spec: str | os.PathLike) -> StoreState:
+    """The state of the store ``spec`` names: beside a workbook file, or the remote store's folder for
+    ``scheme://ID`` (also as a path folded it: ``scheme:/ID``), keyed by the identity its backend gives it."""
+    text = str(spec)
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", text) is None:
+        return StoreState.for_file(text)
+    from crm_sheets.store import open_store
+
+    return open_store(text).state
 
 
 def file_identity(path: str | os.PathLike) -> str:
