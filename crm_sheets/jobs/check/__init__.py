@@ -19,8 +19,9 @@ from crm_sheets.jobs.check.limits import check_cell_limits, over_limit
 from crm_sheets.jobs.check.links import check_ids, check_reference, check_unique, check_user
 from crm_sheets.jobs.check.options import VOCABULARY, check_dropdown, check_tags
 from crm_sheets.jobs.check.rules import check_rules
-from crm_sheets.jobs.check.sheet import data_issues_sheet
+from crm_sheets.jobs.check.sheet import data_issues_digest, data_issues_sheet
 from crm_sheets.model.stamp import STAMP, stamped
+from crm_sheets.model.stamp import STATE_VERSION as STAMP_VERSION
 from crm_sheets.jobs.check.values import check_invalid, check_typed_text
 from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, OptionAdd, RowAppend, Table, Tables
 from crm_sheets.model.normalize import PhoneBook
@@ -81,8 +82,15 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     result.changes.appends.extend(stages)
     # a value added to a list is a note of this run, not an issue to list: the next run no longer finds it
     # it says when what it lists last changed, so a run that finds the same leaves it (and the file) as it is
-    sheets, sheet_state = stamped([data_issues_sheet(shown_tables, [f for f in findings if f.type != VOCABULARY],
-                                                     now, stamp=STAMP)], now, (state or {}).get("sheet"))
+    # and when it would show exactly what it shows, it is not laid out at all (its state keeps a digest of it)
+    issues = [f for f in findings if f.type != VOCABULARY]
+    shown = data_issues_digest(shown_tables, issues)
+    before = (state or {}).get("sheet") or {}
+    if before.get("inputs") == shown and before.get("version") == STAMP_VERSION and before.get("sheets"):
+        sheets, sheet_state = [], dict(before)
+    else:
+        sheets, sheet_state = stamped([data_issues_sheet(shown_tables, issues, now, stamp=STAMP)], now, before)
+        sheet_state["inputs"] = shown
     result.changes.sheets.extend(sheets)
     result.state = {"phones": phones.state(), "sheet": sheet_state}
     return result
