@@ -197,7 +197,7 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
         return
     first = results[at]
     given = (options or {}).get("check", {}).get("state") or {}
-    state = {**given, "phones": (first.state or {}).get("phones")} if "state" in inspect.signature(job_function("check")).parameters else None
+    state = {**given, **{k: (first.state or {}).get(k) for k in ("phones", "rows")}} if "state" in inspect.signature(job_function("check")).parameters else None
     kept = {name: (t.rows, t.typed_text, t.invalid) for name, t in tables.tables.items()}
     fixed: dict[str, set[tuple[str, str]]] = {}
     for u in first.changes.updates:
@@ -456,7 +456,7 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 # Parts of the jobs' states that only say since when an owned sheet shows what it shows (report's sheets,
 # check's Data Issues): losing them costs one rewrite of that sheet, never a repeated or lost action, so
 # they change no generation (a write that changes only them keeps the file's generation and its bytes).
-_SOFT_STATES = {"report": None, "check": ("sheet",)}
+_SOFT_STATES = {"report": None, "check": ("sheet", "rows")}  # check's rows: what it remembers of each row
 
 
 def _kept(states: dict[str, Any]) -> dict[str, Any]:
