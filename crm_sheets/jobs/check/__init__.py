@@ -21,8 +21,7 @@ from crm_sheets.jobs.check.links import check_ids, check_reference, check_unique
 from crm_sheets.jobs.check.options import VOCABULARY, check_dropdown, check_tags
 from crm_sheets.jobs.check.rules import check_rules
 from crm_sheets.jobs.check.sheet import data_issues_digest, data_issues_sheet
-from crm_sheets.model.stamp import STAMP, stamped
-from crm_sheets.model.stamp import STATE_VERSION as STAMP_VERSION
+from crm_sheets.model.stamp import STAMP, stamped, still_shown
 from crm_sheets.jobs.check.values import check_invalid, check_typed_text
 from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, OptionAdd, RowAppend, Table, Tables
 from crm_sheets.model.normalize import PhoneBook
@@ -89,7 +88,7 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     issues = [f for f in findings if f.type != VOCABULARY]
     shown = data_issues_digest(shown_tables, issues)
     before = (state or {}).get("sheet") or {}
-    if before.get("inputs") == shown and before.get("version") == STAMP_VERSION and before.get("sheets"):
+    if still_shown(before, shown, tables):
         sheets, sheet_state = [], dict(before)
     else:
         sheets, sheet_state = stamped([data_issues_sheet(shown_tables, issues, now, stamp=STAMP)], now, before)

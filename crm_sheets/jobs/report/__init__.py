@@ -4,8 +4,8 @@ campaigns, activity, geography, satisfaction) and the board and calendar views. 
 `compute` gives the figures as plain data (for tests and `--json`); `report` lays them out as SheetSpecs.
 A sheet's subtitle says when what it shows last changed (its state keeps a digest and that time per sheet),
 so a run whose figures come out the same renders every sheet exactly as it is and the workbook is not written.
-The state also keeps a digest of what the sheets are made from (the figures, the day, the lists, settings and
-sheet names): when it is the same, the sheets are not laid out at all and the change set holds none.
+The state also keeps a digest of what the sheets are made from (the figures, the day, the lists and settings):
+when it is the same and the sheets are all there, they are not laid out at all and the change set holds none.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from crm_sheets.jobs.report.figures import ReportFigures
 from crm_sheets.jobs.report.metrics import compute
 from crm_sheets.jobs.report.sheets import build_sheets
 from crm_sheets.model import ChangeSet, Finding, JobResult, Tables
-from crm_sheets.model.stamp import STATE_VERSION, stamped
+from crm_sheets.model.stamp import stamped, still_shown
 
 __all__ = ["ReportFigures", "compute", "report"]
 
@@ -31,7 +31,7 @@ def report(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
     fig = compute(tables, now)
     inputs = inputs_digest(fig, tables)
     state = state or {}
-    if state.get("inputs") == inputs and state.get("version") == STATE_VERSION and state.get("sheets"):
+    if still_shown(state, inputs, tables):
         # The sheets would show exactly what they show: nothing to lay out, render or compare.
         sheets, new_state, count = [], dict(state), len(state["sheets"])
     else:
@@ -50,11 +50,9 @@ def report(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
 
 def inputs_digest(fig: ReportFigures, tables: Tables) -> str:
     """A digest of everything the report sheets are laid out from besides the time stamp: the figures (as of
-    the day: the calendar marks today), the workbook language, its lists (labels), settings and sheet names (a
-    sheet a person deleted is made again)."""
+    the day: the calendar marks today), the workbook language, its lists (labels) and settings."""
     shown = dataclasses.replace(fig, now=fig.now.date()) if hasattr(fig, "now") else fig
-    parts = (repr(shown), tables.lang, repr(sorted(tables.lists.items())), repr(sorted(tables.settings.items(), key=str)),
-             repr(tables.sheet_names))
+    parts = (repr(shown), tables.lang, repr(sorted(tables.lists.items())), repr(sorted(tables.settings.items(), key=str)))
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
 
 
