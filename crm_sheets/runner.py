@@ -181,6 +181,7 @@ def _settle(fn, result: JobResult, tables: Tables, now: datetime, options: dict)
             elif key != "pairs_found":
                 result.stats[key] = value
         result.effects += last.effects
+        result.state = last.state  # what the last round found is what the next run starts from
     if result.changes.sheets and "review_sheet" in result.stats:
         result.stats["review_sheet"] = "rewritten"
     return result
@@ -456,7 +457,7 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 # Parts of the jobs' states that only say since when an owned sheet shows what it shows (report's sheets,
 # check's Data Issues): losing them costs one rewrite of that sheet, never a repeated or lost action, so
 # they change no generation (a write that changes only them keeps the file's generation and its bytes).
-_SOFT_STATES = {"report": None, "check": ("sheet", "rows")}  # check's rows: what it remembers of each row
+_SOFT_STATES = {"report": None, "check": ("sheet", "rows"), "dedupe": None}  # check's rows, dedupe's last result: saved work
 
 
 def _kept(states: dict[str, Any]) -> dict[str, Any]:

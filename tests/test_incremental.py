@@ -1,6 +1,6 @@
 """A run costs what changed, and what it shows is what a run from scratch shows: the same edits go through the
-incremental path (the jobs' memories of the last run: check's rows, the digests of what Data Issues and the
-reports were laid out from) and through the full path (those memories dropped before every run), and the two
+incremental path (the jobs' memories of the last run: check's rows, dedupe's last result, the digests of what
+Data Issues and the reports were laid out from) and through the full path (those memories dropped before every run), and the two
 workbooks, findings and report figures come out identical. A changed setting or rule sheet makes the
 incremental path do the full work."""
 import json
@@ -33,6 +33,7 @@ def forget_caches(states: dict) -> dict:
             out["check"]["sheet"].pop("inputs", None)
     if isinstance(out.get("report"), dict):
         out["report"].pop("inputs", None)
+    out.pop("dedupe", None)
     return out
 
 
@@ -155,6 +156,24 @@ def test_a_changed_setting_or_day_makes_check_look_at_every_row_again():
     later = now.replace(year=now.year + 1)
     assert len(RowMemory(state["rows"]).plan(Context.build(tables, later), leads).sub.df) == len(leads.df)
     assert check(tables, now=later, state=state).findings == check(tables, now=later).findings
+
+
+def test_dedupe_gives_its_last_result_again_only_while_nothing_it_reads_changed():
+    from crm_sheets.jobs.dedupe import dedupe
+
+    tables, now = _sample_tables(), DEFAULT_NOW
+    first = dedupe(tables, now=now)
+    assert first.state == {}  # it merged: nothing to give again
+    first.changes.apply_to(tables)
+    settled = dedupe(tables, now=now)
+    assert settled.changes.is_empty() and settled.state["inputs"]
+    state = json.loads(json.dumps(settled.state))
+    again = dedupe(tables, now=now, state=state)
+    assert again.findings == settled.findings and again.stats == settled.stats and again.changes.is_empty()
+    tables.settings["dedupe_review_threshold"] = 0.3  # a setting changed: every pair scored again
+    lower = dedupe(tables, now=now, state=state)
+    assert lower.state.get("inputs") != state["inputs"]
+    assert lower.stats == dedupe(tables, now=now).stats and lower.stats["pairs_found"] > settled.stats["pairs_found"]
 
 
 def test_report_lays_out_its_sheets_again_only_when_what_they_show_changed():
