@@ -35,12 +35,17 @@ def dedupe(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
     now (a digest of every record, the settings, lists and review sheet's digest), nothing can have come
     to merge, link or ask: its findings and counts are given again without pairing anyone.
     """
-    inputs = inputs_digest(tables)
+    # The digest only when it can serve: to compare with a kept result, or to keep one (a run that merges
+    # does not hash every table for nothing)
+    inputs = inputs_digest(tables) if isinstance(state, dict) and state.get("inputs") else None
     kept = _remembered(state, inputs)
     if kept is not None:
         return kept
     result = _dedupe(tables, now=now)  # the runner pauses the garbage collector for it (GC_PAUSED_FOR)
-    result.state = _remember(result, inputs)
+    if result.changes.is_empty():
+        result.state = _remember(result, inputs or inputs_digest(tables))
+    else:
+        result.state = {}
     return result
 
 
