@@ -189,7 +189,7 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
     check_dates(out, sub)
     out.mark = None
     made = list(zip(out.marks[start:], out.items[start:]))
-    plan.learn([(m, f) for m, f in made if m in local] + plan.kept)
+    plan.learn([(m, f) for m, f in made if m in local])
     every = made + plan.kept
     position: dict = {}
     for k, rid in enumerate(df.index):

@@ -68,7 +68,7 @@ class TablePlan:
     """The rows of one table to check again (``sub``) and the findings of the others (``kept``)."""
 
     def __init__(self, memory: RowMemory, table: Table, digest: str, keys: np.ndarray | None, rows: dict[str, list]) -> None:
-        self.memory, self.table, self.digest = memory, table, digest
+        self.memory, self.table, self.digest, self.known_rows = memory, table, digest, rows
         self.hex = None if keys is None else [format(int(k), "016x") for k in keys]
         self.kept: list[tuple[tuple, Finding]] = []
         fresh = np.ones(len(table.df), dtype=bool)
@@ -93,7 +93,8 @@ class TablePlan:
             self.kept_rows = replace(table, df=table.df[~fresh], invalid={}, typed_text={})
 
     def learn(self, local: list[tuple[tuple, Finding]]) -> None:
-        """Remember this pass: for every row, the findings of its own checks (fresh ones and kept ones)."""
+        """Remember this pass: for every row, the findings of its own checks (``local``: those of the rows checked
+        now; a kept row keeps its remembered items, the same objects, not a copy)."""
         if self.hex is None:
             self.memory._latest.pop(self.table.name, None)
             return
@@ -111,7 +112,8 @@ class TablePlan:
                 bad.add(i)
                 continue
             by_row.setdefault(i, []).append(item)
-        rows = {h: by_row.get(i, []) for i, h in enumerate(self.hex) if i not in bad}
+        fresh, known = self.fresh, self.known_rows
+        rows = {h: (by_row.get(i, []) if fresh[i] else known[h]) for i, h in enumerate(self.hex) if i not in bad}
         self.memory._latest[self.table.name] = (self.digest, rows)
         known = self.memory._known.get(self.table.name)
         if known is not None and known[0] == self.digest:
