@@ -88,6 +88,9 @@ def report(path: str | Path, *, pdf: str | Path | None = None, now: datetime | N
 
         if on_step:
             on_step(f"Printing the reports to {Path(pdf).name} with LibreOffice")
-        export_pdf(path, pdf, [s.name for s in job.changes.sheets])
+        from crm_sheets.export.pdf import report_sheets
+
+        # a report whose sheets already show what it computed lays out none: print them as they are
+        export_pdf(path, pdf, [s.name for s in job.changes.sheets] or report_sheets(done.tables))
         result.pdf = str(pdf)
     return result

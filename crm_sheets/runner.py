@@ -52,6 +52,14 @@ MAX_ATTEMPTS = 3  # re-read and re-run when the file changed under us
 GC_PAUSED_FOR = frozenset({"dedupe"})
 
 
+# Jobs run again in the same run while their last round changed records (dedupe: a merge fills the survivor's
+# empty fields, and the fuller record may now match another one), so the next run finds nothing left to do and
+# leaves the file as it is (at 10k sample leads the run after the first merged one more pair; at 100k it
+# rewrote Duplicates Review). Each round sees the tables as the rounds before left them.
+SETTLED = frozenset({"dedupe"})
+MAX_ROUNDS = 4
+
+
 def job_function(name: str) -> Callable[..., JobResult] | None:
     """The job's pure function, or None when this version does not have that job."""
     if name not in _JOB_TARGETS:
@@ -141,7 +149,9 @@ def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[st
             raise UsageError(f"the {name} job is not available in this version", hint=f"available: {', '.join(available_jobs())}")
         with collector_paused(name in GC_PAUSED_FOR):
             result = fn(tables, now=now, **(options or {}).get(name, {}))
-        result.changes.apply_to(tables)
+            result.changes.apply_to(tables)
+            if name in SETTLED:
+                result = _settle(fn, result, tables, now, (options or {}).get(name, {}))
         merged.extend(result.changes)
         results.append(result)
     _check_again(tables, results, merged, now, options)
@@ -150,6 +160,31 @@ def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[st
             merged.sequences[name] = max(t.next_id, merged.sequences.get(name, 0))
     audit_rows(tables, merged, now)
     return results, merged
+
+
+def _settle(fn, result: JobResult, tables: Tables, now: datetime, options: dict) -> JobResult:
+    """Run ``fn`` again while its last round changed records (at most MAX_ROUNDS rounds); one result for all:
+    the changes in order (a later round's sheet replaces an earlier one's), the findings of each round (a
+    round repeats the settings' warnings: kept once), counts added up, the last round's other stats."""
+    last = result
+    for _ in range(MAX_ROUNDS - 1):
+        if not (last.changes.updates or last.changes.archives or last.changes.restores):
+            break
+        last = fn(tables, now=now, **options)
+        last.changes.apply_to(tables)
+        result.changes.extend(last.changes)
+        seen = {(f.type, f.message) for f in result.findings}
+        result.findings += [f for f in last.findings if (f.type, f.message) not in seen]
+        for key, value in last.stats.items():
+            if key in ("merged", "linked", "decisions_applied", "review"):
+                result.stats[key] = result.stats.get(key, 0) + value
+            elif key != "pairs_found":
+                result.stats[key] = value
+        result.effects += last.effects
+        result.state = last.state  # what the last round found is what the next run starts from
+    if result.changes.sheets and "review_sheet" in result.stats:
+        result.stats["review_sheet"] = "rewritten"
+    return result
 
 
 def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, now: datetime,
@@ -163,7 +198,7 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
         return
     first = results[at]
     given = (options or {}).get("check", {}).get("state") or {}
-    state = {**given, "phones": (first.state or {}).get("phones")} if "state" in inspect.signature(job_function("check")).parameters else None
+    state = {**given, **{k: (first.state or {}).get(k) for k in ("phones", "rows")}} if "state" in inspect.signature(job_function("check")).parameters else None
     kept = {name: (t.rows, t.typed_text, t.invalid) for name, t in tables.tables.items()}
     fixed: dict[str, set[tuple[str, str]]] = {}
     for u in first.changes.updates:
@@ -179,9 +214,14 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
     finally:
         for name, (rows, typed_text, invalid) in kept.items():
             tables[name].rows, tables[name].typed_text, tables[name].invalid = rows, typed_text, invalid
+    # Check's sheets are the second look's: a sheet it lays out replaces the first one's, and a sheet it leaves
+    # out (it would show what the workbook shows) drops the first one's. Only check writes its sheets' keys.
     shown = {spec.key: spec for spec in again.changes.sheets}
-    first.changes.sheets = [shown.get(spec.key, spec) for spec in first.changes.sheets]
-    merged.sheets = [shown.get(spec.key, spec) for spec in merged.sheets]  # only check writes its sheets' keys
+    mine = {spec.key for spec in first.changes.sheets} | set(shown)
+    first.changes.sheets = list(again.changes.sheets)
+    kept = [spec for spec in merged.sheets if spec.key not in mine or spec.key in shown]
+    placed = {spec.key for spec in kept}
+    merged.sheets = [shown.get(spec.key, spec) for spec in kept] + [s for k, s in shown.items() if k not in placed]
     first.findings = again.findings
     first.stats.update({k: v for k, v in again.stats.items() if k != "fixed"})
     if state is not None:
@@ -417,7 +457,7 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 # Parts of the jobs' states that only say since when an owned sheet shows what it shows (report's sheets,
 # check's Data Issues): losing them costs one rewrite of that sheet, never a repeated or lost action, so
 # they change no generation (a write that changes only them keeps the file's generation and its bytes).
-_SOFT_STATES = {"report": None, "check": ("sheet",)}
+_SOFT_STATES = {"report": None, "check": ("sheet", "rows"), "dedupe": None}  # check's rows, dedupe's last result: saved work
 
 
 def _kept(states: dict[str, Any]) -> dict[str, Any]:

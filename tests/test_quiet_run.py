@@ -67,7 +67,8 @@ def test_after_a_person_edits_and_saves_the_run_writes_once_and_the_next_leaves_
     wb = openpyxl.load_workbook(settled)  # a whole-package save, as a spreadsheet program does
     ws = wb["Leads"]
     header = {c.value: c.column for c in ws[1]}
-    ws.cell(2, header["City"]).value = "Lyon"
+    sources = {ws.cell(r, header["Source"]).value for r in range(2, 12)} - {None, ws.cell(2, header["Source"]).value}
+    ws.cell(2, header["Source"]).value = sorted(sources)[0]  # the Leads Report counts leads by source
     wb.save(settled)
     kept = backups(settled)
     cli_run(settled, "2026-11-02T10:00")
@@ -75,6 +76,19 @@ def test_after_a_person_edits_and_saves_the_run_writes_once_and_the_next_leaves_
     after, kept = settled.read_bytes(), backups(settled)
     out = cli_run(settled, "2026-11-02T10:15")
     assert settled.read_bytes() == after and backups(settled) == kept
+    assert "Nothing changed" in out
+
+
+@pytest.mark.slow
+def test_an_edit_no_job_shows_leaves_the_file_as_the_person_saved_it(settled):
+    wb = openpyxl.load_workbook(settled)
+    ws = wb["Leads"]
+    header = {c.value: c.column for c in ws[1]}
+    ws.cell(2, header["Notes"]).value = "called, call back in May"  # no report, check or rule shows a note
+    wb.save(settled)
+    saved, kept = settled.read_bytes(), backups(settled)
+    out = cli_run(settled, "2026-11-02T10:00")
+    assert settled.read_bytes() == saved and backups(settled) == kept
     assert "Nothing changed" in out
 
 

@@ -27,7 +27,7 @@ def saved_at(path, job: str) -> str | None:
 
 
 def test_the_jobs_that_keep_a_state_are_those_whose_function_takes_one():
-    assert [name for name in ("check", "dedupe", "automate", "report", "unmerge") if takes_state(name)] == ["check", "automate", "report"]
+    assert [name for name in ("check", "dedupe", "automate", "report", "unmerge") if takes_state(name)] == ["check", "dedupe", "automate", "report"]
 
 
 def test_check_saves_its_phone_verdicts_and_the_next_run_reads_them_instead_of_parsing(path, monkeypatch):

@@ -33,6 +33,18 @@ def stamped(sheets: list[SheetSpec], now: datetime, state: dict[str, Any] | None
     return out, {"version": STATE_VERSION, "sheets": kept}
 
 
+def still_shown(state: dict[str, Any] | None, inputs: str, tables: Any) -> bool:
+    """Whether the sheets a job laid out from these same ``inputs`` (a digest the job keeps in its state beside
+    the stamps) are all in the workbook, marked as ours in _crm_meta: then they show exactly what the job
+    would lay out, and it need not lay them out (a sheet a person deleted is made again)."""
+    if not isinstance(state, dict) or state.get("version") != STATE_VERSION or state.get("inputs") != inputs:
+        return False
+    sheets = state.get("sheets") or {}
+    taken = {str(s).casefold() for s in tables.sheet_names}
+    marks = [tables.meta.get(f"sheet.{key}") for key in sheets]
+    return bool(sheets) and all(m and str(m).casefold() in taken for m in marks)
+
+
 def _fill(spec: SheetSpec, stamp: str) -> SheetSpec:
     def one(c: Any) -> Any:
         if isinstance(c, Cell) and isinstance(c.value, str) and STAMP in c.value:

@@ -14,13 +14,14 @@ import pandas as pd
 
 from crm_sheets.jobs.check.context import SEVERITY_RANK, Collector, Context
 from crm_sheets.jobs.check.dates import check_dates
-from crm_sheets.jobs.check.fields import check_column, check_constraints, check_required
+from crm_sheets.jobs.check.fields import check_column, check_constraints, check_required, keep_phones
 from crm_sheets.jobs.check.limits import check_cell_limits, over_limit
+from crm_sheets.jobs.check.memory import RowMemory, TablePlan
 from crm_sheets.jobs.check.links import check_ids, check_reference, check_unique, check_user
 from crm_sheets.jobs.check.options import VOCABULARY, check_dropdown, check_tags
 from crm_sheets.jobs.check.rules import check_rules
-from crm_sheets.jobs.check.sheet import data_issues_sheet
-from crm_sheets.model.stamp import STAMP, stamped
+from crm_sheets.jobs.check.sheet import data_issues_digest, data_issues_sheet
+from crm_sheets.model.stamp import STAMP, stamped, still_shown
 from crm_sheets.jobs.check.values import check_invalid, check_typed_text
 from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, OptionAdd, RowAppend, Table, Tables
 from crm_sheets.model.normalize import PhoneBook
@@ -62,12 +63,14 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     naming its country).
 
     ``state``: the ``result.state`` of an earlier check. It holds phone verdicts (validating 130,000
-    numbers is most of a 100k-lead check), so numbers seen before are not parsed again; the findings
-    are the same with or without it.
+    numbers is most of a 100k-lead check), so numbers seen before are not parsed again, and the rows
+    checked (memory.py), so rows nobody changed are not checked again; the findings are the same with
+    or without it.
     """
     # Of the run: the second pass of --fix reuses what the first found.
     phones, verdicts = PhoneBook((state or {}).get("phones")), {}
-    findings = find_problems(tables, now=now, phones=phones, verdicts=verdicts, reformat=reformat)
+    memory = RowMemory((state or {}).get("rows"))
+    findings = find_problems(tables, now=now, phones=phones, verdicts=verdicts, reformat=reformat, memory=memory)
     result = JobResult(job="check")
     shown_tables = tables
     if fix:
@@ -79,7 +82,8 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
         if updates:  # what remains is what the next run would find: check the fixed data again
             shown_tables = _with_updates(tables, updates)
             phones.start_pass()
-            findings = find_problems(shown_tables, now=now, phones=phones, verdicts=verdicts, reformat=reformat)
+            findings = find_problems(shown_tables, now=now, phones=phones, verdicts=verdicts, reformat=reformat,
+                                     memory=memory)
         result.stats["fixed"] = len(updates)
     result.findings = findings
     severities = Counter(f.severity for f in findings)
@@ -91,19 +95,28 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     result.changes.appends.extend(stages)
     # a value added to a list is a note of this run, not an issue to list: the next run no longer finds it
     # it says when what it lists last changed, so a run that finds the same leaves it (and the file) as it is
-    sheets, sheet_state = stamped([data_issues_sheet(shown_tables, [f for f in findings if f.type != VOCABULARY],
-                                                     now, stamp=STAMP)], now, (state or {}).get("sheet"))
+    # and when it would show exactly what it shows, it is not laid out at all (its state keeps a digest of it)
+    issues = [f for f in findings if f.type != VOCABULARY]
+    shown = data_issues_digest(shown_tables, issues)
+    before = (state or {}).get("sheet") or {}
+    if still_shown(before, shown, tables):
+        sheets, sheet_state = [], dict(before)
+    else:
+        sheets, sheet_state = stamped([data_issues_sheet(shown_tables, issues, now, stamp=STAMP)], now, before)
+        sheet_state["inputs"] = shown
     result.changes.sheets.extend(sheets)
-    result.state = {"phones": phones.state(), "sheet": sheet_state}
+    result.state = {"phones": phones.state(), "sheet": sheet_state, "rows": memory.state()}
     return result
 
 
 def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = None,
-                  verdicts: dict | None = None, reformat: bool | None = None) -> list[Finding]:
+                  verdicts: dict | None = None, reformat: bool | None = None,
+                  memory: RowMemory | None = None) -> list[Finding]:
     """Every finding in the tables, unsorted (the Data Issues sheet sorts them).
 
     ``phones`` and ``verdicts``: caches of a run that checks more than once (check --fix), so each
     phone number is parsed and validated once; verdicts depend only on the value and the settings.
+    ``memory``: the rows checked before (memory.py); a data table's rows it knows are not checked again.
     """
     ctx = Context.build(tables, now, phones, verdicts)
     if getattr(tables, "adopted", False):  # see check(): a team's formats are theirs
@@ -113,16 +126,93 @@ def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = N
         kind = table.schema.kind
         if kind in ("archive", "log", "settings"):
             continue  # written by jobs (archive, log) or checked setting by setting (rules.py)
+        if kind == "data":
+            _check_data_table(ctx, out, table, (memory or RowMemory()).plan(ctx, table))
+            continue
         _check_table(ctx, out, table)
         check_cell_limits(out, table)
-        if kind == "data":
-            check_dates(out, table)
     check_rules(out)
     out.items.extend(getattr(tables, "read_findings", ()))  # cells the reader left out (far outside a table)
     # A fix would write a cell over the spreadsheet limit back (trimming a 40,000-character name):
     # the cell is reported by check_cell_limits and left as it is.
     items = out.items if ctx.formats != "keep" else [f for f in out.items if f.type not in TEAM_FORMATS]
     return [replace(f, fixable=False, fix=None) if f.fixable and over_limit(f) else f for f in items]
+
+
+def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePlan) -> None:
+    """A data table's checks: those across rows on every row, those of one row at a time on the rows the plan
+    does not know (its ``sub`` table), the known rows' findings taken from it. In one order either way: by
+    check (column by column, as _check_table), then by row."""
+    start = len(out.items)
+    df, sub = table.df, plan.sub
+    local: set = set()
+
+    def mark(*m, own: bool = False) -> None:
+        out.mark = m
+        if own:
+            local.add(m)
+
+    mark(-1, 0)
+    check_ids(out, table)
+    unreadable: dict[str, dict[str, object]] = {}
+    for (rid, field_name), raw in sub.invalid.items():
+        unreadable.setdefault(field_name, {})[rid] = raw
+    typed: dict[str, dict[str, object]] = {}
+    for (rid, field_name), raw in sub.typed_text.items():
+        typed.setdefault(field_name, {})[rid] = raw
+    fields = table.schema.fields
+    for i, f in enumerate(fields):
+        if f.type == "id":
+            continue
+        if f.name not in df.columns:
+            if f.required:
+                mark(i, 0)
+                header = f.header(ctx.lang)
+                out.add("missing-column", "error", table, None, f.name, None, f"the column {header} is missing", f"add a column titled {header}")
+            continue
+        col, own = df[f.name], sub.df[f.name]
+        raws = unreadable.get(f.name, {})
+        if raws and f.type not in ("dropdown", "tags"):  # unknown options stay in the frame: options.py reports them
+            mark(i, 1, own=True)
+            check_invalid(ctx, out, sub, f, raws)
+        if typed.get(f.name):
+            mark(i, 2, own=True)
+            check_typed_text(out, sub, f, own, typed[f.name])
+        mark(i, 3, own=True)
+        check_required(out, sub, f, own, set(raws))
+        mark(i, 4)
+        check_unique(out, table, f, col)
+        mark(i, 5)
+        if f.type == "dropdown":
+            check_dropdown(out, table, f, col)
+        elif f.type == "tags":
+            check_tags(out, table, f, col)
+        elif f.type == "reference":
+            check_reference(out, table, f, col)
+        elif f.type == "user":
+            check_user(out, table, f, col)
+        else:
+            mark(i, 5, own=True)
+            check_column(ctx, out, sub, f, own)
+    if plan.kept_rows is not None:
+        for f in fields:
+            if f.type == "phone" and f.name in df.columns:
+                keep_phones(out, plan.kept_rows, f, plan.kept_rows.df[f.name])
+    mark(len(fields), 0, own=True)
+    check_cell_limits(out, sub)
+    mark(len(fields) + 1, 0, own=True)
+    check_dates(out, sub)
+    out.mark = None
+    made = list(zip(out.marks[start:], out.items[start:]))
+    plan.learn([(m, f) for m, f in made if m in local])
+    every = made + plan.kept
+    position: dict = {}
+    for k, rid in enumerate(df.index):
+        position.setdefault(rid, k)
+    at = [position.get(f.record_id, -1) for _m, f in every]
+    order = sorted(range(len(every)), key=lambda k: (every[k][0], at[k], k))
+    out.items[start:] = [every[k][1] for k in order]
+    out.marks[start:] = [every[k][0] for k in order]
 
 
 def _check_table(ctx: Context, out: Collector, table: Table) -> None:
@@ -219,9 +309,12 @@ def _own(t: Table, name: str) -> bool:
 
 
 def _with_updates(tables: Tables, updates: list[CellUpdate]) -> Tables:
-    """A copy of the tables with the updates applied, column by column (100,000 fixes in one go)."""
-    copies = {name: replace(t, df=t.df.copy(), invalid=dict(t.invalid), typed_text=dict(t.typed_text))
-              for name, t in tables.tables.items()}
+    """A copy of the tables with the updates applied, column by column (100,000 fixes in one go). Only the
+    tables with updates are copied, and of those only the frame's blocks (a shallow copy of the columns the
+    updates write: at 100k leads a deep copy of every table cost ~400 MB of peak memory)."""
+    touched = {u.table for u in updates}
+    copies = {name: replace(t, df=t.df.copy(deep=False), invalid=dict(t.invalid), typed_text=dict(t.typed_text))
+              if name in touched else t for name, t in tables.tables.items()}
     grouped: dict[tuple[str, str], list[CellUpdate]] = {}
     for u in updates:
         grouped.setdefault((u.table, u.field), []).append(u)

@@ -160,12 +160,7 @@ def check_phone(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     if not len(s):
         return
     default = out.ctx.region
-    if "country" in table.df.columns:
-        countries = table.df["country"].reindex(s.index)
-        regions = per_value(countries.fillna(""), lambda c: country_code(c) if c else None).fillna(default)
-        keyed = s + "\x1f" + regions  # one key per (number, region); not NUL: factorize stops at it
-    else:
-        keyed = s + "\x1f" + default
+    keyed = _phone_keys(table, s, default)
     phones = out.ctx.phones
     # Verdicts are kept for the run: check --fix's second pass finds most values again (the numbers
     # already in E.164 and the invalid ones, which are not fixed).
@@ -212,6 +207,29 @@ def _keep_format(mode: str, table: Table, s: pd.Series, rows: Any) -> Any:
         if type(v) is str and (mode == "keep" or not (values[i].lstrip().startswith(("+", "00")) or country[i])):
             out[i] = None
     return out
+
+
+def _phone_keys(table: Table, s: pd.Series, default: str) -> pd.Series:
+    """One key per (number, region): the row's country, else Settings default_country."""
+    if "country" in table.df.columns:
+        countries = table.df["country"].reindex(s.index)
+        regions = per_value(countries.fillna(""), lambda c: country_code(c) if c else None).fillna(default)
+        return s + "\x1f" + regions  # not NUL: factorize stops at it
+    return s + "\x1f" + default
+
+
+def keep_phones(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
+    """The numbers of rows not checked again (their findings are remembered) keep their verdicts in the state,
+    as if they were read: the state is the same whichever rows were checked."""
+    s = text_values(col)
+    if not len(s) or f.type != "phone" or is_country_field(f):
+        return
+    default = out.ctx.region
+    seen = out.ctx.verdicts.setdefault(("phone", default), {})  # as check_phone: each key decided once a run
+    for key in pd.unique(_phone_keys(table, s, default).to_numpy()):
+        if key not in seen:
+            value, region = key.split("\x1f")
+            seen[key] = _phone(value, region, default, out.ctx.phones)
 
 
 def _phone(value: str, region: str, default: str, phones: PhoneBook) -> tuple | str | None:

@@ -4,6 +4,7 @@ Replaced whole on every run (an owned sheet), so a clean run leaves a short "no 
 """
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -104,6 +105,19 @@ def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime, st
         autofilter=f"A{header_row}:H{last}",
         tab_color="C00000" if counts["error"] else "FFC000" if counts["warning"] else "70AD47",
     )
+
+
+def data_issues_digest(tables: Tables, findings: list[Finding]) -> str:
+    """A digest of everything data_issues_sheet lays out besides the time stamp: the findings in the order
+    shown, the language, the sheets' names and the lists' labels. Equal digests, equal sheets."""
+    order = {n: i for i, n in enumerate(tables.schema.tables)}
+    h = hashlib.sha256()
+    h.update(repr((tables.lang, sorted((n, t.sheet) for n, t in tables.tables.items()),
+                   sorted(tables.lists.items()))).encode("utf-8"))
+    h.update(sorted_order(tables, findings, order).tobytes())
+    for f in findings:
+        h.update(repr(f).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
 
 
 def _row(tables: Tables, f: Finding, text: dict, lang: str, names: dict, has_ids: dict, cells: dict | None = None) -> list[Any]:

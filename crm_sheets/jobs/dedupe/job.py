@@ -7,6 +7,7 @@ existing account, is linked through its Contact / Account column, never merged a
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -20,17 +21,75 @@ from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, Ranker, 
 from crm_sheets.jobs.dedupe.review import (DECISIONS, REVIEW_DIGEST, Decision, read_decisions, review_sheet, sheet_digest,
                                           summary, table_of)
 from crm_sheets.model import AuditEntry, ChangeSet, Finding, JobResult, RowAppend, RowRestore, Tables
+from crm_sheets.model.memo import Unkept, finding_from_json, finding_json, row_keys
 from crm_sheets.model.tables import format_id
 
 _LINK_FIELD = {"contacts": "contact", "accounts": "account"}  # lead column set for a cross-table match
 
 
-def dedupe(tables: Tables, *, now: datetime) -> JobResult:
+def dedupe(tables: Tables, *, now: datetime, state: dict | None = None) -> JobResult:
     """Merge sure duplicates, link leads to their contact/account, ask about the unsure pairs.
 
     A dry run is the runner's: it shows this change set and writes nothing, so it counts what a real run does.
+    ``state``: what the last run returned. When that run changed nothing and the tables it read are the same
+    now (a digest of every record, the settings, lists and review sheet's digest), nothing can have come
+    to merge, link or ask: its findings and counts are given again without pairing anyone.
     """
-    return _dedupe(tables, now=now)  # the runner pauses the garbage collector for it (GC_PAUSED_FOR)
+    # The digest only when it can serve: to compare with a kept result, or to keep one (a run that merges
+    # does not hash every table for nothing)
+    inputs = inputs_digest(tables) if isinstance(state, dict) and state.get("inputs") else None
+    kept = _remembered(state, inputs)
+    if kept is not None:
+        return kept
+    result = _dedupe(tables, now=now)  # the runner pauses the garbage collector for it (GC_PAUSED_FOR)
+    if result.changes.is_empty():
+        result.state = _remember(result, inputs or inputs_digest(tables))
+    else:
+        result.state = {}
+    return result
+
+
+_STATE_VERSION = 1
+
+
+def inputs_digest(tables: Tables) -> str | None:
+    """A digest of everything _dedupe reads: every table but the logs (records, their sheet rows, the raw text
+    kept of their cells), the settings, lists, language and the digest of the review sheet in _crm_meta.
+    None when a table cannot be keyed (records sharing an ID)."""
+    h = hashlib.sha256()
+    h.update(repr((_STATE_VERSION, tables.lang, sorted(tables.settings.items(), key=str), sorted(tables.lists.items()),
+                   str(tables.meta.get(REVIEW_DIGEST) or ""))).encode("utf-8", "surrogatepass"))
+    for name, t in tables.tables.items():
+        if t.schema.kind == "log":
+            continue
+        keys = row_keys(t)
+        if keys is None:
+            return None
+        h.update(repr((name, t.sheet, tuple(map(str, t.df.columns)), sorted(t.columns.items()), t.next_id,
+                       repr(t.schema))).encode("utf-8", "surrogatepass"))
+        h.update(keys.tobytes())
+    return h.hexdigest()
+
+
+def _remember(result: JobResult, inputs: str | None) -> dict[str, Any]:
+    """What the next run needs to give this result again: only a result that changes nothing is kept."""
+    if inputs is None or not result.changes.is_empty():
+        return {}
+    try:
+        found = [finding_json(f) for f in result.findings]
+    except Unkept:
+        return {}
+    return {"version": _STATE_VERSION, "inputs": inputs, "stats": dict(result.stats), "findings": found}
+
+
+def _remembered(state: dict | None, inputs: str | None) -> JobResult | None:
+    if inputs is None or not isinstance(state, dict) or state.get("version") != _STATE_VERSION or state.get("inputs") != inputs:
+        return None
+    try:
+        findings = [finding_from_json(item) for item in state["findings"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return JobResult("dedupe", ChangeSet(), findings, stats=dict(state["stats"]), state=state)
 
 
 def _dedupe(tables: Tables, *, now: datetime) -> JobResult:
@@ -183,8 +242,11 @@ def _dedupe(tables: Tables, *, now: datetime) -> JobResult:
                and all(table_of(tables, r) and r not in merged_into for r in (d.record_a, d.record_b))] + new_rows
     rows_of = dict(dec.rows) if dec is not None else {}
     last_row = max(rows_of.values(), default=1)
-    for k, d in enumerate(new_rows):
-        rows_of[d.row_id] = last_row + 1 + k
+    # rows asked by an earlier round of this run (the runner runs dedupe again after merges) are not in the
+    # sheet yet either: they go below its last row, in order, then this round's (as the writer appends them)
+    unplaced = [rid for rid in dec.df.index if rid not in rows_of] if dec is not None else []
+    for k, row_id in enumerate(unplaced + [d.row_id for d in new_rows if d.row_id not in rows_of]):
+        rows_of[row_id] = last_row + 1 + k
     sheet = review_sheet(tables, pending, rows_of)
     digest = sheet_digest(sheet)
     if str(tables.meta.get(REVIEW_DIGEST) or "") != digest:

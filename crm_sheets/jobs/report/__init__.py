@@ -4,16 +4,20 @@ campaigns, activity, geography, satisfaction) and the board and calendar views. 
 `compute` gives the figures as plain data (for tests and `--json`); `report` lays them out as SheetSpecs.
 A sheet's subtitle says when what it shows last changed (its state keeps a digest and that time per sheet),
 so a run whose figures come out the same renders every sheet exactly as it is and the workbook is not written.
+The state also keeps a digest of what the sheets are made from (the figures, the day, the lists and settings):
+when it is the same and the sheets are all there, they are not laid out at all and the change set holds none.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from datetime import datetime
 
 from crm_sheets.jobs.report.figures import ReportFigures
 from crm_sheets.jobs.report.metrics import compute
 from crm_sheets.jobs.report.sheets import build_sheets
 from crm_sheets.model import ChangeSet, Finding, JobResult, Tables
-from crm_sheets.model.stamp import stamped
+from crm_sheets.model.stamp import stamped, still_shown
 
 __all__ = ["ReportFigures", "compute", "report"]
 
@@ -25,16 +29,31 @@ def report(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
     showing the same as then keeps that time in its subtitle (so it renders byte for byte as it is); a sheet
     whose content changed says ``now``."""
     fig = compute(tables, now)
-    sheets, new_state = stamped(build_sheets(fig, tables), now, state)
+    inputs = inputs_digest(fig, tables)
+    state = state or {}
+    if still_shown(state, inputs, tables):
+        # The sheets would show exactly what they show: nothing to lay out, render or compare.
+        sheets, new_state, count = [], dict(state), len(state["sheets"])
+    else:
+        sheets, new_state = stamped(build_sheets(fig, tables), now, state)
+        new_state["inputs"], count = inputs, len(sheets)
     return JobResult(
         job="report",
         changes=ChangeSet(sheets=sheets),
         findings=_findings(fig),
-        stats={"sheets": len(sheets), "won_revenue": fig.dashboard.won_revenue, "open_deals": fig.dashboard.open_deals,
+        stats={"sheets": count, "won_revenue": fig.dashboard.won_revenue, "open_deals": fig.dashboard.open_deals,
                "currency": fig.currency},
         state=new_state,
         data=fig,
     )
+
+
+def inputs_digest(fig: ReportFigures, tables: Tables) -> str:
+    """A digest of everything the report sheets are laid out from besides the time stamp: the figures (as of
+    the day: the calendar marks today), the workbook language, its lists (labels) and settings."""
+    shown = dataclasses.replace(fig, now=fig.now.date()) if hasattr(fig, "now") else fig
+    parts = (repr(shown), tables.lang, repr(sorted(tables.lists.items())), repr(sorted(tables.settings.items(), key=str)))
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
 
 
 def _findings(fig: ReportFigures) -> list[Finding]:

@@ -1,0 +1,101 @@
+"""What jobs remember between runs, as plain JSON: a 64-bit key per record of a table (its values and their
+types, its sheet row, the raw text the reader kept of its cells) and findings with their values exactly (a
+date stays a date). A job keeps these in its state to skip work whose inputs did not change.
+"""
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crm_sheets.model.findings import Finding
+from crm_sheets.model.tables import Table
+
+_MIX = np.uint64(0x100000001B3)  # FNV prime: mixes one more hash into a row's key
+_TYPE_NAME = np.frompyfunc(lambda v: type(v).__name__, 1, 1)
+
+
+class Unkept(Exception):
+    """A finding's value that JSON cannot carry exactly: its row is checked again next time."""
+
+
+def row_keys(table: Table) -> np.ndarray | None:
+    """One 64-bit key per row of the frame (in its order), or None when the rows cannot be keyed (shared IDs)."""
+    df = table.df
+    if not df.index.is_unique:
+        return None
+    try:
+        keys = pd.util.hash_pandas_object(df, index=True).to_numpy(dtype=np.uint64, copy=True)
+    except (TypeError, ValueError):
+        return None
+    with np.errstate(over="ignore"):
+        for name in df.columns:
+            col = df[name]
+            # The hash reads mixed values as text: 1 and "1" differ by their type (all text: nothing to add).
+            if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) not in ("string", "empty"):
+                keys = keys * _MIX ^ pd.util.hash_array(_TYPE_NAME(col.to_numpy()).astype(object))
+        rows = table.rows
+        keys = keys * _MIX ^ pd.util.hash_array(np.fromiter((rows.get(r, -1) for r in df.index), dtype=np.int64, count=len(df)))
+        kept: dict[Any, list] = {}
+        for kind, cells in (("invalid", table.invalid), ("typed", table.typed_text)):
+            for (rid, field_name), raw in cells.items():
+                kept.setdefault(rid, []).append((kind, field_name, type(raw).__name__, repr(raw)))
+        if kept:
+            at = df.index.get_indexer(list(kept))
+            extra = pd.util.hash_array(np.array([repr(sorted(v)) for v in kept.values()], dtype=object))
+            ok = at >= 0
+            keys[at[ok]] = keys[at[ok]] * _MIX ^ extra[ok]
+    return keys
+
+
+def encode(v: Any) -> Any:
+    t = type(v)
+    if v is None or t is str or t is bool or t is int:
+        return v
+    if t is float:
+        return v if math.isfinite(v) else {"f": repr(v)}
+    if t is pd.Timestamp and v.tzinfo is None:
+        return {"T": v.isoformat()}
+    if t is datetime and v.tzinfo is None:
+        return {"D": v.isoformat()}
+    if t is date:
+        return {"d": v.isoformat()}
+    if t is np.float64:
+        return {"nf": repr(float(v))}
+    if t is np.int64:
+        return {"ni": int(v)}
+    if t is np.bool_:
+        return {"nb": bool(v)}
+    raise Unkept(t.__name__)
+
+
+def decode(v: Any) -> Any:
+    if type(v) is not dict:
+        return v
+    (tag, x), = v.items()
+    if tag == "f":
+        return float(x)
+    if tag == "T":
+        return pd.Timestamp(x)
+    if tag == "D":
+        return datetime.fromisoformat(x)
+    if tag == "d":
+        return date.fromisoformat(x)
+    if tag == "nf":
+        return np.float64(float(x))
+    if tag == "ni":
+        return np.int64(x)
+    return np.bool_(x)
+
+
+def finding_json(f: Finding) -> list:
+    """A finding as JSON (finding_from_json reads it back equal); Unkept when a value cannot be carried."""
+    return [f.type, f.severity, f.table, f.record_id, f.field, encode(f.value), f.message, f.cell, encode(f.fix), f.fixable]
+
+
+def finding_from_json(item: list) -> Finding:
+    t, sev, table, rid, field, v, msg, cell, fix, fixable = item
+    return Finding(t, sev, table, rid, field, decode(v), msg, cell, decode(fix), fixable)

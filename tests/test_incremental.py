@@ -1,0 +1,193 @@
+"""A run costs what changed, and what it shows is what a run from scratch shows: the same edits go through the
+incremental path (the jobs' memories of the last run: check's rows, dedupe's last result, the digests of what
+Data Issues and the reports were laid out from) and through the full path (those memories dropped before every run), and the two
+workbooks, findings and report figures come out identical. A changed setting or rule sheet makes the
+incremental path do the full work."""
+import json
+import shutil
+from datetime import datetime
+
+import openpyxl
+import pytest
+from python_calamine import CalamineWorkbook
+
+import crm_sheets.runner as runner
+from crm_sheets.jobs.check import check
+from crm_sheets.jobs.check.memory import RowMemory
+from crm_sheets.jobs.check.context import Context
+from crm_sheets.jobs.report import report
+from crm_sheets.sample import DEFAULT_NOW, generate
+from helpers import fresh_copy
+
+SAMPLE = 300
+# Sheets that say when and how long a run took, or carry the file's generation: the rest must be equal.
+_CLOCK_SHEETS = {"_crm_meta", "Runs"}
+
+
+def forget_caches(states: dict) -> dict:
+    """The jobs' states without what only saves work: what a run from scratch gets."""
+    out = json.loads(json.dumps(states, default=str))
+    if isinstance(out.get("check"), dict):
+        out["check"].pop("rows", None)
+        if isinstance(out["check"].get("sheet"), dict):
+            out["check"]["sheet"].pop("inputs", None)
+    if isinstance(out.get("report"), dict):
+        out["report"].pop("inputs", None)
+    out.pop("dedupe", None)
+    return out
+
+
+def full_run(path, at: datetime, monkeypatch):
+    """`run` as a run from scratch: the committed states reach the jobs without their caches."""
+    real = runner._base_states
+
+    def without_caches(*args, **kwargs):
+        states, settled = real(*args, **kwargs)
+        return forget_caches(states), settled
+
+    with monkeypatch.context() as m:
+        m.setattr(runner, "_base_states", without_caches)
+        return runner.run(path, now=at, options={"check": {"fix": True}})
+
+
+def sheets(path) -> dict[str, list]:
+    wb = CalamineWorkbook.from_path(str(path))
+    return {name: wb.get_sheet_by_name(name).to_python() for name in wb.sheet_names if name not in _CLOCK_SHEETS}
+
+
+def same_outcome(a, b, path_a, path_b) -> None:
+    assert [f.as_dict() for f in a.findings] == [f.as_dict() for f in b.findings]
+    # the same cells and rows written; the incremental path leaves out of its change set the sheets that the
+    # full path lays out only for the writer to find them as they are
+    assert {k: v for k, v in a.changes.summary().items() if k != "replaced_sheets"} == \
+        {k: v for k, v in b.changes.summary().items() if k != "replaced_sheets"}
+    assert a.written == b.written
+    fig_a = next(r.data for r in a.results if r.job == "report").as_dict()
+    fig_b = next(r.data for r in b.results if r.job == "report").as_dict()
+    assert fig_a == fig_b
+    shown_a, shown_b = sheets(path_a), sheets(path_b)
+    assert shown_a.keys() == shown_b.keys()
+    for name in shown_a:
+        assert shown_a[name] == shown_b[name], f"sheet {name} differs"
+
+
+def edit(path, changes) -> None:
+    """A person's edits, saved as a spreadsheet program saves (every part of the package rewritten)."""
+    wb = openpyxl.load_workbook(path)
+    for sheet, find, column, value in changes:
+        ws = wb[sheet]
+        header = {c.value: c.column for c in ws[1]}
+        row = find(ws, header)
+        ws.cell(row, header[column]).value = value
+    wb.save(path)
+
+
+def row_of(key: str):
+    """The row whose first cell is ``key`` (a setting's or a record's)."""
+    def find(ws, header):
+        for r in range(2, ws.max_row + 1):
+            if ws.cell(r, 1).value == key:
+                return r
+        raise AssertionError(f"{key} not in {ws.title}")
+    return find
+
+
+@pytest.mark.slow
+def test_the_incremental_path_and_a_run_from_scratch_show_the_same_after_every_edit(built_book, tmp_path, monkeypatch):
+    inc = fresh_copy(built_book(sample_data=SAMPLE), tmp_path)
+    (tmp_path / "full").mkdir()
+    full = tmp_path / "full" / inc.name
+    shutil.copy(inc, full)
+    day = datetime(2026, 11, 2, 9, 0)
+    steps = [
+        ("first run", day, []),
+        ("nothing edited", day.replace(minute=15), []),
+        ("leads edited", day.replace(hour=10), [
+            ("Leads", row_of("L-00003"), "City", "  Lyon"),           # a tidy-up for check
+            ("Leads", row_of("L-00007"), "Email", "ana@gmial.com"),   # a typo
+            ("Leads", row_of("L-00011"), "Phone", "06 12 34 56 78"),  # a number to write in E.164
+            ("Leads", row_of("L-00013"), "First name", "JOHN"),
+            ("Leads", row_of("L-00017"), "Notes", "called twice"),
+            ("Leads", row_of("L-00019"), "Created", "31/31/2026"),    # not a date
+        ]),
+        ("the next day", day.replace(day=3), []),  # dates in the future yesterday are not today
+        ("a setting changed", day.replace(day=3, hour=11), [("Settings", row_of("check_title_case"), "Value", "FALSE")]),
+        ("a rule sheet changed", day.replace(day=3, hour=12), [("Scoring Rules", row_of("Target industry"), "Points", 35)]),
+        ("nothing edited again", day.replace(day=3, hour=13), []),
+    ]
+    for label, at, changes in steps:
+        if changes:
+            edit(inc, changes)
+            edit(full, changes)
+        a = runner.run(inc, now=at, options={"check": {"fix": True}})
+        b = full_run(full, at, monkeypatch)
+        same_outcome(a, b, inc, full)
+        if label.startswith("nothing edited"):
+            assert not a.written and not b.written, label
+
+
+def _sample_tables():
+    data = generate("sales", leads=400, seed=5)
+    return data.to_tables()
+
+
+def test_check_remembers_rows_and_checks_only_the_changed_ones_again():
+    tables, now = _sample_tables(), DEFAULT_NOW
+    first = check(tables, now=now, fix=False)
+    state = json.loads(json.dumps(first.state))
+    leads = tables["leads"]
+    leads.df.loc[leads.df.index[5], "city"] = "  Graz"
+    ctx = Context.build(tables, now)
+    plan = RowMemory(state["rows"]).plan(ctx, leads)
+    assert list(plan.sub.df.index) == [leads.df.index[5]]  # only the edited lead is checked again
+    assert check(tables, now=now, state=state).findings == check(tables, now=now).findings
+
+
+def test_a_changed_setting_or_day_makes_check_look_at_every_row_again():
+    tables, now = _sample_tables(), DEFAULT_NOW
+    state = json.loads(json.dumps(check(tables, now=now).state))
+    leads = tables["leads"]
+    assert len(RowMemory(state["rows"]).plan(Context.build(tables, now), leads).sub.df) == 0
+    tables.settings["check_title_case"] = False
+    plan = RowMemory(state["rows"]).plan(Context.build(tables, now), leads)
+    assert len(plan.sub.df) == len(leads.df) and not plan.kept
+    assert check(tables, now=now, state=state).findings == check(tables, now=now).findings
+    tables.settings.pop("check_title_case")
+    later = now.replace(year=now.year + 1)
+    assert len(RowMemory(state["rows"]).plan(Context.build(tables, later), leads).sub.df) == len(leads.df)
+    assert check(tables, now=later, state=state).findings == check(tables, now=later).findings
+
+
+def test_dedupe_gives_its_last_result_again_only_while_nothing_it_reads_changed():
+    from crm_sheets.jobs.dedupe import dedupe
+
+    tables, now = _sample_tables(), DEFAULT_NOW
+    first = dedupe(tables, now=now)
+    assert first.state == {}  # it merged: nothing to give again
+    first.changes.apply_to(tables)
+    settled = dedupe(tables, now=now)
+    assert settled.changes.is_empty() and settled.state["inputs"]
+    state = json.loads(json.dumps(settled.state))
+    again = dedupe(tables, now=now, state=state)
+    assert again.findings == settled.findings and again.stats == settled.stats and again.changes.is_empty()
+    tables.settings["dedupe_review_threshold"] = 0.3  # a setting changed: every pair scored again
+    lower = dedupe(tables, now=now, state=state)
+    assert lower.state.get("inputs") != state["inputs"]
+    assert lower.stats == dedupe(tables, now=now).stats and lower.stats["pairs_found"] > settled.stats["pairs_found"]
+
+
+def test_report_lays_out_its_sheets_again_only_when_what_they_show_changed():
+    tables, now = _sample_tables(), DEFAULT_NOW
+    first = report(tables, now=now)
+    state = json.loads(json.dumps(first.state))
+    written = [spec.name for spec in first.changes.sheets]  # as the writer leaves the workbook: sheets marked ours
+    tables.meta.update({f"sheet.{spec.key}": spec.name for spec in first.changes.sheets})
+    tables.sheet_names = tuple(tables.sheet_names) + tuple(written)
+    again = report(tables, now=now.replace(hour=now.hour + 1), state=state)
+    assert again.changes.sheets == [] and again.stats["sheets"] == first.stats["sheets"]
+    assert again.data.as_dict() == report(tables, now=now.replace(hour=now.hour + 1)).data.as_dict()
+    tables.sheet_names = tuple(n for n in tables.sheet_names if n != "Forecast")  # a person deleted one
+    assert len(report(tables, now=now, state=state).changes.sheets) == first.stats["sheets"]
+    tables.sheet_names += ("Forecast",)
+    tables.settings["report_period"] = "quarter"  # a setting the sheets show: laid out again
+    assert len(report(tables, now=now, state=state).changes.sheets) == first.stats["sheets"]
