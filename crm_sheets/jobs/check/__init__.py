@@ -171,6 +171,12 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
                 out.add("missing-column", "error", table, None, f.name, None, f"the column {header} is missing", f"add a column titled {header}")
             continue
         col, own = df[f.name], sub.df[f.name]
+        if f.required and ctx.tables.adopted and f.name not in table.columns and col.isna().all():
+            mark(i, 0)  # a team's sheet without the column: said once, not as an empty cell per row
+            header = f.header(ctx.lang)
+            out.add("missing-column", "warning", table, None, f.name, None, f"{table.sheet} has no {header} column",
+                    f"add a column titled {header}, or name yours in the Mapping sheet (crm-sheets adopt)")
+            continue
         raws = unreadable.get(f.name, {})
         if raws and f.type not in ("dropdown", "tags"):  # unknown options stay in the frame: options.py reports them
             mark(i, 1, own=True)
