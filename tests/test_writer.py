@@ -430,3 +430,25 @@ def test_the_quote_prefixed_format_is_a_copy_appended_once_and_found_again_in_a_
     assert ensure_quote_prefix(once, 2) == (once, 2)  # already quoted: itself
     _, plain = ensure_quote_prefix(once, None)
     assert plain == 3
+
+
+def test_the_quote_prefix_stays_with_its_value_not_with_the_column_or_the_next_rows(book: Path, tmp_path: Path):
+    import openpyxl
+
+    from crm_sheets.model.values import literal
+
+    first = ChangeSet()
+    first.appends.append(RowAppend("leads", "L-00006", {"first_name": literal("=Fay"), "last_name": "Wu"}))
+    once = tmp_path / "once.xlsx"
+    apply_changeset(book, once, first, leads_tables())
+    tables = leads_tables()
+    tables["leads"].rows["L-00006"] = 7
+    second = ChangeSet()
+    second.update("leads", "L-00006", "first_name", "Fay")  # corrected by hand: ordinary text again
+    second.appends.append(RowAppend("leads", "L-00007", {"last_name": "Zed"}))  # copies L-00006's looks
+    twice = tmp_path / "twice.xlsx"
+    apply_changeset(once, twice, second, tables)
+    assert openpyxl.load_workbook(once)["Leads"]["B7"].quotePrefix
+    ws = openpyxl.load_workbook(twice)["Leads"]
+    assert ws["B7"].value == "Fay" and not ws["B7"].quotePrefix
+    assert ws["C8"].value == "Zed" and not ws["B8"].quotePrefix  # an empty cell a person may type a formula into

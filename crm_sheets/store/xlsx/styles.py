@@ -197,6 +197,26 @@ def ensure_quote_prefix(styles_xml: bytes, index: int | None) -> tuple[bytes, in
     return text.encode("utf-8"), out
 
 
+def quote_free(styles_xml: bytes) -> dict[int, int]:
+    """Cell formats with quotePrefix="1" -> the equal format without it, where styles.xml has one: a cell
+    written with ordinary text (or a new row copying a row's looks) should not keep another value's prefix."""
+    if b"quotePrefix" not in styles_xml:  # most workbooks: no parsing
+        return {}
+    root = parse_xml(styles_xml, "xl/styles.xml")
+    el = root.find(f"{{{NS_MAIN}}}cellXfs")
+    items = list(el) if el is not None else []
+    plain: dict[tuple, int] = {}
+    quoted: dict[int, tuple] = {}
+    for i, xf in enumerate(items):
+        if xf.get("quotePrefix") in ("1", "true"):
+            xf = Element(xf.tag, {k: v for k, v in xf.attrib.items() if k != "quotePrefix"})
+            xf.extend(items[i])
+            quoted[i] = _canon(xf)
+        else:
+            plain.setdefault(_canon(xf), i)
+    return {i: plain[c] for i, c in quoted.items() if c in plain}
+
+
 # Excel's built-in number formats by id (ECMA-376 18.8.30), to name the format of a cell that uses one.
 BUILTIN_FORMAT_CODES = {
     0: None, 1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 9: "0%", 10: "0.00%", 11: "0.00E+00", 12: "# ?/?",

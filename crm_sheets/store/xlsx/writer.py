@@ -31,7 +31,7 @@ from crm_sheets.store.xlsx.sheetxml import cell_xml, column_index, inline_string
 from crm_sheets.store.xlsx.structure import (
     CT_TABLE, add_col, add_defined_names, add_to_tail, table_part_xml, table_sheet_xml, used_columns, validation_xml,
 )
-from crm_sheets.store.xlsx.styles import STYLE_DEFS, StyleDef, column_look, ensure_quote_prefix, number_formats
+from crm_sheets.store.xlsx.styles import STYLE_DEFS, StyleDef, column_look, ensure_quote_prefix, number_formats, quote_free
 from crm_sheets.store.xlsx.cells import archived_cell, archived_xml, cell_value, record_xml
 from crm_sheets.store.xlsx.parts import PackagePatch, TableState, _prefixed, first_overlap
 from crm_sheets.store.xlsx.sheet import _S_ATTR, SheetEdit
@@ -379,6 +379,8 @@ class _Patch(PackagePatch):
             style = style if style is not None else self._date_xf(v)
             if isinstance(v, Text) and v.startswith(FORMULA_STARTS):
                 style = self._quoted_xf(style)
+            elif style is not None:
+                style = self._unquoted_xf(style)
             out[col] = cell_xml(f"{col}{r}", v, style, self.pkg.date1904) or None
         st.sheet.put_cells(r, out)
         self.recalc = True
@@ -487,7 +489,8 @@ class _Patch(PackagePatch):
         self._make_room(st, len(rows))
         template = st.end_row if st.end_row > st.header_row else st.header_row + 1
         tmpl_cells = st.sheet.cells(template)
-        tmpl_styles = {col: c.style for col, c in tmpl_cells.items() if c.style is not None}
+        # a new row copies the last row's looks, not a quote prefix one of its values needed
+        tmpl_styles = {col: self._unquoted_xf(c.style) for col, c in tmpl_cells.items() if c.style is not None}
         tag = st.sheet.row_tag(template) if template in st.sheet.rows else ""
         tmpl_attrs = re.sub(r'\s(r|spans)="[^"]*"', "", tag[tag.index("row") + 3:].rstrip("/>").rstrip(">")) if tag else ""
         for values in rows:
@@ -551,7 +554,20 @@ class _Patch(PackagePatch):
             part = next((r.target for r in self.pkg.workbook_rels if r.type.endswith("/styles")), "xl/styles.xml")
             current = self.replaced.get(part) or self.pkg.read(part)
             new, cache[style] = ensure_quote_prefix(current, style)
+            self._quote_free().setdefault(cache[style], style or 0)
             if new != current:
                 self.replaced[part] = new
                 self.__dict__.pop("_num_fmts", None)  # styles.xml grew
         return cache[style]
+
+    def _quote_free(self) -> dict[int, int]:
+        found = self.__dict__.get("_quote_free_xfs")
+        if found is None:
+            part = next((r.target for r in self.pkg.workbook_rels if r.type.endswith("/styles")), "xl/styles.xml")
+            data = self.replaced.get(part) or (self.pkg.read(part) if self.pkg.has(part) else b"")
+            found = self.__dict__["_quote_free_xfs"] = quote_free(data)  # once per run
+        return found
+
+    def _unquoted_xf(self, style: int) -> int:
+        """``style`` without a quote prefix, for ordinary values and new rows' looks (itself when it has none)."""
+        return self._quote_free().get(style, style)
