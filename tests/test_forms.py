@@ -2,6 +2,7 @@
 journal, the applier (exactly once, dedupe, busy workbooks) and the automate trigger it feeds."""
 from __future__ import annotations
 
+import copy
 import csv
 import re
 import secrets
@@ -181,6 +182,73 @@ def test_a_formula_looking_value_is_a_text_cell_holding_exactly_what_was_typed(b
         formulas = [f for n in z.namelist() if n.startswith("xl/worksheets/sheet")
                     for f in re.findall(r"<f\b[^>]*>(.*?)</f>", z.read(n).decode("utf-8"), re.S)]
     assert not any("evil.example" in f for f in formulas)
+
+
+def _looks(cell):
+    """What a cell's format shows, apart from its quote prefix."""
+    return (cell.number_format, *(copy.copy(x) for x in (cell.font, cell.fill, cell.border, cell.alignment, cell.protection)))
+
+
+def test_a_formula_looking_value_gets_the_quote_prefix_so_editing_the_cell_keeps_it_text(book):
+    import openpyxl
+
+    typed = '=HYPERLINK("http://evil.example","click")'
+    journal = Journal.beside(book)
+    submit(journal, {"first_name": typed, "last_name": "Roux", "email": "r@exemple.fr", "notes": "+33 call me after 5"})
+    apply_waiting(book, journal, now=NOW)
+    ws = openpyxl.load_workbook(book)["Leads"]
+    cell = next(c for c in ws["B"] if c.value == typed)
+    row = {c.value: c for c in ws[cell.row]}
+    notes = row["+33 call me after 5"]
+    assert cell.quotePrefix and notes.quotePrefix and notes.data_type == "s"
+    assert not row["Roux"].quotePrefix and not row["r@exemple.fr"].quotePrefix  # ordinary text of the same row
+    above = ws.cell(cell.row - 1, cell.column)
+    assert not above.quotePrefix and _looks(cell) == _looks(above)  # the column's look, plus the quote prefix
+
+
+def test_a_formula_looking_value_filled_into_an_existing_lead_gets_the_quote_prefix_once_per_look(book):
+    import openpyxl
+
+    leads = read(book)["leads"].df
+    rid, other = [r for r in leads.index if isinstance(leads.at[r, "email"], str)
+                  and not isinstance(leads.at[r, "job_title"], str)][:2]
+    old = leads.loc[rid]
+    journal = Journal.beside(book)
+    submit(journal, {"first_name": old["first_name"], "last_name": old["last_name"], "email": old["email"],
+                     "job_title": "-Head of Sales-"})
+    assert apply_waiting(book, journal, now=NOW).applied[0][1:] == ("applied", rid, "updated")
+    with zipfile.ZipFile(book) as z:
+        quoted = z.read("xl/styles.xml").count(b'quotePrefix="1"')
+    o = leads.loc[other]
+    submit(journal, {"first_name": o["first_name"], "last_name": o["last_name"], "email": o["email"], "job_title": "@CEO"})
+    assert apply_waiting(book, journal, now=NOW).applied[0][1:] == ("applied", other, "updated")
+    with zipfile.ZipFile(book) as z:
+        assert z.read("xl/styles.xml").count(b'quotePrefix="1"') == quoted == 1  # a later run reuses the format
+    ws = openpyxl.load_workbook(book)["Leads"]
+    cell = next(c for c in ws["A"] if c.value == rid)
+    row = {c.value: c for c in ws[cell.row]}
+    assert row["-Head of Sales-"].data_type == "s" and row["-Head of Sales-"].quotePrefix
+    assert not row[old["email"]].quotePrefix
+    assert read(book)["leads"].df.at[rid, "job_title"] == "-Head of Sales-"
+
+
+@pytest.mark.slow
+def test_libreoffice_opens_a_workbook_with_quote_prefixed_cells_and_saves_them_as_the_text_typed(book, tmp_path):
+    import openpyxl
+    from crm_sheets.export.pdf import find_soffice
+
+    office = find_soffice()
+    assert office, "LibreOffice is needed (scripts/system-deps.sh installs it)"
+    typed = '=HYPERLINK("http://evil.example","click")'
+    journal = Journal.beside(book)
+    submit(journal, {"first_name": "Zoé", "last_name": typed, "email": "zoe@exemple.fr"})
+    apply_waiting(book, journal, now=NOW)
+    out = tmp_path / "out"
+    subprocess.run([office, "--headless", "--norestore", f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
+                    "--convert-to", "xlsx", "--outdir", str(out), str(book)], capture_output=True, timeout=600, check=True)
+    ws = openpyxl.load_workbook(out / book.name)["Leads"]
+    cell = next(c for c in ws["C"] if c.value == typed)  # LibreOffice read and saved it as the text, not a formula
+    assert cell.data_type == "s" and ws.cell(cell.row, 2).value == "Zoé" and ws.cell(cell.row, 4).value == "zoe@exemple.fr"
 
 
 @pytest.mark.slow

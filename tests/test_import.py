@@ -142,6 +142,26 @@ def test_values_that_look_like_formulas_arrive_as_text(workbook, salesforce):
     assert not any(c.data_type == "f" for c in cells)
 
 
+def test_imported_values_that_look_like_formulas_stay_text_when_a_person_edits_them(workbook, salesforce):
+    import_files(workbook, salesforce, now=NOW, time_zone=TZ)
+    wb = openpyxl.load_workbook(workbook)
+    cells = {c.value: c for ws in (wb["Contacts"], wb["Leads"]) for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+    for value in ('=HYPERLINK("http://evil.example","click")', "+49 call first", "@mention on call", "-"):
+        assert cells[value].quotePrefix, value  # Excel's quote prefix: F2 then Enter keeps the cell text
+    for value in ("Jane", "Claire", "max@globex.de", "Initech"):
+        assert not cells[value].quotePrefix, value  # ordinary text of the same import has none
+    quoted = _quoted_formats(workbook)
+    import_files(workbook, salesforce, now=NOW, time_zone=TZ)
+    assert _quoted_formats(workbook) == quoted  # a second import adds no cell format
+
+
+def _quoted_formats(book: Path) -> int:
+    import zipfile
+
+    with zipfile.ZipFile(book) as z:
+        return z.read("xl/styles.xml").count(b'quotePrefix="1"')
+
+
 def test_a_second_import_of_the_same_files_changes_nothing(workbook, salesforce):
     import_files(workbook, salesforce, now=NOW, time_zone=TZ)
     before = workbook.read_bytes()

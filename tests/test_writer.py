@@ -370,3 +370,85 @@ def test_rows_out_of_order_or_without_numbers_are_written_in_order():
     out = sheet.to_bytes().decode()
     assert re.findall(r'<row r="(\d)"', out) == ["1", "2", "3"]
     assert '<row r="2"><c r="A2"><v>2</v></c><c r="B2"><v>9</v></c></row>' in out
+
+
+def test_formula_looking_text_from_outside_gets_its_cells_look_plus_the_quote_prefix(book: Path, tmp_path: Path):
+    import openpyxl
+
+    from crm_sheets.model.values import literal
+
+    cs = ChangeSet()
+    cs.update("leads", "L-00001", "first_name", literal('=HYPERLINK("http://evil","x")'))
+    cs.update("leads", "L-00002", "first_name", "Bob")  # ordinary text of the same run
+    cs.appends.append(RowAppend("leads", "L-00006", {"first_name": literal("@Fay"), "last_name": literal("-Wu-")}))
+    cs.appends.append(RowAppend("leads", "L-00007", {"first_name": "Gus", "last_name": literal("+Zed")}))
+    out = tmp_path / "out.xlsx"
+    apply_changeset(book, out, cs, leads_tables())
+    ws = openpyxl.load_workbook(out)["Leads"]
+    for ref, value in (("B2", '=HYPERLINK("http://evil","x")'), ("B7", "@Fay"), ("C7", "-Wu-"), ("C8", "+Zed")):
+        assert (ws[ref].value, ws[ref].data_type, ws[ref].quotePrefix) == (value, "s", True), ref
+    for ref in ("B3", "B8", "C6"):
+        assert not ws[ref].quotePrefix, ref
+    assert part(out, "xl/styles.xml").count('quotePrefix="1"') == 1  # one derived format for the one look these cells had
+
+
+def test_a_restored_cell_holding_formula_looking_text_keeps_its_look_and_gets_the_quote_prefix(tmp_path: Path):
+    import openpyxl
+
+    def notes(wb):  # a person's text in their own italic column, starting like a formula
+        mine = wb.add_format({"bg_color": "#FFF2CC", "italic": True})
+        wb.get_worksheet_by_name("Leads").write_string(3, 4, "=call back", mine)
+
+    book = build_workbook(tmp_path / "crm.xlsx", notes)
+    archived = tmp_path / "archived.xlsx"
+    cs = ChangeSet(archives=[RowArchive("leads", "L-00003", "merged", {"merged_into": "L-00001", "reason": "dup"})])
+    apply_changeset(book, archived, cs, leads_tables())
+    tables = leads_tables()
+    tables["leads"].rows = {"L-00001": 2, "L-00002": 3, "L-00004": 4, "L-00005": 5}
+    tables["merged"].rows = {}
+    restored = tmp_path / "restored.xlsx"
+    apply_changeset(archived, restored, ChangeSet(restores=[RowRestore("merged", "L-00003", "leads")]), tables)
+    cell = openpyxl.load_workbook(restored)["Leads"]["E6"]
+    assert (cell.value, cell.data_type, cell.quotePrefix, cell.font.i) == ("=call back", "s", True, True)
+    assert not openpyxl.load_workbook(restored)["Leads"]["B6"].quotePrefix
+
+
+def test_the_quote_prefixed_format_is_a_copy_appended_once_and_found_again_in_a_prefixed_styles_part():
+    from crm_sheets.store.xlsx.styles import ensure_quote_prefix
+
+    styles = (
+        '<x:styleSheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        '<x:cellXfs count="2"><x:xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+        '<x:xf numFmtId="14" fontId="1" fillId="0" borderId="0" xfId="0" applyAlignment="1">'
+        '<x:alignment vertical="top"/></x:xf></x:cellXfs></x:styleSheet>'
+    ).encode()
+    once, i = ensure_quote_prefix(styles, 1)
+    assert i == 2 and b'<x:cellXfs count="3">' in once
+    assert b'<x:xf quotePrefix="1" numFmtId="14" fontId="1" fillId="0" borderId="0" xfId="0" applyAlignment="1">' \
+           b'<x:alignment vertical="top"/></x:xf></x:cellXfs>' in once
+    assert ensure_quote_prefix(once, 1) == (once, 2)  # a later run finds it again
+    assert ensure_quote_prefix(once, 2) == (once, 2)  # already quoted: itself
+    _, plain = ensure_quote_prefix(once, None)
+    assert plain == 3
+
+
+def test_the_quote_prefix_stays_with_its_value_not_with_the_column_or_the_next_rows(book: Path, tmp_path: Path):
+    import openpyxl
+
+    from crm_sheets.model.values import literal
+
+    first = ChangeSet()
+    first.appends.append(RowAppend("leads", "L-00006", {"first_name": literal("=Fay"), "last_name": "Wu"}))
+    once = tmp_path / "once.xlsx"
+    apply_changeset(book, once, first, leads_tables())
+    tables = leads_tables()
+    tables["leads"].rows["L-00006"] = 7
+    second = ChangeSet()
+    second.update("leads", "L-00006", "first_name", "Fay")  # corrected by hand: ordinary text again
+    second.appends.append(RowAppend("leads", "L-00007", {"last_name": "Zed"}))  # copies L-00006's looks
+    twice = tmp_path / "twice.xlsx"
+    apply_changeset(once, twice, second, tables)
+    assert openpyxl.load_workbook(once)["Leads"]["B7"].quotePrefix
+    ws = openpyxl.load_workbook(twice)["Leads"]
+    assert ws["B7"].value == "Fay" and not ws["B7"].quotePrefix
+    assert ws["C8"].value == "Zed" and not ws["B8"].quotePrefix  # an empty cell a person may type a formula into

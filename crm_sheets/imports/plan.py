@@ -585,7 +585,7 @@ class Planner:
         if f.type == "reference":
             return raw if isinstance(raw, str) else None
         if isinstance(raw, str):
-            raw = raw.strip()
+            raw = literal(raw.strip())  # str methods drop the Text mark; the writer needs it (quote prefix)
         if f.type in ("date", "datetime"):
             value = raw if isinstance(raw, datetime) else M.iso_datetime(raw, self.tz) if isinstance(raw, str) else None
             if value is None:

@@ -173,6 +173,50 @@ def ensure_looks(styles_xml: bytes, looks: Mapping[Hashable, StyleDef]) -> tuple
     return text.encode("utf-8"), out
 
 
+_PLAIN_XF = '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+
+
+def ensure_quote_prefix(styles_xml: bytes, index: int | None) -> tuple[bytes, int]:
+    """The cell format ``index`` (None: the default one) with quotePrefix="1" added, Excel's mark of a cell
+    whose text starts like a formula: shown exactly, and still text after a person edits it. The copy keeps
+    everything else of the format; an equal one (an earlier run's) is reused, else it is appended once."""
+    text = styles_xml.decode("utf-8")
+    prefix = _root_prefix(text)
+    block = re.search(rf"<{prefix}cellXfs\b[^>]*?(?:/>|>(.*?)</{prefix}cellXfs>)", text, re.S)
+    items = re.findall(rf"<{prefix}xf\b[^>]*?(?:/>|>.*?</{prefix}xf>)", block.group(1) or "", re.S) if block else []
+    i = index or 0
+    source = items[i] if i < len(items) else _PLAIN_XF
+    if prefix:  # compared and appended without the root's prefix (_append puts it back)
+        source = re.sub(rf"<(/?){prefix}", r"<\1", source)
+    quoted = re.sub(r'<xf\b', '<xf quotePrefix="1"', re.sub(r'\squotePrefix="[^"]*"', "", source, count=1), count=1)
+    root = parse_xml(styles_xml, "xl/styles.xml")
+    xfs = _Section(root, "cellXfs")
+    out = xfs.index_of(quoted)
+    if xfs.added:
+        text = _append(text, prefix, xfs.tag, xfs.added, xfs.original)
+    return text.encode("utf-8"), out
+
+
+def quote_free(styles_xml: bytes) -> dict[int, int]:
+    """Cell formats with quotePrefix="1" -> the equal format without it, where styles.xml has one: a cell
+    written with ordinary text (or a new row copying a row's looks) should not keep another value's prefix."""
+    if b"quotePrefix" not in styles_xml:  # most workbooks: no parsing
+        return {}
+    root = parse_xml(styles_xml, "xl/styles.xml")
+    el = root.find(f"{{{NS_MAIN}}}cellXfs")
+    items = list(el) if el is not None else []
+    plain: dict[tuple, int] = {}
+    quoted: dict[int, tuple] = {}
+    for i, xf in enumerate(items):
+        if xf.get("quotePrefix") in ("1", "true"):
+            xf = Element(xf.tag, {k: v for k, v in xf.attrib.items() if k != "quotePrefix"})
+            xf.extend(items[i])
+            quoted[i] = _canon(xf)
+        else:
+            plain.setdefault(_canon(xf), i)
+    return {i: plain[c] for i, c in quoted.items() if c in plain}
+
+
 # Excel's built-in number formats by id (ECMA-376 18.8.30), to name the format of a cell that uses one.
 BUILTIN_FORMAT_CODES = {
     0: None, 1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 9: "0%", 10: "0.00%", 11: "0.00E+00", 12: "# ?/?",

@@ -20,6 +20,7 @@ from crm_sheets.errors import CrmSheetsError, DamagedWorkbook
 from crm_sheets.model.changeset import ChangeSet, ColumnAdd, RowRestore, TableAdd
 from crm_sheets.model.schema import normalize_header
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter
+from crm_sheets.model.values import FORMULA_STARTS, Text
 from crm_sheets.store.base import NothingToWrite
 from crm_sheets.store.core.archive import ArchivedCell, ArchivedRow, loads as load_archived
 from crm_sheets.store.core.plan import ArchiveMove, archive_values, is_archived_copy, make_plan
@@ -30,7 +31,7 @@ from crm_sheets.store.xlsx.sheetxml import cell_xml, column_index, inline_string
 from crm_sheets.store.xlsx.structure import (
     CT_TABLE, add_col, add_defined_names, add_to_tail, table_part_xml, table_sheet_xml, used_columns, validation_xml,
 )
-from crm_sheets.store.xlsx.styles import STYLE_DEFS, StyleDef, column_look, number_formats
+from crm_sheets.store.xlsx.styles import STYLE_DEFS, StyleDef, column_look, ensure_quote_prefix, number_formats, quote_free
 from crm_sheets.store.xlsx.cells import archived_cell, archived_xml, cell_value, record_xml
 from crm_sheets.store.xlsx.parts import PackagePatch, TableState, _prefixed, first_overlap
 from crm_sheets.store.xlsx.sheet import _S_ATTR, SheetEdit
@@ -375,7 +376,12 @@ class _Patch(PackagePatch):
                 continue
             s = _S_ATTR.search(old, 0, old.index(">")) if old else None
             style = int(s.group(1)) if s else None
-            out[col] = cell_xml(f"{col}{r}", v, style if style is not None else self._date_xf(v), self.pkg.date1904) or None
+            style = style if style is not None else self._date_xf(v)
+            if isinstance(v, Text) and v.startswith(FORMULA_STARTS):
+                style = self._quoted_xf(style)
+            elif style is not None:
+                style = self._unquoted_xf(style)
+            out[col] = cell_xml(f"{col}{r}", v, style, self.pkg.date1904) or None
         st.sheet.put_cells(r, out)
         self.recalc = True
 
@@ -483,7 +489,8 @@ class _Patch(PackagePatch):
         self._make_room(st, len(rows))
         template = st.end_row if st.end_row > st.header_row else st.header_row + 1
         tmpl_cells = st.sheet.cells(template)
-        tmpl_styles = {col: c.style for col, c in tmpl_cells.items() if c.style is not None}
+        # a new row copies the last row's looks, not a quote prefix one of its values needed
+        tmpl_styles = {col: self._unquoted_xf(c.style) for col, c in tmpl_cells.items() if c.style is not None}
         tag = st.sheet.row_tag(template) if template in st.sheet.rows else ""
         tmpl_attrs = re.sub(r'\s(r|spans)="[^"]*"', "", tag[tag.index("row") + 3:].rstrip("/>").rstrip(">")) if tag else ""
         for values in rows:
@@ -499,10 +506,15 @@ class _Patch(PackagePatch):
                     cells[col] = record_xml(ref, v, self.sst) or None
                 elif kind == "archived":
                     style = self._format_xf(tmpl_styles.get(col), v.number_format)
+                    if not v.formula and isinstance(v.value, str) and v.value.startswith(FORMULA_STARTS):
+                        style = self._quoted_xf(style)  # it was text in the sheet: it stays text when edited
                     cells[col] = archived_xml(ref, v, style, self.pkg.date1904) or None
                 else:
                     style = tmpl_styles.get(col)
-                    cells[col] = cell_xml(ref, v, style if style is not None else self._date_xf(v), self.pkg.date1904) or None
+                    style = style if style is not None else self._date_xf(v)
+                    if isinstance(v, Text) and v.startswith(FORMULA_STARTS):
+                        style = self._quoted_xf(style)
+                    cells[col] = cell_xml(ref, v, style, self.pkg.date1904) or None
             attrs = f" {row_attrs}" if row_attrs else tmpl_attrs
             st.sheet.put_cells(r, cells, row_attrs=attrs if r not in st.sheet.rows else None)
             st.sheet.widest = max(st.sheet.widest, st.last_col)
@@ -532,3 +544,30 @@ class _Patch(PackagePatch):
         if name not in cache:
             cache[name] = self._styles([(name, None)])[(name, None)]
         return cache[name]
+
+    def _quoted_xf(self, style: int | None) -> int:
+        """The cell format ``style`` plus quotePrefix: text from outside that starts like a formula (a
+        model.values.Text) stays text when a person edits the cell in Excel or LibreOffice (F2, Enter)."""
+        # styles.xml only ever grows, so an index stays valid: one derived format per source format and run
+        cache = self.__dict__.setdefault("_quoted_xfs", {})
+        if style not in cache:
+            part = next((r.target for r in self.pkg.workbook_rels if r.type.endswith("/styles")), "xl/styles.xml")
+            current = self.replaced.get(part) or self.pkg.read(part)
+            new, cache[style] = ensure_quote_prefix(current, style)
+            self._quote_free().setdefault(cache[style], style or 0)
+            if new != current:
+                self.replaced[part] = new
+                self.__dict__.pop("_num_fmts", None)  # styles.xml grew
+        return cache[style]
+
+    def _quote_free(self) -> dict[int, int]:
+        found = self.__dict__.get("_quote_free_xfs")
+        if found is None:
+            part = next((r.target for r in self.pkg.workbook_rels if r.type.endswith("/styles")), "xl/styles.xml")
+            data = self.replaced.get(part) or (self.pkg.read(part) if self.pkg.has(part) else b"")
+            found = self.__dict__["_quote_free_xfs"] = quote_free(data)  # once per run
+        return found
+
+    def _unquoted_xf(self, style: int) -> int:
+        """``style`` without a quote prefix, for ordinary values and new rows' looks (itself when it has none)."""
+        return self._quote_free().get(style, style)
