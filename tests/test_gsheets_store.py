@@ -124,7 +124,7 @@ def test_a_colleagues_edit_between_read_and_write_is_kept_and_the_run_stops(push
     changes.update("leads", rid, "city", "Lisbon")
     cell = leads.cell(rid, "notes").split("!")[1]
     gsheets_client.open_by_key(store.spreadsheet_id).worksheet(leads.sheet).update_acell(cell, "call back Tuesday")
-    with pytest.raises(WorkbookChanged, match=f"record {rid}.*their edit is kept"):
+    with pytest.raises(WorkbookChanged, match=f"record {rid}.*the edit is kept"):
         store.apply(changes, tables)
     again = store.read()
     assert again["leads"].df.at[rid, "notes"] == "call back Tuesday"

@@ -11,18 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from crm_sheets.errors import CrmSheetsError, WorkbookChanged
 from crm_sheets.model.schema import normalize_header
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter
 from crm_sheets.store.core.archive import ArchivedCell, ArchivedRow, loads, value_type
 from crm_sheets.store.core.plan import Plan, archive_values, is_archived_copy
+from crm_sheets.store.core.refind import (AGAIN, TableNow, check_numbering, col_index as _col_index, find_records,
+                                          find_table)
 from crm_sheets.store.excel.grids import from_a1, plain, read_block
 from crm_sheets.store.excel.values import formula as as_formula, is_error, to_excel
-
-AGAIN = "run again to work on the fresh data"
-
 
 @dataclass
 class SheetNow:
@@ -59,18 +58,6 @@ class SheetWrite:
     deletes: list[int] = field(default_factory=list)  # 0-based rows to delete
 
 
-@dataclass
-class Layout:
-    table: Table
-    title: str
-    header: int  # 0-based
-    cols: dict[str, int]
-    headers: list[Any]
-    ids: dict[str, int]
-    last: int  # 0-based last record row (the header row when none)
-    appended: int = 0
-
-
 class LiveWrite:
     """One Plan against the book as it is now. ``prepare()`` reads and checks; ``run()`` writes."""
 
@@ -82,7 +69,7 @@ class LiveWrite:
         self.identity = identity
         self.now: dict[str, SheetNow] = {}
         self.writes: dict[str, SheetWrite] = {}
-        self.layouts: dict[str, Layout] = {}
+        self.layouts: dict[str, TableNow] = {}
         self.reads = 0  # value and formula reads sent to Excel
         self.calls: dict[str, int] = {}  # sheet -> write calls sent
         self.notes: list[str] = []
@@ -101,14 +88,12 @@ class LiveWrite:
                                       "was read; nothing was written", hint=AGAIN)
             self._fresh(sheets[t.sheet])
             self.layouts[name] = self._layout(t)
-        self.rows_now: dict[tuple[str, str], int] = {}
-        for name, tp in plan.tables.items():
-            for rid in tp.updates:
-                self.rows_now[(name, rid)] = self._now_row(self.layouts[name], rid)
-        for m in plan.archives:
-            key = (m.table, m.record_id)
-            if key not in self.rows_now:
-                self.rows_now[key] = self._now_row(self.layouts[m.table], m.record_id)
+        wanted = [(name, rid) for name, tp in plan.tables.items() for rid in tp.updates]
+        wanted += [(m.table, m.record_id) for m in plan.archives]
+        # Formula cells are left out of the comparison: Excel recomputes them (=TODAY() in a person's column)
+        # without anyone editing the record.
+        self.rows_now = find_records(self.layouts, wanted, workbook=self.identity,
+                                     skip=lambda sheet, r, c: bool(self.now[sheet].is_formula(r, c)))
         if plan.meta and META_SHEET in sheets:
             self._fresh(sheets[META_SHEET])
             self._check_sequences()
@@ -136,69 +121,19 @@ class LiveWrite:
             self.now[sheet.name] = SheetNow(sheet.name, from_a1(r0, c0, values, convert=lambda v: v), formulas)
         return self.now[sheet.name]
 
-    def _layout(self, t: Table) -> Layout:
-        now = self.now[t.sheet]
-        header = (t.header_row or 1) - 1
-        cols = {f: _col_index(letter) for f, letter in t.columns.items()}
-        read = self.read.get(t.sheet)
-        headers = list(now.values[header]) if header < len(now.values) else []
-        if read is not None and _differs(headers, read[header] if header < len(read) else []) is not None:
-            raise WorkbookChanged(f"{self.identity}: the headers of {t.sheet} changed since they were read; nothing "
-                                  "was written", hint=AGAIN)
-        id_col = cols.get("id")
-        ids: dict[str, int] = {}
-        last = header
-        for r in range(header + 1, len(now.values)):
-            if now.blank_row(r):
-                continue
-            row = now.values[r]
-            if id_col is not None and id_col < len(row) and row[id_col] not in (None, ""):
-                ids.setdefault(_id_text(row[id_col]), r)
-                last = r
-            elif id_col is None or r == last + 1:
-                last = r  # a rule or log row, or a record typed without an ID right under the others
-        for rid in t.assigned_ids:
-            was = t.rows.get(rid)
-            if was:
-                last = max(last, was - 1)
-        return Layout(t, t.sheet, header, cols, headers, ids, last)
-
-    def _now_row(self, lay: Layout, rid: str) -> int:
-        """Where record ``rid`` is now; WorkbookChanged when it is gone or was edited since the read."""
-        t = lay.table
-        was = t.rows.get(rid)
-        if was is None:
-            raise CrmSheetsError(f"{t.name}: record {rid} is not in the workbook", hint="read the workbook again and re-run the job")
-        now = was - 1 if rid in t.assigned_ids or "id" not in lay.cols else lay.ids.get(rid)
-        if now is None:
-            raise WorkbookChanged(f"{self.identity}: record {rid} of {lay.title} was removed or its ID changed since it "
-                                  "was read; nothing was written", hint=AGAIN)
-        read = self.read.get(lay.title) or []
-        fresh = self.now[lay.title]
-        # Formula cells are left out of the comparison: Excel recomputes them (=TODAY() in a person's column)
-        # without anyone editing the record.
-        col = _differs(fresh.values[now] if now < len(fresh.values) else [], read[was - 1] if was - 1 < len(read) else [],
-                       skip=lambda c: bool(fresh.is_formula(now, c)))
-        if col is not None:
-            raise WorkbookChanged(
-                f"{self.identity}: {lay.title}!{column_letter(col)}{now + 1} (record {rid}) was changed since it was "
-                "read; nothing was written, the edit is kept", hint=AGAIN)
-        return now
+    def _layout(self, t: Table) -> TableNow:
+        return find_table(t, self.now[t.sheet].values, self.read.get(t.sheet), workbook=self.identity)
 
     def _check_sequences(self) -> None:
-        now = _keyed(self.now[META_SHEET].values)
-        read = _keyed(self.read.get(META_SHEET) or [])
-        for key in self.plan.meta:
-            if key.startswith("seq.") and _cell_text(now.get(key, (None, None))[1]) != _cell_text(read.get(key, (None, None))[1]):
-                raise WorkbookChanged(f"{self.identity}: record numbering ({key}) changed since it was read; nothing "
-                                      "was written", hint=AGAIN)
+        check_numbering(self.plan.meta, self.now[META_SHEET].values, self.read.get(META_SHEET) or [],
+                        workbook=self.identity)
 
     # -- planning the writes ----------------------------------------------------------------------
 
     def _sheet(self, title: str) -> SheetWrite:
         return self.writes.setdefault(title, SheetWrite(title))
 
-    def _column(self, lay: Layout, name: str) -> int:
+    def _column(self, lay: TableNow, name: str) -> int:
         col = lay.cols.get(name)
         if col is None:
             raise CrmSheetsError(f"{lay.title}: no column for {name!r}", hint="run `crm-sheets upgrade` to add it")
@@ -224,7 +159,7 @@ class LiveWrite:
                 for f, v in values.items():
                     self._sheet(lay.title).cells[(r, self._column(lay, f))] = to_excel(v)
 
-    def _capture(self, lay: Layout, r: int, updates: dict[str, Any]) -> ArchivedRow:
+    def _capture(self, lay: TableNow, r: int, updates: dict[str, Any]) -> ArchivedRow:
         """A record's whole row (people's columns too) in the neutral archive format, with this write's updates."""
         now = self.now[lay.title]
         width = max(len(now.values[r]) if r < len(now.values) else 0, len(lay.headers))
@@ -277,7 +212,7 @@ class LiveWrite:
                 out[c] = as_formula(cell.formula) if cell.formula else to_excel(cell.value)
             self.restored.setdefault(res.table, []).append(out)
 
-    def _find_archived(self, lay: Layout, res: Any) -> tuple[int, ArchivedRow]:
+    def _find_archived(self, lay: TableNow, res: Any) -> tuple[int, ArchivedRow]:
         rec, tab, dat = (lay.cols.get(k) for k in ("record", "table", "data"))
         if rec is None or dat is None:
             raise CrmSheetsError(f"archive table {res.archive!r} has no Record or Original row column")
@@ -308,7 +243,7 @@ class LiveWrite:
             if new:
                 self._append(self.layouts[name], new)
 
-    def _append(self, lay: Layout, new: list[dict[int, Any]]) -> None:
+    def _append(self, lay: TableNow, new: list[dict[int, Any]]) -> None:
         """New rows right under the table's last record, in one block; rows are inserted there first when
         anything lies below (a note, a total), so nothing of the person's is overwritten."""
         now = self.now[lay.title]
@@ -326,7 +261,7 @@ class LiveWrite:
             name, first_col, last_col = tables
             write.resize = (name, lay.header, first_col, lay.last, last_col)
 
-    def _list_objects(self, lay: Layout) -> tuple[str, int, int] | None:
+    def _list_objects(self, lay: TableNow) -> tuple[str, int, int] | None:
         """The Excel table (ListObject) whose header row is the table's: (name, first col, last col)."""
         sheet = self.book.sheets[lay.title]
         try:
@@ -548,47 +483,12 @@ def _runs(rows: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-def _col_index(letters: str) -> int:
-    n = 0
-    for ch in letters.upper():
-        n = n * 26 + ord(ch) - 64
-    return n - 1
-
-
-def _id_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
 def _cell_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
-
-
-def _keyed(values: list[list[Any]]) -> dict[str, tuple[int, Any]]:
-    out = {}
-    for i, row in enumerate(values):
-        if row and row[0] not in (None, ""):
-            out.setdefault(_cell_text(row[0]), (i, row[1] if len(row) > 1 else None))
-    return out
-
-
-def _differs(now: list[Any], was: list[Any], skip: Callable[[int], bool] = lambda c: False) -> int | None:
-    """The first column where two raw rows differ (numbers compared as numbers), or None."""
-    for c in range(max(len(now), len(was))):
-        if skip(c):
-            continue
-        x = now[c] if c < len(now) else None
-        y = was[c] if c < len(was) else None
-        x = None if x == "" else x
-        y = None if y == "" else y
-        if x != y and not (isinstance(x, (int, float)) and isinstance(y, (int, float)) and float(x) == float(y)):
-            return c
-    return None
 
 
 def changes_anything(book: Any, plan: Plan, tables: Tables) -> bool:

@@ -12,15 +12,17 @@ import dataclasses
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from crm_sheets.errors import CrmSheetsError, UsageError, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.schema import normalize_header
-from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter
+from crm_sheets.model.tables import META_SHEET, Tables, column_letter
 from crm_sheets.store.base import ApplyResult
+from crm_sheets.store.core.refind import (TableNow, blank as _blank, check_numbering, col_index as _col_index,
+                                          find_records, find_table, first_difference)
 from crm_sheets.store.gsheets import batch, render
 from crm_sheets.store.gsheets.client import Connection, connect
 from crm_sheets.store.gsheets.snapshot import Snapshot, SheetInfo, quote, read as read_snapshot
@@ -347,49 +349,16 @@ def _describe(changeset: ChangeSet) -> str:
 # Planning one write
 
 
-def _col_index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
-
-
-def _blank(v: Any) -> bool:
-    return v is None or v == ""
-
-
 def _row(grid: list[list[Any]], r: int) -> list[Any]:
     return list(grid[r]) if 0 <= r < len(grid) else []
 
 
-def _same_row(a: list[Any], b: list[Any]) -> int | None:
-    """The first column where two rows differ (trailing blanks ignored), or None when they are equal."""
-    width = max(len(a), len(b))
-    for c in range(width):
-        x = a[c] if c < len(a) else ""
-        y = b[c] if c < len(b) else ""
-        if _blank(x) and _blank(y):
-            continue
-        if x != y and not (isinstance(x, (int, float)) and isinstance(y, (int, float)) and float(x) == float(y)):
-            return c
-    return None
-
-
 @dataclass
-class _Layout:
-    """A table's sheet as it is now (fresh), with where its records are."""
+class _Layout(TableNow):
+    """A table's sheet as it is now (the store core's TableNow), with its grid size and the rows this write adds."""
 
-    table: Table
-    title: str
-    info: SheetInfo
-    header: int  # 0-based header row
-    cols: dict[str, int]  # field -> 0-based column
-    fresh: list[list[Any]]
-    read: list[list[Any]]
-    ids: dict[str, int] = field(default_factory=dict)  # record ID -> 0-based row now
-    last: int = 0  # 0-based row of the last record now (the header row when there is none)
+    info: SheetInfo | None = None
     appended: int = 0  # rows placed below ``last`` in this write
-    headers: list[Any] = field(default_factory=list)
 
 
 class _Plan:
@@ -470,62 +439,14 @@ class _Plan:
 
     def _layout(self, name: str) -> _Layout:
         t = self.tables[name]
-        title = t.sheet
-        header = (t.header_row or 1) - 1
-        cols = {f: _col_index(letter) for f, letter in t.columns.items()}
-        fresh = self.fresh.get(title, [])
-        read = self.snap.grids.get(title, [])
-        if _same_row(_row(fresh, header), _row(read, header)) is not None:
-            raise WorkbookChanged(f"{self.store.name}: the headers of {title} changed since they were read; "
-                                  "nothing was written", hint="run again to work on the fresh data")
-        lay = _Layout(t, title, self.infos[title], header, cols, fresh, read, headers=_row(fresh, header))
-        id_col = cols.get("id")
-        last = header
-        for r in range(header + 1, len(fresh)):
-            row = fresh[r]
-            if id_col is not None and id_col < len(row) and not _blank(row[id_col]):
-                lay.ids.setdefault(str(row[id_col]).strip(), r)
-                last = r
-            elif any(not _blank(row[c]) for c in cols.values() if c < len(row)):
-                last = r if r == last + 1 else last  # a record typed without an ID, right under the others
-        if id_col is None:  # a rule, archive or log table: rows keyed row<N>, the last row holding anything
-            for r in range(header + 1, len(fresh)):
-                if any(not _blank(v) for v in fresh[r]):
-                    last = r
-        for rid in t.assigned_ids:  # rows the reader gave an ID: found where they were, if still as they were
-            r = t.rows.get(rid)
-            if r is not None:
-                last = max(last, r - 1)
-        lay.last = last
-        return lay
-
-    def _now_row(self, lay: _Layout, rid: str) -> int:
-        """Where a record is now; WorkbookChanged when it is gone or was edited since the read."""
-        t = lay.table
-        was = t.rows.get(rid)
-        if rid in t.assigned_ids or lay.cols.get("id") is None:
-            now = was - 1 if was else None
-        else:
-            now = lay.ids.get(rid)
-        if now is None or was is None:
-            raise WorkbookChanged(f"{self.store.name}: record {rid} of {lay.title} was removed or renamed since it "
-                                  "was read; nothing was written", hint="run again to work on the fresh data")
-        col = _same_row(_row(lay.fresh, now), _row(lay.read, was - 1))
-        if col is not None:
-            raise WorkbookChanged(
-                f"{self.store.name}: {lay.title}!{column_letter(col)}{now + 1} (record {rid}) was changed by someone "
-                "since it was read; nothing was written, their edit is kept",
-                hint="run again to work on the fresh data")
-        return now
+        now = find_table(t, self.fresh.get(t.sheet, []), self.snap.grids.get(t.sheet, []), workbook=self.store.name)
+        return _Layout(**vars(now), info=self.infos[t.sheet])
 
     def _check_records(self) -> None:
         """Every record this write changes or archives, found again by ID, unchanged since the read."""
-        self.rows_now: dict[tuple[str, str], int] = {}
         wanted = [(name, rid) for name, tp in self.core.tables.items() for rid in tp.updates]
         wanted += [(a.table, a.record_id) for a in self.core.archives]
-        for name, rid in wanted:
-            if (name, rid) not in self.rows_now:
-                self.rows_now[(name, rid)] = self._now_row(self.layouts[name], rid)
+        self.rows_now = find_records(self.layouts, wanted, workbook=self.store.name)  # type: ignore[arg-type]
 
     # -- values -----------------------------------------------------------------------------------
 
@@ -780,19 +701,14 @@ class _Plan:
         fresh = self.fresh.get(META_SHEET, [])
         read = self.snap.grids.get(META_SHEET, [])
         rows_now = {str(r[0]): i for i, r in enumerate(fresh) if r and not _blank(r[0])}
-        rows_read = {str(r[0]): i for i, r in enumerate(read) if r and not _blank(r[0])}
+        check_numbering(updates, fresh, read, workbook=self.store.name)
         cells = []
         new_rows = []
         for key, value in updates.items():
-            if key.startswith("seq."):  # numbering: someone else's run numbered records meanwhile?
-                if (key in rows_now) != (key in rows_read) or (key in rows_now and _same_row(
-                        _row(fresh, rows_now[key]), _row(read, rows_read[key])) is not None):
-                    raise WorkbookChanged(f"{self.store.name}: record numbering ({key}) changed since it was read; "
-                                          "nothing was written", hint="run again to work on the fresh data")
             v = value if not isinstance(value, (dict, list)) else json.dumps(value, default=str)
             if key in rows_now:
                 now = _row(fresh, rows_now[key])
-                if _same_row(now[1:2], [v]) is None:
+                if first_difference(now[1:2], [v]) is None:
                     continue  # already so
                 cells.append((rows_now[key], 1, v))
             else:
