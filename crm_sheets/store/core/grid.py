@@ -18,10 +18,24 @@ last row holding anything. Row and column numbers everywhere here are 0-based fr
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 Grid = list[list[Any]]
 MergedRange = tuple[tuple[int, int], tuple[int, int]]  # ((first row, first col), (last row, last col)), 0-based, inclusive
+
+
+@dataclass(frozen=True)
+class ContentFingerprint:
+    """What a live backend's read saw (a hash of every value read), as the runner keys job states by it; the
+    file store's Fingerprint has the same fields (size and mtime are 0 here: there is no file)."""
+
+    sha256: str
+    size: int = 0
+    mtime_ns: int = 0
+
+    def same_content(self, other: Any) -> bool:
+        return other is not None and getattr(other, "sha256", None) == self.sha256
 
 
 @runtime_checkable

@@ -12,7 +12,6 @@ import hashlib
 import os
 import re
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -20,6 +19,7 @@ from crm_sheets.errors import CrmSheetsError, UsageError, WorkbookBusy, Workbook
 from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.tables import Tables
 from crm_sheets.store.base import ApplyResult
+from crm_sheets.store.core.grid import ContentFingerprint
 from crm_sheets.store.core.layout import WorkbookLayout
 from crm_sheets.store.state import StoreState
 
@@ -103,18 +103,6 @@ def _find_open_book(name: str) -> Any:
                      hint="open it in Excel first, or give its path (crm-sheets run crm.xlsm) to work on the file")
 
 
-@dataclass(frozen=True)
-class LiveFingerprint:
-    """What a read saw, as the runner keys job states: a hash of every value read."""
-
-    sha256: str
-    size: int = 0
-    mtime_ns: int = 0
-
-    def same_content(self, other: Any) -> bool:
-        return other is not None and getattr(other, "sha256", None) == self.sha256
-
-
 class ExcelLiveStore:
     """An open xlwings Book as a Store: ``read()`` -> Tables, ``apply(changeset, tables)`` -> ApplyResult."""
 
@@ -130,7 +118,7 @@ class ExcelLiveStore:
         self._os_lock = None
         self._read: dict[str, list[list[Any]]] = {}
         self._tables: Tables | None = None
-        self.fingerprint: LiveFingerprint | None = None
+        self.fingerprint: ContentFingerprint | None = None
         self.last_write: dict[str, Any] = {}  # reads and writes per sheet of the last apply, for tests and benchmarks
         self.read_calls = 0
 
@@ -212,7 +200,7 @@ class ExcelLiveStore:
         digest = hashlib.sha256()
         for sheet in sorted(grids.raw):
             digest.update(repr((sheet, grids.raw[sheet])).encode("utf-8", "surrogatepass"))
-        self.fingerprint = LiveFingerprint(digest.hexdigest())
+        self.fingerprint = ContentFingerprint(digest.hexdigest())
         return tables
 
     # -- writing --------------------------------------------------------------------------------

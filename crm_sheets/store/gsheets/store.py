@@ -21,6 +21,7 @@ from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.schema import normalize_header
 from crm_sheets.model.tables import META_SHEET, Tables, column_letter
 from crm_sheets.store.base import ApplyResult
+from crm_sheets.store.core.grid import ContentFingerprint
 from crm_sheets.store.core.refind import (TableNow, blank as _blank, check_numbering, col_index as _col_index,
                                           find_records, find_table, first_difference)
 from crm_sheets.store.gsheets import batch, render
@@ -79,18 +80,6 @@ class SheetsGrids:
         pass
 
 
-@dataclass(frozen=True)
-class SheetsFingerprint:
-    """What a read saw, as the runner keys job states: a hash of every value read."""
-
-    sha256: str
-    size: int = 0
-    mtime_ns: int = 0
-
-    def same_content(self, other: Any) -> bool:
-        return other is not None and getattr(other, "sha256", None) == self.sha256
-
-
 class GSheetsStore:
     """A Google spreadsheet as a Store: ``read()`` -> Tables, ``apply(changeset, tables)`` -> ApplyResult."""
 
@@ -111,7 +100,7 @@ class GSheetsStore:
         self._lock_depth = 0
         self._snap: Snapshot | None = None
         self._tables: Tables | None = None
-        self.fingerprint: SheetsFingerprint | None = None
+        self.fingerprint: ContentFingerprint | None = None
         self.last_write: dict[str, Any] = {}  # what the last apply sent: requests, bytes, batches
 
     def __repr__(self) -> str:
@@ -149,7 +138,7 @@ class GSheetsStore:
         grids = SheetsGrids(snap, name=snap.title or self.name, source=self.name)
         tables = _read_tables(grids, self.schema)
         self._snap, self._tables, self.title = snap, tables, snap.title
-        self.fingerprint = SheetsFingerprint(_grids_digest(snap))
+        self.fingerprint = ContentFingerprint(_grids_digest(snap))
         return tables
 
     # -- writing --------------------------------------------------------------------------------
