@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime
+from typing import Mapping
 
 import pandas as pd
 
@@ -25,6 +26,7 @@ from crm_sheets.model.stamp import STAMP, stamped, still_shown
 from crm_sheets.jobs.check.values import check_invalid, check_typed_text
 from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, OptionAdd, RowAppend, Table, Tables
 from crm_sheets.model.normalize import PhoneBook
+from crm_sheets.model.schema import Field
 
 __all__ = ["check", "find_problems", "fixes_for", "REASONS"]
 
@@ -154,12 +156,7 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
 
     mark(-1, 0)
     check_ids(out, table)
-    unreadable: dict[str, dict[str, object]] = {}
-    for (rid, field_name), raw in sub.invalid.items():
-        unreadable.setdefault(field_name, {})[rid] = raw
-    typed: dict[str, dict[str, object]] = {}
-    for (rid, field_name), raw in sub.typed_text.items():
-        typed.setdefault(field_name, {})[rid] = raw
+    unreadable, typed = _by_field(sub.invalid), _by_field(sub.typed_text)
     fields = table.schema.fields
     for i, f in enumerate(fields):
         if f.type == "id":
@@ -167,15 +164,12 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
         if f.name not in df.columns:
             if f.required:
                 mark(i, 0)
-                header = f.header(ctx.lang)
-                out.add("missing-column", "error", table, None, f.name, None, f"the column {header} is missing", f"add a column titled {header}")
+                out.add(*_missing_column(ctx, table, f))
             continue
         col, own = df[f.name], sub.df[f.name]
-        if f.required and ctx.tables.adopted and f.name not in table.columns and col.isna().all():
-            mark(i, 0)  # a team's sheet without the column: said once, not as an empty cell per row
-            header = f.header(ctx.lang)
-            out.add("missing-column", "warning", table, None, f.name, None, f"{table.sheet} has no {header} column",
-                    f"add a column titled {header}, or name yours in the Mapping sheet (crm-sheets adopt)")
+        if f.required and _absent_from_team_sheet(ctx, table, f, col):
+            mark(i, 0)
+            out.add(*_missing_column(ctx, table, f, team=True))
             continue
         raws = unreadable.get(f.name, {})
         if raws and f.type not in ("dropdown", "tags"):  # unknown options stay in the frame: options.py reports them
@@ -221,29 +215,44 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
     out.marks[start:] = [every[k][0] for k in order]
 
 
+def _by_field(cells: Mapping[tuple[str, str], object]) -> dict[str, dict[str, object]]:
+    """{field: {record ID: raw value}} of the cells the reader kept aside (unreadable, or typed as text)."""
+    out: dict[str, dict[str, object]] = {}
+    for (rid, field_name), raw in cells.items():
+        out.setdefault(field_name, {})[rid] = raw
+    return out
+
+
+def _absent_from_team_sheet(ctx: Context, table: Table, f: Field, col: pd.Series) -> bool:
+    """A team's (adopted) sheet has no column for the field: said once, not as an empty cell on every row."""
+    return bool(ctx.tables.adopted) and f.name not in table.columns and bool(col.isna().all())
+
+
+def _missing_column(ctx: Context, table: Table, f: Field, *, team: bool = False) -> tuple:
+    """``out.add``'s arguments for a required field without a column (a warning on a team's own sheet)."""
+    header = f.header(ctx.lang)
+    if team:
+        return ("missing-column", "warning", table, None, f.name, None, f"{table.sheet} has no {header} column",
+                f"add a column titled {header}, or name yours in the Mapping sheet (crm-sheets adopt)")
+    return ("missing-column", "error", table, None, f.name, None, f"the column {header} is missing",
+            f"add a column titled {header}")
+
+
 def _check_table(ctx: Context, out: Collector, table: Table) -> None:
     df = table.df
     check_ids(out, table)
-    unreadable: dict[str, dict[str, object]] = {}
-    for (rid, field_name), raw in table.invalid.items():
-        unreadable.setdefault(field_name, {})[rid] = raw
-    typed: dict[str, dict[str, object]] = {}
-    for (rid, field_name), raw in table.typed_text.items():
-        typed.setdefault(field_name, {})[rid] = raw
+    unreadable, typed = _by_field(table.invalid), _by_field(table.typed_text)
     data = table.schema.kind == "data"
     for f in table.schema.fields:
         if f.type == "id":
             continue
         if f.name not in df.columns:
             if f.required and data:
-                header = f.header(ctx.lang)
-                out.add("missing-column", "error", table, None, f.name, None, f"the column {header} is missing", f"add a column titled {header}")
+                out.add(*_missing_column(ctx, table, f))
             continue
         col = df[f.name]
-        if f.required and data and ctx.tables.adopted and f.name not in table.columns and col.isna().all():
-            header = f.header(ctx.lang)  # a team's sheet without the column: said once, not as an empty cell per row
-            out.add("missing-column", "warning", table, None, f.name, None, f"{table.sheet} has no {header} column",
-                    f"add a column titled {header}, or name yours in the Mapping sheet (crm-sheets adopt)")
+        if f.required and data and _absent_from_team_sheet(ctx, table, f, col):
+            out.add(*_missing_column(ctx, table, f, team=True))
             continue
         raws = unreadable.get(f.name, {})
         if raws and f.type not in ("dropdown", "tags"):  # unknown options stay in the frame: options.py reports them
