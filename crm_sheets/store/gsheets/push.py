@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from crm_sheets.errors import NotAWorkbook, UsageError
-from crm_sheets.store.gsheets import batch
+from crm_sheets.store.gsheets import batch, charts, rules
+from crm_sheets.store.gsheets.rules import sheets_format  # noqa: F401  (kept importable from here)
 from crm_sheets.store.gsheets.client import Connection
 
 EXCEL_MAX_ROW = 1_048_576
@@ -24,6 +25,8 @@ class PushResult:
     spreadsheet_id: str
     sheets: list[str] = field(default_factory=list)
     cells: int = 0
+    rules: int = 0  # validation and conditional format rules made
+    charts: int = 0  # native charts made from the file's charts
     requests: int = 0
     calls: int = 0
     skipped: list[str] = field(default_factory=list)  # what could not be copied (kinds of validation, charts)
@@ -32,6 +35,8 @@ class PushResult:
     def message(self) -> str:
         text = (f"copied {len(self.sheets)} sheets ({self.cells:,} cells) to gsheets://{self.spreadsheet_id} "
                 f"in {self.calls} API calls")
+        if self.rules or self.charts:
+            text += f" ({self.rules:,} validation and highlight rules, {self.charts} charts)"
         if self.skipped:
             text += "; not copied: " + "; ".join(sorted(set(self.skipped)))
         return text
@@ -42,22 +47,6 @@ def _col_index(letters: str) -> int:
     for ch in letters:
         n = n * 26 + ord(ch) - 64
     return n - 1
-
-
-def sheets_format(excel_format: str | None) -> dict | None:
-    """An Excel number format as a Sheets numberFormat (the pattern syntax is shared); None for General."""
-    if not excel_format or excel_format == "General":
-        return None
-    if excel_format == "@":
-        return {"type": "TEXT", "pattern": "@"}
-    from openpyxl.styles.numbers import is_date_format
-
-    if is_date_format(excel_format):
-        timed = bool(re.search(r"h|s", re.sub(r'"[^"]*"|\[[^\]]*\]', "", excel_format), re.I))
-        return {"type": "DATE_TIME" if timed else "DATE", "pattern": excel_format}
-    if "%" in excel_format:
-        return {"type": "PERCENT", "pattern": excel_format}
-    return {"type": "NUMBER", "pattern": excel_format}
 
 
 def _value(cell: Any) -> Any:
@@ -105,14 +94,17 @@ def plan_push(path: str | Path, first_sheet_id: int = 1) -> tuple[list[dict], li
         raise NotAWorkbook(f"{path}: cannot be read as a workbook ({type(e).__name__}: {e})") from None
     result = PushResult("")
     marks = _table_marks(wb)
-    marks.pop("schema", None)
+    schema = marks.pop("schema", None)
     structure: list[dict] = []
     content: list[dict] = []
     ids: dict[str, int] = {}
     reach = _reach(wb)
+    names = _names_a1(wb)
+    currency = _currency(wb, marks)
+    for index, ws in enumerate(wb.worksheets):
+        ids[ws.title] = first_sheet_id + index
     for index, ws in enumerate(wb.worksheets):
         sheet_id = first_sheet_id + index
-        ids[ws.title] = sheet_id
         rows = ws.max_row if ws.max_row and ws.max_row > 1 or ws.cell(1, 1).value is not None else 0
         cols = ws.max_column or 1
         frozen_rows = frozen_cols = 0
@@ -129,17 +121,30 @@ def plan_push(path: str | Path, first_sheet_id: int = 1) -> tuple[list[dict], li
         if frozen_rows or frozen_cols:
             structure.append(batch.freeze(sheet_id, frozen_rows, frozen_cols))
         result.sheets.append(ws.title)
+        mark = marks.get(ws.title)
+        # The schema's rules first (number formats, validation, highlights over the whole column, spare rows
+        # included); the cells' own formats from the file come after, so a cell a person formatted keeps its look.
+        table_rules = _schema_rules(ws, mark, schema, names, currency, grid_rows) if mark and mark.get("schema") else None
+        ours: set[str] = set()
+        if table_rules is not None:
+            made = rules.table_requests(table_rules, sheet_id, mark["header"], None, names, _col_index)
+            content.extend(made)
+            result.rules += rules.kept_requests(made)
+            ours = {f for _, f, _ in table_rules.highlights}
         content.extend(_sheet_content(ws, sheet_id, rows, cols, grid_rows, result))
         content.extend(_widths(ws, sheet_id))
-        content.extend(_validations(ws, wb, sheet_id, grid_rows, result))
+        content.extend(_validations(ws, wb, sheet_id, grid_rows, result, names, table_rules, mark))
+        content.extend(_conditional_formats(ws, sheet_id, grid_rows, result, names, ours))
         for merged in ws.merged_cells.ranges:
             content.append({"mergeCells": {"range": batch.grid_range(
                 sheet_id, merged.min_row - 1, merged.max_row, merged.min_col - 1, merged.max_col), "mergeType": "MERGE_ALL"}})
-        if ws._charts:
-            result.skipped.append("charts (the report's figures are in its tables)")
-        if ws.conditional_formatting:
-            result.skipped.append("conditional formats")
-        mark = marks.get(ws.title)
+        for chart in ws._charts:
+            made_chart = charts.from_openpyxl(chart, ws.title, ids)
+            if made_chart is None:
+                result.skipped.append("charts of a kind Sheets has no basic chart for")
+            else:
+                content.append(made_chart)
+                result.charts += 1
         if mark:
             content.append(batch.sheet_metadata(sheet_id, "excel_table", mark["excel"]))
             content.append(batch.row_metadata(sheet_id, mark["header"], "header", mark["excel"]))
@@ -250,42 +255,162 @@ def _widths(ws: Any, sheet_id: int) -> list[dict]:
     return out
 
 
-def _resolve(formula: str, wb: Any) -> str | None:
-    """A list validation's source as an A1 range: a sheet range, or a defined name's range."""
-    text = formula.lstrip("=").strip()
-    if _SIMPLE_REF.match(text):
-        return text
-    dn = wb.defined_names.get(text) if hasattr(wb.defined_names, "get") else None
-    if dn is not None and dn.attr_text and _SIMPLE_REF.match(dn.attr_text):
-        return dn.attr_text
+_OPERATORS = {"between": "between", "notBetween": "not between", "greaterThanOrEqual": ">=",
+              "lessThanOrEqual": "<=", "greaterThan": ">", "lessThan": "<", "equal": "==", "notEqual": "!="}
+
+
+def _file_rule(dv: Any) -> dict | None:
+    """A validation read from the file (openpyxl) in the builder's terms (XlsxWriter options), for rules.py."""
+    f1, f2 = (dv.formula1 or "").strip(), (dv.formula2 or "").strip()
+    criteria = _OPERATORS.get(dv.operator or "between", "between")
+    if dv.type == "list" and f1:
+        if f1.startswith('"'):
+            return {"validate": "list", "source": [o.strip() for o in f1.strip('"').split(",")]}
+        return {"validate": "list", "source": "=" + f1.lstrip("=")}
+    if dv.type == "custom" and f1:
+        return {"validate": "custom", "value": "=" + f1.lstrip("=")}
+    if dv.type in ("whole", "decimal", "date"):
+        try:
+            lo, hi = float(f1), (float(f2) if f2 else None)
+        except ValueError:
+            return None  # a bound that is a formula: Sheets wants numbers or dates here
+        rule: dict[str, Any] = {"validate": {"whole": "integer"}.get(dv.type, dv.type), "criteria": criteria}
+        if dv.type == "date":
+            from crm_sheets.model.values import from_serial
+
+            lo_d, hi_d = from_serial(lo), (from_serial(hi) if hi is not None else None)
+            lo, hi = (lo_d.date() if lo_d else lo), (hi_d.date() if hi_d else hi)
+        if "between" in criteria:
+            rule.update(minimum=lo, maximum=hi)
+        else:
+            rule["value"] = lo
+        return rule
     return None
 
 
-def _validations(ws: Any, wb: Any, sheet_id: int, grid_rows: int, result: PushResult) -> list[dict]:
+def _validations(ws: Any, wb: Any, sheet_id: int, grid_rows: int, result: PushResult, names: dict[str, str],
+                 table_rules: Any = None, mark: dict | None = None) -> list[dict]:
+    """The file's validations that the schema does not give (a team's own columns, the Settings values), as
+    Sheets rules: the schema's columns got theirs from the schema (rules.table_requests)."""
     out: list[dict] = []
+    ruled = {_col_index(c.column) for c in table_rules.columns} if table_rules is not None else set()
+    first_data = (mark["header"] + 2) if mark else 0  # 1-based
     for dv in ws.data_validations.dataValidation:
+        rule = _file_rule(dv)
         for rng in dv.sqref.ranges:
             r0, c0, r1, c1 = rng.min_row - 1, rng.min_col - 1, rng.max_row, rng.max_col
             end = None if r1 >= grid_rows else r1  # to the sheet's end, never past its grid
-            # Warning only in Sheets, whatever the file said: a value the team uses that is not (yet) in the
-            # list is kept and flagged (check reports it and adds it), and a job's write is never refused.
-            strict = False
             for c in range(c0, c1):
-                if dv.type == "list" and dv.formula1:
-                    f1 = dv.formula1
-                    if f1.startswith('"'):
-                        options = [o.strip() for o in f1.strip('"').split(",")]
-                        if sorted(o.upper() for o in options) == ["FALSE", "TRUE"]:
-                            out.append(batch.checkbox(sheet_id, r0, end, c))
-                        else:
-                            out.append(batch.one_of_list(sheet_id, r0, end, c, options, strict=strict))
-                        continue
-                    source = _resolve(f1, wb)
-                    if source is not None:
-                        out.append(batch.one_of_range(sheet_id, r0, end, c, _absolute(source), strict=strict))
-                        continue
-                result.skipped.append(f"{dv.type or 'custom'} validations")
+                if c in ruled and rng.min_row == first_data and rng.max_row > rng.min_row:
+                    continue  # a schema column's rule: made from the schema
+                if dv.type in (None, "none", "any") or (rule is None and not dv.type):
+                    continue  # an input message only: Sheets has none
+                req = rules.validation(sheet_id, r0, end, c, rule, names.get, names) if rule else None
+                if req is None:
+                    result.skipped.append(f"{dv.type or 'custom'} validations")
+                    continue
+                out.append(req)
+                result.rules += 1
     return out
+
+
+def _conditional_formats(ws: Any, sheet_id: int, grid_rows: int, result: PushResult, names: dict[str, str],
+                         ours: set[str]) -> list[dict]:
+    """The file's formula highlights the schema does not give (a team's own rules) as Sheets rules; a rule that
+    changes a number format (an amount in its row's currency) has no Sheets counterpart and is listed."""
+    out: list[dict] = []
+    for cf in ws.conditional_formatting:
+        for rule in cf.rules:
+            formula = "=" + rule.formula[0].lstrip("=") if rule.type == "expression" and rule.formula else None
+            if formula is not None and formula in ours:
+                continue  # ours: made from the schema
+            look = _dxf_look(rule.dxf)
+            if formula is None or not look:
+                kind = "number formats by row (amounts in their row's currency)" if rule.dxf is not None and \
+                    rule.dxf.numFmt is not None else f"{rule.type} conditional formats"
+                result.skipped.append(kind)
+                continue
+            for rng in cf.sqref.ranges:
+                end = None if rng.max_row >= grid_rows else rng.max_row
+                out.append(rules.highlight(sheet_id, rng.min_row - 1, end, rng.min_col - 1, rng.max_col, formula, look,
+                                           names, index=len(out)))
+                result.rules += 1
+    return out
+
+
+def _dxf_look(dxf: Any) -> dict[str, Any]:
+    """A conditional format's look (openpyxl DifferentialStyle) as XlsxWriter options: fill, font colour, bold,
+    italic, strikethrough."""
+    look: dict[str, Any] = {}
+    if dxf is None:
+        return look
+    fill = dxf.fill
+    if fill is not None:
+        for color in (getattr(fill, "bgColor", None), getattr(fill, "fgColor", None)):
+            rgb = getattr(color, "rgb", None)
+            if isinstance(rgb, str) and len(rgb) >= 6 and rgb not in ("00000000",):
+                look["bg_color"] = rgb[-6:]
+                break
+    font = dxf.font
+    if font is not None:
+        rgb = getattr(font.color, "rgb", None) if font.color is not None else None
+        if isinstance(rgb, str) and len(rgb) >= 6:
+            look["font_color"] = rgb[-6:]
+        for key, attr in (("bold", "b"), ("italic", "i"), ("font_strikeout", "strike")):
+            if getattr(font, attr, None):
+                look[key] = True
+    return look
+
+
+def _names_a1(wb: Any) -> dict[str, str]:
+    """Workbook-level defined names that name one range, as absolute A1 ranges (what a dropdown's source is)."""
+    out = {}
+    names = wb.defined_names.values() if hasattr(wb.defined_names, "values") else []
+    for dn in names:
+        if dn.localSheetId is None and _SIMPLE_REF.match(dn.attr_text or "") and not dn.name.startswith("_xlnm"):
+            out[dn.name] = _absolute(dn.attr_text)
+    return out
+
+
+def _currency(wb: Any, marks: dict[str, Any]) -> str | None:
+    """The Settings sheet's currency (money columns without their own show it)."""
+    for title, mark in marks.items():
+        ts = mark.get("schema") if isinstance(mark, dict) else None
+        if ts is None or ts.kind != "settings" or title not in wb.sheetnames:
+            continue
+        for row in wb[title].iter_rows(min_row=mark["header"] + 2, max_col=2, values_only=True):
+            if row and row[0] == "currency" and row[1]:
+                return str(row[1])
+    return None
+
+
+def _schema_rules(ws: Any, mark: dict[str, Any], schema: Any, names: dict[str, str], currency: str | None,
+                  grid_rows: int) -> Any:
+    """The schema's rules of the table on this sheet, laid out as its header row says (crm_sheets.builder.structure)."""
+    from crm_sheets.builder.structure import table_rules
+    from crm_sheets.model.schema import normalize_header
+    from crm_sheets.model.tables import column_letter
+
+    ts = mark["schema"]
+    by_header = {n: f.name for f in ts.fields for n in f.names()}
+    columns: dict[str, str] = {}
+    header = mark["header"] + 1
+    for cell in (ws[header] if ws.max_row >= header else ()):
+        name = by_header.get(normalize_header(str(cell.value))) if cell.value is not None else None
+        if name is not None and name not in columns:
+            columns[name] = column_letter(cell.column - 1)
+    if not columns or schema is None:
+        return None
+    return table_rules(schema, _lang(ws.parent), ts.name, columns, header_row=header, last_row=grid_rows,
+                       names=names, currency=currency, sheet=ws.title)
+
+
+def _lang(wb: Any) -> str:
+    if "_crm_meta" in wb.sheetnames:
+        for row in wb["_crm_meta"].iter_rows(max_col=2, values_only=True):
+            if row and row[0] == "lang" and row[1]:
+                return str(row[1])
+    return "en"
 
 
 def _absolute(ref: str) -> str:

@@ -158,7 +158,7 @@ def sheet_requests(spec: SheetSpec, sheet_id: int, sheet_ids: dict[str, int]) ->
         r0, c0, r1, c1 = parse_a1(spec.autofilter)
         out.append({"setBasicFilter": {"filter": {"range": batch.grid_range(sheet_id, r0, r1, c0, c1)}}})
     for chart in spec.charts:
-        out.append(chart_request(chart, sheet_id))
+        out.append(chart_request(chart, sheet_id, spec.rows))
     return out
 
 
@@ -179,24 +179,9 @@ def grid_size(spec: SheetSpec) -> tuple[int, int]:
     return max(rows + 20, 100), max(cols + 2, 26)
 
 
-def chart_request(chart: Any, sheet_id: int) -> dict:
-    """A report chart as a native Sheets chart (bar, column, line, pie), anchored where the spec says."""
-    def source(ref: str) -> dict:
-        r0, c0, r1, c1 = parse_a1(ref)
-        return {"sourceRange": {"sources": [batch.grid_range(sheet_id, r0, r1, c0, c1)]}}
+def chart_request(chart: Any, sheet_id: int, rows: list[list[Any]] | None = None) -> dict:
+    """A report chart as a native Sheets chart (bar, column, line, pie), anchored where the spec says; with the
+    sheet's ``rows``, series named by the cell above their values show those names in the legend."""
+    from crm_sheets.store.gsheets.charts import from_spec
 
-    r0, c0, _, _ = parse_a1(chart.anchor)
-    position = {"overlayPosition": {"anchorCell": {"sheetId": sheet_id, "rowIndex": r0, "columnIndex": c0},
-                                    "widthPixels": 64 * chart.width_cols, "heightPixels": 20 * chart.height_rows}}
-    if chart.kind == "pie" and chart.series:
-        s = chart.series[0]
-        spec = {"title": chart.title, "pieChart": {"legendPosition": "RIGHT_LEGEND", "domain": source(s.categories),
-                                                    "series": source(s.values)}}
-    else:
-        kind = {"bar": "BAR", "column": "COLUMN", "line": "LINE"}.get(chart.kind, "COLUMN")
-        domains = [{"domain": source(chart.series[0].categories)}] if chart.series else []
-        spec = {"title": chart.title, "basicChart": {
-            "chartType": kind, "legendPosition": "BOTTOM_LEGEND" if len(chart.series) > 1 else "NO_LEGEND",
-            "domains": domains, "series": [{"series": source(s.values), "targetAxis": "LEFT_AXIS" if kind != "BAR" else "BOTTOM_AXIS"}
-                                           for s in chart.series], "headerCount": 0}}
-    return {"addChart": {"chart": {"spec": spec, "position": position}}}
+    return from_spec(chart, sheet_id, rows)
