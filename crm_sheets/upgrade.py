@@ -99,7 +99,7 @@ def upgrade(path: str | Path, *, dry_run: bool = False) -> UpgradeReport:
         tables = store.read()
         lacking = [name for name, t in tables.tables.items() if any(f.name not in t.columns for f in t.schema.fields)]
         layout = store.layout(tables, only=lacking)
-        changes, report = plan_upgrade(tables, layout, str(path))
+        changes, report = plan_upgrade(tables, layout, store.name if str(path).startswith("gsheets:") else str(path))
         report.dry_run = dry_run
         if dry_run or changes.is_empty():
             return report

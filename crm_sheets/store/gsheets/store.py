@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,8 +118,31 @@ class GSheetsStore:
         return None  # people edit a Google Sheet live; their edits are caught by the change check instead
 
     def layout(self, tables: Tables, only: Any = None) -> Any:
-        raise UsageError(f"{self.name}: upgrade is not supported on Google Sheets yet; nothing was changed",
-                         hint="upgrade the workbook file (crm-sheets pull, upgrade, push --replace)")
+        """Where the tables sit on their sheets (for upgrade), from the values the last ``read`` saw: the table
+        runs along its header row as far as headers go without a gap; columns right of it that hold anything in
+        any row are people's own, and a new column never lands on them."""
+        from crm_sheets.store.core.layout import TableLayout, WorkbookLayout
+
+        if self._snap is None:
+            raise RuntimeError("GSheetsStore.layout() needs a read() first")
+        snap = self._snap
+        out = {}
+        wanted = set(tables.tables if only is None else only)
+        for name, t in tables.tables.items():
+            if name not in wanted or t.sheet not in snap.sheets:
+                continue
+            grid = snap.grids.get(t.sheet, [])
+            header = t.header_row or 1
+            cols = [_col_index(c) for c in t.columns.values()]
+            head = _row(grid, header - 1)
+            first = min(cols, default=0)
+            last = max(cols, default=0)
+            while last + 1 < len(head) and not _blank(head[last + 1]):
+                last += 1
+            used = {c for row in grid for c in range(last + 1, len(row)) if not _blank(row[c])}
+            end = max([header + 1, *t.rows.values()])
+            out[name] = TableLayout(t.sheet, header, first, last, end, False, frozenset(used), None)
+        return WorkbookLayout(tuple(snap.sheets), frozenset(snap.named_ranges), out)
 
     @property
     def connection(self) -> Connection:
@@ -377,10 +401,6 @@ class _Plan:
         from crm_sheets.store.core.plan import make_plan
 
         core = self.core = make_plan(self.cs, self.tables)  # values in the workbook's form; missing records refused
-        if core.tables_added or any(tp.columns for tp in core.tables.values()):
-            raise CrmSheetsError(f"{self.store.name}: adding columns or tables (upgrade) is not supported on "
-                                 "Google Sheets yet; nothing was written",
-                                 hint="upgrade the workbook file, then push it: crm-sheets push crm.xlsx gsheets://ID")
         touched = {name for name, tp in core.tables.items() if tp} | {a.table for a in core.archives} \
             | {a.archive for a in core.archives} | {r.archive for r in core.restores} | {r.table for r in core.restores}
         sheets = {self._sheet_of(name) for name in touched}
@@ -393,6 +413,8 @@ class _Plan:
         for name in sorted(touched):
             self.layouts[name] = self._layout(name)
         self._check_records()
+        self._plan_tables_added()
+        self._plan_columns()
         self._plan_records()
         self._plan_options(lists_sheet)
         self._plan_sheets()
@@ -456,6 +478,122 @@ class _Plan:
             lay.info.cols = col + 1
         self.requests.extend(batch.update_cells(lay.info.sheet_id, [(lay.header, col, f.header(self.tables.lang))]))
         return col
+
+    # -- upgrade: tables and columns added ---------------------------------------------------------------
+
+    def _names_a1(self) -> dict[str, str]:
+        """The spreadsheet's named ranges (and those this write adds) as A1 ranges: what a dropdown's source is."""
+        if getattr(self, "_names", None) is None:
+            titles = {i.sheet_id: t for t, i in self.infos.items()}
+            out = {}
+            for name, nr in self.snap.named_ranges.items():
+                rng = nr.get("range") or {}
+                title = titles.get(int(rng.get("sheetId", 0)))
+                if title is None:
+                    continue
+                r0, c0 = int(rng.get("startRowIndex", 0)), int(rng.get("startColumnIndex", 0))
+                out[name] = batch.a1(title, r0, c0, int(rng.get("endRowIndex", r0 + 1)), int(rng.get("endColumnIndex", c0 + 1)))
+            self._names = out
+        return self._names
+
+    def _column_structure(self, add: Any, sheet_id: int, header: int, col: int) -> list[dict]:
+        """A column upgrade adds, looking and validated as ``crm-sheets new`` makes it: header cell and look,
+        width, the data cells' number format, wrap and alignment, validation (warning-only) down to the grid's
+        end, and warning-only protection when a job writes it."""
+        from crm_sheets.store.gsheets import rules
+
+        out: list[dict] = batch.update_cells(sheet_id, [(header, col, add.header)])
+        out.append(batch.header_style(sheet_id, header, col, col + 1, fill="7F7F7F" if add.owned else "1F4E79"))
+        if add.width:
+            out.append({"updateDimensionProperties": {
+                "range": {"sheetId": sheet_id, "dimension": "COLUMNS", "startIndex": col, "endIndex": col + 1},
+                "properties": {"pixelSize": int(add.width * 7 + 5)}, "fields": "pixelSize"}})
+        ts = self.tables.schema.tables.get(add.table)
+        f = ts.field(add.field) if ts is not None and ts.has_field(add.field) else None
+        fmt = rules.column_format(sheet_id, header + 1, None, col, add.num_format, f.type if f is not None else "")
+        if fmt is not None:
+            out.append(fmt)
+        look: dict[str, Any] = {}
+        if add.wrap:
+            look["wrapStrategy"] = "WRAP"
+        if add.align:
+            look["horizontalAlignment"] = {"center": "CENTER", "left": "LEFT", "right": "RIGHT"}.get(add.align, "LEFT")
+        if look:
+            out.append({"repeatCell": {"range": batch.grid_range(sheet_id, header + 1, None, col, col + 1),
+                                       "cell": {"userEnteredFormat": look},
+                                       "fields": ",".join(f"userEnteredFormat.{k}" for k in look)}})
+        names = self._names_a1()
+        for ref, rule in add.validations:
+            m = re.match(r"^\$?[A-Z]{1,3}\$?(\d+)", str(ref))
+            first = int(m.group(1)) - 1 if m else header + 1
+            if first <= header:
+                continue  # the header's input message: Sheets has none
+            req = rules.validation(sheet_id, first, None, col, rule, names.get, names)
+            if req is not None:
+                out.append(req)
+        if add.owned and f is not None:
+            out.append(batch.protect(sheet_id, f"{add.table}.{add.field}: written by the {f.owned_by_job} job",
+                                     col, col + 1, start_row=header + 1))
+        return out
+
+    def _plan_columns(self) -> None:
+        """Columns upgrade adds to existing tables: into columns that hold nothing now (a colleague may have typed
+        there since the read: then nothing is written)."""
+        for name, tp in self.core.tables.items():
+            if not tp.columns:
+                continue
+            lay = self.layouts[name]
+            info = lay.info
+            for add in tp.columns:
+                col = _col_index(add.column)
+                taken = next((r for r, row in enumerate(lay.fresh) if col < len(row) and not _blank(row[col])), None)
+                if taken is not None:
+                    raise WorkbookChanged(f"{self.store.name}: {lay.title}!{add.column}{taken + 1} holds a value now, where "
+                                          f"upgrade was adding the {add.header!r} column; nothing was written",
+                                          hint="run crm-sheets upgrade again: it places the column past what is there now")
+                if col >= info.cols:
+                    self.requests.append({"appendDimension": {"sheetId": info.sheet_id, "dimension": "COLUMNS",
+                                                              "length": col + 1 - info.cols}})
+                    info.cols = col + 1
+                self.requests.extend(self._column_structure(add, info.sheet_id, lay.header, col))
+                lay.cols[add.field] = col
+                lay.headers = [*lay.headers, *[""] * (col + 1 - len(lay.headers))]
+                lay.headers[col] = add.header
+
+    def _plan_tables_added(self) -> None:
+        """Table sheets upgrade (or a run writing to a table the spreadsheet lacks) adds: a new sheet after the
+        others with the header, the template's rows, each column's look and validation, the named ranges, and
+        our marks (the table it holds, its header row), as push marks a table."""
+        from crm_sheets.store.gsheets.charts import parse_ref
+
+        for add in self.core.tables_added:
+            if add.sheet in self.infos or add.sheet in self.new_sheets:
+                raise WorkbookChanged(f"{self.store.name}: a sheet named {add.sheet!r} was made since the read; "
+                                      "nothing was written", hint="run again to work on the fresh data")
+            sheet_id = self._new_sheet_id()
+            reach = [parse_ref(f) for f in add.names.values()]
+            rows = max([len(add.rows) + 1 + 200, 100, *(r[3] for r in reach if r)])
+            cols = max(len(add.columns), 26)
+            index = len(self.infos) + len(self.new_sheets)
+            self.requests.append(batch.add_sheet(add.sheet, sheet_id=sheet_id, index=index, rows=rows, cols=cols,
+                                                 frozen_rows=1, tab_color=add.tab_color))
+            if add.freeze_cols:
+                self.requests.append(batch.freeze(sheet_id, 1, add.freeze_cols))
+            self.requests.extend(batch.write_block(sheet_id, 1, 0, [list(r) for r in add.rows]))
+            for name, formula in add.names.items():
+                ref = parse_ref(formula)
+                if ref is not None:
+                    self.requests.append({"addNamedRange": {"namedRange": {
+                        "name": name, "range": batch.grid_range(sheet_id, ref[1], ref[3], ref[2], ref[4])}}})
+                    self._names_a1()[name] = formula.lstrip("=")
+            for i, c in enumerate(add.columns):
+                self.requests.extend(self._column_structure(c, sheet_id, 0, _col_index(c.column) if c.column else i))
+            self.requests.append(batch.sheet_metadata(sheet_id, "excel_table", add.excel_name))
+            self.requests.append(batch.row_metadata(sheet_id, 0, "header", add.excel_name))
+            self.requests.append(batch.sheet_metadata(sheet_id, "table", add.table))
+            info = SheetInfo(sheet_id, add.sheet, index, rows, cols, False, 1)
+            info.metadata.update(table=add.table, excel_table=add.excel_name)
+            self.new_sheets[add.sheet] = info
 
     def _plan_records(self) -> None:
         """The core plan's records, in its order: updates, archives (captured, rows removed), restores (the
