@@ -19,7 +19,8 @@ from crm_sheets.store.gsheets.snapshot import pad, quote
 
 META_FIELDS = (
     "sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,frozenRowCount,"
-    "frozenColumnCount)),merges,developerMetadata(metadataKey,metadataValue)),namedRanges(name,range)"
+    "frozenColumnCount)),merges,developerMetadata(metadataKey,metadataValue),charts(chartId,spec,position)),"
+    "namedRanges(name,range)"
 )
 FORMAT_FIELDS = (
     "sheets(properties(title),data(startRow,startColumn,columnMetadata(pixelSize),"
@@ -35,10 +36,13 @@ class PullResult:
     sheets: list[str] = field(default_factory=list)
     cells: int = 0
     calls: int = 0
+    charts: int = 0  # native charts made again as the file's charts
 
     @property
     def message(self) -> str:
-        return f"copied {len(self.sheets)} sheets ({self.cells:,} cells) to {self.path.name} in {self.calls} API calls"
+        charts = f" and {self.charts} charts" if self.charts else ""
+        return (f"copied {len(self.sheets)} sheets ({self.cells:,} cells){charts} to {self.path.name} in "
+                f"{self.calls} API calls")
 
 
 def _from_serial(value: float, kind: str) -> Any:
@@ -153,6 +157,7 @@ def pull(connection: Connection, spreadsheet_id: str, path: str | Path, *, force
             if marks.get("excel_table") and grid:
                 _excel_table(ws, grid, str(marks["excel_table"]))
         ids = {s["properties"].get("sheetId"): s["properties"]["title"] for s in sheets}
+        result.charts = _charts(wb, sheets, ids)
         for nr in meta.get("namedRanges") or []:
             rng = nr.get("range", {})
             title = ids.get(rng.get("sheetId", 0))
@@ -167,6 +172,23 @@ def pull(connection: Connection, spreadsheet_id: str, path: str | Path, *, force
         tmp.unlink(missing_ok=True)
     result.calls = connection.stats.requests - before
     return result
+
+
+def _charts(wb: Any, sheets: list[dict], ids: dict[Any, str]) -> int:
+    """The spreadsheet's charts (the report's, and any a colleague made) as the file's own charts, where the
+    Sheet has them; a chart Sheets-only in kind (no basic or pie chart over plain ranges) is left out."""
+    from crm_sheets.store.gsheets.charts import to_xlsxwriter
+
+    made = 0
+    for sheet in sheets:
+        ws = wb.get_worksheet_by_name(sheet["properties"]["title"])
+        for chart in sheet.get("charts") or []:
+            got = to_xlsxwriter(wb, chart, lambda sheet_id: ids.get(sheet_id))
+            if got is not None:
+                xl_chart, row, col, options = got
+                ws.insert_chart(row, col, xl_chart, options)
+                made += 1
+    return made
 
 
 def _top_left(grid: list[list[Any]], m: dict) -> Any:
