@@ -40,6 +40,8 @@ def sheets_format(excel_format: str | None) -> dict | None:
         return {"type": "DATE_TIME" if timed else "DATE", "pattern": excel_format}
     if "%" in excel_format:
         return {"type": "PERCENT", "pattern": excel_format}
+    if re.search(r'[$€£¥]|"[A-Z]{3}"|\[\$', excel_format) and "0" in excel_format:
+        return {"type": "CURRENCY", "pattern": excel_format}  # an amount with its currency symbol or code
     return {"type": "NUMBER", "pattern": excel_format}
 
 
@@ -160,7 +162,7 @@ def column_format(sheet_id: int, start_row: int, end_row: int | None, col: int, 
     if fmt is None:
         return None
     if field_type == "money" and fmt["type"] == "NUMBER":
-        fmt = {**fmt, "type": "CURRENCY"}
+        fmt = {**fmt, "type": "CURRENCY"}  # an amount in the Settings currency, shown without a symbol
     return batch.format_cells(sheet_id, start_row, end_row, col, col + 1, fmt)
 
 
