@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable
 
+from .conditions import check_chart_position, check_chart_spec, check_condition
 from .errors import ApiError
 from .fields import merge, update_paths
 from .model import (MAX_CELL_CHARS, MAX_CELLS, WRITABLE, Cell, Sheet, Spreadsheet, data_to_entry, entry_to_data,
@@ -334,6 +335,8 @@ def repeat_cell(book: Spreadsheet, body: dict, where: str) -> dict:
 @handler("setDataValidation")
 def set_data_validation(book: Spreadsheet, body: dict, where: str) -> dict:
     sheet, r0, r1, c0, c1 = grid_range(book, body.get("range") or {}, where=where)
+    if body.get("rule"):
+        check_condition(book, body["rule"].get("condition") or {}, where, validation=True)
     data = {"dataValidation": body["rule"]} if body.get("rule") else {}
     write = cell_writer([["dataValidation"]])
     for r in range(r0, r1):
@@ -625,6 +628,8 @@ def add_conditional_format_rule(book: Spreadsheet, body: dict, where: str) -> di
         raise ApiError(400, f"{where}All ranges of a conditional format rule must be on the same sheet.")
     if bool(rule.get("booleanRule")) == bool(rule.get("gradientRule")):
         raise ApiError(400, f"{where}A conditional format rule needs exactly one of booleanRule or gradientRule.")
+    if rule.get("booleanRule"):
+        check_condition(book, rule["booleanRule"].get("condition") or {}, where, validation=False)
     sheet = book.sheet_by_id(sheets.pop())
     index = int(body.get("index") or 0)
     sheet.conditional_formats.insert(min(index, len(sheet.conditional_formats)), rule)
@@ -649,6 +654,8 @@ def update_conditional_format_rule(book: Spreadsheet, body: dict, where: str) ->
     old = sheet.conditional_formats[index]
     reply: dict[str, Any] = {"oldRule": copy.deepcopy(old), "oldIndex": index}
     if body.get("rule") is not None:
+        if (body["rule"].get("booleanRule") or {}).get("condition") is not None:
+            check_condition(book, body["rule"]["booleanRule"]["condition"], where, validation=False)
         sheet.conditional_formats[index] = copy.deepcopy(body["rule"])
         reply.update(newRule=copy.deepcopy(body["rule"]), newIndex=index)
     else:
@@ -701,6 +708,8 @@ def clear_basic_filter(book: Spreadsheet, body: dict, where: str) -> dict:
 def add_chart(book: Spreadsheet, body: dict, where: str) -> dict:
     chart = copy.deepcopy(body.get("chart") or {})
     position = chart.get("position") or {}
+    check_chart_spec(book, chart.get("spec") or {}, where)
+    check_chart_position(book, position, where)
     if position.get("newSheet"):
         sheet = new_sheet(book, {"title": None, "sheetType": "OBJECT"}, where)
     elif position.get("sheetId") is not None:
@@ -724,6 +733,7 @@ def _find_chart(book: Spreadsheet, chart_id: Any, where: str) -> tuple[Sheet, di
 
 @handler("updateChartSpec")
 def update_chart_spec(book: Spreadsheet, body: dict, where: str) -> dict:
+    check_chart_spec(book, body.get("spec") or {}, where)
     _find_chart(book, body.get("chartId"), where)[1]["spec"] = copy.deepcopy(body.get("spec") or {})
     return {}
 
