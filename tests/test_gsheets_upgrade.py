@@ -158,3 +158,20 @@ def test_the_cli_upgrades_a_sheet(conn, older_sheet):
     assert out["written"] is True and out["added_columns"][0]["field"] == "budget"
     again = CliRunner().invoke(cli, ["upgrade", f"gsheets://{sid}"])
     assert again.exit_code == 0 and "Nothing to upgrade" in again.output
+
+
+def test_a_run_writing_to_a_table_the_sheet_lacks_makes_its_sheet(conn, tmp_path):
+    from crm_sheets.runner import run
+    from crm_sheets.sample import generate
+
+    schema = load_schema("sales")
+    older = replace(schema, tables={k: v for k, v in schema.tables.items() if k not in ("merged", "audit_log")})
+    data = {k: v for k, v in generate(schema, leads=50, seed=7, now=NOW).tables.items() if k in older.tables}
+    path = tmp_path / "old.xlsx"
+    build_workbook(path, older, "en", data=data, now=NOW)
+    sid = conn.create("CRM")
+    push(path, conn, sid)
+    run(f"gsheets://{sid}", ["check", "dedupe"], now=NOW)
+    tables = GSheetsStore(f"gsheets://{sid}", connection=conn).read()
+    assert tables["merged"].sheet == "Merged" and len(tables["merged"]) > 0  # dedupe archived its merges there
+    assert "audit_log" in tables.tables
