@@ -158,6 +158,12 @@ def test_report_charts_are_native_charts_replaced_on_each_run_and_a_colleagues_o
     assert dashboard[0].series[0].tx.strRef.f.startswith("'Dashboard'!$B$")
     assert type(wb["Satisfaction"]._charts[0]).__name__ == "PieChart"
     assert len(wb["My Numbers"]._charts) == 1
+    # The rules come back as the file's: highlights with the defined names again, dates, numbers, formulas.
+    highlights = [r.formula[0] for cf in wb["Leads"].conditional_formatting for r in cf.rules]
+    assert any("setting_hot_lead_score" in f and "INDIRECT" not in f for f in highlights)
+    kinds = {dv.type for dv in wb["Leads"].data_validations.dataValidation}
+    assert {"list", "date", "decimal", "custom"} <= kinds
+    assert [r.formula for cf in wb["My Numbers"].conditional_formatting for r in cf.rules] == [["100"]]
     assert all_requests_valid(gsheets_emulator) > 5
 
 

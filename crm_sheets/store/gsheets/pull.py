@@ -1,7 +1,7 @@
 """Copying a Google spreadsheet into a workbook file (``crm-sheets pull gsheets://ID crm.xlsx``): every sheet's
-values (dates as dates where the cell's format is a date), number formats, dropdowns, frozen panes, widths,
-merges, named ranges, and an Excel table (ListObject) wherever our marks say a table is — what the xlsx
-reader finds tables by. Three calls: the sheets and marks, every value, and the formats and dropdowns (cell by
+values (dates as dates where the cell's format is a date), number formats, validation rules, conditional
+formats, charts, frozen panes, widths, merges, named ranges, and an Excel table (ListObject) wherever our
+marks say a table is — what the xlsx reader finds tables by. Three calls: the sheets and marks, every value, and the formats and dropdowns (cell by
 cell on small sheets, from the first rows of a table's sheet, whose columns look alike all the way down).
 """
 from __future__ import annotations
@@ -19,7 +19,8 @@ from crm_sheets.store.gsheets.snapshot import pad, quote
 
 META_FIELDS = (
     "sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,frozenRowCount,"
-    "frozenColumnCount)),merges,developerMetadata(metadataKey,metadataValue),charts(chartId,spec,position)),"
+    "frozenColumnCount)),merges,developerMetadata(metadataKey,metadataValue),charts(chartId,spec,position),"
+    "conditionalFormats),"
     "namedRanges(name,range)"
 )
 FORMAT_FIELDS = (
@@ -107,6 +108,7 @@ def pull(connection: Connection, spreadsheet_id: str, path: str | Path, *, force
                 formats[(pattern, False)] = wb.add_format({"num_format": pattern})
             return formats[(pattern, False)]
 
+        names = {str(nr.get("name")) for nr in meta.get("namedRanges") or []}
         for sheet in sheets:
             props = sheet["properties"]
             title = props["title"]
@@ -145,7 +147,10 @@ def pull(connection: Connection, spreadsheet_id: str, path: str | Path, *, force
                 px = cm.get("pixelSize")
                 if px and px != 100:
                     ws.set_column(c, c, max((px - 5) / 7, 1))
-            _validations(ws, validations)
+            _validations(ws, validations, names)
+            grid_props = props.get("gridProperties", {})
+            _conditional_formats(wb, ws, sheet.get("conditionalFormats") or [], names,
+                                 int(grid_props.get("rowCount") or len(grid) or 1), int(grid_props.get("columnCount") or 26))
             frozen = props.get("gridProperties", {})
             if frozen.get("frozenRowCount") or frozen.get("frozenColumnCount"):
                 ws.freeze_panes(frozen.get("frozenRowCount", 0), frozen.get("frozenColumnCount", 0))
@@ -219,8 +224,31 @@ def _excel_table(ws: Any, grid: list[list[Any]], name: str) -> None:
     ws.add_table(0, 0, max(last, 1), width - 1, {"name": name, "columns": columns, "style": "Table Style Medium 2"})
 
 
-def _validations(ws: Any, validations: list[list[dict | None]]) -> None:
-    """Dropdowns and checkboxes per run of equal rules down each column."""
+_INDIRECT = re.compile(r'INDIRECT\("([A-Za-z_][A-Za-z0-9_.]*)"\)')
+_CELL_CRITERIA = {"NUMBER_GREATER": ">", "NUMBER_GREATER_THAN_EQ": ">=", "NUMBER_LESS": "<", "NUMBER_LESS_THAN_EQ": "<=",
+                  "NUMBER_EQ": "==", "NUMBER_NOT_EQ": "!=", "NUMBER_BETWEEN": "between", "NUMBER_NOT_BETWEEN": "not between"}
+_DATE_CRITERIA = {"DATE_BEFORE": "<", "DATE_AFTER": ">", "DATE_ON_OR_BEFORE": "<=", "DATE_ON_OR_AFTER": ">=",
+                  "DATE_EQ": "==", "DATE_BETWEEN": "between", "DATE_NOT_BETWEEN": "not between"}
+
+
+def excel_formula(formula: str, names: set[str]) -> str:
+    """A Sheets rule's formula as the file's: INDIRECT("name") of a defined name is the name again (push wrote
+    it so because Sheets' rules cannot read another sheet directly; Excel's can)."""
+    return _INDIRECT.sub(lambda m: m.group(1) if m.group(1) in names else m.group(0), formula)
+
+
+def _bound(text: str, date: bool = False) -> Any:
+    try:
+        if date:
+            return dt.date.fromisoformat(text)
+        number = float(text)
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+    except ValueError:
+        return "=" + text.lstrip("=")
+
+
+def _validations(ws: Any, validations: list[list[dict | None]], names: set[str] | None = None) -> None:
+    """Dropdowns, checkboxes, numbers, dates and formula rules per run of equal rules down each column."""
     width = max((len(r) for r in validations), default=0)
     for c in range(width):
         start, current = 0, None
@@ -228,24 +256,91 @@ def _validations(ws: Any, validations: list[list[dict | None]]) -> None:
             rule = validations[r][c] if r < len(validations) and c < len(validations[r]) else None
             if rule != current:
                 if current is not None:
-                    _validation(ws, start, r - 1, c, current)
+                    _validation(ws, start, r - 1, c, current, names or set())
                 start, current = r, rule
 
 
-def _validation(ws: Any, first: int, last: int, col: int, rule: dict) -> None:
+def _validation(ws: Any, first: int, last: int, col: int, rule: dict, names: set[str] | None = None) -> None:
     cond = rule.get("condition", {})
     kind = cond.get("type")
     vals = [v.get("userEnteredValue", "") for v in cond.get("values") or []]
     options: dict[str, Any] = {"error_type": "stop" if rule.get("strict") else "warning"}
+    if rule.get("inputMessage"):
+        options["error_message"] = str(rule["inputMessage"])[:255]
     if kind == "ONE_OF_LIST":
         options.update(validate="list", source=vals)
     elif kind == "ONE_OF_RANGE" and vals:
         options.update(validate="list", source=vals[0])
     elif kind == "BOOLEAN":
         options.update(validate="list", source=["TRUE", "FALSE"])
+    elif kind == "DATE_IS_VALID":
+        options.update(validate="date", criteria="between", minimum=dt.date(1900, 3, 1), maximum=dt.date(9999, 12, 31))
+    elif kind in _CELL_CRITERIA or kind in _DATE_CRITERIA:
+        date = kind in _DATE_CRITERIA
+        criteria = (_DATE_CRITERIA if date else _CELL_CRITERIA)[kind]
+        options.update(validate="date" if date else "decimal", criteria=criteria)
+        if "between" in criteria and len(vals) == 2:
+            options.update(minimum=_bound(vals[0], date), maximum=_bound(vals[1], date))
+        elif vals:
+            options["value"] = _bound(vals[0], date)
+        else:
+            return
+    elif kind == "CUSTOM_FORMULA" and vals:
+        options.update(validate="custom", value=excel_formula(vals[0], names or set()))
     else:
         return
     try:
         ws.data_validation(first, col, last, col, options)
     except Exception:  # a list longer than Excel allows inline: left out rather than refusing the copy
         pass
+
+
+def _conditional_formats(wb: Any, ws: Any, rules: list[dict], names: set[str], grid_rows: int, grid_cols: int) -> int:
+    """The Sheet's formula and number highlights as the file's conditional formats (a colour scale is left out)."""
+    made = 0
+    for rule in rules:
+        boolean = rule.get("booleanRule") or {}
+        cond = boolean.get("condition") or {}
+        vals = [v.get("userEnteredValue", "") for v in cond.get("values") or []]
+        kind = cond.get("type")
+        if kind == "CUSTOM_FORMULA" and vals:
+            options: dict[str, Any] = {"type": "formula", "criteria": excel_formula(vals[0], names)}
+        elif kind in _CELL_CRITERIA and vals:
+            criteria = _CELL_CRITERIA[kind]
+            options = {"type": "cell", "criteria": criteria}
+            if "between" in criteria and len(vals) == 2:
+                options.update(minimum=_bound(vals[0]), maximum=_bound(vals[1]))
+            else:
+                options["value"] = _bound(vals[0])
+        else:
+            continue
+        options["format"] = wb.add_format(_look(boolean.get("format") or {}))
+        for rng in rule.get("ranges") or []:
+            r0, c0 = int(rng.get("startRowIndex", 0)), int(rng.get("startColumnIndex", 0))
+            r1 = int(rng["endRowIndex"]) if rng.get("endRowIndex") is not None else grid_rows
+            c1 = int(rng["endColumnIndex"]) if rng.get("endColumnIndex") is not None else grid_cols
+            ws.conditional_format(r0, c0, max(r1, r0 + 1) - 1, max(c1, c0 + 1) - 1, dict(options))
+            made += 1
+    return made
+
+
+def _hex(color: dict | None) -> str | None:
+    rgb = (color or {}).get("rgbColor") if isinstance(color, dict) and "rgbColor" in color else color
+    if not isinstance(rgb, dict) or not rgb:
+        return None
+    return "#" + "".join(f"{round(float(rgb.get(k, 0)) * 255):02X}" for k in ("red", "green", "blue"))
+
+
+def _look(fmt: dict) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    bg = _hex(fmt.get("backgroundColorStyle") or fmt.get("backgroundColor"))
+    if bg:
+        out["bg_color"] = bg
+    text = fmt.get("textFormat") or {}
+    fg = _hex(text.get("foregroundColorStyle") or text.get("foregroundColor"))
+    if fg:
+        out["font_color"] = fg
+    for key, name in (("bold", "bold"), ("italic", "italic"), ("strikethrough", "font_strikeout"), ("underline", "underline")):
+        if text.get(key):
+            out[name] = True
+    return out
