@@ -64,6 +64,29 @@ def charts_by_sheet(conn, sid):
             for s in got["sheets"] if s.get("charts")}
 
 
+def test_a_tables_rules_follow_its_header_row_and_read_named_ranges_as_sheets_can():
+    from crm_sheets.builder.structure import table_rules
+    from crm_sheets.model.schema import load_schema
+    from crm_sheets.model.tables import column_letter
+    from crm_sheets.store.gsheets import rules
+
+    schema = load_schema("sales")
+    cols = {f.name: column_letter(i) for i, f in enumerate(schema.tables["leads"].fields)}
+    got = table_rules(schema, "en", "leads", cols, header_row=3, last_row=500,
+                      names=["setting_hot_lead_score", "list_lead_status"], currency="EUR")
+    by_field = {c.field: c for c in got.columns}
+    assert got.first_row == 4
+    assert by_field["id"].validation["value"] == "=COUNTIF($A$4:$A$500,A4)<=1"  # rows of the data, not row 2
+    assert by_field["owner"].validation is None  # the workbook has no team_names: no dropdown, as the builder does
+    hot = next(f for kind, f, _ in got.highlights if kind == "hot")
+    assert "$Z4" in hot and rules.with_names(hot, {"setting_hot_lead_score": "x"}).count('INDIRECT("setting_hot_lead_score")') == 2
+    assert rules.with_names('=A1="setting_x"', {"setting_x": "x"}) == '=A1="setting_x"'  # quoted text is text
+    status = rules.validation(7, 3, None, 13, by_field["status"].validation, {"list_lead_status": "'Lists'!$B$2:$B$9"}.get, {})
+    assert status["setDataValidation"]["rule"]["condition"] == {
+        "type": "ONE_OF_RANGE", "values": [{"userEnteredValue": "='Lists'!$B$2:$B$9"}]}
+    assert status["setDataValidation"]["range"] == {"sheetId": 7, "startRowIndex": 3, "startColumnIndex": 13, "endColumnIndex": 14}
+
+
 def test_push_gives_table_sheets_the_schemas_validation_highlights_and_number_formats(conn, built_book, gsheets_emulator):
     path = built_book(sample_data=50, now=NOW)
     sid = conn.create("CRM")
