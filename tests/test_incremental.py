@@ -8,6 +8,7 @@ import shutil
 from datetime import datetime
 
 import openpyxl
+import pandas as pd
 import pytest
 from python_calamine import CalamineWorkbook
 
@@ -191,3 +192,100 @@ def test_report_lays_out_its_sheets_again_only_when_what_they_show_changed():
     tables.sheet_names += ("Forecast",)
     tables.settings["report_period"] = "quarter"  # a setting the sheets show: laid out again
     assert len(report(tables, now=now, state=state).changes.sheets) == first.stats["sheets"]
+
+
+def _automate_tables(leads: int = 400):
+    """The sample data with the template's rule sheets, plus a daily rule with a condition and a quiet-deals rule
+    without one: the triggers whose records automate's memory narrows down (jobs/automate/evaluated.py)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from bench_automate import sample_tables
+
+    tables = sample_tables(leads)
+    auto = tables["automations"]
+    extra = [
+        {"name": "Call hot leads", "table": "Leads", "trigger": "Every week", "trigger_value": "daily",
+         "condition": "status = Qualified", "action": "Create task", "template": "Call {{ first_name }}", "active": True},
+        {"name": "Quiet deals", "table": "Deals", "trigger": "No activity for N days", "days": 10,
+         "action": "Create task", "template": "Wake {{ name }} up", "active": True},
+    ]
+    for k, row in enumerate(extra):
+        rid = f"row{len(auto.df) + 2 + k}"
+        auto.df.loc[rid] = pd.Series(row, dtype=object)
+        auto.rows[rid] = len(auto.df) + 1
+    return tables
+
+
+def _automate_outcome(result, changes):
+    state = {k: v for k, v in result.state.items() if k not in ("evaluated", "last_run")}
+    return ([f.as_dict() for f in result.findings], [(e.kind, e.key, e.payload) for e in result.effects],
+            [(u.table, u.record_id, u.field, str(u.value)) for u in changes.updates],
+            [(a.table, a.record_id, {k: str(v) for k, v in a.values.items()}) for a in changes.appends],
+            json.loads(json.dumps(state, default=str)))
+
+
+def test_automate_looks_only_where_values_or_dates_moved_and_acts_as_a_run_from_scratch():
+    import copy
+
+    from crm_sheets.jobs.automate.context import Run, working_copy
+    from crm_sheets.jobs.automate.evaluated import Evaluated
+    from crm_sheets.jobs.automate.workflows import compile_automations
+
+    inc = _automate_tables()
+    full = copy.deepcopy(inc)
+    day = datetime(2026, 11, 2, 9, 0)
+
+    def lead_edit(t):
+        df = t["leads"].df
+        df.loc[df.index[3], "status"] = "qualified"
+        df.loc[df.index[4], "status"] = "contacted"
+        new = df.iloc[[7]].copy()
+        new.index = pd.Index(["L-09999"], name=df.index.name)
+        t["leads"].df = pd.concat([df, new])
+
+    def activity_deleted(t):
+        acts = t["activities"]
+        linked = acts.df[acts.df["deal"].notna()]
+        acts.df = acts.df.drop(index=linked.index[:3])
+
+    def lead_deleted(t):
+        t["leads"].df = t["leads"].df.drop(index=t["leads"].df.index[5])
+
+    def rule_edited(t):
+        auto = t["automations"].df
+        auto.loc[auto["name"] == "Quiet deals", "days"] = 20
+
+    def setting_changed(t):
+        t.settings["grade_a"] = 60
+
+    steps = [
+        ("first run", day, None),
+        ("nothing new", day.replace(minute=15), None),
+        ("leads edited and added", day.replace(hour=10), lead_edit),
+        ("activities deleted", day.replace(hour=11), activity_deleted),
+        ("the next day", day.replace(day=3), None),
+        ("a lead deleted", day.replace(day=3, hour=10), lead_deleted),
+        ("a rule edited", day.replace(day=3, hour=11), rule_edited),
+        ("a setting changed", day.replace(day=4, hour=9), setting_changed),
+        ("nothing new again", day.replace(day=4, hour=9, minute=15), None),
+    ]
+    state_inc = state_full = None
+    narrowed = 0
+    for label, at, change in steps:
+        if change:
+            change(inc)
+            change(full)
+        if state_inc is not None:
+            run = Run(working_copy(inc), at, state={})
+            autos = compile_automations(run)
+            memory = Evaluated(run, state_inc, autos)
+            narrowed += sum(1 for a in autos if a.trigger == "schedule" and a.action != "send_digest"
+                            and memory.candidates(a, period=at.date().isoformat()) is not None)
+        a_res, a_changes = runner.run_jobs(inc, ["automate"], now=at, options={"automate": {"state": state_inc}})
+        b_res, b_changes = runner.run_jobs(full, ["automate"], now=at, options={"automate": {"state": state_full}})
+        assert _automate_outcome(a_res[0], a_changes) == _automate_outcome(b_res[0], b_changes), label
+        state_inc = json.loads(json.dumps(a_res[0].state, default=str))
+        state_full = {k: v for k, v in json.loads(json.dumps(b_res[0].state, default=str)).items() if k != "evaluated"}
+    assert narrowed >= 3  # the runs within a day looked at the changed records only
