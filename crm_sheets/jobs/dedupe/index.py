@@ -24,12 +24,15 @@ import phonenumbers
 KEYS_VERSION = f"1/{phonenumbers.__version__}"
 
 
+_SEP = "\x00"  # between the texts of a column: no workbook cell holds it (XML 1.0 cannot), nor a key made of cells
+
+
 class KeyMemory:
-    """The keys known from the state given (``kind`` -> digest -> key tuple) and those used in this run."""
+    """The keys known from the state given (``kind`` -> digests and key columns) and those used in this run."""
 
     def __init__(self, packed: Any = None) -> None:
-        self._known: dict[str, dict[int, tuple]] = _unpack(packed)
-        self._latest: dict[str, dict[int, tuple]] = {}
+        self._known: dict[str, tuple[pd.Index, dict[str, np.ndarray]]] = _unpack(packed)
+        self._latest: dict[str, list[tuple[np.ndarray, dict[str, list]]]] = {}
         self.computed = 0  # records whose keys this run had to compute (the rest were known)
 
     def keyed(self, kind: str, texts: dict[str, list[str]], columns: tuple[str, ...],
@@ -40,35 +43,81 @@ class KeyMemory:
         if n == 0:
             return compute(texts)
         digests = pd.util.hash_pandas_object(pd.DataFrame(texts, copy=False), index=False).to_numpy(np.uint64)
-        known = self._known.get(kind, {})
-        rows: list[tuple | None] = [known.get(d) for d in digests.tolist()]
-        fresh = [k for k, r in enumerate(rows) if r is None]
-        if fresh:
-            sub = {c: [v[k] for k in fresh] for c, v in texts.items()} if len(fresh) < n else texts
-            got = compute(sub)
-            for m, row in enumerate(zip(*(got[c] for c in columns))):
-                rows[fresh[m]] = row
-            self.computed += len(fresh)
-        self._latest.setdefault(kind, {}).update(zip(digests.tolist(), rows))
-        return {c: [r[x] for r in rows] for x, c in enumerate(columns)}
+        known = self._known.get(kind)
+        if known is not None and set(known[1]) == set(columns):
+            at = known[0].get_indexer(digests)
+        else:
+            known, at = None, np.full(n, -1)
+        fresh = np.flatnonzero(at < 0)
+        if len(fresh) == n:
+            out = compute(texts)
+        else:
+            got = compute({c: [v[k] for k in fresh] for c, v in texts.items()}) if len(fresh) else {}
+            hit = at >= 0
+            out = {}
+            for c in columns:
+                col = np.empty(n, dtype=object)
+                col[hit] = known[1][c][at[hit]]
+                if len(fresh):
+                    col[fresh] = got[c]
+                out[c] = col.tolist()
+        self.computed += len(fresh)
+        self._latest.setdefault(kind, []).append((digests, {c: out[c] for c in columns}))
+        return out
 
     def state(self) -> str:
-        """The keys of this run's records (not the deleted ones'), as deflated JSON text."""
-        kinds = {kind: {"digests": list(rows), "rows": list(rows.values())} for kind, rows in self._latest.items()}
-        text = json.dumps({"version": KEYS_VERSION, "kinds": kinds}, separators=(",", ":"), ensure_ascii=False)
-        return base64.b64encode(zlib.compress(text.encode("utf-8", "surrogatepass"), 1)).decode("ascii")
+        """The keys of this run's records (not the deleted ones'), deflated: a header (JSON) and, per kind, the
+        digests' bytes and each key column's texts joined."""
+        header: dict[str, Any] = {"version": KEYS_VERSION, "kinds": {}}
+        blobs: list[bytes] = []
+        for kind, parts in self._latest.items():
+            digests = np.concatenate([d for d, _ in parts])
+            digests, first = np.unique(digests, return_index=True)  # one row per digest (a record twice, or leads and contacts)
+            columns = []
+            kind_blobs = [digests.astype("<u8").tobytes()]
+            for c in parts[0][1]:
+                values = np.array([v for _, cols in parts for v in cols[c]], dtype=object)[first].tolist()
+                is_bool = bool(values) and isinstance(values[0], bool)
+                text = "".join("1" if v else "0" for v in values) if is_bool else _SEP.join(values)
+                if not is_bool and text.count(_SEP) != len(values) - 1:
+                    break  # a key holding the separator: this kind is not kept (computed again next time)
+                data = text.encode("utf-8", "surrogatepass")
+                columns.append([c, is_bool, len(data)])
+                kind_blobs.append(data)
+            else:
+                header["kinds"][kind] = {"n": len(digests), "columns": columns}
+                blobs += kind_blobs
+        raw = json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + b"".join(blobs)
+        return base64.b64encode(zlib.compress(raw, 1)).decode("ascii")
 
 
-def _unpack(packed: Any) -> dict[str, dict[int, tuple]]:
+def _unpack(packed: Any) -> dict[str, tuple[pd.Index, dict[str, np.ndarray]]]:
     """The memory packed by state(); empty when missing, of another version, or damaged (the keys are then
     computed again: the memory only saves work)."""
     if not isinstance(packed, str) or not packed:
         return {}
     try:
-        data = json.loads(zlib.decompress(base64.b64decode(packed)).decode("utf-8", "surrogatepass"))
-        if data.get("version") != KEYS_VERSION:
+        raw = zlib.decompress(base64.b64decode(packed))
+        head, _, body = raw.partition(b"\n")
+        header = json.loads(head)
+        if header.get("version") != KEYS_VERSION:
             return {}
-        return {kind: {int(d): tuple(r) for d, r in zip(v["digests"], v["rows"], strict=True)}
-                for kind, v in data["kinds"].items()}
+        out, at = {}, 0
+        for kind, meta in header["kinds"].items():
+            n = int(meta["n"])
+            digests = np.frombuffer(body, dtype="<u8", count=n, offset=at).astype(np.uint64)
+            at += 8 * n
+            cols: dict[str, np.ndarray] = {}
+            for name, is_bool, size in meta["columns"]:
+                text = body[at:at + size].decode("utf-8", "surrogatepass")
+                at += size
+                values = [ch == "1" for ch in text] if is_bool else (text.split(_SEP) if n else [])
+                if len(values) != n:
+                    return {}
+                col = np.empty(n, dtype=object)
+                col[:] = values
+                cols[name] = col
+            out[kind] = (pd.Index(digests), cols)
+        return out if at == len(body) else {}
     except (ValueError, TypeError, KeyError, AttributeError, zlib.error):
         return {}
