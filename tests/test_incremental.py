@@ -59,21 +59,6 @@ def sheets(path) -> dict[str, list]:
     return {name: wb.get_sheet_by_name(name).to_python() for name in wb.sheet_names if name not in _CLOCK_SHEETS}
 
 
-def same_cells(a: list, b: list) -> bool:
-    """Equal cell by cell, a number to the last digit but one: the edits are saved by openpyxl, which writes 16
-    digits (41/283 comes back one unit of the 17th digit away), and a report sheet that shows the same is rightly
-    left as that save wrote it by the incremental path, while the full path writes it again."""
-    if len(a) != len(b):
-        return False
-    for ra, rb in zip(a, b):
-        if len(ra) != len(rb):
-            return False
-        for x, y in zip(ra, rb):
-            if x != y and not (isinstance(x, float) and isinstance(y, float) and math.isclose(x, y, rel_tol=1e-15)):
-                return False
-    return True
-
-
 def same_outcome(a, b, path_a, path_b) -> None:
     assert [f.as_dict() for f in a.findings] == [f.as_dict() for f in b.findings]
     # the same cells and rows written; the incremental path leaves out of its change set the sheets that the
@@ -87,7 +72,23 @@ def same_outcome(a, b, path_a, path_b) -> None:
     shown_a, shown_b = sheets(path_a), sheets(path_b)
     assert shown_a.keys() == shown_b.keys()
     for name in shown_a:
-        assert same_cells(shown_a[name], shown_b[name]), f"sheet {name} differs"
+        assert shown_a[name] == shown_b[name], f"sheet {name} differs"
+
+
+def save(wb, path) -> None:
+    """openpyxl's save, keeping every digit of a number as Excel and LibreOffice do (openpyxl writes 16: 41/283
+    would come back one unit of its 17th digit away, and a report sheet showing it differ from a fresh one)."""
+    from openpyxl.cell import _writer
+    from openpyxl.compat import safe_string
+
+    def every_digit(value):
+        return repr(value) if isinstance(value, float) and math.isfinite(value) else safe_string(value)
+
+    real, _writer.safe_string = _writer.safe_string, every_digit
+    try:
+        wb.save(path)
+    finally:
+        _writer.safe_string = real
 
 
 def edit(path, changes) -> None:
@@ -98,7 +99,7 @@ def edit(path, changes) -> None:
         header = {c.value: c.column for c in ws[1]}
         row = find(ws, header)
         ws.cell(row, header[column]).value = value
-    wb.save(path)
+    save(wb, path)
 
 
 def add_row(sheet: str, values: dict):
@@ -110,7 +111,7 @@ def add_row(sheet: str, values: dict):
         row = ws.max_row + 1
         for column, value in values.items():
             ws.cell(row, header[column]).value = value
-        wb.save(path)
+        save(wb, path)
     return change
 
 
@@ -120,7 +121,7 @@ def delete_row(sheet: str, key: str):
         wb = openpyxl.load_workbook(path)
         ws = wb[sheet]
         ws.delete_rows(row_of(key)(ws, None))
-        wb.save(path)
+        save(wb, path)
     return change
 
 
@@ -166,7 +167,9 @@ def test_the_incremental_path_and_a_run_from_scratch_show_the_same_after_every_e
         ("the same lead typed again", day.replace(hour=11, minute=30), add_row("Leads", {
             "First name": "Zora", "Last name": "Quill", "Email": "zora.quill@example.org", "Company": "Quill and Co",
             "City": "Lyon"})),
-        ("a lead's email changed", day.replace(hour=12), [("Leads", row_of("L-00021"), "Email", "someone.else@example.com")]),
+        # (with spaces for check to tidy: a save that changes nothing the jobs write makes the full path lay out the
+        # report sheets again and find them as openpyxl saved them, not byte for byte as we wrote them)
+        ("a lead's email changed", day.replace(hour=12), [("Leads", row_of("L-00021"), "Email", " someone.else@example.com ")]),
         ("a row deleted", day.replace(hour=13), delete_row("Leads", "L-00023")),
         ("a merge undone", day.replace(hour=14), unmerge_one),
         ("the next day", day.replace(day=3), []),  # dates in the future yesterday are not today
