@@ -356,3 +356,26 @@ def test_automate_looks_only_where_values_or_dates_moved_and_acts_as_a_run_from_
         state_inc = json.loads(json.dumps(a_res[0].state, default=str))
         state_full = {k: v for k, v in json.loads(json.dumps(b_res[0].state, default=str)).items() if k != "evaluated"}
     assert narrowed >= 3  # the runs within a day looked at the changed records only
+
+
+def test_dedupe_computes_match_keys_only_for_new_and_changed_records_and_pairs_the_same():
+    from crm_sheets.jobs.dedupe import find_pairs
+    from crm_sheets.jobs.dedupe.index import KeyMemory
+
+    tables = _sample_tables()
+    first = KeyMemory()
+    assert find_pairs(tables, memory=first) == find_pairs(tables)
+    leads = tables["leads"]
+    copied = leads.df.iloc[[9]].copy()  # the same person typed again, with a new email
+    copied.index = pd.Index(["L-09999"], name=leads.df.index.name)
+    copied["email"] = "another.mailbox@example.org"
+    leads.df = pd.concat([leads.df.drop(index=leads.df.index[20]), copied])  # and a lead deleted
+    leads.df.loc[leads.df.index[4], "last_name"] = "Someone-Else"  # a lead whose keys changed
+    again = KeyMemory(first.state())
+    pairs = find_pairs(tables, memory=again)
+    assert pairs == find_pairs(tables)
+    assert again.computed == 2  # the new lead and the renamed one; every other record's keys were known
+    assert any("L-09999" in p.key for p in pairs)
+    kept = KeyMemory(again.state())
+    assert find_pairs(tables, memory=kept) == pairs and kept.computed == 0
+    assert KeyMemory("not a memory").computed == 0 and find_pairs(tables, memory=KeyMemory("garbage")) == pairs
