@@ -11,17 +11,33 @@ Kept in dedupe's state as deflated JSON, like check's row memory.
 from __future__ import annotations
 
 import base64
+import hashlib
+import inspect
 import json
 import zlib
+from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 import phonenumbers
 
-# The key functions' version: a change to keys.py/orgs.py that gives other keys must change it (the
-# phone library's version is part of it: its metadata decides what a number's key is).
+# The key functions' version: the phone library's (its metadata decides what a number's key is) and a digest
+# of the code that computes keys (keys.py, orgs.py, matching.py), so a change there never meets an old memory.
 KEYS_VERSION = f"1/{phonenumbers.__version__}"
+
+
+@lru_cache(maxsize=1)
+def keys_version() -> str:
+    from crm_sheets.jobs.dedupe import keys, matching, orgs
+
+    h = hashlib.sha256(KEYS_VERSION.encode())
+    for module in (keys, orgs, matching):
+        try:
+            h.update(inspect.getsource(module).encode("utf-8"))
+        except (OSError, TypeError):
+            h.update(module.__name__.encode())  # no source shipped: the version alone
+    return h.hexdigest()[:16]
 
 
 _SEP = "\x00"  # between the texts of a column: no workbook cell holds it (XML 1.0 cannot), nor a key made of cells
@@ -68,7 +84,7 @@ class KeyMemory:
     def state(self) -> str:
         """The keys of this run's records (not the deleted ones'), deflated: a header (JSON) and, per kind, the
         digests' bytes and each key column's texts joined."""
-        header: dict[str, Any] = {"version": KEYS_VERSION, "kinds": {}}
+        header: dict[str, Any] = {"version": keys_version(), "kinds": {}}
         blobs: list[bytes] = []
         for kind, parts in self._latest.items():
             digests = np.concatenate([d for d, _ in parts])
@@ -100,7 +116,7 @@ def _unpack(packed: Any) -> dict[str, tuple[pd.Index, dict[str, np.ndarray]]]:
         raw = zlib.decompress(base64.b64decode(packed))
         head, _, body = raw.partition(b"\n")
         header = json.loads(head)
-        if header.get("version") != KEYS_VERSION:
+        if header.get("version") != keys_version():
             return {}
         out, at = {}, 0
         for kind, meta in header["kinds"].items():
