@@ -83,7 +83,7 @@ class KeyMemory:
 
     def state(self) -> str:
         """The keys of this run's records (not the deleted ones'), deflated: a header (JSON) and, per kind, the
-        digests' bytes and each key column's texts joined."""
+        digests' bytes and each key column as codes (bytes) and its distinct texts joined."""
         header: dict[str, Any] = {"version": keys_version(), "kinds": {}}
         blobs: list[bytes] = []
         for kind, parts in self._latest.items():
@@ -92,14 +92,18 @@ class KeyMemory:
             columns = []
             kind_blobs = [digests.astype("<u8").tobytes()]
             for c in parts[0][1]:
-                values = np.array([v for _, cols in parts for v in cols[c]], dtype=object)[first].tolist()
-                is_bool = bool(values) and isinstance(values[0], bool)
-                text = "".join("1" if v else "0" for v in values) if is_bool else _SEP.join(values)
-                if not is_bool and text.count(_SEP) != len(values) - 1:
+                values = np.array([v for _, cols in parts for v in cols[c]], dtype=object)[first]
+                # as codes and distinct values: equal keys come back as one object (hashed once, compared by
+                # identity in the blocking and scoring that follow), and the memory deflates to little
+                codes, uniques = pd.factorize(values)
+                uniques = uniques.tolist()
+                is_bool = bool(uniques) and isinstance(uniques[0], bool)
+                text = "".join("1" if v else "0" for v in uniques) if is_bool else _SEP.join(uniques)
+                if not is_bool and text.count(_SEP) != max(len(uniques) - 1, 0):
                     break  # a key holding the separator: this kind is not kept (computed again next time)
                 data = text.encode("utf-8", "surrogatepass")
-                columns.append([c, is_bool, len(data)])
-                kind_blobs.append(data)
+                columns.append([c, is_bool, len(uniques), len(data)])
+                kind_blobs += [codes.astype("<i4").tobytes(), data]
             else:
                 header["kinds"][kind] = {"n": len(digests), "columns": columns}
                 blobs += kind_blobs
@@ -124,15 +128,17 @@ def _unpack(packed: Any) -> dict[str, tuple[pd.Index, dict[str, np.ndarray]]]:
             digests = np.frombuffer(body, dtype="<u8", count=n, offset=at).astype(np.uint64)
             at += 8 * n
             cols: dict[str, np.ndarray] = {}
-            for name, is_bool, size in meta["columns"]:
+            for name, is_bool, distinct, size in meta["columns"]:
+                codes = np.frombuffer(body, dtype="<i4", count=n, offset=at)
+                at += 4 * n
                 text = body[at:at + size].decode("utf-8", "surrogatepass")
                 at += size
-                values = [ch == "1" for ch in text] if is_bool else (text.split(_SEP) if n else [])
-                if len(values) != n:
+                uniques = [ch == "1" for ch in text] if is_bool else (text.split(_SEP) if distinct else [])
+                if len(uniques) != distinct or (n and (codes.min() < 0 or codes.max() >= distinct)):
                     return {}
-                col = np.empty(n, dtype=object)
-                col[:] = values
-                cols[name] = col
+                table = np.empty(distinct, dtype=object)
+                table[:] = uniques
+                cols[name] = table[codes]
             out[kind] = (pd.Index(digests), cols)
         return out if at == len(body) else {}
     except (ValueError, TypeError, KeyError, AttributeError, zlib.error):
