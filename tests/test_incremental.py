@@ -4,10 +4,12 @@ Data Issues and the reports were laid out from) and through the full path (those
 workbooks, findings and report figures come out identical. A changed setting or rule sheet makes the
 incremental path do the full work."""
 import json
+import math
 import shutil
 from datetime import datetime
 
 import openpyxl
+import pandas as pd
 import pytest
 from python_calamine import CalamineWorkbook
 
@@ -34,6 +36,8 @@ def forget_caches(states: dict) -> dict:
     if isinstance(out.get("report"), dict):
         out["report"].pop("inputs", None)
     out.pop("dedupe", None)
+    if isinstance(out.get("automate"), dict):
+        out["automate"].pop("evaluated", None)
     return out
 
 
@@ -71,6 +75,22 @@ def same_outcome(a, b, path_a, path_b) -> None:
         assert shown_a[name] == shown_b[name], f"sheet {name} differs"
 
 
+def save(wb, path) -> None:
+    """openpyxl's save, keeping every digit of a number as Excel and LibreOffice do (openpyxl writes 16: 41/283
+    would come back one unit of its 17th digit away, and a report sheet showing it differ from a fresh one)."""
+    from openpyxl.cell import _writer
+    from openpyxl.compat import safe_string
+
+    def every_digit(value):
+        return repr(value) if isinstance(value, float) and math.isfinite(value) else safe_string(value)
+
+    real, _writer.safe_string = _writer.safe_string, every_digit
+    try:
+        wb.save(path)
+    finally:
+        _writer.safe_string = real
+
+
 def edit(path, changes) -> None:
     """A person's edits, saved as a spreadsheet program saves (every part of the package rewritten)."""
     wb = openpyxl.load_workbook(path)
@@ -79,7 +99,38 @@ def edit(path, changes) -> None:
         header = {c.value: c.column for c in ws[1]}
         row = find(ws, header)
         ws.cell(row, header[column]).value = value
-    wb.save(path)
+    save(wb, path)
+
+
+def add_row(sheet: str, values: dict):
+    """A person types a new row under the last one (no ID: the run gives it one)."""
+    def change(path) -> None:
+        wb = openpyxl.load_workbook(path)
+        ws = wb[sheet]
+        header = {c.value: c.column for c in ws[1]}
+        row = ws.max_row + 1
+        for column, value in values.items():
+            ws.cell(row, header[column]).value = value
+        save(wb, path)
+    return change
+
+
+def delete_row(sheet: str, key: str):
+    """A person deletes a record's whole row."""
+    def change(path) -> None:
+        wb = openpyxl.load_workbook(path)
+        ws = wb[sheet]
+        ws.delete_rows(row_of(key)(ws, None))
+        save(wb, path)
+    return change
+
+
+def unmerge_one(path, at) -> None:
+    """`crm-sheets unmerge` of the first record the Merged sheet holds."""
+    merged = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Merged").to_python()
+    header = list(merged[0])
+    record = next(r[header.index("Record")] for r in merged[1:] if r[header.index("Table")] in ("leads", "Leads"))
+    runner.run(path, ["unmerge"], now=at, options={"unmerge": {"record_id": record}})
 
 
 def row_of(key: str):
@@ -110,13 +161,30 @@ def test_the_incremental_path_and_a_run_from_scratch_show_the_same_after_every_e
             ("Leads", row_of("L-00017"), "Notes", "called twice"),
             ("Leads", row_of("L-00019"), "Created", "31/31/2026"),    # not a date
         ]),
+        ("a new lead", day.replace(hour=11), add_row("Leads", {
+            "First name": "Zora", "Last name": "Quill", "Email": "zora.quill@example.org", "Company": "Quill & Co",
+            "Phone": "+33 6 11 22 33 44", "City": "Lyon"})),
+        ("the same lead typed again", day.replace(hour=11, minute=30), add_row("Leads", {
+            "First name": "Zora", "Last name": "Quill", "Email": "zora.quill@example.org", "Company": "Quill and Co",
+            "City": "Lyon"})),
+        # (with spaces for check to tidy: a save that changes nothing the jobs write makes the full path lay out the
+        # report sheets again and find them as openpyxl saved them, not byte for byte as we wrote them)
+        ("a lead's email changed", day.replace(hour=12), [("Leads", row_of("L-00021"), "Email", " someone.else@example.com ")]),
+        ("a row deleted", day.replace(hour=13), delete_row("Leads", "L-00023")),
+        ("a merge undone", day.replace(hour=14), unmerge_one),
         ("the next day", day.replace(day=3), []),  # dates in the future yesterday are not today
         ("a setting changed", day.replace(day=3, hour=11), [("Settings", row_of("check_title_case"), "Value", "FALSE")]),
         ("a rule sheet changed", day.replace(day=3, hour=12), [("Scoring Rules", row_of("Target industry"), "Points", 35)]),
         ("nothing edited again", day.replace(day=3, hour=13), []),
     ]
     for label, at, changes in steps:
-        if changes:
+        if changes is unmerge_one:
+            unmerge_one(inc, at)
+            unmerge_one(full, at)
+        elif callable(changes):
+            changes(inc)
+            changes(full)
+        elif changes:
             edit(inc, changes)
             edit(full, changes)
         a = runner.run(inc, now=at, options={"check": {"fix": True}})
@@ -163,7 +231,7 @@ def test_dedupe_gives_its_last_result_again_only_while_nothing_it_reads_changed(
 
     tables, now = _sample_tables(), DEFAULT_NOW
     first = dedupe(tables, now=now)
-    assert first.state == {}  # it merged: nothing to give again
+    assert "inputs" not in first.state  # it merged: no result to give again (only its match keys, index.py)
     first.changes.apply_to(tables)
     settled = dedupe(tables, now=now)
     assert settled.changes.is_empty() and settled.state["inputs"]
@@ -191,3 +259,123 @@ def test_report_lays_out_its_sheets_again_only_when_what_they_show_changed():
     tables.sheet_names += ("Forecast",)
     tables.settings["report_period"] = "quarter"  # a setting the sheets show: laid out again
     assert len(report(tables, now=now, state=state).changes.sheets) == first.stats["sheets"]
+
+
+def _automate_tables(leads: int = 400):
+    """The sample data with the template's rule sheets, plus a daily rule with a condition and a quiet-deals rule
+    without one: the triggers whose records automate's memory narrows down (jobs/automate/evaluated.py)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from bench_automate import sample_tables
+
+    tables = sample_tables(leads)
+    auto = tables["automations"]
+    extra = [
+        {"name": "Call hot leads", "table": "Leads", "trigger": "Every week", "trigger_value": "daily",
+         "condition": "status = Qualified", "action": "Create task", "template": "Call {{ first_name }}", "active": True},
+        {"name": "Quiet deals", "table": "Deals", "trigger": "No activity for N days", "days": 10,
+         "action": "Create task", "template": "Wake {{ name }} up", "active": True},
+    ]
+    for k, row in enumerate(extra):
+        rid = f"row{len(auto.df) + 2 + k}"
+        auto.df.loc[rid] = pd.Series(row, dtype=object)
+        auto.rows[rid] = len(auto.df) + 1
+    return tables
+
+
+def _automate_outcome(result, changes):
+    state = {k: v for k, v in result.state.items() if k not in ("evaluated", "last_run")}
+    return ([f.as_dict() for f in result.findings], [(e.kind, e.key, e.payload) for e in result.effects],
+            [(u.table, u.record_id, u.field, str(u.value)) for u in changes.updates],
+            [(a.table, a.record_id, {k: str(v) for k, v in a.values.items()}) for a in changes.appends],
+            json.loads(json.dumps(state, default=str)))
+
+
+def test_automate_looks_only_where_values_or_dates_moved_and_acts_as_a_run_from_scratch():
+    import copy
+
+    from crm_sheets.jobs.automate.context import Run, working_copy
+    from crm_sheets.jobs.automate.evaluated import Evaluated
+    from crm_sheets.jobs.automate.workflows import compile_automations
+
+    inc = _automate_tables()
+    full = copy.deepcopy(inc)
+    day = datetime(2026, 11, 2, 9, 0)
+
+    def lead_edit(t):
+        df = t["leads"].df
+        df.loc[df.index[3], "status"] = "qualified"
+        df.loc[df.index[4], "status"] = "contacted"
+        new = df.iloc[[7]].copy()
+        new.index = pd.Index(["L-09999"], name=df.index.name)
+        t["leads"].df = pd.concat([df, new])
+
+    def activity_deleted(t):
+        acts = t["activities"]
+        linked = acts.df[acts.df["deal"].notna()]
+        acts.df = acts.df.drop(index=linked.index[:3])
+
+    def lead_deleted(t):
+        t["leads"].df = t["leads"].df.drop(index=t["leads"].df.index[5])
+
+    def rule_edited(t):
+        auto = t["automations"].df
+        auto.loc[auto["name"] == "Quiet deals", "days"] = 20
+
+    def setting_changed(t):
+        t.settings["grade_a"] = 60
+
+    steps = [
+        ("first run", day, None),
+        ("nothing new", day.replace(minute=15), None),
+        ("leads edited and added", day.replace(hour=10), lead_edit),
+        ("activities deleted", day.replace(hour=11), activity_deleted),
+        ("the next day", day.replace(day=3), None),
+        ("a lead deleted", day.replace(day=3, hour=10), lead_deleted),
+        ("a rule edited", day.replace(day=3, hour=11), rule_edited),
+        ("a setting changed", day.replace(day=4, hour=9), setting_changed),
+        ("nothing new again", day.replace(day=4, hour=9, minute=15), None),
+    ]
+    state_inc = state_full = None
+    narrowed = 0
+    for label, at, change in steps:
+        if change:
+            change(inc)
+            change(full)
+        if state_inc is not None:
+            run = Run(working_copy(inc), at, state={})
+            autos = compile_automations(run)
+            memory = Evaluated(run, state_inc, autos)
+            narrowed += sum(1 for a in autos if a.trigger == "schedule" and a.action != "send_digest"
+                            and memory.candidates(a, period=at.date().isoformat()) is not None)
+        a_res, a_changes = runner.run_jobs(inc, ["automate"], now=at, options={"automate": {"state": state_inc}})
+        b_res, b_changes = runner.run_jobs(full, ["automate"], now=at, options={"automate": {"state": state_full}})
+        assert _automate_outcome(a_res[0], a_changes) == _automate_outcome(b_res[0], b_changes), label
+        state_inc = json.loads(json.dumps(a_res[0].state, default=str))
+        state_full = {k: v for k, v in json.loads(json.dumps(b_res[0].state, default=str)).items() if k != "evaluated"}
+    assert narrowed >= 3  # the runs within a day looked at the changed records only
+
+
+def test_dedupe_computes_match_keys_only_for_new_and_changed_records_and_pairs_the_same():
+    from crm_sheets.jobs.dedupe import find_pairs
+    from crm_sheets.jobs.dedupe.index import KeyMemory
+
+    tables = _sample_tables()
+    first = KeyMemory()
+    assert find_pairs(tables, memory=first) == find_pairs(tables)
+    leads = tables["leads"]
+    copied = leads.df.iloc[[9]].copy()  # the same person typed again, with a new email
+    copied.index = pd.Index(["L-09999"], name=leads.df.index.name)
+    copied["email"] = "another.mailbox@example.org"
+    leads.df = pd.concat([leads.df.drop(index=leads.df.index[20]), copied])  # and a lead deleted
+    leads.df.loc[leads.df.index[4], "last_name"] = "Someone-Else"  # a lead whose keys changed
+    again = KeyMemory(first.state())
+    pairs = find_pairs(tables, memory=again)
+    assert pairs == find_pairs(tables)
+    assert again.computed == 2  # the new lead and the renamed one; every other record's keys were known
+    assert any("L-09999" in p.key for p in pairs)
+    kept = KeyMemory(again.state())
+    assert find_pairs(tables, memory=kept) == pairs and kept.computed == 0
+    assert KeyMemory("not a memory").computed == 0 and find_pairs(tables, memory=KeyMemory("garbage")) == pairs

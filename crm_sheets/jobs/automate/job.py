@@ -13,6 +13,7 @@ from datetime import datetime
 from crm_sheets.jobs.automate.actions import MEMBER_LINK
 from crm_sheets.jobs.automate.assignment import assign_owners
 from crm_sheets.jobs.automate.context import Run, working_copy
+from crm_sheets.jobs.automate.evaluated import Evaluated
 from crm_sheets.jobs.automate.prune import prune_fired
 from crm_sheets.jobs.automate.scoring import score_leads
 from crm_sheets.jobs.automate.sequences import advance_sequences, compile_sequences
@@ -30,13 +31,15 @@ def automate(tables: Tables, *, now: datetime, state: dict | None = None, dry_ru
     ``state`` is what the previous run returned (None on a first run). With ``dry_run`` the result is
     computed the same way but the returned state is the one given, so nothing counts as done.
     """
-    prev = copy.deepcopy(state) if state else {}
+    # Read only (the snapshot of 100,000 leads is not copied): what the run changes is copied into Run below.
+    prev = state if state else {}
     run = Run(working_copy(tables), now, state={"round_robin": dict(prev.get("round_robin") or {})},
               fired=dict(prev.get("fired") or {}))
     score_leads(run)
     assign_owners(run)
     automations = compile_automations(run)
-    run_automations(run, automations, prev)
+    memory = Evaluated(run, prev, automations)
+    run_automations(run, automations, prev, memory)
     run.flush()
     awaited = {fold(a.template) for a in automations if a.action == "add_to_campaign" and a.table in MEMBER_LINK}
     advance_sequences(run, compile_sequences(run, awaited))
@@ -51,8 +54,9 @@ def automate(tables: Tables, *, now: datetime, state: dict | None = None, dry_ru
         "tables": take(run.tables, watched(automations)),
         "fired": fired,
         "round_robin": run.state["round_robin"],
+        "evaluated": memory.state(),
     }
     result = JobResult(job="automate", changes=run.changes, findings=run.findings, effects=run.effects,
-                       stats=dict(sorted(run.stats.items())), state=prev if dry_run else new_state)
+                       stats=dict(sorted(run.stats.items())), state=copy.deepcopy(prev) if dry_run else new_state)
     result.stats["dry_run"] = dry_run
     return result

@@ -104,7 +104,7 @@ def send_digests(run: Run, automation: Any, period: str) -> None:
     if team is None or "name" not in team.df.columns:
         return
     weekly = automation.weekday is not None
-    books = _books(run)
+    books = None  # made for the first member who gets a digest: a period already sent reads no table
     for tmid, member in team.df.iterrows():
         name, email = text(member.get("name")), normalize_email(text(member.get("email"))) if text(member.get("email")) else None
         key = f"{automation.key}:{tmid}:{period}"
@@ -112,6 +112,7 @@ def send_digests(run: Run, automation: Any, period: str) -> None:
         by_chat = getattr(automation, "chat", False) and not run.has_fired(f"{key}:chat")
         if not name or ticked(member.get("away")) or not (by_email or by_chat):
             continue
+        books = books or _books(run)
         lists = digest_for(run, name, weekly=weekly, books=books)
         if not any(lists.values()):
             continue

@@ -185,7 +185,9 @@ def _trigger_values(run: Run, f: Field, value: str) -> set[str]:
 # Triggers: which records fire now, each with its trigger value (part of the idempotency key)
 
 
-def firing(run: Run, a: Automation, prev_state: dict) -> list[tuple[str, str]]:
+def firing(run: Run, a: Automation, prev_state: dict, memory: Any = None) -> list[tuple[str, str]]:
+    """(record ID, trigger value) of the records rule ``a`` fires for now; ``memory`` (evaluated.py) narrows the
+    records a no-activity or schedule rule looks at to those whose values or dates moved since the last run."""
     t = run.tables[a.table]
     df = t.df
     if a.trigger in ("record_created", "form_submitted"):
@@ -205,13 +207,17 @@ def firing(run: Run, a: Automation, prev_state: dict) -> list[tuple[str, str]]:
         return [(r, canonical(d)) for r, d in zip(df.index[hit], dates[hit])]
     if a.trigger == "no_activity":
         last = last_touch(run, a.table)
+        only = memory.candidates(a, last=last) if memory is not None else None
+        if only is not None:
+            last = last[last.index.isin(list(only))]
         quiet = (last <= run.today - pd.Timedelta(days=a.days)).fillna(False).to_numpy(dtype=bool)
-        return list(zip(df.index[quiet], canonical_column(last[quiet])))
+        return list(zip(last.index[quiet], canonical_column(last[quiet])))
     if a.trigger == "schedule":
         period = _period(run, a)
         if period is None or a.action == "send_digest":
             return [("*", period)] if period else []
-        return [(r, period) for r in df.index]
+        only = memory.candidates(a, period=period) if memory is not None else None
+        return [(r, period) for r in df.index if only is None or r in only]
     return []
 
 
@@ -294,13 +300,13 @@ def last_touch(run: Run, table: str) -> pd.Series:
 # Running them
 
 
-def run_automations(run: Run, automations: list[Automation], prev_state: dict) -> None:
+def run_automations(run: Run, automations: list[Automation], prev_state: dict, memory: Any = None) -> None:
     from crm_sheets.jobs.automate.reminders import send_digests
 
     task_keys = actions.existing_task_keys(run)
     for a in automations:
         run.flush()  # each rule sees the rows the rules before it added (tasks, activities, members)
-        hits = firing(run, a, prev_state)
+        hits = firing(run, a, prev_state, memory)
         if not hits:
             continue
         if a.action == "send_digest":
@@ -316,6 +322,8 @@ def run_automations(run: Run, automations: list[Automation], prev_state: dict) -
                 _act(run, a, rid, key, value)
             except TemplateProblem as exc:
                 run.bad("automations", a.rid, BadRule("template", a.template, f"{exc} (record {rid})", "fix the {{ merge fields }}"))
+                if memory is not None:
+                    memory.problem(a)  # the next run tries every record of this rule again, as it would without memory
                 continue
             run.mark(key)
             run.count("automations_fired")

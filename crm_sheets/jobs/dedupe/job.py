@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from crm_sheets.errors import UsageError
+from crm_sheets.jobs.dedupe.index import KeyMemory
 from crm_sheets.jobs.dedupe.keys import is_blank, text
 from crm_sheets.jobs.dedupe.matching import MatchPair, MatchSettings, find_pairs
 from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, Ranker, plain_value, merge_groups, parse_repointed
@@ -33,7 +34,9 @@ def dedupe(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
     A dry run is the runner's: it shows this change set and writes nothing, so it counts what a real run does.
     ``state``: what the last run returned. When that run changed nothing and the tables it read are the same
     now (a digest of every record, the settings, lists and review sheet's digest), nothing can have come
-    to merge, link or ask: its findings and counts are given again without pairing anyone.
+    to merge, link or ask: its findings and counts are given again without pairing anyone. Otherwise the
+    match keys of the records it saw (index.py) are found again by their cells, and computed only for the
+    records that are new or changed: the pairs are the same as without the state.
     """
     # The digest only when it can serve: to compare with a kept result, or to keep one (a run that merges
     # does not hash every table for nothing)
@@ -41,11 +44,13 @@ def dedupe(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
     kept = _remembered(state, inputs)
     if kept is not None:
         return kept
-    result = _dedupe(tables, now=now)  # the runner pauses the garbage collector for it (GC_PAUSED_FOR)
+    memory = KeyMemory(state.get("keys") if isinstance(state, dict) else None)
+    result = _dedupe(tables, now=now, memory=memory)  # the runner pauses the garbage collector for it (GC_PAUSED_FOR)
     if result.changes.is_empty():
         result.state = _remember(result, inputs or inputs_digest(tables))
     else:
         result.state = {}
+    result.state["keys"] = memory.state()
     return result
 
 
@@ -92,7 +97,7 @@ def _remembered(state: dict | None, inputs: str | None) -> JobResult | None:
     return JobResult("dedupe", ChangeSet(), findings, stats=dict(state["stats"]), state=state)
 
 
-def _dedupe(tables: Tables, *, now: datetime) -> JobResult:
+def _dedupe(tables: Tables, *, now: datetime, memory: KeyMemory | None = None) -> JobResult:
     s = MatchSettings.from_tables(tables)
     changes, findings = ChangeSet(), []
     rule = str(tables.setting("dedupe_survivor", "oldest") or "oldest").strip().lower()
@@ -113,7 +118,7 @@ def _dedupe(tables: Tables, *, now: datetime) -> JobResult:
     dec = tables.get(DECISIONS)
     decisions_sheet = (dec.sheet if dec is not None and dec.sheet else
                        tables.schema.tables[DECISIONS].sheet_name(tables.lang) if DECISIONS in tables.schema.tables else DECISIONS)
-    pairs = [p for p in find_pairs(tables, s) if p.key not in never]
+    pairs = [p for p in find_pairs(tables, s, memory=memory) if p.key not in never]
     stats: dict[str, Any] = {"pairs_found": len(pairs), "kept_apart": kept_apart}
 
     # 1. what to merge: sure pairs, then people's Merge decisions

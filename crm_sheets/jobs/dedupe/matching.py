@@ -19,6 +19,7 @@ from rapidfuzz.distance import OSA, JaroWinkler
 
 from crm_sheets.jobs.dedupe import keys as K
 from crm_sheets.jobs.dedupe import orgs as O
+from crm_sheets.jobs.dedupe.index import KeyMemory
 from crm_sheets.model import Tables
 
 PEOPLE = ("leads", "contacts", "people")  # people: the personal template's one table of persons
@@ -114,8 +115,43 @@ def _phones(values: list[str], regions: list[str], default: str) -> list[str]:
     return out
 
 
-def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFrame:
-    """Match keys of the people of a table (leads or contacts)."""
+# The keys of a person computed from its own cells alone (what KeyMemory keeps): those depending on the whole
+# list (an email domain no company owns: efree, cdomain) are put together from them in person_records.
+PERSON_KEYS = ("first", "last", "canon1", "canon2", "email", "local", "edomain", "phone1", "phone2", "company",
+               "cdomain_own", "cdomain_web", "city", "country")
+
+
+def _person_keys_of(texts: dict[str, list[str]], region: str) -> dict[str, list]:
+    """PERSON_KEYS of records given as their cells' texts (first_name, last_name, email, phone, mobile,
+    country, city, company, website)."""
+    first = _each(K.name_key, texts["first_name"])
+    last = _each(K.name_key, texts["last_name"])
+    canon = _each(lambda f: K.canon_first(f.split(" ")[0]) if f else (), first)
+    emails = _each(K.email_key, texts["email"])
+    # numbers typed without a country code are read as the record's country's, else Settings default_country
+    regions = _each(lambda c: K.region_of(c, region), texts["country"])
+    edomain = [e[1] for e in emails]
+    website = texts["website"]
+    return {
+        "first": first,
+        "last": last,
+        "canon1": [c[0] if c else "" for c in canon],
+        "canon2": [c[1] if len(c) > 1 else "" for c in canon],
+        "email": [e[0] for e in emails],
+        "local": [e[0].rpartition("@")[0] for e in emails],
+        "edomain": edomain,
+        "phone1": _phones(texts["phone"], regions, region),
+        "phone2": _phones(texts["mobile"], regions, region),
+        "company": _each(lambda v: K.company_key(v) if v else "", texts["company"]),
+        "cdomain_own": _each(lambda dw: K.company_domain(*dw.split("\t", 1)), [f"{d}\t{w}" for d, w in zip(edomain, website)]),
+        "cdomain_web": _each(lambda w: K.company_domain("", w), website),
+        "city": _each(K.fold_city, texts["city"]),
+        "country": _each(K.name_key, texts["country"]),
+    }
+
+
+def person_records(tables: Tables, table: str, region: str = "US", memory: KeyMemory | None = None) -> pd.DataFrame:
+    """Match keys of the people of a table (leads or contacts); ``memory`` gives those it knows (index.py)."""
     df = tables.df(table)
     company = _col(df, "company")
     website = _col(df, "website")
@@ -126,40 +162,27 @@ def person_records(tables: Tables, table: str, region: str = "US") -> pd.DataFra
         refs = _col(df, "account")
         company = [names.get(r, "") for r in refs]
         website = [sites.get(r, "") for r in refs]
-    first = _each(K.name_key, _col(df, "first_name"))
-    last = _each(K.name_key, _col(df, "last_name"))
-    canon = _each(lambda f: K.canon_first(f.split(" ")[0]) if f else (), first)
-    raw_emails = _col(df, "email")
-    emails = _each(K.email_key, raw_emails)
-    # numbers typed without a country code are read as the record's country's, else Settings default_country
-    regions = _each(lambda c: K.region_of(c, region), _col(df, "country"))
-    phones = _phones(_col(df, "phone"), regions, region)
-    mobiles = _phones(_col(df, "mobile"), regions, region)
-    edomain = [e[1] for e in emails]
-    company_keys = _each(lambda v: K.company_key(v) if v else "", company)
-    shared = _shared_domains(edomain, company_keys)
-    if shared:  # an internet provider's mailboxes are private ones, though no list names it
-        edomain_own = ["" if d in shared else d for d in edomain]
+    texts = {f: _col(df, f) for f in ("first_name", "last_name", "email", "phone", "mobile", "country", "city")}
+    texts.update(company=company, website=website)
+    if memory is None:
+        keys = _person_keys_of(texts, region)
     else:
-        edomain_own = edomain
+        keys = memory.keyed(f"people|{region}", texts, PERSON_KEYS, lambda sub: _person_keys_of(sub, region))
+    edomain = keys["edomain"]
+    shared = _shared_domains(edomain, keys["company"])
+    # an internet provider's mailboxes are private ones, though no list names it: their domain says no company
+    cdomain = [w if d in shared else o for d, o, w in zip(edomain, keys["cdomain_own"], keys["cdomain_web"])] if shared \
+        else keys["cdomain_own"]
     return pd.DataFrame({
         "rid": df.index.astype(str).tolist(),
         "table": table,
-        "first": first,
-        "last": last,
-        "canon1": [c[0] if c else "" for c in canon],
-        "canon2": [c[1] if len(c) > 1 else "" for c in canon],
-        "email": [e[0] for e in emails],
-        "email_raw": raw_emails,
-        "local": [e[0].rpartition("@")[0] for e in emails],
-        "edomain": edomain,
-        "phone1": phones,
-        "phone2": mobiles,
-        "company": company_keys,
-        "cdomain": _each(lambda dw: K.company_domain(*dw.split("\t", 1)), [f"{d}\t{w}" for d, w in zip(edomain_own, website)]),
+        **{k: keys[k] for k in ("first", "last", "canon1", "canon2", "email")},
+        "email_raw": texts["email"],
+        **{k: keys[k] for k in ("local", "edomain", "phone1", "phone2", "company")},
+        "cdomain": cdomain,
         "efree": [d in shared or d in K.FREE_DOMAINS for d in edomain],
-        "city": _each(K.fold_city, _col(df, "city")),
-        "country": _each(K.name_key, _col(df, "country")),
+        "city": keys["city"],
+        "country": keys["country"],
     })
 
 
@@ -179,11 +202,23 @@ def _shared_domains(domains: list[str], companies: list[str]) -> set[str]:
     return out
 
 
-def account_records(tables: Tables, region: str = "US") -> pd.DataFrame:
+ORG_KEYS = ("company", "address_no", "street", "phone1", "phone_tail", "phone_short", "cdomain", "city", "country")
+
+
+def _org_keys(df: pd.DataFrame, name_column: str, region: str, memory: KeyMemory | None) -> dict[str, list]:
+    """O.org_records of the frame's organisations (named in ``name_column``), those ``memory`` knows not computed again."""
+    texts = {"name": _col(df, name_column), **{f: _col(df, f) for f in ("address", "phone", "website", "city", "country")}}
+
+    def compute(t: dict[str, list[str]]) -> dict[str, list]:
+        return O.org_records(t["name"], t["address"], t["phone"], t["website"], t["city"], t["country"], region)
+
+    return compute(texts) if memory is None else memory.keyed(f"orgs|{region}", texts, ORG_KEYS, compute)
+
+
+def account_records(tables: Tables, region: str = "US", memory: KeyMemory | None = None) -> pd.DataFrame:
     """Match keys of accounts: company name, street address, website domain, phone, place, and the parent link."""
     df = tables.df("accounts")
-    keys = O.org_records(_col(df, "name"), _col(df, "address"), _col(df, "phone"), _col(df, "website"),
-                         _col(df, "city"), _col(df, "country"), region)
+    keys = _org_keys(df, "name", region, memory)
     return pd.DataFrame({
         "rid": df.index.astype(str).tolist(),
         "table": "accounts",
@@ -194,12 +229,12 @@ def account_records(tables: Tables, region: str = "US") -> pd.DataFrame:
     })
 
 
-def org_lead_records(tables: Tables, table: str, rows: np.ndarray, region: str = "US") -> pd.DataFrame:
+def org_lead_records(tables: Tables, table: str, rows: np.ndarray, region: str = "US",
+                     memory: KeyMemory | None = None) -> pd.DataFrame:
     """Match keys of the records of a people table that carry only an organisation (no person's name):
     a list of companies imported as leads is matched as organisations, not as people."""
     df = tables.df(table).iloc[rows]
-    keys = O.org_records(_col(df, "company"), _col(df, "address"), _col(df, "phone"), _col(df, "website"),
-                         _col(df, "city"), _col(df, "country"), region)
+    keys = _org_keys(df, "company", region, memory)
     return pd.DataFrame({"rid": df.index.astype(str).tolist(), "table": table, **keys})
 
 
@@ -818,17 +853,19 @@ def _pairs(ra, rb, i, j, scores, v, floor, evidence) -> list[MatchPair]:
 
 
 def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: float | None = None,
-               tables_to_match: Iterable[str] = ("leads", "contacts", "people", "accounts")) -> list[MatchPair]:
+               tables_to_match: Iterable[str] = ("leads", "contacts", "people", "accounts"),
+               memory: KeyMemory | None = None) -> list[MatchPair]:
     """Every pair scoring at least ``floor`` (default: the review threshold), best first.
 
     Within leads, contacts and accounts; and across: a lead against contacts (the same person) and
-    against accounts (the company the lead works for).
+    against accounts (the company the lead works for). ``memory`` (index.py) gives the match keys of the
+    records it has seen: the pairs are the same with or without it.
     """
     s = settings or MatchSettings.from_tables(tables)
     floor = s.review if floor is None else floor
     wanted = [t for t in tables_to_match if t in tables]
     out: list[MatchPair] = []
-    people = {t: person_records(tables, t, s.region) for t in PEOPLE if t in wanted}
+    people = {t: person_records(tables, t, s.region, memory) for t in PEOPLE if t in wanted}
     if people:
         # Leads and contacts are keyed, blocked and scored as one frame (leads first): each record's
         # keys are computed once, for the pairs within its table and across.
@@ -859,9 +896,9 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
         for t, r in people.items():
             rows = np.flatnonzero(((r["first"] == "") & (r["last"] == "") & (r["company"] != "")).to_numpy())
             if len(rows) >= 2:
-                out += _org_pairs(org_lead_records(tables, t, rows, s.region), s, floor)
+                out += _org_pairs(org_lead_records(tables, t, rows, s.region, memory), s, floor)
     if "accounts" in wanted:
-        acc = account_records(tables, s.region)
+        acc = account_records(tables, s.region, memory)
         if len(acc) >= 2:
             out += _account_pairs(acc, s, floor)
         if "leads" in people and len(acc):
