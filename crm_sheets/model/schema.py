@@ -19,28 +19,8 @@ from crm_sheets.errors import SchemaError
 
 LANGUAGES = ("en", "fr")
 
-FIELD_TYPES = (
-    "id",
-    "text",
-    "long_text",
-    "number",
-    "integer",
-    "money",
-    "percent",
-    "date",
-    "datetime",
-    "email",
-    "phone",
-    "url",
-    "location",
-    "dropdown",
-    "tags",
-    "checkbox",
-    "reference",
-    "user",
-)
-NUMERIC_TYPES = frozenset({"number", "integer", "money", "percent"})
-TEMPORAL_TYPES = frozenset({"date", "datetime"})
+# The field types (FIELD_TYPES, NUMERIC_TYPES, TEMPORAL_TYPES) come from the registry, crm_sheets.model.fieldtypes,
+# which sits above this module: they are looked up when first asked for (see __getattr__ at the end).
 TABLE_KINDS = ("data", "rules", "settings", "archive", "log")
 
 
@@ -415,8 +395,7 @@ def parse_field(spec: Any, where: str, custom: bool = False) -> Field:
     if not _NAME_RE.match(name):
         raise SchemaError(f"{where}: a field name uses lower-case letters, digits and _ only")
     ftype = spec.get("type", "text")
-    if ftype not in FIELD_TYPES:
-        raise SchemaError(f"{where}: unknown type {ftype!r}", hint=f"use one of {', '.join(FIELD_TYPES)}")
+    _field_type(ftype, where)  # an unknown type: a SchemaError naming the table, the field and the known types
     cons = dict(spec.get("constraints") or {})
     for key in _CONSTRAINTS:  # allow constraints at field level too: {required: true}
         if key in spec:
@@ -491,8 +470,7 @@ def _parse_setting(spec: Any, where: str) -> Setting:
     if not isinstance(spec, Mapping) or not spec.get("key"):
         raise SchemaError(f"{where}: a setting needs a 'key', a 'value' and a 'description'")
     stype = spec.get("type", "text")
-    if stype not in FIELD_TYPES:
-        raise SchemaError(f"{where} ({spec['key']}): unknown type {stype!r}", hint=f"use one of {', '.join(FIELD_TYPES)}")
+    _field_type(stype, f"{where} ({spec['key']})")
     return Setting(
         key=str(spec["key"]),
         value=spec.get("value"),
@@ -575,3 +553,21 @@ def localize(value: Any, lang: str = "en") -> Any:
     if isinstance(value, Mapping) and "en" in value:
         return value.get(lang, value["en"])
     return value
+
+
+def _field_type(name: Any, where: str) -> Any:
+    from crm_sheets.model.fieldtypes import field_type
+
+    return field_type(name, where)
+
+
+def __getattr__(name: str) -> Any:
+    """FIELD_TYPES (every type name), NUMERIC_TYPES and TEMPORAL_TYPES, from the field-type registry."""
+    if name in ("FIELD_TYPES", "NUMERIC_TYPES", "TEMPORAL_TYPES"):
+        from crm_sheets.model.fieldtypes import field_type, known_types
+
+        if name == "FIELD_TYPES":
+            return known_types()
+        trait = "numeric" if name == "NUMERIC_TYPES" else "temporal"
+        return frozenset(t for t in known_types() if getattr(field_type(t), trait))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,397 @@
+"""The field types crm-sheets started with: text-like, numbers, dates, checkboxes, options and links.
+
+One class per type; the behaviour they share lives in the few family classes at the top (text, number,
+temporal, options). A new type goes in a file of its own (see rating.py) and is imported in __init__.py.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from crm_sheets.model import values as V
+from crm_sheets.model.fieldtypes.base import FieldType, register
+
+_NUMBER_KINDS = frozenset({"floating", "integer", "mixed-integer-float"})
+_DATE_KINDS = frozenset({"date", "datetime"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Families
+
+
+class TextType(FieldType):
+    """Kept as typed; check tidies spaces and the type's own form (email, phone, url, country)."""
+
+    text = True
+    pattern = True
+    fits_content = True
+    width = 18
+
+
+class NumberType(FieldType):
+    dtype = "float64"
+    numeric = True
+    native = (float, int)
+    native_kinds = _NUMBER_KINDS
+    as_text_slug = "number-as-text"
+    input_type = "number"
+    input_step = "any"
+
+    def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
+        return V._number(field, raw, ctx, options)
+
+    def native_values(self, block: np.ndarray) -> np.ndarray:
+        """Numbers already in number cells, as the frame holds them (percent: 25 -> 0.25)."""
+        return block
+
+    def refuse_native(self, values: np.ndarray) -> np.ndarray:
+        """Which numbers of number cells this type cannot hold (integer: 2.5): kept aside as unreadable."""
+        return np.zeros(len(values), dtype=bool)
+
+    def frame_value(self, value: Any) -> Any:
+        return int(value) if self.whole else float(value)
+
+    def validation(self, field: Any) -> dict[str, Any] | None:
+        return {"kind": "whole" if self.whole else "decimal", "percent": self.percent}
+
+    def to_text(self, value: Any, lang: str = "en") -> str:
+        if self.percent and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return f"{value * 100:g}%"
+        return super().to_text(value, lang)
+
+
+class TemporalType(FieldType):
+    dtype = "datetime64[ns]"
+    temporal = True
+    native_kinds = _DATE_KINDS
+    as_text_slug = "date-as-text"
+
+    def frame_value(self, value: Any) -> Any:
+        return pd.Timestamp(value)
+
+    def validation(self, field: Any) -> dict[str, Any] | None:
+        return {"kind": "date"}
+
+
+class OptionsType(FieldType):
+    """Keys of a list (the Lists sheet, an enum or another table's column), shown by their labels."""
+
+    options = True
+
+    def validation(self, field: Any) -> dict[str, Any] | None:
+        return {"kind": "list", "strict": not self.multiple}
+
+
+# ---------------------------------------------------------------------------------------------
+# Text-like
+
+
+class IdType(TextType):
+    name = "id"
+    pattern = False
+    fits_content = False
+    custom = False
+    strip = True  # an ID is compared exactly: spaces around it are never part of it
+    width = 11
+    help = {"en": "Record ID. Leave empty on new rows: crm-sheets gives one.",
+            "fr": "Identifiant de la fiche. Laissez vide sur une nouvelle ligne : crm-sheets en attribue un."}
+
+    def validation(self, field: Any) -> dict[str, Any] | None:
+        return {"kind": "unique"}
+
+
+class Text(TextType):
+    name = "text"
+    unique_rule = True
+    help = {"en": "Text.", "fr": "Texte."}
+
+
+class LongText(TextType):
+    name = "long_text"
+    width = 42
+    wrap = True
+    help = {"en": "Text, as long as you need.", "fr": "Texte, aussi long que nécessaire."}
+    input_type = "textarea"
+
+
+class Email(TextType):
+    name = "email"
+    width = 28
+    unique_rule = True
+    input_type = "email"
+    help = {"en": "An email address.", "fr": "Une adresse e-mail."}
+
+    def validation(self, field: Any) -> dict[str, Any] | None:
+        return {"kind": "email"}
+
+
+class Phone(TextType):
+    name = "phone"
+    width = 17
+    input_type = "tel"
+    help = {"en": "A phone number, best with its country code: +1 415 555 0100.",
+            "fr": "Un numéro de téléphone, de préférence avec l'indicatif : +33 6 12 34 56 78."}
+
+    def sheets_number_format(self) -> tuple[str, str] | None:
+        return ("TEXT", "@")  # Sheets would read +33... as a formula and 0612... as a number
+
+    def validation(self, field: Any) -> dict[str, Any] | None:
+        return {"kind": "note"}
+
+
+class Url(TextType):
+    name = "url"
+    width = 26
+    input_type = "url"
+    help = {"en": "A web address: https://example.com", "fr": "Une adresse web : https://exemple.fr"}
+
+    def validation(self, field: Any) -> dict[str, Any] | None:
+        return {"kind": "note"}
+
+
+class Location(TextType):
+    name = "location"
+    help = {"en": "A place: country, city or address.", "fr": "Un lieu : pays, ville ou adresse."}
+
+
+class Reference(TextType):
+    """The ID of a record of another table (``reference: <table>``, or ``*`` for any table)."""
+
+    name = "reference"
+    pattern = False
+    fits_content = False
+    custom = False
+    width = 11
+    help = {"en": "The ID of a record of {table}.", "fr": "L'ID d'une fiche de {table}."}
+    help_any = {"en": "The ID of a record.", "fr": "L'ID d'une fiche."}
+
+    def help_text(self, lang: str = "en", **values: Any) -> str:
+        if not values.get("table"):
+            return self.help_any.get(lang) or self.help_any["en"]
+        return super().help_text(lang, table=values["table"])
+
+    def validation(self, field: Any) -> dict[str, Any] | None:
+        return {"kind": "reference"}
+
+
+class User(TextType):
+    """A member of the Team table, by name."""
+
+    name = "user"
+    pattern = False
+    custom = False
+    width = 17
+    help = {"en": "A name from {team}.", "fr": "Un nom de {team}."}
+
+    def help_text(self, lang: str = "en", **values: Any) -> str:
+        return super().help_text(lang, team=values.get("team") or "Team")
+
+    def validation(self, field: Any) -> dict[str, Any] | None:
+        return {"kind": "user"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers
+
+
+class Number(NumberType):
+    name = "number"
+    width = 12
+    kind = "a number"
+    how = "type a number such as 1250.5"
+    help = {"en": "A number.", "fr": "Un nombre."}
+
+    def number_format(self, currency: str | None = None, lang: str = "en") -> str | None:
+        return "#,##0.00"
+
+    def sheets_number_format(self) -> tuple[str, str] | None:
+        return ("NUMBER", "#,##0.##")
+
+
+class Integer(NumberType):
+    name = "integer"
+    dtype = "Int64"
+    whole = True
+    width = 10
+    kind = "a whole number"
+    how = "type a whole number such as 12"
+    input_step = "1"
+    help = {"en": "A whole number.", "fr": "Un nombre entier."}
+
+    def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
+        return V._integer(field, raw, ctx, options)
+
+    def refuse_native(self, values: np.ndarray) -> np.ndarray:
+        return np.mod(np.nan_to_num(values), 1) != 0  # 2.5 is not rounded into an integer column
+
+    def number_format(self, currency: str | None = None, lang: str = "en") -> str | None:
+        return "#,##0"
+
+    def sheets_number_format(self) -> tuple[str, str] | None:
+        return ("NUMBER", "0")
+
+
+class Money(NumberType):
+    name = "money"
+    width = 15
+    kind = "an amount"
+    how = "type an amount such as 1250.00 (the currency has its own column or setting)"
+    help = {"en": "An amount ({currency}).", "fr": "Un montant ({currency})."}
+    help_row = {"en": "An amount in the row's currency.", "fr": "Un montant dans la devise de la ligne."}
+
+    def help_text(self, lang: str = "en", **values: Any) -> str:
+        if values.get("row_currency"):
+            return self.help_row.get(lang) or self.help_row["en"]
+        return super().help_text(lang, currency=values.get("currency") or "")
+
+    def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
+        return V._money(field, raw, ctx, options)
+
+    def number_format(self, currency: str | None = None, lang: str = "en") -> str | None:
+        from crm_sheets.model.fieldtypes.formats import money_format
+
+        return money_format(currency, lang)
+
+    def sheets_number_format(self) -> tuple[str, str] | None:
+        return ("CURRENCY", "#,##0.00")
+
+
+class Percent(NumberType):
+    name = "percent"
+    percent = True
+    width = 10
+    kind = "a percentage"
+    how = "type a percentage such as 25%"
+    help = {"en": "A percentage, e.g. 25%.", "fr": "Un pourcentage, par ex. 25 %."}
+
+    def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
+        return V._percent(field, raw, ctx, options)
+
+    def native_values(self, block: np.ndarray) -> np.ndarray:
+        return np.where(np.abs(block) > 1, block / 100, block)  # a bare 25 means 25 % (see parse_value)
+
+    def number_format(self, currency: str | None = None, lang: str = "en") -> str | None:
+        return "0%"
+
+    def sheets_number_format(self) -> tuple[str, str] | None:
+        return ("PERCENT", "0%")
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates
+
+
+class Date(TemporalType):
+    name = "date"
+    native = (V.date, V.datetime)
+    width = 13
+    kind = "a date"
+    how = "type a date such as 2025-03-31"
+    input_type = "date"
+    help = {"en": "A date, e.g. 2025-03-31.", "fr": "Une date, par ex. 31/03/2025."}
+
+    def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
+        return V._date(field, raw, ctx, options)
+
+    def number_format(self, currency: str | None = None, lang: str = "en") -> str | None:
+        return "yyyy-mm-dd"
+
+    def sheets_number_format(self) -> tuple[str, str] | None:
+        from crm_sheets.model.fieldtypes.formats import SHEETS_DATE_PATTERN
+
+        return ("DATE", SHEETS_DATE_PATTERN)
+
+
+class DateTime(TemporalType):
+    name = "datetime"
+    with_time = True
+    native = (V.datetime, V.date)
+    width = 17
+    kind = "a date and time"
+    how = "type a date and time such as 2025-03-31 14:30"
+    input_type = "datetime-local"
+    help = {"en": "A date and time, e.g. 2025-03-31 14:30.", "fr": "Une date et une heure, par ex. 31/03/2025 14:30."}
+
+    def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
+        return V._datetime(field, raw, ctx, options)
+
+    def number_format(self, currency: str | None = None, lang: str = "en") -> str | None:
+        return "yyyy-mm-dd hh:mm"
+
+    def sheets_number_format(self) -> tuple[str, str] | None:
+        from crm_sheets.model.fieldtypes.formats import SHEETS_DATETIME_PATTERN
+
+        return ("DATE_TIME", SHEETS_DATETIME_PATTERN)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkboxes and options
+
+
+class Checkbox(FieldType):
+    name = "checkbox"
+    dtype = "boolean"
+    boolean = True
+    native = (bool,)
+    native_kinds = frozenset({"boolean"})
+    width = 10
+    align = "center"
+    kind = "TRUE or FALSE"
+    how = "type TRUE or FALSE, or tick the box"
+    as_text_slug = "checkbox-as-text"
+    input_type = "checkbox"
+    help = {"en": "TRUE or FALSE.", "fr": "VRAI ou FAUX."}
+
+    def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
+        return V._checkbox(field, raw, ctx, options)
+
+    def frame_value(self, value: Any) -> Any:
+        return bool(value)
+
+    def number_format(self, currency: str | None = None, lang: str = "en") -> str | None:
+        from crm_sheets.model.fieldtypes.formats import BOOLEAN_FORMATS
+
+        # Excel shows TRUE/FALSE (VRAI/FAUX) whatever the format; LibreOffice shows 1/0 unless told.
+        return BOOLEAN_FORMATS.get(lang, BOOLEAN_FORMATS["en"])
+
+    def validation(self, field: Any) -> dict[str, Any] | None:
+        return {"kind": "boolean"}
+
+
+class _Listed(OptionsType):
+    help_from = {"en": "Pick from the list ({list}).", "fr": "Choisissez dans la liste ({list})."}
+
+    def help_text(self, lang: str = "en", **values: Any) -> str:
+        if values.get("options_from"):
+            return (self.help_from.get(lang) or self.help_from["en"]).format(list=values["options_from"])
+        return super().help_text(lang, list=values.get("list", ""))
+
+
+class Dropdown(_Listed):
+    name = "dropdown"
+    width = 15
+    input_type = "select"
+    help = {"en": "Pick from the list ({list}).", "fr": "Choisissez dans la liste ({list})."}
+
+    def parse(self, field: Any, raw: Any, ctx: Any, options: Mapping[str, str] | None) -> Any:
+        return V._dropdown(field, raw, ctx, options)
+
+
+class Tags(_Listed):
+    name = "tags"
+    multiple = True
+    width = 20
+    input_type = "select-multiple"
+    help = {"en": "One or more tags from {list}, separated by commas.",
+            "fr": "Une ou plusieurs étiquettes de {list}, séparées par des virgules."}
+
+    def parse(self, field: Any, raw: Any, ctx: Any, options: Mapping[str, str] | None) -> Any:
+        return V._tags(field, raw, ctx, options)
+
+
+# The order of the schema's list of types (and of the hint of an unknown type).
+for _cls in (IdType, Text, LongText, Number, Integer, Money, Percent, Date, DateTime, Email, Phone, Url, Location,
+             Dropdown, Tags, Checkbox, Reference, User):
+    register(_cls)
