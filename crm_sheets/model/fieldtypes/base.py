@@ -33,6 +33,8 @@ class FieldType:
     multiple: bool = False  # several option keys in one cell (tags)
     whole: bool = False  # numeric values are whole numbers (integer, rating)
     percent: bool = False  # a fraction shown as a percentage
+    free_text: bool = False  # plain words people write (text, long_text): no form of its own to check
+    per_currency: bool = False  # an amount in a currency (the field's, its row's or the Settings')
     pattern: bool = False  # the ``pattern`` constraint applies (text-like columns people type)
     strip: bool = False  # text kept stripped of surrounding spaces (IDs)
     custom: bool = True  # a person may give this type to a column of the Fields sheet

@@ -104,12 +104,14 @@ class IdType(TextType):
 
 class Text(TextType):
     name = "text"
+    free_text = True
     unique_rule = True
     help = {"en": "Text.", "fr": "Texte."}
 
 
 class LongText(TextType):
     name = "long_text"
+    free_text = True
     width = 42
     wrap = True
     help = {"en": "Text, as long as you need.", "fr": "Texte, aussi long que nécessaire."}
@@ -235,6 +237,7 @@ class Integer(NumberType):
 
 class Money(NumberType):
     name = "money"
+    per_currency = True
     width = 15
     kind = "an amount"
     how = "type an amount such as 1250.00 (the currency has its own column or setting)"
