@@ -54,7 +54,10 @@ class FieldType:
     kind: str = ""
     how: str = "correct the value"
     as_text_slug: str = "value-as-text"
-    # The web form: <input type=...> and its step (None: no step attribute).
+    # What the type is called in a visitor's error message ("Please enter a valid {noun}").
+    noun: Mapping[str, str] = {}
+    # The web form: the longest value it takes, <input type=...> and its step (None: no step attribute).
+    max_length: int = 500
     input_type: str = "text"
     input_step: str | None = None
     input_min: float | None = None  # bounds of the type itself (rating: 1..5), beside the field's constraints
@@ -71,6 +74,13 @@ class FieldType:
         from crm_sheets.model.schema import Field as _Field
 
         return self.parse(field or _Field(name="x", type=self.name, title={"en": "x"}), text, ctx, None)
+
+    normal_form_safe: bool = False  # normalise() gives text no spreadsheet reads as a formula (E.164 phones)
+
+    def normalise(self, text: str, default_country: str = "US") -> str | None:
+        """The tidy form of a value typed as text by someone from outside (a web form): what the check
+        job would fix it to; None when the type has none or the text cannot be tidied."""
+        return None
 
     def frame_value(self, value: Any) -> Any:
         """A frame cell as the plain value a CellUpdate carries (check --fix of a value typed as text)."""
@@ -106,8 +116,10 @@ class FieldType:
         return text.format(**values) if values else text
 
     # -- sample data ------------------------------------------------------------------------------
-    def samples(self, rng: Any, n: int, field: "Field") -> Any:
-        """``n`` sample values for a column the sample generator has no story for (None: left empty)."""
+    def samples(self, ctx: Any, n: int, field: "Field", blank: Any) -> Any:
+        """``n`` plausible values for a column the sample generator has no story for, empty where ``blank``
+        (a bool array); None leaves the column empty. ``ctx`` is sample.frames.SampleContext: its ``rng``,
+        ``pick``, ``with_none``, ``dates``, ``option_keys``, ``source_options``, ``team``, ``id_pools``."""
         return None
 
     def __repr__(self) -> str:

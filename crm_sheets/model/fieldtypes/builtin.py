@@ -53,6 +53,15 @@ class NumberType(FieldType):
     def frame_value(self, value: Any) -> Any:
         return int(value) if self.whole else float(value)
 
+    sample_scale, sample_digits = 3, 0  # log-normal around e**scale, rounded to digits
+
+    def samples(self, ctx: Any, n: int, field: Any, blank: Any) -> Any:
+        lo = field.constraints.minimum if field.constraints.minimum is not None else 0
+        v = np.round(lo + ctx.rng.lognormal(self.sample_scale, 1, n), self.sample_digits)
+        if field.constraints.maximum is not None:
+            v = np.minimum(v, field.constraints.maximum)
+        return np.where(blank, np.nan, v)
+
     def validation(self, field: Any) -> dict[str, Any] | None:
         return {"kind": "whole" if self.whole else "decimal", "percent": self.percent}
 
@@ -70,6 +79,9 @@ class TemporalType(FieldType):
 
     def frame_value(self, value: Any) -> Any:
         return pd.Timestamp(value)
+
+    def samples(self, ctx: Any, n: int, field: Any, blank: Any) -> Any:
+        return ctx.dates(n, self.with_time, blank)
 
     def validation(self, field: Any) -> dict[str, Any] | None:
         return {"kind": "date"}
@@ -112,6 +124,7 @@ class Text(TextType):
 class LongText(TextType):
     name = "long_text"
     free_text = True
+    max_length = 5000
     width = 42
     wrap = True
     help = {"en": "Text, as long as you need.", "fr": "Texte, aussi long que nécessaire."}
@@ -125,6 +138,9 @@ class Email(TextType):
     input_type = "email"
     help = {"en": "An email address.", "fr": "Une adresse e-mail."}
 
+    def normalise(self, text: str, default_country: str = "US") -> str | None:
+        return text.strip().lower()
+
     def validation(self, field: Any) -> dict[str, Any] | None:
         return {"kind": "email"}
 
@@ -135,6 +151,18 @@ class Phone(TextType):
     input_type = "tel"
     help = {"en": "A phone number, best with its country code: +1 415 555 0100.",
             "fr": "Un numéro de téléphone, de préférence avec l'indicatif : +33 6 12 34 56 78."}
+
+    normal_form_safe = True
+
+    def normalise(self, text: str, default_country: str = "US") -> str | None:
+        import re
+
+        from crm_sheets.model.normalize import normalize_phone
+
+        e164 = normalize_phone(text, default_country)
+        if e164 and re.fullmatch(r"\+\d{4,16}", e164):
+            return e164  # a checked phone number in E.164: digits after a plus, never a formula
+        return None
 
     def sheets_number_format(self) -> tuple[str, str] | None:
         return ("TEXT", "@")  # Sheets would read +33... as a formula and 0612... as a number
@@ -177,6 +205,12 @@ class Reference(TextType):
     def validation(self, field: Any) -> dict[str, Any] | None:
         return {"kind": "reference"}
 
+    def samples(self, ctx: Any, n: int, field: Any, blank: Any) -> Any:
+        if field.required and ctx.id_pools.get(field.reference):
+            # Optional links stay empty: a random link (a lead tied to a stranger's contact) would lie.
+            return ctx.with_none(ctx.pick(ctx.id_pools[field.reference], n), blank)
+        return None
+
 
 class User(TextType):
     """A member of the Team table, by name."""
@@ -190,6 +224,9 @@ class User(TextType):
     def help_text(self, lang: str = "en", **values: Any) -> str:
         return super().help_text(lang, team=values.get("team") or "Team")
 
+    def samples(self, ctx: Any, n: int, field: Any, blank: Any) -> Any:
+        return ctx.with_none(ctx.pick(ctx.team, n), blank) if ctx.team else None
+
     def validation(self, field: Any) -> dict[str, Any] | None:
         return {"kind": "user"}
 
@@ -200,6 +237,7 @@ class User(TextType):
 
 class Number(NumberType):
     name = "number"
+    noun = {"en": "number", "fr": "nombre"}
     width = 12
     kind = "a number"
     how = "type a number such as 1250.5"
@@ -214,6 +252,7 @@ class Number(NumberType):
 
 class Integer(NumberType):
     name = "integer"
+    noun = {"en": "whole number", "fr": "nombre entier"}
     dtype = "Int64"
     whole = True
     width = 10
@@ -228,6 +267,12 @@ class Integer(NumberType):
     def refuse_native(self, values: np.ndarray) -> np.ndarray:
         return np.mod(np.nan_to_num(values), 1) != 0  # 2.5 is not rounded into an integer column
 
+    def samples(self, ctx: Any, n: int, field: Any, blank: Any) -> Any:
+        lo = int(field.constraints.minimum or 0)
+        hi = int(field.constraints.maximum) if field.constraints.maximum is not None else lo + 20
+        v = ctx.rng.integers(lo, hi + 1, n)
+        return [None if b else int(x) for b, x in zip(blank, v)]
+
     def number_format(self, currency: str | None = None, lang: str = "en") -> str | None:
         return "#,##0"
 
@@ -237,7 +282,9 @@ class Integer(NumberType):
 
 class Money(NumberType):
     name = "money"
+    noun = {"en": "amount", "fr": "montant"}
     per_currency = True
+    sample_scale, sample_digits = 7, 2
     width = 15
     kind = "an amount"
     how = "type an amount such as 1250.00 (the currency has its own column or setting)"
@@ -263,6 +310,7 @@ class Money(NumberType):
 
 class Percent(NumberType):
     name = "percent"
+    noun = {"en": "percentage", "fr": "pourcentage"}
     percent = True
     width = 10
     kind = "a percentage"
@@ -274,6 +322,9 @@ class Percent(NumberType):
 
     def native_values(self, block: np.ndarray) -> np.ndarray:
         return np.where(np.abs(block) > 1, block / 100, block)  # a bare 25 means 25 % (see parse_value)
+
+    def samples(self, ctx: Any, n: int, field: Any, blank: Any) -> Any:
+        return np.where(blank, np.nan, np.round(ctx.rng.random(n), 2))
 
     def number_format(self, currency: str | None = None, lang: str = "en") -> str | None:
         return "0%"
@@ -288,6 +339,7 @@ class Percent(NumberType):
 
 class Date(TemporalType):
     name = "date"
+    noun = {"en": "date", "fr": "date"}
     native = (V.date, V.datetime)
     width = 13
     kind = "a date"
@@ -309,6 +361,7 @@ class Date(TemporalType):
 
 class DateTime(TemporalType):
     name = "datetime"
+    noun = {"en": "date and time", "fr": "date et heure"}
     with_time = True
     native = (V.datetime, V.date)
     width = 17
@@ -353,6 +406,9 @@ class Checkbox(FieldType):
     def frame_value(self, value: Any) -> Any:
         return bool(value)
 
+    def samples(self, ctx: Any, n: int, field: Any, blank: Any) -> Any:
+        return ctx.rng.random(n) < 0.3  # never blank: an unticked box is FALSE
+
     def number_format(self, currency: str | None = None, lang: str = "en") -> str | None:
         from crm_sheets.model.fieldtypes.formats import BOOLEAN_FORMATS
 
@@ -380,6 +436,15 @@ class Dropdown(_Listed):
 
     def parse(self, field: Any, raw: Any, ctx: Any, options: Mapping[str, str] | None) -> Any:
         return V._dropdown(field, raw, ctx, options)
+
+    def samples(self, ctx: Any, n: int, field: Any, blank: Any) -> Any:
+        if field.list or field.constraints.enum:
+            keys = ctx.option_keys(field.list) if field.list else list(field.constraints.enum)
+            return ctx.with_none(ctx.pick(keys, n), blank)
+        if field.options_from:
+            opts = ctx.source_options(field.options_from)
+            return ctx.pick(opts, n) if opts else [None] * n
+        return None
 
 
 class Tags(_Listed):
