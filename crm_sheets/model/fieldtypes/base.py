@@ -33,6 +33,7 @@ class FieldType:
     multiple: bool = False  # several option keys in one cell (tags)
     whole: bool = False  # numeric values are whole numbers (integer, rating)
     percent: bool = False  # a fraction shown as a percentage
+    place: bool = False  # a country, city or address (a country is compared and tidied by its ISO code)
     free_text: bool = False  # plain words people write (text, long_text): no form of its own to check
     per_currency: bool = False  # an amount in a currency (the field's, its row's or the Settings')
     pattern: bool = False  # the ``pattern`` constraint applies (text-like columns people type)

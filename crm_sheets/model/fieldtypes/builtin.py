@@ -66,9 +66,13 @@ class NumberType(FieldType):
         return {"kind": "whole" if self.whole else "decimal", "percent": self.percent}
 
     def to_text(self, value: Any, lang: str = "en") -> str:
-        if self.percent and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return f"{value * 100:g}%"
-        return super().to_text(value, lang)
+        """12,400 or 1,250.50 (12\u202f400 and 1\u202f250,50 in French); percent: 25% (25 % in French)."""
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return super().to_text(value, lang)
+        if self.percent:
+            return f"{value * 100:.0f} %" if lang == "fr" else f"{value * 100:.0f}%"
+        s = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+        return s.replace(",", "\u202f").replace(".", ",") if lang == "fr" else s
 
 
 class TemporalType(FieldType):
@@ -183,6 +187,7 @@ class Url(TextType):
 
 class Location(TextType):
     name = "location"
+    place = True
     help = {"en": "A place: country, city or address.", "fr": "Un lieu : pays, ville ou adresse."}
 
 
