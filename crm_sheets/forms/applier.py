@@ -282,7 +282,7 @@ def _log_activity(changes: ChangeSet, tables: Tables, t: Table, rid: str, e: Ent
     acts = tables.get("activities")
     if acts is None or not acts.schema.id_prefix:
         return
-    link = next((f.name for f in acts.schema.fields if f.type == "reference" and f.reference == t.name), None)
+    link = next((f.name for f in acts.schema.fields if field_type(f.type).links_to == "record" and f.reference == t.name), None)
     if link is None:
         return
     lang = tables.lang or "en"

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import (clean_spaces, email_typo, normalize_email, normalize_phone,
                                         title_case_name)
 from crm_sheets.model.schema import Field, Schema, normalize_header
@@ -48,7 +49,7 @@ def candidates(schema: Schema, table: str) -> list[tuple[str, Field]]:
             out.append(("below-minimum", f))
         elif f.type == "dropdown":
             out.append(("unknown-option", f))
-        elif f.type == "reference" and f.reference != "*":
+        elif field_type(f.type).links_to == "record" and f.reference != "*":
             out.append(("unknown-reference", f))
         if f.required and f.type not in ("checkbox",):
             out.append(("required", f))

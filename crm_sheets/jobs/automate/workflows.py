@@ -222,7 +222,7 @@ def _form_activities(run: Run, a: Automation, prev_state: dict, new: set[str]) -
     acts = run.tables.get("activities")
     if acts is None or "type" not in acts.df.columns:
         return []
-    link = next((f.name for f in acts.schema.fields if f.type == "reference" and f.reference == a.table), None)
+    link = next((f.name for f in acts.schema.fields if field_type(f.type).links_to == "record" and f.reference == a.table), None)
     if link is None or link not in acts.df.columns:
         return []
     df = acts.df

@@ -186,9 +186,9 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
         mark(i, 5)
         if field_type(f.type).options:
             (check_tags if field_type(f.type).multiple else check_dropdown)(out, table, f, col)
-        elif f.type == "reference":
+        elif field_type(f.type).links_to == "record":
             check_reference(out, table, f, col)
-        elif f.type == "user":
+        elif field_type(f.type).links_to == "member":
             check_user(out, table, f, col)
         else:
             mark(i, 5, own=True)
@@ -265,9 +265,9 @@ def _check_table(ctx: Context, out: Collector, table: Table) -> None:
             check_dropdown(out, table, f, col)
         elif field_type(f.type).multiple:
             check_tags(out, table, f, col)
-        elif f.type == "reference":
+        elif field_type(f.type).links_to == "record":
             check_reference(out, table, f, col)
-        elif f.type == "user":
+        elif field_type(f.type).links_to == "member":
             check_user(out, table, f, col)
         elif data:
             check_column(ctx, out, table, f, col)

@@ -312,7 +312,7 @@ def check_pattern(out: Collector, table: Table, f: Field, col: pd.Series) -> Non
 
 
 def is_country_field(f: Field) -> bool:
-    return f.type == "location" and (f.name == "country" or f.name.endswith("_country"))
+    return field_type(f.type).place and (f.name == "country" or f.name.endswith("_country"))
 
 
 TYPE_CHECKS = {
@@ -327,7 +327,7 @@ def check_column(ctx: Context, out: Collector, table: Table, f: Field, col: pd.S
     """Every type-driven check of one column (options and references live in their own modules)."""
     if is_country_field(f):
         check_country(out, table, f, col)
-    elif f.type == "location":
+    elif field_type(f.type).place:
         check_text(out, table, f, col)
     elif f.type in TYPE_CHECKS:
         TYPE_CHECKS[f.type](out, table, f, col)

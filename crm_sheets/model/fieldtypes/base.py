@@ -33,6 +33,10 @@ class FieldType:
     multiple: bool = False  # several option keys in one cell (tags)
     whole: bool = False  # numeric values are whole numbers (integer, rating)
     percent: bool = False  # a fraction shown as a percentage
+    links_to: str | None = None  # "record": the ID of a record of another table; "member": a name from Team
+    # How an imported text is found equal to the cell's ("same value, already there"): "text" exactly,
+    # "casefold" (emails, web addresses), "digits" (phones), "option" (folded like a label), "fold" (places).
+    compare: str = "text"
     place: bool = False  # a country, city or address (a country is compared and tidied by its ISO code)
     free_text: bool = False  # plain words people write (text, long_text): no form of its own to check
     per_currency: bool = False  # an amount in a currency (the field's, its row's or the Settings')

@@ -137,6 +137,7 @@ class LongText(TextType):
 
 class Email(TextType):
     name = "email"
+    compare = "casefold"
     width = 28
     unique_rule = True
     input_type = "email"
@@ -151,6 +152,7 @@ class Email(TextType):
 
 class Phone(TextType):
     name = "phone"
+    compare = "digits"
     width = 17
     input_type = "tel"
     help = {"en": "A phone number, best with its country code: +1 415 555 0100.",
@@ -177,6 +179,7 @@ class Phone(TextType):
 
 class Url(TextType):
     name = "url"
+    compare = "casefold"
     width = 26
     input_type = "url"
     help = {"en": "A web address: https://example.com", "fr": "Une adresse web : https://exemple.fr"}
@@ -187,6 +190,7 @@ class Url(TextType):
 
 class Location(TextType):
     name = "location"
+    compare = "fold"
     place = True
     help = {"en": "A place: country, city or address.", "fr": "Un lieu : pays, ville ou adresse."}
 
@@ -195,6 +199,7 @@ class Reference(TextType):
     """The ID of a record of another table (``reference: <table>``, or ``*`` for any table)."""
 
     name = "reference"
+    links_to = "record"
     pattern = False
     fits_content = False
     custom = False
@@ -221,6 +226,7 @@ class User(TextType):
     """A member of the Team table, by name."""
 
     name = "user"
+    links_to = "member"
     pattern = False
     custom = False
     width = 17
@@ -435,6 +441,7 @@ class _Listed(OptionsType):
 
 class Dropdown(_Listed):
     name = "dropdown"
+    compare = "option"
     width = 15
     input_type = "select"
     help = {"en": "Pick from the list ({list}).", "fr": "Choisissez dans la liste ({list})."}
