@@ -127,6 +127,11 @@ class FieldType:
         ``pick``, ``with_none``, ``dates``, ``option_keys``, ``source_options``, ``team``, ``id_pools``."""
         return None
 
+    def planted_errors(self, field: "Field") -> list[str]:
+        """The finding types sample data may plant in this column (sample/errors.py knows how to plant each),
+        beside ``required`` and the ones chosen by the field's name."""
+        return []
+
     def __repr__(self) -> str:
         return f"<field type {self.name}>"
 

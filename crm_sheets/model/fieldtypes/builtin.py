@@ -146,6 +146,9 @@ class Email(TextType):
     def normalise(self, text: str, default_country: str = "US") -> str | None:
         return text.strip().lower()
 
+    def planted_errors(self, field: Any) -> list[str]:
+        return ["invalid-email", "email-typo"]
+
     def validation(self, field: Any) -> dict[str, Any] | None:
         return {"kind": "email"}
 
@@ -159,6 +162,9 @@ class Phone(TextType):
             "fr": "Un numéro de téléphone, de préférence avec l'indicatif : +33 6 12 34 56 78."}
 
     normal_form_safe = True
+
+    def planted_errors(self, field: Any) -> list[str]:
+        return ["invalid-phone"]
 
     def normalise(self, text: str, default_country: str = "US") -> str | None:
         import re
@@ -214,6 +220,9 @@ class Reference(TextType):
 
     def validation(self, field: Any) -> dict[str, Any] | None:
         return {"kind": "reference"}
+
+    def planted_errors(self, field: Any) -> list[str]:
+        return ["unknown-reference"] if field.reference != "*" else []
 
     def samples(self, ctx: Any, n: int, field: Any, blank: Any) -> Any:
         if field.required and ctx.id_pools.get(field.reference):
@@ -290,6 +299,10 @@ class Integer(NumberType):
     def sheets_number_format(self) -> tuple[str, str] | None:
         return ("NUMBER", "0")
 
+    def planted_errors(self, field: Any) -> list[str]:
+        bounded = field.constraints.minimum is not None and field.constraints.maximum is not None
+        return ["below-minimum"] if bounded else []
+
 
 class Money(NumberType):
     name = "money"
@@ -317,6 +330,9 @@ class Money(NumberType):
 
     def sheets_number_format(self) -> tuple[str, str] | None:
         return ("CURRENCY", "#,##0.00")
+
+    def planted_errors(self, field: Any) -> list[str]:
+        return ["number-as-text"] + (["below-minimum"] if field.constraints.minimum is not None else [])
 
 
 class Percent(NumberType):
@@ -368,6 +384,9 @@ class Date(TemporalType):
         from crm_sheets.model.fieldtypes.formats import SHEETS_DATE_PATTERN
 
         return ("DATE", SHEETS_DATE_PATTERN)
+
+    def planted_errors(self, field: Any) -> list[str]:
+        return ["date-as-text", "invalid-date"]
 
 
 class DateTime(TemporalType):
@@ -448,6 +467,9 @@ class Dropdown(_Listed):
 
     def parse(self, field: Any, raw: Any, ctx: Any, options: Mapping[str, str] | None) -> Any:
         return V._dropdown(field, raw, ctx, options)
+
+    def planted_errors(self, field: Any) -> list[str]:
+        return ["unknown-option"]
 
     def samples(self, ctx: Any, n: int, field: Any, blank: Any) -> Any:
         if field.list or field.constraints.enum:
