@@ -691,12 +691,12 @@ def _column(field: Field, raws: Sequence[Any], ctx: ReadContext, options: Mappin
     if dtype in ("float64", "Int64"):
         values = np.full(n, np.nan)
         values[native] = arr[native].astype("float64")
-        values[native] = ftype.native_values(values[native])  # percent: a bare 25 means 25 % (see parse_value)
-        refused = np.zeros(n, dtype=bool)
-        refused[native] = ftype.refuse_native(values[native])  # integer: 2.5 is not rounded into the column
-        for i in np.flatnonzero(refused):
-            bad[int(i)] = arr[i]
-        values[refused] = np.nan
+        ftype.native_values(values, native)  # percent: a bare 25 means 25 % (see parse_value)
+        refused = ftype.refuse_native(values, native)  # integer: 2.5 is not rounded into the column
+        if refused is not None:
+            for i in np.flatnonzero(refused):
+                bad[int(i)] = arr[i]
+            values[refused] = np.nan
         if len(slow):
             parsed[parsed == None] = np.nan  # noqa: E711 (elementwise)
             values[slow] = parsed.astype("float64")

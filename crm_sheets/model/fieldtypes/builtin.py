@@ -42,13 +42,14 @@ class NumberType(FieldType):
     def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
         return V._number(field, raw, ctx, options)
 
-    def native_values(self, block: np.ndarray) -> np.ndarray:
-        """Numbers already in number cells, as the frame holds them (percent: 25 -> 0.25)."""
-        return block
+    def native_values(self, values: np.ndarray, native: np.ndarray) -> None:
+        """Turn the numbers of number cells (``values[native]``) into what the frame holds, in place
+        (percent: 25 -> 0.25). Numbers are numbers: nothing to do."""
 
-    def refuse_native(self, values: np.ndarray) -> np.ndarray:
-        """Which numbers of number cells this type cannot hold (integer: 2.5): kept aside as unreadable."""
-        return np.zeros(len(values), dtype=bool)
+    def refuse_native(self, values: np.ndarray, native: np.ndarray) -> np.ndarray | None:
+        """Which numbers of number cells (a mask within ``native``) this type cannot hold (integer: 2.5):
+        kept aside as unreadable. None: every number fits."""
+        return None
 
     def frame_value(self, value: Any) -> Any:
         return int(value) if self.whole else float(value)
@@ -284,8 +285,8 @@ class Integer(NumberType):
     def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
         return V._integer(field, raw, ctx, options)
 
-    def refuse_native(self, values: np.ndarray) -> np.ndarray:
-        return np.mod(np.nan_to_num(values), 1) != 0  # 2.5 is not rounded into an integer column
+    def refuse_native(self, values: np.ndarray, native: np.ndarray) -> np.ndarray | None:
+        return native & (np.mod(np.nan_to_num(values), 1) != 0)  # 2.5 is not rounded into an integer column
 
     def samples(self, ctx: Any, n: int, field: Any, blank: Any) -> Any:
         lo = int(field.constraints.minimum or 0)
@@ -347,8 +348,9 @@ class Percent(NumberType):
     def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
         return V._percent(field, raw, ctx, options)
 
-    def native_values(self, block: np.ndarray) -> np.ndarray:
-        return np.where(np.abs(block) > 1, block / 100, block)  # a bare 25 means 25 % (see parse_value)
+    def native_values(self, values: np.ndarray, native: np.ndarray) -> None:
+        block = values[native]
+        values[native] = np.where(np.abs(block) > 1, block / 100, block)  # a bare 25 means 25 % (see parse_value)
 
     def samples(self, ctx: Any, n: int, field: Any, blank: Any) -> Any:
         return np.where(blank, np.nan, np.round(ctx.rng.random(n), 2))

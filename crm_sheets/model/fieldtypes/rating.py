@@ -47,9 +47,9 @@ class Rating(NumberType):
         value = super().parse(field, raw, ctx, options)
         return _rating(value)
 
-    def refuse_native(self, values: np.ndarray) -> np.ndarray:
+    def refuse_native(self, values: np.ndarray, native: np.ndarray) -> np.ndarray | None:
         v = np.nan_to_num(values, nan=LOWEST)
-        return (np.mod(v, 1) != 0) | (v < LOWEST) | (v > HIGHEST)
+        return native & ((np.mod(v, 1) != 0) | (v < LOWEST) | (v > HIGHEST))
 
     def number_format(self, currency: str | None = None, lang: str = "en") -> str | None:
         return '0 "★"'
