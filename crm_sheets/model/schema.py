@@ -199,7 +199,8 @@ class TableSchema:
 
     @property
     def foreign_keys(self) -> list[ForeignKey]:
-        return [ForeignKey(f.name, f.reference) for f in self.fields if f.type == "reference" and f.reference]
+        return [ForeignKey(f.name, f.reference) for f in self.fields
+                if _field_type(f.type, self.name).links_to == "record" and f.reference]
 
     def names(self) -> set[str]:
         return {normalize_header(x) for x in (self.name, self.excel_name, *self.title.values(), *self.aliases)}
@@ -501,34 +502,9 @@ def _validate(schema: Schema) -> None:
                 other = seen.setdefault(f"h:{lang}:{normalize_header(f.header(lang))}", f.name)
                 if other != f.name:
                     raise SchemaError(f"{fwhere}: header {f.header(lang)!r} is also the header of field {other!r}")
-            if f.type in ("dropdown", "tags"):
-                if not f.list and not f.constraints.enum and not f.options_from:
-                    raise SchemaError(
-                        f"{fwhere}: a {f.type} field needs a 'list' (a name from lists:), 'options_from' or an enum"
-                    )
-                if f.options_from:
-                    src_table, _, src_field = f.options_from.partition(".")
-                    if src_table not in schema.tables or not schema.tables[src_table].has_field(src_field):
-                        raise SchemaError(f"{fwhere}: options_from {f.options_from!r} is not a table.field of this schema")
-                if f.list and f.list not in schema.lists:
-                    raise SchemaError(
-                        f"{fwhere}: list {f.list!r} does not exist",
-                        hint=f"lists are {', '.join(schema.lists) or '(none)'}",
-                    )
-            if f.type == "reference":
-                if not f.reference:
-                    raise SchemaError(f"{fwhere}: a reference field needs 'reference: <table>'")
-                if f.reference == "*":
-                    continue
-                if f.reference not in schema.tables:
-                    raise SchemaError(
-                        f"{fwhere}: reference to unknown table {f.reference!r}",
-                        hint=f"tables are {', '.join(schema.tables)}",
-                    )
-                if not schema.tables[f.reference].id_prefix:
-                    raise SchemaError(f"{fwhere}: table {f.reference!r} has no IDs to refer to")
-            if f.type == "user" and "team" not in schema.tables:
-                raise SchemaError(f"{fwhere}: a user field needs a 'team' table")
+            problem = _field_type(f.type, fwhere).schema_problem(f, schema)  # a dropdown needs its list...
+            if problem:
+                raise SchemaError(f"{fwhere}: {problem[0]}", hint=problem[1])
             if f.currency_field and not t.has_field(f.currency_field):
                 raise SchemaError(f"{fwhere}: currency_field {f.currency_field!r} is not a field of {t.name!r}")
         if t.id_prefix:

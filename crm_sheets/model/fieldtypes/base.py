@@ -97,6 +97,11 @@ class FieldType:
 
         return cell_text(value)
 
+    def schema_problem(self, field: "Field", schema: Any) -> tuple[str, str | None] | None:
+        """What is wrong with ``field``'s settings for this type in ``schema`` (a dropdown without a list):
+        (problem, hint) for the SchemaError that names the table and field, or None."""
+        return None
+
     # -- the workbook -----------------------------------------------------------------------------
     def number_format(self, currency: str | None = None, lang: str = "en") -> str | None:
         """The xlsx number format of the column's cells (None: General)."""

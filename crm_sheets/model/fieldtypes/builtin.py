@@ -100,6 +100,17 @@ class OptionsType(FieldType):
     def validation(self, field: Any) -> dict[str, Any] | None:
         return {"kind": "list", "strict": not self.multiple}
 
+    def schema_problem(self, field: Any, schema: Any) -> tuple[str, str | None] | None:
+        if not field.list and not field.constraints.enum and not field.options_from:
+            return f"a {self.name} field needs a 'list' (a name from lists:), 'options_from' or an enum", None
+        if field.options_from:
+            src_table, _, src_field = field.options_from.partition(".")
+            if src_table not in schema.tables or not schema.tables[src_table].has_field(src_field):
+                return f"options_from {field.options_from!r} is not a table.field of this schema", None
+        if field.list and field.list not in schema.lists:
+            return f"list {field.list!r} does not exist", f"lists are {', '.join(schema.lists) or '(none)'}"
+        return None
+
 
 # ---------------------------------------------------------------------------------------------
 # Text-like
@@ -222,6 +233,17 @@ class Reference(TextType):
     def validation(self, field: Any) -> dict[str, Any] | None:
         return {"kind": "reference"}
 
+    def schema_problem(self, field: Any, schema: Any) -> tuple[str, str | None] | None:
+        if not field.reference:
+            return "a reference field needs 'reference: <table>'", None
+        if field.reference == "*":
+            return None
+        if field.reference not in schema.tables:
+            return f"reference to unknown table {field.reference!r}", f"tables are {', '.join(schema.tables)}"
+        if not schema.tables[field.reference].id_prefix:
+            return f"table {field.reference!r} has no IDs to refer to", None
+        return None
+
     def planted_errors(self, field: Any) -> list[str]:
         return ["unknown-reference"] if field.reference != "*" else []
 
@@ -250,6 +272,9 @@ class User(TextType):
 
     def validation(self, field: Any) -> dict[str, Any] | None:
         return {"kind": "user"}
+
+    def schema_problem(self, field: Any, schema: Any) -> tuple[str, str | None] | None:
+        return ("a user field needs a 'team' table", None) if "team" not in schema.tables else None
 
 
 # ---------------------------------------------------------------------------------------------
