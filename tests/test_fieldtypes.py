@@ -142,3 +142,66 @@ def test_a_rating_reads_as_stars_out_of_five_in_messages_and_in_both_languages()
     assert rating.to_text(4) == "4/5"
     assert rating.help_text("fr").startswith("Une note de 1 (faible) à 5 (excellent)")
     assert rating.frame_value(np.int64(3)) == 3
+
+
+# -- the registry: a type is one class ----------------------------------------------------------------
+
+
+def test_every_types_validation_is_one_the_builder_translates():
+    from crm_sheets.builder.validation import column_rule  # noqa: F401 (the translator of these kinds)
+
+    kinds = {"unique", "list", "reference", "user", "boolean", "date", "whole", "decimal", "email", "note"}
+    for name in known_types():
+        spec = field_type(name).validation(Field(name="x", type=name, title={"en": "x"}))
+        assert spec is None or spec["kind"] in kinds, name
+
+
+@pytest.fixture
+def minutes_type():
+    """A type registered for one test, the way a module of model/fieldtypes registers one."""
+    from crm_sheets.model.fieldtypes import base, register
+    from crm_sheets.model.fieldtypes.builtin import NumberType
+
+    class Minutes(NumberType):
+        name = "minutes_for_test"
+        dtype = "Int64"
+        whole = True
+        kind = "a number of minutes"
+        help = {"en": "Minutes spent.", "fr": "Minutes passées."}
+
+        def parse(self, field, raw, ctx, options):
+            if isinstance(raw, str) and raw.strip().endswith("min"):
+                raw = raw.strip()[:-3]
+            value = super().parse(field, raw, ctx, options)
+            return int(value) if value is not None and float(value).is_integer() and value >= 0 else None
+
+        def refuse_native(self, values, native):  # numbers typed as numbers skip parse()
+            return native & ((np.nan_to_num(values) < 0) | (np.mod(np.nan_to_num(values), 1) != 0))
+
+        def number_format(self, currency=None, lang="en"):
+            return '0 "min"'
+
+        def validation(self, field):
+            return {"kind": "whole", "minimum": 0}
+
+    register(Minutes)
+    yield "minutes_for_test"
+    del base._REGISTRY["minutes_for_test"]
+
+
+def test_a_type_registered_in_one_class_is_read_built_and_validated(minutes_type, tmp_path):
+    raw = _schema(minutes_type)
+    raw["tables"][0]["fields"][1]["title"] = "Time spent"
+    schema = parse_schema(raw, source="mini.yaml")
+    path = tmp_path / "mini.xlsx"
+    things = pd.DataFrame({"stars": [90, "45 min", -5]}, index=pd.Index(["T-00001", "T-00002", "T-00003"], name="id"))
+    build_workbook(path, schema, "en", data={"things": things})
+    with open_package(path) as pkg:
+        xml = pkg.read(pkg.sheet("Things").part).decode("utf-8")
+        styles = pkg.read("xl/styles.xml").decode("utf-8")
+    assert re.search(r'type="whole"[^>]*operator="greaterThanOrEqual"[^>]*>.*?<formula1>0</formula1>', xml, re.S)
+    assert "Minutes spent." in xml and 'formatCode="0 &quot;min&quot;"' in styles
+    tables = read_workbook(path, schema=schema)
+    assert tables["things"].df["stars"].tolist() == [90, 45, pd.NA]
+    found = [f for f in check(tables, now=NOW).findings if f.type == f"invalid-{minutes_type}"]
+    assert [(f.record_id, f.value) for f in found] == [("T-00003", -5)]
