@@ -508,7 +508,10 @@ class _Unknown(str):
         return str(self)
 
 
-def _number(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | None:
+# One reader per kind of cell: the field types of model/fieldtypes read their cells with these.
+
+
+def read_number(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | None:
     if isinstance(raw, bool):
         return None
     if isinstance(raw, (int, float)):
@@ -518,14 +521,14 @@ def _number(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | N
     return None
 
 
-def _integer(field: Field, raw: Any, ctx: ReadContext, options: Any) -> int | None:
-    value = _number(field, raw, ctx, options)
+def read_integer(field: Field, raw: Any, ctx: ReadContext, options: Any) -> int | None:
+    value = read_number(field, raw, ctx, options)
     if value is None or not value.is_integer():  # 2.5 people are not rounded silently
         return None
     return int(value)
 
 
-def _percent(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | None:
+def read_percent(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | None:
     if isinstance(raw, bool):
         return None
     if isinstance(raw, (int, float)):
@@ -543,7 +546,7 @@ def _percent_points(value: float) -> float:
     return value / 100 if abs(value) > 1 else value
 
 
-def _money(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | None:
+def read_money(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | None:
     if isinstance(raw, bool):
         return None
     if isinstance(raw, (int, float)):
@@ -572,22 +575,22 @@ def _to_datetime(raw: Any, ctx: ReadContext) -> datetime | None:
     return None
 
 
-def _date(field: Field, raw: Any, ctx: ReadContext, options: Any) -> date | None:
+def read_date(field: Field, raw: Any, ctx: ReadContext, options: Any) -> date | None:
     if type(raw) is date:
         return raw
     dt = _to_datetime(raw, ctx)
     return dt.date() if dt is not None else None
 
 
-def _datetime(field: Field, raw: Any, ctx: ReadContext, options: Any) -> datetime | None:
+def read_datetime(field: Field, raw: Any, ctx: ReadContext, options: Any) -> datetime | None:
     return _to_datetime(raw, ctx)
 
 
-def _checkbox(field: Field, raw: Any, ctx: ReadContext, options: Any) -> bool | None:
+def read_checkbox(field: Field, raw: Any, ctx: ReadContext, options: Any) -> bool | None:
     return parse_checkbox(raw)
 
 
-def _dropdown(field: Field, raw: Any, ctx: ReadContext, options: Mapping[str, str] | None) -> str | None:
+def read_option(field: Field, raw: Any, ctx: ReadContext, options: Mapping[str, str] | None) -> str | None:
     text = as_text(raw).strip()
     if options is None:
         return text
@@ -598,7 +601,7 @@ def _dropdown(field: Field, raw: Any, ctx: ReadContext, options: Mapping[str, st
 _TAG_SPLIT = re.compile(r"\s*[,;\n]\s*")
 
 
-def _tags(field: Field, raw: Any, ctx: ReadContext, options: Mapping[str, str] | None) -> str | None:
+def read_tags(field: Field, raw: Any, ctx: ReadContext, options: Mapping[str, str] | None) -> str | None:
     text = as_text(raw).strip()
     parts = [p for p in _TAG_SPLIT.split(text) if p]
     if options is None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from crm_sheets.errors import SchemaError
 
-if TYPE_CHECKING:  # the registry sits under values.py's readers: no import of model modules at load time
+if TYPE_CHECKING:  # base.py imports no model module: schema.py and values.py look types up late, without a cycle
     from crm_sheets.model.schema import Field
     from crm_sheets.model.values import ReadContext
 
@@ -21,7 +21,7 @@ class FieldType:
     """
 
     name: str = ""
-    dtype: str = "object"  # the pandas dtype of a column in Tables (tables.DTYPES)
+    dtype: str = "object"  # the pandas dtype of a column in Tables (tables.dtype_for)
     # Families the jobs reason about (filters, comparisons, text for people): a type is in at most one of
     # text / numeric / temporal / boolean / options.
     text: bool = False  # read as typed text (id, text, email, ...): no parsing
@@ -54,8 +54,8 @@ class FieldType:
     fits_content: bool = False  # widened to fit the text it holds (builder.sheet._width)
     # Help on the header (input message), per language; {placeholders} are filled by the builder.
     help: Mapping[str, str] = {}
-    # A finding about a cell that is not of this type: "is not {kind}", "{how}", and the slug of a value
-    # that is of this type but typed as text (None: text types, which cannot be).
+    # A finding about a cell that is not of this type: "is not {kind}" (default: "a <name>"), "{how}" to
+    # fix it, and the slug of a value of this type typed as text (number-as-text, date-as-text...).
     kind: str = ""
     how: str = "correct the value"
     as_text_slug: str = "value-as-text"
@@ -112,8 +112,8 @@ class FieldType:
         return None
 
     def validation(self, field: "Field") -> dict[str, Any] | None:
-        """The data validation of the column's cells, backend-neutral (the xlsx builder and the Google
-        Sheets render translate it): ``{"kind": ...}`` with kind one of ``unique`` (IDs), ``list``
+        """The data validation of the column's cells, backend-neutral (builder/validation.py translates it for
+        xlsx; Google Sheets takes the built file's rules, store/gsheets/push.py): ``{"kind": ...}`` with kind one of ``unique`` (IDs), ``list``
         (``strict``: refuse other values), ``reference``, ``user``, ``boolean``, ``date``, ``whole`` /
         ``decimal`` (``minimum``/``maximum`` beside the field's constraints, ``percent``), ``email``,
         ``note`` (an input message only); None: free text."""

@@ -1,7 +1,8 @@
 """The field types crm-sheets started with: text-like, numbers, dates, checkboxes, options and links.
 
 One class per type; the behaviour they share lives in the few family classes at the top (text, number,
-temporal, options). A new type goes in a file of its own (see rating.py) and is imported in __init__.py.
+temporal, options). A new type goes in a module of its own (see rating.py): __init__.py imports every
+module of the package.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class NumberType(FieldType):
     input_step = "any"
 
     def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
-        return V._number(field, raw, ctx, options)
+        return V.read_number(field, raw, ctx, options)
 
     def native_values(self, values: np.ndarray, native: np.ndarray) -> None:
         """Turn the numbers of number cells (``values[native]``) into what the frame holds, in place
@@ -308,7 +309,7 @@ class Integer(NumberType):
     help = {"en": "A whole number.", "fr": "Un nombre entier."}
 
     def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
-        return V._integer(field, raw, ctx, options)
+        return V.read_integer(field, raw, ctx, options)
 
     def refuse_native(self, values: np.ndarray, native: np.ndarray) -> np.ndarray | None:
         return native & (np.mod(np.nan_to_num(values), 1) != 0)  # 2.5 is not rounded into an integer column
@@ -347,7 +348,7 @@ class Money(NumberType):
         return super().help_text(lang, currency=values.get("currency") or "")
 
     def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
-        return V._money(field, raw, ctx, options)
+        return V.read_money(field, raw, ctx, options)
 
     def number_format(self, currency: str | None = None, lang: str = "en") -> str | None:
         from crm_sheets.model.fieldtypes.formats import money_format
@@ -371,7 +372,7 @@ class Percent(NumberType):
     help = {"en": "A percentage, e.g. 25%.", "fr": "Un pourcentage, par ex. 25 %."}
 
     def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
-        return V._percent(field, raw, ctx, options)
+        return V.read_percent(field, raw, ctx, options)
 
     def native_values(self, values: np.ndarray, native: np.ndarray) -> None:
         block = values[native]
@@ -402,7 +403,7 @@ class Date(TemporalType):
     help = {"en": "A date, e.g. 2025-03-31.", "fr": "Une date, par ex. 31/03/2025."}
 
     def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
-        return V._date(field, raw, ctx, options)
+        return V.read_date(field, raw, ctx, options)
 
     def number_format(self, currency: str | None = None, lang: str = "en") -> str | None:
         return "yyyy-mm-dd"
@@ -428,7 +429,7 @@ class DateTime(TemporalType):
     help = {"en": "A date and time, e.g. 2025-03-31 14:30.", "fr": "Une date et une heure, par ex. 31/03/2025 14:30."}
 
     def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
-        return V._datetime(field, raw, ctx, options)
+        return V.read_datetime(field, raw, ctx, options)
 
     def number_format(self, currency: str | None = None, lang: str = "en") -> str | None:
         return "yyyy-mm-dd hh:mm"
@@ -458,7 +459,7 @@ class Checkbox(FieldType):
     help = {"en": "TRUE or FALSE.", "fr": "VRAI ou FAUX."}
 
     def parse(self, field: Any, raw: Any, ctx: Any, options: Any) -> Any:
-        return V._checkbox(field, raw, ctx, options)
+        return V.read_checkbox(field, raw, ctx, options)
 
     def frame_value(self, value: Any) -> Any:
         return bool(value)
@@ -493,7 +494,7 @@ class Dropdown(_Listed):
     help = {"en": "Pick from the list ({list}).", "fr": "Choisissez dans la liste ({list})."}
 
     def parse(self, field: Any, raw: Any, ctx: Any, options: Mapping[str, str] | None) -> Any:
-        return V._dropdown(field, raw, ctx, options)
+        return V.read_option(field, raw, ctx, options)
 
     def planted_errors(self, field: Any) -> list[str]:
         return ["unknown-option"]
@@ -517,7 +518,7 @@ class Tags(_Listed):
             "fr": "Une ou plusieurs étiquettes de {list}, séparées par des virgules."}
 
     def parse(self, field: Any, raw: Any, ctx: Any, options: Mapping[str, str] | None) -> Any:
-        return V._tags(field, raw, ctx, options)
+        return V.read_tags(field, raw, ctx, options)
 
 
 # The order of the schema's list of types (and of the hint of an unknown type).
