@@ -205,3 +205,25 @@ def test_a_type_registered_in_one_class_is_read_built_and_validated(minutes_type
     assert tables["things"].df["stars"].tolist() == [90, 45, pd.NA]
     found = [f for f in check(tables, now=NOW).findings if f.type == f"invalid-{minutes_type}"]
     assert [(f.record_id, f.value) for f in found] == [("T-00003", -5)]
+
+
+def test_a_person_adds_a_rating_column_in_the_fields_sheet_and_upgrade_makes_it(tmp_path, built_book):
+    from crm_sheets.model.changeset import ChangeSet, RowAppend
+    from crm_sheets.store.xlsx import XlsxStore
+    from helpers import fresh_copy
+
+    path = fresh_copy(built_book(), tmp_path)
+    store = XlsxStore(path)
+    tables = store.read()
+    assert "rating" in tables.schema.lists["field_type"].keys()  # offered in the Fields sheet's Type dropdown
+    changes = ChangeSet()
+    changes.appends.append(RowAppend("fields", "new0", {"table": "Leads", "name": "fit", "title": "Fit",
+                                                        "type": "rating", "description": "How well they fit."}))
+    store.apply(changes, tables)
+
+    report = upgrade(path)
+    assert [(c.table, c.field) for c in report.added_columns] == [("leads", "fit")]
+    with open_package(path) as pkg:
+        xml = pkg.read(pkg.sheet("Leads").part).decode("utf-8")
+    assert re.search(r'type="whole"[^>]*>\s*<formula1>1</formula1>\s*<formula2>5</formula2>', xml)
+    assert read_workbook(path).schema.table("leads").field("fit").type == "rating"
