@@ -22,10 +22,11 @@ from crm_sheets.builder.cells import cell_value
 from crm_sheets.builder.formats import number_format
 from crm_sheets.builder.layout import SPARE_ROWS, DEFAULT_SPARE, Plan, TablePlan, make_plan, template_rows
 from crm_sheets.builder.settings import settings_rows
-from crm_sheets.builder.sheet import TAB_COLOURS, TABLE_STYLES, WIDTHS
+from crm_sheets.builder.sheet import TAB_COLOURS, TABLE_STYLES
 from crm_sheets.builder.validation import column_rule, field_help
 from crm_sheets.errors import WorkbookBusy
 from crm_sheets.model.changeset import ChangeSet, ColumnAdd, TableAdd
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Field, TableSchema
 from crm_sheets.model.tables import Tables, column_letter, format_id, quote_sheet
 from crm_sheets.store import open_store
@@ -251,12 +252,13 @@ def _column_add(t: TableSchema, f: Field, letter: str, header_row: int, last_row
         if first != 2:
             rule = {k: (_first_row(v, letter, first) if isinstance(v, str) else v) for k, v in rule.items()}
         validations.append((f"{letter}{first}:{letter}{last_row}", rule))
-    currency = f.currency or tables.setting("currency") if f.type == "money" else None
+    ftype = field_type(f.type)
+    currency = f.currency or tables.setting("currency") if ftype.per_currency else None
     return ColumnAdd(
         table=t.name, field=f.name, column=letter, header=f.header(lang), required=f.required,
         owned=bool(f.owned_by_job), width=_width(f, tables),
         num_format=number_format(f.type, str(currency).strip().upper() if currency else None, lang),
-        wrap=f.type == "long_text", align="center" if f.type == "checkbox" else ("left" if t.kind == "settings" else None),
+        wrap=ftype.wrap, align=ftype.align or ("left" if t.kind == "settings" else None),
         validations=tuple(validations),
     )
 
@@ -277,7 +279,7 @@ def _resolve_source(rule: dict[str, Any], f: Field, tables: Tables, names: set[s
     inline = ",".join(labels)
     if labels and len(inline) <= _LIST_MAX and not any("," in x or '"' in x for x in labels):
         out = dict(rule, source=labels)
-        if f.type != "tags":
+        if not field_type(f.type).multiple:
             out["error_message"] = _INLINE_LIST_ERROR.get(tables.lang, _INLINE_LIST_ERROR["en"])
         return out
     report.notes.append(f"{sheet}: {f.header(tables.lang)!r} gets no dropdown "
@@ -292,8 +294,8 @@ def _first_row(formula: str, letter: str, first: int) -> str:
 
 
 def _width(f: Field, tables: Tables) -> float:
-    width = float(f.width or WIDTHS.get(f.type, 16))
-    if f.type in ("dropdown", "tags") and f.list:
+    width = float(f.width or field_type(f.type).width)
+    if field_type(f.type).options and f.list:
         width = max(width, min(40, 3 + max((len(x) for x in tables.list(f.list).labels(tables.lang)), default=0)))
     return max(width, min(40, len(f.header(tables.lang)) * 1.1 + 4))
 
@@ -316,7 +318,7 @@ def _table_add(t: TableSchema, sheet: str, plan: Plan, tables: Tables, names: se
                 cells.append(format_id(t.id_prefix, i) if t.id_prefix else None)
                 continue
             labels = ({o.key: o.label(lang) for o in schema.lists[f.list].options}
-                      if f.type in ("dropdown", "tags") and f.list and not f.options_from else None)
+                      if field_type(f.type).options and f.list and not f.options_from else None)
             cells.append(cell_value(f, row.get(f.name), labels))
         values.append(tuple(cells))
     return TableAdd(

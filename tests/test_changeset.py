@@ -75,6 +75,15 @@ def test_a_later_update_of_a_cell_wins_and_clears_its_invalid_value():
     assert t["leads"].df.loc["L-00001", "score"] == 2 and not t["leads"].invalid
 
 
+
+def test_a_cell_written_as_a_number_is_no_longer_text_for_check_to_convert():
+    t = tables()  # a pending change set applied before the jobs run: check must not convert the cell twice
+    t["leads"].typed_text[("L-00001", "engagement")] = "1,250"
+    cs = ChangeSet()
+    cs.update("leads", "L-00001", "engagement", 1250.0)
+    cs.apply_to(t)
+    assert t["leads"].df.loc["L-00001", "engagement"] == 1250.0 and not t["leads"].typed_text
+
 def test_appended_rows_are_typed_and_an_update_of_an_appended_row_wins():
     t = tables()
     before = dtypes(t)

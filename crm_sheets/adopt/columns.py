@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from crm_sheets.adopt.propose import SheetMap, _values
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Schema, normalize_header
 from crm_sheets.model.values import as_text, is_empty
 from crm_sheets.store.mapping import WHOLE_NAME, column_index
@@ -42,7 +43,7 @@ def settle(sm: SheetMap, grid: list[list[Any]], schema: Schema, taken: set[str] 
                 used.add(EXTERNAL_ID)
         if c.field == "last_name" and "first_name" not in used and _last_first(values):
             c = replace(c, field=WHOLE_NAME, found_by="values")
-        elif c.field and t.has_field(c.field) and t.field(c.field).type in ("date", "datetime"):
+        elif c.field and t.has_field(c.field) and field_type(t.field(c.field).type).temporal:
             c = replace(c, type=_temporal(values) or t.field(c.field).type)
         elif not c.field:
             key = normalize_header(c.header)
@@ -162,7 +163,7 @@ def team_locale(sheets: list[SheetMap], grids: dict[str, list[list[Any]]], schem
     for s in sheets:
         t = schema.tables[s.table]
         for c in s.columns:
-            if not (c.field and t.has_field(c.field) and t.field(c.field).type in ("date", "datetime")):
+            if not (c.field and t.has_field(c.field) and field_type(t.field(c.field).type).temporal):
                 continue
             for v in _values(grids.get(s.sheet, []), s.header_row - 1, column_index(c.column), limit=500):
                 m = _NUMERIC_DATE.match(v) if isinstance(v, str) else None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from crm_sheets.adopt.aliases import FIELD_ALIASES, TABLE_ALIASES, WHOLE_NAME
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import fold
 from crm_sheets.model.schema import Schema, TableSchema, normalize_header
 from crm_sheets.model.tables import column_letter
@@ -232,7 +233,8 @@ def _value_choices(t: TableSchema, schema: Schema) -> dict[str, set[str]]:
     """Dropdown fields whose values can be recognised: their list's labels, the template's stages."""
     out: dict[str, set[str]] = {}
     for f in t.fields:
-        if f.type == "dropdown" and f.list and f.list in schema.lists and f.name in ("status", "stage", "source"):
+        if field_type(f.type).options and not field_type(f.type).multiple and f.list and f.list in schema.lists \
+                and f.name in ("status", "stage", "source"):
             out[f.name] = {fold(x) for o in schema.lists[f.list].options for x in (o.key, *o.labels.values())}
         elif f.options_from:
             src, _, col = f.options_from.partition(".")

@@ -12,7 +12,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from crm_sheets.model.schema import Field, NUMERIC_TYPES, TEMPORAL_TYPES
+from crm_sheets.model.fieldtypes import field_type
+from crm_sheets.model.schema import Field
 from crm_sheets.model.values import is_missing
 
 _EPOCH = pd.Timestamp("1899-12-30")
@@ -24,16 +25,16 @@ _FIRST_SAFE_SERIAL = 61.0
 
 def column_values(field: Field, series: pd.Series, labels: Mapping[str, str] | None = None) -> list[Any]:
     """The cell values of one column, in row order."""
-    if field.type in TEMPORAL_TYPES:
-        return _temporal(series, with_time=field.type == "datetime")
-    if field.type in NUMERIC_TYPES:
+    ftype = field_type(field.type)
+    if ftype.temporal:
+        return _temporal(series, with_time=ftype.with_time)
+    if ftype.numeric:
         return [_number(v) for v in _objects(series)]
-    if field.type == "checkbox":
+    if ftype.boolean:
         return [_boolean(v) for v in _objects(series)]
-    if field.type == "dropdown" and labels:
-        return [_label(v, labels) for v in _objects(series)]
-    if field.type == "tags" and labels:
-        return [_tags(v, labels) for v in _objects(series)]
+    if ftype.options and labels:
+        show = _tags if ftype.multiple else _label
+        return [show(v, labels) for v in _objects(series)]
     return [_text(v) for v in _objects(series)]
 
 

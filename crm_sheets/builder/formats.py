@@ -10,6 +10,9 @@ from typing import Any
 from xlsxwriter.format import Format
 from xlsxwriter.workbook import Workbook
 
+from crm_sheets.model.fieldtypes import field_type
+from crm_sheets.model.fieldtypes.formats import BOOLEAN_FORMATS, money_format  # noqa: F401 (used from here)
+
 # The palette shared with the store's named styles (crm_sheets.store.xlsx.styles), so a regenerated sheet
 # looks like one written here.
 NAVY = "#1F4E78"
@@ -18,18 +21,8 @@ GREY_HEADER = "#7F7F7F"
 ORANGE = "#ED7D31"
 FONT = "Calibri"
 
-NUMBER_FORMATS = {
-    "integer": "#,##0",
-    "number": "#,##0.00",
-    "percent": "0%",
-    "date": "yyyy-mm-dd",
-    "datetime": "yyyy-mm-dd hh:mm",
-}
-# Booleans: Excel shows TRUE/FALSE (VRAI/FAUX) whatever the format; LibreOffice shows 1/0 unless told.
-BOOLEAN_FORMATS = {"en": '"TRUE";"TRUE";"FALSE"', "fr": '"VRAI";"VRAI";"FAUX"'}
-# Currencies people recognise by their symbol; any other is shown by its ISO code.
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
-_NO_DECIMALS = {"JPY"}
+# The named styles of report cells reuse the number formats of the field types of the same name.
+NUMBER_FORMATS = {name: field_type(name).number_format() for name in ("integer", "number", "percent", "date", "datetime")}
 
 # Highlights of conditional formats (light fill, dark text: readable in print and for colour-blind people).
 HIGHLIGHTS = {
@@ -76,25 +69,9 @@ _NAMED: dict[str, dict[str, Any]] = {
 }
 
 
-def money_format(currency: str | None, lang: str = "en") -> str:
-    """'"$"#,##0.00' for USD in English, '#,##0.00 "€"' for EUR in French, '#,##0.00 "CHF"' for a code."""
-    code = (currency or "").strip().upper()
-    digits = "#,##0" if code in _NO_DECIMALS else "#,##0.00"
-    if not code:
-        return digits
-    symbol = _SYMBOLS.get(code)
-    if symbol and lang == "en":
-        return f'"{symbol}"{digits}'
-    return f'{digits} "{symbol or code}"'
-
-
-def number_format(field_type: str, currency: str | None = None, lang: str = "en") -> str | None:
-    """The number format of a column of this type (None for text-like columns)."""
-    if field_type == "money":
-        return money_format(currency, lang)
-    if field_type == "checkbox":
-        return BOOLEAN_FORMATS.get(lang, BOOLEAN_FORMATS["en"])
-    return NUMBER_FORMATS.get(field_type)
+def number_format(type_name: str, currency: str | None = None, lang: str = "en") -> str | None:
+    """The number format of a column of this type (None for text-like columns): the registry's."""
+    return field_type(type_name).number_format(currency, lang)
 
 
 class Formats:
@@ -126,16 +103,17 @@ class Formats:
             return self.named("header_owned")
         return self.named("header_required" if required else "header")
 
-    def column(self, field_type: str, currency: str | None = None, owned: bool = False, align: str | None = None) -> Format:
+    def column(self, type_name: str, currency: str | None = None, owned: bool = False, align: str | None = None) -> Format:
         """The default look of a table column's cells: number format, wrapping, a tint when computed."""
         props: dict[str, Any] = {"font_name": FONT, "font_size": 11, "valign": "top"}
-        num = number_format(field_type, currency, self.lang)
+        ftype = field_type(type_name)
+        num = ftype.number_format(currency, self.lang)
         if num:
             props["num_format"] = num
-        if field_type == "long_text":
+        if ftype.wrap:
             props["text_wrap"] = True
-        if field_type == "checkbox":
-            props["align"] = "center"
+        if ftype.align:
+            props["align"] = ftype.align
         if align:
             props["align"] = align
         if owned:

@@ -11,6 +11,7 @@ from typing import Any
 
 from crm_sheets.builder.formats import Formats, money_format
 from crm_sheets.builder.layout import Plan, TablePlan
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Field
 
 CLOSED_KEYS = ("done", "cancelled", "canceled", "completed", "closed")
@@ -27,7 +28,7 @@ def highlight_table(worksheet: Any, formats: Formats, plan: Plan, table: TablePl
         worksheet.conditional_format(rows, {"type": "formula", "criteria": formula, "format": formats.highlight(kind)})
         added.append(kind)
     for f in table.schema.fields:
-        if f.type == "money" and f.currency_field and not f.currency:
+        if field_type(f.type).per_currency and f.currency_field and not f.currency:
             _row_currency(worksheet, formats, plan, table, f)
     return added
 
@@ -36,7 +37,7 @@ def row_rules(plan: Plan, table: TablePlan) -> list[tuple[str, str]]:
     t = table.schema
     col = table.columns
     out: list[tuple[str, str]] = []
-    due = next((f for f in t.fields if f.name in DUE_FIELDS and f.type in ("date", "datetime")), None)
+    due = next((f for f in t.fields if f.name in DUE_FIELDS and field_type(f.type).temporal), None)
     if due is not None:
         cond = [f"ISNUMBER(${col[due.name]}2)", f"${col[due.name]}2<TODAY()"]
         status = _status_field(t.fields)
@@ -47,7 +48,7 @@ def row_rules(plan: Plan, table: TablePlan) -> list[tuple[str, str]]:
             cond += [f'${col[status.name]}2<>"{_q(w)}"' for w in words]
         out.append(("overdue", f"=AND({','.join(cond)})"))
     stage = next((f for f in t.fields if f.options_from), None)
-    close = next((f for f in t.fields if f.name in CLOSE_DATE_FIELDS and f.type in ("date", "datetime")), None)
+    close = next((f for f in t.fields if f.name in CLOSE_DATE_FIELDS and field_type(f.type).temporal), None)
     if stage is not None and close is not None and "setting_stalled_deal_days" in plan.names:
         src_table, _, src_field = stage.options_from.partition(".")
         names = f"col_{src_table}_{src_field}"
@@ -57,18 +58,18 @@ def row_rules(plan: Plan, table: TablePlan) -> list[tuple[str, str]]:
             for flag in ("won", "lost") if f"col_{src_table}_{flag}" in plan.names
         ) or "0"
         out.append(("stalled", f'=AND(ISNUMBER({c}),{s}<>"",{c}<TODAY()-setting_stalled_deal_days,{closed}=0)'))
-    score = next((f for f in t.fields if f.name == "score" and f.type in ("integer", "number")), None)
+    score = next((f for f in t.fields if f.name == "score" and _points(field_type(f.type))), None)
     if score is not None and "setting_hot_lead_score" in plan.names:
         s = f"${col[score.name]}2"
         out.append(("hot", f"=AND(ISNUMBER({s}),ISNUMBER(setting_hot_lead_score),{s}>=setting_hot_lead_score)"))
-    opted = next((f for f in t.fields if f.name == "opted_out" and f.type == "checkbox"), None)
+    opted = next((f for f in t.fields if f.name == "opted_out" and field_type(f.type).boolean), None)
     if opted is not None:
         out.append(("opted_out", f"=${col[opted.name]}2=TRUE"))
     return out
 
 
 def _status_field(fields: tuple[Field, ...]) -> Field | None:
-    return next((f for f in fields if f.name == "status" and f.type == "dropdown"), None)
+    return next((f for f in fields if f.name == "status" and field_type(f.type).options and not field_type(f.type).multiple), None)
 
 
 def _row_currency(worksheet: Any, formats: Formats, plan: Plan, table: TablePlan, money: Field) -> None:
@@ -84,3 +85,8 @@ def _row_currency(worksheet: Any, formats: Formats, plan: Plan, table: TablePlan
 
 def _q(s: str) -> str:
     return s.replace('"', '""')
+
+
+def _points(ftype: Any) -> bool:
+    """A lead score counts points: a plain number (not a share of something, not an amount)."""
+    return ftype.numeric and not (ftype.percent or ftype.per_currency)

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from crm_sheets.builder.texts import SHEET_TITLES
 from crm_sheets.errors import SchemaError
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Schema, TableSchema, localize, normalize_header
 from crm_sheets.model.tables import META_SHEET, column_letter, quote_sheet
 
@@ -114,7 +115,7 @@ def _define_names(plan: Plan, settings: list[tuple[str, Any, Any]]) -> None:
     team = plan.tables.get("team")
     if team is not None:
         name_field = "name" if "name" in team.columns else next(
-            (f.name for f in team.schema.fields if f.type == "text"), None
+            (f.name for f in team.schema.fields if field_type(f.type).free_text and not field_type(f.type).wrap), None
         )
         if name_field:
             plan.names["team_names"] = "=" + team.ref(name_field)

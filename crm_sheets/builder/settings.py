@@ -10,6 +10,7 @@ import pandas as pd
 from crm_sheets.builder.layout import Plan, column_index
 from crm_sheets.builder.validation import add_validation, bounds_rule
 from crm_sheets.builder.texts import text
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Constraints, Field, Schema
 
 
@@ -42,10 +43,11 @@ def validate_setting_values(worksheet: Any, plan: Plan) -> None:
         row = plan.setting_rows.get(s.key)
         if row is None:
             continue
-        if s.type == "checkbox":
+        ftype = field_type(s.type)
+        if ftype.boolean:
             rule = {"validate": "list", "source": ["TRUE", "FALSE"], "error_type": "warning",
                     "error_message": text("err.checkbox", plan.lang)}
-        elif s.type in ("integer", "number", "money", "percent"):
+        elif ftype.numeric:
             rule = bounds_rule(Field(s.key, s.type, {"en": s.key}, constraints=Constraints()), plan.lang)
             rule["error_type"] = "warning"
         else:

@@ -12,14 +12,9 @@ from crm_sheets.builder.highlights import highlight_table
 from crm_sheets.builder.layout import Plan, TablePlan
 from crm_sheets.builder.validation import validate_columns
 from crm_sheets.errors import SchemaError
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Field
 
-WIDTHS = {
-    "id": 11, "text": 18, "long_text": 42, "number": 12, "integer": 10, "money": 15, "percent": 10,
-    "date": 13, "datetime": 17, "email": 28, "phone": 17, "url": 26, "location": 18, "dropdown": 15,
-    "tags": 20, "checkbox": 10, "reference": 11, "user": 17,
-}
-_TEXT_LIKE = ("text", "email", "url", "location", "phone", "user")
 _MAX_AUTO = 40
 _MAX_LONG = 64
 _SAMPLE = 200  # rows looked at to size text columns
@@ -54,7 +49,7 @@ def write_table_sheet(
     widths = [_width(f, plan, columns.get(f.name), longest=t.kind != "data") for f in t.fields]
     col_formats = []
     for col, f in enumerate(t.fields):
-        fmt = formats.column(f.type, f.currency or currency if f.type == "money" else None, bool(f.owned_by_job),
+        fmt = formats.column(f.type, f.currency or currency, bool(f.owned_by_job),
                              align="left" if t.kind == "settings" else None)
         ws.set_column(col, col, widths[col], fmt)
         col_formats.append(fmt)
@@ -97,15 +92,15 @@ def _cell_formats(
     """Formats of single cells that differ from their column's: an amount in its row's currency,
     a tick typed in a text column (Settings values)."""
     values = columns[f.name]
-    if f.type == "money" and f.currency_field and not f.currency and f.currency_field in columns:
+    if field_type(f.type).per_currency and f.currency_field and not f.currency and f.currency_field in columns:
         owned = bool(f.owned_by_job)
         default = (currency or "").upper()
         out = []
         for code in columns[f.currency_field]:
             code = code.strip().upper() if isinstance(code, str) else ""
-            out.append(formats.column("money", code, owned) if code and code != default else None)
+            out.append(formats.column(f.type, code, owned) if code and code != default else None)
         return out if any(x is not None for x in out) else None
-    if f.type in ("text", "long_text") and any(v.__class__ is bool for v in values[:_SAMPLE]):
+    if field_type(f.type).free_text and any(v.__class__ is bool for v in values[:_SAMPLE]):
         tick = formats.column("checkbox", None, bool(f.owned_by_job), align="left")
         return [tick if v.__class__ is bool else None for v in values]
     return None
@@ -115,7 +110,7 @@ def _row_heights(t: Any, columns: dict[str, list[Any]], widths: list[float]) -> 
     """Heights of rows whose long text wraps onto several lines (LibreOffice does not measure them)."""
     heights: dict[int, float] = {}
     for col, f in enumerate(t.fields):
-        if f.type != "long_text" or f.name not in columns:
+        if not field_type(f.type).wrap or f.name not in columns:
             continue
         per_line = max(1.0, widths[col] * 1.1)
         for r, v in enumerate(columns[f.name], start=1):
@@ -130,14 +125,15 @@ def _width(f: Field, plan: Plan, values: list[Any] | None, longest: bool = False
     (the longest on small rule sheets, the 90th percentile on data sheets) and the header."""
     if f.width:
         return f.width
-    width = float(WIDTHS.get(f.type, 16))
-    if f.type in ("dropdown", "tags") and f.list:
+    ftype = field_type(f.type)
+    width = float(ftype.width)
+    if ftype.options and f.list:
         width = max(width, min(_MAX_AUTO, 3 + max((len(x) for x in plan.schema.lists[f.list].labels(plan.lang)), default=0)))
-    if f.type in _TEXT_LIKE + ("long_text",) and values:
+    if ftype.fits_content and values:
         sample = sorted(len(v) for v in values[:_SAMPLE] if isinstance(v, str))
         if sample:
             typical = sample[-1] if longest else sample[max(0, int(len(sample) * 0.9) - 1)]
-            cap = _MAX_LONG if f.type == "long_text" else _MAX_AUTO
+            cap = _MAX_LONG if ftype.wrap else _MAX_AUTO
             width = max(width, min(cap, typical + 2))
     # Room for the header and its filter button.
     return max(width, min(_MAX_AUTO, len(f.header(plan.lang)) * 1.1 + 4))

@@ -11,6 +11,7 @@ from typing import Any
 
 from crm_sheets.builder.layout import Plan, TablePlan
 from crm_sheets.builder.texts import text
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Field
 
 # Excel's limits on the texts of a validation; longer ones make XlsxWriter drop the whole rule.
@@ -39,31 +40,24 @@ def field_help(field: Field, plan: Plan, table: TablePlan) -> str:
     parts.append(_type_hint(field, plan, table))
     if field.required:
         parts.append(text("required", lang))
-    if field.constraints.unique and field.type != "id":
+    if field.constraints.unique and (field_type(field.type).validation(field) or {}).get("kind") != "unique":
         parts.append(text("unique", lang))
     return " ".join(p for p in parts if p)
 
 
 def _type_hint(field: Field, plan: Plan, table: TablePlan) -> str:
+    """The field type's help (the registry's), told what this workbook calls the things it names."""
     lang, schema = plan.lang, plan.schema
-    t = field.type
-    if t == "money":
-        if field.currency_field:
-            return text("type.money_row", lang)
-        return text("type.money", lang, currency=field.currency or plan.currency or "")
-    if t in ("dropdown", "tags"):
-        if field.options_from:
-            src = plan.tables[field.options_from.partition(".")[0]]
-            return text("type.dropdown_from", lang, list=src.sheet)
-        name = schema.lists[field.list].label(lang) if field.list else ", ".join(field.constraints.enum or ())
-        return text(f"type.{t}", lang, list=name)
-    if t == "reference":
-        if field.reference in plan.tables:
-            return text("type.reference", lang, table=plan.tables[field.reference].sheet)
-        return text("type.reference_any", lang)
-    if t == "user":
-        return text("type.user", lang, team=plan.tables["team"].sheet if "team" in plan.tables else "Team")
-    return text(f"type.{t}", lang)
+    names: dict[str, Any] = {
+        "currency": field.currency or plan.currency or "", "row_currency": bool(field.currency_field),
+        "list": schema.lists[field.list].label(lang) if field.list in schema.lists
+        else ", ".join(field.constraints.enum or ()),
+        "table": plan.tables[field.reference].sheet if field.reference in plan.tables else None,
+        "team": plan.tables["team"].sheet if "team" in plan.tables else None,
+    }
+    if field.options_from:
+        names["options_from"] = plan.tables[field.options_from.partition(".")[0]].sheet
+    return field_type(field.type).help_text(lang, **names)
 
 
 def header_message(worksheet: Any, col: int, field: Field, plan: Plan, table: TablePlan) -> None:
@@ -81,48 +75,50 @@ def column_rule(field: Field, col_letter: str, plan: Plan, table: TablePlan) -> 
     first = f"{col_letter}2"
     col_range = f"${col_letter}$2:${col_letter}${table.last_row}"
     title = _clip(field.header(lang), _TITLE_MAX)
-    t = field.type
+    ftype = field_type(field.type)
+    spec = ftype.validation(field) or {}  # the registry's backend-neutral rule, as XlsxWriter options here
+    kind = spec.get("kind")
     rule: dict[str, Any] | None = None
-    if t == "id":
+    if kind == "unique":
         rule = {"validate": "custom", "value": f"=COUNTIF({col_range},{first})<=1", "error_type": "warning",
                 "error_message": text("err.unique", lang)}
-    elif t in ("dropdown", "tags"):
+    elif kind == "list":
         source = _list_source(field, plan)
         if source:
             rule = {"validate": "list", "source": source,
                     # Tags hold several values: picking one is helped, typing a list is allowed.
-                    "error_type": "information" if t == "tags" else "stop",
+                    "error_type": "stop" if spec.get("strict") else "information",
                     "error_message": text("err.list", lang, lists=plan.lists_sheet)}
-    elif t == "reference":
+    elif kind == "reference":
         if field.reference in plan.tables:
             rule = {"validate": "list", "source": f"=ids_{field.reference}", "error_type": "warning",
                     "error_message": text("err.reference", lang, table=plan.tables[field.reference].sheet)}
-    elif t == "user":
+    elif kind == "user":
         if "team_names" in plan.names:
             rule = {"validate": "list", "source": "=team_names", "error_type": "warning",
                     "error_message": text("err.user", lang, team=plan.tables["team"].sheet)}
-    elif t == "checkbox":
+    elif kind == "boolean":
         rule = {"validate": "list", "source": ["TRUE", "FALSE"], "error_type": "warning", "error_message": text("err.checkbox", lang)}
-    elif t in ("date", "datetime"):
+    elif kind == "date":
         rule = {"validate": "date", "criteria": "between", "minimum": dt.date(1900, 3, 1),
                 "maximum": dt.date(9999, 12, 31), "error_message": text("err.date", lang)}
-    elif t in ("integer", "number", "money", "percent"):
+    elif kind in ("whole", "decimal"):
         rule = bounds_rule(field, lang)
-    elif t == "email":
+    elif kind == "email":
         check = f'AND(ISNUMBER(FIND("@",{first})),ISNUMBER(FIND(".",{first})))'
         rule = {"validate": "custom", "value": f"={check}", "error_type": "warning",
                 "error_message": text("err.email", lang)}
-    elif t in ("phone", "url"):
+    elif kind == "note":
         rule = {"validate": "any", "input_title": title,
-                "input_message": _clip(field.help(lang) or text(f"type.{t}", lang), _MESSAGE_MAX)}
-    if rule is not None and field.constraints.unique and t in ("text", "email"):
+                "input_message": _clip(field.help(lang) or ftype.help_text(lang), _MESSAGE_MAX)}
+    if rule is not None and field.constraints.unique and ftype.unique_rule:
         # One rule per cell: a unique email is checked for both.
         unique = f"COUNTIF({col_range},{first})<=1"
         inner = rule["value"][1:] if rule.get("validate") == "custom" else None
         rule = {"validate": "custom", "value": f"=AND({inner},{unique})" if inner else f"={unique}",
                 "error_type": "warning", "error_message": _clip(
                     " ".join(filter(None, [rule.get("error_message"), text("err.unique", lang)])), _MESSAGE_MAX)}
-    elif rule is None and field.constraints.unique and t == "text":
+    elif rule is None and field.constraints.unique and ftype.unique_rule:
         rule = {"validate": "custom", "value": f"=COUNTIF({col_range},{first})<=1", "error_type": "warning",
                 "error_message": text("err.unique", lang)}
     if rule is not None and "error_message" in rule:
@@ -144,9 +140,15 @@ def _list_source(field: Field, plan: Plan) -> Any:
 
 
 def bounds_rule(field: Field, lang: str) -> dict[str, Any]:
+    spec = field_type(field.type).validation(field) or {}
     lo, hi = field.constraints.minimum, field.constraints.maximum
-    kind = "integer" if field.type == "integer" else "number"
-    pct = field.type == "percent"
+    # The type's own bounds (a rating: 1 to 5) hold whatever the field says; the field may narrow them.
+    if spec.get("minimum") is not None:
+        lo = spec["minimum"] if lo is None else max(lo, spec["minimum"])
+    if spec.get("maximum") is not None:
+        hi = spec["maximum"] if hi is None else min(hi, spec["maximum"])
+    kind = "integer" if spec.get("kind") == "whole" else "number"
+    pct = bool(spec.get("percent"))
     if lo is not None and hi is not None:
         rule = {"criteria": "between", "minimum": lo, "maximum": hi}
         bounds = text("bounds.between", lang, lo=_fmt_bound(lo, pct), hi=_fmt_bound(hi, pct))

@@ -26,6 +26,7 @@ from crm_sheets.builder.settings import setting_value, settings_rows, validate_s
 from crm_sheets.builder.sheet import print_setup, write_table_sheet
 from crm_sheets.builder.start import start_sheet_spec
 from crm_sheets.errors import UsageError, WorkbookBusy
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import LANGUAGES, Schema, TableSchema, load_schema
 from crm_sheets.model.tables import format_id, id_number
 
@@ -159,7 +160,7 @@ def _table_columns(
 
 
 def _labels(f: Any, schema: Schema, lang: str) -> dict[str, str] | None:
-    if f.type in ("dropdown", "tags") and f.list and not f.options_from:
+    if field_type(f.type).options and f.list and not f.options_from:
         return {o.key: o.label(lang) for o in schema.lists[f.list].options}
     return None
 

@@ -24,6 +24,7 @@ import pandas as pd
 from crm_sheets.errors import CrmSheetsError, WorkbookBusy, WorkbookChanged
 from crm_sheets.forms.journal import Entry, Journal
 from crm_sheets.model.changeset import ChangeSet, RowAppend
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.tables import Table, Tables
 from crm_sheets.model.values import as_text, literal
 
@@ -153,8 +154,7 @@ def _typed(t: Table, fields: dict[str, Any]) -> dict[str, Any]:
     for name, value in fields.items():
         if not t.schema.has_field(name) or value is None:
             continue
-        ftype = t.schema.field(name).type
-        if ftype in ("date", "datetime") and isinstance(value, str):
+        if field_type(t.schema.field(name).type).temporal and isinstance(value, str):
             try:
                 value = datetime.fromisoformat(value)
             except ValueError:
@@ -217,11 +217,11 @@ def _new_row(tables: Tables, t: Table, values: dict[str, Any], e: Entry, now: da
     for f in t.schema.fields:
         if f.name in row or f.type == "id":
             continue
-        if f.name == "created" and f.type in ("date", "datetime"):
-            row[f.name] = now if f.type == "datetime" else datetime(now.year, now.month, now.day)
+        if f.name == "created" and field_type(f.type).temporal:
+            row[f.name] = now if field_type(f.type).with_time else datetime(now.year, now.month, now.day)
         elif f.name == "source" and f.list and "web_form" in tables.list(f.list).keys():
             row[f.name] = "web_form"
-        elif f.required and f.type == "dropdown" and f.list:
+        elif f.required and field_type(f.type).options and not field_type(f.type).multiple and f.list:
             keys = tables.list(f.list).keys()
             row[f.name] = keys[0] if keys else None
     return row
@@ -243,7 +243,7 @@ def _update(changes: ChangeSet, tables: Tables, t: Table, rid: str, values: dict
         if isinstance(before, pd.Series):  # an ID twice in a hand-made sheet: the first row
             before = before.iloc[0]
         f = t.schema.field(name)
-        if f.type == "checkbox":
+        if field_type(f.type).boolean:
             if value is True and before is not True:
                 _set(changes, tables, t, rid, name, True, before, appended, now)
             continue
@@ -282,7 +282,7 @@ def _log_activity(changes: ChangeSet, tables: Tables, t: Table, rid: str, e: Ent
     acts = tables.get("activities")
     if acts is None or not acts.schema.id_prefix:
         return
-    link = next((f.name for f in acts.schema.fields if f.type == "reference" and f.reference == t.name), None)
+    link = next((f.name for f in acts.schema.fields if field_type(f.type).links_to == "record" and f.reference == t.name), None)
     if link is None:
         return
     lang = tables.lang or "en"

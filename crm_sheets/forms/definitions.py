@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Field, ListSchema, localize, normalize_header
 from crm_sheets.model.tables import Tables
 
@@ -194,4 +195,5 @@ def load_forms(tables: Tables) -> FormSet:
 
 def _has_default(f: Field) -> bool:
     """Required fields the applier fills itself: a lead's status (the list's first option) and dates."""
-    return f.type in ("dropdown", "date", "datetime") and (f.list is not None or f.type != "dropdown")
+    ftype = field_type(f.type)
+    return ftype.temporal or (ftype.options and not ftype.multiple and f.list is not None)

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from jinja2 import Environment, select_autoescape
 
 from crm_sheets.forms.definitions import FormDef
+from crm_sheets.model.fieldtypes import field_type
 
 TOKEN_FIELD = "_crm_token"
 LANG_FIELD = "_crm_lang"
@@ -31,8 +32,8 @@ WORDS = {
            "thanks_title": "Merci"},
 }
 
-INPUT_TYPES = {"email": "email", "phone": "tel", "url": "url", "number": "number", "integer": "number",
-               "money": "number", "percent": "number", "date": "date", "datetime": "datetime-local"}
+# Each field type says how it is typed in a form (FieldType.input_type: text, email, tel, url, number,
+# date, datetime-local, checkbox, textarea, select, select-multiple) and its step and bounds.
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}
@@ -70,26 +71,29 @@ _FORM_BODY = """{% if notice %}<p class="summary" role="alert">{{ notice }}</p>{
 <input type="hidden" name="{{ lang_field }}" value="{{ lang }}">
 {% for f in fields %}{% set id = fid ~ "-" ~ f.name %}{% set bad = f.name in errors %}{% set v = values.get(f.name, "") %}
 {% set described = (id ~ "-error") if bad else ((id ~ "-help") if f.field.help(lang) else "") %}
-<div class="field{% if f.field.type == 'checkbox' %} check{% endif %}">
-{% if f.field.type == "checkbox" %}
+{% set ft = field_type(f.field.type) %}
+<div class="field{% if ft.input_type == 'checkbox' %} check{% endif %}">
+{% if ft.input_type == "checkbox" %}
 <input type="checkbox" id="{{ id }}" name="{{ f.name }}" value="on"{% if v in ("on", "true", True) %} checked{% endif %}{% if f.required %} required{% endif %}{% if bad %} aria-invalid="true"{% endif %}{% if described %} aria-describedby="{{ described }}"{% endif %}>
 <label for="{{ id }}">{{ f.label(lang) }}{% if f.required %} <span class="req" aria-hidden="true">*</span>{% endif %}</label>
 {% else %}
 <label for="{{ id }}">{{ f.label(lang) }}{% if f.required %} <span class="req" aria-hidden="true">*</span>{% endif %}</label>
-{% if f.field.type == "long_text" %}
+{% if ft.input_type == "textarea" %}
 <textarea id="{{ id }}" name="{{ f.name }}" rows="5" maxlength="5000"{% if f.required %} required aria-required="true"{% endif %}{% if bad %} aria-invalid="true"{% endif %}{% if described %} aria-describedby="{{ described }}"{% endif %}>{{ v }}</textarea>
-{% elif f.field.type in ("dropdown", "tags") %}
-<select id="{{ id }}" name="{{ f.name }}"{% if f.field.type == "tags" %} multiple{% endif %}{% if f.required %} required aria-required="true"{% endif %}{% if bad %} aria-invalid="true"{% endif %}{% if described %} aria-describedby="{{ described }}"{% endif %}>
-{% if f.field.type == "dropdown" %}<option value="">{{ w.choose }}</option>{% endif %}
+{% elif ft.input_type in ("select", "select-multiple") %}
+<select id="{{ id }}" name="{{ f.name }}"{% if ft.input_type == "select-multiple" %} multiple{% endif %}{% if f.required %} required aria-required="true"{% endif %}{% if bad %} aria-invalid="true"{% endif %}{% if described %} aria-describedby="{{ described }}"{% endif %}>
+{% if ft.input_type == "select" %}<option value="">{{ w.choose }}</option>{% endif %}
 {% for key, labels in f.options %}<option value="{{ key }}"{% if key == v or (v and key in v.split(", ")) %} selected{% endif %}>{{ labels.get(lang) or labels.en }}</option>
 {% endfor %}</select>
 {% else %}
-<input type="{{ input_types.get(f.field.type, 'text') }}" id="{{ id }}" name="{{ f.name }}" value="{{ v }}"
-{%- if f.field.type in ("number", "money", "percent") %} step="any"{% elif f.field.type == "integer" %} step="1"{% endif %}
-{%- if f.field.constraints.minimum is not none and f.field.type in ("number", "integer", "money") %} min="{{ f.field.constraints.minimum }}"{% endif %}
-{%- if f.field.constraints.maximum is not none and f.field.type in ("number", "integer", "money") %} max="{{ f.field.constraints.maximum }}"{% endif %}
+{% set lo = f.field.constraints.minimum if f.field.constraints.minimum is not none else ft.input_min %}
+{% set hi = f.field.constraints.maximum if f.field.constraints.maximum is not none else ft.input_max %}
+<input type="{{ ft.input_type }}" id="{{ id }}" name="{{ f.name }}" value="{{ v }}"
+{%- if ft.input_step %} step="{{ ft.input_step }}"{% endif %}
+{%- if lo is not none and ft.numeric and not ft.percent %} min="{{ lo }}"{% endif %}
+{%- if hi is not none and ft.numeric and not ft.percent %} max="{{ hi }}"{% endif %}
 {%- if f.field.constraints.pattern %} pattern="{{ html_pattern(f.field.constraints.pattern) }}"{% endif %}
-{%- if f.field.type not in ("date", "datetime", "number", "integer", "money", "percent") %} maxlength="500"{% endif %}
+{%- if not (ft.temporal or ft.numeric) %} maxlength="500"{% endif %}
 {%- if autocomplete.get(f.name) %} autocomplete="{{ autocomplete[f.name] }}"{% endif %}
 {%- if f.required %} required aria-required="true"{% endif %}{% if bad %} aria-invalid="true"{% endif %}{% if described %} aria-describedby="{{ described }}"{% endif %}>
 {% endif %}{% endif %}
@@ -133,6 +137,7 @@ def _html_pattern(pattern: str) -> str:
 
 
 _env.globals["html_pattern"] = _html_pattern
+_env.globals["field_type"] = field_type
 
 
 def form_html(form: FormDef, *, lang: str, token: str, action: str, values: Mapping[str, Any] | None = None,
@@ -143,7 +148,7 @@ def form_html(form: FormDef, *, lang: str, token: str, action: str, values: Mapp
     return _env.from_string(_FORM_BODY).render(
         fid=f"crm-form-{form.name}", form=form, fields=form.fields, lang=lang, token=token, action=action,
         values=dict(values or {}), errors=dict(errors or {}), notice=notice, w=WORDS[lang],
-        token_field=TOKEN_FIELD, lang_field=LANG_FIELD, honeypot=HONEYPOT_FIELD, input_types=INPUT_TYPES,
+        token_field=TOKEN_FIELD, lang_field=LANG_FIELD, honeypot=HONEYPOT_FIELD,
         autocomplete=AUTOCOMPLETE, captcha_html=Markup(captcha_html))
 
 

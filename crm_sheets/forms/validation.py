@@ -14,13 +14,13 @@ from typing import Any, Mapping
 import pandas as pd
 
 from crm_sheets.forms.definitions import FormDef, FormField
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.tables import Table, Tables, dtype_for
 from crm_sheets.model.values import literal, option_lookup, parse_value, read_context
 
 # XML 1.0 cannot hold C0 controls other than tab, CR and LF: they are dropped.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-MAX_LENGTH = {"long_text": 5000}
-DEFAULT_MAX_LENGTH = 500
+# How long a posted value may be, and the type's name in an error, are the field type's (max_length, noun).
 PROBE_ID = "form-submission"  # the record ID the check rules see for the visitor's record
 
 # The check job's finding types, in words for a visitor (its own messages address a sheet's cells).
@@ -38,11 +38,6 @@ MESSAGES = {
     "unknown-option": {"en": "Please choose one of the options.", "fr": "Veuillez choisir l'une des options."},
     "unreadable": {"en": "This value cannot be read as a {type}.", "fr": "Cette valeur n'est pas un(e) {type} valide."},
     "too-long": {"en": "Please keep this under {n} characters.", "fr": "Veuillez rester sous {n} caractères."},
-}
-TYPE_WORDS = {
-    "number": {"en": "number", "fr": "nombre"}, "integer": {"en": "whole number", "fr": "nombre entier"},
-    "money": {"en": "amount", "fr": "montant"}, "percent": {"en": "percentage", "fr": "pourcentage"},
-    "date": {"en": "date", "fr": "date"}, "datetime": {"en": "date and time", "fr": "date et heure"},
 }
 # Finding types that stop a submission even when check only warns about them in a sheet.
 BLOCKING = frozenset({"invalid-email", "invalid-phone", "invalid-url", "unknown-option"})
@@ -83,11 +78,12 @@ def encode(value: Any) -> Any:
 
 def _raw(f: FormField, posted: Mapping[str, list[str]]) -> str | None:
     values = [v for v in posted.get(f.name, []) if isinstance(v, str)]
-    if f.field.type == "checkbox":
+    ftype = field_type(f.field.type)
+    if ftype.boolean:
         return "true" if any(v.strip().lower() in ("on", "true", "1", "yes") for v in values) else "false"
-    if f.field.type == "tags":
+    if ftype.multiple:
         return ", ".join(v.strip() for v in values if v.strip()) or None
-    if f.field.type == "datetime" and values and "T" in values[0]:  # <input type=datetime-local>
+    if ftype.with_time and values and "T" in values[0]:  # <input type=datetime-local>
         return values[0].replace("T", " ")
     return values[0] if values else None
 
@@ -103,13 +99,14 @@ def validate(form: FormDef, tables: Tables, posted: Mapping[str, list[str]], *, 
     row: dict[str, Any] = {}
     invalid: dict[tuple[str, str], Any] = {}
     for f in form.fields:
+        ftype = field_type(f.field.type)
         raw = _raw(f, posted)
         if raw is not None:
             raw = _CONTROL.sub("", raw)
             out.typed[f.name] = raw
-            if f.field.type not in ("checkbox", "tags"):
+            if not (ftype.boolean or ftype.multiple):
                 raw = raw.strip()
-            limit = MAX_LENGTH.get(f.field.type, DEFAULT_MAX_LENGTH)
+            limit = ftype.max_length
             if len(raw) > limit:
                 out.errors[f.name] = message("too-long", lang, n=limit)
                 continue
@@ -120,13 +117,13 @@ def validate(form: FormDef, tables: Tables, posted: Mapping[str, list[str]], *, 
         options = option_lookup(tables.list(f.field.list)) if f.field.list else None
         value, ok = parse_value(f.field, raw, ctx, options)
         if not ok:
-            if f.field.type in ("dropdown", "tags"):
+            if ftype.options:
                 out.errors[f.name] = message("unknown-option", lang)
             else:
-                out.errors[f.name] = message("unreadable", lang, type=TYPE_WORDS.get(f.field.type, {}).get(lang, f.field.type))
+                out.errors[f.name] = message("unreadable", lang, type=ftype.noun.get(lang, f.field.type))
             invalid[(PROBE_ID, f.name)] = raw
             continue
-        if f.field.type == "checkbox" and value is False and f.required:
+        if ftype.boolean and value is False and f.required:
             out.errors[f.name] = message("required", lang)
             continue
         row[f.name] = value
@@ -144,15 +141,12 @@ def validate(form: FormDef, tables: Tables, posted: Mapping[str, list[str]], *, 
 
 
 def _clean_text(f: FormField, value: str, tables: Tables) -> str:
-    if f.field.type == "phone":
-        from crm_sheets.model.normalize import normalize_phone
-
-        e164 = normalize_phone(value, str(tables.setting("default_country", "US") or "US"))
-        if e164 and re.fullmatch(r"\+\d{4,16}", e164):
-            return e164  # a checked phone number in E.164: digits after a plus, never a formula
-    if f.field.type == "email":
-        value = value.strip().lower()
-    return neutralise(value)
+    """The type's tidy form of a visitor's text (a phone number in E.164, an email in lower case), kept literal."""
+    ftype = field_type(f.field.type)
+    tidy = ftype.normalise(value, str(tables.setting("default_country", "US") or "US"))
+    if tidy is None:
+        return neutralise(value)
+    return tidy if ftype.normal_form_safe else neutralise(tidy)
 
 
 def check_record(form: FormDef, tables: Tables, row: dict[str, Any], invalid: dict, now: dt.datetime) -> list:

@@ -17,6 +17,7 @@ import pandas as pd
 from crm_sheets.errors import UsageError
 from crm_sheets.imports import vendors as V
 from crm_sheets.imports.mapping import FIELD_FALLBACK, home_table
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Field
 from crm_sheets.model.tables import Table, Tables
 from crm_sheets.model.values import as_text, csv_safe
@@ -71,15 +72,16 @@ def _cell(f: Field | None, value: Any, tables: Tables) -> str:
         value = value.to_pydatetime()
     if hasattr(value, "item") and not isinstance(value, str):
         value = value.item()
-    if f is not None and f.type in ("dropdown", "tags") and f.list and isinstance(value, str):
+    ftype = field_type(f.type) if f is not None else None
+    if ftype is not None and ftype.options and f.list and isinstance(value, str):
         labels = {o.key: o.label(tables.lang or "en") for o in tables.list(f.list).options}
-        if f.type == "tags":
+        if ftype.multiple:
             return ", ".join(labels.get(k.strip(), k.strip()) for k in value.split(",") if k.strip())
         return labels.get(value, value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        if f is not None and f.type == "date" and (value.hour, value.minute, value.second) == (0, 0, 0):
+        if ftype is not None and ftype.temporal and not ftype.with_time and (value.hour, value.minute, value.second) == (0, 0, 0):
             return value.date().isoformat()
         return value.replace(microsecond=0).isoformat()
     if isinstance(value, date):
@@ -118,7 +120,7 @@ def export_rows(tables: Tables, name: str, to: str, kind: str | None = None) -> 
         if f.name == "external_id":  # where the record came from first, kept through other systems
             columns.append(("External_ID__c" if to == "salesforce" else f.header(lang), ("field", f)))
             continue
-        if f.type == "reference" and f"link:{f.name}" in names:
+        if field_type(f.type).links_to == "record" and f"link:{f.name}" in names:
             columns.append((names[f"link:{f.name}"], ("link", f)))
         elif f.name in names:
             columns.append((names[f.name], ("field", f)))

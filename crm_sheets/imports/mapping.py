@@ -12,6 +12,7 @@ from crm_sheets.adopt.propose import map_sheet
 from crm_sheets.imports import vendors as V
 from crm_sheets.imports.sources import SourceFile
 from crm_sheets.imports.vendors import Target
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Schema, normalize_header
 
 SOURCES = ("auto", "salesforce", "hubspot", "pipedrive", "csv")
@@ -193,7 +194,7 @@ def _field_target(schema: Schema, table: str, name: str) -> Target:
     if name == "id":
         return V.EXT
     f = schema.tables[table].field(name)
-    if f.type == "reference" and f.reference and f.reference != "*":
+    if field_type(f.type).links_to == "record" and f.reference and f.reference != "*":
         return V.link(name, f.reference, "auto")
     return V.F(name)
 
@@ -245,7 +246,7 @@ def _ids(part: Part, f: SourceFile, schema: Schema) -> None:
             part.columns[j] = V.EXT
             has_ext = True
         elif key in links:
-            ref = next((x for x in t.fields if x.type == "reference" and x.reference == links[key]), None)
+            ref = next((x for x in t.fields if field_type(x.type).links_to == "record" and x.reference == links[key]), None)
             if ref is not None and ref.name not in taken:
                 part.columns[j] = V.link(ref.name, ref.reference, "id")
                 taken.add(ref.name)

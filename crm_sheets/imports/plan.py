@@ -18,6 +18,7 @@ from crm_sheets.imports import meaning as M
 from crm_sheets.imports.mapping import FileMap, custom_name, custom_title
 from crm_sheets.jobs.dedupe.keys import company_key, website_domain  # one notion of 'same company' with dedupe
 from crm_sheets.model.changeset import AuditEntry, ChangeSet, CellUpdate, OptionAdd, RowAppend
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import fold
 from crm_sheets.model.schema import Field, normalize_header
 from crm_sheets.model.tables import Tables
@@ -582,28 +583,29 @@ class Planner:
                 counts.unchanged += 1
 
     def _convert(self, r: Rec, f: Field, raw: Any, header: str) -> Any:
-        if f.type == "reference":
+        ftype = field_type(f.type)
+        if ftype.links_to == "record":
             return raw if isinstance(raw, str) else None
         if isinstance(raw, str):
             raw = literal(raw.strip())  # str methods drop the Text mark; the writer needs it (quote prefix)
-        if f.type in ("date", "datetime"):
+        if ftype.temporal:
             value = raw if isinstance(raw, datetime) else M.iso_datetime(raw, self.tz) if isinstance(raw, str) else None
             if value is None:
                 value, ok = parse_value(f, raw, self.ctx)
                 if not ok:
                     return self._bad(r, header, raw, "is not a date", "write it as 2025-03-14")
                 return value
-            return M.as_date_value(value) if f.type == "date" else value
-        if f.type == "checkbox":
+            return value if ftype.with_time else M.as_date_value(value)
+        if ftype.boolean:
             value = M.boolean(raw)
             return value if value is not None else self._bad(r, header, raw, "is not yes or no", "write true or false")
-        if f.type == "dropdown" and f.options_from:
+        if ftype.options and not ftype.multiple and f.options_from:
             return self._stage(_text(raw))
-        if f.type == "dropdown" and f.list:
+        if ftype.options and not ftype.multiple and f.list:
             return self._option(f, raw)
-        if f.type == "user":
+        if ftype.links_to == "member":
             return self._owner(_text(raw))
-        if f.type in ("text", "long_text", "email", "phone", "url", "location"):
+        if ftype.pattern:  # the text people type (text, email, phone, url, location...): kept as it is
             return _text(raw) if not isinstance(raw, str) else raw
         value, ok = parse_value(f, raw, self.ctx)
         if not ok:
@@ -732,32 +734,33 @@ def _plain_value(v: Any) -> Any:
 
 def _same(f: Field, old: Any, new: Any) -> bool:
     """Whether the workbook already holds the imported value, at the precision its column keeps."""
-    if type(old) is type(new) and old == new and f.type not in ("date", "datetime"):
+    ftype = field_type(f.type)
+    if type(old) is type(new) and old == new and not ftype.temporal:
         return True  # the common case of a re-import, decided without the checks below
     if _blank(old):
         return _blank(new)
     old = _plain_value(old)
-    if f.type in ("date", "datetime"):
+    if ftype.temporal:
         if not isinstance(old, (date, datetime)) or not isinstance(new, (date, datetime)):
             return _text(old) == _text(new)
         a = old if isinstance(old, datetime) else datetime(old.year, old.month, old.day)
         b = new if isinstance(new, datetime) else datetime(new.year, new.month, new.day)
-        return a.date() == b.date() if f.type == "date" else a.replace(microsecond=0) == b.replace(microsecond=0)
-    if f.type in ("number", "money", "percent", "integer"):
+        return a.replace(microsecond=0) == b.replace(microsecond=0) if ftype.with_time else a.date() == b.date()
+    if ftype.numeric:
         try:
             return math.isclose(float(old), float(new), rel_tol=1e-9, abs_tol=1e-9)
         except (TypeError, ValueError):
             return _text(old) == _text(new)
-    if f.type == "checkbox":
+    if ftype.boolean:
         return bool(old) == bool(new) if isinstance(new, bool) else _text(old) == _text(new)
-    if f.type == "phone":
+    if ftype.compare == "digits":
         digits = lambda x: re.sub(r"\D", "", _text(x))  # noqa: E731
         return digits(old) == digits(new)
-    if f.type in ("email", "url"):
+    if ftype.compare == "casefold":
         return _text(old).casefold() == _text(new).casefold()
-    if f.type == "dropdown":
+    if ftype.compare == "option":
         return fold_option(_text(old)) == fold_option(_text(new))
-    if f.type == "location":
+    if ftype.compare == "fold":
         return fold(_text(old)) == fold(_text(new))
     return _text(old) == _text(new)
 

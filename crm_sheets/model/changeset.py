@@ -192,6 +192,7 @@ class ChangeSet:
             t.df[field_name] = _assign(t.df[field_name], ids, list(values.values()))
             for record_id in values:
                 t.invalid.pop((record_id, field_name), None)
+                t.typed_text.pop((record_id, field_name), None)  # written as a value: no longer text to convert
         archived: dict[str, list[str]] = {}
         for r in self.archives:
             archived.setdefault(r.table, []).append(r.record_id)

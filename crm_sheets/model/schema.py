@@ -19,28 +19,8 @@ from crm_sheets.errors import SchemaError
 
 LANGUAGES = ("en", "fr")
 
-FIELD_TYPES = (
-    "id",
-    "text",
-    "long_text",
-    "number",
-    "integer",
-    "money",
-    "percent",
-    "date",
-    "datetime",
-    "email",
-    "phone",
-    "url",
-    "location",
-    "dropdown",
-    "tags",
-    "checkbox",
-    "reference",
-    "user",
-)
-NUMERIC_TYPES = frozenset({"number", "integer", "money", "percent"})
-TEMPORAL_TYPES = frozenset({"date", "datetime"})
+# The field types (FIELD_TYPES, NUMERIC_TYPES, TEMPORAL_TYPES) come from the registry, crm_sheets.model.fieldtypes,
+# which sits above this module: they are looked up when first asked for (see __getattr__ at the end).
 TABLE_KINDS = ("data", "rules", "settings", "archive", "log")
 
 
@@ -219,7 +199,8 @@ class TableSchema:
 
     @property
     def foreign_keys(self) -> list[ForeignKey]:
-        return [ForeignKey(f.name, f.reference) for f in self.fields if f.type == "reference" and f.reference]
+        return [ForeignKey(f.name, f.reference) for f in self.fields
+                if _field_type(f.type, self.name).links_to == "record" and f.reference]
 
     def names(self) -> set[str]:
         return {normalize_header(x) for x in (self.name, self.excel_name, *self.title.values(), *self.aliases)}
@@ -415,8 +396,7 @@ def parse_field(spec: Any, where: str, custom: bool = False) -> Field:
     if not _NAME_RE.match(name):
         raise SchemaError(f"{where}: a field name uses lower-case letters, digits and _ only")
     ftype = spec.get("type", "text")
-    if ftype not in FIELD_TYPES:
-        raise SchemaError(f"{where}: unknown type {ftype!r}", hint=f"use one of {', '.join(FIELD_TYPES)}")
+    _field_type(ftype, where)  # an unknown type: a SchemaError naming the table, the field and the known types
     cons = dict(spec.get("constraints") or {})
     for key in _CONSTRAINTS:  # allow constraints at field level too: {required: true}
         if key in spec:
@@ -491,8 +471,7 @@ def _parse_setting(spec: Any, where: str) -> Setting:
     if not isinstance(spec, Mapping) or not spec.get("key"):
         raise SchemaError(f"{where}: a setting needs a 'key', a 'value' and a 'description'")
     stype = spec.get("type", "text")
-    if stype not in FIELD_TYPES:
-        raise SchemaError(f"{where} ({spec['key']}): unknown type {stype!r}", hint=f"use one of {', '.join(FIELD_TYPES)}")
+    _field_type(stype, f"{where} ({spec['key']})")
     return Setting(
         key=str(spec["key"]),
         value=spec.get("value"),
@@ -523,34 +502,9 @@ def _validate(schema: Schema) -> None:
                 other = seen.setdefault(f"h:{lang}:{normalize_header(f.header(lang))}", f.name)
                 if other != f.name:
                     raise SchemaError(f"{fwhere}: header {f.header(lang)!r} is also the header of field {other!r}")
-            if f.type in ("dropdown", "tags"):
-                if not f.list and not f.constraints.enum and not f.options_from:
-                    raise SchemaError(
-                        f"{fwhere}: a {f.type} field needs a 'list' (a name from lists:), 'options_from' or an enum"
-                    )
-                if f.options_from:
-                    src_table, _, src_field = f.options_from.partition(".")
-                    if src_table not in schema.tables or not schema.tables[src_table].has_field(src_field):
-                        raise SchemaError(f"{fwhere}: options_from {f.options_from!r} is not a table.field of this schema")
-                if f.list and f.list not in schema.lists:
-                    raise SchemaError(
-                        f"{fwhere}: list {f.list!r} does not exist",
-                        hint=f"lists are {', '.join(schema.lists) or '(none)'}",
-                    )
-            if f.type == "reference":
-                if not f.reference:
-                    raise SchemaError(f"{fwhere}: a reference field needs 'reference: <table>'")
-                if f.reference == "*":
-                    continue
-                if f.reference not in schema.tables:
-                    raise SchemaError(
-                        f"{fwhere}: reference to unknown table {f.reference!r}",
-                        hint=f"tables are {', '.join(schema.tables)}",
-                    )
-                if not schema.tables[f.reference].id_prefix:
-                    raise SchemaError(f"{fwhere}: table {f.reference!r} has no IDs to refer to")
-            if f.type == "user" and "team" not in schema.tables:
-                raise SchemaError(f"{fwhere}: a user field needs a 'team' table")
+            problem = _field_type(f.type, fwhere).schema_problem(f, schema)  # a dropdown needs its list...
+            if problem:
+                raise SchemaError(f"{fwhere}: {problem[0]}", hint=problem[1])
             if f.currency_field and not t.has_field(f.currency_field):
                 raise SchemaError(f"{fwhere}: currency_field {f.currency_field!r} is not a field of {t.name!r}")
         if t.id_prefix:
@@ -575,3 +529,21 @@ def localize(value: Any, lang: str = "en") -> Any:
     if isinstance(value, Mapping) and "en" in value:
         return value.get(lang, value["en"])
     return value
+
+
+def _field_type(name: Any, where: str) -> Any:
+    from crm_sheets.model.fieldtypes import field_type
+
+    return field_type(name, where)
+
+
+def __getattr__(name: str) -> Any:
+    """FIELD_TYPES (every type name), NUMERIC_TYPES and TEMPORAL_TYPES, from the field-type registry."""
+    if name in ("FIELD_TYPES", "NUMERIC_TYPES", "TEMPORAL_TYPES"):
+        from crm_sheets.model.fieldtypes import field_type, known_types
+
+        if name == "FIELD_TYPES":
+            return known_types()
+        trait = "numeric" if name == "NUMERIC_TYPES" else "temporal"
+        return frozenset(t for t in known_types() if getattr(field_type(t), trait))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,6 +8,7 @@ own columns, which nothing ever touches).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
@@ -15,20 +16,12 @@ import pandas as pd
 
 from crm_sheets.model.schema import ListSchema, Schema, TableSchema
 
-DTYPES = {
-    "number": "float64",
-    "money": "float64",
-    "percent": "float64",
-    "integer": "Int64",
-    "date": "datetime64[ns]",
-    "datetime": "datetime64[ns]",
-    "checkbox": "boolean",
-}
-
-
+@lru_cache(maxsize=None)
 def dtype_for(field_type: str) -> str:
-    """The pandas dtype of a column of this field type (text-like types are ``object``)."""
-    return DTYPES.get(field_type, "object")
+    """The pandas dtype of a column of this field type (text-like types are ``object``), from the registry."""
+    from crm_sheets.model.fieldtypes import known_types, field_type as _type
+
+    return _type(field_type).dtype if field_type in known_types() else "object"
 
 
 def column_letter(index: int) -> str:

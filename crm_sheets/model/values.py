@@ -395,7 +395,12 @@ def option_lookup(lst: ListSchema) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 # One cell
 
-TEXT_TYPES = frozenset({"id", "text", "long_text", "email", "phone", "url", "location", "reference", "user"})
+@lru_cache(maxsize=None)
+def _ftype(name: str) -> Any:
+    """The registry's type object (model.fieldtypes imports this module's readers, so it is looked up late)."""
+    from crm_sheets.model.fieldtypes import field_type
+
+    return field_type(name)
 
 
 def as_text(raw: Any) -> str:
@@ -485,13 +490,13 @@ def parse_value(field: Field, raw: Any, ctx: ReadContext, options: Mapping[str, 
     """
     if is_empty(raw):
         return None, True
-    ftype = field.type
-    if ftype in TEXT_TYPES:
+    ftype = _ftype(field.type)
+    if ftype.text:
         text = as_text(raw)
-        return (text.strip() if ftype == "id" else text), True
+        return (text.strip() if ftype.strip else text), True
     if isinstance(raw, str) and not raw.strip():
         return None, True
-    value = _PARSERS[ftype](field, raw, ctx, options)
+    value = ftype.parse(field, raw, ctx, options)
     return (raw, False) if value is None else (value, True) if not isinstance(value, _Unknown) else (value.text, False)
 
 
@@ -503,7 +508,10 @@ class _Unknown(str):
         return str(self)
 
 
-def _number(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | None:
+# One reader per kind of cell: the field types of model/fieldtypes read their cells with these.
+
+
+def read_number(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | None:
     if isinstance(raw, bool):
         return None
     if isinstance(raw, (int, float)):
@@ -513,14 +521,14 @@ def _number(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | N
     return None
 
 
-def _integer(field: Field, raw: Any, ctx: ReadContext, options: Any) -> int | None:
-    value = _number(field, raw, ctx, options)
+def read_integer(field: Field, raw: Any, ctx: ReadContext, options: Any) -> int | None:
+    value = read_number(field, raw, ctx, options)
     if value is None or not value.is_integer():  # 2.5 people are not rounded silently
         return None
     return int(value)
 
 
-def _percent(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | None:
+def read_percent(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | None:
     if isinstance(raw, bool):
         return None
     if isinstance(raw, (int, float)):
@@ -538,7 +546,7 @@ def _percent_points(value: float) -> float:
     return value / 100 if abs(value) > 1 else value
 
 
-def _money(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | None:
+def read_money(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float | None:
     if isinstance(raw, bool):
         return None
     if isinstance(raw, (int, float)):
@@ -567,22 +575,22 @@ def _to_datetime(raw: Any, ctx: ReadContext) -> datetime | None:
     return None
 
 
-def _date(field: Field, raw: Any, ctx: ReadContext, options: Any) -> date | None:
+def read_date(field: Field, raw: Any, ctx: ReadContext, options: Any) -> date | None:
     if type(raw) is date:
         return raw
     dt = _to_datetime(raw, ctx)
     return dt.date() if dt is not None else None
 
 
-def _datetime(field: Field, raw: Any, ctx: ReadContext, options: Any) -> datetime | None:
+def read_datetime(field: Field, raw: Any, ctx: ReadContext, options: Any) -> datetime | None:
     return _to_datetime(raw, ctx)
 
 
-def _checkbox(field: Field, raw: Any, ctx: ReadContext, options: Any) -> bool | None:
+def read_checkbox(field: Field, raw: Any, ctx: ReadContext, options: Any) -> bool | None:
     return parse_checkbox(raw)
 
 
-def _dropdown(field: Field, raw: Any, ctx: ReadContext, options: Mapping[str, str] | None) -> str | None:
+def read_option(field: Field, raw: Any, ctx: ReadContext, options: Mapping[str, str] | None) -> str | None:
     text = as_text(raw).strip()
     if options is None:
         return text
@@ -593,7 +601,7 @@ def _dropdown(field: Field, raw: Any, ctx: ReadContext, options: Mapping[str, st
 _TAG_SPLIT = re.compile(r"\s*[,;\n]\s*")
 
 
-def _tags(field: Field, raw: Any, ctx: ReadContext, options: Mapping[str, str] | None) -> str | None:
+def read_tags(field: Field, raw: Any, ctx: ReadContext, options: Mapping[str, str] | None) -> str | None:
     text = as_text(raw).strip()
     parts = [p for p in _TAG_SPLIT.split(text) if p]
     if options is None:
@@ -604,37 +612,11 @@ def _tags(field: Field, raw: Any, ctx: ReadContext, options: Mapping[str, str] |
     return ", ".join(dict.fromkeys(keys))  # type: ignore[arg-type]
 
 
-_PARSERS = {
-    "number": _number,
-    "integer": _integer,
-    "money": _money,
-    "percent": _percent,
-    "date": _date,
-    "datetime": _datetime,
-    "checkbox": _checkbox,
-    "dropdown": _dropdown,
-    "tags": _tags,
-}
-
-
 # ---------------------------------------------------------------------------------------------
 # Whole columns: the reader's fast path
 
-# The Python types calamine returns for a cell already typed as the field wants.
-_NATIVE: dict[str, tuple[type, ...]] = {
-    "number": (float, int), "money": (float, int), "percent": (float, int), "integer": (float, int),
-    "date": (date, datetime), "datetime": (datetime, date), "checkbox": (bool,),
-    **{t: (str,) for t in TEXT_TYPES},
-}
-
-
-# infer_dtype's verdict on a column whose non-empty cells are all already of the field's type.
-_NATIVE_KINDS: dict[str, frozenset[str]] = {
-    **{t: frozenset({"floating", "integer", "mixed-integer-float"}) for t in ("number", "money", "percent", "integer")},
-    "date": frozenset({"date", "datetime"}), "datetime": frozenset({"date", "datetime"}),
-    "checkbox": frozenset({"boolean"}),
-    **{t: frozenset({"string"}) for t in TEXT_TYPES},
-}
+# The Python types calamine returns for a cell already typed as the field wants (FieldType.native), and
+# infer_dtype's verdict on a column whose non-empty cells are all of them (FieldType.native_kinds).
 
 
 def parse_column(
@@ -668,33 +650,33 @@ def _column(field: Field, raws: Sequence[Any], ctx: ReadContext, options: Mappin
 
     from crm_sheets.model.tables import dtype_for
 
-    ftype = field.type
+    ftype = _ftype(field.type)
     n = len(raws)
     if isinstance(raws, np.ndarray) and raws.dtype == object and raws.ndim == 1:
         arr = raws
     else:
         arr = np.empty(n, dtype=object)
         arr[:] = raws
-    if ftype in TEXT_TYPES or ftype in ("dropdown", "tags"):
+    if ftype.text or ftype.options:
         if infer_dtype(arr, skipna=False) == "string":  # the usual text column: no per-cell work
             return _string_column(field, arr, ctx, options)
     empty = (arr == "") | (arr == None)  # noqa: E711 (elementwise); NaN floats are handled as numbers
     filled = np.flatnonzero(~empty)
     kind = infer_dtype(arr[filled], skipna=False) if len(filled) else "empty"
-    if kind in _NATIVE_KINDS.get(ftype, ()):
+    if kind in ftype.native_kinds and not ftype.options:
         native = ~empty
-    elif ftype not in _NATIVE:  # dropdown, tags: every cell goes through its options
+    elif ftype.options:  # dropdown, tags: every cell goes through its options
         native = np.zeros(n, dtype=bool)
     else:
         types = np.fromiter(map(type, arr), dtype=object, count=n)
         native = np.zeros(n, dtype=bool)
-        for t in _NATIVE.get(ftype, ()):
+        for t in ftype.native:
             native |= types == t
         native &= ~empty
     slow = np.flatnonzero(~(empty | native))
     bad: dict[int, Any] = {}
     parsed = _parse_slow(field, arr, slow, ctx, options, bad)
-    dtype = dtype_for(ftype)
+    dtype = dtype_for(field.type)
     if texts is not None and dtype != "object" and len(slow):
         # Only the cells that needed parsing can be text: typed columns stay fast (no per-cell work).
         for i, raw, value in zip(slow.tolist(), arr[slow].tolist(), parsed.tolist()):
@@ -706,20 +688,18 @@ def _column(field: Field, raws: Sequence[Any], ctx: ReadContext, options: Mappin
         out[empty] = None
         if len(slow):
             out[slow] = parsed
-        if ftype == "id":
+        if ftype.strip:
             out[native] = [s.strip() for s in out[native]]
         return out, bad
     if dtype in ("float64", "Int64"):
         values = np.full(n, np.nan)
         values[native] = arr[native].astype("float64")
-        if ftype == "percent":  # a bare 25 means 25 % (see parse_value)
-            block = values[native]
-            values[native] = np.where(np.abs(block) > 1, block / 100, block)
-        elif ftype == "integer":
-            frac = native & (np.mod(np.nan_to_num(values), 1) != 0)
-            for i in np.flatnonzero(frac):  # 2.5 is not rounded into an integer column
+        ftype.native_values(values, native)  # percent: a bare 25 means 25 % (see parse_value)
+        refused = ftype.refuse_native(values, native)  # integer: 2.5 is not rounded into the column
+        if refused is not None:
+            for i in np.flatnonzero(refused):
                 bad[int(i)] = arr[i]
-            values[frac] = np.nan
+            values[refused] = np.nan
         if len(slow):
             parsed[parsed == None] = np.nan  # noqa: E711 (elementwise)
             values[slow] = parsed.astype("float64")
@@ -740,7 +720,7 @@ def _column(field: Field, raws: Sequence[Any], ctx: ReadContext, options: Mappin
     stamps = pd.to_datetime(pd.Series(objs, dtype=object), errors="coerce")
     for i in np.flatnonzero(stamps.isna().to_numpy() & (objs != None)):  # noqa: E711 (beyond year 2262)
         bad[int(i)] = arr[i]
-    if ftype == "date":
+    if not ftype.with_time:  # date: midnight (Timestamp columns hold both)
         stamps = stamps.dt.normalize()
     return stamps.to_numpy().astype("datetime64[ns]"), bad
 
@@ -751,10 +731,11 @@ def _string_column(field: Field, arr: Any, ctx: ReadContext, options: Any) -> tu
     import pandas as pd
 
     bad: dict[int, Any] = {}
-    if field.type in TEXT_TYPES:
+    ftype = _ftype(field.type)
+    if ftype.text:
         out = arr.copy()
         out[arr == ""] = None
-        if field.type == "id":
+        if ftype.strip:
             out[:] = [s.strip() if s else s for s in out]
         return out, bad
     codes, uniques = pd.factorize(arr)
@@ -774,7 +755,7 @@ def _parse_slow(field: Field, arr: Any, slow: Any, ctx: ReadContext, options: An
     import pandas as pd
     from pandas.api.types import infer_dtype
 
-    keep_unknown = field.type in ("dropdown", "tags")
+    keep_unknown = _ftype(field.type).options
     if not len(slow):
         return np.empty(0, dtype=object)
     cells = arr[slow]

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import (clean_spaces, email_typo, normalize_email, normalize_phone,
                                         title_case_name)
 from crm_sheets.model.schema import Field, Schema, normalize_header
@@ -34,27 +35,13 @@ def candidates(schema: Schema, table: str) -> list[tuple[str, Field]]:
     for f in schema.tables[table].fields:
         if f.type == "id" or f.owned_by_job:
             continue
-        if f.type == "email":
-            out += [("invalid-email", f), ("email-typo", f)]
-        elif f.type == "phone":
-            out.append(("invalid-phone", f))
-        elif f.type == "date":
-            out += [("date-as-text", f), ("invalid-date", f)]
-        elif f.type == "money":
-            out.append(("number-as-text", f))
-            if f.constraints.minimum is not None:
-                out.append(("below-minimum", f))
-        elif f.type == "integer" and f.constraints.minimum is not None and f.constraints.maximum is not None:
-            out.append(("below-minimum", f))
-        elif f.type == "dropdown":
-            out.append(("unknown-option", f))
-        elif f.type == "reference" and f.reference != "*":
-            out.append(("unknown-reference", f))
-        if f.required and f.type not in ("checkbox",):
+        ftype = field_type(f.type)
+        out += [(kind, f) for kind in ftype.planted_errors(f)]
+        if f.required and not ftype.boolean:
             out.append(("required", f))
         if f.name in _NAME_FIELDS:
             out.append(("caps-name", f))
-        if f.name in _SPACE_FIELDS and f.type == "text":
+        if f.name in _SPACE_FIELDS and ftype.free_text and not ftype.wrap:
             out.append(("extra-spaces", f))
     return out
 
@@ -144,7 +131,7 @@ class Planter:
         return raw, fixable, value if fixable else None
 
     def _below_minimum(self, table, f, value):
-        if f.type == "integer":
+        if field_type(f.type).whole:
             return -int(self.rng.integers(1, 4)), False, None
         return -abs(float(value)) if value else -100.0, False, None
 

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Schema, TableSchema, localize
 from crm_sheets.model.tables import dtype_for, format_id
 from crm_sheets.sample import people
@@ -110,6 +111,33 @@ def stage_names(schema: Schema, table: str = "stages", lang: str = "en") -> list
     return sorted(rows, key=lambda r: r.get("order", 0))
 
 
+class SampleContext:
+    """What a field type needs to make up plausible values: the random generator, dates around today,
+    the template's options and stages, the team and the IDs of the tables generated so far."""
+
+    def __init__(self, schema: Schema, rng: np.random.Generator, clock: Clock, team: list[str],
+                 id_pools: Mapping[str, list[str]]):
+        self.schema, self.rng, self.clock, self.team, self.id_pools = schema, rng, clock, team, id_pools
+
+    def pick(self, values: list[Any], n: int) -> np.ndarray:
+        return people.pick(self.rng, values, n)
+
+    def with_none(self, values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        return with_none(values, missing)
+
+    def dates(self, n: int, with_time: bool, missing: np.ndarray) -> np.ndarray:
+        """Dates of the last year and a half (at office hours ``with_time``), NaT where ``missing``."""
+        return nat(self.clock.between(self.clock.days_ago(n, 30, 540), hours=with_time), missing)
+
+    def option_keys(self, list_name: str) -> list[str]:
+        return option_keys(self.schema, list_name)
+
+    def source_options(self, options_from: str) -> list[Any]:
+        """The values of an ``options_from`` column (stages.stage: the stage names, in order)."""
+        src_table, _, src_field = options_from.partition(".")
+        return [r[src_field] for r in stage_names(self.schema, src_table) if src_field in r]
+
+
 def fill(
     schema: Schema,
     ts: TableSchema,
@@ -120,40 +148,13 @@ def fill(
     team: list[str],
     id_pools: Mapping[str, list[str]],
 ) -> dict[str, Any]:
-    """Add plausible values, from the field type alone, for fields ``columns`` lacks."""
+    """Add plausible values, from the field type alone (FieldType.samples), for fields ``columns`` lacks."""
+    ctx = SampleContext(schema, rng, clock, team, id_pools)
     for f in ts.fields:
         if f.type == "id" or f.name in columns or f.owned_by_job:
             continue
         blank = rng.random(n) < (0.0 if f.required else 0.3)
-        t = f.type
-        if t in ("number", "money"):
-            lo = f.constraints.minimum if f.constraints.minimum is not None else 0
-            v = np.round(lo + rng.lognormal(3 if t == "number" else 7, 1, n), 0 if t == "number" else 2)
-            if f.constraints.maximum is not None:
-                v = np.minimum(v, f.constraints.maximum)
-            columns[f.name] = np.where(blank, np.nan, v)
-        elif t == "integer":
-            lo = int(f.constraints.minimum or 0)
-            hi = int(f.constraints.maximum) if f.constraints.maximum is not None else lo + 20
-            v = rng.integers(lo, hi + 1, n)
-            columns[f.name] = [None if b else int(x) for b, x in zip(blank, v)]
-        elif t == "percent":
-            columns[f.name] = np.where(blank, np.nan, np.round(rng.random(n), 2))
-        elif t in ("date", "datetime"):
-            d = clock.between(clock.days_ago(n, 30, 540), hours=(t == "datetime"))
-            columns[f.name] = nat(d, blank)
-        elif t == "checkbox":
-            columns[f.name] = rng.random(n) < 0.3
-        elif t == "dropdown" and (f.list or f.constraints.enum):
-            keys = option_keys(schema, f.list) if f.list else list(f.constraints.enum)
-            columns[f.name] = with_none(people.pick(rng, keys, n), blank)
-        elif t == "dropdown" and f.options_from:
-            src_table, _, src_field = f.options_from.partition(".")
-            opts = [r[src_field] for r in stage_names(schema, src_table) if src_field in r]
-            columns[f.name] = people.pick(rng, opts, n) if opts else [None] * n
-        elif t == "user" and team:
-            columns[f.name] = with_none(people.pick(rng, team, n), blank)
-        elif t == "reference" and f.required and id_pools.get(f.reference):
-            # Optional links stay empty: a random link (a lead tied to a stranger's contact) would lie.
-            columns[f.name] = with_none(people.pick(rng, id_pools[f.reference], n), blank)
+        values = field_type(f.type).samples(ctx, n, f, blank)
+        if values is not None:
+            columns[f.name] = values
     return columns

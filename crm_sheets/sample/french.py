@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import country_name
 from crm_sheets.model.schema import Schema, localize as localize_text
 from crm_sheets.sample import pools
@@ -85,11 +86,11 @@ def localize(schema: Schema, tables: dict[str, pd.DataFrame], lang: str) -> None
         for f in ts.fields:
             if f.name not in df.columns or df[f.name].dtype != object:
                 continue
-            if f.type == "location" and f.name in _COUNTRY_FIELDS:
+            if field_type(f.type).place and f.name in _COUNTRY_FIELDS:
                 df[f.name] = _mapped(df[f.name], countries)
-            elif f.type == "dropdown" and f.options_from and stages:
+            elif field_type(f.type).options and f.options_from and stages:
                 df[f.name] = _mapped(df[f.name], stages)
-            elif f.type in ("text", "long_text") and f.name in _FIELDS:
+            elif field_type(f.type).free_text and f.name in _FIELDS:
                 df[f.name] = _mapped(df[f.name], PHRASES)
         if name == "deals" and "name" in df.columns:
             df["name"] = df["name"].map(lambda v: _deal_name(v) if isinstance(v, str) else v).astype(object)

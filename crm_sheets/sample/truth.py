@@ -10,6 +10,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Schema
 from crm_sheets.model.tables import Table, Tables, dtype_for
 
@@ -108,7 +109,7 @@ class SampleData:
                     raw = col.at[rid]
                     value, ok = parse_value(f, raw, ctx)
                     if ok and value is not None:
-                        col.at[rid] = pd.Timestamp(value) if f.type in ("date", "datetime") else value
+                        col.at[rid] = pd.Timestamp(value) if field_type(f.type).temporal else value
                     else:
                         invalid[(str(rid), f.name)] = raw
                         col.at[rid] = None

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from crm_sheets.model.fieldtypes import field_type, known_types
 from crm_sheets.model.schema import Field, Schema, normalize_header
 from crm_sheets.model.values import as_text, is_empty
 
@@ -20,8 +21,10 @@ HEADERS = ("Sheet", "Header row", "Column", "Header", "Table", "Field", "Found b
 _NEEDED = 8  # a Mapping sheet written before the Type column existed reads the same
 WHOLE_NAME = "last_name, first_name"  # the Field of a "Last, First" column
 WHOLE_KEY = "_last_first"  # its key among a TableMapping's columns, split by split_whole_names
-CUSTOM_TYPES = ("text", "long_text", "number", "integer", "money", "percent", "date", "datetime", "checkbox", "email",
-                "phone", "url")
+# The types a team's own column may be given in the Mapping sheet: any a person may pick in the Fields sheet,
+# except those that need a list or a place's rules (dropdown, tags, location).
+CUSTOM_TYPES = tuple(t for t in known_types() if field_type(t).custom and not field_type(t).options
+                     and not field_type(t).place)
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -87,7 +90,8 @@ def read_mapping(grid: list[list[Any]], schema: Schema) -> dict[str, TableMappin
         if f is not None:
             if f.name not in m.columns:
                 m.columns[f.name] = j
-                if {f.type, ftype} == {"date", "datetime"}:
+                if ftype in known_types() and ftype != f.type and field_type(ftype).temporal \
+                        and field_type(f.type).temporal:  # a date column of theirs holds times, or the other way
                     m.types[f.name] = ftype
             continue
         name = fname.strip()

@@ -14,6 +14,7 @@ from crm_sheets.jobs.automate.context import Run
 from crm_sheets.jobs.automate.rules import BadRule, value_reader, find_field, text, ticked
 from crm_sheets.jobs.automate.templates import TemplateProblem, check_template, compose, merge_fields, names_used, render, team_member
 from crm_sheets.model import Effect
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import fold, normalize_email
 from crm_sheets.model.values import fold_option, option_lookup
 
@@ -142,7 +143,7 @@ def task_owner(run: Run, assign_to: str, table: str, rid: str) -> str | None:
     if not assign_to:
         return text(df.at[rid, "owner"]) or None if "owner" in df.columns else None
     f = find_field(run.tables[table].schema, assign_to)
-    if f is not None and f.type == "user":
+    if f is not None and field_type(f.type).links_to == "member":
         return text(df.at[rid, f.name]) or None if f.name in df.columns else None
     member = team_member(run.tables, assign_to)
     return text(member["name"]) if member else None
@@ -152,7 +153,7 @@ def check_task_owner(run: Run, assign_to: str, table: str) -> None:
     if not assign_to:
         return
     f = find_field(run.tables[table].schema, assign_to)
-    if (f is not None and f.type == "user") or team_member(run.tables, assign_to):
+    if (f is not None and field_type(f.type).links_to == "member") or team_member(run.tables, assign_to):
         return
     raise BadRule("assign_to", assign_to, f'"{assign_to}" is neither a Team name nor a user column such as owner', "write owner or a name from the Team sheet")
 

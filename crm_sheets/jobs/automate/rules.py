@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from crm_sheets.model import Field, Finding, Table, Tables, TableSchema
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import country_code, fold
-from crm_sheets.model.schema import NUMERIC_TYPES, TEMPORAL_TYPES, normalize_header
+from crm_sheets.model.schema import normalize_header
 from crm_sheets.model.values import fold_option, option_lookup, parse_checkbox, parse_datetime, parse_number, read_context
 
 OPERATORS = (
@@ -222,7 +223,7 @@ def _compile(tables: Tables, f: Field, op: str, value: str, column: str) -> Call
         days = parse_number(value)
         if days is None or not float(days).is_integer() or days < 0:
             raise BadRule(column, value, f'"{value}" is not a whole number of days', "write a number of days such as 30")
-        if f.type not in TEMPORAL_TYPES:
+        if not field_type(f.type).temporal:
             raise BadRule(column, value, f"within N days needs a date column, and {f.name} is {f.type}", "choose a date column")
         span = pd.Timedelta(days=int(days))
 
@@ -240,18 +241,18 @@ def _compile(tables: Tables, f: Field, op: str, value: str, column: str) -> Call
             lo, hi = hi, lo
         return lambda col, today: _ordered(f, col).between(lo, hi).fillna(False).to_numpy(dtype=bool)
     if op in ("greater_than", "less_than"):
-        if f.type not in NUMERIC_TYPES and f.type not in TEMPORAL_TYPES:
+        if not _ordered_type(f):
             raise BadRule(column, value, f"{op.replace('_', ' ')} compares numbers or dates, and {f.name} is {f.type}", "use equals, in or contains")
         bound = reader(value)
         if op == "greater_than":
             return lambda col, today: (_ordered(f, col) > bound).fillna(False).to_numpy(dtype=bool)
         return lambda col, today: (_ordered(f, col) < bound).fillna(False).to_numpy(dtype=bool)
     parts = [p for p in _LIST_SPLIT.split(value) if p] if op in ("in", "contains") else [value]
-    if f.type == "tags":
+    if field_type(f.type).multiple:
         wanted = {reader(p) for p in parts}
         hit = lambda col, today: per_value(col, lambda v: bool(wanted & _tags(v)))  # noqa: E731
         return (lambda col, today: ~hit(col, today)) if op == "not_equals" else hit
-    if op == "contains" and f.type not in NUMERIC_TYPES and f.type not in TEMPORAL_TYPES and f.type != "checkbox":
+    if op == "contains" and not _ordered_type(f) and not field_type(f.type).boolean:
         needles = [_fold_text(p) for p in parts]
         return lambda col, today: per_value(col, lambda v: _is(v) and any(n in _fold_text(v) for n in needles))
     wanted = [reader(p) for p in parts]
@@ -259,7 +260,7 @@ def _compile(tables: Tables, f: Field, op: str, value: str, column: str) -> Call
     keys = {key(w) for w in wanted}
 
     def equal(col: pd.Series, today: pd.Timestamp) -> np.ndarray:
-        if f.type in NUMERIC_TYPES or f.type in TEMPORAL_TYPES:
+        if _ordered_type(f):
             return _ordered(f, col).isin(wanted).to_numpy(dtype=bool)
         return per_value(col, lambda v: _is(v) and key(v) in keys)
     if op == "not_equals":
@@ -279,26 +280,33 @@ def _tags(v: Any) -> set[str]:
     return {t.strip() for t in str(v).split(",") if t.strip()} if _is(v) else set()
 
 
+def _ordered_type(f: Field) -> bool:
+    """Numbers and dates: compared by order (greater than, between), not as text."""
+    return field_type(f.type).numeric or field_type(f.type).temporal
+
+
 def _ordered(f: Field, col: pd.Series) -> pd.Series:
-    if f.type in TEMPORAL_TYPES:
+    if field_type(f.type).temporal:
         return pd.to_datetime(col, errors="coerce")
     return pd.to_numeric(col, errors="coerce").astype("float64")
 
 
 def _key_fn(f: Field) -> Callable[[Any], Any]:
     """How a cell and a rule value are compared for equals/in: keys, checkboxes, countries, folded text."""
-    if f.type == "checkbox":
+    ftype = field_type(f.type)
+    if ftype.boolean:
         return lambda v: parse_checkbox(v) if not isinstance(v, bool) else v
-    if f.type == "location":
+    if ftype.place:
         return lambda v: country_code(str(v)) or _fold_text(v)
-    if f.type == "dropdown" and f.list:
+    if ftype.options and not ftype.multiple and f.list:
         return lambda v: str(v)
     return _fold_text
 
 
 def value_reader(tables: Tables, f: Field, column: str) -> Callable[[str], Any]:
     """Reads one rule value as ``f``'s type, or raises BadRule saying what the value should be."""
-    if f.type in NUMERIC_TYPES:
+    ftype = field_type(f.type)
+    if ftype.numeric:
         def number(s: str) -> float:
             n = parse_number(s, read_context(tables.settings).decimal) if tables.settings else parse_number(s)
             if n is None:
@@ -307,7 +315,7 @@ def value_reader(tables: Tables, f: Field, column: str) -> Callable[[str], Any]:
                 raise BadRule(column, s, f'"{s}" is not a number', f"{f.name} holds numbers: write one such as 10")
             return n
         return number
-    if f.type in TEMPORAL_TYPES:
+    if ftype.temporal:
         order = read_context(tables.settings).date_order
 
         def when(s: str) -> pd.Timestamp:
@@ -316,14 +324,14 @@ def value_reader(tables: Tables, f: Field, column: str) -> Callable[[str], Any]:
                 raise BadRule(column, s, f'"{s}" is not a date', f"{f.name} holds dates: write one such as 2026-03-31")
             return pd.Timestamp(d)
         return when
-    if f.type == "checkbox":
+    if ftype.boolean:
         def box(s: str) -> bool:
             b = parse_checkbox(s)
             if b is None:
                 raise BadRule(column, s, f'"{s}" is not TRUE or FALSE', f"{f.name} is a checkbox: write TRUE or FALSE")
             return b
         return box
-    if f.type in ("dropdown", "tags") and f.list:
+    if ftype.options and f.list:
         lst = tables.list(f.list)
         lookup = option_lookup(lst)
         lang = tables.lang or "en"

@@ -19,7 +19,7 @@ from jinja2 import TemplateError, Undefined, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from crm_sheets.model import Tables
-from crm_sheets.model.schema import NUMERIC_TYPES
+from crm_sheets.model.fieldtypes import field_type
 
 UNSUBSCRIBE = {
     "en": "You receive this email because you are in touch with us. To stop receiving these emails, reply with \"unsubscribe\" or write to {address}.",
@@ -64,20 +64,18 @@ def display(tables: Tables, table: str, field: str, value: Any) -> Any:
         return ""
     t = tables.get(table)
     f = t.schema.field(field) if t is not None and t.schema.has_field(field) else None
+    ftype = field_type(f.type) if f is not None else None
     if isinstance(value, (pd.Timestamp, datetime, date)):
         ts = pd.Timestamp(value)
-        return ts.date().isoformat() if (f is None or f.type == "date" or ts == ts.normalize()) else ts.strftime("%Y-%m-%d %H:%M")
-    if f is not None and f.type in ("dropdown", "tags") and f.list:
+        day = ftype is None or (ftype.temporal and not ftype.with_time)
+        return ts.date().isoformat() if (day or ts == ts.normalize()) else ts.strftime("%Y-%m-%d %H:%M")
+    if ftype is not None and ftype.options and f.list:
         labels = _labels(tables.list(f.list), tables.lang or "en")
-        if f.type == "tags":
+        if ftype.multiple:
             return ", ".join(labels.get(k.strip(), k.strip()) for k in str(value).split(",") if k.strip())
         return labels.get(str(value), str(value))
-    if f is not None and f.type in NUMERIC_TYPES and isinstance(value, (int, float)):
-        if f.type == "percent":
-            return f"{value * 100:.0f} %" if tables.lang == "fr" else f"{value * 100:.0f}%"
-        whole = float(value).is_integer()
-        s = f"{value:,.0f}" if whole else f"{value:,.2f}"
-        return s.replace(",", "\u202f").replace(".", ",") if tables.lang == "fr" else s
+    if ftype is not None and ftype.numeric and isinstance(value, (int, float)):
+        return ftype.to_text(value, tables.lang or "en")  # 12,400 / 12 400 / 25 % / 4/5
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value

@@ -18,8 +18,8 @@ from crm_sheets.jobs.automate.rules import BadRule, Condition, all_match, find_f
 from crm_sheets.jobs.automate.snapshot import canonical, canonical_column, new_records, previous
 from crm_sheets.jobs.automate.templates import TemplateProblem, check_template
 from crm_sheets.model import Field
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import fold
-from crm_sheets.model.schema import TEMPORAL_TYPES
 from crm_sheets.model.values import fold_option, option_lookup, parse_checkbox, parse_number
 
 TRIGGERS = ("record_created", "field_changed", "date_reached", "no_activity", "form_submitted", "schedule")
@@ -119,7 +119,7 @@ def _compile(run: Run, rid: str, row: dict[str, Any]) -> Automation:
     if trigger == "field_changed" and value:
         a.trigger_values = _trigger_values(run, a.trigger_field, value)
     elif trigger == "date_reached":
-        if a.trigger_field.type not in TEMPORAL_TYPES:
+        if not field_type(a.trigger_field.type).temporal:
             raise BadRule("trigger_field", fname, f"{a.trigger_field.name} is not a date column", "choose a date column such as close_date")
         if fold(value) in BEFORE:
             a.days = -abs(a.days)
@@ -162,16 +162,17 @@ def _compile(run: Run, rid: str, row: dict[str, Any]) -> Automation:
 
 def _trigger_values(run: Run, f: Field, value: str) -> set[str]:
     """The values a field change must reach; dropdown labels of any language become keys."""
-    parts = [value] if f.type not in ("dropdown", "tags") or not f.list else [p for p in re.split(r"\s*[,;]\s*", value) if p]
+    listed = field_type(f.type).options and f.list
+    parts = [value] if not listed else [p for p in re.split(r"\s*[,;]\s*", value) if p]
     out = set()
     for p in parts:
-        if f.type in ("dropdown", "tags") and f.list:
+        if listed:
             k = option_lookup(run.tables.list(f.list)).get(fold_option(p))
             if k is None:
                 lst = run.tables.list(f.list)
                 raise BadRule("trigger_value", p, f'"{p}" is not in the {lst.label(run.lang)} list', f"use one of {', '.join(lst.labels(run.lang))}")
             out.add(canonical(k))
-        elif f.type == "checkbox":
+        elif field_type(f.type).boolean:
             b = parse_checkbox(p)
             if b is None:
                 raise BadRule("trigger_value", p, f'"{p}" is not TRUE or FALSE', "write TRUE or FALSE")
@@ -227,7 +228,7 @@ def _form_activities(run: Run, a: Automation, prev_state: dict, new: set[str]) -
     acts = run.tables.get("activities")
     if acts is None or "type" not in acts.df.columns:
         return []
-    link = next((f.name for f in acts.schema.fields if f.type == "reference" and f.reference == a.table), None)
+    link = next((f.name for f in acts.schema.fields if field_type(f.type).links_to == "record" and f.reference == a.table), None)
     if link is None or link not in acts.df.columns:
         return []
     df = acts.df

@@ -25,6 +25,7 @@ from crm_sheets.jobs.check.sheet import data_issues_digest, data_issues_sheet
 from crm_sheets.model.stamp import STAMP, stamped, still_shown
 from crm_sheets.jobs.check.values import check_invalid, check_typed_text
 from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, OptionAdd, RowAppend, Table, Tables
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import PhoneBook
 from crm_sheets.model.schema import Field
 
@@ -172,7 +173,7 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
             out.add(*_missing_column(ctx, table, f, team=True))
             continue
         raws = unreadable.get(f.name, {})
-        if raws and f.type not in ("dropdown", "tags"):  # unknown options stay in the frame: options.py reports them
+        if raws and not field_type(f.type).options:  # unknown options stay in the frame: options.py reports them
             mark(i, 1, own=True)
             check_invalid(ctx, out, sub, f, raws)
         if typed.get(f.name):
@@ -183,13 +184,11 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
         mark(i, 4)
         check_unique(out, table, f, col)
         mark(i, 5)
-        if f.type == "dropdown":
-            check_dropdown(out, table, f, col)
-        elif f.type == "tags":
-            check_tags(out, table, f, col)
-        elif f.type == "reference":
+        if field_type(f.type).options:
+            (check_tags if field_type(f.type).multiple else check_dropdown)(out, table, f, col)
+        elif field_type(f.type).links_to == "record":
             check_reference(out, table, f, col)
-        elif f.type == "user":
+        elif field_type(f.type).links_to == "member":
             check_user(out, table, f, col)
         else:
             mark(i, 5, own=True)
@@ -255,19 +254,20 @@ def _check_table(ctx: Context, out: Collector, table: Table) -> None:
             out.add(*_missing_column(ctx, table, f, team=True))
             continue
         raws = unreadable.get(f.name, {})
-        if raws and f.type not in ("dropdown", "tags"):  # unknown options stay in the frame: options.py reports them
+        if raws and not field_type(f.type).options:  # unknown options stay in the frame: options.py reports them
             check_invalid(ctx, out, table, f, raws)
         if typed.get(f.name):
             check_typed_text(out, table, f, col, typed[f.name])
         check_required(out, table, f, col, set(raws))
         check_unique(out, table, f, col)
-        if f.type == "dropdown" and not (f.list == "rule_operator" and table.name in _RULE_OPERATOR_TABLES):
+        if field_type(f.type).options and not field_type(f.type).multiple \
+                and not (f.list == "rule_operator" and table.name in _RULE_OPERATOR_TABLES):
             check_dropdown(out, table, f, col)
-        elif f.type == "tags":
+        elif field_type(f.type).multiple:
             check_tags(out, table, f, col)
-        elif f.type == "reference":
+        elif field_type(f.type).links_to == "record":
             check_reference(out, table, f, col)
-        elif f.type == "user":
+        elif field_type(f.type).links_to == "member":
             check_user(out, table, f, col)
         elif data:
             check_column(ctx, out, table, f, col)

@@ -8,6 +8,7 @@ import pandas as pd
 from crm_sheets.jobs.check.context import Collector, show, text_values
 from crm_sheets.jobs.check.options import sure_match
 from crm_sheets.model import Table
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import fold
 
 # Dates that record something that already happened: one in the future is a typo.
@@ -19,7 +20,7 @@ ORDERED = (("created", "closed"), ("created", "completed"), ("start", "end"), ("
 def _dates(table: Table, name: str) -> pd.Series | None:
     if name not in table.df.columns or not table.schema.has_field(name):
         return None
-    if table.schema.field(name).type not in ("date", "datetime"):
+    if not field_type(table.schema.field(name).type).temporal:
         return None
     return pd.to_datetime(table.df[name], errors="coerce")
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from crm_sheets.jobs.check.context import Collector, Context, quote, show, text_values
 from crm_sheets.model import Table
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import (
     EMAIL_RE,
     clean_spaces, country, country_code, country_name, domain_typo, is_url, needs_title_case, normalize_email,
@@ -286,7 +287,7 @@ def check_range(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     if lo is None and hi is None:
         return
     num = pd.to_numeric(col, errors="coerce").astype(float)
-    pct = f.type == "percent"
+    pct = field_type(f.type).percent
     fmt = (lambda v: f"{v * 100:g}%") if pct else show
     if lo is not None:
         below = (num < lo).fillna(False).to_numpy()
@@ -311,7 +312,7 @@ def check_pattern(out: Collector, table: Table, f: Field, col: pd.Series) -> Non
 
 
 def is_country_field(f: Field) -> bool:
-    return f.type == "location" and (f.name == "country" or f.name.endswith("_country"))
+    return field_type(f.type).place and (f.name == "country" or f.name.endswith("_country"))
 
 
 TYPE_CHECKS = {
@@ -326,7 +327,7 @@ def check_column(ctx: Context, out: Collector, table: Table, f: Field, col: pd.S
     """Every type-driven check of one column (options and references live in their own modules)."""
     if is_country_field(f):
         check_country(out, table, f, col)
-    elif f.type == "location":
+    elif field_type(f.type).place:
         check_text(out, table, f, col)
     elif f.type in TYPE_CHECKS:
         TYPE_CHECKS[f.type](out, table, f, col)
@@ -335,7 +336,8 @@ def check_column(ctx: Context, out: Collector, table: Table, f: Field, col: pd.S
 
 def check_constraints(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     """minimum / maximum / pattern: the constraints any table may put on a column."""
-    if f.type in ("number", "integer", "money", "percent"):
+    ftype = field_type(f.type)
+    if ftype.numeric:
         check_range(out, table, f, col)
-    if f.type in ("text", "long_text", "email", "url", "location", "phone"):
+    if ftype.pattern:
         check_pattern(out, table, f, col)

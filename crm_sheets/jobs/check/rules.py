@@ -10,6 +10,7 @@ from typing import Any
 from crm_sheets.jobs.check.context import Collector, is_missing, quote, show
 from crm_sheets.jobs.check.options import closest, list_choices
 from crm_sheets.model import Table
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import country_code, fold, is_currency
 from crm_sheets.model.schema import TableSchema
 from crm_sheets.model.values import fold_option, option_lookup, parse_number
@@ -112,13 +113,13 @@ def _check_rule_value(out: Collector, table: Table, rid: Any, f, op: str, raw: A
     if op in _NUMERIC_OPS or op == "between" or op == "within_days":
         parts = [p for p in re.split(r"\s*(?:,|;|\band\b|\bet\b|-(?=\s*\d))\s*", value) if p] if op == "between" else [value]
         numbers = [parse_number(p) for p in parts]
-        if f.type in ("date", "datetime") and op != "within_days":
+        if field_type(f.type).temporal and op != "within_days":
             return  # dates compare as dates: the automate job reads them
         if any(n is None for n in numbers) or (op == "between" and len(numbers) != 2) or (op == "within_days" and (numbers[0] is None or not float(numbers[0]).is_integer())):
             need = "two numbers such as 10, 50" if op == "between" else "a whole number of days" if op == "within_days" else "a number"
             out.add("bad-rule", "error", table, rid, "value", value, f"{quote(value)} is not {need}", f"the operator {op} compares with {need}")
         return
-    if f.type in ("dropdown", "tags") and f.list and op in ("equals", "not_equals", "in"):
+    if field_type(f.type).options and f.list and op in ("equals", "not_equals", "in"):
         lst = out.ctx.tables.list(f.list)
         exact, _ = list_choices(lst)
         parts = [p for p in re.split(r"\s*[,;]\s*", value) if p] if op == "in" else [value]
@@ -140,7 +141,7 @@ def _check_people(out: Collector, table: Table, rid: Any, field_name: str, raw: 
             continue
         if allow_fields:
             f = _find_field(target, person)
-            if f is not None and f.type == "user":
+            if f is not None and field_type(f.type).links_to == "member":
                 continue
         sheet = team.sheet or team.schema.sheet_name(out.ctx.lang)
         guess = closest(person, names, cutoff=80)
@@ -243,7 +244,7 @@ def check_settings(out: Collector) -> None:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             continue
         ok, need = _SETTING_FORMS.get(s.key, (None, None))
-        if ok is None and s.type in ("integer", "number"):
+        if ok is None and field_type(s.type).numeric and not (field_type(s.type).percent or field_type(s.type).per_currency):
             ok, need = (lambda v: parse_number(v) is not None), "a number"
         if ok is None or ok(show(raw)):
             continue

@@ -14,6 +14,7 @@ import pandas as pd
 
 from crm_sheets.jobs.check.context import SEVERITY_RANK, show
 from crm_sheets.model import Cell, Finding, SheetSpec, Tables
+from crm_sheets.model.fieldtypes import field_type
 
 MAX_ROWS = 20_000  # beyond this the sheet is no longer read; the full list is in `check --json`
 
@@ -156,7 +157,7 @@ def _names(tables: Tables, f: Finding, lang: str, names: dict) -> tuple[str, str
     if t is not None and f.field and t.schema.has_field(f.field):
         field = t.schema.field(f.field)
         column = field.header(lang)
-        if field.list and field.type in ("dropdown", "tags") and field.list in tables.schema.lists:
+        if field.list and field_type(field.type).options and field.list in tables.schema.lists:
             labels = {o.key: o.label(lang) for o in tables.list(field.list).options}
     names[(f.table, f.field)] = (sheet, column, labels)
     return names[(f.table, f.field)]

@@ -11,40 +11,28 @@ import pandas as pd
 
 from crm_sheets.jobs.check.context import Collector, Context, is_missing, quote, show
 from crm_sheets.model import Table
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Field
 
-_KIND = {
-    "number": "a number", "integer": "a whole number", "money": "an amount", "percent": "a percentage",
-    "date": "a date", "datetime": "a date and time", "checkbox": "TRUE or FALSE",
-}
-_HOW = {
-    "number": "type a number such as 1250.5",
-    "integer": "type a whole number such as 12",
-    "money": "type an amount such as 1250.00 (the currency has its own column or setting)",
-    "percent": "type a percentage such as 25%",
-    "date": "type a date such as 2025-03-31",
-    "datetime": "type a date and time such as 2025-03-31 14:30",
-    "checkbox": "type TRUE or FALSE, or tick the box",
-}
-_AS_TEXT = {"date": "date-as-text", "datetime": "date-as-text", "number": "number-as-text", "integer": "number-as-text",
-            "money": "number-as-text", "percent": "number-as-text", "checkbox": "checkbox-as-text"}
+# What a cell of each type should be, how to type one, and the slug of one typed as text: the registry's.
 _DMY = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\s*$")
 
 
 def check_invalid(ctx: Context, out: Collector, table: Table, f: Field, raws: dict[str, Any]) -> None:
+    ftype = field_type(f.type)
     for rid, raw in raws.items():
         parsed = parse(ctx, f, raw)
-        kind = _KIND.get(f.type, f"a {f.type.replace('_', ' ')}")
+        kind = _kind(f)
         if parsed is not None:
             out.add(
-                _AS_TEXT.get(f.type, "value-as-text"), "warning", table, rid, f.name, raw,
+                ftype.as_text_slug, "warning", table, rid, f.name, raw,
                 f"{quote(raw)} is {kind} typed as text, so reports and automations cannot use it",
                 f"check --fix writes it as {show(parsed)}",
                 fix=parsed, fixable=not f.owned_by_job,
             )
             continue
-        todo = _HOW.get(f.type, "correct the value")
-        m = _DMY.match(str(raw)) if f.type in ("date", "datetime") else None
+        todo = ftype.how
+        m = _DMY.match(str(raw)) if ftype.temporal else None
         if m and int(m.group(1)) <= 12 and int(m.group(2)) <= 12 and m.group(1) != m.group(2):
             what = f"{quote(raw)} could be read two ways (day/month or month/day)"
             todo = "type it as year-month-day (2025-04-03), or set the locale in Settings"
@@ -59,8 +47,8 @@ def check_typed_text(out: Collector, table: Table, f: Field, col: pd.Series, raw
     Reports and automations already use the value; Excel does not (sorting, filters, formulas see
     text), so --fix writes the real value into the cell.
     """
-    kind = _KIND.get(f.type, f"a {f.type.replace('_', ' ')}")
-    slug = _AS_TEXT.get(f.type, "value-as-text")
+    kind = _kind(f)
+    slug = field_type(f.type).as_text_slug
     values = col.to_dict() if len(raws) > len(col) // 4 else None  # many: one pass; few: lookups
     for rid, raw in raws.items():
         value = values[rid] if values is not None else col.get(rid)
@@ -77,13 +65,11 @@ def check_typed_text(out: Collector, table: Table, f: Field, col: pd.Series, raw
 
 def _frame_value(f: Field, value: Any) -> Any:
     """A frame cell as the plain value a CellUpdate carries: Timestamp, float, int or bool."""
-    if f.type in ("date", "datetime"):
-        return pd.Timestamp(value)
-    if f.type == "checkbox":
-        return bool(value)
-    if f.type == "integer":
-        return int(value)
-    return float(value)
+    return field_type(f.type).frame_value(value)
+
+
+def _kind(f: Field) -> str:
+    return field_type(f.type).kind or f"a {f.type.replace('_', ' ')}"
 
 
 def parse(ctx: Context, f: Field, raw: Any) -> Any:
@@ -98,6 +84,6 @@ def parse(ctx: Context, f: Field, raw: Any) -> Any:
         return None
     if not ok or is_missing(value) or isinstance(value, str):
         return None
-    if f.type in ("date", "datetime"):
+    if field_type(f.type).temporal:
         return pd.Timestamp(value)  # the frame's dtype: a date object would turn the column to object
     return value

@@ -15,6 +15,7 @@ import pandas as pd
 
 from crm_sheets.jobs.dedupe.keys import is_blank
 from crm_sheets.model import AuditEntry, ChangeSet, RowArchive, Tables
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import fold
 
 JOB = "dedupe"
@@ -148,7 +149,7 @@ def references_to(tables: Tables, table: str) -> list[tuple[str, str]]:
     for name in tables:
         t = tables[name]
         for f in t.schema.fields:
-            if f.type == "reference" and f.reference in (table, "*") and f.name in t.df.columns:
+            if field_type(f.type).links_to == "record" and f.reference in (table, "*") and f.name in t.df.columns:
                 out.append((name, f.name))
     return out
 

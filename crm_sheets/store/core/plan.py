@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from crm_sheets.errors import CrmSheetsError
 from crm_sheets.model.changeset import ChangeSet, ColumnAdd, RowAppend, RowArchive, RowRestore, TableAdd
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.limits import too_long
 from crm_sheets.model.schema import Field
 from crm_sheets.model.sheets import SheetSpec
@@ -28,22 +29,23 @@ def field_value(f: Field | None, value: Any, tables: Tables) -> Any:
     """A job's value as the workbook shows it: option keys become labels in the workbook language."""
     if f is None or is_missing(value):
         return value
-    if f.type in ("dropdown", "tags") and f.list and isinstance(value, str):
+    ftype = field_type(f.type)
+    if ftype.options and f.list and isinstance(value, str):
         try:
             lst = tables.list(f.list)
         except KeyError:
             return value
         labels = {o.key: o.label(tables.lang) for o in lst.options}
-        if f.type == "tags":
+        if ftype.multiple:
             return ", ".join(labels.get(k.strip(), k.strip()) for k in value.split(",") if k.strip())
         return labels.get(value, value)
-    if f.type == "checkbox":
+    if ftype.boolean:
         return bool(value)
-    if f.type == "integer" and isinstance(value, float) and value == int(value):
+    if ftype.whole and isinstance(value, float) and value == int(value):
         return int(value)
     if hasattr(value, "to_pydatetime"):
         value = value.to_pydatetime()
-    if f.type == "date" and isinstance(value, dt.datetime) and value == dt.datetime(value.year, value.month, value.day):
+    if ftype.temporal and not ftype.with_time and isinstance(value, dt.datetime) and value == dt.datetime(value.year, value.month, value.day):
         return value.date()
     return value
 

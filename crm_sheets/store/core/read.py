@@ -21,6 +21,7 @@ from crm_sheets.model.schema import (
     FIELD_TYPES, LANGUAGES, Constraints, Field, ListSchema, Option, Schema, TableSchema,
     available_templates, load_schema, normalize_header,
 )
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.findings import Finding
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter, dtype_for, format_id
 from crm_sheets.adopt.sniff import plain_lead_sheet
@@ -33,7 +34,7 @@ from crm_sheets.model.values import (
 )
 
 HEADER_SCAN_ROWS = 10  # title rows people put above a table's headers
-CUSTOM_TYPES = tuple(t for t in FIELD_TYPES if t not in ("id", "reference", "user"))
+CUSTOM_TYPES = tuple(t for t in FIELD_TYPES if field_type(t).custom)  # what a person may pick in the Fields sheet
 _FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 NOT_OURS_HINT = ("run `crm-sheets adopt PATH` to map your own sheets and columns onto a CRM, or create one with "
                  "`crm-sheets new` and paste your rows into its tables (columns are found by their headers)")
@@ -443,7 +444,7 @@ def _read_settings(grids: GridSource, schema: Schema, where: tuple[str, int | No
         spec = schema.setting(key)
         if is_empty(raw):
             out[key] = None
-        elif spec is not None and spec.type not in ("text", "long_text"):
+        elif spec is not None and not field_type(spec.type).free_text:
             value, ok = parse_value(Field(key, spec.type, {"en": key}), raw, neutral)
             out[key] = value if ok else raw  # unreadable: kept as typed, for check to report
         elif isinstance(raw, str):
@@ -505,7 +506,7 @@ def _with_custom_fields(grids: GridSource, schema: Schema, where: tuple[str, int
             raise fail(f"Required should be yes or no, not {text['required']!r}")
         title = text["title"] or name.replace("_", " ").capitalize()
         list_name = None
-        if ftype in ("dropdown", "tags"):
+        if field_type(ftype).options:
             options = [o for o in dict.fromkeys(re.split(r"\s*[,;\n]\s*", text["options"])) if o]
             if not options:
                 raise fail(f"a {ftype} field needs its options, separated by commas, in the Options column")
@@ -580,7 +581,7 @@ def _meta_options(lists: dict[str, ListSchema], meta: Mapping[str, Any], lang: s
 
 
 def _options_for(f: Field, lists: Mapping[str, ListSchema]) -> dict[str, str] | None:
-    if f.type not in ("dropdown", "tags") or f.options_from:
+    if not field_type(f.type).options or f.options_from:
         return None  # options_from (deal stage): the text is kept as typed
     if f.list and f.list in lists:
         return option_lookup(lists[f.list])

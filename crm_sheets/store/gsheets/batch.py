@@ -326,19 +326,16 @@ def header_style(sheet_id: int, row: int, start_col: int, end_col: int, fill: st
                            "fields": "userEnteredFormat.backgroundColorStyle,userEnteredFormat.textFormat"}}
 
 
-SHEETS_NUMBER_TYPES = {"date": "DATE", "datetime": "DATE_TIME", "money": "CURRENCY", "percent": "PERCENT",
-                       "number": "NUMBER", "integer": "NUMBER"}
-DEFAULT_PATTERNS = {"date": DATE_PATTERN, "datetime": DATETIME_PATTERN, "money": "#,##0.00", "percent": "0%",
-                    "number": "#,##0.##", "integer": "0"}
+def field_number_format(type_name: str, pattern: str | None = None) -> dict | None:
+    """The numberFormat of a schema field type's cells, the field-type registry's (an Excel-style pattern is
+    taken as it is: Sheets reads the same syntax for the formats the builder uses)."""
+    from crm_sheets.model.fieldtypes import field_type
 
-
-def field_number_format(field_type: str, pattern: str | None = None) -> dict | None:
-    """The numberFormat of a schema field type's cells (an Excel-style pattern is taken as it is: Sheets reads
-    the same syntax for the formats the builder uses)."""
-    kind = SHEETS_NUMBER_TYPES.get(field_type)
-    if kind is None:
-        return {"type": "TEXT", "pattern": "@"} if field_type == "phone" else None
-    return {"type": kind, "pattern": pattern or DEFAULT_PATTERNS[field_type]}
+    fmt = field_type(type_name).sheets_number_format()
+    if fmt is None:
+        return None
+    kind, default = fmt
+    return {"type": kind, "pattern": pattern or default if kind != "TEXT" else default}
 
 
 def one_of_list(sheet_id: int, start_row: int, end_row: int | None, col: int, options: Sequence[str],
