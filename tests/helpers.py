@@ -18,9 +18,31 @@ def calamine(path, *, tables: bool = False) -> CalamineWorkbook:
     return CalamineWorkbook.from_path(str(path), load_tables=tables)
 
 
+def is_sheet(spec) -> bool:
+    """Whether ``spec`` names a Google Sheet (``gsheets://ID``) rather than a workbook file."""
+    return str(spec).startswith("gsheets:")
+
+
+def as_file(spec) -> Path:
+    """The workbook file itself, or a Google Sheet pulled into a new .xlsx file (what a person who downloads
+    it gets), so that a test reads both backends the same way."""
+    if not is_sheet(spec):
+        return Path(spec)
+    import tempfile
+
+    from crm_sheets.store.gsheets import parse_spec
+    from crm_sheets.store.gsheets.client import connect
+    from crm_sheets.store.gsheets.pull import pull
+
+    folder = Path(tempfile.mkdtemp(prefix="pulled-"))
+    return pull(connect(), parse_spec(str(spec)), folder / "pulled.xlsx").path
+
+
 def grid(path, sheet: str, *, whole: bool = False) -> list[list]:
     """A sheet's rows of values. ``whole`` keeps the empty rows and columns at the top left, so that
-    ``grid(...)[row - 1][col - 1]`` is the cell at (row, col). Read again only when the file changed."""
+    ``grid(...)[row - 1][col - 1]`` is the cell at (row, col). Read again only when the file changed.
+    A Google Sheet (``gsheets://ID``) is pulled into a file first."""
+    path = as_file(path)
     st = os.stat(path)
     return _grid(str(path), (st.st_ino, st.st_mtime_ns, st.st_size), sheet, whole)
 
@@ -32,6 +54,7 @@ def _grid(path: str, _version: tuple, sheet: str, whole: bool) -> list[list]:
 
 def grids(path) -> dict[str, list[list]]:
     """Every sheet's rows, whole (see ``grid``), by sheet name."""
+    path = as_file(path)
     return {name: grid(path, name, whole=True) for name in calamine(path).sheet_names}
 
 
