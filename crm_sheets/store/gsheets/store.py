@@ -639,6 +639,13 @@ class _Plan:
             return
         names = list(self.snap.sheets)
         marks = {**self.tables.meta, **self.cs.meta}
+        for title, info in self.snap.sheets.items():
+            # A sheet's own mark says it is ours when _crm_meta does not name a sheet that is there: after a
+            # rename in Sheets, or in a second write of one run (the delivery's Outbox) whose tables were read
+            # before the first write recorded the sheet in _crm_meta.
+            key = info.metadata.get("owned")
+            if key and str(marks.get(f"sheet.{key}") or "").casefold() not in {n.casefold() for n in names}:
+                marks[f"sheet.{key}"] = title
         ids = {t: i.sheet_id for t, i in self.snap.sheets.items()}
         plans = []
         for spec in self.core.sheets:
