@@ -30,12 +30,24 @@ def as_file(spec) -> Path:
         return Path(spec)
     import tempfile
 
+    import requests
+
     from crm_sheets.store.gsheets import parse_spec
-    from crm_sheets.store.gsheets.client import connect
+    from crm_sheets.store.gsheets.client import ENV_ENDPOINT, connect
     from crm_sheets.store.gsheets.pull import pull
 
+    sid = parse_spec(str(spec))
+    # Pulled again only when the spreadsheet changed (the emulator's Drive modifiedTime, not an API call counted)
+    version = requests.get(f"{os.environ[ENV_ENDPOINT]}/drive/v3/files/{sid}", timeout=30).json().get("modifiedTime")
+    if _PULLED.get(sid, (None, None))[0] == version and _PULLED[sid][1].exists():
+        return _PULLED[sid][1]
     folder = Path(tempfile.mkdtemp(prefix="pulled-"))
-    return pull(connect(), parse_spec(str(spec)), folder / "pulled.xlsx").path
+    path = pull(connect(), sid, folder / "pulled.xlsx").path
+    _PULLED[sid] = (version, path)
+    return path
+
+
+_PULLED: dict[str, tuple] = {}  # spreadsheet ID -> (its modifiedTime, the file it was pulled into)
 
 
 def grid(path, sheet: str, *, whole: bool = False) -> list[list]:
