@@ -47,7 +47,29 @@ def as_file(spec) -> Path:
     return path
 
 
-_PULLED: dict[str, tuple] = {}  # spreadsheet ID -> (its modifiedTime, the file it was pulled into)
+_PULLED: dict[str, tuple] = {}
+
+
+def content_version(spec):
+    """What changes when a workbook is written: a file's bytes, a Google Sheet's last modification time."""
+    if not is_sheet(spec):
+        return Path(spec).read_bytes()
+    import requests
+
+    from crm_sheets.store.gsheets import parse_spec
+    from crm_sheets.store.gsheets.client import ENV_ENDPOINT
+
+    got = requests.get(f"{os.environ[ENV_ENDPOINT]}/drive/v3/files/{parse_spec(str(spec))}", timeout=30)
+    return got.json()["modifiedTime"]
+
+
+def worksheet(spec, title: str):
+    """A gspread Worksheet of a Google Sheet on the emulator: what a person edits in the browser."""
+    from crm_sheets.gsheets_emulator import emulator_client
+    from crm_sheets.store.gsheets import parse_spec
+    from crm_sheets.store.gsheets.client import ENV_ENDPOINT
+
+    return emulator_client(os.environ[ENV_ENDPOINT]).open_by_key(parse_spec(str(spec))).worksheet(title)  # spreadsheet ID -> (its modifiedTime, the file it was pulled into)
 
 
 def grid(path, sheet: str, *, whole: bool = False) -> list[list]:
