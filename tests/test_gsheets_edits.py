@@ -220,3 +220,35 @@ def test_a_filter_and_hidden_rows_stay_and_hidden_records_are_still_checked(shee
     assert "basicFilter" in leads
     assert [m.get("hiddenByUser", False) for m in leads["data"][0]["rowMetadata"]][:5] == [False, False, False, True, False]
     assert rid in leads_of(sheet).index
+
+
+def test_a_date_in_their_own_column_is_archived_and_restored_as_a_date_as_in_a_file(sheet, gsheets_emulator):
+    """A file's date-formatted cell reads as a date wherever it is; on a Sheet the values come as serial numbers,
+    so the cell formats of the numbers in people's own columns of the rows archived are read (one call)."""
+    import json
+
+    from crm_sheets.api import unmerge
+
+    would = run(sheet, ["dedupe"], now=NOW, dry_run=True).results[0]
+    merged = sorted(f.record_id for f in would.findings if f.type == "duplicate-merged" and f.table == "leads")
+    assert merged, "the sample has duplicate leads"
+    ws = worksheet(sheet, "Leads")
+    ws.add_cols(1)
+    col = ws.col_count
+    ids = ws.col_values(1)
+    ws.update([["Met on"]], a1(1, col), value_input_option="RAW")
+    for rid in merged:  # typed as a person types a date: the cell gets a date format
+        ws.update([["3/15/2026"]], a1(ids.index(rid) + 1, col), value_input_option="USER_ENTERED")
+    ws.update([[1200]], a1(ids.index(merged[-1]) + 1, col - 1), value_input_option="RAW")  # a plain number stays one
+    since = len(gsheets_emulator.log)
+    run(sheet, ["dedupe"], now=NOW)
+    calls = [e["methodId"] for e in gsheets_emulator.log[since:] if e.get("methodId", "").startswith("sheets.")]
+    assert calls.count("sheets.spreadsheets.getByDataFilter") == 1  # the formats of those cells, in one call
+    archived = {json.loads(d)["ID"]: json.loads(d) for d in open_store(sheet).read()["merged"].df["data"]}
+    for rid in merged:
+        assert archived[rid]["Met on"] == "2026-03-15" and archived[rid]["_cells"]["Met on"]["t"] == "date"
+    unmerge(sheet, merged[0], now=NOW)
+    ws = worksheet(sheet, "Leads")
+    row = ws.col_values(1).index(merged[0]) + 1
+    assert ws.acell(a1(row, col), value_render_option="UNFORMATTED_VALUE").value == 46096  # a date again (its serial),
+    assert ws.acell(a1(row, col)).value == "2026-03-15"  # shown as one
