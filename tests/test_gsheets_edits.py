@@ -252,3 +252,13 @@ def test_a_date_in_their_own_column_is_archived_and_restored_as_a_date_as_in_a_f
     row = ws.col_values(1).index(merged[0]) + 1
     assert ws.acell(a1(row, col), value_render_option="UNFORMATTED_VALUE").value == 46096  # a date again (its serial),
     assert ws.acell(a1(row, col)).value == "2026-03-15"  # shown as one
+
+
+def test_a_spreadsheet_full_to_googles_ten_million_cells_is_said_so_not_called_a_bug(sheet):
+    from crm_sheets.store.gsheets import batch, parse_spec
+    from crm_sheets.store.gsheets.client import connect
+
+    conn = connect()
+    with pytest.raises(CrmSheetsError) as e:  # what a write that grows a big CRM past the cap meets
+        conn.batch_update(parse_spec(sheet), [batch.add_sheet("Big", sheet_id=999, index=0, rows=400_000, cols=26)])
+    assert "at most 10,000,000 cells" in e.value.message and "bug" not in str(e.value.hint)

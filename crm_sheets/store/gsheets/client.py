@@ -469,5 +469,10 @@ def api_error(spreadsheet_id: str, connection: Connection | None, error: Excepti
                                  hint="the key may be revoked or the OAuth grant expired; download a new key, or "
                                       "delete authorized_user.json to sign in again")
     message = _api_message(response) if response is not None else str(error)
+    if "above the limit of 10000000 cells" in message:  # Google's cap on one spreadsheet, not a bug of ours
+        return CrmSheetsError(f"gsheets://{spreadsheet_id}: Google Sheets refused {doing}: a spreadsheet holds at most "
+                              "10,000,000 cells and this would need more; nothing was written",
+                              hint="remove sheets or empty rows and columns you do not use, or keep a CRM this big "
+                                   "in a workbook file")
     return CrmSheetsError(f"gsheets://{spreadsheet_id}: Google Sheets refused {doing} ({status}: {message})",
                           hint="this is likely a bug in crm-sheets; please report it with this line")
