@@ -208,9 +208,10 @@ def _sheet_content(ws: Any, sheet_id: int, rows: int, cols: int, grid_rows: int,
             fmts.pop()
         values.append(vals)
         formats.append(fmts)
-    out.append({"updateCells": {
-        "rows": [{"values": [batch.cell_data(v) for v in row]} for row in values],
-        "fields": "userEnteredValue", "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0}}})
+    out.extend({"updateCells": {  # in requests of ROWS_PER_REQUEST rows: a batch may only be split between requests
+        "rows": [{"values": [batch.cell_data(v) for v in row]} for row in values[i:i + batch.ROWS_PER_REQUEST]],
+        "fields": "userEnteredValue", "start": {"sheetId": sheet_id, "rowIndex": i, "columnIndex": 0}}}
+        for i in range(0, len(values), batch.ROWS_PER_REQUEST))
     out.extend(_format_runs(sheet_id, formats, cols))
     for (r, c), (fill, color) in header_fill.items():
         fmt: dict[str, Any] = {"textFormat": {"bold": True}}
