@@ -212,6 +212,7 @@ class Outbox:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # a remote store's state folder may not exist yet
         with closing(self._connect()) as db, db:
             db.execute(
                 """CREATE TABLE IF NOT EXISTS items (
@@ -611,13 +612,15 @@ def read_job_states(workbook: Any, generation: str | None = None, sha256: str | 
 def open_outbox(workbook: Any) -> Outbox:
     """The outbox of an existing workbook (a path, a store URL or a store), for a person to look at or act on
     (never created here)."""
-    if "://" in str(workbook) or hasattr(workbook, "state"):
+    from crm_sheets.store.state import is_store_url
+
+    if is_store_url(workbook) or hasattr(workbook, "state"):  # gsheets://ID (gsheets:/ID from the CLI's Path)
         from crm_sheets.store import open_store
 
-        store = open_store(workbook) if "://" in str(workbook) else workbook
+        store = open_store(str(workbook)) if is_store_url(workbook) else workbook
         path = outbox_path(store)
         if not path.exists():
-            raise UsageError(f"{store.name} has no outbox yet", hint=f"crm-sheets automate {workbook} queues what the rules send")
+            raise UsageError(f"{store.name} has no outbox yet", hint=f"crm-sheets automate {store.name} queues what the rules send")
         return Outbox(path)
     wb = Path(workbook)
     if not wb.exists():

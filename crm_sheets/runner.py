@@ -311,7 +311,8 @@ def run(
     now = now or datetime.now().replace(microsecond=0)
     step = on_step or (lambda _msg: None)
     store = open_store(path, **({} if lock_timeout is None else {"lock_timeout": lock_timeout}))
-    report = RunReport(path=str(path), jobs=jobs, dry_run=dry_run)
+    # A remote store is named as its URL (the CLI's Path folds gsheets:// to gsheets:/); a file as given.
+    report = RunReport(path=store.name if store.name.startswith("gsheets://") else str(path), jobs=jobs, dry_run=dry_run)
     runlog = _run_log(store, jobs, trigger, now)  # a dry run shows its sheet too, and records nothing
     stateful = [name for name in jobs if takes_state(name)]
     options = _dry_run_options(options, dry_run, jobs)

@@ -118,6 +118,7 @@ def built_book(tmp_path_factory):
 # -- Google Sheets: the API emulator (crm_sheets.gsheets_emulator) and a gspread client for it ------------
 
 from gsheets_fixtures import _gsheets_emulator_server, gsheets_client, gsheets_emulator, gsheets_endpoint  # noqa: E402,F401
+from backends import backend, on_backend  # noqa: E402,F401  (end-to-end tests on a file and on a Google Sheet)
 
 
 # -- the quick loop: tests that start a real server are slow (pytest -m "not slow" leaves them out) ----

@@ -18,9 +18,65 @@ def calamine(path, *, tables: bool = False) -> CalamineWorkbook:
     return CalamineWorkbook.from_path(str(path), load_tables=tables)
 
 
+def is_sheet(spec) -> bool:
+    """Whether ``spec`` names a Google Sheet (``gsheets://ID``) rather than a workbook file."""
+    return str(spec).startswith("gsheets:")
+
+
+def as_file(spec) -> Path:
+    """The workbook file itself, or a Google Sheet pulled into a new .xlsx file (what a person who downloads
+    it gets), so that a test reads both backends the same way."""
+    if not is_sheet(spec):
+        return Path(spec)
+    import tempfile
+
+    import requests
+
+    from crm_sheets.store.gsheets import parse_spec
+    from crm_sheets.store.gsheets.client import ENV_ENDPOINT, connect
+    from crm_sheets.store.gsheets.pull import pull
+
+    sid = parse_spec(str(spec))
+    # Pulled again only when the spreadsheet changed (the emulator's Drive modifiedTime, not an API call counted)
+    version = requests.get(f"{os.environ[ENV_ENDPOINT]}/drive/v3/files/{sid}", timeout=30).json().get("modifiedTime")
+    if _PULLED.get(sid, (None, None))[0] == version and _PULLED[sid][1].exists():
+        return _PULLED[sid][1]
+    folder = Path(tempfile.mkdtemp(prefix="pulled-"))
+    path = pull(connect(), sid, folder / "pulled.xlsx").path
+    _PULLED[sid] = (version, path)
+    return path
+
+
+_PULLED: dict[str, tuple] = {}
+
+
+def content_version(spec):
+    """What changes when a workbook is written: a file's bytes, a Google Sheet's last modification time."""
+    if not is_sheet(spec):
+        return Path(spec).read_bytes()
+    import requests
+
+    from crm_sheets.store.gsheets import parse_spec
+    from crm_sheets.store.gsheets.client import ENV_ENDPOINT
+
+    got = requests.get(f"{os.environ[ENV_ENDPOINT]}/drive/v3/files/{parse_spec(str(spec))}", timeout=30)
+    return got.json()["modifiedTime"]
+
+
+def worksheet(spec, title: str):
+    """A gspread Worksheet of a Google Sheet on the emulator: what a person edits in the browser."""
+    from crm_sheets.gsheets_emulator import emulator_client
+    from crm_sheets.store.gsheets import parse_spec
+    from crm_sheets.store.gsheets.client import ENV_ENDPOINT
+
+    return emulator_client(os.environ[ENV_ENDPOINT]).open_by_key(parse_spec(str(spec))).worksheet(title)  # spreadsheet ID -> (its modifiedTime, the file it was pulled into)
+
+
 def grid(path, sheet: str, *, whole: bool = False) -> list[list]:
     """A sheet's rows of values. ``whole`` keeps the empty rows and columns at the top left, so that
-    ``grid(...)[row - 1][col - 1]`` is the cell at (row, col). Read again only when the file changed."""
+    ``grid(...)[row - 1][col - 1]`` is the cell at (row, col). Read again only when the file changed.
+    A Google Sheet (``gsheets://ID``) is pulled into a file first."""
+    path = as_file(path)
     st = os.stat(path)
     return _grid(str(path), (st.st_ino, st.st_mtime_ns, st.st_size), sheet, whole)
 
@@ -32,6 +88,7 @@ def _grid(path: str, _version: tuple, sheet: str, whole: bool) -> list[list]:
 
 def grids(path) -> dict[str, list[list]]:
     """Every sheet's rows, whole (see ``grid``), by sheet name."""
+    path = as_file(path)
     return {name: grid(path, name, whole=True) for name in calamine(path).sheet_names}
 
 

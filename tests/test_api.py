@@ -15,6 +15,7 @@ import crm_sheets
 from crm_sheets import api
 from crm_sheets.cli import cli
 from crm_sheets.scheduling import make_scheduler
+from helpers import content_version
 
 NOW = datetime(2026, 11, 2, 9, 0)
 # command -> the library function it calls
@@ -28,9 +29,9 @@ def built(built_book):
 
 
 @pytest.fixture
-def twins(built, tmp_path):
-    """Two copies of one workbook: one for the command, one for the library."""
-    return shutil.copy(built, tmp_path / "a.xlsx"), shutil.copy(built, tmp_path / "b.xlsx")
+def twins(built, tmp_path, on_backend):
+    """Two copies of one workbook: one for the command, one for the library (files, or Google Sheets)."""
+    return on_backend(shutil.copy(built, tmp_path / "a.xlsx")), on_backend(shutil.copy(built, tmp_path / "b.xlsx"))
 
 
 def as_json(result) -> dict:
@@ -93,13 +94,13 @@ def test_run_applies_checks_safe_fixes_for_the_command_the_schedule_and_a_script
     assert "fixed" not in alone.stats and alone.changes.updates == []  # check alone lists, fixes nothing
 
 
-def test_a_dry_run_reaches_every_job_that_takes_one_and_writes_nothing(built, tmp_path):
-    path = shutil.copy(built, tmp_path / "crm.xlsx")
-    before = open(path, "rb").read()
+def test_a_dry_run_reaches_every_job_that_takes_one_and_writes_nothing(built, tmp_path, on_backend):
+    path = on_backend(shutil.copy(built, tmp_path / "crm.xlsx"))
+    before = content_version(path)
     done = crm_sheets.run(path, dry_run=True, now=NOW)
     stats = {r.job: r.stats for r in done.results}
     assert stats["automate"]["dry_run"] is True and stats["dedupe"]["merged"] > 0  # what a real run would merge
-    assert not done.written and open(path, "rb").read() == before
+    assert not done.written and content_version(path) == before
 
 
 def test_open_workbook_gives_the_typed_tables(built):

@@ -1,4 +1,5 @@
-"""automate end to end on real workbooks, with a real SMTP server and a real HTTP server on loopback.
+"""automate end to end on real workbooks, with a real SMTP server and a real HTTP server on loopback; the
+tests taking ``on_backend`` run on the workbook file and on the Google Sheet it was pushed to (emulator).
 
 Exactly once across runs: emails and posts arrive once with their merge fields, a second run sends
 nothing, a crash after sending leaves an `unknown` item and no second copy, and the Outbox sheet shows
@@ -50,9 +51,9 @@ def sample_workbook(path, smtp_port=None, extra_automations=(), **settings):
     return build_workbook(path, schema, data=data, now=NOW)
 
 
-def test_sample_workbook_emails_arrive_once_with_merge_fields_and_show_in_the_outbox_sheet(tmp_path, mail_server):
+def test_sample_workbook_emails_arrive_once_with_merge_fields_and_show_in_the_outbox_sheet(tmp_path, mail_server, on_backend):
     port, inbox = mail_server
-    path = sample_workbook(tmp_path / "crm.xlsx", smtp_port=port)
+    path = on_backend(sample_workbook(tmp_path / "crm.xlsx", smtp_port=port))
     report = run(path, ["automate"], now=NOW)
     [auto] = report.results
     emails = [e for e in auto.effects if e.kind == "email"]
@@ -82,20 +83,20 @@ def test_sample_workbook_emails_arrive_once_with_merge_fields_and_show_in_the_ou
     assert {r[2]: r[0] for r in grid(path, "Outbox")[3:]}["eva@stone.example"] == "Sent"
 
 
-def test_without_a_mail_server_emails_wait_in_the_outbox_sheet(tmp_path):
-    path = sample_workbook(tmp_path / "crm.xlsx")
+def test_without_a_mail_server_emails_wait_in_the_outbox_sheet(tmp_path, on_backend):
+    path = on_backend(sample_workbook(tmp_path / "crm.xlsx"))
     report = run(path, ["automate"], now=NOW)
     assert report.delivery["sent"] == [] and "welcome-new-leads:L-09999:created" in report.delivery["waiting"]
     rows = grid(path, "Outbox")
     assert ["Queued", "Email", "eva@stone.example", "Welcome, Eva", "L-09999", "2026-11-02 09:00:00", ""] in rows
 
 
-def test_chat_and_webhook_posts_reach_a_local_server_once_after_a_deal_is_won(tmp_path, web_server, monkeypatch):
+def test_chat_and_webhook_posts_reach_a_local_server_once_after_a_deal_is_won(tmp_path, web_server, monkeypatch, on_backend):
     url, received = web_server
     monkeypatch.setenv("CRM_SHEETS_CHAT_WEBHOOK", f"{url}/chat")
     hook = {"name": "Won to accounting", "active": True, "table": "Deals", "trigger": "Field changed", "trigger_field": "stage",
             "trigger_value": "Closed won", "action": "Post webhook", "template": f"{url}/hook"}
-    path = sample_workbook(tmp_path / "crm.xlsx", extra_automations=[hook])
+    path = on_backend(sample_workbook(tmp_path / "crm.xlsx", extra_automations=[hook]))
     run(path, ["automate"], now=NOW)
     won_today = generate("sales", leads=200, seed=7, now=NOW).truth.showcase["won_deals"][0]
     assert {k for _, k, _ in received} == {f"deal-won:{won_today}:closed won", f"won-to-accounting:{won_today}:closed won"}, \
@@ -122,9 +123,9 @@ def test_chat_and_webhook_posts_reach_a_local_server_once_after_a_deal_is_won(tm
     assert len(received) == 2, "nothing is posted twice"
 
 
-def test_a_crash_after_handing_over_an_email_leaves_it_unknown_never_sent_twice(tmp_path, mail_server):
+def test_a_crash_after_handing_over_an_email_leaves_it_unknown_never_sent_twice(tmp_path, mail_server, on_backend):
     port, inbox = mail_server
-    path = sample_workbook(tmp_path / "crm.xlsx", smtp_port=port)
+    path = on_backend(sample_workbook(tmp_path / "crm.xlsx", smtp_port=port))
     script = textwrap.dedent(f"""
         import os
         from datetime import datetime
@@ -180,12 +181,12 @@ def _counts(summary):
     return {word: int(n) for n, word in re.findall(r"(\d+) (sent now|waiting|failed \(will retry\)|failed for good|to confirm)", line)}
 
 
-def test_the_run_summary_the_outbox_sheet_and_the_outbox_command_count_alike(tmp_path, mail_server):
+def test_the_run_summary_the_outbox_sheet_and_the_outbox_command_count_alike(tmp_path, mail_server, on_backend):
     from crm_sheets.model.effects import Effect, MAX_ATTEMPTS
     from crm_sheets.outbox import SmtpSettings, SmtpTransport, UncertainDelivery
 
     port, inbox = mail_server
-    path = sample_workbook(tmp_path / "crm.xlsx", smtp_port=port)
+    path = on_backend(sample_workbook(tmp_path / "crm.xlsx", smtp_port=port))
     box = Outbox(outbox_path(path))
     old = {"subject": "Old news", "text": "Hello", "from": "crm@example.com"}
     box.enqueue([Effect("email", "old:out-of-tries", {"to": "ana@example.com", **old})], NOW)
@@ -249,14 +250,14 @@ def test_a_failing_chat_webhook_url_never_reaches_the_workbook_the_outbox_file_o
         assert not any(part.encode() in blob for blob in written), part
 
 
-def test_a_mail_server_that_never_answers_costs_seconds_per_run_not_seconds_per_email(tmp_path):
+def test_a_mail_server_that_never_answers_costs_seconds_per_run_not_seconds_per_email(tmp_path, on_backend):
     import socket
     import time
 
     with socket.socket() as silent:  # accepts connections, never says a word
         silent.bind(("127.0.0.1", 0))
         silent.listen(64)
-        path = sample_workbook(tmp_path / "crm.xlsx", smtp_port=silent.getsockname()[1], smtp_timeout=1)
+        path = on_backend(sample_workbook(tmp_path / "crm.xlsx", smtp_port=silent.getsockname()[1], smtp_timeout=1))
         started = time.monotonic()
         report = run(path, ["automate"], now=NOW)
         elapsed = time.monotonic() - started
@@ -267,10 +268,10 @@ def test_a_mail_server_that_never_answers_costs_seconds_per_run_not_seconds_per_
     assert "did not answer within 1 s" in report.delivery["reasons"]["email"]
 
 
-def test_two_automate_runs_started_together_send_each_email_once(tmp_path, mail_server):
+def test_two_automate_runs_started_together_send_each_email_once(tmp_path, mail_server, on_backend):
     port, inbox = mail_server
     inbox.delay = 0.3  # a slow server: both runs would be delivering at the same time
-    path = sample_workbook(tmp_path / "crm.xlsx", smtp_port=port)
+    path = on_backend(sample_workbook(tmp_path / "crm.xlsx", smtp_port=port))
     runs = [subprocess.Popen([sys.executable, "-m", "crm_sheets", "automate", str(path), "--now", "2026-11-02T09:00"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outputs = [r.communicate(timeout=120)[0] for r in runs]

@@ -20,7 +20,7 @@ from crm_sheets.model.schema import load_schema
 from crm_sheets.model.tables import column_letter, quote_sheet
 from crm_sheets.runner import run
 from crm_sheets.sample import generate
-from crm_sheets.store import read_workbook
+from crm_sheets.store import open_store
 
 import helpers
 from helpers import fresh_copy
@@ -51,10 +51,10 @@ def _truth(lang: str):
 
 
 @pytest.fixture
-def book(built, tmp_path):
-    """A fresh copy of the built workbook for one test: (lang, path)."""
+def book(built, tmp_path, on_backend):
+    """A fresh copy of the built workbook for one test, as a file or a Google Sheet (tests/backends.py): (lang, path)."""
     lang, path = built
-    return lang, fresh_copy(path, tmp_path)
+    return lang, on_backend(fresh_copy(path, tmp_path))
 
 
 def cli_check(path, *args):
@@ -114,6 +114,30 @@ def sheet_part(path, sheet: str) -> str:
 
 
 
+def cell_links(path, sheet: str) -> list[tuple[str, str]]:
+    """(row number, 'Sheet'!A1 target) of each internal link in column D of a sheet: the workbook's hyperlinks,
+    or a Google Sheet's cell links (#gid=N&range=A1), read straight from the spreadsheet."""
+    if not helpers.is_sheet(path):
+        return re.findall(r'<hyperlink ref="D(\d+)" location="([^"]+)"', sheet_part(path, sheet))
+    from crm_sheets.store.gsheets import parse_spec
+    from crm_sheets.store.gsheets.client import connect
+
+    conn, sid = connect(), parse_spec(str(path))
+    titles = {s["properties"]["sheetId"]: s["properties"]["title"]
+              for s in conn.get(sid, fields="sheets.properties(sheetId,title)")["sheets"]}
+    got = conn.get(sid, fields="sheets.data(startRow,rowData.values.userEnteredFormat.textFormat.link)",
+                   grid_data=True, ranges=[quote_sheet(sheet) + "!D:D"])
+    data = got["sheets"][0]["data"][0]
+    out = []
+    for i, rd in enumerate(data.get("rowData") or []):
+        for v in rd.get("values") or []:
+            uri = ((v.get("userEnteredFormat") or {}).get("textFormat") or {}).get("link", {}).get("uri", "")
+            m = re.fullmatch(r"#gid=(\d+)&range=([A-Z]+\d+)", uri)
+            if m:
+                out.append((str(data.get("startRow", 0) + i + 1), f"{quote_sheet(titles[int(m.group(1))])}!{m.group(2)}"))
+    return out
+
+
 def without_generation(sheets: dict[str, list[list]]) -> dict[str, list[list]]:
     return {**sheets, "_crm_meta": [row for row in sheets["_crm_meta"] if row[:1] != ["generation"]]}
 
@@ -162,7 +186,7 @@ def test_check_writes_data_issues_with_one_row_and_one_link_per_finding(book):
     body = [r for r in rows[header + 1:] if any(c != "" for c in r)]
     assert len(body) == len(findings)
     assert sorted(r[3] for r in body) == sorted(f["cell"] for f in findings)
-    links = re.findall(r'<hyperlink ref="D(\d+)" location="([^"]+)"', sheet_part(path, name))
+    links = cell_links(path, name)
     assert sorted(loc.replace("&apos;", "'") for _, loc in links) == sorted(f["cell"] for f in findings if "!" in f["cell"])
     for row, location in links[:50]:  # each link sits on its finding's row and points at that row's cell
         assert rows[int(row) - 1][3] == location.replace("&apos;", "'")
@@ -190,7 +214,7 @@ def test_fix_repairs_exactly_the_fixable_planted_errors_with_an_audit_row_each(b
     assert result["stats"]["fixed"] == result["changes"]["updated_cells"] == len(fixable_cells)
     assert not any(f["fixable"] for f in findings_of(report))
 
-    tables = read_workbook(path)
+    tables = open_store(path).read()
     for e in truth.errors:
         address = where(e.table, e.record_id, e.field)
         raw = cell_value(path, address)
@@ -241,7 +265,7 @@ def test_a_second_fix_changes_no_cell_and_finds_the_same_problems(book):
 
 def test_fix_json_equals_the_library_result_on_the_same_workbook(book, tmp_path):
     _, path = book
-    twin = shutil.copy(path, tmp_path / "twin.xlsx")
+    twin = shutil.copy(helpers.as_file(path), tmp_path / "twin.xlsx")
     _, report = cli_check(path, "--fix")
     library = json.loads(json.dumps(run(twin, ["check"], now=NOW, options={"check": {"fix": True}}).as_dict(), default=str))
     for r in (report, library):

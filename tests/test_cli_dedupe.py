@@ -16,8 +16,10 @@ from crm_sheets.cli import cli
 from crm_sheets.model import ChangeSet, CellUpdate
 from crm_sheets.model.schema import load_schema
 from crm_sheets.runner import run
+from crm_sheets.model.tables import column_letter
+from crm_sheets.store import open_store
 from crm_sheets.store.xlsx import XlsxStore
-from helpers import fresh_copy, grid, records
+from helpers import as_file, content_version, fresh_copy, grid, is_sheet, records, worksheet
 
 NOW = dt.datetime(2026, 11, 2, 9, 0)
 LATER = NOW + dt.timedelta(days=1)
@@ -43,8 +45,9 @@ def built(built_book, tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def path(built, tmp_path) -> Path:
-    return fresh_copy(built, tmp_path)
+def path(built, tmp_path, on_backend) -> Path:
+    """A fresh copy, as a file or as a Google Sheet (tests/backends.py)."""
+    return on_backend(fresh_copy(built, tmp_path))
 
 
 def cli_json(*args, now=NOW):
@@ -88,18 +91,18 @@ def merged_rows(path) -> list[dict]:
 
 
 def test_dry_run_writes_nothing_and_lists_what_it_would_merge(path, tmp_path):
-    before = path.read_bytes()
+    before = content_version(path)
     report, result = dedupe_json(path, "--dry-run")
-    assert path.read_bytes() == before and report["written"] is False
+    assert content_version(path) == before and report["written"] is False
     would = {(f["record_id"], f["value"]) for f in result["findings"] if f["type"] == "duplicate-merged"}
     assert len(would) == result["stats"]["merged"] > 0
-    twin = Path(shutil.copy(path, tmp_path / "twin.xlsx"))
+    twin = Path(shutil.copy(as_file(path), tmp_path / "twin.xlsx"))
     dedupe_json(twin)
     assert {(r["Record"], r["Merged into"]) for r in merged_rows(twin)} == would
 
 
 def test_dry_run_shows_the_counts_of_the_real_run(path, tmp_path):
-    twin = Path(shutil.copy(path, tmp_path / "twin.xlsx"))
+    twin = Path(shutil.copy(as_file(path), tmp_path / "twin.xlsx"))
     dry = CliRunner().invoke(cli, ["dedupe", str(path), "--dry-run", "--now", NOW.isoformat()])
     real = CliRunner().invoke(cli, ["dedupe", str(twin), "--now", NOW.isoformat()])
     rows = [[line for line in r.output.splitlines() if line.startswith("│ dedupe")] for r in (dry, real)]
@@ -107,12 +110,12 @@ def test_dry_run_shows_the_counts_of_the_real_run(path, tmp_path):
     archived = int(rows[0][0].split("│")[6])
     assert archived > 0, "the table shows what the run merges, not zeros"
     dry_report, _ = dedupe_json(path, "--dry-run")
-    real_report, _ = dedupe_json(Path(shutil.copy(path, tmp_path / "third.xlsx")))
+    real_report, _ = dedupe_json(Path(shutil.copy(as_file(path), tmp_path / "third.xlsx")))
     assert dry_report["changes"] == real_report["changes"]
 
 
 def test_json_output_equals_the_library_result(path, tmp_path):
-    twin = Path(shutil.copy(path, tmp_path / "twin.xlsx"))
+    twin = Path(shutil.copy(as_file(path), tmp_path / "twin.xlsx"))
     dry, _ = dedupe_json(path, "--dry-run")
     library = run(path, ["dedupe"], now=NOW, dry_run=True)
     assert dry == json.loads(json.dumps(library.as_dict(), default=str))
@@ -149,9 +152,9 @@ def test_dedupe_moves_merged_records_to_the_merged_sheet_and_their_references_to
 
 def test_a_second_run_changes_nothing(path):
     dedupe_json(path)
-    before = path.read_bytes()
+    before = content_version(path)
     report, result = dedupe_json(path, now=LATER)
-    assert path.read_bytes() == before
+    assert content_version(path) == before
     assert report["written"] is False and result["stats"]["merged"] == result["stats"]["review"] == 0
     assert result["changes"] == {"updated_cells": 0, "appended_rows": 0, "archived_rows": 0,
                                  "restored_rows": 0, "replaced_sheets": 0}
@@ -159,7 +162,7 @@ def test_a_second_run_changes_nothing(path):
 
 def decide(path, decision: str) -> dict:
     """A person picks ``decision`` for the first pair of Duplicate Decisions; returns that row."""
-    store = XlsxStore(path)
+    store = open_store(path)
     tables = store.read()
     dec = tables.df("dedupe_decisions")
     row_id = dec.index[0]
@@ -178,9 +181,9 @@ def test_a_pair_decided_not_duplicate_is_never_asked_again(path):
     assert [r["Decision"] for r in rows if {r["Record A"], r["Record B"]} == {pair["a"], pair["b"]}] == ["Not duplicate"]
     shown = grid(path, REVIEW)
     assert pair["row"] not in [c for line in shown for c in line]
-    before = path.read_bytes()
+    before = content_version(path)
     _, third = dedupe_json(path, now=LATER + dt.timedelta(days=1))
-    assert path.read_bytes() == before and third["stats"]["review"] == 0
+    assert content_version(path) == before and third["stats"]["review"] == 0
 
 
 def test_a_pair_decided_merge_is_merged_on_the_next_run(path):
@@ -200,6 +203,15 @@ def test_a_pair_decided_merge_is_merged_on_the_next_run(path):
 def add_own_column(path: Path, header: str, values: dict[str, str]) -> None:
     """A person adds a column of their own right of the Leads table and fills a few cells."""
     import openpyxl
+
+    if is_sheet(path):  # in the browser
+        ws = worksheet(path, SCHEMA.tables["leads"].sheet_name("en"))
+        rows = ws.get_values()
+        col = max(len(r) for r in rows) + 1
+        ws.add_cols(1)  # a column after the last one holding anything (the grid may end there)
+        column = [[header]] + [[values.get(r[0], "")] for r in rows[1:]]
+        ws.update(column, f"{column_letter(col - 1)}1", value_input_option="RAW")  # column_letter counts from 0
+        return
 
     wb = openpyxl.load_workbook(path)
     ws = wb[SCHEMA.tables["leads"].sheet_name("en")]

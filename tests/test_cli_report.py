@@ -47,8 +47,8 @@ def dashboard_tiles(path) -> dict:
     return tiles
 
 
-def test_report_json_prints_the_figures_the_library_computes_from_the_written_workbook(tmp_path):
-    path = new_workbook(tmp_path / "crm.xlsx", sample_data=200, now=NOW)
+def test_report_json_prints_the_figures_the_library_computes_from_the_written_workbook(tmp_path, on_backend):
+    path = on_backend(new_workbook(tmp_path / "crm.xlsx", sample_data=200, now=NOW))
     result = invoke(path, "--json", "--now", "2026-03-15T09:00")
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
@@ -59,9 +59,10 @@ def test_report_json_prints_the_figures_the_library_computes_from_the_written_wo
     assert printed["figures"]["dashboard"]["won_revenue"] == printed["results"][0]["stats"]["won_revenue"]
 
 
-def test_dashboard_kpis_match_a_plain_pandas_count_of_the_sample_data(sample_workbook, tmp_path):
+def test_dashboard_kpis_match_a_plain_pandas_count_of_the_sample_data(sample_workbook, tmp_path, on_backend):
     path = tmp_path / "crm.xlsx"
     path.write_bytes(sample_workbook.read_bytes())
+    path = on_backend(path)
     assert invoke(path, "--now", NOW.isoformat()).exit_code == 0
 
     t = generate("sales", leads=500, seed=7, now=NOW).to_tables("en")

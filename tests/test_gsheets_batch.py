@@ -141,3 +141,14 @@ def test_a_report_chart_becomes_a_native_sheets_chart():
     assert req["spec"]["basicChart"]["series"][0]["series"]["sourceRange"]["sources"][0] == {
         "sheetId": 3, "startRowIndex": 4, "endRowIndex": 10, "startColumnIndex": 1, "endColumnIndex": 2}
     assert req["position"]["overlayPosition"]["anchorCell"] == {"sheetId": 3, "rowIndex": 1, "columnIndex": 3}
+
+
+def test_a_big_block_is_written_in_requests_a_batch_can_be_split_between():
+    from crm_sheets.store.gsheets.batch import ROWS_PER_REQUEST, split_batches, write_block
+
+    rows = [[f"L-{i:05d}", "x" * 300] for i in range(2 * ROWS_PER_REQUEST + 500)]
+    requests = [r for r in write_block(7, 1, 0, rows) if "updateCells" in r]
+    assert [r["updateCells"]["start"]["rowIndex"] for r in requests] == [1, 1 + ROWS_PER_REQUEST, 1 + 2 * ROWS_PER_REQUEST]
+    assert [v["values"][0]["userEnteredValue"]["stringValue"] for r in requests for v in r["updateCells"]["rows"]] == \
+        [row[0] for row in rows]
+    assert len(split_batches(requests, limit=1_000_000)) == 3  # each under the limit: no body past the API's

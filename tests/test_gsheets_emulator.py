@@ -473,6 +473,23 @@ def test_validation_conditional_formats_filter_named_range_and_chart_are_stored_
     assert set(sh.fetch_sheet_metadata()["sheets"][0]) == {"properties"}
 
 
+def test_a_named_range_grows_with_update_named_range_and_a_taken_name_is_refused(gsheets_client):
+    sh = gsheets_client.create("CRM")
+    sh.batch_update({"requests": [{"addNamedRange": {"namedRange": {"namedRangeId": "nr1", "name": "list_stage", "range": {
+        "sheetId": 0, "startRowIndex": 1, "endRowIndex": 4, "startColumnIndex": 0, "endColumnIndex": 1}}}},
+        {"addNamedRange": {"namedRange": {"name": "other", "range": {"sheetId": 0, "startRowIndex": 0, "endRowIndex": 1}}}}]})
+    grown = {"namedRangeId": "nr1", "name": "list_stage",
+             "range": {"sheetId": 0, "startRowIndex": 1, "endRowIndex": 6, "startColumnIndex": 0, "endColumnIndex": 1}}
+    assert sh.batch_update({"requests": [{"updateNamedRange": {"namedRange": grown, "fields": "range"}}]})["replies"] == [{}]
+    assert sh.fetch_sheet_metadata()["namedRanges"][0] == grown
+    with pytest.raises(gspread.exceptions.APIError, match="already used"):
+        sh.batch_update({"requests": [{"updateNamedRange": {"namedRange": {"namedRangeId": "nr1", "name": "Other"},
+                                                             "fields": "name"}}]})
+    with pytest.raises(gspread.exceptions.APIError, match="No named range with id"):
+        sh.batch_update({"requests": [{"updateNamedRange": {"namedRange": {"namedRangeId": "nope", "name": "x"},
+                                                             "fields": "name"}}]})
+
+
 def test_delete_range_shifts_cells_up_and_values_clear_keeps_formats(gsheets_client):
     sh = gsheets_client.create("CRM")
     ws = sh.sheet1

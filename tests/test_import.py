@@ -19,6 +19,7 @@ from crm_sheets.imports import export_workbook, import_files
 from crm_sheets.imports.sources import read_csv
 from crm_sheets.store import open_store
 from crm_sheets.workbook import new_workbook
+from helpers import as_file, content_version
 
 TZ = "Europe/Paris"
 NOW = datetime(2024, 8, 1, 9, 0)
@@ -60,7 +61,14 @@ def write(directory: Path, name: str, text: str, encoding: str = "utf-8") -> Pat
 
 
 @pytest.fixture
-def workbook(tmp_path) -> Path:
+def workbook(tmp_path, on_backend) -> Path:
+    """A new workbook to import into: the file, or the Google Sheet it was pushed to (tests/backends.py)."""
+    return on_backend(new_workbook(tmp_path / "crm.xlsx"))
+
+
+@pytest.fixture
+def workbook_file(tmp_path) -> Path:
+    """A new workbook file, for what only a file has (Excel's quote prefix, another program's lock file)."""
     return new_workbook(tmp_path / "crm.xlsx")
 
 
@@ -124,7 +132,7 @@ def test_a_salesforce_export_of_four_objects_arrives_with_its_relations_types_an
 
 def test_salesforce_datetimes_keep_their_time_in_the_team_time_zone(workbook, salesforce):
     import_files(workbook, salesforce, now=NOW, time_zone=TZ)
-    ws = openpyxl.load_workbook(workbook)["Leads"]
+    ws = openpyxl.load_workbook(as_file(workbook))["Leads"]
     headers = [c.value for c in ws[1]]
     created = {ws.cell(r, headers.index("Email") + 1).value: ws.cell(r, headers.index("Created") + 1).value
                for r in range(2, ws.max_row + 1)}
@@ -134,7 +142,7 @@ def test_salesforce_datetimes_keep_their_time_in_the_team_time_zone(workbook, sa
 
 def test_values_that_look_like_formulas_arrive_as_text(workbook, salesforce):
     import_files(workbook, salesforce, now=NOW, time_zone=TZ)
-    wb = openpyxl.load_workbook(workbook)
+    wb = openpyxl.load_workbook(as_file(workbook))
     cells = [c for ws in (wb["Contacts"], wb["Leads"]) for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
     texts = {c.value: c.data_type for c in cells}
     for value in ('=HYPERLINK("http://evil.example","click")', "+49 call first", "@mention on call", "-"):
@@ -142,7 +150,8 @@ def test_values_that_look_like_formulas_arrive_as_text(workbook, salesforce):
     assert not any(c.data_type == "f" for c in cells)
 
 
-def test_imported_values_that_look_like_formulas_stay_text_when_a_person_edits_them(workbook, salesforce):
+def test_imported_values_that_look_like_formulas_stay_text_when_a_person_edits_them(workbook_file, salesforce):
+    workbook = workbook_file
     import_files(workbook, salesforce, now=NOW, time_zone=TZ)
     wb = openpyxl.load_workbook(workbook)
     cells = {c.value: c for ws in (wb["Contacts"], wb["Leads"]) for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
@@ -164,9 +173,9 @@ def _quoted_formats(book: Path) -> int:
 
 def test_a_second_import_of_the_same_files_changes_nothing(workbook, salesforce):
     import_files(workbook, salesforce, now=NOW, time_zone=TZ)
-    before = workbook.read_bytes()
+    before = content_version(workbook)
     again = import_files(workbook, salesforce, now=NOW, time_zone=TZ)
-    assert not again.written and workbook.read_bytes() == before
+    assert not again.written and content_version(workbook) == before
     assert {t: (c.created, c.updated, c.unchanged) for t, c in again.counts.items()} == {
         "accounts": (0, 0, 2), "contacts": (0, 0, 3), "leads": (0, 0, 2), "deals": (0, 0, 3)}
 
@@ -335,17 +344,18 @@ def test_the_export_writes_formula_looking_text_so_a_spreadsheet_shows_it_as_tex
 
 
 def test_cli_import_json_is_the_library_result_and_a_dry_run_writes_nothing(workbook, salesforce):
-    before = workbook.read_bytes()
+    before = content_version(workbook)
     runner = CliRunner()
     result = runner.invoke(cli, ["import", str(workbook), *map(str, salesforce), "--dry-run", "--json", "--time-zone", TZ])
     assert result.exit_code == 1, result.output  # the dangling AccountId is a data problem
     printed = json.loads(result.output)
     assert printed["counts"]["contacts"]["created"] == 3 and printed["dry_run"] and not printed["written"]
-    assert workbook.read_bytes() == before
+    assert content_version(workbook) == before
     result = runner.invoke(cli, ["import", str(workbook), *map(str, salesforce), "--time-zone", TZ])
     assert "created" in result.output and "Contact.csv, line 4" in result.output
-    result = runner.invoke(cli, ["export", str(workbook), "--to", "hubspot", str(workbook.parent / "hs")])
-    assert result.exit_code == 0 and (workbook.parent / "hs" / "contacts.csv").exists()
+    out = Path(salesforce[0]).parent.parent / "hs"
+    result = runner.invoke(cli, ["export", str(workbook), "--to", "hubspot", str(out)])
+    assert result.exit_code == 0 and (out / "contacts.csv").exists()
 
 
 def test_an_unreadable_source_is_one_line_and_exit_2(workbook, tmp_path):
@@ -353,9 +363,10 @@ def test_an_unreadable_source_is_one_line_and_exit_2(workbook, tmp_path):
     assert result.exit_code == 2 and "missing.csv" in result.output and "Traceback" not in result.output
 
 
-def test_an_import_into_a_workbook_open_in_libreoffice_writes_nothing_and_leaves_nothing_pending(workbook, salesforce):
+def test_an_import_into_a_workbook_open_in_libreoffice_writes_nothing_and_leaves_nothing_pending(workbook_file, salesforce):
     from crm_sheets.store.pending import pending_path
 
+    workbook = workbook_file
     (workbook.parent / f".~lock.{workbook.name}#").write_text("Ana Lopez,ana,host,01.08.2024 09:00,file:///home/ana;")
     before = workbook.read_bytes()
     result = CliRunner().invoke(cli, ["import", str(workbook), *map(str, salesforce)])

@@ -15,8 +15,9 @@ NOW = datetime(2026, 11, 2, 9, 0)
 
 
 @pytest.fixture
-def path(built_book, tmp_path):
-    return fresh_copy(built_book(sample_data=200, now=NOW), tmp_path)
+def path(built_book, tmp_path, on_backend):
+    """The sample workbook, as a file or as a Google Sheet (tests/backends.py)."""
+    return on_backend(fresh_copy(built_book(sample_data=200, now=NOW), tmp_path))
 
 
 def saved_at(path, job: str) -> str | None:

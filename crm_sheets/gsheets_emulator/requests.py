@@ -690,6 +690,21 @@ def delete_named_range(book: Spreadsheet, body: dict, where: str) -> dict:
     return {}
 
 
+@handler("updateNamedRange")
+def update_named_range(book: Spreadsheet, body: dict, where: str) -> dict:
+    given = body.get("namedRange") or {}
+    named = _named(book, given.get("namedRangeId"), where)
+    paths = [p for p in _fields(body, where, "NamedRange") if p != ["namedRangeId"]]
+    name = given.get("name")
+    if ["name"] in paths and (not name or any(n is not named and n.get("name", "").lower() == str(name).lower()
+                                              for n in book.named_ranges)):
+        raise ApiError(400, f"{where}Named range name is empty or already used: {name!r}")
+    if ["range"] in paths or any(p[:1] == ["range"] for p in paths):
+        grid_range(book, given.get("range") or {}, where=where)
+    merge(named, given, paths)
+    return {}
+
+
 @handler("setBasicFilter")
 def set_basic_filter(book: Spreadsheet, body: dict, where: str) -> dict:
     basic = copy.deepcopy(body.get("filter") or {})

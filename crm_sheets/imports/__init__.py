@@ -77,16 +77,21 @@ def import_files(path: str | Path, sources: list[str | Path], *, source: str = "
         raise UsageError(f"unknown source {source!r}", hint=f"use one of {', '.join(SOURCES)}")
     if not sources:
         raise UsageError("no file to import", hint="give one or more .csv or .xlsx export files after the workbook")
+    from crm_sheets.store.state import is_store_url
+
+    remote = is_store_url(path)  # gsheets://ID: the spreadsheet is there (crm-sheets new/push made it)
     path = Path(path)
     now = now or datetime.now().replace(microsecond=0)
     files = read_sources(list(sources))
-    report = ImportReport(str(path), dry_run=dry_run)
-    if not path.exists() and not dry_run:
+    store = open_store(str(path)) if remote else None
+    report = ImportReport(store.name if remote else str(path), dry_run=dry_run)
+    if not remote and not path.exists() and not dry_run:
         from crm_sheets.workbook import new_workbook
 
         new_workbook(path, template=template)
         report.created_workbook = True
-    store = open_store(path) if path.exists() else None
+    if not remote:
+        store = open_store(path) if path.exists() else None
     made_tables = False
     for attempt in range(1, MAX_ATTEMPTS + 2):
         tables = store.read() if store is not None else _empty_tables(template)
@@ -99,21 +104,21 @@ def import_files(path: str | Path, sources: list[str | Path], *, source: str = "
             return report
         wanted = [a.table for a in plan.changes.appends if a.table not in tables]
         if wanted and not made_tables:
-            extra = missing_tables(path, tables, wanted)
+            extra = missing_tables(store, tables, wanted)
             if not extra.is_empty():
-                _refuse_if_open(path)
+                _refuse_if_open(path, remote)
                 store.apply(extra, tables)
                 made_tables = True
                 continue  # the workbook lacked a sheet the import writes to (Stages, Audit Log): made; plan again
-        _refuse_if_open(path)
-        had_pending = pending_path(path).exists()
+        _refuse_if_open(path, remote)
+        had_pending = pending_path(store).exists()
         try:
             outcome = store.apply(plan.changes, tables)
         except WorkbookBusy:
             # An import is not kept for a later run (its custom fields are not in that run's schema): a person
             # imports again once the workbook is closed. A pending change set of another run stays.
             if not had_pending:
-                pending_path(path).unlink(missing_ok=True)
+                pending_path(store).unlink(missing_ok=True)
             raise WorkbookBusy(f"{path.name} is open in another program; nothing was imported",
                                hint="close it and run crm-sheets import again") from None
         except WorkbookChanged:
@@ -126,9 +131,11 @@ def import_files(path: str | Path, sources: list[str | Path], *, source: str = "
     return report
 
 
-def _refuse_if_open(path: Path) -> None:
+def _refuse_if_open(path: Path, remote: bool = False) -> None:
     from crm_sheets.store.safety import office_lock_holder
 
+    if remote:
+        return  # people edit a Google Sheet live: the store's change check guards their edits instead
     holder = office_lock_holder(path)
     if holder is not None:
         raise WorkbookBusy(f"{path.name} is open by {holder}; nothing was imported",

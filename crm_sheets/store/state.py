@@ -59,6 +59,12 @@ class StoreState:
         return self.dir / f".{self.stem}.crm-lock"
 
 
+def is_store_url(spec: Any) -> bool:
+    """Whether ``spec`` names a remote store (``scheme://ID``, or ``scheme:/ID`` once it went through a Path)
+    rather than a workbook file."""
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", str(spec)) is not None
+
+
 def state_for(spec: str | os.PathLike) -> StoreState:
     """The state of the store ``spec`` names: beside a workbook file, or the remote store's folder for
     ``scheme://ID`` (also as a path folded it: ``scheme:/ID``), keyed by the identity its backend gives it."""
@@ -99,10 +105,10 @@ def state_of(spec: Any) -> StoreState:
     """The state of a store, a StoreState, a store URL (gsheets://ID) or a workbook file's path."""
     if isinstance(spec, StoreState):
         return spec
-    if isinstance(spec, str) and "://" in spec:
+    if isinstance(spec, (str, os.PathLike)) and is_store_url(spec):  # gsheets://ID, or gsheets:/ID from a Path
         from crm_sheets.store import open_store
 
-        return open_store(spec).state
+        return open_store(str(spec)).state
     state = getattr(spec, "state", None)
     if isinstance(state, StoreState):
         return state

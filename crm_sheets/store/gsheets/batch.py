@@ -17,6 +17,7 @@ DATE_PATTERN = "yyyy-mm-dd"
 DATETIME_PATTERN = "yyyy-mm-dd hh:mm"
 TIME_PATTERN = "hh:mm"
 MAX_BATCH_BYTES = 8_000_000  # one batchUpdate body at most this big; past it the write is split
+ROWS_PER_REQUEST = 2_000  # rows of one updateCells of a block (~2 MB for 28 columns), so batches can be split
 META_PREFIX = "crm_sheets."  # developer metadata keys we own
 
 
@@ -182,11 +183,13 @@ def write_block(sheet_id: int, start_row: int, start_col: int, rows: Sequence[Se
     rows keep the look they inherited), then one repeatCell per run of dates in a column for their format."""
     if not rows:
         return []
+    # Several updateCells of at most ROWS_PER_REQUEST rows: one request of 100k rows is ~80 MB, past the API's
+    # 10 MiB body, and split_batches can only cut between requests.
     out = [{"updateCells": {
-        "rows": [{"values": [cell_data(v) for v in row]} for row in rows],
+        "rows": [{"values": [cell_data(v) for v in row]} for row in rows[i:i + ROWS_PER_REQUEST]],
         "fields": "userEnteredValue",
-        "start": {"sheetId": sheet_id, "rowIndex": start_row, "columnIndex": start_col},
-    }}]
+        "start": {"sheetId": sheet_id, "rowIndex": start_row + i, "columnIndex": start_col},
+    }} for i in range(0, len(rows), ROWS_PER_REQUEST)]
     width = max(len(r) for r in rows)
     for c in range(width):
         run_start = run_fmt = None

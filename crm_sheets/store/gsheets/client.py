@@ -329,6 +329,14 @@ class Connection:
         return self._call(spreadsheet_id, "reading the spreadsheet",
                           lambda: self.http.request("get", f"{SPREADSHEETS}/{spreadsheet_id}", params=params).json())
 
+    def get_by_data_filter(self, spreadsheet_id: str, filters: Sequence[Mapping[str, Any]], fields: str) -> dict:
+        """spreadsheets.getByDataFilter with grid data: the cells of many small ranges (their formats) in one
+        call whose ranges travel in the body, not in a URL of bounded length."""
+        body = {"dataFilters": list(filters), "includeGridData": True}
+        return self._call(spreadsheet_id, "reading cell formats",
+                          lambda: self.http.request("post", f"{SPREADSHEETS}/{spreadsheet_id}:getByDataFilter",
+                                                    params={"fields": fields}, json=body).json())
+
     def batch_get(self, spreadsheet_id: str, ranges: Sequence[str]) -> list[dict]:
         """values.batchGet of ``ranges``: raw values (UNFORMATTED_VALUE), dates as serial numbers."""
         if not ranges:
@@ -461,5 +469,10 @@ def api_error(spreadsheet_id: str, connection: Connection | None, error: Excepti
                                  hint="the key may be revoked or the OAuth grant expired; download a new key, or "
                                       "delete authorized_user.json to sign in again")
     message = _api_message(response) if response is not None else str(error)
+    if "above the limit of 10000000 cells" in message:  # Google's cap on one spreadsheet, not a bug of ours
+        return CrmSheetsError(f"gsheets://{spreadsheet_id}: Google Sheets refused {doing}: a spreadsheet holds at most "
+                              "10,000,000 cells and this would need more; nothing was written",
+                              hint="remove sheets or empty rows and columns you do not use, or keep a CRM this big "
+                                   "in a workbook file")
     return CrmSheetsError(f"gsheets://{spreadsheet_id}: Google Sheets refused {doing} ({status}: {message})",
                           hint="this is likely a bug in crm-sheets; please report it with this line")

@@ -116,7 +116,10 @@ def plan_push(path: str | Path, first_sheet_id: int = 1) -> tuple[list[dict], li
         need_rows, need_cols = reach.get(ws.title, (0, 0))
         grid_rows = max(rows + SPARE_ROWS, need_rows, 100)
         structure.append(batch.add_sheet(
-            ws.title, sheet_id=sheet_id, index=index, rows=grid_rows, cols=max(cols, need_cols, 26),
+            # 26 columns (A-Z, as a new sheet has) for small sheets only: on a table of 100k rows the empty
+            # columns would count against the spreadsheet's 10 million cells (people add columns as they need)
+            ws.title, sheet_id=sheet_id, index=index, rows=grid_rows,
+            cols=max(cols, need_cols, 26 if grid_rows <= 10_000 else 1),
             hidden=ws.sheet_state != "visible", tab_color=tab if isinstance(tab, str) else None))
         if frozen_rows or frozen_cols:
             structure.append(batch.freeze(sheet_id, frozen_rows, frozen_cols))
@@ -210,9 +213,10 @@ def _sheet_content(ws: Any, sheet_id: int, rows: int, cols: int, grid_rows: int,
             fmts.pop()
         values.append(vals)
         formats.append(fmts)
-    out.append({"updateCells": {
-        "rows": [{"values": [batch.cell_data(v) for v in row]} for row in values],
-        "fields": "userEnteredValue", "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0}}})
+    out.extend({"updateCells": {  # in requests of ROWS_PER_REQUEST rows: a batch may only be split between requests
+        "rows": [{"values": [batch.cell_data(v) for v in row]} for row in values[i:i + batch.ROWS_PER_REQUEST]],
+        "fields": "userEnteredValue", "start": {"sheetId": sheet_id, "rowIndex": i, "columnIndex": 0}}}
+        for i in range(0, len(values), batch.ROWS_PER_REQUEST))
     out.extend(_format_runs(sheet_id, formats, cols))
     for (r, c), (fill, color) in header_fill.items():
         fmt: dict[str, Any] = {"textFormat": {"bold": True}}

@@ -190,7 +190,7 @@ class GSheetsStore:
             work = changeset
             if rider is not None:  # planned again with the rider, on the rows just read (no second call)
                 work = ChangeSet().extend(changeset).extend(rider)
-                plan = _Plan(self, work, tables, fresh=plan.fresh)
+                plan = _Plan(self, work, tables, fresh=plan.fresh, formats=plan.own_formats)
                 plan.build()
             token = uuid.uuid4().hex
             parts = [[*part, *self._write_mark(f"{token}:{i}")]
@@ -378,13 +378,16 @@ class _Plan:
     """One change set as Sheets requests, against the sheets as they are right now."""
 
     def __init__(self, store: GSheetsStore, cs: ChangeSet, tables: Tables, *, with_meta: bool = False,
-                 fresh: dict[str, list[list[Any]]] | None = None):
+                 fresh: dict[str, list[list[Any]]] | None = None, formats: dict | None = None):
         self.with_meta = with_meta  # re-read _crm_meta even when this change set sets no key (a rider will)
         self.given_fresh = fresh
         self.store = store
         self.snap: Snapshot = store._snap  # type: ignore[assignment]
         self.cs = cs
         self.tables = tables
+        # (sheet ID, row, col) -> DATE... of people's own columns (_read_own_date_formats); given: read already
+        self.own_formats: dict[tuple[int, int, int], str] = dict(formats) if formats is not None else {}
+        self.formats_given = formats is not None
         self.requests: list[dict] = []  # the records' changes, lists and _crm_meta: one atomic group
         self.sheet_groups: list[list[dict]] = []  # one group per owned sheet replaced (delete, add, content)
         self.new_sheets: dict[str, SheetInfo] = {}
@@ -611,6 +614,7 @@ class _Plan:
             self.requests.extend(batch.update_cells(lay.info.sheet_id, cells))
         deletes: dict[str, list[int]] = {}
         blocks: dict[str, list[dict[int, Any]]] = {}  # table -> new rows as {column: value}, in order
+        self._read_own_date_formats([(self.layouts[m.table], self.rows_now[(m.table, m.record_id)]) for m in core.archives])
         for move in core.archives:
             lay = self.layouts[move.table]
             r = self.rows_now[(move.table, move.record_id)]
@@ -642,6 +646,34 @@ class _Plan:
             out[self._column(lay, name)] = value
         return out
 
+    def _read_own_date_formats(self, rows: list[tuple["_Layout", int]]) -> None:
+        """The number format of each number in people's own columns of the rows about to be archived, in one
+        call (none when there is no such number): a serial number the team formatted as a date is archived as
+        the date, as a file's date-formatted cell is. Schema columns are typed by the schema instead."""
+        if self.formats_given:
+            return  # a plan made again with a rider, on the rows and formats just read
+        filters = []
+        for lay, r in rows:
+            ours = {c for f, c in lay.cols.items() if lay.table.schema.has_field(f)}
+            for c, v in enumerate(_row(lay.fresh, r)):
+                if c not in ours and isinstance(v, (int, float)) and not isinstance(v, bool):
+                    filters.append({"gridRange": {"sheetId": lay.info.sheet_id, "startRowIndex": r, "endRowIndex": r + 1,
+                                                  "startColumnIndex": c, "endColumnIndex": c + 1}})
+        if not filters:
+            return
+        got = self.store.connection.get_by_data_filter(
+            self.store.spreadsheet_id, filters,
+            fields="sheets(properties.sheetId,data(startRow,startColumn,rowData.values.effectiveFormat.numberFormat.type))")
+        for sheet in got.get("sheets") or []:
+            sid = int((sheet.get("properties") or {}).get("sheetId", 0))
+            for data in sheet.get("data") or []:
+                r0, c0 = int(data.get("startRow", 0)), int(data.get("startColumn", 0))
+                for i, rd in enumerate(data.get("rowData") or []):
+                    for j, v in enumerate(rd.get("values") or []):
+                        kind = ((v.get("effectiveFormat") or {}).get("numberFormat") or {}).get("type")
+                        if kind in ("DATE", "DATE_TIME", "TIME"):
+                            self.own_formats[(sid, r0 + i, c0 + j)] = kind
+
     def _capture(self, lay: _Layout, r: int, updates: Mapping[str, Any]) -> Any:
         """The whole sheet row (people's columns too, with this write's updates) in the neutral archive format.
         Serial numbers in the schema's date columns are dates, as the file's date-formatted cells are."""
@@ -661,6 +693,10 @@ class _Plan:
                 continue
             if types.get(c) in ("date", "datetime") and isinstance(v, (int, float)) and not isinstance(v, bool):
                 v = _from_serial(v, types[c])
+            elif c not in types and isinstance(v, (int, float)) and not isinstance(v, bool):
+                kind = self.own_formats.get((lay.info.sheet_id, r, c))
+                if kind in ("DATE", "DATE_TIME"):  # a date of the team's own column, by its cell format
+                    v = _from_serial(v, "date" if kind == "DATE" else "datetime")
             h = lay.headers[c] if c < len(lay.headers) else ""
             key = str(h) if not _blank(h) and str(h) not in used else f"[{column_letter(c)}]"
             used.add(key)
@@ -777,6 +813,13 @@ class _Plan:
             return
         names = list(self.snap.sheets)
         marks = {**self.tables.meta, **self.cs.meta}
+        for title, info in self.snap.sheets.items():
+            # A sheet's own mark says it is ours when _crm_meta does not name a sheet that is there: after a
+            # rename in Sheets, or in a second write of one run (the delivery's Outbox) whose tables were read
+            # before the first write recorded the sheet in _crm_meta.
+            key = info.metadata.get("owned")
+            if key and str(marks.get(f"sheet.{key}") or "").casefold() not in {n.casefold() for n in names}:
+                marks[f"sheet.{key}"] = title
         ids = {t: i.sheet_id for t, i in self.snap.sheets.items()}
         plans = []
         for spec in self.core.sheets:
