@@ -152,3 +152,15 @@ def test_a_big_block_is_written_in_requests_a_batch_can_be_split_between():
     assert [v["values"][0]["userEnteredValue"]["stringValue"] for r in requests for v in r["updateCells"]["rows"]] == \
         [row[0] for row in rows]
     assert len(split_batches(requests, limit=1_000_000)) == 3  # each under the limit: no body past the API's
+
+
+def test_a_long_regenerated_sheet_is_sent_in_requests_a_batch_can_be_split_between():
+    from crm_sheets.store.gsheets.batch import ROWS_PER_REQUEST, split_batches
+    from crm_sheets.store.gsheets.render import content_requests
+
+    rows = [[f"L-{i:05d}", "Phone not valid: " + "9" * 200] for i in range(ROWS_PER_REQUEST + 10)]
+    values = [r for r in content_requests(rows, 4, {}) if r.get("updateCells", {}).get("fields") == "userEnteredValue"]
+    assert [r["updateCells"]["start"]["rowIndex"] for r in values] == [0, ROWS_PER_REQUEST]
+    assert [v["values"][0]["userEnteredValue"]["stringValue"] for r in values for v in r["updateCells"]["rows"]] == \
+        [row[0] for row in rows]
+    assert len(split_batches(values, limit=600_000)) == 2

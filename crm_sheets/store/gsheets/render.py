@@ -122,8 +122,12 @@ def content_requests(rows: list[list[Any]], sheet_id: int, sheet_ids: dict[str, 
     column (a report's column is mostly one run), and their links per run: far smaller than a format per cell."""
     if not rows:
         return []
-    out = [{"updateCells": {"rows": [{"values": [batch.cell_data(_value(c)) for c in row]} for row in rows],
-                            "fields": "userEnteredValue", "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0}}}]
+    # Values in slices of batch.ROWS_PER_REQUEST rows: one request for Data Issues at 100k leads is past the
+    # API's 10 MiB body, and a batch can only be split between requests.
+    step = batch.ROWS_PER_REQUEST
+    out = [{"updateCells": {"rows": [{"values": [batch.cell_data(_value(c)) for c in row]} for row in rows[i:i + step]],
+                            "fields": "userEnteredValue", "start": {"sheetId": sheet_id, "rowIndex": i, "columnIndex": 0}}}
+           for i in range(0, len(rows), step)]
     for c, r0, r1, key in _column_runs(rows, _style_key):
         fmt = _style_format(key)
         if fmt:
