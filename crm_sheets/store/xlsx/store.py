@@ -118,28 +118,41 @@ class XlsxStore:
                         hint="run again once it is saved; if it stays so, restore the newest copy from .crm-backups",
                     )
                 continue
+            cache = self._table_cache()
             try:
-                tables = self._load()
+                tables = self._load(before, cache)
             except Exception:
                 if self._unchanged(before):
                     raise
                 continue  # the reader saw the file change under it: what it said is about a moving file
             if self._unchanged(before):
                 self._seen, self._data, self._meta = before, data, dict(getattr(tables, "meta", None) or {})
+                if cache is not None and set(cache.hits.values()) != {"whole"}:
+                    cache.save(_file_key(before), tables, _schema_key(self.schema))  # before any job changes them
                 return tables
         raise WorkbookChanged(
             f"{self.path.name} kept changing while it was being read",
             hint="wait until nobody is saving it and run again",
         )
 
-    def _load(self) -> Tables:
+    def _load(self, seen: Fingerprint | None = None, cache: Any = None) -> Tables:
         from crm_sheets.store.xlsx.package import open_package
         from crm_sheets.store.xlsx.grid import read_workbook
 
+        if cache is not None and seen is not None:  # the very bytes a read already turned into these tables
+            tables = cache.whole(_file_key(seen), _schema_key(self.schema), str(self.path))
+            if tables is not None:
+                return tables
         guard = open_package(self.path)  # refuses hostile files before any parser sees them
         if hasattr(guard, "close"):
             guard.close()
-        return read_workbook(self.path, self.schema)
+        return read_workbook(self.path, self.schema, cache=cache)
+
+    def _table_cache(self) -> Any:
+        """The cache of this workbook's typed tables (store/core/cache.py), or None when it is turned off."""
+        from crm_sheets.store.core.cache import TableCache
+
+        return TableCache.for_state(self.state)
 
     def _snapshot(self) -> tuple[bytes, Fingerprint]:
         try:
@@ -372,6 +385,20 @@ class XlsxStore:
             f"could not write {self.path.name}: {cause}; it is unchanged and {kept}",
             hint="check the disk space and the folder's permissions, then run again",
         )
+
+
+def _file_key(fp: Fingerprint) -> tuple[int, str]:
+    """What the table cache knows a file by: its size and SHA-256 (its bytes, whatever its mtime)."""
+    return (fp.size, fp.sha256)
+
+
+def _schema_key(schema: Any) -> str | None:
+    """A schema given to the store (instead of the workbook's own template) is part of what a read gives."""
+    if schema is None:
+        return None
+    from crm_sheets.store.core.cache import context_key
+
+    return context_key(schema)
 
 
 def _incomplete_package(data: bytes) -> bool:
