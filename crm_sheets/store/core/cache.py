@@ -57,8 +57,9 @@ def code_fingerprint() -> str:
                 h.update((root / rel).read_bytes())
             except OSError:
                 h.update(rel.encode())
-        templates = root / "workbook_templates"
-        for p in sorted(templates.glob("*.yaml")) if templates.is_dir() else ():
+        from crm_sheets.model.schema import TEMPLATES_DIR
+
+        for p in sorted(TEMPLATES_DIR.glob("*.yaml")) if TEMPLATES_DIR.is_dir() else ():
             h.update(p.name.encode() + p.read_bytes())
         _code = h.hexdigest()
     return _code
@@ -133,6 +134,7 @@ class TableCache:
         self.found: dict[str, Entry] = {}  # what this read found again or made, by table name
         self.hits: dict[str, str] = {}  # table name -> "whole" | "part" | "content": how each table was found
         self.problem: str | None = None  # why the file on disk was ignored (for tests and --debug)
+        self.schemas: dict[str, bytes] = {}  # built-in templates this read loaded, pickled
 
     @classmethod
     def for_state(cls, state: Any) -> TableCache | None:
@@ -192,7 +194,7 @@ class TableCache:
             payload = {
                 "format": FORMAT, "code": code_fingerprint(), "file": file_key, "schema": schema_key,
                 "book": pickle.dumps(book, protocol=5), "order": list(tables.tables),
-                "entries": entries,
+                "entries": entries, "schemas": self.schemas,
             }
             body = _MAGIC + pickle.dumps(payload, protocol=5)
             tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
@@ -269,6 +271,24 @@ class TableCache:
                                  entry.blob, entry.note, entry.strays)
         self.hits[name] = how
         return table
+
+    def schema(self, template: str, load: Any) -> Any:
+        """The built-in template ``template`` as ``load`` gives it, unpickled from the cache when it was kept
+        (parsing and validating the YAML costs 0.1-0.2 s a read); a template given as a file path is loaded."""
+        if Path(template).suffix:
+            return load(template)
+        old = self._load()
+        blob = (old or {}).get("schemas", {}).get(template)
+        if blob is not None:
+            try:
+                found = pickle.loads(blob)
+                self.schemas[template] = blob
+                return found
+            except Exception as exc:
+                self.problem = f"{type(exc).__name__}: {exc}"
+        found = load(template)
+        self.schemas[template] = pickle.dumps(found, protocol=5)
+        return found
 
     def keep(self, name: str, sheet: str, context: str, *, part: Any, content: str | None, note: str | None,
              strays: bool) -> None:

@@ -77,7 +77,7 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
     notes: list[str] = []
     meta = _read_meta(grids)
     if schema is None:
-        schema = _schema_for(src, book, excel_tables, grids, meta, notes)
+        schema = _schema_for(src, book, excel_tables, grids, meta, notes, cache)
     lang = _language(book, schema, meta, notes)
     located = _locate_tables(book, excel_tables, schema)
     mapping = _mapping(book, grids, schema, meta)  # a Mapping sheet (crm-sheets adopt) says where each table is
@@ -247,11 +247,12 @@ def _read_meta(grids: GridSource) -> dict[str, Any]:
     return meta
 
 
-def _schema_for(src: GridSource, book: GridSource, excel_tables: Mapping[str, tuple[str, int]], grids: GridSource, meta: Mapping[str, Any], notes: list[str]) -> Schema:
+def _schema_for(src: GridSource, book: GridSource, excel_tables: Mapping[str, tuple[str, int]], grids: GridSource,
+                meta: Mapping[str, Any], notes: list[str], cache: TableCache | None = None) -> Schema:
     template = meta.get("template")
     if template:
         try:
-            return load_schema(str(template))
+            return cache.schema(str(template), load_schema) if cache is not None else load_schema(str(template))
         except CrmSheetsError:
             raise SchemaError(
                 f"{src.source}: the {META_SHEET} sheet names the template {template!r}, which this crm-sheets does not have",
