@@ -397,6 +397,8 @@ def run(
         _show_delivery(store, box, tables, now, step)
     if runlog is not None:
         runlog.done()
+    if hasattr(store, "remember_tables"):  # a run that wrote: the next one finds the file's tables in the cache
+        store.remember_tables()
     return report
 
 

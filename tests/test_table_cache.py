@@ -120,6 +120,15 @@ def test_after_our_own_write_the_sheets_it_left_alone_come_back_by_their_part(bo
     assert got["leads"].df.loc["L-00005", "city"] == "Graz"
 
 
+def test_a_run_that_wrote_leaves_the_cache_holding_the_file_it_wrote(book):
+    report = runner.run(book, now=datetime(2026, 11, 2, 9, 0), options={"check": {"fix": True}})
+    assert report.written
+    got, cache = read(book)  # the next run, nobody having edited the workbook: nothing parsed
+    assert set(cache.hits.values()) == {"whole"} and set(cache.hits) == set(got.tables)
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+
+
 def _sort_leads_by_city(path) -> None:
     wb = openpyxl.load_workbook(path)
     ws = wb["Leads"]

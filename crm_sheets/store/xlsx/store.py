@@ -73,6 +73,7 @@ class XlsxStore:
         self._seen: Fingerprint | None = None  # what the last read (or our last write) saw on disk
         self._data: bytes | None = None  # the bytes of that read: the backup is made from them
         self._meta: dict[str, Any] = {}  # the _crm_meta keys of that read
+        self._cached: Any = None  # the file key of the bytes the table cache holds the tables of
 
     def __repr__(self) -> str:
         return f"XlsxStore({str(self.path)!r})"
@@ -129,6 +130,7 @@ class XlsxStore:
                 self._seen, self._data, self._meta = before, data, dict(getattr(tables, "meta", None) or {})
                 if cache is not None and set(cache.hits.values()) != {"whole"}:
                     cache.save(_file_key(before), tables, _schema_key(self.schema))  # before any job changes them
+                self._cached = _file_key(before) if cache is not None else None
                 return tables
         raise WorkbookChanged(
             f"{self.path.name} kept changing while it was being read",
@@ -147,6 +149,27 @@ class XlsxStore:
         if hasattr(guard, "close"):
             guard.close()
         return read_workbook(self.path, self.schema, cache=cache)
+
+    def remember_tables(self) -> None:
+        """After our own write: read the file as written into the table cache (the sheets the write left alone
+        come back by their part, the others are parsed), so the next run, when nobody edited the workbook,
+        takes its tables whole from the cache. Changes nothing the store knows; never raises."""
+        if self._seen is None or self._cached == _file_key(self._seen):
+            return
+        cache = self._table_cache()
+        if cache is None:
+            return
+        try:
+            data, before = self._snapshot()
+            if _incomplete_package(data):
+                return
+            tables = self._load(before, cache)
+            if self._unchanged(before):
+                if set(cache.hits.values()) != {"whole"}:
+                    cache.save(_file_key(before), tables, _schema_key(self.schema))
+                self._cached = _file_key(before)
+        except Exception:
+            return  # someone is saving it, or it is not readable: the next run reads it as usual
 
     def _table_cache(self) -> Any:
         """The cache of this workbook's typed tables (store/core/cache.py), or None when it is turned off."""
