@@ -226,6 +226,8 @@ class TableCache:
             return None
         try:
             book = pickle.loads(old["book"])
+            if Path(str(book.get("source", ""))).name != Path(source).name:
+                return None  # the reader's notes name the file: a workbook renamed is read again
             entries: Mapping[str, Entry] = old["entries"]
             if list(entries) != [n for n in old["order"] if n in entries] or set(entries) != set(old["order"]):
                 return None
