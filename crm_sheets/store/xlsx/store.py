@@ -74,6 +74,8 @@ class XlsxStore:
         self._data: bytes | None = None  # the bytes of that read: the backup is made from them
         self._meta: dict[str, Any] = {}  # the _crm_meta keys of that read
         self._cached: Any = None  # the file key of the bytes the table cache holds the tables of
+        self._reading: Any = None  # during a read: the table cache (None: off), and the fingerprint of
+        self._reading_seen: Fingerprint | None = None  # the bytes being read
 
     def __repr__(self) -> str:
         return f"XlsxStore({str(self.path)!r})"
@@ -119,13 +121,16 @@ class XlsxStore:
                         hint="run again once it is saved; if it stays so, restore the newest copy from .crm-backups",
                     )
                 continue
-            cache = self._table_cache()
+            cache = self._reading = self._table_cache()
+            self._reading_seen = before
             try:
-                tables = self._load(before, cache)
+                tables = self._load()
             except Exception:
+                self._reading = self._reading_seen = None
                 if self._unchanged(before):
                     raise
                 continue  # the reader saw the file change under it: what it said is about a moving file
+            self._reading = self._reading_seen = None
             if self._unchanged(before):
                 self._seen, self._data, self._meta = before, data, dict(getattr(tables, "meta", None) or {})
                 if cache is not None and set(cache.hits.values()) != {"whole"}:
@@ -137,9 +142,11 @@ class XlsxStore:
             hint="wait until nobody is saving it and run again",
         )
 
-    def _load(self, seen: Fingerprint | None = None, cache: Any = None) -> Tables:
+    def _load(self) -> Tables:
         from crm_sheets.store.xlsx.package import open_package
         from crm_sheets.store.xlsx.grid import read_workbook
+
+        seen, cache = self._reading_seen, self._reading  # what read() snapshotted, and the table cache
 
         if cache is not None and seen is not None:  # the very bytes a read already turned into these tables
             tables = cache.whole(_file_key(seen), _schema_key(self.schema), str(self.path))
@@ -163,7 +170,11 @@ class XlsxStore:
             data, before = self._snapshot()
             if _incomplete_package(data):
                 return
-            tables = self._load(before, cache)
+            self._reading, self._reading_seen = cache, before
+            try:
+                tables = self._load()
+            finally:
+                self._reading = self._reading_seen = None
             if self._unchanged(before):
                 if set(cache.hits.values()) != {"whole"}:
                     cache.save(_file_key(before), tables, _schema_key(self.schema))
