@@ -19,6 +19,7 @@ import os
 import pickle
 import secrets
 import sys
+from copy import copy
 from dataclasses import dataclass, fields as dc_fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -110,6 +111,72 @@ def context_key(*values: Any) -> str:
     return hashlib.blake2b(repr(values).encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
 
 
+def _pack(values: Any) -> tuple:
+    """An object column for pickling: text columns (text and None) as codes into their distinct values, so a
+    load makes each distinct text once (a column of 100,000 cities holds a few hundred); others as they are."""
+    import numpy as np
+    from pandas import factorize
+    from pandas.api.types import infer_dtype
+
+    n = len(values)
+    if n < 64:
+        return ("raw", values)
+    none = values == None  # noqa: E711 (elementwise on an object array)
+    text = values[~none] if none.any() else values
+    if infer_dtype(text, skipna=False) != "string":
+        return ("raw", values)
+    codes, uniques = factorize(text)
+    if len(uniques) * 2 > len(text):  # mostly distinct (names, emails): nothing to share
+        return ("raw", values)
+    kind = np.int16 if len(uniques) < 2**15 else np.int32
+    return ("codes", codes.astype(kind), np.asarray(uniques, dtype=object), none if none.any() else None, n)
+
+
+def _unpack(packed: tuple) -> Any:
+    import numpy as np
+
+    if packed[0] == "raw":
+        return packed[1]
+    _, codes, uniques, none, n = packed
+    if none is None:
+        return uniques[codes]
+    out = np.empty(n, dtype=object)  # None everywhere
+    out[~none] = uniques[codes]
+    return out
+
+
+class _Frame:
+    """A Table's DataFrame as pickled in the cache: object columns packed (``_pack``), typed ones as arrays."""
+
+    def __init__(self, df: Any):
+        self.index = _pack(df.index.to_numpy(dtype=object))
+        self.index_name = df.index.name
+        self.columns = list(df.columns)
+        self.data = [("o", _pack(df[c].to_numpy())) if df[c].dtype == object else ("a", df[c].array)
+                     for c in df.columns]
+
+    def frame(self) -> Any:
+        import pandas as pd
+
+        index = pd.Index(_unpack(self.index), dtype=object, name=self.index_name)
+        data = {c: pd.Series(_unpack(v) if kind == "o" else v, index=index, dtype=object if kind == "o" else v.dtype,
+                             copy=False) for c, (kind, v) in zip(self.columns, self.data)}
+        return pd.DataFrame(data, index=index) if data else pd.DataFrame(index=index)
+
+
+def _dump_table(table: Any) -> bytes:
+    packed = copy(table)
+    packed.df = _Frame(table.df)
+    return pickle.dumps(packed, protocol=5)
+
+
+def _load_table(blob: bytes) -> Any:
+    table = pickle.loads(blob)
+    if isinstance(table.df, _Frame):
+        table.df = table.df.frame()
+    return table
+
+
 @dataclass
 class Entry:
     """One table as a read made it, and what it was made from."""
@@ -188,7 +255,7 @@ class TableCache:
                 if entry is None or entry.sheet != table.sheet:
                     continue
                 if not entry.blob:
-                    entry.blob = pickle.dumps(table, protocol=5)
+                    entry.blob = _dump_table(table)
                 entries[name] = entry
             book = {f.name: getattr(tables, f.name) for f in dc_fields(tables) if f.name != "tables"}
             payload = {
@@ -233,7 +300,7 @@ class TableCache:
                 return None
             tables = {}
             for name in old["order"]:
-                table = pickle.loads(entries[name].blob)
+                table = _load_table(entries[name].blob)
                 table.schema = book["schema"].tables.get(name, table.schema)
                 tables[name] = table
             book["source"] = source
@@ -265,7 +332,7 @@ class TableCache:
         else:
             return None
         try:
-            table = pickle.loads(entry.blob)
+            table = _load_table(entry.blob)
         except Exception as exc:
             self.problem = f"{type(exc).__name__}: {exc}"
             return None
