@@ -407,6 +407,8 @@ def _dry_run(store, path, jobs, stateful, now, options, step, report: RunReport,
     from crm_sheets.outbox import read_job_states
 
     step(f"Reading {store.name}")
+    if hasattr(store, "keep_table_cache"):
+        store.keep_table_cache = False  # a dry run writes nothing beside the workbook (it may still use the cache)
     tables = store.read()
     base = {}
     if stateful:

@@ -300,6 +300,11 @@ def test_turned_off_the_cache_is_neither_read_nor_written(book, monkeypatch):
     assert not _cache_file(book).exists()
 
 
+def test_a_dry_run_writes_no_cache_beside_the_workbook(book):
+    runner.run(book, now=datetime(2026, 11, 2, 9, 0), dry_run=True)
+    assert not _cache_file(book).exists()
+
+
 def test_deleting_the_cache_changes_nothing(book):
     read(book)
     with_cache, _ = read(book)

@@ -74,6 +74,7 @@ class XlsxStore:
         self._data: bytes | None = None  # the bytes of that read: the backup is made from them
         self._meta: dict[str, Any] = {}  # the _crm_meta keys of that read
         self._cached: Any = None  # the file key of the bytes the table cache holds the tables of
+        self.keep_table_cache = True  # False: a read may use the table cache but writes none (a dry run)
         self._reading: Any = None  # during a read: the table cache (None: off), and the fingerprint of
         self._reading_seen: Fingerprint | None = None  # the bytes being read
 
@@ -133,9 +134,11 @@ class XlsxStore:
             self._reading = self._reading_seen = None
             if self._unchanged(before):
                 self._seen, self._data, self._meta = before, data, dict(getattr(tables, "meta", None) or {})
-                if cache is not None and set(cache.hits.values()) != {"whole"}:
+                if cache is not None and self.keep_table_cache and set(cache.hits.values()) != {"whole"}:
                     cache.save(_file_key(before), tables, _schema_key(self.schema))  # before any job changes them
-                self._cached = _file_key(before) if cache is not None else None
+                    self._cached = _file_key(before)
+                elif cache is not None and set(cache.hits.values()) == {"whole"}:
+                    self._cached = _file_key(before)
                 return tables
         raise WorkbookChanged(
             f"{self.path.name} kept changing while it was being read",
@@ -161,7 +164,7 @@ class XlsxStore:
         """After our own write: read the file as written into the table cache (the sheets the write left alone
         come back by their part, the others are parsed), so the next run, when nobody edited the workbook,
         takes its tables whole from the cache. Changes nothing the store knows; never raises."""
-        if self._seen is None or self._cached == _file_key(self._seen):
+        if self._seen is None or self._cached == _file_key(self._seen) or not self.keep_table_cache:
             return
         cache = self._table_cache()
         if cache is None:
