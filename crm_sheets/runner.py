@@ -398,6 +398,8 @@ def run(
         _show_delivery(store, box, tables, now, step)
     if runlog is not None:
         runlog.done()
+    if hasattr(store, "remember_tables"):  # a run that wrote: the next one finds the file's tables in the cache
+        store.remember_tables()
     return report
 
 
@@ -406,6 +408,8 @@ def _dry_run(store, path, jobs, stateful, now, options, step, report: RunReport,
     from crm_sheets.outbox import read_job_states
 
     step(f"Reading {store.name}")
+    if hasattr(store, "keep_table_cache"):
+        store.keep_table_cache = False  # a dry run writes nothing beside the workbook (it may still use the cache)
     tables = store.read()
     base = {}
     if stateful:

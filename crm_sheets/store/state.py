@@ -1,5 +1,5 @@
 """Where a store keeps what is not in the workbook: its pending change set, its outbox and job states (SQLite),
-its writer lock. Keyed by the store's identity ("file:/abs/crm.xlsx", "gsheets:SPREADSHEET_ID").
+its writer lock, the cache of its typed tables. Keyed by the store's identity ("file:/abs/crm.xlsx", "gsheets:SPREADSHEET_ID").
 
 A workbook file keeps them beside it, under the names it always had (.crm.xlsx.crm-pending.json,
 .crm.xlsx.outbox.sqlite, .crm.xlsx.crm-lock), so existing workbooks keep their state. A remote store keeps
@@ -52,6 +52,12 @@ class StoreState:
     def forms(self) -> Path:
         """The web forms' journal of acknowledged submissions (SQLite, forms/journal.py)."""
         return self.dir / f".{self.stem}.forms.sqlite"
+
+    @property
+    def tables_cache(self) -> Path:
+        """The typed tables of the last read, to read only what changed next time (store/core/cache.py;
+        an optimisation only: deleting it changes no result)."""
+        return self.dir / f".{self.stem}.crm-tables.cache"
 
     @property
     def lock(self) -> Path:

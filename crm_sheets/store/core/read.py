@@ -25,6 +25,7 @@ from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.findings import Finding
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter, dtype_for, format_id
 from crm_sheets.adopt.sniff import plain_lead_sheet
+from crm_sheets.store.core.cache import TableCache, context_key, digest
 from crm_sheets.store.core.grid import GridSource
 from crm_sheets.store.mapping import mapped_schema, split_whole_names
 from crm_sheets.store.records import records
@@ -41,7 +42,7 @@ NOT_OURS_HINT = ("run `crm-sheets adopt PATH` to map your own sheets and columns
 _NOT_OURS_HINT = NOT_OURS_HINT
 
 
-def read_tables(src: GridSource, schema: Schema | None = None) -> Tables:
+def read_tables(src: GridSource, schema: Schema | None = None, cache: TableCache | None = None) -> Tables:
     """Read a crm-sheets workbook, given as grids, into typed Tables (see docs/design.md for the conventions).
 
     Tables with IDs are indexed by record ID; rule, settings, archive and log tables (no id_prefix)
@@ -53,11 +54,15 @@ def read_tables(src: GridSource, schema: Schema | None = None) -> Tables:
     column) has its value in the frame and its text in ``Table.typed_text``. Cells of a range merged
     down a data table's column all read as the range's top cell. Serial numbers in date columns
     follow the workbook's date system (1900 or 1904). The caller closes ``src``.
+
+    With ``cache`` (crm_sheets.store.core.cache), a table whose sheet kept its part bytes or its cells, read
+    with the same schema, settings and lists, is taken from the cache instead of being parsed or typed again;
+    the tables made here are handed to the cache to keep.
     """
     collecting = gc.isenabled()
     gc.disable()  # millions of new cell objects would trigger full collections that free nothing
     try:
-        tables = _read_tables(src, schema, src, src.table_locations(), src.date1904, src)
+        tables = _read_tables(src, schema, src, src.table_locations(), src.date1904, src, cache)
     finally:
         if collecting:
             gc.enable()
@@ -69,11 +74,11 @@ def read_tables(src: GridSource, schema: Schema | None = None) -> Tables:
 
 
 def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel_tables: Mapping[str, tuple[str, int]],
-                 date1904: bool, grids: GridSource) -> Tables:
+                 date1904: bool, grids: GridSource, cache: TableCache | None = None) -> Tables:
     notes: list[str] = []
     meta = _read_meta(grids)
     if schema is None:
-        schema = _schema_for(src, book, excel_tables, grids, meta, notes)
+        schema = _schema_for(src, book, excel_tables, grids, meta, notes, cache)
     lang = _language(book, schema, meta, notes)
     located = _locate_tables(book, excel_tables, schema)
     mapping = _mapping(book, grids, schema, meta)  # a Mapping sheet (crm-sheets adopt) says where each table is
@@ -82,7 +87,11 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
     if mapping:
         located = {n: w for n, w in located.items() if n in mapping or w[0] not in {m.sheet for m in mapping.values()}}
         located.update({n: (m.sheet, m.header_row - 1) for n, m in mapping.items()})
-    grids.read_ahead([sheet for sheet, _hint in located.values()])
+    part_key = getattr(grids, "part_key", None) if cache is not None else None
+    parts = {sheet: part_key(sheet) for sheet, _hint in located.values()} if part_key is not None else {}
+    # sheets a cached table comes back for by their part are not parsed at all (unless what they are read with changed)
+    grids.read_ahead([sheet for sheet, _hint in located.values()
+                      if cache is None or not cache.reusable_by_part(sheet, parts.get(sheet))])
 
     settings: dict[str, Any] = {}
     if "settings" in located:
@@ -102,6 +111,20 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
     tables: dict[str, Table] = {}
     for name, (sheet, hint) in located.items():
         t = schema.tables[name]
+        if cache is not None:
+            context = _context_key(t, sheet, hint, lang, ctx, lists, meta, mapping.get(name))
+            part, content = parts.get(sheet), None
+            found = cache.table(name, sheet, context, part=part)
+            if found is None:  # parsed, and typed only when its cells changed
+                content = digest(grids[sheet], list(grids.merged(sheet)))
+                found = cache.table(name, sheet, context, part=part, content=content)
+            if found is not None:
+                found.schema = t
+                tables[name] = found
+                if cache.found[name].note:
+                    notes.append(cache.found[name].note)
+                grids.forget(sheet)
+                continue
         merged = grids.merged(sheet) if t.kind == "data" else ()
         fixed = mapping[name].columns if name in mapping else None
         layout = _layout(grids[sheet], t, lang, hint, merged=merged, fixed=fixed,
@@ -112,8 +135,14 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
         if fixed is not None:
             split_whole_names(layout.columns, layout.cells)  # a "Last, First" column: both names, its cells left whole
         tables[name] = _build_table(t, sheet, layout, ctx, lists, meta)
+        note = None
         if layout.skipped:
-            notes.append(f"{sheet}: {_rows_text(layout.skipped)} not records (formula fallbacks, totals, a legend or notes); left as they are")
+            note = f"{sheet}: {_rows_text(layout.skipped)} not records (formula fallbacks, totals, a legend or notes); left as they are"
+            notes.append(note)
+        if cache is not None:
+            has_strays = getattr(grids, "has_strays", None)
+            cache.keep(name, sheet, context, part=part, content=content, note=note,
+                       strays=bool(has_strays(sheet)) if has_strays is not None else False)
         del layout
         grids.forget(sheet)  # a sheet's raw cells are no longer needed: keep peak memory down
     if not meta.get("template") or meta.get("adopted"):  # a team's workbook: say which sheets were not read
@@ -121,6 +150,17 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
     return Tables(schema=schema, tables=tables, lang=lang, settings=settings, lists=lists, meta=meta,
                   source=src.source, notes=notes, date1904=date1904, sheet_names=tuple(book.sheet_names),
                   adopted=not meta.get("template") or bool(meta.get("adopted")))
+
+
+def _context_key(t: TableSchema, sheet: str, hint: int | None, lang: str, ctx: ReadContext,
+                 lists: Mapping[str, ListSchema], meta: Mapping[str, Any], mapped: Any) -> str:
+    """What a table's typed values depend on besides its sheet's cells: its schema (custom fields too), where
+    its headers are, the language, the Settings that type values, its fields' options, its ID sequence, and
+    what a Mapping sheet says of its columns."""
+    where = None if mapped is None else (mapped.sheet, mapped.header_row, sorted(mapped.columns.items()),
+                                         sorted(mapped.listed), sorted(mapped.custom.items()), sorted(mapped.types.items()))
+    options = [(f.name, _options_for(f, lists)) for f in t.fields]
+    return context_key(t, sheet, hint, lang, ctx, options, meta.get(f"seq.{t.name}"), where)
 
 
 def _unread(src: GridSource, book: GridSource, grids: GridSource, schema: Schema, used: set[str], read: set[str],
@@ -208,11 +248,12 @@ def _read_meta(grids: GridSource) -> dict[str, Any]:
     return meta
 
 
-def _schema_for(src: GridSource, book: GridSource, excel_tables: Mapping[str, tuple[str, int]], grids: GridSource, meta: Mapping[str, Any], notes: list[str]) -> Schema:
+def _schema_for(src: GridSource, book: GridSource, excel_tables: Mapping[str, tuple[str, int]], grids: GridSource,
+                meta: Mapping[str, Any], notes: list[str], cache: TableCache | None = None) -> Schema:
     template = meta.get("template")
     if template:
         try:
-            return load_schema(str(template))
+            return cache.schema(str(template), load_schema) if cache is not None else load_schema(str(template))
         except CrmSheetsError:
             raise SchemaError(
                 f"{src.source}: the {META_SHEET} sheet names the template {template!r}, which this crm-sheets does not have",

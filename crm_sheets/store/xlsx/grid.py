@@ -19,6 +19,7 @@ from python_calamine import CalamineWorkbook
 from crm_sheets.errors import CrmSheetsError, DamagedWorkbook, NotAWorkbook
 from crm_sheets.model.schema import Schema, normalize_header
 from crm_sheets.model.tables import Tables, column_letter, quote_sheet
+from crm_sheets.store.core.cache import TableCache
 from crm_sheets.store.core.read import NOT_OURS_HINT as _NOT_OURS_HINT, read_tables
 from crm_sheets.store.xlsx.extent import MAX_GRID, read_part, scan, scan_part, trim, trimmed_package
 from crm_sheets.store.xlsx.package import DAMAGED_HINT, damaged, first_damaged_part, one_line, open_package
@@ -26,16 +27,16 @@ from crm_sheets.store.xlsx.package import DAMAGED_HINT, damaged, first_damaged_p
 _REF_RE = re.compile(r"^\$?[A-Za-z]{1,3}\$?(\d+)")
 
 
-def read_workbook(path: str | Path, schema: Schema | None = None) -> Tables:
+def read_workbook(path: str | Path, schema: Schema | None = None, cache: TableCache | None = None) -> Tables:
     """Read a crm-sheets workbook file into typed Tables (see crm_sheets.store.core.read.read_tables for what
-    the Tables hold)."""
+    the Tables hold); with ``cache``, tables of sheets that did not change come from it."""
     path = Path(path)
     collecting = gc.isenabled()
     gc.disable()  # millions of new cell objects would trigger full collections that free nothing
     try:
         grids = XlsxGrids.open(path)
         try:
-            return read_tables(grids, schema)
+            return read_tables(grids, schema, cache)
         finally:
             grids.close()
     finally:
@@ -56,10 +57,11 @@ def _read_workers() -> int:
 # The file
 
 
-def _open(path: Path) -> tuple[CalamineWorkbook, dict[str, tuple[str, int]], bool, dict[str, str]]:
+def _open(path: Path) -> tuple[CalamineWorkbook, dict[str, tuple[str, int]], bool, dict[str, str], dict[str, Any]]:
     """The workbook for calamine, its Excel tables (folded name -> (sheet, 0-based header row)),
     whether it uses the 1904 date system (for serial numbers typed into date columns), and the
-    worksheet part of each sheet (to name it in errors and to scan its extent).
+    worksheet part of each sheet (to name it in errors and to scan its extent), and each sheet's part key
+    (see ``XlsxGrids.part_key``).
 
     The package is opened through store.xlsx.package first, so a hostile file is refused before any
     parser sees it; table definitions are read from its small table parts (calamine's own table
@@ -87,8 +89,9 @@ def _open(path: Path) -> tuple[CalamineWorkbook, dict[str, tuple[str, int]], boo
                 if m and tp.header_rows >= 1:
                     excel_tables[normalize_header(tp.name)] = (sheet.name, int(m.group(1)) - 1)
         others = [p for p in pkg.infos if p.endswith((".xml", ".rels")) and p not in set(parts.values())]
+        keys = _part_keys(pkg, parts)
     try:
-        return CalamineWorkbook.from_path(str(path)), excel_tables, date1904, parts
+        return CalamineWorkbook.from_path(str(path)), excel_tables, date1904, parts, keys
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # calamine's errors, and a panic of its native code, are a damaged file
@@ -97,6 +100,20 @@ def _open(path: Path) -> tuple[CalamineWorkbook, dict[str, tuple[str, int]], boo
             raise DamagedWorkbook(f"{path.name}: part {bad[0]} cannot be read: {bad[1]}", hint=DAMAGED_HINT) from None
         raise DamagedWorkbook(f"{path.name}: not a readable Excel workbook ({one_line(f'{type(exc).__name__}: {exc}')})",
                               hint=DAMAGED_HINT) from None
+
+
+def _part_keys(pkg: Any, parts: Mapping[str, str]) -> dict[str, Any]:
+    """Each sheet's part key: the CRC-32 and size of its part (from the zip directory, nothing inflated), with
+    those of the parts every sheet's values depend on (its shared strings, and its styles, which say which
+    numbers are dates). Equal keys mean the sheet parses to the same cells. (The workbook part, which a write
+    adding a sheet changes, is not needed: the sheet's name and part and the date system are keyed apart.)"""
+    def crc(part: str) -> tuple[str, int, int] | None:
+        info = pkg.infos.get(part)
+        return (part, info.CRC, info.file_size) if info is not None else None
+
+    common = tuple(crc(p) for p in sorted(pkg.infos)
+                   if p.rsplit("/", 1)[-1] in ("sharedStrings.xml", "styles.xml"))
+    return {sheet: (crc(part), common) for sheet, part in parts.items() if part in pkg.infos}
 
 
 class XlsxGrids:
@@ -111,7 +128,7 @@ class XlsxGrids:
 
     def __init__(self, book: CalamineWorkbook, path: Path, workers: int = 0, window: int | None = None,
                  parts: Mapping[str, str] | None = None, excel_tables: Mapping[str, tuple[str, int]] | None = None,
-                 date1904: bool = False):
+                 date1904: bool = False, part_keys: Mapping[str, Any] | None = None):
         self.book = book
         self.path = path
         self.name = path.name
@@ -120,6 +137,7 @@ class XlsxGrids:
         self.date1904 = date1904
         self._excel_tables = dict(excel_tables or {})
         self._parts = dict(parts or {})
+        self._part_keys = dict(part_keys or {})
         self._strays: dict[str, tuple[list[str], int, int, int]] = {}  # sheet -> (refs, count, last row, last col)
         self._cache: dict[str, tuple[list[list[Any]], list]] = {}
         self._workers = workers
@@ -134,9 +152,17 @@ class XlsxGrids:
     @classmethod
     def open(cls, path: Path, workers: int | None = None) -> XlsxGrids:
         """The workbook file, checked and opened (NotAWorkbook, DamagedWorkbook otherwise)."""
-        book, excel_tables, date1904, parts = _open(path)
+        book, excel_tables, date1904, parts, keys = _open(path)
         return cls(book, path, workers=_read_workers() if workers is None else workers, parts=parts,
-                   excel_tables=excel_tables, date1904=date1904)
+                   excel_tables=excel_tables, date1904=date1904, part_keys=keys)
+
+    def part_key(self, sheet: str) -> Any:
+        """What the sheet's cells depend on in the package, comparable across reads (None: unknown)."""
+        return self._part_keys.get(sheet)
+
+    def has_strays(self, sheet: str) -> bool:
+        """Whether the sheet's parse left far-away cells unread."""
+        return sheet in self._strays
 
     def table_locations(self) -> dict[str, tuple[str, int]]:
         """The Excel tables (ListObjects): folded name -> (sheet, 0-based header row)."""

@@ -73,6 +73,10 @@ class XlsxStore:
         self._seen: Fingerprint | None = None  # what the last read (or our last write) saw on disk
         self._data: bytes | None = None  # the bytes of that read: the backup is made from them
         self._meta: dict[str, Any] = {}  # the _crm_meta keys of that read
+        self._cached: Any = None  # the file key of the bytes the table cache holds the tables of
+        self.keep_table_cache = True  # False: a read may use the table cache but writes none (a dry run)
+        self._reading: Any = None  # during a read: the table cache (None: off), and the fingerprint of
+        self._reading_seen: Fingerprint | None = None  # the bytes being read
 
     def __repr__(self) -> str:
         return f"XlsxStore({str(self.path)!r})"
@@ -118,14 +122,23 @@ class XlsxStore:
                         hint="run again once it is saved; if it stays so, restore the newest copy from .crm-backups",
                     )
                 continue
+            cache = self._reading = self._table_cache()
+            self._reading_seen = before
             try:
                 tables = self._load()
             except Exception:
+                self._reading = self._reading_seen = None
                 if self._unchanged(before):
                     raise
                 continue  # the reader saw the file change under it: what it said is about a moving file
+            self._reading = self._reading_seen = None
             if self._unchanged(before):
                 self._seen, self._data, self._meta = before, data, dict(getattr(tables, "meta", None) or {})
+                if cache is not None and self.keep_table_cache and set(cache.hits.values()) != {"whole"}:
+                    cache.save(_file_key(before), tables, _schema_key(self.schema))  # before any job changes them
+                    self._cached = _file_key(before)
+                elif cache is not None and set(cache.hits.values()) == {"whole"}:
+                    self._cached = _file_key(before)
                 return tables
         raise WorkbookChanged(
             f"{self.path.name} kept changing while it was being read",
@@ -136,10 +149,47 @@ class XlsxStore:
         from crm_sheets.store.xlsx.package import open_package
         from crm_sheets.store.xlsx.grid import read_workbook
 
+        seen, cache = self._reading_seen, self._reading  # what read() snapshotted, and the table cache
+
+        if cache is not None and seen is not None:  # the very bytes a read already turned into these tables
+            tables = cache.whole(_file_key(seen), _schema_key(self.schema), str(self.path))
+            if tables is not None:
+                return tables
         guard = open_package(self.path)  # refuses hostile files before any parser sees them
         if hasattr(guard, "close"):
             guard.close()
-        return read_workbook(self.path, self.schema)
+        return read_workbook(self.path, self.schema, cache=cache)
+
+    def remember_tables(self) -> None:
+        """After our own write: read the file as written into the table cache (the sheets the write left alone
+        come back by their part, the others are parsed), so the next run, when nobody edited the workbook,
+        takes its tables whole from the cache. Changes nothing the store knows; never raises."""
+        if self._seen is None or self._cached == _file_key(self._seen) or not self.keep_table_cache:
+            return
+        cache = self._table_cache()
+        if cache is None:
+            return
+        try:
+            data, before = self._snapshot()
+            if _incomplete_package(data):
+                return
+            self._reading, self._reading_seen = cache, before
+            try:
+                tables = self._load()
+            finally:
+                self._reading = self._reading_seen = None
+            if self._unchanged(before):
+                if set(cache.hits.values()) != {"whole"}:
+                    cache.save(_file_key(before), tables, _schema_key(self.schema))
+                self._cached = _file_key(before)
+        except Exception:
+            return  # someone is saving it, or it is not readable: the next run reads it as usual
+
+    def _table_cache(self) -> Any:
+        """The cache of this workbook's typed tables (store/core/cache.py), or None when it is turned off."""
+        from crm_sheets.store.core.cache import TableCache
+
+        return TableCache.for_state(self.state)
 
     def _snapshot(self) -> tuple[bytes, Fingerprint]:
         try:
@@ -372,6 +422,20 @@ class XlsxStore:
             f"could not write {self.path.name}: {cause}; it is unchanged and {kept}",
             hint="check the disk space and the folder's permissions, then run again",
         )
+
+
+def _file_key(fp: Fingerprint) -> tuple[int, str]:
+    """What the table cache knows a file by: its size and SHA-256 (its bytes, whatever its mtime)."""
+    return (fp.size, fp.sha256)
+
+
+def _schema_key(schema: Any) -> str | None:
+    """A schema given to the store (instead of the workbook's own template) is part of what a read gives."""
+    if schema is None:
+        return None
+    from crm_sheets.store.core.cache import context_key
+
+    return context_key(schema)
 
 
 def _incomplete_package(data: bytes) -> bool:

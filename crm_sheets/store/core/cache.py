@@ -1,0 +1,365 @@
+"""The typed-table cache: the Tables a read made, kept beside the workbook's state, so the next read parses only
+what changed. Owns the cache file (its format, its seal, its keys) and the three ways a table is found again.
+
+An optimisation only: delete the file and every read gives the same Tables. A file that is not whole, not
+sealed by this user's key (see ``cache_key``), of another format, written by other reading code, or keyed by
+other inputs is ignored, never trusted. Tables are found again:
+- whole: the file's bytes are those the cache was made from (its SHA-256): no part is opened at all;
+- by part: the sheet's part, the shared strings and the styles kept their bytes (the zip directory's CRC-32
+  and size) and what the sheet is read with (schema, settings, lists, language, ID sequence) is the same;
+- by content: after a save that rewrote every part (Excel, LibreOffice), the sheet's cells as parsed are the
+  same as last time (a digest of the grid): the parse is paid, the typing is not.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import os
+import pickle
+import secrets
+import sys
+from copy import copy
+from dataclasses import dataclass, fields as dc_fields
+from pathlib import Path
+from typing import Any, Mapping
+
+FORMAT = 1
+CACHE_ENV = "CRM_SHEETS_TABLE_CACHE"  # "0"/"off": no cache (every read parses everything)
+_MAGIC = b"crm-sheets table cache\n"
+_SEAL = 32  # bytes of the keyed BLAKE2b at the end of the file
+# The modules whose code decides what a read gives: a change in any of them is another cache.
+_READ_MODULES = (
+    "crm_sheets/store/core/read.py", "crm_sheets/store/core/cache.py", "crm_sheets/store/core/grid.py",
+    "crm_sheets/store/xlsx/grid.py", "crm_sheets/store/xlsx/extent.py", "crm_sheets/store/records.py",
+    "crm_sheets/store/mapping.py", "crm_sheets/model/values.py", "crm_sheets/model/tables.py",
+    "crm_sheets/model/schema.py", "crm_sheets/model/findings.py", "crm_sheets/adopt/sniff.py",
+)
+_code: str | None = None
+
+
+def enabled() -> bool:
+    return os.environ.get(CACHE_ENV, "").strip().lower() not in ("0", "off", "no", "false")
+
+
+def code_fingerprint() -> str:
+    """What the reading code is: its source files, the templates and the libraries that type values."""
+    global _code
+    if _code is None:
+        import numpy
+        import pandas
+        import python_calamine
+
+        root = Path(__file__).resolve().parents[3]
+        h = hashlib.sha256(f"{FORMAT} {sys.version} {numpy.__version__} {pandas.__version__} "
+                           f"{getattr(python_calamine, '__version__', '')}".encode())
+        for rel in _READ_MODULES:
+            try:
+                h.update((root / rel).read_bytes())
+            except OSError:
+                h.update(rel.encode())
+        from crm_sheets.model.schema import TEMPLATES_DIR
+
+        for p in sorted(TEMPLATES_DIR.glob("*.yaml")) if TEMPLATES_DIR.is_dir() else ():
+            h.update(p.name.encode() + p.read_bytes())
+        _code = h.hexdigest()
+    return _code
+
+
+def cache_key() -> bytes:
+    """This user's secret key, in their own state folder (not beside a shared workbook): a cache file is only
+    trusted when sealed with it, so nobody who can write the workbook's folder can plant one (a cache holds
+    pickled data)."""
+    from crm_sheets.store.state import user_state_dir
+
+    path = user_state_dir() / "table-cache.key"
+    try:
+        key = path.read_bytes()
+        if len(key) >= 32:
+            return key[:32]
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    try:
+        os.link(tmp, path)  # first writer wins: two processes never end up with two keys
+    except FileExistsError:
+        pass
+    except OSError:
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_bytes()[:32]
+
+
+def digest(*values: Any) -> str:
+    """A digest of plain values (grids of cells, keys): equal digests mean equal values. Pickled without a memo
+    (a grid holds no cycles): 3-5 times faster than a plain dump, and the bytes depend only on the values."""
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol=5)
+    pickler.fast = True
+    pickler.dump(values)
+    return hashlib.blake2b(out.getbuffer(), digest_size=20).hexdigest()
+
+
+def context_key(*values: Any) -> str:
+    """A key of what a sheet is read with (schema objects, settings): their repr, hashed."""
+    return hashlib.blake2b(repr(values).encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
+
+
+def _pack(values: Any) -> tuple:
+    """An object column for pickling: text columns (text and None) as codes into their distinct values, so a
+    load makes each distinct text once (a column of 100,000 cities holds a few hundred); others as they are."""
+    import numpy as np
+    from pandas import factorize
+    from pandas.api.types import infer_dtype
+
+    n = len(values)
+    if n < 64:
+        return ("raw", values)
+    none = values == None  # noqa: E711 (elementwise on an object array)
+    text = values[~none] if none.any() else values
+    if infer_dtype(text, skipna=False) != "string":
+        return ("raw", values)
+    codes, uniques = factorize(text)
+    if len(uniques) * 2 > len(text):  # mostly distinct (names, emails): nothing to share
+        return ("raw", values)
+    kind = np.int16 if len(uniques) < 2**15 else np.int32
+    return ("codes", codes.astype(kind), np.asarray(uniques, dtype=object), none if none.any() else None, n)
+
+
+def _unpack(packed: tuple) -> Any:
+    import numpy as np
+
+    if packed[0] == "raw":
+        return packed[1]
+    _, codes, uniques, none, n = packed
+    if none is None:
+        return uniques[codes]
+    out = np.empty(n, dtype=object)  # None everywhere
+    out[~none] = uniques[codes]
+    return out
+
+
+class _Frame:
+    """A Table's DataFrame as pickled in the cache: object columns packed (``_pack``), typed ones as arrays."""
+
+    def __init__(self, df: Any):
+        self.index = _pack(df.index.to_numpy(dtype=object))
+        self.index_name = df.index.name
+        self.columns = list(df.columns)
+        self.data = [("o", _pack(df[c].to_numpy())) if df[c].dtype == object else ("a", df[c].array)
+                     for c in df.columns]
+
+    def frame(self) -> Any:
+        import pandas as pd
+
+        index = pd.Index(_unpack(self.index), dtype=object, name=self.index_name)
+        data = {c: pd.Series(_unpack(v) if kind == "o" else v, index=index, dtype=object if kind == "o" else v.dtype,
+                             copy=False) for c, (kind, v) in zip(self.columns, self.data)}
+        return pd.DataFrame(data, index=index) if data else pd.DataFrame(index=index)
+
+
+def _dump_table(table: Any) -> bytes:
+    packed = copy(table)
+    packed.df = _Frame(table.df)
+    return pickle.dumps(packed, protocol=5)
+
+
+def _load_table(blob: bytes) -> Any:
+    table = pickle.loads(blob)
+    if isinstance(table.df, _Frame):
+        table.df = table.df.frame()
+    return table
+
+
+@dataclass
+class Entry:
+    """One table as a read made it, and what it was made from."""
+
+    sheet: str
+    context: str  # context_key of what the sheet is read with
+    part: Any  # the sheet's part key (zip CRC-32 and sizes), or None
+    content: str | None  # digest of the sheet's grid and merged ranges, or None
+    blob: bytes  # the pickled Table
+    note: str | None = None  # what the read said of the sheet (rows that are not records)
+    strays: bool = False  # cells far away were left unread: never reused by part (the parse says where)
+
+
+class TableCache:
+    """The cache file of one workbook: loaded once, asked during a read, saved after it."""
+
+    def __init__(self, path: Path, key: bytes | None = None):
+        self.path = Path(path)
+        self._key = key
+        self._old: dict[str, Any] | None = None
+        self._loaded = False
+        self.found: dict[str, Entry] = {}  # what this read found again or made, by table name
+        self.hits: dict[str, str] = {}  # table name -> "whole" | "part" | "content": how each table was found
+        self.problem: str | None = None  # why the file on disk was ignored (for tests and --debug)
+        self.schemas: dict[str, bytes] = {}  # built-in templates this read loaded, pickled
+
+    @classmethod
+    def for_state(cls, state: Any) -> TableCache | None:
+        """The cache of a store's state (None when CRM_SHEETS_TABLE_CACHE turns it off)."""
+        if not enabled():
+            return None
+        return cls(state.tables_cache)
+
+    def _seal(self, data: bytes | memoryview) -> bytes:
+        if self._key is None:
+            self._key = cache_key()
+        return hashlib.blake2b(data, key=self._key, digest_size=_SEAL).digest()
+
+    # -- the file -------------------------------------------------------------------------------------
+
+    def _load(self) -> dict[str, Any] | None:
+        if self._loaded:
+            return self._old
+        self._loaded = True
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            self.problem = f"unreadable: {exc}"
+            return None
+        try:
+            if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + _SEAL:
+                raise ValueError("not a table cache")
+            body = memoryview(data)[: len(data) - _SEAL]
+            if not hmac.compare_digest(self._seal(body), data[len(data) - _SEAL:]):
+                raise ValueError("not sealed by this user's key (damaged, cut short, or someone else's)")
+            old = pickle.loads(body[len(_MAGIC):])
+            if not isinstance(old, dict) or old.get("format") != FORMAT:
+                raise ValueError("another format")
+            if old.get("code") != code_fingerprint():
+                raise ValueError("made by other reading code")
+            self._old = old
+        except Exception as exc:  # a cache is never worth failing a read for
+            self.problem = f"{type(exc).__name__}: {exc}"
+            self._old = None
+        return self._old
+
+    def save(self, file_key: Any, tables: Any, schema_key: str | None) -> None:
+        """Keep the tables just read (before any job changes them), for the file whose key is ``file_key``.
+        Never raises: a cache that cannot be written is no cache."""
+        try:
+            entries = {}
+            for name, table in tables.tables.items():
+                entry = self.found.get(name)
+                if entry is None or entry.sheet != table.sheet:
+                    continue
+                if not entry.blob:
+                    entry.blob = _dump_table(table)
+                entries[name] = entry
+            book = {f.name: getattr(tables, f.name) for f in dc_fields(tables) if f.name != "tables"}
+            payload = {
+                "format": FORMAT, "code": code_fingerprint(), "file": file_key, "schema": schema_key,
+                "book": pickle.dumps(book, protocol=5), "order": list(tables.tables),
+                "entries": entries, "schemas": self.schemas,
+            }
+            body = _MAGIC + pickle.dumps(payload, protocol=5)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(body)
+                    f.write(self._seal(body))
+                os.replace(tmp, self.path)
+            finally:
+                tmp.unlink(missing_ok=True)
+        except Exception as exc:
+            self.problem = f"not saved: {type(exc).__name__}: {exc}"
+
+    def forget(self) -> None:
+        """Delete the cache file (a read that failed, or the caller knows better)."""
+        try:
+            self.path.unlink()
+        except OSError:
+            pass
+
+    # -- finding tables again ---------------------------------------------------------------------------
+
+    def whole(self, file_key: Any, schema_key: str | None, source: str) -> Any:
+        """The Tables of a file whose bytes are those the cache was made from, or None."""
+        from crm_sheets.model.tables import Tables
+
+        old = self._load()
+        if old is None or old.get("file") != file_key or old.get("schema") != schema_key:
+            return None
+        try:
+            book = pickle.loads(old["book"])
+            if Path(str(book.get("source", ""))).name != Path(source).name:
+                return None  # the reader's notes name the file: a workbook renamed is read again
+            entries: Mapping[str, Entry] = old["entries"]
+            if list(entries) != [n for n in old["order"] if n in entries] or set(entries) != set(old["order"]):
+                return None
+            tables = {}
+            for name in old["order"]:
+                table = _load_table(entries[name].blob)
+                table.schema = book["schema"].tables.get(name, table.schema)
+                tables[name] = table
+            book["source"] = source
+            self.found = dict(entries)
+            self.hits = {name: "whole" for name in tables}
+            return Tables(tables=tables, **book)
+        except Exception as exc:
+            self.problem = f"{type(exc).__name__}: {exc}"
+            return None
+
+    def reusable_by_part(self, sheet: str, part: Any) -> bool:
+        """Whether a table of this sheet may come back by its part key (to parse only the other sheets ahead)."""
+        old = self._load()
+        return part is not None and old is not None and any(
+            e.sheet == sheet and e.part == part and not e.strays for e in old["entries"].values())
+
+    def table(self, name: str, sheet: str, context: str, *, part: Any = None, content: str | None = None) -> Any:
+        """The cached Table ``name`` read from ``sheet`` with ``context``, when its part key or its content
+        digest is the one it was made from; None otherwise. The caller keeps what the read said of it
+        (``note``) from ``self.found[name]``."""
+        old = self._load()
+        entry = old["entries"].get(name) if old is not None else None
+        if entry is None or entry.sheet != sheet or entry.context != context:
+            return None
+        if part is not None and entry.part == part and not entry.strays:
+            how = "part"
+        elif content is not None and entry.content == content:
+            how = "content"
+        else:
+            return None
+        try:
+            table = _load_table(entry.blob)
+        except Exception as exc:
+            self.problem = f"{type(exc).__name__}: {exc}"
+            return None
+        self.found[name] = Entry(sheet, context, part if part is not None else entry.part, content or entry.content,
+                                 entry.blob, entry.note, entry.strays)
+        self.hits[name] = how
+        return table
+
+    def schema(self, template: str, load: Any) -> Any:
+        """The built-in template ``template`` as ``load`` gives it, unpickled from the cache when it was kept
+        (parsing and validating the YAML costs 0.1-0.2 s a read); a template given as a file path is loaded."""
+        if Path(template).suffix:
+            return load(template)
+        old = self._load()
+        blob = (old or {}).get("schemas", {}).get(template)
+        if blob is not None:
+            try:
+                found = pickle.loads(blob)
+                self.schemas[template] = blob
+                return found
+            except Exception as exc:
+                self.problem = f"{type(exc).__name__}: {exc}"
+        found = load(template)
+        self.schemas[template] = pickle.dumps(found, protocol=5)
+        return found
+
+    def keep(self, name: str, sheet: str, context: str, *, part: Any, content: str | None, note: str | None,
+             strays: bool) -> None:
+        """A table this read made: saved with the tables (``save``)."""
+        self.found[name] = Entry(sheet, context, part, content, b"", note, strays)

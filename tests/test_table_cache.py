@@ -1,0 +1,314 @@
+"""The typed-table cache is an optimisation only: a read through it gives the Tables a read from scratch gives,
+after every kind of edit (a whole-package save, a sorted sheet, inserted rows, a changed setting or list, our
+own write), and a cache that is corrupt, cut short, stale, someone else's or made by other code is ignored."""
+import hashlib
+import os
+import shutil
+from datetime import datetime
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+import crm_sheets.runner as runner
+from crm_sheets.store.core import cache as cache_mod
+from crm_sheets.store.core.cache import CACHE_ENV, TableCache
+from crm_sheets.store.state import STATE_DIR_ENV
+from crm_sheets.store.xlsx.store import XlsxStore
+from helpers import fresh_copy
+from test_incremental import edit, row_of, same_outcome
+
+SAMPLE = 300
+
+
+@pytest.fixture(autouse=True)
+def own_state_dir(tmp_path_factory, monkeypatch):
+    """The user's cache key in a folder of the test's own."""
+    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path_factory.mktemp("user-state")))
+    monkeypatch.delenv(CACHE_ENV, raising=False)
+
+
+def read(path, cached: bool = True):
+    """Tables as XlsxStore reads them, and the store's cache (None when turned off)."""
+    if not cached:
+        os.environ[CACHE_ENV] = "off"
+    try:
+        store = XlsxStore(path)
+        seen = {}
+        real = store._table_cache
+
+        def spy():
+            seen["cache"] = real()
+            return seen["cache"]
+
+        store._table_cache = spy
+        return store.read(), seen.get("cache")
+    finally:
+        os.environ.pop(CACHE_ENV, None)
+
+
+def _cells(df: pd.DataFrame) -> list:
+    """Every cell with its type: a cached frame must hold the same values as the same kinds of objects."""
+    out = []
+    for col in df.columns:
+        values = df[col].tolist()
+        out.append((col, str(df[col].dtype), [(type(v).__name__, "<na>" if pd.isna(v) is True else v) for v in values]))
+    return out
+
+
+def assert_same_tables(a, b, *, runs: bool = False) -> None:
+    """Equal tables; ``runs``: of two runs' workbooks, whose _crm_meta differ by the random generation ID."""
+    assert list(a.tables) == list(b.tables)
+    for name in a.tables:
+        ta, tb = a.tables[name], b.tables[name]
+        pd.testing.assert_frame_equal(ta.df, tb.df, check_exact=True)
+        assert list(ta.df.index) == list(tb.df.index), name
+        assert _cells(ta.df) == _cells(tb.df), name
+        for attr in ("sheet", "rows", "columns", "invalid", "typed_text", "extra_columns", "header_row",
+                     "assigned_ids", "next_id"):
+            assert getattr(ta, attr) == getattr(tb, attr), f"{name}.{attr}"
+        assert ta.schema == tb.schema
+    for attr in ("schema", "lang", "settings", "lists", "source", "notes", "date1904", "sheet_names", "adopted"):
+        assert getattr(a, attr) == getattr(b, attr), attr
+    meta_a, meta_b = dict(a.meta), dict(b.meta)
+    if runs:
+        meta_a.pop("generation", None), meta_b.pop("generation", None)
+    assert meta_a == meta_b
+    assert [f.as_dict() for f in a.read_findings] == [f.as_dict() for f in b.read_findings]
+
+
+@pytest.fixture
+def book(built_book, tmp_path):
+    return fresh_copy(built_book(sample_data=SAMPLE), tmp_path)
+
+
+def test_a_second_read_of_the_same_file_comes_whole_from_the_cache_and_equals_a_fresh_read(book):
+    first, cache = read(book)
+    assert cache.hits == {} and cache.path.exists()  # nothing to find the first time; kept for next time
+    again, cache = read(book)
+    assert set(cache.hits.values()) == {"whole"} and set(cache.hits) == set(again.tables)
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(again, fresh)
+    assert_same_tables(first, fresh)
+
+
+def test_after_a_whole_package_save_only_the_edited_sheet_is_typed_again(book):
+    read(book)
+    edit(book, [("Leads", row_of("L-00005"), "City", "Graz")])  # openpyxl rewrites every part, renumbers strings
+    got, cache = read(book)
+    assert "leads" not in cache.hits
+    assert cache.hits and set(cache.hits.values()) == {"content"}
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+    assert got["leads"].df.loc["L-00005", "city"] == "Graz"
+
+
+def test_after_our_own_write_the_sheets_it_left_alone_come_back_by_their_part(book):
+    from crm_sheets.model.changeset import ChangeSet
+
+    store = XlsxStore(book)
+    tables = store.read()
+    changes = ChangeSet()
+    changes.update("leads", "L-00005", "city", "Graz", reason="a person's wish")
+    assert store.apply(changes, tables).written  # our writer rewrites only the Leads sheet's part
+    got, cache = read(book)
+    assert "leads" not in cache.hits
+    assert set(cache.hits.values()) == {"part"} and len(cache.hits) == len(got.tables) - 1
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+    assert got["leads"].df.loc["L-00005", "city"] == "Graz"
+
+
+def test_a_run_that_wrote_leaves_the_cache_holding_the_file_it_wrote(book):
+    report = runner.run(book, now=datetime(2026, 11, 2, 9, 0), options={"check": {"fix": True}})
+    assert report.written
+    got, cache = read(book)  # the next run, nobody having edited the workbook: nothing parsed
+    assert set(cache.hits.values()) == {"whole"} and set(cache.hits) == set(got.tables)
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+
+
+def _sort_leads_by_city(path) -> None:
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Leads"]
+    header = {c.value: c.column for c in ws[1]}
+    rows = [[c.value for c in row] for row in ws.iter_rows(min_row=2, max_row=ws.max_row)]
+    rows.sort(key=lambda r: (str(r[header["City"] - 1] or ""), str(r[0])))
+    for i, values in enumerate(rows, 2):
+        for j, v in enumerate(values, 1):
+            ws.cell(i, j).value = v
+    wb.save(path)
+
+
+def _insert_leads(path) -> None:
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Leads"]
+    header = {c.value: c.column for c in ws[1]}
+    ws.insert_rows(5, 2)
+    ws.cell(5, header["First name"]).value = "Ines"
+    ws.cell(5, header["Last name"]).value = "Moreau"
+    ws.cell(5, header["Email"]).value = "ines.moreau@example.org"
+    ws.cell(6, header["First name"]).value = "Tom"
+    ws.cell(6, header["Company"]).value = "Moreau SARL"
+    wb.save(path)
+
+
+def _add_list_option(path) -> None:
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Lists"]
+    for r in range(1, 6):  # the first list column's header within the first rows
+        for c in range(1, ws.max_column + 1):
+            if ws.cell(r, c).value:
+                col, last = c, r
+                while ws.cell(last + 1, col).value not in (None, ""):
+                    last += 1
+                ws.cell(last + 1, col).value = "Trade fair 2026"
+                wb.save(path)
+                return
+    raise AssertionError("no list on the Lists sheet")
+
+
+@pytest.mark.slow
+def test_cached_and_uncached_runs_give_the_same_tables_findings_data_issues_and_reports_after_every_edit(
+        built_book, tmp_path, monkeypatch):
+    cached = fresh_copy(built_book(sample_data=SAMPLE), tmp_path)
+    (tmp_path / "plain").mkdir()
+    plain = tmp_path / "plain" / cached.name
+    shutil.copy(cached, plain)
+    day = datetime(2026, 11, 2, 9, 0)
+    steps = [
+        ("first run", day, None),
+        ("nothing edited", day.replace(minute=15), None),
+        ("leads edited and saved whole", day.replace(hour=10), lambda p: edit(p, [
+            ("Leads", row_of("L-00003"), "City", "  Lyon"),
+            ("Leads", row_of("L-00007"), "Email", "ana@gmial.com"),
+            ("Leads", row_of("L-00019"), "Created", "31/31/2026"),
+        ])),
+        ("the leads sorted", day.replace(hour=11), _sort_leads_by_city),
+        ("rows inserted", day.replace(hour=12), _insert_leads),
+        ("the next day", day.replace(day=3), None),
+        ("a setting changed", day.replace(day=3, hour=10),
+         lambda p: edit(p, [("Settings", row_of("locale"), "Value", "en-GB")])),
+        ("a list changed", day.replace(day=3, hour=11), _add_list_option),
+        ("nothing edited again", day.replace(day=3, hour=12), None),
+    ]
+    for label, at, change in steps:
+        if change is not None:
+            change(cached)
+            change(plain)
+        a = runner.run(cached, now=at, options={"check": {"fix": True}})
+        with monkeypatch.context() as m:
+            m.setenv(CACHE_ENV, "off")
+            b = runner.run(plain, now=at, options={"check": {"fix": True}})
+        same_outcome(a, b, cached, plain)
+        assert_same_tables(a.tables, _with_source(b.tables, a.tables.source), runs=True), label
+        if label.startswith("nothing edited"):
+            assert not a.written and not b.written, label
+        got, _ = read(cached)
+        fresh, _ = read(cached, cached=False)
+        assert_same_tables(got, fresh)
+    assert (cached.parent / f".{cached.name}.crm-tables.cache").exists()
+    assert not (plain.parent / f".{plain.name}.crm-tables.cache").exists()
+
+
+def _with_source(tables, source):
+    tables.source = source
+    return tables
+
+
+# -- a cache that cannot be trusted is ignored ---------------------------------------------------------
+
+
+def _cache_file(book):
+    return book.parent / f".{book.name}.crm-tables.cache"
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "cut short", "empty", "garbage"])
+def test_a_damaged_cache_is_ignored_and_the_read_is_the_same(book, damage):
+    read(book)
+    path = _cache_file(book)
+    data = bytearray(path.read_bytes())
+    if damage == "flipped byte":
+        data[len(data) // 2] ^= 0xFF
+    elif damage == "cut short":
+        data = data[: len(data) // 3]
+    elif damage == "empty":
+        data = bytearray()
+    else:
+        data = bytearray(os.urandom(4096))
+    path.write_bytes(bytes(data))
+    got, cache = read(book)
+    assert cache.hits == {}
+    assert damage == "empty" or cache.problem
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+    _, cache = read(book)  # the read wrote a good one again
+    assert set(cache.hits.values()) == {"whole"}
+
+
+def test_a_cache_sealed_by_another_users_key_is_never_loaded(book, monkeypatch, tmp_path):
+    read(book)
+    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "someone-else"))
+    got, cache = read(book)
+    assert cache.hits == {} and "key" in cache.problem
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+
+
+def test_a_cache_made_by_other_reading_code_is_ignored(book, monkeypatch):
+    read(book)
+    monkeypatch.setattr(cache_mod, "_code", "another version of the reader")
+    got, cache = read(book)
+    assert cache.hits == {} and "other reading code" in cache.problem
+
+
+def test_a_stale_cache_of_another_workbook_content_gives_nothing_back(book, tmp_path, built_book):
+    (tmp_path / "other").mkdir()
+    other = fresh_copy(built_book(sample_data=60), tmp_path / "other")
+    read(other)
+    shutil.copy(_cache_file(other), _cache_file(book))  # a cache beside the wrong workbook
+    got, cache = read(book)
+    assert "leads" not in cache.hits  # tables whose cells are the same in both (a rule sheet) may come back
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+
+
+def test_a_changed_setting_types_the_tables_again(book):
+    read(book)
+    edit(book, [("Settings", row_of("locale"), "Value", "en-GB")])  # dates typed as text read day first now
+    got, cache = read(book)
+    assert "leads" not in cache.hits
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+
+
+def test_a_schema_given_to_the_store_is_another_cache(book):
+    from crm_sheets.model.schema import load_schema
+
+    read(book)
+    store = XlsxStore(book, schema=load_schema("sales"))
+    cache = TableCache.for_state(store.state)
+    store._table_cache = lambda: cache
+    store.read()
+    assert "whole" not in set(cache.hits.values())
+
+
+def test_turned_off_the_cache_is_neither_read_nor_written(book, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, "off")
+    XlsxStore(book).read()
+    assert not _cache_file(book).exists()
+
+
+def test_a_dry_run_writes_no_cache_beside_the_workbook(book):
+    runner.run(book, now=datetime(2026, 11, 2, 9, 0), dry_run=True)
+    assert not _cache_file(book).exists()
+
+
+def test_deleting_the_cache_changes_nothing(book):
+    read(book)
+    with_cache, _ = read(book)
+    _cache_file(book).unlink()
+    without, cache = read(book)
+    assert cache.hits == {}
+    assert_same_tables(with_cache, without)
