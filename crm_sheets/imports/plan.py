@@ -21,7 +21,7 @@ from crm_sheets.model.changeset import AuditEntry, ChangeSet, CellUpdate, Option
 from crm_sheets.model.normalize import fold
 from crm_sheets.model.schema import Field, normalize_header
 from crm_sheets.model.tables import Tables
-from crm_sheets.model.values import as_text, fold_option, is_empty, literal, option_lookup, parse_value, read_context
+from crm_sheets.model.values import as_text, fold_option, is_blank, is_empty, literal, option_lookup, parse_value, read_context
 from crm_sheets.store.mapping import WHOLE_KEY
 
 TABLE_ORDER = ("accounts", "clients", "contacts", "people", "leads", "deals")
@@ -248,7 +248,7 @@ class Planner:
 
     def _add_keys(self, table: str, rid: str, values: dict[str, Any]) -> None:
         keys = self.by_key.setdefault(table, {})
-        get = lambda c: _text(values.get(c)) if not _blank(values.get(c)) else ""  # noqa: E731
+        get = lambda c: _text(values.get(c)) if not is_blank(values.get(c)) else ""  # noqa: E731
         if get("email"):
             keys.setdefault(("email", get("email").casefold()), rid)
         if table in ("accounts", "clients"):
@@ -486,7 +486,7 @@ class Planner:
     def _take(self, r: Rec, rid: str) -> None:
         r.id = rid
         kept = self._old(r.table, rid, EXTERNAL_ID) if rid in self.tables[r.table].df.index else None
-        if r.ext and not _blank(kept) and _text(kept) not in (r.ext, r.ext.partition(":")[2]):
+        if r.ext and not is_blank(kept) and _text(kept) not in (r.ext, r.ext.partition(":")[2]):
             r.fill_only = True  # the record came from another system first: this one fills what it lacks
         if rid in self.first_line and self.first_line[rid] is not r:
             first = self.first_line[rid]
@@ -542,7 +542,7 @@ class Planner:
             if f.type == "id" or f.owned_by_job:
                 continue
             value = self._convert(r, f, raw, r.columns.get(k, ""))
-            if not _blank(value):
+            if not is_blank(value):
                 values[f.name] = value
         if r.ext and EXTERNAL_ID in fields:
             values.setdefault(EXTERNAL_ID, r.ext)
@@ -568,7 +568,7 @@ class Planner:
         changed = False
         for k, v in values.items():
             old = self._old(r.table, r.id, k)
-            if (k == EXTERNAL_ID or r.fill_only) and not _blank(old):
+            if (k == EXTERNAL_ID or r.fill_only) and not is_blank(old):
                 continue  # the record keeps the ID of where it came from first, and its values when not surely it
             if _same(fields[k], old, v):
                 continue
@@ -648,9 +648,9 @@ class Planner:
             lost = next((l for l, r in zip(labels, rows) if r.get("lost")), None)
             return labels, won, lost, len(labels)
         df = st.df
-        labels = [_text(x) for x in df["stage"] if not _blank(x)]
-        flag = lambda c: next((_text(s) for s, w in zip(df["stage"], df[c]) if not _blank(w) and bool(w)), None) if c in df.columns else None  # noqa: E731
-        orders = [o for o in (df["order"] if "order" in df.columns else []) if not _blank(o)]
+        labels = [_text(x) for x in df["stage"] if not is_blank(x)]
+        flag = lambda c: next((_text(s) for s, w in zip(df["stage"], df[c]) if not is_blank(w) and bool(w)), None) if c in df.columns else None  # noqa: E731
+        orders = [o for o in (df["order"] if "order" in df.columns else []) if not is_blank(o)]
         return labels, flag("won"), flag("lost"), int(max(orders, default=len(labels)))
 
     def _stage(self, text: str) -> str | None:
@@ -685,8 +685,8 @@ class Planner:
         if team is None or "name" not in team.df.columns:
             return text
         if self._team is None:
-            names = [_text(n) for n in team.df["name"] if not _blank(n)]
-            emails = {_text(e).casefold(): _text(n) for n, e in zip(team.df["name"], team.df.get("email", [])) if not _blank(e) and not _blank(n)}
+            names = [_text(n) for n in team.df["name"] if not is_blank(n)]
+            emails = {_text(e).casefold(): _text(n) for n, e in zip(team.df["name"], team.df.get("email", [])) if not is_blank(e) and not is_blank(n)}
             self._team = ({n.casefold() for n in names}, emails)
         names, emails = self._team
         if text.casefold() in emails:
@@ -707,21 +707,13 @@ class Planner:
             for e in self.plan.changes.audit:
                 self.plan.changes.appends.append(RowAppend("audit_log", "", {
                     "at": self.now, "job": e.job, "table": e.table, "record": e.record_id, "field": e.field,
-                    "before": "" if _blank(e.before) else as_text(e.before), "after": "" if _blank(e.after) else as_text(e.after),
+                    "before": "" if is_blank(e.before) else as_text(e.before), "after": "" if is_blank(e.after) else as_text(e.after),
                     "reason": e.reason}))
         self.plan.changes.audit = []
 
 
-def _blank(v: Any) -> bool:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return True
-    if isinstance(v, float) and math.isnan(v):
-        return True
-    return isinstance(v, str) and not v.strip()
-
-
 def _plain_value(v: Any) -> Any:
-    if _blank(v):
+    if is_blank(v):
         return None
     if hasattr(v, "to_pydatetime"):
         return v.to_pydatetime()
@@ -734,8 +726,8 @@ def _same(f: Field, old: Any, new: Any) -> bool:
     """Whether the workbook already holds the imported value, at the precision its column keeps."""
     if type(old) is type(new) and old == new and f.type not in ("date", "datetime"):
         return True  # the common case of a re-import, decided without the checks below
-    if _blank(old):
-        return _blank(new)
+    if is_blank(old):
+        return is_blank(new)
     old = _plain_value(old)
     if f.type in ("date", "datetime"):
         if not isinstance(old, (date, datetime)) or not isinstance(new, (date, datetime)):

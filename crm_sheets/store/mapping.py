@@ -19,7 +19,7 @@ SHEET = "Mapping"
 HEADERS = ("Sheet", "Header row", "Column", "Header", "Table", "Field", "Found by", "Example", "Type")
 _NEEDED = 8  # a Mapping sheet written before the Type column existed reads the same
 WHOLE_NAME = "last_name, first_name"  # the Field of a "Last, First" column
-WHOLE_KEY = "_last_first"  # its key among a TableMapping's columns, split by split_whole_names
+WHOLE_KEY = "last_name_first"  # its key among a TableMapping's columns, split by split_whole_names
 CUSTOM_TYPES = ("text", "long_text", "number", "integer", "money", "percent", "date", "datetime", "checkbox", "email",
                 "phone", "url")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -9,9 +9,10 @@ from typing import Any
 
 import pandas as pd
 
-from crm_sheets.jobs.check.context import Collector, Context, is_missing, quote, show
+from crm_sheets.jobs.check.context import Collector, Context, quote, show
 from crm_sheets.model import Table
 from crm_sheets.model.schema import Field
+from crm_sheets.model.values import is_missing
 
 _KIND = {
     "number": "a number", "integer": "a whole number", "money": "an amount", "percent": "a percentage",

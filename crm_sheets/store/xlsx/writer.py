@@ -24,7 +24,7 @@ from crm_sheets.model.values import FORMULA_STARTS, Text
 from crm_sheets.store.base import NothingToWrite
 from crm_sheets.store.core.archive import ArchivedCell, ArchivedRow, loads as load_archived
 from crm_sheets.store.core.plan import ArchiveMove, archive_values, is_archived_copy, make_plan
-from crm_sheets.store.xlsx.package import REL_TABLE, open_package, relative, rels_path
+from crm_sheets.store.xlsx.package import REL_TABLE, open_package, prefixed, relative, rels_path
 from crm_sheets.store.xlsx.package import DAMAGED_HINT, one_line
 from crm_sheets.model.limits import too_long
 from crm_sheets.store.xlsx.sheetxml import cell_xml, column_index, inline_string, split_ref
@@ -33,8 +33,8 @@ from crm_sheets.store.xlsx.structure import (
 )
 from crm_sheets.store.xlsx.styles import STYLE_DEFS, StyleDef, column_look, ensure_quote_prefix, number_formats, quote_free
 from crm_sheets.store.xlsx.cells import archived_cell, archived_xml, cell_value, record_xml
-from crm_sheets.store.xlsx.parts import PackagePatch, TableState, _prefixed, first_overlap
-from crm_sheets.store.xlsx.sheet import _S_ATTR, SheetEdit
+from crm_sheets.store.xlsx.parts import PackagePatch, TableState, first_overlap
+from crm_sheets.store.xlsx.sheet import S_ATTR, SheetEdit
 
 _HAS_VALUE_RE = re.compile(r"<(?:\w+:)?(?:v>|t\b[^>]*>[^<])")
 
@@ -224,7 +224,7 @@ class _Patch(PackagePatch):
         rules = [(sqref, rule) for add in adds for sqref, rule in add.validations]
         if rules:
             items = "".join(validation_xml(sqref, rule, self.pkg.date1904) for sqref, rule in rules)
-            st.sheet.tail = add_to_tail(st.sheet.tail, st.sheet.p, "dataValidations", _prefixed(items, st.sheet.p), len(rules))
+            st.sheet.tail = add_to_tail(st.sheet.tail, st.sheet.p, "dataValidations", prefixed(items, st.sheet.p), len(rules))
         st.sheet.changed = True
 
     def _header_xf(self, st: _TableState, add: ColumnAdd) -> int | None:
@@ -374,7 +374,7 @@ class _Patch(PackagePatch):
             v = value  # in the workbook's form already (core.plan.field_value)
             if too_long(v):  # a person's value over a cell's limit: never written back (cut), the cell stays as it is
                 continue
-            s = _S_ATTR.search(old, 0, old.index(">")) if old else None
+            s = S_ATTR.search(old, 0, old.index(">")) if old else None
             style = int(s.group(1)) if s else None
             style = style if style is not None else self._date_xf(v)
             if isinstance(v, Text) and v.startswith(FORMULA_STARTS):
