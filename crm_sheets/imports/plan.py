@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from crm_sheets.imports import meaning as M
+from crm_sheets.imports import meaning
 from crm_sheets.imports.mapping import FileMap, custom_name, custom_title
 from crm_sheets.jobs.dedupe.keys import company_key, website_domain  # one notion of 'same company' with dedupe
 from crm_sheets.model.changeset import AuditEntry, ChangeSet, CellUpdate, OptionAdd, RowAppend
@@ -587,15 +587,15 @@ class Planner:
         if isinstance(raw, str):
             raw = literal(raw.strip())  # str methods drop the Text mark; the writer needs it (quote prefix)
         if f.type in ("date", "datetime"):
-            value = raw if isinstance(raw, datetime) else M.iso_datetime(raw, self.tz) if isinstance(raw, str) else None
+            value = raw if isinstance(raw, datetime) else meaning.iso_datetime(raw, self.tz) if isinstance(raw, str) else None
             if value is None:
                 value, ok = parse_value(f, raw, self.ctx)
                 if not ok:
                     return self._bad(r, header, raw, "is not a date", "write it as 2025-03-14")
                 return value
-            return M.as_date_value(value) if f.type == "date" else value
+            return meaning.as_date_value(value) if f.type == "date" else value
         if f.type == "checkbox":
-            value = M.boolean(raw)
+            value = meaning.boolean(raw)
             return value if value is not None else self._bad(r, header, raw, "is not yes or no", "write true or false")
         if f.type == "dropdown" and f.options_from:
             return self._stage(_text(raw))
@@ -616,14 +616,14 @@ class Planner:
 
     def _option(self, f: Field, raw: Any) -> Any:
         if f.list == "company_size" and isinstance(raw, (int, float)) or f.list == "company_size" and re.match(r"^\d+$", _text(raw)):
-            return M.company_size(float(raw))
+            return meaning.company_size(float(raw))
         text = _text(raw)
         lst = self.tables.list(f.list)
         lookup = self._lookups.get(f.list)
         if lookup is None:
             lookup = self._lookups[f.list] = option_lookup(lst)
         folded = fold_option(text)
-        key = lookup.get(folded) or M.meaning(f.list, text)
+        key = lookup.get(folded) or meaning.meaning(f.list, text)
         if key is not None:
             return key
         lookup[folded] = text  # the value joins the list: later rows find it
@@ -660,7 +660,7 @@ class Planner:
         by_fold = {fold_option(x): x for x in labels}
         if fold_option(text) in by_fold:
             return by_fold[fold_option(text)]
-        sense = M.stage_meaning(text)
+        sense = meaning.stage_meaning(text)
         if sense == "won" and won:
             return won
         if sense == "lost" and lost:

@@ -298,13 +298,13 @@ class _Patch(PackagePatch):
             captured.append((a, self._capture(st, r)))
             removals.setdefault(a.table, []).append(r)
         for res in plan.restores:
-            ast = self.state(res.archive)
-            r, row = self._find_archived(ast, res)
+            archive_state = self.state(res.archive)
+            r, row = self._find_archived(archive_state, res)
             removals.setdefault(res.archive, []).append(r)
             appends.setdefault(res.table, []).append((None, self._restored_cells(self.state(res.table), row)))
         for a, row in captured:
-            ast = self.state(a.archive)
-            appends.setdefault(a.archive, []).append((None, self._append_cells(ast, archive_values(a, row, self.tables))))
+            archive_state = self.state(a.archive)
+            appends.setdefault(a.archive, []).append((None, self._append_cells(archive_state, archive_values(a, row, self.tables))))
         for table, tp in plan.tables.items():
             if tp.appends:
                 st = self.state(table)
@@ -432,13 +432,13 @@ class _Patch(PackagePatch):
         self.__dict__.pop("_num_fmts", None)  # styles.xml grew
         return xfs[("archived", code)]
 
-    def _find_archived(self, ast: _TableState, res: RowRestore) -> tuple[int, ArchivedRow]:
-        rec_col, table_col, data_col = (ast.cols.get(k) for k in ("record", "table", "data"))
+    def _find_archived(self, archive_state: _TableState, res: RowRestore) -> tuple[int, ArchivedRow]:
+        rec_col, table_col, data_col = (archive_state.cols.get(k) for k in ("record", "table", "data"))
         if not rec_col or not data_col:
             raise CrmSheetsError(f"archive table {res.archive!r} has no Record or Original row column",
                                  hint="run `crm-sheets upgrade` to repair the sheet")
-        for r in range(ast.end_row, ast.header_row, -1):  # the latest archived copy wins
-            cells = ast.sheet.cells(r)
+        for r in range(archive_state.end_row, archive_state.header_row, -1):  # the latest archived copy wins
+            cells = archive_state.sheet.cells(r)
             record = cell_value(cells[rec_col], self.sst) if rec_col in cells else None
             table = cell_value(cells[table_col], self.sst) if table_col and table_col in cells else None
             if not is_archived_copy(res, record, table):
@@ -447,7 +447,7 @@ class _Patch(PackagePatch):
             try:
                 return r, load_archived(str(raw))
             except ValueError:
-                raise CrmSheetsError(f"{ast.sheet.part}: row {r} of {res.archive!r} has no readable original row",
+                raise CrmSheetsError(f"{archive_state.sheet.part}: row {r} of {res.archive!r} has no readable original row",
                                      hint="the Original row cell was edited; restore it from a backup") from None
         raise CrmSheetsError(f"record {res.record_id} is not in the {res.archive!r} sheet", hint="nothing to restore")
 
