@@ -395,7 +395,7 @@ def test_a_french_sample_writes_countries_stages_and_free_text_in_french(french)
 
 def test_clean_people_are_unique_by_mailbox_and_by_name_at_a_company():
     """Gmail's dots and a company's legal form do not make another person: the truth would lie."""
-    from crm_sheets.sample.people import mailbox, person_key
+    from crm_sheets.sample.identities import mailbox, person_key
 
     s = generate("sales", leads=3000, seed=7, now=NOW)
     boxes, people_ = {}, {}

@@ -14,7 +14,7 @@ import pandas as pd
 
 from crm_sheets.model.schema import Schema, TableSchema, localize
 from crm_sheets.model.tables import dtype_for, format_id
-from crm_sheets.sample import people
+from crm_sheets.sample import identities
 
 DAY = np.timedelta64(1, "D")
 
@@ -146,14 +146,14 @@ def fill(
             columns[f.name] = rng.random(n) < 0.3
         elif t == "dropdown" and (f.list or f.constraints.enum):
             keys = option_keys(schema, f.list) if f.list else list(f.constraints.enum)
-            columns[f.name] = with_none(people.pick(rng, keys, n), blank)
+            columns[f.name] = with_none(identities.pick(rng, keys, n), blank)
         elif t == "dropdown" and f.options_from:
             src_table, _, src_field = f.options_from.partition(".")
             opts = [r[src_field] for r in stage_names(schema, src_table) if src_field in r]
-            columns[f.name] = people.pick(rng, opts, n) if opts else [None] * n
+            columns[f.name] = identities.pick(rng, opts, n) if opts else [None] * n
         elif t == "user" and team:
-            columns[f.name] = with_none(people.pick(rng, team, n), blank)
+            columns[f.name] = with_none(identities.pick(rng, team, n), blank)
         elif t == "reference" and f.required and id_pools.get(f.reference):
             # Optional links stay empty: a random link (a lead tied to a stranger's contact) would lie.
-            columns[f.name] = with_none(people.pick(rng, id_pools[f.reference], n), blank)
+            columns[f.name] = with_none(identities.pick(rng, id_pools[f.reference], n), blank)
     return columns
