@@ -14,7 +14,7 @@ from python_calamine import CalamineWorkbook
 import crm_sheets.runner as runner
 from crm_sheets.jobs.check import check
 from crm_sheets.jobs.check.memory import RowMemory
-from crm_sheets.jobs.check.context import Context
+from crm_sheets.jobs.check.common import Context
 from crm_sheets.jobs.report import report
 from crm_sheets.sample import DEFAULT_NOW, generate
 from helpers import fresh_copy

@@ -266,7 +266,7 @@ def test_an_update_to_a_missing_record_is_a_clear_error(book: Path, tmp_path: Pa
 def test_read_apply_and_read_back_a_workbook_built_by_crm_sheets(tmp_path: Path):
     import pandas as pd
 
-    from crm_sheets.builder.workbook import build_workbook as new_workbook
+    from crm_sheets.builder.build import build_workbook as new_workbook
     from crm_sheets.store import read_workbook
 
     ids = [f"L-{i:05d}" for i in range(1, 21)]

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_sheets.jobs.check.context import SEVERITY_RANK, show
+from crm_sheets.jobs.check.common import SEVERITY_RANK, show
 from crm_sheets.model import Cell, Finding, SheetSpec, Tables
 
 MAX_ROWS = 20_000  # beyond this the sheet is no longer read; the full list is in `check --json`

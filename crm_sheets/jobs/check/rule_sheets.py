@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 
-from crm_sheets.jobs.check.context import Collector, quote, show
+from crm_sheets.jobs.check.common import Collector, quote, show
 from crm_sheets.jobs.check.options import closest, list_choices
 from crm_sheets.model import Table
 from crm_sheets.model.normalize import country_code, fold, is_currency

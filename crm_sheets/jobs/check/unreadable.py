@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from crm_sheets.jobs.check.context import Collector, Context, quote, show
+from crm_sheets.jobs.check.common import Collector, Context, quote, show
 from crm_sheets.model import Table
 from crm_sheets.model.schema import Field
 from crm_sheets.model.values import is_missing
