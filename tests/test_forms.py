@@ -21,13 +21,15 @@ from crm_sheets.forms.web import TokenBucket, Tokens
 from crm_sheets.model.values import Text
 from crm_sheets.store import open_store
 from crm_sheets.workbook import new_workbook
+from helpers import fresh_copy
 
 NOW = datetime(2026, 11, 2, 9, 0)
 
 
 @pytest.fixture
-def book(tmp_path):
-    return new_workbook(tmp_path / "crm.xlsx", sample_leads=50, now=NOW)
+def book(built_book, tmp_path):
+    """A workbook with 50 sample leads, built once per session; each test changes its own copy."""
+    return fresh_copy(built_book(sample_data=50, now=NOW), tmp_path)
 
 
 def read(path):

@@ -19,6 +19,7 @@ from crm_sheets.imports import export_workbook, import_files
 from crm_sheets.imports.sources import read_csv
 from crm_sheets.store import open_store
 from crm_sheets.workbook import new_workbook
+from helpers import fresh_copy
 
 TZ = "Europe/Paris"
 NOW = datetime(2024, 8, 1, 9, 0)
@@ -60,8 +61,9 @@ def write(directory: Path, name: str, text: str, encoding: str = "utf-8") -> Pat
 
 
 @pytest.fixture
-def workbook(tmp_path) -> Path:
-    return new_workbook(tmp_path / "crm.xlsx")
+def workbook(built_book, tmp_path) -> Path:
+    """A new sales workbook, built once per session; each test changes its own copy."""
+    return fresh_copy(built_book(), tmp_path)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from datetime import datetime
 
 import openpyxl
 import pytest
-from python_calamine import CalamineWorkbook
 
 import crm_sheets.runner as runner
 from crm_sheets.jobs.check import check
@@ -17,7 +16,7 @@ from crm_sheets.jobs.check.memory import RowMemory
 from crm_sheets.jobs.check.common import Context
 from crm_sheets.jobs.report import report
 from crm_sheets.sample import DEFAULT_NOW, generate
-from helpers import fresh_copy
+from helpers import calamine, fresh_copy
 
 SAMPLE = 300
 # Sheets that say when and how long a run took, or carry the file's generation: the rest must be equal.
@@ -51,7 +50,7 @@ def full_run(path, at: datetime, monkeypatch):
 
 
 def sheets(path) -> dict[str, list]:
-    wb = CalamineWorkbook.from_path(str(path))
+    wb = calamine(path)
     return {name: wb.get_sheet_by_name(name).to_python() for name in wb.sheet_names if name not in _CLOCK_SHEETS}
 
 

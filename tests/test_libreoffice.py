@@ -16,16 +16,15 @@ from click.testing import CliRunner
 from crm_sheets.cli import cli
 from crm_sheets.libreoffice import install_macro, macro_folder, press
 from crm_sheets.runlog import RunHistory
+from helpers import fresh_copy
 
 DRIVER = Path(__file__).with_name("_libreoffice_driver.py")
 
 
 @pytest.fixture
-def sample_book(tmp_path):
-    path = tmp_path / "crm.xlsx"
-    result = CliRunner().invoke(cli, ["new", str(path), "--sample-data", "50"])
-    assert result.exit_code == 0, result.output
-    return path
+def sample_book(built_book, tmp_path):
+    """What `crm-sheets new crm.xlsx --sample-data 50` makes, built once per session; each test changes its copy."""
+    return fresh_copy(built_book(sample_data=50), tmp_path)
 
 
 @pytest.mark.parametrize("platform, env, expected", [

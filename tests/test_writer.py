@@ -14,7 +14,7 @@ from crm_sheets.errors import CrmSheetsError
 from crm_sheets.model import ChangeSet, RowAppend, RowArchive, RowRestore, Table, Tables, load_schema
 from crm_sheets.model.tables import empty_frame
 from crm_sheets.store.xlsx.writer import apply_changeset
-from helpers import grid
+from helpers import fresh_copy, grid
 
 LEAD_HEADERS = ["ID", "First name", "Last name", "Email", "My notes", "Status", "Created", "Score", "Tags", "Consent"]
 LEAD_FIELDS = {"id": "A", "first_name": "B", "last_name": "C", "email": "D", "status": "F", "created": "G",
@@ -83,9 +83,15 @@ def part(path: Path, name: str) -> str:
         return zf.read(name).decode("utf-8")
 
 
+@pytest.fixture(scope="module")
+def empty_book(tmp_path_factory) -> Path:
+    return build_workbook(tmp_path_factory.mktemp("writer") / "crm.xlsx")
+
+
 @pytest.fixture
-def book(tmp_path: Path) -> Path:
-    return build_workbook(tmp_path / "crm.xlsx")
+def book(empty_book: Path, tmp_path: Path) -> Path:
+    """A new empty sales workbook, built once for this file; each test changes its own copy."""
+    return fresh_copy(empty_book, tmp_path)
 
 
 def test_updates_write_values_of_their_type_and_keep_each_cells_style(book: Path, tmp_path: Path):
