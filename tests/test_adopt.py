@@ -33,6 +33,7 @@ def fields(report, sheet: str) -> dict[str, str | None]:
     return {c.header: c.field for c in s.columns}
 
 
+@pytest.mark.slow
 def test_a_dry_run_proposes_the_crm_sheet_as_leads_on_its_real_header_row_and_writes_nothing(crm):
     before = crm.read_bytes()
     report = adopt(crm, dry_run=True)
@@ -64,6 +65,7 @@ def test_german_headers_and_a_column_known_by_its_values_are_mapped(tmp_path):
     assert {c.header: c.found_by for c in s.columns}["Kontakt"] == "values"
 
 
+@pytest.mark.slow
 def test_adopt_writes_a_mapping_sheet_every_run_follows_and_twice_is_once(crm):
     sources = {s: nonempty_cells(crm, s) for s in ("CRM", "Team", "Dashboard")}
     report = adopt(crm)
@@ -89,6 +91,7 @@ def test_adopt_writes_a_mapping_sheet_every_run_follows_and_twice_is_once(crm):
     assert ids == [(4, len(HEADERS) + 1)]
 
 
+@pytest.mark.slow
 def test_a_corrected_mapping_is_followed(crm):
     adopt(crm)
     wb = openpyxl.load_workbook(crm)
@@ -104,6 +107,7 @@ def test_a_corrected_mapping_is_followed(crm):
     assert leads.df["company"].isna().all() and "Company" in leads.extra_columns
 
 
+@pytest.mark.slow
 def test_the_cli_prints_the_proposal_and_its_json_is_the_library_result(crm):
     result = CliRunner().invoke(cli, ["adopt", str(crm), "--dry-run"])
     assert result.exit_code == 0, result.output
@@ -155,6 +159,7 @@ def macro_workbook(path: Path, tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_macro_workbook_keeps_its_macros_button_formulas_and_dashboard_byte_for_byte(tmp_path):
     import zipfile
 
@@ -185,6 +190,7 @@ def test_a_macro_workbook_keeps_its_macros_button_formulas_and_dashboard_byte_fo
     assert path.read_bytes() == once
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("header", ["Full Name", "Contact Name"])
 def test_a_whole_name_column_of_a_prospects_sheet_is_read_as_the_name_every_row_needs(tmp_path, header):
     path = tmp_path / "prospects.xlsx"
@@ -221,6 +227,7 @@ def test_a_deal_sheet_with_unknown_headers_is_read_by_its_values(tmp_path):
     assert got["Oportunidad"][0] == "name" and got["Q4"] == ("close_date", "values") and got["Xyz"] == ("xyz", "custom")
 
 
+@pytest.mark.slow
 def test_a_deals_sheet_with_its_own_stages_gets_a_stages_sheet_listing_them_probability_left_blank(tmp_path):
     path = macro_workbook(tmp_path / "team.xlsm", tmp_path)
     report = adopt(path)
@@ -231,6 +238,7 @@ def test_a_deals_sheet_with_its_own_stages_gets_a_stages_sheet_listing_them_prob
     assert "Negotiation" in set(stages["stage"]), "the template's stages are there too"
 
 
+@pytest.mark.slow
 def test_before_adopt_a_lead_sheet_called_crm_under_title_rows_is_read_as_the_leads_it_plainly_is(crm):
     tables = read_workbook(crm)
     assert tables.schema.name == "sales" and tables["leads"].sheet == "CRM" and tables["leads"].header_row == 4
@@ -263,6 +271,7 @@ def test_a_lone_sheet_of_any_usual_name_whose_headers_are_plainly_leads_is_read_
     assert list(leads.df["company"]) == ["Lopez SA"] * 3 and list(leads.df["first_name"]) == [f"Ana{i}" for i in range(3)]
 
 
+@pytest.mark.slow
 def test_a_last_first_name_column_is_read_as_both_names_without_adopt_and_its_cells_stay(tmp_path):
     path = tmp_path / "sheet1.xlsx"
     wb = openpyxl.Workbook()

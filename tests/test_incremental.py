@@ -130,6 +130,7 @@ def _sample_tables():
     return data.to_tables()
 
 
+@pytest.mark.slow
 def test_check_remembers_rows_and_checks_only_the_changed_ones_again():
     tables, now = _sample_tables(), DEFAULT_NOW
     first = check(tables, now=now, fix=False)
@@ -142,6 +143,7 @@ def test_check_remembers_rows_and_checks_only_the_changed_ones_again():
     assert check(tables, now=now, state=state).findings == check(tables, now=now).findings
 
 
+@pytest.mark.slow
 def test_a_changed_setting_or_day_makes_check_look_at_every_row_again():
     tables, now = _sample_tables(), DEFAULT_NOW
     state = json.loads(json.dumps(check(tables, now=now).state))
@@ -157,6 +159,7 @@ def test_a_changed_setting_or_day_makes_check_look_at_every_row_again():
     assert check(tables, now=later, state=state).findings == check(tables, now=later).findings
 
 
+@pytest.mark.slow
 def test_dedupe_gives_its_last_result_again_only_while_nothing_it_reads_changed():
     from crm_sheets.jobs.dedupe import dedupe
 
@@ -175,6 +178,7 @@ def test_dedupe_gives_its_last_result_again_only_while_nothing_it_reads_changed(
     assert lower.stats == dedupe(tables, now=now).stats and lower.stats["pairs_found"] > settled.stats["pairs_found"]
 
 
+@pytest.mark.slow
 def test_report_lays_out_its_sheets_again_only_when_what_they_show_changed():
     tables, now = _sample_tables(), DEFAULT_NOW
     first = report(tables, now=now)

@@ -68,6 +68,7 @@ def test_add_buttons_without_a_workbook_or_libreoffice_says_what_it_needs():
     assert result.exit_code == 2 and "--libreoffice" in result.output
 
 
+@pytest.mark.slow
 def test_the_macro_run_is_listed_in_the_runs_as_a_button_press(sample_book):
     code, text = press("dedupe", sample_book)
     assert code in (0, 1)
@@ -76,6 +77,7 @@ def test_the_macro_run_is_listed_in_the_runs_as_a_button_press(sample_book):
     assert last.trigger == "button" and last.jobs == ("dedupe",)
 
 
+@pytest.mark.slow
 def test_the_macro_run_on_a_workbook_still_open_says_it_is_busy(sample_book):
     (sample_book.parent / f".~lock.{sample_book.name}#").write_text("Ana,ana-pc,ana,06.12.2026 08:00,\n")
     code, text = press("refresh", sample_book)

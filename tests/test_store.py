@@ -156,6 +156,7 @@ class FailNth(FileOps):
         return attr
 
 
+@pytest.mark.slow
 def test_failing_each_file_operation_with_the_real_writer_keeps_old_or_new_workbook(built, tmp_path):
     n = 0
     while True:

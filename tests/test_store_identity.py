@@ -112,6 +112,7 @@ class MemoryStore:
         raise AssertionError("not needed by a dry run")
 
 
+@pytest.mark.slow
 def test_a_registered_backend_runs_the_jobs_like_the_file_it_was_copied_from(built_book, tmp_path, monkeypatch):
     from crm_sheets.runner import run
 

@@ -78,6 +78,7 @@ def kept(before: dict, after: dict) -> dict:
 # -- IDs and new columns ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ids_go_in_the_header_row_under_title_rows_and_a_second_run_finds_them(path):
     invoke("check", path)
     invoke("run", path)
@@ -93,6 +94,7 @@ def test_ids_go_in_the_header_row_under_title_rows_and_a_second_run_finds_them(p
 # -- refused workbooks -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_refused_workbook_gets_no_file_beside_it(tmp_path):
     path = tmp_path / "inventory.xlsx"
     wb = openpyxl.Workbook()
@@ -120,6 +122,7 @@ def findings(report: dict, kind: str | None = None) -> list[dict]:
     return [f for r in report["results"] for f in r["findings"] if kind is None or f["type"] == kind]
 
 
+@pytest.mark.slow
 def test_a_status_the_team_uses_is_added_to_their_list_and_never_rewritten(path):
     report = run_json("check", path, "--fix")
     status = {r: v for (r, j), v in nonempty_cells(path, "Leads").items() if j == 6 and FIRST <= r <= LAST}
@@ -140,6 +143,7 @@ def made(tmp_path_factory) -> Path:
     return new_workbook(tmp_path_factory.mktemp("made") / "crm.xlsx", sample_leads=50, now=NOW)
 
 
+@pytest.mark.slow
 def test_in_a_crm_sheets_workbook_a_rare_other_word_is_never_fixed_and_a_used_one_joins_the_lists_sheet(made, tmp_path):
     import shutil
 
@@ -184,6 +188,7 @@ def load_lists():
 # -- a team's own sheets -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_teams_own_dashboard_is_never_replaced_ours_takes_another_name(path):
     before = nonempty_cells(path, "Dashboard")
     report = run_json("report", path)
@@ -210,6 +215,7 @@ def test_a_second_team_sheet_of_our_name_pushes_ours_one_further(tmp_path):
 # -- rows that are not records -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_legends_fallback_rows_and_totals_are_not_records(tmp_path):
     path = team_workbook(tmp_path / "team.xlsx")
     wb = openpyxl.load_workbook(path)
@@ -264,6 +270,7 @@ def test_a_row_typed_under_a_blank_row_is_still_a_record(tmp_path):
 # -- nothing damaged, a second run changes nothing ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_source_cell_stays_and_a_second_run_changes_nothing(path):
     sheets = ("Leads", "Team", "Dashboard")
     before = {s: nonempty_cells(path, s) for s in sheets}
@@ -292,6 +299,7 @@ def test_every_source_cell_stays_and_a_second_run_changes_nothing(path):
 # -- archive sheets ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_missing_merged_and_audit_log_sheet_is_created_by_the_write_never_an_upgrade_request(path):
     wb = openpyxl.load_workbook(path)
     ws = wb["Leads"]
@@ -314,6 +322,7 @@ def test_a_missing_merged_and_audit_log_sheet_is_created_by_the_write_never_an_u
     assert again["results"][0]["changes"]["archived_rows"] == 0 and path.read_bytes() == snapshot
 
 
+@pytest.mark.slow
 def test_a_stage_and_a_tag_the_team_uses_join_their_stages_sheet_and_tags_list(made, tmp_path):
     import shutil
 

@@ -269,6 +269,7 @@ def test_an_update_to_a_missing_record_is_a_clear_error(book: Path, tmp_path: Pa
         apply_changeset(book, tmp_path / "out.xlsx", cs, leads_tables())
 
 
+@pytest.mark.slow
 def test_read_apply_and_read_back_a_workbook_built_by_crm_sheets(tmp_path: Path):
     import pandas as pd
 
@@ -398,6 +399,7 @@ def test_formula_looking_text_from_outside_gets_its_cells_look_plus_the_quote_pr
     assert part(out, "xl/styles.xml").count('quotePrefix="1"') == 1  # one derived format for the one look these cells had
 
 
+@pytest.mark.slow
 def test_a_restored_cell_holding_formula_looking_text_keeps_its_look_and_gets_the_quote_prefix(tmp_path: Path):
     import openpyxl
 
