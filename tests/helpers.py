@@ -105,6 +105,12 @@ def cell(path, address: str, sheet: str | None = None):
     return rows[row][col] if row < len(rows) and col < len(rows[row]) else None
 
 
+def nonempty_cells(path, sheet: str) -> dict[tuple[int, int], object]:
+    """Every non-empty cell of a sheet: (row, column) 1-based -> value."""
+    rows = grid(path, sheet, whole=True)
+    return {(i, j): v for i, row in enumerate(rows, 1) for j, v in enumerate(row, 1) if v not in ("", None)}
+
+
 def records(path, sheet: str) -> list[dict]:
     """The rows of a table sheet as {header: value}, down to the first row without a first cell."""
     rows = grid(path, sheet)

@@ -10,12 +10,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from python_calamine import CalamineWorkbook
 
 from crm_sheets.adopt import adopt
 from crm_sheets.cli import cli
 from crm_sheets.store import read_workbook
-from test_team_workbook import FIRST, HEADERS, LAST, NOW, STATUSES, cells, team_workbook
+from helpers import calamine, nonempty_cells
+from test_team_workbook import FIRST, HEADERS, LAST, NOW, STATUSES, team_workbook
 
 
 @pytest.fixture
@@ -33,6 +33,7 @@ def fields(report, sheet: str) -> dict[str, str | None]:
     return {c.header: c.field for c in s.columns}
 
 
+@pytest.mark.slow
 def test_a_dry_run_proposes_the_crm_sheet_as_leads_on_its_real_header_row_and_writes_nothing(crm):
     before = crm.read_bytes()
     report = adopt(crm, dry_run=True)
@@ -64,13 +65,14 @@ def test_german_headers_and_a_column_known_by_its_values_are_mapped(tmp_path):
     assert {c.header: c.found_by for c in s.columns}["Kontakt"] == "values"
 
 
+@pytest.mark.slow
 def test_adopt_writes_a_mapping_sheet_every_run_follows_and_twice_is_once(crm):
-    sources = {s: cells(crm, s) for s in ("CRM", "Team", "Dashboard")}
+    sources = {s: nonempty_cells(crm, s) for s in ("CRM", "Team", "Dashboard")}
     report = adopt(crm)
     assert report.written
-    book = CalamineWorkbook.from_path(str(crm))
+    book = calamine(crm)
     assert "Mapping" in book.sheet_names
-    assert {s: cells(crm, s) for s in sources} == sources, "adopt changes no cell of the team's sheets"
+    assert {s: nonempty_cells(crm, s) for s in sources} == sources, "adopt changes no cell of the team's sheets"
     tables = read_workbook(crm)
     assert tables.schema.name == "sales" and tables.adopted
     assert tables["leads"].sheet == "CRM" and len(tables["leads"]) == len(STATUSES)
@@ -80,15 +82,16 @@ def test_adopt_writes_a_mapping_sheet_every_run_follows_and_twice_is_once(crm):
 
     result = CliRunner().invoke(cli, ["run", str(crm), "--now", NOW.isoformat(), "--json"])
     assert result.exit_code in (0, 1), result.output
-    statuses = [cells(crm, "CRM").get((r, 6)) for r in range(FIRST, LAST + 1)]
+    statuses = [nonempty_cells(crm, "CRM").get((r, 6)) for r in range(FIRST, LAST + 1)]
     assert statuses[:-1] == STATUSES[:-1], "the team's statuses are theirs"
     once = crm.read_bytes()
     CliRunner().invoke(cli, ["run", str(crm), "--now", NOW.isoformat()])
     assert crm.read_bytes() == once, "a second run changes nothing"
-    ids = [k for k, v in cells(crm, "CRM").items() if v == "ID"]
+    ids = [k for k, v in nonempty_cells(crm, "CRM").items() if v == "ID"]
     assert ids == [(4, len(HEADERS) + 1)]
 
 
+@pytest.mark.slow
 def test_a_corrected_mapping_is_followed(crm):
     adopt(crm)
     wb = openpyxl.load_workbook(crm)
@@ -104,6 +107,7 @@ def test_a_corrected_mapping_is_followed(crm):
     assert leads.df["company"].isna().all() and "Company" in leads.extra_columns
 
 
+@pytest.mark.slow
 def test_the_cli_prints_the_proposal_and_its_json_is_the_library_result(crm):
     result = CliRunner().invoke(cli, ["adopt", str(crm), "--dry-run"])
     assert result.exit_code == 0, result.output
@@ -155,6 +159,7 @@ def macro_workbook(path: Path, tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_macro_workbook_keeps_its_macros_button_formulas_and_dashboard_byte_for_byte(tmp_path):
     import zipfile
 
@@ -169,14 +174,14 @@ def test_a_macro_workbook_keeps_its_macros_button_formulas_and_dashboard_byte_fo
     with zipfile.ZipFile(path) as z:
         after = {n: z.read(n) for n in z.namelist()}
     assert after["xl/vbaProject.bin"] == before["xl/vbaProject.bin"]
-    book = CalamineWorkbook.from_path(str(path))
+    book = calamine(path)
     dash_part = "xl/worksheets/sheet3.xml"
     assert after[dash_part] == before[dash_part], "the team's Dashboard (and its button's drawing) stays as it was"
     for name in before:
         if name.startswith(("xl/drawings/", "xl/ctrlProps/", "xl/vbaProject")) or name.endswith("vmlDrawing1.vml"):
             assert after.get(name) == before[name], name
     assert "CRM Dashboard" in book.sheet_names
-    pipeline = cells(path, "Pipeline")
+    pipeline = nonempty_cells(path, "Pipeline")
     assert pipeline[(1, 1)] == "Our pipeline 2026" and pipeline[(4, 6)] == "alice@acme.com"
     assert [pipeline[(r, 3)] for r in (4, 5, 6)] == ["Negotiation", "Proposal", "🔥 Hot"]
     assert "HYPERLINK" in after["xl/worksheets/sheet1.xml"].decode() and "VLOOKUP" in after["xl/worksheets/sheet1.xml"].decode()
@@ -185,6 +190,7 @@ def test_a_macro_workbook_keeps_its_macros_button_formulas_and_dashboard_byte_fo
     assert path.read_bytes() == once
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("header", ["Full Name", "Contact Name"])
 def test_a_whole_name_column_of_a_prospects_sheet_is_read_as_the_name_every_row_needs(tmp_path, header):
     path = tmp_path / "prospects.xlsx"
@@ -221,6 +227,7 @@ def test_a_deal_sheet_with_unknown_headers_is_read_by_its_values(tmp_path):
     assert got["Oportunidad"][0] == "name" and got["Q4"] == ("close_date", "values") and got["Xyz"] == ("xyz", "custom")
 
 
+@pytest.mark.slow
 def test_a_deals_sheet_with_its_own_stages_gets_a_stages_sheet_listing_them_probability_left_blank(tmp_path):
     path = macro_workbook(tmp_path / "team.xlsm", tmp_path)
     report = adopt(path)
@@ -231,18 +238,19 @@ def test_a_deals_sheet_with_its_own_stages_gets_a_stages_sheet_listing_them_prob
     assert "Negotiation" in set(stages["stage"]), "the template's stages are there too"
 
 
+@pytest.mark.slow
 def test_before_adopt_a_lead_sheet_called_crm_under_title_rows_is_read_as_the_leads_it_plainly_is(crm):
     tables = read_workbook(crm)
     assert tables.schema.name == "sales" and tables["leads"].sheet == "CRM" and tables["leads"].header_row == 4
     assert [x.casefold() for x in tables["leads"].df["status"]][:-1] == [x.casefold() for x in STATUSES[:-1]]
-    before = {s: cells(crm, s) for s in ("CRM", "Team", "Dashboard")}
+    before = {s: nonempty_cells(crm, s) for s in ("CRM", "Team", "Dashboard")}
     result = CliRunner().invoke(cli, ["run", str(crm), "--now", NOW.isoformat()])
     assert result.exit_code in (0, 1), result.output
     once = crm.read_bytes()
     assert len(read_workbook(crm)["leads"]) == len(STATUSES), "the next read finds the same sheet and its IDs"
     CliRunner().invoke(cli, ["run", str(crm), "--now", NOW.isoformat()])
     assert crm.read_bytes() == once
-    after = {s: cells(crm, s) for s in before}
+    after = {s: nonempty_cells(crm, s) for s in before}
     assert {k: v for k, v in before["Team"].items() if after["Team"].get(k) != v} == {}
 
 
@@ -263,6 +271,7 @@ def test_a_lone_sheet_of_any_usual_name_whose_headers_are_plainly_leads_is_read_
     assert list(leads.df["company"]) == ["Lopez SA"] * 3 and list(leads.df["first_name"]) == [f"Ana{i}" for i in range(3)]
 
 
+@pytest.mark.slow
 def test_a_last_first_name_column_is_read_as_both_names_without_adopt_and_its_cells_stay(tmp_path):
     path = tmp_path / "sheet1.xlsx"
     wb = openpyxl.Workbook()
@@ -275,7 +284,7 @@ def test_a_last_first_name_column_is_read_as_both_names_without_adopt_and_its_ce
     leads = read_workbook(path)["leads"]
     assert list(leads.df["first_name"]) == ["Ana", "Jo", "Marie"] and list(leads.df["last_name"]) == ["Lopez", "Meier", "Dupont"]
     CliRunner().invoke(cli, ["run", str(path), "--now", NOW.isoformat()])
-    assert [cells(path, "Sheet")[(r, 1)] for r in (2, 3, 4)] == names
+    assert [nonempty_cells(path, "Sheet")[(r, 1)] for r in (2, 3, 4)] == names
 
 
 def test_a_sheet_whose_headers_look_like_deals_but_are_not_read_is_named_in_a_note_never_ignored_silently(tmp_path):

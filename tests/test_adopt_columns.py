@@ -96,6 +96,7 @@ def columns(report, sheet: str) -> dict[str, tuple[str | None, str, str]]:
     return {c.header: (c.field, c.found_by, c.type) for c in s.columns}
 
 
+@pytest.mark.slow
 def test_own_columns_become_typed_custom_fields_and_ids_last_first_names_and_datetimes_are_recognised(book):
     report = adopt(book, dry_run=True)
     assert {s.sheet: s.table for s in report.mapped} == {"Prospects": "leads", "Pipeline": "deals", "Team": "team"}
@@ -110,6 +111,7 @@ def test_own_columns_become_typed_custom_fields_and_ids_last_first_names_and_dat
     assert any("Budget" in n and "Region" in n and "your own fields" in n for n in report.notes)
 
 
+@pytest.mark.slow
 def test_every_mapped_and_custom_value_arrives_and_no_source_cell_or_formula_changes(book):
     before = every_cell(book)
     adopt(book)
@@ -162,6 +164,7 @@ def test_check_fix_writes_e164_only_for_numbers_that_say_their_country(book):
     assert phones == ["+49301234567", "(030) 555-0101", "+33142685300", "+14155550199"]
 
 
+@pytest.mark.slow
 def test_a_second_adopt_adds_new_sheets_and_columns_and_keeps_the_persons_corrections(book):
     adopt(book)
     wb = openpyxl.load_workbook(book)
@@ -198,6 +201,7 @@ def test_a_second_adopt_adds_new_sheets_and_columns_and_keeps_the_persons_correc
     assert adopt(book).existing and book.read_bytes() == once, "a third adopt finds nothing new"
 
 
+@pytest.mark.slow
 def test_adopt_after_a_run_finds_our_id_column_by_its_header_and_changes_nothing(book):
     adopt(book)
     CliRunner().invoke(cli, ["run", str(book), "--now", NOW.isoformat()])
@@ -220,6 +224,7 @@ def test_the_workbook_parts_stay_byte_for_byte_but_the_sheets_adopt_writes(book)
         assert after[n] == before[n], n
 
 
+@pytest.mark.slow
 def test_an_import_matches_the_teams_salesforce_id_column_and_updates_in_place(book, tmp_path):
     from crm_sheets.imports import import_files
 
@@ -234,6 +239,7 @@ def test_an_import_matches_the_teams_salesforce_id_column_and_updates_in_place(b
     assert every_cell(book)["Pipeline"][(4, 8)] == "006A0000002", "the team's ID cell stays as they wrote it"
 
 
+@pytest.mark.slow
 def test_an_import_into_an_adopted_last_first_sheet_writes_new_people_so_and_twice_is_once(book, tmp_path):
     from crm_sheets.imports import import_files
 
@@ -253,6 +259,7 @@ def test_an_import_into_an_adopted_last_first_sheet_writes_new_people_so_and_twi
     assert report.counts["leads"].updated == 0 and book.read_bytes() == once
 
 
+@pytest.mark.slow
 def test_a_mapping_sheet_of_an_earlier_adopt_gets_its_unread_columns_as_the_teams_own_fields(book):
     adopt(book)
     wb = openpyxl.load_workbook(book)

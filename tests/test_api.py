@@ -60,6 +60,7 @@ def test_every_flag_has_the_name_of_the_keyword_it_feeds(command):
                  marks=pytest.mark.slow),
     (["report"], lambda path: crm_sheets.report(path, now=NOW)),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+@pytest.mark.slow
 def test_a_commands_json_is_exactly_the_library_result(twins, args, call):
     cli_path, lib_path = twins
     result = CliRunner().invoke(cli, [args[0], str(cli_path), *args[1:], "--json", "--now", NOW.isoformat()])
@@ -69,6 +70,7 @@ def test_a_commands_json_is_exactly_the_library_result(twins, args, call):
     assert printed == as_json(call(lib_path))
 
 
+@pytest.mark.slow
 def test_report_returns_the_figures_its_sheets_show(twins):
     done = crm_sheets.report(twins[0], now=NOW)
     [job] = done.results
@@ -94,6 +96,7 @@ def test_run_applies_checks_safe_fixes_for_the_command_the_schedule_and_a_script
     assert "fixed" not in alone.stats and alone.changes.updates == []  # check alone lists, fixes nothing
 
 
+@pytest.mark.slow
 def test_a_dry_run_reaches_every_job_that_takes_one_and_writes_nothing(built, tmp_path, on_backend):
     path = on_backend(shutil.copy(built, tmp_path / "crm.xlsx"))
     before = content_version(path)

@@ -133,6 +133,7 @@ def damaged_copy(pristine: Path, tmp_path: Path, kind: str, part: str) -> Path:
     return understate_size(pristine, dst, part)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", list(DAMAGE))
 @pytest.mark.parametrize("command", [["check"], ["run", "--dry-run"], ["run"]])
 def test_a_damaged_sheet_is_exit_2_with_one_line_naming_file_sheet_and_part_and_is_left_untouched(pristine, tmp_path, kind, command):
@@ -210,6 +211,7 @@ def test_cells_without_references_count_from_the_cell_before_them(pristine, tmp_
     assert any("Leads!A1048576" in note and "20,000 cells" in note for note in tables.notes), tables.notes
 
 
+@pytest.mark.slow
 def test_check_lists_the_far_away_cell_it_did_not_read_as_a_warning(pristine, tmp_path):
     bad = rewrite_part(pristine, tmp_path / "stray.xlsx", sheet_part(pristine, "Leads"), add_cell("XFD1048576", 1048576))
     result = invoke("check", "--dry-run", "--json", str(bad))
@@ -251,6 +253,7 @@ def test_cells_spread_too_far_to_read_even_without_strays_are_refused_with_what_
         read_workbook(bad)
 
 
+@pytest.mark.slow
 def test_a_real_run_keeps_the_stray_cell_where_it_was_and_adds_no_record(pristine, tmp_path):
     part = sheet_part(pristine, "Leads")
     bad = rewrite_part(pristine, tmp_path / "stray.xlsx", part, add_cell("A1048576", 1048576, "keep me"))

@@ -38,6 +38,7 @@ def sales_fr(tmp_path_factory) -> Path:
 # Every template, every language
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", EVERY_LANGUAGE)
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_every_template_builds_with_a_sheet_and_an_excel_table_per_schema_table(built_book, template, lang):
@@ -102,6 +103,7 @@ def test_unknown_language_is_refused_with_the_valid_ones(tmp_path):
 # Data as the jobs see it
 
 
+@pytest.mark.slow
 def test_dropdown_keys_are_written_as_labels_and_unknown_values_as_typed(sales_en):
     leads = calamine(sales_en, tables=True).get_table_by_name("Leads")
     rows = {r[0]: dict(zip(leads.columns, r)) for r in leads.to_python()}
@@ -189,6 +191,7 @@ def test_meta_sheet_is_hidden_and_holds_template_language_and_next_ids(sales_en)
     assert meta["seq.leads"] == 10 and meta["seq.accounts"] == 8 and meta["seq.contacts"] == 1
 
 
+@pytest.mark.slow
 def test_rows_without_an_id_get_the_next_ones(tmp_path):
     leads = pd.DataFrame({"last_name": ["A", "B", "C"]}, index=pd.Index(["L-00004", None, ""], name="id"))
     path = build_workbook(tmp_path / "crm.xlsx", data={"leads": leads}, now=NOW)
@@ -229,6 +232,7 @@ def test_model_tables_are_accepted_as_data(tmp_path):
     assert calamine(path, tables=True).get_table_by_name("Leads").to_python()[0][:3] == ["L-00003", "", "Lopez"]
 
 
+@pytest.mark.slow
 def test_an_empty_table_is_still_an_excel_table_with_one_blank_row(tmp_path):
     path = build_workbook(tmp_path / "crm.xlsx", now=NOW)
     with zipfile.ZipFile(path) as z:

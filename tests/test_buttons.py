@@ -63,6 +63,7 @@ def buttons(path):
     return out
 
 
+@pytest.mark.slow
 def test_the_new_xlsm_holds_xlwings_vba_and_a_crmsheets_module_with_one_sub_per_button(macro_book):
     modules = vba_modules(macro_book)
     assert {"CrmSheets", "xlwings", "ThisWorkbook"} <= set(modules)
@@ -90,6 +91,7 @@ def test_every_button_on_start_and_dashboard_calls_a_sub_whose_runpython_imports
         assert version == xlwings.__version__
 
 
+@pytest.mark.slow
 def test_a_french_workbook_gets_its_buttons_on_accueil_and_tableau_de_bord(tmp_path):
     path = new_workbook(tmp_path / "crm.xlsm", lang="fr")
     assert {sheet for sheet, _c, _m in buttons(path)} == {"Accueil", "Tableau de bord"}
@@ -170,6 +172,7 @@ def test_buttons_made_for_another_xlwings_say_so_in_one_line(capsys, macro_book)
     assert "crm-sheets add-buttons" in err
 
 
+@pytest.mark.slow
 def test_configure_fills_the_xlwings_conf_sheet_for_this_machine(macro_book, tmp_path):
     path = tmp_path / "crm.xlsm"
     path.write_bytes(macro_book.read_bytes())

@@ -58,6 +58,7 @@ def invoke(*args: str):
     return CliRunner().invoke(cli, [*args, "--now", NOW.isoformat()])
 
 
+@pytest.mark.slow
 def test_check_reports_a_cell_over_the_limit_with_its_cell_length_and_what_to_do(pristine, tmp_path):
     path, _ = with_long_first_name(pristine, tmp_path / "crm.xlsx")
     result = invoke("check", "--dry-run", "--json", str(path))
@@ -71,6 +72,7 @@ def test_check_reports_a_cell_over_the_limit_with_its_cell_length_and_what_to_do
     assert not any(f["fixable"] and f["cell"] == "Leads!B2" for f in findings)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["run"], ["check", "--fix"]])
 def test_nothing_written_holds_a_cell_over_the_limit_and_the_long_cell_is_left_as_it_was(pristine, tmp_path, command):
     path, part = with_long_first_name(pristine, tmp_path / "crm.xlsx")

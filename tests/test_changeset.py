@@ -137,6 +137,7 @@ def test_a_restore_without_the_archive_in_memory_changes_nothing():
     assert list(t["leads"].df.index) == ["L-00001", "L-00002", "L-00003"]
 
 
+@pytest.mark.slow
 def test_forty_thousand_updates_apply_without_warnings_in_well_under_a_second_each_thousand():
     t = tables(20_000)
     cs = ChangeSet()

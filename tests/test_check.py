@@ -454,6 +454,7 @@ def _visible(error, tables) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_every_planted_error_is_found_at_its_cell(sample):
     data, tables, now = sample
     found: dict[tuple, list] = {}
@@ -471,6 +472,7 @@ def test_every_planted_error_is_found_at_its_cell(sample):
             assert not any(f.fixable for f in at), (e, at)
 
 
+@pytest.mark.slow
 def test_no_problem_is_reported_on_the_sample_rows_left_clean(sample):
     data, tables, now = sample
     planted = {(e.table, e.record_id, e.field) for e in data.truth.errors}
@@ -490,6 +492,7 @@ def test_no_problem_is_reported_on_the_sample_rows_left_clean(sample):
     assert stale == data.truth.stale_deals - no_stage
 
 
+@pytest.mark.slow
 def test_fix_repairs_the_sample_and_a_second_run_is_clean_and_idempotent(sample):
     data, tables, now = sample
     from dataclasses import replace
@@ -543,6 +546,7 @@ def _as_saved(state: dict) -> dict:
     return json.loads(json.dumps(state))  # what the runner reads back from the outbox file
 
 
+@pytest.mark.slow
 def test_findings_and_fixes_are_the_same_with_the_phone_verdicts_of_an_earlier_run(sample):
     data, tables, now = sample
     for fix in (False, True):
@@ -553,6 +557,7 @@ def test_findings_and_fixes_are_the_same_with_the_phone_verdicts_of_an_earlier_r
         assert cached.state == fresh.state
 
 
+@pytest.mark.slow
 def test_a_check_with_the_earlier_verdicts_parses_no_phone_number_again(sample, monkeypatch):
     from crm_sheets.model import normalize
 

@@ -145,6 +145,7 @@ def without_generation(sheets: dict[str, list[list]]) -> dict[str, list[list]]:
 # -- check ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_check_finds_every_planted_error_at_the_cell_holding_its_raw_value(book, truth):
     lang, path = book
     code, report = cli_check(path)
@@ -165,6 +166,7 @@ def test_check_finds_every_planted_error_at_the_cell_holding_its_raw_value(book,
         assert bool(fixable) == e.fixable, (e, at)
 
 
+@pytest.mark.slow
 def test_check_reports_no_error_or_warning_on_clean_rows(book, truth):
     _, path = book
     _, report = cli_check(path)
@@ -175,6 +177,7 @@ def test_check_reports_no_error_or_warning_on_clean_rows(book, truth):
         assert f["type"] == "stale-close-date" and f["record_id"] in truth.stale_deals, f["message"]
 
 
+@pytest.mark.slow
 def test_check_writes_data_issues_with_one_row_and_one_link_per_finding(book):
     lang, path = book
     _, report = cli_check(path)
@@ -192,6 +195,7 @@ def test_check_writes_data_issues_with_one_row_and_one_link_per_finding(book):
         assert rows[int(row) - 1][3] == location.replace("&apos;", "'")
 
 
+@pytest.mark.slow
 def test_json_output_equals_the_library_result(book):
     _, path = book
     code, report = cli_check(path, "--dry-run")
@@ -203,6 +207,7 @@ def test_json_output_equals_the_library_result(book):
 # -- check --fix ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_fix_repairs_exactly_the_fixable_planted_errors_with_an_audit_row_each(book, truth):
     lang, path = book
     where = Addresses(path, lang)
@@ -248,6 +253,7 @@ def test_fix_repairs_exactly_the_fixable_planted_errors_with_an_audit_row_each(b
                 assert after_text != before_text, e
 
 
+@pytest.mark.slow
 def test_a_second_fix_changes_no_cell_and_finds_the_same_problems(book):
     _, path = book
     _, first = cli_check(path, "--fix")
@@ -263,6 +269,7 @@ def test_a_second_fix_changes_no_cell_and_finds_the_same_problems(book):
     assert sorted(map(key, findings_of(second))) == sorted(map(key, findings_of(first)))
 
 
+@pytest.mark.slow
 def test_fix_json_equals_the_library_result_on_the_same_workbook(book, tmp_path):
     _, path = book
     twin = shutil.copy(helpers.as_file(path), tmp_path / "twin.xlsx")

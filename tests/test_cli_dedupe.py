@@ -90,6 +90,7 @@ def merged_rows(path) -> list[dict]:
 # -- dedupe ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_dry_run_writes_nothing_and_lists_what_it_would_merge(path, tmp_path):
     before = content_version(path)
     report, result = dedupe_json(path, "--dry-run")
@@ -101,6 +102,7 @@ def test_dry_run_writes_nothing_and_lists_what_it_would_merge(path, tmp_path):
     assert {(r["Record"], r["Merged into"]) for r in merged_rows(twin)} == would
 
 
+@pytest.mark.slow
 def test_dry_run_shows_the_counts_of_the_real_run(path, tmp_path):
     twin = Path(shutil.copy(as_file(path), tmp_path / "twin.xlsx"))
     dry = CliRunner().invoke(cli, ["dedupe", str(path), "--dry-run", "--now", NOW.isoformat()])
@@ -114,6 +116,7 @@ def test_dry_run_shows_the_counts_of_the_real_run(path, tmp_path):
     assert dry_report["changes"] == real_report["changes"]
 
 
+@pytest.mark.slow
 def test_json_output_equals_the_library_result(path, tmp_path):
     twin = Path(shutil.copy(as_file(path), tmp_path / "twin.xlsx"))
     dry, _ = dedupe_json(path, "--dry-run")
@@ -126,6 +129,7 @@ def test_json_output_equals_the_library_result(path, tmp_path):
     assert report == library and report["written"] is True
 
 
+@pytest.mark.slow
 def test_dedupe_moves_merged_records_to_the_merged_sheet_and_their_references_to_the_survivors(path):
     leads_before = by_id(path, "leads")
     refs_before = {t: references(path, t) for t in ("leads", "contacts", "accounts")}
@@ -150,6 +154,7 @@ def test_dedupe_moves_merged_records_to_the_merged_sheet_and_their_references_to
     assert moved > 0  # the sample's duplicates have activities, tasks and campaign memberships
 
 
+@pytest.mark.slow
 def test_a_second_run_changes_nothing(path):
     dedupe_json(path)
     before = content_version(path)
@@ -170,6 +175,7 @@ def decide(path, decision: str) -> dict:
     return {"row": row_id, "a": dec.at[row_id, "record_a"], "b": dec.at[row_id, "record_b"]}
 
 
+@pytest.mark.slow
 def test_a_pair_decided_not_duplicate_is_never_asked_again(path):
     _, first = dedupe_json(path)
     assert first["stats"]["review"] >= 1
@@ -186,6 +192,7 @@ def test_a_pair_decided_not_duplicate_is_never_asked_again(path):
     assert content_version(path) == before and third["stats"]["review"] == 0
 
 
+@pytest.mark.slow
 def test_a_pair_decided_merge_is_merged_on_the_next_run(path):
     dedupe_json(path)
     pair = decide(path, "merge")

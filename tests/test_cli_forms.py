@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from crm_sheets.cli import cli
@@ -20,6 +21,7 @@ def test_forms_prints_the_iframe_and_the_plain_html_of_the_contact_form(tmp_path
     assert '<script src="https://crm.example.com/forms/contact-us/token.js" async></script>' in result.output
 
 
+@pytest.mark.slow
 def test_forms_json_is_the_library_result_and_speaks_french_when_asked(tmp_path):
     book = new_workbook(tmp_path / "crm.xlsx")
     result = CliRunner().invoke(cli, ["forms", str(book), "--lang", "fr", "--json"])

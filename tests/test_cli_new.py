@@ -11,6 +11,7 @@ def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", available_templates())
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_a_new_workbook_checks_clean(tmp_path, template, lang):
@@ -45,6 +46,7 @@ def test_bad_requests_name_what_is_valid(tmp_path, args, names):
     assert not (tmp_path / "crm.xlsx").exists()
 
 
+@pytest.mark.slow
 def test_a_sequence_step_naming_a_missing_template_or_campaign_is_reported(tmp_path):
     from crm_sheets.model.changeset import ChangeSet, RowAppend
     from crm_sheets.store import open_store

@@ -47,6 +47,7 @@ def dashboard_tiles(path) -> dict:
     return tiles
 
 
+@pytest.mark.slow
 def test_report_json_prints_the_figures_the_library_computes_from_the_written_workbook(tmp_path, on_backend):
     path = on_backend(new_workbook(tmp_path / "crm.xlsx", sample_data=200, now=NOW))
     result = invoke(path, "--json", "--now", "2026-03-15T09:00")
@@ -59,6 +60,7 @@ def test_report_json_prints_the_figures_the_library_computes_from_the_written_wo
     assert printed["figures"]["dashboard"]["won_revenue"] == printed["results"][0]["stats"]["won_revenue"]
 
 
+@pytest.mark.slow
 def test_dashboard_kpis_match_a_plain_pandas_count_of_the_sample_data(sample_workbook, tmp_path, on_backend):
     path = tmp_path / "crm.xlsx"
     path.write_bytes(sample_workbook.read_bytes())
@@ -93,6 +95,7 @@ def test_dashboard_kpis_match_a_plain_pandas_count_of_the_sample_data(sample_wor
     assert open_.sum() > 0 and won.sum() > 0 and overdue.sum() > 0  # the sample exercises every tile
 
 
+@pytest.mark.slow
 def test_running_report_twice_rewrites_only_the_report_sheets(sample_workbook, tmp_path):
     path = tmp_path / "crm.xlsx"
     path.write_bytes(sample_workbook.read_bytes())

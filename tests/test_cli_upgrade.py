@@ -26,6 +26,7 @@ def workbook(built, tmp_path) -> Path:
     return fresh_copy(built, tmp_path)
 
 
+@pytest.mark.slow
 def test_cli_upgrade_prints_the_added_columns_and_saves(workbook):
     result = CliRunner().invoke(cli, ["upgrade", str(workbook)], terminal_width=200)
     assert result.exit_code == 0, result.output

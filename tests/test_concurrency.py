@@ -94,6 +94,7 @@ def test_two_runs_started_together_write_one_after_the_other_and_log_nothing_twi
     assert tables_of(path) == after_two_runs
 
 
+@pytest.mark.slow
 def test_a_second_run_waits_for_the_lock_then_exits_3_naming_who_holds_it(path, monkeypatch):
     monkeypatch.setenv("CRM_SHEETS_LOCK_TIMEOUT", "0.3")
     before = path.read_bytes()
@@ -108,6 +109,7 @@ def test_a_second_run_waits_for_the_lock_then_exits_3_naming_who_holds_it(path, 
     assert path.read_bytes() == before and not outbox_path(path).exists()
 
 
+@pytest.mark.slow
 def test_the_lock_is_held_from_before_the_read_until_the_states_are_committed(path, monkeypatch):
     held = []
 
@@ -128,6 +130,7 @@ def test_the_lock_is_held_from_before_the_read_until_the_states_are_committed(pa
     assert not writer_lock_path(path).exists()
 
 
+@pytest.mark.slow
 def test_a_dry_run_reads_while_a_run_holds_the_lock_and_writes_nothing_beside_the_workbook(path):
     run(path, ["check"], now=NOW)
     files = sorted(p.name for p in path.parent.iterdir())
@@ -293,6 +296,7 @@ def test_a_kill_at_any_moment_then_a_run_gives_the_tables_of_an_uninterrupted_ru
 # Pending change sets: applied once, with the states that go with them
 
 
+@pytest.mark.slow
 def test_a_pending_change_set_applied_after_the_lock_file_goes_away_adds_nothing_twice(path, after_two_runs):
     lock = path.with_name(".~lock.crm.xlsx#")
     lock.write_text("Ana,ana-pc,ana,02.11.2026 09:00,file:///x;")
@@ -334,6 +338,7 @@ def test_a_crash_while_a_pending_change_set_is_applied_repeats_nothing(path, tmp
         assert tables_of(folder / "crm.xlsx") == after_two_runs, f"crash at {reached[-1]} while applying the pending changes"
 
 
+@pytest.mark.slow
 def test_a_pending_file_left_after_its_write_is_dropped_not_applied_again(path, after_two_runs, monkeypatch):
     lock = path.with_name(".~lock.crm.xlsx#")
     lock.write_text("Ana,ana-pc,ana,02.11.2026 09:00,file:///x;")
@@ -449,6 +454,7 @@ def test_a_colleagues_save_at_any_moment_of_a_run_is_never_lost(built, tmp_path,
         tables_of(path)
 
 
+@pytest.mark.slow
 def test_a_save_in_the_last_instant_before_the_swap_is_put_back(path, colleagues_version, monkeypatch):
     """Even between our last comparison and the swap itself (Linux: an exchange checked afterwards)."""
     if sys.platform != "linux":

@@ -21,6 +21,7 @@ def result(report, job):
     return r
 
 
+@pytest.mark.slow
 def test_demo_runs_check_dedupe_automate_and_report_and_writes_once(demo_run):
     path, report = demo_run
     assert [r.job for r in report.results] == ["check", "dedupe", "automate", "report"]

@@ -38,3 +38,34 @@ def test_the_readmes_library_example_runs_as_printed_in_ten_lines(tmp_path, monk
     printed = capsys.readouterr().out
     assert "errors left, the first:" in printed and "records would be merged" in printed
     assert (tmp_path / "crm.xlsx").is_file()
+
+
+def _design_paths() -> list[str]:
+    """Paths design.md names: `store/core/read.py`, `jobs/check/`, `tests/helpers.py`, `runner.py`..."""
+    import re
+
+    text = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    names = re.findall(r"(?<![\w./-])((?:[a-z_][\w-]*/)*[a-z_][\w-]*\.(?:py|md|yaml|sh|toml)|(?:[a-z_][\w-]*/)+)(?![\w/])", text)
+    return sorted(set(names))
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_path_design_md_names_exists():
+    """design.md is the newcomer's map: a module it names that was moved or renamed is a wrong turn."""
+    places = [ROOT, ROOT / "crm_sheets", ROOT / "crm_sheets" / "store", ROOT / "crm_sheets" / "jobs", ROOT / "tests", ROOT / "docs"]
+    code_files = {p.name for d in ("crm_sheets", "tests", "scripts", "benchmarks") for p in (ROOT / d).rglob("*") if p.is_file()}
+    wildcard = {"jobs/myjob/", "store/mymedium/"}  # the examples of how to add one
+    missing = []
+    for name in _design_paths():
+        if name in wildcard or "*" in name:
+            continue
+        if "/" in name:
+            found = any((place / name).exists() for place in places)
+        else:  # a file named in a section about its package (forms/, store/gsheets/...)
+            found = any((place / name).exists() for place in places) or name in code_files
+        if not found:
+            missing.append(name)
+    assert len(_design_paths()) > 40
+    assert not missing, f"docs/design.md names paths that do not exist: {missing}"

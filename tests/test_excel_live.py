@@ -58,6 +58,7 @@ def same_tables(a, b):
         pd.testing.assert_frame_equal(left, right, obj=name)
 
 
+@pytest.mark.slow
 def test_the_open_book_reads_as_the_same_tables_as_its_file_in_one_call_per_sheet(opened):
     book, copy = opened()
     store = ExcelLiveStore(book)
@@ -68,6 +69,7 @@ def test_the_open_book_reads_as_the_same_tables_as_its_file_in_one_call_per_shee
     assert book.app.reads == store.read_calls
 
 
+@pytest.mark.slow
 def test_every_job_gives_the_same_tables_and_reports_in_the_open_book_as_in_the_file(opened):
     book, copy = opened()
     on_file = hashlib.sha256(open(book.fullname, "rb").read()).hexdigest()
@@ -84,6 +86,7 @@ def test_every_job_gives_the_same_tables_and_reports_in_the_open_book_as_in_the_
     assert hashlib.sha256(open(book.fullname, "rb").read()).hexdigest() == on_file  # the file underneath: untouched
 
 
+@pytest.mark.slow
 def test_owned_sheets_are_replaced_with_number_formats_looks_and_charts(opened):
     book, _copy = opened()
     cycle(ExcelLiveStore(book))
@@ -99,6 +102,7 @@ def test_owned_sheets_are_replaced_with_number_formats_looks_and_charts(opened):
     assert dashboard.writes == 1
 
 
+@pytest.mark.slow
 def test_a_report_sheet_is_replaced_in_place_keeping_its_buttons(opened):
     book, _ = opened()
     cycle(ExcelLiveStore(book))
@@ -138,6 +142,7 @@ def test_range_writes_per_sheet_do_not_grow_with_the_number_of_rows(opened):
     assert large_reads <= 2 * len(touched) + 2  # one fresh read of values and one of formulas per touched sheet
 
 
+@pytest.mark.slow
 def test_screen_updating_and_calculation_are_paused_during_the_write_and_restored_after_it_fails(opened, monkeypatch):
     book, _ = opened()
     seen = []
@@ -162,6 +167,7 @@ def test_screen_updating_and_calculation_are_paused_during_the_write_and_restore
     assert (book.app.screen_updating, book.app.calculation) == (True, "semiautomatic")
 
 
+@pytest.mark.slow
 def test_a_persons_edit_between_read_and_write_stops_the_write_and_is_kept(opened):
     book, _ = opened()
     store = ExcelLiveStore(book)
@@ -180,6 +186,7 @@ def test_a_persons_edit_between_read_and_write_stops_the_write_and_is_kept(opene
     assert cycle(ExcelLiveStore(book)).summary()["updated_cells"] > 0  # the next run works on the fresh data
 
 
+@pytest.mark.slow
 def test_a_formula_excel_recomputes_while_the_jobs_run_does_not_stop_the_write(opened):
     book, _ = opened()
     sheet = book.sheets["Leads"]
@@ -199,6 +206,7 @@ def test_a_formula_excel_recomputes_while_the_jobs_run_does_not_stop_the_write(o
     assert "=NOW()" in sheet.formulas.values()
 
 
+@pytest.mark.slow
 def test_records_are_found_by_id_after_a_person_inserts_rows_above_them(opened):
     book, copy = opened()
     store = ExcelLiveStore(book)
@@ -212,6 +220,7 @@ def test_records_are_found_by_id_after_a_person_inserts_rows_above_them(opened):
     same_tables(ExcelLiveStore(book).read(), XlsxStore(copy).read())
 
 
+@pytest.mark.slow
 def test_text_from_data_is_never_a_formula_or_a_number_in_the_book(opened):
     book, _ = opened()
     store = ExcelLiveStore(book)
@@ -239,6 +248,7 @@ def test_excel_values_come_back_in_the_cores_conventions():
     assert plain(dt.datetime(1899, 12, 30, 8, 30)) == dt.time(8, 30)  # a time of day, as Excel gives it
 
 
+@pytest.mark.slow
 def test_the_button_runs_the_jobs_on_the_open_book_and_shows_the_result(opened):
     from crm_sheets.excel import refresh
 
@@ -271,6 +281,7 @@ def test_open_store_takes_an_excel_url_and_the_path_of_a_book_a_button_attached(
         open_store("excel://" + str(copy))
 
 
+@pytest.mark.slow
 def test_one_writer_at_a_time_per_book(opened):
     book, _ = opened()
     first, second = ExcelLiveStore(book, lock_timeout=0.2), ExcelLiveStore(book, lock_timeout=0.2)
@@ -367,6 +378,7 @@ def test_the_fake_answers_the_calls_the_store_makes_with_xlwings_keywords():
 
 # -- xlwings' own object model: the remote engine ------------------------------------------------------
 
+@pytest.mark.slow
 def test_xlwings_own_engine_reads_the_book_as_the_file_and_takes_every_write_call(built_book, monkeypatch):
     pytest.importorskip("xlwings")
     from xlwings_remote import remote_book
@@ -388,6 +400,7 @@ def test_xlwings_own_engine_reads_the_book_as_the_file_and_takes_every_write_cal
             assert not any(isinstance(v, str) and v.startswith("=") for row in a["values"] for v in row)
 
 
+@pytest.mark.slow
 def test_crm_sheets_run_excel_url_runs_on_the_open_book_and_keeps_state_beside_its_file(opened):
     from click.testing import CliRunner
 
@@ -405,6 +418,7 @@ def test_crm_sheets_run_excel_url_runs_on_the_open_book_and_keeps_state_beside_i
     assert not [p for p in folder.iterdir() if p.name.startswith("excel")]
 
 
+@pytest.mark.slow
 def test_an_unmerged_record_comes_back_from_the_open_books_merged_sheet_as_from_the_file(opened):
     from crm_sheets.jobs.dedupe.job import unmerge
 
@@ -422,6 +436,7 @@ def test_an_unmerged_record_comes_back_from_the_open_books_merged_sheet_as_from_
     assert rid in book_tables[table].df.index and rid not in set(book_tables["merged"].df["record"].astype(str))
 
 
+@pytest.mark.slow
 def test_a_label_a_job_adds_to_a_dropdown_goes_under_its_list_as_in_the_file(opened):
     from crm_sheets.model.changeset import OptionAdd
 
@@ -439,6 +454,7 @@ def test_a_label_a_job_adds_to_a_dropdown_goes_under_its_list_as_in_the_file(ope
     assert book.names[f"list_{name}"].refers_to.endswith(f"$2:$A${count + 1}")  # the dropdowns offer it too
 
 
+@pytest.mark.slow
 def test_a_run_that_needs_a_table_the_book_lacks_adds_its_sheet_as_the_file_run_does(built_book, tmp_path):
     import openpyxl
 
@@ -461,6 +477,7 @@ def test_a_run_that_needs_a_table_the_book_lacks_adds_its_sheet_as_the_file_run_
     assert book.sheets["Audit Log"].tables  # an Excel table over it
 
 
+@pytest.mark.slow
 def test_the_live_store_is_a_store_keyed_by_its_book_with_its_state_beside_the_file(opened, tmp_path, monkeypatch):
     from crm_sheets.store.base import Store
 

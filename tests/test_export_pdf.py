@@ -28,6 +28,7 @@ def reported(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_report_sheets_are_the_sheets_the_report_job_owns_by_their_workbook_names(reported):
     assert sorted(report_sheets(open_store(reported).read())) == sorted(REPORTS)
 

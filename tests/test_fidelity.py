@@ -174,6 +174,7 @@ def test_replacing_an_owned_sheet_twice_keeps_its_place_and_does_not_grow_styles
     assert sum(n.startswith("xl/drawings/drawing") and n.endswith(".xml") for n in names) == 2
 
 
+@pytest.mark.slow
 def test_a_replaced_sheet_keeps_its_chart_and_drawing_part_names_run_after_run(rich_book: Path, tmp_path: Path):
     once, twice, thrice = tmp_path / "once.xlsm", tmp_path / "twice.xlsm", tmp_path / "thrice.xlsm"
     apply_changeset(rich_book, once, ChangeSet(sheets=[dashboard()]), leads_tables())
@@ -188,6 +189,7 @@ def test_a_replaced_sheet_keeps_its_chart_and_drawing_part_names_run_after_run(r
     assert {"xl/charts/chart2.xml", "xl/charts/chart3.xml", "xl/drawings/drawing2.xml"} <= set(zipfile.ZipFile(thrice).namelist())
 
 
+@pytest.mark.slow
 def test_an_owned_sheet_that_renders_as_it_is_leaves_the_workbook_untouched(rich_book: Path, tmp_path: Path):
     once, twice = tmp_path / "once.xlsm", tmp_path / "twice.xlsm"
     apply_changeset(rich_book, once, ChangeSet(sheets=[dashboard()]), leads_tables())

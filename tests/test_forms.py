@@ -21,13 +21,15 @@ from crm_sheets.forms.web import TokenBucket, Tokens
 from crm_sheets.model.values import Text
 from crm_sheets.store import open_store
 from crm_sheets.workbook import new_workbook
+from helpers import fresh_copy
 
 NOW = datetime(2026, 11, 2, 9, 0)
 
 
 @pytest.fixture
-def book(tmp_path):
-    return new_workbook(tmp_path / "crm.xlsx", sample_leads=50, now=NOW)
+def book(built_book, tmp_path):
+    """A workbook with 50 sample leads, built once per session; each test changes its own copy."""
+    return fresh_copy(built_book(sample_data=50, now=NOW), tmp_path)
 
 
 def read(path):
@@ -40,6 +42,7 @@ def submit(journal, fields, form="contact-us", table="leads"):
     return entry
 
 
+@pytest.mark.slow
 def test_the_template_ships_a_contact_form_with_fields_in_order_and_labels_in_both_languages(book):
     form = load_forms(read(book)).forms["contact-us"]
     assert [f.name for f in form.fields][:3] == ["first_name", "last_name", "email"]
@@ -49,6 +52,7 @@ def test_the_template_ships_a_contact_form_with_fields_in_order_and_labels_in_bo
     assert form.title("fr") == "Contactez-nous" and form.thanks("en").startswith("Thank you")
 
 
+@pytest.mark.slow
 def test_a_form_naming_a_field_the_table_lacks_is_reported_not_served(tmp_path):
     from crm_sheets.model.changeset import ChangeSet
 
@@ -64,6 +68,7 @@ def test_a_form_naming_a_field_the_table_lacks_is_reported_not_served(tmp_path):
     assert 'no field "shoe_size"' in found.problems[0].message
 
 
+@pytest.mark.slow
 def test_dropdowns_offer_the_options_of_the_workbook_lists(book):
     from crm_sheets.model.changeset import ChangeSet
 
@@ -168,6 +173,7 @@ def test_the_applier_adds_the_lead_and_an_activity_and_remembers_the_last_entry(
     assert journal.count("waiting") == 0 and journal.entries("applied")[0].record == "L-00051"
 
 
+@pytest.mark.slow
 def test_a_formula_looking_value_is_a_text_cell_holding_exactly_what_was_typed(book):
     import openpyxl
 
@@ -206,6 +212,7 @@ def test_a_formula_looking_value_gets_the_quote_prefix_so_editing_the_cell_keeps
     assert not above.quotePrefix and _looks(cell) == _looks(above)  # the column's look, plus the quote prefix
 
 
+@pytest.mark.slow
 def test_a_formula_looking_value_filled_into_an_existing_lead_gets_the_quote_prefix_once_per_look(book):
     import openpyxl
 
@@ -271,6 +278,7 @@ def test_libreoffice_shows_a_formula_looking_submission_as_the_text_typed(book, 
     assert zoe[2] == typed
 
 
+@pytest.mark.slow
 def test_a_submission_matching_an_existing_lead_updates_it_and_logs_an_activity(book):
     tables = read(book)
     leads = tables["leads"].df
@@ -303,6 +311,7 @@ def test_two_submissions_of_one_person_in_a_batch_make_one_lead(book):
     assert lead["phone"] == "+33612345678"
 
 
+@pytest.mark.slow
 def test_a_kill_between_the_workbook_write_and_the_journal_mark_applies_nothing_twice(book, monkeypatch):
     journal = Journal.beside(book)
     submit(journal, {"first_name": "Zoé", "last_name": "Roux", "email": "zoe@exemple.fr"})
@@ -334,6 +343,7 @@ def test_entries_wait_while_the_workbook_is_open_in_excel(book):
     assert apply_waiting(book, journal, now=NOW).created == ["L-00051"]
 
 
+@pytest.mark.slow
 def test_automate_fires_form_submitted_for_new_and_updated_leads(book):
     from crm_sheets.runner import run
 
@@ -354,6 +364,7 @@ def test_automate_fires_form_submitted_for_new_and_updated_leads(book):
     assert len(read(book)["campaign_members"].df) == count
 
 
+@pytest.mark.slow
 def test_entries_kept_as_pending_by_a_workbook_opened_mid_write_are_written_once_later(book, monkeypatch):
     import crm_sheets.store.safety as safety
     from crm_sheets.store.pending import pending_path
@@ -400,6 +411,7 @@ def test_entries_wait_while_another_run_writes_the_workbook(book):
     assert apply_waiting(book, journal, now=NOW).created == ["L-00051"]
 
 
+@pytest.mark.slow
 def test_the_services_template_takes_enquiries_with_a_budget_and_an_interest(tmp_path):
     path = new_workbook(tmp_path / "crm.xlsx", template="services", lang="fr", sample_leads=50, now=NOW)
     tables = read(path)
@@ -416,6 +428,7 @@ def test_the_services_template_takes_enquiries_with_a_budget_and_an_interest(tmp
     assert (lead["interest"], lead["budget"], lead["message"]) == (interest[0], 1500.5, "Bonjour")
 
 
+@pytest.mark.slow
 def test_an_entry_the_workbook_cannot_take_is_set_aside_and_the_others_go_in(book, monkeypatch):
     import crm_sheets.forms.applier as applier
 

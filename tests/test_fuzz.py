@@ -22,6 +22,7 @@ from crm_sheets.workbook import new_workbook
 NOW = dt.datetime(2026, 11, 2, 9, 0)
 SEED = 20261206
 CASES = int(os.environ.get("CRM_SHEETS_FUZZ_CASES", "300"))
+QUICK_CASES = 30  # the quick loop (-m "not slow") fuzzes the first 30 cases; the slow run (CI) all of them
 # The parts every read goes through, fuzzed more often than the rest.
 HOT_PARTS = ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/sharedStrings.xml", "xl/styles.xml",
              "[Content_Types].xml")
@@ -76,7 +77,7 @@ def _command(case: int) -> list[str]:
     return [["check"], ["check"], ["run", "--dry-run"], ["check", "--fix"], ["run"]][case % 5]
 
 
-@pytest.mark.parametrize("case", range(CASES))
+@pytest.mark.parametrize("case", [c if c < QUICK_CASES else pytest.param(c, marks=pytest.mark.slow) for c in range(CASES)])
 def test_a_damaged_workbook_gets_an_exit_code_never_a_traceback_and_a_refused_file_is_unchanged(base, tmp_path, case):
     data, what = mutate(base, case)
     path = tmp_path / "crm.xlsx"

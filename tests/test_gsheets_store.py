@@ -211,6 +211,21 @@ def test_a_write_that_keeps_failing_is_kept_pending_and_written_by_the_next_run(
     assert store.pending() is None
 
 
+
+def test_a_failed_write_whose_changes_cannot_be_kept_says_so(pushed, gsheets_emulator, caplog):
+    store, _ = pushed()
+    tables = store.read()
+    rid = tables["leads"].df.index[0]
+    changes = ChangeSet()
+    changes.update("leads", rid, "city", "Porto")
+    store.state.pending.mkdir(parents=True)  # a folder where the pending file goes: the changes cannot be kept
+    requests.post(gsheets_emulator.url + "/_emulator/faults",
+                  json={"match": ":batchUpdate", "status": 503, "count": 20}).raise_for_status()
+    with caplog.at_level("WARNING", logger="crm_sheets.store"), \
+            pytest.raises(SheetsUnavailable, match="nothing was written, the changes could not be kept for the next run either"):
+        store.apply(changes, tables)
+    assert "could not be kept for the next run" in caplog.text and store.identity in caplog.text
+
 def test_pull_gives_a_workbook_with_the_same_tables(pushed, conn, tmp_path):
     store, path = pushed()
     cycle(store)

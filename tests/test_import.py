@@ -19,7 +19,7 @@ from crm_sheets.imports import export_workbook, import_files
 from crm_sheets.imports.sources import read_csv
 from crm_sheets.store import open_store
 from crm_sheets.workbook import new_workbook
-from helpers import as_file, content_version
+from helpers import as_file, content_version, fresh_copy
 
 TZ = "Europe/Paris"
 NOW = datetime(2024, 8, 1, 9, 0)
@@ -61,15 +61,16 @@ def write(directory: Path, name: str, text: str, encoding: str = "utf-8") -> Pat
 
 
 @pytest.fixture
-def workbook(tmp_path, on_backend) -> Path:
-    """A new workbook to import into: the file, or the Google Sheet it was pushed to (tests/backends.py)."""
-    return on_backend(new_workbook(tmp_path / "crm.xlsx"))
+def workbook(built_book, tmp_path, on_backend) -> Path:
+    """A new sales workbook to import into (built once per session; each test changes its own copy): the file,
+    or the Google Sheet it was pushed to (tests/backends.py)."""
+    return on_backend(fresh_copy(built_book(), tmp_path))
 
 
 @pytest.fixture
-def workbook_file(tmp_path) -> Path:
+def workbook_file(built_book, tmp_path) -> Path:
     """A new workbook file, for what only a file has (Excel's quote prefix, another program's lock file)."""
-    return new_workbook(tmp_path / "crm.xlsx")
+    return fresh_copy(built_book(), tmp_path)
 
 
 @pytest.fixture
@@ -89,6 +90,7 @@ def by_ext(t, ext: str) -> pd.Series:
     return df[df["external_id"] == ext].iloc[0]
 
 
+@pytest.mark.slow
 def test_a_salesforce_export_of_four_objects_arrives_with_its_relations_types_and_picklists(workbook, salesforce):
     report = import_files(workbook, salesforce, now=NOW, time_zone=TZ)
     assert report.written
@@ -140,6 +142,7 @@ def test_salesforce_datetimes_keep_their_time_in_the_team_time_zone(workbook, sa
     assert created["sam@umbrella.co.uk"] == datetime(2024, 3, 6, 15, 0)  # 09:00 at -05:00
 
 
+@pytest.mark.slow
 def test_values_that_look_like_formulas_arrive_as_text(workbook, salesforce):
     import_files(workbook, salesforce, now=NOW, time_zone=TZ)
     wb = openpyxl.load_workbook(as_file(workbook))
@@ -150,6 +153,7 @@ def test_values_that_look_like_formulas_arrive_as_text(workbook, salesforce):
     assert not any(c.data_type == "f" for c in cells)
 
 
+@pytest.mark.slow
 def test_imported_values_that_look_like_formulas_stay_text_when_a_person_edits_them(workbook_file, salesforce):
     workbook = workbook_file
     import_files(workbook, salesforce, now=NOW, time_zone=TZ)
@@ -171,6 +175,7 @@ def _quoted_formats(book: Path) -> int:
         return z.read("xl/styles.xml").count(b'quotePrefix="1"')
 
 
+@pytest.mark.slow
 def test_a_second_import_of_the_same_files_changes_nothing(workbook, salesforce):
     import_files(workbook, salesforce, now=NOW, time_zone=TZ)
     before = content_version(workbook)
@@ -180,6 +185,7 @@ def test_a_second_import_of_the_same_files_changes_nothing(workbook, salesforce)
         "accounts": (0, 0, 2), "contacts": (0, 0, 3), "leads": (0, 0, 2), "deals": (0, 0, 3)}
 
 
+@pytest.mark.slow
 def test_an_updated_export_updates_records_in_place(workbook, salesforce, tmp_path):
     import_files(workbook, salesforce, now=NOW, time_zone=TZ)
     ids = set(tables_of(workbook)["deals"].df.index)
@@ -232,6 +238,7 @@ ZZZZ0000,Zane Levy,GTX Basic,,Prospecting,2016-10-27,,
 """
 
 
+@pytest.mark.slow
 def test_deals_that_name_their_account_link_to_it_and_their_won_revenue_shows_in_the_report(workbook, tmp_path):
     from crm_sheets.jobs.report.metrics import compute
 
@@ -273,6 +280,7 @@ def test_a_pipedrive_deals_export_makes_the_organization_person_and_deal_of_each
     assert deals.at["Hooli cloud deal", "external_id"] == "pipedrive:17"
 
 
+@pytest.mark.slow
 def test_a_person_without_email_is_matched_by_the_dedupe_rules(workbook, tmp_path):
     first = "Id,FirstName,LastName,Company,Phone,Email,Status\n00Q1,Claire,Martin,Initech,+33 1 23 45 67 89,claire@initech.fr,Open\n"
     import_files(workbook, [write(tmp_path, "Lead.csv", first)], now=NOW, time_zone=TZ)
@@ -318,6 +326,7 @@ def _same_tables(a: Path, b: Path) -> None:
             assert left == right, (name, c)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("to", ["csv", "salesforce", "hubspot"])
 def test_export_then_import_into_a_new_workbook_gives_the_same_tables(workbook, salesforce, tmp_path, to):
     import_files(workbook, salesforce, now=NOW, time_zone=TZ)
@@ -336,6 +345,7 @@ def test_export_then_import_into_a_new_workbook_gives_the_same_tables(workbook, 
         assert header.startswith("Id,Name," if to == "salesforce" else "Record ID,Company name,")
 
 
+@pytest.mark.slow
 def test_the_export_writes_formula_looking_text_so_a_spreadsheet_shows_it_as_text(workbook, salesforce, tmp_path):
     import_files(workbook, salesforce, now=NOW, time_zone=TZ)
     export_workbook(workbook, "salesforce", tmp_path / "out")
@@ -343,6 +353,7 @@ def test_the_export_writes_formula_looking_text_so_a_spreadsheet_shows_it_as_tex
     assert "'=HYPERLINK" in text and "'+49 call first" in text
 
 
+@pytest.mark.slow
 def test_cli_import_json_is_the_library_result_and_a_dry_run_writes_nothing(workbook, salesforce):
     before = content_version(workbook)
     runner = CliRunner()
@@ -374,6 +385,7 @@ def test_an_import_into_a_workbook_open_in_libreoffice_writes_nothing_and_leaves
     assert workbook.read_bytes() == before and not pending_path(workbook).exists()
 
 
+@pytest.mark.slow
 def test_an_xlsx_export_is_read_with_its_typed_cells(workbook, tmp_path):
     path = tmp_path / "hubspot-crm-exports-all-deals.xlsx"
     wb = openpyxl.Workbook()
@@ -397,6 +409,7 @@ def test_an_xlsx_export_is_read_with_its_typed_cells(workbook, tmp_path):
     assert deals.at["hubspot:7001", "pipeline"] == "Sales Pipeline"  # a custom field
 
 
+@pytest.mark.slow
 def test_the_same_company_from_two_systems_is_one_account_found_by_name_or_domain(workbook, tmp_path):
     import_files(workbook, [write(tmp_path, "companies.csv", HS_COMPANIES)], now=NOW, time_zone=TZ)
     sf = ("Id,Name,Website,BillingCity,Industry\n"
@@ -448,6 +461,7 @@ SF_REPORT = """Lead ID,First Name,Last Name,Title,Company / Account,Lead Source,
 """
 
 
+@pytest.mark.slow
 def test_a_salesforce_report_export_with_labels_goes_through_the_mapping_and_keeps_its_ids(workbook, tmp_path):
     source = write(tmp_path, "report1712345678.csv", SF_REPORT)
     report = import_files(workbook, [source], table="leads", now=NOW, time_zone=TZ)

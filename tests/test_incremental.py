@@ -11,15 +11,14 @@ from datetime import datetime
 import openpyxl
 import pandas as pd
 import pytest
-from python_calamine import CalamineWorkbook
 
 import crm_sheets.runner as runner
 from crm_sheets.jobs.check import check
 from crm_sheets.jobs.check.memory import RowMemory
-from crm_sheets.jobs.check.context import Context
+from crm_sheets.jobs.check.common import Context
 from crm_sheets.jobs.report import report
 from crm_sheets.sample import DEFAULT_NOW, generate
-from helpers import fresh_copy
+from helpers import calamine, fresh_copy
 
 SAMPLE = 300
 # Sheets that say when and how long a run took, or carry the file's generation: the rest must be equal.
@@ -55,7 +54,7 @@ def full_run(path, at: datetime, monkeypatch):
 
 
 def sheets(path) -> dict[str, list]:
-    wb = CalamineWorkbook.from_path(str(path))
+    wb = calamine(path)
     return {name: wb.get_sheet_by_name(name).to_python() for name in wb.sheet_names if name not in _CLOCK_SHEETS}
 
 
@@ -199,6 +198,7 @@ def _sample_tables():
     return data.to_tables()
 
 
+@pytest.mark.slow
 def test_check_remembers_rows_and_checks_only_the_changed_ones_again():
     tables, now = _sample_tables(), DEFAULT_NOW
     first = check(tables, now=now, fix=False)
@@ -211,6 +211,7 @@ def test_check_remembers_rows_and_checks_only_the_changed_ones_again():
     assert check(tables, now=now, state=state).findings == check(tables, now=now).findings
 
 
+@pytest.mark.slow
 def test_a_changed_setting_or_day_makes_check_look_at_every_row_again():
     tables, now = _sample_tables(), DEFAULT_NOW
     state = json.loads(json.dumps(check(tables, now=now).state))
@@ -226,6 +227,7 @@ def test_a_changed_setting_or_day_makes_check_look_at_every_row_again():
     assert check(tables, now=later, state=state).findings == check(tables, now=later).findings
 
 
+@pytest.mark.slow
 def test_dedupe_gives_its_last_result_again_only_while_nothing_it_reads_changed():
     from crm_sheets.jobs.dedupe import dedupe
 
@@ -244,6 +246,7 @@ def test_dedupe_gives_its_last_result_again_only_while_nothing_it_reads_changed(
     assert lower.stats == dedupe(tables, now=now).stats and lower.stats["pairs_found"] > settled.stats["pairs_found"]
 
 
+@pytest.mark.slow
 def test_report_lays_out_its_sheets_again_only_when_what_they_show_changed():
     tables, now = _sample_tables(), DEFAULT_NOW
     first = report(tables, now=now)

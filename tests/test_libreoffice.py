@@ -16,16 +16,15 @@ from click.testing import CliRunner
 from crm_sheets.cli import cli
 from crm_sheets.libreoffice import install_macro, macro_folder, press
 from crm_sheets.runlog import RunHistory
+from helpers import fresh_copy
 
 DRIVER = Path(__file__).with_name("_libreoffice_driver.py")
 
 
 @pytest.fixture
-def sample_book(tmp_path):
-    path = tmp_path / "crm.xlsx"
-    result = CliRunner().invoke(cli, ["new", str(path), "--sample-data", "50"])
-    assert result.exit_code == 0, result.output
-    return path
+def sample_book(built_book, tmp_path):
+    """What `crm-sheets new crm.xlsx --sample-data 50` makes, built once per session; each test changes its copy."""
+    return fresh_copy(built_book(sample_data=50), tmp_path)
 
 
 @pytest.mark.parametrize("platform, env, expected", [
@@ -69,6 +68,7 @@ def test_add_buttons_without_a_workbook_or_libreoffice_says_what_it_needs():
     assert result.exit_code == 2 and "--libreoffice" in result.output
 
 
+@pytest.mark.slow
 def test_the_macro_run_is_listed_in_the_runs_as_a_button_press(sample_book):
     code, text = press("dedupe", sample_book)
     assert code in (0, 1)
@@ -77,6 +77,7 @@ def test_the_macro_run_is_listed_in_the_runs_as_a_button_press(sample_book):
     assert last.trigger == "button" and last.jobs == ("dedupe",)
 
 
+@pytest.mark.slow
 def test_the_macro_run_on_a_workbook_still_open_says_it_is_busy(sample_book):
     (sample_book.parent / f".~lock.{sample_book.name}#").write_text("Ana,ana-pc,ana,06.12.2026 08:00,\n")
     code, text = press("refresh", sample_book)

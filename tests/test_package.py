@@ -55,6 +55,7 @@ def test_the_package_lists_sheets_tables_content_types_and_defined_names(tmp_pat
         assert pkg.date1904 is False
 
 
+@pytest.mark.slow
 def test_a_zip_bomb_is_refused_without_inflating_it(tmp_path: Path):
     path = tmp_path / "bomb.xlsx"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:

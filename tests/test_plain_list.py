@@ -2,12 +2,14 @@
 becomes a CRM: it is recognised, `upgrade` adds the missing sheets, and `run` works on it, keeping
 the person's own columns."""
 import openpyxl
+import pytest
 from click.testing import CliRunner
 
 from crm_sheets.cli import cli
 from crm_sheets.store import read_workbook
 
 
+@pytest.mark.slow
 def test_a_plain_lead_list_is_recognised_upgraded_and_run(tmp_path):
     path = tmp_path / "leads.xlsx"
     wb = openpyxl.Workbook()

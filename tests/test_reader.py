@@ -354,6 +354,7 @@ def test_a_missing_file_or_a_file_that_is_not_xlsx_is_not_a_workbook(tmp_path):
         read_workbook(bad)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_a_workbook_from_the_builder_reads_back_to_the_same_values(tmp_path, lang):
     from crm_sheets.builder import build_workbook

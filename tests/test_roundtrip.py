@@ -15,6 +15,7 @@ from crm_sheets.store import read_workbook
 NOW = datetime(2026, 11, 2, 9, 0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "fr"])
 @pytest.mark.parametrize("template", ["sales", "services", "personal"])
 def test_sample_data_round_trips_through_the_workbook_exactly(tmp_path, template, lang):

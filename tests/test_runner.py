@@ -31,6 +31,7 @@ def test_the_jobs_that_keep_a_state_are_those_whose_function_takes_one():
     assert [name for name in ("check", "dedupe", "automate", "report", "unmerge") if takes_state(name)] == ["check", "dedupe", "automate", "report"]
 
 
+@pytest.mark.slow
 def test_check_saves_its_phone_verdicts_and_the_next_run_reads_them_instead_of_parsing(path, monkeypatch):
     first = run(path, ["check"], now=NOW)
     state = Outbox(outbox_path(path)).load_state("check")
@@ -47,6 +48,7 @@ def test_check_saves_its_phone_verdicts_and_the_next_run_reads_them_instead_of_p
     assert Outbox(outbox_path(path)).load_state("check") == second.results[0].state
 
 
+@pytest.mark.slow
 def test_a_dry_run_saves_no_state(path):
     run(path, ["check"], now=NOW, dry_run=True)
     assert not outbox_path(path).exists(), "a dry check creates no file"
@@ -56,6 +58,7 @@ def test_a_dry_run_saves_no_state(path):
     assert saved_at(path, "automate") is None
 
 
+@pytest.mark.slow
 def test_a_state_the_caller_gives_is_used_instead_of_the_saved_one(path, monkeypatch):
     from crm_sheets.model import normalize
 

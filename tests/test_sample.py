@@ -41,6 +41,7 @@ def _empty(v):
     return v is None or (not isinstance(v, str) and pd.isna(v))
 
 
+@pytest.mark.slow
 def test_same_seed_and_now_give_identical_tables_and_truth():
     a = generate("sales", leads=120, seed=5, now=NOW)
     b = generate("sales", leads=120, seed=5, now=NOW)
@@ -82,6 +83,7 @@ def test_columns_are_the_schema_fields_with_the_design_dtypes(data):
             assert str(df[f.name].dtype) == want, (name, f.name)
 
 
+@pytest.mark.slow
 def test_counts_scale_with_the_number_of_leads():
     small = generate("sales", leads=100, seed=2, now=NOW).tables
     big = generate("sales", leads=400, seed=2, now=NOW).tables
@@ -367,6 +369,7 @@ def french():
     return generate("sales", leads=300, seed=4, now=NOW, lang="fr"), generate("sales", leads=300, seed=4, now=NOW)
 
 
+@pytest.mark.slow
 def test_a_french_sample_has_the_same_records_and_planted_cells_as_the_english_one(french):
     fr, en = french
     assert {(e.table, e.record_id, e.field, e.kind) for e in fr.truth.errors} == {(e.table, e.record_id, e.field, e.kind) for e in en.truth.errors}
@@ -393,9 +396,10 @@ def test_a_french_sample_writes_countries_stages_and_free_text_in_french(french)
     assert fr.tables["deals"]["name"].str.endswith((" – contrat annuel", " – pilote")).any()
 
 
+@pytest.mark.slow
 def test_clean_people_are_unique_by_mailbox_and_by_name_at_a_company():
     """Gmail's dots and a company's legal form do not make another person: the truth would lie."""
-    from crm_sheets.sample.people import mailbox, person_key
+    from crm_sheets.sample.identities import mailbox, person_key
 
     s = generate("sales", leads=3000, seed=7, now=NOW)
     boxes, people_ = {}, {}

@@ -72,6 +72,7 @@ def _edit_schedule(path, row, column, value):
     wb.save(path)
 
 
+@pytest.mark.slow
 def test_a_schedule_row_that_cannot_be_read_names_its_row_column_and_value(tmp_path):
     path = new_workbook(tmp_path / "crm.xlsx")
     _edit_schedule(path, 4, "At (HH:MM)", "7h30")
@@ -80,6 +81,7 @@ def test_a_schedule_row_that_cannot_be_read_names_its_row_column_and_value(tmp_p
     assert "Schedule row 4, column At (HH:MM): '7h30' is not a time of day; write it as HH:MM" in str(err.value)
 
 
+@pytest.mark.slow
 def test_a_row_with_both_an_interval_and_a_time_is_refused(tmp_path):
     path = new_workbook(tmp_path / "crm.xlsx")
     _edit_schedule(path, 2, "At (HH:MM)", "09:00")
@@ -87,6 +89,7 @@ def test_a_row_with_both_an_interval_and_a_time_is_refused(tmp_path):
         make_scheduler(path, run=lambda *a: None)
 
 
+@pytest.mark.slow
 def test_an_inactive_row_does_not_run(tmp_path):
     path = new_workbook(tmp_path / "crm.xlsx")
     _edit_schedule(path, 2, "Active", False)
@@ -224,6 +227,7 @@ def test_the_cron_entry_point_runs_a_job_and_lists_it_in_the_runs_sheet(tmp_path
     assert row[2:5] == ["check", "schedule", "OK"]
 
 
+@pytest.mark.slow
 def test_a_workbook_made_before_the_schedule_sheet_follows_the_template_defaults(tmp_path):
     from crm_sheets.scheduling import load_schedule
 

@@ -83,6 +83,7 @@ def test_unknown_type_names_file_table_field_and_valid_types():
     assert "bad.yaml" in msg and "'leads'" in msg and "'email'" in msg and "'emial'" in msg and "phone" in msg
 
 
+@pytest.mark.slow
 def test_dangling_reference_is_refused():
     raw = _raw()
     _field(raw, "deals", "account")["reference"] = "companies"
@@ -112,6 +113,7 @@ def test_dropdown_with_a_missing_list_is_refused():
     assert "'statuses'" in msg and "lead_status" in msg
 
 
+@pytest.mark.slow
 def test_bad_id_prefix_and_missing_id_column_are_refused():
     raw = _raw()
     next(t for t in raw["tables"] if t["name"] == "leads")["id_prefix"] = "lead"

@@ -125,6 +125,7 @@ def signed_post(url, body: bytes, *, secret=SECRET, timestamp=None):
         "Content-Type": "application/json", "X-Crm-Timestamp": ts, "X-Crm-Signature": sign(secret, ts, body)})
 
 
+@pytest.mark.slow
 def test_code_gs_parses_and_its_crm_menu_calls_functions_it_defines():
     import esprima
 

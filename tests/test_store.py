@@ -45,11 +45,6 @@ def workbook(built, tmp_path) -> Path:
     return fresh_copy(built, tmp_path)
 
 
-def cell_value(path: Path, sheet: str, address: str):
-    """What a spreadsheet program shows in a cell, read with calamine (not with our reader)."""
-    return cell(path, address, sheet)
-
-
 def edits(tables) -> tuple[ChangeSet, dict[str, object]]:
     """A change set touching two lead cells (one a would-be formula) and a report sheet; what calamine should see."""
     leads = tables["leads"]
@@ -69,7 +64,7 @@ def edits(tables) -> tuple[ChangeSet, dict[str, object]]:
 def assert_shows(path: Path, expected: dict[str, object]) -> None:
     for ref, value in expected.items():
         sheet, address = ref.rsplit("!", 1)
-        assert cell_value(path, sheet.strip("'").replace("''", "'"), address) == value, ref
+        assert cell(path, address, sheet.strip("'").replace("''", "'")) == value, ref
 
 
 def sha(path: Path) -> str:
@@ -161,6 +156,7 @@ class FailNth(FileOps):
         return attr
 
 
+@pytest.mark.slow
 def test_failing_each_file_operation_with_the_real_writer_keeps_old_or_new_workbook(built, tmp_path):
     n = 0
     while True:

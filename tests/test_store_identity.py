@@ -13,7 +13,7 @@ from helpers import calamine, grids
 from crm_sheets.errors import UsageError, WorkbookBusy
 from crm_sheets.model import ChangeSet
 from crm_sheets.model.schema import normalize_header
-from crm_sheets.store import _OPENERS, open_store, register_scheme
+from crm_sheets.store import open_store, register_scheme, unregister_scheme
 from crm_sheets.store.base import Store
 from crm_sheets.store.core import MemoryGrids, read_tables
 from crm_sheets.store.pending import read_pending, save_pending
@@ -112,6 +112,7 @@ class MemoryStore:
         raise AssertionError("not needed by a dry run")
 
 
+@pytest.mark.slow
 def test_a_registered_backend_runs_the_jobs_like_the_file_it_was_copied_from(built_book, tmp_path, monkeypatch):
     from crm_sheets.runner import run
 
@@ -128,7 +129,7 @@ def test_a_registered_backend_runs_the_jobs_like_the_file_it_was_copied_from(bui
         on_memory = run("memtest://crm", ["check", "dedupe"], now=now, dry_run=True)
         on_file = run(path, ["check", "dedupe"], now=now, dry_run=True)
     finally:
-        _OPENERS.pop("memtest", None)
+        unregister_scheme("memtest")
     assert [r.findings for r in on_memory.results] == [r.findings for r in on_file.results]
     assert on_memory.changes.summary() == on_file.changes.summary()
     assert sum(len(r.findings) for r in on_file.results) > 0

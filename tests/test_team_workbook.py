@@ -10,11 +10,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from python_calamine import CalamineWorkbook
 
 from crm_sheets.cli import cli
 from crm_sheets.runner import run
 from crm_sheets.store import read_workbook
+from helpers import calamine, nonempty_cells
 
 NOW = dt.datetime(2026, 11, 2, 9, 0)
 HEADERS = ["First Name", "Last Name", "Company", "Email", "Phone", "Status", "Last Contacted", "Our notes"]
@@ -64,12 +64,6 @@ def path(tmp_path) -> Path:
     return team_workbook(tmp_path / "team.xlsx")
 
 
-def cells(path: Path, sheet: str) -> dict[tuple[int, int], object]:
-    """Every non-empty cell of a sheet: (row, column) 1-based -> value, as calamine reads it."""
-    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python()
-    return {(i, j): v for i, row in enumerate(rows, 1) for j, v in enumerate(row, 1) if v not in ("", None)}
-
-
 def invoke(*args) -> object:
     result = CliRunner().invoke(cli, [*map(str, args), "--now", NOW.isoformat()])
     assert result.exit_code in (0, 1), result.output
@@ -84,10 +78,11 @@ def kept(before: dict, after: dict) -> dict:
 # -- IDs and new columns ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ids_go_in_the_header_row_under_title_rows_and_a_second_run_finds_them(path):
     invoke("check", path)
     invoke("run", path)
-    leads, team = cells(path, "Leads"), cells(path, "Team")
+    leads, team = nonempty_cells(path, "Leads"), nonempty_cells(path, "Team")
     id_headers = [k for k, v in leads.items() if v == "ID"]
     assert id_headers == [(4, len(HEADERS) + 1)], "one ID column, its header on the header row (row 4)"
     assert [k for k, v in team.items() if v == "ID"] == [(3, 4)]
@@ -99,6 +94,7 @@ def test_ids_go_in_the_header_row_under_title_rows_and_a_second_run_finds_them(p
 # -- refused workbooks -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_refused_workbook_gets_no_file_beside_it(tmp_path):
     path = tmp_path / "inventory.xlsx"
     wb = openpyxl.Workbook()
@@ -126,9 +122,10 @@ def findings(report: dict, kind: str | None = None) -> list[dict]:
     return [f for r in report["results"] for f in r["findings"] if kind is None or f["type"] == kind]
 
 
+@pytest.mark.slow
 def test_a_status_the_team_uses_is_added_to_their_list_and_never_rewritten(path):
     report = run_json("check", path, "--fix")
-    status = {r: v for (r, j), v in cells(path, "Leads").items() if j == 6 and FIRST <= r <= LAST}
+    status = {r: v for (r, j), v in nonempty_cells(path, "Leads").items() if j == 6 and FIRST <= r <= LAST}
     assert [status[r] for r in range(FIRST, LAST + 1)] == STATUSES[:-1] + ["Qualified"], \
         "Disqualified and On Hold are kept; only the one-off typo Qualifed is corrected"
     notes = [n for n in report["notes"] if "Lead status list" in n]
@@ -146,6 +143,7 @@ def made(tmp_path_factory) -> Path:
     return new_workbook(tmp_path_factory.mktemp("made") / "crm.xlsx", sample_leads=50, now=NOW)
 
 
+@pytest.mark.slow
 def test_in_a_crm_sheets_workbook_a_rare_other_word_is_never_fixed_and_a_used_one_joins_the_lists_sheet(made, tmp_path):
     import shutil
 
@@ -169,7 +167,7 @@ def test_in_a_crm_sheets_workbook_a_rare_other_word_is_never_fixed_and_a_used_on
     assert other["severity"] == "error" and "Qualified" not in other["message"], "never offered as a typo of Qualified"
     assert list(leads.loc[ids[2:5], "status"]) == ["Nurturing"] * 3
     assert "Nurturing" in after.lists["lead_status"].keys()
-    lists = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Lists").to_python()
+    lists = calamine(path).get_sheet_by_name("Lists").to_python()
     col = lists[0].index("Lead status")
     labels = [row[col] for row in lists[1:] if row[col] != ""]
     assert labels[-1] == "Nurturing" and labels[:-1] == [o.label("en") for o in load_lists()["lead_status"].options]
@@ -190,16 +188,17 @@ def load_lists():
 # -- a team's own sheets -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_teams_own_dashboard_is_never_replaced_ours_takes_another_name(path):
-    before = cells(path, "Dashboard")
+    before = nonempty_cells(path, "Dashboard")
     report = run_json("report", path)
-    book = CalamineWorkbook.from_path(str(path))
-    assert cells(path, "Dashboard") == before
-    assert "CRM Dashboard" in book.sheet_names and cells(path, "CRM Dashboard")
+    book = calamine(path)
+    assert nonempty_cells(path, "Dashboard") == before
+    assert "CRM Dashboard" in book.sheet_names and nonempty_cells(path, "CRM Dashboard")
     assert any("'Dashboard' is left as it is" in n and "'CRM Dashboard'" in n for n in report["notes"])
     again = run_json("report", path)
-    assert cells(path, "Dashboard") == before
-    assert [s for s in CalamineWorkbook.from_path(str(path)).sheet_names if "Dashboard" in s] == ["Dashboard", "CRM Dashboard"]
+    assert nonempty_cells(path, "Dashboard") == before
+    assert [s for s in calamine(path).sheet_names if "Dashboard" in s] == ["Dashboard", "CRM Dashboard"]
     assert not any("left as it is" in n for n in again["notes"]), "said once"
 
 
@@ -209,13 +208,14 @@ def test_a_second_team_sheet_of_our_name_pushes_ours_one_further(tmp_path):
     wb.create_sheet("CRM Dashboard")["A1"] = "an older attempt"
     wb.save(path)
     invoke("report", path)
-    assert cells(path, "CRM Dashboard") == {(1, 1): "an older attempt"}
-    assert cells(path, "CRM Dashboard 2")
+    assert nonempty_cells(path, "CRM Dashboard") == {(1, 1): "an older attempt"}
+    assert nonempty_cells(path, "CRM Dashboard 2")
 
 
 # -- rows that are not records -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_legends_fallback_rows_and_totals_are_not_records(tmp_path):
     path = team_workbook(tmp_path / "team.xlsx")
     wb = openpyxl.load_workbook(path)
@@ -224,13 +224,13 @@ def test_legends_fallback_rows_and_totals_are_not_records(tmp_path):
     ws.cell(LAST + 1, 1, "Total")
     ws.cell(LAST + 1, 6, len(STATUSES))
     wb.save(path)
-    before = cells(path, "Leads")
+    before = nonempty_cells(path, "Leads")
     tables = read_workbook(path)
     leads = tables["leads"]
     assert len(leads) == len(STATUSES) and max(leads.rows.values()) == LAST
     assert any("not records" in n for n in tables.notes)
     report = run_json("run", path)
-    after = cells(path, "Leads")
+    after = nonempty_cells(path, "Leads")
     id_col = len(HEADERS) + 1
     assert not [r for (r, j) in after if j == id_col and r > LAST], "no ID beside a row that is not a record"
     assert not [f for f in findings(report) if f["table"] == "leads" and f["cell"] and any(
@@ -270,13 +270,14 @@ def test_a_row_typed_under_a_blank_row_is_still_a_record(tmp_path):
 # -- nothing damaged, a second run changes nothing ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_source_cell_stays_and_a_second_run_changes_nothing(path):
     sheets = ("Leads", "Team", "Dashboard")
-    before = {s: cells(path, s) for s in sheets}
+    before = {s: nonempty_cells(path, s) for s in sheets}
     invoke("check", path)
     invoke("dedupe", path)
     invoke("run", path)
-    after = {s: cells(path, s) for s in sheets}
+    after = {s: nonempty_cells(path, s) for s in sheets}
     for s in sheets:
         changed = kept(before[s], after[s])
         if s == "Leads":  # run's fixes write the one typo Qualifed; the team's phones stay as they write them
@@ -288,9 +289,9 @@ def test_every_source_cell_stays_and_a_second_run_changes_nothing(path):
         report = run_json(command[0], path, *command[1:])
         assert report["changes"]["updated_cells"] == 0 and report["changes"]["appended_rows"] == 0, command
     assert path.read_bytes() == snapshot, "the second runs write the workbook exactly as it was"
-    assert [s for s in CalamineWorkbook.from_path(str(path)).sheet_names if s.startswith("CRM")] == ["CRM Dashboard"]
+    assert [s for s in calamine(path).sheet_names if s.startswith("CRM")] == ["CRM Dashboard"]
     invoke("check", "--fix", path)  # asked for: numbers written with their country code go to E.164, nothing else
-    changed = kept(after["Leads"], cells(path, "Leads"))
+    changed = kept(after["Leads"], nonempty_cells(path, "Leads"))
     assert set(changed) == {(r, 5) for r in range(FIRST, LAST + 1)}
     assert all(new == old.replace(" ", "") for (old, new) in changed.values())
 
@@ -298,6 +299,7 @@ def test_every_source_cell_stays_and_a_second_run_changes_nothing(path):
 # -- archive sheets ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_missing_merged_and_audit_log_sheet_is_created_by_the_write_never_an_upgrade_request(path):
     wb = openpyxl.load_workbook(path)
     ws = wb["Leads"]
@@ -309,7 +311,7 @@ def test_a_missing_merged_and_audit_log_sheet_is_created_by_the_write_never_an_u
     report = run_json("dedupe", path)
     assert report["written"] is True and dry["results"][0]["changes"] == report["results"][0]["changes"]
     assert report["results"][0]["changes"]["archived_rows"] == 1
-    book = CalamineWorkbook.from_path(str(path))
+    book = calamine(path)
     assert {"Merged", "Audit Log"} <= set(book.sheet_names)
     merged = book.get_sheet_by_name("Merged").to_python()
     assert [row[0] for row in merged[1:]] == ["L-00002"] and '"Our notes":"again"' in merged[1][5]
@@ -320,6 +322,7 @@ def test_a_missing_merged_and_audit_log_sheet_is_created_by_the_write_never_an_u
     assert again["results"][0]["changes"]["archived_rows"] == 0 and path.read_bytes() == snapshot
 
 
+@pytest.mark.slow
 def test_a_stage_and_a_tag_the_team_uses_join_their_stages_sheet_and_tags_list(made, tmp_path):
     import shutil
 
@@ -355,7 +358,7 @@ def test_rows_appended_to_a_table_move_a_legend_under_it_down_instead_of_writing
     from crm_sheets.model import ChangeSet, RowAppend
     from crm_sheets.store.xlsx import XlsxStore
 
-    before = cells(path, "Leads")
+    before = nonempty_cells(path, "Leads")
     store = XlsxStore(path)
     tables = store.read()
     changes = ChangeSet()
@@ -363,7 +366,7 @@ def test_rows_appended_to_a_table_move_a_legend_under_it_down_instead_of_writing
         rid = tables["leads"].allocate_id()
         changes.appends.append(RowAppend("leads", rid, {"first_name": f"New{i}", "last_name": f"Lead{i}", "status": "new"}))
     store.apply(changes, tables)
-    after = cells(path, "Leads")
+    after = nonempty_cells(path, "Leads")
     for (r, j), v in before.items():
         moved = r + 6 if r > LAST else r
         assert after.get((moved, j)) == v, ((r, j), v)

@@ -140,6 +140,7 @@ def put_raw_cells(path: Path, sheet: str, cells: dict[str, str]) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_upgrade_adds_a_column_for_each_custom_field_type_inside_the_excel_table(workbook):
     add_fields(workbook, CUSTOM)
     report = upgrade(workbook)
@@ -219,6 +220,7 @@ def test_new_columns_get_the_builders_formats_validations_and_help(workbook):
     assert re.search(rf'<col min="{col_index(cols["met_on"]) + 1}" max="{col_index(cols["met_on"]) + 1}"[^>]*style=', xml)
 
 
+@pytest.mark.slow
 def test_jobs_write_and_read_back_typed_values_in_the_new_columns(workbook):
     add_fields(workbook, CUSTOM)
     upgrade(workbook)
@@ -254,6 +256,7 @@ def test_a_malformed_fields_row_names_sheet_and_row_and_changes_nothing(workbook
     assert digest(workbook) == before
 
 
+@pytest.mark.slow
 def test_a_second_upgrade_does_nothing(workbook):
     add_fields(workbook, CUSTOM[:3])
     first = upgrade(workbook)
@@ -264,6 +267,7 @@ def test_a_second_upgrade_does_nothing(workbook):
     assert digest(workbook) == once
 
 
+@pytest.mark.slow
 def test_dry_run_reports_the_same_and_writes_nothing(workbook):
     add_fields(workbook, CUSTOM)
     before = digest(workbook)
@@ -273,6 +277,7 @@ def test_dry_run_reports_the_same_and_writes_nothing(workbook):
     assert real.added_columns == dry.added_columns
 
 
+@pytest.mark.slow
 def test_a_column_beside_peoples_own_data_goes_past_it_outside_the_table(workbook):
     put_raw_cells(workbook, "Leads", {"AC1": "My notes", "AC3": "call back", "AD6": "loose note"})
     add_fields(workbook, [CUSTOM[1]])
@@ -298,6 +303,7 @@ def test_a_column_beside_peoples_own_data_goes_past_it_outside_the_table(workboo
     assert grids(workbook)["Leads"][2][28] == "call back"
 
 
+@pytest.mark.slow
 def test_a_workbook_made_before_a_table_joined_the_template_gets_it(tmp_path):
     schema = load_schema("sales")
     older = replace(schema, tables={k: v for k, v in schema.tables.items() if k not in ("dedupe_decisions", "email_templates")},
@@ -342,6 +348,7 @@ def test_a_workbook_made_before_a_table_joined_the_template_gets_it(tmp_path):
     assert upgrade(path).changed is False
 
 
+@pytest.mark.slow
 def test_the_schema_version_rises_to_the_templates(workbook):
     store = XlsxStore(workbook)
     tables = store.read()
@@ -355,6 +362,7 @@ def test_the_schema_version_rises_to_the_templates(workbook):
     assert not upgrade(workbook).changed
 
 
+@pytest.mark.slow
 def test_the_french_workbook_gets_its_custom_fields_too(tmp_path):
     path = tmp_path / "crm-fr.xlsx"
     build_workbook(path, schema="sales", lang="fr", data={"leads": LEADS})

@@ -14,7 +14,7 @@ from crm_sheets.errors import CrmSheetsError
 from crm_sheets.model import ChangeSet, RowAppend, RowArchive, RowRestore, Table, Tables, load_schema
 from crm_sheets.model.tables import empty_frame
 from crm_sheets.store.xlsx.writer import apply_changeset
-from helpers import grid
+from helpers import fresh_copy, grid
 
 LEAD_HEADERS = ["ID", "First name", "Last name", "Email", "My notes", "Status", "Created", "Score", "Tags", "Consent"]
 LEAD_FIELDS = {"id": "A", "first_name": "B", "last_name": "C", "email": "D", "status": "F", "created": "G",
@@ -83,9 +83,15 @@ def part(path: Path, name: str) -> str:
         return zf.read(name).decode("utf-8")
 
 
+@pytest.fixture(scope="module")
+def empty_book(tmp_path_factory) -> Path:
+    return build_workbook(tmp_path_factory.mktemp("writer") / "crm.xlsx")
+
+
 @pytest.fixture
-def book(tmp_path: Path) -> Path:
-    return build_workbook(tmp_path / "crm.xlsx")
+def book(empty_book: Path, tmp_path: Path) -> Path:
+    """A new empty sales workbook, built once for this file; each test changes its own copy."""
+    return fresh_copy(empty_book, tmp_path)
 
 
 def test_updates_write_values_of_their_type_and_keep_each_cells_style(book: Path, tmp_path: Path):
@@ -263,10 +269,11 @@ def test_an_update_to_a_missing_record_is_a_clear_error(book: Path, tmp_path: Pa
         apply_changeset(book, tmp_path / "out.xlsx", cs, leads_tables())
 
 
+@pytest.mark.slow
 def test_read_apply_and_read_back_a_workbook_built_by_crm_sheets(tmp_path: Path):
     import pandas as pd
 
-    from crm_sheets.builder.workbook import build_workbook as new_workbook
+    from crm_sheets.builder.build import build_workbook as new_workbook
     from crm_sheets.store import read_workbook
 
     ids = [f"L-{i:05d}" for i in range(1, 21)]
@@ -392,6 +399,7 @@ def test_formula_looking_text_from_outside_gets_its_cells_look_plus_the_quote_pr
     assert part(out, "xl/styles.xml").count('quotePrefix="1"') == 1  # one derived format for the one look these cells had
 
 
+@pytest.mark.slow
 def test_a_restored_cell_holding_formula_looking_text_keeps_its_look_and_gets_the_quote_prefix(tmp_path: Path):
     import openpyxl
 

@@ -143,13 +143,13 @@ def _team_stages(report: AdoptReport, grids: dict[str, list[list[Any]]], schema,
 
     j = column_index(col)
     from crm_sheets.model.schema import normalize_header as key  # "🟢 Closed Won" is Closed won, as reports read it
-    from crm_sheets.store.records import _TOTAL_RE
+    from crm_sheets.store.records import TOTAL_RE
     known = {key(str(v)) for r in stages.rows for v in (r.get("stage") or {}).values()} if stages.rows else set()
     out: list[str] = []
     for row in grids[deals.sheet][deals.header_row:]:
         v = row[j] if j < len(row) else None
         text = "" if is_empty(v) else as_text(v).strip()
-        if text and key(text) not in known and text not in out and not re.match(_TOTAL_RE, text, re.I):
+        if text and key(text) not in known and text not in out and not re.match(TOTAL_RE, text, re.I):
             out.append(text)
     return out
 
@@ -250,7 +250,7 @@ def _own_fields(kept: list[list[Any]], grids: dict[str, list[list[Any]]], schema
     empty): given a field of the team's own, as adopt now does (changed in place in ``kept``). Their sheet,
     column and header."""
     from crm_sheets.adopt.columns import own_name, value_type
-    from crm_sheets.adopt.propose import _values
+    from crm_sheets.adopt.propose import column_sample
     from crm_sheets.store.mapping import column_index
 
     out = []
@@ -264,7 +264,7 @@ def _own_fields(kept: list[list[Any]], grids: dict[str, list[list[Any]]], schema
         while name in used or t.has_field(name):
             name += "_2"
         try:
-            values = _values(grids[sheet], int(hrow or 1) - 1, column_index(as_text(col)), limit=500)
+            values = column_sample(grids[sheet], int(hrow or 1) - 1, column_index(as_text(col)), limit=500)
         except ValueError:
             continue
         row[5], row[6], row[8] = name, "custom", value_type(values)

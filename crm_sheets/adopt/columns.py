@@ -10,7 +10,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from crm_sheets.adopt.propose import SheetMap, _values
+from crm_sheets.adopt.propose import SheetMap, column_sample
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Schema, normalize_header
 from crm_sheets.model.values import as_text, is_empty
@@ -34,14 +34,14 @@ def settle(sm: SheetMap, grid: list[list[Any]], schema: Schema, taken: set[str] 
     out = []
     for c in sm.columns:
         j = column_index(c.column)
-        values = _values(grid, h, j, limit=500)
+        values = column_sample(grid, h, j, limit=500)
         if c.field == "id" and t.id_prefix and not our_ids(values, t.id_prefix):  # their own numbering (1, 2, 3...)
             free = EXTERNAL_ID not in used and not t.has_field(EXTERNAL_ID)
             c = replace(c, field=None, found_by="")
             if free:
                 c = replace(c, field=EXTERNAL_ID, found_by="values", type="text")
                 used.add(EXTERNAL_ID)
-        if c.field == "last_name" and "first_name" not in used and _last_first(values):
+        if c.field == "last_name" and "first_name" not in used and last_name_first(values):
             c = replace(c, field=WHOLE_NAME, found_by="values")
         elif c.field and t.has_field(c.field) and field_type(t.field(c.field).type).temporal:
             c = replace(c, type=_temporal(values) or t.field(c.field).type)
@@ -106,7 +106,7 @@ def _temporal(values: list[Any], text: bool = True) -> str | None:
     return "datetime" if timed else "date"
 
 
-def _last_first(values: list[Any]) -> bool:
+def last_name_first(values: list[Any]) -> bool:
     """Names written "Lopez, Ana": nearly all of them (a stray "Madonna" is fine), and at least two."""
     texts = [" ".join(as_text(v).split()) for v in values if not is_empty(v)]
     hits = sum(1 for v in texts if _LAST_FIRST.match(v))
@@ -131,7 +131,7 @@ def team_country(sheets: list[SheetMap], grids: dict[str, list[list[Any]]]) -> s
         for name in ("phone", "mobile", "country"):
             if name not in where:
                 continue
-            for v in _values(grid, s.header_row - 1, column_index(where[name]), limit=500):
+            for v in column_sample(grid, s.header_row - 1, column_index(where[name]), limit=500):
                 text = as_text(v).strip()
                 if name == "country":
                     code = country_code(text) if text else None
@@ -165,7 +165,7 @@ def team_locale(sheets: list[SheetMap], grids: dict[str, list[list[Any]]], schem
         for c in s.columns:
             if not (c.field and t.has_field(c.field) and field_type(t.field(c.field).type).temporal):
                 continue
-            for v in _values(grids.get(s.sheet, []), s.header_row - 1, column_index(c.column), limit=500):
+            for v in column_sample(grids.get(s.sheet, []), s.header_row - 1, column_index(c.column), limit=500):
                 m = _NUMERIC_DATE.match(v) if isinstance(v, str) else None
                 if m:
                     day_first |= int(m.group(1)) > 12

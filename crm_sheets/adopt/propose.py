@@ -100,7 +100,7 @@ def _lookup(t: TableSchema, lang: str) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _values(grid: list[list[Any]], h: int, j: int, limit: int = 200) -> list[Any]:
+def column_sample(grid: list[list[Any]], h: int, j: int, limit: int = 200) -> list[Any]:
     out = []
     # the first rows say what a column holds: one empty in its first 5,000 is not scanned to row 100,000
     for row in islice(grid, h + 1, h + 1 + max(5000, 25 * limit)):  # (and not grid[h + 1:], a copy per column)
@@ -176,7 +176,7 @@ def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema,
         own = {normalize_header(x) for f in ("first_name", "last_name") for x in (*t.field(f).names(), *FIELD_ALIASES[f])}
         whole = {normalize_header(w) for w in WHOLE_NAME}
         j = next((j for j, text in headers.items() if normalize_header(text) in whole
-                  and _kind(_values(grid, h, j, limit=50)) is None), None)  # "Contact" holding emails is no name
+                  and _kind(column_sample(grid, h, j, limit=50)) is None), None)  # "Contact" holding emails is no name
         if j is not None and not words & own:
             found[j] = ("last_name", "alias")
             taken.add("last_name")
@@ -196,7 +196,7 @@ def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema,
             found[j] = (lookup[best[0]][0], "spelling")
             taken.add(lookup[best[0]][0])
     for j, (name, _how) in list(found.items()):  # values that say otherwise win over a header (Kontakt: emails)
-        kind = _kind(_values(grid, h, j, limit=50))
+        kind = _kind(column_sample(grid, h, j, limit=50))
         if kind and t.field(name).type not in _FITS[kind]:
             del found[j]
             taken.discard(name)
@@ -205,7 +205,7 @@ def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema,
     for j in range(width):
         if j in found:
             continue
-        name = _sniff(_values(grid, h, j), t, free, choices, headers.get(j, ""))
+        name = _sniff(column_sample(grid, h, j), t, free, choices, headers.get(j, ""))
         if name:
             found[j] = (name, "values")
             free.discard(name)
@@ -213,7 +213,7 @@ def map_sheet(sheet: str, grid: list[list[Any]], t: TableSchema, schema: Schema,
     columns = []
     for j in range(width):
         header = headers.get(j, "")
-        values = _values(grid, h, j, limit=1)
+        values = column_sample(grid, h, j, limit=1)
         if not header and not values:
             continue
         field, how = found.get(j, (None, ""))

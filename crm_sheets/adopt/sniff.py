@@ -19,8 +19,8 @@ def plain_lead_sheet(sheets: Iterable[str], grids: Mapping[str, list[list[Any]]]
     """{"leads": where} for the first sheet whose headers plainly name leads (a person's email or name and
     at least two of company, status, source, phone, owner, job title; most of its headers known), when no
     sheet holds the template's leads yet; else {}."""
-    from crm_sheets.adopt.columns import _last_first, our_ids
-    from crm_sheets.adopt.propose import _values, map_sheet
+    from crm_sheets.adopt.columns import last_name_first, our_ids
+    from crm_sheets.adopt.propose import column_sample, map_sheet
 
     t = schema.tables.get("leads")
     if t is None or "leads" in located:
@@ -35,12 +35,12 @@ def plain_lead_sheet(sheets: Iterable[str], grids: Mapping[str, list[list[Any]]]
         named = {c.field: column_index(c.column) for c in m.columns if c.field and c.found_by in _NAMED_BY}
         named.pop("id", None)  # the ID column is the one holding our IDs: a team's own numbering under "ID" is theirs
         for c in m.columns:
-            if normalize_header(c.header) == "id" and our_ids(_values(grids[sheet], m.header_row - 1,
+            if normalize_header(c.header) == "id" and our_ids(column_sample(grids[sheet], m.header_row - 1,
                                                                       column_index(c.column), limit=200), t.id_prefix):
                 named["id"] = column_index(c.column)
         headers = [c for c in m.columns if c.header]
         if named.keys() & _PEOPLE and len(named.keys() & _LEADISH) >= 2 and 2 * len(named) >= len(headers):
-            if "last_name" in named and "first_name" not in named and _last_first(_values(grids[sheet], m.header_row - 1,
+            if "last_name" in named and "first_name" not in named and last_name_first(column_sample(grids[sheet], m.header_row - 1,
                                                                                          named["last_name"], limit=500)):
                 named[WHOLE_KEY] = named.pop("last_name")  # "Lopez, Ana": both names, the cell left whole
             return {"leads": TableMapping(sheet, m.header_row, named, {column_index(c.column) for c in headers})}

@@ -2,6 +2,6 @@
 
 ``build_workbook`` is the entry point; the modules beside it each own one part of the workbook.
 """
-from crm_sheets.builder.workbook import build_workbook
+from crm_sheets.builder.build import build_workbook
 
 __all__ = ["build_workbook"]

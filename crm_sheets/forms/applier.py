@@ -11,7 +11,6 @@ While the workbook is open in Excel or LibreOffice, or another run writes it, en
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from crm_sheets.forms.journal import Entry, Journal
 from crm_sheets.model.changeset import ChangeSet, RowAppend
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.tables import Table, Tables
-from crm_sheets.model.values import as_text, literal
+from crm_sheets.model.values import as_text, is_blank, literal
 
 log = logging.getLogger(__name__)
 META_KEY = "forms.applied"  # _crm_meta: "<journal ident>:<last entry ID written into the workbook>"
@@ -165,11 +164,6 @@ def _typed(t: Table, fields: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _blank(value: Any) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)) \
-        or (isinstance(value, str) and not value.strip())
-
-
 def _matches(tables: Tables, name: str, items: list[tuple[Entry, dict[str, Any]]]) -> dict[int, tuple[str, Any]]:
     """entry ID -> ('record', existing ID) or ('entry', earlier entry ID) for submissions that are duplicates,
     by the dedupe job's own matching at its automatic-merge threshold."""
@@ -247,7 +241,7 @@ def _update(changes: ChangeSet, tables: Tables, t: Table, rid: str, values: dict
             if value is True and before is not True:
                 _set(changes, tables, t, rid, name, True, before, appended, now)
             continue
-        if _blank(before):
+        if is_blank(before):
             _set(changes, tables, t, rid, name, value, None, appended, now)
         elif _shown(before) != _shown(value):
             notes.append(f"{f.header(tables.lang or 'en')}: the form said {_shown(value)} (kept {_shown(before)})")
@@ -265,12 +259,12 @@ def _set(changes: ChangeSet, tables: Tables, t: Table, rid: str, name: str, valu
     if "audit_log" in tables:
         changes.appends.append(RowAppend("audit_log", "", {
             "at": now, "job": "forms", "table": t.name, "record": rid, "field": name,
-            "before": "" if _blank(before) else _shown(before), "after": _shown(value), "reason": "web form submission",
+            "before": "" if is_blank(before) else _shown(before), "after": _shown(value), "reason": "web form submission",
         }))
 
 
 def _shown(value: Any) -> str:
-    if _blank(value):
+    if is_blank(value):
         return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
@@ -286,7 +280,7 @@ def _log_activity(changes: ChangeSet, tables: Tables, t: Table, rid: str, e: Ent
     if link is None:
         return
     lang = tables.lang or "en"
-    lines = [f"{t.schema.field(k).header(lang)}: {_shown(v)}" for k, v in values.items() if not _blank(v)]
+    lines = [f"{t.schema.field(k).header(lang)}: {_shown(v)}" for k, v in values.items() if not is_blank(v)]
     title = str(e.values.get("title") or e.form)
     when = (e.received.astimezone().replace(tzinfo=None) if e.received.tzinfo else e.received).replace(microsecond=0)
     row: dict[str, Any] = {link: rid, "date": when,

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from crm_sheets.errors import UsageError
-from crm_sheets.imports import vendors as V
+from crm_sheets.imports import vendors
 from crm_sheets.imports.mapping import FIELD_FALLBACK, home_table
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Field
@@ -111,7 +111,7 @@ def export_rows(tables: Tables, name: str, to: str, kind: str | None = None) -> 
         headers = ["ID"] + [f.header(lang) for f in fields]
         rows = [[rid] + [_cell(f, t.df.at[rid, f.name], tables) for f in fields] for rid in t.df.index]
         return headers, rows
-    names = V.export_headers(to, kind)
+    names = vendors.export_headers(to, kind)
     for ours, theirs in FIELD_FALLBACK.items():  # client links are account links for the vendor
         if f"link:{ours}" in names:
             names.setdefault(f"link:{theirs}", names[f"link:{ours}"])

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from crm_sheets.adopt.propose import map_sheet
-from crm_sheets.imports import vendors as V
+from crm_sheets.imports import vendors
 from crm_sheets.imports.sources import SourceFile
 from crm_sheets.imports.vendors import Target
 from crm_sheets.model.fieldtypes import field_type
@@ -68,7 +68,7 @@ def custom_name(title: str) -> str:
 
 
 def map_file(f: SourceFile, schema: Schema, source: str = "auto", table: str | None = None, lang: str = "en") -> FileMap:
-    vendor = source if source != "auto" else (V.detect_vendor(f.headers) or "csv")
+    vendor = source if source != "auto" else (vendors.detect_vendor(f.headers) or "csv")
     fm = FileMap(f, vendor)
     if table is not None and table not in schema.tables and schema.find_table(table) is not None:
         table = schema.find_table(table).name
@@ -76,12 +76,12 @@ def map_file(f: SourceFile, schema: Schema, source: str = "auto", table: str | N
         fm.problem = f"the workbook's template has no table {table!r}"
         return fm
     if vendor == "pipedrive":
-        tables = [table] if table else V.pipedrive_parts(f.headers)
+        tables = [table] if table else vendors.pipedrive_parts(f.headers)
         for t in tables:
             fm.parts.append(_vendor_part(f, schema, "pipedrive", t, lang, entity=_entity(t)))
         _orphans_to_first(fm)
     elif vendor in ("salesforce", "hubspot"):
-        t = table or (V.salesforce_table(f.headers, f.stem) if vendor == "salesforce" else V.hubspot_table(f.headers, f.stem))
+        t = table or (vendors.salesforce_table(f.headers, f.stem) if vendor == "salesforce" else vendors.hubspot_table(f.headers, f.stem))
         if t is None:
             fm.problem = "its headers are not those of a Salesforce Lead, Contact, Account or Opportunity export"
         else:
@@ -99,7 +99,7 @@ def map_file(f: SourceFile, schema: Schema, source: str = "auto", table: str | N
 
 
 def _entity(table: str) -> str:
-    return {v: k for k, v in V.PIPEDRIVE_ENTITIES.items()}.get(table, "")
+    return {v: k for k, v in vendors.PIPEDRIVE_ENTITIES.items()}.get(table, "")
 
 
 # Templates without accounts or contacts: the services template's clients, the personal template's people.
@@ -122,7 +122,7 @@ def _rehome(target: Target | None, schema: Schema, t) -> Target | None:
         name = FIELD_FALLBACK[name]
     if target.kind == "link" and target.by == "key" and target.table == "accounts" and not t.has_field(name) \
             and t.has_field("company"):
-        return V.F("company")  # a table without accounts (the personal template's people) keeps the company's name
+        return vendors.F("company")  # a table without accounts (the personal template's people) keeps the company's name
     table = home_table(target.table, schema) if target.table else ""
     return Target(target.kind, name, table, target.by)
 
@@ -137,7 +137,7 @@ def _vendor_part(f: SourceFile, schema: Schema, vendor: str, table: str, lang: s
             continue
         if entity and not h.lower().startswith(entity + " - "):
             continue
-        target = _rehome(V.vendor_target(vendor, source_table, h), schema, t)
+        target = _rehome(vendors.vendor_target(vendor, source_table, h), schema, t)
         if target is not None and t is not None and target.field and target.kind in ("field", "alt", "link") \
                 and not t.has_field(target.field):
             target = None  # a field this template lacks (services has no deals): the column stays as a custom field
@@ -192,11 +192,11 @@ def _engine_columns(f: SourceFile, schema: Schema, table: str, lang: str, column
 
 def _field_target(schema: Schema, table: str, name: str) -> Target:
     if name == "id":
-        return V.EXT
+        return vendors.EXT
     f = schema.tables[table].field(name)
     if field_type(f.type).links_to == "record" and f.reference and f.reference != "*":
-        return V.link(name, f.reference, "auto")
-    return V.F(name)
+        return vendors.link(name, f.reference, "auto")
+    return vendors.F(name)
 
 
 def _engine_part(f: SourceFile, schema: Schema, table: str | None, lang: str) -> Part | None:
@@ -243,12 +243,12 @@ def _ids(part: Part, f: SourceFile, schema: Schema) -> None:
         if target.kind != "custom":
             continue
         if key in own and not has_ext:
-            part.columns[j] = V.EXT
+            part.columns[j] = vendors.EXT
             has_ext = True
         elif key in links:
             ref = next((x for x in t.fields if field_type(x.type).links_to == "record" and x.reference == links[key]), None)
             if ref is not None and ref.name not in taken:
-                part.columns[j] = V.link(ref.name, ref.reference, "id")
+                part.columns[j] = vendors.link(ref.name, ref.reference, "id")
                 taken.add(ref.name)
 
 

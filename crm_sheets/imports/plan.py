@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from crm_sheets.imports import meaning as M
+from crm_sheets.imports import meaning
 from crm_sheets.imports.mapping import FileMap, custom_name, custom_title
 from crm_sheets.jobs.dedupe.keys import company_key, website_domain  # one notion of 'same company' with dedupe
 from crm_sheets.model.changeset import AuditEntry, ChangeSet, CellUpdate, OptionAdd, RowAppend
@@ -22,7 +22,7 @@ from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import fold
 from crm_sheets.model.schema import Field, normalize_header
 from crm_sheets.model.tables import Tables
-from crm_sheets.model.values import as_text, fold_option, is_empty, literal, option_lookup, parse_value, read_context
+from crm_sheets.model.values import as_text, fold_option, is_blank, is_empty, literal, option_lookup, parse_value, read_context
 from crm_sheets.store.mapping import WHOLE_KEY
 
 TABLE_ORDER = ("accounts", "clients", "contacts", "people", "leads", "deals")
@@ -249,7 +249,7 @@ class Planner:
 
     def _add_keys(self, table: str, rid: str, values: dict[str, Any]) -> None:
         keys = self.by_key.setdefault(table, {})
-        get = lambda c: _text(values.get(c)) if not _blank(values.get(c)) else ""  # noqa: E731
+        get = lambda c: _text(values.get(c)) if not is_blank(values.get(c)) else ""  # noqa: E731
         if get("email"):
             keys.setdefault(("email", get("email").casefold()), rid)
         if table in ("accounts", "clients"):
@@ -487,7 +487,7 @@ class Planner:
     def _take(self, r: Rec, rid: str) -> None:
         r.id = rid
         kept = self._old(r.table, rid, EXTERNAL_ID) if rid in self.tables[r.table].df.index else None
-        if r.ext and not _blank(kept) and _text(kept) not in (r.ext, r.ext.partition(":")[2]):
+        if r.ext and not is_blank(kept) and _text(kept) not in (r.ext, r.ext.partition(":")[2]):
             r.fill_only = True  # the record came from another system first: this one fills what it lacks
         if rid in self.first_line and self.first_line[rid] is not r:
             first = self.first_line[rid]
@@ -543,7 +543,7 @@ class Planner:
             if f.type == "id" or f.owned_by_job:
                 continue
             value = self._convert(r, f, raw, r.columns.get(k, ""))
-            if not _blank(value):
+            if not is_blank(value):
                 values[f.name] = value
         if r.ext and EXTERNAL_ID in fields:
             values.setdefault(EXTERNAL_ID, r.ext)
@@ -569,7 +569,7 @@ class Planner:
         changed = False
         for k, v in values.items():
             old = self._old(r.table, r.id, k)
-            if (k == EXTERNAL_ID or r.fill_only) and not _blank(old):
+            if (k == EXTERNAL_ID or r.fill_only) and not is_blank(old):
                 continue  # the record keeps the ID of where it came from first, and its values when not surely it
             if _same(fields[k], old, v):
                 continue
@@ -589,15 +589,15 @@ class Planner:
         if isinstance(raw, str):
             raw = literal(raw.strip())  # str methods drop the Text mark; the writer needs it (quote prefix)
         if ftype.temporal:
-            value = raw if isinstance(raw, datetime) else M.iso_datetime(raw, self.tz) if isinstance(raw, str) else None
+            value = raw if isinstance(raw, datetime) else meaning.iso_datetime(raw, self.tz) if isinstance(raw, str) else None
             if value is None:
                 value, ok = parse_value(f, raw, self.ctx)
                 if not ok:
                     return self._bad(r, header, raw, "is not a date", "write it as 2025-03-14")
                 return value
-            return value if ftype.with_time else M.as_date_value(value)
+            return value if ftype.with_time else meaning.as_date_value(value)
         if ftype.boolean:
-            value = M.boolean(raw)
+            value = meaning.boolean(raw)
             return value if value is not None else self._bad(r, header, raw, "is not yes or no", "write true or false")
         if ftype.options and not ftype.multiple and f.options_from:
             return self._stage(_text(raw))
@@ -618,14 +618,14 @@ class Planner:
 
     def _option(self, f: Field, raw: Any) -> Any:
         if f.list == "company_size" and isinstance(raw, (int, float)) or f.list == "company_size" and re.match(r"^\d+$", _text(raw)):
-            return M.company_size(float(raw))
+            return meaning.company_size(float(raw))
         text = _text(raw)
         lst = self.tables.list(f.list)
         lookup = self._lookups.get(f.list)
         if lookup is None:
             lookup = self._lookups[f.list] = option_lookup(lst)
         folded = fold_option(text)
-        key = lookup.get(folded) or M.meaning(f.list, text)
+        key = lookup.get(folded) or meaning.meaning(f.list, text)
         if key is not None:
             return key
         lookup[folded] = text  # the value joins the list: later rows find it
@@ -650,9 +650,9 @@ class Planner:
             lost = next((l for l, r in zip(labels, rows) if r.get("lost")), None)
             return labels, won, lost, len(labels)
         df = st.df
-        labels = [_text(x) for x in df["stage"] if not _blank(x)]
-        flag = lambda c: next((_text(s) for s, w in zip(df["stage"], df[c]) if not _blank(w) and bool(w)), None) if c in df.columns else None  # noqa: E731
-        orders = [o for o in (df["order"] if "order" in df.columns else []) if not _blank(o)]
+        labels = [_text(x) for x in df["stage"] if not is_blank(x)]
+        flag = lambda c: next((_text(s) for s, w in zip(df["stage"], df[c]) if not is_blank(w) and bool(w)), None) if c in df.columns else None  # noqa: E731
+        orders = [o for o in (df["order"] if "order" in df.columns else []) if not is_blank(o)]
         return labels, flag("won"), flag("lost"), int(max(orders, default=len(labels)))
 
     def _stage(self, text: str) -> str | None:
@@ -662,7 +662,7 @@ class Planner:
         by_fold = {fold_option(x): x for x in labels}
         if fold_option(text) in by_fold:
             return by_fold[fold_option(text)]
-        sense = M.stage_meaning(text)
+        sense = meaning.stage_meaning(text)
         if sense == "won" and won:
             return won
         if sense == "lost" and lost:
@@ -687,8 +687,8 @@ class Planner:
         if team is None or "name" not in team.df.columns:
             return text
         if self._team is None:
-            names = [_text(n) for n in team.df["name"] if not _blank(n)]
-            emails = {_text(e).casefold(): _text(n) for n, e in zip(team.df["name"], team.df.get("email", [])) if not _blank(e) and not _blank(n)}
+            names = [_text(n) for n in team.df["name"] if not is_blank(n)]
+            emails = {_text(e).casefold(): _text(n) for n, e in zip(team.df["name"], team.df.get("email", [])) if not is_blank(e) and not is_blank(n)}
             self._team = ({n.casefold() for n in names}, emails)
         names, emails = self._team
         if text.casefold() in emails:
@@ -709,21 +709,13 @@ class Planner:
             for e in self.plan.changes.audit:
                 self.plan.changes.appends.append(RowAppend("audit_log", "", {
                     "at": self.now, "job": e.job, "table": e.table, "record": e.record_id, "field": e.field,
-                    "before": "" if _blank(e.before) else as_text(e.before), "after": "" if _blank(e.after) else as_text(e.after),
+                    "before": "" if is_blank(e.before) else as_text(e.before), "after": "" if is_blank(e.after) else as_text(e.after),
                     "reason": e.reason}))
         self.plan.changes.audit = []
 
 
-def _blank(v: Any) -> bool:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return True
-    if isinstance(v, float) and math.isnan(v):
-        return True
-    return isinstance(v, str) and not v.strip()
-
-
 def _plain_value(v: Any) -> Any:
-    if _blank(v):
+    if is_blank(v):
         return None
     if hasattr(v, "to_pydatetime"):
         return v.to_pydatetime()
@@ -737,8 +729,8 @@ def _same(f: Field, old: Any, new: Any) -> bool:
     ftype = field_type(f.type)
     if type(old) is type(new) and old == new and not ftype.temporal:
         return True  # the common case of a re-import, decided without the checks below
-    if _blank(old):
-        return _blank(new)
+    if is_blank(old):
+        return is_blank(new)
     old = _plain_value(old)
     if ftype.temporal:
         if not isinstance(old, (date, datetime)) or not isinstance(new, (date, datetime)):

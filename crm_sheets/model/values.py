@@ -451,6 +451,14 @@ def csv_safe(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+# The helpers every layer uses for "no value" and "as text" (use these, not a local copy):
+#   is_missing(v)  None, NaN, NA, NaT             is_blank(v)   is_missing, or only spaces (what jobs call empty)
+#   is_empty(raw)  a raw cell: None, '' or NaN    as_text(v)    what a cell shows: 42.0 -> '42', TRUE, ISO dates
+#   cell_text(v)   as_text, '' for no value
+# Two jobs compare values in their own way on purpose: automate's snapshot.canonical folds case and accents (a
+# change of case is no change), and dedupe's keys.text is str() of the value, which its match keys are built on.
+
+
 def is_missing(value: Any) -> bool:
     """No value: None, NaN, pandas' NA or NaT. A string, even blank, is a value (see ``is_blank``)."""
     return value is None or value is pd.NaT or value is pd.NA or (isinstance(value, float) and value != value)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from crm_sheets.model.schema import Schema, load_schema
 from crm_sheets.model.values import read_context
-from crm_sheets.sample import duplicates, frames, french, people
+from crm_sheets.sample import duplicates, frames, french, identities
 from crm_sheets.sample.errors import plant_errors
 from crm_sheets.sample.showcase import plant_showcase
 from crm_sheets.sample.truth import PlantedError, SampleData, SampleTruth, pair
@@ -63,7 +63,7 @@ def _generate(schema: Schema, leads: int, seed: int, now: datetime | None, lang:
     rng = np.random.default_rng(seed)
     settings = {s.key: s.value for s in schema.settings}
     region = str(settings.get("default_country") or "US").upper()
-    reg = people.Registry(rng, region)
+    reg = identities.Registry(rng, region)
     clock = frames.Clock(rng, now_ts)
     if schema.name == "services":
         from crm_sheets.sample.services import generate_services as gen

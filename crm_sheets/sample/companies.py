@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crm_sheets.sample import people, pools
+from crm_sheets.sample import identities, pools
 
 _SECOND_BY_INDUSTRY = {k: v for k, v in pools.COMPANY_SECOND.items()}
 
@@ -24,7 +24,7 @@ class Companies:
     size: np.ndarray  # company_size option key
     employees: np.ndarray
     domain: np.ndarray
-    phones: people.Phones  # the switchboard
+    phones: identities.Phones  # the switchboard
     address: np.ndarray
 
     def __len__(self) -> int:
@@ -47,7 +47,7 @@ def _names(rng: np.random.Generator, n: int, industry: np.ndarray) -> np.ndarray
     second = np.empty(n, dtype=object)
     for ind in sorted(set(industry.tolist())):
         idx = np.flatnonzero(industry == ind)
-        second[idx] = people.pick(rng, _SECOND_BY_INDUSTRY[ind], len(idx))
+        second[idx] = identities.pick(rng, _SECOND_BY_INDUSTRY[ind], len(idx))
     out = np.empty(n, dtype=object)
     todo = np.arange(n)
     used: set[str] = set()
@@ -71,30 +71,30 @@ def _names(rng: np.random.Generator, n: int, industry: np.ndarray) -> np.ndarray
     return out
 
 
-def companies(rng: np.random.Generator, reg: people.Registry, n: int, codes: np.ndarray | None = None,
+def companies(rng: np.random.Generator, reg: identities.Registry, n: int, codes: np.ndarray | None = None,
               weights: dict[str, float] | None = None) -> Companies:
-    codes = people.countries(rng, n, weights) if codes is None else codes
-    city = people.cities(rng, codes)
-    industry = people.pick(rng, list(pools.INDUSTRY_WEIGHTS), n, list(pools.INDUSTRY_WEIGHTS.values()))
+    codes = identities.countries(rng, n, weights) if codes is None else codes
+    city = identities.cities(rng, codes)
+    industry = identities.pick(rng, list(pools.INDUSTRY_WEIGHTS), n, list(pools.INDUSTRY_WEIGHTS.values()))
     size_i = rng.choice(len(pools.SIZES), size=n, p=pools.SIZE_WEIGHTS)
     size = np.array(pools.SIZES, dtype=object)[size_i]
     lo = np.array([pools.SIZE_EMPLOYEES[i][0] for i in size_i])
     hi = np.array([pools.SIZE_EMPLOYEES[i][1] for i in size_i])
     employees = (lo + (hi - lo) * rng.random(n) ** 2).astype(int)
     base = _names(rng, n, industry)
-    suffix = people.by_country(rng, codes, pools.LEGAL_SUFFIX)
+    suffix = identities.by_country(rng, codes, pools.LEGAL_SUFFIX)
     domain = np.empty(n, dtype=object)
     seen: set[str] = set()
     for i, (b, c) in enumerate(zip(base.tolist(), codes.tolist())):
-        d = f"{people.slug(b)}.{pools.TLD[c]}"
+        d = f"{identities.slug(b)}.{pools.TLD[c]}"
         k = 2
         while d in seen:  # "Müller Data" and "Muller Data" fold alike
-            d = f"{people.slug(b)}{k}.{pools.TLD[c]}"
+            d = f"{identities.slug(b)}{k}.{pools.TLD[c]}"
             k += 1
         seen.add(d)
         domain[i] = d
-    phones = people.phones(reg, people.landline_plans(codes, city), codes)
-    street = people.by_country(rng, codes, pools.STREETS)
+    phones = identities.phones(reg, identities.landline_plans(codes, city), codes)
+    street = identities.by_country(rng, codes, pools.STREETS)
     num = rng.integers(1, 200, n)
     address = np.array([f"{k} {s}, {t}" for k, s, t in zip(num.tolist(), street.tolist(), city.tolist())], dtype=object)
     return Companies(base, suffix, codes, city, industry, size, employees, domain, phones, address)

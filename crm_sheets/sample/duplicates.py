@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from crm_sheets.model.normalize import clean_spaces, title_case_name
-from crm_sheets.sample import people, pools
+from crm_sheets.sample import identities, pools
 
 Rows = dict[str, np.ndarray]
 _KEYBOARD = "qwertyuiopasdfghjklzxcvbnm"
@@ -95,11 +95,11 @@ def vary(rng: np.random.Generator, row: dict[str, Any], default_region: str) -> 
         elif kind == "no_email":
             row["email"] = None
         elif kind == "phone":
-            allowed = [s for s in (*people.INTERNATIONAL_STYLES, *people.NATIONAL_STYLES)
-                       if s != row["_style"] and (s in people.INTERNATIONAL_STYLES
-                                                  or people.national_ok(people.PLANS[row["_plan"]].country, default_region))]
+            allowed = [s for s in (*identities.INTERNATIONAL_STYLES, *identities.NATIONAL_STYLES)
+                       if s != row["_style"] and (s in identities.INTERNATIONAL_STYLES
+                                                  or identities.national_ok(identities.PLANS[row["_plan"]].country, default_region))]
             style = allowed[int(rng.integers(len(allowed)))]
-            row["phone"] = people.format_number(row["_plan"], row["_nsn"], style)
+            row["phone"] = identities.format_number(row["_plan"], row["_nsn"], style)
             row["_style"] = style
         elif kind == "suffix" and row.get("company"):
             base, suffix = row["_company_base"], row["_company_suffix"]

@@ -15,7 +15,7 @@ import pandas as pd
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Schema, TableSchema, localize
 from crm_sheets.model.tables import dtype_for, format_id
-from crm_sheets.sample import people
+from crm_sheets.sample import identities
 
 DAY = np.timedelta64(1, "D")
 
@@ -120,7 +120,7 @@ class SampleContext:
         self.schema, self.rng, self.clock, self.team, self.id_pools = schema, rng, clock, team, id_pools
 
     def pick(self, values: list[Any], n: int) -> np.ndarray:
-        return people.pick(self.rng, values, n)
+        return identities.pick(self.rng, values, n)
 
     def with_none(self, values: np.ndarray, missing: np.ndarray) -> np.ndarray:
         return with_none(values, missing)

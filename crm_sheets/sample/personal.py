@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from crm_sheets.model.schema import Schema
-from crm_sheets.sample import people, pools
+from crm_sheets.sample import identities, pools
 from crm_sheets.sample.companies import companies
 from crm_sheets.sample.frames import DAY, Clock, nat, with_none
-from crm_sheets.sample.persons import compose, in_created_order, person_rows, truth_pairs
+from crm_sheets.sample.person_rows import compose, in_created_order, person_rows, truth_pairs
 from crm_sheets.sample.sales import random_tags, team_columns
 from crm_sheets.sample.truth import SampleTruth
 
@@ -26,7 +26,7 @@ REMINDERS = ["Send a birthday card", "Call to catch up", "Return the book", "Inv
              "Congratulate on the baby", "Send the photos"]
 
 
-def generate_personal(schema: Schema, n_people: int, rng: np.random.Generator, clock: Clock, reg: people.Registry):
+def generate_personal(schema: Schema, n_people: int, rng: np.random.Generator, clock: Clock, reg: identities.Registry):
     truth = SampleTruth()
     cols: dict[str, dict] = {"team": team_columns(rng, reg, [(OWNER, "admin", "FR", 1.0)], n_people, "example.org")}
     del cols["team"]["territory"], cols["team"]["capacity"], cols["team"]["away"]
@@ -43,12 +43,12 @@ def generate_personal(schema: Schema, n_people: int, rng: np.random.Generator, c
         nick = np.array([pools.NICKNAMES.get(f) if r < 0.5 else None for f, r in zip(first.tolist(), rng.random(k).tolist())], dtype=object)
         rows.update({
             "nickname": nick, "birthday": nat(birthday, rng.random(k) < 0.35),
-            "how_we_met": people.pick(rng, HOW_WE_MET, k), "relationship": people.pick(rng, rel_keys, k),
+            "how_we_met": identities.pick(rng, HOW_WE_MET, k), "relationship": identities.pick(rng, rel_keys, k),
             "tags": random_tags(rng, k, schema.lists["tags"].keys(), 0.3),
             "keep_in_touch_days": [int(x) if r < 0.5 else None for x, r in
-                                   zip(people.pick(rng, [14, 30, 60, 90, 180, 365], k).tolist(), rng.random(k).tolist())],
+                                   zip(identities.pick(rng, [14, 30, 60, 90, 180, 365], k).tolist(), rng.random(k).tolist())],
             "opted_out": rng.random(k) < 0.02,
-            "notes": with_none(people.pick(rng, ["Two kids", "Loves hiking", "Vegetarian", "Moved abroad last year", "Plays the cello"], k),
+            "notes": with_none(identities.pick(rng, ["Two kids", "Loves hiking", "Vegetarian", "Moved abroad last year", "Plays the cello"], k),
                                rng.random(k) < 0.7),
         })
         return rows
@@ -66,8 +66,8 @@ def generate_personal(schema: Schema, n_people: int, rng: np.random.Generator, c
     when = clock.between(rows["created"][who])
     order = np.argsort(when, kind="stable")
     cols["interactions"] = {k: np.asarray(v)[order] for k, v in {
-        "date": when, "person": pids[who], "channel": people.pick(rng, schema.lists["channel"].keys(), n_int),
-        "notes": people.pick(rng, INTERACTION_NOTES, n_int), "follow_up": rng.random(n_int) < 0.1}.items()}
+        "date": when, "person": pids[who], "channel": identities.pick(rng, schema.lists["channel"].keys(), n_int),
+        "notes": identities.pick(rng, INTERACTION_NOTES, n_int), "follow_up": rng.random(n_int) < 0.1}.items()}
     last = pd.Series(cols["interactions"]["date"]).groupby(cols["interactions"]["person"]).max().dt.normalize()
     rows["last_contacted"] = pd.Series(pids).map(last).to_numpy(dtype="datetime64[ns]")
 
@@ -76,6 +76,6 @@ def generate_personal(schema: Schema, n_people: int, rng: np.random.Generator, c
     r_order = np.argsort(r_date, kind="stable")
     cols["reminders"] = {k: np.asarray(v)[r_order] for k, v in {
         "date": r_date, "person": with_none(pids[rng.integers(0, n, n_rem)], rng.random(n_rem) < 0.1),
-        "what": people.pick(rng, REMINDERS, n_rem), "done": (r_date < clock.today) & (rng.random(n_rem) < 0.8),
-        "repeat": people.pick(rng, ["none", "yearly", "monthly"], n_rem, [0.7, 0.2, 0.1]), "owner": np.full(n_rem, OWNER, dtype=object)}.items()}
+        "what": identities.pick(rng, REMINDERS, n_rem), "done": (r_date < clock.today) & (rng.random(n_rem) < 0.8),
+        "repeat": identities.pick(rng, ["none", "yearly", "monthly"], n_rem, [0.7, 0.2, 0.1]), "owner": np.full(n_rem, OWNER, dtype=object)}.items()}
     return cols, truth, [OWNER], {"verr": verr, "person_table": "people"}

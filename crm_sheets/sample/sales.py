@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from crm_sheets.model.schema import Schema
-from crm_sheets.sample import people, pools
+from crm_sheets.sample import identities, pools
 from crm_sheets.sample.companies import companies
 from crm_sheets.sample.frames import DAY, Clock, ids, nat, stage_names, with_none
-from crm_sheets.sample.persons import unique_names, compose, in_created_order, person_rows, truth_pairs
+from crm_sheets.sample.person_rows import unique_names, compose, in_created_order, person_rows, truth_pairs
 
 TEAM = [
     # name, role, territory, share of the work
@@ -34,18 +34,18 @@ def owners_by_country(rng: np.random.Generator, codes: np.ndarray, team=TEAM) ->
         for c in territory.split(", "):
             cover.setdefault(c, []).append(name)
     everyone = [t[0] for t in team]
-    return people.by_country(rng, codes, {c: cover.get(c, everyone) for c in set(codes.tolist())})
+    return identities.by_country(rng, codes, {c: cover.get(c, everyone) for c in set(codes.tolist())})
 
 
-def team_columns(rng, reg: people.Registry, team, n_leads: int, domain: str) -> dict:
+def team_columns(rng, reg: identities.Registry, team, n_leads: int, domain: str) -> dict:
     n = len(team)
     total = sum(t[3] for t in team)
     codes = np.array([t[2].split(", ")[0] for t in team], dtype=object)
-    city = people.cities(rng, codes)
-    ph = people.phones(reg, people.mobile_plans(rng, codes, city), codes)
+    city = identities.cities(rng, codes)
+    ph = identities.phones(reg, identities.mobile_plans(rng, codes, city), codes)
     return {
         "name": [t[0] for t in team],
-        "email": [f"{people.slug(t[0].split()[0])}.{people.slug(t[0].split()[1])}@{domain}" for t in team],
+        "email": [f"{identities.slug(t[0].split()[0])}.{identities.slug(t[0].split()[1])}@{domain}" for t in team],
         "role": [t[1] for t in team],
         "territory": [t[2] for t in team],
         "capacity": [max(10, int(round(n_leads * 1.3 * t[3] / total, -1))) for t in team],
@@ -67,10 +67,10 @@ def random_tags(rng, n: int, keys: list[str], share: float = 0.2) -> np.ndarray:
 
 
 def random_notes(rng, n: int, share: float = 0.15) -> np.ndarray:
-    return with_none(people.pick(rng, pools.NOTES, n), rng.random(n) >= share)
+    return with_none(identities.pick(rng, pools.NOTES, n), rng.random(n) >= share)
 
 
-def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock: Clock, reg: people.Registry):
+def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock: Clock, reg: identities.Registry):
     """(columns per table, record IDs per table, truth parts) for the sales template."""
     from crm_sheets.sample.truth import SampleTruth
 
@@ -86,7 +86,7 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     n_acc = max(10, n_leads // 5)
     n_lead_co = max(20, int(0.35 * n_leads))
     comp = companies(rng, reg, n_acc + n_lead_co)
-    acc_type = people.pick(rng, ["customer", "prospect", "partner", "former_customer"], n_acc, [0.35, 0.45, 0.05, 0.15])
+    acc_type = identities.pick(rng, ["customer", "prospect", "partner", "former_customer"], n_acc, [0.35, 0.45, 0.05, 0.15])
     branch = np.zeros(n_acc, dtype=bool)
     parent = np.full(n_acc, None, dtype=object)
     acc_ids = np.array(ids("A", n_acc), dtype=object)
@@ -100,7 +100,7 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
             parent[i] = acc_ids[h]
             comp.base[i] = f"{comp.base[h]} {comp.city[i]}"
             comp.industry[i] = comp.industry[h]
-            comp.domain[i] = f"{people.slug(comp.base[h])}-{people.slug(comp.city[i])}.{pools.TLD[comp.country[i]]}"
+            comp.domain[i] = f"{identities.slug(comp.base[h])}-{identities.slug(comp.city[i])}.{pools.TLD[comp.country[i]]}"
             acc_type[i] = acc_type[h] if acc_type[h] != "former_customer" else "customer"
     acc_created = np.sort(clock.days_ago(n_acc, 60, 900))
     acc_owner = owners_by_country(rng, comp.country[:n_acc])
@@ -115,7 +115,7 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
         "annual_revenue": np.round(emp * rng.uniform(80_000, 250_000, n_acc), -3),
         "website": comp.website()[:n_acc],
         "phone": comp.phones.text[:n_acc],
-        "country": people.country_names(comp.country[:n_acc]),
+        "country": identities.country_names(comp.country[:n_acc]),
         "city": comp.city[:n_acc],
         "address": comp.address[:n_acc],
         "owner": acc_owner,
@@ -134,13 +134,13 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     acc_of = rng.choice(n_acc, size=n_con, p=weight / weight.sum())
     acc_of[: min(n_acc, n_con)] = np.arange(min(n_acc, n_con))  # every account has someone to talk to
     acc_of = np.sort(acc_of)
-    codes = np.where(rng.random(n_con) < 0.8, comp.country[acc_of], people.countries(rng, n_con))
-    first, last = people.names(rng, codes)
+    codes = np.where(rng.random(n_con) < 0.8, comp.country[acc_of], identities.countries(rng, n_con))
+    first, last = identities.names(rng, codes)
     taken: set = set()
 
     acc_name = cols["accounts"]["name"][acc_of]
     drawn_last, _ = unique_names(rng, codes, first, last, acc_name, np.zeros(n_con, dtype=bool), taken)
-    local, drawn_local = people.email_locals(rng, first, last, np.zeros(n_con, dtype=bool), drawn_last)
+    local, drawn_local = identities.email_locals(rng, first, last, np.zeros(n_con, dtype=bool), drawn_last)
     has_email = rng.random(n_con) < 0.93
     email = np.full(n_con, None, dtype=object)
     dom = comp.domain[acc_of][has_email]
@@ -148,8 +148,8 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     sb = comp.phones
     board = rng.random(n_con) < 0.6
     has_mob = rng.random(n_con) < 0.6
-    con_city = np.where(codes == comp.country[acc_of], comp.city[acc_of], people.cities(rng, codes))
-    mob = people.phones(reg, people.mobile_plans(rng, codes, con_city), codes)
+    con_city = np.where(codes == comp.country[acc_of], comp.city[acc_of], identities.cities(rng, codes))
+    mob = identities.phones(reg, identities.mobile_plans(rng, codes, con_city), codes)
     con_created = np.maximum(acc_created[acc_of], clock.days_ago(n_con, 0, 700))
     order = np.argsort(con_created, kind="stable")
     con_ids = np.empty(n_con, dtype=object)
@@ -159,10 +159,10 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     cols["contacts"] = {
         "first_name": first, "last_name": last, "email": email,
         "phone": with_none(sb.text[acc_of], ~board), "mobile": with_none(mob.text, ~has_mob),
-        "job_title": people.pick(rng, pools.JOB_TITLES, n_con), "account": acc_ids[acc_of],
-        "country": people.country_names(codes),
+        "job_title": identities.pick(rng, pools.JOB_TITLES, n_con), "account": acc_ids[acc_of],
+        "country": identities.country_names(codes),
         "city": con_city,
-        "owner": acc_owner[acc_of], "source": people.pick(rng, schema.lists["lead_source"].keys(), n_con),
+        "owner": acc_owner[acc_of], "source": identities.pick(rng, schema.lists["lead_source"].keys(), n_con),
         "consent": rng.random(n_con) < 0.65, "opted_out": rng.random(n_con) < 0.04,
         "nps": [None if np.isnan(x) else int(x) for x in nps], "tags": random_tags(rng, n_con, schema.lists["tags"].keys()),
         "created": con_created, "notes": random_notes(rng, n_con),
@@ -178,7 +178,7 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     n_camp = int(np.clip(n_leads // 25, 8, 40))
     camp_start = np.sort(clock.days_ago(n_camp, -30, 540))
     camp_end = camp_start + rng.integers(14, 75, n_camp) * DAY
-    camp_channel = people.pick(rng, schema.lists["campaign_channel"].keys(), n_camp)
+    camp_channel = identities.pick(rng, schema.lists["campaign_channel"].keys(), n_camp)
     themes = ["Spring webinar", "Trade show", "Product launch", "Newsletter", "Customer stories", "Partner day",
               "Year-end offer", "LinkedIn ads", "Roadshow", "Free trial push", "Data summit", "Onboarding series"]
     camp_name = [f"{themes[i % len(themes)]} {pd.Timestamp(s).year} Q{(pd.Timestamp(s).month - 1) // 3 + 1}"
@@ -188,8 +188,8 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     camp_ids = np.array(ids("CP", n_camp), dtype=object)
     cols["campaigns"] = {
         "name": camp_name, "channel": camp_channel, "status": status, "start": camp_start, "end": camp_end,
-        "cost": np.round(rng.uniform(500, 20_000, n_camp), -1), "owner": people.pick(rng, ["Camille Martin", "Emma Davis", "Liam Wilson"], n_camp),
-        "segment": people.pick(rng, ["industry = Software", "company_size = 51-200", "country = France", "All customers", "Leads grade A"], n_camp),
+        "cost": np.round(rng.uniform(500, 20_000, n_camp), -1), "owner": identities.pick(rng, ["Camille Martin", "Emma Davis", "Liam Wilson"], n_camp),
+        "segment": identities.pick(rng, ["industry = Software", "company_size = 51-200", "country = France", "All customers", "Leads grade A"], n_camp),
         "description": [f"{c.replace('_', ' ').capitalize()} campaign" for c in camp_channel],
     }
     n_prod = int(np.clip(n_leads // 20, 10, 30))
@@ -215,11 +215,11 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
         co = rows["_company_idx"]
         has = co >= 0
         age = (clock.today - rows["created"]) // DAY
-        st = people.pick(rng, ["new", "contacted", "qualified", "unqualified", "converted"], k, [0.15, 0.35, 0.2, 0.18, 0.12])
-        st = np.where(age < 14, people.pick(rng, ["new", "contacted"], k, [0.7, 0.3]), st)
+        st = identities.pick(rng, ["new", "contacted", "qualified", "unqualified", "converted"], k, [0.15, 0.35, 0.2, 0.18, 0.12])
+        st = np.where(age < 14, identities.pick(rng, ["new", "contacted"], k, [0.7, 0.3]), st)
         owner = owners_by_country(rng, rows["_code"])
         owner = with_none(owner, (rng.random(k) < 0.12) & (st == "new") | (rng.random(k) < 0.03))
-        source = people.pick(rng, src_keys, k, [0.3, 0.12, 0.1, 0.08, 0.14, 0.1, 0.06, 0.1][: len(src_keys)])
+        source = identities.pick(rng, src_keys, k, [0.3, 0.12, 0.1, 0.08, 0.14, 0.1, 0.06, 0.1][: len(src_keys)])
         # A campaign that had started when the lead came in.
         c_idx = np.searchsorted(camp_start, rows["created"], side="right") - 1
         camp_ok = (c_idx >= 0) & np.isin(source, ["web_form", "event", "advertising", "linkedin"]) & (rng.random(k) < 0.6)
@@ -227,7 +227,7 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
         consent = rng.random(k) < 0.6
         opted = rng.random(k) < 0.05
         rows.update({
-            "job_title": with_none(people.pick(rng, pools.JOB_TITLES, k), rng.random(k) < 0.2),
+            "job_title": with_none(identities.pick(rng, pools.JOB_TITLES, k), rng.random(k) < 0.2),
             "website": with_none(comp.website()[np.maximum(co, 0)], ~has | (rng.random(k) < 0.6)),
             "industry": with_none(comp.industry[np.maximum(co, 0)], ~has | (rng.random(k) < 0.25)),
             "company_size": with_none(comp.size[np.maximum(co, 0)], ~has | (rng.random(k) < 0.3)),
@@ -275,7 +275,7 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     is_won = is_closed & (rng.random(n_deal) < 0.42)
     is_lost = is_closed & ~is_won
     stale = ~is_closed & (age > 75) & (rng.random(n_deal) < 0.5)
-    stage = people.pick(rng, [s["stage"] for s in open_stages], n_deal, [0.3, 0.25, 0.25, 0.2][: len(open_stages)])
+    stage = identities.pick(rng, [s["stage"] for s in open_stages], n_deal, [0.3, 0.25, 0.25, 0.2][: len(open_stages)])
     stage = np.where(is_won, won, np.where(is_lost, lost, stage)).astype(object)
     buyers = np.flatnonzero(np.isin(acc_type, ["customer", "former_customer"]))
     active = np.flatnonzero(acc_type != "former_customer")
@@ -307,16 +307,16 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     d_order = np.argsort(d_created, kind="stable")
     cols["deals"] = {
         "name": np.array([f"{cols['accounts']['name'][a]} – {pools_deal}" for a, pools_deal in
-                          zip(d_acc.tolist(), people.pick(rng, ["annual plan", "expansion", "renewal", "pilot", "new team", "platform"], n_deal).tolist())], dtype=object),
+                          zip(d_acc.tolist(), identities.pick(rng, ["annual plan", "expansion", "renewal", "pilot", "new team", "platform"], n_deal).tolist())], dtype=object),
         "account": acc_ids[d_acc], "contact": d_contact,
-        "owner": np.where(rng.random(n_deal) < 0.9, acc_owner[d_acc], people.pick(rng, names, n_deal)),
+        "owner": np.where(rng.random(n_deal) < 0.9, acc_owner[d_acc], identities.pick(rng, names, n_deal)),
         "stage": stage, "amount": amount, "currency": d_cur, "probability": prob, "close_date": close_date,
-        "type": people.pick(rng, ["new_business", "upsell", "renewal"], n_deal, [0.6, 0.25, 0.15]),
-        "source": people.pick(rng, src_keys, n_deal),
-        "campaign": with_none(people.pick(rng, camp_ids, n_deal), rng.random(n_deal) > 0.2),
-        "next_step": with_none(people.pick(rng, steps, n_deal), is_closed | (rng.random(n_deal) < 0.2)),
+        "type": identities.pick(rng, ["new_business", "upsell", "renewal"], n_deal, [0.6, 0.25, 0.15]),
+        "source": identities.pick(rng, src_keys, n_deal),
+        "campaign": with_none(identities.pick(rng, camp_ids, n_deal), rng.random(n_deal) > 0.2),
+        "next_step": with_none(identities.pick(rng, steps, n_deal), is_closed | (rng.random(n_deal) < 0.2)),
         "created": d_created, "closed": nat(d_closed, ~is_closed),
-        "lost_reason": with_none(people.pick(rng, reasons, n_deal), ~is_lost),
+        "lost_reason": with_none(identities.pick(rng, reasons, n_deal), ~is_lost),
     }
     cols["deals"] = {k: np.asarray(v)[d_order] if not isinstance(v, list) else np.asarray(v, dtype=object)[d_order]
                      for k, v in cols["deals"].items()}
@@ -339,7 +339,7 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     a_deal = np.full(n_act, None, dtype=object)
     a_acc = np.full(n_act, None, dtype=object)
     start = np.full(n_act, clock.today - 540 * DAY)
-    a_owner = people.pick(rng, names, n_act)
+    a_owner = identities.pick(rng, names, n_act)
     active_leads = np.flatnonzero(lead_rows["status"] != "new")
     m = np.flatnonzero(kind == 0)
     if len(active_leads):
@@ -364,11 +364,11 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     end = np.full(n_act, clock.today)
     end[m] = np.where(np.isnat(cols["deals"]["closed"][di]), clock.today, cols["deals"]["closed"][di])
     a_date = clock.between(start, end)
-    a_type = people.pick(rng, ["email", "call", "meeting", "note", "chat"], n_act, [0.35, 0.25, 0.15, 0.15, 0.1])
+    a_type = identities.pick(rng, ["email", "call", "meeting", "note", "chat"], n_act, [0.35, 0.25, 0.15, 0.15, 0.1])
     channel = np.select([a_type == "call", a_type == "email", a_type == "chat", a_type == "meeting"],
                         ["phone", "email", "chat", "video"], None).astype(object)
     channel[(a_type == "meeting") & (rng.random(n_act) < 0.4)] = "in_person"
-    direction = with_none(people.pick(rng, ["inbound", "outbound"], n_act, [0.35, 0.65]), np.isin(a_type, ["note", "meeting"]))
+    direction = with_none(identities.pick(rng, ["inbound", "outbound"], n_act, [0.35, 0.65]), np.isin(a_type, ["note", "meeting"]))
     subjects = {"email": ["Follow-up", "Proposal", "Pricing question", "Meeting notes", "Introduction"],
                 "call": ["Discovery call", "Check-in call", "Pricing call", "Left a voicemail"],
                 "meeting": ["Demo", "Kick-off meeting", "Quarterly review", "On-site visit"],
@@ -376,11 +376,11 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     subject = np.empty(n_act, dtype=object)
     for t, opts in subjects.items():
         mm = np.flatnonzero(a_type == t)
-        subject[mm] = people.pick(rng, opts, len(mm))
+        subject[mm] = identities.pick(rng, opts, len(mm))
     a_order = np.argsort(a_date, kind="stable")
     cols["activities"] = {k: v[a_order] for k, v in {
         "date": a_date, "type": a_type, "channel": channel, "direction": direction, "subject": subject,
-        "summary": with_none(people.pick(rng, pools.NOTES, n_act), rng.random(n_act) < 0.5),
+        "summary": with_none(identities.pick(rng, pools.NOTES, n_act), rng.random(n_act) < 0.5),
         "contact": a_con, "lead": a_lead, "deal": a_deal, "account": a_acc, "owner": a_owner}.items()}
     # Leads were last contacted at their latest activity.
     act = pd.DataFrame({"lead": cols["activities"]["lead"], "date": cols["activities"]["date"]}).dropna()
@@ -391,7 +391,7 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     n_task = max(5, n_leads // 5)
     t_created = clock.days_ago(n_task, 0, 120)
     due = t_created + rng.integers(1, 21, n_task) * DAY
-    t_status = people.pick(rng, ["open", "in_progress", "done", "cancelled"], n_task, [0.35, 0.1, 0.5, 0.05])
+    t_status = identities.pick(rng, ["open", "in_progress", "done", "cancelled"], n_task, [0.35, 0.1, 0.5, 0.05])
     t_status = np.where((due > clock.today + 7 * DAY) & (t_status == "done"), "open", t_status).astype(object)
     rel_kind = rng.choice(4, size=n_task, p=[0.4, 0.3, 0.2, 0.1])
     rel = np.where(rel_kind == 0, lead_ids_arr[rng.integers(0, n_l, n_task)],
@@ -403,8 +403,8 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     t_order = np.argsort(t_created, kind="stable")
     completed = np.minimum(t_created + rng.integers(0, 20, n_task) * DAY, clock.today)
     cols["tasks"] = {k: np.asarray(v)[t_order] for k, v in {
-        "title": t_title, "due": due, "owner": people.pick(rng, names, n_task), "status": t_status,
-        "priority": people.pick(rng, ["low", "normal", "high"], n_task, [0.25, 0.55, 0.2]), "related": rel,
+        "title": t_title, "due": due, "owner": identities.pick(rng, names, n_task), "status": t_status,
+        "priority": identities.pick(rng, ["low", "normal", "high"], n_task, [0.25, 0.55, 0.2]), "related": rel,
         "created": t_created, "completed": nat(completed, t_status != "done"), "notes": random_notes(rng, n_task, 0.1)}.items()}
 
     # ---------------------------------------------------------------- campaign members
@@ -417,7 +417,7 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     keep = ~pair_key.duplicated().to_numpy()
     cm_con, cm_camp_con = cm_con[keep], cm_camp_con[keep]
     n_cm = len(lm) + len(cm_con)
-    cm_status = people.pick(rng, ["added", "sent", "opened", "replied", "converted", "unsubscribed", "bounced"], n_cm,
+    cm_status = identities.pick(rng, ["added", "sent", "opened", "replied", "converted", "unsubscribed", "bounced"], n_cm,
                             [0.1, 0.35, 0.25, 0.12, 0.08, 0.05, 0.05])
     lead_conv = lead_rows["status"][lm] == "converted"
     cm_status[: len(lm)] = np.where(lead_conv, "converted", np.where(lead_rows["opted_out"][lm], "unsubscribed", cm_status[: len(lm)]))
@@ -451,7 +451,7 @@ def generate_sales(schema: Schema, n_leads: int, rng: np.random.Generator, clock
     o_date[fresh] = clock.days_ago(len(fresh), 0, 300)
     prod = rng.integers(0, n_prod, n_o)
     qty = rng.integers(1, 21, n_o)
-    o_status = people.pick(rng, ["paid", "pending", "refunded", "cancelled"], n_o, [0.86, 0.04, 0.04, 0.06])
+    o_status = identities.pick(rng, ["paid", "pending", "refunded", "cancelled"], n_o, [0.86, 0.04, 0.04, 0.06])
     o_status = np.where((o_status == "pending") & (o_date < clock.today - 30 * DAY), "paid", o_status).astype(object)
     # First orders of an account point to its latest won deal, when it has one.
     won_by_acc = {}

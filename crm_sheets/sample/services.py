@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from crm_sheets.model.schema import Schema
-from crm_sheets.sample import people, pools
+from crm_sheets.sample import identities, pools
 from crm_sheets.sample.companies import companies
 from crm_sheets.sample.frames import DAY, Clock, ids, nat, stage_names, with_none
-from crm_sheets.sample.persons import unique_names, compose, in_created_order, person_rows, truth_pairs
+from crm_sheets.sample.person_rows import unique_names, compose, in_created_order, person_rows, truth_pairs
 from crm_sheets.sample.sales import random_notes, random_tags, owners_by_country, team_columns
 from crm_sheets.sample.truth import SampleTruth
 
@@ -40,7 +40,7 @@ MESSAGES = ["I am moving into a management role and would like support.", "We ne
             None, None]
 
 
-def generate_services(schema: Schema, n_leads: int, rng: np.random.Generator, clock: Clock, reg: people.Registry):
+def generate_services(schema: Schema, n_leads: int, rng: np.random.Generator, clock: Clock, reg: identities.Registry):
     truth = SampleTruth()
     cur = str(schema.setting("currency").value)
     names = [t[0] for t in TEAM]
@@ -64,16 +64,16 @@ def generate_services(schema: Schema, n_leads: int, rng: np.random.Generator, cl
         "name": np.where(is_co, comp.name(rng.random(len(comp)) < 0.6)[:n_cl],
                          np.array([f"{f} {l}" for f, l in zip(person["first_name"].tolist(), person["last_name"].tolist())], dtype=object)),
         "kind": np.where(is_co, "company", "person").astype(object),
-        "status": people.pick(rng, ["active", "paused", "former"], n_cl, [0.6, 0.1, 0.3]),
+        "status": identities.pick(rng, ["active", "paused", "former"], n_cl, [0.6, 0.1, 0.3]),
         "email": np.where(is_co, billing, person["email"]),
         "phone": np.where(is_co, comp.phones.text[:n_cl], person["phone"]),
         "website": with_none(comp.website()[:n_cl], ~is_co),
         "industry": np.where(is_co, np.where(np.isin(comp.industry[:n_cl], schema.lists["industry"].keys()), comp.industry[:n_cl], "other"),
                              "individual").astype(object),
-        "country": np.where(is_co, people.country_names(comp.country[:n_cl]), person["country"]),
+        "country": np.where(is_co, identities.country_names(comp.country[:n_cl]), person["country"]),
         "city": np.where(is_co, comp.city[:n_cl], person["city"]),
         "address": with_none(comp.address[:n_cl], ~is_co & (rng.random(n_cl) < 0.5)),
-        "owner": owner, "source": people.pick(rng, schema.lists["lead_source"].keys(), n_cl),
+        "owner": owner, "source": identities.pick(rng, schema.lists["lead_source"].keys(), n_cl),
         "consent": rng.random(n_cl) < 0.7, "opted_out": rng.random(n_cl) < 0.03,
         "nps": [int(x) if r < 0.4 else None for x, r in zip(np.clip(np.round(rng.normal(8.5, 1.5, n_cl)), 0, 10), rng.random(n_cl))],
         "tags": random_tags(rng, n_cl, schema.lists["tags"].keys(), 0.15), "created": cl_created, "notes": random_notes(rng, n_cl),
@@ -85,12 +85,12 @@ def generate_services(schema: Schema, n_leads: int, rng: np.random.Generator, cl
     con_cl = np.repeat(co_idx, per)
     n_con = len(con_cl)
     c_codes = comp.country[con_cl]
-    first, last = people.names(rng, c_codes)
+    first, last = identities.names(rng, c_codes)
     drawn_last, _ = unique_names(rng, c_codes, first, last, cols["clients"]["name"][con_cl], np.zeros(n_con, dtype=bool),
                                   taken)
-    local, drawn_local = people.email_locals(rng, first, last, np.zeros(n_con, dtype=bool), drawn_last)
+    local, drawn_local = identities.email_locals(rng, first, last, np.zeros(n_con, dtype=bool), drawn_last)
     email = reg.unique_emails(local, comp.domain[con_cl], (drawn_local, comp.domain[con_cl]))
-    mob = people.phones(reg, people.mobile_plans(rng, c_codes, comp.city[con_cl]), c_codes)
+    mob = identities.phones(reg, identities.mobile_plans(rng, c_codes, comp.city[con_cl]), c_codes)
     has_mob = rng.random(n_con) < 0.7
     con_created = np.maximum(cl_created[con_cl], clock.days_ago(n_con, 0, 700))
     order = np.argsort(con_created, kind="stable")
@@ -99,8 +99,8 @@ def generate_services(schema: Schema, n_leads: int, rng: np.random.Generator, cl
     titles = ["HR Director", "Head of People", "L&D Manager", "CEO", "Founder", "Operations Director", "Finance Manager", "DRH"]
     contacts = {
         "first_name": first, "last_name": last, "email": email, "phone": comp.phones.text[con_cl],
-        "mobile": with_none(mob.text, ~has_mob), "job_title": people.pick(rng, titles, n_con), "client": cl_ids[con_cl],
-        "country": people.country_names(c_codes), "city": comp.city[con_cl], "owner": owner[con_cl],
+        "mobile": with_none(mob.text, ~has_mob), "job_title": identities.pick(rng, titles, n_con), "client": cl_ids[con_cl],
+        "country": identities.country_names(c_codes), "city": comp.city[con_cl], "owner": owner[con_cl],
         "consent": rng.random(n_con) < 0.7, "opted_out": np.zeros(n_con, dtype=bool),
         "tags": random_tags(rng, n_con, schema.lists["tags"].keys(), 0.1), "created": con_created, "notes": random_notes(rng, n_con),
     }
@@ -113,14 +113,14 @@ def generate_services(schema: Schema, n_leads: int, rng: np.random.Generator, cl
         rows = person_rows(rng, reg, clock, k, lead_co, company_share=0.5, business_email=0.6, names=nm,
                            keep_names=keep, taken=taken, weights=WEIGHTS)
         age = (clock.today - rows["created"]) // DAY
-        st = people.pick(rng, ["new", "contacted", "qualified", "unqualified", "converted"], k, [0.1, 0.3, 0.2, 0.2, 0.2])
+        st = identities.pick(rng, ["new", "contacted", "qualified", "unqualified", "converted"], k, [0.1, 0.3, 0.2, 0.2, 0.2])
         st = np.where(age < 10, "new", st).astype(object)
-        interest = people.pick(rng, schema.lists["package_category"].keys(), k)
+        interest = identities.pick(rng, schema.lists["package_category"].keys(), k)
         rows.update({
-            "job_title": with_none(people.pick(rng, titles + ["Manager", "Engineer", "Teacher", "Nurse"], k), rng.random(k) < 0.4),
+            "job_title": with_none(identities.pick(rng, titles + ["Manager", "Engineer", "Teacher", "Nurse"], k), rng.random(k) < 0.4),
             "interest": with_none(interest, rng.random(k) < 0.15),
             "budget": np.where(rng.random(k) < 0.5, np.round(np.exp(rng.uniform(np.log(300), np.log(8000), k)), -1), np.nan),
-            "message": people.pick(rng, MESSAGES, k), "source": people.pick(rng, schema.lists["lead_source"].keys(), k),
+            "message": identities.pick(rng, MESSAGES, k), "source": identities.pick(rng, schema.lists["lead_source"].keys(), k),
             "status": st, "owner": with_none(owners_by_country(rng, rows["_code"], team4), (st == "new") & (rng.random(k) < 0.4)),
             "consent": rng.random(k) < 0.65, "opted_out": rng.random(k) < 0.03,
             "tags": random_tags(rng, k, schema.lists["tags"].keys(), 0.05), "notes": random_notes(rng, k, 0.1),
@@ -170,7 +170,7 @@ def generate_services(schema: Schema, n_leads: int, rng: np.random.Generator, cl
     is_won = closed & (rng.random(n_e) < 0.65)
     is_lost = closed & ~is_won
     stale = ~closed & (age > 40) & (rng.random(n_e) < 0.5)
-    stage = np.where(is_won, won, np.where(is_lost, lost, people.pick(rng, open_st, n_e))).astype(object)
+    stage = np.where(is_won, won, np.where(is_lost, lost, identities.pick(rng, open_st, n_e))).astype(object)
     e_closed = np.minimum(e_created + rng.integers(5, 45, n_e) * DAY, clock.today)
     close_date = np.where(closed, e_closed, np.maximum(e_created + 30 * DAY, clock.today + rng.integers(2, 40, n_e) * DAY))
     close_date = np.where(stale, clock.today - rng.integers(15, 90, n_e) * DAY, close_date)
@@ -198,9 +198,9 @@ def generate_services(schema: Schema, n_leads: int, rng: np.random.Generator, cl
         "currency": e_cur, "probability": np.full(n_e, np.nan), "close_date": close_date,
         "start": nat(start, ~is_won), "end": nat(end, ~is_won),
         "sessions_included": [PACKAGES[p][3] for p in pk.tolist()], "lead": e_lead,
-        "next_step": with_none(people.pick(rng, ["Book the discovery call", "Send the proposal", "Agree the dates"], n_e), closed),
+        "next_step": with_none(identities.pick(rng, ["Book the discovery call", "Send the proposal", "Agree the dates"], n_e), closed),
         "created": e_created, "closed": nat(e_closed, ~closed),
-        "lost_reason": with_none(people.pick(rng, ["Price", "Timing", "Went with someone else", "No reply"], n_e), ~is_lost),
+        "lost_reason": with_none(identities.pick(rng, ["Price", "Timing", "Went with someone else", "No reply"], n_e), ~is_lost),
     }
     truth.stale_deals = set(e_ids[stale].tolist())
 
@@ -213,15 +213,15 @@ def generate_services(schema: Schema, n_leads: int, rng: np.random.Generator, cl
     s_day = start[s_e] + (k * spacing) * DAY
     s_date = s_day + rng.integers(8 * 4, 18 * 4, len(s_e)) * np.timedelta64(15, "m")
     past = s_date < clock.now
-    s_status = np.where(past, people.pick(rng, ["completed", "cancelled", "no_show", "rescheduled"], len(s_e), [0.85, 0.05, 0.04, 0.06]),
+    s_status = np.where(past, identities.pick(rng, ["completed", "cancelled", "no_show", "rescheduled"], len(s_e), [0.85, 0.05, 0.04, 0.06]),
                         "scheduled").astype(object)
     s_order = np.argsort(s_date, kind="stable")
     cols["sessions"] = {key: np.asarray(v)[s_order] for key, v in {
         "date": s_date, "duration": [PACKAGES[pk[i]][4] for i in s_e.tolist()], "client": cl_ids[e_cl[s_e]],
         "engagement": e_ids[s_e], "contact": e_con[s_e], "owner": owner[e_cl[s_e]],
-        "mode": people.pick(rng, ["video", "in_person", "phone"], len(s_e), [0.6, 0.3, 0.1]), "status": s_status,
+        "mode": identities.pick(rng, ["video", "in_person", "phone"], len(s_e), [0.6, 0.3, 0.1]), "status": s_status,
         "paid": (s_status == "completed") & (rng.random(len(s_e)) < 0.85),
-        "notes": with_none(people.pick(rng, ["Good progress", "Set goals for next time", "Worked on feedback"], len(s_e)), rng.random(len(s_e)) < 0.6),
+        "notes": with_none(identities.pick(rng, ["Good progress", "Set goals for next time", "Worked on feedback"], len(s_e)), rng.random(len(s_e)) < 0.6),
     }.items()}
     n_inv = np.where(rng.random(len(booked)) < 0.4, 2, 1)
     i_e = np.repeat(booked, n_inv)
@@ -237,7 +237,7 @@ def generate_services(schema: Schema, n_leads: int, rng: np.random.Generator, cl
         "client": cl_ids[e_cl[i_e]], "engagement": e_ids[i_e], "issue_date": issue, "due_date": due,
         "amount": np.round(value[i_e] / n_inv.repeat(n_inv), 2), "currency": e_cur[i_e], "status": i_status,
         "paid_on": nat(np.minimum(issue + rng.integers(3, 35, len(i_e)) * DAY, clock.today), i_status != "paid"),
-        "notes": with_none(people.pick(rng, ["Paid by bank transfer", "PO number required", "Paid by card"], len(i_e)), rng.random(len(i_e)) < 0.7),
+        "notes": with_none(identities.pick(rng, ["Paid by bank transfer", "PO number required", "Paid by card"], len(i_e)), rng.random(len(i_e)) < 0.7),
     }
     cols["invoices"] = {key: np.asarray(v)[i_order] for key, v in inv.items()}
     years = pd.DatetimeIndex(cols["invoices"]["issue_date"]).year.to_numpy()
@@ -251,27 +251,27 @@ def generate_services(schema: Schema, n_leads: int, rng: np.random.Generator, cl
     ci = rng.integers(0, n_cl, n_act)
     a_start = np.where(to_lead, lead_rows["created"][li], cl_created[ci])
     a_date = clock.between(a_start)
-    a_type = people.pick(rng, ["email", "call", "meeting", "note", "chat"], n_act, [0.4, 0.25, 0.15, 0.15, 0.05])
+    a_type = identities.pick(rng, ["email", "call", "meeting", "note", "chat"], n_act, [0.4, 0.25, 0.15, 0.15, 0.05])
     channel = np.select([a_type == "call", a_type == "email", a_type == "chat", a_type == "meeting"], ["phone", "email", "chat", "video"], None).astype(object)
     a_order = np.argsort(a_date, kind="stable")
     cols["activities"] = {key: np.asarray(v)[a_order] for key, v in {
         "date": a_date, "type": a_type, "channel": channel,
-        "direction": with_none(people.pick(rng, ["inbound", "outbound"], n_act), np.isin(a_type, ["note", "meeting"])),
-        "subject": people.pick(rng, ["Discovery call", "Proposal", "Scheduling", "Follow-up", "Feedback"], n_act),
-        "summary": with_none(people.pick(rng, pools.NOTES, n_act), rng.random(n_act) < 0.5),
+        "direction": with_none(identities.pick(rng, ["inbound", "outbound"], n_act), np.isin(a_type, ["note", "meeting"])),
+        "subject": identities.pick(rng, ["Discovery call", "Proposal", "Scheduling", "Follow-up", "Feedback"], n_act),
+        "summary": with_none(identities.pick(rng, pools.NOTES, n_act), rng.random(n_act) < 0.5),
         "lead": with_none(lead_ids[li], ~to_lead), "client": with_none(cl_ids[ci], to_lead),
-        "owner": np.where(to_lead, people.pick(rng, names, n_act), owner[ci]),
+        "owner": np.where(to_lead, identities.pick(rng, names, n_act), owner[ci]),
     }.items()}
     act = pd.DataFrame({"lead": cols["activities"]["lead"], "date": cols["activities"]["date"]}).dropna()
     last = act.groupby("lead")["date"].max().dt.normalize()
     lead_rows["last_contacted"] = pd.Series(lead_ids).map(last).to_numpy(dtype="datetime64[ns]")
     n_task = max(5, n_leads // 5)
     t_created = np.sort(clock.days_ago(n_task, 0, 90))
-    t_status = people.pick(rng, ["open", "in_progress", "done", "cancelled"], n_task, [0.35, 0.1, 0.5, 0.05])
+    t_status = identities.pick(rng, ["open", "in_progress", "done", "cancelled"], n_task, [0.35, 0.1, 0.5, 0.05])
     cols["tasks"] = {
-        "title": people.pick(rng, ["Send the invoice", "Prepare the session", "Call back", "Send the proposal", "Ask for a testimonial"], n_task),
-        "due": t_created + rng.integers(1, 21, n_task) * DAY, "owner": people.pick(rng, names, n_task), "status": t_status,
-        "priority": people.pick(rng, ["low", "normal", "high"], n_task, [0.25, 0.55, 0.2]),
+        "title": identities.pick(rng, ["Send the invoice", "Prepare the session", "Call back", "Send the proposal", "Ask for a testimonial"], n_task),
+        "due": t_created + rng.integers(1, 21, n_task) * DAY, "owner": identities.pick(rng, names, n_task), "status": t_status,
+        "priority": identities.pick(rng, ["low", "normal", "high"], n_task, [0.25, 0.55, 0.2]),
         "related": np.where(rng.random(n_task) < 0.5, lead_ids[rng.integers(0, n_l, n_task)], cl_ids[rng.integers(0, n_cl, n_task)]).astype(object),
         "created": t_created, "completed": nat(np.minimum(t_created + rng.integers(0, 20, n_task) * DAY, clock.today), t_status != "done"),
     }

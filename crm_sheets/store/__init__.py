@@ -25,6 +25,11 @@ def register_scheme(scheme: str, opener: Callable[..., Any], usage: str) -> None
     _OPENERS[scheme.lower()] = (opener, usage)
 
 
+def unregister_scheme(scheme: str) -> None:
+    """Forget ``scheme://`` again (a backend registered for a while, e.g. by a test)."""
+    _OPENERS.pop(scheme.lower(), None)
+
+
 def open_store(spec: str | Path, **options):
     """Open the workbook named by ``spec``: ``crm.xlsx``, ``crm.xlsm``, or ``scheme://...`` for a registered
     backend (register_scheme); anything else is refused with what to write instead."""

@@ -20,7 +20,7 @@ SHEET = "Mapping"
 HEADERS = ("Sheet", "Header row", "Column", "Header", "Table", "Field", "Found by", "Example", "Type")
 _NEEDED = 8  # a Mapping sheet written before the Type column existed reads the same
 WHOLE_NAME = "last_name, first_name"  # the Field of a "Last, First" column
-WHOLE_KEY = "_last_first"  # its key among a TableMapping's columns, split by split_whole_names
+WHOLE_KEY = "last_name_first"  # its key among a TableMapping's columns, split by split_whole_names
 # The types a team's own column may be given in the Mapping sheet: any a person may pick in the Fields sheet,
 # except those that need a list or a place's rules (dropdown, tags, location).
 CUSTOM_TYPES = tuple(t for t in known_types() if field_type(t).custom and not field_type(t).options

@@ -20,7 +20,7 @@ from crm_sheets.model.schema import TableSchema
 FALLBACKS = frozenset({"-", "--", "–", "—", "n/a", "#n/a", "na", "n.a.", "none", "null", "#value!", "#ref!",
                        "#div/0!", "#name?", "#num!", "#null!"})
 _LONGEST_FALLBACK = max(map(len, FALLBACKS))
-_TOTAL_RE = (r"^\s*(?:(?:grand|sub)[\s-]?totals?|totals?|sum|gesamt(?:summe)?|summe|total\s+g[ée]n[ée]ral)"
+TOTAL_RE = (r"^\s*(?:(?:grand|sub)[\s-]?totals?|totals?|sum|gesamt(?:summe)?|summe|total\s+g[ée]n[ée]ral)"
              r"\s*(?:\([^)]*\))?\s*:?\s*$")  # the whole cell: "Total", "Grand total:", "Sum (EUR)"; not "Total Energies"
 SOLID_CELLS = 3  # a row under the table with this many real cells is a record, whatever it looks like
 
@@ -122,10 +122,10 @@ def records(data: Any, columns: Mapping[str, int], keep: np.ndarray, t: TableSch
         ok = real.copy()  # rows showing only fallbacks are not records
         first = min(cols, default=0)
         for j in range(first, min(first + 2, data.shape[1])):  # a totals row is labelled in its first cells
-            ok &= ~(_contains(data[rows, j], _TOTAL_RE) & ~email)  # (a person called Total has an email)
+            ok &= ~(_contains(data[rows, j], TOTAL_RE) & ~email)  # (a person called Total has an email)
         thin = np.flatnonzero((count < SOLID_CELLS) & ~email & ok)  # or anywhere, with only a sum or two beside it
         for j in cols if len(thin) else ():  # ("Total" under Stage, the sum under Amount)
-            ok[thin[_contains(data[rows[thin], j], _TOTAL_RE)]] = False
+            ok[thin[_contains(data[rows[thin], j], TOTAL_RE)]] = False
         is_record[rest] = ok
         solid[rest] = (count >= SOLID_CELLS) | email
     # Under the last solid record, after a blank row: a legend or notes, unless a row is solid itself.

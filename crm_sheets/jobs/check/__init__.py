@@ -13,17 +13,17 @@ from typing import Mapping
 
 import pandas as pd
 
-from crm_sheets.jobs.check.context import SEVERITY_RANK, Collector, Context
+from crm_sheets.jobs.check.common import SEVERITY_RANK, Collector, Context
 from crm_sheets.jobs.check.dates import check_dates
 from crm_sheets.jobs.check.fields import check_column, check_constraints, check_required, keep_phones
 from crm_sheets.jobs.check.limits import check_cell_limits, over_limit
 from crm_sheets.jobs.check.memory import RowMemory, TablePlan
 from crm_sheets.jobs.check.links import check_ids, check_reference, check_unique, check_user
 from crm_sheets.jobs.check.options import VOCABULARY, check_dropdown, check_tags
-from crm_sheets.jobs.check.rules import check_rules
+from crm_sheets.jobs.check.rule_sheets import check_rules
 from crm_sheets.jobs.check.sheet import data_issues_digest, data_issues_sheet
 from crm_sheets.model.stamp import STAMP, stamped, still_shown
-from crm_sheets.jobs.check.values import check_invalid, check_typed_text
+from crm_sheets.jobs.check.unreadable import check_invalid, check_typed_text
 from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, OptionAdd, RowAppend, Table, Tables
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import PhoneBook
@@ -51,7 +51,7 @@ REASONS = {
 # How a team writes what is valid: in an adopted workbook theirs, listed and rewritten only by check --fix.
 TEAM_FORMATS = frozenset({"phone-format", "country-format", "name-case", "date-as-text", "number-as-text",
                           "checkbox-as-text"})
-# Rule sheets whose Operator column is checked by rules.py (as 'bad-rule'), not as a plain dropdown.
+# Rule sheets whose Operator column is checked by rule_sheets.py (as 'bad-rule'), not as a plain dropdown.
 _RULE_OPERATOR_TABLES = frozenset({"scoring_rules", "assignment_rules"})
 
 
@@ -128,7 +128,7 @@ def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = N
     for table in tables.tables.values():
         kind = table.schema.kind
         if kind in ("archive", "log", "settings"):
-            continue  # written by jobs (archive, log) or checked setting by setting (rules.py)
+            continue  # written by jobs (archive, log) or checked setting by setting (rule_sheets.py)
         if kind == "data":
             _check_data_table(ctx, out, table, (memory or RowMemory()).plan(ctx, table))
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from crm_sheets.jobs.check.context import Collector, show, text_values
+from crm_sheets.jobs.check.common import Collector, show, text_values
 from crm_sheets.jobs.check.options import sure_match
 from crm_sheets.model import Table
 from crm_sheets.model.fieldtypes import field_type

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_sheets.jobs.check.context import Collector, Context, quote, show, text_values
+from crm_sheets.jobs.check.common import Collector, Context, quote, show, text_values
 from crm_sheets.model import Table
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_sheets.jobs.check.context import Collector
+from crm_sheets.jobs.check.common import Collector
 from crm_sheets.model import Finding, Table
 from crm_sheets.model.limits import MAX_CELL_CHARS, cell_length, too_long
 

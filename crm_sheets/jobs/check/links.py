@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from crm_sheets.jobs.check.context import Collector, quote, text_values
+from crm_sheets.jobs.check.common import Collector, quote, text_values
 from crm_sheets.jobs.check.options import closest
 from crm_sheets.model import Table
 from crm_sheets.model.normalize import fold

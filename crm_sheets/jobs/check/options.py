@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from crm_sheets.jobs.check.context import Collector, quote, text_values
+from crm_sheets.jobs.check.common import Collector, quote, text_values
 from crm_sheets.model import Table
 from crm_sheets.model.normalize import fold, is_currency
 from crm_sheets.model.schema import Field, ListSchema

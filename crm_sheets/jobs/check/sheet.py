@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_sheets.jobs.check.context import SEVERITY_RANK, show
+from crm_sheets.jobs.check.common import SEVERITY_RANK, show
 from crm_sheets.model import Cell, Finding, SheetSpec, Tables
 from crm_sheets.model.fieldtypes import field_type
 

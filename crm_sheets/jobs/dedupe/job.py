@@ -16,7 +16,7 @@ import pandas as pd
 
 from crm_sheets.errors import UsageError
 from crm_sheets.jobs.dedupe.index import KeyMemory
-from crm_sheets.jobs.dedupe.keys import is_blank, text
+from crm_sheets.jobs.dedupe.keys import text
 from crm_sheets.jobs.dedupe.matching import MatchPair, MatchSettings, find_pairs
 from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, Ranker, plain_value, merge_groups, parse_repointed
 from crm_sheets.jobs.dedupe.review import (DECISIONS, REVIEW_DIGEST, Decision, read_decisions, review_sheet, sheet_digest,
@@ -24,6 +24,7 @@ from crm_sheets.jobs.dedupe.review import (DECISIONS, REVIEW_DIGEST, Decision, r
 from crm_sheets.model import AuditEntry, ChangeSet, Finding, JobResult, RowAppend, RowRestore, Tables
 from crm_sheets.model.memo import Unkept, finding_from_json, finding_json, row_keys
 from crm_sheets.model.tables import format_id
+from crm_sheets.model.values import is_blank
 
 _LINK_FIELD = {"contacts": "contact", "accounts": "account"}  # lead column set for a cross-table match
 

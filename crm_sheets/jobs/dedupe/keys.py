@@ -11,7 +11,7 @@ from functools import lru_cache
 import phonenumbers
 
 from crm_sheets.model.normalize import country_code, fold, normalize_email
-from crm_sheets.model.values import is_blank  # noqa: F401 (matching, merge and job use it from here too)
+from crm_sheets.model.values import is_blank
 
 # Providers that deliver "a.b+news@" to "ab@": dots are ignored only by Gmail; plus-tags by many.
 _DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}

@@ -17,8 +17,9 @@ import pandas as pd
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from crm_sheets.jobs.dedupe import keys as K
-from crm_sheets.jobs.dedupe import orgs as O
+from crm_sheets.jobs.dedupe import orgs
+from crm_sheets.jobs.dedupe.keys import (FREE_DOMAINS, ROLE_LOCALS, canon_first, company_domain, company_key, email_key,
+                                         fold_city, is_mobile, name_key, phone_key, region_of, soundex)
 from crm_sheets.jobs.dedupe.index import KeyMemory
 from crm_sheets.model import Tables
 
@@ -98,13 +99,13 @@ def _each(fn, values: list) -> list:
 
 def _phone_of(value_region: str) -> str:
     value, _, region = value_region.partition("\t")
-    return K.phone_key(value, region) if value.strip() else ""
+    return phone_key(value, region) if value.strip() else ""
 
 
 def _phones(values: list[str], regions: list[str], default: str) -> list[str]:
     """Phone keys of a column, each number read in its record's region; once per distinct value, and
     per (value, region) only for the numbers typed without country code in another region."""
-    out = _each(lambda v: K.phone_key(v, default) if v.strip() else "", values)
+    out = _each(lambda v: phone_key(v, default) if v.strip() else "", values)
     # '+44 ...' and '0044 ...' say their country; '0141 ...' and '(415) ...' do not
     other = [k for k, (v, r) in enumerate(zip(values, regions))
              if r != default and v and not v.lstrip().startswith(("+", "00"))]
@@ -124,12 +125,12 @@ PERSON_KEYS = ("first", "last", "canon1", "canon2", "email", "local", "edomain",
 def _person_keys_of(texts: dict[str, list[str]], region: str) -> dict[str, list]:
     """PERSON_KEYS of records given as their cells' texts (first_name, last_name, email, phone, mobile,
     country, city, company, website)."""
-    first = _each(K.name_key, texts["first_name"])
-    last = _each(K.name_key, texts["last_name"])
-    canon = _each(lambda f: K.canon_first(f.split(" ")[0]) if f else (), first)
-    emails = _each(K.email_key, texts["email"])
+    first = _each(name_key, texts["first_name"])
+    last = _each(name_key, texts["last_name"])
+    canon = _each(lambda f: canon_first(f.split(" ")[0]) if f else (), first)
+    emails = _each(email_key, texts["email"])
     # numbers typed without a country code are read as the record's country's, else Settings default_country
-    regions = _each(lambda c: K.region_of(c, region), texts["country"])
+    regions = _each(lambda c: region_of(c, region), texts["country"])
     edomain = [e[1] for e in emails]
     website = texts["website"]
     return {
@@ -142,11 +143,11 @@ def _person_keys_of(texts: dict[str, list[str]], region: str) -> dict[str, list]
         "edomain": edomain,
         "phone1": _phones(texts["phone"], regions, region),
         "phone2": _phones(texts["mobile"], regions, region),
-        "company": _each(lambda v: K.company_key(v) if v else "", texts["company"]),
-        "cdomain_own": _each(lambda dw: K.company_domain(*dw.split("\t", 1)), [f"{d}\t{w}" for d, w in zip(edomain, website)]),
-        "cdomain_web": _each(lambda w: K.company_domain("", w), website),
-        "city": _each(K.fold_city, texts["city"]),
-        "country": _each(K.name_key, texts["country"]),
+        "company": _each(lambda v: company_key(v) if v else "", texts["company"]),
+        "cdomain_own": _each(lambda dw: company_domain(*dw.split("\t", 1)), [f"{d}\t{w}" for d, w in zip(edomain, website)]),
+        "cdomain_web": _each(lambda w: company_domain("", w), website),
+        "city": _each(fold_city, texts["city"]),
+        "country": _each(name_key, texts["country"]),
     }
 
 
@@ -180,7 +181,7 @@ def person_records(tables: Tables, table: str, region: str = "US", memory: KeyMe
         "email_raw": texts["email"],
         **{k: keys[k] for k in ("local", "edomain", "phone1", "phone2", "company")},
         "cdomain": cdomain,
-        "efree": [d in shared or d in K.FREE_DOMAINS for d in edomain],
+        "efree": [d in shared or d in FREE_DOMAINS for d in edomain],
         "city": keys["city"],
         "country": keys["country"],
     })
@@ -191,7 +192,7 @@ def _shared_domains(domains: list[str], companies: list[str]) -> set[str]:
     none of which it names (an internet provider's, 'telefonica.net', missing from FREE_DOMAINS)."""
     seen: dict[str, set[str]] = {}
     for d, c in zip(domains, companies):
-        if d and c and d not in K.FREE_DOMAINS:
+        if d and c and d not in FREE_DOMAINS:
             seen.setdefault(d, set()).add(c)
     out = set()
     for d, cs in seen.items():
@@ -206,11 +207,11 @@ ORG_KEYS = ("company", "address_no", "street", "phone1", "phone_tail", "phone_sh
 
 
 def _org_keys(df: pd.DataFrame, name_column: str, region: str, memory: KeyMemory | None) -> dict[str, list]:
-    """O.org_records of the frame's organisations (named in ``name_column``), those ``memory`` knows not computed again."""
+    """orgs.org_records of the frame's organisations (named in ``name_column``), those ``memory`` knows not computed again."""
     texts = {"name": _col(df, name_column), **{f: _col(df, f) for f in ("address", "phone", "website", "city", "country")}}
 
     def compute(t: dict[str, list[str]]) -> dict[str, list]:
-        return O.org_records(t["name"], t["address"], t["phone"], t["website"], t["city"], t["country"], region)
+        return orgs.org_records(t["name"], t["address"], t["phone"], t["website"], t["city"], t["country"], region)
 
     return compute(texts) if memory is None else memory.keyed(f"orgs|{region}", texts, ORG_KEYS, compute)
 
@@ -286,8 +287,8 @@ def _person_keys(r: pd.DataFrame) -> list[tuple]:
     c1 = r["canon1"].to_numpy(object)
     f0 = np.array([f[:1] for f in first], dtype=object)
     l0 = np.array([x[:1] for x in last], dtype=object)
-    sdx_last = np.array([K.soundex(x.split(" ")[-1]) if x else "" for x in last], dtype=object)
-    sdx_first = np.array([K.soundex(f.split(" ")[0]) if f else "" for f in first], dtype=object)
+    sdx_last = np.array([soundex(x.split(" ")[-1]) if x else "" for x in last], dtype=object)
+    sdx_first = np.array([soundex(f.split(" ")[0]) if f else "" for f in first], dtype=object)
     both = (first != "") & (last != "")
 
     def when(mask: np.ndarray, *parts: np.ndarray) -> np.ndarray:
@@ -298,7 +299,7 @@ def _person_keys(r: pd.DataFrame) -> list[tuple]:
         return out
 
     local = r["local"].to_numpy(object)
-    role = np.array([x in K.ROLE_LOCALS or len(x) < 4 for x in local], dtype=bool)
+    role = np.array([x in ROLE_LOCALS or len(x) < 4 for x in local], dtype=bool)
     sorted_name = np.array(["|".join(sorted((a, b))) for a, b in zip(c1, last)], dtype=object)
     company = r["company"].to_numpy(object)
     cdomain = r["cdomain"].to_numpy(object)
@@ -445,25 +446,25 @@ def _close(sa: np.ndarray, sb: np.ndarray, la: np.ndarray, lb: np.ndarray, mask:
     return out
 
 
-def _names(P: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarray, ...]:
+def _names(prep: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarray, ...]:
     """Weight of the name evidence for one orientation (b's first/last swapped or not), a 'clearly
     different first names' flag, a 'first names only nearly the same' flag and a 'first name cut short
     or an initial' flag."""
-    fa, la, c1a, c2a = P["F"][i], P["L"][i], P["C1"][i], P["C2"][i]
+    fa, la, c1a, c2a = prep["first_code"][i], prep["last_code"][i], prep["canon1_code"][i], prep["canon2_code"][i]
     if swap:
-        fb, lb, c1b, c2b = P["L"][j], P["F"][j], P["L"][j], np.full(len(j), -1)
-        sfb, slb, lfb, llb = P["last"][j], P["first"][j], P["lenL"][j], P["lenF"][j]
+        fb, lb, c1b, c2b = prep["last_code"][j], prep["first_code"][j], prep["last_code"][j], np.full(len(j), -1)
+        sfb, slb, lfb, llb = prep["last"][j], prep["first"][j], prep["last_len"][j], prep["first_len"][j]
     else:
-        fb, lb, c1b, c2b = P["F"][j], P["L"][j], P["C1"][j], P["C2"][j]
-        sfb, slb, lfb, llb = P["first"][j], P["last"][j], P["lenF"][j], P["lenL"][j]
-    sfa, sla, lfa, lla = P["first"][i], P["last"][i], P["lenF"][i], P["lenL"][i]
+        fb, lb, c1b, c2b = prep["first_code"][j], prep["last_code"][j], prep["canon1_code"][j], prep["canon2_code"][j]
+        sfb, slb, lfb, llb = prep["first"][j], prep["last"][j], prep["first_len"][j], prep["last_len"][j]
+    sfa, sla, lfa, lla = prep["first"][i], prep["last"][i], prep["first_len"][i], prep["last_len"][i]
     f_missing, l_missing = (fa < 0) | (fb < 0), (la < 0) | (lb < 0)
     f_same = ~f_missing & ((fa == fb) | ((c1a >= 0) & ((c1a == c1b) | (c1a == c2b) | ((c2a >= 0) & ((c2a == c1b) | (c2a == c2b))))))
     l_same = ~l_missing & (la == lb)
     # similarity only where it can matter: the last names agree or nearly, for the first names
     l_close = l_same | _close(sla, slb, lla, llb, ~l_missing & ~l_same, 0.9, substring=True)
     # a last name given as its initial ('Karin V.'): as close as a typo, never the same
-    initial_last = ~l_missing & ~l_same & ((lla == 1) | (llb == 1)) & (P["IL"][i] == (P["I"][j] if swap else P["IL"][j]))
+    initial_last = ~l_missing & ~l_same & ((lla == 1) | (llb == 1)) & (prep["last_initial"][i] == (prep["first_initial"][j] if swap else prep["last_initial"][j]))
     l_close |= initial_last
     # a last name cut short: an initial, or one of two names ('Romero' / 'Romero Navarro', 'Berg' /
     # 'van den Berg'): a relative at the family firm may have the other one
@@ -484,7 +485,7 @@ def _names(P: dict, i: np.ndarray, j: np.ndarray, swap: bool) -> tuple[np.ndarra
     if short.any():
         idx = np.flatnonzero(short)
         trunc[idx] = [x.startswith(y) or y.startswith(x) for x, y in zip(sfa[idx], sfb[idx])]
-    trunc |= ~f_missing & ~f_same & ((lfa == 1) | (lfb == 1)) & (P["I"][i] == (P["IL"][j] if swap else P["I"][j]))
+    trunc |= ~f_missing & ~f_same & ((lfa == 1) | (lfb == 1)) & (prep["first_initial"][i] == (prep["last_initial"][j] if swap else prep["first_initial"][j]))
     f_close |= trunc
     w = np.full(len(i), -4.0)
     w[l_same & f_same] = 3.0
@@ -505,10 +506,10 @@ def _word_part(a: str, b: str) -> bool:
     return wa != wb and (wa < wb or wb < wa)
 
 
-def _one_person(P: dict, a: int, b: int) -> bool:
+def _one_person(prep: dict, a: int, b: int) -> bool:
     """Could records a and b name one person: the same last name and a first name equal or cut short
     (either way round)?"""
-    fa, la, fb, lb = P["first"][a], P["last"][a], P["first"][b], P["last"][b]
+    fa, la, fb, lb = prep["first"][a], prep["last"][a], prep["first"][b], prep["last"][b]
 
     def fits(x: str, y: str) -> bool:
         return bool(x) and bool(y) and (x.startswith(y) or y.startswith(x))
@@ -532,32 +533,32 @@ def _name_local(local: str, first: str, last: str) -> bool:
 def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per-record arrays the pair scoring indexes: codes, lengths, flags (computed once, not per pair)."""
     first, last = r["first"].to_numpy(object), r["last"].to_numpy(object)
-    P: dict[str, np.ndarray] = {"first": first, "last": last}
-    P["F"], P["L"], P["C1"], P["C2"] = _codes(first, last, r["canon1"].to_numpy(object), r["canon2"].to_numpy(object))
-    P["lenF"], P["lenL"] = _lengths(first), _lengths(last)
-    P["I"], P["IL"] = _codes(np.array([x[:1] for x in first], dtype=object), np.array([x[:1] for x in last], dtype=object))
+    prep: dict[str, np.ndarray] = {"first": first, "last": last}
+    prep["first_code"], prep["last_code"], prep["canon1_code"], prep["canon2_code"] = _codes(first, last, r["canon1"].to_numpy(object), r["canon2"].to_numpy(object))
+    prep["first_len"], prep["last_len"] = _lengths(first), _lengths(last)
+    prep["first_initial"], prep["last_initial"] = _codes(np.array([x[:1] for x in first], dtype=object), np.array([x[:1] for x in last], dtype=object))
     local, edomain = r["local"].to_numpy(object), r["edomain"].to_numpy(object)
-    P["local"] = local
-    P["E"], = _codes(r["email"].to_numpy(object))
-    P["email_raw"] = r["email_raw"].to_numpy(object)
-    P["LO"], P["LS"] = _codes(local, np.array([x.rstrip("0123456789") for x in local], dtype=object))
-    P["ED"], = _codes(edomain)
-    P["role"] = _flags(local, lambda x: x in K.ROLE_LOCALS)
-    P["lenLO"] = _lengths(local)
-    P["longlocal"] = P["lenLO"] >= 4
-    P["namelocal"] = np.fromiter((_name_local(lo, fi, ln) for lo, fi, ln in zip(local, first, last)),
+    prep["local"] = local
+    prep["email_code"], = _codes(r["email"].to_numpy(object))
+    prep["email_raw"] = r["email_raw"].to_numpy(object)
+    prep["local_code"], prep["local_stem_code"] = _codes(local, np.array([x.rstrip("0123456789") for x in local], dtype=object))
+    prep["domain_code"], = _codes(edomain)
+    prep["role"] = _flags(local, lambda x: x in ROLE_LOCALS)
+    prep["local_len"] = _lengths(local)
+    prep["longlocal"] = prep["local_len"] >= 4
+    prep["namelocal"] = np.fromiter((_name_local(lo, fi, ln) for lo, fi, ln in zip(local, first, last)),
                                  dtype=bool, count=len(local))
-    P["free"] = r["efree"].to_numpy(bool) if "efree" in r.columns else _flags(edomain, lambda x: x in K.FREE_DOMAINS)
-    P["phone1"], P["phone2"] = r["phone1"].to_numpy(object), r["phone2"].to_numpy(object)
-    P["P1"], P["P2"] = _codes(P["phone1"], P["phone2"])
+    prep["free"] = r["efree"].to_numpy(bool) if "efree" in r.columns else _flags(edomain, lambda x: x in FREE_DOMAINS)
+    prep["phone1"], prep["phone2"] = r["phone1"].to_numpy(object), r["phone2"].to_numpy(object)
+    prep["phone1_code"], prep["phone2_code"] = _codes(prep["phone1"], prep["phone2"])
     # A number is one person's when it is a mobile, or (where the plan does not say) when no more than
     # two records give it: a switchboard is given by every colleague.
-    codes, numbers = np.concatenate([P["P1"], P["P2"]]), np.concatenate([P["phone1"], P["phone2"]])
+    codes, numbers = np.concatenate([prep["phone1_code"], prep["phone2_code"]]), np.concatenate([prep["phone1"], prep["phone2"]])
     personal = np.zeros(int(codes.max()) + 1 if len(codes) else 0, dtype=bool)
     if len(personal):
         code, at, count = np.unique(codes[codes >= 0], return_index=True, return_counts=True)
         shared = count >= 2  # only a number two records give can make a pair
-        mobile = [K.is_mobile(x) for x in numbers[codes >= 0][at[shared]]]
+        mobile = [is_mobile(x) for x in numbers[codes >= 0][at[shared]]]
         personal[code[shared]] = [m is True or (m is None and c <= 2) for m, c in zip(mobile, count[shared])]
         # or a line (not a mobile) given by three or four records that all look like one person: one
         # person's direct line on each copy of the person; a switchboard is given by colleagues of other
@@ -566,22 +567,22 @@ def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
         few = set(code[(count >= 3) & (count <= 4) & ~personal[code]].tolist())
         if few:
             rows_of: dict[int, list[int]] = {}
-            n1 = len(P["P1"])
+            n1 = len(prep["phone1_code"])
             for k in np.flatnonzero(np.isin(codes, list(few))):
                 rows_of.setdefault(int(codes[k]), []).append(int(k % n1))
             for c_, rows in rows_of.items():
-                personal[c_] = all(_one_person(P, x, y) for n, x in enumerate(rows) for y in rows[n + 1:])
-    P["personal_code"] = personal
-    P["company"] = r["company"].to_numpy(object)
-    P["CO"], = _codes(P["company"])
-    P["CD"], = _codes(r["cdomain"].to_numpy(object))
-    P["CI"], = _codes(r["city"].to_numpy(object))
+                personal[c_] = all(_one_person(prep, x, y) for n, x in enumerate(rows) for y in rows[n + 1:])
+    prep["personal_phone"] = personal
+    prep["company"] = r["company"].to_numpy(object)
+    prep["company_code"], = _codes(prep["company"])
+    prep["company_domain_code"], = _codes(r["cdomain"].to_numpy(object))
+    prep["city_code"], = _codes(r["city"].to_numpy(object))
     # how many records have this first name, last name and city
-    trio = ((P["F"].astype(np.int64) + 1) * (int(P["L"].max(initial=0)) + 2) + P["L"] + 1) * (int(P["CI"].max(initial=0)) + 2) + P["CI"] + 1
+    trio = ((prep["first_code"].astype(np.int64) + 1) * (int(prep["last_code"].max(initial=0)) + 2) + prep["last_code"] + 1) * (int(prep["city_code"].max(initial=0)) + 2) + prep["city_code"] + 1
     codes, _ = pd.factorize(trio)
-    P["NC"] = np.bincount(codes)[codes] if len(codes) else np.zeros(0, dtype=np.int64)
-    P["CT"], = _codes(r["country"].to_numpy(object))
-    return P
+    prep["name_city_count"] = np.bincount(codes)[codes] if len(codes) else np.zeros(0, dtype=np.int64)
+    prep["country_code"], = _codes(r["country"].to_numpy(object))
+    return prep
 
 
 def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarray,
@@ -593,31 +594,31 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     together). Pairs that cannot reach ``floor`` even with the best name are not compared by name.
     ``prepared`` is ``_prepare(ra)`` when the caller has it already.
     """
-    P = prepared if prepared is not None else _prepare(ra)
+    prep = prepared if prepared is not None else _prepare(ra)
     n = len(i)
     v: dict[str, np.ndarray] = {}
 
     # email: exact is enough (unless a shared role address); same mailbox at another domain is support
-    ea, eb = P["E"][i], P["E"][j]
+    ea, eb = prep["email_code"][i], prep["email_code"][j]
     both_e = (ea >= 0) & (eb >= 0)
     same_e = both_e & (ea == eb)
-    role = P["role"][i]
+    role = prep["role"][i]
     # the same mailbox name at another domain counts, unless it is just the name again (lea.david@)
-    same_local = both_e & ~same_e & (P["LO"][i] == P["LO"][j]) & P["longlocal"][i] & ~role & ~P["namelocal"][i]
-    same_dom = both_e & (P["ED"][i] == P["ED"][j]) & ~same_e
-    other_box = P["LS"][i] == P["LS"][j]  # ana.lopez2@ and ana.lopez@: two mailboxes
+    same_local = both_e & ~same_e & (prep["local_code"][i] == prep["local_code"][j]) & prep["longlocal"][i] & ~role & ~prep["namelocal"][i]
+    same_dom = both_e & (prep["domain_code"][i] == prep["domain_code"][j]) & ~same_e
+    other_box = prep["local_stem_code"][i] == prep["local_stem_code"][j]  # ana.lopez2@ and ana.lopez@: two mailboxes
     maybe_typo = same_dom & ~other_box
     if maybe_typo.any():  # a typo: a letter wrong, missing, doubled or two swapped (two in a long name)
         idx = np.flatnonzero(maybe_typo)
-        la, lb = P["local"][i[idx]], P["local"][j[idx]]
-        longer = np.minimum(P["lenLO"][i[idx]], P["lenLO"][j[idx]]) >= 10
+        la, lb = prep["local"][i[idx]], prep["local"][j[idx]]
+        longer = np.minimum(prep["local_len"][i[idx]], prep["local_len"][j[idx]]) >= 10
         edits = _osa(la, lb)
         maybe_typo[idx] = edits <= np.where(longer, 2, 1)
         two = np.flatnonzero(maybe_typo[idx] & (edits == 2))
         if len(two):  # two edits in one word of the mailbox name are another word: kai.j@ / karin.j@
             maybe_typo[idx[two]] = [_typo_per_word(x, y) for x, y in zip(la[two], lb[two])]
-    work = same_dom & ~P["free"][i]
-    free_a, free_b = P["free"][i], P["free"][j]
+    work = same_dom & ~prep["free"][i]
+    free_a, free_b = prep["free"][i], prep["free"][j]
     free = free_a | free_b
     email_w = np.zeros(n)
     email_w[same_e & ~role] = 6.0
@@ -628,20 +629,20 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
 
     # Company, domain, switchboard and city are what colleagues share: together they support a
     # matching name, but never add up to more than SUPPORT_CAP.
-    p1a, p2a, p1b, p2b = P["P1"][i], P["P2"][i], P["P1"][j], P["P2"][j]
+    p1a, p2a, p1b, p2b = prep["phone1_code"][i], prep["phone2_code"][i], prep["phone1_code"][j], prep["phone2_code"][j]
     same_p = ((p1a >= 0) & ((p1a == p1b) | (p1a == p2b))) | ((p2a >= 0) & ((p2a == p1b) | (p2a == p2b)))
     any_a, any_b = (p1a >= 0) | (p2a >= 0), (p1b >= 0) | (p2b >= 0)
     v["phone"] = np.where(same_p, 2.0, np.where(any_a & any_b, -0.5, 0.0))
     shared = np.where((p1a >= 0) & ((p1a == p1b) | (p1a == p2b)), p1a, p2a)
-    own_phone = same_p & P["personal_code"][np.maximum(shared, 0)] if len(P["personal_code"]) else same_p
+    own_phone = same_p & prep["personal_phone"][np.maximum(shared, 0)] if len(prep["personal_phone"]) else same_p
     v["mobile"] = own_phone
-    da, db = P["CD"][i], P["CD"][j]
+    da, db = prep["company_domain_code"][i], prep["company_domain_code"][j]
     v["domain"] = np.where((da >= 0) & (da == db), 1.0, np.where((da >= 0) & (db >= 0), -0.5, 0.0))
-    ca, cb = P["CI"][i], P["CI"][j]
+    ca, cb = prep["city_code"][i], prep["city_code"][j]
     city = np.where((ca >= 0) & (ca == cb), 0.5, np.where((ca >= 0) & (cb >= 0), -0.7, 0.0))
-    city += np.where((P["CT"][i] >= 0) & (P["CT"][j] >= 0) & (P["CT"][i] != P["CT"][j]), -1.0, 0.0)
+    city += np.where((prep["country_code"][i] >= 0) & (prep["country_code"][j] >= 0) & (prep["country_code"][i] != prep["country_code"][j]), -1.0, 0.0)
     v["city"] = city
-    ka, kb = P["CO"][i], P["CO"][j]
+    ka, kb = prep["company_code"][i], prep["company_code"][j]
     both_k = (ka >= 0) & (kb >= 0)
     same_k = both_k & (ka == kb)
     rest = both_k & ~same_k
@@ -656,23 +657,23 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     k_close = np.zeros(n, dtype=bool)
     if rest.any():
         idx = np.flatnonzero(rest)
-        k_close[idx] = _sim_by_code(P["company"], P["CO"], i[idx], j[idx]) >= 0.9
+        k_close[idx] = _sim_by_code(prep["company"], prep["company_code"], i[idx], j[idx]) >= 0.9
     v["company"] = np.where(same_k, 2.5, np.where(k_close, 1.5, np.where(both_k & ~same_k, -1.5, 0.0)))
     support = sum(v[k] for k in ("phone", "company", "domain", "city") if k in evidence)
     support = np.minimum(support, SUPPORT_CAP) if n else np.zeros(0)
 
     # names, both orientations (first/last swapped), best kept; only where the score can reach floor
     # (with the lift of a record that has nothing but a name and a place, see 'thin' below)
-    maybe_thin = ((P["NC"][i] == 2) & (v["city"] > 0) & ~both_e & (v["phone"] == 0) & (v["domain"] == 0) & ~both_k
-                  & (P["F"][i] == P["F"][j]) & (P["L"][i] == P["L"][j]))
+    maybe_thin = ((prep["name_city_count"][i] == 2) & (v["city"] > 0) & ~both_e & (v["phone"] == 0) & (v["domain"] == 0) & ~both_k
+                  & (prep["first_code"][i] == prep["first_code"][j]) & (prep["last_code"][i] == prep["last_code"][j]))
     todo = np.flatnonzero(-3.0 + support + best_email + best_name + np.where(maybe_thin, _THIN, 0.0) >= need)
     name_w, conflict, swapped = np.full(n, -4.0), np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
     near_first, trunc, short_last = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     if len(todo):
         ti, tj = i[todo], j[todo]
-        w1, c1, n1, t1, s1 = _names(P, ti, tj, swap=False)
-        w2, c2, n2, t2, s2 = _names(P, ti, tj, swap=True)
-        sw = (w2 > w1) & (P["F"][ti] >= 0) & (P["L"][ti] >= 0)
+        w1, c1, n1, t1, s1 = _names(prep, ti, tj, swap=False)
+        w2, c2, n2, t2, s2 = _names(prep, ti, tj, swap=True)
+        sw = (w2 > w1) & (prep["first_code"][ti] >= 0) & (prep["last_code"][ti] >= 0)
         name_w[todo], conflict[todo], swapped[todo] = np.where(sw, w2, w1), np.where(sw, c2, c1), sw
         near_first[todo], trunc[todo] = np.where(sw, n2, n1), np.where(sw, t2, t1)
         short_last[todo] = np.where(sw, s2, s1)
@@ -683,13 +684,13 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     typo = maybe_typo & (name_w >= 1.0)
     if typo.any():
         idx = np.flatnonzero(typo)
-        typo[idx] = [not _names_explain(P, a, b) for a, b in zip(i[idx], j[idx])]
+        typo[idx] = [not _names_explain(prep, a, b) for a, b in zip(i[idx], j[idx])]
     email_w[typo] = 1.5
     v["email"] = email_w
     # A record with only a name and a place beside a record of the same name there (the other
     # fields empty, none different) is asked about: a namesake would differ in company, phone or mailbox;
     # unless more than these two records have that name there: then it cannot tell which one.
-    thin = maybe_thin & (P["F"][i] >= 0) & (P["L"][i] >= 0)  # (the same name and place: NC counts both)
+    thin = maybe_thin & (prep["first_code"][i] >= 0) & (prep["last_code"][i] >= 0)  # (the same name and place: NC counts both)
     total = -3.0 + support + (email_w if "email" in evidence else 0.0) + (name_w if "name" in evidence else 0.0)
     total = total + np.where(thin, _THIN, 0.0)
     # one person's own number agreeing is evidence of the person, beyond what colleagues share
@@ -714,11 +715,11 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
     k = np.flatnonzero((score >= floor) & both_e)
     kind[k] = 7
     ik, jk = i[k], j[k]
-    kind[k[~same_e[k] & ~same_dom[k] & (free_a[k] != free_b[k]) & P["namelocal"][ik] & P["namelocal"][jk]]] = 8
+    kind[k[~same_e[k] & ~same_dom[k] & (free_a[k] != free_b[k]) & prep["namelocal"][ik] & prep["namelocal"][jk]]] = 8
     kind[k[work[k]]] = 6
     kind[k[same_local[k]]] = 4
     kind[k[typo[k]]] = 5
-    raw = P["email_raw"]
+    raw = prep["email_raw"]
     kind[k[same_e[k]]] = [1 if raw[a].strip().lower() == raw[b].strip().lower() else 2
                           for a, b in zip(ik[same_e[k]], jk[same_e[k]])]
     kind[k[same_e[k] & role[k]]] = 3
@@ -741,12 +742,12 @@ def _typo_per_word(a: str, b: str) -> bool:
     return all(OSA.distance(x, y) <= 1 for x, y in zip(wa, wb))
 
 
-def _names_explain(P: dict, a: int, b: int) -> bool:
+def _names_explain(prep: dict, a: int, b: int) -> bool:
     """Do the two mailbox names differ only as the two persons' names do (francesco.b@ / francesca.b@,
     or by their initials: begonag@ / begonal@ for Begoña García López and Begoña López)?"""
-    la, lb = P["local"][a], P["local"][b]
+    la, lb = prep["local"][a], prep["local"][b]
     diff = [k for k, (x, y) in enumerate(zip(la, lb)) if x != y] if len(la) == len(lb) else []
-    for x, y in ((P["first"][a], P["first"][b]), (P["last"][a], P["last"][b])):
+    for x, y in ((prep["first"][a], prep["first"][b]), (prep["last"][a], prep["last"][b])):
         x, y = x.replace(" ", ""), y.replace(" ", "")
         if x and y and x != y and x in la and la.replace(x, y, 1) == lb:
             return True
@@ -913,16 +914,16 @@ def _account_pairs(acc: pd.DataFrame, s: MatchSettings, floor: float) -> list[Ma
 
 def _org_pairs(r: pd.DataFrame, s: MatchSettings, floor: float) -> list[MatchPair]:
     """Pairs of organisations (accounts, or leads without a person's name) scoring at least ``floor``."""
-    idf = O.idf_of(r["company"].tolist())
-    i, j = _pair_index(O.block_keys(r, idf), len(r))
+    idf = orgs.idf_of(r["company"].tolist())
+    i, j = _pair_index(orgs.block_keys(r, idf), len(r))
     if "parent" in r.columns:  # a branch and its parent are two accounts on purpose
         rid, parent = r["rid"].to_numpy(object), r["parent"].to_numpy(object)
         keep = (parent[i] != rid[j]) & (parent[j] != rid[i])
         i, j = i[keep], j[keep]
-    scores, v = O.score_orgs(r, i, j, idf, s.evidence, floor)
+    scores, v = orgs.score_orgs(r, i, j, idf, s.evidence, floor)
     scores = _no_chains(r, i, j, scores, idf, s)
     ta, ids = r["table"].to_numpy(object), r["rid"].to_numpy(object)
-    return [MatchPair(ta[i[k]], ids[i[k]], ta[j[k]], ids[j[k]], round(float(scores[k]), 4), O.reasons(v, k))
+    return [MatchPair(ta[i[k]], ids[i[k]], ta[j[k]], ids[j[k]], round(float(scores[k]), 4), orgs.reasons(v, k))
             for k in np.flatnonzero(scores >= floor)]
 
 
@@ -965,7 +966,7 @@ def _no_chains(r: pd.DataFrame, i: np.ndarray, j: np.ndarray, scores: np.ndarray
         members.setdefault(int(roots[x]), []).append(int(x))
     ci = np.array([a for m in members.values() for n, a in enumerate(m) for _ in m[n + 1:]], dtype=np.int64)
     cj = np.array([b for m in members.values() for n, _ in enumerate(m) for b in m[n + 1:]], dtype=np.int64)
-    within, wv = O.score_orgs(r, ci, cj, idf, s.evidence, 0.0)
+    within, wv = orgs.score_orgs(r, ci, cj, idf, s.evidence, 0.0)
     # apart: not asked about on their own, and each name with words of its own (two sites, two firms)
     other = ~np.isin(wv["name"], ("same", "contained", "similar", "")) & (wv["address"] != "same")
     apart = {(int(a), int(b)) for a, b, w, o in zip(ci, cj, within, other) if w < s.review and o}

@@ -13,10 +13,10 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from crm_sheets.jobs.dedupe.keys import is_blank
 from crm_sheets.model import AuditEntry, ChangeSet, RowArchive, Tables
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import fold
+from crm_sheets.model.values import is_blank
 
 JOB = "dedupe"
 SURVIVOR_RULES = ("oldest", "most_complete", "most_recent_activity")

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from crm_sheets.jobs.dedupe import keys as K
+from crm_sheets.jobs.dedupe.keys import (DIRECTIONS, STREET_TYPES, address_key, company_domain, company_key, fold_city,
+                                         name_key, phone_key, region_of, soundex)
 
 # Per-field weights (log-odds); a pair needs two fields that agree, or one and a name, to be merged.
 BASE = -3.5
@@ -53,21 +54,21 @@ WORDS = {
 def org_records(names: list[str], addresses: list[str], phones: list[str], sites: list[str], cities: list[str],
                 countries: list[str], region: str) -> dict[str, list]:
     """The match keys of organisations, one list per key (the caller adds rid/table)."""
-    regions = [K.region_of(c, region) for c in countries]
+    regions = [region_of(c, region) for c in countries]
     raw_digits = ["".join(ch for ch in p.strip().removesuffix(".0") if ch.isdigit()) for p in phones]
-    keys = [K.phone_key(p, r) if p.strip() else "" for p, r in zip(phones, regions)]
-    addr = [K.address_key(a) if a.strip() else ("", "") for a in addresses]
+    keys = [phone_key(p, r) if p.strip() else "" for p, r in zip(phones, regions)]
+    addr = [address_key(a) if a.strip() else ("", "") for a in addresses]
     return {
-        "company": [K.company_key(v) if v else "" for v in names],
+        "company": [company_key(v) if v else "" for v in names],
         "address_no": [a[0] for a in addr],
         "street": [a[1] for a in addr],
         "phone1": keys,
         # a number typed without its area code ('522-8400') is compared by its last seven digits
         "phone_tail": [k[-7:] if k else "" for k in keys],
         "phone_short": [len(d) <= 8 for d in raw_digits],
-        "cdomain": [K.company_domain("", s) if s else "" for s in sites],
-        "city": [K.fold_city(c) for c in cities],
-        "country": [K.name_key(c) for c in countries],
+        "cdomain": [company_domain("", s) if s else "" for s in sites],
+        "city": [fold_city(c) for c in cities],
+        "country": [name_key(c) for c in countries],
     }
 
 
@@ -132,7 +133,7 @@ def name_kind(a: tuple[str, ...], b: tuple[str, ...], idf: dict[str, float], key
 
 
 def _street_core(street: str) -> str:
-    return " ".join(w for w in street.split() if w not in K.STREET_TYPES)
+    return " ".join(w for w in street.split() if w not in STREET_TYPES)
 
 
 def streets_near(ca: str, cb: str, same_number: bool) -> bool:
@@ -147,8 +148,8 @@ def streets_near(ca: str, cb: str, same_number: bool) -> bool:
     if (wa <= wb or wb <= wa) and any(len(w) > 2 for w in wa & wb):
         return True
     if same_number:
-        ja = "".join(w for w in ca.split() if w not in K.DIRECTIONS)
-        jb = "".join(w for w in cb.split() if w not in K.DIRECTIONS)
+        ja = "".join(w for w in ca.split() if w not in DIRECTIONS)
+        jb = "".join(w for w in cb.split() if w not in DIRECTIONS)
         return len(min(ja, jb, key=len)) >= 4 and (ja in jb or jb in ja)
     return False
 
@@ -189,7 +190,7 @@ def block_keys(r: pd.DataFrame, idf: dict[str, float]) -> list[tuple]:
             for c in comp]
     rare1 = np.array([t[0] if t else "" for t in rare], dtype=object)
     rare2 = np.array([t[1] if len(t) > 1 else "" for t in rare], dtype=object)
-    first = np.array([K.soundex(c.split(" ")[0]) + c[:2] if c else "" for c in comp], dtype=object)
+    first = np.array([soundex(c.split(" ")[0]) + c[:2] if c else "" for c in comp], dtype=object)
     return [
         (comp, address, 40),
         (r["cdomain"].to_numpy(object), comp, 40),

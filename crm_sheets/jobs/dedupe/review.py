@@ -12,9 +12,10 @@ from typing import Any
 
 import pandas as pd
 
-from crm_sheets.jobs.dedupe.keys import is_blank, text
+from crm_sheets.jobs.dedupe.keys import text
 from crm_sheets.model import Cell, SheetSpec, Tables
 from crm_sheets.model.schema import normalize_header
+from crm_sheets.model.values import is_blank
 
 DECISIONS = "dedupe_decisions"
 # _crm_meta key: the digest of the Duplicates Review sheet the last run wrote

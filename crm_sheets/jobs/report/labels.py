@@ -1,6 +1,6 @@
 """Every text the report sheets show, in English and French, and the small formatters cards need.
 
-Keys are stable; `text(lang, key, **values)` falls back to English for a missing translation.
+Keys are stable; `text(key, lang, **values)` (the order of builder/texts.py's text) falls back to English for a missing translation.
 """
 from __future__ import annotations
 
@@ -159,14 +159,14 @@ TEXT = {
 }
 
 
-def text(lang: str, key: str, **values) -> str:
+def text(key: str, lang: str, **values) -> str:
     table = TEXT.get(lang, TEXT["en"])
     raw = table.get(key, TEXT["en"].get(key, key))
     return raw.format(**values) if values else raw
 
 
 def month_name(lang: str, year: int, month: int) -> str:
-    name = text(lang, "months")[month - 1]
+    name = text("months", lang)[month - 1]
     return f"{name.capitalize() if lang == 'en' else name} {year}"
 
 
@@ -198,7 +198,7 @@ def money(lang: str, value: float | None, currency: str) -> str:
 def option(tables: Tables, list_name: str, key: str, lang: str) -> str:
     """The label of a dropdown key in the workbook language (the key itself when unknown)."""
     if not key:
-        return text(lang, "none")
+        return text("none", lang)
     try:
         for o in tables.list(list_name).options:
             if o.key == key:

@@ -7,7 +7,7 @@ import calendar as cal
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from crm_sheets.jobs.report import labels as L
+from crm_sheets.jobs.report import labels
 from crm_sheets.jobs.report.figures import Customer, DealLine, Group, ReportFigures
 from crm_sheets.jobs.report.layout import Block, Canvas
 from crm_sheets.model.stamp import STAMP
@@ -26,7 +26,7 @@ class Ctx:
     lang: str
 
     def t(self, key: str, **kw) -> str:
-        return L.text(self.lang, key, **kw)
+        return labels.text(key, self.lang, **kw)
 
     @property
     def cur(self) -> str:
@@ -39,7 +39,7 @@ class Ctx:
         c = Canvas(self.sheet_name(key), key)
         now = STAMP  # the time the sheet's content last changed: filled in by report() (see __init__.py)
         if with_period:
-            period = L.period_label(self.lang, self.fig.period, self.fig.period_start)
+            period = labels.period_label(self.lang, self.fig.period, self.fig.period_start)
             sub = self.t("subtitle", period=period, currency=self.cur, now=now)
         else:
             sub = self.t("subtitle_short", currency=self.cur, now=now)
@@ -49,7 +49,7 @@ class Ctx:
     def notes(self, c: Canvas, row: int, apart: dict[str, float]) -> int:
         """Money left out of the totals and unreadable rates, said plainly under the subtitle."""
         if apart:
-            amounts = ", ".join(L.money(self.lang, v, k) for k, v in apart.items())
+            amounts = ", ".join(labels.money(self.lang, v, k) for k, v in apart.items())
             row = c.note(row, 0, self.t("apart", amounts=amounts))
         if self.fig.bad_rates:
             row = c.note(row, 0, self.t("bad_rates", items="; ".join(self.fig.bad_rates)))
@@ -59,7 +59,7 @@ class Ctx:
         return name or self.t("unassigned")
 
     def opt(self, list_name: str, key: str) -> str:
-        return L.option(self.tables, list_name, key, self.lang)
+        return labels.option(self.tables, list_name, key, self.lang)
 
 
 def _after(block: Block, chart_end: int) -> int:
@@ -76,7 +76,7 @@ def dashboard_sheet(x: Ctx) -> SheetSpec:
     prev_conv = "—" if d.conversion_rate_previous is None else f"{d.conversion_rate_previous:.1%}"
     tiles = [
         ("won_revenue", d.won_revenue, "kpi_money", x.t("won_deals_n", n=d.won_deals)),
-        (x.t("won_period", period=period), d.won_period, "kpi_money", x.t("vs", period=period, value=L.money(x.lang, d.won_previous, x.cur))),
+        (x.t("won_period", period=period), d.won_period, "kpi_money", x.t("vs", period=period, value=labels.money(x.lang, d.won_previous, x.cur))),
         ("open_value", d.open_value, "kpi_money", x.t("open_deals_n", n=d.open_deals)),
         ("open_weighted", d.open_weighted, "kpi_money", x.t("weighted_note")),
         ("win_rate", d.win_rate, "kpi_percent", x.t("closed_n")),
@@ -91,7 +91,7 @@ def dashboard_sheet(x: Ctx) -> SheetSpec:
     per_row = 6
     for i, (label, value, style, note) in enumerate(tiles):
         r, col = row + (i // per_row) * 4, i % per_row
-        c.put(r, col, x.t(label) if label in L.TEXT["en"] else label, "kpi_label")
+        c.put(r, col, x.t(label) if label in labels.TEXT["en"] else label, "kpi_label")
         c.put(r + 1, col, value, style, x.cur)
         c.height(r + 1, 28)
         if note:
@@ -109,11 +109,11 @@ def dashboard_sheet(x: Ctx) -> SheetSpec:
     by_stage = c.table(row, 0, x.t("pipeline_by_stage"), [x.t("stage"), x.t("value"), x.t("weighted")],
                        [[g.key, g.value, g.weighted] for g in stages], [None, "money", "money"], x.cur)
     forecast = c.table(row, half, x.t("forecast_6"), [x.t("month_col"), x.t("weighted"), x.t("historical")],
-                       [[L.month_key_label(x.lang, m.key), m.weighted, m.historical] for m in months],
+                       [[labels.month_key_label(x.lang, m.key), m.weighted, m.historical] for m in months],
                        [None, "money", "money"], x.cur)
     row = max(by_stage.end_row, forecast.end_row) + 2
     by_month = c.table(row, 0, x.t("by_month"), [x.t("month_col"), x.t("won")],
-                       [[L.month_key_label(x.lang, k), v] for k, v in history], [None, "money"], x.cur)
+                       [[labels.month_key_label(x.lang, k), v] for k, v in history], [None, "money"], x.cur)
     by_source = c.table(row, half, x.t("leads_by_source"), [x.t("source"), x.t("leads")],
                         [[x.opt("lead_source", s.source), s.leads] for s in sources], [None, "integer"])
     size = {"width_cols": half, "height_rows": DASH_CHART_ROWS}
@@ -166,7 +166,7 @@ def forecast_sheet(x: Ctx) -> SheetSpec:
     f = x.fig.forecast
     c = x.canvas("forecast")
     row = x.notes(c, 2, f.apart) + 1
-    rows = [[L.month_key_label(x.lang, m.key), m.count, m.value, m.weighted, m.historical, m.trend] for m in f.months]
+    rows = [[labels.month_key_label(x.lang, m.key), m.count, m.value, m.weighted, m.historical, m.trend] for m in f.months]
     for r in (f.later, f.overdue, f.no_close_date):
         rows.append([x.t(r.key), r.count, r.value, r.weighted, r.historical, None])
     b = c.table(row, 0, None, [x.t("month_col"), x.t("deals"), x.t("pipeline_value"), x.t("weighted_stage"),
@@ -176,7 +176,7 @@ def forecast_sheet(x: Ctx) -> SheetSpec:
                   (row, 6 + CHART_COL_GAP), width_cols=8)
     row = _after(b, end)
     b = c.table(row, 0, x.t("history"), [x.t("month_col"), x.t("won")],
-                [[L.month_key_label(x.lang, k), v] for k, v in f.history], [None, "money"], x.cur)
+                [[labels.month_key_label(x.lang, k), v] for k, v in f.history], [None, "money"], x.cur)
     end = c.chart("line", x.t("history"), b, [1], [x.t("won")], (row, 6 + CHART_COL_GAP), width_cols=8)
     row = _after(b, end)
     c.put(row, 0, x.t("method"), "header")
@@ -185,8 +185,8 @@ def forecast_sheet(x: Ctx) -> SheetSpec:
     if f.trend_slope is None:
         texts.append(x.t("method_trend_none"))
     else:
-        texts.append(x.t("method_trend", first=L.month_key_label(x.lang, f.history[0][0]),
-                         last=L.month_key_label(x.lang, f.history[-1][0]), slope=L.money(x.lang, f.trend_slope, x.cur)))
+        texts.append(x.t("method_trend", first=labels.month_key_label(x.lang, f.history[0][0]),
+                         last=labels.month_key_label(x.lang, f.history[-1][0]), slope=labels.money(x.lang, f.trend_slope, x.cur)))
     for i, s in enumerate(texts):
         c.put(row + 1 + i, 0, s, "text")
     for col, w in enumerate((24, 10, 18, 22, 22, 20)):
@@ -362,7 +362,7 @@ def satisfaction_sheet(x: Ctx) -> SheetSpec:
 # ---------------------------------------------------------------------------------------------- board
 
 def card_text(x: Ctx, d: DealLine) -> str:
-    lines = [d.name or d.id, L.money(x.lang, d.amount, d.currency)]
+    lines = [d.name or d.id, labels.money(x.lang, d.amount, d.currency)]
     if d.account:
         lines.append(d.account)
     lines.append(" · ".join(v for v in (x.owner(d.owner), d.close_date.isoformat() if d.close_date else "") if v))
@@ -374,7 +374,7 @@ def board_sheet(x: Ctx) -> SheetSpec:
     c.note(2, 0, x.t("board_note"))
     for col, column in enumerate(x.fig.board):
         c.put(3, col, column.stage, "header")
-        c.put(4, col, x.t("board_head", n=column.count, value=L.money(x.lang, column.value, x.cur)), "muted")
+        c.put(4, col, x.t("board_head", n=column.count, value=labels.money(x.lang, column.value, x.cur)), "muted")
         for i, card in enumerate(column.cards):
             c.put(5 + i, col, Cell(card_text(x, card), "card"))
             c.fit_lines(5 + i, card_text(x, card))
@@ -404,7 +404,7 @@ def calendar_sheet(x: Ctx) -> SheetSpec:
     today = x.fig.now.date()
     row = 4
     for month in x.fig.calendar:
-        c.put(row, 0, L.month_name(x.lang, month.year, month.month), "kpi_label")
+        c.put(row, 0, labels.month_name(x.lang, month.year, month.month), "kpi_label")
         for i, wd in enumerate(x.t("weekdays")):
             c.put(row + 1, i, wd.capitalize(), "header")
         by_day: dict[date, list] = {}
@@ -437,5 +437,5 @@ SHEETS = (
 
 
 def build_sheets(fig: ReportFigures, tables: Tables) -> list[SheetSpec]:
-    x = Ctx(fig, tables, tables.lang if tables.lang in L.TEXT else "en")
+    x = Ctx(fig, tables, tables.lang if tables.lang in labels.TEXT else "en")
     return [build(x) for _key, build in SHEETS]

@@ -20,7 +20,9 @@ from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.tables import Tables
 from crm_sheets.store.base import ApplyResult
 from crm_sheets.store.core.grid import ContentFingerprint
+from crm_sheets.store.core.keeper import KeptState, PendingKeeper, StoreLock, describe_changes
 from crm_sheets.store.core.layout import WorkbookLayout
+from crm_sheets.store.safety import WriterLock
 from crm_sheets.store.state import StoreState
 
 SCHEME = "excel://"
@@ -103,7 +105,7 @@ def _find_open_book(name: str) -> Any:
                      hint="open it in Excel first, or give its path (crm-sheets run crm.xlsm) to work on the file")
 
 
-class ExcelLiveStore:
+class ExcelLiveStore(KeptState):
     """An open xlwings Book as a Store: ``read()`` -> Tables, ``apply(changeset, tables)`` -> ApplyResult."""
 
     def __init__(self, book: Any, *, schema: Any = None, lock_timeout: float | None = None,
@@ -113,9 +115,12 @@ class ExcelLiveStore:
         self.name = str(book.name)
         self.schema = schema
         self.backups = backups  # no backups: the file underneath is untouched until the person saves
-        self._lock_timeout = lock_timeout
-        self._lock_depth = 0
-        self._os_lock = None
+        with _locks_guard:  # one writer per book in this process (other processes: the OS writer lock)
+            local = _locks.setdefault(self.identity, threading.RLock())
+        self._lock = StoreLock(lambda: WriterLock(self.state, timeout=lock_timeout), local=local, timeout=lock_timeout,
+                               busy=lambda: WorkbookBusy(f"{self.book.name}: another crm-sheets run in this Excel is writing it",
+                                                         hint="wait for it to finish and press the button again"))
+        self._pending = PendingKeeper(lambda: self.state)  # beside the file once the book is saved under a name
         self._read: dict[str, list[list[Any]]] = {}
         self._tables: Tables | None = None
         self.fingerprint: ContentFingerprint | None = None
@@ -143,9 +148,6 @@ class ExcelLiveStore:
             return StoreState(self.identity, full.parent, full.name)
         return StoreState.for_remote(self.identity)
 
-    @property
-    def state_dir(self) -> Path:
-        return self.state.dir
 
     def describe(self) -> str:
         return f"{self.name} (open in Excel)"
@@ -219,14 +221,14 @@ class ExcelLiveStore:
 
         name = self.identity
         if changeset.is_empty():
-            return ApplyResult(False, pending=self._pending_exists(), message=f"nothing to write to {name}")
+            return ApplyResult(False, pending=self._pending.exists(), message=f"nothing to write to {name}")
         if self._tables is None:
             raise RuntimeError("ExcelLiveStore.apply() needs a read() first: it writes only over what it read")
         tables = tables if tables is not None else self._tables
         if rider is not None and not self._changes_anything(changeset, tables):
             # Owned sheets that show what they show already, keys as they are: nothing is written, not even the
             # rider (the Runs sheet), as the file store does.
-            return ApplyResult(False, pending=self._pending_exists(), message=f"nothing changed in {self.book.name}")
+            return ApplyResult(False, pending=self._pending.exists(), message=f"nothing changed in {self.book.name}")
         work = ChangeSet().extend(changeset)
         if rider is not None:
             work.extend(rider)
@@ -239,7 +241,7 @@ class ExcelLiveStore:
             except WorkbookChanged:
                 raise
             except CrmSheetsError as e:
-                self._keep_pending(work, keep_states, str(e))
+                self._pending.keep(work, states=keep_states, reason=str(e))  # (said in the log when it cannot be)
                 raise
             try:
                 with paused(self.book.app):
@@ -257,14 +259,14 @@ class ExcelLiveStore:
                 before_replace(None)
             self._read = {}  # what we read no longer shows the book: a later apply needs a read first
             self._tables = tables
-            self._clear_pending()
+            left = self._pending.clear() is not None
             self.last_write = {"reads": job.reads, "calls": dict(job.calls), "notes": list(job.notes)}
-        from crm_sheets.store.xlsx.store import describe
-
-        message = f"wrote {describe(work)} to {self.book.name} (open in Excel: save it to keep the changes)"
+        message = f"wrote {describe_changes(work)} to {self.book.name} (open in Excel: save it to keep the changes)"
         if job.notes:
             message += "; " + "; ".join(job.notes)
-        return ApplyResult(True, message=message)
+        if left:
+            message += self._pending.left_note()
+        return ApplyResult(True, pending=left, message=message)
 
     def _changes_anything(self, changeset: ChangeSet, tables: Tables) -> bool:
         from crm_sheets.store.core.plan import make_plan
@@ -282,71 +284,19 @@ class ExcelLiveStore:
         return found.changeset if found is not None else None
 
     def pending_file(self):
-        from crm_sheets.store.pending import read_pending
-
-        found = read_pending(self.state)
+        found = self._pending.read()
         if found is None or not found.id:
             return found
         if self._tables is not None and found.id == self._tables.meta.get("applied_pending"):
             return None  # written already (the runner records its ID in the same write)
         return found
 
-    def _pending_exists(self) -> bool:
-        from crm_sheets.store.pending import pending_path
-
-        return pending_path(self.state).exists()
-
-    def _keep_pending(self, changeset: ChangeSet, states: dict | None, reason: str) -> None:
-        from crm_sheets.store.pending import save_pending
-
-        try:
-            self.state.dir.mkdir(parents=True, exist_ok=True)
-            save_pending(self.state, changeset, states=states, reason=reason)
-        except OSError:
-            pass
-
-    def _clear_pending(self) -> None:
-        from crm_sheets.store.pending import clear_pending
-
-        try:
-            clear_pending(self.state)
-        except OSError:
-            pass
-
     @contextlib.contextmanager
     def lock(self) -> Iterator["ExcelLiveStore"]:
         """One writer per book: an in-process lock keyed by identity, and the OS writer lock every crm-sheets run
         on this workbook takes (file runs included). Re-entrant within this store."""
-        from crm_sheets.store.safety import WriterLock
-
-        with _locks_guard:
-            local = _locks.setdefault(self.identity, threading.RLock())
-        if self._lock_depth == 0:
-            if not local.acquire(timeout=self._lock_timeout if self._lock_timeout is not None else 5):
-                from crm_sheets.errors import WorkbookBusy
-
-                raise WorkbookBusy(f"{self.book.name}: another crm-sheets run in this Excel is writing it",
-                                   hint="wait for it to finish and press the button again")
-            try:
-                self.state.dir.mkdir(parents=True, exist_ok=True)
-                self._os_lock = WriterLock(self.state, timeout=self._lock_timeout)
-                self._os_lock.acquire()
-            except BaseException:
-                local.release()
-                self._os_lock = None
-                raise
-        self._lock_depth += 1
-        try:
+        with self._lock:
             yield self
-        finally:
-            self._lock_depth -= 1
-            if self._lock_depth == 0:
-                try:
-                    if self._os_lock is not None:
-                        self._os_lock.release()
-                finally:
-                    self._os_lock = None
-                    local.release()
 
 
 @contextlib.contextmanager

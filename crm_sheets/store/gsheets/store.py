@@ -14,7 +14,6 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from crm_sheets.errors import CrmSheetsError, UsageError, WorkbookChanged
@@ -23,11 +22,13 @@ from crm_sheets.model.schema import normalize_header
 from crm_sheets.model.tables import META_SHEET, Tables, column_letter
 from crm_sheets.store.base import ApplyResult
 from crm_sheets.store.core.grid import ContentFingerprint
+from crm_sheets.store.core.keeper import KeptState, PendingKeeper, StoreLock, describe_changes
 from crm_sheets.store.core.refind import (TableNow, blank as _blank, check_numbering, col_index as _col_index,
                                           find_records, find_table, first_difference)
 from crm_sheets.store.gsheets import batch, render
 from crm_sheets.store.gsheets.client import Connection, connect
 from crm_sheets.store.gsheets.snapshot import Snapshot, SheetInfo, quote, read as read_snapshot
+from crm_sheets.store.safety import WriterLock
 
 SCHEME = "gsheets://"
 
@@ -81,7 +82,7 @@ class SheetsGrids:
         pass
 
 
-class GSheetsStore:
+class GSheetsStore(KeptState):
     """A Google spreadsheet as a Store: ``read()`` -> Tables, ``apply(changeset, tables)`` -> ApplyResult."""
 
     def __init__(self, spec: str, *, schema: Any = None, connection: Connection | None = None,
@@ -96,9 +97,8 @@ class GSheetsStore:
         self.schema = schema
         self._conn = connection
         self.backups = backups  # no file backups: Sheets keeps a version history
-        self._lock_timeout = lock_timeout
-        self._lock = None
-        self._lock_depth = 0
+        self._lock = StoreLock(lambda: WriterLock(self.state, timeout=lock_timeout))  # its folder made on first use
+        self._pending = PendingKeeper(self.state)
         self._snap: Snapshot | None = None
         self._tables: Tables | None = None
         self.fingerprint: ContentFingerprint | None = None
@@ -107,9 +107,6 @@ class GSheetsStore:
     def __repr__(self) -> str:
         return f"GSheetsStore({self.name!r})"
 
-    @property
-    def state_dir(self) -> Path:
-        return self.state.dir
 
     def describe(self) -> str:
         return f"{self.title} ({self.name})" if self.title else self.name
@@ -177,7 +174,7 @@ class GSheetsStore:
         """
         name = self.name
         if changeset.is_empty():
-            return ApplyResult(False, pending=self._pending_exists(), message=f"nothing to write to {name}")
+            return ApplyResult(False, pending=self._pending.exists(), message=f"nothing to write to {name}")
         if self._snap is None or self._tables is None:
             raise RuntimeError("GSheetsStore.apply() needs a read() first: it writes only over what it read")
         tables = tables if tables is not None else self._tables
@@ -186,7 +183,7 @@ class GSheetsStore:
             plan = _Plan(self, changeset, tables, with_meta=rider is not None)
             plan.build()
             if plan.is_empty():  # owned sheets as they are, _crm_meta keys as they are: nothing to send
-                return ApplyResult(False, pending=self._pending_exists(), message=f"nothing changed in {name}")
+                return ApplyResult(False, pending=self._pending.exists(), message=f"nothing changed in {name}")
             work = changeset
             if rider is not None:  # planned again with the rider, on the rows just read (no second call)
                 work = ChangeSet().extend(changeset).extend(rider)
@@ -210,18 +207,20 @@ class GSheetsStore:
                 if sent == 0 and not isinstance(e, WorkbookChanged):
                     # Kept with the mark of its first batch: if that batch did land after all (its answer lost
                     # and the check impossible), the next read sees the mark and drops this, never applying twice.
-                    self._keep_pending(work, keep_states, str(e), mark=f"{token}:0")
-                    raise type(e)(f"{e.message}; nothing was written, the changes were kept and will be written "
-                                  "by the next run", hint=e.hint) from None
+                    lost = self._pending.keep(work, states=keep_states, reason=str(e), write_mark=f"{token}:0")
+                    kept = ("the changes were kept and will be written by the next run" if lost is None else
+                            f"the changes could not be kept for the next run either ({lost.strerror or lost})")
+                    raise type(e)(f"{e.message}; nothing was written, {kept}", hint=e.hint) from None
                 # The records' changes are in the first batch (all or nothing); what is left is owned sheets,
                 # which the next run makes again from the data.
                 raise type(e)(f"{e.message}; the records were written, {len(parts) - sent} of the sheets jobs "
                               "make were not and will be made by the next run", hint=e.hint) from None
             self._after_write(plan)
-            self._clear_pending()
+            left = self._pending.clear() is not None
             self.last_write = {"requests": len(requests), "batches": len(parts),
                                "bytes": sum(batch.request_size(r) for r in requests)}
-        return ApplyResult(True, message=f"wrote {_describe(work)} to {name}")
+        return ApplyResult(True, pending=left,
+                           message=f"wrote {describe_changes(work)} to {name}" + (self._pending.left_note() if left else ""))
 
     def _before_write(self, requests: list[dict], before_replace: Callable) -> None:
         self.state.dir.mkdir(parents=True, exist_ok=True)
@@ -257,58 +256,22 @@ class GSheetsStore:
         return found.changeset if found is not None else None
 
     def pending_file(self):
-        from crm_sheets.store.pending import read_pending
-
-        found = read_pending(self.state)
+        found = self._pending.read()
         if found is None:
             return found
         landed = self._snap is not None and self._snap.metadata.get("write") == _pending_mark(self.state)
         if landed or (found.id and self._tables is not None and found.id == self._tables.meta.get("applied_pending")):
-            if self._lock_depth:
-                self._clear_pending()
+            if self._lock.held:
+                self._pending.clear()
             return None  # written already: its batch's mark (or the runner's ID) is in the spreadsheet
         return found
-
-    def _pending_exists(self) -> bool:
-        from crm_sheets.store.pending import pending_path
-
-        return pending_path(self.state).exists()
-
-    def _keep_pending(self, changeset: ChangeSet, states: dict | None, reason: str, mark: str = "") -> None:
-        from crm_sheets.store.pending import save_pending
-
-        try:
-            self.state.dir.mkdir(parents=True, exist_ok=True)
-            save_pending(self.state, changeset, states=states, reason=reason, write_mark=mark)
-        except OSError:
-            pass
-
-    def _clear_pending(self) -> None:
-        from crm_sheets.store.pending import clear_pending
-
-        try:
-            clear_pending(self.state)
-        except OSError:
-            pass
 
     @contextlib.contextmanager
     def lock(self) -> Iterator["GSheetsStore"]:
         """One writer per spreadsheet among the crm-sheets runs of this machine (an OS lock in the state
         directory); runs elsewhere are caught by the change check before every write."""
-        from crm_sheets.store.safety import WriterLock
-
-        if self._lock_depth == 0:
-            self.state.dir.mkdir(parents=True, exist_ok=True)
-            self._lock = WriterLock(self.state, timeout=self._lock_timeout)
-            self._lock.acquire()
-        self._lock_depth += 1
-        try:
+        with self._lock:
             yield self
-        finally:
-            self._lock_depth -= 1
-            if self._lock_depth == 0 and self._lock is not None:
-                self._lock.release()
-                self._lock = None
 
 
 def _read_tables(grids: SheetsGrids, schema: Any) -> Tables:
@@ -352,10 +315,6 @@ def _spec_digest(spec: Any, title: str) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=repr).encode("utf-8")).hexdigest()[:32]
 
 
-def _describe(changeset: ChangeSet) -> str:
-    from crm_sheets.store.xlsx.store import describe
-
-    return describe(changeset)
 
 
 # ---------------------------------------------------------------------------------------------

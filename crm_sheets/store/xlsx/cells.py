@@ -13,7 +13,7 @@ from crm_sheets.store.core.archive import ArchivedCell, has_time, is_date_format
 from crm_sheets.store.xlsx.package import refuse_dtd
 from crm_sheets.model.values import from_serial
 from crm_sheets.store.xlsx.sheetxml import cell_xml, excel_serial, inline_string, number_text
-from crm_sheets.store.xlsx.sheet import _T_ATTR, _Cell
+from crm_sheets.store.xlsx.sheet import T_ATTR, CellXml
 
 
 
@@ -69,10 +69,10 @@ def _sst_has(sst: "SharedStrings | list[str]", i: int) -> bool:
     return sst.has(i) if isinstance(sst, SharedStrings) else 0 <= i < len(sst)
 
 
-def cell_value(cell: _Cell, sst: "SharedStrings | list[str]") -> Any:
+def cell_value(cell: CellXml, sst: "SharedStrings | list[str]") -> Any:
     """The value a cell shows (text, number, bool), as stored: no number format applied."""
     tag = cell.open_tag
-    t = _T_ATTR.search(tag)
+    t = T_ATTR.search(tag)
     t = t.group(1) if t else "n"
     if t == "inlineStr":
         return _inline_text(cell.xml)
@@ -92,11 +92,11 @@ def cell_value(cell: _Cell, sst: "SharedStrings | list[str]") -> Any:
         return v
 
 
-def archived_cell(key: str, cell: _Cell, sst: "SharedStrings | list[str]", number_format: str | None,
+def archived_cell(key: str, cell: CellXml, sst: "SharedStrings | list[str]", number_format: str | None,
                   date1904: bool) -> ArchivedCell | None:
     """A cell in the neutral archive format (None for a cell holding nothing): a number shown as a date
     becomes the date, text stays text, a formula keeps its text (shared and array formulas only their value)."""
-    t = _T_ATTR.search(cell.open_tag)
+    t = T_ATTR.search(cell.open_tag)
     t = t.group(1) if t else "n"
     value = cell_value(cell, sst)
     f = re.search(r"<(?:\w+:)?f\b([^>]*)>(.*?)</(?:\w+:)?f>", cell.xml, re.S)

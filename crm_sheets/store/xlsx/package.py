@@ -98,6 +98,13 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, No
                struct.error, OverflowError)
 
 
+def prefixed(xml: str, prefix: str) -> str:
+    """Elements of ``xml`` with the namespace prefix a part uses for SpreadsheetML ('x:'), or as they are."""
+    if not prefix:
+        return xml
+    return re.sub(r"<(/?)(\w+)", lambda m: f"<{m.group(1)}{prefix}{m.group(2)}", xml)
+
+
 def parse_xml(data: bytes, where: str) -> Element:
     """Parse one XML part with DTDs and entities refused (billion laughs, XXE)."""
     try:

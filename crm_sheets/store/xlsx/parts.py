@@ -17,7 +17,7 @@ from crm_sheets.model.tables import META_SHEET, Tables, column_letter
 from crm_sheets.store.core.plan import Plan
 from crm_sheets.store.xlsx.package import (
     CT_WORKSHEET, LARGE_PART_LEVEL, REL_CALC_CHAIN, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
-    refuse_dtd, relative, rels_path,
+    prefixed, refuse_dtd, relative, rels_path,
 )
 from crm_sheets.store.xlsx.sheetxml import cell_xml, column_index, inline_string, render_sheet, split_ref, styles_needed
 from crm_sheets.store.xlsx.styles import ensure_looks, ensure_styles
@@ -453,10 +453,6 @@ class PackagePatch:
 def first_overlap(st: TableState, index: int) -> bool:
     """A column inside the table's range already (a column of the Excel table, named or not)."""
     return st.part is not None and st.first_col <= index <= st.last_col
-
-
-def _prefixed(xml: str, p: str) -> str:
-    return re.sub(r"<(/?)(\w+)", lambda m: f"<{m.group(1)}{p}{m.group(2)}", xml) if p else xml
 
 
 def _data_ref(ref: str, part: TablePart) -> str | None:

@@ -26,12 +26,12 @@ _ROW_R = re.compile(r'\br="(\d+)"')
 _ROW_R_B = re.compile(rb'\br="(\d+)"')
 _SPOOL_IN_MEMORY = 16 * 1024 * 1024  # a worksheet part larger than this is spooled to a temporary file
 _CELL_R = re.compile(r'\br="([A-Z]{1,3})(\d+)"')
-_S_ATTR = re.compile(r'\bs="(\d+)"')
-_T_ATTR = re.compile(r'\bt="(\w+)"')
+S_ATTR = re.compile(r'\bs="(\d+)"')
+T_ATTR = re.compile(r'\bt="(\w+)"')
 
 
 @dataclass
-class _Cell:
+class CellXml:
     col: str
     xml: str
 
@@ -41,7 +41,7 @@ class _Cell:
 
     @property
     def style(self) -> int | None:
-        m = _S_ATTR.search(self.open_tag)
+        m = S_ATTR.search(self.open_tag)
         return int(m.group(1)) if m else None
 
 
@@ -335,9 +335,9 @@ class SheetEdit:
                     yield self._current(self._rn[i]), (self._source_text(i) if text else None)  # type: ignore[misc]
 
     # -- reading
-    def cells(self, r: int) -> dict[str, _Cell]:
+    def cells(self, r: int) -> dict[str, CellXml]:
         """The cells of row r by column letter."""
-        return {col: _Cell(col, xml) for col, xml in self.raw_cells(r).items()}
+        return {col: CellXml(col, xml) for col, xml in self.raw_cells(r).items()}
 
     def raw_cells(self, r: int) -> dict[str, str]:
         """The cells of row r as XML by column letter (do not change the dict: the next call may share it)."""

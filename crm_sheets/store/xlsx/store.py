@@ -18,7 +18,8 @@ from crm_sheets.model.tables import Tables
 from crm_sheets.store.base import ApplyResult, NothingToWrite
 from crm_sheets.store.core.layout import WorkbookLayout
 from crm_sheets.store.state import StoreState
-from crm_sheets.store.pending import Pending, clear_pending, pending_path, read_pending, save_pending
+from crm_sheets.store.core.keeper import KeptState, PendingKeeper, StoreLock, describe_changes
+from crm_sheets.store.pending import Pending
 from crm_sheets.store.safety import (
     DEFAULT_OPS,
     FileOps,
@@ -36,20 +37,7 @@ READ_ATTEMPTS = 3
 SETTLE_SECONDS = 1.0  # how long an incomplete file (mid-save) is watched for the save to finish
 
 
-def describe(changeset: ChangeSet) -> str:
-    """What a change set does, for people: "12 cells, 3 new rows, 1 sheet"."""
-    words = {
-        "updated_cells": ("cell", "cells"),
-        "appended_rows": ("new row", "new rows"),
-        "archived_rows": ("archived row", "archived rows"),
-        "restored_rows": ("restored row", "restored rows"),
-        "replaced_sheets": ("sheet", "sheets"),
-    }
-    parts = [f"{n} {words[k][n != 1]}" for k, n in changeset.summary().items() if n and k in words]
-    return ", ".join(parts) or "ID sequences"
-
-
-class XlsxStore:
+class XlsxStore(KeptState):
     """A .xlsx/.xlsm file as a Store: ``read()`` -> Tables, ``apply(changeset, tables)`` -> ApplyResult."""
 
     def __init__(
@@ -68,8 +56,9 @@ class XlsxStore:
         self.backups = backups  # None: the workbook's Settings `backups` value
         self.schema = schema
         self.ops = ops
-        self._lock = WriterLock(self.path, timeout=lock_timeout)  # None: CRM_SHEETS_LOCK_TIMEOUT or 5 s
-        self._lock_depth = 0
+        writer_lock = WriterLock(self.path, timeout=lock_timeout)  # None: CRM_SHEETS_LOCK_TIMEOUT or 5 s
+        self._lock = StoreLock(lambda: writer_lock)
+        self._pending = PendingKeeper(self.state, ops=ops)
         self._seen: Fingerprint | None = None  # what the last read (or our last write) saw on disk
         self._data: bytes | None = None  # the bytes of that read: the backup is made from them
         self._meta: dict[str, Any] = {}  # the _crm_meta keys of that read
@@ -81,9 +70,6 @@ class XlsxStore:
     def __repr__(self) -> str:
         return f"XlsxStore({str(self.path)!r})"
 
-    @property
-    def state_dir(self) -> Path:
-        return self.state.dir
 
     def describe(self) -> str:
         return self.name
@@ -261,9 +247,9 @@ class XlsxStore:
         nothing at all, makes no backup, and says so (``written`` False); else the rider is written with it.
         """
         name = self.path.name
-        nothing = ApplyResult(False, pending=pending_path(self.path).exists(), message=f"nothing changed in {name}")
+        nothing = ApplyResult(False, pending=self._pending.exists(), message=f"nothing changed in {name}")
         if changeset.is_empty():
-            return ApplyResult(False, pending=pending_path(self.path).exists(), message=f"nothing to write to {name}")
+            return ApplyResult(False, pending=self._pending.exists(), message=f"nothing to write to {name}")
         if self._seen is None:
             raise RuntimeError("XlsxStore.apply() needs a read() first: it writes only over what it read")
         keep_states = dict(states) if states is not None else None
@@ -290,25 +276,18 @@ class XlsxStore:
             except (WorkbookBusy, WorkbookChanged):
                 raise
             except Exception as e:
-                kept = self._keep_pending(changeset, reason=f"write failed: {e}", states=keep_states)
+                kept = self._pending.keep(changeset, reason=f"write failed: {e}", states=keep_states)
                 if not isinstance(e, OSError):
                     raise  # a bug, not the disk: let it show
                 raise self._write_failed(e, kept) from e
             self._seen = self._fingerprint()
             self._data = None  # a later apply backs up by copying our own file
-            try:
-                clear_pending(self.path, ops=self.ops)
-                left = False
-            except OSError:
-                left = True
-        message = f"wrote {describe(changeset)} to {name}"
+            left = self._pending.clear() is not None
+        message = f"wrote {describe_changes(changeset)} to {name}"
         if backup is not None:
             message += f" (backup: {backup.parent.name}/{backup.name})"
         if left:
-            message += (
-                f"; could not remove {pending_path(self.path).name}, which holds changes now written: "
-                "delete it before the next run"
-            )
+            message += self._pending.left_note()
         return ApplyResult(True, backup=str(backup) if backup else None, pending=left, message=message)
 
     def _write(self, dst: Path, changeset: ChangeSet, tables: Tables | None, rider: ChangeSet | None = None) -> None:
@@ -331,28 +310,18 @@ class XlsxStore:
     def pending_file(self) -> Pending | None:
         """The pending file, unless the workbook as last read says a run already wrote it (a crash or a
         failed delete between that write and the file's removal): then it is dropped, never applied twice."""
-        found = read_pending(self.path)
+        found = self._pending.read()
         if found is None or not found.id or found.id != self._meta.get("applied_pending"):
             return found
-        if self._lock_depth:
-            try:
-                clear_pending(self.path, ops=self.ops)
-            except OSError:
-                pass
+        if self._lock.held:
+            self._pending.clear()
         return None
 
     @contextlib.contextmanager
     def lock(self) -> Iterator["XlsxStore"]:
         """Hold the one-writer lock (re-entrant within this store, so ``apply`` inside it works)."""
-        if self._lock_depth == 0:
-            self._lock.acquire()
-        self._lock_depth += 1
-        try:
+        with self._lock:
             yield self
-        finally:
-            self._lock_depth -= 1
-            if self._lock_depth == 0:
-                self._lock.release()
 
     # -- the checks around a write ---------------------------------------------------------------
 
@@ -362,9 +331,8 @@ class XlsxStore:
             return
         lock_file = next((p for p in office_lock_files(self.path) if p.exists()), None)
         lock_hint = f" (if nobody has it open, delete {lock_file.name})" if lock_file else ""
-        try:
-            save_pending(self.path, changeset, ops=self.ops, states=states, reason=f"open by {holder}")
-        except OSError as e:
+        e = self._pending.keep(changeset, states=states, reason=f"open by {holder}")
+        if e is not None:
             raise WorkbookBusy(
                 f"{self.path.name} is open by {holder}; nothing was written and the changes could not be "
                 f"kept for later ({e.strerror or e})",
@@ -399,13 +367,6 @@ class XlsxStore:
                 tmp.unlink()
             except OSError:
                 pass
-
-    def _keep_pending(self, changeset: ChangeSet, reason: str, states: dict[str, Any] | None = None) -> OSError | None:
-        try:
-            save_pending(self.path, changeset, ops=self.ops, states=states, reason=reason)
-            return None
-        except OSError as e:
-            return e
 
     def _write_failed(self, e: OSError, pending_error: OSError | None) -> CrmSheetsError:
         kept = (

@@ -11,7 +11,7 @@ from typing import Hashable, Iterable, Mapping
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import quoteattr
 
-from crm_sheets.store.xlsx.package import NS_MAIN, parse_xml
+from crm_sheets.store.xlsx.package import NS_MAIN, parse_xml, prefixed
 
 _HEADER_FILL = "FF1F4E78"
 _BORDER_THIN = (
@@ -254,15 +254,9 @@ def _root_prefix(text: str) -> str:
     return m.group(1) or "" if m else ""
 
 
-def _prefixed(xml: str, prefix: str) -> str:
-    if not prefix:
-        return xml
-    return re.sub(r"<(/?)(\w+)", lambda m: f"<{m.group(1)}{prefix}{m.group(2)}", xml)
-
-
 def _append(text: str, prefix: str, tag: str, items: list[str], old: int, after_root: bool = False) -> str:
     """Append children to a list element of styles.xml and fix its count attribute."""
-    items_xml = "".join(_prefixed(i, prefix) for i in items)
+    items_xml = "".join(prefixed(i, prefix) for i in items)
     full = prefix + tag
     m = re.search(rf"<{full}\b([^>]*?)(/?)>", text)
     if m is None:

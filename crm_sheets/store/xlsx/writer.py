@@ -24,7 +24,7 @@ from crm_sheets.model.values import FORMULA_STARTS, Text
 from crm_sheets.store.base import NothingToWrite
 from crm_sheets.store.core.archive import ArchivedCell, ArchivedRow, loads as load_archived
 from crm_sheets.store.core.plan import ArchiveMove, archive_values, is_archived_copy, make_plan
-from crm_sheets.store.xlsx.package import REL_TABLE, open_package, relative, rels_path
+from crm_sheets.store.xlsx.package import REL_TABLE, open_package, prefixed, relative, rels_path
 from crm_sheets.store.xlsx.package import DAMAGED_HINT, one_line
 from crm_sheets.model.limits import too_long
 from crm_sheets.store.xlsx.sheetxml import cell_xml, column_index, inline_string, split_ref
@@ -33,8 +33,8 @@ from crm_sheets.store.xlsx.structure import (
 )
 from crm_sheets.store.xlsx.styles import STYLE_DEFS, StyleDef, column_look, ensure_quote_prefix, number_formats, quote_free
 from crm_sheets.store.xlsx.cells import archived_cell, archived_xml, cell_value, record_xml
-from crm_sheets.store.xlsx.parts import PackagePatch, TableState, _prefixed, first_overlap
-from crm_sheets.store.xlsx.sheet import _S_ATTR, SheetEdit
+from crm_sheets.store.xlsx.parts import PackagePatch, TableState, first_overlap
+from crm_sheets.store.xlsx.sheet import S_ATTR, SheetEdit
 
 _HAS_VALUE_RE = re.compile(r"<(?:\w+:)?(?:v>|t\b[^>]*>[^<])")
 
@@ -224,7 +224,7 @@ class _Patch(PackagePatch):
         rules = [(sqref, rule) for add in adds for sqref, rule in add.validations]
         if rules:
             items = "".join(validation_xml(sqref, rule, self.pkg.date1904) for sqref, rule in rules)
-            st.sheet.tail = add_to_tail(st.sheet.tail, st.sheet.p, "dataValidations", _prefixed(items, st.sheet.p), len(rules))
+            st.sheet.tail = add_to_tail(st.sheet.tail, st.sheet.p, "dataValidations", prefixed(items, st.sheet.p), len(rules))
         st.sheet.changed = True
 
     def _header_xf(self, st: _TableState, add: ColumnAdd) -> int | None:
@@ -298,13 +298,13 @@ class _Patch(PackagePatch):
             captured.append((a, self._capture(st, r)))
             removals.setdefault(a.table, []).append(r)
         for res in plan.restores:
-            ast = self.state(res.archive)
-            r, row = self._find_archived(ast, res)
+            archive_state = self.state(res.archive)
+            r, row = self._find_archived(archive_state, res)
             removals.setdefault(res.archive, []).append(r)
             appends.setdefault(res.table, []).append((None, self._restored_cells(self.state(res.table), row)))
         for a, row in captured:
-            ast = self.state(a.archive)
-            appends.setdefault(a.archive, []).append((None, self._append_cells(ast, archive_values(a, row, self.tables))))
+            archive_state = self.state(a.archive)
+            appends.setdefault(a.archive, []).append((None, self._append_cells(archive_state, archive_values(a, row, self.tables))))
         for table, tp in plan.tables.items():
             if tp.appends:
                 st = self.state(table)
@@ -374,7 +374,7 @@ class _Patch(PackagePatch):
             v = value  # in the workbook's form already (core.plan.field_value)
             if too_long(v):  # a person's value over a cell's limit: never written back (cut), the cell stays as it is
                 continue
-            s = _S_ATTR.search(old, 0, old.index(">")) if old else None
+            s = S_ATTR.search(old, 0, old.index(">")) if old else None
             style = int(s.group(1)) if s else None
             style = style if style is not None else self._date_xf(v)
             if isinstance(v, Text) and v.startswith(FORMULA_STARTS):
@@ -432,13 +432,13 @@ class _Patch(PackagePatch):
         self.__dict__.pop("_num_fmts", None)  # styles.xml grew
         return xfs[("archived", code)]
 
-    def _find_archived(self, ast: _TableState, res: RowRestore) -> tuple[int, ArchivedRow]:
-        rec_col, table_col, data_col = (ast.cols.get(k) for k in ("record", "table", "data"))
+    def _find_archived(self, archive_state: _TableState, res: RowRestore) -> tuple[int, ArchivedRow]:
+        rec_col, table_col, data_col = (archive_state.cols.get(k) for k in ("record", "table", "data"))
         if not rec_col or not data_col:
             raise CrmSheetsError(f"archive table {res.archive!r} has no Record or Original row column",
                                  hint="run `crm-sheets upgrade` to repair the sheet")
-        for r in range(ast.end_row, ast.header_row, -1):  # the latest archived copy wins
-            cells = ast.sheet.cells(r)
+        for r in range(archive_state.end_row, archive_state.header_row, -1):  # the latest archived copy wins
+            cells = archive_state.sheet.cells(r)
             record = cell_value(cells[rec_col], self.sst) if rec_col in cells else None
             table = cell_value(cells[table_col], self.sst) if table_col and table_col in cells else None
             if not is_archived_copy(res, record, table):
@@ -447,7 +447,7 @@ class _Patch(PackagePatch):
             try:
                 return r, load_archived(str(raw))
             except ValueError:
-                raise CrmSheetsError(f"{ast.sheet.part}: row {r} of {res.archive!r} has no readable original row",
+                raise CrmSheetsError(f"{archive_state.sheet.part}: row {r} of {res.archive!r} has no readable original row",
                                      hint="the Original row cell was edited; restore it from a backup") from None
         raise CrmSheetsError(f"record {res.record_id} is not in the {res.archive!r} sheet", hint="nothing to restore")
 

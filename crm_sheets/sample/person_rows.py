@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from crm_sheets.sample import duplicates, people, pools
+from crm_sheets.sample import duplicates, identities, pools
 from crm_sheets.sample.companies import Companies
 from crm_sheets.sample.duplicates import Rows
 from crm_sheets.sample.frames import DAY, Clock
@@ -45,7 +45,7 @@ def unique_names(rng, codes, first, last, company, keep: np.ndarray, taken: set)
     drawn_last = last.copy()
     clashing = []
     for i in range(len(first)):
-        key = ("person", *people.person_key(first[i], last[i], company[i]))
+        key = ("person", *identities.person_key(first[i], last[i], company[i]))
         if not key[3]:
             continue  # no company: namesakes without one are different people, as before
         if key in taken and keep[i]:
@@ -55,7 +55,7 @@ def unique_names(rng, codes, first, last, company, keep: np.ndarray, taken: set)
             pool = pools.NAMES[codes[i]][1]
             start = pool.index(last[i]) if last[i] in pool else -1
             for j in range(1, len(pool) + 1):
-                cand = ("person", *people.person_key(first[i], pool[(start + j) % len(pool)], company[i]))
+                cand = ("person", *identities.person_key(first[i], pool[(start + j) % len(pool)], company[i]))
                 if cand not in taken:
                     last[i], key = pool[(start + j) % len(pool)], cand
                     break
@@ -79,12 +79,12 @@ def _redraw_first_names(rng, codes, first, last, company, keep: np.ndarray, take
         if len(clash) > SATURATED and 2 * len(clash) > len(todo):
             return  # a country's names are used up (people without a company): redrawing cannot help
         todo = np.array(clash, dtype=int)
-        first[todo] = people.names(rng, codes[todo])[0]
+        first[todo] = identities.names(rng, codes[todo])[0]
 
 
 def person_rows(
     rng: np.random.Generator,
-    reg: people.Registry,
+    reg: identities.Registry,
     clock: Clock,
     k: int,
     comp: Companies | None,
@@ -100,14 +100,14 @@ def person_rows(
     """k clean people, some working at a company of ``comp``."""
     has_co = (rng.random(k) < company_share) if comp is not None and len(comp) else np.zeros(k, dtype=bool)
     co = rng.integers(0, len(comp), k) if comp is not None and len(comp) else np.zeros(k, dtype=int)
-    codes = people.countries(rng, k, weights)
+    codes = identities.countries(rng, k, weights)
     if comp is not None and len(comp):
         same = has_co & (rng.random(k) < 0.85)
         codes = np.where(same, comp.country[co], codes)
-    city = people.cities(rng, codes)
+    city = identities.cities(rng, codes)
     if comp is not None and len(comp):
         city = np.where(same, comp.city[co], city)
-    first, last = people.names(rng, codes)
+    first, last = identities.names(rng, codes)
     keep = np.zeros(k, dtype=bool) if keep_names is None else keep_names
     if names is not None:
         first = np.where(keep, names[0], first)
@@ -129,7 +129,7 @@ def person_rows(
         for j in range(1, len(comp)):
             c = (co[i] + j) % len(comp)
             name = f"{comp.base[c]} {comp.suffix[c]}" if with_suffix[i] else comp.base[c]
-            key = ("person", *people.person_key(first[i], last[i], name))
+            key = ("person", *identities.person_key(first[i], last[i], name))
             if key not in taken:
                 co[i], company[i], base[i], suffix[i] = c, name, comp.base[c], comp.suffix[c]
                 taken.add(key)
@@ -139,10 +139,10 @@ def person_rows(
     r = rng.random(k)
     business = has_co & (r < business_email)
     personal = ~business & (r < 0.95)
-    domain = drawn_domain = people.personal_domains(rng, codes)
+    domain = drawn_domain = identities.personal_domains(rng, codes)
     if comp is not None and len(comp):
         domain, drawn_domain = np.where(business, comp.domain[co], domain), np.where(business, comp.domain[drawn_co], domain)
-    local, drawn_local = people.email_locals(rng, first, last, personal, drawn_last)
+    local, drawn_local = identities.email_locals(rng, first, last, personal, drawn_last)
     email = np.full(k, None, dtype=object)
     has_email = business | personal
     email[has_email] = reg.unique_emails(local[has_email], domain[has_email],
@@ -158,7 +158,7 @@ def person_rows(
     phone = np.full(k, None, dtype=object)
     if mobile.any():
         m = np.flatnonzero(mobile)
-        ph = people.phones(reg, people.mobile_plans(rng, codes[m], city[m]), codes[m])
+        ph = identities.phones(reg, identities.mobile_plans(rng, codes[m], city[m]), codes[m])
         plan[m], nsn[m], style[m], phone[m] = ph.plan, ph.nsn, ph.style, ph.text
     if board.any():
         b = np.flatnonzero(board)
@@ -168,7 +168,7 @@ def person_rows(
     created = clock.days_ago(k, *days)
     return {
         "first_name": first, "last_name": last, "email": email, "phone": phone, "company": company,
-        "country": people.country_names(codes), "city": city, "created": created,
+        "country": identities.country_names(codes), "city": city, "created": created,
         "_code": codes, "_plan": plan, "_nsn": nsn, "_style": style, "_company_base": base, "_company_suffix": suffix,
         "_company_idx": np.where(has_co, co, -1),
     }

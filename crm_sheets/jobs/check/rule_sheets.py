@@ -7,13 +7,13 @@ import re
 from typing import Any
 
 
-from crm_sheets.jobs.check.context import Collector, is_missing, quote, show
+from crm_sheets.jobs.check.common import Collector, quote, show
 from crm_sheets.jobs.check.options import closest, list_choices
 from crm_sheets.model import Table
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import country_code, fold, is_currency
 from crm_sheets.model.schema import TableSchema
-from crm_sheets.model.values import fold_option, option_lookup, parse_number
+from crm_sheets.model.values import fold_option, is_missing, option_lookup, parse_number
 
 # Which table each rule sheet's rows apply to, when the sheet has no Table column.
 RULE_TABLE = {"scoring_rules": "leads"}

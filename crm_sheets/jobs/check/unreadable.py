@@ -9,10 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from crm_sheets.jobs.check.context import Collector, Context, is_missing, quote, show
+from crm_sheets.jobs.check.common import Collector, Context, quote, show
 from crm_sheets.model import Table
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Field
+from crm_sheets.model.values import is_missing
 
 # What a cell of each type should be, how to type one, and the slug of one typed as text: the registry's.
 _DMY = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\s*$")

@@ -16,7 +16,7 @@ import pandas as pd
 from crm_sheets.model import Finding, Table, Tables
 from crm_sheets.model.tables import quote_sheet
 from crm_sheets.model.normalize import PhoneBook, country_code
-from crm_sheets.model.values import is_missing  # noqa: F401 (the check modules import it from here)
+from crm_sheets.model.values import is_missing
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
