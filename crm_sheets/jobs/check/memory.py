@@ -61,8 +61,17 @@ class RowMemory:
         """As JSON text, deflated: 100,000 rows' findings weigh tens of MB as JSON objects, and the runner compares
         and stores the states of every run (one string is written and compared in milliseconds)."""
         tables = {name: {"digest": d, "rows": rows} for name, (d, rows) in self._latest.items()}
-        text = json.dumps(tables, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
-        return {"version": VERSION, "packed": base64.b64encode(zlib.compress(text, 1)).decode("ascii")}
+        # deflated as the JSON is made, a MB at a time: the whole text at 100k rows is ~100 MB, twice (str, bytes)
+        packer, parts, size, out = zlib.compressobj(1), [], 0, []
+        for chunk in json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).iterencode(tables):
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= 1 << 20:
+                out.append(packer.compress("".join(parts).encode("utf-8", "surrogatepass")))
+                parts, size = [], 0
+        out.append(packer.compress("".join(parts).encode("utf-8", "surrogatepass")))
+        out.append(packer.flush())
+        return {"version": VERSION, "packed": base64.b64encode(b"".join(out)).decode("ascii")}
 
 
 class TablePlan:
