@@ -123,7 +123,8 @@ class TablePlan:
                 continue
             by_row.setdefault(i, []).append(item)
         fresh, known = self.fresh, self.known_rows
-        rows = {h: (by_row.get(i, []) if fresh[i] else known[h]) for i, h in enumerate(self.hex) if i not in bad}
+        none = ()  # most rows have no findings of their own: one empty tuple for all of them (JSON: [])
+        rows = {h: (by_row.get(i, none) if fresh[i] else known[h]) for i, h in enumerate(self.hex) if i not in bad}
         self.memory._latest[self.table.name] = (self.digest, rows)
         known = self.memory._known.get(self.table.name)
         if known is not None and known[0] == self.digest:
