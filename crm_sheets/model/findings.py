@@ -7,7 +7,8 @@ from typing import Any
 SEVERITIES = ("error", "warning", "info")
 
 
-@dataclass(frozen=True)
+# slots: no dict per finding (a first check at 100k leads holds ~170,000 of them)
+@dataclass(frozen=True, slots=True)
 class Finding:
     type: str  # stable slug, e.g. "invalid-email", "required", "unknown-reference"
     severity: str  # error | warning | info

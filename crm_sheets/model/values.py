@@ -698,7 +698,7 @@ def _column(field: Field, raws: Sequence[Any], ctx: ReadContext, options: Mappin
             out[slow] = parsed
         if ftype.strip:
             out[native] = [s.strip() for s in out[native]]
-        return out, bad
+        return shared_strings(out), bad
     if dtype in ("float64", "Int64"):
         values = np.full(n, np.nan)
         values[native] = arr[native].astype("float64")
@@ -733,6 +733,29 @@ def _column(field: Field, raws: Sequence[Any], ctx: ReadContext, options: Mappin
     return stamps.to_numpy().astype("datetime64[ns]"), bad
 
 
+def shared_strings(values: Any) -> Any:
+    """An object array of str and nulls with equal strings as one object (the same values, the same types).
+
+    The reader gets a new str per cell: at 100,000 leads an Owner, Country or City column holds 100,000
+    copies of a dozen names (~60 bytes each), over 100 MB across a workbook's tables. A column of mostly
+    distinct values (emails, names) is returned as it is."""
+    import numpy as np
+    import pandas as pd
+    from pandas.api.types import infer_dtype
+
+    n = len(values)
+    if n < 64 or infer_dtype(values, skipna=True) != "string":  # only str (1 == 1.0 == True would share)
+        return values
+    codes, uniques = pd.factorize(values)
+    if len(uniques) * 2 > n:
+        return values
+    out = np.asarray(uniques, dtype=object)[codes]
+    missing = codes < 0
+    if missing.any():
+        out[missing] = values[missing]  # None stays None (factorize codes every null -1)
+    return out
+
+
 def _string_column(field: Field, arr: Any, ctx: ReadContext, options: Any) -> tuple[Any, dict[int, Any]]:
     """A column of str only: text as typed ('' -> None); dropdown and tags parsed once per value."""
     import numpy as np
@@ -745,7 +768,7 @@ def _string_column(field: Field, arr: Any, ctx: ReadContext, options: Any) -> tu
         out[arr == ""] = None
         if ftype.strip:
             out[:] = [s.strip() if s else s for s in out]
-        return out, bad
+        return shared_strings(out), bad
     codes, uniques = pd.factorize(arr)
     results = [parse_value(field, u, ctx, options) for u in uniques]
     values = np.empty(len(results), dtype=object)

@@ -61,8 +61,17 @@ class RowMemory:
         """As JSON text, deflated: 100,000 rows' findings weigh tens of MB as JSON objects, and the runner compares
         and stores the states of every run (one string is written and compared in milliseconds)."""
         tables = {name: {"digest": d, "rows": rows} for name, (d, rows) in self._latest.items()}
-        text = json.dumps(tables, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
-        return {"version": VERSION, "packed": base64.b64encode(zlib.compress(text, 1)).decode("ascii")}
+        # deflated as the JSON is made, a MB at a time: the whole text at 100k rows is ~100 MB, twice (str, bytes)
+        packer, parts, size, out = zlib.compressobj(1), [], 0, []
+        for chunk in json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).iterencode(tables):
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= 1 << 20:
+                out.append(packer.compress("".join(parts).encode("utf-8", "surrogatepass")))
+                parts, size = [], 0
+        out.append(packer.compress("".join(parts).encode("utf-8", "surrogatepass")))
+        out.append(packer.flush())
+        return {"version": VERSION, "packed": base64.b64encode(b"".join(out)).decode("ascii")}
 
 
 class TablePlan:
@@ -114,7 +123,8 @@ class TablePlan:
                 continue
             by_row.setdefault(i, []).append(item)
         fresh, known = self.fresh, self.known_rows
-        rows = {h: (by_row.get(i, []) if fresh[i] else known[h]) for i, h in enumerate(self.hex) if i not in bad}
+        none = ()  # most rows have no findings of their own: one empty tuple for all of them (JSON: [])
+        rows = {h: (by_row.get(i, none) if fresh[i] else known[h]) for i, h in enumerate(self.hex) if i not in bad}
         self.memory._latest[self.table.name] = (self.digest, rows)
         known = self.memory._known.get(self.table.name)
         if known is not None and known[0] == self.digest:

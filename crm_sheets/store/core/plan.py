@@ -113,17 +113,20 @@ def make_plan(cs: ChangeSet, tables: Tables) -> Plan:
     for c in cs.columns:
         plan.table(c.table).columns.append(c)
     appends = list(cs.appends)
+    # where each record's last append is (an update to it goes there): one look-up per update, not a scan of
+    # every append (a first run at 100k leads appends and updates tens of thousands of rows)
+    appended = {(a.table, a.record_id): i for i, a in enumerate(appends)}
     fields = _fields(tables)
     for u in cs.updates:
         t = tables.get(u.table)
         if t is None:
             raise _no_table(tables, u.table)
         if u.record_id not in t.rows:
-            pending = [a for a in appends if a.table == u.table and a.record_id == u.record_id]
-            if pending:  # an update to a row appended by the same change set
-                values = dict(pending[-1].values)
+            at = appended.get((u.table, u.record_id))
+            if at is not None:  # an update to a row appended by the same change set
+                values = dict(appends[at].values)
                 values[u.field] = u.value
-                appends[appends.index(pending[-1])] = RowAppend(u.table, u.record_id, values)
+                appends[at] = RowAppend(u.table, u.record_id, values)
                 continue
             raise CrmSheetsError(f"{u.table}: record {u.record_id} is not in the workbook",
                                  hint="read the workbook again and re-run the job")

@@ -11,8 +11,9 @@ import datetime as dt
 import re
 import zipfile
 import zlib
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 from xml.etree.ElementTree import ParseError
 from xml.parsers.expat import ExpatError
 
@@ -305,15 +306,26 @@ class _Patch(PackagePatch):
         for a, row in captured:
             archive_state = self.state(a.archive)
             appends.setdefault(a.archive, []).append((None, self._append_cells(archive_state, archive_values(a, row, self.tables))))
+        # The plan's new rows are turned into cells one row at a time as they are written, and each plan row is let
+        # go once written: a first run at 100k leads appends ~500,000 rows (most to the Audit Log), and holding
+        # them as plan rows, cells and XML at once took most of a GB. Their columns are claimed here, in the order
+        # the rows name them, as when every row's cells were made here.
+        fresh: dict[str, list] = {}
         for table, tp in plan.tables.items():
             if tp.appends:
                 st = self.state(table)
+                named: dict[str, None] = {}
                 for values in tp.appends:
-                    appends.setdefault(table, []).append((None, self._append_cells(st, values)))
+                    named.update(dict.fromkeys(values))
+                self._append_cells(st, dict.fromkeys(named))
+                appends.setdefault(table, [])
+                fresh[table] = tp.appends
         for name, rows in removals.items():
             self._remove_rows(self.state(name), sorted(set(rows)))
         for name, rows in appends.items():
-            self._append_rows(self.state(name), [cells for _, cells in rows])
+            st = self.state(name)
+            new = fresh.get(name, [])
+            self._append_rows(st, chain((cells for _, cells in rows), self._cells_of(st, new)), len(rows) + len(new))
         self._add_options(plan.options)
         self._sequences_and_sheets(plan)
 
@@ -393,6 +405,12 @@ class _Patch(PackagePatch):
                 continue  # info keys the archive table has no column for
             out[self.column(st, name)] = ("value", value)
         return out  # type: ignore[return-value]
+
+    def _cells_of(self, st: _TableState, rows: list) -> Iterator[dict[str, str]]:
+        """_append_cells of each plan row, in order; a row is dropped from the plan as soon as it is given."""
+        for k, values in enumerate(rows):
+            rows[k] = None
+            yield self._append_cells(st, values)
 
     def _capture(self, st: _TableState, r: int) -> ArchivedRow:
         """The whole sheet row in the neutral archive format: each cell's value, type, formula and number format."""
@@ -485,8 +503,8 @@ class _Patch(PackagePatch):
         st.touched = True
         self.recalc = True
 
-    def _append_rows(self, st: _TableState, rows: list[dict[str, Any]]) -> None:
-        self._make_room(st, len(rows))
+    def _append_rows(self, st: _TableState, rows: Iterable[dict[str, Any]], count: int) -> None:
+        self._make_room(st, count)
         template = st.end_row if st.end_row > st.header_row else st.header_row + 1
         tmpl_cells = st.sheet.cells(template)
         # a new row copies the last row's looks, not a quote prefix one of its values needed
