@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from crm_sheets.errors import NotAWorkbook, UsageError
+from crm_sheets.jobs import MEMORIES
 from crm_sheets.model.effects import MAX_ATTEMPTS, Effect, count_states, delivery_state
 from crm_sheets.model.redact import redact, redact_url, register_secret
 
@@ -485,6 +486,7 @@ class Outbox:
             db.execute("UPDATE generations SET committed = ? WHERE id = ?", (top + 1, generation))
             db.execute("DELETE FROM generations WHERE committed IS NULL")
             db.execute("DELETE FROM generations WHERE committed <= ?", (top + 1 - KEEP_GENERATIONS,))
+            _forget_memories(db, top + 1 - KEEP_MEMORIES)
             db.execute("COMMIT")
 
     def load_state(self, name: str) -> dict[str, Any] | None:
@@ -555,6 +557,25 @@ class Outbox:
 GENERATIONS_TABLE = """CREATE TABLE IF NOT EXISTS generations (
     id TEXT PRIMARY KEY, sha256 TEXT, states TEXT NOT NULL, committed INTEGER, saved_at TEXT NOT NULL)"""
 KEEP_GENERATIONS = 20  # a restored backup (Settings `backups`, default 5) still finds the states it was written with
+KEEP_MEMORIES = 2  # generations whose states keep the jobs' memories (crm_sheets.jobs.MEMORIES); older ones drop them
+
+
+def _forget_memories(db: sqlite3.Connection, committed: int) -> None:
+    """Drop the jobs' memories from the states of the generation committed as ``committed``, once it is no longer
+    among the newest KEEP_MEMORIES: a restored backup that carries it still finds the states, and the jobs rebuild
+    their memories from the tables. One generation a commit, so each generation's states are rewritten once."""
+    row = db.execute("SELECT id, states FROM generations WHERE committed = ?", (committed,)).fetchone()
+    if row is None:
+        return
+    states = json.loads(row[1])
+    dropped = False
+    for job, keys in MEMORIES.items():
+        state = states.get(job)
+        if isinstance(state, dict):
+            for key in keys:
+                dropped |= state.pop(key, None) is not None
+    if dropped:
+        db.execute("UPDATE generations SET states = ? WHERE id = ?", (json.dumps(states, default=str), row[0]))
 
 
 @dataclass(frozen=True)

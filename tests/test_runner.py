@@ -88,3 +88,24 @@ def test_the_runner_pauses_the_garbage_collector_for_dedupe_only_and_turns_it_ba
     assert gc.isenabled()
     runner.run_jobs(tables, ["check", "dedupe", "report"], now=NOW)
     assert seen == {"check": True, "dedupe": False, "report": True} and gc.isenabled()
+
+
+def test_older_generations_keep_their_states_but_not_the_jobs_memories(tmp_path):
+    """Twenty generations of states are kept for restored backups; the memories that only make the next run
+    faster (tens of MB at 100k leads) stay with the newest two, so the outbox does not grow twentyfold."""
+    from crm_sheets.outbox import KEEP_MEMORIES
+
+    box = Outbox(tmp_path / "outbox.sqlite")
+    states = {"check": {"rows": {"packed": "x" * 1000}, "phones": {"verdicts": {"+33": 1}}, "sheet": {"digest": "d"}},
+              "dedupe": {"keys": "k" * 1000, "findings": [], "stats": {"merged": 2}},
+              "automate": {"evaluated": {"r1": "e"}, "round_robin": {"owner": 3}},
+              "report": {"sheets": {"Dashboard": "d"}}}
+    for n in range(1, 5):
+        box.prepare_states(f"g{n}", f"sha{n}", states, NOW)
+        box.commit_states(f"g{n}", NOW)
+    kept = {n: box.job_states(f"g{n}").states for n in range(1, 5)}
+    for n in range(1, 5 - KEEP_MEMORIES):
+        assert kept[n] == {"check": {"sheet": {"digest": "d"}}, "dedupe": {"findings": [], "stats": {"merged": 2}},
+                           "automate": {"round_robin": {"owner": 3}}, "report": {"sheets": {"Dashboard": "d"}}}
+    for n in range(5 - KEEP_MEMORIES, 5):
+        assert kept[n] == states
