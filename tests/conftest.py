@@ -9,6 +9,23 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 
+# -- the user's state folder: the test session's own ------------------------------------------
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_state_folder(tmp_path_factory):
+    """Remote stores' state and the table cache's key go to a folder of this test session (also for the CLI
+    processes tests start), never the state folder of the person running the tests."""
+    import os
+
+    before = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state-home"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = before
+
+
 # -- automate: a real SMTP server (aiosmtpd) and a real HTTP server on loopback -----------------
 
 class _MailInbox:
