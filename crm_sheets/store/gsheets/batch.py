@@ -301,6 +301,14 @@ def freeze(sheet_id: int, rows: int = 1, cols: int = 0) -> dict:
         "fields": "gridProperties.frozenRowCount,gridProperties.frozenColumnCount"}}
 
 
+def column_index(letters: str) -> int:
+    """A column's letters as its 0-based index: "A" -> 0, "AB" -> 27."""
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
 def rgb(hex_color: str) -> dict:
     """'1F4E79' -> a Sheets Color (0..1 floats)."""
     h = hex_color.lstrip("#")[-6:]

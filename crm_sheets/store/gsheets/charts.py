@@ -15,21 +15,14 @@ BASIC_TYPES = {"bar": "BAR", "column": "COLUMN", "line": "LINE", "area": "AREA",
 _REF = re.compile(r"^(?:(?:'((?:[^']|'')+)'|([^'!]+))!)?\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
 
 
-def _col(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
-
-
 def parse_ref(ref: str) -> tuple[str | None, int, int, int, int] | None:
     """"'Sheet'!$A$2:$A$9" -> (sheet or None, first row, first col, end row, end col), 0-based, ends exclusive."""
     m = _REF.match(str(ref).strip().lstrip("="))
     if not m:
         return None
     sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
-    r0, c0 = int(m.group(4)) - 1, _col(m.group(3))
-    r1, c1 = (int(m.group(6)), _col(m.group(5)) + 1) if m.group(5) else (r0 + 1, c0 + 1)
+    r0, c0 = int(m.group(4)) - 1, batch.column_index(m.group(3))
+    r1, c1 = (int(m.group(6)), batch.column_index(m.group(5)) + 1) if m.group(5) else (r0 + 1, c0 + 1)
     return sheet, r0, c0, r1, c1
 
 

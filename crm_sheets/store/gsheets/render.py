@@ -36,20 +36,13 @@ STYLE_FORMATS: dict[str, dict[str, Any]] = {
 _A1 = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
 
 
-def _col(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
-
-
 def parse_a1(ref: str) -> tuple[int, int, int, int]:
     """'A5:C10' -> (first row, first col, end row, end col), 0-based, ends exclusive."""
     m = _A1.match(ref.split("!")[-1].strip())
     if not m:
         raise ValueError(f"not an A1 range: {ref!r}")
-    r0, c0 = int(m.group(2)) - 1, _col(m.group(1))
-    r1, c1 = (int(m.group(4)), _col(m.group(3)) + 1) if m.group(3) else (r0 + 1, c0 + 1)
+    r0, c0 = int(m.group(2)) - 1, batch.column_index(m.group(1))
+    r1, c1 = (int(m.group(4)), batch.column_index(m.group(3)) + 1) if m.group(3) else (r0 + 1, c0 + 1)
     return r0, c0, r1, c1
 
 
