@@ -212,6 +212,21 @@ def test_check_remembers_rows_and_checks_only_the_changed_ones_again():
 
 
 @pytest.mark.slow
+def test_check_keeps_its_row_memory_as_given_when_nothing_changed_and_learns_an_edit():
+    tables, now = _sample_tables(), DEFAULT_NOW
+    state = json.loads(json.dumps(check(tables, now=now).state))
+    again = check(tables, now=now, state=state)
+    assert again.state["rows"] is state["rows"]  # nothing checked again: the memory is not packed anew
+    leads = tables["leads"]
+    leads.df.loc[leads.df.index[7], "city"] = "  Graz"
+    edited = check(tables, now=now, state=state)
+    assert edited.state["rows"] != state["rows"]
+    assert edited.findings == check(tables, now=now).findings
+    leads.df = leads.df.drop(leads.df.index[9])  # a row gone is something new to remember too
+    assert check(tables, now=now, state=edited.state).state["rows"] != edited.state["rows"]
+
+
+@pytest.mark.slow
 def test_a_changed_setting_or_day_makes_check_look_at_every_row_again():
     tables, now = _sample_tables(), DEFAULT_NOW
     state = json.loads(json.dumps(check(tables, now=now).state))
