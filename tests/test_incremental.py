@@ -126,7 +126,7 @@ def delete_row(sheet: str, key: str):
 
 def unmerge_one(path, at) -> None:
     """`crm-sheets unmerge` of the first record the Merged sheet holds."""
-    merged = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Merged").to_python()
+    merged = calamine(path).get_sheet_by_name("Merged").to_python()
     header = list(merged[0])
     record = next(r[header.index("Record")] for r in merged[1:] if r[header.index("Table")] in ("leads", "Leads"))
     runner.run(path, ["unmerge"], now=at, options={"unmerge": {"record_id": record}})

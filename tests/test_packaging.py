@@ -55,4 +55,4 @@ def test_the_wheel_carries_the_templates_and_its_command_builds_and_checks_a_wor
     assert (work / "x.xlsx").is_file()
     check = subprocess.run([command, "check", "x.xlsx"], cwd=work, capture_output=True, text=True, timeout=300)
     assert check.returncode == 1, check.stderr  # errors found: the sample data's planted problems
-    assert "is not an ID in" in check.stdout and "Saved x.xlsx" in check.stdout, check.stdout
+    assert "✗ Leads!" in check.stdout and "Saved x.xlsx" in check.stdout, check.stdout  # a planted error, named
