@@ -207,6 +207,26 @@ def test_a_type_registered_in_one_class_is_read_built_and_validated(minutes_type
     assert [(f.record_id, f.value) for f in found] == [("T-00003", -5)]
 
 
+FIELDS_SHEET_TYPES = ["text", "long_text", "number", "integer", "money", "percent", "date", "datetime", "email",
+                      "phone", "url", "location", "dropdown", "tags", "checkbox", "rating"]
+
+
+@pytest.mark.parametrize("template", ["sales", "services", "personal"])
+def test_the_fields_sheets_type_dropdown_offers_the_registrys_own_column_types(template):
+    assert load_schema(template).lists["field_type"].keys() == FIELDS_SHEET_TYPES
+    assert FIELDS_SHEET_TYPES == [t for t in known_types() if field_type(t).custom]
+
+
+def test_a_new_workbooks_lists_sheet_holds_the_type_dropdowns_options(rated):
+    rows = calamine(rated).get_sheet_by_name("Lists").to_python()
+    column = rows[0].index("Field type")
+    assert [r[column] for r in rows[1:] if r[column]] == FIELDS_SHEET_TYPES
+
+
+def test_a_type_registered_in_one_file_is_offered_in_the_fields_sheet(minutes_type):
+    assert load_schema("sales").lists["field_type"].keys() == FIELDS_SHEET_TYPES + [minutes_type]
+
+
 def test_a_person_adds_a_rating_column_in_the_fields_sheet_and_upgrade_makes_it(tmp_path, built_book):
     from crm_sheets.model.changeset import ChangeSet, RowAppend
     from crm_sheets.store.xlsx import XlsxStore
