@@ -156,6 +156,14 @@ def test_every_types_validation_is_one_the_builder_translates():
         assert spec is None or spec["kind"] in kinds, name
 
 
+def test_every_types_text_check_is_one_the_check_job_has():
+    from crm_sheets.jobs.check.fields import TEXT_CHECKS
+
+    checks = {name: field_type(name).text_check for name in known_types()}
+    assert {c for c in checks.values() if c is not None} <= set(TEXT_CHECKS)
+    assert (checks["email"], checks["phone"], checks["location"], checks["long_text"]) == ("email", "phone", "place", None)
+
+
 @pytest.fixture
 def minutes_type():
     """A type registered for one test, the way a module of model/fieldtypes registers one."""

@@ -59,6 +59,11 @@ class FieldType:
     kind: str = ""
     how: str = "correct the value"
     as_text_slug: str = "value-as-text"
+    # The check job's check of the text people typed in a column of this type (jobs/check/fields.py
+    # TEXT_CHECKS holds each, with the caches it needs): "text" (spaces, names' case), "email" (form, domain
+    # typos), "phone" (valid for the row's country, E.164), "url", "place" (countries by ISO code, other
+    # places as text); None: no such check.
+    text_check: str | None = None
     # What the type is called in a visitor's error message ("Please enter a valid {noun}").
     noun: Mapping[str, str] = {}
     # The web form: the longest value it takes, <input type=...> and its step (None: no step attribute).
