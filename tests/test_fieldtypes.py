@@ -215,6 +215,45 @@ def test_a_type_registered_in_one_class_is_read_built_and_validated(minutes_type
     assert [(f.record_id, f.value) for f in found] == [("T-00003", -5)]
 
 
+@pytest.fixture
+def postcode_type():
+    """A type with a text form of its own, checked by its check_value (five digits, spaces tidied)."""
+    from crm_sheets.model.fieldtypes import base, register
+    from crm_sheets.model.fieldtypes.builtin import TextType
+
+    class Postcode(TextType):
+        name = "postcode_for_test"
+        text_check = "value"
+
+        def check_value(self, text, lang="en"):
+            tidy = text.replace(" ", "")
+            if not re.fullmatch(r"\d{5}", tidy):
+                return ("invalid-postcode", "error", f'"{text}" is not a postcode', "write its five digits", None, False)
+            if tidy != text:
+                return ("postcode-format", "info", f'"{text}" has spaces', f'check --fix writes "{tidy}"', tidy, True)
+            return None
+
+    register(Postcode)
+    yield "postcode_for_test"
+    del base._REGISTRY["postcode_for_test"]
+
+
+def test_a_type_with_its_own_text_form_is_checked_and_fixed_by_its_check_value(postcode_type):
+    from helpers import literal_table
+    from crm_sheets.model import Tables
+
+    schema = parse_schema(_schema(postcode_type), source="mini.yaml")
+    rows = [{"id": "T-00001", "stars": "75001"}, {"id": "T-00002", "stars": "75 002"},
+            {"id": "T-00003", "stars": "Paris"}, {"id": "T-00004", "stars": "75 002"}]
+    tables = Tables(schema, {"things": literal_table(schema, "things", rows)})
+    found = check(tables, now=NOW).findings
+    assert [(f.type, f.record_id, f.fix, f.fixable) for f in found] == [
+        ("postcode-format", "T-00002", "75002", True), ("invalid-postcode", "T-00003", None, False),
+        ("postcode-format", "T-00004", "75002", True)]
+    fixes = check(tables, now=NOW, fix=True).changes.updates
+    assert sorted((u.record_id, u.value) for u in fixes) == [("T-00002", "75002"), ("T-00004", "75002")]
+
+
 FIELDS_SHEET_TYPES = ["text", "long_text", "number", "integer", "money", "percent", "date", "datetime", "email",
                       "phone", "url", "location", "dropdown", "tags", "checkbox", "rating"]
 

@@ -320,6 +320,14 @@ def check_place(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     (check_country if is_country_field(f) else check_text)(out, table, f, col)
 
 
+def check_by_type(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
+    """A type's own check of its texts (FieldType.check_value, text_check "value"), once per distinct text."""
+    s = text_values(col)
+    if len(s):
+        decide, lang = field_type(f.type).check_value, out.ctx.lang
+        report(out, table, f, s, per_value(s, lambda v: decide(v, lang)))
+
+
 class TextCheck(NamedTuple):
     """The check job's implementation of a field type's ``text_check``: ``check`` a column's values, and
     ``keep`` (or None) the verdicts of the rows not checked again in the state (phones: see keep_phones)."""
@@ -335,6 +343,7 @@ TEXT_CHECKS = {
     "phone": TextCheck(check_phone, keep_phones),
     "url": TextCheck(check_url),
     "place": TextCheck(check_place),
+    "value": TextCheck(check_by_type),
 }
 
 
