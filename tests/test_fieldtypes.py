@@ -156,6 +156,14 @@ def test_every_types_validation_is_one_the_builder_translates():
         assert spec is None or spec["kind"] in kinds, name
 
 
+def test_every_types_text_check_is_one_the_check_job_has():
+    from crm_sheets.jobs.check.fields import TEXT_CHECKS
+
+    checks = {name: field_type(name).text_check for name in known_types()}
+    assert {c for c in checks.values() if c is not None} <= set(TEXT_CHECKS)
+    assert (checks["email"], checks["phone"], checks["location"], checks["long_text"]) == ("email", "phone", "place", None)
+
+
 @pytest.fixture
 def minutes_type():
     """A type registered for one test, the way a module of model/fieldtypes registers one."""
@@ -205,6 +213,65 @@ def test_a_type_registered_in_one_class_is_read_built_and_validated(minutes_type
     assert tables["things"].df["stars"].tolist() == [90, 45, pd.NA]
     found = [f for f in check(tables, now=NOW).findings if f.type == f"invalid-{minutes_type}"]
     assert [(f.record_id, f.value) for f in found] == [("T-00003", -5)]
+
+
+@pytest.fixture
+def postcode_type():
+    """A type with a text form of its own, checked by its check_value (five digits, spaces tidied)."""
+    from crm_sheets.model.fieldtypes import base, register
+    from crm_sheets.model.fieldtypes.builtin import TextType
+
+    class Postcode(TextType):
+        name = "postcode_for_test"
+        text_check = "value"
+
+        def check_value(self, text, lang="en"):
+            tidy = text.replace(" ", "")
+            if not re.fullmatch(r"\d{5}", tidy):
+                return ("invalid-postcode", "error", f'"{text}" is not a postcode', "write its five digits", None, False)
+            if tidy != text:
+                return ("postcode-format", "info", f'"{text}" has spaces', f'check --fix writes "{tidy}"', tidy, True)
+            return None
+
+    register(Postcode)
+    yield "postcode_for_test"
+    del base._REGISTRY["postcode_for_test"]
+
+
+def test_a_type_with_its_own_text_form_is_checked_and_fixed_by_its_check_value(postcode_type):
+    from helpers import literal_table
+    from crm_sheets.model import Tables
+
+    schema = parse_schema(_schema(postcode_type), source="mini.yaml")
+    rows = [{"id": "T-00001", "stars": "75001"}, {"id": "T-00002", "stars": "75 002"},
+            {"id": "T-00003", "stars": "Paris"}, {"id": "T-00004", "stars": "75 002"}]
+    tables = Tables(schema, {"things": literal_table(schema, "things", rows)})
+    found = check(tables, now=NOW).findings
+    assert [(f.type, f.record_id, f.fix, f.fixable) for f in found] == [
+        ("postcode-format", "T-00002", "75002", True), ("invalid-postcode", "T-00003", None, False),
+        ("postcode-format", "T-00004", "75002", True)]
+    fixes = check(tables, now=NOW, fix=True).changes.updates
+    assert sorted((u.record_id, u.value) for u in fixes) == [("T-00002", "75002"), ("T-00004", "75002")]
+
+
+FIELDS_SHEET_TYPES = ["text", "long_text", "number", "integer", "money", "percent", "date", "datetime", "email",
+                      "phone", "url", "location", "dropdown", "tags", "checkbox", "rating"]
+
+
+@pytest.mark.parametrize("template", ["sales", "services", "personal"])
+def test_the_fields_sheets_type_dropdown_offers_the_registrys_own_column_types(template):
+    assert load_schema(template).lists["field_type"].keys() == FIELDS_SHEET_TYPES
+    assert FIELDS_SHEET_TYPES == [t for t in known_types() if field_type(t).custom]
+
+
+def test_a_new_workbooks_lists_sheet_holds_the_type_dropdowns_options(rated):
+    rows = calamine(rated).get_sheet_by_name("Lists").to_python()
+    column = rows[0].index("Field type")
+    assert [r[column] for r in rows[1:] if r[column]] == FIELDS_SHEET_TYPES
+
+
+def test_a_type_registered_in_one_file_is_offered_in_the_fields_sheet(minutes_type):
+    assert load_schema("sales").lists["field_type"].keys() == FIELDS_SHEET_TYPES + [minutes_type]
 
 
 def test_a_person_adds_a_rating_column_in_the_fields_sheet_and_upgrade_makes_it(tmp_path, built_book):

@@ -367,11 +367,18 @@ def parse_schema(raw: Any, source: str = "<schema>") -> Schema:
     return schema
 
 
+# ``options: field_types`` in a template: the types a person may give a column of the Fields sheet, taken
+# from the field-type registry (``custom = True``, in registration order), so a new type file offers itself.
+REGISTRY_OPTIONS = "field_types"
+
+
 def _parse_list(name: str, spec: Any, where: str) -> ListSchema:
     if isinstance(spec, list):
         spec = {"options": spec}
+    if isinstance(spec, Mapping) and spec.get("options") == REGISTRY_OPTIONS:
+        spec = {**spec, "options": list(_custom_types())}
     if not isinstance(spec, Mapping) or not isinstance(spec.get("options"), list):
-        raise SchemaError(f"{where}: a list needs 'options' (a list of values)")
+        raise SchemaError(f"{where}: a list needs 'options' (a list of values, or {REGISTRY_OPTIONS!r})")
     options = []
     for o in spec["options"]:
         if isinstance(o, Mapping):
@@ -535,6 +542,12 @@ def _field_type(name: Any, where: str) -> Any:
     from crm_sheets.model.fieldtypes import field_type
 
     return field_type(name, where)
+
+
+def _custom_types() -> tuple[str, ...]:
+    from crm_sheets.model.fieldtypes import field_type, known_types
+
+    return tuple(t for t in known_types() if field_type(t).custom)
 
 
 def __getattr__(name: str) -> Any:

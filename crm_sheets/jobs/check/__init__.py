@@ -15,7 +15,7 @@ import pandas as pd
 
 from crm_sheets.jobs.check.common import SEVERITY_RANK, Collector, Context
 from crm_sheets.jobs.check.dates import check_dates
-from crm_sheets.jobs.check.fields import check_column, check_constraints, check_required, keep_phones
+from crm_sheets.jobs.check.fields import check_column, check_constraints, check_required, text_check
 from crm_sheets.jobs.check.limits import check_cell_limits, over_limit
 from crm_sheets.jobs.check.memory import RowMemory, TablePlan
 from crm_sheets.jobs.check.links import check_ids, check_reference, check_unique, check_user
@@ -195,8 +195,9 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
             check_column(ctx, out, sub, f, own)
     if plan.kept_rows is not None:
         for f in fields:
-            if f.type == "phone" and f.name in df.columns:
-                keep_phones(out, plan.kept_rows, f, plan.kept_rows.df[f.name])
+            found = text_check(f)
+            if found is not None and found.keep is not None and f.name in df.columns:
+                found.keep(out, plan.kept_rows, f, plan.kept_rows.df[f.name])
     mark(len(fields), 0, own=True)
     check_cell_limits(out, sub)
     mark(len(fields) + 1, 0, own=True)

@@ -6,7 +6,7 @@ so 100,000 leads check in seconds. Safe normalisations come back as fixable find
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -223,7 +223,7 @@ def keep_phones(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     """The numbers of rows not checked again (their findings are remembered) keep their verdicts in the state,
     as if they were read: the state is the same whichever rows were checked."""
     s = text_values(col)
-    if not len(s) or f.type != "phone" or is_country_field(f):
+    if not len(s):
         return
     default = out.ctx.region
     seen = out.ctx.verdicts.setdefault(("phone", default), {})  # as check_phone: each key decided once a run
@@ -315,22 +315,55 @@ def is_country_field(f: Field) -> bool:
     return field_type(f.type).place and (f.name == "country" or f.name.endswith("_country"))
 
 
-TYPE_CHECKS = {
-    "text": check_text,
-    "email": check_email,
-    "phone": check_phone,
-    "url": check_url,
+def check_place(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
+    """A country column is checked as countries (by ISO code); other places (cities, addresses) as text."""
+    (check_country if is_country_field(f) else check_text)(out, table, f, col)
+
+
+def check_by_type(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
+    """A type's own check of its texts (FieldType.check_value, text_check "value"), once per distinct text."""
+    s = text_values(col)
+    if len(s):
+        decide, lang = field_type(f.type).check_value, out.ctx.lang
+        report(out, table, f, s, per_value(s, lambda v: decide(v, lang)))
+
+
+class TextCheck(NamedTuple):
+    """The check job's implementation of a field type's ``text_check``: ``check`` a column's values, and
+    ``keep`` (or None) the verdicts of the rows not checked again in the state (phones: see keep_phones)."""
+    check: Callable[[Collector, Table, Field, pd.Series], None]
+    keep: Callable[[Collector, Table, Field, pd.Series], None] | None = None
+
+
+# By the name a field type gives its text check (FieldType.text_check): the registry names the check, the
+# job keeps the implementation and its caches (ctx.verdicts, ctx.phones). Looked up once per column.
+TEXT_CHECKS = {
+    "text": TextCheck(check_text),
+    "email": TextCheck(check_email),
+    "phone": TextCheck(check_phone, keep_phones),
+    "url": TextCheck(check_url),
+    "place": TextCheck(check_place),
+    "value": TextCheck(check_by_type),
 }
+
+
+def text_check(f: Field) -> TextCheck | None:
+    """The check of the text typed in ``f``'s column, by its type's ``text_check`` (None: none)."""
+    name = field_type(f.type).text_check
+    if name is None:
+        return None
+    try:
+        return TEXT_CHECKS[name]
+    except KeyError:
+        raise ValueError(f"field type {f.type!r} names an unknown text check {name!r}; "
+                         f"the check job has {', '.join(TEXT_CHECKS)}") from None
 
 
 def check_column(ctx: Context, out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     """Every type-driven check of one column (options and references live in their own modules)."""
-    if is_country_field(f):
-        check_country(out, table, f, col)
-    elif field_type(f.type).place:
-        check_text(out, table, f, col)
-    elif f.type in TYPE_CHECKS:
-        TYPE_CHECKS[f.type](out, table, f, col)
+    found = text_check(f)
+    if found is not None:
+        found.check(out, table, f, col)
     check_constraints(out, table, f, col)
 
 

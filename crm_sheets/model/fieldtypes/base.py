@@ -59,6 +59,11 @@ class FieldType:
     kind: str = ""
     how: str = "correct the value"
     as_text_slug: str = "value-as-text"
+    # The check job's check of the text people typed in a column of this type (jobs/check/fields.py
+    # TEXT_CHECKS holds each, with the caches it needs): "text" (spaces, names' case), "email" (form, domain
+    # typos), "phone" (valid for the row's country, E.164), "url", "place" (countries by ISO code, other
+    # places as text), "value" (the type's own check_value, below); None: no such check.
+    text_check: str | None = None
     # What the type is called in a visitor's error message ("Please enter a valid {noun}").
     noun: Mapping[str, str] = {}
     # The web form: the longest value it takes, <input type=...> and its step (None: no step attribute).
@@ -85,6 +90,13 @@ class FieldType:
     def normalise(self, text: str, default_country: str = "US") -> str | None:
         """The tidy form of a value typed as text by someone from outside (a web form): what the check
         job would fix it to; None when the type has none or the text cannot be tidied."""
+        return None
+
+    def check_value(self, text: str, lang: str = "en") -> tuple[str, str, str, str, Any, bool] | None:
+        """With ``text_check = "value"``: what is wrong with one text typed in a column of this type, asked by
+        the check job once per distinct text of a column (so it must depend on the text alone): None when
+        all is well, else (finding slug, severity, what is wrong, what to do, the fix or None, whether
+        ``check --fix`` may write the fix)."""
         return None
 
     def frame_value(self, value: Any) -> Any:

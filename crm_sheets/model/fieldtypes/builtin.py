@@ -133,6 +133,7 @@ class IdType(TextType):
 
 class Text(TextType):
     name = "text"
+    text_check = "text"
     free_text = True
     unique_rule = True
     help = {"en": "Text.", "fr": "Texte."}
@@ -150,6 +151,7 @@ class LongText(TextType):
 
 class Email(TextType):
     name = "email"
+    text_check = "email"
     compare = "casefold"
     width = 28
     unique_rule = True
@@ -168,6 +170,7 @@ class Email(TextType):
 
 class Phone(TextType):
     name = "phone"
+    text_check = "phone"
     compare = "digits"
     width = 17
     input_type = "tel"
@@ -198,6 +201,7 @@ class Phone(TextType):
 
 class Url(TextType):
     name = "url"
+    text_check = "url"
     compare = "casefold"
     width = 26
     input_type = "url"
@@ -209,6 +213,7 @@ class Url(TextType):
 
 class Location(TextType):
     name = "location"
+    text_check = "place"
     compare = "fold"
     place = True
     help = {"en": "A place: country, city or address.", "fr": "Un lieu : pays, ville ou adresse."}
