@@ -14,6 +14,7 @@ from crm_sheets.builder.highlights import row_rules
 from crm_sheets.builder.layout import Plan, TablePlan, make_plan
 from crm_sheets.builder.settings import settings_rows
 from crm_sheets.builder.validation import column_rule
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Schema
 
 _CELL_ROW2 = re.compile(r"(?<![A-Za-z0-9_.\"])(\$?[A-Z]{1,3}\$?)2(?![0-9A-Za-z_(])")
@@ -63,7 +64,7 @@ def table_rules(schema: Schema, lang: str, table: str, columns: Mapping[str, str
         letter = columns.get(f.name)
         if letter is None:
             continue
-        cur = (f.currency or currency) if f.type == "money" else None
+        cur = (f.currency or currency) if field_type(f.type).per_currency else None
         rule = column_rule(f, letter, plan, tp)
         if rule is not None:
             rule = {k: (shift_rows(v, first) if isinstance(v, str) and k in ("value", "source") else v)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import TableSchema
 
 # What a formula shows when it has nothing to show (and what people type to mean "nothing").
@@ -117,7 +118,7 @@ def records(data: Any, columns: Mapping[str, int], keep: np.ndarray, t: TableSch
             real[todo[hit]] = True
         email = np.zeros(len(rest), dtype=bool)
         for f in t.fields:
-            if f.type == "email" and f.name in columns and columns[f.name] < data.shape[1]:
+            if field_type(f.type).text_check == "email" and f.name in columns and columns[f.name] < data.shape[1]:
                 email |= _contains(data[rows, columns[f.name]], "@")
         ok = real.copy()  # rows showing only fallbacks are not records
         first = min(cols, default=0)
