@@ -1,6 +1,7 @@
 """The check job on small literal tables: each check, each fix, the messages, the Data Issues sheet."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import pandas as pd
@@ -410,6 +411,20 @@ def test_the_data_issues_sheet_lists_findings_worst_first_with_links_to_the_cell
     assert typo[3].link == "Leads!K3" and typo[0].style == "warn"
     assert sheet.autofilter == f"A{header + 1}:H{len(sheet.rows)}" and sheet.freeze == (header + 1, 0)
     assert "errors" in sheet.rows[1][0].value
+
+
+def test_the_data_issues_sheet_is_the_same_whatever_order_the_findings_come_in():
+    import random
+
+    from crm_sheets.jobs.check.sheet import data_issues_sheet
+
+    tables = make_tables(leads=MESSY)
+    findings = check(tables, now=NOW).findings
+    twins = [replace(f, message=f.message + " (again)") for f in findings[:3]]  # same kind, same cell
+    rows = [[c.value for c in r] for r in data_issues_sheet(tables, findings + twins, NOW).rows]
+    shuffled = findings + twins
+    random.Random(4).shuffle(shuffled)
+    assert [[c.value for c in r] for r in data_issues_sheet(tables, shuffled, NOW).rows] == rows
 
 
 def test_the_data_issues_sheet_is_in_french_for_a_french_workbook():

@@ -65,7 +65,12 @@ def sorted_order(tables: Tables, findings: list[Finding], order: dict[str, int])
                       dtype=np.int64, count=n)
     col = np.fromiter((cols.get(f.table, empty).get(f.field, -1) for f in findings), dtype=np.int64, count=n)
     kind, _ = pd.factorize(np.array([f.type for f in findings], dtype=object), sort=True)  # codes in the slugs' order
-    return np.lexsort((kind, col, row, table, severity))  # stable, like sorted(key=sort_key)
+    # Ties (two findings of one kind on one cell, or on people's own columns, which have no schema position) are
+    # broken by the column's name and the message, not left in the order the findings came: that order can follow
+    # string hashing, which differs between processes, and the sheet would change with nothing edited.
+    field, _ = pd.factorize(np.array([f.field or "" for f in findings], dtype=object), sort=True)
+    message, _ = pd.factorize(np.array([f.message or "" for f in findings], dtype=object), sort=True)
+    return np.lexsort((message, field, kind, col, row, table, severity))
 
 
 def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime, stamp: str | None = None) -> SheetSpec:
