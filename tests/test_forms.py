@@ -239,9 +239,8 @@ def test_a_formula_looking_value_filled_into_an_existing_lead_gets_the_quote_pre
     assert read(book)["leads"].df.at[rid, "job_title"] == "-Head of Sales-"
 
 
-@pytest.mark.slow
-def test_libreoffice_opens_a_workbook_with_quote_prefixed_cells_and_saves_them_as_the_text_typed(book, tmp_path):
-    import openpyxl
+def _formula_submission_applied(book):
+    """(soffice, the text typed): a form submission whose last name looks like a formula, applied to ``book``."""
     from crm_sheets.export.pdf import find_soffice
 
     office = find_soffice()
@@ -250,6 +249,13 @@ def test_libreoffice_opens_a_workbook_with_quote_prefixed_cells_and_saves_them_a
     journal = Journal.beside(book)
     submit(journal, {"first_name": "Zoé", "last_name": typed, "email": "zoe@exemple.fr"})
     apply_waiting(book, journal, now=NOW)
+    return office, typed
+
+
+@pytest.mark.slow
+def test_libreoffice_opens_a_workbook_with_quote_prefixed_cells_and_saves_them_as_the_text_typed(book, tmp_path):
+    import openpyxl
+    office, typed = _formula_submission_applied(book)
     out = tmp_path / "out"
     subprocess.run([office, "--headless", "--norestore", f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
                     "--convert-to", "xlsx", "--outdir", str(out), str(book)], capture_output=True, timeout=600, check=True)
@@ -260,14 +266,7 @@ def test_libreoffice_opens_a_workbook_with_quote_prefixed_cells_and_saves_them_a
 
 @pytest.mark.slow
 def test_libreoffice_shows_a_formula_looking_submission_as_the_text_typed(book, tmp_path):
-    from crm_sheets.export.pdf import find_soffice
-
-    office = find_soffice()
-    assert office, "LibreOffice is needed (scripts/system-deps.sh installs it)"
-    typed = '=HYPERLINK("http://evil.example","click")'
-    journal = Journal.beside(book)
-    submit(journal, {"first_name": "Zoé", "last_name": typed, "email": "zoe@exemple.fr"})
-    apply_waiting(book, journal, now=NOW)
+    office, typed = _formula_submission_applied(book)
     out = tmp_path / "csv"
     # Sheet 5 (Leads) as CSV, as LibreOffice computes and shows it: a formula would show "click".
     subprocess.run([office, "--headless", "--norestore", f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
