@@ -523,11 +523,12 @@ def run_notes(tables: Tables, results: list[JobResult], changes: ChangeSet) -> l
     """What the run assumed or added, said once (a dry run says the same): the reader's notes, the team's
     values added to lists, and our sheets named beside a team's own sheet of the same name."""
     from crm_sheets.model.sheets import owned_sheet_name
+    from crm_sheets.model.tables import META_SHEET
 
     notes = list(tables.notes)
     notes += [f.message for r in results for f in r.findings if f.type == "option-added"]
     for spec in changes.sheets:
-        if spec.key == "_crm_meta":
+        if spec.key == META_SHEET:
             continue
         name = owned_sheet_name(spec.key, spec.name, tables.meta, tables.sheet_names)
         if name != spec.name and name not in tables.sheet_names:

@@ -17,11 +17,12 @@ from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.schema import available_templates, load_schema
 from crm_sheets.model.sheets import Cell, SheetSpec
 from crm_sheets.model.tables import Tables
+from crm_sheets.model.tables import META_SHEET
 from crm_sheets.model.values import as_text, is_empty
 from crm_sheets.store.mapping import HEADERS, SHEET, WHOLE_KEY, WHOLE_NAME, read_mapping
 
 __all__ = ["AdoptReport", "ColumnMap", "SheetMap", "adopt", "propose"]
-_META = "_crm_meta"
+_META = META_SHEET.casefold()  # compared with casefolded sheet names
 
 
 @dataclass

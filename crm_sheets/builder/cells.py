@@ -35,7 +35,7 @@ def column_values(field: Field, series: pd.Series, labels: Mapping[str, str] | N
     if ftype.options and labels:
         show = _tags if ftype.multiple else _label
         return [show(v, labels) for v in _objects(series)]
-    return [_text(v) for v in _objects(series)]
+    return [_text_cell(v) for v in _objects(series)]
 
 
 def cell_value(field: Field, value: Any, labels: Mapping[str, str] | None = None) -> Any:
@@ -47,7 +47,8 @@ def _objects(series: pd.Series) -> list[Any]:
     return series.to_numpy(dtype=object, na_value=None).tolist()
 
 
-def _text(v: Any) -> Any:
+def _text_cell(v: Any) -> Any:
+    # not "as text": the value a text column's cell is written with, so a number stays a number cell
     if is_missing(v):
         return None
     if isinstance(v, str):
@@ -72,7 +73,7 @@ def _number(v: Any) -> Any:
         return int(v)
     if isinstance(v, (float, np.floating)):
         return None if math.isinf(v) else float(v)
-    return _text(v)
+    return _text_cell(v)
 
 
 def _boolean(v: Any) -> Any:
@@ -80,18 +81,18 @@ def _boolean(v: Any) -> Any:
         return None
     if isinstance(v, (bool, np.bool_)):
         return bool(v)
-    return _text(v)
+    return _text_cell(v)
 
 
 def _label(v: Any, labels: Mapping[str, str]) -> Any:
     if isinstance(v, str):
         return labels.get(v, v) or None
-    return _text(v)
+    return _text_cell(v)
 
 
 def _tags(v: Any, labels: Mapping[str, str]) -> Any:
     if not isinstance(v, str):
-        return _text(v)
+        return _text_cell(v)
     parts = [p.strip() for p in v.split(",")]
     if not all(p in labels for p in parts if p):
         return v or None  # anything unknown: keep exactly what was typed

@@ -12,6 +12,7 @@ from typing import Any
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Field, ListSchema, localize, normalize_header
 from crm_sheets.model.tables import Tables
+from crm_sheets.model.values import cell_text
 
 LANGS = ("en", "fr")
 # Field types a visitor can fill in: references and users name records and people of the workbook.
@@ -72,20 +73,14 @@ class FormSet:
     problems: list[FormProblem] = field(default_factory=list)
 
 
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    return str(value).strip()
-
-
 def _names(raw: Any) -> list[str]:
-    return [w.strip() for w in re.split(r"[,;\n]", _text(raw)) if w.strip()]
+    return [w.strip() for w in re.split(r"[,;\n]", cell_text(raw, strip=True)) if w.strip()]
 
 
 def _labels(raw: Any) -> dict[str, str]:
     """'notes: Your message; consent: Send me news' -> {'notes': 'Your message', ...}"""
     out = {}
-    for part in re.split(r"[;\n]", _text(raw)):
+    for part in re.split(r"[;\n]", cell_text(raw, strip=True)):
         name, sep, label = part.partition(":")
         if sep and name.strip() and label.strip():
             out[normalize_header(name)] = label.strip()
@@ -137,7 +132,7 @@ def load_forms(tables: Tables) -> FormSet:
     """Every usable form of the workbook, by name; the rows that cannot be used are in ``problems``."""
     out = FormSet()
     for rid, row in form_rows(tables):
-        name = _text(row.get("name")).lower()
+        name = cell_text(row.get("name"), strip=True).lower()
         if not name:
             continue
         where = f"Forms row {rid}"
@@ -150,7 +145,7 @@ def load_forms(tables: Tables) -> FormSet:
             continue
         table = _find_table(tables, row.get("table") or "leads")
         if table is None:
-            bad(f'"{_text(row.get("table"))}" is not a table with IDs; write Leads, for example')
+            bad(f'"{cell_text(row.get("table"), strip=True)}" is not a table with IDs; write Leads, for example')
             continue
         ts = tables.schema.tables[table]
         wanted = _names(row.get("fields"))
@@ -184,11 +179,11 @@ def load_forms(tables: Tables) -> FormSet:
             name=name,
             table=table,
             fields=tuple(fields),
-            titles={lang: _text(row.get(f"title_{lang}")) for lang in LANGS if _text(row.get(f"title_{lang}"))},
-            thank_you={lang: _text(row.get(f"thank_you_{lang}")) for lang in LANGS if _text(row.get(f"thank_you_{lang}"))},
-            redirect=_text(row.get("redirect")),
+            titles={lang: cell_text(row.get(f"title_{lang}"), strip=True) for lang in LANGS if cell_text(row.get(f"title_{lang}"), strip=True)},
+            thank_you={lang: cell_text(row.get(f"thank_you_{lang}"), strip=True) for lang in LANGS if cell_text(row.get(f"thank_you_{lang}"), strip=True)},
+            redirect=cell_text(row.get("redirect"), strip=True),
             origins=tuple(o.rstrip("/").lower() for o in _names(row.get("origins"))),
-            active=active is None or active is True or _text(active).lower() in ("true", "1", "yes", "vrai", "oui"),
+            active=active is None or active is True or cell_text(active, strip=True).lower() in ("true", "1", "yes", "vrai", "oui"),
         )
     return out
 

@@ -22,7 +22,7 @@ from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import fold
 from crm_sheets.model.schema import Field, normalize_header
 from crm_sheets.model.tables import Tables
-from crm_sheets.model.values import as_text, fold_option, is_blank, is_empty, literal, option_lookup, parse_value, read_context
+from crm_sheets.model.values import as_text, cell_text, fold_option, is_blank, is_empty, literal, option_lookup, parse_value, read_context
 from crm_sheets.store.mapping import WHOLE_KEY
 
 TABLE_ORDER = ("accounts", "clients", "contacts", "people", "leads", "deals")
@@ -93,14 +93,6 @@ class Rec:
     fill_only: bool = False  # found by the dedupe rules or holding another system's record: fills blanks only
 
 
-def _text(raw: Any) -> str:
-    if is_empty(raw):
-        return ""
-    if isinstance(raw, float) and raw.is_integer():
-        return str(int(raw))
-    return as_text(raw).strip() if not isinstance(raw, str) else raw.strip()
-
-
 def _unguard(text: str) -> str:
     return _GUARD.sub("", text) if text[:1] == "'" else text
 
@@ -112,7 +104,7 @@ def _title_key(title: str) -> str:
 
 def domain(value: str) -> str:
     """A web address or a mailbox's domain ('https://www.Acme.com/x' -> 'acme.com'), '' when it has no dot."""
-    found = website_domain(_text(value))
+    found = website_domain(cell_text(value, strip=True))
     return found if "." in found else ""
 
 
@@ -136,13 +128,13 @@ def records(maps: list[FileMap]) -> list[Rec]:
                     header = fm.file.headers[j]
                     kind = target.kind
                     if kind == "ext":
-                        rec.raw_id = _text(raw)
+                        rec.raw_id = cell_text(raw, strip=True)
                     elif kind == "owner_id":
-                        rec.owner_id = _text(raw)
+                        rec.owner_id = cell_text(raw, strip=True)
                     elif kind == "full_name":
-                        rec.full_name = _text(raw)
+                        rec.full_name = cell_text(raw, strip=True)
                     elif kind == "status":
-                        rec.status = _text(raw)
+                        rec.status = cell_text(raw, strip=True)
                     elif kind == "link":
                         rec.links.append((target.field, target.table, target.by, raw, header))
                     elif kind == "alt" and target.field in rec.values:
@@ -152,7 +144,7 @@ def records(maps: list[FileMap]) -> list[Rec]:
                     elif target.field not in rec.values:
                         rec.values[target.field] = raw
                         rec.columns[target.field] = header
-                    elif _text(raw) != _text(rec.values[target.field]):
+                    elif cell_text(raw, strip=True) != cell_text(rec.values[target.field], strip=True):
                         _custom(rec, fm, header, raw)  # a second column for the field, saying otherwise: kept too
                 _finish(rec)
                 row[part.table] = rec
@@ -186,7 +178,7 @@ def _finish(rec: Rec) -> None:
         rec.values["stage"] = rec.status  # Pipedrive: a won or lost deal keeps its last stage in Deal - Stage
     ext_given = rec.values.pop("external_id", None)
     if ext_given is not None:
-        rec.ext = _text(ext_given)
+        rec.ext = cell_text(ext_given, strip=True)
     elif rec.raw_id and not _OUR_ID.match(rec.raw_id):  # our own ID (an export of a workbook) is no source ID
         rec.ext = f"{rec.vendor}:{rec.raw_id}"
 
@@ -238,10 +230,10 @@ class Planner:
             if EXTERNAL_ID in df.columns:
                 for rid, v in df[EXTERNAL_ID].items():
                     if not is_empty(v) and not pd.isna(v):
-                        ext.setdefault(_text(v), rid)
-                        if ":" not in _text(v):  # a team's own "Salesforce ID" column (adopt): the bare source ID
+                        ext.setdefault(cell_text(v, strip=True), rid)
+                        if ":" not in cell_text(v, strip=True):  # a team's own "Salesforce ID" column (adopt): the bare source ID
                             for vendor in _VENDORS:
-                                ext.setdefault(f"{vendor}:{_text(v)}", rid)
+                                ext.setdefault(f"{vendor}:{cell_text(v, strip=True)}", rid)
             cols = [c for c in ("email", "name", "website", "company", "first_name", "last_name", "account") if c in df.columns]
             columns = [df[c].to_numpy(object) for c in cols]  # one pass over plain arrays: 100k rows stay fast
             for i, rid in enumerate(df.index):
@@ -249,7 +241,7 @@ class Planner:
 
     def _add_keys(self, table: str, rid: str, values: dict[str, Any]) -> None:
         keys = self.by_key.setdefault(table, {})
-        get = lambda c: _text(values.get(c)) if not is_blank(values.get(c)) else ""  # noqa: E731
+        get = lambda c: cell_text(values.get(c), strip=True) if not is_blank(values.get(c)) else ""  # noqa: E731
         if get("email"):
             keys.setdefault(("email", get("email").casefold()), rid)
         if table in ("accounts", "clients"):
@@ -370,11 +362,11 @@ class Planner:
             single = {"accounts": "account", "clients": "client", "contacts": "contact", "leads": "lead", "deals": "deal",
                       "people": "person"}.get(target, target)
             self.plan.problems.append(Problem(
-                r.file, r.line, header, _text(raw), f"no {single} of the import or the workbook has this {what}",
+                r.file, r.line, header, cell_text(raw, strip=True), f"no {single} of the import or the workbook has this {what}",
                 f"import the {single} file in the same call (or add the {single}) and import again; the link was left empty"))
 
     def _resolve(self, table: str, by: str, raw: Any, vendor: str) -> str | None:
-        text = _text(raw)
+        text = cell_text(raw, strip=True)
         if not text or table not in self.tables:
             return None
         if by in ("id", "auto"):
@@ -434,24 +426,24 @@ class Planner:
         if not v and not r.links:
             self._skip(r, "no value under a mapped column")
             return False
-        if r.table in PEOPLE and not any(_text(v.get(k)) for k in ("last_name", "first_name", "email")):
+        if r.table in PEOPLE and not any(cell_text(v.get(k), strip=True) for k in ("last_name", "first_name", "email")):
             self._skip(r, "a person with neither a name nor an email")
             return False
-        if r.table in ("accounts", "clients", "deals") and not _text(v.get("name")):
+        if r.table in ("accounts", "clients", "deals") and not cell_text(v.get("name"), strip=True):
             self._skip(r, f"no {'deal' if r.table == 'deals' else 'account'} name")
             return False
         return True
 
     def _natural(self, table: str, r: Rec, keys: dict) -> str | None:
         v = r.values
-        if table in PEOPLE and _text(v.get("email")):
-            return keys.get(("email", _text(v["email"]).casefold()))
+        if table in PEOPLE and cell_text(v.get("email"), strip=True):
+            return keys.get(("email", cell_text(v["email"], strip=True).casefold()))
         if table in ("accounts", "clients"):
-            d = domain(_text(v.get("website")))
-            return (keys.get(("domain", d)) if d else None) or keys.get(("name", company_key(_text(v.get("name")))))
+            d = domain(cell_text(v.get("website"), strip=True))
+            return (keys.get(("domain", d)) if d else None) or keys.get(("name", company_key(cell_text(v.get("name"), strip=True))))
         if table == "deals":
             acc = v.get("account")
-            return keys.get(("deal", fold(_text(v.get("name"))), _text(acc) if isinstance(acc, str) else ""))
+            return keys.get(("deal", fold(cell_text(v.get("name"), strip=True)), cell_text(acc, strip=True) if isinstance(acc, str) else ""))
         return None
 
     def _dedupe(self, table: str, recs: list[Rec]) -> dict[Rec, str]:
@@ -482,12 +474,12 @@ class Planner:
     def _plain(self, t, c: str, raw: Any) -> Any:
         if c not in t.schema.field_names or raw is None or isinstance(raw, tuple):
             return None
-        return _text(raw) or None
+        return cell_text(raw, strip=True) or None
 
     def _take(self, r: Rec, rid: str) -> None:
         r.id = rid
         kept = self._old(r.table, rid, EXTERNAL_ID) if rid in self.tables[r.table].df.index else None
-        if r.ext and not is_blank(kept) and _text(kept) not in (r.ext, r.ext.partition(":")[2]):
+        if r.ext and not is_blank(kept) and cell_text(kept, strip=True) not in (r.ext, r.ext.partition(":")[2]):
             r.fill_only = True  # the record came from another system first: this one fills what it lacks
         if rid in self.first_line and self.first_line[rid] is not r:
             first = self.first_line[rid]
@@ -600,26 +592,26 @@ class Planner:
             value = meaning.boolean(raw)
             return value if value is not None else self._bad(r, header, raw, "is not yes or no", "write true or false")
         if ftype.options and not ftype.multiple and f.options_from:
-            return self._stage(_text(raw))
+            return self._stage(cell_text(raw, strip=True))
         if ftype.options and not ftype.multiple and f.list:
             return self._option(f, raw)
         if ftype.links_to == "member":
-            return self._owner(_text(raw))
+            return self._owner(cell_text(raw, strip=True))
         if ftype.pattern:  # the text people type (text, email, phone, url, location...): kept as it is
-            return _text(raw) if not isinstance(raw, str) else raw
+            return cell_text(raw, strip=True) if not isinstance(raw, str) else raw
         value, ok = parse_value(f, raw, self.ctx)
         if not ok:
             return self._bad(r, header, raw, f"is not a {f.type}", "correct it in the workbook")
         return value
 
     def _bad(self, r: Rec, header: str, raw: Any, problem: str, fix: str) -> Any:
-        self.plan.problems.append(Problem(r.file, r.line, header, _text(raw), problem, f"kept as text; {fix}"))
-        return _text(raw)
+        self.plan.problems.append(Problem(r.file, r.line, header, cell_text(raw, strip=True), problem, f"kept as text; {fix}"))
+        return cell_text(raw, strip=True)
 
     def _option(self, f: Field, raw: Any) -> Any:
-        if f.list == "company_size" and isinstance(raw, (int, float)) or f.list == "company_size" and re.match(r"^\d+$", _text(raw)):
+        if f.list == "company_size" and isinstance(raw, (int, float)) or f.list == "company_size" and re.match(r"^\d+$", cell_text(raw, strip=True)):
             return meaning.company_size(float(raw))
-        text = _text(raw)
+        text = cell_text(raw, strip=True)
         lst = self.tables.list(f.list)
         lookup = self._lookups.get(f.list)
         if lookup is None:
@@ -650,8 +642,8 @@ class Planner:
             lost = next((l for l, r in zip(labels, rows) if r.get("lost")), None)
             return labels, won, lost, len(labels)
         df = st.df
-        labels = [_text(x) for x in df["stage"] if not is_blank(x)]
-        flag = lambda c: next((_text(s) for s, w in zip(df["stage"], df[c]) if not is_blank(w) and bool(w)), None) if c in df.columns else None  # noqa: E731
+        labels = [cell_text(x, strip=True) for x in df["stage"] if not is_blank(x)]
+        flag = lambda c: next((cell_text(s, strip=True) for s, w in zip(df["stage"], df[c]) if not is_blank(w) and bool(w)), None) if c in df.columns else None  # noqa: E731
         orders = [o for o in (df["order"] if "order" in df.columns else []) if not is_blank(o)]
         return labels, flag("won"), flag("lost"), int(max(orders, default=len(labels)))
 
@@ -687,8 +679,8 @@ class Planner:
         if team is None or "name" not in team.df.columns:
             return text
         if self._team is None:
-            names = [_text(n) for n in team.df["name"] if not is_blank(n)]
-            emails = {_text(e).casefold(): _text(n) for n, e in zip(team.df["name"], team.df.get("email", [])) if not is_blank(e) and not is_blank(n)}
+            names = [cell_text(n, strip=True) for n in team.df["name"] if not is_blank(n)]
+            emails = {cell_text(e, strip=True).casefold(): cell_text(n, strip=True) for n, e in zip(team.df["name"], team.df.get("email", [])) if not is_blank(e) and not is_blank(n)}
             self._team = ({n.casefold() for n in names}, emails)
         names, emails = self._team
         if text.casefold() in emails:
@@ -734,7 +726,7 @@ def _same(f: Field, old: Any, new: Any) -> bool:
     old = _plain_value(old)
     if ftype.temporal:
         if not isinstance(old, (date, datetime)) or not isinstance(new, (date, datetime)):
-            return _text(old) == _text(new)
+            return cell_text(old, strip=True) == cell_text(new, strip=True)
         a = old if isinstance(old, datetime) else datetime(old.year, old.month, old.day)
         b = new if isinstance(new, datetime) else datetime(new.year, new.month, new.day)
         return a.replace(microsecond=0) == b.replace(microsecond=0) if ftype.with_time else a.date() == b.date()
@@ -742,19 +734,19 @@ def _same(f: Field, old: Any, new: Any) -> bool:
         try:
             return math.isclose(float(old), float(new), rel_tol=1e-9, abs_tol=1e-9)
         except (TypeError, ValueError):
-            return _text(old) == _text(new)
+            return cell_text(old, strip=True) == cell_text(new, strip=True)
     if ftype.boolean:
-        return bool(old) == bool(new) if isinstance(new, bool) else _text(old) == _text(new)
+        return bool(old) == bool(new) if isinstance(new, bool) else cell_text(old, strip=True) == cell_text(new, strip=True)
     if ftype.compare == "digits":
-        digits = lambda x: re.sub(r"\D", "", _text(x))  # noqa: E731
+        digits = lambda x: re.sub(r"\D", "", cell_text(x, strip=True))  # noqa: E731
         return digits(old) == digits(new)
     if ftype.compare == "casefold":
-        return _text(old).casefold() == _text(new).casefold()
+        return cell_text(old, strip=True).casefold() == cell_text(new, strip=True).casefold()
     if ftype.compare == "option":
-        return fold_option(_text(old)) == fold_option(_text(new))
+        return fold_option(cell_text(old, strip=True)) == fold_option(cell_text(new, strip=True))
     if ftype.compare == "fold":
-        return fold(_text(old)) == fold(_text(new))
-    return _text(old) == _text(new)
+        return fold(cell_text(old, strip=True)) == fold(cell_text(new, strip=True))
+    return cell_text(old, strip=True) == cell_text(new, strip=True)
 
 
 def plan_import(tables: Tables, maps: list[FileMap], *, tz: tzinfo | None, now: datetime) -> Plan:

@@ -15,6 +15,7 @@ from typing import Any, Iterator, Mapping
 import pandas as pd
 
 from crm_sheets.model.schema import ListSchema, Schema, TableSchema
+from crm_sheets.model.values import is_blank
 
 @lru_cache(maxsize=None)
 def dtype_for(field_type: str) -> str:
@@ -140,7 +141,7 @@ class Tables:
 
     def setting(self, key: str, default: Any = None) -> Any:
         value = self.settings.get(key)
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if is_blank(value):
             s = self.schema.setting(key)
             return s.value if s is not None and s.value is not None else default
         return value

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import pandas as pd
 
-from crm_sheets.model.schema import Field, ListSchema, normalize_header
+from crm_sheets.model.schema import Field
+# Numbers, money, dates, checkboxes and options typed as text live in typed_text; importable from here too.
+from crm_sheets.model.typed_text import (  # noqa: F401
+    EXCEL_EPOCH, cell_datetime, fold_option, from_serial, option_lookup, parse_checkbox,
+    parse_datetime, parse_money, parse_number,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Context: how this workbook's people write dates and numbers
@@ -65,331 +69,6 @@ def read_context(settings: Mapping[str, Any]) -> ReadContext:
     currency = str(settings.get("currency") or "").strip().upper() or None
     country = str(settings.get("default_country") or "").strip().upper() or None
     return ReadContext(date_order=order, decimal=decimal, currency=currency, default_country=country)
-
-
-# ---------------------------------------------------------------------------------------------
-# Numbers and money
-
-_SPACES = "\u0020\u00a0\u202f\u2009\u2007'\u2019"  # thousands marks that are never decimal marks
-_MINUS = "-\u2212\u2012\u2013"
-_CURRENCY_SYMBOLS = {
-    "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₽": "RUB", "₩": "KRW", "₺": "TRY",
-    "US$": "USD", "C$": "CAD", "CA$": "CAD", "A$": "AUD", "AU$": "AUD", "NZ$": "NZD", "HK$": "HKD",
-    "S$": "SGD", "R$": "BRL", "CHF": "CHF", "FR.": "CHF", "$": "$",  # "$" alone: any dollar
-}
-_DOLLARS = {"USD", "CAD", "AUD", "NZD", "HKD", "SGD", "MXN", "ARS", "CLP", "COP", "TWD"}
-_SYMBOL_RE = "|".join(re.escape(s) for s in sorted(_CURRENCY_SYMBOLS, key=len, reverse=True))
-_CUR_PREFIX = re.compile(rf"^([{_MINUS}+]?)\s*({_SYMBOL_RE}|[A-Za-z]{{3}}(?![A-Za-z]))\s*", re.IGNORECASE)
-_CUR_SUFFIX = re.compile(rf"\s*({_SYMBOL_RE}|(?<![A-Za-z])[A-Za-z]{{3}})$", re.IGNORECASE)
-_DIGITS = re.compile(r"^\d+$")
-_SCI = re.compile(r"^\d+(?:\.\d*)?[eE][+-]?\d+$")
-
-
-def parse_number(text: str, decimal: str = ".") -> float | None:
-    """A number typed as text, or None. The locale's decimal mark decides '1,234' and '1.234'.
-
-    Accepts thousands marks (space, no-break space, apostrophe, or the other of . and ,) only in
-    groups of three, a leading or trailing minus, (300) for -300 and a trailing % (12% -> 0.12).
-    """
-    s = text.strip()
-    if not s:
-        return None
-    pct = s.endswith("%")
-    if pct:
-        s = s[:-1].rstrip()
-    value = _signed(s, decimal)
-    if value is None:
-        return None
-    return value / 100 if pct else value
-
-
-def _signed(s: str, decimal: str) -> float | None:
-    neg = False
-    if s.startswith("(") and s.endswith(")"):
-        neg, s = True, s[1:-1].strip()
-    if s and s[0] in _MINUS + "+":
-        neg, s = (s[0] != "+") or neg, s[1:].lstrip()
-    elif s and s[-1] in _MINUS:
-        neg, s = True, s[:-1].rstrip()
-    value = _unsigned(s, decimal)
-    if value is None:
-        return None
-    return -value if neg else value
-
-
-def _unsigned(s: str, decimal: str) -> float | None:
-    if _DIGITS.match(s):
-        return float(s)
-    if _SCI.match(s):
-        return float(s)
-    other = "," if decimal == "." else "."
-    n_dec, n_other = s.count(decimal), s.count(other)
-    if n_dec and n_other:  # both marks: the last one is the decimal mark, whatever the locale
-        dec = decimal if s.rfind(decimal) > s.rfind(other) else other
-    elif n_dec + n_other == 1:
-        dec = decimal if n_dec else None  # the other mark, alone, can only be a thousands mark
-    else:
-        dec = None
-    if dec is not None:
-        if s.count(dec) != 1:
-            return None
-        whole, frac = s.split(dec)
-    else:
-        whole, frac = s, ""
-    thousands = _SPACES + ("," if dec != "," else "") + ("." if dec != "." else "")
-    groups = re.split(f"[{re.escape(thousands)}]", whole)
-    if not all(_DIGITS.match(g) for g in groups[1:]) or any(len(g) != 3 for g in groups[1:]):
-        return None
-    if len(groups) > 1 and not (1 <= len(groups[0]) <= 3 and _DIGITS.match(groups[0])):
-        return None
-    digits = "".join(groups)
-    if (digits and not _DIGITS.match(digits)) or (frac and not _DIGITS.match(frac)) or not (digits or frac):
-        return None
-    return float(f"{digits or '0'}.{frac or '0'}")
-
-
-def parse_money(text: str, decimal: str = ".", expected: str | None = None) -> tuple[float | None, str | None]:
-    """An amount typed as text (``€1 200,50``, ``$1,200.50``, ``1200 EUR``, ``(300)``) and its currency.
-
-    Returns (None, code) when the amount is unreadable, or when its currency is not ``expected``
-    (an amount in another currency is not silently taken for one in this column's currency).
-    """
-    s = text.strip()
-    neg = False
-    if s.startswith("(") and s.endswith(")"):
-        neg, s = True, s[1:-1].strip()
-    code = None
-    m = _CUR_PREFIX.match(s)
-    if m and _currency_code(m.group(2)):
-        code = _currency_code(m.group(2))
-        s = m.group(1) + s[m.end():]
-    else:
-        m = _CUR_SUFFIX.search(s)
-        if m and _currency_code(m.group(1)):
-            code = _currency_code(m.group(1))
-            s = s[: m.start()]
-    if s.strip().endswith("%"):
-        return None, code
-    value = _signed(s.strip(), decimal)
-    if value is None:
-        return None, code
-    if code and expected and not _same_currency(code, expected):
-        return None, code
-    return (-value if neg else value), code
-
-
-@lru_cache(maxsize=256)
-def _currency_code(token: str) -> str | None:
-    symbol = _CURRENCY_SYMBOLS.get(token.upper())
-    if symbol:
-        return symbol
-    if len(token) == 3 and token.isalpha():
-        from crm_sheets.model.normalize import is_currency
-
-        return token.upper() if is_currency(token) else None
-    return None
-
-
-def _same_currency(code: str, expected: str) -> bool:
-    expected = expected.upper()
-    if code == "$":
-        return expected in _DOLLARS
-    return code == expected
-
-
-# ---------------------------------------------------------------------------------------------
-# Dates
-
-EXCEL_EPOCH = datetime(1899, 12, 30)
-# Serial numbers read as dates: 1930-01-01 .. 2099-12-31. Outside, a number in a date column is far
-# more likely a year or a typo than a date, so it stays unread.
-SERIAL_MIN, SERIAL_MAX = 10959, 73050
-
-_TIME = r"(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6})\d*)?)?\s*([aApP]\.?[mM]\.?)?"
-_TZ = r"(?:\s*(Z|[+-]\d{2}:?\d{2}))?"
-_ISO_RE = re.compile(rf"^(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}})(?:(?:T|\s+|\s*,\s*|\s+[aà]\s+){_TIME}{_TZ})?$")
-_NUMERIC_RE = re.compile(rf"^(\d{{1,2}})([-/.])(\d{{1,2}})\2(\d{{4}}|\d{{2}})(?:(?:\s+|\s*,\s*|T|\s+[aà]\s+){_TIME})?$")
-_COMPACT_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-_TIME_TAIL_RE = re.compile(rf"(?:^|\s|,|T)(?:[aà]\s+)?{_TIME}$")
-_TOKEN_RE = re.compile(r"\d+|[^\W\d_]+\.?")
-
-_MONTHS = {
-    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4, "may": 5,
-    "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8, "september": 9, "sep": 9, "sept": 9,
-    "october": 10, "oct": 10, "november": 11, "nov": 11, "december": 12, "dec": 12,
-    "janvier": 1, "janv": 1, "fevrier": 2, "fevr": 2, "fev": 2, "mars": 3, "avril": 4, "avr": 4, "mai": 5,
-    "juin": 6, "juillet": 7, "juil": 7, "aout": 8, "septembre": 9, "octobre": 10, "novembre": 11,
-    "decembre": 12,
-}
-_FILLER = {
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-    "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun",
-    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
-    "lun", "mer", "jeu", "ven", "sam", "dim",
-    "st", "nd", "rd", "th", "er", "le", "the", "of",
-}
-
-
-def _fold_word(word: str) -> str:
-    s = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode("ascii")
-    return s.lower().rstrip(".")
-
-
-def _hms(m: re.Match, first: int) -> time | None:
-    """The time captured by _TIME starting at group ``first``, or None when out of range."""
-    hour, minute = int(m.group(first)), int(m.group(first + 1))
-    second = int(m.group(first + 2) or 0)
-    micro = int((m.group(first + 3) or "0").ljust(6, "0"))
-    ampm = (m.group(first + 4) or "").lower().replace(".", "")
-    if ampm:
-        if not 1 <= hour <= 12:
-            return None
-        hour = hour % 12 + (12 if ampm.startswith("p") else 0)
-    if hour > 23 or minute > 59 or second > 59:
-        return None
-    return time(hour, minute, second, micro)
-
-
-def _make(y: int, mo: int, d: int, t: time | None) -> datetime | None:
-    try:
-        return datetime.combine(date(y, mo, d), t or time())
-    except ValueError:  # 31/02/2025: an impossible date is not read
-        return None
-
-
-def _year(y: str) -> int:
-    if len(y) == 2:  # two-digit years: 00-69 -> 2000s, 70-99 -> 1900s (as Excel does)
-        n = int(y)
-        return 2000 + n if n < 70 else 1900 + n
-    return int(y)
-
-
-def parse_datetime(text: str, date_order: str | None = None, date1904: bool = False) -> datetime | None:
-    """A date or date and time typed as text, or None when impossible or ambiguous.
-
-    ISO (2025-03-14, 2025-03-14T10:30), numeric dates in the locale's order (14/03/2025 with DMY,
-    03/14/2025 with MDY; one that only reads one way, 31/03/2025, is read whatever the order when
-    the order is unknown), month names in English or French (14 March 2025, March 14, 2025, 14 mars
-    2025), compact 20250314 and Excel serial numbers as text (``date1904``: of the 1904 date
-    system). A time zone is converted to UTC.
-    """
-    s = " ".join(text.split())
-    if not s:
-        return None
-    m = _ISO_RE.match(s)
-    if m:
-        t = _hms(m, 4) if m.group(4) else None
-        if m.group(4) and t is None:
-            return None
-        dt = _make(int(m.group(1)), int(m.group(2)), int(m.group(3)), t)
-        tz = m.group(9)
-        if dt is not None and tz and tz != "Z":
-            sign = 1 if tz[0] == "+" else -1
-            hh, mm = int(tz[1:3]), int(tz[-2:])
-            dt = dt - sign * timedelta(hours=hh, minutes=mm)
-        return dt
-    m = _NUMERIC_RE.match(s)
-    if m:
-        t = _hms(m, 5) if m.group(5) else None
-        if m.group(5) and t is None:
-            return None
-        a, b, y = int(m.group(1)), int(m.group(3)), _year(m.group(4))
-        if date_order == "MDY":
-            mo, d = a, b
-        elif date_order == "DMY":
-            d, mo = a, b
-        elif a == b or (a > 12) != (b > 12):  # reads only one way: no guess needed
-            d, mo = (a, b) if a > 12 or a == b else (b, a)
-        else:
-            return None  # 03/04/2025 without a known date order: ambiguous
-        return _make(y, mo, d, t)
-    m = _COMPACT_RE.match(s)
-    if m:
-        return _make(int(m.group(1)), int(m.group(2)), int(m.group(3)), None)
-    if _DIGITS.match(s) or re.match(r"^\d+\.\d+$", s):
-        return from_serial(float(s), date1904)
-    return _parse_named(s)
-
-
-def _parse_named(s: str) -> datetime | None:
-    """'14 March 2025', 'March 14, 2025', '14-Mar-25', 'vendredi 14 mars 2025 à 10:30'."""
-    t = None
-    m = _TIME_TAIL_RE.search(s)
-    if m:
-        t = _hms(m, 1)
-        if t is None:
-            return None
-        s = s[: m.start()]
-    month = None
-    numbers: list[str] = []
-    for tok in _TOKEN_RE.findall(s):
-        if tok[0].isdigit():
-            numbers.append(tok)
-            continue
-        word = _fold_word(tok)
-        if word in _MONTHS and month is None:
-            month = _MONTHS[word]
-        elif word not in _FILLER:
-            return None
-    if month is None or len(numbers) != 2:
-        return None
-    day_s, year_s = numbers
-    if len(day_s) == 4 and len(year_s) <= 2:  # 2025 March 14
-        day_s, year_s = year_s, day_s
-    if len(day_s) > 2 or len(year_s) not in (2, 4):
-        return None
-    return _make(_year(year_s), month, int(day_s), t)
-
-
-DAYS_1900_TO_1904 = 1462  # serial 0 of the 1904 date system is serial 1462 of the 1900 one
-
-
-def from_serial(serial: float, date1904: bool = False) -> datetime | None:
-    """An Excel serial day number as a datetime, within SERIAL_MIN..SERIAL_MAX (of the 1900 system).
-
-    ``date1904``: the workbook uses the 1904 date system (workbookPr date1904), so 0 is 1904-01-01.
-    """
-    if date1904:
-        serial += DAYS_1900_TO_1904
-    if not (SERIAL_MIN <= serial <= SERIAL_MAX):
-        return None
-    return EXCEL_EPOCH + timedelta(seconds=round(serial * 86400))  # to the second: floats drift
-
-
-# ---------------------------------------------------------------------------------------------
-# Checkboxes and options
-
-_TRUE = {"true", "yes", "y", "oui", "vrai", "x", "1", "✓", "✔", "☑", "☒", "on", "checked", "coche"}
-_FALSE = {"false", "no", "n", "non", "faux", "0", "✗", "✘", "☐", "off", "unchecked"}
-
-
-def parse_checkbox(raw: Any) -> bool | None:
-    """True/False for what people tick: yes/no, oui/non, x, TRUE/FALSE, VRAI/FAUX, 1/0, ✓; None if neither."""
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, (int, float)):
-        return True if raw == 1 else False if raw == 0 else None
-    word = _fold_word(str(raw).strip()) or str(raw).strip()
-    if word in _TRUE:
-        return True
-    if word in _FALSE:
-        return False
-    return None
-
-
-def fold_option(text: str) -> str:
-    """How an option label is compared: like a header (case, accents, spaces ignored); labels made
-    only of symbols (``>``, ``<``) compare as typed, since folding would make them all equal."""
-    return normalize_header(text) or text.strip()
-
-
-def option_lookup(lst: ListSchema) -> dict[str, str]:
-    """Folded key or label (any language) -> option key, for parse_value's ``options``."""
-    out: dict[str, str] = {}
-    for o in lst.options:
-        for text in (o.key, *o.labels.values()):
-            out.setdefault(fold_option(text), o.key)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -454,7 +133,7 @@ def csv_safe(text: str) -> str:
 # The helpers every layer uses for "no value" and "as text" (use these, not a local copy):
 #   is_missing(v)  None, NaN, NA, NaT             is_blank(v)   is_missing, or only spaces (what jobs call empty)
 #   is_empty(raw)  a raw cell: None, '' or NaN    as_text(v)    what a cell shows: 42.0 -> '42', TRUE, ISO dates
-#   cell_text(v)   as_text, '' for no value
+#   cell_text(v)   as_text, '' for no value; cell_text(v, strip=True) without surrounding spaces
 # Two jobs compare values in their own way on purpose: automate's snapshot.canonical folds case and accents (a
 # change of case is no change), and dedupe's keys.text is str() of the value, which its match keys are built on.
 
@@ -476,9 +155,14 @@ def is_blank(value: Any) -> bool:
         return True
 
 
-def cell_text(value: Any) -> str:
-    """A value as the text a person sees in its cell (``as_text``), '' for no value (never 'nan')."""
-    return "" if is_missing(value) else as_text(value)
+def cell_text(value: Any, *, strip: bool = False) -> str:
+    """A value as the text a person sees in its cell (``as_text``), '' for no value (never 'nan').
+
+    ``strip``: without the spaces around it, for what people type as instructions (rule sheets, form
+    definitions, imported rows), where ' qualified ' means 'qualified'."""
+    if is_missing(value):
+        return ""
+    return as_text(value).strip() if strip else as_text(value)
 
 
 def is_empty(raw: Any) -> bool:
@@ -567,31 +251,15 @@ def read_money(field: Field, raw: Any, ctx: ReadContext, options: Any) -> float 
     return None
 
 
-def _to_datetime(raw: Any, ctx: ReadContext) -> datetime | None:
-    if isinstance(raw, datetime):
-        return raw
-    if isinstance(raw, date):
-        return datetime(raw.year, raw.month, raw.day)
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, (int, float)):
-        if float(raw).is_integer() and _COMPACT_RE.match(str(int(raw))):
-            return _make(*(int(x) for x in _COMPACT_RE.match(str(int(raw))).groups()), None)
-        return from_serial(float(raw), ctx.date1904)
-    if isinstance(raw, str):
-        return parse_datetime(raw, ctx.date_order, ctx.date1904)
-    return None
-
-
 def read_date(field: Field, raw: Any, ctx: ReadContext, options: Any) -> date | None:
     if type(raw) is date:
         return raw
-    dt = _to_datetime(raw, ctx)
+    dt = cell_datetime(raw, ctx.date_order, ctx.date1904)
     return dt.date() if dt is not None else None
 
 
 def read_datetime(field: Field, raw: Any, ctx: ReadContext, options: Any) -> datetime | None:
-    return _to_datetime(raw, ctx)
+    return cell_datetime(raw, ctx.date_order, ctx.date1904)
 
 
 def read_checkbox(field: Field, raw: Any, ctx: ReadContext, options: Any) -> bool | None:
@@ -620,201 +288,10 @@ def read_tags(field: Field, raw: Any, ctx: ReadContext, options: Mapping[str, st
     return ", ".join(dict.fromkeys(keys))  # type: ignore[arg-type]
 
 
-# ---------------------------------------------------------------------------------------------
-# Whole columns: the reader's fast path
+def __getattr__(name: str) -> Any:
+    # the column reader (model/column_read.py) moved out of this module; its names stay importable from here
+    if name in ("parse_column", "shared_strings"):
+        from crm_sheets.model import column_read
 
-# The Python types calamine returns for a cell already typed as the field wants (FieldType.native), and
-# infer_dtype's verdict on a column whose non-empty cells are all of them (FieldType.native_kinds).
-
-
-def parse_column(
-    field: Field, raws: Sequence[Any], ctx: ReadContext, options: Mapping[str, str] | None = None,
-    texts: dict[int, Any] | None = None,
-) -> tuple[Any, dict[int, Any]]:
-    """Read a whole column: an array of the column's dtype (tables.DTYPES; object columns hold str or
-    None) and {position: raw} of the unreadable cells, which are null in the array — except in
-    dropdown and tags columns, where an unknown option's text is kept.
-
-    ``texts``, when given, receives {position: raw} of the cells of a typed column (number, money,
-    percent, integer, date, datetime, checkbox) that were text but read as the type: what
-    ``check --fix`` turns into real numbers, dates and checkboxes.
-
-    Vectorised for speed (100,000s of rows): a column whose cells are already of the right Python
-    type (calamine returns float, bool, date and datetime for typed cells) is converted as a block;
-    other cells are parsed once per distinct value.
-    """
-    values, bad = _column(field, raws, ctx, options, texts)
-    if texts and bad:
-        for i in bad:  # read as text, then refused (a date beyond 2262): unreadable, not typed text
-            texts.pop(i, None)
-    return values, bad
-
-
-def _column(field: Field, raws: Sequence[Any], ctx: ReadContext, options: Mapping[str, str] | None,
-            texts: dict[int, Any] | None) -> tuple[Any, dict[int, Any]]:
-    import numpy as np
-    import pandas as pd
-    from pandas.api.types import infer_dtype
-
-    from crm_sheets.model.tables import dtype_for
-
-    ftype = _ftype(field.type)
-    n = len(raws)
-    if isinstance(raws, np.ndarray) and raws.dtype == object and raws.ndim == 1:
-        arr = raws
-    else:
-        arr = np.empty(n, dtype=object)
-        arr[:] = raws
-    if ftype.text or ftype.options:
-        if infer_dtype(arr, skipna=False) == "string":  # the usual text column: no per-cell work
-            return _string_column(field, arr, ctx, options)
-    empty = (arr == "") | (arr == None)  # noqa: E711 (elementwise); NaN floats are handled as numbers
-    filled = np.flatnonzero(~empty)
-    kind = infer_dtype(arr[filled], skipna=False) if len(filled) else "empty"
-    if kind in ftype.native_kinds and not ftype.options:
-        native = ~empty
-    elif ftype.options:  # dropdown, tags: every cell goes through its options
-        native = np.zeros(n, dtype=bool)
-    else:
-        types = np.fromiter(map(type, arr), dtype=object, count=n)
-        native = np.zeros(n, dtype=bool)
-        for t in ftype.native:
-            native |= types == t
-        native &= ~empty
-    slow = np.flatnonzero(~(empty | native))
-    bad: dict[int, Any] = {}
-    parsed = _parse_slow(field, arr, slow, ctx, options, bad)
-    dtype = dtype_for(field.type)
-    if texts is not None and dtype != "object" and len(slow):
-        # Only the cells that needed parsing can be text: typed columns stay fast (no per-cell work).
-        for i, raw, value in zip(slow.tolist(), arr[slow].tolist(), parsed.tolist()):
-            if type(raw) is str and value is not None and i not in bad:
-                texts[i] = raw
-
-    if dtype == "object":
-        out = arr.copy()
-        out[empty] = None
-        if len(slow):
-            out[slow] = parsed
-        if ftype.strip:
-            out[native] = [s.strip() for s in out[native]]
-        return shared_strings(out), bad
-    if dtype in ("float64", "Int64"):
-        values = np.full(n, np.nan)
-        values[native] = arr[native].astype("float64")
-        ftype.native_values(values, native)  # percent: a bare 25 means 25 % (see parse_value)
-        refused = ftype.refuse_native(values, native)  # integer: 2.5 is not rounded into the column
-        if refused is not None:
-            for i in np.flatnonzero(refused):
-                bad[int(i)] = arr[i]
-            values[refused] = np.nan
-        if len(slow):
-            parsed[parsed == None] = np.nan  # noqa: E711 (elementwise)
-            values[slow] = parsed.astype("float64")
-        return (pd.array(values, dtype="Int64") if dtype == "Int64" else values), bad
-    if dtype == "boolean":
-        values = np.zeros(n, dtype=bool)
-        mask = ~native
-        values[native] = arr[native].astype(bool)
-        for i, v in zip(slow.tolist(), parsed.tolist()):
-            if v is not None:
-                values[i], mask[i] = v, False
-        return pd.arrays.BooleanArray(values, mask), bad
-    # date / datetime: pandas converts blocks of Python dates fast; null where empty or unreadable
-    objs = np.full(n, None, dtype=object)
-    objs[native] = arr[native]
-    if len(slow):
-        objs[slow] = parsed
-    stamps = pd.to_datetime(pd.Series(objs, dtype=object), errors="coerce")
-    for i in np.flatnonzero(stamps.isna().to_numpy() & (objs != None)):  # noqa: E711 (beyond year 2262)
-        bad[int(i)] = arr[i]
-    if not ftype.with_time:  # date: midnight (Timestamp columns hold both)
-        stamps = stamps.dt.normalize()
-    return stamps.to_numpy().astype("datetime64[ns]"), bad
-
-
-def shared_strings(values: Any) -> Any:
-    """An object array of str and nulls with equal strings as one object (the same values, the same types).
-
-    The reader gets a new str per cell: at 100,000 leads an Owner, Country or City column holds 100,000
-    copies of a dozen names (~60 bytes each), over 100 MB across a workbook's tables. A column of mostly
-    distinct values (emails, names) is returned as it is."""
-    import numpy as np
-    import pandas as pd
-    from pandas.api.types import infer_dtype
-
-    n = len(values)
-    if n < 64 or infer_dtype(values, skipna=True) != "string":  # only str (1 == 1.0 == True would share)
-        return values
-    codes, uniques = pd.factorize(values)
-    if len(uniques) * 2 > n:
-        return values
-    out = np.asarray(uniques, dtype=object)[codes]
-    missing = codes < 0
-    if missing.any():
-        out[missing] = values[missing]  # None stays None (factorize codes every null -1)
-    return out
-
-
-def _string_column(field: Field, arr: Any, ctx: ReadContext, options: Any) -> tuple[Any, dict[int, Any]]:
-    """A column of str only: text as typed ('' -> None); dropdown and tags parsed once per value."""
-    import numpy as np
-    import pandas as pd
-
-    bad: dict[int, Any] = {}
-    ftype = _ftype(field.type)
-    if ftype.text:
-        out = arr.copy()
-        out[arr == ""] = None
-        if ftype.strip:
-            out[:] = [s.strip() if s else s for s in out]
-        return shared_strings(out), bad
-    codes, uniques = pd.factorize(arr)
-    results = [parse_value(field, u, ctx, options) for u in uniques]
-    values = np.empty(len(results), dtype=object)
-    values[:] = [v for v, _ in results]  # unknown options keep their text (see parse_value)
-    for code in [k for k, (_, ok) in enumerate(results) if not ok]:
-        for i in np.flatnonzero(codes == code).tolist():
-            bad[i] = arr[i]
-    return values[codes], bad
-
-
-def _parse_slow(field: Field, arr: Any, slow: Any, ctx: ReadContext, options: Any, bad: dict[int, Any]) -> Any:
-    """parse_value for the cells that need it, once per distinct value: an object array (None where
-    unreadable, except an unknown option's text)."""
-    import numpy as np
-    import pandas as pd
-    from pandas.api.types import infer_dtype
-
-    keep_unknown = _ftype(field.type).options
-    if not len(slow):
-        return np.empty(0, dtype=object)
-    cells = arr[slow]
-    if infer_dtype(cells, skipna=False) == "string":  # the usual case (dropdowns, text dates): by value
-        codes, uniques = pd.factorize(cells)
-        results = [parse_value(field, u, ctx, options) for u in uniques]
-        values = np.empty(len(results), dtype=object)
-        values[:] = [v if ok or keep_unknown else None for v, ok in results]
-        for code in [k for k, (_, ok) in enumerate(results) if not ok]:
-            for i in np.flatnonzero(codes == code).tolist():
-                bad[int(slow[i])] = cells[i]
-        return values[codes]
-    # Mixed types: keyed by (type, value), since 1.0 == True would otherwise share a result.
-    cache: dict[tuple[type, Any], tuple[Any, bool]] = {}
-    out: list[Any] = []
-    for i, raw in zip(slow.tolist(), cells.tolist()):
-        key = (type(raw), raw)
-        try:
-            value, ok = cache[key]
-        except KeyError:
-            value, ok = cache[key] = parse_value(field, raw, ctx, options)
-        except TypeError:  # an unhashable value: parsed uncached
-            value, ok = parse_value(field, raw, ctx, options)
-        if ok:
-            out.append(value)
-        else:
-            bad[i] = raw
-            out.append(value if keep_unknown else None)
-    result = np.empty(len(out), dtype=object)
-    result[:] = out
-    return result
+        return getattr(column_read, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,6 +18,7 @@ from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import (clean_spaces, email_typo, normalize_email, normalize_phone,
                                         title_case_name)
 from crm_sheets.model.schema import Field, Schema, normalize_header
+from crm_sheets.model.tables import format_id
 from crm_sheets.model.values import ReadContext, option_lookup, parse_value
 from crm_sheets.sample import pools
 from crm_sheets.sample.duplicates import typo
@@ -156,7 +157,7 @@ class Planter:
     def _unknown_reference(self, table, f, value):
         target = self.schema.tables[f.reference]
         self._bad_ref += 1
-        raw = f"{target.id_prefix}-{len(self.tables.get(f.reference, ())) + 90000 + self._bad_ref:05d}"
+        raw = format_id(target.id_prefix, len(self.tables.get(f.reference, ())) + 90000 + self._bad_ref)
         return raw, False, None
 
     def _required(self, table, f, value):

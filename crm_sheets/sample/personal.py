@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from crm_sheets.model.schema import Schema
+from crm_sheets.model.tables import format_id
 from crm_sheets.sample import identities, pools
 from crm_sheets.sample.companies import companies
 from crm_sheets.sample.frames import DAY, Clock, nat, with_none
@@ -54,7 +55,7 @@ def generate_personal(schema: Schema, n_people: int, rng: np.random.Generator, c
         return rows
 
     rows = in_created_order(compose(rng, clock, n_people, make, reg.default_region))
-    pids = np.array([f"P-{i + 1:05d}" for i in range(len(rows["created"]))], dtype=object)
+    pids = np.array([format_id("P", i + 1) for i in range(len(rows["created"]))], dtype=object)
     dup, ns, verr = truth_pairs("people", rows, list(pids))
     truth.duplicate_pairs |= dup
     truth.distinct_pairs |= ns

@@ -20,7 +20,7 @@ from crm_sheets.model import Field, Finding, Table, Tables, TableSchema
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import country_code, fold
 from crm_sheets.model.schema import normalize_header
-from crm_sheets.model.values import fold_option, option_lookup, parse_checkbox, parse_datetime, parse_number, read_context
+from crm_sheets.model.values import cell_text, fold_option, is_blank, option_lookup, parse_checkbox, parse_datetime, parse_number, read_context
 
 OPERATORS = (
     "equals", "not_equals", "in", "contains", "greater_than", "less_than", "between",
@@ -50,16 +50,9 @@ class BadRule(Exception):
 
 
 def text(value: Any) -> str:
-    """A rule cell as stripped text ('' for empty, 10.0 -> '10')."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return ""
-    if isinstance(value, float):
-        if value != value:
-            return ""
-        return str(int(value)) if value.is_integer() else str(value)
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    return str(value).strip()
+    """A rule cell as stripped text ('' for empty, 10.0 -> '10'): the model's ``cell_text(strip=True)``,
+    the same reading the check job gives the rule sheets."""
+    return cell_text(value, strip=True)
 
 
 def rule_rows(table: Table | None) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -254,7 +247,7 @@ def _compile(tables: Tables, f: Field, op: str, value: str, column: str) -> Call
         return (lambda col, today: ~hit(col, today)) if op == "not_equals" else hit
     if op == "contains" and not _ordered_type(f) and not field_type(f.type).boolean:
         needles = [_fold_text(p) for p in parts]
-        return lambda col, today: per_value(col, lambda v: _is(v) and any(n in _fold_text(v) for n in needles))
+        return lambda col, today: per_value(col, lambda v: not is_blank(v) and any(n in _fold_text(v) for n in needles))
     wanted = [reader(p) for p in parts]
     key = _key_fn(f)
     keys = {key(w) for w in wanted}
@@ -262,22 +255,14 @@ def _compile(tables: Tables, f: Field, op: str, value: str, column: str) -> Call
     def equal(col: pd.Series, today: pd.Timestamp) -> np.ndarray:
         if _ordered_type(f):
             return _ordered(f, col).isin(wanted).to_numpy(dtype=bool)
-        return per_value(col, lambda v: _is(v) and key(v) in keys)
+        return per_value(col, lambda v: not is_blank(v) and key(v) in keys)
     if op == "not_equals":
         return lambda col, today: ~equal(col, today)
     return equal
 
 
-def _is(v: Any) -> bool:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return False
-    if isinstance(v, float) and v != v:
-        return False
-    return not (isinstance(v, str) and not v.strip())
-
-
 def _tags(v: Any) -> set[str]:
-    return {t.strip() for t in str(v).split(",") if t.strip()} if _is(v) else set()
+    return {t.strip() for t in str(v).split(",") if t.strip()} if not is_blank(v) else set()
 
 
 def _ordered_type(f: Field) -> bool:

@@ -13,16 +13,12 @@ from crm_sheets.model import Table
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import country_code, fold, is_currency
 from crm_sheets.model.schema import TableSchema
-from crm_sheets.model.values import fold_option, is_missing, option_lookup, parse_number
+from crm_sheets.model.values import cell_text, fold_option, is_blank, is_missing, option_lookup, parse_number
 
 # Which table each rule sheet's rows apply to, when the sheet has no Table column.
 RULE_TABLE = {"scoring_rules": "leads"}
 _NUMERIC_OPS = {"greater_than", "less_than"}
 _CONDITION = re.compile(r"^\s*([A-Za-z_][\w ]*?)\s*(!=|<>|>=|<=|=|>|<|\bin\b|\bcontains\b)", re.IGNORECASE)
-
-
-def _text(value: Any) -> str:
-    return "" if is_missing(value) else str(value).strip()
 
 
 def _find_field(schema: TableSchema, name: str):
@@ -57,7 +53,7 @@ def check_rules(out: Collector) -> None:
 
 
 def _target(out: Collector, table: Table, row: dict) -> TableSchema | None:
-    name = RULE_TABLE.get(table.name) or _text(row.get("table"))
+    name = RULE_TABLE.get(table.name) or cell_text(row.get("table"), strip=True)
     schema = out.ctx.tables.schema
     return schema.tables.get(name) or (schema.find_table(name) if name else None)
 
@@ -70,8 +66,8 @@ def _check_rule_rows(out: Collector, table: Table) -> None:
         if target is None:
             continue  # no or unknown table: the Table column's own check reports it
         tname = target.sheet_name(out.ctx.lang)
-        field_name = _text(row.get("field")) if "field" in row else None
-        op = _text(row.get("operator")) if "operator" in row else None
+        field_name = cell_text(row.get("field"), strip=True) if "field" in row else None
+        op = cell_text(row.get("operator"), strip=True) if "operator" in row else None
         f = None
         if field_name:
             f = _find_field(target, field_name)
@@ -104,7 +100,7 @@ def _check_rule_rows(out: Collector, table: Table) -> None:
 
 
 def _check_rule_value(out: Collector, table: Table, rid: Any, f, op: str, raw: Any) -> None:
-    value = _text(raw)
+    value = cell_text(raw, strip=True)
     if op in ("is_empty", "is_not_empty"):
         return
     if not value:
@@ -130,7 +126,7 @@ def _check_rule_value(out: Collector, table: Table, rid: Any, f, op: str, raw: A
 
 
 def _check_people(out: Collector, table: Table, rid: Any, field_name: str, raw: Any, target: TableSchema, *, allow_fields: bool) -> None:
-    value = _text(raw)
+    value = cell_text(raw, strip=True)
     team = out.ctx.tables.get("team")
     if not value or team is None or "name" not in team.df.columns:
         return
@@ -153,21 +149,21 @@ def _check_people(out: Collector, table: Table, rid: Any, field_name: str, raw: 
 
 def _check_automation(out: Collector, table: Table, rid: Any, row: dict, target: TableSchema) -> None:
     tname = target.sheet_name(out.ctx.lang)
-    trigger = _text(row.get("trigger"))
-    trigger_field = _text(row.get("trigger_field"))
+    trigger = cell_text(row.get("trigger"), strip=True)
+    trigger_field = cell_text(row.get("trigger_field"), strip=True)
     if trigger in ("field_changed", "date_reached") and not trigger_field:
         out.add("bad-rule", "error", table, rid, "trigger_field", None, f"the trigger {trigger} needs the column to watch", f"fill in Trigger field with a column of {tname}")
     elif trigger_field and _find_field(target, trigger_field) is None:
         out.add("bad-rule", "error", table, rid, "trigger_field", trigger_field, f"{quote(trigger_field)} is not a column of {tname}", f"use a column of {tname}")
     if trigger == "no_activity" and is_missing(row.get("days")):
         out.add("bad-rule", "error", table, rid, "days", None, "the trigger no_activity needs a number of days", "fill in Days")
-    condition = _text(row.get("condition"))
+    condition = cell_text(row.get("condition"), strip=True)
     m = _CONDITION.match(condition) if condition else None
     if m and _find_field(target, m.group(1)) is None:
         out.add("bad-rule", "error", table, rid, "condition", condition, f"{quote(m.group(1).strip())} is not a column of {tname}", f"write the condition on a column of {tname}, e.g. consent = TRUE")
-    action = _text(row.get("action"))
+    action = cell_text(row.get("action"), strip=True)
     templates = out.ctx.tables.get("email_templates")
-    template = _text(row.get("template"))
+    template = cell_text(row.get("template"), strip=True)
     if action == "send_email" and templates is not None and "key" in templates.df.columns:
         keys = {str(k).strip() for k in templates.df["key"].dropna()}
         if template not in keys:
@@ -214,10 +210,10 @@ def _check_sequence_steps(out: Collector, steps: Table) -> None:
             names.update({fold(str(n)): str(n).strip() for n in campaigns.df["name"].dropna() if str(n).strip()})
         if autos is not None and {"action", "template"} <= set(autos.df.columns):
             actions = option_lookup(tables.list("automation_action")) if "automation_action" in tables.schema.lists else {}
-            names.update({fold(_text(t)): _text(t) for a, t in zip(autos.df["action"], autos.df["template"])
-                          if actions.get(fold_option(_text(a)), _text(a)) == "add_to_campaign" and _text(t)})
+            names.update({fold(cell_text(t, strip=True)): cell_text(t, strip=True) for a, t in zip(autos.df["action"], autos.df["template"])
+                          if actions.get(fold_option(cell_text(a, strip=True)), cell_text(a, strip=True)) == "add_to_campaign" and cell_text(t, strip=True)})
     for rid, row in _rows(steps):
-        template, campaign = _text(row.get("template")), _text(row.get("campaign"))
+        template, campaign = cell_text(row.get("template"), strip=True), cell_text(row.get("campaign"), strip=True)
         if not template and not campaign:
             continue
         if keys is not None and fold(template) not in keys:
@@ -241,7 +237,7 @@ def check_settings(out: Collector) -> None:
         return  # settings come from the template's defaults: nothing a person typed
     for s in tables.schema.settings:
         raw = tables.settings.get(s.key)
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if is_blank(raw):
             continue
         ok, need = _SETTING_FORMS.get(s.key, (None, None))
         if ok is None and field_type(s.type).numeric and not (field_type(s.type).percent or field_type(s.type).per_currency):

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable
 
 from crm_sheets.errors import CrmSheetsError, WorkbookChanged
 from crm_sheets.model.tables import Table, column_letter
-from crm_sheets.model.values import as_text
+from crm_sheets.model.values import as_text, is_empty
 
 AGAIN = "run again to work on the fresh data"
 
@@ -22,8 +22,7 @@ def col_index(letters: str) -> int:
     return n - 1
 
 
-def blank(v: Any) -> bool:
-    return v is None or v == ""
+blank = is_empty  # a grid cell with nothing in it (None, '' or NaN): the model's one definition
 
 
 def first_difference(now: list[Any], was: list[Any], skip: Callable[[int], bool] | None = None) -> int | None:

@@ -16,6 +16,7 @@ from typing import Any
 from crm_sheets.errors import CrmSheetsError, WorkbookChanged
 from crm_sheets.model.schema import normalize_header
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter
+from crm_sheets.model.values import is_empty
 from crm_sheets.store.core.archive import ArchivedCell, ArchivedRow, loads, value_type
 from crm_sheets.store.core.plan import Plan, archive_values, is_archived_copy
 from crm_sheets.store.core.refind import (AGAIN, TableNow, check_numbering, col_index as _col_index, find_records,
@@ -43,7 +44,7 @@ class SheetNow:
         return isinstance(f, str) and f.startswith("=")
 
     def blank_row(self, r: int) -> bool:
-        return r >= len(self.values) or all(v is None or v == "" for v in self.values[r])
+        return r >= len(self.values) or all(is_empty(v) for v in self.values[r])
 
 
 @dataclass

@@ -12,6 +12,8 @@ import json
 import math
 from typing import Any, Iterable, Mapping, Sequence
 
+from crm_sheets.model.values import is_missing
+
 EPOCH = dt.datetime(1899, 12, 30)  # serial day 0 of Google Sheets (and of Excel's 1900 system)
 DATE_PATTERN = "yyyy-mm-dd"
 DATETIME_PATTERN = "yyyy-mm-dd hh:mm"
@@ -23,19 +25,6 @@ META_PREFIX = "crm_sheets."  # developer metadata keys we own
 
 # ---------------------------------------------------------------------------------------------
 # Cells
-
-
-def _blank(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    try:
-        import pandas as pd
-
-        return value is pd.NA or value is pd.NaT
-    except ImportError:  # pragma: no cover - pandas is a core dependency
-        return False
 
 
 def _plain(value: Any) -> Any:
@@ -86,7 +75,7 @@ def extended_value(value: Any) -> dict | None:
     """The userEnteredValue of a typed value; None for a blank (the cell is cleared).
 
     Text is always a stringValue: nothing from data is ever sent as a formula or parsed as a number."""
-    if _blank(value):
+    if is_missing(value):
         return None
     if type(value) is Formula:
         return {"formulaValue": str(value)}
@@ -166,7 +155,7 @@ def update_cells(sheet_id: int, cells: Iterable[tuple[int, int, Any]]) -> list[d
 
 
 def _dated(value: Any) -> bool:
-    return number_format(value) is not None if not _blank(value) else False
+    return number_format(value) is not None if not is_missing(value) else False
 
 
 def _block_request(sheet_id: int, block: list[tuple[int, list[tuple[int, Any]]]]) -> dict:
@@ -196,11 +185,11 @@ def write_block(sheet_id: int, start_row: int, start_col: int, rows: Sequence[Se
         last = None
         for r, row in enumerate(rows):
             value = row[c] if c < len(row) else None
-            fmt = number_format(value) if not _blank(value) else None
+            fmt = number_format(value) if not is_missing(value) else None
             if fmt is not None and fmt == run_fmt:
                 last = r
                 continue
-            if fmt is None and _blank(value) and run_fmt is not None:
+            if fmt is None and is_missing(value) and run_fmt is not None:
                 continue  # a blank inside a run of dates takes the date format too
             if run_fmt is not None:
                 out.append(format_cells(sheet_id, start_row + run_start, start_row + last + 1, start_col + c,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_sheets.errors import NotAWorkbook, UsageError
+from crm_sheets.model.tables import META_SHEET
 from crm_sheets.store.gsheets import batch, charts, rules
 from crm_sheets.store.gsheets.rules import sheets_format  # noqa: F401  (kept importable from here)
 from crm_sheets.store.gsheets.client import Connection
@@ -64,8 +65,8 @@ def _table_marks(wb: Any) -> dict[str, dict[str, Any]]:
     from crm_sheets.model.schema import available_templates, load_schema
 
     template = None
-    if "_crm_meta" in wb.sheetnames:
-        for row in wb["_crm_meta"].iter_rows(values_only=True):
+    if META_SHEET in wb.sheetnames:
+        for row in wb[META_SHEET].iter_rows(values_only=True):
             if row and row[0] == "template" and len(row) > 1:
                 template = row[1]
     schema = load_schema(template) if template in available_templates() else None
@@ -410,8 +411,8 @@ def _schema_rules(ws: Any, mark: dict[str, Any], schema: Any, names: dict[str, s
 
 
 def _lang(wb: Any) -> str:
-    if "_crm_meta" in wb.sheetnames:
-        for row in wb["_crm_meta"].iter_rows(max_col=2, values_only=True):
+    if META_SHEET in wb.sheetnames:
+        for row in wb[META_SHEET].iter_rows(max_col=2, values_only=True):
             if row and row[0] == "lang" and row[1]:
                 return str(row[1])
     return "en"
@@ -468,9 +469,9 @@ def _owned_columns(ws: Any, sheet_id: int, mark: dict[str, Any]) -> list[dict]:
 def _owned_sheets(wb: Any, ids: dict[str, int]) -> list[dict]:
     """Warning-only protection and a mark on the sheets jobs regenerate whole (_crm_meta ``sheet.<key>``)."""
     out = []
-    if "_crm_meta" not in wb.sheetnames:
+    if META_SHEET not in wb.sheetnames:
         return out
-    for row in wb["_crm_meta"].iter_rows(values_only=True):
+    for row in wb[META_SHEET].iter_rows(values_only=True):
         if row and isinstance(row[0], str) and row[0].startswith("sheet.") and len(row) > 1 and row[1] in ids:
             sheet_id = ids[row[1]]
             out.append(batch.sheet_metadata(sheet_id, "owned", row[0][len("sheet."):]))
