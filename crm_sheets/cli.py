@@ -13,15 +13,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 import click
-from rich.console import Console
-from rich.table import Table as RichTable
 
 from crm_sheets import __version__
+from crm_sheets.cli_output import (  # noqa: F401  what a command prints, and how (and the exit codes)
+    EXIT_BUSY, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, console, err_console, escape as _escape, finish as _finish,
+    render as _render, render_adopt as _render_adopt, render_import as _render_import, render_outbox as _render_outbox,
+    render_upgrade as _render_upgrade,
+)
 from crm_sheets.errors import CrmSheetsError
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
 
 
 class CrmGroup(click.Group):
@@ -35,12 +34,6 @@ class CrmGroup(click.Group):
 
             err_console.print(f"[bold red]error:[/] {_escape(redact(exc))}", soft_wrap=True)
             sys.exit(exc.exit_code)
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 def _parse_now(_ctx, _param, value: str | None) -> datetime | None:
@@ -476,185 +469,3 @@ def forms_serve(path: Path, host: str, port: int, base_url: str, allow_origins: 
                          apply_interval=apply_interval, trust_proxy=trust_proxy)
     console.print(f"Serving the forms of {path.name} on http://{host}:{port}/forms/ (Ctrl+C to stop)")
     serve(config, host=host, port=port)
-
-
-def _finish(report, as_json: bool, note: str | None = None) -> None:
-    if as_json:
-        _echo_json(report.as_dict())
-    else:
-        _render(report)
-        if note:
-            console.print(note)
-    sys.exit(EXIT_FINDINGS if report.errors else EXIT_OK)
-
-
-def _echo_json(data) -> None:
-    """json.dumps(data, indent=2) and a newline, written a MB at a time: a first run at 100k leads reports
-    ~210,000 findings, over 100 MB of JSON that was held whole (and again as bytes) at the run's peak."""
-    batch: list[str] = []
-    size = 0
-    for chunk in json.JSONEncoder(indent=2, default=str).iterencode(data):
-        batch.append(chunk)
-        size += len(chunk)
-        if size >= 1 << 20:
-            click.echo("".join(batch), nl=False)
-            batch, size = [], 0
-    click.echo("".join(batch))
-
-
-def _render(report) -> None:
-    table = RichTable(title=f"crm-sheets on {report.path}", title_justify="left")
-    for col in ("job", "errors", "warnings", "changed cells", "new rows", "archived", "sheets"):
-        table.add_column(col, justify="left" if col == "job" else "right")
-    for r in report.results:
-        sev = [f.severity for f in r.findings]
-        s = r.changes.summary()
-        table.add_row(r.job, str(sev.count("error")), str(sev.count("warning")), str(s["updated_cells"]), str(s["appended_rows"]), str(s["archived_rows"]), str(s["replaced_sheets"]))
-    console.print(table)
-    for note in getattr(report, "notes", ()):
-        console.print(f"  [yellow]![/] {note}", soft_wrap=True)
-    for f in report.errors[:15]:
-        console.print(f"  [red]✗[/] {f.message}", soft_wrap=True)
-    if len(report.errors) > 15:
-        console.print(f"  … and {len(report.errors) - 15} more errors: see the Data Issues sheet.")
-    if getattr(report, "delivery", None):
-        d = report.delivery
-        console.print(f"Outbox: {len(d['sent'])} sent now; " + _outbox_counts(d.get("totals") or {}) + ".", soft_wrap=True)
-        if d["waiting"]:
-            console.print("  [yellow]![/] waiting for a mail server (Settings smtp_host) or a chat URL (chat_webhook_env) to be set", soft_wrap=True)
-        for kind, why in (d.get("reasons") or {}).items():
-            console.print(f"  [yellow]![/] {kind}: {_escape(why)}", soft_wrap=True)
-        if (d.get("totals") or {}).get("unknown") or (d.get("totals") or {}).get("failed"):
-            console.print(f"  crm-sheets outbox {report.path} shows them and how to settle them.", soft_wrap=True)
-    if report.dry_run:
-        console.print("Dry run: nothing was written.")
-    elif report.written:
-        console.print(f"Saved {report.path}" + (f" (backup: {report.backup})" if report.backup else "") + ".")
-    else:
-        console.print(f"Nothing changed: {report.path} was left as it was (no backup).")
-
-
-def _outbox_counts(totals: dict[str, int]) -> str:
-    """The outbox by state, worded alike in the run summary, `crm-sheets outbox` and the Outbox sheet."""
-    words = [("waiting", "waiting"), ("sending", "sending"), ("retrying", "failed (will retry)"),
-             ("failed", "failed for good"), ("unknown", "to confirm")]
-    return ", ".join(f"{totals.get(state, 0)} {word}" for state, word in words if totals.get(state) or state != "sending")
-
-
-def _render_outbox(path: Path, items, done: str | None, totals: dict[str, int] | None = None) -> None:
-    """One block per item, so an 80-column terminal shows everything: the key whole on its own line (it is
-    what --confirm takes), then status, kind, to, record and time, the subject, and the error."""
-    if done is not None:
-        if not items:
-            console.print("No failed items have used up their tries; nothing to do.")
-            return
-        console.print(f"{len(items)} item{'s' if len(items) != 1 else ''} {done}. The next run delivers what is queued "
-                      f"and the Outbox sheet shows it after that run.")
-    if not items:
-        console.print(f"The outbox of {path.name} is empty.")
-        return
-    from crm_sheets.model.effects import MAX_ATTEMPTS
-
-    style = {"sent": "green", "failed": "red", "retrying": "red", "unknown": "yellow", "sending": "yellow", "cancelled": "dim"}
-    label = {"waiting": "queued", "retrying": "failed (will retry)", "failed": "failed for good", "unknown": "unknown: to confirm"}
-    if done is None:
-        console.print(f"[bold]Outbox of {_escape(str(path))}[/]", soft_wrap=True)
-    for i in items:
-        s = style.get(i.state, "default")
-        console.print()
-        console.print(_escape(i.key), style="bold", soft_wrap=True, highlight=False)
-        to = i.to or ("team chat" if i.kind == "chat" else "")
-        console.print("  " + " · ".join(f for f in (f"[{s}]{label.get(i.state, i.state)}[/]", i.kind, _escape(to)) if f))
-        if i.subject:
-            console.print("  " + _escape(" ".join(i.subject.split())))
-        tries = f"try {i.attempts} of {MAX_ATTEMPTS}" if i.state == "retrying" else ""
-        facts = [i.record_id or "", f"queued {i.queued_at.replace('T', ' ')[:16]}", tries]
-        console.print("  [dim]" + " · ".join(f for f in facts if f) + "[/]")
-        if i.error:
-            console.print(f"  [{s}]error:[/] {_escape(i.error)}")
-    console.print()
-    if totals is not None:
-        console.print(f"{totals.get('sent', 0)} sent, " + _outbox_counts(totals) + ".", soft_wrap=True)
-    unknown = [i.key for i in items if i.status == "unknown"]
-    if unknown and done is None:
-        console.print(f"{len(unknown)} to confirm: check whether it arrived, then crm-sheets outbox {path} --confirm KEY --delivered (or --resend).",
-                      soft_wrap=True)
-    if done is None and any(i.state == "failed" for i in items):
-        console.print(f"Failed for good: fix the cause (the error says it), then crm-sheets outbox {path} --retry-failed, or --cancel KEY.",
-                      soft_wrap=True)
-
-
-def _render_adopt(report) -> None:
-    table = RichTable(title=f"crm-sheets adopt of {report.path} ({report.template} template)", title_justify="left")
-    for col in ("sheet", "row", "col", "header", "table", "field", "found by", "example", "type"):
-        whole = col in ("row", "col", "table", "field", "type")  # what a person copies into the Mapping sheet: never cut
-        table.add_column(col, no_wrap=whole, overflow="fold", max_width=None if whole else 24)
-    for s in report.sheets:
-        for c in s.columns:
-            table.add_row(s.sheet, str(s.header_row), c.column, c.header, s.table or "", c.field or "", c.found_by, c.example,
-                          c.type)
-    console.print(table)
-    for note in report.notes:
-        console.print(f"  [yellow]![/] {note}", soft_wrap=True)
-    if report.dry_run:
-        console.print("Dry run: nothing was written.")
-    elif report.written:
-        console.print(f"Saved {report.path} with its Mapping sheet" + (f" (backup: {report.backup})" if report.backup else "")
-                      + ". Correct the Table and Field columns there if a guess is wrong; every run follows it.")
-
-
-def _render_import(report) -> None:
-    if report.created_workbook:
-        console.print(f"Created [bold]{report.path}[/] from the sales template.")
-    files = RichTable(title=f"crm-sheets import into {report.path}", title_justify="left")
-    for col in ("file", "from", "table", "rows", "mapped", "custom fields"):
-        files.add_column(col, justify="right" if col in ("rows", "mapped", "custom fields") else "left")
-    for f in report.files:
-        files.add_row(f["file"], f["vendor"], ", ".join(f["tables"]) or f"not imported: {f['problem']}", str(f["rows"]),
-                      str(len(f["mapped"])), str(len(f["unmapped"])))
-    console.print(files)
-    counts = RichTable(show_header=True)
-    for col in ("table", "created", "updated", "unchanged", "skipped"):
-        counts.add_column(col, justify="left" if col == "table" else "right")
-    for name, c in report.counts.items():
-        counts.add_row(name, str(c.created), str(c.updated), str(c.unchanged), str(c.skipped))
-    console.print(counts)
-    for f in report.files:
-        if f["unmapped"]:
-            cols = ", ".join(u["column"] for u in f["unmapped"][:10]) + (", ..." if len(f["unmapped"]) > 10 else "")
-            console.print(f"  {f['file']}: kept as custom fields: {cols}", soft_wrap=True)
-    for p in report.skipped:
-        console.print(f"  [yellow]skipped[/] {p.message()}", soft_wrap=True)
-    for p in report.problems:
-        console.print(f"  [red]![/] {p.message()}", soft_wrap=True)
-    for note in report.notes:
-        console.print(f"  [yellow]![/] {note}", soft_wrap=True)
-    if report.dry_run:
-        console.print("Dry run: nothing was written.")
-    elif report.written:
-        console.print(f"Saved {report.path}" + (f" (backup: {report.backup})" if report.backup else "") + ".")
-    else:
-        console.print("Nothing to change: the workbook already holds these records.")
-
-
-def _render_upgrade(report) -> None:
-    if report.added_columns or report.added_tables:
-        table = RichTable(title=f"crm-sheets upgrade of {report.path}", title_justify="left")
-        for col in ("added", "table", "field", "sheet", "column"):
-            table.add_column(col)
-        for t in report.added_tables:
-            table.add_row("table", t.table, "", t.sheet, "")
-        for c in report.added_columns:
-            table.add_row("column", c.table, c.field, c.sheet, c.column)
-        console.print(table)
-    before, after = report.schema_version_before, report.schema_version_after
-    version = f"schema version {before} -> {after}" if after != before else f"schema version {after}"
-    console.print(f"{report.template} template, {version}.")
-    for note in report.notes:
-        console.print(f"  [yellow]![/] {note}", soft_wrap=True)
-    if not report.changed:
-        console.print("Nothing to upgrade.")
-    elif report.dry_run:
-        console.print("Dry run: nothing was written.")
-    elif report.written:
-        console.print(f"Saved {report.path}" + (f" (backup: {report.backup})" if report.backup else "") + ".")
