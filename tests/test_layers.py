@@ -105,3 +105,45 @@ def test_record_ids_are_formatted_by_format_id_only():
             if pattern.search(line):
                 found.append(f"{path.relative_to(PACKAGE.parent)}:{n}: {line.strip()}")
     assert not found, "use model.tables.format_id:\n" + "\n".join(found)
+
+
+def _top_level_imports(tree: ast.Module, module: str) -> set[str]:
+    """The crm_sheets modules a module imports when it is loaded (not in functions, not for type checking)."""
+    out = set()
+    nodes = list(tree.body)
+    while nodes:
+        node = nodes.pop(0)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            continue
+        if isinstance(node, (ast.If, ast.Try)):
+            nodes += node.body + getattr(node, "orelse", []) + [n for h in getattr(node, "handlers", []) for n in h.body]
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for source, name, _line in _imports(ast.Module(body=[node], type_ignores=[]), module):
+                if f"{source}.{name}" in MODULES:
+                    out.add(f"{source}.{name}")  # from package import module
+                elif source in MODULES:
+                    out.add(source)
+    return {m for m in out if m != module}
+
+
+def test_no_import_cycle_between_modules():
+    graph = {m: _top_level_imports(tree, m) for m, tree in MODULES.items()}
+    # a package's __init__ importing its own modules is how a package shows its face, not a cycle
+    for m in graph:
+        graph[m] = {d for d in graph[m] if not (m in _packages() and d.startswith(m + "."))}
+    cycles, state = [], {}
+
+    def visit(m: str, stack: list[str]) -> None:
+        state[m] = 1
+        for d in sorted(graph.get(m, ())):
+            if state.get(d) == 1:
+                cycles.append(" -> ".join(stack[stack.index(d):] + [d]))
+            elif d not in state:
+                visit(d, stack + [d])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert not cycles, "modules that import each other when loaded:\n" + "\n".join(cycles)

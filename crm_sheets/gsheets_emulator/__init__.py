@@ -6,6 +6,7 @@ How to run it, what it implements and how it differs from the real API: docs/gsh
 from .client import ENDPOINT_VARIABLE, EndpointSession, create_spreadsheet, emulator_client
 from .discovery import validate_against_discovery
 from .errors import ApiError
+from . import layout_requests  # noqa: F401  (registers the layout requests with requests.handler)
 from .server import Emulator, running_emulator
 
 __all__ = ["ApiError", "ENDPOINT_VARIABLE", "Emulator", "EndpointSession", "create_spreadsheet", "emulator_client",

@@ -14,7 +14,8 @@ from .errors import ApiError, not_found
 from .datafilters import filter_ranges
 from .fields import mentions, parse_mask
 from .model import Spreadsheet, new_spreadsheet_id
-from .requests import apply_all, metadata_matches, new_sheet, write_rows
+from .layout_requests import metadata_matches
+from .requests import apply_all, new_sheet, write_rows
 from .resource import grid_range, resolve, spreadsheet_resource
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .errors import ApiError
 from .model import Spreadsheet
-from .requests import metadata_matches
+from .layout_requests import metadata_matches
 from .resource import a1_of, grid_range, resolve
 
 

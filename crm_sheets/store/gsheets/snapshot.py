@@ -5,7 +5,7 @@ metadata, merges; a fields mask, no cells) and one values.batchGet of every shee
 Dates: the values come as serial numbers and no cell formats are asked for (that would cost a grid-data
 read). Columns the schema types as date or datetime are read as dates by the core's field parsers, which
 take serial numbers; elsewhere a serial stays a number (people's own columns are not read into tables; the
-rows a write archives get the formats of their numbers there read at write time: store._Plan). Text stays
+rows a write archives get the formats of their numbers there read at write time: write_plan.WritePlan). Text stays
 text, so "00123" keeps its zeros.
 """
 from __future__ import annotations
