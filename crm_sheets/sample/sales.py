@@ -3,6 +3,7 @@
 Accounts (with branches), contacts sharing their company's domain and switchboard, leads with planted
 duplicates, deals across the Stages sheet's stages (won/lost history, stale open deals), activities,
 tasks, campaigns and members, products and orders (repeat buyers and churned customers).
+Over 600 lines on purpose: one step per table, in the order each needs the earlier ones (one story of one team).
 """
 from __future__ import annotations
 
