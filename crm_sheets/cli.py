@@ -293,7 +293,9 @@ def pull_cmd(spreadsheet: str, path: Path, force: bool, as_json: bool) -> None:
         result = pull_workbook(spreadsheet, path, force=force)
     if as_json:
         click.echo(json.dumps({"path": str(result.path), "sheets": result.sheets, "cells": result.cells,
-                               "calls": result.calls}, indent=2))
+                               "calls": result.calls,
+                               "cut": [{"sheet": c.sheet, "cell": c.cell, "row": c.row, "column": c.cell.rsplit("!", 1)[1].rstrip("0123456789"),
+                                        "header": c.header, "length": c.length} for c in result.cut]}, indent=2))
         return
     console.print(result.message)
 
