@@ -275,7 +275,7 @@ def push_cmd(path: Path, spreadsheet: str, replace: bool, as_json: bool) -> None
         result = push_workbook(path, spreadsheet, replace=replace)
     if as_json:
         click.echo(json.dumps({"spreadsheet": result.spreadsheet_id, "sheets": result.sheets, "cells": result.cells,
-                               "calls": result.calls, "skipped": sorted(set(result.skipped))}, indent=2))
+                               "calls": result.calls, "skipped": sorted(set(result.skipped)), "kept": result.kept}, indent=2))
         return
     console.print(result.message)
 
