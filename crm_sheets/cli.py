@@ -268,7 +268,7 @@ def push_cmd(path: Path, spreadsheet: str, replace: bool, as_json: bool) -> None
         result = push_workbook(path, spreadsheet, replace=replace)
     if as_json:
         click.echo(json.dumps({"spreadsheet": result.spreadsheet_id, "sheets": result.sheets, "cells": result.cells,
-                               "calls": result.calls, "skipped": sorted(set(result.skipped))}, indent=2))
+                               "calls": result.calls, "skipped": sorted(set(result.skipped)), "kept": result.kept}, indent=2))
         return
     console.print(result.message)
 
@@ -286,7 +286,9 @@ def pull_cmd(spreadsheet: str, path: Path, force: bool, as_json: bool) -> None:
         result = pull_workbook(spreadsheet, path, force=force)
     if as_json:
         click.echo(json.dumps({"path": str(result.path), "sheets": result.sheets, "cells": result.cells,
-                               "calls": result.calls}, indent=2))
+                               "calls": result.calls,
+                               "cut": [{"sheet": c.sheet, "cell": c.cell, "row": c.row, "column": c.cell.rsplit("!", 1)[1].rstrip("0123456789"),
+                                        "header": c.header, "length": c.length} for c in result.cut]}, indent=2))
         return
     console.print(result.message)
 

@@ -214,3 +214,55 @@ def test_push_copies_a_files_report_charts_and_a_teams_own_rules(conn, built_boo
     assert row_cells(conn, sid, "Targets", 2)[1]["dataValidation"]["condition"] == {
         "type": "NUMBER_GREATER_THAN_EQ", "values": [{"userEnteredValue": "0"}]}
     assert all_requests_valid(gsheets_emulator) >= 3
+
+
+def test_a_colleagues_stricter_rule_on_a_schema_column_is_kept_over_the_schemas_and_named(conn, built_book, tmp_path,
+                                                                                          gsheets_emulator):
+    path = fresh_copy(built_book(sample_data=50, now=NOW), tmp_path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Leads"]
+    head = [c.value for c in ws[1]]
+    status, email = head.index("Status") + 1, head.index("Email") + 1
+    status_letter = openpyxl.utils.get_column_letter(status)
+    theirs = DataValidation(type="list", formula1='"New,Qualified"', showErrorMessage=True, errorStyle="stop")
+    theirs.add(f"{status_letter}2:{status_letter}40")  # stricter than the schema's statuses, on part of the column
+    ws.add_data_validation(theirs)
+    wb.save(path)
+    sid = conn.create("CRM")
+    result = push(path, conn, sid)
+    assert result.kept == [f"Leads!{status_letter}2:{status_letter}40 (status)"]
+    assert "kept your own validation instead of the schema's on Leads!" in result.message
+    inside, below = row_cells(conn, sid, "Leads", 3), row_cells(conn, sid, "Leads", 45)
+    rule = inside[status - 1]["dataValidation"]
+    assert rule["condition"] == {"type": "ONE_OF_LIST", "values": [{"userEnteredValue": "New"},
+                                                                   {"userEnteredValue": "Qualified"}]}
+    assert rule["strict"] is True  # theirs rejects other values, as it did in the file
+    assert below[status - 1]["dataValidation"]["condition"]["type"] == "ONE_OF_RANGE"  # the schema's, below theirs
+    assert inside[email - 1]["dataValidation"] == below[email - 1]["dataValidation"]  # other columns: the schema's
+    assert all_requests_valid(gsheets_emulator)
+
+
+def test_the_sample_crms_own_rules_are_never_taken_for_a_colleagues(built_book):
+    from crm_sheets.store.gsheets.push import plan_push
+
+    _structure, _content, result = plan_push(built_book(sample_data=50, now=NOW))
+    assert result.kept == [] and result.rules > 100
+
+
+def test_a_rule_a_colleague_set_on_a_schema_column_in_the_sheet_survives_a_run(conn, built_book, gsheets_emulator,
+                                                                               monkeypatch):
+    monkeypatch.setenv("CRM_SHEETS_GSHEETS_ENDPOINT", gsheets_emulator.url)
+    sid = conn.create("CRM")
+    push(built_book(sample_data=50, now=NOW), conn, sid)
+    store = GSheetsStore(f"gsheets://{sid}", connection=conn)
+    snap_ids = {s["properties"]["title"]: s["properties"]["sheetId"]
+                for s in conn.get(sid, fields="sheets.properties(sheetId,title)")["sheets"]}
+    status = headers(conn, sid, "Leads").index("Status")
+    mine = {"condition": {"type": "ONE_OF_LIST", "values": [{"userEnteredValue": "New"}]}, "strict": True}
+    conn.batch_update(sid, [{"setDataValidation": {"range": {"sheetId": snap_ids["Leads"], "startRowIndex": 1,
+                                                             "endRowIndex": 30, "startColumnIndex": status,
+                                                             "endColumnIndex": status + 1}, "rule": mine}}])
+    tables = store.read()
+    _results, changes = run_jobs(tables, ["check", "dedupe", "automate", "report"], now=NOW)
+    store.apply(changes, tables)
+    assert row_cells(conn, sid, "Leads", 5)[status]["dataValidation"] == mine

@@ -2,7 +2,11 @@
 values (dates as dates where the cell's format is a date), number formats, validation rules, conditional
 formats, charts, frozen panes, widths, merges, named ranges, and an Excel table (ListObject) wherever our
 marks say a table is — what the xlsx reader finds tables by. Three calls: the sheets and marks, every value, and the formats and dropdowns (cell by
-cell on small sheets, from the first rows of a table's sheet, whose columns look alike all the way down).
+cell on small sheets; on a table's sheet, whose columns look alike all the way down, the first rows and each
+column's first non-blank cell, so a column blank at the top still gets its dates' format).
+
+A cell longer than the 32,767 characters a workbook cell holds is cut to that length and named in the result
+(sheet, cell, column, length): the copy says so, never silently.
 """
 from __future__ import annotations
 
@@ -24,11 +28,12 @@ META_FIELDS = (
     "namedRanges(name,range)"
 )
 FORMAT_FIELDS = (
-    "sheets(properties(title),data(startRow,startColumn,columnMetadata(pixelSize),"
+    "sheets(properties(sheetId,title),data(startRow,startColumn,columnMetadata(pixelSize),"
     "rowData(values(userEnteredFormat(numberFormat),dataValidation))))"
 )
 WHOLE_SHEET_ROWS = 500  # a sheet this small has its formats read cell by cell; a larger one by its first rows
 SAMPLE_ROWS = 3  # the header row and two data rows: the look of a table's column
+XLSX_MAX_CHARS = 32_767  # what one workbook cell holds (a Sheets cell holds 50,000)
 
 
 @dataclass
@@ -38,12 +43,41 @@ class PullResult:
     cells: int = 0
     calls: int = 0
     charts: int = 0  # native charts made again as the file's charts
+    cut: list[CutCell] = field(default_factory=list)  # cells longer than a workbook cell holds
 
     @property
     def message(self) -> str:
         charts = f" and {self.charts} charts" if self.charts else ""
-        return (f"copied {len(self.sheets)} sheets ({self.cells:,} cells){charts} to {self.path.name} in "
+        text = (f"copied {len(self.sheets)} sheets ({self.cells:,} cells){charts} to {self.path.name} in "
                 f"{self.calls} API calls")
+        if self.cut:
+            text += (f"; {len(self.cut)} cells hold more than the {XLSX_MAX_CHARS:,} characters a workbook cell "
+                     "holds and were cut to that length in the file (the Sheet keeps them whole): "
+                     + "; ".join(c.describe() for c in self.cut))
+        return text
+
+
+@dataclass(frozen=True)
+class CutCell:
+    """A cell whose text was cut to XLSX_MAX_CHARS in the file."""
+
+    sheet: str
+    row: int  # 1-based, as the sheet shows it
+    column: int  # 0-based
+    header: str  # what row 1 of its column says ("" when nothing)
+    length: int  # characters in the Sheet
+
+    @property
+    def cell(self) -> str:
+        return f"{quote_if_needed(self.sheet)}!{_col(self.column)}{self.row}"
+
+    def describe(self) -> str:
+        named = f" ({self.header})" if self.header else ""
+        return f"{self.cell}{named}, row {self.row}, column {_col(self.column)}: {self.length:,} characters"
+
+
+def quote_if_needed(title: str) -> str:
+    return title if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", title) else quote(title)
 
 
 def _from_serial(value: float, kind: str) -> Any:
@@ -87,13 +121,7 @@ def pull(connection: Connection, spreadsheet_id: str, path: str | Path, *, force
     sheets = sorted(meta.get("sheets") or [], key=lambda s: s.get("properties", {}).get("index", 0))
     titles = [s["properties"]["title"] for s in sheets]
     values = {t: pad(vr.get("values") or []) for t, vr in zip(titles, connection.batch_get(spreadsheet_id, [quote(t) for t in titles]))}
-    # Formats and dropdowns: every cell of a small sheet (Settings, rule sheets), the first rows of a table's
-    # sheet (its columns look alike all the way down): one more call, not a grid-data read of 100k rows.
-    sampled = {t for t, s in zip(titles, sheets)
-               if s["properties"].get("gridProperties", {}).get("rowCount", 0) > WHOLE_SHEET_ROWS}
-    looks = connection.get(spreadsheet_id, fields=FORMAT_FIELDS, grid_data=True,
-                           ranges=[quote(t) + (f"!1:{SAMPLE_ROWS}" if t in sampled else "") for t in titles])
-    data_of = {s["properties"]["title"]: (s.get("data") or [{}])[0] for s in looks.get("sheets") or []}
+    sampled, looks = _read_looks(connection, spreadsheet_id, sheets, values)
     result = PullResult(path)
     tmp = path.with_name(f".{path.name}.pull-tmp")
     wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False,
@@ -117,14 +145,8 @@ def pull(connection: Connection, spreadsheet_id: str, path: str | Path, *, force
             if props.get("hidden"):
                 ws.hide()
             grid = values.get(title, [])
-            data = data_of.get(title, {})
-            row_formats = [[(c.get("userEnteredFormat") or {}).get("numberFormat") for c in (rd.get("values") or [])]
-                           for rd in (data.get("rowData") or [])]
-            validations = [[c.get("dataValidation") for c in (rd.get("values") or [])] for rd in (data.get("rowData") or [])]
-            if title in sampled and len(row_formats) > 1:  # the first data row's look, down to the last row
-                last = max(len(grid), 2)
-                row_formats = row_formats[:1] + [row_formats[1]] * (last - 1)
-                validations = validations[:1] + [validations[1] if len(validations) > 1 else []] * (last - 1)
+            look = looks.get(title) or _Looks()
+            row_formats, validations = look.grids(len(grid) if title in sampled else None)
             for r, row in enumerate(grid):
                 for c, v in enumerate(row):
                     nf = row_formats[r][c] if r < len(row_formats) and c < len(row_formats[r]) else None
@@ -142,8 +164,13 @@ def pull(connection: Connection, spreadsheet_id: str, path: str | Path, *, force
                     elif isinstance(v, (int, float)):
                         ws.write_number(r, c, v, fmt(excel))
                     else:
-                        ws.write_string(r, c, str(v), fmt(excel))
-            for c, cm in enumerate(data.get("columnMetadata") or []):
+                        text = str(v)
+                        if len(text) > XLSX_MAX_CHARS:
+                            header = grid[0][c] if grid and c < len(grid[0]) and r else ""
+                            result.cut.append(CutCell(title, r + 1, c, str(header or ""), len(text)))
+                            text = text[:XLSX_MAX_CHARS]
+                        ws.write_string(r, c, text, fmt(excel))
+            for c, cm in enumerate(look.column_metadata):
                 px = cm.get("pixelSize")
                 if px and px != 100:
                     ws.set_column(c, c, max((px - 5) / 7, 1))
@@ -177,6 +204,73 @@ def pull(connection: Connection, spreadsheet_id: str, path: str | Path, *, force
         tmp.unlink(missing_ok=True)
     result.calls = connection.stats.requests - before
     return result
+
+
+@dataclass
+class _Looks:
+    """The number formats and validation rules read of one sheet: cells by (row, column), 0-based; for a
+    table's sheet, the look of each column's data (its first non-blank cell's format, row 2's rule)."""
+
+    cells: dict[tuple[int, int], dict] = field(default_factory=dict)
+    column_metadata: list[dict] = field(default_factory=list)
+
+    def grids(self, sampled_rows: int | None) -> tuple[list[list[dict | None]], list[list[dict | None]]]:
+        """(number formats, validations) as rows of cells; ``sampled_rows``: the sheet's rows when only its
+        first rows and each column's first non-blank cell were read (their look goes down the column)."""
+        height = max((r + 1 for r, _ in self.cells), default=0)
+        width = max((c + 1 for _, c in self.cells), default=0)
+        formats = [[_number_format(self.cells.get((r, c))) for c in range(width)] for r in range(height)]
+        rules = [[(self.cells.get((r, c)) or {}).get("dataValidation") for c in range(width)] for r in range(height)]
+        if sampled_rows is None or height < 2:
+            return formats, rules
+        column = []
+        for c in range(width):
+            below = sorted(r for r, cc in self.cells if cc == c and r >= 1 and _number_format(self.cells[(r, cc)]))
+            column.append(_number_format(self.cells.get((below[0], c))) if below else None)
+        last = max(sampled_rows, 2)
+        return formats[:1] + [column] * (last - 1), rules[:1] + [rules[1]] * (last - 1)
+
+
+def _number_format(cell: dict | None) -> dict | None:
+    return ((cell or {}).get("userEnteredFormat") or {}).get("numberFormat")
+
+
+def _read_looks(connection: Connection, spreadsheet_id: str, sheets: list[dict],
+                values: dict[str, list[list[Any]]]) -> tuple[set[str], dict[str, _Looks]]:
+    """One getByDataFilter: every cell of a small sheet (Settings, rule sheets); of a larger one (a table's) the
+    first SAMPLE_ROWS rows and, for each column blank in its first data rows, its first non-blank cell below:
+    an own date column blank at the top still reads as dates. Not a grid-data read of 100k rows."""
+    filters: list[dict] = []
+    sampled: set[str] = set()
+    for sheet in sheets:
+        props = sheet["properties"]
+        sid, title = props.get("sheetId", 0), props["title"]
+        if props.get("gridProperties", {}).get("rowCount", 0) <= WHOLE_SHEET_ROWS:
+            filters.append({"gridRange": {"sheetId": sid}})
+            continue
+        sampled.add(title)
+        filters.append({"gridRange": {"sheetId": sid, "startRowIndex": 0, "endRowIndex": SAMPLE_ROWS}})
+        grid = values.get(title) or []
+        for c in range(max((len(r) for r in grid), default=0)):
+            if any(grid[r][c] not in ("", None) for r in range(1, min(SAMPLE_ROWS, len(grid)))):
+                continue
+            first = next((r for r in range(SAMPLE_ROWS, len(grid)) if grid[r][c] not in ("", None)), None)
+            if first is not None:
+                filters.append({"gridRange": {"sheetId": sid, "startRowIndex": first, "endRowIndex": first + 1,
+                                              "startColumnIndex": c, "endColumnIndex": c + 1}})
+    got = connection.get_by_data_filter(spreadsheet_id, filters, fields=FORMAT_FIELDS) if filters else {}
+    looks: dict[str, _Looks] = {}
+    for sheet in got.get("sheets") or []:
+        look = looks.setdefault(str((sheet.get("properties") or {}).get("title", "")), _Looks())
+        for data in sheet.get("data") or []:
+            r0, c0 = int(data.get("startRow", 0)), int(data.get("startColumn", 0))
+            if r0 == 0 and c0 == 0 and data.get("columnMetadata"):
+                look.column_metadata = list(data["columnMetadata"])
+            for i, rd in enumerate(data.get("rowData") or []):
+                for j, cell in enumerate(rd.get("values") or []):
+                    if cell:
+                        look.cells[(r0 + i, c0 + j)] = cell
+    return sampled, looks
 
 
 def _charts(wb: Any, sheets: list[dict], ids: dict[Any, str]) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_sheets.errors import NotAWorkbook, UsageError
-from crm_sheets.model.tables import META_SHEET
+from crm_sheets.model.tables import META_SHEET, column_letter
 from crm_sheets.store.gsheets import batch, charts, rules
 from crm_sheets.store.gsheets.rules import sheets_format  # noqa: F401  (kept importable from here)
 from crm_sheets.store.gsheets.client import Connection
@@ -31,6 +31,7 @@ class PushResult:
     requests: int = 0
     calls: int = 0
     skipped: list[str] = field(default_factory=list)  # what could not be copied (kinds of validation, charts)
+    kept: list[str] = field(default_factory=list)  # a person's own validation kept on a schema column
 
     @property
     def message(self) -> str:
@@ -40,6 +41,9 @@ class PushResult:
             text += f" ({self.rules:,} validation and highlight rules, {self.charts} charts)"
         if self.skipped:
             text += "; not copied: " + "; ".join(sorted(set(self.skipped)))
+        if self.kept:
+            text += ("; kept your own validation instead of the schema's on " + "; ".join(self.kept)
+                     + " (check still checks those values by the schema)")
         return text
 
 
@@ -296,9 +300,12 @@ def _file_rule(dv: Any) -> dict | None:
 def _validations(ws: Any, wb: Any, sheet_id: int, grid_rows: int, result: PushResult, names: dict[str, str],
                  table_rules: Any = None, mark: dict | None = None) -> list[dict]:
     """The file's validations that the schema does not give (a team's own columns, the Settings values), as
-    Sheets rules: the schema's columns got theirs from the schema (rules.table_requests)."""
+    Sheets rules: the schema's columns got theirs from the schema (rules.table_requests). A rule a person set
+    on a schema column (a stricter list, their own formula) is kept over the schema's on the cells it covers
+    (it comes after the schema's in the batch), with its strictness, and named in the result: the schema is
+    the source of truth for our columns, but a colleague's rule never vanishes silently."""
     out: list[dict] = []
-    ruled = {_col_index(c.column) for c in table_rules.columns} if table_rules is not None else set()
+    ruled = {_col_index(c.column): c for c in table_rules.columns} if table_rules is not None else {}
     first_data = (mark["header"] + 2) if mark else 0  # 1-based
     for dv in ws.data_validations.dataValidation:
         rule = _file_rule(dv)
@@ -306,14 +313,21 @@ def _validations(ws: Any, wb: Any, sheet_id: int, grid_rows: int, result: PushRe
             r0, c0, r1, c1 = rng.min_row - 1, rng.min_col - 1, rng.max_row, rng.max_col
             end = None if r1 >= grid_rows else r1  # to the sheet's end, never past its grid
             for c in range(c0, c1):
-                if c in ruled and rng.min_row == first_data and rng.max_row > rng.min_row:
-                    continue  # a schema column's rule: made from the schema
+                theirs = False
+                if c in ruled and rng.min_row >= first_data and ruled[c].validation is not None:
+                    if rule is None or rules.same_rule(rule, ruled[c].validation):
+                        continue  # a schema column's rule: made from the schema
+                    theirs = True  # a person's rule where the schema has one (where it has none, simply kept)
                 if dv.type in (None, "none", "any") or (rule is None and not dv.type):
                     continue  # an input message only: Sheets has none
                 req = rules.validation(sheet_id, r0, end, c, rule, names.get, names) if rule else None
                 if req is None:
                     result.skipped.append(f"{dv.type or 'custom'} validations")
                     continue
+                if theirs:
+                    req["setDataValidation"]["rule"]["strict"] = bool(dv.showErrorMessage) and dv.errorStyle in (None, "stop")
+                    letter = column_letter(c)
+                    result.kept.append(f"{ws.title}!{letter}{rng.min_row}:{letter}{rng.max_row} ({ruled[c].field})")
                 out.append(req)
                 result.rules += 1
     return out

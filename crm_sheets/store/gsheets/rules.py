@@ -191,3 +191,36 @@ def table_requests(rules: Any, sheet_id: int, header_row: int, end_row: int | No
 def kept_requests(requests: Sequence[dict]) -> int:
     """How many of ``requests`` are validation or highlight rules (for a push's message)."""
     return sum(1 for r in requests if "setDataValidation" in r or "addConditionalFormatRule" in r)
+
+
+_ROW_NUMBERS = re.compile(r"(\$?[A-Z]{1,3}\$)\d+")
+
+
+def _comparable(rule: Mapping[str, Any] | None) -> dict | None:
+    """A builder rule (or a file's, read back) in a form where the schema's rule and the same rule as a workbook
+    stores it compare equal: absolute row numbers left out (the table's last row differs), dates as serials."""
+    if not rule:
+        return None
+    out: dict[str, Any] = {"validate": rule.get("validate"), "criteria": rule.get("criteria", "between")}
+    for key in ("source", "value", "minimum", "maximum"):
+        v = rule.get(key)
+        if v is None:
+            continue
+        if isinstance(v, str):
+            v = _ROW_NUMBERS.sub(r"\1", v.replace(" ", "")).upper()
+        elif isinstance(v, (list, tuple)):
+            v = [str(x).strip() for x in v]
+        elif isinstance(v, (dt.date, dt.datetime)):
+            v = batch.serial(v)
+        elif isinstance(v, (int, float)):
+            v = float(v)
+        out[key] = v
+    if out["validate"] in ("list", "custom"):
+        out.pop("criteria")
+    return out
+
+
+def same_rule(theirs: Mapping[str, Any] | None, ours: Mapping[str, Any] | None) -> bool:
+    """Whether a validation read from a file is the schema's own rule for that column (as the builder wrote it),
+    rather than one a person set there."""
+    return _comparable(theirs) == _comparable(ours)
