@@ -79,7 +79,7 @@ def report(path: str | Path, *, pdf: str | Path | None = None, now: datetime | N
     """Regenerate the dashboard, the report sheets, the board and the calendar; ``pdf`` also prints the
     dashboard and the reports to that PDF through LibreOffice."""
     now = now or datetime.now().replace(microsecond=0)  # one clock for the sheets and the figures returned
-    done = _run_jobs(path, ["report"], now=now, on_step=on_step)
+    done = _run_jobs(path, ["report"], now=now, on_step=on_step, settled_answer=False)  # its figures and tables
     result = ReportRun(**{f.name: getattr(done, f.name) for f in fields(RunReport) if f.init})
     job = next(r for r in done.results if r.job == "report")
     result.figures = job.data.as_dict() if job.data is not None else None

@@ -479,6 +479,8 @@ def forms_serve(path: Path, host: str, port: int, base_url: str, allow_origins: 
 
 
 def _finish(report, as_json: bool, note: str | None = None) -> None:
+    if getattr(report, "settled", None) is not None:
+        _finish_settled(report, as_json)
     if as_json:
         _echo_json(report.as_dict())
     else:
@@ -486,6 +488,36 @@ def _finish(report, as_json: bool, note: str | None = None) -> None:
         if note:
             console.print(note)
     sys.exit(EXIT_FINDINGS if report.errors else EXIT_OK)
+
+
+def _finish_settled(report, as_json: bool) -> None:
+    """A run answered from an earlier run's record (settled.py): what that run found, printed as it printed it,
+    without loading its findings (--json writes the recorded text)."""
+    answer = report.settled
+    if as_json:
+        head = json.dumps(report.as_dict(results=False), indent=2, default=str)
+        click.echo(head[:-2] + ",\n  " + answer.results_json() + "\n}")
+    else:
+        table = RichTable(title=f"crm-sheets on {report.path}", title_justify="left")
+        for col in ("job", "errors", "warnings", "changed cells", "new rows", "archived", "sheets"):
+            table.add_column(col, justify="left" if col == "job" else "right")
+        for r in answer.summary:
+            table.add_row(r["job"], str(r["counts"].get("error", 0)), str(r["counts"].get("warning", 0)), "0", "0", "0", "0")
+        console.print(table)
+        for line in report.notes:
+            console.print(f"  [yellow]![/] {line}", soft_wrap=True)
+        for message in answer.first_errors:
+            console.print(f"  [red]✗[/] {message}", soft_wrap=True)
+        if answer.errors > 15:
+            console.print(f"  … and {answer.errors - 15} more errors: see the Data Issues sheet.")
+        if report.delivery:
+            d = report.delivery
+            console.print(f"Outbox: 0 sent now; " + _outbox_counts(d.get("totals") or {}) + ".", soft_wrap=True)
+            if d["waiting"]:
+                console.print("  [yellow]![/] waiting for a mail server (Settings smtp_host) or a chat URL (chat_webhook_env) to be set", soft_wrap=True)
+        console.print(f"Nothing changed since the run of {answer.since:%Y-%m-%d %H:%M}: {report.path} was left as it was "
+                      "(no backup; nothing read or run).")
+    sys.exit(EXIT_FINDINGS if answer.errors else EXIT_OK)
 
 
 def _echo_json(data) -> None:

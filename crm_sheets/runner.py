@@ -102,17 +102,19 @@ class RunReport:
     delivery: dict[str, list[str]] | None = None  # automate's outbox: sent, failed, unknown, waiting keys
     tables: Tables | None = field(default=None, repr=False)  # the tables as written, for callers that need them
     notes: list[str] = field(default_factory=list)  # what a person should know: rows not read, values added to lists, sheets named
+    settled: Any = field(default=None, repr=False)  # answered from an earlier run's record (settled.py): nothing changed since
 
     @property
     def findings(self):
-        return [f for r in self.results for f in r.findings]
+        results = self.settled.results() if self.settled is not None and not self.results else self.results
+        return [f for r in results for f in r.findings]
 
     @property
     def errors(self):
         return [f for f in self.findings if f.severity == "error"]
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
+    def as_dict(self, results: bool = True) -> dict[str, Any]:
+        out = {
             "path": self.path,
             "jobs": self.jobs,
             "written": self.written,
@@ -122,7 +124,10 @@ class RunReport:
             "delivery": self.delivery,
             "changes": self.changes.summary(),
             "notes": self.notes,
-            "results": [
+            **({"settled": self.settled.as_dict()} if self.settled is not None else {}),
+        }
+        if results:
+            out["results"] = [
                 {
                     "job": r.job,
                     "stats": r.stats,
@@ -130,9 +135,9 @@ class RunReport:
                     "findings": [f.as_dict() for f in r.findings],
                     "effects": len(r.effects),
                 }
-                for r in self.results
-            ],
-        }
+                for r in (self.settled.results() if self.settled is not None and not self.results else self.results)
+            ]
+        return out
 
 
 def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[str, dict] | None = None) -> tuple[list[JobResult], ChangeSet]:
@@ -155,6 +160,9 @@ def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[st
         merged.extend(result.changes)
         results.append(result)
     _check_again(tables, results, merged, now, options)
+    fixing = next((r for r in results if r.job == "check" and (options or {}).get("check", {}).get("fix")), None)
+    if fixing is not None and fixing.stats.get("fixable"):
+        fixing.holds_until = None  # fixes left for the next run: it writes again
     for name, t in tables.tables.items():
         if t.next_id != start_ids[name] or t.assigned_ids:
             merged.sequences[name] = max(t.next_id, merged.sequences.get(name, 0))
@@ -167,8 +175,11 @@ def _settle(fn, result: JobResult, tables: Tables, now: datetime, options: dict)
     the changes in order (a later round's sheet replaces an earlier one's), the findings of each round (a
     round repeats the settings' warnings: kept once), counts added up, the last round's other stats."""
     last = result
-    for _ in range(MAX_ROUNDS - 1):
+    for _ in range(MAX_ROUNDS):
         if not (last.changes.updates or last.changes.archives or last.changes.restores):
+            break
+        if _ == MAX_ROUNDS - 1:
+            result.holds_until = None  # not settled: the next run still has work, so no run is answered from this one
             break
         last = fn(tables, now=now, **options)
         last.changes.apply_to(tables)
@@ -230,6 +241,8 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
     placed = {spec.key for spec in kept}
     merged.sheets = [shown.get(spec.key, spec) for spec in kept] + [s for k, s in shown.items() if k not in placed]
     first.findings = again.findings
+    if again.changes.updates:
+        first.holds_until = None  # the second look would fix more: the next run writes again
     first.stats.update({k: v for k, v in again.stats.items() if k != "fixed"})
     if state is not None:
         first.state = again.state
@@ -301,6 +314,7 @@ def run(
     on_step: Callable[[str], None] | None = None,
     lock_timeout: float | None = None,
     trigger: str = "cli",
+    settled_answer: bool = True,
 ) -> RunReport:
     """Read the workbook, run ``jobs`` (default: every available job, in order), write once.
 
@@ -311,6 +325,8 @@ def run(
     is replaced atomically) and the states of the generation that file carries (an SQLite snapshot).
 
     ``trigger`` (cli, schedule, button, menu) is what the Runs sheet says asked for the run.
+    ``settled_answer``: when nothing changed since a run whose result still holds, answer from its record
+    (settled.py: nothing read, run or written); False for a caller that needs the tables and jobs' data.
     """
     from crm_sheets.store import open_store
 
@@ -328,6 +344,8 @@ def run(
     box = auto = None
     made_tables = False
     with store.lock():
+        if settled_answer and _answered(store, report, jobs, options, now, trigger):
+            return report  # nothing changed since a run whose result still holds: nothing read, run or written
         for attempt in range(1, MAX_ATTEMPTS + 2):
             if attempt > MAX_ATTEMPTS and not made_tables:
                 break
@@ -399,15 +417,28 @@ def run(
                 current = tables.meta.get("generation") or f"sha256:{fp.sha256 if fp else ''}"
                 box.commit_states(str(current), now, states=states, sha256=fp.sha256 if fp else None)
             break
+    kinds: list[str] = []
     if auto is not None and box is not None:
         step("Delivering emails and notifications")
-        report.delivery = box.deliver(transports(tables), now).as_dict()
+        ways = transports(tables)
+        kinds = sorted(ways)
+        report.delivery = box.deliver(ways, now).as_dict()
         _show_delivery(store, box, tables, now, step)
     if runlog is not None:
         runlog.done()
     if hasattr(store, "remember_tables"):  # a run that wrote: the next one finds the file's tables in the cache
         store.remember_tables()
+    if settled_answer:
+        from crm_sheets.settled import record_run
+
+        record_run(store, report, tables, jobs, options, stateful, now, box, runlog, kinds, step)
     return report
+
+
+def _answered(store, report: RunReport, jobs: list[str], options, now: datetime, trigger: str) -> bool:
+    from crm_sheets import settled
+
+    return settled.answer(store, report, jobs=jobs, options=options, now=now, trigger=trigger)
 
 
 def _dry_run(store, path, jobs, stateful, now, options, step, report: RunReport, runlog) -> RunReport:
