@@ -107,6 +107,13 @@ def new(path: str, template: str, lang: str, sample_data: int, seed: int, force:
 @job_options
 def run_cmd(path: Path, jobs: tuple[str, ...], fix: bool, dry_run: bool, as_json: bool, now: datetime | None) -> None:
     """Run every job (check, dedupe, automate, report) over one read and one write of PATH."""
+    from crm_sheets.settled import answer, run_options
+
+    if not dry_run:  # nothing changed since a run whose result still holds: answered before loading the jobs
+        at = now or datetime.now().replace(microsecond=0)
+        answered = answer(path, list(jobs) or None, run_options(fix), at, trigger="cli", shown=str(path))
+        if answered is not None:
+            _finish(answered, as_json)
     from crm_sheets.api import run
 
     _finish(run(path, list(jobs) or None, fix=fix, dry_run=dry_run, now=now, on_step=_step), as_json)
@@ -495,7 +502,7 @@ def _finish_settled(report, as_json: bool) -> None:
     without loading its findings (--json writes the recorded text)."""
     answer = report.settled
     if as_json:
-        head = json.dumps(report.as_dict(results=False), indent=2, default=str)
+        head = json.dumps(answer.as_dict(results=False), indent=2, default=str)
         click.echo(head[:-2] + ",\n  " + answer.results_json() + "\n}")
     else:
         table = RichTable(title=f"crm-sheets on {report.path}", title_justify="left")
@@ -508,16 +515,16 @@ def _finish_settled(report, as_json: bool) -> None:
             console.print(f"  [yellow]![/] {line}", soft_wrap=True)
         for message in answer.first_errors:
             console.print(f"  [red]✗[/] {message}", soft_wrap=True)
-        if answer.errors > 15:
-            console.print(f"  … and {answer.errors - 15} more errors: see the Data Issues sheet.")
+        if answer.error_count > 15:
+            console.print(f"  … and {answer.error_count - 15} more errors: see the Data Issues sheet.")
         if report.delivery:
             d = report.delivery
             console.print(f"Outbox: 0 sent now; " + _outbox_counts(d.get("totals") or {}) + ".", soft_wrap=True)
             if d["waiting"]:
                 console.print("  [yellow]![/] waiting for a mail server (Settings smtp_host) or a chat URL (chat_webhook_env) to be set", soft_wrap=True)
         console.print(f"Nothing changed since the run of {answer.since:%Y-%m-%d %H:%M}: {report.path} was left as it was "
-                      "(no backup; nothing read or run).")
-    sys.exit(EXIT_FINDINGS if answer.errors else EXIT_OK)
+                      "(no backup; nothing read or run).", soft_wrap=True)
+    sys.exit(EXIT_FINDINGS if answer.error_count else EXIT_OK)
 
 
 def _echo_json(data) -> None:

@@ -227,7 +227,7 @@ class Outbox:
         for name in (SMTP_PASSWORD_ENV, CHAT_WEBHOOK_ENV):  # known before any transport is made: scrub, show
             register_secret(os.environ.get(name))
         self._add_lease_columns()
-        with closing(self._connect()) as db:  # "what is due now" is a lookup, not a scan of every waiting item
+        with closing(self._connect()) as db:  # "what is due now" is a lookup, not a scan (settled.outbox_due)
             db.execute("CREATE INDEX IF NOT EXISTS items_due ON items (status, kind, attempts)")
 
     def _add_lease_columns(self) -> None:
@@ -293,49 +293,6 @@ class Outbox:
             args.append(key)
         rows = db.execute(_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY queued_at, key", args).fetchall()
         return [_item(r) for r in rows]
-
-    def due(self, kinds: Iterable[str]) -> bool:
-        """Whether a delivery with channels ``kinds`` would do anything now: an item queued or failed with tries
-        left whose kind has a channel, or one left `sending` (to settle). One indexed lookup."""
-        kinds = list(kinds)
-        marks = ", ".join("?" * len(kinds))
-        with closing(self._connect()) as db:
-            if db.execute("SELECT 1 FROM items WHERE status = 'sending' LIMIT 1").fetchone():
-                return True
-            if not kinds:
-                return False
-            return db.execute(f"SELECT 1 FROM items WHERE status IN ('queued', 'failed') AND kind IN ({marks})"
-                              " AND attempts < ? LIMIT 1", (*kinds, MAX_ATTEMPTS)).fetchone() is not None
-
-    def token(self) -> list[Any]:
-        """What changes whenever the job states or the items do (a commit, a delivery, a person's confirm or
-        cancel): the latest committed generation and the items per status, tries and latest update."""
-        with closing(self._connect()) as db:
-            db.execute("BEGIN")
-            try:
-                top = db.execute("SELECT id, committed, saved_at FROM generations WHERE committed IS NOT NULL"
-                                 " ORDER BY committed DESC LIMIT 1").fetchone()
-                legacy = db.execute("SELECT COUNT(*), MAX(updated_at) FROM state").fetchone()
-                items = db.execute("SELECT status, attempts, COUNT(*), MAX(updated_at) FROM items"
-                                   " GROUP BY status, attempts ORDER BY status, attempts").fetchall()
-            finally:
-                db.execute("COMMIT")
-        return json.loads(json.dumps([top, legacy, items]))  # as it reads back from a record
-
-    def waiting_report(self, kinds: Iterable[str]) -> dict[str, Any]:
-        """What a delivery with channels ``kinds`` reports when nothing is due: the items waiting for a channel
-        (in the order a delivery lists them) and the totals."""
-        kinds = list(kinds)
-        marks = ", ".join("?" * len(kinds))
-        other = f" AND kind NOT IN ({marks})" if kinds else ""
-        report = DeliveryReport()
-        with closing(self._connect()) as db:
-            for status in ("queued", "failed"):
-                report.waiting += [k for (k,) in db.execute(
-                    f"SELECT key FROM items WHERE status = ? AND attempts < ?{other} ORDER BY queued_at, key",
-                    (status, MAX_ATTEMPTS, *kinds))]
-        report.totals = self.counts()
-        return report.as_dict()
 
     def counts(self) -> dict[str, int]:
         """Items per state as people read it (waiting, sending, retrying, failed, unknown, sent, cancelled)."""

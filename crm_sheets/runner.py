@@ -102,12 +102,11 @@ class RunReport:
     delivery: dict[str, list[str]] | None = None  # automate's outbox: sent, failed, unknown, waiting keys
     tables: Tables | None = field(default=None, repr=False)  # the tables as written, for callers that need them
     notes: list[str] = field(default_factory=list)  # what a person should know: rows not read, values added to lists, sheets named
-    settled: Any = field(default=None, repr=False)  # answered from an earlier run's record (settled.py): nothing changed since
+    settled: Any = None  # a run answered from an earlier one's record is a settled.SettledReport; this one ran
 
     @property
     def findings(self):
-        results = self.settled.results() if self.settled is not None and not self.results else self.results
-        return [f for r in results for f in r.findings]
+        return [f for r in self.results for f in r.findings]
 
     @property
     def errors(self):
@@ -124,7 +123,6 @@ class RunReport:
             "delivery": self.delivery,
             "changes": self.changes.summary(),
             "notes": self.notes,
-            **({"settled": self.settled.as_dict()} if self.settled is not None else {}),
         }
         if results:
             out["results"] = [
@@ -135,7 +133,7 @@ class RunReport:
                     "findings": [f.as_dict() for f in r.findings],
                     "effects": len(r.effects),
                 }
-                for r in (self.settled.results() if self.settled is not None and not self.results else self.results)
+                for r in self.results
             ]
         return out
 
@@ -330,6 +328,7 @@ def run(
     """
     from crm_sheets.store import open_store
 
+    given = (list(jobs) if jobs else None, options)  # as the caller asked: what a run's record is keyed by
     jobs = list(jobs) if jobs else available_jobs()
     now = now or datetime.now().replace(microsecond=0)
     step = on_step or (lambda _msg: None)
@@ -344,8 +343,9 @@ def run(
     box = auto = None
     made_tables = False
     with store.lock():
-        if settled_answer and _answered(store, report, jobs, options, now, trigger):
-            return report  # nothing changed since a run whose result still holds: nothing read, run or written
+        answered = _answered(store, given, now, trigger, report.path) if settled_answer else None
+        if answered is not None:
+            return answered  # nothing changed since a run whose result still holds: nothing read, run or written
         for attempt in range(1, MAX_ATTEMPTS + 2):
             if attempt > MAX_ATTEMPTS and not made_tables:
                 break
@@ -431,14 +431,17 @@ def run(
     if settled_answer:
         from crm_sheets.settled import record_run
 
-        record_run(store, report, tables, jobs, options, stateful, now, box, runlog, kinds, step)
+        record_run(store, report, tables, *given, stateful, now, box, runlog, kinds, step)
     return report
 
 
-def _answered(store, report: RunReport, jobs: list[str], options, now: datetime, trigger: str) -> bool:
+def _answered(store, given: tuple, now: datetime, trigger: str, shown: str):
+    """The report of a run answered from the record of an earlier one (settled.py), or None."""
     from crm_sheets import settled
 
-    return settled.answer(store, report, jobs=jobs, options=options, now=now, trigger=trigger)
+    if settled.record_path(store) is None:
+        return None
+    return settled.answer(store.path, *given, now, trigger=trigger, locked=True, shown=shown)
 
 
 def _dry_run(store, path, jobs, stateful, now, options, step, report: RunReport, runlog) -> RunReport:
