@@ -428,10 +428,9 @@ def run(
         runlog.done()
     if hasattr(store, "remember_tables"):  # a run that wrote: the next one finds the file's tables in the cache
         store.remember_tables()
-    if settled_answer:
-        from crm_sheets.settled import record_run
+    from crm_sheets.settled import record_run
 
-        record_run(store, report, tables, *given, stateful, now, box, runlog, kinds, step)
+    record_run(store, report, tables, *given, stateful, now, box, runlog, kinds, step)  # the latest run is recorded
     return report
 
 

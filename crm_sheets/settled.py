@@ -226,7 +226,7 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
 
     path = record_path(store)
     until = horizon(report.results)
-    if path is None or not enabled() or until is None or until <= now or store.fingerprint is None:
+    if path is None or until is None or until <= now or store.fingerprint is None:
         forget(store)
         return False
     try:
@@ -276,7 +276,7 @@ def record_run(store: Any, report: Any, tables: Any, jobs: list[str] | None, opt
     when that pass changes and queues nothing is it recorded, with that pass's findings (what the next run
     reports). A delivery that sent, failed or deferred anything changed the outbox: not recorded (the next run
     takes the full path, and records)."""
-    if record_path(store) is None or not enabled():
+    if record_path(store) is None:  # recorded also when answers are off: the record is always of the latest run
         return False
     d = report.delivery or {}
     if any(d.get(k) for k in ("sent", "failed", "unknown", "deferred", "busy")) or horizon(report.results) is None:
