@@ -13,9 +13,11 @@ Google Sheets and open Excel books always take the full path. `CRM_SHEETS_INCREM
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import json
 import os
+import pickle
 import sqlite3
 import struct
 import sys
@@ -30,6 +32,7 @@ FORMAT = 1
 SWITCH_ENV = "CRM_SHEETS_INCREMENTAL"  # "off": every run reads the workbook and runs its jobs
 _MAGIC = b"crm-sheets settled run\n"
 _SUM = 32  # bytes of the BLAKE2b of everything before it, at the end of the file
+_SEAL = 64  # bytes of the keyed BLAKE2b of the pickled results (before the sum)
 # Libraries whose version can change a job's result (phone verdicts, fuzzy scores, parsing, rendering).
 _LIBRARIES = ("numpy", "pandas", "python_calamine", "phonenumbers", "rapidfuzz", "pycountry", "jinja2", "yaml")
 _code: str | None = None
@@ -175,14 +178,18 @@ class Record:
     first_errors: list[str]
     run: dict[str, Any]  # the Runs history record of the run
     results_json: bytes = field(default=b"", repr=False)  # "results": [...] as --json prints it (indented)
+    results_pickle: bytes = field(default=b"", repr=False)  # (job, stats, findings) per job, pickled, compressed
+    results_seal: bytes = field(default=b"", repr=False)  # its keyed BLAKE2b with this user's key (see _seal)
 
 
 def save(path: Path, record: Record) -> None:
     """Write the record atomically (a reader sees the old one or the new one, never half)."""
-    header = {k: v for k, v in record.__dict__.items() if k != "results_json"}
+    header = {k: v for k, v in record.__dict__.items() if not k.startswith("results_")}
     header["ran_at"], header["holds_until"] = record.ran_at.isoformat(), record.holds_until.isoformat()
     head = json.dumps({"format": FORMAT, **header}, default=str).encode()
-    body = _MAGIC + struct.pack(">Q", len(head)) + head + zlib.compress(record.results_json, 1)
+    text = zlib.compress(record.results_json, 1)
+    body = (_MAGIC + struct.pack(">QQQ", len(head), len(text), len(record.results_pickle)) + head + text
+            + record.results_pickle + record.results_seal)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     try:
         tmp.write_bytes(body + hashlib.blake2b(body, digest_size=_SUM).digest())
@@ -198,15 +205,18 @@ def load(path: Path, *, with_results: bool = False) -> Record | None:
         body, check = data[:-_SUM], data[-_SUM:]
         if not body.startswith(_MAGIC) or hashlib.blake2b(body, digest_size=_SUM).digest() != check:
             return None
-        at = len(_MAGIC)
-        (n,) = struct.unpack(">Q", body[at:at + 8])
-        header = json.loads(body[at + 8:at + 8 + n])
-        if header.pop("format", None) != FORMAT:
+        at = len(_MAGIC) + 24
+        n, t, p = struct.unpack(">QQQ", body[len(_MAGIC):at])
+        header = json.loads(body[at:at + n])
+        if header.pop("format", None) != FORMAT or len(body) != at + n + t + p + _SEAL:
             return None
         header["ran_at"] = datetime.fromisoformat(header["ran_at"])
         header["holds_until"] = datetime.fromisoformat(header["holds_until"])
-        results = zlib.decompress(body[at + 8 + n:]) if with_results else b""
-        return Record(**header, results_json=results)
+        if not with_results:
+            return Record(**header)
+        at += n
+        return Record(**header, results_json=zlib.decompress(body[at:at + t]), results_pickle=body[at + t:at + t + p],
+                      results_seal=body[at + t + p:])
     except (OSError, ValueError, TypeError, KeyError, struct.error, zlib.error):
         return None
 
@@ -247,14 +257,24 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
             counts[f.severity] = counts.get(f.severity, 0) + 1
         summary.append({"job": r.job, "counts": counts})
     errors = report.errors
+    kept = zlib.compress(pickle.dumps([(r.job, r.stats, r.findings) for r in report.results], protocol=5), 1)
     save(path, Record(
         file={"size": fp.size, "mtime_ns": fp.mtime_ns, "sha256": fp.sha256},
         params=parameters(jobs, options, chat_env), chat_env=chat_env, ran_at=now, holds_until=until,
         outbox=outbox_token(StoreState.for_file(store.path).outbox), kinds=sorted(kinds), max_attempts=MAX_ATTEMPTS,
         head=report.as_dict(results=False), summary=summary, errors=len(errors),
         first_errors=[f.message for f in errors[:15]], run=run or {}, results_json=inner.encode(),
+        results_pickle=kept, results_seal=_seal(kept),
     ))
     return True
+
+
+def _seal(data: bytes) -> bytes:
+    """The pickled results are trusted only when sealed with this user's key (the table cache's, kept in their
+    own state folder): nobody who can only write the workbook's folder can plant a pickle."""
+    from crm_sheets.store.core.cache import cache_key
+
+    return hmac.new(cache_key(), data, hashlib.blake2b).digest()
 
 
 def forget(store: Any) -> None:
@@ -411,14 +431,20 @@ class SettledReport:
 
     @property
     def results(self) -> list[Any]:
-        """The recorded results as JobResults (their findings and stats; no changes)."""
+        """The recorded results as JobResults (their findings and stats as the run had them; no changes). A
+        record whose pickled part is not sealed with this user's key gives its findings as --json printed them."""
         if self._results is None:
             from crm_sheets.model.findings import Finding
             from crm_sheets.model.result import JobResult
 
-            data = json.loads("{" + self.results_json() + "}")["results"]
-            self._results = [JobResult(job=r["job"], stats=r.get("stats") or {},
-                                       findings=[Finding(**f) for f in r.get("findings") or []]) for r in data]
+            rec = load(self.record_file, with_results=True)
+            if rec is not None and rec.results_pickle and hmac.compare_digest(_seal(rec.results_pickle), rec.results_seal):
+                kept = pickle.loads(zlib.decompress(rec.results_pickle))
+                self._results = [JobResult(job=job, stats=stats, findings=list(findings)) for job, stats, findings in kept]
+            else:
+                data = json.loads("{" + (rec.results_json.decode() if rec else '"results": []') + "}")["results"]
+                self._results = [JobResult(job=r["job"], stats=r.get("stats") or {},
+                                           findings=[Finding(**f) for f in r.get("findings") or []]) for r in data]
         return self._results
 
     @property
