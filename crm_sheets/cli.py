@@ -519,7 +519,7 @@ def _finish_settled(report, as_json: bool) -> None:
             console.print(f"  … and {answer.error_count - 15} more errors: see the Data Issues sheet.")
         if report.delivery:
             d = report.delivery
-            console.print(f"Outbox: 0 sent now; " + _outbox_counts(d.get("totals") or {}) + ".", soft_wrap=True)
+            console.print("Outbox: 0 sent now; " + _outbox_counts(d.get("totals") or {}) + ".", soft_wrap=True)
             if d["waiting"]:
                 console.print("  [yellow]![/] waiting for a mail server (Settings smtp_host) or a chat URL (chat_webhook_env) to be set", soft_wrap=True)
         console.print(f"Nothing changed since the run of {answer.since:%Y-%m-%d %H:%M}: {report.path} was left as it was "

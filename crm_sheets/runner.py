@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import bisect
 import gc
-import hashlib
 import importlib
 import inspect
 import json
-import os
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -30,11 +28,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 
+from crm_sheets import settled as records  # the record of the last run, and answers from it (settled.py)
 from crm_sheets.errors import UsageError, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet, RowAppend
 from crm_sheets.model.result import JobResult
 from crm_sheets.model.tables import Tables
 from crm_sheets.model.values import cell_text  # the Audit Log shows a value as its cell does
+from crm_sheets.delivery import queue_effects as _queue, show_delivery as _show_delivery, transports  # noqa: F401
 
 # Job name -> (module, function). Order is the order `run` uses.
 JOB_ORDER = ("check", "dedupe", "automate", "report")
@@ -343,7 +343,7 @@ def run(
     box = auto = None
     made_tables = False
     with store.lock():
-        answered = _answered(store, given, now, trigger, report.path) if settled_answer else None
+        answered = records.answer_run(store, given, now, trigger, report.path) if settled_answer else None
         if answered is not None:
             return answered  # nothing changed since a run whose result still holds: nothing read, run or written
         for attempt in range(1, MAX_ATTEMPTS + 2):
@@ -428,19 +428,8 @@ def run(
         runlog.done()
     if hasattr(store, "remember_tables"):  # a run that wrote: the next one finds the file's tables in the cache
         store.remember_tables()
-    from crm_sheets.settled import record_run
-
-    record_run(store, report, tables, *given, stateful, now, box, runlog, kinds, step)  # the latest run is recorded
+    records.record_run(store, report, tables, *given, stateful, now, box, runlog, kinds, step)  # the latest run
     return report
-
-
-def _answered(store, given: tuple, now: datetime, trigger: str, shown: str):
-    """The report of a run answered from the record of an earlier one (settled.py), or None."""
-    from crm_sheets import settled
-
-    if settled.record_path(store) is None:
-        return None
-    return settled.answer(store.path, *given, now, trigger=trigger, locked=True, shown=shown)
 
 
 def _dry_run(store, path, jobs, stateful, now, options, step, report: RunReport, runlog) -> RunReport:
@@ -592,79 +581,6 @@ def _dry_run_options(options: dict[str, dict] | None, dry_run: bool, jobs: list[
         if takes(name, "dry_run"):
             options.setdefault(name, {}).setdefault("dry_run", dry_run)
     return options
-
-
-def _queue(box, auto: JobResult, tables: Tables, changes: ChangeSet, now: datetime, states: dict[str, Any]) -> str | None:
-    """Queue automate's effects and add the Outbox sheet to the write when it would show something new
-    (or the workbook is written anyway). Returns the sheet's digest, committed with the write's states."""
-    from crm_sheets.jobs.automate import outbox_sheet
-
-    box.enqueue(auto.effects, now)
-    if "outbox" not in tables.schema.owned_sheets:
-        return None
-    items = box.items()
-    digest = hashlib.sha256(repr([(i.key, i.status, i.error) for i in items]).encode()).hexdigest()
-    if changes.is_empty() and (states.get("outbox_sheet") or {}).get("digest") == digest:
-        return None
-    name = tables.schema.owned_sheet("outbox").sheet_name(tables.lang or "en")
-    changes.sheets.append(outbox_sheet(items, lang=tables.lang or "en", name=name))
-    return digest
-
-
-def _outbox_digest(items) -> str:
-    """As _queue computes it: an item's state shows in its status and error (the last try says it was the last)."""
-    return hashlib.sha256(repr([(i.key, i.status, i.error) for i in items]).encode()).hexdigest()
-
-
-def _show_delivery(store, box, tables: Tables, now: datetime, step: Callable[[str], None]) -> None:
-    """The Outbox sheet written before delivery showed the queue. When delivery changed what it shows, write
-    that sheet again (only it, and without a backup: it is made from the outbox file), so the workbook, the
-    run summary and `crm-sheets outbox` agree. A workbook opened or changed meanwhile keeps the sheet as it
-    was until the next run, which shows it."""
-    from crm_sheets.errors import CrmSheetsError
-    from crm_sheets.jobs.automate import outbox_sheet
-    if "outbox" not in tables.schema.owned_sheets:
-        return
-    items = box.items()
-    digest = _outbox_digest(items)
-    if (box.load_state("outbox_sheet") or {}).get("digest") == digest or store.open_by() is not None:
-        return
-    if store.pending() is not None:
-        return  # a change set waits for the next run: a write now would drop it as done
-    name = tables.schema.owned_sheet("outbox").sheet_name(tables.lang or "en")
-    sheet = ChangeSet()
-    sheet.sheets.append(outbox_sheet(items, lang=tables.lang or "en", name=name))
-    step("Showing what was delivered in the Outbox sheet")
-    kept = getattr(store, "backups", None)
-    if hasattr(store, "backups"):  # a file store would back up the workbook for this one sheet: not worth it
-        store.backups = 0
-    try:
-        store.apply(sheet, tables)
-    except CrmSheetsError:
-        return
-    finally:
-        if hasattr(store, "backups"):
-            store.backups = kept
-    box.save_state("outbox_sheet", {"digest": digest}, now)
-
-
-def transports(tables: Tables) -> dict[str, Any]:
-    """Delivery channels from Settings: SMTP when smtp_host is set, the team chat when the environment
-    variable named by chat_webhook_env holds a URL (never the workbook), webhooks always. Timeouts and
-    per-run budgets (seconds): smtp_timeout, smtp_budget, webhook_timeout, webhook_budget."""
-    from crm_sheets.outbox import WEBHOOK_BUDGET, WEBHOOK_TIMEOUT, SmtpSettings, SmtpTransport, WebhookTransport, seconds_setting
-
-    timeout = seconds_setting(tables.setting, "webhook_timeout", WEBHOOK_TIMEOUT)
-    budget = seconds_setting(tables.setting, "webhook_budget", WEBHOOK_BUDGET)
-    out: dict[str, Any] = {"webhook": WebhookTransport(timeout=timeout, budget=budget)}
-    smtp = SmtpSettings.from_settings(tables.setting)
-    if smtp is not None:
-        out["email"] = SmtpTransport(smtp)
-    env = str(tables.setting("chat_webhook_env", "") or "").strip()
-    url = os.environ.get(env, "").strip() if env else ""
-    if url:
-        out["chat"] = WebhookTransport(url, timeout=timeout, budget=budget)  # registers the URL as a secret
-    return out
 
 
 def run_jobs_with_pending(tables: Tables, jobs: list[str], *, now: datetime, options=None, pending: ChangeSet | None = None):

@@ -384,6 +384,13 @@ def answer(spec: Any, jobs: list[str] | None, options: dict[str, dict] | None, n
             lock.release()
 
 
+def answer_run(store: Any, given: tuple, now: datetime, trigger: str, shown: str) -> "SettledReport | None":
+    """For runner.run, holding the store's lock: the answer from the record for a workbook file, or None."""
+    if record_path(store) is None:
+        return None
+    return answer(store.path, *given, now, trigger=trigger, locked=True, shown=shown)
+
+
 def _log_run(book: Path, rec: Record, trigger: str, now: datetime) -> None:
     """The Runs history counts this run as the run it repeats counted (its result, errors, first error)."""
     from crm_sheets.runlog import RunHistory, RunRecord
