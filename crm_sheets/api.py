@@ -15,6 +15,7 @@ from typing import Any, Callable
 from crm_sheets.model.tables import Tables
 from crm_sheets.runner import RunReport
 from crm_sheets.runner import run as _run_jobs
+from crm_sheets.settled import run_options
 from crm_sheets.workbook import demo, new_workbook
 
 __all__ = ["automate", "check", "dedupe", "demo", "new_workbook", "open_workbook", "report", "run", "unmerge",
@@ -37,7 +38,7 @@ def run(path: str | Path, jobs: list[str] | None = None, *, fix: bool = True, dr
     fixes, dedupe, automate and report (or only ``jobs``, in that order) over one read and one write.
     ``dry_run`` computes everything and writes, queues and saves nothing; ``trigger`` (cli, schedule,
     button, menu) is what the Runs sheet says asked for the run."""
-    return _run_jobs(path, jobs, now=now, dry_run=dry_run, options={"check": {"fix": fix}}, on_step=on_step,
+    return _run_jobs(path, jobs, now=now, dry_run=dry_run, options=run_options(fix), on_step=on_step,
                      trigger=trigger)
 
 
@@ -79,7 +80,7 @@ def report(path: str | Path, *, pdf: str | Path | None = None, now: datetime | N
     """Regenerate the dashboard, the report sheets, the board and the calendar; ``pdf`` also prints the
     dashboard and the reports to that PDF through LibreOffice."""
     now = now or datetime.now().replace(microsecond=0)  # one clock for the sheets and the figures returned
-    done = _run_jobs(path, ["report"], now=now, on_step=on_step)
+    done = _run_jobs(path, ["report"], now=now, on_step=on_step, settled_answer=False)  # its figures and tables
     result = ReportRun(**{f.name: getattr(done, f.name) for f in fields(RunReport) if f.init})
     job = next(r for r in done.results if r.job == "report")
     result.figures = job.data.as_dict() if job.data is not None else None

@@ -100,6 +100,13 @@ def new(path: str, template: str, lang: str, sample_data: int, seed: int, force:
 @job_options
 def run_cmd(path: Path, jobs: tuple[str, ...], fix: bool, dry_run: bool, as_json: bool, now: datetime | None) -> None:
     """Run every job (check, dedupe, automate, report) over one read and one write of PATH."""
+    from crm_sheets.settled import answer, run_options
+
+    if not dry_run:  # nothing changed since a run whose result still holds: answered before loading the jobs
+        at = now or datetime.now().replace(microsecond=0)
+        answered = answer(path, list(jobs) or None, run_options(fix), at, trigger="cli", shown=str(path))
+        if answered is not None:
+            _finish(answered, as_json)
     from crm_sheets.api import run
 
     _finish(run(path, list(jobs) or None, fix=fix, dry_run=dry_run, now=now, on_step=_step), as_json)

@@ -23,6 +23,8 @@ def escape(text: str) -> str:
 
 
 def finish(report, as_json: bool, note: str | None = None) -> None:
+    if getattr(report, "settled", None) is not None:
+        finish_settled(report, as_json)
     if as_json:
         echo_json(report.as_dict())
     else:
@@ -30,6 +32,36 @@ def finish(report, as_json: bool, note: str | None = None) -> None:
         if note:
             console.print(note)
     sys.exit(EXIT_FINDINGS if report.errors else EXIT_OK)
+
+
+def finish_settled(report, as_json: bool) -> None:
+    """A run answered from an earlier run's record (settled.py): what that run found, printed as it printed it,
+    without loading its findings (--json writes the recorded text)."""
+    answer = report.settled
+    if as_json:
+        head = json.dumps(answer.as_dict(results=False), indent=2, default=str)
+        click.echo(head[:-2] + ",\n  " + answer.results_json() + "\n}")
+    else:
+        table = RichTable(title=f"crm-sheets on {report.path}", title_justify="left")
+        for col in ("job", "errors", "warnings", "changed cells", "new rows", "archived", "sheets"):
+            table.add_column(col, justify="left" if col == "job" else "right")
+        for r in answer.summary:
+            table.add_row(r["job"], str(r["counts"].get("error", 0)), str(r["counts"].get("warning", 0)), "0", "0", "0", "0")
+        console.print(table)
+        for line in report.notes:
+            console.print(f"  [yellow]![/] {line}", soft_wrap=True)
+        for message in answer.first_errors:
+            console.print(f"  [red]✗[/] {message}", soft_wrap=True)
+        if answer.error_count > 15:
+            console.print(f"  … and {answer.error_count - 15} more errors: see the Data Issues sheet.")
+        if report.delivery:
+            d = report.delivery
+            console.print("Outbox: 0 sent now; " + outbox_counts(d.get("totals") or {}) + ".", soft_wrap=True)
+            if d["waiting"]:
+                console.print("  [yellow]![/] waiting for a mail server (Settings smtp_host) or a chat URL (chat_webhook_env) to be set", soft_wrap=True)
+        console.print(f"Nothing changed since the run of {answer.since:%Y-%m-%d %H:%M}: {report.path} was left as it was "
+                      "(no backup; nothing read or run).", soft_wrap=True)
+    sys.exit(EXIT_FINDINGS if answer.error_count else EXIT_OK)
 
 
 def echo_json(data) -> None:

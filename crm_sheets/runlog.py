@@ -12,10 +12,12 @@ from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from crm_sheets.errors import CrmSheetsError, UsageError, WorkbookBusy
-from crm_sheets.model.sheets import Cell, SheetSpec
+
+if TYPE_CHECKING:
+    from crm_sheets.model.sheets import SheetSpec
 
 TRIGGERS = ("cli", "schedule", "button", "menu")
 KEEP_DEFAULT = 200
@@ -102,9 +104,9 @@ class RunHistory:
     """The runs recorded for one workbook, in the state file beside it."""
 
     def __init__(self, workbook: str | Path):
-        from crm_sheets.outbox import outbox_path
+        from crm_sheets.store.state import state_of
 
-        self.path = outbox_path(workbook)
+        self.path = state_of(workbook).outbox  # the outbox file (crm_sheets.outbox.outbox_path), without loading it
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -134,6 +136,8 @@ class RunHistory:
 
 
 def runs_sheet(records: Iterable[RunRecord], *, lang: str = "en", name: str | None = None) -> SheetSpec:
+    from crm_sheets.model.sheets import Cell, SheetSpec  # here: a run answered from its record loads no pandas
+
     L = LABELS.get(lang, LABELS["en"])
     rows: list[list[Any]] = [[Cell(L["title"], "title")], [Cell(L["note"], "subtitle")],
                              [Cell(c, "header") for c in L["columns"]]]

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import bisect
 import gc
-import hashlib
 import importlib
 import inspect
 import json
-import os
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -30,11 +28,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 
+from crm_sheets import settled as records  # the record of the last run, and answers from it (settled.py)
 from crm_sheets.errors import UsageError, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet, RowAppend
 from crm_sheets.model.result import JobResult
 from crm_sheets.model.tables import Tables
 from crm_sheets.model.values import cell_text  # the Audit Log shows a value as its cell does
+from crm_sheets.delivery import queue_effects as _queue, show_delivery as _show_delivery, transports  # noqa: F401
 
 # Job name -> (module, function). Order is the order `run` uses.
 JOB_ORDER = ("check", "dedupe", "automate", "report")
@@ -102,6 +102,7 @@ class RunReport:
     delivery: dict[str, list[str]] | None = None  # automate's outbox: sent, failed, unknown, waiting keys
     tables: Tables | None = field(default=None, repr=False)  # the tables as written, for callers that need them
     notes: list[str] = field(default_factory=list)  # what a person should know: rows not read, values added to lists, sheets named
+    settled: Any = None  # a run answered from an earlier one's record is a settled.SettledReport; this one ran
 
     @property
     def findings(self):
@@ -111,8 +112,8 @@ class RunReport:
     def errors(self):
         return [f for f in self.findings if f.severity == "error"]
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
+    def as_dict(self, results: bool = True) -> dict[str, Any]:
+        out = {
             "path": self.path,
             "jobs": self.jobs,
             "written": self.written,
@@ -122,7 +123,9 @@ class RunReport:
             "delivery": self.delivery,
             "changes": self.changes.summary(),
             "notes": self.notes,
-            "results": [
+        }
+        if results:
+            out["results"] = [
                 {
                     "job": r.job,
                     "stats": r.stats,
@@ -131,8 +134,8 @@ class RunReport:
                     "effects": len(r.effects),
                 }
                 for r in self.results
-            ],
-        }
+            ]
+        return out
 
 
 def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[str, dict] | None = None) -> tuple[list[JobResult], ChangeSet]:
@@ -155,6 +158,9 @@ def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[st
         merged.extend(result.changes)
         results.append(result)
     _check_again(tables, results, merged, now, options)
+    fixing = next((r for r in results if r.job == "check" and (options or {}).get("check", {}).get("fix")), None)
+    if fixing is not None and fixing.stats.get("fixable"):
+        fixing.holds_until = None  # fixes left for the next run: it writes again
     for name, t in tables.tables.items():
         if t.next_id != start_ids[name] or t.assigned_ids:
             merged.sequences[name] = max(t.next_id, merged.sequences.get(name, 0))
@@ -167,8 +173,11 @@ def _settle(fn, result: JobResult, tables: Tables, now: datetime, options: dict)
     the changes in order (a later round's sheet replaces an earlier one's), the findings of each round (a
     round repeats the settings' warnings: kept once), counts added up, the last round's other stats."""
     last = result
-    for _ in range(MAX_ROUNDS - 1):
+    for _ in range(MAX_ROUNDS):
         if not (last.changes.updates or last.changes.archives or last.changes.restores):
+            break
+        if _ == MAX_ROUNDS - 1:
+            result.holds_until = None  # not settled: the next run still has work, so no run is answered from this one
             break
         last = fn(tables, now=now, **options)
         last.changes.apply_to(tables)
@@ -230,6 +239,8 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
     placed = {spec.key for spec in kept}
     merged.sheets = [shown.get(spec.key, spec) for spec in kept] + [s for k, s in shown.items() if k not in placed]
     first.findings = again.findings
+    if again.changes.updates:
+        first.holds_until = None  # the second look would fix more: the next run writes again
     first.stats.update({k: v for k, v in again.stats.items() if k != "fixed"})
     if state is not None:
         first.state = again.state
@@ -301,6 +312,7 @@ def run(
     on_step: Callable[[str], None] | None = None,
     lock_timeout: float | None = None,
     trigger: str = "cli",
+    settled_answer: bool = True,
 ) -> RunReport:
     """Read the workbook, run ``jobs`` (default: every available job, in order), write once.
 
@@ -311,9 +323,12 @@ def run(
     is replaced atomically) and the states of the generation that file carries (an SQLite snapshot).
 
     ``trigger`` (cli, schedule, button, menu) is what the Runs sheet says asked for the run.
+    ``settled_answer``: when nothing changed since a run whose result still holds, answer from its record
+    (settled.py: nothing read, run or written); False for a caller that needs the tables and jobs' data.
     """
     from crm_sheets.store import open_store
 
+    given = (list(jobs) if jobs else None, options)  # as the caller asked: what a run's record is keyed by
     jobs = list(jobs) if jobs else available_jobs()
     now = now or datetime.now().replace(microsecond=0)
     step = on_step or (lambda _msg: None)
@@ -328,6 +343,9 @@ def run(
     box = auto = None
     made_tables = False
     with store.lock():
+        answered = records.answer_run(store, given, now, trigger, report.path) if settled_answer else None
+        if answered is not None:
+            return answered  # nothing changed since a run whose result still holds: nothing read, run or written
         for attempt in range(1, MAX_ATTEMPTS + 2):
             if attempt > MAX_ATTEMPTS and not made_tables:
                 break
@@ -399,14 +417,18 @@ def run(
                 current = tables.meta.get("generation") or f"sha256:{fp.sha256 if fp else ''}"
                 box.commit_states(str(current), now, states=states, sha256=fp.sha256 if fp else None)
             break
+    kinds: list[str] = []
     if auto is not None and box is not None:
         step("Delivering emails and notifications")
-        report.delivery = box.deliver(transports(tables), now).as_dict()
+        ways = transports(tables)
+        kinds = sorted(ways)
+        report.delivery = box.deliver(ways, now).as_dict()
         _show_delivery(store, box, tables, now, step)
     if runlog is not None:
         runlog.done()
     if hasattr(store, "remember_tables"):  # a run that wrote: the next one finds the file's tables in the cache
         store.remember_tables()
+    records.record_run(store, report, tables, *given, stateful, now, box, runlog, kinds, step)  # the latest run
     return report
 
 
@@ -560,79 +582,6 @@ def _dry_run_options(options: dict[str, dict] | None, dry_run: bool, jobs: list[
         if takes(name, "dry_run"):
             options.setdefault(name, {}).setdefault("dry_run", dry_run)
     return options
-
-
-def _queue(box, auto: JobResult, tables: Tables, changes: ChangeSet, now: datetime, states: dict[str, Any]) -> str | None:
-    """Queue automate's effects and add the Outbox sheet to the write when it would show something new
-    (or the workbook is written anyway). Returns the sheet's digest, committed with the write's states."""
-    from crm_sheets.jobs.automate import outbox_sheet
-
-    box.enqueue(auto.effects, now)
-    if "outbox" not in tables.schema.owned_sheets:
-        return None
-    items = box.items()
-    digest = hashlib.sha256(repr([(i.key, i.status, i.error) for i in items]).encode()).hexdigest()
-    if changes.is_empty() and (states.get("outbox_sheet") or {}).get("digest") == digest:
-        return None
-    name = tables.schema.owned_sheet("outbox").sheet_name(tables.lang or "en")
-    changes.sheets.append(outbox_sheet(items, lang=tables.lang or "en", name=name))
-    return digest
-
-
-def _outbox_digest(items) -> str:
-    """As _queue computes it: an item's state shows in its status and error (the last try says it was the last)."""
-    return hashlib.sha256(repr([(i.key, i.status, i.error) for i in items]).encode()).hexdigest()
-
-
-def _show_delivery(store, box, tables: Tables, now: datetime, step: Callable[[str], None]) -> None:
-    """The Outbox sheet written before delivery showed the queue. When delivery changed what it shows, write
-    that sheet again (only it, and without a backup: it is made from the outbox file), so the workbook, the
-    run summary and `crm-sheets outbox` agree. A workbook opened or changed meanwhile keeps the sheet as it
-    was until the next run, which shows it."""
-    from crm_sheets.errors import CrmSheetsError
-    from crm_sheets.jobs.automate import outbox_sheet
-    if "outbox" not in tables.schema.owned_sheets:
-        return
-    items = box.items()
-    digest = _outbox_digest(items)
-    if (box.load_state("outbox_sheet") or {}).get("digest") == digest or store.open_by() is not None:
-        return
-    if store.pending() is not None:
-        return  # a change set waits for the next run: a write now would drop it as done
-    name = tables.schema.owned_sheet("outbox").sheet_name(tables.lang or "en")
-    sheet = ChangeSet()
-    sheet.sheets.append(outbox_sheet(items, lang=tables.lang or "en", name=name))
-    step("Showing what was delivered in the Outbox sheet")
-    kept = getattr(store, "backups", None)
-    if hasattr(store, "backups"):  # a file store would back up the workbook for this one sheet: not worth it
-        store.backups = 0
-    try:
-        store.apply(sheet, tables)
-    except CrmSheetsError:
-        return
-    finally:
-        if hasattr(store, "backups"):
-            store.backups = kept
-    box.save_state("outbox_sheet", {"digest": digest}, now)
-
-
-def transports(tables: Tables) -> dict[str, Any]:
-    """Delivery channels from Settings: SMTP when smtp_host is set, the team chat when the environment
-    variable named by chat_webhook_env holds a URL (never the workbook), webhooks always. Timeouts and
-    per-run budgets (seconds): smtp_timeout, smtp_budget, webhook_timeout, webhook_budget."""
-    from crm_sheets.outbox import WEBHOOK_BUDGET, WEBHOOK_TIMEOUT, SmtpSettings, SmtpTransport, WebhookTransport, seconds_setting
-
-    timeout = seconds_setting(tables.setting, "webhook_timeout", WEBHOOK_TIMEOUT)
-    budget = seconds_setting(tables.setting, "webhook_budget", WEBHOOK_BUDGET)
-    out: dict[str, Any] = {"webhook": WebhookTransport(timeout=timeout, budget=budget)}
-    smtp = SmtpSettings.from_settings(tables.setting)
-    if smtp is not None:
-        out["email"] = SmtpTransport(smtp)
-    env = str(tables.setting("chat_webhook_env", "") or "").strip()
-    url = os.environ.get(env, "").strip() if env else ""
-    if url:
-        out["chat"] = WebhookTransport(url, timeout=timeout, budget=budget)  # registers the URL as a secret
-    return out
 
 
 def run_jobs_with_pending(tables: Tables, jobs: list[str], *, now: datetime, options=None, pending: ChangeSet | None = None):

@@ -20,6 +20,7 @@ from crm_sheets.jobs.automate.sequences import advance_sequences, compile_sequen
 from crm_sheets.jobs.automate.snapshot import take
 from crm_sheets.jobs.automate.workflows import compile_automations, run_automations, watched
 from crm_sheets.model import JobResult, Tables
+from crm_sheets.model.result import next_midnight
 from crm_sheets.model.normalize import fold
 
 STATE_VERSION = 1
@@ -59,4 +60,7 @@ def automate(tables: Tables, *, now: datetime, state: dict | None = None, dry_ru
     result = JobResult(job="automate", changes=run.changes, findings=run.findings, effects=run.effects,
                        stats=dict(sorted(run.stats.items())), state=copy.deepcopy(prev) if dry_run else new_state)
     result.stats["dry_run"] = dry_run
+    # Every time-based trigger and condition reads "today" by the day (quiet periods, dates reached, schedules,
+    # sequences' due days, within-N-days): nothing can fire before the next midnight on the same tables.
+    result.holds_until = next_midnight(now)
     return result

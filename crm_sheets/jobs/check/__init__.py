@@ -25,6 +25,7 @@ from crm_sheets.jobs.check.sheet import data_issues_digest, data_issues_sheet
 from crm_sheets.model.stamp import STAMP, stamped, still_shown
 from crm_sheets.jobs.check.unreadable import check_invalid, check_typed_text
 from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, OptionAdd, RowAppend, Table, Tables
+from crm_sheets.model.result import next_midnight
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import PhoneBook
 from crm_sheets.model.schema import Field
@@ -109,6 +110,7 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
         sheet_state["inputs"] = shown
     result.changes.sheets.extend(sheets)
     result.state = {"phones": phones.state(), "sheet": sheet_state, "rows": memory.state()}
+    result.holds_until = next_midnight(now)  # every date-relative check reads "today" by the day
     return result
 
 

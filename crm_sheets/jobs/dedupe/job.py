@@ -22,6 +22,7 @@ from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, Ranker, 
 from crm_sheets.jobs.dedupe.review import (DECISIONS, REVIEW_DIGEST, Decision, read_decisions, review_sheet, sheet_digest,
                                           summary, table_of)
 from crm_sheets.model import AuditEntry, ChangeSet, Finding, JobResult, RowAppend, RowRestore, Tables
+from crm_sheets.model.result import ALWAYS
 from crm_sheets.model.memo import Unkept, finding_from_json, finding_json, row_keys
 from crm_sheets.model.tables import format_id
 from crm_sheets.model.values import is_blank
@@ -95,7 +96,7 @@ def _remembered(state: dict | None, inputs: str | None) -> JobResult | None:
         findings = [finding_from_json(item) for item in state["findings"]]
     except (KeyError, TypeError, ValueError):
         return None
-    return JobResult("dedupe", ChangeSet(), findings, stats=dict(state["stats"]), state=state)
+    return JobResult("dedupe", ChangeSet(), findings, stats=dict(state["stats"]), state=state, holds_until=ALWAYS)
 
 
 def _dedupe(tables: Tables, *, now: datetime, memory: KeyMemory | None = None) -> JobResult:
@@ -262,7 +263,7 @@ def _dedupe(tables: Tables, *, now: datetime, memory: KeyMemory | None = None) -
         changes.meta[REVIEW_DIGEST] = digest
     stats["review_sheet"] = "rewritten" if changes.sheets else "unchanged"
     stats["pending_review"] = len(pending)
-    return JobResult("dedupe", changes, findings, stats=stats)
+    return JobResult("dedupe", changes, findings, stats=stats, holds_until=ALWAYS)  # pairs do not age
 
 
 def unmerge(tables: Tables, record_id: str, *, now: datetime) -> JobResult:

@@ -17,6 +17,7 @@ from crm_sheets.jobs.report.figures import ReportFigures
 from crm_sheets.jobs.report.metrics import compute
 from crm_sheets.jobs.report.sheets import build_sheets
 from crm_sheets.model import ChangeSet, Finding, JobResult, Tables
+from crm_sheets.model.result import next_midnight
 from crm_sheets.model.stamp import stamped, still_shown
 
 __all__ = ["ReportFigures", "compute", "report"]
@@ -45,7 +46,16 @@ def report(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
                "currency": fig.currency},
         state=new_state,
         data=fig,
+        holds_until=_holds_until(tables, now),
     )
+
+
+def _holds_until(tables: Tables, now: datetime) -> datetime | None:
+    """The figures read dates by the day (ages, overdue, periods), except a customer's standing, which compares
+    the last order with ``now`` itself: by the day too while order dates have no time, else unknown."""
+    orders = tables.schema.tables.get("orders")
+    date = next((f for f in orders.fields if f.name == "date"), None) if orders is not None else None
+    return None if date is not None and date.type == "datetime" else next_midnight(now)
 
 
 def inputs_digest(fig: ReportFigures, tables: Tables) -> str:

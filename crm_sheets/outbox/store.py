@@ -1,0 +1,259 @@
+"""The outbox's queue: a SQLite file beside the workbook holding the items (queued once by idempotency key), the
+jobs' states by workbook generation, and what a person does with an item (confirm, resend, retry, cancel).
+Delivery is the Delivery mixin's (deliver.py).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from contextlib import closing
+from datetime import datetime
+from email.utils import make_msgid, parseaddr
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from crm_sheets.errors import NotAWorkbook, UsageError
+from crm_sheets.model.effects import MAX_ATTEMPTS, Effect, count_states, delivery_state
+from crm_sheets.model.redact import redact, register_secret
+from crm_sheets.outbox.deliver import Delivery
+from crm_sheets.outbox.items import CHAT_WEBHOOK_ENV, SMTP_PASSWORD_ENV, OutboxItem, _item, _SELECT
+from crm_sheets.outbox.states import (GENERATIONS_TABLE, KEEP_GENERATIONS, KEEP_MEMORIES, JobStates, _forget_memories,
+                                      _job_states)
+
+
+def outbox_path(workbook: Any) -> Path:
+    """The outbox and job-state database of a store (or of the workbook file at ``workbook``), keyed by the
+    store's identity: beside a file as .NAME.outbox.sqlite, in a remote store's state folder otherwise."""
+    from crm_sheets.store.state import state_of
+
+    return state_of(workbook).outbox
+
+
+class Outbox(Delivery):
+    """A durable queue of effects keyed by their idempotency key."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # a remote store's state folder may not exist yet
+        with closing(self._connect()) as db, db:
+            db.execute(
+                """CREATE TABLE IF NOT EXISTS items (
+                    key TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL, payload TEXT NOT NULL,
+                    tbl TEXT, record_id TEXT, message_id TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+                    queued_at TEXT NOT NULL, updated_at TEXT NOT NULL, error TEXT)"""
+            )
+            # What jobs keep between runs (automate's snapshot of last-seen values), beside the queue.
+            db.execute("CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL)")
+            db.execute(GENERATIONS_TABLE)  # the job states tied to the workbook content they describe
+        for name in (SMTP_PASSWORD_ENV, CHAT_WEBHOOK_ENV):  # known before any transport is made: scrub, show
+            register_secret(os.environ.get(name))
+        self._add_lease_columns()
+        with closing(self._connect()) as db:  # "what is due now" is a lookup, not a scan (settled.outbox_due)
+            db.execute("CREATE INDEX IF NOT EXISTS items_due ON items (status, kind, attempts)")
+
+    def _add_lease_columns(self) -> None:
+        """Outboxes made before delivery claims get the lease columns (once; two processes may race here)."""
+        with closing(self._connect()) as db:
+            if {"lease_owner", "lease_until", "handed"} <= self._columns(db):
+                return
+            db.execute("BEGIN IMMEDIATE")
+            have = self._columns(db)
+            for name, decl in (("lease_owner", "TEXT"), ("lease_until", "REAL"), ("handed", "INTEGER NOT NULL DEFAULT 0")):
+                if name not in have:
+                    db.execute(f"ALTER TABLE items ADD COLUMN {name} {decl}")
+            # Errors written by earlier versions may hold a webhook URL: scrub them with the same redaction.
+            for key, error in db.execute("SELECT key, error FROM items WHERE error IS NOT NULL").fetchall():
+                if redact(error) != error:
+                    db.execute("UPDATE items SET error = ? WHERE key = ?", (redact(error), key))
+            db.execute("COMMIT")
+
+    @staticmethod
+    def _columns(db: sqlite3.Connection) -> set[str]:
+        return {row[1] for row in db.execute("PRAGMA table_info(items)")}
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")  # a recorded `sending` must survive a power cut
+        db.execute("PRAGMA secure_delete=ON")  # text we overwrite (a scrubbed error) does not linger in free pages
+        return db
+
+    def enqueue(self, effects: Iterable[Effect], now: datetime) -> list[str]:
+        """Queue effects whose key was never seen; returns the keys actually queued."""
+        added = []
+        stamp = now.isoformat(timespec="seconds")
+        with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            for e in effects:
+                message_id = None
+                if e.kind == "email":  # fixed once, reused on every retry so receivers can spot a copy
+                    domain = parseaddr(str(e.payload.get("from", "")))[1].partition("@")[2] or "crm-sheets.local"
+                    message_id = make_msgid(idstring="crm", domain=domain)
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO items (key, kind, status, payload, tbl, record_id, message_id, queued_at, updated_at)"
+                    " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                    (e.key, e.kind, json.dumps(dict(e.payload), default=str), e.table, e.record_id, message_id, stamp, stamp),
+                )
+                if cur.rowcount:
+                    added.append(e.key)
+            db.execute("COMMIT")
+        return added
+
+    def items(self, status: str | None = None) -> list[OutboxItem]:
+        with closing(self._connect()) as db:
+            return self._items(db, status)
+
+    @staticmethod
+    def _items(db: sqlite3.Connection, status: str | None = None, key: str | None = None) -> list[OutboxItem]:
+        where, args = [], []
+        if status:
+            where.append("status = ?")
+            args.append(status)
+        if key is not None:
+            where.append("key = ?")
+            args.append(key)
+        rows = db.execute(_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY queued_at, key", args).fetchall()
+        return [_item(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Items per state as people read it (waiting, sending, retrying, failed, unknown, sent, cancelled)."""
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT status, attempts, COUNT(*) FROM items GROUP BY status, attempts").fetchall()
+        counts = count_states([])
+        for status, attempts, n in rows:
+            counts[delivery_state(status, attempts)] += n
+        return counts
+
+    # -- job states, tied to the workbook generation they describe --------------------------------
+    #
+    # A run that writes the workbook first *prepares* the jobs' new states under the generation ID it
+    # writes into the workbook's _crm_meta (and the new file's SHA-256), then replaces the file, then
+    # *commits* them. The next run uses the states of the generation the file on disk carries, so a crash
+    # after the replace (prepared, not committed) does not repeat what was written, and a crash before it
+    # (the file still carries the old generation) does not lose the old states. People's edits keep the
+    # generation ID, so an edited workbook still finds the states of the run that produced it.
+
+    def job_states(self, generation: str | None = None, sha256: str | None = None) -> JobStates:
+        """The states for a workbook carrying ``generation`` (or, without one, of content ``sha256``):
+        that generation's, else the latest committed ones (a workbook we never wrote, or one whose
+        generation was pruned), else those of an older crm-sheets (one row per job in ``state``)."""
+        with closing(self._connect()) as db:
+            return _job_states(db, generation, sha256)
+
+    def prepare_states(self, generation: str, sha256: str | None, states: Mapping[str, Any], now: datetime) -> None:
+        """Keep ``states`` under ``generation`` before the workbook carrying it replaces the file."""
+        with closing(self._connect()) as db:
+            db.execute(
+                "INSERT INTO generations (id, sha256, states, committed, saved_at) VALUES (?, ?, ?, NULL, ?)"
+                " ON CONFLICT(id) DO UPDATE SET sha256 = excluded.sha256, states = excluded.states, committed = NULL,"
+                " saved_at = excluded.saved_at",
+                (generation, sha256, json.dumps(dict(states), default=str), now.isoformat(timespec="seconds")),
+            )
+
+    def commit_states(self, generation: str, now: datetime, *, states: Mapping[str, Any] | None = None,
+                      sha256: str | None = None) -> None:
+        """Make ``generation``'s states the latest (with ``states``: set them first, for a run that wrote
+        nothing). Prunes what no workbook can carry any more: prepared states of runs that never replaced
+        the file (we hold the writer lock, so none is in progress) and all but the newest committed ones."""
+        with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            if states is not None:
+                db.execute(
+                    "INSERT INTO generations (id, sha256, states, committed, saved_at) VALUES (?, ?, ?, NULL, ?)"
+                    " ON CONFLICT(id) DO UPDATE SET states = excluded.states, sha256 = COALESCE(excluded.sha256, sha256),"
+                    " saved_at = excluded.saved_at",
+                    (generation, sha256, json.dumps(dict(states), default=str), now.isoformat(timespec="seconds")),
+                )
+            top = db.execute("SELECT COALESCE(MAX(committed), 0) FROM generations").fetchone()[0]
+            db.execute("UPDATE generations SET committed = ? WHERE id = ?", (top + 1, generation))
+            db.execute("DELETE FROM generations WHERE committed IS NULL")
+            db.execute("DELETE FROM generations WHERE committed <= ?", (top + 1 - KEEP_GENERATIONS,))
+            _forget_memories(db, top + 1 - KEEP_MEMORIES)
+            db.execute("COMMIT")
+
+    def load_state(self, name: str) -> dict[str, Any] | None:
+        """The state a job saved under ``name`` in the latest committed generation, or None before its first run."""
+        return self.job_states().states.get(name)
+
+    def save_state(self, name: str, value: Mapping[str, Any], now: datetime) -> None:
+        """Set one job's state in the latest generation (for tools; the runner commits all states at once)."""
+        current = self.job_states()
+        generation = current.generation or "unversioned"
+        self.commit_states(generation, now, states={**current.states, name: dict(value)}, sha256=current.sha256)
+
+    # -- what a person does (crm-sheets outbox) ---------------------------------------------------
+
+    def item(self, key: str) -> OutboxItem:
+        """The item queued under ``key``; UsageError naming the keys to choose from when there is none."""
+        with closing(self._connect()) as db:
+            found = self._items(db, key=key)
+        if not found:
+            raise UsageError(f"{self.path.name} has no item {key!r}", hint="crm-sheets outbox PATH lists the keys")
+        return found[0]
+
+    def _move(self, key: str, allowed: tuple[str, ...], status: str, now: datetime, *, attempts: str = "attempts",
+              error: str | None = None, todo: str = "") -> OutboxItem:
+        """Move one item from one of ``allowed`` to ``status`` in one statement (a delivery running at the same
+        time cannot slip in between), or say why not."""
+        self.item(key)  # an unknown key is its own message
+        marks = ", ".join("?" * len(allowed))
+        with closing(self._connect()) as db:
+            cur = db.execute(
+                f"UPDATE items SET status = ?, updated_at = ?, error = ?, attempts = {attempts} WHERE key = ? AND status IN ({marks})",
+                (status, now.isoformat(timespec="seconds"), error, key, *allowed),
+            )
+        if not cur.rowcount:
+            current = self.item(key).status
+            raise UsageError(f"{key} is {current}, not {' or '.join(allowed)}", hint=todo or f"only {' or '.join(allowed)} items can be moved")
+        return self.item(key)
+
+    def confirm(self, key: str, *, delivered: bool, now: datetime) -> OutboxItem:
+        """A person says whether an `unknown` item arrived: ``delivered`` marks it sent; otherwise it is
+        queued again with the same Message-ID, with at least one more try left, for the next delivery."""
+        if delivered:
+            return self._move(key, ("unknown",), "sent", now, error=None,
+                              todo="--delivered confirms items left unknown by a broken connection")
+        return self._move(key, ("unknown",), "queued", now, attempts=f"MIN(attempts, {MAX_ATTEMPTS - 1})",
+                          todo="--resend queues again items left unknown by a broken connection; --retry-failed retries failed ones")
+
+    def resend(self, key: str, *, now: datetime) -> OutboxItem:
+        """An `unknown` item did not arrive: queue it again (same Message-ID) for one more try."""
+        return self.confirm(key, delivered=False, now=now)
+
+    def retry_failed(self, *, now: datetime) -> list[OutboxItem]:
+        """Failed items that used up their MAX_ATTEMPTS tries go back to the queue with a fresh count."""
+        with closing(self._connect()) as db:
+            keys = [r[0] for r in db.execute("SELECT key FROM items WHERE status = 'failed' AND attempts >= ?", (MAX_ATTEMPTS,))]
+            db.executemany(
+                "UPDATE items SET status = 'queued', attempts = 0, error = NULL, updated_at = ? WHERE key = ? AND status = 'failed'",
+                [(now.isoformat(timespec="seconds"), k) for k in keys],
+            )
+        return [self.item(k) for k in keys]
+
+    def cancel(self, key: str, *, now: datetime) -> OutboxItem:
+        """Never send this item (queued, failed or unknown); its key stays, so automate does not queue it again."""
+        return self._move(key, ("queued", "failed", "unknown"), "cancelled", now, error="cancelled by a person",
+                          todo="items sent or cancelled stay as they are, and one being sent right now cannot be stopped")
+
+
+def open_outbox(workbook: Any) -> Outbox:
+    """The outbox of an existing workbook (a path, a store URL or a store), for a person to look at or act on
+    (never created here)."""
+    from crm_sheets.store.state import is_store_url
+
+    if is_store_url(workbook) or hasattr(workbook, "state"):  # gsheets://ID (gsheets:/ID from the CLI's Path)
+        from crm_sheets.store import open_store
+
+        store = open_store(str(workbook)) if is_store_url(workbook) else workbook
+        path = outbox_path(store)
+        if not path.exists():
+            raise UsageError(f"{store.name} has no outbox yet", hint=f"crm-sheets automate {store.name} queues what the rules send")
+        return Outbox(path)
+    wb = Path(workbook)
+    if not wb.exists():
+        raise NotAWorkbook(f"{wb} does not exist", hint="give the path of a crm-sheets workbook")
+    path = outbox_path(wb)
+    if not path.exists():
+        raise UsageError(f"{wb.name} has no outbox yet ({path.name})", hint=f"crm-sheets automate {wb} queues what the rules send")
+    return Outbox(path)
