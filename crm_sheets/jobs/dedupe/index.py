@@ -23,16 +23,16 @@ import pandas as pd
 import phonenumbers
 
 # The key functions' version: the phone library's (its metadata decides what a number's key is) and a digest
-# of the code that computes keys (keys.py, orgs.py, matching.py), so a change there never meets an old memory.
+# of the code that computes keys (keys.py, orgs.py, matchkeys.py), so a change there never meets an old memory.
 KEYS_VERSION = f"1/{phonenumbers.__version__}"
 
 
 @lru_cache(maxsize=1)
 def keys_version() -> str:
-    from crm_sheets.jobs.dedupe import keys, matching, orgs
+    from crm_sheets.jobs.dedupe import keys, matchkeys, orgs
 
     h = hashlib.sha256(KEYS_VERSION.encode())
-    for module in (keys, orgs, matching):
+    for module in (keys, orgs, matchkeys):
         try:
             h.update(inspect.getsource(module).encode("utf-8"))
         except (OSError, TypeError):
