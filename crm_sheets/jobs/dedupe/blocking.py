@@ -13,7 +13,7 @@ from crm_sheets.jobs.dedupe.keys import ROLE_LOCALS, soundex
 _MAX_BLOCK = 40  # a block larger than this is scanned as a sliding window (sorted neighbourhood)
 
 
-def _codes(*columns: np.ndarray) -> list[np.ndarray]:
+def codes_of(*columns: np.ndarray) -> list[np.ndarray]:
     """Integer codes of string columns in one shared code space ('' -> -1): pair tests become int tests."""
     n = len(columns[0])
     allv = np.concatenate(columns)
@@ -35,7 +35,7 @@ def _block(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, window: i
     n = len(parts[0])
     codes = np.concatenate(parts)
     if codes.dtype == object:
-        codes = _codes(*parts)
+        codes = codes_of(*parts)
         codes = np.concatenate(codes) if len(parts) > 1 else codes[0]
     rows = np.tile(np.arange(n), len(parts))
     idx = np.flatnonzero(codes >= 0)
@@ -59,7 +59,7 @@ def _block(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, window: i
     return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
 
 
-def _person_keys(r: pd.DataFrame) -> list[tuple]:
+def person_block_keys(r: pd.DataFrame) -> list[tuple]:
     """(key arrays, secondary sort, window) of each blocking pass over people."""
     first = r["first"].to_numpy(object)
     last = r["last"].to_numpy(object)
@@ -122,19 +122,19 @@ def _coded(keysets: list[tuple]) -> list[tuple]:
 
     out = []
     for keys, secondary, window in keysets:
-        codes = _codes(*keys) if isinstance(keys, list) else _codes(keys)[0]
+        codes = codes_of(*keys) if isinstance(keys, list) else codes_of(keys)[0]
         out.append((codes, sec(secondary), window))
     return out
 
 
-def _slice(keyset: tuple, lo: int, hi: int) -> tuple:
+def slice_pass(keyset: tuple, lo: int, hi: int) -> tuple:
     """One blocking pass restricted to the records lo..hi-1 of the frame it was computed on."""
     keys, secondary, window = keyset
     keys = [k[lo:hi] for k in keys] if isinstance(keys, list) else keys[lo:hi]
     return keys, secondary[lo:hi], window
 
 
-def _pair_index(keysets: Iterable[tuple], n: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
+def pair_index(keysets: Iterable[tuple], n: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
     codes = [_block(k, sec, w, allowed) for k, sec, w in keysets]
     allp = pd.unique(np.concatenate(codes)) if codes else np.empty(0, dtype=np.int64)
     return allp // n, allp % n

@@ -65,7 +65,7 @@ def _reasons(v: dict[str, np.ndarray], k: int, evidence: frozenset[str]) -> tupl
     return tuple(out)
 
 
-def _pairs(ra, rb, i, j, scores, v, floor, evidence) -> list[MatchPair]:
+def match_pairs(ra, rb, i, j, scores, v, floor, evidence) -> list[MatchPair]:
     keep = np.flatnonzero(scores >= floor)
     ta, tb = ra["table"].to_numpy(object), rb["table"].to_numpy(object)
     ida, idb = ra["rid"].to_numpy(object), rb["rid"].to_numpy(object)

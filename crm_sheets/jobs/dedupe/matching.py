@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 
 from crm_sheets.jobs.dedupe import orgs
-from crm_sheets.jobs.dedupe.blocking import _pair_index, _person_keys, _slice
-from crm_sheets.jobs.dedupe.explain import _pairs
+from crm_sheets.jobs.dedupe.blocking import pair_index, person_block_keys, slice_pass
+from crm_sheets.jobs.dedupe.explain import match_pairs
 from crm_sheets.jobs.dedupe.index import KeyMemory
 from crm_sheets.jobs.dedupe.matchkeys import account_records, org_lead_records, person_records
 from crm_sheets.jobs.dedupe.matchpair import EVIDENCE, PEOPLE, MatchPair, MatchSettings
-from crm_sheets.jobs.dedupe.pairscores import _prepare, score_lead_accounts, score_people
+from crm_sheets.jobs.dedupe.pairscores import prepare_people, score_lead_accounts, score_people
 from crm_sheets.model import Tables
 
 __all__ = ["EVIDENCE", "MatchPair", "MatchSettings", "find_pairs"]
@@ -52,19 +52,19 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
         # Leads and contacts are keyed, blocked and scored as one frame (leads first): each record's
         # keys are computed once, for the pairs within its table and across.
         both = pd.concat(list(people.values()), ignore_index=True) if len(people) > 1 else next(iter(people.values()))
-        keysets = _person_keys(both)
+        keysets = person_block_keys(both)
         parts_i, parts_j, lo, span = [], [], 0, {}
         for t, r in people.items():
             hi = lo + len(r)
             span[t] = (lo, hi)
             if len(r) >= 2:
-                i, j = _pair_index([_slice(k, lo, hi) for k in keysets], len(r))
+                i, j = pair_index([slice_pass(k, lo, hi) for k in keysets], len(r))
                 parts_i += [i + lo]
                 parts_j += [j + lo]
             lo = hi
         if "leads" in people and "contacts" in people and len(people["contacts"]):
             (l0, l1), (c0, c1) = span["leads"], span["contacts"]
-            i, j = _pair_index(keysets, len(both), lambda i, j: (i >= l0) & (i < l1) & (j >= c0) & (j < c1))
+            i, j = pair_index(keysets, len(both), lambda i, j: (i >= l0) & (i < l1) & (j >= c0) & (j < c1))
             parts_i += [i]
             parts_j += [j]
         if parts_i:
@@ -73,11 +73,11 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
             nameless = ((both["first"] == "") & (both["last"] == "")).to_numpy()
             keep = ~(nameless[i] & nameless[j])
             i, j = i[keep], j[keep]
-            prepared = _prepare(both)
+            prepared = prepare_people(both)
             for lo in range(0, len(i), _SCORED_AT_ONCE):  # each pair is scored on its own: in slices, same pairs
                 ci, cj = i[lo:lo + _SCORED_AT_ONCE], j[lo:lo + _SCORED_AT_ONCE]
                 scores, v = score_people(both, both, ci, cj, s.evidence, floor, prepared=prepared)
-                out += _pairs(both, both, ci, cj, scores, v, floor, s.evidence)
+                out += match_pairs(both, both, ci, cj, scores, v, floor, s.evidence)
         for t, r in people.items():
             rows = np.flatnonzero(((r["first"] == "") & (r["last"] == "") & (r["company"] != "")).to_numpy())
             if len(rows) >= 2:
@@ -99,7 +99,7 @@ def _account_pairs(acc: pd.DataFrame, s: MatchSettings, floor: float) -> list[Ma
 def _org_pairs(r: pd.DataFrame, s: MatchSettings, floor: float) -> list[MatchPair]:
     """Pairs of organisations (accounts, or leads without a person's name) scoring at least ``floor``."""
     idf = orgs.idf_of(r["company"].tolist())
-    i, j = _pair_index(orgs.block_keys(r, idf), len(r))
+    i, j = pair_index(orgs.block_keys(r, idf), len(r))
     if "parent" in r.columns:  # a branch and its parent are two accounts on purpose
         rid, parent = r["rid"].to_numpy(object), r["parent"].to_numpy(object)
         keep = (parent[i] != rid[j]) & (parent[j] != rid[i])
@@ -180,9 +180,9 @@ def _lead_account_pairs(leads: pd.DataFrame, acc: pd.DataFrame, s: MatchSettings
     comp = both["company"].to_numpy(object)
     # many leads work for one account: a wide window so that each of them meets it
     keysets = [(comp, comp, 400), (both["cdomain"].to_numpy(object), comp, 400)]
-    i, j = _pair_index(keysets, len(both), lambda i, j: (i < nl) & (j >= nl))
+    i, j = pair_index(keysets, len(both), lambda i, j: (i < nl) & (j >= nl))
     scores, v = score_lead_accounts(both, both, i, j, s.evidence, floor)
-    pairs = _pairs(both, both, i, j, scores, v, floor, s.evidence)
+    pairs = match_pairs(both, both, i, j, scores, v, floor, s.evidence)
     # A lead belongs to one account: keep the best when several match.
     best: dict[str, MatchPair] = {}
     for p in pairs:

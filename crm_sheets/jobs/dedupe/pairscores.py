@@ -11,7 +11,7 @@ import pandas as pd
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from crm_sheets.jobs.dedupe.blocking import _codes
+from crm_sheets.jobs.dedupe.blocking import codes_of
 from crm_sheets.jobs.dedupe.keys import FREE_DOMAINS, ROLE_LOCALS, is_mobile
 from crm_sheets.jobs.dedupe.matchpair import EVIDENCE, SUPPORT_CAP
 
@@ -23,7 +23,7 @@ def _sim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _sim_by_code(strings: np.ndarray, codes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """_sim of strings[i] and strings[j], computed once per distinct pair of codes (see _codes)."""
+    """_sim of strings[i] and strings[j], computed once per distinct pair of codes (see codes_of)."""
     if len(i) == 0:
         return np.empty(0)
     ca, cb = codes[i].astype(np.int64), codes[j].astype(np.int64)
@@ -172,19 +172,19 @@ def _name_local(local: str, first: str, last: str) -> bool:
     return bool(given) and lo in (given, given + initial, initial + given)
 
 
-def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
+def prepare_people(r: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per-record arrays the pair scoring indexes: codes, lengths, flags (computed once, not per pair)."""
     first, last = r["first"].to_numpy(object), r["last"].to_numpy(object)
     prep: dict[str, np.ndarray] = {"first": first, "last": last}
-    prep["first_code"], prep["last_code"], prep["canon1_code"], prep["canon2_code"] = _codes(first, last, r["canon1"].to_numpy(object), r["canon2"].to_numpy(object))
+    prep["first_code"], prep["last_code"], prep["canon1_code"], prep["canon2_code"] = codes_of(first, last, r["canon1"].to_numpy(object), r["canon2"].to_numpy(object))
     prep["first_len"], prep["last_len"] = _lengths(first), _lengths(last)
-    prep["first_initial"], prep["last_initial"] = _codes(np.array([x[:1] for x in first], dtype=object), np.array([x[:1] for x in last], dtype=object))
+    prep["first_initial"], prep["last_initial"] = codes_of(np.array([x[:1] for x in first], dtype=object), np.array([x[:1] for x in last], dtype=object))
     local, edomain = r["local"].to_numpy(object), r["edomain"].to_numpy(object)
     prep["local"] = local
-    prep["email_code"], = _codes(r["email"].to_numpy(object))
+    prep["email_code"], = codes_of(r["email"].to_numpy(object))
     prep["email_raw"] = r["email_raw"].to_numpy(object)
-    prep["local_code"], prep["local_stem_code"] = _codes(local, np.array([x.rstrip("0123456789") for x in local], dtype=object))
-    prep["domain_code"], = _codes(edomain)
+    prep["local_code"], prep["local_stem_code"] = codes_of(local, np.array([x.rstrip("0123456789") for x in local], dtype=object))
+    prep["domain_code"], = codes_of(edomain)
     prep["role"] = _flags(local, lambda x: x in ROLE_LOCALS)
     prep["local_len"] = _lengths(local)
     prep["longlocal"] = prep["local_len"] >= 4
@@ -192,7 +192,7 @@ def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
                                  dtype=bool, count=len(local))
     prep["free"] = r["efree"].to_numpy(bool) if "efree" in r.columns else _flags(edomain, lambda x: x in FREE_DOMAINS)
     prep["phone1"], prep["phone2"] = r["phone1"].to_numpy(object), r["phone2"].to_numpy(object)
-    prep["phone1_code"], prep["phone2_code"] = _codes(prep["phone1"], prep["phone2"])
+    prep["phone1_code"], prep["phone2_code"] = codes_of(prep["phone1"], prep["phone2"])
     # A number is one person's when it is a mobile, or (where the plan does not say) when no more than
     # two records give it: a switchboard is given by every colleague.
     codes, numbers = np.concatenate([prep["phone1_code"], prep["phone2_code"]]), np.concatenate([prep["phone1"], prep["phone2"]])
@@ -216,14 +216,14 @@ def _prepare(r: pd.DataFrame) -> dict[str, np.ndarray]:
                 personal[c_] = all(_one_person(prep, x, y) for n, x in enumerate(rows) for y in rows[n + 1:])
     prep["personal_phone"] = personal
     prep["company"] = r["company"].to_numpy(object)
-    prep["company_code"], = _codes(prep["company"])
-    prep["company_domain_code"], = _codes(r["cdomain"].to_numpy(object))
-    prep["city_code"], = _codes(r["city"].to_numpy(object))
+    prep["company_code"], = codes_of(prep["company"])
+    prep["company_domain_code"], = codes_of(r["cdomain"].to_numpy(object))
+    prep["city_code"], = codes_of(r["city"].to_numpy(object))
     # how many records have this first name, last name and city
     trio = ((prep["first_code"].astype(np.int64) + 1) * (int(prep["last_code"].max(initial=0)) + 2) + prep["last_code"] + 1) * (int(prep["city_code"].max(initial=0)) + 2) + prep["city_code"] + 1
     codes, _ = pd.factorize(trio)
     prep["name_city_count"] = np.bincount(codes)[codes] if len(codes) else np.zeros(0, dtype=np.int64)
-    prep["country_code"], = _codes(r["country"].to_numpy(object))
+    prep["country_code"], = codes_of(r["country"].to_numpy(object))
     return prep
 
 
@@ -234,9 +234,9 @@ def score_people(ra: pd.DataFrame, rb: pd.DataFrame, i: np.ndarray, j: np.ndarra
 
     ``ra`` and ``rb`` are one frame (cross-table pairs are scored on the two tables' records put
     together). Pairs that cannot reach ``floor`` even with the best name are not compared by name.
-    ``prepared`` is ``_prepare(ra)`` when the caller has it already.
+    ``prepared`` is ``prepare_people(ra)`` when the caller has it already.
     """
-    prep = prepared if prepared is not None else _prepare(ra)
+    prep = prepared if prepared is not None else prepare_people(ra)
     n = len(i)
     v: dict[str, np.ndarray] = {}
 
