@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from crm_sheets.jobs.automate.rules import BadRule, bad_rule
+from crm_sheets.jobs.automate.templates import Cells
 from crm_sheets.model import AuditEntry, ChangeSet, Effect, Finding, RowAppend, Tables
 from crm_sheets.model.changeset import CellUpdate
 
@@ -130,7 +131,7 @@ class Run:
         if link and rid:
             values[link] = rid
             if table == "deals":  # the deal's contact and account see it on their timeline too
-                deal = self.tables["deals"].df.loc[rid]
+                deal = Cells(self.tables["deals"].df, rid)
                 for f in ("contact", "account"):
                     v = deal.get(f)
                     if isinstance(v, str) and v.strip():

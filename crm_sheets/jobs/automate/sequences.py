@@ -14,6 +14,7 @@ import pandas as pd
 from crm_sheets.jobs.automate import actions
 from crm_sheets.jobs.automate.context import Run
 from crm_sheets.jobs.automate.rules import BadRule, is_active, rule_rows, text
+from crm_sheets.jobs.automate.templates import Cells
 from crm_sheets.model.normalize import fold
 from crm_sheets.model.values import fold_option, option_lookup, parse_number
 
@@ -85,7 +86,7 @@ def advance_sequences(run: Run, sequences: dict[str, list[Step]]) -> None:
     # Only members of a sequence's campaign: a look at every member of every campaign took seconds at 100k leads.
     in_sequence = df["campaign"].map(text).isin(list(sequences)).to_numpy(dtype=bool) if "campaign" in df.columns else []
     for mid in list(df.index[in_sequence]):
-        m = members.df.loc[mid]
+        m = Cells(members.df, mid)
         cid = text(m.get("campaign"))
         steps = sequences.get(cid)
         if not steps or text(campaigns.at[cid, "status"] if "status" in campaigns.columns else "") in INACTIVE_CAMPAIGN:
@@ -127,7 +128,7 @@ def advance_sequences(run: Run, sequences: dict[str, list[Step]]) -> None:
         run.count("sequence_emails")
 
 
-def _stopped(run: Run, m: pd.Series, person_table: str, person: str, steps: list[Step]) -> bool:
+def _stopped(run: Run, m: Cells, person_table: str, person: str, steps: list[Step]) -> bool:
     status = text(m.get("status"))
     if status in ALWAYS_STOP:
         return True
