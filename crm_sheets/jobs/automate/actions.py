@@ -12,7 +12,7 @@ import pandas as pd
 
 from crm_sheets.jobs.automate.context import Run
 from crm_sheets.jobs.automate.rules import BadRule, value_reader, find_field, text, ticked
-from crm_sheets.jobs.automate.templates import Cells, TemplateProblem, check_template, compose, merge_fields, names_used, render, team_member
+from crm_sheets.jobs.automate.templates import Cells, TemplateProblem, cell, check_template, compose, merge_fields, names_used, render, team_member
 from crm_sheets.model import Effect
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import fold, normalize_email
@@ -141,10 +141,10 @@ def task_owner(run: Run, assign_to: str, table: str, rid: str) -> str | None:
     """'owner' (or any user column) takes the record's value; a Team name is used as is."""
     df = run.tables[table].df
     if not assign_to:
-        return text(df.at[rid, "owner"]) or None if "owner" in df.columns else None
+        return text(cell(df, rid, "owner")) or None if "owner" in df.columns else None
     f = find_field(run.tables[table].schema, assign_to)
     if f is not None and field_type(f.type).links_to == "member":
-        return text(df.at[rid, f.name]) or None if f.name in df.columns else None
+        return text(cell(df, rid, f.name)) or None if f.name in df.columns else None
     member = team_member(run.tables, assign_to)
     return text(member["name"]) if member else None
 

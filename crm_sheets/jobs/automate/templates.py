@@ -129,6 +129,11 @@ class Cells:
         return self[name] if name in self.df.columns else default
 
 
+def cell(df: pd.DataFrame, rid: str, name: str) -> Any:
+    """``df.at[rid, name]`` by position (see Cells)."""
+    return Cells(df, rid)[name]
+
+
 def merge_fields(tables: Tables, table: str, record_id: str, extra: Mapping[str, Any] | None = None,
                  names: frozenset[str] | None = None) -> dict[str, Any]:
     """Every field of the record (as shown), its id, and owner_email / owner_first_name from Team.
