@@ -34,14 +34,40 @@ __all__ = ["EVIDENCE", "MatchPair", "MatchSettings", "find_pairs"]
 _SCORED_AT_ONCE = 200_000
 
 
+class OrgPairs:
+    """The organisation pairs of the frames of match keys seen (accounts, leads with only a company), kept
+    in memory from one of the runner's rounds to the next: a merge of people changes no account, and the
+    pairs of an equal frame are the same (compared cell by cell, not by a digest)."""
+
+    def __init__(self) -> None:
+        self._seen: list[tuple[pd.DataFrame, MatchSettings, float, list[MatchPair]]] = []
+        self._used: list[tuple[pd.DataFrame, MatchSettings, float, list[MatchPair]]] = []
+
+    def pairs(self, r: pd.DataFrame, s: MatchSettings, floor: float) -> list[MatchPair]:
+        for seen in self._seen:
+            if seen[1] == s and seen[2] == floor and seen[0].shape == r.shape and seen[0].equals(r):
+                self._used.append(seen)
+                return list(seen[3])
+        got = _org_pairs(r, s, floor)
+        self._used.append((r, s, floor, list(got)))
+        return got
+
+    def carried(self) -> "OrgPairs":
+        """What the next round may reuse: the frames of this round."""
+        out = OrgPairs()
+        out._seen = self._used
+        return out
+
+
 def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: float | None = None,
                tables_to_match: Iterable[str] = ("leads", "contacts", "people", "accounts"),
-               memory: KeyMemory | None = None) -> list[MatchPair]:
+               memory: KeyMemory | None = None, org_pairs: OrgPairs | None = None) -> list[MatchPair]:
     """Every pair scoring at least ``floor`` (default: the review threshold), best first.
 
     Within leads, contacts and accounts; and across: a lead against contacts (the same person) and
     against accounts (the company the lead works for). ``memory`` (index.py) gives the match keys of the
-    records it has seen: the pairs are the same with or without it.
+    records it has seen, ``org_pairs`` the organisation pairs of frames of keys seen (OrgPairs): the pairs are
+    the same with or without them.
     """
     s = settings or MatchSettings.from_tables(tables)
     floor = s.review if floor is None else floor
@@ -81,11 +107,12 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
         for t, r in people.items():
             rows = np.flatnonzero(((r["first"] == "") & (r["last"] == "") & (r["company"] != "")).to_numpy())
             if len(rows) >= 2:
-                out += _org_pairs(org_lead_records(tables, t, rows, s.region, memory), s, floor)
+                org = org_lead_records(tables, t, rows, s.region, memory)
+                out += org_pairs.pairs(org, s, floor) if org_pairs is not None else _org_pairs(org, s, floor)
     if "accounts" in wanted:
         acc = account_records(tables, s.region, memory)
         if len(acc) >= 2:
-            out += _account_pairs(acc, s, floor)
+            out += org_pairs.pairs(acc, s, floor) if org_pairs is not None else _account_pairs(acc, s, floor)
         if "leads" in people and len(acc):
             out += _lead_account_pairs(people["leads"], acc, s, floor)
     out.sort(key=lambda p: (-p.score, p.id_a, p.id_b))
