@@ -44,13 +44,20 @@ def _block(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, window: i
     sec_codes = (pd.factorize(secondary)[0] if secondary.dtype == object else secondary)[rows[idx]]
     idx = idx[np.lexsort((sec_codes, codes[idx]))]
     sk, order = codes[idx], rows[idx]
+    # how many records follow each one in its block: at distance d only those with d or more are compared, so
+    # a few large blocks (a switchboard) do not make every step of the window scan the whole list
+    m = len(sk)
+    starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+    follow = np.repeat(np.r_[starts[1:], m], np.diff(np.r_[starts, m])) - np.arange(m) - 1
+    active = np.flatnonzero(follow >= 1)
     out = []
     for d in range(1, window):
-        eq = sk[d:] == sk[:-d]
-        if not eq.any():
+        active = active[follow[active] >= d]  # (in order: the pairs come out as a scan of the sorted list gives them)
+        if not len(active):
             break
-        same = eq & (order[d:] != order[:-d])
-        a, b = order[:-d][same], order[d:][same]
+        a, b = order[active], order[active + d]
+        same = a != b  # a record under two keys of one pass (phone and mobile alike) is not its own pair
+        a, b = a[same], b[same]
         a, b = np.minimum(a, b).astype(np.int64), np.maximum(a, b)
         if allowed is not None:  # dropped here, before the pairs of all passes are put together
             keep = allowed(a, b)
