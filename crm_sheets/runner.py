@@ -173,13 +173,16 @@ def _settle(fn, result: JobResult, tables: Tables, now: datetime, options: dict)
     the changes in order (a later round's sheet replaces an earlier one's), the findings of each round (a
     round repeats the settings' warnings: kept once), counts added up, the last round's other stats."""
     last = result
+    keeps_state = "state" in inspect.signature(fn).parameters
     for _ in range(MAX_ROUNDS):
         if not (last.changes.updates or last.changes.archives or last.changes.restores):
             break
         if _ == MAX_ROUNDS - 1:
             result.holds_until = None  # not settled: the next run still has work, so no run is answered from this one
             break
-        last = fn(tables, now=now, **options)
+        # a round starts from what the round before it returned (dedupe: the match keys of every record it
+        # saw, so a round computes keys only for the records the last one changed), not from the last run's
+        last = fn(tables, now=now, **({**options, "state": last.state} if keeps_state else options))
         last.changes.apply_to(tables)
         result.changes.extend(last.changes)
         seen = {(f.type, f.message) for f in result.findings}
@@ -193,6 +196,8 @@ def _settle(fn, result: JobResult, tables: Tables, now: datetime, options: dict)
         result.state = last.state  # what the last round found is what the next run starts from
     if result.changes.sheets and "review_sheet" in result.stats:
         result.stats["review_sheet"] = "rewritten"
+    if isinstance(result.state, dict):  # what a round hands the next one in memory ('_...') is never kept
+        result.state = {k: v for k, v in result.state.items() if not str(k).startswith("_")}
     return result
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from crm_sheets.jobs.automate.context import Run
 from crm_sheets.jobs.automate.rules import BadRule, value_reader, find_field, text, ticked
-from crm_sheets.jobs.automate.templates import TemplateProblem, check_template, compose, merge_fields, names_used, render, team_member
+from crm_sheets.jobs.automate.templates import Cells, TemplateProblem, cell, check_template, compose, merge_fields, names_used, render, team_member
 from crm_sheets.model import Effect
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import fold, normalize_email
@@ -77,14 +77,14 @@ def sender(run: Run) -> str:
 def recipient(run: Run, table: str, rid: str) -> tuple[dict[str, Any] | None, str]:
     """(the person an email about this record goes to, or None; why not). Deals write to their contact."""
     df = run.tables[table].df
-    row = df.loc[rid]
+    row = Cells(df, rid)
     person_table, person = table, row
     if table == "deals":
         cid = text(row.get("contact"))
         contacts = run.tables.get("contacts")
         if not cid or contacts is None or cid not in contacts.df.index:
             return None, "no contact"
-        person_table, person = "contacts", contacts.df.loc[cid]
+        person_table, person = "contacts", Cells(contacts.df, cid)
     elif table == "tasks":
         member = team_member(run.tables, text(row.get("owner")))
         return (({"email": member.get("email"), "first_name": text(member.get("name")).split(" ")[0], "last_name": ""}, "") if member else (None, "no owner"))
@@ -141,10 +141,10 @@ def task_owner(run: Run, assign_to: str, table: str, rid: str) -> str | None:
     """'owner' (or any user column) takes the record's value; a Team name is used as is."""
     df = run.tables[table].df
     if not assign_to:
-        return text(df.at[rid, "owner"]) or None if "owner" in df.columns else None
+        return text(cell(df, rid, "owner")) or None if "owner" in df.columns else None
     f = find_field(run.tables[table].schema, assign_to)
     if f is not None and field_type(f.type).links_to == "member":
-        return text(df.at[rid, f.name]) or None if f.name in df.columns else None
+        return text(cell(df, rid, f.name)) or None if f.name in df.columns else None
     member = team_member(run.tables, assign_to)
     return text(member["name"]) if member else None
 
@@ -221,9 +221,23 @@ def find_campaign(run: Run, name: str) -> str | None:
         return None
     if name in t.df.index:
         return name
-    names = t.df["name"] if "name" in t.df.columns else pd.Series(dtype=object)
-    hit = names.index[names.map(lambda v: isinstance(v, str) and fold(v) == fold(name)).to_numpy(dtype=bool)]
-    return str(hit[0]) if len(hit) else None
+    return _campaign_names(run, t.df).get(fold(name))
+
+
+def _campaign_names(run: Run, df: pd.DataFrame) -> dict[str, str]:
+    """Folded campaign name -> the first campaign of that name, built again only when the Campaigns sheet's
+    IDs or names differ (a campaign automate creates): thousands of leads added to a campaign looked up its
+    name by folding every campaign's name for each of them."""
+    names = df["name"] if "name" in df.columns else pd.Series(dtype=object)
+    key = (tuple(names.index), tuple(names.tolist()))
+    hit = run.memo.get("campaign_names")
+    if hit is None or hit[0] != key:
+        index: dict[str, str] = {}
+        for rid, v in zip(names.index, names.tolist()):
+            if isinstance(v, str):
+                index.setdefault(fold(v), str(rid))
+        hit = run.memo["campaign_names"] = (key, index)
+    return hit[1]
 
 
 def sequence_campaigns(run: Run) -> set[str]:

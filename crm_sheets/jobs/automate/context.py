@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from crm_sheets.jobs.automate.rules import BadRule, bad_rule
+from crm_sheets.jobs.automate.templates import Cells, cell
 from crm_sheets.model import AuditEntry, ChangeSet, Effect, Finding, RowAppend, Tables
 from crm_sheets.model.changeset import CellUpdate
 
@@ -83,7 +84,7 @@ class Run:
         if table in self._appended:
             self.flush(table)
         t = self.tables[table]
-        before = t.df.at[rid, field_name] if field_name in t.df.columns else None
+        before = cell(t.df, rid, field_name) if field_name in t.df.columns else None
         self.changes.updates.append(CellUpdate(table, rid, field_name, value, before=before, reason=reason))
         if audit:
             self.changes.audit.append(AuditEntry("automate", table, rid, field_name, before, value, reason))
@@ -130,7 +131,7 @@ class Run:
         if link and rid:
             values[link] = rid
             if table == "deals":  # the deal's contact and account see it on their timeline too
-                deal = self.tables["deals"].df.loc[rid]
+                deal = Cells(self.tables["deals"].df, rid)
                 for f in ("contact", "account"):
                     v = deal.get(f)
                     if isinstance(v, str) and v.strip():

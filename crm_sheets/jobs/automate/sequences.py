@@ -14,6 +14,7 @@ import pandas as pd
 from crm_sheets.jobs.automate import actions
 from crm_sheets.jobs.automate.context import Run
 from crm_sheets.jobs.automate.rules import BadRule, is_active, rule_rows, text
+from crm_sheets.jobs.automate.templates import Cells, cell
 from crm_sheets.model.normalize import fold
 from crm_sheets.model.values import fold_option, option_lookup, parse_number
 
@@ -85,10 +86,10 @@ def advance_sequences(run: Run, sequences: dict[str, list[Step]]) -> None:
     # Only members of a sequence's campaign: a look at every member of every campaign took seconds at 100k leads.
     in_sequence = df["campaign"].map(text).isin(list(sequences)).to_numpy(dtype=bool) if "campaign" in df.columns else []
     for mid in list(df.index[in_sequence]):
-        m = members.df.loc[mid]
+        m = Cells(members.df, mid)
         cid = text(m.get("campaign"))
         steps = sequences.get(cid)
-        if not steps or text(campaigns.at[cid, "status"] if "status" in campaigns.columns else "") in INACTIVE_CAMPAIGN:
+        if not steps or text(cell(campaigns, cid, "status") if "status" in campaigns.columns else "") in INACTIVE_CAMPAIGN:
             continue
         person_table, person = ("leads", text(m.get("lead"))) if text(m.get("lead")) else ("contacts", text(m.get("contact")))
         if not person or person_table not in run.tables or person not in run.tables[person_table].df.index:
@@ -101,8 +102,8 @@ def advance_sequences(run: Run, sequences: dict[str, list[Step]]) -> None:
         if not upcoming:
             continue
         step = upcoming[0]
-        start = pd.to_datetime(m.get("added"), errors="coerce")
-        due = pd.to_datetime(m.get("next_due"), errors="coerce")
+        start = _when(m.get("added"))
+        due = _when(m.get("next_due"))
         if pd.isna(due):
             due = (run.today if pd.isna(start) else start.normalize()) + pd.Timedelta(days=step.delay_days)
         if due > run.today:
@@ -112,7 +113,7 @@ def advance_sequences(run: Run, sequences: dict[str, list[Step]]) -> None:
         key = f"seq:{cid}:{mid}:{step.number}"
         if run.has_fired(key):
             continue
-        name = text(campaigns.at[cid, "name"]) if "name" in campaigns.columns else cid
+        name = text(cell(campaigns, cid, "name")) if "name" in campaigns.columns else cid
         sent = actions.send_email(run, step.template, person_table, person, key, name, marketing=True,
                                   extra={"campaign": name, "step": step.number})
         run.mark(key)
@@ -127,14 +128,21 @@ def advance_sequences(run: Run, sequences: dict[str, list[Step]]) -> None:
         run.count("sequence_emails")
 
 
-def _stopped(run: Run, m: pd.Series, person_table: str, person: str, steps: list[Step]) -> bool:
+def _when(value):
+    """pd.to_datetime(value, errors="coerce") of one cell, without its cost for what a date column holds already."""
+    if value is None or value is pd.NaT or isinstance(value, pd.Timestamp):
+        return value
+    return pd.to_datetime(value, errors="coerce")
+
+
+def _stopped(run: Run, m: Cells, person_table: str, person: str, steps: list[Step]) -> bool:
     status = text(m.get("status"))
     if status in ALWAYS_STOP:
         return True
     stop_on = set().union(*(s.stop_on for s in steps))
-    if "replied" in stop_on and not pd.isna(pd.to_datetime(m.get("responded"), errors="coerce")):
+    if "replied" in stop_on and not pd.isna(_when(m.get("responded"))):
         return True
     if status in stop_on:
         return True
-    person_status = text(run.tables[person_table].df.at[person, "status"]) if "status" in run.tables[person_table].df.columns else ""
+    person_status = text(cell(run.tables[person_table].df, person, "status")) if "status" in run.tables[person_table].df.columns else ""
     return bool(person_status) and fold(person_status) in {fold(s) for s in stop_on}

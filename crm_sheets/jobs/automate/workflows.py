@@ -16,7 +16,7 @@ from crm_sheets.jobs.automate import actions
 from crm_sheets.jobs.automate.context import ACTIVITY_LINK, Run
 from crm_sheets.jobs.automate.rules import BadRule, Condition, all_match, find_field, is_active, parse_conditions, rule_rows, slug, text
 from crm_sheets.jobs.automate.snapshot import canonical, canonical_column, new_records, previous
-from crm_sheets.jobs.automate.templates import TemplateProblem, check_template
+from crm_sheets.jobs.automate.templates import TemplateProblem, cell, check_template
 from crm_sheets.model import Field
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import fold
@@ -194,7 +194,7 @@ def firing(run: Run, a: Automation, prev_state: dict, memory: Any = None) -> lis
     if a.trigger in ("record_created", "form_submitted"):
         new = new_records(run.tables, a.table, prev_state, run.now)
         if a.trigger == "form_submitted":
-            new = {r for r in new if "source" in df.columns and df.at[r, "source"] == "web_form"}
+            new = {r for r in new if "source" in df.columns and cell(df, r, "source") == "web_form"}
             return [(r, "form") for r in df.index if r in new] + _form_activities(run, a, prev_state, new)
         return [(r, "created") for r in df.index if r in new]
     if a.trigger == "field_changed":

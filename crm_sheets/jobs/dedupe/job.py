@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ import pandas as pd
 from crm_sheets.errors import UsageError
 from crm_sheets.jobs.dedupe.index import KeyMemory
 from crm_sheets.jobs.dedupe.keys import text
-from crm_sheets.jobs.dedupe.matching import MatchPair, MatchSettings, find_pairs
+from crm_sheets.jobs.dedupe.matching import MatchPair, MatchSettings, OrgPairs, find_pairs
 from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, Ranker, plain_value, merge_groups, parse_repointed
 from crm_sheets.jobs.dedupe.review import (DECISIONS, REVIEW_DIGEST, Decision, read_decisions, review_sheet, sheet_digest,
                                           summary, table_of)
@@ -46,14 +47,34 @@ def dedupe(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
     kept = _remembered(state, inputs)
     if kept is not None:
         return kept
-    memory = KeyMemory(state.get("keys") if isinstance(state, dict) else None)
-    result = _dedupe(tables, now=now, memory=memory)  # the runner pauses the garbage collector for it (GC_PAUSED_FOR)
+    carried = state.get(ROUND) if isinstance(state, dict) else None
+    if isinstance(carried, Round):
+        memory, org_pairs = carried.memory, carried.org_pairs
+    else:
+        memory, org_pairs = KeyMemory(state.get("keys") if isinstance(state, dict) else None), OrgPairs()
+    result = _dedupe(tables, now=now, memory=memory, org_pairs=org_pairs)  # the runner pauses the garbage collector for it (GC_PAUSED_FOR)
     if result.changes.is_empty():
         result.state = _remember(result, inputs or inputs_digest(tables))
+        result.state["keys"] = memory.state()
+    elif result.changes.updates or result.changes.archives or result.changes.restores:
+        # records changed: the runner runs dedupe again on the tables as this round left them (runner.SETTLED),
+        # and that round starts from this one's keys and organisation pairs, in memory (the runner keeps no
+        # key starting with '_'); the keys are packed only by a round that changes nothing, the last one.
+        result.state = {ROUND: Round(memory.carried(), org_pairs.carried())}
     else:
-        result.state = {}
-    result.state["keys"] = memory.state()
+        result.state = {"keys": memory.state()}
     return result
+
+
+ROUND = "_round"
+
+
+@dataclass(frozen=True)
+class Round:
+    """What a round of dedupe hands the next round of the same run (never saved)."""
+
+    memory: KeyMemory
+    org_pairs: OrgPairs
 
 
 _STATE_VERSION = 1
@@ -99,7 +120,7 @@ def _remembered(state: dict | None, inputs: str | None) -> JobResult | None:
     return JobResult("dedupe", ChangeSet(), findings, stats=dict(state["stats"]), state=state, holds_until=ALWAYS)
 
 
-def _dedupe(tables: Tables, *, now: datetime, memory: KeyMemory | None = None) -> JobResult:
+def _dedupe(tables: Tables, *, now: datetime, memory: KeyMemory | None = None, org_pairs: OrgPairs | None = None) -> JobResult:
     s = MatchSettings.from_tables(tables)
     changes, findings = ChangeSet(), []
     rule = str(tables.setting("dedupe_survivor", "oldest") or "oldest").strip().lower()
@@ -120,7 +141,7 @@ def _dedupe(tables: Tables, *, now: datetime, memory: KeyMemory | None = None) -
     dec = tables.get(DECISIONS)
     decisions_sheet = (dec.sheet if dec is not None and dec.sheet else
                        tables.schema.tables[DECISIONS].sheet_name(tables.lang) if DECISIONS in tables.schema.tables else DECISIONS)
-    pairs = [p for p in find_pairs(tables, s, memory=memory) if p.key not in never]
+    pairs = [p for p in find_pairs(tables, s, memory=memory, org_pairs=org_pairs) if p.key not in never]
     stats: dict[str, Any] = {"pairs_found": len(pairs), "kept_apart": kept_apart}
 
     # 1. what to merge: sure pairs, then people's Merge decisions

@@ -1,0 +1,147 @@
+"""Blocking: the candidate pairs of records sharing a key (email, phone, name forms, name at a firm), found
+by sorting coded keys, all pairs of a small block and a sliding window over a large one, so the cost stays linear.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from crm_sheets.jobs.dedupe.keys import ROLE_LOCALS, soundex
+
+_MAX_BLOCK = 40  # a block larger than this is scanned as a sliding window (sorted neighbourhood)
+
+
+def codes_of(*columns: np.ndarray) -> list[np.ndarray]:
+    """Integer codes of string columns in one shared code space ('' -> -1): pair tests become int tests."""
+    n = len(columns[0])
+    allv = np.concatenate(columns)
+    codes = pd.factorize(allv)[0]
+    codes[(allv < 0) if allv.dtype.kind in "iu" else (allv == "")] = -1
+    return [codes[k * n:(k + 1) * n] for k in range(len(columns))]
+
+
+def _block(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, window: int = _MAX_BLOCK,
+           allowed=None) -> np.ndarray:
+    """Pairs (encoded i * n + j, i < j) of records sharing a non-empty key.
+
+    ``keys`` may be several arrays sharing one key space (a name key and its first/last swapped
+    twin). Sorted by (key, secondary), each record is paired with the next ones of its block up to
+    ``window`` away: all pairs of a small block, a sorted-neighbourhood window in a large one
+    (a switchboard number shared by a whole company), so the cost stays linear.
+    """
+    parts = keys if isinstance(keys, list) else [keys]
+    n = len(parts[0])
+    codes = np.concatenate(parts)
+    if codes.dtype == object:
+        codes = codes_of(*parts)
+        codes = np.concatenate(codes) if len(parts) > 1 else codes[0]
+    rows = np.tile(np.arange(n), len(parts))
+    idx = np.flatnonzero(codes >= 0)
+    if len(idx) < 2:
+        return np.empty(0, dtype=np.int64)
+    sec_codes = (pd.factorize(secondary)[0] if secondary.dtype == object else secondary)[rows[idx]]
+    idx = idx[np.lexsort((sec_codes, codes[idx]))]
+    sk, order = codes[idx], rows[idx]
+    # how many records follow each one in its block: at distance d only those with d or more are compared, so
+    # a few large blocks (a switchboard) do not make every step of the window scan the whole list
+    m = len(sk)
+    starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+    follow = np.repeat(np.r_[starts[1:], m], np.diff(np.r_[starts, m])) - np.arange(m) - 1
+    active = np.flatnonzero(follow >= 1)
+    out = []
+    for d in range(1, window):
+        active = active[follow[active] >= d]  # (in order: the pairs come out as a scan of the sorted list gives them)
+        if not len(active):
+            break
+        a, b = order[active], order[active + d]
+        same = a != b  # a record under two keys of one pass (phone and mobile alike) is not its own pair
+        a, b = a[same], b[same]
+        a, b = np.minimum(a, b).astype(np.int64), np.maximum(a, b)
+        if allowed is not None:  # dropped here, before the pairs of all passes are put together
+            keep = allowed(a, b)
+            a, b = a[keep], b[keep]
+        out.append(a * n + b)
+    return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
+
+
+def person_block_keys(r: pd.DataFrame) -> list[tuple]:
+    """(key arrays, secondary sort, window) of each blocking pass over people."""
+    first = r["first"].to_numpy(object)
+    last = r["last"].to_numpy(object)
+    c1 = r["canon1"].to_numpy(object)
+    f0 = np.array([f[:1] for f in first], dtype=object)
+    l0 = np.array([x[:1] for x in last], dtype=object)
+    sdx_last = np.array([soundex(x.split(" ")[-1]) if x else "" for x in last], dtype=object)
+    sdx_first = np.array([soundex(f.split(" ")[0]) if f else "" for f in first], dtype=object)
+    both = (first != "") & (last != "")
+
+    def when(mask: np.ndarray, *parts: np.ndarray) -> np.ndarray:
+        out = parts[0].copy()
+        for p in parts[1:]:
+            out = out + "|" + p
+        out[~mask] = ""
+        return out
+
+    local = r["local"].to_numpy(object)
+    role = np.array([x in ROLE_LOCALS or len(x) < 4 for x in local], dtype=bool)
+    sorted_name = np.array(["|".join(sorted((a, b))) for a, b in zip(c1, last)], dtype=object)
+    company = r["company"].to_numpy(object)
+    cdomain = r["cdomain"].to_numpy(object)
+    org = np.where(company != "", company, cdomain).astype(object)
+    place = org + "|" + r["city"].to_numpy(object)
+    name = last + " " + first
+    return _coded([
+        (r["email"].to_numpy(object), name, _MAX_BLOCK),
+        ([r["phone1"].to_numpy(object), r["phone2"].to_numpy(object)], name, _MAX_BLOCK),
+        (when(~role, local), name, 8),
+        (when(both, sorted_name), place, 10),  # namesakes are many: the same company sorts together
+        ([when(both, sdx_last, f0), when(both, sdx_first, l0)], place, 5),  # typos, also swapped
+        (when((last != "") & (org != ""), last, org), name, 20),
+        (when((c1 != "") & (org != ""), c1, org), name, 20),
+        # initials at one firm: 'L. Kirkwnod' and 'Lachlan Kirkwood' (a cut-short name and a typo)
+        (_int_key(org, f0, l0), name, 10),
+    ])
+
+
+def _int_key(*parts: np.ndarray) -> np.ndarray:
+    """One integer key of several string columns (-1 where any is empty), without building strings."""
+    key = np.zeros(len(parts[0]), dtype=np.int64)
+    empty = np.zeros(len(parts[0]), dtype=bool)
+    for p in parts:
+        codes, uniques = pd.factorize(p)
+        empty |= p == ""
+        key = key * (len(uniques) + 1) + codes
+    key[empty] = -1
+    return key
+
+
+def _coded(keysets: list[tuple]) -> list[tuple]:
+    """The keysets with integer codes in place of strings ('' -> -1), each array factorized once for
+    the passes within each table and across."""
+    seen: dict[int, np.ndarray] = {}
+
+    def sec(a: np.ndarray) -> np.ndarray:
+        if id(a) not in seen:
+            seen[id(a)] = pd.factorize(a)[0]
+        return seen[id(a)]
+
+    out = []
+    for keys, secondary, window in keysets:
+        codes = codes_of(*keys) if isinstance(keys, list) else codes_of(keys)[0]
+        out.append((codes, sec(secondary), window))
+    return out
+
+
+def slice_pass(keyset: tuple, lo: int, hi: int) -> tuple:
+    """One blocking pass restricted to the records lo..hi-1 of the frame it was computed on."""
+    keys, secondary, window = keyset
+    keys = [k[lo:hi] for k in keys] if isinstance(keys, list) else keys[lo:hi]
+    return keys, secondary[lo:hi], window
+
+
+def pair_index(keysets: Iterable[tuple], n: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
+    codes = [_block(k, sec, w, allowed) for k, sec, w in keysets]
+    allp = pd.unique(np.concatenate(codes)) if codes else np.empty(0, dtype=np.int64)
+    return allp // n, allp % n
