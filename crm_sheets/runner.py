@@ -225,13 +225,18 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
     for u in first.changes.updates:
         fixed.setdefault(u.table, set()).add((u.record_id, u.field))
     try:
-        for name, rows in _rows_as_written(tables, merged).items():
+        written = _rows_as_written(tables, merged)
+        for name, rows in written.items():
             tables[name].rows = rows  # the cells its findings name are those of the file as written
         for name, cells in fixed.items():  # a cell check fixed reads back as a real value, not as typed text
             t = tables[name]
             t.typed_text = {k: v for k, v in t.typed_text.items() if k not in cells}
             t.invalid = {k: v for k, v in t.invalid.items() if k not in cells}
-        again = job_function("check")(tables, now=now, **({"state": state} if state is not None else {}))
+        # Rows the writer moves (archived rows above them) are known to check's memory at their old place
+        moved = {name: kept[name][0] for name in written} if state is not None and "moved" in inspect.signature(
+            job_function("check")).parameters else {}
+        again = job_function("check")(tables, now=now, **({"state": state} if state is not None else {}),
+                                      **({"moved": moved} if moved else {}))
     finally:
         for name, (rows, typed_text, invalid) in kept.items():
             tables[name].rows, tables[name].typed_text, tables[name].invalid = rows, typed_text, invalid

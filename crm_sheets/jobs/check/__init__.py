@@ -57,7 +57,7 @@ _RULE_OPERATOR_TABLES = frozenset({"scoring_rules", "assignment_rules"})
 
 
 def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | None = None,
-          reformat: bool | None = None) -> JobResult:
+          reformat: bool | None = None, moved: Mapping[str, Mapping[str, int]] | None = None) -> JobResult:
     """Find the data's problems; with ``fix``, also return the safe fixes and report what remains.
 
     ``reformat``: in a workbook crm-sheets did not make (adopted), the team's formats are theirs (valid
@@ -69,11 +69,13 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     ``state``: the ``result.state`` of an earlier check. It holds phone verdicts (validating 130,000
     numbers is most of a 100k-lead check), so numbers seen before are not parsed again, and the rows
     checked (memory.py), so rows nobody changed are not checked again; the findings are the same with
-    or without it.
+    or without it. ``moved``: table -> the sheet rows of its records when ``state`` was made, for tables whose
+    rows moved since (the runner's second look: dedupe archived rows above them); a row remembered at another
+    sheet row is then not checked again either, its findings are moved with it.
     """
     # Of the run: the second pass of --fix reuses what the first found.
     phones, verdicts = PhoneBook((state or {}).get("phones")), {}
-    memory = RowMemory((state or {}).get("rows"))
+    memory = RowMemory((state or {}).get("rows"), moved=dict(moved) if moved else None)
     findings = find_problems(tables, now=now, phones=phones, verdicts=verdicts, reformat=reformat, memory=memory)
     result = JobResult(job="check")
     shown_tables = tables

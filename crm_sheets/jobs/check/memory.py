@@ -42,8 +42,12 @@ def table_digest(ctx: Any, table: Table) -> str:
 class RowMemory:
     """What check knew of each row (from the state given) and what it learns in this run (for the state it returns)."""
 
-    def __init__(self, state: dict | None = None) -> None:
+    def __init__(self, state: dict | None = None, moved: dict[str, dict[str, int]] | None = None) -> None:
         given, state = state, _unpacked(state)
+        # table -> the sheet rows its records had when ``state`` was made, for tables whose rows moved since (the
+        # runner's second look, after dedupe archived rows above them): a row remembered at another sheet row is
+        # taken with its cells moved instead of being checked again (relocate()).
+        self._moved = moved or {}
         self._known: dict[str, tuple[str, dict[str, list]]] = {
             name: (t["digest"], dict(t["rows"])) for name, t in (state.get("tables") or {}).items()
             if isinstance(t, dict) and isinstance(t.get("rows"), dict)
@@ -60,7 +64,9 @@ class RowMemory:
         keys = row_keys(table)
         known = self._known.get(table.name)
         rows = known[1] if known is not None and known[0] == digest else {}
-        return TablePlan(self, table, digest, keys, rows)
+        old = self._moved.get(table.name)
+        old_keys = row_keys(replace(table, rows=old)) if rows and keys is not None and old is not None else None
+        return TablePlan(self, table, digest, keys, rows, old_keys, old)
 
     def state(self) -> dict[str, Any]:
         """As JSON text, deflated: 100,000 rows' findings weigh tens of MB as JSON objects, and the runner compares
@@ -84,20 +90,31 @@ class RowMemory:
 class TablePlan:
     """The rows of one table to check again (``sub``) and the findings of the others (``kept``)."""
 
-    def __init__(self, memory: RowMemory, table: Table, digest: str, keys: np.ndarray | None, rows: dict[str, list]) -> None:
+    def __init__(self, memory: RowMemory, table: Table, digest: str, keys: np.ndarray | None, rows: dict[str, list],
+                 old_keys: np.ndarray | None = None, old_rows: dict[str, int] | None = None) -> None:
         self.memory, self.table, self.digest, self.known_rows = memory, table, digest, rows
         self.hex = None if keys is None else [format(int(k), "016x") for k in keys]
         self.kept: list[tuple[tuple, Finding]] = []
         fresh = np.ones(len(table.df), dtype=bool)
+        moved: dict[str, list] = {}  # new key -> the items of a row remembered at another sheet row, relocated
         if self.hex is not None and rows:
+            ids, relocate = table.df.index, Relocation(table) if old_keys is not None else None
             for i, h in enumerate(self.hex):
                 found = rows.get(h)
+                if found is None and relocate is not None and old_keys[i] != keys[i]:
+                    found = rows.get(format(int(old_keys[i]), "016x"))
+                    if found is not None:
+                        found = relocate(found, old_rows.get(ids[i]), table.rows.get(ids[i]))
+                        if found is not None:
+                            moved[h] = found
                 if found is None:
                     continue
                 fresh[i] = False
                 for item in found:
                     self.kept.append(((item[0], item[1]), Finding(
                         item[2], item[3], table.name, item[4], item[5], decode(item[6]), item[7], item[8], decode(item[9]), item[10])))
+        if moved:  # remembered as they are now (a copy: the rows given are not this table's any more)
+            self.known_rows = {**rows, **moved}
         self.fresh = fresh
         self.kept_rows: Table | None = None  # the rows not checked again (their phone numbers keep their verdicts)
         if fresh.all():
@@ -141,6 +158,34 @@ class TablePlan:
             known[1].update(rows)  # a second pass of this run (check --fix) meets these rows again
         else:
             self.memory._known[self.table.name] = (self.digest, dict(rows))
+
+
+class Relocation:
+    """A remembered row's items moved to another sheet row: a row's own findings name the sheet row only in their
+    cell (``Leads!F12``) and the message's start (where: the cell, then the column's header), so they are those
+    of the row at its new place with the row number changed there. Anything else (a cell elsewhere, no row):
+    None, and the row is checked again."""
+
+    def __init__(self, table: Table) -> None:
+        from crm_sheets.model.tables import quote_sheet
+
+        self.quoted = quote_sheet(table.sheet or table.schema.sheet_name())
+        self.columns = table.columns
+
+    def __call__(self, items: list, old: Any, new: Any) -> list | None:
+        if type(old) is not int or type(new) is not int:
+            return None
+        out = []
+        for item in items:
+            col = self.columns.get(item[5] or "")
+            cell = f"{self.quoted}!{col}{old}"
+            message = item[7]
+            if col is None or item[8] != cell or not isinstance(message, str) or not message.startswith(cell) \
+                    or message[len(cell):len(cell) + 1] not in (" ", ":"):
+                return None
+            moved = f"{self.quoted}!{col}{new}"
+            out.append([*item[:7], moved + message[len(cell):], moved, *item[9:]])
+        return out
 
 
 def _unpacked(state: Any) -> dict[str, Any]:
