@@ -25,17 +25,24 @@ DATE_FORMAT = "yyyy-mm-dd"  # a date written into a cell without a number format
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 
 
-def field_value(f: Field | None, value: Any, tables: Tables) -> Any:
-    """A job's value as the workbook shows it: option keys become labels in the workbook language."""
+def field_value(f: Field | None, value: Any, tables: Tables, labels_of: dict[str, Any] | None = None) -> Any:
+    """A job's value as the workbook shows it: option keys become labels in the workbook language.
+
+    ``labels_of`` (a dict the caller keeps for one plan) remembers each list's labels, so a plan of tens of
+    thousands of values builds them once per list instead of once per value."""
     if f is None or is_missing(value):
         return value
     ftype = field_type(f.type)
     if ftype.options and f.list and isinstance(value, str):
-        try:
-            lst = tables.list(f.list)
-        except KeyError:
-            return value
-        labels = {o.key: o.label(tables.lang) for o in lst.options}
+        labels = labels_of.get(f.list) if labels_of is not None else None
+        if labels is None:
+            try:
+                lst = tables.list(f.list)
+            except KeyError:
+                return value
+            labels = {o.key: o.label(tables.lang) for o in lst.options}
+            if labels_of is not None:
+                labels_of[f.list] = labels
         if ftype.multiple:
             return ", ".join(labels.get(k.strip(), k.strip()) for k in value.split(",") if k.strip())
         return labels.get(value, value)
@@ -117,6 +124,7 @@ def make_plan(cs: ChangeSet, tables: Tables) -> Plan:
     # every append (a first run at 100k leads appends and updates tens of thousands of rows)
     appended = {(a.table, a.record_id): i for i, a in enumerate(appends)}
     fields = _fields(tables)
+    labels_of: dict[str, Any] = {}
     for u in cs.updates:
         t = tables.get(u.table)
         if t is None:
@@ -131,7 +139,7 @@ def make_plan(cs: ChangeSet, tables: Tables) -> Plan:
             raise CrmSheetsError(f"{u.table}: record {u.record_id} is not in the workbook",
                                  hint="read the workbook again and re-run the job")
         row = plan.table(u.table).updates.setdefault(u.record_id, {})
-        row[u.field] = field_value(fields(u.table).get(u.field), u.value, tables)  # later updates of a cell win
+        row[u.field] = field_value(fields(u.table).get(u.field), u.value, tables, labels_of)  # later updates of a cell win
     for a in cs.archives:
         t = tables.get(a.table)
         if t is None:
@@ -145,7 +153,7 @@ def make_plan(cs: ChangeSet, tables: Tables) -> Plan:
         values = dict(a.values)
         if schema_fields and "id" in schema_fields:
             values["id"] = a.record_id
-        plan.table(a.table).appends.append({k: field_value(schema_fields.get(k), v, tables) for k, v in values.items()})
+        plan.table(a.table).appends.append({k: field_value(schema_fields.get(k), v, tables, labels_of) for k, v in values.items()})
     for add in cs.options:
         labels = plan.options.setdefault(add.list, [])
         if add.label not in labels:

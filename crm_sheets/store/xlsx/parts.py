@@ -16,7 +16,7 @@ from crm_sheets.model.sheets import SheetSpec, owned_sheet_name
 from crm_sheets.model.tables import META_SHEET, Tables, column_letter
 from crm_sheets.store.core.plan import Plan
 from crm_sheets.store.xlsx.package import (
-    CT_WORKSHEET, LARGE_PART_LEVEL, REL_CALC_CHAIN, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
+    CT_WORKSHEET, LARGE_PART_LEVEL, LARGE_PART_SIZE, REL_CALC_CHAIN, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
     prefixed, refuse_dtd, relative, rels_path,
 )
 from crm_sheets.store.xlsx.sheetxml import cell_xml, column_index, inline_string, render_sheet, split_ref, styles_needed
@@ -436,7 +436,7 @@ class PackagePatch:
                         continue
                     if name in streamed:
                         sheet = streamed[name]
-                        w.write_stream(info, sheet.chunks(), LARGE_PART_LEVEL if sheet.spooled else 6)
+                        w.write_stream(info, sheet.chunks(), LARGE_PART_LEVEL if sheet.spooled or info.file_size > LARGE_PART_SIZE else 6)
                     elif name in self.replaced:
                         w.write(info, self.replaced[name])
                     else:

@@ -27,6 +27,7 @@ _ROW_R_B = re.compile(rb'\br="(\d+)"')
 _SPOOL_IN_MEMORY = 16 * 1024 * 1024  # a worksheet part larger than this is spooled to a temporary file
 _CELL_R = re.compile(r'\br="([A-Z]{1,3})(\d+)"')
 S_ATTR = re.compile(r'\bs="(\d+)"')
+_SPANS = re.compile(r'\sspans="[^"]*"')
 T_ATTR = re.compile(r'\bt="(\w+)"')
 
 
@@ -57,6 +58,16 @@ def _ascending(numbers: Iterable[int | None]) -> bool:
 
 def _column_order(letters: str) -> tuple[int, str]:
     return len(letters), letters  # "B" < "AA": the order of columns
+
+
+def _in_column_order(cells: dict[str, str]) -> bool:
+    last = (0, "")
+    for col in cells:
+        key = (len(col), col)
+        if key <= last:
+            return False
+        last = key
+    return True
 
 
 class _Spool:
@@ -399,9 +410,12 @@ class SheetEdit:
             tag = f'<{self.p}row r="{r}"{row_attrs}>'
         else:
             tag = existing[: existing.index(">") + 1] if existing else f'<{self.p}row r="{r}">'
-        tag = re.sub(r'\sspans="[^"]*"', "", tag)  # spans is an optional hint; ours could be wrong
+        if "spans" in tag:
+            tag = _SPANS.sub("", tag)  # spans is an optional hint; ours could be wrong
         if tag.endswith("/>"):
             tag = tag[:-2].rstrip() + ">"
+        if not ordered and not parsed:  # a new row: its cells are often given in column order already
+            ordered = _in_column_order(current)
         body = "".join(current.values() if ordered else (current[c] for c in sorted(current, key=_column_order)))
         if not body and row_attrs is None and existing is None:
             return

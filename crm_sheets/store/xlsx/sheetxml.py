@@ -24,6 +24,9 @@ _EPOCH_1904 = dt.datetime(1904, 1, 1)
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ESCAPE_LIKE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
 _CELL_REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+# anything xml_text changes: a text without these is written as it is (most values: one search, no copies)
+_TEXT_WORK = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff&<>_]")
+_INF = (math.inf, -math.inf)
 CUT_MARK = " … [cut: {n:,} characters, more than a cell holds]"
 
 
@@ -40,6 +43,8 @@ def excel_serial(value: dt.date | dt.datetime, date1904: bool = False) -> float:
 
 def xml_text(text: str) -> str:
     """Text for a <t> element: XML-escaped, with characters XML 1.0 cannot hold in Excel's _xHHHH_ form."""
+    if _TEXT_WORK.search(text) is None:
+        return text
     text = _ESCAPE_LIKE.sub(r"_x005F_\1", text)
     text = _INVALID_XML.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
     return escape(text)
@@ -71,13 +76,22 @@ def fit_cell(text: str) -> str:
 
 def inline_string(ref: str, text: str, style: int | None) -> str:
     s = f' s="{style}"' if style else ""
-    text = fit_cell(text)
-    space = ' xml:space="preserve"' if text != text.strip() or "\n" in text else ""
+    if len(text) * 2 > MAX_CELL_CHARS:  # what too_long tests first: the usual short text skips fit_cell
+        text = fit_cell(text)
+    # str.isspace and str.strip share one idea of white space: this is text != text.strip(), without a copy
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() or "\n" in text else ""
     return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{xml_text(text)}</t></is></c>'
 
 
 def cell_xml(ref: str, value: Any, style: int | None = None, date1904: bool = False) -> str:
     """One <c> element for a plain value; a blank value keeps only the style (or nothing)."""
+    t = type(value)
+    if t is str:  # the common kinds first (a write encodes a cell per value): same output as below
+        return inline_string(ref, value, style)
+    if t is float:
+        if value != value or value in _INF:
+            return f'<c r="{ref}" s="{style}"/>' if style else ""
+        return f'<c r="{ref}" s="{style}"><v>{number_text(value)}</v></c>' if style else f'<c r="{ref}"><v>{number_text(value)}</v></c>'
     s = f' s="{style}"' if style else ""
     if is_missing(value):
         return f'<c r="{ref}"{s}/>' if style else ""
@@ -135,9 +149,16 @@ def styles_needed(spec: SheetSpec) -> set[tuple[str, str | None]]:
     out: set[tuple[str, str | None]] = set()
     for row in spec.rows:
         for v in row:
-            key = _style_key(_as_cell(v))
-            if key:
-                out.add(key)
+            if type(v) is Cell:
+                key = _style_key(v)
+                if key:
+                    out.add(key)
+            elif isinstance(v, dt.date):  # a plain value: only a date needs a style (see _style_key)
+                out.add(("datetime" if isinstance(v, dt.datetime) else "date", None))
+            elif isinstance(v, Cell):
+                key = _style_key(v)
+                if key:
+                    out.add(key)
     return out
 
 
@@ -170,11 +191,22 @@ def render_sheet(
     batch: list[str] = []
     links: list[str] = []
     max_col = 0
+    letters: list[str] = []  # column letters, computed once per column, not per cell
+    date_xfs = {name: xfs.get((name, None)) for name in ("date", "datetime")}
     for r, row in enumerate(spec.rows, start=1):
         cells = []
+        if len(row) > len(letters):
+            letters.extend(column_letter(i) for i in range(len(letters), len(row)))
         for ci, v in enumerate(row):
-            c = _as_cell(v)
-            ref = f"{column_letter(ci)}{r}"
+            ref = f"{letters[ci]}{r}"
+            if not isinstance(v, Cell):  # a plain value (most cells): what Cell(value=v) would give, without one
+                style = (date_xfs["datetime" if isinstance(v, dt.datetime) else "date"]
+                         if isinstance(v, dt.date) else None)
+                x = cell_xml(ref, v, style, date1904)
+                if x:
+                    cells.append(x)
+                continue
+            c = v
             key = _style_key(c)
             style = xfs.get(key) if key else None
             if c.formula:
@@ -187,7 +219,7 @@ def render_sheet(
                     cells.append(x)
             if c.link:
                 links.append(_hyperlink(ref, c.link, out))
-            max_col = max(max_col, ci + 1)
+        max_col = max(max_col, len(row))
         height = spec.heights.get(r - 1)
         ht = f' ht="{height:g}" customHeight="1"' if height else ""
         if cells or ht:

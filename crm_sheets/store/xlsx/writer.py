@@ -511,13 +511,15 @@ class _Patch(PackagePatch):
         tmpl_styles = {col: self._unquoted_xf(c.style) for col, c in tmpl_cells.items() if c.style is not None}
         tag = st.sheet.row_tag(template) if template in st.sheet.rows else ""
         tmpl_attrs = re.sub(r'\s(r|spans)="[^"]*"', "", tag[tag.index("row") + 3:].rstrip("/>").rstrip(">")) if tag else ""
+        inside: list[tuple[str, int]] = []  # the template's styled cells within the table's columns
+        bounds = None
         for values in rows:
             r = st.end_row + 1
             row_attrs = values.pop("__row__", None)
-            cells: dict[str, str | None] = {}
-            for col, style in tmpl_styles.items():
-                if st.first_col <= column_index(col) <= st.last_col:
-                    cells[col] = f'<c r="{col}{r}" s="{style}"/>'
+            if bounds != (st.first_col, st.last_col):
+                bounds = (st.first_col, st.last_col)
+                inside = [(col, style) for col, style in tmpl_styles.items() if st.first_col <= column_index(col) <= st.last_col]
+            cells: dict[str, str | None] = {col: f'<c r="{col}{r}" s="{style}"/>' for col, style in inside}
             for col, (kind, v) in values.items():
                 ref = f"{col}{r}"
                 if kind == "record":  # a row archived by an older version: as it was
