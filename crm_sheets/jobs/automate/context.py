@@ -7,6 +7,7 @@ logged as an Activity, and nothing fires twice (the `fired` keys live in the sta
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from datetime import datetime
 from typing import Any
 
@@ -60,8 +61,8 @@ class Run:
     def lang(self) -> str:
         return self.tables.lang or "en"
 
-    @property
-    def today(self) -> pd.Timestamp:
+    @cached_property
+    def today(self) -> pd.Timestamp:  # asked per task, email and fired key; ``now`` never moves within a run
         return pd.Timestamp(self.now).normalize()
 
     def count(self, stat: str, n: int = 1) -> None:

@@ -17,7 +17,7 @@ import pandas as pd
 from crm_sheets.jobs.automate import actions
 from crm_sheets.jobs.automate.context import ACTIVITY_LINK, Run
 from crm_sheets.jobs.automate.rules import text, ticked
-from crm_sheets.jobs.automate.templates import compose, display
+from crm_sheets.jobs.automate.templates import cell, compose, display
 from crm_sheets.model import Effect
 from crm_sheets.model.normalize import fold, normalize_email
 from crm_sheets.model.values import parse_number
@@ -84,8 +84,8 @@ def digest_for(run: Run, owner: str, *, weekly: bool = True, books: _Books | Non
         df = run.tables["deals"].df
         mine = books.deals[(books.deals["who"] == key).to_numpy(dtype=bool)]
         for rid, close in zip(mine.index, mine["close"]):
-            line = {"id": rid, "name": text(df.at[rid, "name"]) if "name" in df.columns else "", "stage": text(df.at[rid, "stage"]),
-                    "amount": display(run.tables, "deals", "amount", df.at[rid, "amount"]) if "amount" in df.columns else "",
+            line = {"id": rid, "name": text(cell(df, rid, "name")) if "name" in df.columns else "", "stage": text(cell(df, rid, "stage")),
+                    "amount": display(run.tables, "deals", "amount", cell(df, rid, "amount")) if "amount" in df.columns else "",
                     "close_date": close.date().isoformat() if not pd.isna(close) else ""}
             if not pd.isna(close) and week_start <= close <= week_start + pd.Timedelta(days=6):
                 out["closing"].append(line)

@@ -24,8 +24,10 @@ def _col(df: pd.DataFrame, name: str) -> list[str]:
 def _each(fn, values: list) -> list:
     """fn of each value, called once per distinct value: names, cities and companies repeat a lot."""
     codes, uniques = pd.factorize(np.asarray(values, dtype=object))
-    out = [fn(u) for u in uniques]
-    return [out[c] for c in codes]
+    out = np.empty(len(uniques), dtype=object)
+    for k, u in enumerate(uniques):  # one by one: a key may be a tuple, which numpy would spread over a row
+        out[k] = fn(u)
+    return out[codes].tolist()
 
 
 def _phone_of(value_region: str) -> str:
