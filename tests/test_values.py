@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from crm_sheets.model.schema import Field, load_schema
+from crm_sheets.model.column_read import parse_column
 from crm_sheets.model.values import (
-    ReadContext, option_lookup, parse_column, parse_datetime, parse_money, parse_number, parse_value, read_context,
+    ReadContext, option_lookup, parse_datetime, parse_money, parse_number, parse_value, read_context,
 )
 
 SALES = load_schema("sales")
