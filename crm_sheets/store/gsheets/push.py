@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_sheets.errors import NotAWorkbook, UsageError
-from crm_sheets.model.tables import META_SHEET
+from crm_sheets.model.tables import META_SHEET, column_index as _col_index
 from crm_sheets.store.gsheets import batch, charts, rules
 from crm_sheets.store.gsheets.rules import sheets_format  # noqa: F401  (kept importable from here)
 from crm_sheets.store.gsheets.client import Connection
@@ -41,13 +41,6 @@ class PushResult:
         if self.skipped:
             text += "; not copied: " + "; ".join(sorted(set(self.skipped)))
         return text
-
-
-def _col_index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
 
 
 def _value(cell: Any) -> Any:
