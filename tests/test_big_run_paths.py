@@ -10,7 +10,7 @@ from crm_sheets.model import Tables, load_schema
 from crm_sheets.model.changeset import CellUpdate, ChangeSet, RowAppend
 from crm_sheets.model.sheets import Cell, SheetSpec
 from crm_sheets.model.stamp import STAMP, spec_digest, stamped
-from crm_sheets.model.values import shared_strings
+from crm_sheets.model.column_read import shared_strings
 from crm_sheets.store.core.plan import make_plan
 from helpers import literal_table
 

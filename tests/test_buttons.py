@@ -75,6 +75,7 @@ def test_the_new_xlsm_holds_xlwings_vba_and_a_crmsheets_module_with_one_sub_per_
     assert "macroEnabled" in parts(macro_book)["[Content_Types].xml"].decode()
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_every_button_on_start_and_dashboard_calls_a_sub_whose_runpython_imports_a_real_function(macro_book):
     found = buttons(macro_book)
     assert sorted(found) == sorted((sheet, caption, "Crm" + caption) for sheet in ("Start", "Dashboard")
@@ -160,6 +161,7 @@ def test_the_command_line_a_button_runs_runs_the_jobs_and_logs_a_button_run(macr
     assert row[2:5] == ["check", "button", "OK"]
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_buttons_made_for_another_xlwings_say_so_in_one_line(capsys, macro_book):
     from crm_sheets.excel import refresh
 
@@ -186,6 +188,7 @@ def test_configure_fills_the_xlwings_conf_sheet_for_this_machine(macro_book, tmp
     assert {m for _s, _c, m in buttons(path)} == {"CrmRefresh", "CrmCheck", "CrmDedupe"}
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_add_buttons_refuses_a_workbook_open_in_excel(macro_book, tmp_path):
     path = tmp_path / "crm.xlsm"
     path.write_bytes(macro_book.read_bytes())

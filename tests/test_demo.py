@@ -28,6 +28,7 @@ def test_demo_runs_check_dedupe_automate_and_report_and_writes_once(demo_run):
     assert report.written and path.name == "crm.xlsx"
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_every_example_automation_fires_on_the_demo_first_run(demo_run):
     _, report = demo_run
     auto = result(report, "automate")
@@ -42,6 +43,7 @@ def test_every_example_automation_fires_on_the_demo_first_run(demo_run):
     assert chat.payload["text"].startswith("Won: ")
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_the_demo_workbook_shows_outbox_issues_dashboard_audit_and_merges(demo_run):
     path, report = demo_run
     auto = result(report, "automate")

@@ -269,6 +269,7 @@ def test_the_button_runs_the_jobs_on_the_open_book_and_shows_the_result(opened):
     assert sum(s.writes for s in book.sheets) == writes + 1  # only the Start sheet's status
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_open_store_takes_an_excel_url_and_the_path_of_a_book_a_button_attached(opened):
     book, copy = opened()
     with attached(book) as spec:

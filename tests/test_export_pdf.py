@@ -33,6 +33,7 @@ def test_report_sheets_are_the_sheets_the_report_job_owns_by_their_workbook_name
     assert sorted(report_sheets(open_store(reported).read())) == sorted(REPORTS)
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_print_copy_hides_every_other_sheet_and_keeps_the_rest_of_the_package(reported, tmp_path):
     copy = tmp_path / "print.xlsx"
     shown = print_only(reported, copy, ["Dashboard", "Calendar", "pipeline"])  # sheet names ignore case
@@ -50,6 +51,7 @@ def test_print_copy_hides_every_other_sheet_and_keeps_the_rest_of_the_package(re
     assert [k for k in a if a[k] != b[k]] == ["xl/workbook.xml"]
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_printing_a_sheet_the_workbook_lacks_names_it(reported, tmp_path):
     with pytest.raises(UsageError, match="has no sheet 'Weekly Report'"):
         print_only(reported, tmp_path / "print.xlsx", ["Dashboard", "Weekly Report"])

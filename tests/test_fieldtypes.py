@@ -18,7 +18,8 @@ from crm_sheets.forms.render import form_html
 from crm_sheets.jobs.check import check
 from crm_sheets.model.fieldtypes import field_type, known_types
 from crm_sheets.model.schema import Field, load_schema, parse_schema
-from crm_sheets.model.values import ReadContext, parse_column, parse_value
+from crm_sheets.model.column_read import parse_column
+from crm_sheets.model.values import ReadContext, parse_value
 from crm_sheets.store import read_workbook
 from crm_sheets.store.xlsx.package import open_package
 from crm_sheets.upgrade import upgrade

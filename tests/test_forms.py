@@ -195,6 +195,7 @@ def _looks(cell):
     return (cell.number_format, *(copy.copy(x) for x in (cell.font, cell.fill, cell.border, cell.alignment, cell.protection)))
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_a_formula_looking_value_gets_the_quote_prefix_so_editing_the_cell_keeps_it_text(book):
     import openpyxl
 

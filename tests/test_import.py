@@ -440,6 +440,7 @@ def test_table_names_the_table_of_a_file_whose_headers_fit_several(workbook, tmp
     assert (c["first_name"], c["last_name"], c["email"], c["phone"]) == ("Ana", "Lopez", "ana@example.com", "+34 600 000 000")
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_the_services_template_takes_companies_as_clients(tmp_path):
     book = new_workbook(tmp_path / "services.xlsx", template="services")
     files = [write(tmp_path, "hubspot-contacts.csv", HS_CONTACTS), write(tmp_path, "hubspot-companies.csv", HS_COMPANIES)]

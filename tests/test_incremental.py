@@ -311,6 +311,7 @@ def _automate_outcome(result, changes):
             json.loads(json.dumps(state, default=str)))
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_automate_looks_only_where_values_or_dates_moved_and_acts_as_a_run_from_scratch():
     import copy
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import crm_sheets
@@ -26,9 +27,15 @@ MODULES = _modules()
 
 def _imports(tree: ast.Module, module: str) -> list[tuple[str, str, int]]:
     """(imported module, imported name or '', line) of every import in a module, relative ones resolved."""
+    if tree is MODULES.get(module):
+        return list(_scan(module)[0])
+    return _imports_in(ast.walk(tree), module)
+
+
+def _imports_in(nodes, module: str) -> list[tuple[str, str, int]]:
     out = []
     package = module if module in _packages() else module.rpartition(".")[0]
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import):
             out += [(a.name, "", node.lineno) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -41,8 +48,17 @@ def _imports(tree: ast.Module, module: str) -> list[tuple[str, str, int]]:
     return out
 
 
-def _packages() -> set[str]:
-    return {name for name in MODULES if (PACKAGE.parent / name.replace(".", "/") / "__init__.py").exists()}
+@lru_cache(maxsize=None)
+def _scan(module: str) -> tuple[tuple, tuple]:
+    """One walk of a module: its imports, and the lines holding the literal '_crm_meta'."""
+    nodes = list(ast.walk(MODULES[module]))
+    meta = tuple(n.lineno for n in nodes if isinstance(n, ast.Constant) and n.value == "_crm_meta")
+    return tuple(_imports_in(nodes, module)), meta
+
+
+@lru_cache(maxsize=None)
+def _packages() -> frozenset[str]:
+    return frozenset(name for name in MODULES if (PACKAGE.parent / name.replace(".", "/") / "__init__.py").exists())
 
 
 def test_no_module_imports_a_private_name_of_another_module():
@@ -88,9 +104,7 @@ def test_the_meta_sheet_is_named_in_one_place():
     for module, tree in MODULES.items():
         if module == "crm_sheets.model.tables" or module in _META_LITERAL_PENDING:
             continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and node.value == "_crm_meta":
-                found.append(f"{module}:{node.lineno}")
+        found += [f"{module}:{line}" for line in _scan(module)[1]]
     assert not found, "use model.tables.META_SHEET instead of the literal:\n" + "\n".join(found)
 
 

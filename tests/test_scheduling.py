@@ -48,6 +48,7 @@ def tick_until(scheduler, clock, end, step_minutes=1):
         clock.advance(minutes=step_minutes)
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_the_template_schedule_checks_hourly_automates_every_15_minutes_reports_at_7_and_reminds_on_weekdays(tmp_path):
     path = new_workbook(tmp_path / "crm.xlsx")
     slots = schedule_from_tables(open_store(path).read())

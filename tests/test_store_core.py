@@ -42,6 +42,7 @@ def assert_same_tables(got, want):
                                                                         w.next_id)
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_the_sample_workbook_reads_the_same_from_grids_as_from_its_file(built_book):
     path = built_book(sample_data=50)
     source = memory_copy(path)

@@ -93,6 +93,7 @@ def test_a_second_read_of_the_same_file_comes_whole_from_the_cache_and_equals_a_
     assert_same_tables(first, fresh)
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_after_a_whole_package_save_only_the_edited_sheet_is_typed_again(book):
     read(book)
     edit(book, [("Leads", row_of("L-00005"), "City", "Graz")])  # openpyxl rewrites every part, renumbers strings
@@ -120,6 +121,7 @@ def test_after_our_own_write_the_sheets_it_left_alone_come_back_by_their_part(bo
     assert got["leads"].df.loc["L-00005", "city"] == "Graz"
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_a_run_that_wrote_leaves_the_cache_holding_the_file_it_wrote(book):
     report = runner.run(book, now=datetime(2026, 11, 2, 9, 0), options={"check": {"fix": True}})
     assert report.written
@@ -247,6 +249,7 @@ def test_a_damaged_cache_is_ignored_and_the_read_is_the_same(book, damage):
     assert set(cache.hits.values()) == {"whole"}
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_a_cache_sealed_by_another_users_key_is_never_loaded(book, monkeypatch, tmp_path):
     read(book)
     monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "someone-else"))
@@ -274,6 +277,7 @@ def test_a_stale_cache_of_another_workbook_content_gives_nothing_back(book, tmp_
     assert_same_tables(got, fresh)
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_a_changed_setting_types_the_tables_again(book):
     read(book)
     edit(book, [("Settings", row_of("locale"), "Value", "en-GB")])  # dates typed as text read day first now
@@ -300,11 +304,13 @@ def test_turned_off_the_cache_is_neither_read_nor_written(book, monkeypatch):
     assert not _cache_file(book).exists()
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_a_dry_run_writes_no_cache_beside_the_workbook(book):
     runner.run(book, now=datetime(2026, 11, 2, 9, 0), dry_run=True)
     assert not _cache_file(book).exists()
 
 
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_deleting_the_cache_changes_nothing(book):
     read(book)
     with_cache, _ = read(book)

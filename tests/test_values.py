@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from crm_sheets.model.column_read import parse_column
 from crm_sheets.model.schema import Field, load_schema
 from crm_sheets.model.values import (
-    ReadContext, option_lookup, parse_column, parse_datetime, parse_money, parse_number, parse_value, read_context,
+    ReadContext, option_lookup, parse_datetime, parse_money, parse_number, parse_value, read_context,
 )
 
 SALES = load_schema("sales")
@@ -259,3 +260,17 @@ def test_formula_looking_text_is_literal_text_in_the_workbook_and_quoted_in_csv(
     assert isinstance(value, Text) and value == start + "SUM(A1:A3)"  # the value itself is unchanged
     assert csv_safe(value) == "'" + start + "SUM(A1:A3)"
     assert csv_safe("Zoé") == "Zoé" and not isinstance(literal("Zoé"), Text)
+
+
+@pytest.mark.parametrize("value, shown, stripped", [
+    (None, "", ""), (float("nan"), "", ""), (pd.NaT, "", ""), ("  qualified ", "  qualified ", "qualified"),
+    (10.0, "10", "10"), (2.5, "2.5", "2.5"), (True, "TRUE", "TRUE"),
+    (dt.datetime(2025, 3, 14), "2025-03-14", "2025-03-14"), (dt.datetime(2025, 3, 14, 9, 30), "2025-03-14 09:30:00", "2025-03-14 09:30:00"),
+])
+def test_a_value_reads_as_the_text_its_cell_shows_and_instructions_without_surrounding_spaces(value, shown, stripped):
+    from crm_sheets.model.values import cell_text
+
+    # rule sheets, form definitions and imports read what people typed with strip=True: ' 10 ' typed or 10.0 stored
+    # are the same instruction as the check and the automate job see it
+    assert cell_text(value) == shown
+    assert cell_text(value, strip=True) == stripped

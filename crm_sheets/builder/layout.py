@@ -11,7 +11,7 @@ from crm_sheets.builder.texts import SHEET_TITLES
 from crm_sheets.errors import SchemaError
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.schema import Schema, TableSchema, localize, normalize_header
-from crm_sheets.model.tables import META_SHEET, column_letter, quote_sheet
+from crm_sheets.model.tables import META_SHEET, column_index, column_letter, quote_sheet  # noqa: F401  (column_index: importable from here as before)
 
 KIND_ORDER = ("data", "rules", "settings", "archive", "log")
 # Rows below the data that keep validation and highlights, so rows typed under the table behave alike.
@@ -49,14 +49,6 @@ class Plan:
 
     def list_name(self, list_name: str) -> str:
         return f"list_{list_name}"
-
-
-def column_index(letters: str) -> int:
-    """Excel column letters -> 0-based index (A -> 0, AA -> 26)."""
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
 
 
 def name_part(text: str) -> str:

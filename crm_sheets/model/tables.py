@@ -25,6 +25,16 @@ def dtype_for(field_type: str) -> str:
     return _type(field_type).dtype if field_type in known_types() else "object"
 
 
+def column_index(letters: str) -> int:
+    """Excel column letters -> 0-based index ('A' -> 0, 'aa' -> 26); ValueError for anything but letters."""
+    n = 0
+    for ch in letters.strip().upper():
+        if not "A" <= ch <= "Z":
+            raise ValueError(letters)
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
 def column_letter(index: int) -> str:
     """0-based column index -> Excel letters (0 -> A, 26 -> AA)."""
     letters = ""

@@ -1,8 +1,10 @@
-"""Tolerant reading of what people type into a cell: numbers, money, dates, checkboxes and options as text.
+"""Reading one cell as its field's type (the registry's readers), and the small helpers every layer shares:
+blank checks, a value as the text its cell shows, literal text that only looks like a formula.
 
 Pure functions, no I/O: the store's reader parses every cell with them and `check --fix` proposes
 their result as the fix. A value that cannot be read without guessing is returned unread
-(``ok=False``), never coerced.
+(``ok=False``), never coerced. Text forms of numbers, money, dates and options: model/typed_text.py;
+a whole column at once: model/column_read.py.
 """
 from __future__ import annotations
 

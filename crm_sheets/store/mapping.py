@@ -14,6 +14,7 @@ from typing import Any
 
 from crm_sheets.model.fieldtypes import field_type, known_types
 from crm_sheets.model.schema import Field, Schema, normalize_header
+from crm_sheets.model.tables import column_index  # noqa: F401  (importable from here as before)
 from crm_sheets.model.values import as_text, is_empty
 
 SHEET = "Mapping"
@@ -36,15 +37,6 @@ class TableMapping:
     listed: set[int] = field(default_factory=set)  # every column the sheet lists, mapped or not
     custom: dict[str, tuple[str, str]] = field(default_factory=dict)  # the team's own field -> (title, type)
     types: dict[str, str] = field(default_factory=dict)  # a date field holding times -> "datetime" (and back)
-
-
-def column_index(letters: str) -> int:
-    n = 0
-    for ch in letters.strip().upper():
-        if not "A" <= ch <= "Z":
-            raise ValueError(letters)
-        n = n * 26 + ord(ch) - 64
-    return n - 1
 
 
 def header_index(grid: list[list[Any]]) -> int | None:

@@ -29,8 +29,9 @@ from crm_sheets.store.core.cache import TableCache, context_key, digest
 from crm_sheets.store.core.grid import GridSource
 from crm_sheets.store.mapping import mapped_schema, split_whole_names
 from crm_sheets.store.records import records
+from crm_sheets.model.column_read import parse_column
 from crm_sheets.model.values import (
-    ReadContext, as_text, fold_option, is_empty, option_lookup, parse_checkbox, parse_column, parse_value,
+    ReadContext, as_text, fold_option, is_empty, option_lookup, parse_checkbox, parse_value,
     read_context,
 )
 

@@ -8,18 +8,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from crm_sheets.errors import CrmSheetsError, WorkbookChanged
-from crm_sheets.model.tables import Table, column_letter
+from crm_sheets.model.tables import Table, column_index, column_letter
 from crm_sheets.model.values import as_text, is_empty
 
 AGAIN = "run again to work on the fresh data"
 
 
-def col_index(letters: str) -> int:
-    """0-based column of a column letter: 'A' -> 0, 'AA' -> 26."""
-    n = 0
-    for ch in letters.upper():
-        n = n * 26 + ord(ch) - 64
-    return n - 1
+col_index = column_index  # 0-based column of column letters (model/tables.py), under the name its importers use
 
 
 blank = is_empty  # a grid cell with nothing in it (None, '' or NaN): the model's one definition

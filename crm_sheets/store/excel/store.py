@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from crm_sheets.errors import CrmSheetsError, UsageError, WorkbookBusy, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet
-from crm_sheets.model.tables import Tables
+from crm_sheets.model.tables import Tables, column_index as _col_index
 from crm_sheets.store.base import ApplyResult
 from crm_sheets.store.core.grid import ContentFingerprint
 from crm_sheets.store.core.keeper import KeptState, PendingKeeper, StoreLock, describe_changes
@@ -331,8 +331,3 @@ def _list_objects(sheet: Any) -> list:
         return []
 
 
-def _col_index(letters: str) -> int:
-    n = 0
-    for ch in letters.upper():
-        n = n * 26 + ord(ch) - 64
-    return n - 1

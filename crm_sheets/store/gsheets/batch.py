@@ -12,6 +12,7 @@ import json
 import math
 from typing import Any, Iterable, Mapping, Sequence
 
+from crm_sheets.model.tables import column_index  # noqa: F401  (importable from here as before)
 from crm_sheets.model.values import is_missing
 
 EPOCH = dt.datetime(1899, 12, 30)  # serial day 0 of Google Sheets (and of Excel's 1900 system)
@@ -288,14 +289,6 @@ def freeze(sheet_id: int, rows: int = 1, cols: int = 0) -> dict:
     return {"updateSheetProperties": {
         "properties": {"sheetId": sheet_id, "gridProperties": {"frozenRowCount": rows, "frozenColumnCount": cols}},
         "fields": "gridProperties.frozenRowCount,gridProperties.frozenColumnCount"}}
-
-
-def column_index(letters: str) -> int:
-    """A column's letters as its 0-based index: "A" -> 0, "AB" -> 27."""
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
 
 
 def rgb(hex_color: str) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_sheets.errors import NotAWorkbook, UsageError
-from crm_sheets.model.tables import META_SHEET, column_letter
+from crm_sheets.model.tables import META_SHEET, column_index as _col_index, column_letter
 from crm_sheets.store.gsheets import batch, charts, rules
 from crm_sheets.store.gsheets.rules import sheets_format  # noqa: F401  (kept importable from here)
 from crm_sheets.store.gsheets.client import Connection
@@ -45,13 +45,6 @@ class PushResult:
             text += ("; kept your own validation instead of the schema's on " + "; ".join(self.kept)
                      + " (check still checks those values by the schema)")
         return text
-
-
-def _col_index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
 
 
 def _value(cell: Any) -> Any:
