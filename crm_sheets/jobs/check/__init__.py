@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Mapping
 
+import numpy as np
 import pandas as pd
 
 from crm_sheets.jobs.check.common import SEVERITY_RANK, Collector, Context
@@ -21,7 +22,7 @@ from crm_sheets.jobs.check.memory import RowMemory, TablePlan
 from crm_sheets.jobs.check.links import check_ids, check_reference, check_unique, check_user
 from crm_sheets.jobs.check.options import VOCABULARY, check_dropdown, check_tags
 from crm_sheets.jobs.check.rule_sheets import check_rules
-from crm_sheets.jobs.check.sheet import data_issues_digest, data_issues_sheet
+from crm_sheets.jobs.check.sheet import data_issues_digest, data_issues_sheet, sorted_order
 from crm_sheets.model.stamp import STAMP, stamped, still_shown
 from crm_sheets.jobs.check.unreadable import check_invalid, check_typed_text
 from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, OptionAdd, RowAppend, Table, Tables
@@ -102,12 +103,14 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     # it says when what it lists last changed, so a run that finds the same leaves it (and the file) as it is
     # and when it would show exactly what it shows, it is not laid out at all (its state keeps a digest of it)
     issues = [f for f in findings if f.type != VOCABULARY]
-    shown = data_issues_digest(shown_tables, issues)
+    positions = sorted_order(shown_tables, issues, {n: i for i, n in enumerate(shown_tables.schema.tables)})
+    shown = data_issues_digest(shown_tables, issues, positions)
     before = (state or {}).get("sheet") or {}
     if still_shown(before, shown, tables):
         sheets, sheet_state = [], dict(before)
     else:
-        sheets, sheet_state = stamped([data_issues_sheet(shown_tables, issues, now, stamp=STAMP)], now, before)
+        sheets, sheet_state = stamped([data_issues_sheet(shown_tables, issues, now, stamp=STAMP, positions=positions)],
+                                      now, before)
         sheet_state["inputs"] = shown
     result.changes.sheets.extend(sheets)
     result.state = {"phones": phones.state(), "sheet": sheet_state, "rows": memory.state()}
@@ -208,13 +211,28 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
     made = list(zip(out.marks[start:], out.items[start:]))
     plan.learn([(m, f) for m, f in made if m in local])
     every = made + plan.kept
-    position: dict = {}
-    for k, rid in enumerate(df.index):
-        position.setdefault(rid, k)
-    at = [position.get(f.record_id, -1) for _m, f in every]
-    order = sorted(range(len(every)), key=lambda k: (every[k][0], at[k], k))
-    out.items[start:] = [every[k][1] for k in order]
-    out.marks[start:] = [every[k][0] for k in order]
+    out.items[start:], out.marks[start:] = _in_order(df.index, every)
+
+
+def _in_order(index: pd.Index, every: list[tuple[tuple, Finding]]) -> tuple[list[Finding], list[tuple]]:
+    """The findings (and their marks) by check, then by the row's place in the table (a finding of no row
+    first), then as they came: one stable sort of integer columns (a first check at 30k leads has 100,000)."""
+    n = len(every)
+    if not n:
+        return [], []
+    rids = [f.record_id for _m, f in every]
+    if index.is_unique:
+        at = index.get_indexer(pd.Index(rids, dtype=object))
+    else:  # a shared ID: its first row
+        position: dict = {}
+        for k, rid in enumerate(index):
+            position.setdefault(rid, k)
+        at = np.fromiter((position.get(r, -1) for r in rids), dtype=np.int64, count=n)
+    marks = [m for m, _f in every]
+    check = np.fromiter((m[0] for m in marks), dtype=np.int64, count=n)
+    step = np.fromiter((m[1] for m in marks), dtype=np.int64, count=n)
+    order = np.lexsort((at, step, check)).tolist()  # lexsort is stable: ties keep the order they came in
+    return [every[k][1] for k in order], [marks[k] for k in order]
 
 
 def _by_field(cells: Mapping[tuple[str, str], object]) -> dict[str, dict[str, object]]:
