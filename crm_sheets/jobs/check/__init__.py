@@ -22,7 +22,7 @@ from crm_sheets.jobs.check.memory import RowMemory, TablePlan
 from crm_sheets.jobs.check.links import check_ids, check_reference, check_unique, check_user
 from crm_sheets.jobs.check.options import VOCABULARY, check_dropdown, check_tags
 from crm_sheets.jobs.check.rule_sheets import check_rules
-from crm_sheets.jobs.check.sheet import data_issues_digest, data_issues_sheet, sorted_order
+from crm_sheets.jobs.check.sheet import data_issues_digest, data_issues_sheet
 from crm_sheets.model.stamp import STAMP, stamped, still_shown
 from crm_sheets.jobs.check.unreadable import check_invalid, check_typed_text
 from crm_sheets.model import AuditEntry, CellUpdate, Finding, JobResult, OptionAdd, RowAppend, Table, Tables
@@ -104,14 +104,12 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     # it says when what it lists last changed, so a run that finds the same leaves it (and the file) as it is
     # and when it would show exactly what it shows, it is not laid out at all (its state keeps a digest of it)
     issues = [f for f in findings if f.type != VOCABULARY]
-    positions = sorted_order(shown_tables, issues, {n: i for i, n in enumerate(shown_tables.schema.tables)})
-    shown = data_issues_digest(shown_tables, issues, positions)
+    shown = data_issues_digest(shown_tables, issues)
     before = (state or {}).get("sheet") or {}
     if still_shown(before, shown, tables):
         sheets, sheet_state = [], dict(before)
     else:
-        sheets, sheet_state = stamped([data_issues_sheet(shown_tables, issues, now, stamp=STAMP, positions=positions)],
-                                      now, before)
+        sheets, sheet_state = stamped([data_issues_sheet(shown_tables, issues, now, stamp=STAMP)], now, before)
         sheet_state["inputs"] = shown
     result.changes.sheets.extend(sheets)
     result.state = {"phones": phones.state(), "sheet": sheet_state, "rows": memory.state()}

@@ -73,10 +73,8 @@ def sorted_order(tables: Tables, findings: list[Finding], order: dict[str, int])
     return np.lexsort((message, field, kind, col, row, table, severity))
 
 
-def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime, stamp: str | None = None,
-                      positions: np.ndarray | None = None) -> SheetSpec:
-    """The Data Issues sheet; ``stamp`` is the time it says the data was checked (default ``now``);
-    ``positions``: the findings' sorted_order when the caller has it already (data_issues_digest's)."""
+def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime, stamp: str | None = None) -> SheetSpec:
+    """The Data Issues sheet; ``stamp`` is the time it says the data was checked (default ``now``)."""
     lang = tables.lang if tables.lang in LABELS else "en"
     text = LABELS[lang]
     name = tables.schema.owned_sheet("data_issues").sheet_name(tables.lang)
@@ -97,7 +95,7 @@ def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime, st
     rows.append([Cell(c, "header") for c in text["columns"]])
     names: dict = {}
     has_ids = {n: bool(t.schema.id_prefix) for n, t in tables.tables.items()}
-    shown = (sorted_order(tables, findings, order) if positions is None else positions)[:MAX_ROWS]
+    shown = sorted_order(tables, findings, order)[:MAX_ROWS]
     cells: dict = {}  # Cells are immutable: the severity, sheet and column cells repeat on every row
     for i in shown.tolist():
         rows.append(_row(tables, findings[i], text, lang, names, has_ids, cells))
@@ -115,27 +113,17 @@ def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime, st
     )
 
 
-def data_issues_digest(tables: Tables, findings: list[Finding], positions: np.ndarray | None = None) -> str:
+def data_issues_digest(tables: Tables, findings: list[Finding]) -> str:
     """A digest of everything data_issues_sheet lays out besides the time stamp: the findings in the order
-    shown, the language, the sheets' names and the lists' labels. Equal digests, equal sheets.
-    ``positions``: the findings' sorted_order when the caller has it already."""
+    shown, the language, the sheets' names and the lists' labels. Equal digests, equal sheets."""
     order = {n: i for i, n in enumerate(tables.schema.tables)}
     h = hashlib.sha256()
     h.update(repr((tables.lang, sorted((n, t.sheet) for n, t in tables.tables.items()),
                    sorted(tables.lists.items()))).encode("utf-8"))
-    h.update((sorted_order(tables, findings, order) if positions is None else positions).tobytes())
-    # Each finding's repr, as its dataclass writes it, made here without the dataclass's recursion guard and
-    # hashed 10,000 at a time (the same bytes as one update per finding)
-    for start in range(0, len(findings), 10_000):
-        h.update("".join([finding_repr(f) for f in findings[start:start + 10_000]]).encode("utf-8", "surrogatepass"))
+    h.update(sorted_order(tables, findings, order).tobytes())
+    for f in findings:
+        h.update(repr(f).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
-
-
-def finding_repr(f: Finding) -> str:
-    """repr(f), as the dataclass writes it."""
-    return (f"Finding(type={f.type!r}, severity={f.severity!r}, table={f.table!r}, record_id={f.record_id!r}, "
-            f"field={f.field!r}, value={f.value!r}, message={f.message!r}, cell={f.cell!r}, fix={f.fix!r}, "
-            f"fixable={f.fixable!r})")
 
 
 def _row(tables: Tables, f: Finding, text: dict, lang: str, names: dict, has_ids: dict, cells: dict | None = None) -> list[Any]:
