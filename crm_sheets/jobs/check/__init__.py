@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Mapping
 
+import numpy as np
 import pandas as pd
 
 from crm_sheets.jobs.check.common import SEVERITY_RANK, Collector, Context
@@ -88,6 +89,7 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
         if updates:  # what remains is what the next run would find: check the fixed data again
             shown_tables = _with_updates(tables, updates)
             phones.start_pass()
+            del findings  # the first pass's (100,000 at 30k leads) go before the second pass makes its own
             findings = find_problems(shown_tables, now=now, phones=phones, verdicts=verdicts, reformat=reformat,
                                      memory=memory)
         result.stats["fixed"] = len(updates)
@@ -210,13 +212,28 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
     made = list(zip(out.marks[start:], out.items[start:]))
     plan.learn([(m, f) for m, f in made if m in local])
     every = made + plan.kept
-    position: dict = {}
-    for k, rid in enumerate(df.index):
-        position.setdefault(rid, k)
-    at = [position.get(f.record_id, -1) for _m, f in every]
-    order = sorted(range(len(every)), key=lambda k: (every[k][0], at[k], k))
-    out.items[start:] = [every[k][1] for k in order]
-    out.marks[start:] = [every[k][0] for k in order]
+    out.items[start:], out.marks[start:] = _in_order(df.index, every)
+
+
+def _in_order(index: pd.Index, every: list[tuple[tuple, Finding]]) -> tuple[list[Finding], list[tuple]]:
+    """The findings (and their marks) by check, then by the row's place in the table (a finding of no row
+    first), then as they came: one stable sort of integer columns (a first check at 30k leads has 100,000)."""
+    n = len(every)
+    if not n:
+        return [], []
+    rids = [f.record_id for _m, f in every]
+    if index.is_unique:
+        at = index.get_indexer(pd.Index(rids, dtype=object))
+    else:  # a shared ID: its first row
+        position: dict = {}
+        for k, rid in enumerate(index):
+            position.setdefault(rid, k)
+        at = np.fromiter((position.get(r, -1) for r in rids), dtype=np.int64, count=n)
+    marks = [m for m, _f in every]
+    check = np.fromiter((m[0] for m in marks), dtype=np.int64, count=n)
+    step = np.fromiter((m[1] for m in marks), dtype=np.int64, count=n)
+    order = np.lexsort((at, step, check)).tolist()  # lexsort is stable: ties keep the order they came in
+    return [every[k][1] for k in order], [marks[k] for k in order]
 
 
 def _by_field(cells: Mapping[tuple[str, str], object]) -> dict[str, dict[str, object]]:

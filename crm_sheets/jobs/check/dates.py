@@ -3,6 +3,9 @@ date has passed (a stale forecast). Warnings: the dates are readable, only unlik
 """
 from __future__ import annotations
 
+from itertools import repeat
+
+import numpy as np
 import pandas as pd
 
 from crm_sheets.jobs.check.common import Collector, show, text_values
@@ -28,13 +31,20 @@ def _dates(table: Table, name: str) -> pd.Series | None:
 def check_dates(out: Collector, table: Table) -> None:
     today = out.ctx.today
     tomorrow = today + pd.Timedelta(days=1)
-    for name in PAST_FIELDS:
+    for name in sorted(PAST_FIELDS):  # in one order in every process (a set's follows string hashing)
         col = _dates(table, name)
         if col is None:
             continue
         future = (col >= tomorrow).fillna(False).to_numpy()
-        for rid, v in zip(col.index[future], col[future]):
-            out.add("future-date", "warning", table, rid, name, v, f"{show(v)} is in the future (today is {show(today)})", "correct the date")
+        if not future.any():
+            continue
+        # Column-wise: a sample dated after `now` has one per row (40,000 at 30k leads), and dates repeat, so
+        # each is shown once
+        hit = col[future]
+        codes, uniques = pd.factorize(hit)
+        said = np.array([f"{show(v)} is in the future (today is {show(today)})" for v in uniques], dtype=object)
+        out.add_many("future-date", "warning", table, hit.index, name, hit.tolist(), said[codes],
+                     repeat("correct the date", len(hit)))
     for early, late in ORDERED:
         a, b = _dates(table, early), _dates(table, late)
         if a is None or b is None:

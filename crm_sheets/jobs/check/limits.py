@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from crm_sheets.jobs.check.common import Collector
 from crm_sheets.model import Finding, Table
 from crm_sheets.model.limits import MAX_CELL_CHARS, cell_length, too_long
@@ -23,8 +25,14 @@ def check_cell_limits(out: Collector, table: Table) -> None:
         col = df[name]
         if col.dtype != object and str(col.dtype) not in ("string", "str"):
             continue
-        lengths = col.str.len() if _all_text_or_missing(col) else col.map(lambda v: len(v) if isinstance(v, str) else 0)
-        for rid in col.index[(lengths > MAX_CELL_CHARS // 2).fillna(False).to_numpy(dtype=bool)]:
+        # One pass in plain Python over the values (the .str accessor first infers the column's type, then
+        # maps): only a text of more than half the limit in characters can be over it in UTF-16 units
+        values = col.to_numpy(dtype=object, copy=False)
+        long = np.fromiter((isinstance(v, str) and len(v) > MAX_CELL_CHARS // 2 for v in values), dtype=bool,
+                           count=len(values))
+        if not long.any():
+            continue
+        for rid in col.index[long]:
             value = col.at[rid] if col.index.is_unique else col.loc[rid].iloc[0]
             if too_long(value):
                 seen.add((str(rid), name))
@@ -33,14 +41,6 @@ def check_cell_limits(out: Collector, table: Table) -> None:
         if (str(rid), name) not in seen and too_long(raw):
             seen.add((str(rid), name))
             _add(out, table, rid, name, raw)
-
-
-def _all_text_or_missing(col: Any) -> bool:
-    try:
-        col.str  # noqa: B018 - raises when the column holds no text at all
-    except AttributeError:
-        return False
-    return True
 
 
 def _add(out: Collector, table: Table, rid: Any, name: str, value: str) -> None:
