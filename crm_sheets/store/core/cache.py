@@ -177,6 +177,18 @@ def _load_table(blob: bytes) -> Any:
     return table
 
 
+class _SealedWriter:
+    """A file that feeds what is written to it to the seal as well (pickle.dump writes in frames)."""
+
+    def __init__(self, f: Any, seal: Any):
+        self.f = f
+        self.seal = seal
+
+    def write(self, data: Any) -> int:
+        self.seal.update(data)
+        return self.f.write(data)
+
+
 @dataclass
 class Entry:
     """One table as a read made it, and what it was made from."""
@@ -211,9 +223,12 @@ class TableCache:
         return cls(state.tables_cache)
 
     def _seal(self, data: bytes | memoryview) -> bytes:
+        return self._sealer(data).digest()
+
+    def _sealer(self, data: bytes | memoryview = b"") -> Any:
         if self._key is None:
             self._key = cache_key()
-        return hashlib.blake2b(data, key=self._key, digest_size=_SEAL).digest()
+        return hashlib.blake2b(data, key=self._key, digest_size=_SEAL)
 
     # -- the file -------------------------------------------------------------------------------------
 
@@ -263,12 +278,15 @@ class TableCache:
                 "book": pickle.dumps(book, protocol=5), "order": list(tables.tables),
                 "entries": entries, "schemas": self.schemas,
             }
-            body = _MAGIC + pickle.dumps(payload, protocol=5)
             tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
             try:
+                # pickled straight into the file and sealed as it goes: the cache of a 100k workbook is ~100 MB,
+                # and its bytes, then the bytes with the magic in front, were held at once beside the tables
                 with open(tmp, "wb") as f:
-                    f.write(body)
-                    f.write(self._seal(body))
+                    sink = _SealedWriter(f, self._sealer())
+                    sink.write(_MAGIC)
+                    pickle.dump(payload, sink, protocol=5)
+                    f.write(sink.seal.digest())
                 os.replace(tmp, self.path)
             finally:
                 tmp.unlink(missing_ok=True)

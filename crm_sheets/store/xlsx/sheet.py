@@ -323,7 +323,7 @@ class SheetEdit:
             if new is None:
                 break
             if new != number:
-                row = self._renumber_re.sub(lambda mm, n=new: f'{mm.group(1)}{n}"', row)
+                row = self._renumber_re.sub(rf'\g<1>{new}"', row)  # one template for every match, no callback
                 number = new
             if "<f" in row:
                 row = m.formulas(row)
@@ -427,6 +427,20 @@ class SheetEdit:
         self._parsed = None
         self.changed = True
 
+    def append_row(self, r: int, cells: dict[str, str | None], row_attrs: str) -> None:
+        """put_cells(r, cells, row_attrs) for a row that does not exist yet (past ``max_row()``, not written):
+        the same row, without looking for one to keep."""
+        body = {col: x for col, x in cells.items() if x}
+        tag = f'<{self.p}row r="{r}"{row_attrs}>'
+        if "spans" in tag:
+            tag = _SPANS.sub("", tag)
+        if tag.endswith("/>"):
+            tag = tag[:-2].rstrip() + ">"
+        text = "".join(body.values() if _in_column_order(body) else (body[c] for c in sorted(body, key=_column_order)))
+        self._over[r] = f"{tag}{text}</{self.p}row>"
+        self._parsed = None
+        self.changed = True
+
     def move_rows(self, moves: dict[int, int | None]) -> None:
         """Renumber rows (old -> new; None removes the row) and the references formulas make to them."""
         if not moves:
@@ -439,7 +453,7 @@ class SheetEdit:
             if new is None:
                 continue
             if new != r:
-                row = self._renumber_re.sub(lambda m, n=new: f'{m.group(1)}{n}"', row)
+                row = self._renumber_re.sub(rf'\g<1>{new}"', row)
             if "<f" in row:
                 row = remap.formulas(row)
             self._over[new] = row
