@@ -177,6 +177,18 @@ def _load_table(blob: bytes) -> Any:
     return table
 
 
+class Kept:
+    """A table a keep-only read found in the cache, left pickled: only what the read and ``save`` ask of it.
+    After a run's write, unpickling the tables of the sheets it left alone held them twice (the run's own
+    are still alive), for nothing: they go back into the cache as the same bytes."""
+
+    __slots__ = ("sheet", "schema")
+
+    def __init__(self, sheet: str):
+        self.sheet = sheet
+        self.schema: Any = None
+
+
 class _SealedWriter:
     """A file that feeds what is written to it to the seal as well (pickle.dump writes in frames)."""
 
@@ -214,6 +226,9 @@ class TableCache:
         self.hits: dict[str, str] = {}  # table name -> "whole" | "part" | "content": how each table was found
         self.problem: str | None = None  # why the file on disk was ignored (for tests and --debug)
         self.schemas: dict[str, bytes] = {}  # built-in templates this read loaded, pickled
+        # True for a read whose tables only go back into the cache (XlsxStore.remember_tables): a table found
+        # again is given as a Kept (its sheet and schema), never unpickled; its blob is saved as it was
+        self.keep_only = False
 
     @classmethod
     def for_state(cls, state: Any) -> TableCache | None:
@@ -350,7 +365,7 @@ class TableCache:
         else:
             return None
         try:
-            table = _load_table(entry.blob)
+            table = Kept(entry.sheet) if self.keep_only else _load_table(entry.blob)
         except Exception as exc:
             self.problem = f"{type(exc).__name__}: {exc}"
             return None

@@ -155,6 +155,7 @@ class XlsxStore(KeptState):
         cache = self._table_cache()
         if cache is None:
             return
+        cache.keep_only = True  # the tables read here only go into the cache: those found in it stay pickled
         try:
             data, before = self._snapshot()
             if _incomplete_package(data):
