@@ -80,6 +80,7 @@ wrap('crm_sheets.outbox', 'Outbox.prepare_states', 'state prepare')
 wrap('crm_sheets.outbox', 'Outbox.deliver', 'deliver')
 wrap('crm_sheets.store.core.plan', 'make_plan', 'make_plan')
 wrap('crm_sheets.store.xlsx.writer', 'apply_changeset', 'apply_changeset')
+wrap('crm_sheets.store.xlsx.store', 'XlsxStore.remember_tables', 'remember tables')
 
 T0 = time.perf_counter(); C0 = time.process_time()
 @atexit.register

@@ -345,6 +345,8 @@ def test_an_unchanged_stretch_of_rows_is_copied_byte_for_byte(book: Path):
 
 
 def test_a_large_sheet_is_spooled_and_written_like_a_small_one(book: Path, tmp_path: Path, monkeypatch):
+    """Spooled: the part read back from a temporary file, and the rows written (updated, moved, appended) kept
+    in one instead of in memory."""
     from crm_sheets.store.xlsx import sheet
 
     cs = lambda: ChangeSet(  # noqa: E731

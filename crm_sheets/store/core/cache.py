@@ -177,6 +177,30 @@ def _load_table(blob: bytes) -> Any:
     return table
 
 
+class Kept:
+    """A table a keep-only read found in the cache, left pickled: only what the read and ``save`` ask of it.
+    After a run's write, unpickling the tables of the sheets it left alone held them twice (the run's own
+    are still alive), for nothing: they go back into the cache as the same bytes."""
+
+    __slots__ = ("sheet", "schema")
+
+    def __init__(self, sheet: str):
+        self.sheet = sheet
+        self.schema: Any = None
+
+
+class _SealedWriter:
+    """A file that feeds what is written to it to the seal as well (pickle.dump writes in frames)."""
+
+    def __init__(self, f: Any, seal: Any):
+        self.f = f
+        self.seal = seal
+
+    def write(self, data: Any) -> int:
+        self.seal.update(data)
+        return self.f.write(data)
+
+
 @dataclass
 class Entry:
     """One table as a read made it, and what it was made from."""
@@ -202,6 +226,9 @@ class TableCache:
         self.hits: dict[str, str] = {}  # table name -> "whole" | "part" | "content": how each table was found
         self.problem: str | None = None  # why the file on disk was ignored (for tests and --debug)
         self.schemas: dict[str, bytes] = {}  # built-in templates this read loaded, pickled
+        # True for a read whose tables only go back into the cache (XlsxStore.remember_tables): a table found
+        # again is given as a Kept (its sheet and schema), never unpickled; its blob is saved as it was
+        self.keep_only = False
 
     @classmethod
     def for_state(cls, state: Any) -> TableCache | None:
@@ -211,9 +238,12 @@ class TableCache:
         return cls(state.tables_cache)
 
     def _seal(self, data: bytes | memoryview) -> bytes:
+        return self._sealer(data).digest()
+
+    def _sealer(self, data: bytes | memoryview = b"") -> Any:
         if self._key is None:
             self._key = cache_key()
-        return hashlib.blake2b(data, key=self._key, digest_size=_SEAL).digest()
+        return hashlib.blake2b(data, key=self._key, digest_size=_SEAL)
 
     # -- the file -------------------------------------------------------------------------------------
 
@@ -263,12 +293,15 @@ class TableCache:
                 "book": pickle.dumps(book, protocol=5), "order": list(tables.tables),
                 "entries": entries, "schemas": self.schemas,
             }
-            body = _MAGIC + pickle.dumps(payload, protocol=5)
             tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
             try:
+                # pickled straight into the file and sealed as it goes: the cache of a 100k workbook is ~100 MB,
+                # and its bytes, then the bytes with the magic in front, were held at once beside the tables
                 with open(tmp, "wb") as f:
-                    f.write(body)
-                    f.write(self._seal(body))
+                    sink = _SealedWriter(f, self._sealer())
+                    sink.write(_MAGIC)
+                    pickle.dump(payload, sink, protocol=5)
+                    f.write(sink.seal.digest())
                 os.replace(tmp, self.path)
             finally:
                 tmp.unlink(missing_ok=True)
@@ -332,7 +365,7 @@ class TableCache:
         else:
             return None
         try:
-            table = _load_table(entry.blob)
+            table = Kept(entry.sheet) if self.keep_only else _load_table(entry.blob)
         except Exception as exc:
             self.problem = f"{type(exc).__name__}: {exc}"
             return None
@@ -363,3 +396,11 @@ class TableCache:
              strays: bool) -> None:
         """A table this read made: saved with the tables (``save``)."""
         self.found[name] = Entry(sheet, context, part, content, b"", note, strays)
+
+    def pickled(self, name: str, table: Any) -> Kept:
+        """For a keep-only read: the table ``keep`` was told of, pickled into its entry now, as a Kept. The read
+        then holds each table's bytes instead of the typed tables (~500 MB at 100k leads, beside the run's own)."""
+        self.found[name].blob = _dump_table(table)
+        kept = Kept(table.sheet)
+        kept.schema = table.schema
+        return kept

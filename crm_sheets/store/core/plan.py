@@ -33,6 +33,8 @@ def field_value(f: Field | None, value: Any, tables: Tables, labels_of: dict[str
     if f is None or is_missing(value):
         return value
     ftype = field_type(f.type)
+    if type(value) is str and not ftype.boolean and not (ftype.options and f.list):
+        return value  # most values of a plan (the Audit Log's): nothing below changes a plain string
     if ftype.options and f.list and isinstance(value, str):
         labels = labels_of.get(f.list) if labels_of is not None else None
         if labels is None:

@@ -144,6 +144,8 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
             has_strays = getattr(grids, "has_strays", None)
             cache.keep(name, sheet, context, part=part, content=content, note=note,
                        strays=bool(has_strays(sheet)) if has_strays is not None else False)
+            if cache.keep_only:  # a read only for the cache (after our own write): pickled now, the table let go
+                tables[name] = cache.pickled(name, tables[name])
         del layout
         grids.forget(sheet)  # a sheet's raw cells are no longer needed: keep peak memory down
     if not meta.get("template") or meta.get("adopted"):  # a team's workbook: say which sheets were not read

@@ -96,6 +96,66 @@ class _Spool:
             self.file.close()
 
 
+class _Written:
+    """The rows a SheetEdit wrote, by current number, as a mapping of row XML: kept as text up to a budget,
+    then as UTF-8 in a temporary file with only their offsets in memory. A first run at 100k leads rewrites or
+    appends ~400,000 rows (~400 MB of text), which were all held until the part was streamed out."""
+
+    def __init__(self, budget: int | None = None):
+        self._text: dict[int, str] = {}
+        self._at: dict[int, tuple[int, int]] = {}  # row -> (start, end) in the file
+        self._file: IO[bytes] | None = None
+        self._budget = _SPOOL_IN_MEMORY if budget is None else budget
+        self._held = 0  # characters held as text
+
+    def __contains__(self, r: object) -> bool:
+        return r in self._text or r in self._at
+
+    def __getitem__(self, r: int) -> str:
+        text = self._text.get(r)
+        if text is not None:
+            return text
+        start, end = self._at[r]
+        assert self._file is not None
+        self._file.seek(start)
+        return self._file.read(end - start).decode("utf-8")
+
+    def __setitem__(self, r: int, text: str) -> None:
+        old = self._text.pop(r, None)
+        if old is not None:
+            self._held -= len(old)
+        self._at.pop(r, None)  # its old bytes stay in the file, unused
+        if self._held + len(text) <= self._budget:
+            self._text[r] = text
+            self._held += len(text)
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()
+        data = text.encode("utf-8")
+        start = self._file.seek(0, io.SEEK_END)
+        self._file.write(data)
+        self._at[r] = (start, start + len(data))
+
+    def __iter__(self) -> Iterator[int]:
+        yield from self._text
+        yield from self._at
+
+    def __len__(self) -> int:
+        return len(self._text) + len(self._at)
+
+    def __bool__(self) -> bool:
+        return bool(self._text) or bool(self._at)
+
+    def items(self) -> Iterator[tuple[int, str]]:
+        for r in list(self):
+            yield r, self[r]
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 class _Rows:
     """The rows of a SheetEdit as a read-only mapping (row number -> row XML), read on demand."""
 
@@ -164,7 +224,7 @@ class SheetEdit:
         self._parsed: tuple[int, str, dict[str, str]] | None = None  # the last row parsed, until a change
         # only in cell start tags: text such as r="A5" inside a value must never be renumbered
         self._renumber_re = re.compile(rf'(<{self.p}row\b[^>]*?\br="|<{self.p}c\b[^>]*?\br="[A-Z]{{1,3}})\d+"')
-        self._over: dict[int, str] = {}  # rows written, by current number
+        self._over = _Written()  # rows written, by current number
         self._taken: set[int] = set()  # source rows replaced by a row of _over
         self._maps: list[_RowMap] = []  # row moves, in order, still to apply to source rows
         self.rows = _Rows(self)
@@ -323,7 +383,7 @@ class SheetEdit:
             if new is None:
                 break
             if new != number:
-                row = self._renumber_re.sub(lambda mm, n=new: f'{mm.group(1)}{n}"', row)
+                row = self._renumber_re.sub(rf'\g<1>{new}"', row)  # one template for every match, no callback
                 number = new
             if "<f" in row:
                 row = m.formulas(row)
@@ -427,22 +487,37 @@ class SheetEdit:
         self._parsed = None
         self.changed = True
 
+    def append_row(self, r: int, cells: dict[str, str | None], row_attrs: str) -> None:
+        """put_cells(r, cells, row_attrs) for a row that does not exist yet (past ``max_row()``, not written):
+        the same row, without looking for one to keep."""
+        body = {col: x for col, x in cells.items() if x}
+        tag = f'<{self.p}row r="{r}"{row_attrs}>'
+        if "spans" in tag:
+            tag = _SPANS.sub("", tag)
+        if tag.endswith("/>"):
+            tag = tag[:-2].rstrip() + ">"
+        text = "".join(body.values() if _in_column_order(body) else (body[c] for c in sorted(body, key=_column_order)))
+        self._over[r] = f"{tag}{text}</{self.p}row>"
+        self._parsed = None
+        self.changed = True
+
     def move_rows(self, moves: dict[int, int | None]) -> None:
         """Renumber rows (old -> new; None removes the row) and the references formulas make to them."""
         if not moves:
             return
         remap = _RowMap(moves)
         self._parsed = None
-        over, self._over = self._over, {}
+        over, self._over = self._over, _Written()
         for r, row in over.items():
             new = moves.get(r, r)
             if new is None:
                 continue
             if new != r:
-                row = self._renumber_re.sub(lambda m, n=new: f'{m.group(1)}{n}"', row)
+                row = self._renumber_re.sub(rf'\g<1>{new}"', row)
             if "<f" in row:
                 row = remap.formulas(row)
             self._over[new] = row
+        over.close()
         if len(self._taken) < len(self._rn):
             self._maps.append(remap)
         self.tail = remap.tail_refs(self.tail, self.p)
@@ -542,6 +617,7 @@ class SheetEdit:
 
     def close(self) -> None:
         self._spool.close()
+        self._over.close()
 
     def _dimension(self, old: str) -> str:
         first = old.split(":")[0] or "A1"

@@ -80,7 +80,8 @@ def inline_string(ref: str, text: str, style: int | None) -> str:
         text = fit_cell(text)
     # str.isspace and str.strip share one idea of white space: this is text != text.strip(), without a copy
     space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() or "\n" in text else ""
-    return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{xml_text(text)}</t></is></c>'
+    body = text if _TEXT_WORK.search(text) is None else xml_text(text)
+    return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{body}</t></is></c>'
 
 
 def cell_xml(ref: str, value: Any, style: int | None = None, date1904: bool = False) -> str:

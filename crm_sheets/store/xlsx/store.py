@@ -155,10 +155,12 @@ class XlsxStore(KeptState):
         cache = self._table_cache()
         if cache is None:
             return
+        cache.keep_only = True  # the tables read here only go into the cache: those found in it stay pickled
         try:
             data, before = self._snapshot()
             if _incomplete_package(data):
                 return
+            del data  # only hashed here: not held through the parse (40 MB at 100k leads)
             self._reading, self._reading_seen = cache, before
             try:
                 tables = self._load()

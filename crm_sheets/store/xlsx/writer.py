@@ -155,7 +155,18 @@ class _Patch(PackagePatch):
         return out
 
     def headers(self, st: _TableState) -> dict[str, str]:
-        """Column letter -> header text of a table's header row."""
+        """Column letter -> header text of a table's header row (read again only when that row changed:
+        each archived record asks for them)."""
+        text = st.sheet.row_text(st.header_row)
+        memo = self.__dict__.setdefault("_headers", {})
+        found = memo.get(id(st.sheet), (None, None, None))
+        if found[0] == text and found[1] == (st.header_row, st.first_col, st.last_col):
+            return dict(found[2])
+        out = self._read_headers(st)
+        memo[id(st.sheet)] = (text, (st.header_row, st.first_col, st.last_col), out)
+        return dict(out)
+
+    def _read_headers(self, st: _TableState) -> dict[str, str]:
         out = {}
         for col, c in st.sheet.cells(st.header_row).items():
             if st.first_col <= column_index(col) <= st.last_col:
@@ -513,6 +524,7 @@ class _Patch(PackagePatch):
         tmpl_attrs = re.sub(r'\s(r|spans)="[^"]*"', "", tag[tag.index("row") + 3:].rstrip("/>").rstrip(">")) if tag else ""
         inside: list[tuple[str, int]] = []  # the template's styled cells within the table's columns
         bounds = None
+        fresh_from = st.sheet.max_row()  # a row past this one is new: written without looking for one to keep
         for values in rows:
             r = st.end_row + 1
             row_attrs = values.pop("__row__", None)
@@ -536,7 +548,10 @@ class _Patch(PackagePatch):
                         style = self._quoted_xf(style)
                     cells[col] = cell_xml(ref, v, style, self.pkg.date1904) or None
             attrs = f" {row_attrs}" if row_attrs else tmpl_attrs
-            st.sheet.put_cells(r, cells, row_attrs=attrs if r not in st.sheet.rows else None)
+            if r > fresh_from:
+                st.sheet.append_row(r, cells, attrs)
+            else:
+                st.sheet.put_cells(r, cells, row_attrs=attrs if r not in st.sheet.rows else None)
             st.sheet.widest = max(st.sheet.widest, st.last_col)
             st.end_row = r
             st.touched = True
