@@ -5,6 +5,8 @@ Replaced whole on every run (an owned sheet), so a clean run leaves a short "no 
 from __future__ import annotations
 
 import hashlib
+import io
+import pickle
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -121,8 +123,19 @@ def data_issues_digest(tables: Tables, findings: list[Finding]) -> str:
     h.update(repr((tables.lang, sorted((n, t.sheet) for n, t in tables.tables.items()),
                    sorted(tables.lists.items()))).encode("utf-8"))
     h.update(sorted_order(tables, findings, order).tobytes())
-    for f in findings:
-        h.update(repr(f).encode("utf-8", "surrogatepass"))
+    # The findings' fields pickled in one pass of C code (without a memo, the bytes depend only on the values:
+    # 1 and "1", a date and its text differ): a dataclass repr per finding was 1.5 s at 100k leads.
+    fields = [(f.type, f.severity, f.table, f.record_id, f.field, f.value, f.message, f.cell, f.fix, f.fixable)
+              for f in findings]
+    try:
+        buf = io.BytesIO()
+        pickler = pickle.Pickler(buf, protocol=5)
+        pickler.fast = True
+        pickler.dump(fields)
+        h.update(buf.getbuffer())
+    except (pickle.PicklingError, TypeError, ValueError, AttributeError, RecursionError):
+        for f in findings:
+            h.update(repr(f).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
