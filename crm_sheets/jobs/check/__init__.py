@@ -100,12 +100,14 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     # it says when what it lists last changed, so a run that finds the same leaves it (and the file) as it is
     # and when it would show exactly what it shows, it is not laid out at all (its state keeps a digest of it)
     issues = [f for f in findings if f.type != VOCABULARY]
-    shown = data_issues_digest(shown_tables, issues)
+    ranked: dict = {}
+    shown = data_issues_digest(shown_tables, issues, keep=ranked)
     before = (state or {}).get("sheet") or {}
     if still_shown(before, shown, tables):
         sheets, sheet_state = [], dict(before)
     else:
-        sheets, sheet_state = stamped([data_issues_sheet(shown_tables, issues, now, stamp=STAMP)], now, before)
+        sheets, sheet_state = stamped([data_issues_sheet(shown_tables, issues, now, stamp=STAMP,
+                                                         shown_order=ranked.get("order"))], now, before)
         sheet_state["inputs"] = shown
     result.changes.sheets.extend(sheets)
     result.state = {"phones": phones.state(), "sheet": sheet_state, "rows": memory.state()}

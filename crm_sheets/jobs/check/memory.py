@@ -236,11 +236,15 @@ class TablePlan:
         memory._known[name] = rows  # a second pass of this run (check --fix) meets these rows again
 
 
-def _decoded(v: dict, seen: dict[str, Any]) -> Any:
-    key = repr(v)
-    if key not in seen:
-        seen[key] = decode(v)
-    return seen[key]
+def _decoded(v: dict, seen: dict[Any, Any]) -> Any:
+    try:
+        (key,) = v.items()
+        got = seen.get(key)
+    except (ValueError, TypeError):
+        return decode(v)
+    if got is None:
+        got = seen[key] = decode(v)
+    return got
 
 
 def _phonenumbers_version() -> str:

@@ -75,8 +75,10 @@ def sorted_order(tables: Tables, findings: list[Finding], order: dict[str, int])
     return np.lexsort((message, field, kind, col, row, table, severity))
 
 
-def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime, stamp: str | None = None) -> SheetSpec:
-    """The Data Issues sheet; ``stamp`` is the time it says the data was checked (default ``now``)."""
+def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime, stamp: str | None = None,
+                      shown_order: np.ndarray | None = None) -> SheetSpec:
+    """The Data Issues sheet; ``stamp`` is the time it says the data was checked (default ``now``);
+    ``shown_order``: sorted_order of these findings when the caller has it already (data_issues_digest's)."""
     lang = tables.lang if tables.lang in LABELS else "en"
     text = LABELS[lang]
     name = tables.schema.owned_sheet("data_issues").sheet_name(tables.lang)
@@ -97,7 +99,7 @@ def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime, st
     rows.append([Cell(c, "header") for c in text["columns"]])
     names: dict = {}
     has_ids = {n: bool(t.schema.id_prefix) for n, t in tables.tables.items()}
-    shown = sorted_order(tables, findings, order)[:MAX_ROWS]
+    shown = (sorted_order(tables, findings, order) if shown_order is None else shown_order)[:MAX_ROWS]
     cells: dict = {}  # Cells are immutable: the severity, sheet and column cells repeat on every row
     for i in shown.tolist():
         rows.append(_row(tables, findings[i], text, lang, names, has_ids, cells))
@@ -115,14 +117,18 @@ def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime, st
     )
 
 
-def data_issues_digest(tables: Tables, findings: list[Finding]) -> str:
+def data_issues_digest(tables: Tables, findings: list[Finding], keep: dict | None = None) -> str:
     """A digest of everything data_issues_sheet lays out besides the time stamp: the findings in the order
-    shown, the language, the sheets' names and the lists' labels. Equal digests, equal sheets."""
+    shown, the language, the sheets' names and the lists' labels. Equal digests, equal sheets. ``keep``, when
+    given, gets the order under "order" (for data_issues_sheet's ``shown_order``)."""
     order = {n: i for i, n in enumerate(tables.schema.tables)}
     h = hashlib.sha256()
     h.update(repr((tables.lang, sorted((n, t.sheet) for n, t in tables.tables.items()),
                    sorted(tables.lists.items()))).encode("utf-8"))
-    h.update(sorted_order(tables, findings, order).tobytes())
+    ranked = sorted_order(tables, findings, order)
+    if keep is not None:
+        keep["order"] = ranked
+    h.update(ranked.tobytes())
     # The findings' fields pickled in one pass of C code (without a memo, the bytes depend only on the values:
     # 1 and "1", a date and its text differ): a dataclass repr per finding was 1.5 s at 100k leads.
     fields = [(f.type, f.severity, f.table, f.record_id, f.field, f.value, f.message, f.cell, f.fix, f.fixable)
