@@ -229,10 +229,12 @@ def test_check_keeps_its_row_memory_as_given_when_nothing_changed_and_learns_an_
 @pytest.mark.slow
 def test_check_keeps_the_memory_of_a_table_nobody_edited_as_given_and_ignores_a_damaged_one():
     tables, now = generate("sales", leads=120, seed=3).to_tables(), DEFAULT_NOW
-    state = json.loads(json.dumps(check(tables, now=now).state))
     leads = tables["leads"]
+    leads.df = leads.df.rename(index={leads.df.index[6]: "lead six"})  # an ID of another shape: remembered too
+    state = json.loads(json.dumps(check(tables, now=now).state))
     leads.df.loc[leads.df.index[4], "city"] = "  Graz"
     edited = check(tables, now=now, state=state)
+    assert any(f.type == "invalid-id" and f.record_id == "lead six" for f in edited.findings)
     before, after = state["rows"]["tables"], edited.state["rows"]["tables"]
     assert after["leads"]["packed"] != before["leads"]["packed"]
     assert after["contacts"]["packed"] is before["contacts"]["packed"]  # not unpacked and packed again

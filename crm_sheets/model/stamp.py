@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
-import pickle
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +15,6 @@ from crm_sheets.model.sheets import Cell, SheetSpec
 
 STAMP = "\ue000generated\ue000"  # a placeholder no data can contain (a private-use character)
 STATE_VERSION = 1
-_CELL = "\ue000cell"  # marks a Cell's fields as pickled (a Cell pickles through Python code, 30 times slower)
 
 
 def stamped(sheets: list[SheetSpec], now: datetime, state: dict[str, Any] | None) -> tuple[list[SheetSpec], dict[str, Any]]:
@@ -37,27 +34,53 @@ def stamped(sheets: list[SheetSpec], now: datetime, state: dict[str, Any] | None
 
 
 def spec_digest(spec: SheetSpec) -> str:
-    """A digest of everything the sheet shows: its fields, and its rows pickled a thousand at a time (C code,
-    no memo: the bytes depend only on the values). A repr of a Data Issues sheet at 100k leads is a string of
-    hundreds of MB made only to be hashed, and a dataclass repr per cell costs seconds."""
+    """sha256 of ``repr(spec)``, hashed row by row: the repr of a Data Issues sheet at 100k leads is a string of
+    hundreds of MB (and its UTF-8 copy as many again), made only to be hashed. A row's repr is made by
+    _row_repr (the same text, without a dataclass repr call per cell)."""
     h = hashlib.sha256()
     rows = spec.rows
-    head = [(f.name, getattr(spec, f.name)) for f in dataclasses.fields(spec) if f.repr and f.name != "rows"]
-    h.update(f"{type(spec).__qualname__}{head!r}".encode("utf-8", "surrogatepass"))
     if type(rows) is not list:
-        h.update(repr(rows).encode("utf-8", "surrogatepass"))
+        h.update(repr(spec).encode("utf-8"))
         return h.hexdigest()
-    try:
-        for at in range(0, len(rows), 1000):
-            buf = io.BytesIO()
-            pickler = pickle.Pickler(buf, protocol=5)
-            pickler.fast = True
-            pickler.dump([[(_CELL, c.value, c.style, c.link, c.currency, c.formula) if c.__class__ is Cell else c
-                           for c in row] for row in rows[at:at + 1000]])
-            h.update(buf.getbuffer())
-    except (pickle.PicklingError, TypeError, ValueError, AttributeError, RecursionError):
-        h.update(repr(rows).encode("utf-8", "surrogatepass"))
+    h.update(f"{type(spec).__qualname__}(".encode("utf-8"))
+    first = True
+    seen: dict[int, str] = {}
+    for f in dataclasses.fields(spec):
+        if not f.repr:
+            continue
+        h.update(("" if first else ", ").encode("utf-8") + f"{f.name}=".encode("utf-8"))
+        first = False
+        if f.name != "rows":
+            h.update(repr(getattr(spec, f.name)).encode("utf-8"))
+            continue
+        h.update(b"[")  # list.__repr__, one row at a time
+        for i, row in enumerate(rows):
+            h.update(((", " if i else "") + _row_repr(row, seen)).encode("utf-8"))
+        h.update(b"]")
+    h.update(b")")
     return h.hexdigest()
+
+
+_CELL_FIELDS = tuple(f.name for f in dataclasses.fields(Cell) if f.repr)
+
+
+def _row_repr(row: Any, seen: dict[int, str]) -> str:
+    """``repr(row)`` of a list of cells; a Cell's text is written out here (its dataclass repr goes through a
+    recursion guard per call, most of the time of a big sheet's digest) and made once per Cell object (the
+    severity, sheet and column cells repeat on every row of Data Issues; ``seen`` lives while the sheet does)."""
+    if type(row) is not list or _CELL_FIELDS != ("value", "style", "link", "currency", "formula"):
+        return repr(row)
+    parts = []
+    for c in row:
+        if c.__class__ is Cell:
+            text = seen.get(id(c))
+            if text is None:
+                text = seen[id(c)] = (f"Cell(value={c.value!r}, style={c.style!r}, link={c.link!r}, "
+                                      f"currency={c.currency!r}, formula={c.formula!r})")
+            parts.append(text)
+        else:
+            parts.append(repr(c))
+    return "[" + ", ".join(parts) + "]"
 
 
 def still_shown(state: dict[str, Any] | None, inputs: str, tables: Any) -> bool:

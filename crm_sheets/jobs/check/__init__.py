@@ -18,7 +18,8 @@ from crm_sheets.jobs.check.dates import check_dates
 from crm_sheets.jobs.check.fields import check_column, check_constraints, check_required, text_check
 from crm_sheets.jobs.check.limits import check_cell_limits, over_limit
 from crm_sheets.jobs.check.memory import RowMemory, TablePlan
-from crm_sheets.jobs.check.links import check_ids, check_reference, check_unique, check_user
+from crm_sheets.jobs.check.links import (check_duplicate_ids, check_id_shapes, check_ids, check_reference, check_unique,
+                                         check_user)
 from crm_sheets.jobs.check.options import VOCABULARY, check_dropdown, check_tags
 from crm_sheets.jobs.check.rule_sheets import check_rules
 from crm_sheets.jobs.check.sheet import data_issues_digest, data_issues_sheet
@@ -158,7 +159,9 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
             local.add(m)
 
     mark(-1, 0)
-    check_ids(out, table)
+    check_duplicate_ids(out, table)
+    mark(-1, 1, own=True)
+    check_id_shapes(out, table, None if sub is table else sub.df.index)
     unreadable, typed = _by_field(sub.invalid), _by_field(sub.typed_text)
     fields = table.schema.fields
     for i, f in enumerate(fields):
