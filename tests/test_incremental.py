@@ -432,3 +432,16 @@ def test_dedupe_computes_match_keys_only_for_new_and_changed_records_and_pairs_t
     kept = KeyMemory(again.state())
     assert find_pairs(tables, memory=kept) == pairs and kept.computed == 0
     assert KeyMemory("not a memory").computed == 0 and find_pairs(tables, memory=KeyMemory("garbage")) == pairs
+
+
+def test_the_data_issues_digest_takes_a_date_remembered_in_another_time_unit_as_the_same():
+    from dataclasses import replace
+
+    from crm_sheets.jobs.check.sheet import data_issues_digest
+    from crm_sheets.model import Finding
+
+    tables = generate("sales", leads=50, seed=3).to_tables()
+    a = Finding("future-date", "warning", "leads", "L-00001", "created", pd.Timestamp("2031-01-01").as_unit("ns"), "m")
+    same = replace(a, value=pd.Timestamp("2031-01-01").as_unit("s"))  # as check's row memory gives it back
+    assert data_issues_digest(tables, [a]) == data_issues_digest(tables, [same])
+    assert data_issues_digest(tables, [a]) != data_issues_digest(tables, [replace(a, value="2031-01-01 00:00:00")])

@@ -129,10 +129,12 @@ def data_issues_digest(tables: Tables, findings: list[Finding], keep: dict | Non
     if keep is not None:
         keep["order"] = ranked
     h.update(ranked.tobytes())
-    # The findings' fields pickled in one pass of C code (without a memo, the bytes depend only on the values:
-    # 1 and "1", a date and its text differ): a dataclass repr per finding was 1.5 s at 100k leads.
-    fields = [(f.type, f.severity, f.table, f.record_id, f.field, f.value, f.message, f.cell, f.fix, f.fixable)
-              for f in findings]
+    # The findings' fields pickled in one pass of C code (without a memo, the bytes depend only on the values):
+    # a dataclass repr per finding was 1.5 s at 100k leads. A value that is not text goes in as its type and
+    # repr, as before: a pickle tells apart what shows the same (a date remembered by check's row memory comes
+    # back in another time unit than the column's, equal and shown alike, pickled differently).
+    fields = [(f.type, f.severity, f.table, f.record_id, f.field, _shown(f.value), f.message, f.cell, _shown(f.fix),
+               f.fixable) for f in findings]
     try:
         buf = io.BytesIO()
         pickler = pickle.Pickler(buf, protocol=5)
@@ -143,6 +145,10 @@ def data_issues_digest(tables: Tables, findings: list[Finding], keep: dict | Non
         for f in findings:
             h.update(repr(f).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
+
+
+def _shown(v: Any) -> Any:
+    return v if v is None or v.__class__ is str else ("\ue000", type(v).__name__, repr(v))
 
 
 def _row(tables: Tables, f: Finding, text: dict, lang: str, names: dict, has_ids: dict, cells: dict | None = None) -> list[Any]:
