@@ -232,13 +232,7 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
             t = tables[name]
             t.typed_text = {k: v for k, v in t.typed_text.items() if k not in cells}
             t.invalid = {k: v for k, v in t.invalid.items() if k not in cells}
-        moved: dict[str, dict[str, int]] = {}
-        if state is not None and "moved" in inspect.signature(job_function("check")).parameters:
-            # Rows the writer moves up (archived rows above them): check's memory knows them at their old place
-            moved = {name: kept[name][0] for name, rows in written.items()
-                     if any(kept[name][0].get(rid, row) != row for rid, row in rows.items())}
-        again = job_function("check")(tables, now=now, **({"state": state} if state is not None else {}),
-                                      **({"moved": moved} if moved else {}))
+        again = job_function("check")(tables, now=now, **({"state": state} if state is not None else {}))
     finally:
         for name, (rows, typed_text, invalid) in kept.items():
             tables[name].rows, tables[name].typed_text, tables[name].invalid = rows, typed_text, invalid

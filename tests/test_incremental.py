@@ -227,6 +227,41 @@ def test_check_keeps_its_row_memory_as_given_when_nothing_changed_and_learns_an_
 
 
 @pytest.mark.slow
+def test_check_keeps_the_memory_of_a_table_nobody_edited_as_given_and_ignores_a_damaged_one():
+    tables, now = generate("sales", leads=120, seed=3).to_tables(), DEFAULT_NOW
+    leads = tables["leads"]
+    leads.df = leads.df.rename(index={leads.df.index[6]: "lead six"})  # an ID of another shape: remembered too
+    state = json.loads(json.dumps(check(tables, now=now).state))
+    leads.df.loc[leads.df.index[4], "city"] = "  Graz"
+    edited = check(tables, now=now, state=state)
+    assert any(f.type == "invalid-id" and f.record_id == "lead six" for f in edited.findings)
+    before, after = state["rows"]["tables"], edited.state["rows"]["tables"]
+    assert after["leads"]["packed"] != before["leads"]["packed"]
+    assert after["contacts"]["packed"] is before["contacts"]["packed"]  # not unpacked and packed again
+    assert edited.findings == check(tables, now=now).findings
+    damaged = json.loads(json.dumps(edited.state))
+    damaged["rows"]["tables"]["leads"]["packed"] = damaged["rows"]["tables"]["leads"]["packed"][:-12] + "AAAA"
+    assert check(tables, now=now, state=damaged).findings == check(tables, now=now).findings
+    ctx = Context.build(tables, now)
+    assert len(RowMemory(damaged["rows"]).plan(ctx, leads).sub.df) == len(leads.df)  # a damaged memory is a miss
+
+
+@pytest.mark.slow
+def test_check_fix_takes_the_same_findings_with_and_without_its_row_memory():
+    tables, now = generate("sales", leads=150, seed=4).to_tables(), DEFAULT_NOW
+    state = json.loads(json.dumps(check(tables, now=now).state))
+    leads = tables["leads"]
+    leads.df.loc[leads.df.index[2], "email"] = " Someone@Example.COM "  # a fix: check --fix looks twice
+    leads.df.loc[leads.df.index[3], "created"] = pd.Timestamp("2031-01-01")  # a date kept in the memory
+    with_memory = check(tables, now=now, fix=True, state=state)
+    without = check(tables, now=now, fix=True, state={"phones": state.get("phones")})
+    assert with_memory.findings == without.findings and with_memory.stats == without.stats
+    assert with_memory.changes.updates == without.changes.updates
+    again = check(tables, now=now, fix=True, state=json.loads(json.dumps(with_memory.state)))
+    assert again.findings == without.findings
+
+
+@pytest.mark.slow
 def test_a_changed_setting_or_day_makes_check_look_at_every_row_again():
     tables, now = _sample_tables(), DEFAULT_NOW
     state = json.loads(json.dumps(check(tables, now=now).state))
@@ -398,3 +433,16 @@ def test_dedupe_computes_match_keys_only_for_new_and_changed_records_and_pairs_t
     kept = KeyMemory(again.state())
     assert find_pairs(tables, memory=kept) == pairs and kept.computed == 0
     assert KeyMemory("not a memory").computed == 0 and find_pairs(tables, memory=KeyMemory("garbage")) == pairs
+
+
+def test_the_data_issues_digest_takes_a_date_remembered_in_another_time_unit_as_the_same():
+    from dataclasses import replace
+
+    from crm_sheets.jobs.check.sheet import data_issues_digest
+    from crm_sheets.model import Finding
+
+    tables = generate("sales", leads=50, seed=3).to_tables()
+    a = Finding("future-date", "warning", "leads", "L-00001", "created", pd.Timestamp("2031-01-01").as_unit("ns"), "m")
+    same = replace(a, value=pd.Timestamp("2031-01-01").as_unit("s"))  # as check's row memory gives it back
+    assert data_issues_digest(tables, [a]) == data_issues_digest(tables, [same])
+    assert data_issues_digest(tables, [a]) != data_issues_digest(tables, [replace(a, value="2031-01-01 00:00:00")])

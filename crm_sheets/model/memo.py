@@ -38,7 +38,7 @@ def row_keys(table: Table) -> np.ndarray | None:
             if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) not in ("string", "empty"):
                 keys = keys * _MIX ^ pd.util.hash_array(_TYPE_NAME(col.to_numpy()).astype(object))
         rows = table.rows
-        keys = keys * _MIX ^ pd.util.hash_array(np.fromiter((rows.get(r, -1) for r in df.index), dtype=np.int64, count=len(df)))
+        keys = keys * _MIX ^ pd.util.hash_array(_sheet_rows(rows, df.index))
         kept: dict[Any, list] = {}
         for kind, cells in (("invalid", table.invalid), ("typed", table.typed_text)):
             for (rid, field_name), raw in cells.items():
@@ -49,6 +49,18 @@ def row_keys(table: Table) -> np.ndarray | None:
             ok = at >= 0
             keys[at[ok]] = keys[at[ok]] * _MIX ^ extra[ok]
     return keys
+
+
+def _sheet_rows(rows: dict, index: pd.Index) -> np.ndarray:
+    """``rows.get(id, -1)`` for every ID of ``index``, looked up in C (a dict lookup per row was a third of it)."""
+    if not rows:
+        return np.full(len(index), -1, dtype=np.int64)
+    try:
+        values = np.fromiter(rows.values(), dtype=np.int64, count=len(rows))
+        at = pd.Index(list(rows), dtype=object).get_indexer(index)
+    except (TypeError, ValueError, OverflowError):
+        return np.fromiter((rows.get(r, -1) for r in index), dtype=np.int64, count=len(index))
+    return np.where(at >= 0, values[at], -1)
 
 
 def encode(v: Any) -> Any:

@@ -35,7 +35,8 @@ def stamped(sheets: list[SheetSpec], now: datetime, state: dict[str, Any] | None
 
 def spec_digest(spec: SheetSpec) -> str:
     """sha256 of ``repr(spec)``, hashed row by row: the repr of a Data Issues sheet at 100k leads is a string of
-    hundreds of MB (and its UTF-8 copy as many again), made only to be hashed."""
+    hundreds of MB (and its UTF-8 copy as many again), made only to be hashed. A row's repr is made by
+    _row_repr (the same text, without a dataclass repr call per cell)."""
     h = hashlib.sha256()
     rows = spec.rows
     if type(rows) is not list:
@@ -43,6 +44,7 @@ def spec_digest(spec: SheetSpec) -> str:
         return h.hexdigest()
     h.update(f"{type(spec).__qualname__}(".encode("utf-8"))
     first = True
+    seen: dict[int, str] = {}
     for f in dataclasses.fields(spec):
         if not f.repr:
             continue
@@ -53,10 +55,32 @@ def spec_digest(spec: SheetSpec) -> str:
             continue
         h.update(b"[")  # list.__repr__, one row at a time
         for i, row in enumerate(rows):
-            h.update(((", " if i else "") + repr(row)).encode("utf-8"))
+            h.update(((", " if i else "") + _row_repr(row, seen)).encode("utf-8"))
         h.update(b"]")
     h.update(b")")
     return h.hexdigest()
+
+
+_CELL_FIELDS = tuple(f.name for f in dataclasses.fields(Cell) if f.repr)
+
+
+def _row_repr(row: Any, seen: dict[int, str]) -> str:
+    """``repr(row)`` of a list of cells; a Cell's text is written out here (its dataclass repr goes through a
+    recursion guard per call, most of the time of a big sheet's digest) and made once per Cell object (the
+    severity, sheet and column cells repeat on every row of Data Issues; ``seen`` lives while the sheet does)."""
+    if type(row) is not list or _CELL_FIELDS != ("value", "style", "link", "currency", "formula"):
+        return repr(row)
+    parts = []
+    for c in row:
+        if c.__class__ is Cell:
+            text = seen.get(id(c))
+            if text is None:
+                text = seen[id(c)] = (f"Cell(value={c.value!r}, style={c.style!r}, link={c.link!r}, "
+                                      f"currency={c.currency!r}, formula={c.formula!r})")
+            parts.append(text)
+        else:
+            parts.append(repr(c))
+    return "[" + ", ".join(parts) + "]"
 
 
 def still_shown(state: dict[str, Any] | None, inputs: str, tables: Any) -> bool:
@@ -79,9 +103,24 @@ def _fill(spec: SheetSpec, stamp: str) -> SheetSpec:
             return c.replace(STAMP, stamp)
         return c
 
+    def plain(row: list) -> bool:
+        """No cell of the row holds the stamp (looked at inline: a call per cell was most of it)."""
+        for c in row:
+            if c.__class__ is Cell:
+                v = c.value
+                if v.__class__ is str and STAMP in v:
+                    return False
+            elif c.__class__ is str:
+                if STAMP in c:
+                    return False
+            elif c is not None and one(c) is not c:  # numbers, subclasses: asked the slow way
+                return False
+        return True
+
     def row_of(row: Any) -> Any:
+        if type(row) is list and plain(row):
+            return row  # a row without the stamp stays the same object: a Data Issues sheet at 100k leads has 170,000 rows
         new = [one(c) for c in row]
-        # a row without the stamp stays the same object: a Data Issues sheet at 100k leads has 170,000 rows
         return row if type(row) is list and all(a is b for a, b in zip(new, row)) else new
 
     return dataclasses.replace(spec, rows=[row_of(row) for row in spec.rows])

@@ -19,7 +19,8 @@ from crm_sheets.jobs.check.dates import check_dates
 from crm_sheets.jobs.check.fields import check_column, check_constraints, check_required, text_check
 from crm_sheets.jobs.check.limits import check_cell_limits, over_limit
 from crm_sheets.jobs.check.memory import RowMemory, TablePlan
-from crm_sheets.jobs.check.links import check_ids, check_reference, check_unique, check_user
+from crm_sheets.jobs.check.links import (check_duplicate_ids, check_id_shapes, check_ids, check_reference, check_unique,
+                                         check_user)
 from crm_sheets.jobs.check.options import VOCABULARY, check_dropdown, check_tags
 from crm_sheets.jobs.check.rule_sheets import check_rules
 from crm_sheets.jobs.check.sheet import data_issues_digest, data_issues_sheet
@@ -58,7 +59,7 @@ _RULE_OPERATOR_TABLES = frozenset({"scoring_rules", "assignment_rules"})
 
 
 def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | None = None,
-          reformat: bool | None = None, moved: Mapping[str, Mapping[str, int]] | None = None) -> JobResult:
+          reformat: bool | None = None) -> JobResult:
     """Find the data's problems; with ``fix``, also return the safe fixes and report what remains.
 
     ``reformat``: in a workbook crm-sheets did not make (adopted), the team's formats are theirs (valid
@@ -70,13 +71,11 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     ``state``: the ``result.state`` of an earlier check. It holds phone verdicts (validating 130,000
     numbers is most of a 100k-lead check), so numbers seen before are not parsed again, and the rows
     checked (memory.py), so rows nobody changed are not checked again; the findings are the same with
-    or without it. ``moved``: table -> the sheet rows of its records when ``state`` was made, for tables whose
-    rows moved since (the runner's second look: dedupe archived rows above them); a row remembered at another
-    sheet row is then not checked again either, its findings are moved with it.
+    or without it.
     """
     # Of the run: the second pass of --fix reuses what the first found.
     phones, verdicts = PhoneBook((state or {}).get("phones")), {}
-    memory = RowMemory((state or {}).get("rows"), moved=dict(moved) if moved else None)
+    memory = RowMemory((state or {}).get("rows"))
     findings = find_problems(tables, now=now, phones=phones, verdicts=verdicts, reformat=reformat, memory=memory)
     result = JobResult(job="check")
     shown_tables = tables
@@ -105,12 +104,14 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     # it says when what it lists last changed, so a run that finds the same leaves it (and the file) as it is
     # and when it would show exactly what it shows, it is not laid out at all (its state keeps a digest of it)
     issues = [f for f in findings if f.type != VOCABULARY]
-    shown = data_issues_digest(shown_tables, issues)
+    ranked: dict = {}
+    shown = data_issues_digest(shown_tables, issues, keep=ranked)
     before = (state or {}).get("sheet") or {}
     if still_shown(before, shown, tables):
         sheets, sheet_state = [], dict(before)
     else:
-        sheets, sheet_state = stamped([data_issues_sheet(shown_tables, issues, now, stamp=STAMP)], now, before)
+        sheets, sheet_state = stamped([data_issues_sheet(shown_tables, issues, now, stamp=STAMP,
+                                                         shown_order=ranked.get("order"))], now, before)
         sheet_state["inputs"] = shown
     result.changes.sheets.extend(sheets)
     result.state = {"phones": phones.state(), "sheet": sheet_state, "rows": memory.state()}
@@ -162,7 +163,9 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
             local.add(m)
 
     mark(-1, 0)
-    check_ids(out, table)
+    check_duplicate_ids(out, table)
+    mark(-1, 1, own=True)
+    check_id_shapes(out, table, None if sub is table else sub.df.index)
     unreadable, typed = _by_field(sub.invalid), _by_field(sub.typed_text)
     fields = table.schema.fields
     for i, f in enumerate(fields):

@@ -230,7 +230,8 @@ def text_values(col: pd.Series) -> pd.Series:
     s = col[col.notna()]
     if not len(s):
         return s.astype(object)
-    s = s.astype(str).astype(object)  # object: iterating the problem rows is then plain Python
+    if s.dtype != object or pd.api.types.infer_dtype(s, skipna=False) != "string":
+        s = s.astype(str).astype(object)  # object: iterating the problem rows is then plain Python
     codes, uniques = pd.factorize(s)  # blank-or-not once per distinct value
     blank = np.array([not u.strip() for u in uniques], dtype=bool)
     return s[~blank[codes]] if blank.any() else s

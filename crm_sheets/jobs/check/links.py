@@ -21,15 +21,32 @@ _LOOSE_ID = re.compile(r"^\s*([A-Za-z]{1,4})\s*-?\s*0*(\d+)\s*$")
 
 
 def check_ids(out: Collector, table: Table) -> None:
+    check_duplicate_ids(out, table)
+    check_id_shapes(out, table)
+
+
+def check_duplicate_ids(out: Collector, table: Table) -> None:
+    """IDs given to two rows (across the table)."""
+    if not table.schema.id_prefix:
+        return
+    dup = table.df.index.duplicated(keep="first")
+    for rid in np.asarray(table.df.index.astype(str), dtype=object)[dup]:
+        out.add("duplicate-id", "error", table, rid, "id", rid, f"{quote(rid)} is the ID of another row too", "give one of the rows a new ID (clear the cell: the next run numbers it)")
+
+
+def check_id_shapes(out: Collector, table: Table, rows: pd.Index | None = None) -> None:
+    """IDs not of this table's shape (an ID given twice is check_duplicate_ids'), of every row or of ``rows``
+    (the rows checked again, when the table's IDs are distinct: a row's own check then)."""
     prefix = table.schema.id_prefix
     if not prefix:
         return
-    ids = np.asarray(table.df.index.astype(str), dtype=object)
-    dup = table.df.index.duplicated(keep="first")
-    for rid in ids[dup]:
-        out.add("duplicate-id", "error", table, rid, "id", rid, f"{quote(rid)} is the ID of another row too", "give one of the rows a new ID (clear the cell: the next run numbers it)")
+    if rows is not None and table.df.index.is_unique:
+        ids = np.asarray(rows.astype(str), dtype=object)
+    else:
+        ids = np.asarray(table.df.index.astype(str), dtype=object)
+        ids = ids[~table.df.index.duplicated(keep="first")]
     shape = re.compile(rf"^{re.escape(prefix)}-\d+$")  # what id_number accepts, without a call per row
-    for rid in ids[~dup]:
+    for rid in ids:
         if not shape.match(rid):
             out.add("invalid-id", "warning", table, rid, "id", rid, f"{quote(rid)} is not an ID of this table", f"IDs here look like {format_id(prefix, 42)}; clear the cell and the next run gives the row one")
 

@@ -3,9 +3,12 @@ text the reader kept of its cells) with the findings of the checks that look at 
 checks again only the rows whose key it has not seen. Checks across rows (IDs, unique values, options,
 references, owners) are always made afresh.
 
-Kept in check's state (plain JSON). What every row's verdict depends on besides the row (the table's columns,
-its schema, settings, lists, language, the day, the Stages sheet) is a digest per table: when it changes, the
-table is checked whole. The findings come out the same with or without the memory (tests/test_incremental.py).
+Kept in check's state (plain JSON), one packed string per table: its row keys and each row's count of findings
+as arrays, its findings as one JSON list (made and read by the json module's C code, not object by object).
+A table nobody changed keeps the string it was given; a table is unpacked only when its digest still holds.
+What every row's verdict depends on besides the row (the table's columns, its schema, settings, lists,
+language, the day, the Stages sheet) is that digest: when it changes, the table is checked whole. The findings
+come out the same with or without the memory (tests/test_incremental.py).
 """
 from __future__ import annotations
 
@@ -17,11 +20,12 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from crm_sheets.model import Finding, Table
 from crm_sheets.model.memo import Unkept, decode, encode, row_keys
 
-VERSION = 1
+VERSION = 2
 
 
 def table_digest(ctx: Any, table: Table) -> str:
@@ -39,82 +43,128 @@ def table_digest(ctx: Any, table: Table) -> str:
     return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
+class Rows:
+    """One table's memory: a key per row, how many findings of its own each row has, and those findings as
+    JSON-ready lists ([mark, mark, type, severity, record ID, field, value, message, cell, fix, fixable]), in
+    row order. ``packed`` is the state's string of it (kept when it came from the state, made once otherwise)."""
+
+    __slots__ = ("digest", "keys", "counts", "items", "packed", "found", "_index", "_starts")
+
+    def __init__(self, digest: str, keys: np.ndarray, counts: np.ndarray, items: list, packed: str | None = None,
+                 found: list | None = None):
+        self.digest, self.keys, self.counts, self.items, self.packed = digest, keys, counts, items, packed
+        self.found = found  # (mark, Finding) beside each item, when this run made them (a second pass takes them)
+        self._index: pd.Index | None = None
+        self._starts: np.ndarray | None = None
+
+    def positions(self, keys: np.ndarray) -> np.ndarray:
+        """For each key given, its row in this memory (-1: not known)."""
+        if self._index is None:
+            self._index = pd.Index(self.keys)
+        if not self._index.is_unique:
+            return np.full(len(keys), -1)
+        return self._index.get_indexer(keys)
+
+    def starts(self) -> np.ndarray:
+        if self._starts is None:
+            self._starts = np.concatenate(([0], np.cumsum(self.counts, dtype=np.int64)))
+        return self._starts
+
+    def pack(self) -> str:
+        if self.packed is None:
+            head = json.dumps({"n": len(self.keys), "m": len(self.items)}).encode("ascii")
+            body = json.dumps(self.items, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+            raw = b"".join((head, b"\n", self.keys.astype("<u8").tobytes(), self.counts.astype("<i4").tobytes(), body))
+            self.packed = base64.b64encode(zlib.compress(raw, 1)).decode("ascii")
+        return self.packed
+
+    @classmethod
+    def unpack(cls, digest: str, packed: str) -> Rows | None:
+        """The memory a pack() made; None when damaged (a lost or edited state is only a miss)."""
+        try:
+            raw = zlib.decompress(base64.b64decode(packed))
+            head, _, body = raw.partition(b"\n")
+            meta = json.loads(head)
+            n, m = int(meta["n"]), int(meta["m"])
+            keys = np.frombuffer(body, dtype="<u8", count=n).astype(np.uint64)
+            counts = np.frombuffer(body, dtype="<i4", count=n, offset=8 * n).astype(np.int64)
+            items = json.loads(body[12 * n:].decode("utf-8", "surrogatepass"))
+            if not isinstance(items, list) or len(items) != m or int(counts.sum()) != m or (n and counts.min() < 0):
+                return None
+            return cls(digest, keys, counts, items, packed)
+        except (ValueError, TypeError, KeyError, zlib.error):
+            return None
+
+
 class RowMemory:
     """What check knew of each row (from the state given) and what it learns in this run (for the state it returns)."""
 
-    def __init__(self, state: dict | None = None, moved: dict[str, dict[str, int]] | None = None) -> None:
-        given, state = state, _unpacked(state)
-        # table -> the sheet rows its records had when ``state`` was made, for tables whose rows moved since (the
-        # runner's second look, after dedupe archived rows above them): a row remembered at another sheet row is
-        # taken with its cells moved instead of being checked again (relocate()).
-        self._moved = moved or {}
-        self._known: dict[str, tuple[str, dict[str, list]]] = {
-            name: (t["digest"], dict(t["rows"])) for name, t in (state.get("tables") or {}).items()
-            if isinstance(t, dict) and isinstance(t.get("rows"), dict)
-        }
-        self._latest: dict[str, tuple[str, dict[str, list]]] = {}
-        # The state given, while this run learns nothing new: returned as it is instead of packed again (packing
-        # 100,000 rows' findings is seconds of CPU, in a run where nobody edited anything).
-        self._given = given if self._known and len(self._known) == len(state.get("tables") or {}) else None
-        self._given_names = set(self._known)
-        self._changed: set[str] = set()  # tables of which this run learned something (a checked row, a row gone)
+    def __init__(self, state: dict | None = None) -> None:
+        tables = state.get("tables") if isinstance(state, dict) and state.get("version") == VERSION else None
+        # packed per table, unpacked when a plan asks for it (a table whose digest moved is never unpacked)
+        self._packed: dict[str, tuple[str, str]] = {
+            name: (t["digest"], t["packed"]) for name, t in (tables or {}).items()
+            if isinstance(t, dict) and isinstance(t.get("digest"), str) and isinstance(t.get("packed"), str)}
+        self._given = state if tables is not None and len(self._packed) == len(tables) and self._packed else None
+        self._known: dict[str, Rows] = {}
+        self._latest: dict[str, Rows] = {}
+        self._keys: dict[str, tuple[Any, np.ndarray | None]] = {}  # table name -> (its frame, its row keys)
+
+    def known(self, name: str, digest: str) -> Rows | None:
+        rows = self._known.get(name)
+        if rows is None and name in self._packed:
+            d, packed = self._packed.pop(name)
+            rows = Rows.unpack(d, packed) if d == digest else None
+            if rows is not None:
+                self._known[name] = rows
+        return rows if rows is not None and rows.digest == digest else None
 
     def plan(self, ctx: Any, table: Table) -> "TablePlan":
         digest = table_digest(ctx, table)
-        keys = row_keys(table)
-        known = self._known.get(table.name)
-        rows = known[1] if known is not None and known[0] == digest else {}
-        old = self._moved.get(table.name)
-        old_keys = row_keys(replace(table, rows=old)) if rows and keys is not None and old is not None else None
-        return TablePlan(self, table, digest, keys, rows, old_keys, old)
+        cached = self._keys.get(table.name)
+        if cached is not None and cached[0] is table.df and cached[1] is table.rows:
+            keys = cached[2]  # a second pass (check --fix) on a table no fix touched: the same frame
+        else:
+            keys = row_keys(table)
+            self._keys[table.name] = (table.df, table.rows, keys)
+        return TablePlan(self, table, digest, keys, self.known(table.name, digest))
 
     def state(self) -> dict[str, Any]:
-        """As JSON text, deflated: 100,000 rows' findings weigh tens of MB as JSON objects, and the runner compares
-        and stores the states of every run (one string is written and compared in milliseconds)."""
-        if self._given is not None and not self._changed and set(self._latest) == self._given_names:
-            return self._given
-        tables = {name: {"digest": d, "rows": rows} for name, (d, rows) in self._latest.items()}
-        # deflated as the JSON is made, a MB at a time: the whole text at 100k rows is ~100 MB, twice (str, bytes)
-        packer, parts, size, out = zlib.compressobj(1), [], 0, []
-        for chunk in json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).iterencode(tables):
-            parts.append(chunk)
-            size += len(chunk)
-            if size >= 1 << 20:
-                out.append(packer.compress("".join(parts).encode("utf-8", "surrogatepass")))
-                parts, size = [], 0
-        out.append(packer.compress("".join(parts).encode("utf-8", "surrogatepass")))
-        out.append(packer.flush())
-        return {"version": VERSION, "packed": base64.b64encode(b"".join(out)).decode("ascii")}
+        """One packed string per table; the state given, as it is, when every table kept the string it came with."""
+        given = self._given
+        if given is not None and set(self._latest) == set(given["tables"]) and all(
+                rows.packed is not None and rows.packed is given["tables"][name].get("packed")
+                for name, rows in self._latest.items()):
+            return given
+        return {"version": VERSION,
+                "tables": {name: {"digest": rows.digest, "packed": rows.pack()} for name, rows in self._latest.items()}}
 
 
 class TablePlan:
     """The rows of one table to check again (``sub``) and the findings of the others (``kept``)."""
 
-    def __init__(self, memory: RowMemory, table: Table, digest: str, keys: np.ndarray | None, rows: dict[str, list],
-                 old_keys: np.ndarray | None = None, old_rows: dict[str, int] | None = None) -> None:
-        self.memory, self.table, self.digest, self.known_rows = memory, table, digest, rows
-        self.hex = None if keys is None else [format(int(k), "016x") for k in keys]
+    def __init__(self, memory: RowMemory, table: Table, digest: str, keys: np.ndarray | None, known: Rows | None) -> None:
+        self.memory, self.table, self.digest, self.keys, self.known = memory, table, digest, keys, known
         self.kept: list[tuple[tuple, Finding]] = []
-        fresh = np.ones(len(table.df), dtype=bool)
-        moved: dict[str, list] = {}  # new key -> the items of a row remembered at another sheet row, relocated
-        if self.hex is not None and rows:
-            ids, relocate = table.df.index, Relocation(table) if old_keys is not None else None
-            for i, h in enumerate(self.hex):
-                found = rows.get(h)
-                if found is None and relocate is not None and old_keys[i] != keys[i]:
-                    found = rows.get(format(int(old_keys[i]), "016x"))
-                    if found is not None:
-                        found = relocate(found, old_rows.get(ids[i]), table.rows.get(ids[i]))
-                        if found is not None:
-                            moved[h] = found
-                if found is None:
+        n = len(table.df)
+        self.at = np.full(n, -1) if keys is None or known is None else known.positions(keys)
+        fresh = self.at < 0
+        if not fresh.all():
+            starts, items, name, found = known.starts(), known.items, table.name, known.found
+            counts = known.counts[self.at]
+            values: dict[str, Any] = {}  # decoded once per distinct value (dates repeat)
+            for p in self.at[(~fresh) & (counts > 0)]:
+                if found is not None:
+                    self.kept += found[starts[p]:starts[p + 1]]
                     continue
-                fresh[i] = False
-                for item in found:
+                for item in items[starts[p]:starts[p + 1]]:
+                    v, fix = item[6], item[9]
+                    if v.__class__ is dict:
+                        v = _decoded(v, values)
+                    if fix.__class__ is dict:
+                        fix = _decoded(fix, values)
                     self.kept.append(((item[0], item[1]), Finding(
-                        item[2], item[3], table.name, item[4], item[5], decode(item[6]), item[7], item[8], decode(item[9]), item[10])))
-        if moved:  # remembered as they are now (a copy: the rows given are not this table's any more)
-            self.known_rows = {**rows, **moved}
+                        item[2], item[3], name, item[4], item[5], v, item[7], item[8], fix, item[10])))
         self.fresh = fresh
         self.kept_rows: Table | None = None  # the rows not checked again (their phone numbers keep their verdicts)
         if fresh.all():
@@ -128,12 +178,18 @@ class TablePlan:
 
     def learn(self, local: list[tuple[tuple, Finding]]) -> None:
         """Remember this pass: for every row, the findings of its own checks (``local``: those of the rows checked
-        now; a kept row keeps its remembered items, the same objects, not a copy)."""
-        if self.hex is None:
-            self.memory._latest.pop(self.table.name, None)
+        now; a kept row keeps its remembered items, the same lists)."""
+        memory, name = self.memory, self.table.name
+        if self.keys is None:
+            memory._latest.pop(name, None)
+            return
+        known, fresh, at = self.known, self.fresh, self.at
+        if known is not None and not fresh.any() and len(at) == len(known.keys) and (at == np.arange(len(at))).all():
+            memory._latest[name] = known  # every row as remembered, in the same order: nothing new to learn
             return
         index = self.table.df.index
         by_row: dict[int, list] = {}
+        made: dict[int, list] = {}
         bad: set[int] = set()
         for mark, f in local:
             i = index.get_loc(f.record_id) if f.record_id in index else -1
@@ -146,57 +202,49 @@ class TablePlan:
                 bad.add(i)
                 continue
             by_row.setdefault(i, []).append(item)
-        fresh, known = self.fresh, self.known_rows
-        none = ()  # most rows have no findings of their own: one empty tuple for all of them (JSON: [])
-        rows = {h: (by_row.get(i, none) if fresh[i] else known[h]) for i, h in enumerate(self.hex) if i not in bad}
-        self.memory._latest[self.table.name] = (self.digest, rows)
-        known = self.memory._known.get(self.table.name)
-        if not (known is not None and known[0] == self.digest and known[1] is self.known_rows and not fresh.any()
-                and not bad and len(rows) == len(known[1])):
-            self.memory._changed.add(self.table.name)  # not every row as given: something new to remember
-        if known is not None and known[0] == self.digest:
-            known[1].update(rows)  # a second pass of this run (check --fix) meets these rows again
-        else:
-            self.memory._known[self.table.name] = (self.digest, dict(rows))
+            made.setdefault(i, []).append((mark, f))
+        n = len(self.keys)
+        counts = np.zeros(n, dtype=np.int64)
+        items: list = []
+        found: list = []
+        kept, k = self.kept, 0
+        if known is not None:
+            starts, old = known.starts(), known.items
+            old_counts = known.counts
+        for i in range(n):
+            if fresh[i]:
+                got = None if i in bad else by_row.get(i)
+                if got:
+                    items += got
+                    found += made[i]
+                    counts[i] = len(got)
+            else:
+                p = at[i]
+                c = old_counts[p]
+                if c:
+                    items += old[starts[p]:starts[p] + c]
+                    found += kept[k:k + c]
+                    k += c
+                    counts[i] = c
+        keys = self.keys
+        if bad:
+            ok = np.ones(n, dtype=bool)
+            ok[list(bad)] = False
+            keys, counts = keys[ok], counts[ok]
+        rows = Rows(self.digest, np.asarray(keys, dtype=np.uint64), counts, items, found=found)
+        memory._latest[name] = rows
+        memory._known[name] = rows  # a second pass of this run (check --fix) meets these rows again
 
 
-class Relocation:
-    """A remembered row's items moved to another sheet row: a row's own findings name the sheet row only in their
-    cell (``Leads!F12``) and the message's start (where: the cell, then the column's header), so they are those
-    of the row at its new place with the row number changed there. Anything else (a cell elsewhere, no row):
-    None, and the row is checked again."""
-
-    def __init__(self, table: Table) -> None:
-        from crm_sheets.model.tables import quote_sheet
-
-        self.quoted = quote_sheet(table.sheet or table.schema.sheet_name())
-        self.columns = table.columns
-
-    def __call__(self, items: list, old: Any, new: Any) -> list | None:
-        if type(old) is not int or type(new) is not int:
-            return None
-        out = []
-        for item in items:
-            col = self.columns.get(item[5] or "")
-            cell = f"{self.quoted}!{col}{old}"
-            message = item[7]
-            if col is None or item[8] != cell or not isinstance(message, str) or not message.startswith(cell) \
-                    or message[len(cell):len(cell) + 1] not in (" ", ":"):
-                return None
-            moved = f"{self.quoted}!{col}{new}"
-            out.append([*item[:7], moved + message[len(cell):], moved, *item[9:]])
-        return out
-
-
-def _unpacked(state: Any) -> dict[str, Any]:
-    """The tables of a state RowMemory.state() made; {} for anything else (a lost or edited state is only a miss)."""
-    if not isinstance(state, dict) or state.get("version") != VERSION or not isinstance(state.get("packed"), str):
-        return {}
+def _decoded(v: dict, seen: dict[Any, Any]) -> Any:
     try:
-        text = zlib.decompress(base64.b64decode(state["packed"])).decode("utf-8", "surrogatepass")
-        return {"tables": json.loads(text)}
-    except (ValueError, zlib.error):
-        return {}
+        (key,) = v.items()
+        got = seen.get(key)
+    except (ValueError, TypeError):
+        return decode(v)
+    if got is None:
+        got = seen[key] = decode(v)
+    return got
 
 
 def _phonenumbers_version() -> str:

@@ -5,6 +5,8 @@ Replaced whole on every run (an owned sheet), so a clean run leaves a short "no 
 from __future__ import annotations
 
 import hashlib
+import io
+import pickle
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -73,8 +75,10 @@ def sorted_order(tables: Tables, findings: list[Finding], order: dict[str, int])
     return np.lexsort((message, field, kind, col, row, table, severity))
 
 
-def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime, stamp: str | None = None) -> SheetSpec:
-    """The Data Issues sheet; ``stamp`` is the time it says the data was checked (default ``now``)."""
+def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime, stamp: str | None = None,
+                      shown_order: np.ndarray | None = None) -> SheetSpec:
+    """The Data Issues sheet; ``stamp`` is the time it says the data was checked (default ``now``);
+    ``shown_order``: sorted_order of these findings when the caller has it already (data_issues_digest's)."""
     lang = tables.lang if tables.lang in LABELS else "en"
     text = LABELS[lang]
     name = tables.schema.owned_sheet("data_issues").sheet_name(tables.lang)
@@ -95,7 +99,7 @@ def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime, st
     rows.append([Cell(c, "header") for c in text["columns"]])
     names: dict = {}
     has_ids = {n: bool(t.schema.id_prefix) for n, t in tables.tables.items()}
-    shown = sorted_order(tables, findings, order)[:MAX_ROWS]
+    shown = (sorted_order(tables, findings, order) if shown_order is None else shown_order)[:MAX_ROWS]
     cells: dict = {}  # Cells are immutable: the severity, sheet and column cells repeat on every row
     for i in shown.tolist():
         rows.append(_row(tables, findings[i], text, lang, names, has_ids, cells))
@@ -113,17 +117,38 @@ def data_issues_sheet(tables: Tables, findings: list[Finding], now: datetime, st
     )
 
 
-def data_issues_digest(tables: Tables, findings: list[Finding]) -> str:
+def data_issues_digest(tables: Tables, findings: list[Finding], keep: dict | None = None) -> str:
     """A digest of everything data_issues_sheet lays out besides the time stamp: the findings in the order
-    shown, the language, the sheets' names and the lists' labels. Equal digests, equal sheets."""
+    shown, the language, the sheets' names and the lists' labels. Equal digests, equal sheets. ``keep``, when
+    given, gets the order under "order" (for data_issues_sheet's ``shown_order``)."""
     order = {n: i for i, n in enumerate(tables.schema.tables)}
     h = hashlib.sha256()
     h.update(repr((tables.lang, sorted((n, t.sheet) for n, t in tables.tables.items()),
                    sorted(tables.lists.items()))).encode("utf-8"))
-    h.update(sorted_order(tables, findings, order).tobytes())
-    for f in findings:
-        h.update(repr(f).encode("utf-8", "surrogatepass"))
+    ranked = sorted_order(tables, findings, order)
+    if keep is not None:
+        keep["order"] = ranked
+    h.update(ranked.tobytes())
+    # The findings' fields pickled in one pass of C code (without a memo, the bytes depend only on the values):
+    # a dataclass repr per finding was 1.5 s at 100k leads. A value that is not text goes in as its type and
+    # repr, as before: a pickle tells apart what shows the same (a date remembered by check's row memory comes
+    # back in another time unit than the column's, equal and shown alike, pickled differently).
+    fields = [(f.type, f.severity, f.table, f.record_id, f.field, _shown(f.value), f.message, f.cell, _shown(f.fix),
+               f.fixable) for f in findings]
+    try:
+        buf = io.BytesIO()
+        pickler = pickle.Pickler(buf, protocol=5)
+        pickler.fast = True
+        pickler.dump(fields)
+        h.update(buf.getbuffer())
+    except (pickle.PicklingError, TypeError, ValueError, AttributeError, RecursionError):
+        for f in findings:
+            h.update(repr(f).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
+
+
+def _shown(v: Any) -> Any:
+    return v if v is None or v.__class__ is str else ("\ue000", type(v).__name__, repr(v))
 
 
 def _row(tables: Tables, f: Finding, text: dict, lang: str, names: dict, has_ids: dict, cells: dict | None = None) -> list[Any]:
