@@ -246,8 +246,9 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
     if fp.sha256 != store.fingerprint.sha256 or fp.size != store.fingerprint.size:
         forget(store)
         return False
+    shown = report.as_dict()
     out = io.StringIO()
-    json.dump({"results": report.as_dict()["results"]}, out, indent=2, default=str)  # as the CLI's --json prints it
+    json.dump({"results": shown.pop("results")}, out, indent=2, default=str)  # as the CLI's --json prints it
     text = out.getvalue()
     inner = text[text.index('"results"'):text.rindex("}")].rstrip()  # '"results": [...]' at the top level's indent
     summary = []
@@ -262,7 +263,7 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
         file={"size": fp.size, "mtime_ns": fp.mtime_ns, "sha256": fp.sha256},
         params=parameters(jobs, options, chat_env), chat_env=chat_env, ran_at=now, holds_until=until,
         outbox=outbox_token(StoreState.for_file(store.path).outbox), kinds=sorted(kinds), max_attempts=MAX_ATTEMPTS,
-        head=report.as_dict(results=False), summary=summary, errors=len(errors),
+        head=shown, summary=summary, errors=len(errors),
         first_errors=[f.message for f in errors[:15]], run=run or {}, results_json=inner.encode(),
         results_pickle=kept, results_seal=_seal(kept),
     ))
