@@ -369,7 +369,7 @@ def answer(spec: Any, jobs: list[str] | None, options: dict[str, dict] | None, n
         jobs_run = rec.head.get("jobs") or []
         if "automate" in jobs_run and outbox_due(state.outbox, rec.kinds, rec.max_attempts):
             return None  # an item to deliver (or to settle) now: the full path delivers it
-        report = SettledReport(shown or str(spec), rec, path)
+        report = SettledReport(shown or str(spec), rec, path, now)
         _log_run(book, rec, trigger, now)
         return report
     finally:
@@ -405,8 +405,8 @@ class SettledReport:
     backup = tables = None
     attempts = 1
 
-    def __init__(self, path: str, rec: Record, record_file: Path):
-        self.path, self.rec, self.record_file = path, rec, record_file
+    def __init__(self, path: str, rec: Record, record_file: Path, now: datetime):
+        self.path, self.rec, self.record_file, self.now = path, rec, record_file, now
         self.jobs = list(rec.head.get("jobs") or [])
         self.notes = list(rec.head.get("notes") or [])
         self.delivery = rec.head.get("delivery")
@@ -440,13 +440,22 @@ class SettledReport:
             rec = load(self.record_file, with_results=True)
             if rec is not None and rec.results_pickle and hmac.compare_digest(_seal(rec.results_pickle), rec.results_seal):
                 kept = pickle.loads(zlib.decompress(rec.results_pickle))
-                self._results = [JobResult(job=job, stats=stats, findings=list(findings), data=data)
+                self._results = [JobResult(job=job, stats=stats, findings=list(findings), data=self._as_of_now(data))
                                  for job, stats, findings, data in kept]
             else:
                 data = json.loads("{" + (rec.results_json.decode() if rec else '"results": []') + "}")["results"]
                 self._results = [JobResult(job=r["job"], stats=r.get("stats") or {},
                                            findings=[Finding(**f) for f in r.get("findings") or []]) for r in data]
         return self._results
+
+    def _as_of_now(self, data: Any) -> Any:
+        """A job's figures as of this run: the same figures (nothing changed, and they hold until holds_until),
+        stamped with this run's time where they carry one (report's ``now``)."""
+        import dataclasses
+
+        if dataclasses.is_dataclass(data) and not isinstance(data, type) and any(f.name == "now" for f in dataclasses.fields(data)):
+            return dataclasses.replace(data, now=self.now)
+        return data
 
     @property
     def findings(self) -> list[Any]:
