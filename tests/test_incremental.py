@@ -50,7 +50,7 @@ def full_run(path, at: datetime, monkeypatch):
 
     with monkeypatch.context() as m:
         m.setattr(runner, "_base_states", without_caches)
-        return runner.run(path, now=at, options={"check": {"fix": True}})
+        return runner.run(path, now=at, options={"check": {"fix": True}}, settled_answer=False)  # the whole run
 
 
 def sheets(path) -> dict[str, list]:

@@ -134,7 +134,8 @@ def test_the_next_day_takes_the_full_path_and_its_time_rules_run(book):
     out, _ = as_json(book, "2026-11-03T08:00")
     assert "settled" not in out
     auto = next(r for r in out["results"] if r["job"] == "automate")
-    assert "scored_leads" in auto["stats"], "automate ran on the new day"
+    assert auto["stats"].get("sequence_emails", 0) + auto["stats"].get("automations_fired", 0) > 0, \
+        "the sequence steps and rules due on the new day fired"
     check = next(r for r in out["results"] if r["job"] == "check")
     assert check["stats"]["error"] > 0
     again, _ = as_json(book, "2026-11-03T08:15")
@@ -261,3 +262,21 @@ def test_an_email_retry_due_is_delivered_by_the_next_run_which_records_once_noth
                                                                                  "subject": "s", "body": "b"})], NOW)
     fifth = run(path, now=NOW.replace(minute=50))
     assert fifth.settled is None and "late" in fifth.delivery["sent"]
+
+
+def test_only_a_workbook_file_has_a_record_google_sheets_and_excel_books_always_take_the_full_path(tmp_path):
+    assert settled.record_path(tmp_path / "crm.xlsx") == tmp_path / ".crm.xlsx.crm-settled"
+    assert settled.record_path(tmp_path / "crm.xlsm") is not None
+    for spec in ("gsheets://1AbCdEf", "gsheets:/1AbCdEf", "excel://C:/crm.xlsm", "excel:/C:/crm.xlsm", str(tmp_path / "crm.csv")):
+        assert settled.record_path(spec) is None, spec
+        assert settled.answer(spec, None, settled.run_options(True), datetime(2026, 11, 2, 9, 0)) is None
+
+
+def test_the_horizon_is_the_earliest_job_and_unknown_when_one_job_does_not_say():
+    from crm_sheets.model.result import ALWAYS, JobResult, next_midnight
+
+    at = datetime(2026, 11, 2, 9, 30)
+    assert next_midnight(at) == datetime(2026, 11, 3) and next_midnight(datetime(2026, 11, 3)) == datetime(2026, 11, 3)
+    assert settled.horizon([JobResult("dedupe", holds_until=ALWAYS), JobResult("check", holds_until=next_midnight(at))]) \
+        == datetime(2026, 11, 3)
+    assert settled.horizon([JobResult("dedupe", holds_until=ALWAYS), JobResult("unmerge")]) is None
