@@ -15,6 +15,7 @@ from .datafilters import filter_ranges
 from .fields import mentions, parse_mask
 from .model import Spreadsheet, new_spreadsheet_id
 from .requests import apply_all, metadata_matches, new_sheet, write_rows
+from . import moves  # noqa: F401  (registers moveDimension and the filter-view kinds)
 from .resource import grid_range, resolve, spreadsheet_resource
 
 if TYPE_CHECKING:
