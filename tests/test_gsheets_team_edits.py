@@ -217,3 +217,27 @@ def test_a_tab_of_their_own_is_left_as_it_is(sheet, tmp_path):
     assert "Team notes" in [w.title for w in ws.spreadsheet.worksheets()]
     assert set(open_store(sheet).read().tables) == set(open_store(sheet).read().tables)  # read twice, same tables
 
+
+
+def test_the_id_column_dragged_away_from_column_a_still_finds_every_record(sheet, tmp_path):
+    before = leads_of(sheet)
+    ws = worksheet(sheet, "Leads")
+    width = len(ws.row_values(1))
+    batch(ws, {"moveDimension": {"source": {"sheetId": ws.id, "dimension": "COLUMNS", "startIndex": 0, "endIndex": 1},
+                                 "destinationIndex": width}})
+    header = ws.row_values(1)
+    assert header[-1] == "ID"
+    cell = fixable_email(ws, 4)
+    rid = ws.cell(4, width).value
+    new_row = len(ws.col_values(width)) + 1  # a person typed below the last record, no ID
+    for title, value in (("First name", "Grace"), ("Last name", "Hopper"), ("Email", "grace@hopper.example")):
+        ws.update([[value]], a1(new_row, header_col(ws, title)), value_input_option="RAW")
+    same_as_file(sheet, tmp_path)
+    assert ws.row_values(1) == header
+    [grace] = [r for r in ws.get_values() if "grace@hopper.example" in r]  # rows above may have been archived
+    new_id = grace[width - 1]  # its ID written in the ID column where it now is
+    assert new_id and new_id not in before.index and leads_of(sheet).at[new_id, "last_name"] == "Hopper"
+    assert ws.acell(cell).value == "ana.lopez@example.com"
+    after = leads_of(sheet)
+    assert after.at[rid, "email"] == "ana.lopez@example.com"
+    assert set(before.index) <= lead_ids(sheet)
