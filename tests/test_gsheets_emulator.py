@@ -696,3 +696,16 @@ def test_a_colleagues_edit_can_be_made_to_land_between_a_read_and_a_write(gsheet
     assert gsheets_emulator.log[-2]["editedBefore"] is True
     refused = requests.post(gsheets_emulator.url + "/_emulator/faults", json={"apply": {"requests": [{"x": {}}]}})
     assert refused.status_code == 400
+
+
+def test_the_emulator_moves_a_column_with_its_values_formats_and_ranges(gsheets_client):
+    """What the tests above rely on: moveDimension as the API does it (the destination counted before the move)."""
+    sh = gsheets_client.create("moves")
+    ws = sh.sheet1
+    ws.update([["a", "b", "c", "d"], [1, 2, 3, 4]], "A1", value_input_option="RAW")
+    sh.batch_update({"requests": [{"moveDimension": {"source": {"sheetId": ws.id, "dimension": "COLUMNS",
+                                                                "startIndex": 0, "endIndex": 1}, "destinationIndex": 3}}]})
+    assert ws.get_values("A1:D2") == [["b", "c", "a", "d"], ["2", "3", "1", "4"]]
+    sh.batch_update({"requests": [{"moveDimension": {"source": {"sheetId": ws.id, "dimension": "ROWS",
+                                                                "startIndex": 1, "endIndex": 2}, "destinationIndex": 0}}]})
+    assert ws.get_values("A1:D2") == [["2", "3", "1", "4"], ["b", "c", "a", "d"]]

@@ -16,6 +16,7 @@ from .fields import mentions, parse_mask
 from .model import Spreadsheet, new_spreadsheet_id
 from .layout_requests import metadata_matches
 from .requests import apply_all, new_sheet, write_rows
+from . import moves  # noqa: F401  (registers moveDimension and the filter-view kinds)
 from .resource import grid_range, resolve, spreadsheet_resource
 
 if TYPE_CHECKING:

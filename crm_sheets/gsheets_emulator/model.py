@@ -244,6 +244,9 @@ class Spreadsheet:
                 yield from rule.get("ranges", [])
             if sheet.basic_filter and "range" in sheet.basic_filter:
                 yield sheet.basic_filter["range"]
+            for view in sheet.__dict__.get("filter_views", ()):  # emulator/moves.py
+                if "range" in view:
+                    yield view["range"]
             for banded in sheet.banded_ranges:
                 if "range" in banded:
                     yield banded["range"]

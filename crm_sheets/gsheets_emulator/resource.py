@@ -55,6 +55,8 @@ def sheet_resource(book: Spreadsheet, sheet: Sheet) -> dict:
             item[key] = copy.deepcopy(value)
     if sheet.basic_filter:
         item["basicFilter"] = copy.deepcopy(sheet.basic_filter)
+    if sheet.__dict__.get("filter_views"):
+        item["filterViews"] = copy.deepcopy(sheet.__dict__["filter_views"])
     located = [m for m in book.developer_metadata
                if m["location"].get("locationType") == "SHEET" and m["location"].get("sheetId") == sheet.id]
     if located:
