@@ -343,7 +343,7 @@ def run(
     report = RunReport(path=store.name if store.name.startswith("gsheets://") else str(path), jobs=jobs, dry_run=dry_run)
     runlog = _run_log(store, jobs, trigger, now)  # a dry run shows its sheet too, and records nothing
     stateful = [name for name in jobs if takes_state(name)]
-    options = _dry_run_options(options, dry_run, jobs)
+    options = dry_run_options(options, dry_run, jobs)
     if dry_run:
         return _dry_run(store, path, jobs, stateful, now, options, step, report, runlog)
     box = auto = None
@@ -358,16 +358,16 @@ def run(
             report.attempts = attempt
             step(f"Reading {store.name}")
             tables = store.read()
-            pending = _pending_file(store)
+            pending = pending_of(store)
             keeps_states = bool(stateful) or "automate" in jobs or (pending is not None and pending.states is not None)
             if keeps_states and box is None:
                 from crm_sheets.outbox import Outbox, outbox_path
 
                 box = Outbox(outbox_path(store))  # keyed by the store's identity
-            base, settled = _base_states(box, store, tables, pending, now) if keeps_states else ({}, True)
+            base, settled = base_states(box, store, tables, pending, now) if keeps_states else ({}, True)
             step("Running " + ", ".join(jobs))
             results, changes = run_jobs_with_pending(
-                tables, jobs, now=now, options=_state_options(options, base, stateful),
+                tables, jobs, now=now, options=state_options(options, base, stateful),
                 pending=pending.changeset if pending is not None else None,
             )
             report.results, report.changes, report.pending_applied = results, changes, pending is not None
@@ -451,14 +451,14 @@ def _dry_run(store, path, jobs, stateful, now, options, step, report: RunReport,
         fp = store.fingerprint
         base = read_job_states(store, tables.meta.get("generation"), fp.sha256 if fp else None).states
     step("Running " + ", ".join(jobs))
-    report.results, report.changes = run_jobs(tables, jobs, now=now, options=_state_options(options, base, stateful))
+    report.results, report.changes = run_jobs(tables, jobs, now=now, options=state_options(options, base, stateful))
     report.tables = tables
     report.notes = run_notes(tables, report.results, report.changes)
     runlog.add_sheet(tables, report.results, report.changes)  # as a real run would write it
     return report
 
 
-def _pending_file(store):
+def pending_of(store):
     """The pending change set with its ID and states (stores without IDs give only the change set)."""
     if hasattr(store, "pending_file"):
         return store.pending_file()
@@ -470,7 +470,7 @@ def _pending_file(store):
     return Pending(changes)
 
 
-def _base_states(box, store, tables: Tables, pending, now: datetime) -> tuple[dict[str, Any], bool]:
+def base_states(box, store, tables: Tables, pending, now: datetime) -> tuple[dict[str, Any], bool]:
     """The jobs' states that describe the tables as read (plus a pending change set, when there is one),
     and whether they are the committed states of the generation the workbook carries.
 
@@ -570,7 +570,7 @@ def _run_log(store, jobs: list[str], trigger: str, now: datetime):
     return RunLog(store, jobs=jobs, trigger=trigger, started=now)  # the run history, keyed by the store's identity
 
 
-def _state_options(options: dict[str, dict] | None, states: dict[str, Any], stateful: list[str]) -> dict[str, dict]:
+def state_options(options: dict[str, dict] | None, states: dict[str, Any], stateful: list[str]) -> dict[str, dict]:
     """Each job that keeps a state gets the one it returned last time (unless the caller gives one)."""
     options = {k: dict(v) for k, v in (options or {}).items()}
     for name in stateful:
@@ -580,7 +580,7 @@ def _state_options(options: dict[str, dict] | None, states: dict[str, Any], stat
     return options
 
 
-def _dry_run_options(options: dict[str, dict] | None, dry_run: bool, jobs: list[str]) -> dict[str, dict]:
+def dry_run_options(options: dict[str, dict] | None, dry_run: bool, jobs: list[str]) -> dict[str, dict]:
     """Every job whose function takes ``dry_run`` gets the run's (unless the caller gives one): a dry run
     means the same to every job, whoever asks for it (a command, the schedule, a script)."""
     options = {k: dict(v) for k, v in (options or {}).items()}

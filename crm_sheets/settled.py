@@ -316,16 +316,16 @@ def record_run(store: Any, report: Any, tables: Any, jobs: list[str] | None, opt
 def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: list[str], now: datetime, box: Any,
              step: Any) -> Any:
     """The next run's report on the file as written, or None when that run would change or queue something."""
-    from crm_sheets.runner import (RunReport, _base_states, _dry_run_options, _pending_file, _state_options,
+    from crm_sheets.runner import (RunReport, base_states, dry_run_options, pending_of, state_options,
                                    run_jobs, run_notes)
 
     with store.lock():
         step("Making sure the next run finds nothing left to do")
         tables = store.read()
-        if _pending_file(store) is not None:
+        if pending_of(store) is not None:
             return None
-        base = _base_states(box, store, tables, None, now)[0] if box is not None else {}
-    options = _state_options(_dry_run_options(given, False, report.jobs), base, stateful)
+        base = base_states(box, store, tables, None, now)[0] if box is not None else {}
+    options = state_options(dry_run_options(given, False, report.jobs), base, stateful)
     results, changes = run_jobs(tables, report.jobs, now=now, options=options)
     if not changes.is_empty() or any(r.effects for r in results) or horizon(results) is None:
         return None

@@ -42,14 +42,14 @@ def forget_caches(states: dict) -> dict:
 
 def full_run(path, at: datetime, monkeypatch):
     """`run` as a run from scratch: the committed states reach the jobs without their caches."""
-    real = runner._base_states
+    real = runner.base_states
 
     def without_caches(*args, **kwargs):
         states, settled = real(*args, **kwargs)
         return forget_caches(states), settled
 
     with monkeypatch.context() as m:
-        m.setattr(runner, "_base_states", without_caches)
+        m.setattr(runner, "base_states", without_caches)
         return runner.run(path, now=at, options={"check": {"fix": True}}, settled_answer=False)  # the whole run
 
 

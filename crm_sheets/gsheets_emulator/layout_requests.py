@@ -15,7 +15,7 @@ from .requests import field_paths, handler, new_sheet
 from .resource import exceeds, grid_range, sheet_for
 
 
-def _dimension_range(book: Spreadsheet, rng: dict, where: str) -> tuple[Sheet, str, int, int]:
+def dimension_range(book: Spreadsheet, rng: dict, where: str) -> tuple[Sheet, str, int, int]:
     sheet = sheet_for(book, rng.get("sheetId"), where)
     dimension = rng.get("dimension")
     if dimension not in ("ROWS", "COLUMNS"):
@@ -30,7 +30,7 @@ def _dimension_range(book: Spreadsheet, rng: dict, where: str) -> tuple[Sheet, s
 
 @handler("insertDimension")
 def insert_dimension(book: Spreadsheet, body: dict, where: str) -> dict:
-    sheet, dimension, start, end = _dimension_range(book, body.get("range") or {}, where)
+    sheet, dimension, start, end = dimension_range(book, body.get("range") or {}, where)
     count = sheet.row_count if dimension == "ROWS" else sheet.column_count
     if start > count:
         raise ApiError(400, where + exceeds(sheet, start if dimension == "ROWS" else 0,
@@ -53,7 +53,7 @@ def insert_dimension(book: Spreadsheet, body: dict, where: str) -> dict:
 
 @handler("deleteDimension")
 def delete_dimension(book: Spreadsheet, body: dict, where: str) -> dict:
-    sheet, dimension, start, end = _dimension_range(book, body.get("range") or {}, where)
+    sheet, dimension, start, end = dimension_range(book, body.get("range") or {}, where)
     count = sheet.row_count if dimension == "ROWS" else sheet.column_count
     if end > count:
         raise ApiError(400, where + exceeds(sheet, end - 1 if dimension == "ROWS" else 0,
@@ -89,7 +89,7 @@ def append_dimension(book: Spreadsheet, body: dict, where: str) -> dict:
 
 @handler("updateDimensionProperties")
 def update_dimension_properties(book: Spreadsheet, body: dict, where: str) -> dict:
-    sheet, dimension, start, end = _dimension_range(book, body.get("range") or {}, where)
+    sheet, dimension, start, end = dimension_range(book, body.get("range") or {}, where)
     paths = field_paths(body, where, "DimensionProperties")
     meta = sheet.row_meta if dimension == "ROWS" else sheet.col_meta
     given = {k: v for k, v in (body.get("properties") or {}).items() if k != "developerMetadata"}
@@ -391,7 +391,7 @@ def normalized_location(book: Spreadsheet, location: dict, where: str) -> dict:
         return {"locationType": "SHEET", "sheetId": sheet.id}
     rng = location.get("dimensionRange")
     if rng:
-        sheet, dimension, start, end = _dimension_range(book, rng, where)
+        sheet, dimension, start, end = dimension_range(book, rng, where)
         count = sheet.row_count if dimension == "ROWS" else sheet.column_count
         if end > count:
             raise ApiError(400, where + exceeds(sheet, end - 1 if dimension == "ROWS" else 0,

@@ -7,7 +7,8 @@ import copy
 
 from .errors import ApiError
 from .model import Spreadsheet, Sheet
-from .requests import _dimension_range, handler
+from .layout_requests import dimension_range
+from .requests import handler
 from .resource import grid_range, sheet_for
 
 
@@ -38,7 +39,7 @@ def _move_range(rng: dict, lo: str, hi: str, new) -> None:
 
 @handler("moveDimension")
 def move_dimension(book: Spreadsheet, body: dict, where: str) -> dict:
-    sheet, dimension, start, end = _dimension_range(book, body.get("source") or {}, where)
+    sheet, dimension, start, end = dimension_range(book, body.get("source") or {}, where)
     count = sheet.row_count if dimension == "ROWS" else sheet.column_count
     if body.get("destinationIndex") is None:
         raise ApiError(400, f"{where}destinationIndex is required")

@@ -15,8 +15,8 @@ from typing import Any, Mapping
 
 from crm_sheets.model.effects import MAX_ATTEMPTS
 from crm_sheets.outbox.items import (IDEMPOTENT_KINDS, LEASE_SECONDS, Deferred, DeliveryError, DeliveryReport,
-                                     OutboxItem, PermanentFailure, Transport, UncertainDelivery, _error_text,
-                                     _LostClaim, _out_of_tries)
+                                     OutboxItem, PermanentFailure, Transport, UncertainDelivery, error_text,
+                                     LostClaim, out_of_tries)
 
 
 def _deferral(transport: Any, item: OutboxItem) -> str | None:
@@ -107,9 +107,9 @@ class Delivery:
         try:
             for item, why in deferred:
                 db.execute("UPDATE items SET error = ? WHERE key = ? AND status = ? AND attempts = ?",
-                           (_error_text(why), item.key, item.status, item.attempts))
+                           (error_text(why), item.key, item.status, item.attempts))
                 report.deferred.append(item.key)
-                report.reasons.setdefault(item.kind, _error_text(why) or "")
+                report.reasons.setdefault(item.kind, error_text(why) or "")
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -135,7 +135,7 @@ class Delivery:
                 (time.time() + lease, item.key, me),
             )
             if cur.rowcount != 1:
-                raise _LostClaim(item.key)
+                raise LostClaim(item.key)
             handed.append(True)
 
         def finish(status: str, error: str | None, attempts: str = "attempts + 1") -> None:
@@ -143,23 +143,23 @@ class Delivery:
             db.execute(
                 f"UPDATE items SET status = ?, error = ?, updated_at = ?, attempts = {attempts}"
                 f" WHERE key = ? AND lease_owner = ? AND status IN {allowed}",
-                (status, _error_text(error), stamp, item.key, me),
+                (status, error_text(error), stamp, item.key, me),
             )
 
         try:
             transport.send(item, mark_sending)
-        except _LostClaim:
+        except LostClaim:
             report.busy.append(item.key)
         except Deferred as exc:
             finish(item.status, str(exc), attempts="attempts")  # back as it was: no try counted
             report.deferred.append(item.key)
-            report.reasons.setdefault(item.kind, _error_text(str(exc)) or "")
+            report.reasons.setdefault(item.kind, error_text(str(exc)) or "")
         except PermanentFailure as exc:
             finish("failed", str(exc), attempts=str(MAX_ATTEMPTS))
             report.failed.append(item.key)
         except UncertainDelivery as exc:
             if item.kind in IDEMPOTENT_KINDS:
-                finish("failed", _out_of_tries(f"{exc}; posted again with the same Idempotency-Key", item.attempts + 1))
+                finish("failed", out_of_tries(f"{exc}; posted again with the same Idempotency-Key", item.attempts + 1))
                 report.failed.append(item.key)
             else:
                 finish("unknown", f"{exc}: check whether it arrived, then confirm")
@@ -167,7 +167,7 @@ class Delivery:
         except (DeliveryError, OSError) as exc:
             # A try that failed before the point of no return counts too, so an unreachable server is not
             # retried forever: after MAX_ATTEMPTS a person decides (crm-sheets outbox --retry-failed).
-            finish("failed", _out_of_tries(str(exc) or type(exc).__name__, item.attempts + 1))
+            finish("failed", out_of_tries(str(exc) or type(exc).__name__, item.attempts + 1))
             report.failed.append(item.key)
         except BaseException:
             # A bug or Ctrl-C: settle the item as a crash would be settled, then let the error show.
@@ -192,13 +192,13 @@ class Delivery:
                 status, error, attempts = "queued", item.error, "attempts"
             elif item.kind in IDEMPOTENT_KINDS:
                 status, attempts = "failed", "attempts + 1"
-                error = _out_of_tries("interrupted while posting; posted again with the same Idempotency-Key", item.attempts + 1)
+                error = out_of_tries("interrupted while posting; posted again with the same Idempotency-Key", item.attempts + 1)
             else:
                 status, error, attempts = "unknown", "interrupted while sending: check whether it arrived, then confirm", "attempts + 1"
             cur = db.execute(
                 f"UPDATE items SET status = ?, error = ?, updated_at = ?, attempts = {attempts}"
                 " WHERE key = ? AND status = 'sending' AND lease_owner IS ? AND handed = ?",
-                (status, _error_text(error), stamp, item.key, item.lease_owner, int(item.handed)),
+                (status, error_text(error), stamp, item.key, item.lease_owner, int(item.handed)),
             )
             if cur.rowcount and status == "unknown":
                 report.unknown.append(item.key)

@@ -34,7 +34,7 @@ class Deferred(Exception):
     """Not tried in this run (the channel did not answer, or the run's time for it is used up): no try counted."""
 
 
-class _LostClaim(Exception):
+class LostClaim(Exception):
     """Our lease ran out and another deliverer took the item over: it is theirs now, we must not send it."""
 
 
@@ -108,18 +108,18 @@ class DeliveryReport:
                 "deferred": self.deferred, "busy": self.busy, "totals": self.totals, "reasons": self.reasons}
 
 
-_SELECT = ("SELECT key, kind, status, payload, tbl, record_id, message_id, attempts, queued_at, updated_at, error,"
+SELECT_ITEMS = ("SELECT key, kind, status, payload, tbl, record_id, message_id, attempts, queued_at, updated_at, error,"
            " lease_owner, lease_until, handed FROM items")
 MAX_ERROR = 1000  # characters of an error kept: the server's reply, not a whole HTML page
 
 
-def _item(r: tuple) -> OutboxItem:
+def item_of_row(r: tuple) -> OutboxItem:
     # Errors are stored redacted; redacting again on the way out also hides secrets known only now.
     error = redact(r[10]) if r[10] is not None else None
     return OutboxItem(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], error, r[11], r[12], bool(r[13]))
 
 
-def _error_text(error: str | None) -> str | None:
+def error_text(error: str | None) -> str | None:
     """An error as it may be stored and shown: redacted, on one line, not endless."""
     if error is None:
         return None
@@ -127,7 +127,7 @@ def _error_text(error: str | None) -> str | None:
     return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
 
 
-def _out_of_tries(error: str, attempts: int) -> str:
+def out_of_tries(error: str, attempts: int) -> str:
     """A failed try's error; the last allowed try says so (the Outbox sheet's text changes with it)."""
     if attempts < MAX_ATTEMPTS:
         return error

@@ -17,7 +17,7 @@ KEEP_GENERATIONS = 20  # a restored backup (Settings `backups`, default 5) still
 KEEP_MEMORIES = 2  # generations whose states keep the jobs' memories (crm_sheets.jobs.MEMORIES); older ones drop them
 
 
-def _forget_memories(db: sqlite3.Connection, committed: int) -> None:
+def forget_memories(db: sqlite3.Connection, committed: int) -> None:
     """Drop the jobs' memories from the states of the generation committed as ``committed``, once it is no longer
     among the newest KEEP_MEMORIES: a restored backup that carries it still finds the states, and the jobs rebuild
     their memories from the tables. One generation a commit, so each generation's states are rewritten once."""
@@ -46,7 +46,7 @@ class JobStates:
     matched: bool = False  # they belong to the workbook's own generation (not the latest as a fallback)
 
 
-def _job_states(db: sqlite3.Connection, generation: str | None, sha256: str | None) -> JobStates:
+def states_of_generation(db: sqlite3.Connection, generation: str | None, sha256: str | None) -> JobStates:
     db.execute("BEGIN")  # one snapshot for the lookups below
     try:
         return _lookup_states(db, generation, sha256)
@@ -86,4 +86,4 @@ def read_job_states(workbook: Any, generation: str | None = None, sha256: str | 
             return JobStates({})
         if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'generations'").fetchone():
             return JobStates({name: json.loads(value) for name, value in db.execute("SELECT name, value FROM state")})
-        return _job_states(db, generation, sha256)
+        return states_of_generation(db, generation, sha256)

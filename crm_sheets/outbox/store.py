@@ -17,9 +17,9 @@ from crm_sheets.errors import NotAWorkbook, UsageError
 from crm_sheets.model.effects import MAX_ATTEMPTS, Effect, count_states, delivery_state
 from crm_sheets.model.redact import redact, register_secret
 from crm_sheets.outbox.deliver import Delivery
-from crm_sheets.outbox.items import CHAT_WEBHOOK_ENV, SMTP_PASSWORD_ENV, OutboxItem, _item, _SELECT
-from crm_sheets.outbox.states import (GENERATIONS_TABLE, KEEP_GENERATIONS, KEEP_MEMORIES, JobStates, _forget_memories,
-                                      _job_states)
+from crm_sheets.outbox.items import CHAT_WEBHOOK_ENV, SMTP_PASSWORD_ENV, OutboxItem, item_of_row, SELECT_ITEMS
+from crm_sheets.outbox.states import (GENERATIONS_TABLE, KEEP_GENERATIONS, KEEP_MEMORIES, JobStates, forget_memories,
+                                      states_of_generation)
 
 
 def outbox_path(workbook: Any) -> Path:
@@ -113,8 +113,8 @@ class Outbox(Delivery):
         if key is not None:
             where.append("key = ?")
             args.append(key)
-        rows = db.execute(_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY queued_at, key", args).fetchall()
-        return [_item(r) for r in rows]
+        rows = db.execute(SELECT_ITEMS + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY queued_at, key", args).fetchall()
+        return [item_of_row(r) for r in rows]
 
     def counts(self) -> dict[str, int]:
         """Items per state as people read it (waiting, sending, retrying, failed, unknown, sent, cancelled)."""
@@ -139,7 +139,7 @@ class Outbox(Delivery):
         that generation's, else the latest committed ones (a workbook we never wrote, or one whose
         generation was pruned), else those of an older crm-sheets (one row per job in ``state``)."""
         with closing(self._connect()) as db:
-            return _job_states(db, generation, sha256)
+            return states_of_generation(db, generation, sha256)
 
     def prepare_states(self, generation: str, sha256: str | None, states: Mapping[str, Any], now: datetime) -> None:
         """Keep ``states`` under ``generation`` before the workbook carrying it replaces the file."""
@@ -169,7 +169,7 @@ class Outbox(Delivery):
             db.execute("UPDATE generations SET committed = ? WHERE id = ?", (top + 1, generation))
             db.execute("DELETE FROM generations WHERE committed IS NULL")
             db.execute("DELETE FROM generations WHERE committed <= ?", (top + 1 - KEEP_GENERATIONS,))
-            _forget_memories(db, top + 1 - KEEP_MEMORIES)
+            forget_memories(db, top + 1 - KEEP_MEMORIES)
             db.execute("COMMIT")
 
     def load_state(self, name: str) -> dict[str, Any] | None:
