@@ -347,7 +347,7 @@ def test_an_unchanged_stretch_of_rows_is_copied_byte_for_byte(book: Path):
 def test_a_large_sheet_is_spooled_and_written_like_a_small_one(book: Path, tmp_path: Path, monkeypatch):
     """Spooled: the part read back from a temporary file, and the rows written (updated, moved, appended) kept
     in one instead of in memory."""
-    from crm_sheets.store.xlsx import sheet
+    from crm_sheets.store.xlsx import spool
 
     cs = lambda: ChangeSet(  # noqa: E731
         updates=[],
@@ -358,7 +358,7 @@ def test_a_large_sheet_is_spooled_and_written_like_a_small_one(book: Path, tmp_p
     changes = cs()
     changes.update("leads", "L-00004", "score", 41)
     apply_changeset(book, small, changes, leads_tables())
-    monkeypatch.setattr(sheet, "_SPOOL_IN_MEMORY", 0)
+    monkeypatch.setattr(spool, "SPOOL_IN_MEMORY", 0)
     changes = cs()
     changes.update("leads", "L-00004", "score", 41)
     apply_changeset(book, large, changes, leads_tables())

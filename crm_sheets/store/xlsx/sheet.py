@@ -1,30 +1,31 @@
 """One worksheet part edited as text, row by row: SheetEdit reads the part once (spooled to disk when large),
 keeps the rows a patch changes, moves rows (formulas, merged ranges and other references follow) and streams
-the part out again; nothing else of the XML is parsed or rewritten.
+the part out again; nothing else of the XML is parsed or rewritten. Where its bytes live is spool.py's.
+One class kept whole (~630 lines): reading, keeping, moving and streaming out share one index of row
+offsets and one map of moves, which any split would have to pass between modules.
 """
 from __future__ import annotations
 
 import html
-import io
 import re
-import tempfile
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
-from typing import IO, Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 from xml.sax.saxutils import escape
 
 from crm_sheets.errors import CrmSheetsError
 from crm_sheets.model.tables import column_letter
 from crm_sheets.store.xlsx.package import Package, refuse_dtd
 from crm_sheets.store.xlsx.sheetxml import column_index, split_ref
+from crm_sheets.store.xlsx import spool
+from crm_sheets.store.xlsx.spool import Spool, WrittenRows
 
 
 
 
 _ROW_R = re.compile(r'\br="(\d+)"')
 _ROW_R_B = re.compile(rb'\br="(\d+)"')
-_SPOOL_IN_MEMORY = 16 * 1024 * 1024  # a worksheet part larger than this is spooled to a temporary file
 _CELL_R = re.compile(r'\br="([A-Z]{1,3})(\d+)"')
 S_ATTR = re.compile(r'\bs="(\d+)"')
 _SPANS = re.compile(r'\sspans="[^"]*"')
@@ -68,92 +69,6 @@ def _in_column_order(cells: dict[str, str]) -> bool:
             return False
         last = key
     return True
-
-
-class _Spool:
-    """The decompressed worksheet, read back by byte range: in memory when small, else in a temporary file."""
-
-    def __init__(self, data: bytes | None = None, size_hint: int = 0):
-        self.data = data
-        self.file: IO[bytes] | None = None
-        self.on_disk = data is None and size_hint > _SPOOL_IN_MEMORY
-        if data is None:
-            self.file = tempfile.TemporaryFile() if self.on_disk else io.BytesIO()
-
-    def append(self, chunk: bytes) -> None:
-        if self.file is not None:
-            self.file.write(chunk)
-
-    def read(self, start: int, end: int) -> bytes:
-        if self.data is not None:
-            return self.data[start:end]
-        assert self.file is not None
-        self.file.seek(start)
-        return self.file.read(end - start)
-
-    def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-
-
-class _Written:
-    """The rows a SheetEdit wrote, by current number, as a mapping of row XML: kept as text up to a budget,
-    then as UTF-8 in a temporary file with only their offsets in memory. A first run at 100k leads rewrites or
-    appends ~400,000 rows (~400 MB of text), which were all held until the part was streamed out."""
-
-    def __init__(self, budget: int | None = None):
-        self._text: dict[int, str] = {}
-        self._at: dict[int, tuple[int, int]] = {}  # row -> (start, end) in the file
-        self._file: IO[bytes] | None = None
-        self._budget = _SPOOL_IN_MEMORY if budget is None else budget
-        self._held = 0  # characters held as text
-
-    def __contains__(self, r: object) -> bool:
-        return r in self._text or r in self._at
-
-    def __getitem__(self, r: int) -> str:
-        text = self._text.get(r)
-        if text is not None:
-            return text
-        start, end = self._at[r]
-        assert self._file is not None
-        self._file.seek(start)
-        return self._file.read(end - start).decode("utf-8")
-
-    def __setitem__(self, r: int, text: str) -> None:
-        old = self._text.pop(r, None)
-        if old is not None:
-            self._held -= len(old)
-        self._at.pop(r, None)  # its old bytes stay in the file, unused
-        if self._held + len(text) <= self._budget:
-            self._text[r] = text
-            self._held += len(text)
-            return
-        if self._file is None:
-            self._file = tempfile.TemporaryFile()
-        data = text.encode("utf-8")
-        start = self._file.seek(0, io.SEEK_END)
-        self._file.write(data)
-        self._at[r] = (start, start + len(data))
-
-    def __iter__(self) -> Iterator[int]:
-        yield from self._text
-        yield from self._at
-
-    def __len__(self) -> int:
-        return len(self._text) + len(self._at)
-
-    def __bool__(self) -> bool:
-        return bool(self._text) or bool(self._at)
-
-    def items(self) -> Iterator[tuple[int, str]]:
-        for r in list(self):
-            yield r, self[r]
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
 
 
 class _Rows:
@@ -204,10 +119,10 @@ class SheetEdit:
                  size_hint: int = 0):
         self.part = part
         if data is not None:
-            self._spool = _Spool(data)
+            self._spool = Spool(data)
             chunks = [data]
         else:
-            self._spool = _Spool(None, size_hint)
+            self._spool = Spool(None, size_hint)
         self.p = ""
         self.head = ""
         self.tail = ""
@@ -224,7 +139,7 @@ class SheetEdit:
         self._parsed: tuple[int, str, dict[str, str]] | None = None  # the last row parsed, until a change
         # only in cell start tags: text such as r="A5" inside a value must never be renumbered
         self._renumber_re = re.compile(rf'(<{self.p}row\b[^>]*?\br="|<{self.p}c\b[^>]*?\br="[A-Z]{{1,3}})\d+"')
-        self._over = _Written()  # rows written, by current number
+        self._over = WrittenRows()  # rows written, by current number
         self._taken: set[int] = set()  # source rows replaced by a row of _over
         self._maps: list[_RowMap] = []  # row moves, in order, still to apply to source rows
         self.rows = _Rows(self)
@@ -238,7 +153,7 @@ class SheetEdit:
         if info is None:
             pkg.read(part)  # raises the package's "part is missing" error
         assert info is not None
-        if info.file_size <= _SPOOL_IN_MEMORY:
+        if info.file_size <= spool.SPOOL_IN_MEMORY:
             return cls(part, pkg.read(part))
         return cls(part, chunks=pkg.stream(part), size_hint=info.file_size)
 
@@ -507,7 +422,7 @@ class SheetEdit:
             return
         remap = _RowMap(moves)
         self._parsed = None
-        over, self._over = self._over, _Written()
+        over, self._over = self._over, WrittenRows()
         for r, row in over.items():
             new = moves.get(r, r)
             if new is None:
