@@ -213,7 +213,7 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
     first = results[at]
     given = (options or {}).get("check", {}).get("state") or {}
     state = {**given, **{k: (first.state or {}).get(k) for k in ("phones", "rows")}} if "state" in inspect.signature(job_function("check")).parameters else None
-    kept = {name: (t.rows, t.typed_text, t.invalid) for name, t in tables.tables.items()}
+    kept = {name: (t.df, t.rows, t.typed_text, t.invalid) for name, t in tables.tables.items()}
     # The second look's sheets and findings replace the first's (below), which only their keys and places are
     # needed for: let the first go before the second is made (at 100k leads, ~170,000 findings and a Data Issues
     # sheet of as many rows).
@@ -232,10 +232,13 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
             t = tables[name]
             t.typed_text = {k: v for k, v in t.typed_text.items() if k not in cells}
             t.invalid = {k: v for k, v in t.invalid.items() if k not in cells}
+        for name in written:
+            _name_by_row(tables[name])
         again = job_function("check")(tables, now=now, **({"state": state} if state is not None else {}))
     finally:
-        for name, (rows, typed_text, invalid) in kept.items():
-            tables[name].rows, tables[name].typed_text, tables[name].invalid = rows, typed_text, invalid
+        for name, (df, rows, typed_text, invalid) in kept.items():
+            t = tables[name]
+            t.df, t.rows, t.typed_text, t.invalid = df, rows, typed_text, invalid
     # Check's sheets are the second look's: a sheet it lays out replaces the first one's, and a sheet it leaves
     # out (it would show what the workbook shows) drops the first one's. Only check writes its sheets' keys.
     shown = {spec.key: spec for spec in again.changes.sheets}
@@ -250,6 +253,22 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
     first.stats.update({k: v for k, v in again.stats.items() if k != "fixed"})
     if state is not None:
         first.state = again.state
+
+
+def _name_by_row(t) -> None:
+    """A table without IDs is keyed by sheet row (the reader names its records 'row8'): its records named
+    otherwise in memory (a stage check added: 'stages:Closed wn') or moved by the write get the names the next
+    read gives them, so the second look's findings (and check's memory) are the next run's. Replaces the
+    table's frame and mappings (the caller restores them)."""
+    if t.schema.id_prefix:
+        return
+    named = {rid: f"row{r}" for rid, r in t.rows.items() if rid != f"row{r}"}
+    if not named or not set(named).issubset(set(t.df.index)) or len(set(t.rows.values())) != len(t.rows):
+        return
+    t.df = t.df.rename(index=named)
+    t.rows = {named.get(rid, rid): r for rid, r in t.rows.items()}
+    t.invalid = {(named.get(rid, rid), f): v for (rid, f), v in t.invalid.items()}
+    t.typed_text = {(named.get(rid, rid), f): v for (rid, f), v in t.typed_text.items()}
 
 
 def _rows_as_written(tables: Tables, changes: ChangeSet) -> dict[str, dict[str, int]]:

@@ -115,6 +115,18 @@ def test_archived_rows_go_and_sequences_only_grow():
     assert list(t["leads"].df.index) == ["L-00002"] and t["leads"].next_id == 4
 
 
+def test_an_archived_record_takes_its_unreadable_and_typed_text_cells_with_it():
+    # A merged lead whose date was unreadable ("02/31/2026") left the Leads sheet: a later look at the table in
+    # the same run (check's second one) must not report a cell the written sheet no longer has.
+    t = tables()
+    leads = t["leads"]
+    leads.invalid = {("L-00001", "created"): "02/31/2026", ("L-00002", "created"): "13/13/2025"}
+    leads.typed_text = {("L-00001", "score"): "12", ("L-00002", "score"): "7"}
+    ChangeSet(archives=[RowArchive("leads", "L-00001", "merged")]).apply_to(t)
+    assert leads.invalid == {("L-00002", "created"): "13/13/2025"}
+    assert leads.typed_text == {("L-00002", "score"): "7"}
+
+
 def test_a_restored_record_comes_back_with_its_archived_values():
     t = tables()
     original = {"ID": "L-00009", "First name": "Ida", "Status": "Qualified", "Created": 45658, "Score": 12,

@@ -203,6 +203,11 @@ class ChangeSet:
             gone = t.df.index.intersection(pd.Index(ids, dtype=object))
             if len(gone):
                 t.df = t.df.drop(index=gone)
+                # the raw text the reader kept of an archived record's cells leaves with it (a restore brings it
+                # back): a later look at the table (check's second one) would report cells no longer in it
+                left = set(gone)
+                t.invalid = {k: v for k, v in t.invalid.items() if k[0] not in left}
+                t.typed_text = {k: v for k, v in t.typed_text.items() if k[0] not in left}
         for name, number in self.sequences.items():
             if name in tables:
                 tables[name].next_id = max(tables[name].next_id, number)
