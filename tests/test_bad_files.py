@@ -273,11 +273,18 @@ def test_a_real_run_keeps_the_stray_cell_where_it_was_and_adds_no_record(pristin
 def test_a_stray_cell_costs_bounded_memory_in_a_separate_process(pristine, tmp_path, ref):
     """Measured in a child process (calamine used to abort the whole process asking for 512 GB)."""
     bad = rewrite_part(pristine, tmp_path / "stray.xlsx", sheet_part(pristine, "Leads"), add_cell(ref, 1048576))
+    # The child's own peak: VmHWM belongs to its own memory map. ru_maxrss is not: Linux keeps it across exec, so
+    # a child started from a test process that has grown to 400 MB would report that process's size.
     script = textwrap.dedent(f"""
         import resource, sys
         from crm_sheets.store import read_workbook
         t = read_workbook({str(bad)!r})
-        print(len(t["leads"].df), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        try:
+            with open("/proc/self/status") as f:
+                peak = int(next(l for l in f if l.startswith("VmHWM:")).split()[1])
+        except OSError:
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(len(t["leads"].df), peak)
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
