@@ -42,23 +42,11 @@ def finish_settled(report, as_json: bool) -> None:
         head = json.dumps(answer.as_dict(results=False), indent=2, default=str)
         click.echo(head[:-2] + ",\n  " + answer.results_json() + "\n}")
     else:
-        table = RichTable(title=f"crm-sheets on {report.path}", title_justify="left")
-        for col in ("job", "errors", "warnings", "changed cells", "new rows", "archived", "sheets"):
-            table.add_column(col, justify="left" if col == "job" else "right")
-        for r in answer.summary:
-            table.add_row(r["job"], str(r["counts"].get("error", 0)), str(r["counts"].get("warning", 0)), "0", "0", "0", "0")
-        console.print(table)
-        for line in report.notes:
-            console.print(f"  [yellow]![/] {line}", soft_wrap=True)
-        for message in answer.first_errors:
-            console.print(f"  [red]✗[/] {message}", soft_wrap=True)
-        if answer.error_count > 15:
-            console.print(f"  … and {answer.error_count - 15} more errors: see the Data Issues sheet.")
+        _summary(report.path, [(r["job"], r["counts"].get("error", 0), r["counts"].get("warning", 0), 0, 0, 0, 0)
+                               for r in answer.summary])
+        _notes_and_errors(report.notes, answer.first_errors, answer.error_count)
         if report.delivery:
-            d = report.delivery
-            console.print("Outbox: 0 sent now; " + outbox_counts(d.get("totals") or {}) + ".", soft_wrap=True)
-            if d["waiting"]:
-                console.print("  [yellow]![/] waiting for a mail server (Settings smtp_host) or a chat URL (chat_webhook_env) to be set", soft_wrap=True)
+            _delivery(report.path, report.delivery, sent=0, reasons=False)
         console.print(f"Nothing changed since the run of {answer.since:%Y-%m-%d %H:%M}: {report.path} was left as it was "
                       "(no backup; nothing read or run).", soft_wrap=True)
     sys.exit(EXIT_FINDINGS if answer.error_count else EXIT_OK)
@@ -79,35 +67,55 @@ def echo_json(data) -> None:
 
 
 def render(report) -> None:
-    table = RichTable(title=f"crm-sheets on {report.path}", title_justify="left")
-    for col in ("job", "errors", "warnings", "changed cells", "new rows", "archived", "sheets"):
-        table.add_column(col, justify="left" if col == "job" else "right")
+    rows = []
     for r in report.results:
         sev = [f.severity for f in r.findings]
         s = r.changes.summary()
-        table.add_row(r.job, str(sev.count("error")), str(sev.count("warning")), str(s["updated_cells"]), str(s["appended_rows"]), str(s["archived_rows"]), str(s["replaced_sheets"]))
-    console.print(table)
-    for note in getattr(report, "notes", ()):
-        console.print(f"  [yellow]![/] {note}", soft_wrap=True)
-    for f in report.errors[:15]:
-        console.print(f"  [red]✗[/] {f.message}", soft_wrap=True)
-    if len(report.errors) > 15:
-        console.print(f"  … and {len(report.errors) - 15} more errors: see the Data Issues sheet.")
+        rows.append((r.job, sev.count("error"), sev.count("warning"), s["updated_cells"], s["appended_rows"],
+                     s["archived_rows"], s["replaced_sheets"]))
+    _summary(report.path, rows)
+    errors = report.errors
+    _notes_and_errors(getattr(report, "notes", ()), [f.message for f in errors[:15]], len(errors))
     if getattr(report, "delivery", None):
-        d = report.delivery
-        console.print(f"Outbox: {len(d['sent'])} sent now; " + outbox_counts(d.get("totals") or {}) + ".", soft_wrap=True)
-        if d["waiting"]:
-            console.print("  [yellow]![/] waiting for a mail server (Settings smtp_host) or a chat URL (chat_webhook_env) to be set", soft_wrap=True)
-        for kind, why in (d.get("reasons") or {}).items():
-            console.print(f"  [yellow]![/] {kind}: {escape(why)}", soft_wrap=True)
-        if (d.get("totals") or {}).get("unknown") or (d.get("totals") or {}).get("failed"):
-            console.print(f"  crm-sheets outbox {report.path} shows them and how to settle them.", soft_wrap=True)
+        _delivery(report.path, report.delivery, sent=len(report.delivery["sent"]), reasons=True)
     if report.dry_run:
         console.print("Dry run: nothing was written.")
     elif report.written:
         console.print(f"Saved {report.path}" + (f" (backup: {report.backup})" if report.backup else "") + ".")
     else:
         console.print(f"Nothing changed: {report.path} was left as it was (no backup).")
+
+
+def _summary(path, rows) -> None:
+    """The run's table: one row per job (job, errors, warnings, changed cells, new rows, archived, sheets)."""
+    table = RichTable(title=f"crm-sheets on {path}", title_justify="left")
+    for col in ("job", "errors", "warnings", "changed cells", "new rows", "archived", "sheets"):
+        table.add_column(col, justify="left" if col == "job" else "right")
+    for job, *counts in rows:
+        table.add_row(job, *map(str, counts))
+    console.print(table)
+
+
+def _notes_and_errors(notes, first_errors: list[str], error_count: int) -> None:
+    for note in notes:
+        console.print(f"  [yellow]![/] {note}", soft_wrap=True)
+    for message in first_errors:
+        console.print(f"  [red]✗[/] {message}", soft_wrap=True)
+    if error_count > 15:
+        console.print(f"  … and {error_count - 15} more errors: see the Data Issues sheet.")
+
+
+def _delivery(path, d: dict, *, sent: int, reasons: bool) -> None:
+    """The outbox after the run: what went now, what waits; ``reasons``: why kinds wait and where to settle them."""
+    console.print(f"Outbox: {sent} sent now; " + outbox_counts(d.get("totals") or {}) + ".", soft_wrap=True)
+    if d["waiting"]:
+        console.print("  [yellow]![/] waiting for a mail server (Settings smtp_host) or a chat URL (chat_webhook_env) to be set", soft_wrap=True)
+    if not reasons:
+        return
+    for kind, why in (d.get("reasons") or {}).items():
+        console.print(f"  [yellow]![/] {kind}: {escape(why)}", soft_wrap=True)
+    if (d.get("totals") or {}).get("unknown") or (d.get("totals") or {}).get("failed"):
+        console.print(f"  crm-sheets outbox {path} shows them and how to settle them.", soft_wrap=True)
 
 
 def outbox_counts(totals: dict[str, int]) -> str:
