@@ -48,6 +48,8 @@ class WrittenRows:
         self._file: IO[bytes] | None = None
         self._budget = SPOOL_IN_MEMORY if budget is None else budget
         self._held = 0  # characters held as text
+        self._end = 0  # end of the file's data
+        self._pos = 0  # where the file is positioned: appends seek only after a read moved it
 
     def __contains__(self, r: object) -> bool:
         return r in self._text or r in self._at
@@ -59,6 +61,7 @@ class WrittenRows:
         start, end = self._at[r]
         assert self._file is not None
         self._file.seek(start)
+        self._pos = end
         return self._file.read(end - start).decode("utf-8")
 
     def __setitem__(self, r: int, text: str) -> None:
@@ -73,9 +76,12 @@ class WrittenRows:
         if self._file is None:
             self._file = tempfile.TemporaryFile()
         data = text.encode("utf-8")
-        start = self._file.seek(0, io.SEEK_END)
+        start = self._end
+        if self._pos != start:  # a seek flushes the write buffer: one per row written made a system call each
+            self._file.seek(start)
         self._file.write(data)
-        self._at[r] = (start, start + len(data))
+        self._end = self._pos = start + len(data)
+        self._at[r] = (start, self._end)
 
     def __iter__(self) -> Iterator[int]:
         yield from self._text

@@ -391,20 +391,22 @@ class _Patch(PackagePatch):
     def _set(self, st: _TableState, r: int, values: dict[str, Any]) -> None:
         cells = st.sheet.raw_cells(r)
         out: dict[str, str | None] = {}
-        for name, value in values.items():
-            col = self.column(st, name)
+        cols, unquoted, date1904 = st.cols, self._quote_free(), self.pkg.date1904  # once per row, not per value
+        for name, v in values.items():  # v in the workbook's form already (core.plan.field_value)
+            col = cols.get(name) or self.column(st, name)
             old = cells.get(col)
-            v = value  # in the workbook's form already (core.plan.field_value)
             if too_long(v):  # a person's value over a cell's limit: never written back (cut), the cell stays as it is
                 continue
             s = S_ATTR.search(old, 0, old.index(">")) if old else None
             style = int(s.group(1)) if s else None
-            style = style if style is not None else self._date_xf(v)
+            if style is None and isinstance(v, dt.date):
+                style = self._date_xf(v)
             if isinstance(v, Text) and v.startswith(FORMULA_STARTS):
                 style = self._quoted_xf(style)
             elif style is not None:
-                style = self._unquoted_xf(style)
-            out[col] = cell_xml(f"{col}{r}", v, style, self.pkg.date1904) or None
+                style = unquoted.get(style, style)
+            ref = f"{col}{r}"
+            out[col] = (inline_string(ref, v, style) if type(v) is str else cell_xml(ref, v, style, date1904)) or None
         st.sheet.put_cells(r, out)
         self.recalc = True
 
