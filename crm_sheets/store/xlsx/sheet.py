@@ -57,7 +57,7 @@ def _ascending(numbers: Iterable[int | None]) -> bool:
     return True
 
 
-def _column_order(letters: str) -> tuple[int, str]:
+def column_order(letters: str) -> tuple[int, str]:
     return len(letters), letters  # "B" < "AA": the order of columns
 
 
@@ -429,7 +429,7 @@ class SheetEdit:
             tag = tag[:-2].rstrip() + ">"
         if not ordered and not parsed:  # a new row: its cells are often given in column order already
             ordered = _in_column_order(current)
-        body = "".join(current.values() if ordered else (current[c] for c in sorted(current, key=_column_order)))
+        body = "".join(current.values() if ordered else (current[c] for c in sorted(current, key=column_order)))
         if not body and row_attrs is None and existing is None:
             return
         if r not in self._over:
@@ -444,13 +444,17 @@ class SheetEdit:
         """put_cells(r, cells, row_attrs) for a row that does not exist yet (past ``max_row()``, not written):
         the same row, without looking for one to keep."""
         body = {col: x for col, x in cells.items() if x}
+        text = "".join(body.values() if _in_column_order(body) else (body[c] for c in sorted(body, key=column_order)))
+        self.append_row_xml(r, text, row_attrs)
+
+    def append_row_xml(self, r: int, body: str, row_attrs: str) -> None:
+        """append_row with the cells given as their XML, in column order already."""
         tag = f'<{self.p}row r="{r}"{row_attrs}>'
         if "spans" in tag:
             tag = _SPANS.sub("", tag)
         if tag.endswith("/>"):
             tag = tag[:-2].rstrip() + ">"
-        text = "".join(body.values() if _in_column_order(body) else (body[c] for c in sorted(body, key=_column_order)))
-        self._over[r] = f"{tag}{text}</{self.p}row>"
+        self._over[r] = f"{tag}{body}</{self.p}row>"
         self._parsed = None
         self.changed = True
 
