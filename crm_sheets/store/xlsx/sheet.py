@@ -349,7 +349,7 @@ class SheetEdit:
         """Every row in row order as (number, XML) (XML None when ``text`` is false)."""
         for kind, number, payload in self._plan():
             if kind == "over":
-                yield number, payload if text else None
+                yield number, self._over[number] if text else None
             else:
                 for i in payload:
                     yield self._current(self._rn[i]), (self._source_text(i) if text else None)  # type: ignore[misc]
@@ -482,7 +482,7 @@ class SheetEdit:
 
     # -- output
     def _plan(self) -> Iterator[tuple[str, int, Any]]:
-        """The rows in order: ("over", number, xml) for rows written, ("source", number, [indexes]) for runs
+        """The rows in order: ("over", number, None) for rows written (their XML is the caller's to fetch), ("source", number, [indexes]) for runs
         of source rows (each run's rows keep their order in the spool). A row written wins over a source
         row of the same number; of two source rows of one number (a hand-made file), the last wins."""
         over = sorted(self._over)
@@ -495,7 +495,7 @@ class SheetEdit:
                 cur = None if i in taken else current(rn[i])
                 if cur is not None:
                     rows[cur] = ("source", [i])
-            rows.update((n, ("over", self._over[n])) for n in over)
+            rows.update((n, ("over", None)) for n in over)
             for n in sorted(rows):
                 yield rows[n][0], n, rows[n][1]
             return
@@ -511,7 +511,7 @@ class SheetEdit:
                 if run:
                     yield "source", run_start, run
                     run = []
-                yield "over", over[oi], self._over[over[oi]]
+                yield "over", over[oi], None
                 oi += 1
                 if over[oi - 1] == cur:
                     break
@@ -522,7 +522,7 @@ class SheetEdit:
         if run:
             yield "source", run_start, run
         for n in over[oi:]:
-            yield "over", n, self._over[n]
+            yield "over", n, None
 
     def chunks(self, block: int = 1 << 20) -> Iterator[bytes]:
         """The new worksheet part as a stream of bytes."""
@@ -535,9 +535,10 @@ class SheetEdit:
         size = 0
         raw_ok = not self._maps
         st, en, rn = self._st, self._en, self._rn
-        for kind, _, payload in self._plan():
+        raw = self._over.raw
+        for kind, number, payload in self._plan():
             if kind == "over":
-                out.append(payload.encode("utf-8"))
+                out.append(raw(number))
                 size += len(out[-1])
             else:
                 idx = payload

@@ -67,6 +67,17 @@ class WrittenRows:
         self._pos = end
         return self._file.read(end - start).decode("utf-8")
 
+    def raw(self, r: int) -> bytes:
+        """Row r as UTF-8: a row kept in the file is not decoded to be encoded again when the part is written."""
+        text = self._text.get(r)
+        if text is not None:
+            return text.encode("utf-8")
+        start, end = self._at[r]
+        assert self._file is not None
+        self._file.seek(start)
+        self._pos = end
+        return self._file.read(end - start)
+
     def __setitem__(self, r: int, text: str) -> None:
         old = self._text.pop(r, None)
         if old is not None:
