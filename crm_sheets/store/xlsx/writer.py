@@ -549,6 +549,7 @@ class _Patch(PackagePatch):
         bounds = None
         fresh_from = st.sheet.max_row()  # a row past this one is new: written without looking for one to keep
         layouts: dict[tuple[str, ...], list] = {}  # the cells of plan rows by the fields they fill
+        dated: dict[tuple[type, Any, int | None], str] = {}  # a date cell's XML after its reference
         date1904 = self.pkg.date1904
         for values in rows:
             plan_row = type(values) is _PlanRow
@@ -581,6 +582,15 @@ class _Patch(PackagePatch):
                         continue
                     if style is None:
                         style = self._date_xf(v)
+                    if type(v) is dt.date or type(v) is dt.datetime and v.tzinfo is None:
+                        # most new rows of a run carry its one time (the Audit Log's "at"): its serial once (naive
+                        # times only: aware ones of one instant are equal and written in their own zones)
+                        key = (type(v), v, style)
+                        tail = dated.get(key)
+                        if tail is None:
+                            tail = dated[key] = cell_xml("", v, style, date1904)[len('<c r=""'):]
+                        out.append(f'<c r="{ref}"{tail}')
+                        continue
                     if isinstance(v, Text) and v.startswith(FORMULA_STARTS):
                         style = self._quoted_xf(style)
                     x = cell_xml(ref, v, style, date1904)
