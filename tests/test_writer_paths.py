@@ -1,0 +1,108 @@
+"""The writer's quick paths give what its general paths give: a row split at C speed reads the same cells as the
+regular expression, and a plan's new rows written by layout are the same bytes as rows made cell by cell."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from crm_sheets.model import ChangeSet, RowAppend, RowArchive
+from crm_sheets.model.values import Text
+from crm_sheets.store.xlsx import sheet as sheet_module
+from crm_sheets.store.xlsx import writer as writer_module
+from crm_sheets.store.xlsx.sheet import SheetEdit
+from crm_sheets.store.xlsx.writer import apply_changeset
+from test_writer import build_workbook, leads_tables
+
+ROWS = [
+    '<row r="2"><c r="A2" s="3" t="inlineStr"><is><t>Ana</t></is></c><c r="C2"><v>1.5</v></c><c r="D2" s="4"/></row>',
+    '<row r="2" spans="1:3" ht="20" customHeight="1"><c r="A2" t="s"><v>0</v></c><c r="AB2"><f>A1&lt;2</f><v>1</v></c></row>',
+    # rich text: <color> and <charset> start like a cell
+    '<row r="2"><c r="A2" t="inlineStr"><is><r><rPr><color rgb="FFFF0000"/><charset val="1"/></rPr><t>x</t></r></is></c>'
+    '<c r="B2"><v>2</v></c></row>',
+    '<row r="2"><c r="A2"><v>1</v></c><c><v>2</v></c><c s="1"/></row>',  # cells without r=""
+    '<row r="2"><c s="1" r="A2"><v>1</v></c><c r="B2"><v>2</v></c></row>',  # r="" not first
+    '<row r="2">\n  <c r="A2"><v>1</v></c>\n  <c r="B2"><v>2</v></c>\n</row>',  # white space between cells
+    '<row r="2"><c r="A2"><v>1</v></c><extLst><ext uri="x"/></extLst></row>',
+    '<row r="2"><c r="A2"/><c r="B2" s="2"/></row>',
+    '<row r="2"><c r="a2"><v>1</v></c></row>',  # not a reference this writer knows: the general reader's answer
+    '<row r="2"/>',
+]
+
+
+def _sheet(row: str, p: str = "") -> SheetEdit:
+    if p:
+        row = row.replace("<row", f"<{p}row").replace("</row>", f"</{p}row>").replace("<c ", f"<{p}c ") \
+            .replace("<c>", f"<{p}c>").replace("</c>", f"</{p}c>").replace("<c/>", f"<{p}c/>")
+        root = f'<{p}worksheet xmlns:{p[:-1]}="urn:x"><{p}sheetData>{row}</{p}sheetData></{p}worksheet>'
+    else:
+        root = f"<worksheet><sheetData>{row}</sheetData></worksheet>"
+    return SheetEdit("xl/worksheets/sheet1.xml", root.encode())
+
+
+@pytest.mark.parametrize("p", ["", "x:"])
+@pytest.mark.parametrize("row", ROWS)
+def test_a_row_of_any_shape_reads_the_same_cells_by_either_path(row: str, p: str, monkeypatch):
+    quick = _sheet(row, p)
+    found = quick.raw_cells(2)
+    monkeypatch.setattr(sheet_module, "_split_cells", lambda row, p: None)
+    general = _sheet(row, p)
+    assert found == general.raw_cells(2)
+    for sheet in (quick, general):  # and an update of the row writes the same row
+        sheet._parsed = None
+        sheet.put_cells(2, {"B": f'<{p}c r="B2"><v>9</v></{p}c>', "Z": f'<{p}c r="Z2"><v>8</v></{p}c>'})
+    assert quick.to_bytes() == general.to_bytes()
+
+
+def _changes() -> ChangeSet:
+    cs = ChangeSet()
+    cs.appends.append(RowAppend("leads", "L-00006", {"first_name": "Fay", "last_name": "Wu", "status": "new", "score": 5,
+                                                       "created": dt.date(2025, 1, 2), "consent": True}))
+    cs.appends.append(RowAppend("leads", "L-00007", {"last_name": Text("=1+1"), "status": "contacted", "email": None,
+                                                       "created": dt.datetime(2025, 1, 2, 9, 30), "score": 2.5}))
+    cs.appends.append(RowAppend("leads", "L-00008", {"first_name": "Gil", "created": dt.date(2025, 1, 2),
+                                                       "not_a_field": "kept out"}))
+    cs.appends.append(RowAppend("leads", "L-00009", {"first_name": "Hal", "created": dt.date(2025, 1, 2)}))
+    cs.archives.append(RowArchive("leads", "L-00002", "merged", {"merged_into": "L-00001", "reason": "dup"}))
+    cs.update("leads", "L-00004", "score", 41)
+    cs.update("leads", "L-00003", "email", "cleo@new.example")
+    return cs
+
+
+def _without_the_note(book: Path, out: Path) -> Path:
+    """The test workbook without the person's note below the table (new rows then go past every row)."""
+    with zipfile.ZipFile(book) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'<row r="9".*?</row>', b"", data, flags=re.S)
+            dst.writestr(info.filename, data)
+    return out
+
+
+@pytest.mark.parametrize("note", [True, False])
+def test_new_rows_written_by_layout_are_the_bytes_of_rows_made_cell_by_cell(note: bool, tmp_path: Path, monkeypatch):
+    book = build_workbook(tmp_path / "crm.xlsx")
+    if not note:
+        book = _without_the_note(book, tmp_path / "plain.xlsx")
+    quick, general = tmp_path / "quick.xlsx", tmp_path / "general.xlsx"
+    layouts = []
+    row_layout = writer_module._Patch._row_layout
+    monkeypatch.setattr(writer_module._Patch, "_row_layout", lambda self, *a: layouts.append(a) or row_layout(self, *a))
+    apply_changeset(book, quick, _changes(), leads_tables())
+    assert len(layouts) == (0 if note else 4)  # one per set of fields; with the note moved down, the general path
+
+    def cells_of(self, st, rows):  # each plan row as cells by column, the general path of _append_rows
+        for k, values in enumerate(rows):
+            rows[k] = None
+            yield self._append_cells(st, values)
+
+    monkeypatch.setattr(writer_module._Patch, "_cells_of", cells_of)
+    apply_changeset(book, general, _changes(), leads_tables())
+    with zipfile.ZipFile(quick) as a, zipfile.ZipFile(general) as b:
+        assert {i.filename: a.read(i) for i in a.infolist()} == {i.filename: b.read(i) for i in b.infolist()}
+        sheet = a.read("xl/worksheets/sheet1.xml").decode()
+    assert "L-00009" in sheet and "kept out" not in sheet
