@@ -14,6 +14,8 @@ from typing import Any, Mapping
 import phonenumbers
 import pycountry
 
+from crm_sheets.model.phone_valid import is_valid_number
+
 _SPACES = re.compile(r"\s+")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
@@ -59,7 +61,7 @@ def phone_extension(text: str, default_region: str | None = "US") -> str | None:
 def _phone(s: str, region: str | None) -> phonenumbers.PhoneNumber | None:
     # Cached: a sheet repeats the same switchboard numbers, and parsing is the slow part of a check.
     num = _parse_phone(s, region)
-    return num if num is not None and phonenumbers.is_valid_number(num) else None
+    return num if num is not None and is_valid_number(num) else None
 
 
 def _parse_phone(s: str, region: str | None) -> phonenumbers.PhoneNumber | None:
@@ -124,7 +126,7 @@ class PhoneBook:
             ident = (num.country_code, num.national_number, num.italian_leading_zero, num.number_of_leading_zeros)
             valid = self._valid.get(ident)
             if valid is None:
-                valid = self._valid[ident] = phonenumbers.is_valid_number(num)
+                valid = self._valid[ident] = is_valid_number(num)
             if valid:
                 found = (phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164), num.extension or None)
         self._numbers[key] = found

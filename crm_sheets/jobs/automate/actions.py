@@ -90,7 +90,8 @@ def recipient(run: Run, table: str, rid: str) -> tuple[dict[str, Any] | None, st
         return (({"email": member.get("email"), "first_name": text(member.get("name")).split(" ")[0], "last_name": ""}, "") if member else (None, "no owner"))
     elif table not in MARKETING_TABLES:
         return None, "no email"
-    email = normalize_email(text(person.get("email"))) if text(person.get("email")) else None
+    typed = text(person.get("email"))
+    email = normalize_email(typed) if typed else None
     if not email:
         return None, "no email"
     if ticked(person.get("opted_out")):
@@ -229,7 +230,7 @@ def _campaign_names(run: Run, df: pd.DataFrame) -> dict[str, str]:
     IDs or names differ (a campaign automate creates): thousands of leads added to a campaign looked up its
     name by folding every campaign's name for each of them."""
     names = df["name"] if "name" in df.columns else pd.Series(dtype=object)
-    key = (tuple(names.index), tuple(names.tolist()))
+    key = (tuple(names.index.tolist()), tuple(names.tolist()))
     hit = run.memo.get("campaign_names")
     if hit is None or hit[0] != key:
         index: dict[str, str] = {}

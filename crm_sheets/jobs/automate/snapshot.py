@@ -80,9 +80,10 @@ def take(tables: Tables, watch: dict[str, set[str]]) -> dict[str, dict]:
         t = tables.get(table)
         if t is None:
             continue
-        entry: dict[str, Any] = {"ids": [str(i) for i in t.df.index], "fields": {}}
+        ids = t.df.index.tolist()  # (iterating a text Index makes its strings one by one)
+        entry: dict[str, Any] = {"ids": [str(i) for i in ids], "fields": {}}
         for f in sorted(fields):
             if f in t.df.columns:
-                entry["fields"][f] = {str(rid): c for rid, c in zip(t.df.index, canonical_column(t.df[f]))}
+                entry["fields"][f] = {str(rid): c for rid, c in zip(ids, canonical_column(t.df[f]))}
         out[table] = entry
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import weakref
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -113,20 +114,42 @@ class Cells:
     row lookup (or ``df.at``, which builds the column's Series first) took a quarter of automate's first run
     at 30k sample leads."""
 
-    __slots__ = ("df", "pos", "row")
+    __slots__ = ("df", "pos", "row", "at")
 
     def __init__(self, df: pd.DataFrame, rid: str) -> None:
         pos = df.index.get_loc(rid)  # KeyError when missing, as .loc
         self.df, self.pos = df, pos
         self.row = None if isinstance(pos, int) else df.loc[rid]  # an ID given twice: as before
+        self.at = column_positions(df)
 
     def __getitem__(self, name: str) -> Any:
         if self.row is not None:
             return self.row[name]
-        return self.df.iat[self.pos, self.df.columns.get_loc(name)]
+        at = self.at.get(name)
+        return self.df.iat[self.pos, at if at is not None else self.df.columns.get_loc(name)]
 
     def get(self, name: str, default: Any = None) -> Any:
-        return self[name] if name in self.df.columns else default
+        return self[name] if name in self.at or name in self.df.columns else default
+
+
+_COLUMNS: dict[int, tuple[Any, pd.Index, dict[str, int]]] = {}  # id -> (weak reference to the frame, ...)
+
+
+def column_positions(df: pd.DataFrame) -> dict[str, int]:
+    """Column name -> position of a frame's unique column names, built once per frame and set of columns: asking
+    a frame's text Index (``name in df.columns``, ``get_loc``) for every cell of 7,000 emails and tasks cost more
+    than reading the cells (a column added makes a new Index, so the positions are made again)."""
+    hit = _COLUMNS.get(id(df))
+    if hit is None or hit[0]() is not df or hit[1] is not df.columns:
+        if len(_COLUMNS) > 32:
+            _COLUMNS.clear()
+        names = df.columns.tolist()
+        at: dict[str, int] = {}
+        for k, name in enumerate(names):
+            at[name] = -1 if name in at else k
+        # weakly: the positions must not keep a run's frames alive after it
+        hit = _COLUMNS[id(df)] = (weakref.ref(df), df.columns, {n: k for n, k in at.items() if k >= 0})  # a name twice: as before
+    return hit[2]
 
 
 def cell(df: pd.DataFrame, rid: str, name: str) -> Any:
@@ -147,7 +170,7 @@ def merge_fields(tables: Tables, table: str, record_id: str, extra: Mapping[str,
             fields[name] = display(tables, table, name, row[name])
     else:
         row = Cells(t.df, record_id)  # the named cells only (.loc with a list of columns copies whole columns first)
-        for name in t.df.columns:
+        for name in row.at if len(row.at) == len(t.df.columns) else t.df.columns:  # (in the frame's order)
             if name in names or name == "owner":
                 fields[name] = display(tables, table, name, row[name])
     owner = str(fields.get("owner") or "")

@@ -18,6 +18,10 @@ def _col(df: pd.DataFrame, name: str) -> list[str]:
         return [""] * len(df)
     values = df[name].to_numpy(object)
     blank = pd.isna(values)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):  # text and blanks only: in C
+        out = values.copy()
+        out[blank] = ""
+        return out.tolist()
     return ["" if b else (v if isinstance(v, str) else str(v)) for v, b in zip(values, blank)]
 
 

@@ -1,0 +1,82 @@
+"""A phone number is valid or invalid exactly as the phone library says (check and capture read numbers through
+crm_sheets.model.phone_valid, which reads the library's metadata once per region instead of per number)."""
+from __future__ import annotations
+
+import random
+
+import phonenumbers
+import pytest
+from phonenumbers import PhoneNumberType
+
+from crm_sheets.model.normalize import PhoneBook, normalize_phone
+from crm_sheets.model.phone_valid import is_valid_number
+
+_TYPES = (PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE, PhoneNumberType.TOLL_FREE, PhoneNumberType.PREMIUM_RATE,
+          PhoneNumberType.SHARED_COST, PhoneNumberType.VOIP, PhoneNumberType.PERSONAL_NUMBER, PhoneNumberType.PAGER,
+          PhoneNumberType.UAN, PhoneNumberType.VOICEMAIL)
+
+
+def _numbers(seed: int = 7, random_count: int = 20_000) -> list[phonenumbers.PhoneNumber]:
+    """Every region's example number of every type, non-geographic ones, near misses of each (a digit changed,
+    dropped or added) and random numbers under every calling code (and some none has), some with Italian zeros."""
+    out = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in _TYPES:
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                out.append(example)
+    for cc in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS):
+        example = phonenumbers.example_number_for_non_geo_entity(cc)
+        if example is not None:
+            out.append(example)
+    rnd = random.Random(seed)
+    for example in list(out):
+        digits = str(example.national_number)
+        for _ in range(3):
+            d = list(digits)
+            d[rnd.randrange(len(d))] = str(rnd.randrange(10))
+            changed = "".join(d)
+            for v in (changed, changed[:-1], changed + str(rnd.randrange(10))):
+                if v:
+                    out.append(phonenumbers.PhoneNumber(country_code=example.country_code, national_number=int(v)))
+    codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE) + [0, 888, 999]
+    for _ in range(random_count):
+        n = phonenumbers.PhoneNumber(country_code=rnd.choice(codes), national_number=rnd.randrange(10, 10 ** rnd.randrange(3, 16)))
+        if rnd.random() < 0.1:
+            n.italian_leading_zero = True
+            n.number_of_leading_zeros = rnd.choice([None, 1, 2])
+        out.append(n)
+    return out
+
+
+@pytest.mark.slow  # reads the metadata of every region (~3 s)
+def test_validity_is_the_phone_librarys_for_every_calling_code():
+    numbers = _numbers()
+    valid = [phonenumbers.is_valid_number(n) for n in numbers]
+    assert sum(valid) > 2000 and len(valid) - sum(valid) > 2000  # both answers are well represented
+    wrong = [n for n, expected in zip(numbers, valid) if is_valid_number(n) != expected]
+    assert wrong == []
+
+
+def test_typed_numbers_read_as_the_phone_library_reads_them():
+    # what check's findings and fixes come from: the E.164 of a valid number, None for an invalid one
+    typed = ["+1 (212) 555-0100", "212.555.0100", "(415) 555-2671", "+1 800 555 0199", "+44 20 7946 0958",
+             "+44 (0)20 7946 0958", "020 7946 0958", "+33 6 12 34 56 78", "0033 6 12 34 56 78", "06 12 34 56 78",
+             "+39 06 6982 1234", "+61 2 9374 4000", "+7 495 123-45-67", "+7 727 258 2000", "+1 684 633 1234",
+             "+1 264 497 2131", "+1 555 0100", "12345", "+800 1234 5678", "+882 3510 0000", "+49 30 901820",
+             "+49 1512 3456789", "+1 212 555 0100 x12", "not a number", "+999 123 456"]
+    regions = ["US", "GB", "FR", "DE", None]
+    book = PhoneBook()
+    for text in typed:
+        for region in regions:
+            num = None
+            s = text.strip()
+            try:
+                num = phonenumbers.parse("+" + s[2:] if s.startswith("00") else s,
+                                         None if s.startswith(("+", "00")) else region)
+            except phonenumbers.NumberParseException:
+                pass
+            expected = (phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+                        if num is not None and phonenumbers.is_valid_number(num) else None)
+            assert book.e164(text, region) == expected, (text, region)
+            assert normalize_phone(text, region) == expected, (text, region)
