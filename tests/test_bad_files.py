@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -196,6 +197,21 @@ def test_a_far_cell_hidden_behind_odd_attributes_is_still_found(pristine, tmp_pa
     tables = read_workbook(bad)
     assert len(tables["leads"].df) == LEADS
     assert any("Leads!XFD1048576" in note for note in tables.notes), tables.notes
+
+
+@pytest.mark.parametrize("ref", ["B200000", "AA150000"])  # past the grid a sheet may always have
+def test_a_far_reference_inside_a_near_row_is_found_where_the_reader_would_place_it(pristine, tmp_path, ref):
+    # The row element says row 3, the cell's own reference a row far below: the fast reader places the cell by
+    # its reference, so a scan trusting the row element would let it build a grid down to that row
+    def change(data: bytes) -> bytes:
+        cell = f'<c r="{ref}" t="inlineStr"><is><t>stray</t></is></c>'.encode()
+        return re.sub(rb'(<row r="3"[^>]*>.*?)(</row>)', lambda m: m.group(1) + cell + m.group(2), data, count=1, flags=re.S)
+
+    bad = rewrite_part(pristine, tmp_path / "inside.xlsx", sheet_part(pristine, "Leads"), change)
+    tables = read_workbook(bad)
+    assert len(tables["leads"].df) == LEADS
+    assert not (tables["leads"].df == "stray").any().any()
+    assert any(f"Leads!{ref}" in note and "not read" in note for note in tables.notes), tables.notes
 
 
 def test_cells_without_references_count_from_the_cell_before_them(pristine, tmp_path):

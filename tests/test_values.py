@@ -225,6 +225,18 @@ def test_parse_column_gives_the_same_values_as_parse_value_in_the_column_dtype()
     assert bad == {3: "lots", 5: True}
 
 
+@pytest.mark.parametrize("name", ["city", "notes", "first_name"])
+def test_a_long_text_column_reads_each_cell_as_parse_value_does_and_shares_equal_texts(name):
+    f = field("leads", name)
+    cells = ["Lyon", " Lyon ", "", "   ", "Graz", "Lyon", "Porto\n", "\tLeeds", "Graz"]
+    raws = [cells[i % len(cells)] for i in range(200)] + [f"Town {i}" for i in range(40)]
+    values, bad = parse_column(f, raws, US)
+    assert bad == {}
+    assert [(type(v), v) for v in values] == [(type(parse_value(f, r, US)[0]), parse_value(f, r, US)[0]) for r in raws]
+    lyons = [v for v in values if v == "Lyon"]
+    assert len(lyons) > 40 and len({id(v) for v in lyons}) <= 2  # "Lyon" and " Lyon " stripped: one object each
+
+
 def test_parse_column_for_each_dtype():
     scores, bad = parse_column(field("leads", "score"), [3.0, 2.5, "", "7"], US)
     assert list(pd.array(scores, dtype="Int64")) == [3, pd.NA, pd.NA, 7] and bad == {1: 2.5}

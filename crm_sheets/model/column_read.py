@@ -153,11 +153,18 @@ def _string_column(field: Field, arr: Any, ctx: ReadContext, options: Any) -> tu
     bad: dict[int, Any] = {}
     ftype = field_type(field.type)
     if ftype.text:
-        out = arr.copy()
-        out[arr == ""] = None
-        if ftype.strip:
-            out[:] = [s.strip() if s else s for s in out]
-        return shared_strings(out), bad
+        if len(arr) < 64:
+            out = arr.copy()
+            out[arr == ""] = None
+            if ftype.strip:
+                out[:] = [s.strip() if s else s for s in out]
+            return shared_strings(out), bad
+        # Each distinct text handled once (a column of cities holds a few hundred): '' is empty, the others
+        # stripped; the column is then made of those texts, so equal texts are one object (as shared_strings)
+        codes, uniques = pd.factorize(arr)
+        texts = np.empty(len(uniques), dtype=object)
+        texts[:] = [(s.strip() if ftype.strip else s) if s else None for s in uniques]
+        return texts[codes], bad
     codes, uniques = pd.factorize(arr)
     results = [parse_value(field, u, ctx, options) for u in uniques]
     values = np.empty(len(results), dtype=object)

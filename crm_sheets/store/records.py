@@ -8,6 +8,7 @@ table costs a few column scans.
 from __future__ import annotations
 
 import re
+from itertools import repeat
 from typing import Any, Mapping
 
 import numpy as np
@@ -101,7 +102,12 @@ def records(data: Any, columns: Mapping[str, int], keep: np.ndarray, t: TableSch
     if "id" in columns and columns["id"] < data.shape[1] and t.id_prefix:
         head = t.id_prefix + "-"
         ids = data[keep, columns["id"]]
-        has_id = np.fromiter((type(v) is str and v.lstrip().startswith(head) for v in ids), dtype=bool, count=len(ids))
+        if infer_dtype(ids, skipna=False) == "string":  # every cell text: the usual ID column, checked in C first
+            has_id = np.fromiter(map(str.startswith, ids, repeat(head)), dtype=bool, count=len(ids))
+            for i in np.flatnonzero(~has_id).tolist():  # an ID with spaces in front
+                has_id[i] = ids[i].lstrip().startswith(head)
+        else:
+            has_id = np.fromiter((type(v) is str and v.lstrip().startswith(head) for v in ids), dtype=bool, count=len(ids))
     rest = np.flatnonzero(~has_id)  # positions in keep of the rows without an ID
     is_record = np.ones(len(keep), dtype=bool)
     solid = has_id.copy()

@@ -11,6 +11,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from crm_sheets.model.tables import column_letter
@@ -54,6 +55,26 @@ def _tag_patterns(prefix: bytes) -> tuple[re.Pattern, re.Pattern, re.Pattern]:
     cell = re.compile(rb'<' + p + rb'c(?=[\s/>])(?:' + _ATTRS_BEFORE_R + rb'\s+r\s*=\s*["\']\$?([A-Za-z]{1,4}))?')
     quick = re.compile(rb'<' + p + rb'c(?: r="([A-Z]{1,3})\d|(?=[\s/>]))')
     return row, cell, quick
+
+
+@lru_cache(maxsize=256)
+def _quick_cells(prefix: bytes, bound: int) -> re.Pattern:
+    """The quick cell pattern (see _tag_patterns) that also asks the row of the reference to be at most ``bound``:
+    the fast reader places a cell by its own reference, whatever the row element around it says
+    (<row r="2"><c r="XFD1048576">). A cell naming a row beyond it is then of "another shape" (b''), and the
+    chunk is looked at exactly. In one pass with the letters: a separate search cost as much again."""
+    digits = str(bound).encode()
+    upto = [rb"\d{1,%d}" % (len(digits) - 1)] if len(digits) > 1 else []  # fewer digits
+    upto += [digits[:i] + b"[0-%c]" % (digits[i] - 1) + rb"\d{%d}" % (len(digits) - i - 1)
+             for i in range(len(digits)) if digits[i] > ord("0")]  # as many digits, smaller
+    upto.append(digits)
+    return re.compile(rb'<' + re.escape(prefix) + rb'c(?: r="([A-Z]{1,3})(?:' + b"|".join(upto) + rb')"|(?=[\s/>]))')
+
+
+def _cell_rows(prefix: bytes) -> re.Pattern:
+    """The row digits of every cell's reference, whatever its attributes' order (the exact, slower look)."""
+    return re.compile(rb'<' + re.escape(prefix) + rb'c(?=[\s/>])' + _ATTRS_BEFORE_R
+                      + rb'\s+r\s*=\s*["\']\$?[A-Za-z]{0,4}\$?(\d{1,9})')
 
 
 def _element_patterns(prefix: bytes) -> tuple[re.Pattern, re.Pattern]:
@@ -115,15 +136,18 @@ def scan(chunks) -> Extent:
     """
     ext = Extent()
     max_r = rowless = 0
+    max_cell_row = 0  # the furthest row a cell's own reference names (when beyond the row elements')
     max_letters = b""
     cellless = 0
     carry = b""
     row_tag = cell_tag = None
+    prefix = b""
     for chunk in _with_end(chunks):
         data = carry + chunk if carry else chunk
         if row_tag is None:
             root = _ROOT.search(data[:1 << 16])
-            row_tag, cell_tag, quick_cell = _tag_patterns(root.group(1) or b"" if root else b"")
+            prefix = root.group(1) or b"" if root else b""
+            row_tag, cell_tag, _quick = _tag_patterns(prefix)
         if chunk:
             cut = data.rfind(b"<")
             if cut == -1 or len(data) - cut > _CARRY_LIMIT:
@@ -138,11 +162,13 @@ def scan(chunks) -> Extent:
                 max_r = max(max_r, int(r))
             else:
                 rowless += 1
-        refs = quick_cell.findall(data)
+        # Row elements come before their cells, so in a sane sheet no cell names a row beyond those seen so far
+        refs = _quick_cells(prefix, max(max_r + rowless, max_cell_row, 1)).findall(data)
         letters = set(refs)
-        if b"" in letters:  # a cell of another shape (attributes before r, quotes, no r): the full pattern
+        if b"" in letters:  # a cell of another shape (attributes before r, quotes, no r, a row beyond): exactly
             refs = cell_tag.findall(data)
             letters = set(refs)
+            max_cell_row = max(max_cell_row, max(map(int, _cell_rows(prefix).findall(data)), default=0))
         ext.cells += len(refs)
         if b"" in letters:
             cellless += refs.count(b"")
@@ -151,7 +177,7 @@ def scan(chunks) -> Extent:
             top = max(letters, key=lambda x: (len(x), x.upper()))
             if (len(top), top.upper()) > (len(max_letters), max_letters.upper()):
                 max_letters = top
-    ext.rows = min(MAX_ROW, max_r + rowless)
+    ext.rows = min(MAX_ROW, max(max_r + rowless, max_cell_row))
     ext.cols = min(MAX_COL, column_number(max_letters) + cellless)
     return ext
 
@@ -183,7 +209,7 @@ def trim(xml: bytes, sheet: str) -> Trimmed:
     row_element, cell_element = _element_patterns(root.group(1) or b"" if root else b"")
 
     # Pass 1: where each row and each cell holding a value is.
-    rows: list[tuple[int, int, int, list[tuple[int, int, int, bool]]]] = []  # (row, start, end, cells)
+    rows: list[tuple[int, int, int, list[tuple[int, int, int, bool, int]]]] = []  # (row, start, end, cells)
     row_no = 0
     for m in row_element.finditer(body):
         r = _r_attr(m.group(1))
@@ -194,12 +220,13 @@ def trim(xml: bytes, sheet: str) -> Trimmed:
         for c in cell_element.finditer(content):
             ref = _r_attr(c.group(1))
             col = column_number(ref[0]) if ref and ref[0] else col + 1
-            cells.append((col, c.start(), c.end(), bool(c.group(2) and _HAS_VALUE.search(c.group(2)))))
+            at = int(ref[1]) if ref and ref[1] else row_no  # the fast reader places a cell by its own reference
+            cells.append((col, c.start(), c.end(), bool(c.group(2) and _HAS_VALUE.search(c.group(2))), at))
         rows.append((row_no, m.start(), m.end(), cells))
 
-    valued_rows = sorted({r for r, _s, _e, cells in rows if any(v for *_x, v in cells)})
+    valued_rows = sorted({at for _r, _s, _e, cells in rows for *_x, v, at in cells if v})
     last_row = _last_near(valued_rows, ROW_SLACK)
-    valued_cols = sorted({c for r, _s, _e, cells in rows if r <= last_row for c, _a, _b, v in cells if v})
+    valued_cols = sorted({c for r, _s, _e, cells in rows if r <= last_row for c, _a, _b, v, at in cells if v and at <= last_row})
     last_col = _last_near(valued_cols, COL_SLACK)
 
     # Pass 2: the same XML with the far rows and cells left out.
@@ -210,12 +237,12 @@ def trim(xml: bytes, sheet: str) -> Trimmed:
     for row_no, start, end, cells in rows:
         out.append(body[pos:start])
         pos = end
-        far = [c for c in cells if row_no > last_row or c[0] > last_col]
-        for col, *_x, valued in far:
+        far = [c for c in cells if row_no > last_row or c[0] > last_col or c[4] > last_row]
+        for col, *_x, valued, at in far:
             if valued:
                 count += 1
                 if len(strays) < STRAYS_SHOWN:
-                    strays.append(f"{column_letter(col - 1)}{row_no}")
+                    strays.append(f"{column_letter(col - 1)}{at}")
         if row_no > last_row:
             continue
         element = body[start:end]
@@ -225,9 +252,9 @@ def trim(xml: bytes, sheet: str) -> Trimmed:
             kept = bytearray(element[:content_at])
             at = 0
             content = m.group(2)
-            for col, cs, ce, _v in cells:
+            for col, cs, ce, _v, row_at in cells:
                 kept += content[at:cs]
-                if col <= last_col:
+                if col <= last_col and row_at <= last_row:
                     kept += content[cs:ce]
                 at = ce
             kept += element[content_at + at:]
