@@ -33,6 +33,7 @@ from crm_sheets.errors import UsageError, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet, RowAppend
 from crm_sheets.model.result import JobResult
 from crm_sheets.model.tables import Tables
+from crm_sheets import heap
 from crm_sheets.model.values import cell_text  # the Audit Log shows a value as its cell does
 from crm_sheets.delivery import queue_effects as _queue, show_delivery as _show_delivery, transports  # noqa: F401
 
@@ -159,7 +160,9 @@ def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[st
                 result = _settle(fn, result, tables, now, (options or {}).get(name, {}))
         merged.extend(result.changes)
         results.append(result)
+        heap.trim()  # a job's scratch (pairs, keys, temporaries) goes back before the next job's
     _check_again(tables, results, merged, now, options)
+    heap.trim()
     fixing = next((r for r in results if r.job == "check" and (options or {}).get("check", {}).get("fix")), None)
     if fixing is not None and fixing.stats.get("fixable"):
         fixing.holds_until = None  # fixes left for the next run: it writes again
@@ -373,6 +376,7 @@ def run(
         answered = records.answer_run(store, given, now, trigger, report.path) if settled_answer else None
         if answered is not None:
             return answered  # nothing changed since a run whose result still holds: nothing read, run or written
+        heap.tune()  # big blocks freed go back to the system: the peak is what the run holds (heap.py)
         for attempt in range(1, MAX_ATTEMPTS + 2):
             if attempt > MAX_ATTEMPTS and not made_tables:
                 break
@@ -428,6 +432,7 @@ def run(
                     if attempt >= MAX_ATTEMPTS + made_tables:
                         raise
                     continue  # someone saved the file while we worked: re-read and re-run on fresh data
+                heap.trim()  # the write's buffers
                 written = bool(getattr(outcome, "written", True))
                 if written:
                     report.written = True

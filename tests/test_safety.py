@@ -83,7 +83,7 @@ class FailingOps(FileOps):
         super().write_bytes(path, data)
 
     def __getattribute__(self, name):
-        if name in ("fsync", "fsync_dir", "replace", "copy", "backup", "exchange", "unlink"):
+        if name in ("fsync", "fsync_dir", "replace", "copy", "backup", "backup_as_read", "exchange", "unlink"):
             real = super().__getattribute__(name)
 
             def op(*args):
@@ -224,6 +224,26 @@ def test_a_workbook_saved_between_read_and_write_is_not_overwritten(tmp_path):
     assert e.value.message == "crm.xlsx changed on disk since it was read; nothing was written"
     assert path.read_bytes() == OLD.replace(b"old", b"NEW")
     assert load_pending(path) is None  # the runner re-reads and re-runs on the fresh data instead
+
+
+def test_the_backup_holds_the_bytes_read_and_a_save_before_it_is_refused_without_a_backup(tmp_path):
+    path = workbook(tmp_path)
+    store = StandInStore(path, backups=3)
+    store.read()
+    assert store.apply(sample_changeset()).written
+    assert [b.read_bytes() for b in list_backups(path)] == [OLD]  # copied from the file, checked against the read
+
+    other = tmp_path / "other"
+    other.mkdir()
+    path = workbook(other)
+    store = StandInStore(path, backups=3)
+    store.read()
+    path.write_bytes(OLD.replace(b"old", b"NEW"))  # a colleague's save before our backup is made
+    with pytest.raises(WorkbookChanged):
+        store.apply(sample_changeset())
+    assert list_backups(path) == [] and path.read_bytes() == OLD.replace(b"old", b"NEW")
+    folder = other / ".crm-backups"
+    assert not folder.exists() or list(folder.iterdir()) == []  # no partial backup either
 
 
 def test_an_edit_that_keeps_size_and_mtime_is_still_detected(tmp_path):
@@ -410,7 +430,7 @@ def test_failing_any_file_operation_leaves_old_or_new_workbook_and_loses_no_chan
             break
     failed_ops = [name for name, _ in outcomes[:-1]]
     # Every kind of operation was failed at least once.
-    assert {"write", "fsync", "backup", "exchange" if sys.platform == "linux" else "replace", "fsync_dir", "unlink"} <= set(failed_ops)
+    assert {"write", "fsync", "backup_as_read", "exchange" if sys.platform == "linux" else "replace", "fsync_dir", "unlink"} <= set(failed_ops)
     # Failures before the replace keep the old workbook; from the replace's success on, the new one.
     assert [new for _, new in outcomes[:-1]] == sorted(new for _, new in outcomes[:-1])
 

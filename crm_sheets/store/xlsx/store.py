@@ -60,7 +60,6 @@ class XlsxStore(KeptState):
         self._lock = StoreLock(lambda: writer_lock)
         self._pending = PendingKeeper(self.state, ops=ops)
         self._seen: Fingerprint | None = None  # what the last read (or our last write) saw on disk
-        self._data: bytes | None = None  # the bytes of that read: the backup is made from them
         self._meta: dict[str, Any] = {}  # the _crm_meta keys of that read
         self._cached: Any = None  # the file key of the bytes the table cache holds the tables of
         self.keep_table_cache = True  # False: a read may use the table cache but writes none (a dry run)
@@ -108,6 +107,7 @@ class XlsxStore(KeptState):
                         hint="run again once it is saved; if it stays so, restore the newest copy from .crm-backups",
                     )
                 continue
+            del data  # hashed and checked whole: not held through the parse
             cache = self._reading = self._table_cache()
             self._reading_seen = before
             try:
@@ -119,7 +119,9 @@ class XlsxStore(KeptState):
                 continue  # the reader saw the file change under it: what it said is about a moving file
             self._reading = self._reading_seen = None
             if self._unchanged(before):
-                self._seen, self._data, self._meta = before, data, dict(getattr(tables, "meta", None) or {})
+                # the bytes are not kept: the backup is copied from the file, refused unless it holds them
+                # (safety.FileOps.backup_as_read); holding them cost the file's size (40 MB at 100k leads)
+                self._seen, self._meta = before, dict(getattr(tables, "meta", None) or {})
                 if cache is not None and self.keep_table_cache and set(cache.hits.values()) != {"whole"}:
                     cache.save(_file_key(before), tables, _schema_key(self.schema))  # before any job changes them
                     self._cached = _file_key(before)
@@ -271,7 +273,7 @@ class XlsxStore(KeptState):
             try:
                 backup = atomic_replace(
                     self.path, lambda tmp: self._write(tmp, changeset, tables, *([rider] if rider is not None else [])), keep, ops=self.ops,
-                    check=last_check, expected=self._seen, original=self._data, before_replace=before_replace,
+                    check=last_check, expected=self._seen, before_replace=before_replace,
                 )
             except NothingToWrite:
                 return nothing
@@ -283,7 +285,6 @@ class XlsxStore(KeptState):
                     raise  # a bug, not the disk: let it show
                 raise self._write_failed(e, kept) from e
             self._seen = self._fingerprint()
-            self._data = None  # a later apply backs up by copying our own file
             left = self._pending.clear() is not None
         message = f"wrote {describe_changes(changeset)} to {name}"
         if backup is not None:
