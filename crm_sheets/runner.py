@@ -581,12 +581,15 @@ def _preparer(box, generation: str, states: dict[str, Any], now: datetime) -> Ca
 def _make_missing_tables(store, tables: Tables, changes: ChangeSet) -> bool:
     """Add the sheets of the archive and log tables (or any table) the change set writes to and the workbook
     lacks, in a write of their own; True when some were added."""
-    from crm_sheets.upgrade import missing_tables
-
     wanted = [a.archive for a in changes.archives] + [a.table for a in changes.appends] + [r.table for r in changes.restores]
     if changes.audit:  # kept when the workbook has no Audit Log (run_jobs logs into it when it has one)
         wanted.append("audit_log")
-    extra = missing_tables(store, tables, [n for n in wanted if n not in tables])
+    wanted = [n for n in wanted if n not in tables]
+    if not wanted:
+        return False  # every table written to is there (most runs): upgrade and the builder are not even imported
+    from crm_sheets.upgrade import missing_tables
+
+    extra = missing_tables(store, tables, wanted)
     if extra.is_empty():
         return False
     store.apply(extra, tables)
