@@ -316,3 +316,19 @@ def test_the_record_keeps_a_finding_as_every_field_of_it_in_order():
     from crm_sheets.model.findings import Finding
 
     assert settled._FINDING_FIELDS == tuple(f.name for f in dataclasses.fields(Finding))
+
+
+def test_the_outbox_sheets_digest_from_keys_statuses_and_errors_alone_equals_the_one_from_whole_items(tmp_path):
+    from crm_sheets.delivery import outbox_digest, shown_digest
+
+    box = Outbox(tmp_path / ".crm.outbox.sqlite")
+    now = datetime(2026, 11, 2, 9, 0)
+    box.enqueue([Effect("email", f"welcome:L-{i:05d}:created", {"to": f"p{i}@example.com", "subject": "Hi"},
+                        table="leads", record_id=f"L-{i:05d}") for i in range(5)], now)
+    box.enqueue([Effect("webhook", "hook:D-00001:won", {"url": "https://example.com/h", "body": {}})], now)
+    from crm_sheets.outbox import SmtpSettings, SmtpTransport
+
+    box.deliver({"email": SmtpTransport(SmtpSettings(host="127.0.0.1", port=1, tls=False))}, now)  # emails fail
+    assert any(i.error for i in box.items()) and any(i.error is None for i in box.items())
+    assert box.shown() == [(i.key, i.status, i.error) for i in box.items()]
+    assert shown_digest(box.shown()) == outbox_digest(box.items())
