@@ -26,7 +26,10 @@ def finish(report, as_json: bool, note: str | None = None) -> None:
     if getattr(report, "settled", None) is not None:
         finish_settled(report, as_json)
     if as_json:
-        echo_json(report.as_dict())
+        if callable(getattr(report, "results_json", None)) and _plain_run_report(report):
+            echo_run_json(report)
+        else:
+            echo_json(report.as_dict())
     else:
         render(report)
         if note:
@@ -50,6 +53,35 @@ def finish_settled(report, as_json: bool) -> None:
         console.print(f"Nothing changed since the run of {answer.since:%Y-%m-%d %H:%M}: {report.path} was left as it was "
                       "(no backup; nothing read or run).", soft_wrap=True)
     sys.exit(EXIT_FINDINGS if answer.error_count else EXIT_OK)
+
+
+def _plain_run_report(report) -> bool:
+    from crm_sheets.runner import RunReport
+
+    return type(report).as_dict is RunReport.as_dict  # a report run adds figures after the results
+
+
+def echo_run_json(report) -> None:
+    """A run's --json as the answer from its record prints it (finish_settled): the head indented, the results in
+    one line, made by the json module's C encoder (the run's record made the same text: it is reused)."""
+    head = json.dumps(report.as_dict(results=False), indent=2, default=str)
+    click.echo(head[:-2] + ",\n  ", nl=False)
+    text = report.__dict__.get("_results_json")
+    if text is not None:
+        click.echo(text, nl=False)
+    else:
+        from crm_sheets.runner import results_json_chunks
+
+        batch: list[str] = []
+        size = 0
+        for chunk in results_json_chunks(report.results):
+            batch.append(chunk)
+            size += len(chunk)
+            if size >= 1 << 20:
+                click.echo("".join(batch), nl=False)
+                batch, size = [], 0
+        click.echo("".join(batch), nl=False)
+    click.echo("\n}")
 
 
 def echo_json(data) -> None:

@@ -22,18 +22,23 @@ def queue_effects(box, auto: JobResult, tables: Tables, changes: ChangeSet, now:
     box.enqueue(auto.effects, now)
     if "outbox" not in tables.schema.owned_sheets:
         return None
-    items = box.items()
-    digest = hashlib.sha256(repr([(i.key, i.status, i.error) for i in items]).encode()).hexdigest()
+    digest = shown_digest(box.shown())
     if changes.is_empty() and (states.get("outbox_sheet") or {}).get("digest") == digest:
         return None
+    items = box.items()  # the sheet is laid out: now the items, payloads and all
     name = tables.schema.owned_sheet("outbox").sheet_name(tables.lang or "en")
     changes.sheets.append(outbox_sheet(items, lang=tables.lang or "en", name=name))
-    return digest
+    return outbox_digest(items)
 
 
 def outbox_digest(items) -> str:
     """As _queue computes it: an item's state shows in its status and error (the last try says it was the last)."""
-    return hashlib.sha256(repr([(i.key, i.status, i.error) for i in items]).encode()).hexdigest()
+    return shown_digest([(i.key, i.status, i.error) for i in items])
+
+
+def shown_digest(shown: list[tuple]) -> str:
+    """outbox_digest of the items whose (key, status, error) are ``shown`` (Outbox.shown: no payload read)."""
+    return hashlib.sha256(repr(shown).encode()).hexdigest()
 
 
 def show_delivery(store, box, tables: Tables, now: datetime, step: Callable[[str], None]) -> None:
@@ -45,10 +50,11 @@ def show_delivery(store, box, tables: Tables, now: datetime, step: Callable[[str
     from crm_sheets.jobs.automate import outbox_sheet
     if "outbox" not in tables.schema.owned_sheets:
         return
-    items = box.items()
-    digest = outbox_digest(items)
+    digest = shown_digest(box.shown())
     if (box.load_state("outbox_sheet") or {}).get("digest") == digest or store.open_by() is not None:
         return
+    items = box.items()
+    digest = outbox_digest(items)  # as the sheet shows them (an item may have moved since)
     if store.pending() is not None:
         return  # a change set waits for the next run: a write now would drop it as done
     name = tables.schema.owned_sheet("outbox").sheet_name(tables.lang or "en")

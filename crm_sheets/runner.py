@@ -140,6 +140,33 @@ class RunReport:
             ]
         return out
 
+    def results_json(self) -> str:
+        """'"results": [...]' as --json prints it, in one line (made once: the run's record and --json share it)."""
+        text = self.__dict__.get("_results_json")
+        if text is None:
+            text = self.__dict__["_results_json"] = "".join(results_json_chunks(self.results))
+        return text
+
+
+# Findings encoded at once by results_json_chunks: a first check at 100k leads has ~200,000 (100 MB of JSON)
+_FINDINGS_AT_ONCE = 20_000
+
+
+def results_json_chunks(results: list[JobResult]):
+    """The text of '"results": ' + json.dumps(RunReport.as_dict()["results"], default=str), piece by piece and
+    made by the json module's C encoder (an indented dump goes through its Python encoder, ten times slower)."""
+    dumps = json.dumps
+    yield '"results": ['
+    for n, r in enumerate(results):
+        head = dumps({"job": r.job, "stats": r.stats, "changes": r.changes.summary()}, default=str)
+        yield (", " if n else "") + head[:-1] + ', "findings": ['
+        found = r.findings
+        for lo in range(0, len(found), _FINDINGS_AT_ONCE):
+            part = dumps([f.as_dict() for f in found[lo:lo + _FINDINGS_AT_ONCE]], default=str)
+            yield (", " if lo else "") + part[1:-1]
+        yield '], "effects": ' + dumps(len(r.effects)) + "}"
+    yield "]"
+
 
 def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[str, dict] | None = None) -> tuple[list[JobResult], ChangeSet]:
     """Run jobs in order on in-memory tables (pure: no I/O). Returns their results and the merged change set."""
@@ -561,12 +588,15 @@ def _preparer(box, generation: str, states: dict[str, Any], now: datetime) -> Ca
 def _make_missing_tables(store, tables: Tables, changes: ChangeSet) -> bool:
     """Add the sheets of the archive and log tables (or any table) the change set writes to and the workbook
     lacks, in a write of their own; True when some were added."""
-    from crm_sheets.upgrade import missing_tables
-
     wanted = [a.archive for a in changes.archives] + [a.table for a in changes.appends] + [r.table for r in changes.restores]
     if changes.audit:  # kept when the workbook has no Audit Log (run_jobs logs into it when it has one)
         wanted.append("audit_log")
-    extra = missing_tables(store, tables, [n for n in wanted if n not in tables])
+    wanted = [n for n in wanted if n not in tables]
+    if not wanted:
+        return False  # every table written to is there (most runs): upgrade and the builder are not even imported
+    from crm_sheets.upgrade import missing_tables
+
+    extra = missing_tables(store, tables, wanted)
     if extra.is_empty():
         return False
     store.apply(extra, tables)

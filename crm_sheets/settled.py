@@ -23,16 +23,19 @@ import sys
 import zlib
 from contextlib import closing
 from dataclasses import dataclass, field
+from operator import attrgetter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2  # 2: findings pickled as tuples of their fields
 SWITCH_ENV = "CRM_SHEETS_INCREMENTAL"  # "off": every run reads the workbook and runs its jobs
 _MAGIC = b"crm-sheets settled run\n"
 _SUM = 32  # bytes of the BLAKE2b of everything before it, at the end of the file
 _SEAL = 64  # bytes of the keyed BLAKE2b of the pickled results (before the sum)
 _code: str | None = None
+# model.findings.Finding's fields in their order (the record keeps a finding as the tuple of these)
+_FINDING_FIELDS = ("type", "severity", "table", "record_id", "field", "value", "message", "cell", "fix", "fixable")
 
 
 def enabled() -> bool:
@@ -240,9 +243,9 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
     if fp.sha256 != store.fingerprint.sha256 or fp.size != store.fingerprint.size:
         forget(store)
         return False
-    shown = report.as_dict()
+    shown = report.as_dict(results=False)
     # '"results": [...]' as --json gives it, in one line: the C encoder makes it ten times faster than indented
-    inner = '"results": ' + json.dumps(shown.pop("results"), default=str)
+    inner = report.results_json()
     summary = []
     for r in report.results:
         counts: dict[str, int] = {}
@@ -250,7 +253,10 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
             counts[f.severity] = counts.get(f.severity, 0) + 1
         summary.append({"job": r.job, "counts": counts})
     errors = report.errors
-    kept = zlib.compress(pickle.dumps([(r.job, r.stats, r.findings, r.data) for r in report.results], protocol=5), 1)
+    # findings as tuples of their fields, taken in C: pickling a slotted dataclass calls Python per finding
+    fields = attrgetter(*_FINDING_FIELDS)
+    kept = zlib.compress(pickle.dumps([(r.job, r.stats, list(map(fields, r.findings)), r.data) for r in report.results],
+                                      protocol=5), 1)
     save(path, Record(
         file={"size": fp.size, "mtime_ns": fp.mtime_ns, "sha256": fp.sha256},
         params=parameters(jobs, options, chat_env), chat_env=chat_env, ran_at=now, holds_until=until,
@@ -440,8 +446,8 @@ class SettledReport:
             rec = load(self.record_file, with_results=True)
             if rec is not None and rec.results_pickle and hmac.compare_digest(_seal(rec.results_pickle), rec.results_seal):
                 kept = pickle.loads(zlib.decompress(rec.results_pickle))
-                self._results = [JobResult(job=job, stats=stats, findings=list(findings), data=self._as_of_now(data))
-                                 for job, stats, findings, data in kept]
+                self._results = [JobResult(job=job, stats=stats, findings=[Finding(*f) for f in findings],
+                                           data=self._as_of_now(data)) for job, stats, findings, data in kept]
             else:
                 data = json.loads("{" + (rec.results_json.decode() if rec else '"results": []') + "}")["results"]
                 self._results = [JobResult(job=r["job"], stats=r.get("stats") or {},

@@ -280,3 +280,55 @@ def test_the_horizon_is_the_earliest_job_and_unknown_when_one_job_does_not_say()
     assert settled.horizon([JobResult("dedupe", holds_until=ALWAYS), JobResult("check", holds_until=next_midnight(at))]) \
         == datetime(2026, 11, 3)
     assert settled.horizon([JobResult("dedupe", holds_until=ALWAYS), JobResult("unmerge")]) is None
+
+
+@pytest.mark.slow
+def test_the_full_path_and_the_answer_from_the_record_print_the_same_json_text(book):
+    long = cli_run(book, "2026-11-02T09:10", "--json", env={settled.SWITCH_ENV: "off"})
+    short = cli_run(book, "2026-11-02T09:15", "--json")
+    assert '"settled"' in short.output and '"settled"' not in long.output
+    drop = lambda text: {k: v for k, v in json.loads(text).items() if k != "settled"}  # noqa: E731
+    assert drop(short.output) == drop(long.output)
+    # the results part, as text: one line each, the same bytes
+    assert long.output[long.output.index('"results": '):] == short.output[short.output.index('"results": '):]
+
+
+def test_a_runs_results_json_is_the_json_of_its_results_in_any_number_of_pieces(monkeypatch):
+    from crm_sheets import runner
+    from crm_sheets.model.findings import Finding
+    from crm_sheets.model.result import JobResult
+
+    found = [Finding("required", "error", "leads", f"L-{i:05d}", "email", datetime(2026, 3, i % 28 + 1) if i % 3 else
+                     f"caf\u00e9 \"{i}\"", f"Leads row {i}: \u2713 needs an email", f"Leads!C{i}", None, bool(i % 2))
+             for i in range(57)]
+    results = [JobResult(job="check", findings=found, stats={"error": 57}), JobResult(job="dedupe"),
+               JobResult(job="report", findings=found[:3])]
+    report = runner.RunReport(path="x.xlsx", jobs=["check", "dedupe", "report"], results=results)
+    expected = '"results": ' + json.dumps(report.as_dict()["results"], default=str)
+    for at_once in (1, 5, 57, 20_000):
+        monkeypatch.setattr(runner, "_FINDINGS_AT_ONCE", at_once)
+        assert "".join(runner.results_json_chunks(results)) == expected
+
+
+def test_the_record_keeps_a_finding_as_every_field_of_it_in_order():
+    import dataclasses
+
+    from crm_sheets.model.findings import Finding
+
+    assert settled._FINDING_FIELDS == tuple(f.name for f in dataclasses.fields(Finding))
+
+
+def test_the_outbox_sheets_digest_from_keys_statuses_and_errors_alone_equals_the_one_from_whole_items(tmp_path):
+    from crm_sheets.delivery import outbox_digest, shown_digest
+
+    box = Outbox(tmp_path / ".crm.outbox.sqlite")
+    now = datetime(2026, 11, 2, 9, 0)
+    box.enqueue([Effect("email", f"welcome:L-{i:05d}:created", {"to": f"p{i}@example.com", "subject": "Hi"},
+                        table="leads", record_id=f"L-{i:05d}") for i in range(5)], now)
+    box.enqueue([Effect("webhook", "hook:D-00001:won", {"url": "https://example.com/h", "body": {}})], now)
+    from crm_sheets.outbox import SmtpSettings, SmtpTransport
+
+    box.deliver({"email": SmtpTransport(SmtpSettings(host="127.0.0.1", port=1, tls=False))}, now)  # emails fail
+    assert any(i.error for i in box.items()) and any(i.error is None for i in box.items())
+    assert box.shown() == [(i.key, i.status, i.error) for i in box.items()]
+    assert shown_digest(box.shown()) == outbox_digest(box.items())

@@ -152,18 +152,25 @@ class TablePlan:
         if not fresh.all():
             starts, items, name, found = known.starts(), known.items, table.name, known.found
             counts = known.counts[self.at]
-            values: dict[str, Any] = {}  # decoded once per distinct value (dates repeat)
-            for p in self.at[(~fresh) & (counts > 0)]:
-                if found is not None:
-                    self.kept += found[starts[p]:starts[p + 1]]
-                    continue
-                for item in items[starts[p]:starts[p + 1]]:
+            rows = self.at[(~fresh) & (counts > 0)]
+            # the remembered items of those rows, in row order: their positions in one go (no loop per row)
+            lengths = known.counts[rows]
+            firsts = starts[rows]
+            at = np.arange(int(lengths.sum()), dtype=np.int64)
+            if len(at):
+                at += np.repeat(firsts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+            if found is not None:
+                self.kept = [found[i] for i in at.tolist()]
+            else:
+                values: dict[str, Any] = {}  # decoded once per distinct value (dates repeat)
+                kept = self.kept
+                for item in map(items.__getitem__, at.tolist()):
                     v, fix = item[6], item[9]
                     if v.__class__ is dict:
                         v = _decoded(v, values)
                     if fix.__class__ is dict:
                         fix = _decoded(fix, values)
-                    self.kept.append(((item[0], item[1]), Finding(
+                    kept.append(((item[0], item[1]), Finding(
                         item[2], item[3], name, item[4], item[5], v, item[7], item[8], fix, item[10])))
         self.fresh = fresh
         self.kept_rows: Table | None = None  # the rows not checked again (their phone numbers keep their verdicts)
