@@ -290,6 +290,94 @@ def _rows_as_written(tables: Tables, changes: ChangeSet) -> dict[str, dict[str, 
     return out
 
 
+# What a read types cells with besides their sheet (store/core/read.py): _crm_meta keys, tables, owned sheets
+_TYPING_META = ("template", "schema_version", "lang", "adopted")
+_TYPING_META_PREFIXES = ("setting.", "sheet.", "options.")
+_TYPING_TABLES = ("settings", "fields")
+_TYPING_SHEETS = ("lists", "mapping")
+
+
+def tables_as_written(tables: Tables, changes: ChangeSet, *others: ChangeSet) -> dict[str, tuple[Any, str]]:
+    """The tables a read of the file just written gives, made from the run's own (``tables``, as the jobs left
+    them, and the change sets written): table name -> (table, how). The table cache is filled from these instead of parsing the written file again, and the
+    confirming pass (settled.py) runs on them. How each came: "kept" (the write left it alone: the run's own
+    object, as its read made it), "written" (rows the write changed), "numbered" (and new IDs: the context a
+    read types it with differs by its ID sequence).
+
+    A table the write left alone is the run's own object. A table of records (IDs) the run updated, appended to
+    or archived from is a new Table sharing the run's frame, its rows where the writer puts them (archived rows
+    go and those below move up; new ones follow the last); its unreadable and typed-text entries already went
+    with the cells written (ChangeSet.apply_to). Left out, so parsed from the file: an archive or a log the
+    write appended to, a table something was restored to, a table whose frame holds a value of another kind
+    than its column's type (it reads back otherwise), a field written without a column of its own, and every
+    table but those left alone when the write changed what cells are typed with (Settings, Lists, fields,
+    options, columns, _crm_meta keys)."""
+    from copy import copy
+
+    import pandas as pd
+
+    from crm_sheets.model.tables import dtype_for
+
+    written = [changes, *others]
+    touched: set[str] = set()
+    for cs in written:
+        touched.update(u.table for u in cs.updates)
+        touched.update(a.table for a in cs.appends)
+        touched.update(a.table for a in cs.archives)
+        touched.update(a.archive for a in cs.archives)
+        touched.update(r.table for r in cs.restores)
+        touched.update(r.archive for r in cs.restores)
+        touched.update(cs.sequences)
+    touched.update(name for name, t in tables.tables.items() if t.assigned_ids)
+    sheets = {spec.name for cs in written for spec in cs.sheets}
+    typing_changed = any(
+        cs.options or cs.columns or cs.tables or any(spec.key in _TYPING_SHEETS for spec in cs.sheets)
+        or any(k in _TYPING_META or str(k).startswith(_TYPING_META_PREFIXES) for k in cs.meta)
+        for cs in written) or bool(touched & set(_TYPING_TABLES))
+    unsafe = {a.archive for cs in written for a in cs.archives} | {r.table for cs in written for r in cs.restores}
+    unsafe |= {r.archive for cs in written for r in cs.restores}
+    unsafe |= {a.table for cs in written for a in cs.appends if not tables.get(a.table) or not tables[a.table].schema.id_prefix}
+    fields: dict[str, set[str]] = {}
+    for cs in written:
+        for u in cs.updates:
+            fields.setdefault(u.table, set()).add(u.field)
+        for a in cs.appends:
+            fields.setdefault(a.table, set()).update(a.values)
+    renumbered = _rows_as_written(tables, _merged(written))
+    out: dict[str, tuple[Any, str]] = {}
+    for name, t in tables.tables.items():
+        if t.sheet in sheets:
+            continue
+        if name not in touched:
+            out[name] = (t, "kept")
+            continue
+        if typing_changed or name in unsafe or not t.schema.id_prefix or not fields.get(name, set()) <= {"id", *t.columns}:
+            continue
+        expected = [f.name for f in t.schema.fields if f.type != "id"]
+        if list(t.df.columns) != expected or any(str(t.df[f.name].dtype) != str(dtype_for(f.type))
+                                                 for f in t.schema.fields if f.type != "id"):
+            continue
+        new = copy(t)
+        if t.df.index.dtype != object:  # rows appended in memory: the reader's index holds plain str objects
+            new.df = t.df.set_axis(pd.Index(t.df.index.to_numpy(dtype=object), dtype=object, name=t.df.index.name),
+                                   axis=0)  # the data shared (copy on write)
+        new.rows = renumbered.get(name, dict(t.rows))
+        new.invalid, new.typed_text = dict(t.invalid), dict(t.typed_text)
+        new.assigned_ids = ()
+        numbered = name in {n for cs in written for n in cs.sequences} or bool(t.assigned_ids)
+        out[name] = (new, "numbered" if numbered else "written")
+    return out
+
+
+def _merged(written: list[ChangeSet]) -> ChangeSet:
+    if len(written) == 1:
+        return written[0]
+    out = ChangeSet()
+    for cs in written:
+        out.archives += cs.archives
+    return out
+
+
 @contextmanager
 def collector_paused(paused: bool = True):
     """Pause the cyclic garbage collector inside the block (if it runs); it is back on afterwards."""
@@ -451,9 +539,13 @@ def run(
         _show_delivery(store, box, tables, now, step)
     if runlog is not None:
         runlog.done()
+    as_written = None
     if hasattr(store, "remember_tables"):  # a run that wrote: the next one finds the file's tables in the cache
-        store.remember_tables()
-    records.record_run(store, report, tables, *given, stateful, now, box, runlog, kinds, step)  # the latest run
+        # filled from the tables the run has, as written, instead of parsing what it wrote; the confirming pass
+        # (settled.py) runs on them, so the run's tables and its are one set in memory, not two
+        as_written = store.remember_tables(tables_as_written(tables, changes, rider) if report.written else None)
+    records.record_run(store, report, tables, *given, stateful, now, box, runlog, kinds, step,
+                       written_tables=as_written)  # the latest run
     return report
 
 
