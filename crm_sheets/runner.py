@@ -316,6 +316,7 @@ def tables_as_written(tables: Tables, changes: ChangeSet, *others: ChangeSet) ->
 
     import pandas as pd
 
+    from crm_sheets.model.fieldtypes import field_type
     from crm_sheets.model.tables import dtype_for
 
     written = [changes, *others]
@@ -331,7 +332,7 @@ def tables_as_written(tables: Tables, changes: ChangeSet, *others: ChangeSet) ->
     touched.update(name for name, t in tables.tables.items() if t.assigned_ids)
     sheets = {spec.name for cs in written for spec in cs.sheets}
     typing_changed = any(
-        cs.options or cs.columns or cs.tables or any(spec.key in _TYPING_SHEETS for spec in cs.sheets)
+        cs.columns or cs.tables or any(spec.key in _TYPING_SHEETS for spec in cs.sheets)
         or any(k in _TYPING_META or str(k).startswith(_TYPING_META_PREFIXES) for k in cs.meta)
         for cs in written) or bool(touched & set(_TYPING_TABLES))
     unsafe = {a.archive for cs in written for a in cs.archives} | {r.table for cs in written for r in cs.restores}
@@ -343,6 +344,7 @@ def tables_as_written(tables: Tables, changes: ChangeSet, *others: ChangeSet) ->
             fields.setdefault(u.table, set()).add(u.field)
         for a in cs.appends:
             fields.setdefault(a.table, set()).update(a.values)
+    relisted = {o.list for cs in written for o in cs.options}  # lists the write added the team's values to
     renumbered = _rows_as_written(tables, _merged(written))
     out: dict[str, tuple[Any, str]] = {}
     for name, t in tables.tables.items():
@@ -364,9 +366,40 @@ def tables_as_written(tables: Tables, changes: ChangeSet, *others: ChangeSet) ->
         new.rows = renumbered.get(name, dict(t.rows))
         new.invalid, new.typed_text = dict(t.invalid), dict(t.typed_text)
         new.assigned_ids = ()
+        options = [f for f in t.schema.fields if f.list in relisted and field_type(f.type).options and not f.options_from]
+        if any(field_type(f.type).multiple for f in options):
+            continue
+        for f in options:
+            _read_again(new, f, tables)
         numbered = name in {n for cs in written for n in cs.sequences} or bool(t.assigned_ids)
-        out[name] = (new, "numbered" if numbered else "written")
+        out[name] = (new, "relisted" if options else "numbered" if numbered else "written")
     return out
+
+
+def _read_again(t, f, tables: Tables) -> None:
+    """A dropdown column as a read with the lists as written types it (the team's values added to its list are
+    options now: no longer unreadable, and spelt as the option): its cells as written (the reader's raw text of
+    an unknown option, the value otherwise) typed again. Replaces the table's frame and unreadable cells."""
+    import pandas as pd
+
+    from crm_sheets.model.column_read import parse_column
+    from crm_sheets.model.tables import dtype_for
+    from crm_sheets.model.values import fold_option, option_lookup, read_context
+
+    raws = t.df[f.name].to_numpy(dtype=object, copy=True)
+    raws[pd.isna(raws)] = None
+    at = t.df.index.get_indexer(pd.Index([rid for rid, name in t.invalid if name == f.name], dtype=object))
+    for k, ((rid, name), raw) in zip(at, ((key, v) for key, v in t.invalid.items() if key[1] == f.name)):
+        if k >= 0:
+            raws[k] = raw
+    lst = tables.lists.get(f.list)
+    options = option_lookup(lst) if lst is not None else {fold_option(e): e for e in f.constraints.enum} or None
+    ctx = replace(read_context(tables.settings), date1904=tables.date1904)
+    values, bad = parse_column(f, raws, ctx, options, {})
+    t.df = t.df.assign(**{f.name: pd.Series(values, index=t.df.index, dtype=dtype_for(f.type), copy=False)})
+    ids = t.df.index.to_numpy(dtype=object)
+    t.invalid = {k: v for k, v in t.invalid.items() if k[1] != f.name}
+    t.invalid.update({(ids[i], f.name): raw for i, raw in bad.items()})
 
 
 def _merged(written: list[ChangeSet]) -> ChangeSet:

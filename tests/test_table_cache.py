@@ -166,6 +166,23 @@ def test_the_cache_a_run_fills_from_its_own_tables_equals_a_cold_read_of_the_fil
 
 
 @pytest.mark.slow  # a whole run
+def test_the_cache_a_run_fills_after_adding_a_teams_values_to_a_list_equals_a_cold_read(book, monkeypatch):
+    # the team's own lead source on a few leads (one spelt in capitals): check adds it to the list, and a read of
+    # the written file types those cells as the option, no longer unreadable
+    edit(book, [("Leads", row_of(f"L-{i:05d}"), "Source", "Trade fair") for i in range(3, 9)]
+         + [("Leads", row_of("L-00011"), "Source", "TRADE FAIR")])
+    hits = _hits_of_the_fill(monkeypatch)
+    report = runner.run(book, now=datetime(2026, 11, 2, 9, 0), options={"check": {"fix": True}})
+    assert report.written and any(o.list == "lead_source" for o in report.changes.options)
+    assert hits["leads"] == "given"
+    got, _ = read(book)
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+    assert fresh["leads"].df.loc["L-00011", "source"] == "Trade fair"
+    assert ("L-00011", "source") not in fresh["leads"].invalid
+
+
+@pytest.mark.slow  # a whole run
 def test_a_save_slipping_in_after_our_write_fills_the_cache_from_the_file_not_from_the_run(book, monkeypatch):
     hits = _hits_of_the_fill(monkeypatch)
     real = XlsxStore.remember_tables

@@ -363,7 +363,7 @@ class TableCache:
         entry = old["entries"].get(name) if old is not None else None
         if name in self.given and entry is not None and entry.sheet == sheet and not entry.strays and not entry.note:
             table, how = self.given[name]
-            if entry.context == context or how == "numbered":  # typed with what the run's own read typed it with
+            if entry.context == context or how in ("numbered", "relisted"):  # typed with what the run's own read typed it with
                 # a sheet the write left alone: its cells, so its pickled table and their digest, are as they were
                 same = entry.context == context and (how == "kept" or part is not None and entry.part == part)
                 self.found[name] = Entry(sheet, context, part, entry.content if same else None,
