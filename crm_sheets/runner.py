@@ -271,14 +271,16 @@ def _name_by_row(t) -> None:
     t.typed_text = {(named.get(rid, rid), f): v for (rid, f), v in t.typed_text.items()}
 
 
-def _rows_as_written(tables: Tables, changes: ChangeSet) -> dict[str, dict[str, int]]:
+def _rows_as_written(tables: Tables, changes: ChangeSet, only: set[str] | None = None) -> dict[str, dict[str, int]]:
     """Each changed table's record rows as the writer lays them out: archived rows go and the rows below
-    move up; new records follow the last one, in order."""
+    move up; new records follow the last one, in order. ``only``: of these tables (the others are left out)."""
     gone: dict[str, set[str]] = {}
     for a in changes.archives:
         gone.setdefault(a.table, set()).add(a.record_id)
     out = {}
     for name, t in tables.tables.items():
+        if only is not None and name not in only:
+            continue
         removed = sorted(r for rid, r in t.rows.items() if rid in gone.get(name, ()))
         new = [rid for rid in t.df.index if rid not in t.rows]
         if not removed and not new:
@@ -299,19 +301,21 @@ _TYPING_SHEETS = ("lists", "mapping")
 
 def tables_as_written(tables: Tables, changes: ChangeSet, *others: ChangeSet) -> dict[str, tuple[Any, str]]:
     """The tables a read of the file just written gives, made from the run's own (``tables``, as the jobs left
-    them, and the change sets written): table name -> (table, how). The table cache is filled from these instead of parsing the written file again, and the
-    confirming pass (settled.py) runs on them. How each came: "kept" (the write left it alone: the run's own
-    object, as its read made it), "written" (rows the write changed), "numbered" (and new IDs: the context a
-    read types it with differs by its ID sequence).
+    them, and the change sets written): table name -> (table, how). The table cache is filled from these instead
+    of parsing the written file again (XlsxStore.remember_tables), and the confirming pass (settled.py) runs on
+    them.
 
-    A table the write left alone is the run's own object. A table of records (IDs) the run updated, appended to
-    or archived from is a new Table sharing the run's frame, its rows where the writer puts them (archived rows
-    go and those below move up; new ones follow the last); its unreadable and typed-text entries already went
-    with the cells written (ChangeSet.apply_to). Left out, so parsed from the file: an archive or a log the
-    write appended to, a table something was restored to, a table whose frame holds a value of another kind
-    than its column's type (it reads back otherwise), a field written without a column of its own, and every
-    table but those left alone when the write changed what cells are typed with (Settings, Lists, fields,
-    options, columns, _crm_meta keys)."""
+    "kept": a table the write left alone, the run's own object as its read made it. "written": a table of records
+    (IDs) the run updated, appended to or archived from, a new Table sharing the run's frame, its rows where the
+    writer puts them (archived rows go and those below move up; new ones follow the last); its unreadable and
+    typed-text cells written already left with them (ChangeSet.apply_to). "numbered": the same, with new IDs (a
+    read types it with another ID sequence). "relisted": the same, its dropdown columns of lists the write added
+    the team's values to typed again with those lists (``_read_again``).
+
+    Left out, so parsed from the file: an archive or a log the write appended to, a table something was restored
+    to, a column of another dtype than its field's type (it reads back otherwise), a field written without a
+    column of its own, a tags column of a list that gained values, and every changed table when the write
+    changed what else cells are typed with (Settings, Fields, the Lists sheet, columns, _crm_meta keys)."""
     from copy import copy
 
     import pandas as pd
@@ -345,7 +349,8 @@ def tables_as_written(tables: Tables, changes: ChangeSet, *others: ChangeSet) ->
         for a in cs.appends:
             fields.setdefault(a.table, set()).update(a.values)
     relisted = {o.list for cs in written for o in cs.options}  # lists the write added the team's values to
-    renumbered = _rows_as_written(tables, _merged(written))
+    renumbered = _rows_as_written(tables, _merged(written), touched)
+    sequenced = {n for cs in written for n in cs.sequences}
     out: dict[str, tuple[Any, str]] = {}
     for name, t in tables.tables.items():
         if t.sheet in sheets:
@@ -371,7 +376,7 @@ def tables_as_written(tables: Tables, changes: ChangeSet, *others: ChangeSet) ->
             continue
         for f in options:
             _read_again(new, f, tables)
-        numbered = name in {n for cs in written for n in cs.sequences} or bool(t.assigned_ids)
+        numbered = name in sequenced or bool(t.assigned_ids)
         out[name] = (new, "relisted" if options else "numbered" if numbered else "written")
     return out
 
