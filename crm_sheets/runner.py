@@ -20,6 +20,7 @@ import gc
 import importlib
 import inspect
 import json
+import re
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -341,7 +342,13 @@ def tables_as_written(tables: Tables, changes: ChangeSet, *others: ChangeSet) ->
         for cs in written) or bool(touched & set(_TYPING_TABLES))
     unsafe = {a.archive for cs in written for a in cs.archives} | {r.table for cs in written for r in cs.restores}
     unsafe |= {r.archive for cs in written for r in cs.restores}
-    unsafe |= {a.table for cs in written for a in cs.appends if not tables.get(a.table) or not tables[a.table].schema.id_prefix}
+    logged: dict[str, list] = {}  # a log's rows the write appended (the Audit Log), in order
+    for cs in written:
+        for a in cs.appends:
+            if a.table in tables and tables[a.table].schema.kind == "log":
+                logged.setdefault(a.table, []).append(a)
+    unsafe |= {a.table for cs in written for a in cs.appends
+               if a.table not in tables or not (tables[a.table].schema.id_prefix or a.table in logged)}
     fields: dict[str, set[str]] = {}
     for cs in written:
         for u in cs.updates:
@@ -358,7 +365,14 @@ def tables_as_written(tables: Tables, changes: ChangeSet, *others: ChangeSet) ->
         if name not in touched:
             out[name] = (t, "kept")
             continue
-        if typing_changed or name in unsafe or not t.schema.id_prefix or not fields.get(name, set()) <= {"id", *t.columns}:
+        if typing_changed or name in unsafe or not fields.get(name, set()) <= {"id", *t.columns}:
+            continue
+        if name in logged and touched_only_by_appends(name, written):
+            log = _log_as_written(t, logged[name], tables)
+            if log is not None:
+                out[name] = (log, "written")
+            continue
+        if not t.schema.id_prefix:
             continue
         expected = [f.name for f in t.schema.fields if f.type != "id"]
         if list(t.df.columns) != expected or any(str(t.df[f.name].dtype) != str(dtype_for(f.type))
@@ -405,6 +419,68 @@ def _read_again(t, f, tables: Tables) -> None:
     ids = t.df.index.to_numpy(dtype=object)
     t.invalid = {k: v for k, v in t.invalid.items() if k[1] != f.name}
     t.invalid.update({(ids[i], f.name): raw for i, raw in bad.items()})
+
+
+def touched_only_by_appends(name: str, written: list[ChangeSet]) -> bool:
+    return not any(u.table == name for cs in written for u in cs.updates) and not any(
+        name in (a.table, a.archive) for cs in written for a in cs.archives) and not any(
+        name in (r.table, r.archive) for cs in written for r in cs.restores)
+
+
+_CELL_MAX = 32767  # characters an xlsx cell holds
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")  # characters a cell's XML does not keep as they are (\r among them)
+
+
+def _log_as_written(t, appends: list, tables: Tables):
+    """A log table (rows keyed by sheet row) with the rows the write appended below its last one, typed as a read
+    of their cells types them; None when a value might not read back as it is (a text too long for a cell, or
+    with characters XML does not keep, a value of another kind than text, date or number)."""
+    from copy import copy
+
+    import numpy as np
+    import pandas as pd
+
+    from crm_sheets.model.column_read import parse_column
+    from crm_sheets.model.fieldtypes import field_type
+    from crm_sheets.model.tables import dtype_for
+    from crm_sheets.model.values import read_context
+
+    fields = [f for f in t.schema.fields if f.type != "id"]
+    if (list(t.df.columns) != [f.name for f in fields] or any(f.name not in t.columns for f in fields)
+            or any(field_type(f.type).options for f in fields)):
+        return None
+    texts_written = []
+    for a in appends:
+        for v in a.values.values():
+            if isinstance(v, str):
+                texts_written.append(v)
+            elif not (v is None or isinstance(v, (datetime, int, float)) and not isinstance(v, bool)):
+                return None
+    if any(len(v) > _CELL_MAX or (v.isspace()) for v in texts_written) or _CONTROL.search("\t".join(texts_written)):
+        return None
+    n = len(appends)
+    last = max(t.rows.values(), default=t.header_row or 1)
+    rows = list(range(last + 1, last + 1 + n))
+    ids = [f"row{r}" for r in rows]
+    index = pd.Index(ids, dtype=object, name=t.df.index.name)
+    ctx = replace(read_context(tables.settings), date1904=tables.date1904)
+    data, invalid, typed_text = {}, dict(t.invalid), dict(t.typed_text)
+    for f in fields:
+        raws = np.empty(n, dtype=object)
+        raws[:] = [a.values.get(f.name) for a in appends]
+        texts: dict[int, Any] = {}
+        values, bad = parse_column(f, raws, ctx, None, texts)
+        invalid.update({(ids[i], f.name): raw for i, raw in bad.items()})
+        typed_text.update({(ids[i], f.name): raw for i, raw in texts.items()})
+        data[f.name] = pd.Series(values, index=index, dtype=dtype_for(f.type), copy=False)
+    added = pd.DataFrame(data, index=index)
+    df = pd.concat([t.df, added]) if len(t.df) else added
+    if any(str(df[f.name].dtype) != str(dtype_for(f.type)) for f in fields):
+        return None
+    new = copy(t)
+    new.df, new.invalid, new.typed_text = df, invalid, typed_text
+    new.rows = {**t.rows, **dict(zip(ids, rows))}
+    return new
 
 
 def _merged(written: list[ChangeSet]) -> ChangeSet:
