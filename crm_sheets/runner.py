@@ -567,7 +567,7 @@ def run(
     options = dry_run_options(options, dry_run, jobs)
     if dry_run:
         return _dry_run(store, path, jobs, stateful, now, options, step, report, runlog)
-    box = auto = None
+    box = auto = rider = None
     made_tables = False
     with store.lock():
         answered = records.answer_run(store, given, now, trigger, report.path) if settled_answer else None
@@ -653,14 +653,23 @@ def run(
         _show_delivery(store, box, tables, now, step)
     if runlog is not None:
         runlog.done()
-    as_written = None
-    if hasattr(store, "remember_tables"):  # a run that wrote: the next one finds the file's tables in the cache
-        # filled from the tables the run has, as written, instead of parsing what it wrote; the confirming pass
-        # (settled.py) runs on them, so the run's tables and its are one set in memory, not two
-        as_written = store.remember_tables(tables_as_written(tables, changes, rider) if report.written else None)
-    records.record_run(store, report, tables, *given, stateful, now, box, runlog, kinds, step,
-                       written_tables=as_written)  # the latest run
+    # A run that wrote: the next one finds the file's tables in the cache, filled from the tables the run has, as
+    # written, instead of parsing what it wrote; the confirming pass (settled.py) runs on them, so the run's tables
+    # and its are one set in memory, not two. Filled by record_run, which lets them go once that pass is done.
+    fill = (lambda: _fill_table_cache(store, tables, changes if report.written else None, rider)) \
+        if hasattr(store, "remember_tables") else None
+    records.record_run(store, report, tables, *given, stateful, now, box, runlog, kinds, step, fill_cache=fill)
     return report
+
+
+def _fill_table_cache(store, tables: Tables, changes: ChangeSet, rider: ChangeSet | None) -> Tables | None:
+    """The table cache filled after a run (with the tables as written, when it wrote); the Tables of the file as
+    written when they were made from the run's own, else None. Never raises: the cache is an optimisation."""
+    try:
+        given = tables_as_written(tables, changes, *([rider] if rider is not None else [])) if changes is not None else None
+    except Exception:
+        given = None  # the fill reads the written file instead
+    return store.remember_tables(given)
 
 
 def _dry_run(store, path, jobs, stateful, now, options, step, report: RunReport, runlog) -> RunReport:

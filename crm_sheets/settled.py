@@ -281,15 +281,19 @@ def forget(store: Any) -> None:
 
 def record_run(store: Any, report: Any, tables: Any, jobs: list[str] | None, options: dict[str, dict] | None,
                stateful: list[str], now: datetime, box: Any, runlog: Any, kinds: list[str], step: Any,
-               written_tables: Any = None) -> bool:
+               fill_cache: Any = None) -> bool:
     """Record a full run so the next one, with nothing changed, is answered from it.
 
     A run that wrote nothing is its own proof: the file is what it read and found nothing to do in. A run that
-    wrote is recorded only once shown to be a fixed point: its jobs run again on the file as written (read back
-    by the table cache's fill, ``written_tables``, or from the cache) with the states it committed, which is what the next run does; only
-    when that pass changes and queues nothing is it recorded, with that pass's findings (what the next run
-    reports). A delivery that sent, failed or deferred anything changed the outbox: not recorded (the next run
-    takes the full path, and records)."""
+    wrote is recorded only once shown to be a fixed point: its jobs run again on the file as written (the tables
+    the cache's fill made from the run's own, or read back from the cache) with the states it committed, which is
+    what the next run does; only when that pass changes and queues nothing is it recorded, with that pass's
+    findings (what the next run reports). A delivery that sent, failed or deferred anything changed the outbox: not recorded (the next run
+    takes the full path, and records).
+
+    ``fill_cache``: fills the table cache after the run (XlsxStore.remember_tables), made first, whatever is
+    recorded; it gives the Tables of the file as written when it made them from the run's own."""
+    written_tables = fill_cache() if fill_cache is not None else None
     if record_path(store) is None:  # recorded also when answers are off: the record is always of the latest run
         return False
     d = report.delivery or {}
@@ -304,6 +308,7 @@ def record_run(store: Any, report: Any, tables: Any, jobs: list[str] | None, opt
         confirm = _confirm(store, report, options, stateful, now, box, step, written_tables)
     except Exception:
         confirm = None  # whatever went wrong, the next run takes the full path (and records)
+    written_tables = None  # the tables as written (the Audit Log's new rows among them) go before the record is made
     if confirm is None:
         forget(store)
         return False
