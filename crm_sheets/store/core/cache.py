@@ -230,7 +230,7 @@ class TableCache:
         # again is given as a Kept (its sheet and schema), never unpickled; its blob is saved as it was
         self.keep_only = False
         # After our own write (XlsxStore.remember_tables): table name -> (the table as the write left it, how:
-        # runner.tables_as_written), taken instead of parsing its sheet (see ``table``)
+        # written.tables_as_written), taken instead of parsing its sheet (see ``table``)
         self.given: dict[str, tuple[Any, str]] = {}
 
     @classmethod

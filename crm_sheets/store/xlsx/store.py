@@ -152,7 +152,7 @@ class XlsxStore(KeptState):
         never raises.
 
         Without ``given``, the file is read again: the sheets the write left alone come back by their part (left
-        pickled), the others are parsed. With ``given`` (runner.tables_as_written: the tables the run made, as
+        pickled), the others are parsed. With ``given`` (written.tables_as_written: the tables the run made, as
         the write laid them out), those are taken as they are instead of parsing their sheets (the small sheets
         tables are typed with are still read, and a table whose context changed otherwise is parsed), and the
         Tables of the file as written are returned, for the confirming pass. Nothing is taken from ``given``
