@@ -15,7 +15,6 @@ delivery changed it.
 """
 from __future__ import annotations
 
-import bisect
 import gc
 import importlib
 import inspect
@@ -35,6 +34,7 @@ from crm_sheets.model.result import JobResult
 from crm_sheets.model.tables import Tables
 from crm_sheets import heap
 from crm_sheets.model.values import cell_text  # the Audit Log shows a value as its cell does
+from crm_sheets.written import rows_as_written, tables_as_written  # the tables as the write laid them out
 from crm_sheets.delivery import queue_effects as _queue, show_delivery as _show_delivery, transports  # noqa: F401
 
 # Job name -> (module, function). Order is the order `run` uses.
@@ -257,7 +257,7 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
     for u in first.changes.updates:
         fixed.setdefault(u.table, set()).add((u.record_id, u.field))
     try:
-        written = _rows_as_written(tables, merged)
+        written = rows_as_written(tables, merged)
         for name, rows in written.items():
             tables[name].rows = rows  # the cells its findings name are those of the file as written
         for name, cells in fixed.items():  # a cell check fixed reads back as a real value, not as typed text
@@ -301,25 +301,6 @@ def _name_by_row(t) -> None:
     t.rows = {named.get(rid, rid): r for rid, r in t.rows.items()}
     t.invalid = {(named.get(rid, rid), f): v for (rid, f), v in t.invalid.items()}
     t.typed_text = {(named.get(rid, rid), f): v for (rid, f), v in t.typed_text.items()}
-
-
-def _rows_as_written(tables: Tables, changes: ChangeSet) -> dict[str, dict[str, int]]:
-    """Each changed table's record rows as the writer lays them out: archived rows go and the rows below
-    move up; new records follow the last one, in order."""
-    gone: dict[str, set[str]] = {}
-    for a in changes.archives:
-        gone.setdefault(a.table, set()).add(a.record_id)
-    out = {}
-    for name, t in tables.tables.items():
-        removed = sorted(r for rid, r in t.rows.items() if rid in gone.get(name, ()))
-        new = [rid for rid in t.df.index if rid not in t.rows]
-        if not removed and not new:
-            continue
-        rows = {rid: r - bisect.bisect_left(removed, r) for rid, r in t.rows.items() if rid not in gone.get(name, ())}
-        last = max(rows.values(), default=t.header_row or 1)
-        rows.update({rid: last + i for i, rid in enumerate(new, 1)})
-        out[name] = rows
-    return out
 
 
 @contextmanager
@@ -397,7 +378,7 @@ def run(
     options = dry_run_options(options, dry_run, jobs)
     if dry_run:
         return _dry_run(store, path, jobs, stateful, now, options, step, report, runlog)
-    box = auto = None
+    box = auto = rider = None
     made_tables = False
     with store.lock():
         answered = records.answer_run(store, given, now, trigger, report.path) if settled_answer else None
@@ -485,10 +466,23 @@ def run(
         _show_delivery(store, box, tables, now, step)
     if runlog is not None:
         runlog.done()
-    if hasattr(store, "remember_tables"):  # a run that wrote: the next one finds the file's tables in the cache
-        store.remember_tables()
-    records.record_run(store, report, tables, *given, stateful, now, box, runlog, kinds, step)  # the latest run
+    # A run that wrote: the next one finds the file's tables in the cache, filled from the tables the run has, as
+    # written, instead of parsing what it wrote; the confirming pass (settled.py) runs on them, so the run's tables
+    # and its are one set in memory, not two. Filled by record_run, which lets them go once that pass is done.
+    fill = (lambda: _fill_table_cache(store, tables, changes if report.written else None, rider)) \
+        if hasattr(store, "remember_tables") else None
+    records.record_run(store, report, tables, *given, stateful, now, box, runlog, kinds, step, fill_cache=fill)
     return report
+
+
+def _fill_table_cache(store, tables: Tables, changes: ChangeSet, rider: ChangeSet | None) -> Tables | None:
+    """The table cache filled after a run (with the tables as written, when it wrote); the Tables of the file as
+    written when they were made from the run's own, else None. Never raises: the cache is an optimisation."""
+    try:
+        given = tables_as_written(tables, changes, *([rider] if rider is not None else [])) if changes is not None else None
+    except Exception:
+        given = None  # the fill reads the written file instead
+    return store.remember_tables(given)
 
 
 def _dry_run(store, path, jobs, stateful, now, options, step, report: RunReport, runlog) -> RunReport:

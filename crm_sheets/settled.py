@@ -286,15 +286,20 @@ def forget(store: Any) -> None:
 
 
 def record_run(store: Any, report: Any, tables: Any, jobs: list[str] | None, options: dict[str, dict] | None,
-               stateful: list[str], now: datetime, box: Any, runlog: Any, kinds: list[str], step: Any) -> bool:
+               stateful: list[str], now: datetime, box: Any, runlog: Any, kinds: list[str], step: Any,
+               fill_cache: Any = None) -> bool:
     """Record a full run so the next one, with nothing changed, is answered from it.
 
     A run that wrote nothing is its own proof: the file is what it read and found nothing to do in. A run that
-    wrote is recorded only once shown to be a fixed point: its jobs run again on the file as written (read back
-    from the table cache the write filled) with the states it committed, which is what the next run does; only
-    when that pass changes and queues nothing is it recorded, with that pass's findings (what the next run
-    reports). A delivery that sent, failed or deferred anything changed the outbox: not recorded (the next run
-    takes the full path, and records)."""
+    wrote is recorded only once shown to be a fixed point: its jobs run again on the file as written (the tables
+    the cache's fill made from the run's own, or read back from the cache) with the states it committed, which is
+    what the next run does; only when that pass changes and queues nothing is it recorded, with that pass's
+    findings (what the next run reports). A delivery that sent, failed or deferred anything changed the outbox: not recorded (the next run
+    takes the full path, and records).
+
+    ``fill_cache``: fills the table cache after the run (XlsxStore.remember_tables), made first, whatever is
+    recorded; it gives the Tables of the file as written when it made them from the run's own."""
+    written_tables = fill_cache() if fill_cache is not None else None
     if record_path(store) is None:  # recorded also when answers are off: the record is always of the latest run
         return False
     d = report.delivery or {}
@@ -306,9 +311,10 @@ def record_run(store: Any, report: Any, tables: Any, jobs: list[str] | None, opt
         run = runlog.record.as_dict() if runlog is not None and runlog.record is not None else None
         return record(store, report, jobs=jobs, options=options, now=now, chat_env=chat_env, kinds=kinds, run=run)
     try:
-        confirm = _confirm(store, report, options, stateful, now, box, step)
+        confirm = _confirm(store, report, options, stateful, now, box, step, written_tables)
     except Exception:
         confirm = None  # whatever went wrong, the next run takes the full path (and records)
+    written_tables = None  # the tables as written (the Audit Log's new rows among them) go before the record is made
     if confirm is None:
         forget(store)
         return False
@@ -320,14 +326,19 @@ def record_run(store: Any, report: Any, tables: Any, jobs: list[str] | None, opt
 
 
 def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: list[str], now: datetime, box: Any,
-             step: Any) -> Any:
-    """The next run's report on the file as written, or None when that run would change or queue something."""
+             step: Any, written: Any = None) -> Any:
+    """The next run's report on the file as written, or None when that run would change or queue something.
+    ``written``: the Tables of the file as written, made by the table cache's fill (XlsxStore.remember_tables)
+    from the run's own; without them the file is read (from the cache)."""
     from crm_sheets.runner import (RunReport, base_states, dry_run_options, pending_of, state_options,
                                    run_jobs, run_notes)
 
     with store.lock():
         step("Making sure the next run finds nothing left to do")
-        tables = store.read()
+        if written is not None and _still_ours(store):
+            tables = _own_copy(written)
+        else:
+            tables = store.read()
         if pending_of(store) is not None:
             return None
         base = base_states(box, store, tables, None, now)[0] if box is not None else {}
@@ -337,6 +348,32 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
         return None
     return RunReport(path=report.path, jobs=list(report.jobs), results=results, changes=changes,
                      notes=run_notes(tables, results, changes), delivery=report.delivery)
+
+
+def _still_ours(store: Any) -> bool:
+    """Whether the file on disk is the one the store last wrote (what the tables as written describe)."""
+    from crm_sheets.store.safety import file_fingerprint
+
+    try:
+        return store.fingerprint is not None and store.fingerprint.same_content(file_fingerprint(store.path))
+    except (OSError, AttributeError):
+        return False
+
+
+def _own_copy(tables: Any) -> Any:
+    """The tables with frames and mappings of their own (their data shared): the confirming pass applies what its
+    jobs change to them, and the run's report keeps the run's tables (many of them the same objects) unchanged."""
+    from copy import copy
+    from dataclasses import replace
+
+    own = {}
+    for name, t in tables.tables.items():
+        c = copy(t)
+        c.df = t.df.copy(deep=False)
+        c.rows, c.invalid, c.typed_text = dict(t.rows), dict(t.invalid), dict(t.typed_text)
+        own[name] = c
+    return replace(tables, tables=own, meta=dict(tables.meta), lists=dict(tables.lists), settings=dict(tables.settings),
+                   notes=list(tables.notes), read_findings=list(tables.read_findings))
 
 
 # ---------------------------------------------------------------------------------------------

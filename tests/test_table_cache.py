@@ -146,6 +146,77 @@ def test_a_run_that_wrote_leaves_the_cache_holding_the_file_it_wrote(book):
     assert_same_tables(got, fresh)
 
 
+def _hits_of_the_fill(monkeypatch) -> dict:
+    """How the last cache a run saved found each table (the fill after its write), by table name."""
+    seen: dict = {}
+    real = TableCache.save
+
+    def save(self, *args, **kwargs):
+        seen.clear()
+        seen.update(self.hits)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(TableCache, "save", save)
+    return seen
+
+
+@pytest.mark.slow  # a whole run
+@pytest.mark.parametrize("fix", [True, False])
+def test_the_cache_a_run_fills_from_its_own_tables_equals_a_cold_read_of_the_file_it_wrote(book, monkeypatch, fix):
+    hits = _hits_of_the_fill(monkeypatch)
+    reads = []
+    real_read = XlsxStore.read
+    monkeypatch.setattr(XlsxStore, "read", lambda self: reads.append(1) or real_read(self))
+    report = runner.run(book, now=datetime(2026, 11, 2, 9, 0), options={"check": {"fix": fix}})
+    assert report.written and report.changes.archives and report.changes.appends  # merges, tasks, the audit log
+    # the tables the run wrote to came from its own, the Audit Log with the rows it appended, not from parsing the
+    # file it wrote; the archive of merged rows was parsed; the confirming pass ran on them without reading the
+    # workbook again
+    assert hits["leads"] == hits["audit_log"] == "given" and "merged" not in hits
+    assert len(reads) == 1
+    assert (book.parent / f".{book.name}.crm-settled").exists()
+    got, cache = read(book)
+    assert set(cache.hits.values()) == {"whole"}
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+
+
+@pytest.mark.slow  # a whole run
+def test_the_cache_a_run_fills_after_adding_a_teams_values_to_a_list_equals_a_cold_read(book, monkeypatch):
+    # the team's own lead source on a few leads (one spelt in capitals): check adds it to the list, and a read of
+    # the written file types those cells as the option, no longer unreadable
+    edit(book, [("Leads", row_of(f"L-{i:05d}"), "Source", "Trade fair") for i in range(3, 9)]
+         + [("Leads", row_of("L-00011"), "Source", "TRADE FAIR")])
+    hits = _hits_of_the_fill(monkeypatch)
+    report = runner.run(book, now=datetime(2026, 11, 2, 9, 0), options={"check": {"fix": True}})
+    assert report.written and any(o.list == "lead_source" for o in report.changes.options)
+    assert hits["leads"] == "given"
+    got, _ = read(book)
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+    assert fresh["leads"].df.loc["L-00011", "source"] == "Trade fair"
+    assert ("L-00011", "source") not in fresh["leads"].invalid
+
+
+@pytest.mark.slow  # a whole run
+def test_a_save_slipping_in_after_our_write_fills_the_cache_from_the_file_not_from_the_run(book, monkeypatch):
+    hits = _hits_of_the_fill(monkeypatch)
+    real = XlsxStore.remember_tables
+
+    def colleague_first(self, given=None):
+        edit(self.path, [("Leads", row_of("L-00005"), "City", "Graz")])  # between our write and the fill
+        return real(self, given)
+
+    monkeypatch.setattr(XlsxStore, "remember_tables", colleague_first)
+    report = runner.run(book, now=datetime(2026, 11, 2, 9, 0), options={"check": {"fix": True}})
+    assert report.written
+    assert "given" not in hits.values()
+    got, _ = read(book)
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+    assert got["leads"].df.loc["L-00005", "city"] == "Graz"
+
+
 def _sort_leads_by_city(path) -> None:
     wb = openpyxl.load_workbook(path)
     ws = wb["Leads"]

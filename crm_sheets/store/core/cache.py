@@ -197,6 +197,9 @@ class TableCache:
         # True for a read whose tables only go back into the cache (XlsxStore.remember_tables): a table found
         # again is given as a Kept (its sheet and schema), never unpickled; its blob is saved as it was
         self.keep_only = False
+        # After our own write (XlsxStore.remember_tables): table name -> (the table as the write left it, how:
+        # written.tables_as_written), taken instead of parsing its sheet (see ``table``)
+        self.given: dict[str, tuple[Any, str]] = {}
 
     @classmethod
     def for_state(cls, state: Any) -> TableCache | None:
@@ -315,6 +318,8 @@ class TableCache:
     def reusable_by_part(self, sheet: str, part: Any) -> bool:
         """Whether a table of this sheet may come back by its part key (to parse only the other sheets ahead)."""
         old = self._load()
+        if any(t.sheet == sheet for t, _how in self.given.values()):
+            return True  # given (parsed only if ``table`` turns it down)
         return part is not None and old is not None and any(
             e.sheet == sheet and e.part == part and not e.strays for e in old["entries"].values())
 
@@ -324,6 +329,15 @@ class TableCache:
         (``note``) from ``self.found[name]``."""
         old = self._load()
         entry = old["entries"].get(name) if old is not None else None
+        if name in self.given and entry is not None and entry.sheet == sheet and not entry.strays and not entry.note:
+            table, how = self.given[name]
+            if entry.context == context or how in ("numbered", "relisted"):  # typed with what the run's own read typed it with
+                # a sheet the write left alone: its cells, so its pickled table and their digest, are as they were
+                same = entry.context == context and (how == "kept" or part is not None and entry.part == part)
+                self.found[name] = Entry(sheet, context, part, entry.content if same else None,
+                                         entry.blob if same else b"", None, False)
+                self.hits[name] = "part" if same else "given"
+                return table
         if entry is None or entry.sheet != sheet or entry.context != context:
             return None
         if part is not None and entry.part == part and not entry.strays:

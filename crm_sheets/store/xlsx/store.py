@@ -148,32 +148,46 @@ class XlsxStore(KeptState):
             guard.close()
         return read_workbook(self.path, self.schema, cache=cache)
 
-    def remember_tables(self) -> None:
-        """After our own write: read the file as written into the table cache (the sheets the write left alone
-        come back by their part, the others are parsed), so the next run, when nobody edited the workbook,
-        takes its tables whole from the cache. Changes nothing the store knows; never raises."""
+    def remember_tables(self, given: Mapping[str, tuple[Any, str]] | None = None) -> Tables | None:
+        """After our own write: fill the table cache with the tables of the file as written, so the next run, when
+        nobody edited the workbook, takes its tables whole from the cache. Changes nothing the store knows;
+        never raises.
+
+        Without ``given``, the file is read again: the sheets the write left alone come back by their part (left
+        pickled), the others are parsed. With ``given`` (written.tables_as_written: the tables the run made, as
+        the write laid them out), those are taken as they are instead of parsing their sheets (the small sheets
+        tables are typed with are still read, and a table whose context changed otherwise is parsed), and the
+        Tables of the file as written are returned, for the confirming pass. Nothing is taken from ``given``
+        when the file on disk is not the one this store last wrote (a save slipped in after ours)."""
         if self._seen is None or self._cached == _file_key(self._seen) or not self.keep_table_cache:
-            return
+            return None
         cache = self._table_cache()
         if cache is None:
-            return
-        cache.keep_only = True  # the tables read here only go into the cache: those found in it stay pickled
+            return None
         try:
             data, before = self._snapshot()
             if _incomplete_package(data):
-                return
+                return None
             del data  # only hashed here: not held through the parse (40 MB at 100k leads)
+            if given and before.same_content(self._seen):
+                cache.given = dict(given)
+            else:
+                # the tables read here only go into the cache: those found in it stay pickled
+                cache.keep_only, given = True, None
             self._reading, self._reading_seen = cache, before
             try:
                 tables = self._load()
             finally:
                 self._reading = self._reading_seen = None
+                cache.given = {}
             if self._unchanged(before):
                 if set(cache.hits.values()) != {"whole"}:
                     cache.save(_file_key(before), tables, _schema_key(self.schema))
                 self._cached = _file_key(before)
+                return tables if given else None
         except Exception:
-            return  # someone is saving it, or it is not readable: the next run reads it as usual
+            return None  # someone is saving it, or it is not readable: the next run reads it as usual
+        return None
 
     def _table_cache(self) -> Any:
         """The cache of this workbook's typed tables (store/core/cache.py), or None when it is turned off."""
