@@ -25,9 +25,10 @@ BACKENDS = ["xlsx", pytest.param("gsheets", marks=pytest.mark.slow)]
 _PUSHED: dict[str, object] = {}
 
 
-def pushed_copy(path, url: str, emulator=None) -> str:
+def pushed_copy(path, url: str, emulator=None, conn=None) -> str:
     """``gsheets://ID`` of a new spreadsheet on the emulator at ``url`` holding the workbook at ``path``; with the
-    ``emulator`` object at hand, a file pushed before in this session is copied inside it instead of pushed again."""
+    ``emulator`` object at hand, a file pushed before in this session is copied inside it instead of pushed again.
+    ``conn``: the connection to push with (default: a new one to ``url``)."""
     from crm_sheets.store.gsheets.client import connect
     from crm_sheets.store.gsheets.push import push
 
@@ -41,7 +42,7 @@ def pushed_copy(path, url: str, emulator=None) -> str:
             emulator.spreadsheets[book.id] = book
             emulator.created[book.id] = emulator.modified[book.id] = dt.datetime.now(dt.timezone.utc)
         return f"gsheets://{book.id}"
-    conn = connect(endpoint=url)
+    conn = conn or connect(endpoint=url)
     sid = conn.create("CRM")
     push(path, conn, sid)
     if key is not None:
