@@ -50,17 +50,28 @@ class _MailInbox:
         return "250 OK"
 
 
-@pytest.fixture
-def mail_server():
-    """(port, inbox): every message the server accepted is in inbox.messages, parsed. Set inbox.delay,
-    inbox.replies or inbox.drop_at_data to make the server slow, refuse messages or drop at DATA."""
+class _CurrentInbox:
+    """The SMTP server's handler: hands each message to the inbox of the test running now."""
+
+    def __init__(self):
+        self.inbox = _MailInbox()
+
+    async def handle_DATA(self, server, session, envelope):
+        return await self.inbox.handle_DATA(server, session, envelope)
+
+
+@pytest.fixture(scope="session")
+def _mail_server_session():
+    """One SMTP server per test session (a worker's, under xdist): starting one per test cost a thread, an event
+    loop and a probe, and its port changed every test, so the workbooks naming it could not be built once."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import SMTP
 
-    inbox = _MailInbox()
+    current = _CurrentInbox()
 
     class DroppingSMTP(SMTP):
         async def smtp_DATA(self, arg):
+            inbox = current.inbox
             if inbox.drop_at_data > 0:  # the connection breaks before the message was sent
                 inbox.drop_at_data -= 1
                 self.transport.close()
@@ -74,10 +85,22 @@ def mail_server():
     with socket.socket() as probe:  # aiosmtpd needs a concrete port to check it is up
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    controller = Server(inbox, hostname="127.0.0.1", port=port)
+    controller = Server(current, hostname="127.0.0.1", port=port)
     controller.start()
-    yield port, inbox
+    yield port, current
     controller.stop()
+
+
+@pytest.fixture
+def mail_server(_mail_server_session):
+    """(port, inbox): every message the server accepted is in inbox.messages, parsed. Set inbox.delay,
+    inbox.replies or inbox.drop_at_data to make the server slow, refuse messages or drop at DATA. The server is
+    the session's; the inbox is this test's own (a message still arriving from an earlier test goes to that
+    test's inbox)."""
+    port, current = _mail_server_session
+    current.inbox = inbox = _MailInbox()
+    yield port, inbox
+    current.inbox = _MailInbox()
 
 
 @pytest.fixture

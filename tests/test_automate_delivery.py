@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -31,8 +32,20 @@ NOW = datetime(2026, 11, 2, 9, 0)  # a Monday: the weekly digest is due
 
 
 
+_BUILT: dict[str, bytes] = {}  # the same arguments, the same file: built once per session (and pushed once)
+
+
 def sample_workbook(path, smtp_port=None, extra_automations=(), **settings):
     """The 200-lead sample workbook, plus one lead who filled the web form this morning."""
+    key = repr((smtp_port, list(extra_automations), sorted(settings.items())))
+    if key not in _BUILT:
+        _BUILT[key] = Path(_build_sample(path, smtp_port, extra_automations, **settings)).read_bytes()
+    path = Path(path)
+    path.write_bytes(_BUILT[key])
+    return path
+
+
+def _build_sample(path, smtp_port, extra_automations, **settings):
     schema = load_schema("sales")
     data = dict(generate(schema, leads=200, seed=7, now=NOW).tables)
     leads = data["leads"]

@@ -176,6 +176,14 @@ def test_survivor_is_the_oldest_by_default():
     assert merged_pairs(result) == {("L-00001", "L-00002")}
 
 
+def test_survivor_of_the_same_created_date_is_the_lower_id_then_one_of_the_tables_own_shape():
+    a = lead("L-00010", "Ana", "Lopez", "ana@acme.com")
+    b = lead("L-00009", "Ana", "Lopez", "ana@acme.com")
+    c = lead("lead 1", "Ana", "Lopez", "ana@acme.com")  # an ID typed by hand, of another shape
+    result = dedupe(workbook(leads=[c, a, b]), now=NOW)
+    assert merged_pairs(result) == {("L-00010", "L-00009"), ("lead 1", "L-00009")}
+
+
 def test_survivor_can_be_the_most_complete():
     a = lead("L-00001", "Ana", "Lopez", "ana@acme.com", created="2023-01-01")
     b = lead("L-00002", "Ana", "Lopez", "ana@acme.com", "+1 415 555 2671", "Acme", "Paris", created="2024-03-01")

@@ -21,6 +21,7 @@ from crm_sheets.store.gsheets.client import Pacer, RetryPolicy, connect  # noqa:
 from crm_sheets.store.gsheets.pull import pull  # noqa: E402
 from crm_sheets.store.gsheets.push import push  # noqa: E402
 from crm_sheets.store.xlsx import XlsxStore  # noqa: E402
+from backends import pushed_copy  # noqa: E402
 
 NOW = dt.datetime(2026, 3, 2, 9, 0)
 JOBS = ["check", "dedupe", "automate", "report"]
@@ -35,13 +36,13 @@ def conn(gsheets_emulator, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def pushed(conn, built_book):
-    """pushed(sample_data=50) -> (store, the workbook file it was pushed from)."""
-    def make(sample_data=50):
+def pushed(conn, built_book, gsheets_emulator):
+    """pushed(sample_data=50) -> (store, the workbook file it was pushed from). The file is pushed once per session
+    and copied inside the emulator after (backends.pushed_copy); ``fresh=True`` pushes it through the API again."""
+    def make(sample_data=50, fresh=False):
         path = built_book(sample_data=sample_data, now=NOW)
-        sid = conn.create("CRM")
-        push(path, conn, sid)
-        return GSheetsStore(f"gsheets://{sid}", connection=conn), path
+        spec = pushed_copy(path, gsheets_emulator.url, None if fresh else gsheets_emulator, conn=conn)
+        return GSheetsStore(spec, connection=conn), path
     return make
 
 
@@ -102,7 +103,7 @@ def test_every_job_gives_the_same_tables_and_report_on_the_sheet_as_on_the_file(
 def test_a_run_writes_in_two_calls_every_request_valid_for_the_real_api(pushed, gsheets_emulator):
     from crm_sheets.gsheets_emulator import validate_against_discovery
 
-    store, _ = pushed()
+    store, _ = pushed(fresh=True)  # the push's own requests are validated below too
     tables = store.read()
     _results, changes = run_jobs(tables, JOBS, now=NOW)
     since = len(gsheets_emulator.log)

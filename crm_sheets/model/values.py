@@ -136,8 +136,8 @@ def csv_safe(text: str) -> str:
 #   is_missing(v)  None, NaN, NA, NaT             is_blank(v)   is_missing, or only spaces (what jobs call empty)
 #   is_empty(raw)  a raw cell: None, '' or NaN    as_text(v)    what a cell shows: 42.0 -> '42', TRUE, ISO dates
 #   cell_text(v)   as_text, '' for no value; cell_text(v, strip=True) without surrounding spaces
-# Two jobs compare values in their own way on purpose: automate's snapshot.canonical folds case and accents (a
-# change of case is no change), and dedupe's keys.text is str() of the value, which its match keys are built on.
+# One job compares values in its own way on purpose: automate's snapshot.canonical folds case and accents (a
+# change of case is no change) and its texts are kept in the states between runs.
 
 
 def is_missing(value: Any) -> bool:

@@ -20,7 +20,11 @@ FIRST_RUN_NEW_DAYS = 1  # on a first run, Created today or yesterday counts as n
 
 
 def canonical(value: Any) -> str:
-    """A value as compared between runs: '' for empty, folded text, ISO dates, 10 for 10.0."""
+    """A value as compared between runs: '' for empty, folded text, ISO dates, 10 for 10.0.
+
+    Not model.values.cell_text on purpose: a change of case or accents is no change here, datetimes keep the
+    'T', and these texts are kept in the states between runs: another text for the same value would make
+    'field changed' rules fire for values nobody changed."""
     if value is None or value is pd.NA or value is pd.NaT:
         return ""
     if isinstance(value, float):

@@ -17,7 +17,6 @@ import pandas as pd
 
 from crm_sheets.errors import UsageError
 from crm_sheets.jobs.dedupe.index import KeyMemory
-from crm_sheets.jobs.dedupe.keys import text
 from crm_sheets.jobs.dedupe.matching import MatchPair, MatchSettings, OrgPairs, find_pairs
 from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, Ranker, plain_value, merge_groups, parse_repointed
 from crm_sheets.jobs.dedupe.review import (DECISIONS, REVIEW_DIGEST, Decision, read_decisions, review_sheet, sheet_digest,
@@ -26,7 +25,7 @@ from crm_sheets.model import AuditEntry, ChangeSet, Finding, JobResult, RowAppen
 from crm_sheets.model.result import ALWAYS
 from crm_sheets.model.memo import Unkept, finding_from_json, finding_json, row_keys
 from crm_sheets.model.tables import format_id
-from crm_sheets.model.values import is_blank
+from crm_sheets.model.values import cell_text, is_blank
 
 _LINK_FIELD = {"contacts": "contact", "accounts": "account"}  # lead column set for a cross-table match
 
@@ -302,18 +301,18 @@ def unmerge(tables: Tables, record_id: str, *, now: datetime) -> JobResult:
     if "merged_at" in rows.columns:
         rows = rows.sort_values("merged_at", kind="stable")
     row = rows.iloc[-1]
-    table, survivor = text(row.get("table")).strip(), text(row.get("merged_into")).strip()
+    table, survivor = cell_text(row.get("table"), strip=True), cell_text(row.get("merged_into"), strip=True)
     if table not in tables:
         raise UsageError(f"{record_id}: the Merged sheet says table {table!r}, which this workbook does not have")
     changes, findings = ChangeSet(), []
     changes.restores.append(RowRestore("merged", record_id, table))
     changes.audit.append(AuditEntry(JOB, table, record_id, "", f"merged into {survivor}", "restored", "unmerge"))
     moved_back = 0
-    for ref_table, rid, field in parse_repointed(text(row.get("repointed"))):
+    for ref_table, rid, field in parse_repointed(cell_text(row.get("repointed"))):
         t = tables.get(ref_table)
         if t is None or rid not in t.df.index or field not in t.df.columns:
             continue
-        if text(t.df.at[rid, field]).strip() != survivor:
+        if cell_text(t.df.at[rid, field], strip=True) != survivor:
             findings.append(Finding("unmerge-kept", "warning", ref_table, rid, field, t.df.at[rid, field],
                                     f"{t.cell(rid, field)} now holds {t.df.at[rid, field]!r}, not {survivor}: "
                                     f"someone changed it since the merge, so it was left as it is."))
@@ -323,7 +322,7 @@ def unmerge(tables: Tables, record_id: str, *, now: datetime) -> JobResult:
         changes.audit.append(AuditEntry(JOB, ref_table, rid, field, survivor, record_id, reason))
         moved_back += 1
     emptied = 0
-    filled = text(row.get("filled")).strip()
+    filled = cell_text(row.get("filled"), strip=True)
     if filled and survivor in tables[table].df.index:
         try:
             values = json.loads(filled)

@@ -11,7 +11,6 @@ from functools import lru_cache
 import phonenumbers
 
 from crm_sheets.model.normalize import country_code, fold, normalize_email
-from crm_sheets.model.values import is_blank
 
 # Providers that deliver "a.b+news@" to "ab@": dots are ignored only by Gmail; plus-tags by many.
 _DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
@@ -78,11 +77,6 @@ for _formal, _nicks in _NICKNAMES.items():
 
 _NON_WORD = re.compile(r"[^a-z0-9 ]+")
 _URL_HEAD = re.compile(r"^[a-z][a-z0-9+.-]*://")
-
-
-def text(value: object) -> str:
-    """A cell as text, '' for empty (None, NaN, blanks)."""
-    return "" if is_blank(value) else str(value)
 
 
 @lru_cache(maxsize=200_000)

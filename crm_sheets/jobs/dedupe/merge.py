@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from crm_sheets.model import AuditEntry, ChangeSet, RowArchive, Tables
+from crm_sheets.model.tables import id_number
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.normalize import fold
 from crm_sheets.model.values import is_blank
@@ -57,11 +58,6 @@ class Clusters:
         return [sorted(m) for r, m in self.members.items() if self.parent.get(r) == r and len(m) > 1]
 
 
-def _id_number(rid: str) -> int:
-    digits = "".join(c for c in rid.rsplit("-", 1)[-1] if c.isdigit())
-    return int(digits) if digits else 0
-
-
 def _last_activity(tables: Tables, table: str, ids: list[str]) -> dict[str, pd.Timestamp]:
     """The latest activity date of each record (Activities, plus a lead's Last contacted)."""
     out: dict[str, pd.Timestamp] = {}
@@ -99,7 +95,10 @@ class Ranker:
             ns = [none if pd.isna(d) else d.value for d in created]
         else:
             ns = [none] * len(ids)
-        self.oldest = {rid: (c, _id_number(rid)) for rid, c in zip(ids, ns)}
+        prefix = tables[table].schema.id_prefix or ""
+        # ties: the lower ID number; an ID of another shape (typed by hand) after the table's own, by its text
+        numbers = [id_number(rid, prefix) for rid in ids]
+        self.oldest = {rid: (c, n is None, n or 0, rid) for rid, c, n in zip(ids, ns, numbers)}
         self.rule = rule
         if rule == "most_complete":
             rows = df.reindex(ids).to_numpy(object)

@@ -12,10 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from crm_sheets.jobs.dedupe.keys import text
 from crm_sheets.model import Cell, SheetSpec, Tables
 from crm_sheets.model.schema import normalize_header
-from crm_sheets.model.values import is_blank
+from crm_sheets.model.values import cell_text, is_blank
 
 DECISIONS = "dedupe_decisions"
 # _crm_meta key: the digest of the Duplicates Review sheet the last run wrote
@@ -65,13 +64,13 @@ def read_decisions(tables: Tables) -> list[Decision]:
     df = t.df
     out = []
     for rid, row in zip(df.index, df.to_dict("records")):
-        a, b = text(row.get("record_a")).strip(), text(row.get("record_b")).strip()
+        a, b = cell_text(row.get("record_a"), strip=True), cell_text(row.get("record_b"), strip=True)
         if not a or not b or a == b:
             continue
         score = row.get("score")
         out.append(Decision(
             str(rid), a, b, _decision_key(row.get("decision"), lookup), not is_blank(row.get("applied")),
-            None if is_blank(score) else float(score), text(row.get("reason")),
+            None if is_blank(score) else float(score), cell_text(row.get("reason"), strip=True),
         ))
     return out
 

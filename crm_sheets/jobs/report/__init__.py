@@ -17,6 +17,7 @@ from crm_sheets.jobs.report.figures import ReportFigures
 from crm_sheets.jobs.report.metrics import compute
 from crm_sheets.jobs.report.sheets import build_sheets
 from crm_sheets.model import ChangeSet, Finding, JobResult, Tables
+from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.result import next_midnight
 from crm_sheets.model.stamp import stamped, still_shown
 
@@ -55,7 +56,7 @@ def _holds_until(tables: Tables, now: datetime) -> datetime | None:
     the last order with ``now`` itself: by the day too while order dates have no time, else unknown."""
     orders = tables.schema.tables.get("orders")
     date = next((f for f in orders.fields if f.name == "date"), None) if orders is not None else None
-    return None if date is not None and date.type == "datetime" else next_midnight(now)
+    return None if date is not None and field_type(date.type).with_time else next_midnight(now)
 
 
 def inputs_digest(fig: ReportFigures, tables: Tables) -> str:

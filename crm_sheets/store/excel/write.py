@@ -16,7 +16,7 @@ from typing import Any
 from crm_sheets.errors import CrmSheetsError, WorkbookChanged
 from crm_sheets.model.schema import normalize_header
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter
-from crm_sheets.model.values import is_empty
+from crm_sheets.model.values import cell_text, is_empty
 from crm_sheets.store.core.archive import ArchivedCell, ArchivedRow, loads, value_type
 from crm_sheets.store.core.plan import Plan, archive_values, is_archived_copy
 from crm_sheets.store.core.refind import (AGAIN, TableNow, check_numbering, col_index as _col_index, find_records,
@@ -424,7 +424,7 @@ class LiveWrite:
         rows = {}
         for i, row in enumerate(now.values):
             if row and row[0] not in (None, ""):
-                rows.setdefault(_cell_text(row[0]), i)
+                rows.setdefault(cell_text(row[0], strip=True), i)
         cells: dict[tuple[int, int], Any] = {}
         new = []
         for key, value in self.plan.meta.items():
@@ -484,14 +484,6 @@ def _runs(rows: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
 def changes_anything(book: Any, plan: Plan, tables: Tables) -> bool:
     """Whether writing ``plan`` would change the book: records, lists or structure always do; owned sheets do
     when their values (and formulas) differ from what the sheet shows now; _crm_meta keys when their value
@@ -502,8 +494,8 @@ def changes_anything(book: Any, plan: Plan, tables: Tables) -> bool:
     if plan.tables or plan.archives or plan.restores or plan.options or plan.tables_added:
         return True
     for key, value in plan.meta.items():
-        if _cell_text(value if not isinstance(value, (dict, list)) else json.dumps(value, default=str)) \
-                != _cell_text(tables.meta.get(key)):
+        if cell_text(value if not isinstance(value, (dict, list)) else json.dumps(value, default=str), strip=True) \
+                != cell_text(tables.meta.get(key), strip=True):
             return True
     names = [s.name for s in book.sheets]
     marks = {**tables.meta, **plan.meta}

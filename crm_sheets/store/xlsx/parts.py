@@ -177,7 +177,7 @@ class PackagePatch:
         # only a sheet _crm_meta marks as ours is replaced; a team's sheet of the same name stays as it is
         sheets = [*(s.name for s in self.pkg.sheets), *self.new_sheet_names]
         marks = {**self.tables.meta, **self._sheet_marks()}
-        wanted = owned_sheet_name(spec.key, spec.name, marks, sheets) if spec.key != "_crm_meta" else spec.name
+        wanted = owned_sheet_name(spec.key, spec.name, marks, sheets) if spec.key != META_SHEET else spec.name
         existing = self.pkg.sheet(wanted)
         if existing is None or not existing.part:
             name = self._add_sheet(spec, wanted)

@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from crm_sheets.model.sheets import Cell, ChartSpec, SheetSpec
 from crm_sheets.model.limits import MAX_CELL_CHARS, cell_length, too_long
-from crm_sheets.model.tables import column_letter
+from crm_sheets.model.tables import column_index, column_letter
 from crm_sheets.model.values import is_missing
 from crm_sheets.store.xlsx.package import CT_CHART, CT_DRAWING, REL_CHART, REL_DRAWING, REL_HYPERLINK
 
@@ -119,14 +119,6 @@ def split_ref(ref: str) -> tuple[str, int]:
     if not m:
         raise ValueError(f"not a cell reference: {ref!r}")
     return m.group(1), int(m.group(2))
-
-
-def column_index(letters: str) -> int:
-    """Excel letters -> 0-based index (A -> 0)."""
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
 
 
 # ---------------------------------------------------------------------------------------------
