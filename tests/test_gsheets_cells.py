@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("gspread")
 
-from crm_sheets.gsheets_emulator.model import MAX_CELLS  # noqa: E402
+from crm_sheets.gsheets_emulator.model import MAX_CELLS, entry_value  # noqa: E402
 from crm_sheets.store.gsheets.client import Pacer, RetryPolicy, connect  # noqa: E402
 from crm_sheets.store.gsheets.push import push  # noqa: E402
 
@@ -45,9 +45,11 @@ def _push_and_run(conn, built_book, gsheets_emulator, sample_data: int):
     assert run(spec, now=NOW).written
     after = _grids(gsheets_emulator.spreadsheets[sid])
     leads = gsheets_emulator.spreadsheets[sid].sheet_by_title("Leads")
-    conn.batch_update(sid, [{"updateCells": {"start": {"sheetId": leads.id, "rowIndex": 5, "columnIndex": 1},
-                                             "rows": [{"values": [{"userEnteredValue": {"stringValue": "Renamed"}}]}],
-                                             "fields": "userEnteredValue"}}])
+    email = next(c for c in range(leads.column_count) if entry_value(leads.get(0, c)) == "Email")
+    conn.batch_update(sid, [{"updateCells": {  # an e-mail typed badly: check's fix is written
+        "start": {"sheetId": leads.id, "rowIndex": 5, "columnIndex": email},
+        "rows": [{"values": [{"userEnteredValue": {"stringValue": " Ana.Lopez@Example.COM "}}]}],
+        "fields": "userEnteredValue"}}])
     since = len(gsheets_emulator.log)
     run(spec, now=NOW)
     calls = [e["methodId"] for e in gsheets_emulator.log[since:] if e.get("methodId") and e.get("status") == 200]

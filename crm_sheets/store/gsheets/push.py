@@ -1,7 +1,9 @@
 """Copying a workbook file into a Google spreadsheet (``crm-sheets push`` and ``new gsheets://``): every sheet
 with its values (formulas only where the file had a formula), number formats, dropdowns, frozen panes, widths,
 merges, named ranges, and our marks (developer metadata naming each table and its header row; warning-only
-protection on what jobs own). One spreadsheets.get, one values.batchGet (is it empty?), one batchUpdate.
+protection on what jobs own). One spreadsheets.get, one values.batchGet (is it empty?), then batchUpdates of at
+most 8 MB, each made while the previous one is sent (the cells of a big CRM as request dicts would take GBs).
+Each sheet's grid is its columns and its rows plus SPARE_ROWS: every cell counts against Google's 10 million.
 """
 from __future__ import annotations
 
@@ -144,6 +146,8 @@ def stream_push(path: str | Path, first_sheet_id: int = 1) -> tuple[list[dict], 
                                     currency, ids, result):
                 result.requests += 1
                 yield request
+            if ws.title != META_SHEET:  # read again at the end (_owned_sheets)
+                ws._cells.clear()  # its cells are sent: openpyxl's copy of a 100k-row table is GBs
         for request in [*_named_ranges(wb, ids, result), *_owned_sheets(wb, ids)]:
             result.requests += 1
             yield request
@@ -207,6 +211,11 @@ def _reach(wb: Any) -> dict[str, tuple[int, int]]:
             m = re.match(r"^\$?[A-Z]+\$?\d+:\$?([A-Z]+)\$?(\d+)$", str(getattr(table, "ref", table)))
             if m:
                 grow(ws.title, int(m.group(2)), _col_index(m.group(1)) + 1)
+        for chart in ws._charts:  # the cells a chart is anchored at and covers (the API wants its anchor in the grid)
+            anchor = getattr(chart, "anchor", None)
+            for corner in (getattr(anchor, "_from", None), getattr(anchor, "to", None)):
+                if corner is not None:
+                    grow(ws.title, corner.row + 1, corner.col + 1)
         for dv in ws.data_validations.dataValidation:
             for rng in dv.sqref.ranges:
                 grow(ws.title, 0, rng.max_col)  # its rows are cut at the grid's end (the file's reach far below)
