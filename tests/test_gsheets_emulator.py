@@ -421,6 +421,19 @@ def test_the_request_log_has_every_call_and_every_body_fits_the_discovery_docume
     assert requests.get(gsheets_emulator.url + "/_emulator/requests").json() == []
 
 
+def test_the_request_log_gives_a_large_body_back_whole(gsheets_emulator, gsheets_client):
+    sh = gsheets_client.create("CRM")
+    ws = sh.add_worksheet("Leads", rows=3000, cols=3)
+    rows = [{"values": [{"userEnteredValue": {"stringValue": f"note {i} " + "x" * 40}}]} for i in range(2500)]
+    body = {"requests": [{"updateCells": {"start": {"sheetId": ws.id, "rowIndex": 0, "columnIndex": 0},
+                                          "rows": rows, "fields": "userEnteredValue"}}]}
+    sh.batch_update(body)
+    logged = requests.get(gsheets_emulator.url + "/_emulator/requests").json()[-1]
+    assert logged["bytesIn"] > 64 * 1024  # kept compressed in the emulator, given back as sent
+    assert logged["body"] == body
+    validate_against_discovery(logged["methodId"], logged["body"], logged["query"])
+
+
 def test_validate_against_discovery_names_what_the_api_would_refuse():
     validate_against_discovery("sheets.spreadsheets.batchUpdate", {"requests": [{"updateCells": {
         "rows": [{"values": [{"userEnteredValue": {"formulaValue": "=1"}}]}], "fields": "*",

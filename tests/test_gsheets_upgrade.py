@@ -108,7 +108,7 @@ def test_upgrade_on_a_sheet_adds_custom_fields_and_new_tables_keeping_every_cell
 
     # The new column and table look and are validated as push makes them.
     got = conn.get(sid, fields="sheets(properties(title),data(rowData(values(dataValidation,userEnteredFormat(numberFormat)))))",
-                   grid_data=True, ranges=[f"'Leads'!{column_letter(leads_width + 1)}2", "'Duplicate Decisions'!A2:L2"])
+                   grid_data=True, ranges=[f"'Leads'!{column_letter(leads_width + 1)}2", "'Duplicate Decisions'!A2:J2"])  # its 10 columns, no more
     budget = got["sheets"][0]["data"][0]["rowData"][0]["values"][0]
     assert budget["userEnteredFormat"]["numberFormat"]["type"] == "CURRENCY"
     assert budget["dataValidation"]["condition"]["type"] == "NUMBER_BETWEEN"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import random
+import threading
 import secrets
 from typing import Any, Iterator
 
@@ -65,7 +66,23 @@ def data_to_entry(data: dict) -> Any:
     rest = {k: v for k, v in data.items() if k in WRITABLE and k != "userEnteredValue" and v not in (None, {}, [])}
     if formula is None and not rest:
         return None if scalar.__class__ is str and scalar == "" else scalar  # an empty string leaves the cell empty
+    memo = getattr(SHARED, "memo", None)
+    if rest and memo is not None:
+        # A rule or format given to a whole column is one object in the request: the cells that get it share
+        # one dict of it (and blank cells one Cell), rather than a copy each (GBs over a 100k-row table).
+        key = tuple((k, id(v)) for k, v in rest.items())
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = (rest, Cell(None, None, rest))  # holds the values, so their ids stay theirs
+        if formula is None and scalar is None:
+            return hit[1]
+        rest = hit[0]
     return Cell(scalar, formula, rest or None)
+
+
+# While a batch is applied (requests.apply_all, in this thread): the cell data made so far, by the identity
+# of its values.
+SHARED = threading.local()
 
 
 def to_number(value: Any) -> float | int:

@@ -30,6 +30,16 @@ _DISCOVERY: list = []  # the document of the running batch (set by apply_all), t
 
 
 def apply_all(book: Spreadsheet, requests: list[dict], discovery: Any = None) -> list[dict]:
+    from . import model
+
+    model.SHARED.memo = {}  # cells given one rule or format share it (model.data_to_entry)
+    try:
+        return _apply_all(book, requests, discovery)
+    finally:
+        model.SHARED.memo = None
+
+
+def _apply_all(book: Spreadsheet, requests: list[dict], discovery: Any = None) -> list[dict]:
     _DISCOVERY[:] = [discovery] if discovery is not None else []
     replies = []
     for i, request in enumerate(requests):

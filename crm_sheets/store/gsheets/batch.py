@@ -10,7 +10,7 @@ import datetime as dt
 import decimal
 import json
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from crm_sheets.model.tables import column_index  # noqa: F401  (importable from here as before)
 from crm_sheets.model.values import is_missing
@@ -409,19 +409,28 @@ def request_size(request: Mapping[str, Any]) -> int:
     return len(json.dumps(request, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
-def split_batches(requests: Sequence[Mapping[str, Any]], limit: int = MAX_BATCH_BYTES) -> list[list[Mapping[str, Any]]]:
+def split_batches(requests: Iterable[Mapping[str, Any]], limit: int = MAX_BATCH_BYTES) -> list[list[Mapping[str, Any]]]:
     """The requests as one batch, or as several in order when one body would pass ``limit`` bytes (the API
     refuses very large bodies). Each batch is atomic on its own."""
-    batches: list[list[Mapping[str, Any]]] = [[]]
+    return list(iter_batches(requests, limit))
+
+
+def iter_batches(requests: Iterable[Mapping[str, Any]], limit: int = MAX_BATCH_BYTES) -> Iterator[list[Mapping[str, Any]]]:
+    """split_batches, each batch given as soon as it is full (the requests may be made while batches are sent);
+    at least one batch, empty when there are no requests."""
+    current: list[Mapping[str, Any]] = []
     size = 0
+    given = False
     for request in requests:
         n = request_size(request) + 1
-        if batches[-1] and size + n > limit:
-            batches.append([])
-            size = 0
-        batches[-1].append(request)
+        if current and size + n > limit:
+            given = True
+            yield current
+            current, size = [], 0
+        current.append(request)
         size += n
-    return [b for b in batches if b] or [[]]
+    if current or not given:
+        yield current
 
 
 def pack_groups(groups: Sequence[Sequence[Mapping[str, Any]]], limit: int = MAX_BATCH_BYTES) -> list[list[Mapping[str, Any]]]:

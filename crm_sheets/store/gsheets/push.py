@@ -1,14 +1,17 @@
 """Copying a workbook file into a Google spreadsheet (``crm-sheets push`` and ``new gsheets://``): every sheet
 with its values (formulas only where the file had a formula), number formats, dropdowns, frozen panes, widths,
 merges, named ranges, and our marks (developer metadata naming each table and its header row; warning-only
-protection on what jobs own). One spreadsheets.get, one values.batchGet (is it empty?), one batchUpdate.
+protection on what jobs own). One spreadsheets.get, one values.batchGet (is it empty?), then batchUpdates of at
+most 8 MB, each made while the previous one is sent (the cells of a big CRM as request dicts would take GBs).
+Each sheet's grid is its columns and its rows plus SPARE_ROWS: every cell counts against Google's 10 million.
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from crm_sheets.errors import NotAWorkbook, UsageError
 from crm_sheets.model.tables import META_SHEET, column_index as _col_index, column_letter
@@ -83,6 +86,15 @@ def _table_marks(wb: Any) -> dict[str, dict[str, Any]]:
 def plan_push(path: str | Path, first_sheet_id: int = 1) -> tuple[list[dict], list[dict], PushResult]:
     """The batchUpdate requests that make a spreadsheet a copy of the workbook at ``path`` (new sheet IDs
     from ``first_sheet_id``): the new sheets, then their content; and what they copy."""
+    structure, content, result = stream_push(path, first_sheet_id)
+    content_list = list(content)
+    return structure, content_list, result
+
+
+def stream_push(path: str | Path, first_sheet_id: int = 1) -> tuple[list[dict], Iterator[dict], PushResult]:
+    """As plan_push, with the content made sheet by sheet while it is sent: a 100k-lead CRM's cells as request
+    dicts would take gigabytes at once (~360 bytes a cell). ``result`` counts cells and requests as the content
+    is made, so it is complete once the iterator is."""
     import openpyxl
 
     path = Path(path)
@@ -94,11 +106,11 @@ def plan_push(path: str | Path, first_sheet_id: int = 1) -> tuple[list[dict], li
     marks = _table_marks(wb)
     schema = marks.pop("schema", None)
     structure: list[dict] = []
-    content: list[dict] = []
     ids: dict[str, int] = {}
     reach = _reach(wb)
     names = _names_a1(wb)
     currency = _currency(wb, marks)
+    sizes: list[tuple[int, int, int]] = []
     for index, ws in enumerate(wb.worksheets):
         ids[ws.title] = first_sheet_id + index
     for index, ws in enumerate(wb.worksheets):
@@ -112,50 +124,69 @@ def plan_push(path: str | Path, first_sheet_id: int = 1) -> tuple[list[dict], li
                 frozen_cols, frozen_rows = _col_index(m.group(1)), int(m.group(2)) - 1
         tab = getattr(ws.sheet_properties.tabColor, "rgb", None) if ws.sheet_properties.tabColor else None
         need_rows, need_cols = reach.get(ws.title, (0, 0))
-        grid_rows = max(rows + SPARE_ROWS, need_rows, 100)
+        # The grid is what the sheet needs: its columns (those a named range or table reaches included) and its
+        # rows plus SPARE_ROWS, whatever the file's validations reach (they are cut at the grid's end): every
+        # cell counts against the spreadsheet's 10 million, and people add rows and columns as they need.
+        grid_rows = max(rows + SPARE_ROWS, need_rows)
+        grid_cols = max(cols, need_cols, 1)
+        sizes.append((rows, grid_cols, grid_rows))
         structure.append(batch.add_sheet(
-            # 26 columns (A-Z, as a new sheet has) for small sheets only: on a table of 100k rows the empty
-            # columns would count against the spreadsheet's 10 million cells (people add columns as they need)
-            ws.title, sheet_id=sheet_id, index=index, rows=grid_rows,
-            cols=max(cols, need_cols, 26 if grid_rows <= 10_000 else 1),
+            ws.title, sheet_id=sheet_id, index=index, rows=grid_rows, cols=grid_cols,
             hidden=ws.sheet_state != "visible", tab_color=tab if isinstance(tab, str) else None))
         if frozen_rows or frozen_cols:
             structure.append(batch.freeze(sheet_id, frozen_rows, frozen_cols))
         result.sheets.append(ws.title)
-        mark = marks.get(ws.title)
-        # The schema's rules first (number formats, validation, highlights over the whole column, spare rows
-        # included); the cells' own formats from the file come after, so a cell a person formatted keeps its look.
-        table_rules = _schema_rules(ws, mark, schema, names, currency, grid_rows) if mark and mark.get("schema") else None
-        ours: set[str] = set()
-        if table_rules is not None:
-            made = rules.table_requests(table_rules, sheet_id, mark["header"], None, names, _col_index)
-            content.extend(made)
-            result.rules += rules.kept_requests(made)
-            ours = {f for _, f, _ in table_rules.highlights}
-        content.extend(_sheet_content(ws, sheet_id, rows, cols, grid_rows, result))
-        content.extend(_widths(ws, sheet_id))
-        content.extend(_validations(ws, wb, sheet_id, grid_rows, result, names, table_rules, mark))
-        content.extend(_conditional_formats(ws, sheet_id, grid_rows, result, names, ours))
-        for merged in ws.merged_cells.ranges:
-            content.append({"mergeCells": {"range": batch.grid_range(
-                sheet_id, merged.min_row - 1, merged.max_row, merged.min_col - 1, merged.max_col), "mergeType": "MERGE_ALL"}})
-        for chart in ws._charts:
-            made_chart = charts.from_openpyxl(chart, ws.title, ids)
-            if made_chart is None:
-                result.skipped.append("charts of a kind Sheets has no basic chart for")
-            else:
-                content.append(made_chart)
-                result.charts += 1
-        if mark:
-            content.append(batch.sheet_metadata(sheet_id, "excel_table", mark["excel"]))
-            content.append(batch.row_metadata(sheet_id, mark["header"], "header", mark["excel"]))
-            if mark["table"]:
-                content.append(batch.sheet_metadata(sheet_id, "table", mark["table"]))
-                content.extend(_owned_columns(ws, sheet_id, mark))
-    content.extend(_named_ranges(wb, ids, result))
-    content.extend(_owned_sheets(wb, ids))
-    result.requests = len(structure) + len(content)
-    return structure, content, result
+    result.requests = len(structure)
+
+    def content() -> Iterator[dict]:
+        for index, ws in enumerate(wb.worksheets):
+            sheet_id = first_sheet_id + index
+            rows, cols, grid_rows = sizes[index]
+            for request in _content(ws, wb, sheet_id, rows, cols, grid_rows, marks.get(ws.title), schema, names,
+                                    currency, ids, result):
+                result.requests += 1
+                yield request
+            if ws.title != META_SHEET:  # read again at the end (_owned_sheets)
+                ws._cells.clear()  # its cells are sent: openpyxl's copy of a 100k-row table is GBs
+        for request in [*_named_ranges(wb, ids, result), *_owned_sheets(wb, ids)]:
+            result.requests += 1
+            yield request
+
+    return structure, content(), result
+
+
+def _content(ws: Any, wb: Any, sheet_id: int, rows: int, cols: int, grid_rows: int, mark: dict | None, schema: Any,
+             names: dict[str, str], currency: str | None, ids: dict[str, int], result: PushResult) -> Iterator[dict]:
+    """One sheet's content: rules, cells, widths, validations, highlights, merges, charts, our marks."""
+    # The schema's rules first (number formats, validation, highlights over the whole column, spare rows
+    # included); the cells' own formats from the file come after, so a cell a person formatted keeps its look.
+    table_rules = _schema_rules(ws, mark, schema, names, currency, grid_rows) if mark and mark.get("schema") else None
+    ours: set[str] = set()
+    if table_rules is not None:
+        made = rules.table_requests(table_rules, sheet_id, mark["header"], None, names, _col_index)
+        yield from made
+        result.rules += rules.kept_requests(made)
+        ours = {f for _, f, _ in table_rules.highlights}
+    yield from _sheet_content(ws, sheet_id, rows, cols, grid_rows, result)
+    yield from _widths(ws, sheet_id)
+    yield from _validations(ws, wb, sheet_id, grid_rows, result, names, table_rules, mark)
+    yield from _conditional_formats(ws, sheet_id, grid_rows, result, names, ours)
+    for merged in ws.merged_cells.ranges:
+        yield {"mergeCells": {"range": batch.grid_range(
+            sheet_id, merged.min_row - 1, merged.max_row, merged.min_col - 1, merged.max_col), "mergeType": "MERGE_ALL"}}
+    for chart in ws._charts:
+        made_chart = charts.from_openpyxl(chart, ws.title, ids)
+        if made_chart is None:
+            result.skipped.append("charts of a kind Sheets has no basic chart for")
+        else:
+            yield made_chart
+            result.charts += 1
+    if mark:
+        yield batch.sheet_metadata(sheet_id, "excel_table", mark["excel"])
+        yield batch.row_metadata(sheet_id, mark["header"], "header", mark["excel"])
+        if mark["table"]:
+            yield batch.sheet_metadata(sheet_id, "table", mark["table"])
+            yield from _owned_columns(ws, sheet_id, mark)
 
 
 def _reach(wb: Any) -> dict[str, tuple[int, int]]:
@@ -180,16 +211,23 @@ def _reach(wb: Any) -> dict[str, tuple[int, int]]:
             m = re.match(r"^\$?[A-Z]+\$?\d+:\$?([A-Z]+)\$?(\d+)$", str(getattr(table, "ref", table)))
             if m:
                 grow(ws.title, int(m.group(2)), _col_index(m.group(1)) + 1)
+        for chart in ws._charts:  # the cells a chart is anchored at and covers (the API wants its anchor in the grid)
+            anchor = getattr(chart, "anchor", None)
+            for corner in (getattr(anchor, "_from", None), getattr(anchor, "to", None)):
+                if corner is not None:
+                    grow(ws.title, corner.row + 1, corner.col + 1)
         for dv in ws.data_validations.dataValidation:
             for rng in dv.sqref.ranges:
-                grow(ws.title, rng.max_row, rng.max_col)
+                grow(ws.title, 0, rng.max_col)  # its rows are cut at the grid's end (the file's reach far below)
     return out
 
 
-def _sheet_content(ws: Any, sheet_id: int, rows: int, cols: int, grid_rows: int, result: PushResult) -> list[dict]:
-    out: list[dict] = []
+def _sheet_content(ws: Any, sheet_id: int, rows: int, cols: int, grid_rows: int, result: PushResult) -> Iterator[dict]:
+    """The sheet's cells in updateCells of ROWS_PER_REQUEST rows (their dicts made as they are sent), then
+    the number formats as runs down each column and the look of the header cells."""
     if not rows:
-        return out
+        return
+    looks: dict[str, dict | None] = {}  # one numberFormat dict per Excel format, not one per cell
     values: list[list[Any]] = []
     formats: list[list[dict | None]] = []
     header_fill: dict[tuple[int, int], tuple[str | None, str | None]] = {}  # bold cells near the top: headers
@@ -201,7 +239,13 @@ def _sheet_content(ws: Any, sheet_id: int, rows: int, cols: int, grid_rows: int,
             vals.append(v)
             if v is not None:
                 result.cells += 1
-            fmts.append(sheets_format(cell.number_format) if cell.number_format != "General" else None)
+            number_format = cell.number_format
+            if number_format == "General":
+                fmts.append(None)
+            else:
+                if number_format not in looks:
+                    looks[number_format] = sheets_format(number_format)
+                fmts.append(looks[number_format])
             if r < 12 and cell.font is not None and cell.font.b and v is not None:
                 fill = cell.fill.fgColor.rgb if cell.fill is not None and cell.fill.fill_type == "solid" else None
                 color = cell.font.color.rgb if cell.font.color is not None else None
@@ -211,11 +255,11 @@ def _sheet_content(ws: Any, sheet_id: int, rows: int, cols: int, grid_rows: int,
             fmts.pop()
         values.append(vals)
         formats.append(fmts)
-    out.extend({"updateCells": {  # in requests of ROWS_PER_REQUEST rows: a batch may only be split between requests
-        "rows": [{"values": [batch.cell_data(v) for v in row]} for row in values[i:i + batch.ROWS_PER_REQUEST]],
-        "fields": "userEnteredValue", "start": {"sheetId": sheet_id, "rowIndex": i, "columnIndex": 0}}}
-        for i in range(0, len(values), batch.ROWS_PER_REQUEST))
-    out.extend(_format_runs(sheet_id, formats, cols))
+    for i in range(0, len(values), batch.ROWS_PER_REQUEST):  # a batch may only be split between requests
+        yield {"updateCells": {
+            "rows": [{"values": [batch.cell_data(v) for v in row]} for row in values[i:i + batch.ROWS_PER_REQUEST]],
+            "fields": "userEnteredValue", "start": {"sheetId": sheet_id, "rowIndex": i, "columnIndex": 0}}}
+    yield from _format_runs(sheet_id, formats, cols)
     for (r, c), (fill, color) in header_fill.items():
         fmt: dict[str, Any] = {"textFormat": {"bold": True}}
         fields = ["userEnteredFormat.textFormat.bold"]
@@ -225,9 +269,8 @@ def _sheet_content(ws: Any, sheet_id: int, rows: int, cols: int, grid_rows: int,
         if color and len(color) >= 6:
             fmt["textFormat"]["foregroundColorStyle"] = {"rgbColor": batch.rgb(color)}
             fields.append("userEnteredFormat.textFormat.foregroundColorStyle")
-        out.append({"repeatCell": {"range": batch.grid_range(sheet_id, r, r + 1, c, c + 1),
-                                   "cell": {"userEnteredFormat": fmt}, "fields": ",".join(fields)}})
-    return out
+        yield {"repeatCell": {"range": batch.grid_range(sheet_id, r, r + 1, c, c + 1),
+                              "cell": {"userEnteredFormat": fmt}, "fields": ",".join(fields)}}
 
 
 def _format_runs(sheet_id: int, formats: list[list[dict | None]], cols: int) -> list[dict]:
@@ -304,6 +347,8 @@ def _validations(ws: Any, wb: Any, sheet_id: int, grid_rows: int, result: PushRe
         rule = _file_rule(dv)
         for rng in dv.sqref.ranges:
             r0, c0, r1, c1 = rng.min_row - 1, rng.min_col - 1, rng.max_row, rng.max_col
+            if r0 >= grid_rows:
+                continue  # only rows past the grid (the file reaches far below its data): nothing to rule
             end = None if r1 >= grid_rows else r1  # to the sheet's end, never past its grid
             for c in range(c0, c1):
                 theirs = False
@@ -343,6 +388,8 @@ def _conditional_formats(ws: Any, sheet_id: int, grid_rows: int, result: PushRes
                 result.skipped.append(kind)
                 continue
             for rng in cf.sqref.ranges:
+                if rng.min_row - 1 >= grid_rows:
+                    continue  # only rows past the grid
                 end = None if rng.max_row >= grid_rows else rng.max_row
                 out.append(rules.highlight(sheet_id, rng.min_row - 1, end, rng.min_col - 1, rng.max_col, formula, look,
                                            names, index=len(out)))
@@ -501,19 +548,19 @@ def push(path: str | Path, connection: Connection, spreadsheet_id: str, *, repla
             raise UsageError(f"gsheets://{spreadsheet_id} is not empty ({names} hold values); nothing was copied",
                              hint="push into a new, empty spreadsheet, or pass --replace to replace every sheet in it")
     first = max([p.get("sheetId", 0) for p in old] or [0]) + 1
-    structure, content, result = plan_push(path, first_sheet_id=first)
+    structure, content, result = stream_push(path, first_sheet_id=first)
     result.spreadsheet_id = spreadsheet_id
     # The old sheets step aside (a spreadsheet keeps at least one sheet), the new ones come, the old ones go.
     renames = [{"updateSheetProperties": {"properties": {"sheetId": p["sheetId"], "title": f"crm-sheets old {i}"},
                                           "fields": "title"}} for i, p in enumerate(old)]
     deletes = [batch.delete_sheet(p["sheetId"]) for p in old]
-    parts = batch.split_batches(renames + structure + deletes + content)
 
     def landed(marker: int) -> bool:  # a batch whose answer was lost: did its last sheet change arrive?
         seen = connection.get(spreadsheet_id, fields="sheets.properties.sheetId")
         return marker in {s["properties"]["sheetId"] for s in seen.get("sheets", [])}
 
-    for i, part in enumerate(parts):
+    # Each batch is sent as soon as it is full, so only one batch of request dicts is held at a time.
+    for i, part in enumerate(batch.iter_batches(itertools.chain(renames, structure, deletes, content))):
         connection.batch_update(spreadsheet_id, part, applied=(lambda: landed(first)) if i == 0 else None)
     result.calls = connection.stats.requests - before
     return result

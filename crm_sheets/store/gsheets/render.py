@@ -159,6 +159,9 @@ def sheet_requests(spec: SheetSpec, sheet_id: int, sheet_ids: dict[str, int]) ->
     return out
 
 
+SPARE_ROWS = 20  # empty rows below a regenerated sheet's content
+
+
 def grid_size(spec: SheetSpec) -> tuple[int, int]:
     """Rows and columns the sheet's grid needs (its cells, merges, charts' anchors)."""
     rows = len(spec.rows)
@@ -173,7 +176,9 @@ def grid_size(spec: SheetSpec) -> tuple[int, int]:
             for ref in (s.categories, s.values):
                 a, b, c, d = parse_a1(ref)
                 rows, cols = max(rows, c), max(cols, d)
-    return max(rows + 20, 100), max(cols + 2, 26)
+    # What the sheet holds and SPARE_ROWS more, its own columns: every cell counts against the spreadsheet's
+    # 10 million (a regenerated sheet of 20k issues padded to 26 columns would take 520k).
+    return rows + SPARE_ROWS, max(cols, 1)
 
 
 def chart_request(chart: Any, sheet_id: int, rows: list[list[Any]] | None = None) -> dict:

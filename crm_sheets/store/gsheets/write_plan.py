@@ -255,7 +255,9 @@ class WritePlan:
             sheet_id = self._new_sheet_id()
             reach = [parse_ref(f) for f in add.names.values()]
             rows = max([len(add.rows) + 1 + 200, 100, *(r[3] for r in reach if r)])
-            cols = max(len(add.columns), 26)
+            # Its own columns only (every cell counts against the spreadsheet's 10 million)
+            cols = max([len(add.columns), *(len(r) for r in add.rows), *(r[4] for r in reach if r),
+                        *(_col_index(c.column) + 1 for c in add.columns if c.column)])
             index = len(self.infos) + len(self.new_sheets)
             self.requests.append(batch.add_sheet(add.sheet, sheet_id=sheet_id, index=index, rows=rows, cols=cols,
                                                  frozen_rows=1, tab_color=add.tab_color))
