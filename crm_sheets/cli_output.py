@@ -70,7 +70,7 @@ def echo_run_json(report) -> None:
     if text is not None:
         click.echo(text, nl=False)
     else:
-        from crm_sheets.runner import results_json_chunks
+        from crm_sheets.run_report import results_json_chunks
 
         batch: list[str] = []
         size = 0

@@ -294,7 +294,7 @@ def test_the_full_path_and_the_answer_from_the_record_print_the_same_json_text(b
 
 
 def test_a_runs_results_json_is_the_json_of_its_results_in_any_number_of_pieces(monkeypatch):
-    from crm_sheets import runner
+    from crm_sheets import run_report
     from crm_sheets.model.findings import Finding
     from crm_sheets.model.result import JobResult
 
@@ -303,11 +303,11 @@ def test_a_runs_results_json_is_the_json_of_its_results_in_any_number_of_pieces(
              for i in range(57)]
     results = [JobResult(job="check", findings=found, stats={"error": 57}), JobResult(job="dedupe"),
                JobResult(job="report", findings=found[:3])]
-    report = runner.RunReport(path="x.xlsx", jobs=["check", "dedupe", "report"], results=results)
+    report = run_report.RunReport(path="x.xlsx", jobs=["check", "dedupe", "report"], results=results)
     expected = '"results": ' + json.dumps(report.as_dict()["results"], default=str)
     for at_once in (1, 5, 57, 20_000):
-        monkeypatch.setattr(runner, "_FINDINGS_AT_ONCE", at_once)
-        assert "".join(runner.results_json_chunks(results)) == expected
+        monkeypatch.setattr(run_report, "_FINDINGS_AT_ONCE", at_once)
+        assert "".join(run_report.results_json_chunks(results)) == expected
 
 
 def test_the_record_keeps_a_finding_as_every_field_of_it_in_order():
