@@ -190,7 +190,8 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
             t.invalid = {k: v for k, v in t.invalid.items() if k not in cells}
         for name in written:
             _name_by_row(tables[name])
-        again = job_function("check")(tables, now=now, **({"state": state} if state is not None else {}))
+        with collector_paused("check" in GC_PAUSED_FOR):  # as the first look: its findings are no cycles
+            again = job_function("check")(tables, now=now, **({"state": state} if state is not None else {}))
     finally:
         for name, (df, rows, typed_text, invalid) in kept.items():
             t = tables[name]

@@ -1,19 +1,41 @@
 """The runner's second look of check (after dedupe merged and automate changed records) gives what a check of
 every row from scratch gives: the same findings, Data Issues sheet, counts and state, while it takes the rows
-it saw in its first look, unchanged, from its memory."""
+it saw in its first look, unchanged, from its memory: a row that only moved (rows above it archived, a row
+inserted above it, a sort) keeps its findings, naming its new row."""
+import json
+
 import pandas as pd
 import pytest
 from test_check import NOW, lead, leads, make_tables
 
 import crm_sheets.jobs.check.memory as memory
+from crm_sheets.jobs.check import check
+from crm_sheets.jobs.check.common import Context
 from crm_sheets.runner import JOB_ORDER, run_jobs
 from crm_sheets.sample import DEFAULT_NOW, generate
 
 OPTIONS = {"check": {"fix": True}}
 
 
+def _letter(i: int) -> str:
+    out = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def _with_columns(tables):
+    """The tables with the column letters a read gives them: findings name cells (Leads!D84) that move with rows."""
+    for t in tables.tables.values():
+        names = [f.name for f in t.schema.fields if f.type == "id" or f.name in t.df.columns]
+        t.columns = {n: _letter(i) for i, n in enumerate(names)}
+    return tables
+
+
 def _tables():
-    return generate("sales", leads=400, seed=5).to_tables()
+    return _with_columns(generate("sales", leads=400, seed=5).to_tables())
 
 
 def _outcome(results, merged):
@@ -62,3 +84,54 @@ def test_the_second_look_names_records_as_the_next_read_of_the_written_file_does
     found = [(f.type, f.table, f.record_id, f.cell) for f in results[0].findings]
     assert found == [("required", "stages", "row6", "Stages!C6")]
     assert list(tables["stages"].df.index)[-1] == "stages:Closed wn"  # the later jobs' tables are left as they were
+
+
+def _moved_by_a_person(tables):
+    """A person typed a lead on the first row and sorted the others by last name: every lead moves, and one of
+    them (L-00010) also gets a new city with spaces around it."""
+    leads = tables["leads"]
+    df = leads.df
+    typed = df.iloc[[0]].rename(index={df.index[0]: "L-09999"})
+    typed.loc["L-09999", "email"] = "zora@@example.org"
+    leads.df = pd.concat([typed, df.loc[df.sort_values("last_name", kind="stable").index]])
+    leads.df.loc["L-00010", "city"] = "  Graz "
+    leads.rows = {rid: i + 2 for i, rid in enumerate(leads.df.index)}
+    return leads
+
+
+def test_rows_a_person_moved_keep_their_findings_naming_their_new_rows_and_changed_ones_are_checked_again():
+    tables = _tables()
+    state = json.loads(json.dumps(check(tables, now=DEFAULT_NOW).state))
+    before = dict(tables["leads"].rows)
+    leads = _moved_by_a_person(tables)
+    plan = memory.RowMemory(state["rows"]).plan(Context.build(tables, DEFAULT_NOW), leads)
+    assert list(plan.sub.df.index) == ["L-09999", "L-00010"]  # the new row and the edited one, nothing else
+    assert plan.moved.sum() > 390
+    again, scratch = check(tables, now=DEFAULT_NOW, state=state), check(tables, now=DEFAULT_NOW)
+    assert again.findings == scratch.findings and again.stats == scratch.stats
+    assert again.state["rows"] == scratch.state["rows"]  # what the next run remembers: the rows' new places
+    assert [s.rows for s in again.changes.sheets] == [s.rows for s in scratch.changes.sheets]
+    moved = [f for f in again.findings if f.table == "leads" and f.field and f.record_id in before
+             and before[f.record_id] != leads.rows[f.record_id]]
+    assert moved and all(f.cell.endswith(f"{leads.columns[f.field]}{leads.rows[f.record_id]}")
+                         and f.message.startswith(f.cell) for f in moved)
+    assert [f.cell for f in again.findings if f.record_id == "L-09999" and f.field == "email"] == [
+        f"Leads!{leads.columns['email']}2"]
+
+
+def test_the_second_look_checks_again_only_the_rows_other_jobs_changed_not_those_that_moved(monkeypatch):
+    plans = []
+    real = memory.TablePlan.__init__
+
+    def noted(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        plans.append(self)
+
+    monkeypatch.setattr(memory.TablePlan, "__init__", noted)
+    tables = _tables()
+    results, merged = run_jobs(tables, ["check", "dedupe"], now=DEFAULT_NOW, options=OPTIONS)
+    second = [p for p in plans if p.table.name == "leads"][-1]  # the second look's plan of Leads
+    changed = {u.record_id for u in merged.updates if u.table == "leads" and u.reason != "new record"} - \
+        {u.record_id for u in results[0].changes.updates}
+    assert second.moved.sum() > 100  # the leads below a merged one, on their new rows
+    assert set(second.sub.df.index) <= changed | {u.record_id for u in results[0].changes.updates}

@@ -22,8 +22,9 @@ class Unkept(Exception):
     """A finding's value that JSON cannot carry exactly: its row is checked again next time."""
 
 
-def row_keys(table: Table) -> np.ndarray | None:
-    """One 64-bit key per row of the frame (in its order), or None when the rows cannot be keyed (shared IDs)."""
+def row_keys(table: Table, *, with_rows: bool = True) -> np.ndarray | None:
+    """One 64-bit key per row of the frame (in its order), or None when the rows cannot be keyed (shared IDs).
+    ``with_rows=False``: the key leaves the row's sheet row out (a row that only moved keeps its key)."""
     df = table.df
     if not df.index.is_unique:
         return None
@@ -37,8 +38,8 @@ def row_keys(table: Table) -> np.ndarray | None:
             # The hash reads mixed values as text: 1 and "1" differ by their type (all text: nothing to add).
             if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) not in ("string", "empty"):
                 keys = keys * _MIX ^ pd.util.hash_array(_TYPE_NAME(col.to_numpy()).astype(object))
-        rows = table.rows
-        keys = keys * _MIX ^ pd.util.hash_array(_sheet_rows(rows, df.index))
+        if with_rows:
+            keys = keys * _MIX ^ pd.util.hash_array(sheet_rows(table))
         kept: dict[Any, list] = {}
         for kind, cells in (("invalid", table.invalid), ("typed", table.typed_text)):
             for (rid, field_name), raw in cells.items():
@@ -49,6 +50,11 @@ def row_keys(table: Table) -> np.ndarray | None:
             ok = at >= 0
             keys[at[ok]] = keys[at[ok]] * _MIX ^ extra[ok]
     return keys
+
+
+def sheet_rows(table: Table) -> np.ndarray:
+    """Each row's sheet row (-1: none yet), in the frame's order."""
+    return _sheet_rows(table.rows, table.df.index)
 
 
 def _sheet_rows(rows: dict, index: pd.Index) -> np.ndarray:
