@@ -1,6 +1,6 @@
 """What jobs remember between runs, as plain JSON: a 64-bit key per record of a table (its values and their
-types, its sheet row, the raw text the reader kept of its cells) and findings with their values exactly (a
-date stays a date). A job keeps these in its state to skip work whose inputs did not change.
+types, its sheet row unless left out, the raw text the reader kept of its cells) and findings with their values
+exactly (a date stays a date). A job keeps these in its state to skip work whose inputs did not change.
 """
 from __future__ import annotations
 
