@@ -156,7 +156,8 @@ class TablePlan:
 
     def __init__(self, memory: RowMemory, table: Table, digest: str, keys: np.ndarray | None, places: np.ndarray,
                  known: Rows | None, sheet: str) -> None:
-        self.memory, self.table, self.digest, self.keys, self.places, self.known = memory, table, digest, keys, places, known
+        self.memory, self.table, self.digest, self.known = memory, table, digest, known
+        self.keys, self.places = keys, places
         self.kept: list[tuple[tuple, Finding]] = []
         self.rebuilt: dict[int, list] = {}
         n = len(table.df)
