@@ -378,11 +378,23 @@ class Packed:
     (a Data Issues sheet of ~170,000 findings at 100k leads is over 100 MB of XML) waits for the write as a tenth
     of its size."""
 
-    def __init__(self, data: bytes):
-        c = zlib.compressobj(LARGE_PART_LEVEL if len(data) > LARGE_PART_SIZE else 6, zlib.DEFLATED, -15)
-        self.packed = c.compress(data) + c.flush()
-        self.crc = zlib.crc32(data) & 0xFFFFFFFF
-        self.size = len(data)
+    def __init__(self, data: bytes | list[bytes]):
+        """``data``: the part, or its pieces in order (let go one by one as they are deflated)."""
+        pieces = data if isinstance(data, list) else [data]
+        size = sum(map(len, pieces))
+        c = zlib.compressobj(LARGE_PART_LEVEL if size > LARGE_PART_SIZE else 6, zlib.DEFLATED, -15)
+        out, crc = [], 0
+        for k, piece in enumerate(pieces):
+            out.append(c.compress(piece))
+            crc = zlib.crc32(piece, crc)
+            pieces[k] = b""
+        out.append(c.flush())
+        self.packed = b"".join(out)
+        self.crc = crc & 0xFFFFFFFF
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
 
     def data(self) -> bytes:
         return zlib.decompress(self.packed, -15)

@@ -225,7 +225,12 @@ class PackagePatch:
         if buttons:
             out.xml = insert_legacy_drawing(out.xml.decode("utf-8"), "rIdButtons").encode("utf-8")
             out.rels.append(("rIdButtons", REL_VML, buttons, False))
-        writes: dict[str, bytes | None] = {part: out.xml}  # None: the part goes
+        # a large sheet is deflated from its pieces (never joined) unless its bytes are needed: a sheet that may render
+        # as it is (same size) is compared whole; a stored (not deflated) part is written as it is
+        deflate = out.size > LARGE_PART_SIZE and (not self.pkg.has(part) or self.pkg.infos[part].compress_type != zipfile.ZIP_STORED)
+        if deflate and dropped is not None and self.pkg.has(part) and self.pkg.infos[part].file_size == out.size:
+            deflate = False
+        writes: dict[str, bytes | Packed | None] = {part: Packed(out.body) if deflate else out.xml}  # None: the part goes
         rels = "".join(
             f'<Relationship Id="{rid}" Type="{typ}" Target={quoteattr(target if ext else relative(part, target))}'
             + (' TargetMode="External"' if ext else "") + "/>"
@@ -244,9 +249,6 @@ class PackagePatch:
         for p, data in writes.items():
             if data is None:
                 self.deleted.add(p)
-            elif p == part and len(data) > LARGE_PART_SIZE and (
-                    not self.pkg.has(p) or self.pkg.infos[p].compress_type != zipfile.ZIP_STORED):
-                self._put(p, Packed(data))  # type: ignore[arg-type]  # only write() and unchanged() read it back
             else:
                 self._put(p, data)
         self.ct_add.update(out.content_types)
