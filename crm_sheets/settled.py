@@ -177,6 +177,7 @@ class Record:
     results_json: bytes = field(default=b"", repr=False)  # '"results": [...]' as --json gives it (one line)
     results_pickle: bytes = field(default=b"", repr=False)  # (job, stats, findings, data) per job, pickled, compressed
     results_seal: bytes = field(default=b"", repr=False)  # its keyed BLAKE2b with this user's key (see _seal)
+    results_packed: bytes = field(default=b"", repr=False)  # results_json compressed already (save writes it)
 
 
 def save(path: Path, record: Record) -> None:
@@ -184,7 +185,7 @@ def save(path: Path, record: Record) -> None:
     header = {k: v for k, v in record.__dict__.items() if not k.startswith("results_")}
     header["ran_at"], header["holds_until"] = record.ran_at.isoformat(), record.holds_until.isoformat()
     head = json.dumps({"format": FORMAT, **header}, default=str).encode()
-    text = zlib.compress(record.results_json, 1)
+    text = record.results_packed or zlib.compress(record.results_json, 1)
     body = (_MAGIC + struct.pack(">QQQ", len(head), len(text), len(record.results_pickle)) + head + text
             + record.results_pickle + record.results_seal)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
@@ -223,10 +224,12 @@ def load(path: Path, *, with_results: bool = False) -> Record | None:
 
 
 def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str, dict] | None, now: datetime,
-           chat_env: str | None, kinds: list[str], run: dict[str, Any] | None) -> bool:
+           chat_env: str | None, kinds: list[str], run: dict[str, Any] | None, keep_text: bool = True) -> bool:
     """Record ``report`` (a run that wrote nothing, or the confirming pass after a write) for the file as the
     store last saw it. Nothing is recorded when the file on disk is no longer that file (a save slipped in),
-    or the result holds no longer than now. Returns whether it recorded."""
+    or the result holds no longer than now. Returns whether it recorded. ``keep_text``: the report keeps its
+    results' JSON text for --json to print (the run's own report); the confirming pass's is never printed, so its
+    text is encoded and compressed in pieces, never whole."""
     from crm_sheets.model.effects import MAX_ATTEMPTS
     from crm_sheets.store.safety import file_fingerprint
     from crm_sheets.store.state import StoreState
@@ -244,8 +247,9 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
         forget(store)
         return False
     shown = report.as_dict(results=False)
-    # '"results": [...]' as --json gives it, in one line: the C encoder makes it ten times faster than indented
-    inner = report.results_json()
+    # '"results": [...]' as --json gives it, in one line (the C encoder makes it ten times faster than indented),
+    # compressed piece by piece: at 100k leads it is ~100 MB of text, held whole once as text and again as bytes
+    packed = _packed_results_json(report, keep_text)
     summary = []
     for r in report.results:
         counts: dict[str, int] = {}
@@ -255,17 +259,52 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
     errors = report.errors
     # findings as tuples of their fields, taken in C: pickling a slotted dataclass calls Python per finding
     fields = attrgetter(*_FINDING_FIELDS)
-    kept = zlib.compress(pickle.dumps([(r.job, r.stats, list(map(fields, r.findings)), r.data) for r in report.results],
-                                      protocol=5), 1)
+    sink = _Deflating()  # pickled straight into the compressor: the pickle is never whole in memory
+    pickle.Pickler(sink, protocol=5).dump([(r.job, r.stats, list(map(fields, r.findings)), r.data) for r in report.results])
+    kept = sink.close()
     save(path, Record(
         file={"size": fp.size, "mtime_ns": fp.mtime_ns, "sha256": fp.sha256},
         params=parameters(jobs, options, chat_env), chat_env=chat_env, ran_at=now, holds_until=until,
         outbox=outbox_token(StoreState.for_file(store.path).outbox), kinds=sorted(kinds), max_attempts=MAX_ATTEMPTS,
         head=shown, summary=summary, errors=len(errors),
-        first_errors=[f.message for f in errors[:15]], run=run or {}, results_json=inner.encode(),
+        first_errors=[f.message for f in errors[:15]], run=run or {}, results_packed=packed,
         results_pickle=kept, results_seal=_seal(kept),
     ))
     return True
+
+
+class _Deflating:
+    """A file to write into that keeps only the compressed bytes (zlib, level 1, as zlib.compress(data, 1))."""
+
+    def __init__(self) -> None:
+        self._z = zlib.compressobj(1)
+        self._out: list[bytes] = []
+
+    def write(self, data: Any) -> int:
+        self._out.append(self._z.compress(data))
+        return len(data)
+
+    def close(self) -> bytes:
+        self._out.append(self._z.flush())
+        return b"".join(self._out)
+
+
+def _packed_results_json(report: Any, keep_text: bool) -> bytes:
+    """The results' --json text ('"results": [...]'), compressed: from the report's text when it keeps one for
+    --json, else encoded piece by piece (run_report.results_json_chunks) and never whole."""
+    sink = _Deflating()
+    text = report.__dict__.get("_results_json")
+    if text is None and keep_text and callable(getattr(report, "results_json", None)):
+        text = report.results_json()
+    if text is not None:
+        for lo in range(0, len(text), 1 << 20):
+            sink.write(text[lo:lo + (1 << 20)].encode())
+    else:
+        from crm_sheets.run_report import results_json_chunks
+
+        for chunk in results_json_chunks(report.results):
+            sink.write(chunk.encode())
+    return sink.close()
 
 
 def _seal(data: bytes) -> bytes:
@@ -322,7 +361,8 @@ def record_run(store: Any, report: Any, tables: Any, jobs: list[str] | None, opt
 
     run = record_of(confirm.results, confirm.changes, jobs=confirm.jobs, trigger=runlog.trigger if runlog else "cli",
                     started=now, ended=now).as_dict()
-    return record(store, confirm, jobs=jobs, options=options, now=now, chat_env=chat_env, kinds=kinds, run=run)
+    return record(store, confirm, jobs=jobs, options=options, now=now, chat_env=chat_env, kinds=kinds, run=run,
+                  keep_text=False)
 
 
 def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: list[str], now: datetime, box: Any,

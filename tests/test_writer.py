@@ -462,3 +462,50 @@ def test_the_quote_prefix_stays_with_its_value_not_with_the_column_or_the_next_r
     ws = openpyxl.load_workbook(twice)["Leads"]
     assert ws["B7"].value == "Fay" and not ws["B7"].quotePrefix
     assert ws["C8"].value == "Zed" and not ws["B8"].quotePrefix  # an empty cell a person may type a formula into
+
+
+def test_rows_written_to_the_temporary_file_in_any_order_read_back_as_written():
+    """Rows written past the text budget (in order, out of order, written again) read back as the last text given,
+    with the same numbers and count as a dict of them."""
+    import random
+
+    from crm_sheets.store.xlsx.spool import WrittenRows
+
+    rng = random.Random(7)
+    for budget in (0, 50):
+        rows, kept = WrittenRows(budget=budget), {}
+        for n in range(400):
+            r = n if n < 150 else rng.randint(0, 300)  # ascending first, as a first run writes, then anywhere
+            text = f'<row r="{r}"><c r="A{r}"><v>{n}</v></c></row>' + "é" * rng.randint(0, 3)
+            rows[r] = text
+            kept[r] = text
+        assert len(rows) == len(kept) and sorted(rows) == sorted(kept)
+        assert dict(rows.items()) == kept and all(rows.raw(r) == kept[r].encode() for r in kept)
+        assert 301 not in rows and -1 not in rows
+        rows.close()
+
+
+def test_removing_rows_renumbers_as_the_dict_of_every_move_did():
+    """Removal (the moves of removed rows worked out on demand) gives each row's new number and its inverse as the
+    dict of every moved row did."""
+    import random
+
+    from crm_sheets.store.xlsx.sheet import Removal
+
+    rng = random.Random(3)
+    for _ in range(500):
+        end = rng.randint(1, 30)
+        gone = sorted(rng.sample(range(1, end + 1), rng.randint(1, end)))
+        moves: dict[int, int | None] = {}
+        shift = 0
+        for r in range(gone[0], end + 1):
+            if r in gone:
+                moves[r], shift = None, shift + 1
+            else:
+                moves[r] = r - shift
+        inverse = {new: old for old, new in moves.items() if new is not None}
+        removal = Removal(gone, end)
+        assert dict(removal.items()) == moves
+        for r in range(end + 3):
+            assert (r in removal) == (r in moves) and removal.get(r, r) == moves.get(r, r)
+            assert removal.inverse.get(r) == inverse.get(r)

@@ -5,6 +5,7 @@ with its compressed bytes). writer._Patch adds the table and row edits on top.
 from __future__ import annotations
 
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -16,7 +17,7 @@ from crm_sheets.model.sheets import SheetSpec, owned_sheet_name
 from crm_sheets.model.tables import META_SHEET, Tables, column_letter
 from crm_sheets.store.core.plan import Plan
 from crm_sheets.store.xlsx.package import (
-    CT_WORKSHEET, LARGE_PART_LEVEL, LARGE_PART_SIZE, REL_CALC_CHAIN, REL_WORKSHEET, Package, PackageWriter, TablePart, new_info,
+    CT_WORKSHEET, LARGE_PART_LEVEL, LARGE_PART_SIZE, REL_CALC_CHAIN, REL_WORKSHEET, Package, PackageWriter, Packed, TablePart, new_info,
     prefixed, refuse_dtd, relative, rels_path,
 )
 from crm_sheets.store.xlsx.sheetxml import cell_xml, column_index, inline_string, render_sheet, split_ref, styles_needed
@@ -111,7 +112,8 @@ class PackagePatch:
         replaced by its own bytes (an owned sheet that renders as it is was not even replaced)."""
         return (not any(s.changed for s in self.sheets.values()) and not self.added and not self.deleted
                 and not self.new_sheet_names and self.workbook_text is None and self.wb_rels_text is None
-                and all(self.pkg.has(p) and self.pkg.read(p) == data for p, data in self.replaced.items()))
+                and all(self.pkg.has(p) and self.pkg.read(p) == (data.data() if isinstance(data, Packed) else data)
+                        for p, data in self.replaced.items()))
 
     def ride(self, rider: ChangeSet) -> None:
         """Write the rider's owned sheets and _crm_meta keys after the change set (see apply_changeset)."""
@@ -223,7 +225,12 @@ class PackagePatch:
         if buttons:
             out.xml = insert_legacy_drawing(out.xml.decode("utf-8"), "rIdButtons").encode("utf-8")
             out.rels.append(("rIdButtons", REL_VML, buttons, False))
-        writes: dict[str, bytes | None] = {part: out.xml}  # None: the part goes
+        # a large sheet is deflated from its pieces (never joined) unless its bytes are needed: a sheet that may render
+        # as it is (same size) is compared whole; a stored (not deflated) part is written as it is
+        deflate = out.size > LARGE_PART_SIZE and (not self.pkg.has(part) or self.pkg.infos[part].compress_type != zipfile.ZIP_STORED)
+        if deflate and dropped is not None and self.pkg.has(part) and self.pkg.infos[part].file_size == out.size:
+            deflate = False
+        writes: dict[str, bytes | Packed | None] = {part: Packed(out.body) if deflate else out.xml}  # None: the part goes
         rels = "".join(
             f'<Relationship Id="{rid}" Type="{typ}" Target={quoteattr(target if ext else relative(part, target))}'
             + (' TargetMode="External"' if ext else "") + "/>"
@@ -438,12 +445,13 @@ class PackagePatch:
                         sheet = streamed[name]
                         w.write_stream(info, sheet.chunks(), LARGE_PART_LEVEL if sheet.spooled or info.file_size > LARGE_PART_SIZE else 6)
                     elif name in self.replaced:
-                        w.write(info, self.replaced[name])
+                        data = self.replaced[name]
+                        w.write_packed(info, data) if isinstance(data, Packed) else w.write(info, data)
                     else:
                         w.copy_raw(self.pkg.zip, info)
                 for name, data in self.added.items():
                     if name not in self.deleted:
-                        w.write(new_info(name), data)
+                        w.write_packed(new_info(name), data) if isinstance(data, Packed) else w.write(new_info(name), data)
                 w.close()
         finally:
             for sheet in self.sheets.values():

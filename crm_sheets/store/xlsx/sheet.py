@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 from xml.sax.saxutils import escape
@@ -307,10 +307,9 @@ class SheetEdit:
 
     def _current(self, number: int) -> int | None:
         for m in self._maps:
-            if number in m.moves:
-                number = m.moves[number]
-                if number is None:
-                    return None
+            number = m.moves.get(number, number)
+            if number is None:
+                return None
         return number
 
     def _source_text(self, i: int, raw: bytes | None = None) -> str:
@@ -458,7 +457,7 @@ class SheetEdit:
         self._parsed = None
         self.changed = True
 
-    def move_rows(self, moves: dict[int, int | None]) -> None:
+    def move_rows(self, moves: "dict[int, int | None] | Removal") -> None:
         """Renumber rows (old -> new; None removes the row) and the references formulas make to them."""
         if not moves:
             return
@@ -594,6 +593,53 @@ class SheetEdit:
         return f"{first_col}{first_row}:{column_letter(last_col)}{last_row}"
 
 
+class Removal:
+    """The moves of removing rows ``gone`` (ascending) from a sheet whose rows end at ``end``: each row below the
+    first removed one moves up by the removed rows above it. A read-only mapping old -> new (None: removed)
+    worked out on demand: as dicts (and their inverse) the moves of archiving one early lead at 100k were two
+    dicts of ~100,000 entries a sheet, kept until the part was written."""
+
+    def __init__(self, gone: list[int], end: int):
+        self.gone = gone
+        self._set = set(gone)
+        self.first, self.end = gone[0], end
+        self.inverse = _Survivors(self)
+
+    def __contains__(self, r: object) -> bool:
+        return isinstance(r, int) and self.first <= r <= self.end
+
+    def get(self, r: int, default: Any = None) -> int | None:
+        if not (self.first <= r <= self.end):
+            return default
+        return None if r in self._set else r - bisect_right(self.gone, r)
+
+    def __getitem__(self, r: int) -> int | None:
+        if not (self.first <= r <= self.end):
+            raise KeyError(r)
+        return self.get(r)
+
+    def items(self) -> Iterator[tuple[int, int | None]]:
+        return ((r, self.get(r)) for r in range(self.first, self.end + 1))
+
+
+class _Survivors:
+    """A Removal's inverse: new -> old for the rows that moved."""
+
+    def __init__(self, removal: Removal):
+        self.removal = removal
+
+    def get(self, new: int, default: Any = None) -> int | None:
+        m = self.removal
+        if not (m.first <= new <= m.end - len(m.gone)):
+            return default
+        old = new  # the least old with old - (removed rows up to old) == new: a fixed point reached from below
+        while True:
+            nxt = new + bisect_right(m.gone, old)
+            if nxt == old:
+                return old
+            old = nxt
+
+
 class _RowMap:
     """Maps row numbers through a set of moves, for formula references in and around moved rows."""
 
@@ -602,9 +648,10 @@ class _RowMap:
     _STRING = re.compile(r'("[^"]*")')
     _F = re.compile(r"(<(?:\w+:)?f\b[^>]*>)(.*?)(</(?:\w+:)?f>)", re.S)
 
-    def __init__(self, moves: dict[int, int | None]):
+    def __init__(self, moves: "dict[int, int | None] | Removal"):
         self.moves = moves
-        self.inverse = {new: old for old, new in moves.items() if new is not None}
+        self.inverse = moves.inverse if isinstance(moves, Removal) else \
+            {new: old for old, new in moves.items() if new is not None}
 
     def row(self, r: int, edge: str = "") -> int | None:
         if r not in self.moves:

@@ -127,10 +127,25 @@ def split_ref(ref: str) -> tuple[str, int]:
 
 @dataclass
 class RenderedSheet:
-    xml: bytes
+    body: bytes | list[bytes]  # the worksheet XML, or its pieces in order (a large sheet: never joined when deflated)
     rels: list[tuple[str, str, str, bool]] = field(default_factory=list)  # (id, type, target, external)
     parts: dict[str, bytes] = field(default_factory=dict)  # drawing, its rels, charts
     content_types: dict[str, str] = field(default_factory=dict)  # part -> content type
+
+    @property
+    def xml(self) -> bytes:
+        """The worksheet XML whole (its pieces joined once, when asked for)."""
+        if isinstance(self.body, list):
+            self.body = b"".join(self.body)
+        return self.body
+
+    @xml.setter
+    def xml(self, data: bytes) -> None:
+        self.body = data
+
+    @property
+    def size(self) -> int:
+        return len(self.body) if isinstance(self.body, bytes) else sum(map(len, self.body))
 
 
 def _as_cell(v: Any) -> Cell:
@@ -264,7 +279,7 @@ def render_sheet(
     parts.append("</worksheet>")
     tail = "".join(parts).encode("utf-8")
     if rows_xml:
-        out.xml = b"".join([head, b"<sheetData>", *rows_xml, b"</sheetData>", tail])
+        out.body = [head, b"<sheetData>", *rows_xml, b"</sheetData>", tail]
     else:
         out.xml = head + tail
     return out

@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import io
 import tempfile
+from array import array
+from bisect import bisect_left
 from typing import IO, Iterator
 
-SPOOL_IN_MEMORY = 16 * 1024 * 1024  # a worksheet part larger than this is spooled to a temporary file
+SPOOL_IN_MEMORY = 1024 * 1024  # a worksheet part larger than this is spooled to a temporary file
+# The rows a sheet wrote held as text before they go to a temporary file (characters): written rows are read back
+# once or twice (moved, streamed out), so the file costs little; at 16 MB a sheet they were most of the write's
+# memory at 30k leads.
+ROWS_IN_MEMORY = 256 * 1024
 # Rows (~1-2 KB each) are written and read back one by one, mostly in order: a buffer of many rows makes a
 # system call per ~40 rows instead of one per ~5 (8 KB), and a read out of order copies no more than this.
 FILE_BUFFER = 64 * 1024
@@ -41,38 +47,57 @@ class Spool:
 
 
 class WrittenRows:
-    """The rows a SheetEdit wrote, by current number, as a mapping of row XML: kept as text up to a budget,
-    then as UTF-8 in a temporary file with only their offsets in memory. A first run at 100k leads rewrites or
-    appends ~400,000 rows (~400 MB of text), which were all held until the part was streamed out."""
+    """The rows a SheetEdit wrote, by current number, as a mapping of row XML: kept as text up to a small budget,
+    then as UTF-8 in a temporary file with only their offsets in memory (three arrays while rows come in
+    ascending order, as a first run writes them; a dict for the others). A first run at 100k leads rewrites or
+    appends ~400,000 rows (~400 MB of text); held as text up to 16 MB a sheet with a dict of offsets, they were
+    ~75 MB of the write's peak at 30k."""
 
     def __init__(self, budget: int | None = None):
         self._text: dict[int, str] = {}
-        self._at: dict[int, tuple[int, int]] = {}  # row -> (start, end) in the file
+        self._rn: array[int] = array("q")  # rows in the file, ascending
+        self._st: array[int] = array("q")  # their start in the file (-1: written again since, elsewhere)
+        self._en: array[int] = array("q")
+        self._gone = 0  # entries of the arrays marked -1
+        self._late: dict[int, tuple[int, int]] = {}  # rows in the file written out of ascending order
         self._file: IO[bytes] | None = None
-        self._budget = SPOOL_IN_MEMORY if budget is None else budget
+        self._budget = min(SPOOL_IN_MEMORY, ROWS_IN_MEMORY) if budget is None else budget
         self._held = 0  # characters held as text
         self._end = 0  # end of the file's data
         self._pos = 0  # where the file is positioned: appends seek only after a read moved it
 
+    def _index(self, r: int) -> int:
+        """Where row r is in the arrays (-1: not there)."""
+        rn = self._rn
+        if not rn or r > rn[-1]:
+            return -1
+        i = bisect_left(rn, r)
+        return i if i < len(rn) and rn[i] == r and self._st[i] >= 0 else -1
+
+    def _span(self, r: int) -> tuple[int, int]:
+        at = self._late.get(r)
+        if at is not None:
+            return at
+        i = self._index(r)
+        if i < 0:
+            raise KeyError(r)
+        return self._st[i], self._en[i]
+
     def __contains__(self, r: object) -> bool:
-        return r in self._text or r in self._at
+        return r in self._text or r in self._late or isinstance(r, int) and self._index(r) >= 0
 
     def __getitem__(self, r: int) -> str:
         text = self._text.get(r)
         if text is not None:
             return text
-        start, end = self._at[r]
-        assert self._file is not None
-        self._file.seek(start)
-        self._pos = end
-        return self._file.read(end - start).decode("utf-8")
+        return self.raw(r).decode("utf-8")
 
     def raw(self, r: int) -> bytes:
         """Row r as UTF-8: a row kept in the file is not decoded to be encoded again when the part is written."""
         text = self._text.get(r)
         if text is not None:
             return text.encode("utf-8")
-        start, end = self._at[r]
+        start, end = self._span(r)
         assert self._file is not None
         self._file.seek(start)
         self._pos = end
@@ -82,8 +107,12 @@ class WrittenRows:
         old = self._text.pop(r, None)
         if old is not None:
             self._held -= len(old)
-        self._at.pop(r, None)  # its old bytes stay in the file, unused
+        self._late.pop(r, None)  # its old bytes stay in the file, unused
+        i = self._index(r)
         if self._held + len(text) <= self._budget:
+            if i >= 0:
+                self._st[i] = -1
+                self._gone += 1
             self._text[r] = text
             self._held += len(text)
             return
@@ -95,17 +124,28 @@ class WrittenRows:
             self._file.seek(start)
         self._file.write(data)
         self._end = self._pos = start + len(data)
-        self._at[r] = (start, self._end)
+        if i >= 0:
+            self._st[i], self._en[i] = start, self._end
+        elif not self._rn or r > self._rn[-1]:
+            self._rn.append(r)
+            self._st.append(start)
+            self._en.append(self._end)
+        else:
+            self._late[r] = (start, self._end)
 
     def __iter__(self) -> Iterator[int]:
         yield from self._text
-        yield from self._at
+        st = self._st
+        for i, r in enumerate(self._rn):
+            if st[i] >= 0:
+                yield r
+        yield from self._late
 
     def __len__(self) -> int:
-        return len(self._text) + len(self._at)
+        return len(self._text) + len(self._rn) - self._gone + len(self._late)
 
     def __bool__(self) -> bool:
-        return bool(self._text) or bool(self._at)
+        return len(self) > 0
 
     def items(self) -> Iterator[tuple[int, str]]:
         for r in list(self):

@@ -33,7 +33,7 @@ from crm_sheets.store.xlsx.styles import StyleDef, ensure_quote_prefix, number_f
 from crm_sheets.store.xlsx.cells import archived_cell, archived_xml, cell_value, record_xml
 from crm_sheets.store.xlsx.columns import ColumnsPatch
 from crm_sheets.store.xlsx.parts import TableState
-from crm_sheets.store.xlsx.sheet import S_ATTR, SheetEdit, column_order
+from crm_sheets.store.xlsx.sheet import S_ATTR, Removal, SheetEdit, column_order
 
 
 
@@ -329,16 +329,7 @@ class _Patch(ColumnsPatch):
         removed = [r for r in rows if st.header_row < r <= st.end_row]
         if not removed:
             return
-        moves: dict[int, int | None] = {}
-        shift = 0
-        gone = set(removed)
-        for r in range(removed[0], st.end_row + 1):
-            if r in gone:
-                moves[r] = None
-                shift += 1
-            elif shift:
-                moves[r] = r - shift
-        st.sheet.move_rows(moves)
+        st.sheet.move_rows(Removal(removed, st.end_row))  # every row up to end_row below the first removed moves
         st.end_row -= len(removed)
         st.ref_end -= len(removed)
         st.touched = True
