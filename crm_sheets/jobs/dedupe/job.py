@@ -215,9 +215,11 @@ def _dedupe(tables: Tables, *, now: datetime, memory: KeyMemory | None = None, o
     set_now: dict[tuple[str, str], str] = {}
     linked = 0
     leads = tables.get("leads")
-    # the lead's Contact and Account cells as they are (read once: a large list links thousands of leads)
-    linked_now = {f: {r: not is_blank(v) for r, v in leads.df[f].items()} for f in _LINK_FIELD.values()
-                  if leads is not None and f in leads.df.columns}
+    # the Contact and Account cells, as they are, of the leads a link names (read once: a large list links
+    # thousands of leads; a run that links none reads none of them)
+    named = leads.df.index.isin({merged_into.get(lead, lead) for _, lead, _, _ in links}) if leads is not None and links else None
+    linked_now = {f: ({r: not is_blank(v) for r, v in leads.df[f][named].items()} if named is not None else {})
+                  for f in _LINK_FIELD.values() if leads is not None and f in leads.df.columns}
     headers = {f: leads.schema.field(f).header(tables.lang) for f in linked_now} if leads is not None else {}
     for p, lead, target_table, target in links:
         lead = merged_into.get(lead, lead)
