@@ -55,7 +55,7 @@ class OrgPairs:
             if seen[1] == s and seen[2] == floor and seen[0].shape == r.shape and seen[0].equals(r):
                 self._used.append(seen)
                 return list(seen[3])
-        digest = frame_digest(r, s, floor)
+        digest = frame_digest(r, s, floor) if self._kept else None  # (a first run's rounds hash no frame)
         kept = self._kept.get(digest) if digest is not None else None
         if kept is not None:
             got = [MatchPair(ta, ia, tb, ib, score, tuple(reasons)) for ta, ia, tb, ib, score, reasons in kept]
