@@ -446,3 +446,53 @@ def test_the_data_issues_digest_takes_a_date_remembered_in_another_time_unit_as_
     same = replace(a, value=pd.Timestamp("2031-01-01").as_unit("s"))  # as check's row memory gives it back
     assert data_issues_digest(tables, [a]) == data_issues_digest(tables, [same])
     assert data_issues_digest(tables, [a]) != data_issues_digest(tables, [replace(a, value="2031-01-01 00:00:00")])
+
+
+def test_dedupe_keeps_organisation_pairs_between_runs_and_pairs_the_same(monkeypatch):
+    from crm_sheets.jobs.dedupe import find_pairs, matching
+    from crm_sheets.jobs.dedupe.matching import OrgPairs
+
+    tables = _sample_tables()
+    accounts = tables["accounts"]
+    twin = accounts.df.iloc[[3]].copy()  # an account typed twice: a pair of organisations to keep
+    twin.index = pd.Index(["A-09999"], name=accounts.df.index.name)
+    accounts.df = pd.concat([accounts.df, twin])
+    first = OrgPairs()
+    pairs = find_pairs(tables, org_pairs=first)
+    assert pairs == find_pairs(tables) and any("A-09999" in p.key for p in pairs)
+    kept = json.loads(json.dumps(first.state()))  # as dedupe's state keeps it
+    scored = []
+    real = matching._org_pairs
+    monkeypatch.setattr(matching, "_org_pairs", lambda *a: scored.append(1) or real(*a))
+    assert find_pairs(tables, org_pairs=OrgPairs(kept)) == pairs and not scored  # nothing scored again
+    accounts.df.loc["A-09999", "name"] = "Another Name Entirely"
+    again = find_pairs(tables, org_pairs=OrgPairs(kept))
+    assert scored == [1] and again == find_pairs(tables)  # the accounts scored again, the leads' organisations not
+    assert find_pairs(tables, org_pairs=OrgPairs({"x": "garbage"})) == again
+
+
+@pytest.mark.slow
+def test_dedupe_gives_its_result_again_when_only_cells_it_never_reads_changed():
+    from crm_sheets.jobs.dedupe import dedupe
+    from crm_sheets.runner import _settle
+
+    tables = generate("sales", leads=1500, seed=5).to_tables()  # with pairs left to review
+    first = dedupe(tables, now=DEFAULT_NOW)
+    first.changes.apply_to(tables)
+    state = json.loads(json.dumps(_settle(dedupe, first, tables, DEFAULT_NOW, {}).state))
+    done = dedupe(tables, now=DEFAULT_NOW, state=state)
+    assert done.changes.is_empty() and done.stats["pending_review"] > 0
+    state = json.loads(json.dumps(done.state))
+    leads = tables.df("leads")
+    leads.loc[leads.index[7], "notes"] = "called back, not interested"  # a cell dedupe never reads
+    again = dedupe(tables, now=DEFAULT_NOW, state=state)
+    assert again.state is state  # given again, nothing paired
+    fresh = dedupe(tables, now=DEFAULT_NOW)
+    assert (again.findings, again.stats) == (fresh.findings, fresh.stats) and fresh.changes.is_empty()
+    # a field the review sheet shows, of a record in an undecided pair: the sheet is rewritten, as from nothing
+    shown = next(f.record_id for f in done.findings if f.type == "possible-duplicate" and f.table == "leads")
+    leads.loc[shown, "job_title"] = "Chief Everything Officer"
+    changed = dedupe(tables, now=DEFAULT_NOW, state=state)
+    fresh = dedupe(tables, now=DEFAULT_NOW)
+    assert changed.state is not state and changed.changes.sheets and repr(changed.changes.sheets) == repr(fresh.changes.sheets)
+    assert (changed.findings, changed.stats) == (fresh.findings, fresh.stats)

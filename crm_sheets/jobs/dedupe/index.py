@@ -40,6 +40,7 @@ def keys_version() -> str:
     return h.hexdigest()[:16]
 
 
+_CODES = {1: "<u1", 2: "<u2", 4: "<i4"}  # bytes a key column's code takes -> its dtype in the packed memory
 _SEP = "\x00"  # between the texts of a column: no workbook cell holds it (XML 1.0 cannot), nor a key made of cells
 
 
@@ -116,8 +117,10 @@ class KeyMemory:
                 if not is_bool and text.count(_SEP) != max(len(uniques) - 1, 0):
                     break  # a key holding the separator: this kind is not kept (computed again next time)
                 data = text.encode("utf-8", "surrogatepass")
-                columns.append([c, is_bool, len(uniques), len(data)])
-                kind_blobs += [codes.astype("<i4").tobytes(), data]
+                # the codes as narrow as their count allows: a quarter of the bytes to deflate for a flag
+                width = 1 if len(uniques) <= 0x100 else 2 if len(uniques) <= 0x10000 else 4
+                columns.append([c, is_bool, len(uniques), len(data), width])
+                kind_blobs += [codes.astype(_CODES[width]).tobytes(), data]
             else:
                 header["kinds"][kind] = {"n": len(digests), "columns": columns}
                 blobs += kind_blobs
@@ -142,9 +145,10 @@ def _unpack(packed: Any) -> dict[str, tuple[pd.Index, dict[str, np.ndarray]]]:
             digests = np.frombuffer(body, dtype="<u8", count=n, offset=at).astype(np.uint64)
             at += 8 * n
             cols: dict[str, np.ndarray] = {}
-            for name, is_bool, distinct, size in meta["columns"]:
-                codes = np.frombuffer(body, dtype="<i4", count=n, offset=at)
-                at += 4 * n
+            for name, is_bool, distinct, size, *rest in meta["columns"]:
+                width = int(rest[0]) if rest else 4  # a memory packed before the codes were narrowed
+                codes = np.frombuffer(body, dtype=_CODES[width], count=n, offset=at)
+                at += width * n
                 text = body[at:at + size].decode("utf-8", "surrogatepass")
                 at += size
                 uniques = [ch == "1" for ch in text] if is_bool else (text.split(_SEP) if distinct else [])

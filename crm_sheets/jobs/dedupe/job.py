@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +20,8 @@ from crm_sheets.errors import UsageError
 from crm_sheets.jobs.dedupe.index import KeyMemory
 from crm_sheets.jobs.dedupe.matching import MatchPair, MatchSettings, OrgPairs, find_pairs
 from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, Ranker, plain_value, merge_groups, parse_repointed
-from crm_sheets.jobs.dedupe.review import (DECISIONS, REVIEW_DIGEST, Decision, read_decisions, review_sheet, sheet_digest,
-                                          summary, table_of)
+from crm_sheets.jobs.dedupe.review import (DECISIONS, REVIEW_DIGEST, SHOWN, SUMMARY, Decision, read_decisions, review_sheet,
+                                          sheet_digest, summary, table_of)
 from crm_sheets.model import AuditEntry, ChangeSet, Finding, JobResult, RowAppend, RowRestore, Tables
 from crm_sheets.model.result import ALWAYS
 from crm_sheets.model.memo import Unkept, finding_from_json, finding_json, row_keys
@@ -50,18 +51,20 @@ def dedupe(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
     if isinstance(carried, Round):
         memory, org_pairs = carried.memory, carried.org_pairs
     else:
-        memory, org_pairs = KeyMemory(state.get("keys") if isinstance(state, dict) else None), OrgPairs()
+        memory = KeyMemory(state.get("keys") if isinstance(state, dict) else None)
+        org_pairs = OrgPairs(state.get("orgs") if isinstance(state, dict) else None)
     result = _dedupe(tables, now=now, memory=memory, org_pairs=org_pairs)  # the runner pauses the garbage collector for it (GC_PAUSED_FOR)
     if result.changes.is_empty():
         result.state = _remember(result, inputs or inputs_digest(tables))
         result.state["keys"] = memory.state()
+        result.state["orgs"] = org_pairs.state()
     elif result.changes.updates or result.changes.archives or result.changes.restores:
         # records changed: the runner runs dedupe again on the tables as this round left them (runner.SETTLED),
         # and that round starts from this one's keys and organisation pairs, in memory (the runner keeps no
         # key starting with '_'); the keys are packed only by a round that changes nothing, the last one.
         result.state = {ROUND: Round(memory.carried(), org_pairs.carried())}
     else:
-        result.state = {"keys": memory.state()}
+        result.state = {"keys": memory.state(), "orgs": org_pairs.state()}
     return result
 
 
@@ -76,12 +79,22 @@ class Round:
     org_pairs: OrgPairs
 
 
-_STATE_VERSION = 1
+_STATE_VERSION = 2
+
+# The columns of a table that dedupe reads when it merges nothing: the texts of the match keys (matchkeys.py),
+# the Contact / Account links, a branch's parent, and what the review sheet and the summaries show (review.py;
+# a decision may name a record of any table). A run that merges reads whole rows, but then it changed
+# something, and a result that changes something is never given again.
+_READ = frozenset({"first_name", "last_name", "email", "phone", "mobile", "country", "city", "company", "website",
+                   "address", "name", "contact", "account", "parent", "type"}
+                  | {f for fields in (*SHOWN.values(), *SUMMARY.values()) for f in fields})
 
 
 def inputs_digest(tables: Tables) -> str | None:
-    """A digest of everything _dedupe reads: every table but the logs (records, their sheet rows, the raw text
-    kept of their cells), the settings, lists, language and the digest of the review sheet in _crm_meta.
+    """A digest of everything _dedupe reads when it changes nothing: the columns it reads of every table but the
+    logs (their values, IDs, sheet rows and the raw text kept of their cells), the whole Duplicate Decisions
+    table, the settings, lists, language and the digest of the review sheet in _crm_meta. A cell dedupe never
+    reads (a lead's Notes) leaves the digest as it was.
     None when a table cannot be keyed (records sharing an ID)."""
     h = hashlib.sha256()
     h.update(repr((_STATE_VERSION, tables.lang, sorted(tables.settings.items(), key=str), sorted(tables.lists.items()),
@@ -89,11 +102,18 @@ def inputs_digest(tables: Tables) -> str | None:
     for name, t in tables.tables.items():
         if t.schema.kind == "log":
             continue
-        keys = row_keys(t)
-        if keys is None:
-            return None
         h.update(repr((name, t.sheet, tuple(map(str, t.df.columns)), sorted(t.columns.items()), t.next_id,
                        repr(t.schema))).encode("utf-8", "surrogatepass"))
+        if name != DECISIONS:
+            cols = [c for c in t.df.columns if c in _READ]
+            part = SimpleNamespace(df=t.df[cols], rows=t.rows,
+                                   invalid={k: v for k, v in t.invalid.items() if k[1] in _READ},
+                                   typed_text={k: v for k, v in t.typed_text.items() if k[1] in _READ})
+            keys = row_keys(part)
+        else:
+            keys = row_keys(t)
+        if keys is None:
+            return None
         h.update(keys.tobytes())
     return h.hexdigest()
 
@@ -195,9 +215,11 @@ def _dedupe(tables: Tables, *, now: datetime, memory: KeyMemory | None = None, o
     set_now: dict[tuple[str, str], str] = {}
     linked = 0
     leads = tables.get("leads")
-    # the lead's Contact and Account cells as they are (read once: a large list links thousands of leads)
-    linked_now = {f: {r: not is_blank(v) for r, v in leads.df[f].items()} for f in _LINK_FIELD.values()
-                  if leads is not None and f in leads.df.columns}
+    # the Contact and Account cells, as they are, of the leads a link names (read once: a large list links
+    # thousands of leads; a run that links none reads none of them)
+    named = leads.df.index.isin({merged_into.get(lead, lead) for _, lead, _, _ in links}) if leads is not None and links else None
+    linked_now = {f: ({r: not is_blank(v) for r, v in leads.df[f][named].items()} if named is not None else {})
+                  for f in _LINK_FIELD.values() if leads is not None and f in leads.df.columns}
     headers = {f: leads.schema.field(f).header(tables.lang) for f in linked_now} if leads is not None else {}
     for p, lead, target_table, target in links:
         lead = merged_into.get(lead, lead)

@@ -9,7 +9,10 @@ Scores are log-odds of hand-set weights mapped to 0..1, so thresholds in Setting
 """
 from __future__ import annotations
 
-from typing import Iterable
+import hashlib
+import inspect
+from functools import lru_cache
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -17,7 +20,7 @@ import pandas as pd
 from crm_sheets.jobs.dedupe import orgs
 from crm_sheets.jobs.dedupe.blocking import pair_index, person_block_keys, slice_pass
 from crm_sheets.jobs.dedupe.explain import match_pairs
-from crm_sheets.jobs.dedupe.index import KeyMemory
+from crm_sheets.jobs.dedupe.index import KeyMemory, keys_version
 from crm_sheets.jobs.dedupe.matchkeys import account_records, org_lead_records, person_records
 from crm_sheets.jobs.dedupe.matchpair import EVIDENCE, PEOPLE, MatchPair, MatchSettings
 from crm_sheets.jobs.dedupe.pairscores import prepare_people, score_lead_accounts, score_people
@@ -35,28 +38,89 @@ _SCORED_AT_ONCE = 200_000
 
 
 class OrgPairs:
-    """The organisation pairs of the frames of match keys seen (accounts, leads with only a company), kept
-    in memory from one of the runner's rounds to the next: a merge of people changes no account, and the
-    pairs of an equal frame are the same (compared cell by cell, not by a digest)."""
+    """The organisation pairs of the frames of match keys seen (accounts, leads with only a company): kept in
+    memory from one of the runner's rounds to the next (a merge of people changes no account; the pairs of an
+    equal frame are the same, compared cell by cell), and from one run to the next in dedupe's state, found
+    again by a digest of the frame, its settings and floor and the code that pairs (an edited lead changes
+    no account: its pairs are not scored again)."""
 
-    def __init__(self) -> None:
+    def __init__(self, packed: Any = None) -> None:
         self._seen: list[tuple[pd.DataFrame, MatchSettings, float, list[MatchPair]]] = []
         self._used: list[tuple[pd.DataFrame, MatchSettings, float, list[MatchPair]]] = []
+        self._kept: dict[str, list] = _unpack_pairs(packed)
+        self._digests: dict[int, str] = {}  # id(frame) of _used -> its digest, for state()
 
     def pairs(self, r: pd.DataFrame, s: MatchSettings, floor: float) -> list[MatchPair]:
         for seen in self._seen:
             if seen[1] == s and seen[2] == floor and seen[0].shape == r.shape and seen[0].equals(r):
                 self._used.append(seen)
                 return list(seen[3])
-        got = _org_pairs(r, s, floor)
+        digest = frame_digest(r, s, floor) if self._kept else None  # (a first run's rounds hash no frame)
+        kept = self._kept.get(digest) if digest is not None else None
+        if kept is not None:
+            got = [MatchPair(ta, ia, tb, ib, score, tuple(reasons)) for ta, ia, tb, ib, score, reasons in kept]
+        else:
+            got = _org_pairs(r, s, floor)
         self._used.append((r, s, floor, list(got)))
+        if digest is not None:
+            self._digests[id(r)] = digest
         return got
 
     def carried(self) -> "OrgPairs":
         """What the next round may reuse: the frames of this round."""
         out = OrgPairs()
-        out._seen = self._used
+        out._seen, out._digests = self._used, self._digests
         return out
+
+    def state(self) -> dict[str, list]:
+        """The pairs of the frames this run used, by their digest (plain JSON, for dedupe's state)."""
+        out: dict[str, list] = {}
+        for r, s, floor, got in self._used:
+            digest = self._digests.get(id(r)) or frame_digest(r, s, floor)
+            if digest is not None:
+                out[digest] = [[p.table_a, p.id_a, p.table_b, p.id_b, p.score, list(p.reasons)] for p in got]
+        return out
+
+
+def frame_digest(r: pd.DataFrame, s: MatchSettings, floor: float) -> str | None:
+    """A digest of a frame of organisation keys (every cell, its type, its column), the settings, the floor
+    and the code that pairs them; None when a cell cannot be hashed."""
+    try:
+        rows = pd.util.hash_pandas_object(r, index=False).to_numpy(np.uint64)
+    except (TypeError, ValueError):
+        return None
+    h = hashlib.sha256(repr((_pairing_version(), tuple(map(str, r.columns)), tuple(map(str, r.dtypes)), r.shape,
+                             s.auto, s.review, s.region, sorted(s.evidence), floor)).encode("utf-8", "surrogatepass"))
+    for c in r.columns:  # the hash reads 1 and "1" alike: the types of the cells count too
+        if r[c].dtype == object:
+            h.update("|".join(sorted({type(v).__name__ for v in r[c].to_numpy()})).encode())
+    h.update(rows.astype("<u8").tobytes())
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _pairing_version() -> str:
+    """The keys' version and a digest of the code that blocks, scores and explains organisation pairs."""
+    from crm_sheets.jobs.dedupe import blocking, explain, matching
+
+    h = hashlib.sha256(keys_version().encode())
+    for module in (orgs, blocking, explain, matching):
+        try:
+            h.update(inspect.getsource(module).encode("utf-8"))
+        except (OSError, TypeError):
+            h.update(module.__name__.encode())
+    return h.hexdigest()[:16]
+
+
+def _unpack_pairs(packed: Any) -> dict[str, list]:
+    """The pairs kept by state(); empty when missing or damaged (the pairs are then scored again)."""
+    if not isinstance(packed, dict):
+        return {}
+    ok = {}
+    for digest, pairs in packed.items():
+        if isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 6 and isinstance(p[5], list) for p in pairs):
+            ok[digest] = pairs
+    return ok
 
 
 def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: float | None = None,

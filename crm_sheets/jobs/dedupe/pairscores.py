@@ -5,6 +5,7 @@ weights for the explanation. Costly comparisons (Jaro-Winkler, edits) run only w
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -159,6 +160,7 @@ def _one_person(prep: dict, a: int, b: int) -> bool:
     return bool(la) and ((la == lb and fits(fa, fb)) or (la == fb and fits(fa, lb)))
 
 
+@lru_cache(maxsize=200_000)  # the runner's later rounds and the confirming pass ask again for every record
 def _name_local(local: str, first: str, last: str) -> bool:
     """Is the mailbox name just the person's name again (lea.david, ldavid, lea.d, lea)? Then a namesake
     has it too, at another provider: equal mailbox names at two domains say nothing more than the name."""
