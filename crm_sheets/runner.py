@@ -394,7 +394,10 @@ def run(
     # A run that wrote: the next one finds the file's tables in the cache, filled from the tables the run has, as
     # written, instead of parsing what it wrote; the confirming pass (settled.py) runs on them, so the run's tables
     # and its are one set in memory, not two. Filled by record_run, which lets them go once that pass is done.
-    fill = (lambda: _fill_table_cache(store, tables, changes if report.written else None, rider)) \
+    # A pending change set was applied to the tables in memory (ChangeSet.apply_to) before the jobs ran, so they
+    # are not the tables as read plus what was written: that rare run fills the cache by reading what it wrote.
+    made = report.written and not report.pending_applied
+    fill = (lambda: _fill_table_cache(store, tables, changes if made else None, rider)) \
         if hasattr(store, "remember_tables") else None
     records.record_run(store, report, tables, *given, stateful, now, box, runlog, kinds, step, fill_cache=fill)
     return report

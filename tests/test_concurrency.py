@@ -155,7 +155,7 @@ def test_upgrade_takes_the_same_lock(path, monkeypatch):
 
 
 CRASH_OPS = {
-    FileOps: ("write", "write_bytes", "fsync", "fsync_dir", "backup", "copy", "exchange", "replace", "unlink"),
+    FileOps: ("write", "write_bytes", "fsync", "fsync_dir", "backup", "backup_as_read", "copy", "exchange", "replace", "unlink"),
     Outbox: ("enqueue", "prepare_states", "commit_states", "deliver"),
 }
 
@@ -248,7 +248,7 @@ def test_a_crash_at_any_step_then_a_run_gives_the_tables_of_an_uninterrupted_run
         assert stale_temp_files(path) == []
     must = {swap, "FileOps.fsync_dir", "Outbox.commit_states"}
     if not edit_after_crash:
-        must |= {"Outbox.enqueue", "FileOps.write", "FileOps.fsync", "Outbox.prepare_states", "FileOps.backup", "Outbox.deliver"}
+        must |= {"Outbox.enqueue", "FileOps.write", "FileOps.fsync", "Outbox.prepare_states", "FileOps.backup_as_read", "Outbox.deliver"}
     assert must <= set(crashed_at)
 
 
@@ -410,7 +410,7 @@ def test_a_colleagues_save_during_a_run_is_never_lost(path, colleagues_version, 
     elif phase == "write":
         on(XlsxStore, "_write")
     elif phase == "backup":
-        on(FileOps, "backup")
+        on(FileOps, "backup_as_read")
     elif phase == "before-swap":
         on(safety, "_unchanged", after=True)  # after the last comparison, right before the swap
     step = (lambda msg: save_once() if msg.startswith("Running") else None) if phase == "jobs" else None

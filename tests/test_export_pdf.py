@@ -64,7 +64,8 @@ def test_report_pdf_prints_the_dashboard_first_and_every_report_landscape_withou
     pdf = tmp_path / "out" / "report.pdf"
     result = CliRunner().invoke(cli, ["report", str(reported), "--pdf", str(pdf), "--now", "2026-03-15T09:00"])
     assert result.exit_code == 0, result.output
-    assert f"Printed the reports to {pdf}" in " ".join(result.output.split())
+    # the summary is wrapped to the terminal's width, a long temporary path anywhere in it (as under xdist)
+    assert f"Printed the reports to {pdf}".replace(" ", "") in "".join(result.output.split())
 
     info = subprocess.run(["pdfinfo", "-f", "1", "-l", "999", str(pdf)], capture_output=True, text=True, check=True).stdout
     sizes = [tuple(map(float, m)) for m in re.findall(r"Page\s+\d+ size:\s+([\d.]+) x ([\d.]+) pts", info)]

@@ -144,7 +144,7 @@ class FailNth(FileOps):
 
     def __getattribute__(self, name):
         attr = super().__getattribute__(name)
-        if name in ("write", "write_bytes", "fsync", "fsync_dir", "replace", "copy", "backup", "exchange", "unlink"):
+        if name in ("write", "write_bytes", "fsync", "fsync_dir", "replace", "copy", "backup", "backup_as_read", "exchange", "unlink"):
 
             def op(*args):
                 self.count += 1
