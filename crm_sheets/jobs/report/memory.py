@@ -4,9 +4,11 @@ change its figures, the report day) and its figures as JSON, given back as the s
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import json
+import zlib
 from datetime import date, datetime, time
 from typing import Any
 
@@ -63,10 +65,16 @@ def reads_digest(tables: Tables, now: datetime, by_day: bool) -> str:
             continue
         df = t.df
         present = [c for c in columns if c in df.columns]
-        h.update(repr((name, present, [str(df[c].dtype) for c in present], str(df.index.dtype), len(df))).encode(
-            "utf-8", "surrogatepass"))
+        h.update(repr((name, present, [_dtype(df[c].dtype) for c in present], len(df))).encode("utf-8", "surrogatepass"))
         h.update(_frame_keys(df[present] if present else pd.DataFrame(index=df.index)).tobytes())
     return h.hexdigest()
+
+
+def _dtype(dtype: object) -> str:
+    """A column's dtype as far as the figures see it: text is text whether pandas holds it as object or str
+    (the tables a run leaves in memory and the same tables read back differ so)."""
+    name = str(dtype)
+    return "object" if name in ("str", "string") else name
 
 
 def _frame_keys(df: pd.DataFrame) -> np.ndarray:
@@ -84,10 +92,11 @@ def _frame_keys(df: pd.DataFrame) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- figures as JSON
 
 def figures_json(fig: ReportFigures) -> str | None:
-    """The figures as JSON text that `figures_from_json` turns back into an equal ReportFigures (same repr,
+    """The figures as JSON (compressed, in base64) that `figures_from_json` turns back into an equal ReportFigures (same repr,
     so the same sheets, --json and digests), or None when some value does not come back the same."""
     try:
-        text = json.dumps(_plain(fig), ensure_ascii=False, separators=(",", ":"))
+        plain = json.dumps(_plain(fig), ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+        text = base64.b64encode(zlib.compress(plain, 1)).decode("ascii")  # a state is kept per generation: 600 KB -> ~60
         back = figures_from_json(text, fig.now)
     except (TypeError, ValueError, KeyError):
         return None
@@ -97,8 +106,8 @@ def figures_json(fig: ReportFigures) -> str | None:
 def figures_from_json(text: str, now: datetime) -> ReportFigures | None:
     """Kept figures, as of ``now`` (the figures carry the run's time; everything else is as kept)."""
     try:
-        fig = _value(json.loads(text))
-    except (TypeError, ValueError, KeyError, AttributeError):
+        fig = _value(json.loads(zlib.decompress(base64.b64decode(text, validate=True)).decode("utf-8", "surrogatepass")))
+    except (TypeError, ValueError, KeyError, AttributeError, zlib.error):
         return None
     return dataclasses.replace(fig, now=now) if isinstance(fig, ReportFigures) else None
 
