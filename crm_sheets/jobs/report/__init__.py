@@ -6,6 +6,8 @@ A sheet's subtitle says when what it shows last changed (its state keeps a diges
 so a run whose figures come out the same renders every sheet exactly as it is and the workbook is not written.
 The state also keeps a digest of what the sheets are made from (the figures, the day, the lists and settings):
 when it is the same and the sheets are all there, they are not laid out at all and the change set holds none.
+Before that, a digest of what the figures are computed from (memory.py: the columns compute reads, its settings
+and lists, the day) and the figures themselves: when that digest is the same, nothing is computed either.
 """
 from __future__ import annotations
 
@@ -49,11 +51,11 @@ def report(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
     else:
         sheets, new_state = stamped(build_sheets(fig, tables), now, state)
         new_state["inputs"], count = inputs, len(sheets)
-    if new_state.get("reads") != reads:
-        kept = memory.figures_json(fig)
+    if new_state.get("reads") != reads or reads is None:
+        kept = memory.figures_json(fig) if reads is not None else None
         new_state.pop("figures", None)
         new_state.pop("reads", None)
-        if kept is not None:
+        if kept is not None and reads is not None:
             new_state["reads"], new_state["figures"] = reads, kept
     new_state["shown"] = shown
     return JobResult(
@@ -70,7 +72,7 @@ def report(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
 
 def _kept(state: dict, reads: str, now: datetime) -> ReportFigures | None:
     """The figures of the last run when what they are computed from is the same now."""
-    if state.get("reads") != reads or not isinstance(state.get("figures"), str) or not isinstance(state.get("shown"), str):
+    if reads is None or state.get("reads") != reads or not isinstance(state.get("figures"), str) or not isinstance(state.get("shown"), str):
         return None
     return memory.figures_from_json(state["figures"], now)
 

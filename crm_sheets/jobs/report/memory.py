@@ -43,11 +43,11 @@ LISTS = ("lead_status", "lead_source", "activity_type")
 _MIX = np.uint64(0x100000001B3)
 
 
-def reads_digest(tables: Tables, now: datetime, by_day: bool) -> str:
+def reads_digest(tables: Tables, now: datetime, by_day: bool) -> str | None:
     """A digest of every input of the figures. ``now`` counts by the day when the figures read it by the day
     (``by_day``: the job's result holds until midnight), plus whether it is midnight itself (a customer's
     standing compares order dates with ``now``: an order of that very day is "before" it only after 00:00);
-    else the instant."""
+    else the instant. None when some value cannot be hashed."""
     h = hashlib.sha256()
     when = (now.date().isoformat(), now.time() == time(0)) if by_day else now.isoformat()
     lists = []
@@ -66,7 +66,10 @@ def reads_digest(tables: Tables, now: datetime, by_day: bool) -> str:
         df = t.df
         present = [c for c in columns if c in df.columns]
         h.update(repr((name, present, [_dtype(df[c].dtype) for c in present], len(df))).encode("utf-8", "surrogatepass"))
-        h.update(_frame_keys(df[present] if present else pd.DataFrame(index=df.index)).tobytes())
+        try:
+            h.update(_frame_keys(df[present] if present else pd.DataFrame(index=df.index)).tobytes())
+        except (TypeError, ValueError):
+            return None  # values pandas cannot hash: computed every time
     return h.hexdigest()
 
 
