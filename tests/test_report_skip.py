@@ -127,3 +127,29 @@ def test_the_kept_figures_come_back_equal(sample):
     assert kept is not None
     assert repr(figures_from_json(kept, NOW)) == repr(fig)
     assert figures_from_json("not a kept text", NOW) is None
+
+
+@pytest.mark.slow
+def test_a_run_after_a_colleague_edited_notes_gives_the_same_report_without_computing(built_book, tmp_path, monkeypatch):
+    """Through the workbook: a run writes; a colleague edits leads' City and saves the whole file; the next run's
+    report takes its kept figures (the committed state's), equal to computing them from what that run read."""
+    import openpyxl
+
+    import crm_sheets
+    from helpers import fresh_copy
+
+    path = fresh_copy(built_book(sample_data=300, now=NOW), tmp_path)
+    crm_sheets.run(path, now=NOW)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Leads"]
+    header = {c.value: c.column for c in ws[1]}
+    for row in range(2, 12):
+        ws.cell(row, header["City"]).value = "Porto"
+    wb.save(path)
+    calls = []
+    monkeypatch.setattr(report_job, "compute", lambda tables, now: calls.append(now) or compute(tables, now))
+    later = NOW + timedelta(hours=1)
+    done = crm_sheets.run(path, now=later)
+    assert calls == []
+    job = next(r for r in done.results if r.job == "report")
+    assert repr(job.data) == repr(compute(done.tables, later))
