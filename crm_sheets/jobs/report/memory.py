@@ -18,7 +18,6 @@ import pandas as pd
 from crm_sheets.jobs.report import figures as figures_module
 from crm_sheets.jobs.report.figures import ReportFigures
 from crm_sheets.model import Tables
-from crm_sheets.model.memo import _TYPE_NAME
 
 MEMORY_VERSION = 1
 
@@ -40,7 +39,8 @@ READS: dict[str, tuple[str, ...]] = {
 }
 SETTINGS = ("currency", "exchange_rates", "report_period", "stalled_deal_days")
 LISTS = ("lead_status", "lead_source", "activity_type")
-_MIX = np.uint64(0x100000001B3)
+_MIX = np.uint64(0x100000001B3)  # FNV prime, as model/memo.py mixes a row's key
+_TYPE_NAME = np.frompyfunc(lambda v: type(v).__name__, 1, 1)
 
 
 def reads_digest(tables: Tables, now: datetime, by_day: bool) -> str | None:
