@@ -6,6 +6,8 @@ A sheet's subtitle says when what it shows last changed (its state keeps a diges
 so a run whose figures come out the same renders every sheet exactly as it is and the workbook is not written.
 The state also keeps a digest of what the sheets are made from (the figures, the day, the lists and settings):
 when it is the same and the sheets are all there, they are not laid out at all and the change set holds none.
+Before that, a digest of what the figures are computed from (memory.py: the columns compute reads, its settings
+and lists, the day) and the figures themselves: when that digest is the same, nothing is computed either.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import dataclasses
 import hashlib
 from datetime import datetime
 
+from crm_sheets.jobs.report import memory
 from crm_sheets.jobs.report.figures import ReportFigures
 from crm_sheets.jobs.report.metrics import compute
 from crm_sheets.jobs.report.sheets import build_sheets
@@ -29,16 +32,32 @@ def report(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
 
     ``state`` is what the last run returned: per sheet, a digest of what it showed and since when. A sheet
     showing the same as then keeps that time in its subtitle (so it renders byte for byte as it is); a sheet
-    whose content changed says ``now``."""
-    fig = compute(tables, now)
-    inputs = inputs_digest(fig, tables)
+    whose content changed says ``now``. It also keeps a digest of what the figures are computed from
+    (memory.reads_digest) and the figures themselves: when that digest is the same, the figures are the kept
+    ones (as of ``now``), equal to what computing them would give, and nothing is computed."""
     state = state or {}
+    until = _holds_until(tables, now)
+    reads = memory.reads_digest(tables, now, by_day=until is not None)
+    fig = _kept(state, reads, now)
+    # the figures' part of the sheets' digest: the same as last time when the figures are the kept ones
+    shown = state["shown"] if fig is not None else None
+    if fig is None:
+        fig = compute(tables, now)
+        shown = figures_digest(fig)
+    inputs = inputs_digest(shown, tables)
     if still_shown(state, inputs, tables):
         # The sheets would show exactly what they show: nothing to lay out, render or compare.
         sheets, new_state, count = [], dict(state), len(state["sheets"])
     else:
         sheets, new_state = stamped(build_sheets(fig, tables), now, state)
         new_state["inputs"], count = inputs, len(sheets)
+    if new_state.get("reads") != reads or reads is None:
+        kept = memory.figures_json(fig) if reads is not None else None
+        new_state.pop("figures", None)
+        new_state.pop("reads", None)
+        if kept is not None and reads is not None:
+            new_state["reads"], new_state["figures"] = reads, kept
+    new_state["shown"] = shown
     return JobResult(
         job="report",
         changes=ChangeSet(sheets=sheets),
@@ -47,8 +66,15 @@ def report(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
                "currency": fig.currency},
         state=new_state,
         data=fig,
-        holds_until=_holds_until(tables, now),
+        holds_until=until,
     )
+
+
+def _kept(state: dict, reads: str, now: datetime) -> ReportFigures | None:
+    """The figures of the last run when what they are computed from is the same now."""
+    if reads is None or state.get("reads") != reads or not isinstance(state.get("figures"), str) or not isinstance(state.get("shown"), str):
+        return None
+    return memory.figures_from_json(state["figures"], now)
 
 
 def _holds_until(tables: Tables, now: datetime) -> datetime | None:
@@ -59,11 +85,16 @@ def _holds_until(tables: Tables, now: datetime) -> datetime | None:
     return None if date is not None and field_type(date.type).with_time else next_midnight(now)
 
 
-def inputs_digest(fig: ReportFigures, tables: Tables) -> str:
-    """A digest of everything the report sheets are laid out from besides the time stamp: the figures (as of
-    the day: the calendar marks today), the workbook language, its lists (labels) and settings."""
+def figures_digest(fig: ReportFigures) -> str:
+    """A digest of the figures as the sheets show them: as of the day (the calendar marks today)."""
     shown = dataclasses.replace(fig, now=fig.now.date()) if hasattr(fig, "now") else fig
-    parts = (repr(shown), tables.lang, repr(sorted(tables.lists.items())), repr(sorted(tables.settings.items(), key=str)))
+    return hashlib.sha256(repr(shown).encode("utf-8")).hexdigest()
+
+
+def inputs_digest(shown: str, tables: Tables) -> str:
+    """A digest of everything the report sheets are laid out from besides the time stamp: the figures
+    (``shown``, their figures_digest), the workbook language, its lists (labels) and settings."""
+    parts = (shown, tables.lang, repr(sorted(tables.lists.items())), repr(sorted(tables.settings.items(), key=str)))
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
 
 
