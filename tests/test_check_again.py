@@ -11,26 +11,18 @@ from test_check import NOW, lead, leads, make_tables
 import crm_sheets.jobs.check.memory as memory
 from crm_sheets.jobs.check import check
 from crm_sheets.jobs.check.common import Context
+from crm_sheets.model.tables import column_letter
 from crm_sheets.runner import JOB_ORDER, run_jobs
 from crm_sheets.sample import DEFAULT_NOW, generate
 
 OPTIONS = {"check": {"fix": True}}
 
 
-def _letter(i: int) -> str:
-    out = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        out = chr(65 + r) + out
-    return out
-
-
 def _with_columns(tables):
     """The tables with the column letters a read gives them: findings name cells (Leads!D84) that move with rows."""
     for t in tables.tables.values():
         names = [f.name for f in t.schema.fields if f.type == "id" or f.name in t.df.columns]
-        t.columns = {n: _letter(i) for i, n in enumerate(names)}
+        t.columns = {n: column_letter(i) for i, n in enumerate(names)}
     return tables
 
 
