@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from crm_sheets.model.changeset import ChangeSet
+from crm_sheets.model.limits import too_long
 from crm_sheets.model.tables import Tables
 
 
@@ -169,7 +170,6 @@ def touched_only_by_appends(name: str, written: list[ChangeSet]) -> bool:
         name in (r.table, r.archive) for cs in written for r in cs.restores)
 
 
-_CELL_MAX = 32767  # characters an xlsx cell holds
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")  # characters a cell's XML does not keep as they are (\r among them)
 
 
@@ -198,7 +198,7 @@ def _log_as_written(t, appends: list, tables: Tables):
                 texts_written.append(v)
             elif not (v is None or isinstance(v, (datetime, int, float)) and not isinstance(v, bool)):
                 return None
-    if any(len(v) > _CELL_MAX or (v.isspace()) for v in texts_written) or _CONTROL.search("\t".join(texts_written)):
+    if any(too_long(v) or v.isspace() for v in texts_written) or _CONTROL.search("\t".join(texts_written)):
         return None
     n = len(appends)
     last = max(t.rows.values(), default=t.header_row or 1)
