@@ -17,6 +17,7 @@ from crm_sheets.jobs.automate.rules import BadRule, bad_rule
 from crm_sheets.jobs.automate.templates import Cells, cell
 from crm_sheets.model import AuditEntry, ChangeSet, Effect, Finding, RowAppend, Tables
 from crm_sheets.model.changeset import CellUpdate
+from crm_sheets.model.lazy import lazily
 
 # Which Activities column links an activity to a record of each table.
 ACTIVITY_LINK = {"leads": "lead", "contacts": "contact", "deals": "deal", "accounts": "account"}
@@ -24,7 +25,8 @@ ACTIVITY_LINK = {"leads": "lead", "contacts": "contact", "deals": "deal", "accou
 
 def working_copy(tables: Tables) -> Tables:
     """A copy the run may change freely: the caller's tables stay as they were read."""
-    copies = {name: replace(t, df=t.df.copy(), invalid=dict(t.invalid)) for name, t in tables.tables.items()}
+    copies = {name: lazily(t, lambda t: replace(t, df=t.df.copy(), invalid=dict(t.invalid)))  # an unread Audit Log
+              for name, t in tables.tables.items()}  # is copied when read
     return replace(tables, tables=copies, settings=dict(tables.settings))
 
 

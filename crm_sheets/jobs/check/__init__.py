@@ -329,11 +329,16 @@ def vocabulary(findings: list[Finding], tables: Tables) -> tuple[list[OptionAdd]
 def fixes_for(findings: list[Finding], tables: Tables) -> list[CellUpdate]:
     """One CellUpdate per fixable cell (the first fixable finding of a cell wins; rows with a shared ID are left)."""
     updates: dict[tuple[str, str, str], CellUpdate] = {}
-    shared = {name: set(t.df.index[t.df.index.duplicated()]) for name, t in tables.tables.items()}
+    shared: dict[str, set] = {}  # per table with a fixable finding only (a lazily read Audit Log stays unread)
     for f in findings:
         if not f.fixable or f.record_id is None or not f.field or f.field == "id":
             continue
-        if f.table not in tables or f.record_id in shared[f.table]:
+        if f.table not in tables:
+            continue
+        if f.table not in shared:
+            index = tables[f.table].df.index
+            shared[f.table] = set(index[index.duplicated()])
+        if f.record_id in shared[f.table]:
             continue
         if tables.adopted and (f.field not in tables[f.table].columns or _own(tables[f.table], f.field)):
             continue  # read from another cell ("Last, First"), or the team's own column: not ours to rewrite

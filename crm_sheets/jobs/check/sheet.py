@@ -43,12 +43,14 @@ WIDTHS = {0: 14, 1: 16, 2: 12, 3: 14, 4: 18, 5: 30, 6: 70, 7: 30}
 
 
 def sort_key(tables: Tables, order: dict[str, int]):
-    rows = {name: t.rows for name, t in tables.tables.items()}
+    rows: dict = {}  # the sheet rows of the tables findings are of, taken when first needed (a lazily read
     cols = {name: {f: i for i, f in enumerate(t.schema.field_names)} for name, t in tables.tables.items()}
-    empty: dict = {}
+    empty: dict = {}  # Audit Log with no finding stays unread)
 
     def key(f: Finding) -> tuple:
-        row = rows.get(f.table, empty).get(f.record_id, 10**9) if f.record_id is not None else -1
+        if f.table not in rows:
+            rows[f.table] = tables.tables[f.table].rows if f.table in tables.tables else empty
+        row = rows[f.table].get(f.record_id, 10**9) if f.record_id is not None else -1
         col = cols.get(f.table, empty).get(f.field, -1)
         return (SEVERITY_RANK.get(f.severity, 9), order.get(f.table, 99), row, col, f.type)
 
@@ -58,7 +60,8 @@ def sort_key(tables: Tables, order: dict[str, int]):
 def sorted_order(tables: Tables, findings: list[Finding], order: dict[str, int]) -> np.ndarray:
     """The positions of the findings sorted by sort_key, from column arrays (one stable lexsort)."""
     n = len(findings)
-    rows = {name: t.rows for name, t in tables.tables.items()}
+    # the sheet rows of the tables findings are of only (a lazily read Audit Log with no finding stays unread)
+    rows = {name: tables.tables[name].rows for name in {f.table for f in findings} if name in tables.tables}
     cols = {name: {f: i for i, f in enumerate(t.schema.field_names)} for name, t in tables.tables.items()}
     empty: dict = {}
     severity = np.fromiter((SEVERITY_RANK.get(f.severity, 9) for f in findings), dtype=np.int64, count=n)

@@ -27,6 +27,7 @@ from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter, dt
 from crm_sheets.adopt.sniff import plain_lead_sheet
 from crm_sheets.store.core.cache import TableCache, context_key, digest
 from crm_sheets.store.core.grid import GridSource
+from crm_sheets.model.lazy import LAZY_KINDS, LazyTable
 from crm_sheets.store.core.header import HEADER_SCAN_ROWS, Layout, header_lookup, header_matches, table_layout
 from crm_sheets.store.mapping import mapped_schema, split_whole_names
 from crm_sheets.model.column_read import parse_column
@@ -89,9 +90,12 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
         located.update({n: (m.sheet, m.header_row - 1) for n, m in mapping.items()})
     part_key = getattr(grids, "part_key", None) if cache is not None else None
     parts = {sheet: part_key(sheet) for sheet, _hint in located.values()} if part_key is not None else {}
-    # sheets a cached table comes back for by their part are not parsed at all (unless what they are read with changed)
-    grids.read_ahead([sheet for sheet, _hint in located.values()
-                      if cache is None or not cache.reusable_by_part(sheet, parts.get(sheet))])
+    reusable = {sheet for sheet, _hint in located.values()
+                if cache is not None and cache.reusable_by_part(sheet, parts.get(sheet))}
+    lazy = _lazy_tables(grids, schema, located, mapping, cache, reusable)
+    # sheets a cached table comes back for by their part are not parsed at all (unless what they are read with
+    # changed), nor are the sheets of lazy tables (parsed if something asks for their cells)
+    grids.read_ahead([sheet for name, (sheet, _hint) in located.items() if sheet not in reusable and name not in lazy])
 
     settings: dict[str, Any] = {}
     if "settings" in located:
@@ -109,13 +113,16 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
     lists = _meta_options(lists, meta, lang)
 
     tables: dict[str, Table] = {}
+    later: list[Tables] = []  # the Tables made here, for what a lazy table's read says when it happens
     for name, (sheet, hint) in located.items():
         t = schema.tables[name]
         if cache is not None:
             context = _context_key(t, sheet, hint, lang, ctx, lists, meta, mapping.get(name))
             part, content = parts.get(sheet), None
             found = cache.table(name, sheet, context, part=part)
-            if found is None:  # parsed, and typed only when its cells changed
+            if found is None and name in lazy:
+                pass  # not parsed now (below)
+            elif found is None:  # parsed, and typed only when its cells changed
                 content = digest(grids[sheet], list(grids.merged(sheet)))
                 found = cache.table(name, sheet, context, part=part, content=content)
             if found is not None:
@@ -125,6 +132,10 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
                     notes.append(cache.found[name].note)
                 grids.forget(sheet)
                 continue
+        if name in lazy:
+            tables[name] = LazyTable(schema=t, sheet=sheet, loader=_loader(
+                grids.reopen, t, sheet, hint, lang, ctx, lists, meta, src.name, later))
+            continue
         merged = grids.merged(sheet) if t.kind == "data" else ()
         fixed = mapping[name].columns if name in mapping else None
         layout = table_layout(grids[sheet], t, lang, hint, merged=merged, fixed=fixed,
@@ -149,9 +160,57 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
         grids.forget(sheet)  # a sheet's raw cells are no longer needed: keep peak memory down
     if not meta.get("template") or meta.get("adopted"):  # a team's workbook: say which sheets were not read
         notes.extend(_unread(src, book, grids, schema, {w[0] for w in located.values()}, set(tables), meta, lang))
-    return Tables(schema=schema, tables=tables, lang=lang, settings=settings, lists=lists, meta=meta,
+    made = Tables(schema=schema, tables=tables, lang=lang, settings=settings, lists=lists, meta=meta,
                   source=src.source, notes=notes, date1904=date1904, sheet_names=tuple(book.sheet_names),
                   adopted=not meta.get("template") or bool(meta.get("adopted")))
+    later.append(made)
+    return made
+
+
+def _lazy_tables(grids: GridSource, schema: Schema, located: Mapping[str, tuple[str, int | None]], mapping: Mapping,
+                 cache: TableCache | None, reusable: set[str]) -> set[str]:
+    """The tables this read leaves unparsed (store/core/lazy.py): log tables of a backend that can open the same
+    workbook again (``reopen``), placed by their own sheet (not a Mapping sheet), whose sheet the cache does not
+    have by its part (a table found by its part costs nothing to take), in a read whose tables go to jobs (a read
+    after our own write fills the cache, and needs every table whole)."""
+    if getattr(grids, "reopen", None) is None or (cache is not None and (cache.keep_only or cache.given)):
+        return set()
+    return {name for name, (sheet, _hint) in located.items()
+            if schema.tables[name].kind in LAZY_KINDS and name not in mapping and sheet not in reusable}
+
+
+def _loader(reopen: Any, t: TableSchema, sheet: str, hint: int | None, lang: str, ctx: ReadContext,
+            lists: Mapping[str, ListSchema], meta: Mapping[str, Any], book: str, made: list[Tables]) -> Any:
+    """What parses a lazy table's sheet when it is first asked for: the workbook opened again (the backend
+    refuses with WorkbookChanged when it is no longer the workbook read), the sheet read as the eager read would
+    have read it; cells far outside it are reported with the read's notes and findings."""
+    def load() -> Table:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            grids = reopen()
+            try:
+                layout = table_layout(grids[sheet], t, lang, hint)
+                strays = grids.strays()
+            finally:
+                grids.close()
+            if layout is None:  # the eager read would have skipped it with a note; jobs were told it is there
+                raise SchemaError(f"{book}: sheet {sheet!r} has no header row naming the columns of "
+                                  f"{t.sheet_name(lang)}; nothing was written",
+                                  hint=f"put back the header row of {sheet!r} (copy it from a new workbook: "
+                                       "`crm-sheets new`) and run again")
+            table = _build_table(t, sheet, layout, ctx, lists, meta)
+        finally:
+            if collecting:
+                gc.enable()
+        for tables in made:
+            for _sheet, note, cell in strays:
+                tables.notes.append(note)
+                tables.read_findings.append(Finding("cell-outside-table", "warning", t.name, None, None, None, note,
+                                                    cell=cell))
+        return table
+
+    return load
 
 
 def _context_key(t: TableSchema, sheet: str, hint: int | None, lang: str, ctx: ReadContext,

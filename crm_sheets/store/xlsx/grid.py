@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from python_calamine import CalamineWorkbook
 
-from crm_sheets.errors import CrmSheetsError, DamagedWorkbook, NotAWorkbook
+from crm_sheets.errors import CrmSheetsError, DamagedWorkbook, NotAWorkbook, WorkbookChanged
 from crm_sheets.model.schema import Schema, normalize_header
 from crm_sheets.model.tables import Tables, column_letter, quote_sheet
 from crm_sheets.store.core.cache import TableCache
@@ -148,13 +148,51 @@ class XlsxGrids:
         self._queue: list[str] = []  # sheets to parse ahead, in the order they will be asked for
         self._pending: dict[str, Future] = {}
         self._held: set[str] = set()  # sheets parsed ahead and not forgotten yet: what the window counts
+        self._seen: tuple[int, int] | None = None  # the file's size and mtime when opened
+        self._expect: Any = None  # for a source opened again (``reopen``): what the file must still be
 
     @classmethod
     def open(cls, path: Path, workers: int | None = None) -> XlsxGrids:
         """The workbook file, checked and opened (NotAWorkbook, DamagedWorkbook otherwise)."""
+        try:
+            seen: tuple[int, int] | None = _stat(path)
+        except OSError:
+            seen = None  # _open says what is wrong
         book, excel_tables, date1904, parts, keys = _open(path)
-        return cls(book, path, workers=_read_workers() if workers is None else workers, parts=parts,
-                   excel_tables=excel_tables, date1904=date1904, part_keys=keys)
+        grids = cls(book, path, workers=_read_workers() if workers is None else workers, parts=parts,
+                    excel_tables=excel_tables, date1904=date1904, part_keys=keys)
+        grids._seen = seen
+        return grids
+
+    def reopen(self) -> XlsxGrids:
+        """The same workbook opened again, for a sheet read after this source was closed (a lazy table,
+        store/core/lazy.py): checked and opened as ``open`` does, and refused with WorkbookChanged unless the file
+        is the one this source read (its size and modification time, its sheets, and the zip directory's CRC-32 and
+        size of every sheet's part, the shared strings and the styles), before and after each sheet is parsed."""
+        if self._seen is None:
+            raise self._changed()
+        try:
+            fresh = XlsxGrids.open(self.path, workers=0)
+        except CrmSheetsError:
+            raise self._changed() from None
+        fresh._expect = (self._seen, self.sheet_names, self.date1904, self._part_keys)
+        if not fresh._same():
+            fresh.close()
+            raise self._changed()
+        return fresh
+
+    def _same(self) -> bool:
+        if self._expect is None:
+            return True
+        try:
+            seen = _stat(self.path)
+        except OSError:
+            return False
+        return (seen, self.sheet_names, self.date1904, self._part_keys) == self._expect
+
+    def _changed(self) -> WorkbookChanged:
+        return WorkbookChanged(f"{self.name} changed on disk while this run was using it; nothing was written",
+                               hint="wait until nobody is saving it and run again")
 
     def part_key(self, sheet: str) -> Any:
         """What the sheet's cells depend on in the package, comparable across reads (None: unknown)."""
@@ -256,6 +294,9 @@ class XlsxGrids:
                 self._held.add(sheet)
             self._cache[sheet] = future.result() if future is not None else self._parse(self.book, sheet)
             self._top_up()
+            if not self._same():  # a sheet read late (a lazy table): only from the very file read first
+                self._cache.pop(sheet, None)
+                raise self._changed()
         return self._cache[sheet]
 
     def forget(self, sheet: str) -> None:
@@ -270,6 +311,11 @@ class XlsxGrids:
 
     def __getitem__(self, sheet: str) -> list[list[Any]]:
         return self._get(sheet)[0]
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
 
 
 def _parse(book: CalamineWorkbook, sheet: str) -> tuple[list[list[Any]], list]:
