@@ -24,6 +24,8 @@ from dataclasses import dataclass, fields as dc_fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from crm_sheets.model.lazy import is_unread
+
 FORMAT = 2  # 2: object columns pickled as they are (no codes)
 CACHE_ENV = "CRM_SHEETS_TABLE_CACHE"  # "0"/"off": no cache (every read parses everything)
 _MAGIC = b"crm-sheets table cache\n"
@@ -34,6 +36,7 @@ _READ_MODULES = (
     "crm_sheets/store/xlsx/grid.py", "crm_sheets/store/xlsx/extent.py", "crm_sheets/store/records.py",
     "crm_sheets/store/mapping.py", "crm_sheets/model/values.py", "crm_sheets/model/tables.py",
     "crm_sheets/model/schema.py", "crm_sheets/model/findings.py", "crm_sheets/adopt/sniff.py",
+    "crm_sheets/model/lazy.py", "crm_sheets/model/column_read.py", "crm_sheets/store/core/header.py",
 )
 _code: str | None = None
 
@@ -180,6 +183,9 @@ class Entry:
     blob: bytes  # the pickled Table
     note: str | None = None  # what the read said of the sheet (rows that are not records)
     strays: bool = False  # cells far away were left unread: never reused by part (the parse says where)
+    # A lazy table the read left unread (model/lazy.py): (its header row hint,), no blob. Never taken by part or
+    # content; ``whole`` gives it as a lazy table again (read from the file when something asks).
+    lazy: Any = None
 
 
 class TableCache:
@@ -255,6 +261,11 @@ class TableCache:
                 entry = self.found.get(name)
                 if entry is None or entry.sheet != table.sheet:
                     continue
+                if entry.lazy is not None and not is_unread(table):  # read since: kept as a table made here
+                    entry = Entry(entry.sheet, entry.context, entry.part, None, b"")
+                elif entry.lazy is not None:
+                    entries[name] = entry  # unread: kept as such, never as an empty table
+                    continue
                 if not entry.blob:
                     entry.blob = _dump_table(table)
                 entries[name] = entry
@@ -288,8 +299,9 @@ class TableCache:
 
     # -- finding tables again ---------------------------------------------------------------------------
 
-    def whole(self, file_key: Any, schema_key: str | None, source: str) -> Any:
-        """The Tables of a file whose bytes are those the cache was made from, or None."""
+    def whole(self, file_key: Any, schema_key: str | None, source: str, lazy: Any = None) -> Any:
+        """The Tables of a file whose bytes are those the cache was made from, or None. A table the read left
+        unread is given as ``lazy(tables, name, sheet, hint, part key)`` makes it (None without ``lazy``)."""
         from crm_sheets.model.tables import Tables
 
         old = self._load()
@@ -302,15 +314,24 @@ class TableCache:
             entries: Mapping[str, Entry] = old["entries"]
             if list(entries) != [n for n in old["order"] if n in entries] or set(entries) != set(old["order"]):
                 return None
+            if lazy is None and any(e.lazy is not None for e in entries.values()):
+                return None
             tables = {}
             for name in old["order"]:
+                if entries[name].lazy is not None:
+                    tables[name] = None  # made below, once the Tables it belongs to are
+                    continue
                 table = _load_table(entries[name].blob)
                 table.schema = book["schema"].tables.get(name, table.schema)
                 tables[name] = table
             book["source"] = source
+            made = Tables(tables=tables, **book)
+            for name, entry in entries.items():
+                if entry.lazy is not None:
+                    tables[name] = lazy(made, name, entry.sheet, entry.lazy[0], entry.part)
             self.found = dict(entries)
             self.hits = {name: "whole" for name in tables}
-            return Tables(tables=tables, **book)
+            return made
         except Exception as exc:
             self.problem = f"{type(exc).__name__}: {exc}"
             return None
@@ -321,7 +342,7 @@ class TableCache:
         if any(t.sheet == sheet for t, _how in self.given.values()):
             return True  # given (parsed only if ``table`` turns it down)
         return part is not None and old is not None and any(
-            e.sheet == sheet and e.part == part and not e.strays for e in old["entries"].values())
+            e.sheet == sheet and e.part == part and not e.strays and e.lazy is None for e in old["entries"].values())
 
     def table(self, name: str, sheet: str, context: str, *, part: Any = None, content: str | None = None) -> Any:
         """The cached Table ``name`` read from ``sheet`` with ``context``, when its part key or its content
@@ -329,7 +350,8 @@ class TableCache:
         (``note``) from ``self.found[name]``."""
         old = self._load()
         entry = old["entries"].get(name) if old is not None else None
-        if name in self.given and entry is not None and entry.sheet == sheet and not entry.strays and not entry.note:
+        if (name in self.given and entry is not None and entry.sheet == sheet and not entry.strays and not entry.note
+                and not is_unread(self.given[name][0])):  # an unread table is no table to keep: the sheet is read
             table, how = self.given[name]
             if entry.context == context or how in ("numbered", "relisted"):  # typed with what the run's own read typed it with
                 # a sheet the write left alone: its cells, so its pickled table and their digest, are as they were
@@ -338,7 +360,7 @@ class TableCache:
                                          entry.blob if same else b"", None, False)
                 self.hits[name] = "part" if same else "given"
                 return table
-        if entry is None or entry.sheet != sheet or entry.context != context:
+        if entry is None or entry.sheet != sheet or entry.context != context or entry.lazy is not None:
             return None
         if part is not None and entry.part == part and not entry.strays:
             how = "part"
@@ -378,6 +400,10 @@ class TableCache:
              strays: bool) -> None:
         """A table this read made: saved with the tables (``save``)."""
         self.found[name] = Entry(sheet, context, part, content, b"", note, strays)
+
+    def keep_lazy(self, name: str, sheet: str, context: str, *, part: Any, hint: int | None) -> None:
+        """A table this read left unread (model/lazy.py): saved as such (``save``), for ``whole`` to give lazily."""
+        self.found[name] = Entry(sheet, context, part, None, b"", None, False, (hint,))
 
     def pickled(self, name: str, table: Any) -> Kept:
         """For a keep-only read: the table ``keep`` was told of, pickled into its entry now, as a Kept. The read

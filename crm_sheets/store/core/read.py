@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -135,6 +136,8 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
         if name in lazy:
             tables[name] = LazyTable(schema=t, sheet=sheet, loader=_loader(
                 grids.reopen, t, sheet, hint, lang, ctx, lists, meta, src.name, later))
+            if cache is not None:  # kept as unread: a read of the same bytes gives it lazy again
+                cache.keep_lazy(name, sheet, context, part=part, hint=hint)
             continue
         merged = grids.merged(sheet) if t.kind == "data" else ()
         fixed = mapping[name].columns if name in mapping else None
@@ -179,11 +182,23 @@ def _lazy_tables(grids: GridSource, schema: Schema, located: Mapping[str, tuple[
             if schema.tables[name].kind in LAZY_KINDS and name not in mapping and sheet not in reusable}
 
 
+def lazy_table(open_grids: Any, tables: Tables, name: str, sheet: str, hint: int | None) -> LazyTable:
+    """The table ``name`` of ``tables`` as a lazy table read from ``sheet`` of the grids ``open_grids()`` gives
+    (which refuses a workbook other than the one ``tables`` was read from), typed as read_tables types it: for
+    Tables that come whole from the table cache with a table that read left unread."""
+    t = tables.schema.tables[name]
+    ctx = replace(read_context(tables.settings), date1904=tables.date1904)
+    return LazyTable(schema=t, sheet=sheet, loader=_loader(open_grids, t, sheet, hint, tables.lang, ctx, tables.lists,
+                                                           tables.meta, Path(tables.source).name, [tables]))
+
+
 def _loader(reopen: Any, t: TableSchema, sheet: str, hint: int | None, lang: str, ctx: ReadContext,
             lists: Mapping[str, ListSchema], meta: Mapping[str, Any], book: str, made: list[Tables]) -> Any:
     """What parses a lazy table's sheet when it is first asked for: the workbook opened again (the backend
     refuses with WorkbookChanged when it is no longer the workbook read), the sheet read as the eager read would
     have read it; cells far outside it are reported with the read's notes and findings."""
+    lists, meta = dict(lists), dict(meta)  # as they are now: jobs may add options or keys before it is read
+
     def load() -> Table:
         collecting = gc.isenabled()
         gc.disable()

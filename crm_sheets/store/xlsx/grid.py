@@ -166,33 +166,36 @@ class XlsxGrids:
 
     def reopen(self) -> XlsxGrids:
         """The same workbook opened again, for a sheet read after this source was closed (a lazy table,
-        store/core/lazy.py): checked and opened as ``open`` does, and refused with WorkbookChanged unless the file
-        is the one this source read (its size and modification time, its sheets, and the zip directory's CRC-32 and
-        size of every sheet's part, the shared strings and the styles), before and after each sheet is parsed."""
+        model/lazy.py): see ``open_same``."""
         if self._seen is None:
-            raise self._changed()
+            raise _changed(self.path)
+        return XlsxGrids.open_same(self.path, self._seen, self.date1904, self._part_keys)
+
+    @classmethod
+    def open_same(cls, path: Path, seen: tuple[int, int], date1904: bool, part_keys: Mapping[str, Any]) -> XlsxGrids:
+        """The workbook file opened as ``open`` does (checked before any parser sees it), when it is still the file
+        a read saw: its size and modification time ``seen``, its date system, and the part keys (the zip
+        directory's CRC-32 and size of each sheet's part, the shared strings and the styles) of the sheets in
+        ``part_keys``; checked again after each sheet is parsed. WorkbookChanged otherwise."""
         try:
-            fresh = XlsxGrids.open(self.path, workers=0)
+            fresh = cls.open(path, workers=0)
         except CrmSheetsError:
-            raise self._changed() from None
-        fresh._expect = (self._seen, self.sheet_names, self.date1904, self._part_keys)
+            raise _changed(path) from None
+        fresh._expect = (tuple(seen), bool(date1904), dict(part_keys))
         if not fresh._same():
             fresh.close()
-            raise self._changed()
+            raise _changed(path)
         return fresh
 
     def _same(self) -> bool:
         if self._expect is None:
             return True
+        seen, date1904, keys = self._expect
         try:
-            seen = _stat(self.path)
+            now = _stat(self.path)
         except OSError:
             return False
-        return (seen, self.sheet_names, self.date1904, self._part_keys) == self._expect
-
-    def _changed(self) -> WorkbookChanged:
-        return WorkbookChanged(f"{self.name} changed on disk while this run was using it; nothing was written",
-                               hint="wait until nobody is saving it and run again")
+        return now == seen and self.date1904 == date1904 and all(self._part_keys.get(s) == k for s, k in keys.items())
 
     def part_key(self, sheet: str) -> Any:
         """What the sheet's cells depend on in the package, comparable across reads (None: unknown)."""
@@ -296,7 +299,7 @@ class XlsxGrids:
             self._top_up()
             if not self._same():  # a sheet read late (a lazy table): only from the very file read first
                 self._cache.pop(sheet, None)
-                raise self._changed()
+                raise _changed(self.path)
         return self._cache[sheet]
 
     def forget(self, sheet: str) -> None:
@@ -311,6 +314,11 @@ class XlsxGrids:
 
     def __getitem__(self, sheet: str) -> list[list[Any]]:
         return self._get(sheet)[0]
+
+
+def _changed(path: Path) -> WorkbookChanged:
+    return WorkbookChanged(f"{path.name} changed on disk while this run was using it; nothing was written",
+                           hint="wait until nobody is saving it and run again")
 
 
 def _stat(path: Path) -> tuple[int, int]:

@@ -140,13 +140,25 @@ class XlsxStore(KeptState):
         seen, cache = self._reading_seen, self._reading  # what read() snapshotted, and the table cache
 
         if cache is not None and seen is not None:  # the very bytes a read already turned into these tables
-            tables = cache.whole(_file_key(seen), _schema_key(self.schema), str(self.path))
+            tables = cache.whole(_file_key(seen), _schema_key(self.schema), str(self.path), lazy=self._lazy_again(seen))
             if tables is not None:
                 return tables
         guard = open_package(self.path)  # refuses hostile files before any parser sees them
         if hasattr(guard, "close"):
             guard.close()
         return read_workbook(self.path, self.schema, cache=cache)
+
+    def _lazy_again(self, seen: Fingerprint) -> Callable[..., Any]:
+        """For a table the cache keeps as unread (a lazy table, model/lazy.py): a lazy table again, read from this
+        file when something asks, and only while it is still the file ``seen`` (WorkbookChanged otherwise)."""
+        def make(tables: Tables, name: str, sheet: str, hint: int | None, part: Any) -> Any:
+            from crm_sheets.store.core.read import lazy_table
+            from crm_sheets.store.xlsx.grid import XlsxGrids
+
+            return lazy_table(lambda: XlsxGrids.open_same(self.path, (seen.size, seen.mtime_ns), tables.date1904,
+                                                          {sheet: part}), tables, name, sheet, hint)
+
+        return make
 
     def remember_tables(self, given: Mapping[str, tuple[Any, str]] | None = None) -> Tables | None:
         """After our own write: fill the table cache with the tables of the file as written, so the next run, when
