@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from types import SimpleNamespace
 from datetime import datetime
 from typing import Any
 
@@ -104,12 +103,8 @@ def inputs_digest(tables: Tables) -> str | None:
             continue
         h.update(repr((name, t.sheet, tuple(map(str, t.df.columns)), sorted(t.columns.items()), t.next_id,
                        repr(t.schema))).encode("utf-8", "surrogatepass"))
-        if name != DECISIONS:
-            cols = [c for c in t.df.columns if c in _READ]
-            part = SimpleNamespace(df=t.df[cols], rows=t.rows,
-                                   invalid={k: v for k, v in t.invalid.items() if k[1] in _READ},
-                                   typed_text={k: v for k, v in t.typed_text.items() if k[1] in _READ})
-            keys = row_keys(part)
+        if name != DECISIONS:  # (the columns check hashed already: memo.ColumnHashes)
+            keys = row_keys(t, columns=[c for c in t.df.columns if c in _READ], kept_fields=_READ)
         else:
             keys = row_keys(t)
         if keys is None:

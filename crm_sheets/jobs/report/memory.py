@@ -13,11 +13,11 @@ from datetime import date, datetime, time
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from crm_sheets.jobs.report import figures as figures_module
 from crm_sheets.jobs.report.figures import ReportFigures
 from crm_sheets.model import Tables
+from crm_sheets.model.memo import column_hashes
 
 MEMORY_VERSION = 1
 
@@ -40,7 +40,6 @@ READS: dict[str, tuple[str, ...]] = {
 SETTINGS = ("currency", "exchange_rates", "report_period", "stalled_deal_days")
 LISTS = ("lead_status", "lead_source", "activity_type")
 _MIX = np.uint64(0x100000001B3)  # FNV prime, as model/memo.py mixes a row's key
-_TYPE_NAME = np.frompyfunc(lambda v: type(v).__name__, 1, 1)
 
 
 def reads_digest(tables: Tables, now: datetime, by_day: bool) -> str | None:
@@ -67,7 +66,7 @@ def reads_digest(tables: Tables, now: datetime, by_day: bool) -> str | None:
         present = [c for c in columns if c in df.columns]
         h.update(repr((name, present, [_dtype(df[c].dtype) for c in present], len(df))).encode("utf-8", "surrogatepass"))
         try:
-            h.update(_frame_keys(df[present] if present else pd.DataFrame(index=df.index)).tobytes())
+            h.update(_frame_keys(t, present).tobytes())
         except (TypeError, ValueError):
             return None  # values pandas cannot hash: computed every time
     return h.hexdigest()
@@ -80,15 +79,17 @@ def _dtype(dtype: object) -> str:
     return "object" if name in ("str", "string") else name
 
 
-def _frame_keys(df: pd.DataFrame) -> np.ndarray:
+def _frame_keys(t: Any, present: list[str]) -> np.ndarray:
     """A 64-bit key per row of the used columns and the ID, in C; mixed object columns add their values'
-    types (the hash reads 1 and "1" alike)."""
-    keys = pd.util.hash_pandas_object(df, index=True).to_numpy(dtype=np.uint64, copy=True)
+    types (the hash reads 1 and "1" alike). Made of the table's column hashes (model/memo.py: a column check
+    or dedupe hashed in this run is not hashed again)."""
+    hashes, df = column_hashes(t), t.df
+    keys = hashes.frame_keys(df, present)
     with np.errstate(over="ignore"):
-        for name in df.columns:
-            col = df[name]
-            if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) not in ("string", "empty"):
-                keys = keys * _MIX ^ pd.util.hash_array(_TYPE_NAME(col.to_numpy()).astype(object))
+        for name in present:
+            types = hashes.types(df, name)
+            if types is not None:
+                keys = keys * _MIX ^ types
     return keys
 
 
