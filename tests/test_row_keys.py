@@ -1,4 +1,4 @@
-"""Row keys made of column hashes shared by the jobs of a run (model/memo.py) are the keys a row's values give
+"""Row keys made of column hashes shared by the jobs of a run (model/colhash.py) are the keys a row's values give
 from scratch: check's, dedupe's and report's memories of the last run still match, and a column changed between
 two jobs (a change set applied, a value written into the frame) is hashed again, never answered from before."""
 import copy
@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from crm_sheets.model.changeset import ChangeSet
-from crm_sheets.model.memo import column_hashes, forget_hashes, row_keys
+from crm_sheets.model.colhash import column_hashes, forget_hashes
+from crm_sheets.model.memo import row_keys
 from crm_sheets.model.tables import Table
 from crm_sheets.sample import DEFAULT_NOW, generate
 

@@ -12,12 +12,11 @@ import zlib
 from datetime import date, datetime, time
 from typing import Any
 
-import numpy as np
 
 from crm_sheets.jobs.report import figures as figures_module
 from crm_sheets.jobs.report.figures import ReportFigures
 from crm_sheets.model import Tables
-from crm_sheets.model.memo import column_hashes
+from crm_sheets.model.colhash import frame_keys
 
 MEMORY_VERSION = 1
 
@@ -39,7 +38,6 @@ READS: dict[str, tuple[str, ...]] = {
 }
 SETTINGS = ("currency", "exchange_rates", "report_period", "stalled_deal_days")
 LISTS = ("lead_status", "lead_source", "activity_type")
-_MIX = np.uint64(0x100000001B3)  # FNV prime, as model/memo.py mixes a row's key
 
 
 def reads_digest(tables: Tables, now: datetime, by_day: bool) -> str | None:
@@ -66,7 +64,7 @@ def reads_digest(tables: Tables, now: datetime, by_day: bool) -> str | None:
         present = [c for c in columns if c in df.columns]
         h.update(repr((name, present, [_dtype(df[c].dtype) for c in present], len(df))).encode("utf-8", "surrogatepass"))
         try:
-            h.update(_frame_keys(t, present).tobytes())
+            h.update(frame_keys(t, present).tobytes())  # (columns hashed once a run: colhash.py)
         except (TypeError, ValueError):
             return None  # values pandas cannot hash: computed every time
     return h.hexdigest()
@@ -77,20 +75,6 @@ def _dtype(dtype: object) -> str:
     (the tables a run leaves in memory and the same tables read back differ so)."""
     name = str(dtype)
     return "object" if name in ("str", "string") else name
-
-
-def _frame_keys(t: Any, present: list[str]) -> np.ndarray:
-    """A 64-bit key per row of the used columns and the ID, in C; mixed object columns add their values'
-    types (the hash reads 1 and "1" alike). Made of the table's column hashes (model/memo.py: a column check
-    or dedupe hashed in this run is not hashed again)."""
-    hashes, df = column_hashes(t), t.df
-    keys = hashes.frame_keys(df, present)
-    with np.errstate(over="ignore"):
-        for name in present:
-            types = hashes.types(df, name)
-            if types is not None:
-                keys = keys * _MIX ^ types
-    return keys
 
 
 # ---------------------------------------------------------------------------------------------- figures as JSON
