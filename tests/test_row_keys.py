@@ -8,6 +8,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.colhash import column_hashes, forget_hashes
@@ -50,8 +51,8 @@ def part(table: Table, columns: list[str]) -> Table:
                    typed_text={k: v for k, v in table.typed_text.items() if k[1] in columns})
 
 
-def sample_tables():
-    return generate("sales", leads=200, seed=5, now=DEFAULT_NOW).to_tables()
+def sample_tables(leads: int = 60):
+    return generate("sales", leads=leads, seed=5, now=DEFAULT_NOW).to_tables()
 
 
 def test_keys_of_every_sample_table_equal_the_keys_made_from_scratch():
@@ -128,3 +129,41 @@ def test_report_and_dedupe_digests_do_not_depend_on_what_was_hashed_before():
         if t.df.index.is_unique:
             row_keys(t, with_rows=False)  # as check leaves them
     assert (inputs_digest(warm), reads_digest(warm, now, True)) == expected
+
+
+def run_twice(monkeypatch, shared: bool):
+    """Two runs of check (with --fix), dedupe, automate and report on the sample tables, the second after a few
+    edits and with the first's states; ``shared=False``: every job hashes every column itself (as before)."""
+    import crm_sheets.model.colhash as colhash
+    from crm_sheets.runner import run_jobs
+
+    if not shared:
+        monkeypatch.setattr(colhash, "column_hashes", lambda table: colhash.ColumnHashes())
+    now = datetime(2026, 3, 15, 9, 0)
+    jobs = ["check", "dedupe", "automate", "report"]
+    first, _ = run_jobs(sample_tables(), jobs, now=now, options={"check": {"fix": True}})
+    states = {r.job: r.state for r in first}
+    tables = sample_tables()
+    leads = tables["leads"]
+    ids = list(leads.df.index[:6])
+    changes = ChangeSet()
+    changes.update("leads", ids[0], "city", "Lyon", reason="a person")
+    changes.update("leads", ids[1], "phone", "0612345678", reason="a person")  # a format check --fix tidies
+    changes.update("leads", ids[2], "first_name", leads.df.at[ids[3], "first_name"], reason="a person")
+    changes.update("leads", ids[2], "last_name", leads.df.at[ids[3], "last_name"], reason="a person")
+    changes.update("leads", ids[4], "email", leads.df.at[ids[5], "email"], reason="a person")  # a duplicate now
+    changes.apply_to(tables)
+    options = {name: {"state": states.get(name)} for name in jobs}
+    options["check"]["fix"] = True
+    second, merged = run_jobs(tables, jobs, now=now, options=options)
+    return ([(r.job, [f.as_dict() for f in r.findings], r.stats) for r in second], merged.summary(),
+            sorted((u.table, u.record_id, u.field, str(u.value)) for u in merged.updates))
+
+
+@pytest.mark.slow  # four runs of every job
+def test_jobs_sharing_column_hashes_find_and_change_what_jobs_hashing_alone_do(monkeypatch):
+    shared = run_twice(monkeypatch, shared=True)
+    with monkeypatch.context() as m:
+        alone = run_twice(m, shared=False)
+    assert shared == alone
+    assert any(r[0] == "dedupe" and r[2].get("pairs_found") for r in shared[0])
