@@ -51,6 +51,22 @@ def part(table: Table, columns: list[str]) -> Table:
                    typed_text={k: v for k, v in table.typed_text.items() if k[1] in columns})
 
 
+class _Every:
+    def __contains__(self, name) -> bool:
+        return True
+
+    def update(self, names) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def every_column_shared(monkeypatch):
+    """Every column's hashes kept once made (the jobs share only the columns a later job keys: colhash.share)."""
+    import crm_sheets.model.colhash as colhash
+
+    monkeypatch.setattr(colhash, "_SHARED", _Every())
+
+
 def sample_tables(leads: int = 60):
     return generate("sales", leads=leads, seed=5, now=DEFAULT_NOW).to_tables()
 
@@ -167,3 +183,14 @@ def test_jobs_sharing_column_hashes_find_and_change_what_jobs_hashing_alone_do(m
         alone = run_twice(m, shared=False)
     assert shared == alone
     assert any(r[0] == "dedupe" and r[2].get("pairs_found") for r in shared[0])
+
+
+def test_only_the_columns_a_later_job_keys_keep_their_hashes(monkeypatch):
+    import crm_sheets.model.colhash as colhash
+
+    monkeypatch.setattr(colhash, "_SHARED", set())
+    colhash.share({"city", "email"})
+    leads = sample_tables()["leads"]
+    row_keys(leads, with_rows=False)
+    assert set(column_hashes(leads)._columns) == {"city", "email"}
+    assert np.array_equal(row_keys(leads, with_rows=False), keys_from_scratch(leads, with_rows=False))

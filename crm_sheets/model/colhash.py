@@ -35,7 +35,7 @@ def frame_keys(table: Any, names: list[str]) -> np.ndarray:
 
 
 class ColumnHashes:
-    """The hashes of a table's columns as pandas makes them (``hash_array`` of the column's values), and of the
+    """The hashes of a table's columns (those shared: share()) as pandas makes them (``hash_array`` of the column's values), and of the
     types of a mixed column's values, each made once. An entry is found again by the memory the column's values
     are in (address, shape, strides, dtype), and holds that column: under copy-on-write a frame whose column an
     entry holds copies it before any write, so a column whose values changed is never at an entry's memory.
@@ -63,7 +63,7 @@ class ColumnHashes:
         got = self._columns.get(name)
         if got is None or where is None or got[1] != where:
             got = [col, where, None, None]
-            if where is not None:
+            if where is not None and name in _SHARED:
                 self._columns[name] = got  # (a miss replaces the entry: the old column is let go)
         return got
 
@@ -97,6 +97,15 @@ class ColumnHashes:
             return pd.util.hash_pandas_object(frame, index=True).to_numpy(dtype=np.uint64, copy=True)
         arrays = [self.column(df, n) for n in names] + [self.index(df)]
         return np.asarray(_combine(iter(arrays), len(arrays), len(df)), dtype=np.uint64).copy()
+
+
+_SHARED: set[str] = set()  # the columns a later job keys too (share()): only theirs are kept
+
+
+def share(columns: Any) -> None:
+    """Keep the hashes of these columns once made (a job that keys them after another, at import): the hashes
+    of a column only one job keys are not kept (at 100k leads every column's would be ~70 MB through the jobs)."""
+    _SHARED.update(columns)
 
 
 def column_hashes(table: Any) -> ColumnHashes:

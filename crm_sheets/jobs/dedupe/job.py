@@ -22,6 +22,7 @@ from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, Ranker, 
 from crm_sheets.jobs.dedupe.review import (DECISIONS, REVIEW_DIGEST, SHOWN, SUMMARY, Decision, read_decisions, review_sheet,
                                           sheet_digest, summary, table_of)
 from crm_sheets.model import AuditEntry, ChangeSet, Finding, JobResult, RowAppend, RowRestore, Tables
+from crm_sheets.model.colhash import share
 from crm_sheets.model.result import ALWAYS
 from crm_sheets.model.memo import Unkept, finding_from_json, finding_json, row_keys
 from crm_sheets.model.tables import format_id
@@ -87,6 +88,7 @@ _STATE_VERSION = 2
 _READ = frozenset({"first_name", "last_name", "email", "phone", "mobile", "country", "city", "company", "website",
                    "address", "name", "contact", "account", "parent", "type"}
                   | {f for fields in (*SHOWN.values(), *SUMMARY.values()) for f in fields})
+share(_READ)  # check hashed these columns before dedupe keys them: their hashes are kept (model/colhash.py)
 
 
 def inputs_digest(tables: Tables) -> str | None:

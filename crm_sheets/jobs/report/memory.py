@@ -16,7 +16,7 @@ from typing import Any
 from crm_sheets.jobs.report import figures as figures_module
 from crm_sheets.jobs.report.figures import ReportFigures
 from crm_sheets.model import Tables
-from crm_sheets.model.colhash import frame_keys
+from crm_sheets.model.colhash import frame_keys, share
 
 MEMORY_VERSION = 1
 
@@ -36,6 +36,7 @@ READS: dict[str, tuple[str, ...]] = {
     "campaign_members": ("campaign", "status", "responded"),
     "contacts": ("nps",),
 }
+share({c for columns in READS.values() for c in columns})  # hashed by check before: kept (model/colhash.py)
 SETTINGS = ("currency", "exchange_rates", "report_period", "stalled_deal_days")
 LISTS = ("lead_status", "lead_source", "activity_type")
 
