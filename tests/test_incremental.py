@@ -540,5 +540,15 @@ def test_dedupe_keeps_people_pairs_between_runs_and_pairs_the_same_after_edits_i
             leads.df.loc[rid, field] = was.at[rid, field]
     assert again() == pairs and paired == [1, 1]
     assert again() == pairs and paired == [1]  # nothing edited since: the kept pairs
+    # a contact's company is its account's name: an account renamed pairs the people again
+    accounts = tables["accounts"]
+    linked = contacts.df["account"].dropna()
+    accounts.df.loc[linked.iloc[0], "name"] = "Renamed Holdings"
+    again()  # (the same pairs as find_pairs from scratch: again() asserts it)
+    assert paired == [1, 1]
+    # the leads in another order (a sort): paired again, as from scratch
+    leads.df = leads.df.iloc[::-1]
+    again()
+    assert paired == [1, 1]
     # a damaged or foreign state is only a miss
-    assert find_pairs(tables, org_pairs=OrgPairs({"x": [["leads", "L-1", "leads", "L-2", 0.99, []]]})) == pairs
+    assert find_pairs(tables, org_pairs=OrgPairs({"x": [["leads", "L-1", "leads", "L-2", 0.99, []]]})) == find_pairs(tables)
