@@ -35,11 +35,11 @@ def frame_keys(table: Any, names: list[str]) -> np.ndarray:
 
 
 class ColumnHashes:
-    """The hashes of a table's columns (those shared: share()) as pandas makes them (``hash_array`` of the column's values), and of the
-    types of a mixed column's values, each made once. An entry is found again by the memory the column's values
-    are in (address, shape, strides, dtype), and holds that column: under copy-on-write a frame whose column an
-    entry holds copies it before any write, so a column whose values changed is never at an entry's memory.
-    Pickled or copied empty (a cache beside the workbook never carries them)."""
+    """The hashes of a table's columns as pandas makes them (``hash_array`` of the column's values), and of the
+    types of a mixed column's values, each made once; kept for the columns shared (share()). An entry is found
+    again by the memory the column's values are in (address, shape, strides, dtype), and holds that column: under
+    copy-on-write a frame whose column an entry holds copies it before any write, so a column whose values changed
+    is never at an entry's memory. Pickled or copied empty (a cache beside the workbook never carries them)."""
 
     __slots__ = ("_columns", "_index")
 
