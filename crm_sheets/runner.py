@@ -30,6 +30,7 @@ from typing import Any, Callable
 from crm_sheets import settled as records  # the record of the last run, and answers from it (settled.py)
 from crm_sheets.errors import UsageError, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet, RowAppend
+from crm_sheets.model.colhash import forget_hashes
 from crm_sheets.model.result import JobResult
 from crm_sheets.model.tables import Tables
 from crm_sheets import heap
@@ -121,6 +122,7 @@ def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[st
         if t.next_id != start_ids[name] or t.assigned_ids:
             merged.sequences[name] = max(t.next_id, merged.sequences.get(name, 0))
     audit_rows(tables, merged, now)
+    forget_hashes(tables)  # the column hashes the jobs shared (model/colhash.py): the write needs none of them
     return results, merged
 
 

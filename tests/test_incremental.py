@@ -496,3 +496,59 @@ def test_dedupe_gives_its_result_again_when_only_cells_it_never_reads_changed():
     fresh = dedupe(tables, now=DEFAULT_NOW)
     assert changed.state is not state and changed.changes.sheets and repr(changed.changes.sheets) == repr(fresh.changes.sheets)
     assert (changed.findings, changed.stats) == (fresh.findings, fresh.stats)
+
+
+def test_dedupe_keeps_people_pairs_between_runs_and_pairs_the_same_after_edits_in_and_out_of_blocks(monkeypatch):
+    from crm_sheets.jobs.dedupe import find_pairs, matching
+    from crm_sheets.jobs.dedupe.matching import OrgPairs
+
+    tables = _sample_tables()
+    leads, contacts = tables["leads"], tables["contacts"]
+    memory = [OrgPairs()]
+    pairs = find_pairs(tables, org_pairs=memory[0])
+    assert pairs == find_pairs(tables)
+    paired = []
+    real = matching._people_pairs
+    monkeypatch.setattr(matching, "_people_pairs", lambda *a: paired.append(1) or real(*a))
+
+    def again() -> list:
+        """find_pairs given the last run's kept pairs (as dedupe's state keeps them): what find_pairs finds without."""
+        paired.clear()
+        memory[0] = kept = OrgPairs(json.loads(json.dumps(memory[0].state())))
+        got = find_pairs(tables, org_pairs=kept)
+        assert got == find_pairs(tables)
+        return got
+
+    # what dedupe reads but pairs no person by (an activity's contact): the people are not paired again
+    activities = tables["activities"]
+    activities.df.loc[activities.df.index[0], "contact"] = contacts.df.index[5]
+    assert again() == pairs and paired == [1]  # (once: find_pairs without kept pairs, in again())
+    # a lead moved into another's block (its name, company and email) and a paired lead moved out of every block
+    a, b = leads.df.index[[2, 3]]
+    c = next(p.id_a for p in pairs if p.table_a == p.table_b == "leads" and a not in p.key and b not in p.key)
+    was = leads.df.loc[[a, c]].copy()
+    for field in ("first_name", "last_name", "company", "email"):
+        leads.df.loc[a, field] = leads.df.at[b, field]
+    for field, value in (("first_name", "Quorra"), ("last_name", "Zzyzx-Unheard"), ("company", "Nowhere Ltd"),
+                         ("email", None), ("phone", None), ("website", None)):
+        leads.df.loc[c, field] = value
+    moved = again()
+    assert paired == [1, 1] and any(p.key == {a, b} for p in moved) and not any(c in p.key for p in moved)
+    # and back as they were: the first run's pairs, paired again (the kept pairs are the moved frame's)
+    for rid in (a, c):
+        for field in was.columns:
+            leads.df.loc[rid, field] = was.at[rid, field]
+    assert again() == pairs and paired == [1, 1]
+    assert again() == pairs and paired == [1]  # nothing edited since: the kept pairs
+    # a contact's company is its account's name: an account renamed pairs the people again
+    accounts = tables["accounts"]
+    linked = contacts.df["account"].dropna()
+    accounts.df.loc[linked.iloc[0], "name"] = "Renamed Holdings"
+    again()  # (the same pairs as find_pairs from scratch: again() asserts it)
+    assert paired == [1, 1]
+    # the leads in another order (a sort): paired again, as from scratch
+    leads.df = leads.df.iloc[::-1]
+    again()
+    assert paired == [1, 1]
+    # a damaged or foreign state is only a miss
+    assert find_pairs(tables, org_pairs=OrgPairs({"x": [["leads", "L-1", "leads", "L-2", 0.99, []]]})) == find_pairs(tables)

@@ -364,3 +364,18 @@ def test_the_outbox_sheet_names_each_state_counts_them_and_hides_secrets_of_webh
     assert "https://[redacted]@hooks.example.com/in/[redacted]?token=[redacted]" in text
     fr = [[getattr(c, "value", c) for c in row] for row in outbox_sheet(box.items(), lang="fr").rows]
     assert sorted(r[0] for r in fr[3:]) == ["En attente", "Échec (nouvel essai)", "Échec : à traiter"]
+
+
+def test_one_jobs_state_reads_back_as_the_whole_generation_gives_it(tmp_path):
+    box = Outbox(tmp_path / "x.outbox.sqlite")
+    now = datetime(2026, 3, 15, 9, 0)
+    assert box.load_state("outbox_sheet") is None  # before any run
+    states = {"outbox_sheet": {"digest": "abc", "n": [1, 2.5, None, True]}, "flag": True, "off": False, "n": 3,
+              "x": 2.5, "t": "text", "none": None, 'odd"name': {"a": 1}, "check": {"rows": "é" * 1000}}
+    box.commit_states("g1", now, states=states)
+    whole = box.job_states().states
+    for name in [*states, "absent"]:
+        got = box.load_state(name)
+        assert got == whole.get(name) and type(got) is type(whole.get(name)), name
+    box.commit_states("g2", now, states={"outbox_sheet": {"digest": "def"}, "nan": float("nan")})  # JSON SQLite refuses
+    assert box.load_state("outbox_sheet") == {"digest": "def"} and box.load_state("flag") is None

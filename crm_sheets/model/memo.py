@@ -6,44 +6,44 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
+from crm_sheets.model.colhash import frame_keys
 from crm_sheets.model.findings import Finding
 from crm_sheets.model.tables import Table
 
 _MIX = np.uint64(0x100000001B3)  # FNV prime: mixes one more hash into a row's key
-_TYPE_NAME = np.frompyfunc(lambda v: type(v).__name__, 1, 1)
 
 
 class Unkept(Exception):
     """A finding's value that JSON cannot carry exactly: its row is checked again next time."""
 
 
-def row_keys(table: Table, *, with_rows: bool = True) -> np.ndarray | None:
+def row_keys(table: Table, *, with_rows: bool = True, columns: Sequence[str] | None = None,
+             kept_fields: Any = None) -> np.ndarray | None:
     """One 64-bit key per row of the frame (in its order), or None when the rows cannot be keyed (shared IDs).
-    ``with_rows=False``: the key leaves the row's sheet row out (a row that only moved keeps its key)."""
+    ``with_rows=False``: the key leaves the row's sheet row out (a row that only moved keeps its key).
+    ``columns``: the columns keyed, in this order (default: all); ``kept_fields``: the fields whose kept raw text
+    counts (default: all). Made of the table's column hashes (colhash.py: a column hashed once a run)."""
     df = table.df
     if not df.index.is_unique:
         return None
     try:
-        keys = pd.util.hash_pandas_object(df, index=True).to_numpy(dtype=np.uint64, copy=True)
+        # the frame's hash, the types of mixed columns mixed in: 1 and "1" differ by their type
+        keys = frame_keys(table, list(df.columns) if columns is None else list(columns))
     except (TypeError, ValueError):
         return None
     with np.errstate(over="ignore"):
-        for name in df.columns:
-            col = df[name]
-            # The hash reads mixed values as text: 1 and "1" differ by their type (all text: nothing to add).
-            if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) not in ("string", "empty"):
-                keys = keys * _MIX ^ pd.util.hash_array(_TYPE_NAME(col.to_numpy()).astype(object))
         if with_rows:
             keys = keys * _MIX ^ pd.util.hash_array(sheet_rows(table))
         kept: dict[Any, list] = {}
         for kind, cells in (("invalid", table.invalid), ("typed", table.typed_text)):
             for (rid, field_name), raw in cells.items():
-                kept.setdefault(rid, []).append((kind, field_name, type(raw).__name__, repr(raw)))
+                if kept_fields is None or field_name in kept_fields:
+                    kept.setdefault(rid, []).append((kind, field_name, type(raw).__name__, repr(raw)))
         if kept:
             at = df.index.get_indexer(list(kept))
             extra = pd.util.hash_array(np.array([repr(sorted(v)) for v in kept.values()], dtype=object))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from types import SimpleNamespace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +22,7 @@ from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, Ranker, 
 from crm_sheets.jobs.dedupe.review import (DECISIONS, REVIEW_DIGEST, SHOWN, SUMMARY, Decision, read_decisions, review_sheet,
                                           sheet_digest, summary, table_of)
 from crm_sheets.model import AuditEntry, ChangeSet, Finding, JobResult, RowAppend, RowRestore, Tables
+from crm_sheets.model.colhash import share
 from crm_sheets.model.result import ALWAYS
 from crm_sheets.model.memo import Unkept, finding_from_json, finding_json, row_keys
 from crm_sheets.model.tables import format_id
@@ -88,6 +88,7 @@ _STATE_VERSION = 2
 _READ = frozenset({"first_name", "last_name", "email", "phone", "mobile", "country", "city", "company", "website",
                    "address", "name", "contact", "account", "parent", "type"}
                   | {f for fields in (*SHOWN.values(), *SUMMARY.values()) for f in fields})
+share(_READ)  # check hashed these columns before dedupe keys them: their hashes are kept (model/colhash.py)
 
 
 def inputs_digest(tables: Tables) -> str | None:
@@ -104,12 +105,8 @@ def inputs_digest(tables: Tables) -> str | None:
             continue
         h.update(repr((name, t.sheet, tuple(map(str, t.df.columns)), sorted(t.columns.items()), t.next_id,
                        repr(t.schema))).encode("utf-8", "surrogatepass"))
-        if name != DECISIONS:
-            cols = [c for c in t.df.columns if c in _READ]
-            part = SimpleNamespace(df=t.df[cols], rows=t.rows,
-                                   invalid={k: v for k, v in t.invalid.items() if k[1] in _READ},
-                                   typed_text={k: v for k, v in t.typed_text.items() if k[1] in _READ})
-            keys = row_keys(part)
+        if name != DECISIONS:  # (the columns check hashed already: memo.ColumnHashes)
+            keys = row_keys(t, columns=[c for c in t.df.columns if c in _READ], kept_fields=_READ)
         else:
             keys = row_keys(t)
         if keys is None:

@@ -12,12 +12,11 @@ import zlib
 from datetime import date, datetime, time
 from typing import Any
 
-import numpy as np
-import pandas as pd
 
 from crm_sheets.jobs.report import figures as figures_module
 from crm_sheets.jobs.report.figures import ReportFigures
 from crm_sheets.model import Tables
+from crm_sheets.model.colhash import frame_keys, share
 
 MEMORY_VERSION = 1
 
@@ -37,10 +36,9 @@ READS: dict[str, tuple[str, ...]] = {
     "campaign_members": ("campaign", "status", "responded"),
     "contacts": ("nps",),
 }
+share({c for columns in READS.values() for c in columns})  # hashed by check before: kept (model/colhash.py)
 SETTINGS = ("currency", "exchange_rates", "report_period", "stalled_deal_days")
 LISTS = ("lead_status", "lead_source", "activity_type")
-_MIX = np.uint64(0x100000001B3)  # FNV prime, as model/memo.py mixes a row's key
-_TYPE_NAME = np.frompyfunc(lambda v: type(v).__name__, 1, 1)
 
 
 def reads_digest(tables: Tables, now: datetime, by_day: bool) -> str | None:
@@ -67,7 +65,7 @@ def reads_digest(tables: Tables, now: datetime, by_day: bool) -> str | None:
         present = [c for c in columns if c in df.columns]
         h.update(repr((name, present, [_dtype(df[c].dtype) for c in present], len(df))).encode("utf-8", "surrogatepass"))
         try:
-            h.update(_frame_keys(df[present] if present else pd.DataFrame(index=df.index)).tobytes())
+            h.update(frame_keys(t, present).tobytes())  # (columns hashed once a run: colhash.py)
         except (TypeError, ValueError):
             return None  # values pandas cannot hash: computed every time
     return h.hexdigest()
@@ -78,18 +76,6 @@ def _dtype(dtype: object) -> str:
     (the tables a run leaves in memory and the same tables read back differ so)."""
     name = str(dtype)
     return "object" if name in ("str", "string") else name
-
-
-def _frame_keys(df: pd.DataFrame) -> np.ndarray:
-    """A 64-bit key per row of the used columns and the ID, in C; mixed object columns add their values'
-    types (the hash reads 1 and "1" alike)."""
-    keys = pd.util.hash_pandas_object(df, index=True).to_numpy(dtype=np.uint64, copy=True)
-    with np.errstate(over="ignore"):
-        for name in df.columns:
-            col = df[name]
-            if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) not in ("string", "empty"):
-                keys = keys * _MIX ^ pd.util.hash_array(_TYPE_NAME(col.to_numpy()).astype(object))
-    return keys
 
 
 # ---------------------------------------------------------------------------------------------- figures as JSON
