@@ -7,8 +7,8 @@ person inserted or a sort) keeps its findings, their cell addresses rebuilt for 
 Kept in check's state (plain JSON), one packed string per table: its row keys, sheet rows and each row's count
 of findings as arrays, its findings as one JSON list (made and read by the json module's C code, not object by
 object). A table nobody changed keeps the string it was given; a table is unpacked only when its digest still
-holds. What every row's verdict depends on besides the row (the table's columns, its schema, settings, lists,
-language, the day, the Stages sheet) is that digest: when it changes, the table is checked whole. The findings
+holds. What every row's verdict depends on besides the row (the table's columns, its schema, settings, language,
+the day, the Stages sheet) is that digest: when it changes, the table is checked whole. The findings
 come out the same with or without the memory (tests/test_incremental.py, tests/test_check_again.py).
 """
 from __future__ import annotations
@@ -31,13 +31,15 @@ VERSION = 4  # 4: row keys made of the per-column keys (3: keys without the shee
 
 
 def table_digest(ctx: Any, table: Table) -> str:
-    """Everything a row's own checks depend on besides the row."""
+    """Everything a row's own checks depend on besides the row. Not the workbook's lists: a row's own checks are
+    those of its texts, dates, numbers and sizes; its dropdowns and tags are checked afresh on every row (options.py),
+    so the options check adds to a list on a first run (a team's own values) leave the second look its memory."""
     stages = ctx.rule_rows("stages") if table.name == "deals" else None
     tables = ctx.tables
     parts = (
         VERSION, table.name, table.sheet, tuple(map(str, table.df.columns)), sorted(table.columns.items()), table.header_row,
         repr(table.schema), ctx.lang, ctx.region, ctx.title_case, str(ctx.today), repr(sorted(tables.settings.items(), key=str)),
-        repr(sorted(tables.lists.items())), bool(getattr(tables, "adopted", False)), bool(getattr(tables, "date1904", False)),
+        bool(getattr(tables, "adopted", False)), bool(getattr(tables, "date1904", False)),
         getattr(ctx, "formats", None),  # an adopted workbook's formats kept or tidied (check --fix) give other findings
         None if stages is None else stages.to_json(orient="split", date_format="iso", default_handler=str),
         _phonenumbers_version(),
