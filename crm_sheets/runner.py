@@ -114,6 +114,10 @@ def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[st
         results.append(result)
         heap.trim()  # a job's scratch (pairs, keys, temporaries) goes back before the next job's
     _check_again(tables, results, merged, now, options)
+    for r in results:  # check's memory of this run's cells (jobs/check/memory.py Live) served its second look
+        rows = r.state.get("rows") if r.job == "check" and isinstance(r.state, dict) else None
+        if isinstance(rows, dict) and type(rows) is not dict:
+            r.state["rows"] = dict(rows)  # the results keep the plain JSON state to the end of the run
     heap.trim()
     fixing = next((r for r in results if r.job == "check" and (options or {}).get("check", {}).get("fix")), None)
     if fixing is not None and fixing.stats.get("fixable"):

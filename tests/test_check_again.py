@@ -127,3 +127,75 @@ def test_the_second_look_checks_again_only_the_rows_other_jobs_changed_not_those
         {u.record_id for u in results[0].changes.updates}
     assert second.moved.sum() > 100  # the leads below a merged one, on their new rows
     assert set(second.sub.df.index) <= changed | {u.record_id for u in results[0].changes.updates}
+
+
+def _edited_after_a_first_look(tables):
+    """What a run's later jobs and a person do to the tables between two looks of check: a score and grade written
+    on every lead (automate on a first run), one lead's email retyped in capitals and one's phone country changed
+    (its number is read in another region), a lead archived near the top (the leads below it move up a row), and a
+    product given the SKU of another (a duplicate across rows through a changed cell)."""
+    leads = tables["leads"]
+    df = leads.df.copy()
+    df["score"] = pd.array([(i * 7) % 100 for i in range(len(df))], dtype=df["score"].dtype)
+    df["grade"] = ["A" if (i * 7) % 100 >= 70 else "C" for i in range(len(df))]
+    df.loc["L-00005", "email"] = str(df.loc["L-00005", "email"]).upper()
+    df.loc["L-00007", "country"] = "France"
+    gone = df.index[2]
+    df = df.drop(index=gone)
+    leads.df = df
+    leads.rows = {rid: i + 2 for i, rid in enumerate(df.index)}
+    products = tables["products"]
+    pdf = products.df.copy()
+    pdf.iloc[1, pdf.columns.get_loc("sku")] = pdf["sku"].iloc[0]
+    products.df = pdf
+    return gone
+
+
+def test_a_look_after_jobs_wrote_scores_on_every_row_checks_only_the_changed_cells_and_finds_what_a_check_from_scratch_finds():
+    tables = _tables()
+    first = check(tables, now=DEFAULT_NOW, fix=True)
+    assert type(first.state["rows"]) is not dict  # within the run it carries the memory of the rows' cells
+    first.changes.apply_to(tables)  # its fixes, as the runner applies them
+    gone = _edited_after_a_first_look(tables)
+    plans = []
+    real = memory.TablePlan.__init__
+
+    def noted(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        plans.append(self)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(memory.TablePlan, "__init__", noted)
+        again = check(tables, now=DEFAULT_NOW, state=first.state)
+    scratch = check(tables, now=DEFAULT_NOW)
+    assert again.findings == scratch.findings and again.stats == scratch.stats
+    assert again.state["rows"] == scratch.state["rows"] and again.state["phones"] == scratch.state["phones"]
+    assert [s.rows for s in again.changes.sheets] == [s.rows for s in scratch.changes.sheets]
+    assert json.loads(json.dumps(again.state)) == json.loads(json.dumps(scratch.state))  # as saved
+    # every lead was partly changed (its score), but only the fields whose cells changed were checked again
+    leads = next(p for p in plans if p.table.name == "leads")
+    fields = [f.name for f in leads.table.schema.fields]
+    assert leads.partial.sum() == len(leads.table.df) and not leads.fresh.any()
+    assert leads.rows_for(fields.index("score")).all()
+    assert list(leads.table.df.index[leads.rows_for(fields.index("email"))]) == ["L-00005"]
+    assert list(leads.table.df.index[leads.rows_for(fields.index("phone"))]) == ["L-00007"]  # read as French now
+    assert not leads.rows_for(fields.index("city")).any()
+    assert gone not in {f.record_id for f in again.findings}
+    skus = [f for f in again.findings if f.table == "products" and f.field == "sku"]
+    assert skus and skus == [f for f in scratch.findings if f.table == "products" and f.field == "sku"]
+
+
+def test_a_cell_a_person_edited_between_two_looks_gets_its_new_findings_and_its_row_keeps_the_others():
+    tables = _tables()
+    first = check(tables, now=DEFAULT_NOW)
+    leads = tables["leads"]
+    df = leads.df.copy()
+    rid = df.index[10]
+    df.loc[rid, "city"] = "  graz  "  # extra spaces: a finding of the city field alone
+    df.loc[rid, "created"] = pd.Timestamp(DEFAULT_NOW) + pd.Timedelta(days=40)  # a date in the future (a row check)
+    leads.df = df
+    again, scratch = check(tables, now=DEFAULT_NOW, state=first.state), check(tables, now=DEFAULT_NOW)
+    assert again.findings == scratch.findings and again.state["rows"] == scratch.state["rows"]
+    mine = {(f.type, f.field) for f in again.findings if f.record_id == rid}
+    assert ("extra-spaces", "city") in mine and ("future-date", "created") in mine
+    assert mine >= {(f.type, f.field) for f in first.findings if f.record_id == rid and f.field not in ("city", "created")}

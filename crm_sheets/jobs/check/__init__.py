@@ -165,7 +165,8 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
     mark(-1, 0)
     check_duplicate_ids(out, table)
     mark(-1, 1, own=True)
-    check_id_shapes(out, table, None if sub is table else sub.df.index)
+    whole = plan.whole  # the rows every check is made on (a row of which only some cells changed: those cells')
+    check_id_shapes(out, table, None if whole.all() else df.index[whole])
     unreadable, typed = _by_field(sub.invalid), _by_field(sub.typed_text)
     fields = table.schema.fields
     for i, f in enumerate(fields):
@@ -181,13 +182,19 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
             mark(i, 0)
             out.add(*_missing_column(ctx, table, f, team=True))
             continue
-        raws = unreadable.get(f.name, {})
+        raws, texts, part = unreadable.get(f.name, {}), typed.get(f.name), plan.rows_for(i)
+        if part is not None:  # only the rows whose cells this field's checks read changed, and the new rows
+            own = col[part]
+            if raws or texts:
+                mine = set(own.index)
+                raws = {k: v for k, v in raws.items() if k in mine}
+                texts = {k: v for k, v in (texts or {}).items() if k in mine}
         if raws and not field_type(f.type).options:  # unknown options stay in the frame: options.py reports them
             mark(i, 1, own=True)
             check_invalid(ctx, out, sub, f, raws)
-        if typed.get(f.name):
+        if texts:
             mark(i, 2, own=True)
-            check_typed_text(out, sub, f, own, typed[f.name])
+            check_typed_text(out, sub, f, own, texts)
         mark(i, 3, own=True)
         check_required(out, sub, f, own, set(raws))
         mark(i, 4)

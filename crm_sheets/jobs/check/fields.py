@@ -170,9 +170,11 @@ def check_phone(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     verdicts = np.empty(len(uniques), dtype=object)
     for i, key in enumerate(uniques):
         verdict = seen.get(key, seen)  # (seen itself: not decided yet)
+        value, region = key.split("\x1f")
         if verdict is seen:
-            value, region = key.split("\x1f")
             verdict = seen[key] = _phone(value, region, default, phones)
+        else:
+            _read_again(value, region, default, phones)
         verdicts[i] = verdict
     rows = verdicts[codes]
     if out.ctx.formats != "ours":
@@ -228,9 +230,18 @@ def keep_phones(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     default = out.ctx.region
     seen = out.ctx.verdicts.setdefault(("phone", default), {})  # as check_phone: each key decided once a run
     for key in pd.unique(_phone_keys(table, s, default).to_numpy()):
+        value, region = key.split("\x1f")
         if key not in seen:
-            value, region = key.split("\x1f")
             seen[key] = _phone(value, region, default, out.ctx.phones)
+        else:
+            _read_again(value, region, default, out.ctx.phones)
+
+
+def _read_again(value: str, region: str, default: str, phones: PhoneBook) -> None:
+    """The texts _phone reads, read again from the run's book (no parsing): a later pass (check --fix's second)
+    still reads them, so the state keeps their verdicts and the next look does not parse them again."""
+    if phones.read(value, region) is None and region != default:
+        phones.read(value, default)
 
 
 def _phone(value: str, region: str, default: str, phones: PhoneBook) -> tuple | str | None:

@@ -7,8 +7,8 @@ person inserted or a sort) keeps its findings, their cell addresses rebuilt for 
 Kept in check's state (plain JSON), one packed string per table: its row keys, sheet rows and each row's count
 of findings as arrays, its findings as one JSON list (made and read by the json module's C code, not object by
 object). A table nobody changed keeps the string it was given; a table is unpacked only when its digest still
-holds. What every row's verdict depends on besides the row (the table's columns, its schema, settings, lists,
-language, the day, the Stages sheet) is that digest: when it changes, the table is checked whole. The findings
+holds. What every row's verdict depends on besides the row (the table's columns, its schema, settings, language,
+the day, the Stages sheet) is that digest: when it changes, the table is checked whole. The findings
 come out the same with or without the memory (tests/test_incremental.py, tests/test_check_again.py).
 """
 from __future__ import annotations
@@ -24,20 +24,22 @@ import numpy as np
 import pandas as pd
 
 from crm_sheets.model import Finding, Table
-from crm_sheets.model.memo import Unkept, decode, encode, row_keys, sheet_rows
+from crm_sheets.model.memo import Unkept, decode, encode, sheet_rows
 from crm_sheets.model.tables import quote_sheet
 
-VERSION = 3  # 3: keys without the sheet row, sheet rows beside them
+VERSION = 4  # 4: row keys made of the per-column keys (3: keys without the sheet row, sheet rows beside them)
 
 
 def table_digest(ctx: Any, table: Table) -> str:
-    """Everything a row's own checks depend on besides the row."""
+    """Everything a row's own checks depend on besides the row. Not the workbook's lists: a row's own checks are
+    those of its texts, dates, numbers and sizes; its dropdowns and tags are checked afresh on every row (options.py),
+    so the options check adds to a list on a first run (a team's own values) leave the second look its memory."""
     stages = ctx.rule_rows("stages") if table.name == "deals" else None
     tables = ctx.tables
     parts = (
         VERSION, table.name, table.sheet, tuple(map(str, table.df.columns)), sorted(table.columns.items()), table.header_row,
         repr(table.schema), ctx.lang, ctx.region, ctx.title_case, str(ctx.today), repr(sorted(tables.settings.items(), key=str)),
-        repr(sorted(tables.lists.items())), bool(getattr(tables, "adopted", False)), bool(getattr(tables, "date1904", False)),
+        bool(getattr(tables, "adopted", False)), bool(getattr(tables, "date1904", False)),
         getattr(ctx, "formats", None),  # an adopted workbook's formats kept or tidied (check --fix) give other findings
         None if stages is None else stages.to_json(orient="split", date_format="iso", default_handler=str),
         _phonenumbers_version(),
@@ -45,19 +47,91 @@ def table_digest(ctx: Any, table: Table) -> str:
     return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
+_MIX = np.uint64(0x100000001B3)  # FNV prime: mixes one more hash into a key
+_TYPE_NAME = np.frompyfunc(lambda v: type(v).__name__, 1, 1)
+
+
+def column_keys(table: Table) -> np.ndarray | None:
+    """A 64-bit key per cell of the frame (rows x columns, in the frame's order): its value and type, and the raw
+    text the reader kept of it (unreadable, or typed as text). None when the rows cannot be keyed (shared IDs, a
+    value that cannot be hashed)."""
+    df = table.df
+    if not df.index.is_unique:
+        return None
+    n = len(df)
+    out = np.empty((n, len(df.columns)), dtype=np.uint64)
+    try:
+        with np.errstate(over="ignore"):
+            for j, name in enumerate(df.columns):
+                col = df.iloc[:, j]
+                keys = pd.util.hash_pandas_object(col, index=False).to_numpy(dtype=np.uint64)
+                # The hash reads mixed values as text: 1 and "1" differ by their type (all text: nothing to add).
+                if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) not in ("string", "empty"):
+                    keys = keys * _MIX ^ pd.util.hash_array(_TYPE_NAME(col.to_numpy()).astype(object))
+                out[:, j] = keys
+            kept: dict[tuple, list] = {}
+            for kind, cells in (("invalid", table.invalid), ("typed", table.typed_text)):
+                for (rid, field_name), raw in cells.items():
+                    kept.setdefault((rid, field_name), []).append((kind, type(raw).__name__, repr(raw)))
+            if kept:
+                where = {name: j for j, name in enumerate(df.columns)}
+                cells = list(kept)
+                at = df.index.get_indexer(pd.Index([c[0] for c in cells], dtype=object))
+                js = np.fromiter((where.get(c[1], -1) for c in cells), dtype=np.int64, count=len(cells))
+                extra = pd.util.hash_array(np.array([repr(v) for v in kept.values()], dtype=object))
+                ok = (at >= 0) & (js >= 0)
+                out[at[ok], js[ok]] = out[at[ok], js[ok]] * _MIX ^ extra[ok]
+                # a kept raw text of a cell the frame has no column for still changes the row's key
+                lone = (at >= 0) & (js < 0)
+                if lone.any():
+                    out = np.concatenate([out, np.zeros((n, 1), dtype=np.uint64)], axis=1)
+                    np.bitwise_xor.at(out[:, -1], at[lone], extra[lone])
+    except (TypeError, ValueError):
+        return None
+    return out
+
+
+def keys_of_rows(table: Table, cols: np.ndarray) -> np.ndarray:
+    """One 64-bit key per row: its record ID and its cells' keys (not its sheet row: a row that only moved keeps it)."""
+    with np.errstate(over="ignore"):
+        keys = pd.util.hash_array(table.df.index.to_numpy(dtype=object)).astype(np.uint64)
+        for j in range(cols.shape[1]):
+            keys = keys * _MIX ^ cols[:, j]
+    return keys
+
+
+class Live(dict):
+    """Check's packed state of rows (a plain dict, as saved), carrying within a run the memory it was packed from:
+    a later look of the same run (the runner's second look) compares the cells of each row with it, so a row whose
+    score alone a job wrote has only its score's checks made again. Saved or copied as JSON, it is a plain dict."""
+
+    rows: dict[str, "Rows"]
+
+
+def forget_live(state: Any) -> Any:
+    """The state without its in-run memory (the runner keeps results to the end of a run: let the memory go)."""
+    rows = state.get("rows") if isinstance(state, dict) else None
+    if isinstance(rows, Live):
+        state["rows"] = dict(rows)
+    return state
+
+
 class Rows:
     """One table's memory: a key per row, its sheet row (-1: none), how many findings of its own each row has, and
     those findings as JSON-ready lists ([mark, mark, type, severity, record ID, field, value, message, cell, fix,
     fixable]), in row order. ``packed`` is the state's string of it (kept when it came from the state, made once
-    otherwise)."""
+    otherwise). Made in this run, it also has the rows' IDs and their cells' keys (``ids``, ``cells``)."""
 
-    __slots__ = ("digest", "keys", "places", "counts", "items", "packed", "found", "_index", "_starts")
+    __slots__ = ("digest", "keys", "places", "counts", "items", "packed", "found", "ids", "cells", "_index", "_starts",
+                 "_by_id")
 
     def __init__(self, digest: str, keys: np.ndarray, places: np.ndarray, counts: np.ndarray, items: list,
-                 packed: str | None = None, found: list | None = None):
+                 packed: str | None = None, found: list | None = None, ids: pd.Index | None = None,
+                 cells: np.ndarray | None = None):
         self.digest, self.keys, self.places, self.counts, self.items = digest, keys, places, counts, items
         self.packed = packed
         self.found = found  # (mark, Finding) beside each item, when this run made them (a second pass takes them)
+        self.ids, self.cells = ids, cells
         self._index: pd.Index | None = None
         self._starts: np.ndarray | None = None
 
@@ -113,9 +187,12 @@ class RowMemory:
             if isinstance(t, dict) and isinstance(t.get("digest"), str) and isinstance(t.get("packed"), str)}
         self._given = state if tables is not None and len(self._packed) == len(tables) and self._packed else None
         self._known: dict[str, Rows] = {}
+        if isinstance(state, Live) and tables is not None:  # the memory of an earlier look of this run, as it was
+            self._known = {name: rows for name, rows in getattr(state, "rows", {}).items()
+                           if name in self._packed and self._packed[name][0] == rows.digest}
         self._latest: dict[str, Rows] = {}
-        # table name -> (its frame, its sheet rows, its row keys, each row's sheet row)
-        self._keys: dict[str, tuple[Any, Any, np.ndarray | None, np.ndarray]] = {}
+        # table name -> (its frame, its sheet rows, its row keys, each row's sheet row, its cells' keys)
+        self._keys: dict[str, tuple[Any, Any, np.ndarray | None, np.ndarray, np.ndarray | None]] = {}
 
     def known(self, name: str, digest: str) -> Rows | None:
         rows = self._known.get(name)
@@ -130,12 +207,13 @@ class RowMemory:
         digest = table_digest(ctx, table)
         cached = self._keys.get(table.name)
         if cached is not None and cached[0] is table.df and cached[1] is table.rows:
-            keys, places = cached[2], cached[3]  # a second pass (check --fix) on a table no fix touched: the same frame
+            keys, places, cells = cached[2], cached[3], cached[4]  # a second pass (check --fix) on a table no fix touched
         else:
-            keys, places = row_keys(table, with_rows=False), sheet_rows(table)
-            self._keys[table.name] = (table.df, table.rows, keys, places)
+            cells = column_keys(table)
+            keys, places = (None if cells is None else keys_of_rows(table, cells)), sheet_rows(table)
+            self._keys[table.name] = (table.df, table.rows, keys, places, cells)
         sheet = quote_sheet(table.sheet or table.schema.sheet_name(ctx.lang))  # as the collector names cells
-        return TablePlan(self, table, digest, keys, places, self.known(table.name, digest), sheet)
+        return TablePlan(self, table, digest, keys, places, self.known(table.name, digest), sheet, cells, ctx)
 
     def state(self) -> dict[str, Any]:
         """One packed string per table; the state given, as it is, when every table kept the string it came with."""
@@ -143,25 +221,58 @@ class RowMemory:
         if given is not None and set(self._latest) == set(given["tables"]) and all(
                 rows.packed is not None and rows.packed is given["tables"][name].get("packed")
                 for name, rows in self._latest.items()):
-            return given
-        return {"version": VERSION,
-                "tables": {name: {"digest": rows.digest, "packed": rows.pack()} for name, rows in self._latest.items()}}
+            return given  # (a Live given keeps the memory it carries: every table's is as remembered)
+        out = Live({"version": VERSION, "tables": {name: {"digest": rows.digest, "packed": rows.pack()}
+                                                    for name, rows in self._latest.items()}})
+        out.rows = {name: rows for name, rows in self._latest.items() if rows.cells is not None}
+        return out
+
+
+def _depends(ctx: Any, table: Table) -> list[np.ndarray]:
+    """For each field of the table, the frame's columns its own checks read (index into the cells' keys): its
+    own column, and for a phone number the row's country (the region it is read in)."""
+    from crm_sheets.jobs.check.fields import text_check  # fields imports nothing of this module: no cycle
+
+    where = {name: j for j, name in enumerate(table.df.columns)}
+    out = []
+    for f in table.schema.fields:
+        cols = [where[f.name]] if f.name in where else []
+        found = text_check(f)
+        if found is not None and found.keep is not None and "country" in where:
+            cols.append(where["country"])
+        out.append(np.array(cols, dtype=np.int64))
+    return out
 
 
 class TablePlan:
     """The rows of one table to check again (``sub``) and the findings of the others (``kept``). A remembered row
     found at another sheet row (``moved``) keeps its findings with their cells and messages naming its new row
     (``rebuilt``: the remembered item -> the same for the new row); a row that gained or lost its sheet row is
-    checked again (its findings name the sheet alone, or a cell)."""
+    checked again (its findings name the sheet alone, or a cell).
+
+    A row whose cells this run's memory has (an earlier look of the run) and of which some changed (``partial``)
+    keeps the findings of its fields' own checks that read no changed cell; those fields are checked again on it
+    (``rows_for``), and so are the checks of the whole row (dates, cell limits: the row is in ``sub``)."""
 
     def __init__(self, memory: RowMemory, table: Table, digest: str, keys: np.ndarray | None, places: np.ndarray,
-                 known: Rows | None, sheet: str) -> None:
+                 known: Rows | None, sheet: str, cells: np.ndarray | None = None, ctx: Any = None) -> None:
         self.memory, self.table, self.digest, self.known = memory, table, digest, known
-        self.keys, self.places = keys, places
+        self.keys, self.places, self.cells = keys, places, cells
         self.kept: list[tuple[tuple, Finding]] = []
         self.rebuilt: dict[int, list] = {}
         n = len(table.df)
         self.at = at = np.full(n, -1) if keys is None or known is None or not len(known.keys) else known.positions(keys)
+        self.partial = partial = np.zeros(n, dtype=bool)
+        self.changed: np.ndarray | None = None  # of the partial rows (in row order): which cells changed
+        self.stale: list[np.ndarray] | None = None  # per field: which partial rows have a changed cell it reads
+        if known is not None and cells is not None and known.cells is not None and known.ids is not None \
+                and known.cells.shape[1] == cells.shape[1] and (at < 0).any():
+            by_id = known.ids.get_indexer(table.df.index) if known.ids.is_unique else np.full(n, -1)
+            partial |= (at < 0) & (by_id >= 0)
+            if partial.any():
+                at[partial] = by_id[partial]
+                rows = np.flatnonzero(partial)
+                self.changed = cells[rows] != known.cells[at[rows]]
         self.moved = moved = np.zeros(n, dtype=bool)
         was = None  # each row's sheet row in the memory
         if known is not None and (at >= 0).any():
@@ -170,7 +281,14 @@ class TablePlan:
             lost = moved & ((was < 0) | (places < 0))
             at[lost] = -1
             moved &= ~lost
+            if self.changed is not None and lost.any():
+                self.changed = self.changed[~lost[partial]]
+                partial &= ~lost
         fresh = at < 0
+        if partial.any():
+            deps = _depends(ctx, table)
+            self.stale = [self.changed[:, d].any(axis=1) if len(d) else np.zeros(len(self.changed), dtype=bool)
+                          for d in deps]
         if not fresh.all():
             starts, items, name, found = known.starts(), known.items, table.name, known.found
             counts = known.counts[at]
@@ -182,6 +300,22 @@ class TablePlan:
             pos = np.arange(int(lengths.sum()), dtype=np.int64)
             if len(pos):
                 pos += np.repeat(firsts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+            if partial.any():
+                # a partial row keeps the items of the checks of the ID and of its fields that read no changed cell
+                owner = np.repeat(mine, lengths)
+                where = np.full(n, -1, dtype=np.int64)
+                where[np.flatnonzero(partial)] = np.arange(int(partial.sum()))
+                p_of = where[owner]
+                keep = p_of < 0
+                stale = self.stale
+                nf = len(stale)
+                for j in np.flatnonzero(~keep).tolist():
+                    item = items[int(pos[j])]
+                    check = item[0]
+                    keep[j] = check == -1 or (0 <= check < nf and not stale[check][p_of[j]])
+                pos, owner = pos[keep], owner[keep]
+                lengths = np.bincount(np.searchsorted(mine, owner), minlength=len(mine)) if len(mine) else lengths
+            self.lengths = dict(zip(mine.tolist(), lengths.tolist()))  # items kept per row (by the row's place)
             pos_list = pos.tolist()
             if found is not None:
                 self.kept = [found[i] for i in pos_list]
@@ -196,19 +330,30 @@ class TablePlan:
                         fix = _decoded(fix, values)
                     kept.append(((item[0], item[1]), Finding(
                         item[2], item[3], name, item[4], item[5], v, item[7], item[8], fix, item[10])))
+            self.pos_list = pos_list
             if moved[mine].any():
                 self._move(sheet, pos_list, np.repeat(moved[mine], lengths), np.repeat(was[mine], lengths),
                            np.repeat(places[mine], lengths))
+        else:
+            self.lengths, self.pos_list = {}, []
         self.fresh = fresh
         self.kept_rows: Table | None = None  # the rows not checked again (their phone numbers keep their verdicts)
-        if fresh.all():
+        again = fresh | partial
+        self.whole = fresh  # the rows every check is made on (the others: those partial rows' fields ``rows_for``)
+        if again.all():
             self.sub = table
         else:
-            keep = set(table.df.index[fresh])
-            self.sub = replace(table, df=table.df[fresh],
-                               invalid={k: v for k, v in table.invalid.items() if k[0] in keep},
-                               typed_text={k: v for k, v in table.typed_text.items() if k[0] in keep})
+            self.sub = _rows(table, again)
+        if not fresh.all():
             self.kept_rows = replace(table, df=table.df[~fresh], invalid={}, typed_text={})
+
+    def rows_for(self, i: int) -> np.ndarray | None:
+        """The rows (a mask over the frame) field ``i``'s own checks are made on; None: every row of ``sub``."""
+        if self.stale is None:
+            return None
+        mask = self.fresh.copy()
+        mask[np.flatnonzero(self.partial)[self.stale[i]]] = True
+        return mask
 
     def _move(self, sheet: str, pos: list, moved: np.ndarray, was: np.ndarray, now: np.ndarray) -> None:
         """The kept findings of moved rows (``pos``: their items; the rest: per item) naming their new row: a cell
@@ -241,22 +386,23 @@ class TablePlan:
 
     def learn(self, local: list[tuple[tuple, Finding]]) -> None:
         """Remember this pass: for every row, the findings of its own checks (``local``: those of the rows checked
-        now; a kept row keeps its remembered items, the same lists, or those rebuilt for its new row)."""
+        now; a kept row keeps its remembered items, the same lists, or those rebuilt for its new row; a partial
+        row both, in the order of the checks)."""
         memory, name = self.memory, self.table.name
         if self.keys is None:
             memory._latest.pop(name, None)
             return
         known, fresh, at = self.known, self.fresh, self.at
-        if known is not None and not fresh.any() and not self.moved.any() and len(at) == len(known.keys) \
-                and (at == np.arange(len(at))).all():
+        if known is not None and not fresh.any() and not self.partial.any() and not self.moved.any() \
+                and len(at) == len(known.keys) and (at == np.arange(len(at))).all():
             memory._latest[name] = known  # every row as remembered, in the same order: nothing new to learn
             return
         index = self.table.df.index
         by_row: dict[int, list] = {}
         made: dict[int, list] = {}
         bad: set[int] = set()
-        for mark, f in local:
-            i = index.get_loc(f.record_id) if f.record_id in index else -1
+        at_of = index.get_indexer(pd.Index([f.record_id for _m, f in local], dtype=object)) if local else []
+        for (mark, f), i in zip(local, at_of):
             if i < 0:
                 continue
             try:
@@ -271,34 +417,46 @@ class TablePlan:
         counts = np.zeros(n, dtype=np.int64)
         items: list = []
         found: list = []
-        kept, k, rebuilt = self.kept, 0, self.rebuilt
-        if known is not None:
-            starts, old = known.starts().tolist(), known.items
-            old_counts = known.counts.tolist()
-        for i, new, p, moved in zip(range(n), fresh.tolist(), at.tolist(), self.moved.tolist()):
+        kept, k, rebuilt, lengths, pos = self.kept, 0, self.rebuilt, self.lengths, self.pos_list
+        for i, new, part in zip(range(n), fresh.tolist(), self.partial.tolist()):
             if new:
                 got = None if i in bad else by_row.get(i)
                 if got:
                     items += got
                     found += made[i]
                     counts[i] = len(got)
-            else:
-                c = old_counts[p]
-                if c:
-                    s = starts[p]
-                    items += [rebuilt.get(j, old[j]) for j in range(s, s + c)] if moved and rebuilt else old[s:s + c]
-                    found += kept[k:k + c]
-                    k += c
-                    counts[i] = c
-        keys, places = self.keys, self.places
+                continue
+            c = lengths.get(i, 0)
+            old = [rebuilt.get(j, known.items[j]) for j in pos[k:k + c]] if c else []
+            was = kept[k:k + c]
+            k += c
+            if part:
+                got = by_row.get(i)
+                if i in bad:
+                    continue
+                if got:  # the row's kept and new findings in the order of the checks (each check's from one side)
+                    both = sorted(zip(old + got, was + made[i]), key=lambda p: (p[0][0], p[0][1]))
+                    old, was = [p[0] for p in both], [p[1] for p in both]
+            items += old
+            found += was
+            counts[i] = len(old)
+        keys, places, ids, cells = self.keys, self.places, index, self.cells
         if bad:
             ok = np.ones(n, dtype=bool)
             ok[list(bad)] = False
-            keys, places, counts = keys[ok], places[ok], counts[ok]
+            keys, places, counts, ids = keys[ok], places[ok], counts[ok], index[ok]
+            cells = cells[ok] if cells is not None else None
         rows = Rows(self.digest, np.asarray(keys, dtype=np.uint64), np.asarray(places, dtype=np.int64), counts, items,
-                    found=found)
+                    found=found, ids=ids, cells=cells)
         memory._latest[name] = rows
         memory._known[name] = rows  # a second pass of this run (check --fix) meets these rows again
+
+
+def _rows(table: Table, mask: np.ndarray) -> Table:
+    """The table of the rows of ``mask``, with the kept raw texts of their cells."""
+    keep = set(table.df.index[mask])
+    return replace(table, df=table.df[mask], invalid={k: v for k, v in table.invalid.items() if k[0] in keep},
+                   typed_text={k: v for k, v in table.typed_text.items() if k[0] in keep})
 
 
 def _decoded(v: dict, seen: dict[Any, Any]) -> Any:
