@@ -16,6 +16,7 @@ from crm_sheets.store.xlsx import writer as writer_module
 from crm_sheets.store.xlsx.sheet import SheetEdit
 from crm_sheets.store.xlsx.writer import apply_changeset
 from test_writer import build_workbook, leads_tables
+from helpers import grid
 
 ROWS = [
     '<row r="2"><c r="A2" s="3" t="inlineStr"><is><t>Ana</t></is></c><c r="C2"><v>1.5</v></c><c r="D2" s="4"/></row>',
@@ -106,3 +107,35 @@ def test_new_rows_written_by_layout_are_the_bytes_of_rows_made_cell_by_cell(note
         assert {i.filename: a.read(i) for i in a.infolist()} == {i.filename: b.read(i) for i in b.infolist()}
         sheet = a.read("xl/worksheets/sheet1.xml").decode()
     assert "L-00009" in sheet and "kept out" not in sheet
+
+
+def test_a_large_sheet_deflated_by_isal_holds_the_parts_zlib_writes(tmp_path: Path, monkeypatch):
+    """Large written parts are deflated by ISA-L when it is installed: other compressed bytes, the same parts (content,
+    CRC, size), read back cold as the rows written, and not much larger than zlib's level 1."""
+    from crm_sheets.store.xlsx import deflate
+
+    assert deflate.fast()  # isal is a dependency: this test would say nothing without it
+    book = _without_the_note(build_workbook(tmp_path / "crm.xlsx"), tmp_path / "plain.xlsx")
+
+    def many() -> ChangeSet:  # ~3 MB of new rows: a large part
+        cs = ChangeSet()
+        for k in range(6, 12006):
+            cs.appends.append(RowAppend("leads", f"L-{k:05d}", {"first_name": f"Name {k}", "last_name": "Lastname",
+                                                                 "email": f"person{k}@example.com", "status": "new",
+                                                                 "created": dt.date(2025, 1, 2), "score": k % 97}))
+        return cs
+
+    fast, plain = tmp_path / "fast.xlsx", tmp_path / "zlib.xlsx"
+    apply_changeset(book, fast, many(), leads_tables())
+    monkeypatch.setattr(deflate, "_isal", None)
+    apply_changeset(book, plain, many(), leads_tables())
+    sheet = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(fast) as a, zipfile.ZipFile(plain) as b:
+        assert a.testzip() is None
+        assert {i.filename: (i.CRC, i.file_size) for i in a.infolist()} == {i.filename: (i.CRC, i.file_size) for i in b.infolist()}
+        assert {i.filename: a.read(i) for i in a.infolist()} == {i.filename: b.read(i) for i in b.infolist()}
+        assert a.getinfo(sheet).file_size > 1 << 20
+        assert a.read(sheet) != b"" and a.getinfo(sheet).compress_size <= 1.05 * b.getinfo(sheet).compress_size
+    rows = grid(fast, "Leads")
+    assert len(rows) == 1 + 5 + 12000
+    assert rows[-1][:4] == ["L-12005", "Name 12005", "Lastname", "person12005@example.com"]

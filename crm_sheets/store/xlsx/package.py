@@ -21,6 +21,7 @@ import defusedxml.ElementTree as safe_et
 from defusedxml import DefusedXmlException
 
 from crm_sheets.errors import DamagedWorkbook, NotAWorkbook, UnsafeWorkbook
+from crm_sheets.store.xlsx.deflate import LARGE_PART_LEVEL, LARGE_PART_SIZE, compressor  # noqa: F401  (parts.py imports them from here)
 
 # Limits in the spirit of Apache POI's ZipSecureFile.
 MAX_ENTRIES = 1000
@@ -28,12 +29,6 @@ MAX_INFLATE_RATIO = 100  # uncompressed / compressed, checked once an entry is p
 GRACE_SIZE = 100 * 1024
 MAX_PART_SIZE = 512 * 1024 * 1024
 MAX_TOTAL_SIZE = 2 * 1024 * 1024 * 1024
-# Deflate level of large written parts (a rewritten or rendered worksheet over LARGE_PART_SIZE): level 1 deflates
-# a 16 MB sheet in 0.04 s against 0.15 s at level 6 (a 138 MB one in 0.6 s against 1.5 s), for a part about a
-# fifth larger; inflating it costs the same. At 30k leads a first run writes ~100 MB of sheet XML, so this
-# is about a second of every such write. Small parts keep level 6 (their time is nothing, their size is kept).
-LARGE_PART_LEVEL = 1
-LARGE_PART_SIZE = 1 << 20
 
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -382,7 +377,7 @@ class Packed:
         """``data``: the part, or its pieces in order (let go one by one as they are deflated)."""
         pieces = data if isinstance(data, list) else [data]
         size = sum(map(len, pieces))
-        c = zlib.compressobj(LARGE_PART_LEVEL if size > LARGE_PART_SIZE else 6, zlib.DEFLATED, -15)
+        c = compressor(size > LARGE_PART_SIZE)
         out, crc = [], 0
         for k, piece in enumerate(pieces):
             out.append(c.compress(piece))
@@ -424,7 +419,7 @@ class PackageWriter:
         """A new or rewritten part, compressed like the original (deflate unless it was stored)."""
         method = zipfile.ZIP_STORED if info.compress_type == zipfile.ZIP_STORED else zipfile.ZIP_DEFLATED
         if method == zipfile.ZIP_DEFLATED:
-            c = zlib.compressobj(LARGE_PART_LEVEL if len(data) > LARGE_PART_SIZE else 6, zlib.DEFLATED, -15)
+            c = compressor(len(data) > LARGE_PART_SIZE)
             packed = c.compress(data) + c.flush()
         else:
             packed = data
@@ -434,8 +429,9 @@ class PackageWriter:
         """A part compressed already (Packed), as write() would have compressed it."""
         self._write(info, part.packed, zipfile.ZIP_DEFLATED, part.crc, part.size)
 
-    def write_stream(self, info: zipfile.ZipInfo, chunks: Iterable[bytes], level: int = 6) -> None:
-        """A rewritten part given as a stream of bytes: compressed as it comes, never held whole.
+    def write_stream(self, info: zipfile.ZipInfo, chunks: Iterable[bytes], large: bool = False) -> None:
+        """A rewritten part given as a stream of bytes: compressed as it comes, never held whole (``large``: deflated
+        as a large part, see deflate.py).
 
         The local header is written first with zero sizes and patched once the sizes are known;
         an output that cannot seek gets the compressed bytes buffered instead.
@@ -447,7 +443,7 @@ class PackageWriter:
             self._write(info, b"", method, 0, 0)
         sink = self.out if seekable else io.BytesIO()
         start = sink.tell()
-        c = zlib.compressobj(level, zlib.DEFLATED, -15) if method == zipfile.ZIP_DEFLATED else None
+        c = compressor(large) if method == zipfile.ZIP_DEFLATED else None
         crc = size = 0
         for chunk in chunks:
             crc, size = zlib.crc32(chunk, crc), size + len(chunk)

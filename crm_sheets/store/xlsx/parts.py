@@ -17,7 +17,7 @@ from crm_sheets.model.sheets import SheetSpec, owned_sheet_name
 from crm_sheets.model.tables import META_SHEET, Tables, column_letter
 from crm_sheets.store.core.plan import Plan
 from crm_sheets.store.xlsx.package import (
-    CT_WORKSHEET, LARGE_PART_LEVEL, LARGE_PART_SIZE, REL_CALC_CHAIN, REL_WORKSHEET, Package, PackageWriter, Packed, TablePart, new_info,
+    CT_WORKSHEET, LARGE_PART_SIZE, REL_CALC_CHAIN, REL_WORKSHEET, Package, PackageWriter, Packed, TablePart, new_info,
     prefixed, refuse_dtd, relative, rels_path,
 )
 from crm_sheets.store.xlsx.sheetxml import cell_xml, column_index, inline_string, render_sheet, split_ref, styles_needed
@@ -443,7 +443,7 @@ class PackagePatch:
                         continue
                     if name in streamed:
                         sheet = streamed[name]
-                        w.write_stream(info, sheet.chunks(), LARGE_PART_LEVEL if sheet.spooled or info.file_size > LARGE_PART_SIZE else 6)
+                        w.write_stream(info, sheet.chunks(), sheet.spooled or max(info.file_size, sheet.written_size()) > LARGE_PART_SIZE)
                     elif name in self.replaced:
                         data = self.replaced[name]
                         w.write_packed(info, data) if isinstance(data, Packed) else w.write(info, data)

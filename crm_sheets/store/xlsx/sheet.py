@@ -181,6 +181,10 @@ class SheetEdit:
             return cls(part, pkg.read(part))
         return cls(part, chunks=pkg.stream(part), size_hint=info.file_size)
 
+    def written_size(self) -> int:
+        """About how many bytes of rows this sheet wrote (a sheet that grew from a small part is deflated as a large one)."""
+        return self._over.size
+
     @property
     def spooled(self) -> bool:
         """Large enough to be spooled to a temporary file (and written back at a faster deflate level)."""

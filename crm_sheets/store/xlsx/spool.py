@@ -144,6 +144,11 @@ class WrittenRows:
     def __len__(self) -> int:
         return len(self._text) + len(self._rn) - self._gone + len(self._late)
 
+    @property
+    def size(self) -> int:
+        """Characters held as text plus bytes in the file (rows written again counted twice: a hint, not a measure)."""
+        return self._held + self._end
+
     def __bool__(self) -> bool:
         return len(self) > 0
 
