@@ -41,12 +41,10 @@ class Source:
     wb: Any  # openpyxl workbook: every sheet whole except the streamed ones' rows from first_dropped on
     path: Path
     streamed: dict[str, Streamed] = field(default_factory=dict)
-    _ro: Any = None
+    shared_strings: list = field(default_factory=list)  # the package's, as openpyxl read them for wb
 
     def close(self) -> None:
-        if self._ro is not None:
-            self._ro.close()
-            self._ro = None
+        self.shared_strings = []
 
     def dimensions(self, ws: Any) -> tuple[int, int]:
         """(max_row, max_column) of the sheet as openpyxl counts them on the whole file."""
@@ -59,25 +57,19 @@ class Source:
         """The cells of a streamed sheet as openpyxl's parser yields them: (row, [cell dicts])."""
         from openpyxl.worksheet._reader import WorkSheetParser
 
-        ro = self._read_only()
+        wb = self.wb  # its styles, dates and epoch are the file's (the copy changed only sheets' rows)
         with zipfile.ZipFile(self.path) as zf, zf.open(self.streamed[title].part) as src:
-            parser = WorkSheetParser(src, ro[title]._shared_strings, data_only=False, epoch=ro.epoch,
-                                     date_formats=ro._date_formats, timedelta_formats=ro._timedelta_formats,
+            parser = WorkSheetParser(src, self.shared_strings, data_only=False, epoch=wb.epoch,
+                                     date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats,
                                      rich_text=False)
             yield from parser.parse()
-
-    def _read_only(self) -> Any:
-        if self._ro is None:
-            import openpyxl
-
-            self._ro = openpyxl.load_workbook(self.path, read_only=True, data_only=False, rich_text=False)
-        return self._ro
 
 
 def open_source(path: Path, stream_over: int | None = STREAM_OVER) -> Source:
     """The workbook at ``path`` loaded by openpyxl with its sheets over ``stream_over`` bytes cut to their first
     rows (None: nothing cut, the whole workbook loaded). Raises what openpyxl or zipfile raise."""
     import openpyxl
+    from openpyxl.reader.excel import ExcelReader
 
     if stream_over is None:
         return Source(openpyxl.load_workbook(path, data_only=False, rich_text=False), path)
@@ -106,9 +98,11 @@ def open_source(path: Path, stream_over: int | None = STREAM_OVER) -> Source:
                             dst.write(chunk)
         del cut
     copy.seek(0)
-    wb = openpyxl.load_workbook(copy, data_only=False, rich_text=False)
+    # As openpyxl.load_workbook, keeping the shared strings it read (the copy's are the file's) for the streaming
+    reader = ExcelReader(copy, read_only=False, data_only=False, rich_text=False)
+    reader.read()
     copy.close()
-    return Source(wb, Path(path), streamed)
+    return Source(reader.wb, Path(path), streamed, reader.shared_strings)
 
 
 def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
