@@ -54,6 +54,11 @@ def _team_workbook(built_book, tmp_path):
         ws.append([f"Rep {i}", 1000 + i, dt.date(2026, 1, 1) + dt.timedelta(days=i), f"=B{i + 2}/SUM(B:B)"])
         ws.cell(i + 2, 3).number_format = "yyyy-mm-dd"
         ws.cell(i + 2, 4).number_format = "0.0%"
+    # Cells of every shape the streaming reads itself or hands to openpyxl: entities, line breaks, spaces kept,
+    # booleans, an error value, a time of day, a very large number, a text that looks like a number.
+    for r, value in enumerate(["Smith & Sons <east>", "two\nlines", "  padded  ", True, False, "#N/A",
+                               dt.time(9, 30), 12345678901234567890, "00123", 1.5e-7], start=150):
+        ws.cell(r, 5).value = value
     ws.merge_cells("F3:G5")
     ws["F3"] = "merged note"
     ws.conditional_formatting.add("B2:B300", FormulaRule(formula=["$B2>1100"], fill=PatternFill(bgColor="FFC6EFCE")))

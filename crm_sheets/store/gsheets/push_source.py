@@ -24,6 +24,19 @@ _CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"')
 _ROW_TAG = re.compile(rb'<row(?=[\s/>])')
 _ROW_R = re.compile(rb'<row r="(\d{1,7})"')
 _SHEET_DATA_END = re.compile(rb'</sheetData\s*>')
+# A cell with its reference first, its style and type (in that order) and anything else; empty or with content
+_CELL = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"(?: s="(\d+)")?(?: t="(\w+)")?([^>]*?)(/>|>(.*?)</c>)', re.S)
+_INLINE = re.compile(rb'<is><t(?: xml:space="preserve")?>([^<&\r]*)</t></is>')
+_VALUE = re.compile(rb'<v>([^<&\r]*)</v>')
+_SLOW = object()
+
+
+def _column(columns: dict[bytes, int], letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    columns[letters] = n
+    return n
 
 
 @dataclass
@@ -53,16 +66,85 @@ class Source:
             return ws.max_row, ws.max_column
         return max(ws.max_row, s.rows), max(ws.max_column, s.cols)
 
-    def rows(self, title: str) -> Iterator[tuple[int, list[dict]]]:
-        """The cells of a streamed sheet as openpyxl's parser yields them: (row, [cell dicts])."""
+    def cells(self, title: str) -> Iterator[tuple[int, int, Any, str, int]]:
+        """The cells of a streamed sheet in file order as (row, column, value, data type, style id), each what
+        openpyxl's sheet parser makes of it: the usual shapes (a number, a shared or inline text without
+        entities, a boolean, an empty styled cell) read here, every other cell (formulas, rich text,
+        entities, dates as text, errors) given to openpyxl's own parse_cell."""
+        from xml.etree.ElementTree import fromstring
+
+        from openpyxl.utils.datetime import from_excel
         from openpyxl.worksheet._reader import WorkSheetParser
 
         wb = self.wb  # its styles, dates and epoch are the file's (the copy changed only sheets' rows)
+        parser = WorkSheetParser(None, self.shared_strings, data_only=False, epoch=wb.epoch,
+                                 date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats,
+                                 rich_text=False)
+        strings, dates, spans, epoch = self.shared_strings, wb._date_formats, wb._timedelta_formats, wb.epoch
+        columns: dict[bytes, int] = {}
         with zipfile.ZipFile(self.path) as zf, zf.open(self.streamed[title].part) as src:
-            parser = WorkSheetParser(src, self.shared_strings, data_only=False, epoch=wb.epoch,
-                                     date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats,
-                                     rich_text=False)
-            yield from parser.parse()
+            carry = b""
+            while True:
+                chunk = src.read(_CHUNK)
+                data = carry + chunk
+                if chunk:
+                    cut = data.rfind(b"</row>")
+                    if cut == -1:
+                        carry = data
+                        continue
+                    data, carry = data[:cut + 6], data[cut + 6:]
+                for m in _CELL.finditer(data):
+                    letters, row, sid, kind, rest, inner = m.group(1, 2, 3, 4, 5, 7)
+                    style = int(sid) if sid else 0
+                    value: Any = None
+                    if not rest:
+                        if inner is None:  # <c r="B2" s="3"/>
+                            yield int(row), columns.get(letters) or _column(columns, letters), None, \
+                                (kind or b"n").decode(), style
+                            continue
+                        if kind == b"inlineStr":
+                            t = _INLINE.fullmatch(inner)
+                            if t is not None:
+                                yield int(row), columns.get(letters) or _column(columns, letters), \
+                                    t.group(1).decode("utf-8"), "s", style
+                                continue
+                        else:
+                            v = _VALUE.fullmatch(inner)
+                            if v is not None:
+                                text = v.group(1)
+                                if not text:
+                                    value = None
+                                elif kind is None or kind == b"n":
+                                    number = float(text) if (b"." in text or b"E" in text or b"e" in text) \
+                                        else int(text)
+                                    if style in dates:
+                                        try:
+                                            value = from_excel(number, epoch, timedelta=style in spans)
+                                        except (OverflowError, ValueError):
+                                            value = _SLOW  # openpyxl warns and makes it an error cell
+                                        else:
+                                            yield int(row), columns.get(letters) or _column(columns, letters), \
+                                                value, "d", style
+                                            continue
+                                    else:
+                                        value = number
+                                elif kind == b"s":
+                                    value = strings[int(text)]
+                                elif kind == b"b":
+                                    value = bool(int(text))
+                                else:
+                                    value = _SLOW
+                                if value is not _SLOW:
+                                    yield int(row), columns.get(letters) or _column(columns, letters), value, \
+                                        "s" if kind == b"s" else (kind or b"n").decode(), style
+                                    continue
+                    # Any other shape: openpyxl's own reading of the element
+                    element = fromstring(b'<c xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+                                         + m.group(0)[2:])
+                    cell = parser.parse_cell(element)
+                    yield cell["row"], cell["column"], cell["value"], cell["data_type"], cell["style_id"]
+                if not chunk:
+                    break
 
 
 def open_source(path: Path, stream_over: int | None = STREAM_OVER) -> Source:
@@ -292,30 +374,28 @@ def streamed_rows(source: Source, ws: Any, rows: int, looks: dict[str, Any], hea
     vals: list = []
     fmts: list = []
     sids: list = []
-    for _, cells in source.rows(ws.title):
-        for cell in cells:
-            r, c = cell["row"], cell["column"] - 1
-            if r != cur:
-                if cur:
-                    yield finish(cur, vals, fmts, sids)
-                    nxt = cur + 1
-                while nxt < r:
-                    yield [], ()
-                    nxt += 1
-                cur, vals, fmts, sids = r, [], [], []
-            if len(vals) <= c:
-                grow = c + 1 - len(vals)
-                vals.extend([None] * grow)
-                fmts.extend([None] * grow)
-                sids.extend([0] * grow)
-            if r in merged and any(r0 <= r <= r1 and c0 <= c + 1 <= c1 and (r, c + 1) != (r0, c0)
-                                   for r0, c0, r1, c1 in merged[r]):
-                vals[c], fmts[c], sids[c] = None, None, 0  # openpyxl's MergedCell: no value, General
-                continue
-            sid = cell["style_id"]
-            vals[c] = cell_value(cell["value"], cell["data_type"])
-            fmts[c] = number_format(sid)
-            sids[c] = sid
+    for r, c, value, data_type, sid in source.cells(ws.title):
+        c -= 1
+        if r != cur:
+            if cur:
+                yield finish(cur, vals, fmts, sids)
+                nxt = cur + 1
+            while nxt < r:
+                yield [], ()
+                nxt += 1
+            cur, vals, fmts, sids = r, [], [], []
+        if len(vals) <= c:
+            grow = c + 1 - len(vals)
+            vals.extend([None] * grow)
+            fmts.extend([None] * grow)
+            sids.extend([0] * grow)
+        if r in merged and any(r0 <= r <= r1 and c0 <= c + 1 <= c1 and (r, c + 1) != (r0, c0)
+                               for r0, c0, r1, c1 in merged[r]):
+            vals[c], fmts[c], sids[c] = None, None, 0  # openpyxl's MergedCell: no value, General
+            continue
+        vals[c] = cell_value(value, data_type)
+        fmts[c] = number_format(sid)
+        sids[c] = sid
     if cur:
         yield finish(cur, vals, fmts, sids)
         nxt = cur + 1
