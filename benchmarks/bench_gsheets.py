@@ -41,6 +41,9 @@ def child(argv: list[str]) -> None:
     what, url, sid, arg = argv
     stats = CallStats()
     conn = connect(endpoint=url, pacer=Pacer(100_000), stats=stats)
+    # The emulator validates every request against the discovery document: an 8 MB batch can take minutes on a
+    # loaded 2-core machine, past the client's 120 s timeout (Google answers a batch in seconds).
+    conn.client.http_client.timeout = 1800
     out: dict = {}
     if what == "push":
         from crm_sheets.store.gsheets.push import push
