@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 from crm_sheets.errors import NotAWorkbook, UsageError
 from crm_sheets.model.tables import META_SHEET, column_index as _col_index, column_letter
-from crm_sheets.store.gsheets import batch, charts, rules
+from crm_sheets.store.gsheets import batch, charts, push_source, rules
 from crm_sheets.store.gsheets.rules import sheets_format  # noqa: F401  (kept importable from here)
 from crm_sheets.store.gsheets.client import Connection
 
@@ -52,12 +52,7 @@ class PushResult:
 
 def _value(cell: Any) -> Any:
     """A cell's value as we send it: a workbook formula stays a formula, everything else is its typed value."""
-    value = cell.value
-    if cell.data_type == "f" and isinstance(value, str):
-        return batch.Formula(value)
-    if getattr(value, "__class__", None).__name__ == "ArrayFormula":
-        return batch.Formula(getattr(value, "text", "") or "")
-    return value
+    return push_source.cell_value(cell.value, cell.data_type)
 
 
 def _table_marks(wb: Any) -> dict[str, dict[str, Any]]:
@@ -83,27 +78,33 @@ def _table_marks(wb: Any) -> dict[str, dict[str, Any]]:
     return {"schema": schema, **marks} if schema else marks
 
 
-def plan_push(path: str | Path, first_sheet_id: int = 1) -> tuple[list[dict], list[dict], PushResult]:
+def plan_push(path: str | Path, first_sheet_id: int = 1, stream_over: int | None = push_source.STREAM_OVER
+              ) -> tuple[list[dict], list[dict], PushResult]:
     """The batchUpdate requests that make a spreadsheet a copy of the workbook at ``path`` (new sheet IDs
     from ``first_sheet_id``): the new sheets, then their content; and what they copy."""
-    structure, content, result = stream_push(path, first_sheet_id)
+    structure, content, result = stream_push(path, first_sheet_id, stream_over)
     content_list = list(content)
     return structure, content_list, result
 
 
-def stream_push(path: str | Path, first_sheet_id: int = 1) -> tuple[list[dict], Iterator[dict], PushResult]:
+def stream_push(path: str | Path, first_sheet_id: int = 1, stream_over: int | None = push_source.STREAM_OVER
+                ) -> tuple[list[dict], Iterator[dict], PushResult]:
     """As plan_push, with the content made sheet by sheet while it is sent: a 100k-lead CRM's cells as request
     dicts would take gigabytes at once (~360 bytes a cell). ``result`` counts cells and requests as the content
-    is made, so it is complete once the iterator is."""
-    import openpyxl
-
+    is made, so it is complete once the iterator is. Sheets over ``stream_over`` bytes of XML are not loaded
+    whole: their cells are streamed from the file (push_source; None loads every sheet whole)."""
     path = Path(path)
     try:
-        wb = openpyxl.load_workbook(path, data_only=False, rich_text=False)
+        source = push_source.open_source(path, stream_over)
+        marks = _table_marks(source.wb)
+        if not _streamable(source, marks):  # a table's header or the settings beyond the rows kept: load whole
+            source.close()
+            source = push_source.open_source(path, None)
+            marks = _table_marks(source.wb)
     except Exception as e:  # openpyxl raises many kinds for a file that is not a workbook
         raise NotAWorkbook(f"{path}: cannot be read as a workbook ({type(e).__name__}: {e})") from None
+    wb = source.wb
     result = PushResult("")
-    marks = _table_marks(wb)
     schema = marks.pop("schema", None)
     structure: list[dict] = []
     ids: dict[str, int] = {}
@@ -115,8 +116,9 @@ def stream_push(path: str | Path, first_sheet_id: int = 1) -> tuple[list[dict], 
         ids[ws.title] = first_sheet_id + index
     for index, ws in enumerate(wb.worksheets):
         sheet_id = first_sheet_id + index
-        rows = ws.max_row if ws.max_row and ws.max_row > 1 or ws.cell(1, 1).value is not None else 0
-        cols = ws.max_column or 1
+        max_row = source.dimensions(ws)[0]
+        rows = max_row if max_row and max_row > 1 or ws.cell(1, 1).value is not None else 0
+        cols = source.dimensions(ws)[1] or 1
         frozen_rows = frozen_cols = 0
         if ws.freeze_panes:
             m = re.match(r"([A-Z]+)(\d+)", str(ws.freeze_panes))
@@ -139,23 +141,43 @@ def stream_push(path: str | Path, first_sheet_id: int = 1) -> tuple[list[dict], 
     result.requests = len(structure)
 
     def content() -> Iterator[dict]:
-        for index, ws in enumerate(wb.worksheets):
-            sheet_id = first_sheet_id + index
-            rows, cols, grid_rows = sizes[index]
-            for request in _content(ws, wb, sheet_id, rows, cols, grid_rows, marks.get(ws.title), schema, names,
-                                    currency, ids, result):
+        try:
+            for index, ws in enumerate(wb.worksheets):
+                sheet_id = first_sheet_id + index
+                rows, cols, grid_rows = sizes[index]
+                for request in _content(ws, source, sheet_id, rows, cols, grid_rows, marks.get(ws.title), schema,
+                                        names, currency, ids, result):
+                    result.requests += 1
+                    yield request
+                if ws.title != META_SHEET:  # read again at the end (_owned_sheets)
+                    ws._cells.clear()  # its cells are sent
+            for request in [*_named_ranges(wb, ids, result), *_owned_sheets(wb, ids)]:
                 result.requests += 1
                 yield request
-            if ws.title != META_SHEET:  # read again at the end (_owned_sheets)
-                ws._cells.clear()  # its cells are sent: openpyxl's copy of a 100k-row table is GBs
-        for request in [*_named_ranges(wb, ids, result), *_owned_sheets(wb, ids)]:
-            result.requests += 1
-            yield request
+        finally:
+            source.close()
 
     return structure, content(), result
 
 
-def _content(ws: Any, wb: Any, sheet_id: int, rows: int, cols: int, grid_rows: int, mark: dict | None, schema: Any,
+def _streamable(source: push_source.Source, marks: dict[str, Any]) -> bool:
+    """Whether what a push reads from a streamed sheet's cells (its tables' header rows; _crm_meta and the
+    settings whole) is in the rows the loaded copy kept."""
+    for title, streamed in source.streamed.items():
+        mark = marks.get(title)
+        if title == META_SHEET or (mark and mark.get("schema") is not None and mark["schema"].kind == "settings"):
+            return False
+        for ws_mark in [mark] if mark else []:
+            if ws_mark["header"] + 1 >= streamed.first_dropped:
+                return False
+        for table in source.wb[title].tables.values():
+            m = re.match(r"^\$?[A-Z]+\$?(\d+)", str(getattr(table, "ref", table)))
+            if m and int(m.group(1)) >= streamed.first_dropped:
+                return False
+    return True
+
+
+def _content(ws: Any, source: push_source.Source, sheet_id: int, rows: int, cols: int, grid_rows: int, mark: dict | None, schema: Any,
              names: dict[str, str], currency: str | None, ids: dict[str, int], result: PushResult) -> Iterator[dict]:
     """One sheet's content: rules, cells, widths, validations, highlights, merges, charts, our marks."""
     # The schema's rules first (number formats, validation, highlights over the whole column, spare rows
@@ -167,9 +189,9 @@ def _content(ws: Any, wb: Any, sheet_id: int, rows: int, cols: int, grid_rows: i
         yield from made
         result.rules += rules.kept_requests(made)
         ours = {f for _, f, _ in table_rules.highlights}
-    yield from _sheet_content(ws, sheet_id, rows, cols, grid_rows, result)
+    yield from _sheet_content(ws, source, sheet_id, rows, cols, result)
     yield from _widths(ws, sheet_id)
-    yield from _validations(ws, wb, sheet_id, grid_rows, result, names, table_rules, mark)
+    yield from _validations(ws, source.wb, sheet_id, grid_rows, result, names, table_rules, mark)
     yield from _conditional_formats(ws, sheet_id, grid_rows, result, names, ours)
     for merged in ws.merged_cells.ranges:
         yield {"mergeCells": {"range": batch.grid_range(
@@ -222,43 +244,31 @@ def _reach(wb: Any) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _sheet_content(ws: Any, sheet_id: int, rows: int, cols: int, grid_rows: int, result: PushResult) -> Iterator[dict]:
-    """The sheet's cells in updateCells of ROWS_PER_REQUEST rows (their dicts made as they are sent), then
+def _sheet_content(ws: Any, source: push_source.Source, sheet_id: int, rows: int, cols: int, result: PushResult
+                   ) -> Iterator[dict]:
+    """The sheet's cells in updateCells of ROWS_PER_REQUEST rows (each made when its rows are read), then
     the number formats as runs down each column and the look of the header cells."""
     if not rows:
         return
     looks: dict[str, dict | None] = {}  # one numberFormat dict per Excel format, not one per cell
-    values: list[list[Any]] = []
-    formats: list[list[dict | None]] = []
+    formats: list[tuple] = []
     header_fill: dict[tuple[int, int], tuple[str | None, str | None]] = {}  # bold cells near the top: headers
-    for r, row in enumerate(ws.iter_rows(min_row=1, max_row=rows, max_col=cols)):
-        vals = []
-        fmts = []
-        for c, cell in enumerate(row):
-            v = _value(cell)
-            vals.append(v)
-            if v is not None:
-                result.cells += 1
-            number_format = cell.number_format
-            if number_format == "General":
-                fmts.append(None)
-            else:
-                if number_format not in looks:
-                    looks[number_format] = sheets_format(number_format)
-                fmts.append(looks[number_format])
-            if r < 12 and cell.font is not None and cell.font.b and v is not None:
-                fill = cell.fill.fgColor.rgb if cell.fill is not None and cell.fill.fill_type == "solid" else None
-                color = cell.font.color.rgb if cell.font.color is not None else None
-                header_fill[(r, c)] = (fill if isinstance(fill, str) else None, color if isinstance(color, str) else None)
-        while vals and vals[-1] is None and fmts[-1] is None:
-            vals.pop()
-            fmts.pop()
+    counted = [0]
+    if ws.title in source.streamed:
+        made = push_source.streamed_rows(source, ws, rows, looks, header_fill, counted)
+    else:
+        made = push_source.loaded_rows(ws, rows, cols, looks, header_fill, counted)
+    values: list[list[Any]] = []
+    start = 0
+    for vals, fmts in made:  # a batch may only be split between requests
         values.append(vals)
         formats.append(fmts)
-    for i in range(0, len(values), batch.ROWS_PER_REQUEST):  # a batch may only be split between requests
-        yield {"updateCells": {
-            "rows": [{"values": [batch.cell_data(v) for v in row]} for row in values[i:i + batch.ROWS_PER_REQUEST]],
-            "fields": "userEnteredValue", "start": {"sheetId": sheet_id, "rowIndex": i, "columnIndex": 0}}}
+        if len(values) == batch.ROWS_PER_REQUEST:
+            yield _update_cells(sheet_id, start, values)
+            start, values = start + len(values), []
+    if values:
+        yield _update_cells(sheet_id, start, values)
+    result.cells += counted[0]
     yield from _format_runs(sheet_id, formats, cols)
     for (r, c), (fill, color) in header_fill.items():
         fmt: dict[str, Any] = {"textFormat": {"bold": True}}
@@ -271,6 +281,12 @@ def _sheet_content(ws: Any, sheet_id: int, rows: int, cols: int, grid_rows: int,
             fields.append("userEnteredFormat.textFormat.foregroundColorStyle")
         yield {"repeatCell": {"range": batch.grid_range(sheet_id, r, r + 1, c, c + 1),
                               "cell": {"userEnteredFormat": fmt}, "fields": ",".join(fields)}}
+
+
+def _update_cells(sheet_id: int, start: int, values: list[list[Any]]) -> dict:
+    return {"updateCells": {"rows": [{"values": [batch.cell_data(v) for v in row]} for row in values],
+                            "fields": "userEnteredValue", "start": {"sheetId": sheet_id, "rowIndex": start,
+                                                                     "columnIndex": 0}}}
 
 
 def _format_runs(sheet_id: int, formats: list[list[dict | None]], cols: int) -> list[dict]:

@@ -223,7 +223,8 @@ class GSheetsStore(KeptState):
         self.state.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.state.dir / f".{self.state.stem}.{uuid.uuid4().hex[:8]}.batch.json"
         try:
-            tmp.write_text(json.dumps(requests, separators=(",", ":"), default=str), encoding="utf-8")
+            with open(tmp, "wb") as f:  # json.dumps(requests, ...) written piece by piece
+                f.writelines(_json_pieces(requests))
             before_replace(tmp)
         finally:
             tmp.unlink(missing_ok=True)
@@ -287,9 +288,23 @@ def _pending_mark(path: Any) -> str | None:
         return None
 
 
+_ROWS_PER_PIECE = 5000
+
+
+def _json_pieces(items: list) -> Iterator[bytes]:
+    """``json.dumps(items, separators=(",", ":"), default=str)`` as UTF-8, in pieces of _ROWS_PER_PIECE items:
+    the same bytes without the whole text at once (a 100k-lead sheet's is ~50 MB, twice with its encoding)."""
+    yield b"["
+    for i in range(0, len(items), _ROWS_PER_PIECE):
+        text = json.dumps(items[i:i + _ROWS_PER_PIECE], separators=(",", ":"), default=str)[1:-1]
+        yield ((b"," if i else b"") + text.encode("utf-8"))
+    yield b"]"
+
+
 def _grids_digest(snap: Snapshot) -> str:
     h = hashlib.sha256()
     for title in snap.sheet_names:
         h.update(title.encode("utf-8") + b"\x1e")
-        h.update(json.dumps(snap.grids.get(title, []), separators=(",", ":"), default=str).encode("utf-8"))
+        for piece in _json_pieces(snap.grids.get(title, [])):
+            h.update(piece)
     return h.hexdigest()
