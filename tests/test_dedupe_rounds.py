@@ -96,3 +96,53 @@ def test_a_matched_cell_edited_after_the_last_run_pairs_again():
     tables.df("leads").loc["L-00002", ["first_name", "last_name", "email"]] = ["Ana", "Lopez", "ana@acme.com"]
     again = dedupe(tables, now=NOW, state=state)
     assert again.stats["merged"] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# rounds: a round starts from the people of the round before (matchkeys.PeopleRounds)
+
+CHAIN = [lead("L-00001", "Ana", "Lopez", "ana.lopez@acme.com", "", "", "Paris", created="2024-01-01"),
+         lead("L-00002", "Ana", "Lopez", "ana.lopez@acme.com", "+33 1 42 68 53 00", "", "", created="2024-02-01"),
+         lead("L-00003", "Ana", "Lopez", "", "+33 1 42 68 53 00", "", "Paris", created="2024-03-01")]
+
+
+def settled_run(tables: Tables, monkeypatch, carry: bool, now=NOW) -> tuple:
+    """dedupe as the runner runs it (rounds until nothing more merges), with or without the people carried."""
+    from crm_sheets.jobs.dedupe import matchkeys
+
+    used = []
+    real = matchkeys.PeopleRounds.records
+
+    def records(self, *args, **kwargs):
+        got = real(self, *args, **kwargs) if carry else None
+        used.append(got is not None)
+        return got
+
+    with monkeypatch.context() as m:
+        m.setattr(matchkeys.PeopleRounds, "records", records)
+        results, changes = run_jobs(tables, ["dedupe"], now=now)
+    (r,) = results
+    outcome = (result_of(r), changes.updates, changes.archives, changes.appends, changes.audit,
+               {k: v for k, v in r.state.items()},
+               {name: repr(t.df.to_dict("split")) for name, t in tables.tables.items()})
+    return outcome, any(used)
+
+
+def test_a_chain_that_merges_only_in_the_second_round_settles_as_dedupe_from_scratch(monkeypatch):
+    # L-00001 and L-00002 share an email: merged, L-00001 gets the phone; only then is L-00003 (that phone, that
+    # name, that city) sure enough to be merged too, in the runner's second round
+    carried, used = settled_run(workbook(leads=CHAIN, settings={"default_country": "FR"}), monkeypatch, carry=True)
+    assert used  # the second round started from the first round's people
+    fresh, _ = settled_run(workbook(leads=CHAIN, settings={"default_country": "FR"}), monkeypatch, carry=False)
+    assert carried == fresh
+    archives = carried[2]
+    assert [(a.record_id, a.info["merged_into"]) for a in archives] == [("L-00002", "L-00001"), ("L-00003", "L-00001")]
+
+
+@pytest.mark.slow
+def test_rounds_on_the_sample_data_merge_link_and_ask_as_rounds_from_scratch(monkeypatch):
+    carried, used = settled_run(generate("sales", leads=600, seed=11).to_tables(), monkeypatch, True, DEFAULT_NOW)
+    assert used
+    fresh, _ = settled_run(generate("sales", leads=600, seed=11).to_tables(), monkeypatch, False, DEFAULT_NOW)
+    assert carried == fresh
+    assert carried[0][1]["merged"] and carried[0][1]["linked"]

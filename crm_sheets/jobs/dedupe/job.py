@@ -20,6 +20,7 @@ import pandas as pd
 from crm_sheets.errors import UsageError
 from crm_sheets.jobs.dedupe.index import KeyMemory
 from crm_sheets.jobs.dedupe.matching import MatchPair, MatchSettings, OrgPairs, find_pairs
+from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds
 from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, Ranker, plain_value, merge_groups, parse_repointed
 from crm_sheets.jobs.dedupe.review import (DECISIONS, REVIEW_DIGEST, SHOWN, SUMMARY, Decision, read_decisions, review_sheet,
                                           sheet_digest, summary, table_of)
@@ -50,11 +51,13 @@ def dedupe(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
         return kept
     carried = state.get(ROUND) if isinstance(state, dict) else None
     if isinstance(carried, Round):
-        memory, org_pairs = carried.memory, carried.org_pairs
+        memory, org_pairs, people = carried.memory, carried.org_pairs, carried.people
     else:
         memory = KeyMemory(state.get("keys") if isinstance(state, dict) else None)
         org_pairs = OrgPairs(state.get("orgs") if isinstance(state, dict) else None)
-    result = _dedupe(tables, now=now, memory=memory, org_pairs=org_pairs)  # the runner pauses the garbage collector for it (GC_PAUSED_FOR)
+        people = PeopleRounds()
+    # (the runner pauses the garbage collector for it: GC_PAUSED_FOR)
+    result = _dedupe(tables, now=now, memory=memory, org_pairs=org_pairs, people=people)
     if result.changes.is_empty():
         result.state = _remember(result, inputs or inputs_digest(tables))
         result.state["keys"] = memory.state()
@@ -63,7 +66,7 @@ def dedupe(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
         # records changed: the runner runs dedupe again on the tables as this round left them (runner.SETTLED),
         # and that round starts from this one's keys and organisation pairs, in memory (the runner keeps no
         # key starting with '_'); the keys are packed only by a round that changes nothing, the last one.
-        result.state = {ROUND: Round(memory.carried(), org_pairs.carried())}
+        result.state = {ROUND: Round(memory.carried(), org_pairs.carried(), people.after(result.changes))}
     else:
         result.state = {"keys": memory.state(), "orgs": org_pairs.state()}
     return result
@@ -78,6 +81,7 @@ class Round:
 
     memory: KeyMemory
     org_pairs: OrgPairs
+    people: PeopleRounds  # the people's keys, for the records this round's changes do not touch
 
 
 _STATE_VERSION = 3  # 3: the digest leaves the records' sheet rows out (kept findings are placed again)
@@ -188,7 +192,8 @@ def _placed(f: Finding, tables: Tables) -> Finding:
     return replace(f, cell=t.cell(f.record_id, "id"))
 
 
-def _dedupe(tables: Tables, *, now: datetime, memory: KeyMemory | None = None, org_pairs: OrgPairs | None = None) -> JobResult:
+def _dedupe(tables: Tables, *, now: datetime, memory: KeyMemory | None = None, org_pairs: OrgPairs | None = None,
+            people: PeopleRounds | None = None) -> JobResult:
     s = MatchSettings.from_tables(tables)
     changes, findings = ChangeSet(), []
     rule = str(tables.setting("dedupe_survivor", "oldest") or "oldest").strip().lower()
@@ -209,7 +214,7 @@ def _dedupe(tables: Tables, *, now: datetime, memory: KeyMemory | None = None, o
     dec = tables.get(DECISIONS)
     decisions_sheet = (dec.sheet if dec is not None and dec.sheet else
                        tables.schema.tables[DECISIONS].sheet_name(tables.lang) if DECISIONS in tables.schema.tables else DECISIONS)
-    pairs = [p for p in find_pairs(tables, s, memory=memory, org_pairs=org_pairs) if p.key not in never]
+    pairs = [p for p in find_pairs(tables, s, memory=memory, org_pairs=org_pairs, rounds=people) if p.key not in never]
     stats: dict[str, Any] = {"pairs_found": len(pairs), "kept_apart": kept_apart}
 
     # 1. what to merge: sure pairs, then people's Merge decisions
