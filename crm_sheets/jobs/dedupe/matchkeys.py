@@ -3,6 +3,8 @@ computed once per distinct cell text, or found in dedupe's key memory (index.py)
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -158,13 +160,14 @@ class PeopleRounds:
     changed (their company is their account's), are keyed whole. The frames come out equal either way."""
 
     def __init__(self) -> None:
-        self._kept: dict[tuple[str, str], tuple[pd.Index, np.ndarray, dict[str, np.ndarray], np.ndarray]] = {}
+        self._kept: dict[tuple[str, str], tuple[pd.Index, np.ndarray, dict[str, Any], Any]] = {}  # lists or arrays
         self._touched: dict[str, set[str]] | None = None  # table -> record IDs the last change set touched; None: all
         self._archived: dict[str, set[str]] = {}  # table -> record IDs the last change set archived
 
     def keep(self, table: str, region: str, index: pd.Index, digests: np.ndarray, keys: dict[str, list],
              email_raw: list[str]) -> None:
-        self._kept[(table, region)] = (index, digests, {c: _objects(keys[c]) for c in PERSON_KEYS}, _objects(email_raw))
+        # as given (lists): made arrays only by a next round, if the runner runs one
+        self._kept[(table, region)] = (index, digests, {c: keys[c] for c in PERSON_KEYS}, email_raw)
 
     def after(self, changes) -> "PeopleRounds":
         """What the next round starts from, once ``changes`` (this round's change set) are applied."""
@@ -200,6 +203,7 @@ class PeopleRounds:
         if kept is None or self._touched is None:
             return None
         index, digests, keys, email_raw = kept
+        keys, email_raw = {c: _objects(v) for c, v in keys.items()}, _objects(email_raw)
         df = tables.df(table)
         at = index.get_indexer(df.index) if index.is_unique and df.index.is_unique else None
         if at is None:
@@ -235,7 +239,9 @@ class PeopleRounds:
         return _people_frame(df.index, table, {c: v.tolist() for c, v in out_keys.items()}, out_email.tolist())
 
 
-def _objects(values: list) -> np.ndarray:
+def _objects(values) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return values
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
