@@ -53,13 +53,14 @@ class KeyMemory:
         self.computed = 0  # records whose keys this run had to compute (the rest were known)
 
     def keyed(self, kind: str, texts: dict[str, list[str]], columns: tuple[str, ...],
-              compute: Callable[[dict[str, list[str]]], dict[str, list]]) -> dict[str, list]:
+              compute: Callable[[dict[str, list[str]]], dict[str, list]], digests: np.ndarray | None = None) -> dict[str, list]:
         """``compute(texts)`` (one list per key column in ``columns``), computed only for the rows whose texts
-        (every list of ``texts``, one item per record) this memory has not seen under ``kind``."""
+        (every list of ``texts``, one item per record) this memory has not seen under ``kind``. ``digests``:
+        texts_digests(texts), when the caller has them."""
         n = len(next(iter(texts.values()))) if texts else 0
         if n == 0:
             return compute(texts)
-        digests = pd.util.hash_pandas_object(pd.DataFrame(texts, copy=False), index=False).to_numpy(np.uint64)
+        digests = texts_digests(texts) if digests is None else digests
         known = self._known.get(kind)
         if known is not None and set(known[1]) == set(columns):
             at = known[0].get_indexer(digests)
@@ -81,6 +82,12 @@ class KeyMemory:
         self.computed += len(fresh)
         self._latest.setdefault(kind, []).append((digests, {c: out[c] for c in columns}))
         return out
+
+    def reuse(self, kind: str, digests: np.ndarray, keys: dict[str, np.ndarray]) -> None:
+        """Records whose keys the caller had already (a runner's round handing its records to the next): kept as
+        if keyed() had given them, so state() and carried() know them."""
+        if len(digests):
+            self._latest.setdefault(kind, []).append((digests, {c: list(v) for c, v in keys.items()}))
 
     def carried(self) -> "KeyMemory":
         """A memory knowing the keys this one used, unpacked: what a runner's next round of the same run starts
@@ -126,6 +133,11 @@ class KeyMemory:
                 blobs += kind_blobs
         raw = json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + b"".join(blobs)
         return base64.b64encode(zlib.compress(raw, 1)).decode("ascii")
+
+
+def texts_digests(texts: dict[str, list[str]]) -> np.ndarray:
+    """One 64-bit digest per record of its texts (one list per column): a record's own, whatever the others."""
+    return pd.util.hash_pandas_object(pd.DataFrame(texts, copy=False), index=False).to_numpy(np.uint64)
 
 
 def _unpack(packed: Any) -> dict[str, tuple[pd.Index, dict[str, np.ndarray]]]:

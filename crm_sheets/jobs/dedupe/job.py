@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from crm_sheets.errors import UsageError
 from crm_sheets.jobs.dedupe.index import KeyMemory
 from crm_sheets.jobs.dedupe.matching import MatchPair, MatchSettings, OrgPairs, find_pairs
+from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds
 from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, Ranker, plain_value, merge_groups, parse_repointed
 from crm_sheets.jobs.dedupe.review import (DECISIONS, REVIEW_DIGEST, SHOWN, SUMMARY, Decision, read_decisions, review_sheet,
                                           sheet_digest, summary, table_of)
@@ -44,16 +46,18 @@ def dedupe(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
     # The digest only when it can serve: to compare with a kept result, or to keep one (a run that merges
     # does not hash every table for nothing)
     inputs = inputs_digest(tables) if isinstance(state, dict) and state.get("inputs") else None
-    kept = _remembered(state, inputs)
+    kept = _remembered(state, inputs, tables)
     if kept is not None:
         return kept
     carried = state.get(ROUND) if isinstance(state, dict) else None
     if isinstance(carried, Round):
-        memory, org_pairs = carried.memory, carried.org_pairs
+        memory, org_pairs, people = carried.memory, carried.org_pairs, carried.people
     else:
         memory = KeyMemory(state.get("keys") if isinstance(state, dict) else None)
         org_pairs = OrgPairs(state.get("orgs") if isinstance(state, dict) else None)
-    result = _dedupe(tables, now=now, memory=memory, org_pairs=org_pairs)  # the runner pauses the garbage collector for it (GC_PAUSED_FOR)
+        people = PeopleRounds()
+    # (the runner pauses the garbage collector for it: GC_PAUSED_FOR)
+    result = _dedupe(tables, now=now, memory=memory, org_pairs=org_pairs, people=people)
     if result.changes.is_empty():
         result.state = _remember(result, inputs or inputs_digest(tables))
         result.state["keys"] = memory.state()
@@ -62,7 +66,7 @@ def dedupe(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
         # records changed: the runner runs dedupe again on the tables as this round left them (runner.SETTLED),
         # and that round starts from this one's keys and organisation pairs, in memory (the runner keeps no
         # key starting with '_'); the keys are packed only by a round that changes nothing, the last one.
-        result.state = {ROUND: Round(memory.carried(), org_pairs.carried())}
+        result.state = {ROUND: Round(memory.carried(), org_pairs.carried(), people.after(result.changes))}
     else:
         result.state = {"keys": memory.state(), "orgs": org_pairs.state()}
     return result
@@ -77,9 +81,10 @@ class Round:
 
     memory: KeyMemory
     org_pairs: OrgPairs
+    people: PeopleRounds  # the people's keys, for the records this round's changes do not touch
 
 
-_STATE_VERSION = 2
+_STATE_VERSION = 3  # 3: the digest leaves the records' sheet rows out (kept findings are placed again)
 
 # The columns of a table that dedupe reads when it merges nothing: the texts of the match keys (matchkeys.py),
 # the Contact / Account links, a branch's parent, and what the review sheet and the summaries show (review.py;
@@ -91,28 +96,64 @@ _READ = frozenset({"first_name", "last_name", "email", "phone", "mobile", "count
 share(_READ)  # check hashed these columns before dedupe keys them: their hashes are kept (model/colhash.py)
 
 
+_MATCHED = ("leads", "contacts", "people", "accounts")  # the tables find_pairs reads
+
+
 def inputs_digest(tables: Tables) -> str | None:
-    """A digest of everything _dedupe reads when it changes nothing: the columns it reads of every table but the
-    logs (their values, IDs, sheet rows and the raw text kept of their cells), the whole Duplicate Decisions
-    table, the settings, lists, language and the digest of the review sheet in _crm_meta. A cell dedupe never
-    reads (a lead's Notes) leaves the digest as it was.
+    """A digest of everything _dedupe reads when it changes nothing: the columns it reads of the tables it
+    matches (their values, IDs, order and the raw text kept of their cells; accounts also give contacts their
+    company), the whole Duplicate Decisions table with the sheet rows the review sheet links to, the tables a
+    decision's record may be in (by its ID's prefix: the review sheet shows it), each table's name, kind and
+    ID prefix, the settings, lists, language and the digest of the review sheet in _crm_meta.
+    Left out, as nothing that changes nothing reads them: a cell dedupe never reads (a lead's Notes), the
+    tables no match or decision names (what automate appends to Activities or Tasks after dedupe), the Merged
+    archive, and the sheet rows of records: those show only in the findings' cells, which _remembered places
+    again. So the confirming pass on the file as written (rows renumbered where merged records left, the other
+    jobs' rows appended) is answered from the run's last round.
     None when a table cannot be keyed (records sharing an ID)."""
     h = hashlib.sha256()
-    h.update(repr((_STATE_VERSION, tables.lang, sorted(tables.settings.items(), key=str), sorted(tables.lists.items()),
-                   str(tables.meta.get(REVIEW_DIGEST) or ""))).encode("utf-8", "surrogatepass"))
-    for name, t in tables.tables.items():
-        if t.schema.kind == "log":
-            continue
-        h.update(repr((name, t.sheet, tuple(map(str, t.df.columns)), sorted(t.columns.items()), t.next_id,
-                       repr(t.schema))).encode("utf-8", "surrogatepass"))
-        if name != DECISIONS:  # (the columns check hashed already: memo.ColumnHashes)
-            keys = row_keys(t, columns=[c for c in t.df.columns if c in _READ], kept_fields=_READ)
-        else:
-            keys = row_keys(t)
-        if keys is None:
+    for part in _digest_parts(tables):
+        if part is None:
             return None
-        h.update(keys.tobytes())
+        h.update(part)
     return h.hexdigest()
+
+
+def _digest_parts(tables: Tables):
+    """The bytes inputs_digest hashes, in order (None: a table cannot be keyed)."""
+    yield repr((_STATE_VERSION, tables.lang, sorted(tables.settings.items(), key=str), sorted(tables.lists.items()),
+                str(tables.meta.get(REVIEW_DIGEST) or ""),
+                [(name, t.schema.kind, t.schema.id_prefix) for name, t in tables.tables.items()])).encode("utf-8", "surrogatepass")
+    dec = tables.get(DECISIONS)
+    named: set[str] = set()
+    if dec is not None:
+        for field in ("record_a", "record_b"):
+            if field in dec.df.columns:
+                named |= {cell_text(v, strip=True).rsplit("-", 1)[0] for v in dec.df[field].unique()}
+    for name, t in tables.tables.items():
+        if t.schema.kind == "log" or not (name in _MATCHED or name == DECISIONS or (t.schema.id_prefix or None) in named):
+            continue
+        yield repr((name, t.sheet, tuple(map(str, t.df.columns)), sorted(t.columns.items()), t.next_id,
+                    repr(t.schema))).encode("utf-8", "surrogatepass")
+        if name != DECISIONS:  # (the columns check hashed already: memo.ColumnHashes)
+            keys = row_keys(t, with_rows=False, columns=[c for c in t.df.columns if c in _READ], kept_fields=_READ)
+        else:
+            keys = row_keys(t, with_rows=False)
+            if keys is not None:
+                placed = _review_rows(t)
+                keys = np.concatenate([keys, np.array([placed[r] for r in t.df.index], dtype=np.uint64)])
+        yield None if keys is None else keys.tobytes()
+
+
+def _review_rows(dec) -> dict[str, int]:
+    """The sheet row of each Duplicate Decisions row, as the review sheet links to it: rows asked by an earlier
+    round of this run (the runner runs dedupe again after merges) are not in the sheet yet: they go below its
+    last row, in order (as the writer appends them)."""
+    rows_of = dict(dec.rows)
+    last_row = max(rows_of.values(), default=1)
+    for k, row_id in enumerate(rid for rid in dec.df.index if rid not in rows_of):
+        rows_of[row_id] = last_row + 1 + k
+    return rows_of
 
 
 def _remember(result: JobResult, inputs: str | None) -> dict[str, Any]:
@@ -126,17 +167,30 @@ def _remember(result: JobResult, inputs: str | None) -> dict[str, Any]:
     return {"version": _STATE_VERSION, "inputs": inputs, "stats": dict(result.stats), "findings": found}
 
 
-def _remembered(state: dict | None, inputs: str | None) -> JobResult | None:
+def _remembered(state: dict | None, inputs: str | None, tables: Tables) -> JobResult | None:
     if inputs is None or not isinstance(state, dict) or state.get("version") != _STATE_VERSION or state.get("inputs") != inputs:
         return None
     try:
-        findings = [finding_from_json(item) for item in state["findings"]]
+        findings = [_placed(finding_from_json(item), tables) for item in state["findings"]]
     except (KeyError, TypeError, ValueError):
         return None
     return JobResult("dedupe", ChangeSet(), findings, stats=dict(state["stats"]), state=state, holds_until=ALWAYS)
 
 
-def _dedupe(tables: Tables, *, now: datetime, memory: KeyMemory | None = None, org_pairs: OrgPairs | None = None) -> JobResult:
+def _placed(f: Finding, tables: Tables) -> Finding:
+    """A kept finding with its cell where its record is now (the digest leaves sheet rows out). A result that
+    changes nothing has cells only on its possible duplicates (the first record's ID cell, as _dedupe puts it);
+    any other finding with a cell is not given again (ValueError: the full path runs)."""
+    if f.cell is None:
+        return f
+    t = tables.get(f.table)
+    if f.type != "possible-duplicate" or t is None or f.record_id is None:
+        raise ValueError(f"a kept {f.type} finding names a cell")
+    return replace(f, cell=t.cell(f.record_id, "id"))
+
+
+def _dedupe(tables: Tables, *, now: datetime, memory: KeyMemory | None = None, org_pairs: OrgPairs | None = None,
+            people: PeopleRounds | None = None) -> JobResult:
     s = MatchSettings.from_tables(tables)
     changes, findings = ChangeSet(), []
     rule = str(tables.setting("dedupe_survivor", "oldest") or "oldest").strip().lower()
@@ -157,7 +211,7 @@ def _dedupe(tables: Tables, *, now: datetime, memory: KeyMemory | None = None, o
     dec = tables.get(DECISIONS)
     decisions_sheet = (dec.sheet if dec is not None and dec.sheet else
                        tables.schema.tables[DECISIONS].sheet_name(tables.lang) if DECISIONS in tables.schema.tables else DECISIONS)
-    pairs = [p for p in find_pairs(tables, s, memory=memory, org_pairs=org_pairs) if p.key not in never]
+    pairs = [p for p in find_pairs(tables, s, memory=memory, org_pairs=org_pairs, rounds=people) if p.key not in never]
     stats: dict[str, Any] = {"pairs_found": len(pairs), "kept_apart": kept_apart}
 
     # 1. what to merge: sure pairs, then people's Merge decisions
@@ -286,12 +340,10 @@ def _dedupe(tables: Tables, *, now: datetime, memory: KeyMemory | None = None, o
     # 5. the Duplicates Review sheet: every undecided pair, side by side
     pending = [d for d in decisions if not d.decision and not d.applied and d.key not in never
                and all(table_of(tables, r) and r not in merged_into for r in (d.record_a, d.record_b))] + new_rows
-    rows_of = dict(dec.rows) if dec is not None else {}
+    rows_of = _review_rows(dec) if dec is not None else {}
     last_row = max(rows_of.values(), default=1)
-    # rows asked by an earlier round of this run (the runner runs dedupe again after merges) are not in the
-    # sheet yet either: they go below its last row, in order, then this round's (as the writer appends them)
-    unplaced = [rid for rid in dec.df.index if rid not in rows_of] if dec is not None else []
-    for k, row_id in enumerate(unplaced + [d.row_id for d in new_rows if d.row_id not in rows_of]):
+    # this round's new rows go below those (as the writer appends them)
+    for k, row_id in enumerate([d.row_id for d in new_rows if d.row_id not in rows_of]):
         rows_of[row_id] = last_row + 1 + k
     sheet = review_sheet(tables, pending, rows_of)
     digest = sheet_digest(sheet)

@@ -21,7 +21,7 @@ from crm_sheets.jobs.dedupe import orgs
 from crm_sheets.jobs.dedupe.blocking import pair_index, person_block_keys, slice_pass
 from crm_sheets.jobs.dedupe.explain import match_pairs
 from crm_sheets.jobs.dedupe.index import KeyMemory, keys_version
-from crm_sheets.jobs.dedupe.matchkeys import account_records, org_lead_records, person_records
+from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds, account_records, org_lead_records, person_records
 from crm_sheets.jobs.dedupe.matchpair import EVIDENCE, PEOPLE, MatchPair, MatchSettings
 from crm_sheets.jobs.dedupe.pairscores import prepare_people, score_lead_accounts, score_people
 from crm_sheets.model import Tables
@@ -185,19 +185,21 @@ def _unpack_pairs(packed: Any) -> dict[str, list]:
 
 def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: float | None = None,
                tables_to_match: Iterable[str] = ("leads", "contacts", "people", "accounts"),
-               memory: KeyMemory | None = None, org_pairs: OrgPairs | None = None) -> list[MatchPair]:
+               memory: KeyMemory | None = None, org_pairs: OrgPairs | None = None,
+               rounds: PeopleRounds | None = None) -> list[MatchPair]:
     """Every pair scoring at least ``floor`` (default: the review threshold), best first.
 
     Within leads, contacts and accounts; and across: a lead against contacts (the same person) and
     against accounts (the company the lead works for). ``memory`` (index.py) gives the match keys of the
     records it has seen, ``org_pairs`` the organisation pairs of frames of keys seen (OrgPairs): the pairs are
-    the same with or without them.
+    the same with or without them; so are they with ``rounds``, the people of the runner's last round of this
+    run (matchkeys.PeopleRounds).
     """
     s = settings or MatchSettings.from_tables(tables)
     floor = s.review if floor is None else floor
     wanted = [t for t in tables_to_match if t in tables]
     out: list[MatchPair] = []
-    people = {t: person_records(tables, t, s.region, memory) for t in PEOPLE if t in wanted}
+    people = {t: person_records(tables, t, s.region, memory, rounds) for t in PEOPLE if t in wanted}
     if people:
         # Leads and contacts are keyed, blocked and scored as one frame (leads first): each record's
         # keys are computed once, for the pairs within its table and across.

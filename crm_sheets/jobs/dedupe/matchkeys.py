@@ -3,11 +3,13 @@ computed once per distinct cell text, or found in dedupe's key memory (index.py)
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from crm_sheets.jobs.dedupe import orgs
-from crm_sheets.jobs.dedupe.index import KeyMemory
+from crm_sheets.jobs.dedupe.index import KeyMemory, texts_digests
 from crm_sheets.jobs.dedupe.keys import (FREE_DOMAINS, canon_first, company_domain, company_key, email_key, fold_city,
                                          name_key, phone_key, region_of)
 from crm_sheets.model import Tables
@@ -88,9 +90,11 @@ def _person_keys_of(texts: dict[str, list[str]], region: str) -> dict[str, list]
     }
 
 
-def person_records(tables: Tables, table: str, region: str = "US", memory: KeyMemory | None = None) -> pd.DataFrame:
-    """Match keys of the people of a table (leads or contacts); ``memory`` gives those it knows (index.py)."""
-    df = tables.df(table)
+_TEXTS = ("first_name", "last_name", "email", "phone", "mobile", "country", "city", "company", "website")  # keyed cells
+
+
+def _person_texts(tables: Tables, table: str, df: pd.DataFrame) -> dict[str, list[str]]:
+    """The texts a person's keys are computed from (a contact's company and website are its account's)."""
     company = _col(df, "company")
     website = _col(df, "website")
     if table == "contacts" and "accounts" in tables and "account" in df.columns:
@@ -102,26 +106,145 @@ def person_records(tables: Tables, table: str, region: str = "US", memory: KeyMe
         website = [sites.get(r, "") for r in refs]
     texts = {f: _col(df, f) for f in ("first_name", "last_name", "email", "phone", "mobile", "country", "city")}
     texts.update(company=company, website=website)
+    return texts
+
+
+def person_records(tables: Tables, table: str, region: str = "US", memory: KeyMemory | None = None,
+                   rounds: "PeopleRounds | None" = None) -> pd.DataFrame:
+    """Match keys of the people of a table (leads or contacts); ``memory`` gives those it knows (index.py);
+    ``rounds``: the records of the runner's last round of this run (PeopleRounds), with the keys of the records
+    its changes did not touch."""
+    df = tables.df(table)
+    if rounds is not None and memory is not None:
+        got = rounds.records(tables, table, region, memory)
+        if got is not None:
+            return got
+    texts = _person_texts(tables, table, df)
+    digests = texts_digests(texts) if rounds is not None and memory is not None and len(df) else None
     if memory is None:
         keys = _person_keys_of(texts, region)
     else:
-        keys = memory.keyed(f"people|{region}", texts, PERSON_KEYS, lambda sub: _person_keys_of(sub, region))
+        keys = memory.keyed(f"people|{region}", texts, PERSON_KEYS, lambda sub: _person_keys_of(sub, region), digests)
+    if digests is not None:
+        rounds.keep(table, region, df.index, digests, keys, texts["email"])
+    return _people_frame(df.index, table, keys, texts["email"])
+
+
+def _people_frame(index: pd.Index, table: str, keys: dict[str, list], email_raw: list[str]) -> pd.DataFrame:
+    """The frame of people's match keys, with the keys that depend on the whole list (an email domain no
+    company owns) put together from each record's own."""
     edomain = keys["edomain"]
     shared = _shared_domains(edomain, keys["company"])
     # an internet provider's mailboxes are private ones, though no list names it: their domain says no company
     cdomain = [w if d in shared else o for d, o, w in zip(edomain, keys["cdomain_own"], keys["cdomain_web"])] if shared \
         else keys["cdomain_own"]
     return pd.DataFrame({
-        "rid": df.index.astype(str).tolist(),
+        "rid": index.astype(str).tolist(),
         "table": table,
         **{k: keys[k] for k in ("first", "last", "canon1", "canon2", "email")},
-        "email_raw": texts["email"],
+        "email_raw": email_raw,
         **{k: keys[k] for k in ("local", "edomain", "phone1", "phone2", "company")},
         "cdomain": cdomain,
         "efree": [d in shared or d in FREE_DOMAINS for d in edomain],
         "city": keys["city"],
         "country": keys["country"],
     })
+
+
+class PeopleRounds:
+    """The people's keys of one of the runner's rounds, handed to the next round of the same run (never saved):
+    the runner applies a round's change set and runs dedupe again on those tables (runner._settle), so a record
+    the change set did not archive or write a keyed cell of has the texts it had, and keeps its keys without its
+    cells read and hashed again. The rest (a survivor whose empty fields were filled) are keyed as
+    person_records keys them; a table the change set appended or restored rows to, or contacts when an account
+    changed (their company is their account's), are keyed whole. The frames come out equal either way."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, str], tuple[pd.Index, np.ndarray, dict[str, Any], Any]] = {}  # lists or arrays
+        self._touched: dict[str, set[str]] | None = None  # table -> record IDs the last change set touched; None: all
+        self._archived: dict[str, set[str]] = {}  # table -> record IDs the last change set archived
+
+    def keep(self, table: str, region: str, index: pd.Index, digests: np.ndarray, keys: dict[str, list],
+             email_raw: list[str]) -> None:
+        # as given (lists): made arrays only by a next round, if the runner runs one
+        self._kept[(table, region)] = (index, digests, {c: keys[c] for c in PERSON_KEYS}, email_raw)
+
+    def after(self, changes) -> "PeopleRounds":
+        """What the next round starts from, once ``changes`` (this round's change set) are applied."""
+        out = PeopleRounds()
+        out._kept = self._kept
+        touched: dict[str, set[str]] = {}
+        whole: set[str] = set()
+        for u in changes.updates:
+            if u.field in _TEXTS or (u.table, u.field) in (("contacts", "account"), ("accounts", "name")):
+                touched.setdefault(u.table, set()).add(str(u.record_id))
+        for a in changes.archives:
+            touched.setdefault(a.table, set()).add(str(a.record_id))
+            out._archived.setdefault(a.table, set()).add(str(a.record_id))
+        for r in changes.restores:
+            whole.add(r.table)
+        for a in changes.appends:
+            whole.add(a.table)
+        if changes.columns or changes.tables:
+            whole |= set(self._kept_tables())
+        if touched.get("accounts") or "accounts" in whole:
+            whole.add("contacts")
+        out._kept = {k: v for k, v in self._kept.items() if k[0] not in whole}
+        out._touched = touched
+        return out
+
+    def _kept_tables(self) -> set[str]:
+        return {t for t, _ in self._kept}
+
+    def records(self, tables: Tables, table: str, region: str, memory: KeyMemory) -> pd.DataFrame | None:
+        """The frame of the table's people from the last round's keys and the touched records' cells; None when
+        the last round kept none for it (person_records then keys the table whole)."""
+        kept = self._kept.get((table, region))
+        if kept is None or self._touched is None:
+            return None
+        index, digests, keys, email_raw = kept
+        keys, email_raw = {c: _objects(v) for c, v in keys.items()}, _objects(email_raw)
+        df = tables.df(table)
+        at = index.get_indexer(df.index) if index.is_unique and df.index.is_unique else None
+        if at is None:
+            return None
+        touched = self._touched.get(table, set())
+        left = np.ones(len(index), dtype=bool)
+        left[at[at >= 0]] = False
+        if (at < 0).any() or not set(index[left].astype(str)) <= self._archived.get(table, set()):
+            return None  # records came, or left other than archived: not the tables the last round left
+        fresh = df.index.isin(list(touched)) if touched else np.zeros(len(at), dtype=bool)
+        if not fresh.any() and not left.any() and (at == np.arange(len(at))).all():
+            out_keys = keys
+            out_digests, out_email = digests, email_raw
+        else:
+            out_keys = {c: v[at] for c, v in keys.items()}
+            out_digests, out_email = digests[at], email_raw[at]
+        rows = np.flatnonzero(fresh)
+        kind = f"people|{region}"
+        if len(rows) < len(df.index):
+            keep = ~fresh
+            memory.reuse(kind, out_digests[keep], {c: v[keep] for c, v in out_keys.items()})
+        if len(rows):
+            texts = _person_texts(tables, table, df.iloc[rows])
+            sub_digests = texts_digests(texts)
+            got = memory.keyed(kind, texts, PERSON_KEYS, lambda sub: _person_keys_of(sub, region), sub_digests)
+            out_keys = {c: v.copy() for c, v in out_keys.items()}
+            out_digests, out_email = out_digests.copy(), out_email.copy()
+            for c in PERSON_KEYS:
+                out_keys[c][rows] = _objects(got[c])
+            out_digests[rows] = sub_digests
+            out_email[rows] = _objects(texts["email"])
+        self._kept[(table, region)] = (df.index, out_digests, out_keys, out_email)
+        return _people_frame(df.index, table, {c: v.tolist() for c, v in out_keys.items()}, out_email.tolist())
+
+
+def _objects(values) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return values
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def _shared_domains(domains: list[str], companies: list[str]) -> set[str]:
