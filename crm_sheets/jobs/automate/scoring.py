@@ -68,10 +68,12 @@ def score_leads(run: Run) -> None:
             continue
         old = df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
         before, after = old.to_numpy(dtype=object), values.to_numpy(dtype=object)
-        for i in np.flatnonzero(~_same(old, values)):
-            # Derived columns: recomputed every run and explained by score_reason, so not audited cell by cell.
-            run.changes.updates.append(CellUpdate(TABLE, ids[i], name, after[i], before=before[i], reason="lead scoring"))
-            changed += 1
+        at = np.flatnonzero(~_same(old, values))
+        # Derived columns: recomputed every run and explained by score_reason, so not audited cell by cell. Made from
+        # lists (object arrays' .tolist() gives their objects as they are): ~85,000 updates on a first run at 30k.
+        run.changes.updates.extend([CellUpdate(TABLE, rid, name, a, b, "lead scoring")
+                                    for rid, a, b in zip(ids[at].tolist(), after[at].tolist(), before[at].tolist())])
+        changed += len(at)
         df[name] = values
     run.count("scored_leads", len(df))
     run.count("score_cells_changed", changed)
