@@ -135,7 +135,7 @@ def _digest_parts(tables: Tables):
             continue
         yield repr((name, t.sheet, tuple(map(str, t.df.columns)), sorted(t.columns.items()), t.next_id,
                     repr(t.schema))).encode("utf-8", "surrogatepass")
-        if name != DECISIONS:  # (the columns check hashed already: memo.ColumnHashes)
+        if name != DECISIONS:  # (of the column hashes check made already: model/colhash.py)
             keys = row_keys(t, with_rows=False, columns=[c for c in t.df.columns if c in _READ], kept_fields=_READ)
         else:
             keys = row_keys(t, with_rows=False)
