@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from crm_sheets.store.gsheets.batch import META_PREFIX
+from crm_sheets.store.gsheets.batch import EDITED_BY_PEOPLE, META_PREFIX
 from crm_sheets.store.gsheets.client import Connection
 
 READ_FIELDS = (
@@ -131,8 +131,10 @@ def read_meta(conn: Connection, spreadsheet_id: str) -> Snapshot:
 
 
 def sheets_to_read(snap: Snapshot) -> list[str]:
-    """Every sheet but those a job regenerates whole (their content is never read back)."""
-    return [t for t, info in snap.sheets.items() if "owned" not in info.metadata]
+    """Every sheet but those a job regenerates whole (their content is never read back); a sheet people correct
+    (the Mapping sheet) is read like any other."""
+    return [t for t, info in snap.sheets.items()
+            if "owned" not in info.metadata or info.metadata["owned"] in EDITED_BY_PEOPLE]
 
 
 def read_values(conn: Connection, snap: Snapshot, titles: Iterable[str]) -> None:
