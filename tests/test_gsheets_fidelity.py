@@ -142,3 +142,42 @@ def test_text_from_outside_that_looks_like_a_formula_stays_text_when_a_person_ed
     plain = ws.find("zoe@example.com")
     ws.update([["42"]], _a1(plain.row, plain.col), value_input_option="USER_ENTERED")
     assert ws.acell(_a1(plain.row, plain.col), value_render_option="UNFORMATTED_VALUE").value == 42
+
+
+def test_a_date_typed_into_a_text_column_reads_as_the_date_shown_as_in_the_file(sheet_of, built_book, tmp_path):
+    from helpers import as_file
+
+    spec = sheet_of(built_book(sample_data=50, now=NOW))
+    ws = worksheet(spec, "Leads")
+    header = ws.row_values(1)
+    notes, city = header.index("Notes") + 1, header.index("City") + 1
+    ws.update([["3/15/2026"], ["1,234"]], _a1(2, notes), value_input_option="USER_ENTERED")
+    ws.update([["2026-03-01"]], _a1(3, city), value_input_option="USER_ENTERED")
+    leads = open_store(spec).read()["leads"].df
+    assert list(leads["notes"].iloc[:2]) == ["2026-03-15", "1234"]  # the date they see, not its serial 46096
+    assert leads["city"].iloc[1] == "2026-03-01"
+    on_file = open_store(as_file(spec)).read()["leads"].df
+    assert list(on_file["notes"].iloc[:2]) == list(leads["notes"].iloc[:2])
+    assert on_file["city"].iloc[1] == leads["city"].iloc[1]
+
+
+def test_rows_cut_and_pasted_lower_and_a_find_and_replace_give_the_same_run_as_the_file(sheet_of, built_book, tmp_path):
+    from test_gsheets_edits import NOW as EDITS_NOW, lead_ids, same_as_file
+
+    spec = sheet_of(built_book(sample_data=50, now=EDITS_NOW))
+    before = lead_ids(spec)
+    ws = worksheet(spec, "Leads")
+    last = len(ws.col_values(1))
+    moved = ws.cell(5, 1).value
+    ws.cut_range(f"A5:{_a1(5, ws.col_count)}", f"A{last + 3}")  # a record cut and pasted below a gap
+    ws.spreadsheet.batch_update({"requests": [{"findReplace": {"find": "Atlanta", "replacement": "ATL",
+                                                               "sheetId": ws.id, "matchEntireCell": True}}]})
+    same_as_file(spec, tmp_path)
+    assert lead_ids(spec) == before
+    assert moved in ws.col_values(1)
+
+
+def test_a_gsheets_spec_without_an_id_says_what_to_write():
+    got = CliRunner().invoke(cli, ["check", "gsheets://"])
+    assert got.exit_code == 2 and got.exception is None or isinstance(got.exception, SystemExit)
+    assert "not a spreadsheet ID" in got.output and "gsheets://ID" in got.output
