@@ -151,13 +151,14 @@ def test_a_date_typed_into_a_text_column_reads_as_the_date_shown_as_in_the_file(
     ws = worksheet(spec, "Leads")
     header = ws.row_values(1)
     notes, city = header.index("Notes") + 1, header.index("City") + 1
-    ws.update([["3/15/2026"], ["1,234"]], _a1(2, notes), value_input_option="USER_ENTERED")
+    ws.update([["3/15/2026"], ["1,234"], ["10:30"]], _a1(2, notes), value_input_option="USER_ENTERED")
     ws.update([["2026-03-01"]], _a1(3, city), value_input_option="USER_ENTERED")
     leads = open_store(spec).read()["leads"].df
-    assert list(leads["notes"].iloc[:2]) == ["2026-03-15", "1234"]  # the date they see, not its serial 46096
+    # the date they see, not its serial 46096; a time alone is a time, not a date of 1899
+    assert list(leads["notes"].iloc[:3]) == ["2026-03-15", "1234", "10:30:00"]
     assert leads["city"].iloc[1] == "2026-03-01"
     on_file = open_store(as_file(spec)).read()["leads"].df
-    assert list(on_file["notes"].iloc[:2]) == list(leads["notes"].iloc[:2])
+    assert list(on_file["notes"].iloc[:3]) == list(leads["notes"].iloc[:3])
     assert on_file["city"].iloc[1] == leads["city"].iloc[1]
 
 

@@ -105,10 +105,10 @@ def _cell_kind(nf: dict | None, value: float, dated: bool) -> dict | None:
     date's text. A date in a column that looks like numbers gets a date format; a plain number in a column of
     dates loses the date format."""
     kind = (nf or {}).get("type")
-    if dated:
-        if kind in _DATE_KINDS:
-            return nf
-        return {"type": "TIME" if 0 <= value < 1 else "DATE" if float(value).is_integer() else "DATE_TIME"}
+    if dated:  # the column's look names the kind only when the value fits it (a time alone is not a date)
+        own = "TIME" if 0 <= value < 1 else "DATE" if float(value).is_integer() else "DATE_TIME"
+        fits = kind == own or (own == "DATE" and kind == "DATE_TIME")
+        return nf if fits else {"type": own}
     return None if kind in _DATE_KINDS else nf
 
 

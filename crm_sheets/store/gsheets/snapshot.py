@@ -191,6 +191,8 @@ def read_dated(conn: Connection, snap: Snapshot, tables: Any) -> bool:
         grid = snap.grids[sheet]
         for r, row in enumerate(vr.get("values") or []):
             raw = grid[r][c] if r < len(grid) and c < len(grid[r]) else None
-            if row and isinstance(row[0], str) and type(raw) in (int, float) and raw >= 1:
-                snap.dated.setdefault(sheet, {})[(r, c)] = EPOCH + dt.timedelta(days=float(raw))
+            if row and isinstance(row[0], str) and type(raw) in (int, float) and raw >= 0:
+                when = EPOCH + dt.timedelta(days=float(raw))
+                # a time alone (serial below 1) is a time of day, as the file's reader gives a time-formatted cell
+                snap.dated.setdefault(sheet, {})[(r, c)] = when.time() if raw < 1 else when
     return bool(snap.dated)
