@@ -17,6 +17,7 @@ from .model import Spreadsheet, new_spreadsheet_id
 from .layout_requests import metadata_matches
 from .requests import apply_all, new_sheet, write_rows
 from . import moves  # noqa: F401  (registers moveDimension and the filter-view kinds)
+from . import handedits  # noqa: F401  (registers copy/cut and paste, find and replace, cleanup, groups)
 from .resource import grid_range, resolve, spreadsheet_resource
 
 if TYPE_CHECKING:

@@ -1,12 +1,13 @@
 """The spreadsheets.values methods: get, batchGet, update, batchUpdate, append, clear, batchClear."""
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from . import a1
 from .cellvalues import input_entry, render
 from .errors import ApiError
-from .model import MAX_CELL_CHARS, MAX_CELLS, Cell, Sheet, Spreadsheet, is_empty
+from .model import MAX_CELL_CHARS, MAX_CELLS, Cell, Sheet, Spreadsheet, entry_format, is_empty
 from .resource import a1_of, check_in_grid, resolve
 
 
@@ -124,13 +125,37 @@ def _as_rows(body: dict) -> list[list]:
 def put_rows(sheet: Sheet, r0: int, c0: int, rows: list[list], option: str) -> None:
     for i, row in enumerate(rows):
         for j, value in enumerate(row or []):
-            entry = input_entry(value, option)
+            old = sheet.get(r0 + i, c0 + j)
+            if (option == "USER_ENTERED" and isinstance(value, str) and value
+                    and (_number_format(old) or {}).get("type") == "TEXT"):
+                entry: Any = value  # a Plain text cell keeps what is typed as text: no formula, no number
+            else:
+                entry = input_entry(value, option)
             if entry is None:
                 continue
             if entry.__class__ is str and len(entry) > MAX_CELL_CHARS:
                 raise ApiError(400, f"Your input contains more than the maximum of {MAX_CELL_CHARS} characters "
                                     "in a single cell.")
-            sheet.put(r0 + i, c0 + j, None if entry == "" else entry)
+            sheet.put(r0 + i, c0 + j, keep_cell_data(old, None if entry == "" else entry))
+
+
+def _number_format(entry: Any) -> dict | None:
+    return (entry_format(entry) or {}).get("numberFormat")
+
+
+def keep_cell_data(old: Any, new: Any) -> Any:
+    """A values write changes the value only: the cell's format, validation and note stay (a format the typed
+    value implies, e.g. a date's, is taken only by a cell with no number format of its own), as in Sheets."""
+    if not isinstance(old, Cell) or not old.data:
+        return new
+    data = old.data  # shared with other cells (model.SHARED): never changed in place
+    implied = _number_format(new)
+    if implied is not None and _number_format(old) is None:
+        data = copy.deepcopy(data)
+        data.setdefault("userEnteredFormat", {})["numberFormat"] = implied
+    if isinstance(new, Cell):
+        return Cell(new.value, new.formula, data)
+    return Cell(new, None, data)
 
 
 def _updated(book: Spreadsheet, sheet: Sheet, r0: int, c0: int, height: int, width: int) -> dict:

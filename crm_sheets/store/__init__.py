@@ -42,6 +42,9 @@ def open_store(spec: str | Path, **options):
         return _opener("excel")[0](text, **options)
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/[^/]", text):  # a URL that went through pathlib.Path kept one slash
         text = text.replace(":/", "://", 1)
+    bare = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+):/*$", text)  # "gsheets://" with nothing after it (a path: "gsheets:")
+    if bare and bare.group(1).lower() in {*_OPENERS, *_PLUGINS}:
+        text = bare.group(1) + "://"
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
         found = _opener(scheme)

@@ -13,7 +13,7 @@ import math
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from crm_sheets.model.tables import column_index  # noqa: F401  (importable from here as before)
-from crm_sheets.model.values import is_missing
+from crm_sheets.model.values import Text, is_missing
 
 EPOCH = dt.datetime(1899, 12, 30)  # serial day 0 of Google Sheets (and of Excel's 1900 system)
 DATE_PATTERN = "yyyy-mm-dd"
@@ -21,6 +21,10 @@ DATETIME_PATTERN = "yyyy-mm-dd hh:mm"
 TIME_PATTERN = "hh:mm"
 MAX_BATCH_BYTES = 8_000_000  # one batchUpdate body at most this big; past it the write is split
 ROWS_PER_REQUEST = 2_000  # rows of one updateCells of a block (~2 MB for 28 columns), so batches can be split
+# Sheets a command writes whole that people then correct by hand (adopt's Mapping sheet): marked as ours so a
+# rename is followed, but read on every run and never protected as "regenerated".
+EDITED_BY_PEOPLE = frozenset({"mapping"})
+PLAIN_TEXT = {"type": "TEXT"}  # Format > Number > Plain text
 META_PREFIX = "crm_sheets."  # developer metadata keys we own
 
 
@@ -54,7 +58,12 @@ def serial(value: dt.date | dt.datetime | dt.time) -> float:
 
 
 def number_format(value: Any) -> dict | None:
-    """The numberFormat a value needs to read back as what it is (dates), else None."""
+    """The numberFormat a value needs to read back as what it is (dates), else None. Text from outside that
+    looks like a formula (model.values.Text) gets the Plain text format: Sheets keeps what a person types
+    into such a cell as text, so editing it (double-click, Enter) never turns it into a formula (the role
+    Excel's quotePrefix plays in the file)."""
+    if type(value) is Text:
+        return dict(PLAIN_TEXT)
     value = _plain(value)
     if isinstance(value, dt.datetime):
         if value.hour or value.minute or value.second or value.microsecond:

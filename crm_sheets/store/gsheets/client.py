@@ -337,12 +337,14 @@ class Connection:
                           lambda: self.http.request("post", f"{SPREADSHEETS}/{spreadsheet_id}:getByDataFilter",
                                                     params={"fields": fields}, json=body).json())
 
-    def batch_get(self, spreadsheet_id: str, ranges: Sequence[str]) -> list[dict]:
-        """values.batchGet of ``ranges``: raw values (UNFORMATTED_VALUE), dates as serial numbers."""
+    def batch_get(self, spreadsheet_id: str, ranges: Sequence[str], *, render: str = "UNFORMATTED_VALUE",
+                  dates: str = "SERIAL_NUMBER") -> list[dict]:
+        """values.batchGet of ``ranges``: raw values (UNFORMATTED_VALUE), dates as serial numbers; ``render``
+        FORMULA with ``dates`` FORMATTED_STRING tells formulas and date cells apart (pull)."""
         if not ranges:
             return []
-        params = {"ranges": list(ranges), "valueRenderOption": "UNFORMATTED_VALUE",
-                  "dateTimeRenderOption": "SERIAL_NUMBER", "majorDimension": "ROWS"}
+        params = {"ranges": list(ranges), "valueRenderOption": render,
+                  "dateTimeRenderOption": dates, "majorDimension": "ROWS"}
         got = self._call(spreadsheet_id, "reading the sheets' values",
                          lambda: self.http.request("get", f"{SPREADSHEETS}/{spreadsheet_id}/values:batchGet",
                                                    params=params).json())

@@ -1,7 +1,8 @@
 """Copying a Google spreadsheet into a workbook file (``crm-sheets pull gsheets://ID crm.xlsx``): every sheet's
 values (dates as dates where the cell's format is a date), number formats, validation rules, conditional
 formats, charts, frozen panes, widths, merges, named ranges, and an Excel table (ListObject) wherever our
-marks say a table is — what the xlsx reader finds tables by. Three calls: the sheets and marks, every value, and the formats and dropdowns (cell by
+marks say a table is — what the xlsx reader finds tables by. Four calls: the sheets and marks, every value, every
+value again as entered (formulas as formulas, date cells as their text), and the formats and dropdowns (cell by
 cell on small sheets; on a table's sheet, whose columns look alike all the way down, the first rows and each
 column's first non-blank cell, so a column blank at the top still gets its dates' format).
 
@@ -90,6 +91,27 @@ def _from_serial(value: float, kind: str) -> Any:
     return when
 
 
+_DATE_KINDS = ("DATE", "DATE_TIME", "TIME")
+
+
+def _is_formula(shown: Any, value: Any) -> bool:
+    """A formula cell: the FORMULA rendering starts with '=' and is not the cell's value (a text that only
+    looks like a formula renders the same both ways)."""
+    return isinstance(shown, str) and shown.startswith("=") and len(shown) > 1 and shown != value
+
+
+def _cell_kind(nf: dict | None, value: float, dated: bool) -> dict | None:
+    """The number format of one numeric cell, told by the cell itself: ``dated`` when the API rendered it as a
+    date's text. A date in a column that looks like numbers gets a date format; a plain number in a column of
+    dates loses the date format."""
+    kind = (nf or {}).get("type")
+    if dated:  # the column's look names the kind only when the value fits it (a time alone is not a date)
+        own = "TIME" if 0 <= value < 1 else "DATE" if float(value).is_integer() else "DATE_TIME"
+        fits = kind == own or (own == "DATE" and kind == "DATE_TIME")
+        return nf if fits else {"type": own}
+    return None if kind in _DATE_KINDS else nf
+
+
 def _excel_format(fmt: dict | None) -> str | None:
     if not fmt:
         return None
@@ -121,6 +143,11 @@ def pull(connection: Connection, spreadsheet_id: str, path: str | Path, *, force
     sheets = sorted(meta.get("sheets") or [], key=lambda s: s.get("properties", {}).get("index", 0))
     titles = [s["properties"]["title"] for s in sheets]
     values = {t: pad(vr.get("values") or []) for t, vr in zip(titles, connection.batch_get(spreadsheet_id, [quote(t) for t in titles]))}
+    # The same cells once more with formulas as formulas and date cells as their text: a formula of the team's
+    # is copied as a formula (its value as the cached result), and a cell is a date by its own format, not by
+    # its column's look (a column of numbers that goes on with dates, or the other way round).
+    entered = {t: vr.get("values") or [] for t, vr in zip(titles, connection.batch_get(
+        spreadsheet_id, [quote(t) for t in titles], render="FORMULA", dates="FORMATTED_STRING"))}
     sampled, looks = _read_looks(connection, spreadsheet_id, sheets, values)
     result = PullResult(path)
     tmp = path.with_name(f".{path.name}.pull-tmp")
@@ -147,10 +174,19 @@ def pull(connection: Connection, spreadsheet_id: str, path: str | Path, *, force
             grid = values.get(title, [])
             look = looks.get(title) or _Looks()
             row_formats, validations = look.grids(len(grid) if title in sampled else None)
+            typed = entered.get(title, [])
             for r, row in enumerate(grid):
+                typed_row = typed[r] if r < len(typed) else ()
                 for c, v in enumerate(row):
                     nf = row_formats[r][c] if r < len(row_formats) and c < len(row_formats[r]) else None
+                    shown = typed_row[c] if c < len(typed_row) else ""
+                    if isinstance(v, (int, float)) and not isinstance(v, bool) and not _is_formula(shown, v):
+                        nf = _cell_kind(nf, v, isinstance(shown, str))
                     excel = _excel_format(nf)
+                    if _is_formula(shown, v):
+                        result.cells += 1
+                        ws.write_formula(r, c, shown, fmt(excel), "" if v is None else v)
+                        continue
                     if v == "" or v is None:
                         if excel:
                             ws.write_blank(r, c, None, fmt(excel))

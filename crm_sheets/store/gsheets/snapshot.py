@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from crm_sheets.store.gsheets.batch import META_PREFIX
+from crm_sheets.store.gsheets.batch import EDITED_BY_PEOPLE, META_PREFIX
 from crm_sheets.store.gsheets.client import Connection
 
 READ_FIELDS = (
@@ -59,7 +59,9 @@ class SheetInfo:
 
 @dataclass
 class Snapshot:
-    """What one read saw."""
+    """What one read saw. ``dated``: by sheet, cells (0-based row, column) of text columns that hold a date a
+    person typed (a number in the values read, a date by its format), as the datetime they show: the tables
+    read them as the file does, while ``grids`` stay as the API gave them (a write compares its re-read with them)."""
 
     spreadsheet_id: str
     title: str = ""
@@ -68,6 +70,7 @@ class Snapshot:
     metadata: dict[str, str] = field(default_factory=dict)  # spreadsheet-level developer metadata (ours)
     metadata_ids: dict[str, list[int]] = field(default_factory=dict)
     named_ranges: dict[str, dict] = field(default_factory=dict)
+    dated: dict[str, dict[tuple[int, int], Any]] = field(default_factory=dict)
 
     @property
     def sheet_names(self) -> tuple[str, ...]:
@@ -135,8 +138,10 @@ def read_meta(conn: Connection, spreadsheet_id: str) -> Snapshot:
 
 
 def sheets_to_read(snap: Snapshot) -> list[str]:
-    """Every sheet but those a job regenerates whole (their content is never read back)."""
-    return [t for t, info in snap.sheets.items() if "owned" not in info.metadata]
+    """Every sheet but those a job regenerates whole (their content is never read back); a sheet people correct
+    (the Mapping sheet) is read like any other."""
+    return [t for t, info in snap.sheets.items()
+            if "owned" not in info.metadata or info.metadata["owned"] in EDITED_BY_PEOPLE]
 
 
 def read_values(conn: Connection, snap: Snapshot, titles: Iterable[str]) -> None:
@@ -153,3 +158,45 @@ def read(conn: Connection, spreadsheet_id: str) -> Snapshot:
     snap = read_meta(conn, spreadsheet_id)
     read_values(conn, snap, sheets_to_read(snap))
     return snap
+
+
+def read_dated(conn: Connection, snap: Snapshot, tables: Any) -> bool:
+    """Call 3, only when a column the tables read as text holds numbers: those columns once more with dates as
+    their text (UNFORMATTED_VALUE, FORMATTED_STRING), so a date a person typed into a text column (Notes, a field
+    of their own) is the date they see, not its serial number, as in the file. True when one was found (into
+    ``snap.dated``). The values read cannot tell: its dates are serial numbers and no formats are read."""
+    import datetime as dt
+
+    from crm_sheets.model.fieldtypes.base import field_type
+    from crm_sheets.model.tables import column_index, column_letter
+    from crm_sheets.store.gsheets.batch import EPOCH
+
+    wanted: list[tuple[str, int]] = []
+    for t in tables.tables.values():
+        grid = snap.grids.get(t.sheet)
+        if not grid or t.schema.kind != "data":  # records people type; Settings parse their values by type
+            continue
+        types = {f.name: f.type for f in t.schema.fields}
+        for name, letter in t.columns.items():
+            try:
+                kind = field_type(types[name])
+                c = column_index(letter)
+            except (KeyError, ValueError):
+                continue
+            if kind.numeric or kind.temporal or kind.boolean:
+                continue
+            if any(c < len(row) and type(row[c]) in (int, float) for row in grid[max(t.header_row, 1):]):
+                wanted.append((t.sheet, c))
+    if not wanted:
+        return False
+    ranges = [f"{quote(sheet)}!{column_letter(c)}:{column_letter(c)}" for sheet, c in wanted]
+    got = conn.batch_get(snap.spreadsheet_id, ranges, dates="FORMATTED_STRING")
+    for (sheet, c), vr in zip(wanted, got):
+        grid = snap.grids[sheet]
+        for r, row in enumerate(vr.get("values") or []):
+            raw = grid[r][c] if r < len(grid) and c < len(grid[r]) else None
+            if row and isinstance(row[0], str) and type(raw) in (int, float) and raw >= 0:
+                when = EPOCH + dt.timedelta(days=float(raw))
+                # a time alone (serial below 1) is a time of day, as the file's reader gives a time-formatted cell
+                snap.dated.setdefault(sheet, {})[(r, c)] = when.time() if raw < 1 else when
+    return bool(snap.dated)

@@ -23,7 +23,7 @@ from crm_sheets.store.core.keeper import KeptState, PendingKeeper, StoreLock, de
 from crm_sheets.store.core.refind import blank as _blank, col_index as _col_index
 from crm_sheets.store.gsheets import batch
 from crm_sheets.store.gsheets.client import Connection, connect
-from crm_sheets.store.gsheets.snapshot import Snapshot, read as read_snapshot
+from crm_sheets.store.gsheets.snapshot import Snapshot, read as read_snapshot, read_dated
 from crm_sheets.store.gsheets.write_plan import WritePlan as _Plan, grid_row as _row  # one write, planned
 from crm_sheets.store.safety import WriterLock
 
@@ -61,7 +61,15 @@ class SheetsGrids:
     def __getitem__(self, sheet: str) -> list[list[Any]]:
         if sheet not in self.snap.sheets:
             raise KeyError(sheet)
-        return self.snap.grids.get(sheet, [])
+        grid = self.snap.grids.get(sheet, [])
+        dated = self.snap.dated.get(sheet)
+        if dated:  # dates typed into text columns, as dates (snapshot.read_dated); the snapshot's grid unchanged
+            grid = list(grid)
+            for r in {r for r, _ in dated}:
+                grid[r] = list(grid[r])
+            for (r, c), when in dated.items():
+                grid[r][c] = when
+        return grid
 
     def merged(self, sheet: str):
         return tuple(((r0, c0), (r1, c1)) for r0, c0, r1, c1 in self.snap.merged(sheet))
@@ -155,6 +163,8 @@ class GSheetsStore(KeptState):
         snap = read_snapshot(self.connection, self.spreadsheet_id)
         grids = SheetsGrids(snap, name=snap.title or self.name, source=self.name)
         tables = _read_tables(grids, self.schema)
+        if read_dated(self.connection, snap, tables):  # a date typed into a text column: read as a date
+            tables = _read_tables(SheetsGrids(snap, name=snap.title or self.name, source=self.name), self.schema)
         self._snap, self._tables, self.title = snap, tables, snap.title
         self.fingerprint = ContentFingerprint(_grids_digest(snap))
         return tables
