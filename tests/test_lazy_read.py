@@ -147,25 +147,28 @@ def test_a_workbook_saved_after_the_read_is_refused_when_its_audit_log_is_asked_
         tables["audit_log"].df
 
 
-def test_after_our_own_write_that_logged_nothing_the_unread_audit_log_stays_unread_and_reads_as_written(
+def test_a_write_reads_an_unread_audit_log_before_it_replaces_the_file_and_the_cache_then_holds_it_as_written(
         built_book, tmp_path, monkeypatch):
     from crm_sheets.model.changeset import ChangeSet
     from crm_sheets.written import tables_as_written
 
     book = fresh_copy(built_book(sample_data=SAMPLE), tmp_path)
+    with monkeypatch.context() as m:
+        eager(m)
+        before, _ = read(book, cached=False)
     store = XlsxStore(book)
     tables = store.read()
     changes = ChangeSet()
-    changes.update("leads", "L-00005", "city", "Graz", reason="a person's wish")
+    changes.update("leads", "L-00005", "city", "Graz", reason="a person's wish")  # nothing logged
     changes.apply_to(tables)  # as the runner does between jobs: the tables as the jobs left them
-    assert store.apply(changes, tables).written and is_unread(tables["audit_log"])
+    assert is_unread(tables["audit_log"]) and store.apply(changes, tables).written
+    log = tables["audit_log"]  # read from the file as it was: the run's tables stay readable after its write
+    assert not is_unread(log) and log.df.equals(before["audit_log"].df) and log.rows == before["audit_log"].rows
     written = store.remember_tables(tables_as_written(tables, changes))  # what a run does after its write
-    assert written is not None and is_unread(written["audit_log"])
+    assert written is not None
     again, cache = read(book)
-    assert set(cache.hits.values()) == {"whole"} and is_unread(again["audit_log"])
+    assert set(cache.hits.values()) == {"whole"}
     with monkeypatch.context() as m:
         eager(m)
         fresh, _ = read(book, cached=False)
     assert_same_tables(again, fresh)
-    log, want = written["audit_log"], fresh["audit_log"]  # read from the file as written (the one before is gone)
-    assert log.df.equals(want.df) and log.rows == want.rows and log.columns == want.columns
