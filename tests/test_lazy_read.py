@@ -145,3 +145,30 @@ def test_a_workbook_saved_after_the_read_is_refused_when_its_audit_log_is_asked_
     edit(book, [("Leads", row_of("L-00005"), "City", "Graz")])  # someone saves while the run is at work
     with pytest.raises(WorkbookChanged, match="changed on disk"):
         tables["audit_log"].df
+
+
+def test_a_write_reads_an_unread_audit_log_before_it_replaces_the_file_and_the_cache_then_holds_it_as_written(
+        built_book, tmp_path, monkeypatch):
+    from crm_sheets.model.changeset import ChangeSet
+    from crm_sheets.written import tables_as_written
+
+    book = fresh_copy(built_book(sample_data=SAMPLE), tmp_path)
+    with monkeypatch.context() as m:
+        eager(m)
+        before, _ = read(book, cached=False)
+    store = XlsxStore(book)
+    tables = store.read()
+    changes = ChangeSet()
+    changes.update("leads", "L-00005", "city", "Graz", reason="a person's wish")  # nothing logged
+    changes.apply_to(tables)  # as the runner does between jobs: the tables as the jobs left them
+    assert is_unread(tables["audit_log"]) and store.apply(changes, tables).written
+    log = tables["audit_log"]  # read from the file as it was: the run's tables stay readable after its write
+    assert not is_unread(log) and log.df.equals(before["audit_log"].df) and log.rows == before["audit_log"].rows
+    written = store.remember_tables(tables_as_written(tables, changes))  # what a run does after its write
+    assert written is not None
+    again, cache = read(book)
+    assert set(cache.hits.values()) == {"whole"}
+    with monkeypatch.context() as m:
+        eager(m)
+        fresh, _ = read(book, cached=False)
+    assert_same_tables(again, fresh)

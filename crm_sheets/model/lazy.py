@@ -23,18 +23,23 @@ _CELL_FIELDS = ("df", "rows", "columns", "invalid", "typed_text", "extra_columns
 class _Once:
     """A loader called at most once; copies of a lazy table share it, so the sheet is parsed once for all."""
 
-    __slots__ = ("fn", "table")
+    __slots__ = ("fn", "table", "error")
 
     def __init__(self, fn: Callable[[], Table]):
         self.fn: Callable[[], Table] | None = fn
         self.table: Table | None = None
+        self.error: BaseException | None = None  # why the read failed (the workbook changed): said again if asked
 
     def __call__(self) -> Table:
         if self.table is None:
-            fn, self.fn = self.fn, None
-            if fn is None:
-                raise RuntimeError("a lazy table's load failed before; it cannot be read")
-            self.table = fn()
+            if self.error is not None:
+                raise self.error
+            try:
+                self.table = self.fn()  # type: ignore[misc]
+            except BaseException as exc:
+                self.error = exc
+                raise
+            self.fn = None
         return self.table
 
 

@@ -339,8 +339,8 @@ class TableCache:
     def reusable_by_part(self, sheet: str, part: Any) -> bool:
         """Whether a table of this sheet may come back by its part key (to parse only the other sheets ahead)."""
         old = self._load()
-        if any(t.sheet == sheet for t, _how in self.given.values()):
-            return True  # given (parsed only if ``table`` turns it down)
+        if any(t.sheet == sheet and not is_unread(t) for t, _how in self.given.values()):
+            return True  # given (parsed only if ``table`` turns it down; an unread table is no table to give)
         return part is not None and old is not None and any(
             e.sheet == sheet and e.part == part and not e.strays and e.lazy is None for e in old["entries"].values())
 

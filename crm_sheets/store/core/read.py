@@ -172,11 +172,12 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
 
 def _lazy_tables(grids: GridSource, schema: Schema, located: Mapping[str, tuple[str, int | None]], mapping: Mapping,
                  cache: TableCache | None, reusable: set[str]) -> set[str]:
-    """The tables this read leaves unparsed (store/core/lazy.py): log tables of a backend that can open the same
+    """The tables this read leaves unparsed (model/lazy.py): log tables of a backend that can open the same
     workbook again (``reopen``), placed by their own sheet (not a Mapping sheet), whose sheet the cache does not
-    have by its part (a table found by its part costs nothing to take), in a read whose tables go to jobs (a read
-    after our own write fills the cache, and needs every table whole)."""
-    if getattr(grids, "reopen", None) is None or (cache is not None and (cache.keep_only or cache.given)):
+    have by its part (a table found by its part costs nothing to take), unless the read only fills the cache
+    (``keep_only``: every table is pickled). After our own write, a log table the run never read is left unread
+    again, read from the file as written when something asks."""
+    if getattr(grids, "reopen", None) is None or (cache is not None and cache.keep_only):
         return set()
     return {name for name, (sheet, _hint) in located.items()
             if schema.tables[name].kind in LAZY_KINDS and name not in mapping and sheet not in reusable}
