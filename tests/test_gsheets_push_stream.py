@@ -74,6 +74,7 @@ def _team_workbook(built_book, tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_a_push_that_streams_big_sheets_sends_what_a_whole_load_sends(built_book, tmp_path):
     path = _team_workbook(built_book, tmp_path)
     streamed = push_source.open_source(path, stream_over=0)

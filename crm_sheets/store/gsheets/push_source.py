@@ -1,9 +1,9 @@
 """The workbook a push copies, read without holding its big sheets: openpyxl loads a copy of the package whose
 big sheets keep only their first rows (everything else of them — validations, highlights, merges, charts,
-widths, tables — is kept), and those sheets' cells are streamed from the file by openpyxl's own sheet parser.
+widths, tables — is kept), and those sheets' cells are streamed from the file: the usual cell shapes read by
+one regex, every other cell by openpyxl's own parse_cell, so each value is the one a whole load gives.
 
 A 100k-lead CRM loaded whole by openpyxl is ~2.4 GB of Cell objects; this way a push holds one batch of cells.
-The cells streamed are the ones openpyxl would have made (same parser, same shared strings, dates and styles).
 """
 from __future__ import annotations
 
@@ -139,9 +139,16 @@ class Source:
                                         "s" if kind == b"s" else (kind or b"n").decode(), style
                                     continue
                     # Any other shape: openpyxl's own reading of the element
-                    element = fromstring(b'<c xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
-                                         + m.group(0)[2:])
-                    cell = parser.parse_cell(element)
+                    try:
+                        element = fromstring(b'<c xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+                                             + m.group(0)[2:])
+                        cell = parser.parse_cell(element)
+                    except Exception as e:  # what a whole load would have refused up front
+                        from crm_sheets.errors import NotAWorkbook
+
+                        ref = (letters + row).decode()
+                        raise NotAWorkbook(f"{self.path}: {title}!{ref} cannot be read ({type(e).__name__}: {e}); "
+                                           "the sheets before it were copied") from None
                     yield cell["row"], cell["column"], cell["value"], cell["data_type"], cell["style_id"]
                 if not chunk:
                     break
