@@ -144,6 +144,25 @@ def test_text_from_outside_that_looks_like_a_formula_stays_text_when_a_person_ed
     assert ws.acell(_a1(plain.row, plain.col), value_render_option="UNFORMATTED_VALUE").value == 42
 
 
+def test_text_imported_into_the_file_that_looks_like_a_formula_is_pushed_as_plain_text(sheet_of, built_book, tmp_path):
+    book = shutil.copy(built_book(sample_data=50, now=NOW), tmp_path / "crm.xlsx")
+    export = tmp_path / "leads.csv"
+    export.write_text("First Name,Last Name,Email,Company,Description\n"
+                      'Zoe,Ng,zoe@example.com,Acme,"=HYPERLINK(""http://example.com"")"\n'
+                      "Al,Bo,al@example.com,Acme,plain words\n", encoding="utf-8")
+    _cli("import", book, export, "--now", NOW.isoformat(timespec="minutes"))
+    spec = sheet_of(book)
+    ws = worksheet(spec, "Leads")
+    [cell] = ws.findall('=HYPERLINK("http://example.com")')
+    ws.update([[cell.value]], cell.address, value_input_option="USER_ENTERED")  # a person edits the cell
+    assert ws.acell(cell.address, value_render_option="FORMULA").value == '=HYPERLINK("http://example.com")'
+    assert '=HYPERLINK("http://example.com")' in set(open_store(spec).read()["leads"].df["notes"])
+    # the team's ordinary text is not turned into Plain text: typing a number there still gives a number
+    [plain] = ws.findall("plain words")
+    ws.update([["42"]], plain.address, value_input_option="USER_ENTERED")
+    assert ws.acell(plain.address, value_render_option="UNFORMATTED_VALUE").value == 42
+
+
 def test_a_date_typed_into_a_text_column_reads_as_the_date_shown_as_in_the_file(sheet_of, built_book, tmp_path):
     from helpers import as_file
 

@@ -293,10 +293,20 @@ def cell_value(value: Any, data_type: str | None) -> Any:
     return value
 
 
+def _plain_text(looks: dict[str, Any]) -> dict:
+    """Sheets' Plain text format, for a text cell the file marks with Excel's quotePrefix ("keep as text": what
+    the writer gives text from outside that looks like a formula, model.values.Text): in the Sheet, what a person
+    types into it stays text too. One dict for the push (``looks``), as for every other format."""
+    from crm_sheets.store.gsheets.batch import PLAIN_TEXT
+
+    return looks.setdefault("\x00quotePrefix", dict(PLAIN_TEXT))
+
+
 def loaded_rows(ws: Any, rows: int, cols: int, looks: dict[str, Any], header_fill: dict, counted: list[int]
                  ) -> Iterator[tuple[list, list]]:
     """A loaded sheet's rows as (values, number formats), trailing empty cells cut; bold cells of the first
     12 rows go to ``header_fill``; ``counted[0]`` adds up the cells holding a value."""
+    from crm_sheets.store.gsheets import batch
     from crm_sheets.store.gsheets.rules import sheets_format
 
     for r, row in enumerate(ws.iter_rows(min_row=1, max_row=rows, max_col=cols)):
@@ -308,7 +318,9 @@ def loaded_rows(ws: Any, rows: int, cols: int, looks: dict[str, Any], header_fil
             if v is not None:
                 counted[0] += 1
             number_format = cell.number_format
-            if number_format == "General":
+            if isinstance(v, str) and type(v) is not batch.Formula and cell.quotePrefix:
+                fmts.append(_plain_text(looks))  # Excel's "keep as text" mark: Sheets' Plain text
+            elif number_format == "General":
                 fmts.append(None)
             else:
                 if number_format not in looks:
@@ -400,8 +412,8 @@ def streamed_rows(source: Source, ws: Any, rows: int, looks: dict[str, Any], hea
                                for r0, c0, r1, c1 in merged[r]):
             vals[c], fmts[c], sids[c] = None, None, 0  # openpyxl's MergedCell: no value, General
             continue
-        vals[c] = cell_value(value, data_type)
-        fmts[c] = number_format(sid)
+        vals[c] = v = cell_value(value, data_type)
+        fmts[c] = _plain_text(looks) if type(v) is str and styles[sid].quotePrefix else number_format(sid)
         sids[c] = sid
     if cur:
         yield finish(cur, vals, fmts, sids)
