@@ -10,6 +10,11 @@ object). A table nobody changed keeps the string it was given; a table is unpack
 holds. What every row's verdict depends on besides the row (the table's columns, its schema, settings, language,
 the day, the Stages sheet) is that digest: when it changes, the table is checked whole. The findings
 come out the same with or without the memory (tests/test_incremental.py, tests/test_check_again.py).
+
+Within a run the memory is finer: a row's key is made of a key per cell, and a later look of the same run (check
+--fix's second pass, the runner's second look once dedupe and automate changed records: the state's ``Live`` dict
+carries the rows' IDs and cells' keys) matches rows by ID, so a row whose score alone a job wrote keeps the findings
+of its other fields and has its score's checks, and the checks of the whole row, made again.
 """
 from __future__ import annotations
 
