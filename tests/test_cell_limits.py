@@ -11,6 +11,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -116,3 +117,18 @@ def test_a_record_too_long_to_archive_in_one_cell_is_refused_before_anything_is_
     out = tmp_path / "out.xlsx"
     with pytest.raises(CrmSheetsError, match="L-00003 holds more text than one cell of merged can keep"):
         apply_changeset(book, out, cs, leads_tables())
+
+
+def test_a_long_text_is_found_in_a_column_that_also_holds_numbers_and_empty_cells():
+    from test_check import lead, leads, make_tables
+
+    from crm_sheets.jobs.check import check
+
+    emoji = "\U0001F600" * 17_000  # 17,000 characters, 34,000 UTF-16 units: over the limit as Excel counts
+    rows = leads(lead(notes="x" * 40_000), lead(notes=None), lead(notes=emoji), lead(notes="short"))
+    tables = make_tables(leads=rows)
+    tables["leads"].df["city"] = pd.Series([7, None, "y" * (MAX_CELL_CHARS + 1), "Paris"], dtype=object,
+                                           index=tables["leads"].df.index)
+    found = sorted((f.record_id, f.field) for f in check(tables, now=NOW).findings if f.type == "cell-too-long")
+    ids = list(tables["leads"].df.index)
+    assert found == sorted([(ids[0], "notes"), (ids[2], "notes"), (ids[2], "city")])

@@ -80,3 +80,19 @@ def test_typed_numbers_read_as_the_phone_library_reads_them():
                         if num is not None and phonenumbers.is_valid_number(num) else None)
             assert book.e164(text, region) == expected, (text, region)
             assert normalize_phone(text, region) == expected, (text, region)
+
+
+@pytest.mark.slow  # formats and parses some 50,000 numbers (~3 s)
+def test_the_e164_check_writes_for_a_number_reads_as_a_fresh_book_reads_it():
+    # A book answers a valid number's E.164 (what check --fix writes in its place) without parsing it again: the
+    # answer must be the one parsing gives, in every region, Italian leading zeros included.
+    numbers = [n for n in _numbers(random_count=5_000) if is_valid_number(n)]
+    texts = [phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.INTERNATIONAL) for n in numbers]
+    texts += [phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.NATIONAL) for n in numbers[::7]]
+    assert len(numbers) > 2000
+    for region in ("US", "IT", "GB", None):
+        book = PhoneBook()
+        written = {found[0] for found in map(lambda t: book.read(t, region), texts)
+                   if found is not None and found[1] is None}
+        assert len(written) > 1000
+        assert [book.read(e, region) for e in sorted(written)] == [PhoneBook().read(e, region) for e in sorted(written)]

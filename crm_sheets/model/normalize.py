@@ -129,6 +129,10 @@ class PhoneBook:
                 valid = self._valid[ident] = is_valid_number(num)
             if valid:
                 found = (phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164), num.extension or None)
+                if found[1] is None and found[0] != key[0]:
+                    # the E.164 that check --fix writes for it reads as itself in any region (a leading +): its
+                    # second pass and the next run find it here instead of parsing it
+                    self._numbers.setdefault((found[0], key[1]), (found[0], None))
         self._numbers[key] = found
         return found
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from crm_sheets.jobs.check.common import Collector
 from crm_sheets.model import Finding, Table
@@ -28,9 +29,8 @@ def check_cell_limits(out: Collector, table: Table) -> None:
         # One pass in plain Python over the values (the .str accessor first infers the column's type, then
         # maps): only a text of more than half the limit in characters can be over it in UTF-16 units
         values = col.to_numpy(dtype=object, copy=False)
-        long = np.fromiter((isinstance(v, str) and len(v) > MAX_CELL_CHARS // 2 for v in values), dtype=bool,
-                           count=len(values))
-        if not long.any():
+        long = _long(values)
+        if long is None:
             continue
         for rid in col.index[long]:
             value = col.at[rid] if col.index.is_unique else col.loc[rid].iloc[0]
@@ -41,6 +41,24 @@ def check_cell_limits(out: Collector, table: Table) -> None:
         if (str(rid), name) not in seen and too_long(raw):
             seen.add((str(rid), name))
             _add(out, table, rid, name, raw)
+
+
+def _long(values: np.ndarray) -> np.ndarray | None:
+    """Which values may be over the limit (too_long decides): a text of more than half of it in characters; None
+    when none is. The lengths of the cells that hold something are taken by C code (a column of texts); a value
+    without a length (a number in a text column) makes it one test per value."""
+    half = MAX_CELL_CHARS // 2
+    held = ~pd.isna(values)
+    try:
+        lengths = np.fromiter(map(len, values[held]), dtype=np.int64, count=int(held.sum()))
+    except TypeError:
+        long = np.fromiter((isinstance(v, str) and len(v) > half for v in values), dtype=bool, count=len(values))
+        return long if long.any() else None
+    if not len(lengths) or lengths.max() <= half:
+        return None
+    long = np.zeros(len(values), dtype=bool)
+    long[np.flatnonzero(held)[lengths > half]] = True
+    return long
 
 
 def _add(out: Collector, table: Table, rid: Any, name: str, value: str) -> None:

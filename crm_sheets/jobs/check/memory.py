@@ -10,6 +10,11 @@ object). A table nobody changed keeps the string it was given; a table is unpack
 holds. What every row's verdict depends on besides the row (the table's columns, its schema, settings, language,
 the day, the Stages sheet) is that digest: when it changes, the table is checked whole. The findings
 come out the same with or without the memory (tests/test_incremental.py, tests/test_check_again.py).
+
+Within a run the memory is finer: a row's key is made of a key per cell, and a later look of the same run (check
+--fix's second pass, the runner's second look once dedupe and automate changed records: the state's ``Live`` dict
+carries the rows' IDs and cells' keys) matches rows by ID, so a row whose score alone a job wrote keeps the findings
+of its other fields and has its score's checks, and the checks of the whole row, made again.
 """
 from __future__ import annotations
 
@@ -101,19 +106,12 @@ def keys_of_rows(table: Table, cols: np.ndarray) -> np.ndarray:
 
 
 class Live(dict):
-    """Check's packed state of rows (a plain dict, as saved), carrying within a run the memory it was packed from:
-    a later look of the same run (the runner's second look) compares the cells of each row with it, so a row whose
-    score alone a job wrote has only its score's checks made again. Saved or copied as JSON, it is a plain dict."""
+    """Check's packed state of rows (a plain dict, as saved), carrying within a run each table's rows' IDs and cells'
+    keys (digest, IDs, keys): a later look of the same run (the runner's second look) compares the cells of each row
+    with them, so a row whose score alone a job wrote has only its score's checks made again. Saved or copied as
+    JSON, it is a plain dict."""
 
-    rows: dict[str, "Rows"]
-
-
-def forget_live(state: Any) -> Any:
-    """The state without its in-run memory (the runner keeps results to the end of a run: let the memory go)."""
-    rows = state.get("rows") if isinstance(state, dict) else None
-    if isinstance(rows, Live):
-        state["rows"] = dict(rows)
-    return state
+    rows: dict[str, tuple[str, pd.Index, np.ndarray]]
 
 
 class Rows:
@@ -187,9 +185,9 @@ class RowMemory:
             if isinstance(t, dict) and isinstance(t.get("digest"), str) and isinstance(t.get("packed"), str)}
         self._given = state if tables is not None and len(self._packed) == len(tables) and self._packed else None
         self._known: dict[str, Rows] = {}
-        if isinstance(state, Live) and tables is not None:  # the memory of an earlier look of this run, as it was
-            self._known = {name: rows for name, rows in getattr(state, "rows", {}).items()
-                           if name in self._packed and self._packed[name][0] == rows.digest}
+        # of an earlier look of this run: each table's rows' IDs and cells' keys, beside its packed string
+        self._cells: dict[str, tuple[str, pd.Index, np.ndarray]] = dict(getattr(state, "rows", {})) \
+            if isinstance(state, Live) and tables is not None else {}
         self._latest: dict[str, Rows] = {}
         # table name -> (its frame, its sheet rows, its row keys, each row's sheet row, its cells' keys)
         self._keys: dict[str, tuple[Any, Any, np.ndarray | None, np.ndarray, np.ndarray | None]] = {}
@@ -200,6 +198,9 @@ class RowMemory:
             d, packed = self._packed.pop(name)
             rows = Rows.unpack(d, packed) if d == digest else None
             if rows is not None:
+                cells = self._cells.pop(name, None)
+                if cells is not None and cells[0] == d and len(cells[1]) == len(rows.keys):
+                    rows.ids, rows.cells = cells[1], cells[2]
                 self._known[name] = rows
         return rows if rows is not None and rows.digest == digest else None
 
@@ -224,7 +225,10 @@ class RowMemory:
             return given  # (a Live given keeps the memory it carries: every table's is as remembered)
         out = Live({"version": VERSION, "tables": {name: {"digest": rows.digest, "packed": rows.pack()}
                                                     for name, rows in self._latest.items()}})
-        out.rows = {name: rows for name, rows in self._latest.items() if rows.cells is not None}
+        # only the rows' IDs and cells' keys (the findings are in the packed strings): a run keeps them from its
+        # first look to its second while dedupe, automate and report run
+        out.rows = {name: (rows.digest, rows.ids, rows.cells) for name, rows in self._latest.items()
+                    if rows.cells is not None}
         return out
 
 
