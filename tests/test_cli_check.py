@@ -278,3 +278,20 @@ def test_fix_json_equals_the_library_result_on_the_same_workbook(book, tmp_path)
     for r in (report, library):
         r.pop("path"), r.pop("backup")
     assert report == library
+
+
+def test_a_renamed_required_header_is_one_missing_column_error_not_an_empty_cell_on_every_row(built_book, tmp_path):
+    import openpyxl
+
+    path = fresh_copy(built_book(sample_data=50, now=NOW), tmp_path)
+    run(path, ["check"], now=NOW)  # the rows' findings are remembered first, as on a team's second run
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Leads"]
+    [header] = [c for c in ws[1] if c.value == "Last name"]
+    header.value = "Column 3"
+    wb.save(path)
+    got = CliRunner().invoke(cli, ["check", str(path), "--json", "--now", NOW.isoformat(timespec="minutes")])
+    findings = json.loads(got.output)["results"][0]["findings"]
+    about = [f for f in findings if f["field"] == "last_name" and f["table"] == "leads"]
+    assert [(f["type"], f["severity"], f["cell"]) for f in about] == [("missing-column", "error", "Leads")]
+    assert "Last name" in about[0]["message"] and "'Column 3'" in about[0]["message"]

@@ -178,9 +178,9 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
                 out.add(*_missing_column(ctx, table, f))
             continue
         col, own = df[f.name], sub.df[f.name]
-        if f.required and _absent_from_team_sheet(ctx, table, f, col):
+        if f.required and _absent_from_sheet(table, f, col):
             mark(i, 0)
-            out.add(*_missing_column(ctx, table, f, team=True))
+            out.add(*_missing_column(ctx, table, f, team=bool(ctx.tables.adopted)))
             continue
         raws, texts, part = unreadable.get(f.name, {}), typed.get(f.name), plan.rows_for(i)
         if part is not None:  # only the rows whose cells this field's checks read changed, and the new rows
@@ -254,9 +254,10 @@ def _by_field(cells: Mapping[tuple[str, str], object]) -> dict[str, dict[str, ob
     return out
 
 
-def _absent_from_team_sheet(ctx: Context, table: Table, f: Field, col: pd.Series) -> bool:
-    """A team's (adopted) sheet has no column for the field: said once, not as an empty cell on every row."""
-    return bool(ctx.tables.adopted) and f.name not in table.columns and bool(col.isna().all())
+def _absent_from_sheet(table: Table, f: Field, col: pd.Series) -> bool:
+    """The sheet has no column for the field (its header was renamed or deleted, or a team's sheet never had
+    one): said once, not as an empty cell on every row of a column that is not there."""
+    return f.name not in table.columns and bool(col.isna().all())
 
 
 def _missing_column(ctx: Context, table: Table, f: Field, *, team: bool = False) -> tuple:
@@ -265,8 +266,10 @@ def _missing_column(ctx: Context, table: Table, f: Field, *, team: bool = False)
     if team:
         return ("missing-column", "warning", table, None, f.name, None, f"{table.sheet} has no {header} column",
                 f"add a column titled {header}, or name yours in the Mapping sheet (crm-sheets adopt)")
+    own = [h for h in table.extra_columns if h]
+    yours = f", or rename yours ({', '.join(repr(h) for h in own[:3])}{', ...' if len(own) > 3 else ''})" if own else ""
     return ("missing-column", "error", table, None, f.name, None, f"the column {header} is missing",
-            f"add a column titled {header}")
+            f"add a column titled {header} in the header row{yours}")
 
 
 def _check_table(ctx: Context, out: Collector, table: Table) -> None:
@@ -282,8 +285,8 @@ def _check_table(ctx: Context, out: Collector, table: Table) -> None:
                 out.add(*_missing_column(ctx, table, f))
             continue
         col = df[f.name]
-        if f.required and data and _absent_from_team_sheet(ctx, table, f, col):
-            out.add(*_missing_column(ctx, table, f, team=True))
+        if f.required and data and _absent_from_sheet(table, f, col):
+            out.add(*_missing_column(ctx, table, f, team=bool(ctx.tables.adopted)))
             continue
         raws = unreadable.get(f.name, {})
         if raws and not field_type(f.type).options:  # unknown options stay in the frame: options.py reports them

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import json
 import zlib
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -47,9 +49,27 @@ def table_digest(ctx: Any, table: Table) -> str:
         bool(getattr(tables, "adopted", False)), bool(getattr(tables, "date1904", False)),
         getattr(ctx, "formats", None),  # an adopted workbook's formats kept or tidied (check --fix) give other findings
         None if stages is None else stages.to_json(orient="split", date_format="iso", default_handler=str),
-        _phonenumbers_version(),
+        _phonenumbers_version(), checks_version(),
     )
     return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def checks_version() -> str:
+    """A digest of the code that makes a row's findings (check's modules, the value types and normalisers they
+    call), so remembered findings never outlive the checks that made them: after an upgrade or a fix to a
+    check, every row is checked again once."""
+    import crm_sheets.jobs.check as check
+    from crm_sheets.jobs.check import common, dates, fields, limits, options, unreadable
+    from crm_sheets.model import normalize, phone_valid, values
+
+    h = hashlib.sha256(VERSION.to_bytes(2, "little"))
+    for module in (check, common, dates, fields, limits, options, unreadable, normalize, phone_valid, values):
+        try:
+            h.update(inspect.getsource(module).encode("utf-8"))
+        except (OSError, TypeError):
+            h.update(module.__name__.encode())  # no source shipped: the version alone
+    return h.hexdigest()[:16]
 
 
 _MIX = np.uint64(0x100000001B3)  # FNV prime: mixes one more hash into a key
