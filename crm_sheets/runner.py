@@ -35,7 +35,7 @@ from crm_sheets.model.tables import Tables
 from crm_sheets import heap
 from crm_sheets.model.values import cell_text  # the Audit Log shows a value as its cell does
 from crm_sheets.written import rows_as_written, tables_as_written  # the tables as the write laid them out
-from crm_sheets.spill import Aside  # what the write and the confirming pass do not need, in a file meanwhile
+from crm_sheets.spill import Aside, worth_it  # what the write and the confirming pass do not need, in a file meanwhile
 from crm_sheets.run_report import RunReport  # the runner's answer (api, settled and the CLI import it from here too)
 from crm_sheets.delivery import queue_effects as _queue, show_delivery as _show_delivery, transports  # noqa: F401
 
@@ -364,7 +364,8 @@ def run(
                 # The findings and effects are not needed again until the report is returned: in a file meanwhile
                 # (at 100k leads ~170,000 findings under the write's and the confirming pass's working sets).
                 aside = Aside()
-                aside.findings_of(results)
+                if worth_it(results, changes):
+                    aside.findings_of(results)
                 try:
                     outcome = store.apply(
                         changes, tables, states=states,

@@ -372,7 +372,7 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
     from the run's own; without them the file is read (from the cache)."""
     from crm_sheets.runner import (RunReport, base_states, dry_run_options, pending_of, state_options,
                                    run_jobs, run_notes)
-    from crm_sheets.spill import Aside
+    from crm_sheets.spill import Aside, worth_it
 
     with store.lock():
         step("Making sure the next run finds nothing left to do")
@@ -392,7 +392,8 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
         # changes nothing has its findings set aside (a file) while the next one runs.
         if not result.changes.is_empty() or result.effects or result.holds_until is None:
             raise _Unsettled
-        aside.findings_of([result])
+        if worth_it([result], share=3):
+            aside.findings_of([result])
 
     try:
         results, changes = run_jobs(tables, report.jobs, now=now, options=options, on_result=look)
