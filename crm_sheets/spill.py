@@ -11,8 +11,9 @@ from operator import attrgetter
 from typing import Any, Callable
 
 # A run whose findings, updates and appends number fewer than this keeps them in memory: the file costs CPU to
-# write and read back (at 30k sample leads, ~230,000 of them: about 1 s each way against ~110 MB less at the
-# confirming pass's peak), and a small run's peak is far from any limit (10k leads: ~350 MB).
+# write and read back (a first run at 30k sample leads, ~230,000 of them: ~4 s of its ~36 s, for a peak of 509 MB
+# instead of 627 MB; at 100k, 1147 MB instead of 1572 MB), and a small run's peak is far from any limit (10k leads,
+# ~77,000 of them: ~350 MB).
 WORTH_IT = 150_000
 
 # model.findings.Finding's fields in their order: a finding is pickled as the tuple of these (taken in C; pickling a
@@ -45,9 +46,9 @@ def worth_it(results: list[Any], changes: Any = None, share: int = 1) -> bool:
 
 
 class Aside:
-    """Values pickled to one unnamed temporary file (gone with the process whatever happens), each put back once by
-    the function `put` returns. A value that cannot be pickled (or a full disk) stays where it is: the spill is an
-    optimisation only."""
+    """Parts of results and reports pickled to one unnamed temporary file (gone with the process whatever happens)
+    and put back where they were by put_back. A part that cannot be pickled (or a full disk) stays where it is: the
+    spill is an optimisation only."""
 
     def __init__(self) -> None:
         self._file: Any = None
