@@ -36,6 +36,7 @@ from crm_sheets.model.tables import Tables
 from crm_sheets import heap
 from crm_sheets.model.values import cell_text  # the Audit Log shows a value as its cell does
 from crm_sheets.written import rows_as_written, tables_as_written  # the tables as the write laid them out
+from crm_sheets.spill import Aside, worth_it  # what the write and the confirming pass do not need, in a file meanwhile
 from crm_sheets.run_report import RunReport  # the runner's answer (api, settled and the CLI import it from here too)
 from crm_sheets.delivery import queue_effects as _queue, show_delivery as _show_delivery, transports  # noqa: F401
 
@@ -93,8 +94,11 @@ def available_jobs() -> list[str]:
     return [name for name in JOB_ORDER if job_function(name) is not None]
 
 
-def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[str, dict] | None = None) -> tuple[list[JobResult], ChangeSet]:
-    """Run jobs in order on in-memory tables (pure: no I/O). Returns their results and the merged change set."""
+def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[str, dict] | None = None,
+             on_result: Callable[[JobResult], None] | None = None) -> tuple[list[JobResult], ChangeSet]:
+    """Run jobs in order on in-memory tables (pure: no I/O). Returns their results and the merged change set.
+    ``on_result``: called with each job's result as the job returns it, before its changes are applied (the
+    confirming pass stops at the first change, and sets each job's findings aside while the next one runs)."""
     merged = ChangeSet()
     for t in tables.tables.values():  # rows people typed without an ID get theirs written back
         for rid in t.assigned_ids:
@@ -107,6 +111,8 @@ def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[st
             raise UsageError(f"the {name} job is not available in this version", hint=f"available: {', '.join(available_jobs())}")
         with collector_paused(name in GC_PAUSED_FOR):
             result = fn(tables, now=now, **(options or {}).get(name, {}))
+            if on_result is not None:
+                on_result(result)
             result.changes.apply_to(tables)
             if name in SETTLED:
                 result = _settle(fn, result, tables, now, (options or {}).get(name, {}))
@@ -309,7 +315,7 @@ def run(
     options = dry_run_options(options, dry_run, jobs)
     if dry_run:
         return _dry_run(store, path, jobs, stateful, now, options, step, report, runlog)
-    box = auto = rider = None
+    box = auto = rider = aside = None
     made_tables = False
     with store.lock():
         answered = records.answer_run(store, given, now, trigger, report.path) if settled_answer else None
@@ -361,6 +367,11 @@ def run(
                 generation = uuid.uuid4().hex[:16] if states is not None and not (settled and _same(_kept(states), _kept(base))) else None
                 if generation:
                     rider.meta["generation"] = generation
+                # The findings and effects are not needed again until the report is returned: in a file meanwhile
+                # (at 100k leads ~170,000 findings under the write's and the confirming pass's working sets).
+                aside = Aside()
+                if worth_it(results, changes):
+                    aside.findings_of(results)
                 try:
                     outcome = store.apply(
                         changes, tables, states=states,
@@ -370,9 +381,12 @@ def run(
                 except WorkbookChanged:
                     if attempt >= MAX_ATTEMPTS + made_tables:
                         raise
+                    aside = None  # these results are dropped
                     continue  # someone saved the file while we worked: re-read and re-run on fresh data
                 heap.trim()  # the write's buffers
                 written = bool(getattr(outcome, "written", True))
+                if not written:
+                    aside.put_back()  # a run that wrote nothing is recorded from its own findings
                 if written:
                     report.written = True
                     report.backup = str(getattr(outcome, "backup", None) or "") or None
@@ -403,9 +417,20 @@ def run(
     # A pending change set was applied to the tables in memory (ChangeSet.apply_to) before the jobs ran, so they
     # are not the tables as read plus what was written: that rare run fills the cache by reading what it wrote.
     made = report.written and not report.pending_applied
-    fill = (lambda: _fill_table_cache(store, tables, changes if made else None, rider)) \
+    filled = [_fill_table_cache(store, tables, changes if made else None, rider)] \
         if hasattr(store, "remember_tables") else None
-    records.record_run(store, report, tables, *given, stateful, now, box, runlog, kinds, step, fill_cache=fill)
+    # What the confirming pass does not need goes before it: the run's change sets and states (in the file with
+    # its findings until the report is returned) and this frame's own references to them.
+    results = changes = states = base = auto = rider = pending = None
+    if aside and report.written:
+        aside.changes_of(report)
+        heap.trim()
+    try:
+        records.record_run(store, report, tables, *given, stateful, now, box, runlog, kinds, step,
+                           fill_cache=filled.pop if filled is not None else None)
+    finally:
+        if aside is not None:
+            aside.put_back()
     return report
 
 
