@@ -16,7 +16,7 @@ from typing import Any
 from .cellvalues import input_entry
 from .errors import ApiError
 from .model import Cell, Sheet, Spreadsheet, entry_value, is_empty
-from .requests import handler
+from .requests import handler, shifted_range
 from .resource import grid_range, sheet_for
 from .values import keep_cell_data
 
@@ -183,10 +183,7 @@ def find_replace(book: Spreadsheet, body: dict, where: str) -> dict:
 
 @handler("insertRange")
 def insert_range(book: Spreadsheet, body: dict, where: str) -> dict:
-    sheet, r0, r1, c0, c1 = grid_range(book, body.get("range") or {}, where=where)
-    shift = body.get("shiftDimension")
-    if shift not in ("ROWS", "COLUMNS"):
-        raise ApiError(400, f"{where}shiftDimension must be ROWS or COLUMNS")
+    sheet, r0, r1, c0, c1, shift = shifted_range(book, body, where)
     if shift == "ROWS":
         n = r1 - r0
         last = len(sheet.rows)

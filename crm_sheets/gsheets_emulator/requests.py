@@ -356,12 +356,18 @@ def set_data_validation(book: Spreadsheet, body: dict, where: str) -> dict:
     return {}
 
 
-@handler("deleteRange")
-def delete_range(book: Spreadsheet, body: dict, where: str) -> dict:
+def shifted_range(book: Spreadsheet, body: dict, where: str) -> tuple:
+    """(sheet, r0, r1, c0, c1, shift) of an insertRange/deleteRange body: its range and its shiftDimension."""
     sheet, r0, r1, c0, c1 = grid_range(book, body.get("range") or {}, where=where)
     shift = body.get("shiftDimension")
     if shift not in ("ROWS", "COLUMNS"):
         raise ApiError(400, f"{where}shiftDimension must be ROWS or COLUMNS")
+    return sheet, r0, r1, c0, c1, shift
+
+
+@handler("deleteRange")
+def delete_range(book: Spreadsheet, body: dict, where: str) -> dict:
+    sheet, r0, r1, c0, c1, shift = shifted_range(book, body, where)
     if shift == "ROWS":
         n = r1 - r0
         for c in range(c0, c1):
