@@ -181,7 +181,10 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
     first = results[at]
     given = (options or {}).get("check", {}).get("state") or {}
     state = {**given, **{k: (first.state or {}).get(k) for k in ("phones", "rows")}} if "state" in inspect.signature(job_function("check")).parameters else None
-    kept = {name: (t.df, t.rows, t.typed_text, t.invalid) for name, t in tables.tables.items()}
+    # (a table still unread (model/lazy.py: the Audit Log) stays unread: check does not look at it, and reading it
+    # here would read a file a colleague may have saved meanwhile)
+    kept = {name: (t.df, t.rows, t.typed_text, t.invalid) for name, t in tables.tables.items()
+            if getattr(t, "loaded", True)}
     # The second look's sheets and findings replace the first's (below), which only their keys and places are
     # needed for: let the first go before the second is made (at 100k leads, ~170,000 findings and a Data Issues
     # sheet of as many rows).
@@ -336,10 +339,15 @@ def run(
                 box = Outbox(outbox_path(store))  # keyed by the store's identity
             base, settled = base_states(box, store, tables, pending, now) if keeps_states else ({}, True)
             step("Running " + ", ".join(jobs))
-            results, changes = run_jobs_with_pending(
-                tables, jobs, now=now, options=state_options(options, base, stateful),
-                pending=pending.changeset if pending is not None else None,
-            )
+            try:
+                results, changes = run_jobs_with_pending(
+                    tables, jobs, now=now, options=state_options(options, base, stateful),
+                    pending=pending.changeset if pending is not None else None,
+                )
+            except WorkbookChanged:  # a table read when first asked for (model/lazy.py) found the file saved since
+                if attempt >= MAX_ATTEMPTS + made_tables:
+                    raise
+                continue  # as for a save caught by the write: re-read and re-run on fresh data
             report.results, report.changes, report.pending_applied = results, changes, pending is not None
             report.tables = tables  # as the jobs left them: what was written
             report.notes = run_notes(tables, results, changes)
