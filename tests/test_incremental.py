@@ -32,6 +32,7 @@ def forget_caches(states: dict) -> dict:
         out["check"].pop("rows", None)
         if isinstance(out["check"].get("sheet"), dict):
             out["check"]["sheet"].pop("inputs", None)
+            out["check"]["sheet"].pop("findings", None)
     if isinstance(out.get("report"), dict):
         out["report"].pop("inputs", None)
     out.pop("dedupe", None)

@@ -103,16 +103,27 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     # a value added to a list is a note of this run, not an issue to list: the next run no longer finds it
     # it says when what it lists last changed, so a run that finds the same leaves it (and the file) as it is
     # and when it would show exactly what it shows, it is not laid out at all (its state keeps a digest of it)
+    # and when its findings are those it was laid out from (their key: memory.py's findings_key, made without
+    # going through every finding), its digest is not made either
     issues = [f for f in findings if f.type != VOCABULARY]
-    ranked: dict = {}
-    shown = data_issues_digest(shown_tables, issues, keep=ranked)
     before = (state or {}).get("sheet") or {}
-    if still_shown(before, shown, tables):
+    key = memory.findings_key(shown_tables, issues)
+    if key is not None and isinstance(before, dict) and before.get("findings") == key and before.get("inputs") \
+            and still_shown(before, before["inputs"], tables):
         sheets, sheet_state = [], dict(before)
     else:
-        sheets, sheet_state = stamped([data_issues_sheet(shown_tables, issues, now, stamp=STAMP,
-                                                         shown_order=ranked.get("order"))], now, before)
-        sheet_state["inputs"] = shown
+        ranked: dict = {}
+        shown = data_issues_digest(shown_tables, issues, keep=ranked)
+        if still_shown(before, shown, tables):
+            sheets, sheet_state = [], dict(before)
+        else:
+            sheets, sheet_state = stamped([data_issues_sheet(shown_tables, issues, now, stamp=STAMP,
+                                                             shown_order=ranked.get("order"))], now, before)
+            sheet_state["inputs"] = shown
+        if key is None:
+            sheet_state.pop("findings", None)
+        else:
+            sheet_state["findings"] = key
     result.changes.sheets.extend(sheets)
     result.state = {"phones": phones.state(), "sheet": sheet_state, "rows": memory.state()}
     result.holds_until = next_midnight(now)  # every date-relative check reads "today" by the day
@@ -132,6 +143,8 @@ def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = N
     if getattr(tables, "adopted", False):  # see check(): a team's formats are theirs
         ctx.formats = "asked" if reformat else "keep"
     out = Collector(ctx)
+    if memory is not None:
+        memory.begin()
     for table in tables.tables.values():
         kind = table.schema.kind
         if kind in ("archive", "log", "settings"):

@@ -141,7 +141,7 @@ class Rows:
     otherwise). Made in this run, it also has the rows' IDs and their cells' keys (``ids``, ``cells``)."""
 
     __slots__ = ("digest", "keys", "places", "counts", "items", "packed", "found", "ids", "cells", "_index", "_starts",
-                 "_by_id")
+                 "_by_id", "_shown")
 
     def __init__(self, digest: str, keys: np.ndarray, places: np.ndarray, counts: np.ndarray, items: list,
                  packed: str | None = None, found: list | None = None, ids: pd.Index | None = None,
@@ -152,6 +152,7 @@ class Rows:
         self.ids, self.cells = ids, cells
         self._index: pd.Index | None = None
         self._starts: np.ndarray | None = None
+        self._shown: str | None = None  # shown_digest(), made with the JSON of the items (pack, unpack)
 
     def positions(self, keys: np.ndarray) -> np.ndarray:
         """For each key given, its row in this memory (-1: not known)."""
@@ -166,10 +167,23 @@ class Rows:
             self._starts = np.concatenate(([0], np.cumsum(self.counts, dtype=np.int64)))
         return self._starts
 
+    def shown_digest(self) -> str:
+        """A digest of what this memory makes of the table's own findings (each row's items, in order, and where
+        each item's row is in the frame and on the sheet), not of the rows' keys: a row edited without changing
+        its findings leaves it as it was. Data Issues' findings key (RowMemory.findings_key) is made of it."""
+        if self._shown is None:
+            self._shown = _shown_digest(self._body(), self.places, self.counts)
+        return self._shown
+
+    def _body(self) -> bytes:
+        return json.dumps(self.items, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
     def pack(self) -> str:
         if self.packed is None:
             head = json.dumps({"n": len(self.keys), "m": len(self.items)}).encode("ascii")
-            body = json.dumps(self.items, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+            body = self._body()
+            if self._shown is None:
+                self._shown = _shown_digest(body, self.places, self.counts)
             raw = b"".join((head, b"\n", self.keys.astype("<u8").tobytes(), self.places.astype("<i4").tobytes(),
                             self.counts.astype("<i4").tobytes(), body))
             self.packed = base64.b64encode(zlib.compress(raw, 1)).decode("ascii")
@@ -189,7 +203,9 @@ class Rows:
             items = json.loads(body[16 * n:].decode("utf-8", "surrogatepass"))
             if not isinstance(items, list) or len(items) != m or int(counts.sum()) != m or (n and counts.min() < 0):
                 return None
-            return cls(digest, keys, places, counts, items, packed)
+            rows = cls(digest, keys, places, counts, items, packed)
+            rows._shown = _shown_digest(body[16 * n:], places, counts)  # the same bytes pack() hashed
+            return rows
         except (ValueError, TypeError, KeyError, zlib.error):
             return None
 
@@ -209,6 +225,11 @@ class RowMemory:
         self._cells: dict[str, tuple[str, pd.Index, np.ndarray]] = dict(getattr(state, "rows", {})) \
             if isinstance(state, Live) and tables is not None else {}
         self._latest: dict[str, Rows] = {}
+        # of this look (begin()): each data table's memory of its findings (None: it has none), and the findings
+        # that memory holds (kept referenced, so their ids stay theirs): Data Issues' findings key is made of them
+        self._looked: dict[str, Rows | None] = {}
+        self._local: list[Finding] = []
+        self._local_ids: set[int] = set()
         # table name -> (its frame, its sheet rows, its row keys, each row's sheet row, its cells' keys)
         self._keys: dict[str, tuple[Any, Any, np.ndarray | None, np.ndarray, np.ndarray | None]] = {}
 
@@ -235,6 +256,49 @@ class RowMemory:
             self._keys[table.name] = (table.df, table.rows, keys, places, cells)
         sheet = quote_sheet(table.sheet or table.schema.sheet_name(ctx.lang))  # as the collector names cells
         return TablePlan(self, table, digest, keys, places, self.known(table.name, digest), sheet, cells, ctx)
+
+    def begin(self) -> None:
+        """A new look at the tables (check --fix's second pass): what findings_key knows starts again."""
+        self._looked, self._local, self._local_ids = {}, [], set()
+
+    def _saw(self, name: str, rows: Rows | None, findings: list) -> None:
+        """The memory ``rows`` holds exactly ``findings`` ((mark, Finding) beside each item) of table ``name``."""
+        self._looked[name] = rows
+        if rows is not None:
+            mine = [f for _m, f in findings]
+            self._local += mine
+            self._local_ids.update(map(id, mine))
+
+    def findings_key(self, tables: Any, issues: list[Finding]) -> str | None:
+        """A digest of this look's ``issues`` (what Data Issues lists, in the order found) made without going through
+        each of them: a data table's own findings by its memory's shown_digest, only the others (of checks across
+        rows, of the rule sheets) one by one. Equal keys, equal findings in the same order on the same sheet rows,
+        so an equal Data Issues sheet. None when a data table has no memory of its findings this look."""
+        data = [name for name, t in tables.tables.items() if t.schema.kind == "data"]
+        looked = self._looked
+        if any(looked.get(name) is None for name in data):
+            return None
+        h = hashlib.sha256(b"findings key 1\0")
+        h.update(repr((tables.lang, tables.schema.owned_sheet("data_issues").sheet_name(tables.lang),
+                       list(tables.schema.tables), sorted((n, t.sheet) for n, t in tables.tables.items()),
+                       sorted(tables.lists.items()))).encode("utf-8", "surrogatepass"))
+        for name in data:
+            rows = looked[name]
+            h.update(f"{name}\0{rows.digest}\0{rows.shown_digest()}\0".encode("utf-8", "surrogatepass"))
+        ids = self._local_ids
+        flags = np.fromiter((id(f) in ids for f in issues), dtype=bool, count=len(issues))
+        h.update(flags.tobytes())
+        others = [f for f, mine in zip(issues, flags.tolist()) if not mine]
+        names = {f.table for f in others}
+        h.update(repr(sorted((n, repr(tables.tables[n].schema)) for n in names if n in tables.tables))
+                 .encode("utf-8", "surrogatepass"))
+        rows_of = {n: tables.tables[n].rows for n in names if n in tables.tables}
+        empty: dict = {}
+        from crm_sheets.jobs.check.sheet import finding_fields, pickled  # sheet imports nothing of this module
+
+        h.update(pickled([(finding_fields(f), rows_of.get(f.table, empty).get(f.record_id, -2)) for f in others])
+                 or repr(others).encode("utf-8", "surrogatepass"))
+        return h.hexdigest()
 
     def state(self) -> dict[str, Any]:
         """One packed string per table; the state given, as it is, when every table kept the string it came with."""
@@ -415,11 +479,13 @@ class TablePlan:
         memory, name = self.memory, self.table.name
         if self.keys is None:
             memory._latest.pop(name, None)
+            memory._saw(name, None, [])
             return
         known, fresh, at = self.known, self.fresh, self.at
         if known is not None and not fresh.any() and not self.partial.any() and not self.moved.any() \
                 and len(at) == len(known.keys) and (at == np.arange(len(at))).all():
             memory._latest[name] = known  # every row as remembered, in the same order: nothing new to learn
+            memory._saw(name, known, self.kept)  # (every item kept, as it was)
             return
         index = self.table.df.index
         by_row: dict[int, list] = {}
@@ -473,6 +539,7 @@ class TablePlan:
         rows = Rows(self.digest, np.asarray(keys, dtype=np.uint64), np.asarray(places, dtype=np.int64), counts, items,
                     found=found, ids=ids, cells=cells)
         memory._latest[name] = rows
+        memory._saw(name, None if bad else rows, found)  # (rows left out: the items' places are not the frame's)
         memory._known[name] = rows  # a second pass of this run (check --fix) meets these rows again
 
 
@@ -492,6 +559,15 @@ def _decoded(v: dict, seen: dict[Any, Any]) -> Any:
     if got is None:
         got = seen[key] = decode(v)
     return got
+
+
+def _shown_digest(body: bytes, places: np.ndarray, counts: np.ndarray) -> str:
+    """Rows.shown_digest of the items' JSON ``body``: with, per item, its row's place in the frame and on the sheet
+    (what orders it in find_problems and on Data Issues)."""
+    h = hashlib.sha256(body)
+    h.update(np.repeat(np.arange(len(counts), dtype=np.int64), counts).tobytes())
+    h.update(np.repeat(np.asarray(places, dtype=np.int64), counts).tobytes())
+    return h.hexdigest()
 
 
 def _phonenumbers_version() -> str:

@@ -138,16 +138,31 @@ def data_issues_digest(tables: Tables, findings: list[Finding], keep: dict | Non
     # back in another time unit than the column's, equal and shown alike, pickled differently).
     fields = [(f.type, f.severity, f.table, f.record_id, f.field, _shown(f.value), f.message, f.cell, _shown(f.fix),
                f.fixable) for f in findings]
+    got = pickled(fields)
+    if got is not None:
+        h.update(got)
+    else:
+        for f in findings:
+            h.update(repr(f).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def finding_fields(f: Finding) -> tuple:
+    """What data_issues_digest hashes of a finding."""
+    return (f.type, f.severity, f.table, f.record_id, f.field, _shown(f.value), f.message, f.cell, _shown(f.fix),
+            f.fixable)
+
+
+def pickled(value: Any) -> bytes | None:
+    """The pickle of ``value`` without a memo (its bytes depend only on the values); None when it cannot be."""
     try:
         buf = io.BytesIO()
         pickler = pickle.Pickler(buf, protocol=5)
         pickler.fast = True
-        pickler.dump(fields)
-        h.update(buf.getbuffer())
+        pickler.dump(value)
+        return bytes(buf.getbuffer())
     except (pickle.PicklingError, TypeError, ValueError, AttributeError, RecursionError):
-        for f in findings:
-            h.update(repr(f).encode("utf-8", "surrogatepass"))
-    return h.hexdigest()
+        return None
 
 
 def _shown(v: Any) -> Any:
