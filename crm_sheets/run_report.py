@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crm_sheets.model.changeset import ChangeSet
-from crm_sheets.model.findings import Finding, _plain
+from crm_sheets.model.findings import Finding
 from crm_sheets.model.later import Later
 from crm_sheets.model.result import JobResult
 from crm_sheets.model.tables import Tables
@@ -112,6 +112,11 @@ def _finding_dicts(found: list[Finding]) -> list[dict[str, Any]]:
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain(value: Any) -> Any:
+    """A value as Finding.as_dict shows it: as it is when JSON has it, else as text."""
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
 
 
 def _row_dicts(rows: list[tuple]) -> list[dict[str, Any]]:
