@@ -146,3 +146,22 @@ def test_set_aside_change_sets_come_back_together_on_first_read_and_a_copy_or_pi
     aside.changes_of(report2)
     aside.put_back()
     assert pickle.loads(pickle.dumps(r2)).state == {"b": 2} and copy.copy(report2).changes.summary()["updated_cells"] == 1
+
+
+def test_findings_kept_as_tuples_show_in_json_as_the_findings_themselves():
+    from datetime import date
+    from decimal import Decimal
+
+    from crm_sheets.run_report import results_json_chunks
+
+    odd = [Finding("t", "warning", "leads", "L-1", "f", v, "m", None, fix=v, fixable=bool(n % 2))
+           for n, v in enumerate([None, "x", 3, 2.5, True, float("nan"), date(2026, 1, 2), Decimal("1.10"), (1, 2),
+                                  {"a": 1}, ["b"]])]
+    r = JobResult(job="check", findings=list(odd))
+    as_objects = "".join(results_json_chunks([r]))
+    aside = spill.Aside()
+    aside.findings_of([r])
+    aside.put_back()
+    assert "findings" not in r.__dict__  # still tuples
+    assert "".join(results_json_chunks([r])) == as_objects
+    assert '"value": "(1, 2)"' in as_objects and '"value": "2026-01-02"' in as_objects
