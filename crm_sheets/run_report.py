@@ -3,6 +3,7 @@ one JSON text that `--json` prints and the run's record keeps (made by the json 
 """
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,7 +95,13 @@ def results_json_chunks(results: list[JobResult]):
         found = rows if rows is not None else r.findings
         shown = _row_dicts if rows is not None else _finding_dicts
         for lo in range(0, len(found), _FINDINGS_AT_ONCE):
-            part = dumps(shown(found[lo:lo + _FINDINGS_AT_ONCE]), default=str)
+            paused = gc.isenabled()
+            gc.disable()  # the dicts made here are no cycles: they would start full collections over a run's heap
+            try:
+                part = dumps(shown(found[lo:lo + _FINDINGS_AT_ONCE]), default=str)
+            finally:
+                if paused:
+                    gc.enable()
             yield (", " if lo else "") + part[1:-1]
         yield '], "effects": ' + dumps(len(r.effects)) + "}"
     yield "]"
