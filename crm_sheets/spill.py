@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import pickle
 import tempfile
+from contextlib import contextmanager
 from operator import attrgetter
 from typing import Any, Callable
 
@@ -64,8 +65,10 @@ class Aside:
     def _put(self, value: Any) -> int | None:
         # The garbage collector is paused while pickling and loading: the ten thousands of tuples made would start
         # full collections over the run's millions of live objects (none of which are cycles made here)
-        paused = gc.isenabled()
-        gc.disable()
+        with _paused():
+            return self._dump(value)
+
+    def _dump(self, value: Any) -> int | None:
         try:
             if self._file is None:
                 self._file = tempfile.TemporaryFile(prefix="crm-sheets-aside-")
@@ -78,26 +81,19 @@ class Aside:
             return at
         except Exception:
             return None
-        finally:
-            if paused:
-                gc.enable()
 
     def _get(self, at: int) -> Any:
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with _paused():
             self._file.seek(at)
             return pickle.load(self._file)
-        finally:
-            if paused:
-                gc.enable()
 
     def findings_of(self, results: list[Any]) -> None:
         """Set aside the findings and effects of ``results`` (JobResults); their lists are emptied until put back.
         Put back, the findings stay the tuples they were pickled as until a caller reads them (finding_rows gives
         the tuples: the record and --json take them as they are)."""
         fields = attrgetter(*_FINDING_FIELDS)
-        at = self._put([(list(map(fields, r.findings)), r.effects) for r in results])
+        with _paused():
+            at = self._put([(list(map(fields, r.findings)), r.effects) for r in results])
         if at is None:
             return
         for r in results:
@@ -168,13 +164,27 @@ class Aside:
         return bool(self._back)
 
 
+@contextmanager
+def _paused():
+    """The cyclic garbage collector off inside the block (when it was on)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _findings_from(result: Any) -> Callable[[], None]:
     """What makes ``result``'s findings, put back as tuples, Finding objects when a caller first reads them."""
     def load() -> None:
         from crm_sheets.model.findings import Finding
 
         rows = result.__dict__.pop("_finding_rows", None) or []
-        result.__dict__["findings"] = [Finding(*f) for f in rows]
+        with _paused():
+            result.__dict__["findings"] = [Finding(*f) for f in rows]
 
     return load
 
