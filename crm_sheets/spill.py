@@ -124,15 +124,15 @@ class Aside:
         owners = [report, *results]
 
         def load() -> None:
-            for obj in owners:  # whichever part is read first, every part comes back
-                pending = obj.__dict__.get("_later") or {}
-                for name in ("changes", "state"):
-                    if pending.get(name) is load:
-                        del pending[name]
             merged, parts = self._get(at)
             report.__dict__["changes"] = merged
             for r, (changes, state) in zip(results, parts):
                 r.__dict__["changes"], r.__dict__["state"] = changes, state
+            for obj in owners:  # whichever part is read first, every part came back
+                pending = obj.__dict__.get("_later") or {}
+                for name in ("changes", "state"):
+                    if pending.get(name) is load:
+                        del pending[name]
             self._waiting.discard(at)
             self._close_if_done()
 

@@ -1,6 +1,7 @@
 """While a run writes and confirms, its findings, change sets and states wait in a temporary file (spill.py): the
 report it returns is the same as when they stay in memory, a value that cannot be pickled stays where it is, and the
 confirming pass stops at the first job that changes something and records only when none does."""
+import dataclasses
 from dataclasses import replace
 from datetime import datetime
 
@@ -165,3 +166,4 @@ def test_findings_kept_as_tuples_show_in_json_as_the_findings_themselves():
     assert "findings" not in r.__dict__  # still tuples
     assert "".join(results_json_chunks([r])) == as_objects
     assert '"value": "(1, 2)"' in as_objects and '"value": "2026-01-02"' in as_objects
+    assert spill._FINDING_FIELDS == tuple(f.name for f in dataclasses.fields(Finding))  # the tuples' order

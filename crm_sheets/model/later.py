@@ -25,9 +25,9 @@ class Later:
         load = pending.get(name) if pending else None
         if load is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        load()  # sets the attributes (a load that fails leaves them waiting: the next read tries again)
         for key in [k for k, v in pending.items() if v is load]:
             del pending[key]
-        load()
         return self.__dict__[name]
 
     def __getstate__(self) -> dict[str, Any]:
