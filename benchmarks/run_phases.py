@@ -81,6 +81,12 @@ wrap('crm_sheets.outbox', 'Outbox.deliver', 'deliver')
 wrap('crm_sheets.store.core.plan', 'make_plan', 'make_plan')
 wrap('crm_sheets.store.xlsx.writer', 'apply_changeset', 'apply_changeset')
 wrap('crm_sheets.store.xlsx.store', 'XlsxStore.remember_tables', 'remember tables')
+wrap('crm_sheets.settled', 'record_run', 'record run')
+wrap('crm_sheets.settled', '_confirm', 'confirming pass')
+wrap('crm_sheets.settled', 'record', 'record')
+wrap('crm_sheets.spill', 'Aside.findings_of', 'spill findings')
+wrap('crm_sheets.spill', 'Aside.changes_of', 'spill changes')
+wrap('crm_sheets.spill', 'Aside.put_back', 'spill put back')
 
 T0 = time.perf_counter(); C0 = time.process_time()
 @atexit.register

@@ -3,17 +3,21 @@ one JSON text that `--json` prints and the run's record keeps (made by the json 
 """
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from crm_sheets.model.changeset import ChangeSet
+from crm_sheets.model.findings import Finding
+from crm_sheets.model.later import Later
 from crm_sheets.model.result import JobResult
 from crm_sheets.model.tables import Tables
+from crm_sheets.spill import changes_summary  # counts of a change set that may still wait in the spill's file
 
 
 @dataclass
-class RunReport:
+class RunReport(Later):  # its change set may wait in a file after a large run (spill.py)
     path: str
     jobs: list[str]
     results: list[JobResult] = field(default_factory=list)
@@ -34,7 +38,13 @@ class RunReport:
 
     @property
     def errors(self):
-        return [f for f in self.findings if f.severity == "error"]
+        """The error findings (of findings still kept as tuples (spill.py), only the errors are made objects)."""
+        out = []
+        for r in self.results:
+            rows = waiting_rows(r)
+            out += [f for f in r.findings if f.severity == "error"] if rows is None else \
+                [Finding(*t) for t in rows if t[1] == "error"]
+        return out
 
     def as_dict(self, results: bool = True) -> dict[str, Any]:
         out = {
@@ -45,7 +55,7 @@ class RunReport:
             "backup": self.backup,
             "pending_applied": self.pending_applied,
             "delivery": self.delivery,
-            "changes": self.changes.summary(),
+            "changes": changes_summary(self),
             "notes": self.notes,
         }
         if results:
@@ -53,8 +63,8 @@ class RunReport:
                 {
                     "job": r.job,
                     "stats": r.stats,
-                    "changes": r.changes.summary(),
-                    "findings": [f.as_dict() for f in r.findings],
+                    "changes": changes_summary(r),
+                    "findings": _row_dicts(rows) if (rows := waiting_rows(r)) is not None else _finding_dicts(r.findings),
                     "effects": len(r.effects),
                 }
                 for r in self.results
@@ -79,11 +89,46 @@ def results_json_chunks(results: list[JobResult]):
     dumps = json.dumps
     yield '"results": ['
     for n, r in enumerate(results):
-        head = dumps({"job": r.job, "stats": r.stats, "changes": r.changes.summary()}, default=str)
+        head = dumps({"job": r.job, "stats": r.stats, "changes": changes_summary(r)}, default=str)
         yield (", " if n else "") + head[:-1] + ', "findings": ['
-        found = r.findings
+        rows = waiting_rows(r)
+        found = rows if rows is not None else r.findings
+        shown = _row_dicts if rows is not None else _finding_dicts
         for lo in range(0, len(found), _FINDINGS_AT_ONCE):
-            part = dumps([f.as_dict() for f in found[lo:lo + _FINDINGS_AT_ONCE]], default=str)
+            paused = gc.isenabled()
+            gc.disable()  # the dicts made here are no cycles: they would start full collections over a run's heap
+            try:
+                part = dumps(shown(found[lo:lo + _FINDINGS_AT_ONCE]), default=str)
+            finally:
+                if paused:
+                    gc.enable()
             yield (", " if lo else "") + part[1:-1]
         yield '], "effects": ' + dumps(len(r.effects)) + "}"
     yield "]"
+
+
+def waiting_rows(r: Any) -> list[tuple] | None:
+    """A result's findings as the tuples they were put back as from the file (spill.py) while no caller has read
+    them as Finding objects, else None."""
+    later = getattr(r, "__dict__", {}).get("_later")
+    return r.__dict__.get("_finding_rows") if later and "findings" in later else None
+
+
+def _finding_dicts(found: list[Finding]) -> list[dict[str, Any]]:
+    return [f.as_dict() for f in found]
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain(value: Any) -> Any:
+    """A value as Finding.as_dict shows it: as it is when JSON has it, else as text."""
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
+
+
+def _row_dicts(rows: list[tuple]) -> list[dict[str, Any]]:
+    """Finding.as_dict of findings kept as tuples of their fields (spill.py), without making the objects."""
+    plain, p = _PLAIN, _plain
+    return [{"type": t[0], "severity": t[1], "table": t[2], "record_id": t[3], "field": t[4],
+             "value": t[5] if type(t[5]) in plain else p(t[5]), "message": t[6], "cell": t[7],
+             "fix": t[8] if type(t[8]) in plain else p(t[8]), "fixable": t[9]} for t in rows]

@@ -84,14 +84,17 @@ def check_trigger(trigger: str) -> str:
 def record_of(results: Iterable[Any], changes: Any, *, jobs: list[str], trigger: str, started: datetime,
               ended: datetime) -> RunRecord:
     """The record of a run whose jobs finished (written or not)."""
-    findings = [f for r in results for f in r.findings]
-    errors = [f for f in findings if f.severity == "error"]
+    from crm_sheets.spill import finding_rows
+
+    severities = [t[1] for r in results for t in finding_rows(r)]  # tuples: findings kept as such stay so (spill.py)
+    errors = severities.count("error")
+    first = next((t[6] for r in results for t in finding_rows(r) if t[1] == "error"), "") if errors else ""
     s = changes.summary()
     return RunRecord(
         started=started, ended=ended, jobs=tuple(jobs), trigger=trigger, result="problems" if errors else "ok",
-        errors=len(errors), warnings=sum(f.severity == "warning" for f in findings),
+        errors=errors, warnings=severities.count("warning"),
         changes=s["updated_cells"] + s["appended_rows"] + s["archived_rows"] + s["restored_rows"],
-        first_error=errors[0].message if errors else "",
+        first_error=first,
     )
 
 

@@ -37,7 +37,7 @@ from crm_sheets import heap
 from crm_sheets.model.values import cell_text  # the Audit Log shows a value as its cell does
 from crm_sheets.written import rows_as_written, tables_as_written  # the tables as the write laid them out
 from crm_sheets.spill import Aside, worth_it  # what the write and the confirming pass do not need, in a file meanwhile
-from crm_sheets.run_report import RunReport  # the runner's answer (api, settled and the CLI import it from here too)
+from crm_sheets.run_report import RunReport, waiting_rows  # the runner's answer (api, settled and the CLI import it from here too)
 from crm_sheets.delivery import queue_effects as _queue, show_delivery as _show_delivery, transports  # noqa: F401
 
 # Job name -> (module, function). Order is the order `run` uses.
@@ -571,7 +571,10 @@ def run_notes(tables: Tables, results: list[JobResult], changes: ChangeSet) -> l
     from crm_sheets.model.tables import META_SHEET
 
     notes = list(tables.notes)
-    notes += [f.message for r in results for f in r.findings if f.type == "option-added"]
+    for r in results:  # findings still kept as tuples (spill.py) are read as such: none made objects for this
+        rows = waiting_rows(r)
+        notes += [f.message for f in r.findings if f.type == "option-added"] if rows is None else \
+            [t[6] for t in rows if t[0] == "option-added"]
     for spec in changes.sheets:
         if spec.key == META_SHEET:
             continue

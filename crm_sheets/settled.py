@@ -23,7 +23,6 @@ import sys
 import zlib
 from contextlib import closing
 from dataclasses import dataclass, field
-from operator import attrgetter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -231,6 +230,7 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
     results' JSON text for --json to print (the run's own report); the confirming pass's is never printed, so its
     text is encoded and compressed in pieces, never whole."""
     from crm_sheets.model.effects import MAX_ATTEMPTS
+    from crm_sheets.spill import finding_rows
     from crm_sheets.store.safety import file_fingerprint
     from crm_sheets.store.state import StoreState
 
@@ -250,17 +250,19 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
     # '"results": [...]' as --json gives it, in one line (the C encoder makes it ten times faster than indented),
     # compressed piece by piece: at 100k leads it is ~100 MB of text, held whole once as text and again as bytes
     packed = _packed_results_json(report, keep_text)
+    # findings as tuples of their fields: those put back from the spill's file as they are (never made objects),
+    # else taken in C (pickling a slotted dataclass calls Python per finding)
+    rows = [finding_rows(r) for r in report.results]
     summary = []
-    for r in report.results:
+    for r, found in zip(report.results, rows):
         counts: dict[str, int] = {}
-        for f in r.findings:
-            counts[f.severity] = counts.get(f.severity, 0) + 1
+        for t in found:
+            counts[t[1]] = counts.get(t[1], 0) + 1
         summary.append({"job": r.job, "counts": counts})
     errors = report.errors
-    # findings as tuples of their fields, taken in C: pickling a slotted dataclass calls Python per finding
-    fields = attrgetter(*_FINDING_FIELDS)
     sink = _Deflating()  # pickled straight into the compressor: the pickle is never whole in memory
-    pickle.Pickler(sink, protocol=5).dump([(r.job, r.stats, list(map(fields, r.findings)), r.data) for r in report.results])
+    pickle.Pickler(sink, protocol=5).dump([(r.job, r.stats, found, r.data) for r, found in zip(report.results, rows)])
+    rows = None
     kept = sink.close()
     save(path, Record(
         file={"size": fp.size, "mtime_ns": fp.mtime_ns, "sha256": fp.sha256},

@@ -5,8 +5,10 @@ would otherwise sit under the write's and the confirming pass's own working sets
 """
 from __future__ import annotations
 
+import gc
 import pickle
 import tempfile
+from contextlib import contextmanager
 from operator import attrgetter
 from typing import Any, Callable
 
@@ -27,12 +29,17 @@ def _reducers() -> dict:
     1.0 s this way)."""
     import copyreg
 
-    from crm_sheets.model.changeset import CellUpdate
+    from crm_sheets.model.changeset import AuditEntry, CellUpdate, RowAppend, RowArchive
     from crm_sheets.model.sheets import Cell
 
     table = copyreg.dispatch_table.copy()
     table[Cell] = lambda c: (Cell, (c.value, c.style, c.link, c.currency, c.formula))
     table[CellUpdate] = lambda u: (CellUpdate, (u.table, u.record_id, u.field, u.value, u.before, u.reason))
+    # appended rows, archived rows and the jobs' audit entries alike: their own pickling goes through
+    # dataclasses.fields per object (at 30k sample leads ~130,000 of them, ~0.8 s of the 1.5 s spill of the changes)
+    table[RowAppend] = lambda a: (RowAppend, (a.table, a.record_id, a.values))
+    table[RowArchive] = lambda a: (RowArchive, (a.table, a.record_id, a.archive, a.info))
+    table[AuditEntry] = lambda e: (AuditEntry, (e.job, e.table, e.record_id, e.field, e.before, e.after, e.reason))
     return table
 
 
@@ -53,8 +60,15 @@ class Aside:
     def __init__(self) -> None:
         self._file: Any = None
         self._back: list[Callable[[], None]] = []
+        self._waiting: set[int] = set()  # where change sets put back but not yet read start in the file
 
     def _put(self, value: Any) -> int | None:
+        # The garbage collector is paused while pickling and loading: the ten thousands of tuples made would start
+        # full collections over the run's millions of live objects (none of which are cycles made here)
+        with _paused():
+            return self._dump(value)
+
+    def _dump(self, value: Any) -> int | None:
         try:
             if self._file is None:
                 self._file = tempfile.TemporaryFile(prefix="crm-sheets-aside-")
@@ -69,56 +83,127 @@ class Aside:
             return None
 
     def _get(self, at: int) -> Any:
-        self._file.seek(at)
-        return pickle.load(self._file)
+        with _paused():
+            self._file.seek(at)
+            return pickle.load(self._file)
 
     def findings_of(self, results: list[Any]) -> None:
-        """Set aside the findings and effects of ``results`` (JobResults); their lists are emptied until put back."""
+        """Set aside the findings and effects of ``results`` (JobResults); their lists are emptied until put back.
+        Put back, the findings stay the tuples they were pickled as until a caller reads them (finding_rows gives
+        the tuples: the record and --json take them as they are)."""
         fields = attrgetter(*_FINDING_FIELDS)
-        at = self._put([(list(map(fields, r.findings)), r.effects) for r in results])
+        with _paused():
+            at = self._put([(list(map(fields, r.findings)), r.effects) for r in results])
         if at is None:
             return
         for r in results:
             r.findings, r.effects = [], []
 
         def back() -> None:
-            from crm_sheets.model.findings import Finding
-
-            for r, (found, effects) in zip(results, self._get(at)):
-                r.findings, r.effects = [Finding(*f) for f in found], effects
+            for r, (found, effects) in zip(results, self._get(at)):  # tuples of str: quick to load
+                r.effects = effects
+                r.__dict__["_finding_rows"] = found
+                r.later(("findings",), _findings_from(r))
 
         self._back.append(back)
 
     def changes_of(self, report: Any) -> None:
         """Set aside a report's change set and its results' change sets and states (one pickle: the updates they
-        share stay shared when put back)."""
+        share stay shared when put back). Put back, they stay in the file until a caller reads one (the run's
+        --json and record need only their counts, kept aside: changes_summary); then all come back at once."""
         from crm_sheets.model.changeset import ChangeSet
 
         results = list(report.results)
+        counts = [report.changes.summary()] + [r.changes.summary() for r in results]
         at = self._put((report.changes, [(r.changes, r.state) for r in results]))
         if at is None:
             return
         report.changes = ChangeSet()
         for r in results:
             r.changes, r.state = ChangeSet(), None
+        owners = [report, *results]
+
+        def load() -> None:
+            merged, parts = self._get(at)
+            report.__dict__["changes"] = merged
+            for r, (changes, state) in zip(results, parts):
+                r.__dict__["changes"], r.__dict__["state"] = changes, state
+            for obj in owners:  # whichever part is read first, every part came back
+                pending = obj.__dict__.get("_later") or {}
+                for name in ("changes", "state"):
+                    if pending.get(name) is load:
+                        del pending[name]
+            self._waiting.discard(at)
+            self._close_if_done()
 
         def back() -> None:
-            merged, parts = self._get(at)
-            report.changes = merged
-            for r, (changes, state) in zip(results, parts):
-                r.changes, r.state = changes, state
+            self._waiting.add(at)
+            report.__dict__["_changes_summary"] = counts[0]
+            report.later(("changes",), load)
+            for r, c in zip(results, counts[1:]):
+                r.__dict__["_changes_summary"] = c
+                r.later(("changes", "state"), load)
 
         self._back.append(back)
 
     def put_back(self) -> None:
-        """Everything set aside back where it was (latest first); the file is closed."""
+        """Everything set aside back where it was (latest first). The file is closed, unless change sets wait in it
+        for a caller to read them (then it closes when they are read, or with the process)."""
         try:
             while self._back:
                 self._back.pop()()
         finally:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+            self._close_if_done()
+
+    def _close_if_done(self) -> None:
+        if self._file is not None and not self._waiting:
+            self._file.close()
+            self._file = None
 
     def __bool__(self) -> bool:
         return bool(self._back)
+
+
+@contextmanager
+def _paused():
+    """The cyclic garbage collector off inside the block (when it was on)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _findings_from(result: Any) -> Callable[[], None]:
+    """What makes ``result``'s findings, put back as tuples, Finding objects when a caller first reads them."""
+    def load() -> None:
+        from crm_sheets.model.findings import Finding
+
+        rows = result.__dict__.pop("_finding_rows", None) or []
+        with _paused():
+            result.__dict__["findings"] = [Finding(*f) for f in rows]
+
+    return load
+
+
+def finding_rows(result: Any) -> list[tuple]:
+    """A JobResult's findings as tuples of their fields (model.findings.Finding's order): those put back from the
+    file as they are, else taken from the Finding objects (in C)."""
+    if _waits(result, "findings"):
+        return result.__dict__["_finding_rows"]
+    return list(map(attrgetter(*_FINDING_FIELDS), result.findings))
+
+
+def changes_summary(owner: Any) -> dict[str, int]:
+    """The counts of a report's or result's change set (ChangeSet.summary), without loading one that waits in the
+    file."""
+    if _waits(owner, "changes"):
+        return dict(owner.__dict__["_changes_summary"])
+    return owner.changes.summary()
+
+
+def _waits(owner: Any, name: str) -> bool:
+    return name in (getattr(owner, "__dict__", {}).get("_later") or ())

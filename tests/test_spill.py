@@ -1,11 +1,12 @@
 """While a run writes and confirms, its findings, change sets and states wait in a temporary file (spill.py): the
 report it returns is the same as when they stay in memory, a value that cannot be pickled stays where it is, and the
 confirming pass stops at the first job that changes something and records only when none does."""
+import dataclasses
 from dataclasses import replace
 from datetime import datetime
 
 from crm_sheets import settled, spill
-from crm_sheets.model.changeset import ChangeSet
+from crm_sheets.model.changeset import ChangeSet, RowAppend
 from crm_sheets.model.findings import Finding
 from crm_sheets.model.result import JobResult
 from crm_sheets.run_report import RunReport
@@ -99,3 +100,70 @@ def test_the_confirming_pass_stops_at_the_first_job_that_changes_something(built
     report = run(path, now=NOW)
     assert report.written and ran == ["check"]  # dedupe, automate and report were not run for nothing
     assert not settled.record_path(path).exists()  # not settled: no record, the next run takes the full path
+
+
+def test_a_large_runs_json_and_errors_come_from_the_set_aside_findings_without_loading_them_again(built_book, tmp_path,
+                                                                                                  monkeypatch):
+    from crm_sheets.run_report import waiting_rows
+
+    built = built_book(sample_data=300)
+    monkeypatch.setattr(spill, "WORTH_IT", 0)
+    spilled = run(fresh_copy(built, tmp_path, "a.xlsx"), now=NOW)
+    monkeypatch.setattr(spill, "WORTH_IT", 10**9)
+    kept = run(fresh_copy(built, tmp_path, "b.xlsx"), now=NOW)
+    with_findings = [r for r in spilled.results if waiting_rows(r)]
+    assert with_findings and spilled.waiting("changes") and all(r.waiting("changes") for r in spilled.results)
+    # what --json prints, the exit code's errors and the counts: from the tuples and the kept counts
+    assert spilled.results_json() == kept.results_json()
+    assert spilled.as_dict(results=False) == {**kept.as_dict(results=False), "path": spilled.path, "backup": spilled.backup}
+    assert spilled.errors == kept.errors and spilled.errors
+    assert all(waiting_rows(r) is not None for r in with_findings) and spilled.waiting("changes")
+    # a caller that reads them gets the objects, equal to a run that kept them in memory
+    assert [r.findings for r in spilled.results] == [r.findings for r in kept.results]
+    assert not any(waiting_rows(r) for r in spilled.results)
+
+
+def test_set_aside_change_sets_come_back_together_on_first_read_and_a_copy_or_pickle_loads_them():
+    import copy
+    import pickle
+
+    shared = ChangeSet()
+    shared.update("leads", "L-00001", "email", "a@b.c", reason="fixed")
+    shared.appends.append(RowAppend("audit_log", "", {"job": "check"}))
+    r = JobResult(job="check", changes=shared, findings=[], state={"rows": {"a": 1}})
+    report = RunReport(path="x.xlsx", jobs=["check"], results=[r], changes=ChangeSet().extend(shared))
+    aside = spill.Aside()
+    aside.changes_of(report)
+    aside.put_back()
+    assert r.waiting("state") and report.waiting("changes")
+    assert report.as_dict()["changes"]["updated_cells"] == 1 and report.as_dict()["results"][0]["changes"]["appended_rows"] == 1
+    assert r.waiting("state")  # the counts were kept: nothing loaded for them
+    assert r.state == {"rows": {"a": 1}}  # one read brings every part back, the updates they share shared again
+    assert not report.waiting("changes") and report.changes.updates[0] is r.changes.updates[0]
+
+    r2 = JobResult(job="check", changes=shared, state={"b": 2})
+    report2 = RunReport(path="x.xlsx", jobs=["check"], results=[r2], changes=shared)
+    aside = spill.Aside()
+    aside.changes_of(report2)
+    aside.put_back()
+    assert pickle.loads(pickle.dumps(r2)).state == {"b": 2} and copy.copy(report2).changes.summary()["updated_cells"] == 1
+
+
+def test_findings_kept_as_tuples_show_in_json_as_the_findings_themselves():
+    from datetime import date
+    from decimal import Decimal
+
+    from crm_sheets.run_report import results_json_chunks
+
+    odd = [Finding("t", "warning", "leads", "L-1", "f", v, "m", None, fix=v, fixable=bool(n % 2))
+           for n, v in enumerate([None, "x", 3, 2.5, True, float("nan"), date(2026, 1, 2), Decimal("1.10"), (1, 2),
+                                  {"a": 1}, ["b"]])]
+    r = JobResult(job="check", findings=list(odd))
+    as_objects = "".join(results_json_chunks([r]))
+    aside = spill.Aside()
+    aside.findings_of([r])
+    aside.put_back()
+    assert "findings" not in r.__dict__  # still tuples
+    assert "".join(results_json_chunks([r])) == as_objects
+    assert '"value": "(1, 2)"' in as_objects and '"value": "2026-01-02"' in as_objects
+    assert spill._FINDING_FIELDS == tuple(f.name for f in dataclasses.fields(Finding))  # the tuples' order

@@ -8,10 +8,11 @@ from typing import Any
 from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.effects import Effect
 from crm_sheets.model.findings import Finding
+from crm_sheets.model.later import Later
 
 
 @dataclass
-class JobResult:
+class JobResult(Later):  # findings, changes and state may wait in a file after a large run (spill.py)
     job: str
     changes: ChangeSet = field(default_factory=ChangeSet)
     findings: list[Finding] = field(default_factory=list)
