@@ -6,8 +6,10 @@ the person set MALLOC_* variables of their own, it does nothing.
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import sys
+from contextlib import contextmanager
 from typing import Any
 
 # glibc raises its mmap threshold each time a big block is freed (up to 32 MB), after which the columns and
@@ -56,3 +58,18 @@ def trim() -> None:
     lib = _glibc()
     if lib is not None:
         lib.malloc_trim(0)
+
+
+@contextmanager
+def collector_paused(paused: bool = True):
+    """Pause Python's cyclic garbage collector inside the block (if it runs); it is back on afterwards. For
+    phases that make millions of objects that form no cycles (a job's findings, a spill's tuples): each
+    collection would walk the whole heap and free nothing."""
+    if not paused or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -15,12 +15,10 @@ delivery changed it.
 """
 from __future__ import annotations
 
-import gc
 import importlib
 import inspect
 import json
 import uuid
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +32,7 @@ from crm_sheets.model.colhash import forget_hashes
 from crm_sheets.model.result import JobResult
 from crm_sheets.model.tables import Tables
 from crm_sheets import heap
+from crm_sheets.heap import collector_paused  # (benchmarks import it from here too)
 from crm_sheets.model.values import cell_text  # the Audit Log shows a value as its cell does
 from crm_sheets.written import rows_as_written, tables_as_written  # the tables as the write laid them out
 from crm_sheets.spill import Aside, worth_it  # what the write and the confirming pass do not need, in a file meanwhile
@@ -241,19 +240,6 @@ def _name_by_row(t) -> None:
     t.rows = {named.get(rid, rid): r for rid, r in t.rows.items()}
     t.invalid = {(named.get(rid, rid), f): v for (rid, f), v in t.invalid.items()}
     t.typed_text = {(named.get(rid, rid), f): v for (rid, f), v in t.typed_text.items()}
-
-
-@contextmanager
-def collector_paused(paused: bool = True):
-    """Pause the cyclic garbage collector inside the block (if it runs); it is back on afterwards."""
-    if not paused or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def audit_rows(tables: Tables, changes: ChangeSet, now: datetime) -> None:

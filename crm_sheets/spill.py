@@ -5,12 +5,12 @@ would otherwise sit under the write's and the confirming pass's own working sets
 """
 from __future__ import annotations
 
-import gc
 import pickle
 import tempfile
-from contextlib import contextmanager
 from operator import attrgetter
 from typing import Any, Callable
+
+from crm_sheets.heap import collector_paused
 
 # A run whose findings, updates and appends number fewer than this keeps them in memory: the file costs CPU to
 # write and read back (a first run at 30k sample leads, ~230,000 of them: ~4 s of its ~36 s, for a peak of 509 MB
@@ -65,7 +65,7 @@ class Aside:
     def _put(self, value: Any) -> int | None:
         # The garbage collector is paused while pickling and loading: the ten thousands of tuples made would start
         # full collections over the run's millions of live objects (none of which are cycles made here)
-        with _paused():
+        with collector_paused():
             return self._dump(value)
 
     def _dump(self, value: Any) -> int | None:
@@ -83,7 +83,7 @@ class Aside:
             return None
 
     def _get(self, at: int) -> Any:
-        with _paused():
+        with collector_paused():
             self._file.seek(at)
             return pickle.load(self._file)
 
@@ -92,7 +92,7 @@ class Aside:
         Put back, the findings stay the tuples they were pickled as until a caller reads them (finding_rows gives
         the tuples: the record and --json take them as they are)."""
         fields = attrgetter(*_FINDING_FIELDS)
-        with _paused():
+        with collector_paused():
             at = self._put([(list(map(fields, r.findings)), r.effects) for r in results])
         if at is None:
             return
@@ -164,26 +164,13 @@ class Aside:
         return bool(self._back)
 
 
-@contextmanager
-def _paused():
-    """The cyclic garbage collector off inside the block (when it was on)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def _findings_from(result: Any) -> Callable[[], None]:
     """What makes ``result``'s findings, put back as tuples, Finding objects when a caller first reads them."""
     def load() -> None:
         from crm_sheets.model.findings import Finding
 
         rows = result.__dict__.pop("_finding_rows", None) or []
-        with _paused():
+        with collector_paused():
             result.__dict__["findings"] = [Finding(*f) for f in rows]
 
     return load
