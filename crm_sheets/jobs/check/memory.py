@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from crm_sheets.model import Finding, Table
+from crm_sheets.model.colhash import column_hashes
 from crm_sheets.model.memo import Unkept, decode, encode, sheet_rows
 from crm_sheets.model.tables import quote_sheet
 
@@ -73,7 +74,6 @@ def checks_version() -> str:
 
 
 _MIX = np.uint64(0x100000001B3)  # FNV prime: mixes one more hash into a key
-_TYPE_NAME = np.frompyfunc(lambda v: type(v).__name__, 1, 1)
 
 
 def column_keys(table: Table) -> np.ndarray | None:
@@ -81,19 +81,18 @@ def column_keys(table: Table) -> np.ndarray | None:
     text the reader kept of it (unreadable, or typed as text). None when the rows cannot be keyed (shared IDs, a
     value that cannot be hashed)."""
     df = table.df
-    if not df.index.is_unique:
+    if not (df.index.is_unique and df.columns.is_unique):
         return None
     n = len(df)
     out = np.empty((n, len(df.columns)), dtype=np.uint64)
+    hashes = column_hashes(table)  # the run's column hashes (model/colhash.py): made once for every job
     try:
         with np.errstate(over="ignore"):
             for j, name in enumerate(df.columns):
-                col = df.iloc[:, j]
-                keys = pd.util.hash_pandas_object(col, index=False).to_numpy(dtype=np.uint64)
+                keys = hashes.column(df, name)
                 # The hash reads mixed values as text: 1 and "1" differ by their type (all text: nothing to add).
-                if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) not in ("string", "empty"):
-                    keys = keys * _MIX ^ pd.util.hash_array(_TYPE_NAME(col.to_numpy()).astype(object))
-                out[:, j] = keys
+                types = hashes.types(df, name)
+                out[:, j] = keys if types is None else keys * _MIX ^ types
             kept: dict[tuple, list] = {}
             for kind, cells in (("invalid", table.invalid), ("typed", table.typed_text)):
                 for (rid, field_name), raw in cells.items():
