@@ -52,9 +52,10 @@ MAX_ATTEMPTS = 3  # re-read and re-run when the file changed under us
 # Jobs that make tens of thousands of changes and findings: the garbage collector would rescan the
 # tables' live objects again and again for nothing (dedupe at 100k leads: 7.5 s of CPU with it, 6.9 s
 # without; at 10k, 0.50 s and 0.46 s; check on a first run at 30k sample leads, 100,000 findings: 4.5 s
-# with it, 3.6 s without; automate 2.1 s and 1.9 s). The runner decides this; a job never touches
-# process-wide state.
-GC_PAUSED_FOR = frozenset({"check", "dedupe", "automate"})
+# with it, 3.6 s without; automate 2.1 s and 1.9 s; report's pandas temporaries started a full collection
+# over the run's heap: 0.24 s of its 0.56 s on a first run at 10k). The runner decides this; a job never
+# touches process-wide state.
+GC_PAUSED_FOR = frozenset({"check", "dedupe", "automate", "report"})
 
 
 # Jobs run again in the same run while their last round changed records (dedupe: a merge fills the survivor's
@@ -246,6 +247,11 @@ def audit_rows(tables: Tables, changes: ChangeSet, now: datetime) -> None:
     """Every automated change is logged in the Audit Log table (when the workbook has one)."""
     if not changes.audit or "audit_log" not in tables:
         return
+    with collector_paused():  # a row and its dict per entry: no cycles, and a collection would walk the run's heap
+        _audit_appends(changes, now)
+
+
+def _audit_appends(changes: ChangeSet, now: datetime) -> None:
     for entry in changes.audit:
         changes.appends.append(
             RowAppend(

@@ -154,6 +154,26 @@ def test_first_run_records_the_baseline_then_a_stage_change_fires_once():
     assert third.effects == [] and third.changes.appends == [], "never twice"
 
 
+def test_automate_leaves_the_tables_it_was_given_as_they_were():
+    # its working copy shares the caller's columns until it writes (copy-on-write): owners filled, a stage moved,
+    # tasks and activities appended land in the result and its copy only
+    t = make_tables(leads=[lead(owner=None, country="France"), lead(owner=None, country="Germany")],
+                    assignment_rules=[assign_rule(1, "Camille Martin, Hugo Bernard")],
+                    deals=[{"name": "Acme pilot", "stage": "Prospecting", "owner": "Hugo Bernard", "contact": "C-00001",
+                            "created": datetime(2026, 5, 1)}],
+                    contacts=[{"first_name": "Zoe", "last_name": "Ray", "email": "zoe@acme.com", "consent": True, "opted_out": False}],
+                    automations=PROPOSAL_RULES)
+    first = automate(t, now=NOW)
+    t.df("deals").at["D-00001", "stage"] = "Proposal"
+    before = {name: t.df(name).copy(deep=True) for name in t.tables}
+    second = automate(t, now=NOW + timedelta(days=1), state=first.state)
+    assert {a.table for a in second.changes.appends} >= {"tasks", "activities"} and second.changes.updates
+    for name, df in before.items():
+        pd.testing.assert_frame_equal(t.df(name), df)
+    apply(t, second)
+    assert t.df("leads")["owner"].notna().all() and len(t.df("tasks")) == 1
+
+
 def test_welcome_goes_to_new_consenting_leads_only_and_never_to_opted_out():
     rule = {"name": "Welcome new leads", "active": True, "table": "leads", "trigger": "record_created",
             "condition": "consent = TRUE", "action": "send_email", "template": "welcome"}

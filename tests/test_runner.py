@@ -70,7 +70,7 @@ def test_a_state_the_caller_gives_is_used_instead_of_the_saved_one(path, monkeyp
     assert parsed, "an empty state: every number is parsed again"
 
 
-def test_the_runner_pauses_the_garbage_collector_for_check_dedupe_and_automate_only_and_turns_it_back_on(monkeypatch):
+def test_the_runner_pauses_the_garbage_collector_for_the_run_jobs_only_and_turns_it_back_on(monkeypatch):
     import gc
 
     import crm_sheets.runner as runner
@@ -86,8 +86,8 @@ def test_the_runner_pauses_the_garbage_collector_for_check_dedupe_and_automate_o
     monkeypatch.setattr(runner, "job_function", job)
     tables = runner.Tables(schema=None, tables={})
     assert gc.isenabled()
-    runner.run_jobs(tables, ["check", "dedupe", "automate", "report"], now=NOW)
-    assert seen == {"check": False, "dedupe": False, "automate": False, "report": True} and gc.isenabled()
+    runner.run_jobs(tables, ["check", "dedupe", "automate", "report", "unmerge"], now=NOW)
+    assert seen == {"check": False, "dedupe": False, "automate": False, "report": False, "unmerge": True} and gc.isenabled()
 
 
 def test_older_generations_keep_their_states_but_not_the_jobs_memories(tmp_path):
