@@ -17,18 +17,21 @@ from crm_sheets.model.tables import Tables
 def queue_effects(box, auto: JobResult, tables: Tables, changes: ChangeSet, now: datetime, states: dict[str, Any]) -> str | None:
     """Queue automate's effects and add the Outbox sheet to the write when it would show something new
     (or the workbook is written anyway). Returns the sheet's digest, committed with the write's states."""
+    from crm_sheets.heap import collector_paused
     from crm_sheets.jobs.automate import outbox_sheet
 
-    box.enqueue(auto.effects, now)
-    if "outbox" not in tables.schema.owned_sheets:
-        return None
-    digest = shown_digest(box.shown())
-    if changes.is_empty() and (states.get("outbox_sheet") or {}).get("digest") == digest:
-        return None
-    items = box.items()  # the sheet is laid out: now the items, payloads and all
-    name = tables.schema.owned_sheet("outbox").sheet_name(tables.lang or "en")
-    changes.sheets.append(outbox_sheet(items, lang=tables.lang or "en", name=name))
-    return outbox_digest(items)
+    # (an item, its payload and its sheet row per effect, thousands on a first run: no cycles among them)
+    with collector_paused():
+        box.enqueue(auto.effects, now)
+        if "outbox" not in tables.schema.owned_sheets:
+            return None
+        digest = shown_digest(box.shown())
+        if changes.is_empty() and (states.get("outbox_sheet") or {}).get("digest") == digest:
+            return None
+        items = box.items()  # the sheet is laid out: now the items, payloads and all
+        name = tables.schema.owned_sheet("outbox").sheet_name(tables.lang or "en")
+        changes.sheets.append(outbox_sheet(items, lang=tables.lang or "en", name=name))
+        return outbox_digest(items)
 
 
 def outbox_digest(items) -> str:

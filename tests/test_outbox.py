@@ -43,6 +43,23 @@ def test_email_is_delivered_once_with_text_and_html_parts(tmp_path, mail_server)
     assert len(inbox.messages) == 1
 
 
+def test_a_batch_queues_each_new_key_once_and_keeps_what_was_queued_before(tmp_path):
+    # a first run queues thousands at once: keys already queued, and a key given twice in one batch, are queued once
+    # (the first effect of a key wins), in the order given
+    box = Outbox(tmp_path / "outbox.sqlite")
+    assert box.enqueue([_email("k0001", to="first@example.com")], NOW) == ["k0001"]
+    batch = [_email(f"k{n:04}", to=f"p{n}@example.com") for n in range(1200)]
+    batch.insert(700, _email("k0650", to="again@example.com"))
+    batch.append(Effect("chat", "won:D-00007", {"url": "http://127.0.0.1:9/hook", "text": "Won"}))
+    added = box.enqueue(batch, NOW)
+    assert added == [f"k{n:04}" for n in range(1200) if n != 1] + ["won:D-00007"]
+    items = {i.key: i for i in box.items()}
+    assert len(items) == 1201 and items["k0001"].payload["to"] == "first@example.com"
+    assert items["k0650"].payload["to"] == "p650@example.com"
+    assert items["k0002"].message_id.endswith("@example.com>") and items["won:D-00007"].message_id is None
+    assert len({i.message_id for i in items.values() if i.kind == "email"}) == 1200
+
+
 def test_without_a_mail_server_emails_wait_in_the_outbox(tmp_path):
     box = Outbox(tmp_path / "outbox.sqlite")
     box.enqueue([_email("k1")], NOW)

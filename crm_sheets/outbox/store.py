@@ -81,22 +81,30 @@ class Outbox(Delivery):
 
     def enqueue(self, effects: Iterable[Effect], now: datetime) -> list[str]:
         """Queue effects whose key was never seen; returns the keys actually queued."""
-        added = []
         stamp = now.isoformat(timespec="seconds")
+        domains: dict[str, str] = {}  # sender -> its domain: one sender for thousands of emails
         with closing(self._connect()) as db:
             db.execute("BEGIN IMMEDIATE")
+            effects = list(effects)
+            seen = _known_keys(db, [e.key for e in effects])
+            rows, added = [], []
             for e in effects:
+                if e.key in seen:
+                    continue  # (INSERT OR IGNORE: the first of a key queued, never a second)
+                seen.add(e.key)
                 message_id = None
                 if e.kind == "email":  # fixed once, reused on every retry so receivers can spot a copy
-                    domain = parseaddr(str(e.payload.get("from", "")))[1].partition("@")[2] or "crm-sheets.local"
+                    sender = str(e.payload.get("from", ""))
+                    domain = domains.get(sender)
+                    if domain is None:
+                        domain = domains[sender] = parseaddr(sender)[1].partition("@")[2] or "crm-sheets.local"
                     message_id = make_msgid(idstring="crm", domain=domain)
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO items (key, kind, status, payload, tbl, record_id, message_id, queued_at, updated_at)"
-                    " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
-                    (e.key, e.kind, json.dumps(dict(e.payload), default=str), e.table, e.record_id, message_id, stamp, stamp),
-                )
-                if cur.rowcount:
-                    added.append(e.key)
+                rows.append((e.key, e.kind, json.dumps(dict(e.payload), default=str), e.table, e.record_id, message_id,
+                             stamp, stamp))
+                added.append(e.key)
+            db.executemany(  # one statement for the batch (a first run queues thousands)
+                "INSERT OR IGNORE INTO items (key, kind, status, payload, tbl, record_id, message_id, queued_at, updated_at)"
+                " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)", rows)
             db.execute("COMMIT")
         return added
 
@@ -283,3 +291,13 @@ def open_outbox(workbook: Any) -> Outbox:
     if not path.exists():
         raise UsageError(f"{wb.name} has no outbox yet ({path.name})", hint=f"crm-sheets automate {wb} queues what the rules send")
     return Outbox(path)
+
+
+def _known_keys(db: sqlite3.Connection, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the outbox already holds (asked in batches under SQLite's limit of bound values)."""
+    known: set[str] = set()
+    wanted = list(dict.fromkeys(keys))
+    for lo in range(0, len(wanted), 500):
+        part = wanted[lo:lo + 500]
+        known.update(k for (k,) in db.execute(f"SELECT key FROM items WHERE key IN ({','.join('?' * len(part))})", part))
+    return known
