@@ -43,3 +43,45 @@ def test_an_id_given_twice_reads_its_rows_and_a_column_given_twice_is_refused_as
     df = pd.DataFrame([["Ana", "x"], ["Bo", "y"]], columns=["name", "name"], index=["L-1", "L-2"])
     with pytest.raises(ValueError):  # not one cell: never the first or last of the two taken silently
         Cells(df, "L-1")["name"]
+
+
+def _typed_frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "name": pd.array(["Ana", None, "Cy"], dtype=object),
+        "score": pd.array([3, None, 7], dtype="Int64"),
+        "amount": [1.5, float("nan"), 2.0],
+        "consent": pd.array([True, None, False], dtype="boolean"),
+        "created": pd.to_datetime(["2026-01-05", None, "2026-03-01"]),
+        "mixed": pd.array(["7", 7, 7.5], dtype=object),
+    }, index=["L-1", "L-2", "L-3"])
+
+
+def _same(a, b) -> bool:
+    return (a is b) or (type(a) is type(b) and (a == b or (pd.isna(a) and pd.isna(b))))
+
+
+def test_cells_read_what_iat_reads_in_every_kind_of_column_through_writes_that_copy_or_retype_columns():
+    base = _typed_frame()
+    df = base.copy(deep=False)  # automate's working copy shares the caller's columns until it writes
+    names = list(df.columns)
+
+    def agrees():
+        for rid in df.index:
+            row = Cells(df, rid)
+            for name in names:
+                want = df.iat[df.index.get_loc(rid), df.columns.get_loc(name)]
+                assert _same(row[name], want), (rid, name, row[name], want)
+
+    agrees()
+    df.at["L-2", "score"] = 4  # copy-on-write: the column is copied, the caller's frame keeps its value
+    df.at["L-2", "name"] = "Bo"
+    agrees()
+    assert Cells(df, "L-2")["score"] == 4 and pd.isna(Cells(base, "L-2")["score"])
+    df.at["L-3", "name"] = "Cyd"  # now in place
+    df["amount"] = df["amount"].astype(object)  # a text in a number column: the column becomes object first
+    df.at["L-1", "amount"] = "n/a"
+    df["created"] = df["created"].astype(object)
+    df.loc["L-2", "consent"] = True
+    agrees()
+    assert (Cells(df, "L-3")["name"], Cells(df, "L-1")["amount"]) == ("Cyd", "n/a")
+    assert Cells(base, "L-1")["amount"] == 1.5 and Cells(base, "L-3")["name"] == "Cy"

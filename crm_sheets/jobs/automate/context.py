@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from crm_sheets.jobs.automate.rules import BadRule, bad_rule
-from crm_sheets.jobs.automate.templates import Cells, cell
+from crm_sheets.jobs.automate.templates import Cells, cell, column_positions
 from crm_sheets.model import AuditEntry, ChangeSet, Effect, Finding, RowAppend, Tables
 from crm_sheets.model.changeset import CellUpdate
 from crm_sheets.model.lazy import lazily
@@ -94,12 +94,21 @@ class Run:
         if table in self._appended:
             self.flush(table)
         t = self.tables[table]
-        before = cell(t.df, rid, field_name) if field_name in t.df.columns else None
+        df = t.df
+        at = column_positions(df).get(field_name)  # (None for a column named twice: read and written as before)
+        row = Cells(df, rid) if at is not None and rid in df.index else None
+        before = row[field_name] if row is not None else cell(df, rid, field_name) if field_name in df.columns else None
         self.changes.updates.append(CellUpdate(table, rid, field_name, value, before=before, reason=reason))
         if audit:
             self.changes.audit.append(AuditEntry("automate", table, rid, field_name, before, value, reason))
-        if field_name in t.df.columns and t.df.index.is_unique and rid in t.df.index and _fits(t.df[field_name].dtype, value):
-            t.df.at[rid, field_name] = value  # what apply_to does, without copying the column (owners of 100k leads)
+        if row is not None and df.index.is_unique:
+            if _fits(df._get_column_array(at).dtype, value):
+                # what apply_to does, without copying the column (owners of 100k leads): df.at's write by position
+                df._set_value(row.pos, at, value, takeable=True)
+            else:
+                ChangeSet(updates=[self.changes.updates[-1]]).apply_to(self.tables)
+        elif field_name in df.columns and df.index.is_unique and rid in df.index and _fits(df[field_name].dtype, value):
+            df.at[rid, field_name] = value
         else:
             ChangeSet(updates=[self.changes.updates[-1]]).apply_to(self.tables)
 

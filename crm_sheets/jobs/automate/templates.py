@@ -167,29 +167,70 @@ def names_used(*sources: str) -> frozenset[str]:
 
 
 class Cells:
-    """One record's cells, each read when asked (``df.iat``: the value ``df.loc[rid][name]`` gives), without
-    building a Series: emails, tasks and sequences read a handful of cells of thousands of records, and a
-    row lookup (or ``df.at``, which builds the column's Series first) took a quarter of automate's first run
-    at 30k sample leads."""
+    """One record's cells, each read when asked (the value ``df.loc[rid][name]`` gives), without building a
+    Series: emails, tasks and sequences read a handful of cells of thousands of records, and a row lookup (or
+    ``df.at``, which builds the column's Series first) took a quarter of automate's first run at 30k sample leads.
+    A cell is read from its column's array (column_arrays), as ``df.iat`` reads it."""
 
-    __slots__ = ("df", "pos", "row", "at")
+    __slots__ = ("df", "pos", "row", "at", "arrays")
 
     def __init__(self, df: pd.DataFrame, rid: str) -> None:
         pos = df.index.get_loc(rid)  # KeyError when missing, as .loc
         self.df, self.pos = df, pos
         self.row = None if isinstance(pos, int) else df.loc[rid]  # an ID given twice: as before
-        self.at = column_positions(df)
+        self.at, self.arrays = column_positions(df), column_arrays(df)
 
     def __getitem__(self, name: str) -> Any:
         if self.row is not None:
             return self.row[name]
         at = self.at.get(name)
-        if at is not None:  # df.iat[pos, at] without the indexer's checks of its key (two positions): what iat calls
-            return self.df._get_value(self.pos, at, takeable=True)
+        if at is not None:  # df.iat[pos, at] without the indexer's checks of its key (two positions): what iat does
+            values = self.arrays[at]
+            if values is None:
+                values = self.arrays[at] = self.df._get_column_array(at)
+            return _unbox(values[self.pos], values)
         return self.df.iat[self.pos, self.df.columns.get_loc(name)]
 
     def get(self, name: str, default: Any = None) -> Any:
         return self[name] if name in self.at or name in self.df.columns else default
+
+
+def _unbox_of() -> Any:
+    """What ``df.iat`` does to a value read from a column's array: pandas 3 may make a NumPy scalar a Python one
+    (its future.python_scalars option; a datetime64 a Timestamp), pandas 2 gives it as the array does."""
+    try:
+        from pandas.core.dtypes.cast import maybe_unbox_numpy_scalar
+        import inspect
+
+        if "object_with_dtype" in inspect.signature(maybe_unbox_numpy_scalar).parameters:
+            return lambda value, values: maybe_unbox_numpy_scalar(value, object_with_dtype=values)
+    except (ImportError, ValueError, TypeError):  # pragma: no cover - pandas 2
+        pass
+    return lambda value, values: value
+
+
+_unbox = _unbox_of()
+_ARRAYS: dict[int, tuple[Any, Any, Any, list]] = {}  # id -> (weak reference to the frame, its manager, blocks, arrays)
+
+
+def column_arrays(df: pd.DataFrame) -> list:
+    """The arrays a frame's columns are stored in, by position, each taken when first asked (None until then);
+    made again when the frame's blocks change. A write that copies a column (copy-on-write), changes its dtype or
+    adds one gives the manager new blocks; a write in place lands in the very array kept here."""
+    mgr = df._mgr
+    blocks = mgr.blocks
+    key = id(df)
+    hit = _ARRAYS.get(key)
+    if hit is None or hit[0]() is not df or hit[1] is not mgr or hit[2] is not blocks:
+        if len(_ARRAYS) > 32:
+            _ARRAYS.clear()
+
+        def gone(ref: Any, key: int = key) -> None:  # the arrays kept go with the frame, not after it
+            if (_ARRAYS.get(key) or (None,))[0] is ref:
+                del _ARRAYS[key]
+
+        hit = _ARRAYS[key] = (weakref.ref(df, gone), mgr, blocks, [None] * len(df.columns))
+    return hit[3]
 
 
 _COLUMNS: dict[int, tuple[Any, pd.Index, dict[str, int]]] = {}  # id -> (weak reference to the frame, ...)
