@@ -469,3 +469,14 @@ def test_libreoffice_renders_the_refreshed_dashboard_with_its_charts(tmp_path):
     # The second series of the column charts is red; nothing else on the dashboard is.
     red = sum(1 for i in range(0, len(pixels) - 2, 3) if pixels[i] > 150 and pixels[i + 1] < 110 and pixels[i + 2] < 110)
     assert red > 300, "no chart bars on the dashboard page"
+
+
+def test_board_cards_name_each_deals_account_by_its_id_and_keep_an_unknown_or_blank_reference_as_typed():
+    accounts = [{"id": "A-00001", "name": " Acme "}, {"id": "A-00002", "name": None}, {"id": "A-00003", "name": "Brio"}]
+    deals = [D(1, "Proposal", 100.0, account="A-00001"), D(2, "Proposal", 90.0, account="A-00002"),
+             D(3, "Proposal", 80.0, account="A-00404"), D(4, "Proposal", 70.0, account=None),
+             D(5, "Proposal", 60.0, account="A-00003")]
+    t = make_tables(stages=STAGES, deals=deals, accounts=accounts)
+    [proposal] = [c for c in compute(t, NOW).board if c.stage == "Proposal"]
+    assert [(line.id, line.account) for line in proposal.cards] == [
+        ("D-00001", "Acme"), ("D-00002", ""), ("D-00003", "A-00404"), ("D-00004", ""), ("D-00005", "Brio")]

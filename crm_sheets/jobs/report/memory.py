@@ -104,6 +104,8 @@ def figures_from_json(text: str, now: datetime) -> ReportFigures | None:
 def _plain(value: Any) -> Any:
     """JSON-ready, with the types JSON would lose: a figures dataclass (by name), a tuple, a date, a datetime,
     a dict (its keys may be ints)."""
+    if value is None or type(value) in _SCALARS:  # most values: asked first (the answer is the same)
+        return value
     if dataclasses.is_dataclass(value) and type(value).__name__ in _CLASSES:
         return {"__dc__": type(value).__name__,
                 "fields": [_plain(getattr(value, f.name)) for f in dataclasses.fields(value)]}
@@ -122,6 +124,7 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not kept")  # a numpy scalar, say: computed next time
 
 
+_SCALARS = frozenset({str, int, float, bool})
 _CLASSES = {name: cls for name, cls in vars(figures_module).items()
             if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ == figures_module.__name__}
 

@@ -451,7 +451,11 @@ def compute(tables: Tables, now: datetime) -> ReportFigures:
     deals = prep.deals_of(tables, money, stages, now)
     accounts = prep.frame(tables, "accounts", ("name",))
     names = prep.text(accounts["name"])
-    deals["account_name"] = deals.account.map(lambda a: names.get(a, a) if a else "")
+    # an account's name by a dict when its IDs are unique (Series.get per deal built a lookup per deal); a key that
+    # is not text, or an ID given twice, is looked up as before
+    by_id = dict(zip(names.index, names.to_numpy(dtype=object))) if names.index.is_unique else None
+    deals["account_name"] = deals.account.map(
+        lambda a: (by_id.get(a, a) if by_id is not None and type(a) is str else names.get(a, a)) if a else "")
     deals["stalled"], deals["stalled_days"] = stalled_mask(tables, deals, stages, now)
     orders = orders_of(tables, money)
     period = "quarter" if str(tables.setting("report_period", "month")).strip().lower().startswith("q") else "month"
