@@ -355,25 +355,20 @@ def record_run(store: Any, report: Any, tables: Any, jobs: list[str] | None, opt
     if not report.written:
         run = runlog.record.as_dict() if runlog is not None and runlog.record is not None else None
         return record(store, report, jobs=jobs, options=options, now=now, chat_env=chat_env, kinds=kinds, run=run)
-    from crm_sheets.heap import collector_paused
+    try:
+        confirm = _confirm(store, report, options, stateful, now, box, step, written_tables)
+    except Exception:
+        confirm = None  # whatever went wrong, the next run takes the full path (and records)
+    written_tables = None  # the tables as written (the Audit Log's new rows among them) go before the record is made
+    if confirm is None:
+        forget(store)
+        return False
+    from crm_sheets.runlog import record_of
 
-    # The pass, its findings' tuples and the record are the run's last work and make no cycles: a full collection
-    # among them (there was one at 10k leads, 0.17 s, walking the whole run's heap) would free nothing
-    with collector_paused():
-        try:
-            confirm = _confirm(store, report, options, stateful, now, box, step, written_tables)
-        except Exception:
-            confirm = None  # whatever went wrong, the next run takes the full path (and records)
-        written_tables = None  # the tables as written (the Audit Log's new rows among them) go before the record is made
-        if confirm is None:
-            forget(store)
-            return False
-        from crm_sheets.runlog import record_of
-
-        run = record_of(confirm.results, confirm.changes, jobs=confirm.jobs, trigger=runlog.trigger if runlog else "cli",
-                        started=now, ended=now).as_dict()
-        return record(store, confirm, jobs=jobs, options=options, now=now, chat_env=chat_env, kinds=kinds, run=run,
-                      keep_text=False)
+    run = record_of(confirm.results, confirm.changes, jobs=confirm.jobs, trigger=runlog.trigger if runlog else "cli",
+                    started=now, ended=now).as_dict()
+    return record(store, confirm, jobs=jobs, options=options, now=now, chat_env=chat_env, kinds=kinds, run=run,
+                  keep_text=False)
 
 
 def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: list[str], now: datetime, box: Any,
