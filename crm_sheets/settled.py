@@ -229,7 +229,6 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
     or the result holds no longer than now. Returns whether it recorded. ``keep_text``: the report keeps its
     results' JSON text for --json to print (the run's own report); the confirming pass's is never printed, so its
     text is encoded and compressed in pieces, never whole."""
-    from crm_sheets.heap import collector_paused
     from crm_sheets.model.effects import MAX_ATTEMPTS
     from crm_sheets.spill import finding_rows
     from crm_sheets.store.safety import file_fingerprint
@@ -247,35 +246,32 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
     if fp.sha256 != store.fingerprint.sha256 or fp.size != store.fingerprint.size:
         forget(store)
         return False
-    # The findings' tuples, dicts and text made below form no cycles; a collection among them would walk the
-    # run's whole heap (at 10k leads half the record's time went to one)
-    with collector_paused():
-        shown = report.as_dict(results=False)
-        # '"results": [...]' as --json gives it, in one line (the C encoder makes it ten times faster than indented),
-        # compressed piece by piece: at 100k leads it is ~100 MB of text, held whole once as text and again as bytes
-        packed = _packed_results_json(report, keep_text)
-        # findings as tuples of their fields: those put back from the spill's file as they are (never made objects),
-        # else taken in C (pickling a slotted dataclass calls Python per finding)
-        rows = [finding_rows(r) for r in report.results]
-        summary = []
-        for r, found in zip(report.results, rows):
-            counts: dict[str, int] = {}
-            for t in found:
-                counts[t[1]] = counts.get(t[1], 0) + 1
-            summary.append({"job": r.job, "counts": counts})
-        errors = report.errors
-        sink = _Deflating()  # pickled straight into the compressor: the pickle is never whole in memory
-        pickle.Pickler(sink, protocol=5).dump([(r.job, r.stats, found, r.data) for r, found in zip(report.results, rows)])
-        rows = None
-        kept = sink.close()
-        save(path, Record(
-            file={"size": fp.size, "mtime_ns": fp.mtime_ns, "sha256": fp.sha256},
-            params=parameters(jobs, options, chat_env), chat_env=chat_env, ran_at=now, holds_until=until,
-            outbox=outbox_token(StoreState.for_file(store.path).outbox), kinds=sorted(kinds), max_attempts=MAX_ATTEMPTS,
-            head=shown, summary=summary, errors=len(errors),
-            first_errors=[f.message for f in errors[:15]], run=run or {}, results_packed=packed,
-            results_pickle=kept, results_seal=_seal(kept),
-        ))
+    shown = report.as_dict(results=False)
+    # '"results": [...]' as --json gives it, in one line (the C encoder makes it ten times faster than indented),
+    # compressed piece by piece: at 100k leads it is ~100 MB of text, held whole once as text and again as bytes
+    packed = _packed_results_json(report, keep_text)
+    # findings as tuples of their fields: those put back from the spill's file as they are (never made objects),
+    # else taken in C (pickling a slotted dataclass calls Python per finding)
+    rows = [finding_rows(r) for r in report.results]
+    summary = []
+    for r, found in zip(report.results, rows):
+        counts: dict[str, int] = {}
+        for t in found:
+            counts[t[1]] = counts.get(t[1], 0) + 1
+        summary.append({"job": r.job, "counts": counts})
+    errors = report.errors
+    sink = _Deflating()  # pickled straight into the compressor: the pickle is never whole in memory
+    pickle.Pickler(sink, protocol=5).dump([(r.job, r.stats, found, r.data) for r, found in zip(report.results, rows)])
+    rows = None
+    kept = sink.close()
+    save(path, Record(
+        file={"size": fp.size, "mtime_ns": fp.mtime_ns, "sha256": fp.sha256},
+        params=parameters(jobs, options, chat_env), chat_env=chat_env, ran_at=now, holds_until=until,
+        outbox=outbox_token(StoreState.for_file(store.path).outbox), kinds=sorted(kinds), max_attempts=MAX_ATTEMPTS,
+        head=shown, summary=summary, errors=len(errors),
+        first_errors=[f.message for f in errors[:15]], run=run or {}, results_packed=packed,
+        results_pickle=kept, results_seal=_seal(kept),
+    ))
     return True
 
 
