@@ -441,6 +441,76 @@ class SheetEdit:
         self._parsed = None
         self.changed = True
 
+    def cell_spans(self, r: int, cols: Iterable[str]) -> tuple[str, dict[str, tuple[int, int]]] | None:
+        """Row r's XML and where each cell of ``cols`` lies in it (start, end), found by its start tag alone:
+        an update of a few cells need not split a row of twenty. A missing cell right of the row's last one is
+        an empty span before </row>. None when a cell is missing elsewhere, written without r="" first or
+        twice, or the row is not written as crm-sheets, Excel and LibreOffice write it (put_cells handles those)."""
+        row = self.row_text(r)
+        if not row:
+            return None
+        p = self.p
+        close = f"</{p}c>"
+        found: dict[str, tuple[int, int]] = {}
+        last: tuple[int, str] | None = None  # the column of the row's last cell, looked up when a cell is missing
+        for col in cols:
+            key = f'<{p}c r="{col}{r}"'  # the quote ends the reference: B1 never finds B12
+            a = row.find(key)
+            if a < 0:
+                if last is None:
+                    end = len(row) - len(f"</{p}row>")
+                    if not row.endswith(f"</{p}row>"):
+                        return None
+                    k = row.rfind(f'<{p}c r="', 0, end)
+                    if k < 0:
+                        return None
+                    ref = row[k + len(p) + 6: row.find('"', k + len(p) + 6)]
+                    last_col = ref.rstrip("0123456789")
+                    if ref[len(last_col):] != str(r) or not last_col.isalpha():
+                        return None
+                    last = (end, last_col)
+                if column_order(col) <= column_order(last[1]):
+                    return None  # a new cell between others
+                found[col] = (last[0], last[0])
+                continue
+            j = row.find(">", a + len(key))
+            if j < 0:
+                return None
+            if row[j - 1] == "/":
+                b = j + 1
+            else:  # text holds no "<" (XML escapes it): the first </c> closes this cell
+                b = row.find(close, j)
+                if b < 0:
+                    return None
+                b += len(close)
+            if row.find(key, b) >= 0:
+                return None  # the same reference twice (a hand-made file): the last one wins in put_cells
+            found[col] = (a, b)
+        return row, found
+
+    def splice_cells(self, r: int, row: str, spans: dict[str, tuple[int, int]], cells: dict[str, str | None]) -> None:
+        """put_cells(r, cells) for cells found by cell_spans(r, ...) in ``row``: each replaced in place (None or ""
+        removes it) or added after the last, the rest of the row copied as it is; the same row put_cells writes
+        for a row of plain cells."""
+        tag_end = row.index(">") + 1
+        tag = row[:tag_end]
+        if "spans" in tag:
+            tag = _SPANS.sub("", tag)  # spans is an optional hint; ours could be wrong
+        pieces = [tag]
+        pos = tag_end
+        for a, b, _, col in sorted((a, b, column_order(col), col) for col, (a, b) in spans.items()):
+            pieces.append(row[pos:a])
+            pieces.append(cells[col] or "")
+            pos = b
+        pieces.append(row[pos:])
+        if r not in self._over:
+            i = self._source_of(r)
+            if i is not None:
+                self._taken.add(i)
+        self._over[r] = "".join(pieces)
+        self._parsed = None
+        self.changed = True
+
     def append_row(self, r: int, cells: dict[str, str | None], row_attrs: str) -> None:
         """put_cells(r, cells, row_attrs) for a row that does not exist yet (past ``max_row()``, not written):
         the same row, without looking for one to keep."""
