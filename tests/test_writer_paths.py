@@ -3,6 +3,7 @@ regular expression, and a plan's new rows written by layout are the same bytes a
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -139,3 +140,50 @@ def test_a_large_sheet_deflated_by_isal_holds_the_parts_zlib_writes(tmp_path: Pa
     rows = grid(fast, "Leads")
     assert len(rows) == 1 + 5 + 12000
     assert rows[-1][:4] == ["L-12005", "Name 12005", "Lastname", "person12005@example.com"]
+
+
+@pytest.mark.parametrize("p", ["", "x:"])
+@pytest.mark.parametrize("row", ROWS)
+def test_an_update_written_into_the_rows_text_is_the_row_put_cells_writes(row: str, p: str):
+    """Cells found in the row's text and replaced there (or added after the last) give the row that splitting it into
+    cells gives; a row written otherwise (white space between cells, no r="" or not first, anything after the last
+    cell) has no quick answer and takes put_cells."""
+    update = {"A": f'<{p}c r="A2"><v>7</v></{p}c>', "Z": f'<{p}c r="Z2"><v>8</v></{p}c>', "AC": None}
+    quick, general = _sheet(row, p), _sheet(row, p)
+    found = quick.cell_spans(2, update)
+    assert (found is not None) == (ROWS.index(row) in (0, 2, 7))  # row 1: Z would go before AB
+    if found is None:
+        return
+    quick.splice_cells(2, *found, update)
+    general.put_cells(2, update)
+    assert quick.to_bytes() == general.to_bytes()
+
+
+def _with_a_formula(wb) -> None:
+    wb.get_worksheet_by_name("Leads").write_formula("E6", "=H5*2")  # L-00005's note doubles L-00004's score
+
+
+def test_updates_below_an_archived_row_land_on_their_rows_and_the_archived_copy_holds_its_update(tmp_path: Path, monkeypatch):
+    book = build_workbook(tmp_path / "crm.xlsx", extras=_with_a_formula)
+    cs = ChangeSet()
+    cs.archives.append(RowArchive("leads", "L-00002", "merged", {"merged_into": "L-00001", "reason": "dup"}))
+    cs.update("leads", "L-00002", "score", 99)
+    cs.update("leads", "L-00004", "score", 41)
+    cs.update("leads", "L-00005", "email", "eve@new.example")
+    cs.update("leads", "L-00005", "tags", "VIP")  # a cell the row does not have yet
+    cs.update("leads", "L-00001", "first_name", "Anna")
+    quick, general = tmp_path / "quick.xlsx", tmp_path / "general.xlsx"
+    apply_changeset(book, quick, cs, leads_tables())
+    rows = grid(quick, "Leads")
+    assert [r[0] for r in rows[1:5]] == ["L-00001", "L-00003", "L-00004", "L-00005"]
+    assert rows[1][1] == "Anna" and rows[3][7] == 41 and rows[4][3] == "eve@new.example" and rows[4][8] == "VIP"
+    with zipfile.ZipFile(quick) as zf:
+        sheet = zf.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>H4*2</f>" in sheet  # the formula moved up with its row and follows the row it names
+    merged = grid(quick, "Merged")
+    assert merged[1][0] == "L-00002" and json.loads(merged[1][5])["Score"] == 99
+    # the same package as each updated row split into its cells
+    monkeypatch.setattr(SheetEdit, "cell_spans", lambda self, r, cols: None)
+    apply_changeset(book, general, cs, leads_tables())
+    with zipfile.ZipFile(quick) as a, zipfile.ZipFile(general) as b:
+        assert {i.filename: a.read(i) for i in a.infolist()} == {i.filename: b.read(i) for i in b.infolist()}

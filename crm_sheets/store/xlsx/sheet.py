@@ -161,6 +161,7 @@ class SheetEdit:
         # a cell, with its column letters when its start tag has r="..." (group 1)
         self._cell_re = re.compile(rf'(<{p}c\b(?=[^>]*?\br="([A-Z]{{1,3}})\d)?[^>]*?(?:/>|>.*?</{p}c>))', re.S)
         self._parsed: tuple[int, str, dict[str, str]] | None = None  # the last row parsed, until a change
+        self._splice_source: int | None = None  # the source row cell_spans found, for splice_cells
         # only in cell start tags: text such as r="A5" inside a value must never be renumbered
         self._renumber_re = re.compile(rf'(<{self.p}row\b[^>]*?\br="|<{self.p}c\b[^>]*?\br="[A-Z]{{1,3}})\d+(?=")')
         self._over = WrittenRows()  # rows written, by current number
@@ -446,7 +447,12 @@ class SheetEdit:
         an update of a few cells need not split a row of twenty. A missing cell right of the row's last one is
         an empty span before </row>. None when a cell is missing elsewhere, written without r="" first or
         twice, or the row is not written as crm-sheets, Excel and LibreOffice write it (put_cells handles those)."""
-        row = self.row_text(r)
+        if r in self._over:
+            row = self._over[r]
+            self._splice_source = None
+        else:
+            i = self._splice_source = self._source_of(r)  # for splice_cells: looked up once
+            row = None if i is None else self._source_text(i)
         if not row:
             return None
         p = self.p
@@ -468,6 +474,9 @@ class SheetEdit:
                     last_col = ref.rstrip("0123456789")
                     if ref[len(last_col):] != str(r) or not last_col.isalpha():
                         return None
+                    j = row.find(">", k)
+                    if (j + 1 if row[j - 1] == "/" else row.find(close, j) + len(close)) != end:
+                        return None  # something after the last cell (white space, extLst): not a plain row
                     last = (end, last_col)
                 if column_order(col) <= column_order(last[1]):
                     return None  # a new cell between others
@@ -498,15 +507,17 @@ class SheetEdit:
             tag = _SPANS.sub("", tag)  # spans is an optional hint; ours could be wrong
         pieces = [tag]
         pos = tag_end
-        for a, b, _, col in sorted((a, b, column_order(col), col) for col, (a, b) in spans.items()):
+        at = sorted((a, b, col) for col, (a, b) in spans.items())
+        if len(at) > 1 and any(x[0] == x[1] for x in at):  # cells added at the end: in column order
+            at.sort(key=lambda x: (x[0], x[1], column_order(x[2])))
+        for a, b, col in at:
             pieces.append(row[pos:a])
             pieces.append(cells[col] or "")
             pos = b
         pieces.append(row[pos:])
-        if r not in self._over:
-            i = self._source_of(r)
-            if i is not None:
-                self._taken.add(i)
+        i = self._splice_source
+        if i is not None and r not in self._over:
+            self._taken.add(i)
         self._over[r] = "".join(pieces)
         self._parsed = None
         self.changed = True

@@ -158,13 +158,25 @@ class _Patch(ColumnsPatch):
         for table, tp in plan.tables.items():
             if tp.columns:
                 self._add_columns(table, tp.columns)
+        # Updates are written after the archived and restored rows are taken out, at the rows' new numbers: an
+        # updated row moved by them was written, then read back, renumbered and written again (a first run archives
+        # a few hundred early leads and updates most rows below them). A row to be archived is updated first, so
+        # its archived copy holds the update; the columns updates claim are claimed here, in the order as before.
+        archived: dict[str, set[int]] = {}
+        for a in plan.archives:
+            archived.setdefault(a.table, set()).add(self.tables[a.table].rows[a.record_id])
         for table, tp in plan.tables.items():
             if not tp.updates:
                 continue
             st = self.state(table)
-            rows = self.tables[table].rows
-            for record_id, values in tp.updates.items():
-                self._set(st, rows[record_id], values)
+            for name in dict.fromkeys(chain.from_iterable(tp.updates.values())):
+                st.cols.get(name) or self.column(st, name)
+            going = archived.get(table)
+            if going:
+                rows = self.tables[table].rows
+                for record_id, values in tp.updates.items():
+                    if rows[record_id] in going:
+                        self._set(st, rows[record_id], values)
         for a in plan.archives:
             st = self.state(a.table)
             r = self.tables[a.table].rows[a.record_id]
@@ -192,8 +204,26 @@ class _Patch(ColumnsPatch):
                 self._append_cells(st, dict.fromkeys(named))
                 appends.setdefault(table, [])
                 fresh[table] = tp.appends
+        moved: dict[str, Removal] = {}
         for name, rows in removals.items():
-            self._remove_rows(self.state(name), sorted(set(rows)))
+            moves = self._remove_rows(self.state(name), sorted(set(rows)))
+            if moves is not None:
+                moved[name] = moves
+        for table, tp in plan.tables.items():
+            if not tp.updates:
+                continue
+            st = self.state(table)
+            rows = self.tables[table].rows
+            going, moves = archived.get(table, ()), moved.get(table)
+            for record_id, values in tp.updates.items():
+                r = rows[record_id]
+                if r in going:
+                    continue  # updated above, before it was archived
+                if moves is not None:
+                    r = moves.get(r, r)
+                    if r is None:
+                        continue  # a row taken out (restored from an archive): as when updated before it went
+                self._set(st, r, values)
         for name, rows in appends.items():
             st = self.state(name)
             new = fresh.get(name, [])
@@ -338,15 +368,18 @@ class _Patch(ColumnsPatch):
                                       + (['hidden="1"'] if row.hidden else []))
         return out
 
-    def _remove_rows(self, st: _TableState, rows: list[int]) -> None:
+    def _remove_rows(self, st: _TableState, rows: list[int]) -> Removal | None:
+        """Take ``rows`` out of the table, moving the rows below up; the moves (None when nothing moved)."""
         removed = [r for r in rows if st.header_row < r <= st.end_row]
         if not removed:
-            return
-        st.sheet.move_rows(Removal(removed, st.end_row))  # every row up to end_row below the first removed moves
+            return None
+        moves = Removal(removed, st.end_row)
+        st.sheet.move_rows(moves)  # every row up to end_row below the first removed moves
         st.end_row -= len(removed)
         st.ref_end -= len(removed)
         st.touched = True
         self.recalc = True
+        return moves
 
     def _append_rows(self, st: _TableState, rows: Iterable[dict[str, Any]], count: int) -> None:
         self._make_room(st, count)
