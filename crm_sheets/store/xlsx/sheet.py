@@ -529,6 +529,19 @@ class SheetEdit:
         text = "".join(body.values() if _in_column_order(body) else (body[c] for c in sorted(body, key=column_order)))
         self.append_row_xml(r, text, row_attrs)
 
+    def append_rows_xml(self, rows: list[tuple[int, str]], row_attrs: str) -> None:
+        """append_row_xml of each (row, cells' XML) of ``rows``, in ascending order, in one go."""
+        tag = f'<{self.p}row r="{{}}"{row_attrs}>'
+        if "spans" in tag:
+            tag = _SPANS.sub("", tag)
+        if tag.endswith("/>"):
+            tag = tag[:-2].rstrip() + ">"
+        head, _, tail = tag.partition("{}")
+        close = f"</{self.p}row>"
+        self._over.extend([(r, f"{head}{r}{tail}{body}{close}") for r, body in rows])
+        self._parsed = None
+        self.changed = True
+
     def append_row_xml(self, r: int, body: str, row_attrs: str) -> None:
         """append_row with the cells given as their XML, in column order already."""
         tag = f'<{self.p}row r="{r}"{row_attrs}>'
@@ -617,12 +630,21 @@ class SheetEdit:
         size = 0
         raw_ok = not self._maps
         st, en, rn = self._st, self._en, self._rn
-        raw = self._over.raw
+        raw_run = self._over.raw_run
+        over: list[int] = []  # rows written, read back a stretch at a time (rows of ~1-4 KB: about a block)
+        stretch = max(1, block >> 12)
         for kind, number, payload in self._plan():
             if kind == "over":
-                out.append(raw(number))
-                size += len(out[-1])
+                over.append(number)
+                if len(over) >= stretch:
+                    out.append(raw_run(over))
+                    size += len(out[-1])
+                    over = []
             else:
+                if over:
+                    out.append(raw_run(over))
+                    size += len(out[-1])
+                    over = []
                 idx = payload
                 a = 0
                 while a < len(idx):
@@ -648,6 +670,8 @@ class SheetEdit:
             if size >= block:
                 yield b"".join(out)
                 out, size = [], 0
+        if over:
+            out.append(raw_run(over))
         if out:
             yield b"".join(out)
         yield self.tail.encode("utf-8")

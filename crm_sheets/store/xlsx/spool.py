@@ -8,6 +8,7 @@ import io
 import tempfile
 from array import array
 from bisect import bisect_left
+from itertools import accumulate
 from typing import IO, Iterator
 
 SPOOL_IN_MEMORY = 1024 * 1024  # a worksheet part larger than this is spooled to a temporary file
@@ -132,6 +133,59 @@ class WrittenRows:
             self._en.append(self._end)
         else:
             self._late[r] = (start, self._end)
+
+    def extend(self, rows: list[tuple[int, str]]) -> None:
+        """Rows new to this mapping, in ascending order past every row it holds: written to the file as one piece
+        (a first run appends ~70,000 rows at 30k, most to the Audit Log), each findable as if set one by one."""
+        rn = self._rn
+        top = max(rn[-1] if rn else 0, max(self._text, default=0), max(self._late, default=0))
+        if not rows or rows[0][0] <= top or self._held + sum(len(t) for _, t in rows) <= self._budget \
+                or any(rows[k][0] >= rows[k + 1][0] for k in range(len(rows) - 1)):
+            for r, text in rows:  # small, out of order or among rows held: one by one
+                self[r] = text
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(buffering=FILE_BUFFER)
+        data = [text.encode("utf-8") for _, text in rows]
+        start = self._end
+        if self._pos != start:
+            self._file.seek(start)
+        self._file.write(b"".join(data))
+        ends = list(accumulate(map(len, data), initial=start))
+        rn.extend([r for r, _ in rows])
+        self._st.extend(ends[:-1])
+        self._en.extend(ends[1:])
+        self._end = self._pos = ends[-1]
+
+    def raw_run(self, rows: list[int]) -> bytes:
+        """raw() of each row of ``rows`` joined, read from the file a stretch at a time where they lie one after
+        the other in it (rows written in order do): a first run writes ~40,000 rows at 10k."""
+        out: list[bytes] = []
+        a = b = -1
+        for r in rows:
+            text = self._text.get(r)
+            if text is None:
+                start, end = self._span(r)
+                if start == b:
+                    b = end
+                    continue
+                if b >= 0:
+                    out.append(self._read(a, b))
+                a, b = start, end
+                continue
+            if b >= 0:
+                out.append(self._read(a, b))
+                a = b = -1
+            out.append(text.encode("utf-8"))
+        if b >= 0:
+            out.append(self._read(a, b))
+        return b"".join(out)
+
+    def _read(self, start: int, end: int) -> bytes:
+        assert self._file is not None
+        self._file.seek(start)
+        self._pos = end
+        return self._file.read(end - start)
 
     def __iter__(self) -> Iterator[int]:
         yield from self._text

@@ -28,7 +28,8 @@ from crm_sheets.store.core.plan import ArchiveMove, archive_values, is_archived_
 from crm_sheets.store.xlsx.package import open_package
 from crm_sheets.store.xlsx.package import DAMAGED_HINT, one_line
 from crm_sheets.model.limits import too_long
-from crm_sheets.store.xlsx.sheetxml import cell_xml, column_index, inline_string, split_ref
+from crm_sheets.model.limits import MAX_CELL_CHARS
+from crm_sheets.store.xlsx.sheetxml import _TEXT_WORK, cell_xml, column_index, fit_cell, inline_string, split_ref, xml_text
 from crm_sheets.store.xlsx.styles import StyleDef, ensure_quote_prefix, number_formats, quote_free
 from crm_sheets.store.xlsx.cells import archived_cell, archived_xml, cell_value, record_xml
 from crm_sheets.store.xlsx.columns import ColumnsPatch
@@ -395,11 +396,16 @@ class _Patch(ColumnsPatch):
         layouts: dict[tuple[str, ...], list] = {}  # the cells of plan rows by the fields they fill
         dated: dict[tuple[type, Any, int | None], str] = {}  # a date cell's XML after its reference
         date1904 = self.pkg.date1904
+        text_work = _TEXT_WORK.search
+        batch: list[tuple[int, str]] = []  # new rows of the plan made, written to the sheet 512 at a time
         for values in rows:
             plan_row = type(values) is _PlanRow
             if plan_row:
                 names = tuple(values)
                 if names not in layouts:  # new columns are claimed before the table's bounds are looked at
+                    if batch:  # (a new column looks at the sheet: the rows made so far are in it first)
+                        st.sheet.append_rows_xml(batch, tmpl_attrs)
+                        batch = []
                     for name in names:
                         if name in st.schema_fields or name in st.cols:
                             self.column(st, name)
@@ -416,14 +422,19 @@ class _Patch(ColumnsPatch):
                     layout = layouts[names] = self._row_layout(st, names, inside, tmpl_styles)
                 out: list[str] = []
                 for col, style, name in layout:
-                    ref = f"{col}{r}"
                     if name is None:
-                        out.append(f'<c r="{ref}" s="{style}"/>')
+                        out.append(f'<c r="{col}{r}" s="{style}"/>')
                         continue
                     v = values[name]
-                    if type(v) is str:
-                        out.append(inline_string(ref, v, style))
+                    if type(v) is str:  # inline_string(ref, v, style) without the call (most new cells are text)
+                        if len(v) * 2 > MAX_CELL_CHARS:
+                            v = fit_cell(v)
+                        space = ' xml:space="preserve"' if v[:1].isspace() or v[-1:].isspace() or "\n" in v else ""
+                        body = v if text_work(v) is None else xml_text(v)
+                        out.append(f'<c r="{col}{r}" s="{style}" t="inlineStr"><is><t{space}>{body}</t></is></c>' if style
+                                   else f'<c r="{col}{r}" t="inlineStr"><is><t{space}>{body}</t></is></c>')
                         continue
+                    ref = f"{col}{r}"
                     if style is None:
                         style = self._date_xf(v)
                     if type(v) is dt.date or type(v) is dt.datetime and v.tzinfo is None:
@@ -440,11 +451,17 @@ class _Patch(ColumnsPatch):
                     x = cell_xml(ref, v, style, date1904)
                     if x:
                         out.append(x)
-                st.sheet.append_row_xml(r, "".join(out), tmpl_attrs)
+                batch.append((r, "".join(out)))
+                if len(batch) >= 512:
+                    st.sheet.append_rows_xml(batch, tmpl_attrs)
+                    batch = []
                 st.sheet.widest = max(st.sheet.widest, st.last_col)
                 st.end_row = r
                 st.touched = True
                 continue
+            if batch:
+                st.sheet.append_rows_xml(batch, tmpl_attrs)
+                batch = []
             if plan_row:
                 values = self._append_cells(st, values)
             row_attrs = values.pop("__row__", None)
@@ -472,6 +489,8 @@ class _Patch(ColumnsPatch):
             st.sheet.widest = max(st.sheet.widest, st.last_col)
             st.end_row = r
             st.touched = True
+        if batch:
+            st.sheet.append_rows_xml(batch, tmpl_attrs)
         self.recalc = True
 
     def _make_room(self, st: _TableState, n: int) -> None:
