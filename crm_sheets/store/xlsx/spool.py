@@ -19,6 +19,7 @@ ROWS_IN_MEMORY = 256 * 1024
 # Rows (~1-2 KB each) are written and read back one by one, mostly in order: a buffer of many rows makes a
 # system call per ~40 rows instead of one per ~5 (8 KB), and a read out of order copies no more than this.
 FILE_BUFFER = 64 * 1024
+READ_WINDOW = 64 * 1024  # what Spool.read reads ahead of a row
 
 
 class Spool:
@@ -28,6 +29,7 @@ class Spool:
         self.data = data
         self.file: IO[bytes] | None = None
         self.on_disk = data is None and size_hint > SPOOL_IN_MEMORY
+        self._window: tuple[int, bytes] | None = None  # (offset, bytes) last read ahead from the file
         if data is None:
             self.file = tempfile.TemporaryFile(buffering=FILE_BUFFER) if self.on_disk else io.BytesIO()
 
@@ -39,8 +41,18 @@ class Spool:
         if self.data is not None:
             return self.data[start:end]
         assert self.file is not None
+        w = self._window
+        if w is not None and w[0] <= start and end <= w[0] + len(w[1]):
+            return w[1][start - w[0]: end - w[0]]
+        if end - start >= READ_WINDOW:
+            self.file.seek(start)
+            return self.file.read(end - start)
+        # rows are mostly read one after another (a first run updates most rows of a sheet): a window of the file
+        # read at once answers the next rows without a seek and a read each
         self.file.seek(start)
-        return self.file.read(end - start)
+        data = self.file.read(READ_WINDOW)
+        self._window = (start, data)
+        return data[: end - start]
 
     def close(self) -> None:
         if self.file is not None:
