@@ -444,9 +444,10 @@ class SheetEdit:
 
     def cell_spans(self, r: int, cols: Iterable[str]) -> tuple[str, dict[str, tuple[int, int]]] | None:
         """Row r's XML and where each cell of ``cols`` lies in it (start, end), found by its start tag alone:
-        an update of a few cells need not split a row of twenty. A missing cell right of the row's last one is
-        an empty span before </row>. None when a cell is missing elsewhere, written without r="" first or
-        twice, or the row is not written as crm-sheets, Excel and LibreOffice write it (put_cells handles those)."""
+        an update of a few cells need not split a row of twenty. A missing cell is an empty span where it goes:
+        before </row> right of the row's last cell, else before the first cell right of it. None when a cell is
+        written without r="" first or twice, or the row is not written as crm-sheets, Excel and LibreOffice write
+        it (put_cells handles those rows)."""
         if r in self._over:
             row = self._over[r]
             self._splice_source = None
@@ -459,6 +460,7 @@ class SheetEdit:
         close = f"</{p}c>"
         found: dict[str, tuple[int, int]] = {}
         last: tuple[int, str] | None = None  # the column of the row's last cell, looked up when a cell is missing
+        starts: list[tuple[int, tuple[int, str]]] | None = None  # where each cell starts, when one goes between
         for col in cols:
             key = f'<{p}c r="{col}{r}"'  # the quote ends the reference: B1 never finds B12
             a = row.find(key)
@@ -479,7 +481,18 @@ class SheetEdit:
                         return None  # something after the last cell (white space, extLst): not a plain row
                     last = (end, last_col)
                 if column_order(col) <= column_order(last[1]):
-                    return None  # a new cell between others
+                    # a new cell between others: before the first cell right of it (cells in column order, each
+                    # with r="" first, or put_cells, which sorts them, writes another row)
+                    if starts is None:
+                        starts = [(m.start(), column_order(m.group(1))) for m in re.finditer(
+                            rf'<{p}c r="([A-Z]{{1,3}})\d+"', row)]
+                        if len(starts) != row.count(f"<{p}c ") or f"<{p}c>" in row or f"<{p}c/>" in row \
+                                or any(starts[k][1] >= starts[k + 1][1] for k in range(len(starts) - 1)):
+                            return None
+                    at = column_order(col)
+                    a = next(a for a, c in starts if c > at)
+                    found[col] = (a, a)
+                    continue
                 found[col] = (last[0], last[0])
                 continue
             j = row.find(">", a + len(key))
