@@ -26,6 +26,7 @@ _ESCAPE_LIKE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
 _CELL_REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 # anything xml_text changes: a text without these is written as it is (most values: one search, no copies)
 _TEXT_WORK = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff&<>_]")
+TEXT_WORK = _TEXT_WORK  # text that xml_text must change (the writer's quick path for new rows asks too)
 _INF = (math.inf, -math.inf)
 CUT_MARK = " … [cut: {n:,} characters, more than a cell holds]"
 

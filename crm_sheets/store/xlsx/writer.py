@@ -29,7 +29,7 @@ from crm_sheets.store.xlsx.package import open_package
 from crm_sheets.store.xlsx.package import DAMAGED_HINT, one_line
 from crm_sheets.model.limits import too_long
 from crm_sheets.model.limits import MAX_CELL_CHARS
-from crm_sheets.store.xlsx.sheetxml import _TEXT_WORK, cell_xml, column_index, fit_cell, inline_string, split_ref, xml_text
+from crm_sheets.store.xlsx.sheetxml import TEXT_WORK, cell_xml, column_index, fit_cell, inline_string, split_ref, xml_text
 from crm_sheets.store.xlsx.styles import StyleDef, ensure_quote_prefix, number_formats, quote_free
 from crm_sheets.store.xlsx.cells import archived_cell, archived_xml, cell_value, record_xml
 from crm_sheets.store.xlsx.columns import ColumnsPatch
@@ -396,7 +396,7 @@ class _Patch(ColumnsPatch):
         layouts: dict[tuple[str, ...], list] = {}  # the cells of plan rows by the fields they fill
         dated: dict[tuple[type, Any, int | None], str] = {}  # a date cell's XML after its reference
         date1904 = self.pkg.date1904
-        text_work = _TEXT_WORK.search
+        text_work = TEXT_WORK.search
         batch: list[tuple[int, str]] = []  # new rows of the plan made, written to the sheet 512 at a time
         for values in rows:
             plan_row = type(values) is _PlanRow
