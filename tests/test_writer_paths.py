@@ -32,6 +32,7 @@ ROWS = [
     '<row r="2"><c r="A2"/><c r="B2" s="2"/></row>',
     '<row r="2"><c r="a2"><v>1</v></c></row>',  # not a reference this writer knows: the general reader's answer
     '<row r="2"/>',
+    '<row r="2"><c r="A2"><v>1</v></c><c r="Z7"><v>2</v></c></row>',  # a cell numbered for another row
 ]
 
 

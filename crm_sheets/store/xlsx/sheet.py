@@ -465,6 +465,8 @@ class SheetEdit:
             key = f'<{p}c r="{col}{r}"'  # the quote ends the reference: B1 never finds B12
             a = row.find(key)
             if a < 0:
+                if re.search(rf'<{p}c r="{col}\d', row):
+                    return None  # a cell of this column numbered for another row: put_cells writes over it
                 if last is None:
                     end = len(row) - len(f"</{p}row>")
                     if not row.endswith(f"</{p}row>"):
