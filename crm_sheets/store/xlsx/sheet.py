@@ -161,6 +161,7 @@ class SheetEdit:
         # a cell, with its column letters when its start tag has r="..." (group 1)
         self._cell_re = re.compile(rf'(<{p}c\b(?=[^>]*?\br="([A-Z]{{1,3}})\d)?[^>]*?(?:/>|>.*?</{p}c>))', re.S)
         self._parsed: tuple[int, str, dict[str, str]] | None = None  # the last row parsed, until a change
+        self._splice_source: int | None = None  # the source row cell_spans found, for splice_cells
         # only in cell start tags: text such as r="A5" inside a value must never be renumbered
         self._renumber_re = re.compile(rf'(<{self.p}row\b[^>]*?\br="|<{self.p}c\b[^>]*?\br="[A-Z]{{1,3}})\d+(?=")')
         self._over = WrittenRows()  # rows written, by current number
@@ -441,12 +442,120 @@ class SheetEdit:
         self._parsed = None
         self.changed = True
 
+    def cell_spans(self, r: int, cols: Iterable[str]) -> tuple[str, dict[str, tuple[int, int]]] | None:
+        """Row r's XML and where each cell of ``cols`` lies in it (start, end), found by its start tag alone:
+        an update of a few cells need not split a row of twenty. A missing cell is an empty span where it goes:
+        before </row> right of the row's last cell, else before the first cell right of it. None when a cell is
+        written without r="" first or twice, or the row is not written as crm-sheets, Excel and LibreOffice write
+        it (put_cells handles those rows)."""
+        if r in self._over:
+            row = self._over[r]
+            self._splice_source = None
+        else:
+            i = self._splice_source = self._source_of(r)  # for splice_cells: looked up once
+            row = None if i is None else self._source_text(i)
+        if not row:
+            return None
+        p = self.p
+        close = f"</{p}c>"
+        found: dict[str, tuple[int, int]] = {}
+        last: tuple[int, str] | None = None  # the column of the row's last cell, looked up when a cell is missing
+        starts: list[tuple[int, tuple[int, str]]] | None = None  # where each cell starts, when one goes between
+        for col in cols:
+            key = f'<{p}c r="{col}{r}"'  # the quote ends the reference: B1 never finds B12
+            a = row.find(key)
+            if a < 0:
+                if re.search(rf'<{p}c r="{col}\d', row):
+                    return None  # a cell of this column numbered for another row: put_cells writes over it
+                if last is None:
+                    end = len(row) - len(f"</{p}row>")
+                    if not row.endswith(f"</{p}row>"):
+                        return None
+                    k = row.rfind(f'<{p}c r="', 0, end)
+                    if k < 0:
+                        return None
+                    ref = row[k + len(p) + 6: row.find('"', k + len(p) + 6)]
+                    last_col = ref.rstrip("0123456789")
+                    if ref[len(last_col):] != str(r) or not last_col.isalpha():
+                        return None
+                    j = row.find(">", k)
+                    if (j + 1 if row[j - 1] == "/" else row.find(close, j) + len(close)) != end:
+                        return None  # something after the last cell (white space, extLst): not a plain row
+                    last = (end, last_col)
+                if column_order(col) <= column_order(last[1]):
+                    # a new cell between others: before the first cell right of it (cells in column order, each
+                    # with r="" first, or put_cells, which sorts them, writes another row)
+                    if starts is None:
+                        starts = [(m.start(), column_order(m.group(1))) for m in re.finditer(
+                            rf'<{p}c r="([A-Z]{{1,3}})\d+"', row)]
+                        if len(starts) != row.count(f"<{p}c ") or f"<{p}c>" in row or f"<{p}c/>" in row \
+                                or any(starts[k][1] >= starts[k + 1][1] for k in range(len(starts) - 1)):
+                            return None
+                    at = column_order(col)
+                    a = next(a for a, c in starts if c > at)
+                    found[col] = (a, a)
+                    continue
+                found[col] = (last[0], last[0])
+                continue
+            j = row.find(">", a + len(key))
+            if j < 0:
+                return None
+            if row[j - 1] == "/":
+                b = j + 1
+            else:  # text holds no "<" (XML escapes it): the first </c> closes this cell
+                b = row.find(close, j)
+                if b < 0:
+                    return None
+                b += len(close)
+            if row.find(key, b) >= 0:
+                return None  # the same reference twice (a hand-made file): the last one wins in put_cells
+            found[col] = (a, b)
+        return row, found
+
+    def splice_cells(self, r: int, row: str, spans: dict[str, tuple[int, int]], cells: dict[str, str | None]) -> None:
+        """put_cells(r, cells) for cells found by cell_spans(r, ...) in ``row``: each replaced in place (None or ""
+        removes it) or added after the last, the rest of the row copied as it is; the same row put_cells writes
+        for a row of plain cells."""
+        tag_end = row.index(">") + 1
+        tag = row[:tag_end]
+        if "spans" in tag:
+            tag = _SPANS.sub("", tag)  # spans is an optional hint; ours could be wrong
+        pieces = [tag]
+        pos = tag_end
+        at = sorted((a, b, col) for col, (a, b) in spans.items())
+        if len(at) > 1 and any(x[0] == x[1] for x in at):  # cells added at the end: in column order
+            at.sort(key=lambda x: (x[0], x[1], column_order(x[2])))
+        for a, b, col in at:
+            pieces.append(row[pos:a])
+            pieces.append(cells[col] or "")
+            pos = b
+        pieces.append(row[pos:])
+        i = self._splice_source
+        if i is not None and r not in self._over:
+            self._taken.add(i)
+        self._over[r] = "".join(pieces)
+        self._parsed = None
+        self.changed = True
+
     def append_row(self, r: int, cells: dict[str, str | None], row_attrs: str) -> None:
         """put_cells(r, cells, row_attrs) for a row that does not exist yet (past ``max_row()``, not written):
         the same row, without looking for one to keep."""
         body = {col: x for col, x in cells.items() if x}
         text = "".join(body.values() if _in_column_order(body) else (body[c] for c in sorted(body, key=column_order)))
         self.append_row_xml(r, text, row_attrs)
+
+    def append_rows_xml(self, rows: list[tuple[int, str]], row_attrs: str) -> None:
+        """append_row_xml of each (row, cells' XML) of ``rows``, in ascending order, in one go."""
+        tag = f'<{self.p}row r="{{}}"{row_attrs}>'
+        if "spans" in tag:
+            tag = _SPANS.sub("", tag)
+        if tag.endswith("/>"):
+            tag = tag[:-2].rstrip() + ">"
+        head, _, tail = tag.partition("{}")
+        close = f"</{self.p}row>"
+        self._over.extend([(r, f"{head}{r}{tail}{body}{close}") for r, body in rows])
+        self._parsed = None
+        self.changed = True
 
     def append_row_xml(self, r: int, body: str, row_attrs: str) -> None:
         """append_row with the cells given as their XML, in column order already."""
@@ -536,12 +645,21 @@ class SheetEdit:
         size = 0
         raw_ok = not self._maps
         st, en, rn = self._st, self._en, self._rn
-        raw = self._over.raw
+        raw_run = self._over.raw_run
+        over: list[int] = []  # rows written, read back a stretch at a time (rows of ~1-4 KB: about a block)
+        stretch = max(1, block >> 12)
         for kind, number, payload in self._plan():
             if kind == "over":
-                out.append(raw(number))
-                size += len(out[-1])
+                over.append(number)
+                if len(over) >= stretch:
+                    out.append(raw_run(over))
+                    size += len(out[-1])
+                    over = []
             else:
+                if over:
+                    out.append(raw_run(over))
+                    size += len(out[-1])
+                    over = []
                 idx = payload
                 a = 0
                 while a < len(idx):
@@ -567,6 +685,8 @@ class SheetEdit:
             if size >= block:
                 yield b"".join(out)
                 out, size = [], 0
+        if over:
+            out.append(raw_run(over))
         if out:
             yield b"".join(out)
         yield self.tail.encode("utf-8")

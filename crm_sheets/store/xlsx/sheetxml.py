@@ -26,6 +26,7 @@ _ESCAPE_LIKE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
 _CELL_REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 # anything xml_text changes: a text without these is written as it is (most values: one search, no copies)
 _TEXT_WORK = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff&<>_]")
+TEXT_WORK = _TEXT_WORK  # text that xml_text must change (the writer's quick path for new rows asks too)
 _INF = (math.inf, -math.inf)
 CUT_MARK = " … [cut: {n:,} characters, more than a cell holds]"
 
@@ -201,11 +202,19 @@ def render_sheet(
     max_col = 0
     letters: list[str] = []  # column letters, computed once per column, not per cell
     date_xfs = {name: xfs.get((name, None)) for name in ("date", "datetime")}
+    search = _TEXT_WORK.search
     for r, row in enumerate(spec.rows, start=1):
         cells = []
         if len(row) > len(letters):
             letters.extend(column_letter(i) for i in range(len(letters), len(row)))
         for ci, v in enumerate(row):
+            if type(v) is str:  # plain text (most cells of Data Issues): inline_string(ref, v, None), without the calls
+                if len(v) * 2 > MAX_CELL_CHARS:
+                    v = fit_cell(v)
+                space = ' xml:space="preserve"' if v[:1].isspace() or v[-1:].isspace() or "\n" in v else ""
+                body = v if search(v) is None else xml_text(v)
+                cells.append(f'<c r="{letters[ci]}{r}" t="inlineStr"><is><t{space}>{body}</t></is></c>')
+                continue
             ref = f"{letters[ci]}{r}"
             if not isinstance(v, Cell):  # a plain value (most cells): what Cell(value=v) would give, without one
                 style = (date_xfs["datetime" if isinstance(v, dt.datetime) else "date"]

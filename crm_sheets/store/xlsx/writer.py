@@ -28,7 +28,8 @@ from crm_sheets.store.core.plan import ArchiveMove, archive_values, is_archived_
 from crm_sheets.store.xlsx.package import open_package
 from crm_sheets.store.xlsx.package import DAMAGED_HINT, one_line
 from crm_sheets.model.limits import too_long
-from crm_sheets.store.xlsx.sheetxml import cell_xml, column_index, inline_string, split_ref
+from crm_sheets.model.limits import MAX_CELL_CHARS
+from crm_sheets.store.xlsx.sheetxml import TEXT_WORK, cell_xml, column_index, fit_cell, inline_string, split_ref, xml_text
 from crm_sheets.store.xlsx.styles import StyleDef, ensure_quote_prefix, number_formats, quote_free
 from crm_sheets.store.xlsx.cells import archived_cell, archived_xml, cell_value, record_xml
 from crm_sheets.store.xlsx.columns import ColumnsPatch
@@ -158,13 +159,25 @@ class _Patch(ColumnsPatch):
         for table, tp in plan.tables.items():
             if tp.columns:
                 self._add_columns(table, tp.columns)
+        # Updates are written after the archived and restored rows are taken out, at the rows' new numbers: an
+        # updated row moved by them was written, then read back, renumbered and written again (a first run archives
+        # a few hundred early leads and updates most rows below them). A row to be archived is updated first, so
+        # its archived copy holds the update; the columns updates claim are claimed here, in the order as before.
+        archived: dict[str, set[int]] = {}
+        for a in plan.archives:
+            archived.setdefault(a.table, set()).add(self.tables[a.table].rows[a.record_id])
         for table, tp in plan.tables.items():
             if not tp.updates:
                 continue
             st = self.state(table)
-            rows = self.tables[table].rows
-            for record_id, values in tp.updates.items():
-                self._set(st, rows[record_id], values)
+            for name in dict.fromkeys(chain.from_iterable(tp.updates.values())):
+                st.cols.get(name) or self.column(st, name)
+            going = archived.get(table)
+            if going:
+                rows = self.tables[table].rows
+                for record_id, values in tp.updates.items():
+                    if rows[record_id] in going:
+                        self._set(st, rows[record_id], values)
         for a in plan.archives:
             st = self.state(a.table)
             r = self.tables[a.table].rows[a.record_id]
@@ -192,8 +205,26 @@ class _Patch(ColumnsPatch):
                 self._append_cells(st, dict.fromkeys(named))
                 appends.setdefault(table, [])
                 fresh[table] = tp.appends
+        moved: dict[str, Removal] = {}
         for name, rows in removals.items():
-            self._remove_rows(self.state(name), sorted(set(rows)))
+            moves = self._remove_rows(self.state(name), sorted(set(rows)))
+            if moves is not None:
+                moved[name] = moves
+        for table, tp in plan.tables.items():
+            if not tp.updates:
+                continue
+            st = self.state(table)
+            rows = self.tables[table].rows
+            going, moves = archived.get(table, ()), moved.get(table)
+            for record_id, values in tp.updates.items():
+                r = rows[record_id]
+                if r in going:
+                    continue  # updated above, before it was archived
+                if moves is not None:
+                    r = moves.get(r, r)
+                    if r is None:
+                        continue  # a row taken out (restored from an archive): as when updated before it went
+                self._set(st, r, values)
         for name, rows in appends.items():
             st = self.state(name)
             new = fresh.get(name, [])
@@ -202,14 +233,24 @@ class _Patch(ColumnsPatch):
         self._sequences_and_sheets(plan)
 
     def _set(self, st: _TableState, r: int, values: dict[str, Any]) -> None:
-        cells = st.sheet.raw_cells(r)
-        out: dict[str, str | None] = {}
         cols, unquoted, date1904 = st.cols, self._quote_free(), self.pkg.date1904  # once per row, not per value
+        targets: dict[str, Any] = {}
         for name, v in values.items():  # v in the workbook's form already (core.plan.field_value)
             col = cols.get(name) or self.column(st, name)
-            old = cells.get(col)
             if too_long(v):  # a person's value over a cell's limit: never written back (cut), the cell stays as it is
                 continue
+            targets[col] = v
+        # the cells to change found in the row's text and replaced there (a first run updates ~3 cells of ~30,000
+        # rows at 30k); a row without one of them, or written otherwise, is split into its cells
+        found = st.sheet.cell_spans(r, targets)
+        if found is not None:
+            row, spans = found
+            cells: dict[str, str] = {col: row[a:b] for col, (a, b) in spans.items()}
+        else:
+            cells = st.sheet.raw_cells(r)
+        out: dict[str, str | None] = {}
+        for col, v in targets.items():
+            old = cells.get(col)
             s = S_ATTR.search(old, 0, old.index(">")) if old else None
             style = int(s.group(1)) if s else None
             if style is None and isinstance(v, dt.date):
@@ -220,7 +261,10 @@ class _Patch(ColumnsPatch):
                 style = unquoted.get(style, style)
             ref = f"{col}{r}"
             out[col] = (inline_string(ref, v, style) if type(v) is str else cell_xml(ref, v, style, date1904)) or None
-        st.sheet.put_cells(r, out)
+        if found is not None:
+            st.sheet.splice_cells(r, row, spans, out)
+        else:
+            st.sheet.put_cells(r, out)
         self.recalc = True
 
     def _append_cells(self, st: _TableState, values: dict[str, Any]) -> dict[str, str]:
@@ -325,15 +369,18 @@ class _Patch(ColumnsPatch):
                                       + (['hidden="1"'] if row.hidden else []))
         return out
 
-    def _remove_rows(self, st: _TableState, rows: list[int]) -> None:
+    def _remove_rows(self, st: _TableState, rows: list[int]) -> Removal | None:
+        """Take ``rows`` out of the table, moving the rows below up; the moves (None when nothing moved)."""
         removed = [r for r in rows if st.header_row < r <= st.end_row]
         if not removed:
-            return
-        st.sheet.move_rows(Removal(removed, st.end_row))  # every row up to end_row below the first removed moves
+            return None
+        moves = Removal(removed, st.end_row)
+        st.sheet.move_rows(moves)  # every row up to end_row below the first removed moves
         st.end_row -= len(removed)
         st.ref_end -= len(removed)
         st.touched = True
         self.recalc = True
+        return moves
 
     def _append_rows(self, st: _TableState, rows: Iterable[dict[str, Any]], count: int) -> None:
         self._make_room(st, count)
@@ -349,11 +396,16 @@ class _Patch(ColumnsPatch):
         layouts: dict[tuple[str, ...], list] = {}  # the cells of plan rows by the fields they fill
         dated: dict[tuple[type, Any, int | None], str] = {}  # a date cell's XML after its reference
         date1904 = self.pkg.date1904
+        text_work = TEXT_WORK.search
+        batch: list[tuple[int, str]] = []  # new rows of the plan made, written to the sheet 512 at a time
         for values in rows:
             plan_row = type(values) is _PlanRow
             if plan_row:
                 names = tuple(values)
                 if names not in layouts:  # new columns are claimed before the table's bounds are looked at
+                    if batch:  # (a new column looks at the sheet: the rows made so far are in it first)
+                        st.sheet.append_rows_xml(batch, tmpl_attrs)
+                        batch = []
                     for name in names:
                         if name in st.schema_fields or name in st.cols:
                             self.column(st, name)
@@ -370,14 +422,19 @@ class _Patch(ColumnsPatch):
                     layout = layouts[names] = self._row_layout(st, names, inside, tmpl_styles)
                 out: list[str] = []
                 for col, style, name in layout:
-                    ref = f"{col}{r}"
                     if name is None:
-                        out.append(f'<c r="{ref}" s="{style}"/>')
+                        out.append(f'<c r="{col}{r}" s="{style}"/>')
                         continue
                     v = values[name]
-                    if type(v) is str:
-                        out.append(inline_string(ref, v, style))
+                    if type(v) is str:  # inline_string(ref, v, style) without the call (most new cells are text)
+                        if len(v) * 2 > MAX_CELL_CHARS:
+                            v = fit_cell(v)
+                        space = ' xml:space="preserve"' if v[:1].isspace() or v[-1:].isspace() or "\n" in v else ""
+                        body = v if text_work(v) is None else xml_text(v)
+                        out.append(f'<c r="{col}{r}" s="{style}" t="inlineStr"><is><t{space}>{body}</t></is></c>' if style
+                                   else f'<c r="{col}{r}" t="inlineStr"><is><t{space}>{body}</t></is></c>')
                         continue
+                    ref = f"{col}{r}"
                     if style is None:
                         style = self._date_xf(v)
                     if type(v) is dt.date or type(v) is dt.datetime and v.tzinfo is None:
@@ -394,11 +451,17 @@ class _Patch(ColumnsPatch):
                     x = cell_xml(ref, v, style, date1904)
                     if x:
                         out.append(x)
-                st.sheet.append_row_xml(r, "".join(out), tmpl_attrs)
+                batch.append((r, "".join(out)))
+                if len(batch) >= 512:
+                    st.sheet.append_rows_xml(batch, tmpl_attrs)
+                    batch = []
                 st.sheet.widest = max(st.sheet.widest, st.last_col)
                 st.end_row = r
                 st.touched = True
                 continue
+            if batch:
+                st.sheet.append_rows_xml(batch, tmpl_attrs)
+                batch = []
             if plan_row:
                 values = self._append_cells(st, values)
             row_attrs = values.pop("__row__", None)
@@ -426,6 +489,8 @@ class _Patch(ColumnsPatch):
             st.sheet.widest = max(st.sheet.widest, st.last_col)
             st.end_row = r
             st.touched = True
+        if batch:
+            st.sheet.append_rows_xml(batch, tmpl_attrs)
         self.recalc = True
 
     def _make_room(self, st: _TableState, n: int) -> None:
