@@ -117,8 +117,10 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
         if still_shown(before, shown, tables):
             sheets, sheet_state = [], dict(before)
         else:
+            # the sheet's digest for its stamp is that of what it shows (``shown``), not of its laid-out rows
             sheets, sheet_state = stamped([data_issues_sheet(shown_tables, issues, now, stamp=STAMP,
-                                                             shown_order=ranked.get("order"))], now, before)
+                                                             shown_order=ranked.get("order"))], now, before,
+                                          digests={"data_issues": "shown:" + shown})
             sheet_state["inputs"] = shown
         if key is None:
             sheet_state.pop("findings", None)
