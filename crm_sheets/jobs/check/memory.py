@@ -487,10 +487,13 @@ class TablePlan:
             memory._saw(name, known, self.kept)  # (every item kept, as it was)
             return
         index = self.table.df.index
+        at_of = index.get_indexer(pd.Index([f.record_id for _m, f in local], dtype=object)) if local else []
+        if fresh.all():  # every row checked now (a first look): the items grouped by row in one sort, no loop per row
+            self._learn_fresh(local, np.asarray(at_of, dtype=np.int64))
+            return
         by_row: dict[int, list] = {}
         made: dict[int, list] = {}
         bad: set[int] = set()
-        at_of = index.get_indexer(pd.Index([f.record_id for _m, f in local], dtype=object)) if local else []
         for (mark, f), i in zip(local, at_of):
             if i < 0:
                 continue
@@ -540,6 +543,45 @@ class TablePlan:
         memory._latest[name] = rows
         memory._saw(name, None if bad else rows, found)  # (rows left out: the items' places are not the frame's)
         memory._known[name] = rows  # a second pass of this run (check --fix) meets these rows again
+
+
+    def _learn_fresh(self, local: list[tuple[tuple, Finding]], at_of: np.ndarray) -> None:
+        """learn() when every row was checked now: each row's items in the order found (a stable sort by row), the
+        same memory as learn()'s loop over the rows."""
+        memory, name, index = self.memory, self.table.name, self.table.df.index
+        n = len(self.keys)
+        bad = np.zeros(n, dtype=bool)
+        made: list = []
+        rows: list = []
+        pairs: list = []
+        for pair, i in zip(local, at_of.tolist()):
+            if i < 0:
+                continue
+            mark, f = pair
+            try:
+                made.append([mark[0], mark[1], f.type, f.severity, f.record_id, f.field, encode(f.value), f.message,
+                             f.cell, encode(f.fix), f.fixable])
+            except Unkept:
+                bad[i] = True  # (the row is left out of the memory: checked again next time)
+                continue
+            rows.append(i)
+            pairs.append(pair)
+        at = np.asarray(rows, dtype=np.int64)
+        keep = ~bad[at] if len(at) else np.zeros(0, dtype=bool)
+        order = np.flatnonzero(keep)[np.argsort(at[keep], kind="stable")].tolist()
+        items = [made[k] for k in order]
+        found = [pairs[k] for k in order]
+        counts = np.bincount(at[keep], minlength=n).astype(np.int64) if len(at) else np.zeros(n, dtype=np.int64)
+        keys, places, ids, cells = self.keys, self.places, index, self.cells
+        if bad.any():
+            ok = ~bad
+            keys, places, counts, ids = keys[ok], places[ok], counts[ok], index[ok]
+            cells = cells[ok] if cells is not None else None
+        got = Rows(self.digest, np.asarray(keys, dtype=np.uint64), np.asarray(places, dtype=np.int64), counts, items,
+                   found=found, ids=ids, cells=cells)
+        memory._latest[name] = got
+        memory._saw(name, None if bad.any() else got, found)
+        memory._known[name] = got
 
 
 def _rows(table: Table, mask: np.ndarray) -> Table:
