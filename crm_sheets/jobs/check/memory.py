@@ -131,6 +131,7 @@ class Live(dict):
     JSON, it is a plain dict."""
 
     rows: dict[str, tuple[str, pd.Index, np.ndarray]]
+    objs: dict[str, "Rows"]  # the memories themselves, findings as objects (a later look takes them unpacked)
 
 
 class Rows:
@@ -223,6 +224,10 @@ class RowMemory:
         # of an earlier look of this run: each table's rows' IDs and cells' keys, beside its packed string
         self._cells: dict[str, tuple[str, pd.Index, np.ndarray]] = dict(getattr(state, "rows", {})) \
             if isinstance(state, Live) and tables is not None else {}
+        # of an earlier look of this run: each table's memory as made (its findings as objects), used instead of
+        # unpacking its string and making its kept findings again from JSON
+        self._objs: dict[str, Rows] = dict(getattr(state, "objs", {})) \
+            if isinstance(state, Live) and tables is not None else {}
         self._latest: dict[str, Rows] = {}
         # of this look (begin()): each data table's memory of its findings (None: it has none), and the findings
         # that memory holds (kept referenced, so their ids stay theirs): Data Issues' findings key is made of them
@@ -236,11 +241,17 @@ class RowMemory:
         rows = self._known.get(name)
         if rows is None and name in self._packed:
             d, packed = self._packed.pop(name)
-            rows = Rows.unpack(d, packed) if d == digest else None
+            made = self._objs.pop(name, None)
+            if made is not None and d == digest and made.digest == d and made.packed is packed \
+                    and made.ids is not None and made.cells is not None:
+                rows = made  # (the string given is this memory's own pack: the same rows and items)
+            else:
+                rows = Rows.unpack(d, packed) if d == digest else None
+                if rows is not None:
+                    cells = self._cells.pop(name, None)
+                    if cells is not None and cells[0] == d and len(cells[1]) == len(rows.keys):
+                        rows.ids, rows.cells = cells[1], cells[2]
             if rows is not None:
-                cells = self._cells.pop(name, None)
-                if cells is not None and cells[0] == d and len(cells[1]) == len(rows.keys):
-                    rows.ids, rows.cells = cells[1], cells[2]
                 self._known[name] = rows
         return rows if rows is not None and rows.digest == digest else None
 
@@ -312,6 +323,7 @@ class RowMemory:
         # first look to its second while dedupe, automate and report run
         out.rows = {name: (rows.digest, rows.ids, rows.cells) for name, rows in self._latest.items()
                     if rows.cells is not None}
+        out.objs = {name: rows for name, rows in self._latest.items() if rows.cells is not None}
         return out
 
 
