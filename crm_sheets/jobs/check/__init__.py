@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from crm_sheets.jobs.check.common import SEVERITY_RANK, Collector, Context
-from crm_sheets.jobs.check.dates import check_dates
+from crm_sheets.jobs.check.dates import check_dates, reads
 from crm_sheets.jobs.check.fields import check_column, check_constraints, check_required, text_check
 from crm_sheets.jobs.check.limits import check_cell_limits, over_limit
 from crm_sheets.jobs.check.memory import RowMemory, TablePlan
@@ -232,12 +232,19 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
     mark(len(fields), 0, own=True)
     check_cell_limits(out, sub)
     mark(len(fields) + 1, 0, own=True)
-    check_dates(out, sub)
+    dated = plan.dates_rows()  # the partial rows whose dates changed (the others keep their dates' findings)
+    check_dates(out, sub if dated is None else _rows_of(table, dated, reads(table)))
     out.mark = None
     made = list(zip(out.marks[start:], out.items[start:]))
     plan.learn([(m, f) for m, f in made if m in local])
     every = made + plan.kept
     out.items[start:], out.marks[start:] = _in_order(df.index, every)
+
+
+def _rows_of(table: Table, mask: np.ndarray, names: frozenset[str]) -> Table:
+    """The rows of ``mask`` with only the columns ``names`` (a check that reads those alone)."""
+    cols = [c for c in table.df.columns if c in names]
+    return replace(table, df=table.df.loc[mask, cols], invalid={}, typed_text={})
 
 
 def _in_order(index: pd.Index, every: list[tuple[tuple, Finding]]) -> tuple[list[Finding], list[tuple]]:

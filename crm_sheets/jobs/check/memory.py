@@ -364,6 +364,7 @@ class TablePlan:
         self.partial = partial = np.zeros(n, dtype=bool)
         self.changed: np.ndarray | None = None  # of the partial rows (in row order): which cells changed
         self.stale: list[np.ndarray] | None = None  # per field: which partial rows have a changed cell it reads
+        self.stale_dates: np.ndarray | None = None  # which partial rows have a changed cell the dates' checks read
         if known is not None and cells is not None and known.cells is not None and known.ids is not None \
                 and known.cells.shape[1] == cells.shape[1] and (at < 0).any():
             by_id = known.ids.get_indexer(table.df.index) if known.ids.is_unique else np.full(n, -1)
@@ -388,6 +389,10 @@ class TablePlan:
             deps = _depends(ctx, table)
             self.stale = [self.changed[:, d].any(axis=1) if len(d) else np.zeros(len(self.changed), dtype=bool)
                           for d in deps]
+            # the checks of dates (dates.py) read a few columns of the row: a partial row none of whose changed
+            # cells is one of them keeps its dates' findings (a score written on every lead changes no date)
+            d = _date_columns(table)
+            self.stale_dates = self.changed[:, d].any(axis=1) if len(d) else np.zeros(len(self.changed), dtype=bool)
         if not fresh.all():
             starts, items, name, found = known.starts(), known.items, table.name, known.found
             counts = known.counts[at]
@@ -406,12 +411,13 @@ class TablePlan:
                 where[np.flatnonzero(partial)] = np.arange(int(partial.sum()))
                 p_of = where[owner]
                 keep = p_of < 0
-                stale = self.stale
-                nf = len(stale)
+                stale, stale_dates = self.stale, self.stale_dates
+                nf = len(stale)  # the marks of the row's whole checks: nf (cell limits), nf + 1 (dates)
                 for j in np.flatnonzero(~keep).tolist():
                     item = items[int(pos[j])]
                     check = item[0]
-                    keep[j] = check == -1 or (0 <= check < nf and not stale[check][p_of[j]])
+                    keep[j] = check == -1 or (0 <= check < nf and not stale[check][p_of[j]]) \
+                        or (check == nf + 1 and not stale_dates[p_of[j]])
                 pos, owner = pos[keep], owner[keep]
                 lengths = np.bincount(np.searchsorted(mine, owner), minlength=len(mine)) if len(mine) else lengths
             self.lengths = dict(zip(mine.tolist(), lengths.tolist()))  # items kept per row (by the row's place)
@@ -445,6 +451,14 @@ class TablePlan:
             self.sub = _rows(table, again)
         if not fresh.all():
             self.kept_rows = replace(table, df=table.df[~fresh], invalid={}, typed_text={})
+
+    def dates_rows(self) -> np.ndarray | None:
+        """The rows (a mask over the frame) the dates' checks are made on; None: every row of ``sub``."""
+        if self.stale_dates is None or self.stale_dates.all():
+            return None
+        mask = self.fresh.copy()
+        mask[np.flatnonzero(self.partial)[self.stale_dates]] = True
+        return mask
 
     def rows_for(self, i: int) -> np.ndarray | None:
         """The rows (a mask over the frame) field ``i``'s own checks are made on; None: every row of ``sub``."""
@@ -594,6 +608,14 @@ class TablePlan:
         memory._latest[name] = got
         memory._saw(name, None if bad.any() else got, found)
         memory._known[name] = got
+
+
+def _date_columns(table: Table) -> np.ndarray:
+    """The frame's columns the dates' checks of a row read (dates.reads), as indexes into the cells' keys."""
+    from crm_sheets.jobs.check.dates import reads  # dates imports nothing of this module: no cycle
+
+    names = reads(table)
+    return np.array([j for j, name in enumerate(table.df.columns) if name in names], dtype=np.int64)
 
 
 def _rows(table: Table, mask: np.ndarray) -> Table:
