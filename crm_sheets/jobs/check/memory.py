@@ -514,8 +514,8 @@ class TablePlan:
             return
         index = self.table.df.index
         at_of = index.get_indexer(pd.Index([f.record_id for _m, f in local], dtype=object)) if local else []
-        if fresh.all():  # every row checked now (a first look): the items grouped by row in one sort, no loop per row
-            self._learn_fresh(local, np.asarray(at_of, dtype=np.int64))
+        if fresh.all() and self._learn_fresh is not None:  # every row checked now (a first look): the items grouped
+            self._learn_fresh(local, np.asarray(at_of, dtype=np.int64))  # by row in one sort, no loop per row
             return
         by_row: dict[int, list] = {}
         made: dict[int, list] = {}
