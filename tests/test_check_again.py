@@ -246,3 +246,39 @@ def test_a_later_look_checks_the_dates_only_of_rows_whose_dates_changed_and_find
     plan = next(p for p in plans if p.table.name == "leads")
     assert plan.partial.all()
     assert set(plan.table.df.index[plan.dates_rows()]) == {ids[4], ids[8]}
+
+
+def test_a_later_look_checks_cell_limits_only_on_rows_with_a_long_text_before_or_now_and_finds_what_a_check_from_scratch_finds():
+    tables = _tables()
+    leads = tables["leads"]
+    df = leads.df.copy()
+    ids = list(df.index)
+    long_text = "word " * 7000  # 35,000 characters: more than a cell holds
+    df.loc[ids[2], "notes"] = long_text  # over the limit before the first look, its score alone changes after
+    df.loc[ids[3], "notes"] = long_text  # shortened between the looks
+    leads.df = df
+    first = check(tables, now=DEFAULT_NOW, fix=True)
+    first.changes.apply_to(tables)
+    assert {f.record_id for f in first.findings if f.type == "cell-too-long"} == {ids[2], ids[3]}
+    df = leads.df.copy()
+    df["score"] = pd.array([(i * 7) % 100 for i in range(len(df))], dtype=df["score"].dtype)  # every lead partial
+    df.loc[ids[3], "notes"] = "short now"
+    df.loc[ids[5], "notes"] = long_text + "!"  # over the limit now
+    leads.df = df
+    plans = []
+    real = memory.TablePlan.__init__
+
+    def noted(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        plans.append(self)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(memory.TablePlan, "__init__", noted)
+        again = check(tables, now=DEFAULT_NOW, state=first.state)
+    scratch = check(tables, now=DEFAULT_NOW)
+    assert again.findings == scratch.findings and again.stats == scratch.stats
+    assert again.state["rows"] == scratch.state["rows"]
+    assert {f.record_id for f in again.findings if f.type == "cell-too-long"} == {ids[2], ids[5]}
+    plan = next(p for p in plans if p.table.name == "leads")
+    assert plan.partial.all()
+    assert set(plan.table.df.index[plan.limits_rows()]) == {ids[2], ids[3], ids[5]}

@@ -365,6 +365,7 @@ class TablePlan:
         self.changed: np.ndarray | None = None  # of the partial rows (in row order): which cells changed
         self.stale: list[np.ndarray] | None = None  # per field: which partial rows have a changed cell it reads
         self.stale_dates: np.ndarray | None = None  # which partial rows have a changed cell the dates' checks read
+        self.limited: np.ndarray | None = None  # which partial rows the cell limits' check is made on again
         if known is not None and cells is not None and known.cells is not None and known.ids is not None \
                 and known.cells.shape[1] == cells.shape[1] and (at < 0).any():
             by_id = known.ids.get_indexer(table.df.index) if known.ids.is_unique else np.full(n, -1)
@@ -393,6 +394,9 @@ class TablePlan:
             # cells is one of them keeps its dates' findings (a score written on every lead changes no date)
             d = _date_columns(table)
             self.stale_dates = self.changed[:, d].any(axis=1) if len(d) else np.zeros(len(self.changed), dtype=bool)
+            # the cell limits' check of a partial row can find something only in a row that had a cell over the limit
+            # (marked below, from its items) or whose changed cells hold a long text now: the others have nothing to find
+            self.limited = _long_changes(table, np.flatnonzero(partial), self.changed)
         if not fresh.all():
             starts, items, name, found = known.starts(), known.items, table.name, known.found
             counts = known.counts[at]
@@ -413,11 +417,14 @@ class TablePlan:
                 keep = p_of < 0
                 stale, stale_dates = self.stale, self.stale_dates
                 nf = len(stale)  # the marks of the row's whole checks: nf (cell limits), nf + 1 (dates)
+                limited = self.limited
                 for j in np.flatnonzero(~keep).tolist():
                     item = items[int(pos[j])]
                     check = item[0]
                     keep[j] = check == -1 or (0 <= check < nf and not stale[check][p_of[j]]) \
                         or (check == nf + 1 and not stale_dates[p_of[j]])
+                    if check == nf:
+                        limited[p_of[j]] = True  # a cell over the limit: the row's cells are checked again
                 pos, owner = pos[keep], owner[keep]
                 lengths = np.bincount(np.searchsorted(mine, owner), minlength=len(mine)) if len(mine) else lengths
             self.lengths = dict(zip(mine.tolist(), lengths.tolist()))  # items kept per row (by the row's place)
@@ -451,6 +458,14 @@ class TablePlan:
             self.sub = _rows(table, again)
         if not fresh.all():
             self.kept_rows = replace(table, df=table.df[~fresh], invalid={}, typed_text={})
+
+    def limits_rows(self) -> np.ndarray | None:
+        """The rows (a mask over the frame) the cell limits' check is made on; None: every row of ``sub``."""
+        if self.limited is None or self.limited.all():
+            return None
+        mask = self.fresh.copy()
+        mask[np.flatnonzero(self.partial)[self.limited]] = True
+        return mask
 
     def dates_rows(self) -> np.ndarray | None:
         """The rows (a mask over the frame) the dates' checks are made on; None: every row of ``sub``."""
@@ -608,6 +623,31 @@ class TablePlan:
         memory._latest[name] = got
         memory._saw(name, None if bad.any() else got, found)
         memory._known[name] = got
+
+
+def _long_changes(table: Table, rows: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    """For each partial row (``rows``: their places in the frame; ``changed``: which of their cells changed), whether a
+    changed cell of it may be over a cell's limit now (limits._long), or a raw text the reader kept of it may be."""
+    from crm_sheets.jobs.check.limits import _long  # limits imports nothing of this module: no cycle
+    from crm_sheets.model.limits import too_long
+
+    out = np.zeros(len(rows), dtype=bool)
+    df = table.df
+    for j in range(min(changed.shape[1], len(df.columns))):
+        some = np.flatnonzero(changed[:, j])
+        if not len(some):
+            continue
+        col = df.iloc[:, j]
+        if col.dtype != object and str(col.dtype) not in ("string", "str"):
+            continue
+        long = _long(col.to_numpy(dtype=object)[rows[some]])
+        if long is not None:
+            out[some[long]] = True
+    raws = [rid for (rid, _f), raw in (*table.invalid.items(), *table.typed_text.items()) if too_long(raw)]
+    if raws:
+        at = df.index.get_indexer(pd.Index(raws, dtype=object)) if df.index.is_unique else np.arange(0)
+        out |= np.isin(rows, at[at >= 0])
+    return out
 
 
 def _date_columns(table: Table) -> np.ndarray:
