@@ -18,7 +18,7 @@ from crm_sheets.jobs.check.common import SEVERITY_RANK, Collector, Context
 from crm_sheets.jobs.check.dates import check_dates, reads
 from crm_sheets.jobs.check.fields import check_column, check_constraints, check_required, text_check
 from crm_sheets.jobs.check.limits import check_cell_limits, over_limit
-from crm_sheets.jobs.check.memory import RowMemory, TablePlan, _rows
+from crm_sheets.jobs.check.memory import RowMemory, TablePlan, rows_where
 from crm_sheets.jobs.check.links import (check_duplicate_ids, check_id_shapes, check_ids, check_reference, check_unique,
                                          check_user)
 from crm_sheets.jobs.check.options import VOCABULARY, check_dropdown, check_tags
@@ -231,7 +231,7 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
                 found.keep(out, plan.kept_rows, f, plan.kept_rows.df[f.name])
     mark(len(fields), 0, own=True)
     limited = plan.limits_rows()  # the partial rows with a cell over the limit, before or now (the others: none)
-    check_cell_limits(out, sub if limited is None else _rows(table, limited))
+    check_cell_limits(out, sub if limited is None else rows_where(table, limited))
     mark(len(fields) + 1, 0, own=True)
     dated = plan.dates_rows()  # the partial rows whose dates changed (the others keep their dates' findings)
     check_dates(out, sub if dated is None else _rows_of(table, dated, reads(table)))

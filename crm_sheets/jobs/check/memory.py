@@ -455,7 +455,7 @@ class TablePlan:
         if again.all():
             self.sub = table
         else:
-            self.sub = _rows(table, again)
+            self.sub = rows_where(table, again)
         if not fresh.all():
             self.kept_rows = replace(table, df=table.df[~fresh], invalid={}, typed_text={})
 
@@ -627,8 +627,8 @@ class TablePlan:
 
 def _long_changes(table: Table, rows: np.ndarray, changed: np.ndarray) -> np.ndarray:
     """For each partial row (``rows``: their places in the frame; ``changed``: which of their cells changed), whether a
-    changed cell of it may be over a cell's limit now (limits._long), or a raw text the reader kept of it may be."""
-    from crm_sheets.jobs.check.limits import _long  # limits imports nothing of this module: no cycle
+    changed cell of it may be over a cell's limit now (limits.maybe_long), or a raw text the reader kept of it may be."""
+    from crm_sheets.jobs.check.limits import maybe_long  # limits imports nothing of this module: no cycle
     from crm_sheets.model.limits import too_long
 
     out = np.zeros(len(rows), dtype=bool)
@@ -640,7 +640,7 @@ def _long_changes(table: Table, rows: np.ndarray, changed: np.ndarray) -> np.nda
         col = df.iloc[:, j]
         if col.dtype != object and str(col.dtype) not in ("string", "str"):
             continue
-        long = _long(col.to_numpy(dtype=object)[rows[some]])
+        long = maybe_long(col.to_numpy(dtype=object)[rows[some]])
         if long is not None:
             out[some[long]] = True
     raws = [rid for (rid, _f), raw in (*table.invalid.items(), *table.typed_text.items()) if too_long(raw)]
@@ -658,7 +658,7 @@ def _date_columns(table: Table) -> np.ndarray:
     return np.array([j for j, name in enumerate(table.df.columns) if name in names], dtype=np.int64)
 
 
-def _rows(table: Table, mask: np.ndarray) -> Table:
+def rows_where(table: Table, mask: np.ndarray) -> Table:
     """The table of the rows of ``mask``, with the kept raw texts of their cells."""
     keep = set(table.df.index[mask])
     return replace(table, df=table.df[mask], invalid={k: v for k, v in table.invalid.items() if k[0] in keep},
