@@ -177,6 +177,7 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
     at = next((i for i, r in enumerate(results) if r.job == "check"), None)
     if at is None or not any(r.changes.updates or r.changes.appends or r.changes.archives or r.changes.restores
                              for r in results[at + 1:]):
+        _let_go(results, at)
         return
     first = results[at]
     given = (options or {}).get("check", {}).get("state") or {}
@@ -225,6 +226,16 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
     first.stats.update({k: v for k, v in again.stats.items() if k != "fixed"})
     if state is not None:
         first.state = again.state
+    _let_go(results, at)
+
+
+def _let_go(results: list[JobResult], at: int | None) -> None:
+    """Check's state carries, within a run, its row memories as objects for its second look (jobs/check/memory.py's
+    Live): once no look follows they are let go (the saved state is its packed strings)."""
+    state = results[at].state if at is not None else None
+    rows = state.get("rows") if isinstance(state, dict) else None
+    if getattr(rows, "objs", None):
+        rows.objs = {}
 
 
 def _name_by_row(t) -> None:

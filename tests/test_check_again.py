@@ -199,3 +199,86 @@ def test_a_cell_a_person_edited_between_two_looks_gets_its_new_findings_and_its_
     mine = {(f.type, f.field) for f in again.findings if f.record_id == rid}
     assert ("extra-spaces", "city") in mine and ("future-date", "created") in mine
     assert mine >= {(f.type, f.field) for f in first.findings if f.record_id == rid and f.field not in ("city", "created")}
+
+
+def test_a_later_look_checks_the_dates_only_of_rows_whose_dates_changed_and_finds_what_a_check_from_scratch_finds():
+    tables = _tables()
+    leads = tables["leads"]
+    df = leads.df.copy()
+    future = pd.Timestamp(DEFAULT_NOW) + pd.Timedelta(days=30)
+    ids = list(df.index)
+    df.loc[ids[3], "created"] = future  # a future date before the first look, left alone: its finding is kept
+    df.loc[ids[4], "created"] = future  # one a person corrects between the looks: its finding goes
+    leads.df = df
+    deals = tables["deals"]
+    first = check(tables, now=DEFAULT_NOW, fix=True)
+    first.changes.apply_to(tables)
+    assert {f.record_id for f in first.findings if f.type == "future-date"} >= {ids[3], ids[4]}
+    df = leads.df.copy()
+    df["score"] = pd.array([(i * 7) % 100 for i in range(len(df))], dtype=df["score"].dtype)  # every lead partial
+    df.loc[ids[4], "created"] = pd.Timestamp(DEFAULT_NOW) - pd.Timedelta(days=3)
+    df.loc[ids[8], "created"] = future  # a new future date
+    leads.df = df
+    ddf = deals.df.copy()
+    open_stage = next(s for s in ddf["stage"] if isinstance(s, str) and s.lower().startswith("prop"))
+    ddf.iloc[0, ddf.columns.get_loc("stage")] = open_stage  # an open deal now: its close date may have passed
+    ddf.iloc[0, ddf.columns.get_loc("close_date")] = pd.Timestamp(DEFAULT_NOW) - pd.Timedelta(days=10)
+    deals.df = ddf
+    plans = []
+    real = memory.TablePlan.__init__
+
+    def noted(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        plans.append(self)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(memory.TablePlan, "__init__", noted)
+        again = check(tables, now=DEFAULT_NOW, state=first.state)
+    scratch = check(tables, now=DEFAULT_NOW)
+    assert again.findings == scratch.findings and again.stats == scratch.stats
+    assert again.state["rows"] == scratch.state["rows"]
+    assert [s.rows for s in again.changes.sheets] == [s.rows for s in scratch.changes.sheets]
+    found = {f.record_id for f in again.findings if f.type == "future-date"}
+    assert ids[3] in found and ids[8] in found and ids[4] not in found
+    stale = [f for f in again.findings if f.type == "stale-close-date"]
+    assert deals.df.index[0] in {f.record_id for f in stale}
+    # every lead's score changed, but only the leads whose dates changed had their dates checked again
+    plan = next(p for p in plans if p.table.name == "leads")
+    assert plan.partial.all()
+    assert set(plan.table.df.index[plan.dates_rows()]) == {ids[4], ids[8]}
+
+
+def test_a_later_look_checks_cell_limits_only_on_rows_with_a_long_text_before_or_now_and_finds_what_a_check_from_scratch_finds():
+    tables = _tables()
+    leads = tables["leads"]
+    df = leads.df.copy()
+    ids = list(df.index)
+    long_text = "word " * 7000  # 35,000 characters: more than a cell holds
+    df.loc[ids[2], "notes"] = long_text  # over the limit before the first look, its score alone changes after
+    df.loc[ids[3], "notes"] = long_text  # shortened between the looks
+    leads.df = df
+    first = check(tables, now=DEFAULT_NOW, fix=True)
+    first.changes.apply_to(tables)
+    assert {f.record_id for f in first.findings if f.type == "cell-too-long"} == {ids[2], ids[3]}
+    df = leads.df.copy()
+    df["score"] = pd.array([(i * 7) % 100 for i in range(len(df))], dtype=df["score"].dtype)  # every lead partial
+    df.loc[ids[3], "notes"] = "short now"
+    df.loc[ids[5], "notes"] = long_text + "!"  # over the limit now
+    leads.df = df
+    plans = []
+    real = memory.TablePlan.__init__
+
+    def noted(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        plans.append(self)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(memory.TablePlan, "__init__", noted)
+        again = check(tables, now=DEFAULT_NOW, state=first.state)
+    scratch = check(tables, now=DEFAULT_NOW)
+    assert again.findings == scratch.findings and again.stats == scratch.stats
+    assert again.state["rows"] == scratch.state["rows"]
+    assert {f.record_id for f in again.findings if f.type == "cell-too-long"} == {ids[2], ids[5]}
+    plan = next(p for p in plans if p.table.name == "leads")
+    assert plan.partial.all()
+    assert set(plan.table.df.index[plan.limits_rows()]) == {ids[2], ids[3], ids[5]}

@@ -17,15 +17,18 @@ STAMP = "\ue000generated\ue000"  # a placeholder no data can contain (a private-
 STATE_VERSION = 1
 
 
-def stamped(sheets: list[SheetSpec], now: datetime, state: dict[str, Any] | None) -> tuple[list[SheetSpec], dict[str, Any]]:
+def stamped(sheets: list[SheetSpec], now: datetime, state: dict[str, Any] | None,
+            digests: dict[str, str] | None = None) -> tuple[list[SheetSpec], dict[str, Any]]:
     """The sheets with their time filled in (``now``, or the time of the last run whose same sheet showed
-    exactly this), and the state that remembers it for the next run."""
+    exactly this), and the state that remembers it for the next run. ``digests``: per sheet key, a digest the job
+    already has of everything the sheet shows besides the time (equal digests, equal sheets): used instead of
+    hashing the laid-out sheet (Data Issues: its findings' digest, made before it is laid out)."""
     state = state or {}
     before = (state.get("sheets") or {}) if state.get("version") == STATE_VERSION else {}
     current = now.strftime("%Y-%m-%d %H:%M")
     out, kept = [], {}
     for spec in sheets:
-        digest = spec_digest(spec)
+        digest = (digests or {}).get(spec.key) or spec_digest(spec)
         seen = before.get(spec.key) or {}
         stamp = seen["stamp"] if seen.get("digest") == digest and seen.get("stamp") else current
         kept[spec.key] = {"digest": digest, "stamp": stamp}

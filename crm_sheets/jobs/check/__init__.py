@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from crm_sheets.jobs.check.common import SEVERITY_RANK, Collector, Context
-from crm_sheets.jobs.check.dates import check_dates
+from crm_sheets.jobs.check.dates import check_dates, reads
 from crm_sheets.jobs.check.fields import check_column, check_constraints, check_required, text_check
 from crm_sheets.jobs.check.limits import check_cell_limits, over_limit
-from crm_sheets.jobs.check.memory import RowMemory, TablePlan
+from crm_sheets.jobs.check.memory import RowMemory, TablePlan, rows_where
 from crm_sheets.jobs.check.links import (check_duplicate_ids, check_id_shapes, check_ids, check_reference, check_unique,
                                          check_user)
 from crm_sheets.jobs.check.options import VOCABULARY, check_dropdown, check_tags
@@ -117,8 +117,10 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
         if still_shown(before, shown, tables):
             sheets, sheet_state = [], dict(before)
         else:
+            # the sheet's digest for its stamp is that of what it shows (``shown``), not of its laid-out rows
             sheets, sheet_state = stamped([data_issues_sheet(shown_tables, issues, now, stamp=STAMP,
-                                                             shown_order=ranked.get("order"))], now, before)
+                                                             shown_order=ranked.get("order"))], now, before,
+                                          digests={"data_issues": "shown:" + shown})
             sheet_state["inputs"] = shown
         if key is None:
             sheet_state.pop("findings", None)
@@ -228,14 +230,22 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
             if found is not None and found.keep is not None and f.name in df.columns:
                 found.keep(out, plan.kept_rows, f, plan.kept_rows.df[f.name])
     mark(len(fields), 0, own=True)
-    check_cell_limits(out, sub)
+    limited = plan.limits_rows()  # the partial rows with a cell over the limit, before or now (the others: none)
+    check_cell_limits(out, sub if limited is None else rows_where(table, limited))
     mark(len(fields) + 1, 0, own=True)
-    check_dates(out, sub)
+    dated = plan.dates_rows()  # the partial rows whose dates changed (the others keep their dates' findings)
+    check_dates(out, sub if dated is None else _rows_of(table, dated, reads(table)))
     out.mark = None
     made = list(zip(out.marks[start:], out.items[start:]))
     plan.learn([(m, f) for m, f in made if m in local])
     every = made + plan.kept
     out.items[start:], out.marks[start:] = _in_order(df.index, every)
+
+
+def _rows_of(table: Table, mask: np.ndarray, names: frozenset[str]) -> Table:
+    """The rows of ``mask`` with only the columns ``names`` (a check that reads those alone)."""
+    cols = [c for c in table.df.columns if c in names]
+    return replace(table, df=table.df.loc[mask, cols], invalid={}, typed_text={})
 
 
 def _in_order(index: pd.Index, every: list[tuple[tuple, Finding]]) -> tuple[list[Finding], list[tuple]]:

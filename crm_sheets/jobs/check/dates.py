@@ -20,6 +20,15 @@ PAST_FIELDS = frozenset({"created", "last_contacted", "completed", "closed", "re
 ORDERED = (("created", "closed"), ("created", "completed"), ("start", "end"), ("added", "responded"))
 
 
+def reads(table: Table) -> frozenset[str]:
+    """The columns check_dates reads of a row (besides the day and the Stages sheet, in check's table digest): a
+    row whose other cells alone changed keeps its dates' findings (memory.py)."""
+    names = set(PAST_FIELDS).union(*ORDERED)
+    if table.name == "deals":
+        names |= {"close_date", "stage"}
+    return frozenset(names)
+
+
 def _dates(table: Table, name: str) -> pd.Series | None:
     if name not in table.df.columns or not table.schema.has_field(name):
         return None

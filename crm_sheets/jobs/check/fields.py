@@ -215,10 +215,14 @@ def _keep_format(mode: str, table: Table, s: pd.Series, rows: Any) -> Any:
 def _phone_keys(table: Table, s: pd.Series, default: str) -> pd.Series:
     """One key per (number, region): the row's country, else Settings default_country."""
     if "country" in table.df.columns:
-        countries = table.df["country"].reindex(s.index)
-        regions = per_value(countries.fillna(""), lambda c: country_code(c) if c else None).fillna(default)
-        return s + "\x1f" + regions  # not NUL: factorize stops at it
+        return s + "\x1f" + _regions(table, s, default)  # not NUL: factorize stops at it
     return s + "\x1f" + default
+
+
+def _regions(table: Table, s: pd.Series, default: str) -> pd.Series:
+    """The region each number of ``s`` is read in: its row's country, else Settings default_country."""
+    countries = table.df["country"].reindex(s.index)
+    return per_value(countries.fillna(""), lambda c: country_code(c) if c else None).fillna(default)
 
 
 def keep_phones(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
@@ -227,14 +231,17 @@ def keep_phones(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     s = text_values(col)
     if not len(s):
         return
-    default = out.ctx.region
-    seen = out.ctx.verdicts.setdefault(("phone", default), {})  # as check_phone: each key decided once a run
-    for key in pd.unique(_phone_keys(table, s, default).to_numpy()):
-        value, region = key.split("\x1f")
-        if key not in seen:
-            seen[key] = _phone(value, region, default, out.ctx.phones)
-        else:
-            _read_again(value, region, default, out.ctx.phones)
+    default, phones = out.ctx.region, out.ctx.phones
+    # Only the texts read matter here (no finding is made): each distinct (number, region) pair read once, in the
+    # order the rows give them, the pairs found from the codes of the two columns (no key text made per row).
+    values, texts = pd.factorize(s)
+    if "country" in table.df.columns:
+        regions, places = pd.factorize(_regions(table, s, default))
+    else:
+        regions, places = np.zeros(len(s), dtype=np.int64), pd.Index([default])
+    width = max(len(places), 1)
+    for pair in pd.unique(values.astype(np.int64) * width + regions).tolist():
+        _read_again(texts[pair // width], places[pair % width], default, phones)
 
 
 def _read_again(value: str, region: str, default: str, phones: PhoneBook) -> None:

@@ -29,7 +29,7 @@ def check_cell_limits(out: Collector, table: Table) -> None:
         # One pass in plain Python over the values (the .str accessor first infers the column's type, then
         # maps): only a text of more than half the limit in characters can be over it in UTF-16 units
         values = col.to_numpy(dtype=object, copy=False)
-        long = _long(values)
+        long = maybe_long(values)
         if long is None:
             continue
         for rid in col.index[long]:
@@ -43,7 +43,7 @@ def check_cell_limits(out: Collector, table: Table) -> None:
             _add(out, table, rid, name, raw)
 
 
-def _long(values: np.ndarray) -> np.ndarray | None:
+def maybe_long(values: np.ndarray) -> np.ndarray | None:
     """Which values may be over the limit (too_long decides): a text of more than half of it in characters; None
     when none is. The lengths of the cells that hold something are taken by C code (a column of texts); a value
     without a length (a number in a text column) makes it one test per value."""

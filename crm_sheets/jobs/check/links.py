@@ -79,7 +79,10 @@ def _targets(out: Collector, f: Field) -> dict[str, Table]:
 
 def known_ids(targets) -> pd.Index:
     """The record IDs of the target tables as one index of distinct texts, for lookups column after column."""
+    targets = list(targets)
     ids = np.concatenate([t.df.index.to_numpy(dtype=object) for t in targets]) if targets else np.array([], dtype=object)
+    if all(t.df.index.inferred_type == "string" for t in targets):  # IDs are texts (inferred once per index)
+        return pd.Index(ids, dtype=object).unique()
     return pd.Index([i if i.__class__ is str else str(i) for i in ids], dtype=object).unique()
 
 

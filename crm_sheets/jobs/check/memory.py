@@ -131,6 +131,7 @@ class Live(dict):
     JSON, it is a plain dict."""
 
     rows: dict[str, tuple[str, pd.Index, np.ndarray]]
+    objs: dict[str, "Rows"]  # the memories themselves, findings as objects (a later look takes them unpacked)
 
 
 class Rows:
@@ -223,6 +224,10 @@ class RowMemory:
         # of an earlier look of this run: each table's rows' IDs and cells' keys, beside its packed string
         self._cells: dict[str, tuple[str, pd.Index, np.ndarray]] = dict(getattr(state, "rows", {})) \
             if isinstance(state, Live) and tables is not None else {}
+        # of an earlier look of this run: each table's memory as made (its findings as objects), used instead of
+        # unpacking its string and making its kept findings again from JSON
+        self._objs: dict[str, Rows] = dict(getattr(state, "objs", {})) \
+            if isinstance(state, Live) and tables is not None else {}
         self._latest: dict[str, Rows] = {}
         # of this look (begin()): each data table's memory of its findings (None: it has none), and the findings
         # that memory holds (kept referenced, so their ids stay theirs): Data Issues' findings key is made of them
@@ -236,11 +241,17 @@ class RowMemory:
         rows = self._known.get(name)
         if rows is None and name in self._packed:
             d, packed = self._packed.pop(name)
-            rows = Rows.unpack(d, packed) if d == digest else None
+            made = self._objs.pop(name, None)
+            if made is not None and d == digest and made.digest == d and made.packed is packed \
+                    and made.ids is not None and made.cells is not None:
+                rows = made  # (the string given is this memory's own pack: the same rows and items)
+            else:
+                rows = Rows.unpack(d, packed) if d == digest else None
+                if rows is not None:
+                    cells = self._cells.pop(name, None)
+                    if cells is not None and cells[0] == d and len(cells[1]) == len(rows.keys):
+                        rows.ids, rows.cells = cells[1], cells[2]
             if rows is not None:
-                cells = self._cells.pop(name, None)
-                if cells is not None and cells[0] == d and len(cells[1]) == len(rows.keys):
-                    rows.ids, rows.cells = cells[1], cells[2]
                 self._known[name] = rows
         return rows if rows is not None and rows.digest == digest else None
 
@@ -312,6 +323,7 @@ class RowMemory:
         # first look to its second while dedupe, automate and report run
         out.rows = {name: (rows.digest, rows.ids, rows.cells) for name, rows in self._latest.items()
                     if rows.cells is not None}
+        out.objs = {name: rows for name, rows in self._latest.items() if rows.cells is not None}
         return out
 
 
@@ -352,6 +364,8 @@ class TablePlan:
         self.partial = partial = np.zeros(n, dtype=bool)
         self.changed: np.ndarray | None = None  # of the partial rows (in row order): which cells changed
         self.stale: list[np.ndarray] | None = None  # per field: which partial rows have a changed cell it reads
+        self.stale_dates: np.ndarray | None = None  # which partial rows have a changed cell the dates' checks read
+        self.limited: np.ndarray | None = None  # which partial rows the cell limits' check is made on again
         if known is not None and cells is not None and known.cells is not None and known.ids is not None \
                 and known.cells.shape[1] == cells.shape[1] and (at < 0).any():
             by_id = known.ids.get_indexer(table.df.index) if known.ids.is_unique else np.full(n, -1)
@@ -376,6 +390,13 @@ class TablePlan:
             deps = _depends(ctx, table)
             self.stale = [self.changed[:, d].any(axis=1) if len(d) else np.zeros(len(self.changed), dtype=bool)
                           for d in deps]
+            # the checks of dates (dates.py) read a few columns of the row: a partial row none of whose changed
+            # cells is one of them keeps its dates' findings (a score written on every lead changes no date)
+            d = _date_columns(table)
+            self.stale_dates = self.changed[:, d].any(axis=1) if len(d) else np.zeros(len(self.changed), dtype=bool)
+            # the cell limits' check of a partial row can find something only in a row that had a cell over the limit
+            # (marked below, from its items) or whose changed cells hold a long text now: the others have nothing to find
+            self.limited = _long_changes(table, np.flatnonzero(partial), self.changed)
         if not fresh.all():
             starts, items, name, found = known.starts(), known.items, table.name, known.found
             counts = known.counts[at]
@@ -394,12 +415,16 @@ class TablePlan:
                 where[np.flatnonzero(partial)] = np.arange(int(partial.sum()))
                 p_of = where[owner]
                 keep = p_of < 0
-                stale = self.stale
-                nf = len(stale)
+                stale, stale_dates = self.stale, self.stale_dates
+                nf = len(stale)  # the marks of the row's whole checks: nf (cell limits), nf + 1 (dates)
+                limited = self.limited
                 for j in np.flatnonzero(~keep).tolist():
                     item = items[int(pos[j])]
                     check = item[0]
-                    keep[j] = check == -1 or (0 <= check < nf and not stale[check][p_of[j]])
+                    keep[j] = check == -1 or (0 <= check < nf and not stale[check][p_of[j]]) \
+                        or (check == nf + 1 and not stale_dates[p_of[j]])
+                    if check == nf:
+                        limited[p_of[j]] = True  # a cell over the limit: the row's cells are checked again
                 pos, owner = pos[keep], owner[keep]
                 lengths = np.bincount(np.searchsorted(mine, owner), minlength=len(mine)) if len(mine) else lengths
             self.lengths = dict(zip(mine.tolist(), lengths.tolist()))  # items kept per row (by the row's place)
@@ -430,9 +455,25 @@ class TablePlan:
         if again.all():
             self.sub = table
         else:
-            self.sub = _rows(table, again)
+            self.sub = rows_where(table, again)
         if not fresh.all():
             self.kept_rows = replace(table, df=table.df[~fresh], invalid={}, typed_text={})
+
+    def limits_rows(self) -> np.ndarray | None:
+        """The rows (a mask over the frame) the cell limits' check is made on; None: every row of ``sub``."""
+        if self.limited is None or self.limited.all():
+            return None
+        mask = self.fresh.copy()
+        mask[np.flatnonzero(self.partial)[self.limited]] = True
+        return mask
+
+    def dates_rows(self) -> np.ndarray | None:
+        """The rows (a mask over the frame) the dates' checks are made on; None: every row of ``sub``."""
+        if self.stale_dates is None or self.stale_dates.all():
+            return None
+        mask = self.fresh.copy()
+        mask[np.flatnonzero(self.partial)[self.stale_dates]] = True
+        return mask
 
     def rows_for(self, i: int) -> np.ndarray | None:
         """The rows (a mask over the frame) field ``i``'s own checks are made on; None: every row of ``sub``."""
@@ -487,10 +528,13 @@ class TablePlan:
             memory._saw(name, known, self.kept)  # (every item kept, as it was)
             return
         index = self.table.df.index
+        at_of = index.get_indexer(pd.Index([f.record_id for _m, f in local], dtype=object)) if local else []
+        if fresh.all() and self._learn_fresh is not None:  # every row checked now (a first look): the items grouped
+            self._learn_fresh(local, np.asarray(at_of, dtype=np.int64))  # by row in one sort, no loop per row
+            return
         by_row: dict[int, list] = {}
         made: dict[int, list] = {}
         bad: set[int] = set()
-        at_of = index.get_indexer(pd.Index([f.record_id for _m, f in local], dtype=object)) if local else []
         for (mark, f), i in zip(local, at_of):
             if i < 0:
                 continue
@@ -542,7 +586,79 @@ class TablePlan:
         memory._known[name] = rows  # a second pass of this run (check --fix) meets these rows again
 
 
-def _rows(table: Table, mask: np.ndarray) -> Table:
+    def _learn_fresh(self, local: list[tuple[tuple, Finding]], at_of: np.ndarray) -> None:
+        """learn() when every row was checked now: each row's items in the order found (a stable sort by row), the
+        same memory as learn()'s loop over the rows."""
+        memory, name, index = self.memory, self.table.name, self.table.df.index
+        n = len(self.keys)
+        bad = np.zeros(n, dtype=bool)
+        made: list = []
+        rows: list = []
+        pairs: list = []
+        for pair, i in zip(local, at_of.tolist()):
+            if i < 0:
+                continue
+            mark, f = pair
+            try:
+                made.append([mark[0], mark[1], f.type, f.severity, f.record_id, f.field, encode(f.value), f.message,
+                             f.cell, encode(f.fix), f.fixable])
+            except Unkept:
+                bad[i] = True  # (the row is left out of the memory: checked again next time)
+                continue
+            rows.append(i)
+            pairs.append(pair)
+        at = np.asarray(rows, dtype=np.int64)
+        keep = ~bad[at] if len(at) else np.zeros(0, dtype=bool)
+        order = np.flatnonzero(keep)[np.argsort(at[keep], kind="stable")].tolist()
+        items = [made[k] for k in order]
+        found = [pairs[k] for k in order]
+        counts = np.bincount(at[keep], minlength=n).astype(np.int64) if len(at) else np.zeros(n, dtype=np.int64)
+        keys, places, ids, cells = self.keys, self.places, index, self.cells
+        if bad.any():
+            ok = ~bad
+            keys, places, counts, ids = keys[ok], places[ok], counts[ok], index[ok]
+            cells = cells[ok] if cells is not None else None
+        got = Rows(self.digest, np.asarray(keys, dtype=np.uint64), np.asarray(places, dtype=np.int64), counts, items,
+                   found=found, ids=ids, cells=cells)
+        memory._latest[name] = got
+        memory._saw(name, None if bad.any() else got, found)
+        memory._known[name] = got
+
+
+def _long_changes(table: Table, rows: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    """For each partial row (``rows``: their places in the frame; ``changed``: which of their cells changed), whether a
+    changed cell of it may be over a cell's limit now (limits.maybe_long), or a raw text the reader kept of it may be."""
+    from crm_sheets.jobs.check.limits import maybe_long  # limits imports nothing of this module: no cycle
+    from crm_sheets.model.limits import too_long
+
+    out = np.zeros(len(rows), dtype=bool)
+    df = table.df
+    for j in range(min(changed.shape[1], len(df.columns))):
+        some = np.flatnonzero(changed[:, j])
+        if not len(some):
+            continue
+        col = df.iloc[:, j]
+        if col.dtype != object and str(col.dtype) not in ("string", "str"):
+            continue
+        long = maybe_long(col.to_numpy(dtype=object)[rows[some]])
+        if long is not None:
+            out[some[long]] = True
+    raws = [rid for (rid, _f), raw in (*table.invalid.items(), *table.typed_text.items()) if too_long(raw)]
+    if raws:
+        at = df.index.get_indexer(pd.Index(raws, dtype=object)) if df.index.is_unique else np.arange(0)
+        out |= np.isin(rows, at[at >= 0])
+    return out
+
+
+def _date_columns(table: Table) -> np.ndarray:
+    """The frame's columns the dates' checks of a row read (dates.reads), as indexes into the cells' keys."""
+    from crm_sheets.jobs.check.dates import reads  # dates imports nothing of this module: no cycle
+
+    names = reads(table)
+    return np.array([j for j, name in enumerate(table.df.columns) if name in names], dtype=np.int64)
+
+
+def rows_where(table: Table, mask: np.ndarray) -> Table:
     """The table of the rows of ``mask``, with the kept raw texts of their cells."""
     keep = set(table.df.index[mask])
     return replace(table, df=table.df[mask], invalid={k: v for k, v in table.invalid.items() if k[0] in keep},
