@@ -19,9 +19,7 @@ def main() -> None:
     parsed = _parse(sys.argv[1:])
     if parsed is not None:
         try:
-            _answer(*parsed)
-        except SystemExit:
-            raise
+            report = _ask(*parsed)
         except Exception as exc:  # noqa: BLE001  the full command line asks again and reports it as it always did
             from crm_sheets.errors import CrmSheetsError
 
@@ -32,6 +30,8 @@ def main() -> None:
                 err_console.print(f"[bold red]error:[/] {escape(redact(exc))}", soft_wrap=True)
                 sys.exit(exc.exit_code)
         else:
+            if report is not None:
+                _print(report, parsed[3])  # exits
             asked = _key(*parsed)
     from crm_sheets.cli import cli
 
@@ -85,19 +85,25 @@ def _parse(args: list[str]) -> tuple | None:
     return path, jobs, fix, as_json, now
 
 
-def _answer(path: str, jobs: list[str], fix: bool, as_json: bool, now: Any) -> None:
-    """Print the answer and exit as cli.run_cmd would; return when the record does not answer."""
+def _ask(path: str, jobs: list[str], fix: bool, as_json: bool, now: Any) -> Any:
+    """The answer from the record as cli.run_cmd asks for it, or None."""
     from datetime import datetime
     from pathlib import Path
 
     from crm_sheets.settled import answer, run_options
 
     at = now or datetime.now().replace(microsecond=0)
-    report = answer(Path(path), jobs or None, run_options(fix), at, trigger="cli", shown=str(Path(path)))
-    if report is None:
-        return
-    if as_json and sys.platform != "win32" and _write_json(report):
-        sys.exit(1 if report.error_count else 0)  # cli_output's EXIT_FINDINGS, EXIT_OK
+    return answer(Path(path), jobs or None, run_options(fix), at, trigger="cli", shown=str(Path(path)))
+
+
+def _print(report: Any, as_json: bool) -> None:
+    """Print the answer and exit as cli.run_cmd does (a closed pipe ends the command as click ends it)."""
+    try:
+        if as_json and sys.platform != "win32" and _write_json(report):
+            sys.exit(1 if report.error_count else 0)  # cli_output's EXIT_FINDINGS, EXIT_OK
+    except BrokenPipeError:
+        sys.stdout = sys.stderr = None  # nothing more can be written (as click.core.main does on EPIPE)
+        sys.exit(1)
     from crm_sheets.cli_output import finish_settled
 
     finish_settled(report, as_json)
