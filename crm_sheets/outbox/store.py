@@ -204,10 +204,14 @@ class Outbox(Delivery):
         if '"' not in name and "\\" not in name:
             try:
                 with closing(self._connect()) as db:
-                    row = db.execute("SELECT json_type(states, ?), json_extract(states, ?) FROM generations WHERE"
-                                     " committed IS NOT NULL ORDER BY committed DESC LIMIT 1", (path, path)).fetchone()
-                    if row is not None and row[0] == "object":  # with its pieces put back
-                        return joined(db, json.dumps({"state": json.loads(row[1])})).get("state")
+                    db.execute("BEGIN")  # one snapshot: the state and its pieces
+                    try:
+                        row = db.execute("SELECT json_type(states, ?), json_extract(states, ?) FROM generations WHERE"
+                                         " committed IS NOT NULL ORDER BY committed DESC LIMIT 1", (path, path)).fetchone()
+                        if row is not None and row[0] == "object":  # with its pieces put back
+                            return joined(db, json.dumps({"state": json.loads(row[1])})).get("state")
+                    finally:
+                        db.execute("COMMIT")
             except sqlite3.Error:
                 row = None
             if row is not None:
