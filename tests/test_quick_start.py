@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime
 
 import pytest
@@ -64,3 +65,32 @@ def test_a_busy_workbook_is_reported_once_as_the_command_line_reports_it(built_b
         busy = subprocess.run([sys.executable, "-m", "crm_sheets", "run", str(book), "--now", "2026-11-02T09:15"],
                               capture_output=True, text=True, env=env, timeout=300)
     assert busy.returncode == 3 and busy.stderr.count("error:") == 1, busy.stderr
+
+
+def test_the_code_fingerprint_moves_when_a_file_is_rewritten_even_with_its_size_and_mtime_kept(tmp_path, monkeypatch):
+    import crm_sheets
+
+    package = tmp_path / "crm_sheets"
+    (package / "jobs").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    rule = package / "jobs" / "rule.py"
+    rule.write_text("LIMIT = 1\n")
+    (tmp_path / "workbook_templates").mkdir()
+    (tmp_path / "workbook_templates" / "sales.yaml").write_text("a: 1\n")
+    monkeypatch.setattr(crm_sheets, "__file__", str(package / "__init__.py"))
+
+    def fingerprint() -> str:
+        monkeypatch.setattr(settled, "_code", None)
+        return settled.code_fingerprint()
+
+    before = fingerprint()
+    assert fingerprint() == before, "the same files give the same fingerprint"
+    st = rule.stat()
+    time.sleep(0.05)  # past the file system's clock tick (a change within one tick keeps its times)
+    rule.write_text("LIMIT = 2\n")  # same size
+    os.utime(rule, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the mtime set back, as a copy that keeps times does
+    assert fingerprint() != before
+    changed = fingerprint()
+    time.sleep(0.05)
+    (tmp_path / "workbook_templates" / "sales.yaml").write_text("a: 2\n")
+    assert fingerprint() != changed, "a template counts too"
