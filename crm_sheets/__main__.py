@@ -1,3 +1,3 @@
-from crm_sheets.cli import cli
+from crm_sheets.quick import main
 
-cli()
+main()

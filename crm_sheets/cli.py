@@ -102,7 +102,9 @@ def run_cmd(path: Path, jobs: tuple[str, ...], fix: bool, dry_run: bool, as_json
     """Run every job (check, dedupe, automate, report) over one read and one write of PATH."""
     from crm_sheets.settled import answer, run_options
 
-    if not dry_run:  # nothing changed since a run whose result still holds: answered before loading the jobs
+    quick = sys.modules.get("crm_sheets.quick")  # the entry point asked the record already with these arguments
+    asked = quick is not None and quick.asked == (str(path), tuple(jobs), fix, now)
+    if not dry_run and not asked:  # nothing changed since a run whose result still holds: answered before loading the jobs
         at = now or datetime.now().replace(microsecond=0)
         answered = answer(path, list(jobs) or None, run_options(fix), at, trigger="cli", shown=str(path))
         if answered is not None:

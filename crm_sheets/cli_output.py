@@ -9,11 +9,16 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table as RichTable
 
 console = Console(stderr=False, highlight=False)
 err_console = Console(stderr=True, highlight=False)
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3  # the exit codes of docs/design.md
+
+
+def RichTable(*args, **kwargs):  # noqa: N802  rich's Table, loaded by the first table printed (--json prints none)
+    from rich.table import Table
+
+    return Table(*args, **kwargs)
 
 
 def escape(text: str) -> str:

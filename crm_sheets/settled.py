@@ -90,11 +90,27 @@ def code_fingerprint() -> str:
         # import: importlib.metadata alone would cost more than the whole answer). Any upgrade is another code.
         for folder in sorted({p for p in sys.path if p.endswith("-packages") and os.path.isdir(p)}):
             h.update(" ".join(sorted(n for n in os.listdir(folder) if n.endswith((".dist-info", ".egg-info")))).encode())
-        templates = root.parent / "workbook_templates"
-        for p in sorted([*root.rglob("*.py"), *root.rglob("*.yaml"), *templates.glob("*.yaml")]):
-            h.update(str(p.relative_to(root.parent)).encode() + b"\0" + p.read_bytes())
+        # Each file by its identity, not its bytes (reading them all cost more than the rest of the answer): any
+        # write to a file moves its ctime, which no tool sets back (a copy that keeps mtimes gets new ones).
+        files: list[tuple[str, os.stat_result]] = []
+        _code_files(str(root), ("py", "yaml"), True, files)
+        _code_files(str(root.parent / "workbook_templates"), ("yaml",), False, files)
+        for name, st in sorted(files, key=lambda f: f[0]):
+            h.update(f"{os.path.relpath(name, root.parent)}\0{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}\n".encode())
         _code = h.hexdigest()
     return _code
+
+
+def _code_files(folder: str, suffixes: tuple[str, ...], deep: bool, out: list) -> None:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for e in entries:
+        if e.is_dir() and deep:
+            _code_files(e.path, suffixes, deep, out)
+        elif e.name.rpartition(".")[2] in suffixes and e.is_file():
+            out.append((e.path, e.stat()))
 
 
 def parameters(jobs: list[str] | None, options: dict[str, dict] | None, chat_env: str | None) -> str:
@@ -240,7 +256,12 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
         forget(store)
         return False
     try:
-        fp = file_fingerprint(store.path)
+        # The file as the store last saw it (same size and mtime) is not hashed again: the record is of the bytes
+        # the store hashed, and an answer hashes the file on disk before it trusts the record.
+        st = os.stat(store.path)
+        fp = store.fingerprint
+        if (st.st_size, st.st_mtime_ns) != (fp.size, fp.mtime_ns):
+            fp = file_fingerprint(store.path)
     except OSError:
         return False
     if fp.sha256 != store.fingerprint.sha256 or fp.size != store.fingerprint.size:

@@ -18,8 +18,9 @@ from crm_sheets.model.effects import MAX_ATTEMPTS, Effect, count_states, deliver
 from crm_sheets.model.redact import redact, register_secret
 from crm_sheets.outbox.deliver import Delivery
 from crm_sheets.outbox.items import CHAT_WEBHOOK_ENV, SMTP_PASSWORD_ENV, OutboxItem, item_of_row, SELECT_ITEMS
-from crm_sheets.outbox.states import (GENERATIONS_TABLE, KEEP_GENERATIONS, KEEP_MEMORIES, JobStates, forget_memories,
-                                      states_of_generation)
+from crm_sheets.outbox.states import (GENERATIONS_TABLE, KEEP_GENERATIONS, KEEP_MEMORIES, PIECES_TABLE, JobStates,
+                                      drop_unused_pieces, forget_memories, joined, split_states, states_of_generation,
+                                      write_pieces)
 
 
 def outbox_path(workbook: Any) -> Path:
@@ -46,6 +47,7 @@ class Outbox(Delivery):
             # What jobs keep between runs (automate's snapshot of last-seen values), beside the queue.
             db.execute("CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL)")
             db.execute(GENERATIONS_TABLE)  # the job states tied to the workbook content they describe
+            db.execute(PIECES_TABLE)  # their large parts, by digest (outbox/states.py)
         for name in (SMTP_PASSWORD_ENV, CHAT_WEBHOOK_ENV):  # known before any transport is made: scrub, show
             register_secret(os.environ.get(name))
         self._add_lease_columns()
@@ -53,8 +55,14 @@ class Outbox(Delivery):
             db.execute("CREATE INDEX IF NOT EXISTS items_due ON items (status, kind, attempts)")
 
     def _add_lease_columns(self) -> None:
-        """Outboxes made before delivery claims get the lease columns (once; two processes may race here)."""
+        """Outboxes made before delivery claims get the lease columns, and those made before states were kept in
+        pieces the generations' `pieces` column (once; two processes may race here)."""
         with closing(self._connect()) as db:
+            if "pieces" not in {row[1] for row in db.execute("PRAGMA table_info(generations)")}:
+                db.execute("BEGIN IMMEDIATE")
+                if "pieces" not in {row[1] for row in db.execute("PRAGMA table_info(generations)")}:
+                    db.execute("ALTER TABLE generations ADD COLUMN pieces TEXT")
+                db.execute("COMMIT")
             if {"lease_owner", "lease_until", "handed"} <= self._columns(db):
                 return
             db.execute("BEGIN IMMEDIATE")
@@ -157,34 +165,43 @@ class Outbox(Delivery):
             return states_of_generation(db, generation, sha256)
 
     def prepare_states(self, generation: str, sha256: str | None, states: Mapping[str, Any], now: datetime) -> None:
-        """Keep ``states`` under ``generation`` before the workbook carrying it replaces the file."""
+        """Keep ``states`` under ``generation`` before the workbook carrying it replaces the file (the pieces that
+        changed, and the generation's row, in one transaction)."""
+        text, pieces = split_states(states)
         with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            write_pieces(db, pieces)
             db.execute(
-                "INSERT INTO generations (id, sha256, states, committed, saved_at) VALUES (?, ?, ?, NULL, ?)"
+                "INSERT INTO generations (id, sha256, states, committed, saved_at, pieces) VALUES (?, ?, ?, NULL, ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET sha256 = excluded.sha256, states = excluded.states, committed = NULL,"
-                " saved_at = excluded.saved_at",
-                (generation, sha256, json.dumps(dict(states), default=str), now.isoformat(timespec="seconds")),
+                " saved_at = excluded.saved_at, pieces = excluded.pieces",
+                (generation, sha256, text, now.isoformat(timespec="seconds"), " ".join(sorted(pieces))),
             )
+            db.execute("COMMIT")
 
     def commit_states(self, generation: str, now: datetime, *, states: Mapping[str, Any] | None = None,
                       sha256: str | None = None) -> None:
         """Make ``generation``'s states the latest (with ``states``: set them first, for a run that wrote
         nothing). Prunes what no workbook can carry any more: prepared states of runs that never replaced
         the file (we hold the writer lock, so none is in progress) and all but the newest committed ones."""
+        split = split_states(states) if states is not None else None
         with closing(self._connect()) as db:
             db.execute("BEGIN IMMEDIATE")
-            if states is not None:
+            if split is not None:
+                text, pieces = split
+                write_pieces(db, pieces)
                 db.execute(
-                    "INSERT INTO generations (id, sha256, states, committed, saved_at) VALUES (?, ?, ?, NULL, ?)"
+                    "INSERT INTO generations (id, sha256, states, committed, saved_at, pieces) VALUES (?, ?, ?, NULL, ?, ?)"
                     " ON CONFLICT(id) DO UPDATE SET states = excluded.states, sha256 = COALESCE(excluded.sha256, sha256),"
-                    " saved_at = excluded.saved_at",
-                    (generation, sha256, json.dumps(dict(states), default=str), now.isoformat(timespec="seconds")),
+                    " saved_at = excluded.saved_at, pieces = excluded.pieces",
+                    (generation, sha256, text, now.isoformat(timespec="seconds"), " ".join(sorted(pieces))),
                 )
             top = db.execute("SELECT COALESCE(MAX(committed), 0) FROM generations").fetchone()[0]
             db.execute("UPDATE generations SET committed = ? WHERE id = ?", (top + 1, generation))
             db.execute("DELETE FROM generations WHERE committed IS NULL")
             db.execute("DELETE FROM generations WHERE committed <= ?", (top + 1 - KEEP_GENERATIONS,))
             forget_memories(db, top + 1 - KEEP_MEMORIES)
+            drop_unused_pieces(db)
             db.execute("COMMIT")
 
     def load_state(self, name: str) -> dict[str, Any] | None:
@@ -195,15 +212,21 @@ class Outbox(Delivery):
         if '"' not in name and "\\" not in name:
             try:
                 with closing(self._connect()) as db:
-                    row = db.execute("SELECT json_type(states, ?), json_extract(states, ?) FROM generations WHERE"
-                                     " committed IS NOT NULL ORDER BY committed DESC LIMIT 1", (path, path)).fetchone()
+                    db.execute("BEGIN")  # one snapshot: the state and its pieces
+                    try:
+                        row = db.execute("SELECT json_type(states, ?), json_extract(states, ?) FROM generations WHERE"
+                                         " committed IS NOT NULL ORDER BY committed DESC LIMIT 1", (path, path)).fetchone()
+                        if row is not None and row[0] == "object":  # with its pieces put back
+                            return joined(db, json.dumps({"state": json.loads(row[1])})).get("state")
+                    finally:
+                        db.execute("COMMIT")
             except sqlite3.Error:
                 row = None
             if row is not None:
                 kind, value = row
                 if kind is None or kind == "null":
                     return None
-                if kind in ("object", "array"):
+                if kind == "array":
                     return json.loads(value)
                 if kind in ("true", "false"):
                     return kind == "true"

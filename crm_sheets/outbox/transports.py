@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import os
 import re
-import smtplib
 import socket
-import ssl
 import time
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from typing import Any, Callable
 
@@ -19,6 +15,8 @@ from crm_sheets.model.redact import redact, redact_url, register_secret
 from crm_sheets.outbox.items import (SMTP_PASSWORD_ENV, Deferred, DeliveryError, OutboxItem, PermanentFailure,
                                      UncertainDelivery)
 
+# smtplib, ssl and email's message classes are imported by the SMTP transport's methods: every run makes the
+# transports (webhooks always), and most send no email.
 SMTP_TIMEOUT = 10.0  # seconds to wait for any one reply of the mail server
 SMTP_BUDGET = 120.0  # seconds a run may spend starting emails; the rest go out on the next run
 WEBHOOK_TIMEOUT = 10.0  # seconds to wait for an HTTP answer
@@ -63,6 +61,8 @@ def seconds_setting(settings: Callable[[str, Any], Any], name: str, default: flo
 
 
 def build_email(item: OutboxItem, sender: str) -> EmailMessage:
+    from email.message import EmailMessage
+
     p = item.payload
     msg = EmailMessage()
     msg["From"] = p.get("from") or sender
@@ -115,6 +115,9 @@ class SmtpTransport:
         return self._down
 
     def send(self, item: OutboxItem, mark_sending: Callable[[], None]) -> None:
+        import smtplib
+        from email.policy import SMTP as SMTP_POLICY
+
         s = self.settings
         if self.deferral(item) is not None:
             raise Deferred(self._down)
@@ -169,6 +172,9 @@ class SmtpTransport:
         """The connection of this run: opened, greeted, TLS, logged in once; reused for the next emails."""
         if self._smtp is not None:
             return self._smtp
+        import smtplib
+        import ssl
+
         s = self.settings
         smtp = None
         try:
@@ -199,6 +205,8 @@ class SmtpTransport:
 
     def _envelope(self, smtp: smtplib.SMTP, sender: str, recipients: list[str]) -> None:
         """MAIL FROM and RCPT TO; a refusal resets the transaction so the connection serves the next email."""
+        import smtplib
+
         if not recipients:
             raise PermanentFailure("no recipient address in To")
         try:
@@ -228,6 +236,8 @@ class SmtpTransport:
         return DeliveryError(f"the connection to {self._server} was lost {when} ({_reason(exc)}); retried on the next run")
 
     def _reset(self, smtp: smtplib.SMTP) -> None:
+        import smtplib
+
         try:
             smtp.rset()
         except (smtplib.SMTPException, OSError):
@@ -246,6 +256,8 @@ class SmtpTransport:
         smtp, self._smtp = self._smtp, None
         if smtp is None:
             return
+        import smtplib
+
         try:
             if smtp.sock is not None:
                 smtp.sock.settimeout(min(self.settings.timeout, 2.0))

@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import logging
 import os
 import re
-import shutil
-import socket
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +18,8 @@ from typing import Any, Callable
 
 from crm_sheets.errors import CrmSheetsError, WorkbookBusy, WorkbookChanged
 
-log = logging.getLogger(__name__)
+# logging, shutil, socket and uuid are imported where used: a run answered from its record (settled.py) takes the
+# writer lock and hashes the file, and needs none of them.
 
 BACKUP_DIR = ".crm-backups"
 TMP_MARK = ".crm-tmp-"
@@ -60,6 +57,8 @@ class FileOps:
         os.replace(src, dst)
 
     def copy(self, src: Path, dst: Path) -> None:
+        import shutil
+
         shutil.copy2(src, dst)
 
     def backup(self, data: bytes, dst: Path) -> None:
@@ -253,7 +252,7 @@ class WriterLock:
                     hint=f"wait for it to finish and run again (waited {self.timeout:g} s; {LOCK_TIMEOUT_ENV} sets how long)",
                 )
             time.sleep(0.05)
-        info = f"pid={os.getpid()}\nhost={socket.gethostname()}\ntime={datetime.now().isoformat(timespec='seconds')}\n"
+        info = f"pid={os.getpid()}\nhost={_host_name()}\ntime={datetime.now().isoformat(timespec='seconds')}\n"
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, info.encode())
@@ -410,8 +409,19 @@ def rotate_backups(path: str | os.PathLike, keep: int, ops: FileOps = DEFAULT_OP
     return doomed
 
 
+def _host_name() -> str:
+    """socket.gethostname() without loading socket where the kernel's node name is that name (POSIX)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
+
+
 def temp_path(path: str | os.PathLike) -> Path:
     p = Path(path)
+    import uuid
+
     return p.with_name(f".{p.name}{TMP_MARK}{uuid.uuid4().hex[:12]}")
 
 
@@ -500,7 +510,9 @@ def atomic_replace(
     except OSError as e:
         # The new file is in place for everyone reading it; only its survival of a power cut is in doubt.
         # Failing here would make the caller save the change set again and apply it twice.
-        log.warning("could not sync folder %s after writing %s: %s", target.parent, target.name, e)
+        import logging
+
+        logging.getLogger(__name__).warning("could not sync folder %s after writing %s: %s", target.parent, target.name, e)
     if backups > 0:
         try:
             rotate_backups(target, backups, ops)
