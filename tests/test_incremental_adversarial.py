@@ -185,16 +185,22 @@ def damage(what: str, how: str, base_dir):
     return apply
 
 
-def compare(tmp_path, base_dir, edit, now: str, *, libreoffice: bool = False, memories=None, prepare=None):
-    """Edit both copies the same (the edited file copied byte for byte), run both ways, assert the same outcome."""
-    inc_dir, full_dir = pair(base_dir, tmp_path)
-    inc, full = inc_dir / "w.xlsx", full_dir / "w.xlsx"
-    if prepare is not None:  # runs before the edit, on both sides (e.g. a second run)
-        prepare(inc, full)
+def compare(tmp_path, base_dir, edit, now: str, *, libreoffice: bool = False, memories=None, prepare=None,
+            again: str | None = None):
+    """Edit the workbook, copy its folder (the full path gets the same bytes and outbox), damage or keep the
+    memories on one side and drop them on the other, run both ways and assert the same outcome; with ``again``,
+    run both once more at that time (what the edited run left beside the workbook is used next)."""
+    inc_dir = tmp_path / "inc"
+    shutil.copytree(base_dir, inc_dir, ignore=shutil.ignore_patterns(".crm-backups"))
+    inc = inc_dir / "w.xlsx"
+    if prepare is not None:  # before the edit, on the incremental side only (e.g. a run that moves the memories on)
+        prepare(inc)
     edit(inc)
     if libreoffice:
         libreoffice_round_trip(inc, tmp_path / "profile")
-    shutil.copy(inc, full)
+    full_dir = tmp_path / "full"
+    shutil.copytree(inc_dir, full_dir, ignore=shutil.ignore_patterns(".crm-backups"))
+    full = full_dir / "w.xlsx"
     if memories is not None:
         memories(inc)
     forget_memories(full)
@@ -202,6 +208,12 @@ def compare(tmp_path, base_dir, edit, now: str, *, libreoffice: bool = False, me
     b = outcome(full, *cli(full, "--now", now, full=True))
     diff = differences(a, b)
     assert not diff, "\n".join(diff)
+    if again is not None:
+        forget_memories(full)
+        a2 = outcome(inc, *cli(inc, "--now", again))
+        b2 = outcome(full, *cli(full, "--now", again, full=True))
+        diff = differences(a2, b2)
+        assert not diff, "run again:\n" + "\n".join(diff)
     return a, b
 
 
@@ -226,3 +238,81 @@ def test_an_audit_log_without_its_header_row_is_left_out_on_a_writing_run_as_an_
     log = a["cells"]["Audit Log (2)"]
     assert log[0][:2] == ["When", "Job"] and any(row[3] == "L-00004" and row[4] == "city" for row in log[1:])
     assert a["cells"]["Audit Log"] == b["cells"]["Audit Log"]  # their sheet left as it was
+
+
+LIBREOFFICE_EDITS = ("lo_only", "sort_leads_by_company", "insert_and_delete_rows_in_the_middle",
+                     "a_new_duplicate_and_a_broken_one", "settings_lists_and_a_scoring_rule", "type_a_date_as_text")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+@pytest.mark.parametrize("name", LIBREOFFICE_EDITS)
+def test_an_edit_saved_through_libreoffice_gives_what_a_run_from_nothing_gives(base, tmp_path, name):
+    """LibreOffice rewrites every part and renumbers the shared strings: no sheet is found by its bytes."""
+    edit = EDITS.get(name, lo_only)
+    compare(tmp_path, base, edit, LATER, libreoffice=True, again="2026-03-15T11:00")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("now", ["2026-03-16T09:00", "2026-04-15T09:00"])
+def test_a_day_or_a_month_later_gives_what_a_run_from_nothing_gives(base, tmp_path, now):
+    compare(tmp_path, base, nothing, now)
+
+
+def city_edit(book):
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Leads"]
+    ws.cell(20, column_of(ws, "City")).value = "Graz"
+    save(wb, book)
+
+
+def run_once(book):
+    """A run with an edit before it, so the memories beside the workbook move on from the base's."""
+    city_edit(book)
+    code, out, err = cli(book, "--now", LATER)
+    assert out is not None, err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("what", ["cache", "record"])
+@pytest.mark.parametrize("how", ["delete", "truncate", "random", "older"])
+def test_a_missing_cut_short_damaged_or_older_memory_is_ignored(base, tmp_path, what, how):
+    compare(tmp_path, base, blank_a_row, "2026-03-15T12:00", memories=damage(what, how, base), prepare=run_once,
+            again="2026-03-15T13:00")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("what", ["cache", "record"])
+@pytest.mark.parametrize("how", ["truncate", "random", "older"])
+def test_a_damaged_or_older_memory_of_an_unedited_workbook_is_ignored(base, tmp_path, what, how):
+    """Nothing edited: the run would be answered from the record and the cache, were they to be believed."""
+    compare(tmp_path, base, nothing, "2026-03-15T12:00", memories=damage(what, how, base), prepare=run_once)
+
+
+KILLED = """
+import os, signal, sys
+from crm_sheets.outbox import Outbox
+def die(*a, **k):
+    os.kill(os.getpid(), signal.SIGKILL)
+Outbox.commit_states = die
+sys.argv = ["crm-sheets", "run", sys.argv[1], "--json", "--now", sys.argv[2]]
+from crm_sheets.cli import cli
+cli()
+"""
+
+
+@pytest.mark.slow
+def test_a_run_killed_between_its_write_and_its_state_commit_then_run_again_gives_what_a_run_from_nothing_gives(base, tmp_path):
+    def killed(book):
+        city_edit(book)
+        proc = subprocess.run([sys.executable, "-c", KILLED, str(book), LATER], capture_output=True, text=True)
+        assert proc.returncode == -9, proc.stderr  # died after replacing the file, its states only prepared
+    compare(tmp_path, base, nothing, "2026-03-15T12:00", prepare=killed, again="2026-03-15T13:00")
+
+
+@pytest.mark.slow
+def test_an_older_workbook_put_back_beside_newer_memories_gives_what_a_run_from_nothing_gives(base, tmp_path):
+    """A backup restored by hand: the file is the first run's, the cache, record and states are a later run's."""
+    def put_back(book):
+        shutil.copy(base / "w.xlsx", book)
+    compare(tmp_path, base, put_back, "2026-03-15T12:00", prepare=run_once, again="2026-03-15T13:00")
