@@ -72,9 +72,17 @@ def cli(book: Path, *args: str, full: bool = False, timeout: int = 600) -> tuple
 
 
 def cells(book: Path) -> dict[str, list]:
-    """Every sheet's cells as python-calamine reads them, but the clock's sheets."""
+    """Every sheet's cells as python-calamine reads them, but the clock's sheets; numbers to 15 significant digits,
+    what Excel and LibreOffice keep when they save: after such a save the full path lays the report sheets out
+    again and writes them with every digit, where the incremental path knows they show the same figures and
+    leaves them as the program saved them (0.452380952380952 for 0.4523809523809524)."""
     wb = calamine(book)
-    return {name: wb.get_sheet_by_name(name).to_python() for name in wb.sheet_names if name not in CLOCK_SHEETS}
+    return {name: [[_digits(v) for v in row] for row in wb.get_sheet_by_name(name).to_python()]
+            for name in wb.sheet_names if name not in CLOCK_SHEETS}
+
+
+def _digits(value):
+    return float(f"{value:.15g}") if isinstance(value, float) else value
 
 
 def outcome(book: Path, code: int, out: dict | None, stderr: str) -> dict:

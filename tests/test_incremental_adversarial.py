@@ -316,3 +316,14 @@ def test_an_older_workbook_put_back_beside_newer_memories_gives_what_a_run_from_
     def put_back(book):
         shutil.copy(base / "w.xlsx", book)
     compare(tmp_path, base, put_back, "2026-03-15T12:00", prepare=run_once, again="2026-03-15T13:00")
+
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known divergence, not fixed: report's memory (still_shown) does not see a "
+                   "hand edit of a report sheet; the full path lays the sheet out again and overwrites the edit")
+def test_a_report_sheet_typed_over_by_hand_is_laid_out_again_as_a_run_from_nothing_does(base, tmp_path):
+    @edited
+    def typed_over_the_dashboard(wb):
+        wb["Dashboard"].cell(5, 2).value = 12345
+    compare(tmp_path, base, typed_over_the_dashboard, LATER)
