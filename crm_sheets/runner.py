@@ -29,6 +29,7 @@ from crm_sheets import settled as records  # the record of the last run, and ans
 from crm_sheets.errors import UsageError, WorkbookChanged
 from crm_sheets.model.changeset import ChangeSet, RowAppend
 from crm_sheets.model.colhash import forget_hashes
+from crm_sheets.model.lazy import read_or_leave_out
 from crm_sheets.model.result import JobResult
 from crm_sheets.model.tables import Tables
 from crm_sheets import heap
@@ -256,7 +257,9 @@ def _name_by_row(t) -> None:
 
 def audit_rows(tables: Tables, changes: ChangeSet, now: datetime) -> None:
     """Every automated change is logged in the Audit Log table (when the workbook has one)."""
-    if not changes.audit or "audit_log" not in tables:
+    # (an Audit Log not read yet is read now, as the write would: without its header row it is left out, and the
+    # entries go to a new Audit Log as after an eager read, model/lazy.py)
+    if not changes.audit or not read_or_leave_out(tables, "audit_log"):
         return
     with collector_paused():  # a row and its dict per entry: no cycles, and a collection would walk the run's heap
         _audit_appends(changes, now)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from crm_sheets.errors import SchemaError
 from crm_sheets.model.tables import Table
 
 # Table kinds left lazy by the read: jobs only append to them (their rows are never read to decide anything).
@@ -115,3 +116,29 @@ def lazily(table: Table, make: Callable[[Table], Table]) -> Table:
     if not is_unread(table):
         return make(table)
     return LazyTable(schema=table.schema, sheet=table.sheet, loader=lambda: make(table))
+
+
+class HeaderRowMissing(SchemaError):
+    """A lazy table's sheet, parsed at last, has no header row: the eager read would have left the table out of
+    the Tables with ``note``; ``read_or_leave_out`` does the same then."""
+
+    def __init__(self, message: str, *, note: str, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.note = note
+
+
+def read_or_leave_out(tables: Any, name: str) -> bool:
+    """Parse the table ``name`` of ``tables`` now if it is an unread lazy table; a sheet without a header row is
+    then taken out of ``tables`` with the eager read's note, as the eager read leaves it (a run that writes
+    gives the same workbook whether the table was read early or late). True while the table is there."""
+    table = tables.tables.get(name)
+    if table is None:
+        return False
+    if is_unread(table):
+        try:
+            table.df
+        except HeaderRowMissing as exc:
+            del tables.tables[name]
+            tables.notes.append(exc.note)
+            return False
+    return True

@@ -28,7 +28,7 @@ from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter, dt
 from crm_sheets.adopt.sniff import plain_lead_sheet
 from crm_sheets.store.core.cache import TableCache, context_key, digest
 from crm_sheets.store.core.grid import GridSource
-from crm_sheets.model.lazy import LAZY_KINDS, LazyTable
+from crm_sheets.model.lazy import LAZY_KINDS, HeaderRowMissing, LazyTable
 from crm_sheets.store.core.header import HEADER_SCAN_ROWS, Layout, header_lookup, header_matches, table_layout
 from crm_sheets.store.mapping import mapped_schema, split_whole_names
 from crm_sheets.model.column_read import parse_column
@@ -210,11 +210,13 @@ def _loader(reopen: Any, t: TableSchema, sheet: str, hint: int | None, lang: str
                 strays = grids.strays()
             finally:
                 grids.close()
-            if layout is None:  # the eager read would have skipped it with a note; jobs were told it is there
-                raise SchemaError(f"{book}: sheet {sheet!r} has no header row naming the columns of "
-                                  f"{t.sheet_name(lang)}; nothing was written",
-                                  hint=f"put back the header row of {sheet!r} (copy it from a new workbook: "
-                                       "`crm-sheets new`) and run again")
+            if layout is None:  # the eager read would have skipped it with a note (lazy.read_or_leave_out does)
+                raise HeaderRowMissing(f"{book}: sheet {sheet!r} has no header row naming the columns of "
+                                       f"{t.sheet_name(lang)}; nothing was written",
+                                       note=f"{book}: sheet {sheet!r} has no header row naming the columns of "
+                                            f"{t.sheet_name(lang)}; skipped",
+                                       hint=f"put back the header row of {sheet!r} (copy it from a new workbook: "
+                                            "`crm-sheets new`) and run again")
             table = _build_table(t, sheet, layout, ctx, lists, meta)
         finally:
             if collecting:

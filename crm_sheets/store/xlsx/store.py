@@ -320,12 +320,13 @@ class XlsxStore(KeptState):
         return ApplyResult(True, backup=str(backup) if backup else None, pending=left, message=message)
 
     def _write(self, dst: Path, changeset: ChangeSet, tables: Tables | None, rider: ChangeSet | None = None) -> None:
-        from crm_sheets.model.lazy import is_unread
+        from crm_sheets.model.lazy import is_unread, read_or_leave_out
         from crm_sheets.store.xlsx.writer import apply_changeset
 
-        for t in (tables.tables.values() if tables is not None else ()):
+        for name, t in (list(tables.tables.items()) if tables is not None else ()):
             if is_unread(t):  # a lazy table nothing read yet (the Audit Log): read now, from the file as read, which
-                t.df  # the replace below does away with (the tables stay what the run read, whatever asks later)
+                read_or_leave_out(tables, name)  # the replace below does away with (the tables stay what the
+                # run read, whatever asks later); a sheet without its header row is left out as the eager read does
 
         apply_changeset(self.path, dst, changeset, tables, rider=rider)
 
