@@ -167,3 +167,38 @@ def test_findings_kept_as_tuples_show_in_json_as_the_findings_themselves():
     assert "".join(results_json_chunks([r])) == as_objects
     assert '"value": "(1, 2)"' in as_objects and '"value": "2026-01-02"' in as_objects
     assert spill._FINDING_FIELDS == tuple(f.name for f in dataclasses.fields(Finding))  # the tuples' order
+
+
+def test_change_sets_set_aside_in_chunks_come_back_equal_with_the_changes_they_share_shared(monkeypatch):
+    """The change sets and states go to the file a chunk at a time (a memo each: at 100k leads one pickle of it all
+    held ~200 MB more): read back they are equal, and the merged change set's changes are its results' objects."""
+    from crm_sheets.model.changeset import AuditEntry
+    from crm_sheets.model.sheets import Cell, SheetSpec
+
+    monkeypatch.setattr(spill, "CHUNK", 7)
+    check, dedupe = ChangeSet(), ChangeSet()
+    for i in range(30):
+        check.update("leads", f"L-{i:05d}", "city", f"City {i % 4}", reason="fixed")
+    check.sheets.append(SheetSpec("Data Issues", "data_issues", rows=[[Cell(f"L-{i:05d}", "bad"), "missing"] for i in range(25)],
+                                  widths={0: 12.0}))
+    for i in range(16):
+        dedupe.appends.append(RowAppend("merged", f"M-{i}", {"from": f"L-{i:05d}"}))
+        dedupe.audit.append(AuditEntry("dedupe", "leads", f"L-{i:05d}", "email", None, "a@b.c", "merged"))
+    merged = ChangeSet()
+    for i in range(9):  # rows typed without an ID get theirs first
+        merged.update("contacts", f"C-{i}", "id", f"C-{i}", reason="new record")
+    merged.extend(check).extend(dedupe)
+    merged.appends.append(RowAppend("audit_log", "", {"job": "dedupe"}))
+    states = [{"rows": {f"L-{i:05d}": [i, "k"] for i in range(40)}, "version": 3}, ["a", "b"]]
+    results = [JobResult(job="check", changes=check, state=states[0]), JobResult(job="dedupe", changes=dedupe, state=states[1])]
+    report = RunReport(path="x.xlsx", jobs=["check", "dedupe"], results=results, changes=merged)
+    want = [repr(merged), repr(check), repr(dedupe)]
+    aside = spill.Aside()
+    aside.changes_of(report)
+    assert report.changes.is_empty() and all(r.state is None for r in results)
+    aside.put_back()
+    assert [repr(report.changes), repr(results[0].changes), repr(results[1].changes)] == want
+    assert [r.state for r in results] == states
+    got = report.changes
+    assert got.updates[9] is results[0].changes.updates[0] and got.appends[15] is results[1].changes.appends[15]
+    assert got.audit[3] is results[1].changes.audit[3] and got.sheets[0] is results[0].changes.sheets[0]
