@@ -63,45 +63,42 @@ class Aside:
         self._back: list[Callable[[], None]] = []
         self._waiting: set[int] = set()  # where change sets put back but not yet read start in the file
 
-    def _put(self, value: Any) -> int | None:
-        # The garbage collector is paused while pickling and loading: the ten thousands of tuples made would start
-        # full collections over the run's millions of live objects (none of which are cycles made here)
-        with collector_paused():
-            return self._dump(value)
-
-    def _dump(self, value: Any) -> int | None:
-        try:
-            if self._file is None:
-                self._file = tempfile.TemporaryFile(prefix="crm-sheets-aside-")
-            f = self._file
-            f.seek(0, 2)
-            at = f.tell()
-            pickler = pickle.Pickler(f, protocol=pickle.HIGHEST_PROTOCOL)
-            pickler.dispatch_table = _reducers()
-            pickler.dump(value)
-            return at
-        except Exception:
-            return None
-
-    def _get(self, at: int) -> Any:
-        with collector_paused():
-            self._file.seek(at)
-            return pickle.load(self._file)
+    # The garbage collector is paused while pickling and loading (collector_paused): the ten thousands of tuples
+    # made would start full collections over the run's millions of live objects (none of which are cycles made here)
 
     def findings_of(self, results: list[Any]) -> None:
         """Set aside the findings and effects of ``results`` (JobResults); their lists are emptied until put back.
         Put back, the findings stay the tuples they were pickled as until a caller reads them (finding_rows gives
         the tuples: the record and --json take them as they are)."""
         fields = attrgetter(*_FINDING_FIELDS)
+
+        def parts():  # the findings' tuples made and pickled a chunk at a time, a memo each (see _dump_changes)
+            yield [(len(r.findings), r.effects) for r in results]
+            for r in results:
+                for i in range(0, len(r.findings), CHUNK):
+                    yield list(map(fields, r.findings[i:i + CHUNK]))
+
         with collector_paused():
-            at = self._put([(list(map(fields, r.findings)), r.effects) for r in results])
+            at = self._dump_parts(parts())
         if at is None:
             return
         for r in results:
             r.findings, r.effects = [], []
 
+        def load() -> list[tuple[list, Any]]:
+            with collector_paused():
+                f = self._file
+                f.seek(at)
+                out = []
+                for n, effects in pickle.load(f):
+                    found: list = []
+                    while len(found) < n:
+                        found += pickle.load(f)
+                    out.append((found, effects))
+                return out
+
         def back() -> None:
-            for r, (found, effects) in zip(results, self._get(at)):  # tuples of str: quick to load
+            for r, (found, effects) in zip(results, load()):  # tuples of str: quick to load
                 r.effects = effects
                 r.__dict__["_finding_rows"] = found
                 r.later(("findings",), _findings_from(r))
@@ -185,6 +182,10 @@ class Aside:
             for s in states:
                 yield from _state_parts(s)
 
+        return self._dump_parts(parts())
+
+    def _dump_parts(self, parts: Any) -> int | None:
+        """Pickle each of ``parts`` into the file, a memo each; where the first starts, or None when one failed."""
         try:
             if self._file is None:
                 self._file = tempfile.TemporaryFile(prefix="crm-sheets-aside-")
@@ -193,7 +194,7 @@ class Aside:
             at = f.tell()
             pickler = pickle.Pickler(f, protocol=pickle.HIGHEST_PROTOCOL)
             pickler.dispatch_table = _reducers()
-            for part in parts():
+            for part in parts:
                 pickler.dump(part)
                 pickler.clear_memo()
             return at

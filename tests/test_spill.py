@@ -31,8 +31,8 @@ def _plain(report) -> list:
 def test_a_run_returns_the_same_report_whether_or_not_its_findings_and_changes_waited_in_a_file(built_book, tmp_path, monkeypatch):
     built = built_book(sample_data=300)
     monkeypatch.setattr(spill, "WORTH_IT", 0)  # a small workbook's run sets aside too (a large one's does anyway)
-    put, real = [], spill.Aside._put
-    monkeypatch.setattr(spill.Aside, "_put", lambda self, value: put.append(1) or real(self, value))
+    put, real = [], spill.Aside._dump_parts
+    monkeypatch.setattr(spill.Aside, "_dump_parts", lambda self, parts: put.append(1) or real(self, parts))
     spilled = run(fresh_copy(built, tmp_path, "a.xlsx"), now=NOW)
     assert len(put) >= 3  # the findings before the write, the change sets before the confirming pass, its findings
     monkeypatch.setattr(spill, "WORTH_IT", 10**9)  # nothing set aside: all stays in memory
