@@ -184,6 +184,52 @@ class Aside:
 
         return self._dump_parts(parts())
 
+    def look_of(self, result: Any) -> Callable[[], None] | None:
+        """Set aside check's findings and the rows of its sheets (its first look, while the jobs after it run) until
+        the function returned puts them back; a second look replaces them (the function is then never called). None
+        when nothing was set aside. At 100k leads ~170,000 findings and a Data Issues sheet of as many rows."""
+        fields = attrgetter(*_FINDING_FIELDS)
+        found = result.findings
+        specs = [spec for spec in result.changes.sheets if spec.rows]
+
+        def parts():
+            yield len(found), [len(spec.rows) for spec in specs]
+            for i in range(0, len(found), CHUNK):
+                yield list(map(fields, found[i:i + CHUNK]))
+            for spec in specs:
+                for i in range(0, len(spec.rows), CHUNK):
+                    yield spec.rows[i:i + CHUNK]
+
+        with collector_paused():
+            at = self._dump_parts(parts())
+        if at is None:
+            return None
+        result.findings = []
+        for spec in specs:
+            spec.rows = []  # (the merged change set holds the same specs)
+        del found
+
+        def back() -> None:
+            from crm_sheets.model.findings import Finding
+
+            with collector_paused():
+                f = self._file
+                f.seek(at)
+                n, sizes = pickle.load(f)
+                rows: list = []
+                while len(rows) < n:
+                    rows += pickle.load(f)
+                result.findings = [Finding(*t) for t in rows]
+                del rows
+                for spec, size in zip(specs, sizes):
+                    got: list = []
+                    while len(got) < size:
+                        got += pickle.load(f)
+                    spec.rows = got
+            self._close_if_done()
+
+        return back
+
     def lists_of(self, sets: list[Any]) -> Callable[[], None] | None:
         """Set aside the long lists of change sets (updates, appends, archives, restores, audit entries; their sheets
         stay) for a while; the lists are emptied until the function returned is called, which puts them back (the

@@ -225,3 +225,21 @@ def test_change_set_lists_set_aside_for_a_while_come_back_equal_and_shared(monke
     back()
     assert [repr(merged), repr(a), repr(b)] == want
     assert merged.updates[1] is a.updates[0] and merged.appends[11] is b.appends[11]
+
+
+def test_checks_first_look_waits_in_a_file_and_comes_back_when_no_job_after_it_changes_records(built_book, tmp_path,
+                                                                                                monkeypatch):
+    """While the jobs after check run, its findings and Data Issues rows wait in a file (a large run's): a second look
+    replaces them when a later job changed records; without one (check and report only) they come back as they were."""
+    built = built_book(sample_data=300)
+    looks = []
+    real = spill.Aside.look_of
+    monkeypatch.setattr(spill.Aside, "look_of", lambda self, result: looks.append(1) or real(self, result))
+    for jobs in (["check", "report"], ["check", "dedupe", "automate", "report"]):
+        monkeypatch.setattr(spill, "WORTH_IT", 0)
+        looks.clear()
+        spilled = run(fresh_copy(built, tmp_path, f"a{len(jobs)}.xlsx"), jobs=jobs, now=NOW, dry_run=True)
+        assert looks  # set aside
+        monkeypatch.setattr(spill, "WORTH_IT", 10**9)
+        kept = run(fresh_copy(built, tmp_path, f"b{len(jobs)}.xlsx"), jobs=jobs, now=NOW, dry_run=True)
+        assert spilled.results[0].findings and _plain(spilled) == _plain(kept), jobs
