@@ -230,47 +230,6 @@ class Aside:
 
         return back
 
-    def lists_of(self, sets: list[Any]) -> Callable[[], None] | None:
-        """Set aside the long lists of change sets (updates, appends, archives, restores, audit entries; their sheets
-        stay) for a while; the lists are emptied until the function returned is called, which puts them back (the
-        changes they share shared again). None when nothing was set aside. For check's second look: at 100k leads
-        ~460,000 updates and ~240,000 appended rows that look never reads sit under its working set."""
-        pieces: list[list] = []
-        starts: dict[tuple[str, int], int] = {}
-        lays = [{name: _segments(getattr(cs, name), name, pieces, starts) for name in _LISTS} for cs in sets]
-
-        def parts():
-            yield [len(p) for p in pieces]
-            for p in pieces:
-                for i in range(0, len(p), CHUNK):
-                    yield p[i:i + CHUNK]
-
-        with collector_paused():
-            at = self._dump_parts(parts())
-        if at is None:
-            return None
-        del pieces
-        for cs in sets:
-            for name in _LISTS:
-                setattr(cs, name, [])
-
-        def back() -> None:
-            with collector_paused():
-                f = self._file
-                f.seek(at)
-                loaded = []
-                for size in pickle.load(f):
-                    items: list = []
-                    while len(items) < size:
-                        items += pickle.load(f)
-                    loaded.append(items)
-            self._close_if_done()
-            for cs, lay in zip(sets, lays):
-                for name, segments in lay.items():
-                    setattr(cs, name, _joined(segments, loaded))
-
-        return back
-
     def _dump_parts(self, parts: Any) -> int | None:
         """Pickle each of ``parts`` into the file, a memo each; where the first starts, or None when one failed."""
         try:

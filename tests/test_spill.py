@@ -204,29 +204,6 @@ def test_change_sets_set_aside_in_chunks_come_back_equal_with_the_changes_they_s
     assert got.audit[3] is results[1].changes.audit[3] and got.sheets[0] is results[0].changes.sheets[0]
 
 
-def test_change_set_lists_set_aside_for_a_while_come_back_equal_and_shared(monkeypatch):
-    """Check's second look runs with the run's change sets' lists in the file (spill.Aside.lists_of); put back, they
-    are what they were, the merged change set's changes its results' objects, its sheets never having left."""
-    from crm_sheets.model.sheets import SheetSpec
-
-    monkeypatch.setattr(spill, "CHUNK", 5)
-    a, b = ChangeSet(), ChangeSet()
-    for i in range(12):
-        a.update("leads", f"L-{i}", "email", f"x{i}@y.z", reason="fixed")
-        b.appends.append(RowAppend("tasks", f"T-{i}", {"title": f"Call {i}"}))
-    a.sheets.append(SheetSpec("Data Issues", "data_issues", rows=[["L-1", "bad"]]))
-    merged = ChangeSet()
-    merged.update("contacts", "C-1", "id", "C-1", reason="new record")
-    merged.extend(a).extend(b)
-    want = [repr(merged), repr(a), repr(b)]
-    back = spill.Aside().lists_of([a, b, merged])
-    assert back is not None and not merged.updates and not a.updates and not b.appends
-    assert merged.sheets and a.sheets  # what the look may still ask of them
-    back()
-    assert [repr(merged), repr(a), repr(b)] == want
-    assert merged.updates[1] is a.updates[0] and merged.appends[11] is b.appends[11]
-
-
 def test_checks_first_look_waits_in_a_file_and_comes_back_when_no_job_after_it_changes_records(built_book, tmp_path,
                                                                                                 monkeypatch):
     """While the jobs after check run, its findings and Data Issues rows wait in a file (a large run's): a second look
