@@ -106,6 +106,7 @@ def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[st
             merged.update(t.name, rid, "id", rid, reason="new record")
     start_ids = {name: t.next_id for name, t in tables.tables.items()}
     results = []
+    first_look = None  # check's findings and sheets, in a file while the jobs after it run (when large)
     for name in jobs:
         fn = job_function(name)
         if fn is None:
@@ -119,8 +120,13 @@ def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[st
                 result = _settle(fn, result, tables, now, (options or {}).get(name, {}))
         merged.extend(result.changes)
         results.append(result)
+        if name == "check" and on_result is None and name != jobs[-1] and worth_it([result]):
+            # its second look (_check_again) replaces them when a job after it changes records (most first runs)
+            first_look = Aside().look_of(result)
         heap.trim()  # a job's scratch (pairs, keys, temporaries) goes back before the next job's
-    _check_again(tables, results, merged, now, options)
+    if not _check_again(tables, results, merged, now, options) and first_look is not None:
+        first_look()  # no second look: the first one's findings and sheets are the run's
+    first_look = None
     for r in results:  # check's memory of this run's cells (jobs/check/memory.py Live) served its second look
         rows = r.state.get("rows") if r.job == "check" and isinstance(r.state, dict) else None
         if isinstance(rows, dict) and type(rows) is not dict:
@@ -171,15 +177,15 @@ def _settle(fn, result: JobResult, tables: Tables, now: datetime, options: dict)
 
 
 def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, now: datetime,
-                 options: dict[str, dict] | None) -> None:
+                 options: dict[str, dict] | None) -> bool:
     """When a job after check changed records (dedupe merged, automate filled owners or made tasks), check looks
     again, so the Data Issues sheet and the findings are what the data holds once every job
-    ran: what the next run finds, so that run leaves the sheet (and the file) as it is."""
+    ran: what the next run finds, so that run leaves the sheet (and the file) as it is. True when it looked."""
     at = next((i for i, r in enumerate(results) if r.job == "check"), None)
     if at is None or not any(r.changes.updates or r.changes.appends or r.changes.archives or r.changes.restores
                              for r in results[at + 1:]):
         _let_go(results, at)
-        return
+        return False
     first = results[at]
     given = (options or {}).get("check", {}).get("state") or {}
     state = {**given, **{k: (first.state or {}).get(k) for k in ("phones", "rows")}} if "state" in inspect.signature(job_function("check")).parameters else None
@@ -207,6 +213,9 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
             t.invalid = {k: v for k, v in t.invalid.items() if k not in cells}
         for name in written:
             _name_by_row(tables[name])
+        # (the run's change sets stay in memory during this look: set aside in a file and loaded back, their texts,
+        # shared with the tables' cells until then, came back as copies: at 100k leads the look's peak fell ~90 MB and
+        # every phase after it rose ~50-90 MB)
         with collector_paused("check" in GC_PAUSED_FOR):  # as the first look: its findings are no cycles
             again = job_function("check")(tables, now=now, **({"state": state} if state is not None else {}))
     finally:
@@ -228,6 +237,7 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
     if state is not None:
         first.state = again.state
     _let_go(results, at)
+    return True
 
 
 def _let_go(results: list[JobResult], at: int | None) -> None:

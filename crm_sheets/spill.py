@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pickle
 import tempfile
+from dataclasses import replace
 from operator import attrgetter
 from typing import Any, Callable
 
@@ -62,45 +63,42 @@ class Aside:
         self._back: list[Callable[[], None]] = []
         self._waiting: set[int] = set()  # where change sets put back but not yet read start in the file
 
-    def _put(self, value: Any) -> int | None:
-        # The garbage collector is paused while pickling and loading: the ten thousands of tuples made would start
-        # full collections over the run's millions of live objects (none of which are cycles made here)
-        with collector_paused():
-            return self._dump(value)
-
-    def _dump(self, value: Any) -> int | None:
-        try:
-            if self._file is None:
-                self._file = tempfile.TemporaryFile(prefix="crm-sheets-aside-")
-            f = self._file
-            f.seek(0, 2)
-            at = f.tell()
-            pickler = pickle.Pickler(f, protocol=pickle.HIGHEST_PROTOCOL)
-            pickler.dispatch_table = _reducers()
-            pickler.dump(value)
-            return at
-        except Exception:
-            return None
-
-    def _get(self, at: int) -> Any:
-        with collector_paused():
-            self._file.seek(at)
-            return pickle.load(self._file)
+    # The garbage collector is paused while pickling and loading (collector_paused): the ten thousands of tuples
+    # made would start full collections over the run's millions of live objects (none of which are cycles made here)
 
     def findings_of(self, results: list[Any]) -> None:
         """Set aside the findings and effects of ``results`` (JobResults); their lists are emptied until put back.
         Put back, the findings stay the tuples they were pickled as until a caller reads them (finding_rows gives
         the tuples: the record and --json take them as they are)."""
         fields = attrgetter(*_FINDING_FIELDS)
+
+        def parts():  # the findings' tuples made and pickled a chunk at a time, a memo each (see _dump_changes)
+            yield [(len(r.findings), r.effects) for r in results]
+            for r in results:
+                for i in range(0, len(r.findings), CHUNK):
+                    yield list(map(fields, r.findings[i:i + CHUNK]))
+
         with collector_paused():
-            at = self._put([(list(map(fields, r.findings)), r.effects) for r in results])
+            at = self._dump_parts(parts())
         if at is None:
             return
         for r in results:
             r.findings, r.effects = [], []
 
+        def load() -> list[tuple[list, Any]]:
+            with collector_paused():
+                f = self._file
+                f.seek(at)
+                out = []
+                for n, effects in pickle.load(f):
+                    found: list = []
+                    while len(found) < n:
+                        found += pickle.load(f)
+                    out.append((found, effects))
+                return out
+
         def back() -> None:
-            for r, (found, effects) in zip(results, self._get(at)):  # tuples of str: quick to load
+            for r, (found, effects) in zip(results, load()):  # tuples of str: quick to load
                 r.effects = effects
                 r.__dict__["_finding_rows"] = found
                 r.later(("findings",), _findings_from(r))
@@ -115,7 +113,8 @@ class Aside:
 
         results = list(report.results)
         counts = [report.changes.summary()] + [r.changes.summary() for r in results]
-        at = self._put((report.changes, [(r.changes, r.state) for r in results]))
+        with collector_paused():
+            at = self._dump_changes([r.changes for r in results] + [report.changes], [r.state for r in results])
         if at is None:
             return
         report.changes = ChangeSet()
@@ -124,7 +123,9 @@ class Aside:
         owners = [report, *results]
 
         def load() -> None:
-            merged, parts = self._get(at)
+            with collector_paused():
+                *sets, states = self._load_changes(at)
+            merged, parts = sets[-1], list(zip(sets[:-1], states))
             report.__dict__["changes"] = merged
             for r, (changes, state) in zip(results, parts):
                 r.__dict__["changes"], r.__dict__["state"] = changes, state
@@ -146,6 +147,127 @@ class Aside:
 
         self._back.append(back)
 
+    def _dump_changes(self, sets: list[Any], states: list[Any]) -> int | None:
+        """Change sets and states as a run of pickles (``_load_changes`` gives them back): first what they are made
+        of but their long lists (updates, appends, archives, restores, audit entries, the rows of owned sheets), then
+        those lists CHUNK items at a time, then the states, part by part. Each pickle has a memo of its own, so the
+        pickler never holds more than a chunk's worth: one pickle of it all kept every update's and cell's
+        fields (a tuple each, made by _reducers) alive until its end (at 100k sample leads ~200 MB). A list of a
+        change set made of others' lists (a report's merged change set: its results' lists one after another) is
+        written as where it lies in them: read back, the changes they share are shared again."""
+        pieces: list[list] = []  # the lists written, in order
+        starts: dict[tuple[str, int], int] = {}  # (list's name, id of its first item) -> its piece
+        specs: dict[int, int] = {}  # id of an owned sheet's spec -> its index in ``shapes``
+        shapes: list[Any] = []  # each sheet's spec without its rows, and the piece of its rows
+        made = []
+        for cs in sets:
+            lay: dict[str, list] = {}
+            for name in _LISTS:
+                lay[name] = _segments(getattr(cs, name), name, pieces, starts)
+            at_specs = []
+            for spec in cs.sheets:
+                if id(spec) not in specs:
+                    specs[id(spec)] = len(shapes)
+                    pieces.append(spec.rows)
+                    shapes.append((replace(spec, rows=[]), len(pieces) - 1))
+                at_specs.append(specs[id(spec)])
+            made.append((replace(cs, **{name: [] for name in _LISTS}, sheets=[]), lay, at_specs))
+        head = (made, shapes, [len(p) for p in pieces], [_state_shape(s) for s in states])
+
+        def parts():
+            yield head
+            for p in pieces:
+                for i in range(0, len(p), CHUNK):
+                    yield p[i:i + CHUNK]
+            for s in states:
+                yield from _state_parts(s)
+
+        return self._dump_parts(parts())
+
+    def look_of(self, result: Any) -> Callable[[], None] | None:
+        """Set aside check's findings and the rows of its sheets (its first look, while the jobs after it run) until
+        the function returned puts them back; a second look replaces them (the function is then never called). None
+        when nothing was set aside. At 100k leads ~170,000 findings and a Data Issues sheet of as many rows."""
+        fields = attrgetter(*_FINDING_FIELDS)
+        found = result.findings
+        specs = [spec for spec in result.changes.sheets if spec.rows]
+
+        def parts():
+            yield len(found), [len(spec.rows) for spec in specs]
+            for i in range(0, len(found), CHUNK):
+                yield list(map(fields, found[i:i + CHUNK]))
+            for spec in specs:
+                for i in range(0, len(spec.rows), CHUNK):
+                    yield spec.rows[i:i + CHUNK]
+
+        with collector_paused():
+            at = self._dump_parts(parts())
+        if at is None:
+            return None
+        result.findings = []
+        for spec in specs:
+            spec.rows = []  # (the merged change set holds the same specs)
+        del found
+
+        def back() -> None:
+            from crm_sheets.model.findings import Finding
+
+            with collector_paused():
+                f = self._file
+                f.seek(at)
+                n, sizes = pickle.load(f)
+                rows: list = []
+                while len(rows) < n:
+                    rows += pickle.load(f)
+                result.findings = [Finding(*t) for t in rows]
+                del rows
+                for spec, size in zip(specs, sizes):
+                    got: list = []
+                    while len(got) < size:
+                        got += pickle.load(f)
+                    spec.rows = got
+            self._close_if_done()
+
+        return back
+
+    def _dump_parts(self, parts: Any) -> int | None:
+        """Pickle each of ``parts`` into the file, a memo each; where the first starts, or None when one failed."""
+        try:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(prefix="crm-sheets-aside-")
+            f = self._file
+            f.seek(0, 2)
+            at = f.tell()
+            pickler = pickle.Pickler(f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler.dispatch_table = _reducers()
+            for part in parts:
+                pickler.dump(part)
+                pickler.clear_memo()
+            return at
+        except Exception:
+            return None
+
+    def _load_changes(self, at: int) -> list[Any]:
+        """The change sets and states ``_dump_changes`` wrote at ``at``: [change set, ..., [state, ...]]."""
+        f = self._file
+        f.seek(at)
+        made, shapes, sizes, state_shapes = pickle.load(f)
+        pieces = []
+        for size in sizes:
+            items: list = []
+            while len(items) < size:
+                items += pickle.load(f)
+            pieces.append(items)
+        sheets = [replace(spec, rows=pieces[k]) for spec, k in shapes]
+        out = []
+        for cs, lay, at_specs in made:
+            for name, segments in lay.items():
+                setattr(cs, name, _joined(segments, pieces))
+            cs.sheets = [sheets[k] for k in at_specs]
+            out.append(cs)
+        out.append([_state_from(shape, f) for shape in state_shapes])
+        return out
+
     def put_back(self) -> None:
         """Everything set aside back where it was (latest first). The file is closed, unless change sets wait in it
         for a caller to read them (then it closes when they are read, or with the process)."""
@@ -162,6 +284,97 @@ class Aside:
 
     def __bool__(self) -> bool:
         return bool(self._back)
+
+
+# A change set's lists of changes that run to 100,000s at 100k leads (``_dump_changes``); its sheets' rows too
+_LISTS = ("updates", "appends", "archives", "restores", "audit")
+CHUNK = 20_000  # items pickled together (one memo): ~4 MB of fields held at most
+
+
+def _segments(items: list, name: str, pieces: list[list], starts: dict[tuple[str, int], int]) -> list[tuple]:
+    """Where the list ``items`` lies: ("own", piece) for a list written as it is (then known by its first item),
+    or runs of pieces already written, ("in", piece, stop), with "own" pieces for what lies in none of them."""
+    if not items:
+        return []
+    k = starts.get((name, id(items[0])))
+    if k is not None and pieces[k] is items:
+        return [("in", k, len(items))]
+    out: list[tuple] = []
+    own: list = []
+    i, n = 0, len(items)
+    while i < n:
+        k = starts.get((name, id(items[i])))
+        if k is not None:
+            piece, j = pieces[k], 0
+            while j < len(piece) and i + j < n and items[i + j] is piece[j]:
+                j += 1
+            if j:
+                if own:
+                    out.append(("own", len(pieces)))
+                    pieces.append(own)
+                    own = []
+                out.append(("in", k, j))
+                i += j
+                continue
+        own.append(items[i])
+        i += 1
+    if own:
+        out.append(("own", len(pieces)))
+        pieces.append(own)
+    if len(out) == 1 and out[0][0] == "own":  # the list as it is: others may be made of it
+        starts.setdefault((name, id(items[0])), out[0][1])
+        pieces[out[0][1]] = items
+    return out
+
+
+def _joined(segments: list[tuple], pieces: list[list]) -> list:
+    if len(segments) == 1:
+        seg = segments[0]
+        if seg[0] == "own" or seg[2] == len(pieces[seg[1]]):
+            return pieces[seg[1]] if seg[0] == "own" else list(pieces[seg[1]])
+    out: list = []
+    for seg in segments:
+        out += pieces[seg[1]] if seg[0] == "own" else pieces[seg[1]][:seg[2]]
+    return out
+
+
+def _state_shape(state: Any) -> Any:
+    """How a job's state is written: a plain dict key by key, a long plain dict or list under it (check's row
+    memory: a key per record) CHUNK entries at a time; anything else whole."""
+    if type(state) is not dict:
+        return None
+    return [(key, len(v) if type(v) in (dict, list) and len(v) > CHUNK else None, type(v) is dict)
+            for key, v in state.items()]
+
+
+def _state_parts(state: Any):
+    shape = _state_shape(state)
+    if shape is None:
+        yield state
+        return
+    for key, n, is_dict in shape:
+        value = state[key]
+        if n is None:
+            yield value
+            continue
+        items = list(value.items()) if is_dict else value
+        for i in range(0, n, CHUNK):
+            yield items[i:i + CHUNK]
+
+
+def _state_from(shape: Any, f: Any) -> Any:
+    if shape is None:
+        return pickle.load(f)
+    state = {}
+    for key, n, is_dict in shape:
+        if n is None:
+            state[key] = pickle.load(f)
+            continue
+        items: list = []
+        while len(items) < n:
+            items += pickle.load(f)
+        state[key] = dict(items) if is_dict else items
+    return state
 
 
 def _findings_from(result: Any) -> Callable[[], None]:

@@ -125,7 +125,9 @@ def tables_as_written(tables: Tables, changes: ChangeSet, *others: ChangeSet) ->
         if t.df.index.dtype != object:  # rows appended in memory: the reader's index holds plain str objects
             new.df = t.df.set_axis(pd.Index(t.df.index.to_numpy(dtype=object), dtype=object, name=t.df.index.name),
                                    axis=0)  # the data shared (copy on write)
-        new.rows = renumbered.get(name, dict(t.rows))
+        # rows the write did not move are the run's mapping itself (a copy per changed table was ~1 MB per 10,000
+        # records, held through the cache fill and the confirming pass, which never writes to a mapping: settled.py)
+        new.rows = renumbered.get(name, t.rows)
         new.invalid, new.typed_text = dict(t.invalid), dict(t.typed_text)
         new.assigned_ids = ()
         options = [f for f in t.schema.fields if f.list in relisted and field_type(f.type).options and not f.options_from]

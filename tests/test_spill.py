@@ -31,8 +31,8 @@ def _plain(report) -> list:
 def test_a_run_returns_the_same_report_whether_or_not_its_findings_and_changes_waited_in_a_file(built_book, tmp_path, monkeypatch):
     built = built_book(sample_data=300)
     monkeypatch.setattr(spill, "WORTH_IT", 0)  # a small workbook's run sets aside too (a large one's does anyway)
-    put, real = [], spill.Aside._put
-    monkeypatch.setattr(spill.Aside, "_put", lambda self, value: put.append(1) or real(self, value))
+    put, real = [], spill.Aside._dump_parts
+    monkeypatch.setattr(spill.Aside, "_dump_parts", lambda self, parts: put.append(1) or real(self, parts))
     spilled = run(fresh_copy(built, tmp_path, "a.xlsx"), now=NOW)
     assert len(put) >= 3  # the findings before the write, the change sets before the confirming pass, its findings
     monkeypatch.setattr(spill, "WORTH_IT", 10**9)  # nothing set aside: all stays in memory
@@ -167,3 +167,56 @@ def test_findings_kept_as_tuples_show_in_json_as_the_findings_themselves():
     assert "".join(results_json_chunks([r])) == as_objects
     assert '"value": "(1, 2)"' in as_objects and '"value": "2026-01-02"' in as_objects
     assert spill._FINDING_FIELDS == tuple(f.name for f in dataclasses.fields(Finding))  # the tuples' order
+
+
+def test_change_sets_set_aside_in_chunks_come_back_equal_with_the_changes_they_share_shared(monkeypatch):
+    """The change sets and states go to the file a chunk at a time (a memo each: at 100k leads one pickle of it all
+    held ~200 MB more): read back they are equal, and the merged change set's changes are its results' objects."""
+    from crm_sheets.model.changeset import AuditEntry
+    from crm_sheets.model.sheets import Cell, SheetSpec
+
+    monkeypatch.setattr(spill, "CHUNK", 7)
+    check, dedupe = ChangeSet(), ChangeSet()
+    for i in range(30):
+        check.update("leads", f"L-{i:05d}", "city", f"City {i % 4}", reason="fixed")
+    check.sheets.append(SheetSpec("Data Issues", "data_issues", rows=[[Cell(f"L-{i:05d}", "bad"), "missing"] for i in range(25)],
+                                  widths={0: 12.0}))
+    for i in range(16):
+        dedupe.appends.append(RowAppend("merged", f"M-{i}", {"from": f"L-{i:05d}"}))
+        dedupe.audit.append(AuditEntry("dedupe", "leads", f"L-{i:05d}", "email", None, "a@b.c", "merged"))
+    merged = ChangeSet()
+    for i in range(9):  # rows typed without an ID get theirs first
+        merged.update("contacts", f"C-{i}", "id", f"C-{i}", reason="new record")
+    merged.extend(check).extend(dedupe)
+    merged.appends.append(RowAppend("audit_log", "", {"job": "dedupe"}))
+    states = [{"rows": {f"L-{i:05d}": [i, "k"] for i in range(40)}, "version": 3}, ["a", "b"]]
+    results = [JobResult(job="check", changes=check, state=states[0]), JobResult(job="dedupe", changes=dedupe, state=states[1])]
+    report = RunReport(path="x.xlsx", jobs=["check", "dedupe"], results=results, changes=merged)
+    want = [repr(merged), repr(check), repr(dedupe)]
+    aside = spill.Aside()
+    aside.changes_of(report)
+    assert report.changes.is_empty() and all(r.state is None for r in results)
+    aside.put_back()
+    assert [repr(report.changes), repr(results[0].changes), repr(results[1].changes)] == want
+    assert [r.state for r in results] == states
+    got = report.changes
+    assert got.updates[9] is results[0].changes.updates[0] and got.appends[15] is results[1].changes.appends[15]
+    assert got.audit[3] is results[1].changes.audit[3] and got.sheets[0] is results[0].changes.sheets[0]
+
+
+def test_checks_first_look_waits_in_a_file_and_comes_back_when_no_job_after_it_changes_records(built_book, tmp_path,
+                                                                                                monkeypatch):
+    """While the jobs after check run, its findings and Data Issues rows wait in a file (a large run's): a second look
+    replaces them when a later job changed records; without one (check and report only) they come back as they were."""
+    built = built_book(sample_data=300)
+    looks = []
+    real = spill.Aside.look_of
+    monkeypatch.setattr(spill.Aside, "look_of", lambda self, result: looks.append(1) or real(self, result))
+    for jobs in (["check", "report"], ["check", "dedupe", "automate", "report"]):
+        monkeypatch.setattr(spill, "WORTH_IT", 0)
+        looks.clear()
+        spilled = run(fresh_copy(built, tmp_path, f"a{len(jobs)}.xlsx"), jobs=jobs, now=NOW, dry_run=True)
+        assert looks  # set aside
+        monkeypatch.setattr(spill, "WORTH_IT", 10**9)
+        kept = run(fresh_copy(built, tmp_path, f"b{len(jobs)}.xlsx"), jobs=jobs, now=NOW, dry_run=True)
+        assert spilled.results[0].findings and _plain(spilled) == _plain(kept), jobs

@@ -407,3 +407,44 @@ def test_deleting_the_cache_changes_nothing(book):
     without, cache = read(book)
     assert cache.hits == {}
     assert_same_tables(with_cache, without)
+
+
+def test_the_cache_is_written_one_table_at_a_time_and_reads_back_the_same(book):
+    """A cache's tables are pickled into the file as it is written, not all first (at 100k leads ~100 MB of them
+    held at once beside the run's tables): the saving holds less than all their bytes together, and the file
+    holds each table's bytes as pickling it alone gives them, so it reads back the same tables."""
+    import tracemalloc
+
+    tables, _ = read(book)
+    rng = np.random.default_rng(16)
+    big = [name for name, t in tables.tables.items() if not is_unread(t) and len(t.df) >= 100]
+    assert len(big) >= 3
+    for name in big:  # a few MB per table, so that what the save holds shows above Python's own allocations
+        t = tables[name]
+        t.df = t.df.assign(_notes=[rng.bytes(3000).hex() for _ in range(len(t.df))])
+    blobs = {name: cache_mod._dump_table(t) for name, t in tables.tables.items() if not is_unread(t)}
+    cache = TableCache(_cache_file(book))
+    for name, t in tables.tables.items():
+        if is_unread(t):
+            cache.keep_lazy(name, t.sheet, "context", part=None, hint=None)
+        else:
+            cache.keep(name, t.sheet, "context", part=None, content=None, note=None, strays=False)
+    tracemalloc.start()
+    try:
+        cache.save(("a file", 1), tables, "a schema")
+        held = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert cache.problem is None
+    assert held < sum(len(b) for b in blobs.values()) * 0.75, (held, [len(b) for b in blobs.values()])
+
+    again = TableCache(_cache_file(book))
+    got = again.whole(("a file", 1), "a schema", str(book), lazy=lambda *a: "unread")
+    assert got is not None and list(got.tables) == list(tables.tables)
+    for name, blob in blobs.items():
+        assert again._old["entries"][name].blob == blob, name
+        want, have = tables[name], got[name]
+        pd.testing.assert_frame_equal(have.df, want.df, check_exact=True)
+        assert _cells(have.df) == _cells(want.df), name
+        for attr in ("sheet", "rows", "columns", "invalid", "typed_text", "header_row", "next_id"):
+            assert getattr(have, attr) == getattr(want, attr), f"{name}.{attr}"
