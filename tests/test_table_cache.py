@@ -110,15 +110,31 @@ def test_a_table_from_the_cache_shares_each_repeated_text_as_a_fresh_read_does(b
 
 
 @pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
-def test_after_a_whole_package_save_only_the_edited_sheet_is_typed_again(book):
+def test_after_a_whole_package_save_only_the_edited_column_is_typed_again(book):
     read(book)
     edit(book, [("Leads", row_of("L-00005"), "City", "Graz")])  # openpyxl rewrites every part, renumbers strings
     got, cache = read(book)
-    assert "leads" not in cache.hits
+    assert cache.hits.pop("leads") == "columns"  # its City column typed again, the others taken from the cache
     assert cache.hits and set(cache.hits.values()) == {"content"}
     fresh, _ = read(book, cached=False)
     assert_same_tables(got, fresh)
     assert got["leads"].df.loc["L-00005", "city"] == "Graz"
+
+
+@pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
+def test_columns_typed_again_give_the_unreadable_cells_and_typed_text_of_a_fresh_read_in_its_order(book):
+    read(book)
+    edit(book, [("Leads", row_of("L-00005"), "Created", "not a date"),  # unreadable now
+                ("Leads", row_of("L-00007"), "Created", "2026-03-14"),  # a date typed as text
+                ("Leads", row_of("L-00009"), "Engagement", "lots"),
+                ("Leads", row_of("L-00011"), "Source", "Trade fair")])  # not an option
+    got, cache = read(book)
+    assert cache.hits["leads"] == "columns"
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+    for attr in ("invalid", "typed_text"):  # what check reports, in the order a fresh read gives it
+        assert list(getattr(got["leads"], attr).items()) == list(getattr(fresh["leads"], attr).items())
+    assert ("L-00005", "created") in got["leads"].invalid and ("L-00007", "created") in got["leads"].typed_text
 
 
 def test_after_our_own_write_the_sheets_it_left_alone_come_back_by_their_part(book):
@@ -130,7 +146,7 @@ def test_after_our_own_write_the_sheets_it_left_alone_come_back_by_their_part(bo
     changes.update("leads", "L-00005", "city", "Graz", reason="a person's wish")
     assert store.apply(changes, tables).written  # our writer rewrites only the Leads sheet's part
     got, cache = read(book)
-    assert "leads" not in cache.hits
+    assert cache.hits.pop("leads") == "columns"  # parsed, only its City column typed again
     # the Audit Log is left unread until something asks for it (model/lazy.py), as it was by the first read
     assert is_unread(got["audit_log"]) and "audit_log" not in cache.hits
     assert set(cache.hits.values()) == {"part"} and len(cache.hits) == len(got.tables) - 2
@@ -147,6 +163,23 @@ def test_a_run_that_wrote_leaves_the_cache_holding_the_file_it_wrote(book):
     assert set(cache.hits.values()) == {"whole"} and set(cache.hits) == set(got.tables)
     fresh, _ = read(book, cached=False)
     assert_same_tables(got, fresh)
+
+
+@pytest.mark.slow  # a whole run
+def test_after_a_run_that_wrote_and_a_whole_package_save_the_tables_it_wrote_are_typed_only_where_changed(book):
+    report = runner.run(book, now=datetime(2026, 11, 2, 9, 0), options={"check": {"fix": True}})
+    assert report.written
+    edit(book, [("Leads", row_of("L-00005"), "City", "Graz")])  # openpyxl rewrites every part, renumbers strings
+    got, cache = read(book)
+    # every table the write changed without moving its rows kept the digests of the columns it did not change:
+    # taken from the cache with only those columns typed again (Leads, which lost merged rows, is typed again)
+    written = {u.table for u in report.changes.updates} - {a.table for a in report.changes.appends}
+    written -= {a.table for a in report.changes.archives}
+    assert {"accounts", "contacts", "deals"} <= written
+    assert all(cache.hits.get(name) in ("columns", "content") for name in written), cache.hits
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+    assert got["leads"].df.loc["L-00005", "city"] == "Graz"
 
 
 def _hits_of_the_fill(monkeypatch) -> dict:
@@ -448,3 +481,15 @@ def test_the_cache_is_written_one_table_at_a_time_and_reads_back_the_same(book):
         assert _cells(have.df) == _cells(want.df), name
         for attr in ("sheet", "rows", "columns", "invalid", "typed_text", "header_row", "next_id"):
             assert getattr(have, attr) == getattr(want, attr), f"{name}.{attr}"
+
+
+def test_column_digests_tell_apart_columns_that_differ_in_any_cell_or_kind():
+    from datetime import date
+
+    from crm_sheets.store.core.cache import column_digest
+
+    columns = [[], [""], ["", ""], ["a", "b"], ["ab"], ["a\x00", "b"], ["a", "\x00b"], ["1"], [1.0], [1], [True],
+               ["2026-03-14"], [date(2026, 3, 14)], ["a", 1.0], ["a", "1.0"]]
+    digests = [column_digest(c) for c in columns]
+    assert len(set(digests)) == len(columns)
+    assert column_digest(np.array(["a", "b"], dtype=object)) == column_digest(["a", "b"])

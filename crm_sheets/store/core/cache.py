@@ -7,8 +7,12 @@ other inputs is ignored, never trusted. Tables are found again:
 - whole: the file's bytes are those the cache was made from (its SHA-256): no part is opened at all;
 - by part: the sheet's part, the shared strings and the styles kept their bytes (the zip directory's CRC-32
   and size) and what the sheet is read with (schema, settings, lists, language, ID sequence) is the same;
-- by content: after a save that rewrote every part (Excel, LibreOffice), the sheet's cells as parsed are the
-  same as last time (a digest of the grid): the parse is paid, the typing is not.
+- by content: after a save that rewrote every part (Excel, LibreOffice), the table's cells as parsed are the
+  same as last time (digests of its layout and of each column's cells): the parse is paid, the typing is not;
+- by columns: the same, with some columns' cells changed (a person edited a few leads): only those columns are
+  typed again, the others are taken from the cached table (``retype``).
+After our own write, a table the write changed keeps the digests of the columns it holds as they were read
+(``_carried``), so the next read after a person's save types only the columns either of them changed.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from typing import Any, Mapping
 
 from crm_sheets.model.lazy import is_unread
 
-FORMAT = 2  # 2: object columns pickled as they are (no codes)
+FORMAT = 3  # 3: content keyed by the layout and by each column (2: object columns pickled as they are)
 CACHE_ENV = "CRM_SHEETS_TABLE_CACHE"  # "0"/"off": no cache (every read parses everything)
 _MAGIC = b"crm-sheets table cache\n"
 _SEAL = 32  # bytes of the keyed BLAKE2b at the end of the file
@@ -109,6 +113,24 @@ def digest(*values: Any) -> str:
     return hashlib.blake2b(out.getbuffer(), digest_size=20).hexdigest()
 
 
+def column_digest(cells: Any) -> str:
+    """A digest of one column's cells (a list or an object array): equal digests mean equal cells. A column of
+    texts only (most are) is hashed as its texts joined by NUL, which no cell's text holds (XML cannot carry it;
+    a column with one is pickled): about twice as fast as pickling it, which walks the column's objects across
+    memory. The two kinds of digest never meet: a joined column's starts with "s"."""
+    values = cells.tolist() if hasattr(cells, "tolist") else list(cells)
+    try:
+        text = "\x00".join(values)
+    except TypeError:  # numbers, dates, booleans among them
+        return digest(values)
+    if text.count("\x00") != max(len(values) - 1, 0):  # a NUL inside a text
+        return digest(values)
+    h = hashlib.blake2b(str(len(values)).encode(), digest_size=20)
+    h.update(b"\x00")
+    h.update(text.encode("utf-8", "surrogatepass"))
+    return "s" + h.hexdigest()
+
+
 def context_key(*values: Any) -> str:
     """A key of what a sheet is read with (schema objects, settings): their repr, hashed."""
     return hashlib.blake2b(repr(values).encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
@@ -146,6 +168,42 @@ def _load_table(blob: bytes) -> Any:
     if isinstance(table.df, _Frame):
         table.df = table.df.frame()
     return table
+
+
+def _carried(entry: Entry, table: Any) -> Any:
+    """For a table our write changed (``table``, as written), read with the context of ``entry`` (the run's own read
+    of the sheet): the content key of that read with the digests of the columns the table still holds as that read
+    typed them (same rows, IDs and layout; same values, unreadable cells and typed text), or None. A column whose
+    cells the next read finds with that digest types as the read typed it, so as ``table`` holds it; the columns
+    the write changed have no digest and are typed again (``retype``)."""
+    if not entry.content or not entry.blob:
+        return None
+    try:
+        read = _load_table(entry.blob)
+        if (read.rows != table.rows or read.columns != table.columns or read.extra_columns != table.extra_columns
+                or read.header_row != table.header_row or read.assigned_ids != table.assigned_ids
+                or read.next_id != table.next_id or not read.df.index.equals(table.df.index)
+                or list(read.df.columns) != list(table.df.columns)):
+            return None
+        shape, columns = entry.content
+        before, after = _by_field(read.invalid, read.typed_text), _by_field(table.invalid, table.typed_text)
+        kept = {}
+        for f, d in columns.items():
+            if f != "id" and (f not in read.df.columns or str(read.df[f].dtype) != str(table.df[f].dtype)
+                              or not read.df[f].equals(table.df[f]) or before.get(f) != after.get(f)):
+                continue
+            kept[f] = d
+        return shape, kept
+    except Exception:
+        return None
+
+
+def _by_field(invalid: Mapping, typed_text: Mapping) -> dict[str, tuple[dict, dict]]:
+    """A table's unreadable cells and typed text, by field."""
+    out: dict[str, tuple[dict, dict]] = {}
+    for k, (key, raw) in enumerate((*invalid.items(), *typed_text.items())):
+        out.setdefault(key[1], ({}, {}))[k >= len(invalid)][key] = raw
+    return out
 
 
 class Kept:
@@ -197,7 +255,8 @@ class Entry:
     sheet: str
     context: str  # context_key of what the sheet is read with
     part: Any  # the sheet's part key (zip CRC-32 and sizes), or None
-    content: str | None  # digest of the sheet's grid and merged ranges, or None
+    # (digest of the table's layout, {field: digest of its column's cells}), see read.py ``_content``, or None
+    content: Any
     blob: bytes  # the pickled Table
     note: str | None = None  # what the read said of the sheet (rows that are not records)
     strays: bool = False  # cells far away were left unread: never reused by part (the parse says where)
@@ -215,7 +274,8 @@ class TableCache:
         self._old: dict[str, Any] | None = None
         self._loaded = False
         self.found: dict[str, Entry] = {}  # what this read found again or made, by table name
-        self.hits: dict[str, str] = {}  # table name -> "whole" | "part" | "content": how each table was found
+        # table name -> "whole" | "part" | "content" | "columns" | "given": how each table was found
+        self.hits: dict[str, str] = {}
         self.problem: str | None = None  # why the file on disk was ignored (for tests and --debug)
         self.schemas: dict[str, bytes] = {}  # built-in templates this read loaded, pickled
         # True for a read whose tables only go back into the cache (XlsxStore.remember_tables): a table found
@@ -362,7 +422,7 @@ class TableCache:
         return part is not None and old is not None and any(
             e.sheet == sheet and e.part == part and not e.strays and e.lazy is None for e in old["entries"].values())
 
-    def table(self, name: str, sheet: str, context: str, *, part: Any = None, content: str | None = None) -> Any:
+    def table(self, name: str, sheet: str, context: str, *, part: Any = None, content: Any = None) -> Any:
         """The cached Table ``name`` read from ``sheet`` with ``context``, when its part key or its content
         digest is the one it was made from; None otherwise. The caller keeps what the read said of it
         (``note``) from ``self.found[name]``."""
@@ -374,8 +434,8 @@ class TableCache:
             if entry.context == context or how in ("numbered", "relisted"):  # typed with what the run's own read typed it with
                 # a sheet the write left alone: its cells, so its pickled table and their digest, are as they were
                 same = entry.context == context and (how == "kept" or part is not None and entry.part == part)
-                self.found[name] = Entry(sheet, context, part, entry.content if same else None,
-                                         entry.blob if same else b"", None, False)
+                content = entry.content if same else _carried(entry, table) if entry.context == context else None
+                self.found[name] = Entry(sheet, context, part, content, entry.blob if same else b"", None, False)
                 self.hits[name] = "part" if same else "given"
                 return table
         if entry is None or entry.sheet != sheet or entry.context != context or entry.lazy is not None:
@@ -396,6 +456,26 @@ class TableCache:
         self.hits[name] = how
         return table
 
+    def retype(self, name: str, sheet: str, context: str, content: Any) -> tuple[Any, list[str]] | None:
+        """The cached Table ``name`` and the fields whose cells changed, when the table read with ``context`` now
+        has the layout it was made from (header, columns, the same rows, record IDs as typed) and only some columns'
+        cells differ (their digests, ``content``); None otherwise. The caller types those fields again."""
+        old = self._load()
+        entry = old["entries"].get(name) if old is not None else None
+        if (entry is None or entry.sheet != sheet or entry.context != context or entry.lazy is not None
+                or not entry.content or not content or not entry.blob):
+            return None
+        (shape, columns), (old_shape, old_columns) = content, entry.content
+        if shape != old_shape or ("id" in columns and columns["id"] != old_columns.get("id")):
+            return None
+        try:
+            table = _load_table(entry.blob)
+        except Exception as exc:
+            self.problem = f"{type(exc).__name__}: {exc}"
+            return None
+        self.hits[name] = "columns"
+        return table, [f for f, d in columns.items() if old_columns.get(f) != d]
+
     def schema(self, template: str, load: Any) -> Any:
         """The built-in template ``template`` as ``load`` gives it, unpickled from the cache when it was kept
         (parsing and validating the YAML costs 0.1-0.2 s a read); a template given as a file path is loaded."""
@@ -414,7 +494,7 @@ class TableCache:
         self.schemas[template] = pickle.dumps(found, protocol=5)
         return found
 
-    def keep(self, name: str, sheet: str, context: str, *, part: Any, content: str | None, note: str | None,
+    def keep(self, name: str, sheet: str, context: str, *, part: Any, content: Any, note: str | None,
              strays: bool) -> None:
         """A table this read made: saved with the tables (``save``)."""
         self.found[name] = Entry(sheet, context, part, content, b"", note, strays)

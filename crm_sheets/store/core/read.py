@@ -26,7 +26,7 @@ from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.findings import Finding
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter, dtype_for, format_id
 from crm_sheets.adopt.sniff import plain_lead_sheet
-from crm_sheets.store.core.cache import TableCache, context_key, digest
+from crm_sheets.store.core.cache import TableCache, column_digest, context_key, digest
 from crm_sheets.store.core.grid import GridSource
 from crm_sheets.model.lazy import LAZY_KINDS, HeaderRowMissing, LazyTable
 from crm_sheets.store.core.header import HEADER_SCAN_ROWS, Layout, header_lookup, header_matches, table_layout
@@ -58,8 +58,9 @@ def read_tables(src: GridSource, schema: Schema | None = None, cache: TableCache
     follow the workbook's date system (1900 or 1904). The caller closes ``src``.
 
     With ``cache`` (crm_sheets.store.core.cache), a table whose sheet kept its part bytes or its cells, read
-    with the same schema, settings and lists, is taken from the cache instead of being parsed or typed again;
-    the tables made here are handed to the cache to keep.
+    with the same schema, settings and lists, is taken from the cache instead of being parsed or typed again (a
+    table with a few columns' cells changed has only those typed again); the tables made here are handed to the
+    cache to keep.
     """
     collecting = gc.isenabled()
     gc.disable()  # millions of new cell objects would trigger full collections that free nothing
@@ -117,15 +118,30 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
     later: list[Tables] = []  # the Tables made here, for what a lazy table's read says when it happens
     for name, (sheet, hint) in located.items():
         t = schema.tables[name]
+        layout: Layout | None = None
+        laid = False  # whether ``layout`` was looked for already
         if cache is not None:
             context = _context_key(t, sheet, hint, lang, ctx, lists, meta, mapping.get(name))
             part, content = parts.get(sheet), None
             found = cache.table(name, sheet, context, part=part)
             if found is None and name in lazy:
                 pass  # not parsed now (below)
-            elif found is None:  # parsed, and typed only when its cells changed
-                content = digest(grids[sheet], list(grids.merged(sheet)))
-                found = cache.table(name, sheet, context, part=part, content=content)
+            elif found is None:  # parsed, and typed only where its cells changed
+                layout, laid = _layout(grids, sheet, t, lang, hint, mapping.get(name)), True
+                if layout is not None:
+                    content = _content(layout)
+                    found = cache.table(name, sheet, context, part=part, content=content)
+                    again = cache.retype(name, sheet, context, content) if found is None else None
+                    if again is not None:
+                        table = _retyped(again[0], t, layout, again[1], ctx, lists)
+                        tables[name] = table
+                        note = _skipped_note(sheet, layout)
+                        if note:
+                            notes.append(note)
+                        _keep(cache, grids, tables, name, sheet, context, part, content, note)
+                        del layout
+                        grids.forget(sheet)
+                        continue
             if found is not None:
                 found.schema = t
                 tables[name] = found
@@ -139,26 +155,17 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
             if cache is not None:  # kept as unread: a read of the same bytes gives it lazy again
                 cache.keep_lazy(name, sheet, context, part=part, hint=hint)
             continue
-        merged = grids.merged(sheet) if t.kind == "data" else ()
-        fixed = mapping[name].columns if name in mapping else None
-        layout = table_layout(grids[sheet], t, lang, hint, merged=merged, fixed=fixed,
-                         listed=mapping[name].listed if name in mapping else None)
+        if not laid:
+            layout = _layout(grids, sheet, t, lang, hint, mapping.get(name))
         if layout is None:
             notes.append(f"{src.name}: sheet {sheet!r} has no header row naming the columns of {t.sheet_name(lang)}; skipped")
             continue
-        if fixed is not None:
-            split_whole_names(layout.columns, layout.cells)  # a "Last, First" column: both names, its cells left whole
         tables[name] = _build_table(t, sheet, layout, ctx, lists, meta)
-        note = None
-        if layout.skipped:
-            note = f"{sheet}: {_rows_text(layout.skipped)} not records (formula fallbacks, totals, a legend or notes); left as they are"
+        note = _skipped_note(sheet, layout)
+        if note:
             notes.append(note)
         if cache is not None:
-            has_strays = getattr(grids, "has_strays", None)
-            cache.keep(name, sheet, context, part=part, content=content, note=note,
-                       strays=bool(has_strays(sheet)) if has_strays is not None else False)
-            if cache.keep_only:  # a read only for the cache (after our own write): pickled now, the table let go
-                tables[name] = cache.pickled(name, tables[name])
+            _keep(cache, grids, tables, name, sheet, context, part, content, note)
         del layout
         grids.forget(sheet)  # a sheet's raw cells are no longer needed: keep peak memory down
     if not meta.get("template") or meta.get("adopted"):  # a team's workbook: say which sheets were not read
@@ -168,6 +175,87 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
                   adopted=not meta.get("template") or bool(meta.get("adopted")))
     later.append(made)
     return made
+
+
+def _layout(grids: GridSource, sheet: str, t: TableSchema, lang: str, hint: int | None, mapped: Any) -> Layout | None:
+    """Where the table's header, columns and records are in its sheet (None: no header row names its columns)."""
+    merged = grids.merged(sheet) if t.kind == "data" else ()
+    fixed = mapped.columns if mapped is not None else None
+    layout = table_layout(grids[sheet], t, lang, hint, merged=merged, fixed=fixed,
+                          listed=mapped.listed if mapped is not None else None)
+    if layout is not None and fixed is not None:
+        split_whole_names(layout.columns, layout.cells)  # a "Last, First" column: both names, its cells left whole
+    return layout
+
+
+def _skipped_note(sheet: str, layout: Layout) -> str | None:
+    if not layout.skipped:
+        return None
+    return f"{sheet}: {_rows_text(layout.skipped)} not records (formula fallbacks, totals, a legend or notes); left as they are"
+
+
+def _content(layout: Layout) -> tuple[str, dict[str, str]]:
+    """A table's content key (the table cache's, store/core/cache.py): a digest of everything its typing reads of
+    the sheet besides the cells of its columns (header row, columns, people's own columns, the rows that are
+    records and those that are not), and one digest per column of the cells of its records (merged ranges filled
+    down already). Equal keys, with the same context, type to the same table; equal layouts and ID columns type
+    the columns whose digests are equal to the same columns."""
+    shape = digest(layout.header_row, sorted(layout.columns.items()), layout.extras, layout.sheet_rows, layout.skipped)
+    return shape, {name: column_digest(cells) for name, cells in layout.cells.items()}
+
+
+def _keep(cache: TableCache, grids: GridSource, tables: dict[str, Table], name: str, sheet: str, context: str,
+          part: Any, content: Any, note: str | None) -> None:
+    """Hand a table made by this read to the cache."""
+    has_strays = getattr(grids, "has_strays", None)
+    cache.keep(name, sheet, context, part=part, content=content, note=note,
+               strays=bool(has_strays(sheet)) if has_strays is not None else False)
+    if cache.keep_only:  # a read only for the cache (after our own write): pickled now, the table let go
+        tables[name] = cache.pickled(name, tables[name])
+
+
+def _retyped(table: Table, t: TableSchema, layout: Layout, changed: list[str], ctx: ReadContext,
+             lists: Mapping[str, ListSchema]) -> Table:
+    """The cached ``table`` (the same layout and record IDs as ``layout``) with the fields ``changed`` typed again
+    from the layout's cells, as _build_table types them: its frame's columns replaced, their unreadable cells and
+    typed text made again (kept in the order _build_table gives them: by field, then by row)."""
+    table.schema = t
+    changed_set = set(changed)
+    ids = table.df.index.to_numpy(dtype=object)
+    invalid: dict[str, dict] = {}
+    typed_text: dict[str, dict] = {}
+    data = {}
+    for f in t.fields:
+        raws = layout.cells.get(f.name)
+        if f.type == "id" or f.name not in changed_set or raws is None:
+            continue
+        texts: dict[int, Any] = {}
+        values, bad = parse_column(f, raws, ctx, _options_for(f, lists), texts)
+        invalid[f.name] = {(ids[i], f.name): raw for i, raw in bad.items()}
+        typed_text[f.name] = {(ids[i], f.name): raw for i, raw in texts.items()}
+        data[f.name] = pd.Series(values, index=table.df.index, dtype=dtype_for(f.type), copy=False)
+    if data:
+        df = table.df.copy(deep=False)
+        for f_name, series in data.items():
+            df[f_name] = series
+        table.df = df
+    table.invalid = _in_field_order(t, table.invalid, invalid)
+    table.typed_text = _in_field_order(t, table.typed_text, typed_text)
+    return table
+
+
+def _in_field_order(t: TableSchema, kept: Mapping[tuple[str, str], Any], fresh: Mapping[str, dict]) -> dict:
+    """(ID, field) -> raw: the fields' entries of ``fresh`` instead of those of ``kept``, by field in schema order."""
+    by_field: dict[str, list] = {}
+    for key, raw in kept.items():
+        by_field.setdefault(key[1], []).append((key, raw))
+    out: dict = {}
+    for f in t.fields:
+        old = by_field.pop(f.name, ())
+        out.update(fresh[f.name] if f.name in fresh else old)
+    for rest in by_field.values():  # a field the schema no longer has (never for the same context)
+        out.update(rest)
+    return out
 
 
 def _lazy_tables(grids: GridSource, schema: Schema, located: Mapping[str, tuple[str, int | None]], mapping: Mapping,

@@ -187,10 +187,101 @@ def _with_end(chunks):
     yield b""
 
 
-def scan_part(path: str | Path, part: str) -> Extent:
-    """The extent of one worksheet part of the package at ``path`` (zip errors propagate)."""
-    with zipfile.ZipFile(path) as zf, zf.open(part) as f:
+def scan_part(path: str | Path, part: str, zf: zipfile.ZipFile | None = None) -> Extent:
+    """The extent of one worksheet part of the package at ``path`` (zip errors propagate); ``zf``: the package
+    opened already (its central directory is not read again for each sheet).
+
+    The usual sheet is checked against the bound its <dimension> element gives (``bounded``: one search that finds
+    nothing, five times faster than collecting every reference); any other is scanned (``scan``)."""
+    if zf is None:
+        with zipfile.ZipFile(path) as own:
+            return scan_part(path, part, own)
+    with zf.open(part) as f:
+        head = f.read(_CHUNK)
+        found = bounded(_chunks(head, f))
+    if found is not None:
+        return found
+    with zf.open(part) as f:
         return scan(iter(lambda: f.read(_CHUNK), b""))
+
+
+def _chunks(head: bytes, f):
+    yield head
+    yield from iter(lambda: f.read(_CHUNK), b"")
+
+
+_DIMENSION = re.compile(rb'<(?:[\w.-]+:)?dimension\s+ref\s*=\s*["\'](?:[A-Z]{1,3}\d{1,7}:)?([A-Z]{1,3})(\d{1,7})["\']')
+
+
+def _at_most_number(bound: int) -> bytes:
+    """A regex alternative matching the decimal numbers (digits only) not above ``bound`` (> 0)."""
+    digits = str(bound).encode()
+    upto = [rb"\d{1,%d}" % (len(digits) - 1)] if len(digits) > 1 else []
+    upto += [digits[:i] + b"[0-%c]" % (digits[i] - 1) + rb"\d{%d}" % (len(digits) - i - 1)
+             for i in range(len(digits)) if digits[i] > ord("0")]
+    upto.append(digits)
+    return b"(?:" + b"|".join(upto) + b")"
+
+
+def _at_most_letters(bound: bytes) -> bytes:
+    """A regex alternative matching the column letters (A-Z) not right of ``bound``."""
+    upto = [rb"[A-Z]{1,%d}" % (len(bound) - 1)] if len(bound) > 1 else []
+    upto += [bound[:i] + b"[A-%c]" % (bound[i] - 1) + rb"[A-Z]{%d}" % (len(bound) - i - 1)
+             for i in range(len(bound)) if bound[i] > ord("A")]
+    upto.append(bound)
+    return b"(?:" + b"|".join(upto) + b")"
+
+
+@lru_cache(maxsize=64)
+def _outside(prefix: bytes, letters: bytes, rows: int) -> re.Pattern:
+    """A row or cell tag that is not of the usual shape inside the bound: a row ``<row r="N"`` with N <= rows, a cell
+    ``<c r="AB12"`` with its letters up to ``letters`` and its row up to ``rows`` (r first, double quotes)."""
+    p = re.escape(prefix)
+    row = _at_most_number(rows)
+    return re.compile(rb'<' + p + rb'(?:c(?=[\s/>])(?! r="' + _at_most_letters(letters) + row + rb'"[\s/>])'
+                      rb'|row(?=[\s/>])(?! r="' + row + rb'"[\s/>]))')
+
+
+def bounded(chunks) -> Extent | None:
+    """The extent its <dimension> element says, when every row and cell tag of the sheet is inside it and of the
+    usual shape (``_outside`` finds none) and the bound is not too spread for the cells counted; None otherwise
+    (the caller then scans the sheet: a <dimension> may lie, or be missing). A tag cut by a chunk's end is carried
+    into the next chunk, as ``scan`` does; one longer than the carry limit counts as outside."""
+    carry = b""
+    pattern: re.Pattern | None = None
+    ext = Extent()
+    cell = b"<c "
+    for chunk in _with_end(chunks):
+        data = carry + chunk if carry else chunk
+        if pattern is None and chunk and len(data) < 1 << 16 and b"sheetData" not in data:
+            carry = data  # the root and the <dimension> come before the cells: wait for them
+            continue
+        if pattern is None:
+            root = _ROOT.search(data[:1 << 16])
+            dim = _DIMENSION.search(data[:1 << 16])
+            if root is None or dim is None:
+                return None
+            prefix = root.group(1) or b""
+            ext.rows, ext.cols = int(dim.group(2)), column_number(dim.group(1))
+            if ext.rows < 1 or ext.cols > MAX_COL or ext.rows > MAX_ROW:
+                return None
+            pattern = _outside(prefix, dim.group(1), ext.rows)
+            cell = b"<" + prefix + b"c "
+        if chunk:
+            cut = data.rfind(b"<")
+            if cut == -1 or len(data) - cut > _CARRY_LIMIT:
+                cut = len(data)
+            data, carry = data[:cut], data[cut:]
+        else:
+            carry = b""
+        if not data:
+            continue
+        if pattern.search(data) is not None:
+            return None
+        ext.cells += data.count(cell)
+    if pattern is None or ext.too_spread():
+        return None
+    return ext
 
 
 def trim(xml: bytes, sheet: str) -> Trimmed:
@@ -297,4 +388,4 @@ def read_part(path: str | Path, part: str) -> bytes:
         return zf.read(part)
 
 
-__all__ = ["Extent", "Trimmed", "scan", "scan_part", "trim", "trimmed_package", "read_part"]
+__all__ = ["Extent", "Trimmed", "bounded", "scan", "scan_part", "trim", "trimmed_package", "read_part"]

@@ -10,6 +10,7 @@ import gc
 import os
 import re
 import threading
+import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping
@@ -145,6 +146,7 @@ class XlsxGrids:
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._books: list[CalamineWorkbook] = []
+        self._zips: list[zipfile.ZipFile] = []  # each thread's handle on the package (``_zip``)
         self._queue: list[str] = []  # sheets to parse ahead, in the order they will be asked for
         self._pending: dict[str, Future] = {}
         self._held: set[str] = set()  # sheets parsed ahead and not forgotten yet: what the window counts
@@ -241,13 +243,21 @@ class XlsxGrids:
         """Parse one sheet after checking how far its cells reach; every failure names the sheet and part."""
         part = self._parts.get(sheet, "")
         try:
-            if part and scan_part(self.path, part).too_spread():
+            if part and scan_part(self.path, part, self._zip()).too_spread():
                 return self._parse_trimmed(sheet, part)
             return _parse(book, sheet)
         except (CrmSheetsError, KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # calamine's XmlError, zip errors, a panic in native code
             raise damaged(self.path, part, f"sheet {sheet!r}", exc) from None
+
+    def _zip(self) -> zipfile.ZipFile:
+        """This thread's handle on the package, for scanning sheets (opened once, not once per sheet)."""
+        zf = getattr(self._local, "zip", None)
+        if zf is None:
+            zf = self._local.zip = zipfile.ZipFile(self.path)
+            self._zips.append(zf)
+        return zf
 
     def _parse_trimmed(self, sheet: str, part: str) -> tuple[list[list[Any]], list]:
         """A sheet whose cells reach far beyond its table: read from a copy without the far-away cells."""
@@ -288,6 +298,10 @@ class XlsxGrids:
         for book in self._books:
             book.close()
         self._books.clear()
+        for zf in self._zips:
+            zf.close()
+        self._zips.clear()
+        self._local = threading.local()
 
     def _get(self, sheet: str) -> tuple[list[list[Any]], list]:
         if sheet not in self._cache:
