@@ -103,16 +103,17 @@ def people_pairs_again(old: PeopleIndex, both: pd.DataFrame, spans: dict[str, in
     if old.params != params or old.pairs is None or memory is None or [t for t, _ in spans.items()] != [t for t, _, _ in old.tables]:
         return None
     n = len(both)
-    new_keys = _identities(now)
-    old_keys = _identities(old.tables)
-    old_index = pd.Index(old_keys)
-    if not old_index.is_unique or not pd.Index(new_keys).is_unique:
+    # each record's place in the old list (-1: new), table by table (IDs are unique within a table)
+    old_at = {t: (lo, pd.Index(rids)) for t, rids, lo in _offsets(old.tables)}
+    now_at = {t: (lo, pd.Index(rids)) for t, rids, lo in _offsets(now)}
+    if not all(ix.is_unique for _, ix in (*old_at.values(), *now_at.values())):
         return None
-    at = old_index.get_indexer(new_keys)  # each record's place in the old list (-1: new)
+    at = np.concatenate([np.where(got >= 0, got + old_at[t][0], -1) for t, rids, _ in now
+                         for got in [old_at[t][1].get_indexer(rids)]]) if n else np.empty(0, np.int64)
     kept = at[at >= 0]
     if len(kept) > 1 and (np.diff(kept) <= 0).any():
         return None  # records reordered (a sorted sheet): every pair's orientation and every block's order may move
-    n_old = len(old_keys)
+    n_old = sum(len(r) for _, r, _ in old.tables)
     gone = np.ones(n_old, dtype=bool)
     gone[kept] = False
     old_digests = np.concatenate([d for _, _, d in old.tables]) if old.tables else np.empty(0, np.uint64)
@@ -148,7 +149,8 @@ def people_pairs_again(old: PeopleIndex, both: pd.DataFrame, spans: dict[str, in
     moved[np.flatnonzero(changed)] = True
     moved[n:] = True
     touched_g = np.r_[np.flatnonzero(changed), n + np.arange(len(ghosts_old))]  # rows of g whose keys came or went
-    moved[:n] |= _sharing_counts(g, n, touched_g)
+    counted = _counted(g)
+    moved[:n] |= _sharing_counts(counted, n, touched_g)
     keysets = person_block_keys(g)
     # the old list's secondary codes: first appearance in the old order (the new list's are g's: its rows come first)
     sec_old: dict[int, np.ndarray] = {}
@@ -187,10 +189,8 @@ def people_pairs_again(old: PeopleIndex, both: pd.DataFrame, spans: dict[str, in
     a, b = new_b // m, new_b % m
     new_b = new_b[~(nameless[a] & nameless[b])]  # (a and b are places now: new pairs are of present records)
     # the pairs of the last pairing, as record numbers
-    ids_now = pd.Index(new_keys)
     pk = old.pairs
-    ka = ids_now.get_indexer(_identities([(p.table_a, [p.id_a], None) for p in pk])) if pk else np.empty(0, np.int64)
-    kb = ids_now.get_indexer(_identities([(p.table_b, [p.id_b], None) for p in pk])) if pk else np.empty(0, np.int64)
+    ka, kb = _places([(p.table_a, p.id_a) for p in pk], now_at), _places([(p.table_b, p.id_b) for p in pk], now_at)
     alive = (ka >= 0) & (kb >= 0)
     alive[alive] &= ~moved[ka[alive]] & ~moved[kb[alive]]
     kcode = np.minimum(ka, kb).astype(np.int64) * m + np.maximum(ka, kb)
@@ -208,14 +208,28 @@ def people_pairs_again(old: PeopleIndex, both: pd.DataFrame, spans: dict[str, in
     fresh = fresh[~moved[fresh // m] & ~moved[fresh % m]]
     todo = np.union1d(todo, fresh)
     if len(todo):
-        out += _score(both, todo // m, todo % m, s, floor)
+        out += _score(both, todo // m, todo % m, s, floor, counted)
     return out
 
 
-def _identities(tables) -> np.ndarray:
-    """'table<US>ID' of each record of (table, IDs, ...) (the unit separator: no cell holds it)."""
-    out = np.empty(sum(len(r) for _, r, _ in tables), dtype=object)
-    out[:] = [f"{t}\x1f{r}" for t, rids, _ in tables for r in rids]
+def _offsets(tables):
+    lo = 0
+    for t, rids, _ in tables:
+        yield t, rids, lo
+        lo += len(rids)
+
+
+def _places(records: list[tuple[str, str]], at: dict[str, tuple[int, pd.Index]]) -> np.ndarray:
+    """The places in the list of (table, ID) records (-1: not there)."""
+    out = np.full(len(records), -1, dtype=np.int64)
+    by_table: dict[str, list[int]] = {}
+    for k, (t, _) in enumerate(records):
+        by_table.setdefault(t, []).append(k)
+    for t, ks in by_table.items():
+        if t in at:
+            lo, ix = at[t]
+            got = ix.get_indexer([records[k][1] for k in ks])
+            out[ks] = np.where(got >= 0, got + lo, -1)
     return out
 
 
@@ -278,23 +292,29 @@ def _in_untouched(keysets, touched_codes, scopes, unsure: np.ndarray, rec_of_g: 
     return got[_isin(got, unsure)]
 
 
-def _sharing_counts(g: pd.DataFrame, n: int, touched: np.ndarray) -> np.ndarray:
-    """Present records whose score counts may have moved: they give a phone number, or a first name, last name and
-    city, that a record of ``touched`` (rows of g) gives or gave."""
+def _counted(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The phone numbers and the (first name, last name, city) trio of g's rows, as the counts the scores use read
+    them (personal_phone, name_city_count)."""
+    key = np.zeros(len(g), dtype=np.int64)
+    for c in ("first", "last", "city"):  # ('' a value like any other)
+        codes, uniques = pd.factorize(g[c].to_numpy(object))
+        key = key * (len(uniques) + 1) + codes
+    return g["phone1"].to_numpy(object), g["phone2"].to_numpy(object), key
+
+
+def _sharing_counts(counted: tuple[np.ndarray, np.ndarray, np.ndarray], n: int, touched: np.ndarray) -> np.ndarray:
+    """Records (of the first ``n`` rows) whose score counts may have moved: they give a phone number, or a first
+    name, last name and city, that a row of ``touched`` gives or gave."""
+    p1, p2, trio = counted
     out = np.zeros(n, dtype=bool)
     if not len(touched):
         return out
-    p1, p2 = g["phone1"].to_numpy(object), g["phone2"].to_numpy(object)
     numbers = set(p1[touched].tolist()) | set(p2[touched].tolist())
     numbers.discard("")
     if numbers:
         wanted = list(numbers)
         out |= _isin(p1[:n], wanted) | _isin(p2[:n], wanted)
-    key = np.zeros(len(g), dtype=np.int64)
-    for c in ("first", "last", "city"):  # the trio name_city_count counts ('' a value like any other)
-        codes, uniques = pd.factorize(g[c].to_numpy(object))
-        key = key * (len(uniques) + 1) + codes
-    out |= _isin(key[:n], np.unique(key[touched]))
+    out |= _isin(trio[:n], np.unique(trio[touched]))
     return out
 
 
@@ -323,11 +343,11 @@ def _old_rows(old: PeopleIndex, places: np.ndarray, memory: KeyMemory, region: s
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _score(both: pd.DataFrame, i: np.ndarray, j: np.ndarray, s, floor: float) -> list[MatchPair]:
+def _score(both: pd.DataFrame, i: np.ndarray, j: np.ndarray, s, floor: float, counted) -> list[MatchPair]:
     """The pairs (places i < j of ``both``) scoring at least ``floor``, scored on the records in them and those that
     share a phone number or a name and city with them (what the counts the scores use are made of)."""
     rows = np.unique(np.r_[i, j])
-    extra = _sharing_counts(both, len(both), rows)
+    extra = _sharing_counts(counted, len(both), rows)
     extra[rows] = True
     sub_rows = np.flatnonzero(extra)
     sub = both.iloc[sub_rows].reset_index(drop=True)
