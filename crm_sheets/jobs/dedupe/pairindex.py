@@ -172,8 +172,8 @@ def people_pairs_again(old: PeopleIndex, both: pd.DataFrame, spans: dict[str, in
     new_b, old_b, touched_codes = [], [], []
     for keys, sec, window in keysets:
         parts = keys if isinstance(keys, list) else [keys]
-        first_holders = _flags(np.unique(sec[touched_g]), sec)
-        marks = np.unique(np.concatenate([p[rows_of_touch] for p in parts] + [p[first_holders[sec]] for p in parts]))
+        first_holders = _flags(_uniq(sec[touched_g]), sec)
+        marks = _uniq(np.concatenate([p[rows_of_touch] for p in parts] + [p[first_holders[sec + 1]] for p in parts]))
         marks = marks[marks >= 0]
         touched_codes.append(marks)
         flag = _flags(marks, *parts)
@@ -182,8 +182,8 @@ def people_pairs_again(old: PeopleIndex, both: pd.DataFrame, spans: dict[str, in
             new_b.append(_pairs_in(only, sec[rows_new], window, rows_new, rec_of_g, m, kind, spans))
             rows_old = g_of_old[places_old]
             old_b.append(_pairs_in(only, sec_old[id(sec)][places_old], window, rows_old, rec_of_g, m, kind, old_spans))
-    new_b = np.unique(np.concatenate(new_b)) if new_b else np.empty(0, np.int64)
-    old_b = np.unique(np.concatenate(old_b)) if old_b else np.empty(0, np.int64)
+    new_b = _uniq(np.concatenate(new_b)) if new_b else np.empty(0, np.int64)
+    old_b = _uniq(np.concatenate(old_b)) if old_b else np.empty(0, np.int64)
     first, last = g["first"].to_numpy(object), g["last"].to_numpy(object)
     nameless = (first == "") & (last == "")
     a, b = new_b // m, new_b % m
@@ -195,8 +195,8 @@ def people_pairs_again(old: PeopleIndex, both: pd.DataFrame, spans: dict[str, in
     alive[alive] &= ~moved[ka[alive]] & ~moved[kb[alive]]
     kcode = np.minimum(ka, kb).astype(np.int64) * m + np.maximum(ka, kb)
     # a pair found by the touched blocks on one side only: is it a pair of an untouched block (then on both)?
-    new_only = np.setdiff1d(new_b, old_b)
-    old_only = np.setdiff1d(old_b, new_b)
+    new_only = new_b[~_isin(new_b, old_b)]
+    old_only = old_b[~_isin(old_b, new_b)]
     unsure = np.r_[new_only, old_only]
     unsure = unsure[~moved[unsure // m] & ~moved[unsure % m]]
     elsewhere = _in_untouched(keysets, touched_codes, scopes, unsure, rec_of_g, m, spans) if len(unsure) else np.empty(0, np.int64)
@@ -204,9 +204,9 @@ def people_pairs_again(old: PeopleIndex, both: pd.DataFrame, spans: dict[str, in
     keep = alive & (~in_old_b | in_new_b | _isin(kcode, elsewhere))
     out = [p for p, k in zip(pk, keep) if k]
     todo = new_b[moved[new_b // m] | moved[new_b % m]]
-    fresh = np.setdiff1d(new_only, elsewhere)
+    fresh = new_only[~_isin(new_only, elsewhere)]
     fresh = fresh[~moved[fresh // m] & ~moved[fresh % m]]
-    todo = np.union1d(todo, fresh)
+    todo = _uniq(np.r_[todo, fresh])
     if len(todo):
         out += _score(both, todo // m, todo % m, s, floor, counted)
     return out
@@ -231,6 +231,11 @@ def _places(records: list[tuple[str, str]], at: dict[str, tuple[int, pd.Index]])
             got = ix.get_indexer([records[k][1] for k in ks])
             out[ks] = np.where(got >= 0, got + lo, -1)
     return out
+
+
+def _uniq(values: np.ndarray) -> np.ndarray:
+    """The distinct values, by hashing (np.unique sorts)."""
+    return pd.unique(values) if len(values) else values
 
 
 def _isin(values: np.ndarray, among) -> np.ndarray:
@@ -280,7 +285,7 @@ def _in_untouched(keysets, touched_codes, scopes, unsure: np.ndarray, rec_of_g: 
             for pb in parts:
                 same = (pa[a] == pb[b]) & (pa[a] >= 0)
                 common.append(pa[a][same])
-        common = np.unique(np.concatenate(common)) if common else np.empty(0, np.int64)
+        common = _uniq(np.concatenate(common)) if common else np.empty(0, np.int64)
         common = common[~_isin(common, marks)]
         if not len(common):
             continue
@@ -288,7 +293,7 @@ def _in_untouched(keysets, touched_codes, scopes, unsure: np.ndarray, rec_of_g: 
         only = [np.where(flag[p + 1], p, -1) for p in parts]
         for rows_new, _, kind in scopes:
             found.append(_pairs_in(only, sec[rows_new], window, rows_new, rec_of_g, m, kind, spans))
-    got = np.unique(np.concatenate(found)) if found else np.empty(0, np.int64)
+    got = _uniq(np.concatenate(found)) if found else np.empty(0, np.int64)
     return got[_isin(got, unsure)]
 
 
@@ -314,7 +319,7 @@ def _sharing_counts(counted: tuple[np.ndarray, np.ndarray, np.ndarray], n: int, 
     if numbers:
         wanted = list(numbers)
         out |= _isin(p1[:n], wanted) | _isin(p2[:n], wanted)
-    out |= _isin(trio[:n], np.unique(trio[touched]))
+    out |= _isin(trio[:n], _uniq(trio[touched]))
     return out
 
 
@@ -346,7 +351,7 @@ def _old_rows(old: PeopleIndex, places: np.ndarray, memory: KeyMemory, region: s
 def _score(both: pd.DataFrame, i: np.ndarray, j: np.ndarray, s, floor: float, counted) -> list[MatchPair]:
     """The pairs (places i < j of ``both``) scoring at least ``floor``, scored on the records in them and those that
     share a phone number or a name and city with them (what the counts the scores use are made of)."""
-    rows = np.unique(np.r_[i, j])
+    rows = _uniq(np.r_[i, j])
     extra = _sharing_counts(counted, len(both), rows)
     extra[rows] = True
     sub_rows = np.flatnonzero(extra)
