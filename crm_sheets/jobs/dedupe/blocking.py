@@ -22,7 +22,7 @@ def codes_of(*columns: np.ndarray) -> list[np.ndarray]:
     return [codes[k * n:(k + 1) * n] for k in range(len(columns))]
 
 
-def _block(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, window: int = _MAX_BLOCK,
+def block_pairs(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, window: int = _MAX_BLOCK,
            allowed=None) -> np.ndarray:
     """Pairs (encoded i * n + j, i < j) of records sharing a non-empty key.
 
@@ -166,6 +166,6 @@ def slice_pass(keyset: tuple, lo: int, hi: int) -> tuple:
 
 
 def pair_index(keysets: Iterable[tuple], n: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
-    codes = [_block(k, sec, w, allowed) for k, sec, w in keysets]
+    codes = [block_pairs(k, sec, w, allowed) for k, sec, w in keysets]
     allp = pd.unique(np.concatenate(codes)) if codes else np.empty(0, dtype=np.int64)
     return allp // n, allp % n

@@ -155,6 +155,9 @@ def _people_frame(index: pd.Index, table: str, keys: dict[str, list], email_raw:
     return out
 
 
+people_frame = _people_frame  # (public: the blocking index, pairindex.py, rebuilds the rows records had with it)
+
+
 class PeopleRounds:
     """The people's keys of one of the runner's rounds, handed to the next round of the same run (never saved):
     the runner applies a round's change set and runs dedupe again on those tables (runner._settle), so a record

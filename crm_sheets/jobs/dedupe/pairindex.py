@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_sheets.jobs.dedupe.blocking import _block, person_block_keys
+from crm_sheets.jobs.dedupe.blocking import block_pairs, person_block_keys
 from crm_sheets.jobs.dedupe.explain import match_pairs
 from crm_sheets.jobs.dedupe.index import KeyMemory
-from crm_sheets.jobs.dedupe.matchkeys import PERSON_KEYS, _people_frame
+from crm_sheets.jobs.dedupe.matchkeys import PERSON_KEYS, people_frame
 from crm_sheets.jobs.dedupe.matchpair import MatchPair
 from crm_sheets.jobs.dedupe.pairscores import prepare_people, score_people
 
@@ -267,7 +267,7 @@ def _pairs_in(only: list[np.ndarray], sec_u: np.ndarray, window: int, rows: np.n
         c0 = sum(spans[t] for t in list(spans)[:list(spans).index("contacts")])
         c1 = c0 + spans["contacts"]
         allowed = lambda i, j: (i < l1) & (j >= c0) & (j < c1)  # noqa: E731 (as _people_pairs allows them)
-    got = _block(keys if len(keys) > 1 else keys[0], sec_u, window, allowed)
+    got = block_pairs(keys if len(keys) > 1 else keys[0], sec_u, window, allowed)
     k = len(rows)
     i, j = rec_of_g[rows[got // k]], rec_of_g[rows[got % k]]
     return np.minimum(i, j).astype(np.int64) * m + np.maximum(i, j)
@@ -342,7 +342,7 @@ def _old_rows(old: PeopleIndex, places: np.ndarray, memory: KeyMemory, region: s
         if mine.any():
             sel = got[mine]
             keys = {c: known[1][c][sel].tolist() for c in PERSON_KEYS}
-            frames.append(_people_frame(pd.Index(rids[places[mine] - lo]), t, keys, [""] * int(mine.sum()),
+            frames.append(people_frame(pd.Index(rids[places[mine] - lo]), t, keys, [""] * int(mine.sum()),
                                         shared=set(old.shared.get(t, ()))))
         lo = hi
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
