@@ -22,7 +22,7 @@ def codes_of(*columns: np.ndarray) -> list[np.ndarray]:
     return [codes[k * n:(k + 1) * n] for k in range(len(columns))]
 
 
-def _block(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, window: int = _MAX_BLOCK,
+def block_pairs(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, window: int = _MAX_BLOCK,
            allowed=None) -> np.ndarray:
     """Pairs (encoded i * n + j, i < j) of records sharing a non-empty key.
 
@@ -71,20 +71,24 @@ def person_block_keys(r: pd.DataFrame) -> list[tuple]:
     first = r["first"].to_numpy(object)
     last = r["last"].to_numpy(object)
     c1 = r["canon1"].to_numpy(object)
-    f0 = np.array([f[:1] for f in first], dtype=object)
-    l0 = np.array([x[:1] for x in last], dtype=object)
-    sdx_last = np.array([soundex(x.split(" ")[-1]) if x else "" for x in last], dtype=object)
-    sdx_first = np.array([soundex(f.split(" ")[0]) if f else "" for f in first], dtype=object)
+    f0 = _per_value(lambda f: f[:1], first)
+    l0 = _per_value(lambda x: x[:1], last)
+    sdx_last = _per_value(lambda x: soundex(x.split(" ")[-1]) if x else "", last)
+    sdx_first = _per_value(lambda f: soundex(f.split(" ")[0]) if f else "", first)
     both = (first != "") & (last != "")
 
     def when(mask: np.ndarray, key: np.ndarray) -> np.ndarray:
         out = key.copy()
-        out[~mask] = ""
+        out[~mask] = "" if key.dtype == object else -1
         return out
 
     local = r["local"].to_numpy(object)
-    role = np.array([x in ROLE_LOCALS or len(x) < 4 for x in local], dtype=bool)
-    sorted_name = np.array(["|".join(sorted((a, b))) for a, b in zip(c1, last)], dtype=object)
+    role = _per_value(lambda x: x in ROLE_LOCALS or len(x) < 4, local).astype(bool)
+    # the nickname-folded first name and the last name as an unordered pair (swapped first/last meet): one integer
+    # key, equal exactly where the texts 'a|b' of the two sorted would be (names never hold '|')
+    cc, cl = codes_of(c1, last)
+    width = int(max(cc.max(initial=-1), cl.max(initial=-1))) + 2
+    sorted_name = np.minimum(cc + 1, cl + 1).astype(np.int64) * width + np.maximum(cc + 1, cl + 1)
     company = r["company"].to_numpy(object)
     cdomain = r["cdomain"].to_numpy(object)
     org = np.where(company != "", company, cdomain).astype(object)
@@ -101,6 +105,16 @@ def person_block_keys(r: pd.DataFrame) -> list[tuple]:
         # initials at one firm: 'L. Kirkwnod' and 'Lachlan Kirkwood' (a cut-short name and a typo)
         (_int_key(org, f0, l0), name, 10),
     ])
+
+
+def _per_value(fn, values: np.ndarray) -> np.ndarray:
+    """fn of each value, called once per distinct value (names, mailboxes repeat a lot)."""
+    codes, uniques = pd.factorize(values)
+    if len(codes) and codes.min() < 0:  # (a missing value: each one by itself)
+        return np.array([fn(v) for v in values], dtype=object)
+    out = np.empty(len(uniques), dtype=object)
+    out[:] = [fn(u) for u in uniques]
+    return out[codes]
 
 
 def _two_part(*keys: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[np.ndarray]:
@@ -152,6 +166,6 @@ def slice_pass(keyset: tuple, lo: int, hi: int) -> tuple:
 
 
 def pair_index(keysets: Iterable[tuple], n: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
-    codes = [_block(k, sec, w, allowed) for k, sec, w in keysets]
+    codes = [block_pairs(k, sec, w, allowed) for k, sec, w in keysets]
     allp = pd.unique(np.concatenate(codes)) if codes else np.empty(0, dtype=np.int64)
     return allp // n, allp % n

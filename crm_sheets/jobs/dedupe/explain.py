@@ -65,12 +65,22 @@ def _reasons(v: dict[str, np.ndarray], k: int, evidence: frozenset[str]) -> tupl
     return tuple(out)
 
 
+_READ = ("email", "name", "phone", "company", "domain", "email_kind", "mobile", "trunc", "short_last", "swapped", "city")
+
+
 def match_pairs(ra, rb, i, j, scores, v, floor, evidence) -> list[MatchPair]:
     keep = np.flatnonzero(scores >= floor)
+    if not len(keep):
+        return []
     ta, tb = ra["table"].to_numpy(object), rb["table"].to_numpy(object)
     ida, idb = ra["rid"].to_numpy(object), rb["rid"].to_numpy(object)
-    out = []
-    for k in keep:
-        a, b = i[k], j[k]
-        out.append(MatchPair(ta[a], ida[a], tb[b], idb[b], round(float(scores[k]), 4), _reasons(v, k, evidence)))
-    return out
+    # the words of a pair depend only on its weights (_READ): said once per distinct set of weights (thousands of
+    # leads at one account, or pairs of the same kind, read alike)
+    weights = np.column_stack([np.asarray(v[name][keep], dtype=np.float64) for name in _READ if name in v])
+    _, first, inverse = np.unique(weights, axis=0, return_index=True, return_inverse=True)
+    said = [_reasons(v, keep[f], evidence) for f in first]
+    inverse = inverse.ravel()
+    a, b = i[keep], j[keep]
+    sc = scores[keep].astype(np.float64)
+    return [MatchPair(ta[x], ida[x], tb[y], idb[y], round(s, 4), said[w])
+            for x, y, s, w in zip(a.tolist(), b.tolist(), sc.tolist(), inverse.tolist())]

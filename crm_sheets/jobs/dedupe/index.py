@@ -5,7 +5,8 @@ and address keys: most of a run's work) only for records that are new or whose m
 Content-addressed: a record whose cells are as they were finds its keys whatever its ID or sheet row, a
 deleted record's keys are simply not kept again, and what depends on the whole list (the email domains no
 company owns, the blocks, the counts the scores use, the name weights of organisations) is computed afresh
-every run from the keys. So the pairs come out the same with or without the memory (tests/test_incremental.py).
+every run from the keys (for people, only around the records that changed: pairindex.py, which rebuilds the rows
+changed and gone records had from this memory, by their old digests). So the pairs come out the same with or without the memory (tests/test_incremental.py).
 Kept in dedupe's state as deflated JSON, like check's row memory.
 """
 from __future__ import annotations

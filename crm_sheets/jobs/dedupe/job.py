@@ -54,7 +54,8 @@ def dedupe(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
         memory, org_pairs, people = carried.memory, carried.org_pairs, carried.people
     else:
         memory = KeyMemory(state.get("keys") if isinstance(state, dict) else None)
-        org_pairs = OrgPairs(state.get("orgs") if isinstance(state, dict) else None)
+        org_pairs = OrgPairs(state.get("orgs") if isinstance(state, dict) else None,
+                             state.get("pindex") if isinstance(state, dict) else None)
         people = PeopleRounds()
     # (the runner pauses the garbage collector for it: GC_PAUSED_FOR)
     result = _dedupe(tables, now=now, memory=memory, org_pairs=org_pairs, people=people)
@@ -62,13 +63,14 @@ def dedupe(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
         result.state = _remember(result, inputs or inputs_digest(tables))
         result.state["keys"] = memory.state()
         result.state["orgs"] = org_pairs.state()
+        result.state["pindex"] = org_pairs.index_state()
     elif result.changes.updates or result.changes.archives or result.changes.restores:
         # records changed: the runner runs dedupe again on the tables as this round left them (runner.SETTLED),
         # and that round starts from this one's keys and organisation pairs, in memory (the runner keeps no
         # key starting with '_'); the keys are packed only by a round that changes nothing, the last one.
         result.state = {ROUND: Round(memory.carried(), org_pairs.carried(), people.after(result.changes))}
     else:
-        result.state = {"keys": memory.state(), "orgs": org_pairs.state()}
+        result.state = {"keys": memory.state(), "orgs": org_pairs.state(), "pindex": org_pairs.index_state()}
     return result
 
 

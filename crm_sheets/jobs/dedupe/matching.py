@@ -23,6 +23,7 @@ from crm_sheets.jobs.dedupe.explain import match_pairs
 from crm_sheets.jobs.dedupe.index import KeyMemory, keys_version
 from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds, account_records, org_lead_records, person_records
 from crm_sheets.jobs.dedupe.matchpair import EVIDENCE, PEOPLE, MatchPair, MatchSettings
+from crm_sheets.jobs.dedupe.pairindex import PeopleIndex, index_params, people_pairs_again
 from crm_sheets.jobs.dedupe.pairscores import prepare_people, score_lead_accounts, score_people
 from crm_sheets.model import Tables
 from crm_sheets.model.memo import row_keys
@@ -46,7 +47,9 @@ class OrgPairs:
     again by a digest of the frame, its settings and floor and the code that pairs (an edited lead changes
     no account: its pairs are not scored again)."""
 
-    def __init__(self, packed: Any = None) -> None:
+    def __init__(self, packed: Any = None, index: Any = None) -> None:
+        self._index_in: Any = index  # the people's blocking index of the last pairing (pairindex.py), packed or not
+        self.index_out: PeopleIndex | None = None  # this run's, for the next
         self._seen: list[tuple[pd.DataFrame, MatchSettings, float, list[MatchPair]]] = []
         self._used: list[tuple[pd.DataFrame, MatchSettings, float, list[MatchPair]]] = []
         self._kept: dict[str, list] = _unpack_pairs(packed)
@@ -81,7 +84,18 @@ class OrgPairs:
         """What the next round may reuse: the frames of this round."""
         out = OrgPairs()
         out._seen, out._digests, out._given = self._used, self._digests, self._given
+        out._index_in = self.index_out
         return out
+
+    def people_index(self) -> PeopleIndex | None:
+        """The blocking index of the last pairing of people (None: none, or damaged)."""
+        if isinstance(self._index_in, PeopleIndex):
+            return self._index_in
+        return PeopleIndex.unpack(self._index_in, self._kept)
+
+    def index_state(self) -> dict | None:
+        """This run's blocking index of people, packed (its pairs are those state() keeps under its digest)."""
+        return self.index_out.pack() if self.index_out is not None else None
 
     def state(self) -> dict[str, list]:
         """The pairs of the frames this run used, by their digest (plain JSON, for dedupe's state)."""
@@ -206,8 +220,22 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
         both = pd.concat(list(people.values()), ignore_index=True) if len(people) > 1 else next(iter(people.values()))
         spans = {t: len(r) for t, r in people.items()}
         if org_pairs is not None:  # an equal frame of people pairs as it paired last time (OrgPairs)
-            out += org_pairs.pairs(both, s, floor, "people", lambda: _people_pairs(both, spans, s, floor),
-                                   digest=people_digest(tables, list(people), s, floor))
+            digest = people_digest(tables, list(people), s, floor)
+            now = _index_rows(people, rounds, s.region)
+            params = index_params(list(people), s, floor, _people_version())
+            shared = {t: set(r.attrs.get("shared") or ()) for t, r in people.items()}
+
+            def compute() -> list[MatchPair]:
+                # only the pairs the edits can change, from the last pairing's index (pairindex.py), else everyone's
+                old = org_pairs.people_index() if now is not None and digest is not None else None
+                got = people_pairs_again(old, both, spans, now, shared, params, s, floor, memory, s.region) \
+                    if old is not None else None
+                return got if got is not None else _people_pairs(both, spans, s, floor)
+
+            got = org_pairs.pairs(both, s, floor, "people", compute, digest=digest)
+            out += got
+            if now is not None and digest is not None:
+                org_pairs.index_out = PeopleIndex(params, now, {t: sorted(v) for t, v in shared.items()}, list(got), digest)
         else:
             out += _people_pairs(both, spans, s, floor)
         for t, r in people.items():
@@ -222,6 +250,21 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
         if "leads" in people and len(acc):
             out += _lead_account_pairs(people["leads"], acc, s, floor)
     out.sort(key=lambda p: (-p.score, p.id_a, p.id_b))
+    return out
+
+
+def _index_rows(people: dict[str, pd.DataFrame], rounds: PeopleRounds | None,
+                region: str) -> list[tuple[str, np.ndarray, np.ndarray]] | None:
+    """(table, IDs, digests of the cells their keys come from) of the frame's records, in order, from the keys kept
+    for the runner's rounds (matchkeys.PeopleRounds); None when they are not there."""
+    if rounds is None:
+        return None
+    out = []
+    for t, r in people.items():
+        kept = rounds._kept.get((t, region))
+        if kept is None or len(kept[1]) != len(r):
+            return None
+        out.append((t, r["rid"].to_numpy(object), np.asarray(kept[1], dtype=np.uint64)))
     return out
 
 

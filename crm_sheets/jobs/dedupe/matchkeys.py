@@ -130,15 +130,17 @@ def person_records(tables: Tables, table: str, region: str = "US", memory: KeyMe
     return _people_frame(df.index, table, keys, texts["email"])
 
 
-def _people_frame(index: pd.Index, table: str, keys: dict[str, list], email_raw: list[str]) -> pd.DataFrame:
+def _people_frame(index: pd.Index, table: str, keys: dict[str, list], email_raw: list[str],
+                  shared: set[str] | None = None) -> pd.DataFrame:
     """The frame of people's match keys, with the keys that depend on the whole list (an email domain no
-    company owns) put together from each record's own."""
+    company owns: ``shared``, else found in this list) put together from each record's own. The domains are kept
+    in the frame's attrs["shared"] (the blocking index, pairindex.py, compares them with the last run's)."""
     edomain = keys["edomain"]
-    shared = _shared_domains(edomain, keys["company"])
+    shared = _shared_domains(edomain, keys["company"]) if shared is None else shared
     # an internet provider's mailboxes are private ones, though no list names it: their domain says no company
     cdomain = [w if d in shared else o for d, o, w in zip(edomain, keys["cdomain_own"], keys["cdomain_web"])] if shared \
         else keys["cdomain_own"]
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "rid": index.astype(str).tolist(),
         "table": table,
         **{k: keys[k] for k in ("first", "last", "canon1", "canon2", "email")},
@@ -149,6 +151,11 @@ def _people_frame(index: pd.Index, table: str, keys: dict[str, list], email_raw:
         "city": keys["city"],
         "country": keys["country"],
     })
+    out.attrs["shared"] = shared
+    return out
+
+
+people_frame = _people_frame  # (public: the blocking index, pairindex.py, rebuilds the rows records had with it)
 
 
 class PeopleRounds:

@@ -1,0 +1,364 @@
+"""Dedupe's blocking index of people: the records the last pairing saw (table, ID, the digest of the cells their keys
+come from, in frame order), the email domains each table shared then, and the pairs it found; so a run whose edits
+touched a few people pairs again only the pairs those edits can change, and takes the others from the index.
+
+Which pairs can change when records change (C: new, or their keys' cells changed, or their email domain's
+'nobody's company' status flipped; D: deleted or archived), every other record's frame row being as it was:
+- pairs of a record of C or D;
+- pairs of a block (a blocking pass's key) holding a record of C or D, by its old or new keys: a sorted window
+  over a large block shifts where records enter or leave it;
+- pairs of a block holding a record whose secondary sort value is one a record of C or D holds or held: a block
+  is sorted by the codes of that value in order of first appearance in the whole list, and where that value's
+  first record changed, its place among the others may have;
+- pairs whose score uses a count that moved: how many records give a phone number (personal_phone) or a first
+  name, last name and city (name_city_count): every record giving a number or such a trio that a record of C or D
+  gives or gave is scored again.
+Every other pair of a block untouched by these is the same pair with the same score (a block untouched keeps its
+members and their order: the surviving records keep their relative order, else the full path runs). The blocks so
+touched are paired again on the list as it is and as it was (the old rows of C and D rebuilt from the key memory,
+index.py), each with all its members, in their order; pairs found in one but not the other are settled by pairing
+the untouched blocks that hold both records. The pairs are the same as pairing everyone again
+(tests/test_dedupe_index.py); where exactness is not cheap (records reordered, an ID twice, old keys unknown, many
+changes) the caller pairs everyone (None).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crm_sheets.jobs.dedupe.blocking import block_pairs, person_block_keys
+from crm_sheets.jobs.dedupe.explain import match_pairs
+from crm_sheets.jobs.dedupe.index import KeyMemory
+from crm_sheets.jobs.dedupe.matchkeys import PERSON_KEYS, people_frame
+from crm_sheets.jobs.dedupe.matchpair import MatchPair
+from crm_sheets.jobs.dedupe.pairscores import prepare_people, score_people
+
+_SEP = "\x00"  # between IDs: no workbook cell holds it
+_MAX_CHANGED = 0.2  # more records changed or gone than this share of the list: pairing everyone is as cheap
+
+
+class PeopleIndex:
+    """The people a pairing saw and the pairs it found (``pairs``; when packed, found again in the kept people pairs
+    by ``digest``, the people digest they are kept under in OrgPairs)."""
+
+    def __init__(self, params: str, tables: list[tuple[str, np.ndarray, np.ndarray]], shared: dict[str, list[str]],
+                 pairs: list[MatchPair] | None = None, digest: str | None = None) -> None:
+        self.params = params
+        self.tables = tables  # (table, IDs as objects, digests as uint64), in frame order
+        self.shared = shared
+        self.pairs = pairs
+        self.digest = digest
+
+    def pack(self) -> dict[str, Any] | None:
+        if self.digest is None:
+            return None
+        ids = _SEP.join(str(r) for _, rids, _ in self.tables for r in rids)
+        if ids.count(_SEP) != max(sum(len(r) for _, r, _ in self.tables) - 1, 0):
+            return None
+        blob = ids.encode("utf-8", "surrogatepass") + b"".join(d.astype("<u8").tobytes() for _, _, d in self.tables)
+        return {"params": self.params, "digest": self.digest, "spans": [[t, len(r)] for t, r, _ in self.tables],
+                "shared": self.shared, "blob": base64.b64encode(zlib.compress(blob, 1)).decode("ascii")}
+
+    @classmethod
+    def unpack(cls, packed: Any, kept: dict[str, list]) -> "PeopleIndex | None":
+        """The index packed by pack(), its pairs from ``kept`` (OrgPairs' kept pairs); None when missing or damaged."""
+        try:
+            if not isinstance(packed, dict) or packed.get("digest") not in kept:
+                return None
+            raw = zlib.decompress(base64.b64decode(packed["blob"]))
+            spans = [(str(t), int(n)) for t, n in packed["spans"]]
+            total = sum(n for _, n in spans)
+            ids_len = len(raw) - 8 * total
+            ids = raw[:ids_len].decode("utf-8", "surrogatepass").split(_SEP) if total else []
+            if len(ids) != total:
+                return None
+            digests = np.frombuffer(raw, dtype="<u8", count=total, offset=ids_len).astype(np.uint64)
+            tables, at = [], 0
+            for t, n in spans:
+                rids = np.empty(n, dtype=object)
+                rids[:] = ids[at:at + n]
+                tables.append((t, rids, digests[at:at + n]))
+                at += n
+            pairs = [MatchPair(ta, ia, tb, ib, score, tuple(reasons)) for ta, ia, tb, ib, score, reasons in kept[packed["digest"]]]
+            shared = {str(k): [str(x) for x in v] for k, v in packed["shared"].items()}
+            return cls(str(packed["params"]), tables, shared, pairs, packed["digest"])
+        except (ValueError, TypeError, KeyError, AttributeError, zlib.error):
+            return None
+
+
+def index_params(names: list[str], s, floor: float, version: str) -> str:
+    return json.dumps([version, names, s.auto, s.review, s.region, sorted(s.evidence), floor])
+
+
+def people_pairs_again(old: PeopleIndex, both: pd.DataFrame, spans: dict[str, int], now: list[tuple[str, np.ndarray, np.ndarray]],
+                       shared: dict[str, set[str]], params: str, s, floor: float, memory: KeyMemory | None,
+                       region: str) -> list[MatchPair] | None:
+    """The pairs of people of ``both`` (as matching._people_pairs finds them) from the index of the last pairing:
+    only the pairs the changes can change are paired and scored again. None: the caller pairs everyone."""
+    if old.params != params or old.pairs is None or memory is None or [t for t, _ in spans.items()] != [t for t, _, _ in old.tables]:
+        return None
+    n = len(both)
+    # each record's place in the old list (-1: new), table by table (IDs are unique within a table)
+    old_at = {t: (lo, pd.Index(rids)) for t, rids, lo in _offsets(old.tables)}
+    now_at = {t: (lo, pd.Index(rids)) for t, rids, lo in _offsets(now)}
+    if not all(ix.is_unique for _, ix in (*old_at.values(), *now_at.values())):
+        return None
+    at = np.concatenate([np.where(got >= 0, got + old_at[t][0], -1) for t, rids, _ in now
+                         for got in [old_at[t][1].get_indexer(rids)]]) if n else np.empty(0, np.int64)
+    kept = at[at >= 0]
+    if len(kept) > 1 and (np.diff(kept) <= 0).any():
+        return None  # records reordered (a sorted sheet): every pair's orientation and every block's order may move
+    n_old = sum(len(r) for _, r, _ in old.tables)
+    gone = np.ones(n_old, dtype=bool)
+    gone[kept] = False
+    old_digests = np.concatenate([d for _, _, d in old.tables]) if old.tables else np.empty(0, np.uint64)
+    new_digests = np.concatenate([d for _, _, d in now]) if n else np.empty(0, np.uint64)
+    changed = (at < 0) | (new_digests != old_digests[np.maximum(at, 0)])
+    # a domain that became or stopped being nobody's company changes its records' rows (efree, cdomain)
+    edomain = both["edomain"].to_numpy(object)
+    lo = 0
+    for t, rids, _ in now:
+        flipped = set(old.shared.get(t, ())) ^ set(shared.get(t, ()))
+        if flipped:
+            changed[lo:lo + len(rids)] |= _isin(edomain[lo:lo + len(rids)], list(flipped))
+        lo += len(rids)
+    ghosts_old = np.sort(np.r_[at[changed & (at >= 0)], np.flatnonzero(gone)])  # old places whose old rows differ
+    if len(ghosts_old) + int(changed.sum()) > _MAX_CHANGED * max(n, 1):
+        return None
+    ghost = _old_rows(old, ghosts_old, memory, region)
+    if ghost is None:
+        return None
+    g = pd.concat([both, ghost[both.columns]], ignore_index=True) if len(ghost) else both
+    # record numbers: a record present now is its place now; a gone one n + k
+    m = n + int(gone.sum())
+    gone_no = np.full(n_old, -1, dtype=np.int64)
+    gone_no[np.flatnonzero(gone)] = n + np.arange(int(gone.sum()))
+    now_of_old = np.full(n_old, -1, dtype=np.int64)
+    now_of_old[kept] = np.flatnonzero(at >= 0)
+    rec_of_old = np.where(now_of_old >= 0, now_of_old, gone_no)
+    rec_of_g = np.r_[np.arange(n), rec_of_old[ghosts_old]]
+    # the old list as rows of g: a record whose row is unchanged is its row now, the others their ghost
+    g_of_old = now_of_old.copy()
+    g_of_old[ghosts_old] = n + np.arange(len(ghosts_old))
+    moved = np.zeros(m, dtype=bool)  # records whose pairs are all scored again
+    moved[np.flatnonzero(changed)] = True
+    moved[n:] = True
+    touched_g = np.r_[np.flatnonzero(changed), n + np.arange(len(ghosts_old))]  # rows of g whose keys came or went
+    counted = _counted(g)
+    moved[:n] |= _sharing_counts(counted, n, touched_g)
+    keysets = person_block_keys(g)
+    # the old list's secondary codes: first appearance in the old order (the new list's are g's: its rows come first)
+    sec_old: dict[int, np.ndarray] = {}
+    for _, sec, _ in keysets:
+        if id(sec) not in sec_old:
+            sec_old[id(sec)] = pd.factorize(sec[g_of_old])[0]
+    rows_of_touch = np.flatnonzero(moved[rec_of_g])  # rows of g whose blocks are touched
+    # scopes: each table within itself, and leads against contacts (as _people_pairs pairs them)
+    scopes = []
+    lo_new, lo_old = 0, 0
+    old_spans = {t: len(r) for t, r, _ in old.tables}
+    for t, k in spans.items():
+        if k >= 2 or old_spans[t] >= 2:
+            scopes.append((np.arange(lo_new, lo_new + k), slice(lo_old, lo_old + old_spans[t]), None))
+        lo_new += k
+        lo_old += old_spans[t]
+    if "leads" in spans and "contacts" in spans and (spans["contacts"] or old_spans["contacts"]):
+        scopes.append((np.arange(n), slice(0, n_old), "cross"))
+    new_b, old_b, touched_codes = [], [], []
+    for keys, sec, window in keysets:
+        parts = keys if isinstance(keys, list) else [keys]
+        first_holders = _flags(_uniq(sec[touched_g]), sec)
+        marks = _uniq(np.concatenate([p[rows_of_touch] for p in parts] + [p[first_holders[sec + 1]] for p in parts]))
+        marks = marks[marks >= 0]
+        touched_codes.append(marks)
+        flag = _flags(marks, *parts)
+        only = [np.where(flag[p + 1], p, -1) for p in parts]  # the touched blocks' keys, -1 elsewhere
+        for rows_new, places_old, kind in scopes:
+            new_b.append(_pairs_in(only, sec[rows_new], window, rows_new, rec_of_g, m, kind, spans))
+            rows_old = g_of_old[places_old]
+            old_b.append(_pairs_in(only, sec_old[id(sec)][places_old], window, rows_old, rec_of_g, m, kind, old_spans))
+    new_b = _uniq(np.concatenate(new_b)) if new_b else np.empty(0, np.int64)
+    old_b = _uniq(np.concatenate(old_b)) if old_b else np.empty(0, np.int64)
+    first, last = g["first"].to_numpy(object), g["last"].to_numpy(object)
+    nameless = (first == "") & (last == "")
+    a, b = new_b // m, new_b % m
+    new_b = new_b[~(nameless[a] & nameless[b])]  # (a and b are places now: new pairs are of present records)
+    # the pairs of the last pairing, as record numbers
+    pk = old.pairs
+    ka, kb = _places([(p.table_a, p.id_a) for p in pk], now_at), _places([(p.table_b, p.id_b) for p in pk], now_at)
+    alive = (ka >= 0) & (kb >= 0)
+    alive[alive] &= ~moved[ka[alive]] & ~moved[kb[alive]]
+    kcode = np.minimum(ka, kb).astype(np.int64) * m + np.maximum(ka, kb)
+    # a pair found by the touched blocks on one side only: is it a pair of an untouched block (then on both)?
+    new_only = new_b[~_isin(new_b, old_b)]
+    old_only = old_b[~_isin(old_b, new_b)]
+    unsure = np.r_[new_only, old_only]
+    unsure = unsure[~moved[unsure // m] & ~moved[unsure % m]]
+    elsewhere = _in_untouched(keysets, touched_codes, scopes, unsure, rec_of_g, m, spans) if len(unsure) else np.empty(0, np.int64)
+    in_old_b, in_new_b = _isin(kcode, old_b), _isin(kcode, new_b)
+    keep = alive & (~in_old_b | in_new_b | _isin(kcode, elsewhere))
+    out = [p for p, k in zip(pk, keep) if k]
+    todo = new_b[moved[new_b // m] | moved[new_b % m]]
+    fresh = new_only[~_isin(new_only, elsewhere)]
+    fresh = fresh[~moved[fresh // m] & ~moved[fresh % m]]
+    todo = _uniq(np.r_[todo, fresh])
+    if len(todo):
+        out += _score(both, todo // m, todo % m, s, floor, counted)
+    return out
+
+
+def _offsets(tables):
+    lo = 0
+    for t, rids, _ in tables:
+        yield t, rids, lo
+        lo += len(rids)
+
+
+def _places(records: list[tuple[str, str]], at: dict[str, tuple[int, pd.Index]]) -> np.ndarray:
+    """The places in the list of (table, ID) records (-1: not there)."""
+    out = np.full(len(records), -1, dtype=np.int64)
+    by_table: dict[str, list[int]] = {}
+    for k, (t, _) in enumerate(records):
+        by_table.setdefault(t, []).append(k)
+    for t, ks in by_table.items():
+        if t in at:
+            lo, ix = at[t]
+            got = ix.get_indexer([records[k][1] for k in ks])
+            out[ks] = np.where(got >= 0, got + lo, -1)
+    return out
+
+
+def _uniq(values: np.ndarray) -> np.ndarray:
+    """The distinct values, by hashing (np.unique sorts)."""
+    return pd.unique(values) if len(values) else values
+
+
+def _isin(values: np.ndarray, among) -> np.ndarray:
+    """np.isin by hashing (numpy sorts: slow on texts)."""
+    return pd.Series(values, copy=False).isin(among).to_numpy()
+
+
+def _flags(codes: np.ndarray, *within: np.ndarray) -> np.ndarray:
+    """A lookup table of ``codes`` among the codes of ``within`` (flag[c + 1]: is c one of them; -1 never is)."""
+    size = max((int(w.max()) for w in within if len(w)), default=-1) + 2
+    flag = np.zeros(max(size, 1), dtype=bool)
+    codes = codes[codes >= 0]
+    flag[codes + 1] = True
+    return flag
+
+
+def _pairs_in(only: list[np.ndarray], sec_u: np.ndarray, window: int, rows: np.ndarray, rec_of_g: np.ndarray, m: int,
+              kind, spans: dict[str, int]) -> np.ndarray:
+    """The pairs (record numbers, lo * m + hi) of the blocks kept in ``only`` (key codes of g's rows, -1 elsewhere)
+    among ``rows`` of g, each block whole and in its order, as _people_pairs pairs them."""
+    if len(rows) < 2:
+        return np.empty(0, np.int64)
+    keys = [p[rows] for p in only]
+    if not any((k >= 0).any() for k in keys):
+        return np.empty(0, np.int64)
+    allowed = None
+    if kind == "cross":
+        l1 = spans["leads"]
+        c0 = sum(spans[t] for t in list(spans)[:list(spans).index("contacts")])
+        c1 = c0 + spans["contacts"]
+        allowed = lambda i, j: (i < l1) & (j >= c0) & (j < c1)  # noqa: E731 (as _people_pairs allows them)
+    got = block_pairs(keys if len(keys) > 1 else keys[0], sec_u, window, allowed)
+    k = len(rows)
+    i, j = rec_of_g[rows[got // k]], rec_of_g[rows[got % k]]
+    return np.minimum(i, j).astype(np.int64) * m + np.maximum(i, j)
+
+
+def _in_untouched(keysets, touched_codes, scopes, unsure: np.ndarray, rec_of_g: np.ndarray, m: int,
+                  spans: dict[str, int]) -> np.ndarray:
+    """Which of ``unsure`` (pairs of unchanged records) a block untouched by the changes pairs (the same then and now)."""
+    a, b = unsure // m, unsure % m  # present records: their rows of g are their places
+    found = []
+    for (keys, sec, window), marks in zip(keysets, touched_codes):
+        parts = keys if isinstance(keys, list) else [keys]
+        common = []
+        for pa in parts:
+            for pb in parts:
+                same = (pa[a] == pb[b]) & (pa[a] >= 0)
+                common.append(pa[a][same])
+        common = _uniq(np.concatenate(common)) if common else np.empty(0, np.int64)
+        common = common[~_isin(common, marks)]
+        if not len(common):
+            continue
+        flag = _flags(common, *parts)
+        only = [np.where(flag[p + 1], p, -1) for p in parts]
+        for rows_new, _, kind in scopes:
+            found.append(_pairs_in(only, sec[rows_new], window, rows_new, rec_of_g, m, kind, spans))
+    got = _uniq(np.concatenate(found)) if found else np.empty(0, np.int64)
+    return got[_isin(got, unsure)]
+
+
+def _counted(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The phone numbers and the (first name, last name, city) trio of g's rows, as the counts the scores use read
+    them (personal_phone, name_city_count)."""
+    key = np.zeros(len(g), dtype=np.int64)
+    for c in ("first", "last", "city"):  # ('' a value like any other)
+        codes, uniques = pd.factorize(g[c].to_numpy(object))
+        key = key * (len(uniques) + 1) + codes
+    return g["phone1"].to_numpy(object), g["phone2"].to_numpy(object), key
+
+
+def _sharing_counts(counted: tuple[np.ndarray, np.ndarray, np.ndarray], n: int, touched: np.ndarray) -> np.ndarray:
+    """Records (of the first ``n`` rows) whose score counts may have moved: they give a phone number, or a first
+    name, last name and city, that a row of ``touched`` gives or gave."""
+    p1, p2, trio = counted
+    out = np.zeros(n, dtype=bool)
+    if not len(touched):
+        return out
+    numbers = set(p1[touched].tolist()) | set(p2[touched].tolist())
+    numbers.discard("")
+    if numbers:
+        wanted = list(numbers)
+        out |= _isin(p1[:n], wanted) | _isin(p2[:n], wanted)
+    out |= _isin(trio[:n], _uniq(trio[touched]))
+    return out
+
+
+def _old_rows(old: PeopleIndex, places: np.ndarray, memory: KeyMemory, region: str) -> pd.DataFrame | None:
+    """The frame rows the records at ``places`` of the old list had (their keys from the key memory, by the digest
+    of their old cells; their table's shared domains then). None when the memory does not know one of them."""
+    if not len(places):
+        return pd.DataFrame()
+    known = memory._known.get(f"people|{region}")
+    if known is None:
+        return None
+    digests = np.concatenate([d for _, _, d in old.tables])[places]
+    got = known[0].get_indexer(digests)
+    if (got < 0).any() or set(known[1]) != set(PERSON_KEYS):
+        return None
+    frames, lo, at = [], 0, 0
+    for t, rids, _ in old.tables:
+        hi = lo + len(rids)
+        mine = (places >= lo) & (places < hi)
+        if mine.any():
+            sel = got[mine]
+            keys = {c: known[1][c][sel].tolist() for c in PERSON_KEYS}
+            frames.append(people_frame(pd.Index(rids[places[mine] - lo]), t, keys, [""] * int(mine.sum()),
+                                        shared=set(old.shared.get(t, ()))))
+        lo = hi
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _score(both: pd.DataFrame, i: np.ndarray, j: np.ndarray, s, floor: float, counted) -> list[MatchPair]:
+    """The pairs (places i < j of ``both``) scoring at least ``floor``, scored on the records in them and those that
+    share a phone number or a name and city with them (what the counts the scores use are made of)."""
+    rows = _uniq(np.r_[i, j])
+    extra = _sharing_counts(counted, len(both), rows)
+    extra[rows] = True
+    sub_rows = np.flatnonzero(extra)
+    sub = both.iloc[sub_rows].reset_index(drop=True)
+    place = np.full(len(both), -1, dtype=np.int64)
+    place[sub_rows] = np.arange(len(sub_rows))
+    si, sj = place[i], place[j]
+    prepared = prepare_people(sub)
+    scores, v = score_people(sub, sub, si, sj, s.evidence, floor, prepared=prepared)
+    return match_pairs(sub, sub, si, sj, scores, v, floor, s.evidence)

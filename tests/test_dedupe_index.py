@@ -1,0 +1,149 @@
+"""Dedupe's blocking index of people (jobs/dedupe/pairindex.py): a run after edits pairs again only what the edits can
+change, and finds what dedupe from scratch finds: the same pairs, merges, links, questions, findings and review
+sheet, after people's real edits (names, emails, phones, companies and cities changed, leads added that duplicate
+others, a duplicate broken, rows deleted, records archived by a merge) and in the runner's rounds of a first run."""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from crm_sheets.jobs.dedupe import dedupe, find_pairs, matching
+from crm_sheets.jobs.dedupe.matching import OrgPairs
+from crm_sheets.model import Tables
+from crm_sheets.runner import run_jobs
+from crm_sheets.sample import DEFAULT_NOW, generate
+
+_NAMES = ["Anna", "Bob", "Carla", "Dieter", "Eve", "Maria", "John"]
+
+
+def outcome(r) -> tuple:
+    """What a person sees of a dedupe result: findings, counts, the change set (merges, links, new questions, the
+    Duplicates Review sheet)."""
+    c = r.changes
+    return ([f.as_dict() for f in r.findings], r.stats, c.summary(), repr(c.updates), repr(c.archives), repr(c.appends),
+            repr(c.sheets), c.meta)
+
+
+def edit(tables: Tables, rng: random.Random) -> None:
+    """A few edits a team makes between two runs, in leads and contacts."""
+    for name in ("leads", "contacts"):
+        t = tables[name]
+        df = t.df
+        for _ in range(rng.randint(2, 6)):
+            rid = rng.choice(list(df.index))
+            other = rng.choice(list(df.index))
+            op = rng.random()
+            if op < 0.15:
+                df.loc[rid, "first_name"] = rng.choice(_NAMES)
+            elif op < 0.3:
+                df.loc[rid, "email"] = rng.choice([None, f"x{rng.randint(0, 9)}@gmail.com", df.at[other, "email"]])
+            elif op < 0.4:
+                df.loc[rid, "phone"] = df.at[other, "phone"]  # a switchboard, or another's line
+            elif op < 0.5 and "company" in df.columns:
+                df.loc[rid, "company"] = rng.choice(["Acme", None, df.at[other, "company"]])
+            elif op < 0.6:
+                df.loc[rid, "city"] = rng.choice(["Lyon", "Boston", "Leeds"])
+            elif op < 0.7:  # a row deleted
+                t.df = df = df.drop(index=rid)
+            elif op < 0.88:  # a new record duplicating another (sometimes with a typo)
+                row = df.loc[other].copy()
+                if rng.random() < 0.5:
+                    row["last_name"] = f"{row['last_name']}e"
+                df.loc[f"{rid.rsplit('-', 1)[0]}-9{rng.randint(10000, 99999)}"] = row
+            else:  # a duplicate broken: another name, no email
+                df.loc[rid, "last_name"] = "Zzyzx"
+                df.loc[rid, "email"] = None
+
+
+def test_pairs_after_random_edits_are_those_found_from_scratch(monkeypatch):
+    tables = generate("sales", leads=900, seed=3).to_tables()
+    rng = random.Random(3)
+    used = []
+    real = matching.people_pairs_again
+    monkeypatch.setattr(matching, "people_pairs_again", lambda *a: used.append(real(*a)) or used[-1])
+    org_pairs = OrgPairs()
+    from crm_sheets.jobs.dedupe.index import KeyMemory
+    from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds
+
+    memory = KeyMemory()
+    find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
+    for _ in range(6):
+        state = json.loads(json.dumps({"keys": memory.state(), "orgs": org_pairs.state(), "pindex": org_pairs.index_state()}))
+        edit(tables, rng)
+        memory, org_pairs = KeyMemory(state["keys"]), OrgPairs(state["orgs"], state["pindex"])
+        used.clear()
+        got = find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
+        assert got == find_pairs(tables)
+        assert used and used[-1] is not None  # paired from the index, not everyone again
+
+
+def settled(tables: Tables, state: dict | None) -> tuple:
+    """dedupe as the runner runs it on a workbook: rounds until nothing more merges, from the last run's state."""
+    results, _ = run_jobs(tables, ["dedupe"], now=DEFAULT_NOW, options={"dedupe": {"state": state}} if state else None)
+    (r,) = results
+    return r
+
+
+@pytest.mark.slow
+def test_dedupe_after_edits_merges_links_and_asks_as_dedupe_from_scratch(monkeypatch):
+    rng = random.Random(8)
+    tables = generate("sales", leads=700, seed=8).to_tables()
+    twin = generate("sales", leads=700, seed=8).to_tables()
+    first = settled(tables, None)
+    settled(twin, None)
+    state = json.loads(json.dumps(first.state, default=str))
+    assert state.get("pindex")
+    used = []
+    real = matching.people_pairs_again
+    monkeypatch.setattr(matching, "people_pairs_again", lambda *a: used.append(real(*a)) or used[-1])
+    for _ in range(3):
+        seed = rng.random()
+        edit(tables, random.Random(seed))
+        edit(twin, random.Random(seed))
+        used.clear()
+        kept = settled(tables, state)
+        fresh = settled(twin, None)
+        assert outcome(kept) == outcome(fresh)
+        assert any(u is not None for u in used)
+        state = json.loads(json.dumps(kept.state, default=str))
+        assert {n: repr(t.df.to_dict("split")) for n, t in tables.tables.items()} == \
+            {n: repr(t.df.to_dict("split")) for n, t in twin.tables.items()}
+
+
+@pytest.mark.slow
+def test_the_rounds_of_a_first_run_pair_from_the_index_as_rounds_from_scratch(monkeypatch):
+    used = []
+    real = matching.people_pairs_again
+    monkeypatch.setattr(matching, "people_pairs_again", lambda *a: used.append(real(*a)) or used[-1])
+    with_index = settled(generate("sales", leads=600, seed=11).to_tables(), None)
+    assert any(u is not None for u in used)  # the second round paired only what the first round's merges changed
+    monkeypatch.setattr(OrgPairs, "people_index", lambda self: None)
+    scratch = settled(generate("sales", leads=600, seed=11).to_tables(), None)
+    assert outcome(with_index) == outcome(scratch)
+    assert with_index.stats["merged"]
+
+
+def test_a_sorted_sheet_or_a_damaged_index_pairs_everyone_again_and_the_same(monkeypatch):
+    from crm_sheets.jobs.dedupe.index import KeyMemory
+    from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds
+
+    tables = generate("sales", leads=300, seed=4).to_tables()
+    memory, org_pairs = KeyMemory(), OrgPairs()
+    find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
+    state = json.loads(json.dumps({"keys": memory.state(), "orgs": org_pairs.state(), "pindex": org_pairs.index_state()}))
+    leads = tables["leads"]
+    leads.df.loc[leads.df.index[4], "city"] = "Lyon"
+    leads.df = leads.df.iloc[::-1]  # sorted by a person: the order of blocks may move
+    used = []
+    real = matching.people_pairs_again
+    monkeypatch.setattr(matching, "people_pairs_again", lambda *a: used.append(real(*a)) or used[-1])
+    got = find_pairs(tables, memory=KeyMemory(state["keys"]), org_pairs=OrgPairs(state["orgs"], state["pindex"]),
+                     rounds=PeopleRounds())
+    assert used == [None] and got == find_pairs(tables)
+    damaged = dict(state["pindex"], blob="not base64 at all")
+    used.clear()
+    got = find_pairs(tables, memory=KeyMemory(state["keys"]), org_pairs=OrgPairs(state["orgs"], damaged),
+                     rounds=PeopleRounds())
+    assert used == [] and got == find_pairs(tables)
