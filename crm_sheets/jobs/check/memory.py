@@ -461,18 +461,18 @@ class TablePlan:
 
     def limits_rows(self) -> np.ndarray | None:
         """The rows (a mask over the frame) the cell limits' check is made on; None: every row of ``sub``."""
-        if self.limited is None or self.limited.all():
-            return None
-        mask = self.fresh.copy()
-        mask[np.flatnonzero(self.partial)[self.limited]] = True
-        return mask
+        return self._fresh_and(self.limited)
 
     def dates_rows(self) -> np.ndarray | None:
         """The rows (a mask over the frame) the dates' checks are made on; None: every row of ``sub``."""
-        if self.stale_dates is None or self.stale_dates.all():
+        return self._fresh_and(self.stale_dates)
+
+    def _fresh_and(self, partial_rows: np.ndarray | None) -> np.ndarray | None:
+        """The fresh rows and those of the partly changed rows ``partial_rows`` selects; None: all of them."""
+        if partial_rows is None or partial_rows.all():
             return None
         mask = self.fresh.copy()
-        mask[np.flatnonzero(self.partial)[self.stale_dates]] = True
+        mask[np.flatnonzero(self.partial)[partial_rows]] = True
         return mask
 
     def rows_for(self, i: int) -> np.ndarray | None:

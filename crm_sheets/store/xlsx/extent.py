@@ -32,6 +32,14 @@ STRAYS_SHOWN = 5
 
 _CHUNK = 1 << 20
 _CARRY_LIMIT = 1 << 16  # a tag longer than this is not a row or a cell tag we need to see whole
+
+
+def _cut_at_last_tag(data: bytes) -> tuple[bytes, bytes]:
+    """``data`` cut before its last tag, which the next chunk may end: (what can be scanned now, what is carried)."""
+    cut = data.rfind(b"<")
+    if cut == -1 or len(data) - cut > _CARRY_LIMIT:
+        cut = len(data)
+    return data[:cut], data[cut:]
 # A row tag with its r attribute when present; a cell tag with the letters of its reference. The
 # namespace prefix (usually none) is written into the pattern: an optional prefix group would make
 # the regex engine try it at every '<' of a 100 MB sheet. The attributes before r are matched with
@@ -148,13 +156,7 @@ def scan(chunks) -> Extent:
             root = _ROOT.search(data[:1 << 16])
             prefix = root.group(1) or b"" if root else b""
             row_tag, cell_tag, _quick = _tag_patterns(prefix)
-        if chunk:
-            cut = data.rfind(b"<")
-            if cut == -1 or len(data) - cut > _CARRY_LIMIT:
-                cut = len(data)
-            data, carry = data[:cut], data[cut:]
-        else:
-            carry = b""
+        data, carry = _cut_at_last_tag(data) if chunk else (data, b"")
         if not data:
             continue
         for r in row_tag.findall(data):
@@ -267,13 +269,7 @@ def bounded(chunks) -> Extent | None:
                 return None
             pattern = _outside(prefix, dim.group(1), ext.rows)
             cell = b"<" + prefix + b"c "
-        if chunk:
-            cut = data.rfind(b"<")
-            if cut == -1 or len(data) - cut > _CARRY_LIMIT:
-                cut = len(data)
-            data, carry = data[:cut], data[cut:]
-        else:
-            carry = b""
+        data, carry = _cut_at_last_tag(data) if chunk else (data, b"")
         if not data:
             continue
         if pattern.search(data) is not None:
