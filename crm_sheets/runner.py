@@ -123,6 +123,8 @@ def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[st
         if name == "check" and on_result is None and name != jobs[-1] and worth_it([result]):
             # its second look (_check_again) replaces them when a job after it changes records (most first runs)
             first_look = Aside().look_of(result)
+            if first_look is not None:  # its memories as objects hold the findings just set aside: the second
+                _let_go(results, len(results) - 1)  # look unpacks the strings instead (as a later run's look does)
         heap.trim()  # a job's scratch (pairs, keys, temporaries) goes back before the next job's
     if not _check_again(tables, results, merged, now, options) and first_look is not None:
         first_look()  # no second look: the first one's findings and sheets are the run's
