@@ -224,26 +224,13 @@ def test_a_later_look_checks_the_dates_only_of_rows_whose_dates_changed_and_find
     ddf.iloc[0, ddf.columns.get_loc("stage")] = open_stage  # an open deal now: its close date may have passed
     ddf.iloc[0, ddf.columns.get_loc("close_date")] = pd.Timestamp(DEFAULT_NOW) - pd.Timedelta(days=10)
     deals.df = ddf
-    plans = []
-    real = memory.TablePlan.__init__
-
-    def noted(self, *args, **kwargs):
-        real(self, *args, **kwargs)
-        plans.append(self)
-
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(memory.TablePlan, "__init__", noted)
-        again = check(tables, now=DEFAULT_NOW, state=first.state)
-    scratch = check(tables, now=DEFAULT_NOW)
-    assert again.findings == scratch.findings and again.stats == scratch.stats
-    assert again.state["rows"] == scratch.state["rows"]
+    again, scratch, plan = _look_again_with_leads_plan(tables, first.state)
     assert [s.rows for s in again.changes.sheets] == [s.rows for s in scratch.changes.sheets]
     found = {f.record_id for f in again.findings if f.type == "future-date"}
     assert ids[3] in found and ids[8] in found and ids[4] not in found
     stale = [f for f in again.findings if f.type == "stale-close-date"]
     assert deals.df.index[0] in {f.record_id for f in stale}
     # every lead's score changed, but only the leads whose dates changed had their dates checked again
-    plan = next(p for p in plans if p.table.name == "leads")
     assert plan.partial.all()
     assert set(plan.table.df.index[plan.dates_rows()]) == {ids[4], ids[8]}
 
@@ -265,6 +252,14 @@ def test_a_later_look_checks_cell_limits_only_on_rows_with_a_long_text_before_or
     df.loc[ids[3], "notes"] = "short now"
     df.loc[ids[5], "notes"] = long_text + "!"  # over the limit now
     leads.df = df
+    again, scratch, plan = _look_again_with_leads_plan(tables, first.state)
+    assert {f.record_id for f in again.findings if f.type == "cell-too-long"} == {ids[2], ids[5]}
+    assert plan.partial.all()
+    assert set(plan.table.df.index[plan.limits_rows()]) == {ids[2], ids[3], ids[5]}
+
+
+def _look_again_with_leads_plan(tables, state):
+    """A later look with ``state``, checked equal to a check from scratch; with the plan its memory made for Leads."""
     plans = []
     real = memory.TablePlan.__init__
 
@@ -274,11 +269,8 @@ def test_a_later_look_checks_cell_limits_only_on_rows_with_a_long_text_before_or
 
     with pytest.MonkeyPatch.context() as m:
         m.setattr(memory.TablePlan, "__init__", noted)
-        again = check(tables, now=DEFAULT_NOW, state=first.state)
+        again = check(tables, now=DEFAULT_NOW, state=state)
     scratch = check(tables, now=DEFAULT_NOW)
     assert again.findings == scratch.findings and again.stats == scratch.stats
     assert again.state["rows"] == scratch.state["rows"]
-    assert {f.record_id for f in again.findings if f.type == "cell-too-long"} == {ids[2], ids[5]}
-    plan = next(p for p in plans if p.table.name == "leads")
-    assert plan.partial.all()
-    assert set(plan.table.df.index[plan.limits_rows()]) == {ids[2], ids[3], ids[5]}
+    return again, scratch, next(p for p in plans if p.table.name == "leads")
