@@ -15,9 +15,9 @@ def test_cells_read_as_text_with_empty_cells_as_blank_in_every_kind_of_column():
         "mixed": [5228400, "x", None, 2.5],  # a phone typed in a number cell, text, blank, a number
         "typed": pd.array(["p", None, "q", pd.NA], dtype="string"),
     })
-    assert _col(df, "text") == ["Ana", "", "", "Bo"]
-    assert _col(df, "empty") == ["", "", "", ""]
-    assert _col(df, "mixed") == ["5228400", "x", "", "2.5"]
-    assert _col(df, "typed") == ["p", "", "q", ""]
-    assert _col(df, "absent") == ["", "", "", ""]
-    assert _col(df.iloc[:0], "text") == []
+    assert list(_col(df, "text")) == ["Ana", "", "", "Bo"]
+    assert list(_col(df, "empty")) == ["", "", "", ""]
+    assert list(_col(df, "mixed")) == ["5228400", "x", "", "2.5"]
+    assert list(_col(df, "typed")) == ["p", "", "q", ""]
+    assert list(_col(df, "absent")) == ["", "", "", ""]
+    assert list(_col(df.iloc[:0], "text")) == []

@@ -436,6 +436,42 @@ def test_dedupe_computes_match_keys_only_for_new_and_changed_records_and_pairs_t
     assert KeyMemory("not a memory").computed == 0 and find_pairs(tables, memory=KeyMemory("garbage")) == pairs
 
 
+def test_dedupe_packs_again_only_the_keys_of_changed_records_and_keeps_the_rest_as_given():
+    from crm_sheets.jobs.dedupe import find_pairs
+    from crm_sheets.jobs.dedupe.index import KeyMemory, _unpack_kind
+    from crm_sheets.outbox.states import split_states
+
+    tables = generate("sales", leads=3000, seed=5).to_tables()
+    first = KeyMemory()
+    find_pairs(tables, memory=first)
+    given = json.loads(json.dumps(first.state()))
+    assert set(given["people|US"]) == {"b"}
+    leads = tables["leads"]
+    for k in (4, 40):  # two leads renamed
+        leads.df.loc[leads.df.index[k], "last_name"] = f"Someone-Else-{k}"
+    again = KeyMemory(given)
+    pairs = find_pairs(tables, memory=again)
+    assert pairs == find_pairs(tables) and again.computed == 2
+    state = again.state()
+    assert state["people|US"]["b"] is given["people|US"]["b"]  # the base as given: not packed again
+    assert len(_unpack_kind({"d": state["people|US"]["d"]})[0]) == 2  # the newcomers alone
+    # the base is a piece of the states of its own: a commit does not write it again
+    _, pieces_given = split_states({"dedupe": {"keys": given}})
+    _, pieces_now = split_states({"dedupe": {"keys": state}})
+    assert set(pieces_given) <= set(pieces_now) and pieces_given
+    kept = KeyMemory(json.loads(json.dumps(state)))
+    assert find_pairs(tables, memory=kept) == pairs and kept.computed == 0
+    assert kept.state()["people|US"] == state["people|US"]  # nothing new: the same parts
+    # a third of the leads deleted: the entries no record has any more are too many, the base is packed again
+    leads.df = leads.df.iloc[: len(leads.df) * 2 // 3]
+    smaller = KeyMemory(json.loads(json.dumps(kept.state())))
+    assert find_pairs(tables, memory=smaller) == find_pairs(tables) and smaller.computed == 0
+    packed = smaller.state()
+    fresh = KeyMemory()
+    find_pairs(tables, memory=fresh)
+    assert packed["people|US"] == fresh.state()["people|US"]  # as a memory made from nothing
+
+
 def test_the_data_issues_digest_takes_a_date_remembered_in_another_time_unit_as_the_same():
     from dataclasses import replace
 

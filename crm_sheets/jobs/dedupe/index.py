@@ -7,7 +7,8 @@ deleted record's keys are simply not kept again, and what depends on the whole l
 company owns, the blocks, the counts the scores use, the name weights of organisations) is computed afresh
 every run from the keys (for people, only around the records that changed: pairindex.py, which rebuilds the rows
 changed and gone records had from this memory, by their old digests). So the pairs come out the same with or without the memory (tests/test_incremental.py).
-Kept in dedupe's state as deflated JSON, like check's row memory.
+Kept in dedupe's state in parts by digest (KeyMemory.state), each deflated, so a run that computed keys for a few
+records packs only the parts their digests fall in and keeps the others' texts as it was given them.
 """
 from __future__ import annotations
 
@@ -23,9 +24,14 @@ import numpy as np
 import pandas as pd
 import phonenumbers
 
+try:  # how hash_pandas_object combines a frame's column hashes
+    from pandas.core.util.hashing import combine_hash_arrays as _combine
+except ImportError:  # pragma: no cover
+    _combine = None
+
 # The key functions' version: the phone library's (its metadata decides what a number's key is) and a digest
 # of the code that computes keys (keys.py, orgs.py, matchkeys.py), so a change there never meets an old memory.
-KEYS_VERSION = f"1/{phonenumbers.__version__}"
+KEYS_VERSION = f"2/{phonenumbers.__version__}"  # 2: kept in parts, digests of columns hashed as they are
 
 
 @lru_cache(maxsize=1)
@@ -43,134 +49,247 @@ def keys_version() -> str:
 
 _CODES = {1: "<u1", 2: "<u2", 4: "<i4"}  # bytes a key column's code takes -> its dtype in the packed memory
 _SEP = "\x00"  # between the texts of a column: no workbook cell holds it (XML 1.0 cannot), nor a key made of cells
+_STALE = 0.125  # entries not in the base part (new since it was packed, or of no record now) above this share of
+# the records: the base is packed again (the cost of a full pack, paid once in many edited runs)
 
 
 class KeyMemory:
-    """The keys known from the state given (``kind`` -> digests and key columns) and those used in this run."""
+    """The keys known from the state given (``kind`` -> parts: "b" the base, "d" the entries new since the base
+    was packed; each digests and key columns, packed) and those this run computed. The base keeps its packed text
+    from run to run: a run that computed keys for a few records packs only them, with the base's earlier newcomers,
+    into "d" (and a commit writes only the pieces that changed, outbox/states.py). The base still holds the entries
+    of records changed or gone since it was packed (a memory by content gives a record's keys right whatever else
+    it holds) until those and the newcomers are more than _STALE of the records: then the base is packed again,
+    of this run's records alone."""
 
     def __init__(self, packed: Any = None) -> None:
-        self._known: dict[str, tuple[pd.Index, dict[str, np.ndarray]]] = _unpack(packed)
-        self._latest: dict[str, list[tuple[np.ndarray, dict[str, list]]]] = {}
+        self._parts: dict[str, dict[str, str]] = _parts_of(packed)  # kind -> part name -> packed text, as given
+        self._base: dict[str, tuple[pd.Index, dict[str, np.ndarray], int] | None] = {}  # kind -> the parts unpacked
+        # (lazily): digests, key columns, how many of them the base part holds (first)
+        self._extra: dict[str, list[tuple[np.ndarray, dict[str, np.ndarray]]]] = {}  # keys computed by this run
+        self._used: dict[str, list[np.ndarray]] = {}  # kind -> the digests of this run's records
         self.computed = 0  # records whose keys this run had to compute (the rest were known)
 
+    def _known(self, kind: str) -> tuple[pd.Index, dict[str, np.ndarray], int] | None:
+        """The parts of ``kind`` given, unpacked on first use (None: none, or damaged)."""
+        if kind not in self._base:
+            self._base[kind] = _unpack_kind(self._parts.get(kind))
+        return self._base[kind]
+
     def keyed(self, kind: str, texts: dict[str, list[str]], columns: tuple[str, ...],
-              compute: Callable[[dict[str, list[str]]], dict[str, list]], digests: np.ndarray | None = None) -> dict[str, list]:
-        """``compute(texts)`` (one list per key column in ``columns``), computed only for the rows whose texts
+              compute: Callable[[dict[str, list[str]]], dict[str, list]], digests: np.ndarray | None = None) -> dict[str, Any]:
+        """``compute(texts)`` (one list or object array per key column in ``columns``), computed only for the rows whose texts
         (every list of ``texts``, one item per record) this memory has not seen under ``kind``. ``digests``:
         texts_digests(texts), when the caller has them."""
         n = len(next(iter(texts.values()))) if texts else 0
         if n == 0:
             return compute(texts)
-        digests = texts_digests(texts) if digests is None else digests
-        known = self._known.get(kind)
-        if known is not None and set(known[1]) == set(columns):
-            at = known[0].get_indexer(digests)
-        else:
-            known, at = None, np.full(n, -1)
-        fresh = np.flatnonzero(at < 0)
+        digests = np.asarray(texts_digests(texts) if digests is None else digests, dtype=np.uint64)
+        hit, values = self._find(kind, columns, digests)
+        fresh = np.flatnonzero(~hit)
         if len(fresh) == n:
             out = compute(texts)
         else:
             got = compute({c: [v[k] for k in fresh] for c, v in texts.items()}) if len(fresh) else {}
-            hit = at >= 0
             out = {}
             for c in columns:
-                col = np.empty(n, dtype=object)
-                col[hit] = known[1][c][at[hit]]
+                col = values[c]
                 if len(fresh):
                     col[fresh] = got[c]
-                out[c] = col.tolist()
+                # an object array (the frames are made of arrays, no list per record), but a flag as a list: pandas
+                # makes a list of bools a bool column, an object array of them an object column
+                out[c] = col.tolist() if isinstance(col[0], bool) else col
         self.computed += len(fresh)
-        self._latest.setdefault(kind, []).append((digests, {c: out[c] for c in columns}))
+        if len(fresh):
+            fresh = fresh[np.unique(digests[fresh], return_index=True)[1]]  # (records with equal texts: once)
+            self._extra.setdefault(kind, []).append((digests[fresh], {c: _picked(out[c], fresh) for c in columns}))
+        self._used.setdefault(kind, []).append(digests)
         return out
+
+    def _find(self, kind: str, columns, digests: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Which of ``digests`` this memory knows under ``kind`` (given, or computed by this run's earlier rounds),
+        and their key columns (object arrays, None where not known)."""
+        n = len(digests)
+        hit = np.zeros(n, dtype=bool)
+        values = {c: np.full(n, None, dtype=object) for c in columns}
+        known = self._known(kind)
+        if known is not None and set(known[1]) == set(columns):
+            at = known[0].get_indexer(digests)
+            hit = at >= 0
+            for c in columns:
+                values[c][hit] = known[1][c][at[hit]]
+        extra = self._extra.get(kind)
+        if extra and not hit.all() and all(set(cols) == set(columns) for _, cols in extra):
+            ex = pd.Index(np.concatenate([d for d, _ in extra]))
+            at = ex.get_indexer(digests[~hit]) if ex.is_unique else np.full(int((~hit).sum()), -1)
+            miss = np.flatnonzero(~hit)
+            found = at >= 0
+            for c in columns:
+                values[c][miss[found]] = np.concatenate([cols[c] for _, cols in extra])[at[found]]
+            hit[miss[found]] = True
+        return hit, values
+
+    def known_keys(self, kind: str, digests: np.ndarray, columns: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+        """The key columns of the records of ``digests`` (the digests of their texts, as keyed() was given them),
+        from the memory given or the keys this run computed; None when one of them is not known."""
+        hit, values = self._find(kind, columns, np.asarray(digests, dtype=np.uint64))
+        return values if hit.all() else None
 
     def reuse(self, kind: str, digests: np.ndarray, keys: dict[str, np.ndarray]) -> None:
         """Records whose keys the caller had already (a runner's round handing its records to the next): kept as
         if keyed() had given them, so state() and carried() know them."""
-        if len(digests):
-            self._latest.setdefault(kind, []).append((digests, {c: list(v) for c, v in keys.items()}))
+        if not len(digests):
+            return
+        digests = np.asarray(digests, dtype=np.uint64)
+        new = np.flatnonzero(~self._find(kind, tuple(keys), digests)[0])
+        if len(new):
+            new = new[np.unique(digests[new], return_index=True)[1]]  # (records with equal texts: once)
+            self._extra.setdefault(kind, []).append((digests[new], {c: _objects(v)[new] for c, v in keys.items()}))
+        self._used.setdefault(kind, []).append(digests)
 
     def carried(self) -> "KeyMemory":
-        """A memory knowing the keys this one used, unpacked: what a runner's next round of the same run starts
-        from (state() and its unpacking cost ~0.15 s a round at 30k leads for what stays in memory)."""
+        """A memory knowing what this one knows, unpacked: what a runner's next round of the same run starts from
+        (its parts as given, so the last round's state() packs only the parts new keys fall in)."""
         out = KeyMemory()
-        for kind, parts in self._latest.items():
-            digests, first = np.unique(np.concatenate([d for d, _ in parts]), return_index=True)
-            cols = {}
-            for c in parts[0][1]:
-                values = np.empty(sum(len(d) for d, _ in parts), dtype=object)
-                values[:] = [v for _, got in parts for v in got[c]]
-                cols[c] = values[first]
-            out._known[kind] = (pd.Index(digests), cols)
+        out._parts, out._base = self._parts, self._base
+        out._extra = {kind: list(parts) for kind, parts in self._extra.items()}
+        out.computed = 0
         return out
 
-    def state(self) -> str:
-        """The keys of this run's records (not the deleted ones'), deflated: a header (JSON) and, per kind, the
-        digests' bytes and each key column as codes (bytes) and its distinct texts joined."""
-        header: dict[str, Any] = {"version": keys_version(), "kinds": {}}
-        blobs: list[bytes] = []
-        for kind, parts in self._latest.items():
-            digests = np.concatenate([d for d, _ in parts])
-            digests, first = np.unique(digests, return_index=True)  # one row per digest (a record twice, or leads and contacts)
-            columns = []
-            kind_blobs = [digests.astype("<u8").tobytes()]
-            for c in parts[0][1]:
-                values = np.array([v for _, cols in parts for v in cols[c]], dtype=object)[first]
-                # as codes and distinct values: equal keys come back as one object (hashed once, compared by
-                # identity in the blocking and scoring that follow), and the memory deflates to little
-                codes, uniques = pd.factorize(values)
-                uniques = uniques.tolist()
-                is_bool = bool(uniques) and isinstance(uniques[0], bool)
-                text = "".join("1" if v else "0" for v in uniques) if is_bool else _SEP.join(uniques)
-                if not is_bool and text.count(_SEP) != max(len(uniques) - 1, 0):
-                    break  # a key holding the separator: this kind is not kept (computed again next time)
-                data = text.encode("utf-8", "surrogatepass")
-                # the codes as narrow as their count allows: a quarter of the bytes to deflate for a flag
-                width = 1 if len(uniques) <= 0x100 else 2 if len(uniques) <= 0x10000 else 4
-                columns.append([c, is_bool, len(uniques), len(data), width])
-                kind_blobs += [codes.astype(_CODES[width]).tobytes(), data]
-            else:
-                header["kinds"][kind] = {"n": len(digests), "columns": columns}
-                blobs += kind_blobs
-        raw = json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + b"".join(blobs)
-        return base64.b64encode(zlib.compress(raw, 1)).decode("ascii")
+    def state(self) -> dict[str, Any]:
+        """The keys of this run's records (``version`` and, per kind, part name -> packed text): the base part as it
+        was given and the newcomers since it was packed ("d"), or, when those and the entries of records gone are
+        too many, a new base of this run's records alone. A part: deflated from a header (JSON) and its digests'
+        bytes and each key column as codes (bytes) and its distinct texts joined."""
+        out: dict[str, Any] = {"version": keys_version()}
+        for kind, used in self._used.items():
+            known = self._known(kind)
+            extra = self._extra.get(kind) or []
+            cols = list(extra[0][1]) if extra else list(known[1]) if known is not None else None
+            if cols is None:
+                continue
+            if known is not None and set(known[1]) != set(cols):
+                known = None  # (parts of other key columns: packed again)
+            digests = np.unique(np.concatenate(used))
+            hit, values = self._find(kind, tuple(cols), digests)
+            if not hit.all():
+                continue  # (cannot be: every record used was keyed or reused)
+            given = self._parts.get(kind, {}) if known is not None and known[2] >= 0 else {}
+            if given:
+                at = known[0].get_indexer(digests)
+                in_base = (at >= 0) & (at < known[2])  # (the base's entries come first)
+                newcomers = np.flatnonzero(~in_base)
+                stale = known[2] - int(in_base.sum())
+            if not given or stale + len(newcomers) > _STALE * len(digests):
+                packed = _pack_part(digests, {c: values[c] for c in cols})
+                if packed is not None:
+                    out[kind] = {"b": packed}
+                continue
+            parts = {"b": given["b"]}
+            if len(newcomers):
+                delta = _pack_part(digests[newcomers], {c: values[c][newcomers] for c in cols})
+                if delta is None:
+                    continue  # a key holding the separator: this kind is not kept (computed again next time)
+                parts["d"] = given["d"] if given.get("d") == delta else delta
+            out[kind] = parts
+        return out
 
 
-def texts_digests(texts: dict[str, list[str]]) -> np.ndarray:
-    """One 64-bit digest per record of its texts (one list per column): a record's own, whatever the others."""
-    return pd.util.hash_pandas_object(pd.DataFrame(texts, copy=False), index=False).to_numpy(np.uint64)
+def _picked(values, rows: np.ndarray) -> np.ndarray:
+    """``values[rows]`` of a list or an object array, as an object array."""
+    return values[rows] if isinstance(values, np.ndarray) else _objects([values[k] for k in rows])
 
 
-def _unpack(packed: Any) -> dict[str, tuple[pd.Index, dict[str, np.ndarray]]]:
-    """The memory packed by state(); empty when missing, of another version, or damaged (the keys are then
-    computed again: the memory only saves work)."""
-    if not isinstance(packed, str) or not packed:
+def _objects(values) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return values
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
+
+
+def _pack_part(digests: np.ndarray, keys: dict[str, np.ndarray]) -> str | None:
+    """A part of a kind's memory, deflated: a header (JSON), the digests' bytes and each key column as codes (bytes)
+    and its distinct texts joined; None when a key holds the separator."""
+    columns = []
+    blobs = [digests.astype("<u8").tobytes()]
+    for c, values in keys.items():
+        # as codes and distinct values: equal keys come back as one object (hashed once, compared by identity in
+        # the blocking and scoring that follow), and the memory deflates to little
+        codes, uniques = pd.factorize(values)
+        uniques = uniques.tolist()
+        is_bool = bool(uniques) and isinstance(uniques[0], bool)
+        text = "".join("1" if v else "0" for v in uniques) if is_bool else _SEP.join(uniques)
+        if not is_bool and text.count(_SEP) != max(len(uniques) - 1, 0):
+            return None
+        data = text.encode("utf-8", "surrogatepass")
+        # the codes as narrow as their count allows: a quarter of the bytes to deflate for a flag
+        width = 1 if len(uniques) <= 0x100 else 2 if len(uniques) <= 0x10000 else 4
+        columns.append([c, is_bool, len(uniques), len(data), width])
+        blobs += [codes.astype(_CODES[width]).tobytes(), data]
+    header = {"n": len(digests), "columns": columns}
+    raw = json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + b"".join(blobs)
+    return base64.b64encode(zlib.compress(raw, 1)).decode("ascii")
+
+
+def texts_digests(texts: dict[str, Any]) -> np.ndarray:
+    """One 64-bit digest per record of its texts (one list or object array per column): a record's own, whatever
+    the others. Each column hashed as it is (no frame made of it), the columns' hashes combined as pandas combines
+    a frame's."""
+    n = len(next(iter(texts.values()))) if texts else 0
+    if not n:
+        return np.empty(0, dtype=np.uint64)
+    hashes = [pd.util.hash_array(_objects(v)) for v in texts.values()]
+    if _combine is None:  # pragma: no cover - a pandas without it
+        return pd.util.hash_pandas_object(pd.DataFrame({k: _objects(v) for k, v in texts.items()}), index=False).to_numpy(np.uint64)
+    return np.asarray(_combine(iter(hashes), len(hashes), n), dtype=np.uint64)
+
+
+def _parts_of(packed: Any) -> dict[str, dict[str, str]]:
+    """The parts of each kind packed by state(); empty when missing, of another version, or not a memory (the keys
+    are then computed again: the memory only saves work)."""
+    if not isinstance(packed, dict) or packed.get("version") != keys_version():
         return {}
+    return {kind: parts for kind, parts in packed.items() if kind != "version" and isinstance(parts, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in parts.items())}
+
+
+def _unpack_kind(parts: dict[str, str] | None) -> tuple[pd.Index, dict[str, np.ndarray], int] | None:
+    """A kind's parts unpacked into one index of digests and its key columns, the base part's first, and how many
+    entries the base part holds; None when missing or damaged."""
+    if not parts:
+        return None
+    names = sorted(parts)
+    got = [_unpack_part(parts[name]) for name in names]
+    if any(g is None for g in got) or len({tuple(cols) for _, cols in got}) != 1:
+        return None
+    digests = np.concatenate([d for d, _ in got])
+    cols = {c: np.concatenate([cs[c] for _, cs in got]) for c in got[0][1]}
+    index = pd.Index(digests)
+    return (index, cols, len(got[0][0]) if names[0] == "b" else -1) if index.is_unique else None
+
+
+def _unpack_part(packed: str) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
     try:
         raw = zlib.decompress(base64.b64decode(packed))
         head, _, body = raw.partition(b"\n")
-        header = json.loads(head)
-        if header.get("version") != keys_version():
-            return {}
-        out, at = {}, 0
-        for kind, meta in header["kinds"].items():
-            n = int(meta["n"])
-            digests = np.frombuffer(body, dtype="<u8", count=n, offset=at).astype(np.uint64)
-            at += 8 * n
-            cols: dict[str, np.ndarray] = {}
-            for name, is_bool, distinct, size, *rest in meta["columns"]:
-                width = int(rest[0]) if rest else 4  # a memory packed before the codes were narrowed
-                codes = np.frombuffer(body, dtype=_CODES[width], count=n, offset=at)
-                at += width * n
-                text = body[at:at + size].decode("utf-8", "surrogatepass")
-                at += size
-                uniques = [ch == "1" for ch in text] if is_bool else (text.split(_SEP) if distinct else [])
-                if len(uniques) != distinct or (n and (codes.min() < 0 or codes.max() >= distinct)):
-                    return {}
-                table = np.empty(distinct, dtype=object)
-                table[:] = uniques
-                cols[name] = table[codes]
-            out[kind] = (pd.Index(digests), cols)
-        return out if at == len(body) else {}
+        meta = json.loads(head)
+        at = 0
+        n = int(meta["n"])
+        digests = np.frombuffer(body, dtype="<u8", count=n, offset=at).astype(np.uint64)
+        at += 8 * n
+        cols: dict[str, np.ndarray] = {}
+        for name, is_bool, distinct, size, width in meta["columns"]:
+            codes = np.frombuffer(body, dtype=_CODES[int(width)], count=n, offset=at)
+            at += int(width) * n
+            text = body[at:at + size].decode("utf-8", "surrogatepass")
+            at += size
+            uniques = [ch == "1" for ch in text] if is_bool else (text.split(_SEP) if distinct else [])
+            if len(uniques) != distinct or (n and (codes.min() < 0 or codes.max() >= distinct)):
+                return None
+            table = np.empty(distinct, dtype=object)
+            table[:] = uniques
+            cols[name] = table[codes]
+        return (digests, cols) if at == len(body) else None
     except (ValueError, TypeError, KeyError, AttributeError, zlib.error):
-        return {}
+        return None

@@ -14,8 +14,8 @@ from crm_sheets.jobs.dedupe.keys import (FREE_DOMAINS, canon_first, company_doma
                                          name_key, phone_key, region_of)
 from crm_sheets.model import Tables
 
-def _col(df: pd.DataFrame, name: str) -> list[str]:
-    """A column as text, '' for empty cells."""
+def _col(df: pd.DataFrame, name: str) -> np.ndarray | list[str]:
+    """A column as text, '' for empty cells (an object array of texts, or a list)."""
     if name not in df.columns:
         return [""] * len(df)
     values = df[name].to_numpy(object)
@@ -23,7 +23,7 @@ def _col(df: pd.DataFrame, name: str) -> list[str]:
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):  # text and blanks only: in C
         out = values.copy()
         out[blank] = ""
-        return out.tolist()
+        return out
     return ["" if b else (v if isinstance(v, str) else str(v)) for v, b in zip(values, blank)]
 
 
@@ -135,22 +135,23 @@ def _people_frame(index: pd.Index, table: str, keys: dict[str, list], email_raw:
     """The frame of people's match keys, with the keys that depend on the whole list (an email domain no
     company owns: ``shared``, else found in this list) put together from each record's own. The domains are kept
     in the frame's attrs["shared"] (the blocking index, pairindex.py, compares them with the last run's)."""
-    edomain = keys["edomain"]
+    edomain = _objects(keys["edomain"])
     shared = _shared_domains(edomain, keys["company"]) if shared is None else shared
     # an internet provider's mailboxes are private ones, though no list names it: their domain says no company
-    cdomain = [w if d in shared else o for d, o, w in zip(edomain, keys["cdomain_own"], keys["cdomain_web"])] if shared \
-        else keys["cdomain_own"]
+    in_shared = _isin(edomain, shared)
+    cdomain = np.where(in_shared, _objects(keys["cdomain_web"]), _objects(keys["cdomain_own"])) if shared \
+        else _objects(keys["cdomain_own"])
     out = pd.DataFrame({
-        "rid": index.astype(str).tolist(),
+        "rid": _objects(index.astype(str)),
         "table": table,
-        **{k: keys[k] for k in ("first", "last", "canon1", "canon2", "email")},
-        "email_raw": email_raw,
-        **{k: keys[k] for k in ("local", "edomain", "phone1", "phone2", "company")},
+        **{k: _objects(keys[k]) for k in ("first", "last", "canon1", "canon2", "email")},
+        "email_raw": _objects(email_raw),
+        **{k: _objects(keys[k]) for k in ("local", "edomain", "phone1", "phone2", "company")},
         "cdomain": cdomain,
-        "efree": [d in shared or d in FREE_DOMAINS for d in edomain],
-        "city": keys["city"],
-        "country": keys["country"],
-    })
+        "efree": in_shared | _isin(edomain, FREE_DOMAINS),
+        "city": _objects(keys["city"]),
+        "country": _objects(keys["country"]),
+    }, copy=False)
     out.attrs["shared"] = shared
     return out
 
@@ -243,7 +244,7 @@ class PeopleRounds:
             out_digests[rows] = sub_digests
             out_email[rows] = _objects(texts["email"])
         self._kept[(table, region)] = (df.index, out_digests, out_keys, out_email)
-        return _people_frame(df.index, table, {c: v.tolist() for c, v in out_keys.items()}, out_email.tolist())
+        return _people_frame(df.index, table, out_keys, out_email)
 
 
 def _objects(values) -> np.ndarray:
@@ -254,20 +255,27 @@ def _objects(values) -> np.ndarray:
     return out
 
 
-def _shared_domains(domains: list[str], companies: list[str]) -> set[str]:
+def _shared_domains(domains, companies) -> set[str]:
     """Email domains of this list that are nobody's company: given by people of three or more companies,
     none of which it names (an internet provider's, 'telefonica.net', missing from FREE_DOMAINS)."""
-    seen: dict[str, set[str]] = {}
-    for d, c in zip(domains, companies):
-        if d and c and d not in FREE_DOMAINS:
-            seen.setdefault(d, set()).add(c)
+    d, c = _objects(domains), _objects(companies)
+    given = (d != "") & (c != "") & ~_isin(d, FREE_DOMAINS)
+    pairs = pd.DataFrame({"d": d[given], "c": c[given]}, copy=False).drop_duplicates()
+    counts = pairs["d"].value_counts(sort=False)
+    many = pairs[_isin(pairs["d"].to_numpy(object), counts.index[counts.to_numpy() >= 3])]
     out = set()
-    for d, cs in seen.items():
-        if len(cs) >= 3:
-            label = d.split(".")[0][:4]
-            if not any(label in c.replace(" ", "") for c in cs):
-                out.add(d)
+    for dom, cs in many.groupby("d", sort=False)["c"]:
+        label = dom.split(".")[0][:4]
+        if not any(label in co.replace(" ", "") for co in cs):
+            out.add(dom)
     return out
+
+
+def _isin(values: np.ndarray, among) -> np.ndarray:
+    """Which of ``values`` are in ``among``, by hashing (numpy sorts: slow on texts)."""
+    if not len(among):
+        return np.zeros(len(values), dtype=bool)
+    return pd.Series(values, copy=False).isin(list(among)).to_numpy()
 
 
 ORG_KEYS = ("company", "address_no", "street", "phone1", "phone_tail", "phone_short", "cdomain", "city", "country")

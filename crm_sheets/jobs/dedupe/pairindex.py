@@ -328,20 +328,15 @@ def _old_rows(old: PeopleIndex, places: np.ndarray, memory: KeyMemory, region: s
     of their old cells; their table's shared domains then). None when the memory does not know one of them."""
     if not len(places):
         return pd.DataFrame()
-    known = memory._known.get(f"people|{region}")
-    if known is None:
-        return None
-    digests = np.concatenate([d for _, _, d in old.tables])[places]
-    got = known[0].get_indexer(digests)
-    if (got < 0).any() or set(known[1]) != set(PERSON_KEYS):
+    got = memory.known_keys(f"people|{region}", np.concatenate([d for _, _, d in old.tables])[places], PERSON_KEYS)
+    if got is None:
         return None
     frames, lo, at = [], 0, 0
     for t, rids, _ in old.tables:
         hi = lo + len(rids)
         mine = (places >= lo) & (places < hi)
         if mine.any():
-            sel = got[mine]
-            keys = {c: known[1][c][sel].tolist() for c in PERSON_KEYS}
+            keys = {c: got[c][mine] for c in PERSON_KEYS}
             frames.append(people_frame(pd.Index(rids[places[mine] - lo]), t, keys, [""] * int(mine.sum()),
                                         shared=set(old.shared.get(t, ()))))
         lo = hi
