@@ -111,13 +111,17 @@ class KeyMemory:
         and their key columns (object arrays, None where not known)."""
         n = len(digests)
         hit = np.zeros(n, dtype=bool)
-        values = {c: np.full(n, None, dtype=object) for c in columns}
         known = self._known(kind)
         if known is not None and set(known[1]) == set(columns):
             at = known[0].get_indexer(digests)
             hit = at >= 0
-            for c in columns:
-                values[c][hit] = known[1][c][at[hit]]
+            # (where one is not known, the row of -1 is a stand-in: replaced below, or None)
+            values = {c: known[1][c][at] for c in columns}
+            if not hit.all():
+                for c in columns:
+                    values[c][~hit] = None
+        else:
+            values = {c: np.full(n, None, dtype=object) for c in columns}
         extra = self._extra.get(kind)
         if extra and not hit.all() and all(set(cols) == set(columns) for _, cols in extra):
             ex = pd.Index(np.concatenate([d for d, _ in extra]))

@@ -261,10 +261,10 @@ def _index_rows(people: dict[str, pd.DataFrame], rounds: PeopleRounds | None,
         return None
     out = []
     for t, r in people.items():
-        kept = rounds._kept.get((t, region))
-        if kept is None or len(kept[1]) != len(r):
+        digests = rounds.digests(t, region)
+        if digests is None or len(digests) != len(r):
             return None
-        out.append((t, r["rid"].to_numpy(object), np.asarray(kept[1], dtype=np.uint64)))
+        out.append((t, r["rid"].to_numpy(object), np.asarray(digests, dtype=np.uint64)))
     return out
 
 

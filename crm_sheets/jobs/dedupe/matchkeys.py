@@ -201,6 +201,11 @@ class PeopleRounds:
         out._touched = touched
         return out
 
+    def digests(self, table: str, region: str) -> np.ndarray | None:
+        """The digests of the texts of the table's records this round keyed (in frame order); None: not kept."""
+        kept = self._kept.get((table, region))
+        return None if kept is None else kept[1]
+
     def _kept_tables(self) -> set[str]:
         return {t for t, _ in self._kept}
 

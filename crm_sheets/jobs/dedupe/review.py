@@ -134,6 +134,20 @@ def review_sheet(tables: Tables, pending: list[Decision], rows_of: dict[str, int
     header += [_title(tables, f) for f in fields_all]
     rows.append([Cell(h, "header") for h in header])
     start = len(rows) + 1
+    shown: dict[tuple[str, str], Any] = {}  # (table, field) -> the column's values (as .at reads them), or None
+
+    def cell(table: str | None, record: str, field: str) -> str:
+        if not table:
+            return ""
+        key = (table, field)
+        if key not in shown:
+            df = tables.df(table)
+            shown[key] = None if field not in df.columns else (df.index, df[field]._values) if df.index.is_unique else df
+        got = shown[key]
+        if isinstance(got, pd.DataFrame):  # records sharing an ID: as .at reads them
+            return _show(got.at[record, field])
+        return _show(got[1][got[0].get_loc(record)]) if got is not None else ""
+
     for d in pending:
         ta, tb = table_of(tables, d.record_a), table_of(tables, d.record_b)
         row_no = rows_of.get(d.row_id)
@@ -142,8 +156,7 @@ def review_sheet(tables: Tables, pending: list[Decision], rows_of: dict[str, int
                   Cell(d.score, "percent"), Cell(d.reason, "wrap"), d.record_a]
         line_b = ["", "", "", d.record_b]
         for f in fields_all:
-            va = _show(tables.df(ta).at[d.record_a, f]) if ta and f in tables.df(ta).columns else ""
-            vb = _show(tables.df(tb).at[d.record_b, f]) if tb and f in tables.df(tb).columns else ""
+            va, vb = cell(ta, d.record_a, f), cell(tb, d.record_b, f)
             differ = bool(va and vb and va.casefold() != vb.casefold())
             line_a.append(Cell(va, "warn" if differ else None))
             line_b.append(Cell(vb, "warn" if differ else None))
