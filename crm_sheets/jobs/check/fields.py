@@ -168,7 +168,7 @@ def check_phone(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     seen = out.ctx.verdicts.setdefault(("phone", default), {})
     codes, uniques = pd.factorize(keyed)
     verdicts = np.empty(len(uniques), dtype=object)
-    for i, key in enumerate(uniques):
+    for i, key in enumerate(uniques.to_numpy(dtype=object).tolist()):  # (a str Index yields its items one call each)
         verdict = seen.get(key, seen)  # (seen itself: not decided yet)
         value, region = key.split("\x1f")
         if verdict is seen:
@@ -240,6 +240,8 @@ def keep_phones(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     else:
         regions, places = np.zeros(len(s), dtype=np.int64), pd.Index([default])
     width = max(len(places), 1)
+    # (an Index's item costs a pandas call: 44,000 pairs at 30k leads)
+    texts, places = texts.to_numpy(dtype=object).tolist(), places.to_numpy(dtype=object).tolist()
     for pair in pd.unique(values.astype(np.int64) * width + regions).tolist():
         _read_again(texts[pair // width], places[pair % width], default, phones)
 
