@@ -96,3 +96,43 @@ def test_the_e164_check_writes_for_a_number_reads_as_a_fresh_book_reads_it():
                    if found is not None and found[1] is None}
         assert len(written) > 1000
         assert [book.read(e, region) for e in sorted(written)] == [PhoneBook().read(e, region) for e in sorted(written)]
+
+
+def _library_parse(text: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+@pytest.mark.slow  # parses some 60,000 texts twice (~4 s)
+def test_numbers_written_with_their_country_code_read_as_the_library_parses_them():
+    # _parse_phone reads "+<digits, spaces, hyphens>" without phonenumbers.parse's search for extensions and
+    # second numbers: the number must be the library's (or None where it raises) for every way such a text comes
+    from crm_sheets.model.normalize import _PLAIN_INTL, _parse_phone
+
+    rnd = random.Random(11)
+    numbers = _numbers(random_count=8_000)
+    texts = []
+    for n in numbers:
+        for fmt in (phonenumbers.PhoneNumberFormat.E164, phonenumbers.PhoneNumberFormat.INTERNATIONAL):
+            texts.append(phonenumbers.format_number(n, fmt))
+        e164 = texts[-2]
+        texts.append(e164.replace(" ", "-"))
+        if len(e164) > 4:  # separators anywhere, a digit dropped or added, the national prefix kept after the code
+            cut = rnd.randrange(2, len(e164) - 1)
+            texts += [e164[:cut] + rnd.choice([" ", "-", "  ", " - "]) + e164[cut:], e164[:cut] + e164[cut + 1:],
+                      e164 + str(rnd.randrange(10)), e164[:cut] + "0" + e164[cut:]]
+    for _ in range(10_000):  # random digits after a plus, short and long, with leading zeros
+        digits = "".join(rnd.choice("0123456789") for _ in range(rnd.randrange(0, 22)))
+        texts.append("+" + digits)
+    texts += ["+1", "+12", "+123", "+0", "+00 44", "+1-", "+44 20 7946 0958", "+800 1234 5678", "+979 1234 5678"]
+    plain = [t for t in texts if _PLAIN_INTL.fullmatch(t)]
+    assert len(plain) > 40_000
+    valid = 0
+    for text in plain:
+        expected = _library_parse(text)
+        assert _parse_phone(text, "US") == expected, text
+        assert _parse_phone("00" + text[1:], "FR") == expected, text
+        valid += expected is not None
+    assert valid > 20_000 and len(plain) - valid > 3_000  # both answers well represented

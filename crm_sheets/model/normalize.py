@@ -69,10 +69,55 @@ def _parse_phone(s: str, region: str | None) -> phonenumbers.PhoneNumber | None:
         return None
     if s.startswith("00"):
         s = "+" + s[2:]
+    if s.startswith("+") and _PLAIN_INTL.fullmatch(s) is not None:
+        num = _parse_plain(s)
+        if num is not _LIBRARY:
+            return num
     try:
         return phonenumbers.parse(s, None if s.startswith("+") else region)
     except phonenumbers.NumberParseException:
         return None
+
+
+# A number written with its country code in ASCII digits, spaces and hyphens alone ("+33 6 12 34 56 78",
+# "+1 206-552-3279", "+441132869263"): most of the numbers a sheet holds. phonenumbers.parse finds nothing to cut
+# out of such a text (no extension, no second number, no phone-context, nothing before or after the digits), so its
+# reading is that of its digits: _parse_plain follows parse from the country code on, with the library's own steps
+# (tests/test_phone_valid.py compares the two on every region's numbers written in many ways). A third of the cost
+# of parsing a first check's numbers at 30k sample leads was the library looking for what such a text cannot hold.
+_PLAIN_INTL = re.compile(r"\+[0-9](?:[0-9 -]*[0-9])?")
+_LIBRARY = object()  # _parse_plain: leave this text to phonenumbers.parse
+
+
+def _parse_plain(s: str) -> Any:
+    """phonenumbers.parse(s, None) of a text _PLAIN_INTL matches: the number, None when parse raises, or _LIBRARY."""
+    try:
+        util = phonenumbers.phonenumberutil
+        digits = s[1:].replace(" ", "").replace("-", "")
+        if len(digits) < 3:
+            return _LIBRARY  # (not a viable number: parse raises, but let it say so)
+        cc, national = util._extract_country_code(digits)
+        if cc == 0:
+            return _LIBRARY  # parse tries again without the plus, then raises
+        if len(national) < util._MIN_LENGTH_FOR_NSN:
+            return None
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+            cc, phonenumbers.region_code_for_country_code(cc))
+        if metadata is None:
+            return _LIBRARY
+        _carrier, potential, _ = util._maybe_strip_national_prefix_carrier_code(national, metadata)
+        if util._test_number_length(potential, metadata) not in (
+                util.ValidationResult.TOO_SHORT, util.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+                util.ValidationResult.INVALID_LENGTH):
+            national = potential
+        if len(national) < util._MIN_LENGTH_FOR_NSN or len(national) > util._MAX_LENGTH_FOR_NSN:
+            return None
+        num = phonenumbers.PhoneNumber(country_code=cc)
+        util._set_italian_leading_zeros_for_phone_number(national, num)
+        num.national_number = int(national)
+        return num
+    except AttributeError:  # another version of the library, its inner steps named otherwise: it parses
+        return _LIBRARY
 
 
 _UNREAD = object()  # PhoneBook: no verdict for this text yet
@@ -98,6 +143,10 @@ class PhoneBook:
         # (E.164, extension) per text and region, not the PhoneNumber: 130,000 of those weigh 100 MB.
         self._numbers: dict[tuple[str, str | None], tuple[str, str | None] | None] = {}
         self._valid: dict[tuple, bool] = {}
+        # (E.164, extension) or None per text written with its country code (+44..., 0044...): _parse_phone reads
+        # those without the region, so one text read in several regions (a row's country, then the default) is
+        # parsed once (3 % of a first check's parses at 10k sample leads)
+        self._intl: dict[str, tuple[str, str | None] | None] = {}
         self._saved = self._read_state(state)  # verdicts of earlier runs, same key and value as _numbers
         self._pass: set[tuple[str, str | None]] = set()  # the texts read since start_pass(): what state() keeps
 
@@ -118,23 +167,33 @@ class PhoneBook:
         if found is not _UNREAD:
             self._numbers[key] = found
             return found
-        num = _parse_phone(str(text).strip(), default_region or None)
-        found = None
-        if num is not None:
-            # is_valid_number reads these fields only (region_code_for_number and the national
-            # significant number), so numbers equal in them are equally valid.
-            ident = (num.country_code, num.national_number, num.italian_leading_zero, num.number_of_leading_zeros)
-            valid = self._valid.get(ident)
-            if valid is None:
-                valid = self._valid[ident] = is_valid_number(num)
-            if valid:
-                found = (phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164), num.extension or None)
-                if found[1] is None and found[0] != key[0]:
-                    # the E.164 that check --fix writes for it reads as itself in any region (a leading +): its
-                    # second pass and the next run find it here instead of parsing it
-                    self._numbers.setdefault((found[0], key[1]), (found[0], None))
+        stripped = str(text).strip()
+        intl = stripped.startswith(("+", "00"))
+        found = self._intl.get(stripped, _UNREAD) if intl else _UNREAD
+        if found is _UNREAD:
+            found = self._parse(stripped, default_region or None)
+            if intl:
+                self._intl[stripped] = found
+        if found is not None and found[1] is None and found[0] != text:
+            # the E.164 that check --fix writes for it reads as itself in any region (a leading +): its
+            # second pass and the next run find it here instead of parsing it
+            self._numbers.setdefault((found[0], key[1]), (found[0], None))
         self._numbers[key] = found
         return found
+
+    def _parse(self, stripped: str, region: str | None) -> tuple[str, str | None] | None:
+        num = _parse_phone(stripped, region)
+        if num is None:
+            return None
+        # is_valid_number reads these fields only (region_code_for_number and the national
+        # significant number), so numbers equal in them are equally valid.
+        ident = (num.country_code, num.national_number, num.italian_leading_zero, num.number_of_leading_zeros)
+        valid = self._valid.get(ident)
+        if valid is None:
+            valid = self._valid[ident] = is_valid_number(num)
+        if not valid:
+            return None
+        return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164), num.extension or None
 
     def state(self) -> dict[str, Any]:
         """The verdicts of this run's numbers as JSON (PhoneBook(state) reads them back): numbers no longer

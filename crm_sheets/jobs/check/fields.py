@@ -161,16 +161,19 @@ def check_phone(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     if not len(s):
         return
     default = out.ctx.region
-    keyed = _phone_keys(table, s, default)
     phones = out.ctx.phones
     # Verdicts are kept for the run: check --fix's second pass finds most values again (the numbers
     # already in E.164 and the invalid ones, which are not fixed).
     seen = out.ctx.verdicts.setdefault(("phone", default), {})
-    codes, uniques = pd.factorize(keyed)
-    verdicts = np.empty(len(uniques), dtype=object)
-    for i, key in enumerate(uniques):
+    # One verdict per distinct (number, region) pair, in the order the rows give them: the pairs found from the
+    # codes of the two columns (no key text made and hashed per row), their items taken as lists (an Index of str
+    # yields its items one pandas call each)
+    values, texts, width, regions, places = _phone_pairs(table, s, default)
+    codes, pairs = pd.factorize(values * width + regions)
+    verdicts = np.empty(len(pairs), dtype=object)
+    for i, pair in enumerate(pairs.tolist()):
+        value, region = key = texts[pair // width], places[pair % width]
         verdict = seen.get(key, seen)  # (seen itself: not decided yet)
-        value, region = key.split("\x1f")
         if verdict is seen:
             verdict = seen[key] = _phone(value, region, default, phones)
         else:
@@ -212,11 +215,18 @@ def _keep_format(mode: str, table: Table, s: pd.Series, rows: Any) -> Any:
     return out
 
 
-def _phone_keys(table: Table, s: pd.Series, default: str) -> pd.Series:
-    """One key per (number, region): the row's country, else Settings default_country."""
+def _phone_pairs(table: Table, s: pd.Series, default: str) -> tuple[np.ndarray, list, int, np.ndarray, list]:
+    """The (number, region) pair of each row of ``s`` (the region: the row's country, else Settings
+    default_country) as codes: (number codes, distinct numbers, width, region codes, distinct regions), a pair's
+    code being number code * width + region code."""
+    values, texts = pd.factorize(s)
     if "country" in table.df.columns:
-        return s + "\x1f" + _regions(table, s, default)  # not NUL: factorize stops at it
-    return s + "\x1f" + default
+        regions, places = pd.factorize(_regions(table, s, default))
+    else:
+        regions, places = np.zeros(len(s), dtype=np.int64), pd.Index([default], dtype=object)
+    width = max(len(places), 1)
+    return (values.astype(np.int64), texts.to_numpy(dtype=object).tolist(), width, regions.astype(np.int64),
+            places.to_numpy(dtype=object).tolist())
 
 
 def _regions(table: Table, s: pd.Series, default: str) -> pd.Series:
@@ -233,14 +243,9 @@ def keep_phones(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
         return
     default, phones = out.ctx.region, out.ctx.phones
     # Only the texts read matter here (no finding is made): each distinct (number, region) pair read once, in the
-    # order the rows give them, the pairs found from the codes of the two columns (no key text made per row).
-    values, texts = pd.factorize(s)
-    if "country" in table.df.columns:
-        regions, places = pd.factorize(_regions(table, s, default))
-    else:
-        regions, places = np.zeros(len(s), dtype=np.int64), pd.Index([default])
-    width = max(len(places), 1)
-    for pair in pd.unique(values.astype(np.int64) * width + regions).tolist():
+    # order the rows give them (as check_phone reads them).
+    values, texts, width, regions, places = _phone_pairs(table, s, default)
+    for pair in pd.unique(values * width + regions).tolist():
         _read_again(texts[pair // width], places[pair % width], default, phones)
 
 
