@@ -84,6 +84,42 @@ def test_a_cell_written_as_a_number_is_no_longer_text_for_check_to_convert():
     cs.apply_to(t)
     assert t["leads"].df.loc["L-00001", "engagement"] == 1250.0 and not t["leads"].typed_text
 
+@pytest.mark.parametrize("kept", [1, 40])
+def test_updates_clear_the_kept_text_of_exactly_the_cells_they_write_and_keep_the_rest_in_order(kept: int):
+    """Fewer kept cells than updated records (they are looked through) or more (the records are): the same cells go."""
+    t = tables(30)
+    leads = t["leads"]
+    ids = list(leads.df.index)
+    entries = [((ids[k % 30], "score" if k % 3 else "engagement"), f"raw {k}") for k in range(kept)]
+    leads.invalid = dict(entries)
+    leads.typed_text = dict(reversed(entries))
+    cs = ChangeSet()
+    written = ids[::2] if kept > 1 else ids[:5]
+    for rid in written:
+        cs.update("leads", rid, "score", 7)
+    cs.apply_to(t)
+    gone = {(rid, "score") for rid in written}
+    assert leads.invalid == {k: v for k, v in entries if k not in gone}
+    assert list(leads.typed_text) == [k for k in dict(reversed(entries)) if k not in gone]
+    assert (leads.df.loc[written, "score"] == 7).all()
+
+
+@pytest.mark.parametrize("twice", [False, True])
+def test_an_update_of_a_record_the_table_lacks_adds_it_whether_or_not_ids_repeat(twice: bool):
+    t = tables(4)
+    leads = t["leads"]
+    if twice:  # a hand-made sheet with an ID twice
+        leads.df = pd.concat([leads.df, leads.df.iloc[[1]]])
+    cs = ChangeSet()
+    cs.update("leads", "L-00002", "first_name", "Bo")
+    cs.update("leads", "L-00009", "first_name", "New")
+    cs.update("leads", "L-00003", "first_name", "Cy")
+    cs.apply_to(t)
+    df = leads.df
+    assert list(df.index) == ["L-00001", "L-00002", "L-00003", "L-00004"] + (["L-00002"] if twice else []) + ["L-00009"]
+    assert list(df["first_name"]) == ["Name0", "Bo", "Cy", "Name3"] + (["Bo"] if twice else []) + ["New"]
+
+
 def test_appended_rows_are_typed_and_an_update_of_an_appended_row_wins():
     t = tables()
     before = dtypes(t)

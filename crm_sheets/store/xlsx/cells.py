@@ -107,7 +107,7 @@ def archived_cell(key: str, cell: CellXml, sst: "SharedStrings | list[str]", num
     t = T_ATTR.search(cell.open_tag)
     t = t.group(1) if t else "n"
     value = cell_value(cell, sst)
-    f = _F.search(cell.xml)
+    f = _F.search(cell.xml) if "f>" in cell.xml else None  # a formula ends </f> (or </x:f>): most cells hold none
     formula = _unescape(f.group(2)) if f and 't="shared"' not in f.group(1) and 't="array"' not in f.group(1) else None
     if value is None and formula is None:
         return None

@@ -95,6 +95,18 @@ def _split_cells(row: str, p: str) -> dict[str, str] | None:
     return out
 
 
+def _numbered_elsewhere(row: str, head: str) -> bool:
+    """Whether ``head`` (a cell's start up to its column letters) is followed by a digit somewhere in ``row``: the
+    regular expression head + r"\d" without compiling one per column and row (a first run asks ~90,000 times)."""
+    k = row.find(head)
+    n = len(head)
+    while k >= 0:
+        if row[k + n: k + n + 1].isdecimal():  # what \d matches in a str pattern: Unicode category Nd
+            return True
+        k = row.find(head, k + 1)
+    return False
+
+
 class _Rows:
     """The rows of a SheetEdit as a read-only mapping (row number -> row XML), read on demand."""
 
@@ -459,13 +471,14 @@ class SheetEdit:
         p = self.p
         close = f"</{p}c>"
         found: dict[str, tuple[int, int]] = {}
-        last: tuple[int, str] | None = None  # the column of the row's last cell, looked up when a cell is missing
+        last: tuple[int, str, tuple[int, str]] | None = None  # the row's last cell (its end, column and order), looked
+        # up when a cell is missing
         starts: list[tuple[int, tuple[int, str]]] | None = None  # where each cell starts, when one goes between
         for col in cols:
             key = f'<{p}c r="{col}{r}"'  # the quote ends the reference: B1 never finds B12
             a = row.find(key)
             if a < 0:
-                if re.search(rf'<{p}c r="{col}\d', row):
+                if _numbered_elsewhere(row, f'<{p}c r="{col}'):
                     return None  # a cell of this column numbered for another row: put_cells writes over it
                 if last is None:
                     end = len(row) - len(f"</{p}row>")
@@ -481,8 +494,8 @@ class SheetEdit:
                     j = row.find(">", k)
                     if (j + 1 if row[j - 1] == "/" else row.find(close, j) + len(close)) != end:
                         return None  # something after the last cell (white space, extLst): not a plain row
-                    last = (end, last_col)
-                if column_order(col) <= column_order(last[1]):
+                    last = (end, last_col, column_order(last_col))
+                if column_order(col) <= last[2]:
                     # a new cell between others: before the first cell right of it (cells in column order, each
                     # with r="" first, or put_cells, which sorts them, writes another row)
                     if starts is None:
@@ -523,8 +536,8 @@ class SheetEdit:
         pieces = [tag]
         pos = tag_end
         at = sorted((a, b, col) for col, (a, b) in spans.items())
-        if len(at) > 1 and any(x[0] == x[1] for x in at):  # cells added at the end: in column order
-            at.sort(key=lambda x: (x[0], x[1], column_order(x[2])))
+        if len(at) > 1 and len({(a, b) for a, b, _ in at}) < len(at):  # cells added at one place: in column order
+            at.sort(key=lambda x: (x[0], x[1], column_order(x[2])))  # ("Z" before "AA"; else the places order them)
         for a, b, col in at:
             pieces.append(row[pos:a])
             pieces.append(cells[col] or "")

@@ -313,7 +313,8 @@ def _hyperlink(ref: str, link: str, out: RenderedSheet) -> str:
         rid = f"rId{len(out.rels) + 1}"
         out.rels.append((rid, REL_HYPERLINK, link, True))
         return f'<hyperlink ref="{ref}" r:id="{rid}"/>'
-    return f"<hyperlink ref=\"{ref}\" location={quoteattr(link.lstrip('#'))} display={quoteattr(link.lstrip('#'))}/>"
+    place = quoteattr(link.lstrip("#"))  # shown as it is named: quoted once (Data Issues links every finding's cell)
+    return f'<hyperlink ref="{ref}" location={place} display={place}/>'
 
 
 # ---------------------------------------------------------------------------------------------
