@@ -222,3 +222,29 @@ def test_rows_written_in_batches_read_back_as_rows_written_one_by_one():
         assert all(batched[n] == single[n] for n in numbers)
         batched.close()
         single.close()
+
+
+@pytest.mark.parametrize("xml", [
+    '<c r="B2" t="inlineStr"><is><t>Ana</t></is></c>',
+    '<c r="C2" s="4"><v>45000</v></c>',
+    '<c r="D2" t="b"><v>1</v></c>',
+    '<c r="E2"><f>A1&lt;2</f><v>1</v></c>',
+    '<c r="F2" t="e"><v>#N/A</v></c>',
+])
+def test_an_archived_cell_is_the_cell_the_archive_format_makes_field_for_field(xml: str):
+    """The writer makes archived cells without the frozen dataclass's __init__: equal, hashed, pickled and
+    dumped into the Original row as cells made by it."""
+    import pickle
+    from dataclasses import astuple, replace
+
+    from crm_sheets.store.core.archive import ArchivedCell, ArchivedRow, dumps
+    from crm_sheets.store.xlsx.cells import archived_cell
+    from crm_sheets.store.xlsx.sheet import CellXml
+
+    quick = archived_cell("Header", CellXml(xml[6], xml), ["x"], "yyyy-mm-dd" if 's="4"' in xml else None, False)
+    made = ArchivedCell(*astuple(quick))
+    assert quick == made and hash(quick) == hash(made) and pickle.dumps(quick) == pickle.dumps(made)
+    assert dumps(ArchivedRow((quick,))) == dumps(ArchivedRow((made,)))
+    assert replace(quick, key="Other") == replace(made, key="Other")
+    with pytest.raises(AttributeError):
+        quick.value = "changed"  # still frozen
