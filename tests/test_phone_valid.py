@@ -136,3 +136,20 @@ def test_numbers_written_with_their_country_code_read_as_the_library_parses_them
         assert _parse_phone("00" + text[1:], "FR") == expected, text
         valid += expected is not None
     assert valid > 20_000 and len(plain) - valid > 3_000  # both answers well represented
+
+
+def test_a_number_with_its_country_code_is_parsed_once_whatever_region_reads_it(monkeypatch):
+    # check reads a number in its row's country, then in Settings' default: a text with its country code reads
+    # alike in every region, so the run's book parses it once and answers every region as a fresh book would
+    import crm_sheets.model.normalize as normalize
+
+    parsed = []
+    real = normalize._parse_phone
+    monkeypatch.setattr(normalize, "_parse_phone", lambda s, region: parsed.append(s) or real(s, region))
+    book = PhoneBook()
+    texts = ["+44 20 7946 0958", "0044 20 7946 0958", "+1 212 555 0100 x12", "+999 123 456", "020 7946 0958"]
+    regions = ["GB", "US", "FR", None]
+    answers = {(t, r): book.read(t, r) for t in texts for r in regions}
+    assert sorted(parsed) == sorted(texts[:4] + ["020 7946 0958"] * len(regions))  # a national text: once per region
+    monkeypatch.setattr(normalize, "_parse_phone", real)
+    assert answers == {(t, r): PhoneBook().read(t, r) for t in texts for r in regions}

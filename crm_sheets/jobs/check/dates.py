@@ -51,8 +51,10 @@ def check_dates(out: Collector, table: Table) -> None:
         # each is shown once
         hit = col[future]
         codes, uniques = pd.factorize(hit)
-        said = np.array([f"{show(v)} is in the future (today is {show(today)})" for v in uniques], dtype=object)
-        out.add_many("future-date", "warning", table, hit.index, name, hit.tolist(), said[codes],
+        days = np.empty(len(uniques), dtype=object)
+        days[:] = list(uniques)  # each date a Timestamp once, shared by its rows (not one made per row)
+        said = np.array([f"{show(v)} is in the future (today is {show(today)})" for v in days], dtype=object)
+        out.add_many("future-date", "warning", table, hit.index, name, days[codes].tolist(), said[codes],
                      repeat("correct the date", len(hit)))
     for early, late in ORDERED:
         a, b = _dates(table, early), _dates(table, late)
