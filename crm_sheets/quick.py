@@ -37,8 +37,34 @@ def main() -> None:
 
     try:
         cli()
+    except SystemExit as done:
+        _leave(done.code)
+        raise
     finally:
         asked = None
+
+
+def _leave(code: Any) -> None:
+    """End the process with ``code`` as exiting would, without taking its heap apart object by object: a run's
+    tables are millions of objects (at 30k leads that took 0.2 s of CPU after the command was done). The exit
+    handlers run and the standard streams are flushed first; files are closed where they are written (the
+    spill's temporary files have no name). Returns (and the interpreter exits as usual) when another thread
+    still runs, the code is not a number, or a stream cannot be flushed (a closed pipe: the usual exit says so)."""
+    import threading
+
+    if not (code is None or isinstance(code, int)) or threading.active_count() > 1:
+        return
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code or 0)
 
 
 def _key(path: str, jobs: list[str], fix: bool, as_json: bool, now: Any) -> tuple:

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import gc
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
+from itertools import repeat
+from json.encoder import encode_basestring_ascii as _text  # json.dumps's encoder of a str (ensure_ascii, in C)
+from operator import attrgetter, itemgetter
 from typing import Any
+
+import pandas as pd
 
 from crm_sheets.model.changeset import ChangeSet
 from crm_sheets.model.findings import Finding
@@ -93,18 +99,81 @@ def results_json_chunks(results: list[JobResult]):
         yield (", " if n else "") + head[:-1] + ', "findings": ['
         rows = waiting_rows(r)
         found = rows if rows is not None else r.findings
-        shown = _row_dicts if rows is not None else _finding_dicts
         for lo in range(0, len(found), _FINDINGS_AT_ONCE):
             paused = gc.isenabled()
-            gc.disable()  # the dicts made here are no cycles: they would start full collections over a run's heap
+            gc.disable()  # the texts made here are no cycles: they would start full collections over a run's heap
             try:
-                part = dumps(shown(found[lo:lo + _FINDINGS_AT_ONCE]), default=str)
+                part = ", ".join(_finding_texts(found[lo:lo + _FINDINGS_AT_ONCE], rows is not None))
             finally:
                 if paused:
                     gc.enable()
-            yield (", " if lo else "") + part[1:-1]
+            yield (", " if lo else "") + part
         yield '], "effects": ' + dumps(len(r.effects)) + "}"
     yield "]"
+
+
+# Each finding's text is json.dumps(Finding.as_dict(), default=str), made a field at a time for all of them (json's C
+# string encoder over a column, each date's text once): making a dict per finding and encoding the dicts cost ~5 us a
+# finding (0.28 s at 30k leads, ~50,000 findings).
+_FIELDS = [f.name for f in fields(Finding)]
+_PLAINED = frozenset({"value", "fix"})  # the fields as_dict shows through _plain
+_HEADS = [("{" if n == 0 else ", ") + _text(name) + ": " for n, name in enumerate(_FIELDS)]
+
+
+def _finding_texts(found: list[Any], as_rows: bool) -> list[str]:
+    """The JSON text of each finding (Finding objects, or tuples of their fields: ``as_rows``), as
+    json.dumps(f.as_dict(), default=str) writes it."""
+    parts: list[Any] = []
+    for n, name in enumerate(_FIELDS):
+        column = list(map(itemgetter(n) if as_rows else attrgetter(name), found))
+        parts += [repeat(_HEADS[n]), _column_texts(column, name in _PLAINED)]
+    parts.append(repeat("}"))
+    return list(map("".join, zip(*parts)))
+
+
+def _column_texts(values: list[Any], plained: bool) -> list[str]:
+    """json.dumps(v, default=str) of each value (of _plain(v) when ``plained``)."""
+    kinds = set(map(type, values))
+    if kinds <= {str}:
+        return list(map(_text, values))
+    if kinds == {type(None)}:
+        return ["null"] * len(values)
+    if kinds == {bool}:
+        return list(map(_BOOLS.__getitem__, values))
+    dumps = json.dumps
+    if kinds <= _KEYED:
+        # Equal values of one kind have one text (texts, numbers but zeros, truth values; dates and times without a
+        # zone; checked below): each distinct one is encoded once
+        keyed = list(zip(map(type, values), values))
+        distinct = set(keyed)
+        if all((kind is not float or v != 0) and (kind is date or kind not in _DATES or v.tzinfo is None)
+               for kind, v in distinct):  # (0.0 and -0.0 are equal, their texts are not)
+            texts = {k: dumps(_plain(k[1]) if plained else k[1], default=str) for k in distinct}
+            return list(map(texts.__getitem__, keyed))
+    dated: dict[tuple, str] = {}  # a date's text by value, kind, zone and fold: the same text for each
+    out = []
+    for v in values:
+        kind = type(v)
+        if kind is str:
+            out.append(_text(v))
+        elif v is None:
+            out.append("null")
+        elif kind is bool:
+            out.append("true" if v else "false")
+        elif kind in _DATES:
+            key = (kind, v, v.tzinfo if kind is not date else None, getattr(v, "fold", 0))
+            text = dated.get(key)
+            if text is None:
+                text = dated[key] = dumps(_plain(v) if plained else v, default=str)
+            out.append(text)
+        else:
+            out.append(dumps(_plain(v) if plained else v, default=str))
+    return out
+
+
+_DATES = frozenset({date, datetime, pd.Timestamp})
+_BOOLS = {True: "true", False: "false"}
+_KEYED = frozenset({str, int, float, bool, type(None)}) | _DATES
 
 
 def waiting_rows(r: Any) -> list[tuple] | None:

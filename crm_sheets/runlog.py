@@ -84,11 +84,18 @@ def check_trigger(trigger: str) -> str:
 def record_of(results: Iterable[Any], changes: Any, *, jobs: list[str], trigger: str, started: datetime,
               ended: datetime) -> RunRecord:
     """The record of a run whose jobs finished (written or not)."""
-    from crm_sheets.spill import finding_rows
+    from crm_sheets.spill import finding_field
 
-    severities = [t[1] for r in results for t in finding_rows(r)]  # tuples: findings kept as such stay so (spill.py)
+    # one field at a time (findings kept as tuples stay so, spill.py): a tuple per finding made the collector walk
+    # the run's heap (at 30k leads, ~50,000 findings: 0.12 s)
+    by_result = [finding_field(r, "severity") for r in results]
+    severities = [s for found in by_result for s in found]
     errors = severities.count("error")
-    first = next((t[6] for r in results for t in finding_rows(r) if t[1] == "error"), "") if errors else ""
+    first = ""
+    for r, found in zip(results, by_result):
+        if errors and "error" in found:
+            first = finding_field(r, "message")[found.index("error")]
+            break
     s = changes.summary()
     return RunRecord(
         started=started, ended=ended, jobs=tuple(jobs), trigger=trigger, result="problems" if errors else "ok",

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import pytest
 
-from crm_sheets.model.effects import Effect
+from crm_sheets.model.effects import MAX_ATTEMPTS, Effect
 from crm_sheets.outbox import Outbox, SmtpSettings, SmtpTransport, WebhookTransport
 
 NOW = datetime(2026, 11, 2, 9, 0)
@@ -65,6 +65,28 @@ def test_without_a_mail_server_emails_wait_in_the_outbox(tmp_path):
     box.enqueue([_email("k1")], NOW)
     report = box.deliver({}, NOW)
     assert report.waiting == ["k1"] and box.items()[0].status == "queued"
+
+
+def test_a_delivery_sends_the_kinds_it_has_a_channel_for_and_names_the_others_waiting_in_queue_order(tmp_path):
+    # the waiting ones are named by key only (their payloads are not read), queued ones before failed ones
+    box = Outbox(tmp_path / "outbox.sqlite")
+    box.enqueue([_email("e1"), Effect("chat", "c1", {"text": "hi"}), _email("e0"), Effect("chat", "c2", {"text": "yo"})], NOW)
+    with box._connect() as db:
+        db.execute("UPDATE items SET status = 'failed', attempts = 1 WHERE key = 'e1'")
+        db.execute("UPDATE items SET status = 'failed', attempts = ? WHERE key = 'e0'", (MAX_ATTEMPTS,))  # out of tries: not looked at
+
+    class Chat:
+        def __init__(self):
+            self.sent = []
+
+        def send(self, item, mark_sending):
+            mark_sending()
+            self.sent.append((item.key, item.payload["text"]))
+
+    chat = Chat()
+    report = box.deliver({"chat": chat}, NOW)
+    assert chat.sent == [("c1", "hi"), ("c2", "yo")] and report.sent == ["c1", "c2"]
+    assert report.waiting == ["e1"] and {i.key: i.status for i in box.items()} == {"e1": "failed", "e0": "failed", "c1": "sent", "c2": "sent"}
 
 
 def test_unreachable_server_fails_and_is_retried_later_with_the_same_message_id(tmp_path, mail_server):
