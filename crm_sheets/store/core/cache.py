@@ -12,7 +12,9 @@ other inputs is ignored, never trusted. Tables are found again:
 - by columns: the same, with some columns' cells changed (a person edited a few leads): only those columns are
   typed again, the others are taken from the cached table (``retype``).
 After our own write, a table the write changed keeps the digests of the columns it holds as they were read
-(``_carried``), so the next read after a person's save types only the columns either of them changed.
+(``_carried``); the read gives the others (and every column of a table whose rows the write moved, archived or
+appended) the digests of the cells as the writer laid them out, where those cells type back to the table exactly
+(read.py ``_written_content``). So the next read after a person's save types only the columns either changed.
 """
 from __future__ import annotations
 
@@ -186,7 +188,7 @@ def _carried(entry: Entry, table: Any) -> Any:
                 or list(read.df.columns) != list(table.df.columns)):
             return None
         shape, columns = entry.content
-        before, after = _by_field(read.invalid, read.typed_text), _by_field(table.invalid, table.typed_text)
+        before, after = by_field(read.invalid, read.typed_text), by_field(table.invalid, table.typed_text)
         kept = {}
         for f, d in columns.items():
             if f != "id" and (f not in read.df.columns or str(read.df[f].dtype) != str(table.df[f].dtype)
@@ -198,7 +200,7 @@ def _carried(entry: Entry, table: Any) -> Any:
         return None
 
 
-def _by_field(invalid: Mapping, typed_text: Mapping) -> dict[str, tuple[dict, dict]]:
+def by_field(invalid: Mapping, typed_text: Mapping) -> dict[str, tuple[dict, dict]]:
     """A table's unreadable cells and typed text, by field."""
     out: dict[str, tuple[dict, dict]] = {}
     for k, (key, raw) in enumerate((*invalid.items(), *typed_text.items())):
@@ -276,6 +278,8 @@ class TableCache:
         self.found: dict[str, Entry] = {}  # what this read found again or made, by table name
         # table name -> "whole" | "part" | "content" | "columns" | "given": how each table was found
         self.hits: dict[str, str] = {}
+        # table name -> the fields this read typed again ("columns"), or None: typed whole (a table made here)
+        self.typed: dict[str, list[str] | None] = {}
         self.problem: str | None = None  # why the file on disk was ignored (for tests and --debug)
         self.schemas: dict[str, bytes] = {}  # built-in templates this read loaded, pickled
         # True for a read whose tables only go back into the cache (XlsxStore.remember_tables): a table found
@@ -474,7 +478,9 @@ class TableCache:
             self.problem = f"{type(exc).__name__}: {exc}"
             return None
         self.hits[name] = "columns"
-        return table, [f for f, d in columns.items() if old_columns.get(f) != d]
+        changed = [f for f, d in columns.items() if old_columns.get(f) != d]
+        self.typed[name] = changed
+        return table, changed
 
     def schema(self, template: str, load: Any) -> Any:
         """The built-in template ``template`` as ``load`` gives it, unpickled from the cache when it was kept
@@ -498,6 +504,18 @@ class TableCache:
              strays: bool) -> None:
         """A table this read made: saved with the tables (``save``)."""
         self.found[name] = Entry(sheet, context, part, content, b"", note, strays)
+        self.typed.setdefault(name, None)
+
+    def given_content(self, name: str) -> Any:
+        """The content key kept for a table given after our write (``hits[name] == "given"``): None or the layout's
+        digest with the digests of the columns known so far (``_carried``); the read completes it (``complete``)."""
+        return self.found[name].content if self.hits.get(name) == "given" else None
+
+    def complete(self, name: str, content: Any) -> None:
+        """The content key of a table given after our write, as a read of the file written makes it (read.py
+        ``_written_content``): the next read after a person's save types only the columns either changed."""
+        if self.hits.get(name) == "given":
+            self.found[name].content = content
 
     def keep_lazy(self, name: str, sheet: str, context: str, *, part: Any, hint: int | None) -> None:
         """A table this read left unread (model/lazy.py): saved as such (``save``), for ``whole`` to give lazily."""

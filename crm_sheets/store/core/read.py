@@ -24,9 +24,9 @@ from crm_sheets.model.schema import (
 )
 from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.findings import Finding
-from crm_sheets.model.tables import META_SHEET, Table, Tables, column_letter, dtype_for, format_id
+from crm_sheets.model.tables import META_SHEET, Table, Tables, column_index, column_letter, dtype_for, format_id
 from crm_sheets.adopt.sniff import plain_lead_sheet
-from crm_sheets.store.core.cache import TableCache, column_digest, context_key, digest
+from crm_sheets.store.core.cache import TableCache, by_field, column_digest, context_key, digest
 from crm_sheets.store.core.grid import GridSource
 from crm_sheets.model.lazy import LAZY_KINDS, HeaderRowMissing, LazyTable
 from crm_sheets.store.core.header import HEADER_SCAN_ROWS, Layout, header_lookup, header_matches, table_layout
@@ -144,6 +144,8 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
                         continue
             if found is not None:
                 found.schema = t
+                if cache.hits.get(name) == "given" and name not in mapping:  # after our write: its cells' digests
+                    cache.complete(name, _written_content(found, t, lang, ctx, lists, meta, cache.given_content(name)))
                 tables[name] = found
                 if cache.found[name].note:
                     notes.append(cache.found[name].note)
@@ -204,6 +206,126 @@ def _content(layout: Layout) -> tuple[str, dict[str, str]]:
     return shape, {name: column_digest(cells) for name, cells in layout.cells.items()}
 
 
+def _written_content(table: Table, t: TableSchema, lang: str, ctx: ReadContext, lists: Mapping[str, ListSchema],
+                     meta: Mapping[str, Any], carried: Any) -> Any:
+    """The content key (``_content``) a read of the file our write just made would give ``table`` (written.py's
+    table as the writer laid it out: rows moved up, archived or appended, cells updated), for the table cache,
+    without parsing the sheet: the layout's digest from the table's header row, columns and rows, and the digest
+    of each column's cells as calamine reads them back, made from the table's values (text as is, numbers as
+    floats, dates as dates, options as their labels, empty as '', unreadable cells and typed text as their raw). A column's digest is kept
+    only when those cells, typed as ``_build_table`` types them, give the table's column exactly (values,
+    unreadable cells, typed text): a next read finding cells with that digest types them to that column, so
+    taking the column from the cached table is exact; when the guess of the cells is wrong the digest only
+    differs, and the column is typed again. ``carried``: the digests known already (cache.py ``_carried``), kept."""
+    try:
+        ids = table.df.index
+        rows = list(map(table.rows.get, ids.tolist()))
+        if not set(map(type, rows)) <= {int} or (len(rows) > 1 and not (np.diff(np.array(rows)) > 0).all()):
+            return carried
+        columns = sorted((name, column_index(letter)) for name, letter in table.columns.items())
+        if type(table.header_row) is not int or type(table.extra_columns) is not tuple:
+            return carried
+        shape = digest(table.header_row - 1, columns, table.extra_columns, rows, [])
+        if carried is not None and carried[0] != shape:
+            return carried  # a layout this cannot make again (rows that are not records): as the read left it
+        digests = dict(carried[1]) if carried is not None else {}
+        if t.id_prefix:
+            if "id" not in digests and "id" in table.columns:
+                raws = ids.to_numpy(dtype=object)
+                texts, assigned, next_id, _index = _assign_ids(raws, t.id_prefix, meta.get(f"seq.{t.name}"))
+                if assigned or next_id != table.next_id or texts != raws.tolist():
+                    return (shape, {}) if carried is None else carried
+                digests["id"] = column_digest(raws)
+        elif ids.tolist() != [f"row{r}" for r in rows]:
+            return carried
+        fields = {f.name: f for f in t.fields}
+        faults = by_field(table.invalid, table.typed_text)
+        for name, _j in columns:
+            if name not in digests and name in fields and name in table.df.columns:
+                raws = _cells_as_written(table, fields[name], faults.get(name, ({}, {})), lang, ctx, lists)
+                if raws is not None:
+                    digests[name] = column_digest(raws)
+        return shape, digests
+    except Exception:  # never worth failing a read for: the columns are typed again
+        return carried
+
+
+def _cells_as_written(table: Table, f: Field, faults: tuple[dict, dict], lang: str, ctx: ReadContext,
+                      lists: Mapping[str, ListSchema]) -> Any:
+    """The cells of field ``f``'s column as calamine reads back what the writer wrote of ``table`` (an object
+    array; option keys shown as their labels, as plan.field_value writes them), when typing them gives the
+    table's column exactly; None otherwise."""
+    col = table.df[f.name]
+    dtype = dtype_for(f.type)
+    if str(col.dtype) != str(dtype):
+        return None
+    n = len(col)
+    raws = np.empty(n, dtype=object)
+    missing = col.isna().to_numpy()
+    if dtype == "object":
+        values = col.to_numpy(dtype=object)
+        if infer_dtype(values, skipna=True) not in ("string", "empty"):
+            return None
+        ftype = field_type(f.type)
+        if ftype.text and not ftype.options and not any(faults):
+            # text as typed: the cells are the values ('' where empty), typed back as they are (checked here
+            # instead of typing them again: every value a non-empty text, stripped if the type strips)
+            if not np.equal(values[missing], None).all() or (values == "").any():
+                return None
+            if ftype.strip:
+                uniques = pd.unique(values[~missing]).tolist()
+                if list(map(str.strip, uniques)) != uniques:
+                    return None
+            raws[:] = values
+            raws[missing] = ""
+            return raws
+        if ftype.options and f.list and not missing.all():
+            if f.list not in lists:
+                return None
+            labels = {o.key: o.label(lang) for o in lists[f.list].options}
+            codes, uniques = pd.factorize(values)
+            shown = np.empty(len(uniques), dtype=object)
+            shown[:] = [", ".join(labels.get(k.strip(), k.strip()) for k in u.split(",") if k.strip())
+                        if ftype.multiple else labels.get(u, u) for u in uniques.tolist()]
+            values = shown[codes]  # (missing cells: -1, made '' below)
+        raws[:] = values
+    elif dtype in ("float64", "Int64"):
+        raws[:] = col.to_numpy(dtype="float64", na_value=np.nan).tolist()
+    elif dtype == "boolean":
+        raws[:] = [bool(v) for v in col.to_numpy(dtype=bool, na_value=False).tolist()]
+    elif str(dtype).startswith("datetime64"):
+        if field_type(f.type).with_time:
+            raws[:] = np.asarray(col.dt.to_pydatetime(), dtype=object)
+        else:
+            raws[:] = col.dt.date.tolist()
+    else:
+        return None
+    raws[missing] = ""
+    invalid, typed_text = faults
+    for cells in (invalid, typed_text):
+        if cells:
+            at = table.df.index.get_indexer(pd.Index([rid for rid, _f in cells], dtype=object))
+            if (at < 0).any():
+                return None
+            raws[at] = list(cells.values())
+    texts: dict[int, Any] = {}
+    values, bad = parse_column(f, raws, ctx, _options_for(f, lists), texts)
+    ids = table.df.index
+    if {(ids[i], f.name): raw for i, raw in bad.items()} != invalid:
+        return None
+    if {(ids[i], f.name): raw for i, raw in texts.items()} != typed_text:
+        return None
+    if dtype == "object":  # the same texts, None where empty (not NaN)
+        mine, theirs = np.asarray(values, dtype=object), col.to_numpy(dtype=object)
+        empty = pd.isna(mine)
+        if (not (empty == pd.isna(theirs)).all() or not (mine[~empty] == theirs[~empty]).all()
+                or not np.equal(mine[empty], None).all() or not np.equal(theirs[empty], None).all()):
+            return None
+    elif not pd.Series(values, index=ids, dtype=dtype, copy=False).equals(col):
+        return None
+    return raws
+
+
 def _keep(cache: TableCache, grids: GridSource, tables: dict[str, Table], name: str, sheet: str, context: str,
           part: Any, content: Any, note: str | None) -> None:
     """Hand a table made by this read to the cache."""
@@ -246,14 +368,14 @@ def _retyped(table: Table, t: TableSchema, layout: Layout, changed: list[str], c
 
 def _in_field_order(t: TableSchema, kept: Mapping[tuple[str, str], Any], fresh: Mapping[str, dict]) -> dict:
     """(ID, field) -> raw: the fields' entries of ``fresh`` instead of those of ``kept``, by field in schema order."""
-    by_field: dict[str, list] = {}
+    grouped: dict[str, list] = {}
     for key, raw in kept.items():
-        by_field.setdefault(key[1], []).append((key, raw))
+        grouped.setdefault(key[1], []).append((key, raw))
     out: dict = {}
     for f in t.fields:
-        old = by_field.pop(f.name, ())
+        old = grouped.pop(f.name, ())
         out.update(fresh[f.name] if f.name in fresh else old)
-    for rest in by_field.values():  # a field the schema no longer has (never for the same context)
+    for rest in grouped.values():  # a field the schema no longer has (never for the same context)
         out.update(rest)
     return out
 
