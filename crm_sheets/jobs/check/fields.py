@@ -240,6 +240,7 @@ def keep_phones(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     else:
         regions, places = np.zeros(len(s), dtype=np.int64), pd.Index([default])
     width = max(len(places), 1)
+    texts, places = texts.tolist(), places.tolist()  # (an Index's own item lookup is ~5 µs: 45,000 pairs at 30k)
     for pair in pd.unique(values.astype(np.int64) * width + regions).tolist():
         _read_again(texts[pair // width], places[pair % width], default, phones)
 
