@@ -1,6 +1,7 @@
 """What jobs remember between runs, as plain JSON: a 64-bit key per record of a table (its values and their
 types, its sheet row unless left out, the raw text the reader kept of its cells) and findings with their values
-exactly (a date stays a date). A job keeps these in its state to skip work whose inputs did not change.
+exactly (a date stays a date). A job keeps these in its state to skip work whose inputs did not change. And the
+read's key of a table's typed content (``stamp``, ``read_token``): a table read with a key remembered is that table.
 """
 from __future__ import annotations
 

@@ -8,8 +8,10 @@ Kept in check's state (plain JSON), one packed string per table: its row keys, s
 of findings as arrays, its findings as one JSON list (made and read by the json module's C code, not object by
 object). A table nobody changed keeps the string it was given; a table is unpacked only when its digest still
 holds. What every row's verdict depends on besides the row (the table's columns, its schema, settings, language,
-the day, the Stages sheet) is that digest: when it changes, the table is checked whole. The findings
-come out the same with or without the memory (tests/test_incremental.py, tests/test_check_again.py).
+the day, the Stages sheet) is that digest: when it changes, the table is checked whole. Beside each string, the read's key
+of the table it was learnt from (model/memo.py read_token): a table read with that key again, still as read, is
+taken as the remembered rows without hashing its cells. The findings come out the same with or without the memory
+(tests/test_incremental.py, tests/test_check_again.py, tests/test_check_read_token.py).
 
 Within a run the memory is finer: a row's key is made of a key per cell, and a later look of the same run (check
 --fix's second pass, the runner's second look once dedupe and automate changed records: the state's ``Live`` dict
