@@ -1,6 +1,7 @@
 """What jobs remember between runs, as plain JSON: a 64-bit key per record of a table (its values and their
 types, its sheet row unless left out, the raw text the reader kept of its cells) and findings with their values
-exactly (a date stays a date). A job keeps these in its state to skip work whose inputs did not change.
+exactly (a date stays a date). A job keeps these in its state to skip work whose inputs did not change. And the
+read's key of a table's typed content (``stamp``, ``read_token``): a table read with a key remembered is that table.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from crm_sheets.model.colhash import frame_keys
+from crm_sheets.model.colhash import _memory, frame_keys
 from crm_sheets.model.findings import Finding
 from crm_sheets.model.tables import Table
 
@@ -117,3 +118,59 @@ def finding_json(f: Finding) -> list:
 def finding_from_json(item: list) -> Finding:
     t, sev, table, rid, field, v, msg, cell, fix, fixable = item
     return Finding(t, sev, table, rid, field, decode(v), msg, cell, decode(fix), fixable)
+
+
+class _Stamp:
+    """What a read knew of a table it made or found again (``stamp``): the key of its typed content, and the frame,
+    columns and kept raw texts it gave, to tell (``read_token``) whether the table is still as read. Never pickled
+    or copied as it is (a cache beside the workbook, a copied table: an empty stamp, no key)."""
+
+    __slots__ = ("token", "df", "index", "held", "where", "invalid", "typed", "rows")
+
+    def __init__(self, token: str | None = None, table: Any = None):
+        self.token = token
+        if table is None:
+            self.df = self.index = self.held = self.where = self.invalid = self.typed = self.rows = None
+            return
+        df = table.df
+        self.df, self.index, self.rows = df, df.index, table.rows
+        # holding each column makes a later write into the frame copy it (copy-on-write): its memory moves
+        self.held = [df[c] for c in df.columns]
+        self.where = [_memory(s._values) for s in self.held]
+        self.invalid, self.typed = dict(table.invalid), dict(table.typed_text)
+
+    def __reduce__(self):
+        return (_Stamp, ())
+
+    def __copy__(self) -> "_Stamp":
+        return _Stamp()
+
+    def __deepcopy__(self, memo: dict) -> "_Stamp":
+        return _Stamp()
+
+
+def stamp(table: Any, token: str) -> None:
+    """Mark ``table`` (as a read made it) with ``token``, a key of its typed content: equal tokens, equal tables
+    (every value, type, record ID, sheet row and kept raw text). The reader's table cache makes it
+    (store/core/read.py); a job's memory may take a table with the token it remembers as the table it saw."""
+    table.__dict__["_read_stamp"] = _Stamp(token, table)
+
+
+def read_token(table: Any) -> str | None:
+    """The token ``stamp`` gave the table, when the table is still exactly as read (the same frame, index, column
+    arrays, sheet rows object and kept raw texts); None otherwise. Asked once: the stamp goes (with the columns it
+    held), so the frames the jobs change later are written in place as before."""
+    s = table.__dict__.pop("_read_stamp", None)
+    if s is None or s.token is None:
+        return None
+    df = table.df
+    if df is not s.df or df.index is not s.index or table.rows is not s.rows or len(df.columns) != len(s.held):
+        return None
+    for c, held, where in zip(df.columns, s.held, s.where):
+        if c != held.name or where is None or _memory(df[c]._values) != where:
+            return None
+    if table.invalid != s.invalid or table.typed_text != s.typed:
+        return None
+    return s.token
+
+

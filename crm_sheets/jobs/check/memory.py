@@ -8,8 +8,10 @@ Kept in check's state (plain JSON), one packed string per table: its row keys, s
 of findings as arrays, its findings as one JSON list (made and read by the json module's C code, not object by
 object). A table nobody changed keeps the string it was given; a table is unpacked only when its digest still
 holds. What every row's verdict depends on besides the row (the table's columns, its schema, settings, language,
-the day, the Stages sheet) is that digest: when it changes, the table is checked whole. The findings
-come out the same with or without the memory (tests/test_incremental.py, tests/test_check_again.py).
+the day, the Stages sheet) is that digest: when it changes, the table is checked whole. Beside each string, the read's key
+of the table it was learnt from (model/memo.py read_token): a table read with that key again, still as read, is
+taken as the remembered rows without hashing its cells. The findings come out the same with or without the memory
+(tests/test_incremental.py, tests/test_check_again.py, tests/test_check_read_token.py).
 
 Within a run the memory is finer: a row's key is made of a key per cell, and a later look of the same run (check
 --fix's second pass, the runner's second look once dedupe and automate changed records: the state's ``Live`` dict
@@ -32,7 +34,7 @@ import pandas as pd
 
 from crm_sheets.model import Finding, Table
 from crm_sheets.model.colhash import column_hashes
-from crm_sheets.model.memo import Unkept, decode, encode, sheet_rows
+from crm_sheets.model.memo import Unkept, decode, encode, read_token, sheet_rows
 from crm_sheets.model.tables import quote_sheet
 
 VERSION = 4  # 4: row keys made of the per-column keys (3: keys without the sheet row, sheet rows beside them)
@@ -141,7 +143,7 @@ class Rows:
     otherwise). Made in this run, it also has the rows' IDs and their cells' keys (``ids``, ``cells``)."""
 
     __slots__ = ("digest", "keys", "places", "counts", "items", "packed", "found", "ids", "cells", "_index", "_starts",
-                 "_by_id", "_shown")
+                 "_by_id", "_shown", "token")
 
     def __init__(self, digest: str, keys: np.ndarray, places: np.ndarray, counts: np.ndarray, items: list,
                  packed: str | None = None, found: list | None = None, ids: pd.Index | None = None,
@@ -150,6 +152,9 @@ class Rows:
         self.packed = packed
         self.found = found  # (mark, Finding) beside each item, when this run made them (a second pass takes them)
         self.ids, self.cells = ids, cells
+        # the read's key of the table these rows are, every row in the frame's order (model/memo.py read_token): a
+        # table read with it is that table, its rows not keyed again (None: not known)
+        self.token: str | None = None
         self._index: pd.Index | None = None
         self._starts: np.ndarray | None = None
         self._shown: str | None = None  # shown_digest(), made with the JSON of the items (pack, unpack)
@@ -171,6 +176,8 @@ class Rows:
         """A digest of what this memory makes of the table's own findings (each row's items, in order, and where
         each item's row is in the frame and on the sheet), not of the rows' keys: a row edited without changing
         its findings leaves it as it was. Data Issues' findings key (RowMemory.findings_key) is made of it."""
+        if self._shown is None and self.packed is None:
+            self.pack()  # (the state packs it anyway: its items are made into JSON once for both)
         if self._shown is None:
             self._shown = _shown_digest(self._body(), self.places, self.counts)
         return self._shown
@@ -219,6 +226,8 @@ class RowMemory:
         self._packed: dict[str, tuple[str, str]] = {
             name: (t["digest"], t["packed"]) for name, t in (tables or {}).items()
             if isinstance(t, dict) and isinstance(t.get("digest"), str) and isinstance(t.get("packed"), str)}
+        self._tokens: dict[str, str] = {name: t["token"] for name, t in (tables or {}).items()
+                                        if isinstance(t, dict) and isinstance(t.get("token"), str)}
         self._given = state if tables is not None and len(self._packed) == len(tables) and self._packed else None
         self._known: dict[str, Rows] = {}
         # of an earlier look of this run: each table's rows' IDs and cells' keys, beside its packed string
@@ -234,8 +243,8 @@ class RowMemory:
         self._looked: dict[str, Rows | None] = {}
         self._local: list[Finding] = []
         self._local_ids: set[int] = set()
-        # table name -> (its frame, its sheet rows, its row keys, each row's sheet row, its cells' keys)
-        self._keys: dict[str, tuple[Any, Any, np.ndarray | None, np.ndarray, np.ndarray | None]] = {}
+        # table name -> (its frame, its sheet rows, its row keys, each row's sheet row, its cells' keys, its read's key)
+        self._keys: dict[str, tuple[Any, Any, np.ndarray | None, np.ndarray, np.ndarray | None, str | None]] = {}
 
     def known(self, name: str, digest: str) -> Rows | None:
         rows = self._known.get(name)
@@ -248,6 +257,7 @@ class RowMemory:
             else:
                 rows = Rows.unpack(d, packed) if d == digest else None
                 if rows is not None:
+                    rows.token = self._tokens.get(name)
                     cells = self._cells.pop(name, None)
                     if cells is not None and cells[0] == d and len(cells[1]) == len(rows.keys):
                         rows.ids, rows.cells = cells[1], cells[2]
@@ -257,15 +267,30 @@ class RowMemory:
 
     def plan(self, ctx: Any, table: Table) -> "TablePlan":
         digest = table_digest(ctx, table)
+        token = read_token(table)
         cached = self._keys.get(table.name)
+        sheet = quote_sheet(table.sheet or table.schema.sheet_name(ctx.lang))  # as the collector names cells
         if cached is not None and cached[0] is table.df and cached[1] is table.rows:
-            keys, places, cells = cached[2], cached[3], cached[4]  # a second pass (check --fix) on a table no fix touched
+            # a second pass (check --fix) on a table no fix touched (its read's key: as the first pass found it)
+            keys, places, cells, token = cached[2], cached[3], cached[4], cached[5]
+        elif token is not None:
+            # the table as read is the one these rows were learnt from (the read's key of it): its rows are the
+            # remembered rows, in the same order on the same sheet rows, not keyed again
+            known = self.known(table.name, digest)
+            if known is not None and known.token == token and len(known.keys) == len(table.df):
+                places = sheet_rows(table)
+                if np.array_equal(places, known.places):
+                    self._keys[table.name] = (table.df, table.rows, known.keys, places, None, token)
+                    return TablePlan(self, table, digest, known.keys, places, known, sheet, None, ctx, token=token)
+            cells = column_keys(table)
+            keys, places = (None if cells is None else keys_of_rows(table, cells)), sheet_rows(table)
+            self._keys[table.name] = (table.df, table.rows, keys, places, cells, token)
         else:
             cells = column_keys(table)
             keys, places = (None if cells is None else keys_of_rows(table, cells)), sheet_rows(table)
-            self._keys[table.name] = (table.df, table.rows, keys, places, cells)
-        sheet = quote_sheet(table.sheet or table.schema.sheet_name(ctx.lang))  # as the collector names cells
-        return TablePlan(self, table, digest, keys, places, self.known(table.name, digest), sheet, cells, ctx)
+            self._keys[table.name] = (table.df, table.rows, keys, places, cells, None)
+        return TablePlan(self, table, digest, keys, places, self.known(table.name, digest), sheet, cells, ctx,
+                         token=token)
 
     def begin(self) -> None:
         """A new look at the tables (check --fix's second pass): what findings_key knows starts again."""
@@ -315,10 +340,11 @@ class RowMemory:
         given = self._given
         if given is not None and set(self._latest) == set(given["tables"]) and all(
                 rows.packed is not None and rows.packed is given["tables"][name].get("packed")
-                for name, rows in self._latest.items()):
+                and rows.token == given["tables"][name].get("token") for name, rows in self._latest.items()):
             return given  # (a Live given keeps the memory it carries: every table's is as remembered)
-        out = Live({"version": VERSION, "tables": {name: {"digest": rows.digest, "packed": rows.pack()}
-                                                    for name, rows in self._latest.items()}})
+        out = Live({"version": VERSION, "tables": {
+            name: {"digest": rows.digest, "packed": rows.pack(), **({"token": rows.token} if rows.token else {})}
+            for name, rows in self._latest.items()}})
         # only the rows' IDs and cells' keys (the findings are in the packed strings): a run keeps them from its
         # first look to its second while dedupe, automate and report run
         out.rows = {name: (rows.digest, rows.ids, rows.cells) for name, rows in self._latest.items()
@@ -354,13 +380,21 @@ class TablePlan:
     (``rows_for``), and so are the checks of the whole row (dates, cell limits: the row is in ``sub``)."""
 
     def __init__(self, memory: RowMemory, table: Table, digest: str, keys: np.ndarray | None, places: np.ndarray,
-                 known: Rows | None, sheet: str, cells: np.ndarray | None = None, ctx: Any = None) -> None:
+                 known: Rows | None, sheet: str, cells: np.ndarray | None = None, ctx: Any = None,
+                 token: str | None = None) -> None:
         self.memory, self.table, self.digest, self.known = memory, table, digest, known
         self.keys, self.places, self.cells = keys, places, cells
+        self.token = token  # the read's key of the table (model/memo.py read_token), for the rows it learns
         self.kept: list[tuple[tuple, Finding]] = []
         self.rebuilt: dict[int, list] = {}
         n = len(table.df)
-        self.at = at = np.full(n, -1) if keys is None or known is None or not len(known.keys) else known.positions(keys)
+        if keys is None or known is None or not len(known.keys):
+            at = np.full(n, -1)
+        elif keys is known.keys:  # (RowMemory.plan: the table as read is the one remembered, row for row)
+            at = np.arange(n)
+        else:
+            at = known.positions(keys)
+        self.at = at
         self.partial = partial = np.zeros(n, dtype=bool)
         self.changed: np.ndarray | None = None  # of the partial rows (in row order): which cells changed
         self.stale: list[np.ndarray] | None = None  # per field: which partial rows have a changed cell it reads
@@ -457,7 +491,7 @@ class TablePlan:
         else:
             self.sub = rows_where(table, again)
         if not fresh.all():
-            self.kept_rows = replace(table, df=table.df[~fresh], invalid={}, typed_text={})
+            self.kept_rows = replace(table, df=table.df[~fresh] if fresh.any() else table.df, invalid={}, typed_text={})
 
     def limits_rows(self) -> np.ndarray | None:
         """The rows (a mask over the frame) the cell limits' check is made on; None: every row of ``sub``."""
@@ -525,6 +559,7 @@ class TablePlan:
         if known is not None and not fresh.any() and not self.partial.any() and not self.moved.any() \
                 and len(at) == len(known.keys) and (at == np.arange(len(at))).all():
             memory._latest[name] = known  # every row as remembered, in the same order: nothing new to learn
+            known.token = self.token  # (of the table read now, or none)
             memory._saw(name, known, self.kept)  # (every item kept, as it was)
             return
         index = self.table.df.index
@@ -581,6 +616,7 @@ class TablePlan:
             cells = cells[ok] if cells is not None else None
         rows = Rows(self.digest, np.asarray(keys, dtype=np.uint64), np.asarray(places, dtype=np.int64), counts, items,
                     found=found, ids=ids, cells=cells)
+        rows.token = None if bad else self.token  # (every row of the table, in its order)
         memory._latest[name] = rows
         memory._saw(name, None if bad else rows, found)  # (rows left out: the items' places are not the frame's)
         memory._known[name] = rows  # a second pass of this run (check --fix) meets these rows again
@@ -620,6 +656,7 @@ class TablePlan:
             cells = cells[ok] if cells is not None else None
         got = Rows(self.digest, np.asarray(keys, dtype=np.uint64), np.asarray(places, dtype=np.int64), counts, items,
                    found=found, ids=ids, cells=cells)
+        got.token = None if bad.any() else self.token  # (every row of the table, in its order)
         memory._latest[name] = got
         memory._saw(name, None if bad.any() else got, found)
         memory._known[name] = got

@@ -26,9 +26,10 @@ from crm_sheets.model.fieldtypes import field_type
 from crm_sheets.model.findings import Finding
 from crm_sheets.model.tables import META_SHEET, Table, Tables, column_index, column_letter, dtype_for, format_id
 from crm_sheets.adopt.sniff import plain_lead_sheet
-from crm_sheets.store.core.cache import TableCache, by_field, column_digest, context_key, digest
+from crm_sheets.store.core.cache import TableCache, by_field, code_fingerprint, column_digest, context_key, digest
 from crm_sheets.store.core.grid import GridSource
 from crm_sheets.model.lazy import LAZY_KINDS, HeaderRowMissing, LazyTable
+from crm_sheets.model.memo import stamp
 from crm_sheets.store.core.header import HEADER_SCAN_ROWS, Layout, header_lookup, header_matches, table_layout
 from crm_sheets.store.mapping import mapped_schema, split_whole_names
 from crm_sheets.model.column_read import parse_column
@@ -139,6 +140,7 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
                         if note:
                             notes.append(note)
                         _keep(cache, grids, tables, name, sheet, context, part, content, note)
+                        _stamp(cache, tables[name], name, context, content)
                         del layout
                         grids.forget(sheet)
                         continue
@@ -147,6 +149,7 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
                 if cache.hits.get(name) == "given" and name not in mapping:  # after our write: its cells' digests
                     cache.complete(name, _written_content(found, t, lang, ctx, lists, meta, cache.given_content(name)))
                 tables[name] = found
+                _stamp(cache, found, name, context, None)
                 if cache.found[name].note:
                     notes.append(cache.found[name].note)
                 grids.forget(sheet)
@@ -168,6 +171,7 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
             notes.append(note)
         if cache is not None:
             _keep(cache, grids, tables, name, sheet, context, part, content, note)
+            _stamp(cache, tables[name], name, context, content)
         del layout
         grids.forget(sheet)  # a sheet's raw cells are no longer needed: keep peak memory down
     if not meta.get("template") or meta.get("adopted"):  # a team's workbook: say which sheets were not read
@@ -324,6 +328,25 @@ def _cells_as_written(table: Table, f: Field, faults: tuple[dict, dict], lang: s
     elif not pd.Series(values, index=ids, dtype=dtype, copy=False).equals(col):
         return None
     return raws
+
+
+def _stamp(cache: TableCache, table: Any, name: str, context: str, content: Any) -> None:
+    """Mark a table with a key of its typed content (model/memo.py ``stamp``: check's row memory takes a table
+    with the key it remembers as the table it saw, without keying its rows again): the reading code, what the
+    sheet is read with and its content key, made by this read or by the read that made the cached table found by
+    its part. Data tables only (check's memory is of them). Not for a table our write gave the cache (its key may leave out the columns the write changed), nor
+    one whose content key does not name every column it has."""
+    if cache.keep_only or not isinstance(table, Table) or table.schema.kind != "data" or name in cache.given:
+        return
+    if content is None:
+        entry = cache.found.get(name)
+        content = entry.content if entry is not None and cache.hits.get(name) in ("part", "content") else None
+    try:
+        if not content or set(content[1]) != set(table.columns):
+            return
+        stamp(table, digest(code_fingerprint(), context, content))
+    except Exception:  # a key is an optimisation only
+        return
 
 
 def _keep(cache: TableCache, grids: GridSource, tables: dict[str, Table], name: str, sheet: str, context: str,

@@ -1,0 +1,114 @@
+"""Check takes a data table nobody edited as the table it remembers (the read's key of its typed content, model/memo.py
+``stamp``), without keying its rows again, and finds exactly what a check from nothing finds: random edits over
+several rounds, each read through the table cache, each check from the last one's state, compared with a check
+of a read from scratch (findings, fixes, Data Issues). A table changed after its read is never taken as read."""
+import copy
+import json
+import pickle
+import random
+from datetime import datetime
+
+import openpyxl
+import pytest
+
+import crm_sheets.jobs.check.memory as memory
+from crm_sheets.jobs.check import check
+from crm_sheets.jobs.check.sheet import data_issues_digest
+from crm_sheets.model.memo import read_token, stamp
+from test_incremental import save
+from test_table_cache import own_state_dir, read  # noqa: F401 (the fixture: the cache key in the test's folder)
+from helpers import fresh_copy
+
+SAMPLE = 300
+NOW = datetime(2026, 11, 2, 9, 0)
+# (header, values a person may type): tidy-ups, typos, bad dates and numbers, blanks
+_EDITS = {
+    "Leads": [("City", ["  Lyon", "Graz", None]), ("Email", ["ana@gmial.com", "bad mail", "x@example.org"]),
+              ("Phone", ["06 12 34 56 78", "+33 6 11 22 33 44", "12"]), ("First name", ["JOHN", "ana", ""]),
+              ("Created", ["31/31/2026", "2027-01-05", "2026-01-02"]), ("Notes", ["called twice", None])],
+    "Contacts": [("Email", ["Bob@Example.COM ", "nope"]), ("Phone", ["0044 20 7946 0958", "abc"])],
+}
+
+
+def _edit_randomly(path, rng: random.Random) -> set[str]:
+    """A few cells of some sheets changed (and sometimes a lead's row deleted), saved as a spreadsheet program saves;
+    the tables edited."""
+    wb = openpyxl.load_workbook(path)
+    edited = set()
+    for sheet in rng.sample(sorted(_EDITS), rng.randint(1, 2)):
+        ws = wb[sheet]
+        header = {c.value: c.column for c in ws[1]}
+        for _ in range(rng.randint(1, 6)):
+            column, values = rng.choice(_EDITS[sheet])
+            ws.cell(rng.randint(2, ws.max_row), header[column]).value = rng.choice(values)
+        edited.add(sheet.lower())
+    if rng.random() < 0.3:
+        wb["Leads"].delete_rows(rng.randint(2, wb["Leads"].max_row))
+        edited.add("leads")
+    save(wb, path)
+    return edited
+
+
+@pytest.mark.slow
+def test_check_of_tables_read_through_the_cache_after_random_edits_finds_what_a_check_from_nothing_finds(
+        built_book, tmp_path, monkeypatch):
+    path = fresh_copy(built_book(sample_data=SAMPLE), tmp_path)
+    keyed: list[str] = []
+    real = memory.column_keys
+
+    def spy(table):
+        keyed.append(table.name)
+        return real(table)
+
+    monkeypatch.setattr(memory, "column_keys", spy)
+    rng, state, edited = random.Random(16), None, None
+    for round_ in range(5):
+        tables, _ = read(path)
+        keyed.clear()
+        got = check(tables, now=NOW, state=state)
+        if edited is not None:  # the tables nobody edited are taken as read: their rows are not keyed
+            assert set(keyed) <= edited, (round_, keyed, edited)
+        scratch, _ = read(path, cached=False)
+        want = check(scratch, now=NOW)
+        assert got.findings == want.findings, round_
+        assert got.stats == want.stats, round_
+        issues = [f for f in got.findings if f.type != "vocabulary"]
+        assert data_issues_digest(tables, issues) == data_issues_digest(scratch, issues), round_
+        assert got.state["phones"] == want.state["phones"], round_
+        # check --fix from the same memory, on the tables as read (its second pass on the fixed copies)
+        fixed, wanted = check(read(path)[0], now=NOW, fix=True, state=state), check(scratch, now=NOW, fix=True)
+        assert fixed.findings == wanted.findings and fixed.changes.updates == wanted.changes.updates, round_
+        state = json.loads(json.dumps(got.state))  # as the outbox keeps it
+        edited = _edit_randomly(path, rng)
+
+
+@pytest.mark.slow
+def test_a_table_changed_after_its_read_is_keyed_again_and_checked_as_it_is_now(built_book, tmp_path):
+    path = fresh_copy(built_book(sample_data=SAMPLE), tmp_path)
+    tables, _ = read(path)
+    state = json.loads(json.dumps(check(tables, now=NOW).state))
+    again, _ = read(path)
+    leads = again["leads"]
+    rid = leads.df.index[3]
+    leads.df.loc[rid, "city"] = "  Graz"  # written into the frame the read gave, after the read
+    got = check(again, now=NOW, state=state)
+    assert any(f.type == "extra-spaces" and f.record_id == rid for f in got.findings)
+    assert got.findings == check(again, now=NOW).findings
+
+
+def test_a_tables_read_key_holds_only_while_it_is_as_read_and_never_leaves_the_process(built_book, tmp_path):
+    path = fresh_copy(built_book(sample_data=SAMPLE), tmp_path)
+    tables, _ = read(path, cached=False)
+    leads = tables["leads"]
+    stamp(leads, "k")
+    assert read_token(pickle.loads(pickle.dumps(leads))) is None  # a cache or a copy never carries it
+    assert read_token(copy.deepcopy(leads)) is None
+    stamp(leads, "k")
+    leads.typed_text[(leads.df.index[0], "city")] = "x"  # a kept raw text changed
+    assert read_token(leads) is None
+    stamp(leads, "k")
+    leads.df = leads.df.drop(leads.df.index[0])
+    assert read_token(leads) is None
+    stamp(leads, "k")
+    assert read_token(leads) == "k"
+    assert read_token(leads) is None  # asked once: the stamp lets its columns go
