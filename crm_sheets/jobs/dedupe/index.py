@@ -3,12 +3,13 @@ the texts they are computed from, so a run computes keys (name folding, nickname
 and address keys: most of a run's work) only for records that are new or whose matched cells changed.
 
 Content-addressed: a record whose cells are as they were finds its keys whatever its ID or sheet row, a
-deleted record's keys are simply not kept again, and what depends on the whole list (the email domains no
-company owns, the blocks, the counts the scores use, the name weights of organisations) is computed afresh
-every run from the keys (for people, only around the records that changed: pairindex.py, which rebuilds the rows
-changed and gone records had from this memory, by their old digests). So the pairs come out the same with or without the memory (tests/test_incremental.py).
-Kept in dedupe's state in parts by digest (KeyMemory.state), each deflated, so a run that computed keys for a few
-records packs only the parts their digests fall in and keeps the others' texts as it was given them.
+deleted record's keys are found by nobody (and dropped when the base is packed again, KeyMemory), and what
+depends on the whole list (the email domains no company owns, the blocks, the counts the scores use, the name
+weights of organisations) is computed afresh every run from the keys (for people, only around the records that
+changed: pairindex.py, which rebuilds the rows changed and gone records had from this memory, by their old
+digests). So the pairs come out the same with or without the memory (tests/test_incremental.py).
+Kept in dedupe's state in two parts per kind, each deflated (KeyMemory.state): a run that computed keys for a few
+records packs only the records new since the base was packed, and gives the base back as it was given it.
 """
 from __future__ import annotations
 
