@@ -215,11 +215,22 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
             t.invalid = {k: v for k, v in t.invalid.items() if k not in cells}
         for name in written:
             _name_by_row(tables[name])
-        # (the run's change sets stay in memory during this look: set aside in a file and loaded back, their texts,
-        # shared with the tables' cells until then, came back as copies: at 100k leads the look's peak fell ~90 MB and
-        # every phase after it rose ~50-90 MB)
-        with collector_paused("check" in GC_PAUSED_FOR):  # as the first look: its findings are no cycles
-            again = job_function("check")(tables, now=now, **({"state": state} if state is not None else {}))
+        # The run's change-set lists, and the findings and effects of the jobs after check, wait in a file during the
+        # look when large (spill.py): it reads none of them (at 100k leads ~320,000 updates, ~40,000 appended rows and
+        # ~25,000 effects under its working set). The lists come back holding the tables' own texts again
+        # (Aside.lists_of); the findings as tuples until read, as before the write.
+        aside = Aside() if worth_it(results, merged) else None
+        back = aside.lists_of([r.changes for r in results] + [merged], tables) if aside is not None else None
+        if aside is not None:
+            aside.findings_of(results[at + 1:])
+        try:
+            with collector_paused("check" in GC_PAUSED_FOR):  # as the first look: its findings are no cycles
+                again = job_function("check")(tables, now=now, **({"state": state} if state is not None else {}))
+        finally:
+            if back is not None:
+                back()
+            if aside is not None:
+                aside.put_back()
     finally:
         for name, (df, rows, typed_text, invalid) in kept.items():
             t = tables[name]

@@ -1,5 +1,6 @@
 """Parts of a run's report that the rest of the run does not need, set aside in a temporary file while the write
-and the confirming pass run, and put back before the report is returned (runner.py, settled.py). At 100k leads a
+and the confirming pass run, and put back before the report is returned (runner.py, settled.py); on a large run also
+check's first look while the jobs after it run, and the change lists while its second look runs. At 100k leads a
 first run's findings (~170,000), change sets (~300,000 updates and appends) and job states are some 300 MB that
 would otherwise sit under the write's and the confirming pass's own working sets.
 """
@@ -230,6 +231,55 @@ class Aside:
 
         return back
 
+    def lists_of(self, sets: list[Any], tables: Any) -> Callable[[], None] | None:
+        """Set aside the long lists of change sets (updates, appends, archives, restores, audit entries; their sheets
+        stay) for a while; the lists are emptied until the function returned is called, which puts them back. None
+        when nothing was set aside. For check's second look, which never reads them (at 100k leads ~460,000 updates
+        and ~240,000 appended rows under its working set).
+
+        Put back, the changes the sets share are shared again (one list written once, _segments), and so are the
+        texts they share with ``tables``: a record ID, an update's value or an appended row's value equal to the text
+        its table holds in that cell is that very text again (_share_texts). Without that, every text the jobs wrote
+        into the tables came back as a copy of its own (at 100k leads the phases after the look held ~50-90 MB
+        more than with the lists kept in memory)."""
+        pieces: list[list] = []
+        starts: dict[tuple[str, int], int] = {}
+        lays = [{name: _segments(getattr(cs, name), name, pieces, starts) for name in _LISTS} for cs in sets]
+
+        def parts():
+            yield [len(p) for p in pieces]
+            for p in pieces:
+                for i in range(0, len(p), CHUNK):
+                    yield p[i:i + CHUNK]
+
+        with collector_paused():
+            at = self._dump_parts(parts())
+        if at is None:
+            return None
+        del pieces
+        for cs in sets:
+            for name in _LISTS:
+                setattr(cs, name, [])
+
+        def back() -> None:
+            with collector_paused():
+                f = self._file
+                f.seek(at)
+                loaded = []
+                for size in pickle.load(f):
+                    items: list = []
+                    while len(items) < size:
+                        items += pickle.load(f)
+                    loaded.append(items)
+                _share_texts(tables, loaded)
+            if not self._back:  # (else put_back closes it once the rest is back)
+                self._close_if_done()
+            for cs, lay in zip(sets, lays):
+                for name, segments in lay.items():
+                    setattr(cs, name, _joined(segments, loaded))
+
+        return back
+
     def _dump_parts(self, parts: Any) -> int | None:
         """Pickle each of ``parts`` into the file, a memo each; where the first starts, or None when one failed."""
         try:
@@ -375,6 +425,69 @@ def _state_from(shape: Any, f: Any) -> Any:
             items += pickle.load(f)
         state[key] = dict(items) if is_dict else items
     return state
+
+
+def _share_texts(tables: Any, pieces: list[list]) -> None:
+    """Changes loaded back from the file (updates, appended rows, archived rows, audit entries) made to hold the
+    tables' own text objects where they hold equal texts: a record ID is the one of its table's index, an update's
+    value (an audit entry's value after) and an appended row's values the texts in its cells. Only texts, and only
+    equal ones of the same type: what the changes say is unchanged, they just stop holding copies. Set on the loaded
+    objects as made (frozen dataclasses: object.__setattr__)."""
+    from crm_sheets.model.changeset import AuditEntry, CellUpdate, RowAppend
+
+    by_table: dict[str, list] = {}
+    for piece in pieces:
+        for x in piece:
+            name = getattr(x, "table", None)
+            if type(name) is str and type(getattr(x, "record_id", None)) is str:
+                by_table.setdefault(name, []).append(x)
+    setattr_ = object.__setattr__
+    for name, xs in by_table.items():
+        t = tables.tables.get(name) if hasattr(tables, "tables") else None
+        if t is None or not getattr(t, "loaded", True):
+            continue  # (a table not read, the lazy Audit Log: reading it is not worth a copy)
+        df = t.df
+        if df.index.dtype != object or not df.index.is_unique:
+            continue
+        ids = df.index.to_numpy()
+        where = df.index.get_indexer(_object_index([x.record_id for x in xs]))
+        columns: dict[str, Any] = {}
+
+        def column(field: Any) -> Any:
+            if field not in columns:
+                columns[field] = df[field].to_numpy() if field in df.columns and df[field].dtype == object else None
+            return columns[field]
+
+        for x, p in zip(xs, where.tolist()):
+            if p < 0:
+                continue
+            rid = ids[p]
+            if rid is not x.record_id and rid == x.record_id:
+                setattr_(x, "record_id", rid)
+            kind = type(x)
+            if kind is CellUpdate or kind is AuditEntry:
+                value = x.value if kind is CellUpdate else x.after
+                if type(value) is str:
+                    col = column(x.field)
+                    if col is not None:
+                        cell = col[p]
+                        if type(cell) is str and cell is not value and cell == value:
+                            setattr_(x, "value" if kind is CellUpdate else "after", cell)
+            elif kind is RowAppend and type(x.values) is dict:
+                values = x.values
+                for k, v in values.items():
+                    if type(v) is str:
+                        col = column(k)
+                        if col is not None:
+                            cell = col[p]
+                            if type(cell) is str and cell is not v and cell == v:
+                                values[k] = cell
+
+
+def _object_index(values: list) -> Any:
+    import pandas as pd
+
+    return pd.Index(values, dtype=object)
 
 
 def _findings_from(result: Any) -> Callable[[], None]:

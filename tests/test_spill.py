@@ -220,3 +220,42 @@ def test_checks_first_look_waits_in_a_file_and_comes_back_when_no_job_after_it_c
         monkeypatch.setattr(spill, "WORTH_IT", 10**9)
         kept = run(fresh_copy(built, tmp_path, f"b{len(jobs)}.xlsx"), jobs=jobs, now=NOW, dry_run=True)
         assert spilled.results[0].findings and _plain(spilled) == _plain(kept), jobs
+
+
+def test_change_lists_set_aside_for_checks_second_look_come_back_equal_holding_the_tables_own_texts():
+    """The change-set lists wait in a file during check's second look (a large run's): put back they are equal, the
+    changes two sets share are one object again, and an ID or a value equal to a text its table holds in that cell is
+    that very text (not a copy of its own)."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from crm_sheets.model.changeset import AuditEntry
+
+    def text(s):  # an equal text, another object
+        return "".join(list(s))
+
+    df = pd.DataFrame({"city": ["Paris", "Lyon", "Nice"], "name": ["Ann", "Bob", "Cy"]}, dtype=object,
+                      index=pd.Index(["L-00001", "L-00002", "L-00003"], dtype=object))  # (text columns are object)
+    tables = SimpleNamespace(tables={"leads": SimpleNamespace(df=df)})
+    cs, merged = ChangeSet(), ChangeSet()
+    cs.update("leads", text("L-00001"), "city", text("Paris"), before="paris", reason="fixed")
+    cs.update("leads", text("L-00002"), "city", text("Lyons"), before="Lyon", reason="fixed")  # not what the cell holds
+    cs.update("leads", "L-09999", "city", text("Nice"), reason="gone")  # no such record
+    cs.appends.append(RowAppend("leads", text("L-00003"), {"city": text("Nice"), "name": text("Cy"), "n": 3}))
+    cs.audit.append(AuditEntry("check", "leads", text("L-00001"), "city", "paris", text("Paris"), "fixed"))
+    merged.extend(cs)
+    want = [repr(cs), repr(merged)]
+    aside = spill.Aside()
+    back = aside.lists_of([cs, merged], tables)
+    assert back is not None and cs.is_empty() and not merged.updates
+    back()
+    assert [repr(cs), repr(merged)] == want
+    assert merged.updates[0] is cs.updates[0] and merged.appends[0] is cs.appends[0]
+    first, other, gone = cs.updates
+    assert first.record_id is df.index[0] and first.value is df.at["L-00001", "city"]
+    assert other.value == "Lyons" and gone.record_id == "L-09999"
+    added = cs.appends[0]
+    assert added.record_id is df.index[2] and added.values["city"] is df.at["L-00003", "city"]
+    assert added.values["name"] is df.at["L-00003", "name"]
+    assert cs.audit[0].after is df.at["L-00001", "city"] and cs.audit[0].record_id is df.index[0]
