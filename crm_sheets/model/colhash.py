@@ -59,7 +59,7 @@ class ColumnHashes:
     def _entry(self, df: pd.DataFrame, name: str) -> list:
         col = df[name]
         values = col._values
-        where = _memory(values)
+        where = array_place(values)
         got = self._columns.get(name)
         if got is None or where is None or got[1] != where:
             got = [col, where, None, None]
@@ -123,14 +123,14 @@ def forget_hashes(tables: Any) -> None:
         t.__dict__.pop("_column_hashes", None)
 
 
-def _memory(values: Any) -> Any:
+def array_place(values: Any) -> Any:
     """Where a column's values are: the address, shape, strides and dtype of its arrays (None: not known)."""
     if isinstance(values, np.ndarray):
         return (values.__array_interface__["data"][0], values.shape, values.strides, values.dtype.str)
     inner = getattr(values, "_ndarray", None)  # datetimes, categoricals' codes...
     if isinstance(inner, np.ndarray):
-        return (type(values).__name__, str(values.dtype), _memory(inner))
+        return (type(values).__name__, str(values.dtype), array_place(inner))
     data, mask = getattr(values, "_data", None), getattr(values, "_mask", None)  # Int64, boolean
     if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray):
-        return (type(values).__name__, str(values.dtype), _memory(data), _memory(mask))
+        return (type(values).__name__, str(values.dtype), array_place(data), array_place(mask))
     return None

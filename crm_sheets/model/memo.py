@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from crm_sheets.model.colhash import _memory, frame_keys
+from crm_sheets.model.colhash import array_place, frame_keys
 from crm_sheets.model.findings import Finding
 from crm_sheets.model.tables import Table
 
@@ -136,7 +136,7 @@ class _Stamp:
         self.df, self.index, self.rows = df, df.index, table.rows
         # holding each column makes a later write into the frame copy it (copy-on-write): its memory moves
         self.held = [df[c] for c in df.columns]
-        self.where = [_memory(s._values) for s in self.held]
+        self.where = [array_place(s._values) for s in self.held]
         self.invalid, self.typed = dict(table.invalid), dict(table.typed_text)
 
     def __reduce__(self):
@@ -167,7 +167,7 @@ def read_token(table: Any) -> str | None:
     if df is not s.df or df.index is not s.index or table.rows is not s.rows or len(df.columns) != len(s.held):
         return None
     for c, held, where in zip(df.columns, s.held, s.where):
-        if c != held.name or where is None or _memory(df[c]._values) != where:
+        if c != held.name or where is None or array_place(df[c]._values) != where:
             return None
     if table.invalid != s.invalid or table.typed_text != s.typed:
         return None
