@@ -54,6 +54,8 @@ def _leave(code: Any) -> None:
 
     if not (code is None or isinstance(code, int)) or threading.active_count() > 1:
         return
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return  # a profiler or a coverage tool writes its report after the command returns: let it
     import atexit
     import os
 

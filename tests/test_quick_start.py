@@ -94,3 +94,14 @@ def test_the_code_fingerprint_moves_when_a_file_is_rewritten_even_with_its_size_
     time.sleep(0.05)
     (tmp_path / "workbook_templates" / "sales.yaml").write_text("a: 2\n")
     assert fingerprint() != changed, "a template counts too"
+
+
+@pytest.mark.slow
+def test_a_profiled_command_still_writes_its_profile(tmp_path):
+    """The command ends without tearing its heap down, but not under a profiler: its report comes after."""
+    out = tmp_path / "run.prof"
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "crm_sheets", "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Usage" in done.stdout
+    assert out.stat().st_size > 0
