@@ -34,7 +34,23 @@ def frame_keys(table: Any, names: list[str]) -> np.ndarray:
     return keys
 
 
-class ColumnHashes:
+class CopiedEmpty:
+    """What a table carries about its own arrays (where they are in memory) is true of this process and these
+    arrays only: a pickle or a copy of it is an empty one (a cache beside the workbook, a copied table)."""
+
+    __slots__ = ()
+
+    def __reduce__(self):
+        return (type(self), ())
+
+    def __copy__(self):
+        return type(self)()
+
+    def __deepcopy__(self, memo: dict):
+        return type(self)()
+
+
+class ColumnHashes(CopiedEmpty):
     """The hashes of a table's columns as pandas makes them (``hash_array`` of the column's values), and of the
     types of a mixed column's values, each made once; kept for the columns shared (share()). An entry is found
     again by the memory the column's values are in (address, shape, strides, dtype), and holds that column: under
@@ -46,15 +62,6 @@ class ColumnHashes:
     def __init__(self) -> None:
         self._columns: dict[str, tuple[Any, Any, np.ndarray, Any]] = {}  # name -> (series held, memory, hash, types)
         self._index: tuple[Any, np.ndarray] | None = None
-
-    def __reduce__(self):
-        return (ColumnHashes, ())
-
-    def __copy__(self) -> "ColumnHashes":
-        return ColumnHashes()
-
-    def __deepcopy__(self, memo: dict) -> "ColumnHashes":
-        return ColumnHashes()
 
     def _entry(self, df: pd.DataFrame, name: str) -> list:
         col = df[name]

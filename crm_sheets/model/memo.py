@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from crm_sheets.model.colhash import array_place, frame_keys
+from crm_sheets.model.colhash import CopiedEmpty, array_place, frame_keys
 from crm_sheets.model.findings import Finding
 from crm_sheets.model.tables import Table
 
@@ -120,7 +120,7 @@ def finding_from_json(item: list) -> Finding:
     return Finding(t, sev, table, rid, field, decode(v), msg, cell, decode(fix), fixable)
 
 
-class _Stamp:
+class _Stamp(CopiedEmpty):
     """What a read knew of a table it made or found again (``stamp``): the key of its typed content, and the frame,
     columns and kept raw texts it gave, to tell (``read_token``) whether the table is still as read. Never pickled
     or copied as it is (a cache beside the workbook, a copied table: an empty stamp, no key)."""
@@ -138,15 +138,6 @@ class _Stamp:
         self.held = [df[c] for c in df.columns]
         self.where = [array_place(s._values) for s in self.held]
         self.invalid, self.typed = dict(table.invalid), dict(table.typed_text)
-
-    def __reduce__(self):
-        return (_Stamp, ())
-
-    def __copy__(self) -> "_Stamp":
-        return _Stamp()
-
-    def __deepcopy__(self, memo: dict) -> "_Stamp":
-        return _Stamp()
 
 
 def stamp(table: Any, token: str) -> None:
