@@ -249,21 +249,10 @@ class _Patch(ColumnsPatch):
         else:
             cells = st.sheet.raw_cells(r)
         out: dict[str, str | None] = {}
-        text_work = TEXT_WORK.search
         for col, v in targets.items():
             old = cells.get(col)
             s = S_ATTR.search(old, 0, old.index(">")) if old else None
             style = int(s.group(1)) if s else None
-            if type(v) is str:  # most updated values: inline_string(ref, v, style) without the call (no date, not Text)
-                if style is not None:
-                    style = unquoted.get(style, style)
-                if len(v) * 2 > MAX_CELL_CHARS:
-                    v = fit_cell(v)
-                space = ' xml:space="preserve"' if v[:1].isspace() or v[-1:].isspace() or "\n" in v else ""
-                body = v if text_work(v) is None else xml_text(v)
-                out[col] = (f'<c r="{col}{r}" s="{style}" t="inlineStr"><is><t{space}>{body}</t></is></c>' if style
-                            else f'<c r="{col}{r}" t="inlineStr"><is><t{space}>{body}</t></is></c>')
-                continue
             if style is None and isinstance(v, dt.date):
                 style = self._date_xf(v)
             if isinstance(v, Text) and v.startswith(FORMULA_STARTS):
