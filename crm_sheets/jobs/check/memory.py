@@ -273,22 +273,19 @@ class RowMemory:
         if cached is not None and cached[0] is table.df and cached[1] is table.rows:
             # a second pass (check --fix) on a table no fix touched (its read's key: as the first pass found it)
             keys, places, cells, token = cached[2], cached[3], cached[4], cached[5]
-        elif token is not None:
-            # the table as read is the one these rows were learnt from (the read's key of it): its rows are the
-            # remembered rows, in the same order on the same sheet rows, not keyed again
-            known = self.known(table.name, digest)
-            if known is not None and known.token == token and len(known.keys) == len(table.df):
-                places = sheet_rows(table)
-                if np.array_equal(places, known.places):
-                    self._keys[table.name] = (table.df, table.rows, known.keys, places, None, token)
-                    return TablePlan(self, table, digest, known.keys, places, known, sheet, None, ctx, token=token)
+        else:
+            if token is not None:
+                # the table as read is the one these rows were learnt from (the read's key of it): its rows are the
+                # remembered rows, in the same order on the same sheet rows, not keyed again
+                known = self.known(table.name, digest)
+                if known is not None and known.token == token and len(known.keys) == len(table.df):
+                    places = sheet_rows(table)
+                    if np.array_equal(places, known.places):
+                        self._keys[table.name] = (table.df, table.rows, known.keys, places, None, token)
+                        return TablePlan(self, table, digest, known.keys, places, known, sheet, None, ctx, token=token)
             cells = column_keys(table)
             keys, places = (None if cells is None else keys_of_rows(table, cells)), sheet_rows(table)
             self._keys[table.name] = (table.df, table.rows, keys, places, cells, token)
-        else:
-            cells = column_keys(table)
-            keys, places = (None if cells is None else keys_of_rows(table, cells)), sheet_rows(table)
-            self._keys[table.name] = (table.df, table.rows, keys, places, cells, None)
         return TablePlan(self, table, digest, keys, places, self.known(table.name, digest), sheet, cells, ctx,
                          token=token)
 
