@@ -24,7 +24,7 @@ def _chunks(data: bytes, size: int = 7) -> list[bytes]:
 def test_a_sheet_inside_its_dimension_takes_the_dimension_as_its_extent():
     xml = _sheet(b"A1:C3", [(1, [b"A1", b"C1"]), (3, [b"B3"])])
     found = bounded(_chunks(xml))
-    assert (found.rows, found.cols, found.cells) == (3, 3, 3)
+    assert (found.rows, found.cols) == (3, 3)
     assert found.grid >= scan(_chunks(xml)).grid  # never less than the scan's bound
 
 
@@ -38,12 +38,75 @@ def test_a_cell_beyond_a_lying_dimension_is_found_by_the_full_scan(tmp_path):
     assert ext.cols == 16384 and ext.rows == 1048576 and ext.too_spread()
 
 
-def test_a_row_beyond_the_dimension_or_a_sheet_without_one_is_scanned():
-    assert bounded(_chunks(_sheet(b"A1:B2", [(1, [b"A1"]), (5, [b"A2"])]))) is None
+def test_a_sheet_without_a_dimension_or_with_a_cell_placed_by_its_row_is_scanned():
     assert bounded(_chunks(_sheet(None, [(1, [b"A1"])]))) is None
+    xml = HEAD + b'<dimension ref="A1:B2"/><sheetData><row r="1048576"><c><v>1</v></c></row></sheetData></worksheet>'
+    assert bounded(_chunks(xml)) is None
+    assert scan(_chunks(xml)).rows == 1048576
+
+
+def test_a_cell_with_a_namespace_prefix_or_a_cell_tag_cut_by_a_chunk_is_seen():
+    xml = _sheet(b"A1:B2", [(1, [b"A1"])]).replace(b"</sheetData>", b'<x:c r="XFD1048576"><x:v>1</x:v></x:c></sheetData>')
+    assert bounded(_chunks(xml)) is None
+    far = _sheet(b"A1:B2", [(1, [b"A1", b"B1"]), (2, [b"A2", b"B20000"])])
+    for size in (1, 2, 3, 5, 7, 11, 64):
+        assert bounded(_chunks(far, size)) is None
+        assert bounded(_chunks(_sheet(b"A1:B2", [(1, [b"A1", b"B1"]), (2, [b"A2", b"B2"])]), size)) is not None
+
+
+def test_a_row_element_far_below_holding_cells_inside_the_dimension_adds_nothing_to_the_parsed_grid(tmp_path):
+    """The dimension bounds the grid the fast reader makes when every cell names its place inside it, whatever row
+    elements hold them: what bounded() relies on, checked against the reader itself."""
+    import openpyxl
+    from python_calamine import CalamineWorkbook
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "S"
+    for r in (1, 2):
+        for c in (1, 2):
+            wb.active.cell(r, c).value = f"v{r}{c}"
+    plain = tmp_path / "plain.xlsx"
+    wb.save(plain)
+    with zipfile.ZipFile(plain) as zf:
+        xml = zf.read("xl/worksheets/sheet1.xml")
+        members = {i.filename: zf.read(i.filename) for i in zf.infolist()}
+    assert b'<row r="2">' in xml and b'<dimension ref="A1:B2"' in xml
+    members["xl/worksheets/sheet1.xml"] = xml.replace(b'<row r="2">', b'<row r="1048576">').replace(
+        b"</sheetData>", b'<row r="1048000" spans="1:16384"/></sheetData>')
+    odd = tmp_path / "odd.xlsx"
+    with zipfile.ZipFile(odd, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    ext = scan_part(odd, "xl/worksheets/sheet1.xml")
+    sheet = CalamineWorkbook.from_path(str(odd)).get_sheet_by_name("S")
+    assert (ext.rows, ext.cols) == (2, 2)
+    assert len(sheet.to_python(skip_empty_area=False)) <= ext.rows and sheet.width <= ext.cols
 
 
 def test_a_cell_of_an_unusual_shape_is_scanned():
     xml = HEAD + b'<dimension ref="A1:B2"/><sheetData><row r="1"><c s="1" r="XFD1"><v>1</v></c></row></sheetData></worksheet>'
     assert bounded(_chunks(xml)) is None
     assert scan(_chunks(xml)).cols == 16384
+
+
+def test_a_part_is_inflated_from_the_package_as_zipfile_reads_it_and_a_wrong_declared_size_is_scanned(tmp_path):
+    import io
+    import zlib
+
+    from crm_sheets.store.xlsx.extent import _UNUSUAL, _inflate
+
+    xml = _sheet(b"A1:B2", [(r, [b"A%d" % r, b"B%d" % r]) for r in range(1, 3)]) * 1  # a small part
+    big = _sheet(b"A1:B40000", [(r, [b"A%d" % r, b"B%d" % r]) for r in range(1, 40001)])  # several chunks
+    for data in (xml, big):
+        c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        packed = c.compress(data) + c.flush()
+        assert b"".join(_inflate(io.BytesIO(packed), 0, len(packed), len(data), False)) == data
+        assert b"".join(_inflate(io.BytesIO(data), 0, len(data), len(data), True)) == data
+        for declared in (len(data) - 1, len(data) + 1):
+            chunks = list(_inflate(io.BytesIO(packed), 0, len(packed), declared, False))
+            assert chunks[-1] == _UNUSUAL and len(b"".join(chunks[:-1])) <= declared
+            assert bounded(iter(chunks)) is None
+    path = tmp_path / "stored.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("xl/worksheets/sheet1.xml", big)
+    assert (scan_part(path, "xl/worksheets/sheet1.xml").rows, scan_part(path, "xl/worksheets/sheet1.xml").cols) == (40000, 2)

@@ -1,4 +1,5 @@
-"""The deflate of written parts: large parts through ISA-L (python-isal) when it is installed, else zlib.
+"""The deflate of written parts: large parts through ISA-L (python-isal) when it is installed, else zlib; and the
+inflate of the sheet parts the reader scans before parsing them (store/xlsx/extent.py), through ISA-L likewise.
 
 A first run at 30k leads writes ~190 MB of worksheet XML; zlib at level 1 deflates it in ~0.75 s, ISA-L at its
 level 1 in ~0.2 s and ~3 % smaller (measured on the sample's sheets: zlib 1 14.6 MB, ISA-L 1 14.2 MB, zlib 6 12.0 MB).
@@ -35,3 +36,11 @@ def compressor(large: bool) -> Any:
 def fast() -> bool:
     """Whether large parts are deflated by ISA-L."""
     return _isal is not None
+
+
+def inflater() -> Any:
+    """A raw-inflate decompressor (``decompress(data, max_length)``, ``unconsumed_tail``, ``eof``): ISA-L's inflates
+    a 30k-lead workbook's sheets (170 MB of XML) in ~0.12 s CPU against zlib's ~0.19 s."""
+    if _isal is not None:
+        return _isal.decompressobj(-15)
+    return zlib.decompressobj(-15)
