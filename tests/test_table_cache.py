@@ -508,11 +508,20 @@ def test_column_digests_tell_apart_columns_that_differ_in_any_cell_or_kind():
 
     from crm_sheets.store.core.cache import column_digest
 
+    from datetime import timezone
+
+    day, moment = date(2026, 3, 14), datetime(2026, 3, 14)
     columns = [[], [""], ["", ""], ["a", "b"], ["ab"], ["a\x00", "b"], ["a", "\x00b"], ["1"], [1.0], [1], [True],
-               ["2026-03-14"], [date(2026, 3, 14)], ["a", 1.0], ["a", "1.0"]]
+               ["2026-03-14"], [day], ["a", 1.0], ["a", "1.0"],
+               # date columns (dates, and '' for empty cells): where each date is, its kind, its day and time
+               [day, ""], ["", day], [moment, ""], [day, "x"], [day, "", ""], [day, day], [day, moment],
+               [date(2026, 3, 15), ""], [datetime(2026, 3, 14, 0, 0, 1), ""], [datetime(2026, 3, 14, 0, 0, 0, 1), ""],
+               [datetime(2026, 3, 14, tzinfo=timezone.utc), ""], [day, "\x00"], [day, "a\x00"], ["\x00", day],
+               [pd.Timestamp("2026-03-14"), ""], [day, 1.0], [moment.replace(fold=1), ""]]
     digests = [column_digest(c) for c in columns]
     assert len(set(digests)) == len(columns)
     assert column_digest(np.array(["a", "b"], dtype=object)) == column_digest(["a", "b"])
+    assert column_digest(np.array([day, ""], dtype=object)) == column_digest([date(2026, 3, 14), ""])
 
 
 def _written_and_read_content(path, change=None):

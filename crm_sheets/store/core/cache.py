@@ -27,6 +27,7 @@ import secrets
 import sys
 from copy import copy
 from dataclasses import dataclass, fields as dc_fields
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -119,18 +120,46 @@ def column_digest(cells: Any) -> str:
     """A digest of one column's cells (a list or an object array): equal digests mean equal cells. A column of
     texts only (most are) is hashed as its texts joined by NUL, which no cell's text holds (XML cannot carry it;
     a column with one is pickled): about twice as fast as pickling it, which walks the column's objects across
-    memory. The two kinds of digest never meet: a joined column's starts with "s"."""
+    memory. The kinds of digest never meet: a joined column's starts with "s", a column of dates' with "d"
+    (``_dates_digest``)."""
     values = cells.tolist() if hasattr(cells, "tolist") else list(cells)
     try:
         text = "\x00".join(values)
     except TypeError:  # numbers, dates, booleans among them
-        return digest(values)
+        return _dates_digest(values)
     if text.count("\x00") != max(len(values) - 1, 0):  # a NUL inside a text
         return digest(values)
     h = hashlib.blake2b(str(len(values)).encode(), digest_size=20)
     h.update(b"\x00")
     h.update(text.encode("utf-8", "surrogatepass"))
     return "s" + h.hexdigest()
+
+
+_KINDS = {str: 0, date: 1, datetime: 2}
+
+
+def _dates_digest(values: list) -> str:
+    """``column_digest`` of a column of dates (with texts, most often the '' of empty cells): the kind of each cell,
+    its texts joined as a text column's, and each date's own bytes (the 4 or 10 its pickle holds: a fixed width for
+    each kind), about four times faster than pickling each date object. Any other column is pickled. Its digests
+    start with "d": they never meet the other kinds'."""
+    kinds = list(map(type, values))
+    found = set(kinds)
+    if not found <= _KINDS.keys() or found == {str}:
+        return digest(values)
+    texts = [v for v, k in zip(values, kinds) if k is str]
+    text = "\x00".join(texts)
+    if text.count("\x00") != max(len(texts) - 1, 0):
+        return digest(values)
+    packed = [v.__reduce_ex__(5)[1] for v, k in zip(values, kinds) if k is not str]
+    if any(len(args) != 1 for args in packed):  # a date and time with its time zone
+        return digest(values)
+    encoded = text.encode("utf-8", "surrogatepass")
+    h = hashlib.blake2b(b"%d\x00%d\x00" % (len(values), len(encoded)), digest_size=20)
+    h.update(bytes(map(_KINDS.__getitem__, kinds)))
+    h.update(encoded)
+    h.update(b"".join([args[0] for args in packed]))
+    return "d" + h.hexdigest()
 
 
 def context_key(*values: Any) -> str:
