@@ -10,7 +10,9 @@ object). A table nobody changed keeps the string it was given; a table is unpack
 holds. What every row's verdict depends on besides the row (the table's columns, its schema, settings, language,
 the day, the Stages sheet) is that digest: when it changes, the table is checked whole. Beside each string, the read's key
 of the table it was learnt from (model/memo.py read_token): a table read with that key again, still as read, is
-taken as the remembered rows without hashing its cells. The findings come out the same with or without the memory
+taken as the remembered rows without hashing its cells; a table the read typed again over the cached one it was
+learnt from (a person edited a few cells: the read's stamp names that table's key and the rows that differ from it)
+has those rows alone keyed. The findings come out the same with or without the memory
 (tests/test_incremental.py, tests/test_check_again.py, tests/test_check_read_token.py).
 
 Within a run the memory is finer: a row's key is made of a key per cell, and a later look of the same run (check
