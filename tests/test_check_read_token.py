@@ -45,6 +45,15 @@ def _edit_randomly(path, rng: random.Random) -> set[str]:
     if rng.random() < 0.3:
         wb["Leads"].delete_rows(rng.randint(2, wb["Leads"].max_row))
         edited.add("leads")
+    team = wb["Team"]
+    email = {c.value: c.column for c in team[1]}["Email"]
+    if rng.random() < 0.4 and team.max_row > 3:  # a duplicate email made, or one made unique again
+        a, b = rng.sample(range(2, team.max_row + 1), 2)
+        team.cell(b, email).value = team.cell(a, email).value if rng.random() < 0.6 else f"new{rng.randint(1, 99)}@example.org"
+        edited.add("team")
+    if rng.random() < 0.3 and wb["Accounts"].max_row > 2:  # the records pointing to it point to nothing now
+        wb["Accounts"].delete_rows(rng.randint(2, wb["Accounts"].max_row))
+        edited.add("accounts")
     save(wb, path)
     return edited
 
@@ -80,6 +89,46 @@ def test_check_of_tables_read_through_the_cache_after_random_edits_finds_what_a_
         assert fixed.findings == wanted.findings and fixed.changes.updates == wanted.changes.updates, round_
         state = json.loads(json.dumps(got.state))  # as the outbox keeps it
         edited = _edit_randomly(path, rng)
+
+
+@pytest.mark.slow
+def test_a_few_edited_cells_key_only_their_rows_again_and_check_finds_what_a_check_from_nothing_finds(
+        built_book, tmp_path, monkeypatch):
+    path = fresh_copy(built_book(sample_data=SAMPLE), tmp_path)
+    keyed: list[tuple[str, int]] = []
+    real = memory.column_keys
+
+    def spy(table):
+        keyed.append((table.name, len(table.df)))
+        return real(table)
+
+    monkeypatch.setattr(memory, "column_keys", spy)
+    tables, _ = read(path)
+    state = json.loads(json.dumps(check(tables, now=NOW).state))
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Leads"]
+    header = {c.value: c.column for c in ws[1]}
+    ws.cell(5, header["City"]).value = "  Lyon"  # a tidy-up
+    ws.cell(9, header["Email"]).value = ws.cell(12, header["Email"]).value  # the same email as another lead
+    ws.cell(14, header["Account"]).value = "A-09999"  # a record that is not there
+    account = openpyxl.utils.get_column_letter(header["Account"])
+    save(wb, path)
+    for round_ in range(2):
+        tables, _ = read(path)
+        keyed.clear()
+        got = check(tables, now=NOW, state=state)
+        assert keyed == [("leads", 3)], round_  # only the rows edited, in the one table edited
+        want = check(read(path, cached=False)[0], now=NOW)
+        assert got.findings == want.findings and got.stats == want.stats, round_
+        assert [f.value for f in got.findings if f.type == "unknown-reference" and f.cell == f"Leads!{account}14"] \
+            == ["A-09999" if round_ == 0 else "A-09998"]
+        state = json.loads(json.dumps(got.state))
+        wb = openpyxl.load_workbook(path)  # the same cells edited back, and one more
+        ws = wb["Leads"]
+        ws.cell(5, header["City"]).value = "Lyon"
+        ws.cell(9, header["Email"]).value = "someone.new@example.org"
+        ws.cell(14, header["Account"]).value = "A-09998"
+        save(wb, path)
 
 
 @pytest.mark.slow

@@ -125,6 +125,17 @@ def delete_row(sheet: str, key: str):
     return change
 
 
+def copy_cell(sheet: str, source: str, target: str, column: str):
+    """A person copies a record's cell into another record's (a Team email made a duplicate)."""
+    def change(path) -> None:
+        wb = openpyxl.load_workbook(path)
+        ws = wb[sheet]
+        header = {c.value: c.column for c in ws[1]}
+        ws.cell(row_of(target)(ws, header), header[column]).value = ws.cell(row_of(source)(ws, header), header[column]).value
+        save(wb, path)
+    return change
+
+
 def unmerge_one(path, at) -> None:
     """`crm-sheets unmerge` of the first record the Merged sheet holds."""
     merged = calamine(path).get_sheet_by_name("Merged").to_python()
@@ -172,6 +183,9 @@ def test_the_incremental_path_and_a_run_from_scratch_show_the_same_after_every_e
         ("a lead's email changed", day.replace(hour=12), [("Leads", row_of("L-00021"), "Email", " someone.else@example.com ")]),
         ("a row deleted", day.replace(hour=13), delete_row("Leads", "L-00023")),
         ("a merge undone", day.replace(hour=14), unmerge_one),
+        ("an email made a duplicate", day.replace(hour=14, minute=20), copy_cell("Team", "TM-00001", "TM-00002", "Email")),
+        ("the duplicate email changed", day.replace(hour=14, minute=40), [("Team", row_of("TM-00002"), "Email", "new.one@example.org")]),
+        ("an account others point to deleted", day.replace(hour=15), delete_row("Accounts", "A-00001")),
         ("the next day", day.replace(day=3), []),  # dates in the future yesterday are not today
         ("a setting changed", day.replace(day=3, hour=11), [("Settings", row_of("check_title_case"), "Value", "FALSE")]),
         ("a rule sheet changed", day.replace(day=3, hour=12), [("Scoring Rules", row_of("Target industry"), "Points", 35)]),
@@ -190,6 +204,10 @@ def test_the_incremental_path_and_a_run_from_scratch_show_the_same_after_every_e
         a = runner.run(inc, now=at, options={"check": {"fix": True}})
         b = full_run(full, at, monkeypatch)
         same_outcome(a, b, inc, full)
+        if label == "an email made a duplicate":
+            assert any(f.type == "duplicate-value" and f.table == "team" for f in a.findings)
+        if label == "an account others point to deleted":
+            assert any(f.type == "unknown-reference" and f.value == "A-00001" for f in a.findings)
         if label.startswith("nothing edited"):
             assert not a.written and not b.written, label
 

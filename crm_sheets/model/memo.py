@@ -125,10 +125,11 @@ class _Stamp(CopiedEmpty):
     columns and kept raw texts it gave, to tell (``read_token``) whether the table is still as read. Never pickled
     or copied as it is (a cache beside the workbook, a copied table: an empty stamp, no key)."""
 
-    __slots__ = ("token", "df", "index", "held", "where", "invalid", "typed", "rows")
+    __slots__ = ("token", "df", "index", "held", "where", "invalid", "typed", "rows", "base", "changed")
 
-    def __init__(self, token: str | None = None, table: Any = None):
+    def __init__(self, token: str | None = None, table: Any = None, base: str | None = None, changed: Any = None):
         self.token = token
+        self.base, self.changed = base, changed
         if table is None:
             self.df = self.index = self.held = self.where = self.invalid = self.typed = self.rows = None
             return
@@ -140,28 +141,38 @@ class _Stamp(CopiedEmpty):
         self.invalid, self.typed = dict(table.invalid), dict(table.typed_text)
 
 
-def stamp(table: Any, token: str) -> None:
+def stamp(table: Any, token: str, base: str | None = None, changed: Any = None) -> None:
     """Mark ``table`` (as a read made it) with ``token``, a key of its typed content: equal tokens, equal tables
     (every value, type, record ID, sheet row and kept raw text). The reader's table cache makes it
-    (store/core/read.py); a job's memory may take a table with the token it remembers as the table it saw."""
-    table.__dict__["_read_stamp"] = _Stamp(token, table)
+    (store/core/read.py); a job's memory may take a table with the token it remembers as the table it saw.
+    ``base`` and ``changed``: the table is the one whose token is ``base`` (the same record IDs in the same order,
+    on the same sheet rows) with only the rows at the positions ``changed`` (an int array) differing, as a read
+    that typed a few columns again over a cached table knows; a memory of the ``base`` table then keys only those
+    rows."""
+    table.__dict__["_read_stamp"] = _Stamp(token, table, base, changed)
 
 
 def read_token(table: Any) -> str | None:
     """The token ``stamp`` gave the table, when the table is still exactly as read (the same frame, index, column
     arrays, sheet rows object and kept raw texts); None otherwise. Asked once: the stamp goes (with the columns it
     held), so the frames the jobs change later are written in place as before."""
+    return read_stamp(table)[0]
+
+
+def read_stamp(table: Any) -> tuple[str | None, str | None, Any]:
+    """(token, base, changed) as ``stamp`` gave them, when the table is still exactly as read (see read_token);
+    (None, None, None) otherwise. Asked once, as read_token."""
     s = table.__dict__.pop("_read_stamp", None)
     if s is None or s.token is None:
-        return None
+        return None, None, None
     df = table.df
     if df is not s.df or df.index is not s.index or table.rows is not s.rows or len(df.columns) != len(s.held):
-        return None
+        return None, None, None
     for c, held, where in zip(df.columns, s.held, s.where):
         if c != held.name or where is None or array_place(df[c]._values) != where:
-            return None
+            return None, None, None
     if table.invalid != s.invalid or table.typed_text != s.typed:
-        return None
-    return s.token
+        return None, None, None
+    return s.token, s.base, s.changed
 
 

@@ -10,7 +10,9 @@ object). A table nobody changed keeps the string it was given; a table is unpack
 holds. What every row's verdict depends on besides the row (the table's columns, its schema, settings, language,
 the day, the Stages sheet) is that digest: when it changes, the table is checked whole. Beside each string, the read's key
 of the table it was learnt from (model/memo.py read_token): a table read with that key again, still as read, is
-taken as the remembered rows without hashing its cells. The findings come out the same with or without the memory
+taken as the remembered rows without hashing its cells; a table the read typed again over the cached one it was
+learnt from (a person edited a few cells: the read's stamp names that table's key and the rows that differ from it)
+has those rows alone keyed. The findings come out the same with or without the memory
 (tests/test_incremental.py, tests/test_check_again.py, tests/test_check_read_token.py).
 
 Within a run the memory is finer: a row's key is made of a key per cell, and a later look of the same run (check
@@ -34,7 +36,7 @@ import pandas as pd
 
 from crm_sheets.model import Finding, Table
 from crm_sheets.model.colhash import column_hashes
-from crm_sheets.model.memo import Unkept, decode, encode, read_token, sheet_rows
+from crm_sheets.model.memo import Unkept, decode, encode, read_stamp, sheet_rows
 from crm_sheets.model.tables import quote_sheet
 
 VERSION = 4  # 4: row keys made of the per-column keys (3: keys without the sheet row, sheet rows beside them)
@@ -124,6 +126,27 @@ def keys_of_rows(table: Table, cols: np.ndarray) -> np.ndarray:
         for j in range(cols.shape[1]):
             keys = keys * _MIX ^ cols[:, j]
     return keys
+
+
+def _rekeyed(table: Table, keys: np.ndarray, changed: Any) -> np.ndarray | None:
+    """The row keys of ``table``, which is the table whose row keys are ``keys`` with only the rows at the positions
+    ``changed`` differing (model/memo.py ``stamp``): those rows keyed, the others' keys as they were. None when
+    they cannot be keyed. (A changed row keyed alone may get another key than among every row, e.g. when its column
+    holds numbers elsewhere: it is then only checked again, as a row nobody changed would never be.)"""
+    if changed is None:
+        return None
+    at = np.asarray(changed, dtype=np.int64)
+    if not len(at):
+        return keys
+    mask = np.zeros(len(table.df), dtype=bool)
+    mask[at] = True
+    part = rows_where(table, mask)
+    cells = column_keys(part)
+    if cells is None:
+        return None
+    out = keys.copy()
+    out[np.flatnonzero(mask)] = keys_of_rows(part, cells)
+    return out
 
 
 class Live(dict):
@@ -267,7 +290,7 @@ class RowMemory:
 
     def plan(self, ctx: Any, table: Table) -> "TablePlan":
         digest = table_digest(ctx, table)
-        token = read_token(table)
+        token, base, changed = read_stamp(table)
         cached = self._keys.get(table.name)
         sheet = quote_sheet(table.sheet or table.schema.sheet_name(ctx.lang))  # as the collector names cells
         if cached is not None and cached[0] is table.df and cached[1] is table.rows:
@@ -278,11 +301,12 @@ class RowMemory:
                 # the table as read is the one these rows were learnt from (the read's key of it): its rows are the
                 # remembered rows, in the same order on the same sheet rows, not keyed again
                 known = self.known(table.name, digest)
-                if known is not None and known.token == token and len(known.keys) == len(table.df):
+                if known is not None and known.token in (token, base) and len(known.keys) == len(table.df):
                     places = sheet_rows(table)
-                    if np.array_equal(places, known.places):
-                        self._keys[table.name] = (table.df, table.rows, known.keys, places, None, token)
-                        return TablePlan(self, table, digest, known.keys, places, known, sheet, None, ctx, token=token)
+                    keys = known.keys if known.token == token else _rekeyed(table, known.keys, changed)
+                    if keys is not None and np.array_equal(places, known.places):
+                        self._keys[table.name] = (table.df, table.rows, keys, places, None, token)
+                        return TablePlan(self, table, digest, keys, places, known, sheet, None, ctx, token=token)
             cells = column_keys(table)
             keys, places = (None if cells is None else keys_of_rows(table, cells)), sheet_rows(table)
             self._keys[table.name] = (table.df, table.rows, keys, places, cells, token)
@@ -556,7 +580,8 @@ class TablePlan:
         if known is not None and not fresh.any() and not self.partial.any() and not self.moved.any() \
                 and len(at) == len(known.keys) and (at == np.arange(len(at))).all():
             memory._latest[name] = known  # every row as remembered, in the same order: nothing new to learn
-            known.token = self.token  # (of the table read now, or none)
+            if self.token is not None:  # (of the table read now; a look at a table not as read, e.g. the runner's
+                known.token = self.token  # second look at a table no job changed, keeps the key of the rows it has)
             memory._saw(name, known, self.kept)  # (every item kept, as it was)
             return
         index = self.table.df.index

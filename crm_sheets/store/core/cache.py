@@ -511,6 +511,13 @@ class TableCache:
         self.typed[name] = changed
         return table, changed
 
+    def cached_content(self, name: str) -> Any:
+        """The content key the cached table ``name`` was made from (None: none kept), e.g. the table ``retype``
+        gives, before this read types some of its columns again."""
+        old = self._load()
+        entry = old["entries"].get(name) if old is not None else None
+        return entry.content if entry is not None and entry.lazy is None else None
+
     def schema(self, template: str, load: Any) -> Any:
         """The built-in template ``template`` as ``load`` gives it, unpickled from the cache when it was kept
         (parsing and validating the YAML costs 0.1-0.2 s a read); a template given as a file path is loaded."""

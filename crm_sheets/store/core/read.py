@@ -45,6 +45,9 @@ NOT_OURS_HINT = ("run `crm-sheets adopt PATH` to map your own sheets and columns
 _NOT_OURS_HINT = NOT_OURS_HINT
 
 
+_TYPE_NAMES = np.frompyfunc(lambda v: type(v).__name__, 1, 1)  # each value's type name (1 and "1" hash alike)
+
+
 def read_tables(src: GridSource, schema: Schema | None = None, cache: TableCache | None = None) -> Tables:
     """Read a crm-sheets workbook, given as grids, into typed Tables (see docs/design.md for the conventions).
 
@@ -134,13 +137,14 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
                     found = cache.table(name, sheet, context, part=part, content=content)
                     again = cache.retype(name, sheet, context, content) if found is None else None
                     if again is not None:
-                        table = _retyped(again[0], t, layout, again[1], ctx, lists)
+                        base = cache.cached_content(name)  # the content the cached table was typed from
+                        table, moved = _retyped(again[0], t, layout, again[1], ctx, lists)
                         tables[name] = table
                         note = _skipped_note(sheet, layout)
                         if note:
                             notes.append(note)
                         _keep(cache, grids, tables, name, sheet, context, part, content, note)
-                        _stamp(cache, tables[name], name, context, content)
+                        _stamp(cache, tables[name], name, context, content, base=base, changed=moved)
                         del layout
                         grids.forget(sheet)
                         continue
@@ -330,7 +334,8 @@ def _cells_as_written(table: Table, f: Field, faults: tuple[dict, dict], lang: s
     return raws
 
 
-def _stamp(cache: TableCache, table: Any, name: str, context: str, content: Any) -> None:
+def _stamp(cache: TableCache, table: Any, name: str, context: str, content: Any, *, base: Any = None,
+           changed: Any = None) -> None:
     """Mark a table with a key of its typed content (model/memo.py ``stamp``: check's row memory takes a table
     with the key it remembers as the table it saw, without keying its rows again): the reading code, what the
     sheet is read with and its content key, made by this read or by the read that made the cached table found by
@@ -344,7 +349,10 @@ def _stamp(cache: TableCache, table: Any, name: str, context: str, content: Any)
     try:
         if not content or set(content[1]) != set(table.columns):
             return
-        stamp(table, digest(code_fingerprint(), context, content))
+        # a table typed again over a cached one (base: that one's content) says which rows differ from it
+        of = digest(code_fingerprint(), context, base) if changed is not None and base \
+            and set(base[1]) == set(table.columns) else None
+        stamp(table, digest(code_fingerprint(), context, content), of, changed if of is not None else None)
     except Exception:  # a key is an optimisation only
         return
 
@@ -360,11 +368,13 @@ def _keep(cache: TableCache, grids: GridSource, tables: dict[str, Table], name: 
 
 
 def _retyped(table: Table, t: TableSchema, layout: Layout, changed: list[str], ctx: ReadContext,
-             lists: Mapping[str, ListSchema]) -> Table:
+             lists: Mapping[str, ListSchema]) -> tuple[Table, np.ndarray | None]:
     """The cached ``table`` (the same layout and record IDs as ``layout``) with the fields ``changed`` typed again
     from the layout's cells, as _build_table types them: its frame's columns replaced, their unreadable cells and
-    typed text made again (kept in the order _build_table gives them: by field, then by row)."""
+    typed text made again (kept in the order _build_table gives them: by field, then by row). With it, the rows
+    (positions in the frame) whose cells in those fields differ from the cached table's (None: not known)."""
     table.schema = t
+    before = (table.df, table.invalid, table.typed_text)
     changed_set = set(changed)
     ids = table.df.index.to_numpy(dtype=object)
     invalid: dict[str, dict] = {}
@@ -386,7 +396,45 @@ def _retyped(table: Table, t: TableSchema, layout: Layout, changed: list[str], c
         table.df = df
     table.invalid = _in_field_order(t, table.invalid, invalid)
     table.typed_text = _in_field_order(t, table.typed_text, typed_text)
-    return table
+    return table, _rows_changed(before, table, list(data))
+
+
+def _rows_changed(before: tuple, table: Table, names: list[str]) -> np.ndarray | None:
+    """The positions of the rows of ``table`` whose cells in the columns ``names`` (their values, the values'
+    types, the raw text kept of them) differ from those of ``before`` (the cached frame, its unreadable cells
+    and typed text, with the same record IDs in the same order); None when that cannot be told. Made for check's
+    memory of rows (model/memo.py ``stamp``): only those rows are keyed again."""
+    try:
+        old, old_invalid, old_typed = before
+        df = table.df
+        if not old.index.equals(df.index) or not df.index.is_unique:
+            return None
+        n = len(df)
+        out = np.zeros(n, dtype=bool)
+        for name in names:
+            a, b = old[name] if name in old.columns else None, df[name]
+            if a is None or a.dtype != b.dtype:
+                return None
+            out |= pd.util.hash_pandas_object(a, index=False).to_numpy() != \
+                pd.util.hash_pandas_object(b, index=False).to_numpy()
+            if b.dtype == object:  # the hash reads 1 and "1" alike: their types too
+                out |= _TYPE_NAMES(a.to_numpy()) != _TYPE_NAMES(b.to_numpy())
+        wanted = set(names)
+        raws: dict = {}
+        for side, kinds in enumerate(((old_invalid, old_typed), (table.invalid, table.typed_text))):
+            for k, cells in enumerate(kinds):
+                for key, raw in cells.items():
+                    if key[1] in wanted:
+                        raws.setdefault(key, [None, None])[side] = (k, type(raw).__name__, repr(raw))
+        differ = [key[0] for key, (x, y) in raws.items() if x != y]
+        if differ:
+            at = df.index.get_indexer(pd.Index(differ, dtype=object))
+            if (at < 0).any():
+                return None
+            out[at] = True
+        return np.flatnonzero(out)
+    except Exception:  # an optimisation only: the rows are all keyed
+        return None
 
 
 def _in_field_order(t: TableSchema, kept: Mapping[tuple[str, str], Any], fresh: Mapping[str, dict]) -> dict:
