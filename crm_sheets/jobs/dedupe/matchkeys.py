@@ -123,7 +123,7 @@ def person_rows(tables: Tables, table: str) -> tuple[str, np.ndarray] | None:
     keys = row_keys(t, with_rows=False, columns=cols, kept_fields=())
     if keys is None:
         return None
-    h = hashlib.sha256(repr((table, cols, str(t.df.index.dtype))).encode("utf-8", "surrogatepass"))
+    h = hashlib.sha256(repr((table, cols)).encode("utf-8", "surrogatepass"))
     if linked:
         acc = tables["accounts"]
         acc_cols = [c for c in ("name", "website") if c in acc.df.columns]
