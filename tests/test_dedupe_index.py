@@ -147,3 +147,54 @@ def test_a_sorted_sheet_or_a_damaged_index_pairs_everyone_again_and_the_same(mon
     got = find_pairs(tables, memory=KeyMemory(state["keys"]), org_pairs=OrgPairs(state["orgs"], damaged),
                      rounds=PeopleRounds())
     assert used == [] and got == find_pairs(tables)
+
+
+def test_only_the_edited_people_are_read_again_and_the_pairs_are_those_from_scratch(monkeypatch):
+    """Names, emails, phones, companies and cities edited, an account renamed (its contacts' company), rows added
+    and deleted: the records whose cells are as they were keep their keys unread, the pairs are dedupe's from scratch."""
+    from crm_sheets.jobs.dedupe import matchkeys
+    from crm_sheets.jobs.dedupe.index import KeyMemory
+    from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds
+
+    tables = generate("sales", leads=800, seed=21).to_tables()
+    rng = random.Random(21)
+    memory, org_pairs = KeyMemory(), OrgPairs()
+    first = find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
+    assert first == find_pairs(tables)
+    read = []
+    real = matchkeys._person_texts
+    monkeypatch.setattr(matchkeys, "_person_texts", lambda t, name, df: read.append((name, len(df))) or real(t, name, df))
+    for k in range(5):
+        state = json.loads(json.dumps({"keys": memory.state(), "orgs": org_pairs.state(), "pindex": org_pairs.index_state()}))
+        edit(tables, rng)
+        acc = tables["accounts"].df
+        if k % 2:  # an account renamed: its contacts' company changes with it
+            rid = rng.choice(list(acc.index))
+            acc.loc[rid, "name"] = rng.choice(["Acme", acc.at[rng.choice(list(acc.index)), "name"]])
+        memory, org_pairs = KeyMemory(state["keys"]), OrgPairs(state["orgs"], state["pindex"])
+        read.clear()
+        got = find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
+        leads_read = sum(n for name, n in read if name == "leads")
+        assert got == find_pairs(tables)
+        assert 0 < leads_read <= 30  # the leads edited or added, not the whole list
+
+
+def test_the_kinds_of_phone_numbers_found_are_known_to_the_next_run_of_the_same_phone_library(monkeypatch):
+    import phonenumbers
+
+    from crm_sheets.jobs.dedupe import keys
+
+    monkeypatch.setattr(keys, "_KIND_BY_PREFIX", {})
+    assert keys.is_mobile("447911123456") is True and keys.is_mobile("33142685300") is False
+    kept = json.loads(json.dumps(keys.mobile_kinds()))
+    monkeypatch.setattr(keys, "_KIND_BY_PREFIX", {})
+
+    def unread(*_a, **_k):
+        raise AssertionError("the number was looked up again")
+
+    monkeypatch.setattr(keys.phonenumbers, "parse", unread)
+    keys.know_mobile_kinds(kept)
+    assert keys.is_mobile("447911654321") is True and keys.is_mobile("33142999999") is False
+    monkeypatch.setattr(keys, "_KIND_BY_PREFIX", {})
+    keys.know_mobile_kinds(dict(kept, version=f"not {phonenumbers.__version__}"))  # another library: looked up again
+    assert keys._KIND_BY_PREFIX == {}

@@ -86,12 +86,22 @@ class KeyMemory:
         if n == 0:
             return compute(texts)
         digests = np.asarray(texts_digests(texts) if digests is None else digests, dtype=np.uint64)
+        return self.keyed_rows(kind, digests, lambda rows: texts if len(rows) == n else
+                               {c: [v[k] for k in rows] for c, v in texts.items()}, columns, compute)
+
+    def keyed_rows(self, kind: str, digests: np.ndarray, texts_of: Callable[[np.ndarray], dict[str, list[str]]],
+                   columns: tuple[str, ...], compute: Callable[[dict[str, list[str]]], dict[str, list]]) -> dict[str, Any]:
+        """keyed() of records given by the digests of their texts, ``texts_of(rows)`` giving the texts of those rows
+        (in order) only for the records this memory has not seen: a caller that knows which records' cells are as
+        they were reads and hashes the cells of the others alone."""
+        n = len(digests)
+        digests = np.asarray(digests, dtype=np.uint64)
         hit, values = self._find(kind, columns, digests)
         fresh = np.flatnonzero(~hit)
         if len(fresh) == n:
-            out = compute(texts)
+            out = compute(texts_of(fresh))
         else:
-            got = compute({c: [v[k] for k in fresh] for c, v in texts.items()}) if len(fresh) else {}
+            got = compute(texts_of(fresh)) if len(fresh) else {}
             out = {}
             for c in columns:
                 col = values[c]

@@ -18,6 +18,7 @@ import pandas as pd
 
 from crm_sheets.errors import UsageError
 from crm_sheets.jobs.dedupe.index import KeyMemory
+from crm_sheets.jobs.dedupe.keys import know_mobile_kinds, mobile_kinds
 from crm_sheets.jobs.dedupe.matching import MatchPair, MatchSettings, OrgPairs, find_pairs
 from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds
 from crm_sheets.jobs.dedupe.merge import JOB, SURVIVOR_RULES, Clusters, Ranker, plain_value, merge_groups, parse_repointed
@@ -54,6 +55,7 @@ def dedupe(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
         memory, org_pairs, people = carried.memory, carried.org_pairs, carried.people
     else:
         memory = KeyMemory(state.get("keys") if isinstance(state, dict) else None)
+        know_mobile_kinds(state.get("mobile") if isinstance(state, dict) else None)
         org_pairs = OrgPairs(state.get("orgs") if isinstance(state, dict) else None,
                              state.get("pindex") if isinstance(state, dict) else None)
         people = PeopleRounds()
@@ -64,13 +66,15 @@ def dedupe(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
         result.state["keys"] = memory.state()
         result.state["orgs"] = org_pairs.state()
         result.state["pindex"] = org_pairs.index_state()
+        result.state["mobile"] = mobile_kinds()
     elif result.changes.updates or result.changes.archives or result.changes.restores:
         # records changed: the runner runs dedupe again on the tables as this round left them (runner.SETTLED),
         # and that round starts from this one's keys and organisation pairs, in memory (the runner keeps no
         # key starting with '_'); the keys are packed only by a round that changes nothing, the last one.
         result.state = {ROUND: Round(memory.carried(), org_pairs.carried(), people.after(result.changes))}
     else:
-        result.state = {"keys": memory.state(), "orgs": org_pairs.state(), "pindex": org_pairs.index_state()}
+        result.state = {"keys": memory.state(), "orgs": org_pairs.state(), "pindex": org_pairs.index_state(),
+                        "mobile": mobile_kinds()}
     return result
 
 

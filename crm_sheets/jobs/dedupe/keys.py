@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 import phonenumbers
 
@@ -199,6 +200,22 @@ def fold_city(value: str) -> str:
 
 _KIND_BY_PREFIX: dict[str, bool | None] = {}
 _TOLL_FREE = frozenset({"800", "833", "844", "855", "866", "877", "888"})
+
+
+def mobile_kinds() -> dict[str, Any]:
+    """What is_mobile found of the prefixes it looked up, for dedupe's state: the next run's process looks up
+    none of them again (the phone library loads a country's numbering plan on its first number: ~0.3 ms each,
+    tens of countries in a list). Kept with the library's version, which decides the kinds."""
+    return {"version": phonenumbers.__version__, "kinds": dict(_KIND_BY_PREFIX)}
+
+
+def know_mobile_kinds(kept: Any) -> None:
+    """The kinds mobile_kinds() kept in an earlier run, known again (ignored when of another version or damaged)."""
+    if not isinstance(kept, dict) or kept.get("version") != phonenumbers.__version__ or not isinstance(kept.get("kinds"), dict):
+        return
+    for prefix, kind in kept["kinds"].items():
+        if isinstance(prefix, str) and len(prefix) == 5 and prefix.isdigit() and (kind is None or isinstance(kind, bool)):
+            _KIND_BY_PREFIX.setdefault(prefix, kind)
 
 
 def is_mobile(key: str) -> bool | None:

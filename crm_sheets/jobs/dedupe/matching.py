@@ -21,7 +21,8 @@ from crm_sheets.jobs.dedupe import orgs
 from crm_sheets.jobs.dedupe.blocking import pair_index, person_block_keys, slice_pass
 from crm_sheets.jobs.dedupe.explain import match_pairs
 from crm_sheets.jobs.dedupe.index import KeyMemory, keys_version
-from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds, account_records, org_lead_records, person_records
+from crm_sheets.jobs.dedupe.matchkeys import (PeopleRounds, account_records, org_lead_records, person_records,
+                                              person_rows)
 from crm_sheets.jobs.dedupe.matchpair import EVIDENCE, PEOPLE, MatchPair, MatchSettings
 from crm_sheets.jobs.dedupe.pairindex import PeopleIndex, index_params, people_pairs_again
 from crm_sheets.jobs.dedupe.pairscores import prepare_people, score_lead_accounts, score_people
@@ -88,10 +89,10 @@ class OrgPairs:
         return out
 
     def people_index(self) -> PeopleIndex | None:
-        """The blocking index of the last pairing of people (None: none, or damaged)."""
-        if isinstance(self._index_in, PeopleIndex):
-            return self._index_in
-        return PeopleIndex.unpack(self._index_in, self._kept)
+        """The blocking index of the last pairing of people (None: none, or damaged); unpacked once."""
+        if not isinstance(self._index_in, PeopleIndex) and self._index_in is not None:
+            self._index_in = PeopleIndex.unpack(self._index_in, self._kept)
+        return self._index_in
 
     def index_state(self) -> dict | None:
         """This run's blocking index of people, packed (its pairs are those state() keeps under its digest)."""
@@ -213,7 +214,12 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
     floor = s.review if floor is None else floor
     wanted = [t for t in tables_to_match if t in tables]
     out: list[MatchPair] = []
-    people = {t: person_records(tables, t, s.region, memory, rounds) for t in PEOPLE if t in wanted}
+    # which records' cells are as the last pairing saw them (matchkeys.person_rows): only the others are read
+    watched = {t: person_rows(tables, t) for t in PEOPLE if t in wanted} if org_pairs is not None and rounds is not None \
+        and memory is not None else {}
+    last = org_pairs.people_index() if watched else None
+    people = {t: person_records(tables, t, s.region, memory, rounds, _since(last, t, watched.get(t)))
+              for t in PEOPLE if t in wanted}
     if people:
         # Leads and contacts are keyed, blocked and scored as one frame (leads first): each record's
         # keys are computed once, for the pairs within its table and across.
@@ -235,7 +241,8 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
             got = org_pairs.pairs(both, s, floor, "people", compute, digest=digest)
             out += got
             if now is not None and digest is not None:
-                org_pairs.index_out = PeopleIndex(params, now, {t: sorted(v) for t, v in shared.items()}, list(got), digest)
+                org_pairs.index_out = PeopleIndex(params, now, {t: sorted(v) for t, v in shared.items()}, list(got), digest,
+                                                  {t: w for t, w in watched.items() if w is not None})
         else:
             out += _people_pairs(both, spans, s, floor)
         for t, r in people.items():
@@ -251,6 +258,13 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
             out += _lead_account_pairs(people["leads"], acc, s, floor)
     out.sort(key=lambda p: (-p.score, p.id_a, p.id_b))
     return out
+
+
+def _since(last: PeopleIndex | None, table: str, watch: tuple[str, np.ndarray] | None) -> tuple | None:
+    """What person_records compares a table's records with: the last pairing's (IDs, digests, row keys, context)
+    and this run's context and row keys; None when either is missing."""
+    got = last.since(table) if last is not None and watch is not None else None
+    return None if got is None else (*got, *watch)
 
 
 def _index_rows(people: dict[str, pd.DataFrame], rounds: PeopleRounds | None,

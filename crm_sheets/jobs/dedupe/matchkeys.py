@@ -3,6 +3,7 @@ computed once per distinct cell text, or found in dedupe's key memory (index.py)
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from crm_sheets.jobs.dedupe.index import KeyMemory, texts_digests
 from crm_sheets.jobs.dedupe.keys import (FREE_DOMAINS, canon_first, company_domain, company_key, email_key, fold_city,
                                          name_key, phone_key, region_of)
 from crm_sheets.model import Tables
+from crm_sheets.model.memo import row_keys
 
 def _col(df: pd.DataFrame, name: str) -> np.ndarray | list[str]:
     """A column as text, '' for empty cells (an object array of texts, or a list)."""
@@ -109,25 +111,83 @@ def _person_texts(tables: Tables, table: str, df: pd.DataFrame) -> dict[str, lis
     return texts
 
 
+def person_rows(tables: Tables, table: str) -> tuple[str, np.ndarray] | None:
+    """What tells, cheaply, which people of a table have the texts their keys came from as they were: a context
+    (the columns read and, for contacts, a digest of their accounts' names and websites: a contact's company is
+    its account's) and one 64-bit key per record of the cells _person_texts reads, with its ID (memo.row_keys: the
+    column hashes check made already). A record whose key and context are as a run saw them has the texts it had.
+    None when the table cannot be keyed (records sharing an ID)."""
+    t = tables[table]
+    linked = table == "contacts" and "accounts" in tables and "account" in t.df.columns
+    cols = [c for c in (*_TEXTS, *(("account",) if linked else ())) if c in t.df.columns]
+    keys = row_keys(t, with_rows=False, columns=cols, kept_fields=())
+    if keys is None:
+        return None
+    h = hashlib.sha256(repr((table, cols)).encode("utf-8", "surrogatepass"))
+    if linked:
+        acc = tables["accounts"]
+        acc_cols = [c for c in ("name", "website") if c in acc.df.columns]
+        acc_keys = row_keys(acc, with_rows=False, columns=acc_cols, kept_fields=())
+        if acc_keys is None:
+            return None
+        h.update(repr((acc_cols, len(acc_keys))).encode("utf-8", "surrogatepass"))
+        h.update(acc_keys.astype("<u8").tobytes())
+    return h.hexdigest()[:32], keys
+
+
 def person_records(tables: Tables, table: str, region: str = "US", memory: KeyMemory | None = None,
-                   rounds: "PeopleRounds | None" = None) -> pd.DataFrame:
+                   rounds: "PeopleRounds | None" = None, since: tuple | None = None) -> pd.DataFrame:
     """Match keys of the people of a table (leads or contacts); ``memory`` gives those it knows (index.py);
     ``rounds``: the records of the runner's last round of this run (PeopleRounds), with the keys of the records
-    its changes did not touch."""
+    its changes did not touch. ``since``: (IDs, digests of their texts, row keys and context of person_rows) of
+    the records the last run keyed, and this run's row keys and context: a record whose row key is as it was has
+    the digest it had, so only the cells of the others are read and hashed (the keys come out the same)."""
     df = tables.df(table)
     if rounds is not None and memory is not None:
         got = rounds.records(tables, table, region, memory)
         if got is not None:
             return got
+    kind = f"people|{region}"
+    digests = _digests_since(df, since) if rounds is not None and memory is not None and len(df) else None
+    if digests is not None:
+        email_raw = _col(df, "email")
+        fresh = digests[1]
+        digests = digests[0]
+        if len(fresh):
+            sub = _person_texts(tables, table, df.iloc[fresh])
+            digests[fresh] = texts_digests(sub)
+        keys = memory.keyed_rows(kind, digests, lambda rows: _person_texts(tables, table, df.iloc[rows]), PERSON_KEYS,
+                                 lambda sub: _person_keys_of(sub, region))
+        rounds.keep(table, region, df.index, digests, keys, email_raw)
+        return _people_frame(df.index, table, keys, email_raw)
     texts = _person_texts(tables, table, df)
     digests = texts_digests(texts) if rounds is not None and memory is not None and len(df) else None
     if memory is None:
         keys = _person_keys_of(texts, region)
     else:
-        keys = memory.keyed(f"people|{region}", texts, PERSON_KEYS, lambda sub: _person_keys_of(sub, region), digests)
+        keys = memory.keyed(kind, texts, PERSON_KEYS, lambda sub: _person_keys_of(sub, region), digests)
     if digests is not None:
         rounds.keep(table, region, df.index, digests, keys, texts["email"])
     return _people_frame(df.index, table, keys, texts["email"])
+
+
+def _digests_since(df: pd.DataFrame, since: tuple | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The digests of the texts of the records whose row key is as the last run saw it (the others 0 for now),
+    and the rows of the others; None when there is nothing to compare with."""
+    if since is None:
+        return None
+    old_ids, old_digests, old_keys, old_context, now_context, now_keys = since
+    if old_context != now_context or now_keys is None or len(now_keys) != len(df) or len(old_keys) != len(old_ids):
+        return None
+    old_index = pd.Index(old_ids)
+    if not old_index.is_unique:
+        return None
+    at = old_index.get_indexer(df.index.astype(str))
+    same = at >= 0
+    same[same] = old_keys[at[same]] == now_keys[same]
+    digests = np.zeros(len(df), dtype=np.uint64)
+    digests[same] = old_digests[at[same]]
+    return digests, np.flatnonzero(~same)
 
 
 def _people_frame(index: pd.Index, table: str, keys: dict[str, list], email_raw: list[str],

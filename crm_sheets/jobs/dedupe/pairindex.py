@@ -47,12 +47,23 @@ class PeopleIndex:
     by ``digest``, the people digest they are kept under in OrgPairs)."""
 
     def __init__(self, params: str, tables: list[tuple[str, np.ndarray, np.ndarray]], shared: dict[str, list[str]],
-                 pairs: list[MatchPair] | None = None, digest: str | None = None) -> None:
+                 pairs: list[MatchPair] | None = None, digest: str | None = None,
+                 rows: dict[str, tuple[str, np.ndarray]] | None = None) -> None:
         self.params = params
         self.tables = tables  # (table, IDs as objects, digests as uint64), in frame order
         self.shared = shared
         self.pairs = pairs
         self.digest = digest
+        # table -> (context, row keys in frame order) of matchkeys.person_rows: which records' cells are as they were
+        self.rows = rows or {}
+
+    def since(self, table: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str] | None:
+        """(IDs, digests of their texts, row keys, context) of the table's records as this pairing saw them."""
+        got = self.rows.get(table)
+        for t, rids, digests in self.tables:
+            if t == table and got is not None and len(got[1]) == len(rids):
+                return rids, digests, got[1], got[0]
+        return None
 
     def pack(self) -> dict[str, Any] | None:
         if self.digest is None:
@@ -61,8 +72,14 @@ class PeopleIndex:
         if ids.count(_SEP) != max(sum(len(r) for _, r, _ in self.tables) - 1, 0):
             return None
         blob = ids.encode("utf-8", "surrogatepass") + b"".join(d.astype("<u8").tobytes() for _, _, d in self.tables)
-        return {"params": self.params, "digest": self.digest, "spans": [[t, len(r)] for t, r, _ in self.tables],
-                "shared": self.shared, "blob": base64.b64encode(zlib.compress(blob, 1)).decode("ascii")}
+        out = {"params": self.params, "digest": self.digest, "spans": [[t, len(r)] for t, r, _ in self.tables],
+               "shared": self.shared, "blob": base64.b64encode(zlib.compress(blob, 1)).decode("ascii")}
+        if self.rows:
+            names = sorted(self.rows)
+            keys = b"".join(self.rows[t][1].astype("<u8").tobytes() for t in names)
+            out["rows"] = {"tables": [[t, self.rows[t][0], len(self.rows[t][1])] for t in names],
+                           "blob": base64.b64encode(zlib.compress(keys, 1)).decode("ascii")}
+        return out
 
     @classmethod
     def unpack(cls, packed: Any, kept: dict[str, list]) -> "PeopleIndex | None":
@@ -86,9 +103,27 @@ class PeopleIndex:
                 at += n
             pairs = [MatchPair(ta, ia, tb, ib, score, tuple(reasons)) for ta, ia, tb, ib, score, reasons in kept[packed["digest"]]]
             shared = {str(k): [str(x) for x in v] for k, v in packed["shared"].items()}
-            return cls(str(packed["params"]), tables, shared, pairs, packed["digest"])
+            return cls(str(packed["params"]), tables, shared, pairs, packed["digest"], _unpack_rows(packed.get("rows")))
         except (ValueError, TypeError, KeyError, AttributeError, zlib.error):
             return None
+
+
+def _unpack_rows(packed: Any) -> dict[str, tuple[str, np.ndarray]]:
+    """The row keys packed by pack(); empty when missing or damaged (every record's cells are then read)."""
+    try:
+        if not isinstance(packed, dict):
+            return {}
+        raw = zlib.decompress(base64.b64decode(packed["blob"]))
+        spans = [(str(t), str(context), int(n)) for t, context, n in packed["tables"]]
+        if len(raw) != 8 * sum(n for _, _, n in spans):
+            return {}
+        out, at = {}, 0
+        for t, context, n in spans:
+            out[t] = (context, np.frombuffer(raw, dtype="<u8", count=n, offset=8 * at).astype(np.uint64))
+            at += n
+        return out
+    except (ValueError, TypeError, KeyError, AttributeError, zlib.error):
+        return {}
 
 
 def index_params(names: list[str], s, floor: float, version: str) -> str:
