@@ -16,7 +16,7 @@ import click
 
 from crm_sheets import __version__
 from crm_sheets.cli_output import (  # noqa: F401  what a command prints, and how (and the exit codes)
-    EXIT_BUSY, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, console, err_console, escape as _escape, finish as _finish,
+    EXIT_BUSY, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, console, err_console, err_is_terminal, escape as _escape, finish as _finish,
     render as _render, render_adopt as _render_adopt, render_import as _render_import, render_outbox as _render_outbox,
     render_upgrade as _render_upgrade,
 )
@@ -58,7 +58,7 @@ def job_options(fn: Callable) -> Callable:
 
 
 def _step(message: str) -> None:
-    err_console.log(message) if err_console.is_terminal else None
+    err_console.log(message) if err_is_terminal() else None
 
 
 @click.group(cls=CrmGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -4,14 +4,44 @@ commands call these; the library's results are printed as they are, nothing is r
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+class _Console:
+    """rich's Console, made by its first use: a run printing --json never uses it, and loading rich was a twentieth
+    of such a run's start (0.02 s)."""
+
+    def __init__(self, **options) -> None:
+        self._options = options
+        self._made = None
+
+    def __getattr__(self, name: str):
+        made = self.__dict__.get("_made")
+        if made is None:
+            from rich.console import Console
+
+            made = self._made = Console(**self._options)
+        return getattr(made, name)
+
+
+console = _Console(stderr=False, highlight=False)
+err_console = _Console(stderr=True, highlight=False)
+# What makes rich take a stream that is not a terminal for one (rich.console.Console.is_terminal): none set and
+# standard error not a terminal, a Console would answer False.
+_TERMINAL_ENV = ("FORCE_TERMINAL", "TTY_COMPATIBLE", "FORCE_COLOR")
+
+
+def err_is_terminal() -> bool:
+    """err_console.is_terminal, without making the console when standard error is plainly no terminal."""
+    try:
+        plain = not any(k in os.environ for k in _TERMINAL_ENV) and not sys.stderr.isatty()
+    except (AttributeError, ValueError):  # no stream, or a closed one: rich answers for itself
+        plain = False
+    return False if plain else err_console.is_terminal
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3  # the exit codes of docs/design.md
 
 

@@ -21,9 +21,11 @@ import sqlite3
 import struct
 import sys
 import zlib
+from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,10 @@ _MAGIC = b"crm-sheets settled run\n"
 _SUM = 32  # bytes of the BLAKE2b of everything before it, at the end of the file
 _SEAL = 64  # bytes of the keyed BLAKE2b of the pickled results (before the sum)
 _code: str | None = None
+try:  # the deflate of the record's results (store/xlsx/deflate.py says why)
+    from isal import isal_zlib as _isal
+except ImportError:  # pragma: no cover - a declared dependency; zlib writes the same format
+    _isal = None
 # model.findings.Finding's fields in their order (the record keeps a finding as the tuple of these)
 _FINDING_FIELDS = ("type", "severity", "table", "record_id", "field", "value", "message", "cell", "fix", "fixable")
 
@@ -200,7 +206,7 @@ def save(path: Path, record: Record) -> None:
     header = {k: v for k, v in record.__dict__.items() if not k.startswith("results_")}
     header["ran_at"], header["holds_until"] = record.ran_at.isoformat(), record.holds_until.isoformat()
     head = json.dumps({"format": FORMAT, **header}, default=str).encode()
-    text = record.results_packed or zlib.compress(record.results_json, 1)
+    text = record.results_packed or _deflated(record.results_json)
     body = (_MAGIC + struct.pack(">QQQ", len(head), len(text), len(record.results_pickle)) + head + text
             + record.results_pickle + record.results_seal)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
@@ -274,12 +280,9 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
     # findings as tuples of their fields: those put back from the spill's file as they are (never made objects),
     # else taken in C (pickling a slotted dataclass calls Python per finding)
     rows = [finding_rows(r) for r in report.results]
-    summary = []
-    for r, found in zip(report.results, rows):
-        counts: dict[str, int] = {}
-        for t in found:
-            counts[t[1]] = counts.get(t[1], 0) + 1
-        summary.append({"job": r.job, "counts": counts})
+    # each job's findings counted by severity in C, in the order a severity first appears (as a dict filled a
+    # finding at a time has them: the record's header is the same text)
+    summary = [{"job": r.job, "counts": dict(Counter(map(itemgetter(1), found)))} for r, found in zip(report.results, rows)]
     errors = report.errors
     sink = _Deflating()  # pickled straight into the compressor: the pickle is never whole in memory
     pickle.Pickler(sink, protocol=5).dump([(r.job, r.stats, found, r.data) for r, found in zip(report.results, rows)])
@@ -297,10 +300,11 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
 
 
 class _Deflating:
-    """A file to write into that keeps only the compressed bytes (zlib, level 1, as zlib.compress(data, 1))."""
+    """A file to write into that keeps only the compressed bytes: a zlib stream at level 1, made by ISA-L when it is
+    installed (the same format, which zlib.decompress reads, 5x faster: 0.04 s less at 30k leads)."""
 
     def __init__(self) -> None:
-        self._z = zlib.compressobj(1)
+        self._z = _isal.compressobj(1) if _isal is not None else zlib.compressobj(1)
         self._out: list[bytes] = []
 
     def write(self, data: Any) -> int:
@@ -310,6 +314,12 @@ class _Deflating:
     def close(self) -> bytes:
         self._out.append(self._z.flush())
         return b"".join(self._out)
+
+
+def _deflated(data: bytes) -> bytes:
+    sink = _Deflating()
+    sink.write(data)
+    return sink.close()
 
 
 def _packed_results_json(report: Any, keep_text: bool) -> bytes:

@@ -607,3 +607,72 @@ def test_dedupe_keeps_people_pairs_between_runs_and_pairs_the_same_after_edits_i
     assert paired == [1, 1]
     # a damaged or foreign state is only a miss
     assert find_pairs(tables, org_pairs=OrgPairs({"x": [["leads", "L-1", "leads", "L-2", 0.99, []]]})) == find_pairs(tables)
+
+
+@pytest.mark.slow  # a dozen automate runs on 400 sample leads, twice
+@pytest.mark.parametrize("seed", [3, 17])
+def test_automate_after_random_edits_and_a_moving_clock_acts_as_a_run_from_scratch(seed):
+    """People change statuses, stages, owners and dates between runs, add leads, and the clock moves by minutes,
+    hours and days: automate with its memory of the last run (which records it looked at, the snapshot its field
+    changes compare with) queues, changes and reports what a run that forgot what it looked at does."""
+    import copy
+    import random
+
+    rng = random.Random(seed)
+    inc = _automate_tables()
+    auto = inc["automations"]
+    extra = [
+        {"name": "Closing today", "table": "Deals", "trigger": "Date reached", "trigger_field": "close_date",
+         "days": 0, "action": "Create task", "template": "Close {{ name }}", "active": True},
+        {"name": "New owner", "table": "Leads", "trigger": "Field changed", "trigger_field": "owner",
+         "action": "Create task", "template": "Meet {{ first_name }}", "active": True},
+    ]
+    for k, row in enumerate(extra):
+        rid = f"row{len(auto.df) + 2 + k}"
+        auto.df.loc[rid] = pd.Series(row, dtype=object)
+        auto.rows[rid] = len(auto.df) + 1
+    full = copy.deepcopy(inc)
+    statuses = ["new", "contacted", "qualified", "unqualified", "converted"]
+    stages = sorted({s for s in inc["deals"].df["stage"].dropna()} | {"proposal", "closed_won"})
+    owners = sorted({o for o in inc["leads"].df["owner"].dropna()}) + [None]
+
+    def edit(t, picks):
+        leads, deals = t["leads"].df, t["deals"].df
+        for kind, at, value in picks:
+            if kind == "status":
+                leads.loc[leads.index[at % len(leads)], "status"] = value
+            elif kind == "owner":
+                leads.loc[leads.index[at % len(leads)], "owner"] = value
+            elif kind == "stage":
+                deals.loc[deals.index[at % len(deals)], "stage"] = value
+            elif kind == "close_date":
+                deals.loc[deals.index[at % len(deals)], "close_date"] = value
+            elif kind == "last_contacted":
+                leads.loc[leads.index[at % len(leads)], "last_contacted"] = value
+            elif kind == "new_lead":
+                row = leads.iloc[[at % len(leads)]].copy()
+                row.index = pd.Index([value], name=leads.index.name)
+                t["leads"].df = leads = pd.concat([leads, row])
+
+    at = datetime(2026, 11, 2, 9, 0)
+    state_inc = state_full = None
+    for step in range(7):
+        if step:
+            at += rng.choice([pd.Timedelta(minutes=15), pd.Timedelta(hours=3), pd.Timedelta(days=1), pd.Timedelta(days=9)])
+            day = pd.Timestamp(at).normalize()
+            picks = []
+            for _ in range(rng.randint(1, 8)):
+                kind = rng.choice(["status", "owner", "stage", "close_date", "last_contacted", "new_lead"])
+                value = {"status": lambda: rng.choice(statuses), "owner": lambda: rng.choice(owners),
+                         "stage": lambda: rng.choice(stages),
+                         "close_date": lambda: day + pd.Timedelta(days=rng.randint(-2, 3)),
+                         "last_contacted": lambda: day - pd.Timedelta(days=rng.randint(0, 40)),
+                         "new_lead": lambda: f"L-{90000 + step * 10 + len(picks)}"}[kind]()
+                picks.append((kind, rng.randrange(10_000), value))
+            edit(inc, picks)
+            edit(full, picks)
+        a_res, a_changes = runner.run_jobs(inc, ["automate"], now=at, options={"automate": {"state": state_inc}})
+        b_res, b_changes = runner.run_jobs(full, ["automate"], now=at, options={"automate": {"state": state_full}})
+        assert _automate_outcome(a_res[0], a_changes) == _automate_outcome(b_res[0], b_changes), (step, at)
+        state_inc = json.loads(json.dumps(a_res[0].state, default=str))
+        state_full = {k: v for k, v in json.loads(json.dumps(b_res[0].state, default=str)).items() if k != "evaluated"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,9 +35,10 @@ def open_store(spec: str | Path, **options):
     """Open the workbook named by ``spec``: ``crm.xlsx``, ``crm.xlsm``, or ``scheme://...`` for a registered
     backend (register_scheme); anything else is refused with what to write instead."""
     text = str(spec)
-    from crm_sheets.store.excel.store import attached_book
-
-    if (text.startswith("excel:") and "://" not in text) or attached_book(text) is not None:
+    # Books are attached in this process only (crm_sheets.excel.refresh): without the Excel store loaded none is,
+    # and the store is not loaded for a file (with xlwings' module it cost a tenth of a run's start).
+    excel = sys.modules.get("crm_sheets.store.excel.store")
+    if (text.startswith("excel:") and "://" not in text) or (excel is not None and excel.attached_book(text) is not None):
         # The live Excel store for the path of a book a button handed over (crm_sheets.excel.refresh: its file is
         # held open by Excel), and for an excel:// URL whose slashes a path folded (excel:/C:/crm.xlsm).
         return _opener("excel")[0](text, **options)

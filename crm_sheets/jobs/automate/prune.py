@@ -25,10 +25,11 @@ def prune_fired(fired: dict[str, str], tables: Tables, today: date, *, periodic:
     periodic = set(periodic)
     cutoff = (today - timedelta(days=PERIOD_DAYS)).isoformat()
     ids_of: dict[str, set[str]] = {}
+    seen: dict[str, bool] = {}  # a part's verdict (record IDs and trigger values recur across rules' keys)
     kept: dict[str, str] = {}
     for key, fired_on in fired.items():
         parts = key.split(":")
-        if _gone(parts, prefixes, ids_of):
+        if _gone(parts, prefixes, ids_of, seen):
             continue
         if str(fired_on) < cutoff and (parts[0] in periodic or _WEEK.match(parts[-1] if parts[-1] != "chat" else parts[-2])):
             continue
@@ -36,15 +37,23 @@ def prune_fired(fired: dict[str, str], tables: Tables, today: date, *, periodic:
     return kept, len(fired) - len(kept)
 
 
-def _gone(parts: list[str], prefixes: dict, ids_of: dict[str, set[str]]) -> bool:
+def _gone(parts: list[str], prefixes: dict, ids_of: dict[str, set[str]], seen: dict[str, bool]) -> bool:
     """A record the key names is not in its table (tables this workbook lacks are not judged)."""
     for part in parts[1:]:
-        m = _ID.match(part)
-        table = prefixes.get(m.group(1)) if m else None
-        if table is None:
-            continue
-        if table.name not in ids_of:
-            ids_of[table.name] = {str(i) for i in table.df.index}
-        if part not in ids_of[table.name]:
+        gone = seen.get(part)
+        if gone is None:
+            gone = seen[part] = _missing(part, prefixes, ids_of)
+        if gone:
             return True
     return False
+
+
+def _missing(part: str, prefixes: dict, ids_of: dict[str, set[str]]) -> bool:
+    """``part`` is a record ID (by its prefix) that its table does not hold."""
+    m = _ID.match(part)
+    table = prefixes.get(m.group(1)) if m else None
+    if table is None:
+        return False
+    if table.name not in ids_of:
+        ids_of[table.name] = {str(i) for i in table.df.index}
+    return part not in ids_of[table.name]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from crm_sheets.jobs.automate import actions
 from crm_sheets.jobs.automate.context import Run
-from crm_sheets.jobs.automate.rules import BadRule, is_active, rule_rows, text
+from crm_sheets.jobs.automate.rules import BadRule, is_active, per_value, rule_rows, text
 from crm_sheets.model.normalize import fold
 from crm_sheets.model.values import fold_option, option_lookup, parse_number
 
@@ -84,7 +84,8 @@ def advance_sequences(run: Run, sequences: dict[str, list[Step]]) -> None:
     campaigns = run.tables["campaigns"].df
     df = members.df
     # Only members of a sequence's campaign: a look at every member of every campaign took seconds at 100k leads.
-    in_sequence = df["campaign"].map(text).isin(list(sequences)).to_numpy(dtype=bool) if "campaign" in df.columns else []
+    # (text() once per distinct campaign cell, not once per member)
+    in_sequence = per_value(df["campaign"], lambda v: text(v) in sequences) if "campaign" in df.columns else []
     # Their rows as plain dicts, read once (a row Series per member and a date parse per cell were most of the job's
     # time at 100k leads); what a member's steps stop on, and a campaign's status, once per campaign.
     sub = df[in_sequence] if len(in_sequence) else df.iloc[:0]

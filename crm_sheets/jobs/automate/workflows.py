@@ -264,10 +264,14 @@ def _changed(run: Run, a: Automation, prev_state: dict) -> list[tuple[str, str]]
     prev_table = previous(prev_state, a.table) or {}
     before = (prev_table.get("fields") or {}).get(fname)
     new = new_records(run.tables, a.table, prev_state, run.now)
+    if before is None and (a.trigger_values is None or not new):
+        return []  # no baseline for this field yet, and no new record that could reach a named value
+    ids, values = df.index, canonical_column(df[fname])
+    if a.trigger_values is not None:  # only the records at a named value can fire (a few of 100,000 leads)
+        at = [i for i, v in enumerate(values) if v in a.trigger_values]
+        ids, values = ids[at], [values[i] for i in at]
     out = []
-    for rid, now_value in zip(df.index, canonical_column(df[fname])):
-        if a.trigger_values is not None and now_value not in a.trigger_values:
-            continue
+    for rid, now_value in zip(ids, values):
         if rid in new:  # a new record arrives with its value: it reached it (only a named value fires)
             if a.trigger_values is not None:
                 out.append((rid, now_value))
