@@ -175,6 +175,32 @@ def test_appended_rows_extend_the_table_with_the_last_rows_styles(book: Path, tm
     assert '<dimension ref="A1:J9"/>' in xml
 
 
+def test_many_appended_rows_keep_every_text_as_typed_whatever_the_rows_around_it(book: Path, tmp_path: Path):
+    # new rows are made a column at a time where a column's texts need no escaping: a text with an ampersand, an
+    # underscore, spaces at its ends, a line break or letters beyond ASCII among plain ones must still read back
+    # as typed, in batches of any size and at any place among them
+    odd = ["R&D <team>", "  two spaces", "trailing ", "line\nbreak", "Zoë Ñúñez", "snake_case _x0041_", "a | b",
+           "tab\there", "\u00a0nbsp"]
+    n = 1100
+    cs = ChangeSet()
+    expected = {}
+    for k in range(n):
+        rid = f"L-{k + 6:05d}"
+        last = odd[k // 97 % len(odd)] if k % 97 == 0 or 300 <= k < 310 else f"Name {k}"
+        first = "" if k % 513 == 0 else f"First{k}"
+        cs.appends.append(RowAppend("leads", rid, {"first_name": first, "last_name": last, "status": "new",
+                                                   "created": dt.date(2025, 1, 1) + dt.timedelta(days=k % 40)}))
+        expected[rid] = (first, last, dt.date(2025, 1, 1) + dt.timedelta(days=k % 40))
+    out = tmp_path / "out.xlsx"
+    apply_changeset(book, out, cs, leads_tables())
+    rows = grid(out, "Leads")
+    got = {row[0]: (row[1], row[2], row[6]) for row in rows[6:6 + n]}
+    assert got == expected
+    xml = part(out, "xl/worksheets/sheet1.xml")
+    assert re.search(r'<c r="C\d+"[^>]*t="inlineStr"><is><t xml:space="preserve">  two spaces</t>', xml)
+    assert "R&amp;D &lt;team&gt;" in xml and "snake_case _x005F_x0041_" in xml
+
+
 def test_archived_row_moves_whole_to_merged_and_rows_below_move_up(book: Path, tmp_path: Path):
     cs = ChangeSet()
     cs.archives.append(RowArchive("leads", "L-00002", "merged", {

@@ -92,6 +92,20 @@ def changes_anything(src: Path, changeset: ChangeSet, tables: Tables) -> bool:
 _TableState = TableState
 
 
+def _plain_texts(texts: list[str]) -> bool:
+    """Whether each of ``texts`` goes into a cell as it is: none needs escaping (xml_text), a cut (fit_cell) or
+    xml:space="preserve" (white space at an end, a line break), asked of them all at once: printable ASCII with
+    no space next to the "|" that joins them and none of &, <, > and _ (more than that: False, and the caller
+    asks of each text)."""
+    if not texts or max(map(len, texts)) * 2 > MAX_CELL_CHARS:
+        return False
+    joined = "|".join(texts)  # a "|" of a text only makes a space next to it count as an end's
+    # printable ASCII: no control character, no line break, no white space but " "
+    return (joined.isascii() and joined.isprintable() and joined[:1] != " " and joined[-1:] != " "
+            and "| " not in joined and " |" not in joined
+            and "&" not in joined and "<" not in joined and ">" not in joined and "_" not in joined)
+
+
 class _PlanRow(dict):
     """A row of the plan (field -> value) on its way to _append_rows, told apart from rows of cells by column."""
 
@@ -395,14 +409,19 @@ class _Patch(ColumnsPatch):
         fresh_from = st.sheet.max_row()  # a row past this one is new: written without looking for one to keep
         layouts: dict[tuple[str, ...], list] = {}  # the cells of plan rows by the fields they fill
         dated: dict[tuple[type, Any, int | None], str] = {}  # a date cell's XML after its reference
-        date1904 = self.pkg.date1904
-        text_work = TEXT_WORK.search
         batch: list[tuple[int, str]] = []  # new rows of the plan made, written to the sheet 512 at a time
+        # new rows of the plan not made yet, all of one layout: made a column at a time (_fresh_rows) when a row of
+        # another layout, a row not new or the 512th comes
+        pending: list[dict[str, Any]] = []
+        pending_layout: list = []
         for values in rows:
             plan_row = type(values) is _PlanRow
             if plan_row:
                 names = tuple(values)
                 if names not in layouts:  # new columns are claimed before the table's bounds are looked at
+                    if pending:
+                        batch.extend(self._fresh_rows(pending_layout, pending, st.end_row - len(pending) + 1, dated))
+                        pending = []
                     if batch:  # (a new column looks at the sheet: the rows made so far are in it first)
                         st.sheet.append_rows_xml(batch, tmpl_attrs)
                         batch = []
@@ -420,38 +439,14 @@ class _Patch(ColumnsPatch):
                 layout = layouts.get(names)
                 if layout is None:
                     layout = layouts[names] = self._row_layout(st, names, inside, tmpl_styles)
-                out: list[str] = []
-                for col, style, name in layout:
-                    if name is None:
-                        out.append(f'<c r="{col}{r}" s="{style}"/>')
-                        continue
-                    v = values[name]
-                    if type(v) is str:  # inline_string(ref, v, style) without the call (most new cells are text)
-                        if len(v) * 2 > MAX_CELL_CHARS:
-                            v = fit_cell(v)
-                        space = ' xml:space="preserve"' if v[:1].isspace() or v[-1:].isspace() or "\n" in v else ""
-                        body = v if text_work(v) is None else xml_text(v)
-                        out.append(f'<c r="{col}{r}" s="{style}" t="inlineStr"><is><t{space}>{body}</t></is></c>' if style
-                                   else f'<c r="{col}{r}" t="inlineStr"><is><t{space}>{body}</t></is></c>')
-                        continue
-                    ref = f"{col}{r}"
-                    if style is None:
-                        style = self._date_xf(v)
-                    if type(v) is dt.date or type(v) is dt.datetime and v.tzinfo is None:
-                        # most new rows of a run carry its one time (the Audit Log's "at"): its serial once (naive
-                        # times only: aware ones of one instant are equal and written in their own zones)
-                        key = (type(v), v, style)
-                        tail = dated.get(key)
-                        if tail is None:
-                            tail = dated[key] = cell_xml("", v, style, date1904)[len('<c r=""'):]
-                        out.append(f'<c r="{ref}"{tail}')
-                        continue
-                    if isinstance(v, Text) and v.startswith(FORMULA_STARTS):
-                        style = self._quoted_xf(style)
-                    x = cell_xml(ref, v, style, date1904)
-                    if x:
-                        out.append(x)
-                batch.append((r, "".join(out)))
+                if pending and layout is not pending_layout:
+                    batch.extend(self._fresh_rows(pending_layout, pending, r - len(pending), dated))
+                    pending = []
+                pending_layout = layout
+                pending.append(values)
+                if len(pending) >= 512:
+                    batch.extend(self._fresh_rows(layout, pending, r - len(pending) + 1, dated))
+                    pending = []
                 if len(batch) >= 512:
                     st.sheet.append_rows_xml(batch, tmpl_attrs)
                     batch = []
@@ -459,6 +454,9 @@ class _Patch(ColumnsPatch):
                 st.end_row = r
                 st.touched = True
                 continue
+            if pending:
+                batch.extend(self._fresh_rows(pending_layout, pending, r - len(pending), dated))
+                pending = []
             if batch:
                 st.sheet.append_rows_xml(batch, tmpl_attrs)
                 batch = []
@@ -489,9 +487,98 @@ class _Patch(ColumnsPatch):
             st.sheet.widest = max(st.sheet.widest, st.last_col)
             st.end_row = r
             st.touched = True
+        if pending:
+            batch.extend(self._fresh_rows(pending_layout, pending, st.end_row - len(pending) + 1, dated))
         if batch:
             st.sheet.append_rows_xml(batch, tmpl_attrs)
         self.recalc = True
+
+    def _fresh_rows(self, layout: list[tuple[str, int | None, str | None]], rows: list[dict[str, Any]], first: int,
+                    dated: dict[tuple[type, Any, int | None], str]) -> list[tuple[int, str]]:
+        """New rows of the plan numbered from ``first``, all filling the cells of ``layout``, as (row, cells' XML).
+        Made a column at a time where a column's values are plain text none of which needs escaping, a cut or
+        xml:space (most new cells: the Audit Log's and the Tasks' ~70,000 rows at 30k), each value put in one
+        format per column; other columns cell by cell as _fresh_row does. A set of rows where a value asks for a
+        new cell format (a date in a cell without one, text that starts like a formula) is made row by row, so
+        styles.xml gains its formats in the order it always did."""
+        known = self.__dict__.get("_date_xfs", {})  # the date formats _date_xf has looked up (or added) so far
+
+        def adds_format(style: int | None, name: str) -> bool:
+            vs = values[name]
+            if all(type(v) is str for v in vs):
+                return False
+            if style is None and any(isinstance(v, dt.date) and ("datetime" if isinstance(v, dt.datetime) else "date")
+                                     not in known for v in vs):
+                return True
+            return any(isinstance(v, Text) and v.startswith(FORMULA_STARTS) for v in vs)
+
+        numbers = range(first, first + len(rows))
+        values = {name: [row[name] for row in rows] for _, _, name in layout if name is not None}
+        if any(adds_format(style, name) for _, style, name in layout if name is not None):
+            return [(r, self._fresh_row(r, row, layout, dated)) for r, row in zip(numbers, rows)]
+        columns: list[list[str]] = []
+        date1904 = self.pkg.date1904
+        for col, style, name in layout:
+            if name is None:
+                columns.append([f'<c r="{col}{r}" s="{style}"/>' for r in numbers])
+                continue
+            vs = values[name]
+            if all(type(v) is str for v in vs) and _plain_texts(vs):
+                s = f' s="{style}"' if style else ""
+                columns.append([f'<c r="{col}{r}"{s} t="inlineStr"><is><t>{v}</t></is></c>' for r, v in zip(numbers, vs)])
+                continue
+            kinds = set(map(type, vs))
+            if kinds == {dt.date} or kinds == {dt.datetime} and all(v.tzinfo is None for v in vs):
+                # dates (the Audit Log's "at", a task's due date): each one's XML after its reference made once
+                tails = {v: self._date_tail(v, style, dated, date1904) for v in set(vs)}
+                columns.append([f'<c r="{col}{r}"{tails[v]}' for r, v in zip(numbers, vs)])
+                continue
+            columns.append([self._fresh_cell(col, r, style, v, dated, date1904) for r, v in zip(numbers, vs)])
+        return [(r, "".join(cells)) for r, cells in zip(numbers, zip(*columns))]
+
+    def _fresh_row(self, r: int, values: dict[str, Any], layout: list[tuple[str, int | None, str | None]],
+                   dated: dict[tuple[type, Any, int | None], str]) -> str:
+        """The cells' XML of a new row of the plan: its values in the cells of ``layout`` (see _row_layout)."""
+        date1904 = self.pkg.date1904
+        out: list[str] = []
+        for col, style, name in layout:
+            if name is None:
+                out.append(f'<c r="{col}{r}" s="{style}"/>')
+                continue
+            out.append(self._fresh_cell(col, r, style, values[name], dated, date1904))
+        return "".join(out)
+
+    def _fresh_cell(self, col: str, r: int, style: int | None, v: Any, dated: dict[tuple[type, Any, int | None], str],
+                    date1904: bool) -> str:
+        """One cell of a new row of the plan ("" for none): inline_string, cell_xml or a date's XML made once."""
+        if type(v) is str:  # inline_string(ref, v, style) without the call (most new cells are text)
+            if len(v) * 2 > MAX_CELL_CHARS:
+                v = fit_cell(v)
+            space = ' xml:space="preserve"' if v[:1].isspace() or v[-1:].isspace() or "\n" in v else ""
+            body = v if TEXT_WORK.search(v) is None else xml_text(v)
+            return (f'<c r="{col}{r}" s="{style}" t="inlineStr"><is><t{space}>{body}</t></is></c>' if style
+                    else f'<c r="{col}{r}" t="inlineStr"><is><t{space}>{body}</t></is></c>')
+        ref = f"{col}{r}"
+        if type(v) is dt.date or type(v) is dt.datetime and v.tzinfo is None:
+            return f'<c r="{ref}"{self._date_tail(v, style, dated, date1904)}'
+        if style is None:
+            style = self._date_xf(v)
+        if isinstance(v, Text) and v.startswith(FORMULA_STARTS):
+            style = self._quoted_xf(style)
+        return cell_xml(ref, v, style, date1904)
+
+    def _date_tail(self, v: dt.date, style: int | None, dated: dict[tuple[type, Any, int | None], str],
+                   date1904: bool) -> str:
+        """A new cell's XML after its reference for a date or a naive time ``v``: most new rows of a run carry its one
+        time (the Audit Log's "at"), its serial made once (aware times of one instant are equal and written in their
+        own zones: cell_xml makes those)."""
+        if style is None:
+            style = self._date_xf(v)
+        key = (type(v), v, style)
+        tail = dated.get(key)
+        if tail is None:
+            tail = dated[key] = cell_xml("", v, style, date1904)[len('<c r=""'):]
+        return tail
 
     def _make_room(self, st: _TableState, n: int) -> None:
         """New rows go under the last record; what people keep below it (a legend, notes, totals) moves
