@@ -454,14 +454,17 @@ def run(
     # A pending change set was applied to the tables in memory (ChangeSet.apply_to) before the jobs ran, so they
     # are not the tables as read plus what was written: that rare run fills the cache by reading what it wrote.
     made = report.written and not report.pending_applied
-    filled = [_fill_table_cache(store, tables, changes if made else None, rider)] \
-        if hasattr(store, "remember_tables") else None
-    # What the confirming pass does not need goes before it: the run's change sets and states (in the file with
-    # its findings until the report is returned) and this frame's own references to them.
+    remembers = hasattr(store, "remember_tables")
+    as_written = _as_written(tables, changes, rider) if remembers and made else None
+    # What the cache's fill and the confirming pass do not need goes before them: the run's change sets and states
+    # (in the file with its findings until the report is returned) and this frame's own references to them (at 100k
+    # leads ~300,000 updates and ~40,000 appended rows, which sat under the fill's unpickled tables).
     results = changes = states = base = auto = rider = pending = None
     if aside and report.written:
         aside.changes_of(report)
         heap.trim()
+    filled = [_fill_table_cache(store, as_written)] if remembers else None
+    as_written = None  # (the Tables the fill made of them, when it did, are the confirming pass's)
     try:
         records.record_run(store, report, tables, *given, stateful, now, box, runlog, kinds, step,
                            fill_cache=filled.pop if filled is not None else None)
@@ -471,14 +474,19 @@ def run(
     return report
 
 
-def _fill_table_cache(store, tables: Tables, changes: ChangeSet, rider: ChangeSet | None) -> Tables | None:
-    """The table cache filled after a run (with the tables as written, when it wrote); the Tables of the file as
-    written when they were made from the run's own, else None. Never raises: the cache is an optimisation."""
+def _as_written(tables: Tables, changes: ChangeSet, rider: ChangeSet | None) -> dict[str, tuple[Any, str]] | None:
+    """The tables a read of the file just written gives, made from the run's own (written.tables_as_written), or
+    None: the cache's fill then reads the written file. Never raises: the cache is an optimisation."""
     try:
-        given = tables_as_written(tables, changes, *([rider] if rider is not None else [])) if changes is not None else None
+        return tables_as_written(tables, changes, *([rider] if rider is not None else []))
     except Exception:
-        given = None  # the fill reads the written file instead
-    return store.remember_tables(given)
+        return None
+
+
+def _fill_table_cache(store, as_written: dict[str, tuple[Any, str]] | None) -> Tables | None:
+    """The table cache filled after a run (with ``as_written``, the tables as written, when it wrote); the Tables of
+    the file as written when they were made from the run's own, else None. Never raises (XlsxStore.remember_tables)."""
+    return store.remember_tables(as_written)
 
 
 def _dry_run(store, path, jobs, stateful, now, options, step, report: RunReport, runlog) -> RunReport:

@@ -26,7 +26,7 @@ import pickle
 import secrets
 import sys
 from copy import copy
-from dataclasses import dataclass, fields as dc_fields
+from dataclasses import dataclass, fields as dc_fields, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Mapping
@@ -470,6 +470,8 @@ class TableCache:
                 content = entry.content if same else _carried(entry, table) if entry.context == context else None
                 self.found[name] = Entry(sheet, context, part, content, entry.blob if same else b"", None, False)
                 self.hits[name] = "part" if same else "given"
+                if not same:  # the read's bytes of a table the write changed are not saved again: let them go now,
+                    old["entries"][name] = replace(entry, blob=b"")  # not at the end of the fill (a sheet is given once)
                 return table
         if entry is None or entry.sheet != sheet or entry.context != context or entry.lazy is not None:
             return None
