@@ -152,6 +152,134 @@ def remove_the_audit_logs_header_row(wb):
     wb["Audit Log"].delete_rows(1)
 
 
+def records(ws) -> list[int]:
+    """The sheet rows of a table's records (an ID in column A)."""
+    return [r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value]
+
+
+def team_name(wb, i: int) -> str:
+    ws = wb["Team"]
+    return ws.cell(records(ws)[i], column_of(ws, "Name")).value
+
+
+@edited
+def edit_the_columns_jobs_decide_on(wb):
+    """Status, Owner, Email, Phone, Company, Industry, Source, consent and size of some leads: what check, dedupe,
+    scoring, assignment and the reports read (the bench edits only Notes and City)."""
+    ws = wb["Leads"]
+    rows = random.Random(11).sample(records(ws), 12)
+    ws.cell(rows[0], column_of(ws, "Status")).value = "Qualified"
+    ws.cell(rows[1], column_of(ws, "Status")).value = "Unqualified"
+    ws.cell(rows[2], column_of(ws, "Owner")).value = team_name(wb, 0)
+    ws.cell(rows[3], column_of(ws, "Owner")).value = None
+    for title in ("First name", "Last name", "Email"):  # a lead typed in again as another lead's twin
+        ws.cell(rows[4], column_of(ws, title)).value = ws.cell(rows[5], column_of(ws, title)).value
+    ws.cell(rows[6], column_of(ws, "Email")).value = "not-an-email"
+    ws.cell(rows[7], column_of(ws, "Phone")).value = "+44 20 7946 0123"
+    ws.cell(rows[8], column_of(ws, "Company")).value = "Brand New Company Ltd"
+    ws.cell(rows[9], column_of(ws, "Industry")).value = ws.cell(rows[10], column_of(ws, "Industry")).value
+    ws.cell(rows[10], column_of(ws, "Source")).value = "Referral"
+    ws.cell(rows[11], column_of(ws, "Email consent")).value = "Yes"
+    ws.cell(rows[11], column_of(ws, "Company size")).value = "1000+"
+
+
+@edited
+def edit_accounts_deals_activities_and_tasks(wb):
+    rng = random.Random(13)
+    ws = wb["Accounts"]
+    rows = rng.sample(records(ws), 4)
+    ws.cell(rows[0], column_of(ws, "Industry")).value = "Retail"
+    ws.cell(rows[1], column_of(ws, "Owner")).value = team_name(wb, 1)
+    ws.cell(rows[2], column_of(ws, "Satisfaction")).value = 2
+    ws.cell(rows[3], column_of(ws, "Account name")).value = ws.cell(rows[0], column_of(ws, "Account name")).value
+    ws = wb["Deals"]
+    rows = rng.sample(records(ws), 4)
+    ws.cell(rows[0], column_of(ws, "Stage")).value = "Closed won"
+    ws.cell(rows[1], column_of(ws, "Stage")).value = "Closed lost"
+    ws.cell(rows[2], column_of(ws, "Amount")).value = 123456
+    ws.cell(rows[3], column_of(ws, "Owner")).value = team_name(wb, 0)
+    ws = wb["Activities"]
+    rows = rng.sample(records(ws), 4)
+    ws.cell(rows[0], column_of(ws, "Type")).value = "Call"
+    ws.cell(rows[1], column_of(ws, "Summary")).value = "edited by hand"
+    ws.cell(rows[2], column_of(ws, "Date")).value = ws.cell(rows[3], column_of(ws, "Date")).value
+    ws = wb["Tasks"]
+    rows = rng.sample(records(ws), 3)
+    ws.cell(rows[0], column_of(ws, "Status")).value = "Done"
+    ws.cell(rows[1], column_of(ws, "Owner")).value = team_name(wb, 2)
+    ws.cell(rows[2], column_of(ws, "Due")).value = ws.cell(rows[2], column_of(ws, "Created")).value
+
+
+@edited
+def edit_the_rule_sheets(wb):
+    ws = wb["Assignment Rules"]
+    ws.cell(2, column_of(ws, "Active")).value = not bool(ws.cell(2, column_of(ws, "Active")).value)
+    ws = wb["Automations"]
+    ws.cell(3, column_of(ws, "Days")).value = 9
+    ws = wb["Stages"]
+    ws.cell(3, column_of(ws, "Win probability")).value = 0.33
+    ws = wb["Scoring Rules"]
+    ws.cell(2, column_of(ws, "Points")).value = (ws.cell(2, column_of(ws, "Points")).value or 0) + 7
+
+
+@edited
+def decide_on_duplicates_and_set_someone_away(wb):
+    ws = wb["Duplicate Decisions"]
+    asked = records(ws)
+    if asked:
+        ws.cell(asked[0], column_of(ws, "Decision")).value = "Merge"
+    if len(asked) > 1:
+        ws.cell(asked[1], column_of(ws, "Decision")).value = "Not duplicate"
+    ws = wb["Team"]
+    ws.cell(records(ws)[1], column_of(ws, "Away")).value = True
+    ws.cell(records(ws)[2], column_of(ws, "Capacity")).value = 10
+
+
+@edited
+def add_leads_at_the_bottom_without_ids(wb):
+    ws = wb["Leads"]
+    last = records(ws)[-1]
+    for i in range(3):
+        ws.cell(last + 1 + i, column_of(ws, "First name")).value = f"Added{i}"
+        ws.cell(last + 1 + i, column_of(ws, "Last name")).value = "Person"
+        ws.cell(last + 1 + i, column_of(ws, "Email")).value = f"added{i}.person@example.org"
+        ws.cell(last + 1 + i, column_of(ws, "Status")).value = "New"
+    for title in ("First name", "Last name", "Email", "Company", "Phone"):  # a lead typed in twice
+        ws.cell(last + 4, column_of(ws, title)).value = ws.cell(10, column_of(ws, title)).value
+
+
+@edited
+def swap_ids_retype_one_and_delete_an_account(wb):
+    ws = wb["Leads"]
+    rows = records(ws)
+    a, b = rows[20], rows[40]
+    ws.cell(a, 1).value, ws.cell(b, 1).value = ws.cell(b, 1).value, ws.cell(a, 1).value
+    ws.cell(rows[60], 1).value = "L-99999"
+    contacts = wb["Contacts"]
+    for title in ("First name", "Last name", "Email"):  # a contact becomes a lead's person: linked, not merged
+        contacts.cell(records(contacts)[5], column_of(contacts, title)).value = ws.cell(rows[80], column_of(ws, title)).value
+    accounts = wb["Accounts"]
+    accounts.delete_rows(records(accounts)[3])
+    deals = wb["Deals"]
+    deals.cell(records(deals)[2], column_of(deals, "Stage")).value = None
+
+
+@edited
+def type_other_kinds_of_values(wb):
+    """Text where a number, date or yes/no is, a number where a phone is: the typed text and unreadable cells."""
+    ws = wb["Leads"]
+    rows = random.Random(17).sample(records(ws), 6)
+    ws.cell(rows[0], column_of(ws, "Created")).value = "2026-03-01"
+    ws.cell(rows[1], column_of(ws, "Engagement")).value = "12"
+    ws.cell(rows[2], column_of(ws, "Email consent")).value = "TRUE"
+    ws.cell(rows[3], column_of(ws, "Score")).value = 99
+    ws.cell(rows[4], column_of(ws, "Last contacted")).value = "yesterday"
+    ws.cell(rows[5], column_of(ws, "Phone")).value = 4402079460123
+    ws = wb["Deals"]
+    ws.cell(records(ws)[5], column_of(ws, "Amount")).value = "12,500"
+    ws.cell(records(ws)[5], column_of(ws, "Close date")).value = "15/03/2026"
+
+
 def nothing(book):
     pass
 
@@ -163,7 +291,9 @@ def lo_only(book):
 EDITS = {f.__name__: f for f in (
     nothing, sort_leads_by_company, insert_and_delete_rows_in_the_middle, blank_a_row, a_new_duplicate_and_a_broken_one,
     settings_lists_and_a_scoring_rule, rename_a_header, add_their_own_column, hide_a_column, type_a_date_as_text,
-    change_only_a_format, edit_the_audit_log, remove_the_audit_logs_header_row)}
+    change_only_a_format, edit_the_audit_log, remove_the_audit_logs_header_row, edit_the_columns_jobs_decide_on,
+    edit_accounts_deals_activities_and_tasks, edit_the_rule_sheets, decide_on_duplicates_and_set_someone_away,
+    add_leads_at_the_bottom_without_ids, swap_ids_retype_one_and_delete_an_account, type_other_kinds_of_values)}
 
 
 def damage(what: str, how: str, base_dir):
@@ -242,7 +372,8 @@ def test_an_audit_log_without_its_header_row_is_left_out_on_a_writing_run_as_an_
 
 LIBREOFFICE_EDITS = ("lo_only", "sort_leads_by_company", "insert_and_delete_rows_in_the_middle",
                      "a_new_duplicate_and_a_broken_one", "settings_lists_and_a_scoring_rule", "type_a_date_as_text",
-                     "edit_the_audit_log")
+                     "edit_the_audit_log", "edit_the_columns_jobs_decide_on", "add_leads_at_the_bottom_without_ids",
+                     "add_their_own_column")
 
 
 @pytest.mark.slow
