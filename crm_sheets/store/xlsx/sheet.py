@@ -96,7 +96,7 @@ def _split_cells(row: str, p: str) -> dict[str, str] | None:
 
 
 def _numbered_elsewhere(row: str, head: str) -> bool:
-    """Whether ``head`` (a cell's start up to its column letters) is followed by a digit somewhere in ``row``: the
+    r"""Whether ``head`` (a cell's start up to its column letters) is followed by a digit somewhere in ``row``: the
     regular expression head + r"\d" without compiling one per column and row (a first run asks ~90,000 times)."""
     k = row.find(head)
     n = len(head)
