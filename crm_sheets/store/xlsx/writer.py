@@ -29,7 +29,7 @@ from crm_sheets.store.xlsx.package import open_package
 from crm_sheets.store.xlsx.package import DAMAGED_HINT, one_line
 from crm_sheets.model.limits import too_long
 from crm_sheets.model.limits import MAX_CELL_CHARS
-from crm_sheets.store.xlsx.sheetxml import TEXT_WORK, cell_xml, column_index, fit_cell, inline_string, split_ref, xml_text
+from crm_sheets.store.xlsx.sheetxml import cell_xml, column_index, inline_string, split_ref
 from crm_sheets.store.xlsx.styles import StyleDef, ensure_quote_prefix, number_formats, quote_free
 from crm_sheets.store.xlsx.cells import archived_cell, archived_xml, cell_value, record_xml
 from crm_sheets.store.xlsx.columns import ColumnsPatch
@@ -551,13 +551,8 @@ class _Patch(ColumnsPatch):
     def _fresh_cell(self, col: str, r: int, style: int | None, v: Any, dated: dict[tuple[type, Any, int | None], str],
                     date1904: bool) -> str:
         """One cell of a new row of the plan ("" for none): inline_string, cell_xml or a date's XML made once."""
-        if type(v) is str:  # inline_string(ref, v, style) without the call (most new cells are text)
-            if len(v) * 2 > MAX_CELL_CHARS:
-                v = fit_cell(v)
-            space = ' xml:space="preserve"' if v[:1].isspace() or v[-1:].isspace() or "\n" in v else ""
-            body = v if TEXT_WORK.search(v) is None else xml_text(v)
-            return (f'<c r="{col}{r}" s="{style}" t="inlineStr"><is><t{space}>{body}</t></is></c>' if style
-                    else f'<c r="{col}{r}" t="inlineStr"><is><t{space}>{body}</t></is></c>')
+        if type(v) is str:  # plain-text columns never come here (_fresh_rows writes them whole)
+            return inline_string(f"{col}{r}", v, style)
         ref = f"{col}{r}"
         if type(v) is dt.date or type(v) is dt.datetime and v.tzinfo is None:
             return f'<c r="{ref}"{self._date_tail(v, style, dated, date1904)}'
