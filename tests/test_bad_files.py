@@ -16,6 +16,7 @@ import textwrap
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -182,6 +183,27 @@ def test_a_stray_cell_far_from_the_table_is_not_a_lead_and_is_named(pristine, tm
     assert len(tables["leads"].df) == LEADS
     assert not (tables["leads"].df == "stray").any().any()
     assert any(f"Leads!{ref}" in note and "not read" in note for note in tables.notes), tables.notes
+
+
+@pytest.mark.parametrize("sheet", ["Accounts", "Activities", "Orders"])
+def test_sheets_parsed_ahead_in_a_worker_read_and_fail_as_when_parsed_one_by_one(pristine, tmp_path, monkeypatch, sheet):
+    """The data sheets are parsed ahead in a worker thread (each checked for far-away cells first): a stray cell
+    or a damaged part in any of them, early or late, reads and fails exactly as when every sheet is parsed here."""
+    stray = rewrite_part(pristine, tmp_path / "stray.xlsx", sheet_part(pristine, sheet), add_cell("XFD1048576", 1048576))
+    damaged = damaged_copy(pristine, tmp_path, "undefined-entity", sheet_part(pristine, sheet))
+    seen = {}
+    for threads in ("0", "1"):
+        monkeypatch.setenv("CRM_SHEETS_READ_THREADS", threads)
+        tables = read_workbook(stray)
+        with pytest.raises(DamagedWorkbook) as failed:
+            read_workbook(damaged)
+        seen[threads] = ({n: t.df for n, t in tables.tables.items()}, tables.notes, str(failed.value))
+    (frames, notes, error), (alone, notes_alone, error_alone) = seen["1"], seen["0"]
+    assert list(frames) == list(alone) and notes == notes_alone and error == error_alone
+    for name, df in frames.items():
+        pd.testing.assert_frame_equal(df, alone[name])
+    assert any(f"{sheet}!XFD1048576" in note for note in notes), notes
+    assert f"'{sheet}'" in error and "undefined entity" in error
 
 
 @pytest.mark.parametrize("cell", [

@@ -123,8 +123,11 @@ class XlsxGrids:
 
     calamine parses a sheet in its own code without holding the GIL, so the data sheets are parsed
     ahead (``read_ahead``) in worker threads, each with its own CalamineWorkbook (one cannot be shared
-    across threads), while this thread turns the previous sheet into a table. At most ``window``
-    sheets wait parsed or in flight, to keep peak memory down.
+    across threads), while this thread turns the previous sheet into a table; this thread checks each sheet's
+    extent before handing it over (the check holds the GIL, the parse does not). At most ``window`` sheets
+    parsed ahead are held (in flight, parsed, or being turned into a table until ``forget``): by default the one
+    being turned into a table and two more, so a large sheet's parse starts while a large table is built, and
+    peak memory stays bounded.
     """
 
     def __init__(self, book: CalamineWorkbook, path: Path, workers: int = 0, window: int | None = None,
@@ -142,7 +145,7 @@ class XlsxGrids:
         self._strays: dict[str, tuple[list[str], int, int, int]] = {}  # sheet -> (refs, count, last row, last col)
         self._cache: dict[str, tuple[list[list[Any]], list]] = {}
         self._workers = workers
-        self._window = max(1, window if window is not None else workers + 1)
+        self._window = max(1, window if window is not None else workers + 2)
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._books: list[CalamineWorkbook] = []
@@ -222,12 +225,18 @@ class XlsxGrids:
         self._top_up()
 
     def _top_up(self) -> None:
-        while self._queue and len(self._pending) + len(self._held) < self._window:
+        while self._queue and len(self._held) < self._window:
             sheet = self._queue.pop(0)
             self._held.add(sheet)
-            self._pending[sheet] = self._pool.submit(self._parse_in_worker, sheet)  # type: ignore[union-attr]
+            try:  # the extent check runs here: it holds the GIL, which the worker's parse does not need
+                spread: bool | BaseException = self._spread(sheet)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # raised by the worker, when this sheet is asked for
+                spread = exc
+            self._pending[sheet] = self._pool.submit(self._parse_in_worker, sheet, spread)  # type: ignore[union-attr]
 
-    def _parse_in_worker(self, sheet: str) -> tuple[list[list[Any]], list]:
+    def _parse_in_worker(self, sheet: str, spread: bool | BaseException) -> tuple[list[list[Any]], list]:
         book = getattr(self._local, "book", None)
         if book is None:
             try:
@@ -237,13 +246,29 @@ class XlsxGrids:
             except BaseException as exc:
                 raise damaged(self.path, self._parts.get(sheet, ""), f"sheet {sheet!r}", exc) from None
             self._books.append(book)
-        return self._parse(book, sheet)
+        if isinstance(spread, BaseException):
+            raise spread
+        return self._parse(book, sheet, spread)
 
-    def _parse(self, book: CalamineWorkbook, sheet: str) -> tuple[list[list[Any]], list]:
-        """Parse one sheet after checking how far its cells reach; every failure names the sheet and part."""
+    def _spread(self, sheet: str) -> bool:
+        """Whether the sheet's cells reach far beyond its table (checked before any parser sees it); failures name
+        the sheet and part."""
         part = self._parts.get(sheet, "")
         try:
-            if part and scan_part(self.path, part, self._zip()).too_spread():
+            return bool(part) and scan_part(self.path, part, self._zip()).too_spread()
+        except (CrmSheetsError, KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # zip errors
+            raise damaged(self.path, part, f"sheet {sheet!r}", exc) from None
+
+    def _parse(self, book: CalamineWorkbook, sheet: str, spread: bool | None = None) -> tuple[list[list[Any]], list]:
+        """Parse one sheet after checking how far its cells reach (``spread``: checked already); every failure names
+        the sheet and part."""
+        part = self._parts.get(sheet, "")
+        if spread is None:
+            spread = self._spread(sheet)
+        try:
+            if spread:
                 return self._parse_trimmed(sheet, part)
             return _parse(book, sheet)
         except (CrmSheetsError, KeyboardInterrupt, SystemExit):
@@ -307,8 +332,9 @@ class XlsxGrids:
         if sheet not in self._cache:
             future = self._pending.pop(sheet, None)
             if future is None and sheet in self._queue:
-                self._queue.remove(sheet)  # asked for before its turn: parse it here
-                self._held.add(sheet)
+                # asked for before its turn (Settings, Fields): parsed here, so not held against the window, which
+                # only counts sheets parsed ahead (held until forgotten, and some are never: the window would stay full)
+                self._queue.remove(sheet)
             self._cache[sheet] = future.result() if future is not None else self._parse(self.book, sheet)
             self._top_up()
             if not self._same():  # a sheet read late (a lazy table): only from the very file read first
