@@ -8,6 +8,8 @@ import io
 import posixpath
 import re
 import struct
+import threading
+import weakref
 import zlib
 from xml.parsers import expat
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ import defusedxml.ElementTree as safe_et
 from defusedxml import DefusedXmlException
 
 from crm_sheets.errors import DamagedWorkbook, NotAWorkbook, UnsafeWorkbook
+from crm_sheets.store.xlsx.background import write_threads
 from crm_sheets.store.xlsx.deflate import LARGE_PART_LEVEL, LARGE_PART_SIZE, compressor  # noqa: F401  (parts.py imports them from here)
 
 # Limits in the spirit of Apache POI's ZipSecureFile.
@@ -371,22 +374,60 @@ def first_damaged_part(path: str | Path, parts: Iterable[str]) -> tuple[str, str
 class Packed:
     """A large new part deflated as soon as it is made, as PackageWriter.write would deflate it: a regenerated sheet
     (a Data Issues sheet of ~170,000 findings at 100k leads is over 100 MB of XML) waits for the write as a tenth
-    of its size."""
+    of its size. With a worker thread (background.write_threads) it is deflated there while this thread renders the
+    next sheet; one part at a time, so at most one part's XML is held beside the one being made."""
+
+    _last: "weakref.ref[Packed] | None" = None  # the part deflated last, perhaps still in its thread
 
     def __init__(self, data: bytes | list[bytes]):
         """``data``: the part, or its pieces in order (let go one by one as they are deflated)."""
         pieces = data if isinstance(data, list) else [data]
-        size = sum(map(len, pieces))
-        c = compressor(size > LARGE_PART_SIZE)
-        out, crc = [], 0
-        for k, piece in enumerate(pieces):
-            out.append(c.compress(piece))
-            crc = zlib.crc32(piece, crc)
-            pieces[k] = b""
-        out.append(c.flush())
-        self.packed = b"".join(out)
-        self.crc = crc & 0xFFFFFFFF
-        self.size = size
+        self.size = sum(map(len, pieces))
+        self._packed = b""
+        self._crc = 0
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        last = Packed._last() if Packed._last is not None else None
+        if last is not None:
+            last.wait()
+        if write_threads():
+            self._thread = threading.Thread(target=self._deflate, args=(pieces,), name="crm-write-deflate", daemon=True)
+            self._thread.start()
+            Packed._last = weakref.ref(self)
+        else:
+            self._deflate(pieces)
+
+    def _deflate(self, pieces: list[bytes]) -> None:
+        try:
+            c = compressor(self.size > LARGE_PART_SIZE)
+            out, crc = [], 0
+            for k, piece in enumerate(pieces):
+                out.append(c.compress(piece))
+                crc = zlib.crc32(piece, crc)
+                pieces[k] = b""
+            out.append(c.flush())
+            self._packed = b"".join(out)
+            self._crc = crc & 0xFFFFFFFF
+        except BaseException as exc:  # raised where the part is asked for
+            self._error = exc
+
+    def wait(self) -> None:
+        """Until the part is deflated (its error raised here)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            raise self._error
+
+    @property
+    def packed(self) -> bytes:
+        self.wait()
+        return self._packed
+
+    @property
+    def crc(self) -> int:
+        self.wait()
+        return self._crc
 
     def __len__(self) -> int:
         return self.size
@@ -404,6 +445,11 @@ class PackageWriter:
         self.names: set[str] = set()
 
     def copy_raw(self, src: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+        self.write_raw(info, self.read_raw(src, info))
+
+    @staticmethod
+    def read_raw(src: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+        """A member's compressed bytes as they are in ``src``."""
         fp = src.fp
         assert fp is not None
         fp.seek(info.header_offset)
@@ -412,7 +458,10 @@ class PackageWriter:
             raise NotAWorkbook(f"part {info.filename}: bad local header", hint="the workbook is damaged; restore a backup")
         name_len, extra_len = struct.unpack("<HH", header[26:30])
         fp.seek(info.header_offset + 30 + name_len + extra_len)
-        data = fp.read(info.compress_size)
+        return fp.read(info.compress_size)
+
+    def write_raw(self, info: zipfile.ZipInfo, data: bytes) -> None:
+        """A member copied as its compressed bytes (read_raw's)."""
         self._write(info, data, info.compress_type, info.CRC, info.file_size)
 
     def write(self, info: zipfile.ZipInfo, data: bytes) -> None:

@@ -20,6 +20,7 @@ from crm_sheets.store.xlsx.package import (
     CT_WORKSHEET, LARGE_PART_SIZE, REL_CALC_CHAIN, REL_WORKSHEET, Package, PackageWriter, Packed, TablePart, new_info,
     prefixed, refuse_dtd, relative, rels_path,
 )
+from crm_sheets.store.xlsx.background import BackgroundWriter, write_threads
 from crm_sheets.store.xlsx.sheetxml import cell_xml, column_index, inline_string, render_sheet, split_ref, styles_needed
 from crm_sheets.store.xlsx.styles import ensure_looks, ensure_styles
 from crm_sheets.store.xlsx.vml import REL_VML, insert_legacy_drawing, only_buttons
@@ -436,26 +437,39 @@ class PackagePatch:
             streamed = {part: sheet for part, sheet in self.sheets.items() if sheet.changed}
             self._finish_workbook()
             with open(dst, "wb") as f:
-                w = PackageWriter(f)
-                for info in self.pkg.zip.infolist():
-                    name = info.filename
-                    if name in self.deleted:
-                        continue
-                    if name in streamed:
-                        sheet = streamed[name]
-                        w.write_stream(info, sheet.chunks(), sheet.spooled or max(info.file_size, sheet.written_size()) > LARGE_PART_SIZE)
-                    elif name in self.replaced:
-                        data = self.replaced[name]
-                        w.write_packed(info, data) if isinstance(data, Packed) else w.write(info, data)
-                    else:
-                        w.copy_raw(self.pkg.zip, info)
-                for name, data in self.added.items():
-                    if name not in self.deleted:
-                        w.write_packed(new_info(name), data) if isinstance(data, Packed) else w.write(new_info(name), data)
-                w.close()
+                # with a second core, the parts are deflated and written by a worker while this thread makes the
+                # next rows of a sheet (the same calls in the same order: the same bytes)
+                w: PackageWriter | BackgroundWriter = PackageWriter(f)
+                if write_threads():
+                    w = BackgroundWriter(w)
+                try:
+                    self._write_parts(w, streamed)
+                except BaseException:
+                    if isinstance(w, BackgroundWriter):
+                        w.abort()  # the worker's error when it came first, as it would have in one thread
+                    raise
         finally:
             for sheet in self.sheets.values():
                 sheet.close()
+
+    def _write_parts(self, w: PackageWriter | BackgroundWriter, streamed: dict[str, SheetEdit]) -> None:
+        """Every member of the new package, in the order of the old one's, then the parts added."""
+        for info in self.pkg.zip.infolist():
+            name = info.filename
+            if name in self.deleted:
+                continue
+            if name in streamed:
+                sheet = streamed[name]
+                w.write_stream(info, sheet.chunks(), sheet.spooled or max(info.file_size, sheet.written_size()) > LARGE_PART_SIZE)
+            elif name in self.replaced:
+                data = self.replaced[name]
+                w.write_packed(info, data) if isinstance(data, Packed) else w.write(info, data)
+            else:
+                w.copy_raw(self.pkg.zip, info)
+        for name, data in self.added.items():
+            if name not in self.deleted:
+                w.write_packed(new_info(name), data) if isinstance(data, Packed) else w.write(new_info(name), data)
+        w.close()
 
 
 def first_overlap(st: TableState, index: int) -> bool:

@@ -16,6 +16,7 @@ from crm_sheets.model.tables import column_letter
 from crm_sheets.store.xlsx.package import Package, refuse_dtd
 from crm_sheets.store.xlsx.sheetxml import column_index, split_ref
 from crm_sheets.store.xlsx import spool
+from crm_sheets.store.xlsx.background import read_ahead
 from crm_sheets.store.xlsx.spool import Spool, WrittenRows
 from crm_sheets.store.xlsx.rowmoves import Removal, RowMap  # noqa: F401  (Removal: the writer imports it from here)
 
@@ -192,7 +193,11 @@ class SheetEdit:
         assert info is not None
         if info.file_size <= spool.SPOOL_IN_MEMORY:
             return cls(part, pkg.read(part))
-        return cls(part, chunks=pkg.stream(part), size_hint=info.file_size)
+        chunks = read_ahead(pkg.stream(part))  # inflated in a worker while this thread finds the rows
+        try:
+            return cls(part, chunks=chunks, size_hint=info.file_size)
+        finally:
+            chunks.close()  # (stops the worker when the scan stopped early)
 
     def written_size(self) -> int:
         """About how many bytes of rows this sheet wrote (a sheet that grew from a small part is deflated as a large one)."""
