@@ -538,20 +538,23 @@ class SheetEdit:
         tag = row[:tag_end]
         if "spans" in tag:
             tag = _SPANS.sub("", tag)  # spans is an optional hint; ours could be wrong
-        pieces = [tag]
-        pos = tag_end
-        at = sorted((a, b, col) for col, (a, b) in spans.items())
-        if len(at) > 1 and len({(a, b) for a, b, _ in at}) < len(at):  # cells added at one place: in column order
-            at.sort(key=lambda x: (x[0], x[1], column_order(x[2])))  # ("Z" before "AA"; else the places order them)
-        for a, b, col in at:
-            pieces.append(row[pos:a])
-            pieces.append(cells[col] or "")
-            pos = b
-        pieces.append(row[pos:])
+        if len(spans) == 1:
+            [(col, (a, b))] = spans.items()
+            text = f"{tag}{row[tag_end:a]}{cells[col] or ''}{row[b:]}"
+        else:
+            pieces = [tag]
+            pos = tag_end
+            # in the order of the places; cells added at one place in column order ("Z" before "AA")
+            for a, b, _, col in sorted([(a, b, len(col), col) for col, (a, b) in spans.items()]):
+                pieces.append(row[pos:a])
+                pieces.append(cells[col] or "")
+                pos = b
+            pieces.append(row[pos:])
+            text = "".join(pieces)
         i = self._splice_source
         if i is not None and r not in self._over:
             self._taken.add(i)
-        self._over[r] = "".join(pieces)
+        self._over[r] = text
         self._parsed = None
         self.changed = True
 
