@@ -153,13 +153,17 @@ class SheetEdit:
     """
 
     def __init__(self, part: str, data: bytes | None = None, *, chunks: Iterable[bytes] | None = None,
-                 size_hint: int = 0):
+                 size_hint: int = 0, ahead: bool = False):
+        """The part's XML as ``data``, or as ``chunks`` of about ``size_hint`` bytes in all; with ``ahead``, the
+        chunks are read (inflated) and spooled by a worker while this thread finds the rows."""
         self.part = part
         if data is not None:
             self._spool = Spool(data)
             chunks = [data]
         else:
             self._spool = Spool(None, size_hint)
+            # each chunk spooled as it comes (by the worker of a read ahead: see open), before this thread scans it
+            chunks = self._spool.filled(chunks or [])
         self.p = ""
         self.head = ""
         self.tail = ""
@@ -169,7 +173,14 @@ class SheetEdit:
         self._no_r: set[int] = set()  # source rows written without r="": numbered when read
         self._sorted = True
         self._by_number: dict[int, int] | None = None
-        self._scan(part, chunks or [])
+        if ahead:
+            chunks = read_ahead(chunks or [])
+            try:
+                self._scan(part, chunks)
+            finally:
+                chunks.close()  # (stops the worker when the scan stopped early)
+        else:
+            self._scan(part, chunks or [])
         p = self.p
         # a cell, with its column letters when its start tag has r="..." (group 1)
         self._cell_re = re.compile(rf'(<{p}c\b(?=[^>]*?\br="([A-Z]{{1,3}})\d)?[^>]*?(?:/>|>.*?</{p}c>))', re.S)
@@ -193,11 +204,7 @@ class SheetEdit:
         assert info is not None
         if info.file_size <= spool.SPOOL_IN_MEMORY:
             return cls(part, pkg.read(part))
-        chunks = read_ahead(pkg.stream(part))  # inflated in a worker while this thread finds the rows
-        try:
-            return cls(part, chunks=chunks, size_hint=info.file_size)
-        finally:
-            chunks.close()  # (stops the worker when the scan stopped early)
+        return cls(part, chunks=pkg.stream(part), size_hint=info.file_size, ahead=True)
 
     def written_size(self) -> int:
         """About how many bytes of rows this sheet wrote (a sheet that grew from a small part is deflated as a large one)."""
@@ -220,7 +227,6 @@ class SheetEdit:
             chunk = next(it, None)
             if chunk is None:
                 return False
-            self._spool.append(chunk)
             buf += chunk
             if first and (len(buf) >= 4096 or not chunk):
                 refuse_dtd(buf, part)

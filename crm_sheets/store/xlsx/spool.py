@@ -9,7 +9,7 @@ import tempfile
 from array import array
 from bisect import bisect_left
 from itertools import accumulate
-from typing import IO, Iterator
+from typing import IO, Iterable, Iterator
 
 SPOOL_IN_MEMORY = 1024 * 1024  # a worksheet part larger than this is spooled to a temporary file
 # The rows a sheet wrote held as text before they go to a temporary file (characters): written rows are read back
@@ -36,6 +36,12 @@ class Spool:
     def append(self, chunk: bytes) -> None:
         if self.file is not None:
             self.file.write(chunk)
+
+    def filled(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """``chunks``, each appended to the spool as it passes."""
+        for chunk in chunks:
+            self.append(chunk)
+            yield chunk
 
     def read(self, start: int, end: int) -> bytes:
         if self.data is not None:
