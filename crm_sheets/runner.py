@@ -347,7 +347,7 @@ def run(
     options = dry_run_options(options, dry_run, jobs)
     if dry_run:
         return _dry_run(store, path, jobs, stateful, now, options, step, report, runlog)
-    box = auto = rider = aside = None
+    box = auto = rider = aside = committing = None
     made_tables = False
     with store.lock():
         answered = records.answer_run(store, given, now, trigger, report.path) if settled_answer else None
@@ -430,15 +430,24 @@ def run(
                     if runlog is not None and runlog.counts_sheet(changes):
                         changes.sheets += rider.sheets  # counted as a dry run counts it (runlog.add_sheet)
                     if generation:
-                        box.commit_states(generation, now)
+                        committing = box.commit_states(generation, now, meanwhile=True)
             if states is not None and not (written and generation):
                 # Nothing written, or a write that kept the generation (the states differ only in what a job
                 # can lose at no cost, e.g. when a report sheet last changed): the file as it is now is what
                 # these states describe.
                 fp = store.fingerprint
                 current = tables.meta.get("generation") or f"sha256:{fp.sha256 if fp else ''}"
-                box.commit_states(str(current), now, states=states, sha256=fp.sha256 if fp else None)
+                committing = box.commit_states(str(current), now, states=states, sha256=fp.sha256 if fp else None,
+                                               meanwhile=True)
             break
+        if committing is not None:  # the states' transaction and its sync to disk go on in a thread meanwhile
+            try:
+                # A run that wrote nothing is recorded with the text of its results (settled.record), which --json
+                # prints too: made now, while the thread waits on the disk, not after delivery
+                if not report.written and records.horizon(report.results) is not None and records.record_path(store) is not None:
+                    report.results_json()
+            finally:
+                committing.wait()  # committed before the lock is released and before delivery touches the outbox
     kinds: list[str] = []
     if auto is not None and box is not None:
         step("Delivering emails and notifications")

@@ -17,9 +17,11 @@ import hmac
 import json
 import os
 import pickle
+import queue
 import sqlite3
 import struct
 import sys
+import threading
 import zlib
 from collections import Counter
 from contextlib import closing
@@ -275,19 +277,24 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
         return False
     shown = report.as_dict(results=False)
     # '"results": [...]' as --json gives it, in one line (the C encoder makes it ten times faster than indented),
-    # compressed piece by piece: at 100k leads it is ~100 MB of text, held whole once as text and again as bytes
-    packed = _packed_results_json(report, keep_text)
-    # findings as tuples of their fields: those put back from the spill's file as they are (never made objects),
-    # else taken in C (pickling a slotted dataclass calls Python per finding)
-    rows = [finding_rows(r) for r in report.results]
-    # each job's findings counted by severity in C, in the order a severity first appears (as a dict filled a
-    # finding at a time has them: the record's header is the same text)
-    summary = [{"job": r.job, "counts": dict(Counter(map(itemgetter(1), found)))} for r, found in zip(report.results, rows)]
-    errors = report.errors
-    sink = _Deflating()  # pickled straight into the compressor: the pickle is never whole in memory
-    pickle.Pickler(sink, protocol=5).dump([(r.job, r.stats, found, r.data) for r, found in zip(report.results, rows)])
-    rows = None
-    kept = sink.close()
+    # compressed piece by piece: at 100k leads it is ~100 MB of text, held whole once as text and again as bytes.
+    # Compressed in a thread while this one pickles the findings below.
+    text_sink = _packed_results_json(report, keep_text)
+    try:
+        # findings as tuples of their fields: those put back from the spill's file as they are (never made objects),
+        # else taken in C (pickling a slotted dataclass calls Python per finding)
+        rows = [finding_rows(r) for r in report.results]
+        # each job's findings counted by severity in C, in the order a severity first appears (as a dict filled a
+        # finding at a time has them: the record's header is the same text)
+        summary = [{"job": r.job, "counts": dict(Counter(map(itemgetter(1), found)))} for r, found in zip(report.results, rows)]
+        errors = report.errors
+        sink = _Deflating()  # pickled straight into the compressor: the pickle is never whole in memory
+        pickle.Pickler(sink, protocol=5).dump([(r.job, r.stats, found, r.data) for r, found in zip(report.results, rows)])
+        rows = None
+        kept = sink.close()
+        packed = text_sink.close()
+    finally:
+        text_sink.stop()
     save(path, Record(
         file={"size": fp.size, "mtime_ns": fp.mtime_ns, "sha256": fp.sha256},
         params=parameters(jobs, options, chat_env), chat_env=chat_env, ran_at=now, holds_until=until,
@@ -301,19 +308,48 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
 
 class _Deflating:
     """A file to write into that keeps only the compressed bytes: a zlib stream at level 1, made by ISA-L when it is
-    installed (the same format, which zlib.decompress reads, 5x faster: 0.04 s less at 30k leads)."""
+    installed (the same format, which zlib.decompress reads, 5x faster: 0.04 s less at 30k leads). ``behind``: the
+    pieces are compressed in a thread (the compressor lets other threads run) while the writer makes the next ones;
+    close() waits for it, so the bytes are those compressing in the writer's thread gives."""
 
-    def __init__(self) -> None:
+    def __init__(self, behind: bool = False) -> None:
         self._z = _isal.compressobj(1) if _isal is not None else zlib.compressobj(1)
         self._out: list[bytes] = []
+        self._todo: queue.Queue | None = None
+        self._error: BaseException | None = None
+        if behind:
+            self._todo = queue.Queue(maxsize=4)  # pieces waiting, at most (a piece of text is 1 MB)
+            self._thread = threading.Thread(target=self._work, name="crm-sheets record", daemon=True)
+            self._thread.start()
+
+    def _work(self) -> None:
+        while (data := self._todo.get()) is not None:
+            try:
+                if self._error is None:
+                    self._out.append(self._z.compress(data))
+            except BaseException as exc:  # raised again by close()
+                self._error = exc
 
     def write(self, data: Any) -> int:
-        self._out.append(self._z.compress(data))
+        if self._todo is None:
+            self._out.append(self._z.compress(data))
+        else:
+            self._todo.put(bytes(data))  # (a piece of its own: the writer may reuse its buffer)
         return len(data)
 
     def close(self) -> bytes:
+        self.stop()
+        if self._error is not None:
+            raise self._error
         self._out.append(self._z.flush())
         return b"".join(self._out)
+
+    def stop(self) -> None:
+        """The thread, if any, done with what was written (for a writer that gives up, too)."""
+        if self._todo is not None:
+            self._todo.put(None)
+            self._thread.join()
+            self._todo = None
 
 
 def _deflated(data: bytes) -> bytes:
@@ -322,22 +358,27 @@ def _deflated(data: bytes) -> bytes:
     return sink.close()
 
 
-def _packed_results_json(report: Any, keep_text: bool) -> bytes:
-    """The results' --json text ('"results": [...]'), compressed: from the report's text when it keeps one for
-    --json, else encoded piece by piece (run_report.results_json_chunks) and never whole."""
-    sink = _Deflating()
-    text = report.__dict__.get("_results_json")
-    if text is None and keep_text and callable(getattr(report, "results_json", None)):
-        text = report.results_json()
-    if text is not None:
-        for lo in range(0, len(text), 1 << 20):
-            sink.write(text[lo:lo + (1 << 20)].encode())
-    else:
-        from crm_sheets.run_report import results_json_chunks
+def _packed_results_json(report: Any, keep_text: bool) -> _Deflating:
+    """The results' --json text ('"results": [...]'), being compressed in a thread (close() gives the bytes): from
+    the report's text when it keeps one for --json, else encoded piece by piece (run_report.results_json_chunks)
+    and never whole."""
+    sink = _Deflating(behind=True)
+    try:
+        text = report.__dict__.get("_results_json")
+        if text is None and keep_text and callable(getattr(report, "results_json", None)):
+            text = report.results_json()
+        if text is not None:
+            for lo in range(0, len(text), 1 << 20):
+                sink.write(text[lo:lo + (1 << 20)].encode())
+        else:
+            from crm_sheets.run_report import results_json_chunks
 
-        for chunk in results_json_chunks(report.results):
-            sink.write(chunk.encode())
-    return sink.close()
+            for chunk in results_json_chunks(report.results):
+                sink.write(chunk.encode())
+    except BaseException:
+        sink.stop()
+        raise
+    return sink
 
 
 def _seal(data: bytes) -> bytes:

@@ -109,3 +109,50 @@ def test_older_generations_keep_their_states_but_not_the_jobs_memories(tmp_path)
                            "automate": {"round_robin": {"owner": 3}}, "report": {"sheets": {"Dashboard": "d"}}}
     for n in range(5 - KEEP_MEMORIES, 5):
         assert kept[n] == states
+
+
+def _file_book(built_book, tmp_path):
+    from crm_sheets.store.safety import writer_lock_path
+
+    book = fresh_copy(built_book(sample_data=200, now=NOW), tmp_path)
+    run(book, now=NOW)  # a first run writes; the next one, an hour later, writes nothing and commits its states
+    return book, writer_lock_path(book)
+
+
+def test_a_run_commits_its_states_under_the_lock_before_it_delivers_however_slow_the_disk(built_book, tmp_path, monkeypatch):
+    import time
+
+    book, lock = _file_book(built_book, tmp_path)
+    events = []
+    real_commit, real_deliver = Outbox._commit, Outbox.deliver
+
+    def slow_commit(self, *args, **kwargs):
+        time.sleep(0.3)  # the sync to disk of a busy machine: the run makes its record's text meanwhile
+        real_commit(self, *args, **kwargs)
+        events.append(("committed", lock.exists()))
+
+    def deliver(self, *args, **kwargs):
+        events.append(("delivering", lock.exists()))
+        return real_deliver(self, *args, **kwargs)
+
+    monkeypatch.setattr(Outbox, "_commit", slow_commit)
+    monkeypatch.setattr(Outbox, "deliver", deliver)
+    report = run(book, now=NOW + timedelta(hours=1), settled_answer=False)
+    assert not report.written
+    assert events == [("committed", True), ("delivering", False)]
+    assert saved_at(book, "automate") == (NOW + timedelta(hours=1)).isoformat()
+
+
+def test_a_state_commit_that_fails_fails_the_run_before_anything_is_delivered(built_book, tmp_path, monkeypatch):
+    book, lock = _file_book(built_book, tmp_path)
+    delivered = []
+
+    def broken(self, *args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Outbox, "_commit", broken)
+    monkeypatch.setattr(Outbox, "deliver", lambda self, *a, **k: delivered.append(1))
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        run(book, now=NOW + timedelta(hours=1), settled_answer=False)
+    assert delivered == [] and not lock.exists()
+    assert saved_at(book, "automate") == NOW.isoformat()  # the first run's states are still the latest
