@@ -145,6 +145,17 @@ def test_names_in_capitals_or_lower_case_get_title_case_and_spaces_are_trimmed()
     }
 
 
+def test_a_number_typed_in_a_text_column_is_read_as_its_text_and_only_messy_texts_are_tidied():
+    # a City column holding a postcode as a number, blanks and a text with spaces around it
+    rows = leads(lead(city=75001), lead(city="  Paris "), lead(city="   "), lead(city=None), lead(city=" 12 "))
+    result = check(make_tables(leads=rows), now=NOW)
+    found = {(f.record_id, f.field): (f.type, f.value, f.fix) for f in result.findings}
+    assert found == {
+        ("L-00002", "city"): ("extra-spaces", "  Paris ", "Paris"),
+        ("L-00005", "city"): ("extra-spaces", " 12 ", "12"),
+    }
+
+
 def test_title_case_can_be_switched_off_in_settings():
     tables = make_tables(settings={"check_title_case": "FALSE"}, leads=leads(lead(first_name="ANA")))
     assert check(tables, now=NOW).findings == []

@@ -85,7 +85,8 @@ class ColumnHashes(CopiedEmpty):
         e = self._entry(df, name)
         if e[3] is None:
             col = e[0]
-            if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) not in ("string", "empty"):
+            # (of the values: a Series asked for infer_dtype's attribute looks it up among its index's labels)
+            if col.dtype == object and pd.api.types.infer_dtype(col.to_numpy(), skipna=True) not in ("string", "empty"):
                 e[3] = pd.util.hash_array(_TYPE_NAME(col.to_numpy()).astype(object))
             else:
                 e[3] = _NO_TYPES
