@@ -174,6 +174,11 @@ def _name_local(local: str, first: str, last: str) -> bool:
     return bool(given) and lo in (given, given + initial, initial + given)
 
 
+def forget_name_locals() -> None:
+    """Let go of _name_local's answers (one per record's mailbox and name: keys.forget_keys)."""
+    _name_local.cache_clear()
+
+
 def prepare_people(r: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per-record arrays the pair scoring indexes: codes, lengths, flags (computed once, not per pair)."""
     first, last = r["first"].to_numpy(object), r["last"].to_numpy(object)
