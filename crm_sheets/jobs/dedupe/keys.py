@@ -279,14 +279,3 @@ def address_key(value: str) -> tuple[str, str]:
             street = " ".join(words[:k + 1])
             break
     return number, street
-
-
-def forget_keys() -> None:
-    """Let go of the match keys remembered per value (one entry per distinct email, phone, company, website and
-    address: at 100,000 sample leads ~100 MB, held by nothing else). A run's rounds carry the keys they need in their
-    state (index.py), so once dedupe settled the caches only sit under the rest of the run's working sets."""
-    from crm_sheets.jobs.dedupe.pairscores import forget_name_locals  # (pairscores imports this module)
-
-    for remembered in (email_key, company_key, website_domain, phone_key, address_key):
-        remembered.cache_clear()
-    forget_name_locals()
