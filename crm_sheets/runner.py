@@ -66,6 +66,11 @@ GC_PAUSED_FOR = frozenset({"check", "dedupe", "automate", "report"})
 SETTLED = frozenset({"dedupe"})
 MAX_ROUNDS = 4
 
+# What a job remembers per value for its own rounds, let go once its rounds are done: nothing after it asks for it
+# (dedupe's match keys per distinct email, phone, company...: ~100 MB at 100k leads, under check's second look, the
+# write, the cache's fill and the confirming pass). Job -> (module, function).
+_FORGET_AFTER = {"dedupe": ("crm_sheets.jobs.dedupe", "forget_keys")}
+
 
 def job_function(name: str) -> Callable[..., JobResult] | None:
     """The job's pure function, or None when this version does not have that job."""
@@ -118,6 +123,9 @@ def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[st
             result.changes.apply_to(tables)
             if name in SETTLED:
                 result = _settle(fn, result, tables, now, (options or {}).get(name, {}))
+        if name in _FORGET_AFTER:
+            module, func = _FORGET_AFTER[name]
+            getattr(importlib.import_module(module), func)()
         merged.extend(result.changes)
         results.append(result)
         if name == "check" and on_result is None and name != jobs[-1] and worth_it([result]):

@@ -413,6 +413,10 @@ def record_run(store: Any, report: Any, tables: Any, jobs: list[str] | None, opt
     ``fill_cache``: fills the table cache after the run (XlsxStore.remember_tables), made first, whatever is
     recorded; it gives the Tables of the file as written when it made them from the run's own."""
     written_tables = fill_cache() if fill_cache is not None else None
+    if fill_cache is not None:
+        from crm_sheets.heap import trim
+
+        trim()  # the fill's scratch (the cache file's pickled tables) goes back before the confirming pass's check
     if record_path(store) is None:  # recorded also when answers are off: the record is always of the latest run
         return False
     d = report.delivery or {}
@@ -463,6 +467,7 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
             return None
         base = base_states(box, store, tables, None, now)[0] if box is not None else {}
     options = state_options(dry_run_options(given, False, report.jobs), base, stateful)
+    base = None  # each job's state is in its options now, and let go there once the job looked (below)
     aside = Aside()
 
     def look(result: Any) -> None:
@@ -471,6 +476,12 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
         # changes nothing has its findings set aside (a file) while the next one runs.
         if not result.changes.is_empty() or result.effects or result.holds_until is None:
             raise _Unsettled
+        # The pass returns findings, stats and data (what the record keeps), never states: the job's state, the one
+        # it was given and the one it returns, goes before the next job runs (check's holds its row memories, every
+        # finding as JSON lists; at 100k leads ~100 MB under dedupe, automate and report). A later round or look,
+        # which would read them, follows only a change, which ends the pass above.
+        result.state = {}
+        options.get(result.job, {}).pop("state", None)
         if worth_it([result], share=3):
             aside.findings_of([result])
 

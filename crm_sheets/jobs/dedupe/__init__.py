@@ -5,6 +5,7 @@ in explain.py), merge.py merges and keeps what unmerge needs, review.py is the p
 Duplicates Review), job.py puts them together. Pure: model in, JobResult out.
 """
 from crm_sheets.jobs.dedupe.job import dedupe, unmerge
+from crm_sheets.jobs.dedupe.pairscores import forget_keys
 from crm_sheets.jobs.dedupe.matching import MatchPair, MatchSettings, find_pairs
 
-__all__ = ["MatchPair", "MatchSettings", "dedupe", "find_pairs", "unmerge"]
+__all__ = ["MatchPair", "MatchSettings", "dedupe", "find_pairs", "forget_keys", "unmerge"]
