@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import time
 import zipfile
 from pathlib import Path
 
@@ -204,6 +205,47 @@ def test_sheets_parsed_ahead_in_a_worker_read_and_fail_as_when_parsed_one_by_one
         pd.testing.assert_frame_equal(df, alone[name])
     assert any(f"{sheet}!XFD1048576" in note for note in notes), notes
     assert f"'{sheet}'" in error and "undefined entity" in error
+
+
+@pytest.mark.parametrize("slow_worker", [False, True])
+def test_strays_and_damage_in_several_sheets_read_and_fail_in_sheet_order_whichever_thread_parses_them(
+        pristine, tmp_path, monkeypatch, slow_worker):
+    """The large sheets are parsed first in a worker, the small ones before them here, and small sheets parsed here
+    while a worker's parse is awaited (``slow_worker``: always): cells far away in several sheets are named in the
+    order of the sheets, and of several damaged sheets the first is the one named, as when every sheet is parsed
+    here in turn."""
+    from crm_sheets.store.xlsx.grid import XlsxGrids
+
+    if slow_worker:
+        parse = XlsxGrids._parse_in_worker
+
+        def slowly(self, sheet, spread):
+            time.sleep(0.3)
+            return parse(self, sheet, spread)
+
+        monkeypatch.setattr(XlsxGrids, "_parse_in_worker", slowly)
+    sheets = ["Accounts", "Leads", "Activities", "Products", "Orders"]  # in the order of their tables
+    stray, damaged = pristine, pristine
+    for i, sheet in enumerate(sheets):
+        stray = rewrite_part(stray, tmp_path / f"stray{i}.xlsx", sheet_part(pristine, sheet),
+                             add_cell("XFD1048576", 1048576, f"stray {sheet}"))
+    for i, sheet in enumerate(reversed(sheets[1:])):
+        damaged = rewrite_part(damaged, tmp_path / f"damaged{i}.xlsx", sheet_part(pristine, sheet),
+                               first_cell_text(DAMAGE["undefined-entity"][1]))
+    seen = {}
+    for threads in ("0", "1"):
+        monkeypatch.setenv("CRM_SHEETS_READ_THREADS", threads)
+        tables = read_workbook(stray)
+        with pytest.raises(DamagedWorkbook) as failed:
+            read_workbook(damaged)
+        seen[threads] = ({n: t.df for n, t in tables.tables.items()}, tables.notes, tables.read_findings,
+                         str(failed.value))
+    (frames, notes, findings, error), (alone, notes_alone, findings_alone, error_alone) = seen["1"], seen["0"]
+    assert list(frames) == list(alone) and notes == notes_alone and findings == findings_alone and error == error_alone
+    for name, df in frames.items():
+        pd.testing.assert_frame_equal(df, alone[name])
+    assert [next(s for s in sheets if f"{s}!XFD1048576" in note) for note in notes if "XFD1048576" in note] == sheets
+    assert "'Leads'" in error and "undefined entity" in error
 
 
 @pytest.mark.parametrize("cell", [

@@ -508,7 +508,7 @@ def test_column_digests_tell_apart_columns_that_differ_in_any_cell_or_kind():
 
     from crm_sheets.store.core.cache import column_digest
 
-    from datetime import timezone
+    from datetime import timedelta, timezone
 
     day, moment = date(2026, 3, 14), datetime(2026, 3, 14)
     columns = [[], [""], ["", ""], ["a", "b"], ["ab"], ["a\x00", "b"], ["a", "\x00b"], ["1"], [1.0], [1], [True],
@@ -517,7 +517,12 @@ def test_column_digests_tell_apart_columns_that_differ_in_any_cell_or_kind():
                [day, ""], ["", day], [moment, ""], [day, "x"], [day, "", ""], [day, day], [day, moment],
                [date(2026, 3, 15), ""], [datetime(2026, 3, 14, 0, 0, 1), ""], [datetime(2026, 3, 14, 0, 0, 0, 1), ""],
                [datetime(2026, 3, 14, tzinfo=timezone.utc), ""], [day, "\x00"], [day, "a\x00"], ["\x00", day],
-               [pd.Timestamp("2026-03-14"), ""], [day, 1.0], [moment.replace(fold=1), ""]]
+               [pd.Timestamp("2026-03-14"), ""], [day, 1.0], [moment.replace(fold=1), ""],
+               # the first and last days and moments a cell can hold, a microsecond apart; time zones, mixed or not
+               [date(1, 1, 1), ""], [datetime(1, 1, 1), ""], [date(9999, 12, 31), ""],
+               [datetime(9999, 12, 31, 23, 59, 59, 999999), ""], [datetime(9999, 12, 31, 23, 59, 59, 999998), ""],
+               [datetime(2026, 3, 14, tzinfo=timezone(timedelta(hours=1))), ""],
+               [datetime(2026, 3, 14, tzinfo=timezone.utc), moment], [moment, datetime(2026, 3, 14, 1)]]
     digests = [column_digest(c) for c in columns]
     assert len(set(digests)) == len(columns)
     assert column_digest(np.array(["a", "b"], dtype=object)) == column_digest(["a", "b"])

@@ -27,6 +27,7 @@ import secrets
 import sys
 from copy import copy
 from dataclasses import dataclass, fields as dc_fields, replace
+from operator import attrgetter
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Mapping
@@ -140,26 +141,47 @@ _KINDS = {str: 0, date: 1, datetime: 2}
 
 def _dates_digest(values: list) -> str:
     """``column_digest`` of a column of dates (with texts, most often the '' of empty cells): the kind of each cell,
-    its texts joined as a text column's, and each date's own bytes (the 4 or 10 its pickle holds: a fixed width for
-    each kind), about four times faster than pickling each date object. Any other column is pickled. Its digests
-    start with "d": they never meet the other kinds'."""
+    its texts joined as a text column's, and the dates and times as microseconds since 1970 (``_instants``), about
+    thirty times faster than pickling each date object. Any other column is pickled. Its digests start with "d":
+    they never meet the other kinds'."""
     kinds = list(map(type, values))
     found = set(kinds)
     if not found <= _KINDS.keys() or found == {str}:
         return digest(values)
-    texts = [v for v, k in zip(values, kinds) if k is str]
+    texts = [v for v, k in zip(values, kinds) if k is str] if str in found else []
     text = "\x00".join(texts)
     if text.count("\x00") != max(len(texts) - 1, 0):
         return digest(values)
-    packed = [v.__reduce_ex__(5)[1] for v, k in zip(values, kinds) if k is not str]
-    if any(len(args) != 1 for args in packed):  # a date and time with its time zone
+    instants = _instants([v for v, k in zip(values, kinds) if k is not str] if texts else values, found)
+    if instants is None:  # a date and time with its time zone, or on the second of two equal wall times (fold)
         return digest(values)
     encoded = text.encode("utf-8", "surrogatepass")
     h = hashlib.blake2b(b"%d\x00%d\x00" % (len(values), len(encoded)), digest_size=20)
     h.update(bytes(map(_KINDS.__getitem__, kinds)))
     h.update(encoded)
-    h.update(b"".join([args[0] for args in packed]))
+    h.update(instants)
     return "d" + h.hexdigest()
+
+
+def _instants(moments: list, kinds: set) -> bytes | None:
+    """The dates and naive dates and times ``moments`` (of the types ``kinds`` and str) as microseconds since 1970 (8
+    bytes each), converted by pandas in its own code (a date as its midnight: the kinds tell them apart); None for a
+    time zone or a ``fold`` (kept apart by pickling the column), which the conversion would lose."""
+    import numpy as np
+    import pandas as pd
+
+    if datetime in kinds and any(map(_FOLD, moments if date not in kinds else (m for m in moments if type(m) is datetime))):
+        return None
+    try:
+        at = pd.DatetimeIndex(pd.to_datetime(np.fromiter(moments, dtype=object, count=len(moments)), cache=False))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if at.tz is not None or len(at) != len(moments) or at.hasnans:
+        return None
+    return at.as_unit("us").asi8.tobytes()
+
+
+_FOLD = attrgetter("fold")
 
 
 def context_key(*values: Any) -> str:

@@ -123,11 +123,13 @@ class XlsxGrids:
 
     calamine parses a sheet in its own code without holding the GIL, so the data sheets are parsed
     ahead (``read_ahead``) in worker threads, each with its own CalamineWorkbook (one cannot be shared
-    across threads), while this thread turns the previous sheet into a table; this thread checks each sheet's
-    extent before handing it over (the check holds the GIL, the parse does not). At most ``window`` sheets
-    parsed ahead are held (in flight, parsed, or being turned into a table until ``forget``): by default the one
-    being turned into a table and two more, so a large sheet's parse starts while a large table is built, and
-    peak memory stays bounded.
+    across threads), while this thread turns sheets into tables; this thread checks each sheet's extent before
+    handing it over (the check holds the GIL, the parse does not). The large sheets are handed over first (in
+    the order they are asked for), so their parse starts at once; a sheet asked for that no worker has started
+    yet (the small ones before them) is parsed here instead of waiting behind them. At most ``window`` sheets
+    parsed ahead are held (in flight, parsed, or being turned into a table until ``forget``), beside the one this
+    thread parsed itself and turns into a table: by default two, so a large sheet's parse runs while a large table
+    is built, and peak memory stays bounded (the two largest sheets and a small one).
     """
 
     def __init__(self, book: CalamineWorkbook, path: Path, workers: int = 0, window: int | None = None,
@@ -145,13 +147,21 @@ class XlsxGrids:
         self._strays: dict[str, tuple[list[str], int, int, int]] = {}  # sheet -> (refs, count, last row, last col)
         self._cache: dict[str, tuple[list[list[Any]], list]] = {}
         self._workers = workers
-        self._window = max(1, window if window is not None else workers + 2)
+        self._window = max(1, window if window is not None else workers + 1)
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._books: list[CalamineWorkbook] = []
         self._zips: list[zipfile.ZipFile] = []  # each thread's handle on the package (``_zip``)
-        self._queue: list[str] = []  # sheets to parse ahead, in the order they will be asked for
+        self._queue: list[str] = []  # sheets to parse ahead, in the order they are handed over (``_ahead``)
         self._pending: dict[str, Future] = {}
+        self._checked: dict[str, bool | BaseException] = {}  # each sheet handed over: its extent check's outcome
+        self._asked: dict[str, None] = {}  # sheets in the order they were first asked for (what ``strays`` follows)
+        self._order: list[str] = []  # the sheets to parse ahead, in the order they will be asked for
+        self._largest = 0  # the size of the largest of them (``_size``)
+        # sheets this thread parsed ahead of their turn while it waited for a worker (``_parse_ahead``): their size,
+        # or what their parse raised (raised when the sheet is asked for, as from a worker)
+        self._early: dict[str, int] = {}
+        self._failed: dict[str, BaseException] = {}
         self._held: set[str] = set()  # sheets parsed ahead and not forgotten yet: what the window counts
         self._seen: tuple[int, int] | None = None  # the file's size and mtime when opened
         self._expect: Any = None  # for a source opened again (``reopen``): what the file must still be
@@ -221,8 +231,16 @@ class XlsxGrids:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="crm-read")
         seen = set(self._cache) | set(self._pending) | set(self._queue)
-        self._queue.extend(s for s in dict.fromkeys(sheets) if s not in seen)
+        fresh = [s for s in dict.fromkeys(sheets) if s not in seen]
+        self._order.extend(fresh)
+        self._queue = _ahead([*self._queue, *fresh], self._size)
+        self._largest = max(self._largest, max(map(self._size, fresh), default=0))
         self._top_up()
+
+    def _size(self, sheet: str) -> int:
+        """The bytes of the sheet's part, inflated (from the zip directory; 0 when unknown)."""
+        key = self._part_keys.get(sheet)
+        return key[0][2] if key and key[0] else 0
 
     def _top_up(self) -> None:
         while self._queue and len(self._held) < self._window:
@@ -232,8 +250,9 @@ class XlsxGrids:
                 spread: bool | BaseException = self._spread(sheet)
             except (KeyboardInterrupt, SystemExit):
                 raise
-            except BaseException as exc:  # raised by the worker, when this sheet is asked for
+            except BaseException as exc:  # raised by the worker (or this thread), when this sheet is asked for
                 spread = exc
+            self._checked[sheet] = spread
             self._pending[sheet] = self._pool.submit(self._parse_in_worker, sheet, spread)  # type: ignore[union-attr]
 
     def _parse_in_worker(self, sheet: str, spread: bool | BaseException) -> tuple[list[list[Any]], list]:
@@ -304,9 +323,12 @@ class XlsxGrids:
         return parsed
 
     def strays(self) -> list[tuple[str, str, str]]:
-        """(sheet, message, first cell) per sheet whose far-away cells were left unread: where and what to do."""
+        """(sheet, message, first cell) per sheet whose far-away cells were left unread: where and what to do. In the
+        order the sheets were asked for, as when each is parsed when asked (whichever thread parsed it first)."""
         out = []
-        for sheet, (refs, count, last_row, last_col) in self._strays.items():
+        order = {sheet: i for i, sheet in enumerate(self._asked)}
+        for sheet in sorted(self._strays, key=lambda s: order.get(s, len(order))):
+            refs, count, last_row, last_col = self._strays[sheet]
             shown = ", ".join(f"{sheet}!{r}" for r in refs) + (f" and {count - len(refs):,} more" if count > len(refs) else "")
             out.append((sheet, f"{shown}: {'a cell' if count == 1 else f'{count:,} cells'} far below or right of the table "
                                f"(which ends near row {last_row:,}, column {column_letter(last_col - 1)}) not read; "
@@ -330,21 +352,74 @@ class XlsxGrids:
 
     def _get(self, sheet: str) -> tuple[list[list[Any]], list]:
         if sheet not in self._cache:
-            future = self._pending.pop(sheet, None)
-            if future is None and sheet in self._queue:
-                # asked for before its turn (Settings, Fields): parsed here, so not held against the window, which
-                # only counts sheets parsed ahead (held until forgotten, and some are never: the window would stay full)
-                self._queue.remove(sheet)
-            self._cache[sheet] = future.result() if future is not None else self._parse(self.book, sheet)
+            self._asked.setdefault(sheet)
+            if sheet in self._failed:
+                raise self._failed.pop(sheet)
+            # asked for before a worker started it (Settings, Fields, the small sheets before the large ones): parsed
+            # here, so not held against the window, which only counts sheets parsed ahead (held until forgotten, and
+            # some are never: the window would stay full)
+            here, spread = self._claim(sheet)
+            future = None if here else self._pending.pop(sheet, None)
+            if future is not None:
+                while not future.done() and self._parse_ahead(sheet):
+                    pass  # the time this thread would wait: the next sheets parsed here
+                self._cache[sheet] = future.result()
+                self._checked.pop(sheet, None)
+            elif isinstance(spread, BaseException):
+                raise spread
+            else:
+                self._cache[sheet] = self._parse(self.book, sheet, spread)
             self._top_up()
             if not self._same():  # a sheet read late (a lazy table): only from the very file read first
                 self._cache.pop(sheet, None)
                 raise _changed(self.path)
         return self._cache[sheet]
 
+    def _claim(self, sheet: str) -> tuple[bool, bool | BaseException | None]:
+        """Take a sheet no worker has started (still queued, or handed over and not started) to parse it in this
+        thread: (taken, the outcome of its extent check, None when not checked yet)."""
+        future = self._pending.get(sheet)
+        if future is not None:
+            if not future.cancel():  # started (or done) in a worker
+                return False, None
+            del self._pending[sheet]
+            self._held.discard(sheet)
+            return True, self._checked.pop(sheet)
+        if sheet in self._queue:
+            self._queue.remove(sheet)
+            return True, None
+        return False, None
+
+    def _parse_ahead(self, asked: str) -> bool:
+        """While this thread waits for a worker's parse of ``asked``: parse here the next sheet to be asked for after
+        it that no worker has started, if it is small (under half the largest sheet's size, counting the sheets parsed
+        so and not forgotten yet, which bounds the memory they hold). False when there is none."""
+        order = self._order
+        for sheet in order[order.index(asked) + 1:] if asked in order else ():
+            if sheet in self._cache or sheet in self._failed or sheet in self._asked:
+                continue
+            if 2 * (sum(self._early.values()) + self._size(sheet)) > self._largest:
+                return False
+            here, spread = self._claim(sheet)
+            if not here:
+                continue
+            self._early[sheet] = self._size(sheet)
+            try:
+                if isinstance(spread, BaseException):
+                    raise spread
+                self._cache[sheet] = self._parse(self.book, sheet, spread)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # raised when the sheet is asked for, as a worker's would be
+                self._failed[sheet] = exc
+            self._top_up()
+            return True
+        return False
+
     def forget(self, sheet: str) -> None:
         self._cache.pop(sheet, None)
         self._held.discard(sheet)
+        self._early.pop(sheet, None)
         if self._pool is not None:
             self._top_up()
 
@@ -354,6 +429,16 @@ class XlsxGrids:
 
     def __getitem__(self, sheet: str) -> list[list[Any]]:
         return self._get(sheet)[0]
+
+
+def _ahead(sheets: list[str], size: Any) -> list[str]:
+    """The order sheets asked for in the order ``sheets`` are handed to the workers: the large ones (at least half
+    the size of the largest) first, in their order, then the others. The small sheets asked for before a large one
+    are parsed by the thread that asks for them, while a worker parses the large one (in that order, the thread
+    that asks would mostly wait: first for the small sheets' parse, then for the large one's)."""
+    largest = max(map(size, sheets), default=0)
+    large = [s for s in sheets if 2 * size(s) >= largest]
+    return large + [s for s in sheets if 2 * size(s) < largest]
 
 
 def _changed(path: Path) -> WorkbookChanged:
