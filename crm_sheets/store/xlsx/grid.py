@@ -432,8 +432,8 @@ class XlsxGrids:
 
 
 def _ahead(sheets: list[str], size: Any) -> list[str]:
-    """The order sheets asked for in the order ``sheets`` are handed to the workers: the large ones (at least half
-    the size of the largest) first, in their order, then the others. The small sheets asked for before a large one
+    """The order in which ``sheets`` (in the order they will be asked for) are handed to the workers: the large ones
+    (at least half the size of the largest) first, in their order, then the others. The small sheets asked for before a large one
     are parsed by the thread that asks for them, while a worker parses the large one (in that order, the thread
     that asks would mostly wait: first for the small sheets' parse, then for the large one's)."""
     largest = max(map(size, sheets), default=0)
