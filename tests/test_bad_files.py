@@ -186,23 +186,31 @@ def test_a_stray_cell_far_from_the_table_is_not_a_lead_and_is_named(pristine, tm
     assert any(f"Leads!{ref}" in note and "not read" in note for note in tables.notes), tables.notes
 
 
-@pytest.mark.parametrize("sheet", ["Accounts", "Activities", "Orders"])
-def test_sheets_parsed_ahead_in_a_worker_read_and_fail_as_when_parsed_one_by_one(pristine, tmp_path, monkeypatch, sheet):
-    """The data sheets are parsed ahead in a worker thread (each checked for far-away cells first): a stray cell
-    or a damaged part in any of them, early or late, reads and fails exactly as when every sheet is parsed here."""
-    stray = rewrite_part(pristine, tmp_path / "stray.xlsx", sheet_part(pristine, sheet), add_cell("XFD1048576", 1048576))
-    damaged = damaged_copy(pristine, tmp_path, "undefined-entity", sheet_part(pristine, sheet))
+def read_as_without_worker(monkeypatch, stray: Path, damaged: Path):
+    """Read ``stray`` and fail on ``damaged`` with sheets parsed ahead in a worker and with every sheet parsed in
+    this thread; assert both give the same tables, notes, findings and error; return (notes, findings, error)."""
     seen = {}
     for threads in ("0", "1"):
         monkeypatch.setenv("CRM_SHEETS_READ_THREADS", threads)
         tables = read_workbook(stray)
         with pytest.raises(DamagedWorkbook) as failed:
             read_workbook(damaged)
-        seen[threads] = ({n: t.df for n, t in tables.tables.items()}, tables.notes, str(failed.value))
-    (frames, notes, error), (alone, notes_alone, error_alone) = seen["1"], seen["0"]
-    assert list(frames) == list(alone) and notes == notes_alone and error == error_alone
+        seen[threads] = ({n: t.df for n, t in tables.tables.items()}, tables.notes, tables.read_findings,
+                         str(failed.value))
+    (frames, *rest), (alone, *rest_alone) = seen["1"], seen["0"]
+    assert list(frames) == list(alone) and rest == rest_alone
     for name, df in frames.items():
         pd.testing.assert_frame_equal(df, alone[name])
+    return tuple(rest)
+
+
+@pytest.mark.parametrize("sheet", ["Accounts", "Activities", "Orders"])
+def test_sheets_parsed_ahead_in_a_worker_read_and_fail_as_when_parsed_one_by_one(pristine, tmp_path, monkeypatch, sheet):
+    """The data sheets are parsed ahead in a worker thread (each checked for far-away cells first): a stray cell
+    or a damaged part in any of them, early or late, reads and fails exactly as when every sheet is parsed here."""
+    stray = rewrite_part(pristine, tmp_path / "stray.xlsx", sheet_part(pristine, sheet), add_cell("XFD1048576", 1048576))
+    damaged = damaged_copy(pristine, tmp_path, "undefined-entity", sheet_part(pristine, sheet))
+    notes, _findings, error = read_as_without_worker(monkeypatch, stray, damaged)
     assert any(f"{sheet}!XFD1048576" in note for note in notes), notes
     assert f"'{sheet}'" in error and "undefined entity" in error
 
@@ -232,18 +240,7 @@ def test_strays_and_damage_in_several_sheets_read_and_fail_in_sheet_order_whiche
     for i, sheet in enumerate(reversed(sheets[1:])):
         damaged = rewrite_part(damaged, tmp_path / f"damaged{i}.xlsx", sheet_part(pristine, sheet),
                                first_cell_text(DAMAGE["undefined-entity"][1]))
-    seen = {}
-    for threads in ("0", "1"):
-        monkeypatch.setenv("CRM_SHEETS_READ_THREADS", threads)
-        tables = read_workbook(stray)
-        with pytest.raises(DamagedWorkbook) as failed:
-            read_workbook(damaged)
-        seen[threads] = ({n: t.df for n, t in tables.tables.items()}, tables.notes, tables.read_findings,
-                         str(failed.value))
-    (frames, notes, findings, error), (alone, notes_alone, findings_alone, error_alone) = seen["1"], seen["0"]
-    assert list(frames) == list(alone) and notes == notes_alone and findings == findings_alone and error == error_alone
-    for name, df in frames.items():
-        pd.testing.assert_frame_equal(df, alone[name])
+    notes, _findings, error = read_as_without_worker(monkeypatch, stray, damaged)
     assert [next(s for s in sheets if f"{s}!XFD1048576" in note) for note in notes if "XFD1048576" in note] == sheets
     assert "'Leads'" in error and "undefined entity" in error
 
