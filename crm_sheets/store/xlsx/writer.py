@@ -251,8 +251,8 @@ class _Patch(ColumnsPatch):
         targets: dict[str, Any] = {}
         for name, v in values.items():  # v in the workbook's form already (core.plan.field_value)
             col = cols.get(name) or self.column(st, name)
-            if isinstance(v, str) and len(v) * 2 > MAX_CELL_CHARS and too_long(v):
-                continue  # a person's value over a cell's limit: never written back (cut), the cell stays as it is
+            if too_long(v):  # a person's value over a cell's limit: never written back (cut), the cell stays as it is
+                continue
             targets[col] = v
         # the cells to change found in the row's text and replaced there (a first run updates ~3 cells of ~30,000
         # rows at 30k); a row without one of them, or written otherwise, is split into its cells
