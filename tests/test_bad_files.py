@@ -227,9 +227,9 @@ def test_strays_and_damage_in_several_sheets_read_and_fail_in_sheet_order_whiche
     if slow_worker:
         parse = XlsxGrids._parse_in_worker
 
-        def slowly(self, sheet, spread):
+        def slowly(self, sheet):
             time.sleep(0.3)
-            return parse(self, sheet, spread)
+            return parse(self, sheet)
 
         monkeypatch.setattr(XlsxGrids, "_parse_in_worker", slowly)
     sheets = ["Accounts", "Leads", "Activities", "Products", "Orders"]  # in the order of their tables

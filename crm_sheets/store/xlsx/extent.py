@@ -13,8 +13,12 @@ import struct
 import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import repeat
 from pathlib import Path
 from typing import IO, Iterator
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from crm_sheets.model.tables import column_letter
 from crm_sheets.store.xlsx import deflate
@@ -280,59 +284,112 @@ _UNUSUAL = b"<c>"
 _DIMENSION = re.compile(rb'<(?:[\w.-]+:)?dimension\s+ref\s*=\s*["\'](?:[A-Z]{1,3}\d{1,7}:)?([A-Z]{1,3})(\d{1,7})["\']')
 
 
-def _at_most_number(bound: int) -> bytes:
-    """A regex alternative matching the decimal numbers (digits only) not above ``bound`` (> 0). The alternatives
-    with as many digits as ``bound`` come first: most numbers of a sheet have them, and a number of fewer digits
-    tried first would backtrack digit by digit before they were."""
-    digits = str(bound).encode()
-    upto = [digits]
-    upto += [digits[:i] + b"[0-%c]" % (digits[i] - 1) + rb"\d{%d}" % (len(digits) - i - 1)
-             for i in range(len(digits)) if digits[i] > ord("0")]
-    if len(digits) > 1:
-        upto.append(rb"\d{1,%d}" % (len(digits) - 1))
-    return b"(?:" + b"|".join(upto) + b")"
+# What bounded() reads of a cell tag: "<c r=\"", at most three letters, at most seven digits, the closing quote and the
+# byte after it; the part's bytes are padded so that a tag at its very end is looked at in full (and fails).
+_WINDOW = 24
+_PAD = bytes(32)
+_DELIMITER = np.zeros(256, dtype=bool)
+_DELIMITER[list(b" \t\n\r/>")] = True  # what may follow an element's name, or an attribute's closing quote
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[list(b" \t\n\r")] = True
+_NAME = np.zeros(256, dtype=bool)  # what an attribute's name may hold before its last letter
+_NAME[list(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:")] = True
+_NAME[128:] = True
+_BACK = 8
+_ROW_TAG = int.from_bytes(b"<row", "little")
+_C_TAG = int.from_bytes(b"<c", "little")
+_C_TAG_OR_PREFIXED = _C_TAG | 0x06  # "<c" and ":c" alike once 0x06 is set in the first byte ('<' 0x3C, ':' 0x3A)
+_R_ATTR = int.from_bytes(b' r="', "little")
 
 
-def _at_most_letters(bound: bytes) -> bytes:
-    """A regex alternative matching the column letters (A-Z) not right of ``bound``."""
-    upto = [rb"[A-Z]{1,%d}" % (len(bound) - 1)] if len(bound) > 1 else []
-    upto += [bound[:i] + b"[A-%c]" % (bound[i] - 1) + rb"[A-Z]{%d}" % (len(bound) - i - 1)
-             for i in range(len(bound)) if bound[i] > ord("A")]
-    upto.append(bound)
-    return b"(?:" + b"|".join(upto) + b")"
+def _cells_inside(data: bytes, cut: int, cols: bytes, rows: bytes) -> int | None:
+    """The number of cell tags in ``data[:cut]`` when each is ``<c r="AB12"`` followed by a space, '/' or '>' (r first,
+    double quotes, no '$'), its letters naming a column up to ``cols`` and its digits a row up to ``rows`` (the
+    <dimension>'s letters and digits), and no tag holds another r attribute; None otherwise (a cell tag of another
+    shape, or outside, or one with a namespace prefix: "<x:c", which the fast reader reads as a cell whatever its
+    namespace).
+
+    In numpy over the bytes, which lets the GIL go (a regular expression holds it for the whole search, stalling the
+    thread building tables): the tags are found two bytes at a time ("<c" at even and at odd offsets), then a window
+    of each tag's first bytes is checked, and its reference compared with the bound as bytes (fewer letters or digits
+    are inside; as many compare as big-endian numbers)."""
+    back = np.frombuffer(b"".join((_PAD[:_BACK], data[:cut], _PAD)), dtype=np.uint8)  # padded on both sides
+    a = back[_BACK:]
+    size = len(a)
+    tags = np.concatenate([np.flatnonzero((np.frombuffer(a, "<u2", (size - start) // 2, start) | 0x06)
+                                          == _C_TAG_OR_PREFIXED) * 2 + start for start in (0, 1)])
+    tags = tags[_DELIMITER[a[tags + 2]]]  # "<c" or ":c" (or "8c", ">c") followed by a space, '/' or '>'
+    first = a[tags]
+    if (first == ord(":")).any():
+        return None
+    cells = tags[first == ord("<")]
+    n = len(cells)
+    if not n:
+        return 0
+    w = sliding_window_view(a, _WINDOW)[cells]  # each cell tag's first bytes
+    if not (w[:, 2:6].copy().view("<u4").ravel() == _R_ATTR).all():
+        return None
+    letters = np.argmin((w[:, 6:10] - 65) < 26, axis=1)  # 0 when none (or four)
+    quote = np.argmax(w[:, 7:_WINDOW - 1] == ord('"'), axis=1) + 7  # the closing quote (7: none, checked below)
+    digits = quote - 6 - letters
+    if letters.min() < 1 or letters.max() > len(cols) or digits.min() < 1 or digits.max() > len(rows):
+        return None
+    at = np.arange(n)
+    if not ((w[at, quote] == ord('"')) & _DELIMITER[w[at, quote + 1]]).all():
+        return None
+    before = sliding_window_view(w, 8, axis=1)[at, quote - 8]  # the eight bytes before the quote, holding the digits
+    trailing = np.argmax(((before - 48) >= 10)[:, ::-1], axis=1)  # (at least one is a letter)
+    if not (trailing == digits).all():
+        return None
+    if not _not_above(w[:, 6:6 + len(cols)][letters == len(cols)], cols):
+        return None
+    if not _not_above(before[:, 8 - len(rows):][digits == len(rows)], rows):
+        return None
+    # a second r attribute (the fast reader takes the last one): every 'r=' not ending a longer name is a cell's or a
+    # row's first attribute, and no attribute named r has a space before its '=' (as in 'r = "A1"')
+    equals = np.flatnonzero(a == ord("=")) + _BACK
+    if any(map(_spaced_r, repeat(data), (equals[_SPACE[back[equals - 1]]] - _BACK).tolist())):
+        return None
+    named_r = equals[(back[equals - 1] == ord("r")) & ~_NAME[back[equals - 2]]] - 1
+    if len(named_r) != n:
+        opening = sliding_window_view(back, 5)[named_r - 5]
+        rows_r = (opening[:, :4].copy().view("<u4").ravel() == _ROW_TAG) & _SPACE[opening[:, 4]]
+        if len(named_r) - n != rows_r.sum():
+            return None
+    return n
 
 
-@lru_cache(maxsize=64)
-def _outside(letters: bytes, rows: int) -> re.Pattern:
-    """A cell tag that is not ``<c r="AB12"`` (r first, double quotes) with its letters up to ``letters`` and its row
-    up to ``rows``. Row elements are not looked at (a search stopping at every '<' cost twice as much as one stopping
-    at cells): the fast reader places a cell that has a reference by that reference, whatever the row element around
-    it says, and a row element far below holding no cell, or cells with references inside, adds nothing to its grid;
-    a cell without a reference is of another shape, found here."""
-    return re.compile(rb'<c(?=[\s/>])(?! r="' + _at_most_letters(letters) + _at_most_number(rows) + rb'"[\s/>])')
+def _spaced_r(data: bytes, equals: int) -> bool:
+    """Whether the '=' at ``equals`` (after a space) may be an attribute r's: the name before the spaces is 'r', or is
+    not within 64 bytes of it in ``data`` (a '=' after a space is rare: text such as "a = b", looked at one by one)."""
+    start = max(equals - 64, 0)
+    name = start + len(data[start:equals].rstrip(b" \t\n\r"))
+    return name <= start + 1 or data[name - 1] == ord("r") and not _NAME[data[name - 2]]
 
 
-# A cell tag with a namespace prefix, whatever the prefix: the fast reader reads <x:c> as a cell in a sheet whose own
-# elements have none. (Found by a search for the rare ':', cheap; a sheet whose elements have a prefix is scanned.)
-_PREFIXED_CELL = re.compile(rb':c[\s/>]')
+def _not_above(numbers: np.ndarray, bound: bytes) -> bool:
+    """Whether each row of ``numbers`` (bytes of as many letters or digits as ``bound``) is not above it."""
+    if not len(numbers):
+        return True
+    wide = np.zeros((len(numbers), 8), dtype=np.uint8)
+    wide[:, 8 - len(bound):] = numbers
+    return bool(wide.view(">u8").max() <= int.from_bytes(bound, "big"))
 
 
 def bounded(chunks) -> Extent | None:
     """The extent its <dimension> element says, when every cell tag of the sheet is of the usual shape inside it
-    (``_outside`` finds none, and no cell tag has a namespace prefix) and the bound is not too spread for the
-    cells counted; None otherwise (the caller then scans the sheet: a <dimension> may lie, or be missing). A tag cut
-    by a chunk's end is carried into the next chunk, as ``scan`` does; one longer than the carry limit counts as
-    outside. The cells are counted only for a bound over MIN_GRID (below it no count makes it too spread)."""
+    (``_cells_inside``) and the bound is not too spread for the cells counted; None otherwise (the caller then scans
+    the sheet: a <dimension> may lie, or be missing). A tag cut by a chunk's end is carried into the next chunk, as
+    ``scan`` does; one longer than the carry limit counts as outside."""
     carry = b""
-    pattern: re.Pattern | None = None
+    bound: tuple[bytes, bytes] | None = None
     ext = Extent()
-    count = False
     for chunk in _with_end(chunks):
         data = carry + chunk if carry else chunk
-        if pattern is None and chunk and len(data) < 1 << 16 and b"sheetData" not in data:
+        if bound is None and chunk and len(data) < 1 << 16 and b"sheetData" not in data:
             carry = data  # the root and the <dimension> come before the cells: wait for them
             continue
-        if pattern is None:
+        if bound is None:
             root = _ROOT.search(data[:1 << 16])
             dim = _DIMENSION.search(data[:1 << 16])
             if root is None or dim is None or root.group(1):
@@ -340,17 +397,16 @@ def bounded(chunks) -> Extent | None:
             ext.rows, ext.cols = int(dim.group(2)), column_number(dim.group(1))
             if ext.rows < 1 or ext.cols > MAX_COL or ext.rows > MAX_ROW:
                 return None
-            pattern = _outside(dim.group(1), ext.rows)
-            count = ext.grid > MIN_GRID
-        cut = _last_tag(data) if chunk else len(data)  # searched up to there, not sliced (a copy of each chunk)
+            bound = (dim.group(1), str(ext.rows).encode())
+        cut = _last_tag(data) if chunk else len(data)  # looked at up to there
         carry = data[cut:]
         if not cut:
             continue
-        if pattern.search(data, 0, cut) is not None or _PREFIXED_CELL.search(data, 0, cut) is not None:
+        cells = _cells_inside(data, cut, *bound)
+        if cells is None:
             return None
-        if count:
-            ext.cells += data.count(b"<c ", 0, cut)
-    if pattern is None or (count and ext.too_spread()):
+        ext.cells += cells
+    if bound is None or ext.too_spread():
         return None
     return ext
 

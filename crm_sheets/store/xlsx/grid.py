@@ -123,8 +123,8 @@ class XlsxGrids:
 
     calamine parses a sheet in its own code without holding the GIL, so the data sheets are parsed
     ahead (``read_ahead``) in worker threads, each with its own CalamineWorkbook (one cannot be shared
-    across threads), while this thread turns sheets into tables; this thread checks each sheet's extent before
-    handing it over (the check holds the GIL, the parse does not). The large sheets are handed over first (in
+    across threads), while this thread turns sheets into tables; the thread that parses a sheet checks its extent
+    first (in numpy, which lets the GIL go as the parse does: extent.py). The large sheets are handed over first (in
     the order they are asked for), so their parse starts at once; a sheet asked for that no worker has started
     yet (the small ones before them) is parsed here instead of waiting behind them. At most ``window`` sheets
     parsed ahead are held (in flight, parsed, or being turned into a table until ``forget``), beside the one this
@@ -154,7 +154,6 @@ class XlsxGrids:
         self._zips: list[zipfile.ZipFile] = []  # each thread's handle on the package (``_zip``)
         self._queue: list[str] = []  # sheets to parse ahead, in the order they are handed over (``_ahead``)
         self._pending: dict[str, Future] = {}
-        self._checked: dict[str, bool | BaseException] = {}  # each sheet handed over: its extent check's outcome
         self._asked: dict[str, None] = {}  # sheets in the order they were first asked for (what ``strays`` follows)
         self._order: list[str] = []  # the sheets to parse ahead, in the order they will be asked for
         self._largest = 0  # the size of the largest of them (``_size``)
@@ -246,16 +245,10 @@ class XlsxGrids:
         while self._queue and len(self._held) < self._window:
             sheet = self._queue.pop(0)
             self._held.add(sheet)
-            try:  # the extent check runs here: it holds the GIL, which the worker's parse does not need
-                spread: bool | BaseException = self._spread(sheet)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as exc:  # raised by the worker (or this thread), when this sheet is asked for
-                spread = exc
-            self._checked[sheet] = spread
-            self._pending[sheet] = self._pool.submit(self._parse_in_worker, sheet, spread)  # type: ignore[union-attr]
+            # the worker checks the sheet's extent before its parse: the check lets the GIL go (numpy, extent.py)
+            self._pending[sheet] = self._pool.submit(self._parse_in_worker, sheet)  # type: ignore[union-attr]
 
-    def _parse_in_worker(self, sheet: str, spread: bool | BaseException) -> tuple[list[list[Any]], list]:
+    def _parse_in_worker(self, sheet: str) -> tuple[list[list[Any]], list]:
         book = getattr(self._local, "book", None)
         if book is None:
             try:
@@ -265,9 +258,7 @@ class XlsxGrids:
             except BaseException as exc:
                 raise damaged(self.path, self._parts.get(sheet, ""), f"sheet {sheet!r}", exc) from None
             self._books.append(book)
-        if isinstance(spread, BaseException):
-            raise spread
-        return self._parse(book, sheet, spread)
+        return self._parse(book, sheet)
 
     def _spread(self, sheet: str) -> bool:
         """Whether the sheet's cells reach far beyond its table (checked before any parser sees it); failures name
@@ -280,12 +271,10 @@ class XlsxGrids:
         except BaseException as exc:  # zip errors
             raise damaged(self.path, part, f"sheet {sheet!r}", exc) from None
 
-    def _parse(self, book: CalamineWorkbook, sheet: str, spread: bool | None = None) -> tuple[list[list[Any]], list]:
-        """Parse one sheet after checking how far its cells reach (``spread``: checked already); every failure names
-        the sheet and part."""
+    def _parse(self, book: CalamineWorkbook, sheet: str) -> tuple[list[list[Any]], list]:
+        """Parse one sheet after checking how far its cells reach; every failure names the sheet and part."""
         part = self._parts.get(sheet, "")
-        if spread is None:
-            spread = self._spread(sheet)
+        spread = self._spread(sheet)
         try:
             if spread:
                 return self._parse_trimmed(sheet, part)
@@ -358,37 +347,33 @@ class XlsxGrids:
             # asked for before a worker started it (Settings, Fields, the small sheets before the large ones): parsed
             # here, so not held against the window, which only counts sheets parsed ahead (held until forgotten, and
             # some are never: the window would stay full)
-            here, spread = self._claim(sheet)
-            future = None if here else self._pending.pop(sheet, None)
+            future = None if self._claim(sheet) else self._pending.pop(sheet, None)
             if future is not None:
                 while not future.done() and self._parse_ahead(sheet):
                     pass  # the time this thread would wait: the next sheets parsed here
                 self._cache[sheet] = future.result()
-                self._checked.pop(sheet, None)
-            elif isinstance(spread, BaseException):
-                raise spread
             else:
-                self._cache[sheet] = self._parse(self.book, sheet, spread)
+                self._cache[sheet] = self._parse(self.book, sheet)
             self._top_up()
             if not self._same():  # a sheet read late (a lazy table): only from the very file read first
                 self._cache.pop(sheet, None)
                 raise _changed(self.path)
         return self._cache[sheet]
 
-    def _claim(self, sheet: str) -> tuple[bool, bool | BaseException | None]:
+    def _claim(self, sheet: str) -> bool:
         """Take a sheet no worker has started (still queued, or handed over and not started) to parse it in this
-        thread: (taken, the outcome of its extent check, None when not checked yet)."""
+        thread (whether it was taken)."""
         future = self._pending.get(sheet)
         if future is not None:
             if not future.cancel():  # started (or done) in a worker
-                return False, None
+                return False
             del self._pending[sheet]
             self._held.discard(sheet)
-            return True, self._checked.pop(sheet)
+            return True
         if sheet in self._queue:
             self._queue.remove(sheet)
-            return True, None
-        return False, None
+            return True
+        return False
 
     def _parse_ahead(self, asked: str) -> bool:
         """While this thread waits for a worker's parse of ``asked``: parse here the next sheet to be asked for after
@@ -400,14 +385,11 @@ class XlsxGrids:
                 continue
             if 2 * (sum(self._early.values()) + self._size(sheet)) > self._largest:
                 return False
-            here, spread = self._claim(sheet)
-            if not here:
+            if not self._claim(sheet):
                 continue
             self._early[sheet] = self._size(sheet)
             try:
-                if isinstance(spread, BaseException):
-                    raise spread
-                self._cache[sheet] = self._parse(self.book, sheet, spread)
+                self._cache[sheet] = self._parse(self.book, sheet)
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:  # raised when the sheet is asked for, as a worker's would be
