@@ -65,12 +65,18 @@ _REF = re.compile(rb'\$?([A-Za-z]{0,4})\$?(\d{0,9})$')
 _HAS_VALUE = re.compile(rb'<(?:[\w.-]+:)?(?:v|is|f)\b')
 _SHEET_DATA = re.compile(rb'<(?:[\w.-]+:)?sheetData\b[^>]*?(?:/>|>)')
 _SHEET_DATA_END = re.compile(rb'</(?:[\w.-]+:)?sheetData\s*>')
+_ANY_PREFIX = rb'(?:[\w.-]+:)?'
+# A cell or row tag with a namespace prefix, whatever it is (looked for as the rare ':', cheap), and every attribute r
+# of the chunk, whatever its element: the fast reader places a cell by its last r attribute.
+_PREFIXED_TAG = re.compile(rb':(?:c|row)[\s/>]')
+_ANY_R = re.compile(rb'(?<![\w.:-])r\s*=\s*["\']\$?([A-Za-z]{0,4})\$?(\d{0,9})')
 
 
-def _tag_patterns(prefix: bytes) -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+def _tag_patterns(prefix: bytes | None) -> tuple[re.Pattern, re.Pattern, re.Pattern]:
     """(row, cell, quick cell): the quick one only knows the usual shape, r first as in <c r="AB12"
-    (four times faster on a 100 MB sheet); a chunk with any other cell shape is scanned again with the full one."""
-    p = re.escape(prefix)
+    (four times faster on a 100 MB sheet); a chunk with any other cell shape is scanned again with the full one.
+    ``prefix`` None: whatever the namespace prefix (the fast reader reads <x:c> as a cell in any sheet)."""
+    p = _ANY_PREFIX if prefix is None else re.escape(prefix)
     row = re.compile(rb'<' + p + rb'row(?=[\s/>])(?:' + _ATTRS_BEFORE_R + rb'\s+r\s*=\s*["\'](\d{1,9}))?')
     cell = re.compile(rb'<' + p + rb'c(?=[\s/>])(?:' + _ATTRS_BEFORE_R + rb'\s+r\s*=\s*["\']\$?([A-Za-z]{1,4}))?')
     quick = re.compile(rb'<' + p + rb'c(?: r="([A-Z]{1,3})\d|(?=[\s/>]))')
@@ -91,27 +97,23 @@ def _quick_cells(prefix: bytes, bound: int) -> re.Pattern:
     return re.compile(rb'<' + re.escape(prefix) + rb'c(?: r="([A-Z]{1,3})(?:' + b"|".join(upto) + rb')"|(?=[\s/>]))')
 
 
-def _cell_rows(prefix: bytes) -> re.Pattern:
-    """The row digits of every cell's reference, whatever its attributes' order (the exact, slower look)."""
-    return re.compile(rb'<' + re.escape(prefix) + rb'c(?=[\s/>])' + _ATTRS_BEFORE_R
-                      + rb'\s+r\s*=\s*["\']\$?[A-Za-z]{0,4}\$?(\d{1,9})')
-
-
-def _element_patterns(prefix: bytes) -> tuple[re.Pattern, re.Pattern]:
-    """Whole row and cell elements (attributes, content), for the slow path that rewrites a sheet."""
-    p = re.escape(prefix)
-    row = re.compile(rb'<' + p + rb'row(?=[\s/>])' + _ATTRS + rb'(?:/>|>(.*?)</' + p + rb'row\s*>)', re.S)
-    cell = re.compile(rb'<' + p + rb'c(?=[\s/>])' + _ATTRS + rb'(?:/>|>(.*?)</' + p + rb'c\s*>)', re.S)
+def _element_patterns() -> tuple[re.Pattern, re.Pattern]:
+    """Whole row and cell elements (attributes, content), whatever their namespace prefix, for the slow path that
+    rewrites a sheet: group 2 the attributes, 3 the content (1 the prefix)."""
+    row = re.compile(rb'<(?P<p>' + _ANY_PREFIX + rb')row(?=[\s/>])' + _ATTRS + rb'(?:/>|>(.*?)</(?P=p)row\s*>)', re.S)
+    cell = re.compile(rb'<(?P<p>' + _ANY_PREFIX + rb')c(?=[\s/>])' + _ATTRS + rb'(?:/>|>(.*?)</(?P=p)c\s*>)', re.S)
     return row, cell
 
 
 def _r_attr(attrs: bytes | None) -> tuple[bytes, bytes] | None:
-    """(column letters, row digits) of the r attribute among these attributes, or None."""
+    """(column letters, row digits) of the r attribute among these attributes (the last, as the fast reader takes
+    it), or None."""
+    found = None
     for m in _ATTR.finditer(attrs or b""):
         if m.group(1) == b"r":
             ref = _REF.match(m.group(2) if m.group(2) is not None else m.group(3))
-            return (ref.group(1), ref.group(2)) if ref else (b"", b"")
-    return None
+            found = (ref.group(1), ref.group(2)) if ref else (b"", b"")
+    return found
 
 
 @dataclass
@@ -160,18 +162,20 @@ def scan(chunks) -> Extent:
     max_letters = b""
     cellless = 0
     carry = b""
-    row_tag = cell_tag = None
+    row_tag = None
     prefix = b""
+    any_row, any_cell, _quick = _tag_patterns(None)
     for chunk in _with_end(chunks):
         data = carry + chunk if carry else chunk
         if row_tag is None:
             root = _ROOT.search(data[:1 << 16])
             prefix = root.group(1) or b"" if root else b""
-            row_tag, cell_tag, _quick = _tag_patterns(prefix)
+            row_tag, _cell, _quick = _tag_patterns(prefix)
         data, carry = _cut_at_last_tag(data) if chunk else (data, b"")
         if not data:
             continue
-        for r in row_tag.findall(data):
+        prefixed = _PREFIXED_TAG.search(data) is not None  # a tag with a prefix, the sheet's own or another
+        for r in (any_row if prefixed else row_tag).findall(data):
             if r:
                 max_r = max(max_r, int(r))
             else:
@@ -179,10 +183,14 @@ def scan(chunks) -> Extent:
         # Row elements come before their cells, so in a sane sheet no cell names a row beyond those seen so far
         refs = _quick_cells(prefix, max(max_r + rowless, max_cell_row, 1)).findall(data)
         letters = set(refs)
-        if b"" in letters:  # a cell of another shape (attributes before r, quotes, no r, a row beyond): exactly
-            refs = cell_tag.findall(data)
+        if b"" in letters or prefixed or _other_r(data, len(refs)):
+            # a cell of another shape (attributes before r, quotes, no r, a row beyond, a prefix, a second r):
+            # exactly, every attribute r of the chunk counting as a cell's
+            refs = any_cell.findall(data)
             letters = set(refs)
-            max_cell_row = max(max_cell_row, max(map(int, _cell_rows(prefix).findall(data)), default=0))
+            for found_letters, found_row in _ANY_R.findall(data):
+                letters.add(found_letters)
+                max_cell_row = max(max_cell_row, int(found_row or 0))
         ext.cells += len(refs)
         if b"" in letters:
             cellless += refs.count(b"")
@@ -191,8 +199,9 @@ def scan(chunks) -> Extent:
             top = max(letters, key=lambda x: (len(x), x.upper()))
             if (len(top), top.upper()) > (len(max_letters), max_letters.upper()):
                 max_letters = top
-    ext.rows = min(MAX_ROW, max(max_r + rowless, max_cell_row))
-    ext.cols = min(MAX_COL, column_number(max_letters) + cellless)
+    # not capped at the sheet's limits: the fast reader places a cell by its reference, beyond them too
+    ext.rows = max(max_r + rowless, max_cell_row)
+    ext.cols = column_number(max_letters) + cellless
     return ext
 
 
@@ -324,8 +333,8 @@ def _cells_inside(data: bytes, cut: int, cols: bytes, rows: bytes) -> int | None
         return None
     cells = tags[first == ord("<")]
     n = len(cells)
-    if not n:
-        return 0
+    if not n:  # (a tag longer than the carry limit goes on in the next chunk, which may hold its second r)
+        return None if _other_r(data, 0, back) else 0
     w = sliding_window_view(a, _WINDOW)[cells]  # each cell tag's first bytes
     if not (w[:, 2:6].copy().view("<u4").ravel() == _R_ATTR).all():
         return None
@@ -345,18 +354,25 @@ def _cells_inside(data: bytes, cut: int, cols: bytes, rows: bytes) -> int | None
         return None
     if not _not_above(before[:, 8 - len(rows):][digits == len(rows)], rows):
         return None
-    # a second r attribute (the fast reader takes the last one): every 'r=' not ending a longer name is a cell's or a
-    # row's first attribute, and no attribute named r has a space before its '=' (as in 'r = "A1"')
-    equals = np.flatnonzero(a == ord("=")) + _BACK
+    return None if _other_r(data, n, back) else n
+
+
+def _other_r(data: bytes, cells: int, back: np.ndarray | None = None) -> bool:
+    """Whether ``data`` may hold an r attribute that is not the first attribute of one of its ``cells`` cell tags
+    (``<c r=``) or of a row tag (``<row r=``): a second r of a cell, which the fast reader would place it by (it takes
+    the last). Every 'r=' not ending a longer name is counted, and an attribute r with a space before its '=' (as in
+    'r = "A1"') is one too. ``back``: ``data`` padded as ``_cells_inside`` pads it."""
+    if back is None:
+        back = np.frombuffer(b"".join((_PAD[:_BACK], data, _PAD)), dtype=np.uint8)
+    equals = np.flatnonzero(back[_BACK:] == ord("=")) + _BACK
     if any(map(_spaced_r, repeat(data), (equals[_SPACE[back[equals - 1]]] - _BACK).tolist())):
-        return None
+        return True
     named_r = equals[(back[equals - 1] == ord("r")) & ~_NAME[back[equals - 2]]] - 1
-    if len(named_r) != n:
-        opening = sliding_window_view(back, 5)[named_r - 5]
-        rows_r = (opening[:, :4].copy().view("<u4").ravel() == _ROW_TAG) & _SPACE[opening[:, 4]]
-        if len(named_r) - n != rows_r.sum():
-            return None
-    return n
+    if len(named_r) == cells:
+        return False
+    opening = sliding_window_view(back, 5)[named_r - 5]
+    rows = (opening[:, :4].copy().view("<u4").ravel() == _ROW_TAG) & _SPACE[opening[:, 4]]
+    return len(named_r) - cells != rows.sum()
 
 
 def _spaced_r(data: bytes, equals: int) -> bool:
@@ -423,23 +439,22 @@ def trim(xml: bytes, sheet: str) -> Trimmed:
     tail = _SHEET_DATA_END.search(xml, head.end())
     body_end = tail.start() if tail else len(xml)
     body = xml[head.end(): body_end]
-    root = _ROOT.search(xml[:1 << 16])
-    row_element, cell_element = _element_patterns(root.group(1) or b"" if root else b"")
+    row_element, cell_element = _element_patterns()
 
     # Pass 1: where each row and each cell holding a value is.
     rows: list[tuple[int, int, int, list[tuple[int, int, int, bool, int]]]] = []  # (row, start, end, cells)
     row_no = 0
     for m in row_element.finditer(body):
-        r = _r_attr(m.group(1))
+        r = _r_attr(m.group(2))
         row_no = int(r[1]) if r and r[1] else row_no + 1
         cells = []
         col = 0
-        content = m.group(2) or b""
+        content = m.group(3) or b""
         for c in cell_element.finditer(content):
-            ref = _r_attr(c.group(1))
+            ref = _r_attr(c.group(2))
             col = column_number(ref[0]) if ref and ref[0] else col + 1
             at = int(ref[1]) if ref and ref[1] else row_no  # the fast reader places a cell by its own reference
-            cells.append((col, c.start(), c.end(), bool(c.group(2) and _HAS_VALUE.search(c.group(2))), at))
+            cells.append((col, c.start(), c.end(), bool(c.group(3) and _HAS_VALUE.search(c.group(3))), at))
         rows.append((row_no, m.start(), m.end(), cells))
 
     valued_rows = sorted({at for _r, _s, _e, cells in rows for *_x, v, at in cells if v})
@@ -466,10 +481,10 @@ def trim(xml: bytes, sheet: str) -> Trimmed:
         element = body[start:end]
         if far:
             m = row_element.match(element)
-            content_at = m.start(2)
+            content_at = m.start(3)
             kept = bytearray(element[:content_at])
             at = 0
-            content = m.group(2)
+            content = m.group(3)
             for col, cs, ce, _v, row_at in cells:
                 kept += content[at:cs]
                 if col <= last_col and row_at <= last_row:
