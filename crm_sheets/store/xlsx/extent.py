@@ -20,7 +20,6 @@ from typing import IO, Iterator
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from crm_sheets.model.tables import column_letter
 from crm_sheets.store.xlsx import deflate
 
 # A grid may always hold this many cells (≈130 MB in the reader), or this many times the cells
@@ -475,6 +474,8 @@ def trim(xml: bytes, sheet: str) -> Trimmed:
             if valued:
                 count += 1
                 if len(strays) < STRAYS_SHOWN:
+                    from crm_sheets.model.tables import column_letter  # here: the model loads pandas
+
                     strays.append(f"{column_letter(col - 1)}{at}")
         if row_no > last_row:
             continue

@@ -22,6 +22,8 @@ from crm_sheets.model.schema import Schema, normalize_header
 from crm_sheets.model.tables import Tables, column_letter, quote_sheet
 from crm_sheets.store.core.cache import TableCache
 from crm_sheets.store.core.read import NOT_OURS_HINT as _NOT_OURS_HINT, read_tables
+from crm_sheets.store.xlsx import early
+from crm_sheets.store.xlsx.early import EarlySheet, grid_of, part_keys as _part_keys
 from crm_sheets.store.xlsx.extent import MAX_GRID, read_part, scan, scan_part, trim, trimmed_package
 from crm_sheets.store.xlsx.package import DAMAGED_HINT, damaged, first_damaged_part, one_line, open_package
 
@@ -103,20 +105,6 @@ def _open(path: Path) -> tuple[CalamineWorkbook, dict[str, tuple[str, int]], boo
                               hint=DAMAGED_HINT) from None
 
 
-def _part_keys(pkg: Any, parts: Mapping[str, str]) -> dict[str, Any]:
-    """Each sheet's part key: the CRC-32 and size of its part (from the zip directory, nothing inflated), with
-    those of the parts every sheet's values depend on (its shared strings, and its styles, which say which
-    numbers are dates). Equal keys mean the sheet parses to the same cells. (The workbook part, which a write
-    adding a sheet changes, is not needed: the sheet's name and part and the date system are keyed apart.)"""
-    def crc(part: str) -> tuple[str, int, int] | None:
-        info = pkg.infos.get(part)
-        return (part, info.CRC, info.file_size) if info is not None else None
-
-    common = tuple(crc(p) for p in sorted(pkg.infos)
-                   if p.rsplit("/", 1)[-1] in ("sharedStrings.xml", "styles.xml"))
-    return {sheet: (crc(part), common) for sheet, part in parts.items() if part in pkg.infos}
-
-
 class XlsxGrids:
     """A workbook file as a GridSource (crm_sheets.store.core.grid): each sheet's cells, parsed once: rows
     of values from A1 (calamine gives '' for empty cells), and its merged ranges, kept from the same parse.
@@ -164,6 +152,7 @@ class XlsxGrids:
         self._held: set[str] = set()  # sheets parsed ahead and not forgotten yet: what the window counts
         self._seen: tuple[int, int] | None = None  # the file's size and mtime when opened
         self._expect: Any = None  # for a source opened again (``reopen``): what the file must still be
+        self._parsed_early: dict[str, EarlySheet] = {}  # sheets parsed while the command loaded (early.py), not taken yet
 
     @classmethod
     def open(cls, path: Path, workers: int | None = None) -> XlsxGrids:
@@ -176,6 +165,8 @@ class XlsxGrids:
         grids = cls(book, path, workers=_read_workers() if workers is None else workers, parts=parts,
                     excel_tables=excel_tables, date1904=date1904, part_keys=keys)
         grids._seen = seen
+        if grids._workers > 0:  # a read that parses ahead takes the sheets parsed early of this very file
+            grids._parsed_early = early.claim(path, seen, parts, keys, date1904)
         return grids
 
     def reopen(self) -> XlsxGrids:
@@ -234,12 +225,27 @@ class XlsxGrids:
         self._order.extend(fresh)
         self._queue = _ahead([*self._queue, *fresh], self._size)
         self._largest = max(self._largest, max(map(self._size, fresh), default=0))
+        self._take_early()
         self._top_up()
 
     def _size(self, sheet: str) -> int:
         """The bytes of the sheet's part, inflated (from the zip directory; 0 when unknown)."""
         key = self._part_keys.get(sheet)
         return key[0][2] if key and key[0] else 0
+
+    def _take_early(self) -> None:
+        """The sheets parsed early (early.py) join the window as if parsed ahead here, when they are the next ones
+        to parse; the others are let go (memory stays what the window holds)."""
+        early, self._parsed_early = self._parsed_early, {}
+        for sheet in list(self._queue[: max(self._window - len(self._held), 0)]):
+            taken = early.pop(sheet, None)
+            if taken is None:
+                break  # in queue order only: the worker parses the next sheet
+            self._queue.remove(sheet)
+            self._held.add(sheet)
+            self._pending[sheet] = taken  # type: ignore[assignment]
+        for left in early.values():
+            left.drop()
 
     def _top_up(self) -> None:
         while self._queue and len(self._held) < self._window:
@@ -325,9 +331,12 @@ class XlsxGrids:
         return out
 
     def close(self) -> None:
+        for future in self._pending.values():
+            future.cancel()
+        for taken in self._parsed_early.values():
+            taken.drop()
+        self._parsed_early.clear()
         if self._pool is not None:
-            for future in self._pending.values():
-                future.cancel()
             self._pool.shutdown(wait=True)
             self._pool = None
         self._pending.clear()
@@ -348,12 +357,12 @@ class XlsxGrids:
             # here, so not held against the window, which only counts sheets parsed ahead (held until forgotten, and
             # some are never: the window would stay full)
             future = None if self._claim(sheet) else self._pending.pop(sheet, None)
+            got = None
             if future is not None:
                 while not future.done() and self._parse_ahead(sheet):
                     pass  # the time this thread would wait: the next sheets parsed here
-                self._cache[sheet] = future.result()
-            else:
-                self._cache[sheet] = self._parse(self.book, sheet)
+                got = future.result()  # None: a sheet the early parse (early.py) did not get
+            self._cache[sheet] = got if got is not None else self._parse(self.book, sheet)
             self._top_up()
             if not self._same():  # a sheet read late (a lazy table): only from the very file read first
                 self._cache.pop(sheet, None)
@@ -436,6 +445,4 @@ def _stat(path: Path) -> tuple[int, int]:
 def _parse(book: CalamineWorkbook, sheet: str) -> tuple[list[list[Any]], list]:
     """One sheet's rows and merged ranges. get_sheet_by_name parses every cell of the sheet, so it is
     called once per sheet (asking it again for the merged ranges would parse the sheet again)."""
-    parsed = book.get_sheet_by_name(sheet)
-    merged = list(parsed.merged_cell_ranges or ())
-    return parsed.to_python(skip_empty_area=False), merged
+    return grid_of(book.get_sheet_by_name(sheet))
