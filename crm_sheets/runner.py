@@ -452,7 +452,7 @@ def run(
             try:
                 # A run that wrote nothing is recorded with the text of its results (settled.record), which --json
                 # prints too: made now, while the thread waits on the disk, not after delivery
-                if not report.written and records.horizon(report.results) is not None and records.record_path(store) is not None:
+                if not report.written and records.recordable(store, report.results, now) is not None:
                     report.results_json()
             finally:
                 committing.wait()  # committed before the lock is released and before delivery touches the outbox

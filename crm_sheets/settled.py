@@ -141,6 +141,17 @@ def horizon(results: list[Any]) -> datetime | None:
     return None if not until or any(u is None for u in until) else min(until)
 
 
+def recordable(store: Any, results: list[Any], now: datetime) -> tuple[Path, datetime] | None:
+    """(where the record goes, until when it holds) when a run of ``store`` with ``results`` can be recorded as of
+    ``now``: a workbook file the store has a fingerprint of, and a result that holds past now; else None. record()
+    decides by it, and the runner by it whether to make the results' text early (for the record)."""
+    path = record_path(store)
+    until = horizon(results)
+    if path is None or until is None or until <= now or store.fingerprint is None:
+        return None
+    return path, until
+
+
 # ---------------------------------------------------------------------------------------------
 # The outbox, as the record sees it (read only; its tables are crm_sheets.outbox's)
 
@@ -258,11 +269,11 @@ def record(store: Any, report: Any, *, jobs: list[str] | None, options: dict[str
     from crm_sheets.store.safety import file_fingerprint
     from crm_sheets.store.state import StoreState
 
-    path = record_path(store)
-    until = horizon(report.results)
-    if path is None or until is None or until <= now or store.fingerprint is None:
+    where = recordable(store, report.results, now)
+    if where is None:
         forget(store)
         return False
+    path, until = where
     try:
         # The file as the store last saw it (same size and mtime) is not hashed again: the record is of the bytes
         # the store hashed, and an answer hashes the file on disk before it trusts the record.
