@@ -14,7 +14,7 @@ import pytest
 import crm_sheets.jobs.check.memory as memory
 from crm_sheets.jobs.check import check
 from crm_sheets.jobs.check.sheet import data_issues_digest
-from crm_sheets.model.memo import read_token, stamp
+from crm_sheets.model.memo import carry_stamp, read_token, stamp
 from test_incremental import save
 from test_table_cache import own_state_dir, read  # noqa: F401 (the fixture: the cache key in the test's folder)
 from helpers import fresh_copy
@@ -161,3 +161,83 @@ def test_a_tables_read_key_holds_only_while_it_is_as_read_and_never_leaves_the_p
     stamp(leads, "k")
     assert read_token(leads) == "k"
     assert read_token(leads) is None  # asked once: the stamp lets its columns go
+
+
+def test_a_shallow_copy_of_a_table_as_read_carries_its_key_and_one_changed_since_does_not(built_book, tmp_path):
+    from crm_sheets.settled import _own_copy
+
+    path = fresh_copy(built_book(sample_data=SAMPLE), tmp_path)
+    tables, _ = read(path, cached=False)
+    leads = tables["leads"]
+    stamp(leads, "k")
+    own = _own_copy(tables)["leads"]  # the confirming pass's copy of the tables as written
+    assert own is not leads and own.df is not leads.df
+    assert read_token(own) == "k" and read_token(own) is None  # asked once, as of a table read
+    own = copy.copy(leads)
+    own.df = leads.df.copy(deep=False)
+    own.df["city"] = "Graz"  # a column of its own
+    carry_stamp(leads, own)
+    assert read_token(own) is None
+    leads.df = leads.df.copy(deep=False)  # the original no longer as stamped: nothing to carry
+    own = copy.copy(leads)
+    own.df = leads.df.copy(deep=False)
+    carry_stamp(leads, own)
+    assert read_token(own) is None
+
+
+def _run_json(path, at: str, env: dict | None = None) -> dict:
+    from click.testing import CliRunner
+
+    from crm_sheets.cli import cli
+
+    result = CliRunner().invoke(cli, ["run", str(path), "--now", at, "--json"], env={"COLUMNS": "200", **(env or {})})
+    assert result.exit_code in (0, 1), result.output  # 1: the sample's data problems
+    out = json.loads(result.output)
+    out.pop("path", None)
+    out["backup"] = bool(out.get("backup"))  # (a file in the workbook's own folder)
+    return out
+
+
+@pytest.mark.slow
+def test_after_a_run_that_wrote_the_next_runs_check_keys_only_the_edited_rows_and_the_run_says_what_the_full_path_says(
+        built_book, tmp_path, monkeypatch):
+    import shutil
+
+    from crm_sheets import settled
+    from crm_sheets.store.core.cache import CACHE_ENV
+
+    (tmp_path / "ours").mkdir()
+    path = fresh_copy(built_book(sample_data=SAMPLE), tmp_path / "ours")
+    assert _run_json(path, "2026-11-02T09:00")["written"]  # the first run writes (and checks the file it wrote)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Leads"]
+    header = {c.value: c.column for c in ws[1]}
+    ws.cell(5, header["City"]).value = "Graz"
+    ws.cell(9, header["Notes"]).value = "called twice"
+    ws.cell(12, header["Email"]).value = "bad mail"  # a finding (no fix: the run writes nothing)
+    save(wb, path)
+    other = tmp_path / "full"
+    shutil.copytree(path.parent, other)  # the workbook and its states, for the full path
+    keyed: list[tuple[str, int]] = []
+    looks: list[int] = []
+    real, real_state = memory.column_keys, memory.RowMemory.state
+
+    def spy(table):
+        if not looks:  # check's first look (a later one in the run may follow jobs that changed records)
+            keyed.append((table.name, len(table.df)))
+        return real(table)
+
+    def state(self):
+        looks.append(1)
+        return real_state(self)
+
+    monkeypatch.setattr(memory, "column_keys", spy)
+    monkeypatch.setattr(memory.RowMemory, "state", state)
+    got = _run_json(path, "2026-11-02T10:00")
+    # the tables the run before wrote and nobody edited since are taken as read: only the edited rows are keyed
+    assert keyed == [("leads", 3)], keyed
+    want = _run_json(other / path.name, "2026-11-02T10:00", env={CACHE_ENV: "off", settled.SWITCH_ENV: "off"})
+    assert got == want
+    email = openpyxl.utils.get_column_letter(header["Email"])
+    assert [f["value"] for r in got["results"] if r["job"] == "check" for f in r["findings"]
+            if f["cell"] == f"Leads!{email}12"] == ["bad mail"]

@@ -117,3 +117,23 @@ def test_an_outbox_made_before_pieces_still_gives_its_states_and_moves_to_pieces
     box.prepare_states("g2", "sha2", new, NOW)
     box.commit_states("g2", NOW)
     assert box.job_states("g2").states == new and box.job_states("g1").states == old
+
+
+def test_a_part_of_a_jobs_state_set_after_its_commit_reads_back_with_the_rest_as_it_was(tmp_path):
+    path = tmp_path / "o.sqlite"
+    box = Outbox(path)
+    box.commit_states("g1", NOW, states=big_states())
+    box.commit_states("g2", NOW, states=big_states("-2"))
+    rows = {"version": 4, "tables": {t: {"packed": (t + "-learnt") * 4000, "token": "k"} for t in ("leads", "deals")}}
+    assert box.set_state_part("g2", "check", "rows", rows)
+    want = big_states("-2")
+    want["check"]["rows"] = rows
+    assert box.job_states("g2").states == want and box.load_state("check") == want["check"]
+    assert box.job_states("g1").states == big_states(), "another generation's states are as they were"
+    with sqlite3.connect(path) as db:
+        used = {d for (names,) in db.execute("SELECT pieces FROM generations") for d in (names or "").split()}
+    assert set(pieces(path)) == used, "the pieces of the rows replaced are gone, the new ones kept"
+    assert not box.set_state_part("g9", "check", "rows", rows), "no such generation: nothing set"
+    box.prepare_states("g3", "sha3", big_states("-3"), NOW)
+    assert not box.set_state_part("g3", "check", "rows", rows), "states not committed yet: nothing set"
+    assert box.job_states("g3").states == big_states("-3")

@@ -159,19 +159,41 @@ def read_token(table: Any) -> str | None:
     return read_stamp(table)[0]
 
 
+def carry_stamp(table: Any, copy: Any) -> None:
+    """Give ``copy`` (a table of its own over ``table``'s columns: its frame a shallow copy, the same sheet rows and
+    kept raw texts) the key ``table`` was stamped with, when ``table`` is still exactly as stamped. ``table`` keeps
+    its stamp. (The confirming pass's tables: its check learns the key the next read gives the table.)"""
+    s = getattr(table, "__dict__", {}).get("_read_stamp")
+    getattr(copy, "__dict__", {}).pop("_read_stamp", None)
+    if s is None or s.token is None or not _as_stamped(table, s):
+        return
+    df = copy.df
+    if (df.index is not s.index and (array_place(df.index._values) is None
+                                     or array_place(df.index._values) != array_place(s.index._values))) or list(df.columns) != [h.name for h in s.held] \
+            or any(w is None or array_place(df[c]._values) != w for c, w in zip(df.columns, s.where)):
+        return  # (a shallow copy shares the index and every column's arrays)
+    if copy.rows is not table.rows or copy.invalid != s.invalid or copy.typed_text != s.typed:
+        return
+    stamp(copy, s.token, s.base, s.changed)
+
+
+def _as_stamped(table: Any, s: _Stamp) -> bool:
+    """Whether ``table`` is still exactly as ``stamp`` left it (the same frame, index, column arrays, sheet rows
+    object and kept raw texts)."""
+    df = table.df
+    if df is not s.df or df.index is not s.index or table.rows is not s.rows or len(df.columns) != len(s.held):
+        return False
+    for c, held, where in zip(df.columns, s.held, s.where):
+        if c != held.name or where is None or array_place(df[c]._values) != where:
+            return False
+    return table.invalid == s.invalid and table.typed_text == s.typed
+
+
 def read_stamp(table: Any) -> tuple[str | None, str | None, Any]:
     """(token, base, changed) as ``stamp`` gave them, when the table is still exactly as read (see read_token);
     (None, None, None) otherwise. Asked once, as read_token."""
     s = table.__dict__.pop("_read_stamp", None)
-    if s is None or s.token is None:
-        return None, None, None
-    df = table.df
-    if df is not s.df or df.index is not s.index or table.rows is not s.rows or len(df.columns) != len(s.held):
-        return None, None, None
-    for c, held, where in zip(df.columns, s.held, s.where):
-        if c != held.name or where is None or array_place(df[c]._values) != where:
-            return None, None, None
-    if table.invalid != s.invalid or table.typed_text != s.typed:
+    if s is None or s.token is None or not _as_stamped(table, s):
         return None, None, None
     return s.token, s.base, s.changed
 

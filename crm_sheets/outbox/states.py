@@ -138,6 +138,26 @@ def drop_unused_pieces(db: sqlite3.Connection) -> None:
     db.executemany("DELETE FROM state_pieces WHERE digest = ?", gone)
 
 
+def set_part(db: sqlite3.Connection, generation: str, job: str, key: str, value: Any) -> bool:
+    """Set ``key`` of job ``job``'s state in the committed generation ``generation`` to ``value`` (in the caller's
+    transaction), the rest of the states as stored (their pieces are neither read nor written again). False, and
+    nothing changed, when that generation or that job's state (as a dict of its own) is not there."""
+    row = db.execute("SELECT states FROM generations WHERE id = ? AND committed IS NOT NULL", (generation,)).fetchone()
+    if row is None:
+        return False
+    states = json.loads(row[0])
+    state = states.get(job) if isinstance(states, dict) else None
+    if not isinstance(state, dict) or (len(state) == 1 and PIECE in state):
+        return False
+    pieces: dict[str, str] = {}
+    state[key] = json.loads(_split(value, 2, pieces))
+    text = json.dumps(states)
+    write_pieces(db, pieces)
+    db.execute("UPDATE generations SET states = ?, pieces = ? WHERE id = ?", (text, pieces_of(db, text), generation))
+    drop_unused_pieces(db)
+    return True
+
+
 def forget_memories(db: sqlite3.Connection, committed: int) -> None:
     """Drop the jobs' memories from the states of the generation committed as ``committed``, once it is no longer
     among the newest KEEP_MEMORIES: a restored backup that carries it still finds the states, and the jobs rebuild

@@ -21,8 +21,8 @@ from crm_sheets.model.redact import redact, register_secret
 from crm_sheets.outbox.deliver import Delivery
 from crm_sheets.outbox.items import CHAT_WEBHOOK_ENV, SMTP_PASSWORD_ENV, OutboxItem, item_of_row, SELECT_ITEMS
 from crm_sheets.outbox.states import (GENERATIONS_TABLE, KEEP_GENERATIONS, KEEP_MEMORIES, PIECES_TABLE, JobStates,
-                                      drop_unused_pieces, forget_memories, joined, split_states, states_of_generation,
-                                      write_pieces)
+                                      drop_unused_pieces, forget_memories, joined, set_part, split_states,
+                                      states_of_generation, write_pieces)
 
 
 def outbox_path(workbook: Any) -> Path:
@@ -219,6 +219,21 @@ class Outbox(Delivery):
             forget_memories(db, top + 1 - KEEP_MEMORIES)
             drop_unused_pieces(db)
             db.execute("COMMIT")
+
+    def set_state_part(self, generation: str, job: str, key: str, value: Any) -> bool:
+        """Set one part of a job's state in a committed generation, the rest as stored (states.set_part): what a
+        job learnt of the file as written after the generation was committed (check's row memory, keyed by the
+        read's keys of the tables, from the confirming pass). False when there was nothing to set it in."""
+        with collector_paused():
+            with closing(self._connect()) as db:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    done = set_part(db, generation, job, key, value)
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+        return done
 
     def load_state(self, name: str) -> dict[str, Any] | None:
         """The state a job saved under ``name`` in the latest committed generation, or None before its first run.

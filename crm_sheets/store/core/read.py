@@ -339,22 +339,31 @@ def _stamp(cache: TableCache, table: Any, name: str, context: str, content: Any,
     """Mark a table with a key of its typed content (model/memo.py ``stamp``: check's row memory takes a table
     with the key it remembers as the table it saw, without keying its rows again): the reading code, what the
     sheet is read with and its content key, made by this read or by the read that made the cached table found by
-    its part. Data tables only (check's memory is of them). Not for a table our write gave the cache (its key may leave out the columns the write changed), nor
-    one whose content key does not name every column it has."""
-    if cache.keep_only or not isinstance(table, Table) or table.schema.kind != "data" or name in cache.given:
+    its part. Data tables only (check's memory is of them). A table our write changed, given to the cache after it
+    (``hits == "given"``), gets the key the next read of the file as written gives it (that read finds this very
+    table, pickled, under its completed content key), so the confirming pass's check learns it; a given table the
+    write left alone keeps none (the next read gives the table the cache had, not this one). Never one whose
+    content key does not name every column it has."""
+    if cache.keep_only or not isinstance(table, Table) or table.schema.kind != "data" \
+            or (name in cache.given and cache.hits.get(name) != "given"):
         return
     if content is None:
         entry = cache.found.get(name)
-        content = entry.content if entry is not None and cache.hits.get(name) in ("part", "content") else None
+        content = entry.content if entry is not None and cache.hits.get(name) in ("part", "content", "given") else None
     try:
         if not content or set(content[1]) != set(table.columns):
             return
         # a table typed again over a cached one (base: that one's content) says which rows differ from it
-        of = digest(code_fingerprint(), context, base) if changed is not None and base \
-            and set(base[1]) == set(table.columns) else None
-        stamp(table, digest(code_fingerprint(), context, content), of, changed if of is not None else None)
+        of = _token(context, base) if changed is not None and base and set(base[1]) == set(table.columns) else None
+        stamp(table, _token(context, content), of, changed if of is not None else None)
     except Exception:  # a key is an optimisation only
         return
+
+
+def _token(context: str, content: Any) -> str:
+    """The read's key of a table typed with ``context`` from ``content`` (its columns' digests in any order: a read
+    lists them as the sheet has them, the cache's fill as it completes them)."""
+    return digest(code_fingerprint(), context, content[0], sorted(content[1].items()))
 
 
 def _keep(cache: TableCache, grids: GridSource, tables: dict[str, Table], name: str, sheet: str, context: str,
