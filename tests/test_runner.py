@@ -91,7 +91,8 @@ def test_the_runner_pauses_the_garbage_collector_for_the_run_jobs_only_and_turns
 
 
 def test_a_run_collects_garbage_less_often_and_gives_the_process_its_own_thresholds_back(built_book, tmp_path, monkeypatch):
-    """A script that calls run keeps its own collector settings, whether the run ends well or fails."""
+    """A script that calls run keeps its own collector settings, whether the run ends well or fails, and the garbage
+    the run leaves is collectable once it ends."""
     import gc
 
     import crm_sheets.runner as runner
@@ -111,6 +112,7 @@ def test_a_run_collects_garbage_less_often_and_gives_the_process_its_own_thresho
         monkeypatch.setattr(runner, "run_jobs_with_pending", watched)
         run(book, ["check"], now=NOW)
         assert seen == [RUN_THRESHOLDS] and gc.get_threshold() == (500, 7, 9)
+        assert gc.get_freeze_count() == 0, "what the run froze is collected as usual once it ends"
         with pytest.raises(Exception):
             run(tmp_path / "missing.xlsx", ["check"], now=NOW)
         assert gc.get_threshold() == (500, 7, 9)
