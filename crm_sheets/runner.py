@@ -33,7 +33,7 @@ from crm_sheets.model.lazy import read_or_leave_out
 from crm_sheets.model.result import JobResult
 from crm_sheets.model.tables import Tables
 from crm_sheets import heap
-from crm_sheets.heap import collector_paused  # (benchmarks import it from here too)
+from crm_sheets.heap import collector_paused, fewer_collections  # (benchmarks import it from here too)
 from crm_sheets.model.values import cell_text  # the Audit Log shows a value as its cell does
 from crm_sheets.written import rows_as_written, tables_as_written  # the tables as the write laid them out
 from crm_sheets.spill import Aside, worth_it  # what the write and the confirming pass do not need, in a file meanwhile
@@ -317,6 +317,7 @@ def _audit_appends(changes: ChangeSet, now: datetime) -> None:
     changes.audit = []
 
 
+@fewer_collections()  # a run's objects live to its end and form no cycles: collections would free nothing (heap.py)
 def run(
     path: str | Path,
     jobs: list[str] | None = None,

@@ -67,3 +67,34 @@ def test_a_text_column_read_with_few_distinct_values_keeps_its_values_and_types(
 
     mixed = np.array(["1", 1, 1.0, True] * 20, dtype=object)  # 1 == 1.0 == True: never merged
     assert [type(v) for v in shared_strings(mixed)] == [type(v) for v in mixed]
+
+
+def test_appended_rows_are_written_as_each_value_alone_would_be_whatever_values_they_share():
+    """Many appended rows share a value (the run's time stamp, a score): each still gets what its field makes of it
+    (a date field's midnight time is a date, a checkbox a boolean, 1 and True and 1.0 stay apart, a time zone kept)."""
+    from datetime import date, timedelta, timezone
+
+    import pandas as pd
+
+    from crm_sheets.store.core.plan import field_value
+
+    tables = _tables()
+    stamp = datetime(2026, 3, 15, 9, 0)
+    utc, paris = timezone.utc, timezone(timedelta(hours=1))
+    values = [stamp, datetime(2026, 3, 15), pd.Timestamp("2026-03-15"), pd.Timestamp("2026-03-15 10:00", tz=paris),
+              pd.Timestamp("2026-03-15 09:00", tz=utc), date(2026, 3, 15), 1, True, 1.0, 0.0, -0.0, 0, False, None,
+              float("nan"), "yes", "2026-03-15", 7.0]
+    cs = ChangeSet()
+    fields = ("created", "last_contacted", "consent", "score", "engagement", "first_name", "status")
+    for n in range(3 * len(values)):
+        row = {f: values[(n + k) % len(values)] for k, f in enumerate(fields)}
+        cs.appends.append(RowAppend("leads", f"L-{n + 2:05d}", row))
+
+    rows = make_plan(cs, tables).tables["leads"].appends
+
+    by_name = {f.name: f for f in SCHEMA.tables["leads"].fields}
+    for a, row in zip(cs.appends, rows):
+        for name, value in a.values.items():
+            want = field_value(by_name[name], value, tables)
+            got = row[name]
+            assert type(got) is type(want) and repr(got) == repr(want), (name, value, got, want)

@@ -90,6 +90,36 @@ def test_the_runner_pauses_the_garbage_collector_for_the_run_jobs_only_and_turns
     assert seen == {"check": False, "dedupe": False, "automate": False, "report": False, "unmerge": True} and gc.isenabled()
 
 
+def test_a_run_collects_garbage_less_often_and_gives_the_process_its_own_thresholds_back(built_book, tmp_path, monkeypatch):
+    """A script that calls run keeps its own collector settings, whether the run ends well or fails, and the garbage
+    the run leaves is collectable once it ends."""
+    import gc
+
+    import crm_sheets.runner as runner
+    from crm_sheets.heap import RUN_THRESHOLDS
+
+    book = fresh_copy(built_book(sample_data=50, now=NOW), tmp_path)
+    before = gc.get_threshold()
+    gc.set_threshold(500, 7, 9)
+    seen = []
+    read = runner.run_jobs_with_pending
+
+    def watched(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        return read(*args, **kwargs)
+
+    try:
+        monkeypatch.setattr(runner, "run_jobs_with_pending", watched)
+        run(book, ["check"], now=NOW)
+        assert seen == [RUN_THRESHOLDS] and gc.get_threshold() == (500, 7, 9)
+        assert gc.get_freeze_count() == 0, "what the run froze is collected as usual once it ends"
+        with pytest.raises(Exception):
+            run(tmp_path / "missing.xlsx", ["check"], now=NOW)
+        assert gc.get_threshold() == (500, 7, 9)
+    finally:
+        gc.set_threshold(*before)
+
+
 def test_older_generations_keep_their_states_but_not_the_jobs_memories(tmp_path):
     """Twenty generations of states are kept for restored backups; the memories that only make the next run
     faster (tens of MB at 100k leads) stay with the newest two, so the outbox does not grow twentyfold."""
