@@ -519,10 +519,13 @@ def _own_copy(tables: Any) -> Any:
     from copy import copy
     from dataclasses import replace
 
+    from crm_sheets.model.lazy import is_unread
+
     own = {}
     for name, t in tables.tables.items():
         c = copy(t)
-        c.df = t.df.copy(deep=False)
+        if not is_unread(t):  # (a table nothing read yet, the Audit Log, stays so: its copy reads it if asked)
+            c.df = t.df.copy(deep=False)
         own[name] = c
     return replace(tables, tables=own, meta=dict(tables.meta), lists=dict(tables.lists), settings=dict(tables.settings),
                    notes=list(tables.notes), read_findings=list(tables.read_findings))
