@@ -494,12 +494,15 @@ def _reopen_cell(t: Any) -> Any:
 
 
 def _sheet_keys(path: Path) -> tuple[dict[str, Any], bool]:
-    """Each sheet's part key (store/xlsx/grid.py) and the date system of the package at ``path``."""
-    from crm_sheets.store.xlsx.grid import _part_keys
-    from crm_sheets.store.xlsx.package import open_package
+    """Each sheet's part key (store/xlsx/grid.py) and the date system of the package at ``path`` (its zip directory
+    and workbook part read: no sheet parsed)."""
+    from crm_sheets.store.xlsx.grid import XlsxGrids
 
-    with open_package(path) as pkg:
-        return _part_keys(pkg, {s.name: s.part for s in pkg.sheets if s.part}), bool(pkg.date1904)
+    grids = XlsxGrids.open(path, workers=0)
+    try:
+        return {sheet: grids.part_key(sheet) for sheet in grids.sheet_names}, bool(grids.date1904)
+    finally:
+        grids.close()
 
 
 def _same_cells(before: Any, after: Any) -> bool:
