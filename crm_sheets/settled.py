@@ -554,13 +554,15 @@ def _own_copy(tables: Any) -> Any:
     from copy import copy
     from dataclasses import replace
 
+    from crm_sheets.model.lazy import is_unread
     from crm_sheets.model.memo import carry_stamp
 
     own = {}
     for name, t in tables.tables.items():
         c = copy(t)
-        c.df = t.df.copy(deep=False)
-        carry_stamp(t, c)  # the key the next read gives the table: check learns it (model/memo.py)
+        if not is_unread(t):  # (a table nothing read yet, the Audit Log, stays so: its copy reads it if asked)
+            c.df = t.df.copy(deep=False)
+            carry_stamp(t, c)  # the key the next read gives the table: check learns it (model/memo.py)
         own[name] = c
     return replace(tables, tables=own, meta=dict(tables.meta), lists=dict(tables.lists), settings=dict(tables.settings),
                    notes=list(tables.notes), read_findings=list(tables.read_findings))

@@ -280,6 +280,25 @@ def type_other_kinds_of_values(wb):
     ws.cell(records(ws)[5], column_of(ws, "Close date")).value = "15/03/2026"
 
 
+@edited
+def append_activities_without_ids(wb):
+    """Activities typed under the last one (no ID, as a person types them), copying the first ones' links."""
+    ws = wb["Activities"]
+    last = records(ws)[-1]
+    for i, r in enumerate(records(ws)[:12]):
+        for c in range(2, ws.max_column + 1):
+            ws.cell(last + 1 + i, c).value = ws.cell(r, c).value
+        ws.cell(last + 1 + i, column_of(ws, "Summary")).value = f"typed by hand {i}"
+
+
+@edited
+def move_the_leads_sheet_and_rename_an_account(wb):
+    """Sheets in another order, and an account others point to renamed."""
+    wb.move_sheet("Leads", offset=3)
+    ws = wb["Accounts"]
+    ws.cell(records(ws)[2], column_of(ws, "Account name")).value = "Renamed Holdings Ltd"
+
+
 def nothing(book):
     pass
 
@@ -293,7 +312,8 @@ EDITS = {f.__name__: f for f in (
     settings_lists_and_a_scoring_rule, rename_a_header, add_their_own_column, hide_a_column, type_a_date_as_text,
     change_only_a_format, edit_the_audit_log, remove_the_audit_logs_header_row, edit_the_columns_jobs_decide_on,
     edit_accounts_deals_activities_and_tasks, edit_the_rule_sheets, decide_on_duplicates_and_set_someone_away,
-    add_leads_at_the_bottom_without_ids, swap_ids_retype_one_and_delete_an_account, type_other_kinds_of_values)}
+    add_leads_at_the_bottom_without_ids, swap_ids_retype_one_and_delete_an_account, type_other_kinds_of_values,
+    append_activities_without_ids, move_the_leads_sheet_and_rename_an_account)}
 
 
 def damage(what: str, how: str, base_dir):

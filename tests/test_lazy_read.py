@@ -147,8 +147,8 @@ def test_a_workbook_saved_after_the_read_is_refused_when_its_audit_log_is_asked_
         tables["audit_log"].df
 
 
-def test_a_write_reads_an_unread_audit_log_before_it_replaces_the_file_and_the_cache_then_holds_it_as_written(
-        built_book, tmp_path, monkeypatch):
+def test_a_write_that_leaves_the_audit_log_alone_leaves_it_unread_and_the_cache_then_holds_it_as_written(
+        built_book, tmp_path, monkeypatch, loads):
     from crm_sheets.model.changeset import ChangeSet
     from crm_sheets.written import tables_as_written
 
@@ -156,14 +156,17 @@ def test_a_write_reads_an_unread_audit_log_before_it_replaces_the_file_and_the_c
     with monkeypatch.context() as m:
         eager(m)
         before, _ = read(book, cached=False)
+    loads.clear()
     store = XlsxStore(book)
     tables = store.read()
     changes = ChangeSet()
     changes.update("leads", "L-00005", "city", "Graz", reason="a person's wish")  # nothing logged
     changes.apply_to(tables)  # as the runner does between jobs: the tables as the jobs left them
     assert is_unread(tables["audit_log"]) and store.apply(changes, tables).written
-    log = tables["audit_log"]  # read from the file as it was: the run's tables stay readable after its write
-    assert not is_unread(log) and log.df.equals(before["audit_log"].df) and log.rows == before["audit_log"].rows
+    log = tables["audit_log"]
+    assert is_unread(log) and loads == []  # the write did not need it, nor parse it
+    # asked after the write, it is read from the file as written (its sheet as it was): the run's tables stay readable
+    assert log.df.equals(before["audit_log"].df) and log.rows == before["audit_log"].rows and loads == ["Audit Log"]
     written = store.remember_tables(tables_as_written(tables, changes))  # what a run does after its write
     assert written is not None
     again, cache = read(book)
@@ -172,3 +175,19 @@ def test_a_write_reads_an_unread_audit_log_before_it_replaces_the_file_and_the_c
         eager(m)
         fresh, _ = read(book, cached=False)
     assert_same_tables(again, fresh)
+
+
+def test_an_audit_log_a_write_left_alone_is_refused_once_someone_saves_after_that_write(built_book, tmp_path):
+    from crm_sheets.model.changeset import ChangeSet
+
+    book = fresh_copy(built_book(sample_data=SAMPLE), tmp_path)
+    store = XlsxStore(book)
+    tables = store.read()
+    changes = ChangeSet()
+    changes.update("leads", "L-00005", "city", "Graz", reason="a person's wish")
+    changes.apply_to(tables)
+    assert store.apply(changes, tables).written and is_unread(tables["audit_log"])
+    edit(book, [("Audit Log", lambda ws, header: 3, "Job", "typed over by hand")])  # someone saves after our write
+    with pytest.raises(WorkbookChanged, match="changed on disk"):
+        tables["audit_log"].df
+

@@ -65,6 +65,9 @@ class XlsxStore(KeptState):
         self.keep_table_cache = True  # False: a read may use the table cache but writes none (a dry run)
         self._reading: Any = None  # during a read: the table cache (None: off), and the fingerprint of
         self._reading_seen: Fingerprint | None = None  # the bytes being read
+        # during a write: the unread lazy tables it leaves alone, with their sheet's part key and the date system
+        # of the file written (read from that file if asked once it replaced the workbook: ``apply``)
+        self._unread: list[tuple[Any, Any, bool]] = []
 
     def __repr__(self) -> str:
         return f"XlsxStore({str(self.path)!r})"
@@ -311,6 +314,9 @@ class XlsxStore(KeptState):
                     raise  # a bug, not the disk: let it show
                 raise self._write_failed(e, kept) from e
             self._seen = self._fingerprint()
+            for t, key, date1904 in self._unread:  # their sheets parse to the same cells in the file as written
+                _read_later_from(t, self.path, self._seen, date1904, key)
+            self._unread = []
             left = self._pending.clear() is not None
         message = f"wrote {describe_changes(changeset)} to {name}"
         if backup is not None:
@@ -323,12 +329,28 @@ class XlsxStore(KeptState):
         from crm_sheets.model.lazy import is_unread, read_or_leave_out
         from crm_sheets.store.xlsx.writer import apply_changeset
 
+        # A lazy table the write changes no cell of keeps its sheet as it was: it stays unread (at 30k leads a writing
+        # run's Audit Log is ~60,000 rows, 0.7 s to parse and type) and, if something asks later, is read from the
+        # file as written, once shown to parse its sheet to the same cells (below, and ``apply``)
+        named = _tables_named(changeset, rider)
+        left: list[tuple[str, Any]] = []
+        self._unread = []
         for name, t in (list(tables.tables.items()) if tables is not None else ()):
-            if is_unread(t):  # a lazy table nothing read yet (the Audit Log): read now, from the file as read, which
+            if is_unread(t) and name not in named and _reopen_cell(t) is not None:
+                left.append((name, t))
+            elif is_unread(t):  # a lazy table nothing read yet (the Audit Log): read now, from the file as read, which
                 read_or_leave_out(tables, name)  # the replace below does away with (the tables stay what the
                 # run read, whatever asks later); a sheet without its header row is left out as the eager read does
 
         apply_changeset(self.path, dst, changeset, tables, rider=rider)
+        if left:
+            before, after = _sheet_keys(self.path), _sheet_keys(dst)
+            for name, t in left:
+                key = after[0].get(t.sheet)
+                if key is not None and _same_cells(before[0].get(t.sheet), key) and before[1] == after[1]:
+                    self._unread.append((t, key, after[1]))
+                else:  # its cells could parse otherwise from the file as written: read now, from the file as read
+                    read_or_leave_out(tables, name)
 
     def _changes_anything(self, changeset: ChangeSet, tables: Tables | None) -> bool:
         from crm_sheets.store.xlsx.writer import changes_anything
@@ -443,3 +465,61 @@ def _incomplete_package(data: bytes) -> bool:
     if not data.startswith(b"PK\x03\x04"):
         return False
     return b"PK\x05\x06" not in data[-(65535 + 22):]
+
+
+def _tables_named(changeset: ChangeSet, rider: ChangeSet | None) -> set[str]:
+    """The tables a write changes cells of (updated, appended to, archived from or to, restored)."""
+    out: set[str] = set()
+    for cs in (changeset, rider):
+        if cs is None:
+            continue
+        out.update(u.table for u in cs.updates)
+        out.update(a.table for a in cs.appends)
+        out.update(x for a in cs.archives for x in (a.table, a.archive))
+        out.update(x for r in cs.restores for x in (r.table, r.archive))
+        out.update(cs.sequences)
+    return out
+
+
+def _reopen_cell(t: Any) -> Any:
+    """The cell holding what an unread lazy table's loader opens the workbook with (``reopen`` of
+    store/core/read.py ``_loader``), or None when its loader is not of that shape (then it is read before a write
+    replaces the file, as it always was)."""
+    once = t.__dict__.get("_loader")
+    fn = getattr(once, "fn", None)
+    code = getattr(fn, "__code__", None)
+    if code is None or "reopen" not in code.co_freevars:
+        return None
+    return fn.__closure__[code.co_freevars.index("reopen")]
+
+
+def _sheet_keys(path: Path) -> tuple[dict[str, Any], bool]:
+    """Each sheet's part key (store/xlsx/grid.py) and the date system of the package at ``path`` (its zip directory
+    and workbook part read: no sheet parsed)."""
+    from crm_sheets.store.xlsx.grid import XlsxGrids
+
+    grids = XlsxGrids.open(path, workers=0)
+    try:
+        return {sheet: grids.part_key(sheet) for sheet in grids.sheet_names}, bool(grids.date1904)
+    finally:
+        grids.close()
+
+
+def _same_cells(before: Any, after: Any) -> bool:
+    """Whether a sheet whose part key (grid._part_keys) was ``before`` parses to the same cells with ``after``: its
+    part and the shared strings as they were; styles.xml may have grown (our writer only appends cell formats:
+    an index a cell names keeps its format, store/xlsx/styles.py)."""
+    def kept(key: Any) -> Any:
+        return key[0], tuple(c for c in key[1] if c is None or not c[0].endswith("styles.xml"))
+    return before is not None and kept(before) == kept(after)
+
+
+def _read_later_from(t: Any, path: Path, seen: Any, date1904: bool, key: Any) -> None:
+    """Point an unread lazy table at the file our write just made (``seen``: its fingerprint; ``key``: the part key
+    of the table's sheet in it): read from it when first asked, and refused (WorkbookChanged) once someone saved
+    another file there, as the read's own loader refuses a file saved after the read."""
+    from crm_sheets.store.xlsx.grid import XlsxGrids
+
+    cell = _reopen_cell(t)
+    sheet = t.sheet
+    cell.cell_contents = lambda: XlsxGrids.open_same(path, (seen.size, seen.mtime_ns), date1904, {sheet: key})
