@@ -110,6 +110,24 @@ def is_unread(table: Any) -> bool:
     return isinstance(table, LazyTable) and not table.loaded
 
 
+def repoint(table: Any, reopen: Callable[[], Any]) -> bool:
+    """Make an unread lazy table open its workbook with ``reopen`` when first asked (a write that left its sheet as
+    it was points it at the file it made: store/xlsx/store.py). False, and nothing changed, when the table is read
+    or its loader does not open a workbook through a ``reopen`` of its own (store/core/read.py ``_loader``)."""
+    once = table.__dict__.get("_loader") if is_unread(table) else None
+    fn = getattr(once, "fn", None)
+    if fn is None or not hasattr(fn, "reopen"):
+        return False
+    fn.reopen = reopen
+    return True
+
+
+def can_repoint(table: Any) -> bool:
+    """Whether ``repoint`` would take ``table``."""
+    once = table.__dict__.get("_loader") if is_unread(table) else None
+    return hasattr(getattr(once, "fn", None), "reopen")
+
+
 def lazily(table: Table, make: Callable[[Table], Table]) -> Table:
     """``make(table)`` (a copy, a derived table): now, or for an unread lazy table, a lazy table that is
     ``make(table)`` when something first asks for its cells (the sheet is then read once for both)."""

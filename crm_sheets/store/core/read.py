@@ -494,7 +494,7 @@ def _loader(reopen: Any, t: TableSchema, sheet: str, hint: int | None, lang: str
         collecting = gc.isenabled()
         gc.disable()
         try:
-            grids = reopen()
+            grids = load.reopen()
             try:
                 layout = table_layout(grids[sheet], t, lang, hint)
                 strays = grids.strays()
@@ -518,6 +518,7 @@ def _loader(reopen: Any, t: TableSchema, sheet: str, hint: int | None, lang: str
                                                     cell=cell))
         return table
 
+    load.reopen = reopen  # type: ignore[attr-defined]  # (model/lazy.py repoint)
     return load
 
 

@@ -326,7 +326,7 @@ class XlsxStore(KeptState):
         return ApplyResult(True, backup=str(backup) if backup else None, pending=left, message=message)
 
     def _write(self, dst: Path, changeset: ChangeSet, tables: Tables | None, rider: ChangeSet | None = None) -> None:
-        from crm_sheets.model.lazy import is_unread, read_or_leave_out
+        from crm_sheets.model.lazy import can_repoint, is_unread, read_or_leave_out
         from crm_sheets.store.xlsx.writer import apply_changeset
 
         # A lazy table the write changes no cell of keeps its sheet as it was: it stays unread (at 30k leads a writing
@@ -336,7 +336,7 @@ class XlsxStore(KeptState):
         left: list[tuple[str, Any]] = []
         self._unread = []
         for name, t in (list(tables.tables.items()) if tables is not None else ()):
-            if is_unread(t) and name not in named and _reopen_cell(t) is not None:
+            if is_unread(t) and name not in named and can_repoint(t):
                 left.append((name, t))
             elif is_unread(t):  # a lazy table nothing read yet (the Audit Log): read now, from the file as read, which
                 read_or_leave_out(tables, name)  # the replace below does away with (the tables stay what the
@@ -481,18 +481,6 @@ def _tables_named(changeset: ChangeSet, rider: ChangeSet | None) -> set[str]:
     return out
 
 
-def _reopen_cell(t: Any) -> Any:
-    """The cell holding what an unread lazy table's loader opens the workbook with (``reopen`` of
-    store/core/read.py ``_loader``), or None when its loader is not of that shape (then it is read before a write
-    replaces the file, as it always was)."""
-    once = t.__dict__.get("_loader")
-    fn = getattr(once, "fn", None)
-    code = getattr(fn, "__code__", None)
-    if code is None or "reopen" not in code.co_freevars:
-        return None
-    return fn.__closure__[code.co_freevars.index("reopen")]
-
-
 def _sheet_keys(path: Path) -> tuple[dict[str, Any], bool]:
     """Each sheet's part key (store/xlsx/grid.py) and the date system of the package at ``path`` (its zip directory
     and workbook part read: no sheet parsed)."""
@@ -518,8 +506,8 @@ def _read_later_from(t: Any, path: Path, seen: Any, date1904: bool, key: Any) ->
     """Point an unread lazy table at the file our write just made (``seen``: its fingerprint; ``key``: the part key
     of the table's sheet in it): read from it when first asked, and refused (WorkbookChanged) once someone saved
     another file there, as the read's own loader refuses a file saved after the read."""
+    from crm_sheets.model.lazy import repoint
     from crm_sheets.store.xlsx.grid import XlsxGrids
 
-    cell = _reopen_cell(t)
     sheet = t.sheet
-    cell.cell_contents = lambda: XlsxGrids.open_same(path, (seen.size, seen.mtime_ns), date1904, {sheet: key})
+    repoint(t, lambda: XlsxGrids.open_same(path, (seen.size, seen.mtime_ns), date1904, {sheet: key}))
