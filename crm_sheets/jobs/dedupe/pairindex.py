@@ -217,7 +217,8 @@ def people_pairs_again(old: PeopleIndex, both: pd.DataFrame, spans: dict[str, in
             new_b.append(_pairs_in(only, sec[rows_new], window, rows_new, rec_of_g, m, kind, spans))
             rows_old = g_of_old[places_old]
             old_b.append(_pairs_in(only, sec_old[id(sec)][places_old], window, rows_old, rec_of_g, m, kind, old_spans))
-    new_b, old_b = _joined_uniq(new_b), _joined_uniq(old_b)
+    new_b = _uniq(np.concatenate(new_b)) if new_b else np.empty(0, np.int64)
+    old_b = _uniq(np.concatenate(old_b)) if old_b else np.empty(0, np.int64)
     first, last = g["first"].to_numpy(object), g["last"].to_numpy(object)
     nameless = (first == "") & (last == "")
     a, b = new_b // m, new_b % m
@@ -270,17 +271,6 @@ def _places(records: list[tuple[str, str]], at: dict[str, tuple[int, pd.Index]])
 def _uniq(values: np.ndarray) -> np.ndarray:
     """The distinct values, by hashing (np.unique sorts)."""
     return pd.unique(values) if len(values) else values
-
-
-def _joined_uniq(parts: list[np.ndarray]) -> np.ndarray:
-    """The distinct values of the arrays ``parts``, in order (_uniq), the list emptied once they are joined: the
-    parts do not sit beside the joined array and the hash table (at 100k leads ~15 MB each, at the peak of the
-    runner's second round)."""
-    if not parts:
-        return np.empty(0, np.int64)
-    joined = np.concatenate(parts)
-    parts.clear()
-    return _uniq(joined)
 
 
 def _isin(values: np.ndarray, among) -> np.ndarray:
