@@ -234,6 +234,9 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
         try:
             with collector_paused("check" in GC_PAUSED_FOR):  # as the first look: its findings are no cycles
                 again = job_function("check")(tables, now=now, **({"state": state} if state is not None else {}))
+            # no look follows this one: the cells' keys and memories both looks carry go before the lists and
+            # findings come back (at 100k leads ~60 MB of keys each, with their findings' JSON lists)
+            _let_go_all(state, again.state)
         finally:
             if back is not None:
                 back()
@@ -268,6 +271,15 @@ def _let_go(results: list[JobResult], at: int | None) -> None:
     rows = state.get("rows") if isinstance(state, dict) else None
     if getattr(rows, "objs", None):
         rows.objs = {}
+
+
+def _let_go_all(*states: Any) -> None:
+    """Check's states once no look of the run follows: their row memories as objects and their rows' IDs and cells'
+    keys (jobs/check/memory.py's Live) are let go; the packed strings, what is saved, stay."""
+    for state in states:
+        rows = state.get("rows") if isinstance(state, dict) else None
+        if isinstance(rows, dict) and type(rows) is not dict:
+            rows.objs, rows.rows = {}, {}
 
 
 def _name_by_row(t) -> None:

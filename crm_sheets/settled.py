@@ -472,6 +472,7 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
         step("Making sure the next run finds nothing left to do")
         if written is not None and _still_ours(store):
             tables = _own_copy(written)
+            _leave_logs_out(written, tables)
         else:
             tables = store.read()
         if pending_of(store) is not None:
@@ -544,6 +545,27 @@ def _still_ours(store: Any) -> bool:
         return store.fingerprint is not None and store.fingerprint.same_content(file_fingerprint(store.path))
     except (OSError, AttributeError):
         return False
+
+
+class _LogNotKept(Exception):
+    """A job of the confirming pass asked for the cells of a log table, which the pass does not keep."""
+
+
+def _leave_logs_out(written: Any, tables: Any) -> None:
+    """The log tables (the Audit Log) of the file as written, let go before the confirming pass runs: its jobs only
+    append to them, and a pass that appends stops before (_confirm), so none reads their cells. Written by a first
+    run at 100k leads, the Audit Log holds ~190,000 new rows (~60 MB) that only the cache's fill needed. Should a
+    job ask for one all the same, the pass ends answering None (the next run takes the full path)."""
+    from crm_sheets.model.lazy import LazyTable
+
+    def not_kept() -> Any:
+        raise _LogNotKept("the confirming pass does not keep the log tables")
+
+    for name, t in list(tables.tables.items()):
+        if t.schema.kind == "log":
+            lazy = LazyTable(schema=t.schema, sheet=t.sheet, loader=not_kept)
+            tables.tables[name] = lazy
+            written.tables[name] = lazy  # (the Tables the fill made: nothing else holds the table as written)
 
 
 def _own_copy(tables: Any) -> Any:

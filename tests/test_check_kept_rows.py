@@ -57,3 +57,16 @@ def _tables_with_text():
     tables = _tables()
     tables["leads"].typed_text[("L-00002", "created")] = "2025-13-45"
     return tables
+
+
+def test_a_memory_packed_a_few_findings_at_a_time_is_the_state_a_whole_pack_gives_and_reads_back(monkeypatch):
+    tables = _tables()
+    whole = check(tables, now=NOW).state["rows"]
+    monkeypatch.setattr(memory, "_PIECE", 2)  # the messy leads' findings in many pieces
+    pieces = check(tables, now=NOW).state["rows"]
+    assert json.dumps(pieces, sort_keys=True) == json.dumps(whole, sort_keys=True)
+    packed = pieces["tables"]["leads"]
+    rows = memory.Rows.unpack(packed["digest"], packed["packed"])
+    assert rows is not None and len(rows.items) > 2
+    again = check(tables, now=NOW, state={"rows": json.loads(json.dumps(pieces))})
+    assert again.findings == check(tables, now=NOW).findings

@@ -40,6 +40,7 @@ from crm_sheets.model.memo import Unkept, decode, encode, read_stamp, sheet_rows
 from crm_sheets.model.tables import quote_sheet
 
 VERSION = 4  # 4: row keys made of the per-column keys (3: keys without the sheet row, sheet rows beside them)
+_PIECE = 20_000  # items made into JSON at a time (Rows._body)
 
 
 def table_digest(ctx: Any, table: Table) -> str:
@@ -203,21 +204,40 @@ class Rows:
         if self._shown is None and self.packed is None:
             self.pack()  # (the state packs it anyway: its items are made into JSON once for both)
         if self._shown is None:
-            self._shown = _shown_digest(self._body(), self.places, self.counts)
+            h = hashlib.sha256()
+            for piece in self._body():
+                h.update(piece)
+            self._shown = _shown_digest(h, self.places, self.counts)
         return self._shown
 
-    def _body(self) -> bytes:
-        return json.dumps(self.items, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    def _body(self):
+        """The JSON of the items (json.dumps of the list, compact), in pieces of _PIECE items: the text of every
+        finding of a table whole (at 100k leads ~40 MB, then as much again joined to the keys) is never held."""
+        items = self.items
+        if not items:
+            yield b"[]"
+            return
+        for i in range(0, len(items), _PIECE):
+            text = json.dumps(items[i:i + _PIECE], ensure_ascii=False, separators=(",", ":"))
+            # '[a,b]' '[c]' -> '[a,b' ',c' ']': the bytes of json.dumps(items) in order
+            yield (text[:-1] if i == 0 else "," + text[1:-1]).encode("utf-8", "surrogatepass")
+        yield b"]"
 
     def pack(self) -> str:
         if self.packed is None:
             head = json.dumps({"n": len(self.keys), "m": len(self.items)}).encode("ascii")
-            body = self._body()
+            # compressed as it is made (the same bytes zlib.compress gives of the whole), hashed as it goes
+            z = zlib.compressobj(1)
+            out = [z.compress(b"".join((head, b"\n", self.keys.astype("<u8").tobytes(),
+                                        self.places.astype("<i4").tobytes(), self.counts.astype("<i4").tobytes())))]
+            h = hashlib.sha256()
+            for piece in self._body():
+                h.update(piece)
+                out.append(z.compress(piece))
+            out.append(z.flush())
             if self._shown is None:
-                self._shown = _shown_digest(body, self.places, self.counts)
-            raw = b"".join((head, b"\n", self.keys.astype("<u8").tobytes(), self.places.astype("<i4").tobytes(),
-                            self.counts.astype("<i4").tobytes(), body))
-            self.packed = base64.b64encode(zlib.compress(raw, 1)).decode("ascii")
+                self._shown = _shown_digest(h, self.places, self.counts)
+            self.packed = base64.b64encode(b"".join(out)).decode("ascii")
         return self.packed
 
     @classmethod
@@ -225,17 +245,27 @@ class Rows:
         """The memory a pack() made; None when damaged (a lost or edited state is only a miss)."""
         try:
             raw = zlib.decompress(base64.b64decode(packed))
-            head, _, body = raw.partition(b"\n")
-            meta = json.loads(head)
+            cut = raw.index(b"\n")
+            meta = json.loads(raw[:cut])
             n, m = int(meta["n"]), int(meta["m"])
-            keys = np.frombuffer(body, dtype="<u8", count=n).astype(np.uint64)
-            places = np.frombuffer(body, dtype="<i4", count=n, offset=8 * n).astype(np.int64)
-            counts = np.frombuffer(body, dtype="<i4", count=n, offset=12 * n).astype(np.int64)
-            items = json.loads(body[16 * n:].decode("utf-8", "surrogatepass"))
+            at = cut + 1
+            keys = np.frombuffer(raw, dtype="<u8", count=n, offset=at).astype(np.uint64)
+            places = np.frombuffer(raw, dtype="<i4", count=n, offset=at + 8 * n).astype(np.int64)
+            counts = np.frombuffer(raw, dtype="<i4", count=n, offset=at + 12 * n).astype(np.int64)
+            # the items' JSON read in place (no copy of the bytes), and the bytes let go before it is parsed: at
+            # 100k leads the decompressed memory is ~40 MB, under the ~100 MB of objects the parse makes
+            with memoryview(raw) as view:
+                body = view[at + 16 * n:]
+                shown = _shown_digest(hashlib.sha256(body), places, counts)  # the same bytes pack() hashed
+                text = str(body, "utf-8", "surrogatepass")
+                body.release()
+            del raw
+            items = json.loads(text)
+            del text
             if not isinstance(items, list) or len(items) != m or int(counts.sum()) != m or (n and counts.min() < 0):
                 return None
             rows = cls(digest, keys, places, counts, items, packed)
-            rows._shown = _shown_digest(body[16 * n:], places, counts)  # the same bytes pack() hashed
+            rows._shown = shown
             return rows
         except (ValueError, TypeError, KeyError, zlib.error):
             return None
@@ -755,10 +785,9 @@ def _decoded(v: dict, seen: dict[Any, Any]) -> Any:
     return got
 
 
-def _shown_digest(body: bytes, places: np.ndarray, counts: np.ndarray) -> str:
-    """Rows.shown_digest of the items' JSON ``body``: with, per item, its row's place in the frame and on the sheet
-    (what orders it in find_problems and on Data Issues)."""
-    h = hashlib.sha256(body)
+def _shown_digest(h: Any, places: np.ndarray, counts: np.ndarray) -> str:
+    """Rows.shown_digest from ``h``, the SHA-256 of the items' JSON so far: with, per item, its row's place in the
+    frame and on the sheet (what orders it in find_problems and on Data Issues)."""
     h.update(np.repeat(np.arange(len(counts), dtype=np.int64), counts).tobytes())
     h.update(np.repeat(np.asarray(places, dtype=np.int64), counts).tobytes())
     return h.hexdigest()
