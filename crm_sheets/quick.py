@@ -33,7 +33,6 @@ def main() -> None:
             if report is not None:
                 _print(report, parsed[3])  # exits
             asked = _key(*parsed)
-            _parse_early(parsed[0])
     from crm_sheets.cli import cli
 
     try:
@@ -43,19 +42,6 @@ def main() -> None:
         raise
     finally:
         asked = None
-        if "crm_sheets.store.xlsx.early" in sys.modules:
-            sys.modules["crm_sheets.store.xlsx.early"].stop()
-
-
-def _parse_early(path: str) -> None:
-    """The record said no: the run will read the workbook. Its first data sheets are parsed on another core while
-    the command line loads (store/xlsx/early.py), for a workbook file only (not Google Sheets or a live book)."""
-    from crm_sheets.settled import workbook_file
-
-    if workbook_file(path) is not None:
-        from crm_sheets.store.xlsx import early
-
-        early.start(path)
 
 
 def _leave(code: Any) -> None:

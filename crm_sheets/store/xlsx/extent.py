@@ -13,13 +13,10 @@ import struct
 import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import repeat
 from pathlib import Path
 from typing import IO, Iterator
 
-import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-
+from crm_sheets.model.tables import column_letter
 from crm_sheets.store.xlsx import deflate
 
 # A grid may always hold this many cells (≈130 MB in the reader), or this many times the cells
@@ -64,18 +61,12 @@ _REF = re.compile(rb'\$?([A-Za-z]{0,4})\$?(\d{0,9})$')
 _HAS_VALUE = re.compile(rb'<(?:[\w.-]+:)?(?:v|is|f)\b')
 _SHEET_DATA = re.compile(rb'<(?:[\w.-]+:)?sheetData\b[^>]*?(?:/>|>)')
 _SHEET_DATA_END = re.compile(rb'</(?:[\w.-]+:)?sheetData\s*>')
-_ANY_PREFIX = rb'(?:[\w.-]+:)?'
-# A cell or row tag with a namespace prefix, whatever it is (looked for as the rare ':', cheap), and every attribute r
-# of the chunk, whatever its element: the fast reader places a cell by its last r attribute.
-_PREFIXED_TAG = re.compile(rb':(?:c|row)[\s/>]')
-_ANY_R = re.compile(rb'(?<![\w.:-])r\s*=\s*["\']\$?([A-Za-z]{0,4})\$?(\d{0,9})')
 
 
-def _tag_patterns(prefix: bytes | None) -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+def _tag_patterns(prefix: bytes) -> tuple[re.Pattern, re.Pattern, re.Pattern]:
     """(row, cell, quick cell): the quick one only knows the usual shape, r first as in <c r="AB12"
-    (four times faster on a 100 MB sheet); a chunk with any other cell shape is scanned again with the full one.
-    ``prefix`` None: whatever the namespace prefix (the fast reader reads <x:c> as a cell in any sheet)."""
-    p = _ANY_PREFIX if prefix is None else re.escape(prefix)
+    (four times faster on a 100 MB sheet); a chunk with any other cell shape is scanned again with the full one."""
+    p = re.escape(prefix)
     row = re.compile(rb'<' + p + rb'row(?=[\s/>])(?:' + _ATTRS_BEFORE_R + rb'\s+r\s*=\s*["\'](\d{1,9}))?')
     cell = re.compile(rb'<' + p + rb'c(?=[\s/>])(?:' + _ATTRS_BEFORE_R + rb'\s+r\s*=\s*["\']\$?([A-Za-z]{1,4}))?')
     quick = re.compile(rb'<' + p + rb'c(?: r="([A-Z]{1,3})\d|(?=[\s/>]))')
@@ -96,23 +87,27 @@ def _quick_cells(prefix: bytes, bound: int) -> re.Pattern:
     return re.compile(rb'<' + re.escape(prefix) + rb'c(?: r="([A-Z]{1,3})(?:' + b"|".join(upto) + rb')"|(?=[\s/>]))')
 
 
-def _element_patterns() -> tuple[re.Pattern, re.Pattern]:
-    """Whole row and cell elements (attributes, content), whatever their namespace prefix, for the slow path that
-    rewrites a sheet: group 2 the attributes, 3 the content (1 the prefix)."""
-    row = re.compile(rb'<(?P<p>' + _ANY_PREFIX + rb')row(?=[\s/>])' + _ATTRS + rb'(?:/>|>(.*?)</(?P=p)row\s*>)', re.S)
-    cell = re.compile(rb'<(?P<p>' + _ANY_PREFIX + rb')c(?=[\s/>])' + _ATTRS + rb'(?:/>|>(.*?)</(?P=p)c\s*>)', re.S)
+def _cell_rows(prefix: bytes) -> re.Pattern:
+    """The row digits of every cell's reference, whatever its attributes' order (the exact, slower look)."""
+    return re.compile(rb'<' + re.escape(prefix) + rb'c(?=[\s/>])' + _ATTRS_BEFORE_R
+                      + rb'\s+r\s*=\s*["\']\$?[A-Za-z]{0,4}\$?(\d{1,9})')
+
+
+def _element_patterns(prefix: bytes) -> tuple[re.Pattern, re.Pattern]:
+    """Whole row and cell elements (attributes, content), for the slow path that rewrites a sheet."""
+    p = re.escape(prefix)
+    row = re.compile(rb'<' + p + rb'row(?=[\s/>])' + _ATTRS + rb'(?:/>|>(.*?)</' + p + rb'row\s*>)', re.S)
+    cell = re.compile(rb'<' + p + rb'c(?=[\s/>])' + _ATTRS + rb'(?:/>|>(.*?)</' + p + rb'c\s*>)', re.S)
     return row, cell
 
 
 def _r_attr(attrs: bytes | None) -> tuple[bytes, bytes] | None:
-    """(column letters, row digits) of the r attribute among these attributes (the last, as the fast reader takes
-    it), or None."""
-    found = None
+    """(column letters, row digits) of the r attribute among these attributes, or None."""
     for m in _ATTR.finditer(attrs or b""):
         if m.group(1) == b"r":
             ref = _REF.match(m.group(2) if m.group(2) is not None else m.group(3))
-            found = (ref.group(1), ref.group(2)) if ref else (b"", b"")
-    return found
+            return (ref.group(1), ref.group(2)) if ref else (b"", b"")
+    return None
 
 
 @dataclass
@@ -161,20 +156,18 @@ def scan(chunks) -> Extent:
     max_letters = b""
     cellless = 0
     carry = b""
-    row_tag = None
+    row_tag = cell_tag = None
     prefix = b""
-    any_row, any_cell, _quick = _tag_patterns(None)
     for chunk in _with_end(chunks):
         data = carry + chunk if carry else chunk
         if row_tag is None:
             root = _ROOT.search(data[:1 << 16])
             prefix = root.group(1) or b"" if root else b""
-            row_tag, _cell, _quick = _tag_patterns(prefix)
+            row_tag, cell_tag, _quick = _tag_patterns(prefix)
         data, carry = _cut_at_last_tag(data) if chunk else (data, b"")
         if not data:
             continue
-        prefixed = _PREFIXED_TAG.search(data) is not None  # a tag with a prefix, the sheet's own or another
-        for r in (any_row if prefixed else row_tag).findall(data):
+        for r in row_tag.findall(data):
             if r:
                 max_r = max(max_r, int(r))
             else:
@@ -182,14 +175,10 @@ def scan(chunks) -> Extent:
         # Row elements come before their cells, so in a sane sheet no cell names a row beyond those seen so far
         refs = _quick_cells(prefix, max(max_r + rowless, max_cell_row, 1)).findall(data)
         letters = set(refs)
-        if b"" in letters or prefixed or _other_r(data, len(refs)):
-            # a cell of another shape (attributes before r, quotes, no r, a row beyond, a prefix, a second r):
-            # exactly, every attribute r of the chunk counting as a cell's
-            refs = any_cell.findall(data)
+        if b"" in letters:  # a cell of another shape (attributes before r, quotes, no r, a row beyond): exactly
+            refs = cell_tag.findall(data)
             letters = set(refs)
-            for found_letters, found_row in _ANY_R.findall(data):
-                letters.add(found_letters)
-                max_cell_row = max(max_cell_row, int(found_row or 0))
+            max_cell_row = max(max_cell_row, max(map(int, _cell_rows(prefix).findall(data)), default=0))
         ext.cells += len(refs)
         if b"" in letters:
             cellless += refs.count(b"")
@@ -198,9 +187,8 @@ def scan(chunks) -> Extent:
             top = max(letters, key=lambda x: (len(x), x.upper()))
             if (len(top), top.upper()) > (len(max_letters), max_letters.upper()):
                 max_letters = top
-    # not capped at the sheet's limits: the fast reader places a cell by its reference, beyond them too
-    ext.rows = max(max_r + rowless, max_cell_row)
-    ext.cols = column_number(max_letters) + cellless
+    ext.rows = min(MAX_ROW, max(max_r + rowless, max_cell_row))
+    ext.cols = min(MAX_COL, column_number(max_letters) + cellless)
     return ext
 
 
@@ -292,119 +280,59 @@ _UNUSUAL = b"<c>"
 _DIMENSION = re.compile(rb'<(?:[\w.-]+:)?dimension\s+ref\s*=\s*["\'](?:[A-Z]{1,3}\d{1,7}:)?([A-Z]{1,3})(\d{1,7})["\']')
 
 
-# What bounded() reads of a cell tag: "<c r=\"", at most three letters, at most seven digits, the closing quote and the
-# byte after it; the part's bytes are padded so that a tag at its very end is looked at in full (and fails).
-_WINDOW = 24
-_PAD = bytes(32)
-_DELIMITER = np.zeros(256, dtype=bool)
-_DELIMITER[list(b" \t\n\r/>")] = True  # what may follow an element's name, or an attribute's closing quote
-_SPACE = np.zeros(256, dtype=bool)
-_SPACE[list(b" \t\n\r")] = True
-_NAME = np.zeros(256, dtype=bool)  # what an attribute's name may hold before its last letter
-_NAME[list(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:")] = True
-_NAME[128:] = True
-_BACK = 8
-_ROW_TAG = int.from_bytes(b"<row", "little")
-_C_TAG = int.from_bytes(b"<c", "little")
-_C_TAG_OR_PREFIXED = _C_TAG | 0x06  # "<c" and ":c" alike once 0x06 is set in the first byte ('<' 0x3C, ':' 0x3A)
-_R_ATTR = int.from_bytes(b' r="', "little")
+def _at_most_number(bound: int) -> bytes:
+    """A regex alternative matching the decimal numbers (digits only) not above ``bound`` (> 0). The alternatives
+    with as many digits as ``bound`` come first: most numbers of a sheet have them, and a number of fewer digits
+    tried first would backtrack digit by digit before they were."""
+    digits = str(bound).encode()
+    upto = [digits]
+    upto += [digits[:i] + b"[0-%c]" % (digits[i] - 1) + rb"\d{%d}" % (len(digits) - i - 1)
+             for i in range(len(digits)) if digits[i] > ord("0")]
+    if len(digits) > 1:
+        upto.append(rb"\d{1,%d}" % (len(digits) - 1))
+    return b"(?:" + b"|".join(upto) + b")"
 
 
-def _cells_inside(data: bytes, cut: int, cols: bytes, rows: bytes) -> int | None:
-    """The number of cell tags in ``data[:cut]`` when each is ``<c r="AB12"`` followed by a space, '/' or '>' (r first,
-    double quotes, no '$'), its letters naming a column up to ``cols`` and its digits a row up to ``rows`` (the
-    <dimension>'s letters and digits), and no tag holds another r attribute; None otherwise (a cell tag of another
-    shape, or outside, or one with a namespace prefix: "<x:c", which the fast reader reads as a cell whatever its
-    namespace).
-
-    In numpy over the bytes, which lets the GIL go (a regular expression holds it for the whole search, stalling the
-    thread building tables): the tags are found two bytes at a time ("<c" at even and at odd offsets), then a window
-    of each tag's first bytes is checked, and its reference compared with the bound as bytes (fewer letters or digits
-    are inside; as many compare as big-endian numbers)."""
-    back = np.frombuffer(b"".join((_PAD[:_BACK], data[:cut], _PAD)), dtype=np.uint8)  # padded on both sides
-    a = back[_BACK:]
-    size = len(a)
-    tags = np.concatenate([np.flatnonzero((np.frombuffer(a, "<u2", (size - start) // 2, start) | 0x06)
-                                          == _C_TAG_OR_PREFIXED) * 2 + start for start in (0, 1)])
-    tags = tags[_DELIMITER[a[tags + 2]]]  # "<c" or ":c" (or "8c", ">c") followed by a space, '/' or '>'
-    first = a[tags]
-    if (first == ord(":")).any():
-        return None
-    cells = tags[first == ord("<")]
-    n = len(cells)
-    if not n:  # (a tag longer than the carry limit goes on in the next chunk, which may hold its second r)
-        return None if _other_r(data, 0, back) else 0
-    w = sliding_window_view(a, _WINDOW)[cells]  # each cell tag's first bytes
-    if not (w[:, 2:6].copy().view("<u4").ravel() == _R_ATTR).all():
-        return None
-    letters = np.argmin((w[:, 6:10] - 65) < 26, axis=1)  # 0 when none (or four)
-    quote = np.argmax(w[:, 7:_WINDOW - 1] == ord('"'), axis=1) + 7  # the closing quote (7: none, checked below)
-    digits = quote - 6 - letters
-    if letters.min() < 1 or letters.max() > len(cols) or digits.min() < 1 or digits.max() > len(rows):
-        return None
-    at = np.arange(n)
-    if not ((w[at, quote] == ord('"')) & _DELIMITER[w[at, quote + 1]]).all():
-        return None
-    before = sliding_window_view(w, 8, axis=1)[at, quote - 8]  # the eight bytes before the quote, holding the digits
-    trailing = np.argmax(((before - 48) >= 10)[:, ::-1], axis=1)  # (at least one is a letter)
-    if not (trailing == digits).all():
-        return None
-    if not _not_above(w[:, 6:6 + len(cols)][letters == len(cols)], cols):
-        return None
-    if not _not_above(before[:, 8 - len(rows):][digits == len(rows)], rows):
-        return None
-    return None if _other_r(data, n, back) else n
+def _at_most_letters(bound: bytes) -> bytes:
+    """A regex alternative matching the column letters (A-Z) not right of ``bound``."""
+    upto = [rb"[A-Z]{1,%d}" % (len(bound) - 1)] if len(bound) > 1 else []
+    upto += [bound[:i] + b"[A-%c]" % (bound[i] - 1) + rb"[A-Z]{%d}" % (len(bound) - i - 1)
+             for i in range(len(bound)) if bound[i] > ord("A")]
+    upto.append(bound)
+    return b"(?:" + b"|".join(upto) + b")"
 
 
-def _other_r(data: bytes, cells: int, back: np.ndarray | None = None) -> bool:
-    """Whether ``data`` may hold an r attribute that is not the first attribute of one of its ``cells`` cell tags
-    (``<c r=``) or of a row tag (``<row r=``): a second r of a cell, which the fast reader would place it by (it takes
-    the last). Every 'r=' not ending a longer name is counted, and an attribute r with a space before its '=' (as in
-    'r = "A1"') is one too. ``back``: ``data`` padded as ``_cells_inside`` pads it."""
-    if back is None:
-        back = np.frombuffer(b"".join((_PAD[:_BACK], data, _PAD)), dtype=np.uint8)
-    equals = np.flatnonzero(back[_BACK:] == ord("=")) + _BACK
-    if any(map(_spaced_r, repeat(data), (equals[_SPACE[back[equals - 1]]] - _BACK).tolist())):
-        return True
-    named_r = equals[(back[equals - 1] == ord("r")) & ~_NAME[back[equals - 2]]] - 1
-    if len(named_r) == cells:
-        return False
-    opening = sliding_window_view(back, 5)[named_r - 5]
-    rows = (opening[:, :4].copy().view("<u4").ravel() == _ROW_TAG) & _SPACE[opening[:, 4]]
-    return len(named_r) - cells != rows.sum()
+@lru_cache(maxsize=64)
+def _outside(letters: bytes, rows: int) -> re.Pattern:
+    """A cell tag that is not ``<c r="AB12"`` (r first, double quotes) with its letters up to ``letters`` and its row
+    up to ``rows``. Row elements are not looked at (a search stopping at every '<' cost twice as much as one stopping
+    at cells): the fast reader places a cell that has a reference by that reference, whatever the row element around
+    it says, and a row element far below holding no cell, or cells with references inside, adds nothing to its grid;
+    a cell without a reference is of another shape, found here."""
+    return re.compile(rb'<c(?=[\s/>])(?! r="' + _at_most_letters(letters) + _at_most_number(rows) + rb'"[\s/>])')
 
 
-def _spaced_r(data: bytes, equals: int) -> bool:
-    """Whether the '=' at ``equals`` (after a space) may be an attribute r's: the name before the spaces is 'r', or is
-    not within 64 bytes of it in ``data`` (a '=' after a space is rare: text such as "a = b", looked at one by one)."""
-    start = max(equals - 64, 0)
-    name = start + len(data[start:equals].rstrip(b" \t\n\r"))
-    return name <= start + 1 or data[name - 1] == ord("r") and not _NAME[data[name - 2]]
-
-
-def _not_above(numbers: np.ndarray, bound: bytes) -> bool:
-    """Whether each row of ``numbers`` (bytes of as many letters or digits as ``bound``) is not above it."""
-    if not len(numbers):
-        return True
-    wide = np.zeros((len(numbers), 8), dtype=np.uint8)
-    wide[:, 8 - len(bound):] = numbers
-    return bool(wide.view(">u8").max() <= int.from_bytes(bound, "big"))
+# A cell tag with a namespace prefix, whatever the prefix: the fast reader reads <x:c> as a cell in a sheet whose own
+# elements have none. (Found by a search for the rare ':', cheap; a sheet whose elements have a prefix is scanned.)
+_PREFIXED_CELL = re.compile(rb':c[\s/>]')
 
 
 def bounded(chunks) -> Extent | None:
     """The extent its <dimension> element says, when every cell tag of the sheet is of the usual shape inside it
-    (``_cells_inside``) and the bound is not too spread for the cells counted; None otherwise (the caller then scans
-    the sheet: a <dimension> may lie, or be missing). A tag cut by a chunk's end is carried into the next chunk, as
-    ``scan`` does; one longer than the carry limit counts as outside."""
+    (``_outside`` finds none, and no cell tag has a namespace prefix) and the bound is not too spread for the
+    cells counted; None otherwise (the caller then scans the sheet: a <dimension> may lie, or be missing). A tag cut
+    by a chunk's end is carried into the next chunk, as ``scan`` does; one longer than the carry limit counts as
+    outside. The cells are counted only for a bound over MIN_GRID (below it no count makes it too spread)."""
     carry = b""
-    bound: tuple[bytes, bytes] | None = None
+    pattern: re.Pattern | None = None
     ext = Extent()
+    count = False
     for chunk in _with_end(chunks):
         data = carry + chunk if carry else chunk
-        if bound is None and chunk and len(data) < 1 << 16 and b"sheetData" not in data:
+        if pattern is None and chunk and len(data) < 1 << 16 and b"sheetData" not in data:
             carry = data  # the root and the <dimension> come before the cells: wait for them
             continue
-        if bound is None:
+        if pattern is None:
             root = _ROOT.search(data[:1 << 16])
             dim = _DIMENSION.search(data[:1 << 16])
             if root is None or dim is None or root.group(1):
@@ -412,16 +340,17 @@ def bounded(chunks) -> Extent | None:
             ext.rows, ext.cols = int(dim.group(2)), column_number(dim.group(1))
             if ext.rows < 1 or ext.cols > MAX_COL or ext.rows > MAX_ROW:
                 return None
-            bound = (dim.group(1), str(ext.rows).encode())
-        cut = _last_tag(data) if chunk else len(data)  # looked at up to there
+            pattern = _outside(dim.group(1), ext.rows)
+            count = ext.grid > MIN_GRID
+        cut = _last_tag(data) if chunk else len(data)  # searched up to there, not sliced (a copy of each chunk)
         carry = data[cut:]
         if not cut:
             continue
-        cells = _cells_inside(data, cut, *bound)
-        if cells is None:
+        if pattern.search(data, 0, cut) is not None or _PREFIXED_CELL.search(data, 0, cut) is not None:
             return None
-        ext.cells += cells
-    if bound is None or ext.too_spread():
+        if count:
+            ext.cells += data.count(b"<c ", 0, cut)
+    if pattern is None or (count and ext.too_spread()):
         return None
     return ext
 
@@ -438,22 +367,23 @@ def trim(xml: bytes, sheet: str) -> Trimmed:
     tail = _SHEET_DATA_END.search(xml, head.end())
     body_end = tail.start() if tail else len(xml)
     body = xml[head.end(): body_end]
-    row_element, cell_element = _element_patterns()
+    root = _ROOT.search(xml[:1 << 16])
+    row_element, cell_element = _element_patterns(root.group(1) or b"" if root else b"")
 
     # Pass 1: where each row and each cell holding a value is.
     rows: list[tuple[int, int, int, list[tuple[int, int, int, bool, int]]]] = []  # (row, start, end, cells)
     row_no = 0
     for m in row_element.finditer(body):
-        r = _r_attr(m.group(2))
+        r = _r_attr(m.group(1))
         row_no = int(r[1]) if r and r[1] else row_no + 1
         cells = []
         col = 0
-        content = m.group(3) or b""
+        content = m.group(2) or b""
         for c in cell_element.finditer(content):
-            ref = _r_attr(c.group(2))
+            ref = _r_attr(c.group(1))
             col = column_number(ref[0]) if ref and ref[0] else col + 1
             at = int(ref[1]) if ref and ref[1] else row_no  # the fast reader places a cell by its own reference
-            cells.append((col, c.start(), c.end(), bool(c.group(3) and _HAS_VALUE.search(c.group(3))), at))
+            cells.append((col, c.start(), c.end(), bool(c.group(2) and _HAS_VALUE.search(c.group(2))), at))
         rows.append((row_no, m.start(), m.end(), cells))
 
     valued_rows = sorted({at for _r, _s, _e, cells in rows for *_x, v, at in cells if v})
@@ -474,18 +404,16 @@ def trim(xml: bytes, sheet: str) -> Trimmed:
             if valued:
                 count += 1
                 if len(strays) < STRAYS_SHOWN:
-                    from crm_sheets.model.tables import column_letter  # here: the model loads pandas
-
                     strays.append(f"{column_letter(col - 1)}{at}")
         if row_no > last_row:
             continue
         element = body[start:end]
         if far:
             m = row_element.match(element)
-            content_at = m.start(3)
+            content_at = m.start(2)
             kept = bytearray(element[:content_at])
             at = 0
-            content = m.group(3)
+            content = m.group(2)
             for col, cs, ce, _v, row_at in cells:
                 kept += content[at:cs]
                 if col <= last_col and row_at <= last_row:

@@ -22,8 +22,6 @@ from crm_sheets.model.schema import Schema, normalize_header
 from crm_sheets.model.tables import Tables, column_letter, quote_sheet
 from crm_sheets.store.core.cache import TableCache
 from crm_sheets.store.core.read import NOT_OURS_HINT as _NOT_OURS_HINT, read_tables
-from crm_sheets.store.xlsx import early
-from crm_sheets.store.xlsx.early import EarlySheet, grid_of, part_keys as _part_keys
 from crm_sheets.store.xlsx.extent import MAX_GRID, read_part, scan, scan_part, trim, trimmed_package
 from crm_sheets.store.xlsx.package import DAMAGED_HINT, damaged, first_damaged_part, one_line, open_package
 
@@ -105,14 +103,28 @@ def _open(path: Path) -> tuple[CalamineWorkbook, dict[str, tuple[str, int]], boo
                               hint=DAMAGED_HINT) from None
 
 
+def _part_keys(pkg: Any, parts: Mapping[str, str]) -> dict[str, Any]:
+    """Each sheet's part key: the CRC-32 and size of its part (from the zip directory, nothing inflated), with
+    those of the parts every sheet's values depend on (its shared strings, and its styles, which say which
+    numbers are dates). Equal keys mean the sheet parses to the same cells. (The workbook part, which a write
+    adding a sheet changes, is not needed: the sheet's name and part and the date system are keyed apart.)"""
+    def crc(part: str) -> tuple[str, int, int] | None:
+        info = pkg.infos.get(part)
+        return (part, info.CRC, info.file_size) if info is not None else None
+
+    common = tuple(crc(p) for p in sorted(pkg.infos)
+                   if p.rsplit("/", 1)[-1] in ("sharedStrings.xml", "styles.xml"))
+    return {sheet: (crc(part), common) for sheet, part in parts.items() if part in pkg.infos}
+
+
 class XlsxGrids:
     """A workbook file as a GridSource (crm_sheets.store.core.grid): each sheet's cells, parsed once: rows
     of values from A1 (calamine gives '' for empty cells), and its merged ranges, kept from the same parse.
 
     calamine parses a sheet in its own code without holding the GIL, so the data sheets are parsed
     ahead (``read_ahead``) in worker threads, each with its own CalamineWorkbook (one cannot be shared
-    across threads), while this thread turns sheets into tables; the thread that parses a sheet checks its extent
-    first (in numpy, which lets the GIL go as the parse does: extent.py). The large sheets are handed over first (in
+    across threads), while this thread turns sheets into tables; this thread checks each sheet's extent before
+    handing it over (the check holds the GIL, the parse does not). The large sheets are handed over first (in
     the order they are asked for), so their parse starts at once; a sheet asked for that no worker has started
     yet (the small ones before them) is parsed here instead of waiting behind them. At most ``window`` sheets
     parsed ahead are held (in flight, parsed, or being turned into a table until ``forget``), beside the one this
@@ -142,6 +154,7 @@ class XlsxGrids:
         self._zips: list[zipfile.ZipFile] = []  # each thread's handle on the package (``_zip``)
         self._queue: list[str] = []  # sheets to parse ahead, in the order they are handed over (``_ahead``)
         self._pending: dict[str, Future] = {}
+        self._checked: dict[str, bool | BaseException] = {}  # each sheet handed over: its extent check's outcome
         self._asked: dict[str, None] = {}  # sheets in the order they were first asked for (what ``strays`` follows)
         self._order: list[str] = []  # the sheets to parse ahead, in the order they will be asked for
         self._largest = 0  # the size of the largest of them (``_size``)
@@ -152,7 +165,6 @@ class XlsxGrids:
         self._held: set[str] = set()  # sheets parsed ahead and not forgotten yet: what the window counts
         self._seen: tuple[int, int] | None = None  # the file's size and mtime when opened
         self._expect: Any = None  # for a source opened again (``reopen``): what the file must still be
-        self._parsed_early: dict[str, EarlySheet] = {}  # sheets parsed while the command loaded (early.py), not taken yet
 
     @classmethod
     def open(cls, path: Path, workers: int | None = None) -> XlsxGrids:
@@ -165,8 +177,6 @@ class XlsxGrids:
         grids = cls(book, path, workers=_read_workers() if workers is None else workers, parts=parts,
                     excel_tables=excel_tables, date1904=date1904, part_keys=keys)
         grids._seen = seen
-        if grids._workers > 0:  # a read that parses ahead takes the sheets parsed early of this very file
-            grids._parsed_early = early.claim(path, seen, parts, keys, date1904)
         return grids
 
     def reopen(self) -> XlsxGrids:
@@ -225,7 +235,6 @@ class XlsxGrids:
         self._order.extend(fresh)
         self._queue = _ahead([*self._queue, *fresh], self._size)
         self._largest = max(self._largest, max(map(self._size, fresh), default=0))
-        self._take_early()
         self._top_up()
 
     def _size(self, sheet: str) -> int:
@@ -233,28 +242,20 @@ class XlsxGrids:
         key = self._part_keys.get(sheet)
         return key[0][2] if key and key[0] else 0
 
-    def _take_early(self) -> None:
-        """The sheets parsed early (early.py) join the window as if parsed ahead here, when they are the next ones
-        to parse; the others are let go (memory stays what the window holds)."""
-        early, self._parsed_early = self._parsed_early, {}
-        for sheet in list(self._queue[: max(self._window - len(self._held), 0)]):
-            taken = early.pop(sheet, None)
-            if taken is None:
-                break  # in queue order only: the worker parses the next sheet
-            self._queue.remove(sheet)
-            self._held.add(sheet)
-            self._pending[sheet] = taken  # type: ignore[assignment]
-        for left in early.values():
-            left.drop()
-
     def _top_up(self) -> None:
         while self._queue and len(self._held) < self._window:
             sheet = self._queue.pop(0)
             self._held.add(sheet)
-            # the worker checks the sheet's extent before its parse: the check lets the GIL go (numpy, extent.py)
-            self._pending[sheet] = self._pool.submit(self._parse_in_worker, sheet)  # type: ignore[union-attr]
+            try:  # the extent check runs here: it holds the GIL, which the worker's parse does not need
+                spread: bool | BaseException = self._spread(sheet)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # raised by the worker (or this thread), when this sheet is asked for
+                spread = exc
+            self._checked[sheet] = spread
+            self._pending[sheet] = self._pool.submit(self._parse_in_worker, sheet, spread)  # type: ignore[union-attr]
 
-    def _parse_in_worker(self, sheet: str) -> tuple[list[list[Any]], list]:
+    def _parse_in_worker(self, sheet: str, spread: bool | BaseException) -> tuple[list[list[Any]], list]:
         book = getattr(self._local, "book", None)
         if book is None:
             try:
@@ -264,7 +265,9 @@ class XlsxGrids:
             except BaseException as exc:
                 raise damaged(self.path, self._parts.get(sheet, ""), f"sheet {sheet!r}", exc) from None
             self._books.append(book)
-        return self._parse(book, sheet)
+        if isinstance(spread, BaseException):
+            raise spread
+        return self._parse(book, sheet, spread)
 
     def _spread(self, sheet: str) -> bool:
         """Whether the sheet's cells reach far beyond its table (checked before any parser sees it); failures name
@@ -277,10 +280,12 @@ class XlsxGrids:
         except BaseException as exc:  # zip errors
             raise damaged(self.path, part, f"sheet {sheet!r}", exc) from None
 
-    def _parse(self, book: CalamineWorkbook, sheet: str) -> tuple[list[list[Any]], list]:
-        """Parse one sheet after checking how far its cells reach; every failure names the sheet and part."""
+    def _parse(self, book: CalamineWorkbook, sheet: str, spread: bool | None = None) -> tuple[list[list[Any]], list]:
+        """Parse one sheet after checking how far its cells reach (``spread``: checked already); every failure names
+        the sheet and part."""
         part = self._parts.get(sheet, "")
-        spread = self._spread(sheet)
+        if spread is None:
+            spread = self._spread(sheet)
         try:
             if spread:
                 return self._parse_trimmed(sheet, part)
@@ -331,12 +336,9 @@ class XlsxGrids:
         return out
 
     def close(self) -> None:
-        for future in self._pending.values():
-            future.cancel()
-        for taken in self._parsed_early.values():
-            taken.drop()
-        self._parsed_early.clear()
         if self._pool is not None:
+            for future in self._pending.values():
+                future.cancel()
             self._pool.shutdown(wait=True)
             self._pool = None
         self._pending.clear()
@@ -356,33 +358,37 @@ class XlsxGrids:
             # asked for before a worker started it (Settings, Fields, the small sheets before the large ones): parsed
             # here, so not held against the window, which only counts sheets parsed ahead (held until forgotten, and
             # some are never: the window would stay full)
-            future = None if self._claim(sheet) else self._pending.pop(sheet, None)
-            got = None
+            here, spread = self._claim(sheet)
+            future = None if here else self._pending.pop(sheet, None)
             if future is not None:
                 while not future.done() and self._parse_ahead(sheet):
                     pass  # the time this thread would wait: the next sheets parsed here
-                got = future.result()  # None: a sheet the early parse (early.py) did not get
-            self._cache[sheet] = got if got is not None else self._parse(self.book, sheet)
+                self._cache[sheet] = future.result()
+                self._checked.pop(sheet, None)
+            elif isinstance(spread, BaseException):
+                raise spread
+            else:
+                self._cache[sheet] = self._parse(self.book, sheet, spread)
             self._top_up()
             if not self._same():  # a sheet read late (a lazy table): only from the very file read first
                 self._cache.pop(sheet, None)
                 raise _changed(self.path)
         return self._cache[sheet]
 
-    def _claim(self, sheet: str) -> bool:
+    def _claim(self, sheet: str) -> tuple[bool, bool | BaseException | None]:
         """Take a sheet no worker has started (still queued, or handed over and not started) to parse it in this
-        thread (whether it was taken)."""
+        thread: (taken, the outcome of its extent check, None when not checked yet)."""
         future = self._pending.get(sheet)
         if future is not None:
             if not future.cancel():  # started (or done) in a worker
-                return False
+                return False, None
             del self._pending[sheet]
             self._held.discard(sheet)
-            return True
+            return True, self._checked.pop(sheet)
         if sheet in self._queue:
             self._queue.remove(sheet)
-            return True
-        return False
+            return True, None
+        return False, None
 
     def _parse_ahead(self, asked: str) -> bool:
         """While this thread waits for a worker's parse of ``asked``: parse here the next sheet to be asked for after
@@ -394,11 +400,14 @@ class XlsxGrids:
                 continue
             if 2 * (sum(self._early.values()) + self._size(sheet)) > self._largest:
                 return False
-            if not self._claim(sheet):
+            here, spread = self._claim(sheet)
+            if not here:
                 continue
             self._early[sheet] = self._size(sheet)
             try:
-                self._cache[sheet] = self._parse(self.book, sheet)
+                if isinstance(spread, BaseException):
+                    raise spread
+                self._cache[sheet] = self._parse(self.book, sheet, spread)
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:  # raised when the sheet is asked for, as a worker's would be
@@ -445,4 +454,6 @@ def _stat(path: Path) -> tuple[int, int]:
 def _parse(book: CalamineWorkbook, sheet: str) -> tuple[list[list[Any]], list]:
     """One sheet's rows and merged ranges. get_sheet_by_name parses every cell of the sheet, so it is
     called once per sheet (asking it again for the merged ranges would parse the sheet again)."""
-    return grid_of(book.get_sheet_by_name(sheet))
+    parsed = book.get_sheet_by_name(sheet)
+    merged = list(parsed.merged_cell_ranges or ())
+    return parsed.to_python(skip_empty_area=False), merged
