@@ -7,7 +7,9 @@ edited file under the ready file's name (the cache is keyed by the file's path) 
 every sheet, and what the run wrote. With --phases the run goes through run_phases.py and its phase table is
 kept in WORK/<shape>.phases.txt (where the time goes: which phase did full work). The edits are not timed.
 
-    python benchmarks/bench_edits.py --ready /tmp/ready3 --work /tmp/edits [--shapes status append ...] [--phases]
+    crm-sheets new READY/big-30000.xlsx --sample-data 30000
+    crm-sheets run READY/big-30000.xlsx --now 2026-03-15T09:00      # the ready workbook: a first run done
+    python benchmarks/bench_edits.py --ready READY --work WORK [--shapes status append ...] [--phases]
 
 The ready folder is never written; WORK keeps the edited workbooks (made again only when missing).
 """
@@ -155,7 +157,7 @@ def slug(name: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--ready", type=Path, default=Path("/tmp/ready3"))
+    ap.add_argument("--ready", type=Path, required=True, help="folder of the ready workbook (see above)")
     ap.add_argument("--book", default="big-30000.xlsx")
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--shapes", nargs="*", help="slugs of the shapes to run (default: all): "
