@@ -70,13 +70,7 @@ def tables_as_written(tables: Tables, changes: ChangeSet, *others: ChangeSet) ->
     written = [changes, *others]
     touched: set[str] = set()
     for cs in written:
-        touched.update(u.table for u in cs.updates)
-        touched.update(a.table for a in cs.appends)
-        touched.update(a.table for a in cs.archives)
-        touched.update(a.archive for a in cs.archives)
-        touched.update(r.table for r in cs.restores)
-        touched.update(r.archive for r in cs.restores)
-        touched.update(cs.sequences)
+        touched |= cs.tables_touched()
     touched.update(name for name, t in tables.tables.items() if t.assigned_ids)
     sheets = {spec.name for cs in written for spec in cs.sheets}
     typing_changed = any(

@@ -149,6 +149,14 @@ class ChangeSet:
         self.options.extend(o for o in other.options if o not in self.options)
         return self
 
+    def tables_touched(self) -> set[str]:
+        """The tables whose rows or cells this change set writes: updated, appended to, archived from or to,
+        restored from or to, or given a next ID number."""
+        out = {u.table for u in self.updates} | {a.table for a in self.appends} | set(self.sequences)
+        out.update(x for a in self.archives for x in (a.table, a.archive))
+        out.update(x for r in self.restores for x in (r.table, r.archive))
+        return out
+
     def summary(self) -> dict[str, int]:
         return {
             "updated_cells": len(self.updates),

@@ -332,7 +332,7 @@ class XlsxStore(KeptState):
         # A lazy table the write changes no cell of keeps its sheet as it was: it stays unread (at 30k leads a writing
         # run's Audit Log is ~60,000 rows, 0.7 s to parse and type) and, if something asks later, is read from the
         # file as written, once shown to parse its sheet to the same cells (below, and ``apply``)
-        named = _tables_named(changeset, rider)
+        named = changeset.tables_touched() | (rider.tables_touched() if rider is not None else set())
         left: list[tuple[str, Any]] = []
         self._unread = []
         for name, t in (list(tables.tables.items()) if tables is not None else ()):
@@ -465,20 +465,6 @@ def _incomplete_package(data: bytes) -> bool:
     if not data.startswith(b"PK\x03\x04"):
         return False
     return b"PK\x05\x06" not in data[-(65535 + 22):]
-
-
-def _tables_named(changeset: ChangeSet, rider: ChangeSet | None) -> set[str]:
-    """The tables a write changes cells of (updated, appended to, archived from or to, restored)."""
-    out: set[str] = set()
-    for cs in (changeset, rider):
-        if cs is None:
-            continue
-        out.update(u.table for u in cs.updates)
-        out.update(a.table for a in cs.appends)
-        out.update(x for a in cs.archives for x in (a.table, a.archive))
-        out.update(x for r in cs.restores for x in (r.table, r.archive))
-        out.update(cs.sequences)
-    return out
 
 
 def _sheet_keys(path: Path) -> tuple[dict[str, Any], bool]:
