@@ -114,18 +114,23 @@ def repoint(table: Any, reopen: Callable[[], Any]) -> bool:
     """Make an unread lazy table open its workbook with ``reopen`` when first asked (a write that left its sheet as
     it was points it at the file it made: store/xlsx/store.py). False, and nothing changed, when the table is read
     or its loader does not open a workbook through a ``reopen`` of its own (store/core/read.py ``_loader``)."""
-    once = table.__dict__.get("_loader") if is_unread(table) else None
-    fn = getattr(once, "fn", None)
-    if fn is None or not hasattr(fn, "reopen"):
+    load = _reopening(table)
+    if load is None:
         return False
-    fn.reopen = reopen
+    load.reopen = reopen
     return True
 
 
 def can_repoint(table: Any) -> bool:
     """Whether ``repoint`` would take ``table``."""
+    return _reopening(table) is not None
+
+
+def _reopening(table: Any) -> Any:
+    """The loader of an unread lazy table when it opens its workbook through a ``reopen`` of its own; else None."""
     once = table.__dict__.get("_loader") if is_unread(table) else None
-    return hasattr(getattr(once, "fn", None), "reopen")
+    load = getattr(once, "fn", None)
+    return load if hasattr(load, "reopen") else None
 
 
 def lazily(table: Table, make: Callable[[Table], Table]) -> Table:
