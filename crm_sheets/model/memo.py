@@ -168,9 +168,10 @@ def carry_stamp(table: Any, copy: Any) -> None:
     if s is None or s.token is None or not _as_stamped(table, s):
         return
     df = copy.df
-    if (df.index is not s.index and (array_place(df.index._values) is None
-                                     or array_place(df.index._values) != array_place(s.index._values))) or list(df.columns) != [h.name for h in s.held] \
-            or any(w is None or array_place(df[c]._values) != w for c, w in zip(df.columns, s.where)):
+    if df.index is not s.index and (array_place(df.index._values) is None
+                                    or array_place(df.index._values) != array_place(s.index._values)):
+        return
+    if not _same_columns(df, s):
         return  # (a shallow copy shares the index and every column's arrays)
     if copy.rows is not table.rows or copy.invalid != s.invalid or copy.typed_text != s.typed:
         return
@@ -181,12 +182,15 @@ def _as_stamped(table: Any, s: _Stamp) -> bool:
     """Whether ``table`` is still exactly as ``stamp`` left it (the same frame, index, column arrays, sheet rows
     object and kept raw texts)."""
     df = table.df
-    if df is not s.df or df.index is not s.index or table.rows is not s.rows or len(df.columns) != len(s.held):
+    if df is not s.df or df.index is not s.index or table.rows is not s.rows or not _same_columns(df, s):
         return False
-    for c, held, where in zip(df.columns, s.held, s.where):
-        if c != held.name or where is None or array_place(df[c]._values) != where:
-            return False
     return table.invalid == s.invalid and table.typed_text == s.typed
+
+
+def _same_columns(df: pd.DataFrame, s: _Stamp) -> bool:
+    """Whether ``df`` has the columns the stamp held, in its order, each still over the array it held."""
+    return list(df.columns) == [h.name for h in s.held] and all(
+        where is not None and array_place(df[c]._values) == where for c, where in zip(df.columns, s.where))
 
 
 def read_stamp(table: Any) -> tuple[str | None, str | None, Any]:
