@@ -481,9 +481,10 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
     options = state_options(dry_run_options(given, False, report.jobs), base, stateful)
     base = None  # each job's state is in its options now, and let go there once the job looked (below)
     aside = Aside()
-    learnt: dict[str, Any] = {}  # check's row memory keyed by the tables' read keys, when it learnt them (_learnt)
+    learnt: dict[str, Any] | None = None  # check's row memory keyed by the tables' read keys, when it learnt them
 
     def look(result: Any) -> None:
+        nonlocal learnt
         # A job that changes or queues anything, or whose result holds for no known time, makes the pass answer
         # None whatever the jobs after it find: it stops there, before its changes touch the tables. A job that
         # changes nothing has its findings set aside (a file) while the next one runs.
@@ -494,7 +495,7 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
         # finding as JSON lists; at 100k leads ~100 MB under dedupe, automate and report). A later round or look,
         # which would read them, follows only a change, which ends the pass above.
         if result.job == "check":
-            learnt.update(_learnt(result.state, options.get("check", {}).get("state")))
+            learnt = _learnt(result.state, options.get("check", {}).get("state"))
         result.state = {}
         options.get(result.job, {}).pop("state", None)
         if worth_it([result], share=3):
@@ -509,28 +510,28 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
     if not changes.is_empty() or any(r.effects for r in results) or horizon(results) is None:
         return None
     generation = tables.meta.get("generation")
-    if learnt and box is not None and isinstance(generation, str) and generation:
+    if learnt is not None and box is not None and isinstance(generation, str) and generation:
         try:  # the next run's check takes the tables it reads with these keys as these rows, without keying them
-            box.set_state_part(generation, "check", "rows", learnt["rows"])
+            box.set_state_part(generation, "check", "rows", learnt)
         except Exception:
             pass  # a memory only: the next run keys the rows
     return RunReport(path=report.path, jobs=list(report.jobs), results=results, changes=changes,
                      notes=run_notes(tables, results, changes), delivery=report.delivery)
 
 
-def _learnt(state: Any, given: Any) -> dict[str, Any]:
+def _learnt(state: Any, given: Any) -> dict[str, Any] | None:
     """Check's row memory from the confirming pass's check (``state``, its result's state; ``given``, the state it
     started from) when it learnt something: the read's keys of the tables as written (model/memo.py stamp: the
     table cache's fill gives them, and so does a read) beside the rows remembered, as the state keeps them (one
-    packed string per table). Empty when it kept the memory given as it was."""
+    packed string per table). None when it kept the memory given as it was."""
     rows = state.get("rows") if isinstance(state, dict) else None
     was = given.get("rows") if isinstance(given, dict) else None
     if not isinstance(rows, dict) or rows is was or not isinstance(rows.get("tables"), dict):
-        return {}
+        return None
     tables = rows["tables"]
     if not any(isinstance(t, dict) and t.get("token") for t in tables.values()):
-        return {}
-    return {"rows": {"version": rows.get("version"), "tables": {name: dict(t) for name, t in tables.items()}}}
+        return None
+    return {"version": rows.get("version"), "tables": {name: dict(t) for name, t in tables.items()}}
 
 
 class _Unsettled(Exception):
