@@ -351,8 +351,8 @@ class XlsxGrids:
         self._local = threading.local()
 
     def _get(self, sheet: str) -> tuple[list[list[Any]], list]:
+        self._asked.setdefault(sheet)  # also when parsed ahead here (``_parse_ahead``): already in the cache
         if sheet not in self._cache:
-            self._asked.setdefault(sheet)
             if sheet in self._failed:
                 raise self._failed.pop(sheet)
             # asked for before a worker started it (Settings, Fields, the small sheets before the large ones): parsed
