@@ -275,6 +275,24 @@ def test_a_far_reference_inside_a_near_row_is_found_where_the_reader_would_place
     assert any(f"Leads!{ref}" in note and "not read" in note for note in tables.notes), tables.notes
 
 
+@pytest.mark.parametrize("cell, ref", [
+    (b'<c r="B3" r="XFD1048576" t="inlineStr"><is><t>stray</t></is></c>', "XFD1048576"),  # the reader takes the last r
+    (b'<c r="B3" s="1" r = "XFD1048576" t="inlineStr"><is><t>stray</t></is></c>', "XFD1048576"),
+    (b'<x:c xmlns:x="urn:any" r="XFD1048576" t="inlineStr"><x:is><x:t>stray</x:t></x:is></x:c>', "XFD1048576"),
+    (b'<c r="B99999999" t="inlineStr"><is><t>stray</t></is></c>', "B99999999"),  # beyond the sheet's last row
+])
+def test_a_far_cell_placed_by_its_last_reference_or_with_any_prefix_is_found_and_not_read(pristine, tmp_path, cell, ref):
+    # Each of these once made the fast reader ask for a grid of billions of cells (the process aborted)
+    def change(data: bytes) -> bytes:
+        return re.sub(rb'(<row r="3"[^>]*>.*?)(</row>)', lambda m: m.group(1) + cell + m.group(2), data, count=1, flags=re.S)
+
+    bad = rewrite_part(pristine, tmp_path / "odd.xlsx", sheet_part(pristine, "Leads"), change)
+    tables = read_workbook(bad)
+    assert len(tables["leads"].df) == LEADS
+    assert not (tables["leads"].df == "stray").any().any()
+    assert any(f"Leads!{ref}" in note and "not read" in note for note in tables.notes), tables.notes
+
+
 def test_cells_without_references_count_from_the_cell_before_them(pristine, tmp_path):
     # A row of 20,000 cells without r attributes placed after a far row: calamine places them one after the other
     cells = b'<c t="inlineStr"><is><t>x</t></is></c>' * 20_000

@@ -110,3 +110,33 @@ def test_a_part_is_inflated_from_the_package_as_zipfile_reads_it_and_a_wrong_dec
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
         zf.writestr("xl/worksheets/sheet1.xml", big)
     assert (scan_part(path, "xl/worksheets/sheet1.xml").rows, scan_part(path, "xl/worksheets/sheet1.xml").cols) == (40000, 2)
+
+
+def test_a_cell_with_a_second_reference_or_any_prefix_is_bounded_by_the_reference_the_reader_takes():
+    """The fast reader places a cell by its last r attribute (spaces around '=' or not), and reads <y:c> as a cell
+    whatever its namespace: the bound check gives up on such a sheet and the scan's extent covers the cell."""
+    for odd in (b'<c r="A2" r="XFD1048576"><v>1</v></c>', b'<c r="A2" t="n" r =  "XFD1048576"><v>1</v></c>',
+                b'<y:c xmlns:y="urn:y" r="XFD1048576"><v>1</v></y:c>', b'<c r="A2" r=\'XFD1048576\'><v>1</v></c>'):
+        xml = _sheet(b"A1:B2", [(1, [b"A1", b"B1"])]).replace(b"</sheetData>", b'<row r="2">' + odd + b"</row></sheetData>")
+        for size in (5, 64, 1 << 20):
+            assert bounded(_chunks(xml, size)) is None
+            ext = scan(_chunks(xml, size))
+            assert (ext.rows, ext.cols) == (1048576, 16384) and ext.too_spread()
+
+
+def test_a_prefixed_row_without_references_and_a_row_beyond_the_sheets_limit_are_not_capped():
+    xml = _sheet(b"A1:B2", [(1, [b"A1"])]).replace(b"</sheetData>", b'<y:row xmlns:y="urn:y" r="900000"><c><v>1</v></c></y:row></sheetData>')
+    assert scan(_chunks(xml)).rows == 900000
+    xml = _sheet(b"A1:B2", [(1, [b"A1"]), (2, [b"B99999999"])])
+    assert bounded(_chunks(xml)) is None and scan(_chunks(xml)).rows == 99999999
+
+
+def test_text_with_an_equals_sign_or_an_r_attribute_keeps_a_sheet_on_the_bound_check():
+    """Only the cell tags are looked at: text that reads like an attribute r is no cell's reference."""
+    for text in (b"size = 51-200", b'for r = 2, r="XFD1048576"'):
+        xml = _sheet(b"A1:B2", [(1, [b"A1", b"B1"])]).replace(
+            b"</sheetData>", b'<row r="2"><c r="A2" t="inlineStr"><is><t>%s</t></is></c></row></sheetData>' % text)
+        for size in (5, 64, 1 << 20):
+            found = bounded(_chunks(xml, size))
+            assert found is not None and (found.rows, found.cols) == (2, 2)
+        assert (scan(_chunks(xml)).rows, scan(_chunks(xml)).cols) == (2, 2)

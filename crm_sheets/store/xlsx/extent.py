@@ -30,7 +30,7 @@ MAX_GRID = 20_000_000
 ROW_SLACK = 1000
 COL_SLACK = 64
 MAX_COL = 16_384
-MAX_ROW = 1_048_576
+MAX_ROW = 1_048_576  # the sheet's limits (the fast reader places a cell beyond them too: extents are not capped)
 STRAYS_SHOWN = 5
 
 _CHUNK = 1 << 20
@@ -55,59 +55,71 @@ def _last_tag(data: bytes) -> int:
 # r attribute (the fast reader reads attributes properly).
 _ROOT = re.compile(rb'<([\w.-]+:)?worksheet\b')
 _ATTRS_BEFORE_R = rb'(?:\s+(?!r\s*=)[\w:.-]+\s*=\s*(?:"[^"]*"|\'[^\']*\'))*'
-_ATTRS = rb'((?:\s+[\w:.-]+\s*=\s*(?:"[^"]*"|\'[^\']*\'))*)\s*'
+# (no space needed after a quoted value: the fast reader reads <c r="A1"r="B2"> as a cell with two attributes r)
+_ATTRS = rb'((?:(?:\s+|(?<=["\']))[\w:.-]+\s*=\s*(?:"[^"]*"|\'[^\']*\'))*)\s*'
 _ATTR = re.compile(rb'([\w:.-]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
-_REF = re.compile(rb'\$?([A-Za-z]{0,4})\$?(\d{0,9})$')
+# Letters and digits of any length: the fast reader reads a reference of any length (its numbers wrap around at
+# 2**32, so the value read here is never below the one it places the cell by).
+_REF = re.compile(rb'\$?([A-Za-z]*)\$?(\d*)$')
 _HAS_VALUE = re.compile(rb'<(?:[\w.-]+:)?(?:v|is|f)\b')
 _SHEET_DATA = re.compile(rb'<(?:[\w.-]+:)?sheetData\b[^>]*?(?:/>|>)')
 _SHEET_DATA_END = re.compile(rb'</(?:[\w.-]+:)?sheetData\s*>')
+_ANY_PREFIX = rb'(?:[\w.-]+:)?'
+# A cell or row tag with a namespace prefix, whatever it is (looked for as the rare ':', cheap), and every attribute r
+# of a chunk, whatever its element: the fast reader reads <x:c> as a cell in any sheet and places a cell by its LAST
+# attribute r (spaces around '=' or not).
+_PREFIXED_TAG = re.compile(rb':(?:c|row)[\s/>]')
+_ANY_R = re.compile(rb'(?<![\w.:-])r\s*=\s*["\']\$?([A-Za-z]*)\$?(\d*)')
+# The rest of a cell tag of the usual shape after its r attribute: an s and a t attribute (each optional, in this
+# order, as Excel, LibreOffice, openpyxl and this package write them) and the tag's end. A cell with any other
+# attribute after its r, a second r among them, is of another shape. (Only single-character negations inside, which
+# the regex engine runs as a tight loop: a tail with character classes or a repeated group cost twice the search.)
+_USUAL_TAIL = rb'(?: s="[^"]*+"|)(?: t="[^"]*+"|)(?:>|/>| />)'
 
 
-def _tag_patterns(prefix: bytes) -> tuple[re.Pattern, re.Pattern, re.Pattern]:
-    """(row, cell, quick cell): the quick one only knows the usual shape, r first as in <c r="AB12"
-    (four times faster on a 100 MB sheet); a chunk with any other cell shape is scanned again with the full one."""
-    p = re.escape(prefix)
-    row = re.compile(rb'<' + p + rb'row(?=[\s/>])(?:' + _ATTRS_BEFORE_R + rb'\s+r\s*=\s*["\'](\d{1,9}))?')
+def _tag_patterns(prefix: bytes | None) -> tuple[re.Pattern, re.Pattern]:
+    """(row, cell): a row tag with its row number, a cell tag with the letters of its first r, whatever the order of
+    their attributes (the exact, slower look; see _quick_cells for the usual shape). ``prefix`` None: whatever the
+    namespace prefix."""
+    p = _ANY_PREFIX if prefix is None else re.escape(prefix)
+    row = re.compile(rb'<' + p + rb'row(?=[\s/>])(?:' + _ATTRS_BEFORE_R + rb'\s+r\s*=\s*["\'](\d+))?')
     cell = re.compile(rb'<' + p + rb'c(?=[\s/>])(?:' + _ATTRS_BEFORE_R + rb'\s+r\s*=\s*["\']\$?([A-Za-z]{1,4}))?')
-    quick = re.compile(rb'<' + p + rb'c(?: r="([A-Z]{1,3})\d|(?=[\s/>]))')
-    return row, cell, quick
+    return row, cell
 
 
 @lru_cache(maxsize=256)
 def _quick_cells(prefix: bytes, bound: int) -> re.Pattern:
-    """The quick cell pattern (see _tag_patterns) that also asks the row of the reference to be at most ``bound``:
-    the fast reader places a cell by its own reference, whatever the row element around it says
-    (<row r="2"><c r="XFD1048576">). A cell naming a row beyond it is then of "another shape" (b''), and the
-    chunk is looked at exactly. In one pass with the letters: a separate search cost as much again."""
+    """Each cell tag's column letters when it has the usual shape (``<c r="AB12"``, r first, then at most an s and a
+    t attribute: ``_USUAL_TAIL``), b'' for a cell of another shape: then the chunk is looked at exactly. The row of the
+    reference must be at most ``bound``: the fast reader places a cell by its own reference, whatever the row element
+    around it says (<row r="2"><c r="XFD1048576">). In one pass with the letters: a separate search cost as much
+    again."""
     digits = str(bound).encode()
     upto = [rb"\d{1,%d}" % (len(digits) - 1)] if len(digits) > 1 else []  # fewer digits
     upto += [digits[:i] + b"[0-%c]" % (digits[i] - 1) + rb"\d{%d}" % (len(digits) - i - 1)
              for i in range(len(digits)) if digits[i] > ord("0")]  # as many digits, smaller
     upto.append(digits)
-    return re.compile(rb'<' + re.escape(prefix) + rb'c(?: r="([A-Z]{1,3})(?:' + b"|".join(upto) + rb')"|(?=[\s/>]))')
+    return re.compile(rb'<' + re.escape(prefix) + rb'c(?: r="([A-Z]{1,3})(?:' + b"|".join(upto) + rb')"(?='
+                      + _USUAL_TAIL + rb')|(?=[\s/>]))')
 
 
-def _cell_rows(prefix: bytes) -> re.Pattern:
-    """The row digits of every cell's reference, whatever its attributes' order (the exact, slower look)."""
-    return re.compile(rb'<' + re.escape(prefix) + rb'c(?=[\s/>])' + _ATTRS_BEFORE_R
-                      + rb'\s+r\s*=\s*["\']\$?[A-Za-z]{0,4}\$?(\d{1,9})')
-
-
-def _element_patterns(prefix: bytes) -> tuple[re.Pattern, re.Pattern]:
-    """Whole row and cell elements (attributes, content), for the slow path that rewrites a sheet."""
-    p = re.escape(prefix)
-    row = re.compile(rb'<' + p + rb'row(?=[\s/>])' + _ATTRS + rb'(?:/>|>(.*?)</' + p + rb'row\s*>)', re.S)
-    cell = re.compile(rb'<' + p + rb'c(?=[\s/>])' + _ATTRS + rb'(?:/>|>(.*?)</' + p + rb'c\s*>)', re.S)
+def _element_patterns() -> tuple[re.Pattern, re.Pattern]:
+    """Whole row and cell elements (attributes, content), whatever their namespace prefix, for the slow path that
+    rewrites a sheet: group 2 the attributes, 3 the content (1 the prefix)."""
+    row = re.compile(rb'<(?P<p>' + _ANY_PREFIX + rb')row(?=[\s/>])' + _ATTRS + rb'(?:/>|>(.*?)</(?P=p)row\s*>)', re.S)
+    cell = re.compile(rb'<(?P<p>' + _ANY_PREFIX + rb')c(?=[\s/>])' + _ATTRS + rb'(?:/>|>(.*?)</(?P=p)c\s*>)', re.S)
     return row, cell
 
 
 def _r_attr(attrs: bytes | None) -> tuple[bytes, bytes] | None:
-    """(column letters, row digits) of the r attribute among these attributes, or None."""
+    """(column letters, row digits) of the r attribute among these attributes (the last, as the fast reader takes
+    it), or None."""
+    found = None
     for m in _ATTR.finditer(attrs or b""):
         if m.group(1) == b"r":
             ref = _REF.match(m.group(2) if m.group(2) is not None else m.group(3))
-            return (ref.group(1), ref.group(2)) if ref else (b"", b"")
-    return None
+            found = (ref.group(1), ref.group(2)) if ref else (b"", b"")
+    return found
 
 
 @dataclass
@@ -156,18 +168,20 @@ def scan(chunks) -> Extent:
     max_letters = b""
     cellless = 0
     carry = b""
-    row_tag = cell_tag = None
+    row_tag = None
     prefix = b""
+    any_row, any_cell = _tag_patterns(None)
     for chunk in _with_end(chunks):
         data = carry + chunk if carry else chunk
         if row_tag is None:
             root = _ROOT.search(data[:1 << 16])
             prefix = root.group(1) or b"" if root else b""
-            row_tag, cell_tag, _quick = _tag_patterns(prefix)
+            row_tag, _cell = _tag_patterns(prefix)
         data, carry = _cut_at_last_tag(data) if chunk else (data, b"")
         if not data:
             continue
-        for r in row_tag.findall(data):
+        prefixed = _PREFIXED_TAG.search(data) is not None  # a tag with a prefix, the sheet's own or another
+        for r in (any_row if prefixed else row_tag).findall(data):
             if r:
                 max_r = max(max_r, int(r))
             else:
@@ -175,10 +189,14 @@ def scan(chunks) -> Extent:
         # Row elements come before their cells, so in a sane sheet no cell names a row beyond those seen so far
         refs = _quick_cells(prefix, max(max_r + rowless, max_cell_row, 1)).findall(data)
         letters = set(refs)
-        if b"" in letters:  # a cell of another shape (attributes before r, quotes, no r, a row beyond): exactly
-            refs = cell_tag.findall(data)
+        if b"" in letters or prefixed:
+            # a cell of another shape (attributes before r or after it, a second r, quotes, no r, a row beyond, a
+            # prefix): exactly, every attribute r of the chunk counting as a cell's
+            refs = any_cell.findall(data)
             letters = set(refs)
-            max_cell_row = max(max_cell_row, max(map(int, _cell_rows(prefix).findall(data)), default=0))
+            for found_letters, found_row in _ANY_R.findall(data):
+                letters.add(found_letters)
+                max_cell_row = max(max_cell_row, int(found_row or 0))
         ext.cells += len(refs)
         if b"" in letters:
             cellless += refs.count(b"")
@@ -187,8 +205,9 @@ def scan(chunks) -> Extent:
             top = max(letters, key=lambda x: (len(x), x.upper()))
             if (len(top), top.upper()) > (len(max_letters), max_letters.upper()):
                 max_letters = top
-    ext.rows = min(MAX_ROW, max(max_r + rowless, max_cell_row))
-    ext.cols = min(MAX_COL, column_number(max_letters) + cellless)
+    # not capped at the sheet's limits: the fast reader places a cell by its reference, beyond them too
+    ext.rows = max(max_r + rowless, max_cell_row)
+    ext.cols = column_number(max_letters) + cellless
     return ext
 
 
@@ -304,12 +323,14 @@ def _at_most_letters(bound: bytes) -> bytes:
 
 @lru_cache(maxsize=64)
 def _outside(letters: bytes, rows: int) -> re.Pattern:
-    """A cell tag that is not ``<c r="AB12"`` (r first, double quotes) with its letters up to ``letters`` and its row
-    up to ``rows``. Row elements are not looked at (a search stopping at every '<' cost twice as much as one stopping
+    """A cell tag that is not ``<c r="AB12"`` (r first, double quotes, then at most an s and a t attribute: see
+    _USUAL_TAIL) with its letters up to ``letters`` and its row up to ``rows``. Row elements are not looked at (a search stopping at every '<' cost twice as much as one stopping
     at cells): the fast reader places a cell that has a reference by that reference, whatever the row element around
     it says, and a row element far below holding no cell, or cells with references inside, adds nothing to its grid;
     a cell without a reference is of another shape, found here."""
-    return re.compile(rb'<c(?=[\s/>])(?! r="' + _at_most_letters(letters) + _at_most_number(rows) + rb'"[\s/>])')
+    # (the test for a tag, '<c' and not '<col', after the one for the usual shape: most cells stop at the first)
+    return re.compile(rb'<c(?! r="' + _at_most_letters(letters) + _at_most_number(rows) + rb'"' + _USUAL_TAIL
+                      + rb')(?=[\s/>])')
 
 
 # A cell tag with a namespace prefix, whatever the prefix: the fast reader reads <x:c> as a cell in a sheet whose own
@@ -367,23 +388,22 @@ def trim(xml: bytes, sheet: str) -> Trimmed:
     tail = _SHEET_DATA_END.search(xml, head.end())
     body_end = tail.start() if tail else len(xml)
     body = xml[head.end(): body_end]
-    root = _ROOT.search(xml[:1 << 16])
-    row_element, cell_element = _element_patterns(root.group(1) or b"" if root else b"")
+    row_element, cell_element = _element_patterns()  # whatever their prefix: the fast reader reads <x:c> too
 
     # Pass 1: where each row and each cell holding a value is.
     rows: list[tuple[int, int, int, list[tuple[int, int, int, bool, int]]]] = []  # (row, start, end, cells)
     row_no = 0
     for m in row_element.finditer(body):
-        r = _r_attr(m.group(1))
+        r = _r_attr(m.group(2))
         row_no = int(r[1]) if r and r[1] else row_no + 1
         cells = []
         col = 0
-        content = m.group(2) or b""
+        content = m.group(3) or b""
         for c in cell_element.finditer(content):
-            ref = _r_attr(c.group(1))
+            ref = _r_attr(c.group(2))
             col = column_number(ref[0]) if ref and ref[0] else col + 1
             at = int(ref[1]) if ref and ref[1] else row_no  # the fast reader places a cell by its own reference
-            cells.append((col, c.start(), c.end(), bool(c.group(2) and _HAS_VALUE.search(c.group(2))), at))
+            cells.append((col, c.start(), c.end(), bool(c.group(3) and _HAS_VALUE.search(c.group(3))), at))
         rows.append((row_no, m.start(), m.end(), cells))
 
     valued_rows = sorted({at for _r, _s, _e, cells in rows for *_x, v, at in cells if v})
@@ -410,10 +430,10 @@ def trim(xml: bytes, sheet: str) -> Trimmed:
         element = body[start:end]
         if far:
             m = row_element.match(element)
-            content_at = m.start(2)
+            content_at = m.start(3)
             kept = bytearray(element[:content_at])
             at = 0
-            content = m.group(2)
+            content = m.group(3)
             for col, cs, ce, _v, row_at in cells:
                 kept += content[at:cs]
                 if col <= last_col and row_at <= last_row:
