@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Iterator
 
+import numpy as np
+
 from crm_sheets.model.tables import column_letter
 from crm_sheets.store.xlsx import deflate
 
@@ -334,8 +336,27 @@ def _outside(letters: bytes, rows: int) -> re.Pattern:
 
 
 # A cell tag with a namespace prefix, whatever the prefix: the fast reader reads <x:c> as a cell in a sheet whose own
-# elements have none. (Found by a search for the rare ':', cheap; a sheet whose elements have a prefix is scanned.)
-_PREFIXED_CELL = re.compile(rb':c[\s/>]')
+# elements have none. Looked for as the pair ':c' with numpy, twice as fast as a regex search for the rare ':' (a
+# sheet whose elements have a prefix is scanned).
+_COLON_C = int.from_bytes(b":c", "little")
+_TAG_NAME_END = frozenset(b" \t\n\r/>")
+
+
+def _prefixed_cell(data: bytes, start: int, end: int) -> bool:
+    """Whether data[start:end] holds ':c' followed by the end of a tag name (the byte after may lie past ``end``)."""
+    size = end - start
+    for off in (0, 1):
+        pairs = np.frombuffer(data, "<u2", max(0, (size - off) // 2), start + off)
+        for i in np.flatnonzero(pairs == _COLON_C).tolist():
+            at = start + off + 2 * i + 2
+            if at >= len(data) or data[at] in _TAG_NAME_END:
+                return True
+    return False
+
+
+def _outside_found(pattern: re.Pattern, data: bytes, start: int, end: int) -> bool:
+    """Whether data[start:end] holds a cell tag outside the bound or of another shape, or any prefixed cell tag."""
+    return pattern.search(data, start, end) is not None or _prefixed_cell(data, start, end)
 
 
 def bounded(chunks) -> Extent | None:
@@ -349,11 +370,11 @@ def bounded(chunks) -> Extent | None:
     ext = Extent()
     count = False
     for chunk in _with_end(chunks):
-        data = carry + chunk if carry else chunk
-        if pattern is None and chunk and len(data) < 1 << 16 and b"sheetData" not in data:
-            carry = data  # the root and the <dimension> come before the cells: wait for them
-            continue
         if pattern is None:
+            data = carry + chunk if carry else chunk
+            if chunk and len(data) < 1 << 16 and b"sheetData" not in data:
+                carry = data  # the root and the <dimension> come before the cells: wait for them
+                continue
             root = _ROOT.search(data[:1 << 16])
             dim = _DIMENSION.search(data[:1 << 16])
             if root is None or dim is None or root.group(1):
@@ -363,14 +384,30 @@ def bounded(chunks) -> Extent | None:
                 return None
             pattern = _outside(dim.group(1), ext.rows)
             count = ext.grid > MIN_GRID
-        cut = _last_tag(data) if chunk else len(data)  # searched up to there, not sliced (a copy of each chunk)
-        carry = data[cut:]
-        if not cut:
+            chunk, carry = data, b""
+        # The tag the last chunk ended in is searched whole on its own: the carried part and this chunk up to its first
+        # '<' (a tag ends before the next one starts); the chunk itself from there, not copied behind the carry.
+        start = 0
+        if carry:
+            start = chunk.find(b"<")
+            if start == -1 and chunk and len(carry) + len(chunk) <= _CARRY_LIMIT:
+                carry += chunk  # the tag goes on in the next chunk
+                continue
+            start = len(chunk) if start == -1 else start
+            head = carry + chunk[:start]
+            if _outside_found(pattern, head, 0, len(head)):
+                return None
+            if count:
+                ext.cells += head.count(b"<c ")
+        cut = _last_tag(chunk) if chunk else len(chunk)  # searched up to there, not sliced (a copy of each chunk)
+        cut = max(cut, start)
+        carry = chunk[cut:]
+        if cut == start:
             continue
-        if pattern.search(data, 0, cut) is not None or _PREFIXED_CELL.search(data, 0, cut) is not None:
+        if _outside_found(pattern, chunk, start, cut):
             return None
         if count:
-            ext.cells += data.count(b"<c ", 0, cut)
+            ext.cells += chunk.count(b"<c ", start, cut)
     if pattern is None or (count and ext.too_spread()):
         return None
     return ext
