@@ -275,11 +275,44 @@ def test_a_far_reference_inside_a_near_row_is_found_where_the_reader_would_place
     assert any(f"Leads!{ref}" in note and "not read" in note for note in tables.notes), tables.notes
 
 
+_CHILD_READ = textwrap.dedent("""
+    import json, resource, sys
+    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))  # a grid of billions of cells fails at once
+    from crm_sheets.store import read_workbook
+    from crm_sheets.errors import CrmSheetsError
+    try:
+        tables = read_workbook(sys.argv[1])
+    except CrmSheetsError as exc:
+        print(json.dumps({"error": str(exc)}))
+    else:
+        df = tables["leads"].df
+        print(json.dumps({"leads": len(df), "stray": bool((df == "stray").any().any()), "notes": list(tables.notes)}))
+""")
+
+
+def read_in_child(path: Path) -> dict:
+    """The read of a crafted workbook in its own process: an abort there fails this test instead of ending the run."""
+    done = subprocess.run([sys.executable, "-c", _CHILD_READ, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"the read ended the process ({done.returncode}): {done.stderr[-300:]}"
+    return json.loads(done.stdout)
+
+
+_STRAY = b't="inlineStr"><is><t>stray</t></is></c>'
+
+
 @pytest.mark.parametrize("cell, ref", [
-    (b'<c r="B3" r="XFD1048576" t="inlineStr"><is><t>stray</t></is></c>', "XFD1048576"),  # the reader takes the last r
-    (b'<c r="B3" s="1" r = "XFD1048576" t="inlineStr"><is><t>stray</t></is></c>', "XFD1048576"),
+    (b'<c r="B3" r="XFD1048576" ' + _STRAY, "XFD1048576"),  # the reader places a cell by its last r
+    (b'<c r="B3" s="1" r = "XFD1048576" ' + _STRAY, "XFD1048576"),
+    (b'<c r="B3"\n\tr\n=\n"XFD1048576" ' + _STRAY, "XFD1048576"),
+    (b'<c r="B3"r="XFD1048576" ' + _STRAY, "XFD1048576"),  # no space: the reader still takes it
+    (b'<c r="B3" t="inlineStr" r=\'XFD1048576\'><is><t>stray</t></is></c>', "XFD1048576"),
+    (b'<c r="B3" s="1" x="a>b" r="XFD1048576" ' + _STRAY, "XFD1048576"),  # a '>' inside a value ends no tag
     (b'<x:c xmlns:x="urn:any" r="XFD1048576" t="inlineStr"><x:is><x:t>stray</x:t></x:is></x:c>', "XFD1048576"),
-    (b'<c r="B99999999" t="inlineStr"><is><t>stray</t></is></c>', "B99999999"),  # beyond the sheet's last row
+    (b'<c r="xfd1048576" ' + _STRAY, "XFD1048576"),
+    (b'<c r="B99999999" ' + _STRAY, "B99999999"),  # beyond the sheet's last row
+    (b'<c r="A4294967295" ' + _STRAY, "A4294967295"),  # ten digits and more: the reader's numbers wrap around
+    (b'<c r="A99999999999999999999" ' + _STRAY, "A99999999999999999999"),
+    (b'<c r="AAAAAAAAAAAAAAAA1" ' + _STRAY, "AAAAAAAAAAAAAAAA1"),  # more letters than any sheet has
 ])
 def test_a_far_cell_placed_by_its_last_reference_or_with_any_prefix_is_found_and_not_read(pristine, tmp_path, cell, ref):
     # Each of these once made the fast reader ask for a grid of billions of cells (the process aborted)
@@ -287,10 +320,21 @@ def test_a_far_cell_placed_by_its_last_reference_or_with_any_prefix_is_found_and
         return re.sub(rb'(<row r="3"[^>]*>.*?)(</row>)', lambda m: m.group(1) + cell + m.group(2), data, count=1, flags=re.S)
 
     bad = rewrite_part(pristine, tmp_path / "odd.xlsx", sheet_part(pristine, "Leads"), change)
-    tables = read_workbook(bad)
-    assert len(tables["leads"].df) == LEADS
-    assert not (tables["leads"].df == "stray").any().any()
-    assert any(f"Leads!{ref}" in note and "not read" in note for note in tables.notes), tables.notes
+    read = read_in_child(bad)
+    assert read.get("leads") == LEADS, read
+    assert not read["stray"]
+    assert any(f"Leads!{ref}" in note and "not read" in note for note in read["notes"]), read["notes"]
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda d: d.replace(b'<row r="3"', b'<row r="0"', 1), "row component"),
+    (lambda d: re.sub(rb'(<row r="3"[^>]*>)', rb'\1<c r="A0"><v>1</v></c>', d, count=1), "row component"),
+    (lambda d: re.sub(rb'(<row r="3"[^>]*>)', rb'\1<c r="A-5"><v>1</v></c>', d, count=1), "alphanumeric"),
+    (lambda d: re.sub(rb'(<row r="3"[^>]*>)', rb'\1<c r="x!y"><v>1</v></c>', d, count=1), "alphanumeric"),
+])
+def test_a_row_or_cell_reference_the_reader_cannot_place_is_a_damaged_sheet_named_in_one_line(pristine, tmp_path, change, problem):
+    read = read_in_child(rewrite_part(pristine, tmp_path / "odd.xlsx", sheet_part(pristine, "Leads"), change))
+    assert "'Leads'" in read.get("error", "") and problem in read["error"], read
 
 
 def test_cells_without_references_count_from_the_cell_before_them(pristine, tmp_path):

@@ -140,3 +140,25 @@ def test_text_with_an_equals_sign_or_an_r_attribute_keeps_a_sheet_on_the_bound_c
             found = bounded(_chunks(xml, size))
             assert found is not None and (found.rows, found.cols) == (2, 2)
         assert (scan(_chunks(xml)).rows, scan(_chunks(xml)).cols) == (2, 2)
+
+
+def test_a_second_reference_in_a_tag_longer_than_a_chunk_or_after_a_quoted_gt_is_seen():
+    """The usual shape is read to the tag's end: a tag cut by chunks, however long, or with a '>' inside a value,
+    never hides an attribute r after it."""
+    filler = b' x="' + b"y" * 200 + b'"'
+    for odd in (b'<c r="A2" s="1"' + filler + b' r="XFD1048576"><v>1</v></c>', b'<c r="A2" x="a>b" r="XFD1048576"><v>1</v></c>',
+                b'<c r="A2" x=">" r="XFD1048576"/>', b'<c r="A2" x=\'">\' r="XFD1048576"/>'):
+        xml = _sheet(b"A1:B2", [(1, [b"A1", b"B1"])]).replace(b"</sheetData>", b'<row r="2">' + odd + b"</row></sheetData>")
+        for size in (3, 7, 64, 1 << 20):
+            assert bounded(_chunks(xml, size)) is None
+            ext = scan(_chunks(xml, size))
+            assert (ext.rows, ext.cols) == (1048576, 16384) and ext.too_spread()
+
+
+def test_the_usual_cell_shapes_of_excel_libreoffice_and_openpyxl_stay_on_the_bound_check():
+    cells = (b'<c r="A1" s="1" t="s"><v>0</v></c><c r="B1" s="3"/><c r="C1" s="2" t="n" /><c r="D1"><v>1</v></c>'
+             b'<c r="E1" t="inlineStr"><is><t>r="XFD1" r = 2</t></is></c><c r="F1" t="str"><f>A1</f><v>x</v></c>')
+    xml = HEAD + b'<dimension ref="A1:F1"/><sheetData><row r="1" spans="1:6">' + cells + b"</row></sheetData></worksheet>"
+    for size in (5, 64, 1 << 20):
+        found = bounded(_chunks(xml, size))
+        assert found is not None and (found.rows, found.cols) == (1, 6)
