@@ -661,3 +661,16 @@ def test_the_data_issues_rows_follow_the_findings_sort_key():
     [sheet] = result.changes.sheets
     header = next(i for i, row in enumerate(sheet.rows) if row and row[0].value == "Severity")
     assert [r[6].value for r in sheet.rows[header + 1:]] == [f.message for f in expected]
+
+
+def test_what_check_fix_leaves_is_what_a_check_of_the_fixed_data_finds():
+    # The fix trims a Team name: the owner typed a little off is then compared with the name as fixed, and the
+    # owner column no fix wrote gets its findings made again (Data Issues suggests the name as Team now spells it).
+    team = [{**TEAM[0], "name": "Camille  Martin"}, TEAM[1]]
+    tables = make_tables(team=team, leads=leads(lead(owner="Camile Martin"), lead(owner="Noah Johnson", email="b@acme.com")))
+    result = check(tables, now=NOW, fix=True)
+    assert [(u.table, u.field, u.value) for u in result.changes.updates] == [("team", "name", "Camille Martin")]
+    assert only(result, "unknown-user").fix == "Camille Martin"
+    assert 'choose "Camille Martin"' in only(result, "unknown-user").message
+    fixed = make_tables(team=TEAM, leads=leads(lead(owner="Camile Martin"), lead(owner="Noah Johnson", email="b@acme.com")))
+    assert result.findings == check(fixed, now=NOW).findings
