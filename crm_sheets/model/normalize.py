@@ -223,6 +223,26 @@ class PhoneBook:
         self._numbers[key] = found
         return found
 
+    def read_again(self, pairs: list[tuple[str, str]], default: str | None) -> None:
+        """Read each (text, region) pair, then in ``default`` those not valid in their region: what a check reads of
+        numbers whose verdicts it has (a second look, or rows not checked again), so state() keeps them. The same
+        as read() for each, in the same order, with the lookups of texts this book answers already made here (a
+        call to read() per text was most of the cost of reading 45,000 numbers again at 30k sample leads)."""
+        numbers, saved, mark, read = self._numbers, self._saved, self._pass.add, self.read
+        for text, region in pairs:
+            for place in (region, default):
+                key = (text, place or None)
+                found = numbers.get(key, _UNREAD)
+                if found is _UNREAD:
+                    found = saved.get(key, _UNREAD)
+                    if found is _UNREAD:
+                        found = read(text, place)
+                    else:
+                        numbers[key] = found
+                mark(key)
+                if found is not None or region == default:
+                    break
+
     def _parse(self, stripped: str, region: str | None) -> tuple[str, str | None] | None:
         num = _parse_phone(stripped, region)
         if num is None:
