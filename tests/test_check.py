@@ -696,3 +696,20 @@ def test_data_issues_shows_each_date_as_its_own_even_when_many_look_alike():
     assert len(set(digests)) == 4 and digests[0] == digests[3]  # the same day in seconds shows the same
     assert data_issues_digest(tables, [replace(future[0], value=d) for d in days]) != \
         data_issues_digest(tables, [replace(future[0], value=d) for d in days[:1] * 5])
+
+
+def test_findings_made_a_column_at_a_time_are_plain_frozen_findings():
+    # Many findings are made column-wise (phone tidy-ups, future dates): they are Findings like any other, equal to
+    # and hashed as the same Finding built field by field, and cannot be changed afterwards.
+    import dataclasses
+
+    from crm_sheets.model import Finding
+
+    rows = [lead(phone="+1 212 555 0100", email=f"p{i}@acme.com", created=pd.Timestamp("2025-04-01")) for i in range(3)]
+    found = check(make_tables(leads=leads(*rows)), now=NOW).findings
+    assert {f.type for f in found} == {"phone-format", "future-date"}
+    for f in found:
+        twin = Finding(*(getattr(f, x.name) for x in dataclasses.fields(Finding)))
+        assert type(f) is Finding and f == twin and hash(f) == hash(twin) and repr(f) == repr(twin)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            f.fix = "changed"
