@@ -661,3 +661,55 @@ def test_the_data_issues_rows_follow_the_findings_sort_key():
     [sheet] = result.changes.sheets
     header = next(i for i, row in enumerate(sheet.rows) if row and row[0].value == "Severity")
     assert [r[6].value for r in sheet.rows[header + 1:]] == [f.message for f in expected]
+
+
+def test_what_check_fix_leaves_is_what_a_check_of_the_fixed_data_finds():
+    # The fix trims a Team name: the owner typed a little off is then compared with the name as fixed, and the
+    # owner column no fix wrote gets its findings made again (Data Issues suggests the name as Team now spells it).
+    team = [{**TEAM[0], "name": "Camille  Martin"}, TEAM[1]]
+    tables = make_tables(team=team, leads=leads(lead(owner="Camile Martin"), lead(owner="Noah Johnson", email="b@acme.com")))
+    result = check(tables, now=NOW, fix=True)
+    assert [(u.table, u.field, u.value) for u in result.changes.updates] == [("team", "name", "Camille Martin")]
+    assert only(result, "unknown-user").fix == "Camille Martin"
+    assert 'choose "Camille Martin"' in only(result, "unknown-user").message
+    fixed = make_tables(team=TEAM, leads=leads(lead(owner="Camile Martin"), lead(owner="Noah Johnson", email="b@acme.com")))
+    assert result.findings == check(fixed, now=NOW).findings
+
+
+def test_data_issues_shows_each_date_as_its_own_even_when_many_look_alike():
+    # Dates repeat across thousands of findings; each row still shows (and the sheet's digest still tells apart)
+    # its own day and time, whatever time unit the value came in.
+    from crm_sheets.jobs.check.sheet import data_issues_digest
+
+    days = [pd.Timestamp("2025-04-01"), pd.Timestamp("2025-04-02"), pd.Timestamp("2025-04-01 10:30"),
+            pd.Timestamp("2025-04-01").as_unit("s"), pd.Timestamp("2025-04-01 00:00:00.000001")]
+    rows = [lead(created=d, email=f"p{i}@acme.com") for i, d in enumerate(days)]
+    tables = make_tables(leads=leads(*rows))
+    result = check(tables, now=NOW)
+    [sheet] = result.changes.sheets
+    shown = {r[2].value: r[5].value for r in sheet.rows if len(r) == 8 and r[4].value == "Created"}
+    assert shown == {"L-00001": "2025-04-01", "L-00002": "2025-04-02", "L-00003": "2025-04-01 10:30",
+                     "L-00004": "2025-04-01", "L-00005": "2025-04-01 00:00"}
+    future = [f for f in result.findings if f.type == "future-date"]
+    assert len(future) == 5
+    digests = [data_issues_digest(tables, [replace(future[0], value=d)]) for d in days]
+    assert len(set(digests)) == 4 and digests[0] == digests[3]  # the same day in seconds shows the same
+    assert data_issues_digest(tables, [replace(future[0], value=d) for d in days]) != \
+        data_issues_digest(tables, [replace(future[0], value=d) for d in days[:1] * 5])
+
+
+def test_findings_made_a_column_at_a_time_are_plain_frozen_findings():
+    # Many findings are made column-wise (phone tidy-ups, future dates): they are Findings like any other, equal to
+    # and hashed as the same Finding built field by field, and cannot be changed afterwards.
+    import dataclasses
+
+    from crm_sheets.model import Finding
+
+    rows = [lead(phone="+1 212 555 0100", email=f"p{i}@acme.com", created=pd.Timestamp("2025-04-01")) for i in range(3)]
+    found = check(make_tables(leads=leads(*rows)), now=NOW).findings
+    assert {f.type for f in found} == {"phone-format", "future-date"}
+    for f in found:
+        twin = Finding(*(getattr(f, x.name) for x in dataclasses.fields(Finding)))
+        assert type(f) is Finding and f == twin and hash(f) == hash(twin) and repr(f) == repr(twin)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            f.fix = "changed"

@@ -153,3 +153,39 @@ def test_a_number_with_its_country_code_is_parsed_once_whatever_region_reads_it(
     assert sorted(parsed) == sorted(texts[:4] + ["020 7946 0958"] * len(regions))  # a national text: once per region
     monkeypatch.setattr(normalize, "_parse_phone", real)
     assert answers == {(t, r): PhoneBook().read(t, r) for t in texts for r in regions}
+
+
+@pytest.mark.slow  # parses some 150,000 texts twice (~10 s)
+def test_numbers_written_without_their_country_code_read_as_the_library_parses_them():
+    # _parse_phone reads a national text of digits, spaces, hyphens, dots and brackets ("(206) 555-0100",
+    # "06 12 34 56 78") without phonenumbers.parse's search for extensions and its normalising: the number must be
+    # the library's (or None where it raises) in the number's own region and in others, national prefix or not
+    from crm_sheets.model.normalize import _PLAIN_NATIONAL, _parse_phone
+
+    rnd = random.Random(13)
+    numbers = _numbers(random_count=4_000)
+    texts = []
+    for n in numbers:
+        national = phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.NATIONAL)
+        digits = "".join(c for c in national if c.isdigit())
+        texts += [national, digits, national.replace(" ", "."), national.replace(" ", "-"), f"({digits[:3]}) {digits[3:]}"]
+        if len(digits) > 3:  # a digit dropped or added, a national prefix or the country code typed before it
+            cut = rnd.randrange(1, len(digits) - 1)
+            texts += [digits[:cut] + digits[cut + 1:], digits + str(rnd.randrange(10)), "0" + digits,
+                      str(n.country_code) + digits, "00" + digits[:cut] + " " + digits[cut:], "1" + digits]
+    for _ in range(10_000):  # random digits and separators, short and long
+        texts.append("".join(rnd.choice("0123456789" * 3 + " ().-") for _ in range(rnd.randrange(1, 24))))
+    texts += ["1", "12", "123", "(12)", " 123 ", "0", "00", "011 44 20 7946 0958", "1 212 555 0100", "-", "()"]
+    plain = [t for t in dict.fromkeys(texts) if _PLAIN_NATIONAL.fullmatch(t) and not t.startswith("00")]
+    assert len(plain) > 40_000
+    regions = ["US", "FR", "GB", "IT", "DE", "RU", "BR", "AR", "MX", "CN", "IN", "AU", "JP", "CH", "001", "ZZ", "us", None]
+    valid = 0
+    for i, text in enumerate(plain):
+        for region in (regions[i % len(regions)], regions[(i * 7 + 3) % len(regions)], "US"):
+            try:
+                expected = phonenumbers.parse(text, region)
+            except phonenumbers.NumberParseException:
+                expected = None
+            assert _parse_phone(text, region) == expected, (text, region)
+            valid += expected is not None and phonenumbers.is_valid_number(expected)
+    assert valid > 10_000 and len(plain) * 3 - valid > 10_000  # both answers well represented

@@ -7,6 +7,7 @@ verdicts for the next run). Nothing here touches a file.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import repeat
 from dataclasses import replace
 from datetime import datetime
 from typing import Mapping
@@ -76,7 +77,9 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     # Of the run: the second pass of --fix reuses what the first found.
     phones, verdicts = PhoneBook((state or {}).get("phones")), {}
     memory = RowMemory((state or {}).get("rows"))
-    findings = find_problems(tables, now=now, phones=phones, verdicts=verdicts, reformat=reformat, memory=memory)
+    across = AcrossRows()
+    findings = find_problems(tables, now=now, phones=phones, verdicts=verdicts, reformat=reformat, memory=memory,
+                             across=across)
     result = JobResult(job="check")
     shown_tables = tables
     if fix:
@@ -88,9 +91,10 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
         if updates:  # what remains is what the next run would find: check the fixed data again
             shown_tables = _with_updates(tables, updates)
             phones.start_pass()
+            across.fixed(updates)
             del findings  # the first pass's (100,000 at 30k leads) go before the second pass makes its own
             findings = find_problems(shown_tables, now=now, phones=phones, verdicts=verdicts, reformat=reformat,
-                                     memory=memory)
+                                     memory=memory, across=across)
         result.stats["fixed"] = len(updates)
     result.findings = findings
     severities = Counter(f.severity for f in findings)
@@ -134,12 +138,13 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
 
 def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = None,
                   verdicts: dict | None = None, reformat: bool | None = None,
-                  memory: RowMemory | None = None) -> list[Finding]:
+                  memory: RowMemory | None = None, across: AcrossRows | None = None) -> list[Finding]:
     """Every finding in the tables, unsorted (the Data Issues sheet sorts them).
 
     ``phones`` and ``verdicts``: caches of a run that checks more than once (check --fix), so each
     phone number is parsed and validated once; verdicts depend only on the value and the settings.
     ``memory``: the rows checked before (memory.py); a data table's rows it knows are not checked again.
+    ``across``: the findings of the checks across rows of check --fix's first pass (AcrossRows).
     """
     ctx = Context.build(tables, now, phones, verdicts)
     if getattr(tables, "adopted", False):  # see check(): a team's formats are theirs
@@ -152,7 +157,7 @@ def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = N
         if kind in ("archive", "log", "settings"):
             continue  # written by jobs (archive, log) or checked setting by setting (rule_sheets.py)
         if kind == "data":
-            _check_data_table(ctx, out, table, (memory or RowMemory()).plan(ctx, table))
+            _check_data_table(ctx, out, table, (memory or RowMemory()).plan(ctx, table), across)
             continue
         _check_table(ctx, out, table)
         check_cell_limits(out, table)
@@ -164,10 +169,13 @@ def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = N
     return [replace(f, fixable=False, fix=None) if f.fixable and over_limit(f) else f for f in items]
 
 
-def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePlan) -> None:
+def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePlan,
+                      across: AcrossRows | None = None) -> None:
     """A data table's checks: those across rows on every row, those of one row at a time on the rows the plan
     does not know (its ``sub`` table), the known rows' findings taken from it. In one order either way: by
-    check (column by column, as _check_table), then by row."""
+    check (column by column, as _check_table), then by row. ``across``: the findings of the checks across rows
+    of an earlier pass (check --fix's first), taken again for the columns no fix wrote."""
+    across = AcrossRows() if across is None else across
     start = len(out.items)
     df, sub = table.df, plan.sub
     local: set = set()
@@ -213,14 +221,15 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
         mark(i, 3, own=True)
         check_required(out, sub, f, own, set(raws))
         mark(i, 4)
-        check_unique(out, table, f, col)
+        across.run(out, table, {f.name}, (), lambda: check_unique(out, table, f, col))
         mark(i, 5)
         if field_type(f.type).options:
-            (check_tags if field_type(f.type).multiple else check_dropdown)(out, table, f, col)
+            across.run(out, table, {f.name}, (f.options_from or "").partition(".")[:1],
+                       lambda: (check_tags if field_type(f.type).multiple else check_dropdown)(out, table, f, col))
         elif field_type(f.type).links_to == "record":
-            check_reference(out, table, f, col)
+            across.run(out, table, {f.name}, (), lambda: check_reference(out, table, f, col))
         elif field_type(f.type).links_to == "member":
-            check_user(out, table, f, col)
+            across.run(out, table, {f.name}, ("team",), lambda: check_user(out, table, f, col))
         else:
             mark(i, 5, own=True)
             check_column(ctx, out, sub, f, own)
@@ -240,6 +249,38 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
     plan.learn([(m, f) for m, f in made if m in local])
     every = made + plan.kept
     out.items[start:], out.marks[start:] = _in_order(df.index, every)
+
+
+class AcrossRows:
+    """The findings of each check across rows of a data table's column (unique values, options, references,
+    owners) in one look, for check --fix's second pass: a column no fix wrote, nor any table the check compares
+    it with (Team for owners, Stages for a deal's stage), has the same findings; they are taken again instead of
+    made again (at 30k sample leads the second pass compared 40 columns' values with sets and other tables)."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple, list[Finding]] = {}
+        # the (table, field) cells and the tables the fixes wrote, once a second pass begins (None: a first pass)
+        self._fields: set[tuple[str, str]] | None = None
+        self._tables: set[str] = set()
+
+    def fixed(self, updates: list[CellUpdate]) -> None:
+        """A second pass begins, on the tables with ``updates`` applied."""
+        self._fields = {(u.table, u.field) for u in updates}
+        self._tables = {u.table for u in updates}
+
+    def run(self, out: Collector, table: Table, fields: set[str], tables: tuple[str, ...], check) -> None:
+        """``check()`` (a check across rows of ``table``'s ``fields`` that also reads ``tables`` whole), made or
+        taken from the first pass, under the collector's current mark."""
+        key = (table.name, out.mark)
+        found = self._made.get(key)
+        if found is not None and self._fields is not None and not any((table.name, n) in self._fields for n in fields) \
+                and not any(t in self._tables for t in tables if t):
+            out.items.extend(found)
+            out.marks.extend(repeat(out.mark, len(found)))
+            return
+        start = len(out.items)
+        check()
+        self._made[key] = out.items[start:]
 
 
 def _rows_of(table: Table, mask: np.ndarray, names: frozenset[str]) -> Table:

@@ -171,14 +171,16 @@ def check_phone(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     values, texts, width, regions, places = _phone_pairs(table, s, default)
     codes, pairs = pd.factorize(values * width + regions)
     verdicts = np.empty(len(pairs), dtype=object)
+    again = []  # the pairs decided before: their texts read again from the book, in one go
     for i, pair in enumerate(pairs.tolist()):
         value, region = key = texts[pair // width], places[pair % width]
         verdict = seen.get(key, seen)  # (seen itself: not decided yet)
         if verdict is seen:
             verdict = seen[key] = _phone(value, region, default, phones)
         else:
-            _read_again(value, region, default, phones)
+            again.append(key)
         verdicts[i] = verdict
+    phones.read_again(again, default)
     rows = verdicts[codes]
     if out.ctx.formats != "ours":
         rows = _keep_format(out.ctx.formats, table, s, rows)
@@ -245,15 +247,8 @@ def keep_phones(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     # Only the texts read matter here (no finding is made): each distinct (number, region) pair read once, in the
     # order the rows give them (as check_phone reads them).
     values, texts, width, regions, places = _phone_pairs(table, s, default)
-    for pair in pd.unique(values * width + regions).tolist():
-        _read_again(texts[pair // width], places[pair % width], default, phones)
-
-
-def _read_again(value: str, region: str, default: str, phones: PhoneBook) -> None:
-    """The texts _phone reads, read again from the run's book (no parsing): a later pass (check --fix's second)
-    still reads them, so the state keeps their verdicts and the next look does not parse them again."""
-    if phones.read(value, region) is None and region != default:
-        phones.read(value, default)
+    phones.read_again([(texts[pair // width], places[pair % width])
+                       for pair in pd.unique(values * width + regions).tolist()], default)
 
 
 def _phone(value: str, region: str, default: str, phones: PhoneBook) -> tuple | str | None:
