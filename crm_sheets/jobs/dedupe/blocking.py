@@ -23,13 +23,16 @@ def codes_of(*columns: np.ndarray) -> list[np.ndarray]:
 
 
 def block_pairs(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, window: int = _MAX_BLOCK,
-           allowed=None) -> np.ndarray:
+           allowed=None, sides: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Pairs (encoded i * n + j, i < j) of records sharing a non-empty key.
 
     ``keys`` may be several arrays sharing one key space (a name key and its first/last swapped
     twin). Sorted by (key, secondary), each record is paired with the next ones of its block up to
     ``window`` away: all pairs of a small block, a sorted-neighbourhood window in a large one
     (a switchboard number shared by a whole company), so the cost stays linear.
+    ``sides``: for pairs across two tables (``allowed`` keeps a record of one with a record of the other), which
+    records are of each (two masks): a block lacking either side gives no pair ``allowed`` keeps, and is left out
+    before sorting (the other blocks keep their members and order: the same pairs, in the same order).
     """
     parts = keys if isinstance(keys, list) else [keys]
     n = len(parts[0])
@@ -38,6 +41,8 @@ def block_pairs(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, wind
         codes = codes_of(*parts)
         codes = np.concatenate(codes) if len(parts) > 1 else codes[0]
     rows = np.tile(np.arange(n), len(parts))
+    if sides is not None:
+        codes = _both_sides(codes, sides[0][rows], sides[1][rows])
     idx = np.flatnonzero(codes >= 0)
     if len(idx) < 2:
         return np.empty(0, dtype=np.int64)
@@ -64,6 +69,17 @@ def block_pairs(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, wind
             a, b = a[keep], b[keep]
         out.append(a * n + b)
     return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
+
+
+def _both_sides(codes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``codes`` with -1 for every record of a block holding no record of ``a`` or none of ``b``."""
+    given = codes >= 0
+    with_a, with_b = pd.unique(codes[given & a]), pd.unique(codes[given & b])
+    if not len(with_a) or not len(with_b):
+        return np.full(len(codes), -1, dtype=codes.dtype)
+    both = with_a[pd.Series(with_a, copy=False).isin(with_b).to_numpy()]
+    keep = given & pd.Series(codes, copy=False).isin(both).to_numpy()
+    return np.where(keep, codes, -1)
 
 
 def person_block_keys(r: pd.DataFrame) -> list[tuple]:
@@ -165,7 +181,10 @@ def slice_pass(keyset: tuple, lo: int, hi: int) -> tuple:
     return keys, secondary[lo:hi], window
 
 
-def pair_index(keysets: Iterable[tuple], n: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
-    codes = [block_pairs(k, sec, w, allowed) for k, sec, w in keysets]
+def pair_index(keysets: Iterable[tuple], n: int, allowed=None,
+               sides: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate pairs (i < j) of every blocking pass, each once, in the order the passes find them.
+    ``allowed`` and ``sides``: as block_pairs takes them."""
+    codes = [block_pairs(k, sec, w, allowed, sides) for k, sec, w in keysets]
     allp = pd.unique(np.concatenate(codes)) if codes else np.empty(0, dtype=np.int64)
     return allp // n, allp % n
