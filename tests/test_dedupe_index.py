@@ -198,3 +198,38 @@ def test_the_kinds_of_phone_numbers_found_are_known_to_the_next_run_of_the_same_
     monkeypatch.setattr(keys, "_KIND_BY_PREFIX", {})
     keys.know_mobile_kinds(dict(kept, version=f"not {phonenumbers.__version__}"))  # another library: looked up again
     assert keys._KIND_BY_PREFIX == {}
+
+
+def test_a_lead_typed_again_as_a_contact_and_one_edited_away_pair_across_tables_as_from_scratch(monkeypatch):
+    """Edits across leads and contacts (a lead made the twin of a contact, a lead already a contact made another
+    person): the run pairing from the index links and unlinks as dedupe from scratch, and pairs from the index."""
+    from crm_sheets.jobs.dedupe.index import KeyMemory
+    from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds
+
+    tables = generate("sales", leads=900, seed=5).to_tables()
+    memory, org_pairs = KeyMemory(), OrgPairs()
+    first = find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
+    crossed = [p for p in first if p.table_a == "leads" and p.table_b == "contacts"]
+    assert crossed
+    used = []
+    real = matching.people_pairs_again
+    monkeypatch.setattr(matching, "people_pairs_again", lambda *a: used.append(real(*a)) or used[-1])
+    rng = random.Random(5)
+    leads, contacts = tables["leads"], tables["contacts"]
+    linked = {p.id_a for p in crossed}
+    for k in range(3):
+        state = json.loads(json.dumps({"keys": memory.state(), "orgs": org_pairs.state(), "pindex": org_pairs.index_state()}))
+        twin = rng.choice([r for r in leads.df.index if r not in linked])
+        contact = rng.choice([c for c in contacts.df.index if isinstance(contacts.df.at[c, "email"], str)])
+        for f in ("first_name", "last_name", "email", "phone"):
+            leads.df.loc[twin, f] = contacts.df.at[contact, f]
+        away = crossed[k].id_a
+        leads.df.loc[away, ["first_name", "last_name", "email", "phone"]] = ["Ottoline", "Quillfeather", None, None]
+        memory, org_pairs = KeyMemory(state["keys"]), OrgPairs(state["orgs"], state["pindex"])
+        used.clear()
+        got = find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
+        assert got == find_pairs(tables)
+        assert used and used[-1] is not None  # paired from the index, not everyone again
+        assert (twin, contact) in {(p.id_a, p.id_b) for p in got if p.table_b == "contacts"}
+        assert away not in {p.id_a for p in got if p.table_b == "contacts"}
+        linked.add(twin)

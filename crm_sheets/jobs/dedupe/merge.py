@@ -124,7 +124,7 @@ def rank(tables: Tables, table: str, ids: Iterable[str], rule: str = "oldest") -
 
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, str) and isinstance(b, str):
-        return fold(a) == fold(b)
+        return a == b or fold(a) == fold(b)  # (equal texts fold alike: most of a group's cells, not folded)
     try:
         return bool(a == b)
     except (TypeError, ValueError):

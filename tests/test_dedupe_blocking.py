@@ -1,0 +1,55 @@
+"""Blocking's shortcuts find the candidate pairs the plain way finds, in the same order: a namesake's place in a
+large block follows the text of its name (also where two names join into one text), and a pass across two tables
+pairs what the pass over every record keeps."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+
+from crm_sheets.jobs.dedupe.blocking import block_pairs, person_block_keys
+
+
+def people(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
+    """A frame of people's match keys from (first, last, company, city)."""
+    n = len(rows)
+    col = lambda values: np.array(values, dtype=object)  # noqa: E731
+    first, last, company, city = (col([r[k] for r in rows]) for k in range(4))
+    return pd.DataFrame({
+        "first": first, "last": last, "canon1": first, "local": col([f"{f}.{l}".replace(" ", "") for f, l, _, _ in rows]),
+        "email": col([""] * n), "phone1": col([""] * n), "phone2": col([""] * n), "company": company,
+        "cdomain": col([""] * n), "city": city,
+    })
+
+
+def test_namesakes_sort_by_the_text_of_their_name_also_where_two_names_join_into_one():
+    # 'de la' + 'cruz ana' and 'de' + 'la cruz ana' are one text: sorted as one name, as the plain way sorts them
+    rows = [("cruz ana", "de la", "acme", "paris"), ("la cruz ana", "de", "acme", "paris"), ("ana", "de", "acme", "lyon"),
+            ("ana", "de la", "acme", "paris"), ("cruz ana", "de la", "acme|x", "y"), ("ana", "cruz", "acme", "x|y")]
+    rnd = random.Random(7)
+    rows += [(rnd.choice(["ana", "jo", "mary ann", "la cruz ana"]), rnd.choice(["de", "de la", "cruz", "van den"]),
+              rnd.choice(["acme", "acme|x", ""]), rnd.choice(["paris", "x|y", ""])) for _ in range(300)]
+    for frame in (people(rows), people([r for r in rows if " " not in r[0]])):
+        first, last = frame["first"].to_numpy(object), frame["last"].to_numpy(object)
+        org = np.where(frame["company"] != "", frame["company"], frame["cdomain"]).astype(object)
+        name = pd.factorize(last + " " + first)[0]
+        place = pd.factorize(org + "|" + frame["city"].to_numpy(object))[0]
+        secondaries = [sec for _, sec, _ in person_block_keys(frame)]
+        assert [list(s) for k, s in enumerate(secondaries) if k not in (3, 4)] == [list(name)] * 6
+        assert [list(secondaries[3]), list(secondaries[4])] == [list(place)] * 2
+
+
+def test_a_pass_across_two_tables_pairs_what_the_pass_over_everyone_keeps():
+    rnd = random.Random(3)
+    n, n_left = 3000, 1800
+    # blocks of one side only, small blocks of both, and blocks larger than the window
+    keys = np.array([rnd.choice(["", "a", "b", "c"]) + str(rnd.randrange(60 if k % 3 else 6)) for k in range(n)], dtype=object)
+    secondary = np.array([str(rnd.randrange(50)) for _ in range(n)], dtype=object)
+    at = np.arange(n)
+    allowed = lambda i, j: (i < n_left) & (j >= n_left)  # noqa: E731
+    for window in (5, 40, 400):
+        plain = block_pairs(keys, secondary, window, allowed)
+        across = block_pairs(keys, secondary, window, allowed, sides=(at < n_left, at >= n_left))
+        assert len(plain) and plain.tolist() == across.tolist()
+    assert not len(block_pairs(keys, secondary, 40, allowed, sides=(at < 0, at >= n_left)))
