@@ -12,6 +12,7 @@ import re
 import zipfile
 import zlib
 from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 from xml.etree.ElementTree import ParseError
@@ -104,6 +105,10 @@ def _plain_texts(texts: list[str]) -> bool:
     return (joined.isascii() and joined.isprintable() and joined[:1] != " " and joined[-1:] != " "
             and "| " not in joined and " |" not in joined
             and "&" not in joined and "<" not in joined and ">" not in joined and "_" not in joined)
+
+
+# the values _set may add a cell format for (a date in a cell without one, text that starts like a formula)
+_FORMATTED = (dt.date, Text)
 
 
 class _PlanRow(dict):
@@ -230,6 +235,12 @@ class _Patch(ColumnsPatch):
             st = self.state(table)
             rows = self.tables[table].rows
             going, moves = archived.get(table, ()), moved.get(table)
+            # Rows are updated in row order, so the sheet's rows are read, and the rows written are kept and read
+            # back, in one sweep (the change set's order, e.g. the leads a phone fix touched and then every lead
+            # scored, made several sweeps, a read of the part and of the rows written per row or two). Only a row
+            # with a date or a Text may add a cell format to styles.xml (_set): those are updated first, in the change
+            # set's order, so the formats are added in the order they always were.
+            plain: list[tuple[int, dict[str, Any]]] = []
             for record_id, values in tp.updates.items():
                 r = rows[record_id]
                 if r in going:
@@ -238,6 +249,12 @@ class _Patch(ColumnsPatch):
                     r = moves.get(r, r)
                     if r is None:
                         continue  # a row taken out (restored from an archive): as when updated before it went
+                if any(isinstance(v, _FORMATTED) for v in values.values()):
+                    self._set(st, r, values)
+                else:
+                    plain.append((r, values))
+            plain.sort(key=itemgetter(0))
+            for r, values in plain:
                 self._set(st, r, values)
         for name, rows in appends.items():
             st = self.state(name)
