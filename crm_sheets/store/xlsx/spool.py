@@ -20,6 +20,7 @@ ROWS_IN_MEMORY = 256 * 1024
 # system call per ~40 rows instead of one per ~5 (8 KB), and a read out of order copies no more than this.
 FILE_BUFFER = 64 * 1024
 READ_WINDOW = 64 * 1024  # what Spool.read reads ahead of a row
+READ_WINDOWS = 4  # windows WrittenRows._read keeps, one per stream of rows read back in order
 
 
 class Spool:
@@ -84,6 +85,7 @@ class WrittenRows:
         self._held = 0  # characters held as text
         self._end = 0  # end of the file's data
         self._pos = 0  # where the file is positioned: appends seek only after a read moved it
+        self._windows: list[tuple[int, bytes]] = []  # (offset, bytes) read ahead by _read, oldest first
 
     def _index(self, r: int) -> int:
         """Where row r is in the arrays (-1: not there)."""
@@ -200,10 +202,25 @@ class WrittenRows:
         return b"".join(out)
 
     def _read(self, start: int, end: int) -> bytes:
+        """Bytes of the file, answered from a window read ahead where one holds them. A first run writes a sheet's
+        rows in the order of its change set (the leads a phone fix touched first, then every lead scored), so reading
+        them back in row order follows a few ascending streams through the file: a window each (READ_WINDOWS) makes a
+        read per ~50 rows instead of a seek and a read per row or two (~23,000 at 30k leads)."""
         assert self._file is not None
+        for w in self._windows:
+            if w[0] <= start and end <= w[0] + len(w[1]):
+                return w[1][start - w[0]: end - w[0]]
         self._file.seek(start)
-        self._pos = end
-        return self._file.read(end - start)
+        if end - start >= READ_WINDOW:
+            self._pos = end
+            return self._file.read(end - start)
+        data = self._file.read(READ_WINDOW)
+        self._pos = start + len(data)
+        windows = self._windows
+        if len(windows) >= READ_WINDOWS:
+            windows.pop(0)  # the oldest
+        windows.append((start, data))
+        return data[: end - start]
 
     def __iter__(self) -> Iterator[int]:
         yield from self._text
