@@ -57,3 +57,22 @@ def test_only_text_and_bare_names_take_the_quick_path():
         (None, "Hi "), ("first_name", ""), (None, ", "), ("company", ""))
     for source in ("{{ first_name|upper }}", "{% if x %}y{% endif %}", "{{ a.b }}", "{{ range }}", "{{ self }}", "{{ x"):
         assert templates._plain(source) is None
+
+
+@pytest.mark.parametrize("sender, lang, address, words", [
+    ("Sales Team <sales@acme.test>", "en", "sales@acme.test", ("unsubscribe", "?subject=unsubscribe")),
+    ("ventes@acme.test", "fr", "ventes@acme.test", ("désinscription", "?subject=d%C3%A9sinscription")),
+    ("Acme & Co", "en", "Acme & Co", ("unsubscribe", "")),  # no address: the line names the sender, no link
+])
+def test_each_email_ends_with_the_unsubscribe_line_of_its_own_sender_and_language(sender, lang, address, words):
+    # emails of several senders and languages in one process: each names its own sender in its line and link
+    for other in ("Other <other@example.test>", "crm@localhost"):
+        templates.compose("Hi", "Hello {{ first_name }}", FIELDS, sender=other, lang="en")
+    mail = templates.compose("Hi {{ first_name }}", "Hello {{ first_name }}", FIELDS, sender=sender, lang=lang)
+    word, query = words
+    assert mail.text.startswith("Hello Ana\n\n-- \n") and address in mail.text.split("-- \n")[1] and word in mail.text
+    assert mail.unsubscribe == (f"mailto:{address}{query}" if query else "")
+    shown = f'<a href="{mail.unsubscribe}">{address}</a>' if query else address.replace("&", "&amp;")
+    assert shown in mail.html and mail.html.startswith("<html><body>\n<p>Hello Ana</p>\n")
+    plain = templates.compose("Hi", "Hello", FIELDS, sender=sender, lang=lang, unsubscribe=False)
+    assert plain.unsubscribe == "" and plain.text == "Hello" and address not in plain.html

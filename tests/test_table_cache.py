@@ -202,6 +202,21 @@ def test_after_a_run_that_moved_rows_and_a_whole_package_save_only_the_edited_co
     assert got["leads"].df.loc["L-00005", "city"] == "Graz"
 
 
+@pytest.mark.slow  # a whole run
+def test_after_a_run_and_a_whole_package_save_the_audit_log_holds_every_entry_the_run_wrote(book):
+    report = runner.run(book, now=datetime(2026, 11, 2, 9, 0), options={"check": {"fix": True}})
+    logged = [a for a in report.changes.appends if a.table == "audit_log"]
+    assert report.written and logged
+    edit(book, [("Leads", row_of("L-00005"), "City", "Graz")])  # every part rewritten: the Audit Log's too
+    got, cache = read(book)
+    assert is_unread(got.tables["audit_log"])  # parsed from the file when a run appends to it, as without the cache
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+    audit = got["audit_log"].df
+    assert len(audit) >= len(logged)
+    assert audit["reason"].tail(len(logged)).tolist() == [a.values["reason"] for a in logged]
+
+
 def _hits_of_the_fill(monkeypatch) -> dict:
     """How the last cache a run saved found each table (the fill after its write), by table name."""
     seen: dict = {}

@@ -109,8 +109,9 @@ def send_email(run: Run, tpl: EmailTemplate, table: str, rid: str, key: str, rul
         run.count(f"emails_skipped_{why.replace(' ', '_')}")
         return False
     fields = merge_fields(run.tables, table, rid, {"recipient": to, **(extra or {})}, names=names_used(tpl.subject, tpl.body))
-    mail = compose(tpl.subject, tpl.body, fields, sender=sender(run), lang=run.lang, unsubscribe=marketing)
-    payload = {"to": to["email"], "from": sender(run), "subject": mail.subject, "text": mail.text, "html": mail.html,
+    sent_by = sender(run)
+    mail = compose(tpl.subject, tpl.body, fields, sender=sent_by, lang=run.lang, unsubscribe=marketing)
+    payload = {"to": to["email"], "from": sent_by, "subject": mail.subject, "text": mail.text, "html": mail.html,
                "unsubscribe": mail.unsubscribe}
     run.emit(Effect("email", key, payload, table, rid))
     run.log_activity(table, rid, "email", mail.subject, f"{rule_name} → {to['email']}\n\n{mail.text}", fields.get("owner") or None)

@@ -150,7 +150,8 @@ def _read_tables(src: GridSource, schema: Schema | None, book: GridSource, excel
                         continue
             if found is not None:
                 found.schema = t
-                if cache.hits.get(name) == "given" and name not in mapping:  # after our write: its cells' digests
+                if cache.hits.get(name) == "given" and name not in mapping and not _lazy_next_time(t, grids):
+                    # after our write: its cells' digests
                     cache.complete(name, _written_content(found, t, lang, ctx, lists, meta, cache.given_content(name)))
                 tables[name] = found
                 _stamp(cache, found, name, context, None)
@@ -325,8 +326,8 @@ def _cells_as_written(table: Table, f: Field, faults: tuple[dict, dict], lang: s
         return None
     if dtype == "object":  # the same texts, None where empty (not NaN)
         mine, theirs = np.asarray(values, dtype=object), col.to_numpy(dtype=object)
-        empty = pd.isna(mine)
-        if (not (empty == pd.isna(theirs)).all() or not (mine[~empty] == theirs[~empty]).all()
+        empty = pd.isna(mine)  # (the table's own empties are ``missing``, found above)
+        if (not (empty == missing).all() or not (mine[~empty] == theirs[~empty]).all()
                 or not np.equal(mine[empty], None).all() or not np.equal(theirs[empty], None).all()):
             return None
     elif not pd.Series(values, index=ids, dtype=dtype, copy=False).equals(col):
@@ -471,6 +472,14 @@ def _lazy_tables(grids: GridSource, schema: Schema, located: Mapping[str, tuple[
         return set()
     return {name for name, (sheet, _hint) in located.items()
             if schema.tables[name].kind in LAZY_KINDS and name not in mapping and sheet not in reusable}
+
+
+def _lazy_next_time(t: TableSchema, grids: GridSource) -> bool:
+    """Whether a read of this workbook leaves the table unparsed unless the cache has its sheet by its part (a log
+    table placed by its own sheet, _lazy_tables): such a read never looks the table up by its content, so after our
+    write the digests of its cells as written (``_written_content``: 0.1 s for the Audit Log a first run at 30k leads
+    writes, ~60,000 rows) are never used. (A Mapping sheet's table is asked about before this.)"""
+    return t.kind in LAZY_KINDS and getattr(grids, "reopen", None) is not None
 
 
 def lazy_table(open_grids: Any, tables: Tables, name: str, sheet: str, hint: int | None) -> LazyTable:
