@@ -241,3 +241,98 @@ def test_after_a_run_that_wrote_the_next_runs_check_keys_only_the_edited_rows_an
     email = openpyxl.utils.get_column_letter(header["Email"])
     assert [f["value"] for r in got["results"] if r["job"] == "check" for f in r["findings"]
             if f["cell"] == f"Leads!{email}12"] == ["bad mail"]
+
+
+@pytest.mark.slow
+def test_the_confirming_pass_takes_the_tables_as_the_runs_last_look_saw_them_and_the_runs_say_what_the_full_path_says(
+        built_book, tmp_path, monkeypatch):
+    """A first run writes (dedupe archives leads, automate scores them, check fixes cells); its confirming pass checks
+    the file as written with the memory the run's last look saved. A table whose cells are those that look keyed is
+    taken as those rows, not keyed again; the run and the next run (after a person's edit) say what the full path
+    (no table cache, no answers from a record) says."""
+    import shutil
+
+    from crm_sheets import settled
+    from crm_sheets.store.core.cache import CACHE_ENV
+
+    (tmp_path / "ours").mkdir()
+    path = fresh_copy(built_book(sample_data=SAMPLE), tmp_path / "ours")
+    other = tmp_path / "full"
+    shutil.copytree(path.parent, other)
+    off = {CACHE_ENV: "off", settled.SWITCH_ENV: "off"}
+    keyed: list[str] = []
+    confirming: list[bool] = []
+    real_keys, real_confirm = memory.column_keys, settled._confirm
+
+    def spy(table):
+        if confirming:
+            keyed.append(table.name)
+        return real_keys(table)
+
+    def confirm(*args, **kwargs):
+        confirming.append(True)
+        try:
+            return real_confirm(*args, **kwargs)
+        finally:
+            confirming.clear()
+
+    monkeypatch.setattr(memory, "column_keys", spy)
+    monkeypatch.setattr(settled, "_confirm", confirm)
+    got = _run_json(path, "2026-11-02T09:00")
+    assert got["written"]
+    # leads: archived by dedupe, scored by automate, written; the confirming pass took them as the last look saw them
+    assert "leads" not in keyed and len(keyed) < 3, keyed
+    assert got == _run_json(other / path.name, "2026-11-02T09:00", env=off)
+    for book in (path, other / path.name):
+        wb = openpyxl.load_workbook(book)
+        ws = wb["Leads"]
+        header = {c.value: c.column for c in ws[1]}
+        ws.cell(7, header["Email"]).value = "bad mail"
+        ws.cell(8, header["City"]).value = "  Graz"
+        save(wb, book)
+    assert _run_json(path, "2026-11-02T10:00") == _run_json(other / path.name, "2026-11-02T10:00", env=off)
+
+
+def test_a_table_as_the_last_look_saw_it_is_taken_only_while_every_value_is_the_same_to_the_bit():
+    """The confirming pass's check takes a table as the run's last look saw it (without keying its rows) only while
+    its columns hold the values that look keyed: a column typed again with the same values is taken; one where a 0.0
+    became -0.0, or a 1.0 an integer 1, is keyed again, and every look finds what a check from nothing finds."""
+    import pandas as pd
+    from test_check import lead, leads, make_tables
+
+    from crm_sheets.jobs.check.memory import Live
+
+    def tables():
+        made = make_tables(leads=leads(*[lead(email="bad mail" if i % 4 == 0 else f"a{i}@acme.com", city=f" City {i}")
+                                         for i in range(9)]))
+        t = made["leads"]
+        t.df["notes"] = pd.Series([1.0, 0.0, "text"] * 3, index=t.df.index, dtype=object)
+        return made
+
+    def look_then_confirm(change):
+        made = tables()
+        first = check(made, now=NOW)
+        assert isinstance(first.state["rows"], Live)
+        again = check(made, now=NOW, state=first.state)  # a later look of the run: it leaves what it saw on the tables
+        saved = json.loads(json.dumps(again.state))  # the state it saves, as the confirming pass is given it
+        made = tables() if change is None else made
+        t = made["leads"]
+        if change is not None:
+            values = t.df["notes"].to_numpy(dtype=object, copy=True)
+            change(values)
+            t.df = t.df.assign(notes=pd.Series(values, index=t.df.index, dtype=object))
+        keyed = []
+        real = memory.column_keys
+        memory.column_keys = lambda table: (keyed.append(table.name), real(table))[1]
+        try:
+            got = check(made, now=NOW, state=saved)
+        finally:
+            memory.column_keys = real
+        scratch = check(made, now=NOW)
+        assert got.findings == scratch.findings
+        return "leads" in keyed
+
+    assert not look_then_confirm(lambda v: None)  # typed again, the same values: taken as seen
+    assert look_then_confirm(lambda v: v.__setitem__(1, -0.0))
+    assert look_then_confirm(lambda v: v.__setitem__(0, 1))
+    assert look_then_confirm(None)  # other tables altogether (a read of the file): keyed

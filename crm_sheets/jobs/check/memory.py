@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from crm_sheets.model import Finding, Table
-from crm_sheets.model.colhash import column_hashes
+from crm_sheets.model.colhash import CopiedEmpty, array_place, column_hashes
 from crm_sheets.model.memo import Unkept, decode, encode, read_stamp, sheet_rows
 from crm_sheets.model.tables import quote_sheet
 
@@ -291,6 +291,9 @@ class RowMemory:
         # unpacking its string and making its kept findings again from JSON
         self._objs: dict[str, Rows] = dict(getattr(state, "objs", {})) \
             if isinstance(state, Live) and tables is not None else {}
+        # a later look of the run (the runner's second look): what it learns of a table is left on it (_Look), for
+        # the confirming pass's check of the same table as written
+        self._later = isinstance(state, Live)
         self._latest: dict[str, Rows] = {}
         # of this look (begin()): each data table's memory of its findings (None: it has none), and the findings
         # that memory holds (kept referenced, so their ids stay theirs): Data Issues' findings key is made of them
@@ -322,6 +325,7 @@ class RowMemory:
     def plan(self, ctx: Any, table: Table) -> "TablePlan":
         digest = table_digest(ctx, table)
         token, base, changed = read_stamp(table)
+        look = _Look.taken(table)
         cached = self._keys.get(table.name)
         sheet = quote_sheet(table.sheet or table.schema.sheet_name(ctx.lang))  # as the collector names cells
         if cached is not None and cached[0] is table.df and cached[1] is table.rows:
@@ -338,6 +342,17 @@ class RowMemory:
                     if keys is not None and np.array_equal(places, known.places):
                         self._keys[table.name] = (table.df, table.rows, keys, places, None, token)
                         return TablePlan(self, table, digest, keys, places, known, sheet, None, ctx, token=token)
+            if look is not None and look.digest == digest:
+                # the very cells the run's last look keyed (the confirming pass's table as written): when the rows
+                # remembered are the ones it learnt, they are this table's rows, not keyed again
+                known = self.known(table.name, digest)
+                if known is not None and len(known.keys) == len(table.df) and look.sig == _signature(known) \
+                        and look.holds(table):
+                    places = sheet_rows(table)
+                    if np.array_equal(places, known.places):
+                        self._keys[table.name] = (table.df, table.rows, known.keys, places, None, token)
+                        return TablePlan(self, table, digest, known.keys, places, known, sheet, None, ctx,
+                                         token=token)
             cells = column_keys(table)
             keys, places = (None if cells is None else keys_of_rows(table, cells)), sheet_rows(table)
             self._keys[table.name] = (table.df, table.rows, keys, places, cells, token)
@@ -348,9 +363,12 @@ class RowMemory:
         """A new look at the tables (check --fix's second pass): what findings_key knows starts again."""
         self._looked, self._local, self._local_ids = {}, [], set()
 
-    def _saw(self, name: str, rows: Rows | None, findings: list) -> None:
-        """The memory ``rows`` holds exactly ``findings`` ((mark, Finding) beside each item) of table ``name``."""
+    def _saw(self, name: str, rows: Rows | None, findings: list, table: Table | None = None) -> None:
+        """The memory ``rows`` holds exactly ``findings`` ((mark, Finding) beside each item) of table ``name``; when
+        ``rows`` are every row of ``table`` in its order and this is a later look of the run, the table says so."""
         self._looked[name] = rows
+        if self._later and table is not None and rows is not None and len(rows.keys) == len(table.df):
+            _Look.leave(table, rows)
         if rows is not None:
             mine = [f for _m, f in findings]
             self._local += mine
@@ -403,6 +421,99 @@ class RowMemory:
                     if rows.cells is not None}
         out.objs = {name: rows for name, rows in self._latest.items() if rows.cells is not None}
         return out
+
+
+def _signature(rows: Rows) -> bytes:
+    """A digest of a memory's row keys and sheet rows (what a _Look compares a memory with, without holding them)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.ascontiguousarray(rows.keys, dtype=np.uint64).tobytes())
+    h.update(np.ascontiguousarray(rows.places, dtype=np.int64).tobytes())
+    return h.digest()
+
+
+class _Look(CopiedEmpty):
+    """What the run's last look of check learnt of a table, left on the table: the memory's digest, a signature of
+    its rows' keys and sheet rows, and the cells they were keyed from (the frame's columns held, where their values
+    are, its index, the kept raw texts). The tables as written share those columns with the run's (written.py), so
+    the confirming pass's check, given the memory that look saved, takes a table still holding exactly those cells
+    as the remembered rows instead of hashing every cell again (the same keys: made of the same values). Asked
+    once (the table lets it go); pickled or copied empty (a cache beside the workbook never carries one)."""
+
+    __slots__ = ("digest", "sig", "names", "held", "where", "index", "invalid", "typed")
+
+    def __init__(self, table: Table | None = None, rows: Rows | None = None):
+        self.digest = self.sig = None
+        if table is None or rows is None:
+            return
+        df = table.df
+        self.digest, self.sig = rows.digest, _signature(rows)
+        self.names = list(df.columns)
+        # holding each column makes a later write into the frame copy it (copy-on-write): equal places, equal values
+        self.held = [df.iloc[:, j] for j in range(df.shape[1])]
+        self.where = [array_place(s._values) for s in self.held]
+        self.index = df.index
+        self.invalid, self.typed = dict(table.invalid), dict(table.typed_text)
+
+    @staticmethod
+    def leave(table: Table, rows: Rows) -> None:
+        d = getattr(table, "__dict__", None)
+        if d is not None and table.df.columns.is_unique:
+            d["_check_look"] = _Look(table, rows)
+
+    @staticmethod
+    def taken(table: Any) -> "_Look | None":
+        look = getattr(table, "__dict__", {}).pop("_check_look", None)
+        return look if isinstance(look, _Look) and look.digest is not None else None
+
+    def holds(self, table: Table) -> bool:
+        """Whether ``table``'s cells are the ones this look keyed: the same columns over the same values, the same
+        record IDs, the same kept raw texts."""
+        df = table.df
+        if list(df.columns) != self.names or not df.columns.is_unique:
+            return False
+        for c, where, held in zip(self.names, self.where, self.held):
+            values = df[c]._values
+            # a column typed again since (the write's dropdowns, written.py) may hold the very same values
+            if where is None or array_place(values) != where and not _same_values(values, held._values):
+                return False
+        index = df.index
+        # (record IDs, hashed as the objects they are: the same texts whatever the index's dtype)
+        if index is not self.index and not (index.inferred_type == "string" and self.index.inferred_type == "string"
+                                            and index.equals(self.index)):
+            return False
+        return table.invalid == self.invalid and table.typed_text == self.typed
+
+
+def _same_values(a: Any, b: Any) -> bool:
+    """Whether two columns' values hash alike for certain: the same dtype, and the same bits of each value (of an
+    object column, values of the same type, equal and shown alike: 0.0 and -0.0 differ, as do 9:00 UTC and 10:00 CET)."""
+    if type(a) is not type(b) or a.dtype != b.dtype or len(a) != len(b):
+        return False
+    if not isinstance(a, np.ndarray):
+        inner_a, inner_b = getattr(a, "_ndarray", None), getattr(b, "_ndarray", None)  # datetimes, categories' codes
+        if isinstance(inner_a, np.ndarray) and isinstance(inner_b, np.ndarray):
+            return _same_values(inner_a, inner_b)
+        data_a, mask_a = getattr(a, "_data", None), getattr(a, "_mask", None)  # Int64, boolean
+        data_b, mask_b = getattr(b, "_data", None), getattr(b, "_mask", None)
+        if all(isinstance(x, np.ndarray) for x in (data_a, mask_a, data_b, mask_b)):
+            return _same_values(data_a, data_b) and _same_values(mask_a, mask_b)
+        return False
+    if a.dtype != object:
+        return a.tobytes() == b.tobytes()
+    try:
+        for x, y in zip(a.tolist(), b.tolist()):
+            if x is y:
+                continue
+            if type(x) is not type(y):
+                return False
+            if x == y and (type(x) is str or repr(x) == repr(y)):  # (equal times of two zones hash apart)
+                continue
+            if x != x and y != y:  # NaN and NaN
+                continue
+            return False
+    except Exception:
+        return False
+    return True
 
 
 def _depends(ctx: Any, table: Table) -> list[np.ndarray]:
@@ -613,7 +724,7 @@ class TablePlan:
             memory._latest[name] = known  # every row as remembered, in the same order: nothing new to learn
             if self.token is not None:  # (of the table read now; a look at a table not as read, e.g. the runner's
                 known.token = self.token  # second look at a table no job changed, keeps the key of the rows it has)
-            memory._saw(name, known, self.kept)  # (every item kept, as it was)
+            memory._saw(name, known, self.kept, self.table)  # (every item kept, as it was)
             return
         index = self.table.df.index
         at_of = index.get_indexer(pd.Index([f.record_id for _m, f in local], dtype=object)) if local else []
@@ -671,7 +782,8 @@ class TablePlan:
                     found=found, ids=ids, cells=cells)
         rows.token = None if bad else self.token  # (every row of the table, in its order)
         memory._latest[name] = rows
-        memory._saw(name, None if bad else rows, found)  # (rows left out: the items' places are not the frame's)
+        memory._saw(name, None if bad else rows, found, self.table)  # (rows left out: the items' places are not the
+        # frame's)
         memory._known[name] = rows  # a second pass of this run (check --fix) meets these rows again
 
 
@@ -711,7 +823,7 @@ class TablePlan:
                    found=found, ids=ids, cells=cells)
         got.token = None if bad.any() else self.token  # (every row of the table, in its order)
         memory._latest[name] = got
-        memory._saw(name, None if bad.any() else got, found)
+        memory._saw(name, None if bad.any() else got, found, self.table)
         memory._known[name] = got
 
 
