@@ -125,6 +125,28 @@ def test_the_rounds_of_a_first_run_pair_from_the_index_as_rounds_from_scratch(mo
     assert with_index.stats["merged"]
 
 
+def test_pairs_taken_by_sorting_and_scored_a_few_at_a_time_are_those_found_from_scratch(monkeypatch):
+    from crm_sheets.jobs.dedupe import pairindex
+
+    def book():
+        return generate("sales", leads=600, seed=5).to_tables()
+
+    used = []
+    real = matching.people_pairs_again
+    monkeypatch.setattr(matching, "people_pairs_again", lambda *a: used.append(real(*a)) or used[-1])
+    whole = settled(book(), None)
+    monkeypatch.setattr(pairindex, "_SCORED_AT_ONCE", 7)  # the second round's pairs scored seven at a time
+    monkeypatch.setattr(pairindex, "_SORTED_FROM", 2)  # and made distinct by sorting, as millions of them are
+    used.clear()
+    sliced = settled(book(), None)
+    assert any(u for u in used)  # a round paired from the index, and found pairs
+    assert outcome(sliced) == outcome(whole)
+    assert sliced.state == whole.state  # the pairs kept for the next run too, in their order
+    monkeypatch.setattr(OrgPairs, "people_index", lambda self: None)
+    assert outcome(sliced) == outcome(settled(book(), None))
+    assert sliced.stats["merged"]
+
+
 def test_a_sorted_sheet_or_a_damaged_index_pairs_everyone_again_and_the_same(monkeypatch):
     from crm_sheets.jobs.dedupe.index import KeyMemory
     from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds
@@ -233,3 +255,18 @@ def test_a_lead_typed_again_as_a_contact_and_one_edited_away_pair_across_tables_
         assert (twin, contact) in {(p.id_a, p.id_b) for p in got if p.table_b == "contacts"}
         assert away not in {p.id_a for p in got if p.table_b == "contacts"}
         linked.add(twin)
+
+
+def test_distinct_pair_codes_taken_by_sorting_are_those_taken_by_hashing_in_their_order(monkeypatch):
+    import numpy as np
+    import pandas as pd
+
+    from crm_sheets.jobs.dedupe import pairindex
+
+    monkeypatch.setattr(pairindex, "_SORTED_FROM", 2)
+    rng = np.random.default_rng(4)
+    for n in (2, 3, 50, 5000):
+        for dtype in (np.int64, np.uint64):
+            codes = rng.integers(0, max(n // 3, 2), n).astype(dtype)
+            got = pairindex._uniq(codes)
+            assert got.dtype == codes.dtype and got.tolist() == pd.unique(codes).tolist()

@@ -40,6 +40,10 @@ from crm_sheets.jobs.dedupe.pairscores import prepare_people, score_people
 
 _SEP = "\x00"  # between IDs: no workbook cell holds it
 _MAX_CHANGED = 0.2  # more records changed or gone than this share of the list: pairing everyone is as cheap
+# Pairs scored at once, as matching._people_pairs scores them: score_people keeps a few dozen arrays as long as the
+# pairs (~240 bytes a pair), and the runner's second round of a first run scores again every pair of the blocks the
+# first round's merges touched (at 100k sample leads the top of that round's memory, scored at once).
+_SCORED_AT_ONCE = 200_000
 
 
 class PeopleIndex:
@@ -268,9 +272,28 @@ def _places(records: list[tuple[str, str]], at: dict[str, tuple[int, pd.Index]])
     return out
 
 
+# From this many values on, _uniq sorts instead of hashing: pandas' hash table is sized for every value given (~40
+# bytes a value, ~500 MB for 13 million pair codes), a stable sort takes about half (~16 bytes a value) and a little
+# more CPU. The runner's second round of a first run at 100k sample leads takes the distinct pairs of every block its
+# first round's merges touched: millions of them, the top of that round's memory.
+_SORTED_FROM = 1_000_000
+
+
 def _uniq(values: np.ndarray) -> np.ndarray:
-    """The distinct values, by hashing (np.unique sorts)."""
-    return pd.unique(values) if len(values) else values
+    """The distinct values in the order they first appear, by hashing (np.unique sorts); a long array of integers
+    (pair codes) by a stable sort, in that order too."""
+    if len(values) < _SORTED_FROM or values.dtype.kind not in "iu":
+        return pd.unique(values) if len(values) else values
+    order = np.argsort(values, kind="stable")  # equal values keep their order: the first of each comes first
+    ordered = values[order]
+    first = np.empty(len(ordered), dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    del ordered
+    keep = order[first]
+    del order, first
+    keep.sort()
+    return values[keep]
 
 
 def _isin(values: np.ndarray, among) -> np.ndarray:
@@ -392,5 +415,9 @@ def _score(both: pd.DataFrame, i: np.ndarray, j: np.ndarray, s, floor: float, co
     place[sub_rows] = np.arange(len(sub_rows))
     si, sj = place[i], place[j]
     prepared = prepare_people(sub)
-    scores, v = score_people(sub, sub, si, sj, s.evidence, floor, prepared=prepared)
-    return match_pairs(sub, sub, si, sj, scores, v, floor, s.evidence)
+    out: list[MatchPair] = []
+    for lo in range(0, len(si), _SCORED_AT_ONCE):  # each pair is scored on its own: in slices, same pairs
+        ci, cj = si[lo:lo + _SCORED_AT_ONCE], sj[lo:lo + _SCORED_AT_ONCE]
+        scores, v = score_people(sub, sub, ci, cj, s.evidence, floor, prepared=prepared)
+        out += match_pairs(sub, sub, ci, cj, scores, v, floor, s.evidence)
+    return out
