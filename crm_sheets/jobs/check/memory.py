@@ -27,13 +27,14 @@ import hashlib
 import inspect
 import json
 import zlib
-from dataclasses import fields as dc_fields, replace
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from crm_sheets.jobs.check.common import make_finding
 from crm_sheets.model import Finding, Table
 from crm_sheets.model.colhash import CopiedEmpty, array_place, column_hashes
 from crm_sheets.model.memo import Unkept, decode, encode, read_stamp, sheet_rows
@@ -637,7 +638,7 @@ class TablePlan:
                         v = _decoded(v, values)
                     if fix.__class__ is dict:
                         fix = _decoded(fix, values)
-                    kept.append(((item[0], item[1]), _finding(
+                    kept.append(((item[0], item[1]), make_finding(
                         item[2], item[3], name, item[4], item[5], v, item[7], item[8], fix, item[10])))
             self.pos_list = pos_list
             if moved[mine].any():
@@ -706,8 +707,8 @@ class TablePlan:
             again[7], again[8] = message, cell
             self.rebuilt[i] = again
             mark, f = kept[j]
-            kept[j] = (mark, _finding(f.type, f.severity, f.table, f.record_id, f.field, f.value, message, cell, f.fix,
-                                     f.fixable))
+            kept[j] = (mark, make_finding(f.type, f.severity, f.table, f.record_id, f.field, f.value, message, cell,
+                                          f.fix, f.fixable))
 
     def learn(self, local: list[tuple[tuple, Finding]]) -> None:
         """Remember this pass: for every row, the findings of its own checks (``local``: those of the rows checked
@@ -865,25 +866,6 @@ def rows_where(table: Table, mask: np.ndarray) -> Table:
     keep = set(table.df.index[mask])
     return replace(table, df=table.df[mask], invalid={k: v for k, v in table.invalid.items() if k[0] in keep},
                    typed_text={k: v for k, v in table.typed_text.items() if k[0] in keep})
-
-
-def _finding_maker():
-    """A maker of Finding objects equal to ``Finding(...)``'s, for the remembered findings (~50,000 at 30k leads,
-    every run): the frozen dataclass's __init__ sets each field through object.__setattr__; this sets its slots
-    directly (a third less time a finding)."""
-    new = object.__new__
-    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = (Finding.__dict__[f.name].__set__ for f in dc_fields(Finding))
-
-    def make(type_, severity, table, record_id, field, value, message, cell, fix, fixable) -> Finding:
-        f = new(Finding)
-        s0(f, type_), s1(f, severity), s2(f, table), s3(f, record_id), s4(f, field)
-        s5(f, value), s6(f, message), s7(f, cell), s8(f, fix), s9(f, fixable)
-        return f
-
-    return make
-
-
-_finding = _finding_maker()
 
 
 def _decoded(v: dict, seen: dict[Any, Any]) -> Any:
