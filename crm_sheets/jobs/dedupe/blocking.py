@@ -23,16 +23,17 @@ def codes_of(*columns: np.ndarray) -> list[np.ndarray]:
 
 
 def block_pairs(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, window: int = _MAX_BLOCK,
-           allowed=None, sides: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                sides: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Pairs (encoded i * n + j, i < j) of records sharing a non-empty key.
 
     ``keys`` may be several arrays sharing one key space (a name key and its first/last swapped
     twin). Sorted by (key, secondary), each record is paired with the next ones of its block up to
     ``window`` away: all pairs of a small block, a sorted-neighbourhood window in a large one
     (a switchboard number shared by a whole company), so the cost stays linear.
-    ``sides``: for pairs across two tables (``allowed`` keeps a record of one with a record of the other), which
-    records are of each (two masks): a block lacking either side gives no pair ``allowed`` keeps, and is left out
-    before sorting (the other blocks keep their members and order: the same pairs, in the same order).
+    ``sides``: for pairs across two tables only, which records are of each (two masks, the first table's records
+    before the second's): a pair is kept when its first record is of the first table and its second of the other;
+    a block lacking either side gives no such pair, and is left out before sorting (the other blocks keep their
+    members and order: the same pairs, in the same order).
     """
     parts = keys if isinstance(keys, list) else [keys]
     n = len(parts[0])
@@ -64,8 +65,8 @@ def block_pairs(keys: np.ndarray | list[np.ndarray], secondary: np.ndarray, wind
         same = a != b  # a record under two keys of one pass (phone and mobile alike) is not its own pair
         a, b = a[same], b[same]
         a, b = np.minimum(a, b).astype(np.int64), np.maximum(a, b)
-        if allowed is not None:  # dropped here, before the pairs of all passes are put together
-            keep = allowed(a, b)
+        if sides is not None:  # dropped here, before the pairs of all passes are put together
+            keep = sides[0][a] & sides[1][b]
             a, b = a[keep], b[keep]
         out.append(a * n + b)
     return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
@@ -220,10 +221,10 @@ def slice_pass(keyset: tuple, lo: int, hi: int) -> tuple:
     return keys, secondary[lo:hi], window
 
 
-def pair_index(keysets: Iterable[tuple], n: int, allowed=None,
+def pair_index(keysets: Iterable[tuple], n: int,
                sides: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The candidate pairs (i < j) of every blocking pass, each once, in the order the passes find them.
-    ``allowed`` and ``sides``: as block_pairs takes them."""
-    codes = [block_pairs(k, sec, w, allowed, sides) for k, sec, w in keysets]
+    ``sides``: as block_pairs takes them."""
+    codes = [block_pairs(k, sec, w, sides) for k, sec, w in keysets]
     allp = pd.unique(np.concatenate(codes)) if codes else np.empty(0, dtype=np.int64)
     return allp // n, allp % n

@@ -299,8 +299,7 @@ def _people_pairs(both: pd.DataFrame, spans: dict[str, int], s: MatchSettings, f
     if "leads" in spans and "contacts" in spans and spans["contacts"]:
         (l0, l1), (c0, c1) = span["leads"], span["contacts"]
         at = np.arange(len(both))
-        i, j = pair_index(keysets, len(both), lambda i, j: (i >= l0) & (i < l1) & (j >= c0) & (j < c1),
-                          sides=((at >= l0) & (at < l1), (at >= c0) & (at < c1)))
+        i, j = pair_index(keysets, len(both), sides=((at >= l0) & (at < l1), (at >= c0) & (at < c1)))
         parts_i += [i]
         parts_j += [j]
     if parts_i:
@@ -406,7 +405,7 @@ def _lead_account_pairs(leads: pd.DataFrame, acc: pd.DataFrame, s: MatchSettings
     # many leads work for one account: a wide window so that each of them meets it
     keysets = [(comp, comp, 400), (both["cdomain"].to_numpy(object), comp, 400)]
     at = np.arange(len(both))
-    i, j = pair_index(keysets, len(both), lambda i, j: (i < nl) & (j >= nl), sides=(at < nl, at >= nl))
+    i, j = pair_index(keysets, len(both), sides=(at < nl, at >= nl))
     scores, v = score_lead_accounts(both, both, i, j, s.evidence, floor)
     pairs = match_pairs(both, both, i, j, scores, v, floor, s.evidence)
     # A lead belongs to one account: keep the best when several match.

@@ -319,15 +319,14 @@ def _pairs_in(only: list[np.ndarray], sec_u: np.ndarray, window: int, rows: np.n
     keys = [p[rows] for p in only]
     if not any((k >= 0).any() for k in keys):
         return np.empty(0, np.int64)
-    allowed = sides = None
-    if kind == "cross":
+    sides = None
+    if kind == "cross":  # (as _people_pairs pairs them)
         l1 = spans["leads"]
         c0 = sum(spans[t] for t in list(spans)[:list(spans).index("contacts")])
         c1 = c0 + spans["contacts"]
-        allowed = lambda i, j: (i < l1) & (j >= c0) & (j < c1)  # noqa: E731 (as _people_pairs allows them)
         at = np.arange(len(rows))
         sides = (at < l1, (at >= c0) & (at < c1))
-    got = block_pairs(keys if len(keys) > 1 else keys[0], sec_u, window, allowed, sides)
+    got = block_pairs(keys if len(keys) > 1 else keys[0], sec_u, window, sides)
     k = len(rows)
     i, j = rec_of_g[rows[got // k]], rec_of_g[rows[got % k]]
     return np.minimum(i, j).astype(np.int64) * m + np.maximum(i, j)
