@@ -171,22 +171,21 @@ def _shown(v: Any) -> Any:
 
 
 def _shown_once():
-    """_shown, made once per date (a Timestamp without a time zone, by its value and unit): a first check at 30k
-    sample leads has 50,000 findings of dates, of a few hundred days, and a Timestamp's repr is slow."""
+    """_shown, made once per date (see _once_per_date)."""
     memo: dict = {}
+    return lambda v: v if v is None or v.__class__ is str else _once_per_date(_shown, memo, v)
 
-    def shown(v: Any) -> Any:
-        if v is None or v.__class__ is str:
-            return v
-        if v.__class__ is pd.Timestamp and v.tzinfo is None:
-            key = (v.value, v.unit)
-            got = memo.get(key)
-            if got is None:
-                got = memo[key] = _shown(v)
-            return got
-        return _shown(v)
 
-    return shown
+def _once_per_date(fn: Any, memo: dict, v: Any) -> Any:
+    """fn(v), kept in ``memo`` for a date (a Timestamp without a time zone, by its value and unit): a first check at
+    30k sample leads has 50,000 findings of dates, of a few hundred days, and a Timestamp's repr is slow."""
+    if v.__class__ is pd.Timestamp and v.tzinfo is None:
+        key = (fn, v.value, v.unit)
+        got = memo.get(key)
+        if got is None:
+            got = memo[key] = fn(v)
+        return got
+    return fn(v)
 
 
 def _row(tables: Tables, f: Finding, text: dict, lang: str, names: dict, has_ids: dict, cells: dict | None = None) -> list[Any]:
@@ -211,21 +210,10 @@ def _row(tables: Tables, f: Finding, text: dict, lang: str, names: dict, has_ids
         Cell(f.record_id if f.record_id and has_ids.get(f.table) else "", "text"),  # rule rows' keys (row7) mean nothing
         Cell(f.cell or sheet, "link", link=f.cell if f.cell and "!" in f.cell else None),
         same[2],
-        Cell(_show_once(f.value, cells), "text"),
+        Cell(_once_per_date(show, cells, f.value), "text"),  # (``cells``: the sheet's memo)
         Cell(f.message, "wrap"),
         Cell(shown_fix, "text"),
     ]
-
-
-def _show_once(v: Any, cells: dict) -> str:
-    """show(v), made once per date of the sheet (as _shown_once; ``cells``: the sheet's memo)."""
-    if v.__class__ is pd.Timestamp and v.tzinfo is None:
-        key = ("show", v.value, v.unit)
-        got = cells.get(key)
-        if got is None:
-            got = cells[key] = show(v)
-        return got
-    return show(v)
 
 
 def _names(tables: Tables, f: Finding, lang: str, names: dict) -> tuple[str, str, dict | None]:
