@@ -37,7 +37,7 @@ import pandas as pd
 from crm_sheets.jobs.check.common import make_finding
 from crm_sheets.model import Finding, Table
 from crm_sheets.model.colhash import CopiedEmpty, array_place, column_hashes
-from crm_sheets.model.memo import Unkept, decode, encode, read_stamp, sheet_rows
+from crm_sheets.model.memo import Unkept, decode, read_stamp, sharing_encode, sheet_rows
 from crm_sheets.model.tables import quote_sheet
 
 VERSION = 4  # 4: row keys made of the per-column keys (3: keys without the sheet row, sheet rows beside them)
@@ -735,6 +735,7 @@ class TablePlan:
         by_row: dict[int, list] = {}
         made: dict[int, list] = {}
         bad: set[int] = set()
+        encode = sharing_encode()
         for (mark, f), i in zip(local, at_of):
             if i < 0:
                 continue
@@ -797,6 +798,7 @@ class TablePlan:
         made: list = []
         rows: list = []
         pairs: list = []
+        encode = sharing_encode()
         for pair, i in zip(local, at_of.tolist()):
             if i < 0:
                 continue
