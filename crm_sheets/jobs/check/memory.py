@@ -400,11 +400,12 @@ class RowMemory:
                  .encode("utf-8", "surrogatepass"))
         rows_of = {n: tables.tables[n].rows for n in names if n in tables.tables}
         empty: dict = {}
-        from crm_sheets.jobs.check.sheet import finding_fields, pickled  # sheet imports nothing of this module
+        from crm_sheets.jobs.check.sheet import finding_fields, pickled_into  # sheet imports nothing of this module
 
-        h.update(pickled([(finding_fields(f), rows_of.get(f.table, empty).get(f.record_id, -2)) for f in others])
-                 or repr(others).encode("utf-8", "surrogatepass"))
-        return h.hexdigest()
+        got = pickled_into(h, [(finding_fields(f), rows_of.get(f.table, empty).get(f.record_id, -2)) for f in others])
+        if got is None:
+            h.update(repr(others).encode("utf-8", "surrogatepass"))
+        return (got or h).hexdigest()
 
     def state(self) -> dict[str, Any]:
         """One packed string per table; the state given, as it is, when every table kept the string it came with."""

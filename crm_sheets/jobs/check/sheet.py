@@ -5,7 +5,6 @@ Replaced whole on every run (an owned sheet), so a clean run leaves a short "no 
 from __future__ import annotations
 
 import hashlib
-import io
 import pickle
 from collections import Counter
 from datetime import datetime
@@ -139,13 +138,12 @@ def data_issues_digest(tables: Tables, findings: list[Finding], keep: dict | Non
     shown = _shown_once()
     fields = [(f.type, f.severity, f.table, f.record_id, f.field, shown(f.value), f.message, f.cell, shown(f.fix),
                f.fixable) for f in findings]
-    got = pickled(fields)
-    if got is not None:
-        h.update(got)
-    else:
+    got = pickled_into(h, fields)
+    del fields
+    if got is None:
         for f in findings:
             h.update(repr(f).encode("utf-8", "surrogatepass"))
-    return h.hexdigest()
+    return (got or h).hexdigest()
 
 
 def finding_fields(f: Finding) -> tuple:
@@ -154,16 +152,27 @@ def finding_fields(f: Finding) -> tuple:
             f.fixable)
 
 
-def pickled(value: Any) -> bytes | None:
-    """The pickle of ``value`` without a memo (its bytes depend only on the values); None when it cannot be."""
+class _Into:
+    """A file that pickle writes into a hash."""
+
+    __slots__ = ("write",)
+
+    def __init__(self, h: Any) -> None:
+        self.write = h.update
+
+
+def pickled_into(h: Any, value: Any) -> Any:
+    """A copy of the hash ``h`` updated with pickled(value)'s bytes as the pickler writes them (the pickle is never
+    held: at 100k leads the findings' was ~40 MB, and the buffer it grew in up to twice that, the top of check's
+    second look); None when ``value`` cannot be pickled."""
+    got = h.copy()
     try:
-        buf = io.BytesIO()
-        pickler = pickle.Pickler(buf, protocol=5)
+        pickler = pickle.Pickler(_Into(got), protocol=5)
         pickler.fast = True
         pickler.dump(value)
-        return bytes(buf.getbuffer())
     except (pickle.PicklingError, TypeError, ValueError, AttributeError, RecursionError):
         return None
+    return got
 
 
 def _shown(v: Any) -> Any:
