@@ -713,3 +713,30 @@ def test_findings_made_a_column_at_a_time_are_plain_frozen_findings():
         assert type(f) is Finding and f == twin and hash(f) == hash(twin) and repr(f) == repr(twin)
         with pytest.raises(dataclasses.FrozenInstanceError):
             f.fix = "changed"
+
+
+def test_the_data_issues_digest_streamed_into_its_hash_is_the_one_a_whole_pickle_gives():
+    # The digest kept in a workbook's state decides whether Data Issues is laid out and written again: hashing the
+    # findings' pickle as it is written (never held whole) must give the digest the whole pickle gave, across many
+    # of the pickler's frames, or every workbook's sheet would be rewritten once after an upgrade.
+    import hashlib
+    import io
+    import pickle
+
+    from crm_sheets.jobs.check.sheet import finding_fields, pickled_into
+
+    rows = [lead(email=f"p{i}@acme", created=pd.Timestamp("2031-01-01") + pd.Timedelta(days=i % 40),
+                 notes="x" * (i % 700)) for i in range(1200)]
+    findings = check(make_tables(leads=leads(*rows)), now=NOW).findings
+    fields = [finding_fields(f) for f in findings]
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf, protocol=5)
+    pickler.fast = True
+    pickler.dump(fields)
+    assert len(buf.getvalue()) > 4 * 65536  # (several frames)
+    whole = hashlib.sha256(b"head")
+    whole.update(buf.getvalue())
+    start = hashlib.sha256(b"head")
+    assert pickled_into(start, fields).hexdigest() == whole.hexdigest()
+    assert start.hexdigest() == hashlib.sha256(b"head").hexdigest()  # the hash given is left as it was
+    assert pickled_into(start, [lambda: None]) is None

@@ -194,3 +194,19 @@ def test_only_the_columns_a_later_job_keys_keep_their_hashes(monkeypatch):
     row_keys(leads, with_rows=False)
     assert set(column_hashes(leads)._columns) == {"city", "email"}
     assert np.array_equal(row_keys(leads, with_rows=False), keys_from_scratch(leads, with_rows=False))
+
+
+def test_remembered_findings_share_one_encoded_date_and_keep_numbers_apart():
+    # A table's remembered findings repeat the same days: one encoded object per day, read back as the value
+    # it was; numbers equal but not alike (0.0 and -0.0) stay apart, and a value that cannot be kept is refused.
+    from crm_sheets.model.memo import Unkept, decode, encode, sharing_encode
+
+    enc = sharing_encode()
+    a, b = pd.Timestamp("2025-04-01 10:30"), pd.Timestamp("2025-04-01 10:30").as_unit("s")
+    assert enc(a) is enc(b) and enc(a) == encode(a)
+    assert decode(enc(a)) == a and type(decode(enc(datetime(2025, 4, 1)))) is datetime
+    assert enc(datetime(2025, 4, 1)) is not enc(pd.Timestamp("2025-04-01"))  # (a datetime reads back as one)
+    assert repr(decode(enc(-0.0))) == "-0.0" and repr(decode(enc(0.0))) == "0.0"
+    assert decode(enc(np.float64(-0.0))) == 0.0 and repr(decode(enc(np.float64(-0.0)))) == repr(np.float64(-0.0))
+    with pytest.raises(Unkept):
+        enc(pd.Timestamp("2025-04-01", tz="UTC"))
