@@ -57,7 +57,14 @@ def edit(tables: Tables, rng: random.Random) -> None:
                 df.loc[rid, "email"] = None
 
 
-def test_pairs_after_random_edits_are_those_found_from_scratch(monkeypatch):
+@pytest.mark.parametrize("on_the_frame_from", [None, 0.0, 2.0])
+def test_pairs_after_random_edits_are_those_found_from_scratch(monkeypatch, on_the_frame_from):
+    # (on_the_frame_from: the edited pairs scored on the whole frame, 0.0, or on a copy of the records they need,
+    # 2.0, whatever their share of it: the same pairs either way)
+    from crm_sheets.jobs.dedupe import pairindex
+
+    if on_the_frame_from is not None:
+        monkeypatch.setattr(pairindex, "_ON_THE_FRAME_FROM", on_the_frame_from)
     tables = generate("sales", leads=900, seed=3).to_tables()
     rng = random.Random(3)
     used = []
