@@ -142,7 +142,7 @@ def test_pairs_taken_by_sorting_and_scored_a_few_at_a_time_are_those_found_from_
     real = matching.people_pairs_again
     monkeypatch.setattr(matching, "people_pairs_again", lambda *a: used.append(real(*a)) or used[-1])
     whole = settled(book(), None)
-    monkeypatch.setattr(pairindex, "_SCORED_AT_ONCE", 7)  # the second round's pairs scored seven at a time
+    monkeypatch.setattr(pairindex, "_SCORED_AT_ONCE", 7)  # every round's pairs scored seven at a time
     monkeypatch.setattr(pairindex, "_SORTED_FROM", 2)  # and made distinct by sorting, as millions of them are
     used.clear()
     sliced = settled(book(), None)

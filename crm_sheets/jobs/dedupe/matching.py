@@ -24,8 +24,8 @@ from crm_sheets.jobs.dedupe.index import KeyMemory, keys_version
 from crm_sheets.jobs.dedupe.matchkeys import (PeopleRounds, account_records, org_lead_records, person_records,
                                               person_rows)
 from crm_sheets.jobs.dedupe.matchpair import EVIDENCE, PEOPLE, MatchPair, MatchSettings
-from crm_sheets.jobs.dedupe.pairindex import PeopleIndex, index_params, people_pairs_again
-from crm_sheets.jobs.dedupe.pairscores import prepare_people, score_lead_accounts, score_people
+from crm_sheets.jobs.dedupe.pairindex import PeopleIndex, index_params, people_pairs_again, scored_people
+from crm_sheets.jobs.dedupe.pairscores import score_lead_accounts
 from crm_sheets.model import Tables
 from crm_sheets.model.memo import row_keys
 
@@ -33,11 +33,6 @@ __all__ = ["EVIDENCE", "MatchPair", "MatchSettings", "find_pairs"]
 
 # ---------------------------------------------------------------------------------------------
 # The entry point
-
-
-# Candidate pairs scored at once: score_people keeps a few dozen arrays as long as the pairs, ~240 bytes a pair
-# (86,578 candidates at 10k sample leads, about ten times as many at 100k).
-_SCORED_AT_ONCE = 200_000
 
 
 class OrgPairs:
@@ -308,11 +303,7 @@ def _people_pairs(both: pd.DataFrame, spans: dict[str, int], s: MatchSettings, f
         nameless = ((both["first"] == "") & (both["last"] == "")).to_numpy()
         keep = ~(nameless[i] & nameless[j])
         i, j = i[keep], j[keep]
-        prepared = prepare_people(both)
-        for lo in range(0, len(i), _SCORED_AT_ONCE):  # each pair is scored on its own: in slices, same pairs
-            ci, cj = i[lo:lo + _SCORED_AT_ONCE], j[lo:lo + _SCORED_AT_ONCE]
-            scores, v = score_people(both, both, ci, cj, s.evidence, floor, prepared=prepared)
-            out += match_pairs(both, both, ci, cj, scores, v, floor, s.evidence)
+        out += scored_people(both, i, j, s, floor)
     return out
 
 

@@ -40,9 +40,9 @@ from crm_sheets.jobs.dedupe.pairscores import prepare_people, score_people
 
 _SEP = "\x00"  # between IDs: no workbook cell holds it
 _MAX_CHANGED = 0.2  # more records changed or gone than this share of the list: pairing everyone is as cheap
-# Pairs scored at once, as matching._people_pairs scores them: score_people keeps a few dozen arrays as long as the
-# pairs (~240 bytes a pair), and the runner's second round of a first run scores again every pair of the blocks the
-# first round's merges touched (at 100k sample leads the top of that round's memory, scored at once).
+# Candidate pairs scored at once (scored_people): score_people keeps a few dozen arrays as long as the pairs, ~240
+# bytes a pair (86,578 candidates at 10k sample leads, about ten times as many at 100k; the runner's second round of a
+# first run scores again every pair of the blocks the first round's merges touched, at 100k the top of its memory).
 _SCORED_AT_ONCE = 200_000
 
 
@@ -423,10 +423,16 @@ def _score(both: pd.DataFrame, i: np.ndarray, j: np.ndarray, s, floor: float, co
         place[sub_rows] = np.arange(len(sub_rows))
         si, sj = place[i], place[j]
     del extra, sub_rows
-    prepared = prepare_people(sub)
+    return scored_people(sub, si, sj, s, floor)
+
+
+def scored_people(r: pd.DataFrame, i: np.ndarray, j: np.ndarray, s, floor: float) -> list[MatchPair]:
+    """The pairs (places i, j of the people frame ``r``) scoring at least ``floor``, scored in slices of
+    _SCORED_AT_ONCE (each pair is scored on its own: the same pairs)."""
+    prepared = prepare_people(r)
     out: list[MatchPair] = []
-    for lo in range(0, len(si), _SCORED_AT_ONCE):  # each pair is scored on its own: in slices, same pairs
-        ci, cj = si[lo:lo + _SCORED_AT_ONCE], sj[lo:lo + _SCORED_AT_ONCE]
-        scores, v = score_people(sub, sub, ci, cj, s.evidence, floor, prepared=prepared)
-        out += match_pairs(sub, sub, ci, cj, scores, v, floor, s.evidence)
+    for lo in range(0, len(i), _SCORED_AT_ONCE):
+        ci, cj = i[lo:lo + _SCORED_AT_ONCE], j[lo:lo + _SCORED_AT_ONCE]
+        scores, v = score_people(r, r, ci, cj, s.evidence, floor, prepared=prepared)
+        out += match_pairs(r, r, ci, cj, scores, v, floor, s.evidence)
     return out
