@@ -352,7 +352,9 @@ def _unsubscribe_line(sender: str, lang: str) -> tuple[str, str, str]:
     link = f"mailto:{address}?subject={quote(word)}" if "@" in address else ""
     line = UNSUBSCRIBE.get(lang, UNSUBSCRIBE["en"]).format(address=address)
     shown = f'<a href="{html.escape(link)}">{html.escape(address)}</a>' if link else html.escape(address)
-    return link, "\n\n-- \n" + line, '<p style="color:#777;font-size:12px">' + html.escape(line).replace(html.escape(address), shown) + "</p>"
+    paragraph = html.escape(line).replace(html.escape(address), shown)
+    paragraph = '<p style="color:#777;font-size:12px">' + paragraph + "</p>"
+    return link, "\n\n-- \n" + line, paragraph
 
 
 def _paragraphs(rendered: str) -> str:

@@ -23,8 +23,9 @@ SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 def _finding_maker():
     """A maker of Finding objects equal to ``Finding(...)``'s, for the findings made a column at a time (a first
-    check at 30k sample leads makes 150,000 over its two passes) and those check's memory makes again: the frozen dataclass's __init__ sets each field
-    through object.__setattr__; this sets its slots directly (half the time a finding)."""
+    check at 30k sample leads makes 150,000 over its two passes) and those check's memory makes again: the frozen
+    dataclass's __init__ sets each field through object.__setattr__; this sets its slots directly (half the time a
+    finding)."""
     new = object.__new__
     s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = (Finding.__dict__[f.name].__set__ for f in fields(Finding))
 

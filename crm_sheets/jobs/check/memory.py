@@ -488,7 +488,8 @@ class _Look(CopiedEmpty):
 
 def _same_values(a: Any, b: Any) -> bool:
     """Whether two columns' values hash alike for certain: the same dtype, and the same bits of each value (of an
-    object column, values of the same type, equal and shown alike: 0.0 and -0.0 differ, as do 9:00 UTC and 10:00 CET)."""
+    object column, values of the same type, equal and shown alike: 0.0 and -0.0 differ, as do 9:00 UTC and 10:00
+    CET)."""
     if type(a) is not type(b) or a.dtype != b.dtype or len(a) != len(b):
         return False
     if not isinstance(a, np.ndarray):

@@ -162,9 +162,9 @@ class _Into:
 
 
 def pickled_into(h: Any, value: Any) -> Any:
-    """A copy of the hash ``h`` updated with pickled(value)'s bytes as the pickler writes them (the pickle is never
-    held: at 100k leads the findings' was ~40 MB, and the buffer it grew in up to twice that, the top of check's
-    second look); None when ``value`` cannot be pickled."""
+    """A copy of the hash ``h`` updated with the bytes of ``value``'s pickle (protocol 5, no memo: they depend only on
+    the values) as the pickler writes them: the pickle is never held (at 100k leads the findings' was ~40 MB, and the
+    buffer it grew in up to twice that, the top of check's second look). None when ``value`` cannot be pickled."""
     got = h.copy()
     try:
         pickler = pickle.Pickler(_Into(got), protocol=5)

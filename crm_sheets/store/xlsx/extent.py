@@ -326,10 +326,11 @@ def _at_most_letters(bound: bytes) -> bytes:
 @lru_cache(maxsize=64)
 def _outside(letters: bytes, rows: int) -> re.Pattern:
     """A cell tag that is not ``<c r="AB12"`` (r first, double quotes, then at most an s and a t attribute: see
-    _USUAL_TAIL) with its letters up to ``letters`` and its row up to ``rows``. Row elements are not looked at (a search stopping at every '<' cost twice as much as one stopping
-    at cells): the fast reader places a cell that has a reference by that reference, whatever the row element around
-    it says, and a row element far below holding no cell, or cells with references inside, adds nothing to its grid;
-    a cell without a reference is of another shape, found here."""
+    _USUAL_TAIL) with its letters up to ``letters`` and its row up to ``rows``. Row elements are not looked at (a
+    search stopping at every '<' cost twice as much as one stopping at cells): the fast reader places a cell that has
+    a reference by that reference, whatever the row element around it says, and a row element far below holding no
+    cell, or cells with references inside, adds nothing to its grid; a cell without a reference is of another shape,
+    found here."""
     # (the test for a tag, '<c' and not '<col', after the one for the usual shape: most cells stop at the first)
     return re.compile(rb'<c(?! r="' + _at_most_letters(letters) + _at_most_number(rows) + rb'"' + _USUAL_TAIL
                       + rb')(?=[\s/>])')
