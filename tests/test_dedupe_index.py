@@ -277,3 +277,41 @@ def test_distinct_pair_codes_taken_by_sorting_are_those_taken_by_hashing_in_thei
             codes = rng.integers(0, max(n // 3, 2), n).astype(dtype)
             got = pairindex._uniq(codes)
             assert got.dtype == codes.dtype and got.tolist() == pd.unique(codes).tolist()
+
+
+def test_leads_at_accounts_are_kept_through_edits_of_cities_and_found_again_when_a_company_changes(monkeypatch):
+    """A lead's best account depends on company keys alone: a run after cities were edited takes the pairs the last
+    run found for the same keys; a lead whose company became an account's name, or stopped being one, is paired
+    again, and the pairs are those from scratch either way."""
+    from crm_sheets.jobs.dedupe.index import KeyMemory
+    from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds
+
+    tables = generate("sales", leads=900, seed=9).to_tables()
+    memory, org_pairs = KeyMemory(), OrgPairs()
+    first = find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
+    at_accounts = [p for p in first if p.table_a == "leads" and p.table_b == "accounts"]
+    assert at_accounts
+    paired = []
+    real = matching._lead_account_pairs_of
+    monkeypatch.setattr(matching, "_lead_account_pairs_of", lambda *a: paired.append(1) or real(*a))
+    leads = tables["leads"].df
+    rng = random.Random(9)
+    away = at_accounts[0].id_a
+    joining = rng.choice([r for r in leads.index if r not in {p.id_a for p in at_accounts}])
+    for edit_company in (False, True, False):
+        state = json.loads(json.dumps({"keys": memory.state(), "orgs": org_pairs.state(), "pindex": org_pairs.index_state()}))
+        for rid in rng.sample(list(leads.index), 10):
+            leads.loc[rid, "city"] = rng.choice(["Lyon", "Boston", "Leeds", "Graz"])
+        if edit_company:
+            leads.loc[away, "company"] = "Quillfeather Looms"
+            for f in ("company", "email"):  # as a colleague at that account's
+                leads.loc[joining, f] = leads.at[at_accounts[1].id_a, f]
+        memory, org_pairs = KeyMemory(state["keys"]), OrgPairs(state["orgs"], state["pindex"])
+        paired.clear()
+        got = find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
+        assert got == find_pairs(tables)
+        assert len(paired) == (2 if edit_company else 1)  # (the second: from scratch)
+        found = {(p.id_a, p.id_b) for p in got if p.table_b == "accounts"}
+        if edit_company:
+            assert (away, at_accounts[0].id_b) not in found
+            assert (joining, at_accounts[1].id_b) in found

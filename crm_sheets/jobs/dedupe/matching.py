@@ -250,7 +250,7 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
         if len(acc) >= 2:
             out += org_pairs.pairs(acc, s, floor) if org_pairs is not None else _account_pairs(acc, s, floor)
         if "leads" in people and len(acc):
-            out += _lead_account_pairs(people["leads"], acc, s, floor)
+            out += _lead_account_pairs(people["leads"], acc, s, floor, org_pairs)
     out.sort(key=lambda p: (-p.score, p.id_a, p.id_b))
     return out
 
@@ -388,10 +388,25 @@ def _no_chains(r: pd.DataFrame, i: np.ndarray, j: np.ndarray, scores: np.ndarray
     return out
 
 
-def _lead_account_pairs(leads: pd.DataFrame, acc: pd.DataFrame, s: MatchSettings, floor: float) -> list[MatchPair]:
-    cols = ["rid", "table", "company", "cdomain", "phone1", "city", "country"]
-    both = pd.concat([leads[cols], acc[cols]], ignore_index=True)
-    nl = len(leads)
+# What a lead-account pair is made of: the records' places, tables and IDs, and the company keys the blocking and
+# the score read (pairscores.score_lead_accounts: a lead's phone and city never count against its company)
+_LEAD_ACCOUNT_KEYS = ["rid", "table", "company", "cdomain"]
+
+
+def _lead_account_pairs(leads: pd.DataFrame, acc: pd.DataFrame, s: MatchSettings, floor: float,
+                        org_pairs: OrgPairs | None = None) -> list[MatchPair]:
+    """Each lead's best account, among those scoring at least ``floor``. With ``org_pairs``, the pairs of an equal
+    frame of leads' and accounts' company keys are those kept (OrgPairs, kind "leads-accounts"): an edit of a
+    lead's city, phone or notes pairs no lead with an account again."""
+    both = pd.concat([leads[_LEAD_ACCOUNT_KEYS], acc[_LEAD_ACCOUNT_KEYS]], ignore_index=True)
+    if org_pairs is None:
+        return _lead_account_pairs_of(both, len(leads), s, floor)
+    return org_pairs.pairs(both, s, floor, "leads-accounts", lambda: _lead_account_pairs_of(both, len(leads), s, floor))
+
+
+def _lead_account_pairs_of(both: pd.DataFrame, nl: int, s: MatchSettings, floor: float) -> list[MatchPair]:
+    """The pairs of the frame of leads (its first ``nl`` rows) and accounts (the others): a function of the frame,
+    the settings and the floor."""
     comp = both["company"].to_numpy(object)
     # many leads work for one account: a wide window so that each of them meets it
     keysets = [(comp, comp, 400), (both["cdomain"].to_numpy(object), comp, 400)]
