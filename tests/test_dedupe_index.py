@@ -315,3 +315,21 @@ def test_leads_at_accounts_are_kept_through_edits_of_cities_and_found_again_when
         if edit_company:
             assert (away, at_accounts[0].id_b) not in found
             assert (joining, at_accounts[1].id_b) in found
+
+
+def test_a_damaged_memory_of_keys_keys_everyone_again_and_pairs_the_same():
+    import base64
+
+    from crm_sheets.jobs.dedupe.index import KeyMemory
+    from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds
+
+    tables = generate("sales", leads=300, seed=4).to_tables()
+    memory = KeyMemory()
+    first = find_pairs(tables, memory=memory, org_pairs=OrgPairs(), rounds=PeopleRounds())
+    state = json.loads(json.dumps(memory.state()))
+    not_deflated = base64.b64encode(b"not a deflate stream").decode("ascii")
+    damaged = {kind: ({part: not_deflated for part in parts} if isinstance(parts, dict) else parts)
+               for kind, parts in state.items()}
+    again = KeyMemory(damaged)
+    assert find_pairs(tables, memory=again, org_pairs=OrgPairs(), rounds=PeopleRounds()) == first
+    assert again.computed == memory.computed > len(tables["leads"].df)  # none known: every record keyed again

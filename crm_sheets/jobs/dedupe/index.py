@@ -25,6 +25,11 @@ import numpy as np
 import pandas as pd
 import phonenumbers
 
+try:  # inflates the packed memory 2x faster than zlib (the same bytes out; store/xlsx/deflate.py says why ISA-L)
+    from isal import isal_zlib as _isal
+except ImportError:  # pragma: no cover - a declared dependency; zlib reads the same format
+    _isal = None
+
 try:  # how hash_pandas_object combines a frame's column hashes
     from pandas.core.util.hashing import combine_hash_arrays as _combine
 except ImportError:  # pragma: no cover
@@ -287,7 +292,7 @@ def _unpack_kind(parts: dict[str, str] | None) -> tuple[pd.Index, dict[str, np.n
 
 def _unpack_part(packed: str) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
     try:
-        raw = zlib.decompress(base64.b64decode(packed))
+        raw = inflate(base64.b64decode(packed))
         head, _, body = raw.partition(b"\n")
         meta = json.loads(head)
         at = 0
@@ -307,5 +312,14 @@ def _unpack_part(packed: str) -> tuple[np.ndarray, dict[str, np.ndarray]] | None
             table[:] = uniques
             cols[name] = table[codes]
         return (digests, cols) if at == len(body) else None
-    except (ValueError, TypeError, KeyError, AttributeError, zlib.error):
+    except (ValueError, TypeError, KeyError, AttributeError, *INFLATE_ERRORS):
         return None
+
+
+INFLATE_ERRORS = (zlib.error, _isal.error) if _isal is not None else (zlib.error,)
+
+
+def inflate(data: bytes) -> bytes:
+    """zlib.decompress(data), by ISA-L when it is installed (the packed memory at 30k leads: 15 ms instead of 30);
+    a damaged stream raises one of INFLATE_ERRORS."""
+    return _isal.decompress(data) if _isal is not None else zlib.decompress(data)
