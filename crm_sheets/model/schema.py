@@ -14,8 +14,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
-
 from crm_sheets.errors import SchemaError
 
 LANGUAGES = ("en", "fr")
@@ -33,7 +31,6 @@ def _templates_dir() -> Path:
 
 
 TEMPLATES_DIR = _templates_dir()
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is 10x faster when libyaml is there
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _CONSTRAINTS = ("required", "unique", "enum", "minimum", "maximum", "pattern")
 
@@ -313,10 +310,14 @@ def load_schema(name_or_path: str | Path) -> Schema:
                 f"unknown template {str(name_or_path)!r}",
                 hint=f"choose one of {', '.join(available_templates())}",
             )
+    # (imported here: a run on a workbook the table cache knows loads no template, and PyYAML is ~20 ms of start-up)
+    import yaml
+
     try:
         text = path.read_text(encoding="utf-8")
         _refuse_repeated_sections(text, path)
-        raw = yaml.load(text, Loader=_YAML_LOADER)
+        # the C loader is 10x faster when libyaml is there
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError:
         raise SchemaError(f"{path}: schema file not found") from None
     except yaml.YAMLError as exc:
