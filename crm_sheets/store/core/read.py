@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import re
+from operator import attrgetter, ne
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -45,7 +46,15 @@ NOT_OURS_HINT = ("run `crm-sheets adopt PATH` to map your own sheets and columns
 _NOT_OURS_HINT = NOT_OURS_HINT
 
 
-_TYPE_NAMES = np.frompyfunc(lambda v: type(v).__name__, 1, 1)  # each value's type name (1 and "1" hash alike)
+_NAME = attrgetter("__name__")
+
+
+def _types_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Which cells of two object arrays of one length hold values whose types have different names (1 and "1" hash
+    alike). Mapped in C (type, the name, the comparison): a Python function called for each cell cost ~0.2 s for
+    the two columns of 30,000 leads an edit changed."""
+    names = (map(_NAME, map(type, x.tolist())) for x in (a, b))
+    return np.fromiter(map(ne, *names), dtype=bool, count=len(a))
 
 
 def read_tables(src: GridSource, schema: Schema | None = None, cache: TableCache | None = None) -> Tables:
@@ -428,7 +437,7 @@ def _rows_changed(before: tuple, table: Table, names: list[str]) -> np.ndarray |
             out |= pd.util.hash_pandas_object(a, index=False).to_numpy() != \
                 pd.util.hash_pandas_object(b, index=False).to_numpy()
             if b.dtype == object:  # the hash reads 1 and "1" alike: their types too
-                out |= _TYPE_NAMES(a.to_numpy()) != _TYPE_NAMES(b.to_numpy())
+                out |= _types_differ(a.to_numpy(), b.to_numpy())
         wanted = set(names)
         raws: dict = {}
         for side, kinds in enumerate(((old_invalid, old_typed), (table.invalid, table.typed_text))):
