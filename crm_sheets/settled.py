@@ -496,6 +496,9 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
         # which would read them, follows only a change, which ends the pass above.
         if result.job == "check":
             learnt = _learnt(result.state, options.get("check", {}).get("state"))
+            across = result.state.get("across") if isinstance(result.state, dict) else None
+            if isinstance(across, dict) and any("found" in t for t in (across.get("tables") or {}).values()):
+                learnt = {**(learnt or {}), "across": across}  # its checks across rows of the tables as written too
         result.state = {}
         options.get(result.job, {}).pop("state", None)
         if worth_it([result], share=3):
@@ -512,7 +515,11 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
     generation = tables.meta.get("generation")
     if learnt is not None and box is not None and isinstance(generation, str) and generation:
         try:  # the next run's check takes the tables it reads with these keys as these rows, without keying them
-            box.set_state_part(generation, "check", "rows", learnt)
+            across = learnt.pop("across", None)
+            if learnt:
+                box.set_state_part(generation, "check", "rows", learnt)
+            if across is not None:
+                box.set_state_part(generation, "check", "across", across)
         except Exception:
             pass  # a memory only: the next run keys the rows
     return RunReport(path=report.path, jobs=list(report.jobs), results=results, changes=changes,
