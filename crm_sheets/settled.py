@@ -487,9 +487,10 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
     base = None  # each job's state is in its options now, and let go there once the job looked (below)
     aside = Aside()
     learnt: dict[str, Any] | None = None  # check's row memory keyed by the tables' read keys, when it learnt them
+    parts: dict[str, Any] | None = None  # report's digests of the tables it reads, by the same keys
 
     def look(result: Any) -> None:
-        nonlocal learnt
+        nonlocal learnt, parts
         # A job that changes or queues anything, or whose result holds for no known time, makes the pass answer
         # None whatever the jobs after it find: it stops there, before its changes touch the tables. A job that
         # changes nothing has its findings set aside (a file) while the next one runs.
@@ -501,6 +502,11 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
         # which would read them, follows only a change, which ends the pass above.
         if result.job == "check":
             learnt = _learnt(result.state, options.get("check", {}).get("state"))
+            across = result.state.get("across") if isinstance(result.state, dict) else None
+            if isinstance(across, dict) and any("found" in t for t in (across.get("tables") or {}).values()):
+                learnt = {**(learnt or {}), "across": across}  # its checks across rows of the tables as written too
+        if result.job == "report" and isinstance(result.state, dict) and result.state.get("parts"):
+            parts = result.state["parts"]  # the digests of the tables as written, by the read's keys of them
         result.state = {}
         options.get(result.job, {}).pop("state", None)
         if worth_it([result], share=3):
@@ -515,9 +521,15 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
     if not changes.is_empty() or any(r.effects for r in results) or horizon(results) is None:
         return None
     generation = tables.meta.get("generation")
-    if learnt is not None and box is not None and isinstance(generation, str) and generation:
+    if (learnt is not None or parts is not None) and box is not None and isinstance(generation, str) and generation:
         try:  # the next run's check takes the tables it reads with these keys as these rows, without keying them
-            box.set_state_part(generation, "check", "rows", learnt)
+            across = learnt.pop("across", None) if learnt is not None else None
+            if learnt:
+                box.set_state_part(generation, "check", "rows", learnt)
+            if across is not None:
+                box.set_state_part(generation, "check", "across", across)
+            if parts is not None:
+                box.set_state_part(generation, "report", "parts", parts)
         except Exception:
             pass  # a memory only: the next run keys the rows
     return RunReport(path=report.path, jobs=list(report.jobs), results=results, changes=changes,

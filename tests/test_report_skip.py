@@ -153,3 +153,45 @@ def test_a_run_after_a_colleague_edited_notes_gives_the_same_report_without_comp
     assert calls == []
     job = next(r for r in done.results if r.job == "report")
     assert repr(job.data) == repr(compute(done.tables, later))
+
+
+def test_a_table_read_as_last_time_keeps_its_digest_and_one_changed_since_its_read_is_hashed_again(
+        sample, computes, monkeypatch):
+    """The digest of what the figures read is one per table; a table with the read's key the last run hashed it under
+    (model/memo.py stamp), still as read, keeps that digest without its cells being hashed. A table changed after its
+    read, or read with another key, is hashed: a lead's status mistyped after the read gives new figures, equal to a
+    full computation's."""
+    import crm_sheets.jobs.report.memory as memory
+    from crm_sheets.model.memo import read_stamp, stamp
+
+    tables = copy(sample)
+    for name, t in tables.tables.items():
+        stamp(t, f"read key of {name}")
+    first = report(tables, now=NOW)
+    assert set(first.state["parts"]) == {n for n in READS if n in tables.tables}
+    hashed = []
+    real = memory.frame_keys
+    monkeypatch.setattr(memory, "frame_keys", lambda t, names: hashed.append(t.name) or real(t, names))
+
+    again = copy(sample)  # the same tables read again: the same keys
+    for name, t in again.tables.items():
+        stamp(t, f"read key of {name}")
+    computes.clear()
+    kept = report(again, now=NOW, state=first.state)
+    assert hashed == [] and computes == []
+    same_result(kept, full(again, NOW))
+
+    edited = copy(sample)  # read with the same keys and checked, then a lead's status changed: not the table as read
+    for name, t in edited.tables.items():
+        stamp(t, f"read key of {name}")
+        read_stamp(t)  # (check asks for the read's key first)
+    leads = edited["leads"].df
+    status = leads["status"].astype(object).copy()
+    status.iloc[0] = "won" if status.iloc[0] != "won" else "new"
+    leads["status"] = status
+    hashed.clear()
+    computes.clear()
+    changed = report(edited, now=NOW, state=first.state)
+    assert hashed == ["leads"] and len(computes) == 1
+    same_result(changed, full(edited, NOW))
+    assert repr(changed.data) != repr(kept.data)

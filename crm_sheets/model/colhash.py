@@ -57,11 +57,37 @@ class ColumnHashes(CopiedEmpty):
     copy-on-write a frame whose column an entry holds copies it before any write, so a column whose values changed
     is never at an entry's memory. Pickled or copied empty (a cache beside the workbook never carries them)."""
 
-    __slots__ = ("_columns", "_index")
+    __slots__ = ("_columns", "_index", "_read")
 
     def __init__(self) -> None:
         self._columns: dict[str, tuple[Any, Any, np.ndarray, Any]] = {}  # name -> (series held, memory, hash, types)
         self._index: tuple[Any, np.ndarray] | None = None
+        # the read's key of the table (model/memo.py stamp), its index and its shared columns held with their places
+        self._read: tuple[str, Any, dict[str, tuple[Any, Any]]] | None = None
+
+    def note_read(self, token: str, df: pd.DataFrame) -> None:
+        """The frame ``df`` is the table the read keyed ``token`` (model/memo.py read_stamp): its shared columns
+        (share()) are held, so read_token tells later whether they are still those values."""
+        held = {}
+        for name in df.columns:
+            if name in _SHARED and name not in held:
+                col = df[name]
+                held[name] = (col, array_place(col._values))
+        self._read = (token, df.index, held)
+
+    def read_token(self, df: pd.DataFrame, names: list[str]) -> str | None:
+        """The read's key noted for the table, when ``df`` still has the index and the values of the columns
+        ``names`` (shared ones) the read gave it: a digest of those columns made from that table holds for them."""
+        if self._read is None:
+            return None
+        token, index, held = self._read
+        if df.index is not index:
+            return None
+        for name in names:
+            got = held.get(name)
+            if got is None or got[1] is None or name not in df.columns or array_place(df[name]._values) != got[1]:
+                return None
+        return token
 
     def _entry(self, df: pd.DataFrame, name: str) -> list:
         col = df[name]

@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from crm_sheets.model.colhash import CopiedEmpty, array_place, frame_keys
+from crm_sheets.model.colhash import CopiedEmpty, array_place, column_hashes, frame_keys
 from crm_sheets.model.findings import Finding
 from crm_sheets.model.tables import Table
 
@@ -211,12 +211,31 @@ def _same_columns(df: pd.DataFrame, s: _Stamp) -> bool:
         where is not None and array_place(df[c]._values) == where for c, where in zip(df.columns, s.where))
 
 
+def peek_stamp(table: Any) -> tuple[str | None, str | None]:
+    """(token, base) as ``stamp`` gave them, when the table is still exactly as read; (None, None) otherwise. Unlike
+    read_stamp, the stamp stays (check's memory of its checks across rows asks every table before any is planned)."""
+    s = getattr(table, "__dict__", {}).get("_read_stamp")
+    if s is None or s.token is None or not _as_stamped(table, s):
+        return None, None
+    return s.token, s.base
+
+
 def read_stamp(table: Any) -> tuple[str | None, str | None, Any]:
     """(token, base, changed) as ``stamp`` gave them, when the table is still exactly as read (see read_token);
     (None, None, None) otherwise. Asked once, as read_token."""
     s = table.__dict__.pop("_read_stamp", None)
     if s is None or s.token is None or not _as_stamped(table, s):
         return None, None, None
+    column_hashes(table).note_read(s.token, table.df)  # (for the jobs that key some of its columns later: table_token)
     return s.token, s.base, s.changed
+
+
+def table_token(table: Any, names: list[str]) -> str | None:
+    """The read's key of ``table`` (see ``stamp``) when the values of its columns ``names`` (columns some jobs share,
+    model/colhash.py share) and its record IDs are still those of the table as read, even after the stamp was asked
+    for (check asks first); None otherwise. A digest of those columns made for the same key holds for them."""
+    if "_read_stamp" in getattr(table, "__dict__", {}):
+        read_stamp(table)
+    return column_hashes(table).read_token(table.df, names)
 
 

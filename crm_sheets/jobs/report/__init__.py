@@ -37,7 +37,8 @@ def report(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
     ones (as of ``now``), equal to what computing them would give, and nothing is computed."""
     state = state or {}
     until = _holds_until(tables, now)
-    reads = memory.reads_digest(tables, now, by_day=until is not None)
+    parts: dict = {}
+    reads = memory.reads_digest(tables, now, by_day=until is not None, parts=state.get("parts"), into=parts)
     fig = _kept(state, reads, now)
     # the figures' part of the sheets' digest: the same as last time when the figures are the kept ones
     shown = state["shown"] if fig is not None else None
@@ -58,6 +59,9 @@ def report(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
         if kept is not None and reads is not None:
             new_state["reads"], new_state["figures"] = reads, kept
     new_state["shown"] = shown
+    new_state.pop("parts", None)
+    if parts and reads is not None:
+        new_state["parts"] = parts  # each table's digest beside the read's key of the table it was made of
     return JobResult(
         job="report",
         changes=ChangeSet(sheets=sheets),

@@ -17,8 +17,9 @@ from crm_sheets.jobs.report import figures as figures_module
 from crm_sheets.jobs.report.figures import ReportFigures
 from crm_sheets.model import Tables
 from crm_sheets.model.colhash import frame_keys, share
+from crm_sheets.model.memo import table_token
 
-MEMORY_VERSION = 1
+MEMORY_VERSION = 2  # 2: a digest per table read (reads_digest's parts)
 
 # Every column metrics.py and prep.py read, per table (prep.frame's and satisfaction's): a column read and not
 # named here would let an edit of it go unseen; tests/test_report_skip.py checks that blanking every other
@@ -41,11 +42,17 @@ SETTINGS = ("currency", "exchange_rates", "report_period", "stalled_deal_days")
 LISTS = ("lead_status", "lead_source", "activity_type")
 
 
-def reads_digest(tables: Tables, now: datetime, by_day: bool) -> str | None:
+def reads_digest(tables: Tables, now: datetime, by_day: bool, parts: dict | None = None,
+                 into: dict | None = None) -> str | None:
     """A digest of every input of the figures. ``now`` counts by the day when the figures read it by the day
     (``by_day``: the job's result holds until midnight), plus whether it is midnight itself (a customer's
     standing compares order dates with ``now``: an order of that very day is "before" it only after 00:00);
-    else the instant. None when some value cannot be hashed."""
+    else the instant. None when some value cannot be hashed.
+
+    Made of one digest per table read (its columns' values, the record IDs). ``parts``: those of the last run, each
+    beside the read's key of the table it was made of (model/memo.py table_token): a table read with that key, whose
+    columns read are still as read, has that digest again without its cells being hashed (a person who edited a few
+    leads has only leads' columns hashed). ``into`` gets this run's, for the state."""
     h = hashlib.sha256()
     when = (now.date().isoformat(), now.time() == time(0)) if by_day else now.isoformat()
     lists = []
@@ -63,11 +70,21 @@ def reads_digest(tables: Tables, now: datetime, by_day: bool) -> str | None:
             continue
         df = t.df
         present = [c for c in columns if c in df.columns]
-        h.update(repr((name, present, [_dtype(df[c].dtype) for c in present], len(df))).encode("utf-8", "surrogatepass"))
-        try:
-            h.update(frame_keys(t, present).tobytes())  # (columns hashed once a run: colhash.py)
-        except (TypeError, ValueError):
-            return None  # values pandas cannot hash: computed every time
+        shape = repr((name, present, [_dtype(df[c].dtype) for c in present], len(df))).encode("utf-8", "surrogatepass")
+        token = table_token(t, present)
+        key = hashlib.sha256(token.encode("utf-8", "surrogatepass") + b"\x00" + shape).hexdigest()[:32] \
+            if token is not None else None
+        was = (parts or {}).get(name)
+        if key is not None and isinstance(was, list) and len(was) == 2 and was[0] == key and isinstance(was[1], str):
+            part = was[1]  # the very table the last run hashed
+        else:
+            try:
+                part = hashlib.sha256(shape + frame_keys(t, present).tobytes()).hexdigest()  # (colhash.py: hashed once a run)
+            except (TypeError, ValueError):
+                return None  # values pandas cannot hash: computed every time
+        if into is not None and key is not None:
+            into[name] = [key, part]
+        h.update(f"\x00{name}:{part}".encode())
     return h.hexdigest()
 
 
