@@ -46,11 +46,12 @@ class OrgPairs:
     def __init__(self, packed: Any = None, index: Any = None) -> None:
         self._index_in: Any = index  # the people's blocking index of the last pairing (pairindex.py), packed or not
         self.index_out: PeopleIndex | None = None  # this run's, for the next
-        self._seen: list[tuple[pd.DataFrame, MatchSettings, float, list[MatchPair]]] = []
-        self._used: list[tuple[pd.DataFrame, MatchSettings, float, list[MatchPair]]] = []
+        # (frame, settings, floor, pairs, kind, digest) of the frames the last round used, and of this round's; the
+        # digest None: not kept; False: not made yet (state() hashes the frame); the frame None: not kept (a frame of
+        # people with a digest: frames are told apart by it)
+        self._seen: list[tuple[pd.DataFrame | None, MatchSettings, float, list[MatchPair], str, Any]] = []
+        self._used: list[tuple[pd.DataFrame | None, MatchSettings, float, list[MatchPair], str, Any]] = []
         self._kept: dict[str, list] = _unpack_pairs(packed)
-        self._digests: dict[int, str] = {}  # id(frame) of _used -> its digest, for state()
-        self._given: dict[int, str | None] = {}  # id(frame) -> the digest its caller made of it (None: not kept)
 
     def pairs(self, r: pd.DataFrame, s: MatchSettings, floor: float, kind: str = "orgs",
               compute: Callable[[], list[MatchPair]] | None = None, digest: Any = False) -> list[MatchPair]:
@@ -59,27 +60,26 @@ class OrgPairs:
         a deal's contact set change what dedupe reads, not the people it pairs). ``digest``: the frame's digest
         made by the caller from what the frame is made of (people_digest; None: not kept), not from the frame."""
         for seen in self._seen:
-            if seen[4] == kind and seen[1] == s and seen[2] == floor and seen[0].shape == r.shape and seen[0].equals(r):
+            if seen[4] == kind and seen[1] == s and seen[2] == floor and _same_frame(seen, r, digest):
                 self._used.append(seen)
                 return list(seen[3])
-        if digest is not False:
-            self._given[id(r)] = digest
-        else:
-            digest = frame_digest(r, s, floor, kind) if self._kept else None  # (a first run's rounds hash no frame)
-        kept = self._kept.get(digest) if digest is not None else None
+        if digest is False and self._kept:  # (a first run's rounds hash no frame: state() does, once)
+            digest = frame_digest(r, s, floor, kind)
+        kept = self._kept.get(digest) if isinstance(digest, str) else None
         if kept is not None:
             got = [MatchPair(ta, ia, tb, ib, score, tuple(reasons)) for ta, ia, tb, ib, score, reasons in kept]
         else:
             got = compute() if compute is not None else _org_pairs(r, s, floor)
-        self._used.append((r, s, floor, list(got), kind))
-        if digest is not None:
-            self._digests[id(r)] = digest
+        # a frame of people with a digest is told from the next round's by it: not held through that round (~60 MB
+        # at 300k sample leads, under the top of a first run's second round)
+        self._used.append((None if kind == "people" and isinstance(digest, str) else r, s, floor, list(got), kind, digest))
         return got
 
     def carried(self) -> "OrgPairs":
-        """What the next round may reuse: the frames of this round."""
+        """What the next round may reuse: the frames of this round (each with its digest: nothing is looked up by
+        a frame's id, which a frame made later may be given once this one is freed)."""
         out = OrgPairs()
-        out._seen, out._digests, out._given = self._used, self._digests, self._given
+        out._seen = self._used
         out._index_in = self.index_out
         return out
 
@@ -96,12 +96,20 @@ class OrgPairs:
     def state(self) -> dict[str, list]:
         """The pairs of the frames this run used, by their digest (plain JSON, for dedupe's state)."""
         out: dict[str, list] = {}
-        for r, s, floor, got, kind in self._used:
-            digest = self._given[id(r)] if id(r) in self._given else \
-                self._digests.get(id(r)) or frame_digest(r, s, floor, kind)
+        for r, s, floor, got, kind, digest in self._used:
+            if digest is False:
+                digest = frame_digest(r, s, floor, kind)
             if digest is not None:
                 out[digest] = [[p.table_a, p.id_a, p.table_b, p.id_b, p.score, list(p.reasons)] for p in got]
         return out
+
+
+def _same_frame(seen: tuple, r: pd.DataFrame, digest: Any) -> bool:
+    """Whether the frame ``r`` (``digest``: its caller's digest of it, or False) is the one ``seen`` paired: by
+    their digests when both have one made of what they are made of (people_digest), else cell by cell."""
+    if isinstance(digest, str) and isinstance(seen[5], str) and seen[4] == "people":
+        return digest == seen[5]
+    return seen[0] is not None and seen[0].shape == r.shape and seen[0].equals(r)
 
 
 def frame_digest(r: pd.DataFrame, s: MatchSettings, floor: float, kind: str = "orgs") -> str | None:
