@@ -277,3 +277,44 @@ def test_distinct_pair_codes_taken_by_sorting_are_those_taken_by_hashing_in_thei
             codes = rng.integers(0, max(n // 3, 2), n).astype(dtype)
             got = pairindex._uniq(codes)
             assert got.dtype == codes.dtype and got.tolist() == pd.unique(codes).tolist()
+
+
+def test_pairs_kept_for_the_next_run_are_under_their_own_frames_digest_when_a_freed_frames_id_is_given_again():
+    # The runner's rounds of one run hand their frames on (OrgPairs.carried); a frame of people of the first round is
+    # freed during the third, and Python may give its id to a frame made then: that frame's pairs are kept under its
+    # own digest, not under the digest of the people the freed frame held.
+    import gc
+
+    import pandas as pd
+
+    from crm_sheets.jobs.dedupe.matching import MatchPair, MatchSettings, frame_digest
+
+    s = MatchSettings()
+    people_pair = MatchPair("leads", "L-00001", "leads", "L-00002", 0.99, ("same email",))
+    org_pair = MatchPair("accounts", "A-00001", "accounts", "A-00002", 0.95, ("same name",))
+    accounts = pd.DataFrame({"rid": ["A-00001", "A-00002", "A-00003"], "table": "accounts",
+                             "company": ["Acme", "Acme", "Borealis"]})
+
+    def people(k: int) -> pd.DataFrame:
+        return pd.DataFrame({"rid": [f"L-0000{k}", "L-00002"], "table": "leads", "first": ["Ana", "Ana"]})
+
+    for _ in range(200):  # (whether an id is given again is up to Python's allocator: tried until it is)
+        rounds = OrgPairs()
+        first = people(1)
+        rounds.pairs(first, s, 0.75, "people", lambda: [people_pair], digest="people of round 1")
+        rounds = rounds.carried()
+        rounds.pairs(people(3), s, 0.75, "people", lambda: [people_pair], digest="people of round 2")
+        rounds = rounds.carried()
+        freed = id(first)
+        del first  # nothing holds the first round's frame any more
+        gc.collect()
+        orgs = accounts.iloc[:2]
+        if id(orgs) == freed:
+            break
+    else:
+        pytest.skip("no frame was given a freed frame's id")
+    rounds.pairs(people(4), s, 0.75, "people", lambda: [people_pair], digest="people of round 3")
+    rounds.pairs(orgs, s, 0.75, compute=lambda: [org_pair])
+    kept = rounds.state()
+    assert kept == {"people of round 3": [["leads", "L-00001", "leads", "L-00002", 0.99, ["same email"]]],
+                    frame_digest(orgs, s, 0.75): [["accounts", "A-00001", "accounts", "A-00002", 0.95, ["same name"]]]}
