@@ -228,11 +228,18 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
         # keys are computed once, for the pairs within its table and across.
         both = pd.concat(list(people.values()), ignore_index=True) if len(people) > 1 else next(iter(people.values()))
         spans = {t: len(r) for t, r in people.items()}
+        shared = {t: set(r.attrs.get("shared") or ()) for t, r in people.items()}
+        if len(people) > 1:
+            # each table's records are a slice of that frame from here on: not held twice (~60 MB at 300k sample
+            # leads, under the top of a first run's second round)
+            lo = 0
+            for t, k in spans.items():
+                people[t] = both.iloc[lo:lo + k]
+                lo += k
         if org_pairs is not None:  # an equal frame of people pairs as it paired last time (OrgPairs)
             digest = people_digest(tables, list(people), s, floor)
             now = _index_rows(people, rounds, s.region)
             params = index_params(list(people), s, floor, _people_version())
-            shared = {t: set(r.attrs.get("shared") or ()) for t, r in people.items()}
 
             def compute() -> list[MatchPair]:
                 # only the pairs the edits can change, from the last pairing's index (pairindex.py), else everyone's
