@@ -154,6 +154,10 @@ def people_pairs_again(old: PeopleIndex, both: pd.DataFrame, spans: dict[str, in
     kept = at[at >= 0]
     if len(kept) > 1 and (np.diff(kept) <= 0).any():
         return None  # records reordered (a sorted sheet): every pair's orientation and every block's order may move
+    # the pairs of the last pairing, as places now (-1: gone)
+    pk = old.pairs
+    ka, kb = _places([(p.table_a, p.id_a) for p in pk], now_at), _places([(p.table_b, p.id_b) for p in pk], now_at)
+    del old_at, now_at  # (their IDs' hash tables: ~20 MB each at 300k sample leads, not held through the pairing)
     n_old = sum(len(r) for _, r, _ in old.tables)
     gone = np.ones(n_old, dtype=bool)
     gone[kept] = False
@@ -220,8 +224,6 @@ def people_pairs_again(old: PeopleIndex, both: pd.DataFrame, spans: dict[str, in
     nameless = (first == "") & (last == "")
     del g, first, last  # (the rows of g: their keys are made; the rest of the old rows is not read again)
     # the pairs of the last pairing, as record numbers
-    pk = old.pairs
-    ka, kb = _places([(p.table_a, p.id_a) for p in pk], now_at), _places([(p.table_b, p.id_b) for p in pk], now_at)
     alive = (ka >= 0) & (kb >= 0)
     alive[alive] &= ~moved[ka[alive]] & ~moved[kb[alive]]
     kcode = np.minimum(ka, kb).astype(np.int64) * m + np.maximum(ka, kb)
