@@ -144,6 +144,7 @@ def test_pairs_taken_by_sorting_and_scored_a_few_at_a_time_are_those_found_from_
     whole = settled(book(), None)
     monkeypatch.setattr(pairindex, "_SCORED_AT_ONCE", 7)  # every round's pairs scored seven at a time
     monkeypatch.setattr(pairindex, "_SORTED_FROM", 2)  # and made distinct by sorting, as millions of them are
+    monkeypatch.setattr(pairindex, "_COMPARED_AT_ONCE", 3)  # and the pairs now compared with those then three at a time
     used.clear()
     sliced = settled(book(), None)
     assert any(u for u in used)  # a round paired from the index, and found pairs
@@ -277,6 +278,23 @@ def test_distinct_pair_codes_taken_by_sorting_are_those_taken_by_hashing_in_thei
             codes = rng.integers(0, max(n // 3, 2), n).astype(dtype)
             got = pairindex._uniq(codes)
             assert got.dtype == codes.dtype and got.tolist() == pd.unique(codes).tolist()
+
+
+def test_pair_codes_put_together_sorted_and_looked_up_are_those_numpy_finds():
+    import numpy as np
+
+    from crm_sheets.jobs.dedupe import pairindex
+
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 2, 50, 5000):
+        chunks = [rng.integers(0, max(n, 2) * 3, rng.integers(0, n + 1)) for _ in range(4)]
+        together = np.concatenate(chunks)
+        ordered = pairindex._sorted_distinct(iter(chunks))
+        assert ordered.tolist() == np.unique(together).tolist()
+        asked = rng.integers(0, max(n, 2) * 3, n)
+        at, found = pairindex._found_in(ordered, asked)
+        assert found.tolist() == np.isin(asked, together).tolist()
+        assert (ordered[at[found]] == asked[found]).all()
 
 
 def test_pairs_kept_for_the_next_run_are_under_their_own_frames_digest_when_a_freed_frames_id_is_given_again():
