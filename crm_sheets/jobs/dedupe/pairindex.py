@@ -407,9 +407,18 @@ def _pairs_in(only: list[np.ndarray], sec_u: np.ndarray, window: int, rows: np.n
         at = np.arange(len(rows))
         sides = (at < l1, (at >= c0) & (at < c1))
     got = block_pairs(keys if len(keys) > 1 else keys[0], sec_u, window, sides)
+    del keys
     k = len(rows)
-    i, j = rec_of_g[rows[got // k]], rec_of_g[rows[got % k]]
-    return np.minimum(i, j).astype(np.int64) * m + np.maximum(i, j)
+    i = rec_of_g[rows[got // k]].astype(np.int64, copy=False)
+    j = rec_of_g[rows[got % k]].astype(np.int64, copy=False)
+    del got
+    # (in place: a large block's pairs are millions, each temporary as long)
+    lo = np.minimum(i, j)
+    np.maximum(i, j, out=j)
+    del i
+    lo *= m
+    lo += j
+    return lo
 
 
 def _in_untouched(keysets, touched_codes, scopes, unsure: np.ndarray, rec_of_g: np.ndarray, m: int,
