@@ -232,5 +232,55 @@ def pair_index(keysets: Iterable[tuple], n: int,
     """The candidate pairs (i < j) of every blocking pass, each once, in the order the passes find them.
     ``sides``: as block_pairs takes them."""
     codes = [block_pairs(k, sec, w, sides) for k, sec, w in keysets]
-    allp = pd.unique(np.concatenate(codes)) if codes else np.empty(0, dtype=np.int64)
+    allp = distinct_in_order(codes) if codes else np.empty(0, dtype=np.int64)
     return allp // n, allp % n
+
+
+# Values packed with their place and sorted at once (distinct_in_order): slices of the sorted list are compared this
+# many at a time (a slice's values are a temporary as long)
+_COMPARED_AT_ONCE = 1_000_000
+
+
+def distinct_in_order(chunks: list[np.ndarray]) -> np.ndarray:
+    """The distinct values of the integer arrays ``chunks`` put end to end, in the order they first appear (as
+    pd.unique gives them; the list is emptied, each array let go once read). Each value is packed with its place into
+    one 64-bit integer and the lot sorted in place: the first of each run of equal values is its first appearance,
+    and those, sorted again by place, are the answer. About 9 bytes a value at the top where hashing takes ~40 (the
+    candidate pairs of a first run at 300k sample leads are millions); where value and place do not fit in 62 bits,
+    by hashing."""
+    total = sum(len(c) for c in chunks)
+    dtype = np.result_type(*chunks) if chunks else np.dtype(np.int64)
+    if not total or dtype.kind not in "iu":
+        return pd.unique(np.concatenate(chunks)) if chunks else np.empty(0, dtype=np.int64)
+    lo = min(int(c.min()) for c in chunks if len(c))
+    value_bits = (max(int(c.max()) for c in chunks if len(c)) - lo).bit_length()
+    place_bits = max(total - 1, 1).bit_length()
+    if value_bits + place_bits > 62:
+        return pd.unique(np.concatenate(chunks))
+    packed = np.empty(total, dtype=np.int64)
+    at = 0
+    for k, c in enumerate(chunks):
+        part = packed[at:at + len(c)]
+        np.subtract(c, lo, out=part, casting="unsafe")  # (0 .. 2**value_bits - 1: fits)
+        part <<= place_bits
+        part |= np.arange(at, at + len(c), dtype=np.int64)
+        at += len(c)
+        chunks[k] = c = part = None
+    chunks.clear()
+    packed.sort()
+    first = np.empty(total, dtype=bool)  # the first of each run of equal values
+    first[0] = True
+    for a in range(1, total, _COMPARED_AT_ONCE):
+        values = packed[a - 1:a + _COMPARED_AT_ONCE] >> place_bits
+        np.not_equal(values[1:], values[:-1], out=first[a:a + len(values) - 1])
+    out = packed[first]
+    del packed, first
+    places = out & ((1 << place_bits) - 1)
+    out >>= place_bits
+    places <<= value_bits
+    places |= out  # (place, value): sorted by place
+    del out
+    places.sort()
+    places &= (1 << value_bits) - 1
+    places += lo
+    return places.astype(dtype, copy=False)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_sheets.jobs.dedupe.blocking import block_pairs, person_block_keys
+from crm_sheets.jobs.dedupe.blocking import block_pairs, distinct_in_order, person_block_keys
 from crm_sheets.jobs.dedupe.explain import match_pairs
 from crm_sheets.jobs.dedupe.index import KeyMemory
 from crm_sheets.jobs.dedupe.matchkeys import PERSON_KEYS, people_frame
@@ -353,27 +353,18 @@ def _places(records: list[tuple[str, str]], at: dict[str, tuple[int, pd.Index]])
 
 
 # From this many values on, _uniq sorts instead of hashing: pandas' hash table is sized for every value given (~40
-# bytes a value, ~500 MB for 13 million pair codes), a stable sort takes about half (~16 bytes a value) and a little
-# more CPU. The runner's second round of a first run at 100k sample leads takes the distinct pairs of every block its
-# first round's merges touched: millions of them, the top of that round's memory.
+# bytes a value, ~500 MB for 13 million pair codes), blocking.distinct_in_order takes ~9 and less CPU. The runner's
+# second round of a first run at 100k sample leads takes the distinct pairs of every block its first round's merges
+# touched: millions of them.
 _SORTED_FROM = 1_000_000
 
 
 def _uniq(values: np.ndarray) -> np.ndarray:
     """The distinct values in the order they first appear, by hashing (np.unique sorts); a long array of integers
-    (pair codes) by a stable sort, in that order too."""
+    (pair codes) by sorting them packed with their places (blocking.distinct_in_order), in that order too."""
     if len(values) < _SORTED_FROM or values.dtype.kind not in "iu":
         return pd.unique(values) if len(values) else values
-    order = np.argsort(values, kind="stable")  # equal values keep their order: the first of each comes first
-    ordered = values[order]
-    first = np.empty(len(ordered), dtype=bool)
-    first[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    del ordered
-    keep = order[first]
-    del order, first
-    keep.sort()
-    return values[keep]
+    return distinct_in_order([values])
 
 
 def _isin(values: np.ndarray, among) -> np.ndarray:
