@@ -297,27 +297,32 @@ def _people_pairs(both: pd.DataFrame, spans: dict[str, int], s: MatchSettings, f
     between leads and contacts, scoring at least ``floor``: a function of the frame, the settings and the floor."""
     out: list[MatchPair] = []
     keysets = person_block_keys(both)
+    # the pairs' places as 32-bit integers (millions of candidates at 300k sample leads, held while they are scored)
+    places = np.int32 if len(both) < np.iinfo(np.int32).max else np.int64
     parts_i, parts_j, lo, span = [], [], 0, {}
     for t, n in spans.items():
         hi = lo + n
         span[t] = (lo, hi)
         if n >= 2:
             i, j = pair_index([slice_pass(k, lo, hi) for k in keysets], n)
-            parts_i += [i + lo]
-            parts_j += [j + lo]
+            parts_i += [(i + lo).astype(places)]
+            parts_j += [(j + lo).astype(places)]
         lo = hi
     if "leads" in spans and "contacts" in spans and spans["contacts"]:
         (l0, l1), (c0, c1) = span["leads"], span["contacts"]
         at = np.arange(len(both))
         i, j = pair_index(keysets, len(both), sides=((at >= l0) & (at < l1), (at >= c0) & (at < c1)))
-        parts_i += [i]
-        parts_j += [j]
+        parts_i += [i.astype(places)]
+        parts_j += [j.astype(places)]
+    del keysets
     if parts_i:
         i, j = np.concatenate(parts_i), np.concatenate(parts_j)
+        del parts_i, parts_j
         # two records without a person's name are organisations: matched as such below
         nameless = ((both["first"] == "") & (both["last"] == "")).to_numpy()
         keep = ~(nameless[i] & nameless[j])
         i, j = i[keep], j[keep]
+        del keep
         out += scored_people(both, i, j, s, floor)
     return out
 
