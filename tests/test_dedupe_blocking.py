@@ -53,3 +53,20 @@ def test_a_pass_across_two_tables_pairs_what_the_pass_over_everyone_keeps():
         across = block_pairs(keys, secondary, window, sides=(at < n_left, at >= n_left))
         assert len(plain) and plain.tolist() == across.tolist()
     assert not len(block_pairs(keys, secondary, 40, sides=(at < 0, at >= n_left)))
+
+
+def test_distinct_values_taken_by_sorting_are_those_pandas_finds_in_their_order(monkeypatch):
+    from crm_sheets.jobs.dedupe import blocking
+    from crm_sheets.jobs.dedupe.blocking import distinct_in_order
+
+    monkeypatch.setattr(blocking, "_COMPARED_AT_ONCE", 3)  # the sorted values compared three at a time
+    rng = np.random.default_rng(7)
+    for dtype in (np.int64, np.uint64, np.int32):
+        for n in (0, 1, 2, 3, 50, 5000):
+            chunks = [rng.integers(0, max(n // 3, 2), rng.integers(0, n + 1)).astype(dtype) for _ in range(3)]
+            want = pd.unique(np.concatenate(chunks))
+            got = distinct_in_order(list(chunks))
+            assert got.dtype == want.dtype and got.tolist() == want.tolist()
+    wide = [np.array([-5, 3, -5, 2**62, 3], dtype=np.int64)]  # value and place do not fit in 62 bits: by hashing
+    assert distinct_in_order(list(wide)).tolist() == [-5, 3, 2**62]
+    assert distinct_in_order([np.array([-1, 7, -1, 0], dtype=np.int64)]).tolist() == [-1, 7, 0]

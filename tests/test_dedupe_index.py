@@ -144,6 +144,7 @@ def test_pairs_taken_by_sorting_and_scored_a_few_at_a_time_are_those_found_from_
     whole = settled(book(), None)
     monkeypatch.setattr(pairindex, "_SCORED_AT_ONCE", 7)  # every round's pairs scored seven at a time
     monkeypatch.setattr(pairindex, "_SORTED_FROM", 2)  # and made distinct by sorting, as millions of them are
+    monkeypatch.setattr(pairindex, "_COMPARED_AT_ONCE", 3)  # and the pairs now compared with those then three at a time
     used.clear()
     sliced = settled(book(), None)
     assert any(u for u in used)  # a round paired from the index, and found pairs
@@ -333,3 +334,57 @@ def test_a_damaged_memory_of_keys_keys_everyone_again_and_pairs_the_same():
     again = KeyMemory(damaged)
     assert find_pairs(tables, memory=again, org_pairs=OrgPairs(), rounds=PeopleRounds()) == first
     assert again.computed == memory.computed > len(tables["leads"].df)  # none known: every record keyed again
+
+
+def test_pair_codes_put_together_sorted_and_looked_up_are_those_numpy_finds():
+    import numpy as np
+
+    from crm_sheets.jobs.dedupe import pairindex
+
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 2, 50, 5000):
+        chunks = [rng.integers(0, max(n, 2) * 3, rng.integers(0, n + 1)) for _ in range(4)]
+        together = np.concatenate(chunks)
+        ordered = pairindex._sorted_distinct(iter(chunks))
+        assert ordered.tolist() == np.unique(together).tolist()
+        asked = rng.integers(0, max(n, 2) * 3, n)
+        at, found = pairindex._found_in(ordered, asked)
+        assert found.tolist() == np.isin(asked, together).tolist()
+        assert (ordered[at[found]] == asked[found]).all()
+
+
+def test_pairs_kept_for_the_next_run_are_under_their_own_frames_digest_when_a_freed_frames_id_is_given_again(monkeypatch):
+    # The runner's rounds of one run hand their frames on (OrgPairs.carried); a frame of people of the first round is
+    # freed during the third, and Python may give its id to a frame made then: that frame's pairs are kept under its
+    # own digest, not under the digest of the people the freed frame held.
+    import builtins
+
+    import pandas as pd
+
+    from crm_sheets.jobs.dedupe.matching import MatchPair, MatchSettings, frame_digest
+
+    s = MatchSettings()
+    people_pair = MatchPair("leads", "L-00001", "leads", "L-00002", 0.99, ("same email",))
+    org_pair = MatchPair("accounts", "A-00001", "accounts", "A-00002", 0.95, ("same name",))
+    accounts = pd.DataFrame({"rid": ["A-00001", "A-00002", "A-00003"], "table": "accounts",
+                             "company": ["Acme", "Acme", "Borealis"]})
+
+    def people(k: int) -> pd.DataFrame:
+        return pd.DataFrame({"rid": [f"L-0000{k}", "L-00002"], "table": "leads", "first": ["Ana", "Ana"]})
+
+    rounds = OrgPairs()
+    first = people(1)
+    rounds.pairs(first, s, 0.75, "people", lambda: [people_pair], digest="people of round 1")
+    rounds = rounds.carried()
+    rounds.pairs(people(3), s, 0.75, "people", lambda: [people_pair], digest="people of round 2")
+    rounds = rounds.carried()
+    freed = id(first)
+    del first  # nothing holds the first round's frame any more
+    orgs = accounts.iloc[:2]
+    # whether Python gives the freed frame's id to the next frame made is up to its allocator: as if it did
+    monkeypatch.setattr(matching, "id", lambda x: freed if x is orgs else builtins.id(x), raising=False)
+    rounds.pairs(people(4), s, 0.75, "people", lambda: [people_pair], digest="people of round 3")
+    rounds.pairs(orgs, s, 0.75, compute=lambda: [org_pair])
+    kept = rounds.state()
+    assert kept == {"people of round 3": [["leads", "L-00001", "leads", "L-00002", 0.99, ["same email"]]],
+                    frame_digest(orgs, s, 0.75): [["accounts", "A-00001", "accounts", "A-00002", 0.95, ["same name"]]]}

@@ -199,19 +199,25 @@ def _int_key(*parts: np.ndarray, factorized=pd.factorize) -> np.ndarray:
 
 def _coded(keysets: list[tuple]) -> list[tuple]:
     """The keysets with integer codes in place of strings ('' -> -1), each array factorized once for
-    the passes within each table and across."""
+    the passes within each table and across; as 32-bit integers (the codes count values, fewer than the records of
+    the passes), which the passes only compare and sort: half the ~45 MB the keys of 450,000 people took as 64-bit."""
     seen: dict[int, np.ndarray] = {}
 
     def sec(a: np.ndarray) -> np.ndarray:
         if id(a) not in seen:
-            seen[id(a)] = pd.factorize(a)[0]
+            seen[id(a)] = _narrow(pd.factorize(a)[0])
         return seen[id(a)]
 
     out = []
     for keys, secondary, window in keysets:
-        codes = codes_of(*keys) if isinstance(keys, list) else codes_of(keys)[0]
+        codes = [_narrow(c) for c in codes_of(*keys)] if isinstance(keys, list) else _narrow(codes_of(keys)[0])
         out.append((codes, sec(secondary), window))
     return out
+
+
+def _narrow(codes: np.ndarray) -> np.ndarray:
+    """Codes (-1 and up) as 32-bit integers when they fit."""
+    return codes.astype(np.int32) if codes.max(initial=-1) < np.iinfo(np.int32).max else codes
 
 
 def slice_pass(keyset: tuple, lo: int, hi: int) -> tuple:
@@ -226,5 +232,55 @@ def pair_index(keysets: Iterable[tuple], n: int,
     """The candidate pairs (i < j) of every blocking pass, each once, in the order the passes find them.
     ``sides``: as block_pairs takes them."""
     codes = [block_pairs(k, sec, w, sides) for k, sec, w in keysets]
-    allp = pd.unique(np.concatenate(codes)) if codes else np.empty(0, dtype=np.int64)
+    allp = distinct_in_order(codes) if codes else np.empty(0, dtype=np.int64)
     return allp // n, allp % n
+
+
+# Values packed with their place and sorted at once (distinct_in_order): slices of the sorted list are compared this
+# many at a time (a slice's values are a temporary as long)
+_COMPARED_AT_ONCE = 1_000_000
+
+
+def distinct_in_order(chunks: list[np.ndarray]) -> np.ndarray:
+    """The distinct values of the integer arrays ``chunks`` put end to end, in the order they first appear (as
+    pd.unique gives them; the list is emptied, each array let go once read). Each value is packed with its place into
+    one 64-bit integer and the lot sorted in place: the first of each run of equal values is its first appearance,
+    and those, sorted again by place, are the answer. About 9 bytes a value at the top where hashing takes ~40 (the
+    candidate pairs of a first run at 300k sample leads are millions); where value and place do not fit in 62 bits,
+    by hashing."""
+    total = sum(len(c) for c in chunks)
+    dtype = np.result_type(*chunks) if chunks else np.dtype(np.int64)
+    if not total or dtype.kind not in "iu":
+        return pd.unique(np.concatenate(chunks)) if chunks else np.empty(0, dtype=np.int64)
+    lo = min(int(c.min()) for c in chunks if len(c))
+    value_bits = (max(int(c.max()) for c in chunks if len(c)) - lo).bit_length()
+    place_bits = max(total - 1, 1).bit_length()
+    if value_bits + place_bits > 62:
+        return pd.unique(np.concatenate(chunks))
+    packed = np.empty(total, dtype=np.int64)
+    at = 0
+    for k, c in enumerate(chunks):
+        part = packed[at:at + len(c)]
+        np.subtract(c, lo, out=part, casting="unsafe")  # (0 .. 2**value_bits - 1: fits)
+        part <<= place_bits
+        part |= np.arange(at, at + len(c), dtype=np.int64)
+        at += len(c)
+        chunks[k] = c = part = None
+    chunks.clear()
+    packed.sort()
+    first = np.empty(total, dtype=bool)  # the first of each run of equal values
+    first[0] = True
+    for a in range(1, total, _COMPARED_AT_ONCE):
+        values = packed[a - 1:a + _COMPARED_AT_ONCE] >> place_bits
+        np.not_equal(values[1:], values[:-1], out=first[a:a + len(values) - 1])
+    out = packed[first]
+    del packed, first
+    places = out & ((1 << place_bits) - 1)
+    out >>= place_bits
+    places <<= value_bits
+    places |= out  # (place, value): sorted by place
+    del out
+    places.sort()
+    places &= (1 << value_bits) - 1
+    places += lo
+    return places.astype(dtype, copy=False)

@@ -46,11 +46,12 @@ class OrgPairs:
     def __init__(self, packed: Any = None, index: Any = None) -> None:
         self._index_in: Any = index  # the people's blocking index of the last pairing (pairindex.py), packed or not
         self.index_out: PeopleIndex | None = None  # this run's, for the next
-        self._seen: list[tuple[pd.DataFrame, MatchSettings, float, list[MatchPair]]] = []
-        self._used: list[tuple[pd.DataFrame, MatchSettings, float, list[MatchPair]]] = []
+        # (frame, settings, floor, pairs, kind, digest) of the frames the last round used, and of this round's; the
+        # digest None: not kept; False: not made yet (state() hashes the frame); the frame None: not kept (a frame of
+        # people with a digest: frames are told apart by it)
+        self._seen: list[tuple[pd.DataFrame | None, MatchSettings, float, list[MatchPair], str, Any]] = []
+        self._used: list[tuple[pd.DataFrame | None, MatchSettings, float, list[MatchPair], str, Any]] = []
         self._kept: dict[str, list] = _unpack_pairs(packed)
-        self._digests: dict[int, str] = {}  # id(frame) of _used -> its digest, for state()
-        self._given: dict[int, str | None] = {}  # id(frame) -> the digest its caller made of it (None: not kept)
 
     def pairs(self, r: pd.DataFrame, s: MatchSettings, floor: float, kind: str = "orgs",
               compute: Callable[[], list[MatchPair]] | None = None, digest: Any = False) -> list[MatchPair]:
@@ -59,27 +60,26 @@ class OrgPairs:
         a deal's contact set change what dedupe reads, not the people it pairs). ``digest``: the frame's digest
         made by the caller from what the frame is made of (people_digest; None: not kept), not from the frame."""
         for seen in self._seen:
-            if seen[4] == kind and seen[1] == s and seen[2] == floor and seen[0].shape == r.shape and seen[0].equals(r):
+            if seen[4] == kind and seen[1] == s and seen[2] == floor and _same_frame(seen, r, digest):
                 self._used.append(seen)
                 return list(seen[3])
-        if digest is not False:
-            self._given[id(r)] = digest
-        else:
-            digest = frame_digest(r, s, floor, kind) if self._kept else None  # (a first run's rounds hash no frame)
-        kept = self._kept.get(digest) if digest is not None else None
+        if digest is False and self._kept:  # (a first run's rounds hash no frame: state() does, once)
+            digest = frame_digest(r, s, floor, kind)
+        kept = self._kept.get(digest) if isinstance(digest, str) else None
         if kept is not None:
             got = [MatchPair(ta, ia, tb, ib, score, tuple(reasons)) for ta, ia, tb, ib, score, reasons in kept]
         else:
             got = compute() if compute is not None else _org_pairs(r, s, floor)
-        self._used.append((r, s, floor, list(got), kind))
-        if digest is not None:
-            self._digests[id(r)] = digest
+        # a frame of people with a digest is told from the next round's by it: not held through that round (~60 MB
+        # at 300k sample leads, under the top of a first run's second round)
+        self._used.append((None if kind == "people" and isinstance(digest, str) else r, s, floor, list(got), kind, digest))
         return got
 
     def carried(self) -> "OrgPairs":
-        """What the next round may reuse: the frames of this round."""
+        """What the next round may reuse: the frames of this round (each with its digest: nothing is looked up by
+        a frame's id, which a frame made later may be given once this one is freed)."""
         out = OrgPairs()
-        out._seen, out._digests, out._given = self._used, self._digests, self._given
+        out._seen = self._used
         out._index_in = self.index_out
         return out
 
@@ -96,12 +96,20 @@ class OrgPairs:
     def state(self) -> dict[str, list]:
         """The pairs of the frames this run used, by their digest (plain JSON, for dedupe's state)."""
         out: dict[str, list] = {}
-        for r, s, floor, got, kind in self._used:
-            digest = self._given[id(r)] if id(r) in self._given else \
-                self._digests.get(id(r)) or frame_digest(r, s, floor, kind)
+        for r, s, floor, got, kind, digest in self._used:
+            if digest is False:
+                digest = frame_digest(r, s, floor, kind)
             if digest is not None:
                 out[digest] = [[p.table_a, p.id_a, p.table_b, p.id_b, p.score, list(p.reasons)] for p in got]
         return out
+
+
+def _same_frame(seen: tuple, r: pd.DataFrame, digest: Any) -> bool:
+    """Whether the frame ``r`` (``digest``: its caller's digest of it, or False) is the one ``seen`` paired: by
+    their digests when both have one made of what they are made of (people_digest), else cell by cell."""
+    if isinstance(digest, str) and isinstance(seen[5], str) and seen[4] == "people":
+        return digest == seen[5]
+    return seen[0] is not None and seen[0].shape == r.shape and seen[0].equals(r)
 
 
 def frame_digest(r: pd.DataFrame, s: MatchSettings, floor: float, kind: str = "orgs") -> str | None:
@@ -220,11 +228,18 @@ def find_pairs(tables: Tables, settings: MatchSettings | None = None, *, floor: 
         # keys are computed once, for the pairs within its table and across.
         both = pd.concat(list(people.values()), ignore_index=True) if len(people) > 1 else next(iter(people.values()))
         spans = {t: len(r) for t, r in people.items()}
+        shared = {t: set(r.attrs.get("shared") or ()) for t, r in people.items()}
+        if len(people) > 1:
+            # each table's records are a slice of that frame from here on: not held twice (~60 MB at 300k sample
+            # leads, under the top of a first run's second round)
+            lo = 0
+            for t, k in spans.items():
+                people[t] = both.iloc[lo:lo + k]
+                lo += k
         if org_pairs is not None:  # an equal frame of people pairs as it paired last time (OrgPairs)
             digest = people_digest(tables, list(people), s, floor)
             now = _index_rows(people, rounds, s.region)
             params = index_params(list(people), s, floor, _people_version())
-            shared = {t: set(r.attrs.get("shared") or ()) for t, r in people.items()}
 
             def compute() -> list[MatchPair]:
                 # only the pairs the edits can change, from the last pairing's index (pairindex.py), else everyone's
@@ -282,27 +297,32 @@ def _people_pairs(both: pd.DataFrame, spans: dict[str, int], s: MatchSettings, f
     between leads and contacts, scoring at least ``floor``: a function of the frame, the settings and the floor."""
     out: list[MatchPair] = []
     keysets = person_block_keys(both)
+    # the pairs' places as 32-bit integers (millions of candidates at 300k sample leads, held while they are scored)
+    places = np.int32 if len(both) < np.iinfo(np.int32).max else np.int64
     parts_i, parts_j, lo, span = [], [], 0, {}
     for t, n in spans.items():
         hi = lo + n
         span[t] = (lo, hi)
         if n >= 2:
             i, j = pair_index([slice_pass(k, lo, hi) for k in keysets], n)
-            parts_i += [i + lo]
-            parts_j += [j + lo]
+            parts_i += [(i + lo).astype(places)]
+            parts_j += [(j + lo).astype(places)]
         lo = hi
     if "leads" in spans and "contacts" in spans and spans["contacts"]:
         (l0, l1), (c0, c1) = span["leads"], span["contacts"]
         at = np.arange(len(both))
         i, j = pair_index(keysets, len(both), sides=((at >= l0) & (at < l1), (at >= c0) & (at < c1)))
-        parts_i += [i]
-        parts_j += [j]
+        parts_i += [i.astype(places)]
+        parts_j += [j.astype(places)]
+    del keysets
     if parts_i:
         i, j = np.concatenate(parts_i), np.concatenate(parts_j)
+        del parts_i, parts_j
         # two records without a person's name are organisations: matched as such below
         nameless = ((both["first"] == "") & (both["last"] == "")).to_numpy()
         keep = ~(nameless[i] & nameless[j])
         i, j = i[keep], j[keep]
+        del keep
         out += scored_people(both, i, j, s, floor)
     return out
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_sheets.jobs.dedupe.blocking import block_pairs, person_block_keys
+from crm_sheets.jobs.dedupe.blocking import block_pairs, distinct_in_order, person_block_keys
 from crm_sheets.jobs.dedupe.explain import match_pairs
 from crm_sheets.jobs.dedupe.index import KeyMemory
 from crm_sheets.jobs.dedupe.matchkeys import PERSON_KEYS, people_frame
@@ -39,6 +39,8 @@ from crm_sheets.jobs.dedupe.matchpair import MatchPair
 from crm_sheets.jobs.dedupe.pairscores import prepare_people, score_people
 
 _SEP = "\x00"  # between IDs: no workbook cell holds it
+# The columns of the people frame that blocking (person_block_keys) and the score counts (_counted) read
+_KEYED = ("first", "last", "canon1", "local", "email", "phone1", "phone2", "company", "cdomain", "city")
 _MAX_CHANGED = 0.2  # more records changed or gone than this share of the list: pairing everyone is as cheap
 # Candidate pairs scored at once (scored_people): score_people keeps a few dozen arrays as long as the pairs, ~240
 # bytes a pair (86,578 candidates at 10k sample leads, about ten times as many at 100k; the runner's second round of a
@@ -152,6 +154,10 @@ def people_pairs_again(old: PeopleIndex, both: pd.DataFrame, spans: dict[str, in
     kept = at[at >= 0]
     if len(kept) > 1 and (np.diff(kept) <= 0).any():
         return None  # records reordered (a sorted sheet): every pair's orientation and every block's order may move
+    # the pairs of the last pairing, as places now (-1: gone)
+    pk = old.pairs
+    ka, kb = _places([(p.table_a, p.id_a) for p in pk], now_at), _places([(p.table_b, p.id_b) for p in pk], now_at)
+    del old_at, now_at  # (their IDs' hash tables: ~20 MB each at 300k sample leads, not held through the pairing)
     n_old = sum(len(r) for _, r, _ in old.tables)
     gone = np.ones(n_old, dtype=bool)
     gone[kept] = False
@@ -172,7 +178,7 @@ def people_pairs_again(old: PeopleIndex, both: pd.DataFrame, spans: dict[str, in
     ghost = _old_rows(old, ghosts_old, memory, region)
     if ghost is None:
         return None
-    g = pd.concat([both, ghost[both.columns]], ignore_index=True) if len(ghost) else both
+    g = pd.concat([both[list(_KEYED)], ghost[list(_KEYED)]], ignore_index=True) if len(ghost) else both
     # record numbers: a record present now is its place now; a gone one n + k
     m = n + int(gone.sum())
     gone_no = np.full(n_old, -1, dtype=np.int64)
@@ -208,47 +214,121 @@ def people_pairs_again(old: PeopleIndex, both: pd.DataFrame, spans: dict[str, in
         lo_old += old_spans[t]
     if "leads" in spans and "contacts" in spans and (spans["contacts"] or old_spans["contacts"]):
         scopes.append((np.arange(n), slice(0, n_old), "cross"))
-    new_b, old_b, touched_codes = [], [], []
+    touched_codes = []
     for keys, sec, window in keysets:
         parts = keys if isinstance(keys, list) else [keys]
         first_holders = _flags(_uniq(sec[touched_g]), sec)
         marks = _uniq(np.concatenate([p[rows_of_touch] for p in parts] + [p[first_holders[sec + 1]] for p in parts]))
-        marks = marks[marks >= 0]
-        touched_codes.append(marks)
-        flag = _flags(marks, *parts)
-        only = [np.where(flag[p + 1], p, -1) for p in parts]  # the touched blocks' keys, -1 elsewhere
-        for rows_new, places_old, kind in scopes:
-            new_b.append(_pairs_in(only, sec[rows_new], window, rows_new, rec_of_g, m, kind, spans))
-            rows_old = g_of_old[places_old]
-            old_b.append(_pairs_in(only, sec_old[id(sec)][places_old], window, rows_old, rec_of_g, m, kind, old_spans))
-    new_b = _uniq(np.concatenate(new_b)) if new_b else np.empty(0, np.int64)
-    old_b = _uniq(np.concatenate(old_b)) if old_b else np.empty(0, np.int64)
+        touched_codes.append(marks[marks >= 0])
     first, last = g["first"].to_numpy(object), g["last"].to_numpy(object)
     nameless = (first == "") & (last == "")
-    a, b = new_b // m, new_b % m
-    new_b = new_b[~(nameless[a] & nameless[b])]  # (a and b are places now: new pairs are of present records)
+    del g, first, last  # (the rows of g: their keys are made; the rest of the old rows is not read again)
     # the pairs of the last pairing, as record numbers
-    pk = old.pairs
-    ka, kb = _places([(p.table_a, p.id_a) for p in pk], now_at), _places([(p.table_b, p.id_b) for p in pk], now_at)
     alive = (ka >= 0) & (kb >= 0)
     alive[alive] &= ~moved[ka[alive]] & ~moved[kb[alive]]
     kcode = np.minimum(ka, kb).astype(np.int64) * m + np.maximum(ka, kb)
+    # The touched blocks' pairs then and now. A pair with a moved record is scored again whatever it was: of the
+    # list then, only the others count (a sorted array); of the list now, those are the pairs to score (in the order
+    # they are found) and the others are compared with the list then as they come, a slice at a time: no set of all
+    # the pairs of either list is made (millions at 100k sample leads: the top of a first run's second round).
+    then = _touched_pairs(keysets, touched_codes, scopes, rec_of_g, m, old_spans,
+                          lambda sec, _, places: (sec_old[id(sec)][places], g_of_old[places]))
+    old_b = _sorted_distinct(c[~(moved[c // m] | moved[c % m])] for c in then)
+    in_old = np.zeros(len(old_b), dtype=bool)  # which of them the list now has
+    todo, new_only, kept_now = [], [], []
+    for c in _touched_pairs(keysets, touched_codes, scopes, rec_of_g, m, spans, lambda sec, rows, _: (sec[rows], rows)):
+        for lo in range(0, len(c), _COMPARED_AT_ONCE):
+            c_ = c[lo:lo + _COMPARED_AT_ONCE]
+            a, b = c_ // m, c_ % m  # (places now: new pairs are of present records)
+            named, mv = ~(nameless[a] & nameless[b]), moved[a] | moved[b]
+            del a, b
+            todo.append(c_[named & mv])
+            c_ = c_[named & ~mv]
+            at, found = _found_in(old_b, c_)
+            in_old[at[found]] = True
+            new_only.append(c_[~found])
+            kept_now.append(c_[_isin(c_, kcode)])
+            del at, found, c_
+        del c
+    old_only = old_b[~in_old]
+    in_old_b = _found_in(old_b, kcode)[1]
+    del old_b, in_old
+    in_new_b = _isin(kcode, np.concatenate(kept_now)) if kept_now else np.zeros(len(kcode), dtype=bool)
+    todo = _uniq(np.concatenate(todo)) if todo else np.empty(0, np.int64)
+    new_only = _uniq(np.concatenate(new_only)) if new_only else np.empty(0, np.int64)
     # a pair found by the touched blocks on one side only: is it a pair of an untouched block (then on both)?
-    new_only = new_b[~_isin(new_b, old_b)]
-    old_only = old_b[~_isin(old_b, new_b)]
-    unsure = np.r_[new_only, old_only]
-    unsure = unsure[~moved[unsure // m] & ~moved[unsure % m]]
+    unsure = np.r_[new_only, old_only]  # (of unmoved records only)
     elsewhere = _in_untouched(keysets, touched_codes, scopes, unsure, rec_of_g, m, spans) if len(unsure) else np.empty(0, np.int64)
-    in_old_b, in_new_b = _isin(kcode, old_b), _isin(kcode, new_b)
     keep = alive & (~in_old_b | in_new_b | _isin(kcode, elsewhere))
     out = [p for p, k in zip(pk, keep) if k]
-    todo = new_b[moved[new_b // m] | moved[new_b % m]]
     fresh = new_only[~_isin(new_only, elsewhere)]
-    fresh = fresh[~moved[fresh // m] & ~moved[fresh % m]]
-    todo = _uniq(np.r_[todo, fresh])
+    todo = np.r_[todo, fresh]  # (pairs of a moved record, then of unmoved ones: no pair twice)
     if len(todo):
-        out += _score(both, todo // m, todo % m, s, floor, counted)
+        i, j = todo // m, todo % m
+        del todo
+        out += _score(both, i, j, s, floor, counted)
     return out
+
+
+# Pairs of the list now compared with the list then at once (people_pairs_again): a slice's sorted copy and places
+# (~25 bytes a pair) stay small beside the sorted pairs of the list then.
+_COMPARED_AT_ONCE = 1_000_000
+
+
+def _touched_pairs(keysets, touched_codes, scopes, rec_of_g: np.ndarray, m: int, spans: dict[str, int], rows_of):
+    """The pairs (record numbers, lo * m + hi) of the touched blocks (``touched_codes``: each pass's key codes) of
+    the list now or then, pass by pass and scope by scope (as they were found all at once), each block whole and in
+    its order. ``rows_of(secondary codes, scope's rows of g now, its places then)``: that list's secondary codes and
+    rows of g."""
+    for (keys, sec, window), marks in zip(keysets, touched_codes):
+        parts = keys if isinstance(keys, list) else [keys]
+        flag = _flags(marks, *parts)
+        only = [np.where(flag[p + 1], p, -1) for p in parts]  # the touched blocks' keys, -1 elsewhere
+        for rows_new, places_old, kind in scopes:
+            sec_u, rows = rows_of(sec, rows_new, places_old)
+            yield _pairs_in(only, sec_u, window, rows, rec_of_g, m, kind, spans)
+
+
+def _sorted_distinct(chunks) -> np.ndarray:
+    """The distinct values of the arrays (int64) ``chunks`` gives, sorted: each sorted by itself, then put together
+    and merged (a stable sort merges sorted runs): about 12 bytes a value at the top, where hashing takes ~40."""
+    parts, total = [], 0
+    for c in chunks:
+        c = _distinct(np.sort(c))
+        parts.append(c)
+        total += len(c)
+    out = np.empty(total, dtype=np.int64)
+    at = 0
+    for k, c in enumerate(parts):
+        out[at:at + len(c)] = c
+        at += len(c)
+        parts[k] = None
+    del parts
+    out.sort(kind="stable")
+    return _distinct(out)
+
+
+def _distinct(ordered: np.ndarray) -> np.ndarray:
+    """The distinct values of a sorted array."""
+    if len(ordered) < 2:
+        return ordered
+    first = np.empty(len(ordered), dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]
+
+
+def _found_in(ordered: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(places, found): where in the sorted distinct ``ordered`` each of ``values`` is, and whether it is there.
+    The values are looked up in sorted order (in their own order the look-ups miss the cache: ~40 times slower)."""
+    if not len(ordered) or not len(values):
+        return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
+    order = np.argsort(values)
+    at = np.empty(len(values), dtype=np.int64)
+    at[order] = np.searchsorted(ordered, values[order])
+    del order
+    np.minimum(at, len(ordered) - 1, out=at)
+    return at, ordered[at] == values
 
 
 def _offsets(tables):
@@ -273,27 +353,18 @@ def _places(records: list[tuple[str, str]], at: dict[str, tuple[int, pd.Index]])
 
 
 # From this many values on, _uniq sorts instead of hashing: pandas' hash table is sized for every value given (~40
-# bytes a value, ~500 MB for 13 million pair codes), a stable sort takes about half (~16 bytes a value) and a little
-# more CPU. The runner's second round of a first run at 100k sample leads takes the distinct pairs of every block its
-# first round's merges touched: millions of them, the top of that round's memory.
+# bytes a value, ~500 MB for 13 million pair codes), blocking.distinct_in_order takes ~9 and less CPU. The runner's
+# second round of a first run at 100k sample leads takes the distinct pairs of every block its first round's merges
+# touched: millions of them.
 _SORTED_FROM = 1_000_000
 
 
 def _uniq(values: np.ndarray) -> np.ndarray:
     """The distinct values in the order they first appear, by hashing (np.unique sorts); a long array of integers
-    (pair codes) by a stable sort, in that order too."""
+    (pair codes) by sorting them packed with their places (blocking.distinct_in_order), in that order too."""
     if len(values) < _SORTED_FROM or values.dtype.kind not in "iu":
         return pd.unique(values) if len(values) else values
-    order = np.argsort(values, kind="stable")  # equal values keep their order: the first of each comes first
-    ordered = values[order]
-    first = np.empty(len(ordered), dtype=bool)
-    first[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    del ordered
-    keep = order[first]
-    del order, first
-    keep.sort()
-    return values[keep]
+    return distinct_in_order([values])
 
 
 def _isin(values: np.ndarray, among) -> np.ndarray:
@@ -327,9 +398,18 @@ def _pairs_in(only: list[np.ndarray], sec_u: np.ndarray, window: int, rows: np.n
         at = np.arange(len(rows))
         sides = (at < l1, (at >= c0) & (at < c1))
     got = block_pairs(keys if len(keys) > 1 else keys[0], sec_u, window, sides)
+    del keys
     k = len(rows)
-    i, j = rec_of_g[rows[got // k]], rec_of_g[rows[got % k]]
-    return np.minimum(i, j).astype(np.int64) * m + np.maximum(i, j)
+    i = rec_of_g[rows[got // k]].astype(np.int64, copy=False)
+    j = rec_of_g[rows[got % k]].astype(np.int64, copy=False)
+    del got
+    # (in place: a large block's pairs are millions, each temporary as long)
+    lo = np.minimum(i, j)
+    np.maximum(i, j, out=j)
+    del i
+    lo *= m
+    lo += j
+    return lo
 
 
 def _in_untouched(keysets, touched_codes, scopes, unsure: np.ndarray, rec_of_g: np.ndarray, m: int,
@@ -410,9 +490,14 @@ _ON_THE_FRAME_FROM = 0.5
 def _score(both: pd.DataFrame, i: np.ndarray, j: np.ndarray, s, floor: float, counted) -> list[MatchPair]:
     """The pairs (places i < j of ``both``) scoring at least ``floor``, scored on the records in them and those that
     share a phone number or a name and city with them (what the counts the scores use are made of)."""
-    rows = _uniq(np.r_[i, j])
-    extra = _sharing_counts(counted, len(both), rows)
-    extra[rows] = True
+    # the records in the pairs, as a mask (the distinct places of a first run's second round's millions of pairs took
+    # ~25 bytes a place to find)
+    inside = np.zeros(len(both), dtype=bool)
+    inside[i] = True
+    inside[j] = True
+    extra = _sharing_counts(counted, len(both), np.flatnonzero(inside))
+    extra |= inside
+    del inside
     sub_rows = np.flatnonzero(extra)
     if len(sub_rows) >= _ON_THE_FRAME_FROM * len(both):  # most records (a first run's second round: ~90 %): scored
         sub, si, sj = both, i, j  # on the frame itself, not on a copy of nearly all of it (~60 MB at 300k sample
