@@ -35,7 +35,7 @@ from crm_sheets.model.tables import Tables
 from crm_sheets import heap
 from crm_sheets.heap import collector_paused, fewer_collections  # (benchmarks import it from here too)
 from crm_sheets.model.values import cell_text  # the Audit Log shows a value as its cell does
-from crm_sheets.written import rows_as_written, tables_as_written  # the tables as the write laid them out
+from crm_sheets.written import logs_as_written, rows_as_written, tables_as_written  # the tables as the write left them
 from crm_sheets.spill import Aside, worth_it  # what the write and the confirming pass do not need, in a file meanwhile
 from crm_sheets.run_report import RunReport, waiting_rows  # the runner's answer (api, settled and the CLI import it from here too)
 from crm_sheets.delivery import queue_effects as _queue, show_delivery as _show_delivery, transports  # noqa: F401
@@ -485,6 +485,7 @@ def run(
     # are not the tables as read plus what was written: that rare run fills the cache by reading what it wrote.
     made = report.written and not report.pending_applied
     remembers = hasattr(store, "remember_tables")
+    # (a log's appended rows are made a table only once the change sets are gone: below)
     as_written = _as_written(tables, changes, rider) if remembers and made else None
     # What the cache's fill and the confirming pass do not need goes before them: the run's change sets and states
     # (in the file with its findings until the report is returned) and this frame's own references to them (at 100k
@@ -493,6 +494,7 @@ def run(
     if aside and report.written:
         aside.changes_of(report)
         heap.trim()
+    as_written = _logs_as_written(as_written, tables)
     filled = [_fill_table_cache(store, as_written)] if remembers else None
     as_written = None  # (the Tables the fill made of them, when it did, are the confirming pass's)
     try:
@@ -508,7 +510,17 @@ def _as_written(tables: Tables, changes: ChangeSet, rider: ChangeSet | None) -> 
     """The tables a read of the file just written gives, made from the run's own (written.tables_as_written), or
     None: the cache's fill then reads the written file. Never raises: the cache is an optimisation."""
     try:
-        return tables_as_written(tables, changes, *([rider] if rider is not None else []))
+        return tables_as_written(tables, changes, *([rider] if rider is not None else []), logs_later=True)
+    except Exception:
+        return None
+
+
+def _logs_as_written(as_written: dict[str, tuple[Any, str]] | None, tables: Tables) -> dict[str, Any] | None:
+    """``as_written`` with its logs' appended rows made tables (written.logs_as_written); None when that fails."""
+    if as_written is None:
+        return None
+    try:
+        return logs_as_written(as_written, tables)
     except Exception:
         return None
 
@@ -607,6 +619,7 @@ def _preparer(box, generation: str, states: dict[str, Any], now: datetime) -> Ca
     def prepare(tmp: Path) -> None:
         from crm_sheets.store.safety import file_fingerprint
 
+        heap.trim()  # the write's buffers, freed by now, go back before the states' texts are made
         # A store that writes no new file (the open Excel book) passes None: the states are keyed by generation only.
         box.prepare_states(generation, file_fingerprint(tmp).sha256 if tmp is not None else None, states, now)
 
