@@ -19,8 +19,10 @@ import importlib
 import inspect
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -309,24 +311,61 @@ def audit_rows(tables: Tables, changes: ChangeSet, now: datetime) -> None:
 
 
 def _audit_appends(changes: ChangeSet, now: datetime) -> None:
-    for entry in changes.audit:
-        changes.appends.append(
-            RowAppend(
-                "audit_log",
-                "",
-                {
-                    "at": now,
-                    "job": entry.job,
-                    "table": entry.table,
-                    "record": entry.record_id,
-                    "field": entry.field,
-                    "before": cell_text(entry.before),
-                    "after": cell_text(entry.after),
-                    "reason": entry.reason,
-                },
-            )
-        )
+    changes.appends += [RowAppend("audit_log", "", AuditRow(entry, now)) for entry in changes.audit]
     changes.audit = []
+
+
+class AuditRow(Mapping):
+    """The Audit Log row of one entry (a RowAppend's values): its cells made from the entry when read, instead of a
+    dict and the before and after texts per entry held from the jobs' end through the write (at 100k leads a first
+    run logs ~200,000 entries, ~60 MB as dicts; the write's plan makes a dict of each row anyway, one at a time).
+    Pickled and copied as the dict it reads as."""
+
+    __slots__ = ("entry", "at")
+
+    def __init__(self, entry: Any, at: datetime) -> None:
+        self.entry, self.at = entry, at
+
+    def as_dict(self) -> dict[str, Any]:
+        e = self.entry
+        return {"at": self.at, "job": e.job, "table": e.table, "record": e.record_id, "field": e.field,
+                "before": cell_text(e.before), "after": cell_text(e.after), "reason": e.reason}
+
+    def __getitem__(self, key: str) -> Any:
+        return _AUDIT_CELLS[key](self)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        cell = _AUDIT_CELLS.get(key)
+        return default if cell is None else cell(self)
+
+    def __iter__(self):
+        return iter(_AUDIT_CELLS)
+
+    def __len__(self) -> int:
+        return len(_AUDIT_CELLS)
+
+    def keys(self):  # (dict(row) asks for the keys, then for each cell)
+        return _AUDIT_CELLS.keys()
+
+    def values(self):
+        return self.as_dict().values()
+
+    def items(self):
+        return self.as_dict().items()
+
+    def __reduce__(self):
+        return dict, (self.as_dict(),)
+
+    def __repr__(self) -> str:
+        return repr(self.as_dict())
+
+
+_AUDIT_CELLS: dict[str, Callable[[AuditRow], Any]] = {  # the Audit Log's fields, in the order of its columns
+    "at": attrgetter("at"), "job": attrgetter("entry.job"), "table": attrgetter("entry.table"),
+    "record": attrgetter("entry.record_id"), "field": attrgetter("entry.field"),
+    "before": lambda row: cell_text(row.entry.before), "after": lambda row: cell_text(row.entry.after),
+    "reason": attrgetter("entry.reason"),
+}
 
 
 @fewer_collections()  # a run's objects live to its end and form no cycles: collections would free nothing (heap.py)
