@@ -19,8 +19,10 @@ import importlib
 import inspect
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,7 +37,7 @@ from crm_sheets.model.tables import Tables
 from crm_sheets import heap
 from crm_sheets.heap import collector_paused, fewer_collections  # (benchmarks import it from here too)
 from crm_sheets.model.values import cell_text  # the Audit Log shows a value as its cell does
-from crm_sheets.written import rows_as_written, tables_as_written  # the tables as the write laid them out
+from crm_sheets.written import logs_as_written, rows_as_written, tables_as_written  # the tables as the write left them
 from crm_sheets.spill import Aside, worth_it  # what the write and the confirming pass do not need, in a file meanwhile
 from crm_sheets.run_report import RunReport, waiting_rows  # the runner's answer (api, settled and the CLI import it from here too)
 from crm_sheets.delivery import queue_effects as _queue, show_delivery as _show_delivery, transports  # noqa: F401
@@ -309,24 +311,61 @@ def audit_rows(tables: Tables, changes: ChangeSet, now: datetime) -> None:
 
 
 def _audit_appends(changes: ChangeSet, now: datetime) -> None:
-    for entry in changes.audit:
-        changes.appends.append(
-            RowAppend(
-                "audit_log",
-                "",
-                {
-                    "at": now,
-                    "job": entry.job,
-                    "table": entry.table,
-                    "record": entry.record_id,
-                    "field": entry.field,
-                    "before": cell_text(entry.before),
-                    "after": cell_text(entry.after),
-                    "reason": entry.reason,
-                },
-            )
-        )
+    changes.appends += [RowAppend("audit_log", "", AuditRow(entry, now)) for entry in changes.audit]
     changes.audit = []
+
+
+class AuditRow(Mapping):
+    """The Audit Log row of one entry (a RowAppend's values): its cells made from the entry when read, instead of a
+    dict and the before and after texts per entry held from the jobs' end through the write (at 100k leads a first
+    run logs ~200,000 entries, ~60 MB as dicts; the write's plan makes a dict of each row anyway, one at a time).
+    Pickled and copied as the dict it reads as."""
+
+    __slots__ = ("entry", "at")
+
+    def __init__(self, entry: Any, at: datetime) -> None:
+        self.entry, self.at = entry, at
+
+    def as_dict(self) -> dict[str, Any]:
+        e = self.entry
+        return {"at": self.at, "job": e.job, "table": e.table, "record": e.record_id, "field": e.field,
+                "before": cell_text(e.before), "after": cell_text(e.after), "reason": e.reason}
+
+    def __getitem__(self, key: str) -> Any:
+        return _AUDIT_CELLS[key](self)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        cell = _AUDIT_CELLS.get(key)
+        return default if cell is None else cell(self)
+
+    def __iter__(self):
+        return iter(_AUDIT_CELLS)
+
+    def __len__(self) -> int:
+        return len(_AUDIT_CELLS)
+
+    def keys(self):  # (dict(row) asks for the keys, then for each cell)
+        return _AUDIT_CELLS.keys()
+
+    def values(self):
+        return self.as_dict().values()
+
+    def items(self):
+        return self.as_dict().items()
+
+    def __reduce__(self):
+        return dict, (self.as_dict(),)
+
+    def __repr__(self) -> str:
+        return repr(self.as_dict())
+
+
+_AUDIT_CELLS: dict[str, Callable[[AuditRow], Any]] = {  # the Audit Log's fields, in the order of its columns
+    "at": attrgetter("at"), "job": attrgetter("entry.job"), "table": attrgetter("entry.table"),
+    "record": attrgetter("entry.record_id"), "field": attrgetter("entry.field"),
+    "before": lambda row: cell_text(row.entry.before), "after": lambda row: cell_text(row.entry.after),
+    "reason": attrgetter("entry.reason"),
+}
 
 
 @fewer_collections()  # a run's objects live to its end and form no cycles: collections would free nothing (heap.py)
@@ -485,6 +524,7 @@ def run(
     # are not the tables as read plus what was written: that rare run fills the cache by reading what it wrote.
     made = report.written and not report.pending_applied
     remembers = hasattr(store, "remember_tables")
+    # (a log's appended rows are made a table only once the change sets are gone: below)
     as_written = _as_written(tables, changes, rider) if remembers and made else None
     # What the cache's fill and the confirming pass do not need goes before them: the run's change sets and states
     # (in the file with its findings until the report is returned) and this frame's own references to them (at 100k
@@ -493,6 +533,7 @@ def run(
     if aside and report.written:
         aside.changes_of(report)
         heap.trim()
+    as_written = _logs_as_written(as_written, tables)
     filled = [_fill_table_cache(store, as_written)] if remembers else None
     as_written = None  # (the Tables the fill made of them, when it did, are the confirming pass's)
     try:
@@ -508,7 +549,17 @@ def _as_written(tables: Tables, changes: ChangeSet, rider: ChangeSet | None) -> 
     """The tables a read of the file just written gives, made from the run's own (written.tables_as_written), or
     None: the cache's fill then reads the written file. Never raises: the cache is an optimisation."""
     try:
-        return tables_as_written(tables, changes, *([rider] if rider is not None else []))
+        return tables_as_written(tables, changes, *([rider] if rider is not None else []), logs_later=True)
+    except Exception:
+        return None
+
+
+def _logs_as_written(as_written: dict[str, tuple[Any, str]] | None, tables: Tables) -> dict[str, Any] | None:
+    """``as_written`` with its logs' appended rows made tables (written.logs_as_written); None when that fails."""
+    if as_written is None:
+        return None
+    try:
+        return logs_as_written(as_written, tables)
     except Exception:
         return None
 
@@ -608,6 +659,7 @@ def _preparer(box, generation: str, states: dict[str, Any], now: datetime) -> Ca
     def prepare(tmp: Path) -> None:
         from crm_sheets.store.safety import file_fingerprint
 
+        heap.trim()  # the write's buffers, freed by now, go back before the states' texts are made
         # A store that writes no new file (the open Excel book) passes None: the states are keyed by generation only.
         box.prepare_states(generation, file_fingerprint(tmp).sha256 if tmp is not None else None, states, now)
 

@@ -43,11 +43,26 @@ _TYPING_TABLES = ("settings", "fields")
 _TYPING_SHEETS = ("lists", "mapping")
 
 
-def tables_as_written(tables: Tables, changes: ChangeSet, *others: ChangeSet) -> dict[str, tuple[Any, str]]:
+class LogRows:
+    """A log table and the rows a write appended to it (their RowAppends, in order), left by ``tables_as_written``
+    with ``logs_later`` to be made the table as written by ``logs_as_written``."""
+
+    __slots__ = ("table", "appends")
+
+    def __init__(self, table: Any, appends: list) -> None:
+        self.table, self.appends = table, appends
+
+
+def tables_as_written(tables: Tables, changes: ChangeSet, *others: ChangeSet,
+                      logs_later: bool = False) -> dict[str, tuple[Any, str]]:
     """The tables a read of the file just written gives, made from the run's own (``tables``, as the jobs left
     them, and the change sets written): table name -> (table, how). The table cache is filled from these instead
     of parsing the written file again (XlsxStore.remember_tables), and the confirming pass (settled.py) runs on
     them.
+
+    ``logs_later``: a log the write appended to is given as a LogRows (its table and the appended rows, which it
+    keeps alive), made a table by ``logs_as_written`` once the caller let the change sets go (at 100k leads a first
+    run's Audit Log gains ~200,000 rows, ~80 MB as a table, which sat beside the whole change set).
 
     "kept": a table the write left alone, the run's own object as its read made it. "written": a table of records
     (IDs) the run updated, appended to or archived from, a new Table sharing the run's frame, its rows where the
@@ -105,6 +120,9 @@ def tables_as_written(tables: Tables, changes: ChangeSet, *others: ChangeSet) ->
         if typing_changed or name in unsafe or not fields.get(name, set()) <= {"id", *t.columns}:
             continue
         if name in logged and touched_only_by_appends(name, written):
+            if logs_later:
+                out[name] = (LogRows(t, logged[name]), "written")
+                continue
             log = _log_as_written(t, logged[name], tables)
             if log is not None:
                 out[name] = (log, "written")
@@ -132,6 +150,21 @@ def tables_as_written(tables: Tables, changes: ChangeSet, *others: ChangeSet) ->
         numbered = name in sequenced or bool(t.assigned_ids)
         out[name] = (new, "relisted" if options else "numbered" if numbered else "written")
     return out
+
+
+def logs_as_written(as_written: dict[str, tuple[Any, str]], tables: Tables) -> dict[str, tuple[Any, str]]:
+    """``as_written`` (tables_as_written with ``logs_later``) with each LogRows made the log table as written, or
+    left out when its rows might not read back as they are (then the cache's fill parses its sheet)."""
+    for name, (t, how) in list(as_written.items()):
+        if type(t) is LogRows:
+            appends, t.appends = t.appends, []
+            log = _log_as_written(t.table, appends, tables)
+            del appends
+            if log is None:
+                del as_written[name]
+            else:
+                as_written[name] = (log, how)
+    return as_written
 
 
 def _read_again(t, f, tables: Tables) -> None:

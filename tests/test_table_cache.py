@@ -253,6 +253,24 @@ def test_the_cache_a_run_fills_from_its_own_tables_equals_a_cold_read_of_the_fil
 
 
 @pytest.mark.slow  # a whole run
+def test_the_audit_log_a_large_run_fills_the_cache_with_once_its_changes_wait_in_a_file_equals_a_cold_read(
+        book, monkeypatch):
+    from crm_sheets import spill
+
+    monkeypatch.setattr(spill, "WORTH_IT", 0)  # set aside as a large run's are: the log is made after, from its rows
+    hits = _hits_of_the_fill(monkeypatch)
+    report = runner.run(book, now=datetime(2026, 11, 2, 9, 0))
+    logged = [a for a in report.changes.appends if a.table == "audit_log"]
+    assert report.written and logged
+    assert hits["leads"] == hits["audit_log"] == "given"
+    got, cache = read(book)
+    assert set(cache.hits.values()) == {"whole"}
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+    assert got["audit_log"].df["reason"].tail(len(logged)).tolist() == [a.values["reason"] for a in logged]
+
+
+@pytest.mark.slow  # a whole run
 def test_the_cache_a_run_fills_after_adding_a_teams_values_to_a_list_equals_a_cold_read(book, monkeypatch):
     # the team's own lead source on a few leads (one spelt in capitals): check adds it to the list, and a read of
     # the written file types those cells as the option, no longer unreadable

@@ -21,10 +21,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import mmap
 import os
 import pickle
 import secrets
 import sys
+import tempfile
 from copy import copy
 from dataclasses import dataclass, fields as dc_fields, replace
 from operator import attrgetter
@@ -210,10 +212,19 @@ class _Frame:
         return pd.DataFrame(data, index=index) if data else pd.DataFrame(index=index)
 
 
-def _dump_table(table: Any) -> bytes:
+def _packed(table: Any) -> Any:
     packed = copy(table)
     packed.df = _Frame(table.df)
-    return pickle.dumps(packed, protocol=5)
+    return packed
+
+
+def _dump_table(table: Any) -> bytes:
+    return pickle.dumps(_packed(table), protocol=5)
+
+
+def _dump_table_into(table: Any, f: Any) -> None:
+    """``_dump_table``'s bytes written to the file ``f`` (the pickler's buffer holds a frame at a time)."""
+    pickle.dump(_packed(table), f, protocol=5)
 
 
 def _load_table(blob: bytes) -> Any:
@@ -272,33 +283,76 @@ class Kept:
 
 
 class _SealedWriter:
-    """A file that feeds what is written to it to the seal as well (pickle.dump writes in frames)."""
+    """A file that feeds what is written to it to the seal as well (pickle.dump writes in frames). A table's bytes
+    mapped from a file of their own (``_Filling``) are written a slice at a time, each slice's pages let go once
+    written."""
 
     def __init__(self, f: Any, seal: Any):
         self.f = f
         self.seal = seal
+        self.mapped: Any = None  # the mapping of the table's bytes being written, when they are mapped
 
     def write(self, data: Any) -> int:
+        if type(data) is pickle.PickleBuffer and self.mapped is not None:
+            with data.raw() as view:
+                if view.obj is self.mapped:
+                    for start in range(0, len(view), _SLICE):
+                        with view[start:start + _SLICE] as part:
+                            self.seal.update(part)
+                            self.f.write(part)
+                            _let_go(self.mapped, start, len(part))
+                    return len(view)
         self.seal.update(data)
         return self.f.write(data)
+
+
+_SLICE = 4 * 1024 * 1024
+
+
+def _let_go(mapped: Any, start: int, length: int) -> None:
+    """The pages of a slice of a file's mapping, read once, out of the process's memory (they stay in the file)."""
+    try:
+        mapped.madvise(mmap.MADV_DONTNEED, start, length)
+    except (AttributeError, OSError, ValueError):
+        pass  # (no madvise here: the pages go when the mapping is closed)
 
 
 class _Filling(pickle.Pickler):
     """Pickles a cache's payload with each table not yet pickled (``tables``: id of its Entry -> Table) pickled as
     its entry is written, so one table's bytes are held at a time, not all of them before the file is written
     (at 100k sample leads ~100 MB of them, and three times that at 300k). Without a memo: the payload is a tree of
-    plain values (no cycles), and a memo would keep every blob written until the end."""
+    plain values (no cycles), and a memo would keep every blob written until the end.
+
+    A table is pickled into a temporary file of its own and its bytes written from there (mapped, a slice at a
+    time: _SealedWriter), as the bytes object they load back as: the pickle's buffer, which grows to one and a half
+    times the table's bytes, is not held beside its memo (at 100k sample leads ~30 MB for the leads or activities)."""
 
     def __init__(self, f: Any, tables: dict[int, Any]):
         super().__init__(f, protocol=5)
         self.fast = True
         self._tables = tables
+        self._sink = f
 
     def reducer_override(self, obj: Any) -> Any:
         if type(obj) is Entry and id(obj) in self._tables:
-            blob = _dump_table(self._tables.pop(id(obj)))
+            blob = self._blob(self._tables.pop(id(obj)))
             return Entry, (obj.sheet, obj.context, obj.part, obj.content, blob, obj.note, obj.strays, obj.lazy)
         return NotImplemented
+
+    def _blob(self, table: Any) -> Any:
+        """The table's pickle (``_dump_table``'s bytes), as a buffer over the mapped file it was written to when the
+        sink can write it from there, else as bytes."""
+        if not isinstance(self._sink, _SealedWriter):
+            return _dump_table(table)
+        try:
+            with tempfile.TemporaryFile(prefix="crm-sheets-table-") as f:
+                _dump_table_into(table, f)
+                f.flush()
+                mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # (open on its own after the file's close)
+        except (OSError, ValueError):  # no room for it, or no mapping of files here: pickled in memory
+            return _dump_table(table)
+        self._sink.mapped = mapped
+        return pickle.PickleBuffer(mapped)
 
 
 @dataclass
@@ -388,6 +442,9 @@ class TableCache:
     def save(self, file_key: Any, tables: Any, schema_key: str | None) -> None:
         """Keep the tables just read (before any job changes them), for the file whose key is ``file_key``.
         Never raises: a cache that cannot be written is no cache."""
+        from crm_sheets.heap import trim
+
+        trim()  # what the read let go (after a run's write: the cache file it read) goes back before the pickling
         try:
             entries, unpickled = {}, {}
             for name, table in tables.tables.items():
