@@ -200,7 +200,7 @@ def _check_again(tables: Tables, results: list[JobResult], merged: ChangeSet, no
         return False
     first = results[at]
     given = (options or {}).get("check", {}).get("state") or {}
-    state = {**given, **{k: (first.state or {}).get(k) for k in ("phones", "rows", "across")}} if "state" in inspect.signature(job_function("check")).parameters else None
+    state = {**given, **{k: (first.state or {}).get(k) for k in ("phones", "rows")}} if "state" in inspect.signature(job_function("check")).parameters else None
     # (a table still unread (model/lazy.py: the Audit Log) stays unread: check does not look at it, and reading it
     # here would read a file a colleague may have saved meanwhile)
     kept = {name: (t.df, t.rows, t.typed_text, t.invalid) for name, t in tables.tables.items()
@@ -629,8 +629,7 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 # Parts of the jobs' states that only say since when an owned sheet shows what it shows (report's sheets,
 # check's Data Issues): losing them costs one rewrite of that sheet, never a repeated or lost action, so
 # they change no generation (a write that changes only them keeps the file's generation and its bytes).
-_SOFT_STATES = {"report": None, "check": ("sheet", "rows", "across"), "dedupe": None}  # check's rows and checks across
-# rows, dedupe's last result: saved work
+_SOFT_STATES = {"report": None, "check": ("sheet", "rows"), "dedupe": None}  # check's rows, dedupe's last result: saved work
 
 
 def _kept(states: dict[str, Any]) -> dict[str, Any]:

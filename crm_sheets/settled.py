@@ -502,9 +502,6 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
         # which would read them, follows only a change, which ends the pass above.
         if result.job == "check":
             learnt = _learnt(result.state, options.get("check", {}).get("state"))
-            across = result.state.get("across") if isinstance(result.state, dict) else None
-            if isinstance(across, dict) and any("found" in t for t in (across.get("tables") or {}).values()):
-                learnt = {**(learnt or {}), "across": across}  # its checks across rows of the tables as written too
         if result.job == "report" and isinstance(result.state, dict) and result.state.get("parts"):
             parts = result.state["parts"]  # the digests of the tables as written, by the read's keys of them
         result.state = {}
@@ -523,11 +520,8 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
     generation = tables.meta.get("generation")
     if (learnt is not None or parts is not None) and box is not None and isinstance(generation, str) and generation:
         try:  # the next run's check takes the tables it reads with these keys as these rows, without keying them
-            across = learnt.pop("across", None) if learnt is not None else None
             if learnt:
                 box.set_state_part(generation, "check", "rows", learnt)
-            if across is not None:
-                box.set_state_part(generation, "check", "across", across)
             if parts is not None:
                 box.set_state_part(generation, "report", "parts", parts)
         except Exception:

@@ -20,7 +20,7 @@ from helpers import calamine
 CLOCK_SHEETS = {"_crm_meta", "Runs"}
 # What each job's state keeps only to go faster (rebuilt from the tables when missing). report's `sheets` and
 # check's `sheet.sheets` say since when a sheet shows what it shows: kept, as a run from nothing keeps them.
-_DROPPED = {"check": ("rows", "phones", "across"), "dedupe": None, "automate": ("evaluated",),
+_DROPPED = {"check": ("rows", "phones"), "dedupe": None, "automate": ("evaluated",),
             "report": ("inputs", "reads", "figures", "shown", "parts")}
 _DROPPED_CHECK_SHEET = ("inputs", "findings")
 

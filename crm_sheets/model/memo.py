@@ -211,15 +211,6 @@ def _same_columns(df: pd.DataFrame, s: _Stamp) -> bool:
         where is not None and array_place(df[c]._values) == where for c, where in zip(df.columns, s.where))
 
 
-def peek_stamp(table: Any) -> tuple[str | None, str | None]:
-    """(token, base) as ``stamp`` gave them, when the table is still exactly as read; (None, None) otherwise. Unlike
-    read_stamp, the stamp stays (check's memory of its checks across rows asks every table before any is planned)."""
-    s = getattr(table, "__dict__", {}).get("_read_stamp")
-    if s is None or s.token is None or not _as_stamped(table, s):
-        return None, None
-    return s.token, s.base
-
-
 def read_stamp(table: Any) -> tuple[str | None, str | None, Any]:
     """(token, base, changed) as ``stamp`` gave them, when the table is still exactly as read (see read_token);
     (None, None, None) otherwise. Asked once, as read_token."""

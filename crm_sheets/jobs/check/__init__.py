@@ -7,6 +7,7 @@ verdicts for the next run). Nothing here touches a file.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import repeat
 from dataclasses import replace
 from datetime import datetime
 from typing import Mapping
@@ -14,7 +15,6 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from crm_sheets.jobs.check.across import AcrossRows
 from crm_sheets.jobs.check.common import SEVERITY_RANK, Collector, Context
 from crm_sheets.jobs.check.dates import check_dates, reads
 from crm_sheets.jobs.check.fields import check_column, check_constraints, check_required, text_check
@@ -77,7 +77,7 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     # Of the run: the second pass of --fix reuses what the first found.
     phones, verdicts = PhoneBook((state or {}).get("phones")), {}
     memory = RowMemory((state or {}).get("rows"))
-    across = AcrossRows((state or {}).get("across"))  # and its memory of the checks across rows (across.py)
+    across = AcrossRows()
     findings = find_problems(tables, now=now, phones=phones, verdicts=verdicts, reformat=reformat, memory=memory,
                              across=across)
     result = JobResult(job="check")
@@ -131,7 +131,7 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
         else:
             sheet_state["findings"] = key
     result.changes.sheets.extend(sheets)
-    result.state = {"phones": phones.state(), "sheet": sheet_state, "rows": memory.state(), "across": across.state()}
+    result.state = {"phones": phones.state(), "sheet": sheet_state, "rows": memory.state()}
     result.holds_until = next_midnight(now)  # every date-relative check reads "today" by the day
     return result
 
@@ -152,8 +152,6 @@ def find_problems(tables: Tables, *, now: datetime, phones: PhoneBook | None = N
     out = Collector(ctx)
     if memory is not None:
         memory.begin()
-    if across is not None:
-        across.begin(ctx, tables)  # (the read's keys of the tables, asked before any table's rows are planned)
     for table in tables.tables.values():
         kind = table.schema.kind
         if kind in ("archive", "log", "settings"):
@@ -178,7 +176,6 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
     check (column by column, as _check_table), then by row. ``across``: the findings of the checks across rows
     of an earlier pass (check --fix's first), taken again for the columns no fix wrote."""
     across = AcrossRows() if across is None else across
-    across.start(table, plan.digest)
     start = len(out.items)
     df, sub = table.df, plan.sub
     local: set = set()
@@ -252,6 +249,38 @@ def _check_data_table(ctx: Context, out: Collector, table: Table, plan: TablePla
     plan.learn([(m, f) for m, f in made if m in local])
     every = made + plan.kept
     out.items[start:], out.marks[start:] = _in_order(df.index, every)
+
+
+class AcrossRows:
+    """The findings of each check across rows of a data table's column (unique values, options, references,
+    owners) in one look, for check --fix's second pass: a column no fix wrote, nor any table the check compares
+    it with (Team for owners, Stages for a deal's stage), has the same findings; they are taken again instead of
+    made again (at 30k sample leads the second pass compared 40 columns' values with sets and other tables)."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple, list[Finding]] = {}
+        # the (table, field) cells and the tables the fixes wrote, once a second pass begins (None: a first pass)
+        self._fields: set[tuple[str, str]] | None = None
+        self._tables: set[str] = set()
+
+    def fixed(self, updates: list[CellUpdate]) -> None:
+        """A second pass begins, on the tables with ``updates`` applied."""
+        self._fields = {(u.table, u.field) for u in updates}
+        self._tables = {u.table for u in updates}
+
+    def run(self, out: Collector, table: Table, fields: set[str], tables: tuple[str, ...], check) -> None:
+        """``check()`` (a check across rows of ``table``'s ``fields`` that also reads ``tables`` whole), made or
+        taken from the first pass, under the collector's current mark."""
+        key = (table.name, out.mark)
+        found = self._made.get(key)
+        if found is not None and self._fields is not None and not any((table.name, n) in self._fields for n in fields) \
+                and not any(t in self._tables for t in tables if t):
+            out.items.extend(found)
+            out.marks.extend(repeat(out.mark, len(found)))
+            return
+        start = len(out.items)
+        check()
+        self._made[key] = out.items[start:]
 
 
 def _rows_of(table: Table, mask: np.ndarray, names: frozenset[str]) -> Table:
