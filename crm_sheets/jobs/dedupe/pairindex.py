@@ -33,7 +33,7 @@ import pandas as pd
 
 from crm_sheets.jobs.dedupe.blocking import block_pairs, distinct_in_order, person_block_keys
 from crm_sheets.jobs.dedupe.explain import match_pairs
-from crm_sheets.jobs.dedupe.index import KeyMemory
+from crm_sheets.jobs.dedupe.index import INFLATE_ERRORS, KeyMemory, inflate
 from crm_sheets.jobs.dedupe.matchkeys import PERSON_KEYS, people_frame
 from crm_sheets.jobs.dedupe.matchpair import MatchPair
 from crm_sheets.jobs.dedupe.pairscores import prepare_people, score_people
@@ -93,7 +93,7 @@ class PeopleIndex:
         try:
             if not isinstance(packed, dict) or packed.get("digest") not in kept:
                 return None
-            raw = zlib.decompress(base64.b64decode(packed["blob"]))
+            raw = inflate(base64.b64decode(packed["blob"]))
             spans = [(str(t), int(n)) for t, n in packed["spans"]]
             total = sum(n for _, n in spans)
             ids_len = len(raw) - 8 * total
@@ -110,7 +110,7 @@ class PeopleIndex:
             pairs = [MatchPair(ta, ia, tb, ib, score, tuple(reasons)) for ta, ia, tb, ib, score, reasons in kept[packed["digest"]]]
             shared = {str(k): [str(x) for x in v] for k, v in packed["shared"].items()}
             return cls(str(packed["params"]), tables, shared, pairs, packed["digest"], _unpack_rows(packed.get("rows")))
-        except (ValueError, TypeError, KeyError, AttributeError, zlib.error):
+        except (ValueError, TypeError, KeyError, AttributeError, *INFLATE_ERRORS):
             return None
 
 
@@ -119,7 +119,7 @@ def _unpack_rows(packed: Any) -> dict[str, tuple[str, np.ndarray]]:
     try:
         if not isinstance(packed, dict):
             return {}
-        raw = zlib.decompress(base64.b64decode(packed["blob"]))
+        raw = inflate(base64.b64decode(packed["blob"]))
         spans = [(str(t), str(context), int(n)) for t, context, n in packed["tables"]]
         if len(raw) != 8 * sum(n for _, _, n in spans):
             return {}
@@ -128,7 +128,7 @@ def _unpack_rows(packed: Any) -> dict[str, tuple[str, np.ndarray]]:
             out[t] = (context, np.frombuffer(raw, dtype="<u8", count=n, offset=8 * at).astype(np.uint64))
             at += n
         return out
-    except (ValueError, TypeError, KeyError, AttributeError, zlib.error):
+    except (ValueError, TypeError, KeyError, AttributeError, *INFLATE_ERRORS):
         return {}
 
 
