@@ -103,10 +103,13 @@ def available_jobs() -> list[str]:
 
 
 def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[str, dict] | None = None,
-             on_result: Callable[[JobResult], None] | None = None) -> tuple[list[JobResult], ChangeSet]:
+             on_result: Callable[[JobResult], None] | None = None,
+             before: Callable[[str], None] | None = None) -> tuple[list[JobResult], ChangeSet]:
     """Run jobs in order on in-memory tables (pure: no I/O). Returns their results and the merged change set.
     ``on_result``: called with each job's result as the job returns it, before its changes are applied (the
-    confirming pass stops at the first change, and sets each job's findings aside while the next one runs)."""
+    confirming pass stops at the first change, and sets each job's findings aside while the next one runs).
+    ``before``: called with a job's name just before it runs, when it may still put the job's options in place
+    (the confirming pass gives a job its state then, not while the jobs before it run)."""
     merged = ChangeSet()
     for t in tables.tables.values():  # rows people typed without an ID get theirs written back
         for rid in t.assigned_ids:
@@ -118,6 +121,8 @@ def run_jobs(tables: Tables, jobs: list[str], *, now: datetime, options: dict[st
         fn = job_function(name)
         if fn is None:
             raise UsageError(f"the {name} job is not available in this version", hint=f"available: {', '.join(available_jobs())}")
+        if before is not None:
+            before(name)
         with collector_paused(name in GC_PAUSED_FOR):
             result = fn(tables, now=now, **(options or {}).get(name, {}))
             if on_result is not None:
@@ -613,12 +618,20 @@ def base_states(box, store, tables: Tables, pending, now: datetime) -> tuple[dic
     replace happened."""
     if pending is not None and pending.states is not None:
         return dict(pending.states), False
-    fp = store.fingerprint
+    found = found_states(box, store, tables, now)
     generation = tables.meta.get("generation")
-    found = box.job_states(generation, fp.sha256 if fp else None)
+    return dict(found.states), bool(generation) and found.generation == generation
+
+
+def found_states(box, store, tables: Tables, now: datetime, only: list[str] | tuple[str, ...] | None = None):
+    """The jobs' states (outbox JobStates) that describe the tables as read, without a pending change set (see
+    base_states), committing them when a run replaced the file and stopped before committing them. ``only``: the
+    states of these jobs alone (the generation they belong to is found all the same)."""
+    fp = store.fingerprint
+    found = box.job_states(tables.meta.get("generation"), fp.sha256 if fp else None, only=only)
     if found.matched and not found.committed and found.generation:
         box.commit_states(found.generation, now)
-    return dict(found.states), bool(generation) and found.generation == generation
+    return found
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:

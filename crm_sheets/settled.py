@@ -469,8 +469,7 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
     """The next run's report on the file as written, or None when that run would change or queue something.
     ``written``: the Tables of the file as written, made by the table cache's fill (XlsxStore.remember_tables)
     from the run's own; without them the file is read (from the cache)."""
-    from crm_sheets.runner import (RunReport, base_states, dry_run_options, pending_of, state_options,
-                                   run_jobs, run_notes)
+    from crm_sheets.runner import RunReport, dry_run_options, found_states, pending_of, state_options, run_jobs, run_notes
     from crm_sheets.spill import Aside, worth_it
 
     with store.lock():
@@ -482,9 +481,24 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
             tables = store.read()
         if pending_of(store) is not None:
             return None
-        base = base_states(box, store, tables, None, now)[0] if box is not None else {}
-    options = state_options(dry_run_options(given, False, report.jobs), base, stateful)
-    base = None  # each job's state is in its options now, and let go there once the job looked (below)
+        # The generation whose states the pass starts from, found now (under the lock, as a run finds it); each job's
+        # state is read only when that job runs (below): at 100k leads dedupe's and automate's (~25 MB) sat idle
+        # under check's working set. States of an older crm-sheets (no generation) are read at once.
+        found = found_states(box, store, tables, now, only=()) if box is not None else None
+        if found is not None and found.generation is None:
+            found = found_states(box, store, tables, now)
+    options = state_options(dry_run_options(given, False, report.jobs), found.states if found is not None else {},
+                            stateful)
+    later = {name for name in stateful if "state" not in (given or {}).get(name, {})} \
+        if found is not None and found.generation is not None else set()
+
+    def before(name: str) -> None:  # the job's state, read from the generation found above as the job starts
+        if name in later:
+            later.discard(name)
+            now_found = box.job_states(found.generation, only=(name,))
+            if now_found.generation != found.generation:
+                raise _Unsettled  # (pruned meanwhile by another run: the next run takes the full path)
+            options[name]["state"] = now_found.states.get(name)
     aside = Aside()
     learnt: dict[str, Any] | None = None  # check's row memory keyed by the tables' read keys, when it learnt them
     parts: dict[str, Any] | None = None  # report's digests of the tables it reads, by the same keys
@@ -510,7 +524,7 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
             aside.findings_of([result])
 
     try:
-        results, changes = run_jobs(tables, report.jobs, now=now, options=options, on_result=look)
+        results, changes = run_jobs(tables, report.jobs, now=now, options=options, on_result=look, before=before)
     except _Unsettled:
         return None
     finally:

@@ -66,10 +66,14 @@ def _refs(states: dict[str, Any], out: list[tuple[dict, str, str, str]], job: st
     return out
 
 
-def joined(db: sqlite3.Connection, text: str) -> dict[str, Any]:
+def joined(db: sqlite3.Connection, text: str, only: Iterable[str] | None = None) -> dict[str, Any]:
     """The states stored as ``text`` with their pieces put back (a piece's text may hold pieces of its own). A job
-    one of whose pieces is missing has no state: the jobs start it afresh."""
+    one of whose pieces is missing has no state: the jobs start it afresh. ``only``: these jobs' states alone (the
+    others' pieces are not read)."""
     states = json.loads(text)
+    if only is not None and isinstance(states, dict):
+        keep = set(only)
+        states = {k: v for k, v in states.items() if k in keep}
     if _MARK not in text or not isinstance(states, dict):
         return states
     refs = _refs(states, [])
@@ -192,15 +196,17 @@ class JobStates:
     matched: bool = False  # they belong to the workbook's own generation (not the latest as a fallback)
 
 
-def states_of_generation(db: sqlite3.Connection, generation: str | None, sha256: str | None) -> JobStates:
+def states_of_generation(db: sqlite3.Connection, generation: str | None, sha256: str | None,
+                         only: Iterable[str] | None = None) -> JobStates:
     db.execute("BEGIN")  # one snapshot for the lookups below
     try:
-        return _lookup_states(db, generation, sha256)
+        return _lookup_states(db, generation, sha256, only)
     finally:
         db.execute("COMMIT")
 
 
-def _lookup_states(db: sqlite3.Connection, generation: str | None, sha256: str | None) -> JobStates:
+def _lookup_states(db: sqlite3.Connection, generation: str | None, sha256: str | None,
+                   only: Iterable[str] | None = None) -> JobStates:
     cols = "id, sha256, states, committed"
     row = None
     if generation:
@@ -209,12 +215,13 @@ def _lookup_states(db: sqlite3.Connection, generation: str | None, sha256: str |
         row = db.execute(f"SELECT {cols} FROM generations WHERE sha256 = ? ORDER BY committed IS NULL, committed DESC",
                          (sha256,)).fetchone()
     if row is not None:
-        return JobStates(joined(db, row[2]), row[0], row[1], row[3] is not None, matched=True)
+        return JobStates(joined(db, row[2], only), row[0], row[1], row[3] is not None, matched=True)
     row = db.execute(f"SELECT {cols} FROM generations WHERE committed IS NOT NULL ORDER BY committed DESC LIMIT 1").fetchone()
     if row is not None:
-        return JobStates(joined(db, row[2]), row[0], row[1], True)
+        return JobStates(joined(db, row[2], only), row[0], row[1], True)
     legacy = db.execute("SELECT name, value FROM state").fetchall()
-    return JobStates({name: json.loads(value) for name, value in legacy})
+    keep = None if only is None else set(only)
+    return JobStates({name: json.loads(value) for name, value in legacy if keep is None or name in keep})
 
 
 def read_job_states(workbook: Any, generation: str | None = None, sha256: str | None = None) -> JobStates:

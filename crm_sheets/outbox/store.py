@@ -159,12 +159,14 @@ class Outbox(Delivery):
     # (the file still carries the old generation) does not lose the old states. People's edits keep the
     # generation ID, so an edited workbook still finds the states of the run that produced it.
 
-    def job_states(self, generation: str | None = None, sha256: str | None = None) -> JobStates:
+    def job_states(self, generation: str | None = None, sha256: str | None = None,
+                   only: Iterable[str] | None = None) -> JobStates:
         """The states for a workbook carrying ``generation`` (or, without one, of content ``sha256``):
         that generation's, else the latest committed ones (a workbook we never wrote, or one whose
-        generation was pruned), else those of an older crm-sheets (one row per job in ``state``)."""
+        generation was pruned), else those of an older crm-sheets (one row per job in ``state``).
+        ``only``: the states of these jobs alone (the others' pieces are not read)."""
         with closing(self._connect()) as db:
-            return states_of_generation(db, generation, sha256)
+            return states_of_generation(db, generation, sha256, only)
 
     def prepare_states(self, generation: str, sha256: str | None, states: Mapping[str, Any], now: datetime) -> None:
         """Keep ``states`` under ``generation`` before the workbook carrying it replaces the file (the pieces that
