@@ -29,10 +29,10 @@ KEEP_GENERATIONS = 20  # a restored backup (Settings `backups`, default 5) still
 KEEP_MEMORIES = 2  # generations whose states keep the jobs' memories (crm_sheets.jobs.MEMORIES); older ones drop them
 
 
-def split_states(states: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
+def split_states(states: Mapping[str, Any], pieces: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
     """The JSON of ``states`` (as json.dumps(states, default=str) once its pieces are joined back) with its pieces
-    in their place, and the pieces' texts by digest."""
-    pieces: dict[str, str] = {}
+    in their place, and the pieces' texts by digest (``pieces``: the dict they are put in, e.g. a PiecesWriter)."""
+    pieces = {} if pieces is None else pieces
     states = dict(states)
     if not all(type(k) is str for k in states):
         return json.dumps(states, default=str), pieces
@@ -131,6 +131,22 @@ def write_pieces(db: sqlite3.Connection, pieces: Mapping[str, str]) -> None:
         part = wanted[lo:lo + 500]
         have.update(r[0] for r in db.execute(f"SELECT digest FROM state_pieces WHERE digest IN ({', '.join('?' * len(part))})", part))
     db.executemany("INSERT INTO state_pieces (digest, value) VALUES (?, ?)", [(d, t) for d, t in pieces.items() if d not in have])
+
+
+class PiecesWriter(dict):
+    """Where split_states puts the pieces it makes: each written as it is made (in the caller's transaction; a piece
+    already there is not written again), its text not kept (its digest is, with an empty text). The pieces' texts
+    are never all held at once: at 100k leads ~40 MB of them, under the write's working set."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        super().__init__()
+        self.db = db
+
+    def __setitem__(self, digest: str, text: str) -> None:
+        if digest not in self:
+            self.db.execute("INSERT INTO state_pieces (digest, value) VALUES (?, ?) ON CONFLICT(digest) DO NOTHING",
+                            (digest, text))
+        super().__setitem__(digest, "")
 
 
 def drop_unused_pieces(db: sqlite3.Connection) -> None:

@@ -21,8 +21,8 @@ from crm_sheets.model.redact import redact, register_secret
 from crm_sheets.outbox.deliver import Delivery
 from crm_sheets.outbox.items import CHAT_WEBHOOK_ENV, SMTP_PASSWORD_ENV, OutboxItem, item_of_row, SELECT_ITEMS
 from crm_sheets.outbox.states import (GENERATIONS_TABLE, KEEP_GENERATIONS, KEEP_MEMORIES, PIECES_TABLE, JobStates,
-                                      drop_unused_pieces, forget_memories, joined, set_part, split_states,
-                                      states_of_generation, write_pieces)
+                                      PiecesWriter, drop_unused_pieces, forget_memories, joined, set_part,
+                                      split_states, states_of_generation, write_pieces)
 
 
 def outbox_path(workbook: Any) -> Path:
@@ -171,11 +171,12 @@ class Outbox(Delivery):
     def prepare_states(self, generation: str, sha256: str | None, states: Mapping[str, Any], now: datetime) -> None:
         """Keep ``states`` under ``generation`` before the workbook carrying it replaces the file (the pieces that
         changed, and the generation's row, in one transaction)."""
-        with collector_paused():  # the states' JSON text: no cycles, and a collection would walk the run's heap
-            text, pieces = split_states(states)
         with closing(self._connect()) as db:
             db.execute("BEGIN IMMEDIATE")
-            write_pieces(db, pieces)
+            # each piece written as it is made (PiecesWriter); the states' JSON text: no cycles, and a collection
+            # would walk the run's heap
+            with collector_paused():
+                text, pieces = split_states(states, PiecesWriter(db))
             db.execute(
                 "INSERT INTO generations (id, sha256, states, committed, saved_at, pieces) VALUES (?, ?, ?, NULL, ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET sha256 = excluded.sha256, states = excluded.states, committed = NULL,"
