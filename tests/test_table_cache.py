@@ -424,6 +424,31 @@ def test_a_damaged_cache_is_ignored_and_the_read_is_the_same(book, damage):
     assert set(cache.hits.values()) == {"whole"}
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="file modes and owners of POSIX systems")
+def test_the_cache_file_is_the_users_alone_and_one_others_may_write_is_checked_whole_before_use(book):
+    """A cache only its user may write is sealed a slice at a time and its tables' bytes read from it as asked for;
+    one that others may write is read whole before its seal is checked (they could change it after the check), and
+    gives the same tables either way; damaged, it is ignored either way."""
+    read(book)
+    path = _cache_file(book)
+    assert path.stat().st_mode & 0o077 == 0
+    for mode in (0o600, 0o666):
+        path.chmod(mode)
+        got, cache = read(book)
+        assert set(cache.hits.values()) == {"whole"}, mode
+        fresh, _ = read(book, cached=False)
+        assert_same_tables(got, fresh)
+    good = path.read_bytes()
+    for mode in (0o600, 0o666):
+        data = bytearray(good)
+        data[len(data) - 100] ^= 0xFF  # among the tables' bytes, which a load of a user's own file reads from it
+        path.write_bytes(bytes(data))
+        path.chmod(mode)
+        got, cache = read(book)
+        assert cache.hits == {} and "sealed" in cache.problem, mode
+        assert_same_tables(got, fresh)
+
+
 @pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_a_cache_sealed_by_another_users_key_is_never_loaded(book, monkeypatch, tmp_path):
     read(book)

@@ -25,6 +25,8 @@ import mmap
 import os
 import pickle
 import secrets
+import stat
+import struct
 import sys
 import tempfile
 from copy import copy
@@ -36,7 +38,7 @@ from typing import Any, Mapping
 
 from crm_sheets.model.lazy import is_unread
 
-FORMAT = 3  # 3: content keyed by the layout and by each column (2: object columns pickled as they are)
+FORMAT = 4  # 4: the tables' bytes out of band after the payload (3: inside it; 2: object columns pickled as they are)
 CACHE_ENV = "CRM_SHEETS_TABLE_CACHE"  # "0"/"off": no cache (every read parses everything)
 _MAGIC = b"crm-sheets table cache\n"
 _SEAL = 32  # bytes of the keyed BLAKE2b at the end of the file
@@ -283,27 +285,27 @@ class Kept:
 
 
 class _SealedWriter:
-    """A file that feeds what is written to it to the seal as well (pickle.dump writes in frames). A table's bytes
-    mapped from a file of their own (``_Filling``) are written a slice at a time, each slice's pages let go once
-    written."""
+    """A file that feeds what is written to it to the seal as well. A table's bytes that lie in a file's mapping (a
+    table pickled into a file of its own by ``_Filling``, or a table the cache file being replaced holds) are written
+    a slice at a time, each slice's pages let go once written."""
 
     def __init__(self, f: Any, seal: Any):
         self.f = f
         self.seal = seal
-        self.mapped: Any = None  # the mapping of the table's bytes being written, when they are mapped
 
     def write(self, data: Any) -> int:
-        if type(data) is pickle.PickleBuffer and self.mapped is not None:
-            with data.raw() as view:
-                if view.obj is self.mapped:
-                    for start in range(0, len(view), _SLICE):
-                        with view[start:start + _SLICE] as part:
-                            self.seal.update(part)
-                            self.f.write(part)
-                            _let_go(self.mapped, start, len(part))
-                    return len(view)
         self.seal.update(data)
         return self.f.write(data)
+
+    def write_blob(self, blob: Any, mapped: Any = None, offset: int = 0) -> None:
+        """``blob``'s bytes; ``mapped``: the mapping they lie in, at ``offset`` (its pages go once written)."""
+        with memoryview(blob) as view:
+            for start in range(0, len(view), _SLICE):
+                with view[start:start + _SLICE] as part:
+                    self.seal.update(part)
+                    self.f.write(part)
+                    if mapped is not None:
+                        _let_go(mapped, offset + start, len(part))
 
 
 _SLICE = 4 * 1024 * 1024
@@ -311,48 +313,71 @@ _SLICE = 4 * 1024 * 1024
 
 def _let_go(mapped: Any, start: int, length: int) -> None:
     """The pages of a slice of a file's mapping, read once, out of the process's memory (they stay in the file)."""
-    try:
-        mapped.madvise(mmap.MADV_DONTNEED, start, length)
+    first = start - start % mmap.PAGESIZE  # (the call wants a page's start; a page shared with a neighbour comes
+    try:  # back from the file when read again)
+        mapped.madvise(mmap.MADV_DONTNEED, first, start + length - first)
     except (AttributeError, OSError, ValueError):
         pass  # (no madvise here: the pages go when the mapping is closed)
 
 
 class _Filling(pickle.Pickler):
-    """Pickles a cache's payload with each table not yet pickled (``tables``: id of its Entry -> Table) pickled as
-    its entry is written, so one table's bytes are held at a time, not all of them before the file is written
-    (at 100k sample leads ~100 MB of them, and three times that at 300k). Without a memo: the payload is a tree of
-    plain values (no cycles), and a memo would keep every blob written until the end.
+    """Pickles a cache's payload, each table's bytes (an entry's blob) out of band: the payload's own pickle is small,
+    and the tables' bytes follow it in the file one after another (``TableCache.save``), so a load maps them from the
+    file instead of copying each out of the file's bytes (``TableCache._load``). A table not yet pickled (``tables``:
+    id of its Entry -> Table) is pickled as its entry is: into a temporary file of its own, mapped, so one table's
+    bytes are never held in memory whole (at 100k sample leads ~100 MB of them, and three times that at 300k; the
+    pickle's buffer grows to one and a half times a table's bytes). Without a memo: the payload is a tree of plain
+    values (no cycles).
 
-    A table is pickled into a temporary file of its own and its bytes written from there (mapped, a slice at a
-    time: _SealedWriter), as the bytes object they load back as: the pickle's buffer, which grows to one and a half
-    times the table's bytes, is not held beside its memo (at 100k sample leads ~30 MB for the leads or activities)."""
+    ``blobs``: (bytes, mapping they lie in or None, offset in it) of each blob, in the order of the file."""
 
-    def __init__(self, f: Any, tables: dict[int, Any]):
-        super().__init__(f, protocol=5)
+    def __init__(self, f: Any, tables: dict[int, Any], spans: Mapping[int, tuple[Any, int]]):
+        self.blobs: list[tuple[Any, Any, int]] = []
+        super().__init__(f, protocol=5, buffer_callback=self._out_of_band)
         self.fast = True
         self._tables = tables
-        self._sink = f
+        self._spans = spans  # id of a blob the cache file holds -> (its mapping, offset)
+        self._made: list[tuple[Any, Any, int]] = []
+
+    def _out_of_band(self, buffer: Any) -> bool:
+        self.blobs.append(self._made.pop(0))
+        return False
 
     def reducer_override(self, obj: Any) -> Any:
-        if type(obj) is Entry and id(obj) in self._tables:
-            blob = self._blob(self._tables.pop(id(obj)))
+        if type(obj) is Entry:
+            if id(obj) in self._tables:
+                blob = self._blob(self._tables.pop(id(obj)))
+                where = (blob, blob if type(blob) is mmap.mmap else None, 0)
+            else:
+                blob = obj.blob
+                where = (blob, *self._spans.get(id(blob), (None, 0)))
+            if len(blob):
+                self._made.append(where)
+                blob = pickle.PickleBuffer(blob)
+            else:
+                blob = b""
             return Entry, (obj.sheet, obj.context, obj.part, obj.content, blob, obj.note, obj.strays, obj.lazy)
         return NotImplemented
 
-    def _blob(self, table: Any) -> Any:
-        """The table's pickle (``_dump_table``'s bytes), as a buffer over the mapped file it was written to when the
-        sink can write it from there, else as bytes."""
-        if not isinstance(self._sink, _SealedWriter):
-            return _dump_table(table)
+    @staticmethod
+    def _blob(table: Any) -> Any:
+        """The table's pickle (``_dump_table``'s bytes), as the mapped file it was written to (else as bytes)."""
         try:
             with tempfile.TemporaryFile(prefix="crm-sheets-table-") as f:
                 _dump_table_into(table, f)
                 f.flush()
-                mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # (open on its own after the file's close)
+                if not f.tell():
+                    return b""
+                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # (open on its own after the file's close)
         except (OSError, ValueError):  # no room for it, or no mapping of files here: pickled in memory
             return _dump_table(table)
-        self._sink.mapped = mapped
-        return pickle.PickleBuffer(mapped)
+
+
+def _only_ours(st: os.stat_result) -> bool:
+    """Whether nobody but this user can change the file ``st`` describes while it is open (a regular file of theirs
+    that neither their group nor others may write): its bytes, sealed once, can then be read from it as needed."""
+    return (hasattr(os, "geteuid") and stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid()
+            and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
 
 
 @dataclass
@@ -380,6 +405,7 @@ class TableCache:
         self._key = key
         self._old: dict[str, Any] | None = None
         self._loaded = False
+        self._spans: dict[int, tuple[Any, int]] = {}  # id of a table's bytes the file holds -> (its mapping, offset)
         self.found: dict[str, Entry] = {}  # what this read found again or made, by table name
         # table name -> "whole" | "part" | "content" | "columns" | "given": how each table was found
         self.hits: dict[str, str] = {}
@@ -416,19 +442,35 @@ class TableCache:
             return self._old
         self._loaded = True
         try:
-            data = self.path.read_bytes()
+            f = open(self.path, "rb")
         except FileNotFoundError:
             return None
         except OSError as exc:
             self.problem = f"unreadable: {exc}"
             return None
         try:
-            if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + _SEAL:
-                raise ValueError("not a table cache")
-            body = memoryview(data)[: len(data) - _SEAL]
-            if not hmac.compare_digest(self._seal(body), data[len(data) - _SEAL:]):
-                raise ValueError("not sealed by this user's key (damaged, cut short, or someone else's)")
-            old = pickle.loads(body[len(_MAGIC):])
+            with f:
+                body, mapped = self._sealed(f)
+            at = len(_MAGIC)
+            n_head, n_blobs = struct.unpack_from(">QQ", body, at)
+            at += 16
+            if at + 8 * n_blobs + n_head > len(body):
+                raise ValueError("another format")
+            sizes = struct.unpack_from(f">{n_blobs}Q", body, at)
+            at += 8 * n_blobs
+            head = body[at:at + n_head]
+            at += n_head
+            blobs = []
+            for size in sizes:
+                blobs.append(body[at:at + size])
+                if mapped is not None:
+                    self._spans[id(blobs[-1])] = (mapped, at)
+                at += size
+            if at != len(body):
+                raise ValueError("another format")
+            # each table's bytes as a view of the file's (mapped, when only this user can change the file: read from
+            # it as a table is asked for, never copied): at 100k leads ~100 MB, which a copy held beside the file's
+            old = pickle.loads(head, buffers=blobs)
             if not isinstance(old, dict) or old.get("format") != FORMAT:
                 raise ValueError("another format")
             if old.get("code") != code_fingerprint():
@@ -437,7 +479,43 @@ class TableCache:
         except Exception as exc:  # a cache is never worth failing a read for
             self.problem = f"{type(exc).__name__}: {exc}"
             self._old = None
+            self._spans = {}
         return self._old
+
+    def _sealed(self, f: Any) -> tuple[memoryview, Any]:
+        """The cache file's bytes before its seal, once the seal is found right (ValueError otherwise), and the
+        mapping they lie in (None: read into memory). A file only this user can change (``_only_ours``) is sealed a
+        slice at a time and mapped: nobody can change its bytes between the check and their use; any other is read
+        whole first (then the bytes checked are those used)."""
+        st = os.fstat(f.fileno())
+        if st.st_size < len(_MAGIC) + _SEAL + 16:
+            raise ValueError("not a table cache")
+        if not _only_ours(st):
+            data = f.read()
+            body = memoryview(data)[: len(data) - _SEAL]
+            if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + _SEAL + 16:
+                raise ValueError("not a table cache")
+            if not hmac.compare_digest(self._seal(body), data[len(data) - _SEAL:]):
+                raise ValueError("not sealed by this user's key (damaged, cut short, or someone else's)")
+            return body, None
+        size = st.st_size - _SEAL
+        sealer = self._sealer()
+        piece = memoryview(bytearray(min(_SLICE, size)))
+        left, start = size, b""
+        while left:
+            n = f.readinto(piece[:min(left, len(piece))])
+            if not n:
+                raise ValueError("cut short while read")
+            if not start:
+                start = bytes(piece[:len(_MAGIC)])
+            sealer.update(piece[:n])
+            left -= n
+        if start != _MAGIC:
+            raise ValueError("not a table cache")
+        if not hmac.compare_digest(sealer.digest(), f.read(_SEAL)):
+            raise ValueError("not sealed by this user's key (damaged, cut short, or someone else's)")
+        mapped = mmap.mmap(f.fileno(), st.st_size, access=mmap.ACCESS_READ)
+        return memoryview(mapped)[:size], mapped
 
     def save(self, file_key: Any, tables: Any, schema_key: str | None) -> None:
         """Keep the tables just read (before any job changes them), for the file whose key is ``file_key``.
@@ -467,12 +545,23 @@ class TableCache:
             }
             tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
             try:
-                # pickled straight into the file and sealed as it goes: the cache of a 100k workbook is ~100 MB,
-                # and its bytes, then the bytes with the magic in front, were held at once beside the tables
-                with open(tmp, "wb") as f:
+                # The file: magic, the sizes of the payload's pickle and of each table's bytes, the pickle, the
+                # tables' bytes (out of band: _Filling), the seal. Written as it is made and sealed as it goes: the
+                # cache of a 100k workbook is ~100 MB. Only this user may write it (``_only_ours``: a load then maps
+                # the tables' bytes from it instead of holding the whole file).
+                head = io.BytesIO()
+                filling = _Filling(head, unpickled, self._spans)
+                filling.dump(payload)
+                filling = filling.blobs
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
+                with os.fdopen(fd, "wb") as f:
                     sink = _SealedWriter(f, self._sealer())
-                    sink.write(_MAGIC)
-                    _Filling(sink, unpickled).dump(payload)
+                    sink.write(_MAGIC + struct.pack(f">QQ{len(filling)}Q", head.tell(), len(filling),
+                                                    *(len(memoryview(b)) for b, _m, _at in filling)))
+                    sink.write(head.getbuffer())
+                    head = None
+                    while filling:
+                        sink.write_blob(*filling.pop(0))
                     f.write(sink.seal.digest())
                 os.replace(tmp, self.path)
             finally:
