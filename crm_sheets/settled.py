@@ -469,7 +469,8 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
     """The next run's report on the file as written, or None when that run would change or queue something.
     ``written``: the Tables of the file as written, made by the table cache's fill (XlsxStore.remember_tables)
     from the run's own; without them the file is read (from the cache)."""
-    from crm_sheets.runner import RunReport, dry_run_options, found_states, pending_of, state_options, run_jobs, run_notes
+    from crm_sheets.runner import (RunReport, dry_run_options, found_states, pending_of, state_options, run_jobs,
+                                   run_notes)
     from crm_sheets.spill import Aside, worth_it
 
     with store.lock():

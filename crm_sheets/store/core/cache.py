@@ -236,7 +236,7 @@ def _load_table(blob: bytes) -> Any:
     return table
 
 
-def _carried(entry: Entry, table: Any) -> Any:
+def _carried(entry: Entry, table: Any, load: Any = _load_table) -> Any:
     """For a table our write changed (``table``, as written), read with the context of ``entry`` (the run's own read
     of the sheet): the content key of that read with the digests of the columns the table still holds as that read
     typed them (same rows, IDs and layout; same values, unreadable cells and typed text), or None. A column whose
@@ -245,7 +245,7 @@ def _carried(entry: Entry, table: Any) -> Any:
     if not entry.content or not entry.blob:
         return None
     try:
-        read = _load_table(entry.blob)
+        read = load(entry.blob)
         if (read.rows != table.rows or read.columns != table.columns or read.extra_columns != table.extra_columns
                 or read.header_row != table.header_row or read.assigned_ids != table.assigned_ids
                 or read.next_id != table.next_id or not read.df.index.equals(table.df.index)
@@ -482,6 +482,15 @@ class TableCache:
             self._spans = {}
         return self._old
 
+    def _unpickled(self, blob: Any) -> Any:
+        """The table pickled as ``blob``; the pages of a blob mapped from the file let go once read (they stay in the
+        file: kept, the blob is written from there again)."""
+        table = _load_table(blob)
+        where = self._spans.get(id(blob))
+        if where is not None:
+            _let_go(where[0], where[1], len(blob))
+        return table
+
     def _sealed(self, f: Any) -> tuple[memoryview, Any]:
         """The cache file's bytes before its seal, once the seal is found right (ValueError otherwise), and the
         mapping they lie in (None: read into memory). A file only this user can change (``_only_ours``) is sealed a
@@ -600,7 +609,7 @@ class TableCache:
                 if entries[name].lazy is not None:
                     tables[name] = None  # made below, once the Tables it belongs to are
                     continue
-                table = _load_table(entries[name].blob)
+                table = self._unpickled(entries[name].blob)
                 table.schema = book["schema"].tables.get(name, table.schema)
                 tables[name] = table
             book["source"] = source
@@ -635,7 +644,8 @@ class TableCache:
             if entry.context == context or how in ("numbered", "relisted"):  # typed with what the run's own read typed it with
                 # a sheet the write left alone: its cells, so its pickled table and their digest, are as they were
                 same = entry.context == context and (how == "kept" or part is not None and entry.part == part)
-                content = entry.content if same else _carried(entry, table) if entry.context == context else None
+                content = (entry.content if same else _carried(entry, table, self._unpickled)
+                           if entry.context == context else None)
                 self.found[name] = Entry(sheet, context, part, content, entry.blob if same else b"", None, False)
                 self.hits[name] = "part" if same else "given"
                 if not same:  # the read's bytes of a table the write changed are not saved again: let them go now,
@@ -650,7 +660,7 @@ class TableCache:
         else:
             return None
         try:
-            table = Kept(entry.sheet) if self.keep_only else _load_table(entry.blob)
+            table = Kept(entry.sheet) if self.keep_only else self._unpickled(entry.blob)
         except Exception as exc:
             self.problem = f"{type(exc).__name__}: {exc}"
             return None
@@ -672,7 +682,7 @@ class TableCache:
         if shape != old_shape or ("id" in columns and columns["id"] != old_columns.get("id")):
             return None
         try:
-            table = _load_table(entry.blob)
+            table = self._unpickled(entry.blob)
         except Exception as exc:
             self.problem = f"{type(exc).__name__}: {exc}"
             return None
