@@ -9,6 +9,7 @@ from __future__ import annotations
 import pickle
 import tempfile
 from dataclasses import replace
+from itertools import islice
 from operator import attrgetter, itemgetter
 from typing import Any, Callable
 
@@ -407,9 +408,13 @@ def _state_parts(state: Any):
         if n is None:
             yield value
             continue
-        items = list(value.items()) if is_dict else value
-        for i in range(0, n, CHUNK):
-            yield items[i:i + CHUNK]
+        if not is_dict:
+            for i in range(0, n, CHUNK):
+                yield value[i:i + CHUNK]
+            continue
+        items = iter(value.items())  # a chunk of the dict's entries at a time, never a list of them all
+        for _ in range(0, n, CHUNK):
+            yield list(islice(items, CHUNK))
 
 
 def _state_from(shape: Any, f: Any) -> Any:
@@ -420,10 +425,16 @@ def _state_from(shape: Any, f: Any) -> Any:
         if n is None:
             state[key] = pickle.load(f)
             continue
+        if is_dict:
+            entries: dict = {}
+            while len(entries) < n:
+                entries.update(pickle.load(f))
+            state[key] = entries
+            continue
         items: list = []
         while len(items) < n:
             items += pickle.load(f)
-        state[key] = dict(items) if is_dict else items
+        state[key] = items
     return state
 
 
