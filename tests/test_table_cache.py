@@ -449,6 +449,19 @@ def test_the_cache_file_is_the_users_alone_and_one_others_may_write_is_checked_w
         assert_same_tables(got, fresh)
 
 
+def test_a_cache_on_a_file_system_that_maps_no_files_is_read_whole(book, monkeypatch):
+    read(book)
+
+    def no_mapping(*args, **kwargs):
+        raise OSError("no mapping of files here")
+
+    monkeypatch.setattr(cache_mod.mmap, "mmap", no_mapping)
+    got, cache = read(book)
+    assert set(cache.hits.values()) == {"whole"}, cache.problem
+    fresh, _ = read(book, cached=False)
+    assert_same_tables(got, fresh)
+
+
 @pytest.mark.slow  # over 2 s on a busy machine (a whole run or a built workbook)
 def test_a_cache_sealed_by_another_users_key_is_never_loaded(book, monkeypatch, tmp_path):
     read(book)

@@ -500,13 +500,7 @@ class TableCache:
         if st.st_size < len(_MAGIC) + _SEAL + 16:
             raise ValueError("not a table cache")
         if not _only_ours(st):
-            data = f.read()
-            body = memoryview(data)[: len(data) - _SEAL]
-            if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + _SEAL + 16:
-                raise ValueError("not a table cache")
-            if not hmac.compare_digest(self._seal(body), data[len(data) - _SEAL:]):
-                raise ValueError("not sealed by this user's key (damaged, cut short, or someone else's)")
-            return body, None
+            return self._sealed_whole(f), None
         size = st.st_size - _SEAL
         sealer = self._sealer()
         piece = memoryview(bytearray(min(_SLICE, size)))
@@ -523,8 +517,22 @@ class TableCache:
             raise ValueError("not a table cache")
         if not hmac.compare_digest(sealer.digest(), f.read(_SEAL)):
             raise ValueError("not sealed by this user's key (damaged, cut short, or someone else's)")
-        mapped = mmap.mmap(f.fileno(), st.st_size, access=mmap.ACCESS_READ)
+        try:
+            mapped = mmap.mmap(f.fileno(), st.st_size, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # a file system that maps no files: read whole (and its seal checked again)
+            f.seek(0)
+            return self._sealed_whole(f), None
         return memoryview(mapped)[:size], mapped
+
+    def _sealed_whole(self, f: Any) -> memoryview:
+        """The cache file's bytes before its seal, read whole, once the seal is found right (ValueError otherwise)."""
+        data = f.read()
+        body = memoryview(data)[: len(data) - _SEAL]
+        if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + _SEAL + 16:
+            raise ValueError("not a table cache")
+        if not hmac.compare_digest(self._seal(body), data[len(data) - _SEAL:]):
+            raise ValueError("not sealed by this user's key (damaged, cut short, or someone else's)")
+        return body
 
     def save(self, file_key: Any, tables: Any, schema_key: str | None) -> None:
         """Keep the tables just read (before any job changes them), for the file whose key is ``file_key``.
