@@ -502,7 +502,7 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
             options[name]["state"] = now_found.states.get(name)
     aside = Aside()
     learnt: dict[str, Any] | None = None  # check's row memory keyed by the tables' read keys, when it learnt them
-    parts: dict[str, Any] | None = None  # report's digests of the tables it reads, by the same keys
+    parts: dict[str, Any] = {}  # report's and dedupe's digests of the tables they read, by the same keys
 
     def look(result: Any) -> None:
         nonlocal learnt, parts
@@ -517,8 +517,8 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
         # which would read them, follows only a change, which ends the pass above.
         if result.job == "check":
             learnt = _learnt(result.state, options.get("check", {}).get("state"))
-        if result.job == "report" and isinstance(result.state, dict) and result.state.get("parts"):
-            parts = result.state["parts"]  # the digests of the tables as written, by the read's keys of them
+        if result.job in ("report", "dedupe") and isinstance(result.state, dict) and result.state.get("parts"):
+            parts[result.job] = result.state["parts"]  # the digests of the tables as written, by their read's keys
         result.state = {}
         options.get(result.job, {}).pop("state", None)
         if worth_it([result], share=3):
@@ -533,12 +533,12 @@ def _confirm(store: Any, report: Any, given: dict[str, dict] | None, stateful: l
     if not changes.is_empty() or any(r.effects for r in results) or horizon(results) is None:
         return None
     generation = tables.meta.get("generation")
-    if (learnt is not None or parts is not None) and box is not None and isinstance(generation, str) and generation:
+    if (learnt is not None or parts) and box is not None and isinstance(generation, str) and generation:
         try:  # the next run's check takes the tables it reads with these keys as these rows, without keying them
             if learnt:
                 box.set_state_part(generation, "check", "rows", learnt)
-            if parts is not None:
-                box.set_state_part(generation, "report", "parts", parts)
+            for job, got in parts.items():
+                box.set_state_part(generation, job, "parts", got)
         except Exception:
             pass  # a memory only: the next run keys the rows
     return RunReport(path=report.path, jobs=list(report.jobs), results=results, changes=changes,

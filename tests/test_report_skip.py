@@ -195,3 +195,34 @@ def test_a_table_read_as_last_time_keeps_its_digest_and_one_changed_since_its_re
     assert hashed == ["leads"] and len(computes) == 1
     same_result(changed, full(edited, NOW))
     assert repr(changed.data) != repr(kept.data)
+
+
+def _with_stages(tables: Tables, names: list[str]) -> Tables:
+    """The tables with a Stages sheet whose rows are named ``names`` (its records' names: a sheet without IDs)."""
+    out = copy(tables)
+    rows = [("Prospecting", 1, 0.1, False, False), ("Proposal", 2, 0.5, False, False),
+            ("Closed won", 3, 1.0, True, False), ("Closed lost", 4, 0.0, False, True), ("Scoping", 5, None, None, None)]
+    df = pd.DataFrame({"stage": [r[0] for r in rows], "order": pd.array([r[1] for r in rows], dtype="Int64"),
+                       "probability": [r[2] for r in rows], "won": pd.array([r[3] for r in rows], dtype="boolean"),
+                       "lost": pd.array([r[4] for r in rows], dtype="boolean")},
+                      index=pd.Index(names[:len(rows)], dtype=object, name="id"))
+    out.tables["stages"] = Table(tables.schema.tables["stages"], df)
+    return out
+
+
+def test_a_stage_appended_by_a_run_and_read_back_under_its_sheet_row_gives_the_kept_figures(sample, computes):
+    """A stage a job appended is named after its text in the run that appended it ('stages:Scoping') and after its
+    sheet row once read back ('row6'): the next run, on the same rows, takes the kept figures."""
+    ran = _with_stages(sample, ["row2", "row3", "row4", "row5", "stages:Scoping"])
+    first = report(ran, now=NOW)
+    read_back = _with_stages(sample, ["row2", "row3", "row4", "row5", "row6"])
+    again = report(read_back, now=NOW, state=first.state)
+    assert len(computes) == 1
+    same_result(again, full(read_back, NOW))
+    # the stages' order is still read: two stages swapped give new figures
+    swapped = _with_stages(sample, ["row2", "row3", "row4", "row5", "row6"])
+    swapped["stages"].df.loc[["row2", "row3"], "order"] = pd.array([2, 1], dtype="Int64")
+    before = len(computes)
+    moved = report(swapped, now=NOW, state=first.state)
+    assert len(computes) == before + 1
+    same_result(moved, full(swapped, NOW))

@@ -210,3 +210,39 @@ def test_remembered_findings_share_one_encoded_date_and_keep_numbers_apart():
     assert decode(enc(np.float64(-0.0))) == 0.0 and repr(decode(enc(np.float64(-0.0)))) == repr(np.float64(-0.0))
     with pytest.raises(Unkept):
         enc(pd.Timestamp("2025-04-01", tz="UTC"))
+
+
+def test_dedupe_keeps_the_digest_of_a_table_read_with_the_key_it_was_hashed_under(monkeypatch):
+    """Dedupe's digest of its inputs is one per table: a table read with the read's key the last run hashed it under,
+    still as read, keeps that digest without its cells being hashed; a table edited since is hashed again. Either
+    way the digest is a full computation's, and a lead's city edited gives another."""
+    import crm_sheets.jobs.dedupe.job as job
+    from crm_sheets.model.memo import read_stamp, stamp
+
+    def read(tables):
+        for name, t in tables.tables.items():
+            stamp(t, f"read key of {name}")
+            read_stamp(t)  # (check asks for the read's key first)
+        return tables
+
+    parts: dict = {}
+    first = job.inputs_digest(read(sample_tables()), into=parts)
+    assert {"leads", "contacts", "accounts"} <= set(parts)
+    hashed = []
+    real = job.row_keys
+    monkeypatch.setattr(job, "row_keys", lambda t, **k: hashed.append(t.name) or real(t, **k))
+    again = read(sample_tables())
+    assert job.inputs_digest(again, parts=parts) == first
+    assert "leads" not in hashed and "contacts" not in hashed and "accounts" not in hashed
+
+    edited = read(sample_tables())
+    leads = edited["leads"].df
+    city = leads["city"].astype(object).copy()
+    city.iloc[0] = "Somewhere else"
+    leads["city"] = city
+    hashed.clear()
+    got = job.inputs_digest(edited, parts=parts)
+    assert "leads" in hashed and "contacts" not in hashed
+    monkeypatch.setattr(job, "row_keys", real)
+    assert got != first
+    assert got == job.inputs_digest(edited) == job.inputs_digest(edited, parts={})

@@ -27,7 +27,7 @@ from crm_sheets.jobs.dedupe.review import (DECISIONS, REVIEW_DIGEST, SHOWN, SUMM
 from crm_sheets.model import AuditEntry, ChangeSet, Finding, JobResult, RowAppend, RowRestore, Tables
 from crm_sheets.model.colhash import share
 from crm_sheets.model.result import ALWAYS
-from crm_sheets.model.memo import Unkept, finding_from_json, finding_json, row_keys
+from crm_sheets.model.memo import Unkept, finding_from_json, finding_json, row_keys, table_token
 from crm_sheets.model.tables import format_id
 from crm_sheets.model.values import cell_text, is_blank
 
@@ -46,9 +46,13 @@ def dedupe(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
     """
     # The digest only when it can serve: to compare with a kept result, or to keep one (a run that merges
     # does not hash every table for nothing)
-    inputs = inputs_digest(tables) if isinstance(state, dict) and state.get("inputs") else None
+    parts: dict = {}  # each table's digest beside the read's key of the table it was made of, for the state
+    inputs = inputs_digest(tables, parts=state.get("parts"), into=parts) \
+        if isinstance(state, dict) and state.get("inputs") else None
     kept = _remembered(state, inputs, tables)
     if kept is not None:
+        if parts and parts != state.get("parts"):  # (tables read with other keys, of the same cells)
+            kept.state = {**state, "parts": parts}
         return kept
     carried = state.get(ROUND) if isinstance(state, dict) else None
     if isinstance(carried, Round):
@@ -62,7 +66,7 @@ def dedupe(tables: Tables, *, now: datetime, state: dict | None = None) -> JobRe
     # (the runner pauses the garbage collector for it: GC_PAUSED_FOR)
     result = _dedupe(tables, now=now, memory=memory, org_pairs=org_pairs, people=people)
     if result.changes.is_empty():
-        result.state = _remember(result, inputs or inputs_digest(tables))
+        result.state = _remember(result, inputs or inputs_digest(tables, into=parts), parts)
         result.state["keys"] = memory.state()
         result.state["orgs"] = org_pairs.state()
         result.state["pindex"] = org_pairs.index_state()
@@ -90,7 +94,7 @@ class Round:
     people: PeopleRounds  # the people's keys, for the records this round's changes do not touch
 
 
-_STATE_VERSION = 3  # 3: the digest leaves the records' sheet rows out (kept findings are placed again)
+_STATE_VERSION = 4  # 4: a digest per table (3: the digest leaves the records' sheet rows out, kept findings placed again)
 
 # The columns of a table that dedupe reads when it merges nothing: the texts of the match keys (matchkeys.py),
 # the Contact / Account links, a branch's parent, and what the review sheet and the summaries show (review.py;
@@ -105,7 +109,7 @@ share(_READ)  # check hashed these columns before dedupe keys them: their hashes
 _MATCHED = ("leads", "contacts", "people", "accounts")  # the tables find_pairs reads
 
 
-def inputs_digest(tables: Tables) -> str | None:
+def inputs_digest(tables: Tables, *, parts: Any = None, into: dict | None = None) -> str | None:
     """A digest of everything _dedupe reads when it changes nothing: the columns it reads of the tables it
     matches (their values, IDs, order and the raw text kept of their cells; accounts also give contacts their
     company), the whole Duplicate Decisions table with the sheet rows the review sheet links to, the tables a
@@ -116,17 +120,22 @@ def inputs_digest(tables: Tables) -> str | None:
     archive, and the sheet rows of records: those show only in the findings' cells, which _remembered places
     again. So the confirming pass on the file as written (rows renumbered where merged records left, the other
     jobs' rows appended) is answered from the run's last round.
-    None when a table cannot be keyed (records sharing an ID)."""
+    None when a table cannot be keyed (records sharing an ID).
+
+    Made of one digest per table. ``parts``: those of the last run, each beside the read's key of the table it was
+    made of (model/memo.py table_token): a table read with that key, whose columns read are still as read, has that
+    digest again without its cells being hashed (a person who edited a few leads has only leads hashed, not
+    contacts and accounts). ``into`` gets this run's, for the state."""
     h = hashlib.sha256()
-    for part in _digest_parts(tables):
+    for part in _digest_parts(tables, parts if isinstance(parts, dict) else {}, into):
         if part is None:
             return None
         h.update(part)
     return h.hexdigest()
 
 
-def _digest_parts(tables: Tables):
-    """The bytes inputs_digest hashes, in order (None: a table cannot be keyed)."""
+def _digest_parts(tables: Tables, parts: dict, into: dict | None):
+    """The bytes inputs_digest hashes, in order (None: a table cannot be keyed): a head, then a digest per table."""
     yield repr((_STATE_VERSION, tables.lang, sorted(tables.settings.items(), key=str), sorted(tables.lists.items()),
                 str(tables.meta.get(REVIEW_DIGEST) or ""),
                 [(name, t.schema.kind, t.schema.id_prefix) for name, t in tables.tables.items()])).encode("utf-8", "surrogatepass")
@@ -139,16 +148,34 @@ def _digest_parts(tables: Tables):
     for name, t in tables.tables.items():
         if t.schema.kind == "log" or not (name in _MATCHED or name == DECISIONS or (t.schema.id_prefix or None) in named):
             continue
-        yield repr((name, t.sheet, tuple(map(str, t.df.columns)), sorted(t.columns.items()), t.next_id,
-                    repr(t.schema))).encode("utf-8", "surrogatepass")
-        if name != DECISIONS:  # (of the column hashes check made already: model/colhash.py)
-            keys = row_keys(t, with_rows=False, columns=[c for c in t.df.columns if c in _READ], kept_fields=_READ)
-        else:
+        head = repr((name, t.sheet, tuple(map(str, t.df.columns)), sorted(t.columns.items()), t.next_id,
+                     repr(t.schema))).encode("utf-8", "surrogatepass")
+        if name == DECISIONS:  # (small, and its sheet rows count: hashed every time)
             keys = row_keys(t, with_rows=False)
-            if keys is not None:
-                placed = _review_rows(t)
-                keys = np.concatenate([keys, np.array([placed[r] for r in t.df.index], dtype=np.uint64)])
-        yield None if keys is None else keys.tobytes()
+            if keys is None:
+                yield None
+                return
+            placed = _review_rows(t)
+            yield hashlib.sha256(head + np.concatenate([keys, np.array([placed[r] for r in t.df.index], dtype=np.uint64)])
+                                 .tobytes()).digest()
+            continue
+        columns = [c for c in t.df.columns if c in _READ]
+        # (its read key: its values, types, record IDs and kept raw texts, with what else the digest holds of it)
+        token = table_token(t, columns)
+        key = hashlib.sha256(token.encode("utf-8", "surrogatepass") + b"\x00" + head).hexdigest()[:32] \
+            if token is not None else None
+        was = parts.get(name)
+        if key is not None and isinstance(was, list) and len(was) == 2 and was[0] == key and isinstance(was[1], str):
+            part = was[1]  # the very table the last run hashed
+        else:  # (of the column hashes check made already: model/colhash.py)
+            keys = row_keys(t, with_rows=False, columns=columns, kept_fields=_READ)
+            if keys is None:
+                yield None
+                return
+            part = hashlib.sha256(head + keys.tobytes()).hexdigest()
+        if into is not None and key is not None:
+            into[name] = [key, part]
+        yield part.encode("ascii")
 
 
 def _review_rows(dec) -> dict[str, int]:
@@ -162,15 +189,17 @@ def _review_rows(dec) -> dict[str, int]:
     return rows_of
 
 
-def _remember(result: JobResult, inputs: str | None) -> dict[str, Any]:
-    """What the next run needs to give this result again: only a result that changes nothing is kept."""
+def _remember(result: JobResult, inputs: str | None, parts: dict | None = None) -> dict[str, Any]:
+    """What the next run needs to give this result again: only a result that changes nothing is kept (with the
+    digests of the tables its inputs digest is made of, ``parts``, by the read's keys of those tables)."""
     if inputs is None or not result.changes.is_empty():
         return {}
     try:
         found = [finding_json(f) for f in result.findings]
     except Unkept:
         return {}
-    return {"version": _STATE_VERSION, "inputs": inputs, "stats": dict(result.stats), "findings": found}
+    return {"version": _STATE_VERSION, "inputs": inputs, "stats": dict(result.stats), "findings": found,
+            **({"parts": parts} if parts else {})}
 
 
 def _remembered(state: dict | None, inputs: str | None, tables: Tables) -> JobResult | None:
