@@ -194,6 +194,35 @@ def test_updates_below_an_archived_row_land_on_their_rows_and_the_archived_copy_
         assert {i.filename: a.read(i) for i in a.infolist()} == {i.filename: b.read(i) for i in b.infolist()}
 
 
+def test_a_value_written_into_many_rows_keeps_each_rows_own_cell_look(tmp_path: Path, monkeypatch):
+    """One value written into every row (a first run scores and grades every lead) is the cell each row split into
+    its cells gives: a styled cell keeps its look, a missing cell gets none, a value too long for a cell is not
+    written and its cell stays as it was."""
+    book = build_workbook(tmp_path / "crm.xlsx")
+    cs = ChangeSet()
+    for k in range(1, 6):
+        rid = f"L-{k:05d}"
+        cs.update("leads", rid, "score", 77)
+        cs.update("leads", rid, "tags", "VIP")
+        cs.update("leads", rid, "first_name", "x" * 40_000 if k == 3 else "Same")
+    quick, general = tmp_path / "quick.xlsx", tmp_path / "general.xlsx"
+    apply_changeset(book, quick, cs, leads_tables())
+    rows = grid(quick, "Leads")
+    assert [r[7] for r in rows[1:6]] == [77] * 5 and [r[8] for r in rows[1:6]] == ["VIP"] * 5
+    assert [r[1] for r in rows[1:6]] == ["Same", "Same", "Cleo", "Same", "Same"]
+    monkeypatch.setattr(SheetEdit, "cell_spans", lambda self, r, cols: None)
+    apply_changeset(book, general, cs, leads_tables())
+    with zipfile.ZipFile(quick) as a, zipfile.ZipFile(general) as b:
+        assert {i.filename: a.read(i) for i in a.infolist()} == {i.filename: b.read(i) for i in b.infolist()}
+    styles = re.findall(r'<c r="H[2-6]"( s="\d+")?', part_of(quick, "xl/worksheets/sheet1.xml"))
+    assert len(styles) == 5 and all(styles)  # the scores keep their money look
+
+
+def part_of(path: Path, name: str) -> str:
+    with zipfile.ZipFile(path) as zf:
+        return zf.read(name).decode("utf-8")
+
+
 def test_rows_written_in_batches_read_back_as_rows_written_one_by_one():
     """WrittenRows.extend (a batch of new rows past the others) and raw_run (rows read back a stretch at a time) give
     what setting and reading each row gives, with rows held as text, in the file, written again or out of order."""

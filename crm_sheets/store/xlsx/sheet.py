@@ -96,10 +96,11 @@ def _split_cells(row: str, p: str) -> dict[str, str] | None:
     return out
 
 
-def _numbered_elsewhere(row: str, head: str) -> bool:
-    r"""Whether ``head`` (a cell's start up to its column letters) is followed by a digit somewhere in ``row``: the
-    regular expression head + r"\d" without compiling one per column and row (a first run asks ~90,000 times)."""
-    k = row.find(head)
+def _numbered_elsewhere(row: str, head: str, start: int = 0) -> bool:
+    r"""Whether ``head`` (a cell's start up to its column letters) is followed by a digit somewhere in ``row`` from
+    ``start`` on: the regular expression head + r"\d" without compiling one per column and row (a first run asks
+    ~90,000 times)."""
+    k = row.find(head, start)
     n = len(head)
     while k >= 0:
         if row[k + n: k + n + 1].isdecimal():  # what \d matches in a str pattern: Unicode category Nd
@@ -486,10 +487,14 @@ class SheetEdit:
         # up when a cell is missing
         starts: list[tuple[int, tuple[int, str]]] | None = None  # where each cell starts, when one goes between
         for col in cols:
-            key = f'<{p}c r="{col}{r}"'  # the quote ends the reference: B1 never finds B12
-            a = row.find(key)
+            # a cell of the column is looked for first: most cells a first run adds (a lead's score, grade and
+            # reason) are in no column of their row yet, and one look at the row says so
+            head = f'<{p}c r="{col}'
+            h = row.find(head)
+            key = f"{head}{r}\""  # the quote ends the reference: B1 never finds B12
+            a = -1 if h < 0 else row.find(key, h)
             if a < 0:
-                if _numbered_elsewhere(row, f'<{p}c r="{col}'):
+                if h >= 0 and _numbered_elsewhere(row, head, h):
                     return None  # a cell of this column numbered for another row: put_cells writes over it
                 if last is None:
                     end = len(row) - len(f"</{p}row>")
