@@ -223,6 +223,20 @@ def part_of(path: Path, name: str) -> str:
         return zf.read(name).decode("utf-8")
 
 
+@pytest.mark.parametrize("p", ["", "x:"])
+def test_rows_are_found_by_their_number_however_their_tag_writes_it(p: str):
+    """A row's number is read from r="N" wherever its tag has it (first, after other attributes, on another line);
+    a row without one follows the row before it."""
+    rows = ['<row r="2"><c r="A2"><v>2</v></c></row>', '<row spans="1:1" r="4"><c r="A4"><v>4</v></c></row>',
+            '<row><c r="A5"><v>5</v></c></row>', '<row\n r="7" ht="20"><c r="A7"><v>7</v></c></row>',
+            '<row r="9"/>', '<row r="10" x="1"><c r="A10"><v>10</v></c></row>']
+    sheet = _sheet("".join(rows), p)
+    assert [r for r, _ in sheet.iter_rows(text=False)] == [2, 4, 5, 7, 9, 10]
+    for n in (2, 4, 5, 7, 10):
+        assert f">{n}</" in sheet.row_text(n)
+    assert sheet.row_text(3) is None and sheet.row_text(9).endswith("/>")
+
+
 def test_rows_written_in_batches_read_back_as_rows_written_one_by_one():
     """WrittenRows.extend (a batch of new rows past the others) and raw_run (rows read back a stretch at a time) give
     what setting and reading each row gives, with rows held as text, in the file, written again or out of order."""

@@ -263,6 +263,7 @@ class SheetEdit:
         buf = buf[start.end():]
         open_tag, close_row, close_data = f"<{p}row".encode(), f"</{p}row>".encode(), f"</{p}sheetData>".encode()
         rn, st, en, row_r = self._rn, self._st, self._en, _ROW_R_B
+        after_tag = len(open_tag) + 4  # where a number written first in a row's tag starts: <row r="N"
         last = 0
         i = 0
         k = buf.find(close_data)  # once per refill: rows never hold </sheetData>
@@ -285,10 +286,16 @@ class SheetEdit:
                         end = end + len(close_row) if end != -1 else -1
                     if end != -1:
                         complete = True
-                        m = row_r.search(buf, j, tag_end)
-                        number = int(m.group(1)) if m else last + 1
-                        if m is None:
-                            self._no_r.add(len(rn))
+                        # <row r="N": the number read where it is (what the regular expression finds first there)
+                        at = j + after_tag
+                        q = buf.find(b'"', at, tag_end)
+                        if q > at and buf.startswith(b' r="', at - 4) and buf[at:q].isdigit():
+                            number = int(buf[at:q])
+                        else:
+                            m = row_r.search(buf, j, tag_end)
+                            number = int(m.group(1)) if m else last + 1
+                            if m is None:
+                                self._no_r.add(len(rn))
                         if number <= last:
                             self._sorted = False
                         rn.append(number)
