@@ -194,6 +194,49 @@ def test_updates_below_an_archived_row_land_on_their_rows_and_the_archived_copy_
         assert {i.filename: a.read(i) for i in a.infolist()} == {i.filename: b.read(i) for i in b.infolist()}
 
 
+def test_a_value_written_into_many_rows_keeps_each_rows_own_cell_look(tmp_path: Path, monkeypatch):
+    """One value written into every row (a first run scores and grades every lead) is the cell each row split into
+    its cells gives: a styled cell keeps its look, a missing cell gets none, a value too long for a cell is not
+    written and its cell stays as it was."""
+    book = build_workbook(tmp_path / "crm.xlsx")
+    cs = ChangeSet()
+    for k in range(1, 6):
+        rid = f"L-{k:05d}"
+        cs.update("leads", rid, "score", 77)
+        cs.update("leads", rid, "tags", "VIP")
+        cs.update("leads", rid, "first_name", "x" * 40_000 if k == 3 else "Same")
+    quick, general = tmp_path / "quick.xlsx", tmp_path / "general.xlsx"
+    apply_changeset(book, quick, cs, leads_tables())
+    rows = grid(quick, "Leads")
+    assert [r[7] for r in rows[1:6]] == [77] * 5 and [r[8] for r in rows[1:6]] == ["VIP"] * 5
+    assert [r[1] for r in rows[1:6]] == ["Same", "Same", "Cleo", "Same", "Same"]
+    monkeypatch.setattr(SheetEdit, "cell_spans", lambda self, r, cols: None)
+    apply_changeset(book, general, cs, leads_tables())
+    with zipfile.ZipFile(quick) as a, zipfile.ZipFile(general) as b:
+        assert {i.filename: a.read(i) for i in a.infolist()} == {i.filename: b.read(i) for i in b.infolist()}
+    styles = re.findall(r'<c r="H[2-6]"( s="\d+")?', part_of(quick, "xl/worksheets/sheet1.xml"))
+    assert len(styles) == 5 and all(styles)  # the scores keep their money look
+
+
+def part_of(path: Path, name: str) -> str:
+    with zipfile.ZipFile(path) as zf:
+        return zf.read(name).decode("utf-8")
+
+
+@pytest.mark.parametrize("p", ["", "x:"])
+def test_rows_are_found_by_their_number_however_their_tag_writes_it(p: str):
+    """A row's number is read from r="N" wherever its tag has it (first, after other attributes, on another line);
+    a row without one follows the row before it."""
+    rows = ['<row r="2"><c r="A2"><v>2</v></c></row>', '<row spans="1:1" r="4"><c r="A4"><v>4</v></c></row>',
+            '<row><c r="A5"><v>5</v></c></row>', '<row\n r="7" ht="20"><c r="A7"><v>7</v></c></row>',
+            '<row r="9"/>', '<row r="10" x="1"><c r="A10"><v>10</v></c></row>']
+    sheet = _sheet("".join(rows), p)
+    assert [r for r, _ in sheet.iter_rows(text=False)] == [2, 4, 5, 7, 9, 10]
+    for n in (2, 4, 5, 7, 10):
+        assert f">{n}</" in sheet.row_text(n)
+    assert sheet.row_text(3) is None and sheet.row_text(9).endswith("/>")
+
+
 def test_rows_written_in_batches_read_back_as_rows_written_one_by_one():
     """WrittenRows.extend (a batch of new rows past the others) and raw_run (rows read back a stretch at a time) give
     what setting and reading each row gives, with rows held as text, in the file, written again or out of order."""

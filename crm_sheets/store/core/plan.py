@@ -131,11 +131,16 @@ def make_plan(cs: ChangeSet, tables: Tables) -> Plan:
     labels_of: dict[str, Any] = {}
     not_plain = _labelled_or_boolean(fields)
     same = _SameValues(fields, tables, labels_of)
+    # the table of the update before, its rows, its fields not written as plain strings and its plan's updates (None
+    # until one is planned): a change set's updates come table by table (a first run updates ~48,000 rows at 30k)
+    name, rows, special, planned = None, None, frozenset(), None
     for u in cs.updates:
-        t = tables.get(u.table)
-        if t is None:
-            raise _no_table(tables, u.table)
-        if u.record_id not in t.rows:
+        if u.table != name or rows is None:
+            t = tables.get(u.table)
+            if t is None:
+                raise _no_table(tables, u.table)
+            name, rows, special, planned = u.table, t.rows, not_plain(u.table), None
+        if u.record_id not in rows:
             at = appended.get((u.table, u.record_id))
             if at is not None:  # an update to a row appended by the same change set
                 values = dict(appends[at].values)
@@ -144,9 +149,11 @@ def make_plan(cs: ChangeSet, tables: Tables) -> Plan:
                 continue
             raise CrmSheetsError(f"{u.table}: record {u.record_id} is not in the workbook",
                                  hint="read the workbook again and re-run the job")
-        row = plan.table(u.table).updates.setdefault(u.record_id, {})
+        if planned is None:
+            planned = plan.table(name).updates
+        row = planned.setdefault(u.record_id, {})
         v = u.value  # later updates of a cell win; a plain string as for appends below
-        row[u.field] = v if type(v) is str and u.field not in not_plain(u.table) else same(u.table, u.field, v)
+        row[u.field] = v if type(v) is str and u.field not in special else same(name, u.field, v)
     for a in cs.archives:
         t = tables.get(a.table)
         if t is None:

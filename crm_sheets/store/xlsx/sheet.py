@@ -96,10 +96,11 @@ def _split_cells(row: str, p: str) -> dict[str, str] | None:
     return out
 
 
-def _numbered_elsewhere(row: str, head: str) -> bool:
-    r"""Whether ``head`` (a cell's start up to its column letters) is followed by a digit somewhere in ``row``: the
-    regular expression head + r"\d" without compiling one per column and row (a first run asks ~90,000 times)."""
-    k = row.find(head)
+def _numbered_elsewhere(row: str, head: str, start: int = 0) -> bool:
+    r"""Whether ``head`` (a cell's start up to its column letters) is followed by a digit somewhere in ``row`` from
+    ``start`` on: the regular expression head + r"\d" without compiling one per column and row (a first run asks
+    ~90,000 times)."""
+    k = row.find(head, start)
     n = len(head)
     while k >= 0:
         if row[k + n: k + n + 1].isdecimal():  # what \d matches in a str pattern: Unicode category Nd
@@ -262,6 +263,7 @@ class SheetEdit:
         buf = buf[start.end():]
         open_tag, close_row, close_data = f"<{p}row".encode(), f"</{p}row>".encode(), f"</{p}sheetData>".encode()
         rn, st, en, row_r = self._rn, self._st, self._en, _ROW_R_B
+        after_tag = len(open_tag) + 4  # where a number written first in a row's tag starts: <row r="N"
         last = 0
         i = 0
         k = buf.find(close_data)  # once per refill: rows never hold </sheetData>
@@ -284,10 +286,16 @@ class SheetEdit:
                         end = end + len(close_row) if end != -1 else -1
                     if end != -1:
                         complete = True
-                        m = row_r.search(buf, j, tag_end)
-                        number = int(m.group(1)) if m else last + 1
-                        if m is None:
-                            self._no_r.add(len(rn))
+                        # <row r="N": the number read where it is (what the regular expression finds first there)
+                        at = j + after_tag
+                        q = buf.find(b'"', at, tag_end)
+                        if q > at and buf.startswith(b' r="', at - 4) and buf[at:q].isdigit():
+                            number = int(buf[at:q])
+                        else:
+                            m = row_r.search(buf, j, tag_end)
+                            number = int(m.group(1)) if m else last + 1
+                            if m is None:
+                                self._no_r.add(len(rn))
                         if number <= last:
                             self._sorted = False
                         rn.append(number)
@@ -486,10 +494,14 @@ class SheetEdit:
         # up when a cell is missing
         starts: list[tuple[int, tuple[int, str]]] | None = None  # where each cell starts, when one goes between
         for col in cols:
-            key = f'<{p}c r="{col}{r}"'  # the quote ends the reference: B1 never finds B12
-            a = row.find(key)
+            # a cell of the column is looked for first: most cells a first run adds (a lead's score, grade and
+            # reason) are in no column of their row yet, and one look at the row says so
+            head = f'<{p}c r="{col}'
+            h = row.find(head)
+            key = f"{head}{r}\""  # the quote ends the reference: B1 never finds B12
+            a = -1 if h < 0 else row.find(key, h)
             if a < 0:
-                if _numbered_elsewhere(row, f'<{p}c r="{col}'):
+                if h >= 0 and _numbered_elsewhere(row, head, h):
                     return None  # a cell of this column numbered for another row: put_cells writes over it
                 if last is None:
                     end = len(row) - len(f"</{p}row>")
