@@ -285,13 +285,14 @@ class RowMemory:
                                         if isinstance(t, dict) and isinstance(t.get("token"), str)}
         self._given = state if tables is not None and len(self._packed) == len(tables) and self._packed else None
         self._known: dict[str, Rows] = {}
+        live = state if isinstance(state, Live) and tables is not None else None
         # of an earlier look of this run: each table's rows' IDs and cells' keys, beside its packed string
-        self._cells: dict[str, tuple[str, pd.Index, np.ndarray]] = dict(getattr(state, "rows", {})) \
-            if isinstance(state, Live) and tables is not None else {}
+        self._cells: dict[str, tuple[str, pd.Index, np.ndarray]] = dict(getattr(live, "rows", {}))
         # of an earlier look of this run: each table's memory as made (its findings as objects), used instead of
         # unpacking its string and making its kept findings again from JSON
-        self._objs: dict[str, Rows] = dict(getattr(state, "objs", {})) \
-            if isinstance(state, Live) and tables is not None else {}
+        self._objs: dict[str, Rows] = dict(getattr(live, "objs", {}))
+        if live is not None:  # taken, not shared: each goes once its table is planned (at 100k leads the earlier
+            live.rows, live.objs = {}, {}  # look's cells' keys were ~60 MB), not when the caller lets the state go
         # a later look of the run (the runner's second look): what it learns of a table is left on it (_Look), for
         # the confirming pass's check of the same table as written
         self._later = isinstance(state, Live)
@@ -359,6 +360,20 @@ class RowMemory:
             self._keys[table.name] = (table.df, table.rows, keys, places, cells, token)
         return TablePlan(self, table, digest, keys, places, self.known(table.name, digest), sheet, cells, ctx,
                          token=token)
+
+    def last_look(self) -> None:
+        """This look's rows are matched by no later look of the run (a later look is the last one that knows cells):
+        their cells' keys and found findings, kept for such a look, go now, and the findings' lists of a memory
+        packed already (the state keeps the packed strings alone: a later look's Live carries nothing). Called once
+        the look's passes (check --fix's two) and its findings key are made: at 100k leads ~60 MB of cells' keys and
+        ~25 MB of lists went before the Data Issues sheet is made."""
+        if not self._later:
+            return
+        self._keys = {}
+        for rows in (*self._latest.values(), *self._known.values()):
+            rows.cells = rows.found = None
+            if rows.packed is not None and rows._shown is not None:
+                rows.items = None
 
     def begin(self) -> None:
         """A new look at the tables (check --fix's second pass): what findings_key knows starts again."""
@@ -632,16 +647,7 @@ class TablePlan:
             if found is not None:
                 self.kept = [found[i] for i in pos_list]
             else:
-                values: dict[str, Any] = {}  # decoded once per distinct value (dates repeat)
-                kept = self.kept
-                for item in map(items.__getitem__, pos_list):
-                    v, fix = item[6], item[9]
-                    if v.__class__ is dict:
-                        v = _decoded(v, values)
-                    if fix.__class__ is dict:
-                        fix = _decoded(fix, values)
-                    kept.append(((item[0], item[1]), make_finding(
-                        item[2], item[3], name, item[4], item[5], v, item[7], item[8], fix, item[10])))
+                self.kept = _kept_findings(items, pos_list, name)
             self.pos_list = pos_list
             if moved[mine].any():
                 self._move(sheet, pos_list, np.repeat(moved[mine], lengths), np.repeat(was[mine], lengths),
@@ -830,6 +836,43 @@ class TablePlan:
         memory._latest[name] = got
         memory._saw(name, None if bad.any() else got, found, self.table)
         memory._known[name] = got
+
+
+def _kept_findings(items: list, pos: list[int], name: str) -> list[tuple[tuple, Finding]]:
+    """(mark, Finding) of the remembered items at ``pos`` of table ``name``. The items read from JSON each had their
+    own type, severity and field texts and a mark of their own: one object per distinct text and mark is kept in both
+    the items and the findings (at 100k leads ~40 MB of the confirming pass's findings)."""
+    values: dict[str, Any] = {}  # decoded once per distinct value (dates repeat)
+    same: dict[Any, Any] = {}
+    marks: dict[Any, dict] = {}
+    kept: list[tuple[tuple, Finding]] = []
+    try:
+        for item in map(items.__getitem__, pos):
+            v, fix = item[6], item[9]
+            if v.__class__ is dict:
+                v = _decoded(v, values)
+            if fix.__class__ is dict:
+                fix = _decoded(fix, values)
+            kind = item[2] = same.setdefault(item[2], item[2])
+            severity = item[3] = same.setdefault(item[3], item[3])
+            field = item[5] = same.setdefault(item[5], item[5])
+            check, step = item[0], item[1]
+            steps = marks.get(check)
+            if steps is None:
+                steps = marks[check] = {}
+            mark = steps.get(step)
+            if mark is None:
+                mark = steps[step] = (check, step)
+            kept.append((mark, make_finding(kind, severity, name, item[4], field, v, item[7], item[8], fix, item[10])))
+    except TypeError:  # (an edited state: a text or a mark that cannot be a key) made as read, one by one
+        kept = []
+        for item in map(items.__getitem__, pos):
+            v, fix = item[6], item[9]
+            v = _decoded(v, values) if v.__class__ is dict else v
+            fix = _decoded(fix, values) if fix.__class__ is dict else fix
+            kept.append(((item[0], item[1]), make_finding(item[2], item[3], name, item[4], item[5], v, item[7], item[8],
+                                                          fix, item[10])))
+    return kept
 
 
 def _long_changes(table: Table, rows: np.ndarray, changed: np.ndarray) -> np.ndarray:
