@@ -357,9 +357,22 @@ class RowMemory:
                                          token=token)
             cells = column_keys(table)
             keys, places = (None if cells is None else keys_of_rows(table, cells)), sheet_rows(table)
+            if look is not None and not self._later:
+                # a table the run's later look left its mark on is looked at by the confirming pass, the run's last
+                # look: no look follows that would compare its cells' keys (at 300k leads ~100 MB held to its end)
+                cells = None
             self._keys[table.name] = (table.df, table.rows, keys, places, cells, token)
-        return TablePlan(self, table, digest, keys, places, self.known(table.name, digest), sheet, cells, ctx,
+        plan = TablePlan(self, table, digest, keys, places, self.known(table.name, digest), sheet, cells, ctx,
                          token=token)
+        if self._later and plan.cells is not None:
+            # the cells' keys told the rows a job changed apart from the rows it changed only some cells of (the plan
+            # has them): no later look compares them, so they go with the earlier look's now, not once every table
+            # is checked (a pass of check --fix after this one checks the rows its fixes changed whole)
+            plan.cells = None
+            self._keys[table.name] = (table.df, table.rows, keys, places, None, token)
+            if plan.known is not None:
+                plan.known.cells = None
+        return plan
 
     def last_look(self) -> None:
         """This look's rows are matched by no later look of the run (a later look is the last one that knows cells):
@@ -663,7 +676,8 @@ class TablePlan:
         else:
             self.sub = rows_where(table, again)
         if not fresh.all():
-            self.kept_rows = replace(table, df=table.df[~fresh] if fresh.any() else table.df, invalid={}, typed_text={})
+            self.kept_rows = replace(table, df=_kept_columns(table, ~fresh) if fresh.any() else table.df, invalid={},
+                                     typed_text={})
 
     def limits_rows(self) -> np.ndarray | None:
         """The rows (a mask over the frame) the cell limits' check is made on; None: every row of ``sub``."""
@@ -836,6 +850,20 @@ class TablePlan:
         memory._latest[name] = got
         memory._saw(name, None if bad.any() else got, found, self.table)
         memory._known[name] = got
+
+
+def _kept_columns(table: Table, mask: np.ndarray) -> pd.DataFrame:
+    """The rows of ``mask`` with the columns the checks of rows not checked again read (TextCheck.keep: a phone
+    number's column and the row's country), not a copy of every column (at 100k leads ~20 MB a table)."""
+    from crm_sheets.jobs.check.fields import text_check  # fields imports nothing of this module: no cycle
+
+    names = {"country"}
+    for f in table.schema.fields:
+        found = text_check(f)
+        if found is not None and found.keep is not None:
+            names.add(f.name)
+    df = table.df
+    return df.loc[mask, [c for c in df.columns if c in names]]
 
 
 def _kept_findings(items: list, pos: list[int], name: str) -> list[tuple[tuple, Finding]]:
