@@ -168,7 +168,7 @@ class Rows:
     fixable]), in row order. ``packed`` is the state's string of it (kept when it came from the state, made once
     otherwise). Made in this run, it also has the rows' IDs and their cells' keys (``ids``, ``cells``)."""
 
-    __slots__ = ("digest", "keys", "places", "counts", "items", "packed", "found", "ids", "cells", "_index", "_starts",
+    __slots__ = ("digest", "keys", "places", "counts", "_items", "packed", "found", "ids", "cells", "_index", "_starts",
                  "_by_id", "_shown", "token")
 
     def __init__(self, digest: str, keys: np.ndarray, places: np.ndarray, counts: np.ndarray, items: list,
@@ -184,6 +184,29 @@ class Rows:
         self._index: pd.Index | None = None
         self._starts: np.ndarray | None = None
         self._shown: str | None = None  # shown_digest(), made with the JSON of the items (pack, unpack)
+
+    @property
+    def items(self) -> list:
+        """The findings as JSON-ready lists, read again from ``packed`` when they were let go (let_go_items)."""
+        items = self._items
+        if items is None:
+            again = Rows.unpack(self.digest, self.packed) if self.packed is not None else None
+            if again is None:
+                raise ValueError("a memory's findings were let go without their packed string")
+            items = self._items = again._items
+        return items
+
+    @items.setter
+    def items(self, items: list | None) -> None:
+        self._items = items
+
+    def let_go_items(self, found: list | None = None) -> None:
+        """Let go of the findings' lists when they are packed (and digested) already: a look that needs them again
+        reads them from the string; ``found``: the (mark, Finding) of each item, in order, taken instead."""
+        if self.packed is not None and self._shown is not None:
+            self._items = None
+            if found is not None:
+                self.found = found
 
     def positions(self, keys: np.ndarray) -> np.ndarray:
         """For each key given, its row in this memory (-1: not known)."""
@@ -296,6 +319,8 @@ class RowMemory:
         # a later look of the run (the runner's second look): what it learns of a table is left on it (_Look), for
         # the confirming pass's check of the same table as written
         self._later = isinstance(state, Live)
+        # the tables of this look that a later look of the run marked (the confirming pass, the run's last look)
+        self._final: set[str] = set()
         self._latest: dict[str, Rows] = {}
         # of this look (begin()): each data table's memory of its findings (None: it has none), and the findings
         # that memory holds (kept referenced, so their ids stay theirs): Data Issues' findings key is made of them
@@ -328,6 +353,8 @@ class RowMemory:
         digest = table_digest(ctx, table)
         token, base, changed = read_stamp(table)
         look = _Look.taken(table)
+        if look is not None and not self._later:
+            self._final.add(table.name)  # (the confirming pass: see below and TablePlan.learn)
         cached = self._keys.get(table.name)
         sheet = quote_sheet(table.sheet or table.schema.sheet_name(ctx.lang))  # as the collector names cells
         if cached is not None and cached[0] is table.df and cached[1] is table.rows:
@@ -385,8 +412,7 @@ class RowMemory:
         self._keys = {}
         for rows in (*self._latest.values(), *self._known.values()):
             rows.cells = rows.found = None
-            if rows.packed is not None and rows._shown is not None:
-                rows.items = None
+            rows.let_go_items()
 
     def begin(self) -> None:
         """A new look at the tables (check --fix's second pass): what findings_key knows starts again."""
@@ -626,7 +652,9 @@ class TablePlan:
             # (marked below, from its items) or whose changed cells hold a long text now: the others have nothing to find
             self.limited = _long_changes(table, np.flatnonzero(partial), self.changed)
         if not fresh.all():
-            starts, items, name, found = known.starts(), known.items, table.name, known.found
+            starts, name, found = known.starts(), table.name, known.found
+            # (the items themselves only when read: a memory let go of them when its found findings are beside it)
+            items = known.items if found is None or partial.any() else None
             counts = known.counts[at]
             mine = np.flatnonzero((~fresh) & (counts > 0))
             rows = at[mine]
@@ -748,6 +776,10 @@ class TablePlan:
             if self.token is not None:  # (of the table read now; a look at a table not as read, e.g. the runner's
                 known.token = self.token  # second look at a table no job changed, keeps the key of the rows it has)
             memory._saw(name, known, self.kept, self.table)  # (every item kept, as it was)
+            if name in memory._final:
+                # the run's last look holds the findings made of the items: the items' lists go (a pass of check --fix
+                # after this one takes the findings, in the items' order), ~30 MB at 100k leads
+                known.let_go_items(self.kept)
             return
         index = self.table.df.index
         at_of = index.get_indexer(pd.Index([f.record_id for _m, f in local], dtype=object)) if local else []
@@ -774,6 +806,7 @@ class TablePlan:
         items: list = []
         found: list = []
         kept, k, rebuilt, lengths, pos = self.kept, 0, self.rebuilt, self.lengths, self.pos_list
+        known_items = known.items if known is not None and pos else None
         for i, new, part in zip(range(n), fresh.tolist(), self.partial.tolist()):
             if new:
                 got = None if i in bad else by_row.get(i)
@@ -783,7 +816,7 @@ class TablePlan:
                     counts[i] = len(got)
                 continue
             c = lengths.get(i, 0)
-            old = [rebuilt.get(j, known.items[j]) for j in pos[k:k + c]] if c else []
+            old = [rebuilt.get(j, known_items[j]) for j in pos[k:k + c]] if c else []
             was = kept[k:k + c]
             k += c
             if part:
