@@ -112,7 +112,6 @@ def check(tables: Tables, *, now: datetime, fix: bool = False, state: dict | Non
     issues = [f for f in findings if f.type != VOCABULARY]
     before = (state or {}).get("sheet") or {}
     key = memory.findings_key(shown_tables, issues)
-    memory.last_look()  # (a later look of the run: what it carried for none to come goes before its sheet is made)
     if key is not None and isinstance(before, dict) and before.get("findings") == key and before.get("inputs") \
             and still_shown(before, before["inputs"], tables):
         sheets, sheet_state = [], dict(before)

@@ -404,9 +404,9 @@ class RowMemory:
     def last_look(self) -> None:
         """This look's rows are matched by no later look of the run (a later look is the last one that knows cells):
         their cells' keys and found findings, kept for such a look, go now, and the findings' lists of a memory
-        packed already (the state keeps the packed strings alone: a later look's Live carries nothing). Called once
-        the look's passes (check --fix's two) and its findings key are made: at 100k leads ~60 MB of cells' keys and
-        ~25 MB of lists went before the Data Issues sheet is made."""
+        packed already (the state keeps the packed strings alone: a later look's Live carries nothing). Called by
+        findings_key, which check asks once the look's passes (check --fix's two) are made: at 100k leads ~60 MB of
+        cells' keys and ~25 MB of lists went before the Data Issues sheet is made."""
         if not self._later:
             return
         self._keys = {}
@@ -436,8 +436,15 @@ class RowMemory:
         so an equal Data Issues sheet. None when a data table has no memory of its findings this look."""
         data = [name for name, t in tables.tables.items() if t.schema.kind == "data"]
         looked = self._looked
-        if any(looked.get(name) is None for name in data):
-            return None
+        try:
+            if any(looked.get(name) is None for name in data):
+                return None
+            return self._findings_key(tables, issues, data)
+        finally:
+            self.last_look()  # (asked once the look's passes are made, before its sheet is: see last_look)
+
+    def _findings_key(self, tables: Any, issues: list[Finding], data: list[str]) -> str:
+        looked = self._looked
         h = hashlib.sha256(b"findings key 1\0")
         h.update(repr((tables.lang, tables.schema.owned_sheet("data_issues").sheet_name(tables.lang),
                        list(tables.schema.tables), sorted((n, t.sheet) for n, t in tables.tables.items()),
