@@ -185,6 +185,20 @@ def test_a_look_after_jobs_wrote_scores_on_every_row_checks_only_the_changed_cel
     assert skus and skus == [f for f in scratch.findings if f.table == "products" and f.field == "sku"]
 
 
+def test_an_earlier_looks_state_given_to_two_later_looks_serves_each_as_a_check_from_scratch():
+    tables = _tables()
+    first = check(tables, now=DEFAULT_NOW, fix=True)
+    first.changes.apply_to(tables)
+    _edited_after_a_first_look(tables)
+    again = check(tables, now=DEFAULT_NOW, state=first.state)  # takes the cells' keys the earlier look carried
+    twice = check(tables, now=DEFAULT_NOW, state=first.state)  # reads the packed memory alone
+    scratch = check(tables, now=DEFAULT_NOW)
+    assert again.findings == twice.findings == scratch.findings
+    assert [s.rows for s in twice.changes.sheets] == [s.rows for s in scratch.changes.sheets]
+    assert json.loads(json.dumps(again.state)) == json.loads(json.dumps(twice.state)) \
+        == json.loads(json.dumps(scratch.state))
+
+
 def test_a_cell_a_person_edited_between_two_looks_gets_its_new_findings_and_its_row_keeps_the_others():
     tables = _tables()
     first = check(tables, now=DEFAULT_NOW)

@@ -168,7 +168,7 @@ class Rows:
     fixable]), in row order. ``packed`` is the state's string of it (kept when it came from the state, made once
     otherwise). Made in this run, it also has the rows' IDs and their cells' keys (``ids``, ``cells``)."""
 
-    __slots__ = ("digest", "keys", "places", "counts", "items", "packed", "found", "ids", "cells", "_index", "_starts",
+    __slots__ = ("digest", "keys", "places", "counts", "_items", "packed", "found", "ids", "cells", "_index", "_starts",
                  "_by_id", "_shown", "token")
 
     def __init__(self, digest: str, keys: np.ndarray, places: np.ndarray, counts: np.ndarray, items: list,
@@ -184,6 +184,29 @@ class Rows:
         self._index: pd.Index | None = None
         self._starts: np.ndarray | None = None
         self._shown: str | None = None  # shown_digest(), made with the JSON of the items (pack, unpack)
+
+    @property
+    def items(self) -> list:
+        """The findings as JSON-ready lists, read again from ``packed`` when they were let go (let_go_items)."""
+        items = self._items
+        if items is None:
+            again = Rows.unpack(self.digest, self.packed) if self.packed is not None else None
+            if again is None:
+                raise ValueError("a memory's findings were let go without their packed string")
+            items = self._items = again._items
+        return items
+
+    @items.setter
+    def items(self, items: list | None) -> None:
+        self._items = items
+
+    def let_go_items(self, found: list | None = None) -> None:
+        """Let go of the findings' lists when they are packed (and digested) already: a look that needs them again
+        reads them from the string; ``found``: the (mark, Finding) of each item, in order, taken instead."""
+        if self.packed is not None and self._shown is not None:
+            self._items = None
+            if found is not None:
+                self.found = found
 
     def positions(self, keys: np.ndarray) -> np.ndarray:
         """For each key given, its row in this memory (-1: not known)."""
@@ -285,16 +308,19 @@ class RowMemory:
                                         if isinstance(t, dict) and isinstance(t.get("token"), str)}
         self._given = state if tables is not None and len(self._packed) == len(tables) and self._packed else None
         self._known: dict[str, Rows] = {}
+        live = state if isinstance(state, Live) and tables is not None else None
         # of an earlier look of this run: each table's rows' IDs and cells' keys, beside its packed string
-        self._cells: dict[str, tuple[str, pd.Index, np.ndarray]] = dict(getattr(state, "rows", {})) \
-            if isinstance(state, Live) and tables is not None else {}
+        self._cells: dict[str, tuple[str, pd.Index, np.ndarray]] = dict(getattr(live, "rows", {}))
         # of an earlier look of this run: each table's memory as made (its findings as objects), used instead of
         # unpacking its string and making its kept findings again from JSON
-        self._objs: dict[str, Rows] = dict(getattr(state, "objs", {})) \
-            if isinstance(state, Live) and tables is not None else {}
+        self._objs: dict[str, Rows] = dict(getattr(live, "objs", {}))
+        if live is not None:  # taken, not shared: each goes once its table is planned (at 100k leads the earlier
+            live.rows, live.objs = {}, {}  # look's cells' keys were ~60 MB), not when the caller lets the state go
         # a later look of the run (the runner's second look): what it learns of a table is left on it (_Look), for
         # the confirming pass's check of the same table as written
         self._later = isinstance(state, Live)
+        # the tables of this look that a later look of the run marked (the confirming pass, the run's last look)
+        self._final: set[str] = set()
         self._latest: dict[str, Rows] = {}
         # of this look (begin()): each data table's memory of its findings (None: it has none), and the findings
         # that memory holds (kept referenced, so their ids stay theirs): Data Issues' findings key is made of them
@@ -327,6 +353,8 @@ class RowMemory:
         digest = table_digest(ctx, table)
         token, base, changed = read_stamp(table)
         look = _Look.taken(table)
+        if look is not None and not self._later:
+            self._final.add(table.name)  # (the confirming pass: see below and TablePlan.learn)
         cached = self._keys.get(table.name)
         sheet = quote_sheet(table.sheet or table.schema.sheet_name(ctx.lang))  # as the collector names cells
         if cached is not None and cached[0] is table.df and cached[1] is table.rows:
@@ -356,9 +384,35 @@ class RowMemory:
                                          token=token)
             cells = column_keys(table)
             keys, places = (None if cells is None else keys_of_rows(table, cells)), sheet_rows(table)
+            if look is not None and not self._later:
+                # a table the run's later look left its mark on is looked at by the confirming pass, the run's last
+                # look: no look follows that would compare its cells' keys (at 300k leads ~100 MB held to its end)
+                cells = None
             self._keys[table.name] = (table.df, table.rows, keys, places, cells, token)
-        return TablePlan(self, table, digest, keys, places, self.known(table.name, digest), sheet, cells, ctx,
+        plan = TablePlan(self, table, digest, keys, places, self.known(table.name, digest), sheet, cells, ctx,
                          token=token)
+        if self._later and plan.cells is not None:
+            # the cells' keys told the rows a job changed apart from the rows it changed only some cells of (the plan
+            # has them): no later look compares them, so they go with the earlier look's now, not once every table
+            # is checked (a pass of check --fix after this one checks the rows its fixes changed whole)
+            plan.cells = None
+            self._keys[table.name] = (table.df, table.rows, keys, places, None, token)
+            if plan.known is not None:
+                plan.known.cells = None
+        return plan
+
+    def last_look(self) -> None:
+        """This look's rows are matched by no later look of the run (a later look is the last one that knows cells):
+        their cells' keys and found findings, kept for such a look, go now, and the findings' lists of a memory
+        packed already (the state keeps the packed strings alone: a later look's Live carries nothing). Called by
+        findings_key, which check asks once the look's passes (check --fix's two) are made: at 100k leads ~60 MB of
+        cells' keys and ~25 MB of lists went before the Data Issues sheet is made."""
+        if not self._later:
+            return
+        self._keys = {}
+        for rows in (*self._latest.values(), *self._known.values()):
+            rows.cells = rows.found = None
+            rows.let_go_items()
 
     def begin(self) -> None:
         """A new look at the tables (check --fix's second pass): what findings_key knows starts again."""
@@ -382,8 +436,15 @@ class RowMemory:
         so an equal Data Issues sheet. None when a data table has no memory of its findings this look."""
         data = [name for name, t in tables.tables.items() if t.schema.kind == "data"]
         looked = self._looked
-        if any(looked.get(name) is None for name in data):
-            return None
+        try:
+            if any(looked.get(name) is None for name in data):
+                return None
+            return self._findings_key(tables, issues, data)
+        finally:
+            self.last_look()  # (asked once the look's passes are made, before its sheet is: see last_look)
+
+    def _findings_key(self, tables: Any, issues: list[Finding], data: list[str]) -> str:
+        looked = self._looked
         h = hashlib.sha256(b"findings key 1\0")
         h.update(repr((tables.lang, tables.schema.owned_sheet("data_issues").sheet_name(tables.lang),
                        list(tables.schema.tables), sorted((n, t.sheet) for n, t in tables.tables.items()),
@@ -598,7 +659,9 @@ class TablePlan:
             # (marked below, from its items) or whose changed cells hold a long text now: the others have nothing to find
             self.limited = _long_changes(table, np.flatnonzero(partial), self.changed)
         if not fresh.all():
-            starts, items, name, found = known.starts(), known.items, table.name, known.found
+            starts, name, found = known.starts(), table.name, known.found
+            # (the items themselves only when read: a memory let go of them when its found findings are beside it)
+            items = known.items if found is None or partial.any() else None
             counts = known.counts[at]
             mine = np.flatnonzero((~fresh) & (counts > 0))
             rows = at[mine]
@@ -632,16 +695,7 @@ class TablePlan:
             if found is not None:
                 self.kept = [found[i] for i in pos_list]
             else:
-                values: dict[str, Any] = {}  # decoded once per distinct value (dates repeat)
-                kept = self.kept
-                for item in map(items.__getitem__, pos_list):
-                    v, fix = item[6], item[9]
-                    if v.__class__ is dict:
-                        v = _decoded(v, values)
-                    if fix.__class__ is dict:
-                        fix = _decoded(fix, values)
-                    kept.append(((item[0], item[1]), make_finding(
-                        item[2], item[3], name, item[4], item[5], v, item[7], item[8], fix, item[10])))
+                self.kept = _kept_findings(items, pos_list, name)
             self.pos_list = pos_list
             if moved[mine].any():
                 self._move(sheet, pos_list, np.repeat(moved[mine], lengths), np.repeat(was[mine], lengths),
@@ -657,12 +711,8 @@ class TablePlan:
         else:
             self.sub = rows_where(table, again)
         if not fresh.all():
-            # (only the columns the keeps read: the phone numbers and the row's country; at 100k sample leads a copy
-            # of every column of the leads nobody edited cost 0.04 s)
-            names = _kept_columns(table)
-            if names:
-                df = table.df[names] if len(names) < table.df.shape[1] else table.df
-                self.kept_rows = replace(table, df=df[~fresh] if fresh.any() else df, invalid={}, typed_text={})
+            self.kept_rows = replace(table, df=_kept_columns(table, ~fresh) if fresh.any() else table.df, invalid={},
+                                     typed_text={})
 
     def limits_rows(self) -> np.ndarray | None:
         """The rows (a mask over the frame) the cell limits' check is made on; None: every row of ``sub``."""
@@ -733,6 +783,10 @@ class TablePlan:
             if self.token is not None:  # (of the table read now; a look at a table not as read, e.g. the runner's
                 known.token = self.token  # second look at a table no job changed, keeps the key of the rows it has)
             memory._saw(name, known, self.kept, self.table)  # (every item kept, as it was)
+            if name in memory._final:
+                # the run's last look holds the findings made of the items: the items' lists go (a pass of check --fix
+                # after this one takes the findings, in the items' order), ~30 MB at 100k leads
+                known.let_go_items(self.kept)
             return
         index = self.table.df.index
         at_of = index.get_indexer(pd.Index([f.record_id for _m, f in local], dtype=object)) if local else []
@@ -759,6 +813,7 @@ class TablePlan:
         items: list = []
         found: list = []
         kept, k, rebuilt, lengths, pos = self.kept, 0, self.rebuilt, self.lengths, self.pos_list
+        known_items = known.items if known is not None and pos else None
         for i, new, part in zip(range(n), fresh.tolist(), self.partial.tolist()):
             if new:
                 got = None if i in bad else by_row.get(i)
@@ -768,7 +823,7 @@ class TablePlan:
                     counts[i] = len(got)
                 continue
             c = lengths.get(i, 0)
-            old = [rebuilt.get(j, known.items[j]) for j in pos[k:k + c]] if c else []
+            old = [rebuilt.get(j, known_items[j]) for j in pos[k:k + c]] if c else []
             was = kept[k:k + c]
             k += c
             if part:
@@ -837,6 +892,57 @@ class TablePlan:
         memory._known[name] = got
 
 
+def _kept_columns(table: Table, mask: np.ndarray) -> pd.DataFrame:
+    """The rows of ``mask`` with the columns the checks of rows not checked again read (TextCheck.keep: a phone
+    number's column and the row's country), not a copy of every column (at 100k leads ~20 MB a table)."""
+    from crm_sheets.jobs.check.fields import text_check  # fields imports nothing of this module: no cycle
+
+    names = {"country"}
+    for f in table.schema.fields:
+        found = text_check(f)
+        if found is not None and found.keep is not None:
+            names.add(f.name)
+    df = table.df
+    return df.loc[mask, [c for c in df.columns if c in names]]
+
+
+def _kept_findings(items: list, pos: list[int], name: str) -> list[tuple[tuple, Finding]]:
+    """(mark, Finding) of the remembered items at ``pos`` of table ``name``. The items read from JSON each had their
+    own type, severity and field texts and a mark of their own: one object per distinct text and mark is kept in both
+    the items and the findings (at 100k leads ~40 MB of the confirming pass's findings)."""
+    values: dict[str, Any] = {}  # decoded once per distinct value (dates repeat)
+    same: dict[Any, Any] = {}
+    marks: dict[Any, dict] = {}
+    kept: list[tuple[tuple, Finding]] = []
+    try:
+        for item in map(items.__getitem__, pos):
+            v, fix = item[6], item[9]
+            if v.__class__ is dict:
+                v = _decoded(v, values)
+            if fix.__class__ is dict:
+                fix = _decoded(fix, values)
+            kind = item[2] = same.setdefault(item[2], item[2])
+            severity = item[3] = same.setdefault(item[3], item[3])
+            field = item[5] = same.setdefault(item[5], item[5])
+            check, step = item[0], item[1]
+            steps = marks.get(check)
+            if steps is None:
+                steps = marks[check] = {}
+            mark = steps.get(step)
+            if mark is None:
+                mark = steps[step] = (check, step)
+            kept.append((mark, make_finding(kind, severity, name, item[4], field, v, item[7], item[8], fix, item[10])))
+    except TypeError:  # (an edited state: a text or a mark that cannot be a key) made as read, one by one
+        kept = []
+        for item in map(items.__getitem__, pos):
+            v, fix = item[6], item[9]
+            v = _decoded(v, values) if v.__class__ is dict else v
+            fix = _decoded(fix, values) if fix.__class__ is dict else fix
+            kept.append(((item[0], item[1]), make_finding(item[2], item[3], name, item[4], item[5], v, item[7], item[8],
+                                                          fix, item[10])))
+    return kept
+
+
 def _long_changes(table: Table, rows: np.ndarray, changed: np.ndarray) -> np.ndarray:
     """For each partial row (``rows``: their places in the frame; ``changed``: which of their cells changed), whether a
     changed cell of it may be over a cell's limit now (limits.maybe_long), or a raw text the reader kept of it may be."""
@@ -860,17 +966,6 @@ def _long_changes(table: Table, rows: np.ndarray, changed: np.ndarray) -> np.nda
         at = df.index.get_indexer(pd.Index(raws, dtype=object)) if df.index.is_unique else np.arange(0)
         out |= np.isin(rows, at[at >= 0])
     return out
-
-
-def _kept_columns(table: Table) -> list[str]:
-    """The frame's columns the keeps of the table's fields read (fields.text_check's ``keep``: a phone number's, with
-    the row's country, the region it is read in), in the frame's order; none when no field has a keep."""
-    from crm_sheets.jobs.check.fields import text_check  # fields imports nothing of this module: no cycle
-
-    names = {f.name for f in table.schema.fields if (found := text_check(f)) is not None and found.keep is not None}
-    if not names & set(table.df.columns):
-        return []
-    return [c for c in table.df.columns if c in names or c == "country"]
 
 
 def _date_columns(table: Table) -> np.ndarray:
