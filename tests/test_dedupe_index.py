@@ -26,6 +26,27 @@ def outcome(r) -> tuple:
             repr(c.sheets), c.meta)
 
 
+def first_run(tables: Tables) -> tuple:
+    """Dedupe's pairs of a first run, with the key memory and kept pairs it leaves for the next run."""
+    from crm_sheets.jobs.dedupe.index import KeyMemory
+    from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds
+
+    memory, org_pairs = KeyMemory(), OrgPairs()
+    return memory, org_pairs, find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
+
+
+def saved_state(memory, org_pairs) -> dict:
+    """Dedupe's key memory and kept pairs after a run, as the outbox keeps them (through JSON)."""
+    return json.loads(json.dumps({"keys": memory.state(), "orgs": org_pairs.state(), "pindex": org_pairs.index_state()}))
+
+
+def restored(state: dict) -> tuple:
+    """The key memory and kept pairs the next run starts from, made of ``saved_state``'s state."""
+    from crm_sheets.jobs.dedupe.index import KeyMemory
+
+    return KeyMemory(state["keys"]), OrgPairs(state["orgs"], state["pindex"])
+
+
 def edit(tables: Tables, rng: random.Random) -> None:
     """A few edits a team makes between two runs, in leads and contacts."""
     for name in ("leads", "contacts"):
@@ -77,9 +98,9 @@ def test_pairs_after_random_edits_are_those_found_from_scratch(monkeypatch, on_t
     memory = KeyMemory()
     find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
     for _ in range(6):
-        state = json.loads(json.dumps({"keys": memory.state(), "orgs": org_pairs.state(), "pindex": org_pairs.index_state()}))
+        state = saved_state(memory, org_pairs)
         edit(tables, rng)
-        memory, org_pairs = KeyMemory(state["keys"]), OrgPairs(state["orgs"], state["pindex"])
+        memory, org_pairs = restored(state)
         used.clear()
         got = find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
         assert got == find_pairs(tables)
@@ -160,17 +181,16 @@ def test_a_sorted_sheet_or_a_damaged_index_pairs_everyone_again_and_the_same(mon
     from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds
 
     tables = generate("sales", leads=300, seed=4).to_tables()
-    memory, org_pairs = KeyMemory(), OrgPairs()
-    find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
-    state = json.loads(json.dumps({"keys": memory.state(), "orgs": org_pairs.state(), "pindex": org_pairs.index_state()}))
+    memory, org_pairs, _ = first_run(tables)
+    state = saved_state(memory, org_pairs)
     leads = tables["leads"]
     leads.df.loc[leads.df.index[4], "city"] = "Lyon"
     leads.df = leads.df.iloc[::-1]  # sorted by a person: the order of blocks may move
     used = []
     real = matching.people_pairs_again
     monkeypatch.setattr(matching, "people_pairs_again", lambda *a: used.append(real(*a)) or used[-1])
-    got = find_pairs(tables, memory=KeyMemory(state["keys"]), org_pairs=OrgPairs(state["orgs"], state["pindex"]),
-                     rounds=PeopleRounds())
+    memory, org_pairs = restored(state)
+    got = find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
     assert used == [None] and got == find_pairs(tables)
     damaged = dict(state["pindex"], blob="not base64 at all")
     used.clear()
@@ -183,25 +203,23 @@ def test_only_the_edited_people_are_read_again_and_the_pairs_are_those_from_scra
     """Names, emails, phones, companies and cities edited, an account renamed (its contacts' company), rows added
     and deleted: the records whose cells are as they were keep their keys unread, the pairs are dedupe's from scratch."""
     from crm_sheets.jobs.dedupe import matchkeys
-    from crm_sheets.jobs.dedupe.index import KeyMemory
     from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds
 
     tables = generate("sales", leads=800, seed=21).to_tables()
     rng = random.Random(21)
-    memory, org_pairs = KeyMemory(), OrgPairs()
-    first = find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
+    memory, org_pairs, first = first_run(tables)
     assert first == find_pairs(tables)
     read = []
     real = matchkeys._person_texts
     monkeypatch.setattr(matchkeys, "_person_texts", lambda t, name, df: read.append((name, len(df))) or real(t, name, df))
     for k in range(5):
-        state = json.loads(json.dumps({"keys": memory.state(), "orgs": org_pairs.state(), "pindex": org_pairs.index_state()}))
+        state = saved_state(memory, org_pairs)
         edit(tables, rng)
         acc = tables["accounts"].df
         if k % 2:  # an account renamed: its contacts' company changes with it
             rid = rng.choice(list(acc.index))
             acc.loc[rid, "name"] = rng.choice(["Acme", acc.at[rng.choice(list(acc.index)), "name"]])
-        memory, org_pairs = KeyMemory(state["keys"]), OrgPairs(state["orgs"], state["pindex"])
+        memory, org_pairs = restored(state)
         read.clear()
         got = find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
         leads_read = sum(n for name, n in read if name == "leads")
@@ -233,12 +251,10 @@ def test_the_kinds_of_phone_numbers_found_are_known_to_the_next_run_of_the_same_
 def test_a_lead_typed_again_as_a_contact_and_one_edited_away_pair_across_tables_as_from_scratch(monkeypatch):
     """Edits across leads and contacts (a lead made the twin of a contact, a lead already a contact made another
     person): the run pairing from the index links and unlinks as dedupe from scratch, and pairs from the index."""
-    from crm_sheets.jobs.dedupe.index import KeyMemory
     from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds
 
     tables = generate("sales", leads=900, seed=5).to_tables()
-    memory, org_pairs = KeyMemory(), OrgPairs()
-    first = find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
+    memory, org_pairs, first = first_run(tables)
     crossed = [p for p in first if p.table_a == "leads" and p.table_b == "contacts"]
     assert crossed
     used = []
@@ -248,14 +264,14 @@ def test_a_lead_typed_again_as_a_contact_and_one_edited_away_pair_across_tables_
     leads, contacts = tables["leads"], tables["contacts"]
     linked = {p.id_a for p in crossed}
     for k in range(3):
-        state = json.loads(json.dumps({"keys": memory.state(), "orgs": org_pairs.state(), "pindex": org_pairs.index_state()}))
+        state = saved_state(memory, org_pairs)
         twin = rng.choice([r for r in leads.df.index if r not in linked])
         contact = rng.choice([c for c in contacts.df.index if isinstance(contacts.df.at[c, "email"], str)])
         for f in ("first_name", "last_name", "email", "phone"):
             leads.df.loc[twin, f] = contacts.df.at[contact, f]
         away = crossed[k].id_a
         leads.df.loc[away, ["first_name", "last_name", "email", "phone"]] = ["Ottoline", "Quillfeather", None, None]
-        memory, org_pairs = KeyMemory(state["keys"]), OrgPairs(state["orgs"], state["pindex"])
+        memory, org_pairs = restored(state)
         used.clear()
         got = find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
         assert got == find_pairs(tables)
@@ -284,12 +300,10 @@ def test_leads_at_accounts_are_kept_through_edits_of_cities_and_found_again_when
     """A lead's best account depends on company keys alone: a run after cities were edited takes the pairs the last
     run found for the same keys; a lead whose company became an account's name, or stopped being one, is paired
     again, and the pairs are those from scratch either way."""
-    from crm_sheets.jobs.dedupe.index import KeyMemory
     from crm_sheets.jobs.dedupe.matchkeys import PeopleRounds
 
     tables = generate("sales", leads=900, seed=9).to_tables()
-    memory, org_pairs = KeyMemory(), OrgPairs()
-    first = find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
+    memory, org_pairs, first = first_run(tables)
     at_accounts = [p for p in first if p.table_a == "leads" and p.table_b == "accounts"]
     assert at_accounts
     paired = []
@@ -300,14 +314,14 @@ def test_leads_at_accounts_are_kept_through_edits_of_cities_and_found_again_when
     away = at_accounts[0].id_a
     joining = rng.choice([r for r in leads.index if r not in {p.id_a for p in at_accounts}])
     for edit_company in (False, True, False):
-        state = json.loads(json.dumps({"keys": memory.state(), "orgs": org_pairs.state(), "pindex": org_pairs.index_state()}))
+        state = saved_state(memory, org_pairs)
         for rid in rng.sample(list(leads.index), 10):
             leads.loc[rid, "city"] = rng.choice(["Lyon", "Boston", "Leeds", "Graz"])
         if edit_company:
             leads.loc[away, "company"] = "Quillfeather Looms"
             for f in ("company", "email"):  # as a colleague at that account's
                 leads.loc[joining, f] = leads.at[at_accounts[1].id_a, f]
-        memory, org_pairs = KeyMemory(state["keys"]), OrgPairs(state["orgs"], state["pindex"])
+        memory, org_pairs = restored(state)
         paired.clear()
         got = find_pairs(tables, memory=memory, org_pairs=org_pairs, rounds=PeopleRounds())
         assert got == find_pairs(tables)
