@@ -121,16 +121,12 @@ def read_pieces(db: sqlite3.Connection, digests: Iterable[str], marked: bool = F
     return found
 
 
+_PUT_PIECE = "INSERT INTO state_pieces (digest, value) VALUES (?, ?) ON CONFLICT(digest) DO NOTHING"
+
+
 def write_pieces(db: sqlite3.Connection, pieces: Mapping[str, str]) -> None:
     """Keep the pieces not kept yet (in the caller's transaction); a piece already there is not written again."""
-    if not pieces:
-        return
-    have: set[str] = set()
-    wanted = list(pieces)
-    for lo in range(0, len(wanted), 500):
-        part = wanted[lo:lo + 500]
-        have.update(r[0] for r in db.execute(f"SELECT digest FROM state_pieces WHERE digest IN ({', '.join('?' * len(part))})", part))
-    db.executemany("INSERT INTO state_pieces (digest, value) VALUES (?, ?)", [(d, t) for d, t in pieces.items() if d not in have])
+    db.executemany(_PUT_PIECE, pieces.items())
 
 
 class PiecesWriter(dict):
@@ -144,8 +140,7 @@ class PiecesWriter(dict):
 
     def __setitem__(self, digest: str, text: str) -> None:
         if digest not in self:
-            self.db.execute("INSERT INTO state_pieces (digest, value) VALUES (?, ?) ON CONFLICT(digest) DO NOTHING",
-                            (digest, text))
+            self.db.execute(_PUT_PIECE, (digest, text))
         super().__setitem__(digest, "")
 
 
