@@ -5,6 +5,7 @@ read's key of a table's typed content (``stamp``, ``read_token``): a table read 
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import date, datetime
 from typing import Any, Callable, Sequence
@@ -228,5 +229,27 @@ def table_token(table: Any, names: list[str]) -> str | None:
     if "_read_stamp" in getattr(table, "__dict__", {}):
         read_stamp(table)
     return column_hashes(table).read_token(table.df, names)
+
+
+def table_part(name: str, table: Any, names: list[str], head: bytes, parts: Any, into: dict | None,
+               make: Callable[[], str | None]) -> str | None:
+    """A job's digest of the table ``name`` (its columns ``names``, with ``head``: what else the digest holds of
+    it), for a digest of its inputs made of one per table. ``parts``: the last run's, table name -> [the read's key of
+    the table it was made of (table_token, with ``head``), digest]: a table read with that key has that digest again
+    without its cells being hashed; otherwise ``make()`` makes it (None: the table cannot be keyed). ``into`` gets
+    this run's beside its key, for the job's state."""
+    token = table_token(table, names)
+    key = hashlib.sha256(token.encode("utf-8", "surrogatepass") + b"\x00" + head).hexdigest()[:32] \
+        if token is not None else None
+    was = parts.get(name) if isinstance(parts, dict) else None
+    if key is not None and isinstance(was, list) and len(was) == 2 and was[0] == key and isinstance(was[1], str):
+        part = was[1]  # the very table the last run hashed
+    else:
+        part = make()
+        if part is None:
+            return None
+    if into is not None and key is not None:
+        into[name] = [key, part]
+    return part
 
 

@@ -27,7 +27,7 @@ from crm_sheets.jobs.dedupe.review import (DECISIONS, REVIEW_DIGEST, SHOWN, SUMM
 from crm_sheets.model import AuditEntry, ChangeSet, Finding, JobResult, RowAppend, RowRestore, Tables
 from crm_sheets.model.colhash import share
 from crm_sheets.model.result import ALWAYS
-from crm_sheets.model.memo import Unkept, finding_from_json, finding_json, row_keys, table_token
+from crm_sheets.model.memo import Unkept, finding_from_json, finding_json, row_keys, table_part
 from crm_sheets.model.tables import format_id
 from crm_sheets.model.values import cell_text, is_blank
 
@@ -161,21 +161,18 @@ def _digest_parts(tables: Tables, parts: dict, into: dict | None):
             continue
         columns = [c for c in t.df.columns if c in _READ]
         # (its read key: its values, types, record IDs and kept raw texts, with what else the digest holds of it)
-        token = table_token(t, columns)
-        key = hashlib.sha256(token.encode("utf-8", "surrogatepass") + b"\x00" + head).hexdigest()[:32] \
-            if token is not None else None
-        was = parts.get(name)
-        if key is not None and isinstance(was, list) and len(was) == 2 and was[0] == key and isinstance(was[1], str):
-            part = was[1]  # the very table the last run hashed
-        else:  # (of the column hashes check made already: model/colhash.py)
-            keys = row_keys(t, with_rows=False, columns=columns, kept_fields=_READ)
-            if keys is None:
-                yield None
-                return
-            part = hashlib.sha256(head + keys.tobytes()).hexdigest()
-        if into is not None and key is not None:
-            into[name] = [key, part]
+        part = table_part(name, t, columns, head, parts, into, lambda: _table_digest(t, columns, head))
+        if part is None:
+            yield None
+            return
         yield part.encode("ascii")
+
+
+def _table_digest(t, columns: list[str], head: bytes) -> str | None:
+    """A matched table's digest: its columns dedupe reads, by row (of the column hashes check made already:
+    model/colhash.py); None when it cannot be keyed."""
+    keys = row_keys(t, with_rows=False, columns=columns, kept_fields=_READ)
+    return None if keys is None else hashlib.sha256(head + keys.tobytes()).hexdigest()
 
 
 def _review_rows(dec) -> dict[str, int]:

@@ -17,7 +17,7 @@ from crm_sheets.jobs.report import figures as figures_module
 from crm_sheets.jobs.report.figures import ReportFigures
 from crm_sheets.model import Tables
 from crm_sheets.model.colhash import frame_keys, share
-from crm_sheets.model.memo import table_token
+from crm_sheets.model.memo import table_part
 
 MEMORY_VERSION = 3  # 3: Stages hashed by the place of its rows (2: a digest per table read, reads_digest's parts)
 
@@ -77,21 +77,19 @@ def reads_digest(tables: Tables, now: datetime, by_day: bool, parts: dict | None
         df = t.df
         present = [c for c in columns if c in df.columns]
         shape = repr((name, present, [_dtype(df[c].dtype) for c in present], len(df))).encode("utf-8", "surrogatepass")
-        token = table_token(t, present)
-        key = hashlib.sha256(token.encode("utf-8", "surrogatepass") + b"\x00" + shape).hexdigest()[:32] \
-            if token is not None else None
-        was = (parts or {}).get(name)
-        if key is not None and isinstance(was, list) and len(was) == 2 and was[0] == key and isinstance(was[1], str):
-            part = was[1]  # the very table the last run hashed
-        else:
-            try:
-                part = hashlib.sha256(shape + _keys(name, t, present).tobytes()).hexdigest()
-            except (TypeError, ValueError):
-                return None  # values pandas cannot hash: computed every time
-        if into is not None and key is not None:
-            into[name] = [key, part]
+        part = table_part(name, t, present, shape, parts, into, lambda: _digest(name, t, present, shape))
+        if part is None:
+            return None  # values pandas cannot hash: computed every time
         h.update(f"\x00{name}:{part}".encode())
     return h.hexdigest()
+
+
+def _digest(name: str, t: Any, present: list[str], shape: bytes) -> str | None:
+    """A table's digest of the columns ``present`` (with ``shape``); None when pandas cannot hash its values."""
+    try:
+        return hashlib.sha256(shape + _keys(name, t, present).tobytes()).hexdigest()
+    except (TypeError, ValueError):
+        return None
 
 
 def _keys(name: str, t: Any, present: list[str]) -> Any:
