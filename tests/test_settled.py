@@ -90,12 +90,22 @@ def test_a_run_with_nothing_changed_answers_what_the_full_path_says_writes_nothi
 
 
 @pytest.mark.slow
-def test_the_library_gets_the_recorded_findings_and_a_report_that_wrote_nothing(book):
+def test_the_library_gets_the_recorded_findings_and_a_report_that_wrote_nothing(book, monkeypatch):
+    monkeypatch.setattr(settled, "_PIECE", 7)  # the record keeps the findings in many pieces, as at 100k leads
     long = run(book, now=datetime(2026, 11, 2, 9, 10), settled_answer=False)
     short = run(book, now=datetime(2026, 11, 2, 9, 15))
     assert short.settled is not None and not short.written and long.settled is None
     assert [(f.type, f.record_id, f.message) for f in short.findings] == [(f.type, f.record_id, f.message) for f in long.findings]
     assert len(short.errors) == len(long.errors) > 0
+    # every field as the run had it: a date's value is the same Timestamp (value, unit), not a look-alike
+    assert [_as_kept(f) for f in short.findings] == [_as_kept(f) for f in long.findings]
+    assert any(type(f.value).__name__ == "Timestamp" for f in long.findings), "the sample has dated findings"
+
+
+def _as_kept(finding):
+    value = finding.value
+    return (*(getattr(finding, name) for name in settled._FINDING_FIELDS), type(value), getattr(value, "unit", None),
+            getattr(value, "tzinfo", None))
 
 
 @pytest.mark.slow
