@@ -295,7 +295,7 @@ def _unpack_kind(parts: dict[str, str] | None) -> tuple[pd.Index, dict[str, tupl
     return (index, cols, len(got[0][0]) if names[0] == "b" else -1) if index.is_unique else None
 
 
-def _unpack_part(packed: str) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+def _unpack_part(packed: str) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]] | None:
     try:
         raw = inflate(base64.b64decode(packed))
         head, _, body = raw.partition(b"\n")
@@ -304,7 +304,7 @@ def _unpack_part(packed: str) -> tuple[np.ndarray, dict[str, np.ndarray]] | None
         n = int(meta["n"])
         digests = np.frombuffer(body, dtype="<u8", count=n, offset=at).astype(np.uint64)
         at += 8 * n
-        cols: dict[str, np.ndarray] = {}
+        cols: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # name -> (codes, distinct keys)
         for name, is_bool, distinct, size, width in meta["columns"]:
             codes = np.frombuffer(body, dtype=_CODES[int(width)], count=n, offset=at).copy()  # (not holding the text)
             at += int(width) * n
