@@ -208,6 +208,25 @@ def test_no_activity_nudge_fires_once_per_quiet_spell_and_rules_in_french_match(
     assert automate(t, now=NOW + timedelta(days=1)).changes.appends == [], "even without the state, the task's key is in Created by"
 
 
+def test_no_activity_nudge_reads_each_leads_latest_dated_activity_of_its_own():
+    rule = {"name": "Nudge", "active": True, "table": "leads", "trigger": "no_activity", "days": 14,
+            "action": "create_task", "template": "Call {{ first_name }}"}
+    old, recent = NOW - timedelta(days=40), NOW - timedelta(days=3)
+    t = make_tables(leads=[lead(first_name="Old then recent", last_contacted=old),
+                           lead(first_name="Only old", last_contacted=old),
+                           lead(first_name="Undated call", last_contacted=old),
+                           lead(first_name="Recent contact", last_contacted=recent)],
+                    activities=[{"date": old, "type": "call", "lead": "L-00001"},
+                                {"date": recent, "type": "call", "lead": "L-00001"},
+                                {"date": old, "type": "call", "lead": "L-00002"},
+                                {"date": None, "type": "call", "lead": "L-00003"},
+                                {"date": recent, "type": "call", "lead": "L-99999"},  # a lead nobody has
+                                {"date": recent, "type": "call", "lead": None}],
+                    automations=[rule])
+    r = automate(t, now=NOW)
+    assert sorted(a.values["related"] for a in r.changes.appends if a.table == "tasks") == ["L-00002", "L-00003"]
+
+
 def test_date_reached_form_submitted_chat_webhook_set_field_and_campaign():
     rules = [
         {"name": "Close soon", "active": True, "table": "deals", "trigger": "date_reached", "trigger_field": "close_date", "days": 3,

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from crm_sheets.jobs.automate import actions
@@ -291,14 +292,36 @@ def last_touch(run: Run, table: str) -> pd.Series:
     acts = run.tables.get("activities")
     link = ACTIVITY_LINK.get(table)
     if acts is not None and link in acts.df.columns and "date" in acts.df.columns:
-        a = acts.df[[link, "date"]].copy()
-        a["date"] = pd.to_datetime(a["date"], errors="coerce")
-        latest = a.dropna().groupby(link)["date"].max()
-        last = latest.reindex(df.index).astype("datetime64[ns]")
+        dates = pd.to_datetime(acts.df["date"], errors="coerce")
+        last = _latest_by_record(acts.df[link], dates, df.index)
+        if last is None:
+            a = acts.df[[link, "date"]].copy()
+            a["date"] = dates
+            latest = a.dropna().groupby(link)["date"].max()
+            last = latest.reindex(df.index).astype("datetime64[ns]")
     for fallback in ("last_contacted", "created"):
         if fallback in df.columns:
             last = last.fillna(pd.to_datetime(df[fallback], errors="coerce"))
     return last.dt.normalize()
+
+
+def _latest_by_record(links: pd.Series, dates: pd.Series, ids: pd.Index) -> pd.Series | None:
+    """The latest of ``dates`` per record of ``ids`` its link names (NaT: none), as grouping the activities by their
+    link, taking each group's latest date and reindexing by ``ids`` gives it, without grouping: each activity's
+    record looked up in ``ids``, the latest kept by record in place (200,000 activities at 100k leads, every run).
+    None when the dates are not plain datetime64[ns] or a record ID is there twice: the caller groups."""
+    if dates.dtype != "datetime64[ns]" or not ids.is_unique:
+        return None
+    ok = (links.notna() & dates.notna()).to_numpy(dtype=bool)
+    try:
+        at = ids.get_indexer(links.to_numpy(dtype=object)[ok])
+    except (TypeError, ValueError):
+        return None
+    when = dates.to_numpy()[ok].view(np.int64)
+    found = at >= 0
+    latest = np.full(len(ids), np.iinfo(np.int64).min, dtype=np.int64)  # (NaT's integer: below every date)
+    np.maximum.at(latest, at[found], when[found])
+    return pd.Series(latest.view("datetime64[ns]"), index=ids, name="date")
 
 
 # ---------------------------------------------------------------------------------------------
