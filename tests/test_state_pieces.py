@@ -6,7 +6,7 @@ import sqlite3
 from datetime import datetime
 
 from crm_sheets.outbox import KEEP_MEMORIES, Outbox
-from crm_sheets.outbox.states import GENERATIONS_TABLE, PIECE_MIN, read_job_states, split_states
+from crm_sheets.outbox.states import GENERATIONS_TABLE, PIECE, PIECE_MIN, read_job_states, split_states
 
 NOW = datetime(2026, 11, 2, 9, 0)
 
@@ -137,3 +137,16 @@ def test_a_part_of_a_jobs_state_set_after_its_commit_reads_back_with_the_rest_as
     box.prepare_states("g3", "sha3", big_states("-3"), NOW)
     assert not box.set_state_part("g3", "check", "rows", rows), "states not committed yet: nothing set"
     assert box.job_states("g3").states == big_states("-3")
+
+
+def test_a_part_set_in_a_small_jobs_state_kept_as_one_piece_reads_back_with_the_rest(tmp_path):
+    # a state just over PIECE_MIN whose parts are each under it is kept as one piece whole (dedupe's at any size)
+    small = {"version": 1, "keys": "k" * (PIECE_MIN - 1000), "ids": "i" * 2000, "inputs": {"leads": "a" * 64},
+             "stats": {"merged": 2}}
+    states = {**big_states(), "dedupe": small}
+    box = Outbox(tmp_path / "o.sqlite")
+    box.commit_states("g1", NOW, states=states)
+    assert '"dedupe": {' + json.dumps(PIECE) + ':' in split_states(states)[0], "kept as one piece"
+    assert box.set_state_part("g1", "dedupe", "inputs", {"leads": "b" * 64, "accounts": "c" * 64})
+    want = {**states, "dedupe": {**small, "inputs": {"leads": "b" * 64, "accounts": "c" * 64}}}
+    assert box.job_states("g1").states == want and box.load_state("dedupe") == want["dedupe"]

@@ -156,16 +156,25 @@ def drop_unused_pieces(db: sqlite3.Connection) -> None:
 def set_part(db: sqlite3.Connection, generation: str, job: str, key: str, value: Any) -> bool:
     """Set ``key`` of job ``job``'s state in the committed generation ``generation`` to ``value`` (in the caller's
     transaction), the rest of the states as stored (their pieces are neither read nor written again). False, and
-    nothing changed, when that generation or that job's state (as a dict of its own) is not there."""
+    nothing changed, when that generation or that job's state (a dict, or a piece holding one) is not there."""
     row = db.execute("SELECT states FROM generations WHERE id = ? AND committed IS NOT NULL", (generation,)).fetchone()
     if row is None:
         return False
     states = json.loads(row[0])
     state = states.get(job) if isinstance(states, dict) else None
-    if not isinstance(state, dict) or (len(state) == 1 and PIECE in state):
+    if not isinstance(state, dict):
         return False
     pieces: dict[str, str] = {}
-    state[key] = json.loads(_split(value, 2, pieces))
+    if len(state) == 1 and PIECE in state:
+        # the job's state is a piece whole (a small state, e.g. dedupe's ~9 KB): joined, set, and kept as a commit
+        # keeps it (split_states), the other jobs' pieces untouched
+        state = joined(db, json.dumps({job: state})).get(job)
+        if not isinstance(state, dict):
+            return False
+        state[key] = value
+        states[job] = json.loads(_split(state, 1, pieces))
+    else:
+        state[key] = json.loads(_split(value, 2, pieces))
     text = json.dumps(states)
     write_pieces(db, pieces)
     db.execute("UPDATE generations SET states = ?, pieces = ? WHERE id = ?", (text, pieces_of(db, text), generation))
