@@ -812,7 +812,8 @@ class TablePlan:
         n = len(self.keys)
         kept, k, rebuilt, lengths, pos = self.kept, 0, self.rebuilt, self.lengths, self.pos_list
         known_items = known.items if known is not None and pos else None
-        row_by_row = bool(bad) or bool(self.partial.any())  # (a partly changed row merges its kept and new items)
+        # (a partly changed row merges its kept and new items; _merged None: the row-by-row way, as tests compare)
+        row_by_row = bool(bad) or bool(self.partial.any()) or self._merged is None
         if row_by_row:
             items, found, counts = [], [], np.zeros(n, dtype=np.int64)
         else:
