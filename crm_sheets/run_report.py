@@ -133,13 +133,29 @@ def _finding_texts(found: list[Any], as_rows: bool) -> list[str]:
 
 def _column_texts(values: list[Any], plained: bool) -> list[str]:
     """json.dumps(v, default=str) of each value (of _plain(v) when ``plained``)."""
-    kinds = set(map(type, values))
+    types = list(map(type, values))
+    kinds = set(types)
     if kinds <= {str}:
         return list(map(_text, values))
     if kinds == {type(None)}:
         return ["null"] * len(values)
     if kinds == {bool}:
         return list(map(_BOOLS.__getitem__, values))
+    ids = list(map(id, values))
+    once = dict(zip(ids, values))  # (the values are held by ``values``: their ids are theirs)
+    if len(once) < len(values):
+        # one object met again (a date a row's kept findings decoded once, an option's text) has one text: each
+        # object encoded once (at 100k leads 170,000 values found were dates, each hashed twice below)
+        texts = dict(zip(once, _column_texts(list(once.values()), plained)))
+        return list(map(texts.__getitem__, ids))
+    if str in kinds:
+        # the texts through json's C string encoder (what json.dumps gives a text), the other values (dates,
+        # numbers, none) as below, where each distinct text went through json.dumps
+        rest = [i for i, kind in enumerate(types) if kind is not str]
+        out = [_text(v) if kind is str else None for v, kind in zip(values, types)]
+        for i, text in zip(rest, _column_texts([values[i] for i in rest], plained)):
+            out[i] = text
+        return out
     dumps = json.dumps
     if kinds <= _KEYED:
         # Equal values of one kind have one text (texts, numbers but zeros, truth values; dates and times without a

@@ -56,3 +56,13 @@ def test_many_findings_are_encoded_in_pieces_as_one_text():
     found = [_finding(n, pd.Timestamp("2026-03-16") + pd.Timedelta(days=n % 40) if n % 7 else f"v{n}") for n in range(45_001)]
     results = [JobResult(job="check", findings=found), JobResult(job="report", findings=found[:3])]
     assert "".join(results_json_chunks(results)) == _expected(results)
+
+
+def test_values_met_again_as_the_same_objects_give_the_dicts_json():
+    # as check's memory gives them back: one object per distinct date, repeated over many findings, among texts,
+    # zeros of both signs, dates of two zones and values JSON has no text for
+    day, paris, zero, minus = pd.Timestamp("2026-03-16"), pd.Timestamp("2026-03-16 11:00", tz="Europe/Paris"), 0.0, -0.0
+    shared = [day, "text", day, None, zero, minus, paris, day, {"a": 1}, zero, minus, paris, "text", math.nan]
+    found = [_finding(n, v, fix=shared[-n % len(shared)]) for n, v in enumerate(shared * 4)]
+    results = [JobResult(job="check", findings=found)]
+    assert "".join(results_json_chunks(results)) == _expected(results)

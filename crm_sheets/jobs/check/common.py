@@ -247,13 +247,41 @@ def quote(value: Any) -> str:
 
 def text_values(col: pd.Series) -> pd.Series:
     """The non-empty cells of a text-like column, as str (numbers typed in a text column become text)."""
+    return text_codes(col)[0]
+
+
+def text_codes(col: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """text_values(col), with each of its cells' code into the column's distinct texts and those texts (an array
+    that may hold blank texts no cell of it has): a check that looks every value up in a set or another table's IDs
+    looks up each distinct text once (at 100k leads, 225,000 activities name 43,000 contacts)."""
     # (masks and values as arrays: a Series asked for an attribute it lacks, as infer_dtype and numpy ask, looks the
     # name up among its index's labels, which hashes every record ID of a fresh index: 0.1 ms a call at 30k leads)
     s = col[col.notna().to_numpy()]
     if not len(s):
-        return s.astype(object)
+        return s.astype(object), np.zeros(0, dtype=np.intp), np.zeros(0, dtype=object)
     if s.dtype != object or pd.api.types.infer_dtype(s.to_numpy(), skipna=False) != "string":
         s = s.astype(str).astype(object)  # object: iterating the problem rows is then plain Python
     codes, uniques = pd.factorize(s)  # blank-or-not once per distinct value
+    uniques = np.asarray(uniques, dtype=object)
     blank = np.array([not u.strip() for u in uniques], dtype=bool)
-    return s[~blank[codes]] if blank.any() else s
+    if blank.any():
+        keep = ~blank[codes]
+        return s[keep], codes[keep], uniques
+    return s, codes, uniques
+
+
+def texts_not_in(col: pd.Series, known: Any) -> pd.Series:
+    """The cells of text_values(col) whose text is not in ``known`` (a set of texts, or an Index of them), in row
+    order: ``s[~s.isin(known)]``, each distinct text looked up once."""
+    return not_in(*text_codes(col), known)
+
+
+def not_in(s: pd.Series, codes: np.ndarray, uniques: np.ndarray, known: Any) -> pd.Series:
+    """texts_not_in of the text_codes ``s, codes, uniques`` of a column."""
+    if not len(s):
+        return s
+    if isinstance(known, pd.Index):
+        missing = known.get_indexer(uniques) < 0  # (the index's hash table is built once, not per column)
+    else:
+        missing = np.fromiter((u not in known for u in uniques), dtype=bool, count=len(uniques))
+    return s[missing[codes]]

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from crm_sheets.jobs.check.common import Collector, quote, text_values
+from crm_sheets.jobs.check.common import Collector, quote, text_codes, text_values, texts_not_in
 from crm_sheets.jobs.check.options import closest
 from crm_sheets.model import Table
 from crm_sheets.model.normalize import fold
@@ -90,14 +90,15 @@ def check_reference(out: Collector, table: Table, f: Field, col: pd.Series) -> N
     targets = _targets(out, f)
     if not targets:
         return  # the target sheet is not in this workbook: nothing to compare with
-    s = text_values(col)
+    s, codes, uniques = text_codes(col)
     if not len(s):
         return
     key = tuple(sorted(t.name for t in targets.values()))
     known = out.ctx.known_ids.get(key)
     if known is None:  # once per target: Activities' "related" alone points into 260,000 records
         known = out.ctx.known_ids[key] = known_ids(targets.values())
-    bad = s[known.get_indexer(s.to_numpy()) < 0]  # the index's hash table is built once, not per column
+    # each distinct text looked up once, in an index whose hash table is built once, not per column
+    bad = s[(known.get_indexer(uniques) < 0)[codes]]
     for rid, value in zip(bad.index, bad):
         m = _LOOSE_ID.match(value)
         prefix = m.group(1).upper() if m else None
@@ -125,10 +126,7 @@ def check_user(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     if team is None or "name" not in team.df.columns:
         return
     names = [str(n) for n in text_values(team.df["name"])]
-    s = text_values(col)
-    if not len(s):
-        return
-    bad = s[~s.isin(set(names))]
+    bad = texts_not_in(col, set(names))
     if not len(bad):
         return
     exact = {fold(n): n for n in names}

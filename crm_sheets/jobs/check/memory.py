@@ -29,6 +29,7 @@ import json
 import zlib
 from dataclasses import replace
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -425,7 +426,7 @@ class RowMemory:
         if self._later and table is not None and rows is not None and len(rows.keys) == len(table.df):
             _Look.leave(table, rows)
         if rows is not None:
-            mine = [f for _m, f in findings]
+            mine = list(map(itemgetter(1), findings))
             self._local += mine
             self._local_ids.update(map(id, mine))
 
@@ -453,7 +454,7 @@ class RowMemory:
             rows = looked[name]
             h.update(f"{name}\0{rows.digest}\0{rows.shown_digest()}\0".encode("utf-8", "surrogatepass"))
         ids = self._local_ids
-        flags = np.fromiter((id(f) in ids for f in issues), dtype=bool, count=len(issues))
+        flags = np.fromiter(map(ids.__contains__, map(id, issues)), dtype=bool, count=len(issues))
         h.update(flags.tobytes())
         others = [f for f, mine in zip(issues, flags.tolist()) if not mine]
         names = {f.table for f in others}
@@ -809,12 +810,15 @@ class TablePlan:
             by_row.setdefault(i, []).append(item)
             made.setdefault(i, []).append((mark, f))
         n = len(self.keys)
-        counts = np.zeros(n, dtype=np.int64)
-        items: list = []
-        found: list = []
         kept, k, rebuilt, lengths, pos = self.kept, 0, self.rebuilt, self.lengths, self.pos_list
         known_items = known.items if known is not None and pos else None
-        for i, new, part in zip(range(n), fresh.tolist(), self.partial.tolist()):
+        # (a partly changed row merges its kept and new items; _merged None: the row-by-row way, as tests compare)
+        row_by_row = bool(bad) or bool(self.partial.any()) or self._merged is None
+        if row_by_row:
+            items, found, counts = [], [], np.zeros(n, dtype=np.int64)
+        else:
+            items, found, counts = self._merged(by_row, made, known_items)
+        for i, new, part in zip(range(n) if row_by_row else (), fresh.tolist(), self.partial.tolist()):
             if new:
                 got = None if i in bad else by_row.get(i)
                 if got:
@@ -850,6 +854,28 @@ class TablePlan:
         # frame's)
         memory._known[name] = rows  # a second pass of this run (check --fix) meets these rows again
 
+
+    def _merged(self, by_row: dict[int, list], made: dict[int, list], known_items: list | None) -> tuple[list, list, Any]:
+        """learn()'s items, (mark, Finding) pairs and counts per row when no row is partly changed nor left out: each
+        kept row's remembered items (or those rebuilt for its new row) and each fresh row's new ones, merged by row in
+        one stable sort (no loop per row: at 100k leads an edit of 10 leads went through 94,000 rows)."""
+        n, fresh, rebuilt = len(self.keys), self.fresh, self.rebuilt
+        rows = [i for i in sorted(by_row) if fresh[i] and by_row[i]]
+        new_items = [item for i in rows for item in by_row[i]]
+        new_found = [pair for i in rows for pair in made[i]]
+        new_owner = np.repeat(np.asarray(rows, dtype=np.int64), [len(by_row[i]) for i in rows])
+        pos = self.pos_list
+        if pos:
+            old_items = [rebuilt.get(j, known_items[j]) for j in pos] if rebuilt else list(map(known_items.__getitem__, pos))
+            old_owner = np.repeat(np.fromiter(self.lengths.keys(), dtype=np.int64, count=len(self.lengths)),
+                                  np.fromiter(self.lengths.values(), dtype=np.int64, count=len(self.lengths)))
+        else:
+            old_items, old_owner = [], np.zeros(0, dtype=np.int64)
+        owner = np.concatenate([old_owner, new_owner])
+        order = np.argsort(owner, kind="stable").tolist()  # (a row's items come from one side, in their order)
+        every, pairs = old_items + new_items, self.kept + new_found
+        counts = np.bincount(owner, minlength=n).astype(np.int64) if len(owner) else np.zeros(n, dtype=np.int64)
+        return [every[k] for k in order], [pairs[k] for k in order], counts
 
     def _learn_fresh(self, local: list[tuple[tuple, Finding]], at_of: np.ndarray) -> None:
         """learn() when every row was checked now: each row's items in the order found (a stable sort by row), the

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from crm_sheets.jobs.check.common import Collector, quote, text_values
+from crm_sheets.jobs.check.common import Collector, not_in, quote, text_codes, text_values, texts_not_in
 from crm_sheets.model import Table
 from crm_sheets.model.normalize import fold, is_currency
 from crm_sheets.model.schema import Field, ListSchema
@@ -97,8 +97,8 @@ def option_label(out: Collector, lst: ListSchema, key: Any) -> str:
 def check_dropdown(out: Collector, table: Table, f: Field, col: pd.Series) -> None:
     if f.options_from:
         return check_options_from(out, table, f, col)
-    s = text_values(col)
-    if not len(s):
+    texts = text_codes(col)
+    if not len(texts[0]):
         return
     if f.list:
         lst = out.ctx.tables.list(f.list)
@@ -106,7 +106,7 @@ def check_dropdown(out: Collector, table: Table, f: Field, col: pd.Series) -> No
         lst = ListSchema(f.name, dict(f.title), tuple(_plain_option(v) for v in f.constraints.enum))
     else:
         return
-    bad = s[~s.isin(set(lst.keys()))]
+    bad = not_in(*texts, set(lst.keys()))
     if not len(bad):
         return
     exact, fuzzy = list_choices(lst)
@@ -164,8 +164,7 @@ def check_options_from(out: Collector, table: Table, f: Field, col: pd.Series) -
     if rows is None or src_field not in rows.columns:
         return
     options = [str(v).strip() for v in text_values(rows[src_field])]
-    s = text_values(col)
-    bad = s[~s.isin(set(options))]
+    bad = texts_not_in(col, set(options))
     if not len(bad):
         return
     exact = {fold_option(o): o for o in options}
