@@ -496,6 +496,14 @@ def test_an_empty_workbook_file_is_busy(path):
     assert result.exit_code == 3, result.output
 
 
+def test_a_workbook_file_a_program_filled_with_zeros_before_saving_is_busy(path):
+    # several megabytes of zeros (a save that reserved the file's room first): read a piece at a time, still busy
+    path.write_bytes(b"\0" * (3 << 20) + b"\0\0\0")
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 3, result.output
+    assert "not a whole workbook yet" in result.output
+
+
 @pytest.mark.slow
 def test_a_save_that_finishes_while_we_wait_is_read_whole(path):
     data = path.read_bytes()

@@ -126,18 +126,26 @@ def column_digest(cells: Any) -> str:
     texts only (most are) is hashed as its texts joined by NUL, which no cell's text holds (XML cannot carry it;
     a column with one is pickled): about twice as fast as pickling it, which walks the column's objects across
     memory. The kinds of digest never meet: a joined column's starts with "s", a column of dates' with "d"
-    (``_dates_digest``)."""
+    (``_dates_digest``). The joined text is made and hashed ``_JOINED`` texts at a time (the same bytes hashed):
+    a column of 200,000 notes joined whole held tens of MB twice (the text, and its UTF-8) under the cache's fill."""
     values = cells.tolist() if hasattr(cells, "tolist") else list(cells)
-    try:
-        text = "\x00".join(values)
-    except TypeError:  # numbers, dates, booleans among them
-        return _dates_digest(values)
-    if text.count("\x00") != max(len(values) - 1, 0):  # a NUL inside a text
-        return digest(values)
     h = hashlib.blake2b(str(len(values)).encode(), digest_size=20)
     h.update(b"\x00")
-    h.update(text.encode("utf-8", "surrogatepass"))
+    for start in range(0, len(values), _JOINED):
+        part = values[start:start + _JOINED]
+        try:
+            text = "\x00".join(part)
+        except TypeError:  # numbers, dates, booleans among them
+            return _dates_digest(values)
+        if text.count("\x00") != len(part) - 1:  # a NUL inside a text
+            return digest(values)
+        if start:
+            h.update(b"\x00")
+        h.update(text.encode("utf-8", "surrogatepass"))
     return "s" + h.hexdigest()
+
+
+_JOINED = 8192
 
 
 _KINDS = {str: 0, date: 1, datetime: 2}

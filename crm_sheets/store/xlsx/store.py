@@ -101,8 +101,8 @@ class XlsxStore(KeptState):
         is saving it) is watched for a moment, then read again or refused as busy (exit 3), never as broken.
         """
         for _ in range(READ_ATTEMPTS):
-            data, before = self._snapshot()
-            if _incomplete_package(data):
+            incomplete, before = self._snapshot()
+            if incomplete:
                 if self._settled(before):
                     raise WorkbookBusy(
                         f"{self.path.name} is not a whole workbook yet: a program is saving it, or its save was cut "
@@ -110,7 +110,6 @@ class XlsxStore(KeptState):
                         hint="run again once it is saved; if it stays so, restore the newest copy from .crm-backups",
                     )
                 continue
-            del data  # hashed and checked whole: not held through the parse
             cache = self._reading = self._table_cache()
             self._reading_seen = before
             try:
@@ -180,10 +179,9 @@ class XlsxStore(KeptState):
         if cache is None:
             return None
         try:
-            data, before = self._snapshot()
-            if _incomplete_package(data):
+            incomplete, before = self._snapshot()
+            if incomplete:
                 return None
-            del data  # only hashed here: not held through the parse (40 MB at 100k leads)
             if given and before.same_content(self._seen):
                 cache.given = dict(given)
             else:
@@ -210,11 +208,20 @@ class XlsxStore(KeptState):
 
         return TableCache.for_state(self.state)
 
-    def _snapshot(self) -> tuple[bytes, Fingerprint]:
+    def _snapshot(self) -> tuple[bool, Fingerprint]:
+        """Whether the file is not a whole package yet (``_PackageCheck``), and its fingerprint. The file is
+        hashed and checked a piece at a time, never held whole (40-120 MB at 100k-300k leads, under the cache's
+        fill after a write)."""
         try:
             with open(self.path, "rb") as f:
                 st = os.fstat(f.fileno())
-                data = f.read()
+                check = _PackageCheck()
+                h = hashlib.sha256()
+                size = 0
+                while chunk := f.read(_PIECE):
+                    h.update(chunk)
+                    check.update(chunk)
+                    size += len(chunk)
         except FileNotFoundError:
             raise NotAWorkbook(f"{self.path}: no such file", hint="check the path") from None
         except IsADirectoryError:
@@ -226,7 +233,7 @@ class XlsxStore(KeptState):
             raise NotAWorkbook(f"{self.path}: cannot be read ({e.strerror or e})", hint="check the file's permissions") from None
         except OSError as e:
             raise CrmSheetsError(f"{self.path}: cannot be read ({e.strerror or e})", hint="check the disk and run again") from None
-        return data, Fingerprint(len(data), st.st_mtime_ns, hashlib.sha256(data).hexdigest())
+        return check.incomplete(), Fingerprint(size, st.st_mtime_ns, h.hexdigest())
 
     def _unchanged(self, before: Fingerprint) -> bool:
         try:
@@ -456,15 +463,35 @@ def _schema_key(schema: Any) -> str | None:
     return context_key(schema)
 
 
-def _incomplete_package(data: bytes) -> bool:
-    """An empty file, or the start of a zip without its end record (written last): what a program's save
-    looks like while it is still writing. A zip with its end record but damaged parts or directory is
-    not incomplete; the reader reports it as broken (exit 2)."""
-    if not data.strip(b"\x00"):
-        return True
-    if not data.startswith(b"PK\x03\x04"):
-        return False
-    return b"PK\x05\x06" not in data[-(65535 + 22):]
+_PIECE = 1 << 20
+_END_RECORD = b"PK\x05\x06"
+_END_REACH = 65535 + 22  # the zip's end record lies within this many bytes of the end (its comment is at most 64 KB)
+
+
+class _PackageCheck:
+    """Whether a file's bytes, given a piece at a time, are an empty file or the start of a zip without its end
+    record (written last): what a program's save looks like while it is still writing. A zip with its end record
+    but damaged parts or directory is not incomplete; the reader reports it as broken (exit 2). Only the file's
+    first bytes and its last ``_END_REACH`` are kept."""
+
+    def __init__(self) -> None:
+        self.head = b""
+        self.tail = b""
+        self.blank = True  # nothing but NUL bytes so far
+
+    def update(self, piece: bytes) -> None:
+        if len(self.head) < 4:
+            self.head += piece[:4 - len(self.head)]
+        if self.blank and piece.strip(b"\x00"):
+            self.blank = False
+        self.tail = (self.tail + piece[-_END_REACH:])[-_END_REACH:]
+
+    def incomplete(self) -> bool:
+        if self.blank:
+            return True
+        if not self.head.startswith(b"PK\x03\x04"):
+            return False
+        return _END_RECORD not in self.tail
 
 
 def _sheet_keys(path: Path) -> tuple[dict[str, Any], bool]:
