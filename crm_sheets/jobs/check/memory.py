@@ -854,7 +854,6 @@ class TablePlan:
         # frame's)
         memory._known[name] = rows  # a second pass of this run (check --fix) meets these rows again
 
-
     def _merged(self, by_row: dict[int, list], made: dict[int, list], known_items: list | None) -> tuple[list, list, Any]:
         """learn()'s items, (mark, Finding) pairs and counts per row when no row is partly changed nor left out: each
         kept row's remembered items (or those rebuilt for its new row) and each fresh row's new ones, merged by row in
